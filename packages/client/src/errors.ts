@@ -1,0 +1,37 @@
+import type { ErrorCodeInfo, ReplyError } from '@switchboard/protocol';
+import type { ClientCodeInfo } from './codes.js';
+
+/**
+ * The error every SDK promise rejects with. `code` is a server reply error code
+ * (100–1999, see `ErrorCode`) or an SDK code (0–99, see `ClientCode`).
+ *
+ * @example
+ * try { await sub.publish({ text: 'hi' }); }
+ * catch (err) {
+ *   if (err instanceof SwitchboardError && err.code === ErrorCode.PermissionDenied.code) showReadOnly();
+ *   else if (err instanceof SwitchboardError && err.temporary) retryLater();
+ * }
+ */
+export class SwitchboardError extends Error {
+  readonly code: number;
+  /** True when the same call may succeed if retried later. */
+  readonly temporary: boolean;
+
+  constructor(code: number, message: string, temporary: boolean) {
+    super(message);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.temporary = temporary;
+  }
+
+  /** The error of a server reply `{code, message, temporary}`. */
+  static fromReply(error: ReplyError): SwitchboardError {
+    return new SwitchboardError(error.code, error.message, error.temporary === true);
+  }
+
+  /** An error from a code table entry (`ClientCode.Timeout`, `ErrorCode.InvalidChannel`, …). */
+  static of(info: ClientCodeInfo | ErrorCodeInfo, detail?: string): SwitchboardError {
+    const message = 'reason' in info ? info.reason : info.message;
+    return new SwitchboardError(info.code, detail ? `${message}: ${detail}` : message, info.temporary);
+  }
+}

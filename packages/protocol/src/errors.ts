@@ -1,0 +1,70 @@
+/**
+ * Reply error codes of protocol v1. A reply error is `{code, message, temporary}`.
+ * Codes 0–399 belong to Switchboard; 400–1999 are reserved for the application
+ * (features and hooks may return them). `temporary: true` means the same command
+ * may succeed if retried later. Mirrored in docs/protocol.md (a test keeps them in sync).
+ */
+export interface ErrorCodeInfo {
+  readonly code: number;
+  readonly message: string;
+  readonly temporary: boolean;
+}
+
+function def(code: number, message: string, temporary = false): ErrorCodeInfo {
+  return Object.freeze({ code, message, temporary });
+}
+
+export const ErrorCode = Object.freeze({
+  /** An unexpected server-side failure; safe to retry. */
+  Internal: def(100, 'internal server error', true),
+  /** The connection has not completed `connect`, or the credentials were refused. */
+  Unauthorized: def(101, 'unauthorized'),
+  /** The channel's namespace is not declared in the server configuration. */
+  UnknownChannel: def(102, 'unknown channel'),
+  /** The token's capabilities or the namespace's rules do not allow this action on this channel. */
+  PermissionDenied: def(103, 'permission denied'),
+  /** The command's `method` is not known to this server. */
+  MethodNotFound: def(104, 'method not found'),
+  /** The connection is already subscribed to this channel. */
+  AlreadySubscribed: def(105, 'already subscribed'),
+  /** A configured count limit (channels per connection, presence members, batch size…) was reached. */
+  LimitExceeded: def(106, 'limit exceeded'),
+  /** The command is malformed: wrong types, missing fields, values out of range. */
+  BadRequest: def(107, 'bad request'),
+  /** The action is disabled for this namespace (for example client publish or presence). */
+  NotAvailable: def(108, 'not available'),
+  /** The token has expired; refresh it (`refresh`) and retry. */
+  TokenExpired: def(109, 'token expired'),
+  /** The channel name is not valid: characters, length or empty parts. */
+  InvalidChannel: def(110, 'invalid channel name'),
+  /** A rate limit (token bucket) refused the command; retry later. */
+  TooManyRequests: def(111, 'too many requests', true),
+  /** The requested stream position cannot be recovered (epoch changed or beyond history). */
+  UnrecoverablePosition: def(112, 'unrecoverable position'),
+  /** The connection is not subscribed to this channel. */
+  NotSubscribed: def(113, 'not subscribed'),
+  /** The payload is larger than the configured maximum for this namespace or command. */
+  PayloadTooLarge: def(114, 'payload too large'),
+  /** The command id was already used by a command still in flight on this connection. */
+  DuplicateId: def(115, 'duplicate command id'),
+  /** The server is shutting down or a backing store is unreachable; retry later. */
+  Unavailable: def(116, 'service unavailable', true),
+  /** The resource does not exist (or belongs to another tenant: the answer is the same). */
+  NotFound: def(117, 'not found'),
+  /** `connect` was sent on a connection that is already connected. */
+  AlreadyConnected: def(118, 'already connected'),
+});
+
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+/** Range of codes that features and applications may use for their own reply errors. */
+export const APPLICATION_ERROR_MIN = 400;
+export const APPLICATION_ERROR_MAX = 1999;
+
+const byCode = new Map<number, ErrorCodeName>();
+for (const name of Object.keys(ErrorCode) as ErrorCodeName[]) byCode.set(ErrorCode[name].code, name);
+
+/** The name of a Switchboard reply error code, or undefined for application codes. */
+export function errorCodeName(code: number): ErrorCodeName | undefined {
+  return byCode.get(code);
+}

@@ -1,0 +1,188 @@
+/**
+ * Frame types of protocol v1 (JSON text). A WebSocket message carries one or more
+ * frames separated by "\n". Commands carry a numeric `id`; the reply carries the same
+ * `id` with `result` or `error`. Pushes carry no `id`. See docs/protocol.md.
+ */
+
+/** Wire protocol version sent by clients in `connect` and by the server in its reply. */
+export const PROTOCOL_VERSION = 1;
+/** WebSocket subprotocol name a client may offer (optional; JSON is the default). */
+export const SUBPROTOCOL_JSON = 'switchboard.v1.json';
+
+export interface ReplyError {
+  code: number;
+  message: string;
+  temporary: boolean;
+}
+
+/** A position in a channel's stream: the last seen offset and the stream's epoch. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** Who published, for channels that expose publisher info. */
+export interface PublisherInfo {
+  user: string;
+  client: string;
+}
+
+export interface Publication<T = unknown> {
+  offset: number;
+  data: T;
+  /** Server time of publication, Unix milliseconds. */
+  time: number;
+  info?: PublisherInfo;
+}
+
+export type PresenceStatus = 'online' | 'away' | 'idle';
+
+/** One connection (device) present in a channel. */
+export interface PresenceDevice<S = unknown> {
+  client: string;
+  status: PresenceStatus;
+  state: S | null;
+  /** When this device entered presence, Unix milliseconds. */
+  since: number;
+}
+
+/** One user present in a channel, with every device (connection) they are present on. */
+export interface PresenceMember<S = unknown> {
+  user: string;
+  /** The most active status over the user's devices (online > away > idle). */
+  status: PresenceStatus;
+  devices: PresenceDevice<S>[];
+}
+
+export interface ConnectParams {
+  token?: string;
+  /** Client name, for logs and the console (e.g. "web", "ios"). */
+  name?: string;
+  version?: string;
+}
+export interface ConnectResult {
+  client: string;
+  user: string;
+  tenant: string;
+  protocol: number;
+  /** Token expiry, Unix milliseconds; refresh before this. Absent if the token never expires. */
+  expires?: number;
+  /** Interval at which the server sends pings, milliseconds. */
+  ping: number;
+  /** Deadline for the pong after each ping, milliseconds. */
+  pong: number;
+  node: string;
+}
+
+export interface RefreshParams { token: string }
+export interface RefreshResult { expires?: number }
+
+export interface SubscribeParams {
+  channel: string;
+  /** Ask to recover publications after this position (set on resubscribe). */
+  recover?: StreamPosition;
+}
+export interface SubscribeResult {
+  /** The channel's current epoch and last offset. */
+  epoch: string;
+  offset: number;
+  /** True when the namespace keeps history and supports recovery. */
+  recoverable: boolean;
+  /** Only when `recover` was sent: true when every missed publication is in `publications`. */
+  recovered?: boolean;
+  /** Missed publications, in offset order, when `recovered` is true. */
+  publications?: Publication[];
+}
+
+export interface UnsubscribeParams { channel: string }
+
+export interface PublishParams {
+  channel: string;
+  data: unknown;
+  /** A repeated key within the idempotency window returns the first result and is delivered once. */
+  idempotencyKey?: string;
+}
+export interface PublishResult {
+  offset: number;
+  epoch: string;
+  /** True when this publish repeated an earlier idempotency key and was not delivered again. */
+  deduplicated?: boolean;
+}
+
+export interface HistoryParams {
+  channel: string;
+  /** Maximum number of publications (capped by the server's page size). */
+  limit?: number;
+  /** Only publications after this position. */
+  since?: StreamPosition;
+  /** Newest first. */
+  reverse?: boolean;
+}
+export interface HistoryResult {
+  publications: Publication[];
+  epoch: string;
+  offset: number;
+}
+
+export interface PresenceParams { channel: string }
+export interface PresenceResult { members: PresenceMember[] }
+export interface PresenceStatsResult { users: number; connections: number }
+
+export interface PresenceSetParams {
+  channel: string;
+  /** A small JSON object (page, cursor colour, …); size-capped by the server. */
+  state?: unknown;
+}
+export interface PresenceLeaveParams { channel: string }
+
+export interface StatusParams { status: 'online' | 'away' }
+
+export interface SignalParams {
+  channel: string;
+  /** Latest-value-wins key, e.g. "typing" or "cursor". */
+  key: string;
+  data?: unknown;
+}
+
+/** Methods of protocol v1 with their params and results. Features add their own methods. */
+export interface MethodMap {
+  connect: [ConnectParams, ConnectResult];
+  refresh: [RefreshParams, RefreshResult];
+  subscribe: [SubscribeParams, SubscribeResult];
+  unsubscribe: [UnsubscribeParams, Record<string, never>];
+  publish: [PublishParams, PublishResult];
+  history: [HistoryParams, HistoryResult];
+  presence: [PresenceParams, PresenceResult];
+  presence_stats: [PresenceParams, PresenceStatsResult];
+  presence_set: [PresenceSetParams, Record<string, never>];
+  presence_leave: [PresenceLeaveParams, Record<string, never>];
+  status: [StatusParams, Record<string, never>];
+  signal: [SignalParams, Record<string, never>];
+  ping: [Record<string, never>, Record<string, never>];
+}
+export type MethodName = keyof MethodMap;
+
+export interface Command {
+  id: number;
+  method: string;
+  params?: unknown;
+}
+
+export interface Reply {
+  id: number;
+  result?: unknown;
+  error?: ReplyError;
+}
+
+export interface PubPush<T = unknown> extends Publication<T> { push: 'pub'; channel: string }
+export interface JoinPush { push: 'join'; channel: string; user: string; device: PresenceDevice }
+export interface LeavePush { push: 'leave'; channel: string; user: string; device: PresenceDevice }
+export interface UpdatePush { push: 'update'; channel: string; user: string; device: PresenceDevice }
+export interface SignalPush { push: 'signal'; channel: string; from: PublisherInfo; key: string; data: unknown }
+/** The server removed this subscription (operator action or permission change). */
+export interface UnsubscribePush { push: 'unsubscribe'; channel: string; code: number; reason: string }
+/** Answer with `{"method":"pong"}` (no id) before the pong deadline. */
+export interface PingPush { push: 'ping' }
+
+export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | PingPush;
+export type ServerFrame = Reply | Push;

@@ -1,0 +1,54 @@
+/** What a token may do on channels matching a pattern. */
+export const CAPABILITY_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal'] as const;
+export type CapabilityAction = (typeof CAPABILITY_ACTIONS)[number];
+
+export interface CapabilityRule {
+  pattern: string;
+  matcher: RegExp;
+  actions: ReadonlySet<CapabilityAction>;
+}
+
+const ACTION_SET: ReadonlySet<string> = new Set(CAPABILITY_ACTIONS);
+
+/** Compile a channel pattern: `*` matches any run of characters, everything else is literal. */
+export function compilePattern(pattern: string): RegExp {
+  const escaped = pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  return new RegExp(`^${escaped}$`, 's');
+}
+
+/**
+ * Parse the `caps` claim: `{"project:*": ["subscribe","publish"], "chat:lobby": ["subscribe"]}`.
+ * Returns null when the claim is malformed (the whole token is then refused).
+ */
+export function parseCapabilities(claim: unknown): CapabilityRule[] | null {
+  if (claim === undefined) return [];
+  if (claim === null || typeof claim !== 'object' || Array.isArray(claim)) return null;
+  const entries = Object.entries(claim as Record<string, unknown>);
+  if (entries.length > 256) return null;
+  const rules: CapabilityRule[] = [];
+  for (const [pattern, actions] of entries) {
+    if (pattern.length === 0 || pattern.length > 512 || !Array.isArray(actions)) return null;
+    const set = new Set<CapabilityAction>();
+    for (const a of actions) {
+      if (typeof a !== 'string' || !ACTION_SET.has(a)) return null;
+      set.add(a as CapabilityAction);
+    }
+    rules.push({ pattern, matcher: compilePattern(pattern), actions: set });
+  }
+  return rules;
+}
+
+/** Deny by default: true only when some rule matches the channel and grants the action. */
+export function allows(rules: readonly CapabilityRule[], channel: string, action: CapabilityAction): boolean {
+  for (const rule of rules) if (rule.actions.has(action) && rule.matcher.test(channel)) return true;
+  return false;
+}
+
+/** Parse the CLI form `pattern=action,action` into a claim entry. */
+export function parseCapabilityFlag(flag: string): [string, CapabilityAction[]] | null {
+  const eq = flag.lastIndexOf('=');
+  if (eq <= 0) return null;
+  const actions = flag.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
+  if (actions.length === 0 || actions.some((a) => !ACTION_SET.has(a))) return null;
+  return [flag.slice(0, eq), actions as CapabilityAction[]];
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { createError } from '../core/sb-error.js';
+import { type StoredApiKey, generateApiKey } from './api-keys.js';
+
+export interface KeyMaterial {
+  /** HMAC secret for tokens, when one is configured or generated. */
+  secret?: string;
+  apiKeys: StoredApiKey[];
+  /** The development admin API key in clear text (development mode only), to print at start. */
+  devAdminKey?: string;
+}
+
+const SECRET_FILE = 'secret';
+const API_KEYS_FILE = 'api-keys.json';
+const DEV_ADMIN_KEY_FILE = 'admin-api-key';
+
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+export function readStoredApiKeys(dataDir: string): StoredApiKey[] {
+  const path = join(dataDir, API_KEYS_FILE);
+  if (!existsSync(path)) return [];
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(parsed)) throw createError('SB_ERR_CONFIG_FILE', `${path}: expected an array`);
+  return parsed as StoredApiKey[];
+}
+
+/** Create an API key and store its hash in the data directory; returns the key in clear text once. */
+export function createStoredApiKey(dataDir: string, tenant: string | null): { key: string; id: string } {
+  mkdirSync(dataDir, { recursive: true });
+  const keys = readStoredApiKeys(dataDir);
+  const { key, stored } = generateApiKey(tenant);
+  keys.push(stored);
+  writePrivate(join(dataDir, API_KEYS_FILE), `${JSON.stringify(keys, null, 2)}\n`);
+  return { key, id: stored.id };
+}
+
+/**
+ * Token secret and API keys: from the configuration, else from the data directory. In
+ * development mode a missing secret and admin key are generated there (files mode 0600).
+ */
+export function loadKeyMaterial(config: Config): KeyMaterial {
+  const dir = config.dataDir;
+  let secret = config.auth.secret;
+  let devAdminKey: string | undefined;
+  if (config.development) mkdirSync(dir, { recursive: true });
+  if (!secret && config.development) {
+    const path = join(dir, SECRET_FILE);
+    if (!existsSync(path)) writePrivate(path, randomBytes(48).toString('base64url'));
+    secret = readFileSync(path, 'utf8').trim();
+  }
+  if (!secret && config.auth.publicKeys.length === 0 && config.auth.jwks.length === 0) {
+    throw createError('SB_ERR_NO_TOKEN_KEY', 'set auth.secret (--auth.secret / SWITCHBOARD_SECRET), auth.publicKeys or auth.jwks, or run in development mode');
+  }
+  let apiKeys = readStoredApiKeys(dir);
+  if (config.development) {
+    const path = join(dir, DEV_ADMIN_KEY_FILE);
+    if (!existsSync(path)) {
+      const { key } = createStoredApiKey(dir, null);
+      writePrivate(path, key);
+      apiKeys = readStoredApiKeys(dir);
+    }
+    devAdminKey = readFileSync(path, 'utf8').trim();
+  }
+  return { ...(secret ? { secret } : {}), apiKeys: [...config.apiKeys, ...apiKeys], ...(devAdminKey ? { devAdminKey } : {}) };
+}

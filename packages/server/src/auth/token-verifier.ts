@@ -1,0 +1,136 @@
+import { TENANT_RE, USER_RE } from '@switchboard/protocol';
+import {
+  createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, importSPKI, jwtVerify,
+  type CryptoKey, type JWTPayload, type JWTVerifyGetKey,
+} from 'jose';
+import type { Config } from '../config/schema.js';
+import { type CapabilityRule, parseCapabilities } from './capabilities.js';
+
+/** A verified identity: the only source of tenant and user for a connection. */
+export interface Identity {
+  user: string;
+  tenant: string;
+  /** Expiry, Unix ms. */
+  expires: number;
+  capabilities: CapabilityRule[];
+  /** Optional public info the app put in the token (`info` claim), shown in presence. */
+  info?: unknown;
+}
+
+export type TokenFailure = 'invalid' | 'expired';
+
+export class TokenError extends Error {
+  constructor(readonly failure: TokenFailure, message: string) {
+    super(message);
+  }
+}
+
+const HMAC_ALGS = ['HS256', 'HS384', 'HS512'];
+
+interface PublicKeyEntry {
+  kid?: string;
+  alg: string;
+  key: CryptoKey;
+  issuer?: string;
+  tenant?: string;
+}
+
+interface JwksEntry {
+  issuer: string;
+  tenant?: string;
+  algorithms: string[];
+  get: JWTVerifyGetKey;
+}
+
+/**
+ * Verifies connection tokens. Algorithms are pinned per key: HMAC only with the shared
+ * secret, asymmetric algorithms only with their own public key; `none` never. JWKS keys
+ * come only from configured URLs, chosen by the configured issuer.
+ */
+export class TokenVerifier {
+  readonly #secret: Uint8Array | null;
+  readonly #publicKeys: PublicKeyEntry[];
+  readonly #jwks: JwksEntry[];
+
+  private constructor(private readonly auth: Config['auth'], secret: string | undefined, publicKeys: PublicKeyEntry[], jwks: JwksEntry[]) {
+    this.#secret = secret ? new TextEncoder().encode(secret) : null;
+    this.#publicKeys = publicKeys;
+    this.#jwks = jwks;
+  }
+
+  static async create(auth: Config['auth'], secret: string | undefined): Promise<TokenVerifier> {
+    const keys: PublicKeyEntry[] = [];
+    for (const k of auth.publicKeys) {
+      const entry: PublicKeyEntry = { alg: k.alg, key: await importSPKI(k.pem, k.alg) };
+      if (k.kid !== undefined) entry.kid = k.kid;
+      if (k.issuer !== undefined) entry.issuer = k.issuer;
+      if (k.tenant !== undefined) entry.tenant = k.tenant;
+      keys.push(entry);
+    }
+    const jwks = auth.jwks.map((j) => {
+      const e: JwksEntry = { issuer: j.issuer, algorithms: j.algorithms, get: createRemoteJWKSet(new URL(j.url)) };
+      if (j.tenant !== undefined) e.tenant = j.tenant;
+      return e;
+    });
+    return new TokenVerifier(auth, secret, keys, jwks);
+  }
+
+  async verify(token: unknown): Promise<Identity> {
+    if (typeof token !== 'string' || token.length === 0) throw new TokenError('invalid', 'token required');
+    if (token.length > this.auth.maxTokenBytes) throw new TokenError('invalid', 'token too large');
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    let unverified: JWTPayload;
+    try {
+      header = decodeProtectedHeader(token);
+      unverified = decodeJwt(token);
+    } catch {
+      throw new TokenError('invalid', 'malformed token');
+    }
+    const alg = header.alg;
+    if (typeof alg !== 'string' || alg === 'none') throw new TokenError('invalid', 'algorithm not allowed');
+    const skew = Math.round(this.auth.clockSkew / 1000);
+    const common = { requiredClaims: ['exp', 'sub'], clockTolerance: skew, ...(this.auth.audience ? { audience: this.auth.audience } : {}) };
+
+    let payload: JWTPayload;
+    let scopeTenant: string | undefined;
+    try {
+      if (HMAC_ALGS.includes(alg)) {
+        if (!this.#secret) throw new TokenError('invalid', 'algorithm not allowed');
+        ({ payload } = await jwtVerify(token, this.#secret, { ...common, algorithms: HMAC_ALGS, ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}) }));
+      } else {
+        const key = this.#publicKeys.find((k) => k.alg === alg && (header.kid === undefined || k.kid === header.kid) && (k.issuer === undefined || k.issuer === unverified.iss));
+        if (key) {
+          scopeTenant = key.tenant;
+          ({ payload } = await jwtVerify(token, key.key, { ...common, algorithms: [key.alg], ...(key.issuer ? { issuer: key.issuer } : {}) }));
+        } else {
+          const jwks = this.#jwks.find((j) => j.issuer === unverified.iss && j.algorithms.includes(alg));
+          if (!jwks) throw new TokenError('invalid', 'no key for this token');
+          scopeTenant = jwks.tenant;
+          ({ payload } = await jwtVerify(token, jwks.get, { ...common, algorithms: jwks.algorithms, issuer: jwks.issuer }));
+        }
+      }
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw new TokenError('expired', 'token expired');
+      if (err instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('invalid', `claim ${err.claim} invalid`);
+      throw new TokenError('invalid', 'signature or format invalid');
+    }
+    return this.#identity(payload, scopeTenant);
+  }
+
+  #identity(payload: JWTPayload, scopeTenant: string | undefined): Identity {
+    const { sub, exp } = payload;
+    const tenant = payload['tenant'];
+    if (typeof sub !== 'string' || !USER_RE.test(sub)) throw new TokenError('invalid', 'sub invalid');
+    if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) throw new TokenError('invalid', 'tenant invalid');
+    if (scopeTenant !== undefined && scopeTenant !== tenant) throw new TokenError('invalid', 'key not valid for this tenant');
+    if (typeof exp !== 'number') throw new TokenError('invalid', 'exp required');
+    const start = typeof payload.iat === 'number' ? Math.min(payload.iat, Date.now() / 1000) : Date.now() / 1000;
+    if ((exp - start) * 1000 > this.auth.maxTokenLifetime + this.auth.clockSkew) throw new TokenError('invalid', 'token lifetime too long');
+    const capabilities = parseCapabilities(payload['caps']);
+    if (!capabilities) throw new TokenError('invalid', 'caps claim invalid');
+    const identity: Identity = { user: sub, tenant, expires: exp * 1000, capabilities };
+    if (payload['info'] !== undefined) identity.info = payload['info'];
+    return identity;
+  }
+}

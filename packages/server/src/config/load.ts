@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { type Config, type ConfigInput, configSchema } from './schema.js';
+import { ENV_ALIASES, FLAG_ALIASES, type OptionInfo, listOptions } from './options.js';
+import { createError } from '../core/sb-error.js';
+
+type Tree = { [key: string]: unknown };
+
+function setPath(tree: Tree, path: string[], value: unknown): void {
+  let cur = tree;
+  for (const part of path.slice(0, -1)) {
+    const next = Object.hasOwn(cur, part) ? cur[part] : undefined;
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[part] = {};
+    cur = cur[part] as Tree;
+  }
+  cur[path[path.length - 1] as string] = value;
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) && k !== 'namespaces') out[k] = merge(b as Tree, v as Tree);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function parseValue(opt: OptionInfo, raw: string, source: string): unknown {
+  if (!opt.json) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw createError('SB_ERR_CONFIG_INVALID', `${opt.key} (${source}): expected JSON`);
+  }
+}
+
+/** Options from SWITCHBOARD_* variables. */
+export function fromEnv(env: NodeJS.ProcessEnv): Tree {
+  const tree: Tree = {};
+  const options = listOptions();
+  for (const opt of options) {
+    const raw = env[opt.env];
+    if (raw !== undefined && raw !== '') setPath(tree, opt.path, parseValue(opt, raw, opt.env));
+  }
+  for (const [name, key] of Object.entries(ENV_ALIASES)) {
+    const raw = env[name];
+    const opt = options.find((o) => o.key === key);
+    if (raw && opt && env[opt.env] === undefined) setPath(tree, opt.path, raw);
+  }
+  return tree;
+}
+
+/** Options from `--flag value` / `--flag=value` pairs (already split from positional args). */
+export function fromFlags(flags: ReadonlyMap<string, string>): Tree {
+  const tree: Tree = {};
+  const options = listOptions();
+  for (const [flag, raw] of flags) {
+    const alias = Object.hasOwn(FLAG_ALIASES, flag) ? FLAG_ALIASES[flag] : undefined;
+    const opt = options.find((o) => o.flag === flag || o.key === alias);
+    if (!opt) throw createError('SB_ERR_CONFIG_INVALID', `unknown option ${flag} (see --help)`);
+    setPath(tree, opt.path, parseValue(opt, raw, flag));
+  }
+  return tree;
+}
+
+export function fromFile(path: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw createError('SB_ERR_CONFIG_FILE', `${path}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Tree;
+  } catch (err) {
+    throw createError('SB_ERR_CONFIG_FILE', `${path}: not a JSON object (${(err as Error).message})`);
+  }
+}
+
+/** Validate once, strictly, and freeze. Every problem names its option, flag and variable. */
+export function parseConfig(input: ConfigInput | Tree): Readonly<Config> {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const options = listOptions();
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const opt = options.find((o) => key === o.key || key.startsWith(`${o.key}.`));
+      const where = opt ? `${key} (${opt.flag} / ${opt.env})` : key || '(root)';
+      const extra = issue.code === 'unrecognized_keys' ? `: unknown option ${issue.keys.map((k) => (key ? `${key}.${k}` : k)).join(', ')}` : `: ${issue.message}`;
+      return `  ${where}${extra}`;
+    });
+    throw createError('SB_ERR_CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+/** Defaults < config file < environment < flags. */
+export function loadConfig(args: { file?: string; env?: NodeJS.ProcessEnv; flags?: ReadonlyMap<string, string>; overrides?: Tree }): Readonly<Config> {
+  const env = args.env ?? process.env;
+  const file = args.file ?? env['SWITCHBOARD_CONFIG'];
+  let tree: Tree = file ? fromFile(file) : {};
+  tree = merge(tree, fromEnv(env));
+  if (args.flags) tree = merge(tree, fromFlags(args.flags));
+  if (args.overrides) tree = merge(tree, args.overrides);
+  return parseConfig(tree);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

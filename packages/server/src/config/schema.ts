@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+const int = (def: number, min: number, max: number, description: string) =>
+  z.coerce.number().int().min(min).max(max).default(def).describe(`${description} (default ${def})`);
+const bool = (def: boolean, description: string) =>
+  z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean())
+    .default(def)
+    .describe(`${description} (default ${def})`);
+const list = (description: string) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
+    .default([])
+    .describe(description);
+
+/** Options of one channel namespace. */
+export const namespaceSchema = z.strictObject({
+  /** Publications kept per channel for history and recovery (0 disables both). */
+  historySize: int(100, 0, 100_000, 'publications kept per channel'),
+  /** How long publications stay in history. */
+  historyTtl: duration('5m', 'how long publications stay in history'),
+  /** Whether clients may enter presence in this namespace. */
+  presence: bool(true, 'clients may enter presence'),
+  /** Whether join / leave / update events are pushed to subscribers. */
+  joinLeave: bool(true, 'push presence join/leave/update events'),
+  /** Whether clients (with the publish capability) may publish; the HTTP API always may. */
+  clientPublish: bool(true, 'clients may publish'),
+  /** Whether clients may send ephemeral signals (typing, cursors). */
+  signals: bool(true, 'clients may send signals'),
+  /** Whether reconnecting clients may recover missed publications. */
+  recovery: bool(true, 'clients may recover missed publications'),
+  /** Whether publications carry the publisher's user and client id. */
+  publisherInfo: bool(true, 'publications carry publisher info'),
+  /**
+   * Who may subscribe: `capability` — a token capability must match (default);
+   * `owner` — only `ns:{sub}` by its own user (personal channels);
+   * `authenticated` — any connected user of the tenant.
+   */
+  subscribe: z.enum(['capability', 'owner', 'authenticated']).default('capability').describe('who may subscribe: capability | owner | authenticated (default capability)'),
+  /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
+  maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
+});
+export type NamespaceConfig = z.output<typeof namespaceSchema>;
+
+const DEFAULT_NAMESPACES = {
+  project: {},
+  chat: {},
+  analytics: { clientPublish: false, presence: false },
+  user: { subscribe: 'owner', clientPublish: false, presence: false },
+  system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
+};
+
+export const configSchema = z.strictObject({
+  /** TCP port of the HTTP API and the WebSocket endpoint. */
+  port: int(7070, 0, 65535, 'TCP port for HTTP and WebSocket'),
+  /** Address to listen on. */
+  host: z.string().default('0.0.0.0').describe('address to listen on (default 0.0.0.0)'),
+  /** Directory for the development secret, API keys and durable data. */
+  dataDir: z.string().default('./data').describe('data directory (default ./data)'),
+  /** Development mode: localhost Origins allowed, a development secret and admin key generated. */
+  development: bool(true, 'development mode: generate a secret and admin key when none is configured; allow localhost Origins'),
+  /** Node id used in logs and metrics; random when empty. */
+  nodeId: z.string().default('').describe('node id for logs and metrics (default random)'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level (default info)'),
+  /** Browser Origins allowed to open WebSockets ("*" allows all; development mode adds localhost). */
+  allowedOrigins: list('browser Origins allowed to connect, comma separated ("*" = any; default none, localhost in development)'),
+
+  auth: z.strictObject({
+    /** Shared secret for HMAC tokens (HS256/384/512). Generated in the data directory in development mode. */
+    secret: z.string().min(32).optional().describe('HMAC secret for tokens, at least 32 characters'),
+    /** PEM or JWK public keys for RSA / ECDSA / EdDSA tokens; each pinned to its algorithms, optionally to an issuer and tenant. */
+    publicKeys: z.array(z.strictObject({
+      kid: z.string().optional(),
+      alg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+      pem: z.string(),
+      issuer: z.string().optional(),
+      tenant: z.string().optional(),
+    })).default([]).describe('public keys (config file only)'),
+    /** JWKS endpoints; a key is looked up by `kid` only in the JWKS of the token's configured issuer. */
+    jwks: z.array(z.strictObject({
+      url: z.url(),
+      issuer: z.string(),
+      tenant: z.string().optional(),
+      algorithms: z.array(z.string()).default(['RS256', 'ES256', 'EdDSA']),
+    })).default([]).describe('JWKS endpoints by issuer (config file only)'),
+    audience: z.string().optional().describe('required `aud` claim, when set'),
+    issuer: z.string().optional().describe('required `iss` claim for HMAC tokens, when set'),
+    maxTokenLifetime: duration('24h', 'longest accepted token lifetime (exp - iat, or exp - now)'),
+    clockSkew: duration('30s', 'clock tolerance for exp and nbf'),
+    maxTokenBytes: int(8192, 256, 65536, 'largest accepted token, bytes'),
+  }).prefault({}).describe('token verification'),
+
+  /** API keys for the HTTP API, stored as SHA-256 hashes; `tenant: null` is an admin key. Also read from the data directory. */
+  apiKeys: z.array(z.strictObject({
+    id: z.string().min(1).max(64),
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    tenant: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).nullable(),
+  })).default([]).describe('API keys as {id, hash, tenant} (config file or JSON; `switchboard apikey` creates them)'),
+
+  limits: z.strictObject({
+    maxMessageBytes: int(65536, 1024, 64 * 1024 * 1024, 'largest WebSocket message accepted, bytes'),
+    maxChannelNameLength: int(255, 16, 1024, 'longest channel name, characters'),
+    maxChannelsPerConnection: int(128, 1, 100_000, 'subscriptions per connection'),
+    connectionsPerUser: int(32, 1, 1_000_000, 'concurrent connections per user'),
+    connectionsPerTenant: int(100_000, 1, 10_000_000, 'concurrent connections per tenant'),
+    newConnectionsPerIpPerSecond: int(50, 1, 1_000_000, 'new WebSocket connections per IP address per second (burst = 2x)'),
+    commandsPerSecond: int(200, 1, 1_000_000, 'commands per connection per second (burst = 2x); far beyond it the connection is closed'),
+    publishPerSecondPerConnection: int(50, 1, 1_000_000, 'publishes per connection per second (burst = 2x)'),
+    publishPerMinutePerUser: int(3000, 1, 100_000_000, 'publishes per user per minute over all connections (burst = rate/6)'),
+    signalsPerSecond: int(30, 1, 100_000, 'signals per connection per second (burst = 2x)'),
+    maxPresenceMembers: int(1000, 1, 1_000_000, 'presence entries (connections) per channel'),
+    maxPresenceStateBytes: int(1024, 0, 65536, 'largest presence state, bytes'),
+    maxSignalBytes: int(2048, 0, 65536, 'largest signal payload, bytes'),
+    historyPageSize: int(100, 1, 10_000, 'largest history page'),
+    maxRecovery: int(1000, 1, 100_000, 'most publications recovered on resubscribe (beyond: recovered false)'),
+    maxJsonDepth: int(32, 2, 1000, 'deepest nesting accepted in a frame'),
+    httpBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest HTTP request body, bytes'),
+    httpBatchSize: int(100, 1, 10_000, 'largest HTTP batch (publications or channels)'),
+    queueSignalDropBytes: int(262_144, 1024, 1 << 30, 'bytes buffered for a connection above which signals are dropped'),
+    queueMaxBytes: int(4_194_304, 4096, 1 << 30, 'bytes buffered for a connection above which it is closed as a slow consumer'),
+  }).prefault({}).describe('limits'),
+
+  timeouts: z.strictObject({
+    handshake: duration('10s', 'deadline for the connect command after the upgrade'),
+    ping: duration('25s', 'interval between server pings'),
+    pong: duration('10s', 'deadline for the pong after a ping; a silent connection leaves presence after ping + pong'),
+    idle: duration('5m', 'without client activity a presence member becomes idle'),
+    idempotency: duration('5m', 'window in which a repeated idempotency key is deduplicated'),
+    shutdown: duration('10s', 'longest graceful shutdown before exit'),
+    httpRequest: duration('30s', 'HTTP request timeout'),
+    httpHeaders: duration('10s', 'HTTP header timeout'),
+  }).prefault({}).describe('timeouts'),
+
+  /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
+  namespaces: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), namespaceSchema.prefault({}))
+    .prefault(DEFAULT_NAMESPACES as never)
+    .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;

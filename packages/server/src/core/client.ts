@@ -1,0 +1,379 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceStatus, jsonDepth, splitFrames,
+} from '@switchboard/protocol';
+import type { Identity } from '../auth/token-verifier.js';
+import { TokenBucket } from '../engine/token-bucket.js';
+import type { ResolvedChannel } from './channels.js';
+import type { Connection, ConnectionMeta } from './connection.js';
+import { PING_FRAME, replyFrame } from './encode.js';
+import type { Node } from './node.js';
+import { ReplyError } from './reply-error.js';
+import type { TimerHandle } from './timer-wheel.js';
+
+export type ClientState = 'handshake' | 'connected' | 'closed';
+
+/** One subscription of one connection. */
+export interface Subscription {
+  ch: ResolvedChannel;
+  /** Highest offset delivered (or recovered); lower offsets are never sent again. */
+  offset: number;
+  /** While recovering, live publications wait here, so the reply's publications come first. */
+  pending: Array<{ offset: number; bytes: Buffer }> | null;
+  /** Whether this connection entered presence in the channel. */
+  present: boolean;
+  presenceState: string | null;
+  presenceSince: number;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * One connection: framing, command dispatch (serialised per connection, in arrival
+ * order), the bounded outbound queue with one write per event-loop turn, and its
+ * deadlines on the node's timer wheel.
+ */
+export class Client {
+  readonly id = randomBytes(9).toString('base64url');
+  readonly connectedAt = Date.now();
+  state: ClientState = 'handshake';
+  identity: Identity | null = null;
+  /** Subscriptions by channel key. */
+  readonly subs = new Map<string, Subscription>();
+  /** Status chosen by the client (`status` command); `idle` is derived from inactivity. */
+  manualStatus: 'online' | 'away' = 'online';
+  idle = false;
+  lastActivity = Date.now();
+  /** Whether this connection holds a connection slot in the limit store. */
+  holdsSlot = false;
+
+  #queue: Buffer[] = [];
+  #queuedBytes = 0;
+  #dirty = false;
+  #chain: Promise<void> = Promise.resolve();
+  readonly #inflight = new Set<number>();
+  #refusedInARow = 0;
+  readonly #commands: TokenBucket;
+  readonly publishBucket: TokenBucket;
+  readonly signalBucket: TokenBucket;
+  #closeAfterReply: DisconnectInfo | null = null;
+  #afterReply: Array<() => void> = [];
+  #handshakeTimer: TimerHandle | null = null;
+  #pingTimer: TimerHandle | null = null;
+  #pongTimer: TimerHandle | null = null;
+  #expiryTimer: TimerHandle | null = null;
+  #idleTimer: TimerHandle | null = null;
+  #cleaned = false;
+
+  constructor(readonly node: Node, private readonly conn: Connection, readonly meta: ConnectionMeta) {
+    const l = node.config.limits;
+    this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
+    this.publishBucket = new TokenBucket(l.publishPerSecondPerConnection, l.publishPerSecondPerConnection * 2);
+    this.signalBucket = new TokenBucket(l.signalsPerSecond, l.signalsPerSecond * 2);
+    this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, () => this.close(DisconnectCode.Stale));
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** The status shown in presence. */
+  get status(): PresenceStatus {
+    return this.idle ? 'idle' : this.manualStatus;
+  }
+
+  // ---- inbound ----
+
+  /** A text message from the transport. */
+  handleMessage(text: string): void {
+    this.node.stats.messagesIn++;
+    this.node.stats.bytesIn += text.length;
+    for (const frameText of splitFrames(text)) {
+      if (this.closed) return;
+      this.#handleFrame(frameText);
+    }
+  }
+
+  /** A transport-level ping (counts against the command rate, so ping floods are stopped). */
+  handleTransportPing(): void {
+    this.#admit();
+  }
+
+  #handleFrame(text: string): void {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      this.close(DisconnectCode.BadRequest, 'invalid JSON');
+      return;
+    }
+    if (!isObject(frame)) {
+      this.close(DisconnectCode.BadRequest, 'frame must be an object');
+      return;
+    }
+    if (!this.#admit()) return;
+    const id = frame['id'];
+    if (id === undefined && frame['method'] === 'pong') {
+      this.#onPong();
+      return;
+    }
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
+      this.close(DisconnectCode.BadRequest, 'command id must be a positive integer');
+      return;
+    }
+    if (this.#inflight.has(id)) {
+      this.#replyError(id, new ReplyError(ErrorCode.DuplicateId));
+      return;
+    }
+    if (!this.#commandsAllowed()) {
+      this.#replyError(id, new ReplyError(ErrorCode.TooManyRequests, 'command rate'));
+      return;
+    }
+    this.#inflight.add(id);
+    this.#chain = this.#chain.then(() => this.#run(id, frame['method'], frame['params']));
+  }
+
+  /** Frames beyond the command rate: refuse a while, then close a connection that keeps flooding. */
+  #refused = false;
+  #admit(): boolean {
+    this.#refused = !this.#commands.take();
+    if (!this.#refused) {
+      this.#refusedInARow = 0;
+      return true;
+    }
+    this.#refusedInARow++;
+    if (this.#refusedInARow > this.node.config.limits.commandsPerSecond * 2) {
+      this.node.stats.drop('flood');
+      this.close(DisconnectCode.Flood);
+      return false;
+    }
+    return true;
+  }
+
+  #commandsAllowed(): boolean {
+    return !this.#refused;
+  }
+
+  async #run(id: number, method: unknown, params: unknown): Promise<void> {
+    const started = process.hrtime.bigint();
+    let label = 'unknown';
+    try {
+      if (this.closed) return;
+      if (typeof method !== 'string') throw new ReplyError(ErrorCode.BadRequest, 'method must be a string');
+      const def = this.node.commands.get(method);
+      if (!def) throw new ReplyError(ErrorCode.MethodNotFound);
+      label = method;
+      if (this.state !== 'connected' && !def.beforeConnect) throw new ReplyError(ErrorCode.Unauthorized, 'connect first');
+      if (params !== undefined && jsonDepth(params, this.node.config.limits.maxJsonDepth) > this.node.config.limits.maxJsonDepth) {
+        throw new ReplyError(ErrorCode.BadRequest, 'nesting too deep');
+      }
+      const parsed = def.params.safeParse(params ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'params';
+        throw new ReplyError(ErrorCode.BadRequest, `${where}: ${issue?.message ?? 'invalid'}`.slice(0, 200));
+      }
+      if (method !== 'ping') this.#markActive();
+      const result = await def.handler({ client: this, node: this.node }, parsed.data);
+      if (this.closed && !this.#closeAfterReply) return;
+      this.enqueue(replyFrame(id, result));
+      for (const fn of this.#afterReply) fn();
+    } catch (err) {
+      const replyErr = err instanceof ReplyError ? err : this.node.internalError(err, label);
+      this.#replyError(id, replyErr);
+    } finally {
+      this.#afterReply = [];
+      this.#inflight.delete(id);
+      this.node.observeCommand(label, Number(process.hrtime.bigint() - started) / 1e9);
+      const pending = this.#closeAfterReply;
+      if (pending) {
+        this.#closeAfterReply = null;
+        this.close(pending);
+      }
+    }
+  }
+
+  #replyError(id: number, err: ReplyError): void {
+    this.node.stats.error(err.code);
+    this.enqueue(Buffer.from(JSON.stringify({ id, error: err.toWire() })));
+  }
+
+  /** Run `fn` right after the current command's reply is queued (commands run one at a time). */
+  afterReply(fn: () => void): void {
+    this.#afterReply.push(fn);
+  }
+
+  /** Close the connection right after the reply to the current command. */
+  closeAfterReply(info: DisconnectInfo): void {
+    this.#closeAfterReply = info;
+  }
+
+  // ---- outbound ----
+
+  /** Queue one frame; frames queued in one event-loop turn go out as one message. */
+  enqueue(bytes: Buffer, droppable = false): void {
+    if (this.state === 'closed' && !this.#closeAfterReply) return;
+    const limits = this.node.config.limits;
+    const backlog = this.conn.bufferedAmount() + this.#queuedBytes;
+    if (droppable && backlog > limits.queueSignalDropBytes) {
+      this.node.stats.drop('signal_backpressure');
+      return;
+    }
+    if (backlog + bytes.length > limits.queueMaxBytes) {
+      this.node.stats.drop('slow_consumer');
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      this.close(DisconnectCode.SlowConsumer);
+      return;
+    }
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#dirty) {
+      this.#dirty = true;
+      this.node.markDirty(this);
+    }
+  }
+
+  /** Write everything queued as one WebSocket message. */
+  flush(): void {
+    this.#dirty = false;
+    const n = this.#queue.length;
+    if (n === 0) return;
+    let message: Buffer;
+    if (n === 1) {
+      message = this.#queue[0] as Buffer;
+    } else {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        if (i > 0) parts.push(NEWLINE);
+        parts.push(this.#queue[i] as Buffer);
+      }
+      message = Buffer.concat(parts, this.#queuedBytes + n - 1);
+    }
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.node.stats.messagesOut += n;
+    this.node.stats.bytesOut += message.length;
+    this.conn.send(message);
+  }
+
+  deliverPublication(key: string, offset: number, bytes: Buffer): void {
+    const sub = this.subs.get(key);
+    if (!sub) return;
+    if (sub.pending) {
+      sub.pending.push({ offset, bytes });
+      return;
+    }
+    if (offset <= sub.offset) return;
+    sub.offset = offset;
+    this.enqueue(bytes);
+  }
+
+  deliverEvent(key: string, bytes: Buffer, droppable: boolean): void {
+    const sub = this.subs.get(key);
+    if (!sub || sub.pending) return;
+    this.enqueue(bytes, droppable);
+  }
+
+  /** After a subscribe reply: deliver publications that arrived while recovering, in order, once. */
+  releasePending(sub: Subscription): void {
+    const pending = sub.pending ?? [];
+    sub.pending = null;
+    pending.sort((a, b) => a.offset - b.offset);
+    for (const p of pending) {
+      if (p.offset <= sub.offset) continue;
+      sub.offset = p.offset;
+      this.enqueue(p.bytes);
+    }
+  }
+
+  // ---- lifecycle ----
+
+  /** Called by `connect` once the identity is verified and a connection slot is held. */
+  markConnected(identity: Identity): void {
+    this.identity = identity;
+    this.state = 'connected';
+    this.#handshakeTimer?.cancel();
+    this.#handshakeTimer = null;
+    this.#schedulePing();
+    this.scheduleExpiry();
+    this.#scheduleIdleCheck(this.node.config.timeouts.idle);
+  }
+
+  scheduleExpiry(): void {
+    this.#expiryTimer?.cancel();
+    const identity = this.identity;
+    if (!identity) return;
+    this.#expiryTimer = this.node.wheel.schedule(identity.expires - Date.now(), () => this.close(DisconnectCode.Expired));
+  }
+
+  #schedulePing(): void {
+    const t = this.node.config.timeouts;
+    this.#pingTimer = this.node.wheel.schedule(t.ping, () => {
+      if (this.closed) return;
+      this.enqueue(PING_FRAME);
+      this.#pongTimer = this.node.wheel.schedule(t.pong, () => this.close(DisconnectCode.NoPong));
+      this.#schedulePing();
+    });
+  }
+
+  #onPong(): void {
+    this.#pongTimer?.cancel();
+    this.#pongTimer = null;
+  }
+
+  #markActive(): void {
+    this.lastActivity = Date.now();
+    if (this.idle) {
+      this.idle = false;
+      this.node.presenceStatusChanged(this);
+    }
+  }
+
+  #scheduleIdleCheck(delay: number): void {
+    this.#idleTimer = this.node.wheel.schedule(delay, () => {
+      if (this.closed) return;
+      const idleFor = Date.now() - this.lastActivity;
+      const limit = this.node.config.timeouts.idle;
+      if (idleFor >= limit) {
+        if (!this.idle) {
+          this.idle = true;
+          this.node.presenceStatusChanged(this);
+        }
+        this.#scheduleIdleCheck(limit);
+      } else {
+        this.#scheduleIdleCheck(limit - idleFor);
+      }
+    });
+  }
+
+  /** Flush what is queued, then close with a documented code. Idempotent. */
+  close(info: DisconnectInfo, detail?: string): void {
+    if (this.state === 'closed' && this.#cleaned) return;
+    if (this.#dirty || this.#queue.length > 0) this.flush();
+    this.state = 'closed';
+    this.node.stats.disconnect(info.code);
+    const reason = detail ? `${info.reason}: ${detail}` : info.reason;
+    try {
+      this.conn.close(info.code, Buffer.byteLength(reason) > 123 ? info.reason : reason);
+    } catch (err) {
+      this.node.logger.debug({ err }, 'close failed');
+    }
+    this.cleanup();
+  }
+
+  /** Release everything this connection holds; called once, on close from either side. */
+  cleanup(): void {
+    if (this.#cleaned) return;
+    this.#cleaned = true;
+    this.state = 'closed';
+    for (const t of [this.#handshakeTimer, this.#pingTimer, this.#pongTimer, this.#expiryTimer, this.#idleTimer]) t?.cancel();
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.node.clientClosed(this);
+  }
+}

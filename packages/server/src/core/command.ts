@@ -1,0 +1,25 @@
+import type { z } from 'zod';
+import type { Client } from './client.js';
+import type { Node } from './node.js';
+
+export interface CommandContext {
+  client: Client;
+  node: Node;
+}
+
+/**
+ * A client command: its params schema (validated at the edge, strictly) and handler.
+ * Core commands and feature commands are defined the same way.
+ */
+export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
+  method: string;
+  params: S;
+  /** Commands allowed before `connect` completes (only `connect` itself in core). */
+  beforeConnect?: boolean;
+  handler(ctx: CommandContext, params: z.output<S>): Promise<unknown>;
+}
+
+/** Define a command with its params type inferred from the schema. */
+export function defineCommand<S extends z.ZodType>(def: CommandDefinition<S>): CommandDefinition<S> {
+  return def;
+}

@@ -1,0 +1,72 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { z } from 'zod';
+import type { Identity } from '../../auth/token-verifier.js';
+import { defineCommand } from '../command.js';
+import { can } from '../permissions.js';
+import { ReplyError } from '../reply-error.js';
+import { channelParam, jsonParam, toJsonText } from './schemas.js';
+
+export const presenceCommand = defineCommand({
+  method: 'presence',
+  params: z.strictObject({ channel: channelParam }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
+    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
+    return { members: await node.presence(ch) };
+  },
+});
+
+export const presenceStatsCommand = defineCommand({
+  method: 'presence_stats',
+  params: z.strictObject({ channel: channelParam }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
+    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
+    return node.presenceStats(ch);
+  },
+});
+
+export const presenceSetCommand = defineCommand({
+  method: 'presence_set',
+  params: z.strictObject({ channel: channelParam, state: jsonParam.optional() }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
+    if (!can(identity, ch, 'presence')) throw new ReplyError(ErrorCode.PermissionDenied);
+    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
+    const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
+    if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
+    await node.setPresence(client, ch, state);
+    return {};
+  },
+});
+
+export const presenceLeaveCommand = defineCommand({
+  method: 'presence_leave',
+  params: z.strictObject({ channel: channelParam }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    const sub = client.subs.get(ch.key);
+    if (!sub) throw new ReplyError(ErrorCode.NotSubscribed);
+    if (sub.present) await node.leavePresence(client, ch);
+    return {};
+  },
+});
+
+export const statusCommand = defineCommand({
+  method: 'status',
+  params: z.strictObject({ status: z.enum(['online', 'away']) }),
+  async handler({ client, node }, params) {
+    if (client.manualStatus !== params.status) {
+      client.manualStatus = params.status;
+      node.presenceStatusChanged(client);
+    }
+    return {};
+  },
+});

@@ -1,0 +1,48 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { z } from 'zod';
+import type { Identity } from '../../auth/token-verifier.js';
+import { defineCommand } from '../command.js';
+import { RawJson, publicationJson } from '../encode.js';
+import { can } from '../permissions.js';
+import { ReplyError } from '../reply-error.js';
+import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
+
+export const publishCommand = defineCommand({
+  method: 'publish',
+  params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional() }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!ch.options.clientPublish) throw new ReplyError(ErrorCode.NotAvailable, 'client publish is disabled in this namespace');
+    if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied);
+    const data = toJsonText(params.data);
+    const max = ch.options.maxPublicationBytes || node.config.limits.maxMessageBytes;
+    if (Buffer.byteLength(data) > max) throw new ReplyError(ErrorCode.PayloadTooLarge);
+    if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
+    const perMinute = node.config.limits.publishPerMinutePerUser;
+    const userOk = await node.engine.limits.take(`pub|${identity.tenant}|${identity.user}`, perMinute / 60, Math.max(1, Math.ceil(perMinute / 6)));
+    if (!userOk) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per user');
+    const outcome = await node.publish(ch, data, { client, ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}) });
+    return outcome.deduplicated ? outcome : { offset: outcome.offset, epoch: outcome.epoch };
+  },
+});
+
+export const historyCommand = defineCommand({
+  method: 'history',
+  params: z.strictObject({
+    channel: channelParam,
+    limit: z.number().int().min(0).max(1_000_000).optional(),
+    since: positionParam.optional(),
+    reverse: z.boolean().optional(),
+  }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (ch.options.historySize === 0) throw new ReplyError(ErrorCode.NotAvailable, 'history is disabled in this namespace');
+    if (!can(identity, ch, 'history')) throw new ReplyError(ErrorCode.PermissionDenied);
+    const limit = Math.min(params.limit ?? node.config.limits.historyPageSize, node.config.limits.historyPageSize);
+    const page = await node.history(ch, { limit, ...(params.since ? { since: params.since } : {}), ...(params.reverse ? { reverse: true } : {}) });
+    if (params.since && params.since.epoch !== page.epoch) throw new ReplyError(ErrorCode.UnrecoverablePosition, 'epoch changed');
+    return new RawJson(`{"publications":[${page.publications.map(publicationJson).join(',')}],"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset}}`);
+  },
+});

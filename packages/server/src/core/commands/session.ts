@@ -1,0 +1,106 @@
+import { DisconnectCode, ErrorCode, PROTOCOL_VERSION } from '@switchboard/protocol';
+import { z } from 'zod';
+import { type Identity, TokenError } from '../../auth/token-verifier.js';
+import { defineCommand } from '../command.js';
+import { can } from '../permissions.js';
+import { ReplyError } from '../reply-error.js';
+
+export const connectCommand = defineCommand({
+  method: 'connect',
+  beforeConnect: true,
+  params: z.strictObject({
+    token: z.string().max(65536).optional(),
+    name: z.string().max(64).optional(),
+    version: z.string().max(64).optional(),
+  }),
+  async handler({ client, node }, params) {
+    if (client.state === 'connected') throw new ReplyError(ErrorCode.AlreadyConnected);
+    if (node.draining) {
+      client.closeAfterReply(DisconnectCode.Shutdown);
+      throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
+    }
+    let identity: Identity;
+    try {
+      identity = await node.verifier.verify(params.token);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      if (err.failure === 'expired') {
+        client.closeAfterReply(DisconnectCode.Expired);
+        throw new ReplyError(ErrorCode.TokenExpired);
+      }
+      client.closeAfterReply(DisconnectCode.InvalidToken);
+      throw new ReplyError(ErrorCode.Unauthorized, err.message);
+    }
+    if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
+    const l = node.config.limits;
+    const slot = await node.engine.limits.acquireConnection(identity.tenant, identity.user, l.connectionsPerUser, l.connectionsPerTenant);
+    if (slot !== 'ok') {
+      client.closeAfterReply(DisconnectCode.ConnectionLimit);
+      throw new ReplyError(ErrorCode.LimitExceeded, slot === 'user' ? 'connections per user' : 'connections per tenant');
+    }
+    client.holdsSlot = true;
+    client.identity = identity;
+    if (client.closed) {
+      // Closed while we waited: the close already ran cleanup before the slot was ours.
+      client.holdsSlot = false;
+      await node.engine.limits.releaseConnection(identity.tenant, identity.user);
+      throw new ReplyError(ErrorCode.Unauthorized, 'closed');
+    }
+    try {
+      await node.modules.run('onConnect', { client, identity });
+    } catch (err) {
+      client.closeAfterReply(DisconnectCode.Forbidden);
+      throw err;
+    }
+    client.markConnected(identity);
+    node.registerUser(client);
+    return {
+      client: client.id,
+      user: identity.user,
+      tenant: identity.tenant,
+      protocol: PROTOCOL_VERSION,
+      expires: identity.expires,
+      ping: node.config.timeouts.ping,
+      pong: node.config.timeouts.pong,
+      node: node.id,
+    };
+  },
+});
+
+export const refreshCommand = defineCommand({
+  method: 'refresh',
+  params: z.strictObject({ token: z.string().max(65536) }),
+  async handler({ client, node }, params) {
+    const current = client.identity as Identity;
+    let identity: Identity;
+    try {
+      identity = await node.verifier.verify(params.token);
+    } catch (err) {
+      if (err instanceof TokenError && err.failure === 'expired') throw new ReplyError(ErrorCode.TokenExpired);
+      if (err instanceof TokenError) throw new ReplyError(ErrorCode.Unauthorized, err.message);
+      throw err;
+    }
+    if (identity.user !== current.user || identity.tenant !== current.tenant) {
+      client.closeAfterReply(DisconnectCode.InvalidToken);
+      throw new ReplyError(ErrorCode.Unauthorized, 'token is for another user');
+    }
+    client.identity = identity;
+    client.scheduleExpiry();
+    // Capabilities may have shrunk: drop subscriptions the new token no longer allows.
+    for (const [key, sub] of [...client.subs]) {
+      if (can(identity, sub.ch, 'subscribe')) continue;
+      node.removeSubscription(client, key);
+      const info = DisconnectCode.Forbidden;
+      client.enqueue(Buffer.from(JSON.stringify({ push: 'unsubscribe', channel: sub.ch.channel, code: info.code, reason: 'permission revoked' })));
+    }
+    return { expires: identity.expires };
+  },
+});
+
+export const pingCommand = defineCommand({
+  method: 'ping',
+  params: z.strictObject({}),
+  async handler() {
+    return {};
+  },
+});

@@ -1,0 +1,29 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { z } from 'zod';
+import type { Identity } from '../../auth/token-verifier.js';
+import { defineCommand } from '../command.js';
+import { can } from '../permissions.js';
+import { ReplyError } from '../reply-error.js';
+import { channelParam, jsonParam, toJsonText } from './schemas.js';
+
+/** Ephemeral signals (typing, cursors): fanned out to the channel's other subscribers, never stored. */
+export const signalCommand = defineCommand({
+  method: 'signal',
+  params: z.strictObject({ channel: channelParam, key: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/), data: jsonParam.optional() }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!ch.options.signals) throw new ReplyError(ErrorCode.NotAvailable, 'signals are disabled in this namespace');
+    if (!can(identity, ch, 'signal')) throw new ReplyError(ErrorCode.PermissionDenied);
+    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
+    const data = toJsonText(params.data);
+    if (Buffer.byteLength(data) > node.config.limits.maxSignalBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'signal');
+    if (!client.signalBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'signal rate');
+    try {
+      await node.engine.broker.publishEvent(ch.key, { kind: 'signal', from: { user: identity.user, client: client.id }, key: params.key, data });
+    } catch {
+      throw new ReplyError(ErrorCode.Unavailable, 'signal');
+    }
+    return {};
+  },
+});

@@ -1,0 +1,76 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { z } from 'zod';
+import type { Identity } from '../../auth/token-verifier.js';
+import type { HistoryPage } from '../../engine/broker.js';
+import type { Subscription } from '../client.js';
+import { defineCommand } from '../command.js';
+import { RawJson, publicationJson } from '../encode.js';
+import { can } from '../permissions.js';
+import { ReplyError } from '../reply-error.js';
+import { channelParam, positionParam } from './schemas.js';
+
+/**
+ * Whether a page read after `since` holds every publication missed since then:
+ * same epoch, nothing expired between, and not more than the recovery cap.
+ */
+export function isRecovered(page: HistoryPage, since: { offset: number; epoch: string }, maxRecovery: number): boolean {
+  if (page.epoch !== since.epoch || since.offset > page.offset) return false;
+  const missed = page.offset - since.offset;
+  if (missed === 0) return true;
+  if (missed > maxRecovery || since.offset + 1 < page.firstOffset) return false;
+  return page.publications.length === missed && page.publications[0]?.offset === since.offset + 1;
+}
+
+export const subscribeCommand = defineCommand({
+  method: 'subscribe',
+  params: z.strictObject({ channel: channelParam, recover: positionParam.optional() }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
+    if (client.subs.has(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
+    if (client.subs.size >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
+    await node.modules.run('beforeSubscribe', { client, channel: ch });
+    if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
+
+    const sub: Subscription = { ch, offset: 0, pending: [], present: false, presenceState: null, presenceSince: 0 };
+    client.subs.set(ch.key, sub);
+    const ns = ch.options;
+    const recoverable = ns.recovery && ns.historySize > 0;
+    const maxRecovery = node.config.limits.maxRecovery;
+    let page: HistoryPage;
+    try {
+      await node.hub.add(ch.key, client);
+      const wantRecovery = params.recover !== undefined && recoverable;
+      page = await node.history(ch, wantRecovery ? { since: params.recover, limit: maxRecovery + 1 } : { limit: 0 });
+    } catch (err) {
+      node.removeSubscription(client, ch.key);
+      throw err;
+    }
+    if (client.closed || client.subs.get(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
+
+    let recovered: boolean | undefined;
+    let pubs = '';
+    if (params.recover !== undefined) {
+      recovered = recoverable && isRecovered(page, params.recover, maxRecovery);
+      if (recovered) pubs = page.publications.map(publicationJson).join(',');
+    }
+    sub.offset = page.offset;
+    // The reply goes out before the publications that arrived while we read history.
+    client.afterReply(() => client.releasePending(sub));
+    const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
+    return new RawJson(recovered === undefined ? `${head}}` : `${head},"recovered":${recovered},"publications":[${pubs}]}`);
+  },
+});
+
+export const unsubscribeCommand = defineCommand({
+  method: 'unsubscribe',
+  params: z.strictObject({ channel: channelParam }),
+  async handler({ client, node }, params) {
+    const identity = client.identity as Identity;
+    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
+    node.removeSubscription(client, ch.key);
+    return {};
+  },
+});

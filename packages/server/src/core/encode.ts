@@ -1,0 +1,37 @@
+import type { ChannelEvent, StreamPublication } from '../engine/broker.js';
+
+/**
+ * Encoders that splice the stored JSON text of payloads into frames, so a payload is
+ * serialised once when published and never per recipient.
+ */
+
+/** `{"offset":…,"time":…,"info":…,"data":…}` */
+export function publicationJson(pub: StreamPublication): string {
+  const info = pub.info ? `,"info":${JSON.stringify(pub.info)}` : '';
+  return `{"offset":${pub.offset},"time":${pub.time}${info},"data":${pub.data}}`;
+}
+
+export function publicationPush(channel: string, pub: StreamPublication): Buffer {
+  const info = pub.info ? `,"info":${JSON.stringify(pub.info)}` : '';
+  return Buffer.from(`{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"time":${pub.time}${info},"data":${pub.data}}`);
+}
+
+export function eventPush(channel: string, event: ChannelEvent): Buffer {
+  const ch = JSON.stringify(channel);
+  if (event.kind === 'signal') {
+    return Buffer.from(`{"push":"signal","channel":${ch},"from":${JSON.stringify(event.from)},"key":${JSON.stringify(event.key)},"data":${event.data}}`);
+  }
+  return Buffer.from(`{"push":"${event.kind}","channel":${ch},"user":${JSON.stringify(event.user)},"device":${JSON.stringify(event.device)}}`);
+}
+
+/** A result whose JSON text is already built (it contains stored payload text). */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+export function replyFrame(id: number, result: unknown): Buffer {
+  const text = result instanceof RawJson ? result.text : JSON.stringify(result ?? {});
+  return Buffer.from(`{"id":${id},"result":${text}}`);
+}
+
+export const PING_FRAME = Buffer.from('{"push":"ping"}');

@@ -1,0 +1,83 @@
+import type { Broker, ChannelEvent, StreamPublication } from '../engine/broker.js';
+import { ChannelResolver, KEY_SEPARATOR } from './channels.js';
+import type { Client } from './client.js';
+import { eventPush, publicationPush } from './encode.js';
+
+interface Entry {
+  clients: Set<Client>;
+  /** Resolves once the broker delivers this channel to this node. */
+  ready: Promise<void>;
+}
+
+/**
+ * Channel key -> local subscribers. Encodes each publication once and hands the same
+ * bytes to every local subscriber. Tells the broker when the node's interest starts and ends.
+ */
+export class Hub {
+  readonly #channels = new Map<string, Entry>();
+
+  constructor(private readonly broker: Broker, private readonly onError: (err: unknown) => void) {}
+
+  async add(key: string, client: Client): Promise<void> {
+    let entry = this.#channels.get(key);
+    if (!entry) {
+      const created: Entry = { clients: new Set(), ready: this.broker.subscribe(key) };
+      entry = created;
+      this.#channels.set(key, created);
+      created.ready.catch(() => {
+        if (this.#channels.get(key) === created) this.#channels.delete(key);
+      });
+    }
+    entry.clients.add(client);
+    try {
+      await entry.ready;
+    } catch (err) {
+      entry.clients.delete(client);
+      throw err;
+    }
+  }
+
+  remove(key: string, client: Client): void {
+    const entry = this.#channels.get(key);
+    if (!entry || !entry.clients.delete(client)) return;
+    if (entry.clients.size > 0) return;
+    this.#channels.delete(key);
+    this.broker.unsubscribe(key).catch(this.onError);
+  }
+
+  subscribers(key: string): number {
+    return this.#channels.get(key)?.clients.size ?? 0;
+  }
+
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  /** Channels of one tenant with their local subscriber counts. */
+  channels(tenant: string): Array<{ channel: string; subscribers: number }> {
+    const prefix = tenant + KEY_SEPARATOR;
+    const out: Array<{ channel: string; subscribers: number }> = [];
+    for (const [key, entry] of this.#channels) {
+      if (key.startsWith(prefix)) out.push({ channel: ChannelResolver.channelOf(key), subscribers: entry.clients.size });
+    }
+    return out;
+  }
+
+  publish(key: string, pub: StreamPublication): void {
+    const entry = this.#channels.get(key);
+    if (!entry) return;
+    const bytes = publicationPush(ChannelResolver.channelOf(key), pub);
+    for (const client of entry.clients) client.deliverPublication(key, pub.offset, bytes);
+  }
+
+  event(key: string, event: ChannelEvent): void {
+    const entry = this.#channels.get(key);
+    if (!entry) return;
+    const bytes = eventPush(ChannelResolver.channelOf(key), event);
+    const isSignal = event.kind === 'signal';
+    const skip = isSignal ? event.from.client : null;
+    for (const client of entry.clients) {
+      if (client.id !== skip) client.deliverEvent(key, bytes, isSignal);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import type { Identity } from '../auth/token-verifier.js';
+import type { ResolvedChannel } from './channels.js';
+import type { Client } from './client.js';
+import type { CommandDefinition } from './command.js';
+import type { Node } from './node.js';
+import { createError } from './sb-error.js';
+
+/** Payloads of the hooks, one type per hook. Throw a ReplyError from a `before`/`on` hook to refuse. */
+export interface HookPayloads {
+  onConnect: { client: Client; identity: Identity };
+  onDisconnect: { client: Client };
+  beforeSubscribe: { client: Client; channel: ResolvedChannel };
+  beforePublish: { channel: ResolvedChannel; data: string; client: Client | null };
+  afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: Client | null };
+}
+export type HookName = keyof HookPayloads;
+export const HOOK_NAMES: readonly HookName[] = ['onConnect', 'onDisconnect', 'beforeSubscribe', 'beforePublish', 'afterPublish'];
+
+export type Hooks = { [K in HookName]?: (payload: HookPayloads[K]) => void | Promise<void> };
+
+/**
+ * A feature: a small module that uses core (channels, presence, publish) and adds its own
+ * commands, HTTP routes and hooks. Registration fails on a missing dependency, an unknown
+ * hook name or a command that already exists.
+ */
+export interface FeatureModule {
+  name: string;
+  dependsOn?: readonly string[];
+  commands?: readonly CommandDefinition[];
+  /** Routes under /api/v1, registered in an encapsulated Fastify plugin. */
+  routes?: (app: FastifyInstance, node: Node) => void | Promise<void>;
+  hooks?: Hooks;
+  start?: (node: Node) => void | Promise<void>;
+  stop?: () => void | Promise<void>;
+}
+
+/** Features in registration order, and their hooks by name. */
+export class ModuleRegistry {
+  readonly features: FeatureModule[] = [];
+  readonly #hooks = new Map<HookName, Array<(payload: never) => void | Promise<void>>>();
+
+  register(feature: FeatureModule, commands: Map<string, CommandDefinition>): void {
+    if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
+    for (const dep of feature.dependsOn ?? []) {
+      if (!this.features.some((f) => f.name === dep)) throw createError('SB_ERR_FEATURE_DEPENDENCY', `feature "${feature.name}" needs "${dep}", registered before it`);
+    }
+    for (const name of Object.keys(feature.hooks ?? {})) {
+      if (!HOOK_NAMES.includes(name as HookName)) throw createError('SB_ERR_FEATURE_HOOK', `feature "${feature.name}" has unknown hook "${name}"`);
+    }
+    for (const cmd of feature.commands ?? []) {
+      if (commands.has(cmd.method)) throw createError('SB_ERR_FEATURE_COMMAND', `command "${cmd.method}" of feature "${feature.name}" already exists`);
+    }
+    for (const cmd of feature.commands ?? []) commands.set(cmd.method, cmd);
+    for (const [name, fn] of Object.entries(feature.hooks ?? {})) {
+      const list = this.#hooks.get(name as HookName) ?? [];
+      list.push(fn as (payload: never) => void | Promise<void>);
+      this.#hooks.set(name as HookName, list);
+    }
+    this.features.push(feature);
+  }
+
+  /** Run a hook's handlers in registration order; the first throw stops the chain. */
+  async run<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
+    const list = this.#hooks.get(name);
+    if (!list) return;
+    for (const fn of list) await (fn as (p: HookPayloads[K]) => void | Promise<void>)(payload);
+  }
+
+  has(name: HookName): boolean {
+    return (this.#hooks.get(name)?.length ?? 0) > 0;
+  }
+}

@@ -1,0 +1,334 @@
+import { randomBytes } from 'node:crypto';
+import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } from '@switchboard/protocol';
+import type { Logger } from 'pino';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { Config } from '../config/schema.js';
+import type { ChannelEvent, HistoryPage, PublishOutcome, StreamPosition, StreamPublication } from '../engine/broker.js';
+import type { ControlCommand } from '../engine/control-bus.js';
+import type { Engine } from '../engine/engine.js';
+import type { PresenceEntry } from '../engine/presence-store.js';
+import { type Metrics, createMetrics } from '../observability/metrics.js';
+import { NodeStats } from '../observability/stats.js';
+import { ChannelResolver, type ResolvedChannel } from './channels.js';
+import { Client } from './client.js';
+import type { CommandDefinition } from './command.js';
+import { coreCommands } from './commands/index.js';
+import type { Connection, ConnectionMeta } from './connection.js';
+import { type FeatureModule, ModuleRegistry } from './modules.js';
+import { Hub } from './hub.js';
+import { deviceOf, groupPresence } from './presence.js';
+import { ReplyError } from './reply-error.js';
+import { TimerWheel } from './timer-wheel.js';
+
+export interface NodeOptions {
+  config: Config;
+  engine: Engine;
+  verifier: TokenVerifier;
+  logger: Logger;
+  features?: readonly FeatureModule[];
+}
+
+export interface PublishRequest {
+  idempotencyKey?: string;
+  client?: Client | null;
+}
+
+/**
+ * The running server, independent of transport: connections, channels, the engine,
+ * commands and features. The HTTP API and the WebSocket transport both drive it.
+ */
+export class Node {
+  readonly id: string;
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly verifier: TokenVerifier;
+  readonly logger: Logger;
+  readonly stats = new NodeStats();
+  readonly metrics: Metrics;
+  readonly wheel: TimerWheel;
+  readonly resolver: ChannelResolver;
+  readonly hub: Hub;
+  readonly commands = new Map<string, CommandDefinition>();
+  readonly modules = new ModuleRegistry();
+  readonly clients = new Set<Client>();
+  readonly #byUser = new Map<string, Set<Client>>();
+  #dirty: Client[] = [];
+  #flushScheduled = false;
+  #draining = false;
+  readonly #inflightPublishes = new Set<Promise<unknown>>();
+
+  constructor(options: NodeOptions) {
+    this.config = options.config;
+    this.engine = options.engine;
+    this.verifier = options.verifier;
+    this.logger = options.logger;
+    this.id = options.config.nodeId || randomBytes(4).toString('hex');
+    this.wheel = new TimerWheel(50, 1024, Date.now, (err) => this.logger.error({ err }, 'timer callback failed'));
+    this.resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
+    this.hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
+    this.metrics = createMetrics({
+      stats: this.stats,
+      connections: () => this.clients.size,
+      subscriptions: () => {
+        let n = 0;
+        for (const c of this.clients) n += c.subs.size;
+        return n;
+      },
+      channels: () => this.hub.channelCount,
+    });
+    for (const cmd of coreCommands) this.commands.set(cmd.method, cmd);
+    for (const feature of options.features ?? []) this.modules.register(feature, this.commands);
+    this.engine.broker.setHandler({
+      onPublication: (key: string, pub: StreamPublication) => this.hub.publish(key, pub),
+      onEvent: (key: string, event: ChannelEvent) => this.hub.event(key, event),
+    });
+    this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
+  }
+
+  async start(): Promise<void> {
+    this.wheel.start();
+    for (const f of this.modules.features) await f.start?.(this);
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  ready(): boolean {
+    return !this.#draining && this.engine.broker.ready();
+  }
+
+  // ---- connections ----
+
+  /** A transport accepted a connection: the Client takes it from here. */
+  accept(conn: Connection, meta: ConnectionMeta): Client {
+    const client = new Client(this, conn, meta);
+    this.clients.add(client);
+    return client;
+  }
+
+  registerUser(client: Client): void {
+    const id = client.identity;
+    if (!id) return;
+    const key = `${id.tenant}|${id.user}`;
+    let set = this.#byUser.get(key);
+    if (!set) {
+      set = new Set();
+      this.#byUser.set(key, set);
+    }
+    set.add(client);
+  }
+
+  /** Called once per connection when it closes, whichever side closed it. */
+  clientClosed(client: Client): void {
+    this.clients.delete(client);
+    const id = client.identity;
+    if (id) {
+      const key = `${id.tenant}|${id.user}`;
+      const set = this.#byUser.get(key);
+      set?.delete(client);
+      if (set?.size === 0) this.#byUser.delete(key);
+    }
+    for (const sub of client.subs.values()) {
+      this.hub.remove(sub.ch.key, client);
+      if (sub.present) this.leavePresence(client, sub.ch).catch((err) => this.logger.warn({ err }, 'presence leave failed'));
+    }
+    if (client.holdsSlot && id) {
+      client.holdsSlot = false;
+      this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
+    }
+    if (id) this.modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
+  }
+
+  markDirty(client: Client): void {
+    this.#dirty.push(client);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const client of dirty) client.flush();
+  }
+
+  // ---- channel operations shared by client commands and the HTTP API ----
+
+  /** Publish serialised JSON `data` to a resolved channel. Durable in history before fan-out. */
+  async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
+    if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
+    const client = req.client ?? null;
+    await this.modules.run('beforePublish', { channel: ch, data, client });
+    const ns = ch.options;
+    const options = {
+      historySize: ns.historySize,
+      historyTtl: ns.historyTtl,
+      idempotencyTtl: this.config.timeouts.idempotency,
+      ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
+      ...(ns.publisherInfo && client?.identity ? { info: { user: client.identity.user, client: client.id } } : {}),
+    };
+    const pending = this.engine.broker.publish(ch.key, data, options);
+    this.#inflightPublishes.add(pending);
+    let outcome: PublishOutcome;
+    try {
+      outcome = await pending;
+    } catch (err) {
+      throw this.#engineError(err, 'publish');
+    } finally {
+      this.#inflightPublishes.delete(pending);
+    }
+    if (!outcome.deduplicated) {
+      this.stats.publications++;
+      await this.modules.run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
+        .catch((err) => this.logger.warn({ err }, 'afterPublish hook failed'));
+    }
+    return outcome;
+  }
+
+  async history(ch: ResolvedChannel, query: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryPage> {
+    try {
+      return await this.engine.broker.history(ch.key, query);
+    } catch (err) {
+      throw this.#engineError(err, 'history');
+    }
+  }
+
+  async presence(ch: ResolvedChannel): Promise<PresenceMember[]> {
+    try {
+      return groupPresence(await this.engine.presence.get(ch.key));
+    } catch (err) {
+      throw this.#engineError(err, 'presence');
+    }
+  }
+
+  async presenceStats(ch: ResolvedChannel): Promise<{ users: number; connections: number }> {
+    try {
+      return await this.engine.presence.counts(ch.key);
+    } catch (err) {
+      throw this.#engineError(err, 'presence');
+    }
+  }
+
+  /** Enter or update this connection's presence in a channel it is subscribed to. */
+  async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
+    const sub = client.subs.get(ch.key);
+    const id = client.identity;
+    if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);
+    if (!sub.present) {
+      const counts = await this.engine.presence.counts(ch.key);
+      if (counts.connections >= this.config.limits.maxPresenceMembers) throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
+    }
+    const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: sub.present ? sub.presenceSince : Date.now() };
+    sub.present = true;
+    sub.presenceState = state;
+    sub.presenceSince = entry.since;
+    const isNew = await this.engine.presence.set(ch.key, entry);
+    if (client.closed || !client.subs.has(ch.key)) {
+      await this.engine.presence.remove(ch.key, client.id);
+      return;
+    }
+    if (ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: isNew ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
+  }
+
+  async leavePresence(client: Client, ch: ResolvedChannel): Promise<void> {
+    const sub = client.subs.get(ch.key);
+    if (sub) sub.present = false;
+    const removed = await this.engine.presence.remove(ch.key, client.id);
+    if (removed && ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
+  }
+
+  /** The client's status changed (away, idle, back online): update its presence everywhere. */
+  presenceStatusChanged(client: Client): void {
+    for (const sub of client.subs.values()) {
+      if (sub.present) this.setPresence(client, sub.ch, sub.presenceState).catch((err) => this.logger.warn({ err }, 'presence update failed'));
+    }
+  }
+
+  channels(tenant: string): Array<{ channel: string; subscribers: number }> {
+    return this.hub.channels(tenant);
+  }
+
+  /** Close every connection of a user, on every node. */
+  async disconnectUser(tenant: string, user: string, info: DisconnectInfo = DisconnectCode.ForceDisconnect, client?: string): Promise<void> {
+    await this.engine.control.publish({ kind: 'disconnect', tenant, user, code: info.code, reason: info.reason, ...(client ? { client } : {}) });
+  }
+
+  /** Remove a user's subscription to a channel, on every node. */
+  async unsubscribeUser(tenant: string, user: string, channel: string): Promise<void> {
+    const info = DisconnectCode.Forbidden;
+    await this.engine.control.publish({ kind: 'unsubscribe', tenant, user, channel, code: info.code, reason: 'unsubscribed by server' });
+  }
+
+  /** Local connections of a user. */
+  userClients(tenant: string, user: string): ReadonlySet<Client> {
+    return this.#byUser.get(`${tenant}|${user}`) ?? new Set();
+  }
+
+  #handleControl(cmd: ControlCommand): void {
+    const clients = [...this.userClients(cmd.tenant, cmd.user)];
+    if (cmd.kind === 'disconnect') {
+      for (const c of clients) if (!cmd.client || c.id === cmd.client) c.close({ code: cmd.code, reason: cmd.reason });
+      return;
+    }
+    for (const c of clients) {
+      const key = `${cmd.tenant}|${cmd.channel}`;
+      const sub = c.subs.get(key);
+      if (!sub) continue;
+      this.removeSubscription(c, key);
+      c.enqueue(Buffer.from(JSON.stringify({ push: 'unsubscribe', channel: cmd.channel, code: cmd.code, reason: cmd.reason })));
+    }
+  }
+
+  removeSubscription(client: Client, key: string): void {
+    const sub = client.subs.get(key);
+    if (!sub) return;
+    client.subs.delete(key);
+    this.hub.remove(key, client);
+    if (sub.present) {
+      // The subscription is gone; remove the entry directly.
+      this.engine.presence.remove(key, client.id)
+        .then((removed) => {
+          if (removed && sub.ch.options.joinLeave) return this.engine.broker.publishEvent(key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
+        })
+        .catch((err) => this.logger.warn({ err }, 'presence leave failed'));
+    }
+  }
+
+  // ---- errors and metrics ----
+
+  internalError(err: unknown, where: string): ReplyError {
+    this.logger.error({ err, where }, 'command failed');
+    return new ReplyError(ErrorCode.Internal);
+  }
+
+  #engineError(err: unknown, where: string): ReplyError {
+    if (err instanceof ReplyError) return err;
+    this.logger.warn({ err, where }, 'engine operation failed');
+    return new ReplyError(ErrorCode.Unavailable, where);
+  }
+
+  observeCommand(method: string, seconds: number): void {
+    this.metrics.commandDuration.observe({ method }, seconds);
+  }
+
+  // ---- shutdown ----
+
+  /** Stop taking work: readiness fails, in-flight publishes finish, clients are told to reconnect. */
+  async drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    const deadline = Date.now() + this.config.timeouts.shutdown / 2;
+    while (this.#inflightPublishes.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.#inflightPublishes]), new Promise((r) => setTimeout(r, 50))]);
+    }
+    for (const client of [...this.clients]) client.close(DisconnectCode.Shutdown);
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    this.wheel.stop();
+    for (const f of [...this.modules.features].reverse()) await f.stop?.();
+  }
+}

@@ -1,0 +1,77 @@
+import type { PresenceDevice, PublisherInfo } from '@switchboard/protocol';
+
+/**
+ * A publication as stored and fanned out by a broker. `data` is the payload's JSON text,
+ * so it is serialised once, when published, and never again.
+ */
+export interface StreamPublication {
+  offset: number;
+  time: number;
+  data: string;
+  info?: PublisherInfo;
+}
+
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+export interface PublishOptions {
+  /** Publications kept in the channel's history (0: none, the offset still advances). */
+  historySize: number;
+  /** History time to live, milliseconds. */
+  historyTtl: number;
+  /** Dedupe key: a repeat within `idempotencyTtl` returns the first result and is not delivered. */
+  idempotencyKey?: string;
+  idempotencyTtl: number;
+  info?: PublisherInfo;
+}
+
+export interface PublishOutcome extends StreamPosition {
+  deduplicated: boolean;
+}
+
+export interface HistoryQuery {
+  /** Only publications with an offset greater than this (ignored when the epoch differs). */
+  since?: StreamPosition;
+  limit: number;
+  reverse?: boolean;
+}
+
+export interface HistoryPage extends StreamPosition {
+  publications: StreamPublication[];
+  /** The lowest offset still held in history (offset + 1 when history is empty). */
+  firstOffset: number;
+}
+
+/** Ephemeral channel events: fanned out, never stored. */
+export type ChannelEvent =
+  | { kind: 'join' | 'leave' | 'update'; user: string; device: PresenceDevice }
+  | { kind: 'signal'; from: PublisherInfo; key: string; data: string };
+
+export interface BrokerHandler {
+  onPublication(channel: string, pub: StreamPublication): void;
+  onEvent(channel: string, event: ChannelEvent): void;
+}
+
+/**
+ * Broker owns publish AND history: appending to a channel's stream and fanning it out
+ * are atomic per channel, which makes offsets and recovery exact. Channel keys are
+ * tenant-qualified (`tenant|channel`); the broker never interprets them.
+ */
+export interface Broker {
+  /** Set the single handler that receives this node's publications and events. */
+  setHandler(handler: BrokerHandler): void;
+  /** This node wants publications of the channel (called when its first local subscriber arrives). */
+  subscribe(channel: string): Promise<void>;
+  /** This node no longer has local subscribers of the channel. */
+  unsubscribe(channel: string): Promise<void>;
+  publish(channel: string, data: string, options: PublishOptions): Promise<PublishOutcome>;
+  publishEvent(channel: string, event: ChannelEvent): Promise<void>;
+  history(channel: string, query: HistoryQuery): Promise<HistoryPage>;
+  /** Drop a channel's history; the next publication starts a new epoch. */
+  removeHistory(channel: string): Promise<void>;
+  /** Whether the broker can currently serve (for readiness). */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,9 @@
+/** Counters and token buckets that must hold across all nodes (connections, publish rates). */
+export interface LimitStore {
+  /** Take one connection slot for the user and the tenant, or say which limit is full. */
+  acquireConnection(tenant: string, user: string, perUser: number, perTenant: number): Promise<'ok' | 'user' | 'tenant'>;
+  releaseConnection(tenant: string, user: string): Promise<void>;
+  /** Take `cost` tokens from bucket `key` (capacity `burst`, refilled `ratePerSecond`). */
+  take(key: string, ratePerSecond: number, burst: number, cost?: number): Promise<boolean>;
+  close(): Promise<void>;
+}

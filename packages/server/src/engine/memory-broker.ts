@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import type {
+  Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamPublication,
+} from './broker.js';
+
+/** How long an idle stream keeps its epoch and offset, so clients can still resume on it. */
+const STREAM_META_TTL = 24 * 3_600_000;
+
+interface Stream {
+  epoch: string;
+  offset: number;
+  items: StreamPublication[];
+  /** Expiry time of each item, parallel to `items`. */
+  expires: number[];
+  touched: number;
+  idempotency: Map<string, { outcome: PublishOutcome; expires: number }>;
+}
+
+/** One-process broker: history in per-channel arrays, fan-out by direct call. */
+export class MemoryBroker implements Broker {
+  #handler: BrokerHandler | null = null;
+  readonly #streams = new Map<string, Stream>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.#sweeper = setInterval(() => this.#sweep(), 60_000);
+    this.#sweeper.unref();
+  }
+
+  setHandler(handler: BrokerHandler): void {
+    this.#handler = handler;
+  }
+
+  async subscribe(): Promise<void> {}
+  async unsubscribe(): Promise<void> {}
+
+  async publish(channel: string, data: string, options: PublishOptions): Promise<PublishOutcome> {
+    const now = this.now();
+    const stream = this.#stream(channel, now);
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      const seen = stream.idempotency.get(key);
+      if (seen && seen.expires > now) return { ...seen.outcome, deduplicated: true };
+    }
+    stream.offset += 1;
+    const pub: StreamPublication = { offset: stream.offset, time: now, data };
+    if (options.info) pub.info = options.info;
+    if (options.historySize > 0) {
+      stream.items.push(pub);
+      stream.expires.push(now + options.historyTtl);
+      const excess = stream.items.length - options.historySize;
+      if (excess > 0) {
+        stream.items.splice(0, excess);
+        stream.expires.splice(0, excess);
+      }
+    }
+    const outcome: PublishOutcome = { offset: stream.offset, epoch: stream.epoch, deduplicated: false };
+    if (key !== undefined) stream.idempotency.set(key, { outcome, expires: now + options.idempotencyTtl });
+    this.#handler?.onPublication(channel, pub);
+    return outcome;
+  }
+
+  async publishEvent(channel: string, event: ChannelEvent): Promise<void> {
+    this.#handler?.onEvent(channel, event);
+  }
+
+  async history(channel: string, query: HistoryQuery): Promise<HistoryPage> {
+    const now = this.now();
+    const stream = this.#stream(channel, now);
+    this.#expireItems(stream, now);
+    let items = stream.items;
+    if (query.since && query.since.epoch === stream.epoch) {
+      const after = query.since.offset;
+      items = items.filter((p) => p.offset > after);
+    }
+    const page = query.reverse ? items.slice(-query.limit).reverse() : items.slice(0, query.limit);
+    const first = stream.items.length > 0 ? (stream.items[0] as StreamPublication).offset : stream.offset + 1;
+    return { publications: page, epoch: stream.epoch, offset: stream.offset, firstOffset: first };
+  }
+
+  async removeHistory(channel: string): Promise<void> {
+    this.#streams.delete(channel);
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#streams.clear();
+  }
+
+  #stream(channel: string, now: number): Stream {
+    let stream = this.#streams.get(channel);
+    if (!stream) {
+      stream = { epoch: randomBytes(6).toString('base64url'), offset: 0, items: [], expires: [], touched: now, idempotency: new Map() };
+      this.#streams.set(channel, stream);
+    }
+    stream.touched = now;
+    return stream;
+  }
+
+  #expireItems(stream: Stream, now: number): void {
+    let n = 0;
+    while (n < stream.expires.length && (stream.expires[n] as number) <= now) n++;
+    if (n > 0) {
+      stream.items.splice(0, n);
+      stream.expires.splice(0, n);
+    }
+  }
+
+  #sweep(): void {
+    const now = this.now();
+    for (const [channel, stream] of this.#streams) {
+      this.#expireItems(stream, now);
+      for (const [key, seen] of stream.idempotency) if (seen.expires <= now) stream.idempotency.delete(key);
+      if (stream.items.length === 0 && stream.idempotency.size === 0 && now - stream.touched > STREAM_META_TTL) {
+        this.#streams.delete(channel);
+      }
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import type { Engine } from './engine.js';
+import { MemoryBroker } from './memory-broker.js';
+import { MemoryControlBus } from './memory-control-bus.js';
+import { MemoryLimitStore } from './memory-limit-store.js';
+import { MemoryPresenceStore } from './memory-presence.js';
+
+/** The default engine: everything in this process. */
+export function createMemoryEngine(now: () => number = Date.now): Engine {
+  return {
+    name: 'memory',
+    broker: new MemoryBroker(now),
+    presence: new MemoryPresenceStore(),
+    control: new MemoryControlBus(),
+    limits: new MemoryLimitStore(now),
+  };
+}

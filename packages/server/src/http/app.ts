@@ -1,0 +1,42 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ApiKeyStore } from '../auth/api-keys.js';
+import type { Node } from '../core/node.js';
+import { registerApi } from './api/index.js';
+
+/**
+ * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1.
+ * Node's header and request timeouts are set from the configuration.
+ */
+export async function createHttpApp(node: Node, apiKeys: ApiKeyStore): Promise<FastifyInstance> {
+  const { config } = node;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.limits.httpBodyBytes,
+    requestTimeout: config.timeouts.httpRequest,
+    connectionTimeout: config.timeouts.httpRequest,
+    routerOptions: { maxParamLength: 1024 },
+    http: { maxHeaderSize: 16384 },
+  });
+  app.server.headersTimeout = config.timeouts.httpHeaders;
+  app.server.maxHeadersCount = 100;
+
+  app.addHook('onResponse', async (req, reply) => {
+    node.metrics.httpDuration.observe({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', node: node.id }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = node.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : node.draining ? 'draining' : 'unavailable', node: node.id });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await node.metrics.registry.metrics();
+    return reply.type(node.metrics.registry.contentType).send(text);
+  });
+
+  await app.register(async (api) => {
+    await registerApi(api, node, apiKeys);
+    for (const feature of node.modules.features) if (feature.routes) await api.register(async (scoped) => feature.routes?.(scoped, node));
+  }, { prefix: '/api/v1' });
+  return app;
+}

@@ -1,0 +1,17 @@
+export { Switchboard, type SwitchboardOptions, loadConfig } from './server.js';
+export { parseConfig } from './config/load.js';
+export { configSchema, namespaceSchema, type Config, type ConfigInput, type NamespaceConfig } from './config/schema.js';
+export { mintToken, type TokenClaims } from './auth/mint.js';
+export type { Identity } from './auth/token-verifier.js';
+export { Node } from './core/node.js';
+export type { Client } from './core/client.js';
+export { defineCommand, type CommandDefinition, type CommandContext } from './core/command.js';
+export type { FeatureModule, HookName, HookPayloads, Hooks } from './core/modules.js';
+export { ReplyError } from './core/reply-error.js';
+export { SwitchboardError, SB_ERRORS, createError, type SbErrorCode } from './core/sb-error.js';
+export type { Engine } from './engine/engine.js';
+export type { Broker, BrokerHandler, ChannelEvent, StreamPublication, PublishOptions, PublishOutcome, HistoryPage, HistoryQuery } from './engine/broker.js';
+export type { PresenceStore, PresenceEntry } from './engine/presence-store.js';
+export type { ControlBus, ControlCommand } from './engine/control-bus.js';
+export type { LimitStore } from './engine/limit-store.js';
+export { createMemoryEngine } from './engine/memory-engine.js';

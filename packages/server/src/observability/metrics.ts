@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { NodeStats } from './stats.js';
+
+export interface MetricSources {
+  stats: NodeStats;
+  connections(): number;
+  subscriptions(): number;
+  channels(): number;
+}
+
+/** The node's Prometheus registry. Counters mirror NodeStats at scrape time. */
+export function createMetrics(sources: MetricSources, defaultMetrics = true) {
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'switchboard_process_' });
+  const { stats } = sources;
+  const mirror = (name: string, help: string, read: () => number) =>
+    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+  const mirrorMap = <K>(name: string, help: string, label: string, map: Map<K, number>) =>
+    new Counter({
+      name, help, labelNames: [label], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [k, v] of map) this.inc({ [label]: String(k) }, v);
+      },
+    });
+  new Gauge({ name: 'switchboard_connections', help: 'Open client connections', registers: [registry], collect() { this.set(sources.connections()); } });
+  new Gauge({ name: 'switchboard_subscriptions', help: 'Channel subscriptions of open connections', registers: [registry], collect() { this.set(sources.subscriptions()); } });
+  new Gauge({ name: 'switchboard_channels', help: 'Channels with local subscribers', registers: [registry], collect() { this.set(sources.channels()); } });
+  mirror('switchboard_messages_in_total', 'WebSocket messages received', () => stats.messagesIn);
+  mirror('switchboard_messages_out_total', 'Frames sent to clients', () => stats.messagesOut);
+  mirror('switchboard_bytes_in_total', 'Bytes received in WebSocket messages', () => stats.bytesIn);
+  mirror('switchboard_bytes_out_total', 'Bytes sent in WebSocket messages', () => stats.bytesOut);
+  mirror('switchboard_publications_total', 'Publications accepted', () => stats.publications);
+  mirrorMap('switchboard_errors_total', 'Reply errors by code', 'code', stats.errors);
+  mirrorMap('switchboard_drops_total', 'Dropped frames or connections by reason', 'reason', stats.drops);
+  mirrorMap('switchboard_disconnects_total', 'Server-initiated closes by close code', 'code', stats.disconnects);
+  const commandDuration = new Histogram({
+    name: 'switchboard_command_duration_seconds',
+    help: 'Client command latency',
+    labelNames: ['method'],
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'switchboard_http_request_duration_seconds',
+    help: 'HTTP API latency',
+    labelNames: ['route', 'status'],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  return { registry, commandDuration, httpDuration };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

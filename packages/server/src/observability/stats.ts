@@ -1,0 +1,26 @@
+/**
+ * Plain counters updated on the hot path; the Prometheus registry reads them on scrape,
+ * so a delivery costs an addition, not a metrics-library call.
+ */
+export class NodeStats {
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  publications = 0;
+  readonly errors = new Map<number, number>();
+  readonly drops = new Map<string, number>();
+  readonly disconnects = new Map<number, number>();
+
+  error(code: number): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  drop(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  disconnect(code: number): void {
+    this.disconnects.set(code, (this.disconnects.get(code) ?? 0) + 1);
+  }
+}

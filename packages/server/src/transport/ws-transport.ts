@@ -1,0 +1,117 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { DisconnectCode, SUBPROTOCOL_JSON } from '@switchboard/protocol';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Connection } from '../core/connection.js';
+import type { Node } from '../core/node.js';
+import { originAllowed } from './origin.js';
+
+/** How long a closing socket may take to finish the close handshake before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+function reject(socket: Duplex, status: number, text: string, extra = ''): void {
+  if (socket.destroyed) return;
+  const body = `${text}\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/**
+ * Accepts WebSocket upgrades on one path and hands each socket to the node as a Connection.
+ * Checks before the upgrade (path, Origin, draining, new connections per IP) answer with an
+ * HTTP status, so a refused client never gets a WebSocket.
+ */
+export class WebSocketTransport {
+  readonly #wss: WebSocketServer;
+
+  constructor(private readonly node: Node, readonly path = '/ws') {
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: node.config.limits.maxMessageBytes,
+      skipUTF8Validation: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL_JSON) ? SUBPROTOCOL_JSON : false),
+    });
+  }
+
+  /** Listen for upgrades on an HTTP server (the standalone one, or the application's own). */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.handleUpgrade(req, socket, head)) reject(socket, 404, 'Not Found');
+    });
+  }
+
+  /** Handle an upgrade request; false when the path is not ours (another handler may take it). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== this.path) return false;
+    socket.on('error', (err) => this.node.logger.debug({ err }, 'upgrade socket error'));
+    const { config } = this.node;
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, config.allowedOrigins, config.development)) {
+      reject(socket, 403, 'Forbidden');
+      return true;
+    }
+    if (this.node.draining) {
+      reject(socket, 503, 'Service Unavailable', 'Retry-After: 2\r\n');
+      return true;
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const rate = config.limits.newConnectionsPerIpPerSecond;
+    this.node.engine.limits.take(`ip|${ip}`, rate, rate * 2).then(
+      (ok) => {
+        if (!ok) {
+          this.node.stats.drop('ip_rate');
+          reject(socket, 429, 'Too Many Requests', 'Retry-After: 1\r\n');
+          return;
+        }
+        if (socket.destroyed) return;
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, ip, origin, req.headers['user-agent']));
+      },
+      (err) => {
+        this.node.logger.warn({ err }, 'connection rate check failed');
+        reject(socket, 503, 'Service Unavailable');
+      },
+    );
+    return true;
+  }
+
+  #accept(ws: WebSocket, ip: string, origin: string | undefined, userAgent: string | undefined): void {
+    const node = this.node;
+    let closing = false;
+    const conn: Connection = {
+      send: (data) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(data, { binary: false });
+      },
+      close: (code, reason) => {
+        if (closing) return;
+        closing = true;
+        if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+        node.wheel.schedule(CLOSE_GRACE_MS, () => ws.terminate());
+      },
+      bufferedAmount: () => ws.bufferedAmount,
+    };
+    const meta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
+    const client = node.accept(conn, meta);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        client.close(DisconnectCode.BadRequest, 'binary messages are not accepted');
+        return;
+      }
+      try {
+        client.handleMessage(data.toString('utf8'));
+      } catch (err) {
+        node.logger.error({ err }, 'message handling failed');
+        client.close(DisconnectCode.ServerError);
+      }
+    });
+    ws.on('ping', () => client.handleTransportPing());
+    ws.on('error', (err) => node.logger.debug({ err, client: client.id }, 'websocket error'));
+    ws.on('close', () => client.cleanup());
+  }
+
+  close(): void {
+    this.#wss.close();
+  }
+}
