@@ -1,0 +1,101 @@
+import type { PresenceDevice, Publication, PublisherInfo } from '@switchboard/protocol';
+import type { StateReason } from './codes.js';
+import type { SwitchboardError } from './errors.js';
+
+export type ClientState = 'disconnected' | 'connecting' | 'connected';
+
+/** Who this connection is, from the server's `connect` reply. */
+export interface Session {
+  readonly client: string;
+  readonly user: string;
+  readonly tenant: string;
+  readonly node: string;
+  /** Token expiry, Unix ms; absent when the token does not expire. */
+  readonly expires?: number;
+}
+
+/** Emitted on every client state transition. */
+export interface ClientStateEvent extends StateReason {
+  readonly state: ClientState;
+  readonly previous: ClientState;
+}
+export interface ConnectedEvent extends StateReason, Session {}
+/** A reconnect is scheduled: "reconnecting in `delay` ms". */
+export interface ReconnectingEvent extends StateReason {
+  /** Milliseconds until the next attempt. */
+  readonly delay: number;
+  /** 1 for the first retry after a successful connect, then 2, 3, … */
+  readonly attempt: number;
+}
+export interface ClientErrorEvent {
+  readonly error: SwitchboardError;
+  /** What the client was doing: getting a token, connecting, refreshing, or reading the transport. */
+  readonly during: 'token' | 'connect' | 'refresh' | 'transport' | 'status';
+}
+
+export interface ClientEvents {
+  state: ClientStateEvent;
+  connecting: StateReason;
+  connected: ConnectedEvent;
+  disconnected: StateReason;
+  reconnecting: ReconnectingEvent;
+  error: ClientErrorEvent;
+}
+
+export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed';
+
+/** Emitted on every subscription state transition. */
+export interface SubscriptionStateEvent extends StateReason {
+  readonly channel: string;
+  readonly state: SubscriptionState;
+  readonly previous: SubscriptionState;
+}
+export interface SubscriptionReasonEvent extends StateReason {
+  readonly channel: string;
+}
+export interface SubscribedEvent extends StateReason {
+  readonly channel: string;
+  /** The stream's epoch and the offset from which publications follow. */
+  readonly epoch: string;
+  readonly offset: number;
+  /** The namespace keeps history, so a later resubscribe can recover. */
+  readonly recoverable: boolean;
+  /** This subscribe tried to recover missed publications (a resubscribe). */
+  readonly wasRecovering: boolean;
+  /** Every missed publication was recovered and is delivered before live ones. When
+   *  `wasRecovering` is true and this is false, data may have been missed: reload. */
+  readonly recovered: boolean;
+}
+export interface PublicationEvent<T = unknown> extends Publication<T> {
+  readonly channel: string;
+}
+export interface PresenceEvent<P = unknown> {
+  readonly channel: string;
+  readonly user: string;
+  readonly device: PresenceDevice<P>;
+}
+export interface SignalEvent {
+  readonly channel: string;
+  readonly from: PublisherInfo;
+  readonly key: string;
+  readonly data: unknown;
+}
+export interface SubscriptionErrorEvent {
+  readonly channel: string;
+  readonly error: SwitchboardError;
+  /** The automatic work that failed (explicit calls reject their promise instead). */
+  readonly during: 'subscribe' | 'presence' | 'signal';
+}
+
+export interface SubscriptionEvents<T = unknown, P = unknown> {
+  state: SubscriptionStateEvent;
+  subscribing: SubscriptionReasonEvent;
+  subscribed: SubscribedEvent;
+  unsubscribed: SubscriptionReasonEvent;
+  publication: PublicationEvent<T>;
+  join: PresenceEvent<P>;
+  leave: PresenceEvent<P>;
+  update: PresenceEvent<P>;
+  signal: SignalEvent;
+  error: SubscriptionErrorEvent;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { SwitchboardError } from '../core/sb-error.js';
+import { APIKEY_HELP, apikey } from './apikey.js';
+import { parseArgs } from './args.js';
+import { SERVE_HELP, serve } from './serve.js';
+import { TOKEN_HELP, token } from './token.js';
+
+const HELP = `Usage: switchboard <command> [options]
+
+Commands:
+  serve     start a server (default when no command is given)
+  token     print a connection token (JWT) for a user and tenant
+  apikey    create an API key for the HTTP API
+
+Run switchboard <command> --help for the options of a command.
+`;
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const command = args.command ?? 'serve';
+  switch (command) {
+    case 'serve':
+      if (args.help) return out(SERVE_HELP());
+      return serve(args, out);
+    case 'token':
+      if (args.help) return out(TOKEN_HELP);
+      return token(args, out);
+    case 'apikey':
+      if (args.help) return out(APIKEY_HELP);
+      return apikey(args, out);
+    case 'help':
+      return out(HELP);
+    default:
+      if (args.help) return out(HELP);
+      process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof SwitchboardError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+    process.exit(err.code === 'SB_ERR_CLI_ARGS' ? 2 : 1);
+  }
+  process.stderr.write(`switchboard: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+import { loadConfig } from '../config/load.js';
+import { listOptions } from '../config/options.js';
+import { Switchboard } from '../server.js';
+import { type ParsedArgs, flag } from './args.js';
+
+export const SERVE_HELP = () => {
+  const lines = listOptions().map((o) => `  ${o.flag.padEnd(44)} ${o.env}\n  ${''.padEnd(44)} ${o.description}`);
+  return `Usage: switchboard serve [options]
+
+Starts one Switchboard server. Every option can also be set in a JSON config file
+(--config file.json or SWITCHBOARD_CONFIG, same nested keys as the dotted flag names,
+camelCase) or by its environment variable. Precedence: defaults < file < environment < flags.
+Durations take "250ms", "10s", "5m", "1h" or milliseconds. Short aliases: --data (= --data-dir),
+--secret (= --auth.secret; env SWITCHBOARD_SECRET).
+
+Options (flag, environment variable, description):
+  --config <file>                              SWITCHBOARD_CONFIG
+                                               JSON config file
+${lines.join('\n')}
+`;
+};
+
+const DEV_CAPS = {
+  'project:*': ['subscribe', 'publish', 'presence', 'history', 'signal'],
+  'chat:*': ['subscribe', 'publish', 'presence', 'history', 'signal'],
+  'analytics:*': ['subscribe', 'history'],
+};
+
+export async function serve(args: ParsedArgs, out: (text: string) => void): Promise<void> {
+  const flags = new Map(args.flags.filter(([k]) => k !== '--config'));
+  const file = flag(args, '--config');
+  const config = loadConfig({ ...(file ? { file } : {}), flags });
+  const server = await Switchboard.create({ config });
+  const { port } = await server.listen();
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  out(`Switchboard listening on port ${port} (node ${server.node.id}, engine ${server.node.engine.name})`);
+  out(`  WebSocket:  ws://${host}:${port}/ws`);
+  out(`  HTTP API:   http://${host}:${port}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
+  out(`  Health:     http://${host}:${port}/healthz   /readyz   /metrics`);
+  if (config.development && server.secret) {
+    const token = await server.mintToken({ sub: 'dev', tenant: 'demo', caps: DEV_CAPS as never, ttlSeconds: 24 * 3600 });
+    out('');
+    out('Development mode (secret and admin key in the data directory; never use in production):');
+    out(`  Token (tenant demo, user dev, 24h): ${token}`);
+    if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
+    out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
+    out(`  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' http://${host}:${port}/api/v1/publish`);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`${signal}: draining and shutting down`);
+    const force = setTimeout(() => {
+      out('shutdown took too long, exiting');
+      process.exit(1);
+    }, config.timeouts.shutdown);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        out(`shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
