@@ -30,10 +30,6 @@ export const DisconnectCode = Object.freeze({
   Flood: def(3007, 'command flood'),
   /** An operator asked the client to reconnect (for example to rebalance). */
   ForceReconnect: def(3008, 'force reconnect'),
-  /** Too many new connections from this address per second; reconnect with backoff. */
-  TooManyConnectionsFromAddress: def(3009, 'too many new connections'),
-  /** A backing store is unreachable; reconnect with backoff. */
-  Unavailable: def(3010, 'service unavailable'),
   /** The token is invalid: bad signature, algorithm, claims or format. Do not reconnect with it. */
   InvalidToken: def(3500, 'invalid token'),
   /** The client broke the protocol (bad frame, binary where text expected, bad connect). */
@@ -44,8 +40,6 @@ export const DisconnectCode = Object.freeze({
   ConnectionLimit: def(3503, 'connection limit reached'),
   /** The client is not allowed to connect (for example revoked). */
   Forbidden: def(3504, 'forbidden'),
-  /** A message exceeded the configured maximum size. */
-  MessageTooBig: def(3505, 'message too big'),
 });
 
 export type DisconnectCodeName = keyof typeof DisconnectCode;

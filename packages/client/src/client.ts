@@ -1,0 +1,614 @@
+import {
+  DisconnectCode,
+  ErrorCode,
+  decodeServerMessage,
+  encodeFrame,
+  encodeFrames,
+  parseChannel,
+  shouldReconnect,
+  type ConnectParams,
+  type ConnectResult,
+  type MethodMap,
+  type MethodName,
+  type PublishResult,
+  type RefreshResult,
+  type ServerFrame,
+} from '@switchboard/protocol';
+import { backoffDelay, shutdownJitter } from './backoff.js';
+import { ClientCode, reasonOf, type StateReason } from './codes.js';
+import { Emitter } from './emitter.js';
+import { SwitchboardError } from './errors.js';
+import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
+import { Heartbeat } from './heartbeat.js';
+import { OfflineQueue } from './offline-queue.js';
+import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
+import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
+import { ChannelSubscription, type ChannelPush, type Subscription, type SubscriptionHost } from './subscription.js';
+import { TimerSlot } from './timers.js';
+import { refreshDelay } from './token-refresh.js';
+import type { WebSocketLike } from './websocket.js';
+
+/** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
+interface QueuedPublish {
+  channel: string;
+  data: unknown;
+  idempotencyKey: string;
+  resolve(result: PublishResult): void;
+  reject(error: SwitchboardError): void;
+}
+
+/** What to do after the connection is lost. */
+type AfterLoss = 'reconnect' | 'reconnect-with-new-token' | 'stop';
+
+const PONG = encodeFrame({ method: 'pong' });
+const ignore: CommandCallbacks = { onResult() {}, onError() {} };
+
+function toError(err: unknown, fallback: typeof ClientCode.TokenUnavailable): SwitchboardError {
+  if (err instanceof SwitchboardError) return err;
+  return SwitchboardError.of(fallback, err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * The Switchboard client: one WebSocket, automatic reconnect with backoff, channel
+ * subscriptions with recovery, an offline publish queue and token refresh.
+ *
+ * @example
+ * // Browser
+ * const client = new SwitchboardClient('wss://rt.example.com/ws', { getToken: fetchToken });
+ * // Node 20: import WebSocket from 'ws';
+ * // const client = new SwitchboardClient(url, { token, WebSocket });
+ * client.on('state', (e) => console.log(e.state, e.code, e.reason));
+ * const room = client.subscribe<{ text: string }>('chat:lobby');
+ * room.on('publication', (p) => render(p.data.text));
+ * client.connect();
+ */
+export class SwitchboardClient extends Emitter<ClientEvents> {
+  readonly #url: string;
+  readonly #options: ResolvedOptions;
+  readonly #pending: PendingCommands<QueuedPublish>;
+  readonly #queue: OfflineQueue<QueuedPublish>;
+  readonly #subs = new Map<string, ChannelSubscription>();
+  readonly #host: SubscriptionHost;
+  readonly #heartbeat: Heartbeat;
+  readonly #connectTimer: TimerSlot;
+  readonly #reconnectTimer: TimerSlot;
+  readonly #refreshTimer: TimerSlot;
+  #state: ClientState = 'disconnected';
+  #socket: WebSocketLike | null = null;
+  /** Bumped on every new connection attempt and every loss; stale callbacks compare it. */
+  #gen = 0;
+  /** Failed attempts since the last successful connect. */
+  #attempt = 0;
+  #nextId = 0;
+  #token: string | undefined;
+  /** The token came from getToken for this attempt and has not been accepted yet. */
+  #tokenFresh = false;
+  #everConnected = false;
+  #expires: number | undefined;
+  #session: Session | null = null;
+  /** Queued publishes were flushed on this connection; new ones may go straight out. */
+  #publishOpen = false;
+  #status: 'online' | 'away' = 'online';
+  #outbox: object[] | null = null;
+
+  /**
+   * Create a client. Nothing happens until `connect()`.
+   *
+   * @example
+   * import WebSocket from 'ws';
+   * const client = new SwitchboardClient('ws://localhost:8000/ws', {
+   *   getToken: async () => (await fetch('/api/realtime-token')).text(),
+   *   WebSocket,
+   * });
+   */
+  constructor(url: string, options: ClientOptions = {}) {
+    super();
+    this.#url = url;
+    this.#options = resolveOptions(url, options);
+    const { timers, now } = this.#options;
+    this.#token = this.#options.token;
+    this.#pending = new PendingCommands(timers);
+    this.#queue = new OfflineQueue(this.#options.offlineQueueSize);
+    this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing), true));
+    this.#connectTimer = new TimerSlot(timers);
+    this.#reconnectTimer = new TimerSlot(timers);
+    this.#refreshTimer = new TimerSlot(timers);
+    this.#host = {
+      options: this.#options,
+      isConnected: () => this.#state === 'connected',
+      request: (method, params, callbacks) => this.#request(method, params, callbacks),
+      publish: (channel, data) => this.publish(channel, data),
+      remove: (channel, subscription) => {
+        if (this.#subs.get(channel) === subscription) this.#subs.delete(channel);
+      },
+    };
+  }
+
+  /**
+   * `disconnected`, `connecting` (including waits between reconnect attempts) or `connected`.
+   *
+   * @example
+   * if (client.state === 'connected') showOnline();
+   */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /**
+   * The current connection's identity, or null when not connected.
+   *
+   * @example
+   * const me = client.session?.user;
+   */
+  get session(): Session | null {
+    return this.#session;
+  }
+
+  /**
+   * Start connecting; reconnects automatically until `disconnect()` or a terminal close.
+   *
+   * @example
+   * client.connect();
+   * client.once('connected', (e) => console.log('connected as', e.user));
+   */
+  connect(): void {
+    if (this.#state !== 'disconnected') return;
+    this.#attempt = 0;
+    this.#setState('connecting', reasonOf(ClientCode.ConnectCalled));
+    if (this.state === 'connecting') this.#open();
+  }
+
+  /**
+   * Close the connection and stop reconnecting. Queued and in-flight publishes reject;
+   * subscriptions wait in `subscribing` and resume after the next `connect()`.
+   *
+   * @example
+   * window.addEventListener('pagehide', () => client.disconnect());
+   */
+  disconnect(): void {
+    this.#stop(reasonOf(ClientCode.DisconnectCalled));
+  }
+
+  /**
+   * Subscribe to a channel, or return the existing subscription for it. Works in any
+   * state: the subscribe is sent once connected, and again (with recovery) after reconnects.
+   *
+   * @example
+   * const sub = client.subscribe<{ text: string }>('chat:lobby');
+   * sub.on('publication', (p) => append(p.data.text));
+   * sub.on('subscribed', (e) => { if (e.wasRecovering && !e.recovered) reloadMessages(); });
+   */
+  subscribe<T = unknown, P = unknown>(channel: string): Subscription<T, P> {
+    if (parseChannel(channel) === null) throw SwitchboardError.of(ErrorCode.InvalidChannel, channel);
+    let sub = this.#subs.get(channel);
+    if (sub === undefined) {
+      sub = new ChannelSubscription(channel, this.#host);
+      this.#subs.set(channel, sub);
+      sub.start();
+    }
+    return sub as unknown as Subscription<T, P>;
+  }
+
+  /**
+   * The live subscription to a channel, if any.
+   *
+   * @example
+   * client.getSubscription('chat:lobby')?.unsubscribe();
+   */
+  getSubscription<T = unknown, P = unknown>(channel: string): Subscription<T, P> | undefined {
+    return this.#subs.get(channel) as unknown as Subscription<T, P> | undefined;
+  }
+
+  /**
+   * Publish to a channel. While not connected the publish waits in the offline queue
+   * (bounded by `offlineQueue.maxSize`); every publish carries an idempotency key that
+   * survives reconnects, so a retried publish is delivered once.
+   *
+   * @example
+   * const { offset } = await client.publish('project:42', { type: 'renamed', name: 'Apollo' });
+   */
+  publish<T>(channel: string, data: T): Promise<PublishResult> {
+    if (parseChannel(channel) === null) return Promise.reject(SwitchboardError.of(ErrorCode.InvalidChannel, channel));
+    return new Promise((resolve, reject) => {
+      const item: QueuedPublish = { channel, data, idempotencyKey: this.#options.createId(), resolve, reject };
+      if (this.#state === 'connected' && this.#publishOpen && this.#queue.size === 0) this.#sendPublish(item);
+      else if (!this.#queue.push(item)) reject(SwitchboardError.of(ClientCode.OfflineQueueFull, `max ${this.#queue.maxSize}`));
+    });
+  }
+
+  /**
+   * Set this connection's presence status; remembered and sent again after reconnects.
+   *
+   * @example
+   * document.addEventListener('visibilitychange', () => {
+   *   void client.setStatus(document.hidden ? 'away' : 'online');
+   * });
+   */
+  setStatus(status: 'online' | 'away'): Promise<void> {
+    if (status !== 'online' && status !== 'away') {
+      return Promise.reject(SwitchboardError.of(ErrorCode.BadRequest, 'status must be "online" or "away"'));
+    }
+    this.#status = status;
+    if (this.#state !== 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      this.#request('status', { status }, { onResult: () => resolve(), onError: reject }),
+    );
+  }
+
+  // --- connection -----------------------------------------------------------------
+
+  #open(): void {
+    const gen = ++this.#gen;
+    if (this.#options.connectTimeout > 0) {
+      this.#connectTimer.set(this.#options.connectTimeout, () => this.#lose(reasonOf(ClientCode.ConnectTimeout), true));
+    }
+    if (this.#needsToken()) this.#fetchToken(gen);
+    else this.#openSocket(gen);
+  }
+
+  #needsToken(): boolean {
+    if (this.#options.getToken === undefined) return false;
+    if (this.#token === undefined) return true;
+    return this.#expires !== undefined && this.#options.now() >= this.#expires;
+  }
+
+  #callGetToken(): Promise<string> {
+    try {
+      return this.#options.getToken!().then((token) => {
+        if (typeof token !== 'string' || token.length === 0) throw new Error('getToken returned no token');
+        return token;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #fetchToken(gen: number): void {
+    this.#callGetToken().then(
+      (token) => {
+        if (gen !== this.#gen) return;
+        this.#token = token;
+        this.#tokenFresh = true;
+        this.#expires = undefined;
+        this.#openSocket(gen);
+      },
+      (err: unknown) => {
+        if (gen !== this.#gen) return;
+        const error = toError(err, ClientCode.TokenUnavailable);
+        if (!this.#emitError({ error, during: 'token' }, gen)) return;
+        if (err instanceof SwitchboardError && !err.temporary) this.#stop(reasonOf(ClientCode.Unauthorized));
+        else this.#lose(reasonOf(ClientCode.TokenUnavailable), false);
+      },
+    );
+  }
+
+  #openSocket(gen: number): void {
+    let socket: WebSocketLike;
+    try {
+      socket = new this.#options.WebSocket(this.#url);
+    } catch (err) {
+      if (this.#emitError({ error: toError(err, ClientCode.TransportClosed), during: 'transport' }, gen)) {
+        this.#lose(reasonOf(ClientCode.TransportClosed), false);
+      }
+      return;
+    }
+    this.#socket = socket;
+    socket.addEventListener('open', () => {
+      if (gen === this.#gen) this.#sendConnect(gen);
+    });
+    socket.addEventListener('message', (event) => {
+      if (gen === this.#gen) this.#onMessage(event.data);
+    });
+    socket.addEventListener('close', (event) => {
+      if (gen !== this.#gen) return;
+      const code = typeof event.code === 'number' && event.code > 0 ? event.code : ClientCode.TransportClosed.code;
+      this.#lose({ code, reason: event.reason || (code === 1006 ? 'abnormal closure' : '') }, false);
+    });
+    // `ws` throws on an 'error' event nobody listens to; the 'close' event that follows does the work.
+    socket.addEventListener('error', () => {});
+  }
+
+  #sendConnect(gen: number): void {
+    const params: ConnectParams = {};
+    if (this.#token !== undefined) params.token = this.#token;
+    if (this.#options.name !== undefined) params.name = this.#options.name;
+    this.#request('connect', params, {
+      onResult: (result) => {
+        if (gen === this.#gen) this.#onConnected(result, gen);
+      },
+      onError: (error) => {
+        if (gen === this.#gen) this.#onConnectError(error, gen);
+      },
+    }, 0);
+  }
+
+  #onConnected(result: ConnectResult, gen: number): void {
+    this.#connectTimer.clear();
+    this.#attempt = 0;
+    this.#tokenFresh = false;
+    this.#everConnected = true;
+    this.#expires = typeof result.expires === 'number' ? result.expires : undefined;
+    this.#session = Object.freeze({
+      client: result.client,
+      user: result.user,
+      tenant: result.tenant,
+      node: result.node,
+      ...(this.#expires === undefined ? {} : { expires: this.#expires }),
+    });
+    const ping = Number(result.ping) || 0;
+    this.#heartbeat.start(ping > 0 ? ping + (Number(result.pong) || 0) : 0);
+    this.#scheduleRefresh();
+    this.#setState('connected', reasonOf(ClientCode.Connected));
+    if (gen !== this.#gen) return;
+    this.#cork(() => {
+      if (this.#status === 'away') this.#request('status', { status: 'away' }, ignore);
+      this.#resubscribeThenFlush(gen);
+    });
+  }
+
+  #onConnectError(error: SwitchboardError, gen: number): void {
+    if (!this.#emitError({ error, during: 'connect' }, gen)) return;
+    const info = { code: error.code, reason: error.message };
+    let next: AfterLoss = error.temporary ? 'reconnect' : 'stop';
+    if (error.code === ErrorCode.TokenExpired.code) next = this.#afterExpiry();
+    else if (error.code === ErrorCode.Unauthorized.code) next = this.#afterInvalidToken();
+    this.#lose(info, true, next);
+  }
+
+  /** Subscribe everything again, then flush the offline queue (publishes follow their subscribes). */
+  #resubscribeThenFlush(gen: number): void {
+    let outstanding = 1;
+    const done = (): void => {
+      outstanding -= 1;
+      if (outstanding === 0 && gen === this.#gen) this.#flushQueue();
+    };
+    for (const sub of [...this.#subs.values()]) {
+      outstanding += 1;
+      sub.handleConnected(done);
+    }
+    done();
+  }
+
+  #flushQueue(): void {
+    if (this.#state !== 'connected') return;
+    this.#publishOpen = true;
+    const items = this.#queue.drain();
+    if (items.length > 0) this.#cork(() => items.forEach((item) => this.#sendPublish(item)));
+  }
+
+  #sendPublish(item: QueuedPublish): void {
+    const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey };
+    this.#request('publish', params, { onResult: item.resolve, onError: item.reject }, this.#options.commandTimeout, item);
+  }
+
+  // --- token refresh --------------------------------------------------------------
+
+  #scheduleRefresh(): void {
+    this.#refreshTimer.clear();
+    if (this.#expires === undefined || this.#options.getToken === undefined) return;
+    const gen = this.#gen;
+    this.#refreshTimer.set(refreshDelay(this.#expires, this.#options.now()), () => this.#refresh(gen));
+  }
+
+  #refresh(gen: number): void {
+    this.#callGetToken().then(
+      (token) => {
+        if (gen !== this.#gen) return;
+        this.#request('refresh', { token }, {
+          onResult: (result) => {
+            if (gen === this.#gen) this.#onRefreshed(token, result);
+          },
+          onError: (error) => {
+            if (gen === this.#gen) this.#onRefreshError(error, gen);
+          },
+        });
+      },
+      (err: unknown) => {
+        if (gen !== this.#gen) return;
+        if (err instanceof SwitchboardError && !err.temporary) {
+          if (this.#emitError({ error: err, during: 'token' }, gen)) this.#stop(reasonOf(ClientCode.Unauthorized));
+          return;
+        }
+        this.#onRefreshError(toError(err, ClientCode.TokenUnavailable), gen);
+      },
+    );
+  }
+
+  #onRefreshed(token: string, result: RefreshResult): void {
+    this.#token = token;
+    this.#expires = typeof result.expires === 'number' ? result.expires : undefined;
+    if (this.#session !== null) {
+      const { expires: _old, ...rest } = this.#session;
+      this.#session = Object.freeze(this.#expires === undefined ? rest : { ...rest, expires: this.#expires });
+    }
+    this.#scheduleRefresh();
+  }
+
+  /** Retry temporary failures while the token is still valid; otherwise wait for close 3003. */
+  #onRefreshError(error: SwitchboardError, gen: number): void {
+    if (error.code === ClientCode.ConnectionClosed.code) return;
+    if (!this.#emitError({ error, during: 'refresh' }, gen) || !error.temporary || this.#expires === undefined) return;
+    const remaining = this.#expires - this.#options.now();
+    if (remaining > 2_000) this.#refreshTimer.set(Math.max(1_000, remaining / 2), () => this.#refresh(gen));
+  }
+
+  // --- frames ---------------------------------------------------------------------
+
+  #request<M extends MethodName>(
+    method: M,
+    params: MethodMap[M][0],
+    callbacks: CommandCallbacks<MethodMap[M][1]>,
+    timeout = this.#options.commandTimeout,
+    publish?: QueuedPublish,
+  ): void {
+    if (this.#socket === null) {
+      if (publish !== undefined) this.#queue.requeue([publish]);
+      else callbacks.onError(SwitchboardError.of(ClientCode.ConnectionClosed));
+      return;
+    }
+    const id = ++this.#nextId;
+    this.#pending.add(id, callbacks as CommandCallbacks, timeout, publish);
+    this.#sendFrame({ id, method, params });
+  }
+
+  #sendFrame(frame: object): void {
+    if (this.#outbox !== null) this.#outbox.push(frame);
+    else this.#write(encodeFrame(frame));
+  }
+
+  #write(text: string): void {
+    const socket = this.#socket;
+    if (socket === null) return;
+    try {
+      socket.send(text);
+    } catch {
+      this.#lose(reasonOf(ClientCode.TransportClosed), true);
+    }
+  }
+
+  /** Collect the frames sent by `fn` into one WebSocket message. */
+  #cork(fn: () => void): void {
+    if (this.#outbox !== null) return fn();
+    const gen = this.#gen;
+    const outbox: object[] = [];
+    this.#outbox = outbox;
+    try {
+      fn();
+    } finally {
+      this.#outbox = null;
+      if (outbox.length > 0 && gen === this.#gen) this.#write(encodeFrames(outbox));
+    }
+  }
+
+  #onMessage(data: unknown): void {
+    this.#heartbeat.touch();
+    let frames: ServerFrame[];
+    try {
+      if (typeof data !== 'string') throw new SyntaxError('binary message');
+      frames = decodeServerMessage(data);
+    } catch (err) {
+      const error = SwitchboardError.of(ClientCode.BadFrame, err instanceof Error ? err.message : undefined);
+      if (this.#emitError({ error, during: 'transport' }, this.#gen)) this.#lose(reasonOf(ClientCode.BadFrame), true);
+      return;
+    }
+    const gen = this.#gen;
+    this.#cork(() => {
+      for (const frame of frames) {
+        if (gen !== this.#gen) return;
+        this.#onFrame(frame);
+      }
+    });
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    if (typeof frame !== 'object' || frame === null) return;
+    if ('id' in frame && typeof frame.id === 'number') {
+      this.#pending.settle(frame);
+      return;
+    }
+    if (!('push' in frame)) return;
+    if (frame.push === 'ping') {
+      this.#write(PONG);
+      return;
+    }
+    if (typeof frame.channel !== 'string') return;
+    this.#subs.get(frame.channel)?.handlePush(frame as ChannelPush);
+  }
+
+  // --- losing the connection ------------------------------------------------------
+
+  #afterExpiry(): AfterLoss {
+    return this.#options.getToken === undefined ? 'stop' : 'reconnect-with-new-token';
+  }
+
+  /** A token that worked before may be refetched once; a freshly fetched one that fails is final. */
+  #afterInvalidToken(): AfterLoss {
+    const retry = this.#options.getToken !== undefined && this.#everConnected && !this.#tokenFresh;
+    return retry ? 'reconnect-with-new-token' : 'stop';
+  }
+
+  #afterClose(code: number): AfterLoss {
+    if (code === DisconnectCode.Expired.code) return this.#afterExpiry();
+    if (code === DisconnectCode.InvalidToken.code) return this.#afterInvalidToken();
+    return shouldReconnect(code) ? 'reconnect' : 'stop';
+  }
+
+  /** The transport is gone (or must go): reconnect with backoff, or stop on terminal closes. */
+  #lose(info: StateReason, closeSocket: boolean, next: AfterLoss = this.#afterClose(info.code)): void {
+    if (this.#state === 'disconnected') return;
+    if (next === 'stop') return this.#stop(info);
+    if (next === 'reconnect-with-new-token') this.#token = undefined;
+    const entries = this.#teardown(info, closeSocket);
+    // In-flight publishes go back to the front of the queue with their keys; the rest fail.
+    const closed = SwitchboardError.of(ClientCode.ConnectionClosed);
+    const publishes: QueuedPublish[] = [];
+    for (const entry of entries) {
+      if (entry.meta !== undefined) publishes.push(entry.meta);
+      else entry.onError(closed);
+    }
+    this.#queue.requeue(publishes);
+    const gen = this.#gen;
+    for (const sub of [...this.#subs.values()]) sub.handleConnectionLost(info);
+    if (gen !== this.#gen) return;
+    this.#setState('connecting', info);
+    if (gen !== this.#gen || this.#state !== 'connecting') return;
+    const attempt = this.#attempt++;
+    const { backoff, random } = this.#options;
+    let delay = backoffDelay(attempt, backoff, random);
+    if (info.code === DisconnectCode.Shutdown.code) delay += shutdownJitter(backoff, random);
+    this.#reconnectTimer.set(delay, () => this.#open());
+    this.emit('reconnecting', { code: info.code, reason: info.reason, delay, attempt: attempt + 1 });
+  }
+
+  /** Go `disconnected`: no reconnect; pending work fails. */
+  #stop(info: StateReason): void {
+    if (this.#state === 'disconnected') return;
+    const entries = this.#teardown(info, true);
+    const error = SwitchboardError.of(ClientCode.ClientDisconnected, info.reason);
+    for (const entry of entries) entry.onError(error);
+    for (const item of this.#queue.drain()) item.reject(error);
+    const gen = this.#gen;
+    for (const sub of [...this.#subs.values()]) sub.handleConnectionLost(info);
+    if (gen === this.#gen) this.#setState('disconnected', info);
+  }
+
+  /** Detach and close the socket, stop the connection's timers, take its pending commands. */
+  #teardown(info: StateReason, closeSocket: boolean): ReturnType<PendingCommands<QueuedPublish>['takeAll']> {
+    this.#gen++;
+    const socket = this.#socket;
+    this.#socket = null;
+    if (socket !== null && closeSocket) {
+      try {
+        socket.close(1000, info.reason.slice(0, 120));
+      } catch {
+        // Already closing; nothing else to do.
+      }
+    }
+    this.#connectTimer.clear();
+    this.#reconnectTimer.clear();
+    this.#refreshTimer.clear();
+    this.#heartbeat.stop();
+    this.#session = null;
+    this.#publishOpen = false;
+    return this.#pending.takeAll();
+  }
+
+  // --- events ---------------------------------------------------------------------
+
+  /** Emit an error event; false when a listener changed the connection meanwhile. */
+  #emitError(event: ClientErrorEvent, gen: number): boolean {
+    this.emit('error', event);
+    return gen === this.#gen;
+  }
+
+  #setState(next: ClientState, info: StateReason): void {
+    const previous = this.#state;
+    if (previous === next) return;
+    this.#state = next;
+    this.emit('state', { state: next, previous, code: info.code, reason: info.reason });
+    if (this.#state !== next) return;
+    if (next === 'connected' && this.#session !== null) this.emit('connected', { ...info, ...this.#session });
+    else if (next === 'connecting') this.emit('connecting', { ...info });
+    else if (next === 'disconnected') this.emit('disconnected', { ...info });
+  }
+}

@@ -1,0 +1,469 @@
+import {
+  ErrorCode,
+  shouldReconnect,
+  type HistoryParams,
+  type JoinPush,
+  type LeavePush,
+  type MethodMap,
+  type MethodName,
+  type PresenceMember,
+  type PresenceStatsResult,
+  type PubPush,
+  type Publication,
+  type PublishResult,
+  type SignalPush,
+  type StreamPosition,
+  type SubscribeParams,
+  type SubscribeResult,
+  type UnsubscribePush,
+  type UpdatePush,
+} from '@switchboard/protocol';
+import { backoffDelay } from './backoff.js';
+import { ClientCode, reasonOf, type StateReason } from './codes.js';
+import { Emitter, type EventSource } from './emitter.js';
+import { SwitchboardError } from './errors.js';
+import type { PresenceEvent, SubscriptionEvents, SubscriptionState } from './events.js';
+import type { ResolvedOptions } from './options.js';
+import type { CommandCallbacks } from './pending-commands.js';
+import { SignalThrottle } from './signal-throttle.js';
+import { TimerSlot } from './timers.js';
+
+/** Options of `subscription.history()`. */
+export type HistoryOptions = Omit<HistoryParams, 'channel'>;
+
+/** A page of a channel's history. */
+export interface HistoryPage<T = unknown> {
+  publications: Publication<T>[];
+  epoch: string;
+  offset: number;
+}
+
+/** Pushes addressed to one channel. */
+export type ChannelPush = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush;
+
+/** A channel subscription, created by `client.subscribe(channel)`. */
+export interface Subscription<T = unknown, P = unknown> extends EventSource<SubscriptionEvents<T, P>> {
+  readonly channel: string;
+  readonly state: SubscriptionState;
+  /**
+   * Publish to this channel; queued while offline, delivered once.
+   *
+   * @example
+   * const { offset } = await sub.publish({ text: 'hello' });
+   */
+  publish(data: T): Promise<PublishResult>;
+  /**
+   * Read the channel's history (waits until subscribed, at most `commandTimeout`).
+   *
+   * @example
+   * const page = await sub.history({ limit: 50, reverse: true });
+   */
+  history(options?: HistoryOptions): Promise<HistoryPage<T>>;
+  /**
+   * Who is present, grouped by user with their devices.
+   *
+   * @example
+   * const members = await sub.presence();
+   * const names = members.map((m) => m.user);
+   */
+  presence(): Promise<PresenceMember<P>[]>;
+  /**
+   * Counts of present users and connections.
+   *
+   * @example
+   * const { users, connections } = await sub.presenceStats();
+   */
+  presenceStats(): Promise<PresenceStatsResult>;
+  /**
+   * Enter presence with a small state object. The SDK remembers it and enters again
+   * after every resubscribe. Resolves once the server has it.
+   *
+   * @example
+   * await sub.enterPresence({ page: '/docs', color: '#f80' });
+   */
+  enterPresence(state: P): Promise<void>;
+  /**
+   * Replace this connection's presence state (same as `enterPresence`).
+   *
+   * @example
+   * await sub.updatePresence({ page: '/settings', color: '#f80' });
+   */
+  updatePresence(state: P): Promise<void>;
+  /**
+   * Leave presence; it is not re-entered on resubscribe.
+   *
+   * @example
+   * await sub.leavePresence();
+   */
+  leavePresence(): Promise<void>;
+  /**
+   * Send an ephemeral signal (typing, cursor). Throttled per key, latest value wins;
+   * dropped, never queued, while not subscribed.
+   *
+   * @example
+   * editor.on('cursor', (pos) => sub.signal('cursor', pos));
+   */
+  signal(key: string, data?: unknown): void;
+  /**
+   * Stop receiving this channel and forget the subscription.
+   *
+   * @example
+   * sub.unsubscribe();
+   */
+  unsubscribe(): void;
+}
+
+/** What a subscription needs from its client. */
+export interface SubscriptionHost {
+  readonly options: ResolvedOptions;
+  isConnected(): boolean;
+  /** Send a command now. When the connection is gone, `onError` gets ConnectionClosed. */
+  request<M extends MethodName>(method: M, params: MethodMap[M][0], callbacks: CommandCallbacks<MethodMap[M][1]>): void;
+  publish(channel: string, data: unknown): Promise<PublishResult>;
+  /** Forget this subscription (it ended). */
+  remove(channel: string, subscription: object): void;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: SwitchboardError): void;
+}
+
+const ignore: CommandCallbacks = { onResult() {}, onError() {} };
+const noop = (): void => {};
+
+function isConnectionClosed(error: SwitchboardError): boolean {
+  return error.code === ClientCode.ConnectionClosed.code;
+}
+
+/**
+ * The subscription state machine: `unsubscribed → subscribing → subscribed`, back to
+ * `subscribing` when the connection drops, and recovery from the last seen offset.
+ * The client drives it through `start`, `handleConnected`, `handleConnectionLost`
+ * and `handlePush`; applications see the `Subscription` interface only.
+ */
+export class ChannelSubscription<T = unknown, P = unknown>
+  extends Emitter<SubscriptionEvents<T, P>>
+  implements Subscription<T, P>
+{
+  readonly channel: string;
+  readonly #host: SubscriptionHost;
+  readonly #retry: TimerSlot;
+  readonly #throttle: SignalThrottle;
+  #state: SubscriptionState = 'unsubscribed';
+  /** Bumped whenever in-flight replies stop being relevant. */
+  #gen = 0;
+  #attempt = 0;
+  #recoverable = false;
+  #position: StreamPosition | null = null;
+  /** Non-null while a subscribe is in flight: publications that arrive before its reply. */
+  #buffer: PubPush[] | null = null;
+  #presence: { state: P } | null = null;
+  #presenceWaiters: Waiter[] = [];
+
+  constructor(channel: string, host: SubscriptionHost) {
+    super();
+    this.channel = channel;
+    this.#host = host;
+    const { timers, now, signalInterval } = host.options;
+    this.#retry = new TimerSlot(timers);
+    this.#throttle = new SignalThrottle(signalInterval, timers, now, (key, data) => this.#sendSignal(key, data));
+  }
+
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** Begin subscribing (the client calls this once, right after creating it). */
+  start(): void {
+    if (this.#state !== 'unsubscribed') return;
+    this.#setState('subscribing', reasonOf(ClientCode.SubscribeCalled));
+    if (this.state === 'subscribing' && this.#host.isConnected()) this.#subscribe(false, noop);
+  }
+
+  /** The client connected: (re)subscribe. `done` is called once the attempt settles. */
+  handleConnected(done: () => void): void {
+    if (this.#state !== 'subscribing' || this.#buffer !== null) {
+      done();
+      return;
+    }
+    this.#retry.clear();
+    this.#subscribe(false, done);
+  }
+
+  /** The connection dropped: wait in `subscribing` for the next one. */
+  handleConnectionLost(info: StateReason): void {
+    this.#gen++;
+    this.#buffer = null;
+    this.#retry.clear();
+    this.#throttle.clear();
+    if (this.#state === 'subscribed') this.#setState('subscribing', info);
+  }
+
+  handlePush(push: ChannelPush): void {
+    switch (push.push) {
+      case 'pub':
+        if (this.#buffer !== null) this.#buffer.push(push);
+        else this.#deliver(push);
+        return;
+      case 'join':
+      case 'leave':
+      case 'update':
+        if (this.#state !== 'subscribed') return;
+        this.emit(push.push, { channel: this.channel, user: push.user, device: push.device } as PresenceEvent<P>);
+        return;
+      case 'signal':
+        if (this.#state !== 'subscribed') return;
+        this.emit('signal', { channel: this.channel, from: push.from, key: push.key, data: push.data });
+        return;
+      case 'unsubscribe':
+        this.#onServerUnsubscribe(push);
+        return;
+    }
+  }
+
+  publish(data: T): Promise<PublishResult> {
+    return this.#host.publish(this.channel, data);
+  }
+
+  async history(options: HistoryOptions = {}): Promise<HistoryPage<T>> {
+    await this.#ready();
+    const result = await this.#command('history', { ...options, channel: this.channel });
+    return result as HistoryPage<T>;
+  }
+
+  async presence(): Promise<PresenceMember<P>[]> {
+    await this.#ready();
+    const result = await this.#command('presence', { channel: this.channel });
+    return result.members as PresenceMember<P>[];
+  }
+
+  async presenceStats(): Promise<PresenceStatsResult> {
+    await this.#ready();
+    return this.#command('presence_stats', { channel: this.channel });
+  }
+
+  enterPresence(state: P): Promise<void> {
+    return this.#setPresence(state);
+  }
+
+  updatePresence(state: P): Promise<void> {
+    return this.#setPresence(state);
+  }
+
+  leavePresence(): Promise<void> {
+    this.#presence = null;
+    for (const waiter of this.#takePresenceWaiters()) waiter.resolve();
+    if (this.#state !== 'subscribed') return Promise.resolve();
+    return this.#command('presence_leave', { channel: this.channel }).then(noop);
+  }
+
+  signal(key: string, data?: unknown): void {
+    if (this.#state !== 'subscribed') return;
+    this.#throttle.push(key, data);
+  }
+
+  unsubscribe(): void {
+    if (this.#state === 'unsubscribed') return;
+    // Sent before the state event, so a listener that subscribes again is ordered after it.
+    const serverHasIt = this.#host.isConnected() && (this.#state === 'subscribed' || this.#buffer !== null);
+    if (serverHasIt) this.#host.request('unsubscribe', { channel: this.channel }, ignore);
+    this.#end(reasonOf(ClientCode.UnsubscribeCalled));
+  }
+
+  #subscribe(wasRecovering: boolean, done: () => void): void {
+    const gen = ++this.#gen;
+    const recover = this.#recoverable && this.#position !== null ? { ...this.#position } : undefined;
+    const recovering = wasRecovering || recover !== undefined;
+    const params: SubscribeParams = recover === undefined ? { channel: this.channel } : { channel: this.channel, recover };
+    this.#buffer = [];
+    this.#host.request('subscribe', params, {
+      onResult: (result) => {
+        if (gen === this.#gen) this.#onSubscribed(result, recovering);
+        done();
+      },
+      onError: (error) => {
+        if (gen === this.#gen) this.#onSubscribeError(error, recovering, done);
+        else done();
+      },
+    });
+  }
+
+  #onSubscribed(result: SubscribeResult, wasRecovering: boolean): void {
+    const gen = this.#gen;
+    const buffered = this.#buffer ?? [];
+    this.#buffer = null;
+    this.#attempt = 0;
+    const recovered = wasRecovering && result.recovered === true && this.#position !== null;
+    this.#recoverable = result.recoverable === true;
+    const from = recovered && this.#position !== null ? this.#position.offset : result.offset;
+    this.#position = { epoch: result.epoch, offset: from };
+    this.#setState('subscribed', reasonOf(ClientCode.Subscribed), {
+      epoch: result.epoch,
+      offset: result.offset,
+      recoverable: this.#recoverable,
+      wasRecovering,
+      recovered,
+    });
+    if (recovered) {
+      for (const publication of result.publications ?? []) {
+        if (gen !== this.#gen) return;
+        this.#deliver(publication);
+      }
+    }
+    if (gen !== this.#gen || this.#position === null) return;
+    if (result.offset > this.#position.offset) this.#position.offset = result.offset;
+    for (const publication of buffered) {
+      if (gen !== this.#gen) return;
+      this.#deliver(publication);
+    }
+    if (gen === this.#gen && this.#presence !== null) this.#syncPresence();
+  }
+
+  #onSubscribeError(error: SwitchboardError, wasRecovering: boolean, done: () => void): void {
+    this.#buffer = null;
+    // The client calls handleConnectionLost and resubscribes on the next connection.
+    if (isConnectionClosed(error)) return done();
+    if (error.code === ErrorCode.UnrecoverablePosition.code && wasRecovering) {
+      this.#position = null;
+      return this.#subscribe(true, done);
+    }
+    const alreadySubscribed = error.code === ErrorCode.AlreadySubscribed.code;
+    // A subscribe that timed out may have landed: drop it server-side, then retry.
+    if (alreadySubscribed) this.#host.request('unsubscribe', { channel: this.channel }, ignore);
+    const gen = this.#gen;
+    this.emit('error', { channel: this.channel, error, during: 'subscribe' });
+    if (gen !== this.#gen) return done();
+    if (error.temporary || alreadySubscribed) this.#scheduleResubscribe();
+    else this.#end({ code: error.code, reason: error.message });
+    done();
+  }
+
+  #onServerUnsubscribe(push: UnsubscribePush): void {
+    if (this.#state === 'unsubscribed') return;
+    const info = { code: push.code, reason: push.reason };
+    if (!shouldReconnect(push.code)) return this.#end(info);
+    this.#gen++;
+    this.#buffer = null;
+    this.#throttle.clear();
+    this.#setState('subscribing', info);
+    if (this.#state === 'subscribing') this.#scheduleResubscribe();
+  }
+
+  #scheduleResubscribe(): void {
+    const { backoff, random } = this.#host.options;
+    this.#retry.set(backoffDelay(this.#attempt++, backoff, random), () => {
+      if (this.#state === 'subscribing' && this.#buffer === null && this.#host.isConnected()) this.#subscribe(false, noop);
+    });
+  }
+
+  /** Deliver one publication unless it was already delivered (offset at or below the last seen). */
+  #deliver(publication: Publication): void {
+    if (this.#state !== 'subscribed' || this.#position === null) return;
+    const { offset } = publication;
+    if (typeof offset === 'number' && offset > 0) {
+      this.#position.offset = offset;
+    }
+    const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };
+    this.emit('publication', publication.info === undefined ? event : { ...event, info: publication.info });
+  }
+
+  #setPresence(state: P): Promise<void> {
+    if (this.#state === 'unsubscribed') return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed));
+    this.#presence = { state };
+    const settled = new Promise<void>((resolve, reject) => this.#presenceWaiters.push({ resolve, reject }));
+    if (this.#state === 'subscribed') this.#syncPresence();
+    return settled;
+  }
+
+  /** Send the remembered presence state; settles the calls waiting for it. */
+  #syncPresence(): void {
+    if (this.#presence === null) return;
+    const waiters = this.#takePresenceWaiters();
+    this.#host.request('presence_set', { channel: this.channel, state: this.#presence.state }, {
+      onResult: () => {
+        for (const waiter of waiters) waiter.resolve();
+      },
+      onError: (error) => {
+        // Entered again after the resubscribe; the callers wait for that.
+        if (isConnectionClosed(error) && this.#presence !== null) {
+          this.#presenceWaiters.push(...waiters);
+          return;
+        }
+        if (waiters.length === 0 && !isConnectionClosed(error)) {
+          this.emit('error', { channel: this.channel, error, during: 'presence' });
+        }
+        for (const waiter of waiters) waiter.reject(error);
+      },
+    });
+  }
+
+  #takePresenceWaiters(): Waiter[] {
+    const waiters = this.#presenceWaiters;
+    this.#presenceWaiters = [];
+    return waiters;
+  }
+
+  #sendSignal(key: string, data: unknown): void {
+    if (this.#state !== 'subscribed' || !this.#host.isConnected()) return;
+    this.#host.request('signal', { channel: this.channel, key, data }, {
+      onResult() {},
+      onError: (error) => {
+        if (!isConnectionClosed(error)) this.emit('error', { channel: this.channel, error, during: 'signal' });
+      },
+    });
+  }
+
+  /** Wait until subscribed, at most `commandTimeout`. */
+  #ready(): Promise<void> {
+    if (this.#state === 'subscribed') return Promise.resolve();
+    if (this.#state === 'unsubscribed') return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed));
+    return new Promise((resolve, reject) => {
+      const timer = new TimerSlot(this.#host.options.timers);
+      const off = this.on('state', (event) => {
+        if (event.state === 'subscribing') return;
+        off();
+        timer.clear();
+        if (event.state === 'subscribed') resolve();
+        else reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed));
+      });
+      timer.set(this.#host.options.commandTimeout, () => {
+        off();
+        reject(SwitchboardError.of(ClientCode.Timeout, 'waiting for the subscription'));
+      });
+    });
+  }
+
+  #command<M extends MethodName>(method: M, params: MethodMap[M][0]): Promise<MethodMap[M][1]> {
+    return new Promise((resolve, reject) => this.#host.request(method, params, { onResult: resolve, onError: reject }));
+  }
+
+  /** Terminal: unsubscribed, forgotten by the client, presence dropped. */
+  #end(info: StateReason): void {
+    this.#gen++;
+    this.#buffer = null;
+    this.#retry.clear();
+    this.#throttle.clear();
+    this.#presence = null;
+    const error = SwitchboardError.of(ClientCode.SubscriptionUnsubscribed);
+    for (const waiter of this.#takePresenceWaiters()) waiter.reject(error);
+    this.#host.remove(this.channel, this);
+    this.#setState('unsubscribed', info);
+  }
+
+  #setState(
+    next: SubscriptionState,
+    info: StateReason,
+    subscribed?: { epoch: string; offset: number; recoverable: boolean; wasRecovering: boolean; recovered: boolean },
+  ): void {
+    const previous = this.#state;
+    if (previous === next) return;
+    this.#state = next;
+    const base = { channel: this.channel, code: info.code, reason: info.reason };
+    this.emit('state', { ...base, state: next, previous });
+    if (this.#state !== next) return;
+    if (next === 'subscribed' && subscribed !== undefined) this.emit('subscribed', { ...base, ...subscribed });
+    else if (next === 'subscribing') this.emit('subscribing', base);
+    else if (next === 'unsubscribed') this.emit('unsubscribed', base);
+  }
+}
