@@ -546,7 +546,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       if (entry.meta !== undefined) publishes.push(entry.meta);
       else entry.onError(closed);
     }
-    this.#queue.requeue(publishes);
     const gen = this.#gen;
     for (const sub of [...this.#subs.values()]) sub.handleConnectionLost(info);
     if (gen !== this.#gen) return;

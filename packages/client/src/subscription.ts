@@ -362,6 +362,7 @@ export class ChannelSubscription<T = unknown, P = unknown>
     if (this.#state !== 'subscribed' || this.#position === null) return;
     const { offset } = publication;
     if (typeof offset === 'number' && offset > 0) {
+      if (offset <= this.#position.offset) return;
       this.#position.offset = offset;
     }
     const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };
