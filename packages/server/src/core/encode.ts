@@ -1,4 +1,4 @@
-import type { ChannelEvent, StreamPublication } from '../engine/broker.js';
+import type { ChannelEvent, HistoryPage, StreamPublication } from '../engine/broker.js';
 
 /**
  * Encoders that splice the stored JSON text of payloads into frames, so a payload is
@@ -27,6 +27,11 @@ export function eventPush(channel: string, event: ChannelEvent): Buffer {
 /** A result whose JSON text is already built (it contains stored payload text). */
 export class RawJson {
   constructor(readonly text: string) {}
+}
+
+/** `{"publications":[…],"epoch":…,"offset":…}` — a history page with stored payloads spliced in. */
+export function historyPageJson(page: HistoryPage): RawJson {
+  return new RawJson(`{"publications":[${page.publications.map(publicationJson).join(',')}],"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset}}`);
 }
 
 export function replyFrame(id: number, result: unknown): Buffer {

@@ -156,6 +156,12 @@ export class Node {
 
   // ---- channel operations shared by client commands and the HTTP API ----
 
+  /** The namespace's publication size limit (or the message limit), for every publish path. */
+  checkPublicationSize(ch: ResolvedChannel, data: string): void {
+    const max = ch.options.maxPublicationBytes || this.config.limits.maxMessageBytes;
+    if (Buffer.byteLength(data) > max) throw new ReplyError(ErrorCode.PayloadTooLarge, `publication larger than ${max} bytes`);
+  }
+
   /** Publish serialised JSON `data` to a resolved channel. Durable in history before fan-out. */
   async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
@@ -252,13 +258,21 @@ export class Node {
 
   /** Close every connection of a user, on every node. */
   async disconnectUser(tenant: string, user: string, info: DisconnectInfo = DisconnectCode.ForceDisconnect, client?: string): Promise<void> {
-    await this.engine.control.publish({ kind: 'disconnect', tenant, user, code: info.code, reason: info.reason, ...(client ? { client } : {}) });
+    try {
+      await this.engine.control.publish({ kind: 'disconnect', tenant, user, code: info.code, reason: info.reason, ...(client ? { client } : {}) });
+    } catch (err) {
+      throw this.#engineError(err, 'disconnect');
+    }
   }
 
   /** Remove a user's subscription to a channel, on every node. */
   async unsubscribeUser(tenant: string, user: string, channel: string): Promise<void> {
     const info = DisconnectCode.Forbidden;
-    await this.engine.control.publish({ kind: 'unsubscribe', tenant, user, channel, code: info.code, reason: 'unsubscribed by server' });
+    try {
+      await this.engine.control.publish({ kind: 'unsubscribe', tenant, user, channel, code: info.code, reason: 'unsubscribed by server' });
+    } catch (err) {
+      throw this.#engineError(err, 'unsubscribe');
+    }
   }
 
   /** Local connections of a user. */

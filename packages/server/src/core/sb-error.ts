@@ -21,6 +21,8 @@ export const SB_ERRORS = {
   SB_ERR_LISTEN: 'cannot listen',
   /** A CLI argument is missing or invalid. */
   SB_ERR_CLI_ARGS: 'invalid command line',
+  /** The database (SQLite file or PostgreSQL) cannot be opened or migrated. */
+  SB_ERR_STORAGE: 'storage unavailable',
 } as const;
 
 export type SbErrorCode = keyof typeof SB_ERRORS;

@@ -5,6 +5,8 @@ import type {
 
 /** How long an idle stream keeps its epoch and offset, so clients can still resume on it. */
 const STREAM_META_TTL = 24 * 3_600_000;
+/** Streams that never had a publication (created by a read) are forgotten sooner. */
+const EMPTY_STREAM_TTL = 5 * 60_000;
 
 interface Stream {
   epoch: string;
@@ -20,6 +22,8 @@ interface Stream {
 export class MemoryBroker implements Broker {
   #handler: BrokerHandler | null = null;
   readonly #streams = new Map<string, Stream>();
+  /** Channels with local subscribers: their streams are kept, so their epochs stay stable. */
+  readonly #interest = new Set<string>();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(private readonly now: () => number = Date.now) {
@@ -31,8 +35,13 @@ export class MemoryBroker implements Broker {
     this.#handler = handler;
   }
 
-  async subscribe(): Promise<void> {}
-  async unsubscribe(): Promise<void> {}
+  async subscribe(channel: string): Promise<void> {
+    this.#interest.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.#interest.delete(channel);
+  }
 
   async publish(channel: string, data: string, options: PublishOptions): Promise<PublishOutcome> {
     const now = this.now();
@@ -115,7 +124,8 @@ export class MemoryBroker implements Broker {
     for (const [channel, stream] of this.#streams) {
       this.#expireItems(stream, now);
       for (const [key, seen] of stream.idempotency) if (seen.expires <= now) stream.idempotency.delete(key);
-      if (stream.items.length === 0 && stream.idempotency.size === 0 && now - stream.touched > STREAM_META_TTL) {
+      if (this.#interest.has(channel) || stream.items.length > 0 || stream.idempotency.size > 0) continue;
+      if (now - stream.touched > (stream.offset === 0 ? EMPTY_STREAM_TTL : STREAM_META_TTL)) {
         this.#streams.delete(channel);
       }
     }

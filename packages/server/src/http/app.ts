@@ -1,3 +1,4 @@
+import { ErrorCode } from '@switchboard/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../auth/api-keys.js';
 import type { Node } from '../core/node.js';
@@ -16,6 +17,12 @@ export async function createHttpApp(node: Node, apiKeys: ApiKeyStore): Promise<F
     connectionTimeout: config.timeouts.httpRequest,
     routerOptions: { maxParamLength: 1024 },
     http: { maxHeaderSize: 16384 },
+    // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
+    frameworkErrors: (err, _req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      const body = JSON.stringify({ error: { code: ErrorCode.BadRequest.code, message: 'bad request: invalid URL', temporary: false } });
+      void (reply as unknown as { code(n: number): { type(t: string): { send(b: string): void } } }).code(status).type('application/json').send(body);
+    },
   });
   app.server.headersTimeout = config.timeouts.httpHeaders;
   app.server.maxHeadersCount = 100;

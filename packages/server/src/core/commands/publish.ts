@@ -2,7 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
-import { RawJson, publicationJson } from '../encode.js';
+import { historyPageJson } from '../encode.js';
 import { can } from '../permissions.js';
 import { ReplyError } from '../reply-error.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
@@ -16,8 +16,7 @@ export const publishCommand = defineCommand({
     if (!ch.options.clientPublish) throw new ReplyError(ErrorCode.NotAvailable, 'client publish is disabled in this namespace');
     if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied);
     const data = toJsonText(params.data);
-    const max = ch.options.maxPublicationBytes || node.config.limits.maxMessageBytes;
-    if (Buffer.byteLength(data) > max) throw new ReplyError(ErrorCode.PayloadTooLarge);
+    node.checkPublicationSize(ch, data);
     if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
     const perMinute = node.config.limits.publishPerMinutePerUser;
     const userOk = await node.engine.limits.take(`pub|${identity.tenant}|${identity.user}`, perMinute / 60, Math.max(1, Math.ceil(perMinute / 6)));
@@ -43,6 +42,6 @@ export const historyCommand = defineCommand({
     const limit = Math.min(params.limit ?? node.config.limits.historyPageSize, node.config.limits.historyPageSize);
     const page = await node.history(ch, { limit, ...(params.since ? { since: params.since } : {}), ...(params.reverse ? { reverse: true } : {}) });
     if (params.since && params.since.epoch !== page.epoch) throw new ReplyError(ErrorCode.UnrecoverablePosition, 'epoch changed');
-    return new RawJson(`{"publications":[${page.publications.map(publicationJson).join(',')}],"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset}}`);
+    return historyPageJson(page);
   },
 });

@@ -1,0 +1,52 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiKeyStore } from '../../auth/api-keys.js';
+import { ReplyError } from '../../core/reply-error.js';
+import { tenantId } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tenant this API request acts in, set by the API key check ('' on public routes). */
+    tenant: string;
+  }
+  interface FastifyContextConfig {
+    /** A route that needs no API key (the OpenAPI document). */
+    public?: boolean;
+  }
+}
+
+/** The header with which an admin key names the tenant of a request. */
+export const TENANT_HEADER_NAME = 'X-Switchboard-Tenant';
+const TENANT_HEADER = TENANT_HEADER_NAME.toLowerCase();
+export const tenantHeader = tenantId.describe('the tenant to act in: required with an admin key; with a tenant key it may only name that tenant (403 otherwise)');
+
+const BEARER_RE = /^Bearer +(\S+) *$/i;
+
+/**
+ * The tenant a request acts in. A tenant key always acts in its own tenant, and naming
+ * another tenant is refused (403); an admin key must name the tenant.
+ */
+function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore): string {
+  const auth = req.headers.authorization;
+  if (auth === undefined) throw new ReplyError(ErrorCode.Unauthorized, 'missing API key (Authorization: Bearer <key>)');
+  const grant = apiKeys.verify(BEARER_RE.exec(auth)?.[1]);
+  if (!grant) throw new ReplyError(ErrorCode.Unauthorized, 'invalid API key');
+  const named = req.headers[TENANT_HEADER];
+  if (grant.tenant !== null) {
+    if (named !== undefined && named !== grant.tenant) throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
+    return grant.tenant;
+  }
+  if (named === undefined) throw new ReplyError(ErrorCode.BadRequest, `an admin key must name the tenant in ${TENANT_HEADER_NAME}`);
+  const parsed = tenantHeader.safeParse(named);
+  if (!parsed.success) throw new ReplyError(ErrorCode.BadRequest, `${TENANT_HEADER_NAME}: not a valid tenant id`);
+  return parsed.data;
+}
+
+/** Every route of this scope (and of features mounted in it) needs an API key unless marked public. */
+export function requireApiKeys(app: FastifyInstance, apiKeys: ApiKeyStore): void {
+  app.decorateRequest('tenant', '');
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config.public === true) return;
+    req.tenant = tenantOf(req, apiKeys);
+  });
+}

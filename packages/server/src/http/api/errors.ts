@@ -1,0 +1,72 @@
+import { ErrorCode, type ErrorCodeName, errorCodeName } from '@switchboard/protocol';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Node } from '../../core/node.js';
+import { ReplyError } from '../../core/reply-error.js';
+import type { ReplyErrorBody } from './schemas.js';
+
+/**
+ * The HTTP status of every reply error code: the one table. Typed over every code name,
+ * so a new code in the protocol does not compile until it has a status here.
+ */
+export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freeze({
+  Internal: 500,
+  Unauthorized: 401,
+  UnknownChannel: 422,
+  PermissionDenied: 403,
+  MethodNotFound: 404,
+  AlreadySubscribed: 409,
+  LimitExceeded: 422,
+  BadRequest: 400,
+  NotAvailable: 422,
+  TokenExpired: 401,
+  InvalidChannel: 422,
+  TooManyRequests: 429,
+  UnrecoverablePosition: 409,
+  NotSubscribed: 409,
+  PayloadTooLarge: 413,
+  DuplicateId: 409,
+  Unavailable: 503,
+  NotFound: 404,
+  AlreadyConnected: 409,
+});
+
+/** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
+export const APPLICATION_ERROR_STATUS = 422;
+
+export function statusOf(code: number): number {
+  const name = errorCodeName(code);
+  return name ? HTTP_STATUS[name] : APPLICATION_ERROR_STATUS;
+}
+
+/** Fastify's own 4xx errors (body parsing, content type) as reply errors. */
+function fromFastifyError(err: FastifyError): { status: number; error: ReplyError } | null {
+  const status = err.statusCode;
+  if (status === undefined || status < 400 || status >= 500) return null;
+  if (status === 413) return { status, error: new ReplyError(ErrorCode.PayloadTooLarge, 'request body') };
+  // Fastify's messages for these are fixed strings that say what was wrong with the request.
+  return { status, error: new ReplyError(ErrorCode.BadRequest, err.message.slice(0, 200)) };
+}
+
+export function sendError(reply: FastifyReply, status: number, error: ReplyErrorBody): FastifyReply {
+  if (status === 401) void reply.header('www-authenticate', 'Bearer realm="switchboard"');
+  if (error.temporary && (status === 503 || status === 429)) void reply.header('retry-after', '1');
+  return reply.code(status).type('application/json; charset=utf-8').send({ error });
+}
+
+/**
+ * The error handler of the API scope: every error leaves as `{error: {code, message,
+ * temporary}}`; an unexpected one is logged and answered 500 without its message or stack.
+ */
+export function createErrorHandler(node: Node) {
+  return (err: FastifyError | ReplyError, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (err instanceof ReplyError) return sendError(reply, statusOf(err.code), err.toWire());
+    const known = fromFastifyError(err);
+    if (known) return sendError(reply, known.status, known.error.toWire());
+    const internal = node.internalError(err, `http ${req.method} ${req.routeOptions.url ?? 'unknown'}`);
+    return sendError(reply, 500, internal.toWire());
+  };
+}
+
+export function notFoundHandler(_req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(reply, 404, new ReplyError(ErrorCode.NotFound, 'no such route').toWire());
+}

@@ -1,0 +1,48 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { z } from 'zod';
+import { historyPageJson } from '../../core/encode.js';
+import { ReplyError } from '../../core/reply-error.js';
+import { type ApiRoute, defineRoute } from './route.js';
+import { channelParams, publication, streamPosition } from './schemas.js';
+
+/** Query strings are text: digits only, so `1e3`, `-1` and `0x10` are refused rather than guessed. */
+const queryInt = (description: string) =>
+  z.string().regex(/^\d{1,16}$/).transform(Number).pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).describe(description);
+const queryBool = (description: string) => z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').describe(description);
+
+export function historyRoutes(pageSize: number): ApiRoute[] {
+  const query = z.strictObject({
+    limit: queryInt(`publications per page, capped at ${pageSize} (default ${pageSize}; 0 returns only the stream position)`).optional(),
+    since_offset: queryInt('only publications after this offset (with since_epoch)').optional(),
+    since_epoch: z.string().min(1).max(64).describe('the epoch since_offset belongs to; 409 when the channel has a new epoch').optional(),
+    reverse: queryBool('newest first').optional(),
+  }).refine((q) => (q.since_offset === undefined) === (q.since_epoch === undefined), {
+    message: 'since_offset and since_epoch go together',
+    path: ['since_offset'],
+  });
+
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/channels/:channel/history',
+      operationId: 'history',
+      tag: 'channels',
+      summary: 'Read a channel\'s history',
+      description: 'Oldest first (newest first with reverse). Page forward with since_offset = the last offset of the previous page and since_epoch = its epoch.',
+      params: channelParams,
+      query,
+      response: streamPosition.extend({ publications: z.array(publication) }),
+      errors: [409, 422, 503],
+      async handler({ node, tenant, params, query: q }) {
+        const ch = node.resolver.resolve(tenant, params.channel);
+        if (ch.options.historySize === 0) throw new ReplyError(ErrorCode.NotAvailable, 'history is disabled in this namespace');
+        const since = q.since_offset !== undefined && q.since_epoch !== undefined ? { offset: q.since_offset, epoch: q.since_epoch } : undefined;
+        const limit = Math.min(q.limit ?? pageSize, pageSize);
+        const page = await node.history(ch, { limit, ...(since ? { since } : {}), ...(q.reverse ? { reverse: true } : {}) });
+        if (since && since.epoch !== page.epoch) throw new ReplyError(ErrorCode.UnrecoverablePosition, 'epoch changed');
+        // Stored payloads are JSON text already: splice them instead of parsing and re-serialising.
+        return historyPageJson(page);
+      },
+    }),
+  ];
+}

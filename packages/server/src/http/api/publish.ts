@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { ResolvedChannel } from '../../core/channels.js';
+import type { Node } from '../../core/node.js';
+import { ReplyError } from '../../core/reply-error.js';
+import type { PublishOutcome } from '../../engine/broker.js';
+import { type ApiRoute, defineRoute } from './route.js';
+import { channelName, idempotencyKey, itemResult, jsonData, publishResult } from './schemas.js';
+
+type ItemResult = z.output<typeof itemResult>;
+
+/** The wire form of an outcome: `deduplicated` only when true, as on the WebSocket. */
+function resultOf(outcome: PublishOutcome): z.output<typeof publishResult> {
+  return outcome.deduplicated ? { offset: outcome.offset, epoch: outcome.epoch, deduplicated: true } : { offset: outcome.offset, epoch: outcome.epoch };
+}
+
+/**
+ * Publish from the app backend. Unlike a client publish, the namespace's `clientPublish`
+ * does not apply and there is no publisher info; the payload size limit does.
+ */
+async function publishTo(node: Node, ch: ResolvedChannel, data: string, key: string | undefined): Promise<PublishOutcome> {
+  node.checkPublicationSize(ch, data);
+  return node.publish(ch, data, key !== undefined ? { idempotencyKey: key } : {});
+}
+
+/** One item of a broadcast or batch: a failure is reported in its result, not thrown. */
+async function publishItem(node: Node, tenant: string, channel: string, data: string, key: string | undefined): Promise<ItemResult> {
+  try {
+    const ch = node.resolver.resolve(tenant, channel);
+    return { channel, ...resultOf(await publishTo(node, ch, data, key)) };
+  } catch (err) {
+    const error = err instanceof ReplyError ? err : node.internalError(err, 'http publish');
+    return { channel, error: error.toWire() };
+  }
+}
+
+export function publishRoutes(batchSize: number): ApiRoute[] {
+  const publishBody = z.strictObject({ channel: channelName, data: jsonData, idempotencyKey: idempotencyKey.optional() });
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/publish',
+      operationId: 'publish',
+      tag: 'publish',
+      summary: 'Publish to one channel',
+      description: 'Stored in history before it is delivered. Allowed even where the namespace disables client publish.',
+      body: publishBody,
+      response: publishResult,
+      errors: [413, 422, 503],
+      async handler({ node, tenant, body }) {
+        const ch = node.resolver.resolve(tenant, body.channel);
+        return resultOf(await publishTo(node, ch, JSON.stringify(body.data), body.idempotencyKey));
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/broadcast',
+      operationId: 'broadcast',
+      tag: 'publish',
+      summary: 'Publish one payload to many channels',
+      description: `At most ${batchSize} distinct channels. Each channel has its own result: a failure on one does not stop the others.`,
+      body: z.strictObject({
+        channels: z.array(channelName).min(1).max(batchSize)
+          .refine((list) => new Set(list).size === list.length, 'channels must be distinct')
+          .meta({ uniqueItems: true }),
+        data: jsonData,
+        idempotencyKey: idempotencyKey.optional(),
+      }),
+      response: z.object({ results: z.array(itemResult) }),
+      async handler({ node, tenant, body }) {
+        const data = JSON.stringify(body.data);
+        const results = await Promise.all(body.channels.map((channel) => publishItem(node, tenant, channel, data, body.idempotencyKey)));
+        return { results };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/batch',
+      operationId: 'batch',
+      tag: 'publish',
+      summary: 'Publish many publications in order',
+      description: `At most ${batchSize} publications, published one after another in the given order; results come in the same order.`,
+      body: z.strictObject({ publications: z.array(publishBody).min(1).max(batchSize) }),
+      response: z.object({ results: z.array(itemResult) }),
+      async handler({ node, tenant, body }) {
+        const results: ItemResult[] = [];
+        for (const p of body.publications) results.push(await publishItem(node, tenant, p.channel, JSON.stringify(p.data), p.idempotencyKey));
+        return { results };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,79 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { RawJson } from '../../core/encode.js';
+import type { Node } from '../../core/node.js';
+import { ReplyError } from '../../core/reply-error.js';
+
+type Schema = z.ZodType;
+type Out<S> = S extends Schema ? z.output<S> : undefined;
+
+export interface RouteContext<P, Q, B> {
+  node: Node;
+  /** The tenant the request acts in (from the API key, or the admin key's tenant header). */
+  tenant: string;
+  params: P;
+  query: Q;
+  body: B;
+}
+
+/**
+ * One API route: its zod schemas validate the request and describe it in the OpenAPI
+ * document. Paths are relative to /api/v1, in Fastify's `:param` syntax.
+ */
+export interface RouteSpec<R extends Schema, P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined> {
+  method: 'GET' | 'POST';
+  url: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  /** No API key needed. */
+  public?: boolean;
+  params?: P;
+  query?: Q;
+  body?: B;
+  response: R;
+  /** Statuses this route answers beyond those implied by its schemas and auth (e.g. 422, 503). */
+  errors?: readonly number[];
+  /** Returns the response body; a RawJson is sent as is (history splices stored payloads). */
+  handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>>): Promise<z.output<R> | RawJson>;
+}
+
+export type ApiRoute = RouteSpec<Schema, Schema | undefined, Schema | undefined, Schema | undefined>;
+
+/** Define a route with its handler's params, query and body types inferred from the schemas. */
+export function defineRoute<R extends Schema, P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
+  spec: RouteSpec<R, P, Q, B>,
+): ApiRoute {
+  return spec as unknown as ApiRoute;
+}
+
+/** Validate one part of the request; the first zod issue, with its path, becomes the 400 message. */
+export function validate(schema: Schema | undefined, value: unknown, where: 'params' | 'query' | 'body'): unknown {
+  if (!schema) return undefined;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = [where, ...(issue?.path ?? []).map(String)].join('.');
+  throw new ReplyError(ErrorCode.BadRequest, `${path}: ${issue?.message ?? 'invalid'}`.slice(0, 300));
+}
+
+export function mountRoute(app: FastifyInstance, node: Node, route: ApiRoute): void {
+  app.route({
+    method: route.method,
+    url: route.url,
+    config: { public: route.public === true },
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      const result = await route.handler({
+        node,
+        tenant: req.tenant,
+        params: validate(route.params, req.params, 'params'),
+        query: validate(route.query, req.query, 'query'),
+        body: validate(route.body, req.body, 'body'),
+      });
+      if (result instanceof RawJson) return reply.type('application/json; charset=utf-8').send(result.text);
+      return result;
+    },
+  });
+}

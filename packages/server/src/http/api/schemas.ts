@@ -1,0 +1,68 @@
+import { CHANNEL_MAX_LENGTH, TENANT_RE, USER_RE } from '@switchboard/protocol';
+import { z } from 'zod';
+
+/**
+ * Zod schemas shared by the API routes. The same schemas validate requests and
+ * produce the OpenAPI document, so the two cannot drift.
+ */
+
+/** Channel names are checked by the ChannelResolver (422 with code 110 or 102), not here. */
+export const channelName = z.string().min(1).max(1024).describe(`channel name, e.g. \`project:42\` (at most ${CHANNEL_MAX_LENGTH} characters by default)`);
+export const userId = z.string().regex(USER_RE).describe('user id (the token `sub`)');
+export const tenantId = z.string().regex(TENANT_RE);
+export const idempotencyKey = z.string().min(1).max(128)
+  .describe('a repeat of this key on the same channel within `timeouts.idempotency` returns the first result and is not delivered again');
+/** Any JSON value. Required: a missing `data` is a mistake, not `null`. */
+export const jsonData = z.unknown().refine((v) => v !== undefined, 'Invalid input: expected a JSON value, received undefined')
+  .describe('any JSON value, delivered to subscribers as is');
+
+export const channelParams = z.strictObject({ channel: channelName });
+export const userParams = z.strictObject({ user: userId });
+
+export const streamPosition = z.object({
+  offset: z.number().int().min(0).describe('offset of the last publication in the channel'),
+  epoch: z.string().describe('identifies one continuous history of the channel'),
+});
+
+export const publishResult = z.object({
+  offset: z.number().int().min(1),
+  epoch: z.string(),
+  deduplicated: z.literal(true).optional().describe('present when the idempotency key was seen: nothing was published'),
+});
+
+export const replyError = z.object({
+  code: z.number().int().describe('Switchboard reply error code (see the protocol error table)'),
+  message: z.string(),
+  temporary: z.boolean().describe('true: the same request may succeed if retried later'),
+});
+export type ReplyErrorBody = z.output<typeof replyError>;
+
+export const errorResponse = z.object({ error: replyError });
+
+/** One item of a broadcast or batch: its publish result, or why it failed. */
+export const itemResult = z.union([
+  publishResult.extend({ channel: z.string() }),
+  z.object({ channel: z.string(), error: replyError }),
+]);
+
+export const publication = z.object({
+  offset: z.number().int().min(1),
+  time: z.number().int().describe('Unix milliseconds'),
+  info: z.object({ user: z.string(), client: z.string() }).optional().describe('publisher, for client publications in namespaces with publisherInfo'),
+  data: z.unknown(),
+});
+
+export const presenceDevice = z.object({
+  client: z.string(),
+  status: z.enum(['online', 'away', 'idle']),
+  state: z.unknown(),
+  since: z.number().int().describe('Unix milliseconds'),
+});
+
+export const presenceMember = z.object({
+  user: z.string(),
+  status: z.enum(['online', 'away', 'idle']),
+  devices: z.array(presenceDevice),
+});
+
+export const emptyResult = z.object({});

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, type ErrorCodeName } from '@switchboard/protocol';
+import { configSchema } from '@switchboard/server';
+import { describe, expect, it } from 'vitest';
+import { HTTP_STATUS } from '../packages/server/src/http/api/errors.js';
+import { apiRoutes } from '../packages/server/src/http/api/index.js';
+import { openApiDocument } from '../packages/server/src/http/api/openapi.js';
+
+const doc = readFileSync(join(import.meta.dirname, '../docs/http-api.md'), 'utf8');
+
+/** Rows of the markdown table after a heading, up to the next blank-line-separated paragraph. */
+function tableAfter(heading: string): string[][] {
+  const start = doc.indexOf(heading);
+  expect(start, heading).toBeGreaterThan(-1);
+  const rows: string[][] = [];
+  for (const line of doc.slice(start).split('\n').slice(2)) {
+    if (!line.startsWith('|')) break;
+    if (line.startsWith('|---') || line.startsWith('| code')) continue;
+    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()));
+  }
+  return rows;
+}
+
+describe('docs/http-api.md agrees with the code', () => {
+  it('lists the HTTP status of every reply error code', () => {
+    const expected = (Object.keys(ErrorCode) as ErrorCodeName[]).map((name) => [String(ErrorCode[name].code), name, String(HTTP_STATUS[name])]);
+    expect(tableAfter('### HTTP status of each error code')).toEqual(expected);
+  });
+
+  it('has a section for every route, and none for a route that does not exist', () => {
+    const routes = apiRoutes(configSchema.parse({}), () => openApiDocument([]));
+    const expected = routes.map((r) => `${r.method} /api/v1${r.url}`).sort();
+    const documented = [...doc.matchAll(/^### ((?:GET|POST|PUT|PATCH|DELETE) \S+)$/gm)].map((m) => m[1] as string).sort();
+    expect(documented).toEqual(expected);
+  });
+});

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../packages/server/src/http/api/index.js';
+import type { OpenApiDocument } from '../packages/server/src/http/api/openapi.js';
+import { RawClient } from './helpers/raw-client.js';
+import { type TestServer, startTestServer } from './helpers/server.js';
+
+/**
+ * GET /api/v1/openapi.json: generated from the zod schemas that validate the routes.
+ * Checked against the router (every documented operation is served) and against real
+ * responses (every 200 body matches its documented schema).
+ */
+
+type Operation = {
+  operationId: string;
+  parameters?: Array<{ name: string; in: string; required: boolean; schema: Record<string, unknown> }>;
+  requestBody?: { required: boolean; content: Record<string, { schema: Record<string, unknown> }> };
+  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+  security?: unknown[];
+};
+
+const EXPECTED_PATHS: Record<string, string[]> = {
+  '/publish': ['post'],
+  '/broadcast': ['post'],
+  '/batch': ['post'],
+  '/channels': ['get'],
+  '/channels/{channel}/history': ['get'],
+  '/channels/{channel}/presence': ['get'],
+  '/channels/{channel}/presence/stats': ['get'],
+  '/users/{user}/disconnect': ['post'],
+  '/users/{user}/unsubscribe': ['post'],
+  '/openapi.json': ['get'],
+};
+
+/** A valid request for every operation, to call the documented route for real. */
+const SAMPLES: Record<string, { path: string; body?: unknown }> = {
+  publish: { path: '/publish', body: { channel: 'project:doc', data: { a: 1 } } },
+  broadcast: { path: '/broadcast', body: { channels: ['project:doc', 'nosuch:x'], data: 1 } },
+  batch: { path: '/batch', body: { publications: [{ channel: 'project:doc', data: 2, idempotencyKey: 'k' }, { channel: 'project:doc', data: 2, idempotencyKey: 'k' }] } },
+  channels: { path: '/channels' },
+  history: { path: '/channels/project:doc/history' },
+  presence: { path: '/channels/project:doc/presence' },
+  presenceStats: { path: '/channels/project:doc/presence/stats' },
+  disconnectUser: { path: '/users/somebody/disconnect', body: { code: 4000 } },
+  unsubscribeUser: { path: '/users/nobody/unsubscribe', body: { channel: 'project:doc' } },
+  openapi: { path: '/openapi.json' },
+};
+
+describe('GET /api/v1/openapi.json', () => {
+  let s: TestServer;
+  let doc: OpenApiDocument;
+  const operations = (): Array<[string, string, Operation]> =>
+    Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [path, method, op as unknown as Operation] as [string, string, Operation]));
+
+  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${s.tenantKeys['acme']}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${s.httpUrl}/api/v1${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    return { status: res.status, json: await res.json() };
+  }
+
+  beforeAll(async () => {
+    s = await startTestServer({ limits: { httpBatchSize: 7, historyPageSize: 9 } });
+    const res = await fetch(`${s.httpUrl}/api/v1/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    doc = (await res.json()) as OpenApiDocument;
+  });
+  afterAll(async () => { await s.close(); });
+
+  it('is an OpenAPI 3.1 document served without an API key, with bearer auth declared', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.title).toBeTruthy();
+    expect(doc.servers).toEqual([{ url: '/api/v1' }]);
+    expect(doc.components.securitySchemes['apiKey']).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.security).toEqual([{ apiKey: [] }]);
+  });
+
+  it('has a path for every route, and no other', () => {
+    const actual = Object.fromEntries(Object.entries(doc.paths).map(([p, m]) => [p, Object.keys(m).sort()]));
+    expect(actual).toEqual(EXPECTED_PATHS);
+  });
+
+  it('describes every request body, with the configured batch limits', () => {
+    for (const [path, method, op] of operations()) {
+      if (method !== 'post') continue;
+      const schema = op.requestBody?.content['application/json']?.schema;
+      expect(schema, path).toMatchObject({ type: 'object', additionalProperties: false, properties: expect.any(Object) });
+    }
+    const body = (p: string) => (doc.paths[p]?.['post'] as unknown as Operation).requestBody as NonNullable<Operation['requestBody']>;
+    expect(body('/publish').required).toBe(true);
+    expect(body('/publish').content['application/json']?.schema).toMatchObject({ required: ['channel', 'data'] });
+    expect(body('/broadcast').content['application/json']?.schema).toMatchObject({ properties: { channels: { type: 'array', maxItems: 7, uniqueItems: true } } });
+    expect(body('/batch').content['application/json']?.schema).toMatchObject({ properties: { publications: { type: 'array', maxItems: 7 } } });
+    expect(body('/users/{user}/disconnect').required).toBe(false);
+  });
+
+  it('describes path, query and header parameters', () => {
+    const history = doc.paths['/channels/{channel}/history']?.['get'] as unknown as Operation;
+    const params = Object.fromEntries((history.parameters ?? []).map((p) => [`${p.in}:${p.name}`, p.required]));
+    expect(params).toEqual({
+      'path:channel': true,
+      'query:limit': false,
+      'query:since_offset': false,
+      'query:since_epoch': false,
+      'query:reverse': false,
+      'header:X-Switchboard-Tenant': false,
+    });
+    const limit = history.parameters?.find((p) => p.name === 'limit');
+    expect(limit?.schema).toMatchObject({ type: 'string', pattern: expect.any(String) });
+  });
+
+  it('documents the error responses with one Error schema, and every $ref resolves', () => {
+    expect(doc.components.schemas['Error']).toMatchObject({ type: 'object', required: ['error'] });
+    for (const [path, method, op] of operations()) {
+      const statuses = Object.keys(op.responses);
+      expect(statuses, `${method} ${path}`).toContain('200');
+      expect(statuses, `${method} ${path}`).toContain('500');
+      if (op.security === undefined) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
+    }
+    expect((doc.paths['/publish']?.['post'] as unknown as Operation).responses['503']).toBeDefined();
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => m[1] as string);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      const target = ref.split('/').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], doc);
+      expect(target, ref).toBeDefined();
+    }
+  });
+
+  it('documents only operations the router serves, and every 200 body matches its documented schema', async () => {
+    const routes = new Map(apiRoutes(s.server.config, () => doc).map((r) => [r.operationId, r]));
+    const c = await RawClient.connect(s.url, await s.token({ sub: 'nobody' }));
+    await c.call('subscribe', { channel: 'project:doc' });
+    await c.call('presence_set', { channel: 'project:doc', state: { page: 'docs' } });
+    for (const [path, method, op] of operations()) {
+      const sample = SAMPLES[op.operationId];
+      expect(sample, op.operationId).toBeDefined();
+      const res = await call(method.toUpperCase(), sample?.path as string, sample?.body);
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(200);
+      const route = routes.get(op.operationId);
+      expect(route?.url.replace(/:(\w+)/g, '{$1}')).toBe(path);
+      const parsed = route?.response.safeParse(res.json);
+      expect(parsed?.success, `${op.operationId}: ${JSON.stringify(parsed?.error?.issues)}`).toBe(true);
+    }
+    c.close();
+  });
+});
