@@ -1,9 +1,6 @@
 import {
   DisconnectCode,
   ErrorCode,
-  decodeServerMessage,
-  encodeFrame,
-  encodeFrames,
   parseChannel,
   shouldReconnect,
   type ConnectParams,
@@ -16,6 +13,7 @@ import {
 } from '@switchboard/protocol';
 import { backoffDelay, shutdownJitter } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
+import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
@@ -26,7 +24,6 @@ import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
 import { ChannelSubscription, type ChannelPush, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
 import { refreshDelay } from './token-refresh.js';
-import type { WebSocketLike } from './websocket.js';
 
 /** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
 interface QueuedPublish {
@@ -38,9 +35,8 @@ interface QueuedPublish {
 }
 
 /** What to do after the connection is lost. */
-type AfterLoss = 'reconnect' | 'reconnect-with-new-token' | 'stop';
+type AfterLoss = 'reconnect' | 'stop';
 
-const PONG = encodeFrame({ method: 'pong' });
 const ignore: CommandCallbacks = { onResult() {}, onError() {} };
 
 function toError(err: unknown, fallback: typeof ClientCode.TokenUnavailable): SwitchboardError {
@@ -74,7 +70,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly #reconnectTimer: TimerSlot;
   readonly #refreshTimer: TimerSlot;
   #state: ClientState = 'disconnected';
-  #socket: WebSocketLike | null = null;
+  #conn: Connection | null = null;
   /** Bumped on every new connection attempt and every loss; stale callbacks compare it. */
   #gen = 0;
   /** Failed attempts since the last successful connect. */
@@ -89,7 +85,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Queued publishes were flushed on this connection; new ones may go straight out. */
   #publishOpen = false;
   #status: 'online' | 'away' = 'online';
-  #outbox: object[] | null = null;
 
   /**
    * Create a client. Nothing happens until `connect()`.
@@ -109,7 +104,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.#token = this.#options.token;
     this.#pending = new PendingCommands(timers);
     this.#queue = new OfflineQueue(this.#options.offlineQueueSize);
-    this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing), true));
+    this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing)));
     this.#connectTimer = new TimerSlot(timers);
     this.#reconnectTimer = new TimerSlot(timers);
     this.#refreshTimer = new TimerSlot(timers);
@@ -240,7 +235,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   #open(): void {
     const gen = ++this.#gen;
     if (this.#options.connectTimeout > 0) {
-      this.#connectTimer.set(this.#options.connectTimeout, () => this.#lose(reasonOf(ClientCode.ConnectTimeout), true));
+      this.#connectTimer.set(this.#options.connectTimeout, () => this.#lose(reasonOf(ClientCode.ConnectTimeout)));
     }
     if (this.#needsToken()) this.#fetchToken(gen);
     else this.#openSocket(gen);
@@ -277,35 +272,27 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         const error = toError(err, ClientCode.TokenUnavailable);
         if (!this.#emitError({ error, during: 'token' }, gen)) return;
         if (err instanceof SwitchboardError && !err.temporary) this.#stop(reasonOf(ClientCode.Unauthorized));
-        else this.#lose(reasonOf(ClientCode.TokenUnavailable), false);
+        else this.#lose(reasonOf(ClientCode.TokenUnavailable));
       },
     );
   }
 
   #openSocket(gen: number): void {
-    let socket: WebSocketLike;
     try {
-      socket = new this.#options.WebSocket(this.#url);
+      this.#conn = new Connection(this.#options.WebSocket, this.#url, {
+        onOpen: () => this.#sendConnect(gen),
+        onMessage: () => this.#heartbeat.touch(),
+        onFrame: (frame) => this.#onFrame(frame),
+        onClose: (info) => this.#lose(info),
+        onBadMessage: (error) => {
+          if (this.#emitError({ error, during: 'transport' }, gen)) this.#lose(reasonOf(ClientCode.BadFrame));
+        },
+      });
     } catch (err) {
       if (this.#emitError({ error: toError(err, ClientCode.TransportClosed), during: 'transport' }, gen)) {
-        this.#lose(reasonOf(ClientCode.TransportClosed), false);
+        this.#lose(reasonOf(ClientCode.TransportClosed));
       }
-      return;
     }
-    this.#socket = socket;
-    socket.addEventListener('open', () => {
-      if (gen === this.#gen) this.#sendConnect(gen);
-    });
-    socket.addEventListener('message', (event) => {
-      if (gen === this.#gen) this.#onMessage(event.data);
-    });
-    socket.addEventListener('close', (event) => {
-      if (gen !== this.#gen) return;
-      const code = typeof event.code === 'number' && event.code > 0 ? event.code : ClientCode.TransportClosed.code;
-      this.#lose({ code, reason: event.reason || (code === 1006 ? 'abnormal closure' : '') }, false);
-    });
-    // `ws` throws on an 'error' event nobody listens to; the 'close' event that follows does the work.
-    socket.addEventListener('error', () => {});
   }
 
   #sendConnect(gen: number): void {
@@ -352,7 +339,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     let next: AfterLoss = error.temporary ? 'reconnect' : 'stop';
     if (error.code === ErrorCode.TokenExpired.code) next = this.#afterExpiry();
     else if (error.code === ErrorCode.Unauthorized.code) next = this.#afterInvalidToken();
-    this.#lose(info, true, next);
+    this.#lose(info, next);
   }
 
   /** Subscribe everything again, then flush the offline queue (publishes follow their subscribes). */
@@ -441,74 +428,29 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     timeout = this.#options.commandTimeout,
     publish?: QueuedPublish,
   ): void {
-    if (this.#socket === null) {
+    if (this.#conn === null) {
       if (publish !== undefined) this.#queue.requeue([publish]);
       else callbacks.onError(SwitchboardError.of(ClientCode.ConnectionClosed));
       return;
     }
     const id = ++this.#nextId;
     this.#pending.add(id, callbacks as CommandCallbacks, timeout, publish);
-    this.#sendFrame({ id, method, params });
+    this.#conn.send({ id, method, params });
   }
 
-  #sendFrame(frame: object): void {
-    if (this.#outbox !== null) this.#outbox.push(frame);
-    else this.#write(encodeFrame(frame));
-  }
-
-  #write(text: string): void {
-    const socket = this.#socket;
-    if (socket === null) return;
-    try {
-      socket.send(text);
-    } catch {
-      this.#lose(reasonOf(ClientCode.TransportClosed), true);
-    }
-  }
-
-  /** Collect the frames sent by `fn` into one WebSocket message. */
   #cork(fn: () => void): void {
-    if (this.#outbox !== null) return fn();
-    const gen = this.#gen;
-    const outbox: object[] = [];
-    this.#outbox = outbox;
-    try {
-      fn();
-    } finally {
-      this.#outbox = null;
-      if (outbox.length > 0 && gen === this.#gen) this.#write(encodeFrames(outbox));
-    }
-  }
-
-  #onMessage(data: unknown): void {
-    this.#heartbeat.touch();
-    let frames: ServerFrame[];
-    try {
-      if (typeof data !== 'string') throw new SyntaxError('binary message');
-      frames = decodeServerMessage(data);
-    } catch (err) {
-      const error = SwitchboardError.of(ClientCode.BadFrame, err instanceof Error ? err.message : undefined);
-      if (this.#emitError({ error, during: 'transport' }, this.#gen)) this.#lose(reasonOf(ClientCode.BadFrame), true);
-      return;
-    }
-    const gen = this.#gen;
-    this.#cork(() => {
-      for (const frame of frames) {
-        if (gen !== this.#gen) return;
-        this.#onFrame(frame);
-      }
-    });
+    if (this.#conn === null) fn();
+    else this.#conn.cork(fn);
   }
 
   #onFrame(frame: ServerFrame): void {
-    if (typeof frame !== 'object' || frame === null) return;
     if ('id' in frame && typeof frame.id === 'number') {
       this.#pending.settle(frame);
       return;
     }
     if (!('push' in frame)) return;
     if (frame.push === 'ping') {
-      this.#write(PONG);
+      this.#conn?.send({ method: 'pong' });
       return;
     }
     if (typeof frame.channel !== 'string') return;
@@ -517,14 +459,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // --- losing the connection ------------------------------------------------------
 
+  /** The server refused the token as expired: reconnect with a new one if getToken can give it. */
   #afterExpiry(): AfterLoss {
-    return this.#options.getToken === undefined ? 'stop' : 'reconnect-with-new-token';
+    if (this.#options.getToken === undefined) return 'stop';
+    this.#token = undefined;
+    return 'reconnect';
   }
 
   /** A token that worked before may be refetched once; a freshly fetched one that fails is final. */
   #afterInvalidToken(): AfterLoss {
-    const retry = this.#options.getToken !== undefined && this.#everConnected && !this.#tokenFresh;
-    return retry ? 'reconnect-with-new-token' : 'stop';
+    if (this.#options.getToken === undefined) return 'stop';
+    const retry = this.#everConnected && !this.#tokenFresh;
+    this.#token = undefined;
+    return retry ? 'reconnect' : 'stop';
   }
 
   #afterClose(code: number): AfterLoss {
@@ -534,11 +481,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /** The transport is gone (or must go): reconnect with backoff, or stop on terminal closes. */
-  #lose(info: StateReason, closeSocket: boolean, next: AfterLoss = this.#afterClose(info.code)): void {
+  #lose(info: StateReason, next: AfterLoss = this.#afterClose(info.code)): void {
     if (this.#state === 'disconnected') return;
     if (next === 'stop') return this.#stop(info);
-    if (next === 'reconnect-with-new-token') this.#token = undefined;
-    const entries = this.#teardown(info, closeSocket);
+    const entries = this.#teardown(info);
     // In-flight publishes go back to the front of the queue with their keys; the rest fail.
     const closed = SwitchboardError.of(ClientCode.ConnectionClosed);
     const publishes: QueuedPublish[] = [];
@@ -546,6 +492,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       if (entry.meta !== undefined) publishes.push(entry.meta);
       else entry.onError(closed);
     }
+    this.#queue.requeue(publishes);
     const gen = this.#gen;
     for (const sub of [...this.#subs.values()]) sub.handleConnectionLost(info);
     if (gen !== this.#gen) return;
@@ -562,7 +509,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Go `disconnected`: no reconnect; pending work fails. */
   #stop(info: StateReason): void {
     if (this.#state === 'disconnected') return;
-    const entries = this.#teardown(info, true);
+    const entries = this.#teardown(info);
     const error = SwitchboardError.of(ClientCode.ClientDisconnected, info.reason);
     for (const entry of entries) entry.onError(error);
     for (const item of this.#queue.drain()) item.reject(error);
@@ -572,17 +519,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /** Detach and close the socket, stop the connection's timers, take its pending commands. */
-  #teardown(info: StateReason, closeSocket: boolean): ReturnType<PendingCommands<QueuedPublish>['takeAll']> {
+  #teardown(info: StateReason): ReturnType<PendingCommands<QueuedPublish>['takeAll']> {
     this.#gen++;
-    const socket = this.#socket;
-    this.#socket = null;
-    if (socket !== null && closeSocket) {
-      try {
-        socket.close(1000, info.reason.slice(0, 120));
-      } catch {
-        // Already closing; nothing else to do.
-      }
-    }
+    this.#conn?.close(info.reason);
+    this.#conn = null;
     this.#connectTimer.clear();
     this.#reconnectTimer.clear();
     this.#refreshTimer.clear();

@@ -32,9 +32,9 @@ export interface ClientOptions {
   offlineQueue?: { maxSize?: number };
   /** Client name sent in `connect`, for server logs (e.g. "web"). */
   name?: string;
-  /** Deadline for getting a token, opening the socket and the `connect` reply. Default 10000. */
+  /** Deadline for getting a token, opening the socket and the `connect` reply; 0 disables. Default 10000. */
   connectTimeout?: number;
-  /** Deadline for each command's reply, and for calls waiting for a connection. Default 10000. */
+  /** Deadline for each reply, and for calls waiting for their subscription; 0 disables. Default 10000. */
   commandTimeout?: number;
   /** Minimum interval between two signals with the same key on a channel. Default 50. */
   signalInterval?: number;

@@ -428,7 +428,9 @@ export class ChannelSubscription<T = unknown, P = unknown>
         if (event.state === 'subscribed') resolve();
         else reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed));
       });
-      timer.set(this.#host.options.commandTimeout, () => {
+      const { commandTimeout } = this.#host.options;
+      if (commandTimeout <= 0) return;
+      timer.set(commandTimeout, () => {
         off();
         reject(SwitchboardError.of(ClientCode.Timeout, 'waiting for the subscription'));
       });

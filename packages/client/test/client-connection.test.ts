@@ -1,16 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientCode, SwitchboardClient, SwitchboardError, type ClientEvents } from '../src/index.js';
-import { CONNECT_RESULT, FakeSocket, acceptConnect, createClient, flush, record } from './fake-socket.js';
+import { CONNECT_RESULT, FakeSocket, acceptConnect, createClient, flush, record, useFakes } from './fake-socket.js';
 
 const EVENTS: Array<keyof ClientEvents> = ['state', 'connecting', 'connected', 'disconnected', 'reconnecting', 'error'];
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  FakeSocket.reset();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakes();
 
 describe('client state machine', () => {
   it('goes disconnected → connecting → connected with {code, reason} on every transition', () => {
@@ -364,6 +358,20 @@ describe('tokens', () => {
     expect(FakeSocket.last().lastCommand('connect').params).toEqual({ token: 't1' });
     FakeSocket.last().serverClose(3500, 'invalid token');
     expect(client.state).toBe('disconnected');
+  });
+
+  it('asks getToken again on a manual connect() after its token was refused', async () => {
+    let n = 0;
+    const client = createClient({ token: undefined, getToken: async () => `t${++n}` });
+    client.connect();
+    await flush();
+    FakeSocket.last().open();
+    FakeSocket.last().replyError('connect', { code: 101, message: 'unauthorized', temporary: false });
+    expect(client.state).toBe('disconnected');
+    client.connect();
+    await flush();
+    FakeSocket.last().open();
+    expect(FakeSocket.last().lastCommand('connect').params).toEqual({ token: 't2' });
   });
 
   it('stops at once on 3500 when the session never connected', () => {

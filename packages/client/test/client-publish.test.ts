@@ -1,14 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientCode, ErrorCode } from '../src/index.js';
-import { FakeSocket, acceptConnect, createClient, flush } from './fake-socket.js';
+import { FakeSocket, acceptConnect, createClient, flush, useFakes } from './fake-socket.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  FakeSocket.reset();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakes();
 
 const CH = 'project:1';
 

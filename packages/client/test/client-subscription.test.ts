@@ -1,14 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientCode, ErrorCode, type SubscriptionEvents } from '../src/index.js';
-import { FakeSocket, acceptConnect, createClient, flush, record } from './fake-socket.js';
+import { FakeSocket, acceptConnect, createClient, flush, record, useFakes } from './fake-socket.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  FakeSocket.reset();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakes();
 
 const CH = 'project:1';
 const pub = (offset: number, data: unknown = offset) => ({ push: 'pub', channel: CH, offset, time: 1000 + offset, data });
@@ -103,6 +97,20 @@ describe('recovery', () => {
     next.receive(pub(5), pub(6));
     expect(data).toEqual([1, 2, 3, 4, 5, 6]);
     expect(log[0]![1]).toMatchObject({ recovered: true, wasRecovering: true });
+  });
+
+  it('keeps a publication that arrives before the subscribe reply and delivers it after subscribed', () => {
+    const client = createClient();
+    const sub = client.subscribe(CH);
+    const log: string[] = [];
+    sub.on('subscribed', () => log.push('subscribed'));
+    sub.on('publication', (p) => log.push(`pub ${p.offset}`));
+    client.connect();
+    const socket = acceptConnect();
+    socket.receive(pub(1));
+    expect(log).toEqual([]);
+    socket.reply('subscribe', { epoch: 'e1', offset: 0, recoverable: true });
+    expect(log).toEqual(['subscribed', 'pub 1']);
   });
 
   it('tells the app when recovery failed so it can reload', () => {

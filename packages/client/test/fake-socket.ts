@@ -1,4 +1,5 @@
 import { encodeFrames } from '@switchboard/protocol';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { SwitchboardClient, type ClientOptions } from '../src/index.js';
 
 export interface SentFrame {
@@ -139,4 +140,15 @@ export function record<E extends object>(
   const log: Array<[keyof E, unknown]> = [];
   for (const name of names) source.on(name, (payload) => log.push([name, payload]));
   return log;
+}
+
+/** Fake timers and a fresh socket list for every test of the calling file. */
+export function useFakes(): void {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeSocket.reset();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 }
