@@ -5,7 +5,7 @@
  * order; `recovered: false` is counted and only acceptable where a gap exceeded history.
  *
  * The default test run uses a short variant (test/torture.test.ts). The long run:
- *   npx tsx test/long/torture.ts --clients 200 --publications 10000 --rate 500
+ *   npx tsx test/long/torture.ts --clients 200 --publications 10000 --rate 250
  * (add --nodes ws://…,ws://… --http http://… --secret … to torture a running cluster).
  */
 import { SwitchboardClient } from '@switchboard/client';
@@ -189,11 +189,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
     options: {
       clients: { type: 'string', default: '200' }, publications: { type: 'string', default: '10000' },
-      rate: { type: 'string', default: '500' }, 'drop-min': { type: 'string', default: '1000' }, 'drop-max': { type: 'string', default: '10000' },
+      rate: { type: 'string', default: '250' }, 'drop-min': { type: 'string', default: '1000' }, 'drop-max': { type: 'string', default: '10000' },
       nodes: { type: 'string' }, http: { type: 'string' }, secret: { type: 'string' }, 'api-key': { type: 'string' },
     },
   });
-  const { mintToken, Switchboard } = await import('@switchboard/server');
+  const { mintToken } = await import('@switchboard/server');
   let urls: string[];
   let httpUrls: string[];
   let apiKey: string;
@@ -205,16 +205,34 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     apiKey = values['api-key'] as string;
     secret = values.secret as string;
   } else {
+    // The server runs in its own process, so the load generator does not share its core.
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const server = await Switchboard.create({ config: { logLevel: 'silent', port: 0, host: '127.0.0.1', dataDir: mkdtempSync(join(tmpdir(), 'sb-torture-')), namespaces: { project: { historySize: 20000, historyTtl: '10m' } }, limits: { newConnectionsPerIpPerSecond: 100000, connectionsPerUser: 100 } } });
-    const { port } = await server.listen();
+    const { spawn } = await import('node:child_process');
+    const { randomBytes } = await import('node:crypto');
+    secret = randomBytes(32).toString('base64url');
+    const bin = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1', '--secret', secret, '--log-level', 'warn',
+      '--data', mkdtempSync(join(tmpdir(), 'sb-torture-')), '--limits.max-recovery', '20000', '--limits.new-connections-per-ip-per-second', '100000',
+      '--namespaces', JSON.stringify({ project: { historySize: 20000, historyTtl: '10m' } })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening on port (\d+)/.exec(out);
+        const k = /Admin API key: (\S+)/.exec(out);
+        if (m && k) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+    });
+    apiKey = (/Admin API key: (\S+)/.exec(out) as RegExpExecArray)[1] as string;
     urls = [`ws://127.0.0.1:${port}/ws`];
     httpUrls = [`http://127.0.0.1:${port}`];
-    apiKey = server.devAdminKey as string;
-    secret = server.secret as string;
-    close = () => server.close();
+    close = async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    };
   }
   const result = await runTorture({
     urls, httpUrls, apiKey, tenant: 'demo',
