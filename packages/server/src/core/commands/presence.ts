@@ -2,42 +2,34 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
-import { can } from '../permissions.js';
+import { authorize } from './access.js';
 import { ReplyError } from '../reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 export const presenceCommand = defineCommand({
   method: 'presence',
   params: z.strictObject({ channel: channelParam }),
-  async handler({ client, node }, params) {
-    const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
-    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
-    return { members: await node.presence(ch) };
+  async handler(ctx, params) {
+    const ch = authorize(ctx, params.channel, 'subscribe', 'presence');
+    return { members: await ctx.node.presence(ch) };
   },
 });
 
 export const presenceStatsCommand = defineCommand({
   method: 'presence_stats',
   params: z.strictObject({ channel: channelParam }),
-  async handler({ client, node }, params) {
-    const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
-    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
-    return node.presenceStats(ch);
+  async handler(ctx, params) {
+    const ch = authorize(ctx, params.channel, 'subscribe', 'presence');
+    return ctx.node.presenceStats(ch);
   },
 });
 
 export const presenceSetCommand = defineCommand({
   method: 'presence_set',
   params: z.strictObject({ channel: channelParam, state: jsonParam.optional() }),
-  async handler({ client, node }, params) {
-    const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
-    if (!can(identity, ch, 'presence')) throw new ReplyError(ErrorCode.PermissionDenied);
+  async handler(ctx, params) {
+    const { client, node } = ctx;
+    const ch = authorize(ctx, params.channel, 'presence', 'presence');
     if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
     const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
     if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');

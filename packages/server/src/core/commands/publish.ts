@@ -3,18 +3,17 @@ import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
 import { historyPageJson } from '../encode.js';
-import { can } from '../permissions.js';
+import { authorize } from './access.js';
 import { ReplyError } from '../reply-error.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
 
 export const publishCommand = defineCommand({
   method: 'publish',
   params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional() }),
-  async handler({ client, node }, params) {
+  async handler(ctx, params) {
+    const { client, node } = ctx;
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (!ch.options.clientPublish) throw new ReplyError(ErrorCode.NotAvailable, 'client publish is disabled in this namespace');
-    if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied);
+    const ch = authorize(ctx, params.channel, 'publish', 'clientPublish');
     const data = toJsonText(params.data);
     node.checkPublicationSize(ch, data);
     if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
@@ -34,11 +33,9 @@ export const historyCommand = defineCommand({
     since: positionParam.optional(),
     reverse: z.boolean().optional(),
   }),
-  async handler({ client, node }, params) {
-    const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (ch.options.historySize === 0) throw new ReplyError(ErrorCode.NotAvailable, 'history is disabled in this namespace');
-    if (!can(identity, ch, 'history')) throw new ReplyError(ErrorCode.PermissionDenied);
+  async handler(ctx, params) {
+    const { node } = ctx;
+    const ch = authorize(ctx, params.channel, 'history', 'history');
     const limit = Math.min(params.limit ?? node.config.limits.historyPageSize, node.config.limits.historyPageSize);
     const page = await node.history(ch, { limit, ...(params.since ? { since: params.since } : {}), ...(params.reverse ? { reverse: true } : {}) });
     if (params.since && params.since.epoch !== page.epoch) throw new ReplyError(ErrorCode.UnrecoverablePosition, 'epoch changed');

@@ -2,7 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
-import { can } from '../permissions.js';
+import { authorize } from './access.js';
 import { ReplyError } from '../reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
@@ -10,11 +10,10 @@ import { channelParam, jsonParam, toJsonText } from './schemas.js';
 export const signalCommand = defineCommand({
   method: 'signal',
   params: z.strictObject({ channel: channelParam, key: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/), data: jsonParam.optional() }),
-  async handler({ client, node }, params) {
+  async handler(ctx, params) {
+    const { client, node } = ctx;
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (!ch.options.signals) throw new ReplyError(ErrorCode.NotAvailable, 'signals are disabled in this namespace');
-    if (!can(identity, ch, 'signal')) throw new ReplyError(ErrorCode.PermissionDenied);
+    const ch = authorize(ctx, params.channel, 'signal', 'signals');
     if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
     const data = toJsonText(params.data);
     if (Buffer.byteLength(data) > node.config.limits.maxSignalBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'signal');
