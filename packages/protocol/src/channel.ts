@@ -29,5 +29,5 @@ export function parseChannel(channel: unknown, maxLength = CHANNEL_MAX_LENGTH): 
 
 /** Tenant ids: 1–64 characters of [A-Za-z0-9_-]. */
 export const TENANT_RE = /^[A-Za-z0-9_-]{1,64}$/;
-/** User ids (`sub`): 1–128 printable ASCII characters without ':' or whitespace. */
-export const USER_RE = /^[\x21-\x39\x3b-\x7e]{1,128}$/;
+/** User ids (`sub`): 1–128 characters of the channel-name set, so `user:{sub}` is always a valid channel. */
+export const USER_RE = /^[A-Za-z0-9_\-.@=+,;~!$*()']{1,128}$/;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Config, type ConfigInput, configSchema } from './schema.js';
 import { ENV_ALIASES, FLAG_ALIASES, type OptionInfo, listOptions } from './options.js';
-import { createError } from '../core/sb-error.js';
+import { SwitchboardError, createError } from '../core/sb-error.js';
 
 type Tree = { [key: string]: unknown };
 
@@ -25,11 +25,20 @@ function merge(base: Tree, over: Tree): Tree {
   return out;
 }
 
+/** JSON.parse that refuses `__proto__` keys, so a config cannot reach an object's prototype. */
+function parseJson(text: string, where: string): unknown {
+  return JSON.parse(text, (key, value: unknown) => {
+    if (key === '__proto__') throw createError('SB_ERR_CONFIG_INVALID', `${where}: "__proto__" is not a valid key`);
+    return value;
+  });
+}
+
 function parseValue(opt: OptionInfo, raw: string, source: string): unknown {
   if (!opt.json) return raw;
   try {
-    return JSON.parse(raw);
-  } catch {
+    return parseJson(raw, `${opt.key} (${source})`);
+  } catch (err) {
+    if (err instanceof SwitchboardError) throw err;
     throw createError('SB_ERR_CONFIG_INVALID', `${opt.key} (${source}): expected JSON`);
   }
 }
@@ -71,10 +80,11 @@ export function fromFile(path: string): Tree {
     throw createError('SB_ERR_CONFIG_FILE', `${path}: ${(err as Error).message}`);
   }
   try {
-    const parsed: unknown = JSON.parse(text);
+    const parsed: unknown = parseJson(text, path);
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Tree;
   } catch (err) {
+    if (err instanceof SwitchboardError) throw err;
     throw createError('SB_ERR_CONFIG_FILE', `${path}: not a JSON object (${(err as Error).message})`);
   }
 }

@@ -48,7 +48,10 @@ export class ModuleRegistry {
     for (const name of Object.keys(feature.hooks ?? {})) {
       if (!HOOK_NAMES.includes(name as HookName)) throw createError('SB_ERR_FEATURE_HOOK', `feature "${feature.name}" has unknown hook "${name}"`);
     }
+    const own = new Set<string>();
     for (const cmd of feature.commands ?? []) {
+      if (own.has(cmd.method)) throw createError('SB_ERR_FEATURE_COMMAND', `command "${cmd.method}" is listed twice by feature "${feature.name}"`);
+      own.add(cmd.method);
       if (commands.has(cmd.method)) throw createError('SB_ERR_FEATURE_COMMAND', `command "${cmd.method}" of feature "${feature.name}" already exists`);
     }
     for (const cmd of feature.commands ?? []) commands.set(cmd.method, cmd);

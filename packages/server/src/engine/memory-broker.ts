@@ -82,7 +82,7 @@ export class MemoryBroker implements Broker {
       const after = query.since.offset;
       items = items.filter((p) => p.offset > after);
     }
-    const page = query.reverse ? items.slice(-query.limit).reverse() : items.slice(0, query.limit);
+    const page = query.limit <= 0 ? [] : query.reverse ? items.slice(-query.limit).reverse() : items.slice(0, query.limit);
     const first = stream.items.length > 0 ? (stream.items[0] as StreamPublication).offset : stream.offset + 1;
     return { publications: page, epoch: stream.epoch, offset: stream.offset, firstOffset: first };
   }

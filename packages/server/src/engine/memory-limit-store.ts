@@ -28,7 +28,9 @@ export class MemoryLimitStore implements LimitStore {
 
   async releaseConnection(tenant: string, user: string): Promise<void> {
     const userKey = `${tenant}|${user}`;
-    const u = (this.#users.get(userKey) ?? 1) - 1;
+    const held = this.#users.get(userKey);
+    if (held === undefined) return; // never acquired: nothing to release
+    const u = held - 1;
     const t = (this.#tenants.get(tenant) ?? 1) - 1;
     if (u <= 0) this.#users.delete(userKey);
     else this.#users.set(userKey, u);
