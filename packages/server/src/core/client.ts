@@ -48,6 +48,8 @@ export class Client {
   manualStatus: 'online' | 'away' = 'online';
   idle = false;
   lastActivity = Date.now();
+  /** Whether `connect` completed (hooks saw this connection). */
+  wasConnected = false;
   /** Whether this connection holds a connection slot in the limit store. */
   holdsSlot = false;
 
@@ -297,6 +299,7 @@ export class Client {
   markConnected(identity: Identity): void {
     this.identity = identity;
     this.state = 'connected';
+    this.wasConnected = true;
     this.#handshakeTimer?.cancel();
     this.#handshakeTimer = null;
     this.#schedulePing();

@@ -137,7 +137,7 @@ export class Node {
       client.holdsSlot = false;
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
     }
-    if (id) this.modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
+    if (client.wasConnected) this.modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
   }
 
   markDirty(client: Client): void {
