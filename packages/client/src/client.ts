@@ -17,7 +17,9 @@ import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
+import { ActivityFeed } from './activity.js';
 import { Heartbeat } from './heartbeat.js';
+import { Notifications } from './notifications.js';
 import { OfflineQueue } from './offline-queue.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
@@ -64,6 +66,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   readonly #pending: PendingCommands<QueuedPublish>;
   readonly #queue: OfflineQueue<QueuedPublish>;
   readonly #subs = new Map<string, ChannelSubscription>();
+  #notifications: Notifications | null = null;
+  readonly #feeds = new Map<string, ActivityFeed>();
   readonly #host: SubscriptionHost;
   readonly #heartbeat: Heartbeat;
   readonly #connectTimer: TimerSlot;
@@ -228,6 +232,48 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return new Promise((resolve, reject) =>
       this.#request('status', { status }, { onResult: () => resolve(), onError: reject }),
     );
+  }
+
+  /**
+   * Send any command (also feature commands) and resolve with its result; rejects with a
+   * SwitchboardError: the reply error, a timeout, or `ConnectionClosed` when not connected.
+   *
+   * @example
+   * const { count } = await client.call<{ count: number }>('notifications.unread_count', {});
+   */
+  call<R = unknown>(method: string, params: unknown = {}): Promise<R> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'connected') {
+        reject(SwitchboardError.of(ClientCode.ConnectionClosed));
+        return;
+      }
+      this.#request(method as MethodName, params as never, { onResult: (r) => resolve(r as R), onError: reject });
+    });
+  }
+
+  /**
+   * The connected user's notifications inbox (docs/notifications.md).
+   * @example
+   * client.notifications.onNotification((n) => toast(n.title));
+   * const { count } = await client.notifications.unreadCount();
+   */
+  get notifications(): Notifications {
+    this.#notifications ??= new Notifications(this);
+    return this.#notifications;
+  }
+
+  /**
+   * The activity feed of a scope such as `project:42` (docs/activity.md).
+   * @example
+   * client.activity('project:42').onActivity((a) => prepend(a));
+   */
+  activity(scope: string): ActivityFeed {
+    let feed = this.#feeds.get(scope);
+    if (!feed) {
+      feed = new ActivityFeed(this, scope);
+      this.#feeds.set(scope, feed);
+    }
+    return feed;
   }
 
   // --- connection -----------------------------------------------------------------

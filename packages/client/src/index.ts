@@ -1,4 +1,9 @@
 export { SwitchboardClient } from './client.js';
+export {
+  Notifications, type Notification, type NotificationActor, type NotificationDraft, type NotificationPage,
+  type NotificationPreferences, type NotificationPriority, type NotificationQuery, type UnreadCount,
+} from './notifications.js';
+export { ActivityFeed, type Activity, type ActivityDraft, type ActivityPage, type ActivityQuery } from './activity.js';
 export type { Subscription, HistoryOptions, HistoryPage } from './subscription.js';
 export { SwitchboardError } from './errors.js';
 export { ClientCode, type ClientCodeInfo, type ClientCodeName, type StateReason } from './codes.js';

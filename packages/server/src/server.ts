@@ -13,8 +13,13 @@ import { Node } from './core/node.js';
 import { createError } from './core/sb-error.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
+import { createRedisEngine, redisEngineOptions } from './engine/redis/redis-engine.js';
+import { activityFeature } from './features/activity/index.js';
+import { notificationsFeature } from './features/notifications/index.js';
 import { createHttpApp } from './http/app.js';
 import { createLogger } from './observability/logger.js';
+import { migrateToLatest } from './storage/migrate.js';
+import { Storage } from './storage/storage.js';
 import { WebSocketTransport } from './transport/ws-transport.js';
 
 export interface SwitchboardOptions {
@@ -40,6 +45,8 @@ export class Switchboard {
     readonly logger: Logger,
     readonly secret: string | undefined,
     readonly devAdminKey: string | undefined,
+    /** Durable data (SQLite in the data directory, or PostgreSQL at `database`). */
+    readonly storage: Storage,
   ) {}
 
   static async create(options: SwitchboardOptions = {}): Promise<Switchboard> {
@@ -47,13 +54,23 @@ export class Switchboard {
     const logger = options.logger ?? createLogger(config.logLevel);
     const keys = loadKeyMaterial(config);
     const verifier = await TokenVerifier.create(config.auth, keys.secret);
-    const engine = options.engine ?? createMemoryEngine();
-    const node = new Node({ config, engine, verifier, logger, features: options.features ?? [] });
+    const engine = options.engine ?? (config.redis ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine());
+    const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
+    try {
+      await migrateToLatest(storage, (p) => {
+        if (p.kind === 'applied') logger.info({ migration: p.name, ms: p.ms }, 'migration applied');
+      });
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+    const durable = [notificationsFeature(storage), activityFeature(storage)];
+    const node = new Node({ config, engine, verifier, logger, features: [...durable, ...(options.features ?? [])] });
     const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys));
     const transport = new WebSocketTransport(node);
     transport.attach(app.server);
     await node.start();
-    return new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey);
+    return new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage);
   }
 
   /** Also accept WebSockets on another HTTP server (mounting into an existing app). */
@@ -89,7 +106,7 @@ export class Switchboard {
     await this.app.close();
     await this.node.close();
     const { engine } = this.node;
-    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close()]);
+    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), this.storage.close()]);
   }
 }
 

@@ -2,6 +2,7 @@
 import { SwitchboardError } from '../core/sb-error.js';
 import { APIKEY_HELP, apikey } from './apikey.js';
 import { parseArgs } from './args.js';
+import { MIGRATE_HELP, migrate } from './migrate.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { TOKEN_HELP, token } from './token.js';
 
@@ -11,6 +12,7 @@ Commands:
   serve     start a server (default when no command is given)
   token     print a connection token (JWT) for a user and tenant
   apikey    create an API key for the HTTP API
+  migrate   apply pending database migrations (SQLite or PostgreSQL), with progress
 
 Run switchboard <command> --help for the options of a command.
 `;
@@ -32,6 +34,9 @@ async function main(argv: string[]): Promise<void> {
     case 'apikey':
       if (args.help) return out(APIKEY_HELP);
       return apikey(args, out);
+    case 'migrate':
+      if (args.help) return out(MIGRATE_HELP);
+      return migrate(args, out);
     case 'help':
       return out(HELP);
     default:

@@ -60,4 +60,4 @@ export function listOptions(): OptionInfo[] {
 
 /** Short aliases kept for the README's commands. */
 export const FLAG_ALIASES: Readonly<Record<string, string>> = { '--data': 'dataDir', '--secret': 'auth.secret' };
-export const ENV_ALIASES: Readonly<Record<string, string>> = { SWITCHBOARD_SECRET: 'auth.secret' };
+export const ENV_ALIASES: Readonly<Record<string, string>> = { SWITCHBOARD_SECRET: 'auth.secret', DATABASE_URL: 'database', REDIS_URL: 'redis' };

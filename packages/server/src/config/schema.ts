@@ -47,7 +47,34 @@ const DEFAULT_NAMESPACES = {
   analytics: { clientPublish: false, presence: false },
   user: { subscribe: 'owner', clientPublish: false, presence: false },
   system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
+  // Live activity of scope S is `activity:S`; the activity feature lets in exactly who may subscribe to S.
+  activity: { subscribe: 'authenticated', historySize: 0, clientPublish: false, presence: false, joinLeave: false, signals: false, recovery: false },
 };
+
+/** Options of the notifications feature. */
+const notificationsSchema = z.strictObject({
+  groupWindow: duration('60s', 'notifications with the same group key within this window of the first merge into one'),
+  retentionDays: int(90, 0, 36_500, 'days notifications are kept (0 = until the next sweep)'),
+  sweepInterval: duration('1h', 'interval of the notifications retention sweep (also run at start)'),
+  idempotencyTtl: duration('24h', 'how long an Idempotency-Key of a create request is remembered'),
+  maxRecipients: int(1000, 1, 100_000, 'most users named in one create request'),
+  pageSize: int(100, 1, 1000, 'largest page of a notifications list'),
+  maxDataBytes: int(16_384, 0, 1_048_576, 'largest `data` of a notification, bytes of JSON'),
+  clientCreate: bool(false, 'clients may create notifications (command notifications.create; also needs the publish capability on user:{recipient})'),
+  clientTypes: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
+    .default(['mention'])
+    .describe('types clients may create, comma separated (default mention)'),
+});
+
+/** Options of the activity feature. */
+const activitySchema = z.strictObject({
+  groupWindow: duration('0', 'consecutive activities of one actor and verb in one scope within this window merge into one (0 = never)'),
+  retentionDays: int(365, 0, 36_500, 'days activities are kept (0 = until the next sweep)'),
+  sweepInterval: duration('1h', 'interval of the activity retention sweep (also run at start)'),
+  idempotencyTtl: duration('24h', 'how long an Idempotency-Key of a record request is remembered'),
+  pageSize: int(100, 1, 1000, 'largest page of an activity list'),
+  maxDataBytes: int(16_384, 0, 1_048_576, 'largest `data` of an activity, bytes of JSON'),
+});
 
 export const configSchema = z.strictObject({
   /** TCP port of the HTTP API and the WebSocket endpoint. */
@@ -58,6 +85,12 @@ export const configSchema = z.strictObject({
   dataDir: z.string().default('./data').describe('data directory (default ./data)'),
   /** Development mode: localhost Origins allowed, a development secret and admin key generated. */
   development: bool(true, 'development mode: generate a secret and admin key when none is configured; allow localhost Origins'),
+  /** Durable data: a PostgreSQL URL, or empty for a SQLite file (switchboard.db) in the data directory. */
+  database: z.string().default('').describe('PostgreSQL URL; SQLite file in the data directory when empty (--database / DATABASE_URL)'),
+  /** Redis URL for the shared engine (--redis / REDIS_URL); the in-memory engine when unset. */
+  redis: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').optional().describe('Redis URL for the shared engine (--redis / REDIS_URL); in-memory engine when unset'),
+  /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
+  redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sb').describe('prefix of Redis keys, so deployments can share one Redis (default sb)'),
   /** Node id used in logs and metrics; random when empty. */
   nodeId: z.string().default('').describe('node id for logs and metrics (default random)'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level (default info)'),
@@ -128,7 +161,13 @@ export const configSchema = z.strictObject({
     shutdown: duration('10s', 'longest graceful shutdown before exit'),
     httpRequest: duration('30s', 'HTTP request timeout'),
     httpHeaders: duration('10s', 'HTTP header timeout'),
+    presenceTtl: duration('15s', 'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this'),
   }).prefault({}).describe('timeouts'),
+
+  /** The notifications inbox (see docs/notifications.md). */
+  notifications: notificationsSchema.prefault({}).describe('notifications'),
+  /** Activity feeds (see docs/activity.md). */
+  activity: activitySchema.prefault({}).describe('activity feeds'),
 
   /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
   namespaces: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), namespaceSchema.prefault({}))

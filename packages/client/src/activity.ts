@@ -1,0 +1,137 @@
+import { Emitter } from './emitter.js';
+import type { Subscription } from './subscription.js';
+
+/**
+ * Activity feeds: what happened in a scope (`project:42`), queried with filters and
+ * cursors, and live on the channel `activity:{scope}`. Server side: docs/activity.md.
+ */
+
+/** What a feed needs from the client (SwitchboardClient provides it once it has a generic `call`). */
+export interface ActivityHost {
+  /** Send a command and resolve with its result; reject with a SwitchboardError. */
+  call(method: string, params: unknown): Promise<unknown>;
+  /** Subscribe to a channel, or return the existing subscription. */
+  subscribe(channel: string): Subscription;
+}
+
+/** One activity. `count` > 1 when consecutive ones of one actor and verb were grouped. */
+export interface Activity<D = unknown> {
+  id: string;
+  scope: string;
+  actor: string;
+  verb: string;
+  object: string | null;
+  target: string | null;
+  data: D | null;
+  /** When it happened (a group: its first), Unix ms. */
+  time: number;
+  /** The latest activity merged into this one, Unix ms. */
+  lastTime: number;
+  /** "Bob edited 5 nodes" when 5. */
+  count: number;
+  /** Objects of the grouped activities, most recent first (at most 20). */
+  objects: string[];
+  createdAt: number;
+}
+
+export interface ActivityQuery {
+  actor?: string;
+  verb?: string;
+  /** From this time (inclusive): Unix ms or an ISO 8601 date. */
+  since?: number | string;
+  /** Before this time (exclusive). */
+  until?: number | string;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size (default 50, at most the server's `activity.pageSize`). */
+  limit?: number;
+}
+
+export interface ActivityPage<D = unknown> {
+  activities: Activity<D>[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** What a client records; the actor is always the connected user, the time is now. */
+export interface ActivityDraft {
+  verb: string;
+  object?: string;
+  target?: string;
+  data?: unknown;
+  idempotencyKey?: string;
+}
+
+interface FeedEvents {
+  activity: Activity;
+}
+
+class FeedEmitter extends Emitter<FeedEvents> {
+  fire(activity: Activity): void {
+    this.emit('activity', activity);
+  }
+}
+
+function isActivityPush(data: unknown): data is { kind: 'activity'; activity: Activity } {
+  return typeof data === 'object' && data !== null && (data as { kind?: unknown }).kind === 'activity';
+}
+
+/**
+ * The activity feed of one scope. Reading it needs the subscribe permission on the scope
+ * itself (the token's capability for `project:42`, say); recording needs publish.
+ *
+ * @example
+ * const feed = new ActivityFeed(client, 'project:42');
+ * const { activities } = await feed.list({ verb: 'commented', limit: 20 });
+ * feed.onActivity((a) => prepend(a));
+ */
+export class ActivityFeed {
+  readonly #host: ActivityHost;
+  readonly #events = new FeedEmitter();
+  #listening = false;
+
+  constructor(host: ActivityHost, readonly scope: string) {
+    this.#host = host;
+  }
+
+  /**
+   * A page of the scope's activities, newest first, filtered.
+   *
+   * @example
+   * const page = await feed.list({ actor: 'bob', since: Date.now() - 86_400_000 });
+   * const older = page.nextCursor ? await feed.list({ cursor: page.nextCursor }) : null;
+   */
+  list<D = unknown>(query: ActivityQuery = {}): Promise<ActivityPage<D>> {
+    return this.#host.call('activity.list', { ...query, scope: this.scope }) as Promise<ActivityPage<D>>;
+  }
+
+  /**
+   * Record an activity as the connected user (the scope's namespace must allow client
+   * publish, and the token needs publish on the scope).
+   *
+   * @example
+   * await feed.record({ verb: 'moved', object: 'card:7', target: 'column:done' });
+   */
+  record(draft: ActivityDraft): Promise<{ activity: Activity; merged: boolean; deduplicated?: true }> {
+    return this.#host.call('activity.record', { ...draft, scope: this.scope }) as never;
+  }
+
+  /**
+   * Every activity recorded in the scope from now on (a grouped one arrives again with the
+   * same id and a higher `count`: replace it). The live channel keeps no history: after a
+   * reconnect, `list()` again to fill the gap.
+   *
+   * @example
+   * const off = feed.onActivity((a) => upsert(a.id, a));
+   * off();
+   */
+  onActivity<D = unknown>(listener: (a: Activity<D>) => void): () => void {
+    if (!this.#listening) {
+      this.#listening = true;
+      this.#host.subscribe(`activity:${this.scope}`).on('publication', (p) => {
+        if (isActivityPush(p.data)) this.#events.fire(p.data.activity);
+      });
+    }
+    return this.#events.on('activity', listener as (a: Activity) => void);
+  }
+}

@@ -1,0 +1,272 @@
+import { Emitter } from './emitter.js';
+import type { Subscription } from './subscription.js';
+
+/**
+ * The notifications inbox of the connected user: list, counts, read state, preferences,
+ * and live pushes on the personal channel `user:{sub}`. Server side: docs/notifications.md.
+ */
+
+/** What the inbox needs from the client (SwitchboardClient provides it once it has a generic `call`). */
+export interface NotificationsHost {
+  /** Send a command and resolve with its result; reject with a SwitchboardError. */
+  call(method: string, params: unknown): Promise<unknown>;
+  /** Subscribe to a channel, or return the existing subscription. */
+  subscribe(channel: string): Subscription;
+  /** The connected identity, or null before the first connect. */
+  readonly session: { readonly user: string } | null;
+  once(event: 'connected', listener: (e: { readonly user: string }) => void): () => void;
+}
+
+export type NotificationPriority = 'low' | 'normal' | 'high' | 'critical';
+
+export interface NotificationActor {
+  id: string;
+  name?: string;
+}
+
+/** One notification, as stored. `count` > 1 when several with one group key were merged. */
+export interface Notification<D = unknown> {
+  id: string;
+  user: string;
+  type: string;
+  title: string;
+  body: string | null;
+  data: D | null;
+  link: string | null;
+  priority: NotificationPriority;
+  category: string | null;
+  /** The latest actor. */
+  actor: NotificationActor | null;
+  /** Actors merged into this notification, most recent first (at most 10). */
+  actors: NotificationActor[];
+  /** Distinct actors: "Ann and 3 others" when 4. */
+  actorCount: number;
+  count: number;
+  resource: string | null;
+  groupKey: string | null;
+  createdAt: number;
+  updatedAt: number;
+  read: boolean;
+  readAt: number | null;
+  seen: boolean;
+  seenAt: number | null;
+  archived: boolean;
+  archivedAt: number | null;
+}
+
+export interface NotificationQuery {
+  /** Only unread ones. */
+  unreadOnly?: boolean;
+  /** Archived ones instead of the inbox. */
+  archived?: boolean;
+  type?: string;
+  /** Created at or after: Unix ms or an ISO 8601 date. */
+  since?: number | string;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size (default 50, at most the server's `notifications.pageSize`). */
+  limit?: number;
+}
+
+export interface NotificationPage<D = unknown> {
+  notifications: Notification<D>[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface UnreadCount {
+  /** Unread and not archived: the badge. */
+  count: number;
+  /** Not seen since the inbox was last opened (`markSeen`). */
+  unseen: number;
+}
+
+export interface NotificationPreferences {
+  mutedTypes: string[];
+  mutedCategories: string[];
+  /** Below this priority notifications are stored but not pushed. Critical ones always are. */
+  minPriority: NotificationPriority;
+}
+
+/** What a client may create, where the server allows it (`notifications.clientCreate`). */
+export interface NotificationDraft {
+  type: string;
+  title: string;
+  body?: string;
+  data?: unknown;
+  link?: string;
+  priority?: Exclude<NotificationPriority, 'critical'>;
+  category?: string;
+  resource?: string;
+  groupKey?: string;
+  idempotencyKey?: string;
+}
+
+interface InboxEvents {
+  notification: Notification;
+  unread: UnreadCount;
+}
+
+class InboxEmitter extends Emitter<InboxEvents> {
+  fire<K extends keyof InboxEvents>(event: K, payload: InboxEvents[K]): void {
+    this.emit(event, payload);
+  }
+}
+
+type Push = { kind: 'notification'; notification: Notification } | ({ kind: 'unread' } & UnreadCount);
+
+function isPush(data: unknown): data is Push {
+  return typeof data === 'object' && data !== null && ((data as Push).kind === 'notification' || (data as Push).kind === 'unread');
+}
+
+/**
+ * The connected user's notifications. Every call acts on the token's own user and tenant.
+ *
+ * @example
+ * const inbox = new Notifications(client);
+ * inbox.onUnreadCount(({ count }) => setBadge(count));
+ * inbox.onNotification((n) => toast(n.title));
+ * const { notifications } = await inbox.list({ unreadOnly: true });
+ */
+export class Notifications {
+  readonly #host: NotificationsHost;
+  readonly #events = new InboxEmitter();
+  #listening = false;
+
+  constructor(host: NotificationsHost) {
+    this.#host = host;
+  }
+
+  /**
+   * A page of notifications, newest first.
+   *
+   * @example
+   * let page = await inbox.list({ limit: 20 });
+   * if (page.nextCursor) page = await inbox.list({ limit: 20, cursor: page.nextCursor });
+   */
+  list<D = unknown>(query: NotificationQuery = {}): Promise<NotificationPage<D>> {
+    return this.#host.call('notifications.list', query) as Promise<NotificationPage<D>>;
+  }
+
+  /**
+   * The unread and unseen counts now (live changes arrive through `onUnreadCount`).
+   *
+   * @example
+   * const { count } = await inbox.unreadCount();
+   */
+  unreadCount(): Promise<UnreadCount> {
+    return this.#host.call('notifications.unread_count', {}) as Promise<UnreadCount>;
+  }
+
+  /**
+   * Mark one notification read. An id that is not this user's rejects with NotFound (117).
+   *
+   * @example
+   * await inbox.markRead(n.id);
+   */
+  async markRead(id: string): Promise<void> {
+    await this.#host.call('notifications.mark_read', { id });
+  }
+
+  /**
+   * Mark every notification read.
+   *
+   * @example
+   * const { updated } = await inbox.markAllRead();
+   */
+  markAllRead(): Promise<{ updated: number }> {
+    return this.#host.call('notifications.mark_all_read', {}) as Promise<{ updated: number }>;
+  }
+
+  /**
+   * Mark every notification seen (call it when the inbox is opened); `unseen` drops to 0.
+   *
+   * @example
+   * bell.addEventListener('click', () => void inbox.markSeen());
+   */
+  markSeen(): Promise<{ updated: number }> {
+    return this.#host.call('notifications.mark_seen', {}) as Promise<{ updated: number }>;
+  }
+
+  /**
+   * Archive one notification: it leaves the inbox (see `list({ archived: true })`).
+   *
+   * @example
+   * await inbox.archive(n.id);
+   */
+  async archive(id: string): Promise<void> {
+    await this.#host.call('notifications.archive', { id });
+  }
+
+  /**
+   * This user's preferences.
+   *
+   * @example
+   * const { mutedTypes } = await inbox.preferences();
+   */
+  preferences(): Promise<NotificationPreferences> {
+    return this.#host.call('notifications.preferences.get', {}) as Promise<NotificationPreferences>;
+  }
+
+  /**
+   * Change some preferences; the others stay. Resolves with all of them.
+   *
+   * @example
+   * await inbox.setPreferences({ mutedTypes: ['review'], minPriority: 'normal' });
+   */
+  setPreferences(patch: Partial<NotificationPreferences>): Promise<NotificationPreferences> {
+    return this.#host.call('notifications.preferences.set', patch) as Promise<NotificationPreferences>;
+  }
+
+  /**
+   * Notify another user (a mention), where the server allows clients to: the type must be
+   * in `notifications.clientTypes` and the token needs `publish` on `user:{recipient}`.
+   *
+   * @example
+   * await inbox.create('ann', { type: 'mention', title: 'Bob mentioned you', link: '/doc/7#c3' });
+   */
+  create(user: string, draft: NotificationDraft): Promise<{ count: number; notifications: Array<{ id: string; user: string; merged: boolean; pushed: boolean }> }> {
+    return this.#host.call('notifications.create', { ...draft, user }) as never;
+  }
+
+  /**
+   * Every new or merged notification pushed to this user (muted ones are not pushed).
+   * A merged one arrives again with the same id and a higher `count`: replace it.
+   *
+   * @example
+   * const off = inbox.onNotification((n) => upsert(n.id, n));
+   * off();
+   */
+  onNotification<D = unknown>(listener: (n: Notification<D>) => void): () => void {
+    this.#listen();
+    return this.#events.on('notification', listener as (n: Notification) => void);
+  }
+
+  /**
+   * The unread count, pushed after every change (new, merged, read, archived). Bursts may
+   * share one push; the last one is always current.
+   *
+   * @example
+   * inbox.onUnreadCount(({ count }) => { document.title = count ? `(${count}) App` : 'App'; });
+   */
+  onUnreadCount(listener: (c: UnreadCount) => void): () => void {
+    this.#listen();
+    return this.#events.on('unread', listener);
+  }
+
+  /** Subscribe to `user:{sub}` once the user is known. */
+  #listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    const start = (user: string) => {
+      this.#host.subscribe(`user:${user}`).on('publication', (p) => {
+        if (!isPush(p.data)) return;
+        if (p.data.kind === 'notification') this.#events.fire('notification', p.data.notification);
+        else this.#events.fire('unread', { count: p.data.count, unseen: p.data.unseen });
+      });
+    };
+    const session = this.#host.session;
+    if (session) start(session.user);
+    else this.#host.once('connected', (e) => start(e.user));
+  }
+}

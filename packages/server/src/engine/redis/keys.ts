@@ -1,0 +1,90 @@
+/**
+ * The Redis key layout, in one place. Every key starts with `${prefix}:` so several
+ * deployments can share one Redis. Keys that one Lua script touches together carry the
+ * same hash tag (`{...}`), so they live in one slot of a Redis Cluster:
+ *
+ *   {prefix}:{tenant|channel}:m          hash   stream meta: e (epoch), o (offset)
+ *   {prefix}:{tenant|channel}:h          stream history, entry id = `${offset}-0`
+ *   {prefix}:{tenant|channel}:i:{key}    string idempotency key -> `${offset}:${epoch}`
+ *   {prefix}:{tenant|channel}:p          hash   presence: client -> entry JSON (with node id)
+ *   {prefix}:{tenant|channel}:t          pub/sub topic of the channel (not a key)
+ *   {prefix}:lim:{tenant}:t              string connections of the tenant
+ *   {prefix}:lim:{tenant}:u              hash   user -> connections
+ *   {prefix}:lim:{tenant}:n:{node}       hash   user -> connections held by that node
+ *   {prefix}:tb:{bucket}                 hash   token bucket: k (tokens), u (updated, ms)
+ *   {prefix}:nodes                       zset   node -> heartbeat expiry (Redis time, ms)
+ *   {prefix}:node:{node}:p               set    JSON [channel, client] of the node's presence
+ *   {prefix}:node:{node}:l               set    tenants the node holds connections in
+ *   {prefix}:node:{node}:s               string sweep lock of a dead node
+ *   {prefix}:node:{node}:x               string set by a survivor that swept the node (it may be alive)
+ *   {prefix}:control                     pub/sub topic of node-to-node commands
+ */
+export class RedisKeys {
+  readonly nodes: string;
+  readonly controlTopic: string;
+  readonly #topicHead: string;
+
+  constructor(readonly prefix: string) {
+    this.nodes = `${prefix}:nodes`;
+    this.controlTopic = `${prefix}:control`;
+    this.#topicHead = `${prefix}:{`;
+  }
+
+  meta(channel: string): string {
+    return `${this.prefix}:{${channel}}:m`;
+  }
+
+  history(channel: string): string {
+    return `${this.prefix}:{${channel}}:h`;
+  }
+
+  idempotency(channel: string, key: string): string {
+    return `${this.prefix}:{${channel}}:i:${key}`;
+  }
+
+  presence(channel: string): string {
+    return `${this.prefix}:{${channel}}:p`;
+  }
+
+  topic(channel: string): string {
+    return `${this.prefix}:{${channel}}:t`;
+  }
+
+  /** The channel key of a topic, or null when the topic is not a channel's. */
+  channelOfTopic(topic: string): string | null {
+    if (!topic.startsWith(this.#topicHead) || !topic.endsWith('}:t')) return null;
+    return topic.slice(this.#topicHead.length, -3);
+  }
+
+  tenantConnections(tenant: string): string {
+    return `${this.prefix}:lim:{${tenant}}:t`;
+  }
+
+  userConnections(tenant: string): string {
+    return `${this.prefix}:lim:{${tenant}}:u`;
+  }
+
+  nodeConnections(tenant: string, node: string): string {
+    return `${this.prefix}:lim:{${tenant}}:n:${node}`;
+  }
+
+  bucket(key: string): string {
+    return `${this.prefix}:tb:${key}`;
+  }
+
+  nodePresence(node: string): string {
+    return `${this.prefix}:node:{${node}}:p`;
+  }
+
+  nodeTenants(node: string): string {
+    return `${this.prefix}:node:{${node}}:l`;
+  }
+
+  nodeSweepLock(node: string): string {
+    return `${this.prefix}:node:{${node}}:s`;
+  }
+
+  nodeSwept(node: string): string {
+    return `${this.prefix}:node:{${node}}:x`;
+  }
+}

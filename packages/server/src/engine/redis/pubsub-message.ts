@@ -1,0 +1,54 @@
+import type { PresenceDevice } from '@switchboard/protocol';
+import type { ChannelEvent, StreamPosition, StreamPublication } from '../broker.js';
+import type { PresenceEntry } from '../presence-store.js';
+
+/**
+ * Messages on a channel's topic. A publication is written by the publish script as
+ * `p{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{data}` (data last: it may hold newlines);
+ * an event is `e{event JSON}`. Both share the topic, so a node sees them in publish order.
+ */
+export type TopicMessage =
+  | { kind: 'publication'; epoch: string; pub: StreamPublication }
+  | { kind: 'event'; event: ChannelEvent };
+
+export function encodeEvent(event: ChannelEvent): string {
+  return `e${JSON.stringify(event)}`;
+}
+
+export function decodeTopicMessage(message: string): TopicMessage | null {
+  if (message.startsWith('e')) return { kind: 'event', event: JSON.parse(message.slice(1)) as ChannelEvent };
+  if (!message.startsWith('p')) return null;
+  const a = message.indexOf('\n');
+  const b = message.indexOf('\n', a + 1);
+  const c = message.indexOf('\n', b + 1);
+  const d = message.indexOf('\n', c + 1);
+  if (a < 0 || b < 0 || c < 0 || d < 0) return null;
+  const pub: StreamPublication = { offset: Number(message.slice(a + 1, b)), time: Number(message.slice(b + 1, c)), data: message.slice(d + 1) };
+  if (d > c + 1) pub.info = JSON.parse(message.slice(c + 1, d)) as StreamPublication['info'] & object;
+  return { kind: 'publication', epoch: message.slice(1, a), pub };
+}
+
+/** A history entry `[id, [field, value, …]]` as the publish script wrote it. */
+export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication {
+  const [id, fields] = entry;
+  const pub: StreamPublication = { offset: Number(id.slice(0, id.indexOf('-'))), time: 0, data: '' };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1] as string;
+    switch (fields[i]) {
+      case 'd': pub.data = value; break;
+      case 't': pub.time = Number(value); break;
+      case 'i': pub.info = JSON.parse(value) as StreamPublication['info'] & object; break;
+      default: break;
+    }
+  }
+  return pub;
+}
+
+export function samePosition(a: StreamPosition | null, epoch: string): a is StreamPosition {
+  return a !== null && a.epoch === epoch;
+}
+
+/** The wire form of a presence entry in join/leave events. */
+export function deviceOf(e: PresenceEntry): PresenceDevice {
+  return { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
+}

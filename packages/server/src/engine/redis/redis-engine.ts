@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { Engine } from '../engine.js';
+import { RedisConnection, type RedisConnectionOptions } from './connection.js';
+import { NodeRegistry } from './node-registry.js';
+import { RedisBroker } from './redis-broker.js';
+import { RedisControlBus } from './redis-control-bus.js';
+import { RedisLimitStore } from './redis-limit-store.js';
+import { RedisPresenceStore } from './redis-presence.js';
+
+export interface RedisEngineOptions extends RedisConnectionOptions {
+  /**
+   * A node that stops refreshing its registration (crashed, or cut off from Redis) is taken
+   * for dead after this long: its presence entries and connection slots go (ms, default 15000).
+   */
+  presenceTtl?: number;
+  /** Whether join/leave events are pushed in a channel (by channel key); default: always. */
+  joinLeave?: (channel: string) => boolean;
+}
+
+/**
+ * The shared engine: every node started with the same Redis URL and prefix forms one
+ * cluster behind any load balancer, without sticky sessions. Resolves once connected, or
+ * after `connectWait` while Redis is still away (readiness is false until it connects).
+ */
+export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
+  const conn = await RedisConnection.open(options);
+  const registry = new NodeRegistry(conn, options.presenceTtl ?? 15_000);
+  conn.retain();
+  const broker = new RedisBroker(conn);
+  const presence = new RedisPresenceStore(conn, registry, options.joinLeave ? { joinLeave: options.joinLeave } : {});
+  const limits = new RedisLimitStore(conn, registry);
+  const control = await RedisControlBus.create(conn);
+  registry.start();
+  // The engine's parts hold the connection now.
+  await conn.release();
+  return { name: 'redis', broker, presence, control, limits };
+}
+
+/** Engine options from a validated config: URL, prefix, node name, presence TTL, join/leave per namespace. */
+export function redisEngineOptions(config: Readonly<Config>, logger?: Logger): RedisEngineOptions {
+  const joinLeave = (key: string) => {
+    const channel = key.slice(key.indexOf('|') + 1);
+    const colon = channel.indexOf(':');
+    const namespace = colon === -1 ? channel : channel.slice(0, colon);
+    return Object.hasOwn(config.namespaces, namespace) && (config.namespaces[namespace]?.joinLeave ?? false);
+  };
+  return {
+    url: config.redis ?? '',
+    prefix: config.redisPrefix,
+    presenceTtl: config.timeouts.presenceTtl,
+    joinLeave,
+    ...(config.nodeId ? { nodeName: config.nodeId } : {}),
+    ...(logger ? { logger } : {}),
+  };
+}

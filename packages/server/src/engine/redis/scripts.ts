@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it yet
+ * (first use, or after a Redis restart). Scripts touch only the keys they are given,
+ * and all of one call's keys share a hash tag, so they also run on a Redis Cluster.
+ */
+export class Script {
+  readonly sha: string;
+
+  constructor(readonly name: string, readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.lua, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/** Redis server time in milliseconds: one clock for every node. */
+const NOW = `local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`;
+
+/** Extend a key's TTL to at least `ttl` ms, never shorten it. */
+const EXTEND = `local function extend(key, ttl)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end`;
+
+/**
+ * Publish: sequence, store, dedupe and fan out, atomically per channel.
+ * KEYS: meta, history, idempotency. ARGV: data, info JSON ('' = none), historySize,
+ * historyTtl, idempotencyTtl, epoch candidate, meta TTL, topic, use idempotency ('1'/'0').
+ * Returns {offset, epoch, deduplicated (0/1)}.
+ */
+export const publishScript = new Script('publish', `${NOW}
+${EXTEND}
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  -- No meta: a new stream. Whatever history is left belongs to a lost epoch.
+  epoch = ARGV[6]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+end
+if ARGV[9] == '1' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then
+    local sep = string.find(seen, ':', 1, true)
+    if sep and string.sub(seen, sep + 1) == epoch then
+      return {tonumber(string.sub(seen, 1, sep - 1)), epoch, 1}
+    end
+  end
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+extend(KEYS[1], tonumber(ARGV[7]))
+local size = tonumber(ARGV[3])
+if size > 0 then
+  local ttl = tonumber(ARGV[4])
+  if ARGV[2] == '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1], 't', now, 'x', now + ttl)
+  else
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1], 't', now, 'x', now + ttl, 'i', ARGV[2])
+  end
+  extend(KEYS[2], ttl)
+end
+if ARGV[9] == '1' then
+  redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[5])
+end
+redis.call('PUBLISH', ARGV[8], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. now .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
+return {offset, epoch, 0}
+`);
+
+/**
+ * History: the stream position and a page of publications. Creates the meta (a new epoch)
+ * when missing, so the first publication keeps the epoch a reader saw; drops expired
+ * entries from the head. KEYS: meta, history. ARGV: epoch candidate, empty-stream TTL,
+ * meta TTL, since offset ('' = none), since epoch, limit, reverse ('1'/'0').
+ * Returns {epoch, offset, firstOffset, entries}.
+ */
+export const historyScript = new Script('history', `${NOW}
+${EXTEND}
+local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
+local epoch = meta[1]
+if not epoch then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {ARGV[1], 0, 1, {}}
+end
+local offset = tonumber(meta[2])
+if offset == 0 then extend(KEYS[1], tonumber(ARGV[2])) else extend(KEYS[1], tonumber(ARGV[3])) end
+local first = offset + 1
+local batch = 1
+while true do
+  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', batch)
+  if #head == 0 then break end
+  local live = nil
+  for _, entry in ipairs(head) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'x' then
+        if tonumber(fields[i + 1]) > now then live = entry[1] end
+        break
+      end
+    end
+    if live then break end
+  end
+  if live then
+    redis.call('XTRIM', KEYS[2], 'MINID', live)
+    first = tonumber(string.match(live, '^(%d+)'))
+    break
+  end
+  local last = tonumber(string.match(head[#head][1], '^(%d+)'))
+  redis.call('XTRIM', KEYS[2], 'MINID', (last + 1) .. '-0')
+  if #head < batch then break end
+  batch = 100
+end
+local limit = tonumber(ARGV[6])
+local entries = {}
+if limit > 0 then
+  local start = '-'
+  if ARGV[4] ~= '' and ARGV[5] == epoch then start = ARGV[4] end
+  if ARGV[7] == '1' then
+    entries = redis.call('XREVRANGE', KEYS[2], '+', start, 'COUNT', limit)
+  else
+    entries = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit)
+  end
+end
+return {epoch, offset, first, entries}
+`);
+
+/** Remove a presence entry if present; only one caller gets it. KEYS: presence. ARGV: client. */
+export const presenceRemoveScript = new Script('presence-remove', `local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return v
+`);
+
+/** Adjust a user's connection counters by d; drop counters that reach zero. */
+const ADJUST = `local function adjust(user, d)
+  if redis.call('HINCRBY', KEYS[2], user, d) <= 0 then redis.call('HDEL', KEYS[2], user) end
+  if redis.call('INCRBY', KEYS[1], d) <= 0 then redis.call('DEL', KEYS[1]) end
+end`;
+
+/**
+ * Take a connection slot. KEYS: tenant count, user counts, this node's user counts.
+ * ARGV: user, per-user limit, per-tenant limit. Returns 'ok', 'user' or 'tenant'.
+ */
+export const acquireScript = new Script('acquire', `local users = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if users >= tonumber(ARGV[2]) then return 'user' end
+local tenant = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tenant >= tonumber(ARGV[3]) then return 'tenant' end
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('INCR', KEYS[1])
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+return 'ok'
+`);
+
+/** Release a slot this node holds (none held: nothing happens). Same KEYS; ARGV: user. Returns 1 or 0. */
+export const releaseScript = new Script('release', `${ADJUST}
+local held = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+if held <= 0 then return 0 end
+if held == 1 then redis.call('HDEL', KEYS[3], ARGV[1]) else redis.call('HINCRBY', KEYS[3], ARGV[1], -1) end
+adjust(ARGV[1], -1)
+return 1
+`);
+
+/**
+ * Make a node's slots in a tenant exactly `user1 count1 user2 count2 …` (nothing: release
+ * all), moving the shared counters by the difference. Used after errors, after a lost
+ * registration, on shutdown, and by a survivor for a dead node. Same KEYS.
+ */
+export const reconcileScript = new Script('reconcile', `${ADJUST}
+local want = {}
+for i = 1, #ARGV, 2 do want[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local have = {}
+local current = redis.call('HGETALL', KEYS[3])
+for i = 1, #current, 2 do have[current[i]] = tonumber(current[i + 1]) end
+for user, n in pairs(want) do
+  local d = n - (have[user] or 0)
+  if d ~= 0 then adjust(user, d) end
+  have[user] = nil
+end
+for user, n in pairs(have) do adjust(user, -n) end
+redis.call('DEL', KEYS[3])
+for user, n in pairs(want) do
+  if n > 0 then redis.call('HSET', KEYS[3], user, n) end
+end
+return 1
+`);
+
+/**
+ * Token bucket (same arithmetic as TokenBucket, on Redis time). KEYS: bucket.
+ * ARGV: rate per second, burst, cost. A missing key is a full bucket. Returns 1 or 0.
+ */
+export const takeScript = new Script('take', `local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'k', 'u')
+local tokens = tonumber(state[1]) or burst
+local updated = tonumber(state[2]) or now
+if now > updated then
+  tokens = math.min(burst, tokens + (now - updated) / 1000 * rate)
+  updated = now
+end
+local ok = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  ok = 1
+end
+redis.call('HSET', KEYS[1], 'k', string.format('%.17g', tokens), 'u', string.format('%.17g', updated))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return ok
+`);
+
+/**
+ * Node heartbeat. KEYS: nodes. ARGV: node id, TTL ms. Returns {was registered (0/1),
+ * Redis now, dead nodes, live nodes with expiry scores}.
+ */
+export const heartbeatScript = new Script('heartbeat', `${NOW}
+local had = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
+local registered = 0
+if had then registered = 1 end
+return {registered, now, dead, live}
+`);
+
+/** Forget a node whose heartbeat is still expired. KEYS: nodes. ARGV: node id. Returns 1 or 0. */
+export const forgetNodeScript = new Script('forget-node', `${NOW}
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) > now then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`);
+
+export const ALL_SCRIPTS = [
+  publishScript, historyScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
+];

@@ -1,0 +1,58 @@
+import type { Selectable } from 'kysely';
+import type { ActivityTable } from '../../storage/tables.js';
+
+/** The namespace of live activity channels: scope S is live on `activity:S`. */
+export const ACTIVITY_NAMESPACE = 'activity';
+
+/** Objects kept on a grouped activity; `count` keeps counting beyond. */
+export const MAX_OBJECTS = 20;
+
+/** What the backend (or a client, where the scope's namespace allows) records. */
+export interface ActivityInput {
+  /** A channel name, e.g. `project:42`: who may read the feed is who may subscribe to it. */
+  scope: string;
+  actor: string;
+  verb: string;
+  object?: string | undefined;
+  target?: string | undefined;
+  data?: unknown;
+  /** When it happened, Unix ms (default: now). */
+  time?: number | undefined;
+}
+
+/** An activity as the API and the live push show it. */
+export interface Activity {
+  id: string;
+  scope: string;
+  actor: string;
+  verb: string;
+  object: string | null;
+  target: string | null;
+  data: unknown;
+  /** When it happened (for a group: its first activity), Unix ms. */
+  time: number;
+  /** The latest activity merged into this one, Unix ms (equals `time` when never merged). */
+  lastTime: number;
+  /** Activities merged into this one ("Bob edited 5 nodes" = 5). */
+  count: number;
+  /** Objects of the merged activities, most recent first (at most MAX_OBJECTS). */
+  objects: string[];
+  createdAt: number;
+}
+
+export function toActivity(row: Selectable<ActivityTable>): Activity {
+  return {
+    id: row.id,
+    scope: row.scope,
+    actor: row.actor,
+    verb: row.verb,
+    object: row.object,
+    target: row.target,
+    data: row.data === null ? null : (JSON.parse(row.data) as unknown),
+    time: row.time,
+    lastTime: row.last_time,
+    count: row.count,
+    objects: JSON.parse(row.objects) as string[],
+    createdAt: row.created_at,
+  };
+}

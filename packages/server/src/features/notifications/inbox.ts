@@ -1,0 +1,87 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { Config } from '../../config/schema.js';
+import { ReplyError } from '../../core/reply-error.js';
+import { storageCall } from '../../storage/failures.js';
+import type { NotificationInput, Preferences, UnreadCounts } from './model.js';
+import { NotificationDelivery } from './delivery.js';
+import { type CreateResult, type ListQuery, NotificationStore, type Page } from './store.js';
+
+export interface CreateOptions {
+  /** The key as stored: `api:<key>` or `user:<sub>:<key>`. */
+  idempotencyKey?: string | undefined;
+}
+
+/**
+ * The inbox operations shared by the HTTP routes (backend, any user of the tenant) and
+ * the client commands (the connection's own user only): write first, then push.
+ */
+export class Inbox {
+  readonly delivery: NotificationDelivery;
+
+  constructor(
+    readonly store: NotificationStore,
+    private readonly config: () => Config['notifications'],
+    private readonly onStorageDown: (err: unknown) => void,
+  ) {
+    this.delivery = new NotificationDelivery(store);
+  }
+
+  /** A store call; an unreachable or busy store answers Unavailable (retry), not Internal. */
+  #store<T>(op: Promise<T>): Promise<T> {
+    return storageCall(op, this.onStorageDown);
+  }
+
+  /** Refuse a `data` value larger than configured, before anything is written. */
+  checkData(data: unknown): void {
+    if (data === undefined) return;
+    const max = this.config().maxDataBytes;
+    if (Buffer.byteLength(JSON.stringify(data)) > max) throw new ReplyError(ErrorCode.PayloadTooLarge, `data larger than ${max} bytes`);
+  }
+
+  async create(tenant: string, recipients: readonly string[] | 'everyone', input: NotificationInput, options: CreateOptions = {}): Promise<CreateResult> {
+    this.checkData(input.data);
+    const { result, deliveries } = await this.#store(this.store.create({
+      tenant, recipients, input, groupWindow: this.config().groupWindow,
+      ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+    }));
+    await this.delivery.deliver(tenant, deliveries);
+    return result;
+  }
+
+  list(tenant: string, user: string, query: Omit<ListQuery, 'limit'> & { limit?: number | undefined }): Promise<Page> {
+    const max = this.config().pageSize;
+    return this.#store(this.store.list(tenant, user, { ...query, limit: Math.min(query.limit ?? Math.min(50, max), max) }));
+  }
+
+  unreadCount(tenant: string, user: string): Promise<UnreadCounts> {
+    return this.#store(this.store.unreadCount(tenant, user));
+  }
+
+  async markRead(tenant: string, user: string, id: string): Promise<void> {
+    if (await this.#store(this.store.markRead(tenant, user, id))) this.delivery.changed(tenant, [user]);
+  }
+
+  async markAllRead(tenant: string, user: string): Promise<{ updated: number }> {
+    const updated = await this.#store(this.store.markAllRead(tenant, user));
+    if (updated > 0) this.delivery.changed(tenant, [user]);
+    return { updated };
+  }
+
+  async markAllSeen(tenant: string, user: string): Promise<{ updated: number }> {
+    const updated = await this.#store(this.store.markAllSeen(tenant, user));
+    if (updated > 0) this.delivery.changed(tenant, [user]);
+    return { updated };
+  }
+
+  async archive(tenant: string, user: string, id: string): Promise<void> {
+    if (await this.#store(this.store.archive(tenant, user, id))) this.delivery.changed(tenant, [user]);
+  }
+
+  preferences(tenant: string, user: string): Promise<Preferences> {
+    return this.#store(this.store.preferences(tenant, user));
+  }
+
+  setPreferences(tenant: string, user: string, patch: Partial<Preferences>): Promise<Preferences> {
+    return this.#store(this.store.setPreferences(tenant, user, patch));
+  }
+}

@@ -1,0 +1,304 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { type Selectable, type Transaction, type UpdateObject, sql } from 'kysely';
+import { ReplyError } from '../../core/reply-error.js';
+import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
+import { newId } from '../../storage/ids.js';
+import { idempotencyKeys } from '../../storage/idempotency.js';
+import type { Storage } from '../../storage/storage.js';
+import type { Database, NotificationTable } from '../../storage/tables.js';
+import {
+  type Actor, MAX_ACTORS, type Notification, type NotificationInput, type Preferences, type UnreadCounts,
+  isMuted, priorityRank, toNotification, toPreferences,
+} from './model.js';
+
+/** Rows per statement: well under the bound-parameter limits of SQLite and PostgreSQL. */
+const CHUNK = 500;
+
+export interface CreateRequest {
+  tenant: string;
+  /** User ids, or every known user of the tenant. */
+  recipients: readonly string[] | 'everyone';
+  input: NotificationInput;
+  /** Merge into an unread notification with the same group key created within this many ms. */
+  groupWindow: number;
+  /** The key as the store keeps it: `api:<key>` from the backend, `user:<sub>:<key>` from a client. */
+  idempotencyKey?: string;
+}
+
+/** Idempotency keys of notifications live in their own scope of the keys table. */
+const KEY_SCOPE = 'notifications';
+
+/** What the create request answers (and what a retry with the same key gets again). */
+export interface CreateResult {
+  count: number;
+  notifications: Array<{ id: string; user: string; merged: boolean; pushed: boolean }>;
+  deduplicated?: true;
+}
+
+export interface Delivery {
+  notification: Notification;
+  merged: boolean;
+  muted: boolean;
+}
+
+export interface ListQuery {
+  unreadOnly?: boolean | undefined;
+  archived?: boolean | undefined;
+  type?: string | undefined;
+  since?: number | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+export interface Page {
+  notifications: Notification[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+type Row = Selectable<NotificationTable>;
+
+function chunks<T>(list: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
+  return out;
+}
+
+/** The actor list after `actor` acted again: most recent first, capped; the count counts new ones. */
+function mergeActors(row: Row, actor: Actor | undefined): { actors: string; actor_count: number } {
+  if (!actor) return { actors: row.actors, actor_count: row.actor_count };
+  const list = JSON.parse(row.actors) as Actor[];
+  const known = list.some((a) => a.id === actor.id);
+  const next = [actor, ...list.filter((a) => a.id !== actor.id)].slice(0, MAX_ACTORS);
+  return { actors: JSON.stringify(next), actor_count: row.actor_count + (known ? 0 : 1) };
+}
+
+/**
+ * The notifications inbox in storage. Every write is one transaction; callers publish
+ * only what a committed write returns.
+ */
+export class NotificationStore {
+  /** `tenant|user` of users known to be in sb_users: no need to write them again. */
+  readonly #known = new Set<string>();
+
+  constructor(private readonly storage: Storage, private readonly now: () => number = Date.now) {}
+
+  #remember(tenant: string, users: readonly string[]): void {
+    if (this.#known.size + users.length > 200_000) this.#known.clear();
+    for (const u of users) this.#known.add(`${tenant}|${u}`);
+  }
+
+  /** Create (or merge) one notification per recipient, in one transaction. */
+  async create(req: CreateRequest): Promise<{ result: CreateResult; deliveries: Delivery[] }> {
+    let written: readonly string[] = [];
+    const out = await this.storage.transaction(async (trx) => {
+      const now = this.now();
+      const { tenant, idempotencyKey: key } = req;
+      if (key !== undefined) {
+        const claim = await idempotencyKeys.claim<CreateResult>(trx, tenant, KEY_SCOPE, key, now);
+        if (!claim.first) return { result: { ...claim.result, deduplicated: true as const }, deliveries: [] };
+      }
+      const users = req.recipients === 'everyone' ? await this.#everyone(trx, tenant) : req.recipients;
+      const deliveries: Delivery[] = [];
+      for (const chunk of chunks(users)) deliveries.push(...(await this.#createChunk(trx, tenant, chunk, req, now)));
+      written = users;
+      const result: CreateResult = {
+        count: deliveries.length,
+        notifications: deliveries.map((d) => ({ id: d.notification.id, user: d.notification.user, merged: d.merged, pushed: !d.muted })),
+      };
+      if (key !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, key, result);
+      return { result, deliveries };
+    });
+    this.#remember(req.tenant, written);
+    return out;
+  }
+
+  async #everyone(trx: Transaction<Database>, tenant: string): Promise<string[]> {
+    const rows = await trx.selectFrom('sb_users').select('user_id').where('tenant', '=', tenant).orderBy('user_id').execute();
+    return rows.map((r) => r.user_id);
+  }
+
+  async #createChunk(trx: Transaction<Database>, tenant: string, users: readonly string[], req: CreateRequest, now: number): Promise<Delivery[]> {
+    const { input } = req;
+    const unknown = users.filter((u) => !this.#known.has(`${tenant}|${u}`));
+    if (unknown.length > 0) {
+      await trx.insertInto('sb_users')
+        .values(unknown.map((user_id) => ({ tenant, user_id, first_seen: now, last_seen: now })))
+        .onConflict((oc) => oc.columns(['tenant', 'user_id']).doNothing())
+        .execute();
+    }
+    const prefs = await this.#preferencesOf(trx, tenant, users);
+    const groups = input.groupKey !== undefined && req.groupWindow > 0 ? await this.#openGroups(trx, tenant, users, input.groupKey, now - req.groupWindow) : new Map<string, Row>();
+    const data = input.data === undefined ? null : JSON.stringify(input.data);
+    const rank = priorityRank(input.priority);
+    const inserts: Row[] = [];
+    const deliveries: Delivery[] = [];
+    for (const user of users) {
+      const open = groups.get(user);
+      let row: Row;
+      if (open) {
+        row = {
+          ...open,
+          ...mergeActors(open, input.actor),
+          title: input.title, body: input.body ?? null, data, link: input.link ?? null,
+          priority: Math.max(open.priority, rank), count: open.count + 1,
+          resource: input.resource ?? open.resource, updated_at: now, seen_at: null,
+        };
+        await trx.updateTable('sb_notifications')
+          .set({ title: row.title, body: row.body, data: row.data, link: row.link, priority: row.priority, count: row.count, actors: row.actors, actor_count: row.actor_count, resource: row.resource, updated_at: now, seen_at: null })
+          .where('id', '=', row.id)
+          .execute();
+      } else {
+        row = {
+          id: newId('n', now), tenant, user_id: user, type: input.type, title: input.title, body: input.body ?? null, data,
+          link: input.link ?? null, priority: rank, category: input.category ?? null,
+          actors: JSON.stringify(input.actor ? [input.actor] : []), actor_count: input.actor ? 1 : 0, count: 1,
+          resource: input.resource ?? null, group_key: input.groupKey ?? null,
+          created_at: now, updated_at: now, read_at: null, seen_at: null, archived_at: null,
+        };
+        inserts.push(row);
+      }
+      const notification = toNotification(row);
+      deliveries.push({ notification, merged: open !== undefined, muted: isMuted(prefs.get(user) ?? toPreferences(undefined), notification) });
+    }
+    if (inserts.length > 0) await trx.insertInto('sb_notifications').values(inserts).execute();
+    return deliveries;
+  }
+
+  async #preferencesOf(trx: Transaction<Database>, tenant: string, users: readonly string[]): Promise<Map<string, Preferences>> {
+    const rows = await trx.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', 'in', users).execute();
+    return new Map(rows.map((r) => [r.user_id, toPreferences(r)]));
+  }
+
+  /** Per user, the newest unread, unarchived notification of the group created since `from`. */
+  async #openGroups(trx: Transaction<Database>, tenant: string, users: readonly string[], groupKey: string, from: number): Promise<Map<string, Row>> {
+    const rows = await trx.selectFrom('sb_notifications').selectAll()
+      .where('tenant', '=', tenant).where('user_id', 'in', users).where('group_key', '=', groupKey)
+      .where('created_at', '>=', from).where('read_at', 'is', null).where('archived_at', 'is', null)
+      .orderBy('created_at', 'asc').orderBy('id', 'asc')
+      .execute();
+    return new Map(rows.map((r) => [r.user_id, r]));
+  }
+
+  async list(tenant: string, user: string, q: ListQuery): Promise<Page> {
+    const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    let query = this.storage.db.selectFrom('sb_notifications').selectAll()
+      .where('tenant', '=', tenant).where('user_id', '=', user)
+      .where('archived_at', q.archived ? 'is not' : 'is', null);
+    if (q.unreadOnly) query = query.where('read_at', 'is', null);
+    if (q.type !== undefined) query = query.where('type', '=', q.type);
+    if (q.since !== undefined) query = query.where('created_at', '>=', q.since);
+    if (after) query = query.where((eb) => eb.or([eb('created_at', '<', after.time), eb.and([eb('created_at', '=', after.time), eb('id', '<', after.id)])]));
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const page = pageOf(rows, q.limit, (r) => ({ time: r.created_at, id: r.id }));
+    return { notifications: page.rows.map(toNotification), nextCursor: page.nextCursor };
+  }
+
+  /** Unread and unseen counts of users of one tenant (users without any get zeros). */
+  async unreadCounts(tenant: string, users: readonly string[]): Promise<Map<string, UnreadCounts>> {
+    const out = new Map<string, UnreadCounts>(users.map((u) => [u, { count: 0, unseen: 0 }]));
+    for (const chunk of chunks(users)) {
+      const rows = await this.storage.db.selectFrom('sb_notifications')
+        .select(['user_id', (eb) => eb.fn.countAll<number>().as('count'), sql<number>`sum(case when seen_at is null then 1 else 0 end)`.as('unseen')])
+        .where('tenant', '=', tenant).where('user_id', 'in', chunk).where('read_at', 'is', null).where('archived_at', 'is', null)
+        .groupBy('user_id')
+        .execute();
+      for (const r of rows) out.set(r.user_id, { count: Number(r.count), unseen: Number(r.unseen) });
+    }
+    return out;
+  }
+
+  async unreadCount(tenant: string, user: string): Promise<UnreadCounts> {
+    return (await this.unreadCounts(tenant, [user])).get(user) as UnreadCounts;
+  }
+
+  /**
+   * Mark one notification read (and seen). Another user's or another tenant's id is
+   * NotFound, exactly like an id that does not exist. Returns whether anything changed.
+   */
+  async markRead(tenant: string, user: string, id: string): Promise<boolean> {
+    const now = this.now();
+    return this.#changeOne(tenant, user, id, (row) => row.read_at === null, { read_at: now, seen_at: sql<number>`coalesce(seen_at, ${now})` });
+  }
+
+  async archive(tenant: string, user: string, id: string): Promise<boolean> {
+    return this.#changeOne(tenant, user, id, (row) => row.archived_at === null, { archived_at: this.now() });
+  }
+
+  async #changeOne(tenant: string, user: string, id: string, needed: (row: Row) => boolean, set: UpdateObject<Database, 'sb_notifications'>): Promise<boolean> {
+    return this.storage.transaction(async (trx) => {
+      const row = await trx.selectFrom('sb_notifications').selectAll().where('id', '=', id).where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
+      if (!row) throw new ReplyError(ErrorCode.NotFound, 'no such notification');
+      if (!needed(row)) return false;
+      await trx.updateTable('sb_notifications').set(set).where('id', '=', id).execute();
+      return true;
+    });
+  }
+
+  /** Mark every unread notification of the user read; returns how many changed. */
+  async markAllRead(tenant: string, user: string): Promise<number> {
+    const now = this.now();
+    const res = await this.storage.db.updateTable('sb_notifications')
+      .set({ read_at: now, seen_at: sql<number>`coalesce(seen_at, ${now})` })
+      .where('tenant', '=', tenant).where('user_id', '=', user).where('read_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  /** Mark every notification of the user seen (the inbox was opened); returns how many changed. */
+  async markAllSeen(tenant: string, user: string): Promise<number> {
+    const res = await this.storage.db.updateTable('sb_notifications').set({ seen_at: this.now() })
+      .where('tenant', '=', tenant).where('user_id', '=', user).where('seen_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async preferences(tenant: string, user: string): Promise<Preferences> {
+    const row = await this.storage.db.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
+    return toPreferences(row);
+  }
+
+  /** Change some preferences (the others stay); the user becomes known to the tenant. */
+  async setPreferences(tenant: string, user: string, patch: Partial<Preferences>): Promise<Preferences> {
+    return this.storage.transaction(async (trx) => {
+      const now = this.now();
+      const row = await trx.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
+      const prefs = toPreferences(row);
+      if (patch.mutedTypes !== undefined) prefs.mutedTypes = patch.mutedTypes;
+      if (patch.mutedCategories !== undefined) prefs.mutedCategories = patch.mutedCategories;
+      if (patch.minPriority !== undefined) prefs.minPriority = patch.minPriority;
+      const values = {
+        muted_types: JSON.stringify([...new Set(prefs.mutedTypes)]),
+        muted_categories: JSON.stringify([...new Set(prefs.mutedCategories)]),
+        min_priority: priorityRank(prefs.minPriority),
+        updated_at: now,
+      };
+      await trx.insertInto('sb_notification_preferences').values({ tenant, user_id: user, ...values })
+        .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet(values))
+        .execute();
+      await trx.insertInto('sb_users').values({ tenant, user_id: user, first_seen: now, last_seen: now })
+        .onConflict((oc) => oc.columns(['tenant', 'user_id']).doNothing())
+        .execute();
+      return toPreferences({ tenant, user_id: user, ...values });
+    });
+  }
+
+  /** Record that a user connected: they count as "every user" of the tenant from now on. */
+  async touchUser(tenant: string, user: string): Promise<void> {
+    if (this.#known.has(`${tenant}|${user}`)) return; // known: a reconnect writes nothing
+    const now = this.now();
+    await this.storage.db.insertInto('sb_users').values({ tenant, user_id: user, first_seen: now, last_seen: now })
+      .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet({ last_seen: now }))
+      .execute();
+    this.#remember(tenant, [user]);
+  }
+
+  /** Delete notifications created more than `days` days ago (0: all created before now). */
+  async sweep(days: number, idempotencyTtl: number): Promise<{ notifications: number; keys: number }> {
+    const now = this.now();
+    const res = await this.storage.db.deleteFrom('sb_notifications').where('created_at', '<', now - days * 86_400_000).executeTakeFirst();
+    const keys = await idempotencyKeys.sweep(this.storage.db, KEY_SCOPE, now - idempotencyTtl);
+    return { notifications: Number(res.numDeletedRows), keys };
+  }
+}
+

@@ -1,0 +1,41 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { Kysely, Transaction } from 'kysely';
+import { ReplyError } from '../core/reply-error.js';
+import type { Database } from './tables.js';
+
+export type Claim<R> = { first: true } | { first: false; result: R };
+
+/**
+ * Idempotency keys of create requests, unique per (tenant, scope, key). The key is claimed
+ * in the same transaction as the rows it creates, so a retry either finds the committed
+ * result or (when the first attempt rolled back) creates the rows itself: never twice.
+ */
+export const idempotencyKeys = {
+  /** Claim `key` inside `trx`; when it was used before, the first request's result. */
+  async claim<R>(trx: Transaction<Database>, tenant: string, scope: string, key: string, now: number): Promise<Claim<R>> {
+    const inserted = await trx.insertInto('sb_idempotency_keys')
+      .values({ tenant, scope, key, result: null, created_at: now })
+      .onConflict((oc) => oc.columns(['tenant', 'scope', 'key']).doNothing())
+      .returning('key')
+      .execute();
+    if (inserted.length > 0) return { first: true };
+    const row = await trx.selectFrom('sb_idempotency_keys').select('result')
+      .where('tenant', '=', tenant).where('scope', '=', scope).where('key', '=', key)
+      .executeTakeFirst();
+    if (!row || row.result === null) throw new ReplyError(ErrorCode.Unavailable, 'a request with this idempotency key is in progress');
+    return { first: false, result: JSON.parse(row.result) as R };
+  },
+
+  /** Store the result of the request that claimed `key` (same transaction). */
+  async complete(trx: Transaction<Database>, tenant: string, scope: string, key: string, result: unknown): Promise<void> {
+    await trx.updateTable('sb_idempotency_keys').set({ result: JSON.stringify(result) })
+      .where('tenant', '=', tenant).where('scope', '=', scope).where('key', '=', key)
+      .execute();
+  },
+
+  /** Forget keys older than `before` (Unix ms); returns how many. */
+  async sweep(db: Kysely<Database>, scope: string, before: number): Promise<number> {
+    const res = await db.deleteFrom('sb_idempotency_keys').where('scope', '=', scope).where('created_at', '<', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  },
+};

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, type Transaction } from 'kysely';
+import pg from 'pg';
+import { createError } from '../core/sb-error.js';
+import type { Database } from './tables.js';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface StorageOptions {
+  /** PostgreSQL URL (`postgres://…` / `postgresql://…`); empty for SQLite in `dataDir`. */
+  database: string;
+  dataDir: string;
+  /** Largest number of pooled PostgreSQL connections (default 10). */
+  poolSize?: number;
+}
+
+/** The SQLite file in the data directory. */
+export const SQLITE_FILE = 'switchboard.db';
+
+const INT8_OID = 20;
+
+/** PostgreSQL `bigint` (times, counts) read back as numbers, as SQLite gives them. */
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+/** A URL with its password hidden, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+/** Prepared statements kept per SQL text (kysely prepares every query anew otherwise). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The SQLite connection as kysely sees it, with a small LRU of prepared statements: the
+ * same query shapes run over and over, and preparing them was a tenth of the write path.
+ * Safe because the one connection runs one statement at a time.
+ */
+function withStatementCache(db: SqliteDatabase.Database): SqliteDialectConfig['database'] {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        cache.delete(sql);
+      } else {
+        stmt = db.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, stmt);
+      return stmt;
+    },
+  } as SqliteDialectConfig['database'];
+}
+
+/**
+ * Durable data through one typed query layer (kysely) over SQLite (default: a file in the
+ * data directory, WAL mode, busy timeout) or PostgreSQL (`database` URL). Features write
+ * durable rows here before they publish anything about them.
+ */
+export class Storage {
+  private constructor(
+    readonly kind: StoreKind,
+    readonly db: Kysely<Database>,
+    /** The SQLite file or the redacted PostgreSQL URL. */
+    readonly location: string,
+  ) {}
+
+  static open(options: StorageOptions): Storage {
+    const url = options.database.trim();
+    if (url === '') return Storage.#openSqlite(options.dataDir);
+    if (!/^postgres(ql)?:\/\//.test(url)) throw createError('SB_ERR_CONFIG_INVALID', 'database (--database / DATABASE_URL): expected a postgres:// or postgresql:// URL, or empty for SQLite');
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: pgTypes });
+    // A connection that dies (database restart, network) must not crash the process: the pool
+    // drops idle ones itself, and a query in flight rejects, but pg also emits 'error' on a
+    // checked-out client, which nobody else listens to. The next query reconnects.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
+    return new Storage('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), redactUrl(url));
+  }
+
+  static #openSqlite(dataDir: string): Storage {
+    mkdirSync(dataDir, { recursive: true });
+    const file = join(dataDir, SQLITE_FILE);
+    let sqlite: SqliteDatabase.Database;
+    try {
+      sqlite = new SqliteDatabase(file);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('busy_timeout = 5000');
+      sqlite.pragma('synchronous = NORMAL');
+    } catch (err) {
+      throw createError('SB_ERR_STORAGE', `${file}: ${(err as Error).message}`);
+    }
+    return new Storage('sqlite', new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), file);
+  }
+
+  /** Run `fn` in one transaction: everything it writes commits together or not at all. */
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The engine conformance suites against the Redis engine (a real Redis at REDIS_URL or
+ * 127.0.0.1:6379, a key prefix of its own per run), plus what only a shared engine does:
+ * fan-out between nodes, catch-up after a lost pub/sub connection, dead-node sweeping.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { BrokerHandler, ChannelEvent, StreamPublication } from '../../src/engine/broker.js';
+import { RedisConnection } from '../../src/engine/redis/connection.js';
+import { NodeRegistry } from '../../src/engine/redis/node-registry.js';
+import { RedisBroker } from '../../src/engine/redis/redis-broker.js';
+import { RedisControlBus } from '../../src/engine/redis/redis-control-bus.js';
+import { createRedisEngine } from '../../src/engine/redis/redis-engine.js';
+import { RedisLimitStore } from '../../src/engine/redis/redis-limit-store.js';
+import { RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
+import {
+  describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
+} from './conformance.js';
+
+const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const PREFIX = `sbtest-${randomBytes(4).toString('hex')}`;
+const WAIT = { timeout: 8_000, interval: 10 };
+const admin = new Redis(URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
+
+const open = (ttl = 15_000) => RedisConnection.open({ url: URL, prefix: PREFIX, connectWait: 3000 }).then((conn) => {
+  const registry = new NodeRegistry(conn, ttl);
+  return { conn, registry };
+});
+
+afterAll(async () => {
+  // Leave nothing of this run behind in the shared Redis.
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await admin.del(...keys);
+  } while (cursor !== '0');
+  await admin.quit();
+});
+
+describeBrokerConformance('redis', async () => {
+  const { conn } = await open();
+  const broker = new RedisBroker(conn);
+  return { broker, cleanup: () => broker.close() };
+});
+
+describePresenceConformance('redis', async () => {
+  const { conn, registry } = await open();
+  const presence = new RedisPresenceStore(conn, registry);
+  registry.start();
+  return { presence, cleanup: () => presence.close() };
+});
+
+describeControlBusConformance('redis', async () => {
+  const { conn } = await open();
+  const control = await RedisControlBus.create(conn);
+  return { control, cleanup: () => control.close() };
+});
+
+describeLimitStoreConformance('redis', async () => {
+  const { conn, registry } = await open();
+  const limits = new RedisLimitStore(conn, registry);
+  registry.start();
+  return { limits, cleanup: () => limits.close() };
+});
+
+class Recorder implements BrokerHandler {
+  readonly pubs: Array<{ channel: string; pub: StreamPublication }> = [];
+  readonly events: Array<{ channel: string; event: ChannelEvent }> = [];
+  onPublication(channel: string, pub: StreamPublication): void {
+    this.pubs.push({ channel, pub });
+  }
+  onEvent(channel: string, event: ChannelEvent): void {
+    this.events.push({ channel, event });
+  }
+  offsets(channel: string): number[] {
+    return this.pubs.filter((p) => p.channel === channel).map((p) => p.pub.offset);
+  }
+}
+
+const opts = { historySize: 100, historyTtl: 60_000, idempotencyTtl: 60_000 };
+let n = 0;
+const channel = () => `t${PREFIX}|project:${++n}`;
+
+/** Close a node's connections the hard way: no cleanup runs, as when a process is killed. */
+function crash(conn: RedisConnection): void {
+  conn.cmd.disconnect();
+  conn.sub.disconnect();
+}
+
+async function killConnection(conn: RedisConnection, role: 'cmd' | 'sub'): Promise<void> {
+  const name = `sb:${PREFIX}:${conn.nodeId}:${role}`;
+  const list = await admin.client('LIST') as string;
+  const id = list.split('\n').find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
+  expect(id).toBeDefined();
+  await admin.client('KILL', 'ID', id as string);
+}
+
+describe('redis engine across nodes', () => {
+  it('fans a publication out to every subscribed node once, and not to unsubscribed nodes', async () => {
+    const [a, b, c] = await Promise.all([open(), open(), open()]);
+    const [ba, bb, bc] = [new RedisBroker(a.conn), new RedisBroker(b.conn), new RedisBroker(c.conn)];
+    const [ra, rb, rc] = [new Recorder(), new Recorder(), new Recorder()];
+    ba.setHandler(ra); bb.setHandler(rb); bc.setHandler(rc);
+    const ch = channel();
+    await bb.subscribe(ch);
+    await bc.subscribe(ch);
+    for (let i = 0; i < 20; i++) await ba.publish(ch, `{"i":${i}}`, opts);
+    const expected = Array.from({ length: 20 }, (_, i) => i + 1);
+    await vi.waitFor(() => expect(rb.offsets(ch)).toEqual(expected), WAIT);
+    await vi.waitFor(() => expect(rc.offsets(ch)).toEqual(expected), WAIT);
+    await bc.unsubscribe(ch);
+    await ba.publish(ch, '"after"', opts);
+    await vi.waitFor(() => expect(rb.offsets(ch)).toHaveLength(21), WAIT);
+    expect(rc.offsets(ch)).toEqual(expected);
+    expect(ra.offsets(ch)).toEqual([]);
+    await Promise.all([ba.close(), bb.close(), bc.close()]);
+  });
+
+  it('delivers what was published while its pub/sub connection was down, in order, once', async () => {
+    const [a, b] = await Promise.all([open(), open()]);
+    const [ba, bb] = [new RedisBroker(a.conn), new RedisBroker(b.conn)];
+    const rb = new Recorder();
+    bb.setHandler(rb);
+    const ch = channel();
+    await bb.subscribe(ch);
+    await ba.publish(ch, '1', opts);
+    await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1]), WAIT);
+    await killConnection(b.conn, 'sub');
+    // Publish while b's pub/sub connection is away and while it comes back.
+    for (let i = 0; i < 30; i++) await ba.publish(ch, String(i), opts);
+    await vi.waitFor(() => expect(rb.offsets(ch)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1)), WAIT);
+    expect(bb.ready()).toBe(true);
+    await Promise.all([ba.close(), bb.close()]);
+  });
+
+  it('reconnects by itself after its command connection is killed', async () => {
+    const { conn } = await open();
+    const broker = new RedisBroker(conn);
+    await killConnection(conn, 'cmd');
+    await vi.waitFor(async () => expect((await broker.publish(channel(), '1', opts)).offset).toBe(1), WAIT);
+    expect(broker.ready()).toBe(true);
+    await broker.close();
+  });
+
+  it('refuses publishes at once while disconnected, and says it is not ready', async () => {
+    const { conn } = await open();
+    const broker = new RedisBroker(conn);
+    crash(conn);
+    await vi.waitFor(() => expect(broker.ready()).toBe(false), WAIT);
+    const started = Date.now();
+    await expect(broker.publish(channel(), '1', opts)).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(500);
+    await broker.close();
+  });
+
+  it('a dead node loses its presence entries after the TTL; one survivor publishes each leave', async () => {
+    const ttl = 1500;
+    const [a, b, c] = await Promise.all([open(ttl), open(ttl), open(ttl)]);
+    const [pa, pb, pc] = [new RedisPresenceStore(a.conn, a.registry), new RedisPresenceStore(b.conn, b.registry), new RedisPresenceStore(c.conn, c.registry)];
+    const [bb, bc] = [new RedisBroker(b.conn), new RedisBroker(c.conn)];
+    const [rb, rc] = [new Recorder(), new Recorder()];
+    bb.setHandler(rb); bc.setHandler(rc);
+    for (const r of [a.registry, b.registry, c.registry]) r.start();
+    await Promise.all([a.registry.beat(), b.registry.beat(), c.registry.beat()]);
+    const ch = channel();
+    await bb.subscribe(ch);
+    await bc.subscribe(ch);
+    const entry = (client: string, user: string) => ({ client, user, status: 'online' as const, state: null, since: 1 });
+    await pa.set(ch, entry('a1', 'alice'));
+    await pa.set(ch, entry('a2', 'alice'));
+    await pb.set(ch, entry('b1', 'bob'));
+    expect(await pc.counts(ch)).toEqual({ users: 2, connections: 3 });
+    crash(a.conn);
+    await vi.waitFor(async () => expect(await pc.counts(ch)).toEqual({ users: 1, connections: 1 }), WAIT);
+    const leaves = (r: Recorder) => r.events.filter((e) => e.channel === ch && e.event.kind === 'leave').map((e) => (e.event as { device: { client: string } }).device.client).sort();
+    await vi.waitFor(() => expect(leaves(rb)).toEqual(['a1', 'a2']), WAIT);
+    await vi.waitFor(() => expect(leaves(rc)).toEqual(['a1', 'a2']), WAIT);
+    // Nothing more arrives: b's own entry stays, and no second leave for a's entries.
+    await pb.remove(ch, 'b1');
+    await vi.waitFor(() => expect(leaves(rc)).toEqual(['a1', 'a2']), WAIT);
+    expect(await pb.get(ch)).toEqual([]);
+    await Promise.all([pa.close(), pb.close(), pc.close(), bb.close(), bc.close()]);
+  });
+
+  it('releases the connection slots of a dead node after the TTL', async () => {
+    const ttl = 1500;
+    const [a, b] = await Promise.all([open(ttl), open(ttl)]);
+    const [la, lb] = [new RedisLimitStore(a.conn, a.registry), new RedisLimitStore(b.conn, b.registry)];
+    a.registry.start(); b.registry.start();
+    await Promise.all([a.registry.beat(), b.registry.beat()]);
+    const tenant = `t${PREFIX}slots`;
+    expect(await la.acquireConnection(tenant, 'u', 2, 10)).toBe('ok');
+    expect(await la.acquireConnection(tenant, 'u', 2, 10)).toBe('ok');
+    expect(await lb.acquireConnection(tenant, 'u', 2, 10)).toBe('user');
+    crash(a.conn);
+    await vi.waitFor(async () => expect(await lb.acquireConnection(tenant, 'u', 2, 10)).toBe('ok'), WAIT);
+    expect(await lb.acquireConnection(tenant, 'u', 2, 10)).toBe('ok');
+    expect(await lb.acquireConnection(tenant, 'u', 2, 10)).toBe('user');
+    await Promise.all([la.close(), lb.close()]);
+  });
+
+  it('releases every slot a node holds when it shuts down cleanly', async () => {
+    const [a, b] = await Promise.all([open(), open()]);
+    const [la, lb] = [new RedisLimitStore(a.conn, a.registry), new RedisLimitStore(b.conn, b.registry)];
+    const tenant = `t${PREFIX}close`;
+    expect(await la.acquireConnection(tenant, 'u', 1, 10)).toBe('ok');
+    expect(await lb.acquireConnection(tenant, 'u', 1, 10)).toBe('user');
+    await la.close();
+    expect(await lb.acquireConnection(tenant, 'u', 1, 10)).toBe('ok');
+    await lb.close();
+  });
+
+  it('createRedisEngine assembles the four parts and closes them together', async () => {
+    const engine = await createRedisEngine({ url: URL, prefix: PREFIX, presenceTtl: 5000 });
+    expect(engine.name).toBe('redis');
+    expect(engine.broker.ready()).toBe(true);
+    const ch = channel();
+    expect((await engine.broker.publish(ch, '1', opts)).offset).toBe(1);
+    expect(await engine.presence.set(ch, { client: 'c', user: 'u', status: 'online', state: null, since: 1 })).toBe(true);
+    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close()]);
+    expect(await admin.hlen(`${PREFIX}:{${ch}}:p`)).toBe(0);
+  });
+});

@@ -1,0 +1,106 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrateToLatest } from '../../packages/server/src/storage/migrate.js';
+import { MIGRATIONS } from '../../packages/server/src/storage/migrations.js';
+import { Storage } from '../../packages/server/src/storage/storage.js';
+import { STORES, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
+
+/** Migrations: the same list on both stores, idempotent, applied at start and by `switchboard migrate`. */
+
+const root = join(import.meta.dirname, '..', '..');
+const NAMES = Object.keys(MIGRATIONS);
+
+function withoutDatabase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _a, SWITCHBOARD_DATABASE: _b, ...rest } = env;
+  return rest;
+}
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, [join(root, 'packages/server/bin/switchboard.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...withoutDatabase(process.env), ...env },
+    timeout: 30_000,
+  });
+  return { code: res.status, out: res.stdout, err: res.stderr };
+}
+
+describe.each(STORES)('migrations on %s', (store) => {
+  const dbs: TestDatabase[] = [];
+  const dirs: string[] = [];
+  const fresh = async () => {
+    const db = await createTestDatabase(store);
+    const dir = mkdtempSync(join(tmpdir(), 'sb-migrate-'));
+    dbs.push(db);
+    dirs.push(dir);
+    return { db, dir };
+  };
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('applies every migration once; running them again changes nothing', async () => {
+    const { db, dir } = await fresh();
+    const storage = Storage.open({ database: db.database, dataDir: dir });
+    try {
+      expect(storage.kind).toBe(store);
+      const steps: string[] = [];
+      const first = await migrateToLatest(storage, (p) => steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`));
+      expect(first).toEqual({ applied: NAMES, upToDate: 0 });
+      expect(steps).toEqual([`pending ${NAMES.length}`, ...NAMES.map((n, i) => `${i + 1}/${NAMES.length} ${n}`)]);
+      const second = await migrateToLatest(storage);
+      expect(second).toEqual({ applied: [], upToDate: NAMES.length });
+      // The tables are there and usable through the typed layer.
+      await storage.db.insertInto('sb_users').values({ tenant: 't', user_id: 'u', first_seen: 1, last_seen: 2 }).execute();
+      expect(await storage.db.selectFrom('sb_users').selectAll().execute()).toEqual([{ tenant: 't', user_id: 'u', first_seen: 1, last_seen: 2 }]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('`switchboard migrate` prints its progress, and a second run finds nothing pending; the server then starts on it', async () => {
+    const { db, dir } = await fresh();
+    const args = ['migrate', '--data', dir, ...(db.database ? ['--database', db.database] : [])];
+    const first = cli(args);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain(store === 'sqlite' ? 'Migrating SQLite database' : 'Migrating PostgreSQL database');
+    expect(first.out).toContain(`${NAMES.length} pending: ${NAMES.join(', ')}`);
+    for (const [i, name] of NAMES.entries()) expect(first.out).toMatch(new RegExp(`\\[${i + 1}/${NAMES.length}\\] ${name} \\.\\.\\. done \\(\\d+ ms\\)`));
+    expect(first.out).toContain(`Database up to date: ${NAMES.length} migrations applied (${NAMES.length} now).`);
+    const second = cli(args);
+    expect(second.code, second.err).toBe(0);
+    expect(second.out).toContain('no pending migrations');
+    expect(second.out).toContain(`(0 now)`);
+    const s = await startDurableServer(store, { keepDataDir: dir }, db);
+    try {
+      const res = await s.api('POST', '/notifications', { key: s.apiKey, tenant: 'acme', body: { user: 'u', type: 'system', title: 'after migrate' } });
+      expect(res.status, res.text).toBe(201);
+    } finally {
+      await s.close();
+    }
+  });
+
+  if (store === 'postgres') {
+    it('DATABASE_URL selects PostgreSQL for `switchboard migrate`', async () => {
+      const { db, dir } = await fresh();
+      const res = cli(['migrate', '--data', dir], { DATABASE_URL: db.database });
+      expect(res.code, res.err).toBe(0);
+      expect(res.out).toContain('Migrating PostgreSQL database');
+    });
+  }
+});
+
+describe('storage errors', () => {
+  it('refuses a database URL that is not PostgreSQL, and names an unreachable database', () => {
+    const bad = cli(['migrate', '--database', 'mysql://localhost/x']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('SB_ERR_CONFIG_INVALID');
+    const down = cli(['migrate', '--database', 'postgres://nobody:hunter2@127.0.0.1:1/x']);
+    expect(down.code).toBe(1);
+    expect(down.err).toContain('SB_ERR_STORAGE');
+    expect(down.err).not.toContain('hunter2');
+  });
+});

@@ -1,0 +1,79 @@
+import { SwitchboardClient } from '@switchboard/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Notification, UnreadCount } from '@switchboard/client';
+import { type DurableServer, STORES, startDurableServer } from './helpers.js';
+
+/** The SDK's `client.notifications` and `client.activity(scope)` against the real server. */
+
+function until<T>(get: () => T | undefined, timeout = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeout;
+    const check = () => {
+      const v = get();
+      if (v !== undefined) return resolve(v);
+      if (Date.now() > deadline) return reject(new Error('timed out'));
+      setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
+describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
+  let s: DurableServer;
+  const cleanup: Array<() => void> = [];
+  beforeAll(async () => {
+    s = await startDurableServer(store);
+  });
+  afterAll(async () => {
+    for (const fn of cleanup) fn();
+    await s?.stop();
+  });
+
+  async function connected(user: string, caps?: Record<string, string[]>): Promise<SwitchboardClient> {
+    const claims = { sub: user, ...(caps ? { caps } : {}) };
+    const client = new SwitchboardClient(s.url, { getToken: () => s.token(claims), WebSocket });
+    cleanup.push(() => client.disconnect());
+    const ready = new Promise((r) => client.once('connected', r));
+    client.connect();
+    await ready;
+    return client;
+  }
+
+  it('lists, counts, marks read and receives notifications and unread counts live', async () => {
+    const inbox = (await connected('sdk-ann')).notifications;
+    const live: Notification[] = [];
+    const counts: UnreadCount[] = [];
+    inbox.onNotification((n) => live.push(n));
+    inbox.onUnreadCount((c) => counts.push(c));
+    // Subscribed once the client connected; wait for the subscription to be in place.
+    await until(() => (s.server.node.channels('acme').some((c) => c.channel === 'user:sdk-ann') ? true : undefined));
+    await s.api('POST', '/notifications', { body: { user: 'sdk-ann', type: 'mention', title: 'Hi from the backend' } });
+    const n = await until(() => live[0]);
+    expect(n.title).toBe('Hi from the backend');
+    await until(() => counts.find((c) => c.count === 1));
+    expect(await inbox.unreadCount()).toEqual({ count: 1, unseen: 1 });
+    expect((await inbox.list({ unreadOnly: true })).notifications.map((x) => x.id)).toEqual([n.id]);
+    await inbox.markRead(n.id);
+    await until(() => counts.find((c) => c.count === 0));
+    await expect(inbox.markRead('n_nope')).rejects.toMatchObject({ code: 117 });
+    expect(await inbox.setPreferences({ mutedTypes: ['review'] })).toEqual({ mutedTypes: ['review'], mutedCategories: [], minPriority: 'low' });
+    expect(await inbox.preferences()).toEqual({ mutedTypes: ['review'], mutedCategories: [], minPriority: 'low' });
+    expect(await inbox.markAllRead()).toEqual({ updated: 0 });
+    await inbox.archive(n.id);
+    expect((await inbox.list({ archived: true })).notifications.map((x) => x.id)).toEqual([n.id]);
+  });
+
+  it('lists a scope\'s activity and receives new activity live', async () => {
+    const feed = (await connected('sdk-bob', { 'project:*': ['subscribe', 'publish'] })).activity('project:77');
+    const live: string[] = [];
+    feed.onActivity((a) => live.push(a.verb));
+    await until(() => (s.server.node.channels('acme').some((c) => c.channel === 'activity:project:77') ? true : undefined));
+    await s.api('POST', '/activities', { body: { scope: 'project:77', actor: 'ann', verb: 'created' } });
+    const recorded = await feed.record({ verb: 'commented', object: 'task:1' });
+    expect(recorded.activity).toMatchObject({ actor: 'sdk-bob', scope: 'project:77' });
+    await until(() => (live.length === 2 ? live : undefined));
+    expect(live).toEqual(['created', 'commented']);
+    expect((await feed.list({ actor: 'ann' })).activities.map((a) => a.verb)).toEqual(['created']);
+  });
+});
