@@ -1,0 +1,120 @@
+/**
+ * Crash durability: kill -9 the server at random instants while notifications are being
+ * written to SQLite, restart it on the same data directory, again and again. Every write
+ * that was acknowledged (HTTP 201) must be there at the end, and
+ * `PRAGMA integrity_check` must say ok.
+ *
+ * Short variant in the test run (test/crash.test.ts). The long run (1,000 kills):
+ *   npx tsx test/long/crash.ts --kills 1000
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+const BIN = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
+
+export interface CrashResult {
+  kills: number;
+  acknowledged: number;
+  present: number;
+  missing: string[];
+  integrity: string;
+  durationMs: number;
+}
+
+interface Running {
+  child: ChildProcess;
+  http: string;
+  apiKey: string;
+}
+
+async function start(dataDir: string, secret: string): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', secret, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /listening on port (\d+)/.exec(out);
+      if (m && /Admin API key: (\S+)/.test(out)) resolve(Number(m[1]));
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d) => { out += d; });
+    child.once('exit', (code) => reject(new Error(`server exited ${code} before listening: ${out}`)));
+  });
+  return { child, http: `http://127.0.0.1:${port}`, apiKey: (/Admin API key: (\S+)/.exec(out) as RegExpExecArray)[1] as string };
+}
+
+function kill9(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+export async function runCrash(options: { kills: number; maxLifeMs: number; onProgress?(n: number, acked: number): void }): Promise<CrashResult> {
+  const started = Date.now();
+  const dataDir = mkdtempSync(join(tmpdir(), 'sb-crash-'));
+  const secret = randomBytes(32).toString('base64url');
+  const acknowledged = new Set<string>();
+  let seq = 0;
+  for (let k = 0; k < options.kills; k++) {
+    const s = await start(dataDir, secret);
+    let alive = true;
+    const writers = Array.from({ length: 4 }, async () => {
+      while (alive) {
+        const n = seq++;
+        try {
+          const res = await fetch(`${s.http}/api/v1/notifications`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'crash', 'content-type': 'application/json', 'idempotency-key': `w-${n}` },
+            body: JSON.stringify({ user: `u${n % 7}`, type: 'alert', title: `write ${n}` }),
+          });
+          if (res.status === 201) for (const item of ((await res.json()) as { notifications: Array<{ id: string }> }).notifications) acknowledged.add(item.id);
+        } catch {
+          // The server died mid-request: not acknowledged, so nothing is owed.
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, Math.random() * options.maxLifeMs));
+    await kill9(s.child);
+    alive = false;
+    await Promise.all(writers);
+    options.onProgress?.(k + 1, acknowledged.size);
+  }
+  // Read everything back through the API of a fresh start, then check the file itself.
+  const s = await start(dataDir, secret);
+  const present = new Set<string>();
+  for (let u = 0; u < 7; u++) {
+    let cursor: string | undefined;
+    do {
+      const q = new URLSearchParams({ user: `u${u}`, limit: '100', ...(cursor ? { cursor } : {}) });
+      const res = await fetch(`${s.http}/api/v1/notifications?${q}`, { headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'crash' } });
+      const page = (await res.json()) as { notifications: Array<{ id: string }>; nextCursor: string | null };
+      for (const n of page.notifications) present.add(n.id);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+  s.child.kill('SIGTERM');
+  await new Promise((r) => s.child.once('exit', r));
+  const db = new Database(join(dataDir, 'switchboard.db'), { readonly: true });
+  const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  db.close();
+  const missing = [...acknowledged].filter((id) => !present.has(id));
+  return { kills: options.kills, acknowledged: acknowledged.size, present: present.size, missing, integrity, durationMs: Date.now() - started };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { parseArgs } = await import('node:util');
+  const { values } = parseArgs({ options: { kills: { type: 'string', default: '1000' }, 'max-life': { type: 'string', default: '400' } } });
+  const result = await runCrash({
+    kills: Number(values.kills), maxLifeMs: Number(values['max-life']),
+    onProgress: (n, acked) => process.stderr.write(`\rkills ${n}/${values.kills}, acknowledged ${acked}   `),
+  });
+  process.stderr.write('\n');
+  process.stdout.write(`${JSON.stringify({ ...result, missing: result.missing.length }, null, 2)}\n`);
+  process.exit(result.missing.length === 0 && result.integrity === 'ok' ? 0 : 1);
+}
