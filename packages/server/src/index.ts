@@ -15,3 +15,4 @@ export type { PresenceStore, PresenceEntry } from './engine/presence-store.js';
 export type { ControlBus, ControlCommand } from './engine/control-bus.js';
 export type { LimitStore } from './engine/limit-store.js';
 export { createMemoryEngine } from './engine/memory-engine.js';
+export { createRedisEngine, redisEngineOptions } from './engine/redis/redis-engine.js';

@@ -54,7 +54,7 @@ export class Switchboard {
     const logger = options.logger ?? createLogger(config.logLevel);
     const keys = loadKeyMaterial(config);
     const verifier = await TokenVerifier.create(config.auth, keys.secret);
-    const engine = options.engine ?? (config.redis ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine());
+    const engine = options.engine ?? (config.redis ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, (p) => {

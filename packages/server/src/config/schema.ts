@@ -144,6 +144,7 @@ export const configSchema = z.strictObject({
     maxPresenceStateBytes: int(1024, 0, 65536, 'largest presence state, bytes'),
     maxSignalBytes: int(2048, 0, 65536, 'largest signal payload, bytes'),
     historyPageSize: int(100, 1, 10_000, 'largest history page'),
+    maxIdleStreams: int(100_000, 100, 100_000_000, 'channel streams kept that never had a publication and have no subscriber (oldest forgotten first)'),
     maxRecovery: int(1000, 1, 100_000, 'most publications recovered on resubscribe (beyond: recovered false)'),
     maxJsonDepth: int(32, 2, 1000, 'deepest nesting accepted in a frame'),
     httpBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest HTTP request body, bytes'),

@@ -225,7 +225,7 @@ export class Client {
       this.node.stats.drop('signal_backpressure');
       return;
     }
-    if (backlog + bytes.length > limits.queueMaxBytes) {
+    if (backlog >= limits.queueMaxBytes) {
       this.node.stats.drop('slow_consumer');
       this.#queue = [];
       this.#queuedBytes = 0;

@@ -56,6 +56,7 @@ export class Node {
   #flushScheduled = false;
   #draining = false;
   readonly #inflightPublishes = new Set<Promise<unknown>>();
+  readonly #presenceLocks = new Map<string, Promise<void>>();
 
   constructor(options: NodeOptions) {
     this.config = options.config;
@@ -219,6 +220,18 @@ export class Node {
 
   /** Enter or update this connection's presence in a channel it is subscribed to. */
   async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
+    // Joins to one channel are serialised on this node, so the member cap cannot be raced past.
+    const previous = this.#presenceLocks.get(ch.key) ?? Promise.resolve();
+    const mine = previous.then(() => this.#setPresence(client, ch, state));
+    const tail = mine.catch(() => {});
+    this.#presenceLocks.set(ch.key, tail);
+    void tail.then(() => {
+      if (this.#presenceLocks.get(ch.key) === tail) this.#presenceLocks.delete(ch.key);
+    });
+    return mine;
+  }
+
+  async #setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
     const sub = client.subs.get(ch.key);
     const id = client.identity;
     if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);

@@ -24,9 +24,14 @@ export class MemoryBroker implements Broker {
   readonly #streams = new Map<string, Stream>();
   /** Channels with local subscribers: their streams are kept, so their epochs stay stable. */
   readonly #interest = new Set<string>();
+  /** Streams that never had a publication, oldest first: capped, so reads cannot fill memory. */
+  readonly #empty = new Set<string>();
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxEmptyStreams = 100_000,
+  ) {
     this.#sweeper = setInterval(() => this.#sweep(), 60_000);
     this.#sweeper.unref();
   }
@@ -51,6 +56,7 @@ export class MemoryBroker implements Broker {
       const seen = stream.idempotency.get(key);
       if (seen && seen.expires > now) return { ...seen.outcome, deduplicated: true };
     }
+    if (stream.offset === 0) this.#empty.delete(channel);
     stream.offset += 1;
     const pub: StreamPublication = { offset: stream.offset, time: now, data };
     if (options.info) pub.info = options.info;
@@ -89,6 +95,7 @@ export class MemoryBroker implements Broker {
 
   async removeHistory(channel: string): Promise<void> {
     this.#streams.delete(channel);
+    this.#empty.delete(channel);
   }
 
   ready(): boolean {
@@ -98,6 +105,7 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#streams.clear();
+    this.#empty.clear();
   }
 
   #stream(channel: string, now: number): Stream {
@@ -105,9 +113,21 @@ export class MemoryBroker implements Broker {
     if (!stream) {
       stream = { epoch: randomBytes(6).toString('base64url'), offset: 0, items: [], expires: [], touched: now, idempotency: new Map() };
       this.#streams.set(channel, stream);
+      this.#empty.add(channel);
+      if (this.#empty.size > this.maxEmptyStreams) this.#evictEmpty();
     }
     stream.touched = now;
     return stream;
+  }
+
+  /** Forget the oldest never-published streams nobody here subscribes to. */
+  #evictEmpty(): void {
+    for (const channel of this.#empty) {
+      if (this.#empty.size <= this.maxEmptyStreams) return;
+      if (this.#interest.has(channel)) continue;
+      this.#empty.delete(channel);
+      this.#streams.delete(channel);
+    }
   }
 
   #expireItems(stream: Stream, now: number): void {
@@ -127,6 +147,7 @@ export class MemoryBroker implements Broker {
       if (this.#interest.has(channel) || stream.items.length > 0 || stream.idempotency.size > 0) continue;
       if (now - stream.touched > (stream.offset === 0 ? EMPTY_STREAM_TTL : STREAM_META_TTL)) {
         this.#streams.delete(channel);
+        this.#empty.delete(channel);
       }
     }
   }

@@ -5,10 +5,10 @@ import { MemoryLimitStore } from './memory-limit-store.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 
 /** The default engine: everything in this process. */
-export function createMemoryEngine(now: () => number = Date.now): Engine {
+export function createMemoryEngine(now: () => number = Date.now, maxIdleStreams = 100_000): Engine {
   return {
     name: 'memory',
-    broker: new MemoryBroker(now),
+    broker: new MemoryBroker(now, maxIdleStreams),
     presence: new MemoryPresenceStore(),
     control: new MemoryControlBus(),
     limits: new MemoryLimitStore(now),

@@ -16,7 +16,8 @@ export async function createHttpApp(node: Node, apiKeys: ApiKeyStore): Promise<F
     requestTimeout: config.timeouts.httpRequest,
     connectionTimeout: config.timeouts.httpRequest,
     routerOptions: { maxParamLength: 1024 },
-    http: { maxHeaderSize: 16384 },
+    // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
+    http: { maxHeaderSize: 16384, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.timeouts.httpHeaders, config.timeouts.httpRequest) / 4))) },
     // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
     frameworkErrors: (err, _req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;

@@ -38,6 +38,8 @@ export class WebSocketTransport {
   /** Listen for upgrades on an HTTP server (the standalone one, or the application's own). */
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Before anything is written: a peer that resets the socket must not crash the process.
+      socket.on('error', (err) => this.node.logger.debug({ err }, 'upgrade socket error'));
       if (!this.handleUpgrade(req, socket, head)) reject(socket, 404, 'Not Found');
     });
   }
@@ -48,6 +50,10 @@ export class WebSocketTransport {
     if (path !== this.path) return false;
     socket.on('error', (err) => this.node.logger.debug({ err }, 'upgrade socket error'));
     const { config } = this.node;
+    if (!req.headers.host) {
+      reject(socket, 400, 'Bad Request');
+      return true;
+    }
     const origin = req.headers.origin;
     if (!originAllowed(origin, config.allowedOrigins, config.development)) {
       reject(socket, 403, 'Forbidden');

@@ -14,6 +14,7 @@ import { RedisControlBus } from '../../src/engine/redis/redis-control-bus.js';
 import { createRedisEngine } from '../../src/engine/redis/redis-engine.js';
 import { RedisLimitStore } from '../../src/engine/redis/redis-limit-store.js';
 import { RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
+import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
 import {
   describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
 } from './conformance.js';
@@ -30,12 +31,7 @@ const open = (ttl = 15_000) => RedisConnection.open({ url: URL, prefix: PREFIX, 
 
 afterAll(async () => {
   // Leave nothing of this run behind in the shared Redis.
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await admin.del(...keys);
-  } while (cursor !== '0');
+  await dropPrefix(URL, PREFIX);
   await admin.quit();
 });
 

@@ -33,7 +33,11 @@ export const presenceSetCommand = defineCommand({
     if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
     const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
     if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
-    await node.setPresence(client, ch, state);
+    try {
+      await node.setPresence(client, ch, state);
+    } catch (err) {
+      throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'presence');
+    }
     return {};
   },
 });

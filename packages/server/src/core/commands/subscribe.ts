@@ -45,7 +45,7 @@ export const subscribeCommand = defineCommand({
       page = await node.history(ch, wantRecovery ? { since: params.recover, limit: maxRecovery + 1 } : { limit: 0 });
     } catch (err) {
       node.removeSubscription(client, ch.key);
-      throw err;
+      throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'subscribe');
     }
     if (client.closed || client.subs.get(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
 

@@ -13,7 +13,7 @@ export interface NodeHooks {
 
 /** A sweep mark outlives any outage a node could come back from (ms). */
 const SWEPT_MARK_TTL = 24 * 3_600_000;
-/** Re-reading the registry for an unknown node is throttled to this interval (ms). */
+/** Re-reading the registry for a node whose known registration expired is throttled to this (ms). */
 const REFRESH_INTERVAL = 250;
 
 /**
@@ -30,6 +30,7 @@ export class NodeRegistry {
   readonly #sweeping = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #registered = false;
+  #stopped = false;
   #beating: Promise<void> | null = null;
   #skew = 0;
   #fetched = 0;
@@ -60,6 +61,7 @@ export class NodeRegistry {
 
   /** One heartbeat (single flight); also sweeps the dead nodes it finds. */
   beat(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     this.#beating ??= this.#beat().finally(() => {
       this.#beating = null;
     });
@@ -91,19 +93,22 @@ export class NodeRegistry {
 
   /** The nodes among `nodes` that are dead (their entries are stale). */
   async deadAmong(nodes: Iterable<string>): Promise<Set<string>> {
-    const unknown = [...nodes].filter((n) => !this.#isLive(n));
-    if (unknown.length === 0) return new Set();
-    if (Date.now() - this.#fetched >= Math.min(REFRESH_INTERVAL, this.ttl / 4)) {
+    const suspects = [...nodes].filter((n) => !this.#isLive(n));
+    if (suspects.length === 0) return new Set();
+    // A node never seen may have registered since the last read: always look again for it.
+    const unseen = suspects.some((n) => !this.#live.has(n));
+    if (unseen || Date.now() - this.#fetched >= Math.min(REFRESH_INTERVAL, this.ttl / 4)) {
       const { cmd, keys } = this.#conn;
       this.#setLive(await this.#conn.track(cmd.zrangebyscore(keys.nodes, '-inf', '+inf', 'WITHSCORES')));
     }
-    const dead = new Set(unknown.filter((n) => !this.#isLive(n)));
+    const dead = new Set(suspects.filter((n) => !this.#isLive(n)));
     if (dead.size > 0) void this.beat();
     return dead;
   }
 
   /** Stop heartbeating and leave the registry (after the other parts cleaned up). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#beating;

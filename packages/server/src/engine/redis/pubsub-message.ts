@@ -1,5 +1,5 @@
 import type { PresenceDevice } from '@switchboard/protocol';
-import type { ChannelEvent, StreamPosition, StreamPublication } from '../broker.js';
+import type { ChannelEvent, StreamPublication } from '../broker.js';
 import type { PresenceEntry } from '../presence-store.js';
 
 /**
@@ -42,10 +42,6 @@ export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication
     }
   }
   return pub;
-}
-
-export function samePosition(a: StreamPosition | null, epoch: string): a is StreamPosition {
-  return a !== null && a.epoch === epoch;
 }
 
 /** The wire form of a presence entry in join/leave events. */

@@ -27,9 +27,11 @@ export class Script {
 const NOW = `local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)`;
 
-/** Extend a key's TTL to at least `ttl` ms, never shorten it. */
+/** Extend a key's TTL to at least `ttl` ms, never shorten it (one call, except for a key without TTL). */
 const EXTEND = `local function extend(key, ttl)
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  if redis.call('PEXPIRE', key, ttl, 'GT') == 0 and redis.call('PTTL', key) == -1 then
+    redis.call('PEXPIRE', key, ttl)
+  end
 end`;
 
 /**
