@@ -1,0 +1,93 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { listOptions } from '../packages/server/src/config/options.js';
+import { RawClient } from './helpers/raw-client.js';
+
+const BIN = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'switchboard.js');
+const run = promisify(execFile);
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('the switchboard CLI', () => {
+  it('serve with embedded defaults creates a development secret and admin key, and prints a working token and key', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => child.once('exit', r));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no banner: ${out}`)), 15_000);
+      child.stdout.on('data', () => { if (/Admin API key: \S+/.test(out)) { clearTimeout(t); resolve(); } });
+    });
+    const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
+    expect(out).toContain(`ws://127.0.0.1:${port}/ws`);
+    expect(out).toContain('npx switchboard token');
+    for (const f of ['secret', 'api-keys.json', 'admin-api-key']) {
+      expect(existsSync(join(dataDir, f))).toBe(true);
+      expect(statSync(join(dataDir, f)).mode & 0o077).toBe(0);
+    }
+    const token = (/Token \(tenant demo[^)]*\): (\S+)/.exec(out) as RegExpExecArray)[1] as string;
+    const apiKey = (/Admin API key: (\S+)/.exec(out) as RegExpExecArray)[1] as string;
+    const c = await RawClient.connect(`ws://127.0.0.1:${port}/ws`, token);
+    expect(c.info).toMatchObject({ user: 'dev', tenant: 'demo' });
+    await c.call('subscribe', { channel: 'project:1' });
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'x-switchboard-tenant': 'demo', 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'project:1', data: { hello: 'world' } }),
+    });
+    expect(res.status).toBe(200);
+    await c.waitFor((f) => f.push === 'pub');
+
+    // `switchboard token` mints with the same development secret.
+    const minted = await cli(['token', '--sub', 'alice', '--tenant', 'demo', '--ttl', '1h', '--cap', 'project:*=subscribe,publish,presence', '--data', dataDir]);
+    expect(minted.code).toBe(0);
+    const alice = await RawClient.connect(`ws://127.0.0.1:${port}/ws`, minted.stdout.trim());
+    expect(alice.info).toMatchObject({ user: 'alice', tenant: 'demo' });
+    expect((await alice.call('publish', { channel: 'project:9', data: 1 })).error).toBeUndefined();
+    expect((await alice.call('publish', { channel: 'chat:9', data: 1 })).error?.code).toBe(103);
+    c.close(); alice.close();
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('documents every option in serve --help', async () => {
+    const { code, stdout } = await cli(['serve', '--help']);
+    expect(code).toBe(0);
+    const missing = listOptions().filter((o) => !stdout.includes(o.flag) || !stdout.includes(o.env)).map((o) => o.key);
+    expect(missing).toEqual([]);
+  });
+
+  it('stops a start with a bad value, naming the option, from a flag, the environment or a file', async () => {
+    const flag = await cli(['serve', '--port', '99999', '--data', tmpdir()]);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toContain('SB_ERR_CONFIG_INVALID');
+    expect(flag.stderr).toContain('--port / SWITCHBOARD_PORT');
+    const env = await cli(['serve', '--data', tmpdir()], { SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTES: 'lots' });
+    expect(env.code).toBe(1);
+    expect(env.stderr).toContain('--limits.max-message-bytes / SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTES');
+    const unknown = await cli(['serve', '--prot', '1']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown option --prot');
+  });
+
+  it('refuses token without --sub or with a bad capability, with exit code 2', async () => {
+    expect((await cli(['token', '--tenant', 'acme'])).code).toBe(2);
+    const bad = await cli(['token', '--sub', 'a', '--tenant', 'acme', '--cap', 'project:*=fly']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('SB_ERR_CLI_ARGS');
+  });
+});
