@@ -265,8 +265,8 @@ describe('exhaustion: slow consumer (queueMaxBytes 256 KiB)', () => {
   });
 });
 
-/** Gaps found by this suite; run them with HOSTILE_GAPS=1. Each should pass once the server is fixed. */
-describe.skipIf(!process.env['HOSTILE_GAPS'])('known gaps: exhaustion', () => {
+/** Gaps this suite found in the server, fixed since; kept as regression cases. */
+describe('fixed gaps: exhaustion', () => {
   describe('queueMaxBytes below the largest publication', () => {
     const ctx = hostileServer({ limits: { queueMaxBytes: 65_536, maxMessageBytes: 1 << 20 } });
 
