@@ -1,0 +1,57 @@
+// @ts-check
+// Plain JavaScript on purpose: the bench servers run on bare `node` (no TypeScript loader
+// thread in the measured process), type-checked through `checkJs` (see bench/tsconfig.json).
+
+/**
+ * @typedef {object} RunningServer
+ * @property {number} port
+ * @property {() => number} connections  Connections the server currently holds.
+ * @property {() => Promise<void>} close
+ */
+
+/** @param {import('../lib/ipc.js').ServerReply} msg */
+function send(msg) {
+  process.send?.(msg);
+}
+
+/** @type {(() => void) | undefined} */
+const gc = /** @type {{ gc?: () => void }} */ (globalThis).gc;
+
+/**
+ * Common wrapper of the three bench servers: started by the orchestrator with fork()
+ * (its own process, so the load generator's CPU is not counted), driven over IPC.
+ * @param {() => Promise<RunningServer>} start
+ */
+export async function serve(start) {
+  if (!process.send) throw new Error('start this through bench/compare.ts (needs an IPC channel)');
+  const server = await start();
+  process.on('message', (raw) => {
+    const msg = /** @type {import('../lib/ipc.js').ServerRequest} */ (raw);
+    if (msg.type === 'stats') {
+      if (msg.gc && gc) {
+        gc();
+        gc();
+      }
+      const m = process.memoryUsage();
+      send({ type: 'stats', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, connections: server.connections() });
+    } else if (msg.type === 'stop') {
+      const hard = setTimeout(() => process.exit(0), 5000);
+      server.close().catch(() => {}).finally(() => {
+        clearTimeout(hard);
+        send({ type: 'stopped' });
+        // Exit normally so --cpu-prof can write its profile.
+        setTimeout(() => process.exit(0), 50);
+      });
+    }
+  });
+  // The orchestrator went away: do not linger.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', port: server.port, url: `ws://127.0.0.1:${server.port}` });
+}
+
+/** @returns {string} */
+export function secretFromEnv() {
+  const secret = process.env['BENCH_SECRET'];
+  if (!secret || secret.length < 32) throw new Error('BENCH_SECRET (>= 32 characters) is required');
+  return secret;
+}

@@ -1,0 +1,44 @@
+// @ts-check
+/**
+ * A minimal Socket.IO 4.8 server as the teams wrote it: JWT check in a middleware,
+ * rooms, `io.to(room).emit`, WebSocket transport only (no long-polling), no compression.
+ */
+import { createServer } from 'node:http';
+import { jwtVerify } from 'jose';
+import { Server } from 'socket.io';
+import { secretFromEnv, serve } from './harness.mjs';
+
+await serve(async () => {
+  const key = new TextEncoder().encode(secretFromEnv());
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false });
+  io.use((socket, next) => {
+    const token = socket.handshake.auth['token'];
+    if (typeof token !== 'string') return next(new Error('unauthorized'));
+    jwtVerify(token, key, { algorithms: ['HS256'] }).then(
+      ({ payload }) => {
+        socket.data.user = payload.sub;
+        next();
+      },
+      () => next(new Error('unauthorized')),
+    );
+  });
+  io.on('connection', (socket) => {
+    socket.on('join', (/** @type {unknown} */ room, /** @type {unknown} */ ack) => {
+      if (typeof room === 'string') void socket.join(room);
+      if (typeof ack === 'function') ack();
+    });
+    socket.on('publish', (/** @type {{ room?: unknown, data?: unknown }} */ msg, /** @type {unknown} */ ack) => {
+      if (msg && typeof msg.room === 'string') io.to(msg.room).emit('pub', msg.data);
+      if (typeof ack === 'function') ack({ ok: true });
+    });
+  });
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', () => resolve(undefined)));
+  return {
+    port: /** @type {import('node:net').AddressInfo} */ (http.address()).port,
+    connections: () => io.engine.clientsCount,
+    close: () => new Promise((resolve) => {
+      io.close(() => resolve());
+    }),
+  };
+});

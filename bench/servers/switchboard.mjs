@@ -1,0 +1,42 @@
+// @ts-check
+/**
+ * Switchboard with its default configuration, except: limits raised for a benchmark
+ * (the defaults are tuned for hostile clients), an explicit HMAC secret (the load
+ * generator mints its own tokens with it), and logs off.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Switchboard } from '@switchboard/server';
+import { secretFromEnv, serve } from './harness.mjs';
+
+await serve(async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
+  const server = await Switchboard.create({
+    config: {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      development: false,
+      logLevel: 'silent',
+      auth: { secret: secretFromEnv() },
+      limits: {
+        connectionsPerUser: 100_000,
+        connectionsPerTenant: 1_000_000,
+        newConnectionsPerIpPerSecond: 100_000,
+        publishPerSecondPerConnection: 100_000,
+        publishPerMinutePerUser: 100_000_000,
+        commandsPerSecond: 100_000,
+      },
+    },
+  });
+  const { port } = await server.listen();
+  return {
+    port,
+    connections: () => server.node.clients.size,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+});
