@@ -77,7 +77,8 @@ export function machineTicks(): { busy: number; niced: number } {
 /**
  * CPU used by processes other than ours over a window: machine busy ticks minus the ticks
  * of the given pids, split into normal-priority processes (which compete with the bench on
- * equal terms and skew its figures) and niced background processes (which yield to it).
+ * equal terms) and niced background processes (lower priority, but on 2 cores they still
+ * measurably disturb latencies).
  */
 export class OtherLoad {
   readonly #machine0: { busy: number; niced: number };

@@ -1,12 +1,17 @@
 import type { ServerKind } from './common.js';
 
 /** Orchestrator -> server process. */
-export type ServerRequest = { type: 'stats'; gc?: boolean } | { type: 'stop' };
+export type ServerRequest =
+  | { type: 'stats'; gc?: boolean }
+  /** CPU profile of a measured window, written to `file` on stop. */
+  | { type: 'profile'; action: 'start' | 'stop'; file?: string }
+  | { type: 'stop' };
 
 /** Server process -> orchestrator. */
 export type ServerReply =
   | { type: 'ready'; port: number; url: string }
   | { type: 'stats'; rss: number; heapUsed: number; external: number; arrayBuffers: number; connections: number }
+  | { type: 'profiled' }
   | { type: 'stopped' };
 
 /** Orchestrator -> subscriber worker. */

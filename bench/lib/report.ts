@@ -128,12 +128,12 @@ export function renderMarkdown(res: BenchResults): string {
     `Every figure is the median of ${o.rounds} round(s) (max latency: the worst round); each scenario starts a fresh server process.`);
   const all = [...res.fanout, ...res.connect];
   if (all.length) {
-    const worst = Math.max(...all.map((r) => r.otherCpuPct));
+    const worst = Math.max(...all.map((r) => r.otherCpuPct + r.nicedCpuPct));
     const worstNiced = Math.max(...all.map((r) => r.nicedCpuPct));
     L.push('');
     const retried = all.filter((r) => r.attempts > 1).length;
-    L.push(`Other normal-priority processes on the machine used at most ${fmt(worst, 0)} % of a core during any kept measurement, ` +
-      `niced background processes (which yield the CPU to the bench) at most ${fmt(worstNiced, 0)} %` +
+    L.push(`Other processes on the machine used at most ${fmt(worst, 0)} % of a core during any kept measurement ` +
+      `(of which niced background processes at most ${fmt(worstNiced, 0)} %)` +
       (retried ? ` (${retried} scenario(s) were measured again because other processes disturbed the first attempt)` : '') +
       (worst > 15 ? ' — **the machine was not quiet; treat latencies of the affected runs (see "Every run") with care**.' : '.'));
   }

@@ -34,6 +34,14 @@ export async function serve(start) {
       }
       const m = process.memoryUsage();
       send({ type: 'stats', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, connections: server.connections() });
+    } else if (msg.type === 'profile') {
+      profile(msg.action, msg.file).then(
+        () => send({ type: 'profiled' }),
+        (err) => {
+          process.stderr.write(`profile ${msg.action} failed: ${err}\n`);
+          send({ type: 'profiled' });
+        },
+      );
     } else if (msg.type === 'stop') {
       const hard = setTimeout(() => process.exit(0), 5000);
       server.close().catch(() => {}).finally(() => {
@@ -47,6 +55,30 @@ export async function serve(start) {
   // The orchestrator went away: do not linger.
   process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', port: server.port, url: `ws://127.0.0.1:${server.port}` });
+}
+
+/** @type {Session | null} */
+let session = null;
+
+/**
+ * CPU profile of a measured window only (not of start-up or connection set-up).
+ * @param {'start' | 'stop'} action
+ * @param {string | undefined} file
+ */
+async function profile(action, file) {
+  if (action === 'start') {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+    return;
+  }
+  if (!session) return;
+  const { profile: result } = await session.post('Profiler.stop');
+  session.disconnect();
+  session = null;
+  if (file) writeFileSync(file, JSON.stringify(result));
 }
 
 /** @returns {string} */
