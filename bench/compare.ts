@@ -5,6 +5,7 @@
  *     [--rounds 2] [--connect 5000] [--fanout 1000:20,10000:2] [--duration 10] [--warmup 2]
  *     [--workers 2] [--addresses 16] [--concurrency 100] [--pin] [--profile] [--max-minutes 30]
  *     [--quiet-wait 120] [--retry-noisy 2] [--nice -10]
+ *   npx tsx bench/compare.ts --render results.json   # rewrite docs/benchmarks.md from a saved --json run
  *
  * Before each scenario the run waits (up to --quiet-wait seconds) until other processes use
  * less than 15 % of a core, and every run records how much CPU other processes used while it
@@ -40,7 +41,7 @@ const TSX = ['--import', 'tsx'];
 
 // ---------------------------------------------------------------- options
 
-function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolean; maxMinutes: number; quietWait: number; retryNoisy: number; nice: number } {
+function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolean; maxMinutes: number; quietWait: number; retryNoisy: number; nice: number; render: string | undefined } {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -50,7 +51,7 @@ function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolea
     else if (argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith('--')) flags.set(a.slice(2), argv[++i] as string);
     else flags.set(a.slice(2), 'true');
   }
-  const known = ['nice', 'retry-noisy', 'quiet-wait', 'json', 'no-docs', 'servers', 'rounds', 'connect', 'fanout', 'duration', 'warmup', 'workers', 'addresses', 'concurrency', 'pin', 'profile', 'max-minutes', 'help'];
+  const known = ['render', 'nice', 'retry-noisy', 'quiet-wait', 'json', 'no-docs', 'servers', 'rounds', 'connect', 'fanout', 'duration', 'warmup', 'workers', 'addresses', 'concurrency', 'pin', 'profile', 'max-minutes', 'help'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
   if (flags.has('help')) {
     process.stderr.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0] + '*/\n');
@@ -89,6 +90,7 @@ function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolea
     quietWait: num('quiet-wait', 120),
     retryNoisy: num('retry-noisy', 2),
     nice: flags.has('nice') ? Number(flags.get('nice')) : 0,
+    render: flags.get('render'),
   };
 }
 
@@ -496,6 +498,13 @@ function killStarted(): void {
 }
 
 async function main(): Promise<void> {
+  if (opts.render) {
+    const saved = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchResults;
+    const markdown = renderMarkdown(saved);
+    if (opts.docs) writeDocs(join(ROOT, 'docs', 'benchmarks.md'), markdown);
+    process.stderr.write(`${markdown}\n`);
+    return;
+  }
   if (opts.nice !== 0) {
     if (!Number.isInteger(opts.nice) || opts.nice < -20 || opts.nice > 19) throw new Error('--nice: expected an integer from -20 to 19');
     setPriority(0, opts.nice);

@@ -44,6 +44,7 @@ interface FanoutAgg {
   serverCpuPct: number;
   loadgenCpuPct: number;
   rssPerConnKB: number;
+  heapPerConnKB: number;
 }
 
 interface ConnectAgg {
@@ -81,6 +82,7 @@ export function aggregateFanout(runs: FanoutRun[]): FanoutAgg[] {
       serverCpuPct: mean(rs.map((r) => r.serverCpuPct)),
       loadgenCpuPct: mean(rs.map((r) => r.loadgenCpuPct)),
       rssPerConnKB: mean(rs.map((r) => r.rssPerConnKB)),
+      heapPerConnKB: mean(rs.map((r) => r.heapPerConnKB)),
     });
   }
   return out;
@@ -147,14 +149,18 @@ export function renderMarkdown(res: BenchResults): string {
     'CLOCK_MONOTONIC timestamp; latency = receipt time in the subscriber process − that timestamp (publish → server → subscriber). ' +
     'Delivered = every subscriber got every accepted publication exactly once, in order. CPU = server process utime+stime from /proc per delivered message.');
   L.push('');
-  L.push('| subscribers | server | rate (msgs/s) | delivered msgs/s | delivery | p50 ms | p95 ms | p99 ms | max ms | server CPU µs / delivery | server CPU % of a core | RSS / subscriber KB |');
-  L.push('|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  L.push('| subscribers | server | rate (msgs/s) | delivered msgs/s | delivery | p50 ms | p95 ms | p99 ms | max ms | server CPU µs / delivery | server CPU % of a core | RSS / subscriber KB | JS heap / subscriber KB |');
+  L.push('|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const size of sizes) {
     for (const f of fan.filter((x) => x.subscribers === size)) {
       L.push(`| ${int(size)} | ${SERVER_LABELS[f.server]} | ${int(f.rate)} | ${int(f.deliveredPerSecond)} | ${f.complete ? '100 % ✓' : `${fmt(f.deliveryPct, 2)} % ✗`} | ` +
-        `${fmt(f.p50, 2)} | ${fmt(f.p95, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.max, 1)} | ${fmt(f.cpuUsPerDelivery, 2)} | ${fmt(f.serverCpuPct, 0)} | ${fmt(f.rssPerConnKB, 1)} |`);
+        `${fmt(f.p50, 2)} | ${fmt(f.p95, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.max, 1)} | ${fmt(f.cpuUsPerDelivery, 2)} | ${fmt(f.serverCpuPct, 0)} | ${fmt(f.rssPerConnKB, 1)} | ${fmt(f.heapPerConnKB, 1)} |`);
     }
   }
+  L.push('');
+  L.push('RSS per subscriber = (server RSS with the subscribers − RSS of the fresh server) ÷ subscribers, both after a forced GC. ' +
+    'A fresh server\'s own RSS varies by several MB from process to process, so at 1,000 connections the RSS figure is noisy ' +
+    '(see "Every run"); the JS heap (+ external) figure is the steadier one there.');
   L.push('');
 
   const con = aggregateConnect(res.connect);

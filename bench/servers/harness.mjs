@@ -1,6 +1,8 @@
 // @ts-check
 // Plain JavaScript on purpose: the bench servers run on bare `node` (no TypeScript loader
 // thread in the measured process), type-checked through `checkJs` (see bench/tsconfig.json).
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 
 /**
  * @typedef {object} RunningServer
