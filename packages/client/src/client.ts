@@ -55,7 +55,7 @@ function toError(err: unknown, fallback: typeof ClientCode.TokenUnavailable): Sw
  * const client = new SwitchboardClient('wss://rt.example.com/ws', { getToken: fetchToken });
  * // Node 20: import WebSocket from 'ws';
  * // const client = new SwitchboardClient(url, { token, WebSocket });
- * client.on('state', (e) => console.log(e.state, e.code, e.reason));
+ * client.on('state', (e) => showStatus(e.state, e.code, e.reason));
  * const room = client.subscribe<{ text: string }>('chat:lobby');
  * room.on('publication', (p) => render(p.data.text));
  * client.connect();
@@ -148,7 +148,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    *
    * @example
    * client.connect();
-   * client.once('connected', (e) => console.log('connected as', e.user));
+   * client.once('connected', (e) => setUser(e.user));
    */
   connect(): void {
     if (this.#state !== 'disconnected') return;

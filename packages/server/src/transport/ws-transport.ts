@@ -23,6 +23,8 @@ function reject(socket: Duplex, status: number, text: string, extra = ''): void 
  */
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
+  /** One shared listener: a closure here would keep each connection's upgrade request alive. */
+  readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
 
   constructor(private readonly node: Node, readonly path = '/ws') {
     this.#wss = new WebSocketServer({
@@ -39,7 +41,7 @@ export class WebSocketTransport {
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Before anything is written: a peer that resets the socket must not crash the process.
-      socket.on('error', (err) => this.node.logger.debug({ err }, 'upgrade socket error'));
+      socket.on('error', this.#onSocketError);
       if (!this.handleUpgrade(req, socket, head)) reject(socket, 404, 'Not Found');
     });
   }
@@ -48,7 +50,7 @@ export class WebSocketTransport {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0];
     if (path !== this.path) return false;
-    socket.on('error', (err) => this.node.logger.debug({ err }, 'upgrade socket error'));
+    if (!socket.listeners('error').includes(this.#onSocketError)) socket.on('error', this.#onSocketError);
     const { config } = this.node;
     if (!req.headers.host) {
       reject(socket, 400, 'Bad Request');
