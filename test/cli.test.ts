@@ -29,7 +29,7 @@ describe('the switchboard CLI', () => {
     const exited = new Promise((r) => child.once('exit', r));
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no banner: ${out}`)), 15_000);
-      child.stdout.on('data', () => { if (/Admin API key: \S+/.test(out)) { clearTimeout(t); resolve(); } });
+      child.stdout.on('data', () => { if (/Try it:.*\n/.test(out)) { clearTimeout(t); resolve(); } });
     });
     const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
     expect(out).toContain(`ws://127.0.0.1:${port}/ws`);
