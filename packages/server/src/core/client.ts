@@ -26,8 +26,6 @@ export interface Subscription {
   presenceSince: number;
 }
 
-const NEWLINE = Buffer.from('\n');
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -245,22 +243,12 @@ export class Client {
     this.#dirty = false;
     const n = this.#queue.length;
     if (n === 0) return;
-    let message: Buffer;
-    if (n === 1) {
-      message = this.#queue[0] as Buffer;
-    } else {
-      const parts: Buffer[] = [];
-      for (let i = 0; i < n; i++) {
-        if (i > 0) parts.push(NEWLINE);
-        parts.push(this.#queue[i] as Buffer);
-      }
-      message = Buffer.concat(parts, this.#queuedBytes + n - 1);
-    }
-    this.#queue = [];
+    const bytes = this.#queuedBytes;
     this.#queuedBytes = 0;
     this.node.stats.messagesOut += n;
-    this.node.stats.bytesOut += message.length;
-    this.conn.send(message);
+    this.node.stats.bytesOut += bytes + n - 1;
+    this.conn.send(this.#queue, n, bytes);
+    this.#queue.length = 0;
   }
 
   deliverPublication(key: string, offset: number, bytes: Buffer): void {

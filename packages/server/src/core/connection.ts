@@ -1,7 +1,10 @@
 /** What core needs from a transport connection (a WebSocket, or an in-memory test pipe). */
 export interface Connection {
-  /** Send one text message. */
-  send(data: Buffer): void;
+  /**
+   * Send the first `count` frames as one text message, joined by newlines; `bytes` is
+   * the sum of their lengths. Frames are not retained after the call returns.
+   */
+  send(frames: readonly Buffer[], count: number, bytes: number): void;
   close(code: number, reason: string): void;
   /** Bytes accepted by send() but not yet written to the network. */
   bufferedAmount(): number;

@@ -3,8 +3,10 @@ import type { Duplex } from 'node:stream';
 import { DisconnectCode, SUBPROTOCOL_JSON } from '@switchboard/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Connection } from '../core/connection.js';
+import type { Socket } from 'node:net';
 import type { Node } from '../core/node.js';
 import { originAllowed } from './origin.js';
+import { FrameCache, joinedTextFrame } from './ws-frames.js';
 
 /** How long a closing socket may take to finish the close handshake before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
@@ -25,6 +27,7 @@ export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
+  readonly #frames = new FrameCache();
 
   constructor(private readonly node: Node, readonly path = '/ws') {
     this.#wss = new WebSocketServer({
@@ -87,19 +90,7 @@ export class WebSocketTransport {
 
   #accept(ws: WebSocket, ip: string, origin: string | undefined, userAgent: string | undefined): void {
     const node = this.node;
-    let closing = false;
-    const conn: Connection = {
-      send: (data) => {
-        if (ws.readyState === WebSocket.OPEN) ws.send(data, { binary: false });
-      },
-      close: (code, reason) => {
-        if (closing) return;
-        closing = true;
-        if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
-        node.wheel.schedule(CLOSE_GRACE_MS, () => ws.terminate());
-      },
-      bufferedAmount: () => ws.bufferedAmount,
-    };
+    const conn = new WsConnection(ws, this.#frames, node);
     const meta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
     const client = node.accept(conn, meta);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -121,5 +112,38 @@ export class WebSocketTransport {
 
   close(): void {
     this.#wss.close();
+  }
+}
+
+/**
+ * A Connection over one `ws` socket. Text messages are framed here and written straight
+ * to the TCP socket: a publication is framed once for all its recipients (FrameCache), and
+ * a turn's frames for one socket go out in one write. `ws` still handles reading, control
+ * frames and the close handshake; without permessage-deflate its sender writes to the
+ * socket synchronously, so both writers keep their order.
+ */
+class WsConnection implements Connection {
+  readonly #socket: Socket;
+  #closing = false;
+
+  constructor(private readonly ws: WebSocket, private readonly frames: FrameCache, private readonly node: Node) {
+    this.#socket = (ws as unknown as { _socket: Socket })._socket;
+  }
+
+  send(frames: readonly Buffer[], count: number, bytes: number): void {
+    if (this.ws.readyState !== WebSocket.OPEN || !this.#socket.writable) return;
+    this.#socket.write(count === 1 ? this.frames.frame(frames[0] as Buffer) : joinedTextFrame(frames, count, bytes));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    const ws = this.ws;
+    this.node.wheel.schedule(CLOSE_GRACE_MS, () => ws.terminate());
+  }
+
+  bufferedAmount(): number {
+    return this.#socket.writableLength;
   }
 }

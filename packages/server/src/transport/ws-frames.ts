@@ -1,0 +1,68 @@
+/**
+ * Server-to-client WebSocket text frames built once per payload, so a publication sent to
+ * many sockets is framed once and the same bytes are written to each (RFC 6455 §5.2:
+ * server frames are unmasked, so the bytes do not depend on the recipient).
+ */
+
+const FIN_TEXT = 0x81;
+const NEWLINE = 0x0a;
+
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+function writeHeader(out: Buffer, length: number): number {
+  out[0] = FIN_TEXT;
+  if (length < 126) {
+    out[1] = length;
+    return 2;
+  }
+  if (length < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(length, 2);
+    return 4;
+  }
+  out[1] = 127;
+  out.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+  out.writeUInt32BE(length >>> 0, 6);
+  return 10;
+}
+
+/** One text frame carrying `payload`. */
+export function textFrame(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(headerLength(payload.length) + payload.length);
+  payload.copy(out, writeHeader(out, payload.length));
+  return out;
+}
+
+/** One text frame carrying the first `count` payloads joined by newlines (`bytes` = their total length). */
+export function joinedTextFrame(payloads: readonly Buffer[], count: number, bytes: number): Buffer {
+  const length = bytes + count - 1;
+  const out = Buffer.allocUnsafe(headerLength(length) + length);
+  let pos = writeHeader(out, length);
+  for (let i = 0; i < count; i++) {
+    if (i > 0) out[pos++] = NEWLINE;
+    const p = payloads[i] as Buffer;
+    p.copy(out, pos);
+    pos += p.length;
+  }
+  return out;
+}
+
+/**
+ * Remembers the frame of the last payload framed. A node flushes the subscribers of one
+ * publication one after another, each with the same payload Buffer, so one entry is enough
+ * to frame a publication once however many sockets receive it.
+ */
+export class FrameCache {
+  #payload: Buffer | null = null;
+  #frame: Buffer | null = null;
+
+  frame(payload: Buffer): Buffer {
+    if (payload === this.#payload) return this.#frame as Buffer;
+    const frame = textFrame(payload);
+    this.#payload = payload;
+    this.#frame = frame;
+    return frame;
+  }
+}
