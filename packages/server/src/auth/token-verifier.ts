@@ -48,12 +48,13 @@ interface JwksEntry {
  * come only from configured URLs, chosen by the configured issuer.
  */
 export class TokenVerifier {
-  readonly #secret: Uint8Array | null;
+  /** The shared secret imported once per HMAC algorithm (importing it per verify costs more than the verify). */
+  readonly #secretKeys: Map<string, CryptoKey> | null;
   readonly #publicKeys: PublicKeyEntry[];
   readonly #jwks: JwksEntry[];
 
-  private constructor(private readonly auth: Config['auth'], secret: string | undefined, publicKeys: PublicKeyEntry[], jwks: JwksEntry[]) {
-    this.#secret = secret ? new TextEncoder().encode(secret) : null;
+  private constructor(private readonly auth: Config['auth'], secretKeys: Map<string, CryptoKey> | null, publicKeys: PublicKeyEntry[], jwks: JwksEntry[]) {
+    this.#secretKeys = secretKeys;
     this.#publicKeys = publicKeys;
     this.#jwks = jwks;
   }
@@ -72,7 +73,16 @@ export class TokenVerifier {
       if (j.tenant !== undefined) e.tenant = j.tenant;
       return e;
     });
-    return new TokenVerifier(auth, secret, keys, jwks);
+    let secretKeys: Map<string, CryptoKey> | null = null;
+    if (secret) {
+      const raw = new TextEncoder().encode(secret);
+      secretKeys = new Map();
+      for (const alg of HMAC_ALGS) {
+        const hash = `SHA-${alg.slice(2)}`;
+        secretKeys.set(alg, await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['verify']));
+      }
+    }
+    return new TokenVerifier(auth, secretKeys, keys, jwks);
   }
 
   async verify(token: unknown): Promise<Identity> {
@@ -95,8 +105,9 @@ export class TokenVerifier {
     let scopeTenant: string | undefined;
     try {
       if (HMAC_ALGS.includes(alg)) {
-        if (!this.#secret) throw new TokenError('invalid', 'algorithm not allowed');
-        ({ payload } = await jwtVerify(token, this.#secret, { ...common, algorithms: HMAC_ALGS, ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}) }));
+        const key = this.#secretKeys?.get(alg);
+        if (!key) throw new TokenError('invalid', 'algorithm not allowed');
+        ({ payload } = await jwtVerify(token, key, { ...common, algorithms: [alg], ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}) }));
       } else {
         const key = this.#publicKeys.find((k) => k.alg === alg && (header.kid === undefined || k.kid === header.kid) && (k.issuer === undefined || k.issuer === unverified.iss));
         if (key) {

@@ -220,7 +220,7 @@ export class Node {
 
   /** Enter or update this connection's presence in a channel it is subscribed to. */
   async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
-    // Joins to one channel are serialised on this node, so the member cap cannot be raced past.
+    // Presence writes to one channel are serialised on this node, so they land in the order they were made.
     const previous = this.#presenceLocks.get(ch.key) ?? Promise.resolve();
     const mine = previous.then(() => this.#setPresence(client, ch, state));
     const tail = mine.catch(() => {});
@@ -235,20 +235,22 @@ export class Node {
     const sub = client.subs.get(ch.key);
     const id = client.identity;
     if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);
-    if (!sub.present) {
-      const counts = await this.engine.presence.counts(ch.key);
-      if (counts.connections >= this.config.limits.maxPresenceMembers) throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
-    }
-    const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: sub.present ? sub.presenceSince : Date.now() };
+    const joining = !sub.present;
+    const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: joining ? Date.now() : sub.presenceSince };
     sub.present = true;
     sub.presenceState = state;
     sub.presenceSince = entry.since;
-    const isNew = await this.engine.presence.set(ch.key, entry);
+    // The member cap is checked by the store, atomically with the write (across nodes too).
+    const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);
+    if (result === 'full') {
+      sub.present = false;
+      throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
+    }
     if (client.closed || !client.subs.has(ch.key)) {
       await this.engine.presence.remove(ch.key, client.id);
       return;
     }
-    if (ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: isNew ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
+    if (ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
   }
 
   async leavePresence(client: Client, ch: ResolvedChannel): Promise<void> {

@@ -3,9 +3,32 @@ export type ControlCommand =
   | { kind: 'disconnect'; tenant: string; user: string; code: number; reason: string; client?: string }
   | { kind: 'unsubscribe'; tenant: string; user: string; channel: string; code: number; reason: string };
 
+/** A channel and its subscribers: on one node, or summed over the nodes. */
+export interface ChannelCount {
+  channel: string;
+  subscribers: number;
+}
+
+/** This node's channels with local subscribers in a tenant, whose names start with `prefix`. */
+export type ChannelSource = (tenant: string, prefix: string) => ChannelCount[];
+
+/** The channels of a tenant over every live node. */
+export interface ChannelList {
+  /** One entry per channel, subscribers summed over the nodes that answered; in no particular order. */
+  channels: ChannelCount[];
+  /** Nodes whose channels are counted, this one included. */
+  nodes: number;
+  /** False when a node registered as live did not answer in time: its channels are missing. */
+  complete: boolean;
+}
+
 export interface ControlBus {
   setHandler(handler: (command: ControlCommand) => void): void;
   /** Deliver a command to every node, this one included. */
   publish(command: ControlCommand): Promise<void>;
+  /** What this node answers when any node lists channels (none until set). */
+  setChannelSource(source: ChannelSource): void;
+  /** Ask every live node for its channels and sum them; waits a bounded time for the answers. */
+  channels(tenant: string, prefix: string): Promise<ChannelList>;
   close(): Promise<void>;
 }

@@ -1,8 +1,9 @@
-import type { ControlBus, ControlCommand } from './control-bus.js';
+import type { ChannelList, ChannelSource, ControlBus, ControlCommand } from './control-bus.js';
 
 /** One-process control bus: a command is handled by this node only. */
 export class MemoryControlBus implements ControlBus {
   #handler: ((command: ControlCommand) => void) | null = null;
+  #source: ChannelSource = () => [];
 
   setHandler(handler: (command: ControlCommand) => void): void {
     this.#handler = handler;
@@ -10,6 +11,14 @@ export class MemoryControlBus implements ControlBus {
 
   async publish(command: ControlCommand): Promise<void> {
     this.#handler?.(command);
+  }
+
+  setChannelSource(source: ChannelSource): void {
+    this.#source = source;
+  }
+
+  async channels(tenant: string, prefix: string): Promise<ChannelList> {
+    return { channels: this.#source(tenant, prefix).map((c) => ({ ...c })), nodes: 1, complete: true };
   }
 
   async close(): Promise<void> {}

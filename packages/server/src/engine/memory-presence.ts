@@ -1,18 +1,16 @@
-import type { PresenceCounts, PresenceEntry, PresenceStore } from './presence-store.js';
+import type { PresenceCounts, PresenceEntry, PresenceSetResult, PresenceStore } from './presence-store.js';
 
 /** One-process presence: entries live exactly as long as their connection's subscription. */
 export class MemoryPresenceStore implements PresenceStore {
   readonly #channels = new Map<string, Map<string, PresenceEntry>>();
 
-  async set(channel: string, entry: PresenceEntry): Promise<boolean> {
-    let members = this.#channels.get(channel);
-    if (!members) {
-      members = new Map();
-      this.#channels.set(channel, members);
-    }
+  async set(channel: string, entry: PresenceEntry, maxEntries = Infinity): Promise<PresenceSetResult> {
+    const members = this.#channels.get(channel) ?? new Map<string, PresenceEntry>();
     const isNew = !members.has(entry.client);
+    if (isNew && members.size >= maxEntries) return 'full';
     members.set(entry.client, { ...entry });
-    return isNew;
+    this.#channels.set(channel, members);
+    return isNew ? 'new' : 'updated';
   }
 
   async remove(channel: string, client: string): Promise<PresenceEntry | undefined> {

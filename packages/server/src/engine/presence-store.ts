@@ -14,13 +14,20 @@ export interface PresenceCounts {
   connections: number;
 }
 
+/** What `set` did: added a connection, replaced its entry, or refused it (the channel is full). */
+export type PresenceSetResult = 'new' | 'updated' | 'full';
+
 /**
  * Presence per channel, keyed by connection. Implementations that span processes expire
  * entries that their owning node stops refreshing, so a dead node's members disappear.
  */
 export interface PresenceStore {
-  /** Add or replace the entry of `entry.client`. Returns true when it was not present before. */
-  set(channel: string, entry: PresenceEntry): Promise<boolean>;
+  /**
+   * Add or replace the entry of `entry.client`. With `maxEntries`, a connection not present
+   * yet is added only while the channel holds fewer entries than that, in one atomic step
+   * for every node sharing the store (an entry already present is always replaced).
+   */
+  set(channel: string, entry: PresenceEntry, maxEntries?: number): Promise<PresenceSetResult>;
   /** Remove a connection's entry. Returns the removed entry, if any. */
   remove(channel: string, client: string): Promise<PresenceEntry | undefined>;
   get(channel: string): Promise<PresenceEntry[]>;

@@ -514,10 +514,10 @@ export function describePresenceConformance(name: string, make: PresenceFactory)
       expect(await presence.counts(ch)).toEqual({ users: 0, connections: 0 });
     });
 
-    it('set returns true for a new connection and false when it replaces an entry', async () => {
+    it('set says new for a new connection and updated when it replaces an entry', async () => {
       const ch = freshChannel();
-      expect(await presence.set(ch, entry('c1', 'alice'))).toBe(true);
-      expect(await presence.set(ch, entry('c1', 'alice', { status: 'away', state: '{"mood":"🙂"}' }))).toBe(false);
+      expect(await presence.set(ch, entry('c1', 'alice'))).toBe('new');
+      expect(await presence.set(ch, entry('c1', 'alice', { status: 'away', state: '{"mood":"🙂"}' }))).toBe('updated');
       expect(await presence.get(ch)).toEqual([entry('c1', 'alice', { status: 'away', state: '{"mood":"🙂"}' })]);
     });
 
@@ -563,7 +563,7 @@ export function describePresenceConformance(name: string, make: PresenceFactory)
       await presence.remove(ch, 'c1');
       expect(await presence.get(ch)).toEqual([]);
       expect(await presence.counts(ch)).toEqual({ users: 0, connections: 0 });
-      expect(await presence.set(ch, entry('c1', 'alice'))).toBe(true);
+      expect(await presence.set(ch, entry('c1', 'alice'))).toBe('new');
     });
 
     it('keeps channels independent', async () => {
@@ -571,7 +571,7 @@ export function describePresenceConformance(name: string, make: PresenceFactory)
       const b = `${a}:sub`;
       await presence.set(a, entry('c1', 'alice'));
       await presence.set(b, entry('c1', 'alice', { status: 'away' }));
-      expect(await presence.set(b, entry('c2', 'bob'))).toBe(true);
+      expect(await presence.set(b, entry('c2', 'bob'))).toBe('new');
       await presence.remove(a, 'c1');
       expect(await presence.get(a)).toEqual([]);
       expect(byClient(await presence.get(b))).toEqual([entry('c1', 'alice', { status: 'away' }), entry('c2', 'bob')]);
@@ -580,9 +580,9 @@ export function describePresenceConformance(name: string, make: PresenceFactory)
     it('treats __proto__ and other Object.prototype names as plain client ids and users', async () => {
       const ch = freshChannel();
       for (const id of ['__proto__', 'constructor', 'hasOwnProperty', 'toString']) {
-        expect(await presence.set(ch, entry(id, id))).toBe(true);
+        expect(await presence.set(ch, entry(id, id))).toBe('new');
       }
-      expect(await presence.set(ch, entry('__proto__', '__proto__', { status: 'away' }))).toBe(false);
+      expect(await presence.set(ch, entry('__proto__', '__proto__', { status: 'away' }))).toBe('updated');
       expect(await presence.counts(ch)).toEqual({ users: 4, connections: 4 });
       expect(byClient(await presence.get(ch)).map((e) => [e.client, e.user, e.status])).toEqual([
         ['__proto__', '__proto__', 'away'],
@@ -593,6 +593,40 @@ export function describePresenceConformance(name: string, make: PresenceFactory)
       expect(await presence.remove(ch, '__proto__')).toEqual(entry('__proto__', '__proto__', { status: 'away' }));
       expect(await presence.counts(ch)).toEqual({ users: 3, connections: 3 });
       expect(({} as Record<string, unknown>)['status']).toBeUndefined();
+    });
+
+    it('with a cap, admits a new connection only while the channel has fewer entries', async () => {
+      const ch = freshChannel();
+      expect(await presence.set(ch, entry('c1', 'alice'), 2)).toBe('new');
+      expect(await presence.set(ch, entry('c2', 'bob'), 2)).toBe('new');
+      expect(await presence.set(ch, entry('c3', 'carol'), 2)).toBe('full');
+      expect(byClient(await presence.get(ch)).map((e) => e.client)).toEqual(['c1', 'c2']);
+      // A present connection is always updated, also at the cap.
+      expect(await presence.set(ch, entry('c2', 'bob', { status: 'away' }), 2)).toBe('updated');
+      expect(await presence.counts(ch)).toEqual({ users: 2, connections: 2 });
+      // Without a cap, nothing is refused; a place that frees up is taken again.
+      expect(await presence.set(ch, entry('c3', 'carol'))).toBe('new');
+      expect(await presence.set(ch, entry('c4', 'dan'), 3)).toBe('full');
+      await presence.remove(ch, 'c1');
+      expect(await presence.set(ch, entry('c4', 'dan'), 3)).toBe('new');
+      expect(byClient(await presence.get(ch)).map((e) => e.client)).toEqual(['c2', 'c3', 'c4']);
+    });
+
+    it('with a cap, concurrent sets admit exactly the cap and refuse the rest', async () => {
+      const ch = freshChannel();
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => presence.set(ch, entry(`c${i}`, `u${i}`), 5)));
+      expect(results.filter((r) => r === 'new')).toHaveLength(5);
+      expect(results.filter((r) => r === 'full')).toHaveLength(7);
+      expect(await presence.counts(ch)).toEqual({ users: 5, connections: 5 });
+    });
+
+    it('a cap of 0 refuses every new connection; a cap counts per channel', async () => {
+      const a = freshChannel();
+      const b = freshChannel();
+      expect(await presence.set(a, entry('c1', 'alice'), 0)).toBe('full');
+      expect(await presence.get(a)).toEqual([]);
+      expect(await presence.set(a, entry('c1', 'alice'), 1)).toBe('new');
+      expect(await presence.set(b, entry('c2', 'bob'), 1)).toBe('new');
     });
 
     it('stores a copy: mutating an entry before or after set does not change the store', async () => {

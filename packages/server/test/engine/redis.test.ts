@@ -180,6 +180,31 @@ describe('redis engine across nodes', () => {
     await Promise.all([pa.close(), pb.close(), pc.close(), bb.close(), bc.close()]);
   });
 
+  it('entries of a dead node not swept yet hold no places under the presence cap', async () => {
+    const ttl = 1000;
+    const [a, b] = await Promise.all([open(ttl), open(ttl)]);
+    const [pa, pb] = [new RedisPresenceStore(a.conn, a.registry), new RedisPresenceStore(b.conn, b.registry)];
+    await a.registry.beat();
+    const ch = channel();
+    const entry = (client: string) => ({ client, user: client, status: 'online' as const, state: null, since: 1 });
+    expect(await pa.set(ch, entry('a1'), 2)).toBe('new');
+    expect(await pa.set(ch, entry('a2'), 2)).toBe('new');
+    expect(await pb.set(ch, entry('b1'), 2)).toBe('full');
+    crash(a.conn);
+    // Wait on Redis time for a's registration to expire; b runs no heartbeat, so nothing swept a yet.
+    const expiry = Number(await admin.zscore(`${PREFIX}:nodes`, a.conn.nodeId));
+    await vi.waitFor(async () => {
+      const [s, us] = await admin.time();
+      expect(Number(s) * 1000 + Math.floor(Number(us) / 1000)).toBeGreaterThan(expiry);
+    }, WAIT);
+    expect(await admin.hlen(`${PREFIX}:{${ch}}:p`)).toBe(2);
+    expect(await pb.set(ch, entry('b1'), 2)).toBe('new');
+    expect(await pb.set(ch, entry('b2'), 2)).toBe('new');
+    expect(await pb.set(ch, entry('b3'), 2)).toBe('full');
+    await vi.waitFor(async () => expect((await pb.get(ch)).map((e) => e.client).sort()).toEqual(['b1', 'b2']), WAIT);
+    await Promise.all([pa.close(), pb.close()]);
+  });
+
   it('releases the connection slots of a dead node after the TTL', async () => {
     const ttl = 1500;
     const [a, b] = await Promise.all([open(ttl), open(ttl)]);
@@ -214,7 +239,7 @@ describe('redis engine across nodes', () => {
     expect(engine.broker.ready()).toBe(true);
     const ch = channel();
     expect((await engine.broker.publish(ch, '1', opts)).offset).toBe(1);
-    expect(await engine.presence.set(ch, { client: 'c', user: 'u', status: 'online', state: null, since: 1 })).toBe(true);
+    expect(await engine.presence.set(ch, { client: 'c', user: 'u', status: 'online', state: null, since: 1 })).toBe('new');
     await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close()]);
     expect(await admin.hlen(`${PREFIX}:{${ch}}:p`)).toBe(0);
   });

@@ -1,10 +1,10 @@
 import type { PresenceStatus } from '@switchboard/protocol';
 import type { ChannelEvent } from '../broker.js';
-import type { PresenceCounts, PresenceEntry, PresenceStore } from '../presence-store.js';
+import type { PresenceCounts, PresenceEntry, PresenceSetResult, PresenceStore } from '../presence-store.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
 import { deviceOf, encodeEvent } from './pubsub-message.js';
-import { presenceRemoveScript } from './scripts.js';
+import { presenceRemoveScript, presenceSetScript } from './scripts.js';
 
 export interface RedisPresenceOptions {
   /** Whether join/leave events are pushed in a channel (by channel key); default: always. */
@@ -50,15 +50,30 @@ export class RedisPresenceStore implements PresenceStore {
     });
   }
 
-  async set(channel: string, entry: PresenceEntry): Promise<boolean> {
+  async set(channel: string, entry: PresenceEntry, maxEntries?: number): Promise<PresenceSetResult> {
+    const cap = maxEntries === undefined || maxEntries === Infinity ? '' : Math.max(0, Math.floor(maxEntries));
     let mine = this.#mine.get(channel);
     if (!mine) {
       mine = new Map();
       this.#mine.set(channel, mine);
     }
+    const had = mine.has(entry.client);
+    // Remembered before the write: should the reply be lost, close and restore still know the entry.
     mine.set(entry.client, { ...entry });
     this.#orphans.get(channel)?.delete(entry.client);
-    return (await this.#write(channel, entry)) === 1;
+    let result = await this.#write(channel, entry, cap);
+    if (result === 'full') {
+      // Entries of dead nodes not swept yet must not hold places: count again without them.
+      const dead = await this.#registry.deadAmong(new Set((await this.#stored(channel)).map((e) => e.n)));
+      if (dead.size > 0) result = await this.#write(channel, entry, cap, [...dead]);
+    }
+    if (result === 'full' && !had) {
+      mine.delete(entry.client);
+      if (mine.size === 0 && this.#mine.get(channel) === mine) this.#mine.delete(channel);
+      const { cmd, keys, nodeId } = this.#conn;
+      cmd.srem(keys.nodePresence(nodeId), JSON.stringify([channel, entry.client])).catch(() => {});
+    }
+    return result;
   }
 
   async remove(channel: string, client: string): Promise<PresenceEntry | undefined> {
@@ -92,23 +107,26 @@ export class RedisPresenceStore implements PresenceStore {
     await this.#conn.release();
   }
 
+  async #stored(channel: string): Promise<Stored[]> {
+    return (await this.#conn.track(this.#conn.cmd.hvals(this.#conn.keys.presence(channel)))).map(decode);
+  }
+
   async #live(channel: string): Promise<Stored[]> {
-    const values = await this.#conn.track(this.#conn.cmd.hvals(this.#conn.keys.presence(channel)));
-    const entries = values.map(decode);
+    const entries = await this.#stored(channel);
     const dead = await this.#registry.deadAmong(new Set(entries.map((e) => e.n)));
     return dead.size === 0 ? entries : entries.filter((e) => !dead.has(e.n));
   }
 
-  /** Store an entry of this node; returns 1 when it was not there before. */
-  async #write(channel: string, entry: PresenceEntry): Promise<number> {
+  /** Store an entry of this node, within `cap` entries ('' = no cap) not counting those of `dead` nodes. */
+  async #write(channel: string, entry: PresenceEntry, cap: number | '', dead: string[] = []): Promise<PresenceSetResult> {
     const { cmd, keys, nodeId } = this.#conn;
     const stored: Stored = { c: entry.client, u: entry.user, s: entry.status, st: entry.state, si: entry.since, n: nodeId };
     // The node's index first: a crash between the two leaves an index line, never an unswept entry.
-    const [, added] = await this.#conn.track(Promise.all([
+    const [, result] = await this.#conn.track(Promise.all([
       cmd.sadd(keys.nodePresence(nodeId), JSON.stringify([channel, entry.client])),
-      cmd.hset(keys.presence(channel), entry.client, JSON.stringify(stored)),
+      presenceSetScript.run(cmd, [keys.presence(channel)], [entry.client, JSON.stringify(stored), cap, ...dead]),
     ]));
-    return added;
+    return result as PresenceSetResult;
   }
 
   async #remove(channel: string, client: string): Promise<Stored | null> {
@@ -167,7 +185,7 @@ export class RedisPresenceStore implements PresenceStore {
   async #restore(): Promise<void> {
     const all = [...this.#mine].flatMap(([channel, entries]) => [...entries.values()].map((entry) => [channel, entry] as const));
     await Promise.all(all.map(async ([channel, entry]) => {
-      if ((await this.#write(channel, entry)) === 1) await this.#announce(channel, { kind: 'join', user: entry.user, device: deviceOf(entry) });
+      if ((await this.#write(channel, entry, '')) === 'new') await this.#announce(channel, { kind: 'join', user: entry.user, device: deviceOf(entry) });
     }));
   }
 }

@@ -136,6 +136,34 @@ end
 return {epoch, offset, first, entries}
 `);
 
+/**
+ * Add or replace a presence entry; a connection not present yet only while the channel has
+ * fewer entries than the cap (check and set in one step, so nodes cannot race past it).
+ * Entries of the nodes listed as dead (not swept yet) do not count. KEYS: presence.
+ * ARGV: client, entry JSON, cap ('' = none), dead node ids…. Returns 'new', 'updated' or 'full'.
+ */
+export const presenceSetScript = new Script('presence-set', `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return 'updated'
+end
+if ARGV[3] ~= '' then
+  local cap = tonumber(ARGV[3])
+  local n = redis.call('HLEN', KEYS[1])
+  if n >= cap and #ARGV > 3 then
+    local dead = {}
+    for i = 4, #ARGV do dead[ARGV[i]] = true end
+    n = 0
+    for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+      local ok, e = pcall(cjson.decode, v)
+      if not (ok and type(e) == 'table' and dead[e.n]) then n = n + 1 end
+    end
+  end
+  if n >= cap then return 'full' end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'new'
+`);
+
 /** Remove a presence entry if present; only one caller gets it. KEYS: presence. ARGV: client. */
 export const presenceRemoveScript = new Script('presence-remove', `local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -244,5 +272,5 @@ return 1
 `);
 
 export const ALL_SCRIPTS = [
-  publishScript, historyScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
+  publishScript, historyScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
 ];
