@@ -17,13 +17,33 @@ export function compilePattern(pattern: string): RegExp {
 }
 
 /**
+ * Rules parsed recently, by the claim's JSON text. Tokens of one app repeat a handful of
+ * claims, so connections share their (immutable) rules instead of each compiling its own.
+ */
+const parsed = new Map<string, readonly CapabilityRule[]>();
+const PARSED_MAX = 1000;
+const NO_RULES: readonly CapabilityRule[] = Object.freeze([]);
+
+/**
  * Parse the `caps` claim: `{"project:*": ["subscribe","publish"], "chat:lobby": ["subscribe"]}`.
  * Returns null when the claim is malformed (the whole token is then refused).
  */
-export function parseCapabilities(claim: unknown): CapabilityRule[] | null {
-  if (claim === undefined) return [];
+export function parseCapabilities(claim: unknown): readonly CapabilityRule[] | null {
+  if (claim === undefined) return NO_RULES;
   if (claim === null || typeof claim !== 'object' || Array.isArray(claim)) return null;
-  const entries = Object.entries(claim as Record<string, unknown>);
+  const text = JSON.stringify(claim);
+  const known = parsed.get(text);
+  if (known) return known;
+  const rules = compileCapabilities(claim as Record<string, unknown>);
+  if (rules) {
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, rules);
+  }
+  return rules;
+}
+
+function compileCapabilities(claim: Record<string, unknown>): readonly CapabilityRule[] | null {
+  const entries = Object.entries(claim);
   if (entries.length > 256) return null;
   const rules: CapabilityRule[] = [];
   for (const [pattern, actions] of entries) {
@@ -33,9 +53,9 @@ export function parseCapabilities(claim: unknown): CapabilityRule[] | null {
       if (typeof a !== 'string' || !ACTION_SET.has(a)) return null;
       set.add(a as CapabilityAction);
     }
-    rules.push({ pattern, matcher: compilePattern(pattern), actions: set });
+    rules.push(Object.freeze({ pattern, matcher: compilePattern(pattern), actions: set }));
   }
-  return rules;
+  return Object.freeze(rules);
 }
 
 /** Deny by default: true only when some rule matches the channel and grants the action. */

@@ -12,7 +12,7 @@ export interface Identity {
   tenant: string;
   /** Expiry, Unix ms. */
   expires: number;
-  capabilities: CapabilityRule[];
+  capabilities: readonly CapabilityRule[];
   /** Optional public info the app put in the token (`info` claim), shown in presence. */
   info?: unknown;
 }

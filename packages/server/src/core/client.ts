@@ -26,6 +26,16 @@ export interface Subscription {
   presenceSince: number;
 }
 
+const SETTLED: Promise<void> = Promise.resolve();
+
+// Deadline callbacks shared by every connection (the wheel passes the client), so a
+// connection's deadlines allocate no closures.
+const onHandshakeTimeout = (c: Client): void => c.close(DisconnectCode.Stale);
+const onExpiry = (c: Client): void => c.close(DisconnectCode.Expired);
+const onNoPong = (c: Client): void => c.close(DisconnectCode.NoPong);
+const onPingDue = (c: Client): void => c.ping();
+const onIdleCheck = (c: Client): void => c.checkIdle();
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -54,14 +64,15 @@ export class Client {
   #queue: Buffer[] = [];
   #queuedBytes = 0;
   #dirty = false;
-  #chain: Promise<void> = Promise.resolve();
-  readonly #inflight = new Set<number>();
+  #chain: Promise<void> = SETTLED;
+  /** Ids of commands queued or running (few at a time: an array is smaller than a Set). */
+  readonly #inflight: number[] = [];
   #refusedInARow = 0;
   readonly #commands: TokenBucket;
-  readonly publishBucket: TokenBucket;
-  readonly signalBucket: TokenBucket;
+  #publishBucket: TokenBucket | null = null;
+  #signalBucket: TokenBucket | null = null;
   #closeAfterReply: DisconnectInfo | null = null;
-  #afterReply: Array<() => void> = [];
+  #afterReply: Array<() => void> | null = null;
   #handshakeTimer: TimerHandle | null = null;
   #pingTimer: TimerHandle | null = null;
   #pongTimer: TimerHandle | null = null;
@@ -72,9 +83,19 @@ export class Client {
   constructor(readonly node: Node, private readonly conn: Connection, readonly meta: ConnectionMeta) {
     const l = node.config.limits;
     this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
-    this.publishBucket = new TokenBucket(l.publishPerSecondPerConnection, l.publishPerSecondPerConnection * 2);
-    this.signalBucket = new TokenBucket(l.signalsPerSecond, l.signalsPerSecond * 2);
-    this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, () => this.close(DisconnectCode.Stale));
+    this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
+  }
+
+  /** Publish rate of this connection (made on first use: most connections never publish). */
+  get publishBucket(): TokenBucket {
+    const l = this.node.config.limits;
+    return (this.#publishBucket ??= new TokenBucket(l.publishPerSecondPerConnection, l.publishPerSecondPerConnection * 2));
+  }
+
+  /** Signal rate of this connection (made on first use). */
+  get signalBucket(): TokenBucket {
+    const l = this.node.config.limits;
+    return (this.#signalBucket ??= new TokenBucket(l.signalsPerSecond, l.signalsPerSecond * 2));
   }
 
   get closed(): boolean {
@@ -125,7 +146,7 @@ export class Client {
       this.close(DisconnectCode.BadRequest, 'command id must be a positive integer');
       return;
     }
-    if (this.#inflight.has(id)) {
+    if (this.#inflight.includes(id)) {
       this.#replyError(id, new ReplyError(ErrorCode.DuplicateId));
       return;
     }
@@ -133,7 +154,7 @@ export class Client {
       this.#replyError(id, new ReplyError(ErrorCode.TooManyRequests, 'command rate'));
       return;
     }
-    this.#inflight.add(id);
+    this.#inflight.push(id);
     this.#chain = this.#chain.then(() => this.#run(id, frame['method'], frame['params']));
   }
 
@@ -181,13 +202,14 @@ export class Client {
       const result = await def.handler({ client: this, node: this.node }, parsed.data);
       if (this.closed && !this.#closeAfterReply) return;
       this.enqueue(replyFrame(id, result));
-      for (const fn of this.#afterReply) fn();
+      if (this.#afterReply) for (const fn of this.#afterReply) fn();
     } catch (err) {
       const replyErr = err instanceof ReplyError ? err : this.node.internalError(err, label);
       this.#replyError(id, replyErr);
     } finally {
-      this.#afterReply = [];
-      this.#inflight.delete(id);
+      this.#afterReply = null;
+      const at = this.#inflight.indexOf(id);
+      if (at !== -1) this.#inflight.splice(at, 1);
       this.node.observeCommand(label, Number(process.hrtime.bigint() - started) / 1e9);
       const pending = this.#closeAfterReply;
       if (pending) {
@@ -204,7 +226,7 @@ export class Client {
 
   /** Run `fn` right after the current command's reply is queued (commands run one at a time). */
   afterReply(fn: () => void): void {
-    this.#afterReply.push(fn);
+    (this.#afterReply ??= []).push(fn);
   }
 
   /** Close the connection right after the reply to the current command. */
@@ -299,17 +321,19 @@ export class Client {
     this.#expiryTimer?.cancel();
     const identity = this.identity;
     if (!identity) return;
-    this.#expiryTimer = this.node.wheel.schedule(identity.expires - Date.now(), () => this.close(DisconnectCode.Expired));
+    this.#expiryTimer = this.node.wheel.schedule(identity.expires - Date.now(), onExpiry, this);
   }
 
   #schedulePing(): void {
-    const t = this.node.config.timeouts;
-    this.#pingTimer = this.node.wheel.schedule(t.ping, () => {
-      if (this.closed) return;
-      this.enqueue(PING_FRAME);
-      this.#pongTimer = this.node.wheel.schedule(t.pong, () => this.close(DisconnectCode.NoPong));
-      this.#schedulePing();
-    });
+    this.#pingTimer = this.node.wheel.schedule(this.node.config.timeouts.ping, onPingDue, this);
+  }
+
+  /** The ping deadline passed: ping, expect a pong, schedule the next ping. */
+  ping(): void {
+    if (this.closed) return;
+    this.enqueue(PING_FRAME);
+    this.#pongTimer = this.node.wheel.schedule(this.node.config.timeouts.pong, onNoPong, this);
+    this.#schedulePing();
   }
 
   #onPong(): void {
@@ -326,20 +350,23 @@ export class Client {
   }
 
   #scheduleIdleCheck(delay: number): void {
-    this.#idleTimer = this.node.wheel.schedule(delay, () => {
-      if (this.closed) return;
-      const idleFor = Date.now() - this.lastActivity;
-      const limit = this.node.config.timeouts.idle;
-      if (idleFor >= limit) {
-        if (!this.idle) {
-          this.idle = true;
-          this.node.presenceStatusChanged(this);
-        }
-        this.#scheduleIdleCheck(limit);
-      } else {
-        this.#scheduleIdleCheck(limit - idleFor);
+    this.#idleTimer = this.node.wheel.schedule(delay, onIdleCheck, this);
+  }
+
+  /** The idle deadline passed: mark the connection idle, or look again when it would be. */
+  checkIdle(): void {
+    if (this.closed) return;
+    const idleFor = Date.now() - this.lastActivity;
+    const limit = this.node.config.timeouts.idle;
+    if (idleFor >= limit) {
+      if (!this.idle) {
+        this.idle = true;
+        this.node.presenceStatusChanged(this);
       }
-    });
+      this.#scheduleIdleCheck(limit);
+    } else {
+      this.#scheduleIdleCheck(limit - idleFor);
+    }
   }
 
   /** Flush what is queued, then close with a documented code. Idempotent. */

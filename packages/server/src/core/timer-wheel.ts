@@ -3,10 +3,27 @@ export interface TimerHandle {
   cancel(): void;
 }
 
-interface Entry extends TimerHandle {
-  at: number;
-  fn: () => void;
-  done: boolean;
+/**
+ * One scheduled callback. A class (not a closure per entry): a node holds several of these
+ * per connection, so their size is part of the memory each idle connection costs.
+ */
+class Entry<A> implements TimerHandle {
+  done = false;
+
+  constructor(
+    readonly at: number,
+    readonly fn: (arg: A) => void,
+    readonly arg: A,
+    readonly slot: Set<Entry<unknown>>,
+    readonly wheel: TimerWheel,
+  ) {}
+
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.slot.delete(this as Entry<unknown>);
+    this.wheel.removed();
+  }
 }
 
 /**
@@ -14,7 +31,7 @@ interface Entry extends TimerHandle {
  * token expiry, idle), instead of a Node timer per connection. Precision is one tick.
  */
 export class TimerWheel {
-  readonly #slots: Set<Entry>[];
+  readonly #slots: Set<Entry<unknown>>[];
   #cursor: number;
   #interval: NodeJS.Timeout | null = null;
   #size = 0;
@@ -25,7 +42,7 @@ export class TimerWheel {
     private readonly now: () => number = Date.now,
     private readonly onError: (err: unknown) => void = () => {},
   ) {
-    this.#slots = Array.from({ length: slotCount }, () => new Set<Entry>());
+    this.#slots = Array.from({ length: slotCount }, () => new Set<Entry<unknown>>());
     this.#cursor = Math.floor(now() / tickMs);
   }
 
@@ -44,23 +61,24 @@ export class TimerWheel {
     this.#interval = null;
   }
 
-  schedule(delayMs: number, fn: () => void): TimerHandle {
+  /**
+   * Run `fn(arg)` after `delayMs`. Passing a shared function and its target as `arg`
+   * (rather than a fresh closure) keeps per-connection deadlines allocation-light.
+   */
+  schedule(delayMs: number, fn: () => void): TimerHandle;
+  schedule<A>(delayMs: number, fn: (arg: A) => void, arg: A): TimerHandle;
+  schedule<A>(delayMs: number, fn: (arg: A) => void, arg?: A): TimerHandle {
     const at = this.now() + Math.max(0, delayMs);
-    const slot = this.#slots[Math.floor(at / this.tickMs) % this.#slots.length] as Set<Entry>;
-    const entry: Entry = {
-      at,
-      fn,
-      done: false,
-      cancel: () => {
-        if (entry.done) return;
-        entry.done = true;
-        this.#size--;
-        slot.delete(entry);
-      },
-    };
-    slot.add(entry);
+    const slot = this.#slots[Math.floor(at / this.tickMs) % this.#slots.length] as Set<Entry<unknown>>;
+    const entry = new Entry(at, fn, arg as A, slot, this);
+    slot.add(entry as Entry<unknown>);
     this.#size++;
     return entry;
+  }
+
+  /** Called by an entry when it is cancelled. */
+  removed(): void {
+    this.#size--;
   }
 
   /** Run every entry that is due. Called by the interval; tests call it directly. */
@@ -70,14 +88,14 @@ export class TimerWheel {
     const steps = Math.min(target - this.#cursor + 1, this.#slots.length);
     const now = this.now();
     for (let i = 0; i < steps; i++) {
-      const slot = this.#slots[(this.#cursor + i) % this.#slots.length] as Set<Entry>;
+      const slot = this.#slots[(this.#cursor + i) % this.#slots.length] as Set<Entry<unknown>>;
       for (const entry of slot) {
         if (entry.at > now) continue;
         slot.delete(entry);
         entry.done = true;
         this.#size--;
         try {
-          entry.fn();
+          entry.fn(entry.arg);
         } catch (err) {
           this.onError(err);
         }

@@ -14,7 +14,9 @@ export async function createHttpApp(node: Node, apiKeys: ApiKeyStore): Promise<F
     logger: false,
     bodyLimit: config.limits.httpBodyBytes,
     requestTimeout: config.timeouts.httpRequest,
-    connectionTimeout: config.timeouts.httpRequest,
+    // No per-socket inactivity timer (connectionTimeout): header, request and keep-alive
+    // deadlines cover plain HTTP, and the timer object would outlive every WebSocket upgrade.
+    connectionTimeout: 0,
     routerOptions: { maxParamLength: 1024 },
     // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
     http: { maxHeaderSize: 16384, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.timeouts.httpHeaders, config.timeouts.httpRequest) / 4))) },

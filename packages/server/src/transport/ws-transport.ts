@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DisconnectCode, SUBPROTOCOL_JSON } from '@switchboard/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Client } from '../core/client.js';
 import type { Connection } from '../core/connection.js';
 import type { Socket } from 'node:net';
 import type { Node } from '../core/node.js';
@@ -93,27 +94,51 @@ export class WebSocketTransport {
     const conn = new WsConnection(ws, this.#frames, node);
     const meta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
     const client = node.accept(conn, meta);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) {
-        client.close(DisconnectCode.BadRequest, 'binary messages are not accepted');
-        return;
-      }
-      try {
-        client.handleMessage(data.toString('utf8'));
-      } catch (err) {
-        node.logger.error({ err }, 'message handling failed');
-        client.close(DisconnectCode.ServerError);
-      }
-    });
-    ws.on('ping', () => client.handleTransportPing());
-    ws.on('error', (err) => node.logger.debug({ err, client: client.id }, 'websocket error'));
-    ws.on('close', () => client.cleanup());
+    (ws as ClientSocket)[CLIENT] = client;
+    ws.on('message', onMessage);
+    ws.on('ping', onPing);
+    ws.on('error', onError);
+    ws.on('close', onClose);
   }
 
   close(): void {
     this.#wss.close();
   }
 }
+
+const CLIENT = Symbol('client');
+
+/** A socket tagged with its client, so one set of listeners serves every connection. */
+type ClientSocket = WebSocket & { [CLIENT]: Client };
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const client = (this as ClientSocket)[CLIENT];
+  if (isBinary) {
+    client.close(DisconnectCode.BadRequest, 'binary messages are not accepted');
+    return;
+  }
+  try {
+    client.handleMessage(data.toString('utf8'));
+  } catch (err) {
+    client.node.logger.error({ err }, 'message handling failed');
+    client.close(DisconnectCode.ServerError);
+  }
+}
+
+function onPing(this: WebSocket): void {
+  (this as ClientSocket)[CLIENT].handleTransportPing();
+}
+
+function onError(this: WebSocket, err: Error): void {
+  const client = (this as ClientSocket)[CLIENT];
+  client.node.logger.debug({ err, client: client.id }, 'websocket error');
+}
+
+function onClose(this: WebSocket): void {
+  (this as ClientSocket)[CLIENT].cleanup();
+}
+
+const terminate = (ws: WebSocket): void => ws.terminate();
 
 /**
  * A Connection over one `ws` socket. Text messages are framed here and written straight
@@ -139,8 +164,7 @@ class WsConnection implements Connection {
     if (this.#closing) return;
     this.#closing = true;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    const ws = this.ws;
-    this.node.wheel.schedule(CLOSE_GRACE_MS, () => ws.terminate());
+    this.node.wheel.schedule(CLOSE_GRACE_MS, terminate, this.ws);
   }
 
   bufferedAmount(): number {
