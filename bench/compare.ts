@@ -31,7 +31,7 @@ import {
 } from './lib/common.js';
 import type { ConnectReport, ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
 import { Peer } from './lib/peer.js';
-import { renderMarkdown, writeDocs } from './lib/report.js';
+import { CHART_DIR, renderMarkdown, writeCharts, writeDocs } from './lib/report.js';
 import { type BenchOptions, type BenchResults, type ConnectRun, type FanoutRun, latencySummary } from './lib/results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -350,9 +350,10 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
     // Drain: until every expected delivery arrived, or no progress for 3 s (bounded at 30 s).
     let received = 0;
     let lastChange = Date.now();
-    const drainDeadline = Date.now() + 30_000;
+    const drainDeadline = Date.now() + 60_000;
     while (Date.now() < drainDeadline) {
-      const counts = await Promise.all(workers.map((w) => w.request({ type: 'count' }, 'count', 10_000)));
+      // A worker far behind answers IPC late: its event loop is busy reading deliveries.
+      const counts = await Promise.all(workers.map((w) => w.request({ type: 'count' }, 'count', 60_000)));
       const now = counts.reduce((a, c) => a + c.received, 0);
       if (now !== received) {
         received = now;
@@ -501,7 +502,10 @@ async function main(): Promise<void> {
   if (opts.render) {
     const saved = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchResults;
     const markdown = renderMarkdown(saved);
-    if (opts.docs) writeDocs(join(ROOT, 'docs', 'benchmarks.md'), markdown);
+    if (opts.docs) {
+      writeDocs(join(ROOT, 'docs', 'benchmarks.md'), markdown);
+      writeCharts(join(ROOT, 'docs', CHART_DIR), saved);
+    }
     process.stderr.write(`${markdown}\n`);
     return;
   }
@@ -561,7 +565,8 @@ async function main(): Promise<void> {
   const markdown = renderMarkdown(results);
   if (opts.docs) {
     writeDocs(join(ROOT, 'docs', 'benchmarks.md'), markdown);
-    log('wrote docs/benchmarks.md');
+    writeCharts(join(ROOT, 'docs', CHART_DIR), results);
+    log(`wrote docs/benchmarks.md and docs/${CHART_DIR}/*.svg`);
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else process.stderr.write(`\n${markdown}\n`);

@@ -27,6 +27,9 @@ await serve(async () => {
         publishPerSecondPerConnection: 100_000,
         publishPerMinutePerUser: 100_000_000,
         commandsPerSecond: 100_000,
+        // A subscriber of the load generator may fall seconds behind at high rates; raw ws
+        // and Socket.IO buffer without a limit, so the queue limit is raised to match.
+        queueMaxBytes: 64 * 1024 * 1024,
       },
     },
   });
