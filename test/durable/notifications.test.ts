@@ -96,6 +96,15 @@ describe.each(STORES)('notifications on %s', (store) => {
     expect((await list('seen-only', '', s.tenantKeys['acme'])).notifications).toEqual([]);
   });
 
+  it('records every user of a burst of concurrent connections (written in batches) before their connect is answered', async () => {
+    const key = s.tenantKeys['other'];
+    const users = Array.from({ length: 40 }, (_, i) => `burst-${String(i).padStart(2, '0')}`);
+    await Promise.all(users.map((u) => device(u, 'other')));
+    const res = await s.api('POST', '/notifications', { key, body: { everyone: true, type: 'system', title: 'Burst' } });
+    expect(res.status, res.text).toBe(201);
+    expect((res.body['notifications'] as N[]).map((n) => n.user).sort()).toEqual(users);
+  });
+
   it('an Idempotency-Key makes a retried create a no-op that answers the first result', async () => {
     const headers = { 'idempotency-key': 'create-42' };
     const first = await notify({ users: ['idem1', 'idem2'], title: 'once' }, { headers });

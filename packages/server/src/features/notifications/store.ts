@@ -80,6 +80,9 @@ function mergeActors(row: Row, actor: Actor | undefined): { actors: string; acto
 export class NotificationStore {
   /** `tenant|user` of users known to be in sb_users: no need to write them again. */
   readonly #known = new Set<string>();
+  /** Users waiting for the next batched write (touchUser). */
+  readonly #pendingUsers = new Map<string, { tenant: string; user: string }>();
+  #usersWrite: Promise<void> | null = null;
 
   constructor(private readonly storage: Storage, private readonly now: () => number = Date.now) {}
 
@@ -284,13 +287,31 @@ export class NotificationStore {
   }
 
   /** Record that a user connected: they count as "every user" of the tenant from now on. */
-  async touchUser(tenant: string, user: string): Promise<void> {
-    if (this.#known.has(`${tenant}|${user}`)) return; // known: a reconnect writes nothing
+  /**
+   * Record a connected user. Users connecting in the same event-loop turn are written
+   * together in one statement per chunk, so a burst of connections costs a few writes
+   * rather than one each; every caller still waits until its user is stored.
+   */
+  touchUser(tenant: string, user: string): Promise<void> {
+    const key = `${tenant}|${user}`;
+    if (this.#known.has(key)) return Promise.resolve(); // known: a reconnect writes nothing
+    this.#pendingUsers.set(key, { tenant, user });
+    this.#usersWrite ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#writeUsers());
+    return this.#usersWrite;
+  }
+
+  async #writeUsers(): Promise<void> {
+    const batch = [...this.#pendingUsers.values()];
+    this.#pendingUsers.clear();
+    this.#usersWrite = null;
     const now = this.now();
-    await this.storage.db.insertInto('sb_users').values({ tenant, user_id: user, first_seen: now, last_seen: now })
-      .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet({ last_seen: now }))
-      .execute();
-    this.#remember(tenant, [user]);
+    for (const chunk of chunks(batch)) {
+      await this.storage.db.insertInto('sb_users')
+        .values(chunk.map((u) => ({ tenant: u.tenant, user_id: u.user, first_seen: now, last_seen: now })))
+        .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet((eb) => ({ last_seen: eb.ref('excluded.last_seen') })))
+        .execute();
+      for (const u of chunk) this.#remember(u.tenant, [u.user]);
+    }
   }
 
   /** Delete notifications created more than `days` days ago (0: all created before now). */
