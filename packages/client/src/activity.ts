@@ -1,5 +1,8 @@
+import type { Activity } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import type { Subscription } from './subscription.js';
+
+export type { Activity } from '@switchboard/protocol';
 
 /**
  * Activity feeds: what happened in a scope (`project:42`), queried with filters and
@@ -12,26 +15,6 @@ export interface ActivityHost {
   call(method: string, params: unknown): Promise<unknown>;
   /** Subscribe to a channel, or return the existing subscription. */
   subscribe(channel: string): Subscription;
-}
-
-/** One activity. `count` > 1 when consecutive ones of one actor and verb were grouped. */
-export interface Activity<D = unknown> {
-  id: string;
-  scope: string;
-  actor: string;
-  verb: string;
-  object: string | null;
-  target: string | null;
-  data: D | null;
-  /** When it happened (a group: its first), Unix ms. */
-  time: number;
-  /** The latest activity merged into this one, Unix ms. */
-  lastTime: number;
-  /** "Bob edited 5 nodes" when 5. */
-  count: number;
-  /** Objects of the grouped activities, most recent first (at most 20). */
-  objects: string[];
-  createdAt: number;
 }
 
 export interface ActivityQuery {

@@ -1,5 +1,8 @@
+import type { Notification, NotificationPreferences, NotificationPriority, UnreadCount } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import type { Subscription } from './subscription.js';
+
+export type { Notification, NotificationActor, NotificationPreferences, NotificationPriority, UnreadCount } from '@switchboard/protocol';
 
 /**
  * The notifications inbox of the connected user: list, counts, read state, preferences,
@@ -15,43 +18,6 @@ export interface NotificationsHost {
   /** The connected identity, or null before the first connect. */
   readonly session: { readonly user: string } | null;
   once(event: 'connected', listener: (e: { readonly user: string }) => void): () => void;
-}
-
-export type NotificationPriority = 'low' | 'normal' | 'high' | 'critical';
-
-export interface NotificationActor {
-  id: string;
-  name?: string;
-}
-
-/** One notification, as stored. `count` > 1 when several with one group key were merged. */
-export interface Notification<D = unknown> {
-  id: string;
-  user: string;
-  type: string;
-  title: string;
-  body: string | null;
-  data: D | null;
-  link: string | null;
-  priority: NotificationPriority;
-  category: string | null;
-  /** The latest actor. */
-  actor: NotificationActor | null;
-  /** Actors merged into this notification, most recent first (at most 10). */
-  actors: NotificationActor[];
-  /** Distinct actors: "Ann and 3 others" when 4. */
-  actorCount: number;
-  count: number;
-  resource: string | null;
-  groupKey: string | null;
-  createdAt: number;
-  updatedAt: number;
-  read: boolean;
-  readAt: number | null;
-  seen: boolean;
-  seenAt: number | null;
-  archived: boolean;
-  archivedAt: number | null;
 }
 
 export interface NotificationQuery {
@@ -72,20 +38,6 @@ export interface NotificationPage<D = unknown> {
   notifications: Notification<D>[];
   /** Pass as `cursor` for the next (older) page; null on the last page. */
   nextCursor: string | null;
-}
-
-export interface UnreadCount {
-  /** Unread and not archived: the badge. */
-  count: number;
-  /** Not seen since the inbox was last opened (`markSeen`). */
-  unseen: number;
-}
-
-export interface NotificationPreferences {
-  mutedTypes: string[];
-  mutedCategories: string[];
-  /** Below this priority notifications are stored but not pushed. Critical ones always are. */
-  minPriority: NotificationPriority;
 }
 
 /** What a client may create, where the server allows it (`notifications.clientCreate`). */

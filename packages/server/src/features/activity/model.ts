@@ -1,4 +1,7 @@
+import type { Activity } from '@switchboard/protocol';
 import type { Selectable } from 'kysely';
+
+export type { Activity } from '@switchboard/protocol';
 import type { ActivityTable } from '../../storage/tables.js';
 
 /** The namespace of live activity channels: scope S is live on `activity:S`. */
@@ -18,26 +21,6 @@ export interface ActivityInput {
   data?: unknown;
   /** When it happened, Unix ms (default: now). */
   time?: number | undefined;
-}
-
-/** An activity as the API and the live push show it. */
-export interface Activity {
-  id: string;
-  scope: string;
-  actor: string;
-  verb: string;
-  object: string | null;
-  target: string | null;
-  data: unknown;
-  /** When it happened (for a group: its first activity), Unix ms. */
-  time: number;
-  /** The latest activity merged into this one, Unix ms (equals `time` when never merged). */
-  lastTime: number;
-  /** Activities merged into this one ("Bob edited 5 nodes" = 5). */
-  count: number;
-  /** Objects of the merged activities, most recent first (at most MAX_OBJECTS). */
-  objects: string[];
-  createdAt: number;
 }
 
 export function toActivity(row: Selectable<ActivityTable>): Activity {

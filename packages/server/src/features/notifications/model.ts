@@ -1,18 +1,20 @@
+import {
+  NOTIFICATION_PRIORITIES, type Notification, type NotificationActor, type NotificationPreferences, type NotificationPriority, type UnreadCount,
+} from '@switchboard/protocol';
 import type { Selectable } from 'kysely';
 import type { NotificationPreferenceTable, NotificationTable } from '../../storage/tables.js';
 
+export type { Notification } from '@switchboard/protocol';
+
 /** Priorities, lowest first; stored as their index. `critical` ignores mutes. */
-export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
-export type Priority = (typeof PRIORITIES)[number];
+export const PRIORITIES = NOTIFICATION_PRIORITIES;
+export type Priority = NotificationPriority;
 
 /** Types the product ships with; the set is open (any `[a-z][a-z0-9_.-]*` name). */
 export const DEFAULT_TYPES = ['mention', 'message', 'approval', 'alert', 'post_published', 'post_failed', 'crisis', 'review', 'system', 'performance'] as const;
 
 /** Who caused a notification. */
-export interface Actor {
-  id: string;
-  name?: string;
-}
+export type Actor = NotificationActor;
 
 /** What the backend (or a client, where allowed) says when it creates a notification. */
 export interface NotificationInput {
@@ -28,50 +30,9 @@ export interface NotificationInput {
   groupKey?: string | undefined;
 }
 
-/** A notification as the API and the live push show it. */
-export interface Notification {
-  id: string;
-  user: string;
-  type: string;
-  title: string;
-  body: string | null;
-  data: unknown;
-  link: string | null;
-  priority: Priority;
-  category: string | null;
-  /** The latest actor. */
-  actor: Actor | null;
-  /** Actors merged into this notification, most recent first (at most MAX_ACTORS). */
-  actors: Actor[];
-  /** Distinct actors merged into this notification ("Ann and 3 others" = 4). */
-  actorCount: number;
-  /** Notifications merged into this one (1 when never merged). */
-  count: number;
-  resource: string | null;
-  groupKey: string | null;
-  createdAt: number;
-  updatedAt: number;
-  read: boolean;
-  readAt: number | null;
-  seen: boolean;
-  seenAt: number | null;
-  archived: boolean;
-  archivedAt: number | null;
-}
+export type Preferences = NotificationPreferences;
 
-export interface Preferences {
-  mutedTypes: string[];
-  mutedCategories: string[];
-  /** Below this priority a notification is stored but not pushed. */
-  minPriority: Priority;
-}
-
-export interface UnreadCounts {
-  /** Unread, not archived. */
-  count: number;
-  /** Not yet seen (the inbox was not opened since), not archived. */
-  unseen: number;
-}
+export type UnreadCounts = UnreadCount;
 
 export const DEFAULT_PREFERENCES: Readonly<Preferences> = Object.freeze({ mutedTypes: [], mutedCategories: [], minPriority: 'low' });
 
