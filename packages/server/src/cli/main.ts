@@ -2,6 +2,7 @@
 import { SwitchboardError } from '../core/sb-error.js';
 import { APIKEY_HELP, apikey } from './apikey.js';
 import { parseArgs } from './args.js';
+import { bench, benchHelp } from './bench/command.js';
 import { MIGRATE_HELP, migrate } from './migrate.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { TOKEN_HELP, token } from './token.js';
@@ -13,6 +14,7 @@ Commands:
   token     print a connection token (JWT) for a user and tenant
   apikey    create an API key for the HTTP API
   migrate   apply pending database migrations (SQLite or PostgreSQL), with progress
+  bench     load generator: connect, fanout, reconnect-storm, … against a server it starts or --url
 
 Run switchboard <command> --help for the options of a command.
 `;
@@ -37,6 +39,9 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate':
       if (args.help) return out(MIGRATE_HELP);
       return migrate(args, out);
+    case 'bench':
+      if (args.help) return out(benchHelp(args));
+      return bench(args, out);
     case 'help':
       return out(HELP);
     default:

@@ -1,0 +1,45 @@
+/**
+ * A load-generator worker process of `switchboard bench`: forked by the bench command,
+ * holds its share of the connections and runs what the command asks over IPC. It exits
+ * when the bench process goes away, so it can never outlive the run.
+ */
+import { churn, mix, publishEach } from './activities.js';
+import { ConnectionSet } from './connection-set.js';
+import { REPLY_OF, type WorkerReply, type WorkerRequest } from './ipc.js';
+
+const set = new ConnectionSet();
+
+function send(msg: WorkerReply): void {
+  if (process.connected) process.send?.(msg);
+}
+
+async function handle(req: WorkerRequest): Promise<WorkerReply> {
+  switch (req.type) {
+    case 'open':
+      return set.open(req);
+    case 'publish':
+      return publishEach(set, req);
+    case 'churn':
+      return churn(set, req);
+    case 'mix':
+      return mix(set, req);
+    case 'storm':
+      return set.storm(req);
+    case 'results':
+      return set.results(req);
+    case 'counters':
+      return set.counters();
+    case 'reset':
+      set.reset();
+      return { type: 'reset' };
+    case 'close':
+      await set.close();
+      return { type: 'closed' };
+  }
+}
+
+process.on('message', (raw) => {
+  const req = raw as WorkerRequest;
+  handle(req).then(send, (err: unknown) => send({ type: 'failed', replyTo: REPLY_OF[req.type], message: err instanceof Error ? err.message : String(err) }));
+});
+process.on('disconnect', () => process.exit(0));

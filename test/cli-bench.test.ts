@@ -1,0 +1,206 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, startTestServer } from './helpers/server.js';
+
+/**
+ * `switchboard bench` at small scale, through the built CLI (node on the compiled file,
+ * as a user runs it). Only consistency is asserted — counts that must match exactly,
+ * integrity checks, exit statuses — never timings: the machine is shared and noisy.
+ */
+const MAIN = join(import.meta.dirname, '..', 'packages', 'server', 'dist', 'cli', 'main.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function bench(args: string[], onStderr?: (text: string, pid: number) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, child.pid as number);
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON output of the CLI, asserted field by field
+type Json = Record<string, any>;
+
+async function benchJson(args: string[]): Promise<Json> {
+  const run = await bench([...args, '--json', '--progress', 'none']);
+  expect(run.stderr).toBe('');
+  expect(run.code, run.stdout).toBe(0);
+  const result = JSON.parse(run.stdout) as Json;
+  expect(result.ok).toBe(true);
+  expect(result.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
+  return result;
+}
+
+function expectIntact(f: Json): void {
+  expect(f.delivery.missed).toBe(0);
+  expect(f.delivery.duplicates).toBe(0);
+  expect(f.delivery.outOfOrder).toBe(0);
+}
+
+describe('switchboard bench', () => {
+  it('connect: opens every connection and reports rate and RSS per idle connection', async () => {
+    const r = await benchJson(['connect', '--connections', '30', '--hold', '0.5']);
+    expect(r.scenario).toBe('connect');
+    expect(r.figures.connect).toMatchObject({ requested: 30, ok: 30, failed: 0, successPct: 100 });
+    expect(r.figures.connect.latency.count).toBe(30);
+    expect(r.figures.connect.openAtEnd).toBe(30);
+    expect(typeof r.figures.server.rssPerConnection).toBe('number');
+    expect(r.server.spawned).toBe(true);
+    expect(r.generator.sourceAddresses).toBe(8);
+  }, 60_000);
+
+  it('fanout: every subscriber receives every accepted publication, in order', async () => {
+    const r = await benchJson(['fanout', '--subscribers', '20', '--rate', '20', '--duration', '1', '--warmup', '0.2']);
+    const f = r.figures;
+    expect(f.publish.acked).toBeGreaterThan(0);
+    expect(f.publish.failed).toBe(0);
+    expect(f.delivery.expected).toBe(20 * f.publish.acked);
+    expect(f.delivery.delivered).toBe(20 * f.publish.acked);
+    expect(f.delivery.perConnection).toEqual({ min: f.publish.acked, max: f.publish.acked });
+    expect(f.delivery.latency.count).toBe(f.delivery.delivered);
+    expectIntact(f);
+    expect(f.server.cpuUsPerDelivery).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('many-channels: each channel\'s publications reach its own subscribers only', async () => {
+    const r = await benchJson(['many-channels', '--channels', '4', '--subscribers', '5', '--rate', '40', '--duration', '1', '--warmup', '0']);
+    const f = r.figures;
+    expect(f.channels).toBe(4);
+    expect(f.delivery.delivered).toBe(5 * f.publish.acked);
+    expectIntact(f);
+  }, 60_000);
+
+  it('presence-churn: observers see every join, update and leave', async () => {
+    const r = await benchJson(['presence-churn', '--observers', '5', '--members', '6', '--rate', '30', '--duration', '1']);
+    const f = r.figures;
+    expect(f.operations.acked).toBeGreaterThan(0);
+    expect(f.operations.failed).toBe(0);
+    expect(f.events.seen).toBe(5 * f.operations.acked);
+    expect(f.events.latency.count).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('reconnect-storm: every client recovers with nothing missed and nothing twice', async () => {
+    const r = await benchJson(['reconnect-storm', '--clients', '30', '--rate', '20', '--before', '0.5', '--after', '0.5']);
+    const f = r.figures;
+    expect(f.storm).toMatchObject({ dropped: 30, reconnected: 30, recovered: 30, notRecovered: 0, failed: 0 });
+    expect(f.publish.contiguous).toBe(true);
+    expect(f.delivery.delivered).toBe(30 * f.publish.acked);
+    expectIntact(f);
+    expect(f.storm.timeToFullRecoveryMs).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('notifications: every notification created over HTTP is pushed to its user once', async () => {
+    const r = await benchJson(['notifications', '--users', '10', '--notifications', '40', '--batch', '2', '--parallel', '4']);
+    const f = r.figures;
+    expect(f.requests.failed).toBe(0);
+    expect(f.notifications).toMatchObject({ created: 40, pushed: 40 });
+    expect(f.delivery.delivered).toBe(40);
+    expect(f.delivery.latency.count).toBe(40);
+    expectIntact(f);
+  }, 60_000);
+
+  it('load-100 passes its ≥ 95% success criterion with every connection successful', async () => {
+    const r = await benchJson(['load-100', '--messages', '2', '--interval', '200ms']);
+    const f = r.figures;
+    expect(f.success).toEqual({ connections: 100, pct: 100 });
+    expect(r.checks.find((c: { name: string }) => c.name.startsWith('≥ 95%'))?.ok).toBe(true);
+    expect(f.publications).toBe(200);
+    expect(f.delivery.delivered).toBe(200 * 10);
+    expectIntact(f);
+  }, 60_000);
+
+  it('the other named load tests run scaled down, with rooms receiving every message', async () => {
+    const [l500, l200, sustained, mixed] = await Promise.all([
+      benchJson(['load-500', '--connections', '25', '--room-size', '5', '--messages', '1', '--interval', '100ms']),
+      benchJson(['load-200x50', '--connections', '20', '--messages', '5', '--interval', '50ms']),
+      benchJson(['load-300-sustained', '--connections', '20', '--duration', '1.5', '--interval', '500ms']),
+      benchJson(['load-400-mixed', '--connections', '20', '--duration', '1.5', '--interval', '200ms']),
+    ]);
+    expect(l500.figures.delivery.delivered).toBe(25 * 5);
+    expect(l200.figures.commands.ok).toBe(100);
+    expect(l200.figures.delivery.delivered).toBe(100 * 10);
+    expect(sustained.figures.publications).toBe(60);
+    expect(sustained.figures.success.pct).toBe(100);
+    expect(mixed.figures.commands.failed).toBe(0);
+    expect(mixed.figures.commands.ok).toBeGreaterThan(0);
+    expect(mixed.figures.delivery.delivered).toBe(mixed.figures.delivery.expected);
+    for (const r of [l500, l200, sustained, mixed]) expectIntact(r.figures);
+  }, 90_000);
+
+  it('refuses bad arguments with status 2 and a message', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /needs a scenario/],
+      [['nosuch'], /unknown bench scenario "nosuch"/],
+      [['fanout', '--subscribers', '0'], /--subscribers must be a whole number/],
+      [['connect', '--duration', '1'], /unknown option --duration/],
+      [['connect', '--url', 'ws://127.0.0.1:1/ws'], /--url needs --secret/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => bench(args)));
+    runs.forEach((run, i) => {
+      const [args, message] = cases[i] as [string[], RegExp];
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stdout).toBe('');
+    });
+  }, 30_000);
+
+  it('stops on SIGTERM and leaves none of its processes behind', async () => {
+    let children: number[] = [];
+    let benchPid = 0;
+    const run = await bench(['fanout', '--subscribers', '10', '--rate', '10', '--duration', '60', '--progress', 'lines'], (text, pid) => {
+      if (benchPid === 0 && /publishing/.test(text)) {
+        benchPid = pid;
+        children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+        process.kill(pid, 'SIGTERM');
+      }
+    });
+    expect(run.code).toBe(143);
+    expect(children.length).toBe(2); // the server and one worker
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 5000;
+    while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(children.filter(alive)).toEqual([]);
+  }, 60_000);
+
+  describe('against a server started elsewhere (--url)', () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer();
+    });
+    afterAll(async () => {
+      await server.close();
+    });
+
+    it('publishes over HTTP with the given API key and measures the given pid', async () => {
+      const r = await benchJson([
+        'fanout', '--url', server.url, '--secret', server.server.secret as string, '--api-key', server.apiKey,
+        '--server-pid', String(process.pid), '--publish-via', 'http', '--subscribers', '10', '--rate', '10', '--duration', '1', '--warmup', '0',
+      ]);
+      expect(r.server.spawned).toBe(false);
+      expect(r.params).not.toHaveProperty('secret');
+      expect(r.params).not.toHaveProperty('api-key');
+      expect(r.figures.publish.via).toBe('http');
+      expect(r.figures.delivery.delivered).toBe(10 * r.figures.publish.acked);
+      expect(typeof r.figures.server.cpuSeconds).toBe('number');
+    }, 60_000);
+  });
+});
