@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/compare.ts [--json] [--no-docs] [--servers switchboard,socketio,ws]
  *     [--rounds 2] [--connect 5000] [--fanout 1000:25,…,10000:25] [--duration 5] [--warmup 2]
- *     [--workers 2] [--addresses 16] [--concurrency 100] [--pin] [--profile] [--max-minutes 30]
+ *     [--workers 2] [--addresses 16] [--concurrency 100] [--pin] [--profile] [--max-minutes 60] [--storm 10000]
  *     [--quiet-wait 120] [--retry-noisy 2] [--nice -10]
  *   npx tsx bench/compare.ts --render results.json   # rewrite docs/benchmarks.md from a saved --json run
  *
@@ -18,7 +18,7 @@
  * publisher runs here. Every wait has a deadline and the whole run has one too; only the
  * processes started here are ever killed, by pid.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, release, setPriority, totalmem } from 'node:os';
@@ -32,7 +32,7 @@ import {
 import type { ConnectReport, ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
 import { Peer } from './lib/peer.js';
 import { CHART_DIR, renderMarkdown, writeCharts, writeDocs } from './lib/report.js';
-import { type BenchOptions, type BenchResults, type ConnectRun, type FanoutRun, latencySummary } from './lib/results.js';
+import { type BenchOptions, type BenchResults, type ConnectRun, type FanoutRun, type StormRun, latencySummary } from './lib/results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -44,7 +44,7 @@ const TSX = ['--import', 'tsx'];
 /** Rates tested per subscriber count: each a fresh server; p99 against rate, and the highest rate sustained. */
 const DEFAULT_FANOUT = '1000:25,1000:50,1000:100,1000:200,1000:500,1000:1000,10000:2,10000:5,10000:10,10000:25';
 
-function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolean; maxMinutes: number; quietWait: number; retryNoisy: number; nice: number; render: string | undefined } {
+function parseArgs(argv: string[]): BenchOptions & { storm: number; json: boolean; docs: boolean; maxMinutes: number; quietWait: number; retryNoisy: number; nice: number; render: string | undefined } {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -54,7 +54,7 @@ function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolea
     else if (argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith('--')) flags.set(a.slice(2), argv[++i] as string);
     else flags.set(a.slice(2), 'true');
   }
-  const known = ['render', 'nice', 'retry-noisy', 'quiet-wait', 'json', 'no-docs', 'servers', 'rounds', 'connect', 'fanout', 'duration', 'warmup', 'workers', 'addresses', 'concurrency', 'pin', 'profile', 'max-minutes', 'help'];
+  const known = ['render', 'nice', 'retry-noisy', 'quiet-wait', 'json', 'no-docs', 'servers', 'rounds', 'connect', 'fanout', 'duration', 'warmup', 'workers', 'addresses', 'concurrency', 'pin', 'profile', 'max-minutes', 'storm', 'help'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
   if (flags.has('help')) {
     process.stderr.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0] + '*/\n');
@@ -89,7 +89,8 @@ function parseArgs(argv: string[]): BenchOptions & { json: boolean; docs: boolea
     profile: flags.has('profile'),
     json: flags.has('json'),
     docs: !flags.has('no-docs'),
-    maxMinutes: num('max-minutes', 30),
+    maxMinutes: num('max-minutes', 60),
+    storm: num('storm', 10_000),
     quietWait: num('quiet-wait', 120),
     retryNoisy: num('retry-noisy', 2),
     nice: flags.has('nice') ? Number(flags.get('nice')) : 0,
@@ -498,6 +499,42 @@ function gitRevision(): string {
   }
 }
 
+/** The reconnect storm of `switchboard bench` (its own server and workers), read from its --json output. */
+async function reconnectStorm(clients: number): Promise<StormRun> {
+  log(`switchboard: reconnect storm of ${clients.toLocaleString('en-US')} clients (switchboard bench reconnect-storm)`);
+  const cli = join(ROOT, 'packages', 'server', 'dist', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'bench', 'reconnect-storm', '--clients', String(clients), '--workers', String(opts.workers), '--json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.add(child as never);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  started.delete(child as never);
+  const empty: StormRun = {
+    clients, ok: false, reconnected: 0, recovered: 0, notRecovered: 0, missed: NaN, duplicates: NaN, outOfOrder: NaN,
+    recoveredPublications: 0, timeToFullRecoveryMs: NaN, reconnectsPerSecond: NaN, otherCpuPct: NaN,
+  };
+  try {
+    const r = JSON.parse(out) as {
+      ok: boolean;
+      figures: {
+        storm: { reconnected: number; recovered: number; notRecovered: number; recoveredPublications: number; timeToFullRecoveryMs: number; reconnectsPerSecond: number };
+        delivery: { missed: number; duplicates: number; outOfOrder: number };
+        otherProcesses: { cpuPct: number };
+      };
+    };
+    const run: StormRun = {
+      clients, ok: r.ok, ...r.figures.storm, missed: r.figures.delivery.missed, duplicates: r.figures.delivery.duplicates,
+      outOfOrder: r.figures.delivery.outOfOrder, otherCpuPct: r.figures.otherProcesses.cpuPct,
+    };
+    delete (run as Partial<{ dropped: number; failed: number; recoveryLatency: unknown }>).recoveryLatency;
+    log(`  ${run.recovered.toLocaleString('en-US')} / ${clients.toLocaleString('en-US')} recovered in ${(run.timeToFullRecoveryMs / 1000).toFixed(1)} s, missed ${run.missed}, duplicates ${run.duplicates} (exit ${code})`);
+    return run;
+  } catch (err) {
+    log(`  reconnect storm produced no result (exit ${code}): ${(err as Error).message}`);
+    return { ...empty, error: `exit ${code}` };
+  }
+}
+
 function killStarted(): void {
   for (const p of started) p.kill();
 }
@@ -538,7 +575,7 @@ async function main(): Promise<void> {
     options: {
       servers: opts.servers, rounds: opts.rounds, connect: opts.connect, fanout: opts.fanout, durationSeconds: opts.durationSeconds,
       warmupSeconds: opts.warmupSeconds, workers: opts.workers, addresses: opts.addresses, concurrency: opts.concurrency, pin: opts.pin, profile: opts.profile,
-      nice: opts.nice,
+      nice: opts.nice, storm: opts.storm,
     },
     connect: [],
     fanout: [],
@@ -553,6 +590,10 @@ async function main(): Promise<void> {
           results.fanout.push(await quietest(`${kind} fan-out ${f.subscribers}`, () => fanoutScenario(workers, kind, round, f.subscribers, f.rate)));
         }
       }
+    }
+    if (opts.storm > 0 && opts.servers.includes('switchboard')) {
+      await waitQuiet(workers);
+      results.storm = await reconnectStorm(opts.storm);
     }
   } finally {
     for (const w of workers) {

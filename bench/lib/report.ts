@@ -171,7 +171,7 @@ export function renderMarkdown(res: BenchResults): string {
   const fan = aggregateFanout(res.fanout).sort((a, b) => a.subscribers - b.subscribers || a.rate - b.rate || order.indexOf(a.server) - order.indexOf(b.server));
   const sizes = [...new Set(fan.map((f) => f.subscribers))];
   const con = aggregateConnect(res.connect);
-  const rows = targetRows(fan, con);
+  const rows = targetRows(fan, con, res.storm);
   L.push('### Targets');
   L.push('');
   L.push('Each target is a ratio between servers measured in this run (absolute figures drift between runs on a shared machine). ' +

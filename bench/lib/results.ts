@@ -111,6 +111,25 @@ export interface BenchOptions {
   profile: boolean;
   /** Scheduling priority of the run and every process it started (0 = unchanged). */
   nice: number;
+  /** Clients of the reconnect storm (`switchboard bench reconnect-storm`), 0 = none. */
+  storm?: number;
+}
+
+/** Every client drops at once and recovers (Switchboard only: the others have no recovery). */
+export interface StormRun {
+  clients: number;
+  ok: boolean;
+  reconnected: number;
+  recovered: number;
+  notRecovered: number;
+  missed: number;
+  duplicates: number;
+  outOfOrder: number;
+  recoveredPublications: number;
+  timeToFullRecoveryMs: number;
+  reconnectsPerSecond: number;
+  otherCpuPct: number;
+  error?: string;
 }
 
 export interface BenchResults {
@@ -120,6 +139,7 @@ export interface BenchResults {
   options: BenchOptions;
   connect: ConnectRun[];
   fanout: FanoutRun[];
+  storm?: StormRun;
 }
 
 /** Percentiles of an unsorted array of µs values, in ms. */

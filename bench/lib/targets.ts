@@ -4,6 +4,7 @@
  */
 import { SERVER_LABELS, type ServerKind } from './common.js';
 import type { ConnectAgg, FanoutAgg } from './report.js';
+import type { StormRun } from './results.js';
 
 /** p99 bar for "sustained" fan-out, ms. */
 export const SUSTAINED_P99_MS = 50;
@@ -25,7 +26,7 @@ export function highestSustained(fan: FanoutAgg[], kind: ServerKind, subscribers
 const x = (v: number) => (Number.isFinite(v) ? `×${v.toFixed(2)}` : '–');
 const n = (v: number) => Math.round(v).toLocaleString('en-US');
 
-export function targetRows(fan: FanoutAgg[], con: ConnectAgg[]): TargetRow[] {
+export function targetRows(fan: FanoutAgg[], con: ConnectAgg[], storm?: StormRun): TargetRow[] {
   const rows: TargetRow[] = [];
   const at = (kind: ServerKind, subs: number, rate: number) => fan.find((f) => f.server === kind && f.subscribers === subs && f.rate === rate);
 
@@ -75,6 +76,14 @@ export function targetRows(fan: FanoutAgg[], con: ConnectAgg[]): TargetRow[] {
     target: `10,000 concurrent connections on one node, p99 < ${SUSTAINED_P99_MS} ms at the highest publication rate sustained`,
     measured: big ? `${n(big.rate)} msgs/s to 10,000 subscribers = ${n(big.deliveredPerSecond)} deliveries/s, p50 ${big.p50.toFixed(1)} ms, p99 ${big.p99.toFixed(1)} ms` : fan.some((f) => f.subscribers === 10000) ? 'no tested rate met the bar' : 'not measured',
     met: big ? true : fan.some((f) => f.subscribers === 10000) ? false : null,
+  });
+
+  rows.push({
+    target: 'reconnect storm of 10,000 clients: all recovered, missed = 0, duplicates = 0, time to full recovery stated',
+    measured: !storm ? 'not measured' : storm.error ? `no result (${storm.error})` :
+      `${n(storm.recovered)} of ${n(storm.clients)} recovered (recovered: true), missed ${storm.missed}, duplicates ${storm.duplicates}, out of order ${storm.outOfOrder}; ` +
+      `full recovery ${(storm.timeToFullRecoveryMs / 1000).toFixed(1)} s after the drop (${n(storm.reconnectsPerSecond)} reconnects/s), ${n(storm.recoveredPublications)} publications replayed from history`,
+    met: !storm ? null : storm.clients >= 10000 && storm.ok && storm.recovered === storm.clients && storm.missed === 0 && storm.duplicates === 0,
   });
   return rows;
 }
