@@ -13,7 +13,7 @@ import { Node } from './core/node.js';
 import { createError } from './core/sb-error.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
-import { createRedisEngine, redisEngineOptions } from './engine/redis/redis-engine.js';
+import { createRedisEngine, redisEngineOptions, usesRedis } from './engine/redis/redis-engine.js';
 import { activityFeature } from './features/activity/index.js';
 import { notificationsFeature } from './features/notifications/index.js';
 import { createHttpApp } from './http/app.js';
@@ -54,7 +54,7 @@ export class Switchboard {
     const logger = options.logger ?? createLogger(config.logLevel);
     const keys = loadKeyMaterial(config);
     const verifier = await TokenVerifier.create(config.auth, keys.secret);
-    const engine = options.engine ?? (config.redis ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
+    const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, (p) => {

@@ -7,6 +7,8 @@ const bool = (def: boolean, description: string) =>
   z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean())
     .default(def)
     .describe(`${description} (default ${def})`);
+/** `host:port[,host:port…]`; a host may be a name, IPv4 or a bracketed IPv6 address. */
+const HOST_PORTS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}(?:,\s*(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})*$/;
 const list = (description: string) =>
   z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
     .default([])
@@ -89,6 +91,14 @@ export const configSchema = z.strictObject({
   database: z.string().default('').describe('PostgreSQL URL; SQLite file in the data directory when empty (--database / DATABASE_URL)'),
   /** Redis URL for the shared engine (--redis / REDIS_URL); the in-memory engine when unset. */
   redis: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').optional().describe('Redis URL for the shared engine (--redis / REDIS_URL); in-memory engine when unset'),
+  /** Sentinels that locate the Redis master (`host:port`, comma separated); `redis` then only gives credentials, TLS and db. */
+  redisSentinels: z.string().regex(HOST_PORTS, 'expected host:port[,host:port…]').optional()
+    .describe('Redis Sentinels host:port, comma separated: the shared engine finds the master through them (redis URL, if set, gives only credentials/TLS/db)'),
+  /** Name of the master group the Sentinels monitor. */
+  redisSentinelMaster: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).default('mymaster').describe('master group name monitored by the Sentinels (default mymaster)'),
+  /** Seed nodes of a Redis Cluster (`host:port`, comma separated); `redis` then only gives credentials and TLS. */
+  redisCluster: z.string().regex(HOST_PORTS, 'expected host:port[,host:port…]').optional()
+    .describe('Redis Cluster seed nodes host:port, comma separated: the shared engine runs on the cluster (redis URL, if set, gives only credentials/TLS)'),
   /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
   redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sb').describe('prefix of Redis keys, so deployments can share one Redis (default sb)'),
   /** Node id used in logs and metrics; random when empty. */
@@ -174,6 +184,9 @@ export const configSchema = z.strictObject({
   namespaces: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), namespaceSchema.prefault({}))
     .prefault(DEFAULT_NAMESPACES as never)
     .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
+}).refine((c) => !(c.redisSentinels && c.redisCluster), {
+  message: 'give redisSentinels or redisCluster, not both',
+  path: ['redisCluster'],
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

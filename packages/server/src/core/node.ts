@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import type { ChannelEvent, HistoryPage, PublishOutcome, StreamPosition, StreamPublication } from '../engine/broker.js';
-import type { ControlCommand } from '../engine/control-bus.js';
+import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
 import { type Metrics, createMetrics } from '../observability/metrics.js';
@@ -84,6 +84,7 @@ export class Node {
       onEvent: (key: string, event: ChannelEvent) => this.hub.event(key, event),
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
+    this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
   }
 
   async start(): Promise<void> {
@@ -267,8 +268,18 @@ export class Node {
     }
   }
 
+  /** Channels of a tenant with subscribers on this node. */
   channels(tenant: string): Array<{ channel: string; subscribers: number }> {
     return this.hub.channels(tenant);
+  }
+
+  /** Channels of a tenant with subscribers on any live node, subscribers summed; bounded in time. */
+  async clusterChannels(tenant: string, prefix = ''): Promise<ChannelList> {
+    try {
+      return await this.engine.control.channels(tenant, prefix);
+    } catch (err) {
+      throw this.#engineError(err, 'channels');
+    }
   }
 
   /** Close every connection of a user, on every node. */

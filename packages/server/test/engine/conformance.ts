@@ -677,6 +677,25 @@ export function describeControlBusConformance(name: string, make: ControlBusFact
       expect(received).toEqual(commands);
     });
 
+    it('lists no channels before a channel source is set, counting this node', async () => {
+      expect(await control.channels(freshTenant(), '')).toEqual({ channels: [], nodes: 1, complete: true });
+    });
+
+    it('lists the channels its source gives for the tenant and prefix', async () => {
+      const tenant = freshTenant();
+      const asked: Array<[string, string]> = [];
+      control.setChannelSource((t, prefix) => {
+        asked.push([t, prefix]);
+        return [{ channel: 'project:1', subscribers: 2 }, { channel: 'project:__proto__', subscribers: 1 }].filter((c) => c.channel.startsWith(prefix));
+      });
+      const list = await control.channels(tenant, 'project:');
+      expect([...list.channels].sort((a, b) => (a.channel < b.channel ? -1 : 1))).toEqual([
+        { channel: 'project:1', subscribers: 2 }, { channel: 'project:__proto__', subscribers: 1 },
+      ]);
+      expect(list).toMatchObject({ nodes: 1, complete: true });
+      expect(asked).toEqual([[tenant, 'project:']]);
+    });
+
     it('delivers to the handler set last', async () => {
       const second: ControlCommand[] = [];
       control.setHandler((c) => second.push(c));

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisKeys } from './keys.js';
 import { ALL_SCRIPTS } from './scripts.js';
+import {
+  type RedisClient, type RedisTopologyOptions, clusterNodes, createCommandClient, createConnection, onEveryPrimary,
+} from './topology.js';
 
-export interface RedisConnectionOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS); '' to connect by `redis` options only (Sentinel). */
-  url: string;
+export interface RedisConnectionOptions extends RedisTopologyOptions {
   /** Key prefix, so several deployments can share one Redis (default `sb`). */
   prefix?: string;
   /** Names this node in its registry id and in `CLIENT LIST` (a random suffix is added). */
@@ -15,7 +16,7 @@ export interface RedisConnectionOptions {
   commandTimeout?: number;
   /** How long `open` waits for the first connection before it gives up waiting (ms, default 5000). */
   connectWait?: number;
-  /** Extra ioredis options (Sentinel, TLS, credentials, …), merged over ours. */
+  /** Extra ioredis options (TLS, credentials, Sentinel authentication, …), merged over ours. */
   redis?: RedisOptions;
   logger?: Logger;
 }
@@ -28,13 +29,15 @@ const HEALTH_FAILURES_TO_RECONNECT = 3;
 const SUBSCRIBE_BATCH = 500;
 
 /**
- * The two Redis connections of a node (commands; pub/sub) and what they share: key layout,
+ * The two Redis clients of a node (commands; pub/sub) and what they share: key layout,
  * node id, health, topic routing and resubscription after a reconnect. Commands never
  * queue while Redis is away: they fail at once, so a publish during an outage is refused
  * rather than acknowledged late or lost. Shared by the engine's parts, closed with the last.
  */
 export class RedisConnection {
-  readonly cmd: Redis;
+  /** Commands: one connection, or a Redis Cluster client routing each command to its slot's node. */
+  readonly cmd: RedisClient;
+  /** Pub/sub: one connection (in a cluster, to any node: a PUBLISH reaches every node). */
   readonly sub: Redis;
   readonly keys: RedisKeys;
   readonly nodeId: string;
@@ -68,12 +71,9 @@ export class RedisConnection {
       reconnectOnError: (err) => err.message.startsWith('READONLY'),
       ...options.redis,
     };
-    const connect = (role: string) => {
-      const o = { ...base, connectionName: `sb:${this.keys.prefix}:${this.nodeId}:${role}` };
-      return options.url ? new Redis(options.url, o) : new Redis(o);
-    };
-    this.cmd = connect('cmd');
-    this.sub = connect('sub');
+    const name = (role: string) => `sb:${this.keys.prefix}:${this.nodeId}:${role}`;
+    this.cmd = createCommandClient(options, { ...base, connectionName: name('cmd') });
+    this.sub = createConnection(options, { ...base, connectionName: name('sub') }, () => clusterNodes(this.cmd));
     this.#watch('cmd', this.cmd);
     this.#watch('sub', this.sub);
     this.sub.on('message', (topic: string, message: string) => this.#routes.get(topic)?.(message));
@@ -189,7 +189,7 @@ export class RedisConnection {
     await Promise.all([quit(this.cmd), quit(this.sub)]);
   }
 
-  #watch(role: 'cmd' | 'sub', redis: Redis): void {
+  #watch(role: 'cmd' | 'sub', redis: RedisClient): void {
     let lastError = '';
     redis.on('error', (err: Error) => {
       // Reconnect attempts repeat the same error: log each distinct one once.
@@ -209,7 +209,7 @@ export class RedisConnection {
       if (this.#wasReady[role] === false && this.#closed === false) this.logger?.info({ role, node: this.nodeId }, 'redis connection ready');
       this.#wasReady[role] = true;
       if (role === 'cmd') {
-        for (const s of ALL_SCRIPTS) this.cmd.script('LOAD', s.lua).catch(() => {});
+        void onEveryPrimary(this.cmd, (r) => Promise.all(ALL_SCRIPTS.map((s) => r.script('LOAD', s.lua))));
         for (const fn of this.#onReady) fn();
       } else {
         this.#resubscribe().catch((err) => this.logger?.warn({ err }, 'redis resubscribe failed'));
@@ -237,7 +237,7 @@ export class RedisConnection {
 
   #checkHealth(): void {
     for (const role of ['cmd', 'sub'] as const) {
-      const redis = role === 'cmd' ? this.cmd : this.sub;
+      const redis: RedisClient = role === 'cmd' ? this.cmd : this.sub;
       if (redis.status !== 'ready') continue;
       redis.ping().then(
         () => {
@@ -258,7 +258,7 @@ export class RedisConnection {
   }
 }
 
-async function quit(redis: Redis): Promise<void> {
+async function quit(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   try {
     if (redis.status === 'ready') await redis.quit();

@@ -17,6 +17,7 @@
  *   {prefix}:node:{node}:l               set    tenants the node holds connections in
  *   {prefix}:node:{node}:s               string sweep lock of a dead node
  *   {prefix}:node:{node}:x               string set by a survivor that swept the node (it may be alive)
+ *   {prefix}:node:{node}:r               pub/sub topic of answers to the node's channel surveys (not a key)
  *   {prefix}:control                     pub/sub topic of node-to-node commands
  */
 export class RedisKeys {
@@ -86,5 +87,9 @@ export class RedisKeys {
 
   nodeSwept(node: string): string {
     return `${this.prefix}:node:{${node}}:x`;
+  }
+
+  nodeReplies(node: string): string {
+    return `${this.prefix}:node:{${node}}:r`;
   }
 }

@@ -106,6 +106,14 @@ export class NodeRegistry {
     return dead;
   }
 
+  /** The nodes registered as live now, this one included (reads the registry). */
+  async liveNodes(): Promise<string[]> {
+    const { cmd, keys } = this.#conn;
+    this.#setLive(await this.#conn.track(cmd.zrangebyscore(keys.nodes, '-inf', '+inf', 'WITHSCORES')));
+    const live = [...this.#live.keys()].filter((n) => this.#isLive(n));
+    return live.includes(this.id) ? live : [this.id, ...live];
+  }
+
   /** Stop heartbeating and leave the registry (after the other parts cleaned up). */
   async stop(): Promise<void> {
     this.#stopped = true;

@@ -184,8 +184,8 @@ export class RedisBroker implements Broker {
   #refreshMeta(): void {
     const { cmd, keys } = this.#conn;
     if (!this.#conn.ready() || this.#listening.size === 0) return;
-    const pipeline = cmd.pipeline();
-    for (const channel of this.#listening.keys()) pipeline.pexpire(keys.meta(channel), STREAM_META_TTL, 'GT');
-    pipeline.exec().catch((err) => this.#conn.logger?.debug({ err }, 'meta refresh failed'));
+    // One command per channel, not a pipeline: in a Redis Cluster the keys live on different nodes.
+    const refreshed = [...this.#listening.keys()].map((channel) => cmd.pexpire(keys.meta(channel), STREAM_META_TTL, 'GT'));
+    Promise.all(refreshed).catch((err) => this.#conn.logger?.debug({ err }, 'meta refresh failed'));
   }
 }

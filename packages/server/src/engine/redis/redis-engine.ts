@@ -7,6 +7,7 @@ import { RedisBroker } from './redis-broker.js';
 import { RedisControlBus } from './redis-control-bus.js';
 import { RedisLimitStore } from './redis-limit-store.js';
 import { RedisPresenceStore } from './redis-presence.js';
+import { parseAddresses } from './topology.js';
 
 export interface RedisEngineOptions extends RedisConnectionOptions {
   /**
@@ -16,6 +17,8 @@ export interface RedisEngineOptions extends RedisConnectionOptions {
   presenceTtl?: number;
   /** Whether join/leave events are pushed in a channel (by channel key); default: always. */
   joinLeave?: (channel: string) => boolean;
+  /** How long listing channels waits for the other live nodes' answers (ms, default 1000). */
+  surveyTimeout?: number;
 }
 
 /**
@@ -30,14 +33,19 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const broker = new RedisBroker(conn);
   const presence = new RedisPresenceStore(conn, registry, options.joinLeave ? { joinLeave: options.joinLeave } : {});
   const limits = new RedisLimitStore(conn, registry);
-  const control = await RedisControlBus.create(conn);
+  const control = await RedisControlBus.create(conn, registry, options.surveyTimeout !== undefined ? { surveyTimeout: options.surveyTimeout } : {});
   registry.start();
   // The engine's parts hold the connection now.
   await conn.release();
   return { name: 'redis', broker, presence, control, limits };
 }
 
-/** Engine options from a validated config: URL, prefix, node name, presence TTL, join/leave per namespace. */
+/** Whether a config asks for the Redis engine: a URL, Sentinels or Redis Cluster nodes. */
+export function usesRedis(config: Readonly<Config>): boolean {
+  return Boolean(config.redis || config.redisSentinels || config.redisCluster);
+}
+
+/** Engine options from a validated config: where Redis is, prefix, node name, presence TTL, join/leave per namespace. */
 export function redisEngineOptions(config: Readonly<Config>, logger?: Logger): RedisEngineOptions {
   const joinLeave = (key: string) => {
     const channel = key.slice(key.indexOf('|') + 1);
@@ -47,6 +55,8 @@ export function redisEngineOptions(config: Readonly<Config>, logger?: Logger): R
   };
   return {
     url: config.redis ?? '',
+    ...(config.redisSentinels ? { sentinels: parseAddresses(config.redisSentinels), sentinelMaster: config.redisSentinelMaster } : {}),
+    ...(config.redisCluster ? { cluster: parseAddresses(config.redisCluster) } : {}),
     prefix: config.redisPrefix,
     presenceTtl: config.timeouts.presenceTtl,
     joinLeave,

@@ -61,12 +61,9 @@ export class RedisPresenceStore implements PresenceStore {
     // Remembered before the write: should the reply be lost, close and restore still know the entry.
     mine.set(entry.client, { ...entry });
     this.#orphans.get(channel)?.delete(entry.client);
-    let result = await this.#write(channel, entry, cap);
-    if (result === 'full') {
-      // Entries of dead nodes not swept yet must not hold places: count again without them.
-      const dead = await this.#registry.deadAmong(new Set((await this.#stored(channel)).map((e) => e.n)));
-      if (dead.size > 0) result = await this.#write(channel, entry, cap, [...dead]);
-    }
+    // Every stored entry holds its place, also one of a node taken for dead and not swept yet:
+    // a node that is only slow must not let joins past the cap. A sweep frees the places.
+    const result = await this.#write(channel, entry, cap);
     if (result === 'full' && !had) {
       mine.delete(entry.client);
       if (mine.size === 0 && this.#mine.get(channel) === mine) this.#mine.delete(channel);
@@ -107,24 +104,20 @@ export class RedisPresenceStore implements PresenceStore {
     await this.#conn.release();
   }
 
-  async #stored(channel: string): Promise<Stored[]> {
-    return (await this.#conn.track(this.#conn.cmd.hvals(this.#conn.keys.presence(channel)))).map(decode);
-  }
-
   async #live(channel: string): Promise<Stored[]> {
-    const entries = await this.#stored(channel);
+    const entries = (await this.#conn.track(this.#conn.cmd.hvals(this.#conn.keys.presence(channel)))).map(decode);
     const dead = await this.#registry.deadAmong(new Set(entries.map((e) => e.n)));
     return dead.size === 0 ? entries : entries.filter((e) => !dead.has(e.n));
   }
 
-  /** Store an entry of this node, within `cap` entries ('' = no cap) not counting those of `dead` nodes. */
-  async #write(channel: string, entry: PresenceEntry, cap: number | '', dead: string[] = []): Promise<PresenceSetResult> {
+  /** Store an entry of this node, within `cap` entries ('' = no cap). */
+  async #write(channel: string, entry: PresenceEntry, cap: number | ''): Promise<PresenceSetResult> {
     const { cmd, keys, nodeId } = this.#conn;
     const stored: Stored = { c: entry.client, u: entry.user, s: entry.status, st: entry.state, si: entry.since, n: nodeId };
     // The node's index first: a crash between the two leaves an index line, never an unswept entry.
     const [, result] = await this.#conn.track(Promise.all([
       cmd.sadd(keys.nodePresence(nodeId), JSON.stringify([channel, entry.client])),
-      presenceSetScript.run(cmd, [keys.presence(channel)], [entry.client, JSON.stringify(stored), cap, ...dead]),
+      presenceSetScript.run(cmd, [keys.presence(channel)], [entry.client, JSON.stringify(stored), cap]),
     ]));
     return result as PresenceSetResult;
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './topology.js';
 
 /**
  * A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it yet
@@ -13,7 +13,7 @@ export class Script {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  async run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -139,27 +139,13 @@ return {epoch, offset, first, entries}
 /**
  * Add or replace a presence entry; a connection not present yet only while the channel has
  * fewer entries than the cap (check and set in one step, so nodes cannot race past it).
- * Entries of the nodes listed as dead (not swept yet) do not count. KEYS: presence.
- * ARGV: client, entry JSON, cap ('' = none), dead node ids…. Returns 'new', 'updated' or 'full'.
+ * KEYS: presence. ARGV: client, entry JSON, cap ('' = none). Returns 'new', 'updated' or 'full'.
  */
 export const presenceSetScript = new Script('presence-set', `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
   return 'updated'
 end
-if ARGV[3] ~= '' then
-  local cap = tonumber(ARGV[3])
-  local n = redis.call('HLEN', KEYS[1])
-  if n >= cap and #ARGV > 3 then
-    local dead = {}
-    for i = 4, #ARGV do dead[ARGV[i]] = true end
-    n = 0
-    for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
-      local ok, e = pcall(cjson.decode, v)
-      if not (ok and type(e) == 'table' and dead[e.n]) then n = n + 1 end
-    end
-  end
-  if n >= cap then return 'full' end
-end
+if ARGV[3] ~= '' and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'new'
 `);

@@ -8,16 +8,21 @@ export function channelRoutes(): ApiRoute[] {
       url: '/channels',
       operationId: 'channels',
       tag: 'channels',
-      summary: 'Channels with subscribers on this node',
-      description: 'Sorted by name. Only channels with at least one subscriber connected to the node that answers.',
+      summary: 'Channels with subscribers, on every node',
+      description: 'Sorted by name; subscribers summed over the nodes. With the Redis engine the node that answers asks every live '
+        + 'node and waits up to 1 s for their answers; `complete` is false when a node registered as live did not answer in time '
+        + '(its channels are missing; a crashed node stops being expected within `timeouts.presenceTtl`).',
       query: z.strictObject({ prefix: z.string().max(1024).describe('only channels whose name starts with this, e.g. `project:`').optional() }),
-      response: z.object({ channels: z.array(z.object({ channel: z.string(), subscribers: z.number().int().min(0) })) }),
+      response: z.object({
+        channels: z.array(z.object({ channel: z.string(), subscribers: z.number().int().min(0) })),
+        nodes: z.number().int().min(1).describe('nodes whose channels are counted'),
+        complete: z.boolean().describe('every live node answered'),
+      }),
+      errors: [503],
       async handler({ node, tenant, query }) {
-        const prefix = query.prefix ?? '';
-        const channels = node.channels(tenant)
-          .filter((c) => c.channel.startsWith(prefix))
-          .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
-        return { channels };
+        const list = await node.clusterChannels(tenant, query.prefix ?? '');
+        const channels = list.channels.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+        return { channels, nodes: list.nodes, complete: list.complete };
       },
     }),
   ];
