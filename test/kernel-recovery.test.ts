@@ -101,3 +101,23 @@ describe('recovery and idempotency', () => {
     pub.close();
   });
 });
+
+describe('fan-out wider than one flush', () => {
+  let w: TestServer;
+  beforeAll(async () => {
+    w = await startTestServer({ limits: { newConnectionsPerIpPerSecond: 10_000 } });
+  });
+  afterAll(async () => { await w.close(); });
+
+  it('delivers a burst to more subscribers than one flush writes per turn: each gets every publication once, in order', async () => {
+    // Node flushes 256 connections per event-loop turn; 600 subscribers span three turns
+    // while the burst keeps arriving.
+    const subs = await Promise.all(Array.from({ length: 600 }, async (_, i) => RawClient.connect(w.url, await w.token({ sub: `wide-${i}` }))));
+    await Promise.all(subs.map((c) => c.call('subscribe', { channel: 'project:wide' })));
+    const pub = await RawClient.connect(w.url, await w.token({ sub: 'wide-pub' }));
+    for (let i = 0; i < 20; i++) pub.send('publish', { channel: 'project:wide', data: { i } });
+    for (const c of subs) await c.until(() => pubsOf(c, 'project:wide').length >= 20, 10_000, '20 pubs');
+    for (const c of subs) expect(pubsOf(c, 'project:wide')).toEqual(Array.from({ length: 20 }, (_, k) => k + 1));
+    for (const c of [...subs, pub]) c.close();
+  });
+});

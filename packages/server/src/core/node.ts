@@ -33,6 +33,9 @@ export interface PublishRequest {
   client?: Client | null;
 }
 
+/** Connections written per event-loop turn when flushing (see Node.#flush). */
+const FLUSH_CHUNK = 256;
+
 /**
  * The running server, independent of transport: connections, channels, the engine,
  * commands and features. The HTTP API and the WebSocket transport both drive it.
@@ -52,7 +55,9 @@ export class Node {
   readonly modules = new ModuleRegistry();
   readonly clients = new Set<Client>();
   readonly #byUser = new Map<string, Set<Client>>();
-  #dirty: Client[] = [];
+  readonly #dirty: Client[] = [];
+  /** Index in #dirty of the next connection to flush. */
+  #dirtyStart = 0;
   #flushScheduled = false;
   #draining = false;
   readonly #inflightPublishes = new Set<Promise<unknown>>();
@@ -146,14 +151,30 @@ export class Node {
     this.#dirty.push(client);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
+    setImmediate(this.#flushBound);
   }
 
+  readonly #flushBound = (): void => this.#flush();
+
+  /**
+   * Write what each dirty connection queued, FLUSH_CHUNK connections per event-loop turn:
+   * a publication to many local subscribers takes one socket write each, so between chunks
+   * the loop reads sockets and engine replies (a publisher waiting on a Redis round trip is
+   * not held up by a whole fan-out), and frames that arrive meanwhile join the same write.
+   */
   #flush(): void {
     this.#flushScheduled = false;
     const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const client of dirty) client.flush();
+    const end = Math.min(dirty.length, this.#dirtyStart + FLUSH_CHUNK);
+    for (let i = this.#dirtyStart; i < end; i++) (dirty[i] as Client).flush();
+    if (end < dirty.length) {
+      this.#dirtyStart = end;
+      this.#flushScheduled = true;
+      setImmediate(this.#flushBound);
+      return;
+    }
+    dirty.length = 0;
+    this.#dirtyStart = 0;
   }
 
   // ---- channel operations shared by client commands and the HTTP API ----
