@@ -353,6 +353,7 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
 
     // Drain: until every expected delivery arrived, or no progress for 3 s (bounded at 30 s).
     let received = 0;
+    let seenAll = 0;
     let lastChange = Date.now();
     // Bounded: a server that is still this far behind after publishing stopped did not sustain the rate.
     const drainDeadline = Date.now() + Math.max(10_000, 2 * opts.durationSeconds * 1000);
@@ -360,10 +361,14 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
       // A worker far behind answers IPC late: its event loop is busy reading deliveries.
       const counts = await Promise.all(workers.map((w) => w.request({ type: 'count' }, 'count', 60_000)));
       const now = counts.reduce((a, c) => a + c.received, 0);
-      if (now !== received) {
-        received = now;
+      // Progress counts warm-up deliveries too: a saturated server may still be working
+      // off the warm-up's backlog before the first measured publication arrives.
+      const seen = counts.reduce((a, c) => a + c.received + c.warmReceived, 0);
+      if (seen !== seenAll) {
+        seenAll = seen;
         lastChange = Date.now();
       }
+      received = now;
       if (received >= expected || Date.now() - lastChange > 3000) break;
       await sleep(50);
     }

@@ -65,6 +65,6 @@ export type WorkerReply =
   | ConnectReport
   | ResultsReport
   | { type: 'progress'; ok: number; failed: number }
-  | { type: 'count'; received: number; lastRecvUs: number }
+  | { type: 'count'; received: number; warmReceived: number; lastRecvUs: number }
   | { type: 'reset' }
   | { type: 'closed'; closed: number; forced: number };

@@ -165,6 +165,10 @@ export function renderMarkdown(res: BenchResults): string {
       (retried ? ` (${retried} scenario(s) were measured again because other processes disturbed the first attempt)` : '') +
       (worst > 15 ? ' — **the machine was not quiet; treat latencies of the affected runs (see "Every run") with care**.' : '.'));
   }
+  if (res.supplement) {
+    L.push('');
+    L.push(`The ${res.supplement.replaced} rows come from a second run (${res.supplement.startedAt}, \`${res.supplement.command}\`): ${res.supplement.reason}.`);
+  }
   L.push('');
 
   const order: ServerKind[] = ['switchboard', 'socketio', 'ws'];

@@ -140,6 +140,8 @@ export interface BenchResults {
   connect: ConnectRun[];
   fanout: FanoutRun[];
   storm?: StormRun;
+  /** Scenarios replaced by those of a second run (see `reason`). */
+  supplement?: { command: string; startedAt: string; replaced: string; reason: string };
 }
 
 /** Percentiles of an unsorted array of µs values, in ms. */

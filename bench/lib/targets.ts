@@ -30,14 +30,21 @@ export function targetRows(fan: FanoutAgg[], con: ConnectAgg[], storm?: StormRun
   const rows: TargetRow[] = [];
   const at = (kind: ServerKind, subs: number, rate: number) => fan.find((f) => f.server === kind && f.subscribers === subs && f.rate === rate);
 
+  // raw ws's lowest CPU per delivery in any run it completed at 1,000 subscribers: the
+  // conservative yardstick when it could not deliver a rate (its cost per delivered message
+  // then includes work still queued).
+  const wsBest = Math.min(...fan.filter((f) => f.server === 'ws' && f.subscribers === 1000 && f.complete && Number.isFinite(f.cpuUsPerDelivery)).map((f) => f.cpuUsPerDelivery));
   for (const [rate, bar] of [[500, 0.5], [100, 1.0]] as const) {
     const sb = at('switchboard', 1000, rate);
     const ws = at('ws', 1000, rate);
     const r = sb && ws ? sb.cpuUsPerDelivery / ws.cpuUsPerDelivery : NaN;
+    const wsIncomplete = ws && !ws.complete && Number.isFinite(wsBest);
+    const rBest = sb && wsIncomplete ? sb.cpuUsPerDelivery / wsBest : NaN;
     rows.push({
       target: `server CPU per delivery at 1,000 subscribers × ${rate} msgs/s ≤ ${bar} × raw ws`,
-      measured: sb && ws ? `${x(r)} (Switchboard ${sb.cpuUsPerDelivery.toFixed(2)} µs, raw ws ${ws.cpuUsPerDelivery.toFixed(2)} µs)` : 'not measured',
-      met: Number.isFinite(r) ? r <= bar : null,
+      measured: sb && ws ? `${x(r)} (Switchboard ${sb.cpuUsPerDelivery.toFixed(2)} µs, raw ws ${ws.cpuUsPerDelivery.toFixed(2)} µs` +
+        (wsIncomplete ? `; raw ws delivered ${ws.deliveryPct.toFixed(1)} % at this rate — against its lowest cost in any complete run, ${wsBest.toFixed(2)} µs: ${x(rBest)}` : '') + ')' : 'not measured',
+      met: Number.isFinite(r) ? r <= bar && (!wsIncomplete || rBest <= bar) : null,
     });
   }
 
@@ -58,6 +65,22 @@ export function targetRows(fan: FanoutAgg[], con: ConnectAgg[], storm?: StormRun
         met: !measuredAny ? null : sb && o ? (sb.rate === tested && o.rate === tested ? null : ratioV >= 2) : sb ? true : false,
       });
     }
+  }
+
+  // For reference (no target): the highest tested rate each server delivered completely,
+  // whatever the latency — where each one stops keeping up at all.
+  for (const subs of [1000, 10000]) {
+    const best = (kind: ServerKind) => fan.filter((f) => f.server === kind && f.subscribers === subs && f.complete).sort((a, b) => b.rate - a.rate)[0];
+    const kinds = (['switchboard', 'ws', 'socketio'] as ServerKind[]).filter((k) => fan.some((f) => f.server === k && f.subscribers === subs));
+    if (kinds.length < 2) continue;
+    rows.push({
+      target: `(reference, no target) highest tested rate delivered completely at ${n(subs)} subscribers, any latency`,
+      measured: kinds.map((k) => {
+        const b = best(k);
+        return b ? `${SERVER_LABELS[k]} ${n(b.rate)} msgs/s (${n(b.deliveredPerSecond)} deliveries/s, p99 ${n(b.p99)} ms)` : `${SERVER_LABELS[k]}: none`;
+      }).join('; '),
+      met: null,
+    });
   }
 
   const sbc = con.find((c) => c.server === 'switchboard');

@@ -13,6 +13,8 @@ let lastSeq = new Int32Array(0);
 let latencies = new Float64Array(1 << 16);
 let n = 0;
 let received = 0;
+/** Warm-up publications received: progress too, while a saturated server works off its backlog. */
+let warmReceived = 0;
 let outOfOrder = 0;
 let lastRecvUs = 0;
 
@@ -21,7 +23,10 @@ function send(msg: WorkerReply): void {
 }
 
 function record(i: number, data: BenchPayload): void {
-  if (data.w) return; // warm-up publication
+  if (data.w) {
+    warmReceived++;
+    return;
+  }
   const lat = nowUs() - data.t;
   received++;
   counts[i]++;
@@ -105,7 +110,7 @@ process.on('message', (raw) => {
       send({ type: 'reset' });
       break;
     case 'count':
-      send({ type: 'count', received, lastRecvUs });
+      send({ type: 'count', received, warmReceived, lastRecvUs });
       break;
     case 'results': {
       let min = Infinity;
