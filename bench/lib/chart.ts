@@ -48,23 +48,26 @@ export interface Point {
   failed?: boolean;
 }
 
-/** Lines (one per server) over a log-scaled x axis; an optional horizontal reference line. */
+/** Lines (one per server) over log-scaled axes; an optional horizontal reference line. */
 export function lineChart(title: string, xLabel: string, yLabel: string, series: Map<ServerKind, Point[]>, refY?: { y: number; label: string }): string {
   const pts = [...series.values()].flat();
   if (!pts.length) return frame(title, xLabel, yLabel, ['<text x="100" y="100">no data</text>']);
   const xs = pts.map((p) => p.x);
   const x0 = Math.log10(Math.min(...xs));
   const x1 = Math.max(Math.log10(Math.max(...xs)), x0 + 0.3);
-  const yMax = niceMax(Math.max(...pts.map((p) => p.y), refY?.y ?? 0));
+  // Log-scaled y (latencies span milliseconds to tens of seconds), whole decades.
+  const ys = pts.map((p) => p.y).filter((y) => y > 0);
+  const d0 = Math.floor(Math.log10(Math.min(...ys, refY?.y ?? Infinity)));
+  const d1 = Math.max(Math.ceil(Math.log10(Math.max(...ys, refY?.y ?? 0))), d0 + 1);
   const iw = W - PAD.left - PAD.right;
   const ih = H - PAD.top - PAD.bottom;
   const px = (x: number) => PAD.left + ((Math.log10(x) - x0) / (x1 - x0)) * iw;
-  const py = (y: number) => PAD.top + ih - (Math.min(y, yMax) / yMax) * ih;
+  const py = (y: number) => PAD.top + ih - ((Math.log10(Math.max(y, 10 ** d0)) - d0) / (d1 - d0)) * ih;
   const body: string[] = [`<rect x="${PAD.left}" y="${PAD.top}" width="${iw}" height="${ih}" fill="none" stroke="#ccc"/>`];
-  for (let i = 0; i <= 5; i++) {
-    const y = (yMax * i) / 5;
+  for (let d = d0; d <= d1; d++) {
+    const y = 10 ** d;
     body.push(`<line x1="${PAD.left}" x2="${PAD.left + iw}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/>`);
-    body.push(`<text x="${PAD.left - 6}" y="${py(y) + 4}" text-anchor="end">${+y.toPrecision(3)}</text>`);
+    body.push(`<text x="${PAD.left - 6}" y="${py(y) + 4}" text-anchor="end">${y.toLocaleString('en-US')}</text>`);
   }
   for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
     body.push(`<text x="${px(x)}" y="${PAD.top + ih + 16}" text-anchor="middle">${x.toLocaleString('en-US')}</text>`);
