@@ -24,6 +24,8 @@ import {
 import { type BenchClient, createClient, mintBenchToken } from './lib/clients.js';
 import { BODY, type BenchPayload, CHANNELS, OtherLoad, cpuTicks, nowUs, sleep, withTimeout } from './lib/common.js';
 import type { ResultsReport, WorkerReply, WorkerRequest } from './lib/ipc.js';
+import { drainDeliveries } from './lib/drain.js';
+import { BENCH_LIMITS } from './servers/limits.mjs';
 import { Peer } from './lib/peer.js';
 import { type LatencyMs, latencySummary } from './lib/results.js';
 
@@ -71,18 +73,11 @@ function parseArgs(argv: string[]) {
 const opts = parseArgs(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-// Limits raised for a benchmark, as in bench/servers/switchboard.mjs; presence TTL at its default.
+// Limits raised for a benchmark (bench/servers/limits.mjs); presence TTL at its default.
 const CONFIG = {
   logLevel: 'error',
   timeouts: { presenceTtl: '15s' },
-  limits: {
-    connectionsPerUser: 100_000,
-    connectionsPerTenant: 1_000_000,
-    newConnectionsPerIpPerSecond: 100_000,
-    publishPerSecondPerConnection: 100_000,
-    publishPerMinutePerUser: 100_000_000,
-    commandsPerSecond: 100_000,
-  },
+  limits: { ...BENCH_LIMITS },
 };
 
 type WorkerPeer = Peer<WorkerRequest, WorkerReply>;
@@ -217,20 +212,7 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
     const pub = await publishFor(publisher, rate, opts.duration * 1000, false);
     const expected = pub.acked * ok;
 
-    // Drain: until every expected delivery arrived, or no progress for 3 s (at most 30 s).
-    let received = 0;
-    let lastChange = Date.now();
-    const drainUntil = Date.now() + 30_000;
-    while (Date.now() < drainUntil) {
-      const counts = await Promise.all(workers.map((w) => w.request({ type: 'count' }, 'count', 10_000)));
-      const now = counts.reduce((a, c) => a + c.received, 0);
-      if (now !== received) {
-        received = now;
-        lastChange = Date.now();
-      }
-      if (received >= expected || Date.now() - lastChange > 3000) break;
-      await sleep(50);
-    }
+    await drainDeliveries(workers, expected, 30_000);
     const t1 = nowUs();
     const stats1 = admin ? await commandStats(admin) : null;
     const rcpu1 = admin ? await redisCpuSeconds(admin) : 0;

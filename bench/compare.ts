@@ -30,6 +30,7 @@ import {
   BODY, type BenchPayload, CHANNELS, OtherLoad, SERVER_KINDS, type ServerKind, cpuTicks, nowUs, rssBytes, sleep, withTimeout,
 } from './lib/common.js';
 import type { ConnectReport, ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
+import { drainDeliveries } from './lib/drain.js';
 import { Peer } from './lib/peer.js';
 import { CHART_DIR, renderMarkdown, writeCharts, writeDocs } from './lib/report.js';
 import { type BenchOptions, type BenchResults, type ConnectRun, type FanoutRun, type StormRun, latencySummary } from './lib/results.js';
@@ -351,27 +352,8 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
     const pub = await publishFor(publisher, channel, rate, opts.durationSeconds * 1000, false);
     const expected = pub.acked * rep.ok;
 
-    // Drain: until every expected delivery arrived, or no progress for 3 s (bounded at 30 s).
-    let received = 0;
-    let seenAll = 0;
-    let lastChange = Date.now();
-    // Bounded: a server that is still this far behind after publishing stopped did not sustain the rate.
-    const drainDeadline = Date.now() + Math.max(10_000, 2 * opts.durationSeconds * 1000);
-    while (Date.now() < drainDeadline) {
-      // A worker far behind answers IPC late: its event loop is busy reading deliveries.
-      const counts = await Promise.all(workers.map((w) => w.request({ type: 'count' }, 'count', 60_000)));
-      const now = counts.reduce((a, c) => a + c.received, 0);
-      // Progress counts warm-up deliveries too: a saturated server may still be working
-      // off the warm-up's backlog before the first measured publication arrives.
-      const seen = counts.reduce((a, c) => a + c.received + c.warmReceived, 0);
-      if (seen !== seenAll) {
-        seenAll = seen;
-        lastChange = Date.now();
-      }
-      received = now;
-      if (received >= expected || Date.now() - lastChange > 3000) break;
-      await sleep(50);
-    }
+    // Bounded: a server still this far behind after publishing stopped did not sustain the rate.
+    await drainDeliveries(workers, expected, Math.max(10_000, 2 * opts.durationSeconds * 1000));
     const cpu1 = cpuTicks(peer.pid);
     const wcpu1 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
     const { normal: otherCpuPct, niced: nicedCpuPct } = other.pct(CLK_TCK);
@@ -527,11 +509,12 @@ async function reconnectStorm(clients: number): Promise<StormRun> {
         otherProcesses: { cpuPct: number };
       };
     };
+    const { storm, delivery } = r.figures;
     const run: StormRun = {
-      clients, ok: r.ok, ...r.figures.storm, missed: r.figures.delivery.missed, duplicates: r.figures.delivery.duplicates,
-      outOfOrder: r.figures.delivery.outOfOrder, otherCpuPct: r.figures.otherProcesses.cpuPct,
+      clients, ok: r.ok, reconnected: storm.reconnected, recovered: storm.recovered, notRecovered: storm.notRecovered,
+      recoveredPublications: storm.recoveredPublications, timeToFullRecoveryMs: storm.timeToFullRecoveryMs, reconnectsPerSecond: storm.reconnectsPerSecond,
+      missed: delivery.missed, duplicates: delivery.duplicates, outOfOrder: delivery.outOfOrder, otherCpuPct: r.figures.otherProcesses.cpuPct,
     };
-    delete (run as Partial<{ dropped: number; failed: number; recoveryLatency: unknown }>).recoveryLatency;
     log(`  ${run.recovered.toLocaleString('en-US')} / ${clients.toLocaleString('en-US')} recovered in ${(run.timeToFullRecoveryMs / 1000).toFixed(1)} s, missed ${run.missed}, duplicates ${run.duplicates} (exit ${code})`);
     return run;
   } catch (err) {

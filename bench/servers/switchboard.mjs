@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Switchboard } from '@switchboard/server';
 import { secretFromEnv, serve } from './harness.mjs';
+import { BENCH_LIMITS } from './limits.mjs';
 
 await serve(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
@@ -20,17 +21,7 @@ await serve(async () => {
       development: false,
       logLevel: 'silent',
       auth: { secret: secretFromEnv() },
-      limits: {
-        connectionsPerUser: 100_000,
-        connectionsPerTenant: 1_000_000,
-        newConnectionsPerIpPerSecond: 100_000,
-        publishPerSecondPerConnection: 100_000,
-        publishPerMinutePerUser: 100_000_000,
-        commandsPerSecond: 100_000,
-        // A subscriber of the load generator may fall seconds behind at high rates; raw ws
-        // and Socket.IO buffer without a limit, so the queue limit is raised to match.
-        queueMaxBytes: 64 * 1024 * 1024,
-      },
+      limits: { ...BENCH_LIMITS },
     },
   });
   const { port } = await server.listen();

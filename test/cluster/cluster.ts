@@ -137,12 +137,4 @@ export async function readyz(node: ClusterNode): Promise<number> {
   }
 }
 
-/** Poll `check` until it passes or `timeout` ms elapse (for state outside any event stream). */
-export async function eventually(check: () => Promise<boolean> | boolean, timeout: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { eventually } from '../helpers/eventually.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DurableServer, STORES, type StoreName, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * Retention on SQLite and PostgreSQL: notifications and activities older than the
@@ -10,13 +11,7 @@ import { type DurableServer, STORES, type StoreName, type TestDatabase, createTe
  */
 
 /** Poll a condition (a real sweep runs on a timer); fails after `timeout` ms. */
-async function until(test: () => Promise<boolean>, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the retention sweep');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (test: () => Promise<boolean>, timeout = 5000): Promise<void> => eventually(test, timeout, 'the retention sweep');
 
 describe.each(STORES)('retention on %s', (store: StoreName) => {
   const cleanup: Array<() => Promise<void> | void> = [];

@@ -5,6 +5,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
 import { expectClosed, hostileServer, replyError } from './harness.js';
 import { Op, chunks, encodeFrame, fragmentFrames } from './wire.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * Resource exhaustion: each attack is stopped at its configured limit with its documented
@@ -17,13 +18,7 @@ const cmd = (id: number) => `{"id":${id},"method":"ping"}`;
 const padded = (id: number, size: number) => cmd(id) + ' '.repeat(size - cmd(id).length);
 
 /** Poll a server-side condition (in-process) until it holds; event-driven enough for counters. */
-async function until(test: () => boolean, timeout: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (test: () => boolean, timeout: number, what: string): Promise<void> => eventually(test, timeout, what);
 
 describe('exhaustion: message size and fragments (maxMessageBytes 4096)', () => {
   const ctx = hostileServer({ limits: { maxMessageBytes: 4096 } });
