@@ -1,4 +1,5 @@
 import {
+  DisconnectCode,
   ErrorCode,
   shouldReconnect,
   type HistoryParams,
@@ -350,6 +351,19 @@ export class ChannelSubscription<T = unknown, P = unknown>
     if (this.#state === 'subscribing') this.#scheduleResubscribe();
   }
 
+  /** Drop the server's subscription and subscribe again at once, recovering from the last position. */
+  #resync(): void {
+    this.#gen++;
+    this.#buffer = null;
+    this.#throttle.clear();
+    const connected = this.#host.isConnected();
+    // Commands run in order on the server: the unsubscribe lands before the subscribe.
+    if (connected) this.#host.request('unsubscribe', { channel: this.channel }, ignore);
+    const { code, reason } = DisconnectCode.InsufficientState;
+    this.#setState('subscribing', { code, reason });
+    if (this.#state === 'subscribing' && connected) this.#subscribe(false, noop);
+  }
+
   #scheduleResubscribe(): void {
     const { backoff, random } = this.#host.options;
     this.#retry.set(backoffDelay(this.#attempt++, backoff, random), () => {
@@ -357,12 +371,18 @@ export class ChannelSubscription<T = unknown, P = unknown>
     });
   }
 
-  /** Deliver one publication unless it was already delivered (offset at or below the last seen). */
-  #deliver(publication: Publication): void {
+  /**
+   * Deliver one publication unless it was already delivered (offset at or below the last
+   * seen). One of another epoch, or one that skips offsets, means publications were missed:
+   * subscribe again with recovery rather than deliver across a silent gap.
+   */
+  #deliver(publication: Publication & { epoch?: string }): void {
     if (this.#state !== 'subscribed' || this.#position === null) return;
-    const { offset } = publication;
+    const { offset, epoch } = publication;
+    if (typeof epoch === 'string' && epoch !== this.#position.epoch) return this.#resync();
     if (typeof offset === 'number' && offset > 0) {
       if (offset <= this.#position.offset) return;
+      if (offset > this.#position.offset + 1) return this.#resync();
       this.#position.offset = offset;
     }
     const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };

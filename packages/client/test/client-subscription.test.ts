@@ -72,6 +72,56 @@ describe('subscription state machine', () => {
   });
 });
 
+describe('a gap is never delivered silently', () => {
+  const pubIn = (epoch: string, offset: number) => ({ ...pub(offset), epoch });
+
+  it('a publication of another epoch makes it unsubscribe and subscribe again with recovery, and is not delivered', () => {
+    const { sub, socket, data } = subscribed(10);
+    socket.receive(pubIn('e1', 11));
+    const log = record<SubscriptionEvents>(sub, ['subscribing', 'subscribed']);
+    socket.receive(pubIn('e2', 1));
+    expect(data).toEqual([11]);
+    expect(sub.state).toBe('subscribing');
+    expect(log).toEqual([['subscribing', { channel: CH, code: 3009, reason: 'insufficient state, resubscribe and recover' }]]);
+    const sent = socket.frames.map((f) => f.method);
+    expect(sent.slice(-2)).toEqual(['unsubscribe', 'subscribe']);
+    expect(socket.lastCommand('subscribe').params).toEqual({ channel: CH, recover: { offset: 11, epoch: 'e1' } });
+    socket.reply('unsubscribe', {});
+    socket.reply('subscribe', { epoch: 'e2', offset: 3, recoverable: true, recovered: false, publications: [] });
+    expect(log.at(-1)).toEqual(['subscribed', expect.objectContaining({ epoch: 'e2', offset: 3, recovered: false, wasRecovering: true })]);
+    socket.receive(pubIn('e2', 4));
+    expect(data).toEqual([11, 4]);
+  });
+
+  it('an offset that skips makes it recover the missed publications instead of delivering across the gap', () => {
+    const { sub, socket, data } = subscribed(10);
+    socket.receive(pubIn('e1', 11), pubIn('e1', 13));
+    expect(data).toEqual([11]);
+    expect(sub.state).toBe('subscribing');
+    expect(socket.lastCommand('subscribe').params).toEqual({ channel: CH, recover: { offset: 11, epoch: 'e1' } });
+    socket.reply('unsubscribe', {});
+    socket.reply('subscribe', { epoch: 'e1', offset: 13, recoverable: true, recovered: true, publications: [pub(12), pub(13)] });
+    expect(sub.state).toBe('subscribed');
+    expect(data).toEqual([11, 12, 13]);
+  });
+
+  it('drops a repeated offset without resubscribing', () => {
+    const { sub, socket, data } = subscribed(10);
+    socket.receive(pubIn('e1', 11), pubIn('e1', 11), pubIn('e1', 10), pubIn('e1', 12));
+    expect(data).toEqual([11, 12]);
+    expect(sub.state).toBe('subscribed');
+  });
+
+  it('an unsubscribe push 3009 from the server leads to a resubscribe with recovery', () => {
+    const { sub, socket } = subscribed(10);
+    socket.receive(pubIn('e1', 11));
+    socket.receive({ push: 'unsubscribe', channel: CH, code: 3009, reason: 'insufficient state, resubscribe and recover' });
+    expect(sub.state).toBe('subscribing');
+    vi.advanceTimersByTime(250);
+    expect(socket.lastCommand('subscribe').params).toEqual({ channel: CH, recover: { offset: 11, epoch: 'e1' } });
+  });
+});
+
 describe('recovery', () => {
   it('resubscribes after a reconnect with recover carrying the last offset seen', () => {
     const { socket } = subscribed(10);

@@ -30,6 +30,13 @@ export const DisconnectCode = Object.freeze({
   Flood: def(3007, 'command flood'),
   /** An operator asked the client to reconnect (for example to rebalance). */
   ForceReconnect: def(3008, 'force reconnect'),
+  /**
+   * Sent as the code of an `unsubscribe` push: the channel's stream lost data under this
+   * subscription (the store restarted empty, was flushed or failed over to a replica that
+   * was behind). Resubscribe with recovery: the reply says `recovered: false` and gives
+   * the new epoch.
+   */
+  InsufficientState: def(3009, 'insufficient state, resubscribe and recover'),
   /** The token is invalid: bad signature, algorithm, claims or format. Do not reconnect with it. */
   InvalidToken: def(3500, 'invalid token'),
   /** The client broke the protocol (bad frame, binary where text expected, bad connect). */

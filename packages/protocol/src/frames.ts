@@ -174,12 +174,20 @@ export interface Reply {
   error?: ReplyError;
 }
 
-export interface PubPush<T = unknown> extends Publication<T> { push: 'pub'; channel: string }
+/**
+ * A live publication. `epoch` names the stream it belongs to: a subscriber that sees an
+ * epoch other than its position's, or an offset that skips, has missed publications.
+ */
+export interface PubPush<T = unknown> extends Publication<T> { push: 'pub'; channel: string; epoch: string }
 export interface JoinPush { push: 'join'; channel: string; user: string; device: PresenceDevice }
 export interface LeavePush { push: 'leave'; channel: string; user: string; device: PresenceDevice }
 export interface UpdatePush { push: 'update'; channel: string; user: string; device: PresenceDevice }
 export interface SignalPush { push: 'signal'; channel: string; from: PublisherInfo; key: string; data: unknown }
-/** The server removed this subscription (operator action or permission change). */
+/**
+ * The server removed this subscription: an operator action or permission change, or
+ * `3009` (insufficient state) when the channel's stream lost data; the code's range says
+ * whether to subscribe again (see DisconnectCode).
+ */
 export interface UnsubscribePush { push: 'unsubscribe'; channel: string; code: number; reason: string }
 /** Answer with `{"method":"pong"}` (no id) before the pong deadline. */
 export interface PingPush { push: 'ping' }

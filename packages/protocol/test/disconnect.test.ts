@@ -18,7 +18,7 @@ describe('DisconnectCode', () => {
 
   it('puts exactly the codes a client reconnects after below 3500', () => {
     const reconnecting = names.filter((n) => DisconnectCode[n].code < 3500).sort();
-    expect(reconnecting).toEqual(['Expired', 'Flood', 'ForceReconnect', 'NoPong', 'ServerError', 'Shutdown', 'SlowConsumer', 'Stale']);
+    expect(reconnecting).toEqual(['Expired', 'Flood', 'ForceReconnect', 'InsufficientState', 'NoPong', 'ServerError', 'Shutdown', 'SlowConsumer', 'Stale']);
     for (const n of names) expect(shouldReconnect(DisconnectCode[n].code)).toBe(DisconnectCode[n].code < 3500);
   });
 

@@ -173,6 +173,7 @@ export const configSchema = z.strictObject({
     httpRequest: duration('30s', 'HTTP request timeout'),
     httpHeaders: duration('10s', 'HTTP header timeout'),
     presenceTtl: duration('15s', 'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this'),
+    positionCheck: duration('30s', 'redis engine: each node compares its subscribed channels\' stream positions with Redis this often, a safety net for losses no publication reveals (0 = never)'),
   }).prefault({}).describe('timeouts'),
 
   /** The notifications inbox (see docs/notifications.md). */

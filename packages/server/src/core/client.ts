@@ -18,8 +18,10 @@ export interface Subscription {
   ch: ResolvedChannel;
   /** Highest offset delivered (or recovered); lower offsets are never sent again. */
   offset: number;
+  /** The stream epoch `offset` belongs to (set by the subscribe reply). */
+  epoch: string;
   /** While recovering, live publications wait here, so the reply's publications come first. */
-  pending: Array<{ offset: number; bytes: Buffer }> | null;
+  pending: Array<{ epoch: string; offset: number; bytes: Buffer }> | null;
   /** Whether this connection entered presence in the channel. */
   present: boolean;
   presenceState: string | null;
@@ -273,16 +275,33 @@ export class Client {
     this.#queue.length = 0;
   }
 
-  deliverPublication(key: string, offset: number, bytes: Buffer): void {
+  /**
+   * Hand on a publication of the subscription's stream: the next offset is sent, a repeat is
+   * dropped, and anything else (another epoch, a skipped offset) means this subscription
+   * missed publications: it is told to resubscribe instead of receiving a silent gap.
+   */
+  deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void {
     const sub = this.subs.get(key);
     if (!sub) return;
     if (sub.pending) {
-      sub.pending.push({ offset, bytes });
+      sub.pending.push({ epoch, offset, bytes });
       return;
     }
-    if (offset <= sub.offset) return;
-    sub.offset = offset;
-    this.enqueue(bytes);
+    this.#deliverInOrder(key, sub, epoch, offset, bytes);
+  }
+
+  /** Whether the subscription is still in step with its stream after this publication. */
+  #deliverInOrder(key: string, sub: Subscription, epoch: string, offset: number, bytes: Buffer): boolean {
+    if (epoch === sub.epoch) {
+      if (offset <= sub.offset) return true;
+      if (offset === sub.offset + 1) {
+        sub.offset = offset;
+        this.enqueue(bytes);
+        return true;
+      }
+    }
+    this.node.resubscribe(this, key);
+    return false;
   }
 
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void {
@@ -295,11 +314,10 @@ export class Client {
   releasePending(sub: Subscription): void {
     const pending = sub.pending ?? [];
     sub.pending = null;
+    if (this.subs.get(sub.ch.key) !== sub) return;
     pending.sort((a, b) => a.offset - b.offset);
     for (const p of pending) {
-      if (p.offset <= sub.offset) continue;
-      sub.offset = p.offset;
-      this.enqueue(p.bytes);
+      if (!this.#deliverInOrder(sub.ch.key, sub, p.epoch, p.offset, p.bytes)) return;
     }
   }
 

@@ -11,9 +11,14 @@ export function publicationJson(pub: StreamPublication): string {
   return `{"offset":${pub.offset},"time":${pub.time}${info},"data":${pub.data}}`;
 }
 
-export function publicationPush(channel: string, pub: StreamPublication): Buffer {
+export function publicationPush(channel: string, pub: StreamPublication, epoch: string): Buffer {
   const info = pub.info ? `,"info":${JSON.stringify(pub.info)}` : '';
-  return Buffer.from(`{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"time":${pub.time}${info},"data":${pub.data}}`);
+  return Buffer.from(`{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${info},"data":${pub.data}}`);
+}
+
+/** `{"push":"unsubscribe",…}`: the server removed a subscription, with the code saying why. */
+export function unsubscribePush(channel: string, code: number, reason: string): Buffer {
+  return Buffer.from(JSON.stringify({ push: 'unsubscribe', channel, code, reason }));
 }
 
 export function eventPush(channel: string, event: ChannelEvent): Buffer {

@@ -63,11 +63,17 @@ export class Hub {
     return out;
   }
 
-  publish(key: string, pub: StreamPublication): void {
+  publish(key: string, pub: StreamPublication, epoch: string): void {
     const entry = this.#channels.get(key);
     if (!entry) return;
-    const bytes = publicationPush(ChannelResolver.channelOf(key), pub);
-    for (const client of entry.clients) client.deliverPublication(key, pub.offset, bytes);
+    const bytes = publicationPush(ChannelResolver.channelOf(key), pub, epoch);
+    for (const client of entry.clients) client.deliverPublication(key, epoch, pub.offset, bytes);
+  }
+
+  /** Local subscribers of a channel (a copy: the caller may remove them). */
+  clientsOf(key: string): Client[] {
+    const entry = this.#channels.get(key);
+    return entry ? [...entry.clients] : [];
   }
 
   event(key: string, event: ChannelEvent): void {

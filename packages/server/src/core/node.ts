@@ -3,7 +3,7 @@ import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } f
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
-import type { ChannelEvent, HistoryPage, PublishOutcome, StreamPosition, StreamPublication } from '../engine/broker.js';
+import type { ChannelEvent, HistoryPage, PublishOutcome, StreamLoss, StreamPosition, StreamPublication } from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
@@ -16,6 +16,7 @@ import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import { type FeatureModule, ModuleRegistry } from './modules.js';
 import { Hub } from './hub.js';
+import { unsubscribePush } from './encode.js';
 import { deviceOf, groupPresence } from './presence.js';
 import { ReplyError } from './reply-error.js';
 import { TimerWheel } from './timer-wheel.js';
@@ -85,8 +86,9 @@ export class Node {
     for (const cmd of coreCommands) this.commands.set(cmd.method, cmd);
     for (const feature of options.features ?? []) this.modules.register(feature, this.commands);
     this.engine.broker.setHandler({
-      onPublication: (key: string, pub: StreamPublication) => this.hub.publish(key, pub),
+      onPublication: (key: string, pub: StreamPublication, epoch: string) => this.hub.publish(key, pub, epoch),
       onEvent: (key: string, event: ChannelEvent) => this.hub.event(key, event),
+      onStreamLost: (key: string, loss: StreamLoss) => this.#streamLost(key, loss),
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
@@ -224,6 +226,15 @@ export class Node {
     }
   }
 
+  /** Drop a channel's history; its subscribers, on every node, are told to resubscribe. */
+  async removeHistory(ch: ResolvedChannel): Promise<void> {
+    try {
+      await this.engine.broker.removeHistory(ch.key);
+    } catch (err) {
+      throw this.#engineError(err, 'remove history');
+    }
+  }
+
   async presence(ch: ResolvedChannel): Promise<PresenceMember[]> {
     try {
       return groupPresence(await this.engine.presence.get(ch.key));
@@ -338,8 +349,30 @@ export class Node {
       const sub = c.subs.get(key);
       if (!sub) continue;
       this.removeSubscription(c, key);
-      c.enqueue(Buffer.from(JSON.stringify({ push: 'unsubscribe', channel: cmd.channel, code: cmd.code, reason: cmd.reason })));
+      c.enqueue(unsubscribePush(cmd.channel, cmd.code, cmd.reason));
     }
+  }
+
+  /** A channel's stream lost publications under this node's subscribers: each resubscribes. */
+  #streamLost(key: string, loss: StreamLoss): void {
+    const clients = this.hub.clientsOf(key);
+    this.stats.streamLost(loss);
+    this.logger.warn({ channel: key, loss, subscribers: clients.length }, 'channel stream lost publications; its subscribers are told to resubscribe');
+    for (const client of clients) this.resubscribe(client, key);
+  }
+
+  /**
+   * Tell one subscription it missed publications: the server drops it and pushes
+   * `unsubscribe` 3009, after which the client subscribes again with recovery and learns
+   * (`recovered: false`, the new epoch) what it lost.
+   */
+  resubscribe(client: Client, key: string): void {
+    const sub = client.subs.get(key);
+    if (!sub) return;
+    this.stats.resyncs++;
+    this.removeSubscription(client, key);
+    const info = DisconnectCode.InsufficientState;
+    client.enqueue(unsubscribePush(sub.ch.channel, info.code, info.reason));
   }
 
   removeSubscription(client: Client, key: string): void {

@@ -49,9 +49,24 @@ export type ChannelEvent =
   | { kind: 'join' | 'leave' | 'update'; user: string; device: PresenceDevice }
   | { kind: 'signal'; from: PublisherInfo; key: string; data: string };
 
+/**
+ * How a channel's stream lost publications under this node's subscribers:
+ * `epoch` — the stream is gone or was started anew (store restarted empty, flushed, keys
+ * deleted or evicted); `regressed` — its offset went back or another publication sits at
+ * an offset already delivered (failover to a replica that was behind); `gap` — offsets
+ * skipped and history could not fill the gap; `removed` — history removed on purpose.
+ */
+export type StreamLoss = 'epoch' | 'regressed' | 'gap' | 'removed';
+
 export interface BrokerHandler {
-  onPublication(channel: string, pub: StreamPublication): void;
+  /** A publication of the channel's stream `epoch`, in offset order without gaps. */
+  onPublication(channel: string, pub: StreamPublication, epoch: string): void;
   onEvent(channel: string, event: ChannelEvent): void;
+  /**
+   * The channel's stream lost publications that this node's subscribers were owed; they
+   * must resubscribe. Called once per detection, before any publication that follows it.
+   */
+  onStreamLost(channel: string, loss: StreamLoss): void;
 }
 
 /**

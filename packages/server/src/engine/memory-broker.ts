@@ -71,7 +71,7 @@ export class MemoryBroker implements Broker {
     }
     const outcome: PublishOutcome = { offset: stream.offset, epoch: stream.epoch, deduplicated: false };
     if (key !== undefined) stream.idempotency.set(key, { outcome, expires: now + options.idempotencyTtl });
-    this.#handler?.onPublication(channel, pub);
+    this.#handler?.onPublication(channel, pub, stream.epoch);
     return outcome;
   }
 
@@ -94,8 +94,9 @@ export class MemoryBroker implements Broker {
   }
 
   async removeHistory(channel: string): Promise<void> {
-    this.#streams.delete(channel);
+    const had = this.#streams.delete(channel);
     this.#empty.delete(channel);
+    if (had && this.#interest.has(channel)) this.#handler?.onStreamLost(channel, 'removed');
   }
 
   ready(): boolean {

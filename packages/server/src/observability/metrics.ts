@@ -33,6 +33,8 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   mirror('switchboard_publications_total', 'Publications accepted', () => stats.publications);
   mirrorMap('switchboard_errors_total', 'Reply errors by code', 'code', stats.errors);
   mirrorMap('switchboard_drops_total', 'Dropped frames or connections by reason', 'reason', stats.drops);
+  mirrorMap('switchboard_stream_losses_total', 'Channels whose stream lost publications under local subscribers, by cause (epoch, regressed, gap, removed)', 'cause', stats.streamLosses);
+  mirror('switchboard_resubscribes_requested_total', 'Subscriptions told to resubscribe and recover (unsubscribe push 3009) after a stream loss', () => stats.resyncs);
   mirrorMap('switchboard_disconnects_total', 'Server-initiated closes by close code', 'code', stats.disconnects);
   const commandDuration = new Histogram({
     name: 'switchboard_command_duration_seconds',

@@ -11,6 +11,10 @@ export class NodeStats {
   readonly errors = new Map<number, number>();
   readonly drops = new Map<string, number>();
   readonly disconnects = new Map<number, number>();
+  /** Channels whose stream lost publications under this node's subscribers, by cause. */
+  readonly streamLosses = new Map<string, number>();
+  /** Subscriptions told to resubscribe (`unsubscribe` push 3009) because of such a loss. */
+  resyncs = 0;
 
   error(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
@@ -18,6 +22,10 @@ export class NodeStats {
 
   drop(reason: string): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  streamLost(cause: string): void {
+    this.streamLosses.set(cause, (this.streamLosses.get(cause) ?? 0) + 1);
   }
 
   disconnect(code: number): void {

@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Broker, BrokerHandler, ChannelEvent, PublishOptions, StreamPublication } from '../../src/engine/broker.js';
+import type {
+  Broker, BrokerHandler, ChannelEvent, PublishOptions, StreamLoss, StreamPublication,
+} from '../../src/engine/broker.js';
 import type { ControlBus, ControlCommand } from '../../src/engine/control-bus.js';
 import type { LimitStore } from '../../src/engine/limit-store.js';
 import type { PresenceEntry, PresenceStore } from '../../src/engine/presence-store.js';
@@ -34,11 +36,20 @@ const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
 });
 
 class Recorder implements BrokerHandler {
-  readonly publications: Array<{ channel: string; pub: StreamPublication }> = [];
+  readonly publications: Array<{ channel: string; pub: StreamPublication; epoch: string }> = [];
   readonly events: Array<{ channel: string; event: ChannelEvent }> = [];
+  readonly losses: Array<{ channel: string; loss: StreamLoss }> = [];
 
-  onPublication(channel: string, pub: StreamPublication): void {
-    this.publications.push({ channel, pub });
+  onPublication(channel: string, pub: StreamPublication, epoch: string): void {
+    this.publications.push({ channel, pub, epoch });
+  }
+
+  onStreamLost(channel: string, loss: StreamLoss): void {
+    this.losses.push({ channel, loss });
+  }
+
+  lossesOf(channel: string): StreamLoss[] {
+    return this.losses.filter((l) => l.channel === channel).map((l) => l.loss);
   }
 
   onEvent(channel: string, event: ChannelEvent): void {
@@ -181,6 +192,38 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
         const ch = freshChannel();
         await broker.removeHistory(ch);
         expect((await broker.publish(ch, '1', opts())).offset).toBe(1);
+      });
+    });
+
+    describe('lost streams', () => {
+      it('hands each publication on with the epoch of its stream', async () => {
+        const channel = freshChannel();
+        await broker.subscribe(channel);
+        const [first] = await publishMany(channel, 2);
+        await delivered(channel, 2);
+        expect(rec.publications.filter((p) => p.channel === channel).map((p) => p.epoch)).toEqual([first?.epoch, first?.epoch]);
+      });
+
+      it('removeHistory under a subscribed channel reports the loss once, before the new epoch is delivered', async () => {
+        const channel = freshChannel();
+        await broker.subscribe(channel);
+        const [before] = await publishMany(channel, 3);
+        await delivered(channel, 3);
+        await broker.removeHistory(channel);
+        expect(rec.lossesOf(channel)).toEqual(['removed']);
+        const after = await broker.publish(channel, '{"i":4}', opts());
+        expect(after.epoch).not.toBe(before?.epoch);
+        await vi.waitFor(() => expect(rec.of(channel)).toHaveLength(4), WAIT);
+        const last = rec.publications.filter((p) => p.channel === channel).at(-1);
+        expect(last).toMatchObject({ epoch: after.epoch, pub: { offset: 1 } });
+        expect(rec.lossesOf(channel)).toEqual(['removed']);
+      });
+
+      it('removeHistory of a channel nobody here subscribes to reports no loss', async () => {
+        const channel = freshChannel();
+        await publishMany(channel, 2);
+        await broker.removeHistory(channel);
+        expect(rec.lossesOf(channel)).toEqual([]);
       });
     });
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { BrokerHandler, ChannelEvent, StreamPublication } from '../../src/engine/broker.js';
+import type { BrokerHandler, ChannelEvent, StreamLoss, StreamPublication } from '../../src/engine/broker.js';
 import { RedisConnection } from '../../src/engine/redis/connection.js';
 import { NodeRegistry } from '../../src/engine/redis/node-registry.js';
 import { RedisBroker } from '../../src/engine/redis/redis-broker.js';
@@ -66,8 +66,15 @@ describeLimitStoreConformance('redis', async () => {
 class Recorder implements BrokerHandler {
   readonly pubs: Array<{ channel: string; pub: StreamPublication }> = [];
   readonly events: Array<{ channel: string; event: ChannelEvent }> = [];
+  readonly losses: Array<{ channel: string; loss: StreamLoss }> = [];
   onPublication(channel: string, pub: StreamPublication): void {
     this.pubs.push({ channel, pub });
+  }
+  onStreamLost(channel: string, loss: StreamLoss): void {
+    this.losses.push({ channel, loss });
+  }
+  lossesOf(channel: string): StreamLoss[] {
+    return this.losses.filter((l) => l.channel === channel).map((l) => l.loss);
   }
   onEvent(channel: string, event: ChannelEvent): void {
     this.events.push({ channel, event });
@@ -131,6 +138,112 @@ describe('redis engine across nodes', () => {
     await vi.waitFor(() => expect(rb.offsets(ch)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1)), WAIT);
     expect(bb.ready()).toBe(true);
     await Promise.all([ba.close(), bb.close()]);
+  });
+
+  describe('a lost stream is never passed on silently', () => {
+    const keysOf = (ch: string) => [`${PREFIX}:{${ch}}:m`, `${PREFIX}:{${ch}}:h`];
+
+    /** Keep only the first `n` entries of a history stream, as a replica that missed the rest holds it. */
+    async function truncate(history: string, n: number): Promise<void> {
+      const entries = await admin.xrange(history, '-', '+', 'COUNT', n);
+      await admin.del(history);
+      for (const [id, fields] of entries) await admin.xadd(history, id, ...fields);
+    }
+
+    async function twoNodes() {
+      const [a, b] = await Promise.all([open(), open()]);
+      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: 0 }), new RedisBroker(b.conn, { positionCheck: 0 })];
+      const rb = new Recorder();
+      bb.setHandler(rb);
+      const ch = channel();
+      await bb.subscribe(ch);
+      for (let i = 1; i <= 5; i++) await ba.publish(ch, String(i), opts);
+      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1, 2, 3, 4, 5]), WAIT);
+      return { a, b, ba, bb, rb, ch, close: () => Promise.all([ba.close(), bb.close()]) };
+    }
+
+    it('reports the keys deleted under a listened channel when the next publication starts a new epoch, and does not hand that one on', async () => {
+      const { ba, rb, ch, close } = await twoNodes();
+      await admin.del(...keysOf(ch));
+      const next = await ba.publish(ch, '"new"', opts);
+      expect(next.offset).toBe(1);
+      await vi.waitFor(() => expect(rb.lossesOf(ch)).toEqual(['epoch']), WAIT);
+      await ba.publish(ch, '"newer"', opts);
+      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1, 2, 3, 4, 5, 2]), WAIT);
+      await close();
+    });
+
+    it('the position check finds keys deleted while nothing is published', async () => {
+      const { bb, rb, ch, close } = await twoNodes();
+      await bb.checkPositions();
+      expect(rb.lossesOf(ch)).toEqual([]);
+      await admin.del(...keysOf(ch));
+      await bb.checkPositions();
+      expect(rb.lossesOf(ch)).toEqual(['epoch']);
+      await close();
+    });
+
+    it('the position check keeps the meta of a listened channel alive', async () => {
+      const { bb, ch, close } = await twoNodes();
+      const [meta] = keysOf(ch) as [string];
+      await admin.pexpire(meta, 60_000);
+      await bb.checkPositions();
+      expect(await admin.pttl(meta)).toBeGreaterThan(3_600_000);
+      await close();
+    });
+
+    it('reports an offset that went back in the same epoch (a replica that was behind took over)', async () => {
+      const { ba, rb, ch, close } = await twoNodes();
+      const [meta, history] = keysOf(ch) as [string, string];
+      // What a replica that missed the last two writes holds: same epoch, offset 3.
+      await admin.hset(meta, 'o', 3);
+      await truncate(history, 3);
+      expect((await ba.publish(ch, '"forked"', opts)).offset).toBe(4);
+      await vi.waitFor(() => expect(rb.lossesOf(ch)).toEqual(['regressed']), WAIT);
+      expect(rb.offsets(ch)).toEqual([1, 2, 3, 4, 5]);
+      await close();
+    });
+
+    it('the position check tells another publication at the last offset delivered from the one delivered', async () => {
+      const { bb, rb, ch, close } = await twoNodes();
+      const [meta, history] = keysOf(ch) as [string, string];
+      await bb.checkPositions();
+      expect(rb.lossesOf(ch)).toEqual([]);
+      const delivered = rb.pubs.at(-1)?.pub.time as number;
+      // A replica that missed offset 5 took over and sequenced another publication there.
+      await truncate(history, 4);
+      await admin.xadd(history, '5-0', 'd', '"other"', 't', delivered + 7, 'x', delivered + 600_000);
+      await bb.checkPositions();
+      expect(rb.lossesOf(ch)).toEqual(['regressed']);
+      expect(await admin.hget(meta, 'o')).toBe('5');
+      await close();
+    });
+
+    it('after a pub/sub reconnect, finds a stream that came back empty', async () => {
+      const { b, bb, rb, ch, close } = await twoNodes();
+      await admin.del(...keysOf(ch));
+      await killConnection(b.conn, 'sub');
+      await vi.waitFor(() => expect(rb.lossesOf(ch)).toEqual(['epoch']), WAIT);
+      expect(bb.ready()).toBe(true);
+      await close();
+    });
+
+    it('a gap that history cannot fill is reported, not delivered across', async () => {
+      const [a, b] = await Promise.all([open(), open()]);
+      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: 0 }), new RedisBroker(b.conn, { positionCheck: 0 })];
+      const rb = new Recorder();
+      bb.setHandler(rb);
+      const ch = channel();
+      const small = { ...opts, historySize: 2 };
+      await bb.subscribe(ch);
+      await ba.publish(ch, '1', small);
+      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1]), WAIT);
+      await killConnection(b.conn, 'sub');
+      for (let i = 2; i <= 10; i++) await ba.publish(ch, String(i), small);
+      await vi.waitFor(() => expect(rb.lossesOf(ch)).toEqual(['gap']), WAIT);
+      expect(rb.offsets(ch)).toEqual([1]);
+      await Promise.all([ba.close(), bb.close()]);
+    });
   });
 
   it('reconnects by itself after its command connection is killed', async () => {

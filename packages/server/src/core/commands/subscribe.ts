@@ -33,7 +33,7 @@ export const subscribeCommand = defineCommand({
     await node.modules.run('beforeSubscribe', { client, channel: ch });
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
-    const sub: Subscription = { ch, offset: 0, pending: [], present: false, presenceState: null, presenceSince: 0 };
+    const sub: Subscription = { ch, offset: 0, epoch: '', pending: [], present: false, presenceState: null, presenceSince: 0 };
     client.subs.set(ch.key, sub);
     const ns = ch.options;
     const recoverable = ns.recovery && ns.historySize > 0;
@@ -56,6 +56,7 @@ export const subscribeCommand = defineCommand({
       if (recovered) pubs = page.publications.map(publicationJson).join(',');
     }
     sub.offset = page.offset;
+    sub.epoch = page.epoch;
     // The reply goes out before the publications that arrived while we read history.
     client.afterReply(() => client.releasePending(sub));
     const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;

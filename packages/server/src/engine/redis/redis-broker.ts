@@ -1,25 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import type {
-  Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamPosition, StreamPublication,
+  Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamLoss, StreamPosition, StreamPublication,
 } from '../broker.js';
 import type { RedisConnection } from './connection.js';
 import { decodeHistoryEntry, decodeTopicMessage, encodeEvent } from './pubsub-message.js';
-import { historyScript, publishScript } from './scripts.js';
+import { historyScript, positionScript, publishScript } from './scripts.js';
 
 /** How long an idle stream keeps its epoch and offset (as the memory broker). */
 const STREAM_META_TTL = 24 * 3_600_000;
 /** Streams that never had a publication (created by a read) are forgotten sooner. */
 const EMPTY_STREAM_TTL = 5 * 60_000;
-/** Channels with local subscribers keep their meta alive: refreshed this often. */
-const META_REFRESH_INTERVAL = 10 * 60_000;
 /** Most publications fetched from history to fill one gap in delivery. */
 const CATCH_UP_LIMIT = 1000;
+/** Channels checked per round trip by the periodic position check. */
+const CHECK_BATCH = 500;
+
+/** Where this node's delivery of a channel stands: the last publication handed on. */
+interface LastSeen extends StreamPosition {
+  /** Its time: with the offset, it tells that publication from another at the same offset. */
+  time: number;
+}
 
 /** A channel this node listens to: where its delivery stands, and what waits behind a gap. */
 interface Listening {
-  last: StreamPosition | null;
+  last: LastSeen | null;
   catchingUp: boolean;
+  /** A position check is in flight. */
+  checking: boolean;
   held: Array<{ epoch: string; pub: StreamPublication }>;
+}
+
+export interface RedisBrokerOptions {
+  /** How often each listened channel's position is checked against Redis (ms, default 30000; 0 = never). */
+  positionCheck?: number;
 }
 
 const newEpoch = () => randomBytes(6).toString('base64url');
@@ -36,15 +49,18 @@ export class RedisBroker implements Broker {
   #handler: BrokerHandler | null = null;
   readonly #conn: RedisConnection;
   readonly #listening = new Map<string, Listening>();
-  readonly #metaRefresh: NodeJS.Timeout;
+  readonly #positionCheck: NodeJS.Timeout | null = null;
 
-  constructor(conn: RedisConnection) {
+  constructor(conn: RedisConnection, options: RedisBrokerOptions = {}) {
     this.#conn = conn.retain();
     conn.onResubscribed(() => {
       for (const [channel, l] of this.#listening) if (l.last) void this.#catchUp(channel, l);
     });
-    this.#metaRefresh = setInterval(() => this.#refreshMeta(), META_REFRESH_INTERVAL);
-    this.#metaRefresh.unref();
+    const every = options.positionCheck ?? 30_000;
+    if (every > 0) {
+      this.#positionCheck = setInterval(() => void this.checkPositions(), every);
+      this.#positionCheck.unref();
+    }
   }
 
   setHandler(handler: BrokerHandler): void {
@@ -52,7 +68,7 @@ export class RedisBroker implements Broker {
   }
 
   async subscribe(channel: string): Promise<void> {
-    const l: Listening = { last: null, catchingUp: false, held: [] };
+    const l: Listening = { last: null, catchingUp: false, checking: false, held: [] };
     this.#listening.set(channel, l);
     try {
       await this.#conn.subscribe(this.#conn.keys.topic(channel), (message) => this.#onMessage(channel, message));
@@ -108,6 +124,9 @@ export class RedisBroker implements Broker {
   async removeHistory(channel: string): Promise<void> {
     const { cmd, keys } = this.#conn;
     await this.#conn.track(cmd.del(keys.meta(channel), keys.history(channel)));
+    // Other nodes find out from the next publication's epoch or their position check.
+    const l = this.#listening.get(channel);
+    if (l) this.#lose(channel, l, 'removed');
   }
 
   ready(): boolean {
@@ -115,9 +134,24 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#metaRefresh);
+    if (this.#positionCheck) clearInterval(this.#positionCheck);
     this.#listening.clear();
     await this.#conn.release();
+  }
+
+  /**
+   * Check every listened channel's position against Redis (the periodic safety net; also
+   * keeps their meta alive). Resolves when every check has answered or failed.
+   */
+  async checkPositions(): Promise<void> {
+    if (!this.#conn.ready()) return;
+    const channels = [...this.#listening.keys()];
+    for (let i = 0; i < channels.length; i += CHECK_BATCH) {
+      await Promise.all(channels.slice(i, i + CHECK_BATCH).map((channel) => {
+        const l = this.#listening.get(channel);
+        return l ? this.#check(channel, l) : undefined;
+      }));
+    }
   }
 
   #onMessage(channel: string, message: string): void {
@@ -140,8 +174,14 @@ export class RedisBroker implements Broker {
       return;
     }
     const last = l.last;
-    if (last && last.epoch === decoded.epoch) {
-      if (decoded.pub.offset <= last.offset) return;
+    if (last) {
+      if (last.epoch !== decoded.epoch) return this.#lose(channel, l, 'epoch');
+      if (decoded.pub.offset <= last.offset) {
+        // A repeat (history and pub/sub overlapped after a catch-up), or another
+        // publication at an offset already delivered: the store went back. Ask it.
+        if (decoded.pub.offset < last.offset || decoded.pub.time !== last.time) void this.#check(channel, l);
+        return;
+      }
       if (decoded.pub.offset > last.offset + 1) {
         l.held.push(decoded);
         void this.#catchUp(channel, l);
@@ -152,8 +192,15 @@ export class RedisBroker implements Broker {
   }
 
   #deliver(channel: string, l: Listening, epoch: string, pub: StreamPublication): void {
-    l.last = { epoch, offset: pub.offset };
-    this.#handler?.onPublication(channel, pub);
+    l.last = { epoch, offset: pub.offset, time: pub.time };
+    this.#handler?.onPublication(channel, pub, epoch);
+  }
+
+  /** The stream lost what this node's subscribers were owed: tell the node, start afresh. */
+  #lose(channel: string, l: Listening, loss: StreamLoss): void {
+    l.last = null;
+    l.held = [];
+    this.#handler?.onStreamLost(channel, loss);
   }
 
   /** Deliver what this node missed after `l.last` from history, then what arrived meanwhile. */
@@ -161,31 +208,69 @@ export class RedisBroker implements Broker {
     if (l.catchingUp || !l.last) return;
     l.catchingUp = true;
     const since = l.last;
+    let loss: StreamLoss | null = null;
     try {
       const page = await this.history(channel, { since, limit: CATCH_UP_LIMIT });
-      if (this.#listening.get(channel) === l && page.epoch === since.epoch) {
-        for (const pub of page.publications) if (pub.offset > (l.last?.offset ?? 0)) this.#deliver(channel, l, since.epoch, pub);
-      }
+      if (this.#listening.get(channel) === l) loss = this.#fill(channel, l, since, page);
     } catch (err) {
-      this.#conn.logger?.warn({ err, channel }, 'catching up a channel from history failed; delivering what arrived');
+      // Redis did not answer: what arrived meanwhile is delivered only where it follows on.
+      this.#conn.logger?.warn({ err, channel }, 'catching up a channel from history failed');
     } finally {
       l.catchingUp = false;
     }
     if (this.#listening.get(channel) !== l) return;
-    // What arrived meanwhile, in order; a gap history could not fill is delivered as is.
+    if (loss) return this.#lose(channel, l, loss);
+    // What arrived meanwhile, in order; a gap history could not fill is a loss.
     const held = l.held.sort((a, b) => a.pub.offset - b.pub.offset);
     l.held = [];
     for (const h of held) {
-      if (l.last && l.last.epoch === h.epoch && h.pub.offset <= l.last.offset) continue;
+      const last = l.last;
+      if (!last) {
+        this.#deliver(channel, l, h.epoch, h.pub);
+        continue;
+      }
+      if (last.epoch !== h.epoch) return this.#lose(channel, l, 'epoch');
+      if (h.pub.offset <= last.offset) continue;
+      if (h.pub.offset > last.offset + 1) return this.#lose(channel, l, 'gap');
       this.#deliver(channel, l, h.epoch, h.pub);
     }
   }
 
-  #refreshMeta(): void {
+  /** Deliver a history page that follows `since`; the loss it reveals, if any. */
+  #fill(channel: string, l: Listening, since: LastSeen, page: HistoryPage): StreamLoss | null {
+    if (page.epoch !== since.epoch) return 'epoch';
+    if (page.offset < since.offset) return 'regressed';
+    for (const pub of page.publications) {
+      const last = l.last as LastSeen;
+      if (pub.offset <= last.offset) continue;
+      if (pub.offset > last.offset + 1) return 'gap';
+      this.#deliver(channel, l, page.epoch, pub);
+    }
+    return null;
+  }
+
+  /**
+   * Compare where this node's delivery stands with the stream in Redis: the stream gone or
+   * in another epoch, its offset below ours, or another publication at our last offset
+   * (a failover to a replica that was behind, then overtaken) is a loss.
+   */
+  async #check(channel: string, l: Listening): Promise<void> {
+    if (l.checking) return;
+    l.checking = true;
+    const last = l.last;
     const { cmd, keys } = this.#conn;
-    if (!this.#conn.ready() || this.#listening.size === 0) return;
-    // One command per channel, not a pipeline: in a Redis Cluster the keys live on different nodes.
-    const refreshed = [...this.#listening.keys()].map((channel) => cmd.pexpire(keys.meta(channel), STREAM_META_TTL, 'GT'));
-    Promise.all(refreshed).catch((err) => this.#conn.logger?.debug({ err }, 'meta refresh failed'));
+    try {
+      const [epoch, offset, time] = await this.#conn.track(positionScript.run(cmd, [keys.meta(channel), keys.history(channel)], [
+        last ? last.offset : '',
+        STREAM_META_TTL,
+      ])) as [string | null, number, number | null];
+      if (this.#listening.get(channel) !== l || !last || l.last === null) return;
+      if (epoch === null || epoch !== last.epoch) return this.#lose(channel, l, 'epoch');
+      if (offset < last.offset || (time !== null && time !== last.time)) return this.#lose(channel, l, 'regressed');
+    } catch (err) {
+      this.#conn.logger?.debug({ err, channel }, 'position check failed');
+    } finally {
+      l.checking = false;
+    }
   }
 }

@@ -19,6 +19,8 @@ export interface RedisEngineOptions extends RedisConnectionOptions {
   joinLeave?: (channel: string) => boolean;
   /** How long listing channels waits for the other live nodes' answers (ms, default 1000). */
   surveyTimeout?: number;
+  /** How often each node checks its subscribed channels' positions against Redis (ms, default 30000; 0 = never). */
+  positionCheck?: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const conn = await RedisConnection.open(options);
   const registry = new NodeRegistry(conn, options.presenceTtl ?? 15_000);
   conn.retain();
-  const broker = new RedisBroker(conn);
+  const broker = new RedisBroker(conn, options.positionCheck !== undefined ? { positionCheck: options.positionCheck } : {});
   const presence = new RedisPresenceStore(conn, registry, options.joinLeave ? { joinLeave: options.joinLeave } : {});
   const limits = new RedisLimitStore(conn, registry);
   const control = await RedisControlBus.create(conn, registry, options.surveyTimeout !== undefined ? { surveyTimeout: options.surveyTimeout } : {});
@@ -59,6 +61,7 @@ export function redisEngineOptions(config: Readonly<Config>, logger?: Logger): R
     ...(config.redisCluster ? { cluster: parseAddresses(config.redisCluster) } : {}),
     prefix: config.redisPrefix,
     presenceTtl: config.timeouts.presenceTtl,
+    positionCheck: config.timeouts.positionCheck,
     joinLeave,
     ...(config.nodeId ? { nodeName: config.nodeId } : {}),
     ...(logger ? { logger } : {}),

@@ -137,6 +137,28 @@ return {epoch, offset, first, entries}
 `);
 
 /**
+ * Position of a stream, for a node to compare with where its delivery stands; keeps the
+ * meta of a listened channel alive. KEYS: meta, history. ARGV: offset whose entry's time
+ * to return ('' = none), meta TTL. Returns {epoch or nil (no stream), offset, time of the
+ * entry at that offset or nil (not in history)}.
+ */
+export const positionScript = new Script('position', `local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
+if not meta[1] then return {false, 0, false} end
+redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
+local time = false
+if ARGV[1] ~= '' then
+  local entry = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', ARGV[1] .. '-0')
+  if #entry > 0 then
+    local fields = entry[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' then time = tonumber(fields[i + 1]) break end
+    end
+  end
+end
+return {meta[1], tonumber(meta[2]), time}
+`);
+
+/**
  * Add or replace a presence entry; a connection not present yet only while the channel has
  * fewer entries than the cap (check and set in one step, so nodes cannot race past it).
  * KEYS: presence. ARGV: client, entry JSON, cap ('' = none). Returns 'new', 'updated' or 'full'.
@@ -258,5 +280,5 @@ return 1
 `);
 
 export const ALL_SCRIPTS = [
-  publishScript, historyScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
+  publishScript, historyScript, positionScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
 ];

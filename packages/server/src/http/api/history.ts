@@ -44,5 +44,20 @@ export function historyRoutes(pageSize: number): ApiRoute[] {
         return historyPageJson(page);
       },
     }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/channels/:channel/history',
+      operationId: 'removeHistory',
+      tag: 'channels',
+      summary: 'Remove a channel\'s history',
+      description: 'Drops every stored publication; the next publication starts a new epoch at offset 1. Live subscribers, on every node, get an unsubscribe push with code 3009 and resubscribe with recovered false.',
+      params: channelParams,
+      response: z.strictObject({}),
+      errors: [503],
+      async handler({ node, tenant, params }) {
+        await node.removeHistory(node.resolver.resolve(tenant, params.channel));
+        return {};
+      },
+    }),
   ];
 }

@@ -22,7 +22,7 @@ export interface RouteContext<P, Q, B> {
  * document. Paths are relative to /api/v1, in Fastify's `:param` syntax.
  */
 export interface RouteSpec<R extends Schema, P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   url: string;
   operationId: string;
   summary: string;
