@@ -10,7 +10,7 @@ import { type ClusterNode, REDIS_URL, dropPrefix, newPrefix, startNode, stopAll,
 const SUBSCRIBERS = Number(process.argv[2] ?? 150);
 const PUBLICATIONS = Number(process.argv[3] ?? 1000);
 const WINDOW = 100;
-const HIGH = { commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 100_000_000, connectionsPerUser: 1_000_000 };
+const HIGH = { newConnectionsPerIpPerSecond: 100_000, commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 100_000_000, connectionsPerUser: 1_000_000 };
 
 async function fanOut(label: string, nodes: ClusterNode[]): Promise<void> {
   const subs: RawClient[] = [];

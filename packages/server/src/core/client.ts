@@ -6,7 +6,7 @@ import type { Identity } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
 import type { ResolvedChannel } from './channels.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { PING_FRAME, replyFrame } from './encode.js';
+import { PING_FRAME, errorFrame, replyFrame } from './encode.js';
 import type { Node } from './node.js';
 import { ReplyError } from './reply-error.js';
 import type { TimerHandle } from './timer-wheel.js';
@@ -29,6 +29,9 @@ export interface Subscription {
 }
 
 const SETTLED: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+/** Pipelined commands (publishes) one connection may have in flight; beyond, they wait their turn. */
+const MAX_PIPELINED = 64;
 
 // Deadline callbacks shared by every connection (the wheel passes the client), so a
 // connection's deadlines allocate no closures.
@@ -66,7 +69,17 @@ export class Client {
   #queue: Buffer[] = [];
   #queuedBytes = 0;
   #dirty = false;
+  /** Settles when every command received so far has finished: a serial command waits for it. */
   #chain: Promise<void> = SETTLED;
+  /** Settles when the last serial command (and all before it) finished: a pipelined command waits for it. */
+  #barrier: Promise<void> = SETTLED;
+  #pipelined = 0;
+  #submitted: Promise<void> = SETTLED;
+  /** Sequence number of the next command, and of the next command whose reply may go out. */
+  #nextSeq = 0;
+  #replySeq = 0;
+  /** Replies of pipelined commands that finished before an earlier command did, by sequence number. */
+  readonly #heldReplies = new Map<number, Buffer | null>();
   /** Ids of commands queued or running (few at a time: an array is smaller than a Set). */
   readonly #inflight: number[] = [];
   #refusedInARow = 0;
@@ -86,6 +99,18 @@ export class Client {
     const l = node.config.limits;
     this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
     this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
+  }
+
+  /**
+   * A place in this connection's order of engine submissions: wait for `ready`, submit,
+   * then call `done` (also on failure). Publishes that run at once reach the engine in the
+   * order they arrived, whatever their hooks took.
+   */
+  submitTurn(): { ready: Promise<void>; done: () => void } {
+    const ready = this.#submitted;
+    let done = noop;
+    this.#submitted = new Promise<void>((resolve) => { done = resolve; });
+    return { ready, done };
   }
 
   /** Publish rate of this connection (made on first use: most connections never publish). */
@@ -157,7 +182,25 @@ export class Client {
       return;
     }
     this.#inflight.push(id);
-    this.#chain = this.#chain.then(() => this.#run(id, frame['method'], frame['params']));
+    this.#dispatch(id, frame['method'], frame['params']);
+  }
+
+  /**
+   * Commands run one at a time in arrival order, except pipelined ones (publish): they wait
+   * only for the serial commands before them, so many are in flight to the engine at once
+   * (issued in arrival order, hence sequenced in it). Replies always leave in arrival order.
+   */
+  #dispatch(id: number, method: unknown, params: unknown): void {
+    const seq = this.#nextSeq++;
+    const def = typeof method === 'string' ? this.node.commands.get(method) : undefined;
+    if (def?.pipelined === true && this.#pipelined < MAX_PIPELINED) {
+      this.#pipelined++;
+      const run = this.#barrier.then(() => this.#run(seq, id, method, params)).finally(() => { this.#pipelined--; });
+      this.#chain = Promise.all([this.#chain, run]).then(noop);
+      return;
+    }
+    this.#chain = this.#chain.then(() => this.#run(seq, id, method, params));
+    this.#barrier = this.#chain;
   }
 
   /** Frames beyond the command rate: refuse a while, then close a connection that keeps flooding. */
@@ -181,9 +224,11 @@ export class Client {
     return !this.#refused;
   }
 
-  async #run(id: number, method: unknown, params: unknown): Promise<void> {
+  async #run(seq: number, id: number, method: unknown, params: unknown): Promise<void> {
     const started = process.hrtime.bigint();
     let label = 'unknown';
+    let reply: Buffer | null = null;
+    let ok = false;
     try {
       if (this.closed) return;
       if (typeof method !== 'string') throw new ReplyError(ErrorCode.BadRequest, 'method must be a string');
@@ -203,27 +248,55 @@ export class Client {
       if (method !== 'ping') this.#markActive();
       const result = await def.handler({ client: this, node: this.node }, parsed.data);
       if (this.closed && !this.#closeAfterReply) return;
-      this.enqueue(replyFrame(id, result));
-      if (this.#afterReply) for (const fn of this.#afterReply) fn();
+      reply = replyFrame(id, result);
+      ok = true;
     } catch (err) {
       const replyErr = err instanceof ReplyError ? err : this.node.internalError(err, label);
-      this.#replyError(id, replyErr);
+      this.node.stats.error(replyErr.code);
+      reply = errorFrame(id, replyErr);
     } finally {
-      this.#afterReply = null;
       const at = this.#inflight.indexOf(id);
       if (at !== -1) this.#inflight.splice(at, 1);
       this.node.observeCommand(label, Number(process.hrtime.bigint() - started) / 1e9);
-      const pending = this.#closeAfterReply;
-      if (pending) {
-        this.#closeAfterReply = null;
-        this.close(pending);
-      }
+      this.#reply(seq, reply, ok);
+    }
+  }
+
+  /** Queue a command's reply (null: none) once every earlier command's reply is out. */
+  #reply(seq: number, reply: Buffer | null, ok: boolean): void {
+    if (seq !== this.#replySeq) {
+      // Only pipelined commands finish out of turn; they have no afterReply work.
+      this.#heldReplies.set(seq, reply);
+      return;
+    }
+    this.#send(reply, ok);
+    this.#replySeq++;
+    while (this.#heldReplies.has(this.#replySeq)) {
+      const held = this.#heldReplies.get(this.#replySeq) as Buffer | null;
+      this.#heldReplies.delete(this.#replySeq);
+      this.#send(held, false);
+      this.#replySeq++;
+    }
+  }
+
+  #send(reply: Buffer | null, ok: boolean): void {
+    // afterReply and closeAfterReply belong to serial commands, which run alone.
+    const after = this.#afterReply;
+    this.#afterReply = null;
+    if (reply) {
+      this.enqueue(reply);
+      if (ok && after) for (const fn of after) fn();
+    }
+    const pending = this.#closeAfterReply;
+    if (pending) {
+      this.#closeAfterReply = null;
+      this.close(pending);
     }
   }
 
   #replyError(id: number, err: ReplyError): void {
     this.node.stats.error(err.code);
-    this.enqueue(Buffer.from(JSON.stringify({ id, error: err.toWire() })));
+    this.enqueue(errorFrame(id, err));
   }
 
   /** Run `fn` right after the current command's reply is queued (commands run one at a time). */

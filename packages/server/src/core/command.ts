@@ -16,6 +16,13 @@ export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
   params: S;
   /** Commands allowed before `connect` completes (only `connect` itself in core). */
   beforeConnect?: boolean;
+  /**
+   * The command may run while earlier pipelined commands of its connection are still in
+   * flight (it still waits for earlier serial ones, and its reply still leaves in order).
+   * For commands whose engine calls are issued in arrival order and that touch no
+   * per-connection state another command reads, like `publish`.
+   */
+  pipelined?: boolean;
   handler(ctx: CommandContext, params: z.output<S>): Promise<unknown>;
 }
 

@@ -44,4 +44,8 @@ export function replyFrame(id: number, result: unknown): Buffer {
   return Buffer.from(`{"id":${id},"result":${text}}`);
 }
 
+export function errorFrame(id: number, error: { toWire(): unknown }): Buffer {
+  return Buffer.from(JSON.stringify({ id, error: error.toWire() }));
+}
+
 export const PING_FRAME = Buffer.from('{"push":"ping"}');

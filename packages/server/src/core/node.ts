@@ -3,7 +3,9 @@ import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } f
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
-import type { ChannelEvent, HistoryPage, PublishOutcome, StreamLoss, StreamPosition, StreamPublication } from '../engine/broker.js';
+import {
+  type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPosition, type StreamPublication,
+} from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
@@ -32,6 +34,8 @@ export interface NodeOptions {
 export interface PublishRequest {
   idempotencyKey?: string;
   client?: Client | null;
+  /** A shared rate bucket the publish takes a token from, in the same step (111 when empty). */
+  rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
 }
 
 /** Connections written per event-loop turn when flushing (see Node.#flush). */
@@ -191,16 +195,26 @@ export class Node {
   async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
     const client = req.client ?? null;
-    await this.modules.run('beforePublish', { channel: ch, data, client });
+    const turn = client?.submitTurn();
+    try {
+      await this.modules.run('beforePublish', { channel: ch, data, client });
+      if (turn) await turn.ready;
+    } catch (err) {
+      turn?.done();
+      throw err;
+    }
     const ns = ch.options;
     const options = {
       historySize: ns.historySize,
       historyTtl: ns.historyTtl,
       idempotencyTtl: this.config.timeouts.idempotency,
       ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
+      ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
       ...(ns.publisherInfo && client?.identity ? { info: { user: client.identity.user, client: client.id } } : {}),
     };
+    // The engine call is issued synchronously here: the next publish of this connection follows it.
     const pending = this.engine.broker.publish(ch.key, data, options);
+    turn?.done();
     this.#inflightPublishes.add(pending);
     let outcome: PublishOutcome;
     try {
@@ -399,6 +413,7 @@ export class Node {
 
   #engineError(err: unknown, where: string): ReplyError {
     if (err instanceof ReplyError) return err;
+    if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish rate per user');
     this.logger.warn({ err, where }, 'engine operation failed');
     return new ReplyError(ErrorCode.Unavailable, where);
   }

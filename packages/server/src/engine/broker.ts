@@ -25,6 +25,20 @@ export interface PublishOptions {
   idempotencyKey?: string;
   idempotencyTtl: number;
   info?: PublisherInfo;
+  /**
+   * Take one token from this shared rate bucket first (capacity `burst`, refilled at
+   * `ratePerSecond`, across every node); when it is empty nothing is published and the
+   * publish fails with RateLimited.
+   */
+  rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
+}
+
+/** A publish refused by its `rateLimit` bucket: nothing was stored or delivered. */
+export class RateLimited extends Error {
+  constructor(readonly bucket: string) {
+    super(`rate bucket ${bucket} is empty`);
+    this.name = 'RateLimited';
+  }
 }
 
 export interface PublishOutcome extends StreamPosition {

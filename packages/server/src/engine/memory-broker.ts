@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamPublication,
+import {
+  type Broker, type BrokerHandler, type ChannelEvent, type HistoryPage, type HistoryQuery, type PublishOptions, type PublishOutcome,
+  RateLimited, type StreamPublication,
 } from './broker.js';
+
+/** Rate buckets a publish may take from (the engine's limit store). */
+export interface RateBuckets {
+  takeNow(key: string, ratePerSecond: number, burst: number): boolean;
+}
 
 /** How long an idle stream keeps its epoch and offset, so clients can still resume on it. */
 const STREAM_META_TTL = 24 * 3_600_000;
@@ -31,6 +37,7 @@ export class MemoryBroker implements Broker {
   constructor(
     private readonly now: () => number = Date.now,
     private readonly maxEmptyStreams = 100_000,
+    private readonly buckets: RateBuckets | null = null,
   ) {
     this.#sweeper = setInterval(() => this.#sweep(), 60_000);
     this.#sweeper.unref();
@@ -56,6 +63,8 @@ export class MemoryBroker implements Broker {
       const seen = stream.idempotency.get(key);
       if (seen && seen.expires > now) return { ...seen.outcome, deduplicated: true };
     }
+    const limit = options.rateLimit;
+    if (limit && this.buckets && !this.buckets.takeNow(limit.bucket, limit.ratePerSecond, limit.burst)) throw new RateLimited(limit.bucket);
     if (stream.offset === 0) this.#empty.delete(channel);
     stream.offset += 1;
     const pub: StreamPublication = { offset: stream.offset, time: now, data };

@@ -6,11 +6,12 @@ import { MemoryPresenceStore } from './memory-presence.js';
 
 /** The default engine: everything in this process. */
 export function createMemoryEngine(now: () => number = Date.now, maxIdleStreams = 100_000): Engine {
+  const limits = new MemoryLimitStore(now);
   return {
     name: 'memory',
-    broker: new MemoryBroker(now, maxIdleStreams),
+    broker: new MemoryBroker(now, maxIdleStreams, limits),
     presence: new MemoryPresenceStore(),
     control: new MemoryControlBus(),
-    limits: new MemoryLimitStore(now),
+    limits,
   };
 }

@@ -39,6 +39,11 @@ export class MemoryLimitStore implements LimitStore {
   }
 
   async take(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<boolean> {
+    return this.takeNow(key, ratePerSecond, burst, cost);
+  }
+
+  /** `take`, answered at once (the memory broker checks a publish's bucket in the same step). */
+  takeNow(key: string, ratePerSecond: number, burst: number, cost = 1): boolean {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       bucket = new TokenBucket(ratePerSecond, burst, this.now);

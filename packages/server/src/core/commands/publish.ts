@@ -9,6 +9,7 @@ import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText
 
 export const publishCommand = defineCommand({
   method: 'publish',
+  pipelined: true,
   params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional() }),
   async handler(ctx, params) {
     const { client, node } = ctx;
@@ -18,9 +19,9 @@ export const publishCommand = defineCommand({
     node.checkPublicationSize(ch, data);
     if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
     const perMinute = node.config.limits.publishPerMinutePerUser;
-    const userOk = await node.engine.limits.take(`pub|${identity.tenant}|${identity.user}`, perMinute / 60, Math.max(1, Math.ceil(perMinute / 6)));
-    if (!userOk) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per user');
-    const outcome = await node.publish(ch, data, { client, ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}) });
+    // The per-user bucket is shared by every node; the engine takes from it in the publish's own step.
+    const rateLimit = { bucket: `pub|${identity.tenant}|${identity.user}`, ratePerSecond: perMinute / 60, burst: Math.max(1, Math.ceil(perMinute / 6)) };
+    const outcome = await node.publish(ch, data, { client, rateLimit, ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}) });
     return outcome.deduplicated ? outcome : { offset: outcome.offset, epoch: outcome.epoch };
   },
 });

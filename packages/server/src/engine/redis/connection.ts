@@ -41,6 +41,8 @@ export class RedisConnection {
   readonly sub: Redis;
   readonly keys: RedisKeys;
   readonly nodeId: string;
+  /** Commands go to a Redis Cluster: one script's keys must share a slot. */
+  readonly clustered: boolean;
   readonly logger: Logger | undefined;
   readonly #routes = new Map<string, Listener>();
   readonly #onReady: Array<() => void> = [];
@@ -72,7 +74,10 @@ export class RedisConnection {
       ...options.redis,
     };
     const name = (role: string) => `sb:${this.keys.prefix}:${this.nodeId}:${role}`;
-    this.cmd = createCommandClient(options, { ...base, connectionName: name('cmd') });
+    // Commands issued in one event-loop turn (publishes, presence, limits of many connections)
+    // leave in one write: ioredis's auto-pipelining. The pub/sub connection never waits behind them.
+    this.cmd = createCommandClient(options, { enableAutoPipelining: true, ...base, connectionName: name('cmd') });
+    this.clustered = Boolean(options.cluster?.length);
     this.sub = createConnection(options, { ...base, connectionName: name('sub') }, () => clusterNodes(this.cmd));
     this.#watch('cmd', this.cmd);
     this.#watch('sub', this.sub);

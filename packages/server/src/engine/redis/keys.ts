@@ -11,7 +11,7 @@
  *   {prefix}:lim:{tenant}:t              string connections of the tenant
  *   {prefix}:lim:{tenant}:u              hash   user -> connections
  *   {prefix}:lim:{tenant}:n:{node}       hash   user -> connections held by that node
- *   {prefix}:tb:{bucket}                 hash   token bucket: k (tokens), u (updated, ms)
+ *   {prefix}:rl:{bucket}                 string rate bucket (GCRA): theoretical arrival time, ms
  *   {prefix}:nodes                       zset   node -> heartbeat expiry (Redis time, ms)
  *   {prefix}:node:{node}:p               set    JSON [channel, client] of the node's presence
  *   {prefix}:node:{node}:l               set    tenants the node holds connections in
@@ -70,7 +70,7 @@ export class RedisKeys {
   }
 
   bucket(key: string): string {
-    return `${this.prefix}:tb:${key}`;
+    return `${this.prefix}:rl:${key}`;
   }
 
   nodePresence(node: string): string {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamLoss, StreamPosition, StreamPublication,
+import {
+  type Broker, type BrokerHandler, type ChannelEvent, type HistoryPage, type HistoryQuery, type PublishOptions, type PublishOutcome,
+  RateLimited, type StreamLoss, type StreamPosition, type StreamPublication,
 } from '../broker.js';
+import type { LimitStore } from '../limit-store.js';
 import type { RedisConnection } from './connection.js';
 import { decodeHistoryEntry, decodeTopicMessage, encodeEvent } from './pubsub-message.js';
 import { historyScript, positionScript, publishScript } from './scripts.js';
@@ -14,6 +16,10 @@ const EMPTY_STREAM_TTL = 5 * 60_000;
 const CATCH_UP_LIMIT = 1000;
 /** Channels checked per round trip by the periodic position check. */
 const CHECK_BATCH = 500;
+/** A node asks a publish to extend its channel's key TTLs at most this often per channel. */
+const REFRESH_INTERVAL = 60_000;
+/** Publishing channels whose last refresh this node remembers (beyond: forgotten, refreshed again). */
+const MAX_REFRESHED = 100_000;
 
 /** Where this node's delivery of a channel stands: the last publication handed on. */
 interface LastSeen extends StreamPosition {
@@ -33,6 +39,11 @@ interface Listening {
 export interface RedisBrokerOptions {
   /** How often each listened channel's position is checked against Redis (ms, default 30000; 0 = never). */
   positionCheck?: number;
+  /**
+   * Rate buckets of publishes in a Redis Cluster, where a bucket's key cannot join the
+   * publish script (another slot): taken in a round trip of their own before the publish.
+   */
+  limits?: LimitStore;
 }
 
 const newEpoch = () => randomBytes(6).toString('base64url');
@@ -50,9 +61,13 @@ export class RedisBroker implements Broker {
   readonly #conn: RedisConnection;
   readonly #listening = new Map<string, Listening>();
   readonly #positionCheck: NodeJS.Timeout | null = null;
+  readonly #limits: LimitStore | null;
+  /** When this node last had a publish extend each channel's key TTLs. */
+  #refreshed = new Map<string, number>();
 
   constructor(conn: RedisConnection, options: RedisBrokerOptions = {}) {
     this.#conn = conn.retain();
+    this.#limits = options.limits ?? null;
     conn.onResubscribed(() => {
       for (const [channel, l] of this.#listening) if (l.last) void this.#catchUp(channel, l);
     });
@@ -83,21 +98,50 @@ export class RedisBroker implements Broker {
     await this.#conn.unsubscribe(this.#conn.keys.topic(channel));
   }
 
+  /**
+   * One script call per publication (rate bucket included, outside a Redis Cluster): it is
+   * written to the command connection at once, so publishes issued together travel in one
+   * pipeline and are sequenced in the order they were issued.
+   */
   async publish(channel: string, data: string, options: PublishOptions): Promise<PublishOutcome> {
     const { cmd, keys } = this.#conn;
     const key = options.idempotencyKey;
-    const reply = await this.#conn.track(publishScript.run(cmd, [keys.meta(channel), keys.history(channel), keys.idempotency(channel, key ?? '')], [
+    const limit = options.rateLimit;
+    const scriptKeys = [keys.meta(channel), keys.history(channel), keys.idempotency(channel, key ?? '')];
+    if (limit && this.#conn.clustered) {
+      const limits = this.#limits;
+      if (limits && !(await limits.take(limit.bucket, limit.ratePerSecond, limit.burst))) throw new RateLimited(limit.bucket);
+    } else if (limit) {
+      scriptKeys.push(keys.bucket(limit.bucket));
+    }
+    const historyTtl = Math.max(1, Math.ceil(options.historyTtl));
+    const reply = await this.#conn.track(publishScript.run(cmd, scriptKeys, [
       data,
       options.info ? JSON.stringify(options.info) : '',
       Math.max(0, Math.floor(options.historySize)),
-      Math.max(1, Math.ceil(options.historyTtl)),
+      historyTtl,
+      historyTtl + 2 * REFRESH_INTERVAL,
       Math.max(1, Math.ceil(options.idempotencyTtl)),
       newEpoch(),
-      Math.max(STREAM_META_TTL, Math.ceil(options.historyTtl), Math.ceil(options.idempotencyTtl)),
+      Math.max(STREAM_META_TTL, historyTtl, Math.ceil(options.idempotencyTtl)),
       keys.topic(channel),
       key === undefined ? '0' : '1',
+      this.#refreshDue(channel) ? '1' : '0',
+      limit ? 1000 / limit.ratePerSecond : 0,
+      limit ? limit.burst : 0,
     ])) as [number, string, number];
+    if (reply[2] === 2) throw new RateLimited((limit as { bucket: string }).bucket);
     return { offset: reply[0], epoch: reply[1], deduplicated: reply[2] === 1 };
+  }
+
+  /** Whether this publish should extend the channel's key TTLs (once a minute per channel). */
+  #refreshDue(channel: string): boolean {
+    const now = Date.now();
+    const last = this.#refreshed.get(channel);
+    if (last !== undefined && now - last < REFRESH_INTERVAL) return false;
+    if (this.#refreshed.size >= MAX_REFRESHED) this.#refreshed = new Map();
+    this.#refreshed.set(channel, now);
+    return true;
   }
 
   async publishEvent(channel: string, event: ChannelEvent): Promise<void> {

@@ -32,9 +32,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const conn = await RedisConnection.open(options);
   const registry = new NodeRegistry(conn, options.presenceTtl ?? 15_000);
   conn.retain();
-  const broker = new RedisBroker(conn, options.positionCheck !== undefined ? { positionCheck: options.positionCheck } : {});
-  const presence = new RedisPresenceStore(conn, registry, options.joinLeave ? { joinLeave: options.joinLeave } : {});
   const limits = new RedisLimitStore(conn, registry);
+  const broker = new RedisBroker(conn, { limits, ...(options.positionCheck !== undefined ? { positionCheck: options.positionCheck } : {}) });
+  const presence = new RedisPresenceStore(conn, registry, options.joinLeave ? { joinLeave: options.joinLeave } : {});
   const control = await RedisControlBus.create(conn, registry, options.surveyTimeout !== undefined ? { surveyTimeout: options.surveyTimeout } : {});
   registry.start();
   // The engine's parts hold the connection now.

@@ -34,46 +34,80 @@ const EXTEND = `local function extend(key, ttl)
   end
 end`;
 
+/** Redis server time in milliseconds with a fraction (microsecond precision), for rate buckets. */
+const NOW_PRECISE = `local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000`;
+
 /**
- * Publish: sequence, store, dedupe and fan out, atomically per channel.
- * KEYS: meta, history, idempotency. ARGV: data, info JSON ('' = none), historySize,
- * historyTtl, idempotencyTtl, epoch candidate, meta TTL, topic, use idempotency ('1'/'0').
- * Returns {offset, epoch, deduplicated (0/1)}.
+ * Take `cost` from a rate bucket (GCRA: the key holds the theoretical arrival time, ms).
+ * Equivalent to a token bucket of capacity `burst` refilled at 1000 / `interval` per
+ * second; a missing key is a full bucket. One GET, and one SET when allowed.
  */
-export const publishScript = new Script('publish', `${NOW}
+const TAKE = `local function take(key, interval, burst, cost)
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local nextTat = tat + cost * interval
+  if nextTat - now > burst * interval + 1e-6 then return false end
+  redis.call('SET', key, string.format('%.17g', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
+  return true
+end`;
+
+/**
+ * Publish: rate-check, sequence, store, dedupe and fan out, atomically per channel, in one
+ * round trip. KEYS: meta, history, idempotency[, rate bucket (not in a Redis Cluster: its
+ * slot differs)]. ARGV: 1 data, 2 info JSON ('' = none), 3 historySize, 4 historyTtl,
+ * 5 history key TTL, 6 idempotencyTtl, 7 epoch candidate, 8 meta TTL, 9 topic, 10 use
+ * idempotency ('1'/'0'), 11 refresh TTLs ('1'/'0'; the node asks once a minute per channel),
+ * 12 bucket interval ms, 13 bucket burst. Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited}.
+ * The hot path is TIME, HINCRBY, HGET, XADD, PUBLISH (+ GET, SET with a bucket).
+ */
+export const publishScript = new Script('publish', `${NOW_PRECISE}
 ${EXTEND}
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  -- No meta: a new stream. Whatever history is left belongs to a lost epoch.
-  epoch = ARGV[6]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
-end
-if ARGV[9] == '1' then
+${TAKE}
+local epoch = false
+if ARGV[10] == '1' then
   local seen = redis.call('GET', KEYS[3])
   if seen then
+    epoch = redis.call('HGET', KEYS[1], 'e')
     local sep = string.find(seen, ':', 1, true)
-    if sep and string.sub(seen, sep + 1) == epoch then
+    if epoch and sep and string.sub(seen, sep + 1) == epoch then
       return {tonumber(string.sub(seen, 1, sep - 1)), epoch, 1}
     end
   end
 end
+if KEYS[4] and not take(KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]), 1) then return {0, '', 2} end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
-extend(KEYS[1], tonumber(ARGV[7]))
+if not epoch then epoch = redis.call('HGET', KEYS[1], 'e') end
+local refresh = ARGV[11] == '1' or offset == 1
+if not epoch then
+  -- No meta: a new stream. Whatever history is left belongs to a lost epoch.
+  epoch = ARGV[7]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 1)
+  offset = 1
+  refresh = true
+end
+if refresh then extend(KEYS[1], tonumber(ARGV[8])) end
+local ms = math.floor(now)
 local size = tonumber(ARGV[3])
 if size > 0 then
-  local ttl = tonumber(ARGV[4])
-  if ARGV[2] == '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1], 't', now, 'x', now + ttl)
-  else
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1], 't', now, 'x', now + ttl, 'i', ARGV[2])
+  local id = offset .. '-0'
+  local expires = ms + tonumber(ARGV[4])
+  local fields = {'d', ARGV[1], 't', ms, 'x', expires}
+  if ARGV[2] ~= '' then fields = {'d', ARGV[1], 't', ms, 'x', expires, 'i', ARGV[2]} end
+  local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', size, id, unpack(fields))
+  if type(added) == 'table' and added.err then
+    -- The stream is ahead of the meta (they were not restored together): start it over.
+    redis.call('DEL', KEYS[2])
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, id, unpack(fields))
+    refresh = true
   end
-  extend(KEYS[2], ttl)
+  if refresh then extend(KEYS[2], tonumber(ARGV[5])) end
 end
-if ARGV[9] == '1' then
-  redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[5])
+if ARGV[10] == '1' then
+  redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[6])
 end
-redis.call('PUBLISH', ARGV[8], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. now .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
+redis.call('PUBLISH', ARGV[9], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
 return {offset, epoch, 0}
 `);
 
@@ -232,29 +266,13 @@ return 1
 `);
 
 /**
- * Token bucket (same arithmetic as TokenBucket, on Redis time). KEYS: bucket.
+ * Rate bucket (GCRA, the same key format as the publish script's). KEYS: bucket.
  * ARGV: rate per second, burst, cost. A missing key is a full bucket. Returns 1 or 0.
  */
-export const takeScript = new Script('take', `local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'k', 'u')
-local tokens = tonumber(state[1]) or burst
-local updated = tonumber(state[2]) or now
-if now > updated then
-  tokens = math.min(burst, tokens + (now - updated) / 1000 * rate)
-  updated = now
-end
-local ok = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  ok = 1
-end
-redis.call('HSET', KEYS[1], 'k', string.format('%.17g', tokens), 'u', string.format('%.17g', updated))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return ok
+export const takeScript = new Script('take', `${NOW_PRECISE}
+${TAKE}
+if take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])) then return 1 end
+return 0
 `);
 
 /**

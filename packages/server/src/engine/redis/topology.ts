@@ -54,6 +54,7 @@ export function createCommandClient(topology: RedisTopologyOptions, base: RedisO
     return new Cluster([...topology.cluster], {
       // Fail fast while the cluster is away, as a single connection does.
       enableOfflineQueue: false,
+      enableAutoPipelining: base.enableAutoPipelining ?? false,
       clusterRetryStrategy: base.retryStrategy ?? null,
       redisOptions: node,
     });
