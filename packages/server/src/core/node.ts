@@ -114,6 +114,16 @@ export class Node {
     return client;
   }
 
+  /** Take a connection slot for the user (limits hold across nodes); 116 while the engine is away. */
+  async acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'> {
+    const l = this.config.limits;
+    try {
+      return await this.engine.limits.acquireConnection(tenant, user, l.connectionsPerUser, l.connectionsPerTenant);
+    } catch (err) {
+      throw this.#engineError(err, 'connect');
+    }
+  }
+
   registerUser(client: Client): void {
     const id = client.identity;
     if (!id) return;
@@ -364,9 +374,14 @@ export class Node {
     return new ReplyError(ErrorCode.Internal);
   }
 
+  /**
+   * An engine failure as the temporary 116. While the engine is known to be down its
+   * connection has already said so once; logging each refused operation would repeat it.
+   */
   #engineError(err: unknown, where: string): ReplyError {
     if (err instanceof ReplyError) return err;
-    this.logger.warn({ err, where }, 'engine operation failed');
+    if (this.engine.broker.ready()) this.logger.warn({ err, where }, 'engine operation failed');
+    else this.logger.debug({ err: err instanceof Error ? err.message : String(err), where }, 'engine unavailable');
     return new ReplyError(ErrorCode.Unavailable, where);
   }
 
