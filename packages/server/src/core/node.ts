@@ -26,6 +26,8 @@ export interface NodeOptions {
   verifier: TokenVerifier;
   logger: Logger;
   features?: readonly FeatureModule[];
+  /** Clock in Unix ms for connection deadlines, token expiry among them (default `Date.now`). */
+  now?: () => number;
 }
 
 export interface PublishRequest {
@@ -46,6 +48,8 @@ export class Node {
   readonly engine: Engine;
   readonly verifier: TokenVerifier;
   readonly logger: Logger;
+  /** The clock of connection deadlines (the timer wheel) and token expiry. */
+  readonly now: () => number;
   readonly stats = new NodeStats();
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
@@ -68,8 +72,9 @@ export class Node {
     this.engine = options.engine;
     this.verifier = options.verifier;
     this.logger = options.logger;
+    this.now = options.now ?? Date.now;
     this.id = options.config.nodeId || randomBytes(4).toString('hex');
-    this.wheel = new TimerWheel(50, 1024, Date.now, (err) => this.logger.error({ err }, 'timer callback failed'));
+    this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
     this.resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
     this.hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
     this.metrics = createMetrics({
