@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { useRealServer } from '../packages/client/test/real-server.js';
 import { waitFor } from '../packages/client/test/wait-for.js';
 
-const { server, client: createClient } = useRealServer();
+// No clock skew: the server closes a connection at its token's exp (exp + auth.clockSkew), as the SDK expects here.
+const { server, client: createClient } = useRealServer({ auth: { clockSkew: '0s' } });
 
 function states(client: SwitchboardClient): ClientStateEvent[] {
   const log: ClientStateEvent[] = [];

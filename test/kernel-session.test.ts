@@ -5,7 +5,8 @@ import { type TestServer, startTestServer } from './helpers/server.js';
 
 describe('token expiry and refresh', () => {
   let s: TestServer;
-  beforeAll(async () => { s = await startTestServer(); });
+  // No clock skew, so a connection ends at its token's exp (exp + auth.clockSkew).
+  beforeAll(async () => { s = await startTestServer({ auth: { clockSkew: '0s' } }); });
   afterAll(async () => { await s.close(); });
 
   it('refreshes over the live connection without reconnecting, then closes with 3003 when not refreshed', async () => {

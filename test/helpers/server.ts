@@ -30,17 +30,23 @@ export interface TestServer {
 export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal'];
 const DEFAULT_CAPS = { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS };
 
-type Overrides = ConfigInput & { features?: FeatureModule[]; keepDataDir?: string };
+type Overrides = ConfigInput & {
+  features?: FeatureModule[];
+  keepDataDir?: string;
+  /** The server's clock for token checks and connection deadlines (tests move it instead of waiting). */
+  now?: () => number;
+};
 
 /** Start a real server on 127.0.0.1 (port 0 unless given) with a fresh data directory. */
 export async function startTestServer(overrides: Overrides = {}): Promise<TestServer> {
-  const { features, keepDataDir, ...config } = overrides;
+  const { features, keepDataDir, now, ...config } = overrides;
   const dataDir = keepDataDir ?? mkdtempSync(join(tmpdir(), 'sb-test-'));
   const tenantKeys: Record<string, string> = {};
   if (!keepDataDir) for (const t of ['acme', 'demo', 'other']) tenantKeys[t] = createStoredApiKey(dataDir, t).key;
   const server = await Switchboard.create({
     config: { logLevel: 'silent', host: '127.0.0.1', port: 0, ...config, dataDir },
     ...(features ? { features } : {}),
+    ...(now ? { now } : {}),
   });
   const { port } = await server.listen();
   return {

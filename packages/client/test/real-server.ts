@@ -3,18 +3,20 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { type TestServer, type TestTokenClaims, startTestServer } from '../../../test/helpers/server.js';
 
+type ServerOverrides = Parameters<typeof startTestServer>[0];
+
 /**
- * One real server for the calling test file, and SDK clients (over `ws`) that are
- * disconnected after each test.
+ * One real server for the calling test file (`overrides` over the test defaults), and SDK
+ * clients (over `ws`) that are disconnected after each test.
  */
-export function useRealServer(): {
+export function useRealServer(overrides: ServerOverrides = {}): {
   server(): TestServer;
   client(claims: TestTokenClaims, options?: ClientOptions): SwitchboardClient;
 } {
   let server: TestServer | undefined;
   const clients: SwitchboardClient[] = [];
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer(overrides);
   });
   afterEach(() => {
     for (const client of clients.splice(0)) client.disconnect();

@@ -28,6 +28,8 @@ export interface SwitchboardOptions {
   logger?: Logger;
   engine?: Engine;
   features?: readonly FeatureModule[];
+  /** Clock in Unix ms for token checks and connection deadlines (default `Date.now`); tests move it instead of waiting. */
+  now?: () => number;
 }
 
 /**
@@ -53,7 +55,8 @@ export class Switchboard {
     const config = parseConfig((options.config ?? {}) as ConfigInput);
     const logger = options.logger ?? createLogger(config.logLevel);
     const keys = loadKeyMaterial(config);
-    const verifier = await TokenVerifier.create(config.auth, keys.secret);
+    const now = options.now ?? Date.now;
+    const verifier = await TokenVerifier.create(config.auth, keys.secret, now);
     const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
@@ -65,7 +68,7 @@ export class Switchboard {
       throw err;
     }
     const durable = [notificationsFeature(storage), activityFeature(storage)];
-    const node = new Node({ config, engine, verifier, logger, features: [...durable, ...(options.features ?? [])] });
+    const node = new Node({ config, engine, verifier, logger, now, features: [...durable, ...(options.features ?? [])] });
     const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys));
     const transport = new WebSocketTransport(node);
     transport.attach(app.server);

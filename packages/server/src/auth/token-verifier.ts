@@ -10,7 +10,7 @@ import { type CapabilityRule, parseCapabilities } from './capabilities.js';
 export interface Identity {
   user: string;
   tenant: string;
-  /** Expiry, Unix ms. */
+  /** The token's `exp`, Unix ms (the connection ends at `validUntil`: exp + clock skew). */
   expires: number;
   capabilities: readonly CapabilityRule[];
   /** Optional public info the app put in the token (`info` claim), shown in presence. */
@@ -18,6 +18,15 @@ export interface Identity {
 }
 
 export type TokenFailure = 'invalid' | 'expired';
+
+/**
+ * The one expiry rule, applied at `connect`, at `refresh` and to the connection a token
+ * opened: a token is valid until `exp + auth.clockSkew` (Unix ms). `Identity.expires` stays
+ * the real `exp`, which replies tell the client so it refreshes before the grace begins.
+ */
+export function validUntil(identity: Pick<Identity, 'expires'>, clockSkew: number): number {
+  return identity.expires + clockSkew;
+}
 
 export class TokenError extends Error {
   constructor(readonly failure: TokenFailure, message: string) {
@@ -52,14 +61,17 @@ export class TokenVerifier {
   readonly #secretKeys: Map<string, CryptoKey> | null;
   readonly #publicKeys: PublicKeyEntry[];
   readonly #jwks: JwksEntry[];
+  readonly #now: () => number;
 
-  private constructor(private readonly auth: Config['auth'], secretKeys: Map<string, CryptoKey> | null, publicKeys: PublicKeyEntry[], jwks: JwksEntry[]) {
+  private constructor(private readonly auth: Config['auth'], secretKeys: Map<string, CryptoKey> | null, publicKeys: PublicKeyEntry[], jwks: JwksEntry[], now: () => number) {
     this.#secretKeys = secretKeys;
     this.#publicKeys = publicKeys;
     this.#jwks = jwks;
+    this.#now = now;
   }
 
-  static async create(auth: Config['auth'], secret: string | undefined): Promise<TokenVerifier> {
+  /** `now` is the clock (Unix ms) that `exp`, `nbf` and `iat` are checked against. */
+  static async create(auth: Config['auth'], secret: string | undefined, now: () => number = Date.now): Promise<TokenVerifier> {
     const keys: PublicKeyEntry[] = [];
     for (const k of auth.publicKeys) {
       const entry: PublicKeyEntry = { alg: k.alg, key: await importSPKI(k.pem, k.alg) };
@@ -82,7 +94,7 @@ export class TokenVerifier {
         secretKeys.set(alg, await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['verify']));
       }
     }
-    return new TokenVerifier(auth, secretKeys, keys, jwks);
+    return new TokenVerifier(auth, secretKeys, keys, jwks, now);
   }
 
   async verify(token: unknown): Promise<Identity> {
@@ -98,8 +110,11 @@ export class TokenVerifier {
     }
     const alg = header.alg;
     if (typeof alg !== 'string' || alg === 'none') throw new TokenError('invalid', 'algorithm not allowed');
-    const skew = Math.round(this.auth.clockSkew / 1000);
-    const common = { requiredClaims: ['exp', 'sub'], clockTolerance: skew, ...(this.auth.audience ? { audience: this.auth.audience } : {}) };
+    const now = this.#now();
+    // jose checks time in whole seconds: give it one second more than the skew, so that the
+    // millisecond checks in #identity (the rule) are the ones that refuse.
+    const tolerance = Math.ceil(this.auth.clockSkew / 1000) + 1;
+    const common = { requiredClaims: ['exp', 'sub'], currentDate: new Date(now), clockTolerance: tolerance, ...(this.auth.audience ? { audience: this.auth.audience } : {}) };
 
     let payload: JWTPayload;
     let scopeTenant: string | undefined;
@@ -126,17 +141,20 @@ export class TokenVerifier {
       if (err instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('invalid', `claim ${err.claim} invalid`);
       throw new TokenError('invalid', 'signature or format invalid');
     }
-    return this.#identity(payload, scopeTenant);
+    return this.#identity(payload, scopeTenant, now);
   }
 
-  #identity(payload: JWTPayload, scopeTenant: string | undefined): Identity {
+  #identity(payload: JWTPayload, scopeTenant: string | undefined, now: number): Identity {
     const { sub, exp } = payload;
     const tenant = payload['tenant'];
+    if (typeof exp !== 'number') throw new TokenError('invalid', 'exp required');
+    const skew = this.auth.clockSkew;
+    if (typeof payload.nbf === 'number' && now < payload.nbf * 1000 - skew) throw new TokenError('invalid', 'claim nbf invalid');
+    if (now >= validUntil({ expires: exp * 1000 }, skew)) throw new TokenError('expired', 'token expired');
     if (typeof sub !== 'string' || !USER_RE.test(sub)) throw new TokenError('invalid', 'sub invalid');
     if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) throw new TokenError('invalid', 'tenant invalid');
     if (scopeTenant !== undefined && scopeTenant !== tenant) throw new TokenError('invalid', 'key not valid for this tenant');
-    if (typeof exp !== 'number') throw new TokenError('invalid', 'exp required');
-    const start = typeof payload.iat === 'number' ? Math.min(payload.iat, Date.now() / 1000) : Date.now() / 1000;
+    const start = typeof payload.iat === 'number' ? Math.min(payload.iat, now / 1000) : now / 1000;
     if ((exp - start) * 1000 > this.auth.maxTokenLifetime + this.auth.clockSkew) throw new TokenError('invalid', 'token lifetime too long');
     const capabilities = parseCapabilities(payload['caps']);
     if (!capabilities) throw new TokenError('invalid', 'caps claim invalid');

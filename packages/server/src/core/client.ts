@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceStatus, jsonDepth, splitFrames,
 } from '@switchboard/protocol';
-import type { Identity } from '../auth/token-verifier.js';
+import { type Identity, validUntil } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
 import type { ResolvedChannel } from './channels.js';
 import type { Connection, ConnectionMeta } from './connection.js';
@@ -412,7 +412,7 @@ export class Client {
     this.#expiryTimer?.cancel();
     const identity = this.identity;
     if (!identity) return;
-    this.#expiryTimer = this.node.wheel.schedule(identity.expires - Date.now(), onExpiry, this);
+    this.#expiryTimer = this.node.wheel.schedule(validUntil(identity, this.node.config.auth.clockSkew) - this.node.now(), onExpiry, this);
   }
 
   #schedulePing(): void {

@@ -29,6 +29,8 @@ export interface NodeOptions {
   verifier: TokenVerifier;
   logger: Logger;
   features?: readonly FeatureModule[];
+  /** Clock in Unix ms for connection deadlines, token expiry among them (default `Date.now`). */
+  now?: () => number;
 }
 
 export interface PublishRequest {
@@ -51,6 +53,8 @@ export class Node {
   readonly engine: Engine;
   readonly verifier: TokenVerifier;
   readonly logger: Logger;
+  /** The clock of connection deadlines (the timer wheel) and token expiry. */
+  readonly now: () => number;
   readonly stats = new NodeStats();
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
@@ -73,8 +77,9 @@ export class Node {
     this.engine = options.engine;
     this.verifier = options.verifier;
     this.logger = options.logger;
+    this.now = options.now ?? Date.now;
     this.id = options.config.nodeId || randomBytes(4).toString('hex');
-    this.wheel = new TimerWheel(50, 1024, Date.now, (err) => this.logger.error({ err }, 'timer callback failed'));
+    this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
     this.resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
     this.hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
     this.metrics = createMetrics({
@@ -118,6 +123,16 @@ export class Node {
     const client = new Client(this, conn, meta);
     this.clients.add(client);
     return client;
+  }
+
+  /** Take a connection slot for the user (limits hold across nodes); 116 while the engine is away. */
+  async acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'> {
+    const l = this.config.limits;
+    try {
+      return await this.engine.limits.acquireConnection(tenant, user, l.connectionsPerUser, l.connectionsPerTenant);
+    } catch (err) {
+      throw this.#engineError(err, 'connect');
+    }
   }
 
   registerUser(client: Client): void {
@@ -411,10 +426,15 @@ export class Node {
     return new ReplyError(ErrorCode.Internal);
   }
 
+  /**
+   * An engine failure as the temporary 116. While the engine is known to be down its
+   * connection has already said so once; logging each refused operation would repeat it.
+   */
   #engineError(err: unknown, where: string): ReplyError {
     if (err instanceof ReplyError) return err;
     if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish rate per user');
-    this.logger.warn({ err, where }, 'engine operation failed');
+    if (this.engine.broker.ready()) this.logger.warn({ err, where }, 'engine operation failed');
+    else this.logger.debug({ err: err instanceof Error ? err.message : String(err), where }, 'engine unavailable');
     return new ReplyError(ErrorCode.Unavailable, where);
   }
 

@@ -1,6 +1,6 @@
 import { type CryptoKey, SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TokenError, TokenVerifier } from '../../src/auth/token-verifier.js';
+import { TokenError, TokenVerifier, validUntil } from '../../src/auth/token-verifier.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 
@@ -265,5 +265,62 @@ describe('TokenVerifier with an issuer-pinned public key', () => {
     expect((await v.verify(await sign('https://idp.example'))).user).toBe('alice');
     expect((await failure(v, await sign('https://other.example'))).failure).toBe('invalid');
     expect((await failure(v, await sign())).failure).toBe('invalid');
+  });
+});
+
+describe('TokenVerifier expiry and clock skew, on an injected clock', () => {
+  // A whole second, so token times (seconds) line up with the clock (ms).
+  const T0 = 1_800_000_000_000;
+  const t0 = T0 / 1000;
+  let clock = T0;
+  let verifier: TokenVerifier;
+  beforeAll(async () => {
+    verifier = await TokenVerifier.create(authConfig(), SECRET, () => clock);
+  });
+  const at = (ms: number) => { clock = ms; };
+
+  it('accepts a token expired clockSkew − 1 s ago and reports its real exp', async () => {
+    at(T0);
+    const id = await verifier.verify(await hmac({ exp: t0 - 29 }));
+    expect(id.expires).toBe((t0 - 29) * 1000);
+    expect(validUntil(id, 30_000)).toBe(T0 + 1000);
+  });
+
+  it('refuses as expired a token expired exactly clockSkew ago, and clockSkew + 1 s ago', async () => {
+    at(T0);
+    expect((await failure(verifier, await hmac({ exp: t0 - 30 }))).failure).toBe('expired');
+    expect((await failure(verifier, await hmac({ exp: t0 - 31 }))).failure).toBe('expired');
+  });
+
+  it('the same token is accepted until exp + clockSkew and refused from then on', async () => {
+    const token = await hmac({ exp: t0 });
+    at(T0 + 29_999);
+    expect((await verifier.verify(token)).user).toBe('alice');
+    at(T0 + 30_000);
+    expect((await failure(verifier, token)).failure).toBe('expired');
+  });
+
+  it('applies a clock skew that is not whole seconds to the millisecond', async () => {
+    const v = await TokenVerifier.create(authConfig({ clockSkew: '1500ms' }), SECRET, () => clock);
+    const token = await hmac({ exp: t0 });
+    at(T0 + 1499);
+    expect((await v.verify(token)).user).toBe('alice');
+    at(T0 + 1500);
+    expect((await failure(v, token)).failure).toBe('expired');
+  });
+
+  it('accepts nbf up to clockSkew in the future and refuses it beyond as invalid', async () => {
+    at(T0);
+    expect((await verifier.verify(await hmac({ nbf: t0 + 29, exp: t0 + 600 }))).user).toBe('alice');
+    expect((await verifier.verify(await hmac({ nbf: t0 + 30, exp: t0 + 600 }))).user).toBe('alice');
+    const err = await failure(verifier, await hmac({ nbf: t0 + 31, exp: t0 + 600 }));
+    expect(err.failure).toBe('invalid');
+    expect(err.message).toBe('claim nbf invalid');
+  });
+
+  it('checks the lifetime against the injected clock', async () => {
+    at(T0);
+    expect((await verifier.verify(await hmac({ exp: t0 + 24 * 3600 }))).user).toBe('alice');
+    expect((await failure(verifier, await hmac({ exp: t0 + 25 * 3600 }))).message).toBe('token lifetime too long');
   });
 });

@@ -32,8 +32,7 @@ export const connectCommand = defineCommand({
       throw new ReplyError(ErrorCode.Unauthorized, err.message);
     }
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
-    const l = node.config.limits;
-    const slot = await node.engine.limits.acquireConnection(identity.tenant, identity.user, l.connectionsPerUser, l.connectionsPerTenant);
+    const slot = await node.acquireConnection(identity.tenant, identity.user);
     if (slot !== 'ok') {
       client.closeAfterReply(DisconnectCode.ConnectionLimit);
       throw new ReplyError(ErrorCode.LimitExceeded, slot === 'user' ? 'connections per user' : 'connections per tenant');
