@@ -4,14 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../packages/server/src/storage/migrate.js';
-import { MIGRATIONS } from '../../packages/server/src/storage/migrations.js';
+import { builtinMigrations } from '../../packages/server/src/features/builtin.js';
 import { Storage } from '../../packages/server/src/storage/storage.js';
 import { STORES, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
 
 /** Migrations: the same list on both stores, idempotent, applied at start and by `switchboard migrate`. */
 
 const root = join(import.meta.dirname, '..', '..');
-const NAMES = Object.keys(MIGRATIONS);
+const MIGRATIONS = builtinMigrations();
+const NAMES = MIGRATIONS.map((m) => m.name);
 
 function withoutDatabase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { DATABASE_URL: _a, SWITCHBOARD_DATABASE: _b, ...rest } = env;
@@ -48,10 +49,10 @@ describe.each(STORES)('migrations on %s', (store) => {
     try {
       expect(storage.kind).toBe(store);
       const steps: string[] = [];
-      const first = await migrateToLatest(storage, (p) => steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`));
+      const first = await migrateToLatest(storage, MIGRATIONS, (p) => steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`));
       expect(first).toEqual({ applied: NAMES, upToDate: 0 });
       expect(steps).toEqual([`pending ${NAMES.length}`, ...NAMES.map((n, i) => `${i + 1}/${NAMES.length} ${n}`)]);
-      const second = await migrateToLatest(storage);
+      const second = await migrateToLatest(storage, MIGRATIONS);
       expect(second).toEqual({ applied: [], upToDate: NAMES.length });
       // The tables are there and usable through the typed layer.
       await storage.db.insertInto('sb_users').values({ tenant: 't', user_id: 'u', first_seen: 1, last_seen: 2 }).execute();

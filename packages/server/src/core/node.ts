@@ -14,7 +14,7 @@ import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { type FeatureModule, ModuleRegistry } from './modules.js';
+import { type ModuleParts, ModuleRegistry } from './modules.js';
 import { Hub } from './hub.js';
 import { deviceOf, groupPresence } from './presence.js';
 import { ReplyError } from './reply-error.js';
@@ -25,7 +25,8 @@ export interface NodeOptions {
   engine: Engine;
   verifier: TokenVerifier;
   logger: Logger;
-  features?: readonly FeatureModule[];
+  /** Commands and hooks of the features, in registration order (features/host.ts starts and stops them). */
+  features?: readonly ModuleParts[];
 }
 
 export interface PublishRequest {
@@ -94,7 +95,6 @@ export class Node {
 
   async start(): Promise<void> {
     this.wheel.start();
-    for (const f of this.modules.features) await f.start?.(this);
   }
 
   get draining(): boolean {
@@ -390,6 +390,5 @@ export class Node {
   async close(): Promise<void> {
     await this.drain();
     this.wheel.stop();
-    for (const f of [...this.modules.features].reverse()) await f.stop?.();
   }
 }

@@ -1,0 +1,25 @@
+import { configApi } from '../config/load.js';
+import { activityFeature } from './activity/index.js';
+import { FeatureHost } from './host.js';
+import type { NamedMigration } from '../storage/migration.js';
+import type { FeatureModule } from './manifest.js';
+import { notificationsFeature } from './notifications/index.js';
+
+/** The built-in features, in registration order: adding one is one line here. */
+export function builtinFeatures(): FeatureModule[] {
+  return [
+    notificationsFeature(),
+    activityFeature(),
+  ];
+}
+
+/**
+ * The config functions with the built-in features' sections: what `switchboard serve` and
+ * `migrate` parse, and what `serve --help` and the README's options table list.
+ */
+export const { schema: configSchema, listOptions, parseConfig, loadConfig, fromEnv, fromFlags } = configApi(new FeatureHost(builtinFeatures()).configSchema());
+
+/** The shared migrations and the built-in features', in the order they apply (what `switchboard migrate` runs). */
+export function builtinMigrations(): NamedMigration[] {
+  return new FeatureHost(builtinFeatures()).migrations();
+}
