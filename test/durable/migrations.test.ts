@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../packages/server/src/storage/migrate.js';
 import { builtinMigrations } from '../../packages/server/src/features/builtin.js';
 import { Storage } from '../../packages/server/src/storage/storage.js';
+import { sql } from 'kysely';
 import { STORES, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
 
 /** Migrations: the same list on both stores, idempotent, applied at start and by `switchboard migrate`. */
@@ -103,5 +104,33 @@ describe('storage errors', () => {
     expect(down.code).toBe(1);
     expect(down.err).toContain('SB_ERR_STORAGE');
     expect(down.err).not.toContain('hunter2');
+  });
+});
+
+describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db: two notifications, preferences, one activity)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-migrate-0.1-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('opens with its data and its migration record; nothing runs again, and new writes work', async () => {
+    copyFileSync(join(import.meta.dirname, 'fixtures', 'switchboard-0.1.db'), join(dir, 'switchboard.db'));
+    // The fixture's activity happened in 2023: keep it from the retention sweep at start.
+    const s = await startDurableServer('sqlite', { keepDataDir: dir, activity: { retentionDays: 36_500 } }, { database: '', schema: null, drop: async () => {} });
+    const as = { key: s.apiKey, tenant: 'acme' };
+    try {
+      const { rows } = await sql<{ name: string; timestamp: string }>`select name, timestamp from sb_migrations order by name`.execute(s.server.storage.db);
+      expect(rows.map((r) => r.name)).toEqual(NAMES);
+      expect(rows.every((r) => r.timestamp.startsWith('2026-12-04T11:18:09'))).toBe(true);
+      const ann = await s.api('GET', '/notifications?user=ann', as);
+      expect(ann.body['notifications']).toEqual([expect.objectContaining({ user: 'ann', type: 'mention', title: 'Before the upgrade', body: 'kept', groupKey: 'g1', read: false })]);
+      expect((await s.api('GET', '/notifications/unread-count?user=bob', as)).body).toEqual({ count: 1, unseen: 1 });
+      expect((await s.api('GET', '/notifications/preferences?user=bob', as)).body).toEqual({ mutedTypes: ['digest'], mutedCategories: [], minPriority: 'low' });
+      const feed = await s.api('GET', '/activities?scope=project:42', as);
+      expect(feed.body['activities']).toEqual([expect.objectContaining({ actor: 'ann', verb: 'created', object: 'task:1', time: 1700000000000 })]);
+      const created = await s.api('POST', '/notifications', { ...as, body: { user: 'ann', type: 'system', title: 'After the upgrade' } });
+      expect(created.status, created.text).toBe(201);
+      expect(((await s.api('GET', '/notifications?user=ann', as)).body['notifications'] as unknown[]).length).toBe(2);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 export { Switchboard, type SwitchboardOptions, loadConfig } from './server.js';
-export { configSchema, parseConfig, builtinFeatures } from './features/builtin.js';
+export { configSchema, parseConfig, builtinFeatures, configFor } from './features/builtin.js';
 export { namespaceSchema, buildConfigSchema, type Config, type ConfigInput, type NamespaceConfig, type NamespaceInput } from './config/schema.js';
 export { bool, duration, int, stringList } from './config/fields.js';
 export { defineFeature, type FeatureModule, type FeatureContext, type FeatureConfig } from './features/manifest.js';

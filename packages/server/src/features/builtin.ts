@@ -14,10 +14,18 @@ export function builtinFeatures(): FeatureModule[] {
 }
 
 /**
+ * The config functions (schema, options with flags and variables, parse, load) for a set of
+ * features: the kernel's options plus each feature's section and namespaces.
+ */
+export function configFor(features: readonly FeatureModule[]) {
+  return configApi(new FeatureHost(features).configSchema());
+}
+
+/**
  * The config functions with the built-in features' sections: what `switchboard serve` and
  * `migrate` parse, and what `serve --help` and the README's options table list.
  */
-export const { schema: configSchema, listOptions, parseConfig, loadConfig, fromEnv, fromFlags } = configApi(new FeatureHost(builtinFeatures()).configSchema());
+export const { schema: configSchema, listOptions, parseConfig, loadConfig, fromEnv, fromFlags } = configFor(builtinFeatures());
 
 /** The shared migrations and the built-in features', in the order they apply (what `switchboard migrate` runs). */
 export function builtinMigrations(): NamedMigration[] {
