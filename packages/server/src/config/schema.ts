@@ -35,8 +35,8 @@ export const namespaceSchema = z.strictObject({
 export type NamespaceConfig = z.output<typeof namespaceSchema>;
 export type NamespaceInput = z.input<typeof namespaceSchema>;
 
-/** Namespaces of the kernel; features add theirs (see `buildConfigSchema`). */
-const DEFAULT_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
+/** Namespaces of the kernel; features add theirs (a name already here only with the same options). */
+export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
   project: {},
   chat: {},
   analytics: { clientPublish: false, presence: false },
@@ -141,7 +141,6 @@ const coreShape = {
     httpHeaders: duration('10s', 'HTTP header timeout'),
     presenceTtl: duration('15s', 'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this'),
   }).prefault({}).describe('timeouts'),
-
 };
 
 const namespaceName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/);
@@ -160,7 +159,7 @@ export interface ConfigSection {
 export const CORE_CONFIG_KEYS: readonly string[] = [...Object.keys(coreShape), 'namespaces'];
 
 function schemaWith(sections: readonly ConfigSection[]) {
-  const namespaces: Record<string, NamespaceInput> = { ...DEFAULT_NAMESPACES };
+  const namespaces: Record<string, NamespaceInput> = { ...CORE_NAMESPACES };
   for (const s of sections) Object.assign(namespaces, s.namespaces);
   const featureShape = Object.fromEntries(sections.flatMap((s) => (s.schema ? [[s.key, s.schema.prefault({}).describe(s.description ?? s.key)]] : [])));
   return z.strictObject({
@@ -191,9 +190,3 @@ export type ConfigSchema = z.ZodType<Config, ConfigInput>;
 export function buildConfigSchema(sections: readonly ConfigSection[]): ConfigSchema {
   return schemaWith(sections) as unknown as ConfigSchema;
 }
-
-/** The kernel's schema alone, for code that needs no feature section. */
-export const coreConfigSchema: ConfigSchema = coreSchema as unknown as ConfigSchema;
-
-/** The default namespaces of the kernel (a feature may declare the same one only with the same options). */
-export const CORE_NAMESPACES = DEFAULT_NAMESPACES;

@@ -1,6 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import { CORE_NAMESPACES } from '../../config/schema.js';
 import { ReplyError } from '../../core/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
 import { type FeatureModule, defineFeature } from '../manifest.js';
@@ -32,8 +31,9 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
   return defineFeature({
     name: 'notifications',
     config: { schema: notificationsConfig, description: 'notifications' },
-    // The personal channel `user:{sub}` (a kernel namespace too): notifications are pushed there.
-    namespaces: { [USER_NAMESPACE]: CORE_NAMESPACES[USER_NAMESPACE] ?? {} },
+    // The personal channel `user:{sub}`, where notifications are pushed; the kernel declares it
+    // too, and the host checks the two agree.
+    namespaces: { [USER_NAMESPACE]: { subscribe: 'owner', clientPublish: false, presence: false } },
     migrations: NOTIFICATION_MIGRATIONS,
     commands: notificationCommands(inbox),
     routes: (config) => notificationRoutes(inbox, config.maxRecipients),
