@@ -86,6 +86,20 @@ describe.each(STORES)('migrations on %s', (store) => {
   });
 
   if (store === 'postgres') {
+    it('two nodes migrating one fresh database at once apply each migration exactly once', async () => {
+      const { db, dir } = await fresh();
+      const a = Storage.open({ database: db.database, dataDir: dir });
+      const b = Storage.open({ database: db.database, dataDir: dir });
+      try {
+        const [ra, rb] = await Promise.all([migrateToLatest(a, MIGRATIONS), migrateToLatest(b, MIGRATIONS)]);
+        expect([...ra.applied, ...rb.applied].sort()).toEqual([...NAMES].sort());
+        const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(a.db);
+        expect(rows.map((r) => r.name).sort()).toEqual([...NAMES].sort());
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
     it('DATABASE_URL selects PostgreSQL for `switchboard migrate`', async () => {
       const { db, dir } = await fresh();
       const res = cli(['migrate', '--data', dir], { DATABASE_URL: db.database });
