@@ -50,6 +50,7 @@ export class Switchboard {
     readonly devAdminKey: string | undefined,
     /** Durable data (SQLite in the data directory, or PostgreSQL at `database`). */
     readonly storage: Storage,
+    /** The features of this server, in registration order (their routes, migrations, services). */
     readonly features: FeatureHost,
   ) {}
 
@@ -61,6 +62,7 @@ export class Switchboard {
     const verifier = await TokenVerifier.create(config.auth, keys.secret);
     const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const node = new Node({ config, engine, verifier, logger, features: features.features });
+    const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys), features.routes(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, features.migrations(), (p) => {
@@ -70,7 +72,6 @@ export class Switchboard {
       await storage.close();
       throw err;
     }
-    const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys), features.routes(config));
     const transport = new WebSocketTransport(node);
     transport.attach(app.server);
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features);
