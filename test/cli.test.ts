@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { listOptions } from '../packages/server/src/config/options.js';
+import { listOptions } from '../packages/server/src/features/builtin.js';
 import { RawClient } from './helpers/raw-client.js';
 
 const BIN = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'switchboard.js');

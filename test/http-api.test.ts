@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { defineRoute } from '@switchboard/server';
+import { z } from 'zod';
 import { RawClient } from './helpers/raw-client.js';
 import { type TestServer, startTestServer } from './helpers/server.js';
 
@@ -71,11 +73,17 @@ beforeAll(async () => {
     },
     features: [{
       name: 'boom',
-      routes: (app) => {
-        app.get('/boom', async () => {
+      routes: () => [defineRoute({
+        method: 'GET',
+        url: '/boom',
+        operationId: 'boom',
+        tag: 'test',
+        summary: 'Fails with an unexpected error',
+        response: z.object({}),
+        async handler() {
           throw new Error('secret internal detail');
-        });
-      },
+        },
+      })],
     }],
   });
 });

@@ -29,6 +29,14 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/users/{user}/disconnect': ['post'],
   '/users/{user}/unsubscribe': ['post'],
   '/openapi.json': ['get'],
+  '/notifications': ['get', 'post'],
+  '/notifications/unread-count': ['get'],
+  '/notifications/read-all': ['post'],
+  '/notifications/seen': ['post'],
+  '/notifications/{id}/read': ['post'],
+  '/notifications/{id}/archive': ['post'],
+  '/notifications/preferences': ['get', 'put'],
+  '/activities': ['get', 'post'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -44,6 +52,17 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   disconnectUser: { path: '/users/somebody/disconnect', body: { code: 4000 } },
   unsubscribeUser: { path: '/users/nobody/unsubscribe', body: { channel: 'project:doc' } },
   openapi: { path: '/openapi.json' },
+  createNotifications: { path: '/notifications', body: { user: 'ann', type: 'mention', title: 'Hello' } },
+  listNotifications: { path: '/notifications?user=ann' },
+  notificationsUnreadCount: { path: '/notifications/unread-count?user=ann' },
+  markAllNotificationsRead: { path: '/notifications/read-all', body: { user: 'ann' } },
+  markNotificationsSeen: { path: '/notifications/seen', body: { user: 'ann' } },
+  markNotificationRead: { path: '/notifications/{nid}/read', body: { user: 'ann' } },
+  archiveNotification: { path: '/notifications/{nid}/archive', body: { user: 'ann' } },
+  getNotificationPreferences: { path: '/notifications/preferences?user=ann' },
+  setNotificationPreferences: { path: '/notifications/preferences', body: { user: 'ann', mutedTypes: ['digest'] } },
+  recordActivity: { path: '/activities', body: { scope: 'project:doc', actor: 'ann', verb: 'edited' } },
+  listActivities: { path: '/activities?scope=project:doc' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -115,6 +134,7 @@ describe('GET /api/v1/openapi.json', () => {
     for (const [path, method, op] of operations()) {
       const statuses = Object.keys(op.responses);
       expect(statuses, `${method} ${path}`).toContain('200');
+      for (const status of ['200', '201']) if (op.responses[status]) expect(op.responses[status].content?.['application/json']?.schema, `${method} ${path} ${status}`).toBeDefined();
       expect(statuses, `${method} ${path}`).toContain('500');
       if (op.security === undefined) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
     }
@@ -127,16 +147,20 @@ describe('GET /api/v1/openapi.json', () => {
     }
   });
 
-  it('documents only operations the router serves, and every 200 body matches its documented schema', async () => {
-    const routes = new Map(apiRoutes(s.server.config, () => doc).map((r) => [r.operationId, r]));
+  it('documents only operations the router serves (features\' too), and every success body matches its documented schema', async () => {
+    const served = [...apiRoutes(s.server.config, () => doc), ...s.server.features.routes(s.server.config)];
+    const routes = new Map(served.map((r) => [r.operationId, r]));
     const c = await RawClient.connect(s.url, await s.token({ sub: 'nobody' }));
     await c.call('subscribe', { channel: 'project:doc' });
     await c.call('presence_set', { channel: 'project:doc', state: { page: 'docs' } });
+    const created = await call('POST', '/notifications', { user: 'ann', type: 'mention', title: 'To read and archive' });
+    const nid = (created.json as { notifications: Array<{ id: string }> }).notifications[0]?.id as string;
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(method.toUpperCase(), sample?.path as string, sample?.body);
-      expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(200);
+      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid), sample?.body);
+      const ok = op.responses['201'] ? 201 : 200;
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);
       expect(route?.url.replace(/:(\w+)/g, '{$1}')).toBe(path);
       const parsed = route?.response.safeParse(res.json);

@@ -1,4 +1,4 @@
-import { ReplyError, defineCommand, type FeatureModule } from '@switchboard/server';
+import { ReplyError, defineCommand, defineRoute, type FeatureModule } from '@switchboard/server';
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
@@ -16,9 +16,17 @@ function echoFeature(log: string[]): FeatureModule {
         return { text: params.text, user: client.identity?.user };
       },
     })],
-    routes: (app) => {
-      app.get('/echo/ping', async () => ({ pong: true }));
-    },
+    routes: () => [defineRoute({
+      method: 'GET',
+      url: '/echo/ping',
+      operationId: 'echoPing',
+      tag: 'echo',
+      summary: 'Answers pong',
+      response: z.object({ pong: z.literal(true) }),
+      async handler() {
+        return { pong: true as const };
+      },
+    })],
     hooks: {
       onConnect: ({ identity }) => {
         log.push(`connect ${identity.user}`);

@@ -17,7 +17,7 @@ import { createRedisEngine, redisEngineOptions, usesRedis } from '../../packages
 import { RedisLimitStore } from '../../packages/server/src/engine/redis/redis-limit-store.js';
 import { RedisPresenceStore } from '../../packages/server/src/engine/redis/redis-presence.js';
 import { type RedisAddress, parseAddresses } from '../../packages/server/src/engine/redis/topology.js';
-import { parseConfig } from '../../packages/server/src/config/load.js';
+import { parseConfig } from '../../packages/server/src/features/builtin.js';
 import {
   describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
 } from '../../packages/server/test/engine/conformance.js';

@@ -1,17 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../packages/server/src/storage/migrate.js';
-import { MIGRATIONS } from '../../packages/server/src/storage/migrations.js';
+import { builtinMigrations } from '../../packages/server/src/features/builtin.js';
 import { Storage } from '../../packages/server/src/storage/storage.js';
+import { sql } from 'kysely';
 import { STORES, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
 
 /** Migrations: the same list on both stores, idempotent, applied at start and by `switchboard migrate`. */
 
 const root = join(import.meta.dirname, '..', '..');
-const NAMES = Object.keys(MIGRATIONS);
+const MIGRATIONS = builtinMigrations();
+const NAMES = MIGRATIONS.map((m) => m.name);
 
 function withoutDatabase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { DATABASE_URL: _a, SWITCHBOARD_DATABASE: _b, ...rest } = env;
@@ -48,10 +50,10 @@ describe.each(STORES)('migrations on %s', (store) => {
     try {
       expect(storage.kind).toBe(store);
       const steps: string[] = [];
-      const first = await migrateToLatest(storage, (p) => steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`));
+      const first = await migrateToLatest(storage, MIGRATIONS, (p) => steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`));
       expect(first).toEqual({ applied: NAMES, upToDate: 0 });
       expect(steps).toEqual([`pending ${NAMES.length}`, ...NAMES.map((n, i) => `${i + 1}/${NAMES.length} ${n}`)]);
-      const second = await migrateToLatest(storage);
+      const second = await migrateToLatest(storage, MIGRATIONS);
       expect(second).toEqual({ applied: [], upToDate: NAMES.length });
       // The tables are there and usable through the typed layer.
       await storage.db.insertInto('sb_users').values({ tenant: 't', user_id: 'u', first_seen: 1, last_seen: 2 }).execute();
@@ -84,6 +86,20 @@ describe.each(STORES)('migrations on %s', (store) => {
   });
 
   if (store === 'postgres') {
+    it('two nodes migrating one fresh database at once apply each migration exactly once', async () => {
+      const { db, dir } = await fresh();
+      const a = Storage.open({ database: db.database, dataDir: dir });
+      const b = Storage.open({ database: db.database, dataDir: dir });
+      try {
+        const [ra, rb] = await Promise.all([migrateToLatest(a, MIGRATIONS), migrateToLatest(b, MIGRATIONS)]);
+        expect([...ra.applied, ...rb.applied].sort()).toEqual([...NAMES].sort());
+        const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(a.db);
+        expect(rows.map((r) => r.name).sort()).toEqual([...NAMES].sort());
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
     it('DATABASE_URL selects PostgreSQL for `switchboard migrate`', async () => {
       const { db, dir } = await fresh();
       const res = cli(['migrate', '--data', dir], { DATABASE_URL: db.database });
@@ -102,5 +118,33 @@ describe('storage errors', () => {
     expect(down.code).toBe(1);
     expect(down.err).toContain('SB_ERR_STORAGE');
     expect(down.err).not.toContain('hunter2');
+  });
+});
+
+describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db: two notifications, preferences, one activity)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-migrate-0.1-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('opens with its data and its migration record; nothing runs again, and new writes work', async () => {
+    copyFileSync(join(import.meta.dirname, 'fixtures', 'switchboard-0.1.db'), join(dir, 'switchboard.db'));
+    // The fixture's activity happened in 2023: keep it from the retention sweep at start.
+    const s = await startDurableServer('sqlite', { keepDataDir: dir, activity: { retentionDays: 36_500 } }, { database: '', schema: null, drop: async () => {} });
+    const as = { key: s.apiKey, tenant: 'acme' };
+    try {
+      const { rows } = await sql<{ name: string; timestamp: string }>`select name, timestamp from sb_migrations order by name`.execute(s.server.storage.db);
+      expect(rows.map((r) => r.name)).toEqual(NAMES);
+      expect(rows.every((r) => r.timestamp.startsWith('2026-12-04T11:18:09'))).toBe(true);
+      const ann = await s.api('GET', '/notifications?user=ann', as);
+      expect(ann.body['notifications']).toEqual([expect.objectContaining({ user: 'ann', type: 'mention', title: 'Before the upgrade', body: 'kept', groupKey: 'g1', read: false })]);
+      expect((await s.api('GET', '/notifications/unread-count?user=bob', as)).body).toEqual({ count: 1, unseen: 1 });
+      expect((await s.api('GET', '/notifications/preferences?user=bob', as)).body).toEqual({ mutedTypes: ['digest'], mutedCategories: [], minPriority: 'low' });
+      const feed = await s.api('GET', '/activities?scope=project:42', as);
+      expect(feed.body['activities']).toEqual([expect.objectContaining({ actor: 'ann', verb: 'created', object: 'task:1', time: 1700000000000 })]);
+      const created = await s.api('POST', '/notifications', { ...as, body: { user: 'ann', type: 'system', title: 'After the upgrade' } });
+      expect(created.status, created.text).toBe(201);
+      expect(((await s.api('GET', '/notifications?user=ann', as)).body['notifications'] as unknown[]).length).toBe(2);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -6,16 +6,16 @@ import { ApiKeyStore } from './auth/api-keys.js';
 import { loadKeyMaterial } from './auth/key-files.js';
 import { type TokenClaims, mintToken } from './auth/mint.js';
 import { TokenVerifier } from './auth/token-verifier.js';
-import { loadConfig, parseConfig } from './config/load.js';
+import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
-import type { FeatureModule } from './core/modules.js';
 import { Node } from './core/node.js';
 import { createError } from './core/sb-error.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
 import { createRedisEngine, redisEngineOptions, usesRedis } from './engine/redis/redis-engine.js';
-import { activityFeature } from './features/activity/index.js';
-import { notificationsFeature } from './features/notifications/index.js';
+import { builtinFeatures, loadConfig } from './features/builtin.js';
+import { FeatureHost } from './features/host.js';
+import type { FeatureModule } from './features/manifest.js';
 import { createHttpApp } from './http/app.js';
 import { createLogger } from './observability/logger.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -27,9 +27,12 @@ export interface SwitchboardOptions {
   config?: Config | ConfigInput;
   logger?: Logger;
   engine?: Engine;
+  /** Features of the embedding app, registered after the built-in ones. */
   features?: readonly FeatureModule[];
   /** Clock in Unix ms for token checks and connection deadlines (default `Date.now`); tests move it instead of waiting. */
   now?: () => number;
+  /** Run the built-in features (notifications, activity); default true. */
+  builtinFeatures?: boolean;
 }
 
 /**
@@ -49,31 +52,48 @@ export class Switchboard {
     readonly devAdminKey: string | undefined,
     /** Durable data (SQLite in the data directory, or PostgreSQL at `database`). */
     readonly storage: Storage,
+    /** The features of this server, in registration order (their routes, migrations, services). */
+    readonly features: FeatureHost,
   ) {}
 
   static async create(options: SwitchboardOptions = {}): Promise<Switchboard> {
-    const config = parseConfig((options.config ?? {}) as ConfigInput);
+    const features = new FeatureHost([...(options.builtinFeatures === false ? [] : builtinFeatures()), ...(options.features ?? [])]);
+    const config = parseConfig((options.config ?? {}) as ConfigInput, features.configSchema());
     const logger = options.logger ?? createLogger(config.logLevel);
     const keys = loadKeyMaterial(config);
     const now = options.now ?? Date.now;
     const verifier = await TokenVerifier.create(config.auth, keys.secret, now);
     const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
+    const node = new Node({ config, engine, verifier, logger, now, features: features.features });
+    const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys), features.routes(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
-      await migrateToLatest(storage, (p) => {
+      await migrateToLatest(storage, features.migrations(), (p) => {
         if (p.kind === 'applied') logger.info({ migration: p.name, ms: p.ms }, 'migration applied');
       });
     } catch (err) {
       await storage.close();
       throw err;
     }
-    const durable = [notificationsFeature(storage), activityFeature(storage)];
-    const node = new Node({ config, engine, verifier, logger, now, features: [...durable, ...(options.features ?? [])] });
-    const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys));
     const transport = new WebSocketTransport(node);
     transport.attach(app.server);
-    await node.start();
-    return new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage);
+    const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features);
+    try {
+      await node.start();
+      await features.start(node, storage);
+    } catch (err) {
+      await server.close().catch((closeErr) => logger.warn({ err: closeErr }, 'closing after a failed start failed'));
+      throw err;
+    }
+    return server;
+  }
+
+  /**
+   * The service a running feature provides (what its `start` returned), for the embedding app.
+   * @example const inbox = server.feature<Inbox>('notifications');
+   */
+  feature<T>(name: string): T {
+    return this.features.service<T>(name);
   }
 
   /** Also accept WebSockets on another HTTP server (mounting into an existing app). */
@@ -108,6 +128,7 @@ export class Switchboard {
     this.transport.close();
     await this.app.close();
     await this.node.close();
+    await this.features.stop();
     const { engine } = this.node;
     await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), this.storage.close()]);
   }

@@ -1,6 +1,6 @@
 import { TENANT_RE } from '@switchboard/protocol';
 import { createStoredApiKey } from '../auth/key-files.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../features/builtin.js';
 import { createError } from '../core/sb-error.js';
 import { type ParsedArgs, flag } from './args.js';
 

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load.js';
+import { builtinMigrations, loadConfig } from '../features/builtin.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { Storage } from '../storage/storage.js';
 import { type ParsedArgs, flag } from './args.js';
@@ -17,7 +17,7 @@ export async function migrate(args: ParsedArgs, out: (text: string) => void): Pr
   const storage = Storage.open({ database: config.database, dataDir: config.dataDir, poolSize: 1 });
   try {
     out(`Migrating ${storage.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} database ${storage.location}`);
-    const summary = await migrateToLatest(storage, (p) => {
+    const summary = await migrateToLatest(storage, builtinMigrations(), (p) => {
       if (p.kind === 'pending') out(p.total === 0 ? '  no pending migrations' : `  ${p.total} pending: ${p.pending.join(', ')}`);
       else out(`  [${p.index}/${p.total}] ${p.name} ... done (${p.ms} ms)`);
     });

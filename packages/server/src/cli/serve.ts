@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load.js';
-import { listOptions } from '../config/options.js';
+import { listOptions, loadConfig } from '../features/builtin.js';
 import { Switchboard } from '../server.js';
 import { type ParsedArgs, flag } from './args.js';
 

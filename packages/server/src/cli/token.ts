@@ -1,7 +1,7 @@
 import { parseCapabilityFlag } from '../auth/capabilities.js';
 import { loadKeyMaterial } from '../auth/key-files.js';
 import { mintToken } from '../auth/mint.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../features/builtin.js';
 import { parseDuration } from '../config/duration.js';
 import { createError } from '../core/sb-error.js';
 import { type ParsedArgs, flag, flagAll } from './args.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Config, type ConfigInput, configSchema } from './schema.js';
+import type { Config, ConfigInput, ConfigSchema } from './schema.js';
 import { ENV_ALIASES, FLAG_ALIASES, type OptionInfo, listOptions } from './options.js';
 import { SwitchboardError, createError } from '../core/sb-error.js';
 
@@ -44,9 +44,9 @@ function parseValue(opt: OptionInfo, raw: string, source: string): unknown {
 }
 
 /** Options from SWITCHBOARD_* variables. */
-export function fromEnv(env: NodeJS.ProcessEnv): Tree {
+export function fromEnv(env: NodeJS.ProcessEnv, schema: ConfigSchema): Tree {
   const tree: Tree = {};
-  const options = listOptions();
+  const options = listOptions(schema);
   for (const opt of options) {
     const raw = env[opt.env];
     if (raw !== undefined && raw !== '') setPath(tree, opt.path, parseValue(opt, raw, opt.env));
@@ -60,9 +60,9 @@ export function fromEnv(env: NodeJS.ProcessEnv): Tree {
 }
 
 /** Options from `--flag value` / `--flag=value` pairs (already split from positional args). */
-export function fromFlags(flags: ReadonlyMap<string, string>): Tree {
+export function fromFlags(flags: ReadonlyMap<string, string>, schema: ConfigSchema): Tree {
   const tree: Tree = {};
-  const options = listOptions();
+  const options = listOptions(schema);
   for (const [flag, raw] of flags) {
     const alias = Object.hasOwn(FLAG_ALIASES, flag) ? FLAG_ALIASES[flag] : undefined;
     const opt = options.find((o) => o.flag === flag || o.key === alias);
@@ -90,10 +90,10 @@ export function fromFile(path: string): Tree {
 }
 
 /** Validate once, strictly, and freeze. Every problem names its option, flag and variable. */
-export function parseConfig(input: ConfigInput | Tree): Readonly<Config> {
-  const result = configSchema.safeParse(input);
+export function parseConfig(input: ConfigInput | Tree, schema: ConfigSchema): Readonly<Config> {
+  const result = schema.safeParse(input);
   if (!result.success) {
-    const options = listOptions();
+    const options = listOptions(schema);
     const lines = result.error.issues.map((issue) => {
       const key = issue.path.join('.');
       const opt = options.find((o) => key === o.key || key.startsWith(`${o.key}.`));
@@ -106,15 +106,23 @@ export function parseConfig(input: ConfigInput | Tree): Readonly<Config> {
   return deepFreeze(result.data);
 }
 
+export interface LoadArgs {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: ReadonlyMap<string, string>;
+  overrides?: Tree;
+}
+
 /** Defaults < config file < environment < flags. */
-export function loadConfig(args: { file?: string; env?: NodeJS.ProcessEnv; flags?: ReadonlyMap<string, string>; overrides?: Tree }): Readonly<Config> {
+export function loadConfig(args: LoadArgs & { schema: ConfigSchema }): Readonly<Config> {
+  const { schema } = args;
   const env = args.env ?? process.env;
   const file = args.file ?? env['SWITCHBOARD_CONFIG'];
   let tree: Tree = file ? fromFile(file) : {};
-  tree = merge(tree, fromEnv(env));
-  if (args.flags) tree = merge(tree, fromFlags(args.flags));
+  tree = merge(tree, fromEnv(env, schema));
+  if (args.flags) tree = merge(tree, fromFlags(args.flags, schema));
   if (args.overrides) tree = merge(tree, args.overrides);
-  return parseConfig(tree);
+  return parseConfig(tree, schema);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -123,4 +131,16 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The config functions bound to one schema: the kernel's options plus a set of features' sections. */
+export function configApi(schema: ConfigSchema) {
+  return {
+    schema,
+    listOptions: (): OptionInfo[] => listOptions(schema),
+    parseConfig: (input: ConfigInput | Tree): Readonly<Config> => parseConfig(input, schema),
+    loadConfig: (args: LoadArgs): Readonly<Config> => loadConfig({ ...args, schema }),
+    fromEnv: (env: NodeJS.ProcessEnv): Tree => fromEnv(env, schema),
+    fromFlags: (flags: ReadonlyMap<string, string>): Tree => fromFlags(flags, schema),
+  };
 }

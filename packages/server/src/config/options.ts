@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { configSchema } from './schema.js';
+import type { ConfigSchema } from './schema.js';
 
 /** One settable option: its path in the config, its flag and environment names, its help. */
 export interface OptionInfo {
@@ -32,8 +32,8 @@ function describe(t: z.ZodType): string {
   return (t as unknown as { description?: string }).description ?? '';
 }
 
-/** Every option of the config schema, flattened (nested objects become dotted paths). */
-export function listOptions(): OptionInfo[] {
+/** Every option of a config schema, flattened (nested objects become dotted paths). */
+export function listOptions(schema: ConfigSchema): OptionInfo[] {
   const out: OptionInfo[] = [];
   const walk = (shape: Record<string, z.ZodType>, prefix: string[]) => {
     for (const [key, type] of Object.entries(shape)) {
@@ -54,7 +54,7 @@ export function listOptions(): OptionInfo[] {
       });
     }
   };
-  walk((configSchema as unknown as { shape: Record<string, z.ZodType> }).shape, []);
+  walk((schema as unknown as { shape: Record<string, z.ZodType> }).shape, []);
   return out;
 }
 

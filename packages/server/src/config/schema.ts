@@ -1,18 +1,9 @@
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { bool, duration, int, stringList } from './fields.js';
 
-const int = (def: number, min: number, max: number, description: string) =>
-  z.coerce.number().int().min(min).max(max).default(def).describe(`${description} (default ${def})`);
-const bool = (def: boolean, description: string) =>
-  z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean())
-    .default(def)
-    .describe(`${description} (default ${def})`);
 /** `host:port[,host:port…]`; a host may be a name, IPv4 or a bracketed IPv6 address. */
 const HOST_PORTS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}(?:,\s*(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})*$/;
-const list = (description: string) =>
-  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
-    .default([])
-    .describe(description);
+const list = (description: string) => stringList().default([]).describe(description);
 
 /** Options of one channel namespace. */
 export const namespaceSchema = z.strictObject({
@@ -42,43 +33,19 @@ export const namespaceSchema = z.strictObject({
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
 });
 export type NamespaceConfig = z.output<typeof namespaceSchema>;
+export type NamespaceInput = z.input<typeof namespaceSchema>;
 
-const DEFAULT_NAMESPACES = {
+/** Namespaces of the kernel; features add theirs (a name already here only with the same options). */
+export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
   project: {},
   chat: {},
   analytics: { clientPublish: false, presence: false },
   user: { subscribe: 'owner', clientPublish: false, presence: false },
   system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
-  // Live activity of scope S is `activity:S`; the activity feature lets in exactly who may subscribe to S.
-  activity: { subscribe: 'authenticated', historySize: 0, clientPublish: false, presence: false, joinLeave: false, signals: false, recovery: false },
 };
 
-/** Options of the notifications feature. */
-const notificationsSchema = z.strictObject({
-  groupWindow: duration('60s', 'notifications with the same group key within this window of the first merge into one'),
-  retentionDays: int(90, 0, 36_500, 'days notifications are kept (0 = until the next sweep)'),
-  sweepInterval: duration('1h', 'interval of the notifications retention sweep (also run at start)'),
-  idempotencyTtl: duration('24h', 'how long an Idempotency-Key of a create request is remembered'),
-  maxRecipients: int(1000, 1, 100_000, 'most users named in one create request'),
-  pageSize: int(100, 1, 1000, 'largest page of a notifications list'),
-  maxDataBytes: int(16_384, 0, 1_048_576, 'largest `data` of a notification, bytes of JSON'),
-  clientCreate: bool(false, 'clients may create notifications (command notifications.create; also needs the publish capability on user:{recipient})'),
-  clientTypes: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
-    .default(['mention'])
-    .describe('types clients may create, comma separated (default mention)'),
-});
-
-/** Options of the activity feature. */
-const activitySchema = z.strictObject({
-  groupWindow: duration('0', 'consecutive activities of one actor and verb in one scope within this window merge into one (0 = never)'),
-  retentionDays: int(365, 0, 36_500, 'days activities are kept (0 = until the next sweep)'),
-  sweepInterval: duration('1h', 'interval of the activity retention sweep (also run at start)'),
-  idempotencyTtl: duration('24h', 'how long an Idempotency-Key of a record request is remembered'),
-  pageSize: int(100, 1, 1000, 'largest page of an activity list'),
-  maxDataBytes: int(16_384, 0, 1_048_576, 'largest `data` of an activity, bytes of JSON'),
-});
-
-export const configSchema = z.strictObject({
+/** The kernel's options; feature sections and `namespaces` are added by `buildConfigSchema`. */
+const coreShape = {
   /** TCP port of the HTTP API and the WebSocket endpoint. */
   port: int(7070, 0, 65535, 'TCP port for HTTP and WebSocket'),
   /** Address to listen on. */
@@ -175,20 +142,52 @@ export const configSchema = z.strictObject({
     presenceTtl: duration('15s', 'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this'),
     positionCheck: duration('30s', 'redis engine: each node compares its subscribed channels\' stream positions with Redis this often, a safety net for losses no publication reveals (0 = never)'),
   }).prefault({}).describe('timeouts'),
+};
 
-  /** The notifications inbox (see docs/notifications.md). */
-  notifications: notificationsSchema.prefault({}).describe('notifications'),
-  /** Activity feeds (see docs/activity.md). */
-  activity: activitySchema.prefault({}).describe('activity feeds'),
+const namespaceName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/);
 
-  /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
-  namespaces: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), namespaceSchema.prefault({}))
-    .prefault(DEFAULT_NAMESPACES as never)
-    .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
-}).refine((c) => !(c.redisSentinels && c.redisCluster), {
-  message: 'give redisSentinels or redisCluster, not both',
-  path: ['redisCluster'],
-});
+/** One feature's options, merged into the config schema under `key`, and the namespaces it needs by default. */
+export interface ConfigSection {
+  key: string;
+  /** A strict object schema; every field with a default, so the section may be left out. */
+  schema?: z.ZodObject;
+  /** One line for `serve --help` and the docs. */
+  description?: string;
+  namespaces?: Readonly<Record<string, NamespaceInput>>;
+}
 
-export type ConfigInput = z.input<typeof configSchema>;
-export type Config = z.output<typeof configSchema>;
+/** Top-level keys of the kernel's options: a feature section may not take one. */
+export const CORE_CONFIG_KEYS: readonly string[] = [...Object.keys(coreShape), 'namespaces'];
+
+function schemaWith(sections: readonly ConfigSection[]) {
+  const namespaces: Record<string, NamespaceInput> = { ...CORE_NAMESPACES };
+  for (const s of sections) Object.assign(namespaces, s.namespaces);
+  const featureShape = Object.fromEntries(sections.flatMap((s) => (s.schema ? [[s.key, s.schema.prefault({}).describe(s.description ?? s.key)]] : [])));
+  return z.strictObject({
+    ...coreShape,
+    ...featureShape,
+    /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
+    namespaces: z.record(namespaceName, namespaceSchema.prefault({}))
+      .prefault(namespaces as never)
+      .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
+  }).refine((c) => !(c.redisSentinels && c.redisCluster), {
+    message: 'give redisSentinels or redisCluster, not both',
+    path: ['redisCluster'],
+  });
+}
+
+const coreSchema = schemaWith([]);
+
+/** The kernel's options; every feature section is `unknown` here and typed by its feature. */
+export type Config = z.output<typeof coreSchema> & { readonly [section: string]: unknown };
+export type ConfigInput = z.input<typeof coreSchema> & { [section: string]: unknown };
+export type ConfigSchema = z.ZodType<Config, ConfigInput>;
+
+/**
+ * The one config schema: the kernel's options plus one section per feature, under its own
+ * key, and the default namespaces of the kernel and of every feature (a feature's defaults
+ * are checked against the others' by the feature host before they get here).
+ */
+export function buildConfigSchema(sections: readonly ConfigSection[]): ConfigSchema {
+  return schemaWith(sections) as unknown as ConfigSchema;
+}

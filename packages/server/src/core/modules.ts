@@ -1,9 +1,7 @@
-import type { FastifyInstance } from 'fastify';
 import type { Identity } from '../auth/token-verifier.js';
 import type { ResolvedChannel } from './channels.js';
 import type { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
-import type { Node } from './node.js';
 import { createError } from './sb-error.js';
 
 /** Payloads of the hooks, one type per hook. Throw a ReplyError from a `before`/`on` hook to refuse. */
@@ -20,27 +18,24 @@ export const HOOK_NAMES: readonly HookName[] = ['onConnect', 'onDisconnect', 'be
 export type Hooks = { [K in HookName]?: (payload: HookPayloads[K]) => void | Promise<void> };
 
 /**
- * A feature: a small module that uses core (channels, presence, publish) and adds its own
- * commands, HTTP routes and hooks. Registration fails on a missing dependency, an unknown
- * hook name or a command that already exists.
+ * What core sees of a feature: its name, dependencies, commands and hooks. The whole
+ * manifest (config, migrations, routes, service) is `FeatureModule` in features/manifest.ts.
+ * Registration fails on a missing dependency, an unknown hook name or a command that
+ * already exists.
  */
-export interface FeatureModule {
+export interface ModuleParts {
   name: string;
   dependsOn?: readonly string[];
   commands?: readonly CommandDefinition[];
-  /** Routes under /api/v1, registered in an encapsulated Fastify plugin. */
-  routes?: (app: FastifyInstance, node: Node) => void | Promise<void>;
   hooks?: Hooks;
-  start?: (node: Node) => void | Promise<void>;
-  stop?: () => void | Promise<void>;
 }
 
 /** Features in registration order, and their hooks by name. */
 export class ModuleRegistry {
-  readonly features: FeatureModule[] = [];
+  readonly features: ModuleParts[] = [];
   readonly #hooks = new Map<HookName, Array<(payload: never) => void | Promise<void>>>();
 
-  register(feature: FeatureModule, commands: Map<string, CommandDefinition>): void {
+  register(feature: ModuleParts, commands: Map<string, CommandDefinition>): void {
     if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
     for (const dep of feature.dependsOn ?? []) {
       if (!this.features.some((f) => f.name === dep)) throw createError('SB_ERR_FEATURE_DEPENDENCY', `feature "${feature.name}" needs "${dep}", registered before it`);

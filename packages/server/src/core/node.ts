@@ -16,7 +16,7 @@ import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { type FeatureModule, ModuleRegistry } from './modules.js';
+import { type ModuleParts, ModuleRegistry } from './modules.js';
 import { Hub } from './hub.js';
 import { unsubscribePush } from './encode.js';
 import { deviceOf, groupPresence } from './presence.js';
@@ -28,7 +28,8 @@ export interface NodeOptions {
   engine: Engine;
   verifier: TokenVerifier;
   logger: Logger;
-  features?: readonly FeatureModule[];
+  /** Commands and hooks of the features, in registration order (features/host.ts starts and stops them). */
+  features?: readonly ModuleParts[];
   /** Clock in Unix ms for connection deadlines, token expiry among them (default `Date.now`). */
   now?: () => number;
 }
@@ -105,7 +106,6 @@ export class Node {
 
   async start(): Promise<void> {
     this.wheel.start();
-    for (const f of this.modules.features) await f.start?.(this);
   }
 
   get draining(): boolean {
@@ -458,6 +458,5 @@ export class Node {
   async close(): Promise<void> {
     await this.drain();
     this.wheel.stop();
-    for (const f of [...this.modules.features].reverse()) await f.stop?.();
   }
 }

@@ -17,6 +17,10 @@ export const SB_ERRORS = {
   SB_ERR_FEATURE_HOOK: 'unknown hook name',
   /** A feature adds a command whose method already exists. */
   SB_ERR_FEATURE_COMMAND: 'command already exists',
+  /** A feature manifest clashes with the kernel or another feature (config key, namespace, migration, route, error code). */
+  SB_ERR_FEATURE_MANIFEST: 'feature manifest conflict',
+  /** A feature looked up a service it does not depend on, or that its dependency does not provide. */
+  SB_ERR_FEATURE_SERVICE: 'feature service unavailable',
   /** The port is in use or the address cannot be bound. */
   SB_ERR_LISTEN: 'cannot listen',
   /** A CLI argument is missing or invalid. */
@@ -26,9 +30,11 @@ export const SB_ERRORS = {
 } as const;
 
 export type SbErrorCode = keyof typeof SB_ERRORS;
+/** A code a feature declares in its manifest (`errors`), listed in that feature's docs. */
+export type FeatureErrorCode = `SB_ERR_${string}`;
 
 export class SwitchboardError extends Error {
-  constructor(readonly code: SbErrorCode, message: string) {
+  constructor(readonly code: SbErrorCode | FeatureErrorCode, message: string) {
     super(`${code}: ${message}`);
     this.name = 'SwitchboardError';
   }

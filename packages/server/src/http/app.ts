@@ -3,12 +3,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../auth/api-keys.js';
 import type { Node } from '../core/node.js';
 import { registerApi } from './api/index.js';
+import type { ApiRoute } from './api/route.js';
 
 /**
- * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1.
- * Node's header and request timeouts are set from the configuration.
+ * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1 (with the
+ * features' routes). Node's header and request timeouts are set from the configuration.
  */
-export async function createHttpApp(node: Node, apiKeys: ApiKeyStore): Promise<FastifyInstance> {
+export async function createHttpApp(node: Node, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = []): Promise<FastifyInstance> {
   const { config } = node;
   const app = Fastify({
     logger: false,
@@ -44,9 +45,6 @@ export async function createHttpApp(node: Node, apiKeys: ApiKeyStore): Promise<F
     return reply.type(node.metrics.registry.contentType).send(text);
   });
 
-  await app.register(async (api) => {
-    await registerApi(api, node, apiKeys);
-    for (const feature of node.modules.features) if (feature.routes) await api.register(async (scoped) => feature.routes?.(scoped, node));
-  }, { prefix: '/api/v1' });
+  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes), { prefix: '/api/v1' });
   return app;
 }

@@ -1,9 +1,12 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Kysely, Transaction } from 'kysely';
 import { ReplyError } from '../core/reply-error.js';
-import type { Database } from './tables.js';
+import type { SharedTables } from './tables.js';
 
 export type Claim<R> = { first: true } | { first: false; result: R };
+
+/** A feature's query layer has its own tables beside the shared ones; these functions use only the shared. */
+const shared = <DB extends SharedTables>(db: Kysely<DB>): Kysely<SharedTables> => db as unknown as Kysely<SharedTables>;
 
 /**
  * Idempotency keys of create requests, unique per (tenant, scope, key). The key is claimed
@@ -12,7 +15,8 @@ export type Claim<R> = { first: true } | { first: false; result: R };
  */
 export const idempotencyKeys = {
   /** Claim `key` inside `trx`; when it was used before, the first request's result. */
-  async claim<R>(trx: Transaction<Database>, tenant: string, scope: string, key: string, now: number): Promise<Claim<R>> {
+  async claim<R, DB extends SharedTables>(tx: Transaction<DB>, tenant: string, scope: string, key: string, now: number): Promise<Claim<R>> {
+    const trx = shared(tx);
     const inserted = await trx.insertInto('sb_idempotency_keys')
       .values({ tenant, scope, key, result: null, created_at: now })
       .onConflict((oc) => oc.columns(['tenant', 'scope', 'key']).doNothing())
@@ -27,15 +31,15 @@ export const idempotencyKeys = {
   },
 
   /** Store the result of the request that claimed `key` (same transaction). */
-  async complete(trx: Transaction<Database>, tenant: string, scope: string, key: string, result: unknown): Promise<void> {
-    await trx.updateTable('sb_idempotency_keys').set({ result: JSON.stringify(result) })
+  async complete<DB extends SharedTables>(trx: Transaction<DB>, tenant: string, scope: string, key: string, result: unknown): Promise<void> {
+    await shared(trx).updateTable('sb_idempotency_keys').set({ result: JSON.stringify(result) })
       .where('tenant', '=', tenant).where('scope', '=', scope).where('key', '=', key)
       .execute();
   },
 
   /** Forget keys older than `before` (Unix ms); returns how many. */
-  async sweep(db: Kysely<Database>, scope: string, before: number): Promise<number> {
-    const res = await db.deleteFrom('sb_idempotency_keys').where('scope', '=', scope).where('created_at', '<', before).executeTakeFirst();
+  async sweep<DB extends SharedTables>(db: Kysely<DB>, scope: string, before: number): Promise<number> {
+    const res = await shared(db).deleteFrom('sb_idempotency_keys').where('scope', '=', scope).where('created_at', '<', before).executeTakeFirst();
     return Number(res.numDeletedRows);
   },
 };

@@ -1,6 +1,7 @@
-import { type MigrationResult, Migrator, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { SwitchboardError, createError } from '../core/sb-error.js';
-import { MIGRATIONS } from './migrations.js';
+import type { NamedMigration } from './migration.js';
+import { SHARED_MIGRATIONS } from './migrations.js';
 import type { Storage } from './storage.js';
 
 /** One step of a migration run, for progress output. */
@@ -15,9 +16,19 @@ export interface MigrationSummary {
 }
 
 /**
- * PostgreSQL: the schema the connection writes to (first of its search_path). The migrator
- * must be told, or it would take another schema's migration table in the same database for
- * this one's.
+ * The record of applied migrations: the table (and columns) kysely's Migrator wrote before,
+ * so a database migrated by an earlier version keeps its record and nothing runs twice.
+ */
+const TABLE = 'sb_migrations';
+
+type Db = Kysely<unknown>;
+type MigrationRow = { name: string; timestamp: string };
+type MigrationsDb = Kysely<{ sb_migrations: MigrationRow }>;
+
+/**
+ * PostgreSQL: the schema the connection writes to (first of its search_path). The record is
+ * read and written there by name, so another schema's record in the same database is never
+ * taken for this one's.
  */
 async function targetSchema(storage: Storage): Promise<string | undefined> {
   if (storage.kind !== 'postgres') return undefined;
@@ -27,47 +38,98 @@ async function targetSchema(storage: Storage): Promise<string | undefined> {
   return schema;
 }
 
-async function migrator(storage: Storage): Promise<Migrator> {
-  const schema = await targetSchema(storage);
-  return new Migrator({
-    db: storage.db,
-    provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
-    migrationTableName: 'sb_migrations',
-    migrationLockTableName: 'sb_migrations_lock',
-    ...(schema ? { migrationTableSchema: schema } : {}),
-  });
-}
-
-function failure(storage: Storage, err: unknown, step?: MigrationResult): Error {
+function failure(storage: Storage, err: unknown, name?: string): Error {
   if (err instanceof SwitchboardError) return err;
-  const what = step ? `migration ${step.migrationName}` : 'migrations';
+  const what = name ? `migration ${name}` : 'migrations';
   return createError('SB_ERR_STORAGE', `${storage.location}: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
 }
 
+/** The whole list: shared first, then each feature's in registration order; names unique. */
+export function migrationList(featureMigrations: readonly NamedMigration[]): NamedMigration[] {
+  const all = [...SHARED_MIGRATIONS, ...featureMigrations];
+  const seen = new Set<string>();
+  for (const m of all) {
+    if (seen.has(m.name)) throw createError('SB_ERR_FEATURE_MANIFEST', `migration "${m.name}" is declared twice`);
+    seen.add(m.name);
+  }
+  return all;
+}
+
+class Recorder {
+  constructor(private readonly storage: Storage, private readonly schema: string | undefined) {}
+
+  #table(db: Db): MigrationsDb {
+    const typed = db as unknown as MigrationsDb;
+    return this.schema ? typed.withSchema(this.schema) : typed;
+  }
+
+  /** Run `fn` in one transaction; on PostgreSQL it holds a lock per schema, so nodes migrating at once take turns. */
+  async locked<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    return (this.storage.db as unknown as Db).transaction().execute(async (trx) => {
+      if (this.schema) await sql`select pg_advisory_xact_lock(hashtext(${`${this.schema}.${TABLE}`}))`.execute(trx);
+      return fn(trx);
+    });
+  }
+
+  async ensureTable(): Promise<void> {
+    await this.locked(async (trx) => {
+      const schema = this.schema ? trx.schema.withSchema(this.schema) : trx.schema;
+      await schema.createTable(TABLE).ifNotExists()
+        .addColumn('name', 'varchar(255)', (c) => c.notNull().primaryKey())
+        .addColumn('timestamp', 'varchar(255)', (c) => c.notNull())
+        .execute();
+    });
+  }
+
+  async applied(db: Db): Promise<Set<string>> {
+    const rows = await this.#table(db).selectFrom(TABLE).select('name').execute();
+    return new Set(rows.map((r) => r.name));
+  }
+
+  async record(db: Db, name: string): Promise<void> {
+    await this.#table(db).insertInto(TABLE).values({ name, timestamp: new Date().toISOString() }).execute();
+  }
+}
+
 /**
- * Apply every pending migration, one at a time, reporting each step. Safe to run again
- * (nothing pending: nothing done) and from several nodes at once (kysely's migration lock).
+ * Apply every pending migration of `migrations` in list order, each in its own transaction
+ * with its record, reporting each step. Safe to run again (nothing pending: nothing done)
+ * and from several nodes at once. Applied migrations that are not in the list (a feature the
+ * server no longer runs) are left alone.
  */
-export async function migrateToLatest(storage: Storage, onProgress: (p: MigrationProgress) => void = () => {}): Promise<MigrationSummary> {
-  let m: Migrator;
-  let infos;
+export async function migrateToLatest(
+  storage: Storage,
+  migrations: readonly NamedMigration[],
+  onProgress: (p: MigrationProgress) => void = () => {},
+): Promise<MigrationSummary> {
+  let recorder: Recorder;
+  let done: Set<string>;
   try {
-    m = await migrator(storage);
-    infos = await m.getMigrations();
+    recorder = new Recorder(storage, await targetSchema(storage));
+    await recorder.ensureTable();
+    done = await recorder.applied(storage.db as unknown as Db);
   } catch (err) {
     throw failure(storage, err);
   }
-  const pending = infos.filter((i) => i.executedAt === undefined).map((i) => i.name);
-  onProgress({ kind: 'pending', total: pending.length, pending });
+  const pending = migrations.filter((m) => !done.has(m.name));
+  onProgress({ kind: 'pending', total: pending.length, pending: pending.map((m) => m.name) });
   const applied: string[] = [];
-  for (let index = 0; index < pending.length; index++) {
+  for (const [i, m] of pending.entries()) {
     const started = performance.now();
-    const { error, results } = await m.migrateUp();
-    const step = results?.find((r) => r.status !== 'NotExecuted');
-    if (error !== undefined || step?.status === 'Error') throw failure(storage, error, step);
-    if (!step) break; // another node applied the rest meanwhile
-    applied.push(step.migrationName);
-    onProgress({ kind: 'applied', name: step.migrationName, index: index + 1, total: pending.length, ms: Math.round(performance.now() - started) });
+    let ran: boolean;
+    try {
+      ran = await recorder.locked(async (trx) => {
+        if ((await recorder.applied(trx)).has(m.name)) return false; // another node applied it meanwhile
+        await m.up(trx);
+        await recorder.record(trx, m.name);
+        return true;
+      });
+    } catch (err) {
+      throw failure(storage, err, m.name);
+    }
+    if (!ran) continue;
+    applied.push(m.name);
+    onProgress({ kind: 'applied', name: m.name, index: i + 1, total: pending.length, ms: Math.round(performance.now() - started) });
   }
-  return { applied, upToDate: infos.length - pending.length };
+  return { applied, upToDate: migrations.length - pending.length };
 }

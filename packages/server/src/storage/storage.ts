@@ -4,7 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, type Transaction } from 'kysely';
 import pg from 'pg';
 import { createError } from '../core/sb-error.js';
-import type { Database } from './tables.js';
+import type { SharedTables } from './tables.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -74,7 +74,7 @@ function withStatementCache(db: SqliteDatabase.Database): SqliteDialectConfig['d
 export class Storage {
   private constructor(
     readonly kind: StoreKind,
-    readonly db: Kysely<Database>,
+    readonly db: Kysely<SharedTables>,
     /** The SQLite file or the redacted PostgreSQL URL. */
     readonly location: string,
   ) {}
@@ -89,7 +89,7 @@ export class Storage {
     // checked-out client, which nobody else listens to. The next query reconnects.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    return new Storage('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), redactUrl(url));
+    return new Storage('postgres', new Kysely<SharedTables>({ dialect: new PostgresDialect({ pool }) }), redactUrl(url));
   }
 
   static #openSqlite(dataDir: string): Storage {
@@ -104,12 +104,20 @@ export class Storage {
     } catch (err) {
       throw createError('SB_ERR_STORAGE', `${file}: ${(err as Error).message}`);
     }
-    return new Storage('sqlite', new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), file);
+    return new Storage('sqlite', new Kysely<SharedTables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), file);
   }
 
   /** Run `fn` in one transaction: everything it writes commits together or not at all. */
-  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (trx: Transaction<SharedTables>) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(fn);
+  }
+
+  /**
+   * The query layer typed with a feature's own tables beside the shared ones. The tables
+   * exist once the feature's migrations ran (at start, before any feature starts).
+   */
+  tables<T>(): Kysely<SharedTables & T> {
+    return this.db as unknown as Kysely<SharedTables & T>;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { type CryptoKey, SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenError, TokenVerifier, validUntil } from '../../src/auth/token-verifier.js';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/features/builtin.js';
 import type { Config } from '../../src/config/schema.js';
 
 const SECRET = 'test-secret-that-is-at-least-32-characters-long';

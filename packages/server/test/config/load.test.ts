@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromEnv, fromFlags, loadConfig, parseConfig } from '../../src/config/load.js';
+import { fromEnv, fromFlags, loadConfig, parseConfig } from '../../src/features/builtin.js';
 import { SwitchboardError } from '../../src/core/sb-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-config-test-'));

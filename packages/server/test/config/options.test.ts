@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
-import { ENV_ALIASES, FLAG_ALIASES, listOptions } from '../../src/config/options.js';
+import { ENV_ALIASES, FLAG_ALIASES } from '../../src/config/options.js';
+import { listOptions } from '../../src/features/builtin.js';
 
 describe('listOptions', () => {
   const options = listOptions();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandDefinition } from '../../src/core/command.js';
-import { type FeatureModule, HOOK_NAMES, type HookPayloads, type Hooks, ModuleRegistry } from '../../src/core/modules.js';
+import { HOOK_NAMES, type HookPayloads, type Hooks, ModuleRegistry } from '../../src/core/modules.js';
+import type { FeatureModule } from '../../src/features/manifest.js';
 import { SwitchboardError } from '../../src/core/sb-error.js';
 
 const command = (method: string): CommandDefinition => ({ method, params: undefined as never, handler: async () => ({}) });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createStoredApiKey } from '../../auth/key-files.js';
-import { configSchema } from '../../config/schema.js';
+import { configSchema } from '../../features/builtin.js';
 import type { ChildRegistry } from './children.js';
 import { BenchFailure } from './failure.js';
 

@@ -14,19 +14,19 @@ const MAX_PAGE = 1000;
  * client publish and the publish permission on the scope; the actor is the connection's
  * user and the time is now. `activity.list` needs the subscribe permission on the scope.
  */
-export function activityCommands(feeds: ActivityFeeds): CommandDefinition[] {
+export function activityCommands(feeds: () => ActivityFeeds): CommandDefinition[] {
   return [
     defineCommand({
       method: 'activity.record',
       params: z.strictObject({ ...activityContent, idempotencyKey: idempotencyKey.optional() }),
       async handler({ client }, p) {
         const identity = client.identity as Identity;
-        const ch = feeds.resolveScope(identity.tenant, p.scope);
+        const ch = feeds().resolveScope(identity.tenant, p.scope);
         if (!ch.options.clientPublish) throw new ReplyError(ErrorCode.NotAvailable, 'client publish is disabled in this namespace');
         if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the publish permission on ${ch.channel}`);
         if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
         const { idempotencyKey: key, ...content } = p;
-        return feeds.record(identity.tenant, { ...content, actor: identity.user }, key === undefined ? undefined : `user:${identity.user}:${key}`);
+        return feeds().record(identity.tenant, { ...content, actor: identity.user }, key === undefined ? undefined : `user:${identity.user}:${key}`);
       },
     }),
     defineCommand({
@@ -34,9 +34,9 @@ export function activityCommands(feeds: ActivityFeeds): CommandDefinition[] {
       params: z.strictObject({ scope, ...listFilters(MAX_PAGE) }),
       async handler({ client }, p) {
         const identity = client.identity as Identity;
-        const ch = feeds.resolveScope(identity.tenant, p.scope);
-        if (!feeds.mayRead(identity, ch)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${ch.channel}`);
-        return feeds.list(identity.tenant, p);
+        const ch = feeds().resolveScope(identity.tenant, p.scope);
+        if (!feeds().mayRead(identity, ch)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${ch.channel}`);
+        return feeds().list(identity.tenant, p);
       },
     }),
   ] as CommandDefinition[];

@@ -1,11 +1,11 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Identity } from '../../auth/token-verifier.js';
-import type { Config } from '../../config/schema.js';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { Node } from '../../core/node.js';
 import { can } from '../../core/permissions.js';
 import { ReplyError } from '../../core/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
+import type { ActivityConfig } from './config.js';
 import { ACTIVITY_NAMESPACE, type Activity, type ActivityInput } from './model.js';
 import type { ActivityPage, ActivityQuery, ActivityStore, RecordResult } from './store.js';
 
@@ -21,11 +21,13 @@ export interface ActivityPush {
  */
 export class ActivityFeeds {
   #node: Node | null = null;
+  #config: ActivityConfig | null = null;
 
   constructor(readonly store: ActivityStore) {}
 
-  attach(node: Node): void {
+  attach(node: Node, config: ActivityConfig): void {
     this.#node = node;
+    this.#config = config;
   }
 
   get #started(): Node {
@@ -33,8 +35,10 @@ export class ActivityFeeds {
     return this.#node;
   }
 
-  get config(): Config['activity'] {
-    return this.#started.config.activity;
+  /** The `activity` config section. */
+  get config(): ActivityConfig {
+    if (!this.#config) throw new ReplyError(ErrorCode.Unavailable, 'activity feeds are starting');
+    return this.#config;
   }
 
   /** The scope as a channel of the tenant (422 for an invalid name or undeclared namespace). */
@@ -51,7 +55,7 @@ export class ActivityFeeds {
 
   async record(tenant: string, input: ActivityInput, idempotencyKey?: string): Promise<RecordResult> {
     const node = this.#started;
-    const cfg = node.config.activity;
+    const cfg = this.config;
     this.resolveScope(tenant, input.scope);
     if (input.data !== undefined && Buffer.byteLength(JSON.stringify(input.data)) > cfg.maxDataBytes) {
       throw new ReplyError(ErrorCode.PayloadTooLarge, `data larger than ${cfg.maxDataBytes} bytes`);

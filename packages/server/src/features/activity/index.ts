@@ -1,11 +1,11 @@
 import { ErrorCode } from '@switchboard/protocol';
-import type { FeatureModule } from '../../core/modules.js';
-import type { Node } from '../../core/node.js';
 import { ReplyError } from '../../core/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
-import type { Storage } from '../../storage/storage.js';
+import { type FeatureModule, defineFeature } from '../manifest.js';
 import { activityCommands } from './commands.js';
+import { type ActivityConfig, activityConfig } from './config.js';
 import { ActivityFeeds } from './feeds.js';
+import { ACTIVITY_MIGRATIONS } from './migrations.js';
 import { ACTIVITY_NAMESPACE } from './model.js';
 import { activityRoutes } from './routes.js';
 import { ActivityStore } from './store.js';
@@ -18,46 +18,51 @@ export interface ActivityFeatureOptions {
 /**
  * Activity feeds: record and query what happened in a scope (`project:42`), live on
  * `activity:{scope}` for exactly who may subscribe to the scope. See docs/activity.md.
+ * Its service (for features that depend on it) is the ActivityFeeds.
  */
-export function activityFeature(storage: Storage, options: ActivityFeatureOptions = {}): FeatureModule & { feeds: ActivityFeeds } {
-  const feeds = new ActivityFeeds(new ActivityStore(storage, options.now));
-  let node: Node | null = null;
+export function activityFeature(options: ActivityFeatureOptions = {}): FeatureModule<ActivityConfig, ActivityFeeds> {
+  let running: { feeds: ActivityFeeds; retention: RetentionSweep } | null = null;
+  const feeds = (): ActivityFeeds => {
+    if (!running) throw new ReplyError(ErrorCode.Unavailable, 'activity feeds are starting');
+    return running.feeds;
+  };
 
-  const retention = new RetentionSweep('activity', async () => {
-    if (!node) return {};
-    const { retentionDays, idempotencyTtl } = node.config.activity;
-    return feeds.store.sweep(retentionDays, idempotencyTtl);
-  });
-
-  return {
+  return defineFeature({
     name: 'activity',
-    feeds,
+    config: { schema: activityConfig, description: 'activity feeds' },
+    namespaces: {
+      // Live activity of scope S is `activity:S`; the hook below lets in exactly who may subscribe to S.
+      [ACTIVITY_NAMESPACE]: { subscribe: 'authenticated', historySize: 0, clientPublish: false, presence: false, joinLeave: false, signals: false, recovery: false },
+    },
+    migrations: ACTIVITY_MIGRATIONS,
     commands: activityCommands(feeds),
-    routes: activityRoutes(feeds),
+    routes: () => activityRoutes(feeds),
     hooks: {
-      // The live channel of scope S is `activity:S`: only who may subscribe to S gets in.
       async beforeSubscribe({ client, channel }) {
         if (channel.namespace !== ACTIVITY_NAMESPACE) return;
         const identity = client.identity;
         const denied = new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${channel.name || '(no scope)'}`);
-        if (!identity) throw denied;
+        if (!identity || !running) throw denied;
         let scope;
         try {
-          scope = feeds.resolveScope(identity.tenant, channel.name);
+          scope = running.feeds.resolveScope(identity.tenant, channel.name);
         } catch {
           throw denied;
         }
-        if (!feeds.mayRead(identity, scope)) throw denied;
+        if (!running.feeds.mayRead(identity, scope)) throw denied;
       },
     },
-    async start(n) {
-      node = n;
-      feeds.attach(n);
-      if (!n.config.namespaces[ACTIVITY_NAMESPACE]) n.logger.warn('no "activity" namespace configured: activities are stored but not pushed live');
-      await retention.start(n.logger, n.config.activity.sweepInterval);
+    async start(ctx) {
+      const created = new ActivityFeeds(new ActivityStore(ctx.storage, options.now));
+      created.attach(ctx.node, ctx.config);
+      if (!ctx.node.config.namespaces[ACTIVITY_NAMESPACE]) ctx.logger.warn('no "activity" namespace configured: activities are stored but not pushed live');
+      const retention = new RetentionSweep('activity', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));
+      running = { feeds: created, retention };
+      await retention.start(ctx.logger, ctx.config.sweepInterval);
+      return created;
     },
     async stop() {
-      await retention.stop();
+      await running?.retention.stop();
     },
-  };
+  });
 }

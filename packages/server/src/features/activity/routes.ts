@@ -1,29 +1,44 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { type ApiRoute, defineRoute } from '../../http/api/route.js';
+import { idempotencyHeaders } from '../../http/api/schemas.js';
 import { timeParam } from '../../storage/paging.js';
-import { idempotencyHeader, parseRequest as parse, requestTenant } from '../request.js';
 import type { ActivityFeeds } from './feeds.js';
-import { activityContent, actorId, listFilters, scope } from './schemas.js';
+import { activityContent, activityPage, actorId, listFilters, recordResult, scope } from './schemas.js';
 
 const MAX_PAGE = 1000;
 
-const recordBody = z.strictObject({ ...activityContent, actor: actorId, time: timeParam.optional() });
-const listQuery = z.strictObject({ scope: scope.optional(), ...listFilters(MAX_PAGE) });
-
 /** HTTP routes of activity feeds for the app backend (under /api/v1, API key required). */
-export function activityRoutes(feeds: ActivityFeeds) {
-  return (app: FastifyInstance): void => {
-    app.post('/activities', async (req, reply) => {
-      const tenant = requestTenant(req);
-      const key = idempotencyHeader(req);
-      const body = parse(recordBody, req.body, 'body');
-      const result = await feeds.record(tenant, body, key === undefined ? undefined : `api:${key}`);
-      return reply.code(result.deduplicated ? 200 : 201).send(result);
-    });
-
-    app.get('/activities', async (req) => {
-      const query = parse(listQuery, req.query, 'query');
-      return feeds.list(requestTenant(req), query);
-    });
-  };
+export function activityRoutes(feeds: () => ActivityFeeds): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/activities',
+      operationId: 'recordActivity',
+      tag: 'activity',
+      summary: 'Record an activity in a scope',
+      description: 'Stored, then published to `activity:{scope}`. 201 when recorded; 200 with `deduplicated` when the Idempotency-Key was seen.',
+      headers: idempotencyHeaders,
+      body: z.strictObject({ ...activityContent, actor: actorId, time: timeParam.optional() }),
+      response: recordResult,
+      created: (result) => result.deduplicated !== true,
+      errors: [413, 422, 503],
+      async handler({ tenant, body, headers }) {
+        const key = headers['idempotency-key'];
+        return feeds().record(tenant, body, key === undefined ? undefined : `api:${key}`);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/activities',
+      operationId: 'listActivities',
+      tag: 'activity',
+      summary: 'Activities of a scope (or of the whole tenant), newest first, one page',
+      query: z.strictObject({ scope: scope.optional(), ...listFilters(MAX_PAGE) }),
+      response: activityPage,
+      errors: [422, 503],
+      async handler({ tenant, query }) {
+        return feeds().list(tenant, query);
+      },
+    }),
+  ];
 }

@@ -30,3 +30,31 @@ export function listFilters(pageSize: number) {
     limit: z.coerce.number().int().min(1).max(pageSize).optional(),
   };
 }
+
+/* Response bodies, for the OpenAPI document: open objects, so a new field breaks no client. */
+
+export const activityRecord = z.object({
+  id: z.string(),
+  scope: z.string(),
+  actor: z.string(),
+  verb: z.string(),
+  object: z.string().nullable(),
+  target: z.string().nullable(),
+  data: z.unknown(),
+  time: z.number().int().describe('Unix milliseconds'),
+  lastTime: z.number().int(),
+  count: z.number().int(),
+  objects: z.array(z.string()),
+  createdAt: z.number().int(),
+});
+
+export const recordResult = z.object({
+  activity: activityRecord,
+  merged: z.boolean(),
+  deduplicated: z.literal(true).optional().describe('present when the Idempotency-Key was seen: nothing was recorded'),
+});
+
+export const activityPage = z.object({
+  activities: z.array(activityRecord),
+  nextCursor: z.string().nullable().describe('pass as `cursor` for the next (older) page; null on the last page'),
+});

@@ -1,9 +1,10 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { newId } from '../../storage/ids.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
-import type { ActivityTable } from '../../storage/tables.js';
+import type { SharedTables } from '../../storage/tables.js';
+import type { ActivityTable, ActivityTables } from './tables.js';
 import { type Activity, type ActivityInput, MAX_OBJECTS, toActivity } from './model.js';
 
 const KEY_SCOPE = 'activity';
@@ -50,14 +51,18 @@ function canMerge(latest: Row | undefined, input: ActivityInput, time: number, w
 
 /** Activity feeds in storage: one transaction per record; callers publish what committed. */
 export class ActivityStore {
-  constructor(private readonly storage: Storage, private readonly now: () => number = Date.now) {}
+  readonly #db: Kysely<SharedTables & ActivityTables>;
+
+  constructor(storage: Storage, private readonly now: () => number = Date.now) {
+    this.#db = storage.tables<ActivityTables>();
+  }
 
   async record(req: RecordRequest): Promise<RecordResult> {
-    return this.storage.transaction(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const now = this.now();
       const { tenant, input, idempotencyKey: key } = req;
       if (key !== undefined) {
-        const claim = await idempotencyKeys.claim<RecordResult>(trx, tenant, KEY_SCOPE, key, now);
+        const claim = await idempotencyKeys.claim<RecordResult, SharedTables & ActivityTables>(trx, tenant, KEY_SCOPE, key, now);
         if (!claim.first) return { ...claim.result, deduplicated: true as const };
       }
       const time = input.time ?? now;
@@ -88,7 +93,7 @@ export class ActivityStore {
 
   async list(tenant: string, q: ActivityQuery): Promise<ActivityPage> {
     const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    let query = this.storage.db.selectFrom('sb_activities').selectAll().where('tenant', '=', tenant);
+    let query = this.#db.selectFrom('sb_activities').selectAll().where('tenant', '=', tenant);
     if (q.scope !== undefined) query = query.where('scope', '=', q.scope);
     if (q.actor !== undefined) query = query.where('actor', '=', q.actor);
     if (q.verb !== undefined) query = query.where('verb', '=', q.verb);
@@ -103,8 +108,8 @@ export class ActivityStore {
   /** Delete activities that happened more than `days` days ago (0: all before now). */
   async sweep(days: number, idempotencyTtl: number): Promise<{ activities: number; keys: number }> {
     const now = this.now();
-    const res = await this.storage.db.deleteFrom('sb_activities').where('time', '<', now - days * 86_400_000).executeTakeFirst();
-    const keys = await idempotencyKeys.sweep(this.storage.db, KEY_SCOPE, now - idempotencyTtl);
+    const res = await this.#db.deleteFrom('sb_activities').where('time', '<', now - days * 86_400_000).executeTakeFirst();
+    const keys = await idempotencyKeys.sweep(this.#db, KEY_SCOPE, now - idempotencyTtl);
     return { activities: Number(res.numDeletedRows), keys };
   }
 }

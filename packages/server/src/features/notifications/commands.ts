@@ -18,14 +18,14 @@ const self = (client: Client): Identity => client.identity as Identity;
  * Client commands of the inbox. Every one acts on the connection's own user and tenant
  * only: an id of another user's notification is NotFound, like an id that does not exist.
  */
-export function notificationCommands(inbox: Inbox): CommandDefinition[] {
+export function notificationCommands(inbox: () => Inbox): CommandDefinition[] {
   return [
     defineCommand({
       method: 'notifications.list',
       params: z.strictObject(listFilters(MAX_PAGE)),
       async handler({ client }, p) {
         const { tenant, user } = self(client);
-        return inbox.list(tenant, user, p);
+        return inbox().list(tenant, user, p);
       },
     }),
     defineCommand({
@@ -33,7 +33,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject({}),
       async handler({ client }) {
         const { tenant, user } = self(client);
-        return inbox.unreadCount(tenant, user);
+        return inbox().unreadCount(tenant, user);
       },
     }),
     defineCommand({
@@ -41,7 +41,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject({ id: notificationId }),
       async handler({ client }, p) {
         const { tenant, user } = self(client);
-        await inbox.markRead(tenant, user, p.id);
+        await inbox().markRead(tenant, user, p.id);
         return {};
       },
     }),
@@ -50,7 +50,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject({}),
       async handler({ client }) {
         const { tenant, user } = self(client);
-        return inbox.markAllRead(tenant, user);
+        return inbox().markAllRead(tenant, user);
       },
     }),
     defineCommand({
@@ -58,7 +58,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject({}),
       async handler({ client }) {
         const { tenant, user } = self(client);
-        return inbox.markAllSeen(tenant, user);
+        return inbox().markAllSeen(tenant, user);
       },
     }),
     defineCommand({
@@ -66,7 +66,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject({ id: notificationId }),
       async handler({ client }, p) {
         const { tenant, user } = self(client);
-        await inbox.archive(tenant, user, p.id);
+        await inbox().archive(tenant, user, p.id);
         return {};
       },
     }),
@@ -75,7 +75,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject({}),
       async handler({ client }) {
         const { tenant, user } = self(client);
-        return inbox.preferences(tenant, user);
+        return inbox().preferences(tenant, user);
       },
     }),
     defineCommand({
@@ -83,7 +83,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: z.strictObject(preferencesPatch),
       async handler({ client }, p) {
         const { tenant, user } = self(client);
-        return inbox.setPreferences(tenant, user, p);
+        return inbox().setPreferences(tenant, user, p);
       },
     }),
     defineCommand({
@@ -91,7 +91,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
       params: notificationContent.omit({ actor: true }).extend({ user: userId, idempotencyKey: idempotencyKey.optional() }),
       async handler({ client, node }, p) {
         const identity = self(client);
-        const cfg = node.config.notifications;
+        const cfg = inbox().config();
         if (!cfg.clientCreate) throw new ReplyError(ErrorCode.NotAvailable, 'clients may not create notifications (notifications.clientCreate)');
         if (!cfg.clientTypes.includes(p.type)) throw new ReplyError(ErrorCode.PermissionDenied, `type "${p.type}" may not be created by clients`);
         if (p.priority === 'critical') throw new ReplyError(ErrorCode.PermissionDenied, 'clients may not create critical notifications');
@@ -99,7 +99,7 @@ export function notificationCommands(inbox: Inbox): CommandDefinition[] {
         if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the publish capability on ${ch.channel}`);
         if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
         const { user, idempotencyKey: key, ...content } = p;
-        return inbox.create(identity.tenant, [user], { ...content, actor: { id: identity.user } }, {
+        return inbox().create(identity.tenant, [user], { ...content, actor: { id: identity.user } }, {
           idempotencyKey: key === undefined ? undefined : `user:${identity.user}:${key}`,
         });
       },

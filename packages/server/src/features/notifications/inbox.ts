@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
-import type { Config } from '../../config/schema.js';
 import { ReplyError } from '../../core/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
+import type { NotificationsConfig } from './config.js';
 import type { NotificationInput, Preferences, UnreadCounts } from './model.js';
 import { NotificationDelivery } from './delivery.js';
 import { type CreateResult, type ListQuery, NotificationStore, type Page } from './store.js';
@@ -20,7 +20,8 @@ export class Inbox {
 
   constructor(
     readonly store: NotificationStore,
-    private readonly config: () => Config['notifications'],
+    /** The `notifications` config section. */
+    readonly config: () => NotificationsConfig,
     private readonly onStorageDown: (err: unknown) => void,
   ) {
     this.delivery = new NotificationDelivery(store);

@@ -1,13 +1,13 @@
 import { ErrorCode } from '@switchboard/protocol';
-import type { Config } from '../../config/schema.js';
-import type { FeatureModule } from '../../core/modules.js';
-import type { Node } from '../../core/node.js';
+import type { Logger } from 'pino';
 import { ReplyError } from '../../core/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
-import type { Storage } from '../../storage/storage.js';
+import { type FeatureModule, defineFeature } from '../manifest.js';
 import { notificationCommands } from './commands.js';
+import { type NotificationsConfig, notificationsConfig } from './config.js';
 import { USER_NAMESPACE } from './delivery.js';
 import { Inbox } from './inbox.js';
+import { NOTIFICATION_MIGRATIONS } from './migrations.js';
 import { notificationRoutes } from './routes.js';
 import { NotificationStore } from './store.js';
 
@@ -19,44 +19,48 @@ export interface NotificationsFeatureOptions {
 /**
  * The notifications inbox: persisted per user, pushed live to `user:{sub}`, read state,
  * preferences, batching by group key, cursor pagination, retention. See docs/notifications.md.
+ * Its service (for features that depend on it) is the Inbox.
  */
-export function notificationsFeature(storage: Storage, options: NotificationsFeatureOptions = {}): FeatureModule & { inbox: Inbox } {
-  let node: Node | null = null;
-  const config = (): Config['notifications'] => {
-    if (!node) throw new ReplyError(ErrorCode.Unavailable, 'notifications are starting');
-    return node.config.notifications;
+export function notificationsFeature(options: NotificationsFeatureOptions = {}): FeatureModule<NotificationsConfig, Inbox> {
+  let running: { inbox: Inbox; retention: RetentionSweep; logger: Logger } | null = null;
+  const inbox = (): Inbox => {
+    if (!running) throw new ReplyError(ErrorCode.Unavailable, 'notifications are starting');
+    return running.inbox;
   };
-  const inbox = new Inbox(new NotificationStore(storage, options.now), config, (err) => node?.logger.warn({ err }, 'notifications storage unavailable'));
 
-  const retention = new RetentionSweep('notifications', async () => {
-    const { retentionDays, idempotencyTtl } = config();
-    return inbox.store.sweep(retentionDays, idempotencyTtl);
-  });
-
-  return {
+  return defineFeature({
     name: 'notifications',
-    inbox,
+    config: { schema: notificationsConfig, description: 'notifications' },
+    // The personal channel `user:{sub}`, where notifications are pushed; the kernel declares it
+    // too, and the host checks the two agree.
+    namespaces: { [USER_NAMESPACE]: { subscribe: 'owner', clientPublish: false, presence: false } },
+    migrations: NOTIFICATION_MIGRATIONS,
     commands: notificationCommands(inbox),
-    routes: notificationRoutes(inbox),
+    routes: (config) => notificationRoutes(inbox, config.maxRecipients),
     hooks: {
       async onConnect({ identity }) {
+        if (!running) return;
         try {
-          await inbox.store.touchUser(identity.tenant, identity.user);
+          await running.inbox.store.touchUser(identity.tenant, identity.user);
         } catch (err) {
           // A storage hiccup must not refuse the connection; the user is recorded next time.
-          node?.logger.warn({ err }, 'recording a connected user failed');
+          running.logger.warn({ err }, 'recording a connected user failed');
         }
       },
     },
-    async start(n) {
-      node = n;
-      inbox.delivery.attach(n);
-      if (!n.config.namespaces[USER_NAMESPACE]) n.logger.warn('no "user" namespace configured: notifications are stored but not pushed live');
-      await retention.start(n.logger, n.config.notifications.sweepInterval);
+    async start(ctx) {
+      const created = new Inbox(new NotificationStore(ctx.storage, options.now), () => ctx.config, (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'));
+      created.delivery.attach(ctx.node);
+      if (!ctx.node.config.namespaces[USER_NAMESPACE]) ctx.logger.warn('no "user" namespace configured: notifications are stored but not pushed live');
+      const retention = new RetentionSweep('notifications', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));
+      running = { inbox: created, retention, logger: ctx.logger };
+      await retention.start(ctx.logger, ctx.config.sweepInterval);
+      return created;
     },
     async stop() {
-      await retention.stop();
-      await inbox.delivery.idle();
+      if (!running) return;
+      await running.retention.stop();
+      await running.inbox.delivery.idle();
     },
-  };
+  });
 }

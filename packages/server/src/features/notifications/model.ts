@@ -2,7 +2,7 @@ import {
   NOTIFICATION_PRIORITIES, type Notification, type NotificationActor, type NotificationPreferences, type NotificationPriority, type UnreadCount,
 } from '@switchboard/protocol';
 import type { Selectable } from 'kysely';
-import type { NotificationPreferenceTable, NotificationTable } from '../../storage/tables.js';
+import type { NotificationPreferenceTable, NotificationTable } from './tables.js';
 
 export type { Notification } from '@switchboard/protocol';
 

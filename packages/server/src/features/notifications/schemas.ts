@@ -61,3 +61,48 @@ export const preferencesPatch = {
   mutedCategories: z.array(category).max(100).optional(),
   minPriority: priority.optional(),
 };
+
+/* Response bodies, for the OpenAPI document: open objects, so a new field breaks no client. */
+
+const actorRecord = z.object({ id: z.string(), name: z.string().optional() });
+
+export const notificationRecord = z.object({
+  id: z.string(),
+  user: z.string(),
+  type: z.string(),
+  title: z.string(),
+  body: z.string().nullable(),
+  data: z.unknown(),
+  link: z.string().nullable(),
+  priority,
+  category: z.string().nullable(),
+  actor: actorRecord.nullable(),
+  actors: z.array(actorRecord),
+  actorCount: z.number().int(),
+  count: z.number().int(),
+  resource: z.string().nullable(),
+  groupKey: z.string().nullable(),
+  createdAt: z.number().int().describe('Unix milliseconds'),
+  updatedAt: z.number().int(),
+  read: z.boolean(),
+  readAt: z.number().int().nullable(),
+  seen: z.boolean(),
+  seenAt: z.number().int().nullable(),
+  archived: z.boolean(),
+  archivedAt: z.number().int().nullable(),
+});
+
+export const notificationPage = z.object({
+  notifications: z.array(notificationRecord),
+  nextCursor: z.string().nullable().describe('pass as `cursor` for the next (older) page; null on the last page'),
+});
+
+export const createResult = z.object({
+  count: z.number().int(),
+  notifications: z.array(z.object({ id: z.string(), user: z.string(), merged: z.boolean(), pushed: z.boolean() })),
+  deduplicated: z.literal(true).optional().describe('present when the Idempotency-Key was seen: nothing was created'),
+});
+
+export const unreadCount = z.object({ count: z.number().int(), unseen: z.number().int() });
+export const updated = z.object({ updated: z.number().int() });
+export const preferences = z.object({ mutedTypes: z.array(z.string()), mutedCategories: z.array(z.string()), minPriority: priority });

@@ -1,11 +1,14 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { type Selectable, type Transaction, type UpdateObject, sql } from 'kysely';
+import { type Kysely, type Selectable, type Transaction, type UpdateObject, sql } from 'kysely';
 import { ReplyError } from '../../core/reply-error.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import { newId } from '../../storage/ids.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import type { Storage } from '../../storage/storage.js';
-import type { Database, NotificationTable } from '../../storage/tables.js';
+import type { SharedTables } from '../../storage/tables.js';
+import type { NotificationTable, NotificationTables } from './tables.js';
+
+type Database = SharedTables & NotificationTables;
 import {
   type Actor, MAX_ACTORS, type Notification, type NotificationInput, type Preferences, type UnreadCounts,
   isMuted, priorityRank, toNotification, toPreferences,
@@ -84,7 +87,11 @@ export class NotificationStore {
   readonly #pendingUsers = new Map<string, { tenant: string; user: string }>();
   #usersWrite: Promise<void> | null = null;
 
-  constructor(private readonly storage: Storage, private readonly now: () => number = Date.now) {}
+  readonly #db: Kysely<Database>;
+
+  constructor(storage: Storage, private readonly now: () => number = Date.now) {
+    this.#db = storage.tables<NotificationTables>();
+  }
 
   #remember(tenant: string, users: readonly string[]): void {
     if (this.#known.size + users.length > 200_000) this.#known.clear();
@@ -94,11 +101,11 @@ export class NotificationStore {
   /** Create (or merge) one notification per recipient, in one transaction. */
   async create(req: CreateRequest): Promise<{ result: CreateResult; deliveries: Delivery[] }> {
     let written: readonly string[] = [];
-    const out = await this.storage.transaction(async (trx) => {
+    const out = await this.#db.transaction().execute(async (trx) => {
       const now = this.now();
       const { tenant, idempotencyKey: key } = req;
       if (key !== undefined) {
-        const claim = await idempotencyKeys.claim<CreateResult>(trx, tenant, KEY_SCOPE, key, now);
+        const claim = await idempotencyKeys.claim<CreateResult, Database>(trx, tenant, KEY_SCOPE, key, now);
         if (!claim.first) return { result: { ...claim.result, deduplicated: true as const }, deliveries: [] };
       }
       const users = req.recipients === 'everyone' ? await this.#everyone(trx, tenant) : req.recipients;
@@ -185,7 +192,7 @@ export class NotificationStore {
 
   async list(tenant: string, user: string, q: ListQuery): Promise<Page> {
     const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    let query = this.storage.db.selectFrom('sb_notifications').selectAll()
+    let query = this.#db.selectFrom('sb_notifications').selectAll()
       .where('tenant', '=', tenant).where('user_id', '=', user)
       .where('archived_at', q.archived ? 'is not' : 'is', null);
     if (q.unreadOnly) query = query.where('read_at', 'is', null);
@@ -201,7 +208,7 @@ export class NotificationStore {
   async unreadCounts(tenant: string, users: readonly string[]): Promise<Map<string, UnreadCounts>> {
     const out = new Map<string, UnreadCounts>(users.map((u) => [u, { count: 0, unseen: 0 }]));
     for (const chunk of chunks(users)) {
-      const rows = await this.storage.db.selectFrom('sb_notifications')
+      const rows = await this.#db.selectFrom('sb_notifications')
         .select(['user_id', (eb) => eb.fn.countAll<number>().as('count'), sql<number>`sum(case when seen_at is null then 1 else 0 end)`.as('unseen')])
         .where('tenant', '=', tenant).where('user_id', 'in', chunk).where('read_at', 'is', null).where('archived_at', 'is', null)
         .groupBy('user_id')
@@ -229,7 +236,7 @@ export class NotificationStore {
   }
 
   async #changeOne(tenant: string, user: string, id: string, needed: (row: Row) => boolean, set: UpdateObject<Database, 'sb_notifications'>): Promise<boolean> {
-    return this.storage.transaction(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('sb_notifications').selectAll().where('id', '=', id).where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
       if (!row) throw new ReplyError(ErrorCode.NotFound, 'no such notification');
       if (!needed(row)) return false;
@@ -241,7 +248,7 @@ export class NotificationStore {
   /** Mark every unread notification of the user read; returns how many changed. */
   async markAllRead(tenant: string, user: string): Promise<number> {
     const now = this.now();
-    const res = await this.storage.db.updateTable('sb_notifications')
+    const res = await this.#db.updateTable('sb_notifications')
       .set({ read_at: now, seen_at: sql<number>`coalesce(seen_at, ${now})` })
       .where('tenant', '=', tenant).where('user_id', '=', user).where('read_at', 'is', null)
       .executeTakeFirst();
@@ -250,20 +257,20 @@ export class NotificationStore {
 
   /** Mark every notification of the user seen (the inbox was opened); returns how many changed. */
   async markAllSeen(tenant: string, user: string): Promise<number> {
-    const res = await this.storage.db.updateTable('sb_notifications').set({ seen_at: this.now() })
+    const res = await this.#db.updateTable('sb_notifications').set({ seen_at: this.now() })
       .where('tenant', '=', tenant).where('user_id', '=', user).where('seen_at', 'is', null)
       .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 
   async preferences(tenant: string, user: string): Promise<Preferences> {
-    const row = await this.storage.db.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
+    const row = await this.#db.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
     return toPreferences(row);
   }
 
   /** Change some preferences (the others stay); the user becomes known to the tenant. */
   async setPreferences(tenant: string, user: string, patch: Partial<Preferences>): Promise<Preferences> {
-    return this.storage.transaction(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const now = this.now();
       const row = await trx.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
       const prefs = toPreferences(row);
@@ -306,7 +313,7 @@ export class NotificationStore {
     this.#usersWrite = null;
     const now = this.now();
     for (const chunk of chunks(batch)) {
-      await this.storage.db.insertInto('sb_users')
+      await this.#db.insertInto('sb_users')
         .values(chunk.map((u) => ({ tenant: u.tenant, user_id: u.user, first_seen: now, last_seen: now })))
         .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet((eb) => ({ last_seen: eb.ref('excluded.last_seen') })))
         .execute();
@@ -317,8 +324,8 @@ export class NotificationStore {
   /** Delete notifications created more than `days` days ago (0: all created before now). */
   async sweep(days: number, idempotencyTtl: number): Promise<{ notifications: number; keys: number }> {
     const now = this.now();
-    const res = await this.storage.db.deleteFrom('sb_notifications').where('created_at', '<', now - days * 86_400_000).executeTakeFirst();
-    const keys = await idempotencyKeys.sweep(this.storage.db, KEY_SCOPE, now - idempotencyTtl);
+    const res = await this.#db.deleteFrom('sb_notifications').where('created_at', '<', now - days * 86_400_000).executeTakeFirst();
+    const keys = await idempotencyKeys.sweep(this.#db, KEY_SCOPE, now - idempotencyTtl);
     return { notifications: Number(res.numDeletedRows), keys };
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../../auth/api-keys.js';
 import type { Config } from '../../config/schema.js';
 import type { Node } from '../../core/node.js';
+import { createError } from '../../core/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
@@ -25,17 +26,30 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument): ApiR
   ];
 }
 
+/** A route declared twice (same method and path, or same operationId) is a manifest error, not a Fastify crash. */
+function checkUnique(routes: readonly ApiRoute[]): void {
+  const seen = new Set<string>();
+  for (const r of routes) {
+    for (const key of [`${r.method} ${r.url}`, `operationId ${r.operationId}`]) {
+      if (seen.has(key)) throw createError('SB_ERR_FEATURE_MANIFEST', `route ${key} is declared twice`);
+      seen.add(key);
+    }
+  }
+}
+
 /**
- * Routes of the HTTP API under /api/v1. JSON bodies only, an API key on every route but
- * the OpenAPI document, and every error as `{error: {code, message, temporary}}` — also for
- * feature routes, which are registered inside this scope.
+ * Routes of the HTTP API under /api/v1: the kernel's, then the features'. JSON bodies only,
+ * an API key on every route but the OpenAPI document, every request validated by its route's
+ * schemas, every route in the OpenAPI document, and every error as `{error: {code, message,
+ * temporary}}`.
  */
-export async function registerApi(app: FastifyInstance, node: Node, apiKeys: ApiKeyStore): Promise<void> {
+export async function registerApi(app: FastifyInstance, node: Node, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = []): Promise<void> {
+  const routes = [...apiRoutes(node.config, () => document), ...featureRoutes];
+  checkUnique(routes);
+  const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
   app.setErrorHandler(createErrorHandler(node));
   app.setNotFoundHandler(notFoundHandler);
   requireApiKeys(app, apiKeys);
-  const routes = apiRoutes(node.config, () => document);
-  const document = openApiDocument(routes);
   for (const route of routes) mountRoute(app, node, route);
 }

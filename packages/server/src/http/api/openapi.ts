@@ -40,7 +40,7 @@ function jsonSchema(schema: z.ZodType): JsonSchema {
   return rest;
 }
 
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query' | 'header'): JsonSchema[] {
   if (!schema) return [];
   const js = jsonSchema(schema);
   const required = new Set((js['required'] as string[] | undefined) ?? []);
@@ -60,14 +60,15 @@ function errorStatuses(route: ApiRoute): number[] {
 }
 
 function operation(route: ApiRoute): JsonSchema {
-  const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query')];
+  const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query'), ...parameters(route.headers, 'header')];
   if (!route.public) {
     const { description, ...schema } = jsonSchema(tenantHeader);
     params.push({ name: TENANT_HEADER_NAME, in: 'header', required: false, description, schema });
   }
-  const responses: Record<string, JsonSchema> = {
-    200: { description: 'OK', content: { 'application/json': { schema: jsonSchema(route.response) } } },
-  };
+  const ok = { content: { 'application/json': { schema: jsonSchema(route.response) } } };
+  const responses: Record<string, JsonSchema> = route.created
+    ? { 200: { description: 'OK: nothing new was created (e.g. a repeated idempotency key)', ...ok }, 201: { description: 'Created', ...ok } }
+    : { 200: { description: 'OK', ...ok } };
   for (const status of errorStatuses(route)) {
     responses[status] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }

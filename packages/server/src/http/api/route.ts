@@ -8,21 +8,23 @@ import { ReplyError } from '../../core/reply-error.js';
 type Schema = z.ZodType;
 type Out<S> = S extends Schema ? z.output<S> : undefined;
 
-export interface RouteContext<P, Q, B> {
+export interface RouteContext<P, Q, B, H = undefined> {
   node: Node;
   /** The tenant the request acts in (from the API key, or the admin key's tenant header). */
   tenant: string;
   params: P;
   query: Q;
   body: B;
+  /** The headers the route declares, validated (names in lower case). */
+  headers: H;
 }
 
 /**
  * One API route: its zod schemas validate the request and describe it in the OpenAPI
  * document. Paths are relative to /api/v1, in Fastify's `:param` syntax.
  */
-export interface RouteSpec<R extends Schema, P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined> {
-  method: 'GET' | 'POST' | 'DELETE';
+export interface RouteSpec<R extends Schema, P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined, H extends Schema | undefined = undefined> {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   operationId: string;
   summary: string;
@@ -33,24 +35,34 @@ export interface RouteSpec<R extends Schema, P extends Schema | undefined, Q ext
   params?: P;
   query?: Q;
   body?: B;
+  /** Request headers the route reads, as an object schema with lower-case names; others pass. */
+  headers?: H;
   response: R;
+  /** Answer 201 instead of 200 when this says the result created something (also documented). */
+  created?: (result: z.output<R>) => boolean;
   /** Statuses this route answers beyond those implied by its schemas and auth (e.g. 422, 503). */
   errors?: readonly number[];
   /** Returns the response body; a RawJson is sent as is (history splices stored payloads). */
-  handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>>): Promise<z.output<R> | RawJson>;
+  handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>, Out<H>>): Promise<z.output<R> | RawJson>;
 }
 
-export type ApiRoute = RouteSpec<Schema, Schema | undefined, Schema | undefined, Schema | undefined>;
+export type ApiRoute = RouteSpec<Schema, Schema | undefined, Schema | undefined, Schema | undefined, Schema | undefined>;
 
 /** Define a route with its handler's params, query and body types inferred from the schemas. */
-export function defineRoute<R extends Schema, P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
-  spec: RouteSpec<R, P, Q, B>,
+export function defineRoute<
+  R extends Schema,
+  P extends Schema | undefined = undefined,
+  Q extends Schema | undefined = undefined,
+  B extends Schema | undefined = undefined,
+  H extends Schema | undefined = undefined,
+>(
+  spec: RouteSpec<R, P, Q, B, H>,
 ): ApiRoute {
   return spec as unknown as ApiRoute;
 }
 
 /** Validate one part of the request; the first zod issue, with its path, becomes the 400 message. */
-export function validate(schema: Schema | undefined, value: unknown, where: 'params' | 'query' | 'body'): unknown {
+export function validate(schema: Schema | undefined, value: unknown, where: 'params' | 'query' | 'body' | 'headers'): unknown {
   if (!schema) return undefined;
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
@@ -65,14 +77,17 @@ export function mountRoute(app: FastifyInstance, node: Node, route: ApiRoute): v
     url: route.url,
     config: { public: route.public === true },
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      const headers = validate(route.headers, req.headers, 'headers');
       const result = await route.handler({
         node,
         tenant: req.tenant,
+        headers,
         params: validate(route.params, req.params, 'params'),
         query: validate(route.query, req.query, 'query'),
         body: validate(route.body, req.body, 'body'),
       });
       if (result instanceof RawJson) return reply.type('application/json; charset=utf-8').send(result.text);
+      if (route.created?.(result)) void reply.code(201);
       return result;
     },
   });

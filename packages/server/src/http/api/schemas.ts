@@ -16,6 +16,14 @@ export const idempotencyKey = z.string().min(1).max(128)
 export const jsonData = z.unknown().refine((v) => v !== undefined, 'Invalid input: expected a JSON value, received undefined')
   .describe('any JSON value, delivered to subscribers as is');
 
+const IDEMPOTENCY_KEY_RULE = 'Idempotency-Key: 1–128 characters, sent once';
+
+/** The `Idempotency-Key` header of a create request: a retry with the same key answers the first result. */
+export const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z.string({ error: IDEMPOTENCY_KEY_RULE }).min(1, IDEMPOTENCY_KEY_RULE).max(128, IDEMPOTENCY_KEY_RULE).optional()
+    .describe('a retry with the same key answers the first result instead of creating again'),
+});
+
 export const channelParams = z.strictObject({ channel: channelName });
 export const userParams = z.strictObject({ user: userId });
 

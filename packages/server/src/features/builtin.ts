@@ -1,0 +1,33 @@
+import { configApi } from '../config/load.js';
+import { activityFeature } from './activity/index.js';
+import { FeatureHost } from './host.js';
+import type { NamedMigration } from '../storage/migration.js';
+import type { FeatureModule } from './manifest.js';
+import { notificationsFeature } from './notifications/index.js';
+
+/** The built-in features, in registration order: adding one is one line here. */
+export function builtinFeatures(): FeatureModule[] {
+  return [
+    notificationsFeature(),
+    activityFeature(),
+  ];
+}
+
+/**
+ * The config functions (schema, options with flags and variables, parse, load) for a set of
+ * features: the kernel's options plus each feature's section and namespaces.
+ */
+export function configFor(features: readonly FeatureModule[]) {
+  return configApi(new FeatureHost(features).configSchema());
+}
+
+/**
+ * The config functions with the built-in features' sections: what `switchboard serve` and
+ * `migrate` parse, and what `serve --help` and the README's options table list.
+ */
+export const { schema: configSchema, listOptions, parseConfig, loadConfig, fromEnv, fromFlags } = configFor(builtinFeatures());
+
+/** The shared migrations and the built-in features', in the order they apply (what `switchboard migrate` runs). */
+export function builtinMigrations(): NamedMigration[] {
+  return new FeatureHost(builtinFeatures()).migrations();
+}

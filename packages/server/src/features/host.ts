@@ -1,0 +1,136 @@
+import { type Config, type ConfigSchema, type ConfigSection, CORE_CONFIG_KEYS, CORE_NAMESPACES, type NamespaceInput, buildConfigSchema, namespaceSchema } from '../config/schema.js';
+import type { Node } from '../core/node.js';
+import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../core/sb-error.js';
+import type { ApiRoute } from '../http/api/route.js';
+import type { NamedMigration } from '../storage/migration.js';
+import { migrationList } from '../storage/migrate.js';
+import type { Storage } from '../storage/storage.js';
+import type { FeatureContext, FeatureModule } from './manifest.js';
+
+const ERROR_CODE = /^SB_ERR_[A-Z0-9_]+$/;
+
+const conflict = (detail: string) => createError('SB_ERR_FEATURE_MANIFEST', detail);
+const sameNamespace = (a: NamespaceInput, b: NamespaceInput) => JSON.stringify(namespaceSchema.parse(a)) === JSON.stringify(namespaceSchema.parse(b));
+
+/**
+ * The features of one server, from their manifests: the config sections and default
+ * namespaces they add, their migrations and routes, and their lifecycle (start in
+ * registration order with a context each, stop in reverse). Commands and hooks are the
+ * node's (core/modules.ts); everything here is checked before anything starts.
+ */
+export class FeatureHost {
+  readonly #features: readonly FeatureModule[];
+  readonly #services = new Map<string, unknown>();
+  readonly #started: FeatureModule[] = [];
+
+  constructor(features: readonly FeatureModule[]) {
+    this.#features = features;
+    this.#checkConfig();
+    this.#checkErrors();
+  }
+
+  get features(): readonly FeatureModule[] {
+    return this.#features;
+  }
+
+  #checkConfig(): void {
+    const keys = new Set(CORE_CONFIG_KEYS);
+    const namespaces = new Map<string, { by: string; options: NamespaceInput }>(Object.entries(CORE_NAMESPACES).map(([n, o]) => [n, { by: 'the kernel', options: o }]));
+    for (const f of this.#features) {
+      if (f.config) {
+        if (keys.has(f.name)) throw conflict(`feature "${f.name}": its config section would take the option "${f.name}", which exists`);
+        keys.add(f.name);
+      }
+      for (const [name, options] of Object.entries(f.namespaces ?? {})) {
+        const other = namespaces.get(name);
+        if (other && !sameNamespace(other.options, options)) throw conflict(`feature "${f.name}": namespace "${name}" is declared by ${other.by} with other options`);
+        if (!other) namespaces.set(name, { by: `feature "${f.name}"`, options });
+      }
+    }
+  }
+
+  #checkErrors(): void {
+    const codes = new Set<string>(Object.keys(SB_ERRORS));
+    for (const f of this.#features) {
+      for (const code of Object.keys(f.errors ?? {})) {
+        if (!ERROR_CODE.test(code)) throw conflict(`feature "${f.name}": error code "${code}" is not SB_ERR_[A-Z0-9_]+`);
+        if (codes.has(code)) throw conflict(`feature "${f.name}": error code "${code}" exists`);
+        codes.add(code);
+      }
+    }
+  }
+
+  /** The config sections and default namespaces of the features, in registration order. */
+  configSections(): ConfigSection[] {
+    return this.#features.map((f) => ({
+      key: f.name,
+      ...(f.config ? { schema: f.config.schema, description: f.config.description } : {}),
+      ...(f.namespaces ? { namespaces: f.namespaces } : {}),
+    }));
+  }
+
+  /** The one config schema: the kernel's options plus every feature's section and namespaces. */
+  configSchema(): ConfigSchema {
+    return buildConfigSchema(this.configSections());
+  }
+
+  /** Shared migrations, then each feature's in registration order. */
+  migrations(): NamedMigration[] {
+    return migrationList(this.#features.flatMap((f) => f.migrations ?? []));
+  }
+
+  /** The features' HTTP routes for a configuration (their sections may size the schemas). */
+  routes(config: Config): ApiRoute[] {
+    return this.#features.flatMap((f) => f.routes?.(config[f.name]) ?? []);
+  }
+
+  /** Start every feature in registration order; if one fails, those started are stopped again. */
+  async start(node: Node, storage: Storage): Promise<void> {
+    for (const f of this.#features) {
+      try {
+        const service = await f.start?.(this.#context(f, node, storage));
+        this.#services.set(f.name, service);
+        this.#started.push(f);
+      } catch (err) {
+        await this.stop().catch((stopErr) => node.logger.warn({ err: stopErr }, 'stopping features after a failed start failed'));
+        throw err;
+      }
+    }
+  }
+
+  /** Stop the started features, last first. */
+  async stop(): Promise<void> {
+    while (this.#started.length > 0) {
+      const f = this.#started.pop() as FeatureModule;
+      this.#services.delete(f.name);
+      await f.stop?.();
+    }
+  }
+
+  /** The service a started feature provides, for the embedding app (which may use any). */
+  service<T>(name: string): T {
+    if (!this.#services.has(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${name}" is not running`);
+    const service = this.#services.get(name);
+    if (service === undefined) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${name}" provides no service`);
+    return service as T;
+  }
+
+  #context(f: FeatureModule, node: Node, storage: Storage): FeatureContext {
+    return {
+      name: f.name,
+      config: node.config[f.name],
+      node,
+      storage,
+      logger: node.logger.child({ feature: f.name }),
+      feature: <T>(name: string): T => {
+        if (!(f.dependsOn ?? []).includes(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
+        return this.service<T>(name);
+      },
+      error: (code: FeatureErrorCode, detail?: string): SwitchboardError => {
+        const meaning = f.errors?.[code];
+        if (meaning === undefined) throw conflict(`feature "${f.name}" has no error code "${code}" in its manifest`);
+        return new SwitchboardError(code, detail ?? meaning);
+      },
+    };
+  }
+}

@@ -1,0 +1,73 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { NamespaceInput } from '../config/schema.js';
+import type { CommandDefinition } from '../core/command.js';
+import type { Hooks } from '../core/modules.js';
+import type { Node } from '../core/node.js';
+import type { FeatureErrorCode, SwitchboardError } from '../core/sb-error.js';
+import type { ApiRoute } from '../http/api/route.js';
+import type { NamedMigration } from '../storage/migration.js';
+import type { Storage } from '../storage/storage.js';
+
+/** What a running feature gets: its own config section, the node, storage, a logger, its dependencies' services. */
+export interface FeatureContext<Cfg = unknown> {
+  readonly name: string;
+  /** This feature's config section, validated and frozen (`config[name]`). */
+  readonly config: Cfg;
+  readonly node: Node;
+  /** Durable data; `storage.tables<MyTables>()` types the query layer with the feature's tables. */
+  readonly storage: Storage;
+  /** The node's logger, with `feature: name` on every line. */
+  readonly logger: Logger;
+  /**
+   * The service a dependency provides (what its `start` returned). Only names listed in
+   * `dependsOn` may be looked up: anything else is SB_ERR_FEATURE_SERVICE.
+   * @example const locks = ctx.feature<LocksApi>('locks');
+   */
+  feature<T>(name: string): T;
+  /** A SwitchboardError with one of the codes this feature declares in `errors`. */
+  error(code: FeatureErrorCode, detail?: string): SwitchboardError;
+}
+
+/** A feature's options: a strict zod object, every field with a default, merged at `config[name]`. */
+export interface FeatureConfig<Cfg> {
+  schema: z.ZodObject & z.ZodType<Cfg>;
+  /** One line for `serve --help` and the options table. */
+  description: string;
+}
+
+/**
+ * One feature, declared in one manifest in its own folder. Adding it to a server is one
+ * line (the built-in list in features/builtin.ts, or `Switchboard.create({ features })`);
+ * it never edits transport, engine, config or storage code.
+ *
+ * Lifecycle: the config section and default namespaces join the config schema; migrations
+ * run after the shared ones, in registration order, before anything starts; commands and
+ * hooks are registered with the node (unknown hook names and missing dependencies are
+ * refused); routes join the HTTP API and its OpenAPI document; then `start` runs, in
+ * registration order, and what it returns is the service dependents get from
+ * `ctx.feature(name)`. `stop` runs in reverse order.
+ */
+export interface FeatureModule<Cfg = unknown, Service = unknown> {
+  name: string;
+  /** Features that must be registered before this one; the only services it may look up. */
+  dependsOn?: readonly string[];
+  config?: FeatureConfig<Cfg>;
+  /** Namespaces this feature needs, added to the defaults (a name already declared must have the same options). */
+  namespaces?: Readonly<Record<string, NamespaceInput>>;
+  /** Its schema steps, in order; names start with the feature's name (see storage/migration.ts). */
+  migrations?: readonly NamedMigration[];
+  /** Its programmer/operator error codes and what they mean (`SB_ERR_<NAME>_…`). */
+  errors?: Readonly<Record<FeatureErrorCode, string>>;
+  commands?: readonly CommandDefinition[];
+  /** Its HTTP routes under /api/v1, made with `defineRoute`: validated and in the OpenAPI document. */
+  routes?(config: Cfg): readonly ApiRoute[];
+  hooks?: Hooks;
+  start?(ctx: FeatureContext<Cfg>): Service | void | Promise<Service | void>;
+  stop?(): void | Promise<void>;
+}
+
+/** Define a feature with its config and service types inferred. */
+export function defineFeature<Cfg = unknown, Service = unknown>(feature: FeatureModule<Cfg, Service>): FeatureModule<Cfg, Service> {
+  return feature;
+}
