@@ -140,7 +140,7 @@ const coreShape = {
     httpRequest: duration('30s', 'HTTP request timeout'),
     httpHeaders: duration('10s', 'HTTP header timeout'),
     presenceTtl: duration('15s', 'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this'),
-    positionCheck: duration('30s', 'redis engine: each node compares its subscribed channels\' stream positions with Redis this often, a safety net for losses no publication reveals (0 = never)'),
+    positionCheck: duration('30s', 'redis engine: each node compares its subscribed channels\' stream positions with Redis this often, a safety net for losses no publication reveals (0 = never; meta is still kept alive every minute)'),
   }).prefault({}).describe('timeouts'),
 };
 

@@ -141,6 +141,7 @@ describe('redis engine across nodes', () => {
   });
 
   describe('a lost stream is never passed on silently', () => {
+    const HOUR = 3_600_000;
     const keysOf = (ch: string) => [`${PREFIX}:{${ch}}:m`, `${PREFIX}:{${ch}}:h`];
 
     /** Keep only the first `n` entries of a history stream, as a replica that missed the rest holds it. */
@@ -152,7 +153,8 @@ describe('redis engine across nodes', () => {
 
     async function twoNodes() {
       const [a, b] = await Promise.all([open(), open()]);
-      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: 0 }), new RedisBroker(b.conn, { positionCheck: 0 })];
+      // The periodic check never fires within a test: the tests run it themselves.
+      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: HOUR }), new RedisBroker(b.conn, { positionCheck: HOUR })];
       const rb = new Recorder();
       bb.setHandler(rb);
       const ch = channel();
@@ -181,6 +183,24 @@ describe('redis engine across nodes', () => {
       await bb.checkPositions();
       expect(rb.lossesOf(ch)).toEqual(['epoch']);
       await close();
+    });
+
+    it('with the position check off, the periodic round still keeps meta alive but judges nothing', async () => {
+      const [a, b] = await Promise.all([open(), open()]);
+      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: 0 }), new RedisBroker(b.conn, { positionCheck: 0 })];
+      const rb = new Recorder();
+      bb.setHandler(rb);
+      const ch = channel();
+      await bb.subscribe(ch);
+      await ba.publish(ch, '1', opts);
+      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1]), WAIT);
+      const [meta] = keysOf(ch) as [string];
+      await admin.pexpire(meta, 60_000);
+      await admin.hset(meta, 'e', 'another');
+      await bb.checkPositions();
+      expect(await admin.pttl(meta)).toBeGreaterThan(3_600_000);
+      expect(rb.lossesOf(ch)).toEqual([]);
+      await Promise.all([ba.close(), bb.close()]);
     });
 
     it('the position check keeps the meta of a listened channel alive', async () => {

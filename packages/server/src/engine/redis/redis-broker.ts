@@ -14,6 +14,8 @@ const STREAM_META_TTL = 24 * 3_600_000;
 const EMPTY_STREAM_TTL = 5 * 60_000;
 /** Most publications fetched from history to fill one gap in delivery. */
 const CATCH_UP_LIMIT = 1000;
+/** With the position check off, listened channels' meta is still kept alive this often. */
+const META_KEEPALIVE = 60_000;
 /** Channels checked per round trip by the periodic position check. */
 const CHECK_BATCH = 500;
 /** A node asks a publish to extend its channel's key TTLs at most this often per channel. */
@@ -37,7 +39,7 @@ interface Listening {
 }
 
 export interface RedisBrokerOptions {
-  /** How often each listened channel's position is checked against Redis (ms, default 30000; 0 = never). */
+  /** How often each listened channel's position is checked against Redis (ms, default 30000; 0 = never, meta kept alive every minute). */
   positionCheck?: number;
   /**
    * Rate buckets of publishes in a Redis Cluster, where a bucket's key cannot join the
@@ -60,7 +62,9 @@ export class RedisBroker implements Broker {
   #handler: BrokerHandler | null = null;
   readonly #conn: RedisConnection;
   readonly #listening = new Map<string, Listening>();
-  readonly #positionCheck: NodeJS.Timeout | null = null;
+  readonly #positionCheck: NodeJS.Timeout;
+  /** Whether the periodic check judges positions (false: it only keeps meta alive). */
+  readonly #judge: boolean;
   readonly #limits: LimitStore | null;
   /** When this node last had a publish extend each channel's key TTLs. */
   #refreshed = new Map<string, number>();
@@ -72,10 +76,9 @@ export class RedisBroker implements Broker {
       for (const [channel, l] of this.#listening) if (l.last) void this.#catchUp(channel, l);
     });
     const every = options.positionCheck ?? 30_000;
-    if (every > 0) {
-      this.#positionCheck = setInterval(() => void this.checkPositions(), every);
-      this.#positionCheck.unref();
-    }
+    this.#judge = every > 0;
+    this.#positionCheck = setInterval(() => void this.checkPositions(), every > 0 ? every : META_KEEPALIVE);
+    this.#positionCheck.unref();
   }
 
   setHandler(handler: BrokerHandler): void {
@@ -178,7 +181,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    if (this.#positionCheck) clearInterval(this.#positionCheck);
+    clearInterval(this.#positionCheck);
     this.#listening.clear();
     await this.#conn.release();
   }
@@ -193,7 +196,7 @@ export class RedisBroker implements Broker {
     for (let i = 0; i < channels.length; i += CHECK_BATCH) {
       await Promise.all(channels.slice(i, i + CHECK_BATCH).map((channel) => {
         const l = this.#listening.get(channel);
-        return l ? this.#check(channel, l) : undefined;
+        return l ? this.#check(channel, l, this.#judge) : undefined;
       }));
     }
   }
@@ -223,7 +226,7 @@ export class RedisBroker implements Broker {
       if (decoded.pub.offset <= last.offset) {
         // A repeat (history and pub/sub overlapped after a catch-up), or another
         // publication at an offset already delivered: the store went back. Ask it.
-        if (decoded.pub.offset < last.offset || decoded.pub.time !== last.time) void this.#check(channel, l);
+        if (decoded.pub.offset < last.offset || decoded.pub.time !== last.time) void this.#check(channel, l, true);
         return;
       }
       if (decoded.pub.offset > last.offset + 1) {
@@ -298,10 +301,10 @@ export class RedisBroker implements Broker {
    * in another epoch, its offset below ours, or another publication at our last offset
    * (a failover to a replica that was behind, then overtaken) is a loss.
    */
-  async #check(channel: string, l: Listening): Promise<void> {
+  async #check(channel: string, l: Listening, judge: boolean): Promise<void> {
     if (l.checking) return;
     l.checking = true;
-    const last = l.last;
+    const last = judge ? l.last : null;
     const { cmd, keys } = this.#conn;
     try {
       const [epoch, offset, time] = await this.#conn.track(positionScript.run(cmd, [keys.meta(channel), keys.history(channel)], [
