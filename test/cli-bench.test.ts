@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, startTestServer } from './helpers/server.js';
+import { eventually } from './helpers/eventually.js';
 
 /**
  * `switchboard bench` at small scale, through the built CLI (node on the compiled file,
@@ -176,8 +177,7 @@ describe('switchboard bench', () => {
         return false;
       }
     };
-    const deadline = Date.now() + 5000;
-    while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => !children.some(alive), 5000, 'the bench children to exit');
     expect(children.filter(alive)).toEqual([]);
   }, 60_000);
 

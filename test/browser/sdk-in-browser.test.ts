@@ -7,6 +7,7 @@ import { join, normalize } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, startTestServer } from '../helpers/server.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * The SDK in a real browser (Debian's headless Chromium), with the browser's own
@@ -92,8 +93,7 @@ describe('the SDK in headless Chromium', () => {
     const token = await s.token({ sub: 'browser-user', tenant: 'demo' });
     const run = page.evaluate(([url, t]) => (window as unknown as { runScenario(u: string, t: string): Promise<unknown> }).runScenario(url as string, t as string), [s.url, token]);
     // The backend publishes too, once the browser's subscription exists.
-    const deadline = Date.now() + 10_000;
-    while (s.server.node.hub.subscribers('demo|project:browser') === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => s.server.node.hub.subscribers('demo|project:browser') > 0, 10_000, 'the browser\'s subscription');
     const res = await fetch(`${s.httpUrl}/api/v1/publish`, {
       method: 'POST',
       headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'demo', 'content-type': 'application/json' },

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import type { BrokerHandler } from '../../packages/server/src/engine/broker.js';
 import { RedisConnection } from '../../packages/server/src/engine/redis/connection.js';
 import { RedisBroker } from '../../packages/server/src/engine/redis/redis-broker.js';
+import { eventually } from '../helpers/eventually.js';
 import { freePort, killRedis, startRedis } from './redis-servers.js';
 
 const CHANNELS = Number(process.argv[2] ?? 10_000);
@@ -20,8 +21,10 @@ const redis = await startRedis(dir, port, []);
 const admin = new Redis({ port, host: '127.0.0.1' });
 try {
   const conn = await RedisConnection.open({ url: `redis://127.0.0.1:${port}`, prefix: 'pc' });
-  const broker = new RedisBroker(conn, { positionCheck: 0 });
-  const handler: BrokerHandler = { onPublication() {}, onEvent() {}, onStreamLost() {} };
+  // The timer never fires during the run: the round is started here.
+  const broker = new RedisBroker(conn, { positionCheck: 3_600_000 });
+  let delivered = 0;
+  const handler: BrokerHandler = { onPublication() { delivered++; }, onEvent() {}, onStreamLost() {} };
   broker.setHandler(handler);
   const opts = { historySize: 100, historyTtl: 300_000, idempotencyTtl: 60_000 };
   for (let i = 0; i < CHANNELS; i += 500) {
@@ -29,8 +32,8 @@ try {
     await Promise.all(batch.map((ch) => broker.subscribe(ch)));
     await Promise.all(batch.map((ch) => broker.publish(ch, '1', opts)));
   }
-  // Let every publication arrive, so each channel has a position to check.
-  await new Promise((r) => setTimeout(r, 500));
+  // Every publication has arrived, so each channel has a position to check.
+  await eventually(() => delivered === CHANNELS, 30_000, 'every publication delivered');
   const stats = async () => {
     const info = await admin.info('commandstats');
     let calls = 0;
