@@ -84,6 +84,23 @@ describe('the switchboard CLI', () => {
     expect(unknown.stderr).toContain('unknown option --prot');
   });
 
+  it('switchboard --help lists the commands; serve --help the server options', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('Usage: switchboard <command> [options]');
+    for (const command of ['serve', 'token', 'apikey', 'migrate', 'bench']) expect(top.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    expect((await cli(['serve', '--help'])).stdout).toContain('Usage: switchboard serve');
+  });
+
+  it('says what an integer option expected, with the value it got', async () => {
+    const text = await cli(['serve', '--port', 'abc', '--data', tmpdir()]);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain('port (--port / SWITCHBOARD_PORT): expected an integer from 0 to 65535, got "abc"');
+    expect(text.stderr).not.toContain('NaN');
+    const exponent = await cli(['serve', '--data', tmpdir()], { SWITCHBOARD_LIMITS_HISTORY_PAGE_SIZE: '1e3' });
+    expect(exponent.stderr).toContain('got "1e3"');
+  });
+
   it('refuses token without --sub or with a bad capability, with exit code 2', async () => {
     expect((await cli(['token', '--tenant', 'acme'])).code).toBe(2);
     const bad = await cli(['token', '--sub', 'a', '--tenant', 'acme', '--cap', 'project:*=fly']);

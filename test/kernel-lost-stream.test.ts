@@ -91,6 +91,9 @@ describe('a stream that loses its history under live subscribers (memory engine)
     const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
     expect(text).toMatch(/switchboard_stream_losses_total\{cause="removed"\} [1-9]/);
     expect(text).toMatch(/switchboard_resubscribes_requested_total [1-9]/);
+    // Process metrics carry the product prefix once.
+    expect(text).toMatch(/^switchboard_process_cpu_seconds_total /m);
+    expect(text).not.toContain('switchboard_process_process_');
     c.close();
   });
 });

@@ -25,6 +25,8 @@ const out = (text: string): void => {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
+  // `switchboard --help` lists the commands; `switchboard serve --help` the server's options.
+  if (args.command === undefined && args.help) return out(HELP);
   const command = args.command ?? 'serve';
   switch (command) {
     case 'serve':

@@ -8,9 +8,12 @@ import { z } from 'zod';
 
 export { duration } from './duration.js';
 
-/** An integer option in [min, max]. */
+/** An integer option in [min, max]; as text, digits only (`abc`, `1e3` and `12.5` are refused by name). */
 export const int = (def: number, min: number, max: number, description: string) =>
-  z.coerce.number().int().min(min).max(max).default(def).describe(`${description} (default ${def})`);
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: (issue) => `expected an integer from ${min} to ${max}, got ${JSON.stringify(issue.input)}` }).int().min(min).max(max),
+  ).default(def).describe(`${description} (default ${def})`);
 
 /** A boolean option; also `true`/`false`/`1`/`0` as text. */
 export const bool = (def: boolean, description: string) =>

@@ -11,7 +11,8 @@ export interface MetricSources {
 /** The node's Prometheus registry. Counters mirror NodeStats at scrape time. */
 export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   const registry = new Registry();
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'switchboard_process_' });
+  // prom-client's default names already start with process_ or nodejs_: switchboard_process_cpu_seconds_total, …
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   const { stats } = sources;
   const mirror = (name: string, help: string, read: () => number) =>
     new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
