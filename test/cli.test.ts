@@ -101,6 +101,20 @@ describe('the switchboard CLI', () => {
     expect(exponent.stderr).toContain('got "1e3"');
   });
 
+  it('token never makes a secret of its own: refused where none exists, and says which secret signed', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'sb-cli-nosecret-'));
+    const refused = await cli(['token', '--sub', 'a', '--tenant', 'acme', '--data', empty]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('SB_ERR_NO_TOKEN_KEY');
+    expect(refused.stderr).toContain(join(empty, 'secret'));
+    expect(existsSync(join(empty, 'secret'))).toBe(false);
+    const given = await cli(['token', '--sub', 'a', '--tenant', 'acme', '--data', empty, '--secret', 'x'.repeat(40)]);
+    expect(given.code).toBe(0);
+    expect(given.stderr).toContain('signed with the configured auth.secret');
+    expect(given.stdout.trim().split('.')).toHaveLength(3);
+    rmSync(empty, { recursive: true, force: true });
+  });
+
   it('refuses token without --sub or with a bad capability, with exit code 2', async () => {
     expect((await cli(['token', '--tenant', 'acme'])).code).toBe(2);
     const bad = await cli(['token', '--sub', 'a', '--tenant', 'acme', '--cap', 'project:*=fly']);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { createError } from '../core/sb-error.js';
 import { type StoredApiKey, generateApiKey } from './api-keys.js';
@@ -40,14 +40,24 @@ export function createStoredApiKey(dataDir: string, tenant: string | null): { ke
   return { key, id: stored.id };
 }
 
+/** Where the token secret came from, for tools that must say which one they used. */
+export function secretSource(config: Config): string {
+  if (config.auth.secret) return 'the configured auth.secret';
+  return `the development secret in ${resolve(config.dataDir, SECRET_FILE)}`;
+}
+
 /**
  * Token secret and API keys: from the configuration, else from the data directory. In
- * development mode a missing secret and admin key are generated there (files mode 0600).
+ * development mode a missing secret and admin key are generated there (files mode 0600),
+ * unless `create` is false (tools that only sign with an existing secret).
  */
-export function loadKeyMaterial(config: Config): KeyMaterial {
+export function loadKeyMaterial(config: Config, create = true): KeyMaterial {
   const dir = config.dataDir;
   let secret = config.auth.secret;
   let devAdminKey: string | undefined;
+  if (!secret && config.development && !create && !existsSync(join(dir, SECRET_FILE))) {
+    throw createError('SB_ERR_NO_TOKEN_KEY', `no secret in ${resolve(dir, SECRET_FILE)}: pass --data with the server's data directory, or --secret`);
+  }
   if (config.development) mkdirSync(dir, { recursive: true });
   if (!secret && config.development) {
     const path = join(dir, SECRET_FILE);

@@ -1,5 +1,5 @@
 import { parseCapabilityFlag } from '../auth/capabilities.js';
-import { loadKeyMaterial } from '../auth/key-files.js';
+import { loadKeyMaterial, secretSource } from '../auth/key-files.js';
 import { mintToken } from '../auth/mint.js';
 import { loadConfig } from '../features/builtin.js';
 import { parseDuration } from '../config/duration.js';
@@ -43,7 +43,9 @@ export async function token(args: ParsedArgs, out: (text: string) => void): Prom
   }
   const file = flag(args, '--config');
   const config = loadConfig({ ...(file ? { file } : {}), flags });
-  const keys = loadKeyMaterial(config);
+  // Never make a new secret here: a token signed with a secret no server uses fails with "signature invalid".
+  const keys = loadKeyMaterial(config, false);
   if (!keys.secret) throw createError('SB_ERR_NO_TOKEN_KEY', 'no HMAC secret: pass --secret or --data pointing at a development data directory');
+  process.stderr.write(`signed with ${secretSource(config)}\n`);
   out(await mintToken(keys.secret, { sub, tenant, caps: caps as never, ttlSeconds: Math.round(ttl / 1000), ...(info !== undefined ? { info } : {}) }));
 }
