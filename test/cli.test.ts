@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { listOptions } from '../packages/server/src/features/builtin.js';
 import { RawClient } from './helpers/raw-client.js';
+import { startTestServer } from './helpers/server.js';
 
 const BIN = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'switchboard.js');
 const run = promisify(execFile);
@@ -113,6 +114,26 @@ describe('the switchboard CLI', () => {
     expect(given.stderr).toContain('signed with the configured auth.secret');
     expect(given.stdout.trim().split('.')).toHaveLength(3);
     rmSync(empty, { recursive: true, force: true });
+  });
+
+  it('API keys created and revoked with the CLI count for a running server from its next request, without a restart', async () => {
+    const s = await startTestServer();
+    const channels = (key: string) => fetch(`${s.httpUrl}/api/v1/channels`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
+    const created = await cli(['apikey', 'create', '--tenant', 'acme', '--data', s.dataDir]);
+    expect(created.code).toBe(0);
+    const [header, key] = created.stdout.trim().split('\n') as [string, string];
+    const id = (/API key (\w+)/.exec(header) as RegExpExecArray)[1] as string;
+    expect(await channels(key)).toBe(200);
+    const listed = await cli(['apikey', 'list', '--data', s.dataDir]);
+    expect(listed.stdout).toContain(`${id}  tenant acme`);
+    expect(listed.stdout).not.toContain(key);
+    const revoked = await cli(['apikey', 'revoke', id, '--data', s.dataDir]);
+    expect(revoked.stdout).toContain(`API key ${id} revoked`);
+    expect(await channels(key)).toBe(401);
+    // The other keys of the file still work; an unknown id is refused with exit code 2.
+    expect(await channels(s.tenantKeys['acme'] as string)).toBe(200);
+    expect((await cli(['apikey', 'revoke', 'nosuchkey', '--data', s.dataDir])).code).toBe(2);
+    await s.close();
   });
 
   it('refuses token without --sub or with a bad capability, with exit code 2', async () => {

@@ -2,8 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ApiKeyStore } from './auth/api-keys.js';
-import { loadKeyMaterial } from './auth/key-files.js';
+import { apiKeyStore, loadKeyMaterial } from './auth/key-files.js';
 import { type TokenClaims, mintToken } from './auth/mint.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { parseConfig } from './config/load.js';
@@ -65,7 +64,8 @@ export class Switchboard {
     const verifier = await TokenVerifier.create(config.auth, keys.secret, now);
     const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
-    const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys), features.routes(config));
+    const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
+    const app = await createHttpApp(node, apiKeys, features.routes(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, features.migrations(), (p) => {

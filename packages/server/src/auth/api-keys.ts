@@ -24,24 +24,59 @@ export function generateApiKey(tenant: string | null): { key: string; stored: St
   return { key, stored: { id, hash: hashApiKey(key), tenant } };
 }
 
-/** Checks presented API keys against stored hashes in constant time. */
-export class ApiKeyStore {
-  readonly #keys: StoredApiKey[];
+/** Keys kept where tools change them while the server runs (the data directory's key file). */
+export interface ApiKeySource {
+  /** Changes whenever the keys may have changed (cheap: a file's identity, size and mtime). */
+  version(): string;
+  read(): StoredApiKey[];
+}
 
-  constructor(keys: readonly StoredApiKey[]) {
-    this.#keys = [...keys];
+/**
+ * Checks presented API keys against stored hashes in constant time: the configured keys,
+ * and those of a source that is read again whenever it changes, so a key created or revoked
+ * with `switchboard apikey` counts from the next request, without a restart.
+ */
+export class ApiKeyStore {
+  readonly #fixed: StoredApiKey[];
+  readonly #source: ApiKeySource | null;
+  #stored: StoredApiKey[] = [];
+  #version: string | null = null;
+
+  constructor(keys: readonly StoredApiKey[], source: ApiKeySource | null = null, private readonly onError: (err: unknown) => void = () => {}) {
+    this.#fixed = [...keys];
+    this.#source = source;
+    this.#refresh();
   }
 
   add(key: StoredApiKey): void {
-    this.#keys.push(key);
+    this.#fixed.push(key);
+  }
+
+  #refresh(): void {
+    const source = this.#source;
+    if (!source) return;
+    try {
+      const version = source.version();
+      if (version === this.#version) return;
+      this.#stored = source.read();
+      this.#version = version;
+    } catch (err) {
+      // A file caught mid-write or broken by hand: keep the keys read last, try again next time.
+      this.onError(err);
+    }
   }
 
   verify(presented: string | undefined): ApiKeyGrant | null {
     if (!presented || presented.length > 512) return null;
+    this.#refresh();
     const digest = Buffer.from(hashApiKey(presented), 'hex');
     let found: StoredApiKey | null = null;
     // Compare against every key so timing does not reveal which key, or whether one, matched.
-    for (const k of this.#keys) {
+    for (const k of this.#fixed) {
+      const stored = Buffer.from(k.hash, 'hex');
+      if (stored.length === digest.length && timingSafeEqual(stored, digest)) found = k;
+    }
+    for (const k of this.#stored) {
       const stored = Buffer.from(k.hash, 'hex');
       if (stored.length === digest.length && timingSafeEqual(stored, digest)) found = k;
     }

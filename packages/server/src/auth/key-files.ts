@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { createError } from '../core/sb-error.js';
-import { type StoredApiKey, generateApiKey } from './api-keys.js';
+import { ApiKeyStore, type ApiKeySource, type StoredApiKey, generateApiKey } from './api-keys.js';
 
 export interface KeyMaterial {
   /** HMAC secret for tokens, when one is configured or generated. */
@@ -30,13 +30,42 @@ export function readStoredApiKeys(dataDir: string): StoredApiKey[] {
   return parsed as StoredApiKey[];
 }
 
+/** The data directory's key file as a source that tells when it changed. */
+export function storedApiKeySource(dataDir: string): ApiKeySource {
+  const path = join(dataDir, API_KEYS_FILE);
+  return {
+    version() {
+      const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+      return st ? `${st.ino}:${st.size}:${st.mtimeNs}` : 'none';
+    },
+    read: () => readStoredApiKeys(dataDir),
+  };
+}
+
+/** Remove a stored API key by id; false when there is none with that id. */
+export function revokeStoredApiKey(dataDir: string, id: string): boolean {
+  const keys = readStoredApiKeys(dataDir);
+  const kept = keys.filter((k) => k.id !== id);
+  if (kept.length === keys.length) return false;
+  writeKeyFile(dataDir, kept);
+  return true;
+}
+
+/** Replace the key file in one step (write aside, rename), so a server never reads half of it. */
+function writeKeyFile(dataDir: string, keys: StoredApiKey[]): void {
+  const path = join(dataDir, API_KEYS_FILE);
+  const temporary = `${path}.${process.pid}.tmp`;
+  writePrivate(temporary, `${JSON.stringify(keys, null, 2)}\n`);
+  renameSync(temporary, path);
+}
+
 /** Create an API key and store its hash in the data directory; returns the key in clear text once. */
 export function createStoredApiKey(dataDir: string, tenant: string | null): { key: string; id: string } {
   mkdirSync(dataDir, { recursive: true });
   const keys = readStoredApiKeys(dataDir);
   const { key, stored } = generateApiKey(tenant);
   keys.push(stored);
-  writePrivate(join(dataDir, API_KEYS_FILE), `${JSON.stringify(keys, null, 2)}\n`);
+  writeKeyFile(dataDir, keys);
   return { key, id: stored.id };
 }
 
@@ -78,4 +107,9 @@ export function loadKeyMaterial(config: Config, create = true): KeyMaterial {
     devAdminKey = readFileSync(path, 'utf8').trim();
   }
   return { ...(secret ? { secret } : {}), apiKeys: [...config.apiKeys, ...apiKeys], ...(devAdminKey ? { devAdminKey } : {}) };
+}
+
+/** The API keys a server checks: the configured ones, and the data directory's, read again when they change. */
+export function apiKeyStore(config: Config, onError?: (err: unknown) => void): ApiKeyStore {
+  return new ApiKeyStore(config.apiKeys, storedApiKeySource(config.dataDir), onError);
 }
