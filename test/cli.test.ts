@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { listOptions } from '../packages/server/src/features/builtin.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer } from './helpers/server.js';
+import { eventually } from './helpers/eventually.js';
 
 const BIN = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'switchboard.js');
 const run = promisify(execFile);
@@ -64,6 +65,27 @@ describe('the switchboard CLI', () => {
     await exited;
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
+
+  it('npm start runs the server so that a SIGTERM sent to npm stops it (graceful, exit 0)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-npmstart-'));
+    const root = join(import.meta.dirname, '..');
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: root,
+      env: { ...process.env, SWITCHBOARD_PORT: '0', SWITCHBOARD_HOST: '127.0.0.1', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await eventually(() => /listening on port (\d+)/.test(out), 30_000, `the banner: ${out}`);
+    const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
 
   it('documents every option in serve --help', async () => {
     const { code, stdout } = await cli(['serve', '--help']);
