@@ -151,16 +151,19 @@ describe('redis engine across nodes', () => {
       for (const [id, fields] of entries) await admin.xadd(history, id, ...fields);
     }
 
-    async function twoNodes() {
+    /**
+     * Node a publishes `published` publications to a channel node b listens to. The periodic
+     * check never fires within a test (an hour; 0 turns judging off): the tests run it themselves.
+     */
+    async function twoNodes(positionCheck = HOUR, published = 5, publish = opts) {
       const [a, b] = await Promise.all([open(), open()]);
-      // The periodic check never fires within a test: the tests run it themselves.
-      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: HOUR }), new RedisBroker(b.conn, { positionCheck: HOUR })];
+      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck }), new RedisBroker(b.conn, { positionCheck })];
       const rb = new Recorder();
       bb.setHandler(rb);
       const ch = channel();
       await bb.subscribe(ch);
-      for (let i = 1; i <= 5; i++) await ba.publish(ch, String(i), opts);
-      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1, 2, 3, 4, 5]), WAIT);
+      for (let i = 1; i <= published; i++) await ba.publish(ch, String(i), publish);
+      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual(Array.from({ length: published }, (_, i) => i + 1)), WAIT);
       return { a, b, ba, bb, rb, ch, close: () => Promise.all([ba.close(), bb.close()]) };
     }
 
@@ -186,21 +189,14 @@ describe('redis engine across nodes', () => {
     });
 
     it('with the position check off, the periodic round still keeps meta alive but judges nothing', async () => {
-      const [a, b] = await Promise.all([open(), open()]);
-      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: 0 }), new RedisBroker(b.conn, { positionCheck: 0 })];
-      const rb = new Recorder();
-      bb.setHandler(rb);
-      const ch = channel();
-      await bb.subscribe(ch);
-      await ba.publish(ch, '1', opts);
-      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1]), WAIT);
+      const { bb, rb, ch, close } = await twoNodes(0, 1);
       const [meta] = keysOf(ch) as [string];
       await admin.pexpire(meta, 60_000);
       await admin.hset(meta, 'e', 'another');
       await bb.checkPositions();
       expect(await admin.pttl(meta)).toBeGreaterThan(3_600_000);
       expect(rb.lossesOf(ch)).toEqual([]);
-      await Promise.all([ba.close(), bb.close()]);
+      await close();
     });
 
     it('the position check keeps the meta of a listened channel alive', async () => {
@@ -249,20 +245,13 @@ describe('redis engine across nodes', () => {
     });
 
     it('a gap that history cannot fill is reported, not delivered across', async () => {
-      const [a, b] = await Promise.all([open(), open()]);
-      const [ba, bb] = [new RedisBroker(a.conn, { positionCheck: 0 }), new RedisBroker(b.conn, { positionCheck: 0 })];
-      const rb = new Recorder();
-      bb.setHandler(rb);
-      const ch = channel();
       const small = { ...opts, historySize: 2 };
-      await bb.subscribe(ch);
-      await ba.publish(ch, '1', small);
-      await vi.waitFor(() => expect(rb.offsets(ch)).toEqual([1]), WAIT);
+      const { b, ba, rb, ch, close } = await twoNodes(HOUR, 1, small);
       await killConnection(b.conn, 'sub');
       for (let i = 2; i <= 10; i++) await ba.publish(ch, String(i), small);
       await vi.waitFor(() => expect(rb.lossesOf(ch)).toEqual(['gap']), WAIT);
       expect(rb.offsets(ch)).toEqual([1]);
-      await Promise.all([ba.close(), bb.close()]);
+      await close();
     });
   });
 
