@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -84,6 +85,31 @@ describe('the switchboard CLI', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('a dead --redis still starts, but the banner says the node is not ready and why, and /readyz agrees', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-deadredis-'));
+    // A port nothing listens on: bound, then released.
+    const dead = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent', '--redis', `redis://127.0.0.1:${dead}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => child.once('exit', r));
+    await eventually(() => /Health:.*\n/.test(out), 30_000, `the banner: ${out}`);
+    expect(out).toContain('engine redis');
+    expect(out).toMatch(/NOT READY: +engine: redis unavailable/);
+    const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'unavailable', checks: { engine: 'redis unavailable', database: 'ok' } });
+    child.kill('SIGTERM');
+    await exited;
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 

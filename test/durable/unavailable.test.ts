@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTransient } from '../../packages/server/src/storage/failures.js';
+import { eventually } from '../helpers/eventually.js';
 import { PG_URL, STORES, createTestDatabase, expectApiError, startDurableServer } from './helpers.js';
 
 /**
@@ -91,6 +92,47 @@ describe.each(STORES)('storage unavailable on %s', (store) => {
     const list = await s.api('GET', '/notifications?user=u', admin);
     expect((list.body['notifications'] as unknown[]).length).toBe(2);
   }, 30_000);
+});
+
+describe('readiness follows the database', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  const readyz = async (url: string) => {
+    const res = await fetch(`${url}/readyz`);
+    return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, string> } };
+  };
+
+  it('PostgreSQL unreachable: /readyz answers 503 naming the database, and 200 once it is back', async () => {
+    const db = await createTestDatabase('postgres');
+    cleanup.push(() => db.drop());
+    const proxy = await pgProxy();
+    cleanup.push(() => proxy.close());
+    const database = db.database.replace(/@[^/]+\//, `@127.0.0.1:${proxy.port}/`);
+    const s = await startDurableServer('postgres', { database }, { ...db, database });
+    cleanup.push(() => s.close());
+    expect(await readyz(s.httpUrl)).toMatchObject({ status: 200, body: { status: 'ready', checks: { engine: 'ok', database: 'ok' } } });
+    await proxy.cut();
+    await eventually(async () => (await readyz(s.httpUrl)).status === 503, 15_000, '/readyz 503');
+    const down = await readyz(s.httpUrl);
+    expect(down.body.status).toBe('unavailable');
+    expect(down.body.checks.engine).toBe('ok');
+    expect(down.body.checks.database).not.toBe('ok');
+    await proxy.restore();
+    await eventually(async () => (await readyz(s.httpUrl)).status === 200, 15_000, '/readyz 200 again');
+  }, 40_000);
+
+  it('SQLite file gone: /readyz answers 503 naming the file', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-gone-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const s = await startDurableServer('sqlite', { keepDataDir: dataDir });
+    cleanup.push(() => s.close());
+    expect((await readyz(s.httpUrl)).status).toBe(200);
+    rmSync(join(dataDir, 'switchboard.db'));
+    await eventually(async () => (await readyz(s.httpUrl)).status === 503, 15_000, '/readyz 503');
+    expect((await readyz(s.httpUrl)).body.checks.database).toContain('switchboard.db is gone');
+  }, 40_000);
 });
 
 describe('transient storage errors', () => {

@@ -16,10 +16,14 @@ import { builtinFeatures, loadConfig } from './features/builtin.js';
 import { FeatureHost } from './features/host.js';
 import type { FeatureModule } from './features/manifest.js';
 import { createHttpApp } from './http/app.js';
+import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { Storage } from './storage/storage.js';
 import { WebSocketTransport } from './transport/ws-transport.js';
+
+/** How often readiness probes the database (a `select 1` bounded at 2 s). */
+const DATABASE_PROBE_INTERVAL = 2000;
 
 export interface SwitchboardOptions {
   /** A validated config, or raw input validated here (defaults < input). */
@@ -53,6 +57,8 @@ export class Switchboard {
     readonly storage: Storage,
     /** The features of this server, in registration order (their routes, migrations, services). */
     readonly features: FeatureHost,
+    /** The database's last probe: readiness fails while it does not answer. */
+    readonly database: HealthProbe,
   ) {}
 
   static async create(options: SwitchboardOptions = {}): Promise<Switchboard> {
@@ -75,9 +81,12 @@ export class Switchboard {
       await storage.close();
       throw err;
     }
+    const database = new HealthProbe('database', () => storage.probe(), DATABASE_PROBE_INTERVAL, logger);
+    node.addReadinessCheck('database', () => database.problem);
+    database.start();
     const transport = new WebSocketTransport(node);
     transport.attach(app.server);
-    const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features);
+    const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database);
     try {
       await node.start();
       await features.start(node, storage);
@@ -129,6 +138,7 @@ export class Switchboard {
     await this.app.close();
     await this.node.close();
     await this.features.stop();
+    this.database.stop();
     const { engine } = this.node;
     await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), this.storage.close()]);
   }

@@ -36,6 +36,12 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   out(`  WebSocket:  ws://${host}:${port}/ws`);
   out(`  HTTP API:   http://${host}:${port}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
   out(`  Health:     http://${host}:${port}/healthz   /readyz   /metrics`);
+  const { ready, checks } = server.node.readiness();
+  if (!ready) {
+    // Say what the node waits for, rather than a banner that reads as if all were well.
+    const waiting = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name, state]) => `${name}: ${state}`);
+    out(`  NOT READY:  ${waiting.join('; ')} — retrying; /readyz answers 503 until then`);
+  }
   if (config.development && server.secret) {
     const token = await server.mintToken({ sub: 'dev', tenant: 'demo', caps: DEV_CAPS as never, ttlSeconds: 24 * 3600 });
     out('');

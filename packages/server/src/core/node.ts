@@ -72,6 +72,7 @@ export class Node {
   #draining = false;
   readonly #inflightPublishes = new Set<Promise<unknown>>();
   readonly #presenceLocks = new Map<string, Promise<void>>();
+  readonly #checks = new Map<string, () => string | null>();
 
   constructor(options: NodeOptions) {
     this.config = options.config;
@@ -113,7 +114,22 @@ export class Node {
   }
 
   ready(): boolean {
-    return !this.#draining && this.engine.broker.ready();
+    return this.readiness().ready;
+  }
+
+  /**
+   * A dependency readiness must wait for, besides the engine: `check` answers null while it
+   * is fine, else what is wrong (it must answer at once: probe elsewhere, report here).
+   */
+  addReadinessCheck(name: string, check: () => string | null): void {
+    this.#checks.set(name, check);
+  }
+
+  /** Whether the node takes work, and the state of each dependency ('ok' or what is wrong). */
+  readiness(): { ready: boolean; checks: Record<string, string> } {
+    const checks: Record<string, string> = { engine: this.engine.broker.ready() ? 'ok' : `${this.engine.name} unavailable` };
+    for (const [name, check] of this.#checks) checks[name] = check() ?? 'ok';
+    return { ready: !this.#draining && Object.values(checks).every((v) => v === 'ok'), checks };
   }
 
   // ---- connections ----

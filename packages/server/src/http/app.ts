@@ -37,8 +37,8 @@ export async function createHttpApp(node: Node, apiKeys: ApiKeyStore, featureRou
 
   app.get('/healthz', async () => ({ status: 'ok', node: node.id }));
   app.get('/readyz', async (_req, reply) => {
-    const ready = node.ready();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : node.draining ? 'draining' : 'unavailable', node: node.id });
+    const { ready, checks } = node.readiness();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : node.draining ? 'draining' : 'unavailable', node: node.id, checks });
   });
   app.get('/metrics', async (_req, reply) => {
     const text = await node.metrics.registry.metrics();

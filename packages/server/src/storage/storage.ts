@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import { createError } from '../core/sb-error.js';
 import type { SharedTables } from './tables.js';
@@ -118,6 +118,23 @@ export class Storage {
    */
   tables<T>(): Kysely<SharedTables & T> {
     return this.db as unknown as Kysely<SharedTables & T>;
+  }
+
+  /**
+   * Whether the database answers: null when it does, else what is wrong (for readiness).
+   * A round trip (`select 1`) bounded by `timeout`; for SQLite also that its file still exists.
+   */
+  async probe(timeout = 2000): Promise<string | null> {
+    if (this.kind === 'sqlite' && !existsSync(this.location)) return `${this.location} is gone`;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`no answer within ${timeout} ms`), timeout); });
+    try {
+      return await Promise.race([sql`select 1`.execute(this.db).then(() => null), late]);
+    } catch (err) {
+      return (err as Error).message.slice(0, 200) || 'query failed';
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {
