@@ -82,6 +82,12 @@ describe('the switchboard CLI', () => {
     await eventually(() => /listening on port (\d+)/.test(out), 30_000, `the banner: ${out}`);
     const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    // The log of the start (migrations of the fresh database) comes before the banner, not inside it.
+    const lines = out.split('\n');
+    const banner = lines.findIndex((l) => l.startsWith('Switchboard listening'));
+    const migrations = lines.flatMap((l, i) => (l.includes('migration applied') ? [i] : []));
+    expect(migrations.length).toBeGreaterThan(0);
+    expect(Math.max(...migrations)).toBeLessThan(banner);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
