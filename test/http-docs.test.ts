@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, type ErrorCodeName } from '@switchboard/protocol';
 import { configSchema } from '@switchboard/server';
+import { builtinFeatures } from '../packages/server/src/features/builtin.js';
 import { describe, expect, it } from 'vitest';
 import { HTTP_STATUS } from '../packages/server/src/http/api/errors.js';
 import { apiRoutes } from '../packages/server/src/http/api/index.js';
@@ -26,6 +27,27 @@ describe('docs/http-api.md agrees with the code', () => {
   it('lists the HTTP status of every reply error code', () => {
     const expected = (Object.keys(ErrorCode) as ErrorCodeName[]).map((name) => [String(ErrorCode[name].code), name, String(HTTP_STATUS[name])]);
     expect(tableAfter('### HTTP status of each error code')).toEqual(expected);
+  });
+
+  it('lists every route of the built-in features, each also in its feature\'s page', () => {
+    const config = configSchema.parse({}) as Record<string, unknown>;
+    const expected = builtinFeatures()
+      .flatMap((f) => (f.routes?.(config[f.name] as never) ?? []).map((r) => [`${r.method} /api/v1${r.url}`, f.name]))
+      .sort();
+    // The table under the heading (after its introduction): `route` | [feature](page)
+    const section = doc.slice(doc.indexOf('## Feature routes')).split('\n');
+    const rows = section.slice(section.findIndex((l) => l.startsWith('|'))).filter((_, i, all) => all.slice(0, i + 1).every((l) => l.startsWith('|')));
+    const listed = rows.slice(2).map((row) => {
+      const [route, feature] = row.split('|').slice(1, -1).map((c) => c.trim()) as [string, string];
+      return [route.replaceAll('`', ''), /\[(\w+)\]/.exec(feature)?.[1] ?? ''];
+    }).sort();
+    expect(listed).toEqual(expected);
+    for (const [route, name] of expected) {
+      const page = readFileSync(join(import.meta.dirname, `../docs/${name}.md`), 'utf8');
+      const [method, path] = (route as string).split(' ') as [string, string];
+      const mentioned = page.includes(`${method} ${path}`) || page.includes(`${method} ${path.replace('/api/v1', '')}`);
+      expect(mentioned, `${route} in docs/${name}.md`).toBe(true);
+    }
   });
 
   it('has a section for every route, and none for a route that does not exist', () => {
