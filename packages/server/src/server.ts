@@ -66,6 +66,8 @@ export class Switchboard {
     const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const app = await createHttpApp(node, new ApiKeyStore(keys.apiKeys), features.routes(config));
+    // Endpoint paths are checked here too, before storage opens.
+    const transport = new WebSocketTransport(node, features.endpoints(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, features.migrations(), (p) => {
@@ -75,7 +77,6 @@ export class Switchboard {
       await storage.close();
       throw err;
     }
-    const transport = new WebSocketTransport(node);
     transport.attach(app.server);
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features);
     try {

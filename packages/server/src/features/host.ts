@@ -1,4 +1,5 @@
 import { type Config, type ConfigSchema, type ConfigSection, CORE_CONFIG_KEYS, CORE_NAMESPACES, type NamespaceInput, buildConfigSchema, namespaceSchema } from '../config/schema.js';
+import type { Endpoint } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
 import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../core/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
@@ -7,6 +8,8 @@ import { migrationList } from '../storage/migrate.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
 
+/** RFC 6455 §7.4.1: the service is not ready; the client should try again later. */
+const TRY_AGAIN_LATER = 1013;
 const ERROR_CODE = /^SB_ERR_[A-Z0-9_]+$/;
 
 const conflict = (detail: string) => createError('SB_ERR_FEATURE_MANIFEST', detail);
@@ -82,6 +85,20 @@ export class FeatureHost {
   /** The features' HTTP routes for a configuration (their sections may size the schemas). */
   routes(config: Config): ApiRoute[] {
     return this.#features.flatMap((f) => f.routes?.(config[f.name]) ?? []);
+  }
+
+  /** The features' WebSocket endpoints, each handed its feature's service once that started. */
+  endpoints(config: Config): Endpoint[] {
+    return this.#features.flatMap((f) => (f.endpoints?.(config[f.name]) ?? []).map((e): Endpoint => ({
+      ...e,
+      open: (connection, request) => {
+        if (!this.#services.has(f.name)) {
+          connection.close(TRY_AGAIN_LATER, 'starting');
+          return { message() {} };
+        }
+        return e.open(connection, request, this.#services.get(f.name));
+      },
+    })));
   }
 
   /** Start every feature in registration order; if one fails, those started are stopped again. */

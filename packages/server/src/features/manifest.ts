@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { NamespaceInput } from '../config/schema.js';
 import type { CommandDefinition } from '../core/command.js';
+import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
 import type { Hooks } from '../core/modules.js';
 import type { Node } from '../core/node.js';
 import type { FeatureErrorCode, SwitchboardError } from '../core/sb-error.js';
@@ -63,8 +64,19 @@ export interface FeatureModule<Cfg = unknown, Service = unknown> {
   /** Its HTTP routes under /api/v1, made with `defineRoute`: validated and in the OpenAPI document. */
   routes?(config: Cfg): readonly ApiRoute[];
   hooks?: Hooks;
+  /**
+   * WebSocket paths of its own (another protocol, binary frames), behind the transport's
+   * Origin, rate, size, handshake-deadline and draining checks. Their connections are handed
+   * to `open` with the feature's running service; until it started they are closed with 1013.
+   */
+  endpoints?(config: Cfg): readonly FeatureEndpoint<Service>[];
   start?(ctx: FeatureContext<Cfg>): Service | void | Promise<Service | void>;
   stop?(): void | Promise<void>;
+}
+
+/** A feature's WebSocket endpoint: an Endpoint whose `open` also gets the feature's service. */
+export interface FeatureEndpoint<Service = unknown> extends Omit<Endpoint, 'open'> {
+  open(connection: EndpointConnection, request: EndpointRequest, service: Service): EndpointSession;
 }
 
 /** Define a feature with its config and service types inferred. */
