@@ -21,5 +21,8 @@ export type { Broker, BrokerHandler, ChannelEvent, StreamPublication, PublishOpt
 export type { PresenceStore, PresenceEntry } from './engine/presence-store.js';
 export type { ControlBus, ControlCommand } from './engine/control-bus.js';
 export type { LimitStore } from './engine/limit-store.js';
+export type { NodeMessages, NotificationHandler, NodeDownHandler } from './engine/node-messages.js';
+export type { LeaseStore, Lease } from './engine/lease-store.js';
+export type { FeatureMessages, FeatureLeases } from './features/scoped-engine.js';
 export { createMemoryEngine } from './engine/memory-engine.js';
 export { createRedisEngine, redisEngineOptions } from './engine/redis/redis-engine.js';

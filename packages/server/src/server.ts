@@ -131,7 +131,7 @@ export class Switchboard {
     await this.node.close();
     await this.features.stop();
     const { engine } = this.node;
-    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), this.storage.close()]);
+    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close(), this.storage.close()]);
   }
 }
 

@@ -7,6 +7,7 @@ import type { NamedMigration } from '../storage/migration.js';
 import { migrationList } from '../storage/migrate.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
+import { featureLeases, featureMessages } from './scoped-engine.js';
 
 /** RFC 6455 §7.4.1: the service is not ready; the client should try again later. */
 const TRY_AGAIN_LATER = 1013;
@@ -133,12 +134,15 @@ export class FeatureHost {
   }
 
   #context(f: FeatureModule, node: Node, storage: Storage): FeatureContext {
+    const logger = node.logger.child({ feature: f.name });
     return {
       name: f.name,
       config: node.config[f.name],
       node,
       storage,
-      logger: node.logger.child({ feature: f.name }),
+      logger,
+      messages: featureMessages(f.name, node.engine.messages, logger),
+      leases: featureLeases(f.name, node.engine.leases),
       feature: <T>(name: string): T => {
         if (!(f.dependsOn ?? []).includes(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
         return this.service<T>(name);

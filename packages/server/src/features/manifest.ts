@@ -9,6 +9,7 @@ import type { FeatureErrorCode, SwitchboardError } from '../core/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
+import type { FeatureLeases, FeatureMessages } from './scoped-engine.js';
 
 /** What a running feature gets: its own config section, the node, storage, a logger, its dependencies' services. */
 export interface FeatureContext<Cfg = unknown> {
@@ -20,6 +21,16 @@ export interface FeatureContext<Cfg = unknown> {
   readonly storage: Storage;
   /** The node's logger, with `feature: name` on every line. */
   readonly logger: Logger;
+  /**
+   * Messages to this feature on other nodes (or one node), and node departures.
+   * @example ctx.messages.onNotification('release', (data, from) => …); await ctx.messages.notify('release', { key });
+   */
+  readonly messages: FeatureMessages;
+  /**
+   * Leases with fencing tokens, cluster-wide on the Redis engine.
+   * @example const token = await ctx.leases.acquire(`compact:${doc}`, 10_000, ctx.messages.nodeId);
+   */
+  readonly leases: FeatureLeases;
   /**
    * The service a dependency provides (what its `start` returned). Only names listed in
    * `dependsOn` may be looked up: anything else is SB_ERR_FEATURE_SERVICE.
