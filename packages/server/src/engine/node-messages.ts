@@ -27,9 +27,9 @@ export interface NodeMessages {
   onNotification(op: string, handler: NotificationHandler): () => void;
   /**
    * Called on every surviving node, once per departed node: after a clean shutdown, or when
-   * a node stops refreshing its registration (crash, kill -9, network cut) within the
-   * presence TTL plus one heartbeat (a third of it). Work that must happen once per dead
-   * node takes a lease named after it. Returns the unsubscribe.
+   * a node stops refreshing its registration (crash, kill -9, network cut), when that
+   * registration expires: within the presence TTL of its last heartbeat. Work that must
+   * happen once per dead node takes a lease named after it. Returns the unsubscribe.
    */
   onNodeDown(handler: NodeDownHandler): () => void;
   close(): Promise<void>;

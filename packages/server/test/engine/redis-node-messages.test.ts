@@ -9,13 +9,14 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisConnection } from '../../src/engine/redis/connection.js';
 import { NodeRegistry } from '../../src/engine/redis/node-registry.js';
 import { RedisNodeMessages } from '../../src/engine/redis/redis-node-messages.js';
+import { type ClusterNode, killHard, startNode, stopAll } from '../../../../test/cluster/cluster.js';
 import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
 
 const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sbtest-notes-${randomBytes(4).toString('hex')}`;
 const TTL = 1500;
-/** A dead node is announced within the TTL after its last heartbeat plus one survivor heartbeat (TTL / 3); the rest is slack for a loaded machine. */
-const DOWN_WAIT = { timeout: TTL + TTL / 3 + 3000, interval: 10 };
+/** A dead node is announced when its registration expires, at most the TTL after its crash; the rest is slack for a loaded machine. */
+const DOWN_WAIT = { timeout: TTL + 1500, interval: 10 };
 const WAIT = { timeout: 5_000, interval: 5 };
 
 interface TestNode {
@@ -82,15 +83,23 @@ describe('redis node messages across nodes', () => {
     expect(got[b.messages.nodeId]).toEqual(['all']);
   });
 
-  it('a crashed node is announced once to every survivor after its registration expired', async () => {
+  it('a crashed node is announced once to every survivor within the TTL, after its registration expired', async () => {
     const [a, b, c] = [await node(), await node(), await node()];
     const admin = b.conn.cmd;
+    const expiry = Number(await admin.zscore(`${PREFIX}:nodes`, a.messages.nodeId));
     crash(a);
+    // Announced at its expiry (Redis time), not before: survivors beat when the first registration they know of expires.
+    let announcedAt = 0;
+    b.messages.onNodeDown(() => {
+      void admin.time().then(([s, us]) => { announcedAt = Number(s) * 1000 + Math.floor(Number(us) / 1000); });
+    });
     await vi.waitFor(() => {
       expect(b.down).toEqual([a.messages.nodeId]);
       expect(c.down).toEqual([a.messages.nodeId]);
     }, DOWN_WAIT);
-    // Not before it was dead: its registration is gone (it was forgotten after the sweep).
+    await vi.waitFor(() => expect(announcedAt).toBeGreaterThan(0), WAIT);
+    expect(announcedAt).toBeGreaterThanOrEqual(expiry);
+    // Its registration is gone (it was forgotten after the sweep).
     expect(await admin.zscore(`${PREFIX}:nodes`, a.messages.nodeId)).toBeNull();
     // Exactly once: more heartbeats pass and nothing more is announced.
     await b.registry.beat();
@@ -102,6 +111,27 @@ describe('redis node messages across nodes', () => {
     await vi.waitFor(() => expect(seen).toEqual([1]), WAIT);
     expect(b.down).toEqual([a.messages.nodeId]);
     expect(c.down).toEqual([a.messages.nodeId]);
+  });
+
+  it('a server process killed with SIGKILL is announced to a survivor within the TTL; one stopped with SIGTERM announces itself', async () => {
+    const survivor = await node();
+    const procs: ClusterNode[] = [];
+    try {
+      procs.push(await startNode('doomed', { prefix: PREFIX, config: { timeouts: { presenceTtl: `${TTL}ms` } } }));
+      procs.push(await startNode('leaving', { prefix: PREFIX, config: { timeouts: { presenceTtl: `${TTL}ms` } } }));
+      const registered = async (name: string) => (await survivor.conn.cmd.zrange(`${PREFIX}:nodes`, 0, -1)).find((id) => id.startsWith(`${name}-`));
+      await vi.waitFor(async () => {
+        expect(await registered('doomed')).toBeDefined();
+        expect(await registered('leaving')).toBeDefined();
+      }, WAIT);
+      const [doomed, leaving] = [await registered('doomed'), await registered('leaving')];
+      await killHard(procs[0] as ClusterNode);
+      await vi.waitFor(() => expect(survivor.down).toEqual([doomed]), DOWN_WAIT);
+      await stopAll([procs[1] as ClusterNode]);
+      await vi.waitFor(() => expect(survivor.down).toEqual([doomed, leaving]), WAIT);
+    } finally {
+      await stopAll(procs);
+    }
   });
 
   it('a node that shuts down announces itself to the others, and is not told of its own departure', async () => {
