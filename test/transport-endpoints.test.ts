@@ -174,6 +174,25 @@ describe('feature endpoints', () => {
     await vi.waitFor(async () => expect(await gauge()).toBe(0), WAIT);
   });
 
+  it('closes a connection that stops reading with 3006 once queueMaxBytes are unwritten', async () => {
+    const server = await start({ limits: { queueMaxBytes: 262_144 } });
+    const c = await open(server, '/echo');
+    await vi.waitFor(() => expect(seen.open).toHaveLength(1), WAIT);
+    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const conn = seen.open[0] as EndpointConnection;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let sent = 0;
+    while (!conn.closed) {
+      expect(sent, 'sent 60 MB to a socket that does not read without closing it').toBeLessThan(1000);
+      conn.send(chunk, true);
+      sent++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(server.server.node.stats.disconnects.get(3006)).toBe(1);
+    (c.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect((await c.closed).code).toBe(3006);
+  });
+
   it('refuses a feature endpoint path that is taken', async () => {
     const clash = defineFeature({ name: 'clash', endpoints: () => [{ path: '/ws', binary: true, open: () => ({ message() {} }) }] });
     await expect(startTestServer({ features: [clash] })).rejects.toMatchObject({ code: 'SB_ERR_FEATURE_MANIFEST' });

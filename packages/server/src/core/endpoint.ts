@@ -44,7 +44,8 @@ export interface EndpointConnection {
   /**
    * Send one message. Messages sent in one event-loop turn leave in one socket write, and
    * the same Buffer sent to many connections in a row is framed once (RFC 6455 server
-   * frames are unmasked, so the bytes do not depend on the recipient).
+   * frames are unmasked, so the bytes do not depend on the recipient). A connection with
+   * `limits.queueMaxBytes` unwritten is closed as a slow consumer (3006) instead.
    */
   send(payload: Buffer, binary: boolean): void;
   /** Close with a WebSocket close code (1000, 1008, 3000–4999) and a reason of at most 123 bytes. Idempotent. */

@@ -56,6 +56,12 @@ class WsEndpointConnection implements EndpointConnection {
 
   send(payload: Buffer, binary: boolean): void {
     if (this.#closed) return;
+    // The kernel's rule for a consumer too slow for what it is sent: close it rather than buffer forever.
+    if (this.#conn.bufferedAmount() >= this.node.config.limits.queueMaxBytes) {
+      this.node.stats.drop('slow_consumer');
+      this.closeWith(DisconnectCode.SlowConsumer);
+      return;
+    }
     if (!this.#corked) {
       this.#corked = true;
       this.#conn.cork();
