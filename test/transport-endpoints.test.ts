@@ -193,6 +193,39 @@ describe('feature endpoints', () => {
     expect((await c.closed).code).toBe(3006);
   });
 
+  it('sends a state larger than queueMaxBytes in chunks, each after the previous drained, to a slow reader', async () => {
+    const server = await start({ limits: { queueMaxBytes: 262_144 } });
+    const c = await open(server, '/echo');
+    await vi.waitFor(() => expect(seen.open).toHaveLength(1), WAIT);
+    const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const conn = seen.open[0] as EndpointConnection;
+    const chunk = Buffer.alloc(128 * 1024, 9);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    // Fill the kernel's socket buffers until the server holds unwritten bytes.
+    let sent = 0;
+    while (conn.bufferedAmount() === 0) {
+      expect(sent, 'the socket buffers never filled').toBeLessThan(500);
+      conn.send(chunk, true);
+      sent++;
+      await turn();
+    }
+    let drained = false;
+    const first = conn.drained().then(() => { drained = true; });
+    await turn();
+    expect(drained).toBe(false);
+    socket.resume();
+    await first;
+    for (let i = 0; i < 16; i++) {
+      conn.send(chunk, true);
+      await conn.drained();
+    }
+    await vi.waitFor(() => expect(c.messages).toHaveLength(sent + 16), WAIT);
+    expect(conn.closed).toBe(false);
+    expect(server.server.node.stats.disconnects.get(3006)).toBeUndefined();
+    c.ws.close();
+  });
+
   it('refuses a feature endpoint path that is taken', async () => {
     const clash = defineFeature({ name: 'clash', endpoints: () => [{ path: '/ws', binary: true, open: () => ({ message() {} }) }] });
     await expect(startTestServer({ features: [clash] })).rejects.toMatchObject({ code: 'SB_ERR_FEATURE_MANIFEST' });

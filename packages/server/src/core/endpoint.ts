@@ -52,6 +52,12 @@ export interface EndpointConnection {
   close(code: number, reason?: string): void;
   /** Bytes accepted by send() but not yet written to the network (for the endpoint's own backpressure). */
   bufferedAmount(): number;
+  /**
+   * Resolves once everything sent so far is written to the network (at once when it is), or
+   * the connection closed: how a large state goes out in chunks without reaching
+   * `queueMaxBytes`. @example for (const c of chunks) { conn.send(c, true); await conn.drained(); }
+   */
+  drained(): Promise<void>;
   readonly closed: boolean;
 }
 

@@ -92,6 +92,10 @@ class WsEndpointConnection implements EndpointConnection {
     return this.#conn.bufferedAmount();
   }
 
+  drained(): Promise<void> {
+    return this.#conn.drained();
+  }
+
   #message(data: Buffer, binary: boolean): void {
     if (this.#closed) return;
     this.#deadline?.cancel();

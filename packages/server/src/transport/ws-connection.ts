@@ -53,6 +53,21 @@ export class WsConnection implements Connection {
     return this.#socket.writableLength;
   }
 
+  /** Resolves when the socket's write buffer is empty, or the socket is gone. */
+  drained(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.writableLength === 0 || !socket.writable) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
   /** Hold writes until the end of this turn, so what one connection is sent in a turn is one syscall. */
   cork(): void {
     this.#socket.cork();
