@@ -72,6 +72,8 @@ export class Switchboard {
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
     const app = await createHttpApp(node, apiKeys, features.routes(config));
+    // Endpoint paths are checked here too, before storage opens.
+    const transport = new WebSocketTransport(node, features.endpoints(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, features.migrations(), (p) => {
@@ -84,7 +86,6 @@ export class Switchboard {
     const database = new HealthProbe('database', () => storage.probe(), DATABASE_PROBE_INTERVAL, logger);
     node.addReadinessCheck('database', () => database.problem);
     database.start();
-    const transport = new WebSocketTransport(node);
     transport.attach(app.server);
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database);
     try {
@@ -140,7 +141,7 @@ export class Switchboard {
     await this.features.stop();
     this.database.stop();
     const { engine } = this.node;
-    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), this.storage.close()]);
+    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close(), this.storage.close()]);
   }
 }
 

@@ -5,6 +5,8 @@ export interface Connection {
    * the sum of their lengths. Frames are not retained after the call returns.
    */
   send(frames: readonly Buffer[], count: number, bytes: number): void;
+  /** Send one binary message; the same payload sent to many connections in a row is framed once. */
+  sendBinary(payload: Buffer): void;
   close(code: number, reason: string): void;
   /** Bytes accepted by send() but not yet written to the network. */
   bufferedAmount(): number;

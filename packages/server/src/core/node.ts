@@ -64,6 +64,8 @@ export class Node {
   readonly commands = new Map<string, CommandDefinition>();
   readonly modules = new ModuleRegistry();
   readonly clients = new Set<Client>();
+  /** Open connections of features' endpoints: counted with the clients, closed on drain. */
+  readonly #endpointConnections = new Set<{ close(code: number, reason: string): void }>();
   readonly #byUser = new Map<string, Set<Client>>();
   readonly #dirty: Client[] = [];
   /** Index in #dirty of the next connection to flush. */
@@ -86,7 +88,7 @@ export class Node {
     this.hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
     this.metrics = createMetrics({
       stats: this.stats,
-      connections: () => this.clients.size,
+      connections: () => this.clients.size + this.#endpointConnections.size,
       subscriptions: () => {
         let n = 0;
         for (const c of this.clients) n += c.subs.size;
@@ -139,6 +141,12 @@ export class Node {
     const client = new Client(this, conn, meta);
     this.clients.add(client);
     return client;
+  }
+
+  /** A connection of a feature's endpoint opened; call the returned function when it closes. */
+  trackEndpointConnection(conn: { close(code: number, reason: string): void }): () => void {
+    this.#endpointConnections.add(conn);
+    return () => this.#endpointConnections.delete(conn);
   }
 
   /** Take a connection slot for the user (limits hold across nodes); 116 while the engine is away. */
@@ -469,6 +477,7 @@ export class Node {
       await Promise.race([Promise.allSettled([...this.#inflightPublishes]), new Promise((r) => setTimeout(r, 50))]);
     }
     for (const client of [...this.clients]) client.close(DisconnectCode.Shutdown);
+    for (const conn of [...this.#endpointConnections]) conn.close(DisconnectCode.Shutdown.code, DisconnectCode.Shutdown.reason);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,9 @@
 import type { Engine } from './engine.js';
 import { MemoryBroker } from './memory-broker.js';
 import { MemoryControlBus } from './memory-control-bus.js';
+import { MemoryLeaseStore } from './memory-lease-store.js';
 import { MemoryLimitStore } from './memory-limit-store.js';
+import { MemoryNodeMessages } from './memory-node-messages.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 
 /** The default engine: everything in this process. */
@@ -13,5 +15,7 @@ export function createMemoryEngine(now: () => number = Date.now, maxIdleStreams 
     presence: new MemoryPresenceStore(),
     control: new MemoryControlBus(),
     limits,
+    messages: new MemoryNodeMessages(),
+    leases: new MemoryLeaseStore(now),
   };
 }

@@ -1,4 +1,5 @@
 import { type Config, type ConfigSchema, type ConfigSection, CORE_CONFIG_KEYS, CORE_NAMESPACES, type NamespaceInput, buildConfigSchema, namespaceSchema } from '../config/schema.js';
+import type { Endpoint } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
 import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../core/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
@@ -6,7 +7,10 @@ import type { NamedMigration } from '../storage/migration.js';
 import { migrationList } from '../storage/migrate.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
+import { featureLeases, featureMessages } from './scoped-engine.js';
 
+/** RFC 6455 §7.4.1: the service is not ready; the client should try again later. */
+const TRY_AGAIN_LATER = 1013;
 const ERROR_CODE = /^SB_ERR_[A-Z0-9_]+$/;
 
 const conflict = (detail: string) => createError('SB_ERR_FEATURE_MANIFEST', detail);
@@ -84,6 +88,20 @@ export class FeatureHost {
     return this.#features.flatMap((f) => f.routes?.(config[f.name]) ?? []);
   }
 
+  /** The features' WebSocket endpoints, each handed its feature's service once that started. */
+  endpoints(config: Config): Endpoint[] {
+    return this.#features.flatMap((f) => (f.endpoints?.(config[f.name]) ?? []).map((e): Endpoint => ({
+      ...e,
+      open: (connection, request) => {
+        if (!this.#services.has(f.name)) {
+          connection.close(TRY_AGAIN_LATER, 'starting');
+          return { message() {} };
+        }
+        return e.open(connection, request, this.#services.get(f.name));
+      },
+    })));
+  }
+
   /** Start every feature in registration order; if one fails, those started are stopped again. */
   async start(node: Node, storage: Storage): Promise<void> {
     for (const f of this.#features) {
@@ -116,12 +134,15 @@ export class FeatureHost {
   }
 
   #context(f: FeatureModule, node: Node, storage: Storage): FeatureContext {
+    const logger = node.logger.child({ feature: f.name });
     return {
       name: f.name,
       config: node.config[f.name],
       node,
       storage,
-      logger: node.logger.child({ feature: f.name }),
+      logger,
+      messages: featureMessages(f.name, node.engine.messages, logger),
+      leases: featureLeases(f.name, node.engine.leases),
       feature: <T>(name: string): T => {
         if (!(f.dependsOn ?? []).includes(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
         return this.service<T>(name);

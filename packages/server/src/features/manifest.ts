@@ -2,12 +2,14 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { NamespaceInput } from '../config/schema.js';
 import type { CommandDefinition } from '../core/command.js';
+import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
 import type { Hooks } from '../core/modules.js';
 import type { Node } from '../core/node.js';
 import type { FeatureErrorCode, SwitchboardError } from '../core/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
+import type { FeatureLeases, FeatureMessages } from './scoped-engine.js';
 
 /** What a running feature gets: its own config section, the node, storage, a logger, its dependencies' services. */
 export interface FeatureContext<Cfg = unknown> {
@@ -19,6 +21,16 @@ export interface FeatureContext<Cfg = unknown> {
   readonly storage: Storage;
   /** The node's logger, with `feature: name` on every line. */
   readonly logger: Logger;
+  /**
+   * Messages to this feature on other nodes (or one node), and node departures.
+   * @example ctx.messages.onNotification('release', (data, from) => …); await ctx.messages.notify('release', { key });
+   */
+  readonly messages: FeatureMessages;
+  /**
+   * Leases with fencing tokens, cluster-wide on the Redis engine.
+   * @example const token = await ctx.leases.acquire(`compact:${doc}`, 10_000, ctx.messages.nodeId);
+   */
+  readonly leases: FeatureLeases;
   /**
    * The service a dependency provides (what its `start` returned). Only names listed in
    * `dependsOn` may be looked up: anything else is SB_ERR_FEATURE_SERVICE.
@@ -63,8 +75,19 @@ export interface FeatureModule<Cfg = unknown, Service = unknown> {
   /** Its HTTP routes under /api/v1, made with `defineRoute`: validated and in the OpenAPI document. */
   routes?(config: Cfg): readonly ApiRoute[];
   hooks?: Hooks;
+  /**
+   * WebSocket paths of its own (another protocol, binary frames), behind the transport's
+   * Origin, rate, size, handshake-deadline and draining checks. Their connections are handed
+   * to `open` with the feature's running service; until it started they are closed with 1013.
+   */
+  endpoints?(config: Cfg): readonly FeatureEndpoint<Service>[];
   start?(ctx: FeatureContext<Cfg>): Service | void | Promise<Service | void>;
   stop?(): void | Promise<void>;
+}
+
+/** A feature's WebSocket endpoint: an Endpoint whose `open` also gets the feature's service. */
+export interface FeatureEndpoint<Service = unknown> extends Omit<Endpoint, 'open'> {
+  open(connection: EndpointConnection, request: EndpointRequest, service: Service): EndpointSession;
 }
 
 /** Define a feature with its config and service types inferred. */

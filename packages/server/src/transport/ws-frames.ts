@@ -1,18 +1,19 @@
 /**
- * Server-to-client WebSocket text frames built once per payload, so a publication sent to
- * many sockets is framed once and the same bytes are written to each (RFC 6455 §5.2:
- * server frames are unmasked, so the bytes do not depend on the recipient).
+ * Server-to-client WebSocket frames (text or binary) built once per payload, so a message
+ * sent to many sockets is framed once and the same bytes are written to each (RFC 6455
+ * §5.2: server frames are unmasked, so the bytes do not depend on the recipient).
  */
 
 const FIN_TEXT = 0x81;
+const FIN_BINARY = 0x82;
 const NEWLINE = 0x0a;
 
 function headerLength(length: number): number {
   return length < 126 ? 2 : length < 65536 ? 4 : 10;
 }
 
-function writeHeader(out: Buffer, length: number): number {
-  out[0] = FIN_TEXT;
+function writeHeader(out: Buffer, length: number, first = FIN_TEXT): number {
+  out[0] = first;
   if (length < 126) {
     out[1] = length;
     return 2;
@@ -30,8 +31,13 @@ function writeHeader(out: Buffer, length: number): number {
 
 /** One text frame carrying `payload`. */
 export function textFrame(payload: Buffer): Buffer {
+  return frame(payload, false);
+}
+
+/** One frame, binary or text, carrying `payload`. */
+export function frame(payload: Buffer, binary: boolean): Buffer {
   const out = Buffer.allocUnsafe(headerLength(payload.length) + payload.length);
-  payload.copy(out, writeHeader(out, payload.length));
+  payload.copy(out, writeHeader(out, payload.length, binary ? FIN_BINARY : FIN_TEXT));
   return out;
 }
 
@@ -56,13 +62,15 @@ export function joinedTextFrame(payloads: readonly Buffer[], count: number, byte
  */
 export class FrameCache {
   #payload: Buffer | null = null;
+  #binary = false;
   #frame: Buffer | null = null;
 
-  frame(payload: Buffer): Buffer {
-    if (payload === this.#payload) return this.#frame as Buffer;
-    const frame = textFrame(payload);
+  frame(payload: Buffer, binary = false): Buffer {
+    if (payload === this.#payload && binary === this.#binary) return this.#frame as Buffer;
+    const out = frame(payload, binary);
     this.#payload = payload;
-    this.#frame = frame;
-    return frame;
+    this.#binary = binary;
+    this.#frame = out;
+    return out;
   }
 }

@@ -1,16 +1,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { DisconnectCode, SUBPROTOCOL_JSON } from '@switchboard/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Client } from '../core/client.js';
-import type { Connection } from '../core/connection.js';
-import type { Socket } from 'node:net';
+import type { ConnectionMeta } from '../core/connection.js';
+import type { Endpoint, EndpointRequest } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
+import { createError } from '../core/sb-error.js';
+import { acceptEndpoint } from './endpoint-connection.js';
+import { KERNEL_PATH, acceptKernel, kernelSubprotocol } from './kernel-endpoint.js';
 import { originAllowed } from './origin.js';
-import { FrameCache, joinedTextFrame } from './ws-frames.js';
-
-/** How long a closing socket may take to finish the close handshake before it is destroyed. */
-const CLOSE_GRACE_MS = 2000;
+import { FrameCache } from './ws-frames.js';
 
 function reject(socket: Duplex, status: number, text: string, extra = ''): void {
   if (socket.destroyed) return;
@@ -19,26 +17,63 @@ function reject(socket: Duplex, status: number, text: string, extra = ''): void 
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** One path the transport upgrades: its `ws` server (subprotocols, size limit) and what takes an accepted socket. */
+interface Route {
+  readonly wss: WebSocketServer;
+  accept(ws: WebSocket, req: IncomingMessage, meta: ConnectionMeta): void;
+}
+
+const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+
 /**
- * Accepts WebSocket upgrades on one path and hands each socket to the node as a Connection.
- * Checks before the upgrade (path, Origin, draining, new connections per IP) answer with an
- * HTTP status, so a refused client never gets a WebSocket.
+ * Accepts WebSocket upgrades and routes them by path: `/ws` to the node as a kernel Client,
+ * other paths to the endpoints features declare. Every path gets the same checks before the
+ * upgrade (Host, Origin, draining, new connections per IP), answered with an HTTP status so a
+ * refused client never gets a WebSocket; an unknown path is 404.
  */
 export class WebSocketTransport {
-  readonly #wss: WebSocketServer;
+  readonly #routes = new Map<string, Route>();
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
   readonly #frames = new FrameCache();
 
-  constructor(private readonly node: Node, readonly path = '/ws') {
-    this.#wss = new WebSocketServer({
+  constructor(private readonly node: Node, endpoints: readonly Endpoint[] = []) {
+    const frames = this.#frames;
+    this.#routes.set(KERNEL_PATH, {
+      wss: this.#server(kernelSubprotocol, node.config.limits.maxMessageBytes),
+      accept: (ws, _req, meta) => acceptKernel(node, ws, frames, meta),
+    });
+    for (const endpoint of endpoints) this.#add(endpoint);
+  }
+
+  #add(endpoint: Endpoint): void {
+    const { path } = endpoint;
+    if (!PATH.test(path)) throw createError('SB_ERR_FEATURE_MANIFEST', `endpoint path "${path}" is not an absolute URL path`);
+    if (this.#routes.has(path)) throw createError('SB_ERR_FEATURE_MANIFEST', `endpoint path "${path}" is taken`);
+    const protocols = endpoint.subprotocols ?? [];
+    const select = typeof protocols === 'function' ? protocols : (offered: ReadonlySet<string>) => protocols.find((p) => offered.has(p)) ?? false;
+    const node = this.node;
+    const frames = this.#frames;
+    this.#routes.set(path, {
+      wss: this.#server(select, endpoint.maxMessageBytes ?? node.config.limits.maxMessageBytes),
+      accept: (ws, req, meta) => acceptEndpoint(node, endpoint, ws, frames, meta, endpointRequest(req, ws)),
+    });
+  }
+
+  #server(select: (offered: ReadonlySet<string>) => string | false, maxPayload: number): WebSocketServer {
+    return new WebSocketServer({
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
-      maxPayload: node.config.limits.maxMessageBytes,
+      maxPayload,
       skipUTF8Validation: false,
-      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL_JSON) ? SUBPROTOCOL_JSON : false),
+      handleProtocols: (offered) => select(offered),
     });
+  }
+
+  /** The paths upgraded here, the kernel's first. */
+  get paths(): string[] {
+    return [...this.#routes.keys()];
   }
 
   /** Listen for upgrades on an HTTP server (the standalone one, or the application's own). */
@@ -52,8 +87,8 @@ export class WebSocketTransport {
 
   /** Handle an upgrade request; false when the path is not ours (another handler may take it). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== this.path) return false;
+    const route = this.#routes.get((req.url ?? '').split('?')[0] as string);
+    if (!route) return false;
     if (!socket.listeners('error').includes(this.#onSocketError)) socket.on('error', this.#onSocketError);
     const { config } = this.node;
     if (!req.headers.host) {
@@ -79,7 +114,9 @@ export class WebSocketTransport {
           return;
         }
         if (socket.destroyed) return;
-        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, ip, origin, req.headers['user-agent']));
+        const userAgent = req.headers['user-agent'];
+        const meta: ConnectionMeta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
+        route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, meta));
       },
       (err) => {
         this.node.logger.warn({ err }, 'connection rate check failed');
@@ -89,85 +126,13 @@ export class WebSocketTransport {
     return true;
   }
 
-  #accept(ws: WebSocket, ip: string, origin: string | undefined, userAgent: string | undefined): void {
-    const node = this.node;
-    const conn = new WsConnection(ws, this.#frames, node);
-    const meta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
-    const client = node.accept(conn, meta);
-    (ws as ClientSocket)[CLIENT] = client;
-    ws.on('message', onMessage);
-    ws.on('ping', onPing);
-    ws.on('error', onError);
-    ws.on('close', onClose);
-  }
-
   close(): void {
-    this.#wss.close();
+    for (const route of this.#routes.values()) route.wss.close();
   }
 }
 
-const CLIENT = Symbol('client');
-
-/** A socket tagged with its client, so one set of listeners serves every connection. */
-type ClientSocket = WebSocket & { [CLIENT]: Client };
-
-function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const client = (this as ClientSocket)[CLIENT];
-  if (isBinary) {
-    client.close(DisconnectCode.BadRequest, 'binary messages are not accepted');
-    return;
-  }
-  try {
-    client.handleMessage(data.toString('utf8'));
-  } catch (err) {
-    client.node.logger.error({ err }, 'message handling failed');
-    client.close(DisconnectCode.ServerError);
-  }
-}
-
-function onPing(this: WebSocket): void {
-  (this as ClientSocket)[CLIENT].handleTransportPing();
-}
-
-function onError(this: WebSocket, err: Error): void {
-  const client = (this as ClientSocket)[CLIENT];
-  client.node.logger.debug({ err, client: client.id }, 'websocket error');
-}
-
-function onClose(this: WebSocket): void {
-  (this as ClientSocket)[CLIENT].cleanup();
-}
-
-const terminate = (ws: WebSocket): void => ws.terminate();
-
-/**
- * A Connection over one `ws` socket. Text messages are framed here and written straight
- * to the TCP socket: a publication is framed once for all its recipients (FrameCache), and
- * a turn's frames for one socket go out in one write. `ws` still handles reading, control
- * frames and the close handshake; without permessage-deflate its sender writes to the
- * socket synchronously, so both writers keep their order.
- */
-class WsConnection implements Connection {
-  readonly #socket: Socket;
-  #closing = false;
-
-  constructor(private readonly ws: WebSocket, private readonly frames: FrameCache, private readonly node: Node) {
-    this.#socket = (ws as unknown as { _socket: Socket })._socket;
-  }
-
-  send(frames: readonly Buffer[], count: number, bytes: number): void {
-    if (this.ws.readyState !== WebSocket.OPEN || !this.#socket.writable) return;
-    this.#socket.write(count === 1 ? this.frames.frame(frames[0] as Buffer) : joinedTextFrame(frames, count, bytes));
-  }
-
-  close(code: number, reason: string): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    this.node.wheel.schedule(CLOSE_GRACE_MS, terminate, this.ws);
-  }
-
-  bufferedAmount(): number {
-    return this.#socket.writableLength;
-  }
+function endpointRequest(req: IncomingMessage, ws: WebSocket): EndpointRequest {
+  const url = req.url ?? '/';
+  const at = url.indexOf('?');
+  return { url, query: new URLSearchParams(at === -1 ? '' : url.slice(at + 1)), headers: req.headers, protocol: ws.protocol };
 }

@@ -3,7 +3,11 @@ import { MemoryControlBus } from '../../src/engine/memory-control-bus.js';
 import { createMemoryEngine } from '../../src/engine/memory-engine.js';
 import { MemoryLimitStore } from '../../src/engine/memory-limit-store.js';
 import { MemoryPresenceStore } from '../../src/engine/memory-presence.js';
+import { MemoryLeaseStore } from '../../src/engine/memory-lease-store.js';
+import { MemoryNodeMessages } from '../../src/engine/memory-node-messages.js';
 import { describe, expect, it } from 'vitest';
+import { describeLeaseStoreConformance } from './lease-conformance.js';
+import { describeNodeMessagesConformance } from './node-messages-conformance.js';
 import {
   describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
 } from './conformance.js';
@@ -28,14 +32,26 @@ describeLimitStoreConformance('memory', async () => {
   return { limits, cleanup: () => limits.close() };
 });
 
+describeNodeMessagesConformance('memory', async () => {
+  const messages = new MemoryNodeMessages();
+  return { messages, cleanup: () => messages.close() };
+});
+
+describeLeaseStoreConformance('memory', async () => {
+  const leases = new MemoryLeaseStore();
+  return { leases, cleanup: () => leases.close() };
+});
+
 describe('createMemoryEngine', () => {
-  it('assembles the four memory implementations under the name memory', async () => {
+  it('assembles the memory implementations under the name memory', async () => {
     const engine = createMemoryEngine();
     expect(engine.name).toBe('memory');
     expect(engine.broker).toBeInstanceOf(MemoryBroker);
     expect(engine.presence).toBeInstanceOf(MemoryPresenceStore);
     expect(engine.control).toBeInstanceOf(MemoryControlBus);
     expect(engine.limits).toBeInstanceOf(MemoryLimitStore);
-    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close()]);
+    expect(engine.messages).toBeInstanceOf(MemoryNodeMessages);
+    expect(engine.leases).toBeInstanceOf(MemoryLeaseStore);
+    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close()]);
   });
 });

@@ -15,9 +15,13 @@ import { createRedisEngine } from '../../src/engine/redis/redis-engine.js';
 import { RedisLimitStore } from '../../src/engine/redis/redis-limit-store.js';
 import { RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
 import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
+import { RedisLeaseStore } from '../../src/engine/redis/redis-lease-store.js';
+import { RedisNodeMessages } from '../../src/engine/redis/redis-node-messages.js';
 import {
   describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
 } from './conformance.js';
+import { describeLeaseStoreConformance } from './lease-conformance.js';
+import { describeNodeMessagesConformance } from './node-messages-conformance.js';
 
 const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sbtest-${randomBytes(4).toString('hex')}`;
@@ -61,6 +65,18 @@ describeLimitStoreConformance('redis', async () => {
   const limits = new RedisLimitStore(conn, registry);
   registry.start();
   return { limits, cleanup: () => limits.close() };
+});
+
+describeNodeMessagesConformance('redis', async () => {
+  const { conn, registry } = await open();
+  const messages = await RedisNodeMessages.create(conn, registry);
+  return { messages, cleanup: () => messages.close() };
+});
+
+describeLeaseStoreConformance('redis', async () => {
+  const { conn } = await open();
+  const leases = new RedisLeaseStore(conn);
+  return { leases, cleanup: () => leases.close() };
 });
 
 class Recorder implements BrokerHandler {
@@ -400,14 +416,19 @@ describe('redis engine across nodes', () => {
     }
   });
 
-  it('createRedisEngine assembles the four parts and closes them together', async () => {
+  it('createRedisEngine assembles the parts and closes them together', async () => {
     const engine = await createRedisEngine({ url: URL, prefix: PREFIX, presenceTtl: 5000 });
     expect(engine.name).toBe('redis');
     expect(engine.broker.ready()).toBe(true);
     const ch = channel();
     expect((await engine.broker.publish(ch, '1', opts)).offset).toBe(1);
     expect(await engine.presence.set(ch, { client: 'c', user: 'u', status: 'online', state: null, since: 1 })).toBe('new');
-    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close()]);
+    expect(await engine.leases.acquire(`engine-${PREFIX}`, 5000, 'me')).toBeGreaterThan(0);
+    const got: unknown[] = [];
+    engine.messages.onNotification('ping', (data) => { got.push(data); });
+    await engine.messages.notify('ping', 'pong');
+    await vi.waitFor(() => expect(got).toEqual(['pong']), WAIT);
+    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close()]);
     expect(await admin.hlen(`${PREFIX}:{${ch}}:p`)).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { Receiver } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { FrameCache, joinedTextFrame, textFrame } from '../../src/transport/ws-frames.js';
+import { FrameCache, frame, joinedTextFrame, textFrame } from '../../src/transport/ws-frames.js';
 
 /** Parse frames with the ws library's own receiver (client side: server frames are unmasked). */
 function parse(bytes: Buffer): string[] {
@@ -49,5 +49,24 @@ describe('pre-built WebSocket text frames', () => {
     expect(other).not.toBe(first);
     expect(other.equals(first)).toBe(true);
     expect(parse(other)).toEqual(['{"push":"pub"}']);
+  });
+
+  it.each([0, 125, 126, 65536])('frames a %i-byte binary payload that ws reads back as binary, byte for byte', (size) => {
+    const payload = Buffer.from(Array.from({ length: size }, (_, i) => i % 256));
+    const received: Array<{ data: Buffer; binary: boolean }> = [];
+    const receiver = new Receiver({ isServer: false });
+    receiver.on('message', (data: Buffer, binary: boolean) => received.push({ data, binary }));
+    receiver.write(frame(payload, true));
+    expect(received).toEqual([{ data: payload, binary: true }]);
+  });
+
+  it('caches a payload per kind: the same bytes as binary and as text are two frames', () => {
+    const cache = new FrameCache();
+    const p = Buffer.from('same bytes');
+    const text = cache.frame(p);
+    const binary = cache.frame(p, true);
+    expect(binary[0]).toBe(0x82);
+    expect(text[0]).toBe(0x81);
+    expect(cache.frame(p, true)).toBe(binary);
   });
 });

@@ -18,16 +18,21 @@
  *   {prefix}:node:{node}:s               string sweep lock of a dead node
  *   {prefix}:node:{node}:x               string set by a survivor that swept the node (it may be alive)
  *   {prefix}:node:{node}:r               pub/sub topic of answers to the node's channel surveys (not a key)
+ *   {prefix}:node:{node}:n               pub/sub topic of features' messages to the node (not a key)
  *   {prefix}:control                     pub/sub topic of node-to-node commands
+ *   {prefix}:notes                       pub/sub topic of features' messages to every node, and node departures
+ *   {prefix}:lease:{key}                 hash   lease: o (owner), t (fencing token); expires with the lease
  */
 export class RedisKeys {
   readonly nodes: string;
   readonly controlTopic: string;
+  readonly notesTopic: string;
   readonly #topicHead: string;
 
   constructor(readonly prefix: string) {
     this.nodes = `${prefix}:nodes`;
     this.controlTopic = `${prefix}:control`;
+    this.notesTopic = `${prefix}:notes`;
     this.#topicHead = `${prefix}:{`;
   }
 
@@ -91,5 +96,13 @@ export class RedisKeys {
 
   nodeReplies(node: string): string {
     return `${this.prefix}:node:{${node}}:r`;
+  }
+
+  nodeNotes(node: string): string {
+    return `${this.prefix}:node:{${node}}:n`;
+  }
+
+  lease(key: string): string {
+    return `${this.prefix}:lease:{${key}}`;
   }
 }

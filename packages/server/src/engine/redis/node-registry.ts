@@ -15,6 +15,8 @@ export interface NodeHooks {
 const SWEPT_MARK_TTL = 24 * 3_600_000;
 /** Re-reading the registry for a node whose known registration expired is throttled to this (ms). */
 const REFRESH_INTERVAL = 250;
+/** A beat due at another node's expiry runs this long after it, so the clocks' skew estimate cannot make it early (ms). */
+const EXPIRY_MARGIN = 25;
 
 /**
  * Nodes and their liveness: each node refreshes its entry in a sorted set (score = expiry,
@@ -29,6 +31,8 @@ export class NodeRegistry {
   readonly #live = new Map<string, number>();
   readonly #sweeping = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
+  /** A beat at the earliest expiry of the other nodes: a node that died is swept within the TTL of its last heartbeat. */
+  #expiryWatch: NodeJS.Timeout | null = null;
   #registered = false;
   #stopped = false;
   #beating: Promise<void> | null = null;
@@ -80,6 +84,7 @@ export class NodeRegistry {
     const [registered, now, dead, live] = reply;
     this.#skew = now - Date.now();
     this.#setLive(live);
+    this.#watchExpiries();
     // Swept while registered again (the sweep raced this node's return): restore as well.
     const swept = await this.#conn.track(cmd.getdel(keys.nodeSwept(this.id))).catch(() => null);
     if (swept !== null || (!registered && this.#registered)) {
@@ -119,11 +124,31 @@ export class NodeRegistry {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#expiryWatch) clearTimeout(this.#expiryWatch);
+    this.#expiryWatch = null;
     await this.#beating;
     const { cmd, keys } = this.#conn;
     if (!this.#conn.ready()) return;
     await cmd.zrem(keys.nodes, this.id);
     await cmd.del(keys.nodePresence(this.id), keys.nodeTenants(this.id), keys.nodeSweepLock(this.id), keys.nodeSwept(this.id));
+  }
+
+  /**
+   * Beat again when the first of the other nodes' registrations would expire. A live node
+   * refreshes its own every ttl/3, so this beat is always rescheduled by the next regular
+   * one before it is due; it only runs for a node that stopped, which is then swept within
+   * the TTL of its last heartbeat instead of up to ttl/3 later.
+   */
+  #watchExpiries(): void {
+    if (this.#expiryWatch) clearTimeout(this.#expiryWatch);
+    this.#expiryWatch = null;
+    if (!this.#timer) return;
+    let first = Number.POSITIVE_INFINITY;
+    for (const [node, expires] of this.#live) if (node !== this.id && expires < first) first = expires;
+    if (first === Number.POSITIVE_INFINITY) return;
+    const delay = Math.max(0, first - (Date.now() + this.#skew)) + EXPIRY_MARGIN;
+    this.#expiryWatch = setTimeout(() => void this.beat(), delay);
+    this.#expiryWatch.unref();
   }
 
   #isLive(node: string): boolean {

@@ -5,7 +5,9 @@ import { RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { NodeRegistry } from './node-registry.js';
 import { RedisBroker } from './redis-broker.js';
 import { RedisControlBus } from './redis-control-bus.js';
+import { RedisLeaseStore } from './redis-lease-store.js';
 import { RedisLimitStore } from './redis-limit-store.js';
+import { RedisNodeMessages } from './redis-node-messages.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { parseAddresses } from './topology.js';
 
@@ -36,10 +38,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const broker = new RedisBroker(conn, { limits, ...(options.positionCheck !== undefined ? { positionCheck: options.positionCheck } : {}) });
   const presence = new RedisPresenceStore(conn, registry, options.joinLeave ? { joinLeave: options.joinLeave } : {});
   const control = await RedisControlBus.create(conn, registry, options.surveyTimeout !== undefined ? { surveyTimeout: options.surveyTimeout } : {});
+  const messages = await RedisNodeMessages.create(conn, registry);
+  const leases = new RedisLeaseStore(conn);
   registry.start();
   // The engine's parts hold the connection now.
   await conn.release();
-  return { name: 'redis', broker, presence, control, limits };
+  return { name: 'redis', broker, presence, control, limits, messages, leases };
 }
 
 /** Whether a config asks for the Redis engine: a URL, Sentinels or Redis Cluster nodes. */

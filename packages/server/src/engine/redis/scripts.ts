@@ -297,6 +297,47 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
 `);
 
+/**
+ * Take a lease. KEYS: lease. ARGV: owner, ttl ms, the node's highest token seen. Returns the
+ * token, or nil while another owner holds it. The holder gets its token again and a new TTL.
+ * A new token is the larger of Redis time in microseconds and the node's highest token + 1:
+ * nothing of the key is kept once it is free, so tokens keep increasing after Redis restarts
+ * empty (time moved on) and even if its clock went back (the nodes remember).
+ */
+export const leaseAcquireScript = new Script('lease-acquire', `local held = redis.call('HMGET', KEYS[1], 'o', 't')
+if held[1] then
+  if held[1] ~= ARGV[1] then return nil end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(held[2])
+end
+local clock = redis.call('TIME')
+local token = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local floor = tonumber(ARGV[3]) + 1
+if floor > token then token = floor end
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 't', string.format('%.0f', token))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return token
+`);
+
+/** Renew a lease held with a token. KEYS: lease. ARGV: token, ttl ms. Returns 1 or 0. */
+export const leaseRenewScript = new Script('lease-renew', `if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`);
+
+/** Release a lease held with a token. KEYS: lease. ARGV: token. Returns 1 or 0. */
+export const leaseReleaseScript = new Script('lease-release', `if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`);
+
+/** A lease as {owner, token, ttl ms}, or nil when free. KEYS: lease. */
+export const leaseGetScript = new Script('lease-get', `local held = redis.call('HMGET', KEYS[1], 'o', 't')
+if not held[1] then return nil end
+return {held[1], tonumber(held[2]), redis.call('PTTL', KEYS[1])}
+`);
+
 export const ALL_SCRIPTS = [
   publishScript, historyScript, positionScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
+  leaseAcquireScript, leaseRenewScript, leaseReleaseScript, leaseGetScript,
 ];

@@ -1,0 +1,52 @@
+import { type Lease, type LeaseStore, checkTtl } from '../lease-store.js';
+import type { RedisConnection } from './connection.js';
+import { leaseAcquireScript, leaseGetScript, leaseReleaseScript, leaseRenewScript } from './scripts.js';
+
+/**
+ * Leases in Redis: one hash per key (owner, token) that expires with the lease, each
+ * operation one script. Fencing tokens are Redis time in microseconds, raised above the
+ * highest token this node has seen (see leaseAcquireScript), so they strictly increase per
+ * key also across a Redis restart that lost every key.
+ */
+export class RedisLeaseStore implements LeaseStore {
+  /** The highest token this node has seen, for any key. */
+  #highWater = 0;
+
+  constructor(private readonly conn: RedisConnection) {
+    conn.retain();
+  }
+
+  async acquire(key: string, ttlMs: number, owner: string): Promise<number | null> {
+    checkTtl(ttlMs);
+    const { cmd, keys } = this.conn;
+    const token = await this.conn.track(leaseAcquireScript.run(cmd, [keys.lease(key)], [owner, ttlMs, this.#highWater])) as number | null;
+    return token === null ? null : this.#seen(token);
+  }
+
+  async renew(key: string, token: number, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
+    const { cmd, keys } = this.conn;
+    return await this.conn.track(leaseRenewScript.run(cmd, [keys.lease(key)], [String(token), ttlMs])) === 1;
+  }
+
+  async release(key: string, token: number): Promise<boolean> {
+    const { cmd, keys } = this.conn;
+    return await this.conn.track(leaseReleaseScript.run(cmd, [keys.lease(key)], [String(token)])) === 1;
+  }
+
+  async get(key: string): Promise<Lease | null> {
+    const { cmd, keys } = this.conn;
+    const held = await this.conn.track(leaseGetScript.run(cmd, [keys.lease(key)], [])) as [string, number, number] | null;
+    if (held === null) return null;
+    return { owner: held[0], token: this.#seen(held[1]), ttlMs: held[2] };
+  }
+
+  async close(): Promise<void> {
+    await this.conn.release();
+  }
+
+  #seen(token: number): number {
+    if (token > this.#highWater) this.#highWater = token;
+    return token;
+  }
+}

@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { LeaseStore } from '../engine/lease-store.js';
+import type { NodeMessages } from '../engine/node-messages.js';
+
+/** Node messages as a feature sees them: its operations only, handlers' failures logged. */
+export type FeatureMessages = Omit<NodeMessages, 'close'>;
+
+/** Leases as a feature sees them: its keys only. */
+export type FeatureLeases = Omit<LeaseStore, 'close'>;
+
+/**
+ * A feature's view of the node messages: operation names are scoped to the feature
+ * (`op` travels as `<feature>.<op>`), so two features cannot answer each other's messages.
+ */
+export function featureMessages(feature: string, messages: NodeMessages, logger: Logger): FeatureMessages {
+  const scoped = (op: string) => `${feature}.${op}`;
+  const logged = <A extends unknown[]>(what: string, fn: (...args: A) => void | Promise<void>) => async (...args: A): Promise<void> => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      logger.warn({ err, op: what }, 'node message handler failed');
+    }
+  };
+  return {
+    get nodeId() {
+      return messages.nodeId;
+    },
+    notify: (op, data, toNode) => messages.notify(scoped(op), data, toNode),
+    onNotification: (op, handler) => messages.onNotification(scoped(op), logged(op, handler)),
+    onNodeDown: (handler) => messages.onNodeDown(logged('node down', handler)),
+  };
+}
+
+/** A feature's view of the leases: keys are scoped to the feature (`<feature>/<key>`). */
+export function featureLeases(feature: string, leases: LeaseStore): FeatureLeases {
+  const scoped = (key: string) => `${feature}/${key}`;
+  return {
+    acquire: (key, ttlMs, owner) => leases.acquire(scoped(key), ttlMs, owner),
+    renew: (key, token, ttlMs) => leases.renew(scoped(key), token, ttlMs),
+    release: (key, token) => leases.release(scoped(key), token),
+    get: (key) => leases.get(scoped(key)),
+  };
+}

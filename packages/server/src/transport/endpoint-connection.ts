@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { type DisconnectInfo, DisconnectCode } from '@switchboard/protocol';
+import type { WebSocket } from 'ws';
+import type { ConnectionMeta } from '../core/connection.js';
+import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
+import type { Node } from '../core/node.js';
+import type { TimerHandle } from '../core/timer-wheel.js';
+import { WsConnection } from './ws-connection.js';
+import type { FrameCache } from './ws-frames.js';
+
+/** RFC 6455 §7.4.1: the endpoint received data of a type it cannot accept. */
+const UNSUPPORTED_DATA = 1003;
+/** RFC 6455 §7.4.1: the server met an unexpected condition. */
+const INTERNAL_ERROR = 1011;
+const MAX_REASON_BYTES = 123;
+
+const EMPTY_SESSION: EndpointSession = { message() {} };
+const onHandshakeTimeout = (c: WsEndpointConnection): void => c.closeWith(DisconnectCode.Stale);
+
+/**
+ * One connection of a feature's endpoint: the transport's deadline for the first message,
+ * the binary check, the node's connection count and drain, and frame-once sending, around
+ * the endpoint's session.
+ */
+class WsEndpointConnection implements EndpointConnection {
+  readonly id = randomBytes(9).toString('base64url');
+  readonly #conn: WsConnection;
+  #session: EndpointSession = EMPTY_SESSION;
+  #deadline: TimerHandle | null;
+  #corked = false;
+  #closed = false;
+  readonly #untrack: () => void;
+
+  constructor(private readonly node: Node, private readonly endpoint: Endpoint, ws: WebSocket, frames: FrameCache, readonly meta: ConnectionMeta) {
+    this.#conn = new WsConnection(ws, frames, node.wheel);
+    this.#deadline = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
+    this.#untrack = node.trackEndpointConnection(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  start(request: EndpointRequest): void {
+    const ws = this.#conn.ws;
+    ws.on('message', (data: Buffer, binary: boolean) => this.#message(data, binary));
+    ws.on('error', (err: Error) => this.node.logger.debug({ err, path: this.endpoint.path }, 'websocket error'));
+    ws.on('close', (code: number, reason: Buffer) => this.#cleanup(code, reason.toString('utf8')));
+    try {
+      this.#session = this.endpoint.open(this, request);
+    } catch (err) {
+      this.node.logger.error({ err, path: this.endpoint.path }, 'endpoint open failed');
+      this.closeWith(DisconnectCode.ServerError);
+    }
+  }
+
+  send(payload: Buffer, binary: boolean): void {
+    if (this.#closed) return;
+    // The kernel's rule for a consumer too slow for what it is sent: close it rather than buffer forever.
+    if (this.#conn.bufferedAmount() >= this.node.config.limits.queueMaxBytes) {
+      this.node.stats.drop('slow_consumer');
+      this.closeWith(DisconnectCode.SlowConsumer);
+      return;
+    }
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#conn.cork();
+      process.nextTick(this.#uncork);
+    }
+    this.node.stats.messagesOut++;
+    this.node.stats.bytesOut += payload.length;
+    this.#conn.sendOne(payload, binary);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#conn.uncork();
+  };
+
+  close(code: number, reason = ''): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.node.stats.disconnect(code);
+    this.#conn.close(code, Buffer.byteLength(reason) > MAX_REASON_BYTES ? '' : reason);
+  }
+
+  closeWith(info: DisconnectInfo, detail?: string): void {
+    this.close(info.code, detail ? `${info.reason}: ${detail}` : info.reason);
+  }
+
+  bufferedAmount(): number {
+    return this.#conn.bufferedAmount();
+  }
+
+  drained(): Promise<void> {
+    return this.#conn.drained();
+  }
+
+  #message(data: Buffer, binary: boolean): void {
+    if (this.#closed) return;
+    this.#deadline?.cancel();
+    this.#deadline = null;
+    this.node.stats.messagesIn++;
+    this.node.stats.bytesIn += data.length;
+    if (binary && !this.endpoint.binary) {
+      this.close(UNSUPPORTED_DATA, 'binary messages are not accepted');
+      return;
+    }
+    try {
+      this.#session.message(data, binary);
+    } catch (err) {
+      this.node.logger.error({ err, path: this.endpoint.path }, 'endpoint message handling failed');
+      this.close(INTERNAL_ERROR);
+    }
+  }
+
+  #cleanup(code: number, reason: string): void {
+    this.#closed = true;
+    this.#deadline?.cancel();
+    this.#deadline = null;
+    this.#untrack();
+    try {
+      this.#session.closed?.(code, reason);
+    } catch (err) {
+      this.node.logger.warn({ err, path: this.endpoint.path }, 'endpoint close handling failed');
+    }
+  }
+}
+
+/** Hand an accepted socket to a feature's endpoint. */
+export function acceptEndpoint(node: Node, endpoint: Endpoint, ws: WebSocket, frames: FrameCache, meta: ConnectionMeta, request: EndpointRequest): void {
+  new WsEndpointConnection(node, endpoint, ws, frames, meta).start(request);
+}
