@@ -4,8 +4,9 @@ import {
   RateLimited, type StreamLoss, type StreamPosition, type StreamPublication,
 } from '../broker.js';
 import type { LimitStore } from '../limit-store.js';
+import { publishChannelEvent } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
-import { decodeHistoryEntry, decodeTopicMessage, encodeEvent } from './pubsub-message.js';
+import { decodeHistoryEntry, decodeTopicMessage } from './pubsub-message.js';
 import { historyScript, positionScript, publishScript } from './scripts.js';
 
 /** How long an idle stream keeps its epoch and offset (as the memory broker). */
@@ -148,7 +149,7 @@ export class RedisBroker implements Broker {
   }
 
   async publishEvent(channel: string, event: ChannelEvent): Promise<void> {
-    await this.#conn.track(this.#conn.cmd.publish(this.#conn.keys.topic(channel), encodeEvent(event)));
+    await publishChannelEvent(this.#conn, channel, event);
   }
 
   async history(channel: string, query: HistoryQuery): Promise<HistoryPage> {

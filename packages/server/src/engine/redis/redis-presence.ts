@@ -3,7 +3,8 @@ import type { ChannelEvent } from '../broker.js';
 import type { PresenceCounts, PresenceEntry, PresenceSetResult, PresenceStore } from '../presence-store.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
-import { deviceOf, encodeEvent } from './pubsub-message.js';
+import { publishChannelEvent } from './channel-event.js';
+import { deviceOf } from './pubsub-message.js';
 import { presenceRemoveScript, presenceSetScript } from './scripts.js';
 
 export interface RedisPresenceOptions {
@@ -138,7 +139,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   async #announce(channel: string, event: ChannelEvent): Promise<void> {
     if (!this.#joinLeave(channel)) return;
-    await this.#conn.track(this.#conn.cmd.publish(this.#conn.keys.topic(channel), encodeEvent(event)));
+    await publishChannelEvent(this.#conn, channel, event);
   }
 
   #orphan(channel: string, client: string): void {

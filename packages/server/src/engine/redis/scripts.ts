@@ -112,6 +112,12 @@ return {offset, epoch, 0}
 `);
 
 /**
+ * Publish an event on a channel's topic from the node that owns the channel's slot (in a
+ * Redis Cluster; the key only routes it). KEYS: meta. ARGV: topic, message.
+ */
+export const eventScript = new Script('event', `return redis.call('PUBLISH', ARGV[1], ARGV[2])`);
+
+/**
  * History: the stream position and a page of publications. Creates the meta (a new epoch)
  * when missing, so the first publication keeps the epoch a reader saw; drops expired
  * entries from the head. KEYS: meta, history. ARGV: epoch candidate, empty-stream TTL,
@@ -338,6 +344,6 @@ return {held[1], tonumber(held[2]), redis.call('PTTL', KEYS[1])}
 `);
 
 export const ALL_SCRIPTS = [
-  publishScript, historyScript, positionScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
+  publishScript, eventScript, historyScript, positionScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
   leaseAcquireScript, leaseRenewScript, leaseReleaseScript, leaseGetScript,
 ];
