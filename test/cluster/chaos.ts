@@ -189,10 +189,19 @@ export class RawSubscriber implements Subscriber {
   }
 
   #onFrame(f: Frame): void {
-    if (f.push === 'ping') return this.client.sendRaw('{"method":"pong"}');
-    if (this.#pendingId !== null && f.id === this.#pendingId) return this.#onSubscribeReply(f);
+    if (f.push === 'ping') {
+      this.client.sendRaw('{"method":"pong"}');
+      return;
+    }
+    if (this.#pendingId !== null && f.id === this.#pendingId) {
+      this.#onSubscribeReply(f);
+      return;
+    }
     if (f['channel'] !== this.channel) return;
-    if (f.push === 'unsubscribe') return this.#onUnsubscribe(f);
+    if (f.push === 'unsubscribe') {
+      this.#onUnsubscribe(f);
+      return;
+    }
     if (f.push !== 'pub') return;
     if (this.#pendingId !== null) {
       this.#buffer.push(f);
@@ -232,12 +241,18 @@ export class RawSubscriber implements Subscriber {
     if (!pos) return;
     const offset = f['offset'] as number;
     const epoch = f['epoch'] as string | undefined;
-    if (epoch !== undefined && epoch !== pos.epoch) return this.#resync(`epoch ${pos.epoch} -> ${epoch} at offset ${offset}`);
+    if (epoch !== undefined && epoch !== pos.epoch) {
+      this.#resync(`epoch ${pos.epoch} -> ${epoch} at offset ${offset}`);
+      return;
+    }
     if (offset <= pos.offset) {
       this.repeats++;
       return;
     }
-    if (offset > pos.offset + 1) return this.#resync(`offset ${pos.offset} -> ${offset}`);
+    if (offset > pos.offset + 1) {
+      this.#resync(`offset ${pos.offset} -> ${offset}`);
+      return;
+    }
     pos.offset = offset;
     this.seen.push({ kind: 'pub', at: Date.now(), seq: seqOf(f['data']), offset, epoch });
   }

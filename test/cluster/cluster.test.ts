@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
 import {
-  type ClusterNode, REDIS_URL, api, dropPrefix, eventually, killHard, newPrefix, startCluster, startNode, stopAll, token,
+  type ClusterNode, REDIS_URL, api, dropPrefix, eventually, killHard, newPrefix, startCluster, stopAll, token,
 } from './cluster.js';
 
 const offsets = (c: RawClient, channel: string) => c.pushes('pub', channel).map((f) => f['offset'] as number);

@@ -317,5 +317,3 @@ describe('fixed gaps: application frames', () => {
     }
   });
 });
-
-export const commandCaseCount = errorCases.length + closeCases.length;

@@ -269,5 +269,3 @@ describe('fixed gaps: handshake', () => {
     expect(response).toMatch(/^HTTP\/1\.1 408/);
   });
 });
-
-export const handshakeCaseCount = handshakeCases.length + originCases.length;

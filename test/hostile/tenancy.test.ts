@@ -143,5 +143,3 @@ describe('hostile tenancy', () => {
     expect(bSaw).toBeGreaterThan(5);
   });
 });
-
-export const tenancyCaseCount = hostileNames.length;

@@ -218,5 +218,3 @@ describe('hostile tokens', () => {
     await expectClosed(c, 3003, 4000);
   });
 });
-
-export const tokenCaseCount = cases.length;

@@ -39,5 +39,5 @@ export function shutdownJitter(config: BackoffConfig, random: () => number): num
 
 function clamp01(value: number): number {
   if (!(value > 0)) return 0;
-  return value >= 1 ? 1 : value;
+  return Math.min(value, 1);
 }

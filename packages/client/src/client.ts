@@ -295,7 +295,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   #callGetToken(): Promise<string> {
     try {
-      return this.#options.getToken!().then((token) => {
+      return (this.#options.getToken as () => Promise<string>)().then((token) => {
         if (typeof token !== 'string' || token.length === 0) throw new Error('getToken returned no token');
         return token;
       });
@@ -406,7 +406,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (this.#state !== 'connected') return;
     this.#publishOpen = true;
     const items = this.#queue.drain();
-    if (items.length > 0) this.#cork(() => items.forEach((item) => this.#sendPublish(item)));
+    if (items.length > 0) {
+      this.#cork(() => {
+        for (const item of items) this.#sendPublish(item);
+      });
+    }
   }
 
   #sendPublish(item: QueuedPublish): void {
@@ -529,7 +533,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** The transport is gone (or must go): reconnect with backoff, or stop on terminal closes. */
   #lose(info: StateReason, next: AfterLoss = this.#afterClose(info.code)): void {
     if (this.#state === 'disconnected') return;
-    if (next === 'stop') return this.#stop(info);
+    if (next === 'stop') {
+      this.#stop(info);
+      return;
+    }
     const entries = this.#teardown(info);
     // In-flight publishes go back to the front of the queue with their keys; the rest fail.
     const closed = SwitchboardError.of(ClientCode.ConnectionClosed);

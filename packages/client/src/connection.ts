@@ -51,7 +51,10 @@ export class Connection {
 
   /** Send the frames produced by `fn` as one message. */
   cork(fn: () => void): void {
-    if (this.#outbox !== null) return fn();
+    if (this.#outbox !== null) {
+      fn();
+      return;
+    }
     const outbox: object[] = [];
     this.#outbox = outbox;
     try {

@@ -68,7 +68,8 @@ function duration(name: string, value: number | undefined, fallback: number): nu
 
 function defaultCreateId(): () => string {
   const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (typeof crypto?.randomUUID === 'function') return () => crypto.randomUUID!();
+  const uuid = crypto?.randomUUID;
+  if (typeof uuid === 'function') return () => uuid.call(crypto);
   let counter = 0;
   return () => `${Date.now().toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2)}`;
 }

@@ -324,17 +324,24 @@ export class ChannelSubscription<T = unknown, P = unknown>
   #onSubscribeError(error: SwitchboardError, wasRecovering: boolean, done: () => void): void {
     this.#buffer = null;
     // The client calls handleConnectionLost and resubscribes on the next connection.
-    if (isConnectionClosed(error)) return done();
+    if (isConnectionClosed(error)) {
+      done();
+      return;
+    }
     if (error.code === ErrorCode.UnrecoverablePosition.code && wasRecovering) {
       this.#position = null;
-      return this.#subscribe(true, done);
+      this.#subscribe(true, done);
+      return;
     }
     const alreadySubscribed = error.code === ErrorCode.AlreadySubscribed.code;
     // A subscribe that timed out may have landed: drop it server-side, then retry.
     if (alreadySubscribed) this.#host.request('unsubscribe', { channel: this.channel }, ignore);
     const gen = this.#gen;
     this.emit('error', { channel: this.channel, error, during: 'subscribe' });
-    if (gen !== this.#gen) return done();
+    if (gen !== this.#gen) {
+      done();
+      return;
+    }
     if (error.temporary || alreadySubscribed) this.#scheduleResubscribe();
     else this.#end({ code: error.code, reason: error.message });
     done();
@@ -343,7 +350,10 @@ export class ChannelSubscription<T = unknown, P = unknown>
   #onServerUnsubscribe(push: UnsubscribePush): void {
     if (this.#state === 'unsubscribed') return;
     const info = { code: push.code, reason: push.reason };
-    if (!shouldReconnect(push.code)) return this.#end(info);
+    if (!shouldReconnect(push.code)) {
+      this.#end(info);
+      return;
+    }
     this.#gen++;
     this.#buffer = null;
     this.#throttle.clear();
@@ -379,10 +389,16 @@ export class ChannelSubscription<T = unknown, P = unknown>
   #deliver(publication: Publication & { epoch?: string }): void {
     if (this.#state !== 'subscribed' || this.#position === null) return;
     const { offset, epoch } = publication;
-    if (typeof epoch === 'string' && epoch !== this.#position.epoch) return this.#resync();
+    if (typeof epoch === 'string' && epoch !== this.#position.epoch) {
+      this.#resync();
+      return;
+    }
     if (typeof offset === 'number' && offset > 0) {
       if (offset <= this.#position.offset) return;
-      if (offset > this.#position.offset + 1) return this.#resync();
+      if (offset > this.#position.offset + 1) {
+        this.#resync();
+        return;
+      }
       this.#position.offset = offset;
     }
     const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };

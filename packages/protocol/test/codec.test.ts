@@ -103,7 +103,10 @@ describe('jsonDepth', () => {
       let v: unknown = 0;
       for (let i = 0; i < depth; i++) {
         const inner = v;
-        v = Object.defineProperty({}, 'next', { enumerable: true, get: () => ((reads += 1), inner) });
+        v = Object.defineProperty({}, 'next', { enumerable: true, get: () => {
+          reads += 1;
+          return inner;
+        } });
       }
       return v;
     };

@@ -116,13 +116,15 @@ export class Client {
   /** Publish rate of this connection (made on first use: most connections never publish). */
   get publishBucket(): TokenBucket {
     const l = this.node.config.limits;
-    return (this.#publishBucket ??= new TokenBucket(l.publishPerSecondPerConnection, l.publishPerSecondPerConnection * 2));
+    this.#publishBucket ??= new TokenBucket(l.publishPerSecondPerConnection, l.publishPerSecondPerConnection * 2);
+    return this.#publishBucket;
   }
 
   /** Signal rate of this connection (made on first use). */
   get signalBucket(): TokenBucket {
     const l = this.node.config.limits;
-    return (this.#signalBucket ??= new TokenBucket(l.signalsPerSecond, l.signalsPerSecond * 2));
+    this.#signalBucket ??= new TokenBucket(l.signalsPerSecond, l.signalsPerSecond * 2);
+    return this.#signalBucket;
   }
 
   get closed(): boolean {
@@ -301,7 +303,8 @@ export class Client {
 
   /** Run `fn` right after the current command's reply is queued (commands run one at a time). */
   afterReply(fn: () => void): void {
-    (this.#afterReply ??= []).push(fn);
+    this.#afterReply ??= [];
+    this.#afterReply.push(fn);
   }
 
   /** Close the connection right after the reply to the current command. */

@@ -39,7 +39,7 @@ export class Hub {
 
   remove(key: string, client: Client): void {
     const entry = this.#channels.get(key);
-    if (!entry || !entry.clients.delete(client)) return;
+    if (!entry?.clients.delete(client)) return;
     if (entry.clients.size > 0) return;
     this.#channels.delete(key);
     this.broker.unsubscribe(key).catch(this.onError);

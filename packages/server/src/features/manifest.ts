@@ -81,6 +81,7 @@ export interface FeatureModule<Cfg = unknown, Service = unknown> {
    * to `open` with the feature's running service; until it started they are closed with 1013.
    */
   endpoints?(config: Cfg): readonly FeatureEndpoint<Service>[];
+  // biome-ignore lint/suspicious/noConfusingVoidType: a feature without a service returns nothing from start
   start?(ctx: FeatureContext<Cfg>): Service | void | Promise<Service | void>;
   stop?(): void | Promise<void>;
 }

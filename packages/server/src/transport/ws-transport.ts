@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionMeta } from '../core/connection.js';
 import type { Endpoint, EndpointRequest } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';

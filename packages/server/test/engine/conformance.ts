@@ -510,7 +510,7 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
         const page = await broker.history(ch, { limit: 200 });
         expect(page.publications.map((p) => p.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
         const byOffset = new Map(page.publications.map((p) => [p.offset, p.data]));
-        outcomes.forEach((o, k) => expect(byOffset.get(o.offset)).toBe(`{"k":${k}}`));
+        for (const [k, o] of outcomes.entries()) expect(byOffset.get(o.offset)).toBe(`{"k":${k}}`);
         const pubs = await delivered(ch, 100);
         expect(pubs.map((p) => p.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
       });

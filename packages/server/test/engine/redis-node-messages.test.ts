@@ -119,7 +119,7 @@ describe('redis node messages across nodes', () => {
     try {
       procs.push(await startNode('doomed', { prefix: PREFIX, config: { timeouts: { presenceTtl: `${TTL}ms` } } }));
       procs.push(await startNode('leaving', { prefix: PREFIX, config: { timeouts: { presenceTtl: `${TTL}ms` } } }));
-      const registered = async (name: string) => (await survivor.conn.cmd.zrange(`${PREFIX}:nodes`, 0, -1)).find((id) => id.startsWith(`${name}-`));
+      const registered = async (name: string) => (await survivor.conn.cmd.zrange(`${PREFIX}:nodes`, '0', '-1')).find((id) => id.startsWith(`${name}-`));
       await vi.waitFor(async () => {
         expect(await registered('doomed')).toBeDefined();
         expect(await registered('leaving')).toBeDefined();

@@ -42,7 +42,8 @@ export function mergeOps(parts: ReadonlyArray<Record<string, OpStats>>): Record<
   const out: Record<string, MergedOps> = {};
   for (const part of parts) {
     for (const [name, s] of Object.entries(part)) {
-      const m = (out[name] ??= { ok: 0, failed: 0, errors: {}, latency: new Histogram() });
+      out[name] ??= { ok: 0, failed: 0, errors: {}, latency: new Histogram() };
+      const m = out[name];
       m.ok += s.ok;
       m.failed += s.failed;
       for (const [code, n] of Object.entries(s.errors)) m.errors[code] = (m.errors[code] ?? 0) + n;

@@ -34,7 +34,7 @@ function indexOf(us: number): number {
 }
 
 /** The middle of a bucket, µs. */
-function valueOf(index: number): number {
+function bucketValue(index: number): number {
   if (index < LINEAR) return index;
   const exp = Math.floor((index - LINEAR) / SUB) + SUB_BITS + 1;
   const sub = (index - LINEAR) % SUB;
@@ -82,7 +82,7 @@ export class Histogram implements HistogramData {
     let seen = 0;
     for (let i = 0; i < HISTOGRAM_SIZE; i++) {
       seen += this.buckets[i] as number;
-      if (seen >= rank) return Math.min(valueOf(i), this.max);
+      if (seen >= rank) return Math.min(bucketValue(i), this.max);
     }
     return this.max;
   }

@@ -85,7 +85,10 @@ export class Publisher {
       if (!r) return;
       tally.add(channel, r.offset);
       let list = this.#offsets.get(channel);
-      if (!list) this.#offsets.set(channel, (list = []));
+      if (!list) {
+        list = [];
+        this.#offsets.set(channel, list);
+      }
       list.push(r.offset);
     }, plan.stop);
     return {
@@ -97,7 +100,7 @@ export class Publisher {
   /** Highest acknowledged offset per channel over every run so far. */
   lastOffsets(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [ch, list] of this.#offsets) out[ch] = list.reduce((a, b) => (b > a ? b : a), -1);
+    for (const [ch, list] of this.#offsets) out[ch] = list.reduce((a, b) => Math.max(a, b), -1);
     return out;
   }
 

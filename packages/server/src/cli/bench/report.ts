@@ -36,7 +36,10 @@ export class Report {
   add(key: string, value: unknown, label?: string, text?: string): this {
     const path = key.split('.');
     let node = this.figures;
-    for (const part of path.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    for (const part of path.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
     node[path[path.length - 1] as string] = value;
     if (label !== undefined) this.#rows.push({ label, text: text ?? String(value) });
     return this;

@@ -203,7 +203,7 @@ export class RedisBroker implements Broker {
   }
 
   #onMessage(channel: string, message: string): void {
-    let decoded;
+    let decoded: ReturnType<typeof decodeTopicMessage>;
     try {
       decoded = decodeTopicMessage(message);
     } catch (err) {
@@ -223,7 +223,10 @@ export class RedisBroker implements Broker {
     }
     const last = l.last;
     if (last) {
-      if (last.epoch !== decoded.epoch) return this.#lose(channel, l, 'epoch');
+      if (last.epoch !== decoded.epoch) {
+        this.#lose(channel, l, 'epoch');
+        return;
+      }
       if (decoded.pub.offset <= last.offset) {
         // A repeat (history and pub/sub overlapped after a catch-up), or another
         // publication at an offset already delivered: the store went back. Ask it.

@@ -134,7 +134,7 @@ export class RedisLimitStore implements LimitStore {
 
   /** Make Redis hold exactly the slots this node holds in a tenant. */
   async #reconcile(tenant: string): Promise<void> {
-    const want = [...(this.#held.get(tenant) ?? [])].flatMap(([user, n]) => [user, n]);
+    const want = [...(this.#held.get(tenant) ?? [])].flat();
     if (want.length > 0 && !this.#indexed.has(tenant)) {
       this.#indexed.add(tenant);
       await this.#conn.track(this.#conn.cmd.sadd(this.#conn.keys.nodeTenants(this.#conn.nodeId), tenant));

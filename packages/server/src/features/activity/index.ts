@@ -43,7 +43,7 @@ export function activityFeature(options: ActivityFeatureOptions = {}): FeatureMo
         const identity = client.identity;
         const denied = new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${channel.name || '(no scope)'}`);
         if (!identity || !running) throw denied;
-        let scope;
+        let scope: ReturnType<ActivityFeeds['resolveScope']>;
         try {
           scope = running.feeds.resolveScope(identity.tenant, channel.name);
         } catch {

@@ -4,7 +4,7 @@ import { storageCall } from '../../storage/failures.js';
 import type { NotificationsConfig } from './config.js';
 import type { NotificationInput, Preferences, UnreadCounts } from './model.js';
 import { NotificationDelivery } from './delivery.js';
-import { type CreateResult, type ListQuery, NotificationStore, type Page } from './store.js';
+import type { CreateResult, ListQuery, NotificationStore, Page } from './store.js';
 
 export interface CreateOptions {
   /** The key as stored: `api:<key>` or `user:<sub>:<key>`. */

@@ -54,8 +54,8 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query' | 'he
 function errorStatuses(route: ApiRoute): number[] {
   const statuses = new Set<number>([500, ...(route.errors ?? [])]);
   if (route.params || route.query || route.body) statuses.add(400);
-  if (route.body) [413, 415].forEach((s) => statuses.add(s));
-  if (!route.public) [400, 401, 403].forEach((s) => statuses.add(s));
+  if (route.body) for (const s of [413, 415]) statuses.add(s);
+  if (!route.public) for (const s of [400, 401, 403]) statuses.add(s);
   return [...statuses].sort();
 }
 
