@@ -1,10 +1,11 @@
 import { SwitchboardClient } from '@switchboard/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Notification, UnreadCount } from '@switchboard/client';
+import { activity } from '@switchboard/client/activity';
+import { type Notification, type UnreadCount, notifications } from '@switchboard/client/notifications';
 import { type DurableServer, STORES, startDurableServer } from './helpers.js';
 
-/** The SDK's `client.notifications` and `client.activity(scope)` against the real server. */
+/** The SDK's feature modules `notifications(client)` and `activity(client, scope)` against the real server. */
 
 function until<T>(get: () => T | undefined, timeout = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -41,7 +42,7 @@ describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
   }
 
   it('lists, counts, marks read and receives notifications and unread counts live', async () => {
-    const inbox = (await connected('sdk-ann')).notifications;
+    const inbox = notifications(await connected('sdk-ann'));
     const live: Notification[] = [];
     const counts: UnreadCount[] = [];
     inbox.onNotification((n) => live.push(n));
@@ -65,7 +66,7 @@ describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
   });
 
   it('lists a scope\'s activity and receives new activity live', async () => {
-    const feed = (await connected('sdk-bob', { 'project:*': ['subscribe', 'publish'] })).activity('project:77');
+    const feed = activity(await connected('sdk-bob', { 'project:*': ['subscribe', 'publish'] }), 'project:77');
     const live: string[] = [];
     feed.onActivity((a) => live.push(a.verb));
     await until(() => (s.server.node.channels('acme').some((c) => c.channel === 'activity:project:77') ? true : undefined));

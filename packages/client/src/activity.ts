@@ -1,6 +1,6 @@
 import type { Activity } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
-import type { Subscription } from './subscription.js';
+import type { FeatureHost } from './feature-module.js';
 
 export type { Activity } from '@switchboard/protocol';
 
@@ -9,12 +9,19 @@ export type { Activity } from '@switchboard/protocol';
  * cursors, and live on the channel `activity:{scope}`. Server side: docs/activity.md.
  */
 
-/** What a feed needs from the client (SwitchboardClient provides it once it has a generic `call`). */
-export interface ActivityHost {
-  /** Send a command and resolve with its result; reject with a SwitchboardError. */
-  call(method: string, params: unknown): Promise<unknown>;
-  /** Subscribe to a channel, or return the existing subscription. */
-  subscribe(channel: string): Subscription;
+/** What a feed needs from the client. */
+export type ActivityHost = Pick<FeatureHost, 'call' | 'subscribe'>;
+
+/**
+ * The activity feed of a scope such as `project:42` (one per client and scope).
+ *
+ * @example
+ * import { activity } from '@switchboard/client/activity';
+ * const feed = activity(client, 'project:42');
+ * feed.onActivity((a) => prepend(a));
+ */
+export function activity(client: FeatureHost, scope: string): ActivityFeed {
+  return client.use({ key: `activity:${scope}`, create: (host) => new ActivityFeed(host, scope) });
 }
 
 export interface ActivityQuery {
@@ -64,7 +71,7 @@ function isActivityPush(data: unknown): data is { kind: 'activity'; activity: Ac
  * itself (the token's capability for `project:42`, say); recording needs publish.
  *
  * @example
- * const feed = new ActivityFeed(client, 'project:42');
+ * const feed = activity(client, 'project:42');
  * const { activities } = await feed.list({ verb: 'commented', limit: 20 });
  * feed.onActivity((a) => prepend(a));
  */

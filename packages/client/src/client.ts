@@ -17,9 +17,8 @@ import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
-import { ActivityFeed } from './activity.js';
+import type { ClientModule, FeatureHost } from './feature-module.js';
 import { Heartbeat } from './heartbeat.js';
-import { Notifications } from './notifications.js';
 import { OfflineQueue } from './offline-queue.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
@@ -60,14 +59,14 @@ function toError(err: unknown, fallback: typeof ClientCode.TokenUnavailable): Sw
  * room.on('publication', (p) => render(p.data.text));
  * client.connect();
  */
-export class SwitchboardClient extends Emitter<ClientEvents> {
+export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureHost {
   readonly #url: string;
   readonly #options: ResolvedOptions;
   readonly #pending: PendingCommands<QueuedPublish>;
   readonly #queue: OfflineQueue<QueuedPublish>;
   readonly #subs = new Map<string, ChannelSubscription>();
-  #notifications: Notifications | null = null;
-  readonly #feeds = new Map<string, ActivityFeed>();
+  /** Instances of SDK feature modules, by module key. */
+  readonly #modules = new Map<string, unknown>();
   readonly #host: SubscriptionHost;
   readonly #heartbeat: Heartbeat;
   readonly #connectTimer: TimerSlot;
@@ -252,28 +251,20 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * The connected user's notifications inbox (docs/notifications.md).
+   * The instance of an SDK feature module for this client, made on first use. Feature entry
+   * points call it for you: `notifications(client)`, `activity(client, scope)`.
+   *
    * @example
-   * client.notifications.onNotification((n) => toast(n.title));
-   * const { count } = await client.notifications.unreadCount();
+   * import { notifications } from '@switchboard/client/notifications';
+   * const inbox = notifications(client); // client.use(…) underneath, once per client
    */
-  get notifications(): Notifications {
-    this.#notifications ??= new Notifications(this);
-    return this.#notifications;
-  }
-
-  /**
-   * The activity feed of a scope such as `project:42` (docs/activity.md).
-   * @example
-   * client.activity('project:42').onActivity((a) => prepend(a));
-   */
-  activity(scope: string): ActivityFeed {
-    let feed = this.#feeds.get(scope);
-    if (!feed) {
-      feed = new ActivityFeed(this, scope);
-      this.#feeds.set(scope, feed);
+  use<T>(module: ClientModule<T>): T {
+    let instance = this.#modules.get(module.key);
+    if (instance === undefined) {
+      instance = module.create(this);
+      this.#modules.set(module.key, instance);
     }
-    return feed;
+    return instance as T;
   }
 
   // --- connection -----------------------------------------------------------------

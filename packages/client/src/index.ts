@@ -1,9 +1,7 @@
 export { SwitchboardClient } from './client.js';
-export {
-  Notifications, type Notification, type NotificationActor, type NotificationDraft, type NotificationPage,
-  type NotificationPreferences, type NotificationPriority, type NotificationQuery, type UnreadCount,
-} from './notifications.js';
-export { ActivityFeed, type Activity, type ActivityDraft, type ActivityPage, type ActivityQuery } from './activity.js';
+// Feature modules live in their own entry points (`@switchboard/client/notifications`,
+// `@switchboard/client/activity`), so an app that uses neither does not ship them.
+export type { ClientModule, FeatureHost } from './feature-module.js';
 export type { Subscription, HistoryOptions, HistoryPage } from './subscription.js';
 export { SwitchboardError } from './errors.js';
 export { ClientCode, type ClientCodeInfo, type ClientCodeName, type StateReason } from './codes.js';

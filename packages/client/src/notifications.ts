@@ -1,6 +1,6 @@
 import type { Notification, NotificationPreferences, NotificationPriority, UnreadCount } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
-import type { Subscription } from './subscription.js';
+import type { ClientModule, FeatureHost } from './feature-module.js';
 
 export type { Notification, NotificationActor, NotificationPreferences, NotificationPriority, UnreadCount } from '@switchboard/protocol';
 
@@ -9,15 +9,22 @@ export type { Notification, NotificationActor, NotificationPreferences, Notifica
  * and live pushes on the personal channel `user:{sub}`. Server side: docs/notifications.md.
  */
 
-/** What the inbox needs from the client (SwitchboardClient provides it once it has a generic `call`). */
-export interface NotificationsHost {
-  /** Send a command and resolve with its result; reject with a SwitchboardError. */
-  call(method: string, params: unknown): Promise<unknown>;
-  /** Subscribe to a channel, or return the existing subscription. */
-  subscribe(channel: string): Subscription;
-  /** The connected identity, or null before the first connect. */
-  readonly session: { readonly user: string } | null;
-  once(event: 'connected', listener: (e: { readonly user: string }) => void): () => void;
+/** What the inbox needs from the client. */
+export type NotificationsHost = Omit<FeatureHost, 'use'>;
+
+const notificationsModule: ClientModule<Notifications> = { key: 'notifications', create: (host) => new Notifications(host) };
+
+/**
+ * The connected user's notifications inbox (one per client).
+ *
+ * @example
+ * import { notifications } from '@switchboard/client/notifications';
+ * const inbox = notifications(client);
+ * inbox.onNotification((n) => toast(n.title));
+ * const { count } = await inbox.unreadCount();
+ */
+export function notifications(client: FeatureHost): Notifications {
+  return client.use(notificationsModule);
 }
 
 export interface NotificationQuery {
