@@ -40,11 +40,19 @@ window.runScenario = async (url, token) => {
 window.ready = true;
 </script></body></html>`;
 
+/** Pages of the test's own web origin, by path (the SDK pages below add theirs). */
+const pages = new Map<string, string>();
+
 function staticServer(): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    const page = pages.get(path);
+    if (page !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
       return;
     }
     const m = /^\/(client|protocol)\/(.+)$/.exec(path);
@@ -106,5 +114,75 @@ describe('the SDK in headless Chromium', () => {
     expect(result.presence[0]?.user).toBe('browser-user');
     expect(result.presence[0]?.devices[0]?.state).toEqual({ page: '/board' });
     await page.close();
+  });
+
+  describe('served by the Switchboard server itself, to a page of another origin', () => {
+    /** A page that runs `scenario` (a script body defining window.run) once the SDK loaded. */
+    const sdkScenario = `
+      window.run = async (url, token) => {
+        const client = new SDK.SwitchboardClient(url, { token });
+        client.connect();
+        const room = client.subscribe('project:served');
+        const got = [];
+        room.on('publication', (p) => got.push(p.data));
+        const pub = await room.publish({ from: 'served' });
+        await new Promise((resolve) => { const t = setInterval(() => { if (got.length >= 1) { clearInterval(t); resolve(); } }, 20); });
+        const inbox = SDK.notifications(client);
+        const count = await inbox.unreadCount();
+        client.disconnect();
+        return { offset: pub.offset, got, count: count.count };
+      };
+      window.ready = true;`;
+
+    async function manifest(): Promise<{ build: string; files: Record<string, { integrity: string }> }> {
+      const res = await fetch(`${s.httpUrl}/sdk/manifest.json`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as { build: string; files: Record<string, { integrity: string }> };
+    }
+
+    async function runPage(path: string, html: string): Promise<{ offset: number; got: Array<{ from: string }>; count: number }> {
+      pages.set(path, html);
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}${path}`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 10_000 });
+      const token = await s.token({ sub: 'served-user', tenant: 'demo' });
+      const result = await page.evaluate(([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string), [s.url, token]);
+      await page.close();
+      return result as { offset: number; got: Array<{ from: string }>; count: number };
+    }
+
+    it('as a classic script with its integrity value, defining the global Switchboard', async () => {
+      const m = await manifest();
+      const src = `${s.httpUrl}/sdk/${m.build}/switchboard.js`;
+      const integrity = m.files['switchboard.js']?.integrity as string;
+      const result = await runPage('/classic', `<!doctype html><html><head>
+        <script src="${src}" integrity="${integrity}" crossorigin="anonymous"></script></head><body>
+        <script>const SDK = window.Switchboard;${sdkScenario}</script></body></html>`);
+      expect(result.got).toEqual([{ from: 'served' }]);
+      expect(result.offset).toBeGreaterThan(0);
+      expect(result.count).toBe(0);
+    });
+
+    it('as ES modules (core and a feature module) imported across origins', async () => {
+      const m = await manifest();
+      const base = `${s.httpUrl}/sdk/${m.build}`;
+      const result = await runPage('/esm', `<!doctype html><html><body><script type="module">
+        import { SwitchboardClient } from '${base}/switchboard.mjs';
+        import { notifications } from '${base}/notifications.mjs';
+        const SDK = { SwitchboardClient, notifications };${sdkScenario}</script></body></html>`);
+      expect(result.got).toEqual([{ from: 'served' }]);
+    });
+
+    it('refuses to run a script whose integrity value does not match', async () => {
+      const m = await manifest();
+      pages.set('/tampered', `<!doctype html><html><head>
+        <script src="${s.httpUrl}/sdk/${m.build}/switchboard.js" integrity="sha384-${'A'.repeat(64)}" crossorigin="anonymous"></script></head>
+        <body><script>window.loaded = typeof window.Switchboard; window.ready = true;</script></body></html>`);
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}/tampered`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+      expect(await page.evaluate(() => (window as unknown as { loaded: string }).loaded)).toBe('undefined');
+      await page.close();
+    });
   });
 });

@@ -16,6 +16,7 @@ import { builtinFeatures, loadConfig } from './features/builtin.js';
 import { FeatureHost } from './features/host.js';
 import type { FeatureModule } from './features/manifest.js';
 import { createHttpApp } from './http/app.js';
+import { type SdkBuild, findSdkBuild } from './http/sdk.js';
 import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -59,6 +60,8 @@ export class Switchboard {
     readonly features: FeatureHost,
     /** The database's last probe: readiness fails while it does not answer. */
     readonly database: HealthProbe,
+    /** The SDK's browser build served at /sdk/ (null when @switchboard/client's build is missing). */
+    readonly sdk: SdkBuild | null,
   ) {}
 
   static async create(options: SwitchboardOptions = {}): Promise<Switchboard> {
@@ -71,7 +74,8 @@ export class Switchboard {
     const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
-    const app = await createHttpApp(node, apiKeys, features.routes(config));
+    const sdk = findSdkBuild();
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
@@ -87,7 +91,7 @@ export class Switchboard {
     node.addReadinessCheck('database', () => database.problem);
     database.start();
     transport.attach(app.server);
-    const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database);
+    const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
     try {
       await node.start();
       await features.start(node, storage);

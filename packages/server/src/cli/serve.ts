@@ -1,5 +1,6 @@
 import { listOptions, loadConfig } from '../features/builtin.js';
 import { Switchboard } from '../server.js';
+import { sdkUrl } from '../http/sdk.js';
 import { type ParsedArgs, flag } from './args.js';
 
 export const SERVE_HELP = () => {
@@ -36,6 +37,12 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   out(`  WebSocket:  ws://${host}:${port}/ws`);
   out(`  HTTP API:   http://${host}:${port}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
   out(`  Health:     http://${host}:${port}/healthz   /readyz   /metrics`);
+  const sdk = server.sdk;
+  const classic = sdk?.files['switchboard.js'];
+  if (sdk && classic) {
+    out(`  Browser SDK: <script src="${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.js')}" integrity="${classic.integrity}" crossorigin="anonymous"></script>`);
+    out(`               or import { SwitchboardClient } from '${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.mjs')}'`);
+  }
   const { ready, checks } = server.node.readiness();
   if (!ready) {
     // Say what the node waits for, rather than a banner that reads as if all were well.

@@ -4,12 +4,13 @@ import type { ApiKeyStore } from '../auth/api-keys.js';
 import type { Node } from '../core/node.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
+import { type SdkBuild, registerSdk } from './sdk.js';
 
 /**
  * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1 (with the
  * features' routes). Node's header and request timeouts are set from the configuration.
  */
-export async function createHttpApp(node: Node, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = []): Promise<FastifyInstance> {
+export async function createHttpApp(node: Node, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = [], sdk: SdkBuild | null = null): Promise<FastifyInstance> {
   const { config } = node;
   const app = Fastify({
     logger: false,
@@ -40,6 +41,7 @@ export async function createHttpApp(node: Node, apiKeys: ApiKeyStore, featureRou
     const { ready, checks } = node.readiness();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : node.draining ? 'draining' : 'unavailable', node: node.id, checks });
   });
+  registerSdk(app, sdk);
   app.get('/metrics', async (_req, reply) => {
     const text = await node.metrics.registry.metrics();
     return reply.type(node.metrics.registry.contentType).send(text);

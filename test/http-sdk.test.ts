@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, startTestServer } from './helpers/server.js';
+
+interface Manifest {
+  version: string;
+  build: string;
+  path: string;
+  files: Record<string, { bytes: number; gzip: number; integrity: string }>;
+}
+
+describe('the SDK browser build served at /sdk/', () => {
+  let s: TestServer;
+  let m: Manifest;
+  beforeAll(async () => {
+    s = await startTestServer();
+    m = (await (await fetch(`${s.httpUrl}/sdk/manifest.json`)).json()) as Manifest;
+  });
+  afterAll(async () => { await s.close(); });
+
+  const sha384 = (bytes: Buffer) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
+
+  it('lists the classic script, the ES modules and their chunks, each with its size and integrity', async () => {
+    expect(m.version).toBe('0.1.0');
+    expect(m.build).toMatch(/^0\.1\.0-[0-9a-f]{10}$/);
+    expect(m.path).toBe(`/sdk/${m.build}/`);
+    expect(Object.keys(m.files)).toEqual(expect.arrayContaining(['switchboard.js', 'switchboard.mjs', 'notifications.mjs', 'activity.mjs']));
+    for (const [name, meta] of Object.entries(m.files)) {
+      const res = await fetch(`${s.httpUrl}${m.path}${name}`, { headers: { 'accept-encoding': 'identity' } });
+      expect(res.status, name).toBe(200);
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.length).toBe(meta.bytes);
+      expect(sha384(body)).toBe(meta.integrity);
+    }
+  });
+
+  it('serves the versioned path immutable and the bare path revalidated by ETag, to any origin', async () => {
+    const versioned = await fetch(`${s.httpUrl}${m.path}switchboard.mjs`);
+    expect(versioned.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(versioned.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(versioned.headers.get('access-control-allow-origin')).toBe('*');
+    expect(versioned.headers.get('x-content-type-options')).toBe('nosniff');
+    const bare = await fetch(`${s.httpUrl}/sdk/switchboard.mjs`);
+    expect(bare.headers.get('cache-control')).toBe('no-cache');
+    const etag = bare.headers.get('etag') as string;
+    expect(etag).toBe(`"${m.files['switchboard.mjs']?.integrity}"`);
+    const again = await fetch(`${s.httpUrl}/sdk/switchboard.mjs`, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+  });
+
+  it('sends gzip to clients that accept it, the same bytes once decoded', async () => {
+    const { request } = await import('node:http');
+    const raw = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      request(`${s.httpUrl}${m.path}switchboard.js`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      }).on('error', reject).end();
+    });
+    expect(raw.headers['content-encoding']).toBe('gzip');
+    expect(raw.body.length).toBeLessThan(m.files['switchboard.js']?.bytes as number);
+    expect(sha384(gunzipSync(raw.body))).toBe(m.files['switchboard.js']?.integrity);
+  });
+
+  it('docs/client.md shows the current build and integrity value of the classic script', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../docs/client.md', import.meta.url), 'utf8');
+    expect(doc).toContain(`/sdk/${m.build}/switchboard.js`);
+    expect(doc).toContain(`integrity="${m.files['switchboard.js']?.integrity}"`);
+  });
+
+  it('answers 404 for anything else: unknown files, another build, paths out of the folder', async () => {
+    for (const path of ['/sdk/nope.js', '/sdk/0.0.0-0000000000/switchboard.js', '/sdk/../package.json', '/sdk/%2e%2e/package.json', `${m.path}../../package.json`]) {
+      const res = await fetch(`${s.httpUrl}${path}`);
+      expect(res.status, path).toBe(404);
+    }
+  });
+});
