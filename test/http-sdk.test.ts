@@ -66,6 +66,7 @@ describe('the SDK browser build served at /sdk/', () => {
   it('docs/client.md shows the current build and integrity value of the classic script', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync(new URL('../docs/client.md', import.meta.url), 'utf8');
+    // After a change to the SDK: npm run build && node packages/client/scripts/docs-sdk-values.mjs
     expect(doc).toContain(`/sdk/${m.build}/switchboard.js`);
     expect(doc).toContain(`integrity="${m.files['switchboard.js']?.integrity}"`);
   });

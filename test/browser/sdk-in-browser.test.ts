@@ -185,4 +185,38 @@ describe('the SDK in headless Chromium', () => {
       await page.close();
     });
   });
+
+  it('a page whose Origin the server refuses gets a terminal OriginRefused naming it, and the server counts it', async () => {
+    const strict = await startTestServer({ development: false, auth: { secret: 'x'.repeat(40) }, allowedOrigins: ['https://app.example'] });
+    try {
+      const origin = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+      const m = (await (await fetch(`${strict.httpUrl}/sdk/manifest.json`)).json()) as { build: string };
+      pages.set('/refused', `<!doctype html><html><body><script type="module">
+        import { SwitchboardClient } from '${strict.httpUrl}/sdk/${m.build}/switchboard.mjs';
+        window.run = (url, token) => new Promise((resolve) => {
+          const client = new SwitchboardClient(url, { token, backoff: { minDelay: 50, maxDelay: 100 } });
+          let attempts = 0;
+          client.on('connecting', () => { attempts++; });
+          client.on('disconnected', (e) => resolve({ code: e.code, reason: e.reason, attempts }));
+          client.connect();
+        });
+        window.ready = true;</script></body></html>`);
+      const page = await browser.newPage();
+      await page.goto(`${origin}/refused`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+      const token = await strict.token({ sub: 'refused-user', tenant: 'demo' });
+      const result = (await page.evaluate(([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string), [strict.url, token])) as { code: number; reason: string; attempts: number };
+      await page.close();
+      expect(result.code).toBe(26);
+      expect(result.reason).toContain(origin);
+      expect(result.reason).toContain('allowedOrigins');
+      const metrics = await (await fetch(`${strict.httpUrl}/metrics`)).text();
+      expect(metrics).toMatch(/switchboard_drops_total\{reason="forbidden_origin"\} [1-9]/);
+      const probe = await fetch(`${strict.httpUrl}/ws`, { headers: { origin: 'https://app.example' } });
+      expect(await probe.json()).toEqual({ websocket: 'ok' });
+      expect(probe.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    } finally {
+      await strict.close();
+    }
+  });
 });

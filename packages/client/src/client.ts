@@ -22,6 +22,7 @@ import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue } from './offline-queue.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
+import { refusalReason } from './refusal-probe.js';
 import { ChannelSubscription, type ChannelPush, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
 import { refreshDelay } from './token-refresh.js';
@@ -315,12 +316,20 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   #openSocket(gen: number): void {
+    let opened = false;
     try {
       this.#conn = new Connection(this.#options.WebSocket, this.#url, {
-        onOpen: () => this.#sendConnect(gen),
+        onOpen: () => {
+          opened = true;
+          this.#sendConnect(gen);
+        },
         onMessage: () => this.#heartbeat.touch(),
         onFrame: (frame) => this.#onFrame(frame),
-        onClose: (info) => this.#lose(info),
+        onClose: (info) => {
+          // Never opened: the upgrade was refused or never answered; a browser cannot tell which.
+          if (!opened) this.#askWhyRefused();
+          this.#lose(info);
+        },
         onBadMessage: (error) => {
           if (this.#emitError({ error, during: 'transport' }, gen)) this.#lose(reasonOf(ClientCode.BadFrame));
         },
@@ -330,6 +339,16 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
         this.#lose(reasonOf(ClientCode.TransportClosed));
       }
     }
+  }
+
+  /** A never-opened socket: stop with OriginRefused if the server refuses this page's Origin. */
+  #askWhyRefused(): void {
+    if (!this.#options.fetch) return;
+    void refusalReason(this.#options.fetch, this.#url).then((reason) => {
+      if (reason === null || this.#state !== 'connecting') return;
+      this.emit('error', { error: SwitchboardError.of(ClientCode.OriginRefused, reason), during: 'transport' });
+      this.#stop({ code: ClientCode.OriginRefused.code, reason });
+    });
   }
 
   #sendConnect(gen: number): void {

@@ -52,6 +52,11 @@ export const ClientCode = Object.freeze({
   SubscriptionUnsubscribed: def(24, 'subscription unsubscribed'),
   /** An option passed to the client is not valid. */
   BadConfiguration: def(25, 'bad configuration'),
+  /**
+   * The server refuses WebSockets from this page's Origin (its `allowedOrigins`); the client
+   * stops instead of retrying forever. The reason names the Origin and the option.
+   */
+  OriginRefused: def(26, 'origin not allowed by the server'),
 });
 
 export type ClientCodeName = keyof typeof ClientCode;

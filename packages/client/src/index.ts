@@ -5,7 +5,7 @@ export type { ClientModule, FeatureHost } from './feature-module.js';
 export type { Subscription, HistoryOptions, HistoryPage } from './subscription.js';
 export { SwitchboardError } from './errors.js';
 export { ClientCode, type ClientCodeInfo, type ClientCodeName, type StateReason } from './codes.js';
-export type { ClientOptions } from './options.js';
+export type { ClientOptions, FetchLike } from './options.js';
 export type { BackoffOptions } from './backoff.js';
 export type { Timers } from './timers.js';
 export type { EventSource, Listener } from './emitter.js';

@@ -18,6 +18,11 @@ export interface ClientOptions {
   getToken?: () => Promise<string>;
   /** WebSocket class. Default `globalThis.WebSocket`; on Node 20 pass `WebSocket` from `ws`. */
   WebSocket?: WebSocketConstructor;
+  /**
+   * `fetch`, to ask the server why a WebSocket never opened (a browser cannot see the
+   * upgrade's HTTP status). Default `globalThis.fetch`; `null` never asks.
+   */
+  fetch?: FetchLike | null;
   /** Timer functions. Default the global `setTimeout`/`clearTimeout`. */
   timers?: Timers;
   /** Clock in Unix ms, used with token expiry and heartbeats. Default `Date.now`. */
@@ -44,6 +49,7 @@ export interface ResolvedOptions {
   readonly token: string | undefined;
   readonly getToken: (() => Promise<string>) | undefined;
   readonly WebSocket: WebSocketConstructor;
+  readonly fetch: FetchLike | null;
   readonly timers: Timers;
   readonly now: () => number;
   readonly random: () => number;
@@ -54,6 +60,15 @@ export interface ResolvedOptions {
   readonly connectTimeout: number;
   readonly commandTimeout: number;
   readonly signalInterval: number;
+}
+
+/** The part of `fetch` the client uses. */
+export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<{ ok: boolean; json(): Promise<unknown> }>;
+
+function defaultFetch(): FetchLike | null {
+  const f = (globalThis as { fetch?: FetchLike }).fetch;
+  // Called as a method of the global: a browser's fetch throws "Illegal invocation" otherwise.
+  return typeof f === 'function' ? (url, init) => f.call(globalThis, url, init) : null;
 }
 
 function bad(detail: string): SwitchboardError {
@@ -103,6 +118,7 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     token: options.token,
     getToken: options.getToken,
     WebSocket,
+    fetch: options.fetch === undefined ? defaultFetch() : options.fetch,
     timers: options.timers ?? globalTimers,
     now: options.now ?? (() => Date.now()),
     random: options.random ?? Math.random,

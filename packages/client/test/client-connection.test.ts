@@ -434,3 +434,56 @@ describe('options', () => {
     }
   });
 });
+
+describe('a page whose Origin the server refuses', () => {
+  const probeAnswer = (body: unknown) => {
+    const calls: string[] = [];
+    const fetch = async (url: string) => {
+      calls.push(url);
+      return { ok: true, json: async () => body };
+    };
+    return { calls, fetch };
+  };
+
+  it('asks the server why the socket never opened, then stops with OriginRefused instead of retrying', async () => {
+    const { calls, fetch } = probeAnswer({ websocket: 'origin-refused', origin: 'https://evil.example', hint: 'add it to allowedOrigins (--allowed-origins / SWITCHBOARD_ALLOWED_ORIGINS)' });
+    const client = createClient({ fetch });
+    const errors: unknown[] = [];
+    client.on('error', (e) => errors.push(e));
+    const downs: unknown[] = [];
+    client.on('disconnected', (e) => downs.push(e));
+    client.connect();
+    FakeSocket.last().serverClose(1006);
+    await flush();
+    expect(calls).toEqual(['http://test.local/ws']);
+    expect(client.state).toBe('disconnected');
+    expect(downs).toEqual([expect.objectContaining({ code: ClientCode.OriginRefused.code, reason: expect.stringContaining('https://evil.example') })]);
+    expect(errors).toHaveLength(1);
+    const sockets = FakeSocket.all.length;
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.all.length).toBe(sockets);
+  });
+
+  it('keeps retrying with backoff when the server says the Origin is fine (the failure was something else)', async () => {
+    const { calls, fetch } = probeAnswer({ websocket: 'ok' });
+    const client = createClient({ fetch });
+    client.connect();
+    FakeSocket.last().serverClose(1006);
+    await flush();
+    expect(calls).toHaveLength(1);
+    expect(client.state).toBe('connecting');
+    vi.advanceTimersByTime(250);
+    expect(FakeSocket.all.length).toBe(2);
+  });
+
+  it('does not ask when the socket had opened (a normal drop)', async () => {
+    const { calls, fetch } = probeAnswer({ websocket: 'origin-refused' });
+    const client = createClient({ fetch });
+    client.connect();
+    acceptConnect();
+    FakeSocket.last().serverClose(1006);
+    await flush();
+    expect(calls).toEqual([]);
+    expect(client.state).toBe('connecting');
+  });
+});

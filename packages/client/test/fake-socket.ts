@@ -113,6 +113,8 @@ export function createClient(options: ClientOptions = {}): SwitchboardClient {
   return new SwitchboardClient('ws://test.local/ws', {
     token: 't0',
     WebSocket: FakeSocket,
+    // Never ask a real server why a fake socket failed.
+    fetch: null,
     random: () => 0,
     createId: () => `key-${++n}`,
     ...options,

@@ -91,6 +91,14 @@ export class Switchboard {
     node.addReadinessCheck('database', () => database.problem);
     database.start();
     transport.attach(app.server);
+    // A plain GET on a WebSocket path says what an upgrade from the caller's Origin would meet.
+    for (const path of transport.paths) {
+      app.get(path, async (req, reply) => {
+        const origin = req.headers.origin;
+        if (origin !== undefined) reply.header('access-control-allow-origin', origin).header('vary', 'origin');
+        return reply.header('cache-control', 'no-store').send(transport.probe(origin));
+      });
+    }
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
     try {
       await node.start();

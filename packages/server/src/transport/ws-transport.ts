@@ -31,7 +31,12 @@ const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
  * upgrade (Host, Origin, draining, new connections per IP), answered with an HTTP status so a
  * refused client never gets a WebSocket; an unknown path is 404.
  */
+const ORIGIN_HINT = 'add it to allowedOrigins (--allowed-origins / SWITCHBOARD_ALLOWED_ORIGINS)';
+/** A refused Origin is logged at most this often (each refusal is counted). */
+const ORIGIN_LOG_INTERVAL = 60_000;
+
 export class WebSocketTransport {
+  readonly #originLogged = new Map<string, number>();
   readonly #routes = new Map<string, Route>();
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
@@ -97,6 +102,7 @@ export class WebSocketTransport {
     }
     const origin = req.headers.origin;
     if (!originAllowed(origin, config.allowedOrigins, config.development)) {
+      this.#originRefused(origin as string);
       reject(socket, 403, 'Forbidden');
       return true;
     }
@@ -128,6 +134,29 @@ export class WebSocketTransport {
 
   close(): void {
     for (const route of this.#routes.values()) route.wss.close();
+  }
+
+  /**
+   * What an upgrade from this Origin would meet, for a plain GET on a WebSocket path: a
+   * browser cannot read why its upgrade failed (it sees 1006), so the SDK asks here.
+   */
+  probe(origin: string | undefined): { websocket: 'ok' | 'origin-refused' | 'draining'; origin?: string; hint?: string } {
+    const { config } = this.node;
+    if (!originAllowed(origin, config.allowedOrigins, config.development)) {
+      return { websocket: 'origin-refused', origin: origin as string, hint: ORIGIN_HINT };
+    }
+    return { websocket: this.node.draining ? 'draining' : 'ok' };
+  }
+
+  /** Count every refused Origin; log each one at most once a minute, saying how to allow it. */
+  #originRefused(origin: string): void {
+    this.node.stats.drop('forbidden_origin');
+    const now = Date.now();
+    const last = this.#originLogged.get(origin);
+    if (last !== undefined && now - last < ORIGIN_LOG_INTERVAL) return;
+    if (this.#originLogged.size >= 1000) this.#originLogged.clear();
+    this.#originLogged.set(origin, now);
+    this.node.logger.warn({ origin }, `WebSocket refused: Origin not allowed; ${ORIGIN_HINT}`);
   }
 }
 
