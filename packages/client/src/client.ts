@@ -14,6 +14,7 @@ import {
 import { backoffDelay, shutdownJitter } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
 import { Connection } from './connection.js';
+import { type AfterLoss, Credentials } from './credentials.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
@@ -25,7 +26,6 @@ import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
 import { ChannelSubscription, type ChannelPush, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
-import { refreshDelay } from './token-refresh.js';
 
 /** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
 interface QueuedPublish {
@@ -35,9 +35,6 @@ interface QueuedPublish {
   resolve(result: PublishResult): void;
   reject(error: SwitchboardError): void;
 }
-
-/** What to do after the connection is lost. */
-type AfterLoss = 'reconnect' | 'stop';
 
 const ignore: CommandCallbacks = { onResult() {}, onError() {} };
 
@@ -80,11 +77,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   /** Failed attempts since the last successful connect. */
   #attempt = 0;
   #nextId = 0;
-  #token: string | undefined;
-  /** The token came from getToken for this attempt and has not been accepted yet. */
-  #tokenFresh = false;
-  #everConnected = false;
-  #expires: number | undefined;
+  readonly #credentials: Credentials;
   #session: Session | null = null;
   /** Queued publishes were flushed on this connection; new ones may go straight out. */
   #publishOpen = false;
@@ -105,7 +98,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#url = url;
     this.#options = resolveOptions(url, options);
     const { timers, now } = this.#options;
-    this.#token = this.#options.token;
+    this.#credentials = new Credentials(this.#options);
     this.#pending = new PendingCommands(timers);
     this.#queue = new OfflineQueue(this.#options.offlineQueueSize);
     this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing)));
@@ -275,34 +268,15 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     if (this.#options.connectTimeout > 0) {
       this.#connectTimer.set(this.#options.connectTimeout, () => this.#lose(reasonOf(ClientCode.ConnectTimeout)));
     }
-    if (this.#needsToken()) this.#fetchToken(gen);
+    if (this.#credentials.needsFetch()) this.#fetchToken(gen);
     else this.#openSocket(gen);
   }
 
-  #needsToken(): boolean {
-    if (this.#options.getToken === undefined) return false;
-    if (this.#token === undefined) return true;
-    return this.#expires !== undefined && this.#options.now() >= this.#expires;
-  }
-
-  #callGetToken(): Promise<string> {
-    try {
-      return (this.#options.getToken as () => Promise<string>)().then((token) => {
-        if (typeof token !== 'string' || token.length === 0) throw new Error('getToken returned no token');
-        return token;
-      });
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
   #fetchToken(gen: number): void {
-    this.#callGetToken().then(
+    this.#credentials.fetch().then(
       (token) => {
         if (gen !== this.#gen) return;
-        this.#token = token;
-        this.#tokenFresh = true;
-        this.#expires = undefined;
+        this.#credentials.useFetched(token);
         this.#openSocket(gen);
       },
       (err: unknown) => {
@@ -353,7 +327,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
 
   #sendConnect(gen: number): void {
     const params: ConnectParams = {};
-    if (this.#token !== undefined) params.token = this.#token;
+    const token = this.#credentials.token;
+    if (token !== undefined) params.token = token;
     if (this.#options.name !== undefined) params.name = this.#options.name;
     this.#request('connect', params, {
       onResult: (result) => {
@@ -368,15 +343,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   #onConnected(result: ConnectResult, gen: number): void {
     this.#connectTimer.clear();
     this.#attempt = 0;
-    this.#tokenFresh = false;
-    this.#everConnected = true;
-    this.#expires = typeof result.expires === 'number' ? result.expires : undefined;
+    this.#credentials.accepted(result.expires);
+    const expires = this.#credentials.expires;
     this.#session = Object.freeze({
       client: result.client,
       user: result.user,
       tenant: result.tenant,
       node: result.node,
-      ...(this.#expires === undefined ? {} : { expires: this.#expires }),
+      ...(expires === undefined ? {} : { expires }),
     });
     const ping = Number(result.ping) || 0;
     this.#heartbeat.start(ping > 0 ? ping + (Number(result.pong) || 0) : 0);
@@ -392,10 +366,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   #onConnectError(error: SwitchboardError, gen: number): void {
     if (!this.#emitError({ error, during: 'connect' }, gen)) return;
     const info = { code: error.code, reason: error.message };
-    let next: AfterLoss = error.temporary ? 'reconnect' : 'stop';
-    if (error.code === ErrorCode.TokenExpired.code) next = this.#afterExpiry();
-    else if (error.code === ErrorCode.Unauthorized.code) next = this.#afterInvalidToken();
-    this.#lose(info, next);
+    this.#lose(info, this.#credentials.afterRefusal(error.code) ?? (error.temporary ? 'reconnect' : 'stop'));
   }
 
   /** Subscribe everything again, then flush the offline queue (publishes follow their subscribes). */
@@ -432,13 +403,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
 
   #scheduleRefresh(): void {
     this.#refreshTimer.clear();
-    if (this.#expires === undefined || this.#options.getToken === undefined) return;
+    const delay = this.#credentials.refreshIn();
     const gen = this.#gen;
-    this.#refreshTimer.set(refreshDelay(this.#expires, this.#options.now()), () => this.#refresh(gen));
+    if (delay !== undefined) this.#refreshTimer.set(delay, () => this.#refresh(gen));
   }
 
   #refresh(gen: number): void {
-    this.#callGetToken().then(
+    this.#credentials.fetch().then(
       (token) => {
         if (gen !== this.#gen) return;
         this.#request('refresh', { token }, {
@@ -462,11 +433,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   #onRefreshed(token: string, result: RefreshResult): void {
-    this.#token = token;
-    this.#expires = typeof result.expires === 'number' ? result.expires : undefined;
+    this.#credentials.accepted(result.expires, token);
+    const expires = this.#credentials.expires;
     if (this.#session !== null) {
       const { expires: _old, ...rest } = this.#session;
-      this.#session = Object.freeze(this.#expires === undefined ? rest : { ...rest, expires: this.#expires });
+      this.#session = Object.freeze(expires === undefined ? rest : { ...rest, expires });
     }
     this.#scheduleRefresh();
   }
@@ -474,9 +445,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   /** Retry temporary failures while the token is still valid; otherwise wait for close 3003. */
   #onRefreshError(error: SwitchboardError, gen: number): void {
     if (error.code === ClientCode.ConnectionClosed.code) return;
-    if (!this.#emitError({ error, during: 'refresh' }, gen) || !error.temporary || this.#expires === undefined) return;
-    const remaining = this.#expires - this.#options.now();
-    if (remaining > 2_000) this.#refreshTimer.set(Math.max(1_000, remaining / 2), () => this.#refresh(gen));
+    if (!this.#emitError({ error, during: 'refresh' }, gen) || !error.temporary) return;
+    const retry = this.#credentials.retryRefreshIn();
+    if (retry !== undefined) this.#refreshTimer.set(retry, () => this.#refresh(gen));
   }
 
   // --- frames ---------------------------------------------------------------------
@@ -519,25 +490,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
 
   // --- losing the connection ------------------------------------------------------
 
-  /** The server refused the token as expired: reconnect with a new one if getToken can give it. */
-  #afterExpiry(): AfterLoss {
-    if (this.#options.getToken === undefined) return 'stop';
-    this.#token = undefined;
-    return 'reconnect';
-  }
-
-  /** A token that worked before may be refetched once; a freshly fetched one that fails is final. */
-  #afterInvalidToken(): AfterLoss {
-    if (this.#options.getToken === undefined) return 'stop';
-    const retry = this.#everConnected && !this.#tokenFresh;
-    this.#token = undefined;
-    return retry ? 'reconnect' : 'stop';
-  }
-
   #afterClose(code: number): AfterLoss {
-    if (code === DisconnectCode.Expired.code) return this.#afterExpiry();
-    if (code === DisconnectCode.InvalidToken.code) return this.#afterInvalidToken();
-    return shouldReconnect(code) ? 'reconnect' : 'stop';
+    return this.#credentials.afterRefusal(code) ?? (shouldReconnect(code) ? 'reconnect' : 'stop');
   }
 
   /** The transport is gone (or must go): reconnect with backoff, or stop on terminal closes. */
