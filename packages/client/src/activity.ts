@@ -52,6 +52,14 @@ export interface ActivityDraft {
   idempotencyKey?: string;
 }
 
+/** What `record` answers: the activity stored (or the one it was grouped into). */
+export interface ActivityRecorded {
+  activity: Activity;
+  merged: boolean;
+  /** The idempotency key was seen before: nothing new was recorded. */
+  deduplicated?: true;
+}
+
 interface FeedEvents {
   activity: Activity;
 }
@@ -92,7 +100,7 @@ export class ActivityFeed {
    * const older = page.nextCursor ? await feed.list({ cursor: page.nextCursor }) : null;
    */
   list<D = unknown>(query: ActivityQuery = {}): Promise<ActivityPage<D>> {
-    return this.#host.call('activity.list', { ...query, scope: this.scope }) as Promise<ActivityPage<D>>;
+    return this.#host.call<ActivityPage<D>>('activity.list', { ...query, scope: this.scope });
   }
 
   /**
@@ -102,8 +110,8 @@ export class ActivityFeed {
    * @example
    * await feed.record({ verb: 'moved', object: 'card:7', target: 'column:done' });
    */
-  record(draft: ActivityDraft): Promise<{ activity: Activity; merged: boolean; deduplicated?: true }> {
-    return this.#host.call('activity.record', { ...draft, scope: this.scope }) as never;
+  record(draft: ActivityDraft): Promise<ActivityRecorded> {
+    return this.#host.call<ActivityRecorded>('activity.record', { ...draft, scope: this.scope });
   }
 
   /**

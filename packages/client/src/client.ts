@@ -18,7 +18,7 @@ import { type AfterLoss, Credentials } from './credentials.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
-import type { ClientModule, FeatureHost } from './feature-module.js';
+import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue } from './offline-queue.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
@@ -64,7 +64,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   readonly #queue: OfflineQueue<QueuedPublish>;
   readonly #subs = new Map<string, ChannelSubscription>();
   /** Instances of SDK feature modules, by module key. */
-  readonly #modules = new Map<string, unknown>();
+  readonly #modules = new FeatureModules(this);
   readonly #host: SubscriptionHost;
   readonly #heartbeat: Heartbeat;
   readonly #connectTimer: TimerSlot;
@@ -245,20 +245,16 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   /**
-   * The instance of an SDK feature module for this client, made on first use. Feature entry
-   * points call it for you: `notifications(client)`, `activity(client, scope)`.
+   * The instance of an SDK feature module for this client, made on first use and the same
+   * on every later call (also after `disconnect()`: it resumes with the next `connect()`).
+   * Feature entry points call it for you: `notifications(client)`, `activity(client, scope)`.
    *
    * @example
    * import { notifications } from '@switchboard/client/notifications';
    * const inbox = notifications(client); // client.use(…) underneath, once per client
    */
   use<T>(module: ClientModule<T>): T {
-    let instance = this.#modules.get(module.key);
-    if (instance === undefined) {
-      instance = module.create(this);
-      this.#modules.set(module.key, instance);
-    }
-    return instance as T;
+    return this.#modules.use(module);
   }
 
   // --- connection -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 export { SwitchboardClient } from './client.js';
 // Feature modules live in their own entry points (`@switchboard/client/notifications`,
 // `@switchboard/client/activity`), so an app that uses neither does not ship them.
-export type { ClientModule, FeatureHost } from './feature-module.js';
+export type { ClientModule, FeatureHost, FeatureHostEvents } from './feature-module.js';
 export type { Subscription, HistoryOptions, HistoryPage } from './subscription.js';
 export { SwitchboardError } from './errors.js';
 export { ClientCode, type ClientCodeInfo, type ClientCodeName, type StateReason } from './codes.js';

@@ -61,6 +61,12 @@ export interface NotificationDraft {
   idempotencyKey?: string;
 }
 
+/** What `create` answers: the notification made (or merged) for the recipient. */
+export interface NotificationCreated {
+  count: number;
+  notifications: Array<{ id: string; user: string; merged: boolean; pushed: boolean }>;
+}
+
 interface InboxEvents {
   notification: Notification;
   unread: UnreadCount;
@@ -104,7 +110,7 @@ export class Notifications {
    * if (page.nextCursor) page = await inbox.list({ limit: 20, cursor: page.nextCursor });
    */
   list<D = unknown>(query: NotificationQuery = {}): Promise<NotificationPage<D>> {
-    return this.#host.call('notifications.list', query) as Promise<NotificationPage<D>>;
+    return this.#host.call<NotificationPage<D>>('notifications.list', query);
   }
 
   /**
@@ -114,7 +120,7 @@ export class Notifications {
    * const { count } = await inbox.unreadCount();
    */
   unreadCount(): Promise<UnreadCount> {
-    return this.#host.call('notifications.unread_count', {}) as Promise<UnreadCount>;
+    return this.#host.call<UnreadCount>('notifications.unread_count', {});
   }
 
   /**
@@ -134,7 +140,7 @@ export class Notifications {
    * const { updated } = await inbox.markAllRead();
    */
   markAllRead(): Promise<{ updated: number }> {
-    return this.#host.call('notifications.mark_all_read', {}) as Promise<{ updated: number }>;
+    return this.#host.call<{ updated: number }>('notifications.mark_all_read', {});
   }
 
   /**
@@ -144,7 +150,7 @@ export class Notifications {
    * bell.addEventListener('click', () => void inbox.markSeen());
    */
   markSeen(): Promise<{ updated: number }> {
-    return this.#host.call('notifications.mark_seen', {}) as Promise<{ updated: number }>;
+    return this.#host.call<{ updated: number }>('notifications.mark_seen', {});
   }
 
   /**
@@ -164,7 +170,7 @@ export class Notifications {
    * const { mutedTypes } = await inbox.preferences();
    */
   preferences(): Promise<NotificationPreferences> {
-    return this.#host.call('notifications.preferences.get', {}) as Promise<NotificationPreferences>;
+    return this.#host.call<NotificationPreferences>('notifications.preferences.get', {});
   }
 
   /**
@@ -174,7 +180,7 @@ export class Notifications {
    * await inbox.setPreferences({ mutedTypes: ['review'], minPriority: 'normal' });
    */
   setPreferences(patch: Partial<NotificationPreferences>): Promise<NotificationPreferences> {
-    return this.#host.call('notifications.preferences.set', patch) as Promise<NotificationPreferences>;
+    return this.#host.call<NotificationPreferences>('notifications.preferences.set', patch);
   }
 
   /**
@@ -184,8 +190,8 @@ export class Notifications {
    * @example
    * await inbox.create('ann', { type: 'mention', title: 'Bob mentioned you', link: '/doc/7#c3' });
    */
-  create(user: string, draft: NotificationDraft): Promise<{ count: number; notifications: Array<{ id: string; user: string; merged: boolean; pushed: boolean }> }> {
-    return this.#host.call('notifications.create', { ...draft, user }) as never;
+  create(user: string, draft: NotificationDraft): Promise<NotificationCreated> {
+    return this.#host.call<NotificationCreated>('notifications.create', { ...draft, user });
   }
 
   /**
