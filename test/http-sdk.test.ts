@@ -71,6 +71,23 @@ describe('the SDK browser build served at /sdk/', () => {
     expect(doc).toContain(`integrity="${m.files['switchboard.js']?.integrity}"`);
   });
 
+  it('the core ES module and the chunks it imports carry no notifications or activity code; their own modules do', async () => {
+    const text = async (name: string) => (await fetch(`${s.httpUrl}${m.path}${name}`)).text();
+    /** A module's source with the chunks it imports, transitively. */
+    const graph = async (name: string, seen = new Set<string>()): Promise<string> => {
+      if (seen.has(name)) return '';
+      seen.add(name);
+      const source = await text(name);
+      const chunks = [...source.matchAll(/from\s*"\.\/(chunks\/[^"]+)"/g)].map((x) => x[1] as string);
+      return source + (await Promise.all(chunks.map((c) => graph(c, seen)))).join('');
+    };
+    const core = await graph('switchboard.mjs');
+    expect(core).toContain('SwitchboardClient');
+    for (const command of ['notifications.unread_count', 'activity.record']) expect(core).not.toContain(command);
+    expect(await text('notifications.mjs')).toContain('notifications.unread_count');
+    expect(await text('activity.mjs')).toContain('activity.record');
+  });
+
   it('answers 404 for anything else: unknown files, another build, paths out of the folder', async () => {
     for (const path of ['/sdk/nope.js', '/sdk/0.0.0-0000000000/switchboard.js', '/sdk/../package.json', '/sdk/%2e%2e/package.json', `${m.path}../../package.json`]) {
       const res = await fetch(`${s.httpUrl}${path}`);
