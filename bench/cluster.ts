@@ -10,7 +10,7 @@
  *   npm run build && npx tsx bench/cluster.ts [--subscribers 1000] [--rates 50,200]
  *     [--duration 10] [--warmup 2] [--setups memory,redis1,redis3[,redis3bc,socketio3]]
  *     [--redis redis://127.0.0.1:6379] [--tree DIR] [--label after] [--out FILE]
- *     [--quiet-wait 60] [--retry-noisy 1] [--max-minutes 15] [--json]
+ *     [--publisher-window 0] [--quiet-wait 60] [--retry-noisy 1] [--max-minutes 15] [--json]
  *
  * Switchboard nodes come from <tree>/test/cluster (node-process.mjs, each with its own key
  * prefix; --tree runs another checkout's build, e.g. the code before a change, with this
@@ -51,7 +51,7 @@ const SETUPS: Record<Setup, { label: string; nodes: number; redis: boolean; kind
 function parseArgs(argv: string[]) {
   const o = {
     subscribers: 1000, rates: [50, 200], duration: 10, warmup: 2, setups: ['memory', 'redis1', 'redis3'] as Setup[], maxMinutes: 15, json: false,
-    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', tree: resolve(HERE, '..'), label: '', out: '', quietWait: 60, retryNoisy: 1,
+    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', tree: resolve(HERE, '..'), label: '', out: '', quietWait: 60, retryNoisy: 1, publisherWindow: 0,
   };
   const args = new ArgReader(argv);
   for (let flag = args.next(); flag !== undefined; flag = args.next()) {
@@ -64,6 +64,7 @@ function parseArgs(argv: string[]) {
     else if (flag === '--redis') o.redis = args.value();
     else if (flag === '--tree') o.tree = resolve(args.value());
     else if (flag === '--label') o.label = args.value();
+    else if (flag === '--publisher-window') o.publisherWindow = Math.floor(args.positive(100_000));
     else if (flag === '--out') o.out = resolve(args.value());
     else if (flag === '--quiet-wait') o.quietWait = Math.min(600, Number(args.value()) || 0);
     else if (flag === '--retry-noisy') o.retryNoisy = Math.min(5, Math.floor(Number(args.value()) || 0));
@@ -149,17 +150,24 @@ export interface PublishStats {
 /**
  * Publish at `rate`/s for `ms`, paced on the clock (not by acks), then wait (bounded) for the
  * acks. Publications do not wait for each other's acks: a server that runs one connection's
- * publishes one at a time queues them, and their latency includes that wait.
+ * publishes one at a time queues them, and their latency includes that wait. With
+ * --publisher-window N at most N are unacknowledged; a publication held back by it carries
+ * its scheduled time, so latency includes the publisher's wait.
  */
 async function publishFor(client: BenchClient, channel: string, rate: number, ms: number, warm: boolean): Promise<PublishStats> {
+  const window = opts.publisherWindow;
   const total = Math.max(1, Math.round((rate * ms) / 1000));
   const stats: PublishStats = { sent: 0, acked: 0, failed: 0, errors: [], ackUs: [] };
   const acks: Array<Promise<void>> = [];
   const start = nowUs();
-  while (stats.sent < total) {
+  // A window that never frees (acks stopped) must not hold the run: the same bound as the acks'.
+  const giveUp = start + (30_000 + 3 * ms) * 1000;
+  while (stats.sent < total && nowUs() < giveUp) {
     const due = Math.min(total, Math.floor(((nowUs() - start) * rate) / 1e6) + 1);
     for (; stats.sent < due; stats.sent++) {
-      const data: BenchPayload = { t: nowUs(), seq: stats.sent, body: BODY, ...(warm ? { w: 1 as const } : {}) };
+      if (window > 0 && stats.sent - stats.acked - stats.failed >= window) break;
+      const t = window > 0 ? start + (stats.sent * 1e6) / rate : nowUs();
+      const data: BenchPayload = { t, seq: stats.sent, body: BODY, ...(warm ? { w: 1 as const } : {}) };
       acks.push(client.publish(channel, data).then(() => {
         stats.acked++;
         stats.ackUs.push(nowUs() - data.t);

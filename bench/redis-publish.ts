@@ -12,9 +12,11 @@
  *
  *   npm run build && npx tsx bench/redis-publish.ts [--modes ws,http] [--count 20000]
  *     [--window 64] [--http-inflight 16] [--rate 2000] [--duration 5] [--max-seconds 15]
- *     [--redis redis://127.0.0.1:6379] [--tree DIR] [--label after] [--profile DIR]
+ *     [--redis redis://127.0.0.1:6379] [--engine redis|memory] [--tree DIR] [--label after] [--profile DIR]
  *     [--out FILE] [--quiet-wait 60] [--max-minutes 10]
  *
+ * --engine memory: the same load on the memory engine, the yardstick for the node's own share
+ * of the cost (the Redis figures are then zero).
  * --profile DIR: the node is CPU-profiled (100 µs sampling) during the saturate phase only,
  * through the bench/servers/cpu-profile.mjs preload, into DIR/<label>-publish-<mode>.cpuprofile;
  * summarise it with bench/tools/profile-summary.ts. --tree runs another checkout's build
@@ -42,7 +44,7 @@ type Mode = 'ws' | 'http';
 function parseArgs(argv: string[]) {
   const o = {
     modes: ['ws', 'http'] as Mode[], count: 20_000, window: 64, httpInflight: 16, rate: 2000, duration: 5, maxSeconds: 15,
-    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', tree: resolve(HERE, '..'), label: 'run', profile: '', out: '', quietWait: 60, maxMinutes: 10,
+    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', engine: 'redis' as 'redis' | 'memory', tree: resolve(HERE, '..'), label: 'run', profile: '', out: '', quietWait: 60, maxMinutes: 10,
   };
   const args = new ArgReader(argv);
   for (let flag = args.next(); flag !== undefined; flag = args.next()) {
@@ -56,6 +58,11 @@ function parseArgs(argv: string[]) {
     else if (flag === '--duration') o.duration = args.positive(60);
     else if (flag === '--max-seconds') o.maxSeconds = args.positive(120);
     else if (flag === '--redis') o.redis = args.value();
+    else if (flag === '--engine') {
+      const e = args.value();
+      if (e !== 'redis' && e !== 'memory') throw new Error(`--engine: redis or memory, got ${e}`);
+      o.engine = e;
+    }
     else if (flag === '--tree') o.tree = resolve(args.value());
     else if (flag === '--label') o.label = args.value();
     else if (flag === '--profile') o.profile = resolve(args.value());
@@ -231,7 +238,7 @@ function describe(what: string, p: PublishPhase): string {
 async function scenario(mode: Mode): Promise<PublishRun> {
   const prefix = cluster.newPrefix('pub');
   const inflight = mode === 'ws' ? opts.window : opts.httpInflight;
-  log(`${opts.label}, ${mode}: one publisher, ${inflight} in flight, no subscribers`);
+  log(`${opts.label}, ${mode}: one publisher, ${inflight} in flight, no subscribers, ${opts.engine} engine`);
   const profileFile = opts.profile ? join(opts.profile, `${opts.label}-publish-${mode}.cpuprofile`) : '';
   if (profileFile) {
     mkdirSync(opts.profile, { recursive: true });
@@ -239,7 +246,7 @@ async function scenario(mode: Mode): Promise<PublishRun> {
     process.env['NODE_OPTIONS'] = `--import=${pathToFileURL(join(HERE, 'servers', 'cpu-profile.mjs')).href}`;
     process.env['SB_CPU_PROFILE'] = profileFile;
   }
-  const node = await cluster.startNode('a', { prefix, config: { logLevel: 'error', timeouts: { presenceTtl: '15s' }, limits: { ...BENCH_LIMITS } } })
+  const node = await cluster.startNode('a', { prefix, config: { logLevel: 'error', timeouts: { presenceTtl: '15s' }, limits: { ...BENCH_LIMITS }, ...(opts.engine === 'memory' ? { redis: undefined } : {}) } })
     .finally(() => {
       delete process.env['NODE_OPTIONS'];
       delete process.env['SB_CPU_PROFILE'];
@@ -298,7 +305,7 @@ async function main(): Promise<void> {
   }
   if (opts.out) {
     const command = `npx tsx bench/redis-publish.ts ${process.argv.slice(2).join(' ')}`;
-    writeFileSync(opts.out, `${JSON.stringify({ startedAt, command, label: opts.label, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`);
+    writeFileSync(opts.out, `${JSON.stringify({ startedAt, command, label: opts.label, engine: opts.engine, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`);
   }
   const row = (r: PublishRun, what: string, p: PublishPhase) => `| ${opts.label} | ${r.mode} | ${what} | ${p.inflight} | ${Math.round(p.ackedPerSecond).toLocaleString('en-US')} | `
     + `${p.ackMs.p50.toFixed(1)} | ${p.ackMs.p99.toFixed(1)} | ${p.serverCpuUsPerPublication.toFixed(0)} | ${p.redisCpuMsPer1000.toFixed(1)} | ${p.redisOpsPerPublication} | ${p.otherCpuPct.toFixed(0)} % |`;
