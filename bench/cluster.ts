@@ -1,77 +1,86 @@
 /**
  * Fan-out across a Redis cluster (a benchmark, not a test): one publisher on node A, N
  * subscribers to one channel either all on one node (memory engine; Redis engine) or spread
- * over three nodes sharing Redis. Reports delivered messages/s, latency percentiles (receipt
- * time minus the publisher's timestamp inside the payload, one CLOCK_MONOTONIC for every
- * process) and Redis commands per publication (INFO commandstats deltas, net of the idle rate
- * measured just before).
+ * over three nodes sharing Redis — Switchboard, or Socket.IO 4.8 with its Redis adapter.
+ * Reports delivered messages/s, latency percentiles (receipt time minus the publisher's
+ * timestamp inside the payload, one CLOCK_MONOTONIC for every process), server CPU per
+ * delivery, Redis CPU per 1,000 publications and Redis commands per publication (INFO
+ * commandstats deltas, net of the idle rate measured just before).
  *
  *   npm run build && npx tsx bench/cluster.ts [--subscribers 1000] [--rates 50,200]
- *     [--duration 10] [--warmup 2] [--setups memory,redis1,redis3[,redis3bc]] [--max-minutes 15] [--json]
+ *     [--duration 10] [--warmup 2] [--setups memory,redis1,redis3[,redis3bc,socketio3]]
+ *     [--redis redis://127.0.0.1:6379] [--tree DIR] [--label after] [--out FILE]
+ *     [--publisher-window 0] [--quiet-wait 60] [--retry-noisy 1] [--max-minutes 15] [--json]
  *
- * Server processes come from test/cluster (node-process.mjs, each with its own key prefix),
- * subscribers live in bench/lib/worker.ts processes (one per node share), the publisher runs
- * here. Every wait has a deadline, the run has one too; only processes started here are
- * stopped, by pid; the run's Redis keys are deleted at the end.
+ * Switchboard nodes come from <tree>/test/cluster (node-process.mjs, each with its own key
+ * prefix; --tree runs another checkout's build, e.g. the code before a change, with this
+ * harness); Socket.IO nodes are bench/servers/socketio.mjs on its Redis adapter. Subscribers live in
+ * bench/lib/worker.ts processes (one per node share), the publisher runs here. Every wait
+ * has a deadline, the run has one too; only processes started here are stopped, by pid; the
+ * run's Redis keys are deleted at the end. Use a Redis of your own (--redis) for CPU figures
+ * that no other client pollutes.
  */
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import {
-  type ClusterNode, REDIS_URL, SECRET, dropPrefix, newPrefix, startNode, stopAll,
-} from '../test/cluster/cluster.js';
 import { type BenchClient, createClient, mintBenchToken } from './lib/clients.js';
-import { BODY, type BenchPayload, CHANNELS, OtherLoad, cpuTicks, nowUs, sleep, withTimeout } from './lib/common.js';
-import type { ResultsReport, WorkerReply, WorkerRequest } from './lib/ipc.js';
+import { BODY, type BenchPayload, CHANNELS, OtherLoad, type ServerKind, cpuTicks, nowUs, sleep, withTimeout } from './lib/common.js';
+import type { ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
 import { drainDeliveries } from './lib/drain.js';
 import { BENCH_LIMITS } from './servers/limits.mjs';
+import { ArgReader } from './lib/args.js';
 import { Peer } from './lib/peer.js';
+import { CLK_TCK, quietest, waitQuiet } from './lib/quiet.js';
+import { type CommandsPerPublication, commandStats, commandsPerPublication, redisCpuSeconds } from './lib/redis-stats.js';
 import { type LatencyMs, latencySummary } from './lib/results.js';
+import { loadCluster, localRedis, revisionOf } from './lib/tree.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-const CHANNEL = CHANNELS.switchboard;
 
-type Setup = 'memory' | 'redis1' | 'redis3' | 'redis3bc';
-const SETUPS: Record<Setup, { label: string; nodes: number; redis: boolean; offA?: boolean }> = {
-  memory: { label: '1 node, memory engine', nodes: 1, redis: false },
-  redis1: { label: '1 node, Redis engine', nodes: 1, redis: true },
-  redis3: { label: '3 nodes, Redis engine', nodes: 3, redis: true },
+type Setup = 'memory' | 'redis1' | 'redis3' | 'redis3bc' | 'socketio3';
+const SETUPS: Record<Setup, { label: string; nodes: number; redis: boolean; kind: ServerKind; offA?: boolean }> = {
+  memory: { label: '1 node, memory engine', nodes: 1, redis: false, kind: 'switchboard' },
+  redis1: { label: '1 node, Redis engine', nodes: 1, redis: true, kind: 'switchboard' },
+  redis3: { label: '3 nodes, Redis engine', nodes: 3, redis: true, kind: 'switchboard' },
   // Diagnostic: the publisher's node does no fan-out of its own.
-  redis3bc: { label: '3 nodes, Redis engine, subscribers on B and C only', nodes: 3, redis: true, offA: true },
+  redis3bc: { label: '3 nodes, Redis engine, subscribers on B and C only', nodes: 3, redis: true, kind: 'switchboard', offA: true },
+  socketio3: { label: '3 nodes, Socket.IO 4.8.1 + @socket.io/redis-adapter', nodes: 3, redis: true, kind: 'socketio' },
 };
 
 function parseArgs(argv: string[]) {
-  const o = { subscribers: 1000, rates: [50, 200], duration: 10, warmup: 2, setups: ['memory', 'redis1', 'redis3'] as Setup[], maxMinutes: 15, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i] as string;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const positive = (v: string) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number, got ${v}`);
-      return n;
-    };
-    if (flag === '--subscribers') o.subscribers = Math.min(20_000, Math.floor(positive(value())));
-    else if (flag === '--rates') o.rates = value().split(',').map((r) => Math.min(5000, positive(r)));
-    else if (flag === '--duration') o.duration = Math.min(120, positive(value()));
-    else if (flag === '--warmup') o.warmup = Math.min(30, Number(value()) || 0);
-    else if (flag === '--max-minutes') o.maxMinutes = Math.min(120, positive(value()));
+  const o = {
+    subscribers: 1000, rates: [50, 200], duration: 10, warmup: 2, setups: ['memory', 'redis1', 'redis3'] as Setup[], maxMinutes: 15, json: false,
+    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', tree: resolve(HERE, '..'), label: '', out: '', quietWait: 60, retryNoisy: 1, publisherWindow: 0,
+  };
+  const args = new ArgReader(argv);
+  for (let flag = args.next(); flag !== undefined; flag = args.next()) {
+    if (flag === '--subscribers') o.subscribers = Math.floor(args.positive(20_000));
+    else if (flag === '--rates') o.rates = args.positives(5000);
+    else if (flag === '--duration') o.duration = args.positive(120);
+    else if (flag === '--warmup') o.warmup = Math.min(30, Number(args.value()) || 0);
+    else if (flag === '--max-minutes') o.maxMinutes = args.positive(120);
     else if (flag === '--json') o.json = true;
+    else if (flag === '--redis') o.redis = args.value();
+    else if (flag === '--tree') o.tree = resolve(args.value());
+    else if (flag === '--label') o.label = args.value();
+    else if (flag === '--publisher-window') o.publisherWindow = Math.floor(args.positive(100_000));
+    else if (flag === '--out') o.out = resolve(args.value());
+    else if (flag === '--quiet-wait') o.quietWait = Math.min(600, Number(args.value()) || 0);
+    else if (flag === '--retry-noisy') o.retryNoisy = Math.min(5, Math.floor(Number(args.value()) || 0));
     else if (flag === '--setups') {
-      o.setups = value().split(',') as Setup[];
+      o.setups = args.value().split(',') as Setup[];
       for (const s of o.setups) if (!(s in SETUPS)) throw new Error(`--setups: unknown setup ${s} (${Object.keys(SETUPS).join(', ')})`);
     } else throw new Error(`unknown option ${flag}`);
   }
+  localRedis(o.redis);
   return o;
 }
 
 const opts = parseArgs(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const cluster = await loadCluster(opts.tree, opts.redis);
 
 // Limits raised for a benchmark (bench/servers/limits.mjs); presence TTL at its default.
 const CONFIG = {
@@ -80,34 +89,56 @@ const CONFIG = {
   limits: { ...BENCH_LIMITS },
 };
 
+/** A server process of this run, Switchboard or Socket.IO. */
+interface BenchNode {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
 type WorkerPeer = Peer<WorkerRequest, WorkerReply>;
 const workers: WorkerPeer[] = [];
-let nodes: ClusterNode[] = [];
+let nodes: BenchNode[] = [];
 
 /** Kill what this run started (by pid) when the run deadline passes. */
 const deadline = setTimeout(() => {
   log(`run deadline of ${opts.maxMinutes} min passed; stopping`);
   for (const w of workers) w.kill();
-  for (const n of nodes) if (n.alive() && n.proc.pid !== undefined) process.kill(n.proc.pid, 'SIGKILL');
+  for (const n of nodes) n.kill();
   process.exit(2);
 }, opts.maxMinutes * 60_000);
 deadline.unref();
 
-async function commandStats(redis: Redis): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1] as string, Number(m[2]));
-  return out;
+async function startSwitchboard(name: string, prefix: string, redis: boolean): Promise<BenchNode> {
+  const n = await cluster.startNode(name, { prefix, config: { ...CONFIG, ...(redis ? {} : { redis: undefined }) } });
+  return {
+    pid: n.proc.pid as number,
+    port: n.port,
+    stop: () => cluster.stopAll([n]),
+    kill: () => {
+      if (n.alive() && n.proc.pid !== undefined) process.kill(n.proc.pid, 'SIGKILL');
+    },
+  };
 }
 
-async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return field('used_cpu_sys') + field('used_cpu_user');
+async function startSocketIo(name: string, prefix: string): Promise<BenchNode> {
+  const peer = Peer.fork<ServerRequest, ServerReply>(name, join(HERE, 'servers', 'socketio.mjs'), [], {
+    ...process.env, BENCH_SECRET: cluster.SECRET, BENCH_SOCKETIO_REDIS: opts.redis, BENCH_PREFIX: prefix,
+  });
+  const ready = await peer.wait('ready', 15_000);
+  return {
+    pid: peer.pid,
+    port: ready.port,
+    stop: async () => {
+      await peer.request({ type: 'stop' }, 'stopped', 10_000).catch(() => {});
+      await peer.exit(3000);
+    },
+    kill: () => peer.kill(),
+  };
 }
 
-const diff = (a: Map<string, number>, b: Map<string, number>) => new Map([...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const));
-
-interface PublishStats {
+export interface PublishStats {
   sent: number;
   acked: number;
   failed: number;
@@ -118,19 +149,26 @@ interface PublishStats {
 
 /**
  * Publish at `rate`/s for `ms`, paced on the clock (not by acks), then wait (bounded) for the
- * acks. The server runs one connection's commands one at a time, so a publisher that cannot
- * keep up queues on the server: its publications' latency includes that wait.
+ * acks. Publications do not wait for each other's acks: a server that runs one connection's
+ * publishes one at a time queues them, and their latency includes that wait. With
+ * --publisher-window N at most N are unacknowledged; a publication held back by it carries
+ * its scheduled time, so latency includes the publisher's wait.
  */
-async function publishFor(client: BenchClient, rate: number, ms: number, warm: boolean): Promise<PublishStats> {
+async function publishFor(client: BenchClient, channel: string, rate: number, ms: number, warm: boolean): Promise<PublishStats> {
+  const window = opts.publisherWindow;
   const total = Math.max(1, Math.round((rate * ms) / 1000));
   const stats: PublishStats = { sent: 0, acked: 0, failed: 0, errors: [], ackUs: [] };
   const acks: Array<Promise<void>> = [];
   const start = nowUs();
-  while (stats.sent < total) {
+  // A window that never frees (acks stopped) must not hold the run: the same bound as the acks'.
+  const giveUp = start + (30_000 + 3 * ms) * 1000;
+  while (stats.sent < total && nowUs() < giveUp) {
     const due = Math.min(total, Math.floor(((nowUs() - start) * rate) / 1e6) + 1);
     for (; stats.sent < due; stats.sent++) {
-      const data: BenchPayload = { t: nowUs(), seq: stats.sent, body: BODY, ...(warm ? { w: 1 as const } : {}) };
-      acks.push(client.publish(CHANNEL, data).then(() => {
+      if (window > 0 && stats.sent - stats.acked - stats.failed >= window) break;
+      const t = window > 0 ? start + (stats.sent * 1e6) / rate : nowUs();
+      const data: BenchPayload = { t, seq: stats.sent, body: BODY, ...(warm ? { w: 1 as const } : {}) };
+      acks.push(client.publish(channel, data).then(() => {
         stats.acked++;
         stats.ackUs.push(nowUs() - data.t);
       }, (err: Error) => {
@@ -160,29 +198,36 @@ export interface ClusterFanoutRun {
   ackMs: LatencyMs;
   /** CPU of all server processes together, % of one core. */
   serverCpuPct: number;
+  /** CPU of all server processes together per delivered message, µs. */
+  serverCpuUsPerDelivery: number;
   redisCpuPct: number | null;
+  /** Redis CPU (user + sys) per 1,000 acknowledged publications, ms, net of its idle rate. */
+  redisCpuMsPer1000: number | null;
   /** Redis commands per publication, net of the idle rate (heartbeats, health pings). */
   redisOpsPerPublication: number | null;
   redisOpsBreakdown: Record<string, number>;
   otherCpuPct: number;
+  /** Measurements taken; more than 1 when other processes disturbed the first. */
+  attempts: number;
 }
 
 async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
   const s = SETUPS[setup];
-  const prefix = newPrefix('bench');
+  const prefix = cluster.newPrefix('bench');
+  const channel = CHANNELS[s.kind];
   log(`${s.label}: ${opts.subscribers} subscribers, ${rate} publications/s for ${opts.duration} s`);
   const names = ['a', 'b', 'c'].slice(0, s.nodes);
-  nodes = await Promise.all(names.map((name) => startNode(name, { prefix, config: { ...CONFIG, ...(s.redis ? {} : { redis: undefined }) } })));
-  const admin = s.redis ? new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }) : null;
+  nodes = await Promise.all(names.map((name) => (s.kind === 'socketio' ? startSocketIo(`socketio-${name}`, prefix) : startSwitchboard(name, prefix, s.redis))));
+  const admin = s.redis ? new Redis(opts.redis, { maxRetriesPerRequest: 1 }) : null;
   let publisher: BenchClient | null = null;
   try {
     // One worker per node share (three in every setup, so the load generator is the same).
     const shares = [0, 1, 2].map((i) => Math.floor(opts.subscribers / 3) + (i < opts.subscribers % 3 ? 1 : 0));
     const connected = await Promise.all(workers.map((w, i) => {
-      const node = (s.offA ? nodes[1 + (i % 2)] : nodes[i % nodes.length]) as ClusterNode;
+      const node = (s.offA ? nodes[1 + (i % 2)] : nodes[i % nodes.length]) as BenchNode;
       const req: WorkerRequest = {
-        type: 'connect', kind: 'switchboard', url: `ws://127.0.0.1:${node.port}`, count: shares[i] as number, subscribe: true, channel: CHANNEL,
-        secret: SECRET, addresses: ['127.0.0.1'], addressOffset: 0, concurrency: 50, userPrefix: `${prefix}-w${i}-`,
+        type: 'connect', kind: s.kind, url: `ws://127.0.0.1:${node.port}`, count: shares[i] as number, subscribe: true, channel,
+        secret: cluster.SECRET, addresses: ['127.0.0.1'], addressOffset: 0, concurrency: 50, userPrefix: `${prefix}-w${i}-`,
       };
       return w.request(req, 'connected', 120_000);
     }));
@@ -190,26 +235,30 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
     const failed = connected.reduce((a, r) => a + r.failed, 0);
     if (failed > 0) log(`  ${failed} subscribers failed: ${connected.flatMap((r) => r.errors).slice(0, 3).join('; ')}`);
 
-    publisher = createClient('switchboard', { url: `ws://127.0.0.1:${(nodes[0] as ClusterNode).port}`, token: await mintBenchToken(SECRET, `${prefix}-publisher`) });
+    publisher = createClient(s.kind, { url: `ws://127.0.0.1:${(nodes[0] as BenchNode).port}`, token: await mintBenchToken(cluster.SECRET, `${prefix}-publisher`) });
     await withTimeout(publisher.ready, 30_000, 'publisher connect');
-    if (opts.warmup > 0) await publishFor(publisher, rate, opts.warmup * 1000, true);
+    if (opts.warmup > 0) await publishFor(publisher, channel, rate, opts.warmup * 1000, true);
     await sleep(500);
+    const pids = nodes.map((n) => n.pid);
+    await waitQuiet([...pids, ...workers.map((w) => w.pid)], opts.quietWait, log);
 
     // The idle rate of Redis commands (heartbeats, health pings) over 2 s, subtracted below.
+    // Redis's own idle CPU (its timers, these INFO calls) is subtracted from its CPU the same way.
     const idle0 = admin ? await commandStats(admin) : null;
+    const idleCpu0 = admin ? await redisCpuSeconds(admin) : 0;
     const idleT0 = nowUs();
     await sleep(2000);
     const idle1 = admin ? await commandStats(admin) : null;
+    const idleCpu1 = admin ? await redisCpuSeconds(admin) : 0;
     const idleSeconds = (nowUs() - idleT0) / 1e6;
 
     await Promise.all(workers.map((w) => w.request({ type: 'reset' }, 'reset', 10_000)));
-    const pids = nodes.map((n) => n.proc.pid as number);
     const cpu0 = pids.reduce((a, p) => a + cpuTicks(p), 0);
     const other = new OtherLoad([process.pid, ...pids, ...workers.map((w) => w.pid)]);
     const stats0 = admin ? await commandStats(admin) : null;
     const rcpu0 = admin ? await redisCpuSeconds(admin) : 0;
     const t0 = nowUs();
-    const pub = await publishFor(publisher, rate, opts.duration * 1000, false);
+    const pub = await publishFor(publisher, channel, rate, opts.duration * 1000, false);
     const expected = pub.acked * ok;
 
     await drainDeliveries(workers, expected, 30_000);
@@ -230,68 +279,72 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
     const lastRecv = Math.max(...results.map((r) => r.lastRecvUs));
     const inOrder = results.every((r) => r.outOfOrder === 0) && results.every((r) => r.connections === 0 || (r.minPerConn === pub.acked && r.maxPerConn === pub.acked));
 
-    let ops: number | null = null;
-    const breakdown: Record<string, number> = {};
-    if (idle0 && idle1 && stats0 && stats1 && pub.acked > 0) {
-      const idleRate = diff(idle0, idle1);
-      const window = diff(stats0, stats1);
-      const seconds = (t1 - t0) / 1e6;
-      ops = 0;
-      for (const [cmd, calls] of window) {
-        // INFO itself is this script's, not the nodes'.
-        if (cmd === 'info') continue;
-        const net = Math.max(0, calls - ((idleRate.get(cmd) ?? 0) / idleSeconds) * seconds) / pub.acked;
-        ops += net;
-        if (net >= 0.05) breakdown[cmd] = Math.round(net * 100) / 100;
-      }
-    }
+    let ops: CommandsPerPublication | null = null;
+    if (idle0 && idle1 && stats0 && stats1 && pub.acked > 0) ops = commandsPerPublication([idle0, idle1], idleSeconds, [stats0, stats1], (t1 - t0) / 1e6, pub.acked);
+    const serverCpuUs = ((cpu1 - cpu0) * 1e6) / CLK_TCK;
+    const redisCpu = Math.max(0, rcpu1 - rcpu0 - ((idleCpu1 - idleCpu0) / idleSeconds) * ((t1 - t0) / 1e6));
     const run: ClusterFanoutRun = {
       setup, label: s.label, subscribers: ok, rate, durationSeconds: opts.duration, published: pub.acked, expected, delivered,
       complete: failed === 0 && pub.failed === 0 && delivered === expected && inOrder,
       deliveredPerSecond: lastRecv > t0 ? delivered / ((lastRecv - t0) / 1e6) : 0,
       latencyMs: latencySummary(all),
       ackMs: latencySummary(Float64Array.from(pub.ackUs)),
-      serverCpuPct: ((((cpu1 - cpu0) * 1e6) / CLK_TCK) / (t1 - t0)) * 100,
+      serverCpuPct: (serverCpuUs / (t1 - t0)) * 100,
+      serverCpuUsPerDelivery: delivered > 0 ? serverCpuUs / delivered : NaN,
       redisCpuPct: admin ? ((rcpu1 - rcpu0) * 1e6 / (t1 - t0)) * 100 : null,
-      redisOpsPerPublication: ops === null ? null : Math.round(ops * 100) / 100,
-      redisOpsBreakdown: breakdown,
+      redisCpuMsPer1000: admin && pub.acked > 0 ? (redisCpu * 1e3 * 1000) / pub.acked : null,
+      redisOpsPerPublication: ops?.total ?? null,
+      redisOpsBreakdown: ops?.breakdown ?? {},
       otherCpuPct: otherCpu.normal + otherCpu.niced,
+      attempts: 1,
     };
     const l = run.latencyMs;
     log(`  ${delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')} delivered (${run.complete ? 'complete, in order' : 'INCOMPLETE'}), `
       + `${Math.round(run.deliveredPerSecond).toLocaleString('en-US')} msgs/s, p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} max ${l.max.toFixed(1)} ms, `
       + `publish ack p50 ${run.ackMs.p50.toFixed(1)} p99 ${run.ackMs.p99.toFixed(1)} ms, `
-      + `servers ${run.serverCpuPct.toFixed(0)} % CPU${run.redisCpuPct === null ? '' : `, Redis ${run.redisCpuPct.toFixed(0)} % CPU, ${run.redisOpsPerPublication} commands/publication ${JSON.stringify(breakdown)}`}, `
+      + `servers ${run.serverCpuPct.toFixed(0)} % CPU (${run.serverCpuUsPerDelivery.toFixed(2)} µs/delivery)`
+      + `${run.redisCpuPct === null ? '' : `, Redis ${run.redisCpuPct.toFixed(0)} % CPU (${run.redisCpuMsPer1000?.toFixed(1)} ms per 1,000 publications), ${run.redisOpsPerPublication} commands/publication ${JSON.stringify(run.redisOpsBreakdown)}`}, `
       + `other processes ${run.otherCpuPct.toFixed(0)} %`);
     if (pub.errors.length) log(`  publish errors: ${pub.errors.join('; ')}`);
     return run;
   } finally {
     if (publisher) await publisher.close(2000).catch(() => {});
     await Promise.all(workers.map((w) => w.request({ type: 'close' }, 'closed', 60_000).catch(() => {})));
-    await stopAll(nodes);
+    await Promise.all(nodes.map((n) => n.stop()));
     nodes = [];
     await admin?.quit();
-    if (s.redis) await dropPrefix(prefix);
+    if (s.redis && s.kind === 'switchboard') await cluster.dropPrefix(prefix);
   }
 }
 
+const f1 = (v: number | null) => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(1));
+
 function table(runs: ClusterFanoutRun[]): string {
   const rows = runs.map((r) => `| ${r.label} | ${r.rate} | ${r.subscribers} | ${Math.round(r.deliveredPerSecond).toLocaleString('en-US')} | ${r.latencyMs.p50.toFixed(1)} | ${r.latencyMs.p99.toFixed(1)} | ${r.ackMs.p50.toFixed(1)} | `
-    + `${r.complete ? 'yes' : `no (${r.delivered}/${r.expected})`} | ${r.serverCpuPct.toFixed(0)} % | ${r.redisCpuPct === null ? '–' : `${r.redisCpuPct.toFixed(0)} %`} | ${r.redisOpsPerPublication ?? '–'} |`);
-  return ['| setup | publications/s offered | subscribers | delivered msgs/s | p50 ms | p99 ms | publish ack p50 ms | all delivered, in order | servers CPU | Redis CPU | Redis commands / publication |',
-    '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+    + `${r.complete ? 'yes' : `no (${r.delivered}/${r.expected})`} | ${r.serverCpuPct.toFixed(0)} % | ${r.serverCpuUsPerDelivery.toFixed(2)} | ${r.redisCpuPct === null ? '–' : `${r.redisCpuPct.toFixed(0)} %`} | ${f1(r.redisCpuMsPer1000)} | ${r.redisOpsPerPublication ?? '–'} | ${r.otherCpuPct.toFixed(0)} % |`);
+  return ['| setup | publications/s offered | subscribers | delivered msgs/s | p50 ms | p99 ms | publish ack p50 ms | all delivered, in order | servers CPU | server CPU µs / delivery | Redis CPU | Redis CPU ms / 1,000 publications | Redis commands / publication | other processes CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 async function main(): Promise<void> {
   for (let i = 0; i < 3; i++) workers.push(Peer.fork(`worker${i}`, join(HERE, 'lib', 'worker.ts'), ['--import', 'tsx']));
   const runs: ClusterFanoutRun[] = [];
+  const startedAt = new Date().toISOString();
   try {
-    for (const rate of opts.rates) for (const setup of opts.setups) runs.push(await scenario(setup, rate));
+    for (const rate of opts.rates) {
+      for (const setup of opts.setups) {
+        runs.push(await quietest(`${setup} at ${rate}/s`, () => scenario(setup, rate), (r) => r.otherCpuPct, opts.retryNoisy, log));
+      }
+    }
   } finally {
     for (const w of workers) {
       w.send({ type: 'exit' });
       await w.exit(3000);
     }
+  }
+  if (opts.out) {
+    const command = `npx tsx bench/cluster.ts ${process.argv.slice(2).join(' ')}`;
+    writeFileSync(opts.out, `${JSON.stringify({ startedAt, command, label: opts.label, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`);
   }
   process.stdout.write(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : `${table(runs)}\n`);
 }
@@ -299,5 +352,5 @@ async function main(): Promise<void> {
 main().then(() => process.exit(0), (err: unknown) => {
   log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
   for (const w of workers) w.kill();
-  void stopAll(nodes).finally(() => process.exit(1));
+  void Promise.all(nodes.map((n) => n.stop())).finally(() => process.exit(1));
 });

@@ -32,12 +32,12 @@ import {
 import type { ConnectReport, ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
 import { drainDeliveries } from './lib/drain.js';
 import { Peer } from './lib/peer.js';
+import { CLK_TCK, quietest, waitQuiet } from './lib/quiet.js';
 import { CHART_DIR, renderMarkdown, writeCharts, writeDocs } from './lib/report.js';
 import { type BenchOptions, type BenchResults, type ConnectRun, type FanoutRun, type StormRun, latencySummary } from './lib/results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const TSX = ['--import', 'tsx'];
 
 // ---------------------------------------------------------------- options
@@ -211,31 +211,11 @@ async function closeAll(workers: WorkerPeer[], server: ServerPeer): Promise<void
 
 // ---------------------------------------------------------------- scenarios
 
-/** Wait (bounded) until processes other than ours are quiet, so they do not skew the figures. */
-async function waitQuiet(workers: WorkerPeer[]): Promise<void> {
-  if (opts.quietWait <= 0) return;
-  const deadline = Date.now() + opts.quietWait * 1000;
-  let warned = false;
-  for (;;) {
-    const probe = new OtherLoad([process.pid, ...workers.map((w) => w.pid)]);
-    await sleep(2000);
-    const load = probe.pct(CLK_TCK);
-    const pct = load.normal + load.niced;
-    if (pct < 15) return;
-    if (Date.now() > deadline) {
-      log(`  other processes still use ${pct.toFixed(0)} % of a core after ${opts.quietWait} s; measuring anyway (see "other processes CPU %")`);
-      return;
-    }
-    if (!warned) log(`  waiting for a quiet machine: other processes use ${pct.toFixed(0)} % of a core`);
-    warned = true;
-  }
-}
-
 const MB = 1024 * 1024;
 
 async function connectScenario(workers: WorkerPeer[], kind: ServerKind, round: number): Promise<ConnectRun> {
   const tag = `r${round}-${kind}-connect`;
-  await waitQuiet(workers);
+  await waitQuiet(workers.map((w) => w.pid), opts.quietWait, log);
   log(`${kind} round ${round}: connect ${opts.connect.toLocaleString('en-US')} idle connections`);
   const { peer, url } = await startServer(kind, tag);
   try {
@@ -320,7 +300,7 @@ async function publishFor(client: BenchClient, channel: string, rate: number, ms
 async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: number, subscribers: number, rate: number): Promise<FanoutRun> {
   const tag = `r${round}-${kind}-fanout${subscribers}`;
   const channel = CHANNELS[kind];
-  await waitQuiet(workers);
+  await waitQuiet(workers.map((w) => w.pid), opts.quietWait, log);
   log(`${kind} round ${round}: fan-out to ${subscribers.toLocaleString('en-US')} subscribers at ${rate} msgs/s for ${opts.durationSeconds} s`);
   const { peer, url } = await startServer(kind, tag);
   let publisher: BenchClient | null = null;
@@ -407,24 +387,8 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
   }
 }
 
-/** Background load (% of a core) above which a measurement is repeated. */
-const NOISY_PCT = 25;
-
 /** Niced processes count too: even at a lower priority they measurably disturb latencies here. */
 const background = (r: { otherCpuPct: number; nicedCpuPct: number }) => r.otherCpuPct + r.nicedCpuPct;
-
-async function quietest<T extends { otherCpuPct: number; nicedCpuPct: number; attempts: number }>(what: string, fn: () => Promise<T>): Promise<T> {
-  let best = await fn();
-  let attempts = 1;
-  while (background(best) > NOISY_PCT && attempts <= opts.retryNoisy) {
-    log(`  ${what}: other processes used ${background(best).toFixed(0)} % of a core while measuring; repeating`);
-    const again = await fn();
-    attempts++;
-    if (background(again) < background(best)) best = again;
-  }
-  best.attempts = attempts;
-  return best;
-}
 
 // ---------------------------------------------------------------- main
 
@@ -573,14 +537,14 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const kind of opts.servers) {
-        if (opts.connect > 0) results.connect.push(await quietest(`${kind} connect`, () => connectScenario(workers, kind, round)));
+        if (opts.connect > 0) results.connect.push(await quietest(`${kind} connect`, () => connectScenario(workers, kind, round), background, opts.retryNoisy, log));
         for (const f of opts.fanout) {
-          results.fanout.push(await quietest(`${kind} fan-out ${f.subscribers}`, () => fanoutScenario(workers, kind, round, f.subscribers, f.rate)));
+          results.fanout.push(await quietest(`${kind} fan-out ${f.subscribers}`, () => fanoutScenario(workers, kind, round, f.subscribers, f.rate), background, opts.retryNoisy, log));
         }
       }
     }
     if (opts.storm > 0 && opts.servers.includes('switchboard')) {
-      await waitQuiet(workers);
+      await waitQuiet(workers.map((w) => w.pid), opts.quietWait, log);
       results.storm = await reconnectStorm(opts.storm);
     }
   } finally {

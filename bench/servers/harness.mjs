@@ -67,7 +67,7 @@ let session = null;
  * @param {'start' | 'stop'} action
  * @param {string | undefined} file
  */
-async function profile(action, file) {
+export async function profile(action, file) {
   if (action === 'start') {
     session = new Session();
     session.connect();

@@ -2,6 +2,9 @@
 /**
  * A minimal Socket.IO 4.8 server as the teams wrote it: JWT check in a middleware,
  * rooms, `io.to(room).emit`, WebSocket transport only (no long-polling), no compression.
+ * With BENCH_SOCKETIO_REDIS (a Redis URL) it runs on `@socket.io/redis-adapter` (ioredis),
+ * as a team scaling out to several nodes would: each broadcast is one PUBLISH, and every
+ * node delivers it to its local room members; BENCH_PREFIX is the adapter's channel prefix.
  */
 import { createServer } from 'node:http';
 import { jwtVerify } from 'jose';
@@ -12,6 +15,17 @@ await serve(async () => {
   const key = new TextEncoder().encode(secretFromEnv());
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false });
+  const redisUrl = process.env['BENCH_SOCKETIO_REDIS'];
+  /** @type {Array<{ disconnect(): void }>} */
+  const redisClients = [];
+  if (redisUrl) {
+    const { createAdapter } = await import('@socket.io/redis-adapter');
+    const { Redis } = await import('ioredis');
+    const pub = new Redis(redisUrl);
+    const sub = pub.duplicate();
+    redisClients.push(pub, sub);
+    io.adapter(createAdapter(pub, sub, { key: process.env['BENCH_PREFIX'] ?? 'socket.io' }));
+  }
   io.use((socket, next) => {
     const token = socket.handshake.auth['token'];
     if (typeof token !== 'string') return next(new Error('unauthorized'));
@@ -38,7 +52,10 @@ await serve(async () => {
     port: /** @type {import('node:net').AddressInfo} */ (http.address()).port,
     connections: () => io.engine.clientsCount,
     close: () => new Promise((resolve) => {
-      io.close(() => resolve());
+      io.close(() => {
+        for (const c of redisClients) c.disconnect();
+        resolve();
+      });
     }),
   };
 });

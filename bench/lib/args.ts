@@ -1,0 +1,38 @@
+/** Command-line flags read one after another: `--flag value`, every value checked. */
+export class ArgReader {
+  #i = -1;
+  #flag = '';
+
+  constructor(private readonly argv: string[]) {}
+
+  /** The next flag, or undefined at the end. */
+  next(): string | undefined {
+    const flag = this.argv[++this.#i];
+    if (flag !== undefined) this.#flag = flag;
+    return flag;
+  }
+
+  /** The current flag's value. */
+  value(): string {
+    const v = this.argv[++this.#i];
+    if (v === undefined) throw new Error(`${this.#flag} needs a value`);
+    return v;
+  }
+
+  /** The current flag's value as a positive number, capped at `max`. */
+  positive(max = Infinity): number {
+    const v = this.value();
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${this.#flag}: expected a positive number, got ${v}`);
+    return Math.min(max, n);
+  }
+
+  /** A comma-separated list of positive numbers, each capped at `max`. */
+  positives(max = Infinity): number[] {
+    return this.value().split(',').map((v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${this.#flag}: expected positive numbers, got ${v}`);
+      return Math.min(max, n);
+    });
+  }
+}
