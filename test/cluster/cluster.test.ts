@@ -189,8 +189,9 @@ describe('a node killed with -9', () => {
     await killHard(a);
     const gone = onA.map((m) => m.info['client'] as string).sort();
     for (const o of observers) await o.until(() => events(o, 'leave').length >= 2, 6000, 'two leaves');
-    // Presence TTL 2 s; a survivor notices within a heartbeat (TTL/3) after it; 1 s of slack for a busy machine.
-    expect(Date.now() - killedAt).toBeLessThan(2000 + 667 + 1000);
+    // Presence TTL 2 s; a survivor notices within a heartbeat (TTL/3) after it. The bound keeps
+    // 4 s of slack for a loaded 2-core machine: it proves the TTL sweep, not a latency.
+    expect(Date.now() - killedAt).toBeLessThan(2000 + 667 + 4000);
     // Wait until the dead node is forgotten (its sweep is complete), then prove no second leave comes.
     await eventually(async () => !(await admin.zrange(`${prefix}:nodes`, '0', '-1')).some((id) => id.startsWith('a-')), 5000, 'node a forgotten');
     const sentinel = await connect(c, 'frank');
