@@ -64,6 +64,18 @@ describe('pipelined publishes on the Redis engine', () => {
     expect(sub.pushes('pub', 'project:pipe').map((f) => (f['data'] as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it('300 publishes in flight (beyond the 64 running at once) keep arrival order, offsets and deliveries', async () => {
+    const [a, b] = nodes as [ClusterNode, ClusterNode];
+    const pub = await connect(a, 'pipe-window');
+    const sub = await connect(b, 'pipe-window-sub');
+    await sub.call('subscribe', { channel: 'project:window' });
+    const replies = await burst(pub, 'project:window', 300, 'w');
+    expect(replies.every((f) => f.error === undefined)).toBe(true);
+    expect(replies.map((f) => f.result?.['offset'])).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    await sub.until(() => sub.pushes('pub', 'project:window').length === 300, 10_000, '300 deliveries');
+    expect(sub.pushes('pub', 'project:window').map((f) => (f['data'] as { i: number }).i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
   it('a serial command after pipelined publishes waits for them: history sees every one', async () => {
     const [a] = nodes as [ClusterNode];
     const c = await connect(a, 'pipe-history');

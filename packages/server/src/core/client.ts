@@ -73,7 +73,9 @@ export class Client {
   #chain: Promise<void> = SETTLED;
   /** Settles when the last serial command (and all before it) finished: a pipelined command waits for it. */
   #barrier: Promise<void> = SETTLED;
+  /** Pipelined commands running, and those waiting for a free place (first come, first served). */
   #pipelined = 0;
+  readonly #slotWaiters: Array<() => void> = [];
   #submitted: Promise<void> = SETTLED;
   /** Sequence number of the next command, and of the next command whose reply may go out. */
   #nextSeq = 0;
@@ -195,14 +197,36 @@ export class Client {
   #dispatch(id: number, method: unknown, params: unknown): void {
     const seq = this.#nextSeq++;
     const def = typeof method === 'string' ? this.node.commands.get(method) : undefined;
-    if (def?.pipelined === true && this.#pipelined < MAX_PIPELINED) {
-      this.#pipelined++;
-      const run = this.#barrier.then(() => this.#run(seq, id, method, params)).finally(() => { this.#pipelined--; });
+    if (def?.pipelined === true) {
+      const run = this.#barrier
+        .then(() => this.#takeSlot())
+        .then(() => this.#run(seq, id, method, params))
+        .finally(() => this.#freeSlot());
       this.#chain = Promise.all([this.#chain, run]).then(noop);
       return;
     }
     this.#chain = this.#chain.then(() => this.#run(seq, id, method, params));
     this.#barrier = this.#chain;
+  }
+
+  /**
+   * A place among the MAX_PIPELINED running pipelined commands. Beyond the window a command
+   * waits for the first place freed, in arrival order, so the window stays full under a
+   * steady stream instead of draining before the next batch.
+   */
+  #takeSlot(): Promise<void> | undefined {
+    if (this.#pipelined < MAX_PIPELINED && this.#slotWaiters.length === 0) {
+      this.#pipelined++;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  /** Hands a finished command's place to the first waiting one, or frees it. */
+  #freeSlot(): void {
+    const next = this.#slotWaiters.shift();
+    if (next) next();
+    else this.#pipelined--;
   }
 
   /** Frames beyond the command rate: refuse a while, then close a connection that keeps flooding. */
