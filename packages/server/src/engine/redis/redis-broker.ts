@@ -49,7 +49,14 @@ export interface RedisBrokerOptions {
   limits?: LimitStore;
 }
 
-const newEpoch = () => randomBytes(6).toString('base64url');
+/**
+ * Epoch candidates: a random prefix per process and a counter. Unique across nodes and
+ * restarts (48 random bits), and cheap: every publish passes one, used only when the
+ * stream is new.
+ */
+const EPOCH_PREFIX = randomBytes(6).toString('base64url');
+let epochCounter = 0;
+const newEpoch = () => `${EPOCH_PREFIX}${(epochCounter++).toString(36)}`;
 
 /**
  * Broker over Redis: one Lua script per publication sequences it (offset and epoch in a
