@@ -16,6 +16,8 @@ interface Pair {
  */
 export class RedisProxy {
   #mode: 'open' | 'cut' | 'stall' = 'open';
+  /** Chunks received from the nodes (one per socket write that reached the proxy), for pipelining checks. */
+  writes = 0;
   readonly #pairs = new Set<Pair>();
 
   private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {
@@ -68,6 +70,7 @@ export class RedisProxy {
     const pair: Pair = { client, upstream, toUpstream: [], toClient: [] };
     this.#pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
+      this.writes++;
       if (this.#mode === 'stall') pair.toUpstream.push(chunk);
       else upstream.write(chunk);
     });
