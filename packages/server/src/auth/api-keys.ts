@@ -36,11 +36,18 @@ export interface ApiKeySource {
  * and those of a source that is read again whenever it changes, so a key created or revoked
  * with `switchboard apikey` counts from the next request, without a restart.
  */
+/** How long a matching key is trusted without asking the source again (ms). */
+const SOURCE_CHECK_MS = 100;
+/** How often a key that matches nothing may make the store ask the source again (ms). */
+const MISS_CHECK_MS = 5;
+
 export class ApiKeyStore {
   readonly #fixed: StoredApiKey[];
   readonly #source: ApiKeySource | null;
   #stored: StoredApiKey[] = [];
   #version: string | null = null;
+  /** When the source was last asked for its version (ms, monotonic). */
+  #checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(keys: readonly StoredApiKey[], source: ApiKeySource | null = null, private readonly onError: (err: unknown) => void = () => {}) {
     this.#fixed = [...keys];
@@ -55,6 +62,7 @@ export class ApiKeyStore {
   #refresh(): void {
     const source = this.#source;
     if (!source) return;
+    this.#checkedAt = performance.now();
     try {
       const version = source.version();
       if (version === this.#version) return;
@@ -66,10 +74,26 @@ export class ApiKeyStore {
     }
   }
 
+  /**
+   * The grant of a presented key, or null. The source is checked at most every
+   * SOURCE_CHECK_MS for a key that matches (a revoked key is refused from the first request
+   * after that; the CLI that revokes it takes longer than that to run), and again for a key
+   * that does not match, unless checked in the last MISS_CHECK_MS (a key just created works
+   * from its first request, and a flood of wrong keys costs at most 200 checks a second).
+   * A stat per request would block the event loop on every API call.
+   */
   verify(presented: string | undefined): ApiKeyGrant | null {
     if (!presented || presented.length > 512) return null;
-    this.#refresh();
     const digest = Buffer.from(hashApiKey(presented), 'hex');
+    const checkedRecently = performance.now() - this.#checkedAt < SOURCE_CHECK_MS;
+    if (!checkedRecently) this.#refresh();
+    const found = this.#match(digest);
+    if (found || !checkedRecently || !this.#source || performance.now() - this.#checkedAt < MISS_CHECK_MS) return found;
+    this.#refresh();
+    return this.#match(digest);
+  }
+
+  #match(digest: Buffer): ApiKeyGrant | null {
     let found: StoredApiKey | null = null;
     // Compare against every key so timing does not reveal which key, or whether one, matched.
     for (const k of this.#fixed) {

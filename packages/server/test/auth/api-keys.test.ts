@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { ApiKeyStore, generateApiKey, hashApiKey } from '../../src/auth/api-keys.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiKeyStore, type ApiKeySource, type StoredApiKey, generateApiKey, hashApiKey } from '../../src/auth/api-keys.js';
 
 describe('hashApiKey', () => {
   it('is the hex SHA-256 of the key', () => {
@@ -77,5 +77,74 @@ describe('ApiKeyStore', () => {
     const s = new ApiKeyStore([{ id: 'bad', hash: 'not-hex', tenant: null }, { id: 'short', hash: 'abcd', tenant: null }, k.stored]);
     expect(s.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme' });
     expect(s.verify('anything')).toBeNull();
+  });
+});
+
+describe('ApiKeyStore over a changing source', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A source like the data directory's key file, counting how often it is asked. */
+  function source(initial: StoredApiKey[]) {
+    let keys = initial;
+    let version = 0;
+    const s = {
+      checks: 0,
+      set(next: StoredApiKey[]) {
+        keys = next;
+        version++;
+      },
+      source: {
+        version: () => {
+          s.checks++;
+          return String(version);
+        },
+        read: () => keys,
+      } satisfies ApiKeySource,
+    };
+    return s;
+  }
+
+  it('does not ask the source on every request: 1,000 requests within 100 ms ask it once', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const k = generateApiKey('acme');
+    const src = source([k.stored]);
+    const store = new ApiKeyStore([], src.source);
+    const before = src.checks;
+    for (let i = 0; i < 1000; i++) expect(store.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme' });
+    expect(src.checks - before).toBeLessThanOrEqual(1);
+  });
+
+  it('a revoked key is refused from the first request 100 ms after the last check', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const k = generateApiKey('acme');
+    const src = source([k.stored]);
+    const store = new ApiKeyStore([], src.source);
+    expect(store.verify(k.key)).not.toBeNull();
+    src.set([]);
+    vi.advanceTimersByTime(100);
+    expect(store.verify(k.key)).toBeNull();
+  });
+
+  it('a key created a moment ago works from its first request', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const old = generateApiKey('acme');
+    const created = generateApiKey('globex');
+    const src = source([old.stored]);
+    const store = new ApiKeyStore([], src.source);
+    expect(store.verify(old.key)).not.toBeNull();
+    src.set([old.stored, created.stored]);
+    vi.advanceTimersByTime(6);
+    expect(store.verify(created.key)).toEqual({ id: created.stored.id, tenant: 'globex' });
+  });
+
+  it('a flood of wrong keys asks the source at most once per 5 ms', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const src = source([generateApiKey('acme').stored]);
+    const store = new ApiKeyStore([], src.source);
+    const before = src.checks;
+    for (let i = 0; i < 1000; i++) expect(store.verify(`sb_wrong_${i}`)).toBeNull();
+    expect(src.checks - before).toBeLessThanOrEqual(1);
   });
 });
