@@ -88,6 +88,53 @@ describe('the SDK browser build served at /sdk/', () => {
     expect(await text('activity.mjs')).toContain('activity.record');
   });
 
+  it('serves TypeScript declarations next to the build: a project that downloads the files type-checks against them, and a wrong call fails', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join, dirname } = await import('node:path');
+    const { spawnSync } = await import('node:child_process');
+    for (const name of ['switchboard.d.mts', 'notifications.d.mts', 'activity.d.mts', 'switchboard.d.ts']) expect(Object.keys(m.files)).toContain(name);
+    const mjs = await fetch(`${s.httpUrl}${m.path}switchboard.mjs`);
+    expect(mjs.headers.get('x-typescript-types')).toBe('./switchboard.d.mts');
+    const dts = await fetch(`${s.httpUrl}${m.path}switchboard.d.mts`);
+    expect(dts.headers.get('content-type')).toBe('application/typescript; charset=utf-8');
+    const dir = mkdtempSync(join(tmpdir(), 'sb-sdk-types-'));
+    try {
+      for (const name of Object.keys(m.files)) {
+        const path = join(dir, 'sdk', name);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, Buffer.from(await (await fetch(`${s.httpUrl}${m.path}${name}`)).arrayBuffer()));
+      }
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+      const good = [
+        "import { SwitchboardClient, ErrorCode } from './sdk/switchboard.mjs';",
+        "import { notifications } from './sdk/notifications.mjs';",
+        "import { activity } from './sdk/activity.mjs';",
+        "const client = new SwitchboardClient('ws://localhost:7070/ws', { token: 'x' });",
+        "const sub = client.subscribe('project:1');",
+        "const code: number = ErrorCode.BadRequest.code;",
+        'void sub; void code; void notifications(client); void activity(client, "project:1");',
+        '',
+      ].join('\n');
+      const modules = ['--module', 'nodenext', '--moduleResolution', 'nodenext'];
+      const tsc = (file: string, flags = modules) => spawnSync(process.execPath, [join(import.meta.dirname, '../node_modules/typescript/bin/tsc'), '--noEmit', '--strict', ...flags, '--target', 'es2022', '--lib', 'es2022,dom', file], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      writeFileSync(join(dir, 'good.mts'), good);
+      const ok = tsc('good.mts');
+      expect(ok.stdout + ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      writeFileSync(join(dir, 'bad.mts'), "import { SwitchboardClient } from './sdk/switchboard.mjs';\nnew SwitchboardClient(42);\n");
+      const bad = tsc('bad.mts');
+      expect(bad.status).not.toBe(0);
+      expect(bad.stdout).toContain("Argument of type 'number' is not assignable to parameter of type 'string'");
+      // The classic script's global, in a page's plain script.
+      writeFileSync(join(dir, 'page.ts'), "/// <reference path=\"./sdk/switchboard.d.ts\" />\nconst c = new Switchboard.SwitchboardClient('ws://localhost:7070/ws');\nvoid Switchboard.notifications(c);\n");
+      const page = tsc('page.ts', ['--module', 'es2022', '--moduleResolution', 'bundler', '--moduleDetection', 'legacy']);
+      expect(page.stdout + page.stderr).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('answers 404 for anything else: unknown files, another build, paths out of the folder', async () => {
     for (const path of ['/sdk/nope.js', '/sdk/0.0.0-0000000000/switchboard.js', '/sdk/../package.json', '/sdk/%2e%2e/package.json', `${m.path}../../package.json`]) {
       const res = await fetch(`${s.httpUrl}${path}`);

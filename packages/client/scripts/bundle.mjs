@@ -1,6 +1,9 @@
 // The browser builds of the SDK, from the compiled ESM in dist/ (the server serves them at /sdk/):
 //  - switchboard.mjs, notifications.mjs, activity.mjs: ES modules, shared code in chunks/;
 //  - switchboard.js: one classic script defining the global `Switchboard` (everything in it);
+//  - switchboard.d.mts, notifications.d.mts, activity.d.mts (next to the ES modules) and
+//    switchboard.d.ts (the global of the classic script): TypeScript declarations, over the
+//    package's own declarations in types/ (the protocol's in types/protocol/);
 //  - manifest.json: each file's size, gzip size and sha384 integrity.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,6 +45,42 @@ await build({
   globalName: 'Switchboard',
   outfile: join(out, 'switchboard.js'),
 });
+
+// Declarations: the compiled .d.ts files as they are, the bare protocol import made relative
+// so the tree works from a URL or a copied folder.
+const protocolDist = dirname(fileURLToPath(import.meta.resolve('@switchboard/protocol')));
+const copyDeclarations = (from, to, rewrite) => {
+  for (const name of readdirSync(from)) {
+    const path = join(from, name);
+    if (statSync(path).isDirectory()) {
+      if (path !== out) copyDeclarations(path, join(to, name), rewrite);
+    } else if (name.endsWith('.d.ts')) {
+      mkdirSync(to, { recursive: true });
+      const text = readFileSync(path, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+      writeFileSync(join(to, name), rewrite(text, to));
+    }
+  }
+};
+const types = join(out, 'types');
+copyDeclarations(protocolDist, join(types, 'protocol'), (text) => text);
+copyDeclarations(dist, types, (text, dir) => {
+  const target = relative(dir, join(types, 'protocol', 'index.js')).split('\\').join('/');
+  return text.replaceAll(/(['"])@switchboard\/protocol\1/g, JSON.stringify(target.startsWith('.') ? target : `./${target}`));
+});
+const leaked = readdirSync(types, { recursive: true }).filter((f) => String(f).endsWith('.d.ts') && readFileSync(join(types, String(f)), 'utf8').match(/^(?:import|export)\b[^\n]*['"]@switchboard\/|import\(['"]@switchboard\//m));
+if (leaked.length > 0) throw new Error(`declarations still import a package by name: ${leaked.join(', ')}`);
+writeFileSync(join(out, 'switchboard.d.mts'), "export * from './types/index.js';\n");
+writeFileSync(join(out, 'notifications.d.mts'), "export * from './types/notifications.js';\n");
+writeFileSync(join(out, 'activity.d.mts'), "export * from './types/activity.js';\n");
+writeFileSync(join(out, 'switchboard.d.ts'), [
+  '// The classic script (switchboard.js) defines the global `Switchboard`: everything in the',
+  '// ES modules, notifications and activity included.',
+  "export * from './types/index.js';",
+  "export { notifications, Notifications } from './types/notifications.js';",
+  "export { activity, ActivityFeed } from './types/activity.js';",
+  'export as namespace Switchboard;',
+  '',
+].join('\n'));
 
 const files = {};
 const walk = (dir) => {

@@ -22,6 +22,13 @@ export interface SdkBuild {
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** The declarations of each entry file of the build, a sibling file. */
+const DECLARATIONS: Record<string, string> = {
+  'switchboard.mjs': './switchboard.d.mts',
+  'notifications.mjs': './notifications.d.mts',
+  'activity.mjs': './activity.d.mts',
+  'switchboard.js': './switchboard.d.ts',
+};
 
 /** The browser build of the installed `@switchboard/client`, or null when it was not built. */
 export function findSdkBuild(): SdkBuild | null {
@@ -50,7 +57,7 @@ export function registerSdk(app: FastifyInstance, sdk: SdkBuild | null): void {
   const files = new Map<string, { body: Buffer; gzip: Buffer; etag: string; type: string }>();
   for (const [name, meta] of Object.entries(sdk?.files ?? {})) {
     const body = readFileSync(join((sdk as SdkBuild).dir, name));
-    const type = name.endsWith('.json') ? 'application/json; charset=utf-8' : 'text/javascript; charset=utf-8';
+    const type = name.endsWith('.json') ? 'application/json; charset=utf-8' : /\.d\.m?ts$/.test(name) ? 'application/typescript; charset=utf-8' : 'text/javascript; charset=utf-8';
     files.set(name, { body, gzip: gzipSync(body, { level: 9 }), etag: `"${meta.integrity}"`, type });
   }
   const manifest = sdk ? Buffer.from(JSON.stringify({ version: sdk.version, build: sdk.build, path: `/sdk/${sdk.build}/`, files: sdk.files })) : null;
@@ -68,6 +75,10 @@ export function registerSdk(app: FastifyInstance, sdk: SdkBuild | null): void {
       return reply.code(404).type('application/json; charset=utf-8').send({ error: { code: 117, message, temporary: false } });
     }
     reply.header('cache-control', versioned ? IMMUTABLE : 'no-cache').header('etag', file.etag).header('vary', 'accept-encoding').type(file.type);
+    // Where the module's declarations are (read by Deno and some bundlers), next to it.
+    const name = versioned ? rest.slice((sdk as SdkBuild).build.length + 1) : rest;
+    const declarations = DECLARATIONS[name];
+    if (declarations && files.has(declarations.slice(2))) reply.header('x-typescript-types', declarations);
     if (req.headers['if-none-match'] === file.etag) return reply.code(304).send();
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(file.gzip);
     return reply.send(file.body);
