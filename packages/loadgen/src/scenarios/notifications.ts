@@ -1,5 +1,5 @@
 import { OpCounter } from '../activities.js';
-import { type Scenario, connectFigures, drain, integrityChecks, lostFigures, remainingMs, serverWindow } from '../context.js';
+import { connectFigures, drain, integrityChecks, lostFigures, remainingMs, type Scenario, serverWindow } from '../context.js';
 import { BenchFailure } from '../failure.js';
 import { formatInt, formatPct, round } from '../format.js';
 import { nowUs } from '../proc.js';
@@ -56,13 +56,18 @@ export const notificationsScenario: Scenario = {
       const recipients = Array.from({ length: count }, (_, j) => `n${(k * batch + j) % users}`);
       const body = {
         ...(count === 1 ? { user: recipients[0] } : { users: recipients }),
-        type: 'message', title: `bench ${k}`, data: { t: nowUs() },
+        type: 'message',
+        title: `bench ${k}`,
+        data: { t: nowUs() },
       };
-      const answer = await ops.track(null, fetch(url, { method: 'POST', headers, body: JSON.stringify(body) }).then(async (res) => {
-        const json = (await res.json()) as CreateAnswer;
-        if (!res.ok) throw json.error ? new ReplyFailure(json.error) : new Error(`HTTP ${res.status}`);
-        return json;
-      }));
+      const answer = await ops.track(
+        null,
+        fetch(url, { method: 'POST', headers, body: JSON.stringify(body) }).then(async (res) => {
+          const json = (await res.json()) as CreateAnswer;
+          if (!res.ok) throw json.error ? new ReplyFailure(json.error) : new Error(`HTTP ${res.status}`);
+          return json;
+        }),
+      );
       for (const n of answer?.notifications ?? []) {
         created++;
         if (n.pushed) perChannel[`user:${n.user}`] = (perChannel[`user:${n.user}`] ?? 0) + 1;
@@ -82,10 +87,20 @@ export const notificationsScenario: Scenario = {
 
     report.section('Load');
     connectFigures(report, 'connect', open);
-    report.add('requests.sent', requests, 'create requests', `${formatInt(ops.ok)} answered of ${formatInt(requests)} (${batch} recipient${batch === 1 ? '' : 's'} each, ${args.count('--parallel')} in flight)${ops.failed ? `, ${formatInt(ops.failed)} failed ${JSON.stringify(ops.errors)}` : ''}`);
+    report.add(
+      'requests.sent',
+      requests,
+      'create requests',
+      `${formatInt(ops.ok)} answered of ${formatInt(requests)} (${batch} recipient${batch === 1 ? '' : 's'} each, ${args.count('--parallel')} in flight)${ops.failed ? `, ${formatInt(ops.failed)} failed ${JSON.stringify(ops.errors)}` : ''}`,
+    );
     report.add('requests.failed', ops.failed);
     report.latency('requests.latency', 'create request', ops.latency);
-    report.add('notifications.created', created, 'notifications created', `${formatInt(created)} in ${createSeconds.toFixed(2)} s = ${formatInt(created / Math.max(1e-3, createSeconds))} /s`);
+    report.add(
+      'notifications.created',
+      created,
+      'notifications created',
+      `${formatInt(created)} in ${createSeconds.toFixed(2)} s = ${formatInt(created / Math.max(1e-3, createSeconds))} /s`,
+    );
     report.add('notifications.createdPerSecond', round(created / Math.max(1e-3, createSeconds), 1));
     report.add('notifications.pushed', pushed);
 

@@ -25,7 +25,10 @@ export class Report {
   readonly notes: string[] = [];
   readonly #rows: Row[] = [];
 
-  constructor(readonly scenario: string, readonly params: Record<string, unknown>) {}
+  constructor(
+    readonly scenario: string,
+    readonly params: Record<string, unknown>,
+  ) {}
 
   section(title: string): this {
     this.#rows.push({ section: title });
@@ -73,7 +76,16 @@ export class Report {
   }
 
   json(extra: Record<string, unknown>): Record<string, unknown> {
-    return { scenario: this.scenario, ok: this.ok, params: this.params, ...extra, figures: this.figures, checks: this.checks, targets: this.targets, notes: this.notes };
+    return {
+      scenario: this.scenario,
+      ok: this.ok,
+      params: this.params,
+      ...extra,
+      figures: this.figures,
+      checks: this.checks,
+      targets: this.targets,
+      notes: this.notes,
+    };
   }
 
   table(): string {

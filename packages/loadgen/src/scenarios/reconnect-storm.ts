@@ -1,9 +1,9 @@
-import { type Scenario, connectFigures, drain, integrityChecks, lostFigures, remainingMs, serverWindow } from '../context.js';
+import { connectFigures, drain, integrityChecks, lostFigures, remainingMs, type Scenario, serverWindow } from '../context.js';
 import { formatInt, formatMs, formatPct, round } from '../format.js';
 import { Histogram } from '../histogram.js';
-import { Publisher, type PublishVia } from '../publisher.js';
-import { sleep } from '../proc.js';
 import type { BenchArgs } from '../options.js';
+import { sleep } from '../proc.js';
+import { Publisher, type PublishVia } from '../publisher.js';
 import { Report } from '../report.js';
 
 /**
@@ -20,11 +20,22 @@ export const reconnectStormScenario: Scenario = {
   summary: 'every subscriber drops at once and reconnects with recovery: time to full recovery, missed = 0, duplicates = 0',
   options: [
     { flag: '--clients', kind: 'count', default: '1000', help: 'subscribers that drop and recover' },
-    { flag: '--rate', kind: 'number', min: 0.1, help: 'publications per second, before, during and after the storm (default 10,000 / clients, from 1 to 20: about 10,000 deliveries/s)' },
+    {
+      flag: '--rate',
+      kind: 'number',
+      min: 0.1,
+      help: 'publications per second, before, during and after the storm (default 10,000 / clients, from 1 to 20: about 10,000 deliveries/s)',
+    },
     { flag: '--before', kind: 'duration', default: '2s', help: 'publishing before the drop' },
     { flag: '--after', kind: 'duration', default: '2s', help: 'publishing after the last client recovered' },
     { flag: '--recovery-timeout', kind: 'duration', default: '120s', help: 'longest time for every client to reconnect' },
-    { flag: '--publish-via', kind: 'choice', choices: ['ws', 'http'], default: 'ws', help: 'publisher: a WebSocket connection (not dropped) or POST /api/v1/publish' },
+    {
+      flag: '--publish-via',
+      kind: 'choice',
+      choices: ['ws', 'http'],
+      default: 'ws',
+      help: 'publisher: a WebSocket connection (not dropped) or POST /api/v1/publish',
+    },
     { flag: '--drain', kind: 'duration', default: '15s', help: 'longest wait for deliveries after the last publication' },
   ],
   connections: (a) => a.count('--clients') + 1,
@@ -44,13 +55,22 @@ export const reconnectStormScenario: Scenario = {
       gauge.mark();
       let stopped = false;
       const recoveryMs = args.ms('--recovery-timeout');
-      const publishing = publisher.run({ channels: [channel], rate, durationMs: args.ms('--before') + recoveryMs + args.ms('--after') + 60_000, stop: () => stopped });
+      const publishing = publisher.run({
+        channels: [channel],
+        rate,
+        durationMs: args.ms('--before') + recoveryMs + args.ms('--after') + 60_000,
+        stop: () => stopped,
+      });
       progress.phase(`publishing ${rate}/s before the storm`);
       await sleep(args.ms('--before'));
 
       progress.phase('storm: reconnecting with recovery', open.ok, (c) => c.open);
       const perWorker = Math.ceil(fleet.concurrency / fleet.pids.length);
-      const storms = await fleet.all({ type: 'storm', concurrency: perWorker, deadlineMs: Math.min(recoveryMs, remainingMs(ctx)) }, 'stormed', Math.min(recoveryMs, remainingMs(ctx)) + 30_000);
+      const storms = await fleet.all(
+        { type: 'storm', concurrency: perWorker, deadlineMs: Math.min(recoveryMs, remainingMs(ctx)) },
+        'stormed',
+        Math.min(recoveryMs, remainingMs(ctx)) + 30_000,
+      );
       progress.phase('publishing after the storm');
       await sleep(args.ms('--after'));
       stopped = true;
@@ -71,25 +91,57 @@ export const reconnectStormScenario: Scenario = {
       report.section('Before the storm');
       connectFigures(report, 'connect', open);
       report.add('publish.via', publisher.via);
-      report.add('publish.acked', run.acked, 'publications (whole run)', `${formatInt(run.acked)} accepted at ${formatInt(rate)}/s${run.failed ? `, ${formatInt(run.failed)} refused ${JSON.stringify(run.errors)}` : ''}`);
+      report.add(
+        'publish.acked',
+        run.acked,
+        'publications (whole run)',
+        `${formatInt(run.acked)} accepted at ${formatInt(rate)}/s${run.failed ? `, ${formatInt(run.failed)} refused ${JSON.stringify(run.errors)}` : ''}`,
+      );
       report.add('publish.failed', run.failed);
       report.add('publish.contiguous', run.contiguous);
 
       report.section('Storm');
       report.add('storm.dropped', open.ok, 'connections dropped at once', formatInt(open.ok));
-      report.add('storm.reconnected', reconnected, 'reconnected', `${formatInt(reconnected)}${failed ? `, ${formatInt(failed)} failed (${storms.flatMap((s) => s.errors).slice(0, 3).join('; ')})` : ''}`);
+      report.add(
+        'storm.reconnected',
+        reconnected,
+        'reconnected',
+        `${formatInt(reconnected)}${
+          failed
+            ? `, ${formatInt(failed)} failed (${storms
+                .flatMap((s) => s.errors)
+                .slice(0, 3)
+                .join('; ')})`
+            : ''
+        }`,
+      );
       report.add('storm.recovered', recovered, 'recovered (recovered: true)', `${formatInt(recovered)} of ${formatInt(open.ok)}`);
       report.add('storm.notRecovered', notRecovered, 'not recoverable (recovered: false)', formatInt(notRecovered));
       report.add('storm.failed', failed);
-      report.add('storm.recoveredPublications', sum((s) => s.recoveredPublications), 'publications recovered from history', formatInt(sum((s) => s.recoveredPublications)));
+      report.add(
+        'storm.recoveredPublications',
+        sum((s) => s.recoveredPublications),
+        'publications recovered from history',
+        formatInt(sum((s) => s.recoveredPublications)),
+      );
       report.add('storm.timeToFullRecoveryMs', round(recoveryS * 1000, 1), 'time to full recovery', formatMs(recoveryS * 1000));
-      report.add('storm.reconnectsPerSecond', round(reconnected / Math.max(1e-3, recoveryS), 1), 'reconnect rate', `${formatInt(reconnected / Math.max(1e-3, recoveryS))} /s`);
+      report.add(
+        'storm.reconnectsPerSecond',
+        round(reconnected / Math.max(1e-3, recoveryS), 1),
+        'reconnect rate',
+        `${formatInt(reconnected / Math.max(1e-3, recoveryS))} /s`,
+      );
       report.latency('storm.recoveryLatency', 'drop → recovered', Histogram.merge(storms.map((s) => s.latency)));
 
-      report.section('Delivery (checked against the publisher\'s offsets)');
+      report.section("Delivery (checked against the publisher's offsets)");
       const expected = r.expected;
       report.add('delivery.expected', expected);
-      report.add('delivery.delivered', r.measured, 'delivered', `${formatInt(r.measured)} of ${formatInt(expected)} (${formatPct(expected ? (r.measured / expected) * 100 : 100)})`);
+      report.add(
+        'delivery.delivered',
+        r.measured,
+        'delivered',
+        `${formatInt(r.measured)} of ${formatInt(expected)} (${formatPct(expected ? (r.measured / expected) * 100 : 100)})`,
+      );
       integrityChecks(report, r);
       report.latency('delivery.latency', 'latency (live and recovered)', r.latency);
       const lost = lostFigures(report, r.lost);
@@ -101,7 +153,11 @@ export const reconnectStormScenario: Scenario = {
       report.check('every client recovered', recovered === open.ok && open.ok > 0, `${formatInt(recovered)} of ${formatInt(open.ok)}`);
       report.check('publisher offsets contiguous', run.contiguous && run.failed === 0, run.contiguous ? 'yes' : 'no');
       report.check('no connection lost besides the drop', lost === 0, `${formatInt(lost)} lost`);
-      report.check('every publication delivered exactly once', r.measured === expected && expected === run.acked * open.ok, `${formatInt(r.measured)} of ${formatInt(run.acked * open.ok)}`);
+      report.check(
+        'every publication delivered exactly once',
+        r.measured === expected && expected === run.acked * open.ok,
+        `${formatInt(r.measured)} of ${formatInt(run.acked * open.ok)}`,
+      );
       return report;
     } finally {
       await publisher.close();

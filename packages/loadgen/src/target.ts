@@ -3,9 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createStoredApiKey } from '../../auth/key-files.js';
-import { configSchema } from '../../features/builtin.js';
 import type { ChildRegistry } from './children.js';
 import { BenchFailure } from './failure.js';
 
@@ -21,6 +18,20 @@ export interface BenchServer {
   stop(): Promise<void>;
   /** At once (on SIGINT / SIGTERM of the bench): SIGKILL by pid, remove the data directory. */
   kill(): void;
+}
+
+/**
+ * What the load generator needs of the Switchboard installation it starts: the compiled
+ * CLI, and the two pieces of its configuration it cannot know by itself. Given by
+ * `switchboard bench`, so this package never imports the server.
+ */
+export interface ServerHost {
+  /** Absolute path of the compiled `switchboard` CLI (`…/dist/cli/main.js`), run as `node <cliMain> serve …`. */
+  cliMain: string;
+  /** Store a new admin API key in a data directory the server will use; returns the key. */
+  createApiKey(dataDir: string): string;
+  /** The default namespaces of the configuration, as `--namespaces` takes them. */
+  defaultNamespaces(): Record<string, object>;
 }
 
 export interface OwnServerOptions {
@@ -49,27 +60,38 @@ const LOAD_LIMITS: Record<string, number> = {
 };
 
 /** The default namespaces with the bench namespace's history enlarged, as the JSON `--namespaces` takes. */
-function namespacesJson(namespace: string, historySize: number): string {
-  const namespaces: Record<string, object> = { ...configSchema.parse({}).namespaces };
+function namespacesJson(host: ServerHost, namespace: string, historySize: number): string {
+  const namespaces: Record<string, object> = { ...host.defaultNamespaces() };
   namespaces[namespace] = { ...(namespaces[namespace] ?? {}), historySize, historyTtl: '10m' };
   return JSON.stringify(namespaces);
 }
 
 /**
- * Start `switchboard serve` as a child process (the compiled CLI next to this file) on a
+ * Start `switchboard serve` as a child process (the host's compiled CLI) on a
  * free 127.0.0.1 port, with a temporary data directory, a generated HMAC secret (passed in
  * the environment, not on the command line) and an admin API key created beforehand.
  */
-export async function startOwnServer(opts: OwnServerOptions, registry: ChildRegistry): Promise<BenchServer> {
+export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, registry: ChildRegistry): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const secret = randomBytes(32).toString('base64url');
-  const apiKey = createStoredApiKey(dataDir, null).key;
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const apiKey = host.createApiKey(dataDir);
+  const main = host.cliMain;
   const guard = new URL('./orphan-guard.js', import.meta.url).href;
   const flags = [
-    'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--development', 'false', '--log-level', 'warn',
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--development',
+    'false',
+    '--log-level',
+    'warn',
     ...Object.entries(LOAD_LIMITS).flatMap(([k, v]) => [`--limits.${k}`, String(v)]),
-    '--namespaces', namespacesJson(opts.namespace, opts.historySize),
+    '--namespaces',
+    namespacesJson(host, opts.namespace, opts.historySize),
     ...opts.extraFlags,
   ];
   // The configuration comes from the flags above only: none of the caller's SWITCHBOARD_*, DATABASE_URL or REDIS_URL.

@@ -1,10 +1,10 @@
-import { mintToken } from '../../auth/mint.js';
 import { ChannelTally, OpCounter, paced, payload } from './activities.js';
 import { BenchFailure } from './failure.js';
 import type { Histogram } from './histogram.js';
 import type { Target } from './ipc.js';
 import { nowUs, withTimeout } from './proc.js';
 import type { BenchServer } from './target.js';
+import { mintToken } from './token.js';
 import { ReplyFailure, WireConnection } from './wire.js';
 
 export type PublishVia = 'ws' | 'http';
@@ -44,7 +44,11 @@ export class Publisher {
   #seq = 0;
   readonly #offsets = new Map<string, number[]>();
 
-  private constructor(readonly via: PublishVia, readonly send: (channel: string, data: unknown) => Promise<{ offset: number }>, readonly close: () => Promise<void>) {}
+  private constructor(
+    readonly via: PublishVia,
+    readonly send: (channel: string, data: unknown) => Promise<{ offset: number }>,
+    readonly close: () => Promise<void>,
+  ) {}
 
   static async open(via: PublishVia, server: BenchServer, target: Target): Promise<Publisher> {
     if (via === 'http') {
@@ -60,7 +64,12 @@ export class Publisher {
       };
       return new Publisher(via, send, async () => {});
     }
-    const token = await mintToken(target.secret, { sub: 'bench-publisher', tenant: target.tenant, caps: { [`${target.namespace}:*`]: ['publish', 'subscribe'] }, ttlSeconds: target.tokenTtlSeconds });
+    const token = await mintToken(target.secret, {
+      sub: 'bench-publisher',
+      tenant: target.tenant,
+      caps: { [`${target.namespace}:*`]: ['publish', 'subscribe'] },
+      ttlSeconds: target.tokenTtlSeconds,
+    });
     const conn = new WireConnection(target.url);
     try {
       await withTimeout(conn.opened, 30_000, 'publisher open');
@@ -69,7 +78,11 @@ export class Publisher {
       conn.terminate();
       throw new BenchFailure(`the publisher could not connect: ${(err as Error).message}`);
     }
-    return new Publisher(via, (channel, data) => conn.call('publish', { channel, data }), () => conn.close());
+    return new Publisher(
+      via,
+      (channel, data) => conn.call('publish', { channel, data }),
+      () => conn.close(),
+    );
   }
 
   async run(plan: PublishPlan): Promise<PublishRun> {
@@ -78,22 +91,36 @@ export class Publisher {
     const total = Math.max(0, Math.round((plan.rate * plan.durationMs) / 1000));
     const startUs = nowUs();
     let sent = 0;
-    await paced(total, plan.rate, startUs + plan.durationMs * 1000 + 1e6, async (k) => {
-      const channel = plan.channels[k % plan.channels.length] as string;
-      sent++;
-      const r = await ops.track(null, this.send(channel, payload(++this.#seq, plan.warmup)));
-      if (!r) return;
-      tally.add(channel, r.offset);
-      let list = this.#offsets.get(channel);
-      if (!list) {
-        list = [];
-        this.#offsets.set(channel, list);
-      }
-      list.push(r.offset);
-    }, plan.stop);
+    await paced(
+      total,
+      plan.rate,
+      startUs + plan.durationMs * 1000 + 1e6,
+      async (k) => {
+        const channel = plan.channels[k % plan.channels.length] as string;
+        sent++;
+        const r = await ops.track(null, this.send(channel, payload(++this.#seq, plan.warmup)));
+        if (!r) return;
+        tally.add(channel, r.offset);
+        let list = this.#offsets.get(channel);
+        if (!list) {
+          list = [];
+          this.#offsets.set(channel, list);
+        }
+        list.push(r.offset);
+      },
+      plan.stop,
+    );
     return {
-      sent, acked: ops.ok, failed: ops.failed, errors: { ...ops.errors }, latency: ops.latency,
-      perChannel: tally.perChannel, lastOffset: this.lastOffsets(), contiguous: this.contiguous(), startUs, endUs: nowUs(),
+      sent,
+      acked: ops.ok,
+      failed: ops.failed,
+      errors: { ...ops.errors },
+      latency: ops.latency,
+      perChannel: tally.perChannel,
+      lastOffset: this.lastOffsets(),
+      contiguous: this.contiguous(),
+      startUs,
+      endUs: nowUs(),
     };
   }
 

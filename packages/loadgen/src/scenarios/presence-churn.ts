@@ -1,4 +1,4 @@
-import { type Scenario, connectFigures, drain, lostFigures, remainingMs, serverWindow } from '../context.js';
+import { connectFigures, drain, lostFigures, remainingMs, type Scenario, serverWindow } from '../context.js';
 import { combineOpens, mergeOps } from '../fleet.js';
 import { formatInt, formatPct, round } from '../format.js';
 import { nowUs } from '../proc.js';
@@ -51,9 +51,21 @@ export const presenceChurnScenario: Scenario = {
     report.add('members', members);
     connectFigures(report, 'connect', combineOpens(watchers, churners));
     report.add('operations.offeredPerSecond', rate, 'operations offered', `${formatInt(rate)} /s for ${(durationMs / 1000).toFixed(1)} s`);
-    report.add('operations.acked', acked, 'operations accepted', `${formatInt(acked)} (${Object.entries(ops).map(([k, o]) => `${k} ${formatInt(o.ok)}`).join(', ')})${failed ? `, ${formatInt(failed)} refused` : ''}`);
+    report.add(
+      'operations.acked',
+      acked,
+      'operations accepted',
+      `${formatInt(acked)} (${Object.entries(ops)
+        .map(([k, o]) => `${k} ${formatInt(o.ok)}`)
+        .join(', ')})${failed ? `, ${formatInt(failed)} refused` : ''}`,
+    );
     report.add('operations.failed', failed);
-    report.add('operations.perSecond', round(acked / Math.max(1e-3, churnSeconds), 1), 'operations/s achieved', formatInt(acked / Math.max(1e-3, churnSeconds)));
+    report.add(
+      'operations.perSecond',
+      round(acked / Math.max(1e-3, churnSeconds), 1),
+      'operations/s achieved',
+      formatInt(acked / Math.max(1e-3, churnSeconds)),
+    );
     for (const [k, o] of Object.entries(ops)) report.latency(`operations.${k}.latency`, `${k} round trip`, o.latency);
 
     report.section('Events seen by observers');
@@ -61,14 +73,23 @@ export const presenceChurnScenario: Scenario = {
     report.add('events.expected', expected);
     report.add('events.seen', r.presenceEvents, 'events seen', `${formatInt(r.presenceEvents)} of ${formatInt(expected)} (${formatPct(pct)})`);
     report.add('events.seenPct', round(pct, 3));
-    report.add('events.perSecond', round(r.presenceEvents / Math.max(1e-3, seconds), 1), 'events/s seen', formatInt(r.presenceEvents / Math.max(1e-3, seconds)));
+    report.add(
+      'events.perSecond',
+      round(r.presenceEvents / Math.max(1e-3, seconds), 1),
+      'events/s seen',
+      formatInt(r.presenceEvents / Math.max(1e-3, seconds)),
+    );
     report.latency('events.latency', 'join / update latency', r.presenceLatency);
     const lost = lostFigures(report, r.lost);
 
     report.section('Server');
     serverWindow(report, ctx, r.presenceEvents, 'event seen');
 
-    report.check('every connection opened', watchers.ok === observers && churners.ok === members, `${formatInt(watchers.ok + churners.ok)} of ${formatInt(observers + members)}`);
+    report.check(
+      'every connection opened',
+      watchers.ok === observers && churners.ok === members,
+      `${formatInt(watchers.ok + churners.ok)} of ${formatInt(observers + members)}`,
+    );
     report.check('every operation accepted', failed === 0 && acked > 0, `${formatInt(acked)} accepted, ${formatInt(failed)} refused`);
     report.check('every event seen by every observer', r.presenceEvents === expected, `${formatInt(r.presenceEvents)} of ${formatInt(expected)}`);
     report.check('no connection lost', lost === 0, `${formatInt(lost)} lost`);

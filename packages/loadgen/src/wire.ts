@@ -1,4 +1,4 @@
-import { type MethodMap, type MethodName, type Push, type ReplyError, SUBPROTOCOL_JSON, decodeServerMessage } from '@switchboard/protocol';
+import { decodeServerMessage, type MethodMap, type MethodName, type Push, type ReplyError, SUBPROTOCOL_JSON } from '@switchboard/protocol';
 import { WebSocket } from 'ws';
 
 /** A command answered with an error frame. */

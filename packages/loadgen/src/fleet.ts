@@ -25,8 +25,13 @@ export interface OpenSummary {
 export function combineOpens(a: OpenSummary, b: OpenSummary): OpenSummary {
   const seconds = a.seconds + b.seconds;
   return {
-    requested: a.requested + b.requested, ok: a.ok + b.ok, failed: a.failed + b.failed, errors: [...a.errors, ...b.errors].slice(0, 5),
-    seconds, perSecond: (a.ok + b.ok) / seconds, latency: Histogram.merge([a.latency, b.latency]),
+    requested: a.requested + b.requested,
+    ok: a.ok + b.ok,
+    failed: a.failed + b.failed,
+    errors: [...a.errors, ...b.errors].slice(0, 5),
+    seconds,
+    perSecond: (a.ok + b.ok) / seconds,
+    latency: Histogram.merge([a.latency, b.latency]),
   };
 }
 
@@ -72,7 +77,12 @@ export class Fleet {
   readonly #peers: WorkerPeer[];
   #next = 0;
 
-  private constructor(peers: WorkerPeer[], readonly target: Target, readonly addresses: string[], readonly concurrency: number) {
+  private constructor(
+    peers: WorkerPeer[],
+    readonly target: Target,
+    readonly addresses: string[],
+    readonly concurrency: number,
+  ) {
     this.#peers = peers;
   }
 
@@ -99,23 +109,42 @@ export class Fleet {
   async open(spec: OpenSpec, timeoutMs: number): Promise<OpenSummary> {
     const n = this.#peers.length;
     const perWorker = Math.ceil(this.concurrency / n);
-    const parts = await Promise.all(this.#peers.map((peer, w) => {
-      const count = Math.floor(spec.count / n) + (w < spec.count % n ? 1 : 0);
-      const base = this.#next + w * Math.floor(spec.count / n) + Math.min(w, spec.count % n);
-      return peer.request({
-        type: 'open', target: this.target, base, count, userPrefix: spec.userPrefix, layout: spec.layout,
-        addresses: this.addresses, concurrency: perWorker, presence: spec.presence ?? false,
-        watchPresence: spec.watchPresence ?? false, role: spec.role ?? 'client',
-      }, 'opened', timeoutMs);
-    }));
+    const parts = await Promise.all(
+      this.#peers.map((peer, w) => {
+        const count = Math.floor(spec.count / n) + (w < spec.count % n ? 1 : 0);
+        const base = this.#next + w * Math.floor(spec.count / n) + Math.min(w, spec.count % n);
+        return peer.request(
+          {
+            type: 'open',
+            target: this.target,
+            base,
+            count,
+            userPrefix: spec.userPrefix,
+            layout: spec.layout,
+            addresses: this.addresses,
+            concurrency: perWorker,
+            presence: spec.presence ?? false,
+            watchPresence: spec.watchPresence ?? false,
+            role: spec.role ?? 'client',
+          },
+          'opened',
+          timeoutMs,
+        );
+      }),
+    );
     this.#next += spec.count;
     const startUs = Math.min(...parts.map((p) => p.startUs));
     const endUs = Math.max(...parts.map((p) => p.endUs));
     const ok = parts.reduce((a, p) => a + p.ok, 0);
     const seconds = Math.max(1e-6, (endUs - startUs) / 1e6);
     return {
-      requested: spec.count, ok, failed: parts.reduce((a, p) => a + p.failed, 0), errors: parts.flatMap((p) => p.errors).slice(0, 5),
-      seconds, perSecond: ok / seconds, latency: Histogram.merge(parts.map((p) => p.latency)),
+      requested: spec.count,
+      ok,
+      failed: parts.reduce((a, p) => a + p.failed, 0),
+      errors: parts.flatMap((p) => p.errors).slice(0, 5),
+      seconds,
+      perSecond: ok / seconds,
+      latency: Histogram.merge(parts.map((p) => p.latency)),
     };
   }
 
@@ -123,8 +152,12 @@ export class Fleet {
     const parts = await this.all({ type: 'counters' }, 'counters', timeoutMs);
     const sum = (f: (p: CountersReply) => number) => parts.reduce((a, p) => a + f(p), 0);
     return {
-      open: sum((p) => p.open), failed: sum((p) => p.failed), received: sum((p) => p.received), measured: sum((p) => p.measured),
-      presenceEvents: sum((p) => p.presenceEvents), recent: Histogram.merge(parts.map((p) => p.recent)),
+      open: sum((p) => p.open),
+      failed: sum((p) => p.failed),
+      received: sum((p) => p.received),
+      measured: sum((p) => p.measured),
+      presenceEvents: sum((p) => p.presenceEvents),
+      recent: Histogram.merge(parts.map((p) => p.recent)),
       lastRecvUs: Math.max(...parts.map((p) => p.lastRecvUs)),
     };
   }
@@ -134,13 +167,25 @@ export class Fleet {
     const sum = (f: (p: ResultsReply) => number) => parts.reduce((a, p) => a + f(p), 0);
     const withConns = parts.filter((p) => p.open > 0 || p.connections > 0);
     return {
-      connections: sum((p) => p.connections), open: sum((p) => p.open), received: sum((p) => p.received), measured: sum((p) => p.measured),
+      connections: sum((p) => p.connections),
+      open: sum((p) => p.open),
+      received: sum((p) => p.received),
+      measured: sum((p) => p.measured),
       latency: Histogram.merge(parts.map((p) => p.latency)),
       minPerConnection: withConns.length ? Math.min(...withConns.map((p) => p.minPerConnection)) : 0,
       maxPerConnection: Math.max(0, ...parts.map((p) => p.maxPerConnection)),
-      missed: sum((p) => p.missed), duplicates: sum((p) => p.duplicates), outOfOrder: sum((p) => p.outOfOrder),
-      presenceEvents: sum((p) => p.presenceEvents), presenceLatency: Histogram.merge(parts.map((p) => p.presenceLatency)),
-      signals: sum((p) => p.signals), lost: mergeRecords(parts.map((p) => p.lost), 'sum'), succeeded: sum((p) => p.succeeded), expected: sum((p) => p.expected),
+      missed: sum((p) => p.missed),
+      duplicates: sum((p) => p.duplicates),
+      outOfOrder: sum((p) => p.outOfOrder),
+      presenceEvents: sum((p) => p.presenceEvents),
+      presenceLatency: Histogram.merge(parts.map((p) => p.presenceLatency)),
+      signals: sum((p) => p.signals),
+      lost: mergeRecords(
+        parts.map((p) => p.lost),
+        'sum',
+      ),
+      succeeded: sum((p) => p.succeeded),
+      expected: sum((p) => p.expected),
       lastRecvUs: Math.max(...parts.map((p) => p.lastRecvUs)),
     };
   }

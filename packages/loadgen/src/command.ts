@@ -1,13 +1,11 @@
 import { availableParallelism, loadavg } from 'node:os';
-import { createError } from '../../core/sb-error.js';
-import type { ParsedArgs } from '../args.js';
 import { ChildRegistry } from './children.js';
 import type { BenchContext, Scenario } from './context.js';
-import { BenchFailure } from './failure.js';
+import { BenchFailure, BenchUsageError } from './failure.js';
 import { Fleet } from './fleet.js';
-import { optionHelp, parseBenchArgs } from './options.js';
-import { COMMON_OPTIONS, type RunPlan, planRun } from './plan.js';
-import { ServerGauge, nowUs } from './proc.js';
+import { type BenchArgv, optionHelp, parseBenchArgs } from './options.js';
+import { COMMON_OPTIONS, planRun, type RunPlan } from './plan.js';
+import { nowUs, ServerGauge } from './proc.js';
 import { Progress } from './progress.js';
 import type { Report } from './report.js';
 import { connectScenario } from './scenarios/connect.js';
@@ -16,14 +14,20 @@ import { loadScenarios } from './scenarios/load.js';
 import { notificationsScenario } from './scenarios/notifications.js';
 import { presenceChurnScenario } from './scenarios/presence-churn.js';
 import { reconnectStormScenario } from './scenarios/reconnect-storm.js';
-import { type BenchServer, existingServer, startOwnServer } from './target.js';
+import { type BenchServer, existingServer, type ServerHost, startOwnServer } from './target.js';
 
 const SCENARIOS: readonly Scenario[] = [
-  connectScenario, fanoutScenario, manyChannelsScenario, presenceChurnScenario, reconnectStormScenario, notificationsScenario, ...loadScenarios,
+  connectScenario,
+  fanoutScenario,
+  manyChannelsScenario,
+  presenceChurnScenario,
+  reconnectStormScenario,
+  notificationsScenario,
+  ...loadScenarios,
 ];
 
 /** `switchboard bench --help`, or the options of one scenario. */
-export function benchHelp(args: ParsedArgs): string {
+export function benchHelp(args: BenchArgv): string {
   const scenario = SCENARIOS.find((s) => s.name === args.positionals[0]);
   if (scenario) {
     return `Usage: switchboard bench ${scenario.name} [options]
@@ -68,7 +72,10 @@ interface Running {
 function withDeadline(run: Promise<Report>, deadlineUs: number, timeoutMs: number, phase: () => string): Promise<Report> {
   run.catch(() => {});
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BenchFailure(`the run passed its deadline of ${Math.round(timeoutMs / 1000)} s (--timeout) during "${phase()}"`)), Math.max(1, (deadlineUs - nowUs()) / 1000));
+    const timer = setTimeout(
+      () => reject(new BenchFailure(`the run passed its deadline of ${Math.round(timeoutMs / 1000)} s (--timeout) during "${phase()}"`)),
+      Math.max(1, (deadlineUs - nowUs()) / 1000),
+    );
     run.then(
       (r) => {
         clearTimeout(timer);
@@ -83,7 +90,7 @@ function withDeadline(run: Promise<Report>, deadlineUs: number, timeoutMs: numbe
 }
 
 /** Run the scenario; resolves with its output once every process it started has stopped. */
-async function execute(plan: RunPlan): Promise<{ ok: boolean; text: string }> {
+async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; text: string }> {
   const { args, scenario } = plan;
   const startedUs = nowUs();
   const deadlineUs = startedUs + plan.timeoutMs * 1000;
@@ -101,9 +108,19 @@ async function execute(plan: RunPlan): Promise<{ ok: boolean; text: string }> {
   try {
     const server = plan.external
       ? existingServer(plan.external)
-      : await startOwnServer({ namespace: args.text('--namespace'), historySize: args.count('--history'), extraFlags: args.list('--server-flag'), startTimeoutMs: 30_000 }, running.registry);
+      : await startOwnServer(
+          host,
+          { namespace: args.text('--namespace'), historySize: args.count('--history'), extraFlags: args.list('--server-flag'), startTimeoutMs: 30_000 },
+          running.registry,
+        );
     running.server = server;
-    const target = { url: server.url, secret: server.secret, tenant: args.text('--tenant'), namespace: args.text('--namespace'), tokenTtlSeconds: Math.ceil(plan.timeoutMs / 1000) + 600 };
+    const target = {
+      url: server.url,
+      secret: server.secret,
+      tenant: args.text('--tenant'),
+      namespace: args.text('--namespace'),
+      tokenTtlSeconds: Math.ceil(plan.timeoutMs / 1000) + 600,
+    };
     const fleet = Fleet.start(plan.workers, target, plan.addresses, plan.concurrency, running.registry);
     running.fleet = fleet;
     const gauge = new ServerGauge(server.pid);
@@ -116,12 +133,19 @@ async function execute(plan: RunPlan): Promise<{ ok: boolean; text: string }> {
     progress.stop();
     const elapsed = (nowUs() - startedUs) / 1e6;
     if (args.bool('--json')) {
-      const text = JSON.stringify(report.json({
-        elapsedSeconds: Math.round(elapsed * 100) / 100,
-        machine: { cpus: availableParallelism(), loadavg: loadavg().map((x) => Math.round(x * 100) / 100), openFilesLimit: plan.fileLimit, node: process.version },
-        server: { spawned: server.spawned, pid: server.pid ?? null, url: server.url, rssStart },
-        generator: { workers: plan.workers, workerPids: fleet.pids, sourceAddresses: plan.addresses.length, concurrency: plan.concurrency },
-      }));
+      const text = JSON.stringify(
+        report.json({
+          elapsedSeconds: Math.round(elapsed * 100) / 100,
+          machine: {
+            cpus: availableParallelism(),
+            loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+            openFilesLimit: plan.fileLimit,
+            node: process.version,
+          },
+          server: { spawned: server.spawned, pid: server.pid ?? null, url: server.url, rssStart },
+          generator: { workers: plan.workers, workerPids: fleet.pids, sourceAddresses: plan.addresses.length, concurrency: plan.concurrency },
+        }),
+      );
       return { ok: report.ok, text };
     }
     const how = `(${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.addresses.length || 'default'} source address${plan.addresses.length === 1 ? '' : 'es'}, ${server.spawned ? `server started by the bench, pid ${server.pid}` : `server at ${server.url}`}, ${elapsed.toFixed(1)} s)`;
@@ -136,17 +160,20 @@ async function execute(plan: RunPlan): Promise<{ ok: boolean; text: string }> {
   }
 }
 
-/** `switchboard bench <scenario> [options]`. */
-export async function bench(args: ParsedArgs, out: (text: string) => void): Promise<void> {
+/**
+ * `switchboard bench <scenario> [options]`: runs the scenario, writes its table or JSON with
+ * `out` and sets the exit status. Bad arguments throw a BenchUsageError.
+ */
+export async function bench(args: BenchArgv, out: (text: string) => void, host: ServerHost): Promise<void> {
   const name = args.positionals[0];
   const names = SCENARIOS.map((s) => s.name).join(', ');
-  if (!name) throw createError('SB_ERR_CLI_ARGS', `bench needs a scenario: ${names} (see switchboard bench --help)`);
+  if (!name) throw new BenchUsageError(`bench needs a scenario: ${names} (see switchboard bench --help)`);
   const scenario = SCENARIOS.find((s) => s.name === name);
-  if (!scenario) throw createError('SB_ERR_CLI_ARGS', `unknown bench scenario "${name}"; scenarios: ${names}`);
+  if (!scenario) throw new BenchUsageError(`unknown bench scenario "${name}"; scenarios: ${names}`);
   const plan = planRun(scenario, parseBenchArgs(args, [...scenario.options, ...COMMON_OPTIONS], name));
   let ok = false;
   try {
-    const result = await execute(plan);
+    const result = await execute(host, plan);
     ok = result.ok;
     // Written after the cleanup: a reader that goes away early (| head) cannot leave a server behind.
     out(result.text);

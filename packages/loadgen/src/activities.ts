@@ -1,6 +1,16 @@
 import type { ConnectionSet, Slot } from './connection-set.js';
 import { Histogram } from './histogram.js';
-import { BODY, type BenchPayload, type ChurnReply, type ChurnRequest, type MixReply, type MixRequest, type OpStats, type PublishReply, type PublishRequest } from './ipc.js';
+import {
+  type BenchPayload,
+  BODY,
+  type ChurnReply,
+  type ChurnRequest,
+  type MixReply,
+  type MixRequest,
+  type OpStats,
+  type PublishReply,
+  type PublishRequest,
+} from './ipc.js';
 import { nowUs, sleep } from './proc.js';
 import { ReplyFailure } from './wire.js';
 
@@ -172,5 +182,11 @@ export async function mix(set: ConnectionSet, req: MixRequest): Promise<MixReply
     }
   });
   const stats = Object.fromEntries(Object.entries(ops).map(([k, c]) => [k, c.stats()]));
-  return { type: 'mixed', ops: { ...stats, unsubscribe: unsubscribe.stats() }, perChannel: tally.perChannel, lastOffset: tally.lastOffset, signalsPerChannel: signals };
+  return {
+    type: 'mixed',
+    ops: { ...stats, unsubscribe: unsubscribe.stats() },
+    perChannel: tally.perChannel,
+    lastOffset: tally.lastOffset,
+    signalsPerChannel: signals,
+  };
 }

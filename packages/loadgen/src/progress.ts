@@ -1,6 +1,6 @@
 import type { Fleet } from './fleet.js';
 import { formatBytes, formatInt } from './format.js';
-import { type ServerGauge, nowUs } from './proc.js';
+import { nowUs, type ServerGauge } from './proc.js';
 
 export type ProgressMode = 'bar' | 'lines' | 'none';
 
@@ -30,7 +30,12 @@ export class Progress {
   #lastCpu: number | null = null;
   #drawn = false;
 
-  constructor(readonly mode: ProgressMode, readonly fleet: Fleet | null, readonly gauge: ServerGauge, readonly scenario: string) {}
+  constructor(
+    readonly mode: ProgressMode,
+    readonly fleet: Fleet | null,
+    readonly gauge: ServerGauge,
+    readonly scenario: string,
+  ) {}
 
   /** Start a phase: `total` is what `counter` reaches when it is done (0: no bar, elapsed time only). */
   phase(name: string, total = 0, counter: PhaseCounter = () => 0): void {

@@ -1,4 +1,4 @@
-import { type BenchContext, type Scenario, connectFigures, drain, integrityChecks, lostFigures, remainingMs, serverWindow } from '../context.js';
+import { type BenchContext, connectFigures, drain, integrityChecks, lostFigures, remainingMs, type Scenario, serverWindow } from '../context.js';
 import { formatInt, formatMs, formatPct, round } from '../format.js';
 import type { ChannelLayout } from '../ipc.js';
 import type { OptionDef } from '../options.js';
@@ -24,9 +24,10 @@ async function runFanout(ctx: BenchContext, name: string, shape: Shape): Promise
   const { args, fleet, gauge, progress, target } = ctx;
   const subscribers = shape.channels * shape.perChannel;
   const report = new Report(name, args.toJSON());
-  const layout: ChannelLayout = shape.channels === 1
-    ? { kind: 'one', channel: `${target.namespace}:fanout` }
-    : { kind: 'block', prefix: `${target.namespace}:mc-`, size: shape.perChannel };
+  const layout: ChannelLayout =
+    shape.channels === 1
+      ? { kind: 'one', channel: `${target.namespace}:fanout` }
+      : { kind: 'block', prefix: `${target.namespace}:mc-`, size: shape.perChannel };
   const channels = shape.channels === 1 ? [`${target.namespace}:fanout`] : Array.from({ length: shape.channels }, (_, i) => `${target.namespace}:mc-${i}`);
 
   progress.phase('subscribing', subscribers, (c) => c.open + c.failed);
@@ -50,13 +51,28 @@ async function runFanout(ctx: BenchContext, name: string, shape: Shape): Promise
     const r = await fleet.results(publisher.lastOffsets(), run.perChannel);
 
     report.section('Load');
-    report.add('subscribers', subscribers, 'subscribers', shape.channels === 1 ? formatInt(subscribers) : `${formatInt(shape.channels)} channels × ${formatInt(shape.perChannel)}`);
+    report.add(
+      'subscribers',
+      subscribers,
+      'subscribers',
+      shape.channels === 1 ? formatInt(subscribers) : `${formatInt(shape.channels)} channels × ${formatInt(shape.perChannel)}`,
+    );
     report.add('channels', shape.channels);
     connectFigures(report, 'connect', open);
     const publishSeconds = (run.endUs - run.startUs) / 1e6;
     report.add('publish.via', publisher.via);
-    report.add('publish.offeredPerSecond', shape.rate, 'publications offered', `${formatInt(shape.rate)} /s for ${(durationMs / 1000).toFixed(1)} s (${publisher.via})`);
-    report.add('publish.acked', run.acked, 'publications accepted', `${formatInt(run.acked)} of ${formatInt(run.sent)}${run.failed ? `, ${formatInt(run.failed)} refused ${JSON.stringify(run.errors)}` : ''}`);
+    report.add(
+      'publish.offeredPerSecond',
+      shape.rate,
+      'publications offered',
+      `${formatInt(shape.rate)} /s for ${(durationMs / 1000).toFixed(1)} s (${publisher.via})`,
+    );
+    report.add(
+      'publish.acked',
+      run.acked,
+      'publications accepted',
+      `${formatInt(run.acked)} of ${formatInt(run.sent)}${run.failed ? `, ${formatInt(run.failed)} refused ${JSON.stringify(run.errors)}` : ''}`,
+    );
     report.add('publish.failed', run.failed);
     report.add('publish.achievedPerSecond', round(run.acked / Math.max(1e-3, publishSeconds), 1));
     report.latency('publish.ackLatency', 'publish round trip', run.latency);
@@ -69,7 +85,12 @@ async function runFanout(ctx: BenchContext, name: string, shape: Shape): Promise
     report.add('delivery.delivered', r.measured, 'delivered', `${formatInt(r.measured)} of ${formatInt(expected)} (${formatPct(deliveredPct)})`);
     report.add('delivery.deliveredPct', round(deliveredPct, 3));
     report.add('delivery.perSecond', round(r.measured / windowS, 1), 'delivered msgs/s', formatInt(r.measured / windowS));
-    report.add('delivery.perConnection', { min: r.minPerConnection, max: r.maxPerConnection }, 'per subscriber min / max', `${formatInt(r.minPerConnection)} / ${formatInt(r.maxPerConnection)}`);
+    report.add(
+      'delivery.perConnection',
+      { min: r.minPerConnection, max: r.maxPerConnection },
+      'per subscriber min / max',
+      `${formatInt(r.minPerConnection)} / ${formatInt(r.maxPerConnection)}`,
+    );
     const lat = report.latency('delivery.latency', 'latency', r.latency);
     integrityChecks(report, r);
     const lost = lostFigures(report, r.lost);
@@ -79,7 +100,11 @@ async function runFanout(ctx: BenchContext, name: string, shape: Shape): Promise
 
     report.check('every subscriber connected', open.ok === subscribers, `${formatInt(open.ok)} of ${formatInt(subscribers)}`);
     report.check('every publication accepted', run.failed === 0 && run.acked > 0, `${formatInt(run.acked)} accepted, ${formatInt(run.failed)} refused`);
-    report.check('every publication delivered to every subscriber', r.measured === expected && expected === run.acked * expectedPerPub, `${formatInt(r.measured)} of ${formatInt(run.acked * expectedPerPub)}`);
+    report.check(
+      'every publication delivered to every subscriber',
+      r.measured === expected && expected === run.acked * expectedPerPub,
+      `${formatInt(r.measured)} of ${formatInt(run.acked * expectedPerPub)}`,
+    );
     report.check('no connection lost', lost === 0, `${formatInt(lost)} lost`);
     report.target('100% delivery with p99 under 50 ms', deliveredPct === 100 && lat.p99 < 50, `${formatPct(deliveredPct)} delivered, p99 ${formatMs(lat.p99)}`);
     return report;
@@ -112,5 +137,6 @@ export const manyChannelsScenario: Scenario = {
   ],
   connections: (a) => a.count('--channels') * a.count('--subscribers') + 1,
   estimateMs: (a) => 90_000 + a.count('--channels') * a.count('--subscribers') * 10 + a.ms('--duration') * 3 + a.ms('--warmup') + a.ms('--drain'),
-  run: (ctx) => runFanout(ctx, 'many-channels', { channels: ctx.args.count('--channels'), perChannel: ctx.args.count('--subscribers'), rate: ctx.args.num('--rate') }),
+  run: (ctx) =>
+    runFanout(ctx, 'many-channels', { channels: ctx.args.count('--channels'), perChannel: ctx.args.count('--subscribers'), rate: ctx.args.num('--rate') }),
 };

@@ -209,8 +209,15 @@ export type WorkerReply =
 
 /** The reply type of each request type. */
 export const REPLY_OF = {
-  open: 'opened', publish: 'published', churn: 'churned', mix: 'mixed', storm: 'stormed',
-  results: 'results', counters: 'counters', reset: 'reset', close: 'closed',
+  open: 'opened',
+  publish: 'published',
+  churn: 'churned',
+  mix: 'mixed',
+  storm: 'stormed',
+  results: 'results',
+  counters: 'counters',
+  reset: 'reset',
+  close: 'closed',
 } as const satisfies Record<WorkerRequest['type'], WorkerReply['type']>;
 
 /** The payload of a bench publication: publisher timestamp (µs, CLOCK_MONOTONIC), sequence, warm-up flag (not measured), padding. */

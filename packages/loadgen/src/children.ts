@@ -50,7 +50,10 @@ export class WorkerPeer {
   readonly #waiters: Waiter[] = [];
   #exited = false;
 
-  private constructor(readonly name: string, readonly proc: ChildProcess) {
+  private constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
     proc.on('message', (raw) => {
       const msg = raw as WorkerReply;
       const type = msg.type === 'failed' ? msg.replyTo : msg.type;

@@ -1,6 +1,11 @@
-import { parseDuration } from '../../config/duration.js';
-import { createError } from '../../core/sb-error.js';
-import { type ParsedArgs, flagAll } from '../args.js';
+import { BenchUsageError } from './failure.js';
+
+/** The command line of one bench run: the scenario (positionals[0]) and `--flag value` pairs in order. */
+export interface BenchArgv {
+  positionals: string[];
+  /** `--name value` and `--name=value`, in order; repeated flags keep every value. */
+  flags: Array<[string, string]>;
+}
 
 /**
  * `count`: a whole number (`10000` or `10k`); `number`: a decimal; `duration`: seconds
@@ -23,7 +28,15 @@ export interface OptionDef {
 
 export type OptionValue = number | string | boolean | string[];
 
-const bad = (message: string) => createError('SB_ERR_CLI_ARGS', message);
+const bad = (message: string) => new BenchUsageError(message);
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "250ms", "10s", "5m", "1h", "7d" in milliseconds; null when not a duration. */
+function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text);
+  return m ? Math.round(Number(m[1]) * (UNITS[m[2] as string] as number)) : null;
+}
 
 function parseValue(def: OptionDef, raw: string): OptionValue {
   const text = raw.trim();
@@ -39,7 +52,8 @@ function parseValue(def: OptionDef, raw: string): OptionValue {
     }
     case 'number': {
       const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-      if (!Number.isFinite(n) || n < (def.min ?? 0) || (def.max !== undefined && n > def.max)) throw bad(`${def.flag} must be a number of at least ${def.min ?? 0}, got "${raw}"`);
+      if (!Number.isFinite(n) || n < (def.min ?? 0) || (def.max !== undefined && n > def.max))
+        throw bad(`${def.flag} must be a number of at least ${def.min ?? 0}, got "${raw}"`);
       return n;
     }
     case 'duration': {
@@ -114,14 +128,18 @@ export class BenchArgs {
   }
 }
 
-export function parseBenchArgs(args: ParsedArgs, defs: readonly OptionDef[], scenario: string): BenchArgs {
+export function parseBenchArgs(args: BenchArgv, defs: readonly OptionDef[], scenario: string): BenchArgs {
   const byFlag = new Map(defs.map((d) => [d.flag, d]));
   const values = new Map<string, OptionValue>();
   for (const d of defs) if (d.default !== undefined) values.set(d.flag, parseValue(d, d.default));
   for (const [flag, raw] of args.flags) {
     const def = byFlag.get(flag);
     if (!def) throw bad(`unknown option ${flag} for bench ${scenario} (see switchboard bench ${scenario} --help)`);
-    if (def.kind === 'list') values.set(flag, flagAll(args, flag));
+    if (def.kind === 'list')
+      values.set(
+        flag,
+        args.flags.filter(([k]) => k === flag).map(([, v]) => v),
+      );
     else values.set(flag, parseValue(def, raw));
   }
   if (args.positionals.length > 1) throw bad(`unexpected argument "${args.positionals[1]}" (one scenario per run)`);
@@ -130,9 +148,12 @@ export function parseBenchArgs(args: ParsedArgs, defs: readonly OptionDef[], sce
 
 /** Help lines for a list of options. */
 export function optionHelp(defs: readonly OptionDef[]): string {
-  return defs.map((d) => {
-    const value = d.kind === 'flag' ? '' : d.kind === 'choice' ? ` <${d.choices?.join('|')}>` : ` <${d.kind === 'count' ? 'n' : d.kind === 'list' ? 'flag' : d.kind}>`;
-    const def = d.default !== undefined ? ` (default ${d.default})` : '';
-    return `  ${(d.flag + value).padEnd(34)} ${d.help}${def}`;
-  }).join('\n');
+  return defs
+    .map((d) => {
+      const value =
+        d.kind === 'flag' ? '' : d.kind === 'choice' ? ` <${d.choices?.join('|')}>` : ` <${d.kind === 'count' ? 'n' : d.kind === 'list' ? 'flag' : d.kind}>`;
+      const def = d.default !== undefined ? ` (default ${d.default})` : '';
+      return `  ${(d.flag + value).padEnd(34)} ${d.help}${def}`;
+    })
+    .join('\n');
 }

@@ -3,8 +3,8 @@ import type { Fleet } from './fleet.js';
 import { formatBytes, formatInt, formatPct, round } from './format.js';
 import type { Target } from './ipc.js';
 import type { BenchArgs, OptionDef } from './options.js';
+import { type CpuFigure, nowUs, type ServerGauge, sleep } from './proc.js';
 import type { Progress } from './progress.js';
-import { type CpuFigure, type ServerGauge, nowUs, sleep } from './proc.js';
 import type { Report } from './report.js';
 import type { BenchServer } from './target.js';
 
@@ -42,7 +42,13 @@ type Counters = Awaited<ReturnType<Fleet['counters']>>;
  * Wait until the workers counted `expected` (measured publications and presence events by
  * default), nothing new arrived for `quietMs`, or `maxMs` passed. Returns the count.
  */
-export async function drain(ctx: BenchContext, expected: number, maxMs: number, quietMs = 5000, pick: (c: Counters) => number = (c) => c.measured + c.presenceEvents): Promise<number> {
+export async function drain(
+  ctx: BenchContext,
+  expected: number,
+  maxMs: number,
+  quietMs = 5000,
+  pick: (c: Counters) => number = (c) => c.measured + c.presenceEvents,
+): Promise<number> {
   const end = nowUs() + Math.min(maxMs, remainingMs(ctx)) * 1000;
   let last = -1;
   let lastChange = nowUs();
@@ -60,12 +66,27 @@ export async function drain(ctx: BenchContext, expected: number, maxMs: number, 
 }
 
 /** CPU of the load generator and of other processes over the measured window (or a snapshot of them taken earlier). */
-export function machineFigures(report: Report, ctx: BenchContext, at: { generator: CpuFigure; others: CpuFigure | null } = { generator: ctx.gauge.generatorCpu(), others: ctx.gauge.othersCpu() }): void {
+export function machineFigures(
+  report: Report,
+  ctx: BenchContext,
+  at: { generator: CpuFigure; others: CpuFigure | null } = { generator: ctx.gauge.generatorCpu(), others: ctx.gauge.othersCpu() },
+): void {
   const gen = at.generator;
-  report.add('generator.cpuSeconds', round(gen.seconds, 2), 'load generator CPU', `${gen.seconds.toFixed(2)} s = ${Math.round(gen.pct)}% of one core (${ctx.fleet.pids.length} worker${ctx.fleet.pids.length === 1 ? '' : 's'} + this process)`);
+  report.add(
+    'generator.cpuSeconds',
+    round(gen.seconds, 2),
+    'load generator CPU',
+    `${gen.seconds.toFixed(2)} s = ${Math.round(gen.pct)}% of one core (${ctx.fleet.pids.length} worker${ctx.fleet.pids.length === 1 ? '' : 's'} + this process)`,
+  );
   report.add('generator.cpuPct', round(gen.pct, 1));
   const others = at.others;
-  if (others) report.add('otherProcesses.cpuPct', round(others.pct, 1), 'other processes', `${Math.round(others.pct)}% of one core (they share the ${availableParallelism()} CPUs with the run)`);
+  if (others)
+    report.add(
+      'otherProcesses.cpuPct',
+      round(others.pct, 1),
+      'other processes',
+      `${Math.round(others.pct)}% of one core (they share the ${availableParallelism()} CPUs with the run)`,
+    );
 }
 
 /** The server's CPU over a measured window, per delivery when given, its RSS now, and the machine's other CPU use. */
@@ -87,10 +108,19 @@ export function serverWindow(report: Report, ctx: BenchContext, deliveries?: num
 }
 
 /** Connection figures of an open phase. */
-export function connectFigures(report: Report, key: string, o: { requested: number; ok: number; failed: number; perSecond: number; errors: string[]; latency: import('./histogram.js').Histogram }): void {
+export function connectFigures(
+  report: Report,
+  key: string,
+  o: { requested: number; ok: number; failed: number; perSecond: number; errors: string[]; latency: import('./histogram.js').Histogram },
+): void {
   const pct = o.requested ? (o.ok / o.requested) * 100 : 0;
   report.add(`${key}.requested`, o.requested);
-  report.add(`${key}.ok`, o.ok, 'connections', `${formatInt(o.ok)} of ${formatInt(o.requested)} (${formatPct(pct)})${o.failed ? `, ${formatInt(o.failed)} failed` : ''}`);
+  report.add(
+    `${key}.ok`,
+    o.ok,
+    'connections',
+    `${formatInt(o.ok)} of ${formatInt(o.requested)} (${formatPct(pct)})${o.failed ? `, ${formatInt(o.failed)} failed` : ''}`,
+  );
   report.add(`${key}.failed`, o.failed);
   report.add(`${key}.successPct`, round(pct, 2));
   report.add(`${key}.perSecond`, round(o.perSecond, 1), 'connect rate', `${formatInt(o.perSecond)} /s`);
@@ -111,6 +141,15 @@ export function integrityChecks(report: Report, r: { missed: number; duplicates:
 /** Connections lost during the run without being asked to close, by close code. */
 export function lostFigures(report: Report, lost: Record<string, number>): number {
   const total = Object.values(lost).reduce((a, b) => a + b, 0);
-  report.add('connectionsLost', lost, 'connections lost', total === 0 ? '0' : Object.entries(lost).map(([k, v]) => `${v} × ${k}`).join(', '));
+  report.add(
+    'connectionsLost',
+    lost,
+    'connections lost',
+    total === 0
+      ? '0'
+      : Object.entries(lost)
+          .map(([k, v]) => `${v} × ${k}`)
+          .join(', '),
+  );
   return total;
 }

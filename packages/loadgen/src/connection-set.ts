@@ -1,8 +1,18 @@
 import type { Push, SubscribeResult } from '@switchboard/protocol';
-import { mintToken } from '../../auth/mint.js';
 import { Histogram } from './histogram.js';
-import { type CountersReply, type OpenReply, type OpenRequest, type ResultsReply, type ResultsRequest, type StormReply, type StormRequest, type Target, channelOf } from './ipc.js';
+import {
+  type CountersReply,
+  channelOf,
+  type OpenReply,
+  type OpenRequest,
+  type ResultsReply,
+  type ResultsRequest,
+  type StormReply,
+  type StormRequest,
+  type Target,
+} from './ipc.js';
 import { nowUs, withTimeout } from './proc.js';
+import { mintToken } from './token.js';
 import { WireConnection } from './wire.js';
 
 const ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal'] as const;
@@ -126,7 +136,11 @@ export class ConnectionSet {
     await withTimeout(conn.call('connect', { token: slot.token, name: 'switchboard-bench' }), STEP_MS, 'connect');
     if (slot.channel === '') return { epoch: '', offset: 0, recoverable: false };
     const params = recover && slot.last >= 0 ? { channel: slot.channel, recover: { offset: slot.last, epoch: slot.epoch } } : { channel: slot.channel };
-    const result = await withTimeout(conn.call('subscribe', params, (r) => this.#onSubscribed(slot, r, recover)), STEP_MS, 'subscribe');
+    const result = await withTimeout(
+      conn.call('subscribe', params, (r) => this.#onSubscribed(slot, r, recover)),
+      STEP_MS,
+      'subscribe',
+    );
     if (slot.presence) await withTimeout(conn.call('presence_set', { channel: slot.channel, state: { t: nowUs() } }), STEP_MS, 'presence_set');
     return result;
   }
@@ -149,8 +163,21 @@ export class ConnectionSet {
       const g = req.base + k;
       const sub = `${req.userPrefix}${g}`;
       this.slots.push({
-        g, sub, channel: channelOf(req.layout, g, sub), role: req.role, token: '', conn: null, ok: false, lost: false,
-        epoch: '', last: -1, count: 0, failures: 0, watch: req.watchPresence, presence: req.presence, target: req.target,
+        g,
+        sub,
+        channel: channelOf(req.layout, g, sub),
+        role: req.role,
+        token: '',
+        conn: null,
+        ok: false,
+        lost: false,
+        epoch: '',
+        last: -1,
+        count: 0,
+        failures: 0,
+        watch: req.watchPresence,
+        presence: req.presence,
+        target: req.target,
         address: req.addresses.length ? req.addresses[g % req.addresses.length] : undefined,
       });
     }
@@ -227,8 +254,14 @@ export class ConnectionSet {
     const recent = this.recent.data();
     this.recent.reset();
     return {
-      type: 'counters', open: this.openCount, failed: this.failedOpens, received: this.received, measured: this.measured,
-      presenceEvents: this.presenceEvents, recent, lastRecvUs: this.lastRecvUs,
+      type: 'counters',
+      open: this.openCount,
+      failed: this.failedOpens,
+      received: this.received,
+      measured: this.measured,
+      presenceEvents: this.presenceEvents,
+      recent,
+      lastRecvUs: this.lastRecvUs,
     };
   }
 
@@ -259,11 +292,24 @@ export class ConnectionSet {
       if (!s.lost && s.failures === 0 && s.count === (req.measuredPerChannel[s.channel] ?? 0)) succeeded++;
     }
     return {
-      type: 'results', connections: this.slots.length, open: this.openCount, received: this.received, measured: this.measured,
-      latency: this.latency.data(), minPerConnection: min === Infinity ? 0 : min, maxPerConnection: max,
-      missed: this.missed + tail, duplicates: this.duplicates, outOfOrder: this.outOfOrder,
-      presenceEvents: this.presenceEvents, presenceLatency: this.presenceLatency.data(), signals: this.signals,
-      lost: { ...this.lost }, succeeded, expected, lastRecvUs: this.lastRecvUs,
+      type: 'results',
+      connections: this.slots.length,
+      open: this.openCount,
+      received: this.received,
+      measured: this.measured,
+      latency: this.latency.data(),
+      minPerConnection: min === Infinity ? 0 : min,
+      maxPerConnection: max,
+      missed: this.missed + tail,
+      duplicates: this.duplicates,
+      outOfOrder: this.outOfOrder,
+      presenceEvents: this.presenceEvents,
+      presenceLatency: this.presenceLatency.data(),
+      signals: this.signals,
+      lost: { ...this.lost },
+      succeeded,
+      expected,
+      lastRecvUs: this.lastRecvUs,
     };
   }
 

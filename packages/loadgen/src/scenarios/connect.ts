@@ -1,4 +1,4 @@
-import { type Scenario, connectFigures, lostFigures, machineFigures, remainingMs } from '../context.js';
+import { connectFigures, lostFigures, machineFigures, remainingMs, type Scenario } from '../context.js';
 import { formatBytes, formatInt, round } from '../format.js';
 import { sleep } from '../proc.js';
 import { Report } from '../report.js';
@@ -41,8 +41,19 @@ export const connectScenario: Scenario = {
     report.section('Server');
     machineFigures(report, ctx, machine);
     if (cpu) {
-      report.add('server.cpuSeconds', round(cpu.seconds, 2), 'server CPU while connecting', `${cpu.seconds.toFixed(2)} s (${Math.round(cpu.pct)}% of one core)`);
-      if (open.ok > 0) report.add('server.cpuUsPerConnection', round((cpu.seconds * 1e6) / open.ok, 1), 'server CPU per connection', `${((cpu.seconds * 1e6) / open.ok).toFixed(0)} µs`);
+      report.add(
+        'server.cpuSeconds',
+        round(cpu.seconds, 2),
+        'server CPU while connecting',
+        `${cpu.seconds.toFixed(2)} s (${Math.round(cpu.pct)}% of one core)`,
+      );
+      if (open.ok > 0)
+        report.add(
+          'server.cpuUsPerConnection',
+          round((cpu.seconds * 1e6) / open.ok, 1),
+          'server CPU per connection',
+          `${((cpu.seconds * 1e6) / open.ok).toFixed(0)} µs`,
+        );
     }
     if (rssBefore !== null && rssAfter !== null) {
       report.add('server.rssBefore', rssBefore, 'server RSS before', formatBytes(rssBefore));

@@ -2,3 +2,8 @@
 export class BenchFailure extends Error {
   override name = 'BenchFailure';
 }
+
+/** A missing or invalid bench argument: the CLI reports it as such (exit status 2). */
+export class BenchUsageError extends Error {
+  override name = 'BenchUsageError';
+}
