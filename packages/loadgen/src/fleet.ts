@@ -1,6 +1,9 @@
-import { type ChildRegistry, WorkerPeer } from './children.js';
+import type { ChildRegistry } from './children.js';
 import { Histogram } from './histogram.js';
 import type { ChannelLayout, CountersReply, OpStats, ResultsReply, Target, WorkerReply, WorkerRequest } from './ipc.js';
+import { Peer } from './peer.js';
+
+type WorkerPeer = Peer<WorkerRequest, WorkerReply>;
 
 export interface OpenSpec {
   count: number;
@@ -88,7 +91,7 @@ export class Fleet {
 
   static start(workers: number, target: Target, addresses: string[], concurrency: number, registry: ChildRegistry): Fleet {
     const file = new URL('./worker.js', import.meta.url);
-    const peers = Array.from({ length: workers }, (_, i) => WorkerPeer.fork(`worker ${i + 1}`, file, registry));
+    const peers = Array.from({ length: workers }, (_, i) => Peer.fork<WorkerRequest, WorkerReply>(`worker ${i + 1}`, file, { registry }));
     return new Fleet(peers, target, addresses, concurrency);
   }
 
@@ -191,7 +194,7 @@ export class Fleet {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#peers.map((p) => p.stop(5000)));
+    await Promise.all(this.#peers.map((p) => p.stop({ type: 'close' }, 'closed', 5000)));
   }
 
   kill(): void {

@@ -1,11 +1,13 @@
 /**
- * Subscriber worker: holds its share of the bench connections, records one latency per
+ * Subscriber worker of the side-by-side comparisons (bench/compare.ts, bench/cluster.ts):
+ * holds its share of the connections to one of the three servers, records one latency per
  * received publication (receipt time minus the publisher's timestamp, same clock) and
  * per-connection counts for the delivery check. Driven by the orchestrator over IPC.
  */
-import { type BenchClient, type OnPub, createClient, mintBenchToken } from './clients.js';
-import { type BenchPayload, nowUs, withTimeout } from './common.js';
-import type { WorkerReply, WorkerRequest } from './ipc.js';
+import { type BenchClient, createClient, mintBenchToken, type OnPub } from './adapters.js';
+import type { ComparePayload } from './comparison.js';
+import { nowUs, withTimeout } from './proc.js';
+import type { SubscriberReply, SubscriberRequest } from './subscriber-ipc.js';
 
 let clients: BenchClient[] = [];
 let counts = new Uint32Array(0);
@@ -18,11 +20,11 @@ let warmReceived = 0;
 let outOfOrder = 0;
 let lastRecvUs = 0;
 
-function send(msg: WorkerReply): void {
+function send(msg: SubscriberReply): void {
   process.send?.(msg);
 }
 
-function record(i: number, data: BenchPayload): void {
+function record(i: number, data: ComparePayload): void {
   if (data.w) {
     warmReceived++;
     return;
@@ -30,7 +32,7 @@ function record(i: number, data: BenchPayload): void {
   const lat = nowUs() - data.t;
   received++;
   counts[i]++;
-  if (data.seq <= lastSeq[i]!) outOfOrder++;
+  if (data.seq <= (lastSeq[i] as number)) outOfOrder++;
   lastSeq[i] = data.seq;
   if (n === latencies.length) {
     const bigger = new Float64Array(latencies.length * 2);
@@ -50,7 +52,7 @@ function reset(): void {
   lastRecvUs = 0;
 }
 
-async function connect(req: Extract<WorkerRequest, { type: 'connect' }>): Promise<void> {
+async function connect(req: Extract<SubscriberRequest, { type: 'connect' }>): Promise<void> {
   const tokens: Array<string | undefined> = new Array(req.count);
   if (req.kind !== 'ws') {
     for (let i = 0; i < req.count; i++) tokens[i] = await mintBenchToken(req.secret, `${req.userPrefix}${i}`);
@@ -100,7 +102,7 @@ async function closeAll(): Promise<void> {
 }
 
 process.on('message', (raw) => {
-  const req = raw as WorkerRequest;
+  const req = raw as SubscriberRequest;
   switch (req.type) {
     case 'connect':
       connect(req).catch((err) => send({ type: 'connected', ok: 0, failed: req.count, errors: [String(err)], startUs: 0, endUs: 0 }));
@@ -120,8 +122,14 @@ process.on('message', (raw) => {
         if (c > max) max = c;
       }
       send({
-        type: 'results', received, outOfOrder, minPerConn: counts.length ? min : 0, maxPerConn: max,
-        connections: counts.length, lastRecvUs, latencies: latencies.slice(0, n),
+        type: 'results',
+        received,
+        outOfOrder,
+        minPerConn: counts.length ? min : 0,
+        maxPerConn: max,
+        connections: counts.length,
+        lastRecvUs,
+        latencies: latencies.slice(0, n),
       });
       break;
     }

@@ -1,10 +1,10 @@
-import { SignJWT } from 'jose';
-import { type Socket, io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { type BenchPayload, type ServerKind, TENANT } from './common.js';
+import { type ComparePayload, type ServerKind, TENANT } from './comparison.js';
+import { mintToken } from './token.js';
 
 /** Called for every publication a bench client receives. */
-export type OnPub = (data: BenchPayload) => void;
+export type OnPub = (data: ComparePayload) => void;
 
 /** One bench connection to one of the three servers, with the same small surface for each. */
 export interface BenchClient {
@@ -12,7 +12,7 @@ export interface BenchClient {
   readonly ready: Promise<void>;
   subscribe(channel: string): Promise<void>;
   /** Publish; resolves when the server accepted it (raw ws has no ack: resolves at once). */
-  publish(channel: string, data: BenchPayload): Promise<void>;
+  publish(channel: string, data: ComparePayload): Promise<void>;
   /** Close and resolve when the socket is closed (terminates after `graceMs`). */
   close(graceMs?: number): Promise<'closed' | 'forced'>;
 }
@@ -24,13 +24,9 @@ export interface ClientOptions {
   onPub?: OnPub;
 }
 
-export async function mintBenchToken(secret: string, sub: string): Promise<string> {
-  return new SignJWT({ tenant: TENANT, caps: { 'project:*': ['subscribe', 'publish'] } })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 4 * 3600)
-    .sign(new TextEncoder().encode(secret));
+/** The token of a comparison client: tenant `bench`, subscribe and publish on `project:*`, valid 4 hours. */
+export function mintBenchToken(secret: string, sub: string): Promise<string> {
+  return mintToken(secret, { sub, tenant: TENANT, caps: { 'project:*': ['subscribe', 'publish'] }, ttlSeconds: 4 * 3600 });
 }
 
 export function createClient(kind: ServerKind, opts: ClientOptions): BenchClient {
@@ -96,9 +92,9 @@ class SwitchboardClient implements BenchClient {
   }
 
   #onFrame(line: string): void {
-    const frame = JSON.parse(line) as { push?: string; id?: number; data?: BenchPayload; error?: { message: string } };
+    const frame = JSON.parse(line) as { push?: string; id?: number; data?: ComparePayload; error?: { message: string } };
     if (frame.push === 'pub') {
-      this.#onPub?.(frame.data as BenchPayload);
+      this.#onPub?.(frame.data as ComparePayload);
     } else if (frame.push === 'ping') {
       this.#ws.send('{"method":"pong"}');
     } else if (typeof frame.id === 'number') {
@@ -122,7 +118,7 @@ class SwitchboardClient implements BenchClient {
     return this.#call('subscribe', { channel });
   }
 
-  publish(channel: string, data: BenchPayload): Promise<void> {
+  publish(channel: string, data: ComparePayload): Promise<void> {
     return this.#call('publish', { channel, data });
   }
 
@@ -146,7 +142,7 @@ class SocketIoClient implements BenchClient {
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     } as unknown as Parameters<typeof io>[1]);
     const onPub = opts.onPub;
-    if (onPub) this.#socket.on('pub', (data: BenchPayload) => onPub(data));
+    if (onPub) this.#socket.on('pub', (data: ComparePayload) => onPub(data));
     this.ready = new Promise((resolve, reject) => {
       this.#socket.once('connect', () => resolve());
       this.#socket.once('connect_error', (err) => reject(err));
@@ -157,7 +153,7 @@ class SocketIoClient implements BenchClient {
     await this.#socket.timeout(30_000).emitWithAck('join', room);
   }
 
-  async publish(room: string, data: BenchPayload): Promise<void> {
+  async publish(room: string, data: ComparePayload): Promise<void> {
     await this.#socket.timeout(30_000).emitWithAck('publish', { room, data });
   }
 
@@ -188,8 +184,8 @@ class RawWsClient implements BenchClient {
     this.#ws = new WebSocket(opts.url, { perMessageDeflate: false, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     const onPub = opts.onPub;
     this.#ws.on('message', (buf: Buffer) => {
-      const msg = JSON.parse(buf.toString()) as { type: string; data?: BenchPayload };
-      if (msg.type === 'pub') onPub?.(msg.data as BenchPayload);
+      const msg = JSON.parse(buf.toString()) as { type: string; data?: ComparePayload };
+      if (msg.type === 'pub') onPub?.(msg.data as ComparePayload);
       else if (msg.type === 'subok') {
         const ack = this.#subAck;
         this.#subAck = null;
@@ -208,7 +204,7 @@ class RawWsClient implements BenchClient {
     });
   }
 
-  async publish(channel: string, data: BenchPayload): Promise<void> {
+  async publish(channel: string, data: ComparePayload): Promise<void> {
     this.#ws.send(JSON.stringify({ type: 'pub', channel, data }));
   }
 

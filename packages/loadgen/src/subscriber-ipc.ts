@@ -1,4 +1,4 @@
-import type { ServerKind } from './common.js';
+import type { ServerKind } from './comparison.js';
 
 /** Orchestrator -> server process. */
 export type ServerRequest =
@@ -15,22 +15,22 @@ export type ServerReply =
   | { type: 'stopped' };
 
 /** Orchestrator -> subscriber worker. */
-export type WorkerRequest =
+export type SubscriberRequest =
   | {
-    type: 'connect';
-    kind: ServerKind;
-    url: string;
-    count: number;
-    subscribe: boolean;
-    channel: string;
-    secret: string;
-    /** Source addresses to spread connections over (connection i uses addresses[(offset + i) % n]). */
-    addresses: string[];
-    addressOffset: number;
-    concurrency: number;
-    /** Prefix of each connection's `sub` claim, so every bench client is its own user. */
-    userPrefix: string;
-  }
+      type: 'connect';
+      kind: ServerKind;
+      url: string;
+      count: number;
+      subscribe: boolean;
+      channel: string;
+      secret: string;
+      /** Source addresses to spread connections over (connection i uses addresses[(offset + i) % n]). */
+      addresses: string[];
+      addressOffset: number;
+      concurrency: number;
+      /** Prefix of each connection's `sub` claim, so every bench client is its own user. */
+      userPrefix: string;
+    }
   | { type: 'reset' }
   | { type: 'count' }
   | { type: 'results' }
@@ -61,7 +61,7 @@ export interface ResultsReport {
   latencies: Float64Array;
 }
 
-export type WorkerReply =
+export type SubscriberReply =
   | ConnectReport
   | ResultsReport
   | { type: 'progress'; ok: number; failed: number }

@@ -1,8 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { OtherLoad, sleep } from './common.js';
-
-/** Clock ticks per second of /proc CPU figures. */
-export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+import { clockTicksPerSecond, OtherLoad, sleep } from './proc.js';
 
 /** Background load (% of a core) above which a measurement counts as disturbed. */
 export const NOISY_PCT = 25;
@@ -18,7 +14,7 @@ export async function waitQuiet(ours: number[], maxSeconds: number, log: (line: 
   for (;;) {
     const probe = new OtherLoad([process.pid, ...ours]);
     await sleep(2000);
-    const load = probe.pct(CLK_TCK);
+    const load = probe.pct(clockTicksPerSecond());
     const pct = load.normal + load.niced;
     if (pct < 15) return;
     if (Date.now() > deadline) {
@@ -35,7 +31,11 @@ export async function waitQuiet(ours: number[], maxSeconds: number, log: (line: 
  * repeat it (at most `retries` more times) and keep the least disturbed attempt.
  */
 export async function quietest<T extends { attempts: number }>(
-  what: string, fn: () => Promise<T>, background: (r: T) => number, retries: number, log: (line: string) => void,
+  what: string,
+  fn: () => Promise<T>,
+  background: (r: T) => number,
+  retries: number,
+  log: (line: string) => void,
 ): Promise<T> {
   let best = await fn();
   let attempts = 1;

@@ -1,6 +1,6 @@
-import { sleep } from './common.js';
-import type { WorkerReply, WorkerRequest } from './ipc.js';
 import type { Peer } from './peer.js';
+import { sleep } from './proc.js';
+import type { SubscriberReply, SubscriberRequest } from './subscriber-ipc.js';
 
 /**
  * After publishing stops: wait until the workers have received `expected` measured
@@ -8,7 +8,7 @@ import type { Peer } from './peer.js';
  * Warm-up deliveries count as progress: a saturated server may still be working off the
  * warm-up's backlog before the first measured publication arrives.
  */
-export async function drainDeliveries(workers: Array<Peer<WorkerRequest, WorkerReply>>, expected: number, boundMs: number): Promise<number> {
+export async function drainDeliveries(workers: Array<Peer<SubscriberRequest, SubscriberReply>>, expected: number, boundMs: number): Promise<number> {
   let received = 0;
   let seenAll = 0;
   let lastChange = Date.now();
