@@ -15,7 +15,7 @@
  * Switchboard nodes come from <tree>/test/cluster (node-process.mjs, each with its own key
  * prefix; --tree runs another checkout's build, e.g. the code before a change, with this
  * harness); Socket.IO nodes are bench/servers/socketio.mjs on its Redis adapter. Subscribers live in
- * bench/lib/worker.ts processes (one per node share), the publisher runs here. Every wait
+ * subscriber worker processes of @switchboard/loadgen (one per node share), the publisher runs here. Every wait
  * has a deadline, the run has one too; only processes started here are stopped, by pid; the
  * run's Redis keys are deleted at the end. Use a Redis of your own (--redis) for CPU figures
  * that no other client pollutes.
@@ -23,20 +23,42 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type BenchClient,
+  BODY,
+  CHANNELS,
+  type ComparePayload,
+  clockTicksPerSecond,
+  cpuTicks,
+  createClient,
+  drainDeliveries,
+  type LatencyMs,
+  latencySummary,
+  mintBenchToken,
+  nowUs,
+  OtherLoad,
+  Peer,
+  quietest,
+  type ResultsReport,
+  type ServerKind,
+  type ServerReply,
+  type ServerRequest,
+  SUBSCRIBER_WORKER,
+  type SubscriberReply,
+  type SubscriberRequest,
+  sleep,
+  waitQuiet,
+  withTimeout,
+} from '@switchboard/loadgen';
 import { Redis } from 'ioredis';
-import { type BenchClient, createClient, mintBenchToken } from './lib/clients.js';
-import { BODY, type BenchPayload, CHANNELS, OtherLoad, type ServerKind, cpuTicks, nowUs, sleep, withTimeout } from './lib/common.js';
-import type { ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
-import { drainDeliveries } from './lib/drain.js';
-import { BENCH_LIMITS } from './servers/limits.mjs';
 import { ArgReader } from './lib/args.js';
-import { Peer } from './lib/peer.js';
-import { CLK_TCK, quietest, waitQuiet } from './lib/quiet.js';
 import { type CommandsPerPublication, commandStats, commandsPerPublication, redisCpuSeconds } from './lib/redis-stats.js';
-import { type LatencyMs, latencySummary } from './lib/results.js';
 import { loadCluster, localRedis, revisionOf } from './lib/tree.js';
+import { BENCH_LIMITS } from './servers/limits.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** Clock ticks per second of /proc CPU figures. */
+const CLK_TCK = clockTicksPerSecond();
 
 type Setup = 'memory' | 'redis1' | 'redis3' | 'redis3bc' | 'socketio3';
 const SETUPS: Record<Setup, { label: string; nodes: number; redis: boolean; kind: ServerKind; offA?: boolean }> = {
@@ -50,8 +72,20 @@ const SETUPS: Record<Setup, { label: string; nodes: number; redis: boolean; kind
 
 function parseArgs(argv: string[]) {
   const o = {
-    subscribers: 1000, rates: [50, 200], duration: 10, warmup: 2, setups: ['memory', 'redis1', 'redis3'] as Setup[], maxMinutes: 15, json: false,
-    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', tree: resolve(HERE, '..'), label: '', out: '', quietWait: 60, retryNoisy: 1, publisherWindow: 0,
+    subscribers: 1000,
+    rates: [50, 200],
+    duration: 10,
+    warmup: 2,
+    setups: ['memory', 'redis1', 'redis3'] as Setup[],
+    maxMinutes: 15,
+    json: false,
+    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    tree: resolve(HERE, '..'),
+    label: '',
+    out: '',
+    quietWait: 60,
+    retryNoisy: 1,
+    publisherWindow: 0,
   };
   const args = new ArgReader(argv);
   for (let flag = args.next(); flag !== undefined; flag = args.next()) {
@@ -97,7 +131,7 @@ interface BenchNode {
   kill(): void;
 }
 
-type WorkerPeer = Peer<WorkerRequest, WorkerReply>;
+type WorkerPeer = Peer<SubscriberRequest, SubscriberReply>;
 const workers: WorkerPeer[] = [];
 let nodes: BenchNode[] = [];
 
@@ -123,8 +157,9 @@ async function startSwitchboard(name: string, prefix: string, redis: boolean): P
 }
 
 async function startSocketIo(name: string, prefix: string): Promise<BenchNode> {
-  const peer = Peer.fork<ServerRequest, ServerReply>(name, join(HERE, 'servers', 'socketio.mjs'), [], {
-    ...process.env, BENCH_SECRET: cluster.SECRET, BENCH_SOCKETIO_REDIS: opts.redis, BENCH_PREFIX: prefix,
+  const peer = Peer.fork<ServerRequest, ServerReply>(name, join(HERE, 'servers', 'socketio.mjs'), {
+    env: { ...process.env, BENCH_SECRET: cluster.SECRET, BENCH_SOCKETIO_REDIS: opts.redis, BENCH_PREFIX: prefix },
+    stdout: 'inherit',
   });
   const ready = await peer.wait('ready', 15_000);
   return {
@@ -167,14 +202,19 @@ async function publishFor(client: BenchClient, channel: string, rate: number, ms
     for (; stats.sent < due; stats.sent++) {
       if (window > 0 && stats.sent - stats.acked - stats.failed >= window) break;
       const t = window > 0 ? start + (stats.sent * 1e6) / rate : nowUs();
-      const data: BenchPayload = { t, seq: stats.sent, body: BODY, ...(warm ? { w: 1 as const } : {}) };
-      acks.push(client.publish(channel, data).then(() => {
-        stats.acked++;
-        stats.ackUs.push(nowUs() - data.t);
-      }, (err: Error) => {
-        stats.failed++;
-        if (stats.errors.length < 3) stats.errors.push(err.message);
-      }));
+      const data: ComparePayload = { t, seq: stats.sent, body: BODY, ...(warm ? { w: 1 as const } : {}) };
+      acks.push(
+        client.publish(channel, data).then(
+          () => {
+            stats.acked++;
+            stats.ackUs.push(nowUs() - data.t);
+          },
+          (err: Error) => {
+            stats.failed++;
+            if (stats.errors.length < 3) stats.errors.push(err.message);
+          },
+        ),
+      );
     }
     await sleep(1);
   }
@@ -223,19 +263,39 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
   try {
     // One worker per node share (three in every setup, so the load generator is the same).
     const shares = [0, 1, 2].map((i) => Math.floor(opts.subscribers / 3) + (i < opts.subscribers % 3 ? 1 : 0));
-    const connected = await Promise.all(workers.map((w, i) => {
-      const node = (s.offA ? nodes[1 + (i % 2)] : nodes[i % nodes.length]) as BenchNode;
-      const req: WorkerRequest = {
-        type: 'connect', kind: s.kind, url: `ws://127.0.0.1:${node.port}`, count: shares[i] as number, subscribe: true, channel,
-        secret: cluster.SECRET, addresses: ['127.0.0.1'], addressOffset: 0, concurrency: 50, userPrefix: `${prefix}-w${i}-`,
-      };
-      return w.request(req, 'connected', 120_000);
-    }));
+    const connected = await Promise.all(
+      workers.map((w, i) => {
+        const node = (s.offA ? nodes[1 + (i % 2)] : nodes[i % nodes.length]) as BenchNode;
+        const req: SubscriberRequest = {
+          type: 'connect',
+          kind: s.kind,
+          url: `ws://127.0.0.1:${node.port}`,
+          count: shares[i] as number,
+          subscribe: true,
+          channel,
+          secret: cluster.SECRET,
+          addresses: ['127.0.0.1'],
+          addressOffset: 0,
+          concurrency: 50,
+          userPrefix: `${prefix}-w${i}-`,
+        };
+        return w.request(req, 'connected', 120_000);
+      }),
+    );
     const ok = connected.reduce((a, r) => a + r.ok, 0);
     const failed = connected.reduce((a, r) => a + r.failed, 0);
-    if (failed > 0) log(`  ${failed} subscribers failed: ${connected.flatMap((r) => r.errors).slice(0, 3).join('; ')}`);
+    if (failed > 0)
+      log(
+        `  ${failed} subscribers failed: ${connected
+          .flatMap((r) => r.errors)
+          .slice(0, 3)
+          .join('; ')}`,
+      );
 
-    publisher = createClient(s.kind, { url: `ws://127.0.0.1:${(nodes[0] as BenchNode).port}`, token: await mintBenchToken(cluster.SECRET, `${prefix}-publisher`) });
+    publisher = createClient(s.kind, {
+      url: `ws://127.0.0.1:${(nodes[0] as BenchNode).port}`,
+      token: await mintBenchToken(cluster.SECRET, `${prefix}-publisher`),
+    });
     await withTimeout(publisher.ready, 30_000, 'publisher connect');
     if (opts.warmup > 0) await publishFor(publisher, channel, rate, opts.warmup * 1000, true);
     await sleep(500);
@@ -268,7 +328,7 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
     const cpu1 = pids.reduce((a, p) => a + cpuTicks(p), 0);
     const otherCpu = other.pct(CLK_TCK);
 
-    const results = await Promise.all(workers.map((w) => w.request({ type: 'results' }, 'results', 60_000))) as ResultsReport[];
+    const results = (await Promise.all(workers.map((w) => w.request({ type: 'results' }, 'results', 60_000)))) as ResultsReport[];
     const all = new Float64Array(results.reduce((a, r) => a + r.latencies.length, 0));
     let off = 0;
     for (const r of results) {
@@ -277,21 +337,30 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
     }
     const delivered = results.reduce((a, r) => a + r.received, 0);
     const lastRecv = Math.max(...results.map((r) => r.lastRecvUs));
-    const inOrder = results.every((r) => r.outOfOrder === 0) && results.every((r) => r.connections === 0 || (r.minPerConn === pub.acked && r.maxPerConn === pub.acked));
+    const inOrder =
+      results.every((r) => r.outOfOrder === 0) && results.every((r) => r.connections === 0 || (r.minPerConn === pub.acked && r.maxPerConn === pub.acked));
 
     let ops: CommandsPerPublication | null = null;
-    if (idle0 && idle1 && stats0 && stats1 && pub.acked > 0) ops = commandsPerPublication([idle0, idle1], idleSeconds, [stats0, stats1], (t1 - t0) / 1e6, pub.acked);
+    if (idle0 && idle1 && stats0 && stats1 && pub.acked > 0)
+      ops = commandsPerPublication([idle0, idle1], idleSeconds, [stats0, stats1], (t1 - t0) / 1e6, pub.acked);
     const serverCpuUs = ((cpu1 - cpu0) * 1e6) / CLK_TCK;
     const redisCpu = Math.max(0, rcpu1 - rcpu0 - ((idleCpu1 - idleCpu0) / idleSeconds) * ((t1 - t0) / 1e6));
     const run: ClusterFanoutRun = {
-      setup, label: s.label, subscribers: ok, rate, durationSeconds: opts.duration, published: pub.acked, expected, delivered,
+      setup,
+      label: s.label,
+      subscribers: ok,
+      rate,
+      durationSeconds: opts.duration,
+      published: pub.acked,
+      expected,
+      delivered,
       complete: failed === 0 && pub.failed === 0 && delivered === expected && inOrder,
       deliveredPerSecond: lastRecv > t0 ? delivered / ((lastRecv - t0) / 1e6) : 0,
       latencyMs: latencySummary(all),
       ackMs: latencySummary(Float64Array.from(pub.ackUs)),
       serverCpuPct: (serverCpuUs / (t1 - t0)) * 100,
       serverCpuUsPerDelivery: delivered > 0 ? serverCpuUs / delivered : NaN,
-      redisCpuPct: admin ? ((rcpu1 - rcpu0) * 1e6 / (t1 - t0)) * 100 : null,
+      redisCpuPct: admin ? (((rcpu1 - rcpu0) * 1e6) / (t1 - t0)) * 100 : null,
       redisCpuMsPer1000: admin && pub.acked > 0 ? (redisCpu * 1e3 * 1000) / pub.acked : null,
       redisOpsPerPublication: ops?.total ?? null,
       redisOpsBreakdown: ops?.breakdown ?? {},
@@ -299,12 +368,14 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
       attempts: 1,
     };
     const l = run.latencyMs;
-    log(`  ${delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')} delivered (${run.complete ? 'complete, in order' : 'INCOMPLETE'}), `
-      + `${Math.round(run.deliveredPerSecond).toLocaleString('en-US')} msgs/s, p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} max ${l.max.toFixed(1)} ms, `
-      + `publish ack p50 ${run.ackMs.p50.toFixed(1)} p99 ${run.ackMs.p99.toFixed(1)} ms, `
-      + `servers ${run.serverCpuPct.toFixed(0)} % CPU (${run.serverCpuUsPerDelivery.toFixed(2)} µs/delivery)`
-      + `${run.redisCpuPct === null ? '' : `, Redis ${run.redisCpuPct.toFixed(0)} % CPU (${run.redisCpuMsPer1000?.toFixed(1)} ms per 1,000 publications), ${run.redisOpsPerPublication} commands/publication ${JSON.stringify(run.redisOpsBreakdown)}`}, `
-      + `other processes ${run.otherCpuPct.toFixed(0)} %`);
+    log(
+      `  ${delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')} delivered (${run.complete ? 'complete, in order' : 'INCOMPLETE'}), ` +
+        `${Math.round(run.deliveredPerSecond).toLocaleString('en-US')} msgs/s, p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} max ${l.max.toFixed(1)} ms, ` +
+        `publish ack p50 ${run.ackMs.p50.toFixed(1)} p99 ${run.ackMs.p99.toFixed(1)} ms, ` +
+        `servers ${run.serverCpuPct.toFixed(0)} % CPU (${run.serverCpuUsPerDelivery.toFixed(2)} µs/delivery)` +
+        `${run.redisCpuPct === null ? '' : `, Redis ${run.redisCpuPct.toFixed(0)} % CPU (${run.redisCpuMsPer1000?.toFixed(1)} ms per 1,000 publications), ${run.redisOpsPerPublication} commands/publication ${JSON.stringify(run.redisOpsBreakdown)}`}, ` +
+        `other processes ${run.otherCpuPct.toFixed(0)} %`,
+    );
     if (pub.errors.length) log(`  publish errors: ${pub.errors.join('; ')}`);
     return run;
   } finally {
@@ -320,20 +391,34 @@ async function scenario(setup: Setup, rate: number): Promise<ClusterFanoutRun> {
 const f1 = (v: number | null) => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(1));
 
 function table(runs: ClusterFanoutRun[]): string {
-  const rows = runs.map((r) => `| ${r.label} | ${r.rate} | ${r.subscribers} | ${Math.round(r.deliveredPerSecond).toLocaleString('en-US')} | ${r.latencyMs.p50.toFixed(1)} | ${r.latencyMs.p99.toFixed(1)} | ${r.ackMs.p50.toFixed(1)} | `
-    + `${r.complete ? 'yes' : `no (${r.delivered}/${r.expected})`} | ${r.serverCpuPct.toFixed(0)} % | ${r.serverCpuUsPerDelivery.toFixed(2)} | ${r.redisCpuPct === null ? '–' : `${r.redisCpuPct.toFixed(0)} %`} | ${f1(r.redisCpuMsPer1000)} | ${r.redisOpsPerPublication ?? '–'} | ${r.otherCpuPct.toFixed(0)} % |`);
-  return ['| setup | publications/s offered | subscribers | delivered msgs/s | p50 ms | p99 ms | publish ack p50 ms | all delivered, in order | servers CPU | server CPU µs / delivery | Redis CPU | Redis CPU ms / 1,000 publications | Redis commands / publication | other processes CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  const rows = runs.map(
+    (r) =>
+      `| ${r.label} | ${r.rate} | ${r.subscribers} | ${Math.round(r.deliveredPerSecond).toLocaleString('en-US')} | ${r.latencyMs.p50.toFixed(1)} | ${r.latencyMs.p99.toFixed(1)} | ${r.ackMs.p50.toFixed(1)} | ` +
+      `${r.complete ? 'yes' : `no (${r.delivered}/${r.expected})`} | ${r.serverCpuPct.toFixed(0)} % | ${r.serverCpuUsPerDelivery.toFixed(2)} | ${r.redisCpuPct === null ? '–' : `${r.redisCpuPct.toFixed(0)} %`} | ${f1(r.redisCpuMsPer1000)} | ${r.redisOpsPerPublication ?? '–'} | ${r.otherCpuPct.toFixed(0)} % |`,
+  );
+  return [
+    '| setup | publications/s offered | subscribers | delivered msgs/s | p50 ms | p99 ms | publish ack p50 ms | all delivered, in order | servers CPU | server CPU µs / delivery | Redis CPU | Redis CPU ms / 1,000 publications | Redis commands / publication | other processes CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
-  for (let i = 0; i < 3; i++) workers.push(Peer.fork(`worker${i}`, join(HERE, 'lib', 'worker.ts'), ['--import', 'tsx']));
+  for (let i = 0; i < 3; i++) workers.push(Peer.fork(`worker${i}`, SUBSCRIBER_WORKER, { stdout: 'inherit' }));
   const runs: ClusterFanoutRun[] = [];
   const startedAt = new Date().toISOString();
   try {
     for (const rate of opts.rates) {
       for (const setup of opts.setups) {
-        runs.push(await quietest(`${setup} at ${rate}/s`, () => scenario(setup, rate), (r) => r.otherCpuPct, opts.retryNoisy, log));
+        runs.push(
+          await quietest(
+            `${setup} at ${rate}/s`,
+            () => scenario(setup, rate),
+            (r) => r.otherCpuPct,
+            opts.retryNoisy,
+            log,
+          ),
+        );
       }
     }
   } finally {
@@ -344,13 +429,19 @@ async function main(): Promise<void> {
   }
   if (opts.out) {
     const command = `npx tsx bench/cluster.ts ${process.argv.slice(2).join(' ')}`;
-    writeFileSync(opts.out, `${JSON.stringify({ startedAt, command, label: opts.label, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`);
+    writeFileSync(
+      opts.out,
+      `${JSON.stringify({ startedAt, command, label: opts.label, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`,
+    );
   }
   process.stdout.write(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : `${table(runs)}\n`);
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
-  for (const w of workers) w.kill();
-  void Promise.all(nodes.map((n) => n.stop())).finally(() => process.exit(1));
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+    for (const w of workers) w.kill();
+    void Promise.all(nodes.map((n) => n.stop())).finally(() => process.exit(1));
+  },
+);

@@ -19,85 +19,48 @@
  * processes started here are ever killed, by pid.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { availableParallelism, cpus, release, setPriority, totalmem } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import { type BenchClient, createClient, mintBenchToken } from './lib/clients.js';
 import {
-  BODY, type BenchPayload, CHANNELS, OtherLoad, SERVER_KINDS, type ServerKind, cpuTicks, nowUs, rssBytes, sleep, withTimeout,
-} from './lib/common.js';
-import type { ConnectReport, ResultsReport, ServerReply, ServerRequest, WorkerReply, WorkerRequest } from './lib/ipc.js';
-import { drainDeliveries } from './lib/drain.js';
-import { Peer } from './lib/peer.js';
-import { CLK_TCK, quietest, waitQuiet } from './lib/quiet.js';
+  type BenchClient,
+  BODY,
+  CHANNELS,
+  type ComparePayload,
+  type ConnectReport,
+  clockTicksPerSecond,
+  cpuTicks,
+  createClient,
+  drainDeliveries,
+  latencySummary,
+  mintBenchToken,
+  nowUs,
+  OtherLoad,
+  Peer,
+  quietest,
+  type ResultsReport,
+  rssBytes,
+  type ServerKind,
+  type ServerReply,
+  type ServerRequest,
+  SUBSCRIBER_WORKER,
+  type SubscriberReply,
+  type SubscriberRequest,
+  sleep,
+  waitQuiet,
+  withTimeout,
+} from '@switchboard/loadgen';
+import { parseArgs } from './lib/compare-options.js';
+import { buildFingerprint, machineInfo } from './lib/machine.js';
 import { CHART_DIR, renderMarkdown, writeCharts, writeDocs } from './lib/report.js';
-import { type BenchOptions, type BenchResults, type ConnectRun, type FanoutRun, type StormRun, latencySummary } from './lib/results.js';
+import type { BenchResults, ConnectRun, FanoutRun, StormRun } from './lib/results.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** Clock ticks per second of /proc CPU figures. */
+const CLK_TCK = clockTicksPerSecond();
 const ROOT = join(HERE, '..');
-const TSX = ['--import', 'tsx'];
-
-// ---------------------------------------------------------------- options
-
-/** Rates tested per subscriber count: each a fresh server; p99 against rate, and the highest rate sustained. */
-const DEFAULT_FANOUT = '1000:25,1000:50,1000:100,1000:200,1000:500,1000:1000,10000:2,10000:5,10000:10,10000:25';
-
-function parseArgs(argv: string[]): BenchOptions & { storm: number; json: boolean; docs: boolean; maxMinutes: number; quietWait: number; retryNoisy: number; nice: number; render: string | undefined } {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf('=');
-    if (eq !== -1) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith('--')) flags.set(a.slice(2), argv[++i] as string);
-    else flags.set(a.slice(2), 'true');
-  }
-  const known = ['render', 'nice', 'retry-noisy', 'quiet-wait', 'json', 'no-docs', 'servers', 'rounds', 'connect', 'fanout', 'duration', 'warmup', 'workers', 'addresses', 'concurrency', 'pin', 'profile', 'max-minutes', 'storm', 'help'];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
-  if (flags.has('help')) {
-    process.stderr.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0] + '*/\n');
-    process.exit(0);
-  }
-  const num = (k: string, def: number) => {
-    const v = flags.get(k);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${k}: expected a number`);
-    return n;
-  };
-  const servers = (flags.get('servers') ?? SERVER_KINDS.join(',')).split(',').map((s) => s.trim()) as ServerKind[];
-  for (const s of servers) if (!SERVER_KINDS.includes(s)) throw new Error(`--servers: unknown server ${s} (${SERVER_KINDS.join(', ')})`);
-  const fanoutSpec = flags.get('fanout') ?? DEFAULT_FANOUT;
-  const fanout = (fanoutSpec === 'none' ? [] : fanoutSpec.split(',').filter(Boolean)).map((spec) => {
-    const [n, r] = spec.split(':').map(Number);
-    if (!n || !r) throw new Error(`--fanout: expected subscribers:rate pairs, got ${spec}`);
-    return { subscribers: n, rate: r };
-  });
-  return {
-    servers,
-    rounds: num('rounds', 2),
-    connect: num('connect', 5000),
-    fanout,
-    durationSeconds: num('duration', 5),
-    warmupSeconds: num('warmup', 2),
-    workers: Math.max(1, num('workers', 2)),
-    addresses: Math.max(1, Math.min(250, num('addresses', 16))),
-    concurrency: Math.max(1, num('concurrency', 100)),
-    pin: flags.has('pin'),
-    profile: flags.has('profile'),
-    json: flags.has('json'),
-    docs: !flags.has('no-docs'),
-    maxMinutes: num('max-minutes', 60),
-    storm: num('storm', 10_000),
-    quietWait: num('quiet-wait', 120),
-    retryNoisy: num('retry-noisy', 2),
-    nice: flags.has('nice') ? Number(flags.get('nice')) : 0,
-    render: flags.get('render'),
-  };
-}
 
 const opts = parseArgs(process.argv.slice(2));
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
@@ -109,12 +72,16 @@ const started = new Set<Peer<{ type: string }, { type: string }>>();
 // ---------------------------------------------------------------- processes
 
 type ServerPeer = Peer<ServerRequest, ServerReply>;
-type WorkerPeer = Peer<WorkerRequest, WorkerReply>;
+type WorkerPeer = Peer<SubscriberRequest, SubscriberReply>;
 
-async function startServer(kind: ServerKind, tag: string): Promise<{ peer: ServerPeer; url: string }> {
+async function startServer(kind: ServerKind): Promise<{ peer: ServerPeer; url: string }> {
   // Bare node (the servers are plain JS): no TypeScript loader thread in the measured process.
   const execArgv = ['--expose-gc'];
-  const peer: ServerPeer = Peer.fork(kind, join(HERE, 'servers', `${kind}.mjs`), execArgv, { ...process.env, BENCH_SECRET: secret });
+  const peer: ServerPeer = Peer.fork(kind, join(HERE, 'servers', `${kind}.mjs`), {
+    execArgv,
+    env: { ...process.env, BENCH_SECRET: secret },
+    stdout: 'inherit',
+  });
   started.add(peer as never);
   if (opts.pin) execFileSync('taskset', ['-a', '-cp', '0', String(peer.pid)], { stdio: 'ignore' });
   const ready = await peer.wait('ready', 30_000);
@@ -147,7 +114,7 @@ function serverStats(peer: ServerPeer, gc: boolean) {
 function startWorkers(): WorkerPeer[] {
   const workers: WorkerPeer[] = [];
   for (let i = 0; i < opts.workers; i++) {
-    const w: WorkerPeer = Peer.fork(`worker${i}`, join(HERE, 'lib', 'worker.ts'), TSX);
+    const w: WorkerPeer = Peer.fork(`worker${i}`, SUBSCRIBER_WORKER, { stdout: 'inherit' });
     started.add(w as never);
     if (opts.pin && availableParallelism() > 1) execFileSync('taskset', ['-a', '-cp', `1-${availableParallelism() - 1}`, String(w.pid)], { stdio: 'ignore' });
     workers.push(w);
@@ -160,7 +127,14 @@ function split(total: number, parts: number): number[] {
 }
 
 /** Open `count` connections spread over the workers; resolves with the merged report. */
-async function connectAll(workers: WorkerPeer[], kind: ServerKind, url: string, count: number, subscribe: boolean, tag: string): Promise<ConnectReport & { seconds: number }> {
+async function connectAll(
+  workers: WorkerPeer[],
+  kind: ServerKind,
+  url: string,
+  count: number,
+  subscribe: boolean,
+  tag: string,
+): Promise<ConnectReport & { seconds: number }> {
   const shares = split(count, workers.length);
   const progress = new Map<number, number>();
   const ticker = setInterval(() => {
@@ -168,18 +142,28 @@ async function connectAll(workers: WorkerPeer[], kind: ServerKind, url: string, 
     log(`  ${tag}: ${done.toLocaleString('en-US')} / ${count.toLocaleString('en-US')} connected`);
   }, 2000);
   try {
-    const reports = await Promise.all(workers.map((w, i) => {
-      w.onMessage = (msg) => {
-        if (msg.type === 'progress') progress.set(i, msg.ok + msg.failed);
-      };
-      const req: WorkerRequest = {
-        type: 'connect', kind, url, count: shares[i] as number, subscribe, channel: CHANNELS[kind], secret,
-        addresses, addressOffset: addressCursor, concurrency: Math.ceil(opts.concurrency / workers.length),
-        userPrefix: `${tag}-w${i}-`,
-      };
-      addressCursor += shares[i] as number;
-      return w.request(req, 'connected', 600_000);
-    }));
+    const reports = await Promise.all(
+      workers.map((w, i) => {
+        w.onMessage = (msg) => {
+          if (msg.type === 'progress') progress.set(i, msg.ok + msg.failed);
+        };
+        const req: SubscriberRequest = {
+          type: 'connect',
+          kind,
+          url,
+          count: shares[i] as number,
+          subscribe,
+          channel: CHANNELS[kind],
+          secret,
+          addresses,
+          addressOffset: addressCursor,
+          concurrency: Math.ceil(opts.concurrency / workers.length),
+          userPrefix: `${tag}-w${i}-`,
+        };
+        addressCursor += shares[i] as number;
+        return w.request(req, 'connected', 600_000);
+      }),
+    );
     const valid = reports.filter((r) => r.startUs > 0);
     const startUs = Math.min(...valid.map((r) => r.startUs));
     const endUs = Math.max(...valid.map((r) => r.endUs));
@@ -215,12 +199,16 @@ const MB = 1024 * 1024;
 
 async function connectScenario(workers: WorkerPeer[], kind: ServerKind, round: number): Promise<ConnectRun> {
   const tag = `r${round}-${kind}-connect`;
-  await waitQuiet(workers.map((w) => w.pid), opts.quietWait, log);
+  await waitQuiet(
+    workers.map((w) => w.pid),
+    opts.quietWait,
+    log,
+  );
   log(`${kind} round ${round}: connect ${opts.connect.toLocaleString('en-US')} idle connections`);
-  const { peer, url } = await startServer(kind, tag);
+  const { peer, url } = await startServer(kind);
   try {
     const base = await serverStats(peer, true);
-    const rss0 = rssBytes(peer.pid);
+    const rss0 = rssBytes(peer.pid) ?? 0;
     const cpu0 = cpuTicks(peer.pid);
     const wcpu0 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
     await profileWindow(peer, 'start', tag);
@@ -232,23 +220,32 @@ async function connectScenario(workers: WorkerPeer[], kind: ServerKind, round: n
     const wcpu1 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
     await sleep(1000);
     const after = await serverStats(peer, true);
-    const rss1 = rssBytes(peer.pid);
+    const rss1 = rssBytes(peer.pid) ?? 0;
     const run: ConnectRun = {
-      server: kind, round, target: opts.connect, connected: rep.ok, failed: rep.failed, errors: rep.errors,
-      seconds: rep.seconds, perSecond: rep.ok / rep.seconds,
+      server: kind,
+      round,
+      target: opts.connect,
+      connected: rep.ok,
+      failed: rep.failed,
+      errors: rep.errors,
+      seconds: rep.seconds,
+      perSecond: rep.ok / rep.seconds,
       cpuUsPerConnection: ((cpu1 - cpu0) * 1e6) / CLK_TCK / Math.max(1, rep.ok),
-      serverCpuPct: ((((cpu1 - cpu0) * 1e6) / CLK_TCK) / (rep.seconds * 1e6)) * 100,
-      loadgenCpuPct: ((((wcpu1 - wcpu0) * 1e6) / CLK_TCK) / (rep.seconds * 1e6)) * 100,
+      serverCpuPct: (((cpu1 - cpu0) * 1e6) / CLK_TCK / (rep.seconds * 1e6)) * 100,
+      loadgenCpuPct: (((wcpu1 - wcpu0) * 1e6) / CLK_TCK / (rep.seconds * 1e6)) * 100,
       otherCpuPct,
       nicedCpuPct,
       attempts: 1,
-      rssBaseMB: rss0 / MB, rssAfterMB: rss1 / MB,
+      rssBaseMB: rss0 / MB,
+      rssAfterMB: rss1 / MB,
       rssPerConnKB: (rss1 - rss0) / 1024 / Math.max(1, rep.ok),
       heapPerConnKB: (after.heapUsed + after.external - base.heapUsed - base.external) / 1024 / Math.max(1, rep.ok),
     };
-    log(`  ${rep.ok} connected (${rep.failed} failed${rep.errors.length ? `: ${rep.errors.join('; ')}` : ''}) in ${rep.seconds.toFixed(2)} s = ${Math.round(run.perSecond)}/s; ` +
-      `server ${run.cpuUsPerConnection.toFixed(0)} µs CPU/conn (${run.serverCpuPct.toFixed(0)} % of a core, load-gen ${run.loadgenCpuPct.toFixed(0)} %, other processes ${run.otherCpuPct.toFixed(0)} % + niced ${run.nicedCpuPct.toFixed(0)} %); ` +
-      `RSS ${run.rssBaseMB.toFixed(1)} -> ${run.rssAfterMB.toFixed(1)} MB = ${run.rssPerConnKB.toFixed(1)} KB/conn`);
+    log(
+      `  ${rep.ok} connected (${rep.failed} failed${rep.errors.length ? `: ${rep.errors.join('; ')}` : ''}) in ${rep.seconds.toFixed(2)} s = ${Math.round(run.perSecond)}/s; ` +
+        `server ${run.cpuUsPerConnection.toFixed(0)} µs CPU/conn (${run.serverCpuPct.toFixed(0)} % of a core, load-gen ${run.loadgenCpuPct.toFixed(0)} %, other processes ${run.otherCpuPct.toFixed(0)} % + niced ${run.nicedCpuPct.toFixed(0)} %); ` +
+        `RSS ${run.rssBaseMB.toFixed(1)} -> ${run.rssAfterMB.toFixed(1)} MB = ${run.rssPerConnKB.toFixed(1)} KB/conn`,
+    );
     await closeAll(workers, peer);
     return run;
   } finally {
@@ -273,17 +270,19 @@ async function publishFor(client: BenchClient, channel: string, rate: number, ms
     const tick = () => {
       const due = Math.min(total, Math.floor(((nowUs() - start) * rate) / 1e6) + 1);
       while (stats.sent < due) {
-        const data: BenchPayload = warm ? { t: nowUs(), seq: stats.sent, w: 1, body: BODY } : { t: nowUs(), seq: stats.sent, body: BODY };
+        const data: ComparePayload = warm ? { t: nowUs(), seq: stats.sent, w: 1, body: BODY } : { t: nowUs(), seq: stats.sent, body: BODY };
         stats.sent++;
-        acks.push(client.publish(channel, data).then(
-          () => {
-            stats.acked++;
-          },
-          (err: Error) => {
-            stats.failed++;
-            if (stats.errors.length < 3) stats.errors.push(err.message);
-          },
-        ));
+        acks.push(
+          client.publish(channel, data).then(
+            () => {
+              stats.acked++;
+            },
+            (err: Error) => {
+              stats.failed++;
+              if (stats.errors.length < 3) stats.errors.push(err.message);
+            },
+          ),
+        );
       }
       if (stats.sent >= total) {
         clearInterval(timer);
@@ -300,18 +299,22 @@ async function publishFor(client: BenchClient, channel: string, rate: number, ms
 async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: number, subscribers: number, rate: number): Promise<FanoutRun> {
   const tag = `r${round}-${kind}-fanout${subscribers}`;
   const channel = CHANNELS[kind];
-  await waitQuiet(workers.map((w) => w.pid), opts.quietWait, log);
+  await waitQuiet(
+    workers.map((w) => w.pid),
+    opts.quietWait,
+    log,
+  );
   log(`${kind} round ${round}: fan-out to ${subscribers.toLocaleString('en-US')} subscribers at ${rate} msgs/s for ${opts.durationSeconds} s`);
-  const { peer, url } = await startServer(kind, tag);
+  const { peer, url } = await startServer(kind);
   let publisher: BenchClient | null = null;
   try {
     const base = await serverStats(peer, true);
-    const rss0 = rssBytes(peer.pid);
+    const rss0 = rssBytes(peer.pid) ?? 0;
     const rep = await connectAll(workers, kind, url, subscribers, true, tag);
     log(`  ${rep.ok} subscribed (${rep.failed} failed${rep.errors.length ? `: ${rep.errors.join('; ')}` : ''}) in ${rep.seconds.toFixed(2)} s`);
     await sleep(1000);
     const after = await serverStats(peer, true);
-    const rss1 = rssBytes(peer.pid);
+    const rss1 = rssBytes(peer.pid) ?? 0;
 
     const pubToken = kind === 'ws' ? undefined : await mintBenchToken(secret, `${tag}-publisher`);
     publisher = createClient(kind, { url, localAddress: '127.0.0.1', ...(pubToken ? { token: pubToken } : {}) });
@@ -340,7 +343,7 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
     const t1 = nowUs();
     await profileWindow(peer, 'stop', tag);
 
-    const results = await Promise.all(workers.map((w) => w.request({ type: 'results' }, 'results', 60_000))) as ResultsReport[];
+    const results = (await Promise.all(workers.map((w) => w.request({ type: 'results' }, 'results', 60_000)))) as ResultsReport[];
     const all = new Float64Array(results.reduce((a, r) => a + r.latencies.length, 0));
     let off = 0;
     for (const r of results) {
@@ -354,29 +357,43 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
     const maxPerConn = Math.max(...results.map((r) => r.maxPerConn));
     const cpuUs = ((cpu1 - cpu0) * 1e6) / CLK_TCK;
     const run: FanoutRun = {
-      server: kind, round, subscribers, connected: rep.ok, connectFailed: rep.failed, errors: [...rep.errors, ...pub.errors],
+      server: kind,
+      round,
+      subscribers,
+      connected: rep.ok,
+      connectFailed: rep.failed,
+      errors: [...rep.errors, ...pub.errors],
       connectSeconds: rep.seconds,
-      rssBaseMB: rss0 / MB, rssSubscribedMB: rss1 / MB,
+      rssBaseMB: rss0 / MB,
+      rssSubscribedMB: rss1 / MB,
       rssPerConnKB: (rss1 - rss0) / 1024 / Math.max(1, rep.ok),
       heapPerConnKB: (after.heapUsed + after.external - base.heapUsed - base.external) / 1024 / Math.max(1, rep.ok),
-      rate, durationSeconds: opts.durationSeconds,
-      published: pub.acked, publishFailed: pub.failed, expected, delivered,
+      rate,
+      durationSeconds: opts.durationSeconds,
+      published: pub.acked,
+      publishFailed: pub.failed,
+      expected,
+      delivered,
       deliveryPct: expected ? (delivered / expected) * 100 : 0,
       complete: rep.failed === 0 && pub.failed === 0 && delivered === expected && minPerConn === pub.acked && maxPerConn === pub.acked && outOfOrder === 0,
-      outOfOrder, minPerConn, maxPerConn,
+      outOfOrder,
+      minPerConn,
+      maxPerConn,
       deliveredPerSecond: lastRecv > t0 ? delivered / ((lastRecv - t0) / 1e6) : 0,
       latencyMs: latencySummary(all),
       cpuUsPerDelivery: delivered ? cpuUs / delivered : NaN,
       serverCpuPct: (cpuUs / (t1 - t0)) * 100,
-      loadgenCpuPct: ((((wcpu1 - wcpu0) * 1e6) / CLK_TCK) / (t1 - t0)) * 100,
+      loadgenCpuPct: (((wcpu1 - wcpu0) * 1e6) / CLK_TCK / (t1 - t0)) * 100,
       otherCpuPct,
       nicedCpuPct,
       attempts: 1,
     };
     const l = run.latencyMs;
-    log(`  ${run.delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')} delivered (${run.complete ? 'complete' : 'INCOMPLETE'}), ` +
-      `${Math.round(run.deliveredPerSecond).toLocaleString('en-US')} msgs/s, p50 ${l.p50.toFixed(2)} p95 ${l.p95.toFixed(2)} p99 ${l.p99.toFixed(2)} max ${l.max.toFixed(1)} ms, ` +
-      `${run.cpuUsPerDelivery.toFixed(2)} µs CPU/delivery (server ${run.serverCpuPct.toFixed(0)} %, load-gen ${run.loadgenCpuPct.toFixed(0)} %, other processes ${run.otherCpuPct.toFixed(0)} % + niced ${run.nicedCpuPct.toFixed(0)} %), ${run.rssPerConnKB.toFixed(1)} KB/subscriber`);
+    log(
+      `  ${run.delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')} delivered (${run.complete ? 'complete' : 'INCOMPLETE'}), ` +
+        `${Math.round(run.deliveredPerSecond).toLocaleString('en-US')} msgs/s, p50 ${l.p50.toFixed(2)} p95 ${l.p95.toFixed(2)} p99 ${l.p99.toFixed(2)} max ${l.max.toFixed(1)} ms, ` +
+        `${run.cpuUsPerDelivery.toFixed(2)} µs CPU/delivery (server ${run.serverCpuPct.toFixed(0)} %, load-gen ${run.loadgenCpuPct.toFixed(0)} %, other processes ${run.otherCpuPct.toFixed(0)} % + niced ${run.nicedCpuPct.toFixed(0)} %), ${run.rssPerConnKB.toFixed(1)} KB/subscriber`,
+    );
     await publisher.close(5000);
     publisher = null;
     await closeAll(workers, peer);
@@ -392,94 +409,68 @@ const background = (r: { otherCpuPct: number; nicedCpuPct: number }) => r.otherC
 
 // ---------------------------------------------------------------- main
 
-function machineInfo(): BenchResults['machine'] {
-  const version = (pkg: string) => {
-    try {
-      return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
-    } catch {
-      return '?';
-    }
-  };
-  let nproc = availableParallelism();
-  try {
-    nproc = Number(execFileSync('nproc').toString().trim());
-  } catch {
-    // keep availableParallelism()
-  }
-  return {
-    nproc,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGB: totalmem() / 1024 ** 3,
-    node: process.version,
-    kernel: release(),
-    revision: gitRevision(),
-    build: buildFingerprint(),
-    versions: { 'socket.io': version('socket.io'), 'socket.io-client': version('socket.io-client'), ws: version('ws') },
-  };
-}
-
-/** Fingerprint of the built server (dist files, sizes and mtimes): a rebuild during the run is reported. */
-function buildFingerprint(): string {
-  const hash = createHash('sha256');
-  const walk = (dir: string) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir).sort();
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(dir, e);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (e.endsWith('.js')) hash.update(`${p}:${st.size}:${st.mtimeMs}\n`);
-    }
-  };
-  walk(join(ROOT, 'packages', 'server', 'dist'));
-  walk(join(ROOT, 'packages', 'protocol', 'dist'));
-  return hash.digest('hex').slice(0, 12);
-}
-
-function gitRevision(): string {
-  try {
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages'], { cwd: ROOT }).toString().trim().length > 0;
-    return dirty ? `${rev} + uncommitted changes in packages/` : rev;
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** The reconnect storm of `switchboard bench` (its own server and workers), read from its --json output. */
 async function reconnectStorm(clients: number): Promise<StormRun> {
   log(`switchboard: reconnect storm of ${clients.toLocaleString('en-US')} clients (switchboard bench reconnect-storm)`);
   const cli = join(ROOT, 'packages', 'server', 'dist', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'bench', 'reconnect-storm', '--clients', String(clients), '--workers', String(opts.workers), '--json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [cli, 'bench', 'reconnect-storm', '--clients', String(clients), '--workers', String(opts.workers), '--json', '--progress', 'none'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   started.add(child as never);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   started.delete(child as never);
   const empty: StormRun = {
-    clients, ok: false, reconnected: 0, recovered: 0, notRecovered: 0, missed: NaN, duplicates: NaN, outOfOrder: NaN,
-    recoveredPublications: 0, timeToFullRecoveryMs: NaN, reconnectsPerSecond: NaN, otherCpuPct: NaN,
+    clients,
+    ok: false,
+    reconnected: 0,
+    recovered: 0,
+    notRecovered: 0,
+    missed: NaN,
+    duplicates: NaN,
+    outOfOrder: NaN,
+    recoveredPublications: 0,
+    timeToFullRecoveryMs: NaN,
+    reconnectsPerSecond: NaN,
+    otherCpuPct: NaN,
   };
   try {
     const r = JSON.parse(out) as {
       ok: boolean;
       figures: {
-        storm: { reconnected: number; recovered: number; notRecovered: number; recoveredPublications: number; timeToFullRecoveryMs: number; reconnectsPerSecond: number };
+        storm: {
+          reconnected: number;
+          recovered: number;
+          notRecovered: number;
+          recoveredPublications: number;
+          timeToFullRecoveryMs: number;
+          reconnectsPerSecond: number;
+        };
         delivery: { missed: number; duplicates: number; outOfOrder: number };
         otherProcesses: { cpuPct: number };
       };
     };
     const { storm, delivery } = r.figures;
     const run: StormRun = {
-      clients, ok: r.ok, reconnected: storm.reconnected, recovered: storm.recovered, notRecovered: storm.notRecovered,
-      recoveredPublications: storm.recoveredPublications, timeToFullRecoveryMs: storm.timeToFullRecoveryMs, reconnectsPerSecond: storm.reconnectsPerSecond,
-      missed: delivery.missed, duplicates: delivery.duplicates, outOfOrder: delivery.outOfOrder, otherCpuPct: r.figures.otherProcesses.cpuPct,
+      clients,
+      ok: r.ok,
+      reconnected: storm.reconnected,
+      recovered: storm.recovered,
+      notRecovered: storm.notRecovered,
+      recoveredPublications: storm.recoveredPublications,
+      timeToFullRecoveryMs: storm.timeToFullRecoveryMs,
+      reconnectsPerSecond: storm.reconnectsPerSecond,
+      missed: delivery.missed,
+      duplicates: delivery.duplicates,
+      outOfOrder: delivery.outOfOrder,
+      otherCpuPct: r.figures.otherProcesses.cpuPct,
     };
-    log(`  ${run.recovered.toLocaleString('en-US')} / ${clients.toLocaleString('en-US')} recovered in ${(run.timeToFullRecoveryMs / 1000).toFixed(1)} s, missed ${run.missed}, duplicates ${run.duplicates} (exit ${code})`);
+    log(
+      `  ${run.recovered.toLocaleString('en-US')} / ${clients.toLocaleString('en-US')} recovered in ${(run.timeToFullRecoveryMs / 1000).toFixed(1)} s, missed ${run.missed}, duplicates ${run.duplicates} (exit ${code})`,
+    );
     return run;
   } catch (err) {
     log(`  reconnect storm produced no result (exit ${code}): ${(err as Error).message}`);
@@ -525,26 +516,51 @@ async function main(): Promise<void> {
     command: `npx tsx bench/compare.ts${args.length ? ` ${args.join(' ')}` : ''}`,
     machine: machineInfo(),
     options: {
-      servers: opts.servers, rounds: opts.rounds, connect: opts.connect, fanout: opts.fanout, durationSeconds: opts.durationSeconds,
-      warmupSeconds: opts.warmupSeconds, workers: opts.workers, addresses: opts.addresses, concurrency: opts.concurrency, pin: opts.pin, profile: opts.profile,
-      nice: opts.nice, storm: opts.storm,
+      servers: opts.servers,
+      rounds: opts.rounds,
+      connect: opts.connect,
+      fanout: opts.fanout,
+      durationSeconds: opts.durationSeconds,
+      warmupSeconds: opts.warmupSeconds,
+      workers: opts.workers,
+      addresses: opts.addresses,
+      concurrency: opts.concurrency,
+      pin: opts.pin,
+      profile: opts.profile,
+      nice: opts.nice,
+      storm: opts.storm,
     },
     connect: [],
     fanout: [],
   };
-  log(`machine: ${results.machine.nproc} cores, ${results.machine.cpu}, Node ${results.machine.node}; ${opts.workers} workers, ${opts.addresses} source addresses`);
+  log(
+    `machine: ${results.machine.nproc} cores, ${results.machine.cpu}, Node ${results.machine.node}; ${opts.workers} workers, ${opts.addresses} source addresses`,
+  );
   const workers = startWorkers();
   try {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const kind of opts.servers) {
-        if (opts.connect > 0) results.connect.push(await quietest(`${kind} connect`, () => connectScenario(workers, kind, round), background, opts.retryNoisy, log));
+        if (opts.connect > 0)
+          results.connect.push(await quietest(`${kind} connect`, () => connectScenario(workers, kind, round), background, opts.retryNoisy, log));
         for (const f of opts.fanout) {
-          results.fanout.push(await quietest(`${kind} fan-out ${f.subscribers}`, () => fanoutScenario(workers, kind, round, f.subscribers, f.rate), background, opts.retryNoisy, log));
+          results.fanout.push(
+            await quietest(
+              `${kind} fan-out ${f.subscribers}`,
+              () => fanoutScenario(workers, kind, round, f.subscribers, f.rate),
+              background,
+              opts.retryNoisy,
+              log,
+            ),
+          );
         }
       }
     }
     if (opts.storm > 0 && opts.servers.includes('switchboard')) {
-      await waitQuiet(workers.map((w) => w.pid), opts.quietWait, log);
+      await waitQuiet(
+        workers.map((w) => w.pid),
+        opts.quietWait,
+        log,
+      );
       results.storm = await reconnectStorm(opts.storm);
     }
   } finally {

@@ -20,9 +20,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { nowUs } from '@switchboard/loadgen';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { nowUs } from './lib/common.js';
 
 type Store = 'sqlite' | 'postgres';
 
@@ -37,7 +37,11 @@ async function serve(dataDir: string, database: string): Promise<void> {
   const { Switchboard } = await import('@switchboard/server');
   const server = await Switchboard.create({
     config: {
-      dataDir, database, logLevel: 'warn', host: '127.0.0.1', port: 0,
+      dataDir,
+      database,
+      logLevel: 'warn',
+      host: '127.0.0.1',
+      port: 0,
       limits: { newConnectionsPerIpPerSecond: 100_000, connectionsPerTenant: 1_000_000, httpBodyBytes: 4 * 1024 * 1024 },
       notifications: { maxRecipients: 10_000 },
     },
@@ -56,7 +60,9 @@ interface Running {
 
 async function startServer(dataDir: string, database: string): Promise<Running> {
   const profile = process.env['SB_BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['SB_BENCH_PROFILE']}`] : [];
-  const child = spawn(process.execPath, [...profile, ...process.execArgv, import.meta.filename, '--serve', dataDir, database], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, ...process.execArgv, import.meta.filename, '--serve', dataDir, database], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
     rl.once('line', resolve);
@@ -65,10 +71,11 @@ async function startServer(dataDir: string, database: string): Promise<Running> 
   const { port } = JSON.parse(line) as { port: number };
   return {
     port,
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -95,30 +102,36 @@ async function connectUsers(port: number, secret: string, users: number, onNotif
   const sockets: WebSocket[] = [];
   const batch = 100;
   for (let start = 0; start < users; start += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, users - start) }, async (_, k) => {
-      const user = `u${start + k}`;
-      const token = await mintToken(secret, { sub: user, tenant: 'bench', ttlSeconds: 3600 });
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      sockets.push(ws);
-      await new Promise<void>((resolve, reject) => {
-        ws.once('error', reject);
-        ws.once('open', () => ws.send(`${JSON.stringify({ id: 1, method: 'connect', params: { token } })}\n${JSON.stringify({ id: 2, method: 'subscribe', params: { channel: `user:${user}` } })}`));
-        ws.on('message', (raw: Buffer) => {
-          for (const text of raw.toString().split('\n')) {
-            if (!text) continue;
-            const f = JSON.parse(text) as { id?: number; error?: unknown; push?: string; data?: { kind?: string; notification?: { data?: { t?: number } } } };
-            if (f.id === 2) {
-              if (f.error) reject(new Error(`subscribe failed: ${JSON.stringify(f.error)}`));
-              else resolve();
-            } else if (f.push === 'ping') {
-              ws.send('{"method":"pong"}');
-            } else if (f.push === 'pub' && f.data?.kind === 'notification') {
-              onNotification(f.data.notification?.data?.t ?? NaN);
+    await Promise.all(
+      Array.from({ length: Math.min(batch, users - start) }, async (_, k) => {
+        const user = `u${start + k}`;
+        const token = await mintToken(secret, { sub: user, tenant: 'bench', ttlSeconds: 3600 });
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+        sockets.push(ws);
+        await new Promise<void>((resolve, reject) => {
+          ws.once('error', reject);
+          ws.once('open', () =>
+            ws.send(
+              `${JSON.stringify({ id: 1, method: 'connect', params: { token } })}\n${JSON.stringify({ id: 2, method: 'subscribe', params: { channel: `user:${user}` } })}`,
+            ),
+          );
+          ws.on('message', (raw: Buffer) => {
+            for (const text of raw.toString().split('\n')) {
+              if (!text) continue;
+              const f = JSON.parse(text) as { id?: number; error?: unknown; push?: string; data?: { kind?: string; notification?: { data?: { t?: number } } } };
+              if (f.id === 2) {
+                if (f.error) reject(new Error(`subscribe failed: ${JSON.stringify(f.error)}`));
+                else resolve();
+              } else if (f.push === 'ping') {
+                ws.send('{"method":"pong"}');
+              } else if (f.push === 'pub' && f.data?.kind === 'notification') {
+                onNotification(f.data.notification?.data?.t ?? NaN);
+              }
             }
-          }
+          });
         });
-      });
-    }));
+      }),
+    );
   }
   return sockets;
 }
@@ -166,8 +179,16 @@ async function run(store: Store, database: string, users: number, total: number,
     const seconds = (lastReceipt - started) / 1e6;
     latencies.sort((a, b) => a - b);
     return {
-      store, batch, created, delivered: latencies.length, seconds, perSecond: latencies.length / seconds,
-      p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? NaN,
+      store,
+      batch,
+      created,
+      delivered: latencies.length,
+      seconds,
+      perSecond: latencies.length / seconds,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: latencies[latencies.length - 1] ?? NaN,
     };
   } finally {
     await server.stop();
@@ -217,9 +238,13 @@ async function main(): Promise<void> {
       }
     }
   }
-  process.stdout.write('\n| store | recipients / request | created | delivered | seconds | delivered / s | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n');
+  process.stdout.write(
+    '\n| store | recipients / request | created | delivered | seconds | delivered / s | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n',
+  );
   for (const r of results) {
-    process.stdout.write(`| ${r.store} | ${r.batch} | ${r.created} | ${r.delivered} | ${r.seconds.toFixed(2)} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} |\n`);
+    process.stdout.write(
+      `| ${r.store} | ${r.batch} | ${r.created} | ${r.delivered} | ${r.seconds.toFixed(2)} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} |\n`,
+    );
   }
 }
 

@@ -27,24 +27,52 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  BODY,
+  CHANNELS,
+  type ComparePayload,
+  clockTicksPerSecond,
+  cpuTicks,
+  createClient,
+  type LatencyMs,
+  latencySummary,
+  mintBenchToken,
+  nowUs,
+  OtherLoad,
+  sleep,
+  TENANT,
+  waitQuiet,
+  withTimeout,
+} from '@switchboard/loadgen';
 import { Redis } from 'ioredis';
 import { ArgReader } from './lib/args.js';
-import { createClient, mintBenchToken } from './lib/clients.js';
-import { BODY, type BenchPayload, CHANNELS, OtherLoad, TENANT, cpuTicks, nowUs, sleep, withTimeout } from './lib/common.js';
-import { CLK_TCK, waitQuiet } from './lib/quiet.js';
 import { commandStats, commandsPerPublication, redisCpuSeconds } from './lib/redis-stats.js';
-import { type LatencyMs, latencySummary } from './lib/results.js';
 import { loadCluster, localRedis, revisionOf } from './lib/tree.js';
 import { BENCH_LIMITS } from './servers/limits.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** Clock ticks per second of /proc CPU figures. */
+const CLK_TCK = clockTicksPerSecond();
 const CHANNEL = CHANNELS.switchboard;
 type Mode = 'ws' | 'http';
 
 function parseArgs(argv: string[]) {
   const o = {
-    modes: ['ws', 'http'] as Mode[], count: 20_000, window: 64, httpInflight: 16, rate: 2000, duration: 5, maxSeconds: 15,
-    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', engine: 'redis' as 'redis' | 'memory', tree: resolve(HERE, '..'), label: 'run', profile: '', out: '', quietWait: 60, maxMinutes: 10,
+    modes: ['ws', 'http'] as Mode[],
+    count: 20_000,
+    window: 64,
+    httpInflight: 16,
+    rate: 2000,
+    duration: 5,
+    maxSeconds: 15,
+    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    engine: 'redis' as 'redis' | 'memory',
+    tree: resolve(HERE, '..'),
+    label: 'run',
+    profile: '',
+    out: '',
+    quietWait: 60,
+    maxMinutes: 10,
   };
   const args = new ArgReader(argv);
   for (let flag = args.next(); flag !== undefined; flag = args.next()) {
@@ -62,8 +90,7 @@ function parseArgs(argv: string[]) {
       const e = args.value();
       if (e !== 'redis' && e !== 'memory') throw new Error(`--engine: redis or memory, got ${e}`);
       o.engine = e;
-    }
-    else if (flag === '--tree') o.tree = resolve(args.value());
+    } else if (flag === '--tree') o.tree = resolve(args.value());
     else if (flag === '--label') o.label = args.value();
     else if (flag === '--profile') o.profile = resolve(args.value());
     else if (flag === '--out') o.out = resolve(args.value());
@@ -89,7 +116,7 @@ const deadline = setTimeout(() => {
 deadline.unref();
 
 /** Sends one publication; resolves on its acknowledgement. */
-type Send = (data: BenchPayload) => Promise<void>;
+type Send = (data: ComparePayload) => Promise<void>;
 
 interface Drive {
   acked: number;
@@ -116,7 +143,9 @@ async function drive(send: Send, total: number, inflight: number, maxMs: number,
   const end = t0 + maxMs * 1000;
   while (sent < total && nowUs() < end) {
     if (inFlight >= inflight) {
-      await new Promise<void>((r) => { wake = r; });
+      await new Promise<void>((r) => {
+        wake = r;
+      });
       continue;
     }
     const due = rate ? t0 + (sent * 1e6) / rate : nowUs();
@@ -126,19 +155,26 @@ async function drive(send: Send, total: number, inflight: number, maxMs: number,
     }
     inFlight++;
     const seq = sent++;
-    pending.push(send({ t: nowUs(), seq, body: BODY }).then(() => {
-      lastAck = nowUs();
-      st.acked++;
-      st.ackUs.push(lastAck - due);
-    }, (err: Error) => {
-      st.failed++;
-      if (st.errors.length < 3) st.errors.push(err.message);
-    }).finally(() => {
-      inFlight--;
-      const w = wake;
-      wake = null;
-      w?.();
-    }));
+    pending.push(
+      send({ t: nowUs(), seq, body: BODY })
+        .then(
+          () => {
+            lastAck = nowUs();
+            st.acked++;
+            st.ackUs.push(lastAck - due);
+          },
+          (err: Error) => {
+            st.failed++;
+            if (st.errors.length < 3) st.errors.push(err.message);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          const w = wake;
+          wake = null;
+          w?.();
+        }),
+    );
   }
   await withTimeout(Promise.all(pending), 30_000, 'acks').catch((err: Error) => st.errors.push(err.message));
   st.elapsedUs = Math.max(1, lastAck - t0);
@@ -148,19 +184,32 @@ async function drive(send: Send, total: number, inflight: number, maxMs: number,
 /** The HTTP API publisher: keep-alive connections, one per request in flight. */
 function httpSender(port: number, inflight: number): { send: Send; close(): void } {
   const agent = new Agent({ keepAlive: true, maxSockets: inflight });
-  const send: Send = (data) => new Promise<void>((ok, fail) => {
-    const body = JSON.stringify({ channel: CHANNEL, data });
-    const req = request({
-      host: '127.0.0.1', port, path: '/api/v1/publish', method: 'POST', agent,
-      headers: { authorization: `Bearer ${cluster.ADMIN_KEY}`, 'x-switchboard-tenant': TENANT, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`HTTP ${res.statusCode}`))));
+  const send: Send = (data) =>
+    new Promise<void>((ok, fail) => {
+      const body = JSON.stringify({ channel: CHANNEL, data });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/api/v1/publish',
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${cluster.ADMIN_KEY}`,
+            'x-switchboard-tenant': TENANT,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`HTTP ${res.statusCode}`))));
+        },
+      );
+      req.setTimeout(30_000, () => req.destroy(new Error('HTTP request timed out')));
+      req.on('error', fail);
+      req.end(body);
     });
-    req.setTimeout(30_000, () => req.destroy(new Error('HTTP request timed out')));
-    req.on('error', fail);
-    req.end(body);
-  });
   return { send, close: () => agent.destroy() };
 }
 
@@ -215,7 +264,11 @@ async function measure(admin: Redis, pid: number, run: () => Promise<Drive>, inf
   const redisCpu = Math.max(0, r1 - r0 - ((idleCpu1 - idleCpu0) / idleSeconds) * seconds);
   const ops = commandsPerPublication([idle0, idle1], idleSeconds, [s0, s1], seconds, Math.max(1, d.acked));
   return {
-    inflight, offeredPerSecond: offered, acked: d.acked, failed: d.failed, errors: d.errors,
+    inflight,
+    offeredPerSecond: offered,
+    acked: d.acked,
+    failed: d.failed,
+    errors: d.errors,
     ackedPerSecond: d.acked / (d.elapsedUs / 1e6),
     ackMs: latencySummary(Float64Array.from(d.ackUs)),
     serverCpuPct: (cpuUs / (t1 - t0)) * 100,
@@ -229,10 +282,12 @@ async function measure(admin: Redis, pid: number, run: () => Promise<Drive>, inf
 }
 
 function describe(what: string, p: PublishPhase): string {
-  return `  ${what}: ${p.acked.toLocaleString('en-US')} acked${p.failed ? `, ${p.failed} FAILED (${p.errors.join('; ')})` : ''}, `
-    + `${Math.round(p.ackedPerSecond).toLocaleString('en-US')}/s${p.offeredPerSecond ? ` of ${p.offeredPerSecond}/s offered` : ''}, ack p50 ${p.ackMs.p50.toFixed(2)} p99 ${p.ackMs.p99.toFixed(2)} ms, `
-    + `server ${p.serverCpuPct.toFixed(0)} % CPU (${p.serverCpuUsPerPublication.toFixed(0)} µs/publication), Redis ${p.redisCpuPct.toFixed(0)} % CPU `
-    + `(${p.redisCpuMsPer1000.toFixed(1)} ms per 1,000), ${p.redisOpsPerPublication} commands/publication ${JSON.stringify(p.redisOpsBreakdown)}, other processes ${p.otherCpuPct.toFixed(0)} %`;
+  return (
+    `  ${what}: ${p.acked.toLocaleString('en-US')} acked${p.failed ? `, ${p.failed} FAILED (${p.errors.join('; ')})` : ''}, ` +
+    `${Math.round(p.ackedPerSecond).toLocaleString('en-US')}/s${p.offeredPerSecond ? ` of ${p.offeredPerSecond}/s offered` : ''}, ack p50 ${p.ackMs.p50.toFixed(2)} p99 ${p.ackMs.p99.toFixed(2)} ms, ` +
+    `server ${p.serverCpuPct.toFixed(0)} % CPU (${p.serverCpuUsPerPublication.toFixed(0)} µs/publication), Redis ${p.redisCpuPct.toFixed(0)} % CPU ` +
+    `(${p.redisCpuMsPer1000.toFixed(1)} ms per 1,000), ${p.redisOpsPerPublication} commands/publication ${JSON.stringify(p.redisOpsBreakdown)}, other processes ${p.otherCpuPct.toFixed(0)} %`
+  );
 }
 
 async function scenario(mode: Mode): Promise<PublishRun> {
@@ -246,7 +301,11 @@ async function scenario(mode: Mode): Promise<PublishRun> {
     process.env['NODE_OPTIONS'] = `--import=${pathToFileURL(join(HERE, 'servers', 'cpu-profile.mjs')).href}`;
     process.env['SB_CPU_PROFILE'] = profileFile;
   }
-  const node = await cluster.startNode('a', { prefix, config: { logLevel: 'error', timeouts: { presenceTtl: '15s' }, limits: { ...BENCH_LIMITS }, ...(opts.engine === 'memory' ? { redis: undefined } : {}) } })
+  const node = await cluster
+    .startNode('a', {
+      prefix,
+      config: { logLevel: 'error', timeouts: { presenceTtl: '15s' }, limits: { ...BENCH_LIMITS }, ...(opts.engine === 'memory' ? { redis: undefined } : {}) },
+    })
     .finally(() => {
       delete process.env['NODE_OPTIONS'];
       delete process.env['SB_CPU_PROFILE'];
@@ -276,16 +335,28 @@ async function scenario(mode: Mode): Promise<PublishRun> {
     const warm = await drive(send, 1000, inflight, 10_000);
     if (warm.failed) throw new Error(`warm-up publishes failed: ${warm.errors.join('; ')}`);
     const pid = node.proc.pid as number;
-    const saturate = await measure(admin, pid, async () => {
-      await toggleProfile(false);
-      try {
-        return await drive(send, opts.count, inflight, opts.maxSeconds * 1000);
-      } finally {
-        await toggleProfile(true);
-      }
-    }, inflight, null);
+    const saturate = await measure(
+      admin,
+      pid,
+      async () => {
+        await toggleProfile(false);
+        try {
+          return await drive(send, opts.count, inflight, opts.maxSeconds * 1000);
+        } finally {
+          await toggleProfile(true);
+        }
+      },
+      inflight,
+      null,
+    );
     log(describe('saturate', saturate));
-    const paced = await measure(admin, pid, () => drive(send, Math.round(opts.rate * opts.duration), inflight, opts.duration * 1000 + 10_000, opts.rate), inflight, opts.rate);
+    const paced = await measure(
+      admin,
+      pid,
+      () => drive(send, Math.round(opts.rate * opts.duration), inflight, opts.duration * 1000 + 10_000, opts.rate),
+      inflight,
+      opts.rate,
+    );
     log(describe('paced', paced));
     return { mode, saturate, paced, ...(profileFile ? { profile: profileFile } : {}) };
   } finally {
@@ -305,19 +376,28 @@ async function main(): Promise<void> {
   }
   if (opts.out) {
     const command = `npx tsx bench/redis-publish.ts ${process.argv.slice(2).join(' ')}`;
-    writeFileSync(opts.out, `${JSON.stringify({ startedAt, command, label: opts.label, engine: opts.engine, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`);
+    writeFileSync(
+      opts.out,
+      `${JSON.stringify({ startedAt, command, label: opts.label, engine: opts.engine, tree: opts.tree, revision: revisionOf(opts.tree), redis: opts.redis, runs }, null, 2)}\n`,
+    );
   }
-  const row = (r: PublishRun, what: string, p: PublishPhase) => `| ${opts.label} | ${r.mode} | ${what} | ${p.inflight} | ${Math.round(p.ackedPerSecond).toLocaleString('en-US')} | `
-    + `${p.ackMs.p50.toFixed(1)} | ${p.ackMs.p99.toFixed(1)} | ${p.serverCpuUsPerPublication.toFixed(0)} | ${p.redisCpuMsPer1000.toFixed(1)} | ${p.redisOpsPerPublication} | ${p.otherCpuPct.toFixed(0)} % |`;
-  process.stdout.write(`${[
-    '| build | publisher | load | in flight | acked publications/s | ack p50 ms | ack p99 ms | server CPU µs / publication | Redis CPU ms / 1,000 | Redis commands / publication | other processes CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...runs.flatMap((r) => [row(r, 'as fast as acked', r.saturate), row(r, `${opts.rate}/s offered`, r.paced)]),
-  ].join('\n')}\n`);
+  const row = (r: PublishRun, what: string, p: PublishPhase) =>
+    `| ${opts.label} | ${r.mode} | ${what} | ${p.inflight} | ${Math.round(p.ackedPerSecond).toLocaleString('en-US')} | ` +
+    `${p.ackMs.p50.toFixed(1)} | ${p.ackMs.p99.toFixed(1)} | ${p.serverCpuUsPerPublication.toFixed(0)} | ${p.redisCpuMsPer1000.toFixed(1)} | ${p.redisOpsPerPublication} | ${p.otherCpuPct.toFixed(0)} % |`;
+  process.stdout.write(
+    `${[
+      '| build | publisher | load | in flight | acked publications/s | ack p50 ms | ack p99 ms | server CPU µs / publication | Redis CPU ms / 1,000 | Redis commands / publication | other processes CPU |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...runs.flatMap((r) => [row(r, 'as fast as acked', r.saturate), row(r, `${opts.rate}/s offered`, r.paced)]),
+    ].join('\n')}\n`,
+  );
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
-  if (running?.alive() && running.pid !== undefined) process.kill(running.pid, 'SIGKILL');
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+    if (running?.alive() && running.pid !== undefined) process.kill(running.pid, 'SIGKILL');
+    process.exit(1);
+  },
+);

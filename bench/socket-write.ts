@@ -52,9 +52,12 @@ for (let r = 0; r < rounds; r++) {
   await new Promise((res) => setTimeout(res, 200));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
-for (const [i, r] of results.entries()) process.stdout.write(`round ${i + 1}: ${(r.user + r.system).toFixed(2)} µs CPU per write (${r.user.toFixed(2)} user + ${r.system.toFixed(2)} system)\n`);
+for (const [i, r] of results.entries())
+  process.stdout.write(`round ${i + 1}: ${(r.user + r.system).toFixed(2)} µs CPU per write (${r.user.toFixed(2)} user + ${r.system.toFixed(2)} system)\n`);
 const total = median(results.map((r) => r.user + r.system));
-process.stdout.write(`median: ${total.toFixed(2)} µs CPU per ${bytes}-byte write to ${sockets} loopback sockets ` +
-  `=> one message to 10,000 sockets costs ≥ ${((total * 10_000) / 1000).toFixed(0)} ms of one core in any single-threaded server\n`);
+process.stdout.write(
+  `median: ${total.toFixed(2)} µs CPU per ${bytes}-byte write to ${sockets} loopback sockets ` +
+    `=> one message to 10,000 sockets costs ≥ ${((total * 10_000) / 1000).toFixed(0)} ms of one core in any single-threaded server\n`,
+);
 for (const s of [...accepted, ...clients]) s.destroy();
 server.close();

@@ -75,8 +75,19 @@ describe('architecture', () => {
     expect(offenders.map((f) => relative(root, f))).toEqual([]);
   });
 
+  it('the server never imports the load generator statically: only `switchboard bench` loads it, lazily', () => {
+    const text = (f: string) => readFileSync(f, 'utf8');
+    const staticImport = /(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]@switchboard\/loadgen(?:\/[^'"]*)?['"]/;
+    expect(sources(server).filter((f) => staticImport.test(text(f))).map(rel)).toEqual([]);
+    const lazy = sources(server).filter((f) => /import\(\s*['"]@switchboard\/loadgen['"]\s*\)/.test(text(f)));
+    expect(lazy.map(rel)).toEqual(['cli/bench.ts']);
+    const manifest = JSON.parse(text(join(root, 'packages/server/package.json'))) as { dependencies?: Record<string, string> };
+    expect(manifest.dependencies?.['@switchboard/loadgen']).toBeUndefined();
+  });
+
   it('keeps source files under 600 lines', () => {
-    const files = [...sources(server), ...sources(join(root, 'packages/client/src')), ...sources(join(root, 'packages/protocol/src'))];
+    const loadgen = join(root, 'packages/loadgen/src');
+    const files = [...sources(server), ...sources(join(root, 'packages/client/src')), ...sources(join(root, 'packages/protocol/src')), ...sources(loadgen)];
     const long = files.filter((f) => readFileSync(f, 'utf8').split('\n').length > 600).map((f) => relative(root, f));
     expect(long).toEqual([]);
   });

@@ -29,10 +29,12 @@ export class ArgReader {
 
   /** A comma-separated list of positive numbers, each capped at `max`. */
   positives(max = Infinity): number[] {
-    return this.value().split(',').map((v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${this.#flag}: expected positive numbers, got ${v}`);
-      return Math.min(max, n);
-    });
+    return this.value()
+      .split(',')
+      .map((v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) throw new Error(`${this.#flag}: expected positive numbers, got ${v}`);
+        return Math.min(max, n);
+      });
   }
 }

@@ -2,7 +2,7 @@
  * Small SVG charts for docs/benchmarks.md, drawn from a run's results (no dependencies:
  * two chart shapes, lines over a log-scaled x axis and grouped bars).
  */
-import { SERVER_LABELS, type ServerKind } from './common.js';
+import { SERVER_LABELS, type ServerKind } from '@switchboard/loadgen';
 
 const COLORS: Record<ServerKind, string> = { switchboard: '#1f77b4', socketio: '#d62728', ws: '#7f7f7f' };
 const W = 640;
@@ -78,9 +78,13 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   }
   for (const [kind, points] of series) {
     const sorted = [...points].sort((a, b) => a.x - b.x);
-    body.push(`<polyline fill="none" stroke="${COLORS[kind]}" stroke-width="2" points="${sorted.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`);
+    body.push(
+      `<polyline fill="none" stroke="${COLORS[kind]}" stroke-width="2" points="${sorted.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
+    );
     for (const p of sorted) {
-      body.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="${p.failed ? '#fff' : COLORS[kind]}" stroke="${COLORS[kind]}" stroke-width="2"/>`);
+      body.push(
+        `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="${p.failed ? '#fff' : COLORS[kind]}" stroke="${COLORS[kind]}" stroke-width="2"/>`,
+      );
     }
   }
   body.push(...legend([...series.keys()]));
@@ -109,8 +113,12 @@ export function barChart(title: string, xLabel: string, yLabel: string, groups: 
       const v = g.values.get(k);
       if (v === undefined || !Number.isFinite(v)) return;
       const x = gx + ki * bw;
-      body.push(`<rect x="${x.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(PAD.top + ih - py(v)).toFixed(1)}" fill="${COLORS[k]}"/>`);
-      body.push(`<text x="${(x + bw / 2 - 1).toFixed(1)}" y="${(py(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${Math.round(v).toLocaleString('en-US')}</text>`);
+      body.push(
+        `<rect x="${x.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(PAD.top + ih - py(v)).toFixed(1)}" fill="${COLORS[k]}"/>`,
+      );
+      body.push(
+        `<text x="${(x + bw / 2 - 1).toFixed(1)}" y="${(py(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${Math.round(v).toLocaleString('en-US')}</text>`,
+      );
     });
   });
   body.push(...legend(kinds));

@@ -31,7 +31,11 @@ export interface CommandsPerPublication {
  * INFO itself is the bench's, not the nodes'.
  */
 export function commandsPerPublication(
-  idle: [CommandCounts, CommandCounts], idleSeconds: number, window: [CommandCounts, CommandCounts], seconds: number, published: number,
+  idle: [CommandCounts, CommandCounts],
+  idleSeconds: number,
+  window: [CommandCounts, CommandCounts],
+  seconds: number,
+  published: number,
 ): CommandsPerPublication {
   const idleRate = diff(...idle);
   let total = 0;

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVER_LABELS, type ServerKind } from './common.js';
+import { SERVER_LABELS, type ServerKind } from '@switchboard/loadgen';
 import { barChart, lineChart, type Point } from './chart.js';
 import type { BenchResults, ConnectRun, FanoutRun } from './results.js';
-import { SUSTAINED_P99_MS, highestSustained, targetRows } from './targets.js';
+import { highestSustained, SUSTAINED_P99_MS, targetRows } from './targets.js';
 
 /** Where the charts go, relative to docs/. */
 export const CHART_DIR = 'benchmarks';
@@ -18,15 +18,42 @@ export function renderCharts(res: BenchResults): Map<string, string> {
   for (const size of sizes) {
     const series = new Map<ServerKind, Point[]>();
     for (const k of kinds) {
-      series.set(k, fan.filter((f) => f.server === k && f.subscribers === size && Number.isFinite(f.p99)).map((f) => ({ x: f.rate, y: f.p99, failed: !f.complete })));
+      series.set(
+        k,
+        fan.filter((f) => f.server === k && f.subscribers === size && Number.isFinite(f.p99)).map((f) => ({ x: f.rate, y: f.p99, failed: !f.complete })),
+      );
     }
-    out.set(chartName('p99', size), lineChart(`p99 latency against publication rate — ${int(size)} subscribers`, 'publications per second (log scale); hollow = not every message delivered', 'p99 latency, ms (log scale)', series, { y: SUSTAINED_P99_MS, label: `${SUSTAINED_P99_MS} ms` }));
+    out.set(
+      chartName('p99', size),
+      lineChart(
+        `p99 latency against publication rate — ${int(size)} subscribers`,
+        'publications per second (log scale); hollow = not every message delivered',
+        'p99 latency, ms (log scale)',
+        series,
+        { y: SUSTAINED_P99_MS, label: `${SUSTAINED_P99_MS} ms` },
+      ),
+    );
   }
-  const fullyDelivered = (k: ServerKind, size: number) => fan.filter((f) => f.server === k && f.subscribers === size && f.complete).sort((a, b) => b.rate - a.rate)[0];
-  out.set('sustained.svg', barChart('Highest deliveries/s with every message delivered, in order (any latency)', 'subscribers on one channel', 'deliveries per second',
-    sizes.map((size) => ({ label: int(size), values: new Map(kinds.map((k) => [k, fullyDelivered(k, size)?.deliveredPerSecond ?? 0])) }))));
-  out.set('sustained-50ms.svg', barChart(`Highest deliveries/s with p99 < ${SUSTAINED_P99_MS} ms and every message delivered`, 'subscribers on one channel', 'deliveries per second',
-    sizes.map((size) => ({ label: int(size), values: new Map(kinds.map((k) => [k, highestSustained(fan, k, size)?.deliveredPerSecond ?? 0])) }))));
+  const fullyDelivered = (k: ServerKind, size: number) =>
+    fan.filter((f) => f.server === k && f.subscribers === size && f.complete).sort((a, b) => b.rate - a.rate)[0];
+  out.set(
+    'sustained.svg',
+    barChart(
+      'Highest deliveries/s with every message delivered, in order (any latency)',
+      'subscribers on one channel',
+      'deliveries per second',
+      sizes.map((size) => ({ label: int(size), values: new Map(kinds.map((k) => [k, fullyDelivered(k, size)?.deliveredPerSecond ?? 0])) })),
+    ),
+  );
+  out.set(
+    'sustained-50ms.svg',
+    barChart(
+      `Highest deliveries/s with p99 < ${SUSTAINED_P99_MS} ms and every message delivered`,
+      'subscribers on one channel',
+      'deliveries per second',
+      sizes.map((size) => ({ label: int(size), values: new Map(kinds.map((k) => [k, highestSustained(fan, k, size)?.deliveredPerSecond ?? 0])) })),
+    ),
+  );
   return out;
 }
 
@@ -150,27 +177,35 @@ export function renderMarkdown(res: BenchResults): string {
   L.push(res.command);
   L.push('```');
   L.push('');
-  L.push(`Machine: ${m.nproc} cores (\`nproc\`), ${m.cpu}, ${fmt(m.memoryGB, 0)} GB RAM, Linux ${m.kernel}, Node ${m.node}. ` +
-    `Switchboard at ${m.revision} (build ${m.build}${m.buildChanged ? ', CHANGED during the run' : ''}). ` +
-    `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. ` +
-    `Each server ran alone in its own process${o.pin ? ' pinned to CPU 0 (load generator on the other CPUs)' : ' (no CPU pinning)'}; ` +
-    `${o.workers} subscriber worker process(es) and the publisher ran on the same machine` +
-    `${o.nice ? ` (the run and every process it started at nice ${o.nice}, ahead of other work on this shared machine)` : ''}. ` +
-    `Every figure is the median of ${o.rounds} round(s) (max latency: the worst round); each scenario starts a fresh server process.`);
+  L.push(
+    `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpu}, ${fmt(m.memoryGB, 0)} GB RAM, Linux ${m.kernel}, Node ${m.node}. ` +
+      `Switchboard at ${m.revision} (build ${m.build}${m.buildChanged ? ', CHANGED during the run' : ''}). ` +
+      `Versions: ${Object.entries(m.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}. ` +
+      `Each server ran alone in its own process${o.pin ? ' pinned to CPU 0 (load generator on the other CPUs)' : ' (no CPU pinning)'}; ` +
+      `${o.workers} subscriber worker process(es) and the publisher ran on the same machine` +
+      `${o.nice ? ` (the run and every process it started at nice ${o.nice}, ahead of other work on this shared machine)` : ''}. ` +
+      `Every figure is the median of ${o.rounds} round(s) (max latency: the worst round); each scenario starts a fresh server process.`,
+  );
   const all = [...res.fanout, ...res.connect];
   if (all.length) {
     const worst = Math.max(...all.map((r) => r.otherCpuPct + r.nicedCpuPct));
     const worstNiced = Math.max(...all.map((r) => r.nicedCpuPct));
     L.push('');
     const retried = all.filter((r) => r.attempts > 1).length;
-    L.push(`Other processes on the machine used at most ${fmt(worst, 0)} % of a core during any kept measurement ` +
-      `(of which niced background processes at most ${fmt(worstNiced, 0)} %)` +
-      (retried ? ` (${retried} scenario(s) were measured again because other processes disturbed the first attempt)` : '') +
-      (worst > 15 ? ' — **the machine was not quiet; treat latencies of the affected runs (see "Every run") with care**.' : '.'));
+    L.push(
+      `Other processes on the machine used at most ${fmt(worst, 0)} % of a core during any kept measurement ` +
+        `(of which niced background processes at most ${fmt(worstNiced, 0)} %)` +
+        (retried ? ` (${retried} scenario(s) were measured again because other processes disturbed the first attempt)` : '') +
+        (worst > 15 ? ' — **the machine was not quiet; treat latencies of the affected runs (see "Every run") with care**.' : '.'),
+    );
   }
   if (res.supplement) {
     L.push('');
-    L.push(`The ${res.supplement.replaced} rows come from a second run (${res.supplement.startedAt}, \`${res.supplement.command}\`): ${res.supplement.reason}.`);
+    L.push(
+      `The ${res.supplement.replaced} rows come from a second run (${res.supplement.startedAt}, \`${res.supplement.command}\`): ${res.supplement.reason}.`,
+    );
   }
   L.push('');
 
@@ -181,9 +216,11 @@ export function renderMarkdown(res: BenchResults): string {
   const rows = targetRows(fan, con, res.storm);
   L.push('### Targets');
   L.push('');
-  L.push('Each target is a ratio between servers measured in this run (absolute figures drift between runs on a shared machine). ' +
-    `"Sustained" = every subscriber received every publication, in order, and p99 latency stayed under ${SUSTAINED_P99_MS} ms; ` +
-    'the highest sustained rate is the highest of the rates tested that met that bar.');
+  L.push(
+    'Each target is a ratio between servers measured in this run (absolute figures drift between runs on a shared machine). ' +
+      `"Sustained" = every subscriber received every publication, in order, and p99 latency stayed under ${SUSTAINED_P99_MS} ms; ` +
+      'the highest sustained rate is the highest of the rates tested that met that bar.',
+  );
   L.push('');
   L.push('| target | measured in this run | met |');
   L.push('|---|---|:-:|');
@@ -201,22 +238,30 @@ export function renderMarkdown(res: BenchResults): string {
 
   L.push('### Fan-out: one channel, N subscribers, one publisher');
   L.push('');
-  L.push(`Publisher at R msgs/s for ${o.durationSeconds} s after a ${o.warmupSeconds} s warm-up; ~120-byte JSON payload carrying the publisher's ` +
-    'CLOCK_MONOTONIC timestamp; latency = receipt time in the subscriber process − that timestamp (publish → server → subscriber). ' +
-    'Delivered = every subscriber got every accepted publication exactly once, in order. CPU = server process utime+stime from /proc per delivered message.');
+  L.push(
+    `Publisher at R msgs/s for ${o.durationSeconds} s after a ${o.warmupSeconds} s warm-up; ~120-byte JSON payload carrying the publisher's ` +
+      'CLOCK_MONOTONIC timestamp; latency = receipt time in the subscriber process − that timestamp (publish → server → subscriber). ' +
+      'Delivered = every subscriber got every accepted publication exactly once, in order. CPU = server process utime+stime from /proc per delivered message.',
+  );
   L.push('');
-  L.push('| subscribers | server | rate (msgs/s) | delivered msgs/s | delivery | p50 ms | p95 ms | p99 ms | max ms | server CPU µs / delivery | server CPU % of a core | RSS / subscriber KB | JS heap / subscriber KB |');
+  L.push(
+    '| subscribers | server | rate (msgs/s) | delivered msgs/s | delivery | p50 ms | p95 ms | p99 ms | max ms | server CPU µs / delivery | server CPU % of a core | RSS / subscriber KB | JS heap / subscriber KB |',
+  );
   L.push('|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const size of sizes) {
     for (const f of fan.filter((x) => x.subscribers === size)) {
-      L.push(`| ${int(size)} | ${SERVER_LABELS[f.server]} | ${int(f.rate)} | ${int(f.deliveredPerSecond)} | ${f.complete ? '100 % ✓' : `${fmt(f.deliveryPct, 2)} % ✗`} | ` +
-        `${fmt(f.p50, 2)} | ${fmt(f.p95, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.max, 1)} | ${fmt(f.cpuUsPerDelivery, 2)} | ${fmt(f.serverCpuPct, 0)} | ${fmt(f.rssPerConnKB, 1)} | ${fmt(f.heapPerConnKB, 1)} |`);
+      L.push(
+        `| ${int(size)} | ${SERVER_LABELS[f.server]} | ${int(f.rate)} | ${int(f.deliveredPerSecond)} | ${f.complete ? '100 % ✓' : `${fmt(f.deliveryPct, 2)} % ✗`} | ` +
+          `${fmt(f.p50, 2)} | ${fmt(f.p95, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.max, 1)} | ${fmt(f.cpuUsPerDelivery, 2)} | ${fmt(f.serverCpuPct, 0)} | ${fmt(f.rssPerConnKB, 1)} | ${fmt(f.heapPerConnKB, 1)} |`,
+      );
     }
   }
   L.push('');
-  L.push('RSS per subscriber = (server RSS with the subscribers − RSS of the fresh server) ÷ subscribers, both after a forced GC. ' +
-    'A fresh server\'s own RSS varies by several MB from process to process, so at 1,000 connections the RSS figure is noisy ' +
-    '(see "Every run"); the JS heap (+ external) figure is the steadier one there.');
+  L.push(
+    'RSS per subscriber = (server RSS with the subscribers − RSS of the fresh server) ÷ subscribers, both after a forced GC. ' +
+      "A fresh server's own RSS varies by several MB from process to process, so at 1,000 connections the RSS figure is noisy " +
+      '(see "Every run"); the JS heap (+ external) figure is the steadier one there.',
+  );
   L.push('');
 
   if (con.length) {
@@ -224,10 +269,14 @@ export function renderMarkdown(res: BenchResults): string {
     L.push('');
     L.push('Switchboard and Socket.IO verify an HS256 JWT per connection; raw ws does no auth. RSS measured from /proc after a forced GC in the server.');
     L.push('');
-    L.push('| server | connected | connects/s | server CPU µs / connect | RSS before MB | RSS after MB | RSS / idle connection KB | JS heap / idle connection KB |');
+    L.push(
+      '| server | connected | connects/s | server CPU µs / connect | RSS before MB | RSS after MB | RSS / idle connection KB | JS heap / idle connection KB |',
+    );
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const c of con) {
-      L.push(`| ${SERVER_LABELS[c.server]} | ${int(c.connected)} | ${int(c.perSecond)} | ${fmt(c.cpuUsPerConnection, 0)} | ${fmt(c.rssBaseMB, 1)} | ${fmt(c.rssAfterMB, 1)} | ${fmt(c.rssPerConnKB, 1)} | ${fmt(c.heapPerConnKB, 1)} |`);
+      L.push(
+        `| ${SERVER_LABELS[c.server]} | ${int(c.connected)} | ${int(c.perSecond)} | ${fmt(c.cpuUsPerConnection, 0)} | ${fmt(c.rssBaseMB, 1)} | ${fmt(c.rssAfterMB, 1)} | ${fmt(c.rssPerConnKB, 1)} | ${fmt(c.heapPerConnKB, 1)} |`,
+      );
     }
     L.push('');
   }
@@ -251,7 +300,11 @@ export function renderMarkdown(res: BenchResults): string {
       const cells = [int(size), int(rate)];
       for (const k of others) {
         const b = get(k);
-        cells.push(a && b ? ratio(a.deliveredPerSecond, b.deliveredPerSecond) : '–', a && b ? ratio(a.p99, b.p99) : '–', a && b ? ratio(a.cpuUsPerDelivery, b.cpuUsPerDelivery) : '–');
+        cells.push(
+          a && b ? ratio(a.deliveredPerSecond, b.deliveredPerSecond) : '–',
+          a && b ? ratio(a.p99, b.p99) : '–',
+          a && b ? ratio(a.cpuUsPerDelivery, b.cpuUsPerDelivery) : '–',
+        );
       }
       L.push(`| ${cells.join(' | ')} |`);
     }
@@ -259,7 +312,11 @@ export function renderMarkdown(res: BenchResults): string {
     if (a) {
       for (const k of others) {
         const b = con.find((x) => x.server === k);
-        if (b) L.push('', `Idle connections, Switchboard ÷ ${SERVER_LABELS[k]}: RSS per connection ${ratio(a.rssPerConnKB, b.rssPerConnKB)}, server CPU per connect ${ratio(a.cpuUsPerConnection, b.cpuUsPerConnection)}, connects/s ${ratio(a.perSecond, b.perSecond)}.`);
+        if (b)
+          L.push(
+            '',
+            `Idle connections, Switchboard ÷ ${SERVER_LABELS[k]}: RSS per connection ${ratio(a.rssPerConnKB, b.rssPerConnKB)}, server CPU per connect ${ratio(a.cpuUsPerConnection, b.cpuUsPerConnection)}, connects/s ${ratio(a.perSecond, b.perSecond)}.`,
+          );
       }
     }
     L.push('');
@@ -267,14 +324,20 @@ export function renderMarkdown(res: BenchResults): string {
 
   L.push('<details><summary>Every run</summary>');
   L.push('');
-  L.push('| scenario | server | round | connected | published | delivered | in order | msgs/s | p50 | p95 | p99 | max ms | CPU µs/msg | server CPU % | load-gen CPU % | other processes CPU % (normal + niced) | RSS/conn KB |');
+  L.push(
+    '| scenario | server | round | connected | published | delivered | in order | msgs/s | p50 | p95 | p99 | max ms | CPU µs/msg | server CPU % | load-gen CPU % | other processes CPU % (normal + niced) | RSS/conn KB |',
+  );
   L.push('|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of res.fanout) {
-    L.push(`| fan-out ${int(r.subscribers)} @ ${int(r.rate)}/s | ${SERVER_LABELS[r.server]} | ${r.round} | ${int(r.connected)} | ${int(r.published)} | ${int(r.delivered)} / ${int(r.expected)} | ${r.outOfOrder === 0 ? 'yes' : `${r.outOfOrder} out of order`} | ` +
-      `${int(r.deliveredPerSecond)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${fmt(r.latencyMs.max, 1)} | ${fmt(r.cpuUsPerDelivery, 2)} | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`);
+    L.push(
+      `| fan-out ${int(r.subscribers)} @ ${int(r.rate)}/s | ${SERVER_LABELS[r.server]} | ${r.round} | ${int(r.connected)} | ${int(r.published)} | ${int(r.delivered)} / ${int(r.expected)} | ${r.outOfOrder === 0 ? 'yes' : `${r.outOfOrder} out of order`} | ` +
+        `${int(r.deliveredPerSecond)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${fmt(r.latencyMs.max, 1)} | ${fmt(r.cpuUsPerDelivery, 2)} | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`,
+    );
   }
   for (const r of res.connect) {
-    L.push(`| connect ${int(r.target)} | ${SERVER_LABELS[r.server]} | ${r.round} | ${int(r.connected)} | | | | ${int(r.perSecond)} conn/s | | | | | ${fmt(r.cpuUsPerConnection, 0)} µs/conn | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`);
+    L.push(
+      `| connect ${int(r.target)} | ${SERVER_LABELS[r.server]} | ${r.round} | ${int(r.connected)} | | | | ${int(r.perSecond)} conn/s | | | | | ${fmt(r.cpuUsPerConnection, 0)} µs/conn | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`,
+    );
   }
   L.push('');
   L.push('</details>');

@@ -1,12 +1,4 @@
-import type { ServerKind } from './common.js';
-
-export interface LatencyMs {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
+import type { LatencyMs, ServerKind } from '@switchboard/loadgen';
 
 /** N idle connections opened and held. */
 export interface ConnectRun {
@@ -142,14 +134,4 @@ export interface BenchResults {
   storm?: StormRun;
   /** Scenarios replaced by those of a second run (see `reason`). */
   supplement?: { command: string; startedAt: string; replaced: string; reason: string };
-}
-
-/** Percentiles of an unsorted array of µs values, in ms. */
-export function latencySummary(values: Float64Array): LatencyMs {
-  if (values.length === 0) return { p50: NaN, p95: NaN, p99: NaN, max: NaN, mean: NaN };
-  const sorted = values.slice().sort();
-  const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number) / 1000;
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: (sorted[sorted.length - 1] as number) / 1000, mean: sum / sorted.length / 1000 };
 }

@@ -18,7 +18,7 @@ export function localRedis(url: string): string {
 export async function loadCluster(tree: string, redisUrl: string): Promise<ClusterModule> {
   // Read once when the module loads (REDIS_URL), so set before importing it.
   process.env['REDIS_URL'] = redisUrl;
-  return await import(pathToFileURL(join(tree, 'test/cluster/cluster.ts')).href) as ClusterModule;
+  return (await import(pathToFileURL(join(tree, 'test/cluster/cluster.ts')).href)) as ClusterModule;
 }
 
 /** Short git revision of the checkout, or '?'. */

@@ -13,7 +13,9 @@ process.on('SIGUSR2', () => {
   const action = on ? 'stop' : 'start';
   on = !on;
   profile(action, file).then(
-    () => { if (action === 'stop') process.stderr.write('SB_CPU_PROFILE_WRITTEN\n'); },
+    () => {
+      if (action === 'stop') process.stderr.write('SB_CPU_PROFILE_WRITTEN\n');
+    },
     (err) => process.stderr.write(`profile ${action} failed: ${err}\n`),
   );
 });

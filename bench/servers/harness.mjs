@@ -11,7 +11,7 @@ import { Session } from 'node:inspector/promises';
  * @property {() => Promise<void>} close
  */
 
-/** @param {import('../lib/ipc.js').ServerReply} msg */
+/** @param {import('@switchboard/loadgen').ServerReply} msg */
 function send(msg) {
   process.send?.(msg);
 }
@@ -28,7 +28,7 @@ export async function serve(start) {
   if (!process.send) throw new Error('start this through bench/compare.ts (needs an IPC channel)');
   const server = await start();
   process.on('message', (raw) => {
-    const msg = /** @type {import('../lib/ipc.js').ServerRequest} */ (raw);
+    const msg = /** @type {import('@switchboard/loadgen').ServerRequest} */ (raw);
     if (msg.type === 'stats') {
       if (msg.gc && gc) {
         gc();
@@ -46,12 +46,15 @@ export async function serve(start) {
       );
     } else if (msg.type === 'stop') {
       const hard = setTimeout(() => process.exit(0), 5000);
-      server.close().catch(() => {}).finally(() => {
-        clearTimeout(hard);
-        send({ type: 'stopped' });
-        // Exit normally so --cpu-prof can write its profile.
-        setTimeout(() => process.exit(0), 50);
-      });
+      server
+        .close()
+        .catch(() => {})
+        .finally(() => {
+          clearTimeout(hard);
+          send({ type: 'stopped' });
+          // Exit normally so --cpu-prof can write its profile.
+          setTimeout(() => process.exit(0), 50);
+        });
     }
   });
   // The orchestrator went away: do not linger.

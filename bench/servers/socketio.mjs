@@ -51,11 +51,12 @@ await serve(async () => {
   return {
     port: /** @type {import('node:net').AddressInfo} */ (http.address()).port,
     connections: () => io.engine.clientsCount,
-    close: () => new Promise((resolve) => {
-      io.close(() => {
-        for (const c of redisClients) c.disconnect();
-        resolve();
-      });
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        io.close(() => {
+          for (const c of redisClients) c.disconnect();
+          resolve();
+        });
+      }),
   };
 });

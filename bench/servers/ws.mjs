@@ -25,7 +25,10 @@ await serve(async () => {
       if (typeof msg.channel !== 'string') return;
       if (msg.type === 'sub') {
         let set = channels.get(msg.channel);
-        if (!set) channels.set(msg.channel, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          channels.set(msg.channel, set);
+        }
         set.add(ws);
         mine.add(msg.channel);
         ws.send('{"type":"subok"}');
@@ -42,9 +45,10 @@ await serve(async () => {
   return {
     port: /** @type {import('node:net').AddressInfo} */ (wss.address()).port,
     connections: () => wss.clients.size,
-    close: () => new Promise((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close(() => resolve(undefined));
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve(undefined));
+      }),
   };
 });

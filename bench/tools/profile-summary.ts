@@ -69,7 +69,7 @@ const selfByFile = new Map<string, number>();
 for (const [id, us] of self) {
   const f = (byId.get(id) as ProfileNode).callFrame;
   selfByFn.set(label(f), (selfByFn.get(label(f)) ?? 0) + us);
-  const key = f.url ? short(f.url).split(':')[0] as string : `(${f.functionName || 'native'})`;
+  const key = f.url ? (short(f.url).split(':')[0] as string) : `(${f.functionName || 'native'})`;
   selfByFile.set(key, (selfByFile.get(key) ?? 0) + us);
 }
 
@@ -95,6 +95,9 @@ for (const [l, us] of [...selfByFn].sort((a, b) => b[1] - a[1]).slice(0, top)) o
 out.push('\nself time by file:');
 for (const [l, us] of [...selfByFile].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`${pct(us)}  ${l}`);
 out.push('\ninclusive time by function:');
-const inclRows = [...incl].filter(([l]) => !match || l.includes(match)).sort((a, b) => b[1] - a[1]).slice(0, top);
+const inclRows = [...incl]
+  .filter(([l]) => !match || l.includes(match))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top);
 for (const [l, us] of inclRows) out.push(`${pct(us)}  ${l}`);
 process.stdout.write(`${out.join('\n')}\n`);

@@ -2,7 +2,7 @@
 import { SwitchboardError } from '../core/sb-error.js';
 import { APIKEY_HELP, apikey } from './apikey.js';
 import { parseArgs } from './args.js';
-import { bench, benchHelp } from './bench/command.js';
+import { bench, benchHelp } from './bench.js';
 import { MIGRATE_HELP, migrate } from './migrate.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { TOKEN_HELP, token } from './token.js';
@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<void> {
       if (args.help) return out(MIGRATE_HELP);
       return migrate(args, out);
     case 'bench':
-      if (args.help) return out(benchHelp(args));
+      if (args.help) return out(await benchHelp(args));
       return bench(args, out);
     case 'help':
       return out(HELP);

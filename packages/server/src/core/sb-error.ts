@@ -25,6 +25,8 @@ export const SB_ERRORS = {
   SB_ERR_LISTEN: 'cannot listen',
   /** A CLI argument is missing or invalid. */
   SB_ERR_CLI_ARGS: 'invalid command line',
+  /** `switchboard bench` ran where the load generator package (@switchboard/loadgen) is not installed. */
+  SB_ERR_LOADGEN_MISSING: 'load generator not installed',
   /** The database (SQLite file or PostgreSQL) cannot be opened or migrated. */
   SB_ERR_STORAGE: 'storage unavailable',
 } as const;

@@ -1,0 +1,46 @@
+import { fileURLToPath } from 'node:url';
+import { createStoredApiKey } from '../auth/key-files.js';
+import { createError } from '../core/sb-error.js';
+import { configSchema } from '../features/builtin.js';
+import type { ParsedArgs } from './args.js';
+
+type Loadgen = typeof import('@switchboard/loadgen');
+
+/**
+ * The load generator lives in its own package (@switchboard/loadgen), loaded only when
+ * `switchboard bench` runs: the server library neither ships nor loads it.
+ */
+async function loadgen(): Promise<Loadgen> {
+  try {
+    return await import('@switchboard/loadgen');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !String((err as Error).message).includes('@switchboard/loadgen')) throw err;
+    throw createError(
+      'SB_ERR_LOADGEN_MISSING',
+      'switchboard bench needs the load generator package @switchboard/loadgen, which is not installed here (it comes with the Switchboard repository: npm ci && npm run build)',
+    );
+  }
+}
+
+const host = {
+  cliMain: fileURLToPath(new URL('./main.js', import.meta.url)),
+  createApiKey: (dataDir: string) => createStoredApiKey(dataDir, null).key,
+  defaultNamespaces: () => configSchema.parse({}).namespaces as Record<string, object>,
+};
+
+/** `switchboard bench --help`, or the options of one scenario. */
+export async function benchHelp(args: ParsedArgs): Promise<string> {
+  return (await loadgen()).benchHelp(args);
+}
+
+/** `switchboard bench <scenario> [options]`: a bad argument is SB_ERR_CLI_ARGS (exit status 2). */
+export async function bench(args: ParsedArgs, out: (text: string) => void): Promise<void> {
+  const lg = await loadgen();
+  try {
+    await lg.bench(args, out, host);
+  } catch (err) {
+    if (err instanceof lg.BenchUsageError) throw createError('SB_ERR_CLI_ARGS', err.message);
+    throw err;
+  }
+}
