@@ -40,6 +40,11 @@ export class ManualClock {
     this.#onMove.push(hook);
   }
 
+  /** When the earliest pending timer is due (Unix ms), or undefined when none is. */
+  nextDue(): number | undefined {
+    return this.#earliest(Number.POSITIVE_INFINITY)?.[1].at;
+  }
+
   /** Move forward by `ms`; see `advanceTo`. */
   advance(ms: number): void {
     this.advanceTo(this.#now + ms);
