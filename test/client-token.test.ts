@@ -2,9 +2,16 @@ import type { ClientStateEvent, SwitchboardClient } from '@switchboard/client';
 import { describe, expect, it } from 'vitest';
 import { useRealServer } from '../packages/client/test/real-server.js';
 import { waitFor } from '../packages/client/test/wait-for.js';
+import { eventually } from './helpers/eventually.js';
+import { ManualClock } from './helpers/manual-clock.js';
 
+// One clock for the server and the SDK, moved by the tests: tokens expire and are refreshed
+// without wall-clock time passing. Sockets stay real.
+const clock = new ManualClock();
 // No clock skew: the server closes a connection at its token's exp (exp + auth.clockSkew), as the SDK expects here.
-const { server, client: createClient } = useRealServer({ auth: { clockSkew: '0s' } });
+const { server, client: createClient } = useRealServer({ auth: { clockSkew: '0s' }, now: clock.now });
+clock.onMove(() => server().server.node.wheel.advance());
+const onClock = { now: clock.now, timers: clock.timers };
 
 function states(client: SwitchboardClient): ClientStateEvent[] {
   const log: ClientStateEvent[] = [];
@@ -15,12 +22,10 @@ function states(client: SwitchboardClient): ClientStateEvent[] {
 describe('client SDK against the real server: tokens', () => {
   it('refreshes a short-lived token over the live connection and outlives several lifetimes', async () => {
     const issued: number[] = [];
-    let fifthToken: () => void = () => {};
-    const fiveTokens = new Promise<void>((resolve) => (fifthToken = resolve));
     const client = createClient({ sub: 'alice' }, {
+      ...onClock,
       getToken: async () => {
-        issued.push(Date.now());
-        if (issued.length === 5) fifthToken();
+        issued.push(clock.now());
         return server().token({ sub: 'alice', ttlSeconds: 3 });
       },
     });
@@ -29,10 +34,15 @@ describe('client SDK against the real server: tokens', () => {
     client.connect();
     await waitFor(sub, 'subscribed');
     const session = client.session;
-    expect(session?.expires).toBeGreaterThan(Date.now());
+    expect(session?.expires).toBeGreaterThan(clock.now());
 
     // One token and four refreshes: about two lifetimes, each of which would end in 3003 unrefreshed.
-    await fiveTokens;
+    // The earliest timer is the refresh; the server answers before the clock moves on.
+    while (issued.length < 5) {
+      const expires = client.session!.expires!;
+      clock.advanceTo(clock.nextDue()!);
+      await eventually(() => client.session!.expires! > expires, 5_000, 'the refreshed expiry');
+    }
     const got = waitFor(sub, 'publication');
     await sub.publish(42);
     expect((await got).data).toBe(42);
@@ -40,11 +50,12 @@ describe('client SDK against the real server: tokens', () => {
     expect(client.session?.client).toBe(session?.client);
     expect(client.session!.expires!).toBeGreaterThan(session!.expires!);
     expect(issued.at(-1)! - issued[0]!).toBeGreaterThan(3_000);
-  }, 20_000);
+  });
 
   it('after a failed refresh, reconnects on close 3003 with a fresh token and resubscribes', async () => {
     let calls = 0;
     const client = createClient({ sub: 'bob' }, {
+      ...onClock,
       backoff: { minDelay: 50, maxDelay: 200 },
       getToken: async () => {
         calls += 1;
@@ -59,13 +70,20 @@ describe('client SDK against the real server: tokens', () => {
     client.connect();
     await waitFor(sub, 'subscribed');
 
-    const expired = await waitFor(client, 'connecting', () => true, 6_000);
-    expect(expired).toEqual({ code: 3003, reason: 'token expired' });
-    const back = await waitFor(sub, 'subscribed', () => true, 6_000);
-    expect(back.wasRecovering).toBe(true);
+    // The refresh timer fires and getToken fails; too close to expiry to retry.
+    const refreshFailed = waitFor(client, 'error', (e) => e.during === 'refresh');
+    clock.advanceTo(clock.nextDue()!);
+    await refreshFailed;
+    const expired = waitFor(client, 'connecting');
+    const reconnecting = waitFor(client, 'reconnecting');
+    clock.advanceTo(client.session!.expires!);
+    expect(await expired).toEqual({ code: 3003, reason: 'token expired' });
+    const back = waitFor(sub, 'subscribed');
+    clock.advance((await reconnecting).delay);
+    expect((await back).wasRecovering).toBe(true);
     expect(client.state).toBe('connected');
     expect(calls).toBe(3);
     expect(errors).toContain('refresh');
     expect(seen.map((e) => `${e.state}:${e.code}`)).toEqual(['connecting:0', 'connected:2', 'connecting:3003', 'connected:2']);
-  }, 20_000);
+  });
 });

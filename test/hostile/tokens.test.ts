@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { ErrorCode } from '@switchboard/protocol';
 import { SignJWT, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8 } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { ALL_ACTIONS } from '../helpers/server.js';
 import { expectClosed, hostileServer, replyError } from './harness.js';
 
@@ -139,7 +140,10 @@ const cases: TokenCase[] = [
 ];
 
 describe('hostile tokens', () => {
-  const ctx = hostileServer({ auth: { audience: AUD, issuer: ISS, publicKeys: [{ alg: 'RS256', pem: rsaPem, kid: KID }] } });
+  // The server's clock moves only when a test moves it (the cases' time claims keep minutes of margin).
+  const clock = new ManualClock();
+  const ctx = hostileServer({ auth: { audience: AUD, issuer: ISS, publicKeys: [{ alg: 'RS256', pem: rsaPem, kid: KID }] }, now: clock.now });
+  clock.onMove(() => ctx().s.server.node.wheel.advance());
   const secret = () => ctx().s.server.secret as string;
 
   it.each(cases)('$name', async (tc) => {
@@ -213,8 +217,10 @@ describe('hostile tokens', () => {
   });
 
   it('a connection whose token expires without refresh is closed with 3003 once exp + clockSkew passes', async () => {
-    // Expired 28 s ago: inside the 30 s skew, so accepted, and closed 1–2 s later.
+    // Expired 28 s ago: inside the 30 s skew, so accepted, and closed when the clock reaches exp + 30 s.
     const c = await ctx().connect('tess', { ttlSeconds: -28 });
-    await expectClosed(c, 3003, 4000);
+    const exp = Math.floor(clock.now() / 1000) - 28;
+    clock.advanceTo(exp * 1000 + ctx().s.server.config.auth.clockSkew);
+    await expectClosed(c, 3003);
   });
 });

@@ -33,7 +33,7 @@ export interface SwitchboardOptions {
   engine?: Engine;
   /** Features of the embedding app, registered after the built-in ones. */
   features?: readonly FeatureModule[];
-  /** Clock in Unix ms for token checks and connection deadlines (default `Date.now`); tests move it instead of waiting. */
+  /** Clock in Unix ms for token checks, connection deadlines and `mintToken` (default `Date.now`); tests move it instead of waiting. */
   now?: () => number;
   /** Run the built-in features (notifications, activity); default true. */
   builtinFeatures?: boolean;
@@ -133,10 +133,10 @@ export class Switchboard {
     return { port: address.port, host };
   }
 
-  /** Mint a token with the configured HMAC secret (development and tests). */
+  /** Mint a token with the configured HMAC secret (development and tests), on the server's clock. */
   async mintToken(claims: TokenClaims): Promise<string> {
     if (!this.secret) throw createError('SB_ERR_NO_TOKEN_KEY', 'no HMAC secret to mint tokens with');
-    return mintToken(this.secret, claims);
+    return mintToken(this.secret, claims, this.node.now);
   }
 
   /**

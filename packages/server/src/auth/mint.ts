@@ -13,16 +13,20 @@ export interface TokenClaims {
   iss?: string;
 }
 
-/** Mint an HS256 token, as an app backend would (the CLI and tests use this). */
-export async function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+/**
+ * Mint an HS256 token, as an app backend would (the CLI and tests use this). `now` (Unix ms)
+ * sets `iat` and `exp`: a server on an injected clock mints tokens its verifier agrees with.
+ */
+export async function mintToken(secret: string, claims: TokenClaims, now: () => number = Date.now): Promise<string> {
+  const seconds = Math.floor(now() / 1000);
   const payload: Record<string, unknown> = { tenant: claims.tenant };
   if (claims.caps) payload['caps'] = claims.caps;
   if (claims.info !== undefined) payload['info'] = claims.info;
   let jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + (claims.ttlSeconds ?? 3600));
+    .setIssuedAt(seconds)
+    .setExpirationTime(seconds + (claims.ttlSeconds ?? 3600));
   if (claims.aud) jwt = jwt.setAudience(claims.aud);
   if (claims.iss) jwt = jwt.setIssuer(claims.iss);
   return jwt.sign(new TextEncoder().encode(secret));
