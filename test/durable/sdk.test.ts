@@ -3,22 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { activity } from '@switchboard/client/activity';
 import { type Notification, type UnreadCount, notifications } from '@switchboard/client/notifications';
+import { eventually } from '../helpers/eventually.js';
 import { type DurableServer, STORES, startDurableServer } from './helpers.js';
 
 /** The SDK's feature modules `notifications(client)` and `activity(client, scope)` against the real server. */
-
-function until<T>(get: () => T | undefined, timeout = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeout;
-    const check = () => {
-      const v = get();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() > deadline) return reject(new Error('timed out'));
-      setTimeout(check, 10);
-    };
-    check();
-  });
-}
 
 describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
   let s: DurableServer;
@@ -48,15 +36,16 @@ describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
     inbox.onNotification((n) => live.push(n));
     inbox.onUnreadCount((c) => counts.push(c));
     // Subscribed once the client connected; wait for the subscription to be in place.
-    await until(() => (s.server.node.channels('acme').some((c) => c.channel === 'user:sdk-ann') ? true : undefined));
+    await eventually(() => s.server.node.channels('acme').some((c) => c.channel === 'user:sdk-ann'), 5000, 'the user:sdk-ann subscription');
     await s.api('POST', '/notifications', { body: { user: 'sdk-ann', type: 'mention', title: 'Hi from the backend' } });
-    const n = await until(() => live[0]);
+    await eventually(() => live.length > 0, 5000, 'the live notification');
+    const n = live[0] as Notification;
     expect(n.title).toBe('Hi from the backend');
-    await until(() => counts.find((c) => c.count === 1));
+    await eventually(() => counts.some((c) => c.count === 1), 5000, 'unread count 1');
     expect(await inbox.unreadCount()).toEqual({ count: 1, unseen: 1 });
     expect((await inbox.list({ unreadOnly: true })).notifications.map((x) => x.id)).toEqual([n.id]);
     await inbox.markRead(n.id);
-    await until(() => counts.find((c) => c.count === 0));
+    await eventually(() => counts.some((c) => c.count === 0), 5000, 'unread count 0');
     await expect(inbox.markRead('n_nope')).rejects.toMatchObject({ code: 117 });
     expect(await inbox.setPreferences({ mutedTypes: ['review'] })).toEqual({ mutedTypes: ['review'], mutedCategories: [], minPriority: 'low' });
     expect(await inbox.preferences()).toEqual({ mutedTypes: ['review'], mutedCategories: [], minPriority: 'low' });
@@ -69,11 +58,11 @@ describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
     const feed = activity(await connected('sdk-bob', { 'project:*': ['subscribe', 'publish'] }), 'project:77');
     const live: string[] = [];
     feed.onActivity((a) => live.push(a.verb));
-    await until(() => (s.server.node.channels('acme').some((c) => c.channel === 'activity:project:77') ? true : undefined));
+    await eventually(() => s.server.node.channels('acme').some((c) => c.channel === 'activity:project:77'), 5000, 'the activity:project:77 subscription');
     await s.api('POST', '/activities', { body: { scope: 'project:77', actor: 'ann', verb: 'created' } });
     const recorded = await feed.record({ verb: 'commented', object: 'task:1' });
     expect(recorded.activity).toMatchObject({ actor: 'sdk-bob', scope: 'project:77' });
-    await until(() => (live.length === 2 ? live : undefined));
+    await eventually(() => live.length === 2, 5000, 'both activities live');
     expect(live).toEqual(['created', 'commented']);
     expect((await feed.list({ actor: 'ann' })).activities.map((a) => a.verb)).toEqual(['created']);
   });
