@@ -8,7 +8,7 @@ import { TokenVerifier } from './auth/token-verifier.js';
 import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { Node } from './core/node.js';
-import { createError } from './core/sb-error.js';
+import { createError } from './errors/sb-error.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
 import { createRedisEngine, redisEngineOptions, usesRedis } from './engine/redis/redis-engine.js';

@@ -8,7 +8,7 @@ import type { ResolvedChannel } from './channels.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import { PING_FRAME, errorFrame, replyFrame } from './encode.js';
 import type { Node } from './node.js';
-import { ReplyError } from './reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
 import type { TimerHandle } from './timer-wheel.js';
 
 export type ClientState = 'handshake' | 'connected' | 'closed';

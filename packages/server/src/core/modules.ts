@@ -2,7 +2,7 @@ import type { Identity } from '../auth/token-verifier.js';
 import type { ResolvedChannel } from './channels.js';
 import type { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
-import { createError } from './sb-error.js';
+import { createError } from '../errors/sb-error.js';
 
 /** Payloads of the hooks, one type per hook. Throw a ReplyError from a `before`/`on` hook to refuse. */
 export interface HookPayloads {

@@ -20,7 +20,7 @@ import { type ModuleParts, ModuleRegistry } from './modules.js';
 import { Hub } from './hub.js';
 import { unsubscribePush } from './encode.js';
 import { deviceOf, groupPresence } from './presence.js';
-import { ReplyError } from './reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
 import { TimerWheel } from './timer-wheel.js';
 
 export interface NodeOptions {

@@ -1,7 +1,7 @@
 import { type Config, type ConfigSchema, type ConfigSection, CORE_CONFIG_KEYS, CORE_NAMESPACES, type NamespaceInput, buildConfigSchema, namespaceSchema } from '../config/schema.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
-import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../core/sb-error.js';
+import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import { migrationList } from '../storage/migrate.js';

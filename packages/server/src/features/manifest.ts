@@ -5,7 +5,7 @@ import type { CommandDefinition } from '../core/command.js';
 import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
 import type { Hooks } from '../core/modules.js';
 import type { Node } from '../core/node.js';
-import type { FeatureErrorCode, SwitchboardError } from '../core/sb-error.js';
+import type { FeatureErrorCode, SwitchboardError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';

@@ -4,7 +4,7 @@ import type { NamespaceConfig } from '../../config/schema.js';
 import type { ResolvedChannel } from '../channels.js';
 import type { CommandContext } from '../command.js';
 import { type Action, can } from '../permissions.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 
 type Switch = 'presence' | 'signals' | 'clientPublish' | 'history';
 const DISABLED: Record<Switch, string> = {

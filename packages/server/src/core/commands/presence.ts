@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 export const presenceCommand = defineCommand({

@@ -4,7 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
 import { historyPageJson } from '../encode.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
 
 export const publishCommand = defineCommand({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type Identity, TokenError } from '../../auth/token-verifier.js';
 import { defineCommand } from '../command.js';
 import { can } from '../permissions.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 
 export const connectCommand = defineCommand({
   method: 'connect',

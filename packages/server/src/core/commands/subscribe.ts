@@ -6,7 +6,7 @@ import type { Subscription } from '../client.js';
 import { defineCommand } from '../command.js';
 import { RawJson, publicationJson } from '../encode.js';
 import { can } from '../permissions.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, positionParam } from './schemas.js';
 
 /**

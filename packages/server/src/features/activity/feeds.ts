@@ -3,7 +3,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { Node } from '../../core/node.js';
 import { can } from '../../core/permissions.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import type { ActivityConfig } from './config.js';
 import { ACTIVITY_NAMESPACE, type Activity, type ActivityInput } from './model.js';

@@ -4,7 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import type { Client } from '../../core/client.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { can } from '../../core/permissions.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { USER_NAMESPACE } from './delivery.js';
 import type { Inbox } from './inbox.js';
 import { idempotencyKey, listFilters, notificationContent, notificationId, preferencesPatch, userId } from './schemas.js';

@@ -1,7 +1,7 @@
 import { ErrorCode, type ErrorCodeName, errorCodeName } from '@switchboard/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import type { ReplyErrorBody } from './schemas.js';
 
 /**

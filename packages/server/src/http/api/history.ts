@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import { historyPageJson } from '../../core/encode.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelParams, publication, streamPosition } from './schemas.js';
 

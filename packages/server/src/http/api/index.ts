@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../../auth/api-keys.js';
 import type { Config } from '../../config/schema.js';
 import type { Node } from '../../core/node.js';
-import { createError } from '../../core/sb-error.js';
+import { createError } from '../../errors/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';

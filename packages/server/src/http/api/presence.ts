@@ -2,7 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelParams, presenceMember } from './schemas.js';
 

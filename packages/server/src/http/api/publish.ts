@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import type { PublishOutcome } from '../../engine/broker.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelName, idempotencyKey, itemResult, jsonData, publishResult } from './schemas.js';
