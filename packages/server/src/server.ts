@@ -101,7 +101,7 @@ export class Switchboard {
     }
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
     try {
-      await node.start();
+      await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
       await features.start(node, storage);
     } catch (err) {
       await server.close().catch((closeErr) => logger.warn({ err: closeErr }, 'closing after a failed start failed'));

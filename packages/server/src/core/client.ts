@@ -4,29 +4,14 @@ import {
 } from '@switchboard/protocol';
 import { type Identity, validUntil } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
-import type { ResolvedChannel } from './channels.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import { PING_FRAME, errorFrame, replyFrame } from './encode.js';
 import type { Node } from './node.js';
 import { ReplyError } from '../errors/reply-error.js';
+import type { Subscription } from './subscription.js';
 import type { TimerHandle } from './timer-wheel.js';
 
 export type ClientState = 'handshake' | 'connected' | 'closed';
-
-/** One subscription of one connection. */
-export interface Subscription {
-  ch: ResolvedChannel;
-  /** Highest offset delivered (or recovered); lower offsets are never sent again. */
-  offset: number;
-  /** The stream epoch `offset` belongs to (set by the subscribe reply). */
-  epoch: string;
-  /** While recovering, live publications wait here, so the reply's publications come first. */
-  pending: Array<{ epoch: string; offset: number; bytes: Buffer }> | null;
-  /** Whether this connection entered presence in the channel. */
-  present: boolean;
-  presenceState: string | null;
-  presenceSince: number;
-}
 
 const SETTLED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
@@ -127,6 +112,14 @@ export class Client {
     const l = this.node.config.limits;
     this.#signalBucket ??= new TokenBucket(l.signalsPerSecond, l.signalsPerSecond * 2);
     return this.#signalBucket;
+  }
+
+  isSubscribed(key: string): boolean {
+    return this.subs.has(key);
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size;
   }
 
   get closed(): boolean {

@@ -1,16 +1,16 @@
 import type { Identity } from '../auth/token-verifier.js';
 import type { ResolvedChannel } from './channels.js';
-import type { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
+import type { SessionContext } from './context.js';
 import { createError } from '../errors/sb-error.js';
 
 /** Payloads of the hooks, one type per hook. Throw a ReplyError from a `before`/`on` hook to refuse. */
 export interface HookPayloads {
-  onConnect: { client: Client; identity: Identity };
-  onDisconnect: { client: Client };
-  beforeSubscribe: { client: Client; channel: ResolvedChannel };
-  beforePublish: { channel: ResolvedChannel; data: string; client: Client | null };
-  afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: Client | null };
+  onConnect: { client: SessionContext; identity: Identity };
+  onDisconnect: { client: SessionContext };
+  beforeSubscribe: { client: SessionContext; channel: ResolvedChannel };
+  beforePublish: { channel: ResolvedChannel; data: string; client: SessionContext | null };
+  afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: SessionContext | null };
 }
 export type HookName = keyof HookPayloads;
 export const HOOK_NAMES: readonly HookName[] = ['onConnect', 'onDisconnect', 'beforeSubscribe', 'beforePublish', 'afterPublish'];
@@ -35,7 +35,7 @@ export class ModuleRegistry {
   readonly features: ModuleParts[] = [];
   readonly #hooks = new Map<HookName, Array<(payload: never) => void | Promise<void>>>();
 
-  register(feature: ModuleParts, commands: Map<string, CommandDefinition>): void {
+  register(feature: ModuleParts, commands: { has(method: string): boolean; set(method: string, command: CommandDefinition): unknown }): void {
     if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
     for (const dep of feature.dependsOn ?? []) {
       if (!this.features.some((f) => f.name === dep)) throw createError('SB_ERR_FEATURE_DEPENDENCY', `feature "${feature.name}" needs "${dep}", registered before it`);

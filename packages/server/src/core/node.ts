@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import {
-  type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPosition, type StreamPublication,
+  type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication,
 } from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
@@ -14,13 +15,17 @@ import { NodeStats } from '../observability/stats.js';
 import { ChannelResolver, type ResolvedChannel } from './channels.js';
 import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
+import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
+import type { KernelCommandContext, KernelNode } from './kernel-context.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { type ModuleParts, ModuleRegistry } from './modules.js';
+import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry } from './modules.js';
 import { Hub } from './hub.js';
 import { unsubscribePush } from './encode.js';
 import { deviceOf, groupPresence } from './presence.js';
 import { ReplyError } from '../errors/reply-error.js';
+import { createError } from '../errors/sb-error.js';
+import type { Storage } from '../storage/storage.js';
 import { TimerWheel } from './timer-wheel.js';
 
 export interface NodeOptions {
@@ -34,13 +39,6 @@ export interface NodeOptions {
   now?: () => number;
 }
 
-export interface PublishRequest {
-  idempotencyKey?: string;
-  client?: Client | null;
-  /** A shared rate bucket the publish takes a token from, in the same step (111 when empty). */
-  rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
-}
-
 /** Connections written per event-loop turn when flushing (see Node.#flush). */
 const FLUSH_CHUNK = 256;
 
@@ -48,7 +46,7 @@ const FLUSH_CHUNK = 256;
  * The running server, independent of transport: connections, channels, the engine,
  * commands and features. The HTTP API and the WebSocket transport both drive it.
  */
-export class Node {
+export class Node implements KernelNode {
   readonly id: string;
   readonly config: Config;
   readonly engine: Engine;
@@ -61,7 +59,7 @@ export class Node {
   readonly wheel: TimerWheel;
   readonly resolver: ChannelResolver;
   readonly hub: Hub;
-  readonly commands = new Map<string, CommandDefinition>();
+  readonly commands = new Map<string, CommandDefinition<z.ZodType, KernelCommandContext>>();
   readonly modules = new ModuleRegistry();
   readonly clients = new Set<Client>();
   /** Open connections of features' endpoints: counted with the clients, closed on drain. */
@@ -75,6 +73,7 @@ export class Node {
   readonly #inflightPublishes = new Set<Promise<unknown>>();
   readonly #presenceLocks = new Map<string, Promise<void>>();
   readonly #checks = new Map<string, () => string | null>();
+  #services: NodeServices | null = null;
 
   constructor(options: NodeOptions) {
     this.config = options.config;
@@ -107,8 +106,44 @@ export class Node {
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
   }
 
-  async start(): Promise<void> {
+  /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
+  async start(services?: NodeServices): Promise<void> {
+    if (services) this.#services = services;
     this.wheel.start();
+  }
+
+  get limits(): Config['limits'] {
+    return this.config.limits;
+  }
+
+  get messages(): NodeMessagesView {
+    return this.engine.messages;
+  }
+
+  get leases(): LeaseStoreView {
+    return this.engine.leases;
+  }
+
+  get storage(): Storage {
+    if (!this.#services) throw createError('SB_ERR_STORAGE', 'the node has not started');
+    return this.#services.storage;
+  }
+
+  feature<T>(name: string): T {
+    if (!this.#services) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${name}" is not running`);
+    return this.#services.feature<T>(name);
+  }
+
+  resolve(tenant: string, channel: unknown): ResolvedChannel {
+    return this.resolver.resolve(tenant, channel);
+  }
+
+  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
+    return this.modules.run(name, payload);
+  }
+
+  joinHub(key: string, client: Client): Promise<void> {
+    return this.hub.add(key, client);
   }
 
   get draining(): boolean {
@@ -234,7 +269,7 @@ export class Node {
   async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
     const client = req.client ?? null;
-    const turn = client?.submitTurn();
+    const turn = client instanceof Client ? client.submitTurn() : undefined;
     try {
       await this.modules.run('beforePublish', { channel: ch, data, client });
       if (turn) await turn.ready;
@@ -271,7 +306,7 @@ export class Node {
     return outcome;
   }
 
-  async history(ch: ResolvedChannel, query: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryPage> {
+  async history(ch: ResolvedChannel, query: HistoryRequest): Promise<HistoryPage> {
     try {
       return await this.engine.broker.history(ch.key, query);
     } catch (err) {

@@ -1,12 +1,12 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
-export const presenceCommand = defineCommand({
+export const presenceCommand = kernelCommand({
   method: 'presence',
   params: z.strictObject({ channel: channelParam }),
   async handler(ctx, params) {
@@ -15,7 +15,7 @@ export const presenceCommand = defineCommand({
   },
 });
 
-export const presenceStatsCommand = defineCommand({
+export const presenceStatsCommand = kernelCommand({
   method: 'presence_stats',
   params: z.strictObject({ channel: channelParam }),
   async handler(ctx, params) {
@@ -24,7 +24,7 @@ export const presenceStatsCommand = defineCommand({
   },
 });
 
-export const presenceSetCommand = defineCommand({
+export const presenceSetCommand = kernelCommand({
   method: 'presence_set',
   params: z.strictObject({ channel: channelParam, state: jsonParam.optional() }),
   async handler(ctx, params) {
@@ -42,12 +42,12 @@ export const presenceSetCommand = defineCommand({
   },
 });
 
-export const presenceLeaveCommand = defineCommand({
+export const presenceLeaveCommand = kernelCommand({
   method: 'presence_leave',
   params: z.strictObject({ channel: channelParam }),
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    const ch = node.resolve(identity.tenant, params.channel);
     const sub = client.subs.get(ch.key);
     if (!sub) throw new ReplyError(ErrorCode.NotSubscribed);
     if (sub.present) await node.leavePresence(client, ch);
@@ -55,7 +55,7 @@ export const presenceLeaveCommand = defineCommand({
   },
 });
 
-export const statusCommand = defineCommand({
+export const statusCommand = kernelCommand({
   method: 'status',
   params: z.strictObject({ status: z.enum(['online', 'away']) }),
   async handler({ client, node }, params) {

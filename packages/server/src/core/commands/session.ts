@@ -1,11 +1,11 @@
 import { DisconnectCode, ErrorCode, PROTOCOL_VERSION } from '@switchboard/protocol';
 import { z } from 'zod';
 import { type Identity, TokenError } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
 
-export const connectCommand = defineCommand({
+export const connectCommand = kernelCommand({
   method: 'connect',
   beforeConnect: true,
   params: z.strictObject({
@@ -46,7 +46,7 @@ export const connectCommand = defineCommand({
       throw new ReplyError(ErrorCode.Unauthorized, 'closed');
     }
     try {
-      await node.modules.run('onConnect', { client, identity });
+      await node.runHook('onConnect', { client, identity });
     } catch (err) {
       client.closeAfterReply(DisconnectCode.Forbidden);
       throw err;
@@ -66,7 +66,7 @@ export const connectCommand = defineCommand({
   },
 });
 
-export const refreshCommand = defineCommand({
+export const refreshCommand = kernelCommand({
   method: 'refresh',
   params: z.strictObject({ token: z.string().max(65536) }),
   async handler({ client, node }, params) {
@@ -96,7 +96,7 @@ export const refreshCommand = defineCommand({
   },
 });
 
-export const pingCommand = defineCommand({
+export const pingCommand = kernelCommand({
   method: 'ping',
   params: z.strictObject({}),
   async handler() {

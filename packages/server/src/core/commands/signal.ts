@@ -1,13 +1,13 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 /** Ephemeral signals (typing, cursors): fanned out to the channel's other subscribers, never stored. */
-export const signalCommand = defineCommand({
+export const signalCommand = kernelCommand({
   method: 'signal',
   params: z.strictObject({ channel: channelParam, key: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/), data: jsonParam.optional() }),
   async handler(ctx, params) {

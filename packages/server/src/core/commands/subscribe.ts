@@ -2,8 +2,8 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { HistoryPage } from '../../engine/broker.js';
-import type { Subscription } from '../client.js';
-import { defineCommand } from '../command.js';
+import type { Subscription } from '../subscription.js';
+import { kernelCommand } from '../kernel-context.js';
 import { RawJson, publicationJson } from '../encode.js';
 import { can } from '../permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
@@ -21,16 +21,16 @@ export function isRecovered(page: HistoryPage, since: { offset: number; epoch: s
   return page.publications.length === missed && page.publications[0]?.offset === since.offset + 1;
 }
 
-export const subscribeCommand = defineCommand({
+export const subscribeCommand = kernelCommand({
   method: 'subscribe',
   params: z.strictObject({ channel: channelParam, recover: positionParam.optional() }),
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    const ch = node.resolve(identity.tenant, params.channel);
     if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
     if (client.subs.has(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
     if (client.subs.size >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
-    await node.modules.run('beforeSubscribe', { client, channel: ch });
+    await node.runHook('beforeSubscribe', { client, channel: ch });
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
     const sub: Subscription = { ch, offset: 0, epoch: '', pending: [], present: false, presenceState: null, presenceSince: 0 };
@@ -40,7 +40,7 @@ export const subscribeCommand = defineCommand({
     const maxRecovery = node.config.limits.maxRecovery;
     let page: HistoryPage;
     try {
-      await node.hub.add(ch.key, client);
+      await node.joinHub(ch.key, client);
       const wantRecovery = params.recover !== undefined && recoverable;
       page = await node.history(ch, wantRecovery ? { since: params.recover, limit: maxRecovery + 1 } : { limit: 0 });
     } catch (err) {
@@ -64,12 +64,12 @@ export const subscribeCommand = defineCommand({
   },
 });
 
-export const unsubscribeCommand = defineCommand({
+export const unsubscribeCommand = kernelCommand({
   method: 'unsubscribe',
   params: z.strictObject({ channel: channelParam }),
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    const ch = node.resolve(identity.tenant, params.channel);
     if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
     node.removeSubscription(client, ch.key);
     return {};
