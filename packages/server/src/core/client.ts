@@ -189,7 +189,7 @@ export class Client {
    */
   #dispatch(id: number, method: unknown, params: unknown): void {
     const seq = this.#nextSeq++;
-    const def = typeof method === 'string' ? this.node.commands.get(method) : undefined;
+    const def = typeof method === 'string' ? this.node.command(method) : undefined;
     if (def?.pipelined === true) {
       const run = this.#barrier
         .then(() => this.#takeSlot())
@@ -251,7 +251,7 @@ export class Client {
     try {
       if (this.closed) return;
       if (typeof method !== 'string') throw new ReplyError(ErrorCode.BadRequest, 'method must be a string');
-      const def = this.node.commands.get(method);
+      const def = this.node.command(method);
       if (!def) throw new ReplyError(ErrorCode.MethodNotFound);
       label = method;
       if (this.state !== 'connected' && !def.beforeConnect) throw new ReplyError(ErrorCode.Unauthorized, 'connect first');

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
+import type { Identity } from '../auth/token-verifier.js';
 import type { Engine } from '../engine/engine.js';
 import type { TokenBucket } from '../engine/token-bucket.js';
 import type { ResolvedChannel } from './channels.js';
@@ -14,7 +14,7 @@ import type { Subscription } from './subscription.js';
  * `Node` implements it; nothing outside core uses it.
  */
 export interface KernelNode extends NodeContext {
-  readonly verifier: Pick<TokenVerifier, 'verify'>;
+  verifyToken(token: string | undefined): Promise<Identity>;
   readonly engine: Pick<Engine, 'broker' | 'limits'>;
   acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'>;
   runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void>;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import {
   type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication,
@@ -50,18 +50,18 @@ export class Node implements KernelNode {
   readonly id: string;
   readonly config: Config;
   readonly engine: Engine;
-  readonly verifier: TokenVerifier;
+  readonly #verifier: TokenVerifier;
   readonly logger: Logger;
   /** The clock of connection deadlines (the timer wheel) and token expiry. */
   readonly now: () => number;
   readonly stats = new NodeStats();
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
-  readonly resolver: ChannelResolver;
-  readonly hub: Hub;
-  readonly commands = new Map<string, CommandDefinition<z.ZodType, KernelCommandContext>>();
-  readonly modules = new ModuleRegistry();
-  readonly clients = new Set<Client>();
+  readonly #resolver: ChannelResolver;
+  readonly #hub: Hub;
+  readonly #commands = new Map<string, CommandDefinition<z.ZodType, KernelCommandContext>>();
+  readonly #modules = new ModuleRegistry();
+  readonly #clients = new Set<Client>();
   /** Open connections of features' endpoints: counted with the clients, closed on drain. */
   readonly #endpointConnections = new Set<{ close(code: number, reason: string): void }>();
   readonly #byUser = new Map<string, Set<Client>>();
@@ -78,28 +78,28 @@ export class Node implements KernelNode {
   constructor(options: NodeOptions) {
     this.config = options.config;
     this.engine = options.engine;
-    this.verifier = options.verifier;
+    this.#verifier = options.verifier;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.id = options.config.nodeId || randomBytes(4).toString('hex');
     this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
-    this.resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
-    this.hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
+    this.#resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
+    this.#hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
     this.metrics = createMetrics({
       stats: this.stats,
-      connections: () => this.clients.size + this.#endpointConnections.size,
+      connections: () => this.#clients.size + this.#endpointConnections.size,
       subscriptions: () => {
         let n = 0;
-        for (const c of this.clients) n += c.subs.size;
+        for (const c of this.#clients) n += c.subs.size;
         return n;
       },
-      channels: () => this.hub.channelCount,
+      channels: () => this.#hub.channelCount,
     });
-    for (const cmd of coreCommands) this.commands.set(cmd.method, cmd);
-    for (const feature of options.features ?? []) this.modules.register(feature, this.commands);
+    for (const cmd of coreCommands) this.#commands.set(cmd.method, cmd);
+    for (const feature of options.features ?? []) this.#modules.register(feature, this.#commands);
     this.engine.broker.setHandler({
-      onPublication: (key: string, pub: StreamPublication, epoch: string) => this.hub.publish(key, pub, epoch),
-      onEvent: (key: string, event: ChannelEvent) => this.hub.event(key, event),
+      onPublication: (key: string, pub: StreamPublication, epoch: string) => this.#hub.publish(key, pub, epoch),
+      onEvent: (key: string, event: ChannelEvent) => this.#hub.event(key, event),
       onStreamLost: (key: string, loss: StreamLoss) => this.#streamLost(key, loss),
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
@@ -110,6 +110,25 @@ export class Node implements KernelNode {
   async start(services?: NodeServices): Promise<void> {
     if (services) this.#services = services;
     this.wheel.start();
+  }
+
+  /** Open kernel connections of this node (read-only: they come and go through accept and close). */
+  get clients(): ReadonlySet<Client> {
+    return this.#clients;
+  }
+
+  /** Local subscribers per channel, for probes and tests. */
+  get hub(): Pick<Hub, 'subscribers' | 'channelCount'> {
+    return this.#hub;
+  }
+
+  /** The command a connection asked for: the kernel's or a feature's. */
+  command(method: string): CommandDefinition<z.ZodType, KernelCommandContext> | undefined {
+    return this.#commands.get(method);
+  }
+
+  verifyToken(token: string | undefined): Promise<Identity> {
+    return this.#verifier.verify(token);
   }
 
   get limits(): Config['limits'] {
@@ -135,15 +154,15 @@ export class Node implements KernelNode {
   }
 
   resolve(tenant: string, channel: unknown): ResolvedChannel {
-    return this.resolver.resolve(tenant, channel);
+    return this.#resolver.resolve(tenant, channel);
   }
 
   runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
-    return this.modules.run(name, payload);
+    return this.#modules.run(name, payload);
   }
 
   joinHub(key: string, client: Client): Promise<void> {
-    return this.hub.add(key, client);
+    return this.#hub.add(key, client);
   }
 
   get draining(): boolean {
@@ -174,7 +193,7 @@ export class Node implements KernelNode {
   /** A transport accepted a connection: the Client takes it from here. */
   accept(conn: Connection, meta: ConnectionMeta): Client {
     const client = new Client(this, conn, meta);
-    this.clients.add(client);
+    this.#clients.add(client);
     return client;
   }
 
@@ -208,7 +227,7 @@ export class Node implements KernelNode {
 
   /** Called once per connection when it closes, whichever side closed it. */
   clientClosed(client: Client): void {
-    this.clients.delete(client);
+    this.#clients.delete(client);
     const id = client.identity;
     if (id) {
       const key = `${id.tenant}|${id.user}`;
@@ -217,14 +236,14 @@ export class Node implements KernelNode {
       if (set?.size === 0) this.#byUser.delete(key);
     }
     for (const sub of client.subs.values()) {
-      this.hub.remove(sub.ch.key, client);
+      this.#hub.remove(sub.ch.key, client);
       if (sub.present) this.leavePresence(client, sub.ch).catch((err) => this.logger.warn({ err }, 'presence leave failed'));
     }
     if (client.holdsSlot && id) {
       client.holdsSlot = false;
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
     }
-    if (client.wasConnected) this.modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
+    if (client.wasConnected) this.#modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
   }
 
   markDirty(client: Client): void {
@@ -271,7 +290,7 @@ export class Node implements KernelNode {
     const client = req.client ?? null;
     const turn = client instanceof Client ? client.submitTurn() : undefined;
     try {
-      await this.modules.run('beforePublish', { channel: ch, data, client });
+      await this.#modules.run('beforePublish', { channel: ch, data, client });
       if (turn) await turn.ready;
     } catch (err) {
       turn?.done();
@@ -300,7 +319,7 @@ export class Node implements KernelNode {
     }
     if (!outcome.deduplicated) {
       this.stats.publications++;
-      await this.modules.run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
+      await this.#modules.run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
         .catch((err) => this.logger.warn({ err }, 'afterPublish hook failed'));
     }
     return outcome;
@@ -390,7 +409,7 @@ export class Node implements KernelNode {
 
   /** Channels of a tenant with subscribers on this node. */
   channels(tenant: string): Array<{ channel: string; subscribers: number }> {
-    return this.hub.channels(tenant);
+    return this.#hub.channels(tenant);
   }
 
   /** Channels of a tenant with subscribers on any live node, subscribers summed; bounded in time. */
@@ -443,7 +462,7 @@ export class Node implements KernelNode {
 
   /** A channel's stream lost publications under this node's subscribers: each resubscribes. */
   #streamLost(key: string, loss: StreamLoss): void {
-    const clients = this.hub.clientsOf(key);
+    const clients = this.#hub.clientsOf(key);
     this.stats.streamLost(loss);
     this.logger.warn({ channel: key, loss, subscribers: clients.length }, 'channel stream lost publications; its subscribers are told to resubscribe');
     for (const client of clients) this.resubscribe(client, key);
@@ -467,7 +486,7 @@ export class Node implements KernelNode {
     const sub = client.subs.get(key);
     if (!sub) return;
     client.subs.delete(key);
-    this.hub.remove(key, client);
+    this.#hub.remove(key, client);
     if (sub.present) {
       // The subscription is gone; remove the entry directly.
       this.engine.presence.remove(key, client.id)
@@ -511,7 +530,7 @@ export class Node implements KernelNode {
     while (this.#inflightPublishes.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.#inflightPublishes]), new Promise((r) => setTimeout(r, 50))]);
     }
-    for (const client of [...this.clients]) client.close(DisconnectCode.Shutdown);
+    for (const client of [...this.#clients]) client.close(DisconnectCode.Shutdown);
     for (const conn of [...this.#endpointConnections]) conn.close(DisconnectCode.Shutdown.code, DisconnectCode.Shutdown.reason);
   }
 

@@ -21,7 +21,7 @@ export const connectCommand = kernelCommand({
     }
     let identity: Identity;
     try {
-      identity = await node.verifier.verify(params.token);
+      identity = await node.verifyToken(params.token);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       if (err.failure === 'expired') {
@@ -73,7 +73,7 @@ export const refreshCommand = kernelCommand({
     const current = client.identity as Identity;
     let identity: Identity;
     try {
-      identity = await node.verifier.verify(params.token);
+      identity = await node.verifyToken(params.token);
     } catch (err) {
       if (err instanceof TokenError && err.failure === 'expired') throw new ReplyError(ErrorCode.TokenExpired);
       if (err instanceof TokenError) throw new ReplyError(ErrorCode.Unauthorized, err.message);
