@@ -38,18 +38,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export class Client {
   readonly id = randomBytes(9).toString('base64url');
   readonly connectedAt = Date.now();
-  state: ClientState = 'handshake';
-  identity: Identity | null = null;
+  #state: ClientState = 'handshake';
+  #identity: Identity | null = null;
   /** Subscriptions by channel key. */
-  readonly subs = new Map<string, Subscription>();
+  readonly #subs = new Map<string, Subscription>();
   /** Status chosen by the client (`status` command); `idle` is derived from inactivity. */
-  manualStatus: 'online' | 'away' = 'online';
-  idle = false;
-  lastActivity = Date.now();
+  #manualStatus: 'online' | 'away' = 'online';
+  #idle = false;
+  #lastActivity = Date.now();
   /** Whether `connect` completed (hooks saw this connection). */
-  wasConnected = false;
+  #wasConnected = false;
   /** Whether this connection holds a connection slot in the limit store. */
-  holdsSlot = false;
+  #holdsSlot = false;
 
   #queue: Buffer[] = [];
   #queuedBytes = 0;
@@ -114,21 +114,84 @@ export class Client {
     return this.#signalBucket;
   }
 
-  isSubscribed(key: string): boolean {
-    return this.subs.has(key);
+  get state(): ClientState {
+    return this.#state;
   }
 
-  get subscriptionCount(): number {
-    return this.subs.size;
+  /** Who the connection is: null until `connect` verified a token, replaced by `refresh`. */
+  get identity(): Identity | null {
+    return this.#identity;
+  }
+
+  /** Whether `connect` completed (hooks saw this connection). */
+  get wasConnected(): boolean {
+    return this.#wasConnected;
   }
 
   get closed(): boolean {
-    return this.state === 'closed';
+    return this.#state === 'closed';
   }
 
   /** The status shown in presence. */
   get status(): PresenceStatus {
-    return this.idle ? 'idle' : this.manualStatus;
+    return this.#idle ? 'idle' : this.#manualStatus;
+  }
+
+  /** The status the client chose (`status` command); whether it changed. */
+  setManualStatus(status: 'online' | 'away'): boolean {
+    if (this.#manualStatus === status) return false;
+    this.#manualStatus = status;
+    return true;
+  }
+
+  // ---- identity and connection slot ----
+
+  /** `connect` took a connection slot for this identity in the limit store. */
+  holdSlot(identity: Identity): void {
+    this.#holdsSlot = true;
+    this.#identity = identity;
+  }
+
+  /** Give the slot up: true when this connection held one (the caller releases it in the store). */
+  dropSlot(): boolean {
+    const held = this.#holdsSlot;
+    this.#holdsSlot = false;
+    return held;
+  }
+
+  /** A refreshed token for the same user: new capabilities and a new expiry. */
+  refreshIdentity(identity: Identity): void {
+    this.#identity = identity;
+    this.#scheduleExpiry();
+  }
+
+  // ---- subscriptions ----
+
+  isSubscribed(key: string): boolean {
+    return this.#subs.has(key);
+  }
+
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  subscription(key: string): Subscription | undefined {
+    return this.#subs.get(key);
+  }
+
+  subscriptions(): IterableIterator<Subscription> {
+    return this.#subs.values();
+  }
+
+  addSubscription(sub: Subscription): void {
+    this.#subs.set(sub.ch.key, sub);
+  }
+
+  /** Forget a subscription; the node leaves the hub and presence for it. */
+  dropSubscription(key: string): Subscription | undefined {
+    const sub = this.#subs.get(key);
+    if (sub) this.#subs.delete(key);
+    return sub;
   }
 
   // ---- inbound ----
@@ -374,42 +437,34 @@ export class Client {
    * missed publications: it is told to resubscribe instead of receiving a silent gap.
    */
   deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void {
-    const sub = this.subs.get(key);
-    if (!sub) return;
-    if (sub.pending) {
-      sub.pending.push({ epoch, offset, bytes });
-      return;
-    }
+    const sub = this.#subs.get(key);
+    if (!sub || sub.hold(epoch, offset, bytes)) return;
     this.#deliverInOrder(key, sub, epoch, offset, bytes);
   }
 
   /** Whether the subscription is still in step with its stream after this publication. */
   #deliverInOrder(key: string, sub: Subscription, epoch: string, offset: number, bytes: Buffer): boolean {
-    if (epoch === sub.epoch) {
-      if (offset <= sub.offset) return true;
-      if (offset === sub.offset + 1) {
-        sub.offset = offset;
-        this.enqueue(bytes);
-        return true;
-      }
+    const step = sub.advance(epoch, offset);
+    if (step === 'repeat') return true;
+    if (step === 'next') {
+      this.enqueue(bytes);
+      return true;
     }
     this.node.resubscribe(this, key);
     return false;
   }
 
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void {
-    const sub = this.subs.get(key);
-    if (!sub || sub.pending) return;
+    const sub = this.#subs.get(key);
+    if (!sub || sub.recovering) return;
     this.enqueue(bytes, droppable);
   }
 
   /** After a subscribe reply: deliver publications that arrived while recovering, in order, once. */
   releasePending(sub: Subscription): void {
-    const pending = sub.pending ?? [];
-    sub.pending = null;
-    if (this.subs.get(sub.ch.key) !== sub) return;
-    pending.sort((a, b) => a.offset - b.offset);
-    for (const p of pending) {
+    const held = sub.release();
+    if (this.#subs.get(sub.ch.key) !== sub) return;
+    for (const p of held) {
       if (!this.#deliverInOrder(sub.ch.key, sub, p.epoch, p.offset, p.bytes)) return;
     }
   }
@@ -418,19 +473,19 @@ export class Client {
 
   /** Called by `connect` once the identity is verified and a connection slot is held. */
   markConnected(identity: Identity): void {
-    this.identity = identity;
-    this.state = 'connected';
-    this.wasConnected = true;
+    this.#identity = identity;
+    this.#state = 'connected';
+    this.#wasConnected = true;
     this.#handshakeTimer?.cancel();
     this.#handshakeTimer = null;
     this.#schedulePing();
-    this.scheduleExpiry();
+    this.#scheduleExpiry();
     this.#scheduleIdleCheck(this.node.config.timeouts.idle);
   }
 
-  scheduleExpiry(): void {
+  #scheduleExpiry(): void {
     this.#expiryTimer?.cancel();
-    const identity = this.identity;
+    const identity = this.#identity;
     if (!identity) return;
     this.#expiryTimer = this.node.wheel.schedule(validUntil(identity, this.node.config.auth.clockSkew) - this.node.now(), onExpiry, this);
   }
@@ -453,9 +508,9 @@ export class Client {
   }
 
   #markActive(): void {
-    this.lastActivity = Date.now();
-    if (this.idle) {
-      this.idle = false;
+    this.#lastActivity = Date.now();
+    if (this.#idle) {
+      this.#idle = false;
       this.node.presenceStatusChanged(this);
     }
   }
@@ -467,11 +522,11 @@ export class Client {
   /** The idle deadline passed: mark the connection idle, or look again when it would be. */
   checkIdle(): void {
     if (this.closed) return;
-    const idleFor = Date.now() - this.lastActivity;
+    const idleFor = Date.now() - this.#lastActivity;
     const limit = this.node.config.timeouts.idle;
     if (idleFor >= limit) {
-      if (!this.idle) {
-        this.idle = true;
+      if (!this.#idle) {
+        this.#idle = true;
         this.node.presenceStatusChanged(this);
       }
       this.#scheduleIdleCheck(limit);
@@ -482,9 +537,9 @@ export class Client {
 
   /** Flush what is queued, then close with a documented code. Idempotent. */
   close(info: DisconnectInfo, detail?: string): void {
-    if (this.state === 'closed' && this.#cleaned) return;
+    if (this.#state === 'closed' && this.#cleaned) return;
     if (this.#dirty || this.#queue.length > 0) this.flush();
-    this.state = 'closed';
+    this.#state = 'closed';
     this.node.stats.disconnect(info.code);
     const reason = detail ? `${info.reason}: ${detail}` : info.reason;
     try {
@@ -499,7 +554,7 @@ export class Client {
   cleanup(): void {
     if (this.#cleaned) return;
     this.#cleaned = true;
-    this.state = 'closed';
+    this.#state = 'closed';
     for (const t of [this.#handshakeTimer, this.#pingTimer, this.#pongTimer, this.#expiryTimer, this.#idleTimer]) t?.cancel();
     this.#queue = [];
     this.#queuedBytes = 0;

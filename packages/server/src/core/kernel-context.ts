@@ -30,13 +30,19 @@ export interface KernelNode extends NodeContext {
 /** What the kernel's own commands see of a connection, beyond what a feature's command sees. */
 export interface KernelSession extends SessionContext {
   readonly state: 'handshake' | 'connected' | 'closed';
-  identity: Identity | null;
-  readonly subs: Map<string, Subscription>;
-  holdsSlot: boolean;
-  manualStatus: 'online' | 'away';
   readonly signalBucket: TokenBucket;
+  /** `connect` took a connection slot for this identity. */
+  holdSlot(identity: Identity): void;
+  /** Give the slot up: true when one was held (the caller releases it in the store). */
+  dropSlot(): boolean;
   markConnected(identity: Identity): void;
-  scheduleExpiry(): void;
+  /** A refreshed token for the same user: new capabilities, new expiry. */
+  refreshIdentity(identity: Identity): void;
+  /** The status the client chose; whether it changed. */
+  setManualStatus(status: 'online' | 'away'): boolean;
+  subscription(key: string): Subscription | undefined;
+  subscriptions(): IterableIterator<Subscription>;
+  addSubscription(sub: Subscription): void;
   enqueue(bytes: Buffer, droppable?: boolean): void;
   releasePending(sub: Subscription): void;
 }

@@ -90,7 +90,7 @@ export class Node implements KernelNode {
       connections: () => this.#clients.size + this.#endpointConnections.size,
       subscriptions: () => {
         let n = 0;
-        for (const c of this.#clients) n += c.subs.size;
+        for (const c of this.#clients) n += c.subscriptionCount;
         return n;
       },
       channels: () => this.#hub.channelCount,
@@ -235,12 +235,11 @@ export class Node implements KernelNode {
       set?.delete(client);
       if (set?.size === 0) this.#byUser.delete(key);
     }
-    for (const sub of client.subs.values()) {
+    for (const sub of client.subscriptions()) {
       this.#hub.remove(sub.ch.key, client);
       if (sub.present) this.leavePresence(client, sub.ch).catch((err) => this.logger.warn({ err }, 'presence leave failed'));
     }
-    if (client.holdsSlot && id) {
-      client.holdsSlot = false;
+    if (client.dropSlot() && id) {
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
     }
     if (client.wasConnected) this.#modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
@@ -372,21 +371,19 @@ export class Node implements KernelNode {
   }
 
   async #setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
-    const sub = client.subs.get(ch.key);
+    const sub = client.subscription(ch.key);
     const id = client.identity;
     if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);
     const joining = !sub.present;
     const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: joining ? Date.now() : sub.presenceSince };
-    sub.present = true;
-    sub.presenceState = state;
-    sub.presenceSince = entry.since;
+    sub.enterPresence(state, entry.since);
     // The member cap is checked by the store, atomically with the write (across nodes too).
     const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);
     if (result === 'full') {
-      sub.present = false;
+      sub.leavePresence();
       throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
     }
-    if (client.closed || !client.subs.has(ch.key)) {
+    if (client.closed || !client.isSubscribed(ch.key)) {
       await this.engine.presence.remove(ch.key, client.id);
       return;
     }
@@ -394,15 +391,14 @@ export class Node implements KernelNode {
   }
 
   async leavePresence(client: Client, ch: ResolvedChannel): Promise<void> {
-    const sub = client.subs.get(ch.key);
-    if (sub) sub.present = false;
+    client.subscription(ch.key)?.leavePresence();
     const removed = await this.engine.presence.remove(ch.key, client.id);
     if (removed && ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
   }
 
   /** The client's status changed (away, idle, back online): update its presence everywhere. */
   presenceStatusChanged(client: Client): void {
-    for (const sub of client.subs.values()) {
+    for (const sub of client.subscriptions()) {
       if (sub.present) this.setPresence(client, sub.ch, sub.presenceState).catch((err) => this.logger.warn({ err }, 'presence update failed'));
     }
   }
@@ -453,8 +449,7 @@ export class Node implements KernelNode {
     }
     for (const c of clients) {
       const key = `${cmd.tenant}|${cmd.channel}`;
-      const sub = c.subs.get(key);
-      if (!sub) continue;
+      if (!c.isSubscribed(key)) continue;
       this.removeSubscription(c, key);
       c.enqueue(unsubscribePush(cmd.channel, cmd.code, cmd.reason));
     }
@@ -474,7 +469,7 @@ export class Node implements KernelNode {
    * (`recovered: false`, the new epoch) what it lost.
    */
   resubscribe(client: Client, key: string): void {
-    const sub = client.subs.get(key);
+    const sub = client.subscription(key);
     if (!sub) return;
     this.stats.resyncs++;
     this.removeSubscription(client, key);
@@ -483,9 +478,8 @@ export class Node implements KernelNode {
   }
 
   removeSubscription(client: Client, key: string): void {
-    const sub = client.subs.get(key);
+    const sub = client.dropSubscription(key);
     if (!sub) return;
-    client.subs.delete(key);
     this.#hub.remove(key, client);
     if (sub.present) {
       // The subscription is gone; remove the entry directly.

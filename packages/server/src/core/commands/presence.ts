@@ -30,7 +30,7 @@ export const presenceSetCommand = kernelCommand({
   async handler(ctx, params) {
     const { client, node } = ctx;
     const ch = authorize(ctx, params.channel, 'presence', 'presence');
-    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
+    if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
     const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
     if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
     try {
@@ -48,7 +48,7 @@ export const presenceLeaveCommand = kernelCommand({
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
     const ch = node.resolve(identity.tenant, params.channel);
-    const sub = client.subs.get(ch.key);
+    const sub = client.subscription(ch.key);
     if (!sub) throw new ReplyError(ErrorCode.NotSubscribed);
     if (sub.present) await node.leavePresence(client, ch);
     return {};
@@ -59,10 +59,7 @@ export const statusCommand = kernelCommand({
   method: 'status',
   params: z.strictObject({ status: z.enum(['online', 'away']) }),
   async handler({ client, node }, params) {
-    if (client.manualStatus !== params.status) {
-      client.manualStatus = params.status;
-      node.presenceStatusChanged(client);
-    }
+    if (client.setManualStatus(params.status)) node.presenceStatusChanged(client);
     return {};
   },
 });

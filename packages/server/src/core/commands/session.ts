@@ -37,11 +37,10 @@ export const connectCommand = kernelCommand({
       client.closeAfterReply(DisconnectCode.ConnectionLimit);
       throw new ReplyError(ErrorCode.LimitExceeded, slot === 'user' ? 'connections per user' : 'connections per tenant');
     }
-    client.holdsSlot = true;
-    client.identity = identity;
+    client.holdSlot(identity);
     if (client.closed) {
       // Closed while we waited: the close already ran cleanup before the slot was ours.
-      client.holdsSlot = false;
+      client.dropSlot();
       await node.engine.limits.releaseConnection(identity.tenant, identity.user);
       throw new ReplyError(ErrorCode.Unauthorized, 'closed');
     }
@@ -83,12 +82,11 @@ export const refreshCommand = kernelCommand({
       client.closeAfterReply(DisconnectCode.InvalidToken);
       throw new ReplyError(ErrorCode.Unauthorized, 'token is for another user');
     }
-    client.identity = identity;
-    client.scheduleExpiry();
+    client.refreshIdentity(identity);
     // Capabilities may have shrunk: drop subscriptions the new token no longer allows.
-    for (const [key, sub] of [...client.subs]) {
+    for (const sub of [...client.subscriptions()]) {
       if (can(identity, sub.ch, 'subscribe')) continue;
-      node.removeSubscription(client, key);
+      node.removeSubscription(client, sub.ch.key);
       const info = DisconnectCode.Forbidden;
       client.enqueue(Buffer.from(JSON.stringify({ push: 'unsubscribe', channel: sub.ch.channel, code: info.code, reason: 'permission revoked' })));
     }

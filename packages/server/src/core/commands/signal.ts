@@ -14,7 +14,7 @@ export const signalCommand = kernelCommand({
     const { client, node } = ctx;
     const identity = client.identity as Identity;
     const ch = authorize(ctx, params.channel, 'signal', 'signals');
-    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
+    if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
     const data = toJsonText(params.data);
     if (Buffer.byteLength(data) > node.config.limits.maxSignalBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'signal');
     if (!client.signalBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'signal rate');

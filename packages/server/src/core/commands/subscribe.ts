@@ -2,7 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { HistoryPage } from '../../engine/broker.js';
-import type { Subscription } from '../subscription.js';
+import { Subscription } from '../subscription.js';
 import { kernelCommand } from '../kernel-context.js';
 import { RawJson, publicationJson } from '../encode.js';
 import { can } from '../permissions.js';
@@ -28,13 +28,13 @@ export const subscribeCommand = kernelCommand({
     const identity = client.identity as Identity;
     const ch = node.resolve(identity.tenant, params.channel);
     if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
-    if (client.subs.has(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
-    if (client.subs.size >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
+    if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
+    if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
     await node.runHook('beforeSubscribe', { client, channel: ch });
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
-    const sub: Subscription = { ch, offset: 0, epoch: '', pending: [], present: false, presenceState: null, presenceSince: 0 };
-    client.subs.set(ch.key, sub);
+    const sub = new Subscription(ch);
+    client.addSubscription(sub);
     const ns = ch.options;
     const recoverable = ns.recovery && ns.historySize > 0;
     const maxRecovery = node.config.limits.maxRecovery;
@@ -47,7 +47,7 @@ export const subscribeCommand = kernelCommand({
       node.removeSubscription(client, ch.key);
       throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'subscribe');
     }
-    if (client.closed || client.subs.get(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
+    if (client.closed || client.subscription(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
 
     let recovered: boolean | undefined;
     let pubs = '';
@@ -55,8 +55,7 @@ export const subscribeCommand = kernelCommand({
       recovered = recoverable && isRecovered(page, params.recover, maxRecovery);
       if (recovered) pubs = page.publications.map(publicationJson).join(',');
     }
-    sub.offset = page.offset;
-    sub.epoch = page.epoch;
+    sub.startAt(page);
     // The reply goes out before the publications that arrived while we read history.
     client.afterReply(() => client.releasePending(sub));
     const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
@@ -70,7 +69,7 @@ export const unsubscribeCommand = kernelCommand({
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
     const ch = node.resolve(identity.tenant, params.channel);
-    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
+    if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
     node.removeSubscription(client, ch.key);
     return {};
   },
