@@ -5,8 +5,8 @@ import {
 import { type Identity, validUntil } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
 import type { Connection, ConnectionMeta } from './connection.js';
+import type { ClientHost, KernelSession } from './kernel-context.js';
 import { PING_FRAME, errorFrame, replyFrame } from './encode.js';
-import type { Node } from './node.js';
 import { ReplyError } from '../errors/reply-error.js';
 import type { Subscription } from './subscription.js';
 import type { TimerHandle } from './timer-wheel.js';
@@ -35,7 +35,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * order), the bounded outbound queue with one write per event-loop turn, and its
  * deadlines on the node's timer wheel.
  */
-export class Client {
+export class Client implements KernelSession {
   readonly id = randomBytes(9).toString('base64url');
   readonly connectedAt = Date.now();
   #state: ClientState = 'handshake';
@@ -82,7 +82,7 @@ export class Client {
   #idleTimer: TimerHandle | null = null;
   #cleaned = false;
 
-  constructor(readonly node: Node, private readonly conn: Connection, readonly meta: ConnectionMeta) {
+  constructor(readonly node: ClientHost, private readonly conn: Connection, readonly meta: ConnectionMeta) {
     const l = node.config.limits;
     this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
     this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);

@@ -2,11 +2,13 @@ import type { z } from 'zod';
 import type { Identity } from '../auth/token-verifier.js';
 import type { Engine } from '../engine/engine.js';
 import type { TokenBucket } from '../engine/token-bucket.js';
+import type { NodeStats } from '../observability/stats.js';
 import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
 import type { NodeContext, SessionContext } from './context.js';
 import type { HookName, HookPayloads } from './modules.js';
 import type { Subscription } from './subscription.js';
+import type { TimerWheel } from './timer-wheel.js';
 
 /**
  * What the kernel's own commands (core/commands/) see of the node, beyond what a feature
@@ -45,6 +47,24 @@ export interface KernelSession extends SessionContext {
   addSubscription(sub: Subscription): void;
   enqueue(bytes: Buffer, droppable?: boolean): void;
   releasePending(sub: Subscription): void;
+}
+
+/**
+ * What a connection (`Client`) needs of its node: the command table, the timer wheel, the
+ * counters, the flush of its queue, and the node's side of closing and resubscribing.
+ * `Node` implements it, so client.ts does not import node.ts.
+ */
+export interface ClientHost extends KernelNode {
+  readonly wheel: TimerWheel;
+  readonly stats: NodeStats;
+  command(method: string): CommandDefinition<z.ZodType, KernelCommandContext> | undefined;
+  /** The connection queued frames: flush it at the end of this event-loop turn. */
+  markDirty(client: KernelSession): void;
+  /** Called once per connection when it closes, whichever side closed it. */
+  clientClosed(client: KernelSession): void;
+  /** The subscription missed publications: drop it and tell the client to resubscribe. */
+  resubscribe(client: KernelSession, key: string): void;
+  observeCommand(method: string, seconds: number): void;
 }
 
 export interface KernelCommandContext {

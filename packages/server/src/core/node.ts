@@ -16,7 +16,7 @@ import { ChannelResolver, type ResolvedChannel } from './channels.js';
 import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
 import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
-import type { KernelCommandContext, KernelNode } from './kernel-context.js';
+import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry } from './modules.js';
@@ -46,7 +46,7 @@ const FLUSH_CHUNK = 256;
  * The running server, independent of transport: connections, channels, the engine,
  * commands and features. The HTTP API and the WebSocket transport both drive it.
  */
-export class Node implements KernelNode {
+export class Node implements ClientHost {
   readonly id: string;
   readonly config: Config;
   readonly engine: Engine;
@@ -58,7 +58,7 @@ export class Node implements KernelNode {
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
   readonly #resolver: ChannelResolver;
-  readonly #hub: Hub;
+  readonly #hub: Hub<Client>;
   readonly #commands = new Map<string, CommandDefinition<z.ZodType, KernelCommandContext>>();
   readonly #modules = new ModuleRegistry();
   readonly #clients = new Set<Client>();
