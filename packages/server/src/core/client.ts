@@ -81,6 +81,7 @@ export class Client implements KernelSession {
   #expiryTimer: TimerHandle | null = null;
   #idleTimer: TimerHandle | null = null;
   #cleaned = false;
+  #lost = false;
 
   constructor(readonly node: ClientHost, private readonly conn: Connection, readonly meta: ConnectionMeta) {
     const l = node.config.limits;
@@ -547,6 +548,21 @@ export class Client implements KernelSession {
     } catch (err) {
       this.node.logger.debug({ err }, 'close failed');
     }
+    this.cleanup();
+  }
+
+  /** Whether the connection ended without a close handshake (see `connectionLost`). */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /**
+   * The transport lost the connection without a close handshake (network cut, reset, killed
+   * peer): like `cleanup`, and the features hear `onConnectionLost`. Nothing once closed.
+   */
+  connectionLost(): void {
+    if (this.#cleaned) return;
+    this.#lost = true;
     this.cleanup();
   }
 

@@ -6,7 +6,7 @@ import type { NodeStats } from '../observability/stats.js';
 import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
 import type { NodeContext, SessionContext } from './context.js';
-import type { HookName, HookPayloads } from './modules.js';
+import type { HookName, HookPayloads, UnsubscribeReason } from './modules.js';
 import type { Subscription } from './subscription.js';
 import type { TimerWheel } from './timer-wheel.js';
 
@@ -26,7 +26,10 @@ export interface KernelNode extends NodeContext {
   setPresence(client: KernelSession, ch: ResolvedChannel, state: string | null): Promise<void>;
   leavePresence(client: KernelSession, ch: ResolvedChannel): Promise<void>;
   presenceStatusChanged(client: KernelSession): void;
-  removeSubscription(client: KernelSession, key: string): void;
+  /** End a subscription (`reason` for `onUnsubscribe`; default 'server'). */
+  removeSubscription(client: KernelSession, key: string, reason?: UnsubscribeReason): void;
+  /** The subscribe reply went out: `afterSubscribe` runs, and `onUnsubscribe` will when it ends. */
+  announceSubscription(client: KernelSession, sub: Subscription, recovered: boolean | null): void;
 }
 
 /** What the kernel's own commands see of a connection, beyond what a feature's command sees. */

@@ -19,10 +19,11 @@ import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, Pu
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry } from './modules.js';
+import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { Hub } from './hub.js';
 import { unsubscribePush } from './encode.js';
 import { deviceOf, groupPresence } from './presence.js';
+import type { Subscription } from './subscription.js';
 import { ReplyError } from '../errors/reply-error.js';
 import { createError } from '../errors/sb-error.js';
 import type { Storage } from '../storage/storage.js';
@@ -74,6 +75,10 @@ export class Node implements ClientHost {
   readonly #presenceLocks = new Map<string, Promise<void>>();
   readonly #checks = new Map<string, () => string | null>();
   #services: NodeServices | null = null;
+  /** Subscriptions `afterSubscribe` announced: `onUnsubscribe` follows once for each. */
+  readonly #announced = new WeakSet<Subscription>();
+  /** Subscriptions whose presence `onPresenceJoin` announced: `onPresenceLeave` follows once for each. */
+  readonly #joined = new WeakSet<Subscription>();
 
   constructor(options: NodeOptions) {
     this.config = options.config;
@@ -165,6 +170,28 @@ export class Node implements ClientHost {
     return this.#hub.add(key, client);
   }
 
+  /** The subscribe reply went out: tell the features (`afterSubscribe`). */
+  announceSubscription(client: Client, sub: Subscription, recovered: boolean | null): void {
+    if (client.closed || client.subscription(sub.ch.key) !== sub) return;
+    this.#announced.add(sub);
+    this.#notice('afterSubscribe', { client, channel: sub.ch, recovered });
+  }
+
+  /** Run a notice hook (one that cannot refuse anything) without waiting; a throw is logged. */
+  #notice<K extends HookName>(name: K, payload: HookPayloads[K]): void {
+    if (!this.#modules.has(name)) return;
+    this.#modules.run(name, payload).catch((err) => this.logger.warn({ err, hook: name }, 'hook failed'));
+  }
+
+  #presenceLeft(client: Client, sub: Subscription): void {
+    sub.leavePresence();
+    if (this.#joined.delete(sub)) this.#notice('onPresenceLeave', { client, channel: sub.ch });
+  }
+
+  #unsubscribed(client: Client, sub: Subscription, reason: UnsubscribeReason): void {
+    if (this.#announced.delete(sub)) this.#notice('onUnsubscribe', { client, channel: sub.ch, reason });
+  }
+
   get draining(): boolean {
     return this.#draining;
   }
@@ -235,9 +262,11 @@ export class Node implements ClientHost {
       set?.delete(client);
       if (set?.size === 0) this.#byUser.delete(key);
     }
+    if (client.wasConnected && client.lost) this.#notice('onConnectionLost', { client });
     for (const sub of client.subscriptions()) {
       this.#hub.remove(sub.ch.key, client);
       if (sub.present) this.leavePresence(client, sub.ch).catch((err) => this.logger.warn({ err }, 'presence leave failed'));
+      this.#unsubscribed(client, sub, 'disconnect');
     }
     if (client.dropSlot() && id) {
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
@@ -387,11 +416,16 @@ export class Node implements ClientHost {
       await this.engine.presence.remove(ch.key, client.id);
       return;
     }
+    if (result === 'new') {
+      this.#joined.add(sub);
+      this.#notice('onPresenceJoin', { client, channel: ch, state });
+    }
     if (ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
   }
 
   async leavePresence(client: Client, ch: ResolvedChannel): Promise<void> {
-    client.subscription(ch.key)?.leavePresence();
+    const sub = client.subscription(ch.key);
+    if (sub) this.#presenceLeft(client, sub);
     const removed = await this.engine.presence.remove(ch.key, client.id);
     if (removed && ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
   }
@@ -477,11 +511,14 @@ export class Node implements ClientHost {
     client.enqueue(unsubscribePush(sub.ch.channel, info.code, info.reason));
   }
 
-  removeSubscription(client: Client, key: string): void {
+  removeSubscription(client: Client, key: string, reason: UnsubscribeReason = 'server'): void {
     const sub = client.dropSubscription(key);
     if (!sub) return;
     this.#hub.remove(key, client);
-    if (sub.present) {
+    const present = sub.present;
+    if (present) this.#presenceLeft(client, sub);
+    this.#unsubscribed(client, sub, reason);
+    if (present) {
       // The subscription is gone; remove the entry directly.
       this.engine.presence.remove(key, client.id)
         .then((removed) => {

@@ -57,7 +57,11 @@ export const subscribeCommand = kernelCommand({
     }
     sub.startAt(page);
     // The reply goes out before the publications that arrived while we read history.
-    client.afterReply(() => client.releasePending(sub));
+    const outcome = recovered ?? null;
+    client.afterReply(() => {
+      client.releasePending(sub);
+      node.announceSubscription(client, sub, outcome);
+    });
     const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
     return new RawJson(recovered === undefined ? `${head}}` : `${head},"recovered":${recovered},"publications":[${pubs}]}`);
   },
@@ -70,7 +74,7 @@ export const unsubscribeCommand = kernelCommand({
     const identity = client.identity as Identity;
     const ch = node.resolve(identity.tenant, params.channel);
     if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
-    node.removeSubscription(client, ch.key);
+    node.removeSubscription(client, ch.key, 'client');
     return {};
   },
 });
