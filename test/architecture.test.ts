@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -26,6 +26,72 @@ function imports(file: string): string[] {
 const server = join(root, 'packages/server/src');
 const rel = (f: string) => relative(server, f);
 
+/** Relative imports of every server source, as paths relative to server/src (`.js` read as `.ts`). */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const f of sources(server)) {
+    const targets = imports(f).filter((s) => s.startsWith('.')).map((s) => rel(resolve(dirname(f), s)).replace(/\.js$/, '.ts'));
+    graph.set(rel(f), targets);
+  }
+  return graph;
+}
+
+/** The folder of a server source (`core/commands/x.ts` → `core`); a top-level file is its own. */
+const folderOf = (file: string): string => file.split('/')[0] as string;
+
+/**
+ * The layers of server/src, lowest first. A folder imports only folders of lower layers
+ * (never one of its own layer, never one above): the arrows of docs/ARCHITECTURE.md.
+ */
+const LAYERS: readonly (readonly string[])[] = [
+  ['errors'],
+  ['config'],
+  ['observability', 'storage', 'engine', 'auth'],
+  ['core'],
+  ['transport', 'http'],
+  ['features'],
+  ['server.ts'],
+  ['cli', 'index.ts'],
+];
+const layerOf = (folder: string): number => LAYERS.findIndex((l) => l.includes(folder));
+
+/** Strongly connected components of more than one file (Tarjan): each is an import cycle. */
+function cycles(graph: Map<string, string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop() as string;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1) out.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
 function violations(files: string[], bad: (spec: string, file: string) => boolean): string[] {
   const out: string[] = [];
   for (const f of files) for (const spec of imports(f)) if (bad(spec, f)) out.push(`${relative(root, f)} imports ${spec}`);
@@ -43,6 +109,43 @@ describe('architecture', () => {
     expect(violations(files, (spec) => !spec.startsWith('./') && spec !== '@switchboard/protocol')).toEqual([]);
   });
 
+  it('errors imports nothing of the server (the protocol package is fine)', () => {
+    const files = sources(join(server, 'errors'));
+    expect(violations(files, (spec) => spec.startsWith('../'))).toEqual([]);
+  });
+
+  it('every folder of server/src has a layer', () => {
+    const folders = new Set([...importGraph().keys()].map(folderOf));
+    expect([...folders].filter((f) => layerOf(f) === -1)).toEqual([]);
+  });
+
+  it('no back arrows: a folder imports only folders of lower layers (errors ← config ← observability, storage, engine, auth ← core ← transport, http ← features ← server.ts ← cli)', () => {
+    const out: string[] = [];
+    for (const [file, targets] of importGraph()) {
+      const from = folderOf(file);
+      for (const target of targets) {
+        const to = folderOf(target);
+        if (to !== from && layerOf(to) >= layerOf(from)) out.push(`${file} imports ${target}`);
+      }
+    }
+    expect(out).toEqual([]);
+  });
+
+  it('no import cycles anywhere in server/src', () => {
+    expect(cycles(importGraph())).toEqual([]);
+  });
+
+  it('the cycle finder finds a cycle', () => {
+    const graph = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]]);
+    expect(cycles(graph)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+  });
+
+  it('features and the HTTP API see the node and its connections only through core/context.ts, never the Node or Client class', () => {
+    const internals = /\/core\/(node|client|kernel-context|hub|subscription)\.js$/;
+    const files = [...sources(join(server, 'features')), ...sources(join(server, 'http'))];
+    expect(violations(files, (spec) => internals.test(spec))).toEqual([]);
+  });
+
   it('engine never imports core, features, http, transport or cli', () => {
     const files = sources(join(server, 'engine'));
     expect(violations(files, (spec) => /\.\.\/(core|features|http|transport|cli)\//.test(spec))).toEqual([]);
@@ -50,7 +153,7 @@ describe('architecture', () => {
 
   it('core never imports features, http, transport or cli', () => {
     const files = sources(join(server, 'core'));
-    expect(violations(files, (spec) => /\.\.\/(features|http|transport|cli)\//.test(spec))).toEqual([]);
+    expect(violations(files, (spec) => /\.\.\/(features|http|transport|cli)\/|\.\.\/server\.js$/.test(spec))).toEqual([]);
   });
 
   it('transport knows nothing of features or http', () => {
@@ -63,7 +166,7 @@ describe('architecture', () => {
     expect(violations(files, (spec, f) => {
       const own = rel(f).split('/')[1];
       const m = /^\.\.\/([^./][^/]*)\//.exec(spec);
-      return m !== null && m[1] !== own && !['core', 'engine', 'auth', 'config', 'observability', 'storage', 'http'].includes(m[1] as string);
+      return m !== null && m[1] !== own && !['errors', 'core', 'engine', 'auth', 'config', 'observability', 'storage', 'http'].includes(m[1] as string);
     })).toEqual([]);
   });
 

@@ -8,7 +8,7 @@ import { TokenVerifier } from './auth/token-verifier.js';
 import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { Node } from './core/node.js';
-import { createError } from './core/sb-error.js';
+import { createError } from './errors/sb-error.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
 import { createRedisEngine, redisEngineOptions, usesRedis } from './engine/redis/redis-engine.js';
@@ -101,7 +101,7 @@ export class Switchboard {
     }
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
     try {
-      await node.start();
+      await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
       await features.start(node, storage);
     } catch (err) {
       await server.close().catch((closeErr) => logger.warn({ err: closeErr }, 'closing after a failed start failed'));

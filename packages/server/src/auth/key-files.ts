@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 import { ApiKeyStore, type ApiKeySource, type StoredApiKey, generateApiKey } from './api-keys.js';
 
 export interface KeyMaterial {

@@ -1,7 +1,7 @@
 import { TENANT_RE } from '@switchboard/protocol';
 import { createStoredApiKey, readStoredApiKeys, revokeStoredApiKey } from '../auth/key-files.js';
 import { loadConfig } from '../features/builtin.js';
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 import { type ParsedArgs, flag } from './args.js';
 
 export const APIKEY_HELP = `Usage: switchboard apikey create (--tenant <tenant> | --admin) [--data ./data]

@@ -1,4 +1,4 @@
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 
 export interface ParsedArgs {
   command: string | undefined;

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createStoredApiKey } from '../auth/key-files.js';
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 import { configSchema } from '../features/builtin.js';
 import type { ParsedArgs } from './args.js';
 

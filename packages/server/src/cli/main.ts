@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { SwitchboardError } from '../core/sb-error.js';
+import { SwitchboardError } from '../errors/sb-error.js';
 import { APIKEY_HELP, apikey } from './apikey.js';
 import { parseArgs } from './args.js';
 import { bench, benchHelp } from './bench.js';

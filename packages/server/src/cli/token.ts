@@ -3,7 +3,7 @@ import { loadKeyMaterial, secretSource } from '../auth/key-files.js';
 import { mintToken } from '../auth/mint.js';
 import { loadConfig } from '../features/builtin.js';
 import { parseDuration } from '../config/duration.js';
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 import { type ParsedArgs, flag, flagAll } from './args.js';
 
 export const TOKEN_HELP = `Usage: switchboard token --sub <user> --tenant <tenant> [--ttl 1h] [--cap 'pattern=actions']... [--info JSON]

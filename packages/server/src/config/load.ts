@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config, ConfigInput, ConfigSchema } from './schema.js';
 import { ENV_ALIASES, FLAG_ALIASES, type OptionInfo, listOptions } from './options.js';
-import { SwitchboardError, createError } from '../core/sb-error.js';
+import { SwitchboardError, createError } from '../errors/sb-error.js';
 
 type Tree = { [key: string]: unknown };
 

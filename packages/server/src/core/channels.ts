@@ -1,6 +1,6 @@
 import { ErrorCode, parseChannel } from '@switchboard/protocol';
 import type { NamespaceConfig } from '../config/schema.js';
-import { ReplyError } from './reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
 
 /** A channel resolved for one tenant: the client-visible name and the internal key. */
 export interface ResolvedChannel {

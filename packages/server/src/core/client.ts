@@ -4,29 +4,14 @@ import {
 } from '@switchboard/protocol';
 import { type Identity, validUntil } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
-import type { ResolvedChannel } from './channels.js';
 import type { Connection, ConnectionMeta } from './connection.js';
+import type { ClientHost, KernelSession } from './kernel-context.js';
 import { PING_FRAME, errorFrame, replyFrame } from './encode.js';
-import type { Node } from './node.js';
-import { ReplyError } from './reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
+import type { Subscription } from './subscription.js';
 import type { TimerHandle } from './timer-wheel.js';
 
 export type ClientState = 'handshake' | 'connected' | 'closed';
-
-/** One subscription of one connection. */
-export interface Subscription {
-  ch: ResolvedChannel;
-  /** Highest offset delivered (or recovered); lower offsets are never sent again. */
-  offset: number;
-  /** The stream epoch `offset` belongs to (set by the subscribe reply). */
-  epoch: string;
-  /** While recovering, live publications wait here, so the reply's publications come first. */
-  pending: Array<{ epoch: string; offset: number; bytes: Buffer }> | null;
-  /** Whether this connection entered presence in the channel. */
-  present: boolean;
-  presenceState: string | null;
-  presenceSince: number;
-}
 
 const SETTLED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
@@ -50,21 +35,21 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * order), the bounded outbound queue with one write per event-loop turn, and its
  * deadlines on the node's timer wheel.
  */
-export class Client {
+export class Client implements KernelSession {
   readonly id = randomBytes(9).toString('base64url');
   readonly connectedAt = Date.now();
-  state: ClientState = 'handshake';
-  identity: Identity | null = null;
+  #state: ClientState = 'handshake';
+  #identity: Identity | null = null;
   /** Subscriptions by channel key. */
-  readonly subs = new Map<string, Subscription>();
+  readonly #subs = new Map<string, Subscription>();
   /** Status chosen by the client (`status` command); `idle` is derived from inactivity. */
-  manualStatus: 'online' | 'away' = 'online';
-  idle = false;
-  lastActivity = Date.now();
+  #manualStatus: 'online' | 'away' = 'online';
+  #idle = false;
+  #lastActivity = Date.now();
   /** Whether `connect` completed (hooks saw this connection). */
-  wasConnected = false;
+  #wasConnected = false;
   /** Whether this connection holds a connection slot in the limit store. */
-  holdsSlot = false;
+  #holdsSlot = false;
 
   #queue: Buffer[] = [];
   #queuedBytes = 0;
@@ -96,8 +81,9 @@ export class Client {
   #expiryTimer: TimerHandle | null = null;
   #idleTimer: TimerHandle | null = null;
   #cleaned = false;
+  #lost = false;
 
-  constructor(readonly node: Node, private readonly conn: Connection, readonly meta: ConnectionMeta) {
+  constructor(readonly node: ClientHost, private readonly conn: Connection, readonly meta: ConnectionMeta) {
     const l = node.config.limits;
     this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
     this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
@@ -129,13 +115,84 @@ export class Client {
     return this.#signalBucket;
   }
 
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** Who the connection is: null until `connect` verified a token, replaced by `refresh`. */
+  get identity(): Identity | null {
+    return this.#identity;
+  }
+
+  /** Whether `connect` completed (hooks saw this connection). */
+  get wasConnected(): boolean {
+    return this.#wasConnected;
+  }
+
   get closed(): boolean {
-    return this.state === 'closed';
+    return this.#state === 'closed';
   }
 
   /** The status shown in presence. */
   get status(): PresenceStatus {
-    return this.idle ? 'idle' : this.manualStatus;
+    return this.#idle ? 'idle' : this.#manualStatus;
+  }
+
+  /** The status the client chose (`status` command); whether it changed. */
+  setManualStatus(status: 'online' | 'away'): boolean {
+    if (this.#manualStatus === status) return false;
+    this.#manualStatus = status;
+    return true;
+  }
+
+  // ---- identity and connection slot ----
+
+  /** `connect` took a connection slot for this identity in the limit store. */
+  holdSlot(identity: Identity): void {
+    this.#holdsSlot = true;
+    this.#identity = identity;
+  }
+
+  /** Give the slot up: true when this connection held one (the caller releases it in the store). */
+  dropSlot(): boolean {
+    const held = this.#holdsSlot;
+    this.#holdsSlot = false;
+    return held;
+  }
+
+  /** A refreshed token for the same user: new capabilities and a new expiry. */
+  refreshIdentity(identity: Identity): void {
+    this.#identity = identity;
+    this.#scheduleExpiry();
+  }
+
+  // ---- subscriptions ----
+
+  isSubscribed(key: string): boolean {
+    return this.#subs.has(key);
+  }
+
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  subscription(key: string): Subscription | undefined {
+    return this.#subs.get(key);
+  }
+
+  subscriptions(): IterableIterator<Subscription> {
+    return this.#subs.values();
+  }
+
+  addSubscription(sub: Subscription): void {
+    this.#subs.set(sub.ch.key, sub);
+  }
+
+  /** Forget a subscription; the node leaves the hub and presence for it. */
+  dropSubscription(key: string): Subscription | undefined {
+    const sub = this.#subs.get(key);
+    if (sub) this.#subs.delete(key);
+    return sub;
   }
 
   // ---- inbound ----
@@ -196,7 +253,7 @@ export class Client {
    */
   #dispatch(id: number, method: unknown, params: unknown): void {
     const seq = this.#nextSeq++;
-    const def = typeof method === 'string' ? this.node.commands.get(method) : undefined;
+    const def = typeof method === 'string' ? this.node.command(method) : undefined;
     if (def?.pipelined === true) {
       const run = this.#barrier
         .then(() => this.#takeSlot())
@@ -258,7 +315,7 @@ export class Client {
     try {
       if (this.closed) return;
       if (typeof method !== 'string') throw new ReplyError(ErrorCode.BadRequest, 'method must be a string');
-      const def = this.node.commands.get(method);
+      const def = this.node.command(method);
       if (!def) throw new ReplyError(ErrorCode.MethodNotFound);
       label = method;
       if (this.state !== 'connected' && !def.beforeConnect) throw new ReplyError(ErrorCode.Unauthorized, 'connect first');
@@ -381,42 +438,34 @@ export class Client {
    * missed publications: it is told to resubscribe instead of receiving a silent gap.
    */
   deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void {
-    const sub = this.subs.get(key);
-    if (!sub) return;
-    if (sub.pending) {
-      sub.pending.push({ epoch, offset, bytes });
-      return;
-    }
+    const sub = this.#subs.get(key);
+    if (!sub || sub.hold(epoch, offset, bytes)) return;
     this.#deliverInOrder(key, sub, epoch, offset, bytes);
   }
 
   /** Whether the subscription is still in step with its stream after this publication. */
   #deliverInOrder(key: string, sub: Subscription, epoch: string, offset: number, bytes: Buffer): boolean {
-    if (epoch === sub.epoch) {
-      if (offset <= sub.offset) return true;
-      if (offset === sub.offset + 1) {
-        sub.offset = offset;
-        this.enqueue(bytes);
-        return true;
-      }
+    const step = sub.advance(epoch, offset);
+    if (step === 'repeat') return true;
+    if (step === 'next') {
+      this.enqueue(bytes);
+      return true;
     }
     this.node.resubscribe(this, key);
     return false;
   }
 
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void {
-    const sub = this.subs.get(key);
-    if (!sub || sub.pending) return;
+    const sub = this.#subs.get(key);
+    if (!sub || sub.recovering) return;
     this.enqueue(bytes, droppable);
   }
 
   /** After a subscribe reply: deliver publications that arrived while recovering, in order, once. */
   releasePending(sub: Subscription): void {
-    const pending = sub.pending ?? [];
-    sub.pending = null;
-    if (this.subs.get(sub.ch.key) !== sub) return;
-    pending.sort((a, b) => a.offset - b.offset);
-    for (const p of pending) {
+    const held = sub.release();
+    if (this.#subs.get(sub.ch.key) !== sub) return;
+    for (const p of held) {
       if (!this.#deliverInOrder(sub.ch.key, sub, p.epoch, p.offset, p.bytes)) return;
     }
   }
@@ -425,19 +474,19 @@ export class Client {
 
   /** Called by `connect` once the identity is verified and a connection slot is held. */
   markConnected(identity: Identity): void {
-    this.identity = identity;
-    this.state = 'connected';
-    this.wasConnected = true;
+    this.#identity = identity;
+    this.#state = 'connected';
+    this.#wasConnected = true;
     this.#handshakeTimer?.cancel();
     this.#handshakeTimer = null;
     this.#schedulePing();
-    this.scheduleExpiry();
+    this.#scheduleExpiry();
     this.#scheduleIdleCheck(this.node.config.timeouts.idle);
   }
 
-  scheduleExpiry(): void {
+  #scheduleExpiry(): void {
     this.#expiryTimer?.cancel();
-    const identity = this.identity;
+    const identity = this.#identity;
     if (!identity) return;
     this.#expiryTimer = this.node.wheel.schedule(validUntil(identity, this.node.config.auth.clockSkew) - this.node.now(), onExpiry, this);
   }
@@ -460,9 +509,9 @@ export class Client {
   }
 
   #markActive(): void {
-    this.lastActivity = Date.now();
-    if (this.idle) {
-      this.idle = false;
+    this.#lastActivity = Date.now();
+    if (this.#idle) {
+      this.#idle = false;
       this.node.presenceStatusChanged(this);
     }
   }
@@ -474,11 +523,11 @@ export class Client {
   /** The idle deadline passed: mark the connection idle, or look again when it would be. */
   checkIdle(): void {
     if (this.closed) return;
-    const idleFor = Date.now() - this.lastActivity;
+    const idleFor = Date.now() - this.#lastActivity;
     const limit = this.node.config.timeouts.idle;
     if (idleFor >= limit) {
-      if (!this.idle) {
-        this.idle = true;
+      if (!this.#idle) {
+        this.#idle = true;
         this.node.presenceStatusChanged(this);
       }
       this.#scheduleIdleCheck(limit);
@@ -489,9 +538,9 @@ export class Client {
 
   /** Flush what is queued, then close with a documented code. Idempotent. */
   close(info: DisconnectInfo, detail?: string): void {
-    if (this.state === 'closed' && this.#cleaned) return;
+    if (this.#state === 'closed' && this.#cleaned) return;
     if (this.#dirty || this.#queue.length > 0) this.flush();
-    this.state = 'closed';
+    this.#state = 'closed';
     this.node.stats.disconnect(info.code);
     const reason = detail ? `${info.reason}: ${detail}` : info.reason;
     try {
@@ -502,11 +551,26 @@ export class Client {
     this.cleanup();
   }
 
+  /** Whether the connection ended without a close handshake (see `connectionLost`). */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /**
+   * The transport lost the connection without a close handshake (network cut, reset, killed
+   * peer): like `cleanup`, and the features hear `onConnectionLost`. Nothing once closed.
+   */
+  connectionLost(): void {
+    if (this.#cleaned) return;
+    this.#lost = true;
+    this.cleanup();
+  }
+
   /** Release everything this connection holds; called once, on close from either side. */
   cleanup(): void {
     if (this.#cleaned) return;
     this.#cleaned = true;
-    this.state = 'closed';
+    this.#state = 'closed';
     for (const t of [this.#handshakeTimer, this.#pingTimer, this.#pongTimer, this.#expiryTimer, this.#idleTimer]) t?.cancel();
     this.#queue = [];
     this.#queuedBytes = 0;

@@ -1,17 +1,17 @@
 import type { z } from 'zod';
-import type { Client } from './client.js';
-import type { Node } from './node.js';
+import type { NodeContext, SessionContext } from './context.js';
 
+/** What a command handler gets: the connection that sent it and the node. */
 export interface CommandContext {
-  client: Client;
-  node: Node;
+  client: SessionContext;
+  node: NodeContext;
 }
 
 /**
  * A client command: its params schema (validated at the edge, strictly) and handler.
  * Core commands and feature commands are defined the same way.
  */
-export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
+export interface CommandDefinition<S extends z.ZodType = z.ZodType, C = CommandContext> {
   method: string;
   params: S;
   /** Commands allowed before `connect` completes (only `connect` itself in core). */
@@ -23,7 +23,7 @@ export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
    * per-connection state another command reads, like `publish`.
    */
   pipelined?: boolean;
-  handler(ctx: CommandContext, params: z.output<S>): Promise<unknown>;
+  handler(ctx: C, params: z.output<S>): Promise<unknown>;
 }
 
 /** Define a command with its params type inferred from the schema. */

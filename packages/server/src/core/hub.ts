@@ -1,10 +1,16 @@
 import type { Broker, ChannelEvent, StreamPublication } from '../engine/broker.js';
 import { ChannelResolver, KEY_SEPARATOR } from './channels.js';
-import type { Client } from './client.js';
 import { eventPush, publicationPush } from './encode.js';
 
-interface Entry {
-  clients: Set<Client>;
+/** A local subscriber the hub hands publications and events to (a Client). */
+export interface Subscriber {
+  readonly id: string;
+  deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void;
+  deliverEvent(key: string, bytes: Buffer, droppable: boolean): void;
+}
+
+interface Entry<S extends Subscriber> {
+  clients: Set<S>;
   /** Resolves once the broker delivers this channel to this node. */
   ready: Promise<void>;
 }
@@ -13,15 +19,15 @@ interface Entry {
  * Channel key -> local subscribers. Encodes each publication once and hands the same
  * bytes to every local subscriber. Tells the broker when the node's interest starts and ends.
  */
-export class Hub {
-  readonly #channels = new Map<string, Entry>();
+export class Hub<S extends Subscriber = Subscriber> {
+  readonly #channels = new Map<string, Entry<S>>();
 
   constructor(private readonly broker: Broker, private readonly onError: (err: unknown) => void) {}
 
-  async add(key: string, client: Client): Promise<void> {
+  async add(key: string, client: S): Promise<void> {
     let entry = this.#channels.get(key);
     if (!entry) {
-      const created: Entry = { clients: new Set(), ready: this.broker.subscribe(key) };
+      const created: Entry<S> = { clients: new Set(), ready: this.broker.subscribe(key) };
       entry = created;
       this.#channels.set(key, created);
       created.ready.catch(() => {
@@ -37,7 +43,7 @@ export class Hub {
     }
   }
 
-  remove(key: string, client: Client): void {
+  remove(key: string, client: S): void {
     const entry = this.#channels.get(key);
     if (!entry?.clients.delete(client)) return;
     if (entry.clients.size > 0) return;
@@ -71,7 +77,7 @@ export class Hub {
   }
 
   /** Local subscribers of a channel (a copy: the caller may remove them). */
-  clientsOf(key: string): Client[] {
+  clientsOf(key: string): S[] {
     const entry = this.#channels.get(key);
     return entry ? [...entry.clients] : [];
   }

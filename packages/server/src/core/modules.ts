@@ -1,19 +1,45 @@
 import type { Identity } from '../auth/token-verifier.js';
 import type { ResolvedChannel } from './channels.js';
-import type { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
-import { createError } from './sb-error.js';
+import type { SessionContext } from './context.js';
+import { createError } from '../errors/sb-error.js';
 
-/** Payloads of the hooks, one type per hook. Throw a ReplyError from a `before`/`on` hook to refuse. */
+/** Why a subscription ended: the client's `unsubscribe`, the server (API, revoked permission, lost stream), or the connection closing. */
+export type UnsubscribeReason = 'client' | 'server' | 'disconnect';
+
+/**
+ * Payloads of the hooks, one type per hook. Throw a ReplyError from `onConnect` or a
+ * `before` hook to refuse the action; the other hooks are notices of what happened (a throw
+ * is logged), each called once per event, in registration order.
+ */
 export interface HookPayloads {
-  onConnect: { client: Client; identity: Identity };
-  onDisconnect: { client: Client };
-  beforeSubscribe: { client: Client; channel: ResolvedChannel };
-  beforePublish: { channel: ResolvedChannel; data: string; client: Client | null };
-  afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: Client | null };
+  /** A token was verified; throw to refuse the connection. */
+  onConnect: { client: SessionContext; identity: Identity };
+  /** A connection that had connected closed, whichever side closed it. */
+  onDisconnect: { client: SessionContext };
+  /** A connected connection ended without a close handshake (network cut, TCP reset, killed peer); before `onDisconnect`. */
+  onConnectionLost: { client: SessionContext };
+  /** Throw to refuse the subscription. */
+  beforeSubscribe: { client: SessionContext; channel: ResolvedChannel };
+  /** The subscribe reply went out; `recovered` answers a recovery request (null: none asked). */
+  afterSubscribe: { client: SessionContext; channel: ResolvedChannel; recovered: boolean | null };
+  /** A subscription that `afterSubscribe` announced ended. */
+  onUnsubscribe: { client: SessionContext; channel: ResolvedChannel; reason: UnsubscribeReason };
+  /** The connection entered presence in a channel; `state` is its JSON text (null: none). */
+  onPresenceJoin: { client: SessionContext; channel: ResolvedChannel; state: string | null };
+  /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe or close). */
+  onPresenceLeave: { client: SessionContext; channel: ResolvedChannel };
+  /** Throw to refuse the publication. */
+  beforePublish: { channel: ResolvedChannel; data: string; client: SessionContext | null };
+  afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: SessionContext | null };
 }
 export type HookName = keyof HookPayloads;
-export const HOOK_NAMES: readonly HookName[] = ['onConnect', 'onDisconnect', 'beforeSubscribe', 'beforePublish', 'afterPublish'];
+export const HOOK_NAMES: readonly HookName[] = [
+  'onConnect', 'onDisconnect', 'onConnectionLost',
+  'beforeSubscribe', 'afterSubscribe', 'onUnsubscribe',
+  'onPresenceJoin', 'onPresenceLeave',
+  'beforePublish', 'afterPublish',
+];
 
 export type Hooks = { [K in HookName]?: (payload: HookPayloads[K]) => void | Promise<void> };
 
@@ -35,7 +61,7 @@ export class ModuleRegistry {
   readonly features: ModuleParts[] = [];
   readonly #hooks = new Map<HookName, Array<(payload: never) => void | Promise<void>>>();
 
-  register(feature: ModuleParts, commands: Map<string, CommandDefinition>): void {
+  register(feature: ModuleParts, commands: { has(method: string): boolean; set(method: string, command: CommandDefinition): unknown }): void {
     if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
     for (const dep of feature.dependsOn ?? []) {
       if (!this.features.some((f) => f.name === dep)) throw createError('SB_ERR_FEATURE_DEPENDENCY', `feature "${feature.name}" needs "${dep}", registered before it`);

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { z } from 'zod';
+import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import {
-  type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPosition, type StreamPublication,
+  type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication,
 } from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
@@ -14,13 +15,18 @@ import { NodeStats } from '../observability/stats.js';
 import { ChannelResolver, type ResolvedChannel } from './channels.js';
 import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
+import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
+import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { type ModuleParts, ModuleRegistry } from './modules.js';
+import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { Hub } from './hub.js';
 import { unsubscribePush } from './encode.js';
 import { deviceOf, groupPresence } from './presence.js';
-import { ReplyError } from './reply-error.js';
+import type { Subscription } from './subscription.js';
+import { ReplyError } from '../errors/reply-error.js';
+import { createError } from '../errors/sb-error.js';
+import type { Storage } from '../storage/storage.js';
 import { TimerWheel } from './timer-wheel.js';
 
 export interface NodeOptions {
@@ -34,13 +40,6 @@ export interface NodeOptions {
   now?: () => number;
 }
 
-export interface PublishRequest {
-  idempotencyKey?: string;
-  client?: Client | null;
-  /** A shared rate bucket the publish takes a token from, in the same step (111 when empty). */
-  rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
-}
-
 /** Connections written per event-loop turn when flushing (see Node.#flush). */
 const FLUSH_CHUNK = 256;
 
@@ -48,22 +47,22 @@ const FLUSH_CHUNK = 256;
  * The running server, independent of transport: connections, channels, the engine,
  * commands and features. The HTTP API and the WebSocket transport both drive it.
  */
-export class Node {
+export class Node implements ClientHost {
   readonly id: string;
   readonly config: Config;
   readonly engine: Engine;
-  readonly verifier: TokenVerifier;
+  readonly #verifier: TokenVerifier;
   readonly logger: Logger;
   /** The clock of connection deadlines (the timer wheel) and token expiry. */
   readonly now: () => number;
   readonly stats = new NodeStats();
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
-  readonly resolver: ChannelResolver;
-  readonly hub: Hub;
-  readonly commands = new Map<string, CommandDefinition>();
-  readonly modules = new ModuleRegistry();
-  readonly clients = new Set<Client>();
+  readonly #resolver: ChannelResolver;
+  readonly #hub: Hub<Client>;
+  readonly #commands = new Map<string, CommandDefinition<z.ZodType, KernelCommandContext>>();
+  readonly #modules = new ModuleRegistry();
+  readonly #clients = new Set<Client>();
   /** Open connections of features' endpoints: counted with the clients, closed on drain. */
   readonly #endpointConnections = new Set<{ close(code: number, reason: string): void }>();
   readonly #byUser = new Map<string, Set<Client>>();
@@ -75,40 +74,122 @@ export class Node {
   readonly #inflightPublishes = new Set<Promise<unknown>>();
   readonly #presenceLocks = new Map<string, Promise<void>>();
   readonly #checks = new Map<string, () => string | null>();
+  #services: NodeServices | null = null;
+  /** Subscriptions `afterSubscribe` announced: `onUnsubscribe` follows once for each. */
+  readonly #announced = new WeakSet<Subscription>();
+  /** Subscriptions whose presence `onPresenceJoin` announced: `onPresenceLeave` follows once for each. */
+  readonly #joined = new WeakSet<Subscription>();
 
   constructor(options: NodeOptions) {
     this.config = options.config;
     this.engine = options.engine;
-    this.verifier = options.verifier;
+    this.#verifier = options.verifier;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.id = options.config.nodeId || randomBytes(4).toString('hex');
     this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
-    this.resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
-    this.hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
+    this.#resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
+    this.#hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
     this.metrics = createMetrics({
       stats: this.stats,
-      connections: () => this.clients.size + this.#endpointConnections.size,
+      connections: () => this.#clients.size + this.#endpointConnections.size,
       subscriptions: () => {
         let n = 0;
-        for (const c of this.clients) n += c.subs.size;
+        for (const c of this.#clients) n += c.subscriptionCount;
         return n;
       },
-      channels: () => this.hub.channelCount,
+      channels: () => this.#hub.channelCount,
     });
-    for (const cmd of coreCommands) this.commands.set(cmd.method, cmd);
-    for (const feature of options.features ?? []) this.modules.register(feature, this.commands);
+    for (const cmd of coreCommands) this.#commands.set(cmd.method, cmd);
+    for (const feature of options.features ?? []) this.#modules.register(feature, this.#commands);
     this.engine.broker.setHandler({
-      onPublication: (key: string, pub: StreamPublication, epoch: string) => this.hub.publish(key, pub, epoch),
-      onEvent: (key: string, event: ChannelEvent) => this.hub.event(key, event),
+      onPublication: (key: string, pub: StreamPublication, epoch: string) => this.#hub.publish(key, pub, epoch),
+      onEvent: (key: string, event: ChannelEvent) => this.#hub.event(key, event),
       onStreamLost: (key: string, loss: StreamLoss) => this.#streamLost(key, loss),
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
   }
 
-  async start(): Promise<void> {
+  /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
+  async start(services?: NodeServices): Promise<void> {
+    if (services) this.#services = services;
     this.wheel.start();
+  }
+
+  /** Open kernel connections of this node (read-only: they come and go through accept and close). */
+  get clients(): ReadonlySet<Client> {
+    return this.#clients;
+  }
+
+  /** Local subscribers per channel, for probes and tests. */
+  get hub(): Pick<Hub, 'subscribers' | 'channelCount'> {
+    return this.#hub;
+  }
+
+  /** The command a connection asked for: the kernel's or a feature's. */
+  command(method: string): CommandDefinition<z.ZodType, KernelCommandContext> | undefined {
+    return this.#commands.get(method);
+  }
+
+  verifyToken(token: string | undefined): Promise<Identity> {
+    return this.#verifier.verify(token);
+  }
+
+  get limits(): Config['limits'] {
+    return this.config.limits;
+  }
+
+  get messages(): NodeMessagesView {
+    return this.engine.messages;
+  }
+
+  get leases(): LeaseStoreView {
+    return this.engine.leases;
+  }
+
+  get storage(): Storage {
+    if (!this.#services) throw createError('SB_ERR_STORAGE', 'the node has not started');
+    return this.#services.storage;
+  }
+
+  feature<T>(name: string): T {
+    if (!this.#services) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${name}" is not running`);
+    return this.#services.feature<T>(name);
+  }
+
+  resolve(tenant: string, channel: unknown): ResolvedChannel {
+    return this.#resolver.resolve(tenant, channel);
+  }
+
+  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
+    return this.#modules.run(name, payload);
+  }
+
+  joinHub(key: string, client: Client): Promise<void> {
+    return this.#hub.add(key, client);
+  }
+
+  /** The subscribe reply went out: tell the features (`afterSubscribe`). */
+  announceSubscription(client: Client, sub: Subscription, recovered: boolean | null): void {
+    if (client.closed || client.subscription(sub.ch.key) !== sub) return;
+    this.#announced.add(sub);
+    this.#notice('afterSubscribe', { client, channel: sub.ch, recovered });
+  }
+
+  /** Run a notice hook (one that cannot refuse anything) without waiting; a throw is logged. */
+  #notice<K extends HookName>(name: K, payload: HookPayloads[K]): void {
+    if (!this.#modules.has(name)) return;
+    this.#modules.run(name, payload).catch((err) => this.logger.warn({ err, hook: name }, 'hook failed'));
+  }
+
+  #presenceLeft(client: Client, sub: Subscription): void {
+    sub.leavePresence();
+    if (this.#joined.delete(sub)) this.#notice('onPresenceLeave', { client, channel: sub.ch });
+  }
+
+  #unsubscribed(client: Client, sub: Subscription, reason: UnsubscribeReason): void {
+    if (this.#announced.delete(sub)) this.#notice('onUnsubscribe', { client, channel: sub.ch, reason });
   }
 
   get draining(): boolean {
@@ -139,7 +220,7 @@ export class Node {
   /** A transport accepted a connection: the Client takes it from here. */
   accept(conn: Connection, meta: ConnectionMeta): Client {
     const client = new Client(this, conn, meta);
-    this.clients.add(client);
+    this.#clients.add(client);
     return client;
   }
 
@@ -173,7 +254,7 @@ export class Node {
 
   /** Called once per connection when it closes, whichever side closed it. */
   clientClosed(client: Client): void {
-    this.clients.delete(client);
+    this.#clients.delete(client);
     const id = client.identity;
     if (id) {
       const key = `${id.tenant}|${id.user}`;
@@ -181,15 +262,16 @@ export class Node {
       set?.delete(client);
       if (set?.size === 0) this.#byUser.delete(key);
     }
-    for (const sub of client.subs.values()) {
-      this.hub.remove(sub.ch.key, client);
+    if (client.wasConnected && client.lost) this.#notice('onConnectionLost', { client });
+    for (const sub of client.subscriptions()) {
+      this.#hub.remove(sub.ch.key, client);
       if (sub.present) this.leavePresence(client, sub.ch).catch((err) => this.logger.warn({ err }, 'presence leave failed'));
+      this.#unsubscribed(client, sub, 'disconnect');
     }
-    if (client.holdsSlot && id) {
-      client.holdsSlot = false;
+    if (client.dropSlot() && id) {
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
     }
-    if (client.wasConnected) this.modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
+    if (client.wasConnected) this.#modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
   }
 
   markDirty(client: Client): void {
@@ -234,9 +316,9 @@ export class Node {
   async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
     const client = req.client ?? null;
-    const turn = client?.submitTurn();
+    const turn = client instanceof Client ? client.submitTurn() : undefined;
     try {
-      await this.modules.run('beforePublish', { channel: ch, data, client });
+      await this.#modules.run('beforePublish', { channel: ch, data, client });
       if (turn) await turn.ready;
     } catch (err) {
       turn?.done();
@@ -265,13 +347,13 @@ export class Node {
     }
     if (!outcome.deduplicated) {
       this.stats.publications++;
-      await this.modules.run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
+      await this.#modules.run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
         .catch((err) => this.logger.warn({ err }, 'afterPublish hook failed'));
     }
     return outcome;
   }
 
-  async history(ch: ResolvedChannel, query: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryPage> {
+  async history(ch: ResolvedChannel, query: HistoryRequest): Promise<HistoryPage> {
     try {
       return await this.engine.broker.history(ch.key, query);
     } catch (err) {
@@ -318,44 +400,46 @@ export class Node {
   }
 
   async #setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
-    const sub = client.subs.get(ch.key);
+    const sub = client.subscription(ch.key);
     const id = client.identity;
     if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);
     const joining = !sub.present;
     const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: joining ? Date.now() : sub.presenceSince };
-    sub.present = true;
-    sub.presenceState = state;
-    sub.presenceSince = entry.since;
+    sub.enterPresence(state, entry.since);
     // The member cap is checked by the store, atomically with the write (across nodes too).
     const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);
     if (result === 'full') {
-      sub.present = false;
+      sub.leavePresence();
       throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
     }
-    if (client.closed || !client.subs.has(ch.key)) {
+    if (client.closed || !client.isSubscribed(ch.key)) {
       await this.engine.presence.remove(ch.key, client.id);
       return;
+    }
+    if (result === 'new') {
+      this.#joined.add(sub);
+      this.#notice('onPresenceJoin', { client, channel: ch, state });
     }
     if (ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
   }
 
   async leavePresence(client: Client, ch: ResolvedChannel): Promise<void> {
-    const sub = client.subs.get(ch.key);
-    if (sub) sub.present = false;
+    const sub = client.subscription(ch.key);
+    if (sub) this.#presenceLeft(client, sub);
     const removed = await this.engine.presence.remove(ch.key, client.id);
     if (removed && ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
   }
 
   /** The client's status changed (away, idle, back online): update its presence everywhere. */
   presenceStatusChanged(client: Client): void {
-    for (const sub of client.subs.values()) {
+    for (const sub of client.subscriptions()) {
       if (sub.present) this.setPresence(client, sub.ch, sub.presenceState).catch((err) => this.logger.warn({ err }, 'presence update failed'));
     }
   }
 
   /** Channels of a tenant with subscribers on this node. */
   channels(tenant: string): Array<{ channel: string; subscribers: number }> {
-    return this.hub.channels(tenant);
+    return this.#hub.channels(tenant);
   }
 
   /** Channels of a tenant with subscribers on any live node, subscribers summed; bounded in time. */
@@ -399,8 +483,7 @@ export class Node {
     }
     for (const c of clients) {
       const key = `${cmd.tenant}|${cmd.channel}`;
-      const sub = c.subs.get(key);
-      if (!sub) continue;
+      if (!c.isSubscribed(key)) continue;
       this.removeSubscription(c, key);
       c.enqueue(unsubscribePush(cmd.channel, cmd.code, cmd.reason));
     }
@@ -408,7 +491,7 @@ export class Node {
 
   /** A channel's stream lost publications under this node's subscribers: each resubscribes. */
   #streamLost(key: string, loss: StreamLoss): void {
-    const clients = this.hub.clientsOf(key);
+    const clients = this.#hub.clientsOf(key);
     this.stats.streamLost(loss);
     this.logger.warn({ channel: key, loss, subscribers: clients.length }, 'channel stream lost publications; its subscribers are told to resubscribe');
     for (const client of clients) this.resubscribe(client, key);
@@ -420,7 +503,7 @@ export class Node {
    * (`recovered: false`, the new epoch) what it lost.
    */
   resubscribe(client: Client, key: string): void {
-    const sub = client.subs.get(key);
+    const sub = client.subscription(key);
     if (!sub) return;
     this.stats.resyncs++;
     this.removeSubscription(client, key);
@@ -428,12 +511,14 @@ export class Node {
     client.enqueue(unsubscribePush(sub.ch.channel, info.code, info.reason));
   }
 
-  removeSubscription(client: Client, key: string): void {
-    const sub = client.subs.get(key);
+  removeSubscription(client: Client, key: string, reason: UnsubscribeReason = 'server'): void {
+    const sub = client.dropSubscription(key);
     if (!sub) return;
-    client.subs.delete(key);
-    this.hub.remove(key, client);
-    if (sub.present) {
+    this.#hub.remove(key, client);
+    const present = sub.present;
+    if (present) this.#presenceLeft(client, sub);
+    this.#unsubscribed(client, sub, reason);
+    if (present) {
       // The subscription is gone; remove the entry directly.
       this.engine.presence.remove(key, client.id)
         .then((removed) => {
@@ -476,7 +561,7 @@ export class Node {
     while (this.#inflightPublishes.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.#inflightPublishes]), new Promise((r) => setTimeout(r, 50))]);
     }
-    for (const client of [...this.clients]) client.close(DisconnectCode.Shutdown);
+    for (const client of [...this.#clients]) client.close(DisconnectCode.Shutdown);
     for (const conn of [...this.#endpointConnections]) conn.close(DisconnectCode.Shutdown.code, DisconnectCode.Shutdown.reason);
   }
 

@@ -1,13 +1,14 @@
 import { type Config, type ConfigSchema, type ConfigSection, CORE_CONFIG_KEYS, CORE_NAMESPACES, type NamespaceInput, buildConfigSchema, namespaceSchema } from '../config/schema.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { Node } from '../core/node.js';
-import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../core/sb-error.js';
+import type { NodeContext } from '../core/context.js';
+import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import { migrationList } from '../storage/migrate.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
 import { featureLeases, featureMessages } from './scoped-engine.js';
+import { scopedNode } from './scoped-node.js';
 
 /** RFC 6455 §7.4.1: the service is not ready; the client should try again later. */
 const TRY_AGAIN_LATER = 1013;
@@ -103,7 +104,7 @@ export class FeatureHost {
   }
 
   /** Start every feature in registration order; if one fails, those started are stopped again. */
-  async start(node: Node, storage: Storage): Promise<void> {
+  async start(node: NodeContext, storage: Storage): Promise<void> {
     for (const f of this.#features) {
       try {
         const service = await f.start?.(this.#context(f, node, storage));
@@ -133,20 +134,23 @@ export class FeatureHost {
     return service as T;
   }
 
-  #context(f: FeatureModule, node: Node, storage: Storage): FeatureContext {
+  #context(f: FeatureModule, node: NodeContext, storage: Storage): FeatureContext {
     const logger = node.logger.child({ feature: f.name });
+    const messages = featureMessages(f.name, node.messages, logger);
+    const leases = featureLeases(f.name, node.leases);
+    const feature = <T>(name: string): T => {
+      if (!(f.dependsOn ?? []).includes(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
+      return this.service<T>(name);
+    };
     return {
       name: f.name,
       config: node.config[f.name],
-      node,
+      node: scopedNode(node, { logger, messages, leases, storage, feature }),
       storage,
       logger,
-      messages: featureMessages(f.name, node.engine.messages, logger),
-      leases: featureLeases(f.name, node.engine.leases),
-      feature: <T>(name: string): T => {
-        if (!(f.dependsOn ?? []).includes(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
-        return this.service<T>(name);
-      },
+      messages,
+      leases,
+      feature,
       error: (code: FeatureErrorCode, detail?: string): SwitchboardError => {
         const meaning = f.errors?.[code];
         if (meaning === undefined) throw conflict(`feature "${f.name}" has no error code "${code}" in its manifest`);

@@ -2,21 +2,22 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { NamespaceInput } from '../config/schema.js';
 import type { CommandDefinition } from '../core/command.js';
+import type { NodeContext } from '../core/context.js';
 import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
 import type { Hooks } from '../core/modules.js';
-import type { Node } from '../core/node.js';
-import type { FeatureErrorCode, SwitchboardError } from '../core/sb-error.js';
+import type { FeatureErrorCode, SwitchboardError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureLeases, FeatureMessages } from './scoped-engine.js';
 
-/** What a running feature gets: its own config section, the node, storage, a logger, its dependencies' services. */
+/** What a running feature gets: its own config section, the node's context, storage, a logger, its dependencies' services. */
 export interface FeatureContext<Cfg = unknown> {
   readonly name: string;
   /** This feature's config section, validated and frozen (`config[name]`). */
   readonly config: Cfg;
-  readonly node: Node;
+  /** The node's channel operations, limits and clock, scoped to this feature like the fields below. */
+  readonly node: NodeContext;
   /** Durable data; `storage.tables<MyTables>()` types the query layer with the feature's tables. */
   readonly storage: Storage;
   /** The node's logger, with `feature: name` on every line. */

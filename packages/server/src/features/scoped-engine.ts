@@ -1,18 +1,17 @@
 import type { Logger } from 'pino';
-import type { LeaseStore } from '../engine/lease-store.js';
-import type { NodeMessages } from '../engine/node-messages.js';
+import type { LeaseStoreView, NodeMessagesView } from '../core/context.js';
 
 /** Node messages as a feature sees them: its operations only, handlers' failures logged. */
-export type FeatureMessages = Omit<NodeMessages, 'close'>;
+export type FeatureMessages = NodeMessagesView;
 
 /** Leases as a feature sees them: its keys only. */
-export type FeatureLeases = Omit<LeaseStore, 'close'>;
+export type FeatureLeases = LeaseStoreView;
 
 /**
  * A feature's view of the node messages: operation names are scoped to the feature
  * (`op` travels as `<feature>.<op>`), so two features cannot answer each other's messages.
  */
-export function featureMessages(feature: string, messages: NodeMessages, logger: Logger): FeatureMessages {
+export function featureMessages(feature: string, messages: NodeMessagesView, logger: Logger): FeatureMessages {
   const scoped = (op: string) => `${feature}.${op}`;
   const logged = <A extends unknown[]>(what: string, fn: (...args: A) => void | Promise<void>) => async (...args: A): Promise<void> => {
     try {
@@ -32,7 +31,7 @@ export function featureMessages(feature: string, messages: NodeMessages, logger:
 }
 
 /** A feature's view of the leases: keys are scoped to the feature (`<feature>/<key>`). */
-export function featureLeases(feature: string, leases: LeaseStore): FeatureLeases {
+export function featureLeases(feature: string, leases: LeaseStoreView): FeatureLeases {
   const scoped = (key: string) => `${feature}/${key}`;
   return {
     acquire: (key, ttlMs, owner) => leases.acquire(scoped(key), ttlMs, owner),

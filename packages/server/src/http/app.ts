@@ -1,16 +1,23 @@
 import { ErrorCode } from '@switchboard/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../auth/api-keys.js';
-import type { Node } from '../core/node.js';
+import type { NodeContext } from '../core/context.js';
+import type { Metrics } from '../observability/metrics.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
 import { type SdkBuild, registerSdk } from './sdk.js';
+
+/** The node as the HTTP app sees it: its context, and readiness and metrics for the probes. */
+export interface ServedNode extends NodeContext {
+  readonly metrics: Metrics;
+  readiness(): { ready: boolean; checks: Record<string, string> };
+}
 
 /**
  * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1 (with the
  * features' routes). Node's header and request timeouts are set from the configuration.
  */
-export async function createHttpApp(node: Node, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = [], sdk: SdkBuild | null = null): Promise<FastifyInstance> {
+export async function createHttpApp(node: ServedNode, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = [], sdk: SdkBuild | null = null): Promise<FastifyInstance> {
   const { config } = node;
   const app = Fastify({
     logger: false,

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { ReplyError } from '../core/reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
 
 /** Network errors of a database connection (PostgreSQL over TCP). */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);

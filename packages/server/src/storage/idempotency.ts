@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Kysely, Transaction } from 'kysely';
-import { ReplyError } from '../core/reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
 import type { SharedTables } from './tables.js';
 
 export type Claim<R> = { first: true } | { first: false; result: R };

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { SwitchboardError, createError } from '../core/sb-error.js';
+import { SwitchboardError, createError } from '../errors/sb-error.js';
 import type { NamedMigration } from './migration.js';
 import { SHARED_MIGRATIONS } from './migrations.js';
 import type { Storage } from './storage.js';

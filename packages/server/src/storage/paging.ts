@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
-import { ReplyError } from '../core/reply-error.js';
+import { ReplyError } from '../errors/reply-error.js';
 
 /**
  * Paging of durable lists (notifications, activities): newest first by (time, id), with

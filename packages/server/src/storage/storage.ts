@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, type Transaction, sql } from 'kysely';
 import pg from 'pg';
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 import type { SharedTables } from './tables.js';
 
 export type StoreKind = 'sqlite' | 'postgres';

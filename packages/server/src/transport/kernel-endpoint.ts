@@ -50,6 +50,11 @@ function onError(this: WebSocket, err: Error): void {
   client.node.logger.debug({ err, client: client.id }, 'websocket error');
 }
 
-function onClose(this: WebSocket): void {
-  (this as ClientSocket)[CLIENT].cleanup();
+/** RFC 6455 §7.1.5: the connection closed without a close frame. */
+const ABNORMAL_CLOSURE = 1006;
+
+function onClose(this: WebSocket, code: number): void {
+  const client = (this as ClientSocket)[CLIENT];
+  if (code === ABNORMAL_CLOSURE) client.connectionLost();
+  else client.cleanup();
 }

@@ -4,7 +4,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionMeta } from '../core/connection.js';
 import type { Endpoint, EndpointRequest } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
-import { createError } from '../core/sb-error.js';
+import { createError } from '../errors/sb-error.js';
 import { acceptEndpoint } from './endpoint-connection.js';
 import { KERNEL_PATH, acceptKernel, kernelSubprotocol } from './kernel-endpoint.js';
 import { originAllowed } from './origin.js';

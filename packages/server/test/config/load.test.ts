@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromEnv, fromFlags, loadConfig, parseConfig } from '../../src/features/builtin.js';
-import { SwitchboardError } from '../../src/core/sb-error.js';
+import { SwitchboardError } from '../../src/errors/sb-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandDefinition } from '../../src/core/command.js';
 import { HOOK_NAMES, type HookPayloads, type Hooks, ModuleRegistry } from '../../src/core/modules.js';
 import type { FeatureModule } from '../../src/features/manifest.js';
-import { SwitchboardError } from '../../src/core/sb-error.js';
+import { SwitchboardError } from '../../src/errors/sb-error.js';
 
 const command = (method: string): CommandDefinition => ({ method, params: undefined as never, handler: async () => ({}) });
 const payload = {} as HookPayloads['beforePublish'];

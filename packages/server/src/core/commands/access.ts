@@ -4,7 +4,7 @@ import type { NamespaceConfig } from '../../config/schema.js';
 import type { ResolvedChannel } from '../channels.js';
 import type { CommandContext } from '../command.js';
 import { type Action, can } from '../permissions.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 
 type Switch = 'presence' | 'signals' | 'clientPublish' | 'history';
 const DISABLED: Record<Switch, string> = {
@@ -24,7 +24,7 @@ function enabled(ns: NamespaceConfig, s: Switch): boolean {
  */
 export function authorize({ client, node }: CommandContext, channel: string, action: Action, needs?: Switch): ResolvedChannel {
   const identity = client.identity as Identity;
-  const ch = node.resolver.resolve(identity.tenant, channel);
+  const ch = node.resolve(identity.tenant, channel);
   if (needs && !enabled(ch.options, needs)) throw new ReplyError(ErrorCode.NotAvailable, DISABLED[needs]);
   if (!can(identity, ch, action)) throw new ReplyError(ErrorCode.PermissionDenied);
   return ch;

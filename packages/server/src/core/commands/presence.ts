@@ -1,12 +1,12 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
-export const presenceCommand = defineCommand({
+export const presenceCommand = kernelCommand({
   method: 'presence',
   params: z.strictObject({ channel: channelParam }),
   async handler(ctx, params) {
@@ -15,7 +15,7 @@ export const presenceCommand = defineCommand({
   },
 });
 
-export const presenceStatsCommand = defineCommand({
+export const presenceStatsCommand = kernelCommand({
   method: 'presence_stats',
   params: z.strictObject({ channel: channelParam }),
   async handler(ctx, params) {
@@ -24,13 +24,13 @@ export const presenceStatsCommand = defineCommand({
   },
 });
 
-export const presenceSetCommand = defineCommand({
+export const presenceSetCommand = kernelCommand({
   method: 'presence_set',
   params: z.strictObject({ channel: channelParam, state: jsonParam.optional() }),
   async handler(ctx, params) {
     const { client, node } = ctx;
     const ch = authorize(ctx, params.channel, 'presence', 'presence');
-    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
+    if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
     const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
     if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
     try {
@@ -42,27 +42,24 @@ export const presenceSetCommand = defineCommand({
   },
 });
 
-export const presenceLeaveCommand = defineCommand({
+export const presenceLeaveCommand = kernelCommand({
   method: 'presence_leave',
   params: z.strictObject({ channel: channelParam }),
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    const sub = client.subs.get(ch.key);
+    const ch = node.resolve(identity.tenant, params.channel);
+    const sub = client.subscription(ch.key);
     if (!sub) throw new ReplyError(ErrorCode.NotSubscribed);
     if (sub.present) await node.leavePresence(client, ch);
     return {};
   },
 });
 
-export const statusCommand = defineCommand({
+export const statusCommand = kernelCommand({
   method: 'status',
   params: z.strictObject({ status: z.enum(['online', 'away']) }),
   async handler({ client, node }, params) {
-    if (client.manualStatus !== params.status) {
-      client.manualStatus = params.status;
-      node.presenceStatusChanged(client);
-    }
+    if (client.setManualStatus(params.status)) node.presenceStatusChanged(client);
     return {};
   },
 });

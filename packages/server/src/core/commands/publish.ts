@@ -1,13 +1,13 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { historyPageJson } from '../encode.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
 
-export const publishCommand = defineCommand({
+export const publishCommand = kernelCommand({
   method: 'publish',
   pipelined: true,
   params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional() }),
@@ -26,7 +26,7 @@ export const publishCommand = defineCommand({
   },
 });
 
-export const historyCommand = defineCommand({
+export const historyCommand = kernelCommand({
   method: 'history',
   params: z.strictObject({
     channel: channelParam,

@@ -1,11 +1,11 @@
 import { DisconnectCode, ErrorCode, PROTOCOL_VERSION } from '@switchboard/protocol';
 import { z } from 'zod';
 import { type Identity, TokenError } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 
-export const connectCommand = defineCommand({
+export const connectCommand = kernelCommand({
   method: 'connect',
   beforeConnect: true,
   params: z.strictObject({
@@ -21,7 +21,7 @@ export const connectCommand = defineCommand({
     }
     let identity: Identity;
     try {
-      identity = await node.verifier.verify(params.token);
+      identity = await node.verifyToken(params.token);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       if (err.failure === 'expired') {
@@ -37,16 +37,15 @@ export const connectCommand = defineCommand({
       client.closeAfterReply(DisconnectCode.ConnectionLimit);
       throw new ReplyError(ErrorCode.LimitExceeded, slot === 'user' ? 'connections per user' : 'connections per tenant');
     }
-    client.holdsSlot = true;
-    client.identity = identity;
+    client.holdSlot(identity);
     if (client.closed) {
       // Closed while we waited: the close already ran cleanup before the slot was ours.
-      client.holdsSlot = false;
+      client.dropSlot();
       await node.engine.limits.releaseConnection(identity.tenant, identity.user);
       throw new ReplyError(ErrorCode.Unauthorized, 'closed');
     }
     try {
-      await node.modules.run('onConnect', { client, identity });
+      await node.runHook('onConnect', { client, identity });
     } catch (err) {
       client.closeAfterReply(DisconnectCode.Forbidden);
       throw err;
@@ -66,14 +65,14 @@ export const connectCommand = defineCommand({
   },
 });
 
-export const refreshCommand = defineCommand({
+export const refreshCommand = kernelCommand({
   method: 'refresh',
   params: z.strictObject({ token: z.string().max(65536) }),
   async handler({ client, node }, params) {
     const current = client.identity as Identity;
     let identity: Identity;
     try {
-      identity = await node.verifier.verify(params.token);
+      identity = await node.verifyToken(params.token);
     } catch (err) {
       if (err instanceof TokenError && err.failure === 'expired') throw new ReplyError(ErrorCode.TokenExpired);
       if (err instanceof TokenError) throw new ReplyError(ErrorCode.Unauthorized, err.message);
@@ -83,12 +82,11 @@ export const refreshCommand = defineCommand({
       client.closeAfterReply(DisconnectCode.InvalidToken);
       throw new ReplyError(ErrorCode.Unauthorized, 'token is for another user');
     }
-    client.identity = identity;
-    client.scheduleExpiry();
+    client.refreshIdentity(identity);
     // Capabilities may have shrunk: drop subscriptions the new token no longer allows.
-    for (const [key, sub] of [...client.subs]) {
+    for (const sub of [...client.subscriptions()]) {
       if (can(identity, sub.ch, 'subscribe')) continue;
-      node.removeSubscription(client, key);
+      node.removeSubscription(client, sub.ch.key);
       const info = DisconnectCode.Forbidden;
       client.enqueue(Buffer.from(JSON.stringify({ push: 'unsubscribe', channel: sub.ch.channel, code: info.code, reason: 'permission revoked' })));
     }
@@ -96,7 +94,7 @@ export const refreshCommand = defineCommand({
   },
 });
 
-export const pingCommand = defineCommand({
+export const pingCommand = kernelCommand({
   method: 'ping',
   params: z.strictObject({}),
   async handler() {

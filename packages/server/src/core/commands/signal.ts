@@ -1,20 +1,20 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import { defineCommand } from '../command.js';
+import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 /** Ephemeral signals (typing, cursors): fanned out to the channel's other subscribers, never stored. */
-export const signalCommand = defineCommand({
+export const signalCommand = kernelCommand({
   method: 'signal',
   params: z.strictObject({ channel: channelParam, key: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/), data: jsonParam.optional() }),
   async handler(ctx, params) {
     const { client, node } = ctx;
     const identity = client.identity as Identity;
     const ch = authorize(ctx, params.channel, 'signal', 'signals');
-    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
+    if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
     const data = toJsonText(params.data);
     if (Buffer.byteLength(data) > node.config.limits.maxSignalBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'signal');
     if (!client.signalBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'signal rate');

@@ -2,11 +2,11 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { HistoryPage } from '../../engine/broker.js';
-import type { Subscription } from '../client.js';
-import { defineCommand } from '../command.js';
+import { Subscription } from '../subscription.js';
+import { kernelCommand } from '../kernel-context.js';
 import { RawJson, publicationJson } from '../encode.js';
 import { can } from '../permissions.js';
-import { ReplyError } from '../reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, positionParam } from './schemas.js';
 
 /**
@@ -21,33 +21,33 @@ export function isRecovered(page: HistoryPage, since: { offset: number; epoch: s
   return page.publications.length === missed && page.publications[0]?.offset === since.offset + 1;
 }
 
-export const subscribeCommand = defineCommand({
+export const subscribeCommand = kernelCommand({
   method: 'subscribe',
   params: z.strictObject({ channel: channelParam, recover: positionParam.optional() }),
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
+    const ch = node.resolve(identity.tenant, params.channel);
     if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
-    if (client.subs.has(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
-    if (client.subs.size >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
-    await node.modules.run('beforeSubscribe', { client, channel: ch });
+    if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
+    if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
+    await node.runHook('beforeSubscribe', { client, channel: ch });
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
-    const sub: Subscription = { ch, offset: 0, epoch: '', pending: [], present: false, presenceState: null, presenceSince: 0 };
-    client.subs.set(ch.key, sub);
+    const sub = new Subscription(ch);
+    client.addSubscription(sub);
     const ns = ch.options;
     const recoverable = ns.recovery && ns.historySize > 0;
     const maxRecovery = node.config.limits.maxRecovery;
     let page: HistoryPage;
     try {
-      await node.hub.add(ch.key, client);
+      await node.joinHub(ch.key, client);
       const wantRecovery = params.recover !== undefined && recoverable;
       page = await node.history(ch, wantRecovery ? { since: params.recover, limit: maxRecovery + 1 } : { limit: 0 });
     } catch (err) {
       node.removeSubscription(client, ch.key);
       throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'subscribe');
     }
-    if (client.closed || client.subs.get(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
+    if (client.closed || client.subscription(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
 
     let recovered: boolean | undefined;
     let pubs = '';
@@ -55,23 +55,26 @@ export const subscribeCommand = defineCommand({
       recovered = recoverable && isRecovered(page, params.recover, maxRecovery);
       if (recovered) pubs = page.publications.map(publicationJson).join(',');
     }
-    sub.offset = page.offset;
-    sub.epoch = page.epoch;
+    sub.startAt(page);
     // The reply goes out before the publications that arrived while we read history.
-    client.afterReply(() => client.releasePending(sub));
+    const outcome = recovered ?? null;
+    client.afterReply(() => {
+      client.releasePending(sub);
+      node.announceSubscription(client, sub, outcome);
+    });
     const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
     return new RawJson(recovered === undefined ? `${head}}` : `${head},"recovered":${recovered},"publications":[${pubs}]}`);
   },
 });
 
-export const unsubscribeCommand = defineCommand({
+export const unsubscribeCommand = kernelCommand({
   method: 'unsubscribe',
   params: z.strictObject({ channel: channelParam }),
   async handler({ client, node }, params) {
     const identity = client.identity as Identity;
-    const ch = node.resolver.resolve(identity.tenant, params.channel);
-    if (!client.subs.has(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
-    node.removeSubscription(client, ch.key);
+    const ch = node.resolve(identity.tenant, params.channel);
+    if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed);
+    node.removeSubscription(client, ch.key, 'client');
     return {};
   },
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { can } from '../../core/permissions.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import type { ActivityFeeds } from './feeds.js';
 import { activityContent, idempotencyKey, listFilters, scope } from './schemas.js';
 

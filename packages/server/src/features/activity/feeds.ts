@@ -1,9 +1,9 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { Node } from '../../core/node.js';
+import type { NodeContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import type { ActivityConfig } from './config.js';
 import { ACTIVITY_NAMESPACE, type Activity, type ActivityInput } from './model.js';
@@ -20,17 +20,17 @@ export interface ActivityPush {
  * query. A scope is a channel name of a declared namespace other than `activity` itself.
  */
 export class ActivityFeeds {
-  #node: Node | null = null;
+  #node: NodeContext | null = null;
   #config: ActivityConfig | null = null;
 
   constructor(readonly store: ActivityStore) {}
 
-  attach(node: Node, config: ActivityConfig): void {
+  attach(node: NodeContext, config: ActivityConfig): void {
     this.#node = node;
     this.#config = config;
   }
 
-  get #started(): Node {
+  get #started(): NodeContext {
     if (!this.#node) throw new ReplyError(ErrorCode.Unavailable, 'activity feeds are starting');
     return this.#node;
   }
@@ -43,7 +43,7 @@ export class ActivityFeeds {
 
   /** The scope as a channel of the tenant (422 for an invalid name or undeclared namespace). */
   resolveScope(tenant: string, scope: string): ResolvedChannel {
-    const ch = this.#started.resolver.resolve(tenant, scope);
+    const ch = this.#started.resolve(tenant, scope);
     if (ch.namespace === ACTIVITY_NAMESPACE) throw new ReplyError(ErrorCode.InvalidChannel, `a scope cannot be in the "${ACTIVITY_NAMESPACE}" namespace`);
     return ch;
   }
@@ -72,14 +72,14 @@ export class ActivityFeeds {
   }
 
   /** A store call; an unreachable or busy store answers Unavailable (retry), not Internal. */
-  #store<T>(node: Node, op: Promise<T>): Promise<T> {
+  #store<T>(node: NodeContext, op: Promise<T>): Promise<T> {
     return storageCall(op, (err) => node.logger.warn({ err }, 'activity storage unavailable'));
   }
 
-  async #publish(node: Node, tenant: string, activity: Activity): Promise<void> {
+  async #publish(node: NodeContext, tenant: string, activity: Activity): Promise<void> {
     let ch: ResolvedChannel;
     try {
-      ch = node.resolver.resolve(tenant, `${ACTIVITY_NAMESPACE}:${activity.scope}`);
+      ch = node.resolve(tenant, `${ACTIVITY_NAMESPACE}:${activity.scope}`);
     } catch {
       return; // no `activity` namespace, or the live channel name would be too long: stored, not pushed
     }

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
 import { type FeatureModule, defineFeature } from '../manifest.js';
 import { activityCommands } from './commands.js';

@@ -1,10 +1,10 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import type { Client } from '../../core/client.js';
+import type { SessionContext } from '../../core/context.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { can } from '../../core/permissions.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { USER_NAMESPACE } from './delivery.js';
 import type { Inbox } from './inbox.js';
 import { idempotencyKey, listFilters, notificationContent, notificationId, preferencesPatch, userId } from './schemas.js';
@@ -12,7 +12,7 @@ import { idempotencyKey, listFilters, notificationContent, notificationId, prefe
 /** The largest page a command may ask for; `notifications.pageSize` caps it further. */
 const MAX_PAGE = 1000;
 
-const self = (client: Client): Identity => client.identity as Identity;
+const self = (client: SessionContext): Identity => client.identity as Identity;
 
 /**
  * Client commands of the inbox. Every one acts on the connection's own user and tenant
@@ -95,7 +95,7 @@ export function notificationCommands(inbox: () => Inbox): CommandDefinition[] {
         if (!cfg.clientCreate) throw new ReplyError(ErrorCode.NotAvailable, 'clients may not create notifications (notifications.clientCreate)');
         if (!cfg.clientTypes.includes(p.type)) throw new ReplyError(ErrorCode.PermissionDenied, `type "${p.type}" may not be created by clients`);
         if (p.priority === 'critical') throw new ReplyError(ErrorCode.PermissionDenied, 'clients may not create critical notifications');
-        const ch = node.resolver.resolve(identity.tenant, `${USER_NAMESPACE}:${p.user}`);
+        const ch = node.resolve(identity.tenant, `${USER_NAMESPACE}:${p.user}`);
         if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the publish capability on ${ch.channel}`);
         if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
         const { user, idempotencyKey: key, ...content } = p;

@@ -1,5 +1,5 @@
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { Node } from '../../core/node.js';
+import type { NodeContext } from '../../core/context.js';
 import type { Notification } from './model.js';
 import type { Delivery, NotificationStore } from './store.js';
 
@@ -18,13 +18,13 @@ export type NotificationPush =
  * a device receives is the current one.
  */
 export class NotificationDelivery {
-  #node: Node | null = null;
+  #node: NodeContext | null = null;
   #dirty = new Map<string, Set<string>>();
   #running: Promise<void> | null = null;
 
   constructor(private readonly store: NotificationStore) {}
 
-  attach(node: Node): void {
+  attach(node: NodeContext): void {
     this.#node = node;
   }
 
@@ -79,10 +79,10 @@ export class NotificationDelivery {
     }
   }
 
-  async #publish(node: Node, tenant: string, user: string, push: NotificationPush): Promise<void> {
+  async #publish(node: NodeContext, tenant: string, user: string, push: NotificationPush): Promise<void> {
     let ch: ResolvedChannel;
     try {
-      ch = node.resolver.resolve(tenant, `${USER_NAMESPACE}:${user}`);
+      ch = node.resolve(tenant, `${USER_NAMESPACE}:${user}`);
     } catch {
       return; // no `user` namespace, or a user id that cannot name a channel: stored, not pushed
     }

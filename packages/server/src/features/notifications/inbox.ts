@@ -1,5 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import type { NotificationsConfig } from './config.js';
 import type { NotificationInput, Preferences, UnreadCounts } from './model.js';

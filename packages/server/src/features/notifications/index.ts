@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
 import { type FeatureModule, defineFeature } from '../manifest.js';
 import { notificationCommands } from './commands.js';

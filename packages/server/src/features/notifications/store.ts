@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { type Kysely, type Selectable, type Transaction, type UpdateObject, sql } from 'kysely';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import { newId } from '../../storage/ids.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';

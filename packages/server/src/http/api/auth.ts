@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyStore } from '../../auth/api-keys.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { tenantId } from './schemas.js';
 
 declare module 'fastify' {

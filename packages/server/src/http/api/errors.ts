@@ -1,7 +1,7 @@
 import { ErrorCode, type ErrorCodeName, errorCodeName } from '@switchboard/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import type { NodeContext } from '../../core/context.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import type { ReplyErrorBody } from './schemas.js';
 
 /**
@@ -57,7 +57,7 @@ export function sendError(reply: FastifyReply, status: number, error: ReplyError
  * The error handler of the API scope: every error leaves as `{error: {code, message,
  * temporary}}`; an unexpected one is logged and answered 500 without its message or stack.
  */
-export function createErrorHandler(node: Node) {
+export function createErrorHandler(node: NodeContext) {
   return (err: FastifyError | ReplyError, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     if (err instanceof ReplyError) return sendError(reply, statusOf(err.code), err.toWire());
     const known = fromFastifyError(err);

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import { historyPageJson } from '../../core/encode.js';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelParams, publication, streamPosition } from './schemas.js';
 
@@ -34,7 +34,7 @@ export function historyRoutes(pageSize: number): ApiRoute[] {
       response: streamPosition.extend({ publications: z.array(publication) }),
       errors: [409, 422, 503],
       async handler({ node, tenant, params, query: q }) {
-        const ch = node.resolver.resolve(tenant, params.channel);
+        const ch = node.resolve(tenant, params.channel);
         if (ch.options.historySize === 0) throw new ReplyError(ErrorCode.NotAvailable, 'history is disabled in this namespace');
         const since = q.since_offset !== undefined && q.since_epoch !== undefined ? { offset: q.since_offset, epoch: q.since_epoch } : undefined;
         const limit = Math.min(q.limit ?? pageSize, pageSize);
@@ -55,7 +55,7 @@ export function historyRoutes(pageSize: number): ApiRoute[] {
       response: z.strictObject({}),
       errors: [503],
       async handler({ node, tenant, params }) {
-        await node.removeHistory(node.resolver.resolve(tenant, params.channel));
+        await node.removeHistory(node.resolve(tenant, params.channel));
         return {};
       },
     }),

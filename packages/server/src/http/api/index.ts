@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../../auth/api-keys.js';
 import type { Config } from '../../config/schema.js';
-import type { Node } from '../../core/node.js';
-import { createError } from '../../core/sb-error.js';
+import type { NodeContext } from '../../core/context.js';
+import { createError } from '../../errors/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
@@ -43,7 +43,7 @@ function checkUnique(routes: readonly ApiRoute[]): void {
  * schemas, every route in the OpenAPI document, and every error as `{error: {code, message,
  * temporary}}`.
  */
-export async function registerApi(app: FastifyInstance, node: Node, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = []): Promise<void> {
+export async function registerApi(app: FastifyInstance, node: NodeContext, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = []): Promise<void> {
   const routes = [...apiRoutes(node.config, () => document), ...featureRoutes];
   checkUnique(routes);
   const document = openApiDocument(routes);

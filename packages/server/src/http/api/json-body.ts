@@ -1,6 +1,6 @@
 import { ErrorCode, jsonDepth } from '@switchboard/protocol';
 import type { FastifyInstance } from 'fastify';
-import { ReplyError } from '../../core/reply-error.js';
+import { ReplyError } from '../../errors/reply-error.js';
 
 class NonFiniteNumber extends Error {}
 

@@ -1,13 +1,13 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import type { NodeContext } from '../../core/context.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelParams, presenceMember } from './schemas.js';
 
-function presenceChannel(node: Node, tenant: string, channel: string): ResolvedChannel {
-  const ch = node.resolver.resolve(tenant, channel);
+function presenceChannel(node: NodeContext, tenant: string, channel: string): ResolvedChannel {
+  const ch = node.resolve(tenant, channel);
   if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
   return ch;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import type { NodeContext } from '../../core/context.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import type { PublishOutcome } from '../../engine/broker.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelName, idempotencyKey, itemResult, jsonData, publishResult } from './schemas.js';
@@ -17,15 +17,15 @@ function resultOf(outcome: PublishOutcome): z.output<typeof publishResult> {
  * Publish from the app backend. Unlike a client publish, the namespace's `clientPublish`
  * does not apply and there is no publisher info; the payload size limit does.
  */
-async function publishTo(node: Node, ch: ResolvedChannel, data: string, key: string | undefined): Promise<PublishOutcome> {
+async function publishTo(node: NodeContext, ch: ResolvedChannel, data: string, key: string | undefined): Promise<PublishOutcome> {
   node.checkPublicationSize(ch, data);
   return node.publish(ch, data, key !== undefined ? { idempotencyKey: key } : {});
 }
 
 /** One item of a broadcast or batch: a failure is reported in its result, not thrown. */
-async function publishItem(node: Node, tenant: string, channel: string, data: string, key: string | undefined): Promise<ItemResult> {
+async function publishItem(node: NodeContext, tenant: string, channel: string, data: string, key: string | undefined): Promise<ItemResult> {
   try {
-    const ch = node.resolver.resolve(tenant, channel);
+    const ch = node.resolve(tenant, channel);
     return { channel, ...resultOf(await publishTo(node, ch, data, key)) };
   } catch (err) {
     const error = err instanceof ReplyError ? err : node.internalError(err, 'http publish');
@@ -47,7 +47,7 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       response: publishResult,
       errors: [413, 422, 503],
       async handler({ node, tenant, body }) {
-        const ch = node.resolver.resolve(tenant, body.channel);
+        const ch = node.resolve(tenant, body.channel);
         return resultOf(await publishTo(node, ch, JSON.stringify(body.data), body.idempotencyKey));
       },
     }),

@@ -2,14 +2,14 @@ import { ErrorCode } from '@switchboard/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { RawJson } from '../../core/encode.js';
-import type { Node } from '../../core/node.js';
-import { ReplyError } from '../../core/reply-error.js';
+import type { NodeContext } from '../../core/context.js';
+import { ReplyError } from '../../errors/reply-error.js';
 
 type Schema = z.ZodType;
 type Out<S> = S extends Schema ? z.output<S> : undefined;
 
 export interface RouteContext<P, Q, B, H = undefined> {
-  node: Node;
+  node: NodeContext;
   /** The tenant the request acts in (from the API key, or the admin key's tenant header). */
   tenant: string;
   params: P;
@@ -71,7 +71,7 @@ export function validate(schema: Schema | undefined, value: unknown, where: 'par
   throw new ReplyError(ErrorCode.BadRequest, `${path}: ${issue?.message ?? 'invalid'}`.slice(0, 300));
 }
 
-export function mountRoute(app: FastifyInstance, node: Node, route: ApiRoute): void {
+export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRoute): void {
   app.route({
     method: route.method,
     url: route.url,

@@ -45,7 +45,7 @@ export function userRoutes(): ApiRoute[] {
       response: emptyResult,
       errors: [422],
       async handler({ node, tenant, params, body }) {
-        const ch = node.resolver.resolve(tenant, body.channel);
+        const ch = node.resolve(tenant, body.channel);
         await node.unsubscribeUser(tenant, params.user, ch.channel);
         return {};
       },

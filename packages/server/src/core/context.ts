@@ -1,0 +1,115 @@
+import type { DisconnectInfo, PresenceMember, PresenceStatus } from '@switchboard/protocol';
+import type { Logger } from 'pino';
+import type { Identity } from '../auth/token-verifier.js';
+import type { Config } from '../config/schema.js';
+import type { HistoryPage, PublishOutcome, StreamPosition } from '../engine/broker.js';
+import type { ChannelList } from '../engine/control-bus.js';
+import type { LeaseStore } from '../engine/lease-store.js';
+import type { NodeMessages } from '../engine/node-messages.js';
+import type { ReplyError } from '../errors/reply-error.js';
+import type { Storage } from '../storage/storage.js';
+import type { ResolvedChannel } from './channels.js';
+import type { ConnectionMeta } from './connection.js';
+
+/** Node messages as features and routes see them: the engine closes them, not they. */
+export type NodeMessagesView = Omit<NodeMessages, 'close'>;
+/** Leases as features and routes see them. */
+export type LeaseStoreView = Omit<LeaseStore, 'close'>;
+
+export interface PublishRequest {
+  idempotencyKey?: string;
+  /** The connection that publishes (null or absent: the server, e.g. the HTTP API or a feature). */
+  client?: SessionContext | null;
+  /** A shared rate bucket the publish takes a token from, in the same step (111 when empty). */
+  rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
+}
+
+export interface HistoryRequest {
+  limit: number;
+  since?: StreamPosition;
+  reverse?: boolean;
+}
+
+/** What the node provides once it started: durable data and the running features' services. */
+export interface NodeServices {
+  readonly storage: Storage;
+  feature<T>(name: string): T;
+}
+
+/**
+ * The running node as features, commands and HTTP routes see it: channel operations,
+ * limits, clock, logger, storage, node-to-node messages, leases and the features'
+ * services; never the `Node` class, its connections or its engine.
+ *
+ * A feature gets a view scoped to it (`ctx.node`): its logger, its messages and leases
+ * (`<feature>.<op>`, `<feature>/<key>`) and only the services its manifest's `dependsOn` lists.
+ */
+export interface NodeContext {
+  /** This node's id (`nodeId` in the config, else random). */
+  readonly id: string;
+  /** The whole configuration, validated and frozen. */
+  readonly config: Config;
+  /** `config.limits`: sizes, rates and counts every path checks. */
+  readonly limits: Config['limits'];
+  readonly logger: Logger;
+  /** The clock of deadlines and token expiry, Unix ms (tests move it instead of waiting). */
+  now(): number;
+  /** True once shutdown began: new work is refused. */
+  readonly draining: boolean;
+  /** A channel name for a tenant, checked against the namespaces (110 invalid, 102 unknown namespace). */
+  resolve(tenant: string, channel: unknown): ResolvedChannel;
+  /** The namespace's publication size limit (or the message limit): 113 above it. */
+  checkPublicationSize(ch: ResolvedChannel, data: string): void;
+  /** Publish serialised JSON `data`: durable in history before fan-out, on every node. */
+  publish(ch: ResolvedChannel, data: string, req?: PublishRequest): Promise<PublishOutcome>;
+  history(ch: ResolvedChannel, query: HistoryRequest): Promise<HistoryPage>;
+  /** Drop a channel's history; its subscribers, on every node, are told to resubscribe. */
+  removeHistory(ch: ResolvedChannel): Promise<void>;
+  presence(ch: ResolvedChannel): Promise<PresenceMember[]>;
+  presenceStats(ch: ResolvedChannel): Promise<{ users: number; connections: number }>;
+  /** Channels of a tenant with subscribers on this node. */
+  channels(tenant: string): Array<{ channel: string; subscribers: number }>;
+  /** Channels of a tenant with subscribers on any live node; bounded in time. */
+  clusterChannels(tenant: string, prefix?: string): Promise<ChannelList>;
+  /** Close every connection of a user (or one of them), on every node. */
+  disconnectUser(tenant: string, user: string, info?: DisconnectInfo, client?: string): Promise<void>;
+  /** Remove a user's subscription to a channel, on every node. */
+  unsubscribeUser(tenant: string, user: string, channel: string): Promise<void>;
+  /** Log an unexpected failure and return the 100 a caller is told instead of its details. */
+  internalError(err: unknown, where: string): ReplyError;
+  /** Node-to-node messages and node departures. */
+  readonly messages: NodeMessagesView;
+  /** Leases with fencing tokens, cluster-wide on the Redis engine. */
+  readonly leases: LeaseStoreView;
+  /** Durable data (SQLite or PostgreSQL); available once the node started. */
+  readonly storage: Storage;
+  /** A running feature's service (what its `start` returned). */
+  feature<T>(name: string): T;
+}
+
+/**
+ * One connection as commands and hooks see it: who it is, what it subscribed to, and what
+ * happens around the current command's reply.
+ */
+export interface SessionContext {
+  readonly id: string;
+  /** Null until `connect` succeeds; set in every other command and in every hook but `onConnect`'s payload (which has it apart). */
+  readonly identity: Identity | null;
+  readonly meta: ConnectionMeta;
+  /** Unix ms. */
+  readonly connectedAt: number;
+  readonly closed: boolean;
+  /** The status shown in presence. */
+  readonly status: PresenceStatus;
+  /** Whether the connection is subscribed to a channel key (`tenant|channel`). */
+  isSubscribed(key: string): boolean;
+  readonly subscriptionCount: number;
+  /** This connection's publish rate (a feature's command that publishes takes from it too). */
+  readonly publishBucket: { take(): boolean };
+  /** Run `fn` right after the current command's reply is queued (commands run one at a time). */
+  afterReply(fn: () => void): void;
+  /** Close the connection right after the reply to the current command. */
+  closeAfterReply(info: DisconnectInfo): void;
+  /** Flush what is queued, then close with a documented code. Idempotent. */
+  close(info: DisconnectInfo, detail?: string): void;
+}

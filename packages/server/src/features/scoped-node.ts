@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { LeaseStoreView, NodeContext, NodeMessagesView } from '../core/context.js';
+import type { Storage } from '../storage/storage.js';
+
+/** What a feature's view of the node has of its own: logger, messages, leases, storage, services. */
+export interface FeatureScope {
+  logger: Logger;
+  messages: NodeMessagesView;
+  leases: LeaseStoreView;
+  storage: Storage;
+  feature<T>(name: string): T;
+}
+
+/**
+ * The node as one feature sees it (`ctx.node`): the node's channel operations, with the
+ * feature's logger, its scoped messages and leases, and only its dependencies' services.
+ */
+export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext {
+  return {
+    get id() { return node.id; },
+    get config() { return node.config; },
+    get limits() { return node.limits; },
+    get draining() { return node.draining; },
+    logger: scope.logger,
+    messages: scope.messages,
+    leases: scope.leases,
+    storage: scope.storage,
+    feature: scope.feature,
+    now: () => node.now(),
+    resolve: (tenant, channel) => node.resolve(tenant, channel),
+    checkPublicationSize: (ch, data) => node.checkPublicationSize(ch, data),
+    publish: (ch, data, req) => node.publish(ch, data, req),
+    history: (ch, query) => node.history(ch, query),
+    removeHistory: (ch) => node.removeHistory(ch),
+    presence: (ch) => node.presence(ch),
+    presenceStats: (ch) => node.presenceStats(ch),
+    channels: (tenant) => node.channels(tenant),
+    clusterChannels: (tenant, prefix) => node.clusterChannels(tenant, prefix),
+    disconnectUser: (tenant, user, info, client) => node.disconnectUser(tenant, user, info, client),
+    unsubscribeUser: (tenant, user, channel) => node.unsubscribeUser(tenant, user, channel),
+    internalError: (err, where) => node.internalError(err, where),
+  };
+}
