@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from './helpers/manual-clock.js';
 import { RawClient } from './helpers/raw-client.js';
 import { type TestServer, startTestServer } from './helpers/server.js';
 
@@ -49,20 +50,6 @@ describe('presence', () => {
     tab1.close(); watcher.close();
   });
 
-  it('marks a member idle after inactivity and online again on activity', async () => {
-    const watcher = await live('w2');
-    await watcher.call('subscribe', { channel: 'project:idle' });
-    const bob = await live('bob');
-    await bob.call('subscribe', { channel: 'project:idle' });
-    await bob.call('presence_set', { channel: 'project:idle', state: null });
-    await watcher.waitFor((f) => f.push === 'update' && f['user'] === 'bob' && (f['device'] as { status: string }).status === 'idle', 5000);
-    const mark = watcher.frames.length;
-    await bob.call('ping');
-    await bob.call('history', { channel: 'project:idle' });
-    await watcher.waitFor((f) => f.push === 'update' && f['user'] === 'bob' && (f['device'] as { status: string }).status === 'online', 5000, mark);
-    bob.close(); watcher.close();
-  });
-
   it('removes a connection that stops answering pings from presence within ping + pong', async () => {
     const watcher = await live('w3');
     await watcher.call('subscribe', { channel: 'project:dead' });
@@ -89,5 +76,35 @@ describe('presence', () => {
     const h = await a.call('history', { channel: 'project:sig' });
     expect(h.result?.['publications']).toEqual([]);
     a.close(); b.close();
+  });
+});
+
+describe('presence idle status on the server\'s clock', () => {
+  const clock = new ManualClock();
+  let s: TestServer;
+  beforeAll(async () => {
+    // Pings far off, so moving the clock by the idle timeout never outruns a pong.
+    s = await startTestServer({ now: clock.now, timeouts: { ping: '1h', pong: '1h', idle: '5m' } });
+    clock.onMove(() => s.server.node.wheel.advance());
+  });
+  afterAll(async () => { await s.close(); });
+
+  it('marks a member idle after the idle timeout of inactivity and online again on activity, with no wall-clock wait', async () => {
+    const watcher = await RawClient.connect(s.url, await s.token({ sub: 'w2' }));
+    await watcher.call('subscribe', { channel: 'project:idle' });
+    const bob = await RawClient.connect(s.url, await s.token({ sub: 'bob' }));
+    await bob.call('subscribe', { channel: 'project:idle' });
+    await bob.call('presence_set', { channel: 'project:idle', state: null });
+    const isBob = (status: string) => (f: Record<string, unknown>) => f['push'] === 'update' && f['user'] === 'bob' && (f['device'] as { status: string }).status === status;
+    clock.advance(5 * 60_000 - 1000);
+    // The watcher's own round trip after the move: any idle update would have come before it.
+    await watcher.call('ping');
+    expect(watcher.frames.some(isBob('idle'))).toBe(false);
+    clock.advance(1000);
+    await watcher.waitFor(isBob('idle'), 5000);
+    const mark = watcher.frames.length;
+    await bob.call('history', { channel: 'project:idle' });
+    await watcher.waitFor(isBob('online'), 5000, mark);
+    bob.close(); watcher.close();
   });
 });

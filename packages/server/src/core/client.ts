@@ -37,7 +37,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export class Client implements KernelSession {
   readonly id = randomBytes(9).toString('base64url');
-  readonly connectedAt = Date.now();
+  readonly connectedAt: number;
   #state: ClientState = 'handshake';
   #identity: Identity | null = null;
   /** Subscriptions by channel key. */
@@ -45,7 +45,7 @@ export class Client implements KernelSession {
   /** Status chosen by the client (`status` command); `idle` is derived from inactivity. */
   #manualStatus: 'online' | 'away' = 'online';
   #idle = false;
-  #lastActivity = Date.now();
+  #lastActivity: number;
   /** Whether `connect` completed (hooks saw this connection). */
   #wasConnected = false;
   /** Whether this connection holds a connection slot in the limit store. */
@@ -85,6 +85,8 @@ export class Client implements KernelSession {
 
   constructor(readonly node: ClientHost, private readonly conn: Connection, readonly meta: ConnectionMeta) {
     const l = node.config.limits;
+    this.connectedAt = node.now();
+    this.#lastActivity = this.connectedAt;
     this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
     this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
   }
@@ -509,7 +511,7 @@ export class Client implements KernelSession {
   }
 
   #markActive(): void {
-    this.#lastActivity = Date.now();
+    this.#lastActivity = this.node.now();
     if (this.#idle) {
       this.#idle = false;
       this.node.presenceStatusChanged(this);
@@ -523,7 +525,7 @@ export class Client implements KernelSession {
   /** The idle deadline passed: mark the connection idle, or look again when it would be. */
   checkIdle(): void {
     if (this.closed) return;
-    const idleFor = Date.now() - this.#lastActivity;
+    const idleFor = this.node.now() - this.#lastActivity;
     const limit = this.node.config.timeouts.idle;
     if (idleFor >= limit) {
       if (!this.#idle) {

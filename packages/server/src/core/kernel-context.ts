@@ -59,6 +59,8 @@ export interface KernelSession extends SessionContext {
  */
 export interface ClientHost extends KernelNode {
   readonly wheel: TimerWheel;
+  /** The node's clock (Unix ms), for activity and presence times. */
+  readonly now: () => number;
   readonly stats: NodeStats;
   command(method: string): CommandDefinition<z.ZodType, KernelCommandContext> | undefined;
   /** The connection queued frames: flush it at the end of this event-loop turn. */

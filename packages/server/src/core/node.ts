@@ -404,7 +404,7 @@ export class Node implements ClientHost {
     const id = client.identity;
     if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);
     const joining = !sub.present;
-    const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: joining ? Date.now() : sub.presenceSince };
+    const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: joining ? this.now() : sub.presenceSince };
     sub.enterPresence(state, entry.since);
     // The member cap is checked by the store, atomically with the write (across nodes too).
     const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);
