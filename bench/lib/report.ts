@@ -172,6 +172,8 @@ export function renderMarkdown(res: BenchResults): string {
   L.push('');
   L.push(`Run of ${res.startedAt}. Reproduce with:`);
   L.push('');
+  // The docs test does not run a benchmark of an hour; it checks that compare.ts takes these options.
+  L.push('<!-- doc-test: long-run bench-compare — a run of up to --max-minutes; the test checks its options -->');
   L.push('```sh');
   L.push('npm install && npm run build');
   L.push(res.command);

@@ -1,21 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { CHROMIUM, type Chromium, launchChromium, type PageServer, startPageServer } from '../helpers/chromium.js';
 import { eventually } from '../helpers/eventually.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
  * The SDK in a real browser (Debian's headless Chromium), with the browser's own
  * WebSocket, against a real server: one API for browsers and Node.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const root = join(import.meta.dirname, '..', '..');
-
 const PAGE = `<!doctype html><html><head><script type="importmap">
 {"imports":{"@switchboard/protocol":"/protocol/index.js","@switchboard/client":"/client/index.js"}}
 </script></head><body><script type="module">
@@ -42,62 +34,28 @@ window.runScenario = async (url, token) => {
 window.ready = true;
 </script></body></html>`;
 
-/** Pages of the test's own web origin, by path (the SDK pages below add theirs). */
-const pages = new Map<string, string>();
-
-function staticServer(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] as string;
-    if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-      return;
-    }
-    const page = pages.get(path);
-    if (page !== undefined) {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-      return;
-    }
-    const m = /^\/(client|protocol)\/(.+)$/.exec(path);
-    const file = m ? normalize(join(root, 'packages', m[1] as string, 'dist', m[2] as string)) : '';
-    if (!m || !file.startsWith(join(root, 'packages')) || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
-  });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
-}
-
 describe('the SDK in headless Chromium', () => {
   let s: TestServer;
-  let web: Server;
-  let browser: BrowserContext;
-  let userDir: string;
+  let web: PageServer;
+  let chromium: Chromium;
 
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(true);
     s = await startTestServer();
-    web = await staticServer();
-    userDir = mkdtempSync(join(tmpdir(), 'sb-chromium-'));
-    // A fresh profile directory per run (the persistent context is how a user-data-dir is given).
-    browser = await chromium.launchPersistentContext(userDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    web = await startPageServer();
+    web.pages.set('/', PAGE);
+    chromium = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
-    web?.close();
+    await chromium?.close();
+    await web?.close();
     await s?.close();
-    if (userDir) rmSync(userDir, { recursive: true, force: true });
   });
 
   it('connects with the browser WebSocket, subscribes, enters presence, publishes and receives API publications', async () => {
-    const page = await browser.newPage();
-    const origin = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+    const page = await chromium.browser.newPage();
+    const { origin } = web;
     await page.goto(`${origin}/`);
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     const token = await s.token({ sub: 'browser-user', tenant: 'demo' });
@@ -144,9 +102,9 @@ describe('the SDK in headless Chromium', () => {
     }
 
     async function runPage(path: string, html: string): Promise<{ offset: number; got: Array<{ from: string }>; count: number }> {
-      pages.set(path, html);
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}${path}`);
+      web.pages.set(path, html);
+      const page = await chromium.browser.newPage();
+      await page.goto(`${web.origin}${path}`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 10_000 });
       const token = await s.token({ sub: 'served-user', tenant: 'demo' });
       const result = await page.evaluate(([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string), [s.url, token]);
@@ -178,11 +136,11 @@ describe('the SDK in headless Chromium', () => {
 
     it('refuses to run a script whose integrity value does not match', async () => {
       const m = await manifest();
-      pages.set('/tampered', `<!doctype html><html><head>
+      web.pages.set('/tampered', `<!doctype html><html><head>
         <script src="${s.httpUrl}/sdk/${m.build}/switchboard.js" integrity="sha384-${'A'.repeat(64)}" crossorigin="anonymous"></script></head>
         <body><script>window.loaded = typeof window.Switchboard; window.ready = true;</script></body></html>`);
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}/tampered`);
+      const page = await chromium.browser.newPage();
+      await page.goto(`${web.origin}/tampered`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
       expect(await page.evaluate(() => (window as unknown as { loaded: string }).loaded)).toBe('undefined');
       await page.close();
@@ -192,9 +150,9 @@ describe('the SDK in headless Chromium', () => {
   it('a page whose Origin the server refuses gets a terminal OriginRefused naming it, and the server counts it', async () => {
     const strict = await startTestServer({ development: false, auth: { secret: 'x'.repeat(40) }, allowedOrigins: ['https://app.example'] });
     try {
-      const origin = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+      const { origin } = web;
       const m = (await (await fetch(`${strict.httpUrl}/sdk/manifest.json`)).json()) as { build: string };
-      pages.set('/refused', `<!doctype html><html><body><script type="module">
+      web.pages.set('/refused', `<!doctype html><html><body><script type="module">
         import { SwitchboardClient } from '${strict.httpUrl}/sdk/${m.build}/switchboard.mjs';
         window.run = (url, token) => new Promise((resolve) => {
           const client = new SwitchboardClient(url, { token, backoff: { minDelay: 50, maxDelay: 100 } });
@@ -204,7 +162,7 @@ describe('the SDK in headless Chromium', () => {
           client.connect();
         });
         window.ready = true;</script></body></html>`);
-      const page = await browser.newPage();
+      const page = await chromium.browser.newPage();
       await page.goto(`${origin}/refused`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
       const token = await strict.token({ sub: 'refused-user', tenant: 'demo' });

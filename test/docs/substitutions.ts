@@ -1,0 +1,103 @@
+/**
+ * The one table that turns a documented command or snippet into one that runs here: the
+ * docs speak of `localhost:7070`, `$KEY`, `sb_…` and a Redis at `redis.internal`; the test
+ * has a server on a random port, real keys and a scratch directory. Every rewrite is listed
+ * here, with why; nothing else in a block is changed.
+ */
+
+export interface Values {
+  /** The shared test server. */
+  httpUrl: string;
+  wsUrl: string;
+  /** Admin API key (names the tenant per request). */
+  adminKey: string;
+  /** API key of tenant acme (`switchboard apikey create --tenant acme`). */
+  acmeKey: string;
+  /** A token for the snippets' user (SB_TOKEN). */
+  token: string;
+  /** A 48-character HMAC secret (SB_SECRET, and where a doc writes `…` for a secret). */
+  secret: string;
+  /** The block's scratch directory (its working directory). */
+  scratch: string;
+  root: string;
+  /** Epoch of channel project:42 of tenant acme right now (for queries that name a position). */
+  acmeEpoch?: string;
+  /** A PostgreSQL URL with a fresh schema, for `switchboard migrate --database`. */
+  postgresUrl?: string;
+}
+
+export interface Substitution {
+  doc: string | RegExp;
+  real: (v: Values) => string | undefined;
+  why: string;
+}
+
+export const SUBSTITUTIONS: Substitution[] = [
+  { doc: 'http://localhost:7070', real: (v) => v.httpUrl, why: 'the documented default address is the shared test server' },
+  { doc: 'ws://localhost:7070', real: (v) => v.wsUrl.replace(/\/ws$/, ''), why: 'the same, for WebSocket URLs' },
+  { doc: 'wss://rt.example.com', real: (v) => v.wsUrl.replace(/\/ws$/, ''), why: 'the example production host is the shared test server' },
+  { doc: 'sb_…', real: (v) => v.acmeKey, why: 'a placeholder API key: the key of tenant acme' },
+  { doc: 'Jd0xq3_A', real: (v) => v.acmeEpoch, why: "an example epoch in a query: the channel's real one" },
+  { doc: 'port: 7071', real: () => 'port: 0', why: 'a library snippet listens on a free port' },
+  { doc: '…at least 32 characters…', real: (v) => v.secret, why: 'a placeholder secret' },
+  { doc: 'SWITCHBOARD_SECRET=…', real: (v) => `SWITCHBOARD_SECRET=${v.secret}`, why: 'a placeholder secret' },
+  { doc: '/usr/bin/node', real: () => process.execPath, why: 'where node is on this machine' },
+  { doc: '/srv/switchboard', real: (v) => v.root, why: 'the checkout is the repository under test' },
+  { doc: '/var/lib/switchboard', real: (v) => `${v.scratch}/var-lib-switchboard`, why: 'data goes to the scratch directory' },
+  { doc: 'redis.internal', real: () => '127.0.0.1', why: 'the local Redis (keys under a prefix of the run: SWITCHBOARD_REDIS_PREFIX)' },
+  { doc: 'postgres://app@db/switchboard', real: (v) => v.postgresUrl, why: 'the local PostgreSQL, in a schema of the run' },
+  { doc: /(^|\s)node packages\//gm, real: (v) => `$1node ${v.root}/packages/`, why: 'blocks run in a scratch directory, not the repository root' },
+  // Load tests at the documented sizes take minutes: the same scenarios, small.
+  { doc: 'bench connect --connections 5000', real: () => 'bench connect --connections 10 --hold 0s', why: 'a small load test' },
+  {
+    doc: 'bench fanout --subscribers 1000 --rate 100',
+    real: () => 'bench fanout --subscribers 10 --rate 10 --duration 1s --warmup 0s',
+    why: 'a small load test',
+  },
+  { doc: 'bench reconnect-storm --clients 10000', real: () => 'bench reconnect-storm --clients 10 --before 500ms --after 500ms', why: 'a small load test' },
+  { doc: /bench load-100$/gm, real: () => 'bench load-100 --connections 10 --messages 1', why: 'a small load test' },
+];
+// Also: a port a shell block opens itself (`--port N`) is a free port throughout that block
+// (shell.ts), and a `switchboard bench` command line that already ran in this test run is not
+// run again: its output and exit status are reused (the same small run, on a fresh server).
+
+/** Apply the table to a block's text. Throws when a placeholder appears whose value the block's context does not have. */
+export function substitute(text: string, values: Values): string {
+  let out = text;
+  for (const s of SUBSTITUTIONS) {
+    const present = typeof s.doc === 'string' ? out.includes(s.doc) : new RegExp(s.doc.source, s.doc.flags.replace('g', '')).test(out);
+    if (!present) continue;
+    const real = s.real(values);
+    if (real === undefined) throw new Error(`the block uses ${String(s.doc)} but this test gives it no value (${s.why})`);
+    out = typeof s.doc === 'string' ? out.replaceAll(s.doc, real) : out.replace(s.doc, real);
+  }
+  return out;
+}
+
+/** Environment of shell blocks and Node snippets: the variables the docs use, and defaults that keep servers on free ports. */
+export function environment(values: Values, runId: string): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: values.scratch,
+    SB: `${values.httpUrl}/api/v1`,
+    KEY: values.acmeKey,
+    SB_API_KEY: values.adminKey,
+    SB_TOKEN: values.token,
+    SB_SECRET: values.secret,
+    SB_URL: values.wsUrl,
+    // A server a block starts without --port listens on a free port of 127.0.0.1, never on 7070.
+    SWITCHBOARD_PORT: '0',
+    SWITCHBOARD_HOST: '127.0.0.1',
+    SWITCHBOARD_LOG_LEVEL: 'warn',
+    SWITCHBOARD_REDIS_PREFIX: `docs-${runId}`,
+  };
+}
+
+/** The inverse, for comparing what a command printed with its documented sample: the rewrites `doc` needed, longest value first. */
+export function unsubstitute(text: string, values: Values, doc: string): string {
+  const applied = SUBSTITUTIONS.flatMap((s) => {
+    const real = typeof s.doc === 'string' && doc.includes(s.doc) ? s.real(values) : undefined;
+    return real ? [{ doc: s.doc as string, real }] : [];
+  }).sort((a, b) => b.real.length - a.real.length);
+  return applied.reduce((out, s) => out.replaceAll(s.real, s.doc), text);
+}
