@@ -67,6 +67,24 @@ describe('the switchboard CLI', () => {
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
+  it('a SIGTERM sent the moment the first banner line appears drains and exits 0 (handlers are installed before the port opens)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    child.stdout.on('data', (d) => {
+      const first = out === '';
+      out += d;
+      if (first) child.kill('SIGTERM');
+    });
+    const { code, signal } = await exited;
+    expect(out).toContain('listening on port');
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+    expect(out).toContain('SIGTERM: draining and shutting down');
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
   it('npm start runs the server so that a SIGTERM sent to npm stops it (graceful, exit 0)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-npmstart-'));
     const root = join(import.meta.dirname, '..');

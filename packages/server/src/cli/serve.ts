@@ -31,6 +31,28 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   const file = flag(args, '--config');
   const config = loadConfig({ ...(file ? { file } : {}), flags });
   const server = await Switchboard.create({ config });
+  // Signals are handled before the port opens: a SIGTERM that arrives while the banner is
+  // printed (or a token minted) drains and stops, never kills the process outright.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`${signal}: draining and shutting down`);
+    const force = setTimeout(() => {
+      out('shutdown took too long, exiting');
+      process.exit(1);
+    }, config.timeouts.shutdown);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        out(`shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   const { port } = await server.listen();
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   out(`Switchboard listening on port ${port} (node ${server.node.id}, engine ${server.node.engine.name})`);
@@ -59,24 +81,4 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
     out(`  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' http://${host}:${port}/api/v1/publish`);
   }
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    out(`${signal}: draining and shutting down`);
-    const force = setTimeout(() => {
-      out('shutdown took too long, exiting');
-      process.exit(1);
-    }, config.timeouts.shutdown);
-    force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        out(`shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
