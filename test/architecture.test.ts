@@ -51,7 +51,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['transport', 'http'],
   ['features'],
   ['server.ts'],
-  ['cli', 'index.ts'],
+  ['cli', 'index.ts', 'testing.ts'],
 ];
 const layerOf = (folder: string): number => LAYERS.findIndex((l) => l.includes(folder));
 
@@ -112,6 +112,11 @@ describe('architecture', () => {
   it('errors imports nothing of the server (the protocol package is fine)', () => {
     const files = sources(join(server, 'errors'));
     expect(violations(files, (spec) => spec.startsWith('../'))).toEqual([]);
+  });
+
+  it('end-to-end tests reach the server through its package entry points, never its sources', () => {
+    const files = sources(join(root, 'test'));
+    expect(violations(files, (spec) => /packages\/server\/src\//.test(spec))).toEqual([]);
   });
 
   it('every folder of server/src has a layer', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { listOptions } from '../packages/server/src/features/builtin.js';
+import { listOptions } from '@switchboard/server/testing';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer } from './helpers/server.js';
 import { eventually } from './helpers/eventually.js';

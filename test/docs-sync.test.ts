@@ -43,7 +43,7 @@ describe('docs agree with the code', () => {
 
 describe('README agrees with the code', () => {
   it('documents every configuration option with its flag and environment variable', async () => {
-    const { listOptions } = await import('../packages/server/src/features/builtin.js');
+    const { listOptions } = await import('@switchboard/server/testing');
     const readme = read('README.md');
     const missing = listOptions().filter((o) => !readme.includes(`| \`${o.key}\` | \`${o.flag}\` | \`${o.env}\` |`)).map((o) => o.key);
     expect(missing).toEqual([]);

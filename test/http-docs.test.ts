@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, type ErrorCodeName } from '@switchboard/protocol';
 import { configSchema } from '@switchboard/server';
-import { builtinFeatures } from '../packages/server/src/features/builtin.js';
+import { builtinFeatures } from '@switchboard/server';
 import { describe, expect, it } from 'vitest';
-import { HTTP_STATUS } from '../packages/server/src/http/api/errors.js';
-import { apiRoutes } from '../packages/server/src/http/api/index.js';
-import { openApiDocument } from '../packages/server/src/http/api/openapi.js';
+import { HTTP_STATUS } from '@switchboard/server/testing';
+import { apiRoutes } from '@switchboard/server/testing';
+import { openApiDocument } from '@switchboard/server/testing';
 
 const doc = readFileSync(join(import.meta.dirname, '../docs/http-api.md'), 'utf8');
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiRoutes } from '../packages/server/src/http/api/index.js';
-import type { OpenApiDocument } from '../packages/server/src/http/api/openapi.js';
+import { apiRoutes } from '@switchboard/server/testing';
+import type { OpenApiDocument } from '@switchboard/server/testing';
 import { RawClient } from './helpers/raw-client.js';
 import { type TestServer, startTestServer } from './helpers/server.js';
 

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { BrokerHandler } from '../../packages/server/src/engine/broker.js';
-import { RedisConnection } from '../../packages/server/src/engine/redis/connection.js';
-import { RedisBroker } from '../../packages/server/src/engine/redis/redis-broker.js';
+import type { BrokerHandler } from '@switchboard/server/testing';
+import { RedisConnection } from '@switchboard/server/testing';
+import { RedisBroker } from '@switchboard/server/testing';
 import { eventually } from '../helpers/eventually.js';
 import { freePort, killRedis, startRedis } from './redis-servers.js';
 

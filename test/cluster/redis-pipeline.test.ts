@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Engine, createRedisEngine } from '../../packages/server/src/index.js';
+import { type Engine, createRedisEngine } from '@switchboard/server';
 import { REDIS_URL, dropPrefix, eventually, newPrefix } from './cluster.js';
 import { RedisProxy } from './redis-proxy.js';
 

@@ -8,16 +8,17 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { BrokerHandler, StreamPublication } from '../../packages/server/src/engine/broker.js';
-import { RedisConnection } from '../../packages/server/src/engine/redis/connection.js';
-import { NodeRegistry } from '../../packages/server/src/engine/redis/node-registry.js';
-import { RedisBroker } from '../../packages/server/src/engine/redis/redis-broker.js';
-import { RedisControlBus } from '../../packages/server/src/engine/redis/redis-control-bus.js';
-import { createRedisEngine, redisEngineOptions, usesRedis } from '../../packages/server/src/engine/redis/redis-engine.js';
-import { RedisLimitStore } from '../../packages/server/src/engine/redis/redis-limit-store.js';
-import { RedisPresenceStore } from '../../packages/server/src/engine/redis/redis-presence.js';
-import { type RedisAddress, parseAddresses } from '../../packages/server/src/engine/redis/topology.js';
-import { parseConfig } from '../../packages/server/src/features/builtin.js';
+import type { BrokerHandler, StreamPublication } from '@switchboard/server/testing';
+import { RedisConnection } from '@switchboard/server/testing';
+import { NodeRegistry } from '@switchboard/server/testing';
+import { RedisBroker } from '@switchboard/server/testing';
+import { RedisControlBus } from '@switchboard/server/testing';
+import { createRedisEngine, redisEngineOptions } from '@switchboard/server';
+import { usesRedis } from '@switchboard/server/testing';
+import { RedisLimitStore } from '@switchboard/server/testing';
+import { RedisPresenceStore } from '@switchboard/server/testing';
+import { type RedisAddress, parseAddresses } from '@switchboard/server/testing';
+import { parseConfig } from '@switchboard/server';
 import {
   describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
 } from '../../packages/server/test/engine/conformance.js';

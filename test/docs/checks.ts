@@ -5,7 +5,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { parseConfig } from '@switchboard/server';
 import { SignJWT } from 'jose';
 import { backoffDelay } from '../../packages/client/src/backoff.js';
-import { RedisKeys } from '../../packages/server/src/engine/redis/keys.js';
+import { RedisKeys } from '@switchboard/server/testing';
 import { RawClient } from '../helpers/raw-client.js';
 import { type DocBlock, ROOT } from './markdown.js';
 import { matchJsonSample, matchTextSample, parseJsonSample } from './shape.js';

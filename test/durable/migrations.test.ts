@@ -3,9 +3,9 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateToLatest } from '../../packages/server/src/storage/migrate.js';
-import { builtinMigrations } from '../../packages/server/src/features/builtin.js';
-import { Storage } from '../../packages/server/src/storage/storage.js';
+import { migrateToLatest } from '@switchboard/server/testing';
+import { builtinMigrations } from '@switchboard/server/testing';
+import { Storage } from '@switchboard/server/testing';
 import { sql } from 'kysely';
 import { STORES, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
 

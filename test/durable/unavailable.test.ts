@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isTransient } from '../../packages/server/src/storage/failures.js';
+import { isTransient } from '@switchboard/server/testing';
 import { eventually } from '../helpers/eventually.js';
 import { PG_URL, STORES, createTestDatabase, expectApiError, startDurableServer } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigInput, type FeatureModule, Switchboard } from '@switchboard/server';
-import { createStoredApiKey } from '../../packages/server/src/auth/key-files.js';
+import { createStoredApiKey } from '@switchboard/server/testing';
 
 export interface TestTokenClaims {
   sub: string;

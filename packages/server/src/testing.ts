@@ -1,0 +1,25 @@
+/**
+ * `@switchboard/server/testing`: the parts below the public API that conformance and
+ * end-to-end suites drive directly — the Redis engine's pieces (to run an engine without a
+ * node, or one piece against a Redis Cluster or Sentinel), storage and its migrations, and
+ * the HTTP API's route table and OpenAPI builder. An embedding app's own tests may use it
+ * too; it is not the application API and may change between minor versions.
+ */
+export type { BrokerHandler, StreamPublication } from './engine/broker.js';
+export { RedisConnection, type RedisConnectionOptions } from './engine/redis/connection.js';
+export { NodeRegistry } from './engine/redis/node-registry.js';
+export { RedisBroker } from './engine/redis/redis-broker.js';
+export { RedisControlBus } from './engine/redis/redis-control-bus.js';
+export { usesRedis } from './engine/redis/redis-engine.js';
+export { RedisLimitStore } from './engine/redis/redis-limit-store.js';
+export { RedisPresenceStore } from './engine/redis/redis-presence.js';
+export { type RedisAddress, parseAddresses } from './engine/redis/topology.js';
+export { builtinMigrations, listOptions } from './features/builtin.js';
+export { createStoredApiKey } from './auth/key-files.js';
+export { migrateToLatest } from './storage/migrate.js';
+export { Storage } from './storage/storage.js';
+export { isTransient } from './storage/failures.js';
+export { HTTP_STATUS } from './http/api/errors.js';
+export { apiRoutes } from './http/api/index.js';
+export { type OpenApiDocument, openApiDocument } from './http/api/openapi.js';
+export { RedisKeys } from './engine/redis/keys.js';
