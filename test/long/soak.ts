@@ -51,7 +51,7 @@ export async function figures(server: Switchboard, channels: string[]): Promise<
   let subscriptions = 0;
   for (const c of node.clients) subscriptions += c.subs.size;
   let presence = 0;
-  for (const ch of channels) presence += (await node.presenceStats(node.resolver.resolve('soak', ch))).connections;
+  for (const ch of channels) presence += (await node.presenceStats(node.resolve('soak', ch))).connections;
   const mem = process.memoryUsage();
   return {
     connections: node.clients.size,
