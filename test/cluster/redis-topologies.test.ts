@@ -13,6 +13,7 @@ import { RedisConnection } from '@switchboard/server/testing';
 import { NodeRegistry } from '@switchboard/server/testing';
 import { RedisBroker } from '@switchboard/server/testing';
 import { RedisControlBus } from '@switchboard/server/testing';
+import { RedisNodeMessages } from '@switchboard/server/testing';
 import { createRedisEngine, redisEngineOptions } from '@switchboard/server';
 import { usesRedis } from '@switchboard/server/testing';
 import { RedisLimitStore } from '@switchboard/server/testing';
@@ -117,6 +118,38 @@ describe('the Redis engine on a Redis Cluster of three primaries', () => {
         r.disconnect();
       }
     }
+  });
+
+  it('sends every control command and node note of a topic through the one node that owns the topic\'s slot, so they cannot overtake each other', async () => {
+    const publishes = async (): Promise<number[]> => Promise.all(rc.nodes.map(async (n) => {
+      const r = new Redis({ port: n.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      try {
+        const stats = await r.info('commandstats');
+        return Number(stats.match(/cmdstat_publish:calls=(\d+)/)?.[1] ?? 0);
+      } finally {
+        r.disconnect();
+      }
+    }));
+    const { conn, registry } = await open(15_000, `${prefix}-order`);
+    const control = await RedisControlBus.create(conn, registry);
+    const notes = await RedisNodeMessages.create(conn, registry);
+    const tenant = `t${prefix}`;
+    const count = 60;
+    const sent = async (send: (i: number) => Promise<void>): Promise<number[]> => {
+      const before = await publishes();
+      for (let i = 0; i < count / 2; i++) await send(i);
+      await Promise.all(Array.from({ length: count / 2 }, (_, i) => send(i)));
+      const after = await publishes();
+      return after.map((v, i) => v - (before[i] as number)).sort((x, y) => y - x);
+    };
+    const commands = await sent((i) => control.publish({ kind: 'disconnect', tenant, user: `u${i}`, code: 3008, reason: 'r' }));
+    expect(commands[0]).toBeGreaterThanOrEqual(count);
+    expect(commands.slice(1).every((d) => d < count / 4), `PUBLISH calls per node: ${commands.join(', ')}`).toBe(true);
+    const broadcast = await sent((i) => notes.notify('order-check', { i }));
+    expect(broadcast[0]).toBeGreaterThanOrEqual(count);
+    expect(broadcast.slice(1).every((d) => d < count / 4), `PUBLISH calls per node: ${broadcast.join(', ')}`).toBe(true);
+    await notes.close();
+    await control.close();
   });
 
   it('moves the pub/sub connection to another node when it is dropped, and delivers what was published meanwhile, in order, once', async () => {

@@ -12,6 +12,7 @@ export { RedisBroker } from './engine/redis/redis-broker.js';
 export { RedisControlBus } from './engine/redis/redis-control-bus.js';
 export { usesRedis } from './engine/redis/redis-engine.js';
 export { RedisLimitStore } from './engine/redis/redis-limit-store.js';
+export { RedisNodeMessages } from './engine/redis/redis-node-messages.js';
 export { RedisPresenceStore } from './engine/redis/redis-presence.js';
 export { type RedisAddress, parseAddresses } from './engine/redis/topology.js';
 export { builtinMigrations, listOptions } from './features/builtin.js';

@@ -720,6 +720,15 @@ export function describeControlBusConformance(name: string, make: ControlBusFact
       expect(received).toEqual(commands);
     });
 
+    it('delivers a run of commands in the order they were sent, sent with and without waiting', async () => {
+      const tenant = freshTenant();
+      const commands: ControlCommand[] = Array.from({ length: 200 }, (_, i) => ({ kind: 'disconnect', tenant, user: `u${i}`, code: 3008, reason: `r${i}` }));
+      for (const c of commands.slice(0, 100)) await control.publish(c);
+      await Promise.all(commands.slice(100).map((c) => control.publish(c)));
+      await vi.waitFor(() => expect(received).toHaveLength(commands.length), WAIT);
+      expect(received.map((c) => c.user)).toEqual(commands.map((c) => c.user));
+    });
+
     it('lists no channels before a channel source is set, counting this node', async () => {
       expect(await control.channels(freshTenant(), '')).toEqual({ channels: [], nodes: 1, complete: true });
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChannelCount, ChannelList, ChannelSource, ControlBus, ControlCommand } from '../control-bus.js';
+import { publishInOrder } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
 
@@ -97,7 +98,8 @@ export class RedisControlBus implements ControlBus {
   }
 
   async publish(command: ControlCommand): Promise<void> {
-    await this.conn.track(this.conn.cmd.publish(this.conn.keys.controlTopic, JSON.stringify(command)));
+    const { keys } = this.conn;
+    await publishInOrder(this.conn, keys.controlTopic, keys.controlTopic, JSON.stringify(command));
   }
 
   setChannelSource(source: ChannelSource): void {
@@ -105,7 +107,7 @@ export class RedisControlBus implements ControlBus {
   }
 
   async channels(tenant: string, prefix: string): Promise<ChannelList> {
-    const { cmd, keys, nodeId } = this.conn;
+    const { keys, nodeId } = this.conn;
     const others = (await this.registry.liveNodes()).filter((n) => n !== nodeId);
     const answers = new Map<string, Array<[string, number]>>();
     if (others.length > 0) {
@@ -118,7 +120,7 @@ export class RedisControlBus implements ControlBus {
       this.#surveys.set(id, { waiting: new Set(others), answers, finish });
       try {
         const request: ChannelsRequest = { survey: 'channels', id, from: nodeId, tenant, prefix };
-        await this.conn.track(cmd.publish(keys.controlTopic, JSON.stringify(request)));
+        await publishInOrder(this.conn, keys.controlTopic, keys.controlTopic, JSON.stringify(request));
         await finished;
       } finally {
         clearTimeout(timer);

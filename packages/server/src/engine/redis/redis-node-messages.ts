@@ -1,5 +1,6 @@
 import type { NodeDownHandler, NodeMessages, NotificationHandler } from '../node-messages.js';
 import { NotificationHandlers } from '../notification-handlers.js';
+import { publishInOrder } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
 
@@ -72,9 +73,10 @@ export class RedisNodeMessages implements NodeMessages {
   }
 
   async notify(op: string, data: unknown, toNode?: string): Promise<void> {
-    const { cmd, keys, nodeId } = this.conn;
+    const { keys, nodeId } = this.conn;
     const note: Note = { op, from: nodeId, data: data ?? null };
-    await this.conn.track(cmd.publish(toNode === undefined ? keys.notesTopic : keys.nodeNotes(toNode), JSON.stringify(note)));
+    const topic = toNode === undefined ? keys.notesTopic : keys.nodeNotes(toNode);
+    await publishInOrder(this.conn, topic, topic, JSON.stringify(note));
   }
 
   onNotification(op: string, handler: NotificationHandler): () => void {
@@ -96,7 +98,7 @@ export class RedisNodeMessages implements NodeMessages {
 
   async #announceDown(node: string): Promise<void> {
     const down: Down = { down: node, from: this.conn.nodeId };
-    await this.conn.track(this.conn.cmd.publish(this.conn.keys.notesTopic, JSON.stringify(down)));
+    await publishInOrder(this.conn, this.conn.keys.notesTopic, this.conn.keys.notesTopic, JSON.stringify(down));
   }
 
   #receive(message: string): void {
