@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -20,7 +20,9 @@ function sources(dir: string): string[] {
 
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] as string);
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
+    (m) => m[1] as string,
+  );
 }
 
 const server = join(root, 'packages/server/src');
@@ -30,7 +32,9 @@ const rel = (f: string) => relative(server, f);
 function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of sources(server)) {
-    const targets = imports(f).filter((s) => s.startsWith('.')).map((s) => rel(resolve(dirname(f), s)).replace(/\.js$/, '.ts'));
+    const targets = imports(f)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => rel(resolve(dirname(f), s)).replace(/\.js$/, '.ts'));
     graph.set(rel(f), targets);
   }
   return graph;
@@ -141,7 +145,12 @@ describe('architecture', () => {
   });
 
   it('the cycle finder finds a cycle', () => {
-    const graph = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]]);
+    const graph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['d.ts', ['a.ts']],
+    ]);
     expect(cycles(graph)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
   });
 
@@ -168,17 +177,23 @@ describe('architecture', () => {
 
   it('a feature never imports another feature', () => {
     const files = sources(join(server, 'features'));
-    expect(violations(files, (spec, f) => {
-      const own = rel(f).split('/')[1];
-      const m = /^\.\.\/([^./][^/]*)\//.exec(spec);
-      return m !== null && m[1] !== own && !['errors', 'core', 'engine', 'auth', 'config', 'observability', 'storage', 'http'].includes(m[1] as string);
-    })).toEqual([]);
+    expect(
+      violations(files, (spec, f) => {
+        const own = rel(f).split('/')[1];
+        const m = /^\.\.\/([^./][^/]*)\//.exec(spec);
+        return m !== null && m[1] !== own && !['errors', 'core', 'engine', 'auth', 'config', 'observability', 'storage', 'http'].includes(m[1] as string);
+      }),
+    ).toEqual([]);
   });
 
   it('the library never prints: no console.* in server or client sources (the CLI writes to stdout itself)', () => {
     const files = [...sources(server), ...sources(join(root, 'packages/client/src'))];
     // Doc-comment examples may show console.log; code lines may not.
-    const code = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l)).join('\n');
+    const code = (f: string) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l))
+        .join('\n');
     const offenders = files.filter((f) => /\bconsole\.(log|error|warn|info|debug)\(/.test(code(f)));
     expect(offenders.map((f) => relative(root, f))).toEqual([]);
   });
@@ -186,7 +201,11 @@ describe('architecture', () => {
   it('the server never imports the load generator statically: only `switchboard bench` loads it, lazily', () => {
     const text = (f: string) => readFileSync(f, 'utf8');
     const staticImport = /(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]@switchboard\/loadgen(?:\/[^'"]*)?['"]/;
-    expect(sources(server).filter((f) => staticImport.test(text(f))).map(rel)).toEqual([]);
+    expect(
+      sources(server)
+        .filter((f) => staticImport.test(text(f)))
+        .map(rel),
+    ).toEqual([]);
     const lazy = sources(server).filter((f) => /import\(\s*['"]@switchboard\/loadgen['"]\s*\)/.test(text(f)));
     expect(lazy.map(rel)).toEqual(['cli/bench.ts']);
     const manifest = JSON.parse(text(join(root, 'packages/server/package.json'))) as { dependencies?: Record<string, string> };

@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, startTestServer } from './helpers/server.js';
 import { eventually } from './helpers/eventually.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * `switchboard bench` at small scale, through the built CLI (node on the compiled file,
@@ -22,7 +22,9 @@ function bench(args: string[], onStderr?: (text: string, pid: number) => void): 
     const child = spawn(process.execPath, [MAIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
     child.stderr.on('data', (d) => {
       stderr += d;
       onStderr?.(stderr, child.pid as number);
@@ -75,7 +77,7 @@ describe('switchboard bench', () => {
     expect(f.server.cpuUsPerDelivery).toBeGreaterThan(0);
   }, 60_000);
 
-  it('many-channels: each channel\'s publications reach its own subscribers only', async () => {
+  it("many-channels: each channel's publications reach its own subscribers only", async () => {
     const r = await benchJson(['many-channels', '--channels', '4', '--subscribers', '5', '--rate', '40', '--duration', '1', '--warmup', '0']);
     const f = r.figures;
     expect(f.channels).toBe(4);
@@ -163,7 +165,10 @@ describe('switchboard bench', () => {
     const run = await bench(['fanout', '--subscribers', '10', '--rate', '10', '--duration', '60', '--progress', 'lines'], (text, pid) => {
       if (benchPid === 0 && /publishing/.test(text)) {
         benchPid = pid;
-        children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+        children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+          .trim()
+          .split(/\s+/)
+          .map(Number);
         process.kill(pid, 'SIGTERM');
       }
     });
@@ -192,8 +197,25 @@ describe('switchboard bench', () => {
 
     it('publishes over HTTP with the given API key and measures the given pid', async () => {
       const r = await benchJson([
-        'fanout', '--url', server.url, '--secret', server.server.secret as string, '--api-key', server.apiKey,
-        '--server-pid', String(process.pid), '--publish-via', 'http', '--subscribers', '10', '--rate', '10', '--duration', '1', '--warmup', '0',
+        'fanout',
+        '--url',
+        server.url,
+        '--secret',
+        server.server.secret as string,
+        '--api-key',
+        server.apiKey,
+        '--server-pid',
+        String(process.pid),
+        '--publish-via',
+        'http',
+        '--subscribers',
+        '10',
+        '--rate',
+        '10',
+        '--duration',
+        '1',
+        '--warmup',
+        '0',
       ]);
       expect(r.server.spawned).toBe(false);
       expect(r.params).not.toHaveProperty('secret');

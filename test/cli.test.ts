@@ -4,11 +4,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
 import { listOptions } from '@switchboard/server/testing';
+import { describe, expect, it } from 'vitest';
+import { eventually } from './helpers/eventually.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer } from './helpers/server.js';
-import { eventually } from './helpers/eventually.js';
 
 const BIN = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'switchboard.js');
 const run = promisify(execFile);
@@ -26,13 +26,22 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
 describe('the switchboard CLI', () => {
   it('serve with embedded defaults creates a development secret and admin key, and prints a working token and key', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
     const exited = new Promise((r) => child.once('exit', r));
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no banner: ${out}`)), 15_000);
-      child.stdout.on('data', () => { if (/Try it:.*\n/.test(out)) { clearTimeout(t); resolve(); } });
+      child.stdout.on('data', () => {
+        if (/Try it:.*\n/.test(out)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
     });
     const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
     expect(out).toContain(`ws://127.0.0.1:${port}/ws`);
@@ -55,13 +64,26 @@ describe('the switchboard CLI', () => {
     await c.waitFor((f) => f.push === 'pub');
 
     // `switchboard token` mints with the same development secret.
-    const minted = await cli(['token', '--sub', 'alice', '--tenant', 'demo', '--ttl', '1h', '--cap', 'project:*=subscribe,publish,presence', '--data', dataDir]);
+    const minted = await cli([
+      'token',
+      '--sub',
+      'alice',
+      '--tenant',
+      'demo',
+      '--ttl',
+      '1h',
+      '--cap',
+      'project:*=subscribe,publish,presence',
+      '--data',
+      dataDir,
+    ]);
     expect(minted.code).toBe(0);
     const alice = await RawClient.connect(`ws://127.0.0.1:${port}/ws`, minted.stdout.trim());
     expect(alice.info).toMatchObject({ user: 'alice', tenant: 'demo' });
     expect((await alice.call('publish', { channel: 'project:9', data: 1 })).error).toBeUndefined();
     expect((await alice.call('publish', { channel: 'chat:9', data: 1 })).error?.code).toBe(103);
-    c.close(); alice.close();
+    c.close();
+    alice.close();
     child.kill('SIGTERM');
     await exited;
     rmSync(dataDir, { recursive: true, force: true });
@@ -69,7 +91,9 @@ describe('the switchboard CLI', () => {
 
   it('a SIGTERM sent the moment the first banner line appears drains and exits 0 (handlers are installed before the port opens)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
     child.stdout.on('data', (d) => {
@@ -94,8 +118,12 @@ describe('the switchboard CLI', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     await eventually(() => /listening on port (\d+)/.test(out), 30_000, `the banner: ${out}`);
     const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
@@ -121,9 +149,15 @@ describe('the switchboard CLI', () => {
         probe.close(() => resolve(port));
       });
     });
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent', '--redis', `redis://127.0.0.1:${dead}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent', '--redis', `redis://127.0.0.1:${dead}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
     const exited = new Promise((r) => child.once('exit', r));
     await eventually(() => /Health:.*\n/.test(out), 30_000, `the banner: ${out}`);
     expect(out).toContain('engine redis');
@@ -140,7 +174,9 @@ describe('the switchboard CLI', () => {
   it('documents every option in serve --help', async () => {
     const { code, stdout } = await cli(['serve', '--help']);
     expect(code).toBe(0);
-    const missing = listOptions().filter((o) => !stdout.includes(o.flag) || !stdout.includes(o.env)).map((o) => o.key);
+    const missing = listOptions()
+      .filter((o) => !stdout.includes(o.flag) || !stdout.includes(o.env))
+      .map((o) => o.key);
     expect(missing).toEqual([]);
   });
 

@@ -2,19 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  SwitchboardClient,
   type ClientOptions,
   type PublishResult,
   type ReconnectingEvent,
   type SocketCloseEvent,
   type SocketEvent,
   type SocketMessageEvent,
+  SwitchboardClient,
   type WebSocketLike,
 } from '@switchboard/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor, waitUntil } from '../packages/client/test/wait-for.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -22,13 +22,16 @@ function states(client: SwitchboardClient): ClientStateEvent[] {
 describe('client SDK against the real server: tokens', () => {
   it('refreshes a short-lived token over the live connection and outlives several lifetimes', async () => {
     const issued: number[] = [];
-    const client = createClient({ sub: 'alice' }, {
-      ...onClock,
-      getToken: async () => {
-        issued.push(clock.now());
-        return server().token({ sub: 'alice', ttlSeconds: 3 });
+    const client = createClient(
+      { sub: 'alice' },
+      {
+        ...onClock,
+        getToken: async () => {
+          issued.push(clock.now());
+          return server().token({ sub: 'alice', ttlSeconds: 3 });
+        },
       },
-    });
+    );
     const seen = states(client);
     const sub = client.subscribe<number>('project:refresh');
     client.connect();
@@ -54,15 +57,18 @@ describe('client SDK against the real server: tokens', () => {
 
   it('after a failed refresh, reconnects on close 3003 with a fresh token and resubscribes', async () => {
     let calls = 0;
-    const client = createClient({ sub: 'bob' }, {
-      ...onClock,
-      backoff: { minDelay: 50, maxDelay: 200 },
-      getToken: async () => {
-        calls += 1;
-        if (calls === 2) throw new Error('token service unavailable');
-        return server().token({ sub: 'bob', ttlSeconds: 2 });
+    const client = createClient(
+      { sub: 'bob' },
+      {
+        ...onClock,
+        backoff: { minDelay: 50, maxDelay: 200 },
+        getToken: async () => {
+          calls += 1;
+          if (calls === 2) throw new Error('token service unavailable');
+          return server().token({ sub: 'bob', ttlSeconds: 2 });
+        },
       },
-    });
+    );
     const seen = states(client);
     const errors: string[] = [];
     client.on('error', (e) => errors.push(e.during));

@@ -15,7 +15,12 @@ function tableAfter(doc: string, heading: string): string[][] {
   for (const line of doc.slice(start).split('\n').slice(1)) {
     if (line.startsWith('## ')) break;
     if (!line.startsWith('|') || line.startsWith('|---') || line.startsWith('| code')) continue;
-    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()));
+    rows.push(
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
@@ -45,7 +50,9 @@ describe('README agrees with the code', () => {
   it('documents every configuration option with its flag and environment variable', async () => {
     const { listOptions } = await import('@switchboard/server/testing');
     const readme = read('README.md');
-    const missing = listOptions().filter((o) => !readme.includes(`| \`${o.key}\` | \`${o.flag}\` | \`${o.env}\` |`)).map((o) => o.key);
+    const missing = listOptions()
+      .filter((o) => !readme.includes(`| \`${o.key}\` | \`${o.flag}\` | \`${o.env}\` |`))
+      .map((o) => o.key);
     expect(missing).toEqual([]);
   });
 });

@@ -3,9 +3,9 @@
  * scoped to the feature: one feature's operations and lease keys never meet another's.
  * One node on the memory engine; the engine suites cover several nodes on Redis.
  */
-import { type FeatureContext, defineFeature } from '@switchboard/server';
+import { defineFeature, type FeatureContext } from '@switchboard/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const WAIT = { timeout: 5_000, interval: 5 };
 
@@ -15,7 +15,9 @@ function probe(name: string, got: Array<[unknown, string]>) {
     name,
     start(c) {
       ctx = c;
-      c.messages.onNotification('ping', (data, from) => { got.push([data, from]); });
+      c.messages.onNotification('ping', (data, from) => {
+        got.push([data, from]);
+      });
     },
   });
   return { feature, ctx: () => ctx as FeatureContext };
@@ -28,7 +30,7 @@ describe('node messages and leases in a feature context', () => {
     s = undefined;
   });
 
-  it('delivers a feature\'s message to its own handlers only, naming this node', async () => {
+  it("delivers a feature's message to its own handlers only, naming this node", async () => {
     const [gotA, gotB]: Array<Array<[unknown, string]>> = [[], []];
     const a = probe('probe-a', gotA);
     const b = probe('probe-b', gotB);
@@ -59,8 +61,12 @@ describe('node messages and leases in a feature context', () => {
       name: 'thrower',
       start(c) {
         ctx = c;
-        c.messages.onNotification('x', () => { throw new Error('handler failure (expected)'); });
-        c.messages.onNotification('x', (d) => { got.push(d); });
+        c.messages.onNotification('x', () => {
+          throw new Error('handler failure (expected)');
+        });
+        c.messages.onNotification('x', (d) => {
+          got.push(d);
+        });
       },
     });
     s = await startTestServer({ features: [feature] });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defineRoute } from '@switchboard/server';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * The HTTP API over a real listener: auth and tenancy, the error shape of every failure,
@@ -71,23 +71,29 @@ beforeAll(async () => {
       analytics: { clientPublish: false, presence: false },
       small: { maxPublicationBytes: 64 },
     },
-    features: [{
-      name: 'boom',
-      routes: () => [defineRoute({
-        method: 'GET',
-        url: '/boom',
-        operationId: 'boom',
-        tag: 'test',
-        summary: 'Fails with an unexpected error',
-        response: z.object({}),
-        async handler() {
-          throw new Error('secret internal detail');
-        },
-      })],
-    }],
+    features: [
+      {
+        name: 'boom',
+        routes: () => [
+          defineRoute({
+            method: 'GET',
+            url: '/boom',
+            operationId: 'boom',
+            tag: 'test',
+            summary: 'Fails with an unexpected error',
+            response: z.object({}),
+            async handler() {
+              throw new Error('secret internal detail');
+            },
+          }),
+        ],
+      },
+    ],
   });
 });
-afterAll(async () => { await s.close(); });
+afterAll(async () => {
+  await s.close();
+});
 
 describe('HTTP API authentication', () => {
   it('answers 401 with the error shape when the Authorization header is missing', async () => {
@@ -162,7 +168,8 @@ describe('HTTP API tenancy', () => {
     expect(marker.body).toMatchObject({ offset: 1 });
     await other.waitFor((f) => f.push === 'pub' && f['channel'] === 'project:iso');
     expect(pubs(other, 'project:iso').map((f) => f['data'])).toEqual([{ from: 'other' }]);
-    acme.close(); other.close();
+    acme.close();
+    other.close();
   });
 
   it('an admin key acts in the tenant it names, and history is per tenant', async () => {
@@ -218,7 +225,9 @@ describe('HTTP API errors and hostile input', () => {
 
   it('treats __proto__ keys as plain data: delivered as is, nothing polluted, refused where a field is unknown', async () => {
     const c = await subscriber('acme', 'alice', ['project:proto']);
-    const res = await api('POST', '/publish', { rawBody: '{"channel":"project:proto","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}' });
+    const res = await api('POST', '/publish', {
+      rawBody: '{"channel":"project:proto","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}',
+    });
     expect(res.status, res.text).toBe(200);
     await c.waitFor((f) => f.push === 'pub');
     expect(c.raw.join('\n')).toContain('"data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}');
@@ -350,11 +359,13 @@ describe('POST /api/v1/batch', () => {
   it('publishes in order, reporting each item, a failure in the middle not stopping the rest', async () => {
     const c = await subscriber('acme', 'alice', ['project:batch']);
     const res = await api('POST', '/batch', {
-      body: { publications: [
-        { channel: 'project:batch', data: 'a' },
-        { channel: 'project:bad name', data: 'b' },
-        { channel: 'project:batch', data: 'c', idempotencyKey: 'c1' },
-      ] },
+      body: {
+        publications: [
+          { channel: 'project:batch', data: 'a' },
+          { channel: 'project:bad name', data: 'b' },
+          { channel: 'project:batch', data: 'c', idempotencyKey: 'c1' },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     expect(res.body['results']).toEqual([
@@ -363,7 +374,10 @@ describe('POST /api/v1/batch', () => {
       { channel: 'project:batch', offset: 2, epoch: expect.any(String) },
     ]);
     await c.waitFor((f) => f.push === 'pub' && f['offset'] === 2);
-    expect(pubs(c, 'project:batch').map((f) => [f['offset'], f['data']])).toEqual([[1, 'a'], [2, 'c']]);
+    expect(pubs(c, 'project:batch').map((f) => [f['offset'], f['data']])).toEqual([
+      [1, 'a'],
+      [2, 'c'],
+    ]);
     c.close();
   });
 
@@ -414,7 +428,7 @@ describe('GET /api/v1/channels/:channel/history', () => {
     expect(offsets(await api('GET', '/channels/project%3Aa%3Ab/history'))).toEqual([1]);
   });
 
-  it('answers 409 (112) when the epoch is not the channel\'s', async () => {
+  it("answers 409 (112) when the epoch is not the channel's", async () => {
     expectError(await api('GET', '/channels/project:hist/history?since_offset=1&since_epoch=gone'), 409, 112);
   });
 
@@ -446,7 +460,9 @@ describe('GET /api/v1/channels/:channel/presence', () => {
     const res = await api('GET', '/channels/project:room/presence');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      members: [{ user: 'alice', status: 'online', devices: [{ client: c.info['client'], status: 'online', state: { page: 'x' }, since: expect.any(Number) }] }],
+      members: [
+        { user: 'alice', status: 'online', devices: [{ client: c.info['client'], status: 'online', state: { page: 'x' }, since: expect.any(Number) }] },
+      ],
     });
     expect((await api('GET', '/channels/project%3Aroom/presence/stats')).body).toEqual({ users: 1, connections: 1 });
     expect((await api('GET', '/channels/project:room/presence', { key: s.tenantKeys['other'] })).body).toEqual({ members: [] });
@@ -462,12 +478,17 @@ describe('GET /api/v1/channels/:channel/presence', () => {
 });
 
 describe('GET /api/v1/channels', () => {
-  it('lists the tenant\'s channels with their subscriber counts, filtered by prefix', async () => {
+  it("lists the tenant's channels with their subscriber counts, filtered by prefix", async () => {
     const a = await subscriber('acme', 'alice', ['project:list1', 'chat:list2']);
     const b = await subscriber('acme', 'bob', ['project:list1']);
     const o = await subscriber('other', 'olga', ['project:list-other']);
     const all = (await api('GET', '/channels')).body['channels'] as Array<{ channel: string; subscribers: number }>;
-    expect(all).toEqual(expect.arrayContaining([{ channel: 'project:list1', subscribers: 2 }, { channel: 'chat:list2', subscribers: 1 }]));
+    expect(all).toEqual(
+      expect.arrayContaining([
+        { channel: 'project:list1', subscribers: 2 },
+        { channel: 'chat:list2', subscribers: 1 },
+      ]),
+    );
     expect(all.map((c) => c.channel)).not.toContain('project:list-other');
     const filtered = await api('GET', '/channels?prefix=project%3Alist');
     // The memory engine answers for its one node.
@@ -475,7 +496,9 @@ describe('GET /api/v1/channels', () => {
     const theirs = await api('GET', '/channels?prefix=project:list', { key: s.tenantKeys['other'] });
     expect(theirs.body).toEqual({ channels: [{ channel: 'project:list-other', subscribers: 1 }], nodes: 1, complete: true });
     expectError(await api('GET', '/channels?prefix=a&prefix=b'), 400, 107);
-    a.close(); b.close(); o.close();
+    a.close();
+    b.close();
+    o.close();
   });
 });
 
@@ -494,7 +517,8 @@ describe('POST /api/v1/users/:user/disconnect and /unsubscribe', () => {
     expect((await twin.call('ping')).error).toBeUndefined();
     expect(bob.closeCode).toBeNull();
     expect(twin.closeCode).toBeNull();
-    bob.close(); twin.close();
+    bob.close();
+    twin.close();
   });
 
   it('sends the given application close code and reason', async () => {
@@ -513,7 +537,7 @@ describe('POST /api/v1/users/:user/disconnect and /unsubscribe', () => {
     expectError(await api('POST', '/users/a%20b/disconnect'), 400, 107);
   });
 
-  it('removes the user\'s subscription with an unsubscribe push; later publications are not delivered', async () => {
+  it("removes the user's subscription with an unsubscribe push; later publications are not delivered", async () => {
     const c = await subscriber('acme', 'fred', ['project:u1', 'project:u2']);
     const res = await api('POST', '/users/fred/unsubscribe', { body: { channel: 'project:u1' } });
     expect(res.status).toBe(200);

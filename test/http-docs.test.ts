@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, type ErrorCodeName } from '@switchboard/protocol';
-import { configSchema } from '@switchboard/server';
-import { builtinFeatures } from '@switchboard/server';
+import { builtinFeatures, configSchema } from '@switchboard/server';
+import { apiRoutes, HTTP_STATUS, openApiDocument } from '@switchboard/server/testing';
 import { describe, expect, it } from 'vitest';
-import { HTTP_STATUS } from '@switchboard/server/testing';
-import { apiRoutes } from '@switchboard/server/testing';
-import { openApiDocument } from '@switchboard/server/testing';
 
 const doc = readFileSync(join(import.meta.dirname, '../docs/http-api.md'), 'utf8');
 
@@ -18,7 +15,12 @@ function tableAfter(heading: string): string[][] {
   for (const line of doc.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
     if (line.startsWith('|---') || line.startsWith('| code')) continue;
-    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()));
+    rows.push(
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
@@ -29,7 +31,7 @@ describe('docs/http-api.md agrees with the code', () => {
     expect(tableAfter('### HTTP status of each error code')).toEqual(expected);
   });
 
-  it('lists every route of the built-in features, each also in its feature\'s page', () => {
+  it("lists every route of the built-in features, each also in its feature's page", () => {
     const config = configSchema.parse({}) as Record<string, unknown>;
     const expected = builtinFeatures()
       .flatMap((f) => (f.routes?.(config[f.name] as never) ?? []).map((r) => [`${r.method} /api/v1${r.url}`, f.name]))
@@ -37,10 +39,16 @@ describe('docs/http-api.md agrees with the code', () => {
     // The table under the heading (after its introduction): `route` | [feature](page)
     const section = doc.slice(doc.indexOf('## Feature routes')).split('\n');
     const rows = section.slice(section.findIndex((l) => l.startsWith('|'))).filter((_, i, all) => all.slice(0, i + 1).every((l) => l.startsWith('|')));
-    const listed = rows.slice(2).map((row) => {
-      const [route, feature] = row.split('|').slice(1, -1).map((c) => c.trim()) as [string, string];
-      return [route.replaceAll('`', ''), /\[(\w+)\]/.exec(feature)?.[1] ?? ''];
-    }).sort();
+    const listed = rows
+      .slice(2)
+      .map((row) => {
+        const [route, feature] = row
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim()) as [string, string];
+        return [route.replaceAll('`', ''), /\[(\w+)\]/.exec(feature)?.[1] ?? ''];
+      })
+      .sort();
     expect(listed).toEqual(expected);
     for (const [route, name] of expected) {
       const page = readFileSync(join(import.meta.dirname, `../docs/${name}.md`), 'utf8');

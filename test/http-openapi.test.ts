@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiRoutes } from '@switchboard/server/testing';
 import type { OpenApiDocument } from '@switchboard/server/testing';
+import { apiRoutes } from '@switchboard/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * GET /api/v1/openapi.json: generated from the zod schemas that validate the routes.
@@ -43,7 +43,15 @@ const EXPECTED_PATHS: Record<string, string[]> = {
 const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   publish: { path: '/publish', body: { channel: 'project:doc', data: { a: 1 } } },
   broadcast: { path: '/broadcast', body: { channels: ['project:doc', 'nosuch:x'], data: 1 } },
-  batch: { path: '/batch', body: { publications: [{ channel: 'project:doc', data: 2, idempotencyKey: 'k' }, { channel: 'project:doc', data: 2, idempotencyKey: 'k' }] } },
+  batch: {
+    path: '/batch',
+    body: {
+      publications: [
+        { channel: 'project:doc', data: 2, idempotencyKey: 'k' },
+        { channel: 'project:doc', data: 2, idempotencyKey: 'k' },
+      ],
+    },
+  },
   channels: { path: '/channels' },
   history: { path: '/channels/project:doc/history' },
   removeHistory: { path: '/channels/project:gone/history' },
@@ -69,7 +77,9 @@ describe('GET /api/v1/openapi.json', () => {
   let s: TestServer;
   let doc: OpenApiDocument;
   const operations = (): Array<[string, string, Operation]> =>
-    Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [path, method, op as unknown as Operation] as [string, string, Operation]));
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => [path, method, op as unknown as Operation] as [string, string, Operation]),
+    );
 
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     const headers: Record<string, string> = { authorization: `Bearer ${s.tenantKeys['acme']}` };
@@ -85,7 +95,9 @@ describe('GET /api/v1/openapi.json', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     doc = (await res.json()) as OpenApiDocument;
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('is an OpenAPI 3.1 document served without an API key, with bearer auth declared', () => {
     expect(doc.openapi).toBe('3.1.0');
@@ -109,7 +121,9 @@ describe('GET /api/v1/openapi.json', () => {
     const body = (p: string) => (doc.paths[p]?.['post'] as unknown as Operation).requestBody as NonNullable<Operation['requestBody']>;
     expect(body('/publish').required).toBe(true);
     expect(body('/publish').content['application/json']?.schema).toMatchObject({ required: ['channel', 'data'] });
-    expect(body('/broadcast').content['application/json']?.schema).toMatchObject({ properties: { channels: { type: 'array', maxItems: 7, uniqueItems: true } } });
+    expect(body('/broadcast').content['application/json']?.schema).toMatchObject({
+      properties: { channels: { type: 'array', maxItems: 7, uniqueItems: true } },
+    });
     expect(body('/batch').content['application/json']?.schema).toMatchObject({ properties: { publications: { type: 'array', maxItems: 7 } } });
     expect(body('/users/{user}/disconnect').required).toBe(false);
   });
@@ -134,7 +148,8 @@ describe('GET /api/v1/openapi.json', () => {
     for (const [path, method, op] of operations()) {
       const statuses = Object.keys(op.responses);
       expect(statuses, `${method} ${path}`).toContain('200');
-      for (const status of ['200', '201']) if (op.responses[status]) expect(op.responses[status].content?.['application/json']?.schema, `${method} ${path} ${status}`).toBeDefined();
+      for (const status of ['200', '201'])
+        if (op.responses[status]) expect(op.responses[status].content?.['application/json']?.schema, `${method} ${path} ${status}`).toBeDefined();
       expect(statuses, `${method} ${path}`).toContain('500');
       if (op.security === undefined) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
     }
@@ -147,7 +162,7 @@ describe('GET /api/v1/openapi.json', () => {
     }
   });
 
-  it('documents only operations the router serves (features\' too), and every success body matches its documented schema', async () => {
+  it("documents only operations the router serves (features' too), and every success body matches its documented schema", async () => {
     const served = [...apiRoutes(s.server.config, () => doc), ...s.server.features.routes(s.server.config)];
     const routes = new Map(served.map((r) => [r.operationId, r]));
     const c = await RawClient.connect(s.url, await s.token({ sub: 'nobody' }));

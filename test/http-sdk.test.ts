@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 interface Manifest {
   version: string;
@@ -17,7 +17,9 @@ describe('the SDK browser build served at /sdk/', () => {
     s = await startTestServer();
     m = (await (await fetch(`${s.httpUrl}/sdk/manifest.json`)).json()) as Manifest;
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   const sha384 = (bytes: Buffer) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
 
@@ -56,7 +58,9 @@ describe('the SDK browser build served at /sdk/', () => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     expect(raw.headers['content-encoding']).toBe('gzip');
     expect(raw.body.length).toBeLessThan(m.files['switchboard.js']?.bytes as number);
@@ -112,12 +116,27 @@ describe('the SDK browser build served at /sdk/', () => {
         "import { activity } from './sdk/activity.mjs';",
         "const client = new SwitchboardClient('ws://localhost:7070/ws', { token: 'x' });",
         "const sub = client.subscribe('project:1');",
-        "const code: number = ErrorCode.BadRequest.code;",
+        'const code: number = ErrorCode.BadRequest.code;',
         'void sub; void code; void notifications(client); void activity(client, "project:1");',
         '',
       ].join('\n');
       const modules = ['--module', 'nodenext', '--moduleResolution', 'nodenext'];
-      const tsc = (file: string, flags = modules) => spawnSync(process.execPath, [join(import.meta.dirname, '../node_modules/typescript/bin/tsc'), '--noEmit', '--strict', ...flags, '--target', 'es2022', '--lib', 'es2022,dom', file], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      const tsc = (file: string, flags = modules) =>
+        spawnSync(
+          process.execPath,
+          [
+            join(import.meta.dirname, '../node_modules/typescript/bin/tsc'),
+            '--noEmit',
+            '--strict',
+            ...flags,
+            '--target',
+            'es2022',
+            '--lib',
+            'es2022,dom',
+            file,
+          ],
+          { cwd: dir, encoding: 'utf8', timeout: 60_000 },
+        );
       writeFileSync(join(dir, 'good.mts'), good);
       const ok = tsc('good.mts');
       expect(ok.stdout + ok.stderr).toBe('');
@@ -127,7 +146,10 @@ describe('the SDK browser build served at /sdk/', () => {
       expect(bad.status).not.toBe(0);
       expect(bad.stdout).toContain("Argument of type 'number' is not assignable to parameter of type 'string'");
       // The classic script's global, in a page's plain script.
-      writeFileSync(join(dir, 'page.ts'), "/// <reference path=\"./sdk/switchboard.d.ts\" />\nconst c = new Switchboard.SwitchboardClient('ws://localhost:7070/ws');\nvoid Switchboard.notifications(c);\n");
+      writeFileSync(
+        join(dir, 'page.ts'),
+        '/// <reference path="./sdk/switchboard.d.ts" />\nconst c = new Switchboard.SwitchboardClient(\'ws://localhost:7070/ws\');\nvoid Switchboard.notifications(c);\n',
+      );
       const page = tsc('page.ts', ['--module', 'es2022', '--moduleResolution', 'bundler', '--moduleDetection', 'legacy']);
       expect(page.stdout + page.stderr).toBe('');
     } finally {
@@ -136,7 +158,13 @@ describe('the SDK browser build served at /sdk/', () => {
   }, 120_000);
 
   it('answers 404 for anything else: unknown files, another build, paths out of the folder', async () => {
-    for (const path of ['/sdk/nope.js', '/sdk/0.0.0-0000000000/switchboard.js', '/sdk/../package.json', '/sdk/%2e%2e/package.json', `${m.path}../../package.json`]) {
+    for (const path of [
+      '/sdk/nope.js',
+      '/sdk/0.0.0-0000000000/switchboard.js',
+      '/sdk/../package.json',
+      '/sdk/%2e%2e/package.json',
+      `${m.path}../../package.json`,
+    ]) {
       const res = await fetch(`${s.httpUrl}${path}`);
       expect(res.status, path).toBe(404);
     }

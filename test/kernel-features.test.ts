@@ -1,7 +1,7 @@
-import { ReplyError, defineCommand, defineRoute, type FeatureModule } from '@switchboard/server';
 import { ErrorCode } from '@switchboard/protocol';
-import { z } from 'zod';
+import { defineCommand, defineRoute, type FeatureModule, ReplyError } from '@switchboard/server';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer } from './helpers/server.js';
 
@@ -9,24 +9,28 @@ import { startTestServer } from './helpers/server.js';
 function echoFeature(log: string[]): FeatureModule {
   return {
     name: 'echo',
-    commands: [defineCommand({
-      method: 'echo.say',
-      params: z.strictObject({ text: z.string().max(100) }),
-      async handler({ client }, params) {
-        return { text: params.text, user: client.identity?.user };
-      },
-    })],
-    routes: () => [defineRoute({
-      method: 'GET',
-      url: '/echo/ping',
-      operationId: 'echoPing',
-      tag: 'echo',
-      summary: 'Answers pong',
-      response: z.object({ pong: z.literal(true) }),
-      async handler() {
-        return { pong: true as const };
-      },
-    })],
+    commands: [
+      defineCommand({
+        method: 'echo.say',
+        params: z.strictObject({ text: z.string().max(100) }),
+        async handler({ client }, params) {
+          return { text: params.text, user: client.identity?.user };
+        },
+      }),
+    ],
+    routes: () => [
+      defineRoute({
+        method: 'GET',
+        url: '/echo/ping',
+        operationId: 'echoPing',
+        tag: 'echo',
+        summary: 'Answers pong',
+        response: z.object({ pong: z.literal(true) }),
+        async handler() {
+          return { pong: true as const };
+        },
+      }),
+    ],
     hooks: {
       onConnect: ({ identity }) => {
         log.push(`connect ${identity.user}`);
@@ -38,8 +42,12 @@ function echoFeature(log: string[]): FeatureModule {
       beforePublish: ({ data }) => {
         if (data.includes('forbidden-word')) throw new ReplyError({ code: 402, message: 'moderated', temporary: false });
       },
-      afterPublish: ({ channel, offset }) => { log.push(`published ${channel.channel}#${offset}`); },
-      onDisconnect: ({ client }) => { log.push(`disconnect ${client.identity?.user}`); },
+      afterPublish: ({ channel, offset }) => {
+        log.push(`published ${channel.channel}#${offset}`);
+      },
+      onDisconnect: ({ client }) => {
+        log.push(`disconnect ${client.identity?.user}`);
+      },
     },
   };
 }

@@ -1,10 +1,10 @@
-import { DisconnectCode } from '@switchboard/protocol';
 import { SwitchboardClient } from '@switchboard/client';
+import { DisconnectCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor } from '../packages/client/test/wait-for.js';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const INSUFFICIENT = DisconnectCode.InsufficientState.code;
 
@@ -13,7 +13,9 @@ describe('a stream that loses its history under live subscribers (memory engine)
   beforeAll(async () => {
     s = await startTestServer({ namespaces: { project: { historySize: 50 } } });
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   const removeHistory = async (channel: string) => {
     const res = await fetch(`${s.httpUrl}/api/v1/channels/${channel}/history`, {
@@ -53,7 +55,10 @@ describe('a stream that loses its history under live subscribers (memory engine)
     const next = await c.waitFor((f) => f.push === 'pub' && f['epoch'] === newEpoch);
     expect(next).toMatchObject({ offset: 2, data: 'next' });
     expect(c.pushes('pub', 'project:lost').map((f) => [f['epoch'], f['offset']])).toEqual([
-      [oldEpoch, 1], [oldEpoch, 2], [oldEpoch, 3], [newEpoch, 2],
+      [oldEpoch, 1],
+      [oldEpoch, 2],
+      [oldEpoch, 3],
+      [newEpoch, 2],
     ]);
     c.close();
   });
@@ -79,7 +84,12 @@ describe('a stream that loses its history under live subscribers (memory engine)
     const delivered = waitFor(sub, 'publication', (p) => p.data === 'after');
     await sub.publish('after');
     await delivered;
-    expect(seen).toEqual([[1, 1], [2, 2], [3, 3], [1, 'after']]);
+    expect(seen).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [1, 'after'],
+    ]);
     client.disconnect();
   });
 

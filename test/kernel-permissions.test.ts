@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('tenancy and permissions', () => {
   let s: TestServer;
-  beforeAll(async () => { s = await startTestServer(); });
-  afterAll(async () => { await s.close(); });
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('keeps tenants apart on the same channel name: publications, presence and history', async () => {
     const a = await RawClient.connect(s.url, await s.token({ sub: 'ann', tenant: 'acme' }));
@@ -22,12 +26,30 @@ describe('tenancy and permissions', () => {
     const history = await a.call('history', { channel: 'project:1' });
     expect((history.result?.['publications'] as unknown[]).length).toBe(1);
     expect(a.raw.join('\n')).not.toContain('CANARY-B');
-    a.close(); b.close();
+    a.close();
+    b.close();
   });
 
   it('refuses hostile channel names with a typed error and leaves the connection working', async () => {
     const c = await RawClient.connect(s.url, await s.token({ sub: 'h', caps: { '*': ['subscribe', 'publish'] } }));
-    const hostile = ['other|project:1', 'project|x', 'acme|project:1', 'prοject:1', 'project::1', 'project:', ':1', '', 'project:1\u0000', 'project:a b', `project:${'x'.repeat(300)}`, 'PROJECT:1', 'project:\u200b1', '__proto__', 'constructor:1', 'project:1/../2'];
+    const hostile = [
+      'other|project:1',
+      'project|x',
+      'acme|project:1',
+      'prοject:1',
+      'project::1',
+      'project:',
+      ':1',
+      '',
+      'project:1\u0000',
+      'project:a b',
+      `project:${'x'.repeat(300)}`,
+      'PROJECT:1',
+      'project:\u200b1',
+      '__proto__',
+      'constructor:1',
+      'project:1/../2',
+    ];
     for (const channel of hostile) {
       const r = await c.call('subscribe', { channel });
       expect(r.error, channel).toBeDefined();

@@ -1,19 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from './helpers/manual-clock.js';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 type Member = { user: string; status: string; devices: Array<{ client: string; status: string; state: unknown }> };
 
 describe('presence', () => {
   let s: TestServer;
-  beforeAll(async () => { s = await startTestServer({ timeouts: { ping: '300ms', pong: '300ms', idle: '400ms' } }); });
-  afterAll(async () => { await s.close(); });
+  beforeAll(async () => {
+    s = await startTestServer({ timeouts: { ping: '300ms', pong: '300ms', idle: '400ms' } });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
 
   /** A raw client that answers pings, as the SDK does. */
   const live = async (sub: string) => {
     const c = await RawClient.connect(s.url, await s.token({ sub }));
-    c.ws.on('message', (d: Buffer) => { if (d.toString().includes('"push":"ping"')) c.ws.send('{"method":"pong"}'); });
+    c.ws.on('message', (d: Buffer) => {
+      if (d.toString().includes('"push":"ping"')) c.ws.send('{"method":"pong"}');
+    });
     return c;
   };
 
@@ -35,7 +41,9 @@ describe('presence', () => {
     await watcher.until(() => watcher.pushes('join', 'project:p1').length === 2, 3000, 'joins');
 
     await tab1.call('presence_set', { channel: 'project:p1', state: { page: '/c' } });
-    const update = await watcher.waitFor((f) => f.push === 'update' && (f['device'] as { state: unknown }).state !== null && JSON.stringify(f['device']).includes('/c'));
+    const update = await watcher.waitFor(
+      (f) => f.push === 'update' && (f['device'] as { state: unknown }).state !== null && JSON.stringify(f['device']).includes('/c'),
+    );
     expect(update['user']).toBe('alice');
     expect(watcher.pushes('join', 'project:p1')).toHaveLength(2);
 
@@ -47,7 +55,8 @@ describe('presence', () => {
     expect(leave['user']).toBe('alice');
     const after = (await watcher.call('presence', { channel: 'project:p1' })).result?.['members'] as Member[];
     expect(after[0]?.devices).toHaveLength(1);
-    tab1.close(); watcher.close();
+    tab1.close();
+    watcher.close();
   });
 
   it('removes a connection that stops answering pings from presence within ping + pong', async () => {
@@ -75,11 +84,12 @@ describe('presence', () => {
     expect(a.pushes('signal')).toHaveLength(0);
     const h = await a.call('history', { channel: 'project:sig' });
     expect(h.result?.['publications']).toEqual([]);
-    a.close(); b.close();
+    a.close();
+    b.close();
   });
 });
 
-describe('presence idle status on the server\'s clock', () => {
+describe("presence idle status on the server's clock", () => {
   const clock = new ManualClock();
   let s: TestServer;
   beforeAll(async () => {
@@ -87,7 +97,9 @@ describe('presence idle status on the server\'s clock', () => {
     s = await startTestServer({ now: clock.now, timeouts: { ping: '1h', pong: '1h', idle: '5m' } });
     clock.onMove(() => s.server.node.wheel.advance());
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('marks a member idle after the idle timeout of inactivity and online again on activity, with no wall-clock wait', async () => {
     const watcher = await RawClient.connect(s.url, await s.token({ sub: 'w2' }));
@@ -95,7 +107,8 @@ describe('presence idle status on the server\'s clock', () => {
     const bob = await RawClient.connect(s.url, await s.token({ sub: 'bob' }));
     await bob.call('subscribe', { channel: 'project:idle' });
     await bob.call('presence_set', { channel: 'project:idle', state: null });
-    const isBob = (status: string) => (f: Record<string, unknown>) => f['push'] === 'update' && f['user'] === 'bob' && (f['device'] as { status: string }).status === status;
+    const isBob = (status: string) => (f: Record<string, unknown>) =>
+      f['push'] === 'update' && f['user'] === 'bob' && (f['device'] as { status: string }).status === status;
     clock.advance(5 * 60_000 - 1000);
     // The watcher's own round trip after the move: any idle update would have come before it.
     await watcher.call('ping');
@@ -105,6 +118,7 @@ describe('presence idle status on the server\'s clock', () => {
     const mark = watcher.frames.length;
     await bob.call('history', { channel: 'project:idle' });
     await watcher.waitFor(isBob('online'), 5000, mark);
-    bob.close(); watcher.close();
+    bob.close();
+    watcher.close();
   });
 });

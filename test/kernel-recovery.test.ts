@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frame, RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const pubsOf = (c: RawClient, channel: string) => c.pushes('pub', channel).map((f) => f['offset'] as number);
 
@@ -9,7 +9,9 @@ describe('recovery and idempotency', () => {
   beforeAll(async () => {
     s = await startTestServer({ namespaces: { project: { historySize: 50 }, chat: { historySize: 5 }, nohist: { historySize: 0 } } });
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('recovers missed publications exactly once and in order after a forced disconnect while publications continue', async () => {
     const pub = await RawClient.connect(s.url, await s.token({ sub: 'pub' }));
@@ -35,7 +37,8 @@ describe('recovery and idempotency', () => {
     // The reply precedes the live publications that follow it.
     const replyIndex = sub.frames.indexOf(reply);
     for (const f of sub.pushes('pub', 'project:r1')) expect(sub.frames.indexOf(f)).toBeGreaterThan(replyIndex);
-    pub.close(); sub.close();
+    pub.close();
+    sub.close();
   });
 
   it('says recovered: false when the gap is beyond the history window', async () => {
@@ -48,7 +51,8 @@ describe('recovery and idempotency', () => {
     const reply = await sub.call('subscribe', { channel: 'chat:small', recover: { offset: 0, epoch } });
     expect(reply.result).toMatchObject({ recovered: false, offset: 8, epoch });
     expect(reply.result?.['publications']).toEqual([]);
-    pub.close(); sub.close();
+    pub.close();
+    sub.close();
   });
 
   it('says recovered: false after an epoch change', async () => {
@@ -83,7 +87,8 @@ describe('recovery and idempotency', () => {
     expect(pubsOf(sub, 'project:idem')).toEqual([a.result?.['offset'], c.result?.['offset']]);
     const hist = await sub.call('history', { channel: 'project:idem' });
     expect((hist.result?.['publications'] as unknown[]).length).toBe(2);
-    pub.close(); sub.close();
+    pub.close();
+    sub.close();
   });
 
   it('pages history forwards and backwards and after a position', async () => {
@@ -107,7 +112,9 @@ describe('fan-out wider than one flush', () => {
   beforeAll(async () => {
     w = await startTestServer({ limits: { newConnectionsPerIpPerSecond: 10_000 } });
   });
-  afterAll(async () => { await w.close(); });
+  afterAll(async () => {
+    await w.close();
+  });
 
   it('delivers a burst to more subscribers than one flush writes per turn: each gets every publication once, in order', async () => {
     // Node flushes 256 connections per event-loop turn; 600 subscribers span three turns

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ManualClock } from './helpers/manual-clock.js';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('token expiry and refresh', () => {
   let s: TestServer;
@@ -13,7 +13,9 @@ describe('token expiry and refresh', () => {
     s = await startTestServer({ auth: { clockSkew: '0s' }, now: clock.now });
     clock.onMove(() => s.server.node.wheel.advance());
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('refreshes over the live connection without reconnecting, then closes with 3003 when not refreshed', async () => {
     const c = await RawClient.connect(s.url, await s.token({ sub: 'exp', ttlSeconds: 2 }));
@@ -55,12 +57,19 @@ describe('limits', () => {
     s = await startTestServer({
       allowedOrigins: ['https://app.example'],
       limits: {
-        maxMessageBytes: 2048, maxChannelsPerConnection: 3, connectionsPerUser: 2, connectionsPerTenant: 5,
-        publishPerSecondPerConnection: 2, publishPerMinutePerUser: 600, newConnectionsPerIpPerSecond: 1000,
+        maxMessageBytes: 2048,
+        maxChannelsPerConnection: 3,
+        connectionsPerUser: 2,
+        connectionsPerTenant: 5,
+        publishPerSecondPerConnection: 2,
+        publishPerMinutePerUser: 600,
+        newConnectionsPerIpPerSecond: 1000,
       },
     });
   });
-  afterAll(async () => { await s.close(); });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('closes a connection that sends a message above the maximum size with 1009', async () => {
     const c = await RawClient.connect(s.url, await s.token({ sub: 'big' }));
@@ -101,7 +110,8 @@ describe('limits', () => {
     const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).call('publish', { channel: 'project:r', data: i })));
     expect(replies.filter((r) => !r.error).length).toBe(10); // burst = rate / 6
     expect(replies.filter((r) => r.error?.code === 111).length).toBe(2);
-    a.close(); b.close();
+    a.close();
+    b.close();
     await s2.close();
   });
 
@@ -153,11 +163,21 @@ describe('limits', () => {
   });
 
   it('closes a slow consumer with 3006 and keeps others working', async () => {
-    const s2 = await startTestServer({ limits: { queueMaxBytes: 65536, queueSignalDropBytes: 16384, publishPerSecondPerConnection: 100000, publishPerMinutePerUser: 10000000, commandsPerSecond: 100000 } });
+    const s2 = await startTestServer({
+      limits: {
+        queueMaxBytes: 65536,
+        queueSignalDropBytes: 16384,
+        publishPerSecondPerConnection: 100000,
+        publishPerMinutePerUser: 10000000,
+        commandsPerSecond: 100000,
+      },
+    });
     const slow = new WebSocket(s2.url);
     await new Promise((r) => slow.once('open', r));
     let slowClose = 0;
-    slow.on('close', (code) => { slowClose = code; });
+    slow.on('close', (code) => {
+      slowClose = code;
+    });
     slow.send(JSON.stringify({ id: 1, method: 'connect', params: { token: await s2.token({ sub: 'slow' }) } }));
     slow.send(JSON.stringify({ id: 2, method: 'subscribe', params: { channel: 'project:flood' } }));
     await new Promise((r) => slow.once('message', r));
@@ -173,9 +193,13 @@ describe('limits', () => {
     await pub.call('publish', { channel: 'project:other', data: 'fine' });
     await ok.waitFor((f) => f.push === 'pub' && f['data'] === 'fine');
     (slow as unknown as { _socket: { resume(): void } })._socket.resume();
-    await new Promise<void>((r) => { if (slowClose) r(); else slow.once('close', () => r()); });
+    await new Promise<void>((r) => {
+      if (slowClose) r();
+      else slow.once('close', () => r());
+    });
     expect([3006, 1006]).toContain(slowClose);
-    ok.close(); pub.close();
+    ok.close();
+    pub.close();
     await s2.close();
   });
 });

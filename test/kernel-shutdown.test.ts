@@ -14,19 +14,33 @@ describe('graceful shutdown', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`on ${signal}: clients get 3001 (reconnect with jitter), the process exits 0`, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'sb-shutdown-'));
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', SECRET, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', SECRET, '--log-level', 'silent'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let output = '';
-      child.stdout.on('data', (d) => { output += d; });
-      child.stderr.on('data', (d) => { output += d; });
+      child.stdout.on('data', (d) => {
+        output += d;
+      });
+      child.stderr.on('data', (d) => {
+        output += d;
+      });
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       const port = await new Promise<number>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no port in: ${output}`)), 10000);
         child.stdout.on('data', () => {
           const m = /listening on port (\d+)/.exec(output);
-          if (m) { clearTimeout(t); resolve(Number(m[1])); }
+          if (m) {
+            clearTimeout(t);
+            resolve(Number(m[1]));
+          }
         });
       });
-      const c = await RawClient.connect(`ws://127.0.0.1:${port}/ws`, await mintToken(SECRET, { sub: 'a', tenant: 'acme', caps: { 'project:*': ['subscribe', 'publish'] } }));
+      const c = await RawClient.connect(
+        `ws://127.0.0.1:${port}/ws`,
+        await mintToken(SECRET, { sub: 'a', tenant: 'acme', caps: { 'project:*': ['subscribe', 'publish'] } }),
+      );
       await c.call('subscribe', { channel: 'project:1' });
       child.kill(signal);
       expect(await c.waitClose(10000)).toBe(3001);

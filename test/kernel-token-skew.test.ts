@@ -6,7 +6,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const SKEW = 30_000;
 
@@ -15,7 +15,9 @@ describe('token expiry with clock skew', () => {
   let clock = Math.floor(Date.now() / 1000) * 1000;
   const clients: RawClient[] = [];
 
-  beforeAll(async () => { s = await startTestServer({ now: () => clock }); });
+  beforeAll(async () => {
+    s = await startTestServer({ now: () => clock });
+  });
   afterAll(async () => {
     for (const c of clients) c.terminate();
     await s.close();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -33,7 +33,9 @@ describe('the @switchboard/client tarball', () => {
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh-app', version: '1.0.0', type: 'module', private: true }));
     await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: project, timeout: 60_000 });
-    writeFileSync(join(project, 'app.mjs'), `
+    writeFileSync(
+      join(project, 'app.mjs'),
+      `
       import { SwitchboardClient } from '@switchboard/client';
       import { notifications } from '@switchboard/client/notifications';
       const client = new SwitchboardClient(process.env.SB_URL, { token: process.env.SB_TOKEN });
@@ -44,7 +46,8 @@ describe('the @switchboard/client tarball', () => {
       const { count } = await notifications(client).unreadCount();
       console.log(JSON.stringify({ data: await got, count }));
       client.disconnect();
-    `);
+    `,
+    );
     // Node 20 has a WebSocket global behind this flag (22 has it by default).
     const { stdout } = await run(process.execPath, ['--experimental-websocket', 'app.mjs'], {
       cwd: project,

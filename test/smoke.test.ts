@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from './helpers/raw-client.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('server smoke', () => {
   let s: TestServer;
-  beforeAll(async () => { s = await startTestServer(); });
-  afterAll(async () => { await s.close(); });
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
 
   it('connects, subscribes, publishes and receives the publication', async () => {
     const a = await RawClient.connect(s.url, await s.token({ sub: 'alice' }));
@@ -17,6 +21,7 @@ describe('server smoke', () => {
     expect(pub.result).toMatchObject({ offset: 1 });
     const got = await b.waitFor((f) => f.push === 'pub');
     expect(got).toMatchObject({ channel: 'project:1', offset: 1, data: { text: 'hi' }, info: { user: 'alice' } });
-    a.close(); b.close();
+    a.close();
+    b.close();
   });
 });

@@ -7,7 +7,11 @@ describe('churn soak (short variant of test/long/soak.ts)', () => {
   it('returns every gauge to zero and handles to baseline after connect/subscribe/presence/drop churn', async () => {
     const s = await startTestServer({ limits: { newConnectionsPerIpPerSecond: 10000, connectionsPerUser: 1000 } });
     const result = await runSoak({
-      server: s.server, url: s.url, rate: 100, durationMs: 4000, channels: 10,
+      server: s.server,
+      url: s.url,
+      rate: 100,
+      durationMs: 4000,
+      channels: 10,
       token: (sub) => mintToken(s.server.secret as string, { sub, tenant: 'soak', caps: { 'project:*': ['subscribe', 'publish', 'presence'] } }),
     });
     await s.close();

@@ -4,10 +4,10 @@
  * message size, handshake deadline, draining) applied to it; its connections are counted
  * with the kernel's and closed on drain. Real server on port 0, real sockets.
  */
-import { type EndpointConnection, defineFeature } from '@switchboard/server';
+import { defineFeature, type EndpointConnection } from '@switchboard/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const WAIT = { timeout: 5_000, interval: 5 };
 
@@ -16,27 +16,30 @@ function echoFeature(seen: { open: EndpointConnection[]; closed: number[] }) {
   return defineFeature<unknown, { prefix: string }>({
     name: 'echo',
     start: () => ({ prefix: '>' }),
-    endpoints: () => [{
-      path: '/echo',
-      subprotocols: ['echo.v2', 'echo.v1'],
-      binary: true,
-      open(conn, request, service) {
-        seen.open.push(conn);
-        return {
-          message(data, binary) {
-            if (data.toString() === 'who') conn.send(Buffer.from(`${service.prefix}${request.protocol}|${request.query.get('doc')}`), false);
-            else conn.send(binary ? data : Buffer.from(data.toString().toUpperCase()), binary);
-          },
-          closed(code) {
-            seen.closed.push(code);
-          },
-        };
+    endpoints: () => [
+      {
+        path: '/echo',
+        subprotocols: ['echo.v2', 'echo.v1'],
+        binary: true,
+        open(conn, request, service) {
+          seen.open.push(conn);
+          return {
+            message(data, binary) {
+              if (data.toString() === 'who') conn.send(Buffer.from(`${service.prefix}${request.protocol}|${request.query.get('doc')}`), false);
+              else conn.send(binary ? data : Buffer.from(data.toString().toUpperCase()), binary);
+            },
+            closed(code) {
+              seen.closed.push(code);
+            },
+          };
+        },
       },
-    }, {
-      path: '/text-only',
-      binary: false,
-      open: () => ({ message() {} }),
-    }],
+      {
+        path: '/text-only',
+        binary: false,
+        open: () => ({ message() {} }),
+      },
+    ],
   });
 }
 
@@ -157,7 +160,7 @@ describe('feature endpoints', () => {
     talker.ws.close();
   });
 
-  it('counts its connections with the kernel\'s, closes them with 3001 on drain and refuses new ones with 503', async () => {
+  it("counts its connections with the kernel's, closes them with 3001 on drain and refuses new ones with 503", async () => {
     const server = await start();
     const gauge = async () => {
       const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
@@ -211,7 +214,9 @@ describe('feature endpoints', () => {
       await turn();
     }
     let drained = false;
-    const first = conn.drained().then(() => { drained = true; });
+    const first = conn.drained().then(() => {
+      drained = true;
+    });
     await turn();
     expect(drained).toBe(false);
     socket.resume();

@@ -59,16 +59,24 @@ describe('the SDK in headless Chromium', () => {
     await page.goto(`${origin}/`);
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     const token = await s.token({ sub: 'browser-user', tenant: 'demo' });
-    const run = page.evaluate(([url, t]) => (window as unknown as { runScenario(u: string, t: string): Promise<unknown> }).runScenario(url as string, t as string), [s.url, token]);
+    const run = page.evaluate(
+      ([url, t]) => (window as unknown as { runScenario(u: string, t: string): Promise<unknown> }).runScenario(url as string, t as string),
+      [s.url, token],
+    );
     // The backend publishes too, once the browser's subscription exists.
-    await eventually(() => s.server.node.hub.subscribers('demo|project:browser') > 0, 10_000, 'the browser\'s subscription');
+    await eventually(() => s.server.node.hub.subscribers('demo|project:browser') > 0, 10_000, "the browser's subscription");
     const res = await fetch(`${s.httpUrl}/api/v1/publish`, {
       method: 'POST',
       headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'demo', 'content-type': 'application/json' },
       body: JSON.stringify({ channel: 'project:browser', data: { from: 'backend' } }),
     });
     expect(res.status).toBe(200);
-    const result = (await run) as { states: string[]; got: Array<{ from: string }>; offset: number; presence: Array<{ user: string; devices: Array<{ state: unknown }> }> };
+    const result = (await run) as {
+      states: string[];
+      got: Array<{ from: string }>;
+      offset: number;
+      presence: Array<{ user: string; devices: Array<{ state: unknown }> }>;
+    };
     expect(result.states.slice(0, 2)).toEqual(['connecting', 'connected']);
     expect(result.got.map((g) => g.from).sort()).toEqual(['backend', 'browser']);
     expect(result.presence[0]?.user).toBe('browser-user');
@@ -107,7 +115,10 @@ describe('the SDK in headless Chromium', () => {
       await page.goto(`${web.origin}${path}`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 10_000 });
       const token = await s.token({ sub: 'served-user', tenant: 'demo' });
-      const result = await page.evaluate(([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string), [s.url, token]);
+      const result = await page.evaluate(
+        ([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string),
+        [s.url, token],
+      );
       await page.close();
       return result as { offset: number; got: Array<{ from: string }>; count: number };
     }
@@ -116,9 +127,12 @@ describe('the SDK in headless Chromium', () => {
       const m = await manifest();
       const src = `${s.httpUrl}/sdk/${m.build}/switchboard.js`;
       const integrity = m.files['switchboard.js']?.integrity as string;
-      const result = await runPage('/classic', `<!doctype html><html><head>
+      const result = await runPage(
+        '/classic',
+        `<!doctype html><html><head>
         <script src="${src}" integrity="${integrity}" crossorigin="anonymous"></script></head><body>
-        <script>const SDK = window.Switchboard;${sdkScenario}</script></body></html>`);
+        <script>const SDK = window.Switchboard;${sdkScenario}</script></body></html>`,
+      );
       expect(result.got).toEqual([{ from: 'served' }]);
       expect(result.offset).toBeGreaterThan(0);
       expect(result.count).toBe(0);
@@ -127,18 +141,24 @@ describe('the SDK in headless Chromium', () => {
     it('as ES modules (core and a feature module) imported across origins', async () => {
       const m = await manifest();
       const base = `${s.httpUrl}/sdk/${m.build}`;
-      const result = await runPage('/esm', `<!doctype html><html><body><script type="module">
+      const result = await runPage(
+        '/esm',
+        `<!doctype html><html><body><script type="module">
         import { SwitchboardClient } from '${base}/switchboard.mjs';
         import { notifications } from '${base}/notifications.mjs';
-        const SDK = { SwitchboardClient, notifications };${sdkScenario}</script></body></html>`);
+        const SDK = { SwitchboardClient, notifications };${sdkScenario}</script></body></html>`,
+      );
       expect(result.got).toEqual([{ from: 'served' }]);
     });
 
     it('refuses to run a script whose integrity value does not match', async () => {
       const m = await manifest();
-      web.pages.set('/tampered', `<!doctype html><html><head>
+      web.pages.set(
+        '/tampered',
+        `<!doctype html><html><head>
         <script src="${s.httpUrl}/sdk/${m.build}/switchboard.js" integrity="sha384-${'A'.repeat(64)}" crossorigin="anonymous"></script></head>
-        <body><script>window.loaded = typeof window.Switchboard; window.ready = true;</script></body></html>`);
+        <body><script>window.loaded = typeof window.Switchboard; window.ready = true;</script></body></html>`,
+      );
       const page = await chromium.browser.newPage();
       await page.goto(`${web.origin}/tampered`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
@@ -152,7 +172,9 @@ describe('the SDK in headless Chromium', () => {
     try {
       const { origin } = web;
       const m = (await (await fetch(`${strict.httpUrl}/sdk/manifest.json`)).json()) as { build: string };
-      web.pages.set('/refused', `<!doctype html><html><body><script type="module">
+      web.pages.set(
+        '/refused',
+        `<!doctype html><html><body><script type="module">
         import { SwitchboardClient } from '${strict.httpUrl}/sdk/${m.build}/switchboard.mjs';
         window.run = (url, token) => new Promise((resolve) => {
           const client = new SwitchboardClient(url, { token, backoff: { minDelay: 50, maxDelay: 100 } });
@@ -161,12 +183,16 @@ describe('the SDK in headless Chromium', () => {
           client.on('disconnected', (e) => resolve({ code: e.code, reason: e.reason, attempts }));
           client.connect();
         });
-        window.ready = true;</script></body></html>`);
+        window.ready = true;</script></body></html>`,
+      );
       const page = await chromium.browser.newPage();
       await page.goto(`${origin}/refused`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
       const token = await strict.token({ sub: 'refused-user', tenant: 'demo' });
-      const result = (await page.evaluate(([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string), [strict.url, token])) as { code: number; reason: string; attempts: number };
+      const result = (await page.evaluate(
+        ([url, t]) => (window as unknown as { run(u: string, t: string): Promise<unknown> }).run(url as string, t as string),
+        [strict.url, token],
+      )) as { code: number; reason: string; attempts: number };
       await page.close();
       expect(result.code).toBe(26);
       expect(result.reason).toContain(origin);

@@ -5,9 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
-import {
-  type ClusterNode, api, dropPrefix, eventually, killHard, newPrefix, startCluster, stopAll, token,
-} from './cluster.js';
+import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, startCluster, stopAll, token } from './cluster.js';
 
 interface ChannelList {
   channels: Array<{ channel: string; subscribers: number }>;

@@ -18,11 +18,20 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type Ack, type CaseReport, Publisher, type Subscriber, type Verdict, httpRemoveHistory, judge, redisCall, respawnRedis,
-  startSubscribers, summarise,
+  type Ack,
+  type CaseReport,
+  httpRemoveHistory,
+  judge,
+  Publisher,
+  redisCall,
+  respawnRedis,
+  type Subscriber,
+  startSubscribers,
+  summarise,
+  type Verdict,
 } from './chaos.js';
 import { type ClusterNode, eventually, newPrefix, startCluster, stopAll } from './cluster.js';
-import { type RedisProcess, freePort, killRedis, startRedis, startRedisCluster, startSentinelSetup } from './redis-servers.js';
+import { freePort, killRedis, type RedisProcess, startRedis, startRedisCluster, startSentinelSetup } from './redis-servers.js';
 
 const CHANNELS = ['project:chaos-a', 'project:chaos-b'];
 /** The channel a targeted fault (deleted keys, eviction, the Cluster primary) is aimed at. */
@@ -73,7 +82,7 @@ async function singleRedis(): Promise<Store & { redis: RedisProcess; dir: string
 
 /** Every key of the channel with `suffix` (m, h) on the Redis at `port`. */
 async function channelKeys(port: number, prefix: string, channel: string, suffix: string): Promise<string[]> {
-  const [, keys] = await redisCall(port, 'SCAN', '0', 'MATCH', `${prefix}:*|${channel}}:${suffix}`, 'COUNT', 100_000) as [string, string[]];
+  const [, keys] = (await redisCall(port, 'SCAN', '0', 'MATCH', `${prefix}:*|${channel}}:${suffix}`, 'COUNT', 100_000)) as [string, string[]];
   return keys;
 }
 
@@ -93,8 +102,11 @@ async function finalRound(subs: Subscriber[], publisher: Publisher): Promise<Set
       const ack = await publisher.publishOne(c, 20);
       if (ack) marks.set(c, ack.seq);
     }
-    await eventually(() => subs.every((s) => live.has(s.name) || s.seen.some((e) => e.kind === 'pub' && e.seq === marks.get(s.channel))), 5000, 'final publications')
-      .catch(() => {});
+    await eventually(
+      () => subs.every((s) => live.has(s.name) || s.seen.some((e) => e.kind === 'pub' && e.seq === marks.get(s.channel))),
+      5000,
+      'final publications',
+    ).catch(() => {});
     for (const s of subs) if (s.seen.some((e) => e.kind === 'pub' && e.seq === marks.get(s.channel))) live.add(s.name);
   }
   return live;
@@ -108,15 +120,20 @@ async function finalRound(subs: Subscriber[], publisher: Publisher): Promise<Set
 async function chaosCase(name: string, store: Store, fault: (w: World) => Promise<void>, expectation: Expectation, nodeCount = 3): Promise<CaseReport> {
   cleanups.push(() => store.stop());
   const prefix = newPrefix('chaos');
-  const nodes = await startCluster(['a', 'b', 'c'].slice(0, nodeCount), { prefix, config: {
-    ...store.config,
-    timeouts: { positionCheck: POSITION_CHECK },
-    // 120 subscribers connect within a second or two, from one address.
-    limits: { newConnectionsPerIpPerSecond: 100_000 },
-  } });
+  const nodes = await startCluster(['a', 'b', 'c'].slice(0, nodeCount), {
+    prefix,
+    config: {
+      ...store.config,
+      timeouts: { positionCheck: POSITION_CHECK },
+      // 120 subscribers connect within a second or two, from one address.
+      limits: { newConnectionsPerIpPerSecond: 100_000 },
+    },
+  });
   cleanups.push(() => stopAll(nodes));
   const subs = await startSubscribers(nodes, CHANNELS, SUBSCRIBERS, `chaos-${name}`);
-  cleanups.push(async () => { for (const s of subs) s.close(); });
+  cleanups.push(async () => {
+    for (const s of subs) s.close();
+  });
   const publisher = new Publisher(nodes, CHANNELS);
   cleanups.push(() => publisher.stop());
   publisher.start();
@@ -139,18 +156,30 @@ async function chaosCase(name: string, store: Store, fault: (w: World) => Promis
   const report = summarise(name, subs, verdicts, publisher, CHANNELS);
   const faultMs = end - start;
   console.log(`chaos ${name}: ${JSON.stringify({ ...report, faultMs, live: live.size })}`);
-  const bad = verdicts.filter((v) => v.silentMissing || v.wrongContinuation || v.duplicates || v.outOfOrder || (v.kind === 'raw' && v.clientDetected) || !live.has(v.subscriber));
-  console.log(`chaos ${name}: ${bad.length} subscribers at fault; the first: ${bad.slice(0, 4).map((v) => JSON.stringify(v)).join('\n')}`);
+  const bad = verdicts.filter(
+    (v) => v.silentMissing || v.wrongContinuation || v.duplicates || v.outOfOrder || (v.kind === 'raw' && v.clientDetected) || !live.has(v.subscriber),
+  );
+  console.log(
+    `chaos ${name}: ${bad.length} subscribers at fault; the first: ${bad
+      .slice(0, 4)
+      .map((v) => JSON.stringify(v))
+      .join('\n')}`,
+  );
   console.log(`chaos ${name}: staleness in ms after the first acknowledgement after the fault ${JSON.stringify(verdicts.map((v) => v.staleness))}`);
   console.log(`chaos ${name}: staleness in ms after the fault ${JSON.stringify(verdicts.map((v) => v.stalenessFromFault))}`);
 
-  for (const c of expectation.lost) expect(lossAcknowledged(publisher.ackedOn(c), expectation.how), `the store lost ${c}'s stream (${expectation.how})`).toBe(true);
+  for (const c of expectation.lost)
+    expect(lossAcknowledged(publisher.ackedOn(c), expectation.how), `the store lost ${c}'s stream (${expectation.how})`).toBe(true);
   expect(report.silentGaps, 'acknowledged publications missed with no signal').toBe(0);
   expect(report.wrongContinuations, 'publications delivered as if they continued another position').toBe(0);
   expect(report.duplicates).toBe(0);
   expect(report.outOfOrder).toBe(0);
-  expect(verdicts.filter((v) => v.kind === 'raw').reduce((n, v) => n + v.clientDetected, 0), 'raw clients that found a new epoch or a skip before being told').toBe(0);
-  for (const v of verdicts.filter((x) => expectation.lost.includes(x.channel))) expect(v.signals, `${v.subscriber} (${v.kind}, node ${v.node}) told of the loss`).toBeGreaterThan(0);
+  expect(
+    verdicts.filter((v) => v.kind === 'raw').reduce((n, v) => n + v.clientDetected, 0),
+    'raw clients that found a new epoch or a skip before being told',
+  ).toBe(0);
+  for (const v of verdicts.filter((x) => expectation.lost.includes(x.channel)))
+    expect(v.signals, `${v.subscriber} (${v.kind}, node ${v.node}) told of the loss`).toBeGreaterThan(0);
   expect(live.size, 'subscribers receiving again at the end').toBe(subs.length);
   expect(report.worstStaleness ?? 0, 'worst staleness after the first acknowledgement after the fault').toBeLessThanOrEqual(STALENESS_BOUND_MS);
   return report;
@@ -159,75 +188,100 @@ async function chaosCase(name: string, store: Store, fault: (w: World) => Promis
 describe('chaos: a stream that loses data under live subscribers is never a silent gap', () => {
   it('Redis shut down without saving and started again empty on the same port', async () => {
     const store = await singleRedis();
-    await chaosCase('restart', store, async () => {
-      await redisCall(store.port, 'SHUTDOWN', 'NOSAVE').catch(() => {});
-      store.redis = await respawnRedis(store.redis);
-    }, { lost: CHANNELS, how: 'epoch' });
+    await chaosCase(
+      'restart',
+      store,
+      async () => {
+        await redisCall(store.port, 'SHUTDOWN', 'NOSAVE').catch(() => {});
+        store.redis = await respawnRedis(store.redis);
+      },
+      { lost: CHANNELS, how: 'epoch' },
+    );
   }, 90_000);
 
   it('FLUSHALL', async () => {
     const store = await singleRedis();
-    await chaosCase('flushall', store, async () => {
-      expect(await redisCall(store.port, 'FLUSHALL')).toBe('OK');
-    }, { lost: CHANNELS, how: 'epoch' });
+    await chaosCase(
+      'flushall',
+      store,
+      async () => {
+        expect(await redisCall(store.port, 'FLUSHALL')).toBe('OK');
+      },
+      { lost: CHANNELS, how: 'epoch' },
+    );
   }, 90_000);
 
-  it('one channel\'s meta and history keys deleted; the other channel goes on untouched', async () => {
+  it("one channel's meta and history keys deleted; the other channel goes on untouched", async () => {
     const store = await singleRedis();
-    const report = await chaosCase('delete', store, async ({ prefix }) => {
-      const keys = [...await channelKeys(store.port, prefix, TARGET, 'm'), ...await channelKeys(store.port, prefix, TARGET, 'h')];
-      expect(keys).toHaveLength(2);
-      expect(await redisCall(store.port, 'DEL', ...keys)).toBe(2);
-    }, { lost: [TARGET], how: 'epoch' });
+    const report = await chaosCase(
+      'delete',
+      store,
+      async ({ prefix }) => {
+        const keys = [...(await channelKeys(store.port, prefix, TARGET, 'm')), ...(await channelKeys(store.port, prefix, TARGET, 'h'))];
+        expect(keys).toHaveLength(2);
+        expect(await redisCall(store.port, 'DEL', ...keys)).toBe(2);
+      },
+      { lost: [TARGET], how: 'epoch' },
+    );
     expect(report.epochs[CHANNELS[1] as string]).toHaveLength(1);
   }, 90_000);
 
-  it('the channel\'s meta key evicted under a small maxmemory (volatile-random)', async () => {
+  it("the channel's meta key evicted under a small maxmemory (volatile-random)", async () => {
     const store = await singleRedis();
     let junk = 0;
-    await chaosCase('evict', store, async ({ prefix, publisher }) => {
-      const [meta] = await channelKeys(store.port, prefix, TARGET, 'm');
-      expect(meta).toBeDefined();
-      const epochs = () => new Set(publisher.ackedOn(TARGET).map((a) => a.epoch)).size;
-      const info = await redisCall(store.port, 'INFO', 'memory') as string;
-      const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
-      await redisCall(store.port, 'CONFIG', 'SET', 'maxmemory-policy', 'volatile-random');
-      await redisCall(store.port, 'CONFIG', 'SET', 'maxmemory', used + 2_000_000);
-      const value = 'x'.repeat(2000);
-      const r = new Redis({ port: store.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-      try {
-        // Fill until the meta key is gone (evicted, or already recreated by a publication in a new epoch).
-        for (let i = 0; i < 400 && epochs() === 1 && (await r.exists(meta as string)) === 1; i++) {
-          const batch = r.pipeline();
-          for (let j = 0; j < 50; j++) batch.set(`junk:${junk++}`, value, 'EX', 3600);
-          await batch.exec();
+    await chaosCase(
+      'evict',
+      store,
+      async ({ prefix, publisher }) => {
+        const [meta] = await channelKeys(store.port, prefix, TARGET, 'm');
+        expect(meta).toBeDefined();
+        const epochs = () => new Set(publisher.ackedOn(TARGET).map((a) => a.epoch)).size;
+        const info = (await redisCall(store.port, 'INFO', 'memory')) as string;
+        const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
+        await redisCall(store.port, 'CONFIG', 'SET', 'maxmemory-policy', 'volatile-random');
+        await redisCall(store.port, 'CONFIG', 'SET', 'maxmemory', used + 2_000_000);
+        const value = 'x'.repeat(2000);
+        const r = new Redis({ port: store.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+        try {
+          // Fill until the meta key is gone (evicted, or already recreated by a publication in a new epoch).
+          for (let i = 0; i < 400 && epochs() === 1 && (await r.exists(meta as string)) === 1; i++) {
+            const batch = r.pipeline();
+            for (let j = 0; j < 50; j++) batch.set(`junk:${junk++}`, value, 'EX', 3600);
+            await batch.exec();
+          }
+          await r.config('SET', 'maxmemory', '0');
+        } finally {
+          r.disconnect();
         }
-        await r.config('SET', 'maxmemory', '0');
-      } finally {
-        r.disconnect();
-      }
-      console.log(`chaos evict: ${junk} junk keys written`);
-    }, { lost: [TARGET], how: 'epoch' });
+        console.log(`chaos evict: ${junk} junk keys written`);
+      },
+      { lost: [TARGET], how: 'epoch' },
+    );
   }, 120_000);
 
-  it('one channel\'s keys deleted while it is quiet: only the periodic position check can find it', async () => {
+  it("one channel's keys deleted while it is quiet: only the periodic position check can find it", async () => {
     const store = await singleRedis();
     const bound = Number.parseInt(POSITION_CHECK, 10) * 1000 + STALENESS_BOUND_MS;
     let worst = 0;
-    await chaosCase('quiet', store, async ({ prefix, publisher, subs }) => {
-      publisher.pause(TARGET);
-      await eventually(() => publisher.acked.at(-1)?.channel !== TARGET, 5000, 'the last publication on the quiet channel acknowledged');
-      const keys = [...await channelKeys(store.port, prefix, TARGET, 'm'), ...await channelKeys(store.port, prefix, TARGET, 'h')];
-      expect(await redisCall(store.port, 'DEL', ...keys)).toBe(2);
-      const deleted = Date.now();
-      const targets = subs.filter((s) => s.channel === TARGET);
-      const told = (s: Subscriber) => s.seen.find((e) => (e.kind === 'signal' || e.kind === 'told') && e.at >= deleted)?.at;
-      await eventually(() => targets.every((s) => told(s) !== undefined), bound * 3, 'every subscriber of the quiet channel told').catch(() => {});
-      const delays = targets.map((s) => (told(s) ?? Number.NaN) - deleted);
-      worst = Math.max(...delays);
-      console.log(`chaos quiet: told in ms after the deletion, no publication on the channel ${JSON.stringify(delays)}`);
-      publisher.resume(TARGET);
-    }, { lost: [TARGET], how: 'epoch' });
+    await chaosCase(
+      'quiet',
+      store,
+      async ({ prefix, publisher, subs }) => {
+        publisher.pause(TARGET);
+        await eventually(() => publisher.acked.at(-1)?.channel !== TARGET, 5000, 'the last publication on the quiet channel acknowledged');
+        const keys = [...(await channelKeys(store.port, prefix, TARGET, 'm')), ...(await channelKeys(store.port, prefix, TARGET, 'h'))];
+        expect(await redisCall(store.port, 'DEL', ...keys)).toBe(2);
+        const deleted = Date.now();
+        const targets = subs.filter((s) => s.channel === TARGET);
+        const told = (s: Subscriber) => s.seen.find((e) => (e.kind === 'signal' || e.kind === 'told') && e.at >= deleted)?.at;
+        await eventually(() => targets.every((s) => told(s) !== undefined), bound * 3, 'every subscriber of the quiet channel told').catch(() => {});
+        const delays = targets.map((s) => (told(s) ?? Number.NaN) - deleted);
+        worst = Math.max(...delays);
+        console.log(`chaos quiet: told in ms after the deletion, no publication on the channel ${JSON.stringify(delays)}`);
+        publisher.resume(TARGET);
+      },
+      { lost: [TARGET], how: 'epoch' },
+    );
     // Nothing but the periodic check could have found this loss: its interval plus the 1 s spec.
     expect(worst, `worst delay after the deletion (bound ${bound} ms)`).toBeLessThanOrEqual(bound);
   }, 90_000);
@@ -236,41 +290,69 @@ describe('chaos: a stream that loses data under live subscribers is never a sile
     const rs = await startSentinelSetup();
     const store: Store = { config: { redis: undefined, redisSentinels: rs.sentinels, redisSentinelMaster: 'mymaster' }, stop: () => rs.stop() };
     let lostWrites = 0;
-    await chaosCase('sentinel', store, async ({ publisher }) => {
-      const replica = rs.replica.port;
-      // The replica fails to authenticate to its master from now on: it keeps its data and falls behind.
-      await redisCall(replica, 'CONFIG', 'SET', 'masterauth', 'not-the-password');
-      await redisCall(replica, 'CLIENT', 'KILL', 'TYPE', 'master');
-      await eventually(async () => /master_link_status:down/.test(await redisCall(replica, 'INFO', 'replication') as string), 5000, 'the replica\'s link down');
-      const before = publisher.acked.length;
-      await eventually(() => publisher.acked.length >= before + 60, 10_000, 'writes the replica never gets');
-      lostWrites = publisher.acked.length - before;
-      expect(await redisCall(rs.sentinel.port, 'SENTINEL', 'FAILOVER', 'mymaster')).toBe('OK');
-      await eventually(async () => {
-        const [, port] = await redisCall(rs.sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster') as [string, string];
-        return Number(port) === replica;
-      }, 20_000, 'the Sentinel to promote the replica');
-      console.log(`chaos sentinel: ${lostWrites} publications acknowledged by the master after the replica's link broke`);
-    }, { lost: CHANNELS, how: 'regressed' });
+    await chaosCase(
+      'sentinel',
+      store,
+      async ({ publisher }) => {
+        const replica = rs.replica.port;
+        // The replica fails to authenticate to its master from now on: it keeps its data and falls behind.
+        await redisCall(replica, 'CONFIG', 'SET', 'masterauth', 'not-the-password');
+        await redisCall(replica, 'CLIENT', 'KILL', 'TYPE', 'master');
+        await eventually(
+          async () => /master_link_status:down/.test((await redisCall(replica, 'INFO', 'replication')) as string),
+          5000,
+          "the replica's link down",
+        );
+        const before = publisher.acked.length;
+        await eventually(() => publisher.acked.length >= before + 60, 10_000, 'writes the replica never gets');
+        lostWrites = publisher.acked.length - before;
+        expect(await redisCall(rs.sentinel.port, 'SENTINEL', 'FAILOVER', 'mymaster')).toBe('OK');
+        await eventually(
+          async () => {
+            const [, port] = (await redisCall(rs.sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as [string, string];
+            return Number(port) === replica;
+          },
+          20_000,
+          'the Sentinel to promote the replica',
+        );
+        console.log(`chaos sentinel: ${lostWrites} publications acknowledged by the master after the replica's link broke`);
+      },
+      { lost: CHANNELS, how: 'regressed' },
+    );
   }, 120_000);
 
-  it('the Redis Cluster primary holding the channel\'s slot killed and restarted empty (nodes.conf kept)', async () => {
+  it("the Redis Cluster primary holding the channel's slot killed and restarted empty (nodes.conf kept)", async () => {
     const rc = await startRedisCluster(3);
     const store: Store = { config: { redis: undefined, redisCluster: rc.seeds }, stop: () => rc.stop() };
-    await chaosCase('cluster', store, async ({ prefix }) => {
-      const holders = await Promise.all(rc.nodes.map(async (n) => (await channelKeys(n.port, prefix, TARGET, 'm')).length));
-      const i = holders.indexOf(1);
-      expect(i).toBeGreaterThanOrEqual(0);
-      rc.nodes[i] = await respawnRedis(rc.nodes[i] as RedisProcess);
-      const port = (rc.nodes[i] as RedisProcess).port;
-      await eventually(async () => /cluster_state:ok/.test(await redisCall(port, 'CLUSTER', 'INFO') as string), 20_000, 'the restarted primary back in the cluster');
-    }, { lost: [TARGET], how: 'epoch' });
+    await chaosCase(
+      'cluster',
+      store,
+      async ({ prefix }) => {
+        const holders = await Promise.all(rc.nodes.map(async (n) => (await channelKeys(n.port, prefix, TARGET, 'm')).length));
+        const i = holders.indexOf(1);
+        expect(i).toBeGreaterThanOrEqual(0);
+        rc.nodes[i] = await respawnRedis(rc.nodes[i] as RedisProcess);
+        const port = (rc.nodes[i] as RedisProcess).port;
+        await eventually(
+          async () => /cluster_state:ok/.test((await redisCall(port, 'CLUSTER', 'INFO')) as string),
+          20_000,
+          'the restarted primary back in the cluster',
+        );
+      },
+      { lost: [TARGET], how: 'epoch' },
+    );
   }, 120_000);
 
-  it('memory engine: the channel\'s history removed through the HTTP API while subscribed', async () => {
+  it("memory engine: the channel's history removed through the HTTP API while subscribed", async () => {
     const store: Store = { config: { redis: undefined }, stop: async () => {} };
-    await chaosCase('memory', store, async ({ nodes }) => {
-      expect(await httpRemoveHistory(nodes[0] as ClusterNode, TARGET)).toBe(200);
-    }, { lost: [TARGET], how: 'epoch' }, 1);
+    await chaosCase(
+      'memory',
+      store,
+      async ({ nodes }) => {
+        expect(await httpRemoveHistory(nodes[0] as ClusterNode, TARGET)).toBe(200);
+      },
+      { lost: [TARGET], how: 'epoch' },
+      1,
+    );
   }, 90_000);
 });

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { SwitchboardClient, type Subscription } from '@switchboard/client';
+import { type Subscription, SwitchboardClient } from '@switchboard/client';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
@@ -57,7 +57,7 @@ async function httpPublish(node: ClusterNode, channel: string, data: unknown): P
       body: JSON.stringify({ channel, data }),
       signal: AbortSignal.timeout(3000),
     });
-    const body = await res.json() as { epoch?: string; offset?: number };
+    const body = (await res.json()) as { epoch?: string; offset?: number };
     if (res.status !== 200 || typeof body.epoch !== 'string' || typeof body.offset !== 'number') return null;
     return { epoch: body.epoch, offset: body.offset };
   } catch {
@@ -88,7 +88,11 @@ export class Publisher {
   #running: Promise<void> | null = null;
   readonly #paused = new Set<string>();
 
-  constructor(private readonly nodes: ClusterNode[], private readonly channels: string[], private readonly rate = 100) {}
+  constructor(
+    private readonly nodes: ClusterNode[],
+    private readonly channels: string[],
+    private readonly rate = 100,
+  ) {}
 
   start(maxMs = 60_000): void {
     this.#running = this.#loop(maxMs);
@@ -160,7 +164,12 @@ export class RawSubscriber implements Subscriber {
   #buffer: Frame[] = [];
   #attempts = 0;
 
-  private constructor(readonly name: string, readonly channel: string, readonly node: string, private readonly client: RawClient) {
+  private constructor(
+    readonly name: string,
+    readonly channel: string,
+    readonly node: string,
+    private readonly client: RawClient,
+  ) {
     client.ws.on('message', (data: Buffer) => {
       for (const line of data.toString().split('\n')) if (line) this.#onFrame(JSON.parse(line) as Frame);
     });
@@ -270,7 +279,13 @@ export class SdkSubscriber implements Subscriber {
   readonly seen: Seen[] = [];
   #epoch = '';
 
-  private constructor(readonly name: string, readonly channel: string, readonly node: string, private readonly client: SwitchboardClient, readonly sub: Subscription) {
+  private constructor(
+    readonly name: string,
+    readonly channel: string,
+    readonly node: string,
+    private readonly client: SwitchboardClient,
+    readonly sub: Subscription,
+  ) {
     sub.on('subscribed', (e) => {
       const at = Date.now();
       this.#epoch = e.epoch;
@@ -314,7 +329,7 @@ export async function startSubscribers(nodes: ClusterNode[], channels: string[],
       const name = `${tag}-${k}`;
       return Math.floor(k / (nodes.length * channels.length)) % 2 === 0 ? RawSubscriber.start(node, name, channel) : SdkSubscriber.start(node, name, channel);
     });
-    subs.push(...await Promise.all(batch));
+    subs.push(...(await Promise.all(batch)));
   }
   return subs;
 }
@@ -350,10 +365,25 @@ export interface Verdict {
  */
 export function judge(s: Subscriber, acked: Ack[], fault: { start: number; end: number; observed: number | null }): Verdict {
   const v: Verdict = {
-    subscriber: s.name, kind: s.kind, node: s.node, channel: s.channel, received: 0, signalledMissing: 0, silentMissing: 0,
-    wrongContinuation: 0, duplicates: 0, outOfOrder: 0, signals: 0, clientDetected: 0, staleness: null, stalenessFromFault: null, examples: [],
+    subscriber: s.name,
+    kind: s.kind,
+    node: s.node,
+    channel: s.channel,
+    received: 0,
+    signalledMissing: 0,
+    silentMissing: 0,
+    wrongContinuation: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    signals: 0,
+    clientDetected: 0,
+    staleness: null,
+    stalenessFromFault: null,
+    examples: [],
   };
-  const note = (text: string) => { if (v.examples.length < 5) v.examples.push(text); };
+  const note = (text: string) => {
+    if (v.examples.length < 5) v.examples.push(text);
+  };
   const bySeq = new Map(acked.map((a) => [a.seq, a]));
   const at = new Map<number, number>();
   let lastSeq = -1;
@@ -430,10 +460,11 @@ export interface CaseReport {
 
 export function summarise(name: string, subs: Subscriber[], verdicts: Verdict[], pub: Publisher, channels: string[]): CaseReport {
   const sum = (f: (v: Verdict) => number) => verdicts.reduce((n, v) => n + f(v), 0);
-  const max = (f: (v: Verdict) => number | null) => verdicts.reduce<number | null>((m, v) => {
-    const x = f(v);
-    return x === null ? m : m === null ? x : Math.max(m, x);
-  }, null);
+  const max = (f: (v: Verdict) => number | null) =>
+    verdicts.reduce<number | null>((m, v) => {
+      const x = f(v);
+      return x === null ? m : m === null ? x : Math.max(m, x);
+    }, null);
   const epochs: Record<string, string[]> = {};
   for (const c of channels) epochs[c] = [...new Set(pub.ackedOn(c).map((a) => a.epoch))];
   return {
@@ -466,10 +497,14 @@ export async function respawnRedis(p: RedisProcess): Promise<RedisProcess> {
   proc.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
   proc.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  await eventually(async () => {
-    if (proc.exitCode !== null) throw new Error(`redis-server on ${p.port} exited:\n${output.join('')}`);
-    return (await redisCall(p.port, 'PING').catch(() => null)) === 'PONG';
-  }, 10_000, `redis-server on ${p.port} again`);
+  await eventually(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`redis-server on ${p.port} exited:\n${output.join('')}`);
+      return (await redisCall(p.port, 'PING').catch(() => null)) === 'PONG';
+    },
+    10_000,
+    `redis-server on ${p.port} again`,
+  );
   return { port: p.port, proc, exited, output };
 }
 

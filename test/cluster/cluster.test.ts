@@ -5,9 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
-import {
-  type ClusterNode, REDIS_URL, api, dropPrefix, eventually, killHard, newPrefix, startCluster, stopAll, token,
-} from './cluster.js';
+import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, REDIS_URL, startCluster, stopAll, token } from './cluster.js';
 
 const offsets = (c: RawClient, channel: string) => c.pushes('pub', channel).map((f) => f['offset'] as number);
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
@@ -99,7 +97,11 @@ describe('cluster of three nodes on one Redis', () => {
     const joins = () => observer.pushes('join', 'project:room');
     await observer.until(() => joins().length === 2, 5000, 'two joins');
     const devices = [tabA.info['client'], tabB.info['client']].sort();
-    expect(joins().map((f) => (f['device'] as { client: string }).client).sort()).toEqual(devices);
+    expect(
+      joins()
+        .map((f) => (f['device'] as { client: string }).client)
+        .sort(),
+    ).toEqual(devices);
     for (const via of [a, b, c]) {
       const res = await api(via, 'GET', '/channels/project:room/presence');
       expect(res.status).toBe(200);
@@ -126,12 +128,16 @@ describe('cluster of three nodes on one Redis', () => {
     first.close();
     await first.waitClose();
     // The slot comes back as soon as node A has released it.
-    await eventually(async () => {
-      const again = await RawClient.open(c.url);
-      clients.push(again);
-      const reply = await again.call('connect', { token: await token('limited') });
-      return reply.error === undefined;
-    }, 5000, 'a free slot');
+    await eventually(
+      async () => {
+        const again = await RawClient.open(c.url);
+        clients.push(again);
+        const reply = await again.call('connect', { token: await token('limited') });
+        return reply.error === undefined;
+      },
+      5000,
+      'a free slot',
+    );
   });
 
   it('the HTTP API of one node disconnects a user connected to another node', async () => {

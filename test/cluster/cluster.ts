@@ -58,10 +58,12 @@ export async function startNode(name: string, options: ClusterOptions & { prefix
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => {
-    rmSync(dataDir, { recursive: true, force: true });
-    resolve(code ?? (signal ? -1 : null));
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      resolve(code ?? (signal ? -1 : null));
+    }),
+  );
   const ready = await new Promise<{ port: number; node: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`node ${name} did not start:\n${output.join('')}`)), 15_000);
     proc.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
@@ -77,7 +79,9 @@ export async function startNode(name: string, options: ClusterOptions & { prefix
     proc.once('exit', () => reject(new Error(`node ${name} exited during start:\n${output.join('')}`)));
   });
   let running = true;
-  void exited.then(() => { running = false; });
+  void exited.then(() => {
+    running = false;
+  });
   return {
     name,
     id: ready.node,
@@ -103,13 +107,17 @@ export async function killHard(node: ClusterNode): Promise<void> {
 
 /** Graceful stop of the nodes this test started; SIGKILL after 10 s. */
 export async function stopAll(nodes: ClusterNode[]): Promise<void> {
-  await Promise.all(nodes.map(async (n) => {
-    if (!n.alive() || n.proc.pid === undefined) return;
-    process.kill(n.proc.pid, 'SIGTERM');
-    const timer = setTimeout(() => { if (n.alive() && n.proc.pid !== undefined) process.kill(n.proc.pid, 'SIGKILL'); }, 10_000);
-    await n.exited;
-    clearTimeout(timer);
-  }));
+  await Promise.all(
+    nodes.map(async (n) => {
+      if (!n.alive() || n.proc.pid === undefined) return;
+      process.kill(n.proc.pid, 'SIGTERM');
+      const timer = setTimeout(() => {
+        if (n.alive() && n.proc.pid !== undefined) process.kill(n.proc.pid, 'SIGKILL');
+      }, 10_000);
+      await n.exited;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 /** Delete every key of a test prefix from the shared Redis. */
@@ -120,7 +128,13 @@ export function token(sub: string, tenant = 'acme'): Promise<string> {
 }
 
 /** Call the HTTP API of a node with the admin key, acting in `tenant`. */
-export async function api(node: ClusterNode, method: 'GET' | 'POST', path: string, body?: unknown, tenant = 'acme'): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function api(
+  node: ClusterNode,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  tenant = 'acme',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${node.httpUrl}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'x-switchboard-tenant': tenant, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

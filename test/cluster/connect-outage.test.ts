@@ -6,12 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
-import { type ClusterNode, api, dropPrefix, eventually, newPrefix, readyz, startNode, stopAll, token } from './cluster.js';
+import { api, type ClusterNode, dropPrefix, eventually, newPrefix, readyz, startNode, stopAll, token } from './cluster.js';
 import { RedisProxy } from './redis-proxy.js';
 
 /** The node's JSON log lines (pino) from index `from` of its output on. */
 function logLines(node: ClusterNode, from = 0): Array<Record<string, unknown>> {
-  return node.output.slice(from).join('').split('\n')
+  return node.output
+    .slice(from)
+    .join('')
+    .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

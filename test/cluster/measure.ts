@@ -5,12 +5,18 @@
  */
 import { Redis } from 'ioredis';
 import { RawClient } from '../helpers/raw-client.js';
-import { type ClusterNode, REDIS_URL, dropPrefix, newPrefix, startNode, stopAll, token } from './cluster.js';
+import { type ClusterNode, dropPrefix, newPrefix, REDIS_URL, startNode, stopAll, token } from './cluster.js';
 
 const SUBSCRIBERS = Number(process.argv[2] ?? 150);
 const PUBLICATIONS = Number(process.argv[3] ?? 1000);
 const WINDOW = 100;
-const HIGH = { newConnectionsPerIpPerSecond: 100_000, commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 100_000_000, connectionsPerUser: 1_000_000 };
+const HIGH = {
+  newConnectionsPerIpPerSecond: 100_000,
+  commandsPerSecond: 1_000_000,
+  publishPerSecondPerConnection: 1_000_000,
+  publishPerMinutePerUser: 100_000_000,
+  connectionsPerUser: 1_000_000,
+};
 
 async function fanOut(label: string, nodes: ClusterNode[]): Promise<void> {
   const subs: RawClient[] = [];
@@ -25,7 +31,9 @@ async function fanOut(label: string, nodes: ClusterNode[]): Promise<void> {
   const total = SUBSCRIBERS * PUBLICATIONS;
   let received = 0;
   let allReceived!: () => void;
-  const done = new Promise<void>((resolve) => { allReceived = resolve; });
+  const done = new Promise<void>((resolve) => {
+    allReceived = resolve;
+  });
   for (const s of subs) {
     s.ws.on('message', (d: Buffer) => {
       const text = d.toString();
@@ -38,18 +46,27 @@ async function fanOut(label: string, nodes: ClusterNode[]): Promise<void> {
   let replies = 0;
   let windowDone: () => void = () => {};
   pub.ws.on('message', (d: Buffer) => {
-    replies += d.toString().split('\n').filter((l) => l.startsWith('{"id":')).length;
+    replies += d
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('{"id":')).length;
     windowDone();
   });
   for (let sent = 0; sent < PUBLICATIONS; sent += WINDOW) {
     const target = Math.min(sent + WINDOW, PUBLICATIONS);
-    const window = new Promise<void>((resolve) => { windowDone = () => { if (replies >= target) resolve(); }; });
+    const window = new Promise<void>((resolve) => {
+      windowDone = () => {
+        if (replies >= target) resolve();
+      };
+    });
     for (let k = sent; k < target; k++) pub.send('publish', { channel: 'project:bench', data: { k, pad: 'x'.repeat(100) } });
     await window;
   }
   await done;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(`${label}: ${PUBLICATIONS} publications x ${SUBSCRIBERS} subscribers in ${seconds.toFixed(2)} s = ${(PUBLICATIONS / seconds).toFixed(0)} pub/s, ${(total / seconds).toFixed(0)} deliveries/s`);
+  console.log(
+    `${label}: ${PUBLICATIONS} publications x ${SUBSCRIBERS} subscribers in ${seconds.toFixed(2)} s = ${(PUBLICATIONS / seconds).toFixed(0)} pub/s, ${(total / seconds).toFixed(0)} deliveries/s`,
+  );
   for (const c of [...subs, pub]) c.terminate();
 }
 
@@ -63,16 +80,21 @@ async function commandStats(redis: Redis): Promise<Map<string, number>> {
 async function opsPerPublication(nodes: ClusterNode[]): Promise<void> {
   const admin = new Redis(REDIS_URL);
   const pub = await RawClient.connect((nodes[0] as ClusterNode).url, await token('ops-pub'));
-  const subs = await Promise.all(nodes.map(async (n, i) => {
-    const c = await RawClient.connect(n.url, await token(`ops-sub${i}`));
-    await c.call('subscribe', { channel: 'project:ops' });
-    return c;
-  }));
+  const subs = await Promise.all(
+    nodes.map(async (n, i) => {
+      const c = await RawClient.connect(n.url, await token(`ops-sub${i}`));
+      await c.call('subscribe', { channel: 'project:ops' });
+      return c;
+    }),
+  );
   const n = 500;
   const before = await commandStats(admin);
   for (let i = 0; i < n; i++) await pub.call('publish', { channel: 'project:ops', data: i });
   const after = await commandStats(admin);
-  const rows = [...after].map(([cmd, calls]) => [cmd, (calls - (before.get(cmd) ?? 0)) / n] as const).filter(([, per]) => per >= 0.01).sort((x, y) => y[1] - x[1]);
+  const rows = [...after]
+    .map(([cmd, calls]) => [cmd, (calls - (before.get(cmd) ?? 0)) / n] as const)
+    .filter(([, per]) => per >= 0.01)
+    .sort((x, y) => y[1] - x[1]);
   console.log(`Redis commands per client publish (${nodes.length} nodes, each with a subscriber; includes background pings/heartbeats):`);
   for (const [cmd, per] of rows) console.log(`  ${cmd.padEnd(16)} ${per.toFixed(2)}`);
   for (const c of [...subs, pub]) c.terminate();
@@ -86,7 +108,9 @@ const runs: Array<{ label: string; names: string[]; redis: boolean }> = [
 ];
 for (const run of runs) {
   const prefix = newPrefix('measure');
-  const nodes = await Promise.all(run.names.map((name) => startNode(name, { prefix, config: { limits: HIGH, logLevel: 'error', ...(run.redis ? {} : { redis: undefined }) } })));
+  const nodes = await Promise.all(
+    run.names.map((name) => startNode(name, { prefix, config: { limits: HIGH, logLevel: 'error', ...(run.redis ? {} : { redis: undefined }) } })),
+  );
   try {
     await fanOut(run.label, nodes);
     if (run.redis && nodes.length === 3) await opsPerPublication(nodes);

@@ -7,9 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
-import {
-  type ClusterNode, REDIS_URL, api, dropPrefix, eventually, newPrefix, readyz, startCluster, stopAll, token,
-} from './cluster.js';
+import { api, type ClusterNode, dropPrefix, eventually, newPrefix, REDIS_URL, readyz, startCluster, stopAll, token } from './cluster.js';
 import { RedisProxy } from './redis-proxy.js';
 
 const CHANNEL = 'project:outage';
@@ -44,7 +42,9 @@ describe('Redis outage under traffic', () => {
   /** Keep publishing until `done` resolves (sequentially, as an app would). */
   async function traffic(done: Promise<unknown>): Promise<void> {
     let stop = false;
-    void done.finally(() => { stop = true; });
+    void done.finally(() => {
+      stop = true;
+    });
     while (!stop) await publishOne();
   }
 
@@ -64,10 +64,14 @@ describe('Redis outage under traffic', () => {
 
   beforeAll(async () => {
     proxy = await RedisProxy.start();
-    nodes = await startCluster(['a', 'b', 'c'], { prefix, redisUrl: proxy.url, config: {
-      // The publisher goes as fast as it can: no rate limit may be what refuses it.
-      limits: { connectionsPerUser: 1, commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 100_000_000 },
-    } });
+    nodes = await startCluster(['a', 'b', 'c'], {
+      prefix,
+      redisUrl: proxy.url,
+      config: {
+        // The publisher goes as fast as it can: no rate limit may be what refuses it.
+        limits: { connectionsPerUser: 1, commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 100_000_000 },
+      },
+    });
     [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     pub = await RawClient.connect(a.url, await token('outage-pub'));
     subs = [await RawClient.connect(b.url, await token('outage-b')), await RawClient.connect(c.url, await token('outage-c'))];
@@ -91,7 +95,11 @@ describe('Redis outage under traffic', () => {
     await member.call('presence_set', { channel: 'project:kept' });
 
     let endTraffic!: () => void;
-    const running = traffic(new Promise<void>((r) => { endTraffic = r; }));
+    const running = traffic(
+      new Promise<void>((r) => {
+        endTraffic = r;
+      }),
+    );
     await eventually(() => acked.length >= 20, 15_000, 'traffic before the outage');
 
     proxy.cut();
@@ -103,11 +111,15 @@ describe('Redis outage under traffic', () => {
     expect(http.status).toBe(503);
     // Outlast the presence TTL (2 s): every node's registration expires, so once Redis is
     // back each takes the others for dead, sweeps them, and each restores its own state.
-    await eventually(async () => {
-      const [seconds, micros] = (await admin.time()) as [string | number, string | number];
-      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      return (await admin.zcount(`${prefix}:nodes`, '-inf', now)) === 3;
-    }, 15_000, 'every registration expired');
+    await eventually(
+      async () => {
+        const [seconds, micros] = (await admin.time()) as [string | number, string | number];
+        const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+        return (await admin.zcount(`${prefix}:nodes`, '-inf', now)) === 3;
+      },
+      15_000,
+      'every registration expired',
+    );
 
     proxy.restore();
     await eventually(() => allReady(200), 20_000, '/readyz 200 on every node');
@@ -118,10 +130,14 @@ describe('Redis outage under traffic', () => {
     await expectNothingLost();
 
     // The member and its slot are back after the sweep-and-restore round trip.
-    await eventually(async () => {
-      const res = await api(c, 'GET', '/channels/project:kept/presence');
-      return (res.body['members'] as Array<{ user: string }> | undefined)?.some((m) => m.user === 'held') ?? false;
-    }, 20_000, 'presence restored');
+    await eventually(
+      async () => {
+        const res = await api(c, 'GET', '/channels/project:kept/presence');
+        return (res.body['members'] as Array<{ user: string }> | undefined)?.some((m) => m.user === 'held') ?? false;
+      },
+      20_000,
+      'presence restored',
+    );
     await eventually(async () => (await admin.hget(`${prefix}:lim:{acme}:u`, 'held')) === '1', 20_000, 'slot restored');
     const second = await RawClient.open(b.url);
     clients.push(second);
@@ -138,21 +154,32 @@ describe('Redis outage under traffic', () => {
     expect(refused.at(-1)).toMatchObject({ code: 116, temporary: true });
     proxy.restore();
     await eventually(() => allReady(200), 15_000, '/readyz 200 again');
-    await eventually(async () => {
-      await publishOne();
-      return acked.length > before.acked;
-    }, 20_000, 'a publish accepted again');
+    await eventually(
+      async () => {
+        await publishOne();
+        return acked.length > before.acked;
+      },
+      20_000,
+      'a publish accepted again',
+    );
     await expectNothingLost();
     expect(nodes.every((node) => node.alive())).toBe(true);
   }, 120_000);
 
   it('every Redis connection of every node killed under traffic: reconnect, nothing acknowledged lost', async () => {
     let endTraffic!: () => void;
-    const running = traffic(new Promise<void>((r) => { endTraffic = r; }));
+    const running = traffic(
+      new Promise<void>((r) => {
+        endTraffic = r;
+      }),
+    );
     const start = acked.length;
     await eventually(() => acked.length >= start + 10, 15_000, 'traffic');
-    const list = await admin.client('LIST') as string;
-    const ids = list.split('\n').filter((line) => line.includes(` name=sb:${prefix}:`)).map((line) => /^id=(\d+)/.exec(line)?.[1] as string);
+    const list = (await admin.client('LIST')) as string;
+    const ids = list
+      .split('\n')
+      .filter((line) => line.includes(` name=sb:${prefix}:`))
+      .map((line) => /^id=(\d+)/.exec(line)?.[1] as string);
     expect(ids).toHaveLength(6);
     for (const id of ids) await admin.client('KILL', 'ID', id);
     await eventually(() => acked.length >= start + 40, 20_000, 'traffic after the kill');

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
-import { type ClusterNode, api, dropPrefix, eventually, newPrefix, readyz, startCluster, stopAll, token } from './cluster.js';
+import { api, type ClusterNode, dropPrefix, eventually, newPrefix, readyz, startCluster, stopAll, token } from './cluster.js';
 import { RedisProxy } from './redis-proxy.js';
 
 /** Send `n` publishes, 100 frames per WebSocket message, without waiting; resolve with their replies in arrival order. */
@@ -34,9 +34,13 @@ describe('pipelined publishes on the Redis engine', () => {
 
   beforeAll(async () => {
     proxy = await RedisProxy.start();
-    nodes = await startCluster(['a', 'b'], { prefix, redisUrl: proxy.url, config: {
-      limits: { commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 6000 },
-    } });
+    nodes = await startCluster(['a', 'b'], {
+      prefix,
+      redisUrl: proxy.url,
+      config: {
+        limits: { commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 6000 },
+      },
+    });
   }, 30_000);
 
   afterAll(async () => {

@@ -7,10 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import type { BrokerHandler } from '@switchboard/server/testing';
-import { RedisConnection } from '@switchboard/server/testing';
-import { RedisBroker } from '@switchboard/server/testing';
+import { RedisBroker, RedisConnection } from '@switchboard/server/testing';
+import { Redis } from 'ioredis';
 import { eventually } from '../helpers/eventually.js';
 import { freePort, killRedis, startRedis } from './redis-servers.js';
 
@@ -24,7 +23,13 @@ try {
   // The timer never fires during the run: the round is started here.
   const broker = new RedisBroker(conn, { positionCheck: 3_600_000 });
   let delivered = 0;
-  const handler: BrokerHandler = { onPublication() { delivered++; }, onEvent() {}, onStreamLost() {} };
+  const handler: BrokerHandler = {
+    onPublication() {
+      delivered++;
+    },
+    onEvent() {},
+    onStreamLost() {},
+  };
   broker.setHandler(handler);
   const opts = { historySize: 100, historyTtl: 300_000, idempotencyTtl: 60_000 };
   for (let i = 0; i < CHANNELS; i += 500) {
@@ -49,7 +54,9 @@ try {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const after = await stats();
   const calls = after.calls - before.calls;
-  console.log(`${CHANNELS} channels: one check round = ${calls} commands (${(calls / CHANNELS).toFixed(2)} per channel, EVALSHA + inner), ${ms.toFixed(0)} ms, Redis CPU ${((after.cpu - before.cpu) * 1000).toFixed(0)} ms`);
+  console.log(
+    `${CHANNELS} channels: one check round = ${calls} commands (${(calls / CHANNELS).toFixed(2)} per channel, EVALSHA + inner), ${ms.toFixed(0)} ms, Redis CPU ${((after.cpu - before.cpu) * 1000).toFixed(0)} ms`,
+  );
   console.log(`at timeouts.positionCheck = 30 s: ${(CHANNELS / 30).toFixed(0)} script calls/s, ${(calls / 30).toFixed(0)} commands/s`);
   await broker.close();
 } finally {

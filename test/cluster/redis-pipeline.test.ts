@@ -4,10 +4,11 @@
  * its own reply in order, an error of one command reaches exactly its caller, and a
  * connection lost mid-pipeline fails every publish in flight — none acknowledged and lost.
  */
+
+import { createRedisEngine, type Engine } from '@switchboard/server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Engine, createRedisEngine } from '@switchboard/server';
-import { REDIS_URL, dropPrefix, eventually, newPrefix } from './cluster.js';
+import { dropPrefix, eventually, newPrefix, REDIS_URL } from './cluster.js';
 import { RedisProxy } from './redis-proxy.js';
 
 const opts = { historySize: 1000, historyTtl: 60_000, idempotencyTtl: 60_000 };
@@ -25,7 +26,14 @@ describe('the Redis command pipeline', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close()]);
+    await Promise.all([
+      engine.broker.close(),
+      engine.presence.close(),
+      engine.control.close(),
+      engine.limits.close(),
+      engine.messages.close(),
+      engine.leases.close(),
+    ]);
     admin.disconnect();
     await proxy.close();
     await dropPrefix(prefix);

@@ -1,4 +1,4 @@
-import { type AddressInfo, type Server, type Socket, createConnection, createServer } from 'node:net';
+import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
 
 interface Pair {
   client: Socket;
@@ -20,7 +20,10 @@ export class RedisProxy {
   writes = 0;
   readonly #pairs = new Set<Pair>();
 
-  private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {
+  private constructor(
+    private readonly server: Server,
+    private readonly target: { host: string; port: number },
+  ) {
     server.on('connection', (client) => this.#accept(client));
   }
 

@@ -37,9 +37,13 @@ export function freePort(): Promise<number> {
 
 /** Start redis-server with `args` (after the config file, if any); resolves once it answers PING. */
 export async function startRedis(dir: string, port: number, args: string[], configFile?: string): Promise<RedisProcess> {
-  const proc = spawn(REDIS_SERVER, [...(configFile ? [configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    REDIS_SERVER,
+    [...(configFile ? [configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
   proc.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
@@ -47,16 +51,20 @@ export async function startRedis(dir: string, port: number, args: string[], conf
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   probe.on('error', () => {}); // refused until the server listens
   try {
-    await eventually(async () => {
-      if (proc.exitCode !== null) throw new Error(`redis-server on ${port} exited:\n${output.join('')}`);
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        probe.disconnect();
-        return false;
-      }
-    }, 10_000, `redis-server on port ${port}`);
+    await eventually(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`redis-server on ${port} exited:\n${output.join('')}`);
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          probe.disconnect();
+          return false;
+        }
+      },
+      10_000,
+      `redis-server on port ${port}`,
+    );
   } finally {
     probe.disconnect();
   }
@@ -82,14 +90,25 @@ export async function startRedisCluster(primaries = 3): Promise<{ nodes: RedisPr
       const [port, bus] = [await freePort(), await freePort()];
       const nodeDir = join(dir, String(port));
       mkdirSync(nodeDir);
-      nodes.push(await startRedis(nodeDir, port, ['--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', join(nodeDir, 'nodes.conf'), '--cluster-node-timeout', '2000']));
+      nodes.push(
+        await startRedis(nodeDir, port, [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(bus),
+          '--cluster-config-file',
+          join(nodeDir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '2000',
+        ]),
+      );
     }
     const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
     await run(REDIS_CLI, ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
     for (const n of nodes) {
       const r = new Redis({ port: n.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
       try {
-        await eventually(async () => /cluster_state:ok/.test(await r.cluster('INFO') as string), 15_000, `cluster state ok on ${n.port}`);
+        await eventually(async () => /cluster_state:ok/.test((await r.cluster('INFO')) as string), 15_000, `cluster state ok on ${n.port}`);
       } finally {
         r.disconnect();
       }
@@ -102,7 +121,13 @@ export async function startRedisCluster(primaries = 3): Promise<{ nodes: RedisPr
 }
 
 /** A master, one replica, and one Sentinel (quorum 1) monitoring them as `mymaster`. */
-export async function startSentinelSetup(): Promise<{ master: RedisProcess; replica: RedisProcess; sentinel: RedisProcess; sentinels: string; stop(): Promise<void> }> {
+export async function startSentinelSetup(): Promise<{
+  master: RedisProcess;
+  replica: RedisProcess;
+  sentinel: RedisProcess;
+  sentinels: string;
+  stop(): Promise<void>;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-rsentinel-'));
   const started: RedisProcess[] = [];
   const stop = async () => {
@@ -117,25 +142,32 @@ export async function startSentinelSetup(): Promise<{ master: RedisProcess; repl
     const sentinelPort = await freePort();
     const conf = join(dir, 'sentinel.conf');
     // Sentinel rewrites its config file: it lives in the temp dir.
-    writeFileSync(conf, [
-      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
-      'sentinel down-after-milliseconds mymaster 1000',
-      'sentinel failover-timeout mymaster 5000',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+        'sentinel down-after-milliseconds mymaster 1000',
+        'sentinel failover-timeout mymaster 5000',
+        '',
+      ].join('\n'),
+    );
     const sentinel = await startRedis(dir, sentinelPort, ['--sentinel'], conf);
     started.push(sentinel);
     const s = new Redis({ port: sentinelPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     try {
       // The Sentinel must know the replica (it learns it from the master's INFO) and see it in sync.
-      await eventually(async () => {
-        const replicas = await s.call('SENTINEL', 'REPLICAS', 'mymaster') as string[][];
-        return replicas.some((fields) => {
-          const f = new Map<string, string>();
-          for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
-          return f.get('port') === String(replica.port) && f.get('flags') === 'slave' && f.get('master-link-status') === 'ok';
-        });
-      }, 20_000, 'the sentinel to see the replica in sync');
+      await eventually(
+        async () => {
+          const replicas = (await s.call('SENTINEL', 'REPLICAS', 'mymaster')) as string[][];
+          return replicas.some((fields) => {
+            const f = new Map<string, string>();
+            for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
+            return f.get('port') === String(replica.port) && f.get('flags') === 'slave' && f.get('master-link-status') === 'ok';
+          });
+        },
+        20_000,
+        'the sentinel to see the replica in sync',
+      );
     } finally {
       s.disconnect();
     }

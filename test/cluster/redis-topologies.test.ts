@@ -6,25 +6,30 @@
  * and a Sentinel failover under a running engine.
  */
 import { randomBytes } from 'node:crypto';
+import { createRedisEngine, parseConfig, redisEngineOptions } from '@switchboard/server';
+import type { BrokerHandler, StreamPublication } from '@switchboard/server/testing';
+import {
+  NodeRegistry,
+  parseAddresses,
+  type RedisAddress,
+  RedisBroker,
+  RedisConnection,
+  RedisControlBus,
+  RedisLimitStore,
+  RedisNodeMessages,
+  RedisPresenceStore,
+  usesRedis,
+} from '@switchboard/server/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { BrokerHandler, StreamPublication } from '@switchboard/server/testing';
-import { RedisConnection } from '@switchboard/server/testing';
-import { NodeRegistry } from '@switchboard/server/testing';
-import { RedisBroker } from '@switchboard/server/testing';
-import { RedisControlBus } from '@switchboard/server/testing';
-import { RedisNodeMessages } from '@switchboard/server/testing';
-import { createRedisEngine, redisEngineOptions } from '@switchboard/server';
-import { usesRedis } from '@switchboard/server/testing';
-import { RedisLimitStore } from '@switchboard/server/testing';
-import { RedisPresenceStore } from '@switchboard/server/testing';
-import { type RedisAddress, parseAddresses } from '@switchboard/server/testing';
-import { parseConfig } from '@switchboard/server';
 import {
-  describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
+  describeBrokerConformance,
+  describeControlBusConformance,
+  describeLimitStoreConformance,
+  describePresenceConformance,
 } from '../../packages/server/test/engine/conformance.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { type ClusterNode, api, startCluster, stopAll, token } from './cluster.js';
+import { api, type ClusterNode, startCluster, stopAll, token } from './cluster.js';
 import { startRedisCluster, startSentinelSetup } from './redis-servers.js';
 
 const WAIT = { timeout: 15_000, interval: 20 };
@@ -43,7 +48,7 @@ async function portOfClient(ports: number[], name: string): Promise<number | und
   for (const port of ports) {
     const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     try {
-      const list = await r.client('LIST') as string;
+      const list = (await r.client('LIST')) as string;
       if (list.split('\n').some((line) => line.includes(` name=${name} `))) return port;
     } finally {
       r.disconnect();
@@ -55,8 +60,11 @@ async function portOfClient(ports: number[], name: string): Promise<number | und
 async function killClient(port: number, name: string): Promise<void> {
   const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
   try {
-    const list = await r.client('LIST') as string;
-    const id = list.split('\n').find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
+    const list = (await r.client('LIST')) as string;
+    const id = list
+      .split('\n')
+      .find((line) => line.includes(` name=${name} `))
+      ?.match(/^id=(\d+)/)?.[1];
     expect(id).toBeDefined();
     await r.client('KILL', 'ID', id as string);
   } finally {
@@ -108,7 +116,7 @@ describe('the Redis engine on a Redis Cluster of three primaries', () => {
     return { limits, cleanup: () => limits.close() };
   });
 
-  it('spread the suites\' keys over every primary (each script\'s keys in one slot)', async () => {
+  it("spread the suites' keys over every primary (each script's keys in one slot)", async () => {
     for (const n of rc.nodes) {
       const r = new Redis({ port: n.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
       try {
@@ -120,16 +128,19 @@ describe('the Redis engine on a Redis Cluster of three primaries', () => {
     }
   });
 
-  it('sends every control command and node note of a topic through the one node that owns the topic\'s slot, so they cannot overtake each other', async () => {
-    const publishes = async (): Promise<number[]> => Promise.all(rc.nodes.map(async (n) => {
-      const r = new Redis({ port: n.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-      try {
-        const stats = await r.info('commandstats');
-        return Number(stats.match(/cmdstat_publish:calls=(\d+)/)?.[1] ?? 0);
-      } finally {
-        r.disconnect();
-      }
-    }));
+  it("sends every control command and node note of a topic through the one node that owns the topic's slot, so they cannot overtake each other", async () => {
+    const publishes = async (): Promise<number[]> =>
+      Promise.all(
+        rc.nodes.map(async (n) => {
+          const r = new Redis({ port: n.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+          try {
+            const stats = await r.info('commandstats');
+            return Number(stats.match(/cmdstat_publish:calls=(\d+)/)?.[1] ?? 0);
+          } finally {
+            r.disconnect();
+          }
+        }),
+      );
     const { conn, registry } = await open(15_000, `${prefix}-order`);
     const control = await RedisControlBus.create(conn, registry);
     const notes = await RedisNodeMessages.create(conn, registry);
@@ -144,10 +155,16 @@ describe('the Redis engine on a Redis Cluster of three primaries', () => {
     };
     const commands = await sent((i) => control.publish({ kind: 'disconnect', tenant, user: `u${i}`, code: 3008, reason: 'r' }));
     expect(commands[0]).toBeGreaterThanOrEqual(count);
-    expect(commands.slice(1).every((d) => d < count / 4), `PUBLISH calls per node: ${commands.join(', ')}`).toBe(true);
+    expect(
+      commands.slice(1).every((d) => d < count / 4),
+      `PUBLISH calls per node: ${commands.join(', ')}`,
+    ).toBe(true);
     const broadcast = await sent((i) => notes.notify('order-check', { i }));
     expect(broadcast[0]).toBeGreaterThanOrEqual(count);
-    expect(broadcast.slice(1).every((d) => d < count / 4), `PUBLISH calls per node: ${broadcast.join(', ')}`).toBe(true);
+    expect(
+      broadcast.slice(1).every((d) => d < count / 4),
+      `PUBLISH calls per node: ${broadcast.join(', ')}`,
+    ).toBe(true);
     await notes.close();
     await control.close();
   });
@@ -226,7 +243,10 @@ describe('the Redis engine behind a Sentinel', () => {
   }, 30_000);
 
   it('server processes configured with redisSentinels share one master', async () => {
-    const nodes = await startCluster(['a', 'b'], { prefix: `${prefix}-srv`, config: { redis: undefined, redisSentinels: rs.sentinels, redisSentinelMaster: 'mymaster' } });
+    const nodes = await startCluster(['a', 'b'], {
+      prefix: `${prefix}-srv`,
+      config: { redis: undefined, redisSentinels: rs.sentinels, redisSentinelMaster: 'mymaster' },
+    });
     const clients: RawClient[] = [];
     try {
       const [a, b] = nodes as [ClusterNode, ClusterNode];
@@ -263,7 +283,7 @@ describe('the Redis engine behind a Sentinel', () => {
       expect(await admin.call('WAIT', '1', '5000')).toBe(1);
       await sentinel.call('SENTINEL', 'FAILOVER', 'mymaster');
       await vi.waitFor(async () => {
-        const [, port] = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster') as [string, string];
+        const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as [string, string];
         expect(Number(port)).toBe(rs.replica.port);
       }, WAIT);
       // The engine moves to the new master by itself, and is ready there.
@@ -286,7 +306,7 @@ describe('the Redis engine behind a Sentinel', () => {
 async function nodeIdOf(port: number, prefix: string): Promise<string | undefined> {
   const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
   try {
-    const list = await r.client('LIST') as string;
+    const list = (await r.client('LIST')) as string;
     return new RegExp(` name=sb:${prefix}:(\\S+):cmd `).exec(list)?.[1];
   } finally {
     r.disconnect();

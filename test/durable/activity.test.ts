@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activity as A } from '../../packages/client/src/activity.js';
 import type { RawClient } from '../helpers/raw-client.js';
-import { type DurableServer, STORES, expectApiError, pushes, reply, startDurableServer, waitPush } from './helpers.js';
+import { type DurableServer, expectApiError, pushes, reply, STORES, startDurableServer, waitPush } from './helpers.js';
 
 /**
  * Activity feeds over the real HTTP API and real WebSockets, on SQLite and on PostgreSQL:
  * record, query by actor/verb/scope/time with cursors, live on `activity:{scope}` for
  * exactly who may subscribe to the scope, client recording, grouping, tenancy, bad input.
  */
-
 
 const FULL = ['subscribe', 'publish', 'presence', 'history', 'signal'];
 
@@ -50,16 +49,28 @@ describe.each(STORES)('activity feeds on %s', (store) => {
     expect(res.status, res.text).toBe(201);
     expect(res.body).toMatchObject({ merged: false, activity: { id: expect.stringMatching(/^a_/), scope: 'project:10', actor: 'bob', verb: 'edited' } });
     const { activities } = await query('scope=project:10');
-    expect(activities).toEqual([{
-      id: expect.any(String), scope: 'project:10', actor: 'bob', verb: 'edited', object: 'node:5', target: 'board:2',
-      data: { from: 'a', to: 'b' }, time: Date.parse('2024-05-01T10:00:00Z'), lastTime: Date.parse('2024-05-01T10:00:00Z'),
-      count: 1, objects: ['node:5'], createdAt: expect.any(Number),
-    }]);
+    expect(activities).toEqual([
+      {
+        id: expect.any(String),
+        scope: 'project:10',
+        actor: 'bob',
+        verb: 'edited',
+        object: 'node:5',
+        target: 'board:2',
+        data: { from: 'a', to: 'b' },
+        time: Date.parse('2024-05-01T10:00:00Z'),
+        lastTime: Date.parse('2024-05-01T10:00:00Z'),
+        count: 1,
+        objects: ['node:5'],
+        createdAt: expect.any(Number),
+      },
+    ]);
   });
 
   it('queries by actor, verb, scope and time range, newest first, with cursor pagination', async () => {
     const base = Date.parse('2024-06-01T00:00:00Z');
-    for (let i = 0; i < 6; i++) await record({ scope: 'project:20', actor: i % 2 ? 'ann' : 'bob', verb: i < 3 ? 'created' : 'deleted', object: `item:${i}`, time: base + i * 1000 });
+    for (let i = 0; i < 6; i++)
+      await record({ scope: 'project:20', actor: i % 2 ? 'ann' : 'bob', verb: i < 3 ? 'created' : 'deleted', object: `item:${i}`, time: base + i * 1000 });
     await record({ scope: 'project:21', actor: 'ann', verb: 'created', time: base });
     const objs = (p: { activities: A[] }) => p.activities.map((a) => a.object);
     expect(objs(await query('scope=project:20'))).toEqual(['item:5', 'item:4', 'item:3', 'item:2', 'item:1', 'item:0']);
@@ -104,7 +115,9 @@ describe.each(STORES)('activity feeds on %s', (store) => {
     await reader.call('subscribe', { channel: 'activity:project:40' });
     const rec = reply<{ activity: A }>(await writer.call('activity.record', { scope: 'project:40', verb: 'moved', object: 'card:3', idempotencyKey: 'k1' }));
     expect(rec.activity).toMatchObject({ actor: 'writer', verb: 'moved', scope: 'project:40' });
-    const again = reply<{ activity: A; deduplicated?: boolean }>(await writer.call('activity.record', { scope: 'project:40', verb: 'moved', object: 'card:3', idempotencyKey: 'k1' }));
+    const again = reply<{ activity: A; deduplicated?: boolean }>(
+      await writer.call('activity.record', { scope: 'project:40', verb: 'moved', object: 'card:3', idempotencyKey: 'k1' }),
+    );
     expect(again).toMatchObject({ deduplicated: true, activity: { id: rec.activity.id } });
     await waitPush(reader, 'activity:project:40', (d) => d['kind'] === 'activity');
     expect((await reader.call('activity.record', { scope: 'project:40', verb: 'moved' })).error?.code).toBe(103);
@@ -118,7 +131,7 @@ describe.each(STORES)('activity feeds on %s', (store) => {
     expect(pushes(reader, 'activity:project:40', 'activity')).toHaveLength(1);
   });
 
-  it('a tenant never sees another tenant\'s activities, over HTTP or the WebSocket', async () => {
+  it("a tenant never sees another tenant's activities, over HTTP or the WebSocket", async () => {
     await record({ scope: 'project:50', verb: 'secret' });
     expect((await query('scope=project:50', s.tenantKeys['other'])).activities).toEqual([]);
     expect((await query('verb=secret', s.tenantKeys['other'])).activities).toEqual([]);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
-import { type TestServer, type TestTokenClaims, startTestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, type TestTokenClaims } from '../helpers/server.js';
 
 /**
  * Helpers of the durable-feature tests: every suite runs on both stores, SQLite in the
@@ -119,7 +119,10 @@ export function expectApiError(res: ApiResponse, status: number, code: number, m
 
 /** Pushes of a kind (`notification`, `unread`, `activity`) on a channel, in arrival order. */
 export function pushes(c: RawClient, channel: string, kind: string): Array<Record<string, unknown>> {
-  return c.pushes('pub', channel).map((f) => f['data'] as Record<string, unknown>).filter((d) => d['kind'] === kind);
+  return c
+    .pushes('pub', channel)
+    .map((f) => f['data'] as Record<string, unknown>)
+    .filter((d) => d['kind'] === kind);
 }
 
 /** Wait for a push on a channel whose data matches. */

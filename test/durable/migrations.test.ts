@@ -2,12 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { migrateToLatest } from '@switchboard/server/testing';
-import { builtinMigrations } from '@switchboard/server/testing';
-import { Storage } from '@switchboard/server/testing';
+import { builtinMigrations, migrateToLatest, Storage } from '@switchboard/server/testing';
 import { sql } from 'kysely';
-import { STORES, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, STORES, startDurableServer, type TestDatabase } from './helpers.js';
 
 /** Migrations: the same list on both stores, idempotent, applied at start and by `switchboard migrate`. */
 
@@ -50,7 +48,9 @@ describe.each(STORES)('migrations on %s', (store) => {
     try {
       expect(storage.kind).toBe(store);
       const steps: string[] = [];
-      const first = await migrateToLatest(storage, MIGRATIONS, (p) => steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`));
+      const first = await migrateToLatest(storage, MIGRATIONS, (p) =>
+        steps.push(p.kind === 'pending' ? `pending ${p.total}` : `${p.index}/${p.total} ${p.name}`),
+      );
       expect(first).toEqual({ applied: NAMES, upToDate: 0 });
       expect(steps).toEqual([`pending ${NAMES.length}`, ...NAMES.map((n, i) => `${i + 1}/${NAMES.length} ${n}`)]);
       const second = await migrateToLatest(storage, MIGRATIONS);
@@ -128,14 +128,20 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
   it('opens with its data and its migration record; nothing runs again, and new writes work', async () => {
     copyFileSync(join(import.meta.dirname, 'fixtures', 'switchboard-0.1.db'), join(dir, 'switchboard.db'));
     // The fixture's activity happened in 2023: keep it from the retention sweep at start.
-    const s = await startDurableServer('sqlite', { keepDataDir: dir, activity: { retentionDays: 36_500 } }, { database: '', schema: null, drop: async () => {} });
+    const s = await startDurableServer(
+      'sqlite',
+      { keepDataDir: dir, activity: { retentionDays: 36_500 } },
+      { database: '', schema: null, drop: async () => {} },
+    );
     const as = { key: s.apiKey, tenant: 'acme' };
     try {
       const { rows } = await sql<{ name: string; timestamp: string }>`select name, timestamp from sb_migrations order by name`.execute(s.server.storage.db);
       expect(rows.map((r) => r.name)).toEqual(NAMES);
       expect(rows.every((r) => r.timestamp.startsWith('2026-12-04T11:18:09'))).toBe(true);
       const ann = await s.api('GET', '/notifications?user=ann', as);
-      expect(ann.body['notifications']).toEqual([expect.objectContaining({ user: 'ann', type: 'mention', title: 'Before the upgrade', body: 'kept', groupKey: 'g1', read: false })]);
+      expect(ann.body['notifications']).toEqual([
+        expect.objectContaining({ user: 'ann', type: 'mention', title: 'Before the upgrade', body: 'kept', groupKey: 'g1', read: false }),
+      ]);
       expect((await s.api('GET', '/notifications/unread-count?user=bob', as)).body).toEqual({ count: 1, unseen: 1 });
       expect((await s.api('GET', '/notifications/preferences?user=bob', as)).body).toEqual({ mutedTypes: ['digest'], mutedCategories: [], minPriority: 'low' });
       const feed = await s.api('GET', '/activities?scope=project:42', as);

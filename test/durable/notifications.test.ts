@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Notification as N } from '../../packages/client/src/notifications.js';
 import type { RawClient } from '../helpers/raw-client.js';
-import { type DurableServer, STORES, expectApiError, pushes, reply, startDurableServer, waitPush } from './helpers.js';
+import { type DurableServer, expectApiError, pushes, reply, STORES, startDurableServer, waitPush } from './helpers.js';
 
 /**
  * The notifications inbox over the real HTTP API and real WebSockets, on SQLite and on
  * PostgreSQL: create (one, many, everyone), live delivery, read state, unread pushes,
  * pagination and filters, idempotency, bad input, tenancy.
  */
-
 
 describe.each(STORES)('notifications on %s', (store) => {
   let s: DurableServer;
@@ -36,18 +35,41 @@ describe.each(STORES)('notifications on %s', (store) => {
 
   it('creates a notification for one user with every field, and lists it back', async () => {
     const res = await notify({
-      user: 'ann', type: 'approval', title: 'Approve the budget', body: 'Q3 numbers', data: { amount: 12, tags: ['a'] },
-      link: '/budgets/7', priority: 'high', category: 'finance', actor: { id: 'bob', name: 'Bob' }, resource: 'budget:7',
+      user: 'ann',
+      type: 'approval',
+      title: 'Approve the budget',
+      body: 'Q3 numbers',
+      data: { amount: 12, tags: ['a'] },
+      link: '/budgets/7',
+      priority: 'high',
+      category: 'finance',
+      actor: { id: 'bob', name: 'Bob' },
+      resource: 'budget:7',
     });
     expect(res.status, res.text).toBe(201);
     expect(res.body).toMatchObject({ count: 1, notifications: [{ id: expect.stringMatching(/^n_/), user: 'ann', merged: false, pushed: true }] });
     const { notifications } = await list('ann');
     expect(notifications).toHaveLength(1);
     expect(notifications[0]).toMatchObject({
-      user: 'ann', type: 'approval', title: 'Approve the budget', body: 'Q3 numbers', data: { amount: 12, tags: ['a'] },
-      link: '/budgets/7', priority: 'high', category: 'finance', actor: { id: 'bob', name: 'Bob' }, actors: [{ id: 'bob', name: 'Bob' }],
-      actorCount: 1, count: 1, resource: 'budget:7', groupKey: null, read: false, seen: false, archived: false,
-      createdAt: expect.any(Number), readAt: null,
+      user: 'ann',
+      type: 'approval',
+      title: 'Approve the budget',
+      body: 'Q3 numbers',
+      data: { amount: 12, tags: ['a'] },
+      link: '/budgets/7',
+      priority: 'high',
+      category: 'finance',
+      actor: { id: 'bob', name: 'Bob' },
+      actors: [{ id: 'bob', name: 'Bob' }],
+      actorCount: 1,
+      count: 1,
+      resource: 'budget:7',
+      groupKey: null,
+      read: false,
+      seen: false,
+      archived: false,
+      createdAt: expect.any(Number),
+      readAt: null,
     });
   });
 
@@ -146,7 +168,7 @@ describe.each(STORES)('notifications on %s', (store) => {
     expect((await s.api('GET', '/notifications/unread-count?user=bad')).body).toEqual({ count: 0, unseen: 0 });
   });
 
-  it('needs an API key, and a tenant key never sees another tenant\'s notifications', async () => {
+  it("needs an API key, and a tenant key never sees another tenant's notifications", async () => {
     expectApiError(await s.api('GET', '/notifications?user=ann', { key: null }), 401, 101);
     expectApiError(await s.api('POST', '/notifications', { key: 'sb_wrong', body: { user: 'ann', type: 'mention', title: 'x' } }), 401, 101);
     const created = await notify({ user: 'tina', title: 'acme secret' });
@@ -158,11 +180,11 @@ describe.each(STORES)('notifications on %s', (store) => {
     expectApiError(await s.api('GET', '/notifications?user=tina', { tenant: 'other' }), 403, 103);
     const asAdmin = await s.api('GET', '/notifications?user=tina', { key: s.apiKey, tenant: 'acme' });
     expect((asAdmin.body['notifications'] as N[]).map((n) => n.id)).toEqual([id]);
-    expect(((await s.api('GET', '/notifications?user=tina', { key: s.apiKey, tenant: 'other' })).body['notifications'] as N[])).toEqual([]);
+    expect((await s.api('GET', '/notifications?user=tina', { key: s.apiKey, tenant: 'other' })).body['notifications'] as N[]).toEqual([]);
     expect((await list('tina')).notifications[0]?.read).toBe(false);
   });
 
-  it('another user\'s notification id is NotFound: 404 over HTTP, 117 over the WebSocket, like a missing id', async () => {
+  it("another user's notification id is NotFound: 404 over HTTP, 117 over the WebSocket, like a missing id", async () => {
     const created = await notify({ user: 'owner1', title: 'mine' });
     const id = (created.body['notifications'] as N[])[0]?.id as string;
     expectApiError(await s.api('POST', `/notifications/${id}/read`, { body: { user: 'intruder' } }), 404, 117);
@@ -260,8 +282,11 @@ describe.each(STORES)('notifications on %s', (store) => {
   it('stores muted notifications without pushing them; critical ignores mutes; preferences round-trip', async () => {
     const c = await device('muter');
     expect(reply(await c.call('notifications.preferences.get', {}))).toEqual({ mutedTypes: [], mutedCategories: [], minPriority: 'low' });
-    expect(reply(await c.call('notifications.preferences.set', { mutedTypes: ['review'], mutedCategories: ['marketing'] })))
-      .toEqual({ mutedTypes: ['review'], mutedCategories: ['marketing'], minPriority: 'low' });
+    expect(reply(await c.call('notifications.preferences.set', { mutedTypes: ['review'], mutedCategories: ['marketing'] }))).toEqual({
+      mutedTypes: ['review'],
+      mutedCategories: ['marketing'],
+      minPriority: 'low',
+    });
     const put = await s.api('PUT', '/notifications/preferences', { body: { user: 'muter', minPriority: 'high' } });
     expect(put.body).toEqual({ mutedTypes: ['review'], mutedCategories: ['marketing'], minPriority: 'high' });
     expect((await s.api('GET', '/notifications/preferences?user=muter')).body).toEqual(put.body);
@@ -285,7 +310,12 @@ describe.each(STORES)('notifications on %s', (store) => {
   it('merges notifications with the same group key into one: actors list and counts', async () => {
     const c = await device('grouped');
     const ids = new Set<string>();
-    for (const [who, name] of [['ann', 'Ann'], ['bob', 'Bob'], ['ann', 'Ann'], ['cy', 'Cy']] as const) {
+    for (const [who, name] of [
+      ['ann', 'Ann'],
+      ['bob', 'Bob'],
+      ['ann', 'Ann'],
+      ['cy', 'Cy'],
+    ] as const) {
       const res = await notify({ user: 'grouped', type: 'message', title: `${name} commented`, groupKey: 'post:9:comments', actor: { id: who, name } });
       ids.add((res.body['notifications'] as N[])[0]?.id as string);
     }
@@ -338,9 +368,13 @@ describe.each(STORES)('notifications with short windows and client creation on %
     const sender = await s.device('mentioner', { caps: { 'user:*': ['publish'] } });
     const recipient = await s.device('mentioned');
     open.push(sender, recipient);
-    const res = reply<{ notifications: N[] }>(await sender.call('notifications.create', { user: 'mentioned', type: 'mention', title: '@mentioned look', idempotencyKey: 'm1' }));
+    const res = reply<{ notifications: N[] }>(
+      await sender.call('notifications.create', { user: 'mentioned', type: 'mention', title: '@mentioned look', idempotencyKey: 'm1' }),
+    );
     expect(res.notifications).toHaveLength(1);
-    const again = reply<{ deduplicated?: boolean }>(await sender.call('notifications.create', { user: 'mentioned', type: 'mention', title: '@mentioned look', idempotencyKey: 'm1' }));
+    const again = reply<{ deduplicated?: boolean }>(
+      await sender.call('notifications.create', { user: 'mentioned', type: 'mention', title: '@mentioned look', idempotencyKey: 'm1' }),
+    );
     expect(again.deduplicated).toBe(true);
     const f = await waitPush(recipient, 'user:mentioned', (d) => d['kind'] === 'notification');
     expect((f['data'] as { notification: N }).notification).toMatchObject({ title: '@mentioned look', actor: { id: 'mentioner' } });

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DurableServer, STORES, type StoreName, type TestDatabase, createTestDatabase, startDurableServer } from './helpers.js';
 import { eventually } from '../helpers/eventually.js';
+import { createTestDatabase, type DurableServer, STORES, type StoreName, startDurableServer, type TestDatabase } from './helpers.js';
 
 /**
  * Retention on SQLite and PostgreSQL: notifications and activities older than the
@@ -35,7 +35,10 @@ describe.each(STORES)('retention on %s', (store: StoreName) => {
   it('keeps data within the retention period and deletes it at start once it is older', async () => {
     const db = await createTestDatabase(store);
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-retention-'));
-    cleanup.push(() => db.drop(), () => rmSync(dataDir, { recursive: true, force: true }));
+    cleanup.push(
+      () => db.drop(),
+      () => rmSync(dataDir, { recursive: true, force: true }),
+    );
 
     const first = await server(db, dataDir, {});
     await first.api('POST', '/notifications', { ...admin(first), body: { user: 'old', type: 'system', title: 'kept a while' } });
@@ -55,7 +58,10 @@ describe.each(STORES)('retention on %s', (store: StoreName) => {
   it('the periodic sweep deletes what has become older than the retention period', async () => {
     const db = await createTestDatabase(store);
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-retention-'));
-    cleanup.push(() => db.drop(), () => rmSync(dataDir, { recursive: true, force: true }));
+    cleanup.push(
+      () => db.drop(),
+      () => rmSync(dataDir, { recursive: true, force: true }),
+    );
     const s = await server(db, dataDir, { notifications: { retentionDays: 0, sweepInterval: '50ms' }, activity: { retentionDays: 0, sweepInterval: '50ms' } });
     const created = await s.api('POST', '/notifications', { ...admin(s), body: { user: 'old', type: 'system', title: 'short-lived' } });
     expect(created.status).toBe(201);

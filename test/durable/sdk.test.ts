@@ -1,8 +1,8 @@
 import { SwitchboardClient } from '@switchboard/client';
+import { activity } from '@switchboard/client/activity';
+import { type Notification, notifications, type UnreadCount } from '@switchboard/client/notifications';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { activity } from '@switchboard/client/activity';
-import { type Notification, type UnreadCount, notifications } from '@switchboard/client/notifications';
 import { eventually } from '../helpers/eventually.js';
 import { type DurableServer, STORES, startDurableServer } from './helpers.js';
 
@@ -54,7 +54,7 @@ describe.each(STORES)('SDK notifications and activity feeds on %s', (store) => {
     expect((await inbox.list({ archived: true })).notifications.map((x) => x.id)).toEqual([n.id]);
   });
 
-  it('lists a scope\'s activity and receives new activity live', async () => {
+  it("lists a scope's activity and receives new activity live", async () => {
     const feed = activity(await connected('sdk-bob', { 'project:*': ['subscribe', 'publish'] }), 'project:77');
     const live: string[] = [];
     feed.onActivity((a) => live.push(a.verb));

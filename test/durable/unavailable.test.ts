@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type Server, type Socket, createConnection, createServer } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isTransient } from '@switchboard/server/testing';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isTransient } from '@switchboard/server/testing';
 import { eventually } from '../helpers/eventually.js';
-import { PG_URL, STORES, createTestDatabase, expectApiError, startDurableServer } from './helpers.js';
+import { createTestDatabase, expectApiError, PG_URL, STORES, startDurableServer } from './helpers.js';
 
 /**
  * A store that is unreachable (PostgreSQL behind a proxy that goes away) or busy (SQLite
@@ -20,25 +20,27 @@ async function pgProxy(): Promise<{ port: number; cut(): Promise<void>; restore(
   const sockets = new Set<Socket>();
   let server: Server;
   let port = 0;
-  const listen = () => new Promise<void>((resolve) => {
-    server = createServer((client) => {
-      const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) });
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => {});
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as { port: number }).port;
+        resolve();
+      });
     });
-    server.listen(port, '127.0.0.1', () => {
-      port = (server.address() as { port: number }).port;
-      resolve();
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
     });
-  });
-  const cut = () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    for (const s of sockets) s.destroy();
-  });
   await listen();
   return { port, cut, restore: listen, close: cut };
 }

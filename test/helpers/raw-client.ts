@@ -75,10 +75,14 @@ export class RawClient {
   /** Resolve with the first frame (already received or future) that matches. */
   async waitFor(match: (f: Frame) => boolean, timeout = 5000, from = 0): Promise<Frame> {
     let found: Frame | undefined;
-    await this.until(() => {
-      found = this.frames.slice(from).find(match);
-      return found !== undefined;
-    }, timeout, 'frame');
+    await this.until(
+      () => {
+        found = this.frames.slice(from).find(match);
+        return found !== undefined;
+      },
+      timeout,
+      'frame',
+    );
     return found as Frame;
   }
 
@@ -94,7 +98,13 @@ export class RawClient {
   until(test: () => boolean, timeout: number, what: string): Promise<void> {
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const waiter = { test, resolve: () => { clearTimeout(timer); resolve(); } };
+      const waiter = {
+        test,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         reject(new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))} close: ${this.closeCode}`));

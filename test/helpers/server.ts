@@ -57,7 +57,14 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
     apiKey: server.devAdminKey as string,
     tenantKeys,
     dataDir,
-    token: (c) => server.mintToken({ sub: c.sub, tenant: c.tenant ?? 'acme', caps: (c.caps ?? DEFAULT_CAPS) as never, ttlSeconds: c.ttlSeconds ?? 3600, ...(c.info !== undefined ? { info: c.info } : {}) }),
+    token: (c) =>
+      server.mintToken({
+        sub: c.sub,
+        tenant: c.tenant ?? 'acme',
+        caps: (c.caps ?? DEFAULT_CAPS) as never,
+        ttlSeconds: c.ttlSeconds ?? 3600,
+        ...(c.info !== undefined ? { info: c.info } : {}),
+      }),
     async close() {
       await server.close();
       if (!keepDataDir) rmSync(dataDir, { recursive: true, force: true });

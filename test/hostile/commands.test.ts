@@ -40,9 +40,21 @@ const errorCases: ErrorCase[] = [
   { name: 'subscribe with a channel array', send: { method: 'subscribe', params: { channel: ['project:1'] } }, code: E.BadRequest.code },
   { name: 'subscribe with an unknown field', send: { method: 'subscribe', params: { channel: 'project:x', extra: 1 } }, code: E.BadRequest.code },
   { name: 'subscribe twice to the same channel', send: { method: 'subscribe', params: { channel: 'project:ok' } }, code: E.AlreadySubscribed.code },
-  { name: 'subscribe with a negative recover offset', send: { method: 'subscribe', params: { channel: 'project:x', recover: { offset: -1, epoch: 'e' } } }, code: E.BadRequest.code },
-  { name: 'subscribe with a recover offset of 1e400', send: '{"id":#ID#,"method":"subscribe","params":{"channel":"project:x","recover":{"offset":1e400,"epoch":"e"}}}', code: E.BadRequest.code },
-  { name: 'subscribe with a recover offset of 2^64', send: '{"id":#ID#,"method":"subscribe","params":{"channel":"project:x","recover":{"offset":18446744073709551616,"epoch":"e"}}}', code: E.BadRequest.code },
+  {
+    name: 'subscribe with a negative recover offset',
+    send: { method: 'subscribe', params: { channel: 'project:x', recover: { offset: -1, epoch: 'e' } } },
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'subscribe with a recover offset of 1e400',
+    send: '{"id":#ID#,"method":"subscribe","params":{"channel":"project:x","recover":{"offset":1e400,"epoch":"e"}}}',
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'subscribe with a recover offset of 2^64',
+    send: '{"id":#ID#,"method":"subscribe","params":{"channel":"project:x","recover":{"offset":18446744073709551616,"epoch":"e"}}}',
+    code: E.BadRequest.code,
+  },
   { name: 'subscribe to an undeclared namespace', send: { method: 'subscribe', params: { channel: 'nope:1' } }, code: E.UnknownChannel.code },
   { name: 'subscribe without the capability', send: { method: 'subscribe', params: { channel: 'analytics:1' } }, code: E.PermissionDenied.code },
   { name: "subscribe to another user's personal channel", send: { method: 'subscribe', params: { channel: 'user:someone' } }, code: E.PermissionDenied.code },
@@ -51,30 +63,74 @@ const errorCases: ErrorCase[] = [
   { name: 'unsubscribe from a channel never subscribed', send: { method: 'unsubscribe', params: { channel: 'project:never' } }, code: E.NotSubscribed.code },
   { name: 'unsubscribe with a null channel', send: { method: 'unsubscribe', params: { channel: null } }, code: E.BadRequest.code },
   // publish
-  { name: 'publish with an empty idempotency key', send: { method: 'publish', params: { channel: 'project:x', data: 1, idempotencyKey: '' } }, code: E.BadRequest.code },
-  { name: 'publish with a 200-character idempotency key', send: { method: 'publish', params: { channel: 'project:x', data: 1, idempotencyKey: 'k'.repeat(200) } }, code: E.BadRequest.code },
-  { name: 'publish with a numeric idempotency key', send: { method: 'publish', params: { channel: 'project:x', data: 1, idempotencyKey: 5 } }, code: E.BadRequest.code },
+  {
+    name: 'publish with an empty idempotency key',
+    send: { method: 'publish', params: { channel: 'project:x', data: 1, idempotencyKey: '' } },
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'publish with a 200-character idempotency key',
+    send: { method: 'publish', params: { channel: 'project:x', data: 1, idempotencyKey: 'k'.repeat(200) } },
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'publish with a numeric idempotency key',
+    send: { method: 'publish', params: { channel: 'project:x', data: 1, idempotencyKey: 5 } },
+    code: E.BadRequest.code,
+  },
   { name: 'publish where client publish is disabled', send: { method: 'publish', params: { channel: 'analytics:1', data: 1 } }, code: E.NotAvailable.code },
   { name: 'publish to system (client publish disabled there)', send: { method: 'publish', params: { channel: 'system', data: 1 } }, code: E.NotAvailable.code },
-  { name: 'publish data nested 10,000 arrays deep', send: `{"id":#ID#,"method":"publish","params":{"channel":"project:x","data":${nestedArrays(10_000)}}}`, code: E.BadRequest.code },
-  { name: 'publish data one level deeper than maxJsonDepth', send: `{"id":#ID#,"method":"publish","params":{"channel":"project:x","data":${nestedArrays(32)}}}`, code: E.BadRequest.code },
+  {
+    name: 'publish data nested 10,000 arrays deep',
+    send: `{"id":#ID#,"method":"publish","params":{"channel":"project:x","data":${nestedArrays(10_000)}}}`,
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'publish data one level deeper than maxJsonDepth',
+    send: `{"id":#ID#,"method":"publish","params":{"channel":"project:x","data":${nestedArrays(32)}}}`,
+    code: E.BadRequest.code,
+  },
   // history
   { name: 'history with a negative limit', send: { method: 'history', params: { channel: 'project:ok', limit: -1 } }, code: E.BadRequest.code },
   { name: 'history with a fractional limit', send: { method: 'history', params: { channel: 'project:ok', limit: 1.5 } }, code: E.BadRequest.code },
   { name: 'history with a string limit', send: { method: 'history', params: { channel: 'project:ok', limit: '10' } }, code: E.BadRequest.code },
   { name: 'history with a limit of 1e400', send: '{"id":#ID#,"method":"history","params":{"channel":"project:ok","limit":1e400}}', code: E.BadRequest.code },
-  { name: 'history since an offset of 2^64', send: '{"id":#ID#,"method":"history","params":{"channel":"project:ok","since":{"offset":18446744073709551616,"epoch":"e"}}}', code: E.BadRequest.code },
-  { name: 'history since a 65-character epoch', send: { method: 'history', params: { channel: 'project:ok', since: { offset: 0, epoch: 'e'.repeat(65) } } }, code: E.BadRequest.code },
-  { name: 'history since another epoch', send: { method: 'history', params: { channel: 'project:ok', since: { offset: 0, epoch: 'not-the-epoch' } } }, code: E.UnrecoverablePosition.code },
+  {
+    name: 'history since an offset of 2^64',
+    send: '{"id":#ID#,"method":"history","params":{"channel":"project:ok","since":{"offset":18446744073709551616,"epoch":"e"}}}',
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'history since a 65-character epoch',
+    send: { method: 'history', params: { channel: 'project:ok', since: { offset: 0, epoch: 'e'.repeat(65) } } },
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'history since another epoch',
+    send: { method: 'history', params: { channel: 'project:ok', since: { offset: 0, epoch: 'not-the-epoch' } } },
+    code: E.UnrecoverablePosition.code,
+  },
   { name: 'history with reverse as a number', send: { method: 'history', params: { channel: 'project:ok', reverse: 1 } }, code: E.BadRequest.code },
   // presence
   { name: 'presence with a numeric channel', send: { method: 'presence', params: { channel: 5 } }, code: E.BadRequest.code },
   { name: 'presence where presence is disabled', send: { method: 'presence', params: { channel: 'analytics:1' } }, code: E.NotAvailable.code },
   { name: 'presence_stats without params', send: { method: 'presence_stats' }, code: E.BadRequest.code },
   { name: 'presence_stats with an unknown field', send: { method: 'presence_stats', params: { channel: 'project:ok', all: true } }, code: E.BadRequest.code },
-  { name: 'presence_set on a channel not subscribed', send: { method: 'presence_set', params: { channel: 'project:notsub', state: {} } }, code: E.NotSubscribed.code },
-  { name: 'presence_set with a 2 KB state', send: { method: 'presence_set', params: { channel: 'project:ok', state: 'x'.repeat(2000) } }, code: E.PayloadTooLarge.code },
-  { name: 'presence_set with state nested 10,000 objects deep', send: `{"id":#ID#,"method":"presence_set","params":{"channel":"project:ok","state":${nestedObjects(10_000)}}}`, code: E.BadRequest.code },
+  {
+    name: 'presence_set on a channel not subscribed',
+    send: { method: 'presence_set', params: { channel: 'project:notsub', state: {} } },
+    code: E.NotSubscribed.code,
+  },
+  {
+    name: 'presence_set with a 2 KB state',
+    send: { method: 'presence_set', params: { channel: 'project:ok', state: 'x'.repeat(2000) } },
+    code: E.PayloadTooLarge.code,
+  },
+  {
+    name: 'presence_set with state nested 10,000 objects deep',
+    send: `{"id":#ID#,"method":"presence_set","params":{"channel":"project:ok","state":${nestedObjects(10_000)}}}`,
+    code: E.BadRequest.code,
+  },
   { name: 'presence_leave on a channel not subscribed', send: { method: 'presence_leave', params: { channel: 'project:never' } }, code: E.NotSubscribed.code },
   { name: 'presence_leave with a numeric channel', send: { method: 'presence_leave', params: { channel: 7 } }, code: E.BadRequest.code },
   { name: 'status idle (derived, not settable)', send: { method: 'status', params: { status: 'idle' } }, code: E.BadRequest.code },
@@ -85,8 +141,16 @@ const errorCases: ErrorCase[] = [
   { name: 'signal with an empty key', send: { method: 'signal', params: { channel: 'project:ok', key: '' } }, code: E.BadRequest.code },
   { name: 'signal with a 65-character key', send: { method: 'signal', params: { channel: 'project:ok', key: 'k'.repeat(65) } }, code: E.BadRequest.code },
   { name: 'signal on a channel not subscribed', send: { method: 'signal', params: { channel: 'project:notsub', key: 'typing' } }, code: E.NotSubscribed.code },
-  { name: 'signal with 3 KB of data', send: { method: 'signal', params: { channel: 'project:ok', key: 'typing', data: 'x'.repeat(3000) } }, code: E.PayloadTooLarge.code },
-  { name: 'signal data nested 10,000 arrays deep', send: `{"id":#ID#,"method":"signal","params":{"channel":"project:ok","key":"k","data":${nestedArrays(10_000)}}}`, code: E.BadRequest.code },
+  {
+    name: 'signal with 3 KB of data',
+    send: { method: 'signal', params: { channel: 'project:ok', key: 'typing', data: 'x'.repeat(3000) } },
+    code: E.PayloadTooLarge.code,
+  },
+  {
+    name: 'signal data nested 10,000 arrays deep',
+    send: `{"id":#ID#,"method":"signal","params":{"channel":"project:ok","key":"k","data":${nestedArrays(10_000)}}}`,
+    code: E.BadRequest.code,
+  },
   // ping
   { name: 'ping with an unknown field', send: { method: 'ping', params: { x: 1 } }, code: E.BadRequest.code },
   { name: 'ping with params as an array', send: { method: 'ping', params: [] }, code: E.BadRequest.code },
@@ -104,11 +168,23 @@ const errorCases: ErrorCase[] = [
   { name: 'null method', send: '{"id":#ID#,"method":null}', code: E.BadRequest.code },
   { name: 'missing method', send: '{"id":#ID#}', code: E.BadRequest.code },
   // prototype keys inside params
-  { name: 'params with an own __proto__ key', send: '{"id":#ID#,"method":"subscribe","params":{"channel":"project:p","__proto__":{"x":1}}}', code: E.BadRequest.code },
-  { name: 'params whose only channel is inside __proto__', send: '{"id":#ID#,"method":"subscribe","params":{"__proto__":{"channel":"project:ok"}}}', code: E.BadRequest.code },
+  {
+    name: 'params with an own __proto__ key',
+    send: '{"id":#ID#,"method":"subscribe","params":{"channel":"project:p","__proto__":{"x":1}}}',
+    code: E.BadRequest.code,
+  },
+  {
+    name: 'params whose only channel is inside __proto__',
+    send: '{"id":#ID#,"method":"subscribe","params":{"__proto__":{"channel":"project:ok"}}}',
+    code: E.BadRequest.code,
+  },
   // prototype keys as channel names
   { name: 'channel __proto__', send: { method: 'subscribe', params: { channel: '__proto__' } }, code: E.InvalidChannel.code },
-  { name: 'channel constructor (valid syntax, undeclared namespace)', send: { method: 'subscribe', params: { channel: 'constructor' } }, code: E.UnknownChannel.code },
+  {
+    name: 'channel constructor (valid syntax, undeclared namespace)',
+    send: { method: 'subscribe', params: { channel: 'constructor' } },
+    code: E.UnknownChannel.code,
+  },
   { name: 'channel constructor:prototype', send: { method: 'subscribe', params: { channel: 'constructor:prototype' } }, code: E.UnknownChannel.code },
   { name: 'channel hasOwnProperty', send: { method: 'subscribe', params: { channel: 'hasOwnProperty' } }, code: E.InvalidChannel.code },
   { name: 'channel toString', send: { method: 'subscribe', params: { channel: 'toString' } }, code: E.InvalidChannel.code },
@@ -226,7 +302,19 @@ describe('hostile application frames', () => {
 
   it('a command before connect gets 101 and the connection stays open', async () => {
     const c = await ctx().open({ label: 'acme' });
-    for (const method of ['subscribe', 'publish', 'history', 'presence', 'presence_stats', 'presence_set', 'presence_leave', 'status', 'signal', 'refresh', 'unsubscribe']) {
+    for (const method of [
+      'subscribe',
+      'publish',
+      'history',
+      'presence',
+      'presence_stats',
+      'presence_set',
+      'presence_leave',
+      'status',
+      'signal',
+      'refresh',
+      'unsubscribe',
+    ]) {
       const err = replyError(await c.call(method, { channel: 'project:1' }));
       expect(err.code, method).toBe(E.Unauthorized.code);
     }

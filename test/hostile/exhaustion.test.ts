@@ -3,9 +3,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ErrorCode } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
-import { expectClosed, hostileServer, replyError } from './harness.js';
-import { Op, chunks, encodeFrame, fragmentFrames } from './wire.js';
 import { eventually } from '../helpers/eventually.js';
+import { expectClosed, hostileServer, replyError } from './harness.js';
+import { chunks, encodeFrame, fragmentFrames, Op } from './wire.js';
 
 /**
  * Resource exhaustion: each attack is stopped at its configured limit with its documented
@@ -135,7 +135,9 @@ describe('exhaustion: command, publish and signal floods', () => {
     const served = replies.filter((f) => f['result']).length;
     expect(served).toBeGreaterThanOrEqual(18);
     expect(served).toBeLessThanOrEqual(20);
-    expect(limited.map((f) => f['error'])).toEqual(Array(25 - served).fill({ code: E.TooManyRequests.code, message: 'too many requests: command rate', temporary: true }));
+    expect(limited.map((f) => f['error'])).toEqual(
+      Array(25 - served).fill({ code: E.TooManyRequests.code, message: 'too many requests: command rate', temporary: true }),
+    );
     expect(c.close).toBeNull();
   });
 
@@ -201,7 +203,11 @@ describe('exhaustion: subscriptions (maxChannelsPerConnection 6)', () => {
   it('a subscribe/unsubscribe churn of 300 channels leaves no channel behind', async () => {
     const c = await ctx().connect('churner');
     const channelsBefore = ctx().s.server.node.hub.channelCount;
-    c.text(Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i + 1, method: i % 2 ? 'unsubscribe' : 'subscribe', params: { channel: `project:c${Math.floor(i / 2)}` } })).join('\n'));
+    c.text(
+      Array.from({ length: 300 }, (_, i) =>
+        JSON.stringify({ id: i + 1, method: i % 2 ? 'unsubscribe' : 'subscribe', params: { channel: `project:c${Math.floor(i / 2)}` } }),
+      ).join('\n'),
+    );
     await c.reply(300, 10_000);
     expect(c.json.filter((f) => f['error']).length).toBe(0);
     expect(ctx().s.server.node.hub.channelCount).toBe(channelsBefore);

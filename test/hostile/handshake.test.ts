@@ -2,7 +2,7 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { ErrorCode } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
 import { expectClosed, hostileServer, processErrors } from './harness.js';
-import { type HandshakeOptions, Op, RSV1, acceptFor, encodeFrame, handshakeRequest } from './wire.js';
+import { acceptFor, encodeFrame, type HandshakeOptions, handshakeRequest, Op, RSV1 } from './wire.js';
 
 /**
  * The HTTP upgrade and the first seconds of a connection: malformed handshakes, junk
@@ -46,20 +46,46 @@ const handshakeCases: HandshakeCase[] = [
   { name: 'another path (/ws/)', request: { path: '/ws/' }, status: 404 },
   { name: 'a query string on /ws is ignored', request: { path: '/ws?token=abc&x=%00' }, status: 101 },
   { name: 'absolute-form request target', request: { path: 'http://evil.example/ws' }, status: 404 },
-  { name: 'junk Sec-WebSocket-Extensions are ignored (no compression negotiated)', request: { extensions: 'permessage-deflate; client_max_window_bits=abc, x-junk;;;, ,="' }, status: 101, headers: { 'sec-websocket-extensions': null } },
-  { name: 'a valid permessage-deflate offer is declined', request: { extensions: 'permessage-deflate; client_max_window_bits' }, status: 101, headers: { 'sec-websocket-extensions': null } },
-  { name: 'subprotocol switchboard.v1.json is selected', request: { protocol: 'chat, switchboard.v1.json' }, status: 101, headers: { 'sec-websocket-protocol': 'switchboard.v1.json' } },
+  {
+    name: 'junk Sec-WebSocket-Extensions are ignored (no compression negotiated)',
+    request: { extensions: 'permessage-deflate; client_max_window_bits=abc, x-junk;;;, ,="' },
+    status: 101,
+    headers: { 'sec-websocket-extensions': null },
+  },
+  {
+    name: 'a valid permessage-deflate offer is declined',
+    request: { extensions: 'permessage-deflate; client_max_window_bits' },
+    status: 101,
+    headers: { 'sec-websocket-extensions': null },
+  },
+  {
+    name: 'subprotocol switchboard.v1.json is selected',
+    request: { protocol: 'chat, switchboard.v1.json' },
+    status: 101,
+    headers: { 'sec-websocket-protocol': 'switchboard.v1.json' },
+  },
   { name: 'unknown subprotocols: upgrade without one', request: { protocol: 'foo, bar' }, status: 101, headers: { 'sec-websocket-protocol': null } },
   { name: "subprotocol list with an empty item ('a,,b')", request: { protocol: 'a,,b' }, status: 400 },
   { name: "subprotocol with a space inside ('a b')", request: { protocol: 'a b' }, status: 400 },
   { name: 'a duplicated subprotocol', request: { protocol: 'x, x' }, status: 400 },
   { name: 'Sec-WebSocket-Protocol of 16 KB of whitespace', request: { protocol: ' '.repeat(16 * 1024) }, status: 400 },
-  { name: 'Sec-WebSocket-Protocol of 2,000 names (15 KB)', request: { protocol: Array.from({ length: 2000 }, (_, i) => `p${i}`).join(',') }, status: 101, headers: { 'sec-websocket-protocol': null } },
+  {
+    name: 'Sec-WebSocket-Protocol of 2,000 names (15 KB)',
+    request: { protocol: Array.from({ length: 2000 }, (_, i) => `p${i}`).join(',') },
+    status: 101,
+    headers: { 'sec-websocket-protocol': null },
+  },
   { name: 'a 17 KB header', request: { headers: [['x-big', 'a'.repeat(17_000)]] }, status: 431 },
   { name: 'a 100 KB Origin', request: { origin: `http://${'a'.repeat(100_000)}.example` }, status: 431 },
   { name: '5,000 headers (over the size limit)', request: { headers: many(5000) }, status: 431 },
   { name: '2,000 tiny headers after the WebSocket ones: the first 100 are read', request: { headers: many(2000) }, status: 101 },
-  { name: 'the key after 150 other headers is not read (maxHeadersCount 100)', request: `GET /ws HTTP/1.1\r\nHost: x\r\n${many(150).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key16}\r\n\r\n`, status: 400 },
+  {
+    name: 'the key after 150 other headers is not read (maxHeadersCount 100)',
+    request: `GET /ws HTTP/1.1\r\nHost: x\r\n${many(150)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key16}\r\n\r\n`,
+    status: 400,
+  },
   { name: 'a NUL byte in a header value', request: { headers: [['x-bad', 'a\u0000b']] }, status: 400 },
   { name: 'a header name with a space', request: { headers: [['x bad', '1']] }, status: 400 },
   { name: 'a request line of garbage', request: 'GARBAGE\r\n\r\n', status: 400 },
@@ -93,7 +119,9 @@ function slowRequest(port: number, first: string, trickleMs = 0): Promise<{ ms: 
       sock.write(first);
       if (trickleMs > 0) timer = setInterval(() => sock.write(`X-Slow-${Date.now()}: 1\r\n`), trickleMs);
     });
-    sock.on('data', (d) => { response += d.toString('latin1'); });
+    sock.on('data', (d) => {
+      response += d.toString('latin1');
+    });
     sock.on('error', () => {});
     sock.on('close', () => {
       clearInterval(timer);
@@ -107,9 +135,7 @@ describe('hostile handshakes', () => {
   const ctx = hostileServer({ timeouts: { httpHeaders: '1s', httpRequest: '2s', handshake: '300ms', ping: '400ms', pong: '300ms' } });
 
   it.each(handshakeCases)('$name → $status', async (tc) => {
-    const c = typeof tc.request === 'string'
-      ? await ctx().open({}, tc.request)
-      : await ctx().open(tc.request);
+    const c = typeof tc.request === 'string' ? await ctx().open({}, tc.request) : await ctx().open(tc.request);
     expect(c.response?.status, c.response?.body).toBe(tc.status);
     for (const [name, value] of Object.entries(tc.headers ?? {})) expect(c.response?.headers[name], name).toBe(value ?? undefined);
     if (tc.status === 101) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { dropPrefix } from '../cluster/drop-prefix.js';
-import { ALL_ACTIONS, type TestServer, startTestServer } from '../helpers/server.js';
+import { ALL_ACTIONS, startTestServer, type TestServer } from '../helpers/server.js';
 import { WireClient, type WireClientOptions } from './wire.js';
 
 /**

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALL_ACTIONS } from '../helpers/server.js';
-import { B_CHANNELS, CANARY, TENANT_B, hostileServer, replyError, scanned } from './harness.js';
+import { B_CHANNELS, CANARY, hostileServer, replyError, scanned, TENANT_B } from './harness.js';
 import type { WireClient } from './wire.js';
 
 /**
@@ -108,7 +108,9 @@ describe('hostile tenancy', () => {
     await a2.waitJson((f) => f['push'] === 'pub' && f['offset'] === 1);
     // B publishes after A: if A's traffic leaked to B, it would have arrived before this.
     await ctx().expectHealthy();
-    const seenByB = ctx().bystander.messages.map((m) => m.data.toString()).join('\n');
+    const seenByB = ctx()
+      .bystander.messages.map((m) => m.data.toString())
+      .join('\n');
     expect(seenByB).not.toContain('from-tenant-a');
     expect(seenByB).not.toContain('mallory');
     expect(a2.json.filter((f) => f['push'] === 'pub' && f['channel'] === 'project:1').map((f) => f['offset'])).toEqual([1]);

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ErrorCode } from '@switchboard/protocol';
-import { SignJWT, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8 } from 'jose';
+import { exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { ALL_ACTIONS } from '../helpers/server.js';
@@ -28,7 +28,14 @@ const now = () => Math.floor(Date.now() / 1000);
 
 /** Claims of a token the server accepts, for user `tess` of tenant acme. */
 const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  sub: 'tess', tenant: 'acme', aud: AUD, iss: ISS, iat: now(), exp: now() + 600, caps: { 'project:*': ALL_ACTIONS }, ...over,
+  sub: 'tess',
+  tenant: 'acme',
+  aud: AUD,
+  iss: ISS,
+  iat: now(),
+  exp: now() + 600,
+  caps: { 'project:*': ALL_ACTIONS },
+  ...over,
 });
 const without = (key: string) => {
   const c = claims();
@@ -76,7 +83,11 @@ const cases: TokenCase[] = [
   { name: 'lifetime of 23 hours (control)', token: hs(() => claims({ exp: now() + 23 * 3600 })), expect: 'ok' },
   // Algorithms.
   { name: 'alg none with an empty signature', token: () => Promise.resolve(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims())}.`), expect: INVALID },
-  { name: 'alg none with a valid HS256 signature attached', token: async (s) => `${b64({ alg: 'none' })}.${b64(claims())}.${hmacJwt({ alg: 'HS256' }, claims(), s).split('.')[2]}`, expect: INVALID },
+  {
+    name: 'alg none with a valid HS256 signature attached',
+    token: async (s) => `${b64({ alg: 'none' })}.${b64(claims())}.${hmacJwt({ alg: 'HS256' }, claims(), s).split('.')[2]}`,
+    expect: INVALID,
+  },
   { name: 'alg NONE in capitals', token: () => Promise.resolve(`${b64({ alg: 'NONE' })}.${b64(claims())}.`), expect: INVALID },
   { name: 'header without alg', token: (s) => Promise.resolve(hmacJwt({ typ: 'JWT' }, claims(), s)), expect: INVALID },
   { name: 'alg as a number', token: (s) => Promise.resolve(hmacJwt({ alg: 256 }, claims(), s)), expect: INVALID },
@@ -84,13 +95,39 @@ const cases: TokenCase[] = [
   { name: 'HS256 signed with an empty secret', token: () => Promise.resolve(hmacJwt({ alg: 'HS256' }, claims(), '')), expect: INVALID },
   { name: 'RS256 signed with another RSA key', token: () => signed(claims(), 'RS256', otherRsa.privateKey, KID), expect: INVALID },
   { name: 'RS256 with an unknown key id', token: () => signed(claims(), 'RS256', rsa.privateKey, 'app-2'), expect: INVALID },
-  { name: 'HMAC/RSA confusion: HS256 signed with the RSA public key PEM', token: () => Promise.resolve(hmacJwt({ alg: 'HS256' }, claims(), rsaPem)), expect: INVALID },
-  { name: 'HMAC/RSA confusion with the RSA key id in the header', token: () => Promise.resolve(hmacJwt({ alg: 'HS256', kid: KID }, claims(), rsaPem)), expect: INVALID },
-  { name: 'RS256 header on an HMAC signature', token: async (s) => { const [, p, sig] = hmacJwt({ alg: 'HS256' }, claims(), s).split('.'); return `${b64({ alg: 'RS256', kid: KID })}.${p}.${sig}`; }, expect: INVALID },
-  { name: 'HS256 header switched to HS512, signature kept', token: async (s) => { const [, p, sig] = hmacJwt({ alg: 'HS256' }, claims(), s).split('.'); return `${b64({ alg: 'HS512' })}.${p}.${sig}`; }, expect: INVALID },
+  {
+    name: 'HMAC/RSA confusion: HS256 signed with the RSA public key PEM',
+    token: () => Promise.resolve(hmacJwt({ alg: 'HS256' }, claims(), rsaPem)),
+    expect: INVALID,
+  },
+  {
+    name: 'HMAC/RSA confusion with the RSA key id in the header',
+    token: () => Promise.resolve(hmacJwt({ alg: 'HS256', kid: KID }, claims(), rsaPem)),
+    expect: INVALID,
+  },
+  {
+    name: 'RS256 header on an HMAC signature',
+    token: async (s) => {
+      const [, p, sig] = hmacJwt({ alg: 'HS256' }, claims(), s).split('.');
+      return `${b64({ alg: 'RS256', kid: KID })}.${p}.${sig}`;
+    },
+    expect: INVALID,
+  },
+  {
+    name: 'HS256 header switched to HS512, signature kept',
+    token: async (s) => {
+      const [, p, sig] = hmacJwt({ alg: 'HS256' }, claims(), s).split('.');
+      return `${b64({ alg: 'HS512' })}.${p}.${sig}`;
+    },
+    expect: INVALID,
+  },
   { name: 'PS256 signed with the configured RSA key (key pinned to RS256)', token: () => signed(claims(), 'PS256', rsaAsPs256, KID), expect: INVALID },
   { name: 'ES256 with no EC key configured', token: () => signed(claims(), 'ES256', ec.privateKey), expect: INVALID },
-  { name: 'unknown critical header extension', token: (s) => Promise.resolve(hmacJwt({ alg: 'HS256', crit: ['x-ext'], 'x-ext': 1 }, claims(), s)), expect: INVALID },
+  {
+    name: 'unknown critical header extension',
+    token: (s) => Promise.resolve(hmacJwt({ alg: 'HS256', crit: ['x-ext'], 'x-ext': 1 }, claims(), s)),
+    expect: INVALID,
+  },
   // Time claims.
   { name: 'expired an hour ago', token: hs(() => claims({ iat: now() - 7200, exp: now() - 3600 })), expect: EXPIRED },
   { name: 'no exp', token: hs(() => without('exp')), expect: INVALID },
@@ -99,7 +136,11 @@ const cases: TokenCase[] = [
   { name: 'lifetime of 25 hours', token: hs(() => claims({ exp: now() + 25 * 3600 })), expect: INVALID },
   { name: 'lifetime of 100 years', token: hs(() => claims({ exp: now() + 100 * 365 * 86400 })), expect: INVALID },
   { name: 'iat two days ago with exp in an hour (lifetime 49 h)', token: hs(() => claims({ iat: now() - 2 * 86400, exp: now() + 3600 })), expect: INVALID },
-  { name: 'iat in the future does not shorten the lifetime (exp in 25 h)', token: hs(() => claims({ iat: now() + 24 * 3600, exp: now() + 25 * 3600 })), expect: INVALID },
+  {
+    name: 'iat in the future does not shorten the lifetime (exp in 25 h)',
+    token: hs(() => claims({ iat: now() + 24 * 3600, exp: now() + 25 * 3600 })),
+    expect: INVALID,
+  },
   // Audience and issuer.
   { name: 'wrong aud', token: hs(() => claims({ aud: 'someone-else' })), expect: INVALID },
   { name: 'no aud', token: hs(() => without('aud')), expect: INVALID },
@@ -113,13 +154,21 @@ const cases: TokenCase[] = [
   { name: 'signature removed', token: async (s) => `${hmacJwt({ alg: 'HS256' }, claims(), s).split('.').slice(0, 2).join('.')}.`, expect: INVALID },
   { name: 'two segments only', token: async (s) => hmacJwt({ alg: 'HS256' }, claims(), s).split('.').slice(0, 2).join('.'), expect: INVALID },
   { name: 'five segments (JWE shape)', token: () => Promise.resolve('eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXY.Y2lwaGVy.dGFn'), expect: INVALID },
-  { name: 'header that is not base64url JSON', token: async (s) => `%%%.${hmacJwt({ alg: 'HS256' }, claims(), s).split('.').slice(1).join('.')}`, expect: INVALID },
+  {
+    name: 'header that is not base64url JSON',
+    token: async (s) => `%%%.${hmacJwt({ alg: 'HS256' }, claims(), s).split('.').slice(1).join('.')}`,
+    expect: INVALID,
+  },
   { name: 'header that is a JSON array', token: (s) => Promise.resolve(hmacJwt(['HS256'] as never, claims(), s)), expect: INVALID },
   { name: 'payload that is a JSON array', token: (s) => Promise.resolve(hmacJwt({ alg: 'HS256' }, [claims()], s)), expect: INVALID },
   { name: 'larger than maxTokenBytes (8 KiB)', token: hs(() => claims({ info: 'x'.repeat(9000) })), expect: INVALID },
   { name: 'empty string', token: () => Promise.resolve(''), expect: INVALID },
   { name: 'no token at all', token: () => Promise.resolve(undefined), expect: INVALID },
-  { name: 'token as a number (a params error, the connection stays open)', token: () => Promise.resolve(12345), expect: { code: ErrorCode.BadRequest.code, close: null } },
+  {
+    name: 'token as a number (a params error, the connection stays open)',
+    token: () => Promise.resolve(12345),
+    expect: { code: ErrorCode.BadRequest.code, close: null },
+  },
   // Identity claims.
   { name: 'sub with a space', token: hs(() => claims({ sub: 'te ss' })), expect: INVALID },
   { name: 'sub empty', token: hs(() => claims({ sub: '' })), expect: INVALID },
@@ -136,7 +185,11 @@ const cases: TokenCase[] = [
   { name: 'caps with a string instead of actions', token: hs(() => claims({ caps: { 'project:*': 'subscribe' } })), expect: INVALID },
   { name: 'caps with an unknown action', token: hs(() => claims({ caps: { 'project:*': ['subscribe', 'admin'] } })), expect: INVALID },
   { name: 'caps with an empty pattern', token: hs(() => claims({ caps: { '': ['subscribe'] } })), expect: INVALID },
-  { name: 'caps with 257 patterns', token: hs(() => claims({ caps: Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`project:${i}`, ['subscribe']])) })), expect: INVALID },
+  {
+    name: 'caps with 257 patterns',
+    token: hs(() => claims({ caps: Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`project:${i}`, ['subscribe']])) })),
+    expect: INVALID,
+  },
 ];
 
 describe('hostile tokens', () => {
@@ -167,10 +220,12 @@ describe('hostile tokens', () => {
   it('a refused connect runs none of the commands sent after it', async () => {
     const c = await ctx().open({ label: 'acme' });
     const forged = `${b64({ alg: 'none' })}.${b64(claims({ caps: { '*': ALL_ACTIONS } }))}.`;
-    c.text([
-      JSON.stringify({ id: 1, method: 'connect', params: { token: forged } }),
-      JSON.stringify({ id: 2, method: 'publish', params: { channel: 'project:forged', data: 1 } }),
-    ].join('\n'));
+    c.text(
+      [
+        JSON.stringify({ id: 1, method: 'connect', params: { token: forged } }),
+        JSON.stringify({ id: 2, method: 'publish', params: { channel: 'project:forged', data: 1 } }),
+      ].join('\n'),
+    );
     await expectClosed(c, 3500);
     expect(c.json.map((f) => f['id'])).toEqual([1]);
     const probe = await ctx().connect('tess');
@@ -200,7 +255,9 @@ describe('hostile tokens', () => {
 
     it('with an expired token: 109, and the connection stays open', async () => {
       const c = await ctx().connect('tess');
-      expect(replyError(await c.call('refresh', { token: hmacJwt({ alg: 'HS256' }, claims({ iat: now() - 7200, exp: now() - 3600 }), secret()) })).code).toBe(ErrorCode.TokenExpired.code);
+      expect(replyError(await c.call('refresh', { token: hmacJwt({ alg: 'HS256' }, claims({ iat: now() - 7200, exp: now() - 3600 }), secret()) })).code).toBe(
+        ErrorCode.TokenExpired.code,
+      );
       expect((await c.call('ping'))['result']).toEqual({});
     });
 

@@ -38,7 +38,7 @@ export function encodeFrame(spec: FrameSpec): Buffer {
   const payload = toBuffer(spec.payload);
   const length = spec.declaredLength ?? payload.length;
   const form = spec.lengthForm ?? (length < 126 ? 7 : length < 65536 ? 16 : 64);
-  const head: number[] = [((spec.fin ?? true) ? 0x80 : 0) | ((spec.rsv ?? 0) & 0b111) << 4 | (spec.opcode & 0x0f)];
+  const head: number[] = [((spec.fin ?? true) ? 0x80 : 0) | (((spec.rsv ?? 0) & 0b111) << 4) | (spec.opcode & 0x0f)];
   const maskBit = spec.mask === false ? 0 : 0x80;
   if (form === 7) {
     head.push(maskBit | (length & 0x7f));
@@ -246,7 +246,11 @@ export class WireClient {
     this.label = options.label ?? '';
     this.key = options.key === undefined || options.key === null ? randomBytes(16).toString('base64') : options.key;
     this.#echoClose = options.echoClose ?? true;
-    this.socket = tcpConnect({ port: options.port, host: options.host ?? '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+    this.socket = tcpConnect({
+      port: options.port,
+      host: options.host ?? '127.0.0.1',
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.socket.on('error', () => {});
@@ -282,10 +286,14 @@ export class WireClient {
   }
 
   sendAll(specs: readonly FrameSpec[]): void {
-    this.socket.write(Buffer.concat(specs.map((s) => {
-      if (s.opcode === Op.Close) this.#sentClose = true;
-      return encodeFrame(s);
-    })));
+    this.socket.write(
+      Buffer.concat(
+        specs.map((s) => {
+          if (s.opcode === Op.Close) this.#sentClose = true;
+          return encodeFrame(s);
+        }),
+      ),
+    );
   }
 
   sendRaw(bytes: Buffer | string): void {
@@ -317,19 +325,27 @@ export class WireClient {
 
   async waitJson(match: (f: Record<string, unknown>) => boolean, timeout = 5000, from = 0): Promise<Record<string, unknown>> {
     let found: Record<string, unknown> | undefined;
-    await this.until(() => {
-      found = this.json.slice(from).find(match);
-      return found !== undefined;
-    }, timeout, 'JSON frame');
+    await this.until(
+      () => {
+        found = this.json.slice(from).find(match);
+        return found !== undefined;
+      },
+      timeout,
+      'JSON frame',
+    );
     return found as Record<string, unknown>;
   }
 
   async waitFrame(match: (f: WireFrame) => boolean, timeout = 5000): Promise<WireFrame> {
     let found: WireFrame | undefined;
-    await this.until(() => {
-      found = this.frames.find(match);
-      return found !== undefined;
-    }, timeout, 'frame');
+    await this.until(
+      () => {
+        found = this.frames.find(match);
+        return found !== undefined;
+      },
+      timeout,
+      'frame',
+    );
     return found as WireFrame;
   }
 
@@ -347,11 +363,21 @@ export class WireClient {
   until(test: () => boolean, timeout: number, what: string): Promise<void> {
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { test, resolve: () => { clearTimeout(timer); resolve(); } };
+      const waiter: Waiter = {
+        test,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         const last = this.json.slice(-3);
-        reject(new Error(`timed out after ${timeout}ms waiting for ${what}; status ${this.response?.status} close ${this.close?.code} ended ${this.ended} last ${JSON.stringify(last)}`));
+        reject(
+          new Error(
+            `timed out after ${timeout}ms waiting for ${what}; status ${this.response?.status} close ${this.close?.code} ended ${this.ended} last ${JSON.stringify(last)}`,
+          ),
+        );
       }, timeout);
       this.#waiters.push(waiter);
     });

@@ -32,7 +32,9 @@ interface Running {
 }
 
 async function start(dataDir: string, secret: string): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', secret, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', secret, '--log-level', 'silent'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (d: Buffer) => {
@@ -41,7 +43,9 @@ async function start(dataDir: string, secret: string): Promise<Running> {
       if (m && /Admin API key: (\S+)/.test(out)) resolve(Number(m[1]));
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (d) => { out += d; });
+    child.stderr?.on('data', (d) => {
+      out += d;
+    });
     child.once('exit', (code) => reject(new Error(`server exited ${code} before listening: ${out}`)));
   });
   return { child, http: `http://127.0.0.1:${port}`, apiKey: (/Admin API key: (\S+)/.exec(out) as RegExpExecArray)[1] as string };
@@ -111,7 +115,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { parseArgs } = await import('node:util');
   const { values } = parseArgs({ options: { kills: { type: 'string', default: '1000' }, 'max-life': { type: 'string', default: '400' } } });
   const result = await runCrash({
-    kills: Number(values.kills), maxLifeMs: Number(values['max-life']),
+    kills: Number(values.kills),
+    maxLifeMs: Number(values['max-life']),
     onProgress: (n, acked) => process.stderr.write(`\rkills ${n}/${values.kills}, acknowledged ${acked}   `),
   });
   process.stderr.write('\n');

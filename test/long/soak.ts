@@ -83,11 +83,12 @@ async function cycle(o: SoakOptions, n: number, channel: string): Promise<void> 
     }
   });
   let id = 0;
-  const call = (method: string, params: unknown) => new Promise<Record<string, unknown>>((resolve, reject) => {
-    const my = ++id;
-    replies.set(my, (f) => (f['error'] ? reject(new Error(JSON.stringify(f['error']))) : resolve(f)));
-    ws.send(JSON.stringify({ id: my, method, params }));
-  });
+  const call = (method: string, params: unknown) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const my = ++id;
+      replies.set(my, (f) => (f['error'] ? reject(new Error(JSON.stringify(f['error']))) : resolve(f)));
+      ws.send(JSON.stringify({ id: my, method, params }));
+    });
   await call('connect', { token: await o.token(`u${n % 50}`) });
   await call('subscribe', { channel });
   await call('presence_set', { channel, state: { n } });
@@ -103,7 +104,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // Closed connections finish their cleanup asynchronously; wait until the node is empty.
     for (let i = 0; i < 200 && (o.server.node.clients.size > 0 || o.server.node.hub.channelCount > 0); i++) await new Promise((r) => setTimeout(r, 25));
     const gc = (globalThis as { gc?: () => void }).gc;
-    if (gc) { gc(); gc(); }
+    if (gc) {
+      gc();
+      gc();
+    }
     await new Promise((r) => setTimeout(r, 100));
   };
   // Warm up once so lazily created structures do not count as growth.
@@ -121,7 +125,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const due = start + cycles * interval;
     if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
     const n = cycles++;
-    const p = cycle(o, n, channels[n % channels.length] as string).catch(() => { failures++; });
+    const p = cycle(o, n, channels[n % channels.length] as string).catch(() => {
+      failures++;
+    });
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
     if (Date.now() - lastReport > 5000) {
@@ -143,18 +149,39 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const server = await Sb.create({ config: { logLevel: 'silent', port: 0, host: '127.0.0.1', dataDir: mkdtempSync(join(tmpdir(), 'sb-soak-')), limits: { newConnectionsPerIpPerSecond: 100000, connectionsPerUser: 10000 } } });
+  const server = await Sb.create({
+    config: {
+      logLevel: 'silent',
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: mkdtempSync(join(tmpdir(), 'sb-soak-')),
+      limits: { newConnectionsPerIpPerSecond: 100000, connectionsPerUser: 10000 },
+    },
+  });
   const { port } = await server.listen();
   const secret = server.secret as string;
   const result = await runSoak({
-    server, url: `ws://127.0.0.1:${port}/ws`, rate: Number(values.rate), durationMs: Number(values.minutes) * 60_000, channels: 20,
+    server,
+    url: `ws://127.0.0.1:${port}/ws`,
+    rate: Number(values.rate),
+    durationMs: Number(values.minutes) * 60_000,
+    channels: 20,
     token: (sub) => mintToken(secret, { sub, tenant: 'soak', caps: { 'project:*': ['subscribe', 'publish', 'presence'] } }),
-    onProgress: (f, n) => process.stderr.write(`cycles ${n}: connections ${f.connections}, heap ${(f.heapUsed / 1e6).toFixed(1)} MB, rss ${(f.rss / 1e6).toFixed(1)} MB, timers ${f.timers}\n`),
+    onProgress: (f, n) =>
+      process.stderr.write(
+        `cycles ${n}: connections ${f.connections}, heap ${(f.heapUsed / 1e6).toFixed(1)} MB, rss ${(f.rss / 1e6).toFixed(1)} MB, timers ${f.timers}\n`,
+      ),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   await server.close();
   const e = result.end;
-  const ok = e.connections === 0 && e.subscriptions === 0 && e.channels === 0 && e.timers === 0 && e.presence === 0
-    && e.heapUsed <= result.baseline.heapUsed * 1.1 && e.handles <= result.baseline.handles * 1.1 + 2;
+  const ok =
+    e.connections === 0 &&
+    e.subscriptions === 0 &&
+    e.channels === 0 &&
+    e.timers === 0 &&
+    e.presence === 0 &&
+    e.heapUsed <= result.baseline.heapUsed * 1.1 &&
+    e.handles <= result.baseline.handles * 1.1 + 2;
   process.exit(ok ? 0 : 1);
 }

@@ -76,12 +76,16 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
     const t: Tracked = { client, sockets, offsets: [], recoveredFalse: 0, recoveredTrue: 0 };
     const timeline: string[] = [];
     if (process.env.TORTURE_DEBUG) {
-      for (const ev of ['connecting', 'connected', 'disconnected', 'reconnecting', 'error'] as const) client.on(ev as 'connecting', (e: unknown) => timeline.push(`${Date.now() % 100000} ${ev} ${JSON.stringify(e).slice(0, 120)}`));
+      for (const ev of ['connecting', 'connected', 'disconnected', 'reconnecting', 'error'] as const)
+        client.on(ev as 'connecting', (e: unknown) => timeline.push(`${Date.now() % 100000} ${ev} ${JSON.stringify(e).slice(0, 120)}`));
     }
     const s = client.subscribe<{ seq: number }>(o.channel);
     s.on('publication', (p) => t.offsets.push(p.offset));
     s.on('subscribed', (e) => {
-      if (e.wasRecovering && e.recovered === false) { t.recoveredFalse++; if (process.env.TORTURE_DEBUG) console.log('recovered false', i, JSON.stringify(e), t.offsets.slice(-3), timeline.slice(-12).join('\n')); }
+      if (e.wasRecovering && e.recovered === false) {
+        t.recoveredFalse++;
+        if (process.env.TORTURE_DEBUG) console.log('recovered false', i, JSON.stringify(e), t.offsets.slice(-3), timeline.slice(-12).join('\n'));
+      }
       if (e.wasRecovering && e.recovered === true) t.recoveredTrue++;
     });
     tracked.push(t);
@@ -113,7 +117,9 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
     const http = o.httpUrls[Math.floor(Math.random() * o.httpUrls.length)] as string;
     const p = publishWithRetry(http, o, seq).then(
       () => undefined,
-      () => { publishFailures++; },
+      () => {
+        publishFailures++;
+      },
     );
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
@@ -188,9 +194,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { parseArgs } = await import('node:util');
   const { values } = parseArgs({
     options: {
-      clients: { type: 'string', default: '200' }, publications: { type: 'string', default: '10000' },
-      rate: { type: 'string', default: '250' }, 'drop-min': { type: 'string', default: '1000' }, 'drop-max': { type: 'string', default: '10000' },
-      nodes: { type: 'string' }, http: { type: 'string' }, secret: { type: 'string' }, 'api-key': { type: 'string' },
+      clients: { type: 'string', default: '200' },
+      publications: { type: 'string', default: '10000' },
+      rate: { type: 'string', default: '250' },
+      'drop-min': { type: 'string', default: '1000' },
+      'drop-max': { type: 'string', default: '10000' },
+      nodes: { type: 'string' },
+      http: { type: 'string' },
+      secret: { type: 'string' },
+      'api-key': { type: 'string' },
     },
   });
   const { mintToken } = await import('@switchboard/server');
@@ -213,9 +225,30 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const { randomBytes } = await import('node:crypto');
     secret = randomBytes(32).toString('base64url');
     const bin = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1', '--secret', secret, '--log-level', 'warn',
-      '--data', mkdtempSync(join(tmpdir(), 'sb-torture-')), '--limits.max-recovery', '20000', '--limits.new-connections-per-ip-per-second', '100000',
-      '--namespaces', JSON.stringify({ project: { historySize: 20000, historyTtl: '10m' } })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'serve',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--secret',
+        secret,
+        '--log-level',
+        'warn',
+        '--data',
+        mkdtempSync(join(tmpdir(), 'sb-torture-')),
+        '--limits.max-recovery',
+        '20000',
+        '--limits.new-connections-per-ip-per-second',
+        '100000',
+        '--namespaces',
+        JSON.stringify({ project: { historySize: 20000, historyTtl: '10m' } }),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.on('data', (d) => {
@@ -235,10 +268,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     };
   }
   const result = await runTorture({
-    urls, httpUrls, apiKey, tenant: 'demo',
+    urls,
+    httpUrls,
+    apiKey,
+    tenant: 'demo',
     token: (sub) => mintToken(secret, { sub, tenant: 'demo', caps: { 'project:*': ['subscribe'] } }),
-    clients: Number(values.clients), publications: Number(values.publications), rate: Number(values.rate),
-    dropEvery: [Number(values['drop-min']), Number(values['drop-max'])], channel: `project:torture-${Date.now()}`,
+    clients: Number(values.clients),
+    publications: Number(values.publications),
+    rate: Number(values.rate),
+    dropEvery: [Number(values['drop-min']), Number(values['drop-max'])],
+    channel: `project:torture-${Date.now()}`,
     timeout: 30 * 60_000,
     onProgress: (p) => process.stderr.write(`\rpublished ${p.published}/${values.publications}, drops ${p.drops}   `),
   });

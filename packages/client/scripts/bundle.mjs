@@ -6,7 +6,7 @@
 //    package's own declarations in types/ (the protocol's in types/protocol/);
 //  - manifest.json: each file's size, gzip size and sha384 integrity.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -64,23 +64,32 @@ const copyDeclarations = (from, to, rewrite) => {
 const types = join(out, 'types');
 copyDeclarations(protocolDist, join(types, 'protocol'), (text) => text);
 copyDeclarations(dist, types, (text, dir) => {
-  const target = relative(dir, join(types, 'protocol', 'index.js')).split('\\').join('/');
+  const target = relative(dir, join(types, 'protocol', 'index.js'))
+    .split('\\')
+    .join('/');
   return text.replaceAll(/(['"])@switchboard\/protocol\1/g, JSON.stringify(target.startsWith('.') ? target : `./${target}`));
 });
-const leaked = readdirSync(types, { recursive: true }).filter((f) => String(f).endsWith('.d.ts') && readFileSync(join(types, String(f)), 'utf8').match(/^(?:import|export)\b[^\n]*['"]@switchboard\/|import\(['"]@switchboard\//m));
+const leaked = readdirSync(types, { recursive: true }).filter(
+  (f) =>
+    String(f).endsWith('.d.ts') &&
+    readFileSync(join(types, String(f)), 'utf8').match(/^(?:import|export)\b[^\n]*['"]@switchboard\/|import\(['"]@switchboard\//m),
+);
 if (leaked.length > 0) throw new Error(`declarations still import a package by name: ${leaked.join(', ')}`);
 writeFileSync(join(out, 'switchboard.d.mts'), "export * from './types/index.js';\n");
 writeFileSync(join(out, 'notifications.d.mts'), "export * from './types/notifications.js';\n");
 writeFileSync(join(out, 'activity.d.mts'), "export * from './types/activity.js';\n");
-writeFileSync(join(out, 'switchboard.d.ts'), [
-  '// The classic script (switchboard.js) defines the global `Switchboard`: everything in the',
-  '// ES modules, notifications and activity included.',
-  "export * from './types/index.js';",
-  "export { notifications, Notifications } from './types/notifications.js';",
-  "export { activity, ActivityFeed } from './types/activity.js';",
-  'export as namespace Switchboard;',
-  '',
-].join('\n'));
+writeFileSync(
+  join(out, 'switchboard.d.ts'),
+  [
+    '// The classic script (switchboard.js) defines the global `Switchboard`: everything in the',
+    '// ES modules, notifications and activity included.',
+    "export * from './types/index.js';",
+    "export { notifications, Notifications } from './types/notifications.js';",
+    "export { activity, ActivityFeed } from './types/activity.js';",
+    'export as namespace Switchboard;',
+    '',
+  ].join('\n'),
+);
 
 const files = {};
 const walk = (dir) => {

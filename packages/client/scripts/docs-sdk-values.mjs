@@ -12,6 +12,9 @@ const classic = manifest.files['switchboard.js'];
 const core = manifest.files['switchboard.mjs'];
 const text = readFileSync(doc, 'utf8')
   .replace(/\/sdk\/\d+\.\d+\.\d+-[0-9a-f]{10}\//g, `/sdk/${manifest.build}/`)
-  .replace(/\(build `[^`]+`, [\d,]+ bytes gzipped; the core module [\d,]+\)/, `(build \`${manifest.build}\`, ${classic.gzip.toLocaleString('en-US')} bytes gzipped; the core module ${core.gzip.toLocaleString('en-US')})`)
+  .replace(
+    /\(build `[^`]+`, [\d,]+ bytes gzipped; the core module [\d,]+\)/,
+    `(build \`${manifest.build}\`, ${classic.gzip.toLocaleString('en-US')} bytes gzipped; the core module ${core.gzip.toLocaleString('en-US')})`,
+  )
   .replace(/integrity="sha384-[A-Za-z0-9+/=]+"/, `integrity="${classic.integrity}"`);
 writeFileSync(doc, text);

@@ -88,7 +88,10 @@ export class ActivityFeed {
   readonly #events = new FeedEmitter();
   #listening = false;
 
-  constructor(host: ActivityHost, readonly scope: string) {
+  constructor(
+    host: ActivityHost,
+    readonly scope: string,
+  ) {
     this.#host = host;
   }
 

@@ -1,15 +1,15 @@
 import {
-  DisconnectCode,
-  ErrorCode,
-  parseChannel,
-  shouldReconnect,
   type ConnectParams,
   type ConnectResult,
+  DisconnectCode,
+  ErrorCode,
   type MethodMap,
   type MethodName,
   type PublishResult,
+  parseChannel,
   type RefreshResult,
   type ServerFrame,
+  shouldReconnect,
 } from '@switchboard/protocol';
 import { backoffDelay, shutdownJitter } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
@@ -21,10 +21,10 @@ import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './eve
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue } from './offline-queue.js';
-import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
-import { PendingCommands, type CommandCallbacks } from './pending-commands.js';
+import { type ClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
-import { ChannelSubscription, type ChannelPush, type Subscription, type SubscriptionHost } from './subscription.js';
+import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
 
 /** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
@@ -222,9 +222,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     }
     this.#status = status;
     if (this.#state !== 'connected') return Promise.resolve();
-    return new Promise((resolve, reject) =>
-      this.#request('status', { status }, { onResult: () => resolve(), onError: reject }),
-    );
+    return new Promise((resolve, reject) => this.#request('status', { status }, { onResult: () => resolve(), onError: reject }));
   }
 
   /**
@@ -326,14 +324,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     const token = this.#credentials.token;
     if (token !== undefined) params.token = token;
     if (this.#options.name !== undefined) params.name = this.#options.name;
-    this.#request('connect', params, {
-      onResult: (result) => {
-        if (gen === this.#gen) this.#onConnected(result, gen);
+    this.#request(
+      'connect',
+      params,
+      {
+        onResult: (result) => {
+          if (gen === this.#gen) this.#onConnected(result, gen);
+        },
+        onError: (error) => {
+          if (gen === this.#gen) this.#onConnectError(error, gen);
+        },
       },
-      onError: (error) => {
-        if (gen === this.#gen) this.#onConnectError(error, gen);
-      },
-    }, 0);
+      0,
+    );
   }
 
   #onConnected(result: ConnectResult, gen: number): void {
@@ -408,14 +411,18 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#credentials.fetch().then(
       (token) => {
         if (gen !== this.#gen) return;
-        this.#request('refresh', { token }, {
-          onResult: (result) => {
-            if (gen === this.#gen) this.#onRefreshed(token, result);
+        this.#request(
+          'refresh',
+          { token },
+          {
+            onResult: (result) => {
+              if (gen === this.#gen) this.#onRefreshed(token, result);
+            },
+            onError: (error) => {
+              if (gen === this.#gen) this.#onRefreshError(error, gen);
+            },
           },
-          onError: (error) => {
-            if (gen === this.#gen) this.#onRefreshError(error, gen);
-          },
-        });
+        );
       },
       (err: unknown) => {
         if (gen !== this.#gen) return;

@@ -1,4 +1,4 @@
-import { DEFAULT_BACKOFF, type BackoffConfig, type BackoffOptions } from './backoff.js';
+import { type BackoffConfig, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { ClientCode } from './codes.js';
 import { SwitchboardError } from './errors.js';
 import { globalTimers, type Timers } from './timers.js';

@@ -1,7 +1,6 @@
 import {
   DisconnectCode,
   ErrorCode,
-  shouldReconnect,
   type HistoryParams,
   type JoinPush,
   type LeavePush,
@@ -9,13 +8,14 @@ import {
   type MethodName,
   type PresenceMember,
   type PresenceStatsResult,
-  type PubPush,
   type Publication,
   type PublishResult,
+  type PubPush,
   type SignalPush,
   type StreamPosition,
   type SubscribeParams,
   type SubscribeResult,
+  shouldReconnect,
   type UnsubscribePush,
   type UpdatePush,
 } from '@switchboard/protocol';
@@ -143,10 +143,7 @@ function isConnectionClosed(error: SwitchboardError): boolean {
  * The client drives it through `start`, `handleConnected`, `handleConnectionLost`
  * and `handlePush`; applications see the `Subscription` interface only.
  */
-export class ChannelSubscription<T = unknown, P = unknown>
-  extends Emitter<SubscriptionEvents<T, P>>
-  implements Subscription<T, P>
-{
+export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<SubscriptionEvents<T, P>> implements Subscription<T, P> {
   readonly channel: string;
   readonly #host: SubscriptionHost;
   readonly #retry: TimerSlot;
@@ -417,22 +414,26 @@ export class ChannelSubscription<T = unknown, P = unknown>
   #syncPresence(): void {
     if (this.#presence === null) return;
     const waiters = this.#takePresenceWaiters();
-    this.#host.request('presence_set', { channel: this.channel, state: this.#presence.state }, {
-      onResult: () => {
-        for (const waiter of waiters) waiter.resolve();
+    this.#host.request(
+      'presence_set',
+      { channel: this.channel, state: this.#presence.state },
+      {
+        onResult: () => {
+          for (const waiter of waiters) waiter.resolve();
+        },
+        onError: (error) => {
+          // Entered again after the resubscribe; the callers wait for that.
+          if (isConnectionClosed(error) && this.#presence !== null) {
+            this.#presenceWaiters.push(...waiters);
+            return;
+          }
+          if (waiters.length === 0 && !isConnectionClosed(error)) {
+            this.emit('error', { channel: this.channel, error, during: 'presence' });
+          }
+          for (const waiter of waiters) waiter.reject(error);
+        },
       },
-      onError: (error) => {
-        // Entered again after the resubscribe; the callers wait for that.
-        if (isConnectionClosed(error) && this.#presence !== null) {
-          this.#presenceWaiters.push(...waiters);
-          return;
-        }
-        if (waiters.length === 0 && !isConnectionClosed(error)) {
-          this.emit('error', { channel: this.channel, error, during: 'presence' });
-        }
-        for (const waiter of waiters) waiter.reject(error);
-      },
-    });
+    );
   }
 
   #takePresenceWaiters(): Waiter[] {
@@ -443,12 +444,16 @@ export class ChannelSubscription<T = unknown, P = unknown>
 
   #sendSignal(key: string, data: unknown): void {
     if (this.#state !== 'subscribed' || !this.#host.isConnected()) return;
-    this.#host.request('signal', { channel: this.channel, key, data }, {
-      onResult() {},
-      onError: (error) => {
-        if (!isConnectionClosed(error)) this.emit('error', { channel: this.channel, error, during: 'signal' });
+    this.#host.request(
+      'signal',
+      { channel: this.channel, key, data },
+      {
+        onResult() {},
+        onError: (error) => {
+          if (!isConnectionClosed(error)) this.emit('error', { channel: this.channel, error, during: 'signal' });
+        },
       },
-    });
+    );
   }
 
   /** Wait until subscribed, at most `commandTimeout`. */

@@ -27,11 +27,14 @@ export class TimerSlot {
   set(ms: number, callback: () => void): void {
     this.clear();
     this.#armed = true;
-    this.#handle = this.#timers.setTimeout(() => {
-      this.#armed = false;
-      this.#handle = undefined;
-      callback();
-    }, Math.max(0, ms));
+    this.#handle = this.#timers.setTimeout(
+      () => {
+        this.#armed = false;
+        this.#handle = undefined;
+        callback();
+      },
+      Math.max(0, ms),
+    );
   }
 
   clear(): void {

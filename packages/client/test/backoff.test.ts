@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, backoffDelay, shutdownJitter } from '../src/backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, shutdownJitter } from '../src/backoff.js';
 
 const config = { ...DEFAULT_BACKOFF, minDelay: 250, maxDelay: 20_000, factor: 2 };
 

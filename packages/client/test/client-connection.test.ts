@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ClientCode, SwitchboardClient, SwitchboardError, type ClientEvents } from '../src/index.js';
-import { CONNECT_RESULT, FakeSocket, acceptConnect, createClient, flush, record, useFakes } from './fake-socket.js';
+import { ClientCode, type ClientEvents, SwitchboardClient, SwitchboardError } from '../src/index.js';
+import { acceptConnect, CONNECT_RESULT, createClient, FakeSocket, flush, record, useFakes } from './fake-socket.js';
 
 const EVENTS: Array<keyof ClientEvents> = ['state', 'connecting', 'connected', 'disconnected', 'reconnecting', 'error'];
 
@@ -417,9 +417,7 @@ describe('status', () => {
 
 describe('options', () => {
   it('refuses a URL that is not ws:// or wss://', () => {
-    expect(() => new SwitchboardClient('http://x/ws', { WebSocket: FakeSocket })).toThrow(
-      expect.objectContaining({ code: ClientCode.BadConfiguration.code }),
-    );
+    expect(() => new SwitchboardClient('http://x/ws', { WebSocket: FakeSocket })).toThrow(expect.objectContaining({ code: ClientCode.BadConfiguration.code }));
     expect(() => new SwitchboardClient('wss://x/ws', { WebSocket: FakeSocket })).not.toThrow();
   });
 
@@ -446,7 +444,11 @@ describe('a page whose Origin the server refuses', () => {
   };
 
   it('asks the server why the socket never opened, then stops with OriginRefused instead of retrying', async () => {
-    const { calls, fetch } = probeAnswer({ websocket: 'origin-refused', origin: 'https://evil.example', hint: 'add it to allowedOrigins (--allowed-origins / SWITCHBOARD_ALLOWED_ORIGINS)' });
+    const { calls, fetch } = probeAnswer({
+      websocket: 'origin-refused',
+      origin: 'https://evil.example',
+      hint: 'add it to allowedOrigins (--allowed-origins / SWITCHBOARD_ALLOWED_ORIGINS)',
+    });
     const client = createClient({ fetch });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));

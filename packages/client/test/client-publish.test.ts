@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ClientCode, ErrorCode } from '../src/index.js';
-import { FakeSocket, acceptConnect, createClient, flush, useFakes } from './fake-socket.js';
+import { acceptConnect, createClient, FakeSocket, flush, useFakes } from './fake-socket.js';
 
 useFakes();
 

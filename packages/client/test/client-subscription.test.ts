@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ClientCode, ErrorCode, type SubscriptionEvents } from '../src/index.js';
-import { FakeSocket, acceptConnect, createClient, flush, record, useFakes } from './fake-socket.js';
+import { acceptConnect, createClient, FakeSocket, flush, record, useFakes } from './fake-socket.js';
 
 useFakes();
 
@@ -39,10 +39,7 @@ describe('subscription state machine', () => {
     expect(sub.state).toBe('subscribed');
     expect(log).toEqual([
       ['state', { channel: CH, state: 'subscribed', previous: 'subscribing', code: 12, reason: 'subscribed' }],
-      [
-        'subscribed',
-        { channel: CH, code: 12, reason: 'subscribed', epoch: 'e1', offset: 7, recoverable: true, wasRecovering: false, recovered: false },
-      ],
+      ['subscribed', { channel: CH, code: 12, reason: 'subscribed', epoch: 'e1', offset: 7, recoverable: true, wasRecovering: false, recovered: false }],
     ]);
   });
 
@@ -170,10 +167,7 @@ describe('recovery', () => {
     const log = record<SubscriptionEvents>(sub, ['subscribed']);
     next.reply('subscribe', { epoch: 'e2', offset: 40, recoverable: true, recovered: false });
     expect(log).toEqual([
-      [
-        'subscribed',
-        { channel: CH, code: 12, reason: 'subscribed', epoch: 'e2', offset: 40, recoverable: true, wasRecovering: true, recovered: false },
-      ],
+      ['subscribed', { channel: CH, code: 12, reason: 'subscribed', epoch: 'e2', offset: 40, recoverable: true, wasRecovering: true, recovered: false }],
     ]);
     next.receive(pub(40), pub(41));
     expect(data).toEqual([1, 41]);

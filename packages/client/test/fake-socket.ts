@@ -1,6 +1,6 @@
 import { encodeFrames } from '@switchboard/protocol';
 import { afterEach, beforeEach, vi } from 'vitest';
-import { SwitchboardClient, type ClientOptions } from '../src/index.js';
+import { type ClientOptions, SwitchboardClient } from '../src/index.js';
 
 export interface SentFrame {
   id?: number;

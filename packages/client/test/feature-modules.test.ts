@@ -49,7 +49,14 @@ describe('SDK feature modules', () => {
     inbox.onNotification((n) => live.push(n.title));
     expect(socket.lastCommand('subscribe').params).toEqual({ channel: 'user:alice' });
     socket.reply('subscribe', { epoch: 'e', offset: 0, recoverable: true });
-    socket.receive({ push: 'pub', channel: 'user:alice', offset: 1, epoch: 'e', time: 1, data: { kind: 'notification', notification: { id: 'n1', title: 'hello' } } });
+    socket.receive({
+      push: 'pub',
+      channel: 'user:alice',
+      offset: 1,
+      epoch: 'e',
+      time: 1,
+      data: { kind: 'notification', notification: { id: 'n1', title: 'hello' } },
+    });
     expect(live).toEqual(['hello']);
   });
 
@@ -102,10 +109,29 @@ describe('SDK feature modules', () => {
     client.connect();
     const socket = acceptConnect();
     await flush();
-    expect(socket.commands('subscribe').map((c) => c.params?.['channel']).sort()).toEqual(['activity:project:1', 'user:alice']);
+    expect(
+      socket
+        .commands('subscribe')
+        .map((c) => c.params?.['channel'])
+        .sort(),
+    ).toEqual(['activity:project:1', 'user:alice']);
     for (const c of socket.commands('subscribe')) socket.receive({ id: c.id, result: { epoch: 'e', offset: 0, recoverable: true } });
-    socket.receive({ push: 'pub', channel: 'user:alice', offset: 1, epoch: 'e', time: 1, data: { kind: 'notification', notification: { id: 'n1', title: 'back' } } });
-    socket.receive({ push: 'pub', channel: 'activity:project:1', offset: 1, epoch: 'e', time: 1, data: { kind: 'activity', activity: { id: 'a1', verb: 'moved' } } });
+    socket.receive({
+      push: 'pub',
+      channel: 'user:alice',
+      offset: 1,
+      epoch: 'e',
+      time: 1,
+      data: { kind: 'notification', notification: { id: 'n1', title: 'back' } },
+    });
+    socket.receive({
+      push: 'pub',
+      channel: 'activity:project:1',
+      offset: 1,
+      epoch: 'e',
+      time: 1,
+      data: { kind: 'activity', activity: { id: 'a1', verb: 'moved' } },
+    });
     expect(live).toEqual(['back']);
     expect(moves).toEqual(['moved']);
     const count = inbox.unreadCount();

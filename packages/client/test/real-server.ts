@@ -1,7 +1,7 @@
-import { SwitchboardClient, type ClientOptions } from '@switchboard/client';
+import { type ClientOptions, SwitchboardClient } from '@switchboard/client';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import WebSocket from 'ws';
-import { type TestServer, type TestTokenClaims, startTestServer } from '../../../test/helpers/server.js';
+import { startTestServer, type TestServer, type TestTokenClaims } from '../../../test/helpers/server.js';
 
 type ServerOverrides = Parameters<typeof startTestServer>[0];
 

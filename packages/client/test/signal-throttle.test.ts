@@ -8,7 +8,12 @@ describe('SignalThrottle', () => {
 
   function setup() {
     const sent: Array<[string, unknown]> = [];
-    const throttle = new SignalThrottle(50, globalTimers, () => Date.now(), (key, data) => sent.push([key, data]));
+    const throttle = new SignalThrottle(
+      50,
+      globalTimers,
+      () => Date.now(),
+      (key, data) => sent.push([key, data]),
+    );
     return { sent, throttle };
   }
 
@@ -21,7 +26,10 @@ describe('SignalThrottle', () => {
     vi.advanceTimersByTime(49);
     expect(sent).toEqual([['cursor', 1]]);
     vi.advanceTimersByTime(1);
-    expect(sent).toEqual([['cursor', 1], ['cursor', 3]]);
+    expect(sent).toEqual([
+      ['cursor', 1],
+      ['cursor', 3],
+    ]);
     vi.advanceTimersByTime(1000);
     expect(sent).toHaveLength(2);
   });
@@ -30,7 +38,10 @@ describe('SignalThrottle', () => {
     const { sent, throttle } = setup();
     throttle.push('cursor', 1);
     throttle.push('typing', true);
-    expect(sent).toEqual([['cursor', 1], ['typing', true]]);
+    expect(sent).toEqual([
+      ['cursor', 1],
+      ['typing', true],
+    ]);
   });
 
   it('drops pending values on clear', () => {

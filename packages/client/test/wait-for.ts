@@ -36,12 +36,7 @@ export function waitFor(source: object, name: string, match: Match<unknown> = ()
 
 /** Resolve once `check()` is true, re-checked on every event `name`; reject after `timeoutMs`. */
 export function waitUntil(source: SwitchboardClient, name: keyof ClientEvents, check: () => boolean, timeoutMs?: number): Promise<void>;
-export function waitUntil<T, P>(
-  source: Subscription<T, P>,
-  name: keyof SubscriptionEvents<T, P>,
-  check: () => boolean,
-  timeoutMs?: number,
-): Promise<void>;
+export function waitUntil<T, P>(source: Subscription<T, P>, name: keyof SubscriptionEvents<T, P>, check: () => boolean, timeoutMs?: number): Promise<void>;
 export async function waitUntil(source: object, name: string, check: () => boolean, timeoutMs = 8000): Promise<void> {
   if (check()) return;
   await (waitFor as (s: object, n: string, m: Match<unknown>, t: number) => Promise<unknown>)(source, name, () => check(), timeoutMs);

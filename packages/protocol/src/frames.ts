@@ -74,8 +74,12 @@ export interface ConnectResult {
   node: string;
 }
 
-export interface RefreshParams { token: string }
-export interface RefreshResult { expires?: number }
+export interface RefreshParams {
+  token: string;
+}
+export interface RefreshResult {
+  expires?: number;
+}
 
 export interface SubscribeParams {
   channel: string;
@@ -94,7 +98,9 @@ export interface SubscribeResult {
   publications?: Publication[];
 }
 
-export interface UnsubscribeParams { channel: string }
+export interface UnsubscribeParams {
+  channel: string;
+}
 
 export interface PublishParams {
   channel: string;
@@ -124,18 +130,29 @@ export interface HistoryResult {
   offset: number;
 }
 
-export interface PresenceParams { channel: string }
-export interface PresenceResult { members: PresenceMember[] }
-export interface PresenceStatsResult { users: number; connections: number }
+export interface PresenceParams {
+  channel: string;
+}
+export interface PresenceResult {
+  members: PresenceMember[];
+}
+export interface PresenceStatsResult {
+  users: number;
+  connections: number;
+}
 
 export interface PresenceSetParams {
   channel: string;
   /** A small JSON object (page, cursor colour, …); size-capped by the server. */
   state?: unknown;
 }
-export interface PresenceLeaveParams { channel: string }
+export interface PresenceLeaveParams {
+  channel: string;
+}
 
-export interface StatusParams { status: 'online' | 'away' }
+export interface StatusParams {
+  status: 'online' | 'away';
+}
 
 export interface SignalParams {
   channel: string;
@@ -178,19 +195,51 @@ export interface Reply {
  * A live publication. `epoch` names the stream it belongs to: a subscriber that sees an
  * epoch other than its position's, or an offset that skips, has missed publications.
  */
-export interface PubPush<T = unknown> extends Publication<T> { push: 'pub'; channel: string; epoch: string }
-export interface JoinPush { push: 'join'; channel: string; user: string; device: PresenceDevice }
-export interface LeavePush { push: 'leave'; channel: string; user: string; device: PresenceDevice }
-export interface UpdatePush { push: 'update'; channel: string; user: string; device: PresenceDevice }
-export interface SignalPush { push: 'signal'; channel: string; from: PublisherInfo; key: string; data: unknown }
+export interface PubPush<T = unknown> extends Publication<T> {
+  push: 'pub';
+  channel: string;
+  epoch: string;
+}
+export interface JoinPush {
+  push: 'join';
+  channel: string;
+  user: string;
+  device: PresenceDevice;
+}
+export interface LeavePush {
+  push: 'leave';
+  channel: string;
+  user: string;
+  device: PresenceDevice;
+}
+export interface UpdatePush {
+  push: 'update';
+  channel: string;
+  user: string;
+  device: PresenceDevice;
+}
+export interface SignalPush {
+  push: 'signal';
+  channel: string;
+  from: PublisherInfo;
+  key: string;
+  data: unknown;
+}
 /**
  * The server removed this subscription: an operator action or permission change, or
  * `3009` (insufficient state) when the channel's stream lost data; the code's range says
  * whether to subscribe again (see DisconnectCode).
  */
-export interface UnsubscribePush { push: 'unsubscribe'; channel: string; code: number; reason: string }
+export interface UnsubscribePush {
+  push: 'unsubscribe';
+  channel: string;
+  code: number;
+  reason: string;
+}
 /** Answer with `{"method":"pong"}` (no id) before the pong deadline. */
-export interface PingPush { push: 'ping' }
+export interface PingPush {
+  push: 'ping';
+}
 
 export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | PingPush;
 export type ServerFrame = Reply | Push;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRAME_SEPARATOR, decodeServerMessage, encodeFrame, encodeFrames, jsonDepth, splitFrames } from '../src/codec.js';
+import { decodeServerMessage, encodeFrame, encodeFrames, FRAME_SEPARATOR, jsonDepth, splitFrames } from '../src/codec.js';
 
 describe('splitFrames', () => {
   it.each<[string, string[]]>([
@@ -103,10 +103,13 @@ describe('jsonDepth', () => {
       let v: unknown = 0;
       for (let i = 0; i < depth; i++) {
         const inner = v;
-        v = Object.defineProperty({}, 'next', { enumerable: true, get: () => {
-          reads += 1;
-          return inner;
-        } });
+        v = Object.defineProperty({}, 'next', {
+          enumerable: true,
+          get: () => {
+            reads += 1;
+            return inner;
+          },
+        });
       }
       return v;
     };

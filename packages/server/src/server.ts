@@ -3,20 +3,20 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { apiKeyStore, loadKeyMaterial } from './auth/key-files.js';
-import { type TokenClaims, mintToken } from './auth/mint.js';
+import { mintToken, type TokenClaims } from './auth/mint.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { Node } from './core/node.js';
-import { createError } from './errors/sb-error.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
 import { createRedisEngine, redisEngineOptions, usesRedis } from './engine/redis/redis-engine.js';
+import { createError } from './errors/sb-error.js';
 import { builtinFeatures, loadConfig } from './features/builtin.js';
 import { FeatureHost } from './features/host.js';
 import type { FeatureModule } from './features/manifest.js';
 import { createHttpApp } from './http/app.js';
-import { type SdkBuild, findSdkBuild } from './http/sdk.js';
+import { findSdkBuild, type SdkBuild } from './http/sdk.js';
 import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -71,7 +71,9 @@ export class Switchboard {
     const keys = loadKeyMaterial(config);
     const now = options.now ?? Date.now;
     const verifier = await TokenVerifier.create(config.auth, keys.secret, now);
-    const engine = options.engine ?? (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
+    const engine =
+      options.engine ??
+      (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
     const sdk = findSdkBuild();
@@ -153,7 +155,15 @@ export class Switchboard {
     await this.features.stop();
     this.database.stop();
     const { engine } = this.node;
-    await Promise.allSettled([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close(), this.storage.close()]);
+    await Promise.allSettled([
+      engine.broker.close(),
+      engine.presence.close(),
+      engine.control.close(),
+      engine.limits.close(),
+      engine.messages.close(),
+      engine.leases.close(),
+      this.storage.close(),
+    ]);
   }
 }
 

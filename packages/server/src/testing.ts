@@ -5,8 +5,11 @@
  * the HTTP API's route table and OpenAPI builder. An embedding app's own tests may use it
  * too; it is not the application API and may change between minor versions.
  */
+
+export { createStoredApiKey } from './auth/key-files.js';
 export type { BrokerHandler, StreamPublication } from './engine/broker.js';
 export { RedisConnection, type RedisConnectionOptions } from './engine/redis/connection.js';
+export { RedisKeys } from './engine/redis/keys.js';
 export { NodeRegistry } from './engine/redis/node-registry.js';
 export { RedisBroker } from './engine/redis/redis-broker.js';
 export { RedisControlBus } from './engine/redis/redis-control-bus.js';
@@ -14,13 +17,11 @@ export { usesRedis } from './engine/redis/redis-engine.js';
 export { RedisLimitStore } from './engine/redis/redis-limit-store.js';
 export { RedisNodeMessages } from './engine/redis/redis-node-messages.js';
 export { RedisPresenceStore } from './engine/redis/redis-presence.js';
-export { type RedisAddress, parseAddresses } from './engine/redis/topology.js';
+export { parseAddresses, type RedisAddress } from './engine/redis/topology.js';
 export { builtinMigrations, listOptions } from './features/builtin.js';
-export { createStoredApiKey } from './auth/key-files.js';
-export { migrateToLatest } from './storage/migrate.js';
-export { Storage } from './storage/storage.js';
-export { isTransient } from './storage/failures.js';
 export { HTTP_STATUS } from './http/api/errors.js';
 export { apiRoutes } from './http/api/index.js';
 export { type OpenApiDocument, openApiDocument } from './http/api/openapi.js';
-export { RedisKeys } from './engine/redis/keys.js';
+export { isTransient } from './storage/failures.js';
+export { migrateToLatest } from './storage/migrate.js';
+export { Storage } from './storage/storage.js';

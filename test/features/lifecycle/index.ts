@@ -1,4 +1,4 @@
-import { type Hooks, defineFeature } from '@switchboard/server';
+import { defineFeature, type Hooks } from '@switchboard/server';
 
 /**
  * A feature that only listens: every lifecycle hook appends one line to `log`, so a test
@@ -7,12 +7,24 @@ import { type Hooks, defineFeature } from '@switchboard/server';
 export function lifecycleFeature(log: string[]) {
   const who = (client: { identity: { user: string } | null }) => client.identity?.user ?? '?';
   const hooks: Hooks = {
-    afterSubscribe: ({ client, channel, recovered }) => { log.push(`afterSubscribe ${who(client)} ${channel.channel} recovered=${recovered}`); },
-    onUnsubscribe: ({ client, channel, reason }) => { log.push(`onUnsubscribe ${who(client)} ${channel.channel} ${reason}`); },
-    onPresenceJoin: ({ client, channel, state }) => { log.push(`onPresenceJoin ${who(client)} ${channel.channel} ${state}`); },
-    onPresenceLeave: ({ client, channel }) => { log.push(`onPresenceLeave ${who(client)} ${channel.channel}`); },
-    onConnectionLost: ({ client }) => { log.push(`onConnectionLost ${who(client)}`); },
-    onDisconnect: ({ client }) => { log.push(`onDisconnect ${who(client)}`); },
+    afterSubscribe: ({ client, channel, recovered }) => {
+      log.push(`afterSubscribe ${who(client)} ${channel.channel} recovered=${recovered}`);
+    },
+    onUnsubscribe: ({ client, channel, reason }) => {
+      log.push(`onUnsubscribe ${who(client)} ${channel.channel} ${reason}`);
+    },
+    onPresenceJoin: ({ client, channel, state }) => {
+      log.push(`onPresenceJoin ${who(client)} ${channel.channel} ${state}`);
+    },
+    onPresenceLeave: ({ client, channel }) => {
+      log.push(`onPresenceLeave ${who(client)} ${channel.channel}`);
+    },
+    onConnectionLost: ({ client }) => {
+      log.push(`onConnectionLost ${who(client)}`);
+    },
+    onDisconnect: ({ client }) => {
+      log.push(`onDisconnect ${who(client)}`);
+    },
   };
   return defineFeature({ name: 'lifecycle', hooks });
 }

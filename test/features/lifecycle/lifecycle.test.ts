@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/eventually.js';
 import { RawClient } from '../../helpers/raw-client.js';
-import { type TestServer, startTestServer } from '../../helpers/server.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { lifecycleFeature } from './index.js';
 
 /** Lifecycle hooks of a feature manifest, over a real server and real WebSockets. */
@@ -95,10 +95,6 @@ describe('lifecycle hooks', () => {
     const c = await RawClient.connect(s.url, await s.token({ sub: 'eve' }));
     await c.call('subscribe', { channel: 'project:r' });
     c.close();
-    expect(await lines('eve', from, 3)).toEqual([
-      'afterSubscribe eve project:r recovered=null',
-      'onUnsubscribe eve project:r disconnect',
-      'onDisconnect eve',
-    ]);
+    expect(await lines('eve', from, 3)).toEqual(['afterSubscribe eve project:r recovered=null', 'onUnsubscribe eve project:r disconnect', 'onDisconnect eve']);
   });
 });

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { type Identity, type FeatureModule, ReplyError, defineCommand, defineFeature, defineRoute, int } from '@switchboard/server';
+import { defineCommand, defineFeature, defineRoute, type FeatureModule, type Identity, int, ReplyError } from '@switchboard/server';
 import { z } from 'zod';
 import { WIDGET_MIGRATIONS } from './migrations.js';
 import { WidgetStore } from './store.js';
@@ -36,29 +36,34 @@ export function widgetsFeature(): FeatureModule<WidgetsConfig, WidgetService> {
     namespaces: { widgets: { subscribe: 'authenticated', clientPublish: false, presence: false } },
     migrations: WIDGET_MIGRATIONS,
     errors: { SB_ERR_WIDGETS_CONFIG: 'widgets misconfigured' },
-    commands: [defineCommand({
-      method: 'widgets.add',
-      params: z.strictObject({ name: widgetName }),
-      async handler({ client }, p) {
-        const { tenant, user } = client.identity as Identity;
-        const { store, config } = state();
-        if ((await store.list(tenant, user)).length >= config.maxPerUser) throw new ReplyError(ErrorCode.LimitExceeded, `at most ${config.maxPerUser} widgets`);
-        await store.add(tenant, user, p.name);
-        return { name: p.name };
-      },
-    })],
-    routes: (config) => [defineRoute({
-      method: 'GET',
-      url: '/widgets',
-      operationId: 'listWidgets',
-      tag: 'widgets',
-      summary: `A user's widgets (at most ${config.maxPerUser})`,
-      query: z.strictObject({ user: z.string().min(1).max(128) }),
-      response: z.object({ widgets: z.array(z.string()) }),
-      async handler({ tenant, query }) {
-        return { widgets: await state().store.list(tenant, query.user) };
-      },
-    })],
+    commands: [
+      defineCommand({
+        method: 'widgets.add',
+        params: z.strictObject({ name: widgetName }),
+        async handler({ client }, p) {
+          const { tenant, user } = client.identity as Identity;
+          const { store, config } = state();
+          if ((await store.list(tenant, user)).length >= config.maxPerUser)
+            throw new ReplyError(ErrorCode.LimitExceeded, `at most ${config.maxPerUser} widgets`);
+          await store.add(tenant, user, p.name);
+          return { name: p.name };
+        },
+      }),
+    ],
+    routes: (config) => [
+      defineRoute({
+        method: 'GET',
+        url: '/widgets',
+        operationId: 'listWidgets',
+        tag: 'widgets',
+        summary: `A user's widgets (at most ${config.maxPerUser})`,
+        query: z.strictObject({ user: z.string().min(1).max(128) }),
+        response: z.object({ widgets: z.array(z.string()) }),
+        async handler({ tenant, query }) {
+          return { widgets: await state().store.list(tenant, query.user) };
+        },
+      }),
+    ],
     hooks: {
       async beforeSubscribe({ client, channel }) {
         if (channel.namespace !== 'widgets') return;

@@ -1,4 +1,4 @@
-import { type FeatureModule, defineFeature, defineRoute } from '@switchboard/server';
+import { defineFeature, defineRoute, type FeatureModule } from '@switchboard/server';
 import { z } from 'zod';
 import type { WidgetService } from './index.js';
 
@@ -8,18 +8,20 @@ export function widgetStatsFeature(): FeatureModule {
   return defineFeature({
     name: 'widget-stats',
     dependsOn: ['widgets'],
-    routes: () => [defineRoute({
-      method: 'GET',
-      url: '/widget-stats',
-      operationId: 'widgetStats',
-      tag: 'widgets',
-      summary: 'How many widgets a user has',
-      query: z.strictObject({ user: z.string().min(1).max(128) }),
-      response: z.object({ count: z.number().int() }),
-      async handler({ tenant, query }) {
-        return { count: (await (widgets as WidgetService).list(tenant, query.user)).length };
-      },
-    })],
+    routes: () => [
+      defineRoute({
+        method: 'GET',
+        url: '/widget-stats',
+        operationId: 'widgetStats',
+        tag: 'widgets',
+        summary: 'How many widgets a user has',
+        query: z.strictObject({ user: z.string().min(1).max(128) }),
+        response: z.object({ count: z.number().int() }),
+        async handler({ tenant, query }) {
+          return { count: (await (widgets as WidgetService).list(tenant, query.user)).length };
+        },
+      }),
+    ],
     start(ctx) {
       widgets = ctx.feature<WidgetService>('widgets');
     },

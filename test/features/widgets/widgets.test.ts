@@ -2,11 +2,11 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '@switchboard/protocol';
-import { type FeatureModule, Switchboard, builtinFeatures, configFor, defineFeature, defineRoute } from '@switchboard/server';
+import { builtinFeatures, configFor, defineFeature, defineRoute, type FeatureModule, Switchboard } from '@switchboard/server';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type DurableServer, STORES, type TestDatabase, createTestDatabase, reply, startDurableServer } from '../../durable/helpers.js';
+import { createTestDatabase, type DurableServer, reply, STORES, startDurableServer, type TestDatabase } from '../../durable/helpers.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { widgetsFeature } from './index.js';
 import { widgetStatsFeature } from './stats.js';
@@ -26,10 +26,10 @@ async function migrationNames(s: DurableServer): Promise<string[]> {
   return rows.map((r) => r.name).sort();
 }
 
-describe('a feature\'s config section', () => {
+describe("a feature's config section", () => {
   const config = configFor([...builtinFeatures(), widgetsFeature()]);
 
-  it('becomes options with a flag, an environment variable and help, like the kernel\'s', () => {
+  it("becomes options with a flag, an environment variable and help, like the kernel's", () => {
     const opt = config.listOptions().find((o) => o.key === 'widgets.maxPerUser');
     expect(opt).toMatchObject({ flag: '--widgets.max-per-user', env: 'SWITCHBOARD_WIDGETS_MAX_PER_USER', description: 'widgets one user may add (default 3)' });
     expect(config.loadConfig({ env: {} })['widgets']).toEqual({ maxPerUser: 3 });
@@ -40,7 +40,9 @@ describe('a feature\'s config section', () => {
 
   it('is validated strictly, naming the option', () => {
     expect(() => config.parseConfig({ widgets: { maxPerUsr: 1 } })).toThrow(/SB_ERR_CONFIG_INVALID[\s\S]*widgets\.maxPerUsr/);
-    expect(() => config.parseConfig({ widgets: { maxPerUser: 0 } })).toThrow(/widgets\.maxPerUser \(--widgets\.max-per-user \/ SWITCHBOARD_WIDGETS_MAX_PER_USER\)/);
+    expect(() => config.parseConfig({ widgets: { maxPerUser: 0 } })).toThrow(
+      /widgets\.maxPerUser \(--widgets\.max-per-user \/ SWITCHBOARD_WIDGETS_MAX_PER_USER\)/,
+    );
   });
 });
 
@@ -66,7 +68,10 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
     const c = await RawClient.connect(s.url, await s.token({ sub: 'ann' }));
     expect(reply(await c.call('widgets.add', { name: 'alpha' }))).toEqual({ name: 'alpha' });
     expect(reply(await c.call('widgets.add', { name: 'beta' }))).toEqual({ name: 'beta' });
-    expect((await c.call('widgets.add', { name: 'gamma' })).error).toMatchObject({ code: ErrorCode.LimitExceeded.code, message: expect.stringContaining('at most 2') });
+    expect((await c.call('widgets.add', { name: 'gamma' })).error).toMatchObject({
+      code: ErrorCode.LimitExceeded.code,
+      message: expect.stringContaining('at most 2'),
+    });
     expect((await c.call('widgets.add', { name: 'Not Valid' })).error?.code).toBe(ErrorCode.BadRequest.code);
 
     const list = await s.api('GET', '/widgets?user=ann', admin(s));
@@ -77,7 +82,10 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
 
     // The hook: `widgets:{name}` (its default namespace) only for a widget that exists.
     expect(reply(await c.call('subscribe', { channel: 'widgets:alpha' }))).toBeDefined();
-    expect((await c.call('subscribe', { channel: 'widgets:nope' })).error).toMatchObject({ code: ErrorCode.PermissionDenied.code, message: expect.stringContaining('no widget nope') });
+    expect((await c.call('subscribe', { channel: 'widgets:nope' })).error).toMatchObject({
+      code: ErrorCode.PermissionDenied.code,
+      message: expect.stringContaining('no widget nope'),
+    });
 
     // The service, used by a feature that depends on it.
     expect((await s.api('GET', '/widget-stats?user=ann', admin(s))).body).toEqual({ count: 2 });
@@ -86,8 +94,11 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
 
   it('has its routes in the OpenAPI document, from the schemas that validate them', async () => {
     const res = await s.api('GET', '/openapi.json', { key: null });
-    const paths = res.body['paths'] as Record<string, Record<string, { operationId: string; summary: string; parameters: Array<{ name: string; in: string; required: boolean }> }>>;
-    expect(paths['/widgets']?.['get']).toMatchObject({ operationId: 'listWidgets', summary: 'A user\'s widgets (at most 2)' });
+    const paths = res.body['paths'] as Record<
+      string,
+      Record<string, { operationId: string; summary: string; parameters: Array<{ name: string; in: string; required: boolean }> }>
+    >;
+    expect(paths['/widgets']?.['get']).toMatchObject({ operationId: 'listWidgets', summary: "A user's widgets (at most 2)" });
     expect(paths['/widgets']?.['get']?.parameters).toContainEqual(expect.objectContaining({ name: 'user', in: 'query', required: true }));
     expect(paths['/widget-stats']?.['get']?.operationId).toBe('widgetStats');
     expect(paths['/notifications']?.['post']?.operationId).toBe('createNotifications');
@@ -105,7 +116,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
   const dir = mkdtempSync(join(tmpdir(), 'sb-widgets-old-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('gets only the new feature\'s migration and keeps the old data', async () => {
+  it("gets only the new feature's migration and keeps the old data", async () => {
     copyFileSync(FIXTURE, join(dir, 'switchboard.db'));
     const s = await startDurableServer('sqlite', { keepDataDir: dir, features: [widgetsFeature()] }, { database: '', schema: null, drop: async () => {} });
     try {
@@ -141,9 +152,21 @@ describe('manifests are checked before anything starts', () => {
   it('clashes with the kernel or another feature are SB_ERR_FEATURE_MANIFEST', async () => {
     const schema = z.strictObject({});
     await expect(starting([bare('limits', { config: { schema, description: 'x' } })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*"limits"/);
-    await expect(starting([bare('rooms', { namespaces: { user: { subscribe: 'authenticated' } } })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*namespace "user"/);
-    await expect(starting([bare('again', { migrations: [{ name: '0003_notifications', up: async () => {} }] })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*0003_notifications/);
-    const publish = defineRoute({ method: 'POST', url: '/publish', operationId: 'mine', tag: 't', summary: 's', response: z.object({}), handler: async () => ({}) });
+    await expect(starting([bare('rooms', { namespaces: { user: { subscribe: 'authenticated' } } })])).rejects.toThrow(
+      /SB_ERR_FEATURE_MANIFEST.*namespace "user"/,
+    );
+    await expect(starting([bare('again', { migrations: [{ name: '0003_notifications', up: async () => {} }] })])).rejects.toThrow(
+      /SB_ERR_FEATURE_MANIFEST.*0003_notifications/,
+    );
+    const publish = defineRoute({
+      method: 'POST',
+      url: '/publish',
+      operationId: 'mine',
+      tag: 't',
+      summary: 's',
+      response: z.object({}),
+      handler: async () => ({}),
+    });
     await expect(starting([bare('router', { routes: () => [publish] })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*POST \/publish/);
     await expect(starting([bare('errs', { errors: { SB_ERR_LISTEN: 'mine' } })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*SB_ERR_LISTEN/);
   });
@@ -154,10 +177,16 @@ describe('manifests are checked before anything starts', () => {
 
   it('an embedding app may run without the built-in features', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-bare-'));
-    const server = await Switchboard.create({ config: { logLevel: 'silent', host: '127.0.0.1', port: 0, dataDir }, builtinFeatures: false, features: [widgetsFeature()] });
+    const server = await Switchboard.create({
+      config: { logLevel: 'silent', host: '127.0.0.1', port: 0, dataDir },
+      builtinFeatures: false,
+      features: [widgetsFeature()],
+    });
     try {
       const { port } = await server.listen();
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/notifications?user=ann`, { headers: { authorization: `Bearer ${server.devAdminKey}`, 'x-switchboard-tenant': 'acme' } });
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/notifications?user=ann`, {
+        headers: { authorization: `Bearer ${server.devAdminKey}`, 'x-switchboard-tenant': 'acme' },
+      });
       expect(res.status).toBe(404);
       const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(server.storage.db);
       expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', 'widgets_0001_widgets']);

@@ -49,7 +49,11 @@ export class ApiKeyStore {
   /** When the source was last asked for its version (ms, monotonic). */
   #checkedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(keys: readonly StoredApiKey[], source: ApiKeySource | null = null, private readonly onError: (err: unknown) => void = () => {}) {
+  constructor(
+    keys: readonly StoredApiKey[],
+    source: ApiKeySource | null = null,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {
     this.#fixed = [...keys];
     this.#source = source;
     this.#refresh();

@@ -12,7 +12,10 @@ const ACTION_SET: ReadonlySet<string> = new Set(CAPABILITY_ACTIONS);
 
 /** Compile a channel pattern: `*` matches any run of characters, everything else is literal. */
 export function compilePattern(pattern: string): RegExp {
-  const escaped = pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const escaped = pattern
+    .split('*')
+    .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${escaped}$`, 's');
 }
 
@@ -68,7 +71,11 @@ export function allows(rules: readonly CapabilityRule[], channel: string, action
 export function parseCapabilityFlag(flag: string): [string, CapabilityAction[]] | null {
   const eq = flag.lastIndexOf('=');
   if (eq <= 0) return null;
-  const actions = flag.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
+  const actions = flag
+    .slice(eq + 1)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (actions.length === 0 || actions.some((a) => !ACTION_SET.has(a))) return null;
   return [flag.slice(0, eq), actions as CapabilityAction[]];
 }

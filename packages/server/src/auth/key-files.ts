@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { createError } from '../errors/sb-error.js';
-import { ApiKeyStore, type ApiKeySource, type StoredApiKey, generateApiKey } from './api-keys.js';
+import { type ApiKeySource, ApiKeyStore, generateApiKey, type StoredApiKey } from './api-keys.js';
 
 export interface KeyMaterial {
   /** HMAC secret for tokens, when one is configured or generated. */

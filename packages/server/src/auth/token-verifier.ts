@@ -1,7 +1,14 @@
 import { TENANT_RE, USER_RE } from '@switchboard/protocol';
 import {
-  createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, importSPKI, jwtVerify,
-  type CryptoKey, type JWTPayload, type JWTVerifyGetKey,
+  type CryptoKey,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  importSPKI,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
 } from 'jose';
 import type { Config } from '../config/schema.js';
 import { type CapabilityRule, parseCapabilities } from './capabilities.js';
@@ -29,7 +36,10 @@ export function validUntil(identity: Pick<Identity, 'expires'>, clockSkew: numbe
 }
 
 export class TokenError extends Error {
-  constructor(readonly failure: TokenFailure, message: string) {
+  constructor(
+    readonly failure: TokenFailure,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -63,7 +73,13 @@ export class TokenVerifier {
   readonly #jwks: JwksEntry[];
   readonly #now: () => number;
 
-  private constructor(private readonly auth: Config['auth'], secretKeys: Map<string, CryptoKey> | null, publicKeys: PublicKeyEntry[], jwks: JwksEntry[], now: () => number) {
+  private constructor(
+    private readonly auth: Config['auth'],
+    secretKeys: Map<string, CryptoKey> | null,
+    publicKeys: PublicKeyEntry[],
+    jwks: JwksEntry[],
+    now: () => number,
+  ) {
     this.#secretKeys = secretKeys;
     this.#publicKeys = publicKeys;
     this.#jwks = jwks;
@@ -114,7 +130,12 @@ export class TokenVerifier {
     // jose checks time in whole seconds: give it one second more than the skew, so that the
     // millisecond checks in #identity (the rule) are the ones that refuse.
     const tolerance = Math.ceil(this.auth.clockSkew / 1000) + 1;
-    const common = { requiredClaims: ['exp', 'sub'], currentDate: new Date(now), clockTolerance: tolerance, ...(this.auth.audience ? { audience: this.auth.audience } : {}) };
+    const common = {
+      requiredClaims: ['exp', 'sub'],
+      currentDate: new Date(now),
+      clockTolerance: tolerance,
+      ...(this.auth.audience ? { audience: this.auth.audience } : {}),
+    };
 
     let payload: JWTPayload;
     let scopeTenant: string | undefined;
@@ -124,7 +145,9 @@ export class TokenVerifier {
         if (!key) throw new TokenError('invalid', 'algorithm not allowed');
         ({ payload } = await jwtVerify(token, key, { ...common, algorithms: [alg], ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}) }));
       } else {
-        const key = this.#publicKeys.find((k) => k.alg === alg && (header.kid === undefined || k.kid === header.kid) && (k.issuer === undefined || k.issuer === unverified.iss));
+        const key = this.#publicKeys.find(
+          (k) => k.alg === alg && (header.kid === undefined || k.kid === header.kid) && (k.issuer === undefined || k.issuer === unverified.iss),
+        );
         if (key) {
           scopeTenant = key.tenant;
           ({ payload } = await jwtVerify(token, key.key, { ...common, algorithms: [key.alg], ...(key.issuer ? { issuer: key.issuer } : {}) }));

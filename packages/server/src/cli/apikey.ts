@@ -1,8 +1,8 @@
 import { TENANT_RE } from '@switchboard/protocol';
 import { createStoredApiKey, readStoredApiKeys, revokeStoredApiKey } from '../auth/key-files.js';
-import { loadConfig } from '../features/builtin.js';
 import { createError } from '../errors/sb-error.js';
-import { type ParsedArgs, flag } from './args.js';
+import { loadConfig } from '../features/builtin.js';
+import { flag, type ParsedArgs } from './args.js';
 
 export const APIKEY_HELP = `Usage: switchboard apikey create (--tenant <tenant> | --admin) [--data ./data]
        switchboard apikey list [--data ./data]
@@ -45,7 +45,8 @@ export async function apikey(args: ParsedArgs, out: (text: string) => void): Pro
 function create(args: ParsedArgs, dataDir: string, out: (text: string) => void): void {
   const tenant = flag(args, '--tenant');
   const admin = flag(args, '--admin') === 'true';
-  if (!admin && (!tenant || !TENANT_RE.test(tenant))) throw createError('SB_ERR_CLI_ARGS', '--tenant <tenant> (letters, digits, _ and -) or --admin is required');
+  if (!admin && (!tenant || !TENANT_RE.test(tenant)))
+    throw createError('SB_ERR_CLI_ARGS', '--tenant <tenant> (letters, digits, _ and -) or --admin is required');
   const { key, id } = createStoredApiKey(dataDir, admin ? null : (tenant as string));
   out(`API key ${id} (${admin ? 'admin' : `tenant ${tenant}`}), shown once:`);
   out(key);

@@ -1,7 +1,7 @@
 import { builtinMigrations, loadConfig } from '../features/builtin.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { Storage } from '../storage/storage.js';
-import { type ParsedArgs, flag } from './args.js';
+import { flag, type ParsedArgs } from './args.js';
 
 export const MIGRATE_HELP = `Usage: switchboard migrate [--database <postgres URL>] [--data ./data] [--config file.json]
 

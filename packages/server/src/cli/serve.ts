@@ -1,7 +1,7 @@
 import { listOptions, loadConfig } from '../features/builtin.js';
-import { Switchboard } from '../server.js';
 import { sdkUrl } from '../http/sdk.js';
-import { type ParsedArgs, flag } from './args.js';
+import { Switchboard } from '../server.js';
+import { flag, type ParsedArgs } from './args.js';
 
 export const SERVE_HELP = () => {
   const lines = listOptions().map((o) => `  ${o.flag.padEnd(44)} ${o.env}\n  ${''.padEnd(44)} ${o.description}`);
@@ -62,13 +62,17 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   const sdk = server.sdk;
   const classic = sdk?.files['switchboard.js'];
   if (sdk && classic) {
-    out(`  Browser SDK: <script src="${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.js')}" integrity="${classic.integrity}" crossorigin="anonymous"></script>`);
+    out(
+      `  Browser SDK: <script src="${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.js')}" integrity="${classic.integrity}" crossorigin="anonymous"></script>`,
+    );
     out(`               or import { SwitchboardClient } from '${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.mjs')}'`);
   }
   const { ready, checks } = server.node.readiness();
   if (!ready) {
     // Say what the node waits for, rather than a banner that reads as if all were well.
-    const waiting = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name, state]) => `${name}: ${state}`);
+    const waiting = Object.entries(checks)
+      .filter(([, state]) => state !== 'ok')
+      .map(([name, state]) => `${name}: ${state}`);
     out(`  NOT READY:  ${waiting.join('; ')} — retrying; /readyz answers 503 until then`);
   }
   if (config.development && server.secret) {
@@ -78,7 +82,8 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
     out(`  Token (tenant demo, user dev, 24h): ${token}`);
     if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
     out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
-    out(`  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' http://${host}:${port}/api/v1/publish`);
+    out(
+      `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' http://${host}:${port}/api/v1/publish`,
+    );
   }
-
 }

@@ -1,10 +1,10 @@
 import { parseCapabilityFlag } from '../auth/capabilities.js';
 import { loadKeyMaterial, secretSource } from '../auth/key-files.js';
 import { mintToken } from '../auth/mint.js';
-import { loadConfig } from '../features/builtin.js';
 import { parseDuration } from '../config/duration.js';
 import { createError } from '../errors/sb-error.js';
-import { type ParsedArgs, flag, flagAll } from './args.js';
+import { loadConfig } from '../features/builtin.js';
+import { flag, flagAll, type ParsedArgs } from './args.js';
 
 export const TOKEN_HELP = `Usage: switchboard token --sub <user> --tenant <tenant> [--ttl 1h] [--cap 'pattern=actions']... [--info JSON]
 
@@ -24,7 +24,8 @@ export async function token(args: ParsedArgs, out: (text: string) => void): Prom
   const caps: Record<string, string[]> = {};
   for (const c of flagAll(args, '--cap')) {
     const parsed = parseCapabilityFlag(c);
-    if (!parsed) throw createError('SB_ERR_CLI_ARGS', `--cap ${c}: expected 'pattern=action,action' with actions subscribe, publish, presence, history, signal`);
+    if (!parsed)
+      throw createError('SB_ERR_CLI_ARGS', `--cap ${c}: expected 'pattern=action,action' with actions subscribe, publish, presence, history, signal`);
     caps[parsed[0]] = [...new Set([...(caps[parsed[0]] ?? []), ...parsed[1]])];
   }
   const infoText = flag(args, '--info');

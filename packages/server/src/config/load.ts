@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createError, SwitchboardError } from '../errors/sb-error.js';
+import { ENV_ALIASES, FLAG_ALIASES, listOptions, type OptionInfo } from './options.js';
 import type { Config, ConfigInput, ConfigSchema } from './schema.js';
-import { ENV_ALIASES, FLAG_ALIASES, type OptionInfo, listOptions } from './options.js';
-import { SwitchboardError, createError } from '../errors/sb-error.js';
 
 type Tree = { [key: string]: unknown };
 
@@ -19,7 +19,8 @@ function merge(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = Object.hasOwn(out, k) ? out[k] : undefined;
-    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) && k !== 'namespaces') out[k] = merge(b as Tree, v as Tree);
+    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) && k !== 'namespaces')
+      out[k] = merge(b as Tree, v as Tree);
     else out[k] = v;
   }
   return out;
@@ -98,7 +99,8 @@ export function parseConfig(input: ConfigInput | Tree, schema: ConfigSchema): Re
       const key = issue.path.join('.');
       const opt = options.find((o) => key === o.key || key.startsWith(`${o.key}.`));
       const where = opt ? `${key} (${opt.flag} / ${opt.env})` : key || '(root)';
-      const extra = issue.code === 'unrecognized_keys' ? `: unknown option ${issue.keys.map((k) => (key ? `${key}.${k}` : k)).join(', ')}` : `: ${issue.message}`;
+      const extra =
+        issue.code === 'unrecognized_keys' ? `: unknown option ${issue.keys.map((k) => (key ? `${key}.${k}` : k)).join(', ')}` : `: ${issue.message}`;
       return `  ${where}${extra}`;
     });
     throw createError('SB_ERR_CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);

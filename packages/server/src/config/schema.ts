@@ -28,7 +28,10 @@ export const namespaceSchema = z.strictObject({
    * `owner` — only `ns:{sub}` by its own user (personal channels);
    * `authenticated` — any connected user of the tenant.
    */
-  subscribe: z.enum(['capability', 'owner', 'authenticated']).default('capability').describe('who may subscribe: capability | owner | authenticated (default capability)'),
+  subscribe: z
+    .enum(['capability', 'owner', 'authenticated'])
+    .default('capability')
+    .describe('who may subscribe: capability | owner | authenticated (default capability)'),
   /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
 });
@@ -57,91 +60,142 @@ const coreShape = {
   /** Durable data: a PostgreSQL URL, or empty for a SQLite file (switchboard.db) in the data directory. */
   database: z.string().default('').describe('PostgreSQL URL; SQLite file in the data directory when empty (--database / DATABASE_URL)'),
   /** Redis URL for the shared engine (--redis / REDIS_URL); the in-memory engine when unset. */
-  redis: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').optional().describe('Redis URL for the shared engine (--redis / REDIS_URL); in-memory engine when unset'),
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\//, 'expected redis://… or rediss://…')
+    .optional()
+    .describe('Redis URL for the shared engine (--redis / REDIS_URL); in-memory engine when unset'),
   /** Sentinels that locate the Redis master (`host:port`, comma separated); `redis` then only gives credentials, TLS and db. */
-  redisSentinels: z.string().regex(HOST_PORTS, 'expected host:port[,host:port…]').optional()
+  redisSentinels: z
+    .string()
+    .regex(HOST_PORTS, 'expected host:port[,host:port…]')
+    .optional()
     .describe('Redis Sentinels host:port, comma separated: the shared engine finds the master through them (redis URL, if set, gives only credentials/TLS/db)'),
   /** Name of the master group the Sentinels monitor. */
-  redisSentinelMaster: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).default('mymaster').describe('master group name monitored by the Sentinels (default mymaster)'),
+  redisSentinelMaster: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+    .default('mymaster')
+    .describe('master group name monitored by the Sentinels (default mymaster)'),
   /** Seed nodes of a Redis Cluster (`host:port`, comma separated); `redis` then only gives credentials and TLS. */
-  redisCluster: z.string().regex(HOST_PORTS, 'expected host:port[,host:port…]').optional()
+  redisCluster: z
+    .string()
+    .regex(HOST_PORTS, 'expected host:port[,host:port…]')
+    .optional()
     .describe('Redis Cluster seed nodes host:port, comma separated: the shared engine runs on the cluster (redis URL, if set, gives only credentials/TLS)'),
   /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
-  redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('sb').describe('prefix of Redis keys, so deployments can share one Redis (default sb)'),
+  redisPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default('sb')
+    .describe('prefix of Redis keys, so deployments can share one Redis (default sb)'),
   /** Node id used in logs and metrics; random when empty. */
   nodeId: z.string().default('').describe('node id for logs and metrics (default random)'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level (default info)'),
   /** Browser Origins allowed to open WebSockets ("*" allows all; development mode adds localhost). */
   allowedOrigins: list('browser Origins allowed to connect, comma separated ("*" = any; default none, localhost in development)'),
 
-  auth: z.strictObject({
-    /** Shared secret for HMAC tokens (HS256/384/512). Generated in the data directory in development mode. */
-    secret: z.string().min(32).optional().describe('HMAC secret for tokens, at least 32 characters'),
-    /** PEM or JWK public keys for RSA / ECDSA / EdDSA tokens; each pinned to its algorithms, optionally to an issuer and tenant. */
-    publicKeys: z.array(z.strictObject({
-      kid: z.string().optional(),
-      alg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
-      pem: z.string(),
-      issuer: z.string().optional(),
-      tenant: z.string().optional(),
-    })).default([]).describe('public keys (config file only)'),
-    /** JWKS endpoints; a key is looked up by `kid` only in the JWKS of the token's configured issuer. */
-    jwks: z.array(z.strictObject({
-      url: z.url(),
-      issuer: z.string(),
-      tenant: z.string().optional(),
-      algorithms: z.array(z.string()).default(['RS256', 'ES256', 'EdDSA']),
-    })).default([]).describe('JWKS endpoints by issuer (config file only)'),
-    audience: z.string().optional().describe('required `aud` claim, when set'),
-    issuer: z.string().optional().describe('required `iss` claim for HMAC tokens, when set'),
-    maxTokenLifetime: duration('24h', 'longest accepted token lifetime (exp - iat, or exp - now)'),
-    clockSkew: duration('30s', 'clock tolerance for exp and nbf'),
-    maxTokenBytes: int(8192, 256, 65536, 'largest accepted token, bytes'),
-  }).prefault({}).describe('token verification'),
+  auth: z
+    .strictObject({
+      /** Shared secret for HMAC tokens (HS256/384/512). Generated in the data directory in development mode. */
+      secret: z.string().min(32).optional().describe('HMAC secret for tokens, at least 32 characters'),
+      /** PEM or JWK public keys for RSA / ECDSA / EdDSA tokens; each pinned to its algorithms, optionally to an issuer and tenant. */
+      publicKeys: z
+        .array(
+          z.strictObject({
+            kid: z.string().optional(),
+            alg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+            pem: z.string(),
+            issuer: z.string().optional(),
+            tenant: z.string().optional(),
+          }),
+        )
+        .default([])
+        .describe('public keys (config file only)'),
+      /** JWKS endpoints; a key is looked up by `kid` only in the JWKS of the token's configured issuer. */
+      jwks: z
+        .array(
+          z.strictObject({
+            url: z.url(),
+            issuer: z.string(),
+            tenant: z.string().optional(),
+            algorithms: z.array(z.string()).default(['RS256', 'ES256', 'EdDSA']),
+          }),
+        )
+        .default([])
+        .describe('JWKS endpoints by issuer (config file only)'),
+      audience: z.string().optional().describe('required `aud` claim, when set'),
+      issuer: z.string().optional().describe('required `iss` claim for HMAC tokens, when set'),
+      maxTokenLifetime: duration('24h', 'longest accepted token lifetime (exp - iat, or exp - now)'),
+      clockSkew: duration('30s', 'clock tolerance for exp and nbf'),
+      maxTokenBytes: int(8192, 256, 65536, 'largest accepted token, bytes'),
+    })
+    .prefault({})
+    .describe('token verification'),
 
   /** API keys for the HTTP API, stored as SHA-256 hashes; `tenant: null` is an admin key. Also read from the data directory. */
-  apiKeys: z.array(z.strictObject({
-    id: z.string().min(1).max(64),
-    hash: z.string().regex(/^[0-9a-f]{64}$/),
-    tenant: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).nullable(),
-  })).default([]).describe('API keys as {id, hash, tenant} (config file or JSON; `switchboard apikey` creates them)'),
+  apiKeys: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1).max(64),
+        hash: z.string().regex(/^[0-9a-f]{64}$/),
+        tenant: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/)
+          .nullable(),
+      }),
+    )
+    .default([])
+    .describe('API keys as {id, hash, tenant} (config file or JSON; `switchboard apikey` creates them)'),
 
-  limits: z.strictObject({
-    maxMessageBytes: int(65536, 1024, 64 * 1024 * 1024, 'largest WebSocket message accepted, bytes'),
-    maxChannelNameLength: int(255, 16, 1024, 'longest channel name, characters'),
-    maxChannelsPerConnection: int(128, 1, 100_000, 'subscriptions per connection'),
-    connectionsPerUser: int(32, 1, 1_000_000, 'concurrent connections per user'),
-    connectionsPerTenant: int(100_000, 1, 10_000_000, 'concurrent connections per tenant'),
-    newConnectionsPerIpPerSecond: int(50, 1, 1_000_000, 'new WebSocket connections per IP address per second (burst = 2x)'),
-    commandsPerSecond: int(200, 1, 1_000_000, 'commands per connection per second (burst = 2x); far beyond it the connection is closed'),
-    publishPerSecondPerConnection: int(50, 1, 1_000_000, 'publishes per connection per second (burst = 2x)'),
-    publishPerMinutePerUser: int(3000, 1, 100_000_000, 'publishes per user per minute over all connections (burst = rate/6)'),
-    signalsPerSecond: int(30, 1, 100_000, 'signals per connection per second (burst = 2x)'),
-    maxPresenceMembers: int(1000, 1, 1_000_000, 'presence entries (connections) per channel'),
-    maxPresenceStateBytes: int(1024, 0, 65536, 'largest presence state, bytes'),
-    maxSignalBytes: int(2048, 0, 65536, 'largest signal payload, bytes'),
-    historyPageSize: int(100, 1, 10_000, 'largest history page'),
-    maxIdleStreams: int(100_000, 100, 100_000_000, 'channel streams kept that never had a publication and have no subscriber (oldest forgotten first)'),
-    maxRecovery: int(1000, 1, 100_000, 'most publications recovered on resubscribe (beyond: recovered false)'),
-    maxJsonDepth: int(32, 2, 1000, 'deepest nesting accepted in a frame'),
-    httpBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest HTTP request body, bytes'),
-    httpBatchSize: int(100, 1, 10_000, 'largest HTTP batch (publications or channels)'),
-    queueSignalDropBytes: int(262_144, 1024, 1 << 30, 'bytes buffered for a connection above which signals are dropped'),
-    queueMaxBytes: int(4_194_304, 4096, 1 << 30, 'bytes buffered for a connection above which it is closed as a slow consumer'),
-  }).prefault({}).describe('limits'),
+  limits: z
+    .strictObject({
+      maxMessageBytes: int(65536, 1024, 64 * 1024 * 1024, 'largest WebSocket message accepted, bytes'),
+      maxChannelNameLength: int(255, 16, 1024, 'longest channel name, characters'),
+      maxChannelsPerConnection: int(128, 1, 100_000, 'subscriptions per connection'),
+      connectionsPerUser: int(32, 1, 1_000_000, 'concurrent connections per user'),
+      connectionsPerTenant: int(100_000, 1, 10_000_000, 'concurrent connections per tenant'),
+      newConnectionsPerIpPerSecond: int(50, 1, 1_000_000, 'new WebSocket connections per IP address per second (burst = 2x)'),
+      commandsPerSecond: int(200, 1, 1_000_000, 'commands per connection per second (burst = 2x); far beyond it the connection is closed'),
+      publishPerSecondPerConnection: int(50, 1, 1_000_000, 'publishes per connection per second (burst = 2x)'),
+      publishPerMinutePerUser: int(3000, 1, 100_000_000, 'publishes per user per minute over all connections (burst = rate/6)'),
+      signalsPerSecond: int(30, 1, 100_000, 'signals per connection per second (burst = 2x)'),
+      maxPresenceMembers: int(1000, 1, 1_000_000, 'presence entries (connections) per channel'),
+      maxPresenceStateBytes: int(1024, 0, 65536, 'largest presence state, bytes'),
+      maxSignalBytes: int(2048, 0, 65536, 'largest signal payload, bytes'),
+      historyPageSize: int(100, 1, 10_000, 'largest history page'),
+      maxIdleStreams: int(100_000, 100, 100_000_000, 'channel streams kept that never had a publication and have no subscriber (oldest forgotten first)'),
+      maxRecovery: int(1000, 1, 100_000, 'most publications recovered on resubscribe (beyond: recovered false)'),
+      maxJsonDepth: int(32, 2, 1000, 'deepest nesting accepted in a frame'),
+      httpBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest HTTP request body, bytes'),
+      httpBatchSize: int(100, 1, 10_000, 'largest HTTP batch (publications or channels)'),
+      queueSignalDropBytes: int(262_144, 1024, 1 << 30, 'bytes buffered for a connection above which signals are dropped'),
+      queueMaxBytes: int(4_194_304, 4096, 1 << 30, 'bytes buffered for a connection above which it is closed as a slow consumer'),
+    })
+    .prefault({})
+    .describe('limits'),
 
-  timeouts: z.strictObject({
-    handshake: duration('10s', 'deadline for the connect command after the upgrade'),
-    ping: duration('25s', 'interval between server pings'),
-    pong: duration('10s', 'deadline for the pong after a ping; a silent connection leaves presence after ping + pong'),
-    idle: duration('5m', 'without client activity a presence member becomes idle'),
-    idempotency: duration('5m', 'window in which a repeated idempotency key is deduplicated'),
-    shutdown: duration('10s', 'longest graceful shutdown before exit'),
-    httpRequest: duration('30s', 'HTTP request timeout'),
-    httpHeaders: duration('10s', 'HTTP header timeout'),
-    presenceTtl: duration('15s', 'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this'),
-    positionCheck: duration('30s', 'redis engine: each node compares its subscribed channels\' stream positions with Redis this often, a safety net for losses no publication reveals (0 = never; meta is still kept alive every minute)'),
-  }).prefault({}).describe('timeouts'),
+  timeouts: z
+    .strictObject({
+      handshake: duration('10s', 'deadline for the connect command after the upgrade'),
+      ping: duration('25s', 'interval between server pings'),
+      pong: duration('10s', 'deadline for the pong after a ping; a silent connection leaves presence after ping + pong'),
+      idle: duration('5m', 'without client activity a presence member becomes idle'),
+      idempotency: duration('5m', 'window in which a repeated idempotency key is deduplicated'),
+      shutdown: duration('10s', 'longest graceful shutdown before exit'),
+      httpRequest: duration('30s', 'HTTP request timeout'),
+      httpHeaders: duration('10s', 'HTTP header timeout'),
+      presenceTtl: duration(
+        '15s',
+        'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this',
+      ),
+      positionCheck: duration(
+        '30s',
+        "redis engine: each node compares its subscribed channels' stream positions with Redis this often, a safety net for losses no publication reveals (0 = never; meta is still kept alive every minute)",
+      ),
+    })
+    .prefault({})
+    .describe('timeouts'),
 };
 
 const namespaceName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/);
@@ -163,17 +217,20 @@ function schemaWith(sections: readonly ConfigSection[]) {
   const namespaces: Record<string, NamespaceInput> = { ...CORE_NAMESPACES };
   for (const s of sections) Object.assign(namespaces, s.namespaces);
   const featureShape = Object.fromEntries(sections.flatMap((s) => (s.schema ? [[s.key, s.schema.prefault({}).describe(s.description ?? s.key)]] : [])));
-  return z.strictObject({
-    ...coreShape,
-    ...featureShape,
-    /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
-    namespaces: z.record(namespaceName, namespaceSchema.prefault({}))
-      .prefault(namespaces as never)
-      .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
-  }).refine((c) => !(c.redisSentinels && c.redisCluster), {
-    message: 'give redisSentinels or redisCluster, not both',
-    path: ['redisCluster'],
-  });
+  return z
+    .strictObject({
+      ...coreShape,
+      ...featureShape,
+      /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
+      namespaces: z
+        .record(namespaceName, namespaceSchema.prefault({}))
+        .prefault(namespaces as never)
+        .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
+    })
+    .refine((c) => !(c.redisSentinels && c.redisCluster), {
+      message: 'give redisSentinels or redisCluster, not both',
+      path: ['redisCluster'],
+    });
 }
 
 const coreSchema = schemaWith([]);

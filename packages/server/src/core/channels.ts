@@ -21,7 +21,10 @@ export const KEY_SEPARATOR = '|';
 export class ChannelResolver {
   readonly #namespaces: ReadonlyMap<string, NamespaceConfig>;
 
-  constructor(namespaces: Readonly<Record<string, NamespaceConfig>>, private readonly maxLength: number) {
+  constructor(
+    namespaces: Readonly<Record<string, NamespaceConfig>>,
+    private readonly maxLength: number,
+  ) {
     this.#namespaces = new Map(Object.entries(namespaces));
   }
 

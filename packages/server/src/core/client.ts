@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import {
-  type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceStatus, jsonDepth, splitFrames,
-} from '@switchboard/protocol';
+import { DisconnectCode, type DisconnectInfo, ErrorCode, jsonDepth, type PresenceStatus, splitFrames } from '@switchboard/protocol';
 import { type Identity, validUntil } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
-import type { Connection, ConnectionMeta } from './connection.js';
-import type { ClientHost, KernelSession } from './kernel-context.js';
-import { PING_FRAME, errorFrame, replyFrame } from './encode.js';
 import { ReplyError } from '../errors/reply-error.js';
+import type { Connection, ConnectionMeta } from './connection.js';
+import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
+import type { ClientHost, KernelSession } from './kernel-context.js';
 import type { Subscription } from './subscription.js';
 import type { TimerHandle } from './timer-wheel.js';
 
@@ -83,7 +81,11 @@ export class Client implements KernelSession {
   #cleaned = false;
   #lost = false;
 
-  constructor(readonly node: ClientHost, private readonly conn: Connection, readonly meta: ConnectionMeta) {
+  constructor(
+    readonly node: ClientHost,
+    private readonly conn: Connection,
+    readonly meta: ConnectionMeta,
+  ) {
     const l = node.config.limits;
     this.connectedAt = node.now();
     this.#lastActivity = this.connectedAt;
@@ -99,7 +101,9 @@ export class Client implements KernelSession {
   submitTurn(): { ready: Promise<void>; done: () => void } {
     const ready = this.#submitted;
     let done = noop;
-    this.#submitted = new Promise<void>((resolve) => { done = resolve; });
+    this.#submitted = new Promise<void>((resolve) => {
+      done = resolve;
+    });
     return { ready, done };
   }
 

@@ -13,7 +13,9 @@ export function publicationJson(pub: StreamPublication): string {
 
 export function publicationPush(channel: string, pub: StreamPublication, epoch: string): Buffer {
   const info = pub.info ? `,"info":${JSON.stringify(pub.info)}` : '';
-  return Buffer.from(`{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${info},"data":${pub.data}}`);
+  return Buffer.from(
+    `{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${info},"data":${pub.data}}`,
+  );
 }
 
 /** `{"push":"unsubscribe",…}`: the server removed a subscription, with the code saying why. */

@@ -22,7 +22,10 @@ interface Entry<S extends Subscriber> {
 export class Hub<S extends Subscriber = Subscriber> {
   readonly #channels = new Map<string, Entry<S>>();
 
-  constructor(private readonly broker: Broker, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   async add(key: string, client: S): Promise<void> {
     let entry = this.#channels.get(key);

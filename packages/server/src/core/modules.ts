@@ -1,8 +1,8 @@
 import type { Identity } from '../auth/token-verifier.js';
+import { createError } from '../errors/sb-error.js';
 import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
 import type { SessionContext } from './context.js';
-import { createError } from '../errors/sb-error.js';
 
 /** Why a subscription ended: the client's `unsubscribe`, the server (API, revoked permission, lost stream), or the connection closing. */
 export type UnsubscribeReason = 'client' | 'server' | 'disconnect';
@@ -35,10 +35,16 @@ export interface HookPayloads {
 }
 export type HookName = keyof HookPayloads;
 export const HOOK_NAMES: readonly HookName[] = [
-  'onConnect', 'onDisconnect', 'onConnectionLost',
-  'beforeSubscribe', 'afterSubscribe', 'onUnsubscribe',
-  'onPresenceJoin', 'onPresenceLeave',
-  'beforePublish', 'afterPublish',
+  'onConnect',
+  'onDisconnect',
+  'onConnectionLost',
+  'beforeSubscribe',
+  'afterSubscribe',
+  'onUnsubscribe',
+  'onPresenceJoin',
+  'onPresenceLeave',
+  'beforePublish',
+  'afterPublish',
 ];
 
 export type Hooks = { [K in HookName]?: (payload: HookPayloads[K]) => void | Promise<void> };
@@ -64,7 +70,8 @@ export class ModuleRegistry {
   register(feature: ModuleParts, commands: { has(method: string): boolean; set(method: string, command: CommandDefinition): unknown }): void {
     if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
     for (const dep of feature.dependsOn ?? []) {
-      if (!this.features.some((f) => f.name === dep)) throw createError('SB_ERR_FEATURE_DEPENDENCY', `feature "${feature.name}" needs "${dep}", registered before it`);
+      if (!this.features.some((f) => f.name === dep))
+        throw createError('SB_ERR_FEATURE_DEPENDENCY', `feature "${feature.name}" needs "${dep}", registered before it`);
     }
     for (const name of Object.keys(feature.hooks ?? {})) {
       if (!HOOK_NAMES.includes(name as HookName)) throw createError('SB_ERR_FEATURE_HOOK', `feature "${feature.name}" has unknown hook "${name}"`);

@@ -1,32 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { type DisconnectInfo, DisconnectCode, ErrorCode, type PresenceMember } from '@switchboard/protocol';
+import { DisconnectCode, type DisconnectInfo, ErrorCode, type PresenceMember } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
-import {
-  type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication,
-} from '../engine/broker.js';
+import { type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication } from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
-import { type Metrics, createMetrics } from '../observability/metrics.js';
+import { ReplyError } from '../errors/reply-error.js';
+import { createError } from '../errors/sb-error.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { NodeStats } from '../observability/stats.js';
+import type { Storage } from '../storage/storage.js';
 import { ChannelResolver, type ResolvedChannel } from './channels.js';
 import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
-import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
-import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { coreCommands } from './commands/index.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
-import { Hub } from './hub.js';
+import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { Hub } from './hub.js';
+import type { ClientHost, KernelCommandContext } from './kernel-context.js';
+import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { deviceOf, groupPresence } from './presence.js';
 import type { Subscription } from './subscription.js';
-import { ReplyError } from '../errors/reply-error.js';
-import { createError } from '../errors/sb-error.js';
-import type { Storage } from '../storage/storage.js';
 import { TimerWheel } from './timer-wheel.js';
 
 export interface NodeOptions {
@@ -347,7 +345,8 @@ export class Node implements ClientHost {
     }
     if (!outcome.deduplicated) {
       this.stats.publications++;
-      await this.#modules.run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
+      await this.#modules
+        .run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
         .catch((err) => this.logger.warn({ err }, 'afterPublish hook failed'));
     }
     return outcome;
@@ -420,7 +419,8 @@ export class Node implements ClientHost {
       this.#joined.add(sub);
       this.#notice('onPresenceJoin', { client, channel: ch, state });
     }
-    if (ch.options.joinLeave) await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
+    if (ch.options.joinLeave)
+      await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
   }
 
   async leavePresence(client: Client, ch: ResolvedChannel): Promise<void> {
@@ -520,9 +520,11 @@ export class Node implements ClientHost {
     this.#unsubscribed(client, sub, reason);
     if (present) {
       // The subscription is gone; remove the entry directly.
-      this.engine.presence.remove(key, client.id)
+      this.engine.presence
+        .remove(key, client.id)
         .then((removed) => {
-          if (removed && sub.ch.options.joinLeave) return this.engine.broker.publishEvent(key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
+          if (removed && sub.ch.options.joinLeave)
+            return this.engine.broker.publishEvent(key, { kind: 'leave', user: removed.user, device: deviceOf(removed) });
         })
         .catch((err) => this.logger.warn({ err }, 'presence leave failed'));
     }

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type Broker, type BrokerHandler, type ChannelEvent, type HistoryPage, type HistoryQuery, type PublishOptions, type PublishOutcome,
-  RateLimited, type StreamPublication,
+  type Broker,
+  type BrokerHandler,
+  type ChannelEvent,
+  type HistoryPage,
+  type HistoryQuery,
+  type PublishOptions,
+  type PublishOutcome,
+  RateLimited,
+  type StreamPublication,
 } from './broker.js';
 
 /** Rate buckets a publish may take from (the engine's limit store). */

@@ -1,4 +1,4 @@
-import { type Lease, type LeaseStore, checkTtl } from './lease-store.js';
+import { checkTtl, type Lease, type LeaseStore } from './lease-store.js';
 
 interface Held {
   owner: string;

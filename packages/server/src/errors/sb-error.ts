@@ -36,7 +36,10 @@ export type SbErrorCode = keyof typeof SB_ERRORS;
 export type FeatureErrorCode = `SB_ERR_${string}`;
 
 export class SwitchboardError extends Error {
-  constructor(readonly code: SbErrorCode | FeatureErrorCode, message: string) {
+  constructor(
+    readonly code: SbErrorCode | FeatureErrorCode,
+    message: string,
+  ) {
     super(`${code}: ${message}`);
     this.name = 'SwitchboardError';
   }

@@ -1,10 +1,19 @@
-import { type Config, type ConfigSchema, type ConfigSection, CORE_CONFIG_KEYS, CORE_NAMESPACES, type NamespaceInput, buildConfigSchema, namespaceSchema } from '../config/schema.js';
-import type { Endpoint } from '../core/endpoint.js';
+import {
+  buildConfigSchema,
+  CORE_CONFIG_KEYS,
+  CORE_NAMESPACES,
+  type Config,
+  type ConfigSchema,
+  type ConfigSection,
+  type NamespaceInput,
+  namespaceSchema,
+} from '../config/schema.js';
 import type { NodeContext } from '../core/context.js';
-import { type FeatureErrorCode, SB_ERRORS, SwitchboardError, createError } from '../errors/sb-error.js';
+import type { Endpoint } from '../core/endpoint.js';
+import { createError, type FeatureErrorCode, SB_ERRORS, SwitchboardError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
-import type { NamedMigration } from '../storage/migration.js';
 import { migrationList } from '../storage/migrate.js';
+import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
 import { featureLeases, featureMessages } from './scoped-engine.js';
@@ -40,7 +49,9 @@ export class FeatureHost {
 
   #checkConfig(): void {
     const keys = new Set(CORE_CONFIG_KEYS);
-    const namespaces = new Map<string, { by: string; options: NamespaceInput }>(Object.entries(CORE_NAMESPACES).map(([n, o]) => [n, { by: 'the kernel', options: o }]));
+    const namespaces = new Map<string, { by: string; options: NamespaceInput }>(
+      Object.entries(CORE_NAMESPACES).map(([n, o]) => [n, { by: 'the kernel', options: o }]),
+    );
     for (const f of this.#features) {
       if (f.config) {
         if (keys.has(f.name)) throw conflict(`feature "${f.name}": its config section would take the option "${f.name}", which exists`);
@@ -48,7 +59,8 @@ export class FeatureHost {
       }
       for (const [name, options] of Object.entries(f.namespaces ?? {})) {
         const other = namespaces.get(name);
-        if (other && !sameNamespace(other.options, options)) throw conflict(`feature "${f.name}": namespace "${name}" is declared by ${other.by} with other options`);
+        if (other && !sameNamespace(other.options, options))
+          throw conflict(`feature "${f.name}": namespace "${name}" is declared by ${other.by} with other options`);
         if (!other) namespaces.set(name, { by: `feature "${f.name}"`, options });
       }
     }
@@ -91,16 +103,20 @@ export class FeatureHost {
 
   /** The features' WebSocket endpoints, each handed its feature's service once that started. */
   endpoints(config: Config): Endpoint[] {
-    return this.#features.flatMap((f) => (f.endpoints?.(config[f.name]) ?? []).map((e): Endpoint => ({
-      ...e,
-      open: (connection, request) => {
-        if (!this.#services.has(f.name)) {
-          connection.close(TRY_AGAIN_LATER, 'starting');
-          return { message() {} };
-        }
-        return e.open(connection, request, this.#services.get(f.name));
-      },
-    })));
+    return this.#features.flatMap((f) =>
+      (f.endpoints?.(config[f.name]) ?? []).map(
+        (e): Endpoint => ({
+          ...e,
+          open: (connection, request) => {
+            if (!this.#services.has(f.name)) {
+              connection.close(TRY_AGAIN_LATER, 'starting');
+              return { message() {} };
+            }
+            return e.open(connection, request, this.#services.get(f.name));
+          },
+        }),
+      ),
+    );
   }
 
   /** Start every feature in registration order; if one fails, those started are stopped again. */
@@ -139,7 +155,8 @@ export class FeatureHost {
     const messages = featureMessages(f.name, node.messages, logger);
     const leases = featureLeases(f.name, node.leases);
     const feature = <T>(name: string): T => {
-      if (!(f.dependsOn ?? []).includes(name)) throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
+      if (!(f.dependsOn ?? []).includes(name))
+        throw createError('SB_ERR_FEATURE_SERVICE', `feature "${f.name}" looked up "${name}", which is not in its dependsOn`);
       return this.service<T>(name);
     };
     return {

@@ -13,13 +13,15 @@ export type FeatureLeases = LeaseStoreView;
  */
 export function featureMessages(feature: string, messages: NodeMessagesView, logger: Logger): FeatureMessages {
   const scoped = (op: string) => `${feature}.${op}`;
-  const logged = <A extends unknown[]>(what: string, fn: (...args: A) => void | Promise<void>) => async (...args: A): Promise<void> => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      logger.warn({ err, op: what }, 'node message handler failed');
-    }
-  };
+  const logged =
+    <A extends unknown[]>(what: string, fn: (...args: A) => void | Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        await fn(...args);
+      } catch (err) {
+        logger.warn({ err, op: what }, 'node message handler failed');
+      }
+    };
   return {
     get nodeId() {
       return messages.nodeId;

@@ -17,10 +17,18 @@ export interface FeatureScope {
  */
 export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext {
   return {
-    get id() { return node.id; },
-    get config() { return node.config; },
-    get limits() { return node.limits; },
-    get draining() { return node.draining; },
+    get id() {
+      return node.id;
+    },
+    get config() {
+      return node.config;
+    },
+    get limits() {
+      return node.limits;
+    },
+    get draining() {
+      return node.draining;
+    },
     logger: scope.logger,
     messages: scope.messages,
     leases: scope.leases,

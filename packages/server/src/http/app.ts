@@ -5,7 +5,7 @@ import type { NodeContext } from '../core/context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
-import { type SdkBuild, registerSdk } from './sdk.js';
+import { registerSdk, type SdkBuild } from './sdk.js';
 
 /** The node as the HTTP app sees it: its context, and readiness and metrics for the probes. */
 export interface ServedNode extends NodeContext {
@@ -17,7 +17,12 @@ export interface ServedNode extends NodeContext {
  * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1 (with the
  * features' routes). Node's header and request timeouts are set from the configuration.
  */
-export async function createHttpApp(node: ServedNode, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = [], sdk: SdkBuild | null = null): Promise<FastifyInstance> {
+export async function createHttpApp(
+  node: ServedNode,
+  apiKeys: ApiKeyStore,
+  featureRoutes: readonly ApiRoute[] = [],
+  sdk: SdkBuild | null = null,
+): Promise<FastifyInstance> {
   const { config } = node;
   const app = Fastify({
     logger: false,
@@ -28,7 +33,10 @@ export async function createHttpApp(node: ServedNode, apiKeys: ApiKeyStore, feat
     connectionTimeout: 0,
     routerOptions: { maxParamLength: 1024 },
     // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
-    http: { maxHeaderSize: 16384, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.timeouts.httpHeaders, config.timeouts.httpRequest) / 4))) },
+    http: {
+      maxHeaderSize: 16384,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.timeouts.httpHeaders, config.timeouts.httpRequest) / 4))),
+    },
     // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
     frameworkErrors: (err, _req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;

@@ -57,7 +57,11 @@ export function registerSdk(app: FastifyInstance, sdk: SdkBuild | null): void {
   const files = new Map<string, { body: Buffer; gzip: Buffer; etag: string; type: string }>();
   for (const [name, meta] of Object.entries(sdk?.files ?? {})) {
     const body = readFileSync(join((sdk as SdkBuild).dir, name));
-    const type = name.endsWith('.json') ? 'application/json; charset=utf-8' : /\.d\.m?ts$/.test(name) ? 'application/typescript; charset=utf-8' : 'text/javascript; charset=utf-8';
+    const type = name.endsWith('.json')
+      ? 'application/json; charset=utf-8'
+      : /\.d\.m?ts$/.test(name)
+        ? 'application/typescript; charset=utf-8'
+        : 'text/javascript; charset=utf-8';
     files.set(name, { body, gzip: gzipSync(body, { level: 9 }), etag: `"${meta.integrity}"`, type });
   }
   const manifest = sdk ? Buffer.from(JSON.stringify({ version: sdk.version, build: sdk.build, path: `/sdk/${sdk.build}/`, files: sdk.files })) : null;
@@ -72,9 +76,16 @@ export function registerSdk(app: FastifyInstance, sdk: SdkBuild | null): void {
     const file = files.get(versioned ? rest.slice((sdk as SdkBuild).build.length + 1) : rest);
     if (!file) {
       const message = sdk ? 'no such SDK file (see /sdk/manifest.json)' : 'the SDK browser build is not installed (npm run build)';
-      return reply.code(404).type('application/json; charset=utf-8').send({ error: { code: 117, message, temporary: false } });
+      return reply
+        .code(404)
+        .type('application/json; charset=utf-8')
+        .send({ error: { code: 117, message, temporary: false } });
     }
-    reply.header('cache-control', versioned ? IMMUTABLE : 'no-cache').header('etag', file.etag).header('vary', 'accept-encoding').type(file.type);
+    reply
+      .header('cache-control', versioned ? IMMUTABLE : 'no-cache')
+      .header('etag', file.etag)
+      .header('vary', 'accept-encoding')
+      .type(file.type);
     // Where the module's declarations are (read by Deno and some bundlers), next to it.
     const name = versioned ? rest.slice((sdk as SdkBuild).build.length + 1) : rest;
     const declarations = DECLARATIONS[name];

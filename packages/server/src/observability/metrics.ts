@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeStats } from './stats.js';
 
 export interface MetricSources {
@@ -15,18 +15,50 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   const { stats } = sources;
   const mirror = (name: string, help: string, read: () => number) =>
-    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
   const mirrorMap = <K>(name: string, help: string, label: string, map: Map<K, number>) =>
     new Counter({
-      name, help, labelNames: [label], registers: [registry],
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
       collect() {
         this.reset();
         for (const [k, v] of map) this.inc({ [label]: String(k) }, v);
       },
     });
-  new Gauge({ name: 'switchboard_connections', help: 'Open client connections', registers: [registry], collect() { this.set(sources.connections()); } });
-  new Gauge({ name: 'switchboard_subscriptions', help: 'Channel subscriptions of open connections', registers: [registry], collect() { this.set(sources.subscriptions()); } });
-  new Gauge({ name: 'switchboard_channels', help: 'Channels with local subscribers', registers: [registry], collect() { this.set(sources.channels()); } });
+  new Gauge({
+    name: 'switchboard_connections',
+    help: 'Open client connections',
+    registers: [registry],
+    collect() {
+      this.set(sources.connections());
+    },
+  });
+  new Gauge({
+    name: 'switchboard_subscriptions',
+    help: 'Channel subscriptions of open connections',
+    registers: [registry],
+    collect() {
+      this.set(sources.subscriptions());
+    },
+  });
+  new Gauge({
+    name: 'switchboard_channels',
+    help: 'Channels with local subscribers',
+    registers: [registry],
+    collect() {
+      this.set(sources.channels());
+    },
+  });
   mirror('switchboard_messages_in_total', 'WebSocket messages received', () => stats.messagesIn);
   mirror('switchboard_messages_out_total', 'Frames sent to clients', () => stats.messagesOut);
   mirror('switchboard_bytes_in_total', 'Bytes received in WebSocket messages', () => stats.bytesIn);
@@ -34,8 +66,17 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   mirror('switchboard_publications_total', 'Publications accepted', () => stats.publications);
   mirrorMap('switchboard_errors_total', 'Reply errors by code', 'code', stats.errors);
   mirrorMap('switchboard_drops_total', 'Dropped frames or connections by reason', 'reason', stats.drops);
-  mirrorMap('switchboard_stream_losses_total', 'Channels whose stream lost publications under local subscribers, by cause (epoch, regressed, gap, removed)', 'cause', stats.streamLosses);
-  mirror('switchboard_resubscribes_requested_total', 'Subscriptions told to resubscribe and recover (unsubscribe push 3009) after a stream loss', () => stats.resyncs);
+  mirrorMap(
+    'switchboard_stream_losses_total',
+    'Channels whose stream lost publications under local subscribers, by cause (epoch, regressed, gap, removed)',
+    'cause',
+    stats.streamLosses,
+  );
+  mirror(
+    'switchboard_resubscribes_requested_total',
+    'Subscriptions told to resubscribe and recover (unsubscribe push 3009) after a stream loss',
+    () => stats.resyncs,
+  );
   mirrorMap('switchboard_disconnects_total', 'Server-initiated closes by close code', 'code', stats.disconnects);
   const commandDuration = new Histogram({
     name: 'switchboard_command_duration_seconds',

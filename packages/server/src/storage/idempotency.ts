@@ -17,14 +17,19 @@ export const idempotencyKeys = {
   /** Claim `key` inside `trx`; when it was used before, the first request's result. */
   async claim<R, DB extends SharedTables>(tx: Transaction<DB>, tenant: string, scope: string, key: string, now: number): Promise<Claim<R>> {
     const trx = shared(tx);
-    const inserted = await trx.insertInto('sb_idempotency_keys')
+    const inserted = await trx
+      .insertInto('sb_idempotency_keys')
       .values({ tenant, scope, key, result: null, created_at: now })
       .onConflict((oc) => oc.columns(['tenant', 'scope', 'key']).doNothing())
       .returning('key')
       .execute();
     if (inserted.length > 0) return { first: true };
-    const row = await trx.selectFrom('sb_idempotency_keys').select('result')
-      .where('tenant', '=', tenant).where('scope', '=', scope).where('key', '=', key)
+    const row = await trx
+      .selectFrom('sb_idempotency_keys')
+      .select('result')
+      .where('tenant', '=', tenant)
+      .where('scope', '=', scope)
+      .where('key', '=', key)
       .executeTakeFirst();
     if (!row || row.result === null) throw new ReplyError(ErrorCode.Unavailable, 'a request with this idempotency key is in progress');
     return { first: false, result: JSON.parse(row.result) as R };
@@ -32,8 +37,12 @@ export const idempotencyKeys = {
 
   /** Store the result of the request that claimed `key` (same transaction). */
   async complete<DB extends SharedTables>(trx: Transaction<DB>, tenant: string, scope: string, key: string, result: unknown): Promise<void> {
-    await shared(trx).updateTable('sb_idempotency_keys').set({ result: JSON.stringify(result) })
-      .where('tenant', '=', tenant).where('scope', '=', scope).where('key', '=', key)
+    await shared(trx)
+      .updateTable('sb_idempotency_keys')
+      .set({ result: JSON.stringify(result) })
+      .where('tenant', '=', tenant)
+      .where('scope', '=', scope)
+      .where('key', '=', key)
       .execute();
   },
 

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { SwitchboardError, createError } from '../errors/sb-error.js';
+import { createError, SwitchboardError } from '../errors/sb-error.js';
 import type { NamedMigration } from './migration.js';
 import { SHARED_MIGRATIONS } from './migrations.js';
 import type { Storage } from './storage.js';
@@ -56,7 +56,10 @@ export function migrationList(featureMigrations: readonly NamedMigration[]): Nam
 }
 
 class Recorder {
-  constructor(private readonly storage: Storage, private readonly schema: string | undefined) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly schema: string | undefined,
+  ) {}
 
   #table(db: Db): MigrationsDb {
     const typed = db as unknown as MigrationsDb;
@@ -74,7 +77,9 @@ class Recorder {
   async ensureTable(): Promise<void> {
     await this.locked(async (trx) => {
       const schema = this.schema ? trx.schema.withSchema(this.schema) : trx.schema;
-      await schema.createTable(TABLE).ifNotExists()
+      await schema
+        .createTable(TABLE)
+        .ifNotExists()
         .addColumn('name', 'varchar(255)', (c) => c.notNull().primaryKey())
         .addColumn('timestamp', 'varchar(255)', (c) => c.notNull())
         .execute();

@@ -10,7 +10,8 @@ type Db = Kysely<unknown>;
 
 const users: Migration = {
   async up(db: Db) {
-    await db.schema.createTable('sb_users')
+    await db.schema
+      .createTable('sb_users')
       .addColumn('tenant', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('first_seen', 'bigint', (c) => c.notNull())
@@ -25,7 +26,8 @@ const users: Migration = {
 
 const idempotency: Migration = {
   async up(db: Db) {
-    await db.schema.createTable('sb_idempotency_keys')
+    await db.schema
+      .createTable('sb_idempotency_keys')
       .addColumn('tenant', 'text', (c) => c.notNull())
       .addColumn('scope', 'text', (c) => c.notNull())
       .addColumn('key', 'text', (c) => c.notNull())

@@ -42,14 +42,17 @@ export const cursorParam = z.string().min(1).max(200);
 /** A time filter or time value: Unix milliseconds (number or digits) or an ISO 8601 date. */
 export const timeParam = z.union([
   z.number().int().min(0).max(8.64e15),
-  z.string().max(64).transform((s, ctx) => {
-    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-    if (!Number.isSafeInteger(ms) || ms < 0) {
-      ctx.addIssue({ code: 'custom', message: 'expected Unix milliseconds or an ISO 8601 date' });
-      return z.NEVER;
-    }
-    return ms;
-  }),
+  z
+    .string()
+    .max(64)
+    .transform((s, ctx) => {
+      const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+      if (!Number.isSafeInteger(ms) || ms < 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected Unix milliseconds or an ISO 8601 date' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
 ]);
 
 /**

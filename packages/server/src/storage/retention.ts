@@ -9,7 +9,10 @@ export class RetentionSweep {
   #running: Promise<void> | null = null;
   #logger: Logger | null = null;
 
-  constructor(private readonly what: string, private readonly run: () => Promise<Record<string, number>>) {}
+  constructor(
+    private readonly what: string,
+    private readonly run: () => Promise<Record<string, number>>,
+  ) {}
 
   async start(logger: Logger, interval: number): Promise<void> {
     this.#logger = logger;

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, type Transaction, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { createError } from '../errors/sb-error.js';
 import type { SharedTables } from './tables.js';
@@ -82,7 +82,8 @@ export class Storage {
   static open(options: StorageOptions): Storage {
     const url = options.database.trim();
     if (url === '') return Storage.#openSqlite(options.dataDir);
-    if (!/^postgres(ql)?:\/\//.test(url)) throw createError('SB_ERR_CONFIG_INVALID', 'database (--database / DATABASE_URL): expected a postgres:// or postgresql:// URL, or empty for SQLite');
+    if (!/^postgres(ql)?:\/\//.test(url))
+      throw createError('SB_ERR_CONFIG_INVALID', 'database (--database / DATABASE_URL): expected a postgres:// or postgresql:// URL, or empty for SQLite');
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: pgTypes });
     // A connection that dies (database restart, network) must not crash the process: the pool
     // drops idle ones itself, and a query in flight rejects, but pg also emits 'error' on a
@@ -127,7 +128,9 @@ export class Storage {
   async probe(timeout = 2000): Promise<string | null> {
     if (this.kind === 'sqlite' && !existsSync(this.location)) return `${this.location} is gone`;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`no answer within ${timeout} ms`), timeout); });
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer within ${timeout} ms`), timeout);
+    });
     try {
       return await Promise.race([sql`select 1`.execute(this.db).then(() => null), late]);
     } catch (err) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type DisconnectInfo, DisconnectCode } from '@switchboard/protocol';
+import { DisconnectCode, type DisconnectInfo } from '@switchboard/protocol';
 import type { WebSocket } from 'ws';
 import type { ConnectionMeta } from '../core/connection.js';
 import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
@@ -31,7 +31,13 @@ class WsEndpointConnection implements EndpointConnection {
   #closed = false;
   readonly #untrack: () => void;
 
-  constructor(private readonly node: Node, private readonly endpoint: Endpoint, ws: WebSocket, frames: FrameCache, readonly meta: ConnectionMeta) {
+  constructor(
+    private readonly node: Node,
+    private readonly endpoint: Endpoint,
+    ws: WebSocket,
+    frames: FrameCache,
+    readonly meta: ConnectionMeta,
+  ) {
     this.#conn = new WsConnection(ws, frames, node.wheel);
     this.#deadline = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
     this.#untrack = node.trackEndpointConnection(this);

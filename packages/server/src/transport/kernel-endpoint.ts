@@ -3,8 +3,8 @@ import type { WebSocket } from 'ws';
 import type { Client } from '../core/client.js';
 import type { ConnectionMeta } from '../core/connection.js';
 import type { Node } from '../core/node.js';
-import type { FrameCache } from './ws-frames.js';
 import { WsConnection } from './ws-connection.js';
+import type { FrameCache } from './ws-frames.js';
 
 /** The path of the kernel protocol. */
 export const KERNEL_PATH = '/ws';

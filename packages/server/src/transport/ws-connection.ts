@@ -20,7 +20,11 @@ export class WsConnection implements Connection {
   readonly #socket: Socket;
   #closing = false;
 
-  constructor(readonly ws: WebSocket, private readonly frames: FrameCache, private readonly wheel: TimerWheel) {
+  constructor(
+    readonly ws: WebSocket,
+    private readonly frames: FrameCache,
+    private readonly wheel: TimerWheel,
+  ) {
     this.#socket = (ws as unknown as { _socket: Socket })._socket;
   }
 

@@ -6,14 +6,16 @@ import type { Endpoint, EndpointRequest } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
 import { createError } from '../errors/sb-error.js';
 import { acceptEndpoint } from './endpoint-connection.js';
-import { KERNEL_PATH, acceptKernel, kernelSubprotocol } from './kernel-endpoint.js';
+import { acceptKernel, KERNEL_PATH, kernelSubprotocol } from './kernel-endpoint.js';
 import { originAllowed } from './origin.js';
 import { FrameCache } from './ws-frames.js';
 
 function reject(socket: Duplex, status: number, text: string, extra = ''): void {
   if (socket.destroyed) return;
   const body = `${text}\n`;
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
+  );
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
@@ -42,7 +44,10 @@ export class WebSocketTransport {
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
   readonly #frames = new FrameCache();
 
-  constructor(private readonly node: Node, endpoints: readonly Endpoint[] = []) {
+  constructor(
+    private readonly node: Node,
+    endpoints: readonly Endpoint[] = [],
+  ) {
     const frames = this.#frames;
     this.#routes.set(KERNEL_PATH, {
       wss: this.#server(kernelSubprotocol, node.config.limits.maxMessageBytes),

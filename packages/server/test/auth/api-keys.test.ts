@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiKeyStore, type ApiKeySource, type StoredApiKey, generateApiKey, hashApiKey } from '../../src/auth/api-keys.js';
+import { type ApiKeySource, ApiKeyStore, generateApiKey, hashApiKey, type StoredApiKey } from '../../src/auth/api-keys.js';
 
 describe('hashApiKey', () => {
   it('is the hex SHA-256 of the key', () => {

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CAPABILITY_ACTIONS, type CapabilityAction, allows, compilePattern, parseCapabilities, parseCapabilityFlag,
-} from '../../src/auth/capabilities.js';
+import { allows, CAPABILITY_ACTIONS, type CapabilityAction, compilePattern, parseCapabilities, parseCapabilityFlag } from '../../src/auth/capabilities.js';
 
 const rules = (claim: unknown) => {
   const parsed = parseCapabilities(claim);

@@ -1,8 +1,8 @@
-import { type CryptoKey, SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { type CryptoKey, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenError, TokenVerifier, validUntil } from '../../src/auth/token-verifier.js';
-import { parseConfig } from '../../src/features/builtin.js';
 import type { Config } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/features/builtin.js';
 
 const SECRET = 'test-secret-that-is-at-least-32-characters-long';
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -260,7 +260,10 @@ describe('TokenVerifier with public keys', () => {
 describe('TokenVerifier with an issuer-pinned public key', () => {
   it('uses the key only for tokens of its issuer', async () => {
     const pair = await generateKeyPair('RS256', { extractable: true });
-    const v = await TokenVerifier.create(authConfig({ publicKeys: [{ alg: 'RS256', pem: await exportSPKI(pair.publicKey), issuer: 'https://idp.example' }] }), undefined);
+    const v = await TokenVerifier.create(
+      authConfig({ publicKeys: [{ alg: 'RS256', pem: await exportSPKI(pair.publicKey), issuer: 'https://idp.example' }] }),
+      undefined,
+    );
     const sign = (iss?: string) => new SignJWT(baseClaims(iss ? { iss } : {})).setProtectedHeader({ alg: 'RS256' }).sign(pair.privateKey);
     expect((await v.verify(await sign('https://idp.example'))).user).toBe('alice');
     expect((await failure(v, await sign('https://other.example'))).failure).toBe('invalid');
@@ -277,7 +280,9 @@ describe('TokenVerifier expiry and clock skew, on an injected clock', () => {
   beforeAll(async () => {
     verifier = await TokenVerifier.create(authConfig(), SECRET, () => clock);
   });
-  const at = (ms: number) => { clock = ms; };
+  const at = (ms: number) => {
+    clock = ms;
+  };
 
   it('accepts a token expired clockSkew − 1 s ago and reports its real exp', async () => {
     at(T0);

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromEnv, fromFlags, loadConfig, parseConfig } from '../../src/features/builtin.js';
 import { SwitchboardError } from '../../src/errors/sb-error.js';
+import { fromEnv, fromFlags, loadConfig, parseConfig } from '../../src/features/builtin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,7 +91,11 @@ describe('loadConfig sources', () => {
 
   it('merges nested objects from different sources key by key', () => {
     const path = file({ limits: { maxMessageBytes: 2048 } });
-    const config = loadConfig({ file: path, env: { SWITCHBOARD_LIMITS_MAX_CHANNELS_PER_CONNECTION: '7' }, flags: flags({ '--limits.signals-per-second': '3' }) });
+    const config = loadConfig({
+      file: path,
+      env: { SWITCHBOARD_LIMITS_MAX_CHANNELS_PER_CONNECTION: '7' },
+      flags: flags({ '--limits.signals-per-second': '3' }),
+    });
     expect(config.limits).toMatchObject({ maxMessageBytes: 2048, maxChannelsPerConnection: 7, signalsPerSecond: 3 });
   });
 
@@ -181,7 +185,9 @@ describe('loadConfig refusals', () => {
 
   it('refuses __proto__ keys in a file instead of changing prototypes', () => {
     expect(refusal(() => loadConfig({ file: file('{"__proto__":{"port":1}}'), env: {} })).message).toContain('"__proto__" is not a valid key');
-    expect(refusal(() => loadConfig({ file: file('{"limits":{"__proto__":{"maxMessageBytes":2048}}}'), env: {} })).message).toContain('"__proto__" is not a valid key');
+    expect(refusal(() => loadConfig({ file: file('{"limits":{"__proto__":{"maxMessageBytes":2048}}}'), env: {} })).message).toContain(
+      '"__proto__" is not a valid key',
+    );
     expect(({} as Record<string, unknown>)['port']).toBeUndefined();
   });
 

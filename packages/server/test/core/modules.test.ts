@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandDefinition } from '../../src/core/command.js';
 import { HOOK_NAMES, type HookPayloads, type Hooks, ModuleRegistry } from '../../src/core/modules.js';
-import type { FeatureModule } from '../../src/features/manifest.js';
 import { SwitchboardError } from '../../src/errors/sb-error.js';
+import type { FeatureModule } from '../../src/features/manifest.js';
 
 const command = (method: string): CommandDefinition => ({ method, params: undefined as never, handler: async () => ({}) });
 const payload = {} as HookPayloads['beforePublish'];
@@ -120,7 +120,19 @@ describe('ModuleRegistry.run', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    registry.register({ name: 'a', hooks: { beforePublish: async () => { calls.push('a start'); await gate; calls.push('a end'); } } }, commands);
+    registry.register(
+      {
+        name: 'a',
+        hooks: {
+          beforePublish: async () => {
+            calls.push('a start');
+            await gate;
+            calls.push('a end');
+          },
+        },
+      },
+      commands,
+    );
     registry.register({ name: 'b', hooks: { beforePublish: () => void calls.push('b') } }, commands);
     registry.register({ name: 'c', hooks: { afterPublish: () => void calls.push('other hook') } }, commands);
     registry.register({ name: 'd', hooks: { beforePublish: () => void calls.push('d') } }, commands);
@@ -148,7 +160,18 @@ describe('ModuleRegistry.run', () => {
     const calls: string[] = [];
     const refusalError = new Error('refused by b');
     registry.register({ name: 'a', hooks: { beforeSubscribe: () => void calls.push('a') } }, commands);
-    registry.register({ name: 'b', hooks: { beforeSubscribe: () => { calls.push('b'); throw refusalError; } } }, commands);
+    registry.register(
+      {
+        name: 'b',
+        hooks: {
+          beforeSubscribe: () => {
+            calls.push('b');
+            throw refusalError;
+          },
+        },
+      },
+      commands,
+    );
     registry.register({ name: 'c', hooks: { beforeSubscribe: () => void calls.push('c') } }, commands);
     await expect(registry.run('beforeSubscribe', {} as HookPayloads['beforeSubscribe'])).rejects.toBe(refusalError);
     expect(calls).toEqual(['a', 'b']);
@@ -157,7 +180,18 @@ describe('ModuleRegistry.run', () => {
   it('a rejecting async handler stops the chain too', async () => {
     const { registry, commands } = setup();
     const calls: string[] = [];
-    registry.register({ name: 'a', hooks: { onConnect: async () => { calls.push('a'); throw new Error('no'); } } }, commands);
+    registry.register(
+      {
+        name: 'a',
+        hooks: {
+          onConnect: async () => {
+            calls.push('a');
+            throw new Error('no');
+          },
+        },
+      },
+      commands,
+    );
     registry.register({ name: 'b', hooks: { onConnect: () => void calls.push('b') } }, commands);
     await expect(registry.run('onConnect', {} as HookPayloads['onConnect'])).rejects.toThrow('no');
     expect(calls).toEqual(['a']);

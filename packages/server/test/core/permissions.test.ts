@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseCapabilities } from '../../src/auth/capabilities.js';
 import type { Identity } from '../../src/auth/token-verifier.js';
+import { namespaceSchema } from '../../src/config/schema.js';
 import type { ResolvedChannel } from '../../src/core/channels.js';
 import { type Action, can } from '../../src/core/permissions.js';
-import { namespaceSchema } from '../../src/config/schema.js';
 
 const ACTIONS: Action[] = ['subscribe', 'history', 'publish', 'presence', 'signal'];
 

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { HistoryPage, StreamPublication } from '../../src/engine/broker.js';
 import { isRecovered } from '../../src/core/commands/subscribe.js';
+import type { HistoryPage, StreamPublication } from '../../src/engine/broker.js';
 
-const pubs = (from: number, to: number): StreamPublication[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, time: 0, data: '1' }));
+const pubs = (from: number, to: number): StreamPublication[] => Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, time: 0, data: '1' }));
 
 const page = (over: Partial<HistoryPage> = {}): HistoryPage => ({
   epoch: 'E',

@@ -5,7 +5,12 @@ import { TimerWheel } from '../../src/core/timer-wheel.js';
 function makeWheel(slots = 8) {
   const clock = { now: 1_000_000 };
   const errors: unknown[] = [];
-  const wheel = new TimerWheel(50, slots, () => clock.now, (err) => errors.push(err));
+  const wheel = new TimerWheel(
+    50,
+    slots,
+    () => clock.now,
+    (err) => errors.push(err),
+  );
   /** Move the clock in `step` ms ticks, advancing the wheel at each, like the interval would. */
   const run = (ms: number, step = 50) => {
     for (let t = step; t <= ms; t += step) {

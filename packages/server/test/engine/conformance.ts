@@ -7,9 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type {
-  Broker, BrokerHandler, ChannelEvent, PublishOptions, StreamLoss, StreamPublication,
-} from '../../src/engine/broker.js';
+import type { Broker, BrokerHandler, ChannelEvent, PublishOptions, StreamLoss, StreamPublication } from '../../src/engine/broker.js';
 import type { ControlBus, ControlCommand } from '../../src/engine/control-bus.js';
 import type { LimitStore } from '../../src/engine/limit-store.js';
 import type { PresenceEntry, PresenceStore } from '../../src/engine/presence-store.js';
@@ -234,7 +232,11 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
         await publishMany(ch, 3);
         const after = Date.now();
         const page = await broker.history(ch, { limit: 10 });
-        expect(page.publications.map((p) => [p.offset, p.data])).toEqual([[1, '{"i":1}'], [2, '{"i":2}'], [3, '{"i":3}']]);
+        expect(page.publications.map((p) => [p.offset, p.data])).toEqual([
+          [1, '{"i":1}'],
+          [2, '{"i":2}'],
+          [3, '{"i":3}'],
+        ]);
         for (const p of page.publications) {
           expect(p.time).toBeGreaterThanOrEqual(before - 1_000);
           expect(p.time).toBeLessThanOrEqual(after + 1_000);
@@ -392,15 +394,16 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
         // The sentinel arrives after anything published before it, so its delivery proves absence.
         await broker.publish(ch, '"sentinel"', opts());
         const pubs = await delivered(ch, 2);
-        expect(pubs.map((p) => [p.offset, p.data])).toEqual([[1, '"once"'], [2, '"sentinel"']]);
+        expect(pubs.map((p) => [p.offset, p.data])).toEqual([
+          [1, '"once"'],
+          [2, '"sentinel"'],
+        ]);
         expect((await broker.history(ch, { limit: 10 })).offset).toBe(2);
       });
 
       it('concurrent publishes with one key create exactly one publication', async () => {
         const ch = freshChannel();
-        const outcomes = await Promise.all(
-          Array.from({ length: 20 }, () => broker.publish(ch, '"same"', opts({ idempotencyKey: 'race' }))),
-        );
+        const outcomes = await Promise.all(Array.from({ length: 20 }, () => broker.publish(ch, '"same"', opts({ idempotencyKey: 'race' }))));
         expect(outcomes.filter((o) => !o.deduplicated)).toHaveLength(1);
         expect(new Set(outcomes.map((o) => o.offset))).toEqual(new Set([1]));
         expect(new Set(outcomes.map((o) => o.epoch)).size).toBe(1);
@@ -443,7 +446,12 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
           await broker.publish(ch, '"same"', opts({ idempotencyKey: 'k1' })),
           await broker.publish(ch, '"same"', opts({ idempotencyKey: 'k2' })),
         ];
-        expect(outs.map((o) => [o.offset, o.deduplicated])).toEqual([[1, false], [2, false], [3, false], [4, false]]);
+        expect(outs.map((o) => [o.offset, o.deduplicated])).toEqual([
+          [1, false],
+          [2, false],
+          [3, false],
+          [4, false],
+        ]);
       });
     });
 
@@ -501,9 +509,7 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
       it('100 concurrent publishes to one channel get offsets 1..100 exactly once each', async () => {
         const ch = freshChannel();
         await broker.subscribe(ch);
-        const outcomes = await Promise.all(
-          Array.from({ length: 100 }, (_, k) => broker.publish(ch, `{"k":${k}}`, opts({ historySize: 200 }))),
-        );
+        const outcomes = await Promise.all(Array.from({ length: 100 }, (_, k) => broker.publish(ch, `{"k":${k}}`, opts({ historySize: 200 }))));
         expect(outcomes.map((o) => o.offset).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
         expect(new Set(outcomes.map((o) => o.epoch)).size).toBe(1);
         // History holds each payload at the offset its publish returned.
@@ -518,10 +524,12 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
       it('concurrent publishes to two channels keep each channel in sequence', async () => {
         const a = freshChannel();
         const b = freshChannel();
-        const outcomes = await Promise.all(
-          Array.from({ length: 60 }, (_, k) => broker.publish(k % 2 === 0 ? a : b, '1', opts()).then((o) => ({ k, o }))),
-        );
-        const offsetsOf = (even: boolean) => outcomes.filter((x) => (x.k % 2 === 0) === even).map((x) => x.o.offset).sort((x, y) => x - y);
+        const outcomes = await Promise.all(Array.from({ length: 60 }, (_, k) => broker.publish(k % 2 === 0 ? a : b, '1', opts()).then((o) => ({ k, o }))));
+        const offsetsOf = (even: boolean) =>
+          outcomes
+            .filter((x) => (x.k % 2 === 0) === even)
+            .map((x) => x.o.offset)
+            .sort((x, y) => x - y);
         expect(offsetsOf(true)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
         expect(offsetsOf(false)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       });
@@ -578,7 +586,11 @@ export function describePresenceConformance(name: string, make: PresenceFactory)
       await presence.set(ch, entry('c3', 'bob'));
       expect(await presence.counts(ch)).toEqual({ users: 2, connections: 3 });
       const entries = byClient(await presence.get(ch));
-      expect(entries.map((e) => [e.client, e.user])).toEqual([['c1', 'alice'], ['c2', 'alice'], ['c3', 'bob']]);
+      expect(entries.map((e) => [e.client, e.user])).toEqual([
+        ['c1', 'alice'],
+        ['c2', 'alice'],
+        ['c3', 'bob'],
+      ]);
     });
 
     it('remove returns the removed entry, then undefined', async () => {
@@ -738,11 +750,15 @@ export function describeControlBusConformance(name: string, make: ControlBusFact
       const asked: Array<[string, string]> = [];
       control.setChannelSource((t, prefix) => {
         asked.push([t, prefix]);
-        return [{ channel: 'project:1', subscribers: 2 }, { channel: 'project:__proto__', subscribers: 1 }].filter((c) => c.channel.startsWith(prefix));
+        return [
+          { channel: 'project:1', subscribers: 2 },
+          { channel: 'project:__proto__', subscribers: 1 },
+        ].filter((c) => c.channel.startsWith(prefix));
       });
       const list = await control.channels(tenant, 'project:');
       expect([...list.channels].sort((a, b) => (a.channel < b.channel ? -1 : 1))).toEqual([
-        { channel: 'project:1', subscribers: 2 }, { channel: 'project:__proto__', subscribers: 1 },
+        { channel: 'project:1', subscribers: 2 },
+        { channel: 'project:__proto__', subscribers: 1 },
       ]);
       expect(list).toMatchObject({ nodes: 1, complete: true });
       expect(asked).toEqual([[tenant, 'project:']]);

@@ -55,7 +55,7 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
 
     it('releases with the current token only; then another owner gets a larger token', async () => {
       const key = freshKey();
-      const first = await leases.acquire(key, 10_000, 'alice') as number;
+      const first = (await leases.acquire(key, 10_000, 'alice')) as number;
       expect(await leases.release(key, first + 1)).toBe(false);
       expect(await leases.release(key, first - 1)).toBe(false);
       expect(await leases.get(key)).toMatchObject({ owner: 'alice' });
@@ -68,7 +68,7 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
 
     it('renews with the current token only, holding the key past its first TTL', async () => {
       const key = freshKey();
-      const token = await leases.acquire(key, 500, 'alice') as number;
+      const token = (await leases.acquire(key, 500, 'alice')) as number;
       expect(await leases.renew(key, token + 1, 60_000)).toBe(false);
       expect(await leases.renew(key, token, 60_000)).toBe(true);
       expect((await leases.get(key))?.ttlMs).toBeGreaterThan(500);
@@ -77,7 +77,7 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
 
     it('expires after the TTL: another owner takes the key, and the old token neither renews nor releases', async () => {
       const key = freshKey();
-      const old = await leases.acquire(key, 150, 'alice') as number;
+      const old = (await leases.acquire(key, 150, 'alice')) as number;
       let next: number | null = null;
       await vi.waitFor(async () => {
         next = await leases.acquire(key, 10_000, 'bob');
@@ -94,7 +94,7 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
       const tokens: Record<string, number[]> = { [a]: [], [b]: [] };
       for (let i = 0; i < 40; i++) {
         for (const key of [a, b]) {
-          const t = await leases.acquire(key, 10_000, `owner-${i}`) as number;
+          const t = (await leases.acquire(key, 10_000, `owner-${i}`)) as number;
           tokens[key]?.push(t);
           expect(await leases.release(key, t)).toBe(true);
         }

@@ -1,16 +1,14 @@
+import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/engine/memory-broker.js';
 import { MemoryControlBus } from '../../src/engine/memory-control-bus.js';
 import { createMemoryEngine } from '../../src/engine/memory-engine.js';
-import { MemoryLimitStore } from '../../src/engine/memory-limit-store.js';
-import { MemoryPresenceStore } from '../../src/engine/memory-presence.js';
 import { MemoryLeaseStore } from '../../src/engine/memory-lease-store.js';
+import { MemoryLimitStore } from '../../src/engine/memory-limit-store.js';
 import { MemoryNodeMessages } from '../../src/engine/memory-node-messages.js';
-import { describe, expect, it } from 'vitest';
+import { MemoryPresenceStore } from '../../src/engine/memory-presence.js';
+import { describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance } from './conformance.js';
 import { describeLeaseStoreConformance } from './lease-conformance.js';
 import { describeNodeMessagesConformance } from './node-messages-conformance.js';
-import {
-  describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
-} from './conformance.js';
 
 describeBrokerConformance('memory', async () => {
   const broker = new MemoryBroker();
@@ -52,6 +50,13 @@ describe('createMemoryEngine', () => {
     expect(engine.limits).toBeInstanceOf(MemoryLimitStore);
     expect(engine.messages).toBeInstanceOf(MemoryNodeMessages);
     expect(engine.leases).toBeInstanceOf(MemoryLeaseStore);
-    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close()]);
+    await Promise.all([
+      engine.broker.close(),
+      engine.presence.close(),
+      engine.control.close(),
+      engine.limits.close(),
+      engine.messages.close(),
+      engine.leases.close(),
+    ]);
   });
 });

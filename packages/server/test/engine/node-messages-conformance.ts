@@ -43,10 +43,12 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
       expect(messages.nodeId).toMatch(/\S/);
     });
 
-    it('delivers a broadcast to this node\'s handler with the data intact and this node as sender', async () => {
+    it("delivers a broadcast to this node's handler with the data intact and this node as sender", async () => {
       const op = freshOp();
       const got: Array<[unknown, string]> = [];
-      messages.onNotification(op, (data, from) => { got.push([data, from]); });
+      messages.onNotification(op, (data, from) => {
+        got.push([data, from]);
+      });
       for (const d of DATA) await messages.notify(op, d);
       await vi.waitFor(() => expect(got).toHaveLength(DATA.length), WAIT);
       expect(got.map(([d]) => d)).toEqual(DATA.map((d) => JSON.parse(JSON.stringify(d))));
@@ -57,7 +59,9 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
     it('sends undefined as null', async () => {
       const op = freshOp();
       const got: unknown[] = [];
-      messages.onNotification(op, (data) => { got.push(data); });
+      messages.onNotification(op, (data) => {
+        got.push(data);
+      });
       await messages.notify(op, undefined);
       await vi.waitFor(() => expect(got).toEqual([null]), WAIT);
     });
@@ -65,7 +69,9 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
     it('delivers in the order sent', async () => {
       const op = freshOp();
       const got: number[] = [];
-      messages.onNotification(op, (data) => { got.push(data as number); });
+      messages.onNotification(op, (data) => {
+        got.push(data as number);
+      });
       await Promise.all(Array.from({ length: 50 }, (_, i) => messages.notify(op, i)));
       await vi.waitFor(() => expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i)), WAIT);
     });
@@ -73,7 +79,9 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
     it('delivers a message to this node by id, and not one to another node', async () => {
       const op = freshOp();
       const got: unknown[] = [];
-      messages.onNotification(op, (data) => { got.push(data); });
+      messages.onNotification(op, (data) => {
+        got.push(data);
+      });
       await messages.notify(op, 'elsewhere', `no-such-node-${RUN}`);
       await messages.notify(op, 'here', messages.nodeId);
       await vi.waitFor(() => expect(got).toEqual(['here']), WAIT);
@@ -82,8 +90,12 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
     it('keeps operations apart, also ones that share a prefix', async () => {
       const op = freshOp('lock');
       const [a, b] = [[] as unknown[], [] as unknown[]];
-      messages.onNotification(op, (data) => { a.push(data); });
-      messages.onNotification(`${op}s`, (data) => { b.push(data); });
+      messages.onNotification(op, (data) => {
+        a.push(data);
+      });
+      messages.onNotification(`${op}s`, (data) => {
+        b.push(data);
+      });
       await messages.notify(`${op}s`, 'to b');
       await messages.notify(op, 'to a');
       await vi.waitFor(() => expect(a).toEqual(['to a']), WAIT);
@@ -93,9 +105,17 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
     it('runs every handler of an operation in registration order; one that throws or rejects stops none', async () => {
       const op = freshOp();
       const calls: string[] = [];
-      messages.onNotification(op, () => { calls.push('first'); throw new Error('handler failure (expected)'); });
-      messages.onNotification(op, async () => { calls.push('second'); throw new Error('async handler failure (expected)'); });
-      messages.onNotification(op, () => { calls.push('third'); });
+      messages.onNotification(op, () => {
+        calls.push('first');
+        throw new Error('handler failure (expected)');
+      });
+      messages.onNotification(op, async () => {
+        calls.push('second');
+        throw new Error('async handler failure (expected)');
+      });
+      messages.onNotification(op, () => {
+        calls.push('third');
+      });
       await messages.notify(op, 1);
       await vi.waitFor(() => expect(calls).toEqual(['first', 'second', 'third']), WAIT);
     });
@@ -103,8 +123,12 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
     it('stops delivering to a handler once unsubscribed', async () => {
       const op = freshOp();
       const [gone, kept] = [[] as unknown[], [] as unknown[]];
-      const off = messages.onNotification(op, (data) => { gone.push(data); });
-      messages.onNotification(op, (data) => { kept.push(data); });
+      const off = messages.onNotification(op, (data) => {
+        gone.push(data);
+      });
+      messages.onNotification(op, (data) => {
+        kept.push(data);
+      });
       await messages.notify(op, 1);
       await vi.waitFor(() => expect(gone).toEqual([1]), WAIT);
       off();
@@ -115,10 +139,14 @@ export function describeNodeMessagesConformance(name: string, make: NodeMessages
 
     it('does not report this node down while it runs', async () => {
       const down: string[] = [];
-      messages.onNodeDown((node) => { down.push(node); });
+      messages.onNodeDown((node) => {
+        down.push(node);
+      });
       const op = freshOp();
       const got: unknown[] = [];
-      messages.onNotification(op, (data) => { got.push(data); });
+      messages.onNotification(op, (data) => {
+        got.push(data);
+      });
       await messages.notify(op, 'sentinel');
       await vi.waitFor(() => expect(got).toEqual(['sentinel']), WAIT);
       expect(down).not.toContain(messages.nodeId);

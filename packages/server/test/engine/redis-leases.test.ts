@@ -4,16 +4,17 @@
  * redis-server of this test's own, no persistence, on a free port), and a node's memory
  * of the highest token that keeps tokens increasing even when Redis's clock is behind.
  */
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
+import { freePort, killRedis, type RedisProcess, startRedis } from '../../../../test/cluster/redis-servers.js';
 import { RedisConnection } from '../../src/engine/redis/connection.js';
 import { RedisLeaseStore } from '../../src/engine/redis/redis-lease-store.js';
-import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
-import { type RedisProcess, freePort, killRedis, startRedis } from '../../../../test/cluster/redis-servers.js';
 
 const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sbtest-lease-${randomBytes(4).toString('hex')}`;
@@ -50,7 +51,7 @@ describe('redis leases across nodes', () => {
 
   it('a lease whose holder stopped renewing (its node crashed) is taken by another node after the TTL, with a larger token', async () => {
     const [a, b] = [await store(), await store()];
-    const old = await a.acquire('crash|k', 200, 'node-a') as number;
+    const old = (await a.acquire('crash|k', 200, 'node-a')) as number;
     expect(await b.acquire('crash|k', 10_000, 'node-b')).toBeNull();
     let next: number | null = null;
     await vi.waitFor(async () => {
@@ -88,31 +89,34 @@ describe('fencing tokens across a Redis restart without persistence', () => {
 
   it('every token after the restart is larger than every token before, on this node and on a node that never saw them', async () => {
     const url = `redis://127.0.0.1:${port}`;
-    const [ca, cb] = [await RedisConnection.open({ url, prefix: PREFIX, connectWait: 3000 }), await RedisConnection.open({ url, prefix: PREFIX, connectWait: 3000 })];
+    const [ca, cb] = [
+      await RedisConnection.open({ url, prefix: PREFIX, connectWait: 3000 }),
+      await RedisConnection.open({ url, prefix: PREFIX, connectWait: 3000 }),
+    ];
     const [a, b] = [new RedisLeaseStore(ca), new RedisLeaseStore(cb)];
     try {
       const before: number[] = [];
       for (let i = 0; i < 10; i++) {
-        const t = await a.acquire('doc|1', 60_000, `w${i}`) as number;
+        const t = (await a.acquire('doc|1', 60_000, `w${i}`)) as number;
         before.push(t);
         expect(await a.release('doc|1', t)).toBe(true);
       }
-      const held = await a.acquire('doc|1', 60_000, 'holder') as number;
+      const held = (await a.acquire('doc|1', 60_000, 'holder')) as number;
       await restartEmpty([ca, cb]);
       // The lease went with the data: the key is free again, and its next grant is fenced above the old ones.
       expect(await b.get('doc|1')).toBeNull();
-      const afterB = await b.acquire('doc|1', 60_000, 'new-holder') as number;
+      const afterB = (await b.acquire('doc|1', 60_000, 'new-holder')) as number;
       expect(afterB).toBeGreaterThan(Math.max(...before, held));
       expect(await a.renew('doc|1', held, 60_000)).toBe(false);
       expect(await b.release('doc|1', afterB)).toBe(true);
-      const afterA = await a.acquire('doc|1', 60_000, 'a-again') as number;
+      const afterA = (await a.acquire('doc|1', 60_000, 'a-again')) as number;
       expect(afterA).toBeGreaterThan(afterB);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
   });
 
-  it('a node that saw a token ahead of Redis\'s clock keeps its grants above it after Redis restarts behind', async () => {
+  it("a node that saw a token ahead of Redis's clock keeps its grants above it after Redis restarts behind", async () => {
     const url = `redis://127.0.0.1:${port}`;
     const conn = await RedisConnection.open({ url, prefix: PREFIX, connectWait: 3000 });
     const leases = new RedisLeaseStore(conn);
@@ -127,9 +131,9 @@ describe('fencing tokens across a Redis restart without persistence', () => {
       admin.disconnect();
       await restartEmpty([conn]);
       // Redis time is an hour behind that token now; the node's memory keeps every new grant above it.
-      const token = await leases.acquire('job|ahead', 60_000, 'me') as number;
+      const token = (await leases.acquire('job|ahead', 60_000, 'me')) as number;
       expect(token).toBeGreaterThan(ahead);
-      const other = await leases.acquire('job|other-key', 60_000, 'me') as number;
+      const other = (await leases.acquire('job|other-key', 60_000, 'me')) as number;
       expect(other).toBeGreaterThan(token);
     } finally {
       admin.disconnect();

@@ -6,11 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { type ClusterNode, killHard, startNode, stopAll } from '../../../../test/cluster/cluster.js';
+import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
 import { RedisConnection } from '../../src/engine/redis/connection.js';
 import { NodeRegistry } from '../../src/engine/redis/node-registry.js';
 import { RedisNodeMessages } from '../../src/engine/redis/redis-node-messages.js';
-import { type ClusterNode, killHard, startNode, stopAll } from '../../../../test/cluster/cluster.js';
-import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
 
 const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sbtest-notes-${randomBytes(4).toString('hex')}`;
@@ -35,7 +35,9 @@ async function node(): Promise<TestNode> {
   registry.start();
   await registry.beat();
   const down: string[] = [];
-  messages.onNodeDown((n) => { down.push(n); });
+  messages.onNodeDown((n) => {
+    down.push(n);
+  });
   const n = { conn, registry, messages, down };
   started.push(n);
   return n;
@@ -61,7 +63,9 @@ describe('redis node messages across nodes', () => {
     const got = new Map<string, Array<[unknown, string]>>();
     for (const n of [a, b, c]) {
       got.set(n.messages.nodeId, []);
-      n.messages.onNotification('hello', (data, from) => { got.get(n.messages.nodeId)?.push([data, from]); });
+      n.messages.onNotification('hello', (data, from) => {
+        got.get(n.messages.nodeId)?.push([data, from]);
+      });
     }
     await b.messages.notify('hello', { n: 1 });
     for (const n of [a, b, c]) await vi.waitFor(() => expect(got.get(n.messages.nodeId)).toEqual([[{ n: 1 }, b.messages.nodeId]]), WAIT);
@@ -72,7 +76,9 @@ describe('redis node messages across nodes', () => {
     const got: Record<string, unknown[]> = {};
     for (const n of [a, b, c]) {
       got[n.messages.nodeId] = [];
-      n.messages.onNotification('direct', (data) => { got[n.messages.nodeId]?.push(data); });
+      n.messages.onNotification('direct', (data) => {
+        got[n.messages.nodeId]?.push(data);
+      });
     }
     await a.messages.notify('direct', 'for c', c.messages.nodeId);
     // A later broadcast from the same sender proves the direct one did not reach a or b.
@@ -91,7 +97,9 @@ describe('redis node messages across nodes', () => {
     // Announced at its expiry (Redis time), not before: survivors beat when the first registration they know of expires.
     let announcedAt = 0;
     b.messages.onNodeDown(() => {
-      void admin.time().then(([s, us]) => { announcedAt = Number(s) * 1000 + Math.floor(Number(us) / 1000); });
+      void admin.time().then(([s, us]) => {
+        announcedAt = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+      });
     });
     await vi.waitFor(() => {
       expect(b.down).toEqual([a.messages.nodeId]);
@@ -106,7 +114,9 @@ describe('redis node messages across nodes', () => {
     await c.registry.beat();
     const op = 'sentinel';
     const seen: unknown[] = [];
-    c.messages.onNotification(op, (d) => { seen.push(d); });
+    c.messages.onNotification(op, (d) => {
+      seen.push(d);
+    });
     await b.messages.notify(op, 1);
     await vi.waitFor(() => expect(seen).toEqual([1]), WAIT);
     expect(b.down).toEqual([a.messages.nodeId]);

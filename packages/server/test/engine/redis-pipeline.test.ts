@@ -7,13 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
+import { RedisProxy } from '../../../../test/cluster/redis-proxy.js';
 import { RateLimited } from '../../src/engine/broker.js';
 import { RedisConnection } from '../../src/engine/redis/connection.js';
 import { NodeRegistry } from '../../src/engine/redis/node-registry.js';
 import { RedisBroker } from '../../src/engine/redis/redis-broker.js';
 import { RedisLimitStore } from '../../src/engine/redis/redis-limit-store.js';
-import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
-import { RedisProxy } from '../../../../test/cluster/redis-proxy.js';
 
 const URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sbpipe-${randomBytes(4).toString('hex')}`;
@@ -92,7 +92,13 @@ describe('pipelined publishes on one Redis command connection', () => {
     proxy.stall();
     const inflight = Array.from({ length: 50 }, (_, i) => broker.publish(ch, String(i), opts));
     let acknowledged = 0;
-    for (const p of inflight) p.then(() => { acknowledged++; }, () => {});
+    for (const p of inflight)
+      p.then(
+        () => {
+          acknowledged++;
+        },
+        () => {},
+      );
     await new Promise((resolve) => setImmediate(resolve));
     proxy.cut();
     const settled = await Promise.allSettled(inflight);
@@ -108,7 +114,7 @@ describe('pipelined publishes on one Redis command connection', () => {
     await proxy.close();
   });
 
-  it('takes the publisher\'s rate bucket in the same script: a refused publish stores and delivers nothing', async () => {
+  it("takes the publisher's rate bucket in the same script: a refused publish stores and delivers nothing", async () => {
     const conn = await open();
     const broker = new RedisBroker(conn, { positionCheck: 0 });
     const ch = channel();
@@ -121,7 +127,7 @@ describe('pipelined publishes on one Redis command connection', () => {
     await broker.close();
   });
 
-  it('shares that bucket with the limit store\'s take (one bucket format)', async () => {
+  it("shares that bucket with the limit store's take (one bucket format)", async () => {
     const conn = await open();
     const registry = new NodeRegistry(conn, 15_000);
     const limits = new RedisLimitStore(conn, registry);

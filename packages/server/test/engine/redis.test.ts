@@ -6,20 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
 import type { BrokerHandler, ChannelEvent, StreamLoss, StreamPublication } from '../../src/engine/broker.js';
 import { RedisConnection } from '../../src/engine/redis/connection.js';
 import { NodeRegistry } from '../../src/engine/redis/node-registry.js';
 import { RedisBroker } from '../../src/engine/redis/redis-broker.js';
 import { RedisControlBus } from '../../src/engine/redis/redis-control-bus.js';
 import { createRedisEngine } from '../../src/engine/redis/redis-engine.js';
-import { RedisLimitStore } from '../../src/engine/redis/redis-limit-store.js';
-import { RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
-import { dropPrefix } from '../../../../test/cluster/drop-prefix.js';
 import { RedisLeaseStore } from '../../src/engine/redis/redis-lease-store.js';
+import { RedisLimitStore } from '../../src/engine/redis/redis-limit-store.js';
 import { RedisNodeMessages } from '../../src/engine/redis/redis-node-messages.js';
-import {
-  describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance,
-} from './conformance.js';
+import { RedisPresenceStore } from '../../src/engine/redis/redis-presence.js';
+import { describeBrokerConformance, describeControlBusConformance, describeLimitStoreConformance, describePresenceConformance } from './conformance.js';
 import { describeLeaseStoreConformance } from './lease-conformance.js';
 import { describeNodeMessagesConformance } from './node-messages-conformance.js';
 
@@ -28,10 +26,11 @@ const PREFIX = `sbtest-${randomBytes(4).toString('hex')}`;
 const WAIT = { timeout: 8_000, interval: 10 };
 const admin = new Redis(URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
 
-const open = (ttl = 15_000) => RedisConnection.open({ url: URL, prefix: PREFIX, connectWait: 3000 }).then((conn) => {
-  const registry = new NodeRegistry(conn, ttl);
-  return { conn, registry };
-});
+const open = (ttl = 15_000) =>
+  RedisConnection.open({ url: URL, prefix: PREFIX, connectWait: 3000 }).then((conn) => {
+    const registry = new NodeRegistry(conn, ttl);
+    return { conn, registry };
+  });
 
 afterAll(async () => {
   // Leave nothing of this run behind in the shared Redis.
@@ -112,8 +111,11 @@ function crash(conn: RedisConnection): void {
 
 async function killConnection(conn: RedisConnection, role: 'cmd' | 'sub'): Promise<void> {
   const name = `sb:${PREFIX}:${conn.nodeId}:${role}`;
-  const list = await admin.client('LIST') as string;
-  const id = list.split('\n').find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
+  const list = (await admin.client('LIST')) as string;
+  const id = list
+    .split('\n')
+    .find((line) => line.includes(` name=${name} `))
+    ?.match(/^id=(\d+)/)?.[1];
   expect(id).toBeDefined();
   await admin.client('KILL', 'ID', id as string);
 }
@@ -123,7 +125,9 @@ describe('redis engine across nodes', () => {
     const [a, b, c] = await Promise.all([open(), open(), open()]);
     const [ba, bb, bc] = [new RedisBroker(a.conn), new RedisBroker(b.conn), new RedisBroker(c.conn)];
     const [ra, rb, rc] = [new Recorder(), new Recorder(), new Recorder()];
-    ba.setHandler(ra); bb.setHandler(rb); bc.setHandler(rc);
+    ba.setHandler(ra);
+    bb.setHandler(rb);
+    bc.setHandler(rc);
     const ch = channel();
     await bb.subscribe(ch);
     await bc.subscribe(ch);
@@ -297,7 +301,8 @@ describe('redis engine across nodes', () => {
     const [pa, pb, pc] = [new RedisPresenceStore(a.conn, a.registry), new RedisPresenceStore(b.conn, b.registry), new RedisPresenceStore(c.conn, c.registry)];
     const [bb, bc] = [new RedisBroker(b.conn), new RedisBroker(c.conn)];
     const [rb, rc] = [new Recorder(), new Recorder()];
-    bb.setHandler(rb); bc.setHandler(rc);
+    bb.setHandler(rb);
+    bc.setHandler(rc);
     for (const r of [a.registry, b.registry, c.registry]) r.start();
     await Promise.all([a.registry.beat(), b.registry.beat(), c.registry.beat()]);
     const ch = channel();
@@ -310,7 +315,11 @@ describe('redis engine across nodes', () => {
     expect(await pc.counts(ch)).toEqual({ users: 2, connections: 3 });
     crash(a.conn);
     await vi.waitFor(async () => expect(await pc.counts(ch)).toEqual({ users: 1, connections: 1 }), WAIT);
-    const leaves = (r: Recorder) => r.events.filter((e) => e.channel === ch && e.event.kind === 'leave').map((e) => (e.event as { device: { client: string } }).device.client).sort();
+    const leaves = (r: Recorder) =>
+      r.events
+        .filter((e) => e.channel === ch && e.event.kind === 'leave')
+        .map((e) => (e.event as { device: { client: string } }).device.client)
+        .sort();
     await vi.waitFor(() => expect(leaves(rb)).toEqual(['a1', 'a2']), WAIT);
     await vi.waitFor(() => expect(leaves(rc)).toEqual(['a1', 'a2']), WAIT);
     // Nothing more arrives: b's own entry stays, and no second leave for a's entries.
@@ -355,7 +364,8 @@ describe('redis engine across nodes', () => {
     const ttl = 1500;
     const [a, b] = await Promise.all([open(ttl), open(ttl)]);
     const [la, lb] = [new RedisLimitStore(a.conn, a.registry), new RedisLimitStore(b.conn, b.registry)];
-    a.registry.start(); b.registry.start();
+    a.registry.start();
+    b.registry.start();
     await Promise.all([a.registry.beat(), b.registry.beat()]);
     const tenant = `t${PREFIX}slots`;
     expect(await la.acquireConnection(tenant, 'u', 2, 10)).toBe('ok');
@@ -386,28 +396,44 @@ describe('redis engine across nodes', () => {
       const conn = await RedisConnection.open({ url: URL, prefix, connectWait: 3000 });
       const registry = new NodeRegistry(conn, ttl);
       const control = await RedisControlBus.create(conn, registry, { surveyTimeout: 400 });
-      control.setChannelSource((tenant, p) => (tenant === 'acme' ? channels.filter(([c]) => c.startsWith(p)).map(([channel, subscribers]) => ({ channel, subscribers })) : []));
+      control.setChannelSource((tenant, p) =>
+        tenant === 'acme' ? channels.filter(([c]) => c.startsWith(p)).map(([channel, subscribers]) => ({ channel, subscribers })) : [],
+      );
       registry.start();
       await registry.beat();
       return { conn, control };
     };
     const a = await node([['project:1', 2]]);
-    const b = await node([['project:1', 3], ['chat:b', 1]]);
-    const c = await node([['project:1', 1], ['project:c', 4]]);
+    const b = await node([
+      ['project:1', 3],
+      ['chat:b', 1],
+    ]);
+    const c = await node([
+      ['project:1', 1],
+      ['project:c', 4],
+    ]);
     const sorted = (l: { channels: Array<{ channel: string }> }) => [...l.channels].sort((x, y) => (x.channel < y.channel ? -1 : 1));
     try {
       const all = await a.control.channels('acme', '');
       expect(sorted(all)).toEqual([
-        { channel: 'chat:b', subscribers: 1 }, { channel: 'project:1', subscribers: 6 }, { channel: 'project:c', subscribers: 4 },
+        { channel: 'chat:b', subscribers: 1 },
+        { channel: 'project:1', subscribers: 6 },
+        { channel: 'project:c', subscribers: 4 },
       ]);
       expect(all).toMatchObject({ nodes: 3, complete: true });
-      expect(sorted(await c.control.channels('acme', 'project:'))).toEqual([{ channel: 'project:1', subscribers: 6 }, { channel: 'project:c', subscribers: 4 }]);
+      expect(sorted(await c.control.channels('acme', 'project:'))).toEqual([
+        { channel: 'project:1', subscribers: 6 },
+        { channel: 'project:c', subscribers: 4 },
+      ]);
       expect(await b.control.channels('other', '')).toEqual({ channels: [], nodes: 3, complete: true });
       crash(c.conn);
       const started = Date.now();
       const during = await a.control.channels('acme', '');
       expect(Date.now() - started).toBeLessThan(400 + 300);
-      expect(sorted(during)).toEqual([{ channel: 'chat:b', subscribers: 1 }, { channel: 'project:1', subscribers: 5 }]);
+      expect(sorted(during)).toEqual([
+        { channel: 'chat:b', subscribers: 1 },
+        { channel: 'project:1', subscribers: 5 },
+      ]);
       expect(during).toMatchObject({ nodes: 2, complete: false });
       await vi.waitFor(async () => expect(await a.control.channels('acme', '')).toMatchObject({ nodes: 2, complete: true }), WAIT);
     } finally {
@@ -425,10 +451,19 @@ describe('redis engine across nodes', () => {
     expect(await engine.presence.set(ch, { client: 'c', user: 'u', status: 'online', state: null, since: 1 })).toBe('new');
     expect(await engine.leases.acquire(`engine-${PREFIX}`, 5000, 'me')).toBeGreaterThan(0);
     const got: unknown[] = [];
-    engine.messages.onNotification('ping', (data) => { got.push(data); });
+    engine.messages.onNotification('ping', (data) => {
+      got.push(data);
+    });
     await engine.messages.notify('ping', 'pong');
     await vi.waitFor(() => expect(got).toEqual(['pong']), WAIT);
-    await Promise.all([engine.broker.close(), engine.presence.close(), engine.control.close(), engine.limits.close(), engine.messages.close(), engine.leases.close()]);
+    await Promise.all([
+      engine.broker.close(),
+      engine.presence.close(),
+      engine.control.close(),
+      engine.limits.close(),
+      engine.messages.close(),
+      engine.leases.close(),
+    ]);
     expect(await admin.hlen(`${PREFIX}:{${ch}}:p`)).toBe(0);
   });
 });

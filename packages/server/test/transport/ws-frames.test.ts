@@ -1,5 +1,5 @@
-import { Receiver } from 'ws';
 import { describe, expect, it } from 'vitest';
+import { Receiver } from 'ws';
 import { FrameCache, frame, joinedTextFrame, textFrame } from '../../src/transport/ws-frames.js';
 
 /** Parse frames with the ws library's own receiver (client side: server frames are unmasked). */

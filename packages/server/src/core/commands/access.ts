@@ -1,10 +1,10 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { NamespaceConfig } from '../../config/schema.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import type { ResolvedChannel } from '../channels.js';
 import type { CommandContext } from '../command.js';
 import { type Action, can } from '../permissions.js';
-import { ReplyError } from '../../errors/reply-error.js';
 
 type Switch = 'presence' | 'signals' | 'clientPublish' | 'history';
 const DISABLED: Record<Switch, string> = {

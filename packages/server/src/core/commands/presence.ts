@@ -1,9 +1,9 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 export const presenceCommand = kernelCommand({
@@ -32,7 +32,8 @@ export const presenceSetCommand = kernelCommand({
     const ch = authorize(ctx, params.channel, 'presence', 'presence');
     if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before entering presence');
     const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
-    if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
+    if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes)
+      throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
     try {
       await node.setPresence(client, ch, state);
     } catch (err) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import { kernelCommand } from '../kernel-context.js';
-import { historyPageJson } from '../encode.js';
-import { authorize } from './access.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import { historyPageJson } from '../encode.js';
+import { kernelCommand } from '../kernel-context.js';
+import { authorize } from './access.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
 
 export const publishCommand = kernelCommand({

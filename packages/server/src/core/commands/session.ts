@@ -1,9 +1,9 @@
 import { DisconnectCode, ErrorCode, PROTOCOL_VERSION } from '@switchboard/protocol';
 import { z } from 'zod';
 import { type Identity, TokenError } from '../../auth/token-verifier.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
-import { ReplyError } from '../../errors/reply-error.js';
 
 export const connectCommand = kernelCommand({
   method: 'connect',

@@ -1,9 +1,9 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
-import { ReplyError } from '../../errors/reply-error.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 /** Ephemeral signals (typing, cursors): fanned out to the channel's other subscribers, never stored. */

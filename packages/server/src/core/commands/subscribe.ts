@@ -2,11 +2,11 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { HistoryPage } from '../../engine/broker.js';
-import { Subscription } from '../subscription.js';
-import { kernelCommand } from '../kernel-context.js';
-import { RawJson, publicationJson } from '../encode.js';
-import { can } from '../permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import { publicationJson, RawJson } from '../encode.js';
+import { kernelCommand } from '../kernel-context.js';
+import { can } from '../permissions.js';
+import { Subscription } from '../subscription.js';
 import { channelParam, positionParam } from './schemas.js';
 
 /**

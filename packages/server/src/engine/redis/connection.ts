@@ -3,9 +3,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisKeys } from './keys.js';
 import { ALL_SCRIPTS } from './scripts.js';
-import {
-  type RedisClient, type RedisTopologyOptions, clusterNodes, createCommandClient, createConnection, onEveryPrimary,
-} from './topology.js';
+import { clusterNodes, createCommandClient, createConnection, onEveryPrimary, type RedisClient, type RedisTopologyOptions } from './topology.js';
 
 export interface RedisConnectionOptions extends RedisTopologyOptions {
   /** Key prefix, so several deployments can share one Redis (default `sb`). */
@@ -109,8 +107,7 @@ export class RedisConnection {
 
   /** Both connections are up, answer health pings, and every topic is subscribed again. */
   ready(): boolean {
-    return !this.#closed && this.cmd.status === 'ready' && this.sub.status === 'ready'
-      && this.#healthy.cmd && this.#healthy.sub && !this.#resubscribing;
+    return !this.#closed && this.cmd.status === 'ready' && this.sub.status === 'ready' && this.#healthy.cmd && this.#healthy.sub && !this.#resubscribing;
   }
 
   /** Called each time the command connection becomes ready (also the first time). */

@@ -76,7 +76,7 @@ export class NodeRegistry {
     const { cmd, keys, logger } = this.#conn;
     let reply: [number, number, string[], string[]];
     try {
-      reply = await this.#conn.track(heartbeatScript.run(cmd, [keys.nodes], [this.id, this.ttl])) as typeof reply;
+      reply = (await this.#conn.track(heartbeatScript.run(cmd, [keys.nodes], [this.id, this.ttl]))) as typeof reply;
     } catch (err) {
       logger?.debug({ err }, 'node heartbeat failed');
       return;

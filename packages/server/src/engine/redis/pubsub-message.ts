@@ -7,9 +7,7 @@ import type { PresenceEntry } from '../presence-store.js';
  * `p{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{data}` (data last: it may hold newlines);
  * an event is `e{event JSON}`. Both share the topic, so a node sees them in publish order.
  */
-export type TopicMessage =
-  | { kind: 'publication'; epoch: string; pub: StreamPublication }
-  | { kind: 'event'; event: ChannelEvent };
+export type TopicMessage = { kind: 'publication'; epoch: string; pub: StreamPublication } | { kind: 'event'; event: ChannelEvent };
 
 export function encodeEvent(event: ChannelEvent): string {
   return `e${JSON.stringify(event)}`;
@@ -35,10 +33,17 @@ export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1] as string;
     switch (fields[i]) {
-      case 'd': pub.data = value; break;
-      case 't': pub.time = Number(value); break;
-      case 'i': pub.info = JSON.parse(value) as StreamPublication['info'] & object; break;
-      default: break;
+      case 'd':
+        pub.data = value;
+        break;
+      case 't':
+        pub.time = Number(value);
+        break;
+      case 'i':
+        pub.info = JSON.parse(value) as StreamPublication['info'] & object;
+        break;
+      default:
+        break;
     }
   }
   return pub;

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type Broker, type BrokerHandler, type ChannelEvent, type HistoryPage, type HistoryQuery, type PublishOptions, type PublishOutcome,
-  RateLimited, type StreamLoss, type StreamPosition, type StreamPublication,
+  type Broker,
+  type BrokerHandler,
+  type ChannelEvent,
+  type HistoryPage,
+  type HistoryQuery,
+  type PublishOptions,
+  type PublishOutcome,
+  RateLimited,
+  type StreamLoss,
+  type StreamPosition,
+  type StreamPublication,
 } from '../broker.js';
 import type { LimitStore } from '../limit-store.js';
 import { publishChannelEvent } from './channel-event.js';
@@ -126,21 +135,23 @@ export class RedisBroker implements Broker {
       scriptKeys.push(keys.bucket(limit.bucket));
     }
     const historyTtl = Math.max(1, Math.ceil(options.historyTtl));
-    const reply = await this.#conn.track(publishScript.run(cmd, scriptKeys, [
-      data,
-      options.info ? JSON.stringify(options.info) : '',
-      Math.max(0, Math.floor(options.historySize)),
-      historyTtl,
-      historyTtl + 2 * REFRESH_INTERVAL,
-      Math.max(1, Math.ceil(options.idempotencyTtl)),
-      newEpoch(),
-      Math.max(STREAM_META_TTL, historyTtl, Math.ceil(options.idempotencyTtl)),
-      keys.topic(channel),
-      key === undefined ? '0' : '1',
-      this.#refreshDue(channel) ? '1' : '0',
-      limit ? 1000 / limit.ratePerSecond : 0,
-      limit ? limit.burst : 0,
-    ])) as [number, string, number];
+    const reply = (await this.#conn.track(
+      publishScript.run(cmd, scriptKeys, [
+        data,
+        options.info ? JSON.stringify(options.info) : '',
+        Math.max(0, Math.floor(options.historySize)),
+        historyTtl,
+        historyTtl + 2 * REFRESH_INTERVAL,
+        Math.max(1, Math.ceil(options.idempotencyTtl)),
+        newEpoch(),
+        Math.max(STREAM_META_TTL, historyTtl, Math.ceil(options.idempotencyTtl)),
+        keys.topic(channel),
+        key === undefined ? '0' : '1',
+        this.#refreshDue(channel) ? '1' : '0',
+        limit ? 1000 / limit.ratePerSecond : 0,
+        limit ? limit.burst : 0,
+      ]),
+    )) as [number, string, number];
     if (reply[2] === 2) throw new RateLimited((limit as { bucket: string }).bucket);
     return { offset: reply[0], epoch: reply[1], deduplicated: reply[2] === 1 };
   }
@@ -163,15 +174,13 @@ export class RedisBroker implements Broker {
     const { cmd, keys } = this.#conn;
     const since = query.since;
     const start = since && Number.isSafeInteger(since.offset) ? `${Math.max(0, since.offset) + 1}-0` : '';
-    const reply = await this.#conn.track(historyScript.run(cmd, [keys.meta(channel), keys.history(channel)], [
-      newEpoch(),
-      EMPTY_STREAM_TTL,
-      STREAM_META_TTL,
-      start,
-      since?.epoch ?? '',
-      Math.max(0, Math.floor(query.limit)),
-      query.reverse ? '1' : '0',
-    ])) as [string, number, number, Array<[string, string[]]>];
+    const reply = (await this.#conn.track(
+      historyScript.run(
+        cmd,
+        [keys.meta(channel), keys.history(channel)],
+        [newEpoch(), EMPTY_STREAM_TTL, STREAM_META_TTL, start, since?.epoch ?? '', Math.max(0, Math.floor(query.limit)), query.reverse ? '1' : '0'],
+      ),
+    )) as [string, number, number, Array<[string, string[]]>];
     const [epoch, offset, firstOffset, entries] = reply;
     return { publications: entries.map(decodeHistoryEntry), epoch, offset, firstOffset };
   }
@@ -202,10 +211,12 @@ export class RedisBroker implements Broker {
     if (!this.#conn.ready()) return;
     const channels = [...this.#listening.keys()];
     for (let i = 0; i < channels.length; i += CHECK_BATCH) {
-      await Promise.all(channels.slice(i, i + CHECK_BATCH).map((channel) => {
-        const l = this.#listening.get(channel);
-        return l ? this.#check(channel, l, this.#judge) : undefined;
-      }));
+      await Promise.all(
+        channels.slice(i, i + CHECK_BATCH).map((channel) => {
+          const l = this.#listening.get(channel);
+          return l ? this.#check(channel, l, this.#judge) : undefined;
+        }),
+      );
     }
   }
 
@@ -318,10 +329,9 @@ export class RedisBroker implements Broker {
     const last = judge ? l.last : null;
     const { cmd, keys } = this.#conn;
     try {
-      const [epoch, offset, time] = await this.#conn.track(positionScript.run(cmd, [keys.meta(channel), keys.history(channel)], [
-        last ? last.offset : '',
-        STREAM_META_TTL,
-      ])) as [string | null, number, number | null];
+      const [epoch, offset, time] = (await this.#conn.track(
+        positionScript.run(cmd, [keys.meta(channel), keys.history(channel)], [last ? last.offset : '', STREAM_META_TTL]),
+      )) as [string | null, number, number | null];
       if (this.#listening.get(channel) !== l || !last || l.last === null) return;
       if (epoch === null || epoch !== last.epoch) return this.#lose(channel, l, 'epoch');
       if (offset < last.offset || (time !== null && time !== last.time)) return this.#lose(channel, l, 'regressed');

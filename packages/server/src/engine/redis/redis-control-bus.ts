@@ -51,8 +51,12 @@ function isRequest(value: unknown): value is ChannelsRequest {
 function isReply(value: unknown): value is ChannelsReply {
   if (!value || typeof value !== 'object') return false;
   const r = value as Record<string, unknown>;
-  return isString(r['id']) && isString(r['node']) && Array.isArray(r['channels'])
-    && r['channels'].every((c: unknown) => Array.isArray(c) && c.length === 2 && isString(c[0]) && Number.isSafeInteger(c[1]) && (c[1] as number) >= 0);
+  return (
+    isString(r['id']) &&
+    isString(r['node']) &&
+    Array.isArray(r['channels']) &&
+    r['channels'].every((c: unknown) => Array.isArray(c) && c.length === 2 && isString(c[0]) && Number.isSafeInteger(c[1]) && (c[1] as number) >= 0)
+  );
 }
 
 function parse(message: string): unknown {
@@ -75,7 +79,11 @@ export class RedisControlBus implements ControlBus {
   readonly #surveys = new Map<string, Survey>();
   readonly #timeout: number;
 
-  private constructor(private readonly conn: RedisConnection, private readonly registry: NodeRegistry, options: RedisControlBusOptions) {
+  private constructor(
+    private readonly conn: RedisConnection,
+    private readonly registry: NodeRegistry,
+    options: RedisControlBusOptions,
+  ) {
     this.#timeout = Math.max(1, options.surveyTimeout ?? 1000);
   }
 
@@ -157,7 +165,8 @@ export class RedisControlBus implements ControlBus {
     if (request.from === nodeId) return; // the asking node counts its own channels itself
     const channels = this.#source(request.tenant, request.prefix).map((c): [string, number] => [c.channel, c.subscribers]);
     const reply: ChannelsReply = { id: request.id, node: nodeId, channels };
-    this.conn.track(cmd.publish(keys.nodeReplies(request.from), JSON.stringify(reply)))
+    this.conn
+      .track(cmd.publish(keys.nodeReplies(request.from), JSON.stringify(reply)))
       .catch((err) => logger?.debug({ err }, 'answering a channel survey failed'));
   }
 

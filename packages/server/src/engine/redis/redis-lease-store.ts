@@ -1,4 +1,4 @@
-import { type Lease, type LeaseStore, checkTtl } from '../lease-store.js';
+import { checkTtl, type Lease, type LeaseStore } from '../lease-store.js';
 import type { RedisConnection } from './connection.js';
 import { leaseAcquireScript, leaseGetScript, leaseReleaseScript, leaseRenewScript } from './scripts.js';
 
@@ -19,24 +19,24 @@ export class RedisLeaseStore implements LeaseStore {
   async acquire(key: string, ttlMs: number, owner: string): Promise<number | null> {
     checkTtl(ttlMs);
     const { cmd, keys } = this.conn;
-    const token = await this.conn.track(leaseAcquireScript.run(cmd, [keys.lease(key)], [owner, ttlMs, this.#highWater])) as number | null;
+    const token = (await this.conn.track(leaseAcquireScript.run(cmd, [keys.lease(key)], [owner, ttlMs, this.#highWater]))) as number | null;
     return token === null ? null : this.#seen(token);
   }
 
   async renew(key: string, token: number, ttlMs: number): Promise<boolean> {
     checkTtl(ttlMs);
     const { cmd, keys } = this.conn;
-    return await this.conn.track(leaseRenewScript.run(cmd, [keys.lease(key)], [String(token), ttlMs])) === 1;
+    return (await this.conn.track(leaseRenewScript.run(cmd, [keys.lease(key)], [String(token), ttlMs]))) === 1;
   }
 
   async release(key: string, token: number): Promise<boolean> {
     const { cmd, keys } = this.conn;
-    return await this.conn.track(leaseReleaseScript.run(cmd, [keys.lease(key)], [String(token)])) === 1;
+    return (await this.conn.track(leaseReleaseScript.run(cmd, [keys.lease(key)], [String(token)]))) === 1;
   }
 
   async get(key: string): Promise<Lease | null> {
     const { cmd, keys } = this.conn;
-    const held = await this.conn.track(leaseGetScript.run(cmd, [keys.lease(key)], [])) as [string, number, number] | null;
+    const held = (await this.conn.track(leaseGetScript.run(cmd, [keys.lease(key)], []))) as [string, number, number] | null;
     if (held === null) return null;
     return { owner: held[0], token: this.#seen(held[1]), ttlMs: held[2] };
   }

@@ -46,7 +46,10 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async acquireConnection(tenant: string, user: string, perUser: number, perTenant: number): Promise<'ok' | 'user' | 'tenant'> {
-    const result = await this.#op(tenant, () => acquireScript.run(this.#conn.cmd, this.#keys(tenant), [user, perUser, perTenant])) as 'ok' | 'user' | 'tenant';
+    const result = (await this.#op(tenant, () => acquireScript.run(this.#conn.cmd, this.#keys(tenant), [user, perUser, perTenant]))) as
+      | 'ok'
+      | 'user'
+      | 'tenant';
     if (result === 'ok') this.#adjust(tenant, user, 1);
     return result;
   }

@@ -50,7 +50,10 @@ export class RedisNodeMessages implements NodeMessages {
   readonly #window: number;
   #closed = false;
 
-  private constructor(private readonly conn: RedisConnection, registry: NodeRegistry) {
+  private constructor(
+    private readonly conn: RedisConnection,
+    registry: NodeRegistry,
+  ) {
     // A sweep lock lasts twice the TTL: a retried sweep of the same death comes within it.
     this.#window = registry.ttl * 2;
     this.#handlers = new NotificationHandlers((err, what) => conn.logger?.warn({ err, op: what }, 'node message handler failed'));
@@ -61,7 +64,8 @@ export class RedisNodeMessages implements NodeMessages {
     const { keys, nodeId } = conn;
     for (const topic of [keys.notesTopic, keys.nodeNotes(nodeId)]) {
       // Not connected yet: the topic stays routed, so it is subscribed on connect.
-      await conn.subscribe(topic, (message) => messages.#receive(message), true)
+      await conn
+        .subscribe(topic, (message) => messages.#receive(message), true)
         .catch((err) => conn.logger?.debug({ err, topic }, 'node message topic not subscribed yet'));
     }
     registry.addHooks({ sweep: (dead) => messages.#announceDown(dead) });
@@ -92,7 +96,8 @@ export class RedisNodeMessages implements NodeMessages {
     if (this.#closed) return;
     this.#closed = true;
     this.#handlers.clear();
-    if (this.conn.ready()) await this.#announceDown(this.conn.nodeId).catch((err) => this.conn.logger?.debug({ err }, 'announcing this node\'s shutdown failed'));
+    if (this.conn.ready())
+      await this.#announceDown(this.conn.nodeId).catch((err) => this.conn.logger?.debug({ err }, "announcing this node's shutdown failed"));
     await this.conn.release();
   }
 

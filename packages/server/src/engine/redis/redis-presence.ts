@@ -1,9 +1,9 @@
 import type { PresenceStatus } from '@switchboard/protocol';
 import type { ChannelEvent } from '../broker.js';
 import type { PresenceCounts, PresenceEntry, PresenceSetResult, PresenceStore } from '../presence-store.js';
+import { publishChannelEvent } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
-import { publishChannelEvent } from './channel-event.js';
 import { deviceOf } from './pubsub-message.js';
 import { presenceRemoveScript, presenceSetScript } from './scripts.js';
 
@@ -116,16 +116,18 @@ export class RedisPresenceStore implements PresenceStore {
     const { cmd, keys, nodeId } = this.#conn;
     const stored: Stored = { c: entry.client, u: entry.user, s: entry.status, st: entry.state, si: entry.since, n: nodeId };
     // The node's index first: a crash between the two leaves an index line, never an unswept entry.
-    const [, result] = await this.#conn.track(Promise.all([
-      cmd.sadd(keys.nodePresence(nodeId), JSON.stringify([channel, entry.client])),
-      presenceSetScript.run(cmd, [keys.presence(channel)], [entry.client, JSON.stringify(stored), cap]),
-    ]));
+    const [, result] = await this.#conn.track(
+      Promise.all([
+        cmd.sadd(keys.nodePresence(nodeId), JSON.stringify([channel, entry.client])),
+        presenceSetScript.run(cmd, [keys.presence(channel)], [entry.client, JSON.stringify(stored), cap]),
+      ]),
+    );
     return result as PresenceSetResult;
   }
 
   async #remove(channel: string, client: string): Promise<Stored | null> {
     const { cmd, keys } = this.#conn;
-    const value = await this.#conn.track(presenceRemoveScript.run(cmd, [keys.presence(channel)], [client])) as string | null;
+    const value = (await this.#conn.track(presenceRemoveScript.run(cmd, [keys.presence(channel)], [client]))) as string | null;
     if (!value) return null;
     const stored = decode(value);
     cmd.srem(keys.nodePresence(stored.n), JSON.stringify([channel, client])).catch(() => {});
@@ -165,21 +167,25 @@ export class RedisPresenceStore implements PresenceStore {
     const { cmd, keys, logger } = this.#conn;
     const members = await this.#conn.track(cmd.smembers(keys.nodePresence(dead)));
     let removed = 0;
-    await Promise.all(members.map(async (member) => {
-      const [channel, client] = JSON.parse(member) as [string, string];
-      const stored = await this.#remove(channel, client);
-      if (!stored) return;
-      removed++;
-      await this.#announce(channel, { kind: 'leave', user: stored.u, device: deviceOf(entryOf(stored)) });
-    }));
+    await Promise.all(
+      members.map(async (member) => {
+        const [channel, client] = JSON.parse(member) as [string, string];
+        const stored = await this.#remove(channel, client);
+        if (!stored) return;
+        removed++;
+        await this.#announce(channel, { kind: 'leave', user: stored.u, device: deviceOf(entryOf(stored)) });
+      }),
+    );
     if (removed > 0) logger?.info({ dead, removed }, 'removed presence entries of a dead node');
   }
 
   /** After a lost registration: write this node's entries back, announcing those that were swept. */
   async #restore(): Promise<void> {
     const all = [...this.#mine].flatMap(([channel, entries]) => [...entries.values()].map((entry) => [channel, entry] as const));
-    await Promise.all(all.map(async ([channel, entry]) => {
-      if ((await this.#write(channel, entry, '')) === 'new') await this.#announce(channel, { kind: 'join', user: entry.user, device: deviceOf(entry) });
-    }));
+    await Promise.all(
+      all.map(async ([channel, entry]) => {
+        if ((await this.#write(channel, entry, '')) === 'new') await this.#announce(channel, { kind: 'join', user: entry.user, device: deviceOf(entry) });
+      }),
+    );
   }
 }

@@ -9,7 +9,10 @@ import type { RedisClient } from './topology.js';
 export class Script {
   readonly sha: string;
 
-  constructor(readonly name: string, readonly lua: string) {
+  constructor(
+    readonly name: string,
+    readonly lua: string,
+  ) {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
@@ -61,7 +64,9 @@ end`;
  * 12 bucket interval ms, 13 bucket burst. Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited}.
  * The hot path is TIME, HINCRBY, HGET, XADD, PUBLISH (+ GET, SET with a bucket).
  */
-export const publishScript = new Script('publish', `${NOW_PRECISE}
+export const publishScript = new Script(
+  'publish',
+  `${NOW_PRECISE}
 ${EXTEND}
 ${TAKE}
 local epoch = false
@@ -109,7 +114,8 @@ if ARGV[10] == '1' then
 end
 redis.call('PUBLISH', ARGV[9], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
 return {offset, epoch, 0}
-`);
+`,
+);
 
 /**
  * Publish an event on a channel's topic from the node that owns the channel's slot (in a
@@ -124,7 +130,9 @@ export const eventScript = new Script('event', `return redis.call('PUBLISH', ARG
  * meta TTL, since offset ('' = none), since epoch, limit, reverse ('1'/'0').
  * Returns {epoch, offset, firstOffset, entries}.
  */
-export const historyScript = new Script('history', `${NOW}
+export const historyScript = new Script(
+  'history',
+  `${NOW}
 ${EXTEND}
 local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
 local epoch = meta[1]
@@ -174,7 +182,8 @@ if limit > 0 then
   end
 end
 return {epoch, offset, first, entries}
-`);
+`,
+);
 
 /**
  * Position of a stream, for a node to compare with where its delivery stands; keeps the
@@ -182,7 +191,9 @@ return {epoch, offset, first, entries}
  * to return ('' = none), meta TTL. Returns {epoch or nil (no stream), offset, time of the
  * entry at that offset or nil (not in history)}.
  */
-export const positionScript = new Script('position', `local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
+export const positionScript = new Script(
+  'position',
+  `local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
 if not meta[1] then return {false, 0, false} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
 local time = false
@@ -196,27 +207,34 @@ if ARGV[1] ~= '' then
   end
 end
 return {meta[1], tonumber(meta[2]), time}
-`);
+`,
+);
 
 /**
  * Add or replace a presence entry; a connection not present yet only while the channel has
  * fewer entries than the cap (check and set in one step, so nodes cannot race past it).
  * KEYS: presence. ARGV: client, entry JSON, cap ('' = none). Returns 'new', 'updated' or 'full'.
  */
-export const presenceSetScript = new Script('presence-set', `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+export const presenceSetScript = new Script(
+  'presence-set',
+  `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
   return 'updated'
 end
 if ARGV[3] ~= '' and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'new'
-`);
+`,
+);
 
 /** Remove a presence entry if present; only one caller gets it. KEYS: presence. ARGV: client. */
-export const presenceRemoveScript = new Script('presence-remove', `local v = redis.call('HGET', KEYS[1], ARGV[1])
+export const presenceRemoveScript = new Script(
+  'presence-remove',
+  `local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return v
-`);
+`,
+);
 
 /** Adjust a user's connection counters by d; drop counters that reach zero. */
 const ADJUST = `local function adjust(user, d)
@@ -228,7 +246,9 @@ end`;
  * Take a connection slot. KEYS: tenant count, user counts, this node's user counts.
  * ARGV: user, per-user limit, per-tenant limit. Returns 'ok', 'user' or 'tenant'.
  */
-export const acquireScript = new Script('acquire', `local users = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+export const acquireScript = new Script(
+  'acquire',
+  `local users = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if users >= tonumber(ARGV[2]) then return 'user' end
 local tenant = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tenant >= tonumber(ARGV[3]) then return 'tenant' end
@@ -236,23 +256,29 @@ redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 redis.call('INCR', KEYS[1])
 redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 return 'ok'
-`);
+`,
+);
 
 /** Release a slot this node holds (none held: nothing happens). Same KEYS; ARGV: user. Returns 1 or 0. */
-export const releaseScript = new Script('release', `${ADJUST}
+export const releaseScript = new Script(
+  'release',
+  `${ADJUST}
 local held = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
 if held <= 0 then return 0 end
 if held == 1 then redis.call('HDEL', KEYS[3], ARGV[1]) else redis.call('HINCRBY', KEYS[3], ARGV[1], -1) end
 adjust(ARGV[1], -1)
 return 1
-`);
+`,
+);
 
 /**
  * Make a node's slots in a tenant exactly `user1 count1 user2 count2 …` (nothing: release
  * all), moving the shared counters by the difference. Used after errors, after a lost
  * registration, on shutdown, and by a survivor for a dead node. Same KEYS.
  */
-export const reconcileScript = new Script('reconcile', `${ADJUST}
+export const reconcileScript = new Script(
+  'reconcile',
+  `${ADJUST}
 local want = {}
 for i = 1, #ARGV, 2 do want[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local have = {}
@@ -269,23 +295,29 @@ for user, n in pairs(want) do
   if n > 0 then redis.call('HSET', KEYS[3], user, n) end
 end
 return 1
-`);
+`,
+);
 
 /**
  * Rate bucket (GCRA, the same key format as the publish script's). KEYS: bucket.
  * ARGV: rate per second, burst, cost. A missing key is a full bucket. Returns 1 or 0.
  */
-export const takeScript = new Script('take', `${NOW_PRECISE}
+export const takeScript = new Script(
+  'take',
+  `${NOW_PRECISE}
 ${TAKE}
 if take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])) then return 1 end
 return 0
-`);
+`,
+);
 
 /**
  * Node heartbeat. KEYS: nodes. ARGV: node id, TTL ms. Returns {was registered (0/1),
  * Redis now, dead nodes, live nodes with expiry scores}.
  */
-export const heartbeatScript = new Script('heartbeat', `${NOW}
+export const heartbeatScript = new Script(
+  'heartbeat',
+  `${NOW}
 local had = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -293,15 +325,19 @@ local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORE
 local registered = 0
 if had then registered = 1 end
 return {registered, now, dead, live}
-`);
+`,
+);
 
 /** Forget a node whose heartbeat is still expired. KEYS: nodes. ARGV: node id. Returns 1 or 0. */
-export const forgetNodeScript = new Script('forget-node', `${NOW}
+export const forgetNodeScript = new Script(
+  'forget-node',
+  `${NOW}
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) > now then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
-`);
+`,
+);
 
 /**
  * Take a lease. KEYS: lease. ARGV: owner, ttl ms, the node's highest token seen. Returns the
@@ -310,7 +346,9 @@ return 1
  * nothing of the key is kept once it is free, so tokens keep increasing after Redis restarts
  * empty (time moved on) and even if its clock went back (the nodes remember).
  */
-export const leaseAcquireScript = new Script('lease-acquire', `local held = redis.call('HMGET', KEYS[1], 'o', 't')
+export const leaseAcquireScript = new Script(
+  'lease-acquire',
+  `local held = redis.call('HMGET', KEYS[1], 'o', 't')
 if held[1] then
   if held[1] ~= ARGV[1] then return nil end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -323,27 +361,51 @@ if floor > token then token = floor end
 redis.call('HSET', KEYS[1], 'o', ARGV[1], 't', string.format('%.0f', token))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return token
-`);
+`,
+);
 
 /** Renew a lease held with a token. KEYS: lease. ARGV: token, ttl ms. Returns 1 or 0. */
-export const leaseRenewScript = new Script('lease-renew', `if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
+export const leaseRenewScript = new Script(
+  'lease-renew',
+  `if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
-`);
+`,
+);
 
 /** Release a lease held with a token. KEYS: lease. ARGV: token. Returns 1 or 0. */
-export const leaseReleaseScript = new Script('lease-release', `if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
+export const leaseReleaseScript = new Script(
+  'lease-release',
+  `if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
-`);
+`,
+);
 
 /** A lease as {owner, token, ttl ms}, or nil when free. KEYS: lease. */
-export const leaseGetScript = new Script('lease-get', `local held = redis.call('HMGET', KEYS[1], 'o', 't')
+export const leaseGetScript = new Script(
+  'lease-get',
+  `local held = redis.call('HMGET', KEYS[1], 'o', 't')
 if not held[1] then return nil end
 return {held[1], tonumber(held[2]), redis.call('PTTL', KEYS[1])}
-`);
+`,
+);
 
 export const ALL_SCRIPTS = [
-  publishScript, eventScript, historyScript, positionScript, presenceSetScript, presenceRemoveScript, acquireScript, releaseScript, reconcileScript, takeScript, heartbeatScript, forgetNodeScript,
-  leaseAcquireScript, leaseRenewScript, leaseReleaseScript, leaseGetScript,
+  publishScript,
+  eventScript,
+  historyScript,
+  positionScript,
+  presenceSetScript,
+  presenceRemoveScript,
+  acquireScript,
+  releaseScript,
+  reconcileScript,
+  takeScript,
+  heartbeatScript,
+  forgetNodeScript,
+  leaseAcquireScript,
+  leaseRenewScript,
+  leaseReleaseScript,
+  leaseGetScript,
 ];

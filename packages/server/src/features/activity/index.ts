@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
-import { type FeatureModule, defineFeature } from '../manifest.js';
+import { defineFeature, type FeatureModule } from '../manifest.js';
 import { activityCommands } from './commands.js';
 import { type ActivityConfig, activityConfig } from './config.js';
 import { ActivityFeeds } from './feeds.js';
@@ -32,7 +32,15 @@ export function activityFeature(options: ActivityFeatureOptions = {}): FeatureMo
     config: { schema: activityConfig, description: 'activity feeds' },
     namespaces: {
       // Live activity of scope S is `activity:S`; the hook below lets in exactly who may subscribe to S.
-      [ACTIVITY_NAMESPACE]: { subscribe: 'authenticated', historySize: 0, clientPublish: false, presence: false, joinLeave: false, signals: false, recovery: false },
+      [ACTIVITY_NAMESPACE]: {
+        subscribe: 'authenticated',
+        historySize: 0,
+        clientPublish: false,
+        presence: false,
+        joinLeave: false,
+        signals: false,
+        recovery: false,
+      },
     },
     migrations: ACTIVITY_MIGRATIONS,
     commands: activityCommands(feeds),

@@ -6,7 +6,8 @@ type Db = Kysely<unknown>;
 /** The activity table (portable column types only; never edit a shipped migration). */
 const activities: Migration = {
   async up(db: Db) {
-    await db.schema.createTable('sb_activities')
+    await db.schema
+      .createTable('sb_activities')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('tenant', 'text', (c) => c.notNull())
       .addColumn('scope', 'text', (c) => c.notNull())

@@ -2,6 +2,7 @@ import type { Activity } from '@switchboard/protocol';
 import type { Selectable } from 'kysely';
 
 export type { Activity } from '@switchboard/protocol';
+
 import type { ActivityTable } from './tables.js';
 
 /** The namespace of live activity channels: scope S is live on `activity:S`. */

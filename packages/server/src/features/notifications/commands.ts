@@ -1,8 +1,8 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
-import type { SessionContext } from '../../core/context.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
+import type { SessionContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { USER_NAMESPACE } from './delivery.js';
@@ -99,9 +99,14 @@ export function notificationCommands(inbox: () => Inbox): CommandDefinition[] {
         if (!can(identity, ch, 'publish')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the publish capability on ${ch.channel}`);
         if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
         const { user, idempotencyKey: key, ...content } = p;
-        return inbox().create(identity.tenant, [user], { ...content, actor: { id: identity.user } }, {
-          idempotencyKey: key === undefined ? undefined : `user:${identity.user}:${key}`,
-        });
+        return inbox().create(
+          identity.tenant,
+          [user],
+          { ...content, actor: { id: identity.user } },
+          {
+            idempotencyKey: key === undefined ? undefined : `user:${identity.user}:${key}`,
+          },
+        );
       },
     }),
   ] as CommandDefinition[];

@@ -7,9 +7,7 @@ import type { Delivery, NotificationStore } from './store.js';
 export const USER_NAMESPACE = 'user';
 
 /** What subscribers of `user:{sub}` receive. */
-export type NotificationPush =
-  | { kind: 'notification'; notification: Notification }
-  | { kind: 'unread'; count: number; unseen: number };
+export type NotificationPush = { kind: 'notification'; notification: Notification } | { kind: 'unread'; count: number; unseen: number };
 
 /**
  * Live delivery through the personal channel `user:{sub}`, after the write committed:
@@ -32,10 +30,15 @@ export class NotificationDelivery {
   async deliver(tenant: string, deliveries: readonly Delivery[]): Promise<void> {
     const node = this.#node;
     if (!node || deliveries.length === 0) return;
-    await Promise.all(deliveries.map(async (d) => {
-      if (!d.muted) await this.#publish(node, tenant, d.notification.user, { kind: 'notification', notification: d.notification });
-    }));
-    this.changed(tenant, deliveries.map((d) => d.notification.user));
+    await Promise.all(
+      deliveries.map(async (d) => {
+        if (!d.muted) await this.#publish(node, tenant, d.notification.user, { kind: 'notification', notification: d.notification });
+      }),
+    );
+    this.changed(
+      tenant,
+      deliveries.map((d) => d.notification.user),
+    );
   }
 
   /** The read/unread state of these users changed: push their counts soon. */

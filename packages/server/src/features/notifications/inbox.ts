@@ -2,8 +2,8 @@ import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import type { NotificationsConfig } from './config.js';
-import type { NotificationInput, Preferences, UnreadCounts } from './model.js';
 import { NotificationDelivery } from './delivery.js';
+import type { NotificationInput, Preferences, UnreadCounts } from './model.js';
 import type { CreateResult, ListQuery, NotificationStore, Page } from './store.js';
 
 export interface CreateOptions {
@@ -41,10 +41,15 @@ export class Inbox {
 
   async create(tenant: string, recipients: readonly string[] | 'everyone', input: NotificationInput, options: CreateOptions = {}): Promise<CreateResult> {
     this.checkData(input.data);
-    const { result, deliveries } = await this.#store(this.store.create({
-      tenant, recipients, input, groupWindow: this.config().groupWindow,
-      ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
-    }));
+    const { result, deliveries } = await this.#store(
+      this.store.create({
+        tenant,
+        recipients,
+        input,
+        groupWindow: this.config().groupWindow,
+        ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+      }),
+    );
     await this.delivery.deliver(tenant, deliveries);
     return result;
   }

@@ -2,7 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import { ReplyError } from '../../errors/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
-import { type FeatureModule, defineFeature } from '../manifest.js';
+import { defineFeature, type FeatureModule } from '../manifest.js';
 import { notificationCommands } from './commands.js';
 import { type NotificationsConfig, notificationsConfig } from './config.js';
 import { USER_NAMESPACE } from './delivery.js';
@@ -49,7 +49,11 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
       },
     },
     async start(ctx) {
-      const created = new Inbox(new NotificationStore(ctx.storage, options.now), () => ctx.config, (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'));
+      const created = new Inbox(
+        new NotificationStore(ctx.storage, options.now),
+        () => ctx.config,
+        (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'),
+      );
       created.delivery.attach(ctx.node);
       if (!ctx.node.config.namespaces[USER_NAMESPACE]) ctx.logger.warn('no "user" namespace configured: notifications are stored but not pushed live');
       const retention = new RetentionSweep('notifications', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));

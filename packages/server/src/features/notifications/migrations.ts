@@ -6,7 +6,8 @@ type Db = Kysely<unknown>;
 /** Tables of the notifications inbox (portable column types only; never edit a shipped migration). */
 const notifications: Migration = {
   async up(db: Db) {
-    await db.schema.createTable('sb_notifications')
+    await db.schema
+      .createTable('sb_notifications')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('tenant', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull())
@@ -33,7 +34,8 @@ const notifications: Migration = {
     await db.schema.createIndex('sb_notifications_group').on('sb_notifications').columns(['tenant', 'user_id', 'group_key', 'created_at']).execute();
     await db.schema.createIndex('sb_notifications_created').on('sb_notifications').column('created_at').execute();
 
-    await db.schema.createTable('sb_notification_preferences')
+    await db.schema
+      .createTable('sb_notification_preferences')
       .addColumn('tenant', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('muted_types', 'text', (c) => c.notNull())

@@ -1,5 +1,10 @@
 import {
-  NOTIFICATION_PRIORITIES, type Notification, type NotificationActor, type NotificationPreferences, type NotificationPriority, type UnreadCount,
+  NOTIFICATION_PRIORITIES,
+  type Notification,
+  type NotificationActor,
+  type NotificationPreferences,
+  type NotificationPriority,
+  type UnreadCount,
 } from '@switchboard/protocol';
 import type { Selectable } from 'kysely';
 import type { NotificationPreferenceTable, NotificationTable } from './tables.js';
@@ -73,7 +78,11 @@ export function toNotification(row: Selectable<NotificationTable>): Notification
 
 export function toPreferences(row: Selectable<NotificationPreferenceTable> | undefined): Preferences {
   if (!row) return { ...DEFAULT_PREFERENCES, mutedTypes: [], mutedCategories: [] };
-  return { mutedTypes: JSON.parse(row.muted_types) as string[], mutedCategories: JSON.parse(row.muted_categories) as string[], minPriority: priorityOf(row.min_priority) };
+  return {
+    mutedTypes: JSON.parse(row.muted_types) as string[],
+    mutedCategories: JSON.parse(row.muted_categories) as string[],
+    minPriority: priorityOf(row.min_priority),
+  };
 }
 
 /** Muted notifications are stored but not pushed; `critical` ignores every mute. */

@@ -2,7 +2,18 @@ import { z } from 'zod';
 import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { idempotencyHeaders } from '../../http/api/schemas.js';
 import type { Inbox } from './inbox.js';
-import { createBody, createResult, listFilters, notificationId, notificationPage, preferences, preferencesPatch, unreadCount, updated, userId } from './schemas.js';
+import {
+  createBody,
+  createResult,
+  listFilters,
+  notificationId,
+  notificationPage,
+  preferences,
+  preferencesPatch,
+  unreadCount,
+  updated,
+  userId,
+} from './schemas.js';
 
 const MAX_PAGE = 1000;
 const TAG = 'notifications';
@@ -24,7 +35,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       operationId: 'createNotifications',
       tag: TAG,
       summary: 'Create a notification for one user, several, or every known user of the tenant',
-      description: 'Stored, then pushed to each recipient\'s `user:{sub}` channel. 201 when created; 200 with `deduplicated` when the Idempotency-Key was seen.',
+      description: "Stored, then pushed to each recipient's `user:{sub}` channel. 201 when created; 200 with `deduplicated` when the Idempotency-Key was seen.",
       headers: idempotencyHeaders,
       body: createBody(maxRecipients),
       response: createResult,
@@ -42,7 +53,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       url: '/notifications',
       operationId: 'listNotifications',
       tag: TAG,
-      summary: 'A user\'s notifications, newest first, one page',
+      summary: "A user's notifications, newest first, one page",
       query: z.strictObject({ user: userId, ...listFilters(MAX_PAGE) }),
       response: notificationPage,
       errors: [503],
@@ -55,7 +66,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       url: '/notifications/unread-count',
       operationId: 'notificationsUnreadCount',
       tag: TAG,
-      summary: 'A user\'s unread and unseen counts',
+      summary: "A user's unread and unseen counts",
       query: userQuery,
       response: unreadCount,
       errors: [503],
@@ -68,7 +79,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       url: '/notifications/read-all',
       operationId: 'markAllNotificationsRead',
       tag: TAG,
-      summary: 'Mark all of a user\'s notifications read',
+      summary: "Mark all of a user's notifications read",
       body: userBody,
       response: updated,
       errors: [503],
@@ -81,7 +92,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       url: '/notifications/seen',
       operationId: 'markNotificationsSeen',
       tag: TAG,
-      summary: 'Mark all of a user\'s notifications seen (the inbox was opened)',
+      summary: "Mark all of a user's notifications seen (the inbox was opened)",
       body: userBody,
       response: updated,
       errors: [503],
@@ -124,7 +135,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       url: '/notifications/preferences',
       operationId: 'getNotificationPreferences',
       tag: TAG,
-      summary: 'A user\'s notification preferences',
+      summary: "A user's notification preferences",
       query: userQuery,
       response: preferences,
       errors: [503],
@@ -137,7 +148,7 @@ export function notificationRoutes(inbox: () => Inbox, maxRecipients: number): A
       url: '/notifications/preferences',
       operationId: 'setNotificationPreferences',
       tag: TAG,
-      summary: 'Change a user\'s notification preferences (fields left out stay as they are)',
+      summary: "Change a user's notification preferences (fields left out stay as they are)",
       body: z.strictObject({ user: userId, ...preferencesPatch }),
       response: preferences,
       errors: [503],

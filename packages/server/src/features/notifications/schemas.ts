@@ -38,11 +38,21 @@ export const notificationContent = z.strictObject({
 
 /** The body of POST /notifications: the content and exactly one of `user`, `users`, `everyone`. */
 export function createBody(maxRecipients: number) {
-  return notificationContent.extend({
-    user: userId.optional(),
-    users: z.array(userId).min(1).max(maxRecipients).refine((l) => new Set(l).size === l.length, 'users must be distinct').optional(),
-    everyone: z.literal(true).optional(),
-  }).refine((b) => [b.user, b.users, b.everyone].filter((v) => v !== undefined).length === 1, 'name the recipients with exactly one of user, users or everyone');
+  return notificationContent
+    .extend({
+      user: userId.optional(),
+      users: z
+        .array(userId)
+        .min(1)
+        .max(maxRecipients)
+        .refine((l) => new Set(l).size === l.length, 'users must be distinct')
+        .optional(),
+      everyone: z.literal(true).optional(),
+    })
+    .refine(
+      (b) => [b.user, b.users, b.everyone].filter((v) => v !== undefined).length === 1,
+      'name the recipients with exactly one of user, users or everyone',
+    );
 }
 
 export function listFilters(pageSize: number) {

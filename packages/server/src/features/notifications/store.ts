@@ -1,17 +1,26 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { type Kysely, type Selectable, type Transaction, type UpdateObject, sql } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction, type UpdateObject } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
-import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
-import { newId } from '../../storage/ids.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
+import { newId } from '../../storage/ids.js';
+import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
 import type { SharedTables } from '../../storage/tables.js';
 import type { NotificationTable, NotificationTables } from './tables.js';
 
 type Database = SharedTables & NotificationTables;
+
 import {
-  type Actor, MAX_ACTORS, type Notification, type NotificationInput, type Preferences, type UnreadCounts,
-  isMuted, priorityRank, toNotification, toPreferences,
+  type Actor,
+  isMuted,
+  MAX_ACTORS,
+  type Notification,
+  type NotificationInput,
+  type Preferences,
+  priorityRank,
+  toNotification,
+  toPreferences,
+  type UnreadCounts,
 } from './model.js';
 
 /** Rows per statement: well under the bound-parameter limits of SQLite and PostgreSQL. */
@@ -89,7 +98,10 @@ export class NotificationStore {
 
   readonly #db: Kysely<Database>;
 
-  constructor(storage: Storage, private readonly now: () => number = Date.now) {
+  constructor(
+    storage: Storage,
+    private readonly now: () => number = Date.now,
+  ) {
     this.#db = storage.tables<NotificationTables>();
   }
 
@@ -132,13 +144,17 @@ export class NotificationStore {
     const { input } = req;
     const unknown = users.filter((u) => !this.#known.has(`${tenant}|${u}`));
     if (unknown.length > 0) {
-      await trx.insertInto('sb_users')
+      await trx
+        .insertInto('sb_users')
         .values(unknown.map((user_id) => ({ tenant, user_id, first_seen: now, last_seen: now })))
         .onConflict((oc) => oc.columns(['tenant', 'user_id']).doNothing())
         .execute();
     }
     const prefs = await this.#preferencesOf(trx, tenant, users);
-    const groups = input.groupKey !== undefined && req.groupWindow > 0 ? await this.#openGroups(trx, tenant, users, input.groupKey, now - req.groupWindow) : new Map<string, Row>();
+    const groups =
+      input.groupKey !== undefined && req.groupWindow > 0
+        ? await this.#openGroups(trx, tenant, users, input.groupKey, now - req.groupWindow)
+        : new Map<string, Row>();
     const data = input.data === undefined ? null : JSON.stringify(input.data);
     const rank = priorityRank(input.priority);
     const inserts: Row[] = [];
@@ -150,21 +166,55 @@ export class NotificationStore {
         row = {
           ...open,
           ...mergeActors(open, input.actor),
-          title: input.title, body: input.body ?? null, data, link: input.link ?? null,
-          priority: Math.max(open.priority, rank), count: open.count + 1,
-          resource: input.resource ?? open.resource, updated_at: now, seen_at: null,
+          title: input.title,
+          body: input.body ?? null,
+          data,
+          link: input.link ?? null,
+          priority: Math.max(open.priority, rank),
+          count: open.count + 1,
+          resource: input.resource ?? open.resource,
+          updated_at: now,
+          seen_at: null,
         };
-        await trx.updateTable('sb_notifications')
-          .set({ title: row.title, body: row.body, data: row.data, link: row.link, priority: row.priority, count: row.count, actors: row.actors, actor_count: row.actor_count, resource: row.resource, updated_at: now, seen_at: null })
+        await trx
+          .updateTable('sb_notifications')
+          .set({
+            title: row.title,
+            body: row.body,
+            data: row.data,
+            link: row.link,
+            priority: row.priority,
+            count: row.count,
+            actors: row.actors,
+            actor_count: row.actor_count,
+            resource: row.resource,
+            updated_at: now,
+            seen_at: null,
+          })
           .where('id', '=', row.id)
           .execute();
       } else {
         row = {
-          id: newId('n', now), tenant, user_id: user, type: input.type, title: input.title, body: input.body ?? null, data,
-          link: input.link ?? null, priority: rank, category: input.category ?? null,
-          actors: JSON.stringify(input.actor ? [input.actor] : []), actor_count: input.actor ? 1 : 0, count: 1,
-          resource: input.resource ?? null, group_key: input.groupKey ?? null,
-          created_at: now, updated_at: now, read_at: null, seen_at: null, archived_at: null,
+          id: newId('n', now),
+          tenant,
+          user_id: user,
+          type: input.type,
+          title: input.title,
+          body: input.body ?? null,
+          data,
+          link: input.link ?? null,
+          priority: rank,
+          category: input.category ?? null,
+          actors: JSON.stringify(input.actor ? [input.actor] : []),
+          actor_count: input.actor ? 1 : 0,
+          count: 1,
+          resource: input.resource ?? null,
+          group_key: input.groupKey ?? null,
+          created_at: now,
+          updated_at: now,
+          read_at: null,
+          seen_at: null,
+          archived_at: null,
         };
         inserts.push(row);
       }
@@ -182,24 +232,38 @@ export class NotificationStore {
 
   /** Per user, the newest unread, unarchived notification of the group created since `from`. */
   async #openGroups(trx: Transaction<Database>, tenant: string, users: readonly string[], groupKey: string, from: number): Promise<Map<string, Row>> {
-    const rows = await trx.selectFrom('sb_notifications').selectAll()
-      .where('tenant', '=', tenant).where('user_id', 'in', users).where('group_key', '=', groupKey)
-      .where('created_at', '>=', from).where('read_at', 'is', null).where('archived_at', 'is', null)
-      .orderBy('created_at', 'asc').orderBy('id', 'asc')
+    const rows = await trx
+      .selectFrom('sb_notifications')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .where('user_id', 'in', users)
+      .where('group_key', '=', groupKey)
+      .where('created_at', '>=', from)
+      .where('read_at', 'is', null)
+      .where('archived_at', 'is', null)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
       .execute();
     return new Map(rows.map((r) => [r.user_id, r]));
   }
 
   async list(tenant: string, user: string, q: ListQuery): Promise<Page> {
     const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    let query = this.#db.selectFrom('sb_notifications').selectAll()
-      .where('tenant', '=', tenant).where('user_id', '=', user)
+    let query = this.#db
+      .selectFrom('sb_notifications')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .where('user_id', '=', user)
       .where('archived_at', q.archived ? 'is not' : 'is', null);
     if (q.unreadOnly) query = query.where('read_at', 'is', null);
     if (q.type !== undefined) query = query.where('type', '=', q.type);
     if (q.since !== undefined) query = query.where('created_at', '>=', q.since);
     if (after) query = query.where((eb) => eb.or([eb('created_at', '<', after.time), eb.and([eb('created_at', '=', after.time), eb('id', '<', after.id)])]));
-    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     const page = pageOf(rows, q.limit, (r) => ({ time: r.created_at, id: r.id }));
     return { notifications: page.rows.map(toNotification), nextCursor: page.nextCursor };
   }
@@ -208,9 +272,13 @@ export class NotificationStore {
   async unreadCounts(tenant: string, users: readonly string[]): Promise<Map<string, UnreadCounts>> {
     const out = new Map<string, UnreadCounts>(users.map((u) => [u, { count: 0, unseen: 0 }]));
     for (const chunk of chunks(users)) {
-      const rows = await this.#db.selectFrom('sb_notifications')
+      const rows = await this.#db
+        .selectFrom('sb_notifications')
         .select(['user_id', (eb) => eb.fn.countAll<number>().as('count'), sql<number>`sum(case when seen_at is null then 1 else 0 end)`.as('unseen')])
-        .where('tenant', '=', tenant).where('user_id', 'in', chunk).where('read_at', 'is', null).where('archived_at', 'is', null)
+        .where('tenant', '=', tenant)
+        .where('user_id', 'in', chunk)
+        .where('read_at', 'is', null)
+        .where('archived_at', 'is', null)
         .groupBy('user_id')
         .execute();
       for (const r of rows) out.set(r.user_id, { count: Number(r.count), unseen: Number(r.unseen) });
@@ -237,7 +305,13 @@ export class NotificationStore {
 
   async #changeOne(tenant: string, user: string, id: string, needed: (row: Row) => boolean, set: UpdateObject<Database, 'sb_notifications'>): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('sb_notifications').selectAll().where('id', '=', id).where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
+      const row = await trx
+        .selectFrom('sb_notifications')
+        .selectAll()
+        .where('id', '=', id)
+        .where('tenant', '=', tenant)
+        .where('user_id', '=', user)
+        .executeTakeFirst();
       if (!row) throw new ReplyError(ErrorCode.NotFound, 'no such notification');
       if (!needed(row)) return false;
       await trx.updateTable('sb_notifications').set(set).where('id', '=', id).execute();
@@ -248,23 +322,35 @@ export class NotificationStore {
   /** Mark every unread notification of the user read; returns how many changed. */
   async markAllRead(tenant: string, user: string): Promise<number> {
     const now = this.now();
-    const res = await this.#db.updateTable('sb_notifications')
+    const res = await this.#db
+      .updateTable('sb_notifications')
       .set({ read_at: now, seen_at: sql<number>`coalesce(seen_at, ${now})` })
-      .where('tenant', '=', tenant).where('user_id', '=', user).where('read_at', 'is', null)
+      .where('tenant', '=', tenant)
+      .where('user_id', '=', user)
+      .where('read_at', 'is', null)
       .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 
   /** Mark every notification of the user seen (the inbox was opened); returns how many changed. */
   async markAllSeen(tenant: string, user: string): Promise<number> {
-    const res = await this.#db.updateTable('sb_notifications').set({ seen_at: this.now() })
-      .where('tenant', '=', tenant).where('user_id', '=', user).where('seen_at', 'is', null)
+    const res = await this.#db
+      .updateTable('sb_notifications')
+      .set({ seen_at: this.now() })
+      .where('tenant', '=', tenant)
+      .where('user_id', '=', user)
+      .where('seen_at', 'is', null)
       .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 
   async preferences(tenant: string, user: string): Promise<Preferences> {
-    const row = await this.#db.selectFrom('sb_notification_preferences').selectAll().where('tenant', '=', tenant).where('user_id', '=', user).executeTakeFirst();
+    const row = await this.#db
+      .selectFrom('sb_notification_preferences')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .where('user_id', '=', user)
+      .executeTakeFirst();
     return toPreferences(row);
   }
 
@@ -283,10 +369,14 @@ export class NotificationStore {
         min_priority: priorityRank(prefs.minPriority),
         updated_at: now,
       };
-      await trx.insertInto('sb_notification_preferences').values({ tenant, user_id: user, ...values })
+      await trx
+        .insertInto('sb_notification_preferences')
+        .values({ tenant, user_id: user, ...values })
         .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet(values))
         .execute();
-      await trx.insertInto('sb_users').values({ tenant, user_id: user, first_seen: now, last_seen: now })
+      await trx
+        .insertInto('sb_users')
+        .values({ tenant, user_id: user, first_seen: now, last_seen: now })
         .onConflict((oc) => oc.columns(['tenant', 'user_id']).doNothing())
         .execute();
       return toPreferences({ tenant, user_id: user, ...values });
@@ -313,7 +403,8 @@ export class NotificationStore {
     this.#usersWrite = null;
     const now = this.now();
     for (const chunk of chunks(batch)) {
-      await this.#db.insertInto('sb_users')
+      await this.#db
+        .insertInto('sb_users')
         .values(chunk.map((u) => ({ tenant: u.tenant, user_id: u.user, first_seen: now, last_seen: now })))
         .onConflict((oc) => oc.columns(['tenant', 'user_id']).doUpdateSet((eb) => ({ last_seen: eb.ref('excluded.last_seen') })))
         .execute();
@@ -324,9 +415,11 @@ export class NotificationStore {
   /** Delete notifications created more than `days` days ago (0: all created before now). */
   async sweep(days: number, idempotencyTtl: number): Promise<{ notifications: number; keys: number }> {
     const now = this.now();
-    const res = await this.#db.deleteFrom('sb_notifications').where('created_at', '<', now - days * 86_400_000).executeTakeFirst();
+    const res = await this.#db
+      .deleteFrom('sb_notifications')
+      .where('created_at', '<', now - days * 86_400_000)
+      .executeTakeFirst();
     const keys = await idempotencyKeys.sweep(this.#db, KEY_SCOPE, now - idempotencyTtl);
     return { notifications: Number(res.numDeletedRows), keys };
   }
 }
-

@@ -18,7 +18,9 @@ declare module 'fastify' {
 /** The header with which an admin key names the tenant of a request. */
 export const TENANT_HEADER_NAME = 'X-Switchboard-Tenant';
 const TENANT_HEADER = TENANT_HEADER_NAME.toLowerCase();
-export const tenantHeader = tenantId.describe('the tenant to act in: required with an admin key; with a tenant key it may only name that tenant (403 otherwise)');
+export const tenantHeader = tenantId.describe(
+  'the tenant to act in: required with an admin key; with a tenant key it may only name that tenant (403 otherwise)',
+);
 
 const BEARER_RE = /^Bearer +(\S+) *$/i;
 

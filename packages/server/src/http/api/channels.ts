@@ -9,9 +9,10 @@ export function channelRoutes(): ApiRoute[] {
       operationId: 'channels',
       tag: 'channels',
       summary: 'Channels with subscribers, on every node',
-      description: 'Sorted by name; subscribers summed over the nodes. With the Redis engine the node that answers asks every live '
-        + 'node and waits up to 1 s for their answers; `complete` is false when a node registered as live did not answer in time '
-        + '(its channels are missing; a crashed node stops being expected within `timeouts.presenceTtl`).',
+      description:
+        'Sorted by name; subscribers summed over the nodes. With the Redis engine the node that answers asks every live ' +
+        'node and waits up to 1 s for their answers; `complete` is false when a node registered as live did not answer in time ' +
+        '(its channels are missing; a crashed node stops being expected within `timeouts.presenceTtl`).',
       query: z.strictObject({ prefix: z.string().max(1024).describe('only channels whose name starts with this, e.g. `project:`').optional() }),
       response: z.object({
         channels: z.array(z.object({ channel: z.string(), subscribers: z.number().int().min(0) })),

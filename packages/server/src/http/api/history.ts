@@ -7,19 +7,30 @@ import { channelParams, publication, streamPosition } from './schemas.js';
 
 /** Query strings are text: digits only, so `1e3`, `-1` and `0x10` are refused rather than guessed. */
 const queryInt = (description: string) =>
-  z.string().regex(/^\d{1,16}$/).transform(Number).pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).describe(description);
-const queryBool = (description: string) => z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').describe(description);
+  z
+    .string()
+    .regex(/^\d{1,16}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .describe(description);
+const queryBool = (description: string) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .describe(description);
 
 export function historyRoutes(pageSize: number): ApiRoute[] {
-  const query = z.strictObject({
-    limit: queryInt(`publications per page, capped at ${pageSize} (default ${pageSize}; 0 returns only the stream position)`).optional(),
-    since_offset: queryInt('only publications after this offset (with since_epoch)').optional(),
-    since_epoch: z.string().min(1).max(64).describe('the epoch since_offset belongs to; 409 when the channel has a new epoch').optional(),
-    reverse: queryBool('newest first').optional(),
-  }).refine((q) => (q.since_offset === undefined) === (q.since_epoch === undefined), {
-    message: 'since_offset and since_epoch go together',
-    path: ['since_offset'],
-  });
+  const query = z
+    .strictObject({
+      limit: queryInt(`publications per page, capped at ${pageSize} (default ${pageSize}; 0 returns only the stream position)`).optional(),
+      since_offset: queryInt('only publications after this offset (with since_epoch)').optional(),
+      since_epoch: z.string().min(1).max(64).describe('the epoch since_offset belongs to; 409 when the channel has a new epoch').optional(),
+      reverse: queryBool('newest first').optional(),
+    })
+    .refine((q) => (q.since_offset === undefined) === (q.since_epoch === undefined), {
+      message: 'since_offset and since_epoch go together',
+      path: ['since_offset'],
+    });
 
   return [
     defineRoute({
@@ -27,8 +38,9 @@ export function historyRoutes(pageSize: number): ApiRoute[] {
       url: '/channels/:channel/history',
       operationId: 'history',
       tag: 'channels',
-      summary: 'Read a channel\'s history',
-      description: 'Oldest first (newest first with reverse). Page forward with since_offset = the last offset of the previous page and since_epoch = its epoch.',
+      summary: "Read a channel's history",
+      description:
+        'Oldest first (newest first with reverse). Page forward with since_offset = the last offset of the previous page and since_epoch = its epoch.',
       params: channelParams,
       query,
       response: streamPosition.extend({ publications: z.array(publication) }),
@@ -49,8 +61,9 @@ export function historyRoutes(pageSize: number): ApiRoute[] {
       url: '/channels/:channel/history',
       operationId: 'removeHistory',
       tag: 'channels',
-      summary: 'Remove a channel\'s history',
-      description: 'Drops every stored publication; the next publication starts a new epoch at offset 1. Live subscribers, on every node, get an unsubscribe push with code 3009 and resubscribe with recovered false.',
+      summary: "Remove a channel's history",
+      description:
+        'Drops every stored publication; the next publication starts a new epoch at offset 1. Live subscribers, on every node, get an unsubscribe push with code 3009 and resubscribe with recovered false.',
       params: channelParams,
       response: z.strictObject({}),
       errors: [503],

@@ -23,7 +23,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: the message names the invalid field (code 107)',
   401: 'Missing or invalid API key (code 101)',
   403: 'The API key belongs to another tenant (code 103)',
-  409: 'Conflict with the channel\'s state, e.g. a new epoch (code 112)',
+  409: "Conflict with the channel's state, e.g. a new epoch (code 112)",
   413: 'Body or publication too large (code 114)',
   415: 'The body is not application/json (code 107)',
   422: 'Invalid channel (110), unknown namespace (102) or action disabled in the namespace (108)',
@@ -79,12 +79,14 @@ function operation(route: ApiRoute): JsonSchema {
     tags: [route.tag],
     ...(route.public ? { security: [] } : {}),
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(route.body ? {
-      requestBody: {
-        required: !route.body.safeParse(undefined).success,
-        content: { 'application/json': { schema: jsonSchema(route.body) } },
-      },
-    } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: !route.body.safeParse(undefined).success,
+            content: { 'application/json': { schema: jsonSchema(route.body) } },
+          },
+        }
+      : {}),
     responses,
   };
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
-import { ReplyError } from '../../errors/reply-error.js';
 import type { PublishOutcome } from '../../engine/broker.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelName, idempotencyKey, itemResult, jsonData, publishResult } from './schemas.js';
 
@@ -59,7 +59,10 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       summary: 'Publish one payload to many channels',
       description: `At most ${batchSize} distinct channels. Each channel has its own result: a failure on one does not stop the others.`,
       body: z.strictObject({
-        channels: z.array(channelName).min(1).max(batchSize)
+        channels: z
+          .array(channelName)
+          .min(1)
+          .max(batchSize)
           .refine((list) => new Set(list).size === list.length, 'channels must be distinct')
           .meta({ uniqueItems: true }),
         data: jsonData,

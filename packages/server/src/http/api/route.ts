@@ -1,8 +1,8 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { RawJson } from '../../core/encode.js';
 import type { NodeContext } from '../../core/context.js';
+import { RawJson } from '../../core/encode.js';
 import { ReplyError } from '../../errors/reply-error.js';
 
 type Schema = z.ZodType;
@@ -23,7 +23,13 @@ export interface RouteContext<P, Q, B, H = undefined> {
  * One API route: its zod schemas validate the request and describe it in the OpenAPI
  * document. Paths are relative to /api/v1, in Fastify's `:param` syntax.
  */
-export interface RouteSpec<R extends Schema, P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined, H extends Schema | undefined = undefined> {
+export interface RouteSpec<
+  R extends Schema,
+  P extends Schema | undefined,
+  Q extends Schema | undefined,
+  B extends Schema | undefined,
+  H extends Schema | undefined = undefined,
+> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   operationId: string;
@@ -55,9 +61,7 @@ export function defineRoute<
   Q extends Schema | undefined = undefined,
   B extends Schema | undefined = undefined,
   H extends Schema | undefined = undefined,
->(
-  spec: RouteSpec<R, P, Q, B, H>,
-): ApiRoute {
+>(spec: RouteSpec<R, P, Q, B, H>): ApiRoute {
   return spec as unknown as ApiRoute;
 }
 

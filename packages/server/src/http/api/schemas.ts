@@ -10,17 +10,26 @@ import { z } from 'zod';
 export const channelName = z.string().min(1).max(1024).describe(`channel name, e.g. \`project:42\` (at most ${CHANNEL_MAX_LENGTH} characters by default)`);
 export const userId = z.string().regex(USER_RE).describe('user id (the token `sub`)');
 export const tenantId = z.string().regex(TENANT_RE);
-export const idempotencyKey = z.string().min(1).max(128)
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
   .describe('a repeat of this key on the same channel within `timeouts.idempotency` returns the first result and is not delivered again');
 /** Any JSON value. Required: a missing `data` is a mistake, not `null`. */
-export const jsonData = z.unknown().refine((v) => v !== undefined, 'Invalid input: expected a JSON value, received undefined')
+export const jsonData = z
+  .unknown()
+  .refine((v) => v !== undefined, 'Invalid input: expected a JSON value, received undefined')
   .describe('any JSON value, delivered to subscribers as is');
 
 const IDEMPOTENCY_KEY_RULE = 'Idempotency-Key: 1–128 characters, sent once';
 
 /** The `Idempotency-Key` header of a create request: a retry with the same key answers the first result. */
 export const idempotencyHeaders = z.looseObject({
-  'idempotency-key': z.string({ error: IDEMPOTENCY_KEY_RULE }).min(1, IDEMPOTENCY_KEY_RULE).max(128, IDEMPOTENCY_KEY_RULE).optional()
+  'idempotency-key': z
+    .string({ error: IDEMPOTENCY_KEY_RULE })
+    .min(1, IDEMPOTENCY_KEY_RULE)
+    .max(128, IDEMPOTENCY_KEY_RULE)
+    .optional()
     .describe('a retry with the same key answers the first result instead of creating again'),
 });
 
@@ -48,10 +57,7 @@ export type ReplyErrorBody = z.output<typeof replyError>;
 export const errorResponse = z.object({ error: replyError });
 
 /** One item of a broadcast or batch: its publish result, or why it failed. */
-export const itemResult = z.union([
-  publishResult.extend({ channel: z.string() }),
-  z.object({ channel: z.string(), error: replyError }),
-]);
+export const itemResult = z.union([publishResult.extend({ channel: z.string() }), z.object({ channel: z.string(), error: replyError })]);
 
 export const publication = z.object({
   offset: z.number().int().min(1),
