@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '@switchboard/server';
+import { PayloadSchemas } from '@switchboard/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../durable/helpers.js';
 import { CHROMIUM } from '../helpers/chromium.js';
@@ -204,6 +205,8 @@ async function unit(block: DocBlock): Promise<void> {
 function config(block: DocBlock): void {
   const input = JSON.parse(substitute(block.text, world.values(world.scratch()))) as Record<string, unknown>;
   expect(() => parseConfig(input)).not.toThrow();
+  // Payload schemas compile as the node compiles them at start.
+  expect(() => new PayloadSchemas(parseConfig(input).namespaces)).not.toThrow();
 }
 
 function plan(block: DocBlock): Plan {

@@ -53,6 +53,8 @@ export const ErrorCode = Object.freeze({
   NotFound: def(117, 'not found'),
   /** `connect` was sent on a connection that is already connected. */
   AlreadyConnected: def(118, 'already connected'),
+  /** The payload does not match the namespace's JSON Schema; the message names the first failing path. */
+  InvalidPayload: def(119, 'payload does not match the schema'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

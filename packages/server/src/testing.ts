@@ -7,6 +7,7 @@
  */
 
 export { createStoredApiKey } from './auth/key-files.js';
+export { PayloadSchemas } from './core/payload-schemas.js';
 export type { BrokerHandler, StreamPublication } from './engine/broker.js';
 export { RedisConnection, type RedisConnectionOptions } from './engine/redis/connection.js';
 export { RedisKeys } from './engine/redis/keys.js';

@@ -4,6 +4,7 @@ import { APIKEY_HELP, apikey } from './apikey.js';
 import { parseArgs } from './args.js';
 import { bench, benchHelp } from './bench.js';
 import { MIGRATE_HELP, migrate } from './migrate.js';
+import { SCHEMA_HELP, schema } from './schema.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { TOKEN_HELP, token } from './token.js';
 
@@ -14,6 +15,7 @@ Commands:
   token     print a connection token (JWT) for a user and tenant
   apikey    create an API key for the HTTP API
   migrate   apply pending database migrations (SQLite or PostgreSQL), with progress
+  schema    schema types: TypeScript types for the namespaces' payload schemas
   bench     load generator: connect, fanout, reconnect-storm, … against a server it starts or --url
 
 Run switchboard <command> --help for the options of a command.
@@ -41,6 +43,9 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate':
       if (args.help) return out(MIGRATE_HELP);
       return migrate(args, out);
+    case 'schema':
+      if (args.help) return out(SCHEMA_HELP);
+      return schema(args, out);
     case 'bench':
       if (args.help) return out(await benchHelp(args));
       return bench(args, out);

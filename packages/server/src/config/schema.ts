@@ -5,6 +5,9 @@ import { bool, duration, int, stringList } from './fields.js';
 const HOST_PORTS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}(?:,\s*(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})*$/;
 const list = (description: string) => stringList().default([]).describe(description);
 
+/** A JSON Schema: an object, or `true` / `false`. Checked and compiled when the node starts. */
+const jsonSchema = z.union([z.boolean(), z.record(z.string(), z.unknown())]);
+
 /** Options of one channel namespace. */
 export const namespaceSchema = z.strictObject({
   /** Publications kept per channel for history and recovery (0 disables both). */
@@ -34,6 +37,14 @@ export const namespaceSchema = z.strictObject({
     .describe('who may subscribe: capability | owner | authenticated (default capability)'),
   /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
+  /**
+   * JSON Schemas (draft 2020-12) that payloads in this namespace must match: publication
+   * data (client and HTTP publishes), presence state, signal data. Compiled once at start.
+   */
+  schemas: z
+    .strictObject({ publication: jsonSchema.optional(), presence: jsonSchema.optional(), signal: jsonSchema.optional() })
+    .optional()
+    .describe('JSON Schemas for publication data, presence state and signal data (draft 2020-12)'),
 });
 export type NamespaceConfig = z.output<typeof namespaceSchema>;
 export type NamespaceInput = z.input<typeof namespaceSchema>;

@@ -10,6 +10,7 @@ import type { ReplyError } from '../errors/reply-error.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
+import type { PayloadKind } from './payload-schemas.js';
 
 /** Node messages as features and routes see them: the engine closes them, not they. */
 export type NodeMessagesView = Omit<NodeMessages, 'close'>;
@@ -60,6 +61,8 @@ export interface NodeContext {
   resolve(tenant: string, channel: unknown): ResolvedChannel;
   /** The namespace's publication size limit (or the message limit): 113 above it. */
   checkPublicationSize(ch: ResolvedChannel, data: string): void;
+  /** The namespace's JSON Schema for publication data, presence state or signal data, if declared: 119 naming the first failing path. */
+  checkPayload(ch: ResolvedChannel, kind: PayloadKind, value: unknown): void;
   /** Publish serialised JSON `data`: durable in history before fan-out, on every node. */
   publish(ch: ResolvedChannel, data: string, req?: PublishRequest): Promise<PublishOutcome>;
   history(ch: ResolvedChannel, query: HistoryRequest): Promise<HistoryPage>;

@@ -23,6 +23,7 @@ import { unsubscribePush } from './encode.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence } from './presence.js';
 import type { Subscription } from './subscription.js';
 import { TimerWheel } from './timer-wheel.js';
@@ -57,6 +58,7 @@ export class Node implements ClientHost {
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
   readonly #resolver: ChannelResolver;
+  readonly #schemas: PayloadSchemas;
   readonly #hub: Hub<Client>;
   readonly #commands = new Map<string, CommandDefinition<z.ZodType, KernelCommandContext>>();
   readonly #modules = new ModuleRegistry();
@@ -87,6 +89,7 @@ export class Node implements ClientHost {
     this.id = options.config.nodeId || randomBytes(4).toString('hex');
     this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
     this.#resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
+    this.#schemas = new PayloadSchemas(options.config.namespaces);
     this.#hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
     this.metrics = createMetrics({
       stats: this.stats,
@@ -308,6 +311,11 @@ export class Node implements ClientHost {
   checkPublicationSize(ch: ResolvedChannel, data: string): void {
     const max = ch.options.maxPublicationBytes || this.config.limits.maxMessageBytes;
     if (Buffer.byteLength(data) > max) throw new ReplyError(ErrorCode.PayloadTooLarge, `publication larger than ${max} bytes`);
+  }
+
+  /** The namespace's JSON Schema for this kind of payload, if it declares one: 119 naming the first failing path. */
+  checkPayload(ch: ResolvedChannel, kind: PayloadKind, value: unknown): void {
+    this.#schemas.check(ch, kind, value);
   }
 
   /** Publish serialised JSON `data` to a resolved channel. Durable in history before fan-out. */

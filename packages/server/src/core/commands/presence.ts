@@ -34,6 +34,7 @@ export const presenceSetCommand = kernelCommand({
     const state = params.state === undefined || params.state === null ? null : toJsonText(params.state);
     if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes)
       throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
+    if (state !== null) node.checkPayload(ch, 'presence', params.state);
     try {
       await node.setPresence(client, ch, state);
     } catch (err) {

@@ -17,6 +17,7 @@ export const publishCommand = kernelCommand({
     const ch = authorize(ctx, params.channel, 'publish', 'clientPublish');
     const data = toJsonText(params.data);
     node.checkPublicationSize(ch, data);
+    node.checkPayload(ch, 'publication', params.data);
     if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
     const perMinute = node.config.limits.publishPerMinutePerUser;
     // The per-user bucket is shared by every node; the engine takes from it in the publish's own step.

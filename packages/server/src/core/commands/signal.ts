@@ -17,6 +17,7 @@ export const signalCommand = kernelCommand({
     if (!client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.NotSubscribed, 'subscribe before sending signals');
     const data = toJsonText(params.data);
     if (Buffer.byteLength(data) > node.config.limits.maxSignalBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'signal');
+    node.checkPayload(ch, 'signal', params.data ?? null);
     if (!client.signalBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'signal rate');
     try {
       await node.engine.broker.publishEvent(ch.key, { kind: 'signal', from: { user: identity.user, client: client.id }, key: params.key, data });

@@ -28,6 +28,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   Unavailable: 503,
   NotFound: 404,
   AlreadyConnected: 409,
+  InvalidPayload: 422,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

@@ -17,16 +17,17 @@ function resultOf(outcome: PublishOutcome): z.output<typeof publishResult> {
  * Publish from the app backend. Unlike a client publish, the namespace's `clientPublish`
  * does not apply and there is no publisher info; the payload size limit does.
  */
-async function publishTo(node: NodeContext, ch: ResolvedChannel, data: string, key: string | undefined): Promise<PublishOutcome> {
+async function publishTo(node: NodeContext, ch: ResolvedChannel, value: unknown, data: string, key: string | undefined): Promise<PublishOutcome> {
   node.checkPublicationSize(ch, data);
+  node.checkPayload(ch, 'publication', value);
   return node.publish(ch, data, key !== undefined ? { idempotencyKey: key } : {});
 }
 
 /** One item of a broadcast or batch: a failure is reported in its result, not thrown. */
-async function publishItem(node: NodeContext, tenant: string, channel: string, data: string, key: string | undefined): Promise<ItemResult> {
+async function publishItem(node: NodeContext, tenant: string, channel: string, value: unknown, data: string, key: string | undefined): Promise<ItemResult> {
   try {
     const ch = node.resolve(tenant, channel);
-    return { channel, ...resultOf(await publishTo(node, ch, data, key)) };
+    return { channel, ...resultOf(await publishTo(node, ch, value, data, key)) };
   } catch (err) {
     const error = err instanceof ReplyError ? err : node.internalError(err, 'http publish');
     return { channel, error: error.toWire() };
@@ -48,7 +49,7 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       errors: [413, 422, 503],
       async handler({ node, tenant, body }) {
         const ch = node.resolve(tenant, body.channel);
-        return resultOf(await publishTo(node, ch, JSON.stringify(body.data), body.idempotencyKey));
+        return resultOf(await publishTo(node, ch, body.data, JSON.stringify(body.data), body.idempotencyKey));
       },
     }),
     defineRoute({
@@ -71,7 +72,7 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       response: z.object({ results: z.array(itemResult) }),
       async handler({ node, tenant, body }) {
         const data = JSON.stringify(body.data);
-        const results = await Promise.all(body.channels.map((channel) => publishItem(node, tenant, channel, data, body.idempotencyKey)));
+        const results = await Promise.all(body.channels.map((channel) => publishItem(node, tenant, channel, body.data, data, body.idempotencyKey)));
         return { results };
       },
     }),
@@ -86,7 +87,7 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       response: z.object({ results: z.array(itemResult) }),
       async handler({ node, tenant, body }) {
         const results: ItemResult[] = [];
-        for (const p of body.publications) results.push(await publishItem(node, tenant, p.channel, JSON.stringify(p.data), p.idempotencyKey));
+        for (const p of body.publications) results.push(await publishItem(node, tenant, p.channel, p.data, JSON.stringify(p.data), p.idempotencyKey));
         return { results };
       },
     }),
