@@ -405,3 +405,47 @@ describe('fixed gaps: application frames', () => {
     }
   });
 });
+
+describe('hostile payloads against a namespace schema', () => {
+  const tree = { $defs: { node: { type: 'array', items: { $ref: '#/$defs/node' }, maxItems: 4 } }, $ref: '#/$defs/node' };
+  const strict = { type: 'object', properties: { text: { type: 'string', maxLength: 100 } }, required: ['text'], additionalProperties: false };
+  const DOC_CAPS = { 'doc:*': ['subscribe', 'publish', 'signal'] };
+  const ctx = hostileServer({
+    namespaces: {
+      project: {},
+      chat: {},
+      doc: { schemas: { publication: strict, signal: tree } },
+      analytics: { clientPublish: false, presence: false },
+      user: { subscribe: 'owner', clientPublish: false, presence: false },
+      system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
+    },
+  });
+  const cases: Array<{ name: string; send: string; code: number }> = [
+    { name: 'a __proto__ key where no extra key is allowed', send: '{"text":"a","__proto__":{"admin":true}}', code: 119 },
+    { name: 'a constructor key', send: '{"text":"a","constructor":{"prototype":{}}}', code: 119 },
+    { name: 'a number beyond 2^1024 (Infinity) for a string', send: '{"text":1e400}', code: 107 },
+    { name: 'a lone UTF-16 surrogate in an extra key', send: '{"text":"a","\\ud800":1}', code: 119 },
+    { name: 'a 101-character text (maxLength counts code points)', send: `{"text":"${'😀'.repeat(101)}"}`, code: 119 },
+    { name: 'nesting one level deeper than maxJsonDepth', send: `{"text":${'['.repeat(32)}${']'.repeat(32)}}`, code: 107 },
+  ];
+
+  it.each(cases)('publish $name → $code, the connection keeps working', async (tc) => {
+    const c = await ctx().connect('mallory', { caps: DOC_CAPS });
+    c.text(`{"id":7,"method":"publish","params":{"channel":"doc:h","data":${tc.send}}}`);
+    expect(replyError(await c.reply(7)).code).toBe(tc.code);
+    expect((await c.call('publish', { channel: 'doc:h', data: { text: 'fine' } }))['error']).toBeUndefined();
+    expect(c.close).toBeNull();
+  });
+
+  it('a recursive schema against data at the nesting limit answers 119, not a stack overflow', async () => {
+    const c = await ctx().connect('mallory', { caps: DOC_CAPS });
+    expect((await c.call('subscribe', { channel: 'doc:tree' }))['error']).toBeUndefined();
+    const deep = `${'['.repeat(30)}[1]${']'.repeat(30)}`;
+    c.text(`{"id":8,"method":"signal","params":{"channel":"doc:tree","key":"k","data":${deep}}}`);
+    const err = replyError(await c.reply(8));
+    expect(err.code).toBe(119);
+    expect(err.message).toContain('signal data/0/0/0');
+    c.text(`{"id":9,"method":"signal","params":{"channel":"doc:tree","key":"k","data":${'['.repeat(30)}${']'.repeat(30)}}}`);
+    expect(await c.reply(9)).toMatchObject({ id: 9, result: {} });
+  });
+});
