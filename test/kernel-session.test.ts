@@ -62,7 +62,7 @@ describe('limits', () => {
         connectionsPerUser: 2,
         connectionsPerTenant: 5,
         publishPerSecondPerConnection: 2,
-        publishPerMinutePerUser: 600,
+        eventsPerMinutePerUser: 600,
         newConnectionsPerIpPerSecond: 1000,
       },
     });
@@ -104,7 +104,7 @@ describe('limits', () => {
   });
 
   it('limits the publish rate per user across connections', async () => {
-    const s2 = await startTestServer({ limits: { publishPerMinutePerUser: 60, publishPerSecondPerConnection: 100 } });
+    const s2 = await startTestServer({ limits: { eventsPerMinutePerUser: 60, publishPerSecondPerConnection: 100 } });
     const a = await RawClient.connect(s2.url, await s2.token({ sub: 'u' }));
     const b = await RawClient.connect(s2.url, await s2.token({ sub: 'u' }));
     const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).call('publish', { channel: 'project:r', data: i })));
@@ -168,7 +168,7 @@ describe('limits', () => {
         queueMaxBytes: 65536,
         queueSignalDropBytes: 16384,
         publishPerSecondPerConnection: 100000,
-        publishPerMinutePerUser: 10000000,
+        eventsPerMinutePerUser: 10000000,
         commandsPerSecond: 100000,
       },
     });

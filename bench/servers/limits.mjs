@@ -8,7 +8,7 @@ export const BENCH_LIMITS = Object.freeze({
   connectionsPerTenant: 1_000_000,
   newConnectionsPerIpPerSecond: 100_000,
   publishPerSecondPerConnection: 100_000,
-  publishPerMinutePerUser: 100_000_000,
+  eventsPerMinutePerUser: 100_000_000,
   commandsPerSecond: 100_000,
   // A subscriber of the load generator may fall seconds behind at high rates; raw ws
   // and Socket.IO buffer without a limit, so the queue limit is raised to match.

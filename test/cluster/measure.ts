@@ -14,7 +14,7 @@ const HIGH = {
   newConnectionsPerIpPerSecond: 100_000,
   commandsPerSecond: 1_000_000,
   publishPerSecondPerConnection: 1_000_000,
-  publishPerMinutePerUser: 100_000_000,
+  eventsPerMinutePerUser: 100_000_000,
   connectionsPerUser: 1_000_000,
 };
 

@@ -69,7 +69,7 @@ describe('Redis outage under traffic', () => {
       redisUrl: proxy.url,
       config: {
         // The publisher goes as fast as it can: no rate limit may be what refuses it.
-        limits: { connectionsPerUser: 1, commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 100_000_000 },
+        limits: { connectionsPerUser: 1, commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, eventsPerMinutePerUser: 100_000_000 },
       },
     });
     [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];

@@ -38,7 +38,7 @@ describe('pipelined publishes on the Redis engine', () => {
       prefix,
       redisUrl: proxy.url,
       config: {
-        limits: { commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, publishPerMinutePerUser: 6000 },
+        limits: { commandsPerSecond: 1_000_000, publishPerSecondPerConnection: 1_000_000, eventsPerMinutePerUser: 6000 },
       },
     });
   }, 30_000);

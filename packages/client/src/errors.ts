@@ -16,17 +16,21 @@ export class SwitchboardError extends Error {
   readonly code: number;
   /** True when the same call may succeed if retried later. */
   readonly temporary: boolean;
+  /** With 111 TooManyRequests from the per-user budget: milliseconds until the same call may succeed. */
+  readonly retryAfter: number | undefined;
 
-  constructor(code: number, message: string, temporary: boolean) {
+  constructor(code: number, message: string, temporary: boolean, retryAfter?: number) {
     super(message);
     this.name = 'SwitchboardError';
     this.code = code;
     this.temporary = temporary;
+    this.retryAfter = retryAfter;
   }
 
-  /** The error of a server reply `{code, message, temporary}`. */
+  /** The error of a server reply `{code, message, temporary, retryAfter?}`. */
   static fromReply(error: ReplyError): SwitchboardError {
-    return new SwitchboardError(error.code, error.message, error.temporary === true);
+    const retryAfter = typeof error.retryAfter === 'number' && error.retryAfter > 0 ? error.retryAfter : undefined;
+    return new SwitchboardError(error.code, error.message, error.temporary === true, retryAfter);
   }
 
   /** An error from a code table entry (`ClientCode.Timeout`, `ErrorCode.InvalidChannel`, …). */

@@ -52,7 +52,7 @@ const LOAD_LIMITS: Record<string, number> = {
   'connections-per-tenant': 10_000_000,
   'new-connections-per-ip-per-second': 1_000_000,
   'publish-per-second-per-connection': 1_000_000,
-  'publish-per-minute-per-user': 100_000_000,
+  'events-per-minute-per-user': 100_000_000,
   'commands-per-second': 1_000_000,
   'signals-per-second': 100_000,
   'max-presence-members': 1_000_000,

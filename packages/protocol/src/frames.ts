@@ -13,6 +13,8 @@ export interface ReplyError {
   code: number;
   message: string;
   temporary: boolean;
+  /** With 111 TooManyRequests from a rate budget: milliseconds until the same command may succeed. */
+  retryAfter?: number;
 }
 
 /** A position in a channel's stream: the last seen offset and the stream's epoch. */

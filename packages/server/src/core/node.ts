@@ -551,7 +551,7 @@ export class Node implements ClientHost {
    */
   #engineError(err: unknown, where: string): ReplyError {
     if (err instanceof ReplyError) return err;
-    if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish rate per user');
+    if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish: events per user', err.retryAfterMs);
     if (this.engine.broker.ready()) this.logger.warn({ err, where }, 'engine operation failed');
     else this.logger.debug({ err: err instanceof Error ? err.message : String(err), where }, 'engine unavailable');
     return new ReplyError(ErrorCode.Unavailable, where);

@@ -35,7 +35,11 @@ export interface PublishOptions {
 
 /** A publish refused by its `rateLimit` bucket: nothing was stored or delivered. */
 export class RateLimited extends Error {
-  constructor(readonly bucket: string) {
+  constructor(
+    readonly bucket: string,
+    /** Milliseconds until the bucket has a token again. */
+    readonly retryAfterMs: number,
+  ) {
     super(`rate bucket ${bucket} is empty`);
     this.name = 'RateLimited';
   }

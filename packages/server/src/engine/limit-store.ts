@@ -5,5 +5,7 @@ export interface LimitStore {
   releaseConnection(tenant: string, user: string): Promise<void>;
   /** Take `cost` tokens from bucket `key` (capacity `burst`, refilled `ratePerSecond`). */
   take(key: string, ratePerSecond: number, burst: number, cost?: number): Promise<boolean>;
+  /** `take`, answering 0 when taken, else the milliseconds until `cost` tokens could be taken. */
+  takeOrWait(key: string, ratePerSecond: number, burst: number, cost?: number): Promise<number>;
   close(): Promise<void>;
 }

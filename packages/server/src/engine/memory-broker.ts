@@ -13,7 +13,7 @@ import {
 
 /** Rate buckets a publish may take from (the engine's limit store). */
 export interface RateBuckets {
-  takeNow(key: string, ratePerSecond: number, burst: number): boolean;
+  takeNow(key: string, ratePerSecond: number, burst: number): number;
 }
 
 /** How long an idle stream keeps its epoch and offset, so clients can still resume on it. */
@@ -71,7 +71,8 @@ export class MemoryBroker implements Broker {
       if (seen && seen.expires > now) return { ...seen.outcome, deduplicated: true };
     }
     const limit = options.rateLimit;
-    if (limit && this.buckets && !this.buckets.takeNow(limit.bucket, limit.ratePerSecond, limit.burst)) throw new RateLimited(limit.bucket);
+    const wait = limit && this.buckets ? this.buckets.takeNow(limit.bucket, limit.ratePerSecond, limit.burst) : 0;
+    if (wait > 0) throw new RateLimited((limit as { bucket: string }).bucket, wait);
     if (stream.offset === 0) this.#empty.delete(channel);
     stream.offset += 1;
     const pub: StreamPublication = { offset: stream.offset, time: now, data };

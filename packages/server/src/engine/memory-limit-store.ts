@@ -39,17 +39,21 @@ export class MemoryLimitStore implements LimitStore {
   }
 
   async take(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<boolean> {
+    return this.takeNow(key, ratePerSecond, burst, cost) === 0;
+  }
+
+  async takeOrWait(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<number> {
     return this.takeNow(key, ratePerSecond, burst, cost);
   }
 
-  /** `take`, answered at once (the memory broker checks a publish's bucket in the same step). */
-  takeNow(key: string, ratePerSecond: number, burst: number, cost = 1): boolean {
+  /** `takeOrWait`, answered at once (the memory broker checks a publish's bucket in the same step). */
+  takeNow(key: string, ratePerSecond: number, burst: number, cost = 1): number {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       bucket = new TokenBucket(ratePerSecond, burst, this.now);
       this.#buckets.set(key, bucket);
     }
-    return bucket.take(cost);
+    return bucket.takeOrWait(cost);
   }
 
   async close(): Promise<void> {

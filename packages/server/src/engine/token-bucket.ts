@@ -23,6 +23,17 @@ export class TokenBucket {
     return true;
   }
 
+  /** Take `cost` tokens if available (0), else the milliseconds until they will be (at least 1). */
+  takeOrWait(cost = 1): number {
+    this.#refill();
+    if (this.#tokens >= cost) {
+      this.#tokens -= cost;
+      return 0;
+    }
+    if (cost > this.burst) return Number.POSITIVE_INFINITY;
+    return Math.max(1, Math.ceil(((cost - this.#tokens) / this.ratePerSecond) * 1000));
+  }
+
   /** True when the bucket is full (nothing to remember about this key). */
   full(): boolean {
     this.#refill();

@@ -4,14 +4,19 @@ import type { ErrorCodeInfo, ReplyError as WireReplyError } from '@switchboard/p
 export class ReplyError extends Error {
   readonly code: number;
   readonly temporary: boolean;
+  /** Milliseconds until the same command may succeed (a rate budget's refusal), if known. */
+  readonly retryAfter: number | undefined;
 
-  constructor(info: ErrorCodeInfo, detail?: string) {
+  constructor(info: ErrorCodeInfo, detail?: string, retryAfter?: number) {
     super(detail ? `${info.message}: ${detail}` : info.message);
     this.code = info.code;
     this.temporary = info.temporary;
+    this.retryAfter = retryAfter !== undefined && Number.isFinite(retryAfter) ? Math.max(1, Math.ceil(retryAfter)) : undefined;
   }
 
   toWire(): WireReplyError {
-    return { code: this.code, message: this.message, temporary: this.temporary };
+    const wire: WireReplyError = { code: this.code, message: this.message, temporary: this.temporary };
+    if (this.retryAfter !== undefined) wire.retryAfter = this.retryAfter;
+    return wire;
   }
 }

@@ -885,6 +885,19 @@ export function describeLimitStoreConformance(name: string, make: LimitStoreFact
         expect(await limits.take(freshTenant(), 1_000, 2, 3)).toBe(false);
       });
 
+      it('says how long until a refused take would succeed, and the take succeeds once that time has passed', async () => {
+        const key = freshTenant();
+        // 2 tokens/s, burst 2: after two takes the next token is ~500 ms away.
+        expect(await limits.takeOrWait(key, 2, 2)).toBe(0);
+        expect(await limits.takeOrWait(key, 2, 2)).toBe(0);
+        const wait = await limits.takeOrWait(key, 2, 2);
+        expect(wait).toBeGreaterThan(0);
+        expect(wait).toBeLessThanOrEqual(500);
+        // A refused take consumes nothing: the next answer is no longer.
+        expect(await limits.takeOrWait(key, 2, 2)).toBeLessThanOrEqual(wait);
+        await vi.waitFor(async () => expect(await limits.takeOrWait(key, 2, 2)).toBe(0), WAIT);
+      });
+
       it('refills over time', async () => {
         const key = freshTenant();
         // 5 tokens/s: one token back after ~200 ms. Refused attempts consume nothing.

@@ -4,6 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
+import { spendUserBudget } from './budget.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 export const presenceCommand = kernelCommand({
@@ -35,6 +36,7 @@ export const presenceSetCommand = kernelCommand({
     if (state !== null && Buffer.byteLength(state) > node.config.limits.maxPresenceStateBytes)
       throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
     if (state !== null) node.checkPayload(ch, 'presence', params.state);
+    await spendUserBudget(node.config, node.engine.limits, client.identity as Identity, 'presence update');
     try {
       await node.setPresence(client, ch, state);
     } catch (err) {

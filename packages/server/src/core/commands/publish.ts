@@ -5,6 +5,7 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { historyPageJson } from '../encode.js';
 import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
+import { userBudget } from './budget.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
 
 export const publishCommand = kernelCommand({
@@ -19,9 +20,8 @@ export const publishCommand = kernelCommand({
     node.checkPublicationSize(ch, data);
     node.checkPayload(ch, 'publication', params.data);
     if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
-    const perMinute = node.config.limits.publishPerMinutePerUser;
-    // The per-user bucket is shared by every node; the engine takes from it in the publish's own step.
-    const rateLimit = { bucket: `pub|${identity.tenant}|${identity.user}`, ratePerSecond: perMinute / 60, burst: Math.max(1, Math.ceil(perMinute / 6)) };
+    // The per-user budget is shared by every node; the engine takes from it in the publish's own step.
+    const rateLimit = userBudget(node.config, identity);
     const outcome = await node.publish(ch, data, { client, rateLimit, ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}) });
     return outcome.deduplicated ? outcome : { offset: outcome.offset, epoch: outcome.epoch };
   },

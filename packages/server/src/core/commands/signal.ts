@@ -4,6 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
+import { spendUserBudget } from './budget.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
 /** Ephemeral signals (typing, cursors): fanned out to the channel's other subscribers, never stored. */
@@ -19,6 +20,7 @@ export const signalCommand = kernelCommand({
     if (Buffer.byteLength(data) > node.config.limits.maxSignalBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'signal');
     node.checkPayload(ch, 'signal', params.data ?? null);
     if (!client.signalBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'signal rate');
+    await spendUserBudget(node.config, node.engine.limits, identity, 'signal');
     try {
       await node.engine.broker.publishEvent(ch.key, { kind: 'signal', from: { user: identity.user, client: client.id }, key: params.key, data });
     } catch {

@@ -130,7 +130,8 @@ export class RedisBroker implements Broker {
     const scriptKeys = [keys.meta(channel), keys.history(channel), keys.idempotency(channel, key ?? '')];
     if (limit && this.#conn.clustered) {
       const limits = this.#limits;
-      if (limits && !(await limits.take(limit.bucket, limit.ratePerSecond, limit.burst))) throw new RateLimited(limit.bucket);
+      const wait = limits ? await limits.takeOrWait(limit.bucket, limit.ratePerSecond, limit.burst) : 0;
+      if (wait > 0) throw new RateLimited(limit.bucket, wait);
     } else if (limit) {
       scriptKeys.push(keys.bucket(limit.bucket));
     }
@@ -151,8 +152,8 @@ export class RedisBroker implements Broker {
         limit ? 1000 / limit.ratePerSecond : 0,
         limit ? limit.burst : 0,
       ]),
-    )) as [number, string, number];
-    if (reply[2] === 2) throw new RateLimited((limit as { bucket: string }).bucket);
+    )) as [number, string, number, number?];
+    if (reply[2] === 2) throw new RateLimited((limit as { bucket: string }).bucket, reply[3] ?? 1);
     return { offset: reply[0], epoch: reply[1], deduplicated: reply[2] === 1 };
   }
 

@@ -62,9 +62,13 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async take(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<boolean> {
+    return (await this.takeOrWait(key, ratePerSecond, burst, cost)) === 0;
+  }
+
+  async takeOrWait(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<number> {
     if (this.#conn.ready()) {
       try {
-        return (await this.#conn.track(takeScript.run(this.#conn.cmd, [this.#conn.keys.bucket(key)], [ratePerSecond, burst, cost]))) === 1;
+        return (await this.#conn.track(takeScript.run(this.#conn.cmd, [this.#conn.keys.bucket(key)], [ratePerSecond, burst, cost]))) as number;
       } catch (err) {
         if (!this.#fallbackLogged) this.#conn.logger?.warn({ err }, 'redis token bucket failed; using per-node buckets');
         this.#fallbackLogged = true;
@@ -75,7 +79,7 @@ export class RedisLimitStore implements LimitStore {
       bucket = new TokenBucket(ratePerSecond, burst);
       this.#local.set(key, bucket);
     }
-    return bucket.take(cost);
+    return bucket.takeOrWait(cost);
   }
 
   /** Release every slot this node holds, then let go of Redis. */

@@ -44,15 +44,17 @@ local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000`;
 /**
  * Take `cost` from a rate bucket (GCRA: the key holds the theoretical arrival time, ms).
  * Equivalent to a token bucket of capacity `burst` refilled at 1000 / `interval` per
- * second; a missing key is a full bucket. One GET, and one SET when allowed.
+ * second; a missing key is a full bucket. One GET, and one SET when allowed. Returns 0
+ * when taken, else the milliseconds until `cost` could be taken (at least 1).
  */
 const TAKE = `local function take(key, interval, burst, cost)
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   local nextTat = tat + cost * interval
-  if nextTat - now > burst * interval + 1e-6 then return false end
+  local over = nextTat - now - burst * interval
+  if over > 1e-6 then return math.max(1, math.ceil(over)) end
   redis.call('SET', key, string.format('%.17g', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
-  return true
+  return 0
 end`;
 
 /**
@@ -61,7 +63,8 @@ end`;
  * slot differs)]. ARGV: 1 data, 2 info JSON ('' = none), 3 historySize, 4 historyTtl,
  * 5 history key TTL, 6 idempotencyTtl, 7 epoch candidate, 8 meta TTL, 9 topic, 10 use
  * idempotency ('1'/'0'), 11 refresh TTLs ('1'/'0'; the node asks once a minute per channel),
- * 12 bucket interval ms, 13 bucket burst. Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited}.
+ * 12 bucket interval ms, 13 bucket burst. Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited,
+ * ms until the bucket has a token (rate limited only)}.
  * The hot path is TIME, HINCRBY, HGET, XADD, PUBLISH (+ GET, SET with a bucket).
  */
 export const publishScript = new Script(
@@ -80,7 +83,10 @@ if ARGV[10] == '1' then
     end
   end
 end
-if KEYS[4] and not take(KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]), 1) then return {0, '', 2} end
+if KEYS[4] then
+  local wait = take(KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]), 1)
+  if wait > 0 then return {0, '', 2, wait} end
+end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 if not epoch then epoch = redis.call('HGET', KEYS[1], 'e') end
 local refresh = ARGV[11] == '1' or offset == 1
@@ -300,14 +306,14 @@ return 1
 
 /**
  * Rate bucket (GCRA, the same key format as the publish script's). KEYS: bucket.
- * ARGV: rate per second, burst, cost. A missing key is a full bucket. Returns 1 or 0.
+ * ARGV: rate per second, burst, cost. A missing key is a full bucket. Returns 0 when
+ * taken, else the milliseconds until it could be.
  */
 export const takeScript = new Script(
   'take',
   `${NOW_PRECISE}
 ${TAKE}
-if take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])) then return 1 end
-return 0
+return take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 `,
 );
 

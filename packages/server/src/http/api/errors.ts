@@ -50,7 +50,8 @@ function fromFastifyError(err: FastifyError): { status: number; error: ReplyErro
 
 export function sendError(reply: FastifyReply, status: number, error: ReplyErrorBody): FastifyReply {
   if (status === 401) void reply.header('www-authenticate', 'Bearer realm="switchboard"');
-  if (error.temporary && (status === 503 || status === 429)) void reply.header('retry-after', '1');
+  if (error.temporary && (status === 503 || status === 429))
+    void reply.header('retry-after', String(Math.max(1, Math.ceil((error.retryAfter ?? 1000) / 1000))));
   return reply.code(status).type('application/json; charset=utf-8').send({ error });
 }
 

@@ -51,6 +51,7 @@ export const replyError = z.object({
   code: z.number().int().describe('Switchboard reply error code (see the protocol error table)'),
   message: z.string(),
   temporary: z.boolean().describe('true: the same request may succeed if retried later'),
+  retryAfter: z.number().int().optional().describe('with 111 from a rate budget: milliseconds until the same request may succeed'),
 });
 export type ReplyErrorBody = z.output<typeof replyError>;
 
