@@ -27,6 +27,8 @@ export interface StreamPosition {
 export interface PublisherInfo {
   user: string;
   client: string;
+  /** The public `info` of the publisher's token (name, avatar, role…), when it has one. */
+  info?: unknown;
 }
 
 export interface Publication<T = unknown> {
@@ -46,6 +48,8 @@ export interface PresenceDevice<S = unknown> {
   state: S | null;
   /** When this device entered presence, Unix milliseconds. */
   since: number;
+  /** The public `info` of this connection's token (name, avatar, role…), when it has one. */
+  info?: unknown;
 }
 
 /** One user present in a channel, with every device (connection) they are present on. */
@@ -53,6 +57,8 @@ export interface PresenceMember<S = unknown> {
   user: string;
   /** The most active status over the user's devices (online > away > idle). */
   status: PresenceStatus;
+  /** The token `info` of the user's most recently entered device that has one. */
+  info?: unknown;
   devices: PresenceDevice<S>[];
 }
 

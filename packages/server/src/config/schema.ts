@@ -174,6 +174,12 @@ const coreShape = {
       signalsPerSecond: int(30, 1, 100_000, 'signals per connection per second (burst = 2x)'),
       maxPresenceMembers: int(1000, 1, 1_000_000, 'presence entries (connections) per channel'),
       maxPresenceStateBytes: int(1024, 0, 65536, 'largest presence state, bytes'),
+      maxInfoBytes: int(
+        1024,
+        0,
+        65536,
+        'largest token `info` (shown in presence and publisher info), bytes of JSON; a larger one is refused at connect and refresh',
+      ),
       maxSignalBytes: int(2048, 0, 65536, 'largest signal payload, bytes'),
       historyPageSize: int(100, 1, 10_000, 'largest history page'),
       maxIdleStreams: int(100_000, 100, 100_000_000, 'channel streams kept that never had a publication and have no subscriber (oldest forgotten first)'),

@@ -24,7 +24,7 @@ import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
-import { deviceOf, groupPresence } from './presence.js';
+import { deviceOf, groupPresence, publisherInfo } from './presence.js';
 import type { Subscription } from './subscription.js';
 import { TimerWheel } from './timer-wheel.js';
 
@@ -133,8 +133,12 @@ export class Node implements ClientHost {
     return this.#commands.get(method);
   }
 
-  verifyToken(token: string | undefined): Promise<Identity> {
-    return this.#verifier.verify(token);
+  async verifyToken(token: string | undefined): Promise<Identity> {
+    const identity = await this.#verifier.verify(token);
+    const max = this.config.limits.maxInfoBytes;
+    if (identity.info !== undefined && Buffer.byteLength(JSON.stringify(identity.info)) > max)
+      throw new ReplyError(ErrorCode.PayloadTooLarge, `token info larger than ${max} bytes`);
+    return identity;
   }
 
   get limits(): Config['limits'] {
@@ -337,7 +341,7 @@ export class Node implements ClientHost {
       idempotencyTtl: this.config.timeouts.idempotency,
       ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
       ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
-      ...(ns.publisherInfo && client?.identity ? { info: { user: client.identity.user, client: client.id } } : {}),
+      ...(ns.publisherInfo && client?.identity ? { info: publisherInfo(client.identity, client.id) } : {}),
     };
     // The engine call is issued synchronously here: the next publish of this connection follows it.
     const pending = this.engine.broker.publish(ch.key, data, options);
@@ -412,6 +416,7 @@ export class Node implements ClientHost {
     if (!sub || !id) throw new ReplyError(ErrorCode.NotSubscribed);
     const joining = !sub.present;
     const entry: PresenceEntry = { client: client.id, user: id.user, status: client.status, state, since: joining ? this.now() : sub.presenceSince };
+    if (id.info !== undefined) entry.info = JSON.stringify(id.info);
     sub.enterPresence(state, entry.since);
     // The member cap is checked by the store, atomically with the write (across nodes too).
     const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);

@@ -1,9 +1,17 @@
-import type { PresenceDevice, PresenceMember, PresenceStatus } from '@switchboard/protocol';
+import type { PresenceDevice, PresenceMember, PresenceStatus, PublisherInfo } from '@switchboard/protocol';
+import type { Identity } from '../auth/token-verifier.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
+
+/** Who published: the user, the connection and the token's public `info` when it has one. */
+export function publisherInfo(identity: Identity, client: string): PublisherInfo {
+  return identity.info === undefined ? { user: identity.user, client } : { user: identity.user, client, info: identity.info };
+}
 
 /** The wire form of one connection's presence entry. */
 export function deviceOf(e: PresenceEntry): PresenceDevice {
-  return { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
+  const device: PresenceDevice = { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
+  if (e.info !== undefined) device.info = JSON.parse(e.info);
+  return device;
 }
 
 const RANK: Record<PresenceStatus, number> = { online: 3, away: 2, idle: 1 };
@@ -11,14 +19,20 @@ const RANK: Record<PresenceStatus, number> = { online: 3, away: 2, idle: 1 };
 /** Group connection entries into one member per user, with one device per connection. */
 export function groupPresence(entries: readonly PresenceEntry[]): PresenceMember[] {
   const byUser = new Map<string, PresenceMember>();
+  const newest = new Map<string, number>();
   for (const e of entries) {
     let member = byUser.get(e.user);
     if (!member) {
       member = { user: e.user, status: e.status, devices: [] };
       byUser.set(e.user, member);
     }
-    member.devices.push(deviceOf(e));
+    const device = deviceOf(e);
+    member.devices.push(device);
     if (RANK[e.status] > RANK[member.status]) member.status = e.status;
+    if (device.info !== undefined && (newest.get(e.user) ?? -1) <= e.since) {
+      member.info = device.info;
+      newest.set(e.user, e.since);
+    }
   }
-  return [...byUser.values()];
+  return [...byUser.values()].map(({ user, status, info, devices }) => (info === undefined ? { user, status, devices } : { user, status, info, devices }));
 }

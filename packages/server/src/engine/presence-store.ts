@@ -7,6 +7,8 @@ export interface PresenceEntry {
   status: PresenceStatus;
   state: string | null;
   since: number;
+  /** JSON text of the connection's token `info`, when it has one. */
+  info?: string;
 }
 
 export interface PresenceCounts {

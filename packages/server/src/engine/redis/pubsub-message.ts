@@ -51,5 +51,7 @@ export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication
 
 /** The wire form of a presence entry in join/leave events. */
 export function deviceOf(e: PresenceEntry): PresenceDevice {
-  return { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
+  const device: PresenceDevice = { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
+  if (e.info !== undefined) device.info = JSON.parse(e.info);
+  return device;
 }

@@ -20,10 +20,12 @@ interface Stored {
   st: string | null;
   si: number;
   n: string;
+  /** Token info JSON text, when the connection has one. */
+  i?: string;
 }
 
 const decode = (value: string): Stored => JSON.parse(value) as Stored;
-const entryOf = (s: Stored): PresenceEntry => ({ client: s.c, user: s.u, status: s.s, state: s.st, since: s.si });
+const entryOf = (s: Stored): PresenceEntry => ({ client: s.c, user: s.u, status: s.s, state: s.st, since: s.si, ...(s.i !== undefined ? { info: s.i } : {}) });
 
 /**
  * Presence in Redis: one hash per channel (client -> entry with its owning node). An entry
@@ -114,7 +116,15 @@ export class RedisPresenceStore implements PresenceStore {
   /** Store an entry of this node, within `cap` entries ('' = no cap). */
   async #write(channel: string, entry: PresenceEntry, cap: number | ''): Promise<PresenceSetResult> {
     const { cmd, keys, nodeId } = this.#conn;
-    const stored: Stored = { c: entry.client, u: entry.user, s: entry.status, st: entry.state, si: entry.since, n: nodeId };
+    const stored: Stored = {
+      c: entry.client,
+      u: entry.user,
+      s: entry.status,
+      st: entry.state,
+      si: entry.since,
+      n: nodeId,
+      ...(entry.info !== undefined ? { i: entry.info } : {}),
+    };
     // The node's index first: a crash between the two leaves an index line, never an unswept entry.
     const [, result] = await this.#conn.track(
       Promise.all([
