@@ -7,6 +7,7 @@ import type { Connection, ConnectionMeta } from './connection.js';
 import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
 import type { Subscription } from './subscription.js';
+import type { TrafficCounter } from './tenant-views.js';
 import type { TimerHandle } from './timer-wheel.js';
 
 export type ClientState = 'handshake' | 'connected' | 'closed';
@@ -70,6 +71,8 @@ export class Client implements KernelSession {
   #refusedInARow = 0;
   readonly #commands: TokenBucket;
   #publishBucket: TokenBucket | null = null;
+  /** The tenant's message counter on this node, once connected. */
+  #traffic: TrafficCounter | null = null;
   #signalBucket: TokenBucket | null = null;
   #closeAfterReply: DisconnectInfo | null = null;
   #afterReply: Array<() => void> | null = null;
@@ -207,6 +210,7 @@ export class Client implements KernelSession {
   handleMessage(text: string): void {
     this.node.stats.messagesIn++;
     this.node.stats.bytesIn += text.length;
+    if (this.#traffic) this.#traffic.in++;
     for (const frameText of splitFrames(text)) {
       if (this.closed) return;
       this.#handleFrame(frameText);
@@ -433,6 +437,7 @@ export class Client implements KernelSession {
     const bytes = this.#queuedBytes;
     this.#queuedBytes = 0;
     this.node.stats.messagesOut += n;
+    if (this.#traffic) this.#traffic.out += n;
     this.node.stats.bytesOut += bytes + n - 1;
     this.conn.send(this.#queue, n, bytes);
     this.#queue.length = 0;
@@ -483,6 +488,7 @@ export class Client implements KernelSession {
     this.#identity = identity;
     this.#state = 'connected';
     this.#wasConnected = true;
+    this.#traffic = this.node.tenantViews.trafficOf(identity.tenant);
     this.#handshakeTimer?.cancel();
     this.#handshakeTimer = null;
     this.#schedulePing();

@@ -11,6 +11,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
 import type { PayloadKind } from './payload-schemas.js';
+import type { TenantViews } from './tenant-views.js';
 
 /** Node messages as features and routes see them: the engine closes them, not they. */
 export type NodeMessagesView = Omit<NodeMessages, 'close'>;
@@ -46,6 +47,8 @@ export interface NodeServices {
  * (`<feature>.<op>`, `<feature>/<key>`) and only the services its manifest's `dependsOn` lists.
  */
 export interface NodeContext {
+  /** Where a user is present and the tenant's live numbers, over every node. */
+  readonly tenantViews: Pick<TenantViews, 'userPresence' | 'stats'>;
   /** This node's id (`nodeId` in the config, else random). */
   readonly id: string;
   /** The whole configuration, validated and frozen. */

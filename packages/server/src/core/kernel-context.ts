@@ -8,6 +8,7 @@ import type { CommandDefinition } from './command.js';
 import type { NodeContext, SessionContext } from './context.js';
 import type { HookName, HookPayloads, UnsubscribeReason } from './modules.js';
 import type { Subscription } from './subscription.js';
+import type { TenantViews } from './tenant-views.js';
 import type { TimerWheel } from './timer-wheel.js';
 
 /**
@@ -62,6 +63,7 @@ export interface ClientHost extends KernelNode {
   /** The node's clock (Unix ms), for activity and presence times. */
   readonly now: () => number;
   readonly stats: NodeStats;
+  readonly tenantViews: TenantViews;
   command(method: string): CommandDefinition<z.ZodType, KernelCommandContext> | undefined;
   /** The connection queued frames: flush it at the end of this event-loop turn. */
   markDirty(client: KernelSession): void;

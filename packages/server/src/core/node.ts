@@ -26,6 +26,7 @@ import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, typ
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence, publisherInfo } from './presence.js';
 import type { Subscription } from './subscription.js';
+import { TenantViews } from './tenant-views.js';
 import { TimerWheel } from './timer-wheel.js';
 
 export interface NodeOptions {
@@ -57,6 +58,8 @@ export class Node implements ClientHost {
   readonly stats = new NodeStats();
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
+  /** Where a user is present and the tenant's numbers, over every node. */
+  readonly tenantViews: TenantViews;
   readonly #resolver: ChannelResolver;
   readonly #schemas: PayloadSchemas;
   readonly #hub: Hub<Client>;
@@ -110,12 +113,14 @@ export class Node implements ClientHost {
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
+    this.tenantViews = new TenantViews(this);
   }
 
   /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
   async start(services?: NodeServices): Promise<void> {
     if (services) this.#services = services;
     this.wheel.start();
+    this.tenantViews.start();
   }
 
   /** Open kernel connections of this node (read-only: they come and go through accept and close). */
@@ -267,6 +272,7 @@ export class Node implements ClientHost {
       set?.delete(client);
       if (set?.size === 0) this.#byUser.delete(key);
     }
+    if (client.wasConnected && id) this.tenantViews.release(id.tenant);
     if (client.wasConnected && client.lost) this.#notice('onConnectionLost', { client });
     for (const sub of client.subscriptions()) {
       this.#hub.remove(sub.ch.key, client);
@@ -583,5 +589,6 @@ export class Node implements ClientHost {
   async close(): Promise<void> {
     await this.drain();
     this.wheel.stop();
+    this.tenantViews.stop();
   }
 }

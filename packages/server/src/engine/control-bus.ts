@@ -22,6 +22,18 @@ export interface ChannelList {
   complete: boolean;
 }
 
+/** What a node answers to a survey of one kind: a JSON value (undefined: no answer from this node). */
+export type SurveyHandler = (request: unknown) => unknown | Promise<unknown>;
+
+/** The answers of every live node to a survey, this node's first when it answers. */
+export interface SurveyResult {
+  answers: unknown[];
+  /** Nodes whose answers are counted, this one included. */
+  nodes: number;
+  /** False when a node registered as live did not answer in time. */
+  complete: boolean;
+}
+
 export interface ControlBus {
   setHandler(handler: (command: ControlCommand) => void): void;
   /** Deliver a command to every node, this one included. */
@@ -30,5 +42,9 @@ export interface ControlBus {
   setChannelSource(source: ChannelSource): void;
   /** Ask every live node for its channels and sum them; waits a bounded time for the answers. */
   channels(tenant: string, prefix: string): Promise<ChannelList>;
+  /** Set what this node answers to surveys of `kind` (one handler per kind; a later one replaces it). */
+  setSurveyHandler(kind: string, handler: SurveyHandler): void;
+  /** Ask every live node (this one included) a question of `kind`; waits a bounded time for the answers. */
+  survey(kind: string, request: unknown): Promise<SurveyResult>;
   close(): Promise<void>;
 }

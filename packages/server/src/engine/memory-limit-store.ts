@@ -38,6 +38,13 @@ export class MemoryLimitStore implements LimitStore {
     else this.#tenants.set(tenant, t);
   }
 
+  async tenantUsage(tenant: string): Promise<{ connections: number; users: number }> {
+    let users = 0;
+    const head = `${tenant}|`;
+    for (const key of this.#users.keys()) if (key.startsWith(head)) users++;
+    return { connections: this.#tenants.get(tenant) ?? 0, users };
+  }
+
   async take(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<boolean> {
     return this.takeNow(key, ratePerSecond, burst, cost) === 0;
   }

@@ -38,6 +38,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     resolve: (tenant, channel) => node.resolve(tenant, channel),
     checkPublicationSize: (ch, data) => node.checkPublicationSize(ch, data),
     checkPayload: (ch, kind, value) => node.checkPayload(ch, kind, value),
+    tenantViews: node.tenantViews,
     publish: (ch, data, req) => node.publish(ch, data, req),
     history: (ch, query) => node.history(ch, query),
     removeHistory: (ch) => node.removeHistory(ch),

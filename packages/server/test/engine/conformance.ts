@@ -741,6 +741,14 @@ export function describeControlBusConformance(name: string, make: ControlBusFact
       expect(received.map((c) => c.user)).toEqual(commands.map((c) => c.user));
     });
 
+    it("answers a survey with this node's handler, and nothing for a kind without one", async () => {
+      control.setSurveyHandler('echo', async (request) => ({ echoed: request }));
+      const result = await control.survey('echo', { n: 1 });
+      expect(result.answers[0]).toEqual({ echoed: { n: 1 } });
+      expect(result.nodes).toBeGreaterThanOrEqual(1);
+      expect((await control.survey(`none-${freshTenant()}`, null)).answers).toEqual([]);
+    });
+
     it('lists no channels before a channel source is set, counting this node', async () => {
       expect(await control.channels(freshTenant(), '')).toEqual({ channels: [], nodes: 1, complete: true });
     });

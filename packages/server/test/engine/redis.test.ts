@@ -442,6 +442,42 @@ describe('redis engine across nodes', () => {
     }
   });
 
+  it("surveys every live node with a module's question: each answers with its handler, a node without one leaves it incomplete, a bad answer is ignored", async () => {
+    const prefix = `${PREFIX}-ask`;
+    const node = async (answer?: (request: unknown) => unknown) => {
+      const conn = await RedisConnection.open({ url: URL, prefix, connectWait: 3000 });
+      const registry = new NodeRegistry(conn, 5000);
+      const control = await RedisControlBus.create(conn, registry, { surveyTimeout: 400 });
+      if (answer) control.setSurveyHandler('count', answer);
+      registry.start();
+      await registry.beat();
+      return { conn, control };
+    };
+    const a = await node((r) => ({ node: 'a', asked: r }));
+    const b = await node(async (r) => ({ node: 'b', asked: r }));
+    try {
+      const both = await a.control.survey('count', { tenant: 'acme' });
+      expect(both).toMatchObject({ nodes: 2, complete: true });
+      expect(both.answers).toEqual([
+        { node: 'a', asked: { tenant: 'acme' } },
+        { node: 'b', asked: { tenant: 'acme' } },
+      ]);
+      // A kind nobody answers: this node has no handler, the other does not answer.
+      expect(await a.control.survey('unknown', 1)).toEqual({ answers: [], nodes: 1, complete: false });
+      const c = await node();
+      try {
+        const partial = await a.control.survey('count', 2);
+        expect(partial).toMatchObject({ nodes: 2, complete: false });
+        expect(partial.answers).toHaveLength(2);
+      } finally {
+        await c.control.close();
+      }
+    } finally {
+      await Promise.all([a.control.close(), b.control.close()]);
+      await dropPrefix(URL, prefix);
+    }
+  });
+
   it('createRedisEngine assembles the parts and closes them together', async () => {
     const engine = await createRedisEngine({ url: URL, prefix: PREFIX, presenceTtl: 5000 });
     expect(engine.name).toBe('redis');

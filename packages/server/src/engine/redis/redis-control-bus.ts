@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ChannelCount, ChannelList, ChannelSource, ControlBus, ControlCommand } from '../control-bus.js';
+import type { ChannelCount, ChannelList, ChannelSource, ControlBus, ControlCommand, SurveyHandler, SurveyResult } from '../control-bus.js';
 import { publishInOrder } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
@@ -13,17 +13,24 @@ interface ChannelsRequest {
   prefix: string;
 }
 
-/** A node's answer, on the asking node's reply topic: [channel, local subscribers] pairs. */
-interface ChannelsReply {
+/** A node asks the others a question of a kind some module answers (`setSurveyHandler`). */
+interface AskRequest {
+  survey: 'ask';
+  kind: string;
   id: string;
-  node: string;
-  channels: Array<[string, number]>;
+  from: string;
+  request: unknown;
 }
+
+/** A node's answer, on the asking node's reply topic: [channel, local subscribers] pairs, or a module's answer. */
+type SurveyReply = { id: string; node: string; channels: Array<[string, number]> } | { id: string; node: string; answer: unknown };
 
 /** A survey waiting for its answers. */
 interface Survey {
   waiting: Set<string>;
-  answers: Map<string, Array<[string, number]>>;
+  answers: Map<string, unknown>;
+  /** Whether an answer has the shape this survey asked for. */
+  valid: (reply: SurveyReply) => boolean;
   finish: () => void;
 }
 
@@ -48,14 +55,23 @@ function isRequest(value: unknown): value is ChannelsRequest {
   return r['survey'] === 'channels' && isString(r['id']) && isString(r['from']) && isString(r['tenant']) && isString(r['prefix']);
 }
 
-function isReply(value: unknown): value is ChannelsReply {
+function isAsk(value: unknown): value is AskRequest {
   if (!value || typeof value !== 'object') return false;
   const r = value as Record<string, unknown>;
+  return r['survey'] === 'ask' && isString(r['kind']) && isString(r['id']) && isString(r['from']) && 'request' in r;
+}
+
+function isReply(value: unknown): value is SurveyReply {
+  if (!value || typeof value !== 'object') return false;
+  const r = value as Record<string, unknown>;
+  return isString(r['id']) && isString(r['node']) && ('answer' in r || 'channels' in r);
+}
+
+function isChannelsReply(r: SurveyReply): boolean {
   return (
-    isString(r['id']) &&
-    isString(r['node']) &&
-    Array.isArray(r['channels']) &&
-    r['channels'].every((c: unknown) => Array.isArray(c) && c.length === 2 && isString(c[0]) && Number.isSafeInteger(c[1]) && (c[1] as number) >= 0)
+    'channels' in r &&
+    Array.isArray(r.channels) &&
+    r.channels.every((c: unknown) => Array.isArray(c) && c.length === 2 && isString(c[0]) && Number.isSafeInteger(c[1]) && (c[1] as number) >= 0)
   );
 }
 
@@ -76,6 +92,7 @@ function parse(message: string): unknown {
 export class RedisControlBus implements ControlBus {
   #handler: ((command: ControlCommand) => void) | null = null;
   #source: ChannelSource = () => [];
+  readonly #surveyHandlers = new Map<string, SurveyHandler>();
   readonly #surveys = new Map<string, Survey>();
   readonly #timeout: number;
 
@@ -115,9 +132,39 @@ export class RedisControlBus implements ControlBus {
   }
 
   async channels(tenant: string, prefix: string): Promise<ChannelList> {
+    const request: ChannelsRequest = { survey: 'channels', id: '', from: this.conn.nodeId, tenant, prefix };
+    const { answers, nodes, complete } = await this.#survey(request, isChannelsReply);
+    const sums = new Map<string, number>();
+    for (const c of this.#source(tenant, prefix)) sums.set(c.channel, (sums.get(c.channel) ?? 0) + c.subscribers);
+    for (const list of answers as Array<Array<[string, number]>>) for (const [channel, n] of list) sums.set(channel, (sums.get(channel) ?? 0) + n);
+    const channels: ChannelCount[] = [...sums].map(([channel, subscribers]) => ({ channel, subscribers }));
+    return { channels, nodes, complete };
+  }
+
+  setSurveyHandler(kind: string, handler: SurveyHandler): void {
+    this.#surveyHandlers.set(kind, handler);
+  }
+
+  async survey(kind: string, request: unknown): Promise<SurveyResult> {
+    const handler = this.#surveyHandlers.get(kind);
+    const own = handler ? await handler(request) : undefined;
+    const ask: AskRequest = { survey: 'ask', kind, id: '', from: this.conn.nodeId, request };
+    const { answers, nodes, complete } = await this.#survey(ask, (r) => 'answer' in r);
+    return { answers: own === undefined ? answers : [own, ...answers], nodes, complete };
+  }
+
+  /**
+   * Publish a survey request on the control topic and wait, at most the survey timeout, for
+   * an answer from every other node the registry holds for live. The asking node answers
+   * for itself without the round trip.
+   */
+  async #survey(
+    request: ChannelsRequest | AskRequest,
+    valid: (reply: SurveyReply) => boolean,
+  ): Promise<{ answers: unknown[]; nodes: number; complete: boolean }> {
     const { keys, nodeId } = this.conn;
     const others = (await this.registry.liveNodes()).filter((n) => n !== nodeId);
-    const answers = new Map<string, Array<[string, number]>>();
+    const answers = new Map<string, unknown>();
     if (others.length > 0) {
       const id = randomBytes(9).toString('base64url');
       let finish = () => {};
@@ -125,21 +172,16 @@ export class RedisControlBus implements ControlBus {
         finish = resolve;
       });
       const timer = setTimeout(finish, this.#timeout);
-      this.#surveys.set(id, { waiting: new Set(others), answers, finish });
+      this.#surveys.set(id, { waiting: new Set(others), answers, valid, finish });
       try {
-        const request: ChannelsRequest = { survey: 'channels', id, from: nodeId, tenant, prefix };
-        await publishInOrder(this.conn, keys.controlTopic, keys.controlTopic, JSON.stringify(request));
+        await publishInOrder(this.conn, keys.controlTopic, keys.controlTopic, JSON.stringify({ ...request, id }));
         await finished;
       } finally {
         clearTimeout(timer);
         this.#surveys.delete(id);
       }
     }
-    const sums = new Map<string, number>();
-    for (const c of this.#source(tenant, prefix)) sums.set(c.channel, (sums.get(c.channel) ?? 0) + c.subscribers);
-    for (const list of answers.values()) for (const [channel, n] of list) sums.set(channel, (sums.get(channel) ?? 0) + n);
-    const channels: ChannelCount[] = [...sums].map(([channel, subscribers]) => ({ channel, subscribers }));
-    return { channels, nodes: 1 + answers.size, complete: others.every((n) => answers.has(n)) };
+    return { answers: [...answers.values()], nodes: 1 + answers.size, complete: others.every((n) => answers.has(n)) };
   }
 
   async close(): Promise<void> {
@@ -157,6 +199,10 @@ export class RedisControlBus implements ControlBus {
       this.#answer(value);
       return;
     }
+    if (isAsk(value)) {
+      this.#answerAsk(value);
+      return;
+    }
     this.conn.logger?.warn('ignored a malformed control command');
   }
 
@@ -164,10 +210,25 @@ export class RedisControlBus implements ControlBus {
     const { cmd, keys, nodeId, logger } = this.conn;
     if (request.from === nodeId) return; // the asking node counts its own channels itself
     const channels = this.#source(request.tenant, request.prefix).map((c): [string, number] => [c.channel, c.subscribers]);
-    const reply: ChannelsReply = { id: request.id, node: nodeId, channels };
+    const reply: SurveyReply = { id: request.id, node: nodeId, channels };
     this.conn
       .track(cmd.publish(keys.nodeReplies(request.from), JSON.stringify(reply)))
       .catch((err) => logger?.debug({ err }, 'answering a channel survey failed'));
+  }
+
+  /** Answer another node's question with the module's handler; no handler here: no answer (the asker sees it incomplete). */
+  #answerAsk(request: AskRequest): void {
+    const { cmd, keys, nodeId, logger } = this.conn;
+    if (request.from === nodeId) return;
+    const handler = this.#surveyHandlers.get(request.kind);
+    if (!handler) return;
+    Promise.resolve()
+      .then(() => handler(request.request))
+      .then((answer) => {
+        const reply: SurveyReply = { id: request.id, node: nodeId, answer: answer ?? null };
+        return this.conn.track(cmd.publish(keys.nodeReplies(request.from), JSON.stringify(reply)));
+      })
+      .catch((err) => logger?.warn({ err, kind: request.kind }, 'answering a survey failed'));
   }
 
   #receiveReply(message: string): void {
@@ -178,7 +239,11 @@ export class RedisControlBus implements ControlBus {
     }
     const survey = this.#surveys.get(value.id);
     if (!survey) return; // answered too late
-    survey.answers.set(value.node, value.channels);
+    if (!survey.valid(value)) {
+      this.conn.logger?.warn('ignored a malformed survey answer');
+      return;
+    }
+    survey.answers.set(value.node, 'channels' in value ? value.channels : value.answer);
     survey.waiting.delete(value.node);
     if (survey.waiting.size === 0) survey.finish();
   }

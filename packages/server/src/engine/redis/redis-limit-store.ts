@@ -61,6 +61,15 @@ export class RedisLimitStore implements LimitStore {
     await this.#op(tenant, () => releaseScript.run(this.#conn.cmd, this.#keys(tenant), [user])).catch(() => {});
   }
 
+  async tenantUsage(tenant: string): Promise<{ connections: number; users: number }> {
+    const { cmd, keys } = this.#conn;
+    const [connections, users] = await Promise.all([
+      this.#conn.track(cmd.get(keys.tenantConnections(tenant))),
+      this.#conn.track(cmd.hlen(keys.userConnections(tenant))),
+    ]);
+    return { connections: Number(connections ?? 0), users: Number(users) };
+  }
+
   async take(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<boolean> {
     return (await this.takeOrWait(key, ratePerSecond, burst, cost)) === 0;
   }

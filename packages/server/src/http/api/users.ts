@@ -22,8 +22,64 @@ function closeInfo(code: number | undefined, reason: string | undefined): Discon
   return { code: code ?? base.code, reason: reason ?? base.reason };
 }
 
+const status = z.enum(['online', 'away', 'idle']);
+const userPresence = z.object({
+  user: z.string(),
+  online: z.boolean().describe('true while the user has at least one connection'),
+  status: status.nullable().describe('the most active status over the connections (online > away > idle); null when offline'),
+  channels: z.array(z.string()).describe('channels the user is present in on any connection, sorted'),
+  devices: z.array(
+    z.object({
+      client: z.string(),
+      status,
+      connectedAt: z.number().int().describe('Unix ms'),
+      node: z.string().describe('node the connection is on'),
+      channels: z.array(z.string()).describe('channels this connection is present in, sorted'),
+    }),
+  ),
+  complete: z.boolean().describe('false when a live node did not answer in time: its connections are missing'),
+});
+
+const tenantStats = z.object({
+  connections: z.number().int(),
+  usersOnline: z.number().int().describe('distinct users with at least one connection'),
+  channels: z.number().int().describe('channels with at least one subscriber'),
+  subscriptions: z.number().int(),
+  messagesInPerSecond: z.number().describe("messages received from the tenant's connections per second, over every node (5 s average)"),
+  messagesOutPerSecond: z.number().describe("messages sent to the tenant's connections per second, over every node (5 s average)"),
+  nodes: z.number().int().describe('nodes counted'),
+  complete: z.boolean().describe('false when a live node did not answer in time'),
+});
+
 export function userRoutes(): ApiRoute[] {
   return [
+    defineRoute({
+      method: 'GET',
+      url: '/users/:user/presence',
+      operationId: 'userPresence',
+      tag: 'users',
+      summary: 'Where a user is present in the tenant, on every node',
+      description: "The user's connections (devices) with their status and the channels each is present in. Other tenants' users are never seen.",
+      params: userParams,
+      response: userPresence,
+      errors: [503],
+      async handler({ node, tenant, params }) {
+        return node.tenantViews.userPresence(tenant, params.user);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/stats',
+      operationId: 'tenantStats',
+      tag: 'users',
+      summary: "The tenant's live numbers, over every node",
+      description: 'Connections and users online (from the shared connection counters), channels and subscriptions, messages in and out per second.',
+      response: tenantStats,
+      errors: [503],
+      async handler({ node, tenant }) {
+        return node.tenantViews.stats(tenant);
+      },
+    }),
     defineRoute({
       method: 'POST',
       url: '/users/:user/disconnect',

@@ -1,0 +1,200 @@
+import { ErrorCode, type PresenceStatus } from '@switchboard/protocol';
+import type { Engine } from '../engine/engine.js';
+import { ReplyError } from '../errors/reply-error.js';
+
+/** Messages a tenant's connections sent and received on this node, counted as they pass. */
+export interface TrafficCounter {
+  in: number;
+  out: number;
+}
+
+/** Per-second rates are averaged over this many one-second samples. */
+const WINDOW = 5;
+
+interface Traffic extends TrafficCounter {
+  /** Connections holding this counter. */
+  refs: number;
+  /** [in, out] at each of the last WINDOW + 1 samples, oldest first. */
+  samples: Array<[number, number]>;
+}
+
+/** One connection of a user, as `GET /users/{user}/presence` shows it. */
+export interface UserDevice {
+  client: string;
+  status: PresenceStatus;
+  connectedAt: number;
+  /** Node the connection is on. */
+  node: string;
+  /** Channels this connection is present in (`presence_set`), sorted. */
+  channels: string[];
+}
+
+export interface UserPresence {
+  user: string;
+  /** True while the user has at least one connection. */
+  online: boolean;
+  /** The most active status over the user's connections (online > away > idle); null when offline. */
+  status: PresenceStatus | null;
+  /** Channels the user is present in on any connection, sorted. */
+  channels: string[];
+  devices: UserDevice[];
+  /** False when a live node did not answer in time: its connections are missing. */
+  complete: boolean;
+}
+
+export interface TenantStats {
+  connections: number;
+  usersOnline: number;
+  channels: number;
+  subscriptions: number;
+  /** Messages received from the tenant's connections per second, over every node (5 s average). */
+  messagesInPerSecond: number;
+  /** Messages sent to the tenant's connections per second, over every node (5 s average). */
+  messagesOutPerSecond: number;
+  nodes: number;
+  complete: boolean;
+}
+
+/** What the views read of a local connection. */
+interface ViewedSession {
+  readonly id: string;
+  readonly status: PresenceStatus;
+  readonly connectedAt: number;
+  subscriptions(): Iterable<{ readonly present: boolean; readonly ch: { readonly channel: string } }>;
+}
+
+/** What the views need of the node: its id and the local connections of a user. */
+export interface ViewsHost {
+  readonly id: string;
+  readonly engine: Engine;
+  userClients(tenant: string, user: string): ReadonlySet<ViewedSession>;
+}
+
+const RANK: Record<PresenceStatus, number> = { online: 3, away: 2, idle: 1 };
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/**
+ * A tenant's live picture over every node: where a user is present, and the tenant's
+ * numbers. Each node answers surveys (on the engine's control bus) from its own
+ * connections; connections and users online come from the shared connection counters.
+ */
+export class TenantViews {
+  readonly #traffic = new Map<string, Traffic>();
+  #sampler: NodeJS.Timeout | null = null;
+
+  constructor(private readonly host: ViewsHost) {
+    host.engine.control.setSurveyHandler('user-presence', (request) => {
+      if (!isObject(request) || typeof request['tenant'] !== 'string' || typeof request['user'] !== 'string') return undefined;
+      return this.#localDevices(request['tenant'], request['user']);
+    });
+    host.engine.control.setSurveyHandler('tenant-rates', (request) => {
+      if (!isObject(request) || typeof request['tenant'] !== 'string') return undefined;
+      return this.#rates(request['tenant']);
+    });
+  }
+
+  start(): void {
+    this.#sampler = setInterval(() => this.#sample(), 1000);
+    this.#sampler.unref();
+  }
+
+  stop(): void {
+    if (this.#sampler) clearInterval(this.#sampler);
+    this.#sampler = null;
+  }
+
+  /** The tenant's traffic counter for a connection that connected; `release` it when it closes. */
+  trafficOf(tenant: string): TrafficCounter {
+    let t = this.#traffic.get(tenant);
+    if (!t) {
+      t = { in: 0, out: 0, refs: 0, samples: [[0, 0]] };
+      this.#traffic.set(tenant, t);
+    }
+    t.refs++;
+    return t;
+  }
+
+  release(tenant: string): void {
+    const t = this.#traffic.get(tenant);
+    if (t) t.refs--;
+  }
+
+  async userPresence(tenant: string, user: string): Promise<UserPresence> {
+    const result = await this.#ask('user-presence', { tenant, user });
+    const devices = result.answers.flatMap((a) => (Array.isArray(a) ? (a as UserDevice[]) : []));
+    devices.sort((a, b) => a.connectedAt - b.connectedAt || (a.client < b.client ? -1 : 1));
+    let status: PresenceStatus | null = null;
+    for (const d of devices) if (status === null || RANK[d.status] > RANK[status]) status = d.status;
+    const channels = [...new Set(devices.flatMap((d) => d.channels))].sort();
+    return { user, online: devices.length > 0, status, channels, devices, complete: result.complete };
+  }
+
+  async stats(tenant: string): Promise<TenantStats> {
+    const { control, limits } = this.host.engine;
+    try {
+      const [usage, list, rates] = await Promise.all([limits.tenantUsage(tenant), control.channels(tenant, ''), this.#ask('tenant-rates', { tenant })]);
+      let messagesInPerSecond = 0;
+      let messagesOutPerSecond = 0;
+      for (const r of rates.answers) {
+        if (!isObject(r)) continue;
+        messagesInPerSecond += Number(r['in']) || 0;
+        messagesOutPerSecond += Number(r['out']) || 0;
+      }
+      return {
+        connections: usage.connections,
+        usersOnline: usage.users,
+        channels: list.channels.length,
+        subscriptions: list.channels.reduce((n, c) => n + c.subscribers, 0),
+        messagesInPerSecond: round(messagesInPerSecond),
+        messagesOutPerSecond: round(messagesOutPerSecond),
+        nodes: Math.max(list.nodes, rates.nodes),
+        complete: list.complete && rates.complete,
+      };
+    } catch (err) {
+      throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'stats');
+    }
+  }
+
+  async #ask(kind: string, request: unknown) {
+    try {
+      return await this.host.engine.control.survey(kind, request);
+    } catch {
+      throw new ReplyError(ErrorCode.Unavailable, kind);
+    }
+  }
+
+  #localDevices(tenant: string, user: string): UserDevice[] {
+    return [...this.host.userClients(tenant, user)].map((c) => ({
+      client: c.id,
+      status: c.status,
+      connectedAt: c.connectedAt,
+      node: this.host.id,
+      channels: [...c.subscriptions()]
+        .filter((s) => s.present)
+        .map((s) => s.ch.channel)
+        .sort(),
+    }));
+  }
+
+  /** This node's messages per second for a tenant, over the last samples. */
+  #rates(tenant: string): { in: number; out: number } {
+    const t = this.#traffic.get(tenant);
+    if (!t || t.samples.length < 2) return { in: 0, out: 0 };
+    const first = t.samples[0] as [number, number];
+    const last = t.samples[t.samples.length - 1] as [number, number];
+    const seconds = t.samples.length - 1;
+    return { in: (last[0] - first[0]) / seconds, out: (last[1] - first[1]) / seconds };
+  }
+
+  #sample(): void {
+    for (const [tenant, t] of this.#traffic) {
+      t.samples.push([t.in, t.out]);
+      if (t.samples.length > WINDOW + 1) t.samples.shift();
+      const first = t.samples[0] as [number, number];
+      // A tenant with no connection here and no traffic over the window is forgotten.
+      if (t.refs <= 0 && first[0] === t.in && first[1] === t.out && t.samples.length > WINDOW) this.#traffic.delete(tenant);
+    }
+  }
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;
