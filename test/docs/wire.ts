@@ -54,7 +54,9 @@ export async function checkWireFrames(block: DocBlock, ctx: WireContext): Promis
     const commands = frames
       .filter((f) => f.direction === '→')
       .map((f) => parseJsonSample(f.text) as { id: number; method: string; params?: Record<string, unknown> });
-    const replies = frames.filter((f) => f.direction === '←').map((f) => parseJsonSample(f.text) as { id?: number; result?: { offset?: unknown } });
+    const replies = frames
+      .filter((f) => f.direction === '←')
+      .map((f) => parseJsonSample(f.text) as { id?: number; push?: string; channel?: string; offset?: unknown; result?: { offset?: unknown } });
     if (commands[0]?.method !== 'connect') {
       const reply = await client.call('connect', { token: await ctx.token() });
       if (reply.error) throw new Error(`connect refused: ${JSON.stringify(reply.error)}`);
@@ -67,6 +69,12 @@ export async function checkWireFrames(block: DocBlock, ctx: WireContext): Promis
         const latest = replies.find((r) => r.id === c.id)?.result?.offset;
         epochs.set(recover.epoch, await ctx.streamAt(c.params['channel'], typeof latest === 'number' ? latest : recover.offset));
       }
+      // Server-side subscriptions restored at connect name positions too; their push says where the stream is.
+      const subs = c.method === 'connect' ? (c.params?.['subs'] as Record<string, { offset: number; epoch: string }> | undefined) : undefined;
+      for (const [channel, position] of Object.entries(subs ?? {})) {
+        const latest = replies.find((r) => r.push === 'subscribe' && r.channel === channel)?.offset;
+        epochs.set(position.epoch, await ctx.streamAt(channel, typeof latest === 'number' ? latest : position.offset));
+      }
     }
     for (const frame of frames) {
       if (frame.direction === '→') {
@@ -75,7 +83,8 @@ export async function checkWireFrames(block: DocBlock, ctx: WireContext): Promis
       }
       const sample = parseJsonSample(frame.text) as { id?: number; push?: string; channel?: string; code?: number };
       if (sample.push !== undefined) {
-        const from = client.frames.length;
+        // A server-side subscription's push follows the connect reply at once: look from the start.
+        const from = sample.push === 'subscribe' ? 0 : client.frames.length;
         if (sample.push === 'unsubscribe' && sample.channel && sample.code !== undefined) {
           const reply = await client.call('subscribe', { channel: sample.channel });
           if (reply.error) throw new Error(`subscribe refused: ${JSON.stringify(reply.error)}`);

@@ -10,6 +10,8 @@ export interface TestTokenClaims {
   caps?: Record<string, string[]>;
   ttlSeconds?: number;
   info?: unknown;
+  /** Channels subscribed server-side at connect. */
+  subs?: unknown;
 }
 
 export interface TestServer {
@@ -64,6 +66,7 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
         caps: (c.caps ?? DEFAULT_CAPS) as never,
         ttlSeconds: c.ttlSeconds ?? 3600,
         ...(c.info !== undefined ? { info: c.info } : {}),
+        ...(c.subs !== undefined ? { subs: c.subs as string[] } : {}),
       }),
     async close() {
       await server.close();

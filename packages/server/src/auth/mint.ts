@@ -9,6 +9,8 @@ export interface TokenClaims {
   /** Lifetime in seconds (default one hour). */
   ttlSeconds?: number;
   info?: unknown;
+  /** Channels the connection is subscribed to at connect, server-side. */
+  subs?: string[];
   aud?: string;
   iss?: string;
 }
@@ -22,6 +24,7 @@ export async function mintToken(secret: string, claims: TokenClaims, now: () => 
   const payload: Record<string, unknown> = { tenant: claims.tenant };
   if (claims.caps) payload['caps'] = claims.caps;
   if (claims.info !== undefined) payload['info'] = claims.info;
+  if (claims.subs !== undefined) payload['subs'] = claims.subs;
   let jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)

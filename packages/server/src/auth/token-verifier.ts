@@ -22,7 +22,12 @@ export interface Identity {
   capabilities: readonly CapabilityRule[];
   /** Optional public info the app put in the token (`info` claim), shown in presence. */
   info?: unknown;
+  /** Channels the connection is subscribed to at connect (`subs` claim), server-side. */
+  subs?: readonly string[];
 }
+
+/** Most channels a token's `subs` claim may name. */
+const MAX_TOKEN_SUBS = 1024;
 
 export type TokenFailure = 'invalid' | 'expired';
 
@@ -183,6 +188,12 @@ export class TokenVerifier {
     if (!capabilities) throw new TokenError('invalid', 'caps claim invalid');
     const identity: Identity = { user: sub, tenant, expires: exp * 1000, capabilities };
     if (payload['info'] !== undefined) identity.info = payload['info'];
+    const subs = payload['subs'];
+    if (subs !== undefined) {
+      if (!Array.isArray(subs) || subs.length > MAX_TOKEN_SUBS || !subs.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 1024))
+        throw new TokenError('invalid', 'subs claim invalid');
+      identity.subs = [...new Set(subs as string[])];
+    }
     return identity;
   }
 }

@@ -81,6 +81,8 @@ export interface NodeContext {
   disconnectUser(tenant: string, user: string, info?: DisconnectInfo, client?: string): Promise<void>;
   /** Remove a user's subscription to a channel, on every node. */
   unsubscribeUser(tenant: string, user: string, channel: string): Promise<void>;
+  /** Subscribe a user's connections to a channel, on every node; each is checked like `subscribe` (refusals are pushed to the client). */
+  subscribeUser(tenant: string, user: string, channel: string): Promise<void>;
   /** Log an unexpected failure and return the 100 a caller is told instead of its details. */
   internalError(err: unknown, where: string): ReplyError;
   /** Node-to-node messages and node departures. */

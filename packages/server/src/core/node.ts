@@ -17,6 +17,7 @@ import { ChannelResolver, type ResolvedChannel } from './channels.js';
 import { Client } from './client.js';
 import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
+import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
 import { unsubscribePush } from './encode.js';
@@ -28,6 +29,7 @@ import { deviceOf, groupPresence, publisherInfo } from './presence.js';
 import type { Subscription } from './subscription.js';
 import { TenantViews } from './tenant-views.js';
 import { TimerWheel } from './timer-wheel.js';
+import { UserIndex } from './user-index.js';
 
 export interface NodeOptions {
   config: Config;
@@ -68,7 +70,7 @@ export class Node implements ClientHost {
   readonly #clients = new Set<Client>();
   /** Open connections of features' endpoints: counted with the clients, closed on drain. */
   readonly #endpointConnections = new Set<{ close(code: number, reason: string): void }>();
-  readonly #byUser = new Map<string, Set<Client>>();
+  readonly #byUser = new UserIndex<Client>();
   readonly #dirty: Client[] = [];
   /** Index in #dirty of the next connection to flush. */
   #dirtyStart = 0;
@@ -252,26 +254,14 @@ export class Node implements ClientHost {
 
   registerUser(client: Client): void {
     const id = client.identity;
-    if (!id) return;
-    const key = `${id.tenant}|${id.user}`;
-    let set = this.#byUser.get(key);
-    if (!set) {
-      set = new Set();
-      this.#byUser.set(key, set);
-    }
-    set.add(client);
+    if (id) this.#byUser.add(id.tenant, id.user, client);
   }
 
   /** Called once per connection when it closes, whichever side closed it. */
   clientClosed(client: Client): void {
     this.#clients.delete(client);
     const id = client.identity;
-    if (id) {
-      const key = `${id.tenant}|${id.user}`;
-      const set = this.#byUser.get(key);
-      set?.delete(client);
-      if (set?.size === 0) this.#byUser.delete(key);
-    }
+    if (id) this.#byUser.delete(id.tenant, id.user, client);
     if (client.wasConnected && id) this.tenantViews.release(id.tenant);
     if (client.wasConnected && client.lost) this.#notice('onConnectionLost', { client });
     for (const sub of client.subscriptions()) {
@@ -471,33 +461,41 @@ export class Node implements ClientHost {
   }
 
   /** Close every connection of a user, on every node. */
-  async disconnectUser(tenant: string, user: string, info: DisconnectInfo = DisconnectCode.ForceDisconnect, client?: string): Promise<void> {
-    try {
-      await this.engine.control.publish({ kind: 'disconnect', tenant, user, code: info.code, reason: info.reason, ...(client ? { client } : {}) });
-    } catch (err) {
-      throw this.#engineError(err, 'disconnect');
-    }
+  disconnectUser(tenant: string, user: string, info: DisconnectInfo = DisconnectCode.ForceDisconnect, client?: string): Promise<void> {
+    return this.#control({ kind: 'disconnect', tenant, user, code: info.code, reason: info.reason, ...(client ? { client } : {}) });
   }
 
   /** Remove a user's subscription to a channel, on every node. */
-  async unsubscribeUser(tenant: string, user: string, channel: string): Promise<void> {
-    const info = DisconnectCode.Forbidden;
+  unsubscribeUser(tenant: string, user: string, channel: string): Promise<void> {
+    return this.#control({ kind: 'unsubscribe', tenant, user, channel, code: DisconnectCode.Forbidden.code, reason: 'unsubscribed by server' });
+  }
+
+  /** Subscribe a user's connections to a channel, on every node; each is checked like `subscribe`. */
+  subscribeUser(tenant: string, user: string, channel: string): Promise<void> {
+    return this.#control({ kind: 'subscribe', tenant, user, channel });
+  }
+
+  async #control(command: ControlCommand): Promise<void> {
     try {
-      await this.engine.control.publish({ kind: 'unsubscribe', tenant, user, channel, code: info.code, reason: 'unsubscribed by server' });
+      await this.engine.control.publish(command);
     } catch (err) {
-      throw this.#engineError(err, 'unsubscribe');
+      throw this.#engineError(err, command.kind);
     }
   }
 
   /** Local connections of a user. */
   userClients(tenant: string, user: string): ReadonlySet<Client> {
-    return this.#byUser.get(`${tenant}|${user}`) ?? new Set();
+    return this.#byUser.of(tenant, user);
   }
 
   #handleControl(cmd: ControlCommand): void {
     const clients = [...this.userClients(cmd.tenant, cmd.user)];
     if (cmd.kind === 'disconnect') {
       for (const c of clients) if (!cmd.client || c.id === cmd.client) c.close({ code: cmd.code, reason: cmd.reason });
+      return;
+    }
+    if (cmd.kind === 'subscribe') {
+      for (const c of clients) if (c.state === 'connected') void serverSubscribe(c, this, cmd.channel);
       return;
     }
     for (const c of clients) {

@@ -1,7 +1,8 @@
 /** Node-to-node commands, so an HTTP request on any node can act on connections of all nodes. */
 export type ControlCommand =
   | { kind: 'disconnect'; tenant: string; user: string; code: number; reason: string; client?: string }
-  | { kind: 'unsubscribe'; tenant: string; user: string; channel: string; code: number; reason: string };
+  | { kind: 'unsubscribe'; tenant: string; user: string; channel: string; code: number; reason: string }
+  | { kind: 'subscribe'; tenant: string; user: string; channel: string };
 
 /** A channel and its subscribers: on one node, or summed over the nodes. */
 export interface ChannelCount {

@@ -48,6 +48,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     clusterChannels: (tenant, prefix) => node.clusterChannels(tenant, prefix),
     disconnectUser: (tenant, user, info, client) => node.disconnectUser(tenant, user, info, client),
     unsubscribeUser: (tenant, user, channel) => node.unsubscribeUser(tenant, user, channel),
+    subscribeUser: (tenant, user, channel) => node.subscribeUser(tenant, user, channel),
     internalError: (err, where) => node.internalError(err, where),
   };
 }

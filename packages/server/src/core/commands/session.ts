@@ -4,6 +4,8 @@ import { type Identity, TokenError } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
+import { positionParam } from './schemas.js';
+import { serverSubscribe } from './subscribe.js';
 
 export const connectCommand = kernelCommand({
   method: 'connect',
@@ -12,6 +14,11 @@ export const connectCommand = kernelCommand({
     token: z.string().max(65536).optional(),
     name: z.string().max(64).optional(),
     version: z.string().max(64).optional(),
+    /** Positions of server-side subscriptions to restore, with recovery (each checked like `subscribe`). */
+    subs: z
+      .record(z.string().max(1024), positionParam)
+      .refine((r) => Object.keys(r).length <= 1024, 'at most 1024 channels')
+      .optional(),
   }),
   async handler({ client, node }, params) {
     if (client.state === 'connected') throw new ReplyError(ErrorCode.AlreadyConnected);
@@ -52,6 +59,14 @@ export const connectCommand = kernelCommand({
     }
     client.markConnected(identity);
     node.registerUser(client);
+    const subs = new Map<string, { offset: number; epoch: string } | undefined>((identity.subs ?? []).map((c) => [c, params.subs?.[c]]));
+    for (const [channel, position] of Object.entries(params.subs ?? {})) subs.set(channel, position);
+    if (subs.size > 0)
+      client.afterReply(() => {
+        void (async () => {
+          for (const [channel, position] of subs) if (!client.closed) await serverSubscribe(client, node, channel, position);
+        })();
+      });
     return {
       client: client.id,
       user: identity.user,

@@ -4,7 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import type { HistoryPage } from '../../engine/broker.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { publicationJson, RawJson } from '../encode.js';
-import { kernelCommand } from '../kernel-context.js';
+import { type KernelNode, type KernelSession, kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
 import { Subscription } from '../subscription.js';
 import { channelParam, positionParam } from './schemas.js';
@@ -21,51 +21,98 @@ export function isRecovered(page: HistoryPage, since: { offset: number; epoch: s
   return page.publications.length === missed && page.publications[0]?.offset === since.offset + 1;
 }
 
+/** A subscription opened and positioned, with what its reply or push says. */
+interface Opened {
+  sub: Subscription;
+  /** The result JSON: epoch, offset, recoverable, and recovered / publications when asked. */
+  json: string;
+  recovered: boolean | null;
+}
+
+/**
+ * Open a subscription of `client` to `channel`, for the `subscribe` command and for
+ * server-side subscriptions alike: the permission and namespace rules, the channel limit
+ * and `beforeSubscribe`, then the stream position (and the missed publications when
+ * `recover` is given). Publications that arrive meanwhile are held until `release`.
+ */
+export async function openSubscription(
+  client: KernelSession,
+  node: KernelNode,
+  channel: string,
+  recover: { offset: number; epoch: string } | undefined,
+): Promise<Opened> {
+  const identity = client.identity as Identity;
+  const ch = node.resolve(identity.tenant, channel);
+  if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
+  if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
+  if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
+  await node.runHook('beforeSubscribe', { client, channel: ch });
+  if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
+
+  const sub = new Subscription(ch);
+  client.addSubscription(sub);
+  const ns = ch.options;
+  const recoverable = ns.recovery && ns.historySize > 0;
+  const maxRecovery = node.config.limits.maxRecovery;
+  let page: HistoryPage;
+  try {
+    await node.joinHub(ch.key, client);
+    const wantRecovery = recover !== undefined && recoverable;
+    page = await node.history(ch, wantRecovery ? { since: recover, limit: maxRecovery + 1 } : { limit: 0 });
+  } catch (err) {
+    node.removeSubscription(client, ch.key);
+    throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'subscribe');
+  }
+  if (client.closed || client.subscription(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
+
+  let recovered: boolean | undefined;
+  let pubs = '';
+  if (recover !== undefined) {
+    recovered = recoverable && isRecovered(page, recover, maxRecovery);
+    if (recovered) pubs = page.publications.map(publicationJson).join(',');
+  }
+  sub.startAt(page);
+  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
+  const json = recovered === undefined ? head : `${head},"recovered":${recovered},"publications":[${pubs}]`;
+  return { sub, json, recovered: recovered ?? null };
+}
+
 export const subscribeCommand = kernelCommand({
   method: 'subscribe',
   params: z.strictObject({ channel: channelParam, recover: positionParam.optional() }),
   async handler({ client, node }, params) {
-    const identity = client.identity as Identity;
-    const ch = node.resolve(identity.tenant, params.channel);
-    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
-    if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
-    if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
-    await node.runHook('beforeSubscribe', { client, channel: ch });
-    if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
-
-    const sub = new Subscription(ch);
-    client.addSubscription(sub);
-    const ns = ch.options;
-    const recoverable = ns.recovery && ns.historySize > 0;
-    const maxRecovery = node.config.limits.maxRecovery;
-    let page: HistoryPage;
-    try {
-      await node.joinHub(ch.key, client);
-      const wantRecovery = params.recover !== undefined && recoverable;
-      page = await node.history(ch, wantRecovery ? { since: params.recover, limit: maxRecovery + 1 } : { limit: 0 });
-    } catch (err) {
-      node.removeSubscription(client, ch.key);
-      throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'subscribe');
-    }
-    if (client.closed || client.subscription(ch.key) !== sub) throw new ReplyError(ErrorCode.NotSubscribed, 'unsubscribed meanwhile');
-
-    let recovered: boolean | undefined;
-    let pubs = '';
-    if (params.recover !== undefined) {
-      recovered = recoverable && isRecovered(page, params.recover, maxRecovery);
-      if (recovered) pubs = page.publications.map(publicationJson).join(',');
-    }
-    sub.startAt(page);
+    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover);
     // The reply goes out before the publications that arrived while we read history.
-    const outcome = recovered ?? null;
     client.afterReply(() => {
       client.releasePending(sub);
-      node.announceSubscription(client, sub, outcome);
+      node.announceSubscription(client, sub, recovered);
     });
-    const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
-    return new RawJson(recovered === undefined ? `${head}}` : `${head},"recovered":${recovered},"publications":[${pubs}]}`);
+    return new RawJson(`{${json}}`);
   },
 });
+
+/**
+ * Subscribe a connection from the server's side (the token's `subs`, or the HTTP API):
+ * the client gets a `subscribe` push with the position — and with the missed publications
+ * when `recover` is given — instead of a reply, then the channel's publications. A refusal
+ * is pushed as `{"push":"subscribe","channel","error"}`; it never closes the connection.
+ */
+export async function serverSubscribe(client: KernelSession, node: KernelNode, channel: string, recover?: { offset: number; epoch: string }): Promise<boolean> {
+  try {
+    const { sub, json, recovered } = await openSubscription(client, node, channel, recover);
+    client.enqueue(Buffer.from(`{"push":"subscribe","channel":${JSON.stringify(sub.ch.channel)},${json}}`));
+    client.releasePending(sub);
+    node.announceSubscription(client, sub, recovered);
+    return true;
+  } catch (err) {
+    if (client.closed) return false;
+    const error = err instanceof ReplyError ? err : new ReplyError(ErrorCode.Internal);
+    // Already subscribed (by the client, or an earlier server-side subscribe): nothing to tell.
+    if (error.code !== ErrorCode.AlreadySubscribed.code)
+      client.enqueue(Buffer.from(`{"push":"subscribe","channel":${JSON.stringify(channel)},"error":${JSON.stringify(error.toWire())}}`));
+    return false;
+  }
+}
 
 export const unsubscribeCommand = kernelCommand({
   method: 'unsubscribe',

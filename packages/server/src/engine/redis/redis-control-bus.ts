@@ -44,6 +44,7 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 function isCommand(value: unknown): value is ControlCommand {
   if (!value || typeof value !== 'object') return false;
   const c = value as Record<string, unknown>;
+  if (c['kind'] === 'subscribe') return isString(c['tenant']) && isString(c['user']) && isString(c['channel']);
   const base = isString(c['tenant']) && isString(c['user']) && typeof c['code'] === 'number' && isString(c['reason']);
   if (c['kind'] === 'disconnect') return base && (c['client'] === undefined || isString(c['client']));
   return c['kind'] === 'unsubscribe' && base && isString(c['channel']);

@@ -63,7 +63,10 @@ export const itemResult = z.union([publishResult.extend({ channel: z.string() })
 export const publication = z.object({
   offset: z.number().int().min(1),
   time: z.number().int().describe('Unix milliseconds'),
-  info: z.object({ user: z.string(), client: z.string() }).optional().describe('publisher, for client publications in namespaces with publisherInfo'),
+  info: z
+    .object({ user: z.string(), client: z.string(), info: z.unknown().optional().describe("the publisher's token info, when it has one") })
+    .optional()
+    .describe('publisher, for client publications in namespaces with publisherInfo'),
   data: z.unknown(),
 });
 

@@ -1,7 +1,7 @@
 import { DisconnectCode, type DisconnectInfo } from '@switchboard/protocol';
 import { z } from 'zod';
 import { type ApiRoute, defineRoute } from './route.js';
-import { channelName, emptyResult, userParams } from './schemas.js';
+import { channelName, emptyResult, userId, userParams } from './schemas.js';
 
 const SWITCHBOARD_CLOSE_CODES = Object.values(DisconnectCode).map((d) => d.code);
 
@@ -92,6 +92,40 @@ export function userRoutes(): ApiRoute[] {
       response: emptyResult,
       async handler({ node, tenant, params, body }) {
         await node.disconnectUser(tenant, params.user, closeInfo(body?.code, body?.reason));
+        return {};
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/users/:user/subscribe',
+      operationId: 'subscribeUser',
+      tag: 'users',
+      summary: "Subscribe a user's connections to a channel, on every node",
+      description:
+        "Each connection of the user gets a `subscribe` push with the stream position, then the channel's publications. The namespace rules and the token's capabilities apply per connection: a connection that may not subscribe gets a `subscribe` push with an `error`.",
+      params: userParams,
+      body: z.strictObject({ channel: channelName }),
+      response: emptyResult,
+      errors: [422, 503],
+      async handler({ node, tenant, params, body }) {
+        const ch = node.resolve(tenant, body.channel);
+        await node.subscribeUser(tenant, params.user, ch.channel);
+        return {};
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/subscribe',
+      operationId: 'subscribe',
+      tag: 'users',
+      summary: "Subscribe a user's connections to a channel, on every node (the user in the body)",
+      description: 'The same as `POST /users/{user}/subscribe`.',
+      body: z.strictObject({ user: userId, channel: channelName }),
+      response: emptyResult,
+      errors: [422, 503],
+      async handler({ node, tenant, body }) {
+        const ch = node.resolve(tenant, body.channel);
+        await node.subscribeUser(tenant, body.user, ch.channel);
         return {};
       },
     }),
