@@ -24,6 +24,7 @@ import { OfflineQueue } from './offline-queue.js';
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
+import { applySubscribePush, resumePositions } from './server-subscriptions.js';
 import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
 
@@ -324,6 +325,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     const token = this.#credentials.token;
     if (token !== undefined) params.token = token;
     if (this.#options.name !== undefined) params.name = this.#options.name;
+    const subs = resumePositions(this.#subs.values());
+    if (subs !== undefined) params.subs = subs;
     this.#request(
       'connect',
       params,
@@ -488,6 +491,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       return;
     }
     if (typeof frame.channel !== 'string') return;
+    if (frame.push === 'subscribe') {
+      const create = (channel: string) => new ChannelSubscription(channel, this.#host);
+      const announce = (subscription: Subscription) => this.emit('subscription', { channel: subscription.channel, subscription });
+      applySubscribePush(frame, this.#subs, create, announce, (channel, error) => this.emit('error', { error, during: 'subscribe', channel }));
+      return;
+    }
     this.#subs.get(frame.channel)?.handlePush(frame as ChannelPush);
   }
 

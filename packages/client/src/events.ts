@@ -1,6 +1,7 @@
 import type { PresenceDevice, Publication, PublisherInfo } from '@switchboard/protocol';
 import type { StateReason } from './codes.js';
 import type { SwitchboardError } from './errors.js';
+import type { Subscription } from './subscription.js';
 
 export type ClientState = 'disconnected' | 'connecting' | 'connected';
 
@@ -29,11 +30,24 @@ export interface ReconnectingEvent extends StateReason {
 }
 export interface ClientErrorEvent {
   readonly error: SwitchboardError;
-  /** What the client was doing: getting a token, connecting, refreshing, or reading the transport. */
-  readonly during: 'token' | 'connect' | 'refresh' | 'transport' | 'status';
+  /**
+   * What the client was doing: getting a token, connecting, refreshing, reading the
+   * transport — or `subscribe`: the server refused a server-side subscription to `channel`.
+   */
+  readonly during: 'token' | 'connect' | 'refresh' | 'transport' | 'status' | 'subscribe';
+  /** With `during: 'subscribe'`: the channel. */
+  readonly channel?: string;
+}
+
+/** The server subscribed this client to a channel it did not hold (the token's `subs`, the HTTP API). */
+export interface ServerSubscriptionEvent {
+  readonly channel: string;
+  /** Attach listeners here: nothing of the channel has been delivered yet. */
+  readonly subscription: Subscription;
 }
 
 export interface ClientEvents {
+  subscription: ServerSubscriptionEvent;
   state: ClientStateEvent;
   connecting: StateReason;
   connected: ConnectedEvent;

@@ -172,6 +172,33 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     return this.#state;
   }
 
+  /**
+   * Made by the server (the token's `subs`, the HTTP API): at each reconnect the client
+   * names its position in `connect` and the server restores it with a `subscribe` push,
+   * instead of the client sending `subscribe`.
+   */
+  serverSide = false;
+
+  /** Where a server-side subscription resumes at the next connect (none: from the stream's end). */
+  get resumeFrom(): StreamPosition | undefined {
+    return this.#recoverable && this.#position !== null ? { ...this.#position } : undefined;
+  }
+
+  /** The server subscribed this connection (`subscribe` push): applied like a subscribe reply. */
+  handleServerSubscribe(result: SubscribeResult): void {
+    this.#retry.clear();
+    this.#gen++;
+    this.#buffer = [];
+    if (this.#state === 'unsubscribed') this.#setState('subscribing', reasonOf(ClientCode.SubscribeCalled));
+    this.#onSubscribed(result, result.recovered !== undefined);
+  }
+
+  /** The server refused to subscribe this connection (`subscribe` push with an error): the subscription ends. */
+  handleServerRefusal(error: SwitchboardError): void {
+    this.emit('error', { channel: this.channel, error, during: 'subscribe' });
+    this.#end({ code: error.code, reason: error.message });
+  }
+
   /** Begin subscribing (the client calls this once, right after creating it). */
   start(): void {
     if (this.#state !== 'unsubscribed') return;
@@ -181,7 +208,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
 
   /** The client connected: (re)subscribe. `done` is called once the attempt settles. */
   handleConnected(done: () => void): void {
-    if (this.#state !== 'subscribing' || this.#buffer !== null) {
+    // A server-side subscription comes back with the server's `subscribe` push.
+    if (this.serverSide || this.#state !== 'subscribing' || this.#buffer !== null) {
       done();
       return;
     }

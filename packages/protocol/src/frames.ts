@@ -67,6 +67,8 @@ export interface ConnectParams {
   /** Client name, for logs and the console (e.g. "web", "ios"). */
   name?: string;
   version?: string;
+  /** Positions of server-side subscriptions to restore with recovery, by channel. */
+  subs?: Record<string, StreamPosition>;
 }
 export interface ConnectResult {
   client: string;
@@ -244,10 +246,15 @@ export interface UnsubscribePush {
   code: number;
   reason: string;
 }
+/**
+ * The server subscribed this connection (the token's `subs`, the HTTP API, a position
+ * named in `connect`): the `subscribe` reply's fields, or `error` when it was refused.
+ */
+export type SubscribePush = { push: 'subscribe'; channel: string } & (SubscribeResult | { error: ReplyError });
 /** Answer with `{"method":"pong"}` (no id) before the pong deadline. */
 export interface PingPush {
   push: 'ping';
 }
 
-export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | PingPush;
+export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | SubscribePush | PingPush;
 export type ServerFrame = Reply | Push;
