@@ -1,18 +1,13 @@
-import type { PresenceDevice, PresenceMember, PresenceStatus, PublisherInfo } from '@switchboard/protocol';
+import type { PresenceMember, PresenceStatus, PublisherInfo } from '@switchboard/protocol';
 import type { Identity } from '../auth/token-verifier.js';
-import type { PresenceEntry } from '../engine/presence-store.js';
+import { deviceOf, type PresenceEntry } from '../engine/presence-store.js';
 
 /** Who published: the user, the connection and the token's public `info` when it has one. */
 export function publisherInfo(identity: Identity, client: string): PublisherInfo {
   return identity.info === undefined ? { user: identity.user, client } : { user: identity.user, client, info: identity.info };
 }
 
-/** The wire form of one connection's presence entry. */
-export function deviceOf(e: PresenceEntry): PresenceDevice {
-  const device: PresenceDevice = { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
-  if (e.info !== undefined) device.info = JSON.parse(e.info);
-  return device;
-}
+export { deviceOf };
 
 const RANK: Record<PresenceStatus, number> = { online: 3, away: 2, idle: 1 };
 

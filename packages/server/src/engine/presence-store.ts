@@ -1,4 +1,4 @@
-import type { PresenceStatus } from '@switchboard/protocol';
+import type { PresenceDevice, PresenceStatus } from '@switchboard/protocol';
 
 /** One connection's presence in one channel. `state` is the JSON text of the custom state. */
 export interface PresenceEntry {
@@ -9,6 +9,13 @@ export interface PresenceEntry {
   since: number;
   /** JSON text of the connection's token `info`, when it has one. */
   info?: string;
+}
+
+/** The wire form of one connection's presence entry (in join/leave/update events and presence lists). */
+export function deviceOf(e: PresenceEntry): PresenceDevice {
+  const device: PresenceDevice = { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
+  if (e.info !== undefined) device.info = JSON.parse(e.info);
+  return device;
 }
 
 export interface PresenceCounts {

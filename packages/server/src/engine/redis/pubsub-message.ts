@@ -1,6 +1,4 @@
-import type { PresenceDevice } from '@switchboard/protocol';
 import type { ChannelEvent, StreamPublication } from '../broker.js';
-import type { PresenceEntry } from '../presence-store.js';
 
 /**
  * Messages on a channel's topic. A publication is written by the publish script as
@@ -47,11 +45,4 @@ export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication
     }
   }
   return pub;
-}
-
-/** The wire form of a presence entry in join/leave events. */
-export function deviceOf(e: PresenceEntry): PresenceDevice {
-  const device: PresenceDevice = { client: e.client, status: e.status, state: e.state === null ? null : JSON.parse(e.state), since: e.since };
-  if (e.info !== undefined) device.info = JSON.parse(e.info);
-  return device;
 }

@@ -1,10 +1,10 @@
 import type { PresenceStatus } from '@switchboard/protocol';
 import type { ChannelEvent } from '../broker.js';
 import type { PresenceCounts, PresenceEntry, PresenceSetResult, PresenceStore } from '../presence-store.js';
+import { deviceOf } from '../presence-store.js';
 import { publishChannelEvent } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import type { NodeRegistry } from './node-registry.js';
-import { deviceOf } from './pubsub-message.js';
 import { presenceRemoveScript, presenceSetScript } from './scripts.js';
 
 export interface RedisPresenceOptions {
