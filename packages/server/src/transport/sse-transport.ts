@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { DisconnectCode, ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
+import type { Client } from '../core/client.js';
+import type { Node } from '../core/node.js';
+import type { Admission } from './admission.js';
+import { KERNEL_PATH } from './kernel-endpoint.js';
+import { EventCache, namedEvent, SseConnection } from './sse-connection.js';
+
+/** The fallback's path: the kernel's, with `/sse` appended. */
+export const FALLBACK_PATH = `${KERNEL_PATH}/sse`;
+
+/** Interval of the keepalive comment on every stream, so proxies do not cut idle responses. */
+const KEEPALIVE_MS = 15_000;
+/** RFC 6455 §7.4.1: a message too big to process (what a WebSocket gets for an oversized frame). */
+const MESSAGE_TOO_BIG = 1009;
+
+/** One open stream: its Client, and the Origin its POSTs must come from. */
+interface Session {
+  readonly client: Client;
+  readonly conn: SseConnection;
+  readonly origin: string | undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, error: ErrorCodeInfo, detail: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify({ error: { code: error.code, message: `${error.message}: ${detail}`, temporary: error.temporary } });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function corsHeaders(origin: string | undefined): Record<string, string> {
+  return origin === undefined ? {} : { 'access-control-allow-origin': origin, vary: 'origin' };
+}
+
+/**
+ * The fallback transport for networks that block WebSockets: a GET on `/ws/sse` opens a
+ * Server-Sent Events stream carrying the same server messages as `/ws` (its first event names
+ * the session), and `POST /ws/sse?session=…` carries the client's frames. A session is a
+ * connection like any other for the node: the same admission checks, Client, handshake
+ * deadline, limits, presence, recovery and drain.
+ */
+export class SseTransport {
+  readonly #sessions = new Map<string, Session>();
+  readonly #events = new EventCache();
+  readonly #keepalive: NodeJS.Timeout;
+
+  constructor(
+    private readonly node: Node,
+    private readonly admission: Admission,
+  ) {
+    this.#keepalive = setInterval(() => {
+      for (const session of this.#sessions.values()) session.conn.keepalive();
+    }, KEEPALIVE_MS);
+    this.#keepalive.unref();
+  }
+
+  /** Open streams. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Handle a request on the fallback path (the caller has taken the response over). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'GET') void this.#open(req, res);
+    else if (req.method === 'POST') this.#post(req, res);
+    else {
+      res.writeHead(405, { allow: 'GET, POST', 'content-length': 0 });
+      res.end();
+    }
+  }
+
+  async #open(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const result = await this.admission.admit(req, 'Event stream');
+    const cors = corsHeaders(req.headers.origin);
+    if (!result.ok) {
+      const { status, text, headers = {} } = result.refusal;
+      const error =
+        status === 429
+          ? ErrorCode.TooManyRequests
+          : status === 503
+            ? ErrorCode.Unavailable
+            : status === 403
+              ? ErrorCode.PermissionDenied
+              : ErrorCode.BadRequest;
+      sendJson(res, status, error, text.toLowerCase(), { ...headers, ...cors });
+      return;
+    }
+    const socket = req.socket as Socket;
+    if (socket.destroyed || !socket.writable) return;
+    const id = randomBytes(18).toString('base64url');
+    // Straight to the socket, no chunked encoding: the stream is the rest of the connection.
+    const head = Object.entries({
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      // nginx and others buffer responses unless told not to; a buffered stream delivers nothing.
+      'x-accel-buffering': 'no',
+      connection: 'close',
+      ...cors,
+    })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.setNoDelay(true);
+    socket.write(`HTTP/1.1 200 OK\r\n${head}\r\n`);
+    socket.write(namedEvent('session', { session: id }));
+    const conn = new SseConnection(socket, this.#events, this.node.wheel);
+    const client = this.node.accept(conn, result.meta);
+    this.#sessions.set(id, { client, conn, origin: req.headers.origin });
+    socket.once('close', () => {
+      this.#sessions.delete(id);
+      // The reader went away without a close event: what a WebSocket without a close frame is.
+      if (!client.closed) client.connectionLost();
+    });
+  }
+
+  #post(req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers.origin;
+    const cors = corsHeaders(origin);
+    const id = new URL(req.url ?? '/', 'http://x').searchParams.get('session') ?? '';
+    const session = this.#sessions.get(id);
+    if (!session || session.client.closed) {
+      this.node.stats.drop('sse_unknown_session');
+      sendJson(res, 404, ErrorCode.NotFound, 'unknown or expired session', cors);
+      req.resume();
+      return;
+    }
+    if (origin !== session.origin) {
+      this.node.stats.drop('sse_foreign_session');
+      sendJson(res, 403, ErrorCode.PermissionDenied, 'the session belongs to another origin', cors);
+      req.resume();
+      return;
+    }
+    const max = this.node.config.limits.maxMessageBytes;
+    const declared = Number(req.headers['content-length']);
+    if (declared > max) {
+      this.#tooBig(session, res, max, cors);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > max) {
+        this.#tooBig(session, res, max, cors);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (bytes > max) return;
+      const { client } = session;
+      if (client.closed) {
+        sendJson(res, 404, ErrorCode.NotFound, 'unknown or expired session', cors);
+        return;
+      }
+      res.writeHead(204, { ...cors, 'cache-control': 'no-store' });
+      res.end();
+      try {
+        // An empty body counts against the command rate like a WebSocket ping, so floods stop.
+        if (bytes === 0) client.handleTransportPing();
+        else client.handleMessage(Buffer.concat(chunks, bytes).toString('utf8'));
+      } catch (err) {
+        this.node.logger.error({ err }, 'message handling failed');
+        client.close(DisconnectCode.ServerError);
+      }
+    });
+  }
+
+  /** An oversized POST: 413, and the session closes as a WebSocket does on an oversized frame. */
+  #tooBig(session: Session, res: ServerResponse, max: number, cors: Record<string, string>): void {
+    this.node.stats.drop('sse_too_big');
+    sendJson(res, 413, ErrorCode.PayloadTooLarge, `body larger than ${max} bytes`, { ...cors, connection: 'close' });
+    session.client.close({ code: MESSAGE_TOO_BIG, reason: 'message too big' });
+  }
+
+  /** Stop the keepalive; the node's drain has already told every stream to close. */
+  close(): void {
+    clearInterval(this.#keepalive);
+  }
+}
