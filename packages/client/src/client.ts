@@ -7,7 +7,6 @@ import {
   type MethodName,
   type PublishResult,
   parseChannel,
-  type RefreshResult,
   type ServerFrame,
   shouldReconnect,
 } from '@switchboard/protocol';
@@ -16,7 +15,7 @@ import { ClientCode, reasonOf, type StateReason } from './codes.js';
 import { Connection } from './connection.js';
 import { type AfterLoss, Credentials } from './credentials.js';
 import { Emitter } from './emitter.js';
-import { SwitchboardError } from './errors.js';
+import { SwitchboardError, toError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { Heartbeat } from './heartbeat.js';
@@ -26,6 +25,7 @@ import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
 import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
+import { TokenRefresher } from './token-refresher.js';
 
 /** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
 interface QueuedPublish {
@@ -37,11 +37,6 @@ interface QueuedPublish {
 }
 
 const ignore: CommandCallbacks = { onResult() {}, onError() {} };
-
-function toError(err: unknown, fallback: typeof ClientCode.TokenUnavailable): SwitchboardError {
-  if (err instanceof SwitchboardError) return err;
-  return SwitchboardError.of(fallback, err instanceof Error ? err.message : String(err));
-}
 
 /**
  * The Switchboard client: one WebSocket, automatic reconnect with backoff, channel
@@ -69,7 +64,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   readonly #heartbeat: Heartbeat;
   readonly #connectTimer: TimerSlot;
   readonly #reconnectTimer: TimerSlot;
-  readonly #refreshTimer: TimerSlot;
+  readonly #refresher: TokenRefresher;
   #state: ClientState = 'disconnected';
   #conn: Connection | null = null;
   /** Bumped on every new connection attempt and every loss; stale callbacks compare it. */
@@ -104,7 +99,18 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing)));
     this.#connectTimer = new TimerSlot(timers);
     this.#reconnectTimer = new TimerSlot(timers);
-    this.#refreshTimer = new TimerSlot(timers);
+    this.#refresher = new TokenRefresher(timers, this.#credentials, {
+      generation: () => this.#gen,
+      request: (token, callbacks) => this.#request('refresh', { token }, callbacks),
+      emitError: (event, gen) => this.#emitError(event, gen),
+      stop: (info) => this.#stop(info),
+      refreshed: () => {
+        const expires = this.#credentials.expires;
+        if (this.#session === null) return;
+        const { expires: _old, ...rest } = this.#session;
+        this.#session = Object.freeze(expires === undefined ? rest : { ...rest, expires });
+      },
+    });
     this.#host = {
       options: this.#options,
       isConnected: () => this.#state === 'connected',
@@ -353,7 +359,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     });
     const ping = Number(result.ping) || 0;
     this.#heartbeat.start(ping > 0 ? ping + (Number(result.pong) || 0) : 0);
-    this.#scheduleRefresh();
+    this.#refresher.schedule();
     this.#setState('connected', reasonOf(ClientCode.Connected));
     if (gen !== this.#gen) return;
     this.#cork(() => {
@@ -396,61 +402,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   #sendPublish(item: QueuedPublish): void {
     const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey };
     this.#request('publish', params, { onResult: item.resolve, onError: item.reject }, this.#options.commandTimeout, item);
-  }
-
-  // --- token refresh --------------------------------------------------------------
-
-  #scheduleRefresh(): void {
-    this.#refreshTimer.clear();
-    const delay = this.#credentials.refreshIn();
-    const gen = this.#gen;
-    if (delay !== undefined) this.#refreshTimer.set(delay, () => this.#refresh(gen));
-  }
-
-  #refresh(gen: number): void {
-    this.#credentials.fetch().then(
-      (token) => {
-        if (gen !== this.#gen) return;
-        this.#request(
-          'refresh',
-          { token },
-          {
-            onResult: (result) => {
-              if (gen === this.#gen) this.#onRefreshed(token, result);
-            },
-            onError: (error) => {
-              if (gen === this.#gen) this.#onRefreshError(error, gen);
-            },
-          },
-        );
-      },
-      (err: unknown) => {
-        if (gen !== this.#gen) return;
-        if (err instanceof SwitchboardError && !err.temporary) {
-          if (this.#emitError({ error: err, during: 'token' }, gen)) this.#stop(reasonOf(ClientCode.Unauthorized));
-          return;
-        }
-        this.#onRefreshError(toError(err, ClientCode.TokenUnavailable), gen);
-      },
-    );
-  }
-
-  #onRefreshed(token: string, result: RefreshResult): void {
-    this.#credentials.accepted(result.expires, token);
-    const expires = this.#credentials.expires;
-    if (this.#session !== null) {
-      const { expires: _old, ...rest } = this.#session;
-      this.#session = Object.freeze(expires === undefined ? rest : { ...rest, expires });
-    }
-    this.#scheduleRefresh();
-  }
-
-  /** Retry temporary failures while the token is still valid; otherwise wait for close 3003. */
-  #onRefreshError(error: SwitchboardError, gen: number): void {
-    if (error.code === ClientCode.ConnectionClosed.code) return;
-    if (!this.#emitError({ error, during: 'refresh' }, gen) || !error.temporary) return;
-    const retry = this.#credentials.retryRefreshIn();
-    if (retry !== undefined) this.#refreshTimer.set(retry, () => this.#refresh(gen));
   }
 
   // --- frames ---------------------------------------------------------------------
@@ -545,7 +496,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#conn = null;
     this.#connectTimer.clear();
     this.#reconnectTimer.clear();
-    this.#refreshTimer.clear();
+    this.#refresher.clear();
     this.#heartbeat.stop();
     this.#session = null;
     this.#publishOpen = false;
