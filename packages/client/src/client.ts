@@ -20,12 +20,13 @@ import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './eve
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue } from './offline-queue.js';
-import { type ClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type ClientOptions, type ResolvedOptions, resolveOptions, type TransportName } from './options.js';
 import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
 import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
 import { TokenRefresher } from './token-refresher.js';
+import { TransportChoice } from './transport-choice.js';
 
 /** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
 interface QueuedPublish {
@@ -67,6 +68,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   readonly #refresher: TokenRefresher;
   #state: ClientState = 'disconnected';
   #conn: Connection | null = null;
+  readonly #transports: TransportChoice;
+  /** The transport of the current attempt. */
+  #transport: TransportName = 'websocket';
   /** Bumped on every new connection attempt and every loss; stale callbacks compare it. */
   #gen = 0;
   /** Failed attempts since the last successful connect. */
@@ -111,6 +115,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
         this.#session = Object.freeze(expires === undefined ? rest : { ...rest, expires });
       },
     });
+    this.#transports = new TransportChoice(this.#options);
     this.#host = {
       options: this.#options,
       isConnected: () => this.#state === 'connected',
@@ -140,6 +145,17 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
    */
   get session(): Session | null {
     return this.#session;
+  }
+
+  /**
+   * The transport of the connection: `'websocket'`, or `'sse'` on the fallback (Server-Sent
+   * Events + POST, where WebSockets are blocked); null when not connected.
+   *
+   * @example
+   * client.on('connected', () => console.log(`connected over ${client.transport}`));
+   */
+  get transport(): TransportName | null {
+    return this.#state === 'connected' ? this.#transport : null;
   }
 
   /**
@@ -291,8 +307,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
 
   #openSocket(gen: number): void {
     let opened = false;
+    const transport = this.#transports.next();
+    this.#transport = transport;
     try {
-      this.#conn = new Connection(this.#options.WebSocket, this.#url, {
+      this.#conn = new Connection(this.#transports.socketClass(transport), this.#url, {
         onOpen: () => {
           opened = true;
           this.#sendConnect(gen);
@@ -301,7 +319,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
         onFrame: (frame) => this.#onFrame(frame),
         onClose: (info) => {
           // Never opened: the upgrade was refused or never answered; a browser cannot tell which.
-          if (!opened) this.#askWhyRefused();
+          if (!opened && transport === 'websocket') this.#askWhyRefused();
           this.#lose(info);
         },
         onBadMessage: (error) => {
@@ -362,6 +380,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#refresher.schedule();
     this.#setState('connected', reasonOf(ClientCode.Connected));
     if (gen !== this.#gen) return;
+    this.#transports.connected(this.#transport, this.#url, () => this.#lose(reasonOf(ClientCode.TransportUpgrade), 'reconnect'));
     this.#cork(() => {
       if (this.#status === 'away') this.#request('status', { status: 'away' }, ignore);
       this.#resubscribeThenFlush(gen);
@@ -451,6 +470,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   /** The transport is gone (or must go): reconnect with backoff, or stop on terminal closes. */
   #lose(info: StateReason, next: AfterLoss = this.#afterClose(info.code)): void {
     if (this.#state === 'disconnected') return;
+    this.#transports.ended(this.#transport, this.#state === 'connected', info.code);
     if (next === 'stop') {
       this.#stop(info);
       return;
@@ -498,6 +518,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#reconnectTimer.clear();
     this.#refresher.clear();
     this.#heartbeat.stop();
+    this.#transports.stop();
     this.#session = null;
     this.#publishOpen = false;
     return this.#pending.takeAll();
