@@ -4,6 +4,7 @@
  * A session is a connection like a WebSocket one: the same admission checks, handshake
  * deadline, limits and drain. Real server on port 0, real HTTP.
  */
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { openSse, postSse, type RawSse } from './helpers/sse-client.js';
@@ -93,6 +94,17 @@ describe('the SSE fallback endpoint', () => {
     expect((await postSse(s.httpUrl, st.session, '{"id":1,"method":"ping"}')).status).toBe(404);
   });
 
+  it('keeps a stream open past the HTTP request and header timeouts: pings and pongs go on as over /ws', async () => {
+    s = await startTestServer({ timeouts: { httpRequest: '1s', httpHeaders: '1s', ping: '1500ms', pong: '2s' } });
+    const { st } = await connected(s);
+    await vi.waitFor(() => expect(st.frames().some((f) => f['push'] === 'ping')).toBe(true), { timeout: 8_000, interval: 20 });
+    expect((await postSse(s.httpUrl, st.session, '{"method":"pong"}')).status).toBe(204);
+    await vi.waitFor(() => expect(st.frames().filter((f) => f['push'] === 'ping').length).toBeGreaterThanOrEqual(2), { timeout: 8_000, interval: 20 });
+    expect((await postSse(s.httpUrl, st.session, '{"method":"pong"}\n{"id":5,"method":"ping"}')).status).toBe(204);
+    await vi.waitFor(() => expect(st.frames().some((f) => f['id'] === 5)).toBe(true), WAIT);
+    expect(st.events.some((e) => e.event === 'close')).toBe(false);
+  });
+
   it('refuses a stream from an Origin that is not allowed, like an upgrade', async () => {
     s = await startTestServer({ allowedOrigins: ['https://app.example'] });
     const refused = await open(s, { origin: 'https://evil.example' });
@@ -125,6 +137,31 @@ describe('the SSE fallback endpoint', () => {
       await x.ended;
       expect(closeEvent(x).code).toBe(3001);
     }
+  });
+
+  it('shutdown waits neither for a stream whose reader never closes nor for a connection that never sent a request', async () => {
+    s = await startTestServer();
+    const server = s;
+    const stuck = connect(s.port, '127.0.0.1');
+    const idle = connect(s.port, '127.0.0.1');
+    let got = '';
+    stuck.setEncoding('utf8');
+    stuck.on('data', (d: string) => {
+      got += d;
+    });
+    stuck.on('error', () => {});
+    idle.on('error', () => {});
+    // This reader stops reading and never closes its side.
+    stuck.write('GET /ws/sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+    await vi.waitFor(() => expect(got).toContain('event: session'), WAIT);
+    stuck.pause();
+    await vi.waitFor(() => expect(server.server.node.clients.size).toBe(1), WAIT);
+    const started = Date.now();
+    await s.close();
+    s = undefined;
+    expect(Date.now() - started).toBeLessThan(3_000);
+    stuck.destroy();
+    idle.destroy();
   });
 });
 

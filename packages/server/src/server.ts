@@ -24,6 +24,8 @@ import { Storage } from './storage/storage.js';
 import { FALLBACK_PATH, SseTransport } from './transport/sse-transport.js';
 import { WebSocketTransport } from './transport/ws-transport.js';
 
+/** On close, HTTP connections still open after this long (ms) are destroyed. */
+const FORCE_CLOSE_AFTER = 1000;
 /** How often readiness probes the database (a `select 1` bounded at 2 s). */
 const DATABASE_PROBE_INTERVAL = 2000;
 
@@ -166,7 +168,11 @@ export class Switchboard {
     await this.node.drain();
     this.transport.close();
     this.fallback.close();
+    // HTTP connections still open a second after the close went out (event streams whose
+    // readers linger, connections a client opened and never used) do not hold up the exit.
+    const force = setTimeout(() => this.app.server.closeAllConnections(), FORCE_CLOSE_AFTER);
     await this.app.close();
+    clearTimeout(force);
     await this.node.close();
     await this.features.stop();
     this.database.stop();

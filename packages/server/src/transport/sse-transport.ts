@@ -117,7 +117,8 @@ export class SseTransport {
   #post(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     const cors = corsHeaders(origin);
-    const id = new URL(req.url ?? '/', 'http://x').searchParams.get('session') ?? '';
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const id = query.get('session') ?? '';
     const session = this.#sessions.get(id);
     if (!session || session.client.closed) {
       this.node.stats.drop('sse_unknown_session');
@@ -131,6 +132,16 @@ export class SseTransport {
       req.resume();
       return;
     }
+    if (query.has('close')) {
+      // The reader closes as a WebSocket client sends a close frame: a clean close, not a lost connection.
+      res.writeHead(204, { ...cors, 'cache-control': 'no-store' });
+      res.end();
+      req.resume();
+      session.client.cleanup();
+      // Nothing more goes to a reader that has left.
+      session.conn.socket.destroy();
+      return;
+    }
     const max = this.node.config.limits.maxMessageBytes;
     const declared = Number(req.headers['content-length']);
     if (declared > max) {
@@ -139,11 +150,16 @@ export class SseTransport {
     }
     const chunks: Buffer[] = [];
     let bytes = 0;
+    let refused = false;
     req.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > max) {
+        if (refused) return;
+        refused = true;
+        chunks.length = 0;
         this.#tooBig(session, res, max, cors);
-        req.destroy();
+        // Read no more of it once the 413 is out.
+        res.once('finish', () => req.socket.destroy());
         return;
       }
       chunks.push(chunk);
