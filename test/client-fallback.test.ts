@@ -7,6 +7,7 @@ import { type ClientOptions, SwitchboardClient } from '@switchboard/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor, waitUntil } from '../packages/client/test/wait-for.js';
+import { lifecycleFeature } from './features/lifecycle/index.js';
 import { type BlockingProxy, startBlockingProxy } from './helpers/blocking-proxy.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -16,8 +17,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function server(): Promise<TestServer> {
-  const s = await startTestServer();
+async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const s = await startTestServer(overrides);
   cleanups.push(() => s.close());
   return s;
 }
@@ -96,6 +97,27 @@ describe('the SDK forced to the fallback', () => {
     await waitUntil(room, 'publication', () => got.length >= 12);
     expect(got).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(alice.transport).toBe('sse');
+  });
+});
+
+describe('closing the fallback', () => {
+  it('disconnect() is a clean close for the server (no onConnectionLost); a cut stream is a lost connection', async () => {
+    const log: string[] = [];
+    const s = await server({ features: [lifecycleFeature(log)] });
+    const proxy = await proxyTo(s);
+    const clean = client(s, s.url, 'clean', { transports: ['sse'] });
+    clean.connect();
+    await waitFor(clean, 'connected');
+    clean.disconnect();
+    await vi.waitFor(() => expect(log).toContain('onDisconnect clean'), WAIT);
+    const cut = client(s, proxy.url, 'cut', { transports: ['sse'] });
+    cut.connect();
+    await waitFor(cut, 'connected');
+    const lost = waitFor(cut, 'connecting');
+    proxy.cut();
+    expect((await lost).code).toBe(1006);
+    await vi.waitFor(() => expect(log).toContain('onConnectionLost cut'), WAIT);
+    expect(log).not.toContain('onConnectionLost clean');
   });
 });
 

@@ -64,19 +64,27 @@ export class SseSocket implements WebSocketLike {
     this.#pump();
   }
 
+  /** Close as a WebSocket close frame would: tell the server (so it is not a lost connection), then drop the stream. */
   close(code = 1000, reason = ''): void {
-    this.#finish(code, reason);
+    if (this.readyState !== OPEN) {
+      this.#finish(code, reason);
+      return;
+    }
+    const abort = this.#abort;
+    this.#finish(code, reason, false);
+    const done = () => abort.abort();
+    this.#fetch(`${this.#postUrl}&close=${code}`, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8' }, body: '' }).then(done, done);
   }
 
   #emit(type: string, event: Partial<SocketMessageEvent & SocketCloseEvent>): void {
     for (const listener of this.#listeners.get(type) ?? []) listener({ type, data: undefined, code: 0, reason: '', ...event });
   }
 
-  #finish(code: number, reason: string): void {
+  #finish(code: number, reason: string, abort = true): void {
     if (this.readyState === CLOSED) return;
     this.readyState = CLOSED;
     this.#outbox = [];
-    this.#abort.abort();
+    if (abort) this.#abort.abort();
     this.#emit('close', { code, reason });
   }
 
