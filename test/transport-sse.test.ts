@@ -217,6 +217,26 @@ describe('hostile POSTs on the fallback', () => {
     expect(s.server.node.clients.size).toBe(0);
   });
 
+  it('more than 4 POSTs of one session in flight at once: the 5th is 429, and the session goes on', async () => {
+    s = await startTestServer();
+    const { st } = await connected(s);
+    const url = new URL(`${s.httpUrl}/ws/sse?session=${st.session}`);
+    // Four POSTs whose bodies never finish arriving.
+    const slow = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const sock = connect(Number(url.port), '127.0.0.1');
+        sock.on('error', () => {});
+        await new Promise((r) => sock.once('connect', r));
+        sock.write(`POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{"id":`);
+        return sock;
+      }),
+    );
+    await vi.waitFor(async () => expect((await postSse(s?.httpUrl as string, st.session, '{"id":7,"method":"ping"}')).status).toBe(429), WAIT);
+    for (const sock of slow) sock.destroy();
+    await vi.waitFor(async () => expect((await postSse(s?.httpUrl as string, st.session, '{"id":8,"method":"ping"}')).status).toBe(204), WAIT);
+    await vi.waitFor(() => expect(st.frames().some((f) => f['id'] === 8)).toBe(true), WAIT);
+  });
+
   it('a flood of empty POSTs counts like WebSocket pings and is stopped the same way (close 3007)', async () => {
     s = await startTestServer({ limits: { commandsPerSecond: 10 } });
     const { st } = await connected(s);

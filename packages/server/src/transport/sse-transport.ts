@@ -16,11 +16,15 @@ const KEEPALIVE_MS = 15_000;
 /** RFC 6455 §7.4.1: a message too big to process (what a WebSocket gets for an oversized frame). */
 const MESSAGE_TOO_BIG = 1009;
 
-/** One open stream: its Client, and the Origin its POSTs must come from. */
+/** POSTs of one session being read at once; the SDK sends one at a time. */
+const MAX_POSTS_IN_FLIGHT = 4;
+
+/** One open stream: its Client, the Origin its POSTs must come from, the POSTs being read. */
 interface Session {
   readonly client: Client;
   readonly conn: SseConnection;
   readonly origin: string | undefined;
+  posts: number;
 }
 
 function sendJson(res: ServerResponse, status: number, error: ErrorCodeInfo, detail: string, headers: Record<string, string> = {}): void {
@@ -106,7 +110,7 @@ export class SseTransport {
     socket.write(namedEvent('session', { session: id }));
     const conn = new SseConnection(socket, this.#events, this.node.wheel);
     const client = this.node.accept(conn, result.meta);
-    this.#sessions.set(id, { client, conn, origin: req.headers.origin });
+    this.#sessions.set(id, { client, conn, origin: req.headers.origin, posts: 0 });
     socket.once('close', () => {
       this.#sessions.delete(id);
       // The reader went away without a close event: what a WebSocket without a close frame is.
@@ -148,6 +152,20 @@ export class SseTransport {
       this.#tooBig(session, res, max, cors);
       return;
     }
+    if (session.posts >= MAX_POSTS_IN_FLIGHT) {
+      // Bodies are buffered until complete: parallel ones would multiply maxMessageBytes.
+      this.node.stats.drop('sse_posts_in_flight');
+      sendJson(res, 429, ErrorCode.TooManyRequests, `more than ${MAX_POSTS_IN_FLIGHT} POSTs in flight`, cors);
+      req.resume();
+      return;
+    }
+    session.posts++;
+    let counted = true;
+    const done = (): void => {
+      if (counted) session.posts--;
+      counted = false;
+    };
+    req.once('close', done);
     const chunks: Buffer[] = [];
     let bytes = 0;
     let refused = false;
@@ -166,6 +184,7 @@ export class SseTransport {
     });
     req.on('error', () => res.destroy());
     req.on('end', () => {
+      done();
       if (bytes > max) return;
       const { client } = session;
       if (client.closed) {
