@@ -2,7 +2,8 @@
  * The fallback transport on the server: `GET /ws/sse` opens a Server-Sent Events stream
  * carrying the same frames as `/ws`, `POST /ws/sse?session=…` carries the client's frames.
  * A session is a connection like a WebSocket one: the same admission checks, handshake
- * deadline, limits and drain. Real server on port 0, real HTTP.
+ * deadline, limits and drain. Real server on port 0, real HTTP. The hostile cases (foreign
+ * and unknown sessions, oversized POSTs, floods) are in test/hostile/fallback.test.ts.
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -162,85 +163,5 @@ describe('the SSE fallback endpoint', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     stuck.destroy();
     idle.destroy();
-  });
-});
-
-describe('hostile POSTs on the fallback', () => {
-  it('a POST for an unknown session is 404 with a typed error', async () => {
-    s = await startTestServer();
-    const r = await postSse(s.httpUrl, 'no-such-session', '{"id":1,"method":"ping"}');
-    expect(r.status).toBe(404);
-    expect(r.body?.error).toMatchObject({ code: 117 });
-  });
-
-  it("a session id of another tenant's connection: its public client id is unknown, and its session from another Origin is 403", async () => {
-    s = await startTestServer({ allowedOrigins: ['https://a.example', 'https://b.example'] });
-    const a = await connected(s, 'acme', { origin: 'https://a.example' });
-    const b = await connected(s, 'other', { origin: 'https://b.example' });
-    // The client id shows in presence; it is not the session id, which only the stream carries.
-    const byClientId = await postSse(s.httpUrl, a.result.client, '{"id":9,"method":"subscribe","params":{"channel":"project:1"}}', {
-      origin: 'https://b.example',
-    });
-    expect(byClientId.status).toBe(404);
-    const foreign = await postSse(s.httpUrl, a.st.session, '{"id":9,"method":"subscribe","params":{"channel":"project:1"}}', {
-      origin: 'https://b.example',
-    });
-    expect(foreign.status).toBe(403);
-    expect(foreign.body?.error).toMatchObject({ code: 103 });
-    // Neither connection ran the frame.
-    expect(a.st.frames().some((f) => f['id'] === 9)).toBe(false);
-    expect(b.st.frames().some((f) => f['id'] === 9)).toBe(false);
-    expect((await postSse(s.httpUrl, a.st.session, '{"id":10,"method":"ping"}', { origin: 'https://a.example' })).status).toBe(204);
-    await vi.waitFor(() => expect(a.st.frames().some((f) => f['id'] === 10)).toBe(true), WAIT);
-  });
-
-  it('an oversized POST is 413 and closes the session with 1009, as an oversized frame does', async () => {
-    s = await startTestServer({ limits: { maxMessageBytes: 4096 } });
-    const { st } = await connected(s);
-    const ok = await postSse(s.httpUrl, st.session, `{"id":2,"method":"ping"}${' '.repeat(4096 - 24)}`);
-    expect(ok.status).toBe(204);
-    const big = await postSse(s.httpUrl, st.session, JSON.stringify({ id: 3, method: 'publish', params: { channel: 'project:x', data: 'x'.repeat(1 << 20) } }));
-    expect(big.status).toBe(413);
-    expect(big.body?.error).toMatchObject({ code: 114 });
-    await vi.waitFor(() => expect(closeEvent(st).code).toBe(1009), WAIT);
-    expect((await postSse(s.httpUrl, st.session, '{"id":4,"method":"ping"}')).status).toBe(404);
-  });
-
-  it('a flood of POSTs meets the command rate of /ws: refusals (111), then close 3007', async () => {
-    s = await startTestServer({ limits: { commandsPerSecond: 10 } });
-    const { st } = await connected(s);
-    const statuses = await Promise.all(Array.from({ length: 80 }, (_, i) => postSse(s?.httpUrl as string, st.session, `{"id":${i + 100},"method":"ping"}`)));
-    await vi.waitFor(() => expect(closeEvent(st).code).toBe(3007), WAIT);
-    expect(st.frames().filter((f) => (f['error'] as { code?: number } | undefined)?.code === 111).length).toBeGreaterThanOrEqual(20);
-    // Once closed, the rest find no session.
-    expect(statuses.every((r) => r.status === 204 || r.status === 404)).toBe(true);
-    expect(s.server.node.clients.size).toBe(0);
-  });
-
-  it('more than 4 POSTs of one session in flight at once: the 5th is 429, and the session goes on', async () => {
-    s = await startTestServer();
-    const { st } = await connected(s);
-    const url = new URL(`${s.httpUrl}/ws/sse?session=${st.session}`);
-    // Four POSTs whose bodies never finish arriving.
-    const slow = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const sock = connect(Number(url.port), '127.0.0.1');
-        sock.on('error', () => {});
-        await new Promise((r) => sock.once('connect', r));
-        sock.write(`POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{"id":`);
-        return sock;
-      }),
-    );
-    await vi.waitFor(async () => expect((await postSse(s?.httpUrl as string, st.session, '{"id":7,"method":"ping"}')).status).toBe(429), WAIT);
-    for (const sock of slow) sock.destroy();
-    await vi.waitFor(async () => expect((await postSse(s?.httpUrl as string, st.session, '{"id":8,"method":"ping"}')).status).toBe(204), WAIT);
-    await vi.waitFor(() => expect(st.frames().some((f) => f['id'] === 8)).toBe(true), WAIT);
-  });
-
-  it('a flood of empty POSTs counts like WebSocket pings and is stopped the same way (close 3007)', async () => {
-    s = await startTestServer({ limits: { commandsPerSecond: 10 } });
-    const { st } = await connected(s);
-    await Promise.all(Array.from({ length: 80 }, () => postSse(s?.httpUrl as string, st.session, '')));
-    await vi.waitFor(() => expect(closeEvent(st).code).toBe(3007), WAIT);
   });
 });
