@@ -4,6 +4,9 @@ import { type StreamFetch, sseSocketClass } from './sse-socket.js';
 import { TimerSlot } from './timers.js';
 import type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 
+/** At most 2^5 = 32 × upgradeInterval between probes after upgrades that did not hold. */
+const MAX_UPGRADE_DOUBLINGS = 5;
+
 /** Close codes that say the transport itself failed (as opposed to the server closing it). */
 const TRANSPORT_FAILURES: ReadonlySet<number> = new Set([1006, ClientCode.TransportClosed.code, ClientCode.ConnectTimeout.code]);
 
@@ -11,7 +14,9 @@ const TRANSPORT_FAILURES: ReadonlySet<number> = new Set([1006, ClientCode.Transp
  * Which transport the next attempt uses, and the watch for the way back: after
  * `fallbackAfter` WebSocket attempts in a row fail before `connected`, the next attempts use
  * the fallback; while connected over it, a WebSocket is tried every `upgradeInterval` ms and,
- * once one opens, the client reconnects over WebSocket (recovering its subscriptions).
+ * once one opens, the client reconnects over WebSocket (recovering its subscriptions). When
+ * such a switch fails before `connected` (a proxy that lets the upgrade through but not the
+ * traffic), the interval doubles, up to 32 ×, until a WebSocket connects.
  */
 export class TransportChoice {
   readonly #options: ResolvedOptions;
@@ -19,6 +24,10 @@ export class TransportChoice {
   readonly #watch: TimerSlot;
   #probe: WebSocketLike | null = null;
   #wsFailures = 0;
+  /** Switched to WebSocket by a probe, not yet connected over it. */
+  #upgrading = false;
+  /** Upgrades that fell back again in a row: each doubles the wait before the next probe. */
+  #failedUpgrades = 0;
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -45,6 +54,11 @@ export class TransportChoice {
       if (name === 'websocket') this.#wsFailures = 0;
       return;
     }
+    // A WebSocket that opens but carries nothing (some proxies): do not flap every interval.
+    if (name === 'websocket' && this.#upgrading) {
+      this.#upgrading = false;
+      this.#failedUpgrades = Math.min(this.#failedUpgrades + 1, MAX_UPGRADE_DOUBLINGS);
+    }
     // The fallback failing too means the network, not the WebSocket: try WebSocket again first.
     this.#wsFailures = name === 'websocket' ? this.#wsFailures + 1 : 0;
   }
@@ -53,10 +67,16 @@ export class TransportChoice {
   connected(name: TransportName, url: string, upgrade: () => void): void {
     if (name === 'websocket') {
       this.#wsFailures = 0;
+      this.#upgrading = false;
+      this.#failedUpgrades = 0;
       return;
     }
     if (!this.#options.transports.includes('websocket') || this.#options.upgradeInterval <= 0) return;
-    this.#watch.set(this.#options.upgradeInterval, () => this.#tryWebSocket(url, upgrade));
+    this.#watch.set(this.#upgradeDelay(), () => this.#tryWebSocket(url, upgrade));
+  }
+
+  #upgradeDelay(): number {
+    return this.#options.upgradeInterval * 2 ** this.#failedUpgrades;
   }
 
   /** Stop looking (the connection is gone). */
@@ -86,13 +106,14 @@ export class TransportChoice {
       opened = true;
       this.stop();
       this.#wsFailures = 0;
+      this.#upgrading = true;
       upgrade();
     });
     probe.addEventListener('error', () => {});
     probe.addEventListener('close', () => {
       if (this.#probe !== probe || opened) return;
       this.#probe = null;
-      this.#watch.set(this.#options.upgradeInterval, () => this.#tryWebSocket(url, upgrade));
+      this.#watch.set(this.#upgradeDelay(), () => this.#tryWebSocket(url, upgrade));
     });
   }
 }

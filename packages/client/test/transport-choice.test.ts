@@ -178,3 +178,29 @@ describe('transport choice', () => {
     expect(log).toEqual([['disconnected', { code: 1009, reason: 'POST refused (HTTP 413)' }]]);
   });
 });
+
+describe('upgrades that do not hold', () => {
+  it('a switch to WebSocket that fails before connected doubles the wait before the next probe', async () => {
+    const server = new FakeFallback();
+    const client = createClient({ fetch: server.fetch, fallbackAfter: 1, upgradeInterval: 1000, connectTimeout: 500 });
+    client.connect();
+    FakeSocket.last().serverClose(1006);
+    vi.advanceTimersByTime(250);
+    await server.accept('s1');
+    // The probe opens, the switch's WebSocket opens too but no connect reply comes back.
+    vi.advanceTimersByTime(1000);
+    FakeSocket.last().open();
+    await flush();
+    vi.advanceTimersByTime(250);
+    FakeSocket.last().open();
+    vi.advanceTimersByTime(500 + 500);
+    expect(server.streams).toHaveLength(2);
+    await server.accept('s2');
+    expect(client.transport).toBe('sse');
+    const sockets = FakeSocket.all.length;
+    vi.advanceTimersByTime(1999);
+    expect(FakeSocket.all).toHaveLength(sockets);
+    vi.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(sockets + 1);
+  });
+});
