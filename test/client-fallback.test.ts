@@ -3,10 +3,13 @@
  * forced to it, falling back to it when a proxy refuses WebSocket upgrades, recovering across
  * a reconnect on it, and going back to WebSocket once the proxy lets upgrades through.
  */
+
+import { randomBytes } from 'node:crypto';
 import { type ClientOptions, SwitchboardClient } from '@switchboard/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor, waitUntil } from '../packages/client/test/wait-for.js';
+import { dropPrefix } from './cluster/drop-prefix.js';
 import { lifecycleFeature } from './features/lifecycle/index.js';
 import { type BlockingProxy, startBlockingProxy } from './helpers/blocking-proxy.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -168,5 +171,38 @@ describe('falling back and upgrading back', () => {
     expect(() => new SwitchboardClient('ws://x/ws', { WebSocket, transports: ['carrier-pigeon' as 'sse'] })).toThrow(/transports/);
     expect(() => new SwitchboardClient('ws://x/ws', { transports: ['sse'], fetch: null })).toThrow(/needs fetch/);
     expect(() => new SwitchboardClient('ws://x/ws', { WebSocket, upgradeInterval: -1 })).toThrow(/upgradeInterval/);
+  });
+});
+
+describe('the fallback across nodes', () => {
+  const REDIS = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+  it('works behind a load balancer without affinity: POSTs that reach the other node are relayed to the stream’s node, in order', async () => {
+    const prefix = `sbsse-${randomBytes(3).toString('hex')}`;
+    cleanups.push(() => dropPrefix(REDIS, prefix));
+    const a = await server({ redis: REDIS, redisPrefix: prefix, nodeId: 'node-a' });
+    const b = await server({ redis: REDIS, redisPrefix: prefix, nodeId: 'node-b' });
+    // Every request goes to the next node in turn: the stream on one, its POSTs on both.
+    const lb = await startBlockingProxy([a.port, b.port]);
+    cleanups.push(() => lb.close());
+    const alice = client(a, lb.url, 'alice', { transports: ['sse'] });
+    const room = alice.subscribe<number, { page: string }>('project:rr');
+    const got: number[] = [];
+    room.on('publication', (p) => got.push(p.data));
+    alice.connect();
+    await waitFor(room, 'subscribed');
+    await room.enterPresence({ page: '/lb' });
+    const offsets: number[] = [];
+    for (let i = 1; i <= 10; i++) offsets.push((await room.publish(i)).offset);
+    expect(offsets).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    // Publications from the HTTP API of either node reach the stream.
+    await apiPublish(b, 'project:rr', 11);
+    await apiPublish(a, 'project:rr', 12);
+    await waitUntil(room, 'publication', () => got.length === 12);
+    expect(got).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect((await room.presence()).map((m) => m.user)).toEqual(['alice']);
+    expect(a.server.node.clients.size + b.server.node.clients.size).toBe(1);
+    alice.disconnect();
+    await vi.waitFor(() => expect(a.server.node.clients.size + b.server.node.clients.size).toBe(0), WAIT);
   });
 });

@@ -55,7 +55,7 @@ describe('the SSE fallback endpoint', () => {
     expect(st.headers['x-accel-buffering']).toBe('no');
     expect(st.headers['cache-control']).toBe('no-store');
     expect(st.events[0]?.event).toBe('session');
-    expect(st.session).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(st.session).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{24}$/);
     // Counted like any connection.
     await vi.waitFor(() => expect(s?.server.node.clients.size).toBe(1), WAIT);
     st.close();

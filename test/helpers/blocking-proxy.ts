@@ -21,7 +21,11 @@ export interface BlockingProxy {
   close(): Promise<void>;
 }
 
-export async function startBlockingProxy(targetPort: number): Promise<BlockingProxy> {
+/** Targets: one port, or several taken in turn for every request (a load balancer without affinity). */
+export async function startBlockingProxy(target: number | number[]): Promise<BlockingProxy> {
+  const ports = Array.isArray(target) ? target : [target];
+  let turn = 0;
+  const nextPort = (): number => ports[turn++ % ports.length] as number;
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
     sockets.add(s);
@@ -29,7 +33,7 @@ export async function startBlockingProxy(targetPort: number): Promise<BlockingPr
     s.on('error', () => {});
   };
   const server: Server = createServer((req, res) => {
-    const upstream = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+    const upstream = request({ host: '127.0.0.1', port: nextPort(), method: req.method, path: req.url, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       res.flushHeaders();
       up.pipe(res);
@@ -62,7 +66,7 @@ export async function startBlockingProxy(targetPort: number): Promise<BlockingPr
       return;
     }
     proxy.upgraded++;
-    const upstream = connect(targetPort, '127.0.0.1', () => {
+    const upstream = connect(nextPort(), '127.0.0.1', () => {
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);

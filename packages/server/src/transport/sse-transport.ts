@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { DisconnectCode, ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
@@ -7,6 +6,7 @@ import type { Node } from '../core/node.js';
 import type { Admission } from './admission.js';
 import { KERNEL_PATH } from './kernel-endpoint.js';
 import { EventCache, namedEvent, SseConnection } from './sse-connection.js';
+import { type Delivery, type Outcome, SseRelay } from './sse-relay.js';
 
 /** The fallback's path: the kernel's, with `/sse` appended. */
 export const FALLBACK_PATH = `${KERNEL_PATH}/sse`;
@@ -19,12 +19,11 @@ const MESSAGE_TOO_BIG = 1009;
 /** POSTs of one session being read at once; the SDK sends one at a time. */
 const MAX_POSTS_IN_FLIGHT = 4;
 
-/** One open stream: its Client, the Origin its POSTs must come from, the POSTs being read. */
+/** One open stream: its Client, and the Origin its POSTs must come from. */
 interface Session {
   readonly client: Client;
   readonly conn: SseConnection;
   readonly origin: string | undefined;
-  posts: number;
 }
 
 function sendJson(res: ServerResponse, status: number, error: ErrorCodeInfo, detail: string, headers: Record<string, string> = {}): void {
@@ -49,11 +48,15 @@ export class SseTransport {
   readonly #sessions = new Map<string, Session>();
   readonly #events = new EventCache();
   readonly #keepalive: NodeJS.Timeout;
+  /** POSTs being read, by session id (a session of this node or of another). */
+  readonly #posts = new Map<string, number>();
+  readonly #relay: SseRelay;
 
   constructor(
     private readonly node: Node,
     private readonly admission: Admission,
   ) {
+    this.#relay = new SseRelay(node.engine.messages, (id, origin, delivery) => this.#deliver(id, origin, delivery));
     this.#keepalive = setInterval(() => {
       for (const session of this.#sessions.values()) session.conn.keepalive();
     }, KEEPALIVE_MS);
@@ -93,7 +96,7 @@ export class SseTransport {
     }
     const socket = req.socket as Socket;
     if (socket.destroyed || !socket.writable) return;
-    const id = randomBytes(18).toString('base64url');
+    const id = this.#relay.newId();
     // Straight to the socket, no chunked encoding: the stream is the rest of the connection.
     const head = Object.entries({
       'content-type': 'text/event-stream',
@@ -110,7 +113,7 @@ export class SseTransport {
     socket.write(namedEvent('session', { session: id }));
     const conn = new SseConnection(socket, this.#events, this.node.wheel);
     const client = this.node.accept(conn, result.meta);
-    this.#sessions.set(id, { client, conn, origin: req.headers.origin, posts: 0 });
+    this.#sessions.set(id, { client, conn, origin: req.headers.origin });
     socket.once('close', () => {
       this.#sessions.delete(id);
       // The reader went away without a close event: what a WebSocket without a close frame is.
@@ -123,61 +126,59 @@ export class SseTransport {
     const cors = corsHeaders(origin);
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     const id = query.get('session') ?? '';
-    const session = this.#sessions.get(id);
-    if (!session || session.client.closed) {
-      this.node.stats.drop('sse_unknown_session');
-      sendJson(res, 404, ErrorCode.NotFound, 'unknown or expired session', cors);
-      req.resume();
-      return;
+    const remote = this.#relay.remoteNode(id);
+    // A session of this node is checked before its body is read; another node checks its own.
+    if (remote === null) {
+      const early = this.#check(id, origin);
+      if (early !== 'delivered') {
+        this.#answer(res, early, cors);
+        req.resume();
+        return;
+      }
     }
-    if (origin !== session.origin) {
-      this.node.stats.drop('sse_foreign_session');
-      sendJson(res, 403, ErrorCode.PermissionDenied, 'the session belongs to another origin', cors);
-      req.resume();
-      return;
-    }
+    const send = (delivery: Delivery): Promise<Outcome> =>
+      remote === null ? Promise.resolve(this.#deliver(id, origin, delivery)) : this.#relay.forward(remote, id, origin, delivery);
     if (query.has('close')) {
-      // The reader closes as a WebSocket client sends a close frame: a clean close, not a lost connection.
-      res.writeHead(204, { ...cors, 'cache-control': 'no-store' });
-      res.end();
       req.resume();
-      session.client.cleanup();
-      // Nothing more goes to a reader that has left.
-      session.conn.socket.destroy();
+      void send({ kind: 'close' }).then((outcome) => this.#answer(res, outcome, cors));
       return;
     }
-    const max = this.node.config.limits.maxMessageBytes;
-    const declared = Number(req.headers['content-length']);
-    if (declared > max) {
-      this.#tooBig(session, res, max, cors);
-      return;
-    }
-    if (session.posts >= MAX_POSTS_IN_FLIGHT) {
+    const inFlight = this.#posts.get(id) ?? 0;
+    if (inFlight >= MAX_POSTS_IN_FLIGHT) {
       // Bodies are buffered until complete: parallel ones would multiply maxMessageBytes.
       this.node.stats.drop('sse_posts_in_flight');
       sendJson(res, 429, ErrorCode.TooManyRequests, `more than ${MAX_POSTS_IN_FLIGHT} POSTs in flight`, cors);
       req.resume();
       return;
     }
-    session.posts++;
+    this.#posts.set(id, inFlight + 1);
     let counted = true;
     const done = (): void => {
-      if (counted) session.posts--;
+      if (!counted) return;
       counted = false;
+      const n = (this.#posts.get(id) ?? 1) - 1;
+      if (n > 0) this.#posts.set(id, n);
+      else this.#posts.delete(id);
     };
     req.once('close', done);
+    const max = this.node.config.limits.maxMessageBytes;
+    const tooBig = (): void => {
+      done();
+      res.once('finish', () => req.socket.destroy());
+      void send({ kind: 'too-big' }).then((outcome) => this.#answer(res, outcome === 'delivered' ? 'too-big' : outcome, cors, max));
+    };
+    if (Number(req.headers['content-length']) > max) {
+      tooBig();
+      return;
+    }
     const chunks: Buffer[] = [];
     let bytes = 0;
-    let refused = false;
     req.on('data', (chunk: Buffer) => {
+      if (bytes > max) return;
       bytes += chunk.length;
       if (bytes > max) {
-        if (refused) return;
-        refused = true;
         chunks.length = 0;
-        this.#tooBig(session, res, max, cors);
-        // Read no more of it once the 413 is out.
-        res.once('finish', () => req.socket.destroy());
+        tooBig();
         return;
       }
       chunks.push(chunk);
@@ -186,33 +187,68 @@ export class SseTransport {
     req.on('end', () => {
       done();
       if (bytes > max) return;
-      const { client } = session;
-      if (client.closed) {
-        sendJson(res, 404, ErrorCode.NotFound, 'unknown or expired session', cors);
-        return;
-      }
-      res.writeHead(204, { ...cors, 'cache-control': 'no-store' });
-      res.end();
-      try {
-        // An empty body counts against the command rate like a WebSocket ping, so floods stop.
-        if (bytes === 0) client.handleTransportPing();
-        else client.handleMessage(Buffer.concat(chunks, bytes).toString('utf8'));
-      } catch (err) {
-        this.node.logger.error({ err }, 'message handling failed');
-        client.close(DisconnectCode.ServerError);
-      }
+      const delivery: Delivery = bytes === 0 ? { kind: 'ping' } : { kind: 'frames', text: Buffer.concat(chunks, bytes).toString('utf8') };
+      void send(delivery).then((outcome) => this.#answer(res, outcome, cors));
     });
   }
 
-  /** An oversized POST: 413, and the session closes as a WebSocket does on an oversized frame. */
-  #tooBig(session: Session, res: ServerResponse, max: number, cors: Record<string, string>): void {
-    this.node.stats.drop('sse_too_big');
-    sendJson(res, 413, ErrorCode.PayloadTooLarge, `body larger than ${max} bytes`, { ...cors, connection: 'close' });
-    session.client.close({ code: MESSAGE_TOO_BIG, reason: 'message too big' });
+  /** Whether a POST may reach this node's session `id` from `origin`. */
+  #check(id: string, origin: string | undefined): Outcome {
+    const session = this.#sessions.get(id);
+    if (!session || session.client.closed) return 'unknown';
+    if (origin !== session.origin) return 'foreign-origin';
+    return 'delivered';
   }
 
-  /** Stop the keepalive; the node's drain has already told every stream to close. */
+  /** Hand a POST to this node's session `id` (from this node's HTTP side, or relayed from another node). */
+  #deliver(id: string, origin: string | undefined, delivery: Delivery): Outcome {
+    const checked = this.#check(id, origin);
+    const session = this.#sessions.get(id);
+    if (checked !== 'delivered' || !session) return checked;
+    const { client } = session;
+    if (delivery.kind === 'close') {
+      // The reader closes as a WebSocket client sends a close frame: a clean close, not a lost connection.
+      client.cleanup();
+      // Nothing more goes to a reader that has left.
+      session.conn.socket.destroy();
+      return 'delivered';
+    }
+    if (delivery.kind === 'too-big') {
+      client.close({ code: MESSAGE_TOO_BIG, reason: 'message too big' });
+      return 'too-big';
+    }
+    try {
+      // An empty body counts against the command rate like a WebSocket ping, so floods stop.
+      if (delivery.kind === 'ping') client.handleTransportPing();
+      else client.handleMessage(delivery.text);
+    } catch (err) {
+      this.node.logger.error({ err }, 'message handling failed');
+      client.close(DisconnectCode.ServerError);
+    }
+    return 'delivered';
+  }
+
+  /** The HTTP answer to a POST. */
+  #answer(res: ServerResponse, outcome: Outcome, cors: Record<string, string>, max = this.node.config.limits.maxMessageBytes): void {
+    if (outcome === 'delivered') {
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(204, { ...cors, 'cache-control': 'no-store' });
+      res.end();
+    } else if (outcome === 'unknown') {
+      this.node.stats.drop('sse_unknown_session');
+      sendJson(res, 404, ErrorCode.NotFound, 'unknown or expired session', cors);
+    } else if (outcome === 'foreign-origin') {
+      this.node.stats.drop('sse_foreign_session');
+      sendJson(res, 403, ErrorCode.PermissionDenied, 'the session belongs to another origin', cors);
+    } else {
+      this.node.stats.drop('sse_too_big');
+      sendJson(res, 413, ErrorCode.PayloadTooLarge, `body larger than ${max} bytes`, { ...cors, connection: 'close' });
+    }
+  }
+
+  /** Stop the keepalive and the relay; the node's drain has already told every stream to close. */
   close(): void {
     clearInterval(this.#keepalive);
+    this.#relay.close();
   }
 }
