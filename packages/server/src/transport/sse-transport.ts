@@ -19,6 +19,13 @@ const MESSAGE_TOO_BIG = 1009;
 /** POSTs of one session being read at once; the SDK sends one at a time. */
 const MAX_POSTS_IN_FLIGHT = 4;
 
+/** The reply error in the JSON body of a refused stream, by HTTP status. */
+const REFUSAL_ERRORS: Readonly<Record<number, ErrorCodeInfo>> = {
+  403: ErrorCode.PermissionDenied,
+  429: ErrorCode.TooManyRequests,
+  503: ErrorCode.Unavailable,
+};
+
 /** One open stream: its Client, and the Origin its POSTs must come from. */
 interface Session {
   readonly client: Client;
@@ -83,15 +90,7 @@ export class SseTransport {
     const cors = corsHeaders(req.headers.origin);
     if (!result.ok) {
       const { status, text, headers = {} } = result.refusal;
-      const error =
-        status === 429
-          ? ErrorCode.TooManyRequests
-          : status === 503
-            ? ErrorCode.Unavailable
-            : status === 403
-              ? ErrorCode.PermissionDenied
-              : ErrorCode.BadRequest;
-      sendJson(res, status, error, text.toLowerCase(), { ...headers, ...cors });
+      sendJson(res, status, REFUSAL_ERRORS[status] ?? ErrorCode.BadRequest, text.toLowerCase(), { ...headers, ...cors });
       return;
     }
     const socket = req.socket as Socket;
