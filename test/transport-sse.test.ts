@@ -110,6 +110,7 @@ describe('the SSE fallback endpoint', () => {
     s = await startTestServer({ allowedOrigins: ['https://app.example'] });
     const refused = await open(s, { origin: 'https://evil.example' });
     expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 103, temporary: false } });
     const ok = await open(s, { origin: 'https://app.example' });
     expect(ok.status).toBe(200);
     expect(ok.headers['access-control-allow-origin']).toBe('https://app.example');
@@ -129,7 +130,10 @@ describe('the SSE fallback endpoint', () => {
     const idle = await open(s);
     await s.server.node.drain();
     // While draining, new streams are refused as upgrades are.
-    expect((await open(s)).status).toBe(503);
+    const refused = await open(s);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('2');
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 116 } });
     const started = Date.now();
     await s.close();
     s = undefined;
