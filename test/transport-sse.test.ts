@@ -56,10 +56,13 @@ describe('the SSE fallback endpoint', () => {
     expect(st.headers['cache-control']).toBe('no-store');
     expect(st.events[0]?.event).toBe('session');
     expect(st.session).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{24}$/);
-    // Counted like any connection.
+    // Counted like any connection, and on its own.
     await vi.waitFor(() => expect(s?.server.node.clients.size).toBe(1), WAIT);
+    const metrics = async () => (await fetch(`${s?.httpUrl}/metrics`)).text();
+    expect(await metrics()).toMatch(/^switchboard_fallback_sessions 1$/m);
     st.close();
     await vi.waitFor(() => expect(s?.server.node.clients.size).toBe(0), WAIT);
+    expect(await metrics()).toMatch(/^switchboard_fallback_sessions 0$/m);
   });
 
   it('carries the same frames as /ws: connect, subscribe, several frames per POST, publications from the API', async () => {

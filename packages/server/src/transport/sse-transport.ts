@@ -113,8 +113,10 @@ export class SseTransport {
     const conn = new SseConnection(socket, this.#events, this.node.wheel);
     const client = this.node.accept(conn, result.meta);
     this.#sessions.set(id, { client, conn, origin: req.headers.origin });
+    this.node.stats.fallbackSessions++;
     socket.once('close', () => {
       this.#sessions.delete(id);
+      this.node.stats.fallbackSessions--;
       // The reader went away without a close event: what a WebSocket without a close frame is.
       if (!client.closed) client.connectionLost();
     });
