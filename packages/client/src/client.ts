@@ -7,7 +7,6 @@ import {
   type MethodName,
   type PublishResult,
   parseChannel,
-  type RefreshResult,
   type ServerFrame,
   shouldReconnect,
 } from '@switchboard/protocol';
@@ -16,17 +15,19 @@ import { ClientCode, reasonOf, type StateReason } from './codes.js';
 import { Connection } from './connection.js';
 import { type AfterLoss, Credentials } from './credentials.js';
 import { Emitter } from './emitter.js';
-import { SwitchboardError } from './errors.js';
+import { SwitchboardError, toError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue } from './offline-queue.js';
-import { type ClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type ClientOptions, type ResolvedOptions, resolveOptions, type TransportName } from './options.js';
 import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
 import { applySubscribePush, resumePositions } from './server-subscriptions.js';
 import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
+import { TokenRefresher } from './token-refresher.js';
+import { TransportChoice } from './transport-choice.js';
 
 /** A publish waiting for (or in flight on) a connection. Its key survives reconnects. */
 interface QueuedPublish {
@@ -38,11 +39,6 @@ interface QueuedPublish {
 }
 
 const ignore: CommandCallbacks = { onResult() {}, onError() {} };
-
-function toError(err: unknown, fallback: typeof ClientCode.TokenUnavailable): SwitchboardError {
-  if (err instanceof SwitchboardError) return err;
-  return SwitchboardError.of(fallback, err instanceof Error ? err.message : String(err));
-}
 
 /**
  * The Switchboard client: one WebSocket, automatic reconnect with backoff, channel
@@ -70,9 +66,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   readonly #heartbeat: Heartbeat;
   readonly #connectTimer: TimerSlot;
   readonly #reconnectTimer: TimerSlot;
-  readonly #refreshTimer: TimerSlot;
+  readonly #refresher: TokenRefresher;
   #state: ClientState = 'disconnected';
   #conn: Connection | null = null;
+  readonly #transports: TransportChoice;
+  /** The transport of the current attempt. */
+  #transport: TransportName = 'websocket';
   /** Bumped on every new connection attempt and every loss; stale callbacks compare it. */
   #gen = 0;
   /** Failed attempts since the last successful connect. */
@@ -105,7 +104,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing)));
     this.#connectTimer = new TimerSlot(timers);
     this.#reconnectTimer = new TimerSlot(timers);
-    this.#refreshTimer = new TimerSlot(timers);
+    this.#refresher = new TokenRefresher(timers, this.#credentials, {
+      generation: () => this.#gen,
+      request: (token, callbacks) => this.#request('refresh', { token }, callbacks),
+      emitError: (event, gen) => this.#emitError(event, gen),
+      stop: (info) => this.#stop(info),
+      refreshed: () => {
+        const expires = this.#credentials.expires;
+        if (this.#session === null) return;
+        const { expires: _old, ...rest } = this.#session;
+        this.#session = Object.freeze(expires === undefined ? rest : { ...rest, expires });
+      },
+    });
+    this.#transports = new TransportChoice(this.#options);
     this.#host = {
       options: this.#options,
       isConnected: () => this.#state === 'connected',
@@ -135,6 +146,17 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
    */
   get session(): Session | null {
     return this.#session;
+  }
+
+  /**
+   * The transport of the connection: `'websocket'`, or `'sse'` on the fallback (Server-Sent
+   * Events + POST, where WebSockets are blocked); null when not connected.
+   *
+   * @example
+   * client.on('connected', () => console.log(`connected over ${client.transport}`));
+   */
+  get transport(): TransportName | null {
+    return this.#state === 'connected' ? this.#transport : null;
   }
 
   /**
@@ -286,8 +308,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
 
   #openSocket(gen: number): void {
     let opened = false;
+    const transport = this.#transports.next();
+    this.#transport = transport;
     try {
-      this.#conn = new Connection(this.#options.WebSocket, this.#url, {
+      this.#conn = new Connection(this.#transports.socketClass(transport), this.#url, {
         onOpen: () => {
           opened = true;
           this.#sendConnect(gen);
@@ -296,7 +320,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
         onFrame: (frame) => this.#onFrame(frame),
         onClose: (info) => {
           // Never opened: the upgrade was refused or never answered; a browser cannot tell which.
-          if (!opened) this.#askWhyRefused();
+          if (!opened && transport === 'websocket') this.#askWhyRefused();
           this.#lose(info);
         },
         onBadMessage: (error) => {
@@ -356,9 +380,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     });
     const ping = Number(result.ping) || 0;
     this.#heartbeat.start(ping > 0 ? ping + (Number(result.pong) || 0) : 0);
-    this.#scheduleRefresh();
+    this.#refresher.schedule();
     this.#setState('connected', reasonOf(ClientCode.Connected));
     if (gen !== this.#gen) return;
+    this.#transports.connected(this.#transport, this.#url, () => this.#lose(reasonOf(ClientCode.TransportUpgrade), 'reconnect'));
     this.#cork(() => {
       if (this.#status === 'away') this.#request('status', { status: 'away' }, ignore);
       this.#resubscribeThenFlush(gen);
@@ -399,61 +424,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   #sendPublish(item: QueuedPublish): void {
     const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey };
     this.#request('publish', params, { onResult: item.resolve, onError: item.reject }, this.#options.commandTimeout, item);
-  }
-
-  // --- token refresh --------------------------------------------------------------
-
-  #scheduleRefresh(): void {
-    this.#refreshTimer.clear();
-    const delay = this.#credentials.refreshIn();
-    const gen = this.#gen;
-    if (delay !== undefined) this.#refreshTimer.set(delay, () => this.#refresh(gen));
-  }
-
-  #refresh(gen: number): void {
-    this.#credentials.fetch().then(
-      (token) => {
-        if (gen !== this.#gen) return;
-        this.#request(
-          'refresh',
-          { token },
-          {
-            onResult: (result) => {
-              if (gen === this.#gen) this.#onRefreshed(token, result);
-            },
-            onError: (error) => {
-              if (gen === this.#gen) this.#onRefreshError(error, gen);
-            },
-          },
-        );
-      },
-      (err: unknown) => {
-        if (gen !== this.#gen) return;
-        if (err instanceof SwitchboardError && !err.temporary) {
-          if (this.#emitError({ error: err, during: 'token' }, gen)) this.#stop(reasonOf(ClientCode.Unauthorized));
-          return;
-        }
-        this.#onRefreshError(toError(err, ClientCode.TokenUnavailable), gen);
-      },
-    );
-  }
-
-  #onRefreshed(token: string, result: RefreshResult): void {
-    this.#credentials.accepted(result.expires, token);
-    const expires = this.#credentials.expires;
-    if (this.#session !== null) {
-      const { expires: _old, ...rest } = this.#session;
-      this.#session = Object.freeze(expires === undefined ? rest : { ...rest, expires });
-    }
-    this.#scheduleRefresh();
-  }
-
-  /** Retry temporary failures while the token is still valid; otherwise wait for close 3003. */
-  #onRefreshError(error: SwitchboardError, gen: number): void {
-    if (error.code === ClientCode.ConnectionClosed.code) return;
-    if (!this.#emitError({ error, during: 'refresh' }, gen) || !error.temporary) return;
-    const retry = this.#credentials.retryRefreshIn();
-    if (retry !== undefined) this.#refreshTimer.set(retry, () => this.#refresh(gen));
   }
 
   // --- frames ---------------------------------------------------------------------
@@ -509,6 +479,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   /** The transport is gone (or must go): reconnect with backoff, or stop on terminal closes. */
   #lose(info: StateReason, next: AfterLoss = this.#afterClose(info.code)): void {
     if (this.#state === 'disconnected') return;
+    this.#transports.ended(this.#transport, this.#state === 'connected', info.code);
     if (next === 'stop') {
       this.#stop(info);
       return;
@@ -554,8 +525,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     this.#conn = null;
     this.#connectTimer.clear();
     this.#reconnectTimer.clear();
-    this.#refreshTimer.clear();
+    this.#refresher.clear();
     this.#heartbeat.stop();
+    this.#transports.stop();
     this.#session = null;
     this.#publishOpen = false;
     return this.#pending.takeAll();

@@ -57,6 +57,8 @@ export const ClientCode = Object.freeze({
    * stops instead of retrying forever. The reason names the Origin and the option.
    */
   OriginRefused: def(26, 'origin not allowed by the server'),
+  /** Connected over the fallback, a WebSocket got through: the client reconnects over WebSocket. */
+  TransportUpgrade: def(27, 'switching to WebSocket', true),
 });
 
 export type ClientCodeName = keyof typeof ClientCode;

@@ -39,3 +39,9 @@ export class SwitchboardError extends Error {
     return new SwitchboardError(info.code, detail ? `${message}: ${detail}` : message, info.temporary);
   }
 }
+
+/** `err` as a SwitchboardError: itself when it is one, else `fallback` with its message. */
+export function toError(err: unknown, fallback: ClientCodeInfo): SwitchboardError {
+  if (err instanceof SwitchboardError) return err;
+  return SwitchboardError.of(fallback, err instanceof Error ? err.message : String(err));
+}

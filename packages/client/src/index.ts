@@ -36,7 +36,7 @@ export type {
 // Feature modules live in their own entry points (`@switchboard/client/notifications`,
 // `@switchboard/client/activity`), so an app that uses neither does not ship them.
 export type { ClientModule, FeatureHost, FeatureHostEvents } from './feature-module.js';
-export type { ClientOptions, FetchLike } from './options.js';
+export type { ClientOptions, FetchLike, TransportName } from './options.js';
 export type { HistoryOptions, HistoryPage, Subscription } from './subscription.js';
 export type { Timers } from './timers.js';
 export type {

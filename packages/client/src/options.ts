@@ -1,8 +1,12 @@
 import { type BackoffConfig, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { ClientCode } from './codes.js';
 import { SwitchboardError } from './errors.js';
+import type { StreamBody } from './sse-socket.js';
 import { globalTimers, type Timers } from './timers.js';
 import type { WebSocketConstructor } from './websocket.js';
+
+/** How the client talks to the server: a WebSocket, or the Server-Sent Events + POST fallback. */
+export type TransportName = 'websocket' | 'sse';
 
 /** Options of `new SwitchboardClient(url, options)`. Durations are in milliseconds. */
 export interface ClientOptions {
@@ -43,6 +47,16 @@ export interface ClientOptions {
   commandTimeout?: number;
   /** Minimum interval between two signals with the same key on a channel. Default 50. */
   signalInterval?: number;
+  /**
+   * Transports to use, in order of preference. Default `['websocket', 'sse']`: WebSocket, and
+   * Server-Sent Events + POST on the same server (`/ws/sse`) where WebSockets are blocked.
+   * `['websocket']` opts out of the fallback; `['sse']` uses only the fallback.
+   */
+  transports?: readonly TransportName[];
+  /** WebSocket attempts in a row that fail before `connected` before the fallback is tried. Default 2. */
+  fallbackAfter?: number;
+  /** While on the fallback, try a WebSocket this often and switch back when one opens; 0 never does. Default 60000. */
+  upgradeInterval?: number;
 }
 
 export interface ResolvedOptions {
@@ -60,10 +74,39 @@ export interface ResolvedOptions {
   readonly connectTimeout: number;
   readonly commandTimeout: number;
   readonly signalInterval: number;
+  readonly transports: readonly TransportName[];
+  readonly fallbackAfter: number;
+  readonly upgradeInterval: number;
 }
 
-/** The part of `fetch` the client uses. */
-export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<{ ok: boolean; json(): Promise<unknown> }>;
+/**
+ * The part of `fetch` the client uses: a GET whose JSON says why a WebSocket was refused,
+ * and for the fallback a streamed GET (`body`) and text POSTs.
+ */
+export type FetchLike = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal },
+) => Promise<{ ok: boolean; status?: number; body?: StreamBody | null; json(): Promise<unknown> }>;
+
+const TRANSPORTS: readonly TransportName[] = ['websocket', 'sse'];
+
+/** Check `transports`; the fallback needs `fetch`, so without one it is left out. */
+function transportsOf(value: readonly TransportName[] | undefined, fetch: FetchLike | null): readonly TransportName[] {
+  const list = value ?? TRANSPORTS;
+  if (!Array.isArray(list) || list.length === 0 || list.some((t) => !TRANSPORTS.includes(t)) || new Set(list).size !== list.length) {
+    throw bad('transports must list "websocket" and/or "sse", once each');
+  }
+  const usable = fetch === null ? list.filter((t) => t !== 'sse') : list;
+  if (usable.length === 0) throw bad('the "sse" transport needs fetch');
+  return Object.freeze([...usable]);
+}
+
+/** Stands in for a missing WebSocket class when only the fallback is used. */
+class NoWebSocket {
+  constructor() {
+    throw bad('no WebSocket implementation');
+  }
+}
 
 function defaultFetch(): FetchLike | null {
   const f = (globalThis as { fetch?: FetchLike }).fetch;
@@ -98,7 +141,12 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     throw bad(`url is not a valid URL: ${String(url)}`);
   }
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw bad('url must start with ws:// or wss://');
-  const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  const fetch = options.fetch === undefined ? defaultFetch() : options.fetch;
+  const transports = transportsOf(options.transports, fetch);
+  const WebSocket =
+    options.WebSocket ??
+    (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
+    (transports.includes('websocket') ? undefined : (NoWebSocket as unknown as WebSocketConstructor));
   if (typeof WebSocket !== 'function') {
     throw bad('no WebSocket implementation: pass options.WebSocket (on Node 20: `import WebSocket from "ws"`)');
   }
@@ -118,7 +166,7 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     token: options.token,
     getToken: options.getToken,
     WebSocket,
-    fetch: options.fetch === undefined ? defaultFetch() : options.fetch,
+    fetch,
     timers: options.timers ?? globalTimers,
     now: options.now ?? (() => Date.now()),
     random: options.random ?? Math.random,
@@ -129,5 +177,8 @@ export function resolveOptions(url: string, options: ClientOptions): ResolvedOpt
     connectTimeout: duration('connectTimeout', options.connectTimeout, 10_000),
     commandTimeout: duration('commandTimeout', options.commandTimeout, 10_000),
     signalInterval: duration('signalInterval', options.signalInterval, 50),
+    transports,
+    fallbackAfter: Math.max(1, Math.floor(duration('fallbackAfter', options.fallbackAfter, 2))),
+    upgradeInterval: duration('upgradeInterval', options.upgradeInterval, 60_000),
   });
 }

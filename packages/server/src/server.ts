@@ -21,8 +21,11 @@ import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { Storage } from './storage/storage.js';
+import { FALLBACK_PATH, SseTransport } from './transport/sse-transport.js';
 import { WebSocketTransport } from './transport/ws-transport.js';
 
+/** On close, HTTP connections still open after this long (ms) are destroyed. */
+const FORCE_CLOSE_AFTER = 1000;
 /** How often readiness probes the database (a `select 1` bounded at 2 s). */
 const DATABASE_PROBE_INTERVAL = 2000;
 
@@ -40,7 +43,7 @@ export interface SwitchboardOptions {
 }
 
 /**
- * One Switchboard server: node, HTTP app and WebSocket transport. Standalone with
+ * One Switchboard server: node, HTTP app, WebSocket transport and its SSE fallback. Standalone with
  * `listen()`, or mounted into an existing HTTP server with `attach(server)`.
  */
 export class Switchboard {
@@ -51,6 +54,8 @@ export class Switchboard {
     readonly node: Node,
     readonly app: FastifyInstance,
     readonly transport: WebSocketTransport,
+    /** The fallback for networks that block WebSockets: Server-Sent Events + POST at `/ws/sse`. */
+    readonly fallback: SseTransport,
     readonly logger: Logger,
     readonly secret: string | undefined,
     readonly devAdminKey: string | undefined,
@@ -101,7 +106,19 @@ export class Switchboard {
         return reply.header('cache-control', 'no-store').send(transport.probe(origin));
       });
     }
-    const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
+    const fallback = new SseTransport(node, transport.admission);
+    app.route({
+      method: ['GET', 'POST', 'OPTIONS'],
+      url: FALLBACK_PATH,
+      // Taken over before the body is parsed: the transport reads POSTs itself, within maxMessageBytes.
+      onRequest: (req, reply, done) => {
+        reply.hijack();
+        fallback.handle(req.raw, reply.raw);
+        done();
+      },
+      handler: async () => undefined,
+    });
+    const server = new Switchboard(config, node, app, transport, fallback, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
     try {
       await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
       await features.start(node, storage);
@@ -150,7 +167,12 @@ export class Switchboard {
     this.#closed = true;
     await this.node.drain();
     this.transport.close();
+    this.fallback.close();
+    // HTTP connections still open a second after the close went out (event streams whose
+    // readers linger, connections a client opened and never used) do not hold up the exit.
+    const force = setTimeout(() => this.app.server.closeAllConnections(), FORCE_CLOSE_AFTER);
     await this.app.close();
+    clearTimeout(force);
     await this.node.close();
     await this.features.stop();
     this.database.stop();

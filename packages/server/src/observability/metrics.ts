@@ -59,6 +59,14 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
       this.set(sources.channels());
     },
   });
+  new Gauge({
+    name: 'switchboard_fallback_sessions',
+    help: 'Open connections on the fallback transport (Server-Sent Events + POST at /ws/sse), also in switchboard_connections',
+    registers: [registry],
+    collect() {
+      this.set(stats.fallbackSessions);
+    },
+  });
   mirror('switchboard_messages_in_total', 'WebSocket messages received', () => stats.messagesIn);
   mirror('switchboard_messages_out_total', 'Frames sent to clients', () => stats.messagesOut);
   mirror('switchboard_bytes_in_total', 'Bytes received in WebSocket messages', () => stats.bytesIn);

@@ -15,6 +15,8 @@ export class NodeStats {
   readonly streamLosses = new Map<string, number>();
   /** Subscriptions told to resubscribe (`unsubscribe` push 3009) because of such a loss. */
   resyncs = 0;
+  /** Open sessions of the fallback transport (Server-Sent Events + POST), counted in the connections too. */
+  fallbackSessions = 0;
 
   error(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);

@@ -5,9 +5,9 @@ import type { ConnectionMeta } from '../core/connection.js';
 import type { Endpoint, EndpointRequest } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
 import { createError } from '../errors/sb-error.js';
+import { Admission } from './admission.js';
 import { acceptEndpoint } from './endpoint-connection.js';
 import { acceptKernel, KERNEL_PATH, kernelSubprotocol } from './kernel-endpoint.js';
-import { originAllowed } from './origin.js';
 import { FrameCache } from './ws-frames.js';
 
 function reject(socket: Duplex, status: number, text: string, extra = ''): void {
@@ -33,12 +33,7 @@ const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
  * upgrade (Host, Origin, draining, new connections per IP), answered with an HTTP status so a
  * refused client never gets a WebSocket; an unknown path is 404.
  */
-const ORIGIN_HINT = 'add it to allowedOrigins (--allowed-origins / SWITCHBOARD_ALLOWED_ORIGINS)';
-/** A refused Origin is logged at most this often (each refusal is counted). */
-const ORIGIN_LOG_INTERVAL = 60_000;
-
 export class WebSocketTransport {
-  readonly #originLogged = new Map<string, number>();
   readonly #routes = new Map<string, Route>();
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
@@ -47,6 +42,8 @@ export class WebSocketTransport {
   constructor(
     private readonly node: Node,
     endpoints: readonly Endpoint[] = [],
+    /** The checks before every upgrade, shared with the other transports. */
+    readonly admission = new Admission(node),
   ) {
     const frames = this.#frames;
     this.#routes.set(KERNEL_PATH, {
@@ -100,40 +97,22 @@ export class WebSocketTransport {
     const route = this.#routes.get((req.url ?? '').split('?')[0] as string);
     if (!route) return false;
     if (!socket.listeners('error').includes(this.#onSocketError)) socket.on('error', this.#onSocketError);
-    const { config } = this.node;
-    if (!req.headers.host) {
-      reject(socket, 400, 'Bad Request');
-      return true;
-    }
-    const origin = req.headers.origin;
-    if (!originAllowed(origin, config.allowedOrigins, config.development)) {
-      this.#originRefused(origin as string);
-      reject(socket, 403, 'Forbidden');
-      return true;
-    }
-    if (this.node.draining) {
-      reject(socket, 503, 'Service Unavailable', 'Retry-After: 2\r\n');
-      return true;
-    }
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const rate = config.limits.newConnectionsPerIpPerSecond;
-    this.node.engine.limits.take(`ip|${ip}`, rate, rate * 2).then(
-      (ok) => {
-        if (!ok) {
-          this.node.stats.drop('ip_rate');
-          reject(socket, 429, 'Too Many Requests', 'Retry-After: 1\r\n');
-          return;
-        }
-        if (socket.destroyed) return;
-        const userAgent = req.headers['user-agent'];
-        const meta: ConnectionMeta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
-        route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, meta));
-      },
-      (err) => {
-        this.node.logger.warn({ err }, 'connection rate check failed');
-        reject(socket, 503, 'Service Unavailable');
-      },
-    );
+    this.admission.admit(req, 'WebSocket').then((result) => {
+      if (!result.ok) {
+        const { status, text, headers = {} } = result.refusal;
+        reject(
+          socket,
+          status,
+          text,
+          Object.entries(headers)
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join(''),
+        );
+        return;
+      }
+      if (socket.destroyed) return;
+      route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, result.meta));
+    });
     return true;
   }
 
@@ -141,27 +120,9 @@ export class WebSocketTransport {
     for (const route of this.#routes.values()) route.wss.close();
   }
 
-  /**
-   * What an upgrade from this Origin would meet, for a plain GET on a WebSocket path: a
-   * browser cannot read why its upgrade failed (it sees 1006), so the SDK asks here.
-   */
-  probe(origin: string | undefined): { websocket: 'ok' | 'origin-refused' | 'draining'; origin?: string; hint?: string } {
-    const { config } = this.node;
-    if (!originAllowed(origin, config.allowedOrigins, config.development)) {
-      return { websocket: 'origin-refused', origin: origin as string, hint: ORIGIN_HINT };
-    }
-    return { websocket: this.node.draining ? 'draining' : 'ok' };
-  }
-
-  /** Count every refused Origin; log each one at most once a minute, saying how to allow it. */
-  #originRefused(origin: string): void {
-    this.node.stats.drop('forbidden_origin');
-    const now = Date.now();
-    const last = this.#originLogged.get(origin);
-    if (last !== undefined && now - last < ORIGIN_LOG_INTERVAL) return;
-    if (this.#originLogged.size >= 1000) this.#originLogged.clear();
-    this.#originLogged.set(origin, now);
-    this.node.logger.warn({ origin }, `WebSocket refused: Origin not allowed; ${ORIGIN_HINT}`);
+  /** What an upgrade from this Origin would meet, for a plain GET on a WebSocket path (see Admission.probe). */
+  probe(origin: string | undefined): ReturnType<Admission['probe']> {
+    return this.admission.probe(origin);
   }
 }
 
