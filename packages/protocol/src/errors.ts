@@ -53,6 +53,12 @@ export const ErrorCode = Object.freeze({
   NotFound: def(117, 'not found'),
   /** `connect` was sent on a connection that is already connected. */
   AlreadyConnected: def(118, 'already connected'),
+  /** The app's backend (a backend hook) did not answer: down, timed out or failed; retry later. */
+  BackendUnavailable: def(119, 'backend unavailable', true),
+  /** The app's backend answered something that is not a valid answer (not JSON, wrong shape, too large). */
+  BackendInvalidResponse: def(120, 'backend invalid response'),
+  /** Too many calls to the app's backend are in flight on this node; retry later. */
+  BackendBusy: def(121, 'backend busy', true),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;
