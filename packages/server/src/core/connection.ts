@@ -17,4 +17,6 @@ export interface ConnectionMeta {
   ip: string;
   origin?: string;
   userAgent?: string;
+  /** The upgrade request's headers (lower-case names), for features that pass some on (an allow-list). */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
 }

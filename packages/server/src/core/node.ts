@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DisconnectCode, type DisconnectInfo, ErrorCode, type PresenceMember } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
@@ -22,7 +23,7 @@ import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, Pu
 import { unsubscribePush } from './encode.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
-import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { deviceOf, groupPresence } from './presence.js';
 import type { Subscription } from './subscription.js';
 import { TimerWheel } from './timer-wheel.js';
@@ -134,6 +135,10 @@ export class Node implements ClientHost {
     return this.#verifier.verify(token);
   }
 
+  get metricsRegistry(): Registry {
+    return this.metrics.registry;
+  }
+
   get limits(): Config['limits'] {
     return this.config.limits;
   }
@@ -160,7 +165,7 @@ export class Node implements ClientHost {
     return this.#resolver.resolve(tenant, channel);
   }
 
-  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
+  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<HookAnswer<K> | undefined> {
     return this.#modules.run(name, payload);
   }
 
@@ -311,12 +316,17 @@ export class Node implements ClientHost {
   }
 
   /** Publish serialised JSON `data` to a resolved channel. Durable in history before fan-out. */
-  async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
+  async publish(ch: ResolvedChannel, text: string, req: PublishRequest = {}): Promise<PublishOutcome> {
+    let data = text;
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
     const client = req.client ?? null;
     const turn = client instanceof Client ? client.submitTurn() : undefined;
     try {
-      await this.#modules.run('beforePublish', { channel: ch, data, client });
+      const rewritten = (await this.#modules.run('beforePublish', { channel: ch, data, client }))?.data;
+      if (rewritten !== undefined && rewritten !== data) {
+        this.checkPublicationSize(ch, rewritten);
+        data = rewritten;
+      }
       if (turn) await turn.ready;
     } catch (err) {
       turn?.done();

@@ -126,7 +126,12 @@ export class WebSocketTransport {
         }
         if (socket.destroyed) return;
         const userAgent = req.headers['user-agent'];
-        const meta: ConnectionMeta = { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
+        const meta: ConnectionMeta = {
+          ip,
+          ...(origin !== undefined ? { origin } : {}),
+          ...(userAgent !== undefined ? { userAgent } : {}),
+          headers: req.headers,
+        };
         route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, meta));
       },
       (err) => {

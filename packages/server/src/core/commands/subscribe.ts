@@ -30,7 +30,7 @@ export const subscribeCommand = kernelCommand({
     if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
     if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
     if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
-    await node.runHook('beforeSubscribe', { client, channel: ch });
+    const info = (await node.runHook('beforeSubscribe', { client, channel: ch }))?.info;
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
     const sub = new Subscription(ch);
@@ -62,7 +62,8 @@ export const subscribeCommand = kernelCommand({
       client.releasePending(sub);
       node.announceSubscription(client, sub, outcome);
     });
-    const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
+    const infoField = info === undefined ? '' : `,"info":${JSON.stringify(info)}`;
+    const head = `{"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}`;
     return new RawJson(recovered === undefined ? `${head}}` : `${head},"recovered":${recovered},"publications":[${pubs}]}`);
   },
 });
