@@ -92,6 +92,7 @@ export function backendHooksFeature(): FeatureModule<BackendHooksConfig, Backend
       return caller;
     },
     stop() {
+      running?.caller.close();
       running = null;
     },
   });
