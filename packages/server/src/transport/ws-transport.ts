@@ -25,6 +25,16 @@ interface Route {
   accept(ws: WebSocket, req: IncomingMessage, meta: ConnectionMeta): void;
 }
 
+/** The named headers of a request (a small object of its own: the request is not kept alive by it). */
+function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name of names) {
+    const value = req.headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
 const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 
 /**
@@ -47,6 +57,8 @@ export class WebSocketTransport {
   constructor(
     private readonly node: Node,
     endpoints: readonly Endpoint[] = [],
+    /** Upgrade-request headers (lower-case names) kept in each connection's meta: the ones features read. */
+    private readonly keepHeaders: readonly string[] = [],
   ) {
     const frames = this.#frames;
     this.#routes.set(KERNEL_PATH, {
@@ -130,7 +142,7 @@ export class WebSocketTransport {
           ip,
           ...(origin !== undefined ? { origin } : {}),
           ...(userAgent !== undefined ? { userAgent } : {}),
-          headers: req.headers,
+          ...(this.keepHeaders.length > 0 ? { headers: pickHeaders(req, this.keepHeaders) } : {}),
         };
         route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, meta));
       },

@@ -50,6 +50,7 @@ export function backendHooksFeature(): FeatureModule<BackendHooksConfig, Backend
         },
       }),
     ],
+    connectionHeaders: (config) => config.headers,
     hooks: {
       async onAuthenticate({ client, identity }) {
         if (identity) return undefined;
