@@ -219,6 +219,17 @@ describe('backend hooks', () => {
     backend.on('connect', () => ({ json: { result: BOB } }));
   });
 
+  it('a connection that refreshed to a token expires as a token does: the backend is not asked to extend it', async () => {
+    backend.on('refresh', () => ({ json: { result: {} } }));
+    const c = await connectRaw();
+    const token = await s.token({ sub: 'bob', tenant: 'acme', ttlSeconds: 60 });
+    expect((await c.call('refresh', { token })).result?.['expires']).toBeGreaterThan(clock.now());
+    const asked = backend.callsOf('refresh').length;
+    clock.advance(61_000);
+    expect(await c.waitClose()).toBe(3003);
+    expect(backend.callsOf('refresh').length).toBe(asked);
+  });
+
   it('a slow backend is 119 after the timeout, counted, and the connection keeps working', async () => {
     backend.on('rpc', () => ({ hold: true }));
     const c = await connectRaw();

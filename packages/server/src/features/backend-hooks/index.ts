@@ -19,8 +19,8 @@ import type { HookError, HookKind, HookResponse, HookResult } from './wire.js';
  */
 export function backendHooksFeature(): FeatureModule<BackendHooksConfig, BackendCaller> {
   let running: { config: BackendHooksConfig; caller: BackendCaller; now: () => number } | null = null;
-  /** Connections the connect hook authenticated: only these are refreshed by the backend. */
-  const authenticated = new WeakSet<SessionContext>();
+  /** Identities the backend gave (at connect or refresh): only these are extended by it; a token a client refreshed to is not. */
+  const issued = new WeakSet<Identity>();
 
   /** Call the hook's backend for this connection; null when the hook is off (or not started). */
   const ask = async <K extends HookKind>(hook: K, url: string | undefined, client: SessionContext, body: object | string) => {
@@ -59,15 +59,16 @@ export function backendHooksFeature(): FeatureModule<BackendHooksConfig, Backend
         if (!answer) return undefined;
         const result = accepted(answer, ErrorCode.Unauthorized);
         const auth = identityOf(result, running?.now() ?? Date.now());
-        authenticated.add(client);
+        issued.add(auth);
         return { identity: auth };
       },
       async onIdentityExpiry({ client, identity }) {
-        if (!authenticated.has(client)) return undefined;
+        if (!issued.has(identity)) return undefined;
         const answer = await ask('refresh', running?.config.refreshUrl, client, { ...session(client), info: identity.info });
         if (!answer) return undefined;
-        const result = accepted(answer, ErrorCode.TokenExpired);
-        return { identity: renewed(identity, result) };
+        const next = renewed(identity, accepted(answer, ErrorCode.TokenExpired));
+        issued.add(next);
+        return { identity: next };
       },
       async beforeSubscribe({ client, channel }) {
         const answer = await ask('subscribe', urlFor('subscribeUrl', channel), client, { ...session(client), channel: channel.channel });
