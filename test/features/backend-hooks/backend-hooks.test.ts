@@ -178,6 +178,20 @@ describe('backend hooks', () => {
     });
   });
 
+  it("the HTTP API's publishes are the app's own: the publish hook is not asked", async () => {
+    const reader = await connectRaw();
+    await reader.call('subscribe', { channel: 'chat:api' });
+    const asked = backend.callsOf('publish').length;
+    const res = await fetch(`${s.httpUrl}/api/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.tenantKeys['acme']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'chat:api', data: { text: 'from the app' } }),
+    });
+    expect(res.status).toBe(200);
+    await reader.until(() => reader.pushes('pub', 'chat:api').length === 1, 3000, 'the publication');
+    expect(backend.callsOf('publish').length).toBe(asked);
+  });
+
   it('rpc: the SDK call is answered by the backend, its refusal is a typed error', async () => {
     backend.on('rpc', ({ body }) => {
       const data = body['data'] as { a: number; b: number };
