@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { ErrorCode } from '@switchboard/protocol';
 import { parseConfig } from '@switchboard/server';
-import { RedisKeys } from '@switchboard/server/testing';
+import { backendHookRequests, backendHookResponses, backendHookSchemas, RedisKeys } from '@switchboard/server/testing';
 import { SignJWT } from 'jose';
 import { backoffDelay } from '../../packages/client/src/backoff.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -422,6 +423,34 @@ const benchCompare: Check = async (block) => {
   fail(block, problems);
 };
 
+// ---------------------------------------------------------------- backend hooks
+
+/** A JSON Schema of docs/backend-hooks.md is the one the server's schemas produce (found by its title). */
+const backendHookSchema: Check = async (block) => {
+  const documented = JSON.parse(block.text) as { title?: string };
+  const schemas = backendHookSchemas();
+  const real = documented.title === undefined ? undefined : schemas[documented.title];
+  if (real === undefined) fail(block, [`no schema titled ${JSON.stringify(documented.title)} (known: ${Object.keys(schemas).join(', ')})`]);
+  if (!isDeepStrictEqual(documented, real)) fail(block, [`differs from the generated schema:\n${JSON.stringify(real, null, 2)}`]);
+};
+
+/** An example exchange: its request and answer are valid for the hook named in X-Switchboard-Hook. */
+const backendHookExchange: Check = async (block) => {
+  const lines = block.text.split('\n');
+  const hook = /^X-Switchboard-Hook: (\w+)$/m.exec(block.text)?.[1] as keyof typeof backendHookRequests | undefined;
+  const answerAt = lines.findIndex((l) => /^HTTP\/1\.1 2\d\d /.test(l));
+  const request = lines.slice(0, answerAt).find((l) => l.startsWith('{'));
+  const answer = lines.slice(answerAt).find((l) => l.startsWith('{'));
+  if (!hook || !(hook in backendHookRequests) || answerAt === -1 || !request || !answer)
+    fail(block, ['expected a POST with X-Switchboard-Hook and a JSON body, then HTTP/1.1 2xx and a JSON answer']);
+  const problems: string[] = [];
+  const req = backendHookRequests[hook as keyof typeof backendHookRequests].safeParse(JSON.parse(request as string));
+  if (!req.success) problems.push(`request: ${req.error.message}`);
+  const res = backendHookResponses[hook as keyof typeof backendHookResponses].safeParse(JSON.parse(answer as string));
+  if (!res.success) problems.push(`answer: ${res.error.message}`);
+  fail(block, problems);
+};
+
 /** Checks by `<kind> <name>` (a marker without a name uses the kind's own check). */
 export const CHECKS: Record<string, Check> = {
   'output serve-banner': serveBanner,
@@ -436,5 +465,7 @@ export const CHECKS: Record<string, Check> = {
   'config nginx': nginx,
   'wire token-claims': tokenClaims,
   'wire http-headers': httpHeaders,
+  'wire backend-hook-schema': backendHookSchema,
+  'wire backend-hook-exchange': backendHookExchange,
   'long-run bench-compare': benchCompare,
 };

@@ -23,6 +23,7 @@ import { OfflineQueue } from './offline-queue.js';
 import { type ClientOptions, type ResolvedOptions, resolveOptions, type TransportName } from './options.js';
 import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
+import { callRpc } from './rpc.js';
 import { applySubscribePush, resumePositions } from './server-subscriptions.js';
 import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
@@ -263,6 +264,16 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       }
       this.#request(method as MethodName, params as never, { onResult: (r) => resolve(r as R), onError: reject });
     });
+  }
+
+  /**
+   * Call the app's backend through the server (backend hooks' `rpc`); resolves with its answer.
+   *
+   * @example
+   * const total = await client.rpc<number>('cart.total', { cart: 'c1' });
+   */
+  rpc<R = unknown>(method: string, data?: unknown): Promise<R> {
+    return callRpc<R>(this, method, data);
   }
 
   /**

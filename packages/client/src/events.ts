@@ -79,6 +79,8 @@ export interface SubscribedEvent extends StateReason {
   /** Every missed publication was recovered and is delivered before live ones. When
    *  `wasRecovering` is true and this is false, data may have been missed: reload. */
   readonly recovered: boolean;
+  /** Info the server gave this subscription (the app's backend, through the subscribe hook), if any. */
+  readonly info?: unknown;
 }
 export interface PublicationEvent<T = unknown> extends Publication<T> {
   readonly channel: string;

@@ -46,6 +46,8 @@ export type ChannelPush = PubPush | JoinPush | LeavePush | UpdatePush | SignalPu
 export interface Subscription<T = unknown, P = unknown> extends EventSource<SubscriptionEvents<T, P>> {
   readonly channel: string;
   readonly state: SubscriptionState;
+  /** What the last subscribe reply said of this subscription (the app's backend, through the subscribe hook), or undefined. */
+  readonly info: unknown;
   /**
    * Publish to this channel; queued while offline, delivered once.
    *
@@ -158,6 +160,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #buffer: PubPush[] | null = null;
   #presence: { state: P } | null = null;
   #presenceWaiters: Waiter[] = [];
+  #info: unknown;
 
   constructor(channel: string, host: SubscriptionHost) {
     super();
@@ -197,6 +200,17 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   handleServerRefusal(error: SwitchboardError): void {
     this.emit('error', { channel: this.channel, error, during: 'subscribe' });
     this.#end({ code: error.code, reason: error.message });
+  }
+
+  /**
+   * What the server's last subscribe reply said of this subscription (the app's backend
+   * gives it through the subscribe hook), or undefined.
+   *
+   * @example
+   * sub.on('subscribed', () => render(sub.info));
+   */
+  get info(): unknown {
+    return this.#info;
   }
 
   /** Begin subscribing (the client calls this once, right after creating it). */
@@ -322,6 +336,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     this.#attempt = 0;
     const recovered = wasRecovering && result.recovered === true && this.#position !== null;
     this.#recoverable = result.recoverable === true;
+    this.#info = result.info;
     const from = recovered && this.#position !== null ? this.#position.offset : result.offset;
     this.#position = { epoch: result.epoch, offset: from };
     this.#setState('subscribed', reasonOf(ClientCode.Subscribed), {
@@ -330,6 +345,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
       recoverable: this.#recoverable,
       wasRecovering,
       recovered,
+      ...(result.info !== undefined ? { info: result.info } : {}),
     });
     if (recovered) {
       for (const publication of result.publications ?? []) {
@@ -526,7 +542,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #setState(
     next: SubscriptionState,
     info: StateReason,
-    subscribed?: { epoch: string; offset: number; recoverable: boolean; wasRecovering: boolean; recovered: boolean },
+    subscribed?: { epoch: string; offset: number; recoverable: boolean; wasRecovering: boolean; recovered: boolean; info?: unknown },
   ): void {
     const previous = this.#state;
     if (previous === next) return;

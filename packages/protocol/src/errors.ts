@@ -55,6 +55,12 @@ export const ErrorCode = Object.freeze({
   AlreadyConnected: def(118, 'already connected'),
   /** The payload does not match the namespace's JSON Schema; the message names the first failing path. */
   InvalidPayload: def(119, 'payload does not match the schema'),
+  /** The app's backend (a backend hook) did not answer: down, timed out or failed; retry later. */
+  BackendUnavailable: def(120, 'backend unavailable', true),
+  /** The app's backend answered something that is not a valid answer (not JSON, wrong shape, too large). */
+  BackendInvalidResponse: def(121, 'backend invalid response'),
+  /** Too many calls to the app's backend are in flight on this node; retry later. */
+  BackendBusy: def(122, 'backend busy', true),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

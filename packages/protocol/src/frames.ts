@@ -106,6 +106,8 @@ export interface SubscribeResult {
   recovered?: boolean;
   /** Missed publications, in offset order, when `recovered` is true. */
   publications?: Publication[];
+  /** Info a feature gave this subscription (the app's backend, through the subscribe hook), if any. */
+  info?: unknown;
 }
 
 export interface UnsubscribeParams {

@@ -84,7 +84,7 @@ export class Switchboard {
     const sdk = findSdkBuild();
     const app = await createHttpApp(node, apiKeys, features.routes(config), sdk);
     // Endpoint paths are checked here too, before storage opens.
-    const transport = new WebSocketTransport(node, features.endpoints(config));
+    const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
     try {
       await migrateToLatest(storage, features.migrations(), (p) => {

@@ -19,6 +19,12 @@ export { RedisLimitStore } from './engine/redis/redis-limit-store.js';
 export { RedisNodeMessages } from './engine/redis/redis-node-messages.js';
 export { RedisPresenceStore } from './engine/redis/redis-presence.js';
 export { parseAddresses, type RedisAddress } from './engine/redis/topology.js';
+export {
+  backendHookSchemas,
+  HOOK_KINDS as BACKEND_HOOK_KINDS,
+  hookRequests as backendHookRequests,
+  hookResponses as backendHookResponses,
+} from './features/backend-hooks/wire.js';
 export { builtinMigrations, listOptions } from './features/builtin.js';
 export { HTTP_STATUS } from './http/api/errors.js';
 export { apiRoutes } from './http/api/index.js';

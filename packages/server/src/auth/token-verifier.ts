@@ -17,7 +17,7 @@ import { type CapabilityRule, parseCapabilities } from './capabilities.js';
 export interface Identity {
   user: string;
   tenant: string;
-  /** The token's `exp`, Unix ms (the connection ends at `validUntil`: exp + clock skew). */
+  /** The token's `exp`, Unix ms (the connection ends at `validUntil`: exp + clock skew); Infinity: never (a feature's identity). */
   expires: number;
   capabilities: readonly CapabilityRule[];
   /** Optional public info the app put in the token (`info` claim), shown in presence. */

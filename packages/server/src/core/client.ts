@@ -5,6 +5,7 @@ import { TokenBucket } from '../engine/token-bucket.js';
 import { ReplyError } from '../errors/reply-error.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
+import { identityExpired } from './identity-renewal.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
 import type { Subscription } from './subscription.js';
 import type { TrafficCounter } from './tenant-views.js';
@@ -20,7 +21,7 @@ const MAX_PIPELINED = 64;
 // Deadline callbacks shared by every connection (the wheel passes the client), so a
 // connection's deadlines allocate no closures.
 const onHandshakeTimeout = (c: Client): void => c.close(DisconnectCode.Stale);
-const onExpiry = (c: Client): void => c.close(DisconnectCode.Expired);
+const onExpiry = (c: Client): void => void identityExpired(c.node, c);
 const onNoPong = (c: Client): void => c.close(DisconnectCode.NoPong);
 const onPingDue = (c: Client): void => c.ping();
 const onIdleCheck = (c: Client): void => c.checkIdle();
@@ -499,7 +500,7 @@ export class Client implements KernelSession {
   #scheduleExpiry(): void {
     this.#expiryTimer?.cancel();
     const identity = this.#identity;
-    if (!identity) return;
+    if (!identity || !Number.isFinite(identity.expires)) return;
     this.#expiryTimer = this.node.wheel.schedule(validUntil(identity, this.node.config.auth.clockSkew) - this.node.now(), onExpiry, this);
   }
 

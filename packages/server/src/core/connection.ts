@@ -17,4 +17,6 @@ export interface ConnectionMeta {
   ip: string;
   origin?: string;
   userAgent?: string;
+  /** The upgrade request's headers that features asked for (`connectionHeaders` in their manifest), lower-case names. */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
 }

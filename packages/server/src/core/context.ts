@@ -1,5 +1,6 @@
 import type { DisconnectInfo, PresenceMember, PresenceStatus } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Identity } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import type { HistoryPage, PublishOutcome, StreamPosition } from '../engine/broker.js';
@@ -56,6 +57,8 @@ export interface NodeContext {
   /** `config.limits`: sizes, rates and counts every path checks. */
   readonly limits: Config['limits'];
   readonly logger: Logger;
+  /** The Prometheus registry `/metrics` serves: a feature registers its own metrics in it (`registers: [registry]`). */
+  readonly metricsRegistry: Registry;
   /** The clock of deadlines and token expiry, Unix ms (tests move it instead of waiting). */
   now(): number;
   /** True once shutdown began: new work is refused. */

@@ -6,7 +6,7 @@ import type { NodeStats } from '../observability/stats.js';
 import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
 import type { NodeContext, SessionContext } from './context.js';
-import type { HookName, HookPayloads, UnsubscribeReason } from './modules.js';
+import type { HookAnswer, HookName, HookPayloads, UnsubscribeReason } from './modules.js';
 import type { Subscription } from './subscription.js';
 import type { TenantViews } from './tenant-views.js';
 import type { TimerWheel } from './timer-wheel.js';
@@ -20,7 +20,8 @@ export interface KernelNode extends NodeContext {
   verifyToken(token: string | undefined): Promise<Identity>;
   readonly engine: Pick<Engine, 'broker' | 'limits'>;
   acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'>;
-  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void>;
+  /** Run a hook; an answering hook's merged answer comes back (undefined: none). */
+  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<HookAnswer<K> | undefined>;
   registerUser(client: KernelSession): void;
   /** Join the channel's local subscribers (the broker delivers it to this node from then on). */
   joinHub(key: string, client: KernelSession): Promise<void>;

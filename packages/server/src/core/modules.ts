@@ -8,19 +8,32 @@ import type { SessionContext } from './context.js';
 export type UnsubscribeReason = 'client' | 'server' | 'disconnect';
 
 /**
- * Payloads of the hooks, one type per hook. Throw a ReplyError from `onConnect` or a
- * `before` hook to refuse the action; the other hooks are notices of what happened (a throw
- * is logged), each called once per event, in registration order.
+ * Payloads of the hooks, one type per hook. Throw a ReplyError from `onAuthenticate`,
+ * `onIdentityExpiry`, `onConnect` or a `before` hook to refuse the action; the other hooks
+ * are notices of what happened (a throw is logged), each called once per event, in
+ * registration order.
  */
 export interface HookPayloads {
+  /**
+   * A `connect` carries no token: answer `{ identity }` to authenticate the connection
+   * (the first identity answered is the one later handlers see); no answer from any
+   * handler refuses it like a missing token (101).
+   */
+  onAuthenticate: { client: SessionContext; identity?: Identity };
+  /**
+   * The connection's identity expires now: answer `{ identity }` (same user and tenant) to
+   * extend it; no answer closes the connection with 3003. Throw a temporary ReplyError to
+   * close it with 3002 (the client reconnects), another to close it with 3003.
+   */
+  onIdentityExpiry: { client: SessionContext; identity: Identity };
   /** A token was verified; throw to refuse the connection. */
   onConnect: { client: SessionContext; identity: Identity };
   /** A connection that had connected closed, whichever side closed it. */
   onDisconnect: { client: SessionContext };
   /** A connected connection ended without a close handshake (network cut, TCP reset, killed peer); before `onDisconnect`. */
   onConnectionLost: { client: SessionContext };
-  /** Throw to refuse the subscription. */
-  beforeSubscribe: { client: SessionContext; channel: ResolvedChannel };
+  /** Throw to refuse the subscription; answer `{ info }` to give the subscription info (JSON), sent in the reply. */
+  beforeSubscribe: { client: SessionContext; channel: ResolvedChannel; info?: unknown };
   /** The subscribe reply went out; `recovered` answers a recovery request (null: none asked). */
   afterSubscribe: { client: SessionContext; channel: ResolvedChannel; recovered: boolean | null };
   /** A subscription that `afterSubscribe` announced ended. */
@@ -29,12 +42,14 @@ export interface HookPayloads {
   onPresenceJoin: { client: SessionContext; channel: ResolvedChannel; state: string | null };
   /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe or close). */
   onPresenceLeave: { client: SessionContext; channel: ResolvedChannel };
-  /** Throw to refuse the publication. */
+  /** Throw to refuse the publication; answer `{ data }` (JSON text) to publish that instead. */
   beforePublish: { channel: ResolvedChannel; data: string; client: SessionContext | null };
   afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: SessionContext | null };
 }
 export type HookName = keyof HookPayloads;
 export const HOOK_NAMES: readonly HookName[] = [
+  'onAuthenticate',
+  'onIdentityExpiry',
   'onConnect',
   'onDisconnect',
   'onConnectionLost',
@@ -47,7 +62,21 @@ export const HOOK_NAMES: readonly HookName[] = [
   'afterPublish',
 ];
 
-export type Hooks = { [K in HookName]?: (payload: HookPayloads[K]) => void | Promise<void> };
+/**
+ * What the answering hooks may answer. An answer's fields replace the payload's for the
+ * handlers after it, and the node acts on the merged answer; the other hooks answer nothing.
+ */
+export interface HookAnswers {
+  onAuthenticate: { identity: Identity };
+  onIdentityExpiry: { identity: Identity };
+  beforeSubscribe: { info: unknown };
+  beforePublish: { data: string };
+}
+export type HookAnswer<K extends HookName> = K extends keyof HookAnswers ? Partial<HookAnswers[K]> : never;
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook that answers nothing returns nothing
+type HookReturn<K extends HookName> = HookAnswer<K> | undefined | void;
+
+export type Hooks = { [K in HookName]?: (payload: HookPayloads[K]) => HookReturn<K> | Promise<HookReturn<K>> };
 
 /**
  * What core sees of a feature: its name, dependencies, commands and hooks. The whole
@@ -65,7 +94,7 @@ export interface ModuleParts {
 /** Features in registration order, and their hooks by name. */
 export class ModuleRegistry {
   readonly features: ModuleParts[] = [];
-  readonly #hooks = new Map<HookName, Array<(payload: never) => void | Promise<void>>>();
+  readonly #hooks = new Map<HookName, Array<(payload: never) => unknown>>();
 
   register(feature: ModuleParts, commands: { has(method: string): boolean; set(method: string, command: CommandDefinition): unknown }): void {
     if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
@@ -85,17 +114,29 @@ export class ModuleRegistry {
     for (const cmd of feature.commands ?? []) commands.set(cmd.method, cmd);
     for (const [name, fn] of Object.entries(feature.hooks ?? {})) {
       const list = this.#hooks.get(name as HookName) ?? [];
-      list.push(fn as (payload: never) => void | Promise<void>);
+      list.push(fn as (payload: never) => unknown);
       this.#hooks.set(name as HookName, list);
     }
     this.features.push(feature);
   }
 
-  /** Run a hook's handlers in registration order; the first throw stops the chain. */
-  async run<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
+  /**
+   * Run a hook's handlers in registration order; the first throw stops the chain. Answers
+   * (objects returned by answering hooks) are merged, passed on in the payload to the
+   * handlers after them, and returned (undefined when none answered).
+   */
+  async run<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<HookAnswer<K> | undefined> {
     const list = this.#hooks.get(name);
-    if (!list) return;
-    for (const fn of list) await (fn as (p: HookPayloads[K]) => void | Promise<void>)(payload);
+    if (!list) return undefined;
+    let current = payload;
+    let answer: HookAnswer<K> | undefined;
+    for (const fn of list) {
+      const result = await (fn as (p: HookPayloads[K]) => unknown)(current);
+      if (result === null || typeof result !== 'object') continue;
+      answer = { ...answer, ...result } as HookAnswer<K>;
+      current = { ...current, ...result };
+    }
+    return answer;
   }
 
   has(name: HookName): boolean {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DisconnectCode, type DisconnectInfo, ErrorCode, type PresenceMember } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
@@ -23,7 +24,7 @@ import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, Pu
 import { unsubscribePush } from './encode.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
-import { type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence, publisherInfo } from './presence.js';
 import type { Subscription } from './subscription.js';
@@ -148,6 +149,10 @@ export class Node implements ClientHost {
     return identity;
   }
 
+  get metricsRegistry(): Registry {
+    return this.metrics.registry;
+  }
+
   get limits(): Config['limits'] {
     return this.config.limits;
   }
@@ -174,7 +179,7 @@ export class Node implements ClientHost {
     return this.#resolver.resolve(tenant, channel);
   }
 
-  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<void> {
+  runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<HookAnswer<K> | undefined> {
     return this.#modules.run(name, payload);
   }
 
@@ -319,12 +324,17 @@ export class Node implements ClientHost {
   }
 
   /** Publish serialised JSON `data` to a resolved channel. Durable in history before fan-out. */
-  async publish(ch: ResolvedChannel, data: string, req: PublishRequest = {}): Promise<PublishOutcome> {
+  async publish(ch: ResolvedChannel, text: string, req: PublishRequest = {}): Promise<PublishOutcome> {
+    let data = text;
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
     const client = req.client ?? null;
     const turn = client instanceof Client ? client.submitTurn() : undefined;
     try {
-      await this.#modules.run('beforePublish', { channel: ch, data, client });
+      const rewritten = (await this.#modules.run('beforePublish', { channel: ch, data, client }))?.data;
+      if (rewritten !== undefined && rewritten !== data) {
+        this.checkPublicationSize(ch, rewritten);
+        data = rewritten;
+      }
       if (turn) await turn.ready;
     } catch (err) {
       turn?.done();
@@ -360,37 +370,21 @@ export class Node implements ClientHost {
     return outcome;
   }
 
-  async history(ch: ResolvedChannel, query: HistoryRequest): Promise<HistoryPage> {
-    try {
-      return await this.engine.broker.history(ch.key, query);
-    } catch (err) {
-      throw this.#engineError(err, 'history');
-    }
+  history(ch: ResolvedChannel, query: HistoryRequest): Promise<HistoryPage> {
+    return this.#engineCall('history', () => this.engine.broker.history(ch.key, query));
   }
 
   /** Drop a channel's history; its subscribers, on every node, are told to resubscribe. */
-  async removeHistory(ch: ResolvedChannel): Promise<void> {
-    try {
-      await this.engine.broker.removeHistory(ch.key);
-    } catch (err) {
-      throw this.#engineError(err, 'remove history');
-    }
+  removeHistory(ch: ResolvedChannel): Promise<void> {
+    return this.#engineCall('remove history', () => this.engine.broker.removeHistory(ch.key));
   }
 
   async presence(ch: ResolvedChannel): Promise<PresenceMember[]> {
-    try {
-      return groupPresence(await this.engine.presence.get(ch.key));
-    } catch (err) {
-      throw this.#engineError(err, 'presence');
-    }
+    return groupPresence(await this.#engineCall('presence', () => this.engine.presence.get(ch.key)));
   }
 
-  async presenceStats(ch: ResolvedChannel): Promise<{ users: number; connections: number }> {
-    try {
-      return await this.engine.presence.counts(ch.key);
-    } catch (err) {
-      throw this.#engineError(err, 'presence');
-    }
+  presenceStats(ch: ResolvedChannel): Promise<{ users: number; connections: number }> {
+    return this.#engineCall('presence', () => this.engine.presence.counts(ch.key));
   }
 
   /** Enter or update this connection's presence in a channel it is subscribed to. */
@@ -475,12 +469,8 @@ export class Node implements ClientHost {
     return this.#control({ kind: 'subscribe', tenant, user, channel });
   }
 
-  async #control(command: ControlCommand): Promise<void> {
-    try {
-      await this.engine.control.publish(command);
-    } catch (err) {
-      throw this.#engineError(err, command.kind);
-    }
+  #control(command: ControlCommand): Promise<void> {
+    return this.#engineCall(command.kind, () => this.engine.control.publish(command));
   }
 
   /** Local connections of a user. */
@@ -558,6 +548,15 @@ export class Node implements ClientHost {
    * An engine failure as the temporary 116. While the engine is known to be down its
    * connection has already said so once; logging each refused operation would repeat it.
    */
+  /** An engine operation whose failure becomes a typed reply error (116 while the engine is away). */
+  async #engineCall<T>(where: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw this.#engineError(err, where);
+    }
+  }
+
   #engineError(err: unknown, where: string): ReplyError {
     if (err instanceof ReplyError) return err;
     if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish: events per user', err.retryAfterMs);

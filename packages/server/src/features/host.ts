@@ -101,6 +101,11 @@ export class FeatureHost {
     return this.#features.flatMap((f) => f.routes?.(config[f.name]) ?? []);
   }
 
+  /** The upgrade-request headers the features read (lower-case, each once), kept with each connection. */
+  connectionHeaders(config: Config): string[] {
+    return [...new Set(this.#features.flatMap((f) => f.connectionHeaders?.(config[f.name]) ?? []).map((h) => h.toLowerCase()))];
+  }
+
   /** The features' WebSocket endpoints, each handed its feature's service once that started. */
   endpoints(config: Config): Endpoint[] {
     return this.#features.flatMap((f) =>

@@ -77,6 +77,11 @@ export interface FeatureModule<Cfg = unknown, Service = unknown> {
   routes?(config: Cfg): readonly ApiRoute[];
   hooks?: Hooks;
   /**
+   * Headers of the WebSocket upgrade request this feature reads from `client.meta.headers`
+   * (names, any case). Only the headers some feature names are kept with a connection.
+   */
+  connectionHeaders?(config: Cfg): readonly string[];
+  /**
    * WebSocket paths of its own (another protocol, binary frames), behind the transport's
    * Origin, rate, size, handshake-deadline and draining checks. Their connections are handed
    * to `open` with the feature's running service; until it started they are closed with 1013.

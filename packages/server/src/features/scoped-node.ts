@@ -29,6 +29,9 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     get draining() {
       return node.draining;
     },
+    get metricsRegistry() {
+      return node.metricsRegistry;
+    },
     logger: scope.logger,
     messages: scope.messages,
     leases: scope.leases,

@@ -30,10 +30,24 @@ const UNAVAILABLE: Refusal = { status: 503, text: 'Service Unavailable' };
  * upgrade or a Server-Sent Events stream): Host present, Origin allowed, node not draining,
  * new connections per IP within the rate. One place, so the transports cannot drift.
  */
+/** The named headers of a request (a small object of its own: the request is not kept alive by it). */
+function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name of names) {
+    const value = req.headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
 export class Admission {
   readonly #originLogged = new Map<string, number>();
 
-  constructor(private readonly node: Node) {}
+  constructor(
+    private readonly node: Node,
+    /** Upgrade-request headers (lower-case names) kept in each connection's meta: the ones features read. */
+    private readonly keepHeaders: readonly string[] = [],
+  ) {}
 
   /** The checks that need no engine round trip: Host and Origin; null when both pass. */
   checkRequest(req: IncomingMessage, kind: Kind): Refusal | null {
@@ -70,7 +84,8 @@ export class Admission {
     }
     const { origin } = req.headers;
     const userAgent = req.headers['user-agent'];
-    return { ok: true, meta: { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}) } };
+    const headers = this.keepHeaders.length > 0 ? { headers: pickHeaders(req, this.keepHeaders) } : {};
+    return { ok: true, meta: { ip, ...(origin !== undefined ? { origin } : {}), ...(userAgent !== undefined ? { userAgent } : {}), ...headers } };
   }
 
   /**

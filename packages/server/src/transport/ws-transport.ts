@@ -42,8 +42,10 @@ export class WebSocketTransport {
   constructor(
     private readonly node: Node,
     endpoints: readonly Endpoint[] = [],
+    /** Upgrade-request headers (lower-case names) kept in each connection's meta: the ones features read. */
+    keepHeaders: readonly string[] = [],
     /** The checks before every upgrade, shared with the other transports. */
-    readonly admission = new Admission(node),
+    readonly admission = new Admission(node, keepHeaders),
   ) {
     const frames = this.#frames;
     this.#routes.set(KERNEL_PATH, {

@@ -196,4 +196,16 @@ describe('ModuleRegistry.run', () => {
     await expect(registry.run('onConnect', {} as HookPayloads['onConnect'])).rejects.toThrow('no');
     expect(calls).toEqual(['a']);
   });
+
+  it('answers merge in registration order, and each reaches the handlers after it in the payload', async () => {
+    const { registry, commands } = setup();
+    const seen: string[] = [];
+    registry.register({ name: 'a', hooks: { beforePublish: (p) => ({ data: `[${p.data}]` }) } }, commands);
+    registry.register({ name: 'b', hooks: { beforePublish: (p) => void seen.push(p.data) } }, commands);
+    registry.register({ name: 'c', hooks: { beforePublish: (p) => ({ data: `{"wrapped":${p.data}}` }) } }, commands);
+    const answer = await registry.run('beforePublish', { data: '1' } as HookPayloads['beforePublish']);
+    expect(seen).toEqual(['[1]']);
+    expect(answer).toEqual({ data: '{"wrapped":[1]}' });
+    expect(await registry.run('onConnect', {} as HookPayloads['onConnect'])).toBeUndefined();
+  });
 });

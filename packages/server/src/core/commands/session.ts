@@ -1,11 +1,32 @@
-import { DisconnectCode, ErrorCode, PROTOCOL_VERSION } from '@switchboard/protocol';
+import { DisconnectCode, type DisconnectInfo, ErrorCode, PROTOCOL_VERSION } from '@switchboard/protocol';
 import { z } from 'zod';
 import { type Identity, TokenError } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import { kernelCommand } from '../kernel-context.js';
-import { can } from '../permissions.js';
+import { replaceIdentity } from '../identity-renewal.js';
+import { type KernelNode, type KernelSession, kernelCommand } from '../kernel-context.js';
 import { positionParam } from './schemas.js';
 import { serverSubscribe } from './subscribe.js';
+
+/**
+ * A token is verified; without one, the features may authenticate the connection
+ * (`onAuthenticate`, e.g. by asking the app's backend), else it is refused like a bad token.
+ */
+async function authenticate(client: KernelSession, node: KernelNode, token: string | undefined): Promise<Identity> {
+  if (token !== undefined) return node.verifyToken(token);
+  const identity = (await node.runHook('onAuthenticate', { client }))?.identity;
+  return identity ?? node.verifyToken(undefined);
+}
+
+/** How a connection whose authentication a feature refused closes: reconnect when it was temporary. */
+function refusalClose(err: ReplyError): DisconnectInfo {
+  if (err.temporary) return DisconnectCode.ServerError;
+  return err.code === ErrorCode.Unauthorized.code ? DisconnectCode.InvalidToken : DisconnectCode.Forbidden;
+}
+
+/** `expires` for a reply: absent for an identity that never expires (a feature's, without expiry). */
+function expiresField(identity: Identity): { expires?: number } {
+  return Number.isFinite(identity.expires) ? { expires: identity.expires } : {};
+}
 
 export const connectCommand = kernelCommand({
   method: 'connect',
@@ -28,8 +49,12 @@ export const connectCommand = kernelCommand({
     }
     let identity: Identity;
     try {
-      identity = await node.verifyToken(params.token);
+      identity = await authenticate(client, node, params.token);
     } catch (err) {
+      if (err instanceof ReplyError) {
+        client.closeAfterReply(refusalClose(err));
+        throw err;
+      }
       if (!(err instanceof TokenError)) throw err;
       if (err.failure === 'expired') {
         client.closeAfterReply(DisconnectCode.Expired);
@@ -72,7 +97,7 @@ export const connectCommand = kernelCommand({
       user: identity.user,
       tenant: identity.tenant,
       protocol: PROTOCOL_VERSION,
-      expires: identity.expires,
+      ...expiresField(identity),
       ping: node.config.timeouts.ping,
       pong: node.config.timeouts.pong,
       node: node.id,
@@ -97,15 +122,9 @@ export const refreshCommand = kernelCommand({
       client.closeAfterReply(DisconnectCode.InvalidToken);
       throw new ReplyError(ErrorCode.Unauthorized, 'token is for another user');
     }
-    client.refreshIdentity(identity);
-    // Capabilities may have shrunk: drop subscriptions the new token no longer allows.
-    for (const sub of [...client.subscriptions()]) {
-      if (can(identity, sub.ch, 'subscribe')) continue;
-      node.removeSubscription(client, sub.ch.key);
-      const info = DisconnectCode.Forbidden;
-      client.enqueue(Buffer.from(JSON.stringify({ push: 'unsubscribe', channel: sub.ch.channel, code: info.code, reason: 'permission revoked' })));
-    }
-    return { expires: identity.expires };
+    // Capabilities may have shrunk: subscriptions the new token no longer allows end.
+    replaceIdentity(node, client, identity);
+    return expiresField(identity);
   },
 });
 

@@ -46,7 +46,7 @@ export async function openSubscription(
   if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
   if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
   if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
-  await node.runHook('beforeSubscribe', { client, channel: ch });
+  const info = (await node.runHook('beforeSubscribe', { client, channel: ch }))?.info;
   if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
   const sub = new Subscription(ch);
@@ -72,7 +72,8 @@ export async function openSubscription(
     if (recovered) pubs = page.publications.map(publicationJson).join(',');
   }
   sub.startAt(page);
-  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}`;
+  const infoField = info === undefined ? '' : `,"info":${JSON.stringify(info)}`;
+  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}`;
   const json = recovered === undefined ? head : `${head},"recovered":${recovered},"publications":[${pubs}]`;
   return { sub, json, recovered: recovered ?? null };
 }

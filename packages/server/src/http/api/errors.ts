@@ -29,6 +29,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   NotFound: 404,
   AlreadyConnected: 409,
   InvalidPayload: 422,
+  BackendUnavailable: 503,
+  BackendInvalidResponse: 502,
+  BackendBusy: 503,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
