@@ -41,6 +41,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/notifications/{id}/archive': ['post'],
   '/notifications/preferences': ['get', 'put'],
   '/activities': ['get', 'post'],
+  '/activity/insights': ['get'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -78,7 +79,8 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   getNotificationPreferences: { path: '/notifications/preferences?user=ann' },
   setNotificationPreferences: { path: '/notifications/preferences', body: { user: 'ann', mutedTypes: ['digest'] } },
   recordActivity: { path: '/activities', body: { scope: 'project:doc', actor: 'ann', verb: 'edited' } },
-  listActivities: { path: '/activities?scope=project:doc' },
+  listActivities: { path: '/activities?scope=project:doc&q=edit' },
+  activityInsights: { path: '/activity/insights?scope=project:doc&from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z&bucket=hour' },
 };
 
 describe('GET /api/v1/openapi.json', () => {

@@ -25,6 +25,11 @@ export function activity(client: FeatureHost, scope: string): ActivityFeed {
 }
 
 export interface ActivityQuery {
+  /**
+   * Words to find in the verb, actor, object, target, grouped objects and strings of `data`:
+   * every word must match, the last one also as a prefix (`'uber pl'`). At most 200 characters.
+   */
+  q?: string;
   actor?: string;
   verb?: string;
   /** From this time (inclusive): Unix ms or an ISO 8601 date. */
@@ -100,6 +105,7 @@ export class ActivityFeed {
    *
    * @example
    * const page = await feed.list({ actor: 'bob', since: Date.now() - 86_400_000 });
+   * const found = await feed.list({ q: 'launch pl' });
    * const older = page.nextCursor ? await feed.list({ cursor: page.nextCursor }) : null;
    */
   list<D = unknown>(query: ActivityQuery = {}): Promise<ActivityPage<D>> {

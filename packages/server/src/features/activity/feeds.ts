@@ -6,6 +6,7 @@ import { can } from '../../core/permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import type { ActivityConfig } from './config.js';
+import { type ActivityInsights, checkRange, type InsightsQuery } from './insights.js';
 import { ACTIVITY_NAMESPACE, type Activity, type ActivityInput } from './model.js';
 import type { ActivityPage, ActivityQuery, ActivityStore, RecordResult } from './store.js';
 
@@ -69,6 +70,13 @@ export class ActivityFeeds {
     const max = this.config.pageSize;
     if (query.scope !== undefined) this.resolveScope(tenant, query.scope);
     return this.#store(this.#started, this.store.list(tenant, { ...query, limit: Math.min(query.limit ?? Math.min(50, max), max) }));
+  }
+
+  /** Counts by verb, actor and time bucket (400 / 107 for a reversed or too wide range). */
+  insights(tenant: string, query: InsightsQuery): Promise<ActivityInsights> {
+    checkRange(query);
+    if (query.scope !== undefined) this.resolveScope(tenant, query.scope);
+    return this.#store(this.#started, this.store.insights(tenant, query));
   }
 
   /** A store call; an unreachable or busy store answers Unavailable (retry), not Internal. */

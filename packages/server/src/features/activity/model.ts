@@ -24,7 +24,10 @@ export interface ActivityInput {
   time?: number | undefined;
 }
 
-export function toActivity(row: Selectable<ActivityTable>): Activity {
+/** An activity as stored, without its search words. */
+export type ActivityRow = Omit<Selectable<ActivityTable>, 'search_text'>;
+
+export function toActivity(row: ActivityRow): Activity {
   return {
     id: row.id,
     scope: row.scope,

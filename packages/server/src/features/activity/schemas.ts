@@ -1,6 +1,7 @@
 import { USER_RE } from '@switchboard/protocol';
 import { z } from 'zod';
 import { cursorParam, timeParam } from '../../storage/paging.js';
+import { MAX_QUERY } from './search.js';
 
 /** Input schemas of activity feeds, shared by the HTTP routes and the client commands. */
 
@@ -20,8 +21,12 @@ export const activityContent = {
   data: z.unknown().optional(),
 };
 
+/** Full-text search: words, ANDed, the last a prefix (search.ts; docs/activity.md#search). */
+export const searchQuery = z.string().max(MAX_QUERY).describe('words to find, all of them; the last one also as a prefix');
+
 export function listFilters(pageSize: number) {
   return {
+    q: searchQuery.optional(),
     actor: actorId.optional(),
     verb: verb.optional(),
     since: timeParam.optional(),
@@ -57,4 +62,24 @@ export const recordResult = z.object({
 export const activityPage = z.object({
   activities: z.array(activityRecord),
   nextCursor: z.string().nullable().describe('pass as `cursor` for the next (older) page; null on the last page'),
+});
+
+/** Query of the insights route; checkRange (insights.ts) refuses reversed and too wide ranges. */
+export const insightsParams = {
+  scope: scope.optional(),
+  q: searchQuery.optional(),
+  from: timeParam.describe('from this time on (inclusive): Unix ms or ISO 8601'),
+  to: timeParam.describe('before this time (exclusive); at most 31 days after `from` by hour, 366 by day'),
+  bucket: z.enum(['hour', 'day']).default('day').describe('UTC hours or days'),
+  top: z.coerce.number().int().min(1).max(100).default(10).describe('how many of the most active actors to list'),
+};
+
+const counted = z.object({ name: z.string(), count: z.number().int() });
+
+export const activityInsights = z.object({
+  total: z.number().int().describe('activities in the range; a grouped activity counts each one merged into it'),
+  actors: z.number().int().describe('distinct actors in the range'),
+  byVerb: z.array(counted).describe('every verb, most frequent first'),
+  byActor: z.array(counted).describe('the `top` most active actors, most active first'),
+  buckets: z.array(z.object({ start: z.number().int().describe('start of the UTC hour or day, Unix ms'), count: z.number().int() })),
 });

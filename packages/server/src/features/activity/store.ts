@@ -1,11 +1,13 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
-import type { Storage } from '../../storage/storage.js';
+import type { Storage, StoreKind } from '../../storage/storage.js';
 import type { SharedTables } from '../../storage/tables.js';
-import { type Activity, type ActivityInput, MAX_OBJECTS, toActivity } from './model.js';
-import type { ActivityTable, ActivityTables } from './tables.js';
+import { type ActivityBucket, type ActivityInsights, BUCKET_MS, type Counted, everyBucket, type InsightsQuery } from './insights.js';
+import { type Activity, type ActivityInput, type ActivityRow, MAX_OBJECTS, toActivity } from './model.js';
+import { ftsMatch, searchText, tsQuery, words } from './search.js';
+import type { ActivityTables } from './tables.js';
 
 const KEY_SCOPE = 'activity';
 
@@ -25,14 +27,20 @@ export interface RecordResult {
   deduplicated?: true;
 }
 
-export interface ActivityQuery {
+/** What lists and insights filter by. */
+export interface ActivityFilter {
   scope?: string | undefined;
+  /** Full-text search (search.ts): every word, the last as a prefix. */
+  q?: string | undefined;
   actor?: string | undefined;
   verb?: string | undefined;
   /** From this time on (inclusive), Unix ms. */
   since?: number | undefined;
   /** Before this time (exclusive), Unix ms. */
   until?: number | undefined;
+}
+
+export interface ActivityQuery extends ActivityFilter {
   cursor?: string | undefined;
   limit: number;
 }
@@ -42,7 +50,14 @@ export interface ActivityPage {
   nextCursor: string | null;
 }
 
-type Row = Selectable<ActivityTable>;
+type Row = ActivityRow;
+type Db = SharedTables & ActivityTables;
+
+/** The columns of an activity (never the search columns). */
+const COLUMNS = ['id', 'tenant', 'scope', 'actor', 'verb', 'object', 'target', 'data', 'time', 'last_time', 'count', 'objects', 'created_at'] as const;
+
+const rowText = (row: Row): string =>
+  searchText({ ...row, objects: JSON.parse(row.objects) as string[], data: row.data === null ? null : (JSON.parse(row.data) as unknown) });
 
 function canMerge(latest: Row | undefined, input: ActivityInput, time: number, window: number): latest is Row {
   return (
@@ -52,13 +67,15 @@ function canMerge(latest: Row | undefined, input: ActivityInput, time: number, w
 
 /** Activity feeds in storage: one transaction per record; callers publish what committed. */
 export class ActivityStore {
-  readonly #db: Kysely<SharedTables & ActivityTables>;
+  readonly #db: Kysely<Db>;
+  readonly #kind: StoreKind;
 
   constructor(
     storage: Storage,
     private readonly now: () => number = Date.now,
   ) {
     this.#db = storage.tables<ActivityTables>();
+    this.#kind = storage.kind;
   }
 
   async record(req: RecordRequest): Promise<RecordResult> {
@@ -74,7 +91,7 @@ export class ActivityStore {
         req.groupWindow > 0
           ? await trx
               .selectFrom('sb_activities')
-              .selectAll()
+              .select(COLUMNS)
               .where('tenant', '=', tenant)
               .where('scope', '=', input.scope)
               .orderBy('time', 'desc')
@@ -90,7 +107,11 @@ export class ActivityStore {
             ? (JSON.parse(latest.objects) as string[])
             : [input.object, ...(JSON.parse(latest.objects) as string[]).filter((o) => o !== input.object)].slice(0, MAX_OBJECTS);
         row = { ...latest, count: latest.count + 1, last_time: Math.max(latest.last_time, time), objects: JSON.stringify(objects) };
-        await trx.updateTable('sb_activities').set({ count: row.count, last_time: row.last_time, objects: row.objects }).where('id', '=', row.id).execute();
+        await trx
+          .updateTable('sb_activities')
+          .set({ count: row.count, last_time: row.last_time, objects: row.objects, search_text: rowText(row) })
+          .where('id', '=', row.id)
+          .execute();
       } else {
         row = {
           id: newId('a', now),
@@ -107,7 +128,10 @@ export class ActivityStore {
           objects: JSON.stringify(input.object === undefined ? [] : [input.object]),
           created_at: now,
         };
-        await trx.insertInto('sb_activities').values(row).execute();
+        await trx
+          .insertInto('sb_activities')
+          .values({ ...row, search_text: rowText(row) })
+          .execute();
       }
       const result: RecordResult = { activity: toActivity(row), merged };
       if (key !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, key, result);
@@ -115,14 +139,30 @@ export class ActivityStore {
     });
   }
 
+  /**
+   * The tenant's activities that pass the filter, or null when `q` has no word (nothing
+   * matches). The search words are values of the query, quoted by search.ts, never its syntax.
+   */
+  #filtered(tenant: string, f: ActivityFilter): SelectQueryBuilder<Db, 'sb_activities', object> | null {
+    let query = this.#db.selectFrom('sb_activities').where('tenant', '=', tenant);
+    if (f.scope !== undefined) query = query.where('scope', '=', f.scope);
+    if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
+    if (f.verb !== undefined) query = query.where('verb', '=', f.verb);
+    if (f.since !== undefined) query = query.where('time', '>=', f.since);
+    if (f.until !== undefined) query = query.where('time', '<', f.until);
+    if (f.q === undefined) return query;
+    const terms = words(f.q);
+    if (terms.length === 0) return null;
+    return this.#kind === 'sqlite'
+      ? query.where(sql<boolean>`fts_rowid in (select rowid from sb_activities_fts where sb_activities_fts match ${ftsMatch(terms)})`)
+      : query.where(sql<boolean>`search_vector @@ ${tsQuery(terms)}::tsquery`);
+  }
+
   async list(tenant: string, q: ActivityQuery): Promise<ActivityPage> {
     const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    let query = this.#db.selectFrom('sb_activities').selectAll().where('tenant', '=', tenant);
-    if (q.scope !== undefined) query = query.where('scope', '=', q.scope);
-    if (q.actor !== undefined) query = query.where('actor', '=', q.actor);
-    if (q.verb !== undefined) query = query.where('verb', '=', q.verb);
-    if (q.since !== undefined) query = query.where('time', '>=', q.since);
-    if (q.until !== undefined) query = query.where('time', '<', q.until);
+    const filtered = this.#filtered(tenant, q);
+    if (!filtered) return { activities: [], nextCursor: null };
+    let query = filtered.select(COLUMNS);
     if (after) query = query.where((eb) => eb.or([eb('time', '<', after.time), eb.and([eb('time', '=', after.time), eb('id', '<', after.id)])]));
     const rows = await query
       .orderBy('time', 'desc')
@@ -131,6 +171,47 @@ export class ActivityStore {
       .execute();
     const page = pageOf(rows, q.limit, (r) => ({ time: r.time, id: r.id }));
     return { activities: page.rows.map(toActivity), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Activities recorded in [from, to) that pass the filter (`count` of a grouped one counts
+   * each activity merged into it, at its first `time`), by verb, by actor (the `top` most
+   * active) and per UTC hour or day. Ties are ordered by name, byte-wise on both stores.
+   */
+  async insights(tenant: string, q: InsightsQuery): Promise<ActivityInsights> {
+    const filtered = this.#filtered(tenant, { ...q, since: q.from, until: q.to });
+    if (!filtered) return { total: 0, actors: 0, byVerb: [], byActor: [], buckets: everyBucket(q, []) };
+    const n = sql<number>`sum(count)`;
+    const byName = (column: 'verb' | 'actor') => (this.#kind === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column));
+    const [byVerb, byActor, perBucket, totals] = await Promise.all([
+      filtered
+        .select(['verb as name', n.as('n')])
+        .groupBy('verb')
+        .orderBy('n', 'desc')
+        .orderBy(byName('verb'))
+        .execute(),
+      filtered
+        .select(['actor as name', n.as('n')])
+        .groupBy('actor')
+        .orderBy('n', 'desc')
+        .orderBy(byName('actor'))
+        .limit(q.top)
+        .execute(),
+      filtered
+        .select([sql<number>`time - time % ${sql.lit(BUCKET_MS[q.bucket])}`.as('start'), n.as('n')])
+        .groupBy(sql`time - time % ${sql.lit(BUCKET_MS[q.bucket])}`)
+        .execute(),
+      filtered.select([n.as('total'), sql<number>`count(distinct actor)`.as('actors')]).executeTakeFirst(),
+    ]);
+    const counted = (rows: Array<{ name: string; n: number }>): Counted[] => rows.map((r) => ({ name: r.name, count: Number(r.n) }));
+    const buckets: ActivityBucket[] = perBucket.map((r) => ({ start: Number(r.start), count: Number(r.n) }));
+    return {
+      total: Number(totals?.total ?? 0),
+      actors: Number(totals?.actors ?? 0),
+      byVerb: counted(byVerb),
+      byActor: counted(byActor),
+      buckets: everyBucket(q, buckets),
+    };
   }
 
   /** Delete activities that happened more than `days` days ago (0: all before now). */

@@ -19,6 +19,8 @@ export interface ActivityTable {
   /** JSON text: the objects of merged activities, most recent first (capped). */
   objects: string;
   created_at: number;
+  /** The activity's words for full-text search (search.ts). SQLite adds `fts_rowid`, PostgreSQL `search_vector`. */
+  search_text: string;
 }
 
 export interface ActivityTables {
