@@ -9,6 +9,7 @@ import { backoffDelay } from '../../packages/client/src/backoff.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type DocBlock, ROOT } from './markdown.js';
 import { matchJsonSample, matchTextSample, parseJsonSample } from './shape.js';
+import { track } from './started.js';
 import type { World } from './world.js';
 
 /**
@@ -65,7 +66,7 @@ export async function startAndStop(
   args: string[],
   opts: { cwd: string; env: Record<string, string>; signal?: NodeJS.Signals; stopWithin?: number },
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout.on('data', (d) => {
     output += d;
@@ -414,7 +415,7 @@ const benchCompare: Check = async (block) => {
     if (!tsx) continue;
     const args = [...(tsx[2] as string).trim().split(/\s+/), '--help'];
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, tsx[1] as string), ...args], { cwd: ROOT, stdio: 'ignore' });
+      const child = track(spawn(process.execPath, ['--import', 'tsx', join(ROOT, tsx[1] as string), ...args], { cwd: ROOT, stdio: 'ignore' }));
       child.on('exit', resolve);
     });
     if (code !== 0) problems.push(`${tsx[1]} refused the options of: ${line} (exit ${code})`);

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { DocBlock } from './markdown.js';
 import { matchJsonSample, parseJsonSample } from './shape.js';
+import { trackGroup, untrackGroup } from './started.js';
 import { substitute, type Values } from './substitutions.js';
 
 /**
@@ -103,9 +104,12 @@ function backgroundByWrapper(command: string): string {
   return command.replace(/\s&\s*(#.*)?$/, ' $1').trimEnd();
 }
 
-function run(script: string, cwd: string, env: Record<string, string>, timeout: number): Promise<{ code: number | null; output: string }> {
+/** Run `script` in bash as the leader of its own process group, which the servers it starts in the background join; `group` is its id. */
+function run(script: string, cwd: string, env: Record<string, string>, timeout: number): Promise<{ code: number | null; output: string; group: number }> {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const group = child.pid as number;
+    trackGroup(group);
     let output = '';
     child.stdout.on('data', (d) => {
       output += d;
@@ -116,7 +120,7 @@ function run(script: string, cwd: string, env: Record<string, string>, timeout: 
     const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output, group });
     });
   });
 }
@@ -190,6 +194,7 @@ export async function runShellBlock(block: DocBlock, ctx: ShellContext): Promise
   const env = { ...ctx.env, DOC_TEST_ROOT: ctx.values.root, DOC_TEST_STATE: state, DOC_TEST_CACHE: ctx.cache, DOC_TEST_SCRIPTS: ctx.scripts.join(' ') };
   const result = await run(`${readFileSync(PRELUDE, 'utf8')}\n${body}`, ctx.values.scratch, env, ctx.timeout);
   const problems = await stopStarted(state);
+  untrackGroup(result.group);
   const sections = result.output.split(/^@@doc-test:(\d+)\n/m);
   const outputs: string[] = commands.map(() => '');
   let last = -1;
