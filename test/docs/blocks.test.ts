@@ -97,12 +97,12 @@ beforeAll(async ({}, file) => {
 }, 120_000);
 
 afterAll(async () => {
-  // What a block left running (a timed-out test's block is still going): stopped here, by pid.
-  const leftovers = killStarted();
-  if (leftovers.length > 0) process.stdout.write(`\ndocs code blocks: killed ${leftovers.length} process(es) left running: ${leftovers.join(' ')}\n`);
   await nodeSnippets?.close();
   await browser?.close();
   await world?.close();
+  // What a block left running (a timed-out test's block is still going): stopped here, by pid.
+  const leftovers = killStarted();
+  if (leftovers.length > 0) process.stdout.write(`\ndocs code blocks: killed ${leftovers.length} process(es) left running: ${leftovers.join(' ')}\n`);
   if (moduleDir) rmSync(moduleDir, { recursive: true, force: true });
   const rows = [...tally].map(([file, t]) => `  ${file.padEnd(24)} run ${t.run}, checked ${t.checked}, skipped ${t.skipped}`);
   process.stdout.write(`\ndocs code blocks:\n${rows.join('\n')}\n`);
