@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { eventually } from '../helpers/eventually.js';
 import type { DocBlock } from './markdown.js';
 import { matchJsonSample, parseJsonSample } from './shape.js';
 import { trackGroup, untrackGroup } from './started.js';
@@ -125,14 +126,12 @@ function run(script: string, cwd: string, env: Record<string, string>, timeout: 
   });
 }
 
-async function until(check: () => boolean, timeout: number): Promise<boolean> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+/** Whether `check` passed within `timeout` ms (a process's exit, seen through the files it leaves). */
+const until = (check: () => boolean, timeout: number): Promise<boolean> =>
+  eventually(check, timeout, 'a process to exit').then(
+    () => true,
+    () => false,
+  );
 
 /** SIGTERM every server the block started (by the pid the wrapper wrote); each must exit 0. */
 async function stopStarted(state: string): Promise<string[]> {
@@ -147,7 +146,8 @@ async function stopStarted(state: string): Promise<string[]> {
     }
     if (pidFile.startsWith('serve.')) {
       const rcFile = join(state, pidFile.replace('.pid', '.rc'));
-      if (!(await until(() => existsSync(rcFile), 15_000))) {
+      // The file exists from the moment the shell opens it; the status is in it a moment later.
+      if (!(await until(() => existsSync(rcFile) && readFileSync(rcFile, 'utf8').trim() !== '', 15_000))) {
         problems.push(`switchboard serve (pid ${pid}) did not exit within 15 s of SIGTERM`);
         process.kill(pid, 'SIGKILL');
         continue;
