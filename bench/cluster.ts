@@ -21,7 +21,7 @@
  * that no other client pollutes.
  */
 import { writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type BenchClient,
@@ -52,6 +52,7 @@ import {
 } from '@switchboard/loadgen';
 import { Redis } from 'ioredis';
 import { ArgReader } from './lib/args.js';
+import { clusterRunDefaults, readClusterRunFlag } from './lib/cluster-options.js';
 import { type CommandsPerPublication, commandStats, commandsPerPublication, redisCpuSeconds } from './lib/redis-stats.js';
 import { loadCluster, localRedis, revisionOf } from './lib/tree.js';
 import { BENCH_LIMITS } from './servers/limits.mjs';
@@ -79,28 +80,20 @@ function parseArgs(argv: string[]) {
     setups: ['memory', 'redis1', 'redis3'] as Setup[],
     maxMinutes: 15,
     json: false,
-    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-    tree: resolve(HERE, '..'),
-    label: '',
-    out: '',
-    quietWait: 60,
+    ...clusterRunDefaults(''),
     retryNoisy: 1,
     publisherWindow: 0,
   };
   const args = new ArgReader(argv);
   for (let flag = args.next(); flag !== undefined; flag = args.next()) {
+    if (readClusterRunFlag(flag, args, o)) continue;
     if (flag === '--subscribers') o.subscribers = Math.floor(args.positive(20_000));
     else if (flag === '--rates') o.rates = args.positives(5000);
     else if (flag === '--duration') o.duration = args.positive(120);
     else if (flag === '--warmup') o.warmup = Math.min(30, Number(args.value()) || 0);
     else if (flag === '--max-minutes') o.maxMinutes = args.positive(120);
     else if (flag === '--json') o.json = true;
-    else if (flag === '--redis') o.redis = args.value();
-    else if (flag === '--tree') o.tree = resolve(args.value());
-    else if (flag === '--label') o.label = args.value();
     else if (flag === '--publisher-window') o.publisherWindow = Math.floor(args.positive(100_000));
-    else if (flag === '--out') o.out = resolve(args.value());
-    else if (flag === '--quiet-wait') o.quietWait = Math.min(600, Number(args.value()) || 0);
     else if (flag === '--retry-noisy') o.retryNoisy = Math.min(5, Math.floor(Number(args.value()) || 0));
     else if (flag === '--setups') {
       o.setups = args.value().split(',') as Setup[];

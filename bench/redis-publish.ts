@@ -46,6 +46,7 @@ import {
 } from '@switchboard/loadgen';
 import { Redis } from 'ioredis';
 import { ArgReader } from './lib/args.js';
+import { clusterRunDefaults, readClusterRunFlag } from './lib/cluster-options.js';
 import { commandStats, commandsPerPublication, redisCpuSeconds } from './lib/redis-stats.js';
 import { loadCluster, localRedis, revisionOf } from './lib/tree.js';
 import { BENCH_LIMITS } from './servers/limits.mjs';
@@ -65,17 +66,14 @@ function parseArgs(argv: string[]) {
     rate: 2000,
     duration: 5,
     maxSeconds: 15,
-    redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
     engine: 'redis' as 'redis' | 'memory',
-    tree: resolve(HERE, '..'),
-    label: 'run',
+    ...clusterRunDefaults('run'),
     profile: '',
-    out: '',
-    quietWait: 60,
     maxMinutes: 10,
   };
   const args = new ArgReader(argv);
   for (let flag = args.next(); flag !== undefined; flag = args.next()) {
+    if (readClusterRunFlag(flag, args, o)) continue;
     if (flag === '--modes') {
       o.modes = args.value().split(',') as Mode[];
       for (const m of o.modes) if (m !== 'ws' && m !== 'http') throw new Error(`--modes: unknown mode ${m} (ws, http)`);
@@ -85,16 +83,11 @@ function parseArgs(argv: string[]) {
     else if (flag === '--rate') o.rate = args.positive(20_000);
     else if (flag === '--duration') o.duration = args.positive(60);
     else if (flag === '--max-seconds') o.maxSeconds = args.positive(120);
-    else if (flag === '--redis') o.redis = args.value();
     else if (flag === '--engine') {
       const e = args.value();
       if (e !== 'redis' && e !== 'memory') throw new Error(`--engine: redis or memory, got ${e}`);
       o.engine = e;
-    } else if (flag === '--tree') o.tree = resolve(args.value());
-    else if (flag === '--label') o.label = args.value();
-    else if (flag === '--profile') o.profile = resolve(args.value());
-    else if (flag === '--out') o.out = resolve(args.value());
-    else if (flag === '--quiet-wait') o.quietWait = Math.min(600, Number(args.value()) || 0);
+    } else if (flag === '--profile') o.profile = resolve(args.value());
     else if (flag === '--max-minutes') o.maxMinutes = args.positive(60);
     else throw new Error(`unknown option ${flag}`);
   }

@@ -5,23 +5,25 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 
 type Member = { user: string; status: string; devices: Array<{ client: string; status: string; state: unknown }> };
 
+/** A raw client of `s` that answers pings, as the SDK does. */
+const connectLive = async (s: TestServer, sub: string) => {
+  const c = await RawClient.connect(s.url, await s.token({ sub }));
+  c.ws.on('message', (d: Buffer) => {
+    if (d.toString().includes('"push":"ping"')) c.ws.send('{"method":"pong"}');
+  });
+  return c;
+};
+
 describe('presence', () => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer({ timeouts: { ping: '300ms', pong: '300ms', idle: '400ms' } });
+    s = await startTestServer();
   });
   afterAll(async () => {
     await s.close();
   });
 
-  /** A raw client that answers pings, as the SDK does. */
-  const live = async (sub: string) => {
-    const c = await RawClient.connect(s.url, await s.token({ sub }));
-    c.ws.on('message', (d: Buffer) => {
-      if (d.toString().includes('"push":"ping"')) c.ws.send('{"method":"pong"}');
-    });
-    return c;
-  };
+  const live = (sub: string) => connectLive(s, sub);
 
   it('shows one user on two connections as one member with two devices, and updates state without rejoining', async () => {
     const watcher = await live('watcher');
@@ -56,19 +58,6 @@ describe('presence', () => {
     const after = (await watcher.call('presence', { channel: 'project:p1' })).result?.['members'] as Member[];
     expect(after[0]?.devices).toHaveLength(1);
     tab1.close();
-    watcher.close();
-  });
-
-  it('removes a connection that stops answering pings from presence within ping + pong', async () => {
-    const watcher = await live('w3');
-    await watcher.call('subscribe', { channel: 'project:dead' });
-    const silent = await RawClient.connect(s.url, await s.token({ sub: 'carol' })); // never answers pings
-    await silent.call('subscribe', { channel: 'project:dead' });
-    await silent.call('presence_set', { channel: 'project:dead', state: { x: 1 } });
-    await watcher.waitFor((f) => f.push === 'join' && f['user'] === 'carol');
-    expect(await silent.waitClose(3000)).toBe(3005);
-    await watcher.waitFor((f) => f.push === 'leave' && f['user'] === 'carol', 3000);
-    expect((await watcher.call('presence_stats', { channel: 'project:dead' })).result).toEqual({ users: 0, connections: 0 });
     watcher.close();
   });
 
@@ -119,6 +108,37 @@ describe("presence idle status on the server's clock", () => {
     await bob.call('history', { channel: 'project:idle' });
     await watcher.waitFor(isBob('online'), 5000, mark);
     bob.close();
+    watcher.close();
+  });
+});
+
+describe("pings on the server's clock", () => {
+  const clock = new ManualClock();
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ now: clock.now, timeouts: { ping: '30s', pong: '10s' } });
+    clock.onMove(() => s.server.node.wheel.advance());
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('removes a connection that stops answering pings from presence within ping + pong', async () => {
+    const watcher = await connectLive(s, 'w3');
+    await watcher.call('subscribe', { channel: 'project:dead' });
+    const silent = await RawClient.connect(s.url, await s.token({ sub: 'carol' })); // never answers pings
+    await silent.call('subscribe', { channel: 'project:dead' });
+    await silent.call('presence_set', { channel: 'project:dead', state: { x: 1 } });
+    await watcher.waitFor((f) => f.push === 'join' && f['user'] === 'carol');
+    clock.advance(30_000);
+    await silent.waitFor((f) => f.push === 'ping');
+    await watcher.waitFor((f) => f.push === 'ping');
+    // The watcher's pong went out before this call, so the server has it when the call is answered.
+    await watcher.call('ping');
+    clock.advance(10_000);
+    expect(await silent.waitClose(3000)).toBe(3005);
+    await watcher.waitFor((f) => f.push === 'leave' && f['user'] === 'carol', 3000);
+    expect((await watcher.call('presence_stats', { channel: 'project:dead' })).result).toEqual({ users: 0, connections: 0 });
     watcher.close();
   });
 });

@@ -7,6 +7,7 @@
 import { defineFeature, type EndpointConnection } from '@switchboard/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import { ManualClock } from './helpers/manual-clock.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const WAIT = { timeout: 5_000, interval: 5 };
@@ -149,10 +150,14 @@ describe('feature endpoints', () => {
   });
 
   it('closes a connection that sends nothing within the handshake deadline with 3004, and not one that spoke', async () => {
-    const server = await start({ timeouts: { handshake: '300ms' } });
+    const clock = new ManualClock();
+    const server = await start({ now: clock.now, timeouts: { handshake: '10s' } });
+    clock.onMove(() => server.server.node.wheel.advance());
     const silent = await open(server, '/echo');
     const talker = await open(server, '/echo');
     talker.ws.send('hi');
+    await vi.waitFor(() => expect(talker.messages).toHaveLength(1), WAIT);
+    clock.advance(10_000);
     expect((await silent.closed).code).toBe(3004);
     // The talker passed the deadline: it still echoes after the silent one was closed.
     talker.ws.send('still here');

@@ -116,6 +116,7 @@ export class Publisher {
         return ack;
       }
       this.failed++;
+      // Backing off before a retry, as a backend would.
       await new Promise((r) => setTimeout(r, 100));
     }
     return null;
@@ -141,6 +142,7 @@ export class Publisher {
       const channel = this.channels[i % this.channels.length] as string;
       if (!this.#paused.has(channel)) await this.publishOne(channel);
       const wait = start + (i + 1) * interval - Date.now();
+      // Pacing at the configured rate.
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '@switchboard/server';
 import { PayloadSchemas } from '@switchboard/server/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type RunnerTask, type RunnerTestFile, type RunnerTestSuite } from 'vitest';
 import { createTestDatabase } from '../durable/helpers.js';
 import { CHROMIUM } from '../helpers/chromium.js';
 import { BrowserSnippets } from './browser-snippets.js';
@@ -13,6 +13,7 @@ import { NodeSnippets } from './node-snippets.js';
 import { matchTextSample } from './shape.js';
 import { parseTranscript, runShellBlock } from './shell.js';
 import { type Program, runtimeModule, type Snippet, snippetId, snippetMode, toJavaScript, typecheck } from './snippets.js';
+import { killStarted } from './started.js';
 import { environment, substitute, unsubstitute, type Values } from './substitutions.js';
 import { checkWireFrames } from './wire.js';
 import { World } from './world.js';
@@ -63,7 +64,8 @@ const isShell = (b: DocBlock) => ['sh', 'bash', 'shell', 'console'].includes(b.i
 const isolated = (b: DocBlock) =>
   (!b.text.includes('localhost:7070') || /--port[ =]7070\b/.test(b.text)) && !/\$(SB|KEY|SB_API_KEY|SB_TOKEN)\b/.test(b.text) && !b.text.includes('sb_…');
 
-beforeAll(async () => {
+// biome-ignore lint/correctness/noEmptyPattern: vitest reads the first parameter as a fixture pattern; the file comes second
+beforeAll(async ({}, file) => {
   world = await World.start();
   scripts = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>);
   moduleDir = join(ROOT, `.vitest-docs-${world.runId}`);
@@ -80,8 +82,9 @@ beforeAll(async () => {
   cache = world.scratch();
   const slots = Array.from({ length: PARALLEL }, () => Promise.resolve());
   let next = 0;
+  const selected = selectedBlocks(file);
   for (const [block, p] of plans) {
-    if (p instanceof Error || !p.isolated) continue;
+    if (p instanceof Error || !p.isolated || !selected.has(block)) continue;
     const slot = next++ % PARALLEL;
     const done = (slots[slot] as Promise<void>).then(() =>
       p.execute().then(
@@ -98,10 +101,31 @@ afterAll(async () => {
   await nodeSnippets?.close();
   await browser?.close();
   await world?.close();
+  // What a block left running (a timed-out test's block is still going): stopped here, by pid.
+  const leftovers = killStarted();
+  if (leftovers.length > 0) process.stdout.write(`\ndocs code blocks: killed ${leftovers.length} process(es) left running: ${leftovers.join(' ')}\n`);
   if (moduleDir) rmSync(moduleDir, { recursive: true, force: true });
   const rows = [...tally].map(([file, t]) => `  ${file.padEnd(24)} run ${t.run}, checked ${t.checked}, skipped ${t.skipped}`);
   process.stdout.write(`\ndocs code blocks:\n${rows.join('\n')}\n`);
 });
+
+/** The test of each block, by its suite and test name. */
+const testOf = new Map<string, DocBlock>();
+const testKey = (suite: string, test: string) => `${suite}\u0000${test}`;
+
+/** The blocks whose tests this run runs (`-t` and `.only` leave the others skipped): only those are started early. */
+function selectedBlocks(file: Readonly<RunnerTestSuite | RunnerTestFile>): Set<DocBlock> {
+  const selected = new Set<DocBlock>();
+  const walk = (task: RunnerTask) => {
+    if (task.type === 'suite') for (const t of task.tasks) walk(t);
+    else if (task.mode === 'run' || task.mode === 'only') {
+      const block = testOf.get(testKey(task.suite?.name ?? '', task.name));
+      if (block) selected.add(block);
+    }
+  };
+  for (const t of file.tasks) walk(t);
+  return selected;
+}
 
 /** Values of the substitution table for one block (the dynamic ones read now). */
 async function valuesFor(block: DocBlock, scratch: string): Promise<Values> {
@@ -302,8 +326,10 @@ describe('code blocks of the docs', () => {
             ?.trim()
             .slice(0, 60) ?? '';
         const timeout = p instanceof Error ? RUN_TIMEOUT : p.isolated ? 3 * BUDGET.shell : p.timeout;
+        const title = `line ${block.line} (${block.info || 'plain'}, ${block.heading}: ${first}): ${name}`;
+        testOf.set(testKey(file, title), block);
         it(
-          `line ${block.line} (${block.info || 'plain'}, ${block.heading}: ${first}): ${name}`,
+          title,
           async (ctx) => {
             if (p instanceof Error) throw p;
             // Without Chromium a local run says so; CI installs it (.ci/run), so there a missing browser fails.

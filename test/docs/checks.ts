@@ -10,6 +10,7 @@ import { backoffDelay } from '../../packages/client/src/backoff.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type DocBlock, ROOT } from './markdown.js';
 import { matchJsonSample, matchTextSample, parseJsonSample } from './shape.js';
+import { track } from './started.js';
 import type { World } from './world.js';
 
 /**
@@ -66,36 +67,53 @@ export async function startAndStop(
   args: string[],
   opts: { cwd: string; env: Record<string, string>; signal?: NodeJS.Signals; stopWithin?: number },
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
+  let exitCode: number | null | undefined;
+  const outputChanged = new Set<() => void>();
+  const changed = () => {
+    for (const check of outputChanged) check();
+  };
   child.stdout.on('data', (d) => {
     output += d;
+    changed();
   });
   child.stderr.on('data', (d) => {
     output += d;
+    changed();
   });
-  let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       exitCode = code;
+      changed();
       resolve(code);
     }),
   );
-  const deadline = Date.now() + 60_000;
-  const healthUrl = () => /^ {2}Health: +(http\S+)/m.exec(output)?.[1];
-  while (!healthUrl()) {
-    if (exitCode !== undefined || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${args.join(' ')}: no banner${exitCode !== undefined ? ` (exited ${exitCode})` : ' within 60 s'}:\n${output}`);
-    }
-    await pause(20);
+  /** Whether `pattern` shows in the output before the process exits and within `ms`. */
+  const printed = (pattern: RegExp, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (!pattern.test(output) && exitCode === undefined) return;
+        finish(pattern.test(output));
+      };
+      const timer = setTimeout(() => finish(false), ms);
+      const finish = (seen: boolean) => {
+        clearTimeout(timer);
+        outputChanged.delete(check);
+        resolve(seen);
+      };
+      outputChanged.add(check);
+      check();
+    });
+  const HEALTH = /^ {2}Health: +(http\S+)/m;
+  if (!(await printed(HEALTH, 60_000))) {
+    child.kill('SIGKILL');
+    throw new Error(`${args.join(' ')}: no banner${exitCode !== undefined ? ` (exited ${exitCode})` : ' within 60 s'}:\n${output}`);
   }
-  const health = healthUrl() as string;
-  for (let n = 1; n <= 100; n++) {
-    await fetch(health).catch(() => {});
-    if (/^ {2}Try it:/m.test(output) || (n >= 3 && !/^Development mode/m.test(output))) break;
-    await pause(20);
-  }
+  const health = HEALTH.exec(output)?.[1] as string;
+  for (let n = 0; n < 3; n++) await fetch(health).catch(() => {});
+  // The development part is printed after a token is signed.
+  if (/^Development mode/m.test(output)) await printed(/^ {2}Try it:/m, 2000);
   await fetch(health).catch(() => {});
   child.kill(opts.signal ?? 'SIGTERM');
   const code = await Promise.race([exited, pause(opts.stopWithin ?? 15_000).then(() => 'late' as const)]);
@@ -415,7 +433,7 @@ const benchCompare: Check = async (block) => {
     if (!tsx) continue;
     const args = [...(tsx[2] as string).trim().split(/\s+/), '--help'];
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, tsx[1] as string), ...args], { cwd: ROOT, stdio: 'ignore' });
+      const child = track(spawn(process.execPath, ['--import', 'tsx', join(ROOT, tsx[1] as string), ...args], { cwd: ROOT, stdio: 'ignore' }));
       child.on('exit', resolve);
     });
     if (code !== 0) problems.push(`${tsx[1]} refused the options of: ${line} (exit ${code})`);

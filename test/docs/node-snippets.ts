@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './markdown.js';
+import { track } from './started.js';
 
 interface Answer {
   id: string;
@@ -25,11 +26,13 @@ export class NodeSnippets {
   #start(): Promise<void> {
     // tsx as the repository has it (the runner's working directory is a scratch directory).
     const tsx = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', tsx, join(ROOT, 'test', 'docs', 'snippet-runner.ts')], {
-      cwd: this.cwd,
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    const child = track(
+      spawn(process.execPath, ['--import', tsx, join(ROOT, 'test', 'docs', 'snippet-runner.ts')], {
+        cwd: this.cwd,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      }),
+    );
     // What the snippets print is not the test's business; drain it.
     child.stdout?.resume();
     child.stderr?.resume();

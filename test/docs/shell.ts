@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { eventually } from '../helpers/eventually.js';
 import type { DocBlock } from './markdown.js';
 import { matchJsonSample, parseJsonSample } from './shape.js';
+import { trackGroup, untrackGroup } from './started.js';
 import { substitute, type Values } from './substitutions.js';
 
 /**
@@ -103,9 +105,12 @@ function backgroundByWrapper(command: string): string {
   return command.replace(/\s&\s*(#.*)?$/, ' $1').trimEnd();
 }
 
-function run(script: string, cwd: string, env: Record<string, string>, timeout: number): Promise<{ code: number | null; output: string }> {
+/** Run `script` in bash as the leader of its own process group, which the servers it starts in the background join; `group` is its id. */
+function run(script: string, cwd: string, env: Record<string, string>, timeout: number): Promise<{ code: number | null; output: string; group: number }> {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const group = child.pid as number;
+    trackGroup(group);
     let output = '';
     child.stdout.on('data', (d) => {
       output += d;
@@ -116,19 +121,17 @@ function run(script: string, cwd: string, env: Record<string, string>, timeout: 
     const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output, group });
     });
   });
 }
 
-async function until(check: () => boolean, timeout: number): Promise<boolean> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+/** Whether `check` passed within `timeout` ms (a process's exit, seen through the files it leaves). */
+const until = (check: () => boolean, timeout: number): Promise<boolean> =>
+  eventually(check, timeout, 'a process to exit').then(
+    () => true,
+    () => false,
+  );
 
 /** SIGTERM every server the block started (by the pid the wrapper wrote); each must exit 0. */
 async function stopStarted(state: string): Promise<string[]> {
@@ -143,7 +146,8 @@ async function stopStarted(state: string): Promise<string[]> {
     }
     if (pidFile.startsWith('serve.')) {
       const rcFile = join(state, pidFile.replace('.pid', '.rc'));
-      if (!(await until(() => existsSync(rcFile), 15_000))) {
+      // The file exists from the moment the shell opens it; the status is in it a moment later.
+      if (!(await until(() => existsSync(rcFile) && readFileSync(rcFile, 'utf8').trim() !== '', 15_000))) {
         problems.push(`switchboard serve (pid ${pid}) did not exit within 15 s of SIGTERM`);
         process.kill(pid, 'SIGKILL');
         continue;
@@ -190,6 +194,7 @@ export async function runShellBlock(block: DocBlock, ctx: ShellContext): Promise
   const env = { ...ctx.env, DOC_TEST_ROOT: ctx.values.root, DOC_TEST_STATE: state, DOC_TEST_CACHE: ctx.cache, DOC_TEST_SCRIPTS: ctx.scripts.join(' ') };
   const result = await run(`${readFileSync(PRELUDE, 'utf8')}\n${body}`, ctx.values.scratch, env, ctx.timeout);
   const problems = await stopStarted(state);
+  untrackGroup(result.group);
   const sections = result.output.split(/^@@doc-test:(\d+)\n/m);
   const outputs: string[] = commands.map(() => '');
   let last = -1;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Notification as N } from '../../packages/client/src/notifications.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { type DurableServer, expectApiError, pushes, reply, STORES, startDurableServer, waitPush } from './helpers.js';
 
@@ -344,8 +345,9 @@ describe.each(STORES)('notifications on %s', (store) => {
 describe.each(STORES)('notifications with short windows and client creation on %s', (store) => {
   let s: DurableServer;
   const open: RawClient[] = [];
+  const clock = new ManualClock();
   beforeAll(async () => {
-    s = await startDurableServer(store, { notifications: { groupWindow: '1ms', clientCreate: true, clientTypes: ['mention'] } });
+    s = await startDurableServer(store, { now: clock.now, notifications: { groupWindow: '1ms', clientCreate: true, clientTypes: ['mention'] } });
   });
   afterAll(async () => {
     for (const c of open) c.close();
@@ -355,11 +357,7 @@ describe.each(STORES)('notifications with short windows and client creation on %
 
   it('does not merge a group key outside the window', async () => {
     await s.api('POST', '/notifications', { body: { user: 'late', type: 'message', title: 'first', groupKey: 'g' } });
-    const t = Date.now();
-    await new Promise<void>((resolve) => {
-      const wait = () => (Date.now() > t + 2 ? resolve() : setImmediate(wait));
-      wait();
-    });
+    clock.advance(2);
     await s.api('POST', '/notifications', { body: { user: 'late', type: 'message', title: 'second', groupKey: 'g' } });
     expect(await listTitles('late')).toEqual(['second', 'first']);
   });

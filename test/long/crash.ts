@@ -83,6 +83,7 @@ export async function runCrash(options: { kills: number; maxLifeMs: number; onPr
         }
       }
     });
+    // A random lifetime: when the kill -9 lands is what the run varies, not a wait for a condition.
     await new Promise((r) => setTimeout(r, Math.random() * options.maxLifeMs));
     await kill9(s.child);
     alive = false;

@@ -9,6 +9,7 @@
  */
 import type { Switchboard } from '@switchboard/server';
 import WebSocket from 'ws';
+import { eventually } from '../helpers/eventually.js';
 
 export interface SoakFigures {
   connections: number;
@@ -101,13 +102,15 @@ async function cycle(o: SoakOptions, n: number, channel: string): Promise<void> 
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const channels = Array.from({ length: o.channels }, (_, i) => `project:soak-${i}`);
   const settle = async () => {
-    // Closed connections finish their cleanup asynchronously; wait until the node is empty.
-    for (let i = 0; i < 200 && (o.server.node.clients.size > 0 || o.server.node.hub.channelCount > 0); i++) await new Promise((r) => setTimeout(r, 25));
+    // Closed connections finish their cleanup asynchronously; wait until the node is empty
+    // (up to 5 s: past that the figures report what is left).
+    await eventually(() => o.server.node.clients.size === 0 && o.server.node.hub.channelCount === 0, 5000, 'the node to empty').catch(() => {});
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) {
       gc();
       gc();
     }
+    // A fixed moment: heap, RSS and handle counts have no event that says they have settled.
     await new Promise((r) => setTimeout(r, 100));
   };
   // Warm up once so lazily created structures do not count as growth.
@@ -123,6 +126,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   let lastReport = start;
   while (Date.now() - start < o.durationMs) {
     const due = start + cycles * interval;
+    // Pacing at the configured rate, not waiting for a condition.
     if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
     const n = cycles++;
     const p = cycle(o, n, channels[n % channels.length] as string).catch(() => {

@@ -10,6 +10,7 @@
  */
 import { SwitchboardClient } from '@switchboard/client';
 import WebSocket from 'ws';
+import { eventually } from '../helpers/eventually.js';
 
 export interface TortureOptions {
   /** WebSocket URLs of the nodes; each reconnect picks one at random. */
@@ -98,6 +99,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   const dropLoops = tracked.map(async (t) => {
     while (!stop) {
       const [min, max] = o.dropEvery;
+      // A random gap between drops is the schedule of the torture, not a wait for a condition.
       await sleep(min + Math.random() * (max - min));
       if (stop) break;
       for (const ws of t.sockets) ws.terminate();
@@ -112,6 +114,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   const inflight = new Set<Promise<void>>();
   while (published < o.publications && Date.now() < deadline) {
     const due = publishStart + published * interval;
+    // Pacing at the configured rate.
     if (Date.now() < due) await sleep(due - Date.now());
     const seq = published++;
     const http = o.httpUrls[Math.floor(Math.random() * o.httpUrls.length)] as string;
@@ -173,6 +176,7 @@ async function publishWithRetry(http: string, o: TortureOptions, seq: number): P
       body: JSON.stringify({ channel: o.channel, data: { seq }, idempotencyKey: `seq-${seq}` }),
     }).catch(() => null);
     if (res?.ok) return;
+    // Backing off before a retry, as a backend would.
     await sleep(50 * (attempt + 1));
   }
   throw new Error(`publish ${seq} failed`);
@@ -182,11 +186,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
-async function until(test: () => boolean, deadline: number, what: string): Promise<void> {
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`torture: timed out waiting for ${what}`);
-    await sleep(20);
-  }
+/** Wait for `test` until the run's `deadline` (Unix ms). */
+function until(test: () => boolean, deadline: number, what: string): Promise<void> {
+  return eventually(test, Math.max(0, deadline - Date.now()), `torture: ${what}`);
 }
 
 // ---- command line: a long run against a fresh in-process node, or a running cluster ----

@@ -100,8 +100,8 @@ async function runLoad(ctx: BenchContext, p: LoadPreset): Promise<Report> {
   const startUs = nowUs();
   const traffic = trafficMs(p, args);
   const budget = Math.min(remainingMs(ctx), traffic + 60_000);
-  let perChannel: Record<string, number>;
-  let lastOffset: Record<string, number>;
+  /** What each worker published: publications and the last offset per channel. */
+  let channelParts: Array<{ perChannel: Record<string, number>; lastOffset: Record<string, number> }>;
   let ops: ReturnType<typeof mergeOps>;
   let signalsSent = 0;
   let signalsExpected = 0;
@@ -112,15 +112,8 @@ async function runLoad(ctx: BenchContext, p: LoadPreset): Promise<Report> {
   );
   if (p.mode === 'mixed') {
     const parts = await fleet.all({ type: 'mix', opsPerSecond: 1000 / interval, durationMs: traffic }, 'mixed', budget);
+    channelParts = parts;
     ops = mergeOps(parts.map((x) => x.ops));
-    perChannel = mergeRecords(
-      parts.map((x) => x.perChannel),
-      'sum',
-    );
-    lastOffset = mergeRecords(
-      parts.map((x) => x.lastOffset),
-      'max',
-    );
     const signals = mergeRecords(
       parts.map((x) => x.signalsPerChannel),
       'sum',
@@ -133,16 +126,17 @@ async function runLoad(ctx: BenchContext, p: LoadPreset): Promise<Report> {
   } else {
     const perConnection = p.mode === 'messages' ? args.count('--messages') : Math.max(1, Math.floor(traffic / interval));
     const parts = await fleet.all({ type: 'publish', perConnection, intervalMs: interval, deadlineMs: traffic + 30_000 }, 'published', budget);
+    channelParts = parts;
     ops = mergeOps(parts.map((x) => ({ publish: x.stats })));
-    perChannel = mergeRecords(
-      parts.map((x) => x.perChannel),
-      'sum',
-    );
-    lastOffset = mergeRecords(
-      parts.map((x) => x.lastOffset),
-      'max',
-    );
   }
+  const perChannel = mergeRecords(
+    channelParts.map((x) => x.perChannel),
+    'sum',
+  );
+  const lastOffset = mergeRecords(
+    channelParts.map((x) => x.lastOffset),
+    'max',
+  );
   const trafficSeconds = (nowUs() - startUs) / 1e6;
   const published = Object.values(perChannel).reduce((a, b) => a + b, 0);
   const plannedDeliveries = Object.entries(perChannel).reduce((a, [ch, k]) => a + k * Math.min(room, n - Number(ch.slice(ch.lastIndexOf('-') + 1)) * room), 0);

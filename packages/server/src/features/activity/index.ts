@@ -11,7 +11,7 @@ import { activityRoutes } from './routes.js';
 import { ActivityStore } from './store.js';
 
 export interface ActivityFeatureOptions {
-  /** The clock (Unix ms) for activity times and retention; tests inject one. */
+  /** The clock (Unix ms) for activity times and retention; the server's clock (`ctx.node.now`) unless given. */
   now?: () => number;
 }
 
@@ -61,7 +61,7 @@ export function activityFeature(options: ActivityFeatureOptions = {}): FeatureMo
       },
     },
     async start(ctx) {
-      const created = new ActivityFeeds(new ActivityStore(ctx.storage, options.now));
+      const created = new ActivityFeeds(new ActivityStore(ctx.storage, options.now ?? (() => ctx.node.now())));
       created.attach(ctx.node, ctx.config);
       if (!ctx.node.config.namespaces[ACTIVITY_NAMESPACE]) ctx.logger.warn('no "activity" namespace configured: activities are stored but not pushed live');
       const retention = new RetentionSweep('activity', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));

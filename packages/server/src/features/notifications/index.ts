@@ -12,7 +12,7 @@ import { notificationRoutes } from './routes.js';
 import { NotificationStore } from './store.js';
 
 export interface NotificationsFeatureOptions {
-  /** The clock (Unix ms) for created/read times and retention; tests inject one. */
+  /** The clock (Unix ms) for created/read times and retention; the server's clock (`ctx.node.now`) unless given. */
   now?: () => number;
 }
 
@@ -50,7 +50,7 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
     },
     async start(ctx) {
       const created = new Inbox(
-        new NotificationStore(ctx.storage, options.now),
+        new NotificationStore(ctx.storage, options.now ?? (() => ctx.node.now())),
         () => ctx.config,
         (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'),
       );
