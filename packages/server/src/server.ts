@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { apiKeyStore, loadKeyMaterial } from './auth/key-files.js';
@@ -17,6 +18,7 @@ import { FeatureHost } from './features/host.js';
 import type { FeatureModule } from './features/manifest.js';
 import { createHttpApp } from './http/app.js';
 import { findSdkBuild, type SdkBuild } from './http/sdk.js';
+import { readTlsFiles, type TlsFiles, type TlsMaterial } from './http/tls-files.js';
 import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -43,8 +45,17 @@ export interface SwitchboardOptions {
  * One Switchboard server: node, HTTP app and WebSocket transport. Standalone with
  * `listen()`, or mounted into an existing HTTP server with `attach(server)`.
  */
+/** The certificate a TLS server presents (`Switchboard.tls`), as read from `tlsCert`. */
+export interface TlsCertificateInfo {
+  /** SHA-256 fingerprint of the leaf certificate, `AB:CD:…`. */
+  fingerprint256: string;
+  validTo: string;
+  subject: string;
+}
+
 export class Switchboard {
   #closed = false;
+  #tls: TlsMaterial | null = null;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -68,6 +79,9 @@ export class Switchboard {
     const features = new FeatureHost([...(options.builtinFeatures === false ? [] : builtinFeatures()), ...(options.features ?? [])]);
     const config = parseConfig((options.config ?? {}) as ConfigInput, features.configSchema());
     const logger = options.logger ?? createLogger(config.logLevel);
+    // Certificate problems stop the start before anything opens, naming the file.
+    const files = tlsFiles(config);
+    const tls = files ? readTlsFiles(files) : null;
     const keys = loadKeyMaterial(config);
     const now = options.now ?? Date.now;
     const verifier = await TokenVerifier.create(config.auth, keys.secret, now);
@@ -77,7 +91,7 @@ export class Switchboard {
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
     const sdk = findSdkBuild();
-    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk);
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
@@ -102,6 +116,7 @@ export class Switchboard {
       });
     }
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
+    server.#tls = tls;
     try {
       await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
       await features.start(node, storage);
@@ -135,6 +150,36 @@ export class Switchboard {
     return { port: address.port, host };
   }
 
+  /** The certificate new TLS connections get; null without TLS (plain HTTP and WS). */
+  get tls(): TlsCertificateInfo | null {
+    if (!this.#tls) return null;
+    const { fingerprint256, validTo, subject } = this.#tls;
+    return { fingerprint256, validTo, subject };
+  }
+
+  /**
+   * Read `tlsCert` and `tlsKey` again and give new TLS handshakes the new certificate (what
+   * SIGHUP does for `switchboard serve`, e.g. after `certbot renew`). Open connections keep
+   * theirs. A file that cannot be read, is not PEM or does not match throws `SB_ERR_TLS`
+   * naming it, and is logged; the certificate in use is kept.
+   * @example await server.reloadTls(); // after the files were replaced
+   */
+  async reloadTls(): Promise<TlsCertificateInfo> {
+    const files = tlsFiles(this.config);
+    if (!files || !this.#tls) throw createError('SB_ERR_TLS', 'no TLS configured (tlsCert / tlsKey): nothing to reload');
+    let next: TlsMaterial;
+    try {
+      next = readTlsFiles(files);
+    } catch (err) {
+      this.logger.error({ err, fingerprint256: this.#tls.fingerprint256 }, 'TLS reload failed; keeping the certificate in use');
+      throw err;
+    }
+    (this.app.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
+    this.#tls = next;
+    this.logger.info({ fingerprint256: next.fingerprint256, validTo: next.validTo, subject: next.subject }, 'TLS certificate reloaded');
+    return this.tls as TlsCertificateInfo;
+  }
+
   /** Mint a token with the configured HMAC secret (development and tests), on the server's clock. */
   async mintToken(claims: TokenClaims): Promise<string> {
     if (!this.secret) throw createError('SB_ERR_NO_TOKEN_KEY', 'no HMAC secret to mint tokens with');
@@ -165,6 +210,10 @@ export class Switchboard {
       this.storage.close(),
     ]);
   }
+}
+
+function tlsFiles(config: Config): TlsFiles | null {
+  return config.tlsCert !== undefined && config.tlsKey !== undefined ? { cert: config.tlsCert, key: config.tlsKey } : null;
 }
 
 export { loadConfig };

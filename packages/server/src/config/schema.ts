@@ -64,6 +64,14 @@ const coreShape = {
   port: int(7070, 0, 65535, 'TCP port for HTTP and WebSocket'),
   /** Address to listen on. */
   host: z.string().default('0.0.0.0').describe('address to listen on (default 0.0.0.0)'),
+  /** PEM certificate file (the chain after it, as certbot's fullchain.pem): with `tlsKey`, the port serves HTTPS and WSS; re-read on SIGHUP. */
+  tlsCert: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM certificate (chain) file: with tlsKey, the port serves HTTPS and WSS; re-read on SIGHUP (default none: plain HTTP)'),
+  /** PEM private key file of `tlsCert` (unencrypted). */
+  tlsKey: z.string().min(1).optional().describe('PEM private key file of tlsCert (unencrypted); re-read on SIGHUP'),
   /** Directory for the development secret, API keys and durable data. */
   dataDir: z.string().default('./data').describe('data directory (default ./data)'),
   /** Development mode: localhost Origins allowed, a development secret and admin key generated. */
@@ -241,7 +249,9 @@ function schemaWith(sections: readonly ConfigSection[]) {
     .refine((c) => !(c.redisSentinels && c.redisCluster), {
       message: 'give redisSentinels or redisCluster, not both',
       path: ['redisCluster'],
-    });
+    })
+    .refine((c) => c.tlsKey !== undefined || c.tlsCert === undefined, { message: 'tlsCert is set without tlsKey: give both or neither', path: ['tlsKey'] })
+    .refine((c) => c.tlsCert !== undefined || c.tlsKey === undefined, { message: 'tlsKey is set without tlsCert: give both or neither', path: ['tlsCert'] });
 }
 
 const coreSchema = schemaWith([]);
