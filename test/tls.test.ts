@@ -50,6 +50,7 @@ function makeCertificates(): void {
       `server${n}.pem`,
     );
   }
+  ssl('pkey', '-in', 'server1.key', '-aes256', '-passout', 'pass:correct horse', '-out', 'server1.enc.key');
   writeFileSync(pem('garbage.pem'), '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
 }
 
@@ -187,7 +188,7 @@ describe('native TLS in process', () => {
 });
 
 describe('TLS files refused at start, naming the file', () => {
-  const start = async (tls: { tlsCert?: string; tlsKey?: string }) => {
+  const start = async (tls: { tlsCert?: string; tlsKey?: string; tlsPassphrase?: string }) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-tls-data-'));
     try {
       const server = await Switchboard.create({ config: { logLevel: 'silent', host: '127.0.0.1', port: 0, dataDir, ...tls } });
@@ -209,11 +210,34 @@ describe('TLS files refused at start, naming the file', () => {
     ['a certificate file with a broken PEM body', { tlsCert: pem('garbage.pem'), tlsKey: pem('server1.key') }, pem('garbage.pem'), /holds no PEM certificate/],
     ['a key file that holds a certificate', { tlsCert: pem('server1.pem'), tlsKey: pem('server1.pem') }, pem('server1.pem'), /holds no usable PEM private key/],
     ['a key of another certificate', { tlsCert: pem('server1.pem'), tlsKey: pem('server2.key') }, pem('server2.key'), /does not match the certificate/],
+    [
+      'an encrypted key without a passphrase',
+      { tlsCert: pem('server1.pem'), tlsKey: pem('server1.enc.key') },
+      pem('server1.enc.key'),
+      /is encrypted: give its passphrase \(tlsPassphrase/,
+    ],
+    [
+      'an encrypted key with a wrong passphrase',
+      { tlsCert: pem('server1.pem'), tlsKey: pem('server1.enc.key'), tlsPassphrase: 'wrong' },
+      pem('server1.enc.key'),
+      /the passphrase \(tlsPassphrase\) does not decrypt it/,
+    ],
   ])('%s is SB_ERR_TLS', async (_what, tls, file, detail) => {
     const err = await start(tls);
     expect(err.code).toBe('SB_ERR_TLS');
     expect(err.message).toContain(file);
     expect(err.message).toMatch(detail);
+  });
+
+  it('an encrypted key with its passphrase is used, and the server never needs the passphrase again', async () => {
+    const s = await startTestServer({ tlsCert: pem('server1.pem'), tlsKey: pem('server1.enc.key'), tlsPassphrase: 'correct horse' });
+    try {
+      expect((await peerCertificate(s.port)).fingerprint256).toBe(fingerprint(1));
+      expect((await https('GET', `${s.httpUrl}/healthz`)).status).toBe(200);
+      expect((await s.server.reloadTls()).fingerprint256).toBe(fingerprint(1));
+    } finally {
+      await s.close();
+    }
   });
 
   it('a certificate without a key, or a key without a certificate, is SB_ERR_CONFIG_INVALID naming the missing option', async () => {

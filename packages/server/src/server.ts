@@ -213,7 +213,8 @@ export class Switchboard {
 }
 
 function tlsFiles(config: Config): TlsFiles | null {
-  return config.tlsCert !== undefined && config.tlsKey !== undefined ? { cert: config.tlsCert, key: config.tlsKey } : null;
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return null;
+  return { cert: config.tlsCert, key: config.tlsKey, passphrase: config.tlsPassphrase };
 }
 
 export { loadConfig };

@@ -70,8 +70,10 @@ const coreShape = {
     .min(1)
     .optional()
     .describe('PEM certificate (chain) file: with tlsKey, the port serves HTTPS and WSS; re-read on SIGHUP (default none: plain HTTP)'),
-  /** PEM private key file of `tlsCert` (unencrypted). */
-  tlsKey: z.string().min(1).optional().describe('PEM private key file of tlsCert (unencrypted); re-read on SIGHUP'),
+  /** PEM private key file of `tlsCert`; an encrypted one needs `tlsPassphrase`. */
+  tlsKey: z.string().min(1).optional().describe('PEM private key file of tlsCert (if encrypted, give tlsPassphrase); re-read on SIGHUP'),
+  /** Passphrase of an encrypted `tlsKey`; prefer the variable or the config file to the flag, which `ps` shows. */
+  tlsPassphrase: z.string().optional().describe('passphrase of an encrypted tlsKey (prefer SWITCHBOARD_TLS_PASSPHRASE or the config file: a flag shows in ps)'),
   /** Directory for the development secret, API keys and durable data. */
   dataDir: z.string().default('./data').describe('data directory (default ./data)'),
   /** Development mode: localhost Origins allowed, a development secret and admin key generated. */
@@ -251,7 +253,8 @@ function schemaWith(sections: readonly ConfigSection[]) {
       path: ['redisCluster'],
     })
     .refine((c) => c.tlsKey !== undefined || c.tlsCert === undefined, { message: 'tlsCert is set without tlsKey: give both or neither', path: ['tlsKey'] })
-    .refine((c) => c.tlsCert !== undefined || c.tlsKey === undefined, { message: 'tlsKey is set without tlsCert: give both or neither', path: ['tlsCert'] });
+    .refine((c) => c.tlsCert !== undefined || c.tlsKey === undefined, { message: 'tlsKey is set without tlsCert: give both or neither', path: ['tlsCert'] })
+    .refine((c) => c.tlsKey !== undefined || c.tlsPassphrase === undefined, { message: 'tlsPassphrase is set without tlsKey', path: ['tlsPassphrase'] });
 }
 
 const coreSchema = schemaWith([]);

@@ -7,12 +7,15 @@ import { createError } from '../errors/sb-error.js';
 export interface TlsFiles {
   cert: string;
   key: string;
+  /** Passphrase of an encrypted key (`tlsPassphrase`). */
+  passphrase?: string | undefined;
 }
 
 /** A certificate and its key as read and checked: what the HTTPS server is given. */
 export interface TlsMaterial {
   cert: Buffer;
-  key: Buffer;
+  /** The key as PEM, decrypted when the file is encrypted: the server never needs the passphrase. */
+  key: Buffer | string;
   /** SHA-256 fingerprint of the leaf certificate (`AB:CD:…`), for logs. */
   fingerprint256: string;
   /** The leaf certificate's notAfter, as the certificate says it. */
@@ -42,20 +45,26 @@ export function readTlsFiles(files: TlsFiles): TlsMaterial {
   } catch (err) {
     throw createError('SB_ERR_TLS', `tlsCert file ${files.cert} holds no PEM certificate: ${(err as Error).message}`);
   }
+  const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key.toString('latin1'));
+  if (encrypted && files.passphrase === undefined) {
+    throw createError('SB_ERR_TLS', `tlsKey file ${files.key} is encrypted: give its passphrase (tlsPassphrase / SWITCHBOARD_TLS_PASSPHRASE)`);
+  }
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey(key);
+    privateKey = createPrivateKey(encrypted ? { key, passphrase: files.passphrase as string } : key);
   } catch (err) {
-    throw createError('SB_ERR_TLS', `tlsKey file ${files.key} holds no usable PEM private key: ${(err as Error).message}`);
+    const why = encrypted ? 'the passphrase (tlsPassphrase) does not decrypt it' : 'holds no usable PEM private key';
+    throw createError('SB_ERR_TLS', `tlsKey file ${files.key}: ${why}: ${(err as Error).message}`);
   }
+  const usableKey = encrypted ? privateKey.export({ type: 'pkcs8', format: 'pem' }) : key;
   if (!leaf.checkPrivateKey(privateKey)) {
     throw createError('SB_ERR_TLS', `tlsKey file ${files.key} does not match the certificate in tlsCert file ${files.cert}`);
   }
   try {
     // What the server will do with them: a chain after the leaf must parse too.
-    createSecureContext({ cert, key });
+    createSecureContext({ cert, key: usableKey });
   } catch (err) {
     throw createError('SB_ERR_TLS', `tlsCert file ${files.cert} with tlsKey file ${files.key}: ${(err as Error).message}`);
   }
-  return { cert, key, fingerprint256: leaf.fingerprint256, validTo: leaf.validTo, subject: leaf.subject };
+  return { cert, key: usableKey, fingerprint256: leaf.fingerprint256, validTo: leaf.validTo, subject: leaf.subject };
 }

@@ -181,6 +181,8 @@ describe('loadConfig refusals', () => {
     expect(noKey.message).toContain('tlsKey (--tls-key / SWITCHBOARD_TLS_KEY): tlsCert is set without tlsKey');
     const noCert = refusal(() => loadConfig({ env: {}, flags: flags({ '--tls-key': 'k.pem' }) }));
     expect(noCert.message).toContain('tlsCert (--tls-cert / SWITCHBOARD_TLS_CERT): tlsKey is set without tlsCert');
+    const passphraseAlone = refusal(() => loadConfig({ env: { SWITCHBOARD_TLS_PASSPHRASE: 'x' } }));
+    expect(passphraseAlone.message).toContain('tlsPassphrase (--tls-passphrase / SWITCHBOARD_TLS_PASSPHRASE): tlsPassphrase is set without tlsKey');
   });
 
   it('refuses an unknown key in a file, at the top level and nested', () => {
