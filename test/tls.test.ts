@@ -185,6 +185,14 @@ describe('native TLS in process', () => {
     expect((await peerCertificate(s.port)).fingerprint256).toBe(before);
     expect((await https('GET', `${s.httpUrl}/healthz`)).status).toBe(200);
   });
+
+  it('/metrics shows the expiry of the certificate in use and the reloads above by result', async () => {
+    const metrics = (await https('GET', `${s.httpUrl}/metrics`)).body;
+    const notAfter = Date.parse(new X509Certificate(readFileSync(pem('server2.pem'))).validTo) / 1000;
+    expect(metrics).toContain(`switchboard_tls_certificate_expiry_timestamp_seconds ${notAfter}`);
+    expect(metrics).toContain('switchboard_tls_reloads_total{result="ok"} 1');
+    expect(metrics).toContain('switchboard_tls_reloads_total{result="failed"} 1');
+  });
 });
 
 describe('TLS files refused at start, naming the file', () => {

@@ -21,6 +21,7 @@ import { findSdkBuild, type SdkBuild } from './http/sdk.js';
 import { readTlsFiles, type TlsFiles, type TlsMaterial } from './http/tls-files.js';
 import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
+import { addTlsMetrics } from './observability/metrics.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { Storage } from './storage/storage.js';
 import { WebSocketTransport } from './transport/ws-transport.js';
@@ -56,6 +57,7 @@ export interface TlsCertificateInfo {
 export class Switchboard {
   #closed = false;
   #tls: TlsMaterial | null = null;
+  #tlsReloads: ReturnType<typeof addTlsMetrics> | null = null;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -116,7 +118,10 @@ export class Switchboard {
       });
     }
     const server = new Switchboard(config, node, app, transport, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
-    server.#tls = tls;
+    if (tls) {
+      server.#tls = tls;
+      server.#tlsReloads = addTlsMetrics(node.metrics.registry, () => Date.parse(server.#tls?.validTo ?? '') / 1000);
+    }
     try {
       await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
       await features.start(node, storage);
@@ -171,11 +176,13 @@ export class Switchboard {
     try {
       next = readTlsFiles(files);
     } catch (err) {
+      this.#tlsReloads?.inc({ result: 'failed' });
       this.logger.error({ err, fingerprint256: this.#tls.fingerprint256 }, 'TLS reload failed; keeping the certificate in use');
       throw err;
     }
     (this.app.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
     this.#tls = next;
+    this.#tlsReloads?.inc({ result: 'ok' });
     this.logger.info({ fingerprint256: next.fingerprint256, validTo: next.validTo, subject: next.subject }, 'TLS certificate reloaded');
     return this.tls as TlsCertificateInfo;
   }
