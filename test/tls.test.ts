@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -192,6 +193,25 @@ describe('native TLS in process', () => {
     expect(metrics).toContain(`switchboard_tls_certificate_expiry_timestamp_seconds ${notAfter}`);
     expect(metrics).toContain('switchboard_tls_reloads_total{result="ok"} 1');
     expect(metrics).toContain('switchboard_tls_reloads_total{result="failed"} 1');
+  });
+});
+
+describe('TLS handshakes', () => {
+  it('a connection that never completes its TLS handshake is closed after timeouts.httpHeaders', async () => {
+    const s = await startTestServer({ tlsCert: pem('server1.pem'), tlsKey: pem('server1.key'), timeouts: { httpHeaders: '300ms' } });
+    try {
+      const socket = createConnection({ host: '127.0.0.1', port: s.port });
+      let closedAt = 0;
+      socket.on('close', () => {
+        closedAt = Date.now();
+      });
+      socket.on('error', () => {});
+      const opened = Date.now();
+      await vi.waitFor(() => expect(closedAt).toBeGreaterThan(0), { timeout: 5000, interval: 20 });
+      expect(closedAt - opened).toBeGreaterThanOrEqual(250);
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -205,7 +205,7 @@ const coreShape = {
       idempotency: duration('5m', 'window in which a repeated idempotency key is deduplicated'),
       shutdown: duration('10s', 'longest graceful shutdown before exit'),
       httpRequest: duration('30s', 'HTTP request timeout'),
-      httpHeaders: duration('10s', 'HTTP header timeout'),
+      httpHeaders: duration('10s', 'HTTP header timeout; with TLS also the TLS handshake timeout'),
       presenceTtl: duration(
         '15s',
         'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this',

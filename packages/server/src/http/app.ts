@@ -44,7 +44,10 @@ export async function createHttpApp(
     routerOptions: { maxParamLength: 1024 },
     // With TLS the same handler sits behind an HTTPS server: one port for HTTPS and WSS.
     serverFactory: (handler) =>
-      tls ? createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, handler) : createHttpServer(serverOptions, handler),
+      tls
+        ? // A connection that never completes its handshake gets the header deadline, not Node's 2 minutes.
+          createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, handshakeTimeout: config.timeouts.httpHeaders }, handler)
+        : createHttpServer(serverOptions, handler),
     // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
     frameworkErrors: (err, _req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
