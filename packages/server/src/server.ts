@@ -42,18 +42,21 @@ export interface SwitchboardOptions {
   builtinFeatures?: boolean;
 }
 
-/**
- * One Switchboard server: node, HTTP app and WebSocket transport. Standalone with
- * `listen()`, or mounted into an existing HTTP server with `attach(server)`.
- */
 /** The certificate a TLS server presents (`Switchboard.tls`), as read from `tlsCert`. */
 export interface TlsCertificateInfo {
   /** SHA-256 fingerprint of the leaf certificate, `AB:CD:…`. */
   fingerprint256: string;
+  /** notAfter as the certificate gives it, e.g. `Jan  3 20:36:56 2027 GMT`. */
   validTo: string;
+  /** Subject, one `key=value` per line, e.g. `CN=rt.example.com`. */
   subject: string;
 }
 
+/**
+ * One Switchboard server: node, HTTP app and WebSocket transport. Standalone with
+ * `listen()` (HTTPS and WSS with `tlsCert` / `tlsKey`), or mounted into an existing HTTP
+ * server with `attach(server)`.
+ */
 export class Switchboard {
   #closed = false;
   #tls: TlsMaterial | null = null;
