@@ -1,4 +1,4 @@
-import { WebSocket } from 'ws';
+import { type ClientOptions, WebSocket } from 'ws';
 
 export interface Frame {
   id?: number;
@@ -35,8 +35,9 @@ export class RawClient {
     ws.on('error', () => {});
   }
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<RawClient> {
-    const ws = new WebSocket(url, { headers });
+  /** `options` reach the `ws` client (e.g. `ca` for a wss:// server with a test certificate). */
+  static async open(url: string, headers: Record<string, string> = {}, options: ClientOptions = {}): Promise<RawClient> {
+    const ws = new WebSocket(url, { ...options, headers });
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -47,8 +48,8 @@ export class RawClient {
   }
 
   /** Open and connect with a token; fails if connect is refused. */
-  static async connect(url: string, token: string): Promise<RawClient> {
-    const c = await RawClient.open(url);
+  static async connect(url: string, token: string, options: ClientOptions = {}): Promise<RawClient> {
+    const c = await RawClient.open(url, {}, options);
     const reply = await c.call('connect', { token });
     if (reply.error) throw new Error(`connect failed: ${JSON.stringify(reply.error)}`);
     c.info = reply.result as Record<string, unknown>;

@@ -15,7 +15,7 @@ export interface TestTokenClaims {
 }
 
 export interface TestServer {
-  /** WebSocket endpoint, e.g. ws://127.0.0.1:PORT/ws */
+  /** WebSocket endpoint, e.g. ws://127.0.0.1:PORT/ws (wss:// with tlsCert) */
   url: string;
   httpUrl: string;
   port: number;
@@ -51,9 +51,10 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
     ...(now ? { now } : {}),
   });
   const { port } = await server.listen();
+  const secure = server.tls !== null;
   return {
-    url: `ws://127.0.0.1:${port}/ws`,
-    httpUrl: `http://127.0.0.1:${port}`,
+    url: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
+    httpUrl: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     server,
     apiKey: server.devAdminKey as string,

@@ -23,6 +23,6 @@ export { builtinFeatures, configFor, configSchema, parseConfig } from './feature
 export { defineFeature, type FeatureConfig, type FeatureContext, type FeatureEndpoint, type FeatureModule } from './features/manifest.js';
 export type { FeatureLeases, FeatureMessages } from './features/scoped-engine.js';
 export { type ApiRoute, defineRoute, type RouteContext } from './http/api/route.js';
-export { loadConfig, Switchboard, type SwitchboardOptions } from './server.js';
+export { loadConfig, Switchboard, type SwitchboardOptions, type TlsCertificateInfo } from './server.js';
 export type { NamedMigration } from './storage/migration.js';
 export type { Storage } from './storage/storage.js';

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { apiKeyStore, loadKeyMaterial } from './auth/key-files.js';
@@ -17,8 +18,10 @@ import { FeatureHost } from './features/host.js';
 import type { FeatureModule } from './features/manifest.js';
 import { createHttpApp } from './http/app.js';
 import { findSdkBuild, type SdkBuild } from './http/sdk.js';
+import { readTlsFiles, type TlsFiles, type TlsMaterial } from './http/tls-files.js';
 import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
+import { addTlsMetrics } from './observability/metrics.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { Storage } from './storage/storage.js';
 import { FALLBACK_PATH, SseTransport } from './transport/sse-transport.js';
@@ -42,12 +45,25 @@ export interface SwitchboardOptions {
   builtinFeatures?: boolean;
 }
 
+/** The certificate a TLS server presents (`Switchboard.tls`), as read from `tlsCert`. */
+export interface TlsCertificateInfo {
+  /** SHA-256 fingerprint of the leaf certificate, `AB:CD:…`. */
+  fingerprint256: string;
+  /** notAfter as the certificate gives it, e.g. `Jan  3 20:36:56 2027 GMT`. */
+  validTo: string;
+  /** Subject, one `key=value` per line, e.g. `CN=rt.example.com`. */
+  subject: string;
+}
+
 /**
- * One Switchboard server: node, HTTP app, WebSocket transport and its SSE fallback. Standalone with
- * `listen()`, or mounted into an existing HTTP server with `attach(server)`.
+ * One Switchboard server: node, HTTP app, WebSocket transport and its SSE fallback. Standalone
+ * with `listen()` (HTTPS and WSS with `tlsCert` / `tlsKey`), or mounted into an existing HTTP
+ * server with `attach(server)`.
  */
 export class Switchboard {
   #closed = false;
+  #tls: TlsMaterial | null = null;
+  #tlsReloads: ReturnType<typeof addTlsMetrics> | null = null;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -73,6 +89,9 @@ export class Switchboard {
     const features = new FeatureHost([...(options.builtinFeatures === false ? [] : builtinFeatures()), ...(options.features ?? [])]);
     const config = parseConfig((options.config ?? {}) as ConfigInput, features.configSchema());
     const logger = options.logger ?? createLogger(config.logLevel);
+    // Certificate problems stop the start before anything opens, naming the file.
+    const files = tlsFiles(config);
+    const tls = files ? readTlsFiles(files) : null;
     const keys = loadKeyMaterial(config);
     const now = options.now ?? Date.now;
     const verifier = await TokenVerifier.create(config.auth, keys.secret, now);
@@ -82,7 +101,7 @@ export class Switchboard {
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
     const sdk = findSdkBuild();
-    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk);
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
@@ -119,6 +138,10 @@ export class Switchboard {
       handler: async () => undefined,
     });
     const server = new Switchboard(config, node, app, transport, fallback, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
+    if (tls) {
+      server.#tls = tls;
+      server.#tlsReloads = addTlsMetrics(node.metrics.registry, () => Date.parse(server.#tls?.validTo ?? '') / 1000);
+    }
     try {
       await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
       await features.start(node, storage);
@@ -150,6 +173,38 @@ export class Switchboard {
     }
     const address = this.app.server.address() as AddressInfo;
     return { port: address.port, host };
+  }
+
+  /** The certificate new TLS connections get; null without TLS (plain HTTP and WS). */
+  get tls(): TlsCertificateInfo | null {
+    if (!this.#tls) return null;
+    const { fingerprint256, validTo, subject } = this.#tls;
+    return { fingerprint256, validTo, subject };
+  }
+
+  /**
+   * Read `tlsCert` and `tlsKey` again and give new TLS handshakes the new certificate (what
+   * SIGHUP does for `switchboard serve`, e.g. after `certbot renew`). Open connections keep
+   * theirs. A file that cannot be read, is not PEM or does not match throws `SB_ERR_TLS`
+   * naming it, and is logged; the certificate in use is kept.
+   * @example await server.reloadTls(); // after the files were replaced
+   */
+  async reloadTls(): Promise<TlsCertificateInfo> {
+    const files = tlsFiles(this.config);
+    if (!files || !this.#tls) throw createError('SB_ERR_TLS', 'no TLS configured (tlsCert / tlsKey): nothing to reload');
+    let next: TlsMaterial;
+    try {
+      next = readTlsFiles(files);
+    } catch (err) {
+      this.#tlsReloads?.inc({ result: 'failed' });
+      this.logger.error({ err, fingerprint256: this.#tls.fingerprint256 }, 'TLS reload failed; keeping the certificate in use');
+      throw err;
+    }
+    (this.app.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
+    this.#tls = next;
+    this.#tlsReloads?.inc({ result: 'ok' });
+    this.logger.info({ fingerprint256: next.fingerprint256, validTo: next.validTo, subject: next.subject }, 'TLS certificate reloaded');
+    return this.tls as TlsCertificateInfo;
   }
 
   /** Mint a token with the configured HMAC secret (development and tests), on the server's clock. */
@@ -187,6 +242,11 @@ export class Switchboard {
       this.storage.close(),
     ]);
   }
+}
+
+function tlsFiles(config: Config): TlsFiles | null {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return null;
+  return { cert: config.tlsCert, key: config.tlsKey, passphrase: config.tlsPassphrase };
 }
 
 export { loadConfig };

@@ -53,19 +53,30 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Without TLS there is nothing to reload, and SIGHUP keeps its default (the process ends).
+  if (server.tls) {
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      out('SIGHUP: reloading the TLS certificate and key');
+      // reloadTls logs the outcome; a bad file keeps the certificate in use.
+      server.reloadTls().catch(() => {});
+    });
+  }
   const { port } = await server.listen();
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const [http, ws] = server.tls ? ['https', 'wss'] : ['http', 'ws'];
+  const base = `${http}://${host}:${port}`;
   out(`Switchboard listening on port ${port} (node ${server.node.id}, engine ${server.node.engine.name})`);
-  out(`  WebSocket:  ws://${host}:${port}/ws`);
-  out(`  HTTP API:   http://${host}:${port}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
-  out(`  Health:     http://${host}:${port}/healthz   /readyz   /metrics`);
+  out(`  WebSocket:  ${ws}://${host}:${port}/ws`);
+  out(`  HTTP API:   ${base}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
+  out(`  Health:     ${base}/healthz   /readyz   /metrics`);
+  if (server.tls)
+    out(`  TLS:        ${server.tls.subject.replace(/\n/g, ', ')}, valid to ${server.tls.validTo} (SHA-256 ${server.tls.fingerprint256}); SIGHUP reloads`);
   const sdk = server.sdk;
   const classic = sdk?.files['switchboard.js'];
   if (sdk && classic) {
-    out(
-      `  Browser SDK: <script src="${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.js')}" integrity="${classic.integrity}" crossorigin="anonymous"></script>`,
-    );
-    out(`               or import { SwitchboardClient } from '${sdkUrl(`http://${host}:${port}`, sdk, 'switchboard.mjs')}'`);
+    out(`  Browser SDK: <script src="${sdkUrl(base, sdk, 'switchboard.js')}" integrity="${classic.integrity}" crossorigin="anonymous"></script>`);
+    out(`               or import { SwitchboardClient } from '${sdkUrl(base, sdk, 'switchboard.mjs')}'`);
   }
   const { ready, checks } = server.node.readiness();
   if (!ready) {
@@ -83,7 +94,7 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
     if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
     out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
     out(
-      `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' http://${host}:${port}/api/v1/publish`,
+      `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' ${base}/api/v1/publish`,
     );
   }
 }

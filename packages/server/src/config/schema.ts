@@ -64,6 +64,16 @@ const coreShape = {
   port: int(7070, 0, 65535, 'TCP port for HTTP and WebSocket'),
   /** Address to listen on. */
   host: z.string().default('0.0.0.0').describe('address to listen on (default 0.0.0.0)'),
+  /** PEM certificate file (the chain after it, as certbot's fullchain.pem): with `tlsKey`, the port serves HTTPS and WSS; re-read on SIGHUP. */
+  tlsCert: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM certificate (chain) file: with tlsKey, the port serves HTTPS and WSS; re-read on SIGHUP (default none: plain HTTP)'),
+  /** PEM private key file of `tlsCert`; an encrypted one needs `tlsPassphrase`. */
+  tlsKey: z.string().min(1).optional().describe('PEM private key file of tlsCert (if encrypted, give tlsPassphrase); re-read on SIGHUP'),
+  /** Passphrase of an encrypted `tlsKey`; prefer the variable or the config file to the flag, which `ps` shows. */
+  tlsPassphrase: z.string().optional().describe('passphrase of an encrypted tlsKey (prefer SWITCHBOARD_TLS_PASSPHRASE or the config file: a flag shows in ps)'),
   /** Directory for the development secret, API keys and durable data. */
   dataDir: z.string().default('./data').describe('data directory (default ./data)'),
   /** Development mode: localhost Origins allowed, a development secret and admin key generated. */
@@ -202,7 +212,7 @@ const coreShape = {
       idempotency: duration('5m', 'window in which a repeated idempotency key is deduplicated'),
       shutdown: duration('10s', 'longest graceful shutdown before exit'),
       httpRequest: duration('30s', 'HTTP request timeout'),
-      httpHeaders: duration('10s', 'HTTP header timeout'),
+      httpHeaders: duration('10s', 'HTTP header timeout; with TLS also the TLS handshake timeout'),
       presenceTtl: duration(
         '15s',
         'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this',
@@ -248,7 +258,10 @@ function schemaWith(sections: readonly ConfigSection[]) {
     .refine((c) => !(c.redisSentinels && c.redisCluster), {
       message: 'give redisSentinels or redisCluster, not both',
       path: ['redisCluster'],
-    });
+    })
+    .refine((c) => c.tlsKey !== undefined || c.tlsCert === undefined, { message: 'tlsCert is set without tlsKey: give both or neither', path: ['tlsKey'] })
+    .refine((c) => c.tlsCert !== undefined || c.tlsKey === undefined, { message: 'tlsKey is set without tlsCert: give both or neither', path: ['tlsCert'] })
+    .refine((c) => c.tlsKey !== undefined || c.tlsPassphrase === undefined, { message: 'tlsPassphrase is set without tlsKey', path: ['tlsPassphrase'] });
 }
 
 const coreSchema = schemaWith([]);

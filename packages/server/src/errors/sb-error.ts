@@ -23,6 +23,8 @@ export const SB_ERRORS = {
   SB_ERR_FEATURE_SERVICE: 'feature service unavailable',
   /** The port is in use or the address cannot be bound. */
   SB_ERR_LISTEN: 'cannot listen',
+  /** The TLS certificate or key file (`tlsCert`, `tlsKey`) cannot be read, holds no PEM certificate or key, cannot be decrypted, or the two do not match. */
+  SB_ERR_TLS: 'TLS certificate or key unusable',
   /** A CLI argument is missing or invalid. */
   SB_ERR_CLI_ARGS: 'invalid command line',
   /** `switchboard bench` ran where the load generator package (@switchboard/loadgen) is not installed. */

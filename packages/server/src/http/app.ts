@@ -1,3 +1,5 @@
+import { createServer as createHttpServer, type ServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { ErrorCode } from '@switchboard/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../auth/api-keys.js';
@@ -6,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
 import { registerSdk, type SdkBuild } from './sdk.js';
+import type { TlsMaterial } from './tls-files.js';
 
 /** The node as the HTTP app sees it: its context, and readiness and metrics for the probes. */
 export interface ServedNode extends NodeContext {
@@ -16,14 +19,21 @@ export interface ServedNode extends NodeContext {
 /**
  * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1 (with the
  * features' routes). Node's header and request timeouts are set from the configuration.
+ * Given a certificate and key, the server is an HTTPS server (WSS upgrades on the same port).
  */
 export async function createHttpApp(
   node: ServedNode,
   apiKeys: ApiKeyStore,
   featureRoutes: readonly ApiRoute[] = [],
   sdk: SdkBuild | null = null,
+  tls: TlsMaterial | null = null,
 ): Promise<FastifyInstance> {
   const { config } = node;
+  // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
+  const serverOptions: ServerOptions = {
+    maxHeaderSize: 16384,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.timeouts.httpHeaders, config.timeouts.httpRequest) / 4))),
+  };
   const app = Fastify({
     logger: false,
     bodyLimit: config.limits.httpBodyBytes,
@@ -32,11 +42,12 @@ export async function createHttpApp(
     // deadlines cover plain HTTP, and the timer object would outlive every WebSocket upgrade.
     connectionTimeout: 0,
     routerOptions: { maxParamLength: 1024 },
-    // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
-    http: {
-      maxHeaderSize: 16384,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(config.timeouts.httpHeaders, config.timeouts.httpRequest) / 4))),
-    },
+    // With TLS the same handler sits behind an HTTPS server: one port for HTTPS and WSS.
+    serverFactory: (handler) =>
+      tls
+        ? // A connection that never completes its handshake gets the header deadline, not Node's 2 minutes.
+          createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, handshakeTimeout: config.timeouts.httpHeaders }, handler)
+        : createHttpServer(serverOptions, handler),
     // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
     frameworkErrors: (err, _req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;

@@ -103,3 +103,24 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   return { registry, commandDuration, httpDuration };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Metrics of a TLS server: the expiry of the certificate new handshakes get (alert well before
+ * it, in case renewals stopped reaching the node) and reloads by result (`ok`, `failed`).
+ */
+export function addTlsMetrics(registry: Registry, expiry: () => number) {
+  new Gauge({
+    name: 'switchboard_tls_certificate_expiry_timestamp_seconds',
+    help: 'notAfter of the certificate new TLS handshakes get, Unix seconds',
+    registers: [registry],
+    collect() {
+      this.set(expiry());
+    },
+  });
+  return new Counter({
+    name: 'switchboard_tls_reloads_total',
+    help: 'Certificate reloads (SIGHUP or reloadTls) by result: ok, failed (the certificate in use kept)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+}

@@ -135,6 +135,14 @@ describe('loadConfig sources', () => {
     expect(config.timeouts).toMatchObject({ handshake: 10_000, ping: 1_234, pong: 250, idle: 90_000 });
   });
 
+  it('reads the TLS files from --tls-cert / --tls-key and SWITCHBOARD_TLS_CERT / SWITCHBOARD_TLS_KEY', () => {
+    const fromFlags = loadConfig({ env: {}, flags: flags({ '--tls-cert': '/etc/sb/fullchain.pem', '--tls-key': '/etc/sb/privkey.pem' }) });
+    expect([fromFlags.tlsCert, fromFlags.tlsKey]).toEqual(['/etc/sb/fullchain.pem', '/etc/sb/privkey.pem']);
+    const fromVars = loadConfig({ env: { SWITCHBOARD_TLS_CERT: 'c.pem', SWITCHBOARD_TLS_KEY: 'k.pem' } });
+    expect([fromVars.tlsCert, fromVars.tlsKey]).toEqual(['c.pem', 'k.pem']);
+    expect(loadConfig({ env: {} }).tlsCert).toBeUndefined();
+  });
+
   it('applies overrides given in code last', () => {
     expect(loadConfig({ env: { SWITCHBOARD_PORT: '1' }, flags: flags({ '--port': '2' }), overrides: { port: 0 } }).port).toBe(0);
   });
@@ -165,6 +173,16 @@ describe('loadConfig refusals', () => {
     const err = refusal(() => loadConfig({ env }));
     expect(err.code).toBe('SB_ERR_CONFIG_INVALID');
     expect(err.message).toContain(`  ${key} (`);
+  });
+
+  it('refuses a TLS certificate without its key and a key without its certificate, naming the missing one', () => {
+    const noKey = refusal(() => loadConfig({ env: { SWITCHBOARD_TLS_CERT: 'c.pem' } }));
+    expect(noKey.code).toBe('SB_ERR_CONFIG_INVALID');
+    expect(noKey.message).toContain('tlsKey (--tls-key / SWITCHBOARD_TLS_KEY): tlsCert is set without tlsKey');
+    const noCert = refusal(() => loadConfig({ env: {}, flags: flags({ '--tls-key': 'k.pem' }) }));
+    expect(noCert.message).toContain('tlsCert (--tls-cert / SWITCHBOARD_TLS_CERT): tlsKey is set without tlsCert');
+    const passphraseAlone = refusal(() => loadConfig({ env: { SWITCHBOARD_TLS_PASSPHRASE: 'x' } }));
+    expect(passphraseAlone.message).toContain('tlsPassphrase (--tls-passphrase / SWITCHBOARD_TLS_PASSPHRASE): tlsPassphrase is set without tlsKey');
   });
 
   it('refuses an unknown key in a file, at the top level and nested', () => {
