@@ -61,7 +61,14 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('runs its migration once, after the shared and built-in ones', async () => {
     db = await createTestDatabase(store);
     s = await start();
-    expect(await migrationNames(s)).toEqual(['0001_users', '0002_idempotency_keys', '0003_notifications', '0004_activities', 'widgets_0001_widgets']);
+    expect(await migrationNames(s)).toEqual([
+      '0001_users',
+      '0002_idempotency_keys',
+      '0003_notifications',
+      '0004_activities',
+      'activity_0002_search',
+      'widgets_0001_widgets',
+    ]);
   });
 
   it('adds a command, a route, a hook and a service, sized by its config section', async () => {
@@ -107,7 +114,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(5);
+    expect(await migrationNames(s)).toHaveLength(6);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -116,11 +123,18 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
   const dir = mkdtempSync(join(tmpdir(), 'sb-widgets-old-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("gets only the new feature's migration and keeps the old data", async () => {
+  it('gets only the migrations it lacks (activity search, the new feature) and keeps the old data', async () => {
     copyFileSync(FIXTURE, join(dir, 'switchboard.db'));
     const s = await startDurableServer('sqlite', { keepDataDir: dir, features: [widgetsFeature()] }, { database: '', schema: null, drop: async () => {} });
     try {
-      expect(await migrationNames(s)).toEqual(['0001_users', '0002_idempotency_keys', '0003_notifications', '0004_activities', 'widgets_0001_widgets']);
+      expect(await migrationNames(s)).toEqual([
+        '0001_users',
+        '0002_idempotency_keys',
+        '0003_notifications',
+        '0004_activities',
+        'activity_0002_search',
+        'widgets_0001_widgets',
+      ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));
       expect((inbox.body['notifications'] as Array<{ title: string }>).map((n) => n.title)).toEqual(['Before the upgrade']);
     } finally {
