@@ -21,6 +21,9 @@ export interface ServedNode extends NodeContext {
  * features' routes). Node's header and request timeouts are set from the configuration.
  * Given a certificate and key, the server is an HTTPS server (WSS upgrades on the same port).
  */
+/** Fastify's default keep-alive timeout, which a server from `serverFactory` does not get by itself. */
+const KEEP_ALIVE_MS = 72_000;
+
 export async function createHttpApp(
   node: ServedNode,
   apiKeys: ApiKeyStore,
@@ -43,11 +46,18 @@ export async function createHttpApp(
     connectionTimeout: 0,
     routerOptions: { maxParamLength: 1024 },
     // With TLS the same handler sits behind an HTTPS server: one port for HTTPS and WSS.
-    serverFactory: (handler) =>
-      tls
+    serverFactory: (handler) => {
+      const server = tls
         ? // A connection that never completes its handshake gets the header deadline, not Node's 2 minutes.
           createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, handshakeTimeout: config.timeouts.httpHeaders }, handler)
-        : createHttpServer(serverOptions, handler),
+        : createHttpServer(serverOptions, handler);
+      // What Fastify sets on a server it creates itself, and skips for a factory's: the request
+      // deadline, and its keep-alive timeout (72 s) instead of Node's 5 s, which clients that reuse
+      // idle sockets (fetch) race into ECONNRESET.
+      server.requestTimeout = config.timeouts.httpRequest;
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      return server;
+    },
     // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
     frameworkErrors: (err, _req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
