@@ -154,7 +154,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
    * Events + POST, where WebSockets are blocked); null when not connected.
    *
    * @example
-   * client.on('connected', () => console.log(`connected over ${client.transport}`));
+   * client.on('connected', () => showTransport(client.transport));
    */
   get transport(): TransportName | null {
     return this.#state === 'connected' ? this.#transport : null;
