@@ -15,6 +15,8 @@ export interface InHostEngineHostOptions {
   /** The Unix socket the workers connect to (in a directory only this user can enter). */
   path: string;
   now?: () => number;
+  /** Streams never published to that are kept at most (the memory engine's cap; default 100,000). */
+  maxIdleStreams?: number;
   /** Whether join/leave events are pushed in a channel (by channel key); default: always. */
   joinLeave?: (channel: string) => boolean;
   /** How long a survey or channel list waits for the workers' answers (ms, default 1000). */
@@ -57,7 +59,7 @@ export class InHostEngineHost {
 
   private constructor(options: InHostEngineHostOptions) {
     this.#options = options;
-    this.#engine = createMemoryEngine(options.now ?? Date.now);
+    this.#engine = createMemoryEngine(options.now ?? Date.now, options.maxIdleStreams);
     this.#engine.broker.setHandler(this.#fanOut());
     this.#server = net.createServer((socket) => this.#accept(socket));
   }
