@@ -1,7 +1,10 @@
+import cluster from 'node:cluster';
+import type { Config } from '../config/schema.js';
 import { listOptions, loadConfig } from '../features/builtin.js';
 import { sdkUrl } from '../http/sdk.js';
 import { Switchboard } from '../server.js';
 import { flag, type ParsedArgs } from './args.js';
+import { printsBanner, reportListening, servePrimary, workerCount, workerEngine } from './workers.js';
 
 export const SERVE_HELP = () => {
   const lines = listOptions().map((o) => `  ${o.flag.padEnd(44)} ${o.env}\n  ${''.padEnd(44)} ${o.description}`);
@@ -30,7 +33,12 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   const flags = new Map(args.flags.filter(([k]) => k !== '--config'));
   const file = flag(args, '--config');
   const config = loadConfig({ ...(file ? { file } : {}), flags });
-  const server = await Switchboard.create({ config });
+  if (cluster.isPrimary && workerCount(config) > 1) return servePrimary(config, out);
+  // A worker of `--workers N` runs on its primary's in-host engine (or Redis) and prints the banner once.
+  const inWorker = cluster.isWorker;
+  const engine = inWorker ? await workerEngine() : undefined;
+  const banner = !inWorker || printsBanner();
+  const server = await Switchboard.create({ config, ...(engine ? { engine } : {}) });
   // Signals are handled before the port opens: a SIGTERM that arrives while the banner is
   // printed (or a token minted) drains and stops, never kills the process outright.
   let stopping = false;
@@ -63,9 +71,20 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
     });
   }
   const { port } = await server.listen();
+  if (banner) printBanner(server, config, port, out);
+  if (config.development && server.secret && banner) await printDevelopment(server, config, port, out);
+  if (inWorker) reportListening(port, () => stop('primary gone'));
+}
+
+function baseUrl(server: Switchboard, config: Readonly<Config>, port: number): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const [http, ws] = server.tls ? ['https', 'wss'] : ['http', 'ws'];
-  const base = `${http}://${host}:${port}`;
+  return `${server.tls ? 'https' : 'http'}://${host}:${port}`;
+}
+
+function printBanner(server: Switchboard, config: Readonly<Config>, port: number, out: (text: string) => void): void {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const ws = server.tls ? 'wss' : 'ws';
+  const base = baseUrl(server, config, port);
   out(`Switchboard listening on port ${port} (node ${server.node.id}, engine ${server.node.engine.name})`);
   out(`  WebSocket:  ${ws}://${host}:${port}/ws`);
   out(`  HTTP API:   ${base}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
@@ -86,15 +105,17 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
       .map(([name, state]) => `${name}: ${state}`);
     out(`  NOT READY:  ${waiting.join('; ')} — retrying; /readyz answers 503 until then`);
   }
-  if (config.development && server.secret) {
-    const token = await server.mintToken({ sub: 'dev', tenant: 'demo', caps: DEV_CAPS as never, ttlSeconds: 24 * 3600 });
-    out('');
-    out('Development mode (secret and admin key in the data directory; never use in production):');
-    out(`  Token (tenant demo, user dev, 24h): ${token}`);
-    if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
-    out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
-    out(
-      `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' ${base}/api/v1/publish`,
-    );
-  }
+}
+
+async function printDevelopment(server: Switchboard, config: Readonly<Config>, port: number, out: (text: string) => void): Promise<void> {
+  const base = baseUrl(server, config, port);
+  const token = await server.mintToken({ sub: 'dev', tenant: 'demo', caps: DEV_CAPS as never, ttlSeconds: 24 * 3600 });
+  out('');
+  out('Development mode (secret and admin key in the data directory; never use in production):');
+  out(`  Token (tenant demo, user dev, 24h): ${token}`);
+  if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
+  out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
+  out(
+    `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' ${base}/api/v1/publish`,
+  );
 }

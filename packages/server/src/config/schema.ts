@@ -110,6 +110,15 @@ const coreShape = {
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .default('sb')
     .describe('prefix of Redis keys, so deployments can share one Redis (default sb)'),
+  /**
+   * Worker processes sharing the port (`auto`: one per CPU available to the process; default 1).
+   * Without Redis they share one in-host engine in the primary process, exact as one node.
+   */
+  workers: z
+    .string()
+    .regex(/^(auto|[1-9][0-9]{0,2})$/, 'expected auto or a number of workers from 1 to 999')
+    .default('1')
+    .describe('worker processes sharing the port: a number or auto (one per available CPU); without Redis they share one in-host engine (default 1)'),
   /** Node id used in logs and metrics; random when empty. */
   nodeId: z.string().default('').describe('node id for logs and metrics (default random)'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level (default info)'),

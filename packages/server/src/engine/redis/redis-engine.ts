@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Engine } from '../engine.js';
+import { joinLeaveOf } from '../join-leave.js';
 import { RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { NodeRegistry } from './node-registry.js';
 import { RedisBroker } from './redis-broker.js';
@@ -53,12 +54,7 @@ export function usesRedis(config: Readonly<Config>): boolean {
 
 /** Engine options from a validated config: where Redis is, prefix, node name, presence TTL, join/leave per namespace. */
 export function redisEngineOptions(config: Readonly<Config>, logger?: Logger): RedisEngineOptions {
-  const joinLeave = (key: string) => {
-    const channel = key.slice(key.indexOf('|') + 1);
-    const colon = channel.indexOf(':');
-    const namespace = colon === -1 ? channel : channel.slice(0, colon);
-    return Object.hasOwn(config.namespaces, namespace) && (config.namespaces[namespace]?.joinLeave ?? false);
-  };
+  const joinLeave = joinLeaveOf(config);
   return {
     url: config.redis ?? '',
     ...(config.redisSentinels ? { sentinels: parseAddresses(config.redisSentinels), sentinelMaster: config.redisSentinelMaster } : {}),
