@@ -121,7 +121,7 @@ async function main(): Promise<void> {
         limits: {
           commandsPerSecond: 100_000,
           publishPerSecondPerConnection: 1_000_000,
-          publishPerMinutePerUser: 100_000_000,
+          eventsPerMinutePerUser: 100_000_000,
           newConnectionsPerIpPerSecond: 100_000,
         },
         namespaces: { chat: {}, hooked: {} },
