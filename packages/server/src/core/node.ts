@@ -22,6 +22,7 @@ import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
@@ -42,9 +43,6 @@ export interface NodeOptions {
   /** Clock in Unix ms for connection deadlines, token expiry among them (default `Date.now`). */
   now?: () => number;
 }
-
-/** Connections written per event-loop turn when flushing (see Node.#flush). */
-const FLUSH_CHUNK = 256;
 
 /**
  * The running server, independent of transport: connections, channels, the engine,
@@ -72,10 +70,7 @@ export class Node implements ClientHost {
   /** Open connections of features' endpoints: counted with the clients, closed on drain. */
   readonly #endpointConnections = new Set<{ close(code: number, reason: string): void }>();
   readonly #byUser = new UserIndex<Client>();
-  readonly #dirty: Client[] = [];
-  /** Index in #dirty of the next connection to flush. */
-  #dirtyStart = 0;
-  #flushScheduled = false;
+  readonly #flushQueue = new FlushQueue<Client>();
   #draining = false;
   readonly #inflightPublishes = new Set<Promise<unknown>>();
   readonly #presenceLocks = new Map<string, Promise<void>>();
@@ -281,33 +276,7 @@ export class Node implements ClientHost {
   }
 
   markDirty(client: Client): void {
-    this.#dirty.push(client);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(this.#flushBound);
-  }
-
-  readonly #flushBound = (): void => this.#flush();
-
-  /**
-   * Write what each dirty connection queued, FLUSH_CHUNK connections per event-loop turn:
-   * a publication to many local subscribers takes one socket write each, so between chunks
-   * the loop reads sockets and engine replies (a publisher waiting on a Redis round trip is
-   * not held up by a whole fan-out), and frames that arrive meanwhile join the same write.
-   */
-  #flush(): void {
-    this.#flushScheduled = false;
-    const dirty = this.#dirty;
-    const end = Math.min(dirty.length, this.#dirtyStart + FLUSH_CHUNK);
-    for (let i = this.#dirtyStart; i < end; i++) (dirty[i] as Client).flush();
-    if (end < dirty.length) {
-      this.#dirtyStart = end;
-      this.#flushScheduled = true;
-      setImmediate(this.#flushBound);
-      return;
-    }
-    dirty.length = 0;
-    this.#dirtyStart = 0;
+    this.#flushQueue.push(client);
   }
 
   // ---- channel operations shared by client commands and the HTTP API ----
