@@ -29,6 +29,7 @@ import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, Mo
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence, publisherInfo } from './presence.js';
 import type { Subscription } from './subscription.js';
+import { TenantQuotas } from './tenant-quotas.js';
 import { TenantViews } from './tenant-views.js';
 import { TimerWheel } from './timer-wheel.js';
 import { UserIndex } from './user-index.js';
@@ -61,6 +62,8 @@ export class Node implements ClientHost {
   readonly wheel: TimerWheel;
   /** Where a user is present and the tenant's numbers, over every node. */
   readonly tenantViews: TenantViews;
+  /** Per-tenant quotas over the global limits (config file, then stored over the HTTP API). */
+  readonly quotas: TenantQuotas;
   readonly #resolver: ChannelResolver;
   readonly #schemas: PayloadSchemas;
   readonly #hub: Hub<Client>;
@@ -111,12 +114,14 @@ export class Node implements ClientHost {
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
+    this.quotas = new TenantQuotas(this);
     this.tenantViews = new TenantViews(this);
   }
 
   /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
   async start(services?: NodeServices): Promise<void> {
     if (services) this.#services = services;
+    await this.quotas.start(services?.storage);
     this.wheel.start();
     this.tenantViews.start();
   }
@@ -246,7 +251,7 @@ export class Node implements ClientHost {
   async acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'> {
     const l = this.config.limits;
     try {
-      return await this.engine.limits.acquireConnection(tenant, user, l.connectionsPerUser, l.connectionsPerTenant);
+      return await this.engine.limits.acquireConnection(tenant, user, l.connectionsPerUser, this.quotas.connections(tenant));
     } catch (err) {
       throw this.#engineError(err, 'connect');
     }
@@ -378,7 +383,7 @@ export class Node implements ClientHost {
     if (id.info !== undefined) entry.info = JSON.stringify(id.info);
     sub.enterPresence(state, entry.since);
     // The member cap is checked by the store, atomically with the write (across nodes too).
-    const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);
+    const result = await this.engine.presence.set(ch.key, entry, joining ? this.quotas.presenceMembers(ch.tenant) : undefined);
     if (result === 'full') {
       sub.leavePresence();
       throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
@@ -556,5 +561,6 @@ export class Node implements ClientHost {
     await this.drain();
     this.wheel.stop();
     this.tenantViews.stop();
+    this.quotas.stop();
   }
 }
