@@ -32,6 +32,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/users/{user}/subscribe': ['post'],
   '/subscribe': ['post'],
   '/stats': ['get'],
+  '/tenants/{tenant}/quotas': ['delete', 'get', 'put'],
   '/openapi.json': ['get'],
   '/notifications': ['get', 'post'],
   '/notifications/unread-count': ['get'],
@@ -45,7 +46,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
 };
 
 /** A valid request for every operation, to call the documented route for real. */
-const SAMPLES: Record<string, { path: string; body?: unknown }> = {
+const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean }> = {
   publish: { path: '/publish', body: { channel: 'project:doc', data: { a: 1 } } },
   broadcast: { path: '/broadcast', body: { channels: ['project:doc', 'nosuch:x'], data: 1 } },
   batch: {
@@ -69,6 +70,9 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   subscribeUser: { path: '/users/somebody/subscribe', body: { channel: 'project:doc' } },
   subscribe: { path: '/subscribe', body: { user: 'somebody', channel: 'project:doc' } },
   tenantStats: { path: '/stats' },
+  getTenantQuotas: { path: '/tenants/acme/quotas', admin: true },
+  setTenantQuotas: { path: '/tenants/acme/quotas', body: { connections: 500, publishesPerMinute: 6000 }, admin: true },
+  removeTenantQuotas: { path: '/tenants/acme/quotas', admin: true },
   createNotifications: { path: '/notifications', body: { user: 'ann', type: 'mention', title: 'Hello' } },
   listNotifications: { path: '/notifications?user=ann' },
   notificationsUnreadCount: { path: '/notifications/unread-count?user=ann' },
@@ -91,8 +95,8 @@ describe('GET /api/v1/openapi.json', () => {
       Object.entries(methods).map(([method, op]) => [path, method, op as unknown as Operation] as [string, string, Operation]),
     );
 
-  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${s.tenantKeys['acme']}` };
+  async function call(method: string, path: string, body?: unknown, admin = false): Promise<{ status: number; json: unknown }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${admin ? s.apiKey : s.tenantKeys['acme']}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${s.httpUrl}/api/v1${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     return { status: res.status, json: await res.json() };
@@ -183,7 +187,7 @@ describe('GET /api/v1/openapi.json', () => {
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid), sample?.body);
+      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid), sample?.body, sample?.admin);
       const ok = op.responses['201'] ? 201 : 200;
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);

@@ -58,6 +58,37 @@ export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
   system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
 };
 
+/** A quota: a whole number in [min, max], or absent (the global limit, or none). */
+const quota = (min: number, max: number, description: string) =>
+  z
+    .number({ error: (issue) => `expected an integer from ${min} to ${max}, got ${JSON.stringify(issue.input)}` })
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min)
+    .max(max)
+    .optional()
+    .describe(description);
+
+/**
+ * One tenant's quotas: each overrides the global limit for that tenant; an absent one means
+ * the global limit (`limits.connectionsPerTenant`, `limits.maxPresenceMembers`) or, where
+ * there is none, no limit. The HTTP API's stored quotas win over these, key by key.
+ */
+export const tenantQuotasSchema = z.strictObject({
+  /** Concurrent connections of the tenant, over every node (default `limits.connectionsPerTenant`; 0 refuses every connection). */
+  connections: quota(0, 10_000_000, 'concurrent connections of the tenant, over every node (default limits.connectionsPerTenant)'),
+  /** Publishes per minute by the tenant's connections and API keys together, over every node (default: no limit). */
+  publishesPerMinute: quota(1, 100_000_000, "publishes per minute by the tenant's connections and API calls, over every node (default none)"),
+  /** Presence members (connections) per channel of the tenant (default `limits.maxPresenceMembers`). */
+  presenceMembers: quota(1, 1_000_000, 'presence members per channel (default limits.maxPresenceMembers)'),
+  /** Notification rows the tenant may keep stored (default: no limit). */
+  notifications: quota(0, 1_000_000_000_000, 'notification rows stored (default none)'),
+  /** Activity rows the tenant may keep stored (default: no limit). */
+  activity: quota(0, 1_000_000_000_000, 'activity rows stored (default none)'),
+});
+export type TenantQuotasConfig = z.output<typeof tenantQuotasSchema>;
+export type QuotaName = keyof TenantQuotasConfig;
+export const QUOTA_NAMES = Object.keys(tenantQuotasSchema.shape) as readonly QuotaName[];
+
 /** The kernel's options; feature sections and `namespaces` are added by `buildConfigSchema`. */
 const coreShape = {
   /** TCP port of the HTTP API and the WebSocket endpoint. */
@@ -211,6 +242,15 @@ const coreShape = {
     })
     .prefault({})
     .describe('limits'),
+
+  /** Per-tenant settings, by tenant id: `{ "acme": { "quotas": { "connections": 500 } } }`. */
+  tenants: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a tenant id (A-Z a-z 0-9 _ -, 1 to 64 characters)'),
+      z.strictObject({ quotas: tenantQuotasSchema.prefault({}) }),
+    )
+    .default({})
+    .describe('per-tenant quotas, overriding limits.* for one tenant (config file or JSON in SWITCHBOARD_TENANTS; see docs/operations.md)'),
 
   timeouts: z
     .strictObject({

@@ -12,6 +12,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
 import type { PayloadKind } from './payload-schemas.js';
+import type { TenantQuotas } from './tenant-quotas.js';
 import type { TenantViews } from './tenant-views.js';
 
 /** Node messages as features and routes see them: the engine closes them, not they. */
@@ -50,6 +51,12 @@ export interface NodeServices {
 export interface NodeContext {
   /** Where a user is present and the tenant's live numbers, over every node. */
   readonly tenantViews: Pick<TenantViews, 'userPresence' | 'stats'>;
+  /**
+   * Per-tenant quotas: what applies to a tenant (`limit`, `sources`), stored overrides
+   * (`store`), the tenant's publish quota (`spendPublish`), and rows a feature stores
+   * (`countRowsWith` at start, `reserveRows` before an insert, `adjustRows` after).
+   */
+  readonly quotas: Pick<TenantQuotas, 'limit' | 'sources' | 'store' | 'spendPublish' | 'countRowsWith' | 'reserveRows' | 'adjustRows' | 'rowsUsed'>;
   /** This node's id (`nodeId` in the config, else random). */
   readonly id: string;
   /** The whole configuration, validated and frozen. */

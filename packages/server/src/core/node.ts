@@ -22,12 +22,14 @@ import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence, publisherInfo } from './presence.js';
 import type { Subscription } from './subscription.js';
+import { TenantQuotas } from './tenant-quotas.js';
 import { TenantViews } from './tenant-views.js';
 import { TimerWheel } from './timer-wheel.js';
 import { UserIndex } from './user-index.js';
@@ -42,9 +44,6 @@ export interface NodeOptions {
   /** Clock in Unix ms for connection deadlines, token expiry among them (default `Date.now`). */
   now?: () => number;
 }
-
-/** Connections written per event-loop turn when flushing (see Node.#flush). */
-const FLUSH_CHUNK = 256;
 
 /**
  * The running server, independent of transport: connections, channels, the engine,
@@ -63,6 +62,8 @@ export class Node implements ClientHost {
   readonly wheel: TimerWheel;
   /** Where a user is present and the tenant's numbers, over every node. */
   readonly tenantViews: TenantViews;
+  /** Per-tenant quotas over the global limits (config file, then stored over the HTTP API). */
+  readonly quotas: TenantQuotas;
   readonly #resolver: ChannelResolver;
   readonly #schemas: PayloadSchemas;
   readonly #hub: Hub<Client>;
@@ -72,10 +73,7 @@ export class Node implements ClientHost {
   /** Open connections of features' endpoints: counted with the clients, closed on drain. */
   readonly #endpointConnections = new Set<{ close(code: number, reason: string): void }>();
   readonly #byUser = new UserIndex<Client>();
-  readonly #dirty: Client[] = [];
-  /** Index in #dirty of the next connection to flush. */
-  #dirtyStart = 0;
-  #flushScheduled = false;
+  readonly #flushQueue = new FlushQueue<Client>();
   #draining = false;
   readonly #inflightPublishes = new Set<Promise<unknown>>();
   readonly #presenceLocks = new Map<string, Promise<void>>();
@@ -116,12 +114,14 @@ export class Node implements ClientHost {
     });
     this.engine.control.setHandler((cmd) => this.#handleControl(cmd));
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
+    this.quotas = new TenantQuotas(this);
     this.tenantViews = new TenantViews(this);
   }
 
   /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
   async start(services?: NodeServices): Promise<void> {
     if (services) this.#services = services;
+    await this.quotas.start(services?.storage);
     this.wheel.start();
     this.tenantViews.start();
   }
@@ -251,7 +251,7 @@ export class Node implements ClientHost {
   async acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'> {
     const l = this.config.limits;
     try {
-      return await this.engine.limits.acquireConnection(tenant, user, l.connectionsPerUser, l.connectionsPerTenant);
+      return await this.engine.limits.acquireConnection(tenant, user, l.connectionsPerUser, this.quotas.connections(tenant));
     } catch (err) {
       throw this.#engineError(err, 'connect');
     }
@@ -281,33 +281,7 @@ export class Node implements ClientHost {
   }
 
   markDirty(client: Client): void {
-    this.#dirty.push(client);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(this.#flushBound);
-  }
-
-  readonly #flushBound = (): void => this.#flush();
-
-  /**
-   * Write what each dirty connection queued, FLUSH_CHUNK connections per event-loop turn:
-   * a publication to many local subscribers takes one socket write each, so between chunks
-   * the loop reads sockets and engine replies (a publisher waiting on a Redis round trip is
-   * not held up by a whole fan-out), and frames that arrive meanwhile join the same write.
-   */
-  #flush(): void {
-    this.#flushScheduled = false;
-    const dirty = this.#dirty;
-    const end = Math.min(dirty.length, this.#dirtyStart + FLUSH_CHUNK);
-    for (let i = this.#dirtyStart; i < end; i++) (dirty[i] as Client).flush();
-    if (end < dirty.length) {
-      this.#dirtyStart = end;
-      this.#flushScheduled = true;
-      setImmediate(this.#flushBound);
-      return;
-    }
-    dirty.length = 0;
-    this.#dirtyStart = 0;
+    this.#flushQueue.push(client);
   }
 
   // ---- channel operations shared by client commands and the HTTP API ----
@@ -409,7 +383,7 @@ export class Node implements ClientHost {
     if (id.info !== undefined) entry.info = JSON.stringify(id.info);
     sub.enterPresence(state, entry.since);
     // The member cap is checked by the store, atomically with the write (across nodes too).
-    const result = await this.engine.presence.set(ch.key, entry, joining ? this.config.limits.maxPresenceMembers : undefined);
+    const result = await this.engine.presence.set(ch.key, entry, joining ? this.quotas.presenceMembers(ch.tenant) : undefined);
     if (result === 'full') {
       sub.leavePresence();
       throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
@@ -587,5 +561,6 @@ export class Node implements ClientHost {
     await this.drain();
     this.wheel.stop();
     this.tenantViews.stop();
+    this.quotas.stop();
   }
 }

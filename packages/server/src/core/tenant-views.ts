@@ -1,6 +1,7 @@
 import { ErrorCode, type PresenceStatus } from '@switchboard/protocol';
 import type { Engine } from '../engine/engine.js';
 import { ReplyError } from '../errors/reply-error.js';
+import type { TenantQuotas } from './tenant-quotas.js';
 
 /** Messages a tenant's connections sent and received on this node, counted as they pass. */
 export interface TrafficCounter {
@@ -53,6 +54,13 @@ export interface TenantStats {
   messagesOutPerSecond: number;
   nodes: number;
   complete: boolean;
+  /** Usage against each quota of the tenant (limit null: none); `used` null where it is not one number. */
+  quotas: Record<'connections' | 'publishesPerMinute' | 'presenceMembers' | 'notifications' | 'activity', QuotaUsage>;
+}
+
+export interface QuotaUsage {
+  used: number | null;
+  limit: number | null;
 }
 
 /** What the views read of a local connection. */
@@ -67,6 +75,7 @@ interface ViewedSession {
 export interface ViewsHost {
   readonly id: string;
   readonly engine: Engine;
+  readonly quotas: Pick<TenantQuotas, 'limit' | 'rowsUsed' | 'publishesLastMinute'>;
   userClients(tenant: string, user: string): ReadonlySet<ViewedSession>;
 }
 
@@ -132,13 +141,22 @@ export class TenantViews {
   async stats(tenant: string): Promise<TenantStats> {
     const { control, limits } = this.host.engine;
     try {
-      const [usage, list, rates] = await Promise.all([limits.tenantUsage(tenant), control.channels(tenant, ''), this.#ask('tenant-rates', { tenant })]);
+      const { quotas } = this.host;
+      const [usage, list, rates, notifications, activity] = await Promise.all([
+        limits.tenantUsage(tenant),
+        control.channels(tenant, ''),
+        this.#ask('tenant-rates', { tenant }),
+        quotas.rowsUsed(tenant, 'notifications'),
+        quotas.rowsUsed(tenant, 'activity'),
+      ]);
       let messagesInPerSecond = 0;
       let messagesOutPerSecond = 0;
+      let publishes = 0;
       for (const r of rates.answers) {
         if (!isObject(r)) continue;
         messagesInPerSecond += Number(r['in']) || 0;
         messagesOutPerSecond += Number(r['out']) || 0;
+        publishes += Number(r['publishes']) || 0;
       }
       return {
         connections: usage.connections,
@@ -149,6 +167,13 @@ export class TenantViews {
         messagesOutPerSecond: round(messagesOutPerSecond),
         nodes: Math.max(list.nodes, rates.nodes),
         complete: list.complete && rates.complete,
+        quotas: {
+          connections: { used: usage.connections, limit: quotas.limit(tenant, 'connections') },
+          publishesPerMinute: { used: publishes, limit: quotas.limit(tenant, 'publishesPerMinute') },
+          presenceMembers: { used: null, limit: quotas.limit(tenant, 'presenceMembers') },
+          notifications: { used: notifications, limit: quotas.limit(tenant, 'notifications') },
+          activity: { used: activity, limit: quotas.limit(tenant, 'activity') },
+        },
       };
     } catch (err) {
       throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'stats');
@@ -176,14 +201,15 @@ export class TenantViews {
     }));
   }
 
-  /** This node's messages per second for a tenant, over the last samples. */
-  #rates(tenant: string): { in: number; out: number } {
+  /** This node's messages per second for a tenant, over the last samples, and its publishes of the last minute. */
+  #rates(tenant: string): { in: number; out: number; publishes: number } {
+    const publishes = this.host.quotas.publishesLastMinute(tenant);
     const t = this.#traffic.get(tenant);
-    if (!t || t.samples.length < 2) return { in: 0, out: 0 };
+    if (!t || t.samples.length < 2) return { in: 0, out: 0, publishes };
     const first = t.samples[0] as [number, number];
     const last = t.samples[t.samples.length - 1] as [number, number];
     const seconds = t.samples.length - 1;
-    return { in: (last[0] - first[0]) / seconds, out: (last[1] - first[1]) / seconds };
+    return { in: (last[0] - first[0]) / seconds, out: (last[1] - first[1]) / seconds, publishes };
   }
 
   #sample(): void {

@@ -42,6 +42,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     checkPublicationSize: (ch, data) => node.checkPublicationSize(ch, data),
     checkPayload: (ch, kind, value) => node.checkPayload(ch, kind, value),
     tenantViews: node.tenantViews,
+    quotas: node.quotas,
     publish: (ch, data, req) => node.publish(ch, data, req),
     history: (ch, query) => node.history(ch, query),
     removeHistory: (ch) => node.removeHistory(ch),

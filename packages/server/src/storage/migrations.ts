@@ -42,8 +42,23 @@ const idempotency: Migration = {
   },
 };
 
+const tenantQuotas: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_tenant_quotas')
+      .addColumn('tenant', 'text', (c) => c.primaryKey())
+      .addColumn('quotas', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropTable('sb_tenant_quotas').execute();
+  },
+};
+
 /** The shared migrations, in the order they apply. */
 export const SHARED_MIGRATIONS: readonly NamedMigration[] = Object.freeze([
   { name: '0001_users', ...users },
   { name: '0002_idempotency_keys', ...idempotency },
+  { name: '0005_tenant_quotas', ...tenantQuotas },
 ]);

@@ -23,8 +23,17 @@ export interface IdempotencyTable {
   created_at: number;
 }
 
+/** Quotas set over the HTTP API, per tenant: they win over the config file's, key by key. */
+export interface TenantQuotaTable {
+  tenant: string;
+  /** JSON text of the stored quotas (only the keys set). */
+  quotas: string;
+  updated_at: number;
+}
+
 /** Tables every feature may use, created by the shared migrations. */
 export interface SharedTables {
   sb_users: UserTable;
   sb_idempotency_keys: IdempotencyTable;
+  sb_tenant_quotas: TenantQuotaTable;
 }

@@ -20,6 +20,7 @@ export const publishCommand = kernelCommand({
     node.checkPublicationSize(ch, data);
     node.checkPayload(ch, 'publication', params.data);
     if (!client.publishBucket.take()) throw new ReplyError(ErrorCode.TooManyRequests, 'publish rate per connection');
+    await node.quotas.spendPublish(identity.tenant);
     // The per-user budget is shared by every node; the engine takes from it in the publish's own step.
     const rateLimit = userBudget(node.config, identity);
     const outcome = await node.publish(ch, data, { client, rateLimit, ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}) });

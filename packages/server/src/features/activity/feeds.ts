@@ -61,7 +61,15 @@ export class ActivityFeeds {
     if (input.data !== undefined && Buffer.byteLength(JSON.stringify(input.data)) > cfg.maxDataBytes) {
       throw new ReplyError(ErrorCode.PayloadTooLarge, `data larger than ${cfg.maxDataBytes} bytes`);
     }
-    const result = await this.#store(node, this.store.record({ tenant, input, groupWindow: cfg.groupWindow, idempotencyKey }));
+    await this.#store(node, node.quotas.reserveRows(tenant, 'activity', 1));
+    let result: RecordResult;
+    try {
+      result = await this.#store(node, this.store.record({ tenant, input, groupWindow: cfg.groupWindow, idempotencyKey }));
+    } catch (err) {
+      node.quotas.adjustRows(tenant, 'activity', -1);
+      throw err;
+    }
+    if (result.merged || result.deduplicated) node.quotas.adjustRows(tenant, 'activity', -1);
     if (!result.deduplicated) await this.#publish(node, tenant, result.activity);
     return result;
   }

@@ -63,6 +63,7 @@ export function activityFeature(options: ActivityFeatureOptions = {}): FeatureMo
     async start(ctx) {
       const created = new ActivityFeeds(new ActivityStore(ctx.storage, options.now ?? (() => ctx.node.now())));
       created.attach(ctx.node, ctx.config);
+      ctx.node.quotas.countRowsWith('activity', (tenant) => created.store.countRows(tenant));
       if (!ctx.node.config.namespaces[ACTIVITY_NAMESPACE]) ctx.logger.warn('no "activity" namespace configured: activities are stored but not pushed live');
       const retention = new RetentionSweep('activity', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));
       running = { feeds: created, retention };

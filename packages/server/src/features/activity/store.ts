@@ -158,6 +158,12 @@ export class ActivityStore {
       : query.where(sql<boolean>`search_vector @@ ${tsQuery(terms)}::tsquery`);
   }
 
+  /** The tenant's activity rows, for its quota. */
+  async countRows(tenant: string): Promise<number> {
+    const row = await this.#db.selectFrom('sb_activities').select(sql<number>`count(*)`.as('n')).where('tenant', '=', tenant).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async list(tenant: string, q: ActivityQuery): Promise<ActivityPage> {
     const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     const filtered = this.#filtered(tenant, q);

@@ -1,4 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
+import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import type { NotificationsConfig } from './config.js';
@@ -10,6 +11,9 @@ export interface CreateOptions {
   /** The key as stored: `api:<key>` or `user:<sub>:<key>`. */
   idempotencyKey?: string | undefined;
 }
+
+/** The tenant's quota of stored notifications (none in tests that build an Inbox alone). */
+export type RowQuota = Pick<NodeContext['quotas'], 'reserveRows' | 'adjustRows'>;
 
 /**
  * The inbox operations shared by the HTTP routes (backend, any user of the tenant) and
@@ -23,6 +27,7 @@ export class Inbox {
     /** The `notifications` config section. */
     readonly config: () => NotificationsConfig,
     private readonly onStorageDown: (err: unknown) => void,
+    private readonly quota: RowQuota | null = null,
   ) {
     this.delivery = new NotificationDelivery(store);
   }
@@ -41,15 +46,26 @@ export class Inbox {
 
   async create(tenant: string, recipients: readonly string[] | 'everyone', input: NotificationInput, options: CreateOptions = {}): Promise<CreateResult> {
     this.checkData(input.data);
-    const { result, deliveries } = await this.#store(
-      this.store.create({
-        tenant,
-        recipients,
-        input,
-        groupWindow: this.config().groupWindow,
-        ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
-      }),
-    );
+    // Room for a row per recipient is reserved first (one for `everyone`: refused once at the quota).
+    const reserved = recipients === 'everyone' ? 1 : recipients.length;
+    if (this.quota) await this.#store(this.quota.reserveRows(tenant, 'notifications', reserved));
+    let created: Awaited<ReturnType<NotificationStore['create']>>;
+    try {
+      created = await this.#store(
+        this.store.create({
+          tenant,
+          recipients,
+          input,
+          groupWindow: this.config().groupWindow,
+          ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+        }),
+      );
+    } catch (err) {
+      this.quota?.adjustRows(tenant, 'notifications', -reserved);
+      throw err;
+    }
+    const { result, deliveries } = created;
+    this.quota?.adjustRows(tenant, 'notifications', deliveries.filter((d) => !d.merged).length - reserved);
     await this.delivery.deliver(tenant, deliveries);
     return result;
   }

@@ -53,7 +53,9 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
         new NotificationStore(ctx.storage, options.now ?? (() => ctx.node.now())),
         () => ctx.config,
         (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'),
+        ctx.node.quotas,
       );
+      ctx.node.quotas.countRowsWith('notifications', (tenant) => created.store.countRows(tenant));
       created.delivery.attach(ctx.node);
       if (!ctx.node.config.namespaces[USER_NAMESPACE]) ctx.logger.warn('no "user" namespace configured: notifications are stored but not pushed live');
       const retention = new RetentionSweep('notifications', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));

@@ -247,6 +247,12 @@ export class NotificationStore {
     return new Map(rows.map((r) => [r.user_id, r]));
   }
 
+  /** The tenant's notification rows, for its quota. */
+  async countRows(tenant: string): Promise<number> {
+    const row = await this.#db.selectFrom('sb_notifications').select(sql<number>`count(*)`.as('n')).where('tenant', '=', tenant).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async list(tenant: string, user: string, q: ListQuery): Promise<Page> {
     const after: CursorPosition | undefined = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     let query = this.#db

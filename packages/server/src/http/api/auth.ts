@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** A route that needs no API key (the OpenAPI document). */
     public?: boolean;
+    /** A route only an admin key may call; it acts on the tenant its path names. */
+    admin?: boolean;
   }
 }
 
@@ -28,12 +30,16 @@ const BEARER_RE = /^Bearer +(\S+) *$/i;
  * The tenant a request acts in. A tenant key always acts in its own tenant, and naming
  * another tenant is refused (403); an admin key must name the tenant.
  */
-function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore): string {
+function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean): string {
   const auth = req.headers.authorization;
   if (auth === undefined) throw new ReplyError(ErrorCode.Unauthorized, 'missing API key (Authorization: Bearer <key>)');
   const grant = apiKeys.verify(BEARER_RE.exec(auth)?.[1]);
   if (!grant) throw new ReplyError(ErrorCode.Unauthorized, 'invalid API key');
   const named = req.headers[TENANT_HEADER];
+  if (admin) {
+    if (grant.tenant !== null) throw new ReplyError(ErrorCode.PermissionDenied, 'this route needs an admin key');
+    return '';
+  }
   if (grant.tenant !== null) {
     if (named !== undefined && named !== grant.tenant) throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
     return grant.tenant;
@@ -49,6 +55,6 @@ export function requireApiKeys(app: FastifyInstance, apiKeys: ApiKeyStore): void
   app.decorateRequest('tenant', '');
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public === true) return;
-    req.tenant = tenantOf(req, apiKeys);
+    req.tenant = tenantOf(req, apiKeys, req.routeOptions.config.admin === true);
   });
 }

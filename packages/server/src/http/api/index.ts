@@ -11,6 +11,7 @@ import { useJsonBodies } from './json-body.js';
 import { type OpenApiDocument, openApiDocument, openApiRoute } from './openapi.js';
 import { presenceRoutes } from './presence.js';
 import { publishRoutes } from './publish.js';
+import { quotaRoutes } from './quotas.js';
 import { type ApiRoute, mountRoute } from './route.js';
 import { userRoutes } from './users.js';
 
@@ -22,6 +23,7 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument): ApiR
     ...presenceRoutes(),
     ...channelRoutes(),
     ...userRoutes(),
+    ...quotaRoutes(),
     openApiRoute(document),
   ];
 }

@@ -22,11 +22,12 @@ export const API_PREFIX = '/api/v1';
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: the message names the invalid field (code 107)',
   401: 'Missing or invalid API key (code 101)',
-  403: 'The API key belongs to another tenant (code 103)',
+  403: 'The API key belongs to another tenant, or a tenant key called a route for admin keys only (code 103)',
   409: "Conflict with the channel's state, e.g. a new epoch (code 112)",
   413: 'Body or publication too large (code 114)',
   415: 'The body is not application/json (code 107)',
-  422: 'Invalid channel (110), unknown namespace (102) or action disabled in the namespace (108)',
+  422: 'Invalid channel (110), unknown namespace (102), action disabled in the namespace (108), or a limit or quota reached (106)',
+  429: "Too many requests: the tenant's publish quota; Retry-After and retryAfter say when to retry (code 111)",
   500: 'Unexpected server error (code 100)',
   503: 'Shutting down or a backing store is unreachable; retry (code 116)',
 };
@@ -61,7 +62,7 @@ function errorStatuses(route: ApiRoute): number[] {
 
 function operation(route: ApiRoute): JsonSchema {
   const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query'), ...parameters(route.headers, 'header')];
-  if (!route.public) {
+  if (!route.public && !route.admin) {
     const { description, ...schema } = jsonSchema(tenantHeader);
     params.push({ name: TENANT_HEADER_NAME, in: 'header', required: false, description, schema });
   }

@@ -20,6 +20,7 @@ function resultOf(outcome: PublishOutcome): z.output<typeof publishResult> {
 async function publishTo(node: NodeContext, ch: ResolvedChannel, value: unknown, data: string, key: string | undefined): Promise<PublishOutcome> {
   node.checkPublicationSize(ch, data);
   node.checkPayload(ch, 'publication', value);
+  await node.quotas.spendPublish(ch.tenant);
   return node.publish(ch, data, key !== undefined ? { idempotencyKey: key } : {});
 }
 
@@ -46,7 +47,7 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       description: 'Stored in history before it is delivered. Allowed even where the namespace disables client publish.',
       body: publishBody,
       response: publishResult,
-      errors: [413, 422, 503],
+      errors: [413, 422, 429, 503],
       async handler({ node, tenant, body }) {
         const ch = node.resolve(tenant, body.channel);
         return resultOf(await publishTo(node, ch, body.data, JSON.stringify(body.data), body.idempotencyKey));

@@ -38,6 +38,8 @@ export interface RouteSpec<
   tag: string;
   /** No API key needed. */
   public?: boolean;
+  /** Only an admin key (no tenant header needed; a tenant key gets 403): settings of tenants themselves. */
+  admin?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -79,7 +81,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
   app.route({
     method: route.method,
     url: route.url,
-    config: { public: route.public === true },
+    config: { public: route.public === true, admin: route.admin === true },
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const headers = validate(route.headers, req.headers, 'headers');
       const result = await route.handler({

@@ -1,5 +1,6 @@
 import { DisconnectCode, type DisconnectInfo } from '@switchboard/protocol';
 import { z } from 'zod';
+import { QUOTA_NAMES } from '../../config/schema.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { channelName, emptyResult, userId, userParams } from './schemas.js';
 
@@ -49,6 +50,11 @@ const tenantStats = z.object({
   messagesOutPerSecond: z.number().describe("messages sent to the tenant's connections per second, over every node (5 s average)"),
   nodes: z.number().int().describe('nodes counted'),
   complete: z.boolean().describe('false when a live node did not answer in time'),
+  quotas: z
+    .object(Object.fromEntries(QUOTA_NAMES.map((n) => [n, z.object({ used: z.number().int().nullable(), limit: z.number().int().nullable() })])))
+    .describe(
+      "usage against each of the tenant's quotas (limit null: none). connections: over every node; publishesPerMinute: publishes of the last 60 s; presenceMembers: per channel, so used is null; notifications, activity: rows stored (null when the feature is off)",
+    ),
 });
 
 export function userRoutes(): ApiRoute[] {
