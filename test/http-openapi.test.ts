@@ -32,6 +32,8 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/users/{user}/subscribe': ['post'],
   '/subscribe': ['post'],
   '/stats': ['get'],
+  '/scheduled': ['get'],
+  '/scheduled/{id}': ['delete', 'get'],
   '/openapi.json': ['get'],
   '/notifications': ['get', 'post'],
   '/notifications/unread-count': ['get'],
@@ -69,6 +71,9 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   subscribeUser: { path: '/users/somebody/subscribe', body: { channel: 'project:doc' } },
   subscribe: { path: '/subscribe', body: { user: 'somebody', channel: 'project:doc' } },
   tenantStats: { path: '/stats' },
+  listScheduled: { path: '/scheduled?status=pending&limit=5' },
+  getScheduled: { path: '/scheduled/{sid}' },
+  cancelScheduled: { path: '/scheduled/{sid}' },
   createNotifications: { path: '/notifications', body: { user: 'ann', type: 'mention', title: 'Hello' } },
   listNotifications: { path: '/notifications?user=ann' },
   notificationsUnreadCount: { path: '/notifications/unread-count?user=ann' },
@@ -180,10 +185,13 @@ describe('GET /api/v1/openapi.json', () => {
     await c.call('presence_set', { channel: 'project:doc', state: { page: 'docs' } });
     const created = await call('POST', '/notifications', { user: 'ann', type: 'mention', title: 'To read and archive' });
     const nid = (created.json as { notifications: Array<{ id: string }> }).notifications[0]?.id as string;
+    const later = await call('POST', '/publish', { channel: 'project:doc', data: 'later', delaySeconds: 3600 });
+    expect(later.status).toBe(202);
+    const sid = (later.json as { id: string }).id;
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid), sample?.body);
+      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid).replace('{sid}', sid), sample?.body);
       const ok = op.responses['201'] ? 201 : 200;
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);

@@ -66,6 +66,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0002_idempotency_keys',
       '0003_notifications',
       '0004_activities',
+      '0005_jobs',
       'activity_0002_search',
       'widgets_0001_widgets',
     ]);
@@ -114,7 +115,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(6);
+    expect(await migrationNames(s)).toHaveLength(7);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -132,6 +133,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0002_idempotency_keys',
         '0003_notifications',
         '0004_activities',
+        '0005_jobs',
         'activity_0002_search',
         'widgets_0001_widgets',
       ]);
@@ -203,7 +205,7 @@ describe('manifests are checked before anything starts', () => {
       });
       expect(res.status).toBe(404);
       const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(server.storage.db);
-      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', 'widgets_0001_widgets']);
+      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', '0005_jobs', 'widgets_0001_widgets']);
       expect(server.config['notifications']).toBeUndefined();
       expect(server.feature<{ list: unknown }>('widgets').list).toBeTypeOf('function');
     } finally {
