@@ -57,7 +57,10 @@ export const publishAt = z
       .string()
       .max(64)
       .transform((s, ctx) => {
-        const ms = ISO_TIME.test(s) ? Date.parse(s) : Number.NaN;
+        // Date.parse rolls 2031-02-30 over into March: a day the month does not have is no time.
+        const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+        const real = new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d && m >= 1 && m <= 12;
+        const ms = ISO_TIME.test(s) && real ? Date.parse(s) : Number.NaN;
         if (!Number.isSafeInteger(ms) || ms < 0) {
           ctx.addIssue({ code: 'custom', message: 'expected Unix milliseconds or an ISO 8601 time with a zone, e.g. 2030-01-01T09:00:00Z' });
           return z.NEVER;
