@@ -33,6 +33,8 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/subscribe': ['post'],
   '/stats': ['get'],
   '/tenants/{tenant}/quotas': ['delete', 'get', 'put'],
+  '/scheduled': ['get'],
+  '/scheduled/{id}': ['delete', 'get'],
   '/openapi.json': ['get'],
   '/notifications': ['get', 'post'],
   '/notifications/unread-count': ['get'],
@@ -73,6 +75,9 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean }>
   getTenantQuotas: { path: '/tenants/acme/quotas', admin: true },
   setTenantQuotas: { path: '/tenants/acme/quotas', body: { connections: 500, publishesPerMinute: 6000 }, admin: true },
   removeTenantQuotas: { path: '/tenants/acme/quotas', admin: true },
+  listScheduled: { path: '/scheduled?status=pending&limit=5' },
+  getScheduled: { path: '/scheduled/{sid}' },
+  cancelScheduled: { path: '/scheduled/{sid}' },
   createNotifications: { path: '/notifications', body: { user: 'ann', type: 'mention', title: 'Hello' } },
   listNotifications: { path: '/notifications?user=ann' },
   notificationsUnreadCount: { path: '/notifications/unread-count?user=ann' },
@@ -184,10 +189,13 @@ describe('GET /api/v1/openapi.json', () => {
     await c.call('presence_set', { channel: 'project:doc', state: { page: 'docs' } });
     const created = await call('POST', '/notifications', { user: 'ann', type: 'mention', title: 'To read and archive' });
     const nid = (created.json as { notifications: Array<{ id: string }> }).notifications[0]?.id as string;
+    const later = await call('POST', '/publish', { channel: 'project:doc', data: 'later', delaySeconds: 3600 });
+    expect(later.status).toBe(202);
+    const sid = (later.json as { id: string }).id;
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid), sample?.body, sample?.admin);
+      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid).replace('{sid}', sid), sample?.body, sample?.admin);
       const ok = op.responses['201'] ? 201 : 200;
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);

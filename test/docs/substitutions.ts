@@ -38,6 +38,11 @@ export const SUBSTITUTIONS: Substitution[] = [
   { doc: 'wss://rt.example.com', real: (v) => v.wsUrl.replace(/\/ws$/, ''), why: 'the example production host is the shared test server' },
   { doc: 'sb_…', real: (v) => v.acmeKey, why: 'a placeholder API key: the key of tenant acme' },
   { doc: 'Jd0xq3_A', real: (v) => v.acmeEpoch, why: "an example epoch in a query: the channel's real one" },
+  {
+    doc: '2031-01-05T08:55:00Z',
+    real: () => new Date(Date.now() + 3_600_000).toISOString(),
+    why: 'an example publishAt: an hour from now (a fixed date would leave the allowed window)',
+  },
   { doc: 'port: 7071', real: () => 'port: 0', why: 'a library snippet listens on a free port' },
   { doc: '…at least 32 characters…', real: (v) => v.secret, why: 'a placeholder secret' },
   { doc: 'SWITCHBOARD_SECRET=…', real: (v) => `SWITCHBOARD_SECRET=${v.secret}`, why: 'a placeholder secret' },

@@ -61,6 +61,10 @@ export const ErrorCode = Object.freeze({
   BackendInvalidResponse: def(121, 'backend invalid response'),
   /** Too many calls to the app's backend are in flight on this node; retry later. */
   BackendBusy: def(122, 'backend busy', true),
+  /** A scheduled publication's time is refused: in the past (beyond a few seconds) or further ahead than the server allows. */
+  InvalidSchedule: def(123, 'invalid schedule'),
+  /** The scheduled publication is no longer pending (delivered, being delivered, failed or cancelled): it cannot be cancelled. */
+  NotPending: def(124, 'not pending'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

@@ -9,6 +9,7 @@ import { TokenVerifier } from './auth/token-verifier.js';
 import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { Node } from './core/node.js';
+import { ScheduledPublications } from './core/scheduled-publications.js';
 import type { Engine } from './engine/engine.js';
 import { createMemoryEngine } from './engine/memory-engine.js';
 import { createRedisEngine, redisEngineOptions, usesRedis } from './engine/redis/redis-engine.js';
@@ -22,6 +23,7 @@ import { readTlsFiles, type TlsFiles, type TlsMaterial } from './http/tls-files.
 import { HealthProbe } from './observability/health-probe.js';
 import { createLogger } from './observability/logger.js';
 import { addTlsMetrics } from './observability/metrics.js';
+import { JobRunner } from './storage/job-runner.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { Storage } from './storage/storage.js';
 import { FALLBACK_PATH, SseTransport } from './transport/sse-transport.js';
@@ -83,6 +85,8 @@ export class Switchboard {
     readonly database: HealthProbe,
     /** The SDK's browser build served at /sdk/ (null when @switchboard/client's build is missing). */
     readonly sdk: SdkBuild | null,
+    /** This node's job runner: scheduled publications and the features' jobs. */
+    readonly jobs: JobRunner,
   ) {}
 
   static async create(options: SwitchboardOptions = {}): Promise<Switchboard> {
@@ -101,7 +105,10 @@ export class Switchboard {
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
     const sdk = findSdkBuild();
-    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls);
+    const jobs = new JobRunner({ config: config.jobs, now, logger: logger.child({ component: 'jobs' }), nodeId: node.id });
+    const scheduled = new ScheduledPublications(node, jobs);
+    scheduled.register();
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
@@ -113,6 +120,7 @@ export class Switchboard {
       await storage.close();
       throw err;
     }
+    jobs.open(storage);
     const database = new HealthProbe('database', () => storage.probe(), DATABASE_PROBE_INTERVAL, logger);
     node.addReadinessCheck('database', () => database.problem);
     database.start();
@@ -137,14 +145,15 @@ export class Switchboard {
       },
       handler: async () => undefined,
     });
-    const server = new Switchboard(config, node, app, transport, fallback, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk);
+    const server = new Switchboard(config, node, app, transport, fallback, logger, keys.secret, keys.devAdminKey, storage, features, database, sdk, jobs);
     if (tls) {
       server.#tls = tls;
       server.#tlsReloads = addTlsMetrics(node.metrics.registry, () => Date.parse(server.#tls?.validTo ?? '') / 1000);
     }
     try {
       await node.start({ storage, feature: <T>(name: string) => features.service<T>(name) });
-      await features.start(node, storage);
+      await features.start(node, storage, jobs);
+      jobs.start();
     } catch (err) {
       await server.close().catch((closeErr) => logger.warn({ err: closeErr }, 'closing after a failed start failed'));
       throw err;
@@ -220,6 +229,8 @@ export class Switchboard {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // No job starts after this; those running may still publish before the node drains.
+    await this.jobs.stop(this.config.timeouts.shutdown / 2);
     await this.node.drain();
     this.transport.close();
     this.fallback.close();

@@ -67,6 +67,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0003_notifications',
       '0004_activities',
       '0005_tenant_quotas',
+      '0006_jobs',
       'activity_0002_search',
       'widgets_0001_widgets',
     ]);
@@ -113,9 +114,10 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   });
 
   it('keeps its data across a restart, and migrates nothing twice', async () => {
+    const before = await migrationNames(s);
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(7);
+    expect(await migrationNames(s)).toEqual(before);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -134,6 +136,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0003_notifications',
         '0004_activities',
         '0005_tenant_quotas',
+        '0006_jobs',
         'activity_0002_search',
         'widgets_0001_widgets',
       ]);
@@ -205,7 +208,7 @@ describe('manifests are checked before anything starts', () => {
       });
       expect(res.status).toBe(404);
       const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(server.storage.db);
-      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', '0005_tenant_quotas', 'widgets_0001_widgets']);
+      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', '0005_tenant_quotas', '0006_jobs', 'widgets_0001_widgets']);
       expect(server.config['notifications']).toBeUndefined();
       expect(server.feature<{ list: unknown }>('widgets').list).toBeTypeOf('function');
     } finally {

@@ -239,6 +239,8 @@ const coreShape = {
       httpBatchSize: int(100, 1, 10_000, 'largest HTTP batch (publications or channels)'),
       queueSignalDropBytes: int(262_144, 1024, 1 << 30, 'bytes buffered for a connection above which signals are dropped'),
       queueMaxBytes: int(4_194_304, 4096, 1 << 30, 'bytes buffered for a connection above which it is closed as a slow consumer'),
+      maxScheduleAhead: duration('30d', 'latest publishAt a scheduled publication may have, from now'),
+      maxScheduledPerTenant: int(10_000, 1, 100_000_000, 'scheduled publications a tenant may have pending at once'),
     })
     .prefault({})
     .describe('limits'),
@@ -273,6 +275,19 @@ const coreShape = {
     })
     .prefault({})
     .describe('timeouts'),
+
+  jobs: z
+    .strictObject({
+      pollInterval: duration('500ms', 'how often each node looks for due jobs (a job added on a node and due sooner wakes that node)'),
+      lease: duration('30s', "a claimed job's lease, renewed every third of it while it runs; a crashed node's jobs are taken over once it ends"),
+      concurrency: int(16, 1, 10_000, 'jobs a node runs at once'),
+      maxAttempts: int(10, 1, 1000, 'attempts before a job is failed'),
+      backoff: duration('1s', 'wait before the second attempt; doubled for each further one, ±20% jitter'),
+      maxBackoff: duration('10m', 'longest wait between attempts'),
+      keepFinished: duration('7d', 'finished jobs (done, failed, cancelled) are deleted after this'),
+    })
+    .prefault({})
+    .describe('job runner (scheduled publications, features)'),
 };
 
 const namespaceName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/);

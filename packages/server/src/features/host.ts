@@ -12,11 +12,13 @@ import type { NodeContext } from '../core/context.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { createError, type FeatureErrorCode, SB_ERRORS, SwitchboardError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
+import type { JobRunner } from '../storage/job-runner.js';
 import { migrationList } from '../storage/migrate.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
 import { featureLeases, featureMessages } from './scoped-engine.js';
+import { featureJobs } from './scoped-jobs.js';
 import { scopedNode } from './scoped-node.js';
 
 /** RFC 6455 §7.4.1: the service is not ready; the client should try again later. */
@@ -125,10 +127,10 @@ export class FeatureHost {
   }
 
   /** Start every feature in registration order; if one fails, those started are stopped again. */
-  async start(node: NodeContext, storage: Storage): Promise<void> {
+  async start(node: NodeContext, storage: Storage, jobs: JobRunner): Promise<void> {
     for (const f of this.#features) {
       try {
-        const service = await f.start?.(this.#context(f, node, storage));
+        const service = await f.start?.(this.#context(f, node, storage, jobs));
         this.#services.set(f.name, service);
         this.#started.push(f);
       } catch (err) {
@@ -155,7 +157,7 @@ export class FeatureHost {
     return service as T;
   }
 
-  #context(f: FeatureModule, node: NodeContext, storage: Storage): FeatureContext {
+  #context(f: FeatureModule, node: NodeContext, storage: Storage, jobs: JobRunner): FeatureContext {
     const logger = node.logger.child({ feature: f.name });
     const messages = featureMessages(f.name, node.messages, logger);
     const leases = featureLeases(f.name, node.leases);
@@ -172,6 +174,7 @@ export class FeatureHost {
       logger,
       messages,
       leases,
+      jobs: featureJobs(f.name, jobs, () => node.now()),
       feature,
       error: (code: FeatureErrorCode, detail?: string): SwitchboardError => {
         const meaning = f.errors?.[code];

@@ -10,6 +10,7 @@ import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
 import type { FeatureLeases, FeatureMessages } from './scoped-engine.js';
+import type { FeatureJobs } from './scoped-jobs.js';
 
 /** What a running feature gets: its own config section, the node's context, storage, a logger, its dependencies' services. */
 export interface FeatureContext<Cfg = unknown> {
@@ -32,6 +33,12 @@ export interface FeatureContext<Cfg = unknown> {
    * @example const token = await ctx.leases.acquire(`compact:${doc}`, 10_000, ctx.messages.nodeId);
    */
   readonly leases: FeatureLeases;
+  /**
+   * Durable jobs run at their due time by one node of the cluster, retried with backoff
+   * (storage/job-runner.ts); kinds are scoped to the feature.
+   * @example ctx.jobs.handle('remind', async (job) => remind(job.payload)); await ctx.jobs.add({ kind: 'remind', payload, dueAt });
+   */
+  readonly jobs: FeatureJobs;
   /**
    * The service a dependency provides (what its `start` returned). Only names listed in
    * `dependsOn` may be looked up: anything else is SB_ERR_FEATURE_SERVICE.

@@ -4,6 +4,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../auth/api-keys.js';
 import type { NodeContext } from '../core/context.js';
+import type { ScheduledPublications } from '../core/scheduled-publications.js';
 import type { Metrics } from '../observability/metrics.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
@@ -30,6 +31,7 @@ export async function createHttpApp(
   featureRoutes: readonly ApiRoute[] = [],
   sdk: SdkBuild | null = null,
   tls: TlsMaterial | null = null,
+  scheduled?: () => ScheduledPublications,
 ): Promise<FastifyInstance> {
   const { config } = node;
   // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
@@ -83,6 +85,6 @@ export async function createHttpApp(
     return reply.type(node.metrics.registry.contentType).send(text);
   });
 
-  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes), { prefix: '/api/v1' });
+  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled), { prefix: '/api/v1' });
   return app;
 }

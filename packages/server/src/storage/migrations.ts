@@ -56,9 +56,38 @@ const tenantQuotas: Migration = {
   },
 };
 
+const jobs: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_jobs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('due_at', 'bigint', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('max_attempts', 'integer', (c) => c.notNull())
+      .addColumn('lease_owner', 'text')
+      .addColumn('lease_expires', 'bigint')
+      .addColumn('last_error', 'text')
+      .addColumn('result', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    // The claim scans what is due by status; lists and caps go by kind and tenant.
+    await db.schema.createIndex('sb_jobs_due').on('sb_jobs').columns(['status', 'due_at']).execute();
+    await db.schema.createIndex('sb_jobs_tenant').on('sb_jobs').columns(['kind', 'tenant', 'due_at', 'id']).execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropTable('sb_jobs').execute();
+  },
+};
+
 /** The shared migrations, in the order they apply. */
 export const SHARED_MIGRATIONS: readonly NamedMigration[] = Object.freeze([
   { name: '0001_users', ...users },
   { name: '0002_idempotency_keys', ...idempotency },
   { name: '0005_tenant_quotas', ...tenantQuotas },
+  { name: '0006_jobs', ...jobs },
 ]);

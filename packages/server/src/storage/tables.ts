@@ -31,9 +31,39 @@ export interface TenantQuotaTable {
   updated_at: number;
 }
 
+/** Where a job is: waiting for its due time, claimed by a runner, or finished one way or another. */
+export type JobStatus = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** Jobs of the job runner (storage/job-runner.ts): due time, attempts, the lease of the runner that claimed it. */
+export interface JobTable {
+  id: string;
+  /** The handler that runs it: `publish` (the kernel's scheduled publications) or `<feature>.<kind>`. */
+  kind: string;
+  /** The tenant it acts for ('' for none), so lists and caps stay inside a tenant. */
+  tenant: string;
+  /** JSON text given to the handler. */
+  payload: string;
+  status: JobStatus;
+  /** Unix ms at which it may run (next attempt's, after a failure). */
+  due_at: number;
+  /** Attempts started so far; the fence of a claim (a runner writes only while it still matches). */
+  attempts: number;
+  max_attempts: number;
+  /** The runner holding it while running; null otherwise. */
+  lease_owner: string | null;
+  /** Unix ms when the lease ends unless renewed; another runner may then claim it again. */
+  lease_expires: number | null;
+  last_error: string | null;
+  /** JSON text of the handler's result, once done. */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 /** Tables every feature may use, created by the shared migrations. */
 export interface SharedTables {
   sb_users: UserTable;
   sb_idempotency_keys: IdempotencyTable;
   sb_tenant_quotas: TenantQuotaTable;
+  sb_jobs: JobTable;
 }

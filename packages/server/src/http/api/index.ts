@@ -1,7 +1,10 @@
+import { ErrorCode } from '@switchboard/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../../auth/api-keys.js';
 import type { Config } from '../../config/schema.js';
 import type { NodeContext } from '../../core/context.js';
+import type { ScheduledPublications } from '../../core/scheduled-publications.js';
+import { ReplyError } from '../../errors/reply-error.js';
 import { createError } from '../../errors/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
@@ -13,12 +16,21 @@ import { presenceRoutes } from './presence.js';
 import { publishRoutes } from './publish.js';
 import { quotaRoutes } from './quotas.js';
 import { type ApiRoute, mountRoute } from './route.js';
+import { scheduledRoutes } from './scheduled.js';
 import { userRoutes } from './users.js';
 
-/** The route table of /api/v1 for a configuration (batch and page limits appear in the schemas). */
-export function apiRoutes(config: Config, document: () => OpenApiDocument): ApiRoute[] {
+const notScheduling = (): ScheduledPublications => {
+  throw new ReplyError(ErrorCode.Unavailable, 'scheduled publications are not running');
+};
+
+/**
+ * The route table of /api/v1 for a configuration (batch and page limits appear in the
+ * schemas); `scheduled` gives the node's scheduled publications once it started.
+ */
+export function apiRoutes(config: Config, document: () => OpenApiDocument, scheduled: () => ScheduledPublications = notScheduling): ApiRoute[] {
   return [
-    ...publishRoutes(config.limits.httpBatchSize),
+    ...publishRoutes(config.limits.httpBatchSize, scheduled),
+    ...scheduledRoutes(scheduled),
     ...historyRoutes(config.limits.historyPageSize),
     ...presenceRoutes(),
     ...channelRoutes(),
@@ -45,8 +57,14 @@ function checkUnique(routes: readonly ApiRoute[]): void {
  * schemas, every route in the OpenAPI document, and every error as `{error: {code, message,
  * temporary}}`.
  */
-export async function registerApi(app: FastifyInstance, node: NodeContext, apiKeys: ApiKeyStore, featureRoutes: readonly ApiRoute[] = []): Promise<void> {
-  const routes = [...apiRoutes(node.config, () => document), ...featureRoutes];
+export async function registerApi(
+  app: FastifyInstance,
+  node: NodeContext,
+  apiKeys: ApiKeyStore,
+  featureRoutes: readonly ApiRoute[] = [],
+  scheduled: () => ScheduledPublications = notScheduling,
+): Promise<void> {
+  const routes = [...apiRoutes(node.config, () => document, scheduled), ...featureRoutes];
   checkUnique(routes);
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);

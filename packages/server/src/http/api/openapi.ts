@@ -23,10 +23,11 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: the message names the invalid field (code 107)',
   401: 'Missing or invalid API key (code 101)',
   403: 'The API key belongs to another tenant, or a tenant key called a route for admin keys only (code 103)',
-  409: "Conflict with the channel's state, e.g. a new epoch (code 112)",
+  404: "Not found, or another tenant's (code 117)",
+  409: "Conflict with the resource's state: a channel's new epoch (code 112), a scheduled publication no longer pending (code 124)",
   413: 'Body or publication too large (code 114)',
   415: 'The body is not application/json (code 107)',
-  422: 'Invalid channel (110), unknown namespace (102), action disabled in the namespace (108), or a limit or quota reached (106)',
+  422: 'Invalid channel (110), unknown namespace (102), action disabled in the namespace (108), payload schema (119), limit or quota reached (106) or schedule (123)',
   429: "Too many requests: the tenant's publish quota; Retry-After and retryAfter say when to retry (code 111)",
   500: 'Unexpected server error (code 100)',
   503: 'Shutting down or a backing store is unreachable; retry (code 116)',
@@ -70,6 +71,7 @@ function operation(route: ApiRoute): JsonSchema {
   const responses: Record<string, JsonSchema> = route.created
     ? { 200: { description: 'OK: nothing new was created (e.g. a repeated idempotency key)', ...ok }, 201: { description: 'Created', ...ok } }
     : { 200: { description: 'OK', ...ok } };
+  if (route.accepted) responses[202] = { description: 'Accepted: scheduled for later', ...ok };
   for (const status of errorStatuses(route)) {
     responses[status] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }

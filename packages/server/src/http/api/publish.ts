@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
+import type { ScheduledPublications } from '../../core/scheduled-publications.js';
 import type { PublishOutcome } from '../../engine/broker.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
-import { channelName, idempotencyKey, itemResult, jsonData, publishResult } from './schemas.js';
+import { channelName, idempotencyKey, itemResult, jsonData, publishAt, publishResult, scheduledPublication } from './schemas.js';
 
 type ItemResult = z.output<typeof itemResult>;
 
@@ -35,8 +36,14 @@ async function publishItem(node: NodeContext, tenant: string, channel: string, v
   }
 }
 
-export function publishRoutes(batchSize: number): ApiRoute[] {
+export function publishRoutes(batchSize: number, scheduled: () => ScheduledPublications): ApiRoute[] {
   const publishBody = z.strictObject({ channel: channelName, data: jsonData, idempotencyKey: idempotencyKey.optional() });
+  const scheduledBody = publishBody
+    .extend({
+      publishAt: publishAt.optional(),
+      delaySeconds: z.number().min(0).max(1e9).describe('publish this many seconds from now (a fraction is fine) instead of now').optional(),
+    })
+    .refine((b) => b.publishAt === undefined || b.delaySeconds === undefined, { message: 'give publishAt or delaySeconds, not both', path: ['delaySeconds'] });
   return [
     defineRoute({
       method: 'POST',
@@ -44,11 +51,17 @@ export function publishRoutes(batchSize: number): ApiRoute[] {
       operationId: 'publish',
       tag: 'publish',
       summary: 'Publish to one channel',
-      description: 'Stored in history before it is delivered. Allowed even where the namespace disables client publish.',
-      body: publishBody,
-      response: publishResult,
+      description:
+        'Stored in history before it is delivered. Allowed even where the namespace disables client publish. With publishAt or delaySeconds it is stored as a scheduled publication and answered 202; it is published at that time (see GET /scheduled/{id}).',
+      body: scheduledBody,
+      response: z.union([publishResult, scheduledPublication]),
+      accepted: (result) => 'status' in result,
       errors: [413, 422, 429, 503],
       async handler({ node, tenant, body }) {
+        if (body.publishAt !== undefined || body.delaySeconds !== undefined) {
+          const at = body.publishAt ?? node.now() + Math.round((body.delaySeconds ?? 0) * 1000);
+          return (await scheduled().schedule(tenant, body.channel, body.data, at, body.idempotencyKey)).scheduled;
+        }
         const ch = node.resolve(tenant, body.channel);
         return resultOf(await publishTo(node, ch, body.data, JSON.stringify(body.data), body.idempotencyKey));
       },

@@ -48,6 +48,8 @@ export interface RouteSpec<
   response: R;
   /** Answer 201 instead of 200 when this says the result created something (also documented). */
   created?: (result: z.output<R>) => boolean;
+  /** Answer 202 instead of 200 when this says the request was accepted for later (also documented). */
+  accepted?: (result: z.output<R>) => boolean;
   /** Statuses this route answers beyond those implied by its schemas and auth (e.g. 422, 503). */
   errors?: readonly number[];
   /** Returns the response body; a RawJson is sent as is (history splices stored payloads). */
@@ -94,6 +96,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
       });
       if (result instanceof RawJson) return reply.type('application/json; charset=utf-8').send(result.text);
       if (route.created?.(result)) void reply.code(201);
+      else if (route.accepted?.(result)) void reply.code(202);
       return result;
     },
   });

@@ -47,6 +47,45 @@ export const publishResult = z.object({
   deduplicated: z.literal(true).optional().describe('present when the idempotency key was seen: nothing was published'),
 });
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** When a scheduled publication is due: Unix ms, or an ISO 8601 time with its zone. */
+export const publishAt = z
+  .union([
+    z.number().int().min(0).max(8.64e15),
+    z
+      .string()
+      .max(64)
+      .transform((s, ctx) => {
+        // Date.parse rolls 2031-02-30 over into March: a day the month does not have is no time.
+        const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+        const real = new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d && m >= 1 && m <= 12;
+        const ms = ISO_TIME.test(s) && real ? Date.parse(s) : Number.NaN;
+        if (!Number.isSafeInteger(ms) || ms < 0) {
+          ctx.addIssue({ code: 'custom', message: 'expected Unix milliseconds or an ISO 8601 time with a zone, e.g. 2030-01-01T09:00:00Z' });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  ])
+  .describe('publish at this time instead of now: Unix milliseconds or an ISO 8601 time with a zone (`2030-01-01T09:00:00Z`)');
+
+/** A scheduled publication, as the publish answer (202) and the /scheduled routes show it. */
+export const scheduledPublication = z.object({
+  id: z.string().describe('the scheduled publication; also the idempotency key it is published with'),
+  channel: z.string(),
+  data: z.unknown(),
+  publishAt: z.number().int().describe('Unix milliseconds it is due'),
+  status: z.enum(['pending', 'running', 'delivered', 'failed', 'cancelled']),
+  attempts: z.number().int().min(0).describe('delivery attempts started'),
+  createdAt: z.number().int().describe('Unix milliseconds'),
+  result: z
+    .object({ offset: z.number().int().min(1), epoch: z.string() })
+    .optional()
+    .describe('once delivered: its place in the channel'),
+  error: z.string().optional().describe('why the last attempt failed (retried after a backoff unless failed)'),
+});
+
 export const replyError = z.object({
   code: z.number().int().describe('Switchboard reply error code (see the protocol error table)'),
   message: z.string(),

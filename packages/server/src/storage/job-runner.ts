@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import { ErrorCode } from '@switchboard/protocol';
+import type { Logger } from 'pino';
+import { ReplyError } from '../errors/reply-error.js';
+import { createError } from '../errors/sb-error.js';
+import { newId } from './ids.js';
+import { type Job, JobStore } from './job-store.js';
+import type { Storage } from './storage.js';
+
+/** The `jobs` section of the config. */
+export interface JobsConfig {
+  pollInterval: number;
+  lease: number;
+  concurrency: number;
+  maxAttempts: number;
+  backoff: number;
+  maxBackoff: number;
+  keepFinished: number;
+}
+
+/**
+ * Runs one attempt of a job. What it returns (JSON) is kept as the job's result. A throw is a
+ * failed attempt, retried after a backoff until `maxAttempts`; a ReplyError that is not
+ * temporary fails the job at once (the same attempt would get the same answer). `signal`
+ * aborts when the runner lost the job's lease or stops: an attempt then ends as soon as it can.
+ */
+export type JobHandler = (job: Job, signal: AbortSignal) => Promise<unknown>;
+
+export interface JobKindOptions {
+  /** Attempts before the job is failed (default `jobs.maxAttempts`). */
+  maxAttempts?: number;
+}
+
+export interface AddJob {
+  kind: string;
+  payload: unknown;
+  /** Unix ms, on the runner's clock; now or earlier runs at the next poll. */
+  dueAt: number;
+  tenant?: string;
+  /** The job's id; a second add with the same id adds nothing and answers the first job. */
+  id?: string;
+  maxAttempts?: number;
+  /** Most unfinished jobs of this kind the tenant may have; beyond it `add` answers `full`. */
+  cap?: number;
+}
+
+interface Kind {
+  handler: JobHandler;
+  maxAttempts: number | undefined;
+}
+
+/** How often (on the runner's clock) finished jobs older than `keepFinished` are deleted. */
+const SWEEP_EVERY = 60_000;
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * One job runner per node, over the `sb_jobs` table: due-time polling every `pollInterval`,
+ * and sooner when a job added here is due before the next poll. Claimed jobs run under a
+ * lease renewed while they run; a failure is retried after an exponential backoff, until
+ * `maxAttempts`, then the job is `failed`. Several nodes on one database claim disjoint jobs
+ * (see JobStore.claim); a node that dies leaves its leases to expire, and another node runs
+ * those jobs again (so a handler must be idempotent: the kernel's publish uses the job id as
+ * its idempotency key). Handlers are registered per kind before `start`; after `stop` none runs.
+ */
+export class JobRunner {
+  /** Who holds leases: the node id and a random part, new for every process. */
+  readonly owner: string;
+  readonly #config: JobsConfig;
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  readonly #random: () => number;
+  readonly #kinds = new Map<string, Kind>();
+  readonly #running = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  #store: JobStore | null = null;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #polling: Promise<number> | null = null;
+  #pollTimer: NodeJS.Timeout | null = null;
+  #wakeTimer: NodeJS.Timeout | null = null;
+  #wakeAt = Number.POSITIVE_INFINITY;
+  /** The last poll filled every free slot: poll again as soon as one frees. */
+  #more = false;
+  #lastSweep = Number.NEGATIVE_INFINITY;
+
+  constructor(options: { config: JobsConfig; now: () => number; logger: Logger; nodeId: string; random?: () => number }) {
+    this.#config = options.config;
+    this.#now = options.now;
+    this.#logger = options.logger;
+    this.#random = options.random ?? Math.random;
+    this.owner = `${options.nodeId}:${randomBytes(4).toString('hex')}`;
+  }
+
+  /** The jobs table; Unavailable until storage is open. */
+  get store(): JobStore {
+    if (!this.#store) throw new ReplyError(ErrorCode.Unavailable, 'jobs are starting');
+    return this.#store;
+  }
+
+  /** Jobs running on this node now. */
+  get active(): number {
+    return this.#running.size;
+  }
+
+  open(storage: Storage): void {
+    this.#store = new JobStore(storage);
+  }
+
+  /** Run jobs of `kind` with `handler` on this node; a kind has one handler. */
+  handle(kind: string, handler: JobHandler, options: JobKindOptions = {}): void {
+    if (this.#kinds.has(kind)) throw createError('SB_ERR_FEATURE_MANIFEST', `job kind "${kind}" has a handler already`);
+    this.#kinds.set(kind, { handler, maxAttempts: options.maxAttempts });
+  }
+
+  /** Store a job (durable once this resolves); the job stored (`created` false: its id existed), or `full`. */
+  async add(job: AddJob): Promise<{ job: Job; created: boolean } | 'full'> {
+    const now = this.#now();
+    const stored = await this.store.insert(
+      {
+        id: job.id ?? newId('job', now),
+        kind: job.kind,
+        tenant: job.tenant ?? '',
+        payload: job.payload,
+        dueAt: job.dueAt,
+        maxAttempts: job.maxAttempts ?? this.#kinds.get(job.kind)?.maxAttempts ?? this.#config.maxAttempts,
+      },
+      now,
+      job.cap,
+    );
+    if (stored !== 'full' && stored.created) this.#wake(job.dueAt);
+    return stored;
+  }
+
+  /** Begin polling (after the handlers are registered). */
+  start(): void {
+    if (this.#state !== 'new') return;
+    this.#state = 'running';
+    void this.poll();
+  }
+
+  /**
+   * One round: claim what is due for the free slots and start it. Resolves with the number
+   * of jobs started (tests call it after moving the clock instead of waiting for the timer).
+   */
+  poll(): Promise<number> {
+    if (this.#polling) return this.#polling;
+    this.#polling = this.#round().finally(() => {
+      this.#polling = null;
+      this.#schedulePoll();
+    });
+    return this.#polling;
+  }
+
+  /**
+   * Stop: no claim and no new attempt after this; attempts in progress get `grace` ms to end,
+   * then their signals abort. Leases of attempts still running are left to expire.
+   */
+  async stop(grace: number): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    for (const t of [this.#pollTimer, this.#wakeTimer]) if (t) clearTimeout(t);
+    await this.#polling;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, grace);
+    });
+    await Promise.race([Promise.allSettled([...this.#running.values()].map((r) => r.done)), late]);
+    clearTimeout(timer);
+    for (const r of this.#running.values()) r.abort.abort(new Error('the job runner stopped'));
+  }
+
+  async #round(): Promise<number> {
+    if (this.#state !== 'running' || !this.#store) return 0;
+    const free = this.#config.concurrency - this.#running.size;
+    if (free <= 0) {
+      this.#more = true;
+      return 0;
+    }
+    const now = this.#now();
+    try {
+      await this.#sweep(now);
+      const jobs = await this.#store.claim([...this.#kinds.keys()], this.owner, now, this.#config.lease, free);
+      this.#more = jobs.length === free;
+      for (const job of jobs) this.#launch(job);
+      return jobs.length;
+    } catch (err) {
+      this.#logger.warn({ err }, 'claiming due jobs failed; retrying at the next poll');
+      return 0;
+    }
+  }
+
+  async #sweep(now: number): Promise<void> {
+    if (now - this.#lastSweep < SWEEP_EVERY || !this.#store) return;
+    this.#lastSweep = now;
+    const deleted = await this.#store.sweep(now - this.#config.keepFinished);
+    if (deleted > 0) this.#logger.info({ deleted }, 'finished jobs deleted');
+  }
+
+  #schedulePoll(): void {
+    if (this.#state !== 'running') return;
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => void this.poll(), this.#config.pollInterval);
+    this.#pollTimer.unref();
+  }
+
+  /** A job due before the next poll: poll when it is due. */
+  #wake(dueAt: number): void {
+    if (this.#state !== 'running') return;
+    const delay = Math.max(0, dueAt - this.#now());
+    if (delay >= this.#config.pollInterval || dueAt >= this.#wakeAt) return;
+    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    this.#wakeAt = dueAt;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = null;
+      this.#wakeAt = Number.POSITIVE_INFINITY;
+      void this.poll();
+    }, delay);
+    this.#wakeTimer.unref();
+  }
+
+  #launch(job: Job): void {
+    const abort = new AbortController();
+    const done = this.#attempt(job, abort).finally(() => {
+      this.#running.delete(job.id);
+      if (this.#more && this.#state === 'running') void this.poll();
+    });
+    this.#running.set(job.id, { done, abort });
+  }
+
+  async #attempt(job: Job, abort: AbortController): Promise<void> {
+    const store = this.store;
+    const claim = { id: job.id, owner: this.owner, attempt: job.attempts };
+    const log = this.#logger.child({ job: job.id, kind: job.kind, attempt: job.attempts });
+    const kind = this.#kinds.get(job.kind);
+    try {
+      // Taken over from a runner that died during the last attempt allowed: nothing is left to try.
+      if (!kind || job.attempts > job.maxAttempts) {
+        await store.fail(claim, job.lastError ?? 'no attempt left (the lease of the last one ended)', null, this.#now());
+        return;
+      }
+      const beat = setInterval(
+        () => {
+          store.heartbeat(claim, this.#now() + this.#config.lease).then(
+            (holds) => {
+              if (!holds) abort.abort(new Error('the lease was lost'));
+            },
+            (err) => log.warn({ err }, 'renewing a job lease failed'),
+          );
+        },
+        Math.max(1, Math.floor(this.#config.lease / 3)),
+      );
+      beat.unref();
+      try {
+        const result = await kind.handler(job, abort.signal);
+        if (!(await store.complete(claim, result, this.#now()))) log.warn('a job finished after its lease was lost; its result is not recorded');
+      } catch (err) {
+        const last = job.attempts >= job.maxAttempts || (err instanceof ReplyError && !err.temporary);
+        const dueAt = last ? null : this.#now() + this.#backoff(job.attempts);
+        log.warn({ err: messageOf(err), retryAt: dueAt }, last ? 'job failed' : 'job attempt failed; retrying');
+        await store.fail(claim, messageOf(err), dueAt, this.#now());
+      } finally {
+        clearInterval(beat);
+      }
+    } catch (err) {
+      // Storage failed while recording the outcome: the lease runs out and the job runs again.
+      log.warn({ err }, 'recording a job outcome failed');
+    }
+  }
+
+  /** Wait before attempt `attempt + 1`: `backoff` doubled per attempt, capped, ±20 %. */
+  #backoff(attempt: number): number {
+    const base = Math.min(this.#config.maxBackoff, this.#config.backoff * 2 ** Math.max(0, attempt - 1));
+    return Math.round(base * (0.8 + 0.4 * this.#random()));
+  }
+}

@@ -1,0 +1,227 @@
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import type { Storage } from './storage.js';
+import type { JobStatus, JobTable, SharedTables } from './tables.js';
+
+/** A job as its handler and the lists see it. */
+export interface Job {
+  id: string;
+  kind: string;
+  /** The tenant it acts for ('' for none). */
+  tenant: string;
+  payload: unknown;
+  status: JobStatus;
+  /** Unix ms at which it runs (its next attempt's, after a failure). */
+  dueAt: number;
+  /** Attempts started so far, this one included while it runs. */
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  /** What the handler returned, once done. */
+  result: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewJob {
+  id: string;
+  kind: string;
+  tenant: string;
+  payload: unknown;
+  dueAt: number;
+  maxAttempts: number;
+}
+
+/** A claim of one attempt: the runner that holds it and the attempt number (the fence of every write). */
+export interface JobClaim {
+  id: string;
+  owner: string;
+  attempt: number;
+}
+
+/** The position of a job in a list ordered by (due time, id). */
+export interface JobPosition {
+  time: number;
+  id: string;
+}
+
+/** Longest error text kept with a job. */
+const ERROR_CHARS = 500;
+
+type Db = Kysely<SharedTables>;
+
+function toJob(row: JobTable): Job {
+  return {
+    id: row.id,
+    kind: row.kind,
+    tenant: row.tenant,
+    payload: JSON.parse(row.payload) as unknown,
+    status: row.status,
+    dueAt: Number(row.due_at),
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    lastError: row.last_error,
+    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** Only the attempt a runner claimed may be written by it: a runner that lost its lease changes nothing. */
+const held = (claim: JobClaim) => (eb: ExpressionBuilder<SharedTables, 'sb_jobs'>) =>
+  eb.and([eb('id', '=', claim.id), eb('status', '=', 'running'), eb('lease_owner', '=', claim.owner), eb('attempts', '=', claim.attempt)]);
+
+/**
+ * The `sb_jobs` table: insert, claim with a lease, heartbeat, finish, cancel, list. Every
+ * write of a running job is fenced by its claim (owner and attempt), so a runner that paused
+ * past its lease cannot overwrite what the runner that took the job over wrote.
+ */
+export class JobStore {
+  readonly #db: Db;
+
+  constructor(private readonly storage: Storage) {
+    this.#db = storage.db;
+  }
+
+  /**
+   * Insert a job, or nothing when its id exists (a retried request with the same id): the
+   * row with that id either way. `cap` bounds the tenant's unfinished jobs of the kind; over
+   * it the answer is `full` and nothing is written.
+   */
+  async insert(job: NewJob, now: number, cap?: number): Promise<{ job: Job; created: boolean } | 'full'> {
+    return this.storage.transaction(async (trx) => {
+      // PostgreSQL: one writer per (kind, tenant) at a time, so concurrent inserts cannot pass the cap together.
+      if (this.storage.kind === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`sb_jobs:${job.kind}:${job.tenant}`}))`.execute(trx);
+      const existing = await trx.selectFrom('sb_jobs').selectAll().where('id', '=', job.id).executeTakeFirst();
+      if (existing) return { job: toJob(existing), created: false };
+      if (cap !== undefined) {
+        const { n } = await trx
+          .selectFrom('sb_jobs')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('kind', '=', job.kind)
+          .where('tenant', '=', job.tenant)
+          .where('status', 'in', ['pending', 'running'])
+          .executeTakeFirstOrThrow();
+        if (Number(n) >= cap) return 'full';
+      }
+      const row: JobTable = {
+        id: job.id,
+        kind: job.kind,
+        tenant: job.tenant,
+        payload: JSON.stringify(job.payload ?? null),
+        status: 'pending',
+        due_at: job.dueAt,
+        attempts: 0,
+        max_attempts: job.maxAttempts,
+        lease_owner: null,
+        lease_expires: null,
+        last_error: null,
+        result: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await trx.insertInto('sb_jobs').values(row).execute();
+      return { job: toJob(row), created: true };
+    });
+  }
+
+  /**
+   * Claim up to `limit` jobs of `kinds` that are due, or running under a lease that ended
+   * (their runner died): each becomes `running` under `owner` until `now + leaseMs`, with one
+   * more attempt. One statement: PostgreSQL skips rows another claim has locked, SQLite has
+   * one writer at a time, so two runners never claim the same attempt.
+   */
+  async claim(kinds: readonly string[], owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    if (kinds.length === 0 || limit <= 0) return [];
+    let due = this.#db
+      .selectFrom('sb_jobs')
+      .select('id')
+      .where('kind', 'in', kinds)
+      .where((eb) =>
+        eb.or([eb.and([eb('status', '=', 'pending'), eb('due_at', '<=', now)]), eb.and([eb('status', '=', 'running'), eb('lease_expires', '<=', now)])]),
+      )
+      .orderBy('due_at')
+      .limit(limit);
+    if (this.storage.kind === 'postgres') due = due.forUpdate().skipLocked();
+    const rows = await this.#db
+      .updateTable('sb_jobs')
+      .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+    return rows.map(toJob).sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  /** Extend a held lease; false once the claim no longer holds (another runner took the job over). */
+  async heartbeat(claim: JobClaim, until: number): Promise<boolean> {
+    const r = await this.#db.updateTable('sb_jobs').set({ lease_expires: until }).where(held(claim)).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** The attempt succeeded: `done`, with the handler's result. */
+  async complete(claim: JobClaim, result: unknown, now: number): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
+      .where(held(claim))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** The attempt failed: `pending` again at `dueAt`, or `failed` when `dueAt` is null (no attempt left). */
+  async fail(claim: JobClaim, error: string, dueAt: number | null, now: number): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({
+        status: dueAt === null ? 'failed' : 'pending',
+        ...(dueAt === null ? {} : { due_at: dueAt }),
+        last_error: error.slice(0, ERROR_CHARS),
+        lease_owner: null,
+        lease_expires: null,
+        updated_at: now,
+      })
+      .where(held(claim))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** A job of a kind and tenant, or undefined (another tenant's id is undefined too). */
+  async get(kind: string, tenant: string, id: string): Promise<Job | undefined> {
+    const row = await this.#db.selectFrom('sb_jobs').selectAll().where('id', '=', id).where('kind', '=', kind).where('tenant', '=', tenant).executeTakeFirst();
+    return row ? toJob(row) : undefined;
+  }
+
+  /** Cancel a pending job: the job cancelled, `not-found`, or the job as it is when it is no longer pending. */
+  async cancel(kind: string, tenant: string, id: string, now: number): Promise<{ cancelled: boolean; job: Job } | 'not-found'> {
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'cancelled', updated_at: now })
+      .where('id', '=', id)
+      .where('kind', '=', kind)
+      .where('tenant', '=', tenant)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    const job = await this.get(kind, tenant, id);
+    if (!job) return 'not-found';
+    return { cancelled: Number(r.numUpdatedRows) === 1, job };
+  }
+
+  /** A tenant's jobs of a kind by due time (soonest first), after `after`, optionally of some statuses; `limit + 1` read for paging. */
+  async list(kind: string, tenant: string, opts: { statuses?: readonly JobStatus[]; after?: JobPosition; limit: number }): Promise<Job[]> {
+    let q = this.#db.selectFrom('sb_jobs').selectAll().where('kind', '=', kind).where('tenant', '=', tenant);
+    if (opts.statuses && opts.statuses.length > 0) q = q.where('status', 'in', opts.statuses);
+    const after = opts.after;
+    if (after) q = q.where((eb) => eb.or([eb('due_at', '>', after.time), eb.and([eb('due_at', '=', after.time), eb('id', '>', after.id)])]));
+    const rows = await q
+      .orderBy('due_at')
+      .orderBy('id')
+      .limit(opts.limit + 1)
+      .execute();
+    return rows.map(toJob);
+  }
+
+  /** Delete finished jobs (done, failed, cancelled) last changed before `before`; how many. */
+  async sweep(before: number): Promise<number> {
+    const r = await this.#db.deleteFrom('sb_jobs').where('status', 'in', ['done', 'failed', 'cancelled']).where('updated_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
