@@ -1,5 +1,8 @@
+import { SwitchboardClient } from '@switchboard/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { waitFor, waitUntil } from '../packages/client/test/wait-for.js';
+import { startBlockingProxy } from './helpers/blocking-proxy.js';
 import { eventually } from './helpers/eventually.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { FrameParser } from './hostile/wire.js';
@@ -141,6 +144,55 @@ describe('compression on (the default)', () => {
     expect(await metric(s, 'switchboard_compressions_total')).toBe(deflates + 1);
     expect(await metric(s, 'switchboard_compressed_messages_total')).toBe(compressedMessages + 1000);
     for (const sub of subs) sub.ws.terminate();
+  });
+
+  it('a client compresses what it sends (a 3 KB publish) and the server reads it', async () => {
+    const sub = await open(s.url);
+    await connectAndSubscribe(s, sub, 'carol', 'project:upload');
+    const data = big(9);
+    sub.ws.send(JSON.stringify({ id: 3, method: 'publish', params: { channel: 'project:upload', data } }), { compress: true });
+    await eventually(() => pubs(sub).length === 1, 5000, 'the publication back');
+    expect(frames(sub).find((f) => f['id'] === 3)?.['error']).toBeUndefined();
+    expect(pubs(sub)[0]?.['data']).toEqual(data);
+    sub.ws.close();
+  });
+
+  it('the Node SDK negotiates it, and recovers compressed publications missed while away, once each and in order', async () => {
+    const proxy = await startBlockingProxy(s.port);
+    proxy.allowUpgrades = true;
+    const client = new SwitchboardClient(proxy.url, {
+      getToken: () => s.token({ sub: 'sdk' }),
+      WebSocket,
+      transports: ['websocket'],
+      backoff: { minDelay: 50, maxDelay: 200, shutdownJitter: 50 },
+    });
+    try {
+      const room = client.subscribe<unknown>('project:sdk');
+      const got: unknown[] = [];
+      room.on('publication', (p) => got.push(p.data));
+      client.connect();
+      await waitFor(room, 'subscribed');
+      const compressedBefore = s.server.node.stats.compressedMessages;
+      await publish(s, 'project:sdk', { small: true });
+      await publish(s, 'project:sdk', big(1));
+      await waitUntil(room, 'publication', () => got.length === 2);
+      expect(s.server.node.stats.compressedMessages).toBeGreaterThan(compressedBefore);
+      // Away: upgrades refused until three publications went by.
+      proxy.allowUpgrades = false;
+      const lost = waitFor(client, 'connecting');
+      proxy.cut();
+      await lost;
+      for (let i = 2; i <= 4; i++) await publish(s, 'project:sdk', big(i));
+      const resubscribed = waitFor(room, 'subscribed');
+      proxy.allowUpgrades = true;
+      expect(await resubscribed).toMatchObject({ wasRecovering: true, recovered: true });
+      await publish(s, 'project:sdk', big(5));
+      await waitUntil(room, 'publication', () => got.length >= 6);
+      expect(got).toEqual([{ small: true }, big(1), big(2), big(3), big(4), big(5)]);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
   });
 
   it('a client that does not offer the extension gets the same data uncompressed', async () => {
