@@ -5,6 +5,8 @@
  * With BENCH_SOCKETIO_REDIS (a Redis URL) it runs on `@socket.io/redis-adapter` (ioredis),
  * as a team scaling out to several nodes would: each broadcast is one PUBLISH, and every
  * node delivers it to its local room members; BENCH_PREFIX is the adapter's channel prefix.
+ * With BENCH_DEFLATE=1, compression on (perMessageDeflate with its 1 KB threshold), as
+ * bench/compression.ts runs it.
  */
 import { createServer } from 'node:http';
 import { jwtVerify } from 'jose';
@@ -14,7 +16,11 @@ import { secretFromEnv, serve } from './harness.mjs';
 await serve(async () => {
   const key = new TextEncoder().encode(secretFromEnv());
   const http = createServer();
-  const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false });
+  const io = new Server(http, {
+    transports: ['websocket'],
+    serveClient: false,
+    perMessageDeflate: process.env['BENCH_DEFLATE'] === '1' ? { threshold: 1024 } : false,
+  });
   const redisUrl = process.env['BENCH_SOCKETIO_REDIS'];
   /** @type {Array<{ disconnect(): void }>} */
   const redisClients = [];

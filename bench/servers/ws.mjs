@@ -2,12 +2,14 @@
 /**
  * The floor: a raw `ws` server with naive broadcast — a Set of subscribers per channel
  * and one `send` of the JSON string per subscriber. No auth, no limits, no history.
+ * With BENCH_DEFLATE=1, permessage-deflate with ws's defaults (per-socket compression with
+ * context takeover, 1 KB threshold), as bench/compression.ts runs it.
  */
 import { WebSocketServer } from 'ws';
 import { serve } from './harness.mjs';
 
 await serve(async () => {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: process.env['BENCH_DEFLATE'] === '1' });
   await new Promise((resolve) => wss.once('listening', () => resolve(undefined)));
   /** @type {Map<string, Set<import('ws').WebSocket>>} */
   const channels = new Map();

@@ -54,10 +54,31 @@ const handshakeCases: HandshakeCase[] = [
     headers: { 'sec-websocket-extensions': null },
   },
   {
-    name: 'a valid permessage-deflate offer is declined',
+    name: "a browser's permessage-deflate offer is answered with no context takeover and a 2^10-byte client window",
     request: { extensions: 'permessage-deflate; client_max_window_bits' },
     status: 101,
+    headers: { 'sec-websocket-extensions': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10' },
+  },
+  ...[
+    ['client_max_window_bits=7', 'permessage-deflate; client_max_window_bits=7'],
+    ['client_max_window_bits=16', 'permessage-deflate; client_max_window_bits=16'],
+    ['a duplicated client_max_window_bits', 'permessage-deflate; client_max_window_bits=10; client_max_window_bits=12'],
+    ['a duplicated server_no_context_takeover', 'permessage-deflate; server_no_context_takeover; server_no_context_takeover'],
+    ['server_max_window_bits=9 (below the window the server compresses with)', 'permessage-deflate; server_max_window_bits=9'],
+    ['server_max_window_bits without a value', 'permessage-deflate; server_max_window_bits'],
+    ['an unknown parameter', 'permessage-deflate; x-mode=fast'],
+    ['a flag with a value', 'permessage-deflate; client_no_context_takeover=yes'],
+  ].map(([what, extensions]) => ({
+    name: `an illegal permessage-deflate offer (${what}) is declined: no compression, no refusal`,
+    request: { extensions: extensions as string },
+    status: 101,
     headers: { 'sec-websocket-extensions': null },
+  })),
+  {
+    name: 'of an illegal offer and a legal one, the legal one is answered',
+    request: { extensions: 'permessage-deflate; client_max_window_bits=7, permessage-deflate' },
+    status: 101,
+    headers: { 'sec-websocket-extensions': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover' },
   },
   {
     name: 'subprotocol switchboard.v1.json is selected',
@@ -155,7 +176,7 @@ describe('hostile handshakes', () => {
   });
 
   it('RSV1 after a declined permessage-deflate offer closes with 1002', async () => {
-    const c = await ctx().open({ extensions: 'permessage-deflate' });
+    const c = await ctx().open({ extensions: 'permessage-deflate; client_max_window_bits=7' });
     c.send({ opcode: Op.Text, payload: Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]), rsv: RSV1 });
     await expectClosed(c, 1002);
   });

@@ -155,6 +155,16 @@ const coreShape = {
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level (default info)'),
   /** Browser Origins allowed to open WebSockets ("*" allows all; development mode adds localhost). */
   allowedOrigins: list('browser Origins allowed to connect, comma separated ("*" = any; default none, localhost in development)'),
+  /**
+   * permessage-deflate on WebSocket connections whose client offers it (browsers do; the SDK's
+   * Node transport too): each publication is compressed once for all its subscribers.
+   */
+  compression: z
+    .enum(['off', 'on'])
+    .default('on')
+    .describe('permessage-deflate for WebSocket clients that offer it, each publication compressed once for all subscribers: on or off (default on)'),
+  /** Messages (a turn's frames for one connection, joined) shorter than this go uncompressed, bytes. */
+  compressionThreshold: int(256, 0, 64 * 1024 * 1024, 'with compression on, messages shorter than this are sent uncompressed, bytes'),
 
   auth: z
     .strictObject({

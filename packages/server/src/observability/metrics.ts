@@ -72,6 +72,14 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   mirror('switchboard_bytes_in_total', 'Bytes received in WebSocket messages', () => stats.bytesIn);
   mirror('switchboard_bytes_out_total', 'Bytes sent in WebSocket messages', () => stats.bytesOut);
   mirror('switchboard_publications_total', 'Publications accepted', () => stats.publications);
+  mirror(
+    'switchboard_compressions_total',
+    'Payloads deflated (permessage-deflate): once per payload, however many sockets receive it',
+    () => stats.compressions,
+  );
+  mirror('switchboard_compression_bytes_in_total', 'Bytes of the payloads deflated', () => stats.compressionBytesIn);
+  mirror('switchboard_compression_bytes_out_total', 'Bytes of their deflated segments', () => stats.compressionBytesOut);
+  mirror('switchboard_compressed_messages_total', 'WebSocket messages sent compressed', () => stats.compressedMessages);
   mirrorMap('switchboard_errors_total', 'Reply errors by code', 'code', stats.errors);
   mirrorMap('switchboard_drops_total', 'Dropped frames or connections by reason', 'reason', stats.drops);
   mirrorMap(

@@ -17,6 +17,12 @@ export class NodeStats {
   resyncs = 0;
   /** Open sessions of the fallback transport (Server-Sent Events + POST), counted in the connections too. */
   fallbackSessions = 0;
+  /** permessage-deflate: payloads deflated (once each, however many sockets get them), their bytes before and after. */
+  compressions = 0;
+  compressionBytesIn = 0;
+  compressionBytesOut = 0;
+  /** WebSocket messages sent compressed. */
+  compressedMessages = 0;
 
   error(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);

@@ -5,8 +5,7 @@ import type { ConnectionMeta } from '../core/connection.js';
 import type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
 import type { TimerHandle } from '../core/timer-wheel.js';
-import { WsConnection } from './ws-connection.js';
-import type { FrameCache } from './ws-frames.js';
+import { type Framers, WsConnection } from './ws-connection.js';
 
 /** RFC 6455 §7.4.1: the endpoint received data of a type it cannot accept. */
 const UNSUPPORTED_DATA = 1003;
@@ -35,7 +34,7 @@ class WsEndpointConnection implements EndpointConnection {
     private readonly node: Node,
     private readonly endpoint: Endpoint,
     ws: WebSocket,
-    frames: FrameCache,
+    frames: Framers,
     readonly meta: ConnectionMeta,
   ) {
     this.#conn = new WsConnection(ws, frames, node.wheel);
@@ -134,6 +133,6 @@ class WsEndpointConnection implements EndpointConnection {
 }
 
 /** Hand an accepted socket to a feature's endpoint. */
-export function acceptEndpoint(node: Node, endpoint: Endpoint, ws: WebSocket, frames: FrameCache, meta: ConnectionMeta, request: EndpointRequest): void {
+export function acceptEndpoint(node: Node, endpoint: Endpoint, ws: WebSocket, frames: Framers, meta: ConnectionMeta, request: EndpointRequest): void {
   new WsEndpointConnection(node, endpoint, ws, frames, meta).start(request);
 }

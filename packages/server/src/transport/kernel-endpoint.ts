@@ -3,8 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Client } from '../core/client.js';
 import type { ConnectionMeta } from '../core/connection.js';
 import type { Node } from '../core/node.js';
-import { WsConnection } from './ws-connection.js';
-import type { FrameCache } from './ws-frames.js';
+import { type Framers, WsConnection } from './ws-connection.js';
 
 /** The path of the kernel protocol. */
 export const KERNEL_PATH = '/ws';
@@ -18,7 +17,7 @@ const CLIENT = Symbol('client');
 type ClientSocket = WebSocket & { [CLIENT]: Client };
 
 /** Hand an accepted `/ws` socket to the node as a Client (its handshake deadline is the Client's). */
-export function acceptKernel(node: Node, ws: WebSocket, frames: FrameCache, meta: ConnectionMeta): void {
+export function acceptKernel(node: Node, ws: WebSocket, frames: Framers, meta: ConnectionMeta): void {
   const client = node.accept(new WsConnection(ws, frames, node.wheel), meta);
   (ws as ClientSocket)[CLIENT] = client;
   ws.on('message', onMessage);

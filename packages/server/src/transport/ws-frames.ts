@@ -8,11 +8,13 @@ const FIN_TEXT = 0x81;
 const FIN_BINARY = 0x82;
 const NEWLINE = 0x0a;
 
-function headerLength(length: number): number {
+/** Bytes of the header of a server frame (unmasked) whose payload is `length` bytes. */
+export function headerLength(length: number): number {
   return length < 126 ? 2 : length < 65536 ? 4 : 10;
 }
 
-function writeHeader(out: Buffer, length: number, first = FIN_TEXT): number {
+/** Write a server frame's header (`first`: FIN, RSV and opcode bits); returns its length. */
+export function writeHeader(out: Buffer, length: number, first = FIN_TEXT): number {
   out[0] = first;
   if (length < 126) {
     out[1] = length;

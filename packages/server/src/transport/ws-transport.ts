@@ -6,9 +6,20 @@ import type { Endpoint, EndpointRequest } from '../core/endpoint.js';
 import type { Node } from '../core/node.js';
 import { createError } from '../errors/sb-error.js';
 import { Admission } from './admission.js';
+import { negotiateDeflate } from './deflate-offer.js';
 import { acceptEndpoint } from './endpoint-connection.js';
 import { acceptKernel, KERNEL_PATH, kernelSubprotocol } from './kernel-endpoint.js';
+import type { Framers } from './ws-connection.js';
+import { DeflateFrames } from './ws-deflate.js';
 import { FrameCache } from './ws-frames.js';
+
+/**
+ * `ws`'s permessage-deflate, for reading: it inflates what clients compress (bounded by
+ * maxPayload on the inflated size: 1009) and answers the offer negotiateDeflate chose.
+ * Its own sender never compresses (this server frames its messages itself).
+ */
+const INFLATE_ONLY = { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER } as const;
+const EXTENSIONS = 'sec-websocket-extensions';
 
 function reject(socket: Duplex, status: number, text: string, extra = ''): void {
   if (socket.destroyed) return;
@@ -22,6 +33,8 @@ function reject(socket: Duplex, status: number, text: string, extra = ''): void 
 /** One path the transport upgrades: its `ws` server (subprotocols, size limit) and what takes an accepted socket. */
 interface Route {
   readonly wss: WebSocketServer;
+  /** permessage-deflate is negotiated on this path (the kernel's, with compression on). */
+  readonly compress: boolean;
   accept(ws: WebSocket, req: IncomingMessage, meta: ConnectionMeta): void;
 }
 
@@ -37,7 +50,7 @@ export class WebSocketTransport {
   readonly #routes = new Map<string, Route>();
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
-  readonly #frames = new FrameCache();
+  readonly #frames: Framers;
 
   constructor(
     private readonly node: Node,
@@ -47,9 +60,13 @@ export class WebSocketTransport {
     /** The checks before every upgrade, shared with the other transports. */
     readonly admission = new Admission(node, keepHeaders),
   ) {
+    const { compression, compressionThreshold } = node.config;
+    this.#frames = { plain: new FrameCache(), deflate: compression === 'on' ? new DeflateFrames(node.stats, compressionThreshold) : null };
     const frames = this.#frames;
+    const compress = this.#frames.deflate !== null;
     this.#routes.set(KERNEL_PATH, {
-      wss: this.#server(kernelSubprotocol, node.config.limits.maxMessageBytes),
+      compress,
+      wss: this.#server(kernelSubprotocol, node.config.limits.maxMessageBytes, compress),
       accept: (ws, _req, meta) => acceptKernel(node, ws, frames, meta),
     });
     for (const endpoint of endpoints) this.#add(endpoint);
@@ -62,18 +79,20 @@ export class WebSocketTransport {
     const protocols = endpoint.subprotocols ?? [];
     const select = typeof protocols === 'function' ? protocols : (offered: ReadonlySet<string>) => protocols.find((p) => offered.has(p)) ?? false;
     const node = this.node;
-    const frames = this.#frames;
+    // Features' endpoints send their own formats as they go: uncompressed.
+    const frames: Framers = { plain: this.#frames.plain, deflate: null };
     this.#routes.set(path, {
-      wss: this.#server(select, endpoint.maxMessageBytes ?? node.config.limits.maxMessageBytes),
+      compress: false,
+      wss: this.#server(select, endpoint.maxMessageBytes ?? node.config.limits.maxMessageBytes, false),
       accept: (ws, req, meta) => acceptEndpoint(node, endpoint, ws, frames, meta, endpointRequest(req, ws)),
     });
   }
 
-  #server(select: (offered: ReadonlySet<string>) => string | false, maxPayload: number): WebSocketServer {
+  #server(select: (offered: ReadonlySet<string>) => string | false, maxPayload: number, compress: boolean): WebSocketServer {
     return new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      perMessageDeflate: false,
+      perMessageDeflate: compress ? INFLATE_ONLY : false,
       maxPayload,
       skipUTF8Validation: false,
       handleProtocols: (offered) => select(offered),
@@ -113,6 +132,7 @@ export class WebSocketTransport {
         return;
       }
       if (socket.destroyed) return;
+      if (route.compress) offerOnly(req);
       route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, result.meta));
     });
     return true;
@@ -126,6 +146,13 @@ export class WebSocketTransport {
   probe(origin: string | undefined): ReturnType<Admission['probe']> {
     return this.admission.probe(origin);
   }
+}
+
+/** Leave `ws` the one permessage-deflate offer this server answers, or none (declined: no compression). */
+function offerOnly(req: IncomingMessage): void {
+  const answer = negotiateDeflate(req.headers[EXTENSIONS]);
+  if (answer === null) delete req.headers[EXTENSIONS];
+  else req.headers[EXTENSIONS] = answer;
 }
 
 function endpointRequest(req: IncomingMessage, ws: WebSocket): EndpointRequest {
