@@ -77,12 +77,18 @@ export class TenantQuotas {
 
   /** A quota as it applies to a tenant: stored, else configured, else the global limit (null: none). */
   limit(tenant: string, name: QuotaName): number | null {
-    const own = this.#stored.get(tenant)?.[name] ?? this.host.config.tenants[tenant]?.quotas[name];
+    const own = this.#stored.get(tenant)?.[name] ?? this.#configured(tenant)?.[name];
     if (own !== undefined) return own;
     const l = this.host.config.limits;
     if (name === 'connections') return l.connectionsPerTenant;
     if (name === 'presenceMembers') return l.maxPresenceMembers;
     return null;
+  }
+
+  /** The config file's quotas of a tenant (own keys only: a tenant named `__proto__` or `constructor` is a plain id). */
+  #configured(tenant: string) {
+    const tenants = this.host.config.tenants;
+    return Object.hasOwn(tenants, tenant) ? tenants[tenant]?.quotas : undefined;
   }
 
   connections(tenant: string): number {
@@ -95,7 +101,7 @@ export class TenantQuotas {
 
   sources(tenant: string): QuotaSources {
     const effective = Object.fromEntries(QUOTA_NAMES.map((n) => [n, this.limit(tenant, n)])) as QuotaLimits;
-    return { tenant, config: this.host.config.tenants[tenant]?.quotas ?? {}, stored: this.#stored.get(tenant) ?? {}, effective };
+    return { tenant, config: this.#configured(tenant) ?? {}, stored: this.#stored.get(tenant) ?? {}, effective };
   }
 
   /** Replace a tenant's stored quotas (an empty set removes them); every node follows. */
