@@ -61,6 +61,10 @@ export const ErrorCode = Object.freeze({
   BackendInvalidResponse: def(121, 'backend invalid response'),
   /** Too many calls to the app's backend are in flight on this node; retry later. */
   BackendBusy: def(122, 'backend busy', true),
+  /** The subscription's `filter` is not valid: its shape, or beyond the size, depth or leaf limits; the message names the problem. */
+  InvalidFilter: def(123, 'invalid filter'),
+  /** The publication's `tags` are not valid: too many, a key or value too long, or tags where the namespace allows none. */
+  InvalidTags: def(124, 'invalid tags'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

@@ -31,12 +31,24 @@ export interface PublisherInfo {
   info?: unknown;
 }
 
+/** A publication's tags: a small string map that subscription filters match against. */
+export type Tags = Record<string, string>;
+
+/**
+ * A subscription filter over publication tags. `tags`: every named tag equals the value,
+ * or one of the values of a list (implicit AND); `and`, `or`, `not` combine filters.
+ * Each object has exactly one of the four keys. See docs/protocol.md for the limits.
+ */
+export type Filter = { tags: Record<string, string | string[]> } | { and: Filter[] } | { or: Filter[] } | { not: Filter };
+
 export interface Publication<T = unknown> {
   offset: number;
   data: T;
   /** Server time of publication, Unix milliseconds. */
   time: number;
   info?: PublisherInfo;
+  /** The tags it was published with, if any. */
+  tags?: Tags;
 }
 
 export type PresenceStatus = 'online' | 'away' | 'idle';
@@ -95,6 +107,8 @@ export interface SubscribeParams {
   channel: string;
   /** Ask to recover publications after this position (set on resubscribe). */
   recover?: StreamPosition;
+  /** Deliver only publications whose tags match (live and recovered); offsets then skip. */
+  filter?: Filter;
 }
 export interface SubscribeResult {
   /** The channel's current epoch and last offset. */
@@ -119,6 +133,8 @@ export interface PublishParams {
   data: unknown;
   /** A repeated key within the idempotency window returns the first result and is delivered once. */
   idempotencyKey?: string;
+  /** Tags that subscription filters match against; stored and delivered with the publication. */
+  tags?: Tags;
 }
 export interface PublishResult {
   offset: number;

@@ -2,10 +2,18 @@ import type { Broker, ChannelEvent, StreamPublication } from '../engine/broker.j
 import { ChannelResolver, KEY_SEPARATOR } from './channels.js';
 import { eventPush, publicationPush } from './encode.js';
 
+/** A publication as the hub hands it to every local subscriber: built once per publication, shared by all. */
+export interface Delivery {
+  readonly epoch: string;
+  readonly pub: StreamPublication;
+  /** The `pub` push, encoded once. */
+  readonly bytes: Buffer;
+}
+
 /** A local subscriber the hub hands publications and events to (a Client). */
 export interface Subscriber {
   readonly id: string;
-  deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void;
+  deliverPublication(key: string, delivery: Delivery): void;
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void;
 }
 
@@ -75,8 +83,8 @@ export class Hub<S extends Subscriber = Subscriber> {
   publish(key: string, pub: StreamPublication, epoch: string): void {
     const entry = this.#channels.get(key);
     if (!entry) return;
-    const bytes = publicationPush(ChannelResolver.channelOf(key), pub, epoch);
-    for (const client of entry.clients) client.deliverPublication(key, epoch, pub.offset, bytes);
+    const delivery: Delivery = { epoch, pub, bytes: publicationPush(ChannelResolver.channelOf(key), pub, epoch) };
+    for (const client of entry.clients) client.deliverPublication(key, delivery);
   }
 
   /** Local subscribers of a channel (a copy: the caller may remove them). */

@@ -1,14 +1,16 @@
+import type { Tags } from '@switchboard/protocol';
 import type { ResolvedChannel } from './channels.js';
+import type { Delivery } from './hub.js';
+import type { TagPredicate } from './tag-filter.js';
 
-/** A live publication that arrived while its subscription was recovering. */
-export interface HeldPublication {
-  epoch: string;
-  offset: number;
-  bytes: Buffer;
-}
+export type { Delivery } from './hub.js';
 
-/** Where a publication stands against what a subscription delivered. */
-export type StreamStep = 'next' | 'repeat' | 'gap';
+/**
+ * Where a publication stands against what a subscription delivered: `next` is sent,
+ * `skip` is the next offset but its tags do not match the filter (the position still
+ * advances past it), `repeat` was already passed, `gap` means publications were missed.
+ */
+export type StreamStep = 'next' | 'skip' | 'repeat' | 'gap';
 
 /**
  * One subscription of one connection: its place in the channel's stream, the live
@@ -20,12 +22,16 @@ export class Subscription {
   /** The stream epoch `offset` belongs to (set by the subscribe reply). */
   #epoch = '';
   /** While recovering, live publications wait here, so the reply's publications come first. */
-  #held: HeldPublication[] | null = [];
+  #held: Delivery[] | null = [];
   #present = false;
   #presenceState: string | null = null;
   #presenceSince = 0;
 
-  constructor(readonly ch: ResolvedChannel) {}
+  constructor(
+    readonly ch: ResolvedChannel,
+    /** Only publications whose tags match are sent; null: all. */
+    readonly filter: TagPredicate | null = null,
+  ) {}
 
   get offset(): number {
     return this.#offset;
@@ -56,9 +62,9 @@ export class Subscription {
   }
 
   /** Keep a live publication while the subscribe reply is pending; false once it went out. */
-  hold(epoch: string, offset: number, bytes: Buffer): boolean {
+  hold(delivery: Delivery): boolean {
     if (!this.#held) return false;
-    this.#held.push({ epoch, offset, bytes });
+    this.#held.push(delivery);
     return true;
   }
 
@@ -67,22 +73,30 @@ export class Subscription {
   }
 
   /** Stop holding: the publications held meanwhile, in offset order. */
-  release(): HeldPublication[] {
+  release(): Delivery[] {
     const held = this.#held ?? [];
     this.#held = null;
-    return held.sort((a, b) => a.offset - b.offset);
+    return held.sort((a, b) => a.pub.offset - b.pub.offset);
   }
 
-  /** Take a publication of the stream: the next offset advances, a repeat is ignored, anything else is a gap. */
-  advance(epoch: string, offset: number): StreamStep {
+  /**
+   * Take a publication of the stream: the next offset advances (and is sent if it passes
+   * the filter), a repeat is ignored, anything else is a gap.
+   */
+  advance(epoch: string, offset: number, tags: Tags | undefined): StreamStep {
     if (epoch === this.#epoch) {
       if (offset <= this.#offset) return 'repeat';
       if (offset === this.#offset + 1) {
         this.#offset = offset;
-        return 'next';
+        return this.matches(tags) ? 'next' : 'skip';
       }
     }
     return 'gap';
+  }
+
+  /** Whether a publication passes this subscription's filter (live, held or recovered from history). */
+  matches(tags: Tags | undefined): boolean {
+    return this.filter === null || this.filter(tags);
   }
 
   /** Entered or updated presence; `since` stays the first write's. */
