@@ -1,6 +1,7 @@
 import {
   DisconnectCode,
   ErrorCode,
+  type Filter,
   type HistoryParams,
   type JoinPush,
   type LeavePush,
@@ -16,6 +17,7 @@ import {
   type SubscribeParams,
   type SubscribeResult,
   shouldReconnect,
+  type Tags,
   type UnsubscribePush,
   type UpdatePush,
 } from '@switchboard/protocol';
@@ -39,6 +41,22 @@ export interface HistoryPage<T = unknown> {
   offset: number;
 }
 
+/** Options of `client.subscribe(channel, options)`. */
+export interface SubscribeOptions {
+  /**
+   * Deliver only publications whose tags match (docs/protocol.md, "Tags and filters"). The
+   * offsets of a filtered subscription skip by design; recovery still delivers exactly the
+   * missed publications that match.
+   */
+  filter?: Filter;
+}
+
+/** Options of `publish`. */
+export interface PublishOptions {
+  /** Tags that subscription filters match against; delivered with the publication. */
+  tags?: Tags;
+}
+
 /** Pushes addressed to one channel. */
 export type ChannelPush = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush;
 
@@ -52,9 +70,9 @@ export interface Subscription<T = unknown, P = unknown> extends EventSource<Subs
    * Publish to this channel; queued while offline, delivered once.
    *
    * @example
-   * const { offset } = await sub.publish({ text: 'hello' });
+   * const { offset } = await sub.publish({ text: 'hello' }, { tags: { room: 'ops' } });
    */
-  publish(data: T): Promise<PublishResult>;
+  publish(data: T, options?: PublishOptions): Promise<PublishResult>;
   /**
    * Read the channel's history (waits until subscribed, at most `commandTimeout`).
    *
@@ -122,7 +140,7 @@ export interface SubscriptionHost {
   isConnected(): boolean;
   /** Send a command now. When the connection is gone, `onError` gets ConnectionClosed. */
   request<M extends MethodName>(method: M, params: MethodMap[M][0], callbacks: CommandCallbacks<MethodMap[M][1]>): void;
-  publish(channel: string, data: unknown): Promise<PublishResult>;
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
   /** Forget this subscription (it ended). */
   remove(channel: string, subscription: object): void;
 }
@@ -162,7 +180,11 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #presenceWaiters: Waiter[] = [];
   #info: unknown;
 
-  constructor(channel: string, host: SubscriptionHost) {
+  constructor(
+    channel: string,
+    host: SubscriptionHost,
+    readonly options: SubscribeOptions = {},
+  ) {
     super();
     this.channel = channel;
     this.#host = host;
@@ -262,8 +284,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     }
   }
 
-  publish(data: T): Promise<PublishResult> {
-    return this.#host.publish(this.channel, data);
+  publish(data: T, options?: PublishOptions): Promise<PublishResult> {
+    return this.#host.publish(this.channel, data, options);
   }
 
   async history(options: HistoryOptions = {}): Promise<HistoryPage<T>> {
@@ -315,7 +337,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const gen = ++this.#gen;
     const recover = this.#recoverable && this.#position !== null ? { ...this.#position } : undefined;
     const recovering = wasRecovering || recover !== undefined;
-    const params: SubscribeParams = recover === undefined ? { channel: this.channel } : { channel: this.channel, recover };
+    const { filter } = this.options;
+    const params: SubscribeParams = { channel: this.channel, ...(recover ? { recover } : {}), ...(filter ? { filter } : {}) };
     this.#buffer = [];
     this.#host.request('subscribe', params, {
       onResult: (result) => {
@@ -425,7 +448,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   /**
    * Deliver one publication unless it was already delivered (offset at or below the last
    * seen). One of another epoch, or one that skips offsets, means publications were missed:
-   * subscribe again with recovery rather than deliver across a silent gap.
+   * subscribe again with recovery rather than deliver across a silent gap. A filtered
+   * subscription's offsets skip by design (the server checks the stream for it).
    */
   #deliver(publication: Publication & { epoch?: string }): void {
     if (this.#state !== 'subscribed' || this.#position === null) return;
@@ -436,14 +460,15 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     }
     if (typeof offset === 'number' && offset > 0) {
       if (offset <= this.#position.offset) return;
-      if (offset > this.#position.offset + 1) {
+      if (offset > this.#position.offset + 1 && this.options.filter === undefined) {
         this.#resync();
         return;
       }
       this.#position.offset = offset;
     }
+    const { info, tags } = publication;
     const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };
-    this.emit('publication', publication.info === undefined ? event : { ...event, info: publication.info });
+    this.emit('publication', info === undefined && tags === undefined ? event : { ...event, ...(info ? { info } : {}), ...(tags ? { tags } : {}) });
   }
 
   #setPresence(state: P): Promise<void> {
