@@ -1,8 +1,6 @@
 import {
   DisconnectCode,
   ErrorCode,
-  type Filter,
-  type HistoryParams,
   type JoinPush,
   type LeavePush,
   type MethodMap,
@@ -17,122 +15,24 @@ import {
   type SubscribeParams,
   type SubscribeResult,
   shouldReconnect,
-  type Tags,
   type UnsubscribePush,
   type UpdatePush,
 } from '@switchboard/protocol';
 import { backoffDelay } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
-import { Emitter, type EventSource } from './emitter.js';
+import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { PresenceEvent, SubscriptionEvents, SubscriptionState } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import type { CommandCallbacks } from './pending-commands.js';
 import { SignalThrottle } from './signal-throttle.js';
+import type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription } from './subscription-api.js';
 import { TimerSlot } from './timers.js';
 
-/** Options of `subscription.history()`. */
-export type HistoryOptions = Omit<HistoryParams, 'channel'>;
-
-/** A page of a channel's history. */
-export interface HistoryPage<T = unknown> {
-  publications: Publication<T>[];
-  epoch: string;
-  offset: number;
-}
-
-/** Options of `client.subscribe(channel, options)`. */
-export interface SubscribeOptions {
-  /**
-   * Deliver only publications whose tags match (docs/protocol.md, "Tags and filters"). The
-   * offsets of a filtered subscription skip by design; recovery still delivers exactly the
-   * missed publications that match.
-   */
-  filter?: Filter;
-}
-
-/** Options of `publish`. */
-export interface PublishOptions {
-  /** Tags that subscription filters match against; delivered with the publication. */
-  tags?: Tags;
-}
+export type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription };
 
 /** Pushes addressed to one channel. */
 export type ChannelPush = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush;
-
-/** A channel subscription, created by `client.subscribe(channel)`. */
-export interface Subscription<T = unknown, P = unknown> extends EventSource<SubscriptionEvents<T, P>> {
-  readonly channel: string;
-  readonly state: SubscriptionState;
-  /** What the last subscribe reply said of this subscription (the app's backend, through the subscribe hook), or undefined. */
-  readonly info: unknown;
-  /**
-   * Publish to this channel; queued while offline, delivered once.
-   *
-   * @example
-   * const { offset } = await sub.publish({ text: 'hello' }, { tags: { room: 'ops' } });
-   */
-  publish(data: T, options?: PublishOptions): Promise<PublishResult>;
-  /**
-   * Read the channel's history (waits until subscribed, at most `commandTimeout`).
-   *
-   * @example
-   * const page = await sub.history({ limit: 50, reverse: true });
-   */
-  history(options?: HistoryOptions): Promise<HistoryPage<T>>;
-  /**
-   * Who is present, grouped by user with their devices.
-   *
-   * @example
-   * const members = await sub.presence();
-   * const names = members.map((m) => m.user);
-   */
-  presence(): Promise<PresenceMember<P>[]>;
-  /**
-   * Counts of present users and connections.
-   *
-   * @example
-   * const { users, connections } = await sub.presenceStats();
-   */
-  presenceStats(): Promise<PresenceStatsResult>;
-  /**
-   * Enter presence with a small state object. The SDK remembers it and enters again
-   * after every resubscribe. Resolves once the server has it.
-   *
-   * @example
-   * await sub.enterPresence({ page: '/docs', color: '#f80' });
-   */
-  enterPresence(state: P): Promise<void>;
-  /**
-   * Replace this connection's presence state (same as `enterPresence`).
-   *
-   * @example
-   * await sub.updatePresence({ page: '/settings', color: '#f80' });
-   */
-  updatePresence(state: P): Promise<void>;
-  /**
-   * Leave presence; it is not re-entered on resubscribe.
-   *
-   * @example
-   * await sub.leavePresence();
-   */
-  leavePresence(): Promise<void>;
-  /**
-   * Send an ephemeral signal (typing, cursor). Throttled per key, latest value wins;
-   * dropped, never queued, while not subscribed.
-   *
-   * @example
-   * editor.on('cursor', (pos) => sub.signal('cursor', pos));
-   */
-  signal(key: string, data?: unknown): void;
-  /**
-   * Stop receiving this channel and forget the subscription.
-   *
-   * @example
-   * sub.unsubscribe();
-   */
-  unsubscribe(): void;
-}
 
 /** What a subscription needs from its client. */
 export interface SubscriptionHost {
