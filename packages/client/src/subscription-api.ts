@@ -22,6 +22,12 @@ export interface SubscribeOptions {
    * missed publications that match.
    */
   filter?: Filter;
+  /**
+   * Ask for delta delivery (`'fossil'`): where the namespace allows it (`delta: true`), each
+   * publication that follows the one received last travels as a fossil delta from it; the
+   * SDK rebuilds the full value, so `publication` events are the same either way.
+   */
+  delta?: 'fossil';
 }
 
 /** Options of `publish`. */

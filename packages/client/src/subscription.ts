@@ -20,6 +20,7 @@ import {
 } from '@switchboard/protocol';
 import { backoffDelay } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
+import { DeltaDecoder } from './delta.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { PresenceEvent, SubscriptionEvents, SubscriptionState } from './events.js';
@@ -79,6 +80,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #presence: { state: P } | null = null;
   #presenceWaiters: Waiter[] = [];
   #info: unknown;
+  /** Set while the server delivers this subscription's publications as JSON text and deltas. */
+  #delta: DeltaDecoder | null = null;
 
   constructor(
     channel: string,
@@ -237,8 +240,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const gen = ++this.#gen;
     const recover = this.#recoverable && this.#position !== null ? { ...this.#position } : undefined;
     const recovering = wasRecovering || recover !== undefined;
-    const { filter } = this.options;
-    const params: SubscribeParams = { channel: this.channel, ...(recover ? { recover } : {}), ...(filter ? { filter } : {}) };
+    const { filter, delta } = this.options;
+    const params: SubscribeParams = { channel: this.channel, ...(recover ? { recover } : {}), ...(filter ? { filter } : {}), ...(delta ? { delta } : {}) };
     this.#buffer = [];
     this.#host.request('subscribe', params, {
       onResult: (result) => {
@@ -260,6 +263,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const recovered = wasRecovering && result.recovered === true && this.#position !== null;
     this.#recoverable = result.recoverable === true;
     this.#info = result.info;
+    this.#delta = result.delta === true ? new DeltaDecoder() : null;
     const from = recovered && this.#position !== null ? this.#position.offset : result.offset;
     this.#position = { epoch: result.epoch, offset: from };
     this.#setState('subscribed', reasonOf(ClientCode.Subscribed), {
@@ -351,7 +355,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
    * subscribe again with recovery rather than deliver across a silent gap. A filtered
    * subscription's offsets skip by design (the server checks the stream for it).
    */
-  #deliver(publication: Publication & { epoch?: string }): void {
+  #deliver(publication: Publication & { epoch?: string; push?: 'pub' }): void {
     if (this.#state !== 'subscribed' || this.#position === null) return;
     const { offset, epoch } = publication;
     if (typeof epoch === 'string' && epoch !== this.#position.epoch) {
@@ -364,10 +368,16 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
         this.#resync();
         return;
       }
-      this.#position.offset = offset;
     }
+    // A live push of a delta subscription carries JSON text or a delta; one that cannot be rebuilt is a gap.
+    const data = this.#delta !== null && publication.push === 'pub' ? this.#delta.decode(publication as PubPush) : publication.data;
+    if (data === undefined) {
+      this.#resync();
+      return;
+    }
+    if (typeof offset === 'number' && offset > 0) this.#position.offset = offset;
     const { info, tags } = publication;
-    const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };
+    const event = { channel: this.channel, offset, time: publication.time, data: data as T };
     this.emit('publication', info === undefined && tags === undefined ? event : { ...event, ...(info ? { info } : {}), ...(tags ? { tags } : {}) });
   }
 

@@ -109,6 +109,8 @@ export interface SubscribeParams {
   recover?: StreamPosition;
   /** Deliver only publications whose tags match (live and recovered); offsets then skip. */
   filter?: Filter;
+  /** Ask for delta delivery where the namespace allows it (the reply then says `delta: true`). */
+  delta?: 'fossil';
 }
 export interface SubscribeResult {
   /** The channel's current epoch and last offset. */
@@ -122,6 +124,11 @@ export interface SubscribeResult {
   publications?: Publication[];
   /** Info a feature gave this subscription (the app's backend, through the subscribe hook), if any. */
   info?: unknown;
+  /**
+   * Delta delivery is on: every `pub` push's `data` is a JSON string — the payload's JSON
+   * text, or with `delta: true` the fossil delta from the previous publication's text.
+   */
+  delta?: boolean;
 }
 
 export interface UnsubscribeParams {
@@ -227,6 +234,8 @@ export interface PubPush<T = unknown> extends Publication<T> {
   push: 'pub';
   channel: string;
   epoch: string;
+  /** On a delta subscription: `data` is the fossil delta from the previous publication's JSON text. */
+  delta?: boolean;
 }
 export interface JoinPush {
   push: 'join';

@@ -37,6 +37,11 @@ export const namespaceSchema = z.strictObject({
     .describe('who may subscribe: capability | owner | authenticated (default capability)'),
   /** Whether publications may carry tags and subscriptions may filter on them (off: `108`). */
   tags: bool(true, 'publications may carry tags and subscriptions filter on them'),
+  /**
+   * Whether subscribers may ask for delta delivery (`delta: "fossil"` in subscribe): each
+   * publication that follows the one they received last comes as a fossil delta from it.
+   */
+  delta: bool(false, 'subscribers may receive consecutive publications as fossil deltas'),
   /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
   /**

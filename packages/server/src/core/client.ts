@@ -460,7 +460,7 @@ export class Client implements KernelSession {
     const step = sub.advance(d.epoch, d.pub.offset, d.pub.tags);
     if (step === 'repeat' || step === 'skip') return true;
     if (step === 'next') {
-      this.enqueue(d.bytes);
+      this.enqueue(sub.frameFor(d));
       return true;
     }
     this.node.resubscribe(this, key);

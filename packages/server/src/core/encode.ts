@@ -16,9 +16,10 @@ function extras(pub: StreamPublication): string {
   return pub.tags ? `${info},"tags":${JSON.stringify(pub.tags)}` : info;
 }
 
-export function publicationPush(channel: string, pub: StreamPublication, epoch: string): Buffer {
+/** `{"push":"pub",…}` with the stored data, or other `data` JSON (a delta subscriber's string, `delta` when it is a delta). */
+export function publicationPush(channel: string, pub: StreamPublication, epoch: string, data = pub.data, delta = false): Buffer {
   return Buffer.from(
-    `{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${extras(pub)},"data":${pub.data}}`,
+    `{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${extras(pub)}${delta ? ',"delta":true' : ''},"data":${data}}`,
   );
 }
 

@@ -1,9 +1,9 @@
 import type { Tags } from '@switchboard/protocol';
 import type { ResolvedChannel } from './channels.js';
-import type { Delivery } from './hub.js';
+import type { Delivery } from './delivery.js';
 import type { TagPredicate } from './tag-filter.js';
 
-export type { Delivery } from './hub.js';
+export type { Delivery } from './delivery.js';
 
 /**
  * Where a publication stands against what a subscription delivered: `next` is sent,
@@ -26,11 +26,15 @@ export class Subscription {
   #present = false;
   #presenceState: string | null = null;
   #presenceSince = 0;
+  /** The offset of the last publication this subscription sent live (-1: none yet): a delta needs it to be offset - 1. */
+  #lastSent = -1;
 
   constructor(
     readonly ch: ResolvedChannel,
     /** Only publications whose tags match are sent; null: all. */
     readonly filter: TagPredicate | null = null,
+    /** Delta delivery (fossil): consecutive publications as deltas, others as JSON text strings. */
+    readonly delta = false,
   ) {}
 
   get offset(): number {
@@ -92,6 +96,18 @@ export class Subscription {
       }
     }
     return 'gap';
+  }
+
+  /**
+   * The frame to send for a publication `advance` said is `next`: the shared `pub` push, or
+   * for a delta subscription the delta from the publication it sent last when that is the
+   * previous offset (the full value after a gap, a recovery, a filter skip or at the start).
+   */
+  frameFor(d: Delivery): Buffer {
+    if (!this.delta) return d.bytes;
+    const follows = this.#lastSent === d.pub.offset - 1;
+    this.#lastSent = d.pub.offset;
+    return (follows && d.deltaFrame) || d.textFrame;
   }
 
   /** Whether a publication passes this subscription's filter (live, held or recovered from history). */

@@ -43,6 +43,7 @@ export async function openSubscription(
   channel: string,
   recover: { offset: number; epoch: string } | undefined,
   filterParam?: unknown,
+  deltaParam?: 'fossil',
 ): Promise<Opened> {
   const identity = client.identity as Identity;
   const ch = node.resolve(identity.tenant, channel);
@@ -53,7 +54,9 @@ export async function openSubscription(
   const info = (await node.runHook('beforeSubscribe', { client, channel: ch }))?.info;
   if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
-  const sub = new Subscription(ch, filter);
+  // Negotiated: where the namespace has deltas off, the reply does not say `delta` and data comes as usual.
+  const delta = deltaParam === 'fossil' && ch.options.delta;
+  const sub = new Subscription(ch, filter, delta);
   client.addSubscription(sub);
   const ns = ch.options;
   const recoverable = ns.recovery && ns.historySize > 0;
@@ -78,16 +81,16 @@ export async function openSubscription(
   }
   sub.startAt(page);
   const infoField = info === undefined ? '' : `,"info":${JSON.stringify(info)}`;
-  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}`;
+  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}${delta ? ',"delta":true' : ''}`;
   const json = recovered === undefined ? head : `${head},"recovered":${recovered},"publications":[${pubs}]`;
   return { sub, json, recovered: recovered ?? null };
 }
 
 export const subscribeCommand = kernelCommand({
   method: 'subscribe',
-  params: z.strictObject({ channel: channelParam, recover: positionParam.optional(), filter: z.unknown().optional() }),
+  params: z.strictObject({ channel: channelParam, recover: positionParam.optional(), filter: z.unknown().optional(), delta: z.literal('fossil').optional() }),
   async handler({ client, node }, params) {
-    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover, params.filter);
+    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover, params.filter, params.delta);
     // The reply goes out before the publications that arrived while we read history.
     client.afterReply(() => {
       client.releasePending(sub);
