@@ -6,7 +6,7 @@ import type { WireClient } from './wire.js';
 
 /**
  * Tags and filters from a hostile client: oversized, deeply nested, wrong types, prototype
- * keys, tags where the namespace has them off. Each is a typed reply error (123 InvalidFilter,
+ * keys, tags where the namespace has them off; a delta request of the wrong type. Each is a typed reply error (123 InvalidFilter,
  * 124 InvalidTags, 107 BadRequest, 108 NotAvailable) naming the problem; the connection and
  * its subscriptions keep working, and nothing invalid is stored.
  */
@@ -129,6 +129,12 @@ describe('hostile tags and filters', () => {
     expect(err.code).toBe(tc.code);
     expect(err.message).toContain(tc.says);
     expect(victim.close).toBeNull();
+    await expectFilteredWorks();
+  });
+
+  it.each([['xdelta'], [true], [1], [{ kind: 'fossil' }]])('subscribe with delta %j → 107, the connection keeps working', async (delta) => {
+    const err = replyError(await victim.call('subscribe', { channel: 'project:d', delta }));
+    expect(err.code).toBe(E.BadRequest.code);
     await expectFilteredWorks();
   });
 
