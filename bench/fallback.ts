@@ -11,74 +11,25 @@
  * and in order, and writes bench/results/fallback.json. Bounded: ≤ 2,000 subscribers,
  * ≤ 2,000 publications/s, ≤ 60 s per run, every wait has a deadline.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwitchboardClient, type TransportName } from '@switchboard/client';
 import { mintToken } from '@switchboard/server';
 import WebSocket from 'ws';
+import { intFlag } from './lib/args.js';
+import { cpuMicros, startServer, stopServer, until } from './lib/server-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-function flag(name: string, def: number, max: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i === -1 ? def : Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`--${name}: an integer from 1 to ${max}`);
-  return v;
-}
-
-const SUBSCRIBERS = flag('subscribers', 200, 2000);
-const RATE = flag('rate', 200, 2000);
-const DURATION = flag('duration', 5, 60);
-const ROUNDS = flag('rounds', 2, 5);
+const SUBSCRIBERS = intFlag('subscribers', 200, 2000);
+const RATE = intFlag('rate', 200, 2000);
+const DURATION = intFlag('duration', 5, 60);
+const ROUNDS = intFlag('rounds', 2, 5);
 const TICK_MS = 10;
 const CHANNEL = 'project:fanout';
 const secret = randomBytes(32).toString('hex');
-const TICKS = (process.env['CLK_TCK'] && Number(process.env['CLK_TCK'])) || 100;
-
-/** utime + stime of a process, µs. */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function startServer(): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(join(HERE, 'servers', 'switchboard.mjs'), {
-    env: { ...process.env, BENCH_SECRET: secret },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
-    child.on('message', (m: { type: string; port?: number }) => {
-      if (m.type === 'ready') {
-        clearTimeout(timer);
-        resolve(m.port as number);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-  });
-  return { child, url: `ws://127.0.0.1:${port}/ws` };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.send({ type: 'stop' });
-  const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(hard);
-}
-
 const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 interface Row {
@@ -99,7 +50,7 @@ interface Row {
 }
 
 async function run(transport: TransportName, round: number): Promise<Row> {
-  const { child, url } = await startServer();
+  const { child, url } = await startServer(secret);
   const clients: SwitchboardClient[] = [];
   try {
     const token = await mintToken(secret, { sub: 'bench', tenant: 'bench', caps: { 'project:*': ['subscribe', 'publish'] } });

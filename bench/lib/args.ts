@@ -38,3 +38,11 @@ export class ArgReader {
       });
   }
 }
+
+/** `--name N` from process.argv: an integer from 1 to `max`, or `def` when absent (the small single-server benches). */
+export function intFlag(name: string, def: number, max: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i === -1 ? def : Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`--${name}: an integer from 1 to ${max}`);
+  return v;
+}

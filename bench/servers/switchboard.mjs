@@ -22,6 +22,8 @@ await serve(async () => {
       logLevel: 'silent',
       auth: { secret: secretFromEnv() },
       limits: { ...BENCH_LIMITS },
+      // A bench that needs other namespaces (delta-filters.ts) names them, as JSON.
+      ...(process.env['BENCH_NAMESPACES'] ? { namespaces: JSON.parse(process.env['BENCH_NAMESPACES']) } : {}),
     },
   });
   const { port } = await server.listen();

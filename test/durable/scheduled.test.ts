@@ -92,6 +92,29 @@ describe.each(STORES)('scheduled publications on %s', (store) => {
     device.close();
   });
 
+  it('keeps the tags it was scheduled with: filters match them at delivery; bad tags are refused when scheduling', async () => {
+    const device = await s.device('ann');
+    await device.call('subscribe', { channel: 'project:tagged', filter: { tags: { level: 'warn' } } });
+    const warn = await schedule({ channel: 'project:tagged', data: 'w', tags: { level: 'warn' }, delaySeconds: 5 });
+    expect(warn.tags).toEqual({ level: 'warn' });
+    const info = await schedule({ channel: 'project:tagged', data: 'i', tags: { level: 'info' }, delaySeconds: 5 });
+    const tooLong = await s.api('POST', '/publish', { body: { channel: 'project:tagged', data: 'x', tags: { level: 'v'.repeat(65) }, delaySeconds: 5 } });
+    expectApiError(tooLong, 422, ErrorCode.InvalidTags.code);
+    clock.advance(5_000);
+    await s.server.jobs.poll();
+    await settled(warn.id);
+    await settled(info.id);
+    const pubs = (await history('project:tagged')) as Array<{ data: unknown; tags?: Record<string, string> }>;
+    // Both are due at once: the runner may publish them in either order.
+    expect(pubs.map((p) => [p.data, p.tags]).sort()).toEqual([
+      ['i', { level: 'info' }],
+      ['w', { level: 'warn' }],
+    ]);
+    const got = await device.waitFor((f) => f.push === 'pub' && f['channel'] === 'project:tagged', 5000);
+    expect([got['data'], got['tags']]).toEqual(['w', { level: 'warn' }]);
+    device.close();
+  });
+
   it('delaySeconds counts from now; Unix milliseconds are a publishAt too', async () => {
     const a = await schedule({ channel: 'project:delay', data: 'a', delaySeconds: 30 });
     expect(a.publishAt).toBe(clock.now() + 30_000);

@@ -9,6 +9,7 @@ import {
   parseChannel,
   type ServerFrame,
   shouldReconnect,
+  type Tags,
 } from '@switchboard/protocol';
 import { backoffDelay, shutdownJitter } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
@@ -25,7 +26,7 @@ import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
 import { refusalReason } from './refusal-probe.js';
 import { callRpc } from './rpc.js';
 import { applySubscribePush, resumePositions } from './server-subscriptions.js';
-import { type ChannelPush, ChannelSubscription, type Subscription, type SubscriptionHost } from './subscription.js';
+import { type ChannelPush, ChannelSubscription, type PublishOptions, type SubscribeOptions, type Subscription, type SubscriptionHost } from './subscription.js';
 import { TimerSlot } from './timers.js';
 import { TokenRefresher } from './token-refresher.js';
 import { TransportChoice } from './transport-choice.js';
@@ -34,6 +35,7 @@ import { TransportChoice } from './transport-choice.js';
 interface QueuedPublish {
   channel: string;
   data: unknown;
+  tags?: Tags | undefined;
   idempotencyKey: string;
   resolve(result: PublishResult): void;
   reject(error: SwitchboardError): void;
@@ -122,7 +124,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       options: this.#options,
       isConnected: () => this.#state === 'connected',
       request: (method, params, callbacks) => this.#request(method, params, callbacks),
-      publish: (channel, data) => this.publish(channel, data),
+      publish: (channel, data, options) => this.publish(channel, data, options),
       remove: (channel, subscription) => {
         if (this.#subs.get(channel) === subscription) this.#subs.delete(channel);
       },
@@ -188,17 +190,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   /**
    * Subscribe to a channel, or return the existing subscription for it. Works in any
    * state: the subscribe is sent once connected, and again (with recovery) after reconnects.
+   * With `filter`, only publications whose tags match arrive (their offsets skip).
    *
    * @example
    * const sub = client.subscribe<{ text: string }>('chat:lobby');
    * sub.on('publication', (p) => append(p.data.text));
    * sub.on('subscribed', (e) => { if (e.wasRecovering && !e.recovered) reloadMessages(); });
+   * const alerts = client.subscribe('project:42', { filter: { tags: { level: ['warn', 'error'] } } });
    */
-  subscribe<T = unknown, P = unknown>(channel: string): Subscription<T, P> {
+  subscribe<T = unknown, P = unknown>(channel: string, options: SubscribeOptions = {}): Subscription<T, P> {
     if (parseChannel(channel) === null) throw SwitchboardError.of(ErrorCode.InvalidChannel, channel);
     let sub = this.#subs.get(channel);
     if (sub === undefined) {
-      sub = new ChannelSubscription(channel, this.#host);
+      sub = new ChannelSubscription(channel, this.#host, options);
       this.#subs.set(channel, sub);
       sub.start();
     }
@@ -218,15 +222,16 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   /**
    * Publish to a channel. While not connected the publish waits in the offline queue
    * (bounded by `offlineQueue.maxSize`); every publish carries an idempotency key that
-   * survives reconnects, so a retried publish is delivered once.
+   * survives reconnects, so a retried publish is delivered once. `tags` are what
+   * subscription filters match against.
    *
    * @example
-   * const { offset } = await client.publish('project:42', { type: 'renamed', name: 'Apollo' });
+   * const { offset } = await client.publish('project:42', { type: 'renamed', name: 'Apollo' }, { tags: { kind: 'rename' } });
    */
-  publish<T>(channel: string, data: T): Promise<PublishResult> {
+  publish<T>(channel: string, data: T, options: PublishOptions = {}): Promise<PublishResult> {
     if (parseChannel(channel) === null) return Promise.reject(SwitchboardError.of(ErrorCode.InvalidChannel, channel));
     return new Promise((resolve, reject) => {
-      const item: QueuedPublish = { channel, data, idempotencyKey: this.#options.createId(), resolve, reject };
+      const item: QueuedPublish = { channel, data, tags: options.tags, idempotencyKey: this.#options.createId(), resolve, reject };
       if (this.#state === 'connected' && this.#publishOpen && this.#queue.size === 0) this.#sendPublish(item);
       else if (!this.#queue.push(item)) reject(SwitchboardError.of(ClientCode.OfflineQueueFull, `max ${this.#queue.maxSize}`));
     });
@@ -433,7 +438,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   #sendPublish(item: QueuedPublish): void {
-    const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey };
+    const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, ...(item.tags ? { tags: item.tags } : {}) };
     this.#request('publish', params, { onResult: item.resolve, onError: item.reject }, this.#options.commandTimeout, item);
   }
 

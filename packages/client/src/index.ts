@@ -1,4 +1,5 @@
 export type {
+  Filter,
   PresenceDevice,
   PresenceMember,
   PresenceStatsResult,
@@ -7,6 +8,7 @@ export type {
   PublisherInfo,
   PublishResult,
   StreamPosition,
+  Tags,
 } from '@switchboard/protocol';
 // The wire contract, from its single source.
 export { DisconnectCode, ErrorCode, shouldReconnect } from '@switchboard/protocol';
@@ -37,7 +39,7 @@ export type {
 // `@switchboard/client/activity`), so an app that uses neither does not ship them.
 export type { ClientModule, FeatureHost, FeatureHostEvents } from './feature-module.js';
 export type { ClientOptions, FetchLike, TransportName } from './options.js';
-export type { HistoryOptions, HistoryPage, Subscription } from './subscription.js';
+export type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription } from './subscription.js';
 export type { Timers } from './timers.js';
 export type {
   SocketCloseEvent,

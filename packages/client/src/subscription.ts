@@ -1,7 +1,6 @@
 import {
   DisconnectCode,
   ErrorCode,
-  type HistoryParams,
   type JoinPush,
   type LeavePush,
   type MethodMap,
@@ -21,100 +20,20 @@ import {
 } from '@switchboard/protocol';
 import { backoffDelay } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
-import { Emitter, type EventSource } from './emitter.js';
+import { DeltaDecoder } from './delta.js';
+import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { PresenceEvent, SubscriptionEvents, SubscriptionState } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import type { CommandCallbacks } from './pending-commands.js';
 import { SignalThrottle } from './signal-throttle.js';
+import type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription } from './subscription-api.js';
 import { TimerSlot } from './timers.js';
 
-/** Options of `subscription.history()`. */
-export type HistoryOptions = Omit<HistoryParams, 'channel'>;
-
-/** A page of a channel's history. */
-export interface HistoryPage<T = unknown> {
-  publications: Publication<T>[];
-  epoch: string;
-  offset: number;
-}
+export type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription };
 
 /** Pushes addressed to one channel. */
 export type ChannelPush = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush;
-
-/** A channel subscription, created by `client.subscribe(channel)`. */
-export interface Subscription<T = unknown, P = unknown> extends EventSource<SubscriptionEvents<T, P>> {
-  readonly channel: string;
-  readonly state: SubscriptionState;
-  /** What the last subscribe reply said of this subscription (the app's backend, through the subscribe hook), or undefined. */
-  readonly info: unknown;
-  /**
-   * Publish to this channel; queued while offline, delivered once.
-   *
-   * @example
-   * const { offset } = await sub.publish({ text: 'hello' });
-   */
-  publish(data: T): Promise<PublishResult>;
-  /**
-   * Read the channel's history (waits until subscribed, at most `commandTimeout`).
-   *
-   * @example
-   * const page = await sub.history({ limit: 50, reverse: true });
-   */
-  history(options?: HistoryOptions): Promise<HistoryPage<T>>;
-  /**
-   * Who is present, grouped by user with their devices.
-   *
-   * @example
-   * const members = await sub.presence();
-   * const names = members.map((m) => m.user);
-   */
-  presence(): Promise<PresenceMember<P>[]>;
-  /**
-   * Counts of present users and connections.
-   *
-   * @example
-   * const { users, connections } = await sub.presenceStats();
-   */
-  presenceStats(): Promise<PresenceStatsResult>;
-  /**
-   * Enter presence with a small state object. The SDK remembers it and enters again
-   * after every resubscribe. Resolves once the server has it.
-   *
-   * @example
-   * await sub.enterPresence({ page: '/docs', color: '#f80' });
-   */
-  enterPresence(state: P): Promise<void>;
-  /**
-   * Replace this connection's presence state (same as `enterPresence`).
-   *
-   * @example
-   * await sub.updatePresence({ page: '/settings', color: '#f80' });
-   */
-  updatePresence(state: P): Promise<void>;
-  /**
-   * Leave presence; it is not re-entered on resubscribe.
-   *
-   * @example
-   * await sub.leavePresence();
-   */
-  leavePresence(): Promise<void>;
-  /**
-   * Send an ephemeral signal (typing, cursor). Throttled per key, latest value wins;
-   * dropped, never queued, while not subscribed.
-   *
-   * @example
-   * editor.on('cursor', (pos) => sub.signal('cursor', pos));
-   */
-  signal(key: string, data?: unknown): void;
-  /**
-   * Stop receiving this channel and forget the subscription.
-   *
-   * @example
-   * sub.unsubscribe();
-   */
-  unsubscribe(): void;
-}
 
 /** What a subscription needs from its client. */
 export interface SubscriptionHost {
@@ -122,7 +41,7 @@ export interface SubscriptionHost {
   isConnected(): boolean;
   /** Send a command now. When the connection is gone, `onError` gets ConnectionClosed. */
   request<M extends MethodName>(method: M, params: MethodMap[M][0], callbacks: CommandCallbacks<MethodMap[M][1]>): void;
-  publish(channel: string, data: unknown): Promise<PublishResult>;
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
   /** Forget this subscription (it ended). */
   remove(channel: string, subscription: object): void;
 }
@@ -161,8 +80,14 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #presence: { state: P } | null = null;
   #presenceWaiters: Waiter[] = [];
   #info: unknown;
+  /** Set while the server delivers this subscription's publications as JSON text and deltas. */
+  #delta: DeltaDecoder | null = null;
 
-  constructor(channel: string, host: SubscriptionHost) {
+  constructor(
+    channel: string,
+    host: SubscriptionHost,
+    readonly options: SubscribeOptions = {},
+  ) {
     super();
     this.channel = channel;
     this.#host = host;
@@ -262,8 +187,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     }
   }
 
-  publish(data: T): Promise<PublishResult> {
-    return this.#host.publish(this.channel, data);
+  publish(data: T, options?: PublishOptions): Promise<PublishResult> {
+    return this.#host.publish(this.channel, data, options);
   }
 
   async history(options: HistoryOptions = {}): Promise<HistoryPage<T>> {
@@ -315,7 +240,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const gen = ++this.#gen;
     const recover = this.#recoverable && this.#position !== null ? { ...this.#position } : undefined;
     const recovering = wasRecovering || recover !== undefined;
-    const params: SubscribeParams = recover === undefined ? { channel: this.channel } : { channel: this.channel, recover };
+    const { filter, delta } = this.options;
+    const params: SubscribeParams = { channel: this.channel, ...(recover ? { recover } : {}), ...(filter ? { filter } : {}), ...(delta ? { delta } : {}) };
     this.#buffer = [];
     this.#host.request('subscribe', params, {
       onResult: (result) => {
@@ -337,6 +263,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const recovered = wasRecovering && result.recovered === true && this.#position !== null;
     this.#recoverable = result.recoverable === true;
     this.#info = result.info;
+    this.#delta = result.delta === true ? new DeltaDecoder() : null;
     const from = recovered && this.#position !== null ? this.#position.offset : result.offset;
     this.#position = { epoch: result.epoch, offset: from };
     this.#setState('subscribed', reasonOf(ClientCode.Subscribed), {
@@ -425,9 +352,10 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   /**
    * Deliver one publication unless it was already delivered (offset at or below the last
    * seen). One of another epoch, or one that skips offsets, means publications were missed:
-   * subscribe again with recovery rather than deliver across a silent gap.
+   * subscribe again with recovery rather than deliver across a silent gap. A filtered
+   * subscription's offsets skip by design (the server checks the stream for it).
    */
-  #deliver(publication: Publication & { epoch?: string }): void {
+  #deliver(publication: Publication & { epoch?: string; push?: 'pub' }): void {
     if (this.#state !== 'subscribed' || this.#position === null) return;
     const { offset, epoch } = publication;
     if (typeof epoch === 'string' && epoch !== this.#position.epoch) {
@@ -436,14 +364,21 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     }
     if (typeof offset === 'number' && offset > 0) {
       if (offset <= this.#position.offset) return;
-      if (offset > this.#position.offset + 1) {
+      if (offset > this.#position.offset + 1 && this.options.filter === undefined) {
         this.#resync();
         return;
       }
-      this.#position.offset = offset;
     }
-    const event = { channel: this.channel, offset, time: publication.time, data: publication.data as T };
-    this.emit('publication', publication.info === undefined ? event : { ...event, info: publication.info });
+    // A live push of a delta subscription carries JSON text or a delta; one that cannot be rebuilt is a gap.
+    const data = this.#delta !== null && publication.push === 'pub' ? this.#delta.decode(publication as PubPush) : publication.data;
+    if (data === undefined) {
+      this.#resync();
+      return;
+    }
+    if (typeof offset === 'number' && offset > 0) this.#position.offset = offset;
+    const { info, tags } = publication;
+    const event = { channel: this.channel, offset, time: publication.time, data: data as T };
+    this.emit('publication', info === undefined && tags === undefined ? event : { ...event, ...(info ? { info } : {}), ...(tags ? { tags } : {}) });
   }
 
   #setPresence(state: P): Promise<void> {

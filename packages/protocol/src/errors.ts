@@ -65,6 +65,10 @@ export const ErrorCode = Object.freeze({
   InvalidSchedule: def(123, 'invalid schedule'),
   /** The scheduled publication is no longer pending (delivered, being delivered, failed or cancelled): it cannot be cancelled. */
   NotPending: def(124, 'not pending'),
+  /** The subscription's `filter` is not valid: its shape, or beyond the size, depth or leaf limits; the message names the problem. */
+  InvalidFilter: def(125, 'invalid filter'),
+  /** The publication's `tags` are not valid: too many, a key or value too long, or tags where the namespace allows none. */
+  InvalidTags: def(126, 'invalid tags'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

@@ -31,12 +31,24 @@ export interface PublisherInfo {
   info?: unknown;
 }
 
+/** A publication's tags: a small string map that subscription filters match against. */
+export type Tags = Record<string, string>;
+
+/**
+ * A subscription filter over publication tags. `tags`: every named tag equals the value,
+ * or one of the values of a list (implicit AND); `and`, `or`, `not` combine filters.
+ * Each object has exactly one of the four keys. See docs/protocol.md for the limits.
+ */
+export type Filter = { tags: Record<string, string | string[]> } | { and: Filter[] } | { or: Filter[] } | { not: Filter };
+
 export interface Publication<T = unknown> {
   offset: number;
   data: T;
   /** Server time of publication, Unix milliseconds. */
   time: number;
   info?: PublisherInfo;
+  /** The tags it was published with, if any. */
+  tags?: Tags;
 }
 
 export type PresenceStatus = 'online' | 'away' | 'idle';
@@ -95,6 +107,10 @@ export interface SubscribeParams {
   channel: string;
   /** Ask to recover publications after this position (set on resubscribe). */
   recover?: StreamPosition;
+  /** Deliver only publications whose tags match (live and recovered); offsets then skip. */
+  filter?: Filter;
+  /** Ask for delta delivery where the namespace allows it (the reply then says `delta: true`). */
+  delta?: 'fossil';
 }
 export interface SubscribeResult {
   /** The channel's current epoch and last offset. */
@@ -108,6 +124,11 @@ export interface SubscribeResult {
   publications?: Publication[];
   /** Info a feature gave this subscription (the app's backend, through the subscribe hook), if any. */
   info?: unknown;
+  /**
+   * Delta delivery is on: every `pub` push's `data` is a JSON string — the payload's JSON
+   * text, or with `delta: true` the fossil delta from the previous publication's text.
+   */
+  delta?: boolean;
 }
 
 export interface UnsubscribeParams {
@@ -119,6 +140,8 @@ export interface PublishParams {
   data: unknown;
   /** A repeated key within the idempotency window returns the first result and is delivered once. */
   idempotencyKey?: string;
+  /** Tags that subscription filters match against; stored and delivered with the publication. */
+  tags?: Tags;
 }
 export interface PublishResult {
   offset: number;
@@ -211,6 +234,8 @@ export interface PubPush<T = unknown> extends Publication<T> {
   push: 'pub';
   channel: string;
   epoch: string;
+  /** On a delta subscription: `data` is the fossil delta from the previous publication's JSON text. */
+  delta?: boolean;
 }
 export interface JoinPush {
   push: 'join';

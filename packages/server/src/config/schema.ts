@@ -35,6 +35,13 @@ export const namespaceSchema = z.strictObject({
     .enum(['capability', 'owner', 'authenticated'])
     .default('capability')
     .describe('who may subscribe: capability | owner | authenticated (default capability)'),
+  /** Whether publications may carry tags and subscriptions may filter on them (off: `108`). */
+  tags: bool(true, 'publications may carry tags and subscriptions filter on them'),
+  /**
+   * Whether subscribers may ask for delta delivery (`delta: "fossil"` in subscribe): each
+   * publication that follows the one they received last comes as a fossil delta from it.
+   */
+  delta: bool(false, 'subscribers may receive consecutive publications as fossil deltas'),
   /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
   /**
@@ -245,6 +252,11 @@ const coreShape = {
       maxIdleStreams: int(100_000, 100, 100_000_000, 'channel streams kept that never had a publication and have no subscriber (oldest forgotten first)'),
       maxRecovery: int(1000, 1, 100_000, 'most publications recovered on resubscribe (beyond: recovered false)'),
       maxJsonDepth: int(32, 2, 1000, 'deepest nesting accepted in a frame'),
+      maxTags: int(16, 0, 256, 'tags per publication'),
+      maxTagLength: int(64, 1, 1024, 'longest tag name or value, characters'),
+      maxFilterBytes: int(2048, 64, 65536, 'largest subscription filter, bytes of JSON'),
+      maxFilterDepth: int(4, 1, 16, 'deepest nesting of and / or / not in a subscription filter'),
+      maxFilterLeaves: int(32, 1, 1024, 'most tag values a subscription filter compares'),
       httpBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest HTTP request body, bytes'),
       httpBatchSize: int(100, 1, 10_000, 'largest HTTP batch (publications or channels)'),
       queueSignalDropBytes: int(262_144, 1024, 1 << 30, 'bytes buffered for a connection above which signals are dropped'),

@@ -7,7 +7,7 @@ import type { Connection, ConnectionMeta } from './connection.js';
 import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
 import { identityExpired } from './identity-renewal.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
-import type { Subscription } from './subscription.js';
+import type { Delivery, Subscription } from './subscription.js';
 import type { TrafficCounter } from './tenant-views.js';
 import type { TimerHandle } from './timer-wheel.js';
 
@@ -449,18 +449,18 @@ export class Client implements KernelSession {
    * dropped, and anything else (another epoch, a skipped offset) means this subscription
    * missed publications: it is told to resubscribe instead of receiving a silent gap.
    */
-  deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void {
+  deliverPublication(key: string, d: Delivery): void {
     const sub = this.#subs.get(key);
-    if (!sub || sub.hold(epoch, offset, bytes)) return;
-    this.#deliverInOrder(key, sub, epoch, offset, bytes);
+    if (!sub || sub.hold(d)) return;
+    this.#deliverInOrder(key, sub, d);
   }
 
-  /** Whether the subscription is still in step with its stream after this publication. */
-  #deliverInOrder(key: string, sub: Subscription, epoch: string, offset: number, bytes: Buffer): boolean {
-    const step = sub.advance(epoch, offset);
-    if (step === 'repeat') return true;
+  /** Whether the subscription is still in step with its stream after this publication (a filtered-out one included). */
+  #deliverInOrder(key: string, sub: Subscription, d: Delivery): boolean {
+    const step = sub.advance(d.epoch, d.pub.offset, d.pub.tags);
+    if (step === 'repeat' || step === 'skip') return true;
     if (step === 'next') {
-      this.enqueue(bytes);
+      this.enqueue(sub.frameFor(d));
       return true;
     }
     this.node.resubscribe(this, key);
@@ -478,7 +478,7 @@ export class Client implements KernelSession {
     const held = sub.release();
     if (this.#subs.get(sub.ch.key) !== sub) return;
     for (const p of held) {
-      if (!this.#deliverInOrder(sub.ch.key, sub, p.epoch, p.offset, p.bytes)) return;
+      if (!this.#deliverInOrder(sub.ch.key, sub, p)) return;
     }
   }
 

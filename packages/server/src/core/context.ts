@@ -1,4 +1,4 @@
-import type { DisconnectInfo, PresenceMember, PresenceStatus } from '@switchboard/protocol';
+import type { DisconnectInfo, PresenceMember, PresenceStatus, Tags } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Identity } from '../auth/token-verifier.js';
@@ -26,6 +26,8 @@ export interface PublishRequest {
   client?: SessionContext | null;
   /** A shared rate bucket the publish takes a token from, in the same step (111 when empty). */
   rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
+  /** Tags that subscription filters match against (limits checked: 124; 108 where the namespace has tags off). */
+  tags?: Tags;
 }
 
 export interface HistoryRequest {

@@ -7,14 +7,19 @@ import type { ChannelEvent, HistoryPage, StreamPublication } from '../engine/bro
 
 /** `{"offset":…,"time":…,"info":…,"data":…}` */
 export function publicationJson(pub: StreamPublication): string {
-  const info = pub.info ? `,"info":${JSON.stringify(pub.info)}` : '';
-  return `{"offset":${pub.offset},"time":${pub.time}${info},"data":${pub.data}}`;
+  return `{"offset":${pub.offset},"time":${pub.time}${extras(pub)},"data":${pub.data}}`;
 }
 
-export function publicationPush(channel: string, pub: StreamPublication, epoch: string): Buffer {
+/** The optional fields of a publication: `,"info":…` and `,"tags":…` when it has them. */
+function extras(pub: StreamPublication): string {
   const info = pub.info ? `,"info":${JSON.stringify(pub.info)}` : '';
+  return pub.tags ? `${info},"tags":${JSON.stringify(pub.tags)}` : info;
+}
+
+/** `{"push":"pub",…}` with the stored data, or other `data` JSON (a delta subscriber's string, `delta` when it is a delta). */
+export function publicationPush(channel: string, pub: StreamPublication, epoch: string, data = pub.data, delta = false): Buffer {
   return Buffer.from(
-    `{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${info},"data":${pub.data}}`,
+    `{"push":"pub","channel":${JSON.stringify(channel)},"offset":${pub.offset},"epoch":${JSON.stringify(epoch)},"time":${pub.time}${extras(pub)}${delta ? ',"delta":true' : ''},"data":${data}}`,
   );
 }
 

@@ -1,11 +1,12 @@
 import type { Broker, ChannelEvent, StreamPublication } from '../engine/broker.js';
 import { ChannelResolver, KEY_SEPARATOR } from './channels.js';
+import { Delivery } from './delivery.js';
 import { eventPush, publicationPush } from './encode.js';
 
 /** A local subscriber the hub hands publications and events to (a Client). */
 export interface Subscriber {
   readonly id: string;
-  deliverPublication(key: string, epoch: string, offset: number, bytes: Buffer): void;
+  deliverPublication(key: string, delivery: Delivery): void;
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void;
 }
 
@@ -13,6 +14,10 @@ interface Entry<S extends Subscriber> {
   clients: Set<S>;
   /** Resolves once the broker delivers this channel to this node. */
   ready: Promise<void>;
+  /** The last publication delivered here, the base of the next one's delta. */
+  lastEpoch: string;
+  lastOffset: number;
+  lastData: string;
 }
 
 /**
@@ -30,7 +35,7 @@ export class Hub<S extends Subscriber = Subscriber> {
   async add(key: string, client: S): Promise<void> {
     let entry = this.#channels.get(key);
     if (!entry) {
-      const created: Entry<S> = { clients: new Set(), ready: this.broker.subscribe(key) };
+      const created: Entry<S> = { clients: new Set(), ready: this.broker.subscribe(key), lastEpoch: '', lastOffset: 0, lastData: '' };
       entry = created;
       this.#channels.set(key, created);
       created.ready.catch(() => {
@@ -75,8 +80,13 @@ export class Hub<S extends Subscriber = Subscriber> {
   publish(key: string, pub: StreamPublication, epoch: string): void {
     const entry = this.#channels.get(key);
     if (!entry) return;
-    const bytes = publicationPush(ChannelResolver.channelOf(key), pub, epoch);
-    for (const client of entry.clients) client.deliverPublication(key, epoch, pub.offset, bytes);
+    const channel = ChannelResolver.channelOf(key);
+    const follows = entry.lastEpoch === epoch && entry.lastOffset === pub.offset - 1;
+    const delivery = new Delivery(channel, epoch, pub, publicationPush(channel, pub, epoch), follows ? entry.lastData : null);
+    entry.lastEpoch = epoch;
+    entry.lastOffset = pub.offset;
+    entry.lastData = pub.data;
+    for (const client of entry.clients) client.deliverPublication(key, delivery);
   }
 
   /** Local subscribers of a channel (a copy: the caller may remove them). */

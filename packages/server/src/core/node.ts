@@ -27,7 +27,8 @@ import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
-import { deviceOf, groupPresence, publisherInfo } from './presence.js';
+import { deviceOf, groupPresence } from './presence.js';
+import { publishOptions } from './publish-options.js';
 import type { Subscription } from './subscription.js';
 import { TenantQuotas } from './tenant-quotas.js';
 import { TenantViews } from './tenant-views.js';
@@ -301,6 +302,7 @@ export class Node implements ClientHost {
   async publish(ch: ResolvedChannel, text: string, req: PublishRequest = {}): Promise<PublishOutcome> {
     let data = text;
     if (this.#draining) throw new ReplyError(ErrorCode.Unavailable, 'shutting down');
+    const options = publishOptions(ch, req, this.config);
     const client = req.client ?? null;
     const turn = client instanceof Client ? client.submitTurn() : undefined;
     try {
@@ -314,15 +316,6 @@ export class Node implements ClientHost {
       turn?.done();
       throw err;
     }
-    const ns = ch.options;
-    const options = {
-      historySize: ns.historySize,
-      historyTtl: ns.historyTtl,
-      idempotencyTtl: this.config.timeouts.idempotency,
-      ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
-      ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
-      ...(ns.publisherInfo && client?.identity ? { info: publisherInfo(client.identity, client.id) } : {}),
-    };
     // The engine call is issued synchronously here: the next publish of this connection follows it.
     const pending = this.engine.broker.publish(ch.key, data, options);
     turn?.done();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ErrorCode } from '@switchboard/protocol';
+import { ErrorCode, type Tags } from '@switchboard/protocol';
 import { ReplyError } from '../errors/reply-error.js';
 import { storageCall } from '../storage/failures.js';
 import { newId } from '../storage/ids.js';
@@ -8,6 +8,7 @@ import type { Job } from '../storage/job-store.js';
 import { decodeCursor, encodeCursor } from '../storage/paging.js';
 import type { JobStatus } from '../storage/tables.js';
 import type { NodeContext } from './context.js';
+import { checkTags } from './tag-filter.js';
 
 /** The job kind of scheduled publications (features' kinds are `<feature>.<kind>`). */
 export const PUBLISH_JOB = 'publish';
@@ -23,6 +24,8 @@ export interface ScheduledPublication {
   data: unknown;
   /** Unix ms it is (or was) due. */
   publishAt: number;
+  /** The tags it is published with, if any. */
+  tags?: Tags;
   status: ScheduledStatus;
   attempts: number;
   createdAt: number;
@@ -36,6 +39,7 @@ interface Payload {
   channel: string;
   data: unknown;
   publishAt: number;
+  tags?: Tags;
 }
 
 const STATUS_OF: Record<JobStatus, ScheduledStatus> = { pending: 'pending', running: 'running', done: 'delivered', failed: 'failed', cancelled: 'cancelled' };
@@ -48,6 +52,7 @@ function view(job: Job): ScheduledPublication {
     channel: p.channel,
     data: p.data,
     publishAt: p.publishAt,
+    ...(p.tags ? { tags: p.tags } : {}),
     status: STATUS_OF[job.status],
     attempts: job.attempts,
     createdAt: job.createdAt,
@@ -79,17 +84,25 @@ export class ScheduledPublications {
    * Schedule `data` on `channel` at `at` (Unix ms). The channel, size and payload schema are
    * checked now and again at delivery. With `key`, a repeat answers the first schedule.
    */
-  async schedule(tenant: string, channel: string, data: unknown, at: number, key?: string): Promise<{ scheduled: ScheduledPublication; created: boolean }> {
+  async schedule(
+    tenant: string,
+    channel: string,
+    data: unknown,
+    at: number,
+    key?: string,
+    tags?: Tags,
+  ): Promise<{ scheduled: ScheduledPublication; created: boolean }> {
     const ch = this.node.resolve(tenant, channel);
     const text = JSON.stringify(data);
     this.node.checkPublicationSize(ch, text);
     this.node.checkPayload(ch, 'publication', data);
+    if (tags !== undefined) checkTags(ch, tags, this.node.limits);
     const now = this.node.now();
     if (at < now - SCHEDULE_PAST_TOLERANCE) throw new ReplyError(ErrorCode.InvalidSchedule, `publishAt ${new Date(at).toISOString()} is in the past`);
     const ahead = this.node.limits.maxScheduleAhead;
     if (at > now + ahead) throw new ReplyError(ErrorCode.InvalidSchedule, `publishAt is more than limits.maxScheduleAhead (${ahead} ms) ahead`);
     const id = key === undefined ? newId('pub', now) : `pub_${createHash('sha256').update(`${tenant}\n${key}`).digest('hex').slice(0, 40)}`;
-    const payload: Payload = { channel, data, publishAt: at };
+    const payload: Payload = { channel, data, publishAt: at, ...(tags !== undefined ? { tags } : {}) };
     const stored = await this.#storage(this.jobs.add({ kind: PUBLISH_JOB, tenant, id, payload, dueAt: at, cap: this.node.limits.maxScheduledPerTenant }));
     if (stored === 'full')
       throw new ReplyError(ErrorCode.LimitExceeded, `${this.node.limits.maxScheduledPerTenant} scheduled publications pending (limits.maxScheduledPerTenant)`);
@@ -132,7 +145,7 @@ export class ScheduledPublications {
     const text = JSON.stringify(p.data);
     this.node.checkPublicationSize(ch, text);
     this.node.checkPayload(ch, 'publication', p.data);
-    const outcome = await this.node.publish(ch, text, { idempotencyKey: job.id });
+    const outcome = await this.node.publish(ch, text, { idempotencyKey: job.id, ...(p.tags ? { tags: p.tags } : {}) });
     return { offset: outcome.offset, epoch: outcome.epoch };
   }
 

@@ -1,14 +1,16 @@
+import type { Tags } from '@switchboard/protocol';
 import type { ResolvedChannel } from './channels.js';
+import type { Delivery } from './delivery.js';
+import type { TagPredicate } from './tag-filter.js';
 
-/** A live publication that arrived while its subscription was recovering. */
-export interface HeldPublication {
-  epoch: string;
-  offset: number;
-  bytes: Buffer;
-}
+export type { Delivery } from './delivery.js';
 
-/** Where a publication stands against what a subscription delivered. */
-export type StreamStep = 'next' | 'repeat' | 'gap';
+/**
+ * Where a publication stands against what a subscription delivered: `next` is sent,
+ * `skip` is the next offset but its tags do not match the filter (the position still
+ * advances past it), `repeat` was already passed, `gap` means publications were missed.
+ */
+export type StreamStep = 'next' | 'skip' | 'repeat' | 'gap';
 
 /**
  * One subscription of one connection: its place in the channel's stream, the live
@@ -20,12 +22,20 @@ export class Subscription {
   /** The stream epoch `offset` belongs to (set by the subscribe reply). */
   #epoch = '';
   /** While recovering, live publications wait here, so the reply's publications come first. */
-  #held: HeldPublication[] | null = [];
+  #held: Delivery[] | null = [];
   #present = false;
   #presenceState: string | null = null;
   #presenceSince = 0;
+  /** The offset of the last publication this subscription sent live (-1: none yet): a delta needs it to be offset - 1. */
+  #lastSent = -1;
 
-  constructor(readonly ch: ResolvedChannel) {}
+  constructor(
+    readonly ch: ResolvedChannel,
+    /** Only publications whose tags match are sent; null: all. */
+    readonly filter: TagPredicate | null = null,
+    /** Delta delivery (fossil): consecutive publications as deltas, others as JSON text strings. */
+    readonly delta = false,
+  ) {}
 
   get offset(): number {
     return this.#offset;
@@ -56,9 +66,9 @@ export class Subscription {
   }
 
   /** Keep a live publication while the subscribe reply is pending; false once it went out. */
-  hold(epoch: string, offset: number, bytes: Buffer): boolean {
+  hold(delivery: Delivery): boolean {
     if (!this.#held) return false;
-    this.#held.push({ epoch, offset, bytes });
+    this.#held.push(delivery);
     return true;
   }
 
@@ -67,22 +77,42 @@ export class Subscription {
   }
 
   /** Stop holding: the publications held meanwhile, in offset order. */
-  release(): HeldPublication[] {
+  release(): Delivery[] {
     const held = this.#held ?? [];
     this.#held = null;
-    return held.sort((a, b) => a.offset - b.offset);
+    return held.sort((a, b) => a.pub.offset - b.pub.offset);
   }
 
-  /** Take a publication of the stream: the next offset advances, a repeat is ignored, anything else is a gap. */
-  advance(epoch: string, offset: number): StreamStep {
+  /**
+   * Take a publication of the stream: the next offset advances (and is sent if it passes
+   * the filter), a repeat is ignored, anything else is a gap.
+   */
+  advance(epoch: string, offset: number, tags: Tags | undefined): StreamStep {
     if (epoch === this.#epoch) {
       if (offset <= this.#offset) return 'repeat';
       if (offset === this.#offset + 1) {
         this.#offset = offset;
-        return 'next';
+        return this.matches(tags) ? 'next' : 'skip';
       }
     }
     return 'gap';
+  }
+
+  /**
+   * The frame to send for a publication `advance` said is `next`: the shared `pub` push, or
+   * for a delta subscription the delta from the publication it sent last when that is the
+   * previous offset (the full value after a gap, a recovery, a filter skip or at the start).
+   */
+  frameFor(d: Delivery): Buffer {
+    if (!this.delta) return d.bytes;
+    const follows = this.#lastSent === d.pub.offset - 1;
+    this.#lastSent = d.pub.offset;
+    return (follows && d.deltaFrame) || d.textFrame;
+  }
+
+  /** Whether a publication passes this subscription's filter (live, held or recovered from history). */
+  matches(tags: Tags | undefined): boolean {
+    return this.filter === null || this.filter(tags);
   }
 
   /** Entered or updated presence; `since` stays the first write's. */

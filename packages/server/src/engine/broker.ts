@@ -1,4 +1,4 @@
-import type { PresenceDevice, PublisherInfo } from '@switchboard/protocol';
+import type { PresenceDevice, PublisherInfo, Tags } from '@switchboard/protocol';
 
 /**
  * A publication as stored and fanned out by a broker. `data` is the payload's JSON text,
@@ -9,6 +9,8 @@ export interface StreamPublication {
   time: number;
   data: string;
   info?: PublisherInfo;
+  /** Tags that subscription filters match against (checked before publish). */
+  tags?: Tags;
 }
 
 export interface StreamPosition {
@@ -25,6 +27,8 @@ export interface PublishOptions {
   idempotencyKey?: string;
   idempotencyTtl: number;
   info?: PublisherInfo;
+  /** Stored and delivered with the publication. */
+  tags?: Tags;
   /**
    * Take one token from this shared rate bucket first (capacity `burst`, refilled at
    * `ratePerSecond`, across every node); when it is empty nothing is published and the

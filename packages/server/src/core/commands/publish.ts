@@ -6,12 +6,12 @@ import { historyPageJson } from '../encode.js';
 import { kernelCommand } from '../kernel-context.js';
 import { authorize } from './access.js';
 import { userBudget } from './budget.js';
-import { channelParam, idempotencyKeyParam, jsonParam, positionParam, toJsonText } from './schemas.js';
+import { channelParam, idempotencyKeyParam, jsonParam, positionParam, tagsParam, toJsonText } from './schemas.js';
 
 export const publishCommand = kernelCommand({
   method: 'publish',
   pipelined: true,
-  params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional() }),
+  params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional(), tags: tagsParam.optional() }),
   async handler(ctx, params) {
     const { client, node } = ctx;
     const identity = client.identity as Identity;
@@ -23,7 +23,12 @@ export const publishCommand = kernelCommand({
     await node.quotas.spendPublish(identity.tenant);
     // The per-user budget is shared by every node; the engine takes from it in the publish's own step.
     const rateLimit = userBudget(node.config, identity);
-    const outcome = await node.publish(ch, data, { client, rateLimit, ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}) });
+    const outcome = await node.publish(ch, data, {
+      client,
+      rateLimit,
+      ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}),
+      ...(params.tags ? { tags: params.tags } : {}),
+    });
     return outcome.deduplicated ? outcome : { offset: outcome.offset, epoch: outcome.epoch };
   },
 });

@@ -7,6 +7,8 @@ export const positionParam = z.strictObject({
   epoch: z.string().max(64),
 });
 export const idempotencyKeyParam = z.string().min(1).max(128);
+/** Publication tags: string to string (count and lengths are checked against the limits: 124). */
+export const tagsParam = z.record(z.string(), z.string());
 /** True when every number in a parsed JSON value is finite (`1e400` parses to Infinity). Iterative. */
 export function allNumbersFinite(value: unknown): boolean {
   const stack: unknown[] = [value];

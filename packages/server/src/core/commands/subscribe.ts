@@ -7,6 +7,7 @@ import { publicationJson, RawJson } from '../encode.js';
 import { type KernelNode, type KernelSession, kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
 import { Subscription } from '../subscription.js';
+import { compileFilter } from '../tag-filter.js';
 import { channelParam, positionParam } from './schemas.js';
 
 /**
@@ -31,25 +32,31 @@ interface Opened {
 
 /**
  * Open a subscription of `client` to `channel`, for the `subscribe` command and for
- * server-side subscriptions alike: the permission and namespace rules, the channel limit
- * and `beforeSubscribe`, then the stream position (and the missed publications when
- * `recover` is given). Publications that arrive meanwhile are held until `release`.
+ * server-side subscriptions alike: the permission and namespace rules, the filter, the
+ * channel limit and `beforeSubscribe`, then the stream position (and the missed
+ * publications that pass the filter when `recover` is given). Publications that arrive
+ * meanwhile are held until `release`.
  */
 export async function openSubscription(
   client: KernelSession,
   node: KernelNode,
   channel: string,
   recover: { offset: number; epoch: string } | undefined,
+  filterParam?: unknown,
+  deltaParam?: 'fossil',
 ): Promise<Opened> {
   const identity = client.identity as Identity;
   const ch = node.resolve(identity.tenant, channel);
   if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
+  const filter = filterParam === undefined ? null : compileFilter(ch, filterParam, node.config.limits);
   if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
   if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');
   const info = (await node.runHook('beforeSubscribe', { client, channel: ch }))?.info;
   if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
 
-  const sub = new Subscription(ch);
+  // Negotiated: where the namespace has deltas off, the reply does not say `delta` and data comes as usual.
+  const delta = deltaParam === 'fossil' && ch.options.delta;
+  const sub = new Subscription(ch, filter, delta);
   client.addSubscription(sub);
   const ns = ch.options;
   const recoverable = ns.recovery && ns.historySize > 0;
@@ -69,20 +76,21 @@ export async function openSubscription(
   let pubs = '';
   if (recover !== undefined) {
     recovered = recoverable && isRecovered(page, recover, maxRecovery);
-    if (recovered) pubs = page.publications.map(publicationJson).join(',');
+    // Offsets the filter passes over are covered by the reply's offset: recovery stays exact.
+    if (recovered) pubs = page.publications.flatMap((p) => (sub.matches(p.tags) ? [publicationJson(p)] : [])).join(',');
   }
   sub.startAt(page);
   const infoField = info === undefined ? '' : `,"info":${JSON.stringify(info)}`;
-  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}`;
+  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}${delta ? ',"delta":true' : ''}`;
   const json = recovered === undefined ? head : `${head},"recovered":${recovered},"publications":[${pubs}]`;
   return { sub, json, recovered: recovered ?? null };
 }
 
 export const subscribeCommand = kernelCommand({
   method: 'subscribe',
-  params: z.strictObject({ channel: channelParam, recover: positionParam.optional() }),
+  params: z.strictObject({ channel: channelParam, recover: positionParam.optional(), filter: z.unknown().optional(), delta: z.literal('fossil').optional() }),
   async handler({ client, node }, params) {
-    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover);
+    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover, params.filter, params.delta);
     // The reply goes out before the publications that arrived while we read history.
     client.afterReply(() => {
       client.releasePending(sub);

@@ -2,7 +2,8 @@ import type { ChannelEvent, StreamPublication } from '../broker.js';
 
 /**
  * Messages on a channel's topic. A publication is written by the publish script as
- * `p{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{data}` (data last: it may hold newlines);
+ * `p{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{data}` (data last: it may hold newlines),
+ * or with tags as `q{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{tags JSON}\n{data}`;
  * an event is `e{event JSON}`. Both share the topic, so a node sees them in publish order.
  */
 export type TopicMessage = { kind: 'publication'; epoch: string; pub: StreamPublication } | { kind: 'event'; event: ChannelEvent };
@@ -13,14 +14,17 @@ export function encodeEvent(event: ChannelEvent): string {
 
 export function decodeTopicMessage(message: string): TopicMessage | null {
   if (message.startsWith('e')) return { kind: 'event', event: JSON.parse(message.slice(1)) as ChannelEvent };
-  if (!message.startsWith('p')) return null;
+  const tagged = message.startsWith('q');
+  if (!tagged && !message.startsWith('p')) return null;
   const a = message.indexOf('\n');
   const b = message.indexOf('\n', a + 1);
   const c = message.indexOf('\n', b + 1);
   const d = message.indexOf('\n', c + 1);
-  if (a < 0 || b < 0 || c < 0 || d < 0) return null;
-  const pub: StreamPublication = { offset: Number(message.slice(a + 1, b)), time: Number(message.slice(b + 1, c)), data: message.slice(d + 1) };
+  const e = tagged ? message.indexOf('\n', d + 1) : d;
+  if (a < 0 || b < 0 || c < 0 || d < 0 || e < 0) return null;
+  const pub: StreamPublication = { offset: Number(message.slice(a + 1, b)), time: Number(message.slice(b + 1, c)), data: message.slice(e + 1) };
   if (d > c + 1) pub.info = JSON.parse(message.slice(c + 1, d)) as StreamPublication['info'] & object;
+  if (tagged) pub.tags = JSON.parse(message.slice(d + 1, e)) as StreamPublication['tags'] & object;
   return { kind: 'publication', epoch: message.slice(1, a), pub };
 }
 
@@ -39,6 +43,9 @@ export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication
         break;
       case 'i':
         pub.info = JSON.parse(value) as StreamPublication['info'] & object;
+        break;
+      case 'g':
+        pub.tags = JSON.parse(value) as StreamPublication['tags'] & object;
         break;
       default:
         break;

@@ -151,6 +151,7 @@ export class RedisBroker implements Broker {
         this.#refreshDue(channel) ? '1' : '0',
         limit ? 1000 / limit.ratePerSecond : 0,
         limit ? limit.burst : 0,
+        options.tags ? JSON.stringify(options.tags) : '',
       ]),
     )) as [number, string, number, number?];
     if (reply[2] === 2) throw new RateLimited((limit as { bucket: string }).bucket, reply[3] ?? 1);

@@ -63,7 +63,7 @@ end`;
  * slot differs)]. ARGV: 1 data, 2 info JSON ('' = none), 3 historySize, 4 historyTtl,
  * 5 history key TTL, 6 idempotencyTtl, 7 epoch candidate, 8 meta TTL, 9 topic, 10 use
  * idempotency ('1'/'0'), 11 refresh TTLs ('1'/'0'; the node asks once a minute per channel),
- * 12 bucket interval ms, 13 bucket burst. Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited,
+ * 12 bucket interval ms, 13 bucket burst, 14 tags JSON ('' = none). Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited,
  * ms until the bucket has a token (rate limited only)}.
  * The hot path is TIME, HINCRBY, HGET, XADD, PUBLISH (+ GET, SET with a bucket).
  */
@@ -105,7 +105,8 @@ if size > 0 then
   local id = offset .. '-0'
   local expires = ms + tonumber(ARGV[4])
   local fields = {'d', ARGV[1], 't', ms, 'x', expires}
-  if ARGV[2] ~= '' then fields = {'d', ARGV[1], 't', ms, 'x', expires, 'i', ARGV[2]} end
+  if ARGV[2] ~= '' then table.insert(fields, 'i'); table.insert(fields, ARGV[2]) end
+  if ARGV[14] ~= '' then table.insert(fields, 'g'); table.insert(fields, ARGV[14]) end
   local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', size, id, unpack(fields))
   if type(added) == 'table' and added.err then
     -- The stream is ahead of the meta (they were not restored together): start it over.
@@ -118,7 +119,11 @@ end
 if ARGV[10] == '1' then
   redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[6])
 end
-redis.call('PUBLISH', ARGV[9], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
+if ARGV[14] == '' then
+  redis.call('PUBLISH', ARGV[9], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
+else
+  redis.call('PUBLISH', ARGV[9], 'q' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[14] .. '\\n' .. ARGV[1])
+end
 return {offset, epoch, 0}
 `,
 );

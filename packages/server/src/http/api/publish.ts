@@ -5,7 +5,7 @@ import type { ScheduledPublications } from '../../core/scheduled-publications.js
 import type { PublishOutcome } from '../../engine/broker.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
-import { channelName, idempotencyKey, itemResult, jsonData, publishAt, publishResult, scheduledPublication } from './schemas.js';
+import { channelName, idempotencyKey, itemResult, jsonData, publicationTags, publishAt, publishResult, scheduledPublication } from './schemas.js';
 
 type ItemResult = z.output<typeof itemResult>;
 
@@ -14,22 +14,30 @@ function resultOf(outcome: PublishOutcome): z.output<typeof publishResult> {
   return outcome.deduplicated ? { offset: outcome.offset, epoch: outcome.epoch, deduplicated: true } : { offset: outcome.offset, epoch: outcome.epoch };
 }
 
+/** What a publish route was asked besides the channel. */
+interface PublishBody {
+  data: unknown;
+  idempotencyKey?: string | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
 /**
  * Publish from the app backend. Unlike a client publish, the namespace's `clientPublish`
  * does not apply and there is no publisher info; the payload size limit does.
  */
-async function publishTo(node: NodeContext, ch: ResolvedChannel, value: unknown, data: string, key: string | undefined): Promise<PublishOutcome> {
+async function publishTo(node: NodeContext, ch: ResolvedChannel, body: PublishBody, data: string): Promise<PublishOutcome> {
   node.checkPublicationSize(ch, data);
-  node.checkPayload(ch, 'publication', value);
+  node.checkPayload(ch, 'publication', body.data);
   await node.quotas.spendPublish(ch.tenant);
-  return node.publish(ch, data, key !== undefined ? { idempotencyKey: key } : {});
+  const key = body.idempotencyKey;
+  return node.publish(ch, data, { ...(key !== undefined ? { idempotencyKey: key } : {}), ...(body.tags !== undefined ? { tags: body.tags } : {}) });
 }
 
 /** One item of a broadcast or batch: a failure is reported in its result, not thrown. */
-async function publishItem(node: NodeContext, tenant: string, channel: string, value: unknown, data: string, key: string | undefined): Promise<ItemResult> {
+async function publishItem(node: NodeContext, tenant: string, channel: string, body: PublishBody, data: string): Promise<ItemResult> {
   try {
     const ch = node.resolve(tenant, channel);
-    return { channel, ...resultOf(await publishTo(node, ch, value, data, key)) };
+    return { channel, ...resultOf(await publishTo(node, ch, body, data)) };
   } catch (err) {
     const error = err instanceof ReplyError ? err : node.internalError(err, 'http publish');
     return { channel, error: error.toWire() };
@@ -37,7 +45,7 @@ async function publishItem(node: NodeContext, tenant: string, channel: string, v
 }
 
 export function publishRoutes(batchSize: number, scheduled: () => ScheduledPublications): ApiRoute[] {
-  const publishBody = z.strictObject({ channel: channelName, data: jsonData, idempotencyKey: idempotencyKey.optional() });
+  const publishBody = z.strictObject({ channel: channelName, data: jsonData, idempotencyKey: idempotencyKey.optional(), tags: publicationTags.optional() });
   const scheduledBody = publishBody
     .extend({
       publishAt: publishAt.optional(),
@@ -60,10 +68,10 @@ export function publishRoutes(batchSize: number, scheduled: () => ScheduledPubli
       async handler({ node, tenant, body }) {
         if (body.publishAt !== undefined || body.delaySeconds !== undefined) {
           const at = body.publishAt ?? node.now() + Math.round((body.delaySeconds ?? 0) * 1000);
-          return (await scheduled().schedule(tenant, body.channel, body.data, at, body.idempotencyKey)).scheduled;
+          return (await scheduled().schedule(tenant, body.channel, body.data, at, body.idempotencyKey, body.tags)).scheduled;
         }
         const ch = node.resolve(tenant, body.channel);
-        return resultOf(await publishTo(node, ch, body.data, JSON.stringify(body.data), body.idempotencyKey));
+        return resultOf(await publishTo(node, ch, body, JSON.stringify(body.data)));
       },
     }),
     defineRoute({
@@ -82,11 +90,12 @@ export function publishRoutes(batchSize: number, scheduled: () => ScheduledPubli
           .meta({ uniqueItems: true }),
         data: jsonData,
         idempotencyKey: idempotencyKey.optional(),
+        tags: publicationTags.optional(),
       }),
       response: z.object({ results: z.array(itemResult) }),
       async handler({ node, tenant, body }) {
         const data = JSON.stringify(body.data);
-        const results = await Promise.all(body.channels.map((channel) => publishItem(node, tenant, channel, body.data, data, body.idempotencyKey)));
+        const results = await Promise.all(body.channels.map((channel) => publishItem(node, tenant, channel, body, data)));
         return { results };
       },
     }),
@@ -101,7 +110,7 @@ export function publishRoutes(batchSize: number, scheduled: () => ScheduledPubli
       response: z.object({ results: z.array(itemResult) }),
       async handler({ node, tenant, body }) {
         const results: ItemResult[] = [];
-        for (const p of body.publications) results.push(await publishItem(node, tenant, p.channel, p.data, JSON.stringify(p.data), p.idempotencyKey));
+        for (const p of body.publications) results.push(await publishItem(node, tenant, p.channel, p, JSON.stringify(p.data)));
         return { results };
       },
     }),

@@ -21,6 +21,13 @@ export const jsonData = z
   .refine((v) => v !== undefined, 'Invalid input: expected a JSON value, received undefined')
   .describe('any JSON value, delivered to subscribers as is');
 
+/** Publication tags; their count and lengths are checked against `limits.maxTags` / `maxTagLength` (422 with code 126). */
+export const publicationTags = z
+  .record(z.string(), z.string())
+  .describe(
+    'tags that subscription filters match against: a small map of strings (at most `limits.maxTags`, 16, each name and value at most `limits.maxTagLength`, 64 characters)',
+  );
+
 const IDEMPOTENCY_KEY_RULE = 'Idempotency-Key: 1–128 characters, sent once';
 
 /** The `Idempotency-Key` header of a create request: a retry with the same key answers the first result. */
@@ -76,6 +83,7 @@ export const scheduledPublication = z.object({
   channel: z.string(),
   data: z.unknown(),
   publishAt: z.number().int().describe('Unix milliseconds it is due'),
+  tags: z.record(z.string(), z.string()).optional().describe('the tags it is published with'),
   status: z.enum(['pending', 'running', 'delivered', 'failed', 'cancelled']),
   attempts: z.number().int().min(0).describe('delivery attempts started'),
   createdAt: z.number().int().describe('Unix milliseconds'),
@@ -106,6 +114,7 @@ export const publication = z.object({
     .object({ user: z.string(), client: z.string(), info: z.unknown().optional().describe("the publisher's token info, when it has one") })
     .optional()
     .describe('publisher, for client publications in namespaces with publisherInfo'),
+  tags: z.record(z.string(), z.string()).optional().describe('the tags it was published with, if any'),
   data: z.unknown(),
 });
 
