@@ -36,7 +36,7 @@ export async function serve(args: ParsedArgs, out: (text: string) => void): Prom
   if (cluster.isPrimary && workerCount(config) > 1) return servePrimary(config, out);
   // A worker of `--workers N` runs on its primary's in-host engine (or Redis) and prints the banner once.
   const inWorker = cluster.isWorker;
-  const engine = inWorker ? await workerEngine() : undefined;
+  const engine = inWorker ? await workerEngine(config) : undefined;
   const banner = !inWorker || printsBanner();
   const server = await Switchboard.create({ config, ...(engine ? { engine } : {}) });
   // Signals are handled before the port opens: a SIGTERM that arrives while the banner is

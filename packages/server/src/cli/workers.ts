@@ -21,9 +21,9 @@ export function workerCount(config: Readonly<Config>): number {
 }
 
 /** In a worker: the in-host engine of its primary (null with Redis: each worker is a Redis node). */
-export async function workerEngine(): Promise<Engine | undefined> {
+export async function workerEngine(config: Readonly<Config>): Promise<Engine | undefined> {
   const path = process.env[SOCKET_ENV];
-  return path ? createInHostEngine({ path }) : undefined;
+  return path ? createInHostEngine({ path, heartbeatTimeout: config.timeouts.presenceTtl }) : undefined;
 }
 
 /** In a worker: whether it prints the banner (the first one started does, once). */
@@ -45,7 +45,14 @@ export async function servePrimary(config: Readonly<Config>, out: (text: string)
   const count = workerCount(config);
   const dir = mkdtempSync(join(tmpdir(), 'sb-engine-'));
   const path = join(dir, 'engine.sock');
-  const host = usesRedis(config) ? null : await InHostEngineHost.listen({ path, joinLeave: joinLeaveOf(config), maxIdleStreams: config.limits.maxIdleStreams });
+  const host = usesRedis(config)
+    ? null
+    : await InHostEngineHost.listen({
+        path,
+        joinLeave: joinLeaveOf(config),
+        maxIdleStreams: config.limits.maxIdleStreams,
+        heartbeatTimeout: config.timeouts.presenceTtl,
+      });
   const live = new Set<Worker>();
   let stopping = false;
   let restarts = 0;
