@@ -153,3 +153,19 @@ export const freshConnectionFetch = (
     req.on('error', reject);
     req.end(init.body ?? '');
   });
+
+/** A GET on a new connection (so the cluster module picks the worker); null when no answer comes within `timeout` ms (a stopped worker). */
+export function getFresh(url: string, timeout = 3000): Promise<{ status: number; body: string } | null> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, signal: AbortSignal.timeout(timeout) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(null));
+    });
+    req.on('error', () => resolve(null));
+  });
+}
