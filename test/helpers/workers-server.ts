@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ export interface WorkersServer {
   readonly dataDir: string;
   /** Admin API key (names the tenant per request). */
   readonly apiKey: string;
+  /** Tenant-scoped API keys for tenants acme, demo and other. */
+  readonly tenantKeys: Record<string, string>;
   /** The workers' PIDs now (a restarted worker replaces the dead one). */
   readonly workerPids: number[];
   /** Everything the primary printed so far. */
@@ -59,13 +61,24 @@ export interface WorkersServerOptions {
   env?: Record<string, string>;
   /** A data directory to use (kept afterwards). */
   dataDir?: string;
+  /** Config file contents (the same shape as `Switchboard.create`'s config input), written to the data directory. */
+  config?: Record<string, unknown>;
 }
 
 export async function startWorkersServer(options: WorkersServerOptions): Promise<WorkersServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sb-workers-'));
   const secret = randomBytes(24).toString('hex');
   const apiKey = createStoredApiKey(dataDir, null).key;
-  const args = ['serve', '--workers', String(options.workers), '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'];
+  const tenantKeys: Record<string, string> = {};
+  for (const t of ['acme', 'demo', 'other']) tenantKeys[t] = createStoredApiKey(dataDir, t).key;
+  const configArgs: string[] = [];
+  if (options.config) {
+    const file = join(dataDir, 'test-config.json');
+    writeFileSync(file, JSON.stringify(options.config));
+    configArgs.push('--config', file);
+  }
+  const auth = (options.config?.['auth'] ?? {}) as { audience?: string; issuer?: string };
+  const args = ['serve', '--workers', String(options.workers), '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent', ...configArgs];
   const primary = spawn(process.execPath, [BIN, ...args, '--secret', secret, ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...options.env },
@@ -104,6 +117,7 @@ export async function startWorkersServer(options: WorkersServerOptions): Promise
     httpUrl: `http://127.0.0.1:${port}`,
     dataDir,
     apiKey,
+    tenantKeys,
     workerPids,
     output: () => out,
     token: (c) =>
@@ -114,6 +128,8 @@ export async function startWorkersServer(options: WorkersServerOptions): Promise
         ttlSeconds: c.ttlSeconds ?? 3600,
         ...(c.info !== undefined ? { info: c.info } : {}),
         ...(c.subs !== undefined ? { subs: c.subs as string[] } : {}),
+        ...(auth.audience ? { aud: auth.audience } : {}),
+        ...(auth.issuer ? { iss: auth.issuer } : {}),
       }),
     async replacementOf(pid, timeout = 20_000) {
       const pattern = new RegExp(`worker ${pid} exited[^\\n]*\\n(?:[^\\n]*\\n)*?worker (\\d+) started in its place`);
