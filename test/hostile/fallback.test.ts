@@ -136,21 +136,26 @@ describe('fallback: floods (commandsPerSecond 10)', () => {
     await vi.waitFor(() => expect(closeCode(st)).toBe(3007), WAIT);
   });
 
-  it('POSTs held open: the 5th of a session in flight is 429, and the session goes on once they end', async () => {
-    const h = ctx();
-    const { st } = await sse(h, 'slowloris');
-    const slow = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const sock = connect(h.port, '127.0.0.1');
-        sock.on('error', () => {});
-        await new Promise((r) => sock.once('connect', r));
-        sock.write(`POST /ws/sse?session=${st.session} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{"id":`);
-        return sock;
-      }),
-    );
-    await vi.waitFor(async () => expect((await postSse(h.s.httpUrl, st.session, '{"id":7,"method":"ping"}')).status).toBe(429), WAIT);
-    for (const sock of slow) sock.destroy();
-    await vi.waitFor(async () => expect((await postSse(h.s.httpUrl, st.session, '{"id":8,"method":"ping"}')).status).toBe(204), WAIT);
-    await vi.waitFor(() => expect(st.frames().some((f) => f['id'] === 8)).toBe(true), WAIT);
-  });
+  // The cap counts the bodies one process reads: across N workers (or nodes without affinity) a
+  // session's POSTs spread over them, so the bound is 4 per process, not 4 in all.
+  it.skipIf(Boolean(process.env['HOSTILE_WORKERS']))(
+    'POSTs held open: the 5th of a session in flight is 429, and the session goes on once they end',
+    async () => {
+      const h = ctx();
+      const { st } = await sse(h, 'slowloris');
+      const slow = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const sock = connect(h.port, '127.0.0.1');
+          sock.on('error', () => {});
+          await new Promise((r) => sock.once('connect', r));
+          sock.write(`POST /ws/sse?session=${st.session} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{"id":`);
+          return sock;
+        }),
+      );
+      await vi.waitFor(async () => expect((await postSse(h.s.httpUrl, st.session, '{"id":7,"method":"ping"}')).status).toBe(429), WAIT);
+      for (const sock of slow) sock.destroy();
+      await vi.waitFor(async () => expect((await postSse(h.s.httpUrl, st.session, '{"id":8,"method":"ping"}')).status).toBe(204), WAIT);
+      await vi.waitFor(() => expect(st.frames().some((f) => f['id'] === 8)).toBe(true), WAIT);
+    },
+  );
 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { dropPrefix } from '../cluster/drop-prefix.js';
 import { ALL_ACTIONS, startTestServer, type TestServer } from '../helpers/server.js';
+import { startWorkersServer } from '../helpers/workers-server.js';
 import { WireClient, type WireClientOptions } from './wire.js';
 
 /**
@@ -74,7 +75,7 @@ export function hostileServer(overrides: Overrides = {}): () => Hostile {
   afterAll(async () => {
     for (const c of clients) c.destroy();
     await ctx?.s.close();
-    const { redis, redisPrefix } = ctx?.s.server.config ?? {};
+    const { redis, redisPrefix } = process.env['HOSTILE_WORKERS'] ? {} : (ctx?.s.server.config ?? {});
     // Leave nothing of a Redis-engine run behind in the shared Redis.
     if (redis) await dropPrefix(redis, redisPrefix as string);
     expect(processErrors).toEqual([]);
@@ -98,21 +99,58 @@ function withDefaults(o: Overrides): Overrides {
   return { ...input, ...redis, limits };
 }
 
-async function startHostile(overrides: Overrides, clients: Set<WireClient>): Promise<Hostile> {
-  const s = await startTestServer(overrides);
-  let healthSeq = 0;
+/**
+ * HOSTILE_WORKERS=N runs a suite against `serve --workers N` (real processes; the server's
+ * internals are out of reach, so only the suites that talk to it over sockets and HTTP:
+ * commands, framing, tenancy, fallback). A worker that crashed fails the health check.
+ */
+type Mint = (sub: string, o?: ConnectOptions) => Promise<string>;
 
-  // Tokens carry the configured audience and issuer, so suites that require them still connect.
-  const { audience, issuer } = s.server.config.auth;
-  const token = (sub: string, o: ConnectOptions = {}) =>
-    s.server.mintToken({
-      sub,
-      tenant: o.tenant ?? TENANT_A,
-      caps: (o.caps ?? { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS }) as never,
-      ttlSeconds: o.ttlSeconds ?? 3600,
-      ...(audience ? { aud: audience } : {}),
-      ...(issuer ? { iss: issuer } : {}),
-    });
+async function startServer(overrides: Overrides): Promise<{ s: TestServer; token: Mint; crashed(): string | null }> {
+  const workers = Number(process.env['HOSTILE_WORKERS'] ?? 0);
+  const caps = (o: ConnectOptions) => o.caps ?? { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS };
+  if (workers < 2) {
+    const s = await startTestServer(overrides);
+    // Tokens carry the configured audience and issuer, so suites that require them still connect.
+    const { audience, issuer } = s.server.config.auth;
+    const token: Mint = (sub, o = {}) =>
+      s.server.mintToken({
+        sub,
+        tenant: o.tenant ?? TENANT_A,
+        caps: caps(o) as never,
+        ttlSeconds: o.ttlSeconds ?? 3600,
+        ...(audience ? { aud: audience } : {}),
+        ...(issuer ? { iss: issuer } : {}),
+      });
+    return { s, token, crashed: () => null };
+  }
+  const { features, keepDataDir, now, ...config } = overrides ?? {};
+  if (features || keepDataDir || now) throw new Error('HOSTILE_WORKERS: this suite needs the server in-process');
+  const w = await startWorkersServer({ workers, config: config as Record<string, unknown> });
+  const s = {
+    url: w.url,
+    httpUrl: w.httpUrl,
+    port: w.port,
+    apiKey: w.apiKey,
+    tenantKeys: w.tenantKeys,
+    dataDir: w.dataDir,
+    token: (c) => w.token(c),
+    async close() {
+      await w.stop();
+      w.kill();
+    },
+    get server(): never {
+      throw new Error('HOSTILE_WORKERS: the server runs in other processes');
+    },
+  } satisfies Omit<TestServer, 'server'> & { readonly server: never };
+  // The helper's tokens carry the config's audience and issuer.
+  const token: Mint = (sub, o = {}) => w.token({ sub, tenant: o.tenant ?? TENANT_A, caps: caps(o), ttlSeconds: o.ttlSeconds ?? 3600 });
+  return { s: s as unknown as TestServer, token, crashed: () => /worker \d+ exited[^\n]*/.exec(w.output())?.[0] ?? null };
+}
+
+async function startHostile(overrides: Overrides, clients: Set<WireClient>): Promise<Hostile> {
+  const { s, token, crashed } = await startServer(overrides);
+  let healthSeq = 0;
 
   const open = async (options: Partial<WireClientOptions> = {}, request?: string | Buffer) => {
     const c = await WireClient.open({ port: s.port, ...options }, request);
@@ -172,6 +210,7 @@ async function startHostile(overrides: Overrides, clients: Set<WireClient>): Pro
     expect(bystander.close, 'bystander still open').toBeNull();
     expect(processErrors).toEqual([]);
     expect(leaks).toEqual([]);
+    expect(crashed(), 'a worker crashed').toBeNull();
   };
 
   return { s, port: s.port, bystander, open, connect, token, publish, expectHealthy };

@@ -6,7 +6,8 @@
  *
  * The default test run uses a short variant (test/torture.test.ts). The long run:
  *   npx tsx test/long/torture.ts --clients 200 --publications 10000 --rate 250
- * (add --nodes ws://…,ws://… --http http://… --secret … to torture a running cluster).
+ * (add --nodes ws://…,ws://… --http http://… --secret … to torture a running cluster, or
+ * --workers N to start `serve --workers N`: every reconnect then lands on any worker).
  */
 import { SwitchboardClient } from '@switchboard/client';
 import WebSocket from 'ws';
@@ -30,6 +31,8 @@ export interface TortureOptions {
   /** Upper bound for the whole run, ms. */
   timeout: number;
   onProgress?(p: { published: number; drops: number }): void;
+  /** Called after each publication is sent off (1, 2, …): e.g. to kill a worker mid-run. */
+  onPublished?(published: number): void;
 }
 
 export interface TortureResult {
@@ -126,6 +129,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
     );
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
+    o.onPublished?.(published);
     if (inflight.size > 200) await Promise.race(inflight);
     if (published % 500 === 0) o.onProgress?.({ published, drops });
   }
@@ -205,6 +209,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       http: { type: 'string' },
       secret: { type: 'string' },
       'api-key': { type: 'string' },
+      workers: { type: 'string', default: '1' },
     },
   });
   const { mintToken } = await import('@switchboard/server');
@@ -240,6 +245,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         secret,
         '--log-level',
         'warn',
+        '--workers',
+        values.workers as string,
         '--data',
         mkdtempSync(join(tmpdir(), 'sb-torture-')),
         '--limits.max-recovery',

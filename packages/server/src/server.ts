@@ -21,6 +21,7 @@ import { createHttpApp } from './http/app.js';
 import { findSdkBuild, type SdkBuild } from './http/sdk.js';
 import { readTlsFiles, type TlsFiles, type TlsMaterial } from './http/tls-files.js';
 import { HealthProbe } from './observability/health-probe.js';
+import type { HostView } from './observability/host-view.js';
 import { createLogger } from './observability/logger.js';
 import { addTlsMetrics } from './observability/metrics.js';
 import { JobRunner } from './storage/job-runner.js';
@@ -45,6 +46,8 @@ export interface SwitchboardOptions {
   now?: () => number;
   /** Run the built-in features (notifications, activity); default true. */
   builtinFeatures?: boolean;
+  /** Given to a worker of several processes: `/metrics` and `/readyz` answer for all of them. */
+  hostView?: HostView;
 }
 
 /** The certificate a TLS server presents (`Switchboard.tls`), as read from `tlsCert`. */
@@ -108,7 +111,7 @@ export class Switchboard {
     const jobs = new JobRunner({ config: config.jobs, now, logger: logger.child({ component: 'jobs' }), nodeId: node.id });
     const scheduled = new ScheduledPublications(node, jobs);
     scheduled.register();
-    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled);
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });

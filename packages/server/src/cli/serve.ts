@@ -4,7 +4,8 @@ import { listOptions, loadConfig } from '../features/builtin.js';
 import { sdkUrl } from '../http/sdk.js';
 import { Switchboard } from '../server.js';
 import { flag, type ParsedArgs } from './args.js';
-import { printsBanner, reportListening, servePrimary, workerCount, workerEngine } from './workers.js';
+import { workerHostView } from './host-reports.js';
+import { printsBanner, reportListening, servePrimary, workerCount, workerEngine, workerIndex } from './workers.js';
 
 export const SERVE_HELP = () => {
   const lines = listOptions().map((o) => `  ${o.flag.padEnd(44)} ${o.env}\n  ${''.padEnd(44)} ${o.description}`);
@@ -32,13 +33,27 @@ const DEV_CAPS = {
 export async function serve(args: ParsedArgs, out: (text: string) => void): Promise<void> {
   const flags = new Map(args.flags.filter(([k]) => k !== '--config'));
   const file = flag(args, '--config');
-  const config = loadConfig({ ...(file ? { file } : {}), flags });
+  let config = loadConfig({ ...(file ? { file } : {}), flags });
   if (cluster.isPrimary && workerCount(config) > 1) return servePrimary(config, out);
   // A worker of `--workers N` runs on its primary's in-host engine (or Redis) and prints the banner once.
   const inWorker = cluster.isWorker;
-  const engine = inWorker ? await workerEngine() : undefined;
+  const index = workerIndex();
+  // A configured node id names the host: each worker gets it with its index, so no two share one.
+  if (inWorker && index !== null && config.nodeId)
+    config = loadConfig({ ...(file ? { file } : {}), flags: new Map([...flags, ['--node-id', `${config.nodeId}-${index}`]]) });
+  const engine = inWorker ? await workerEngine(config) : undefined;
   const banner = !inWorker || printsBanner();
-  const server = await Switchboard.create({ config, ...(engine ? { engine } : {}) });
+  // The server is created after the view: reports are asked for only once it listens.
+  let self: Switchboard | null = null;
+  const hostView =
+    inWorker && index !== null
+      ? workerHostView(index, async (withMetrics) => {
+          const { ready, checks } = self?.node.readiness() ?? { ready: false, checks: { worker: 'starting' } };
+          return { ready, checks, ...(withMetrics && self ? { metrics: await self.node.metrics.registry.getMetricsAsJSON() } : {}) };
+        })
+      : undefined;
+  const server = await Switchboard.create({ config, ...(engine ? { engine } : {}), ...(hostView ? { hostView } : {}) });
+  self = server;
   // Signals are handled before the port opens: a SIGTERM that arrives while the banner is
   // printed (or a token minted) drains and stops, never kills the process outright.
   let stopping = false;

@@ -8,10 +8,13 @@ import { InHostEngineHost } from '../engine/in-host/host.js';
 import { createInHostEngine } from '../engine/in-host/in-host-engine.js';
 import { joinLeaveOf } from '../engine/join-leave.js';
 import { usesRedis } from '../engine/redis/redis-engine.js';
+import { serveHostView } from './host-reports.js';
 
 /** The environment a worker is forked with. */
 const SOCKET_ENV = 'SB_INHOST_SOCKET';
 const BANNER_ENV = 'SB_WORKER_BANNER';
+/** The worker's place among the N (0 … N-1); a restarted worker takes the dead one's. */
+const INDEX_ENV = 'SB_WORKER_INDEX';
 /** What a worker tells the primary once its server listens. */
 const LISTENING = 'sb:listening';
 
@@ -21,9 +24,15 @@ export function workerCount(config: Readonly<Config>): number {
 }
 
 /** In a worker: the in-host engine of its primary (null with Redis: each worker is a Redis node). */
-export async function workerEngine(): Promise<Engine | undefined> {
+export async function workerEngine(config: Readonly<Config>): Promise<Engine | undefined> {
   const path = process.env[SOCKET_ENV];
-  return path ? createInHostEngine({ path }) : undefined;
+  return path ? createInHostEngine({ path, heartbeatTimeout: config.timeouts.presenceTtl }) : undefined;
+}
+
+/** In a worker: its place among the workers (0 … N-1), or null outside `--workers N`. */
+export function workerIndex(): number | null {
+  const index = process.env[INDEX_ENV];
+  return index === undefined || index === '' ? null : Number(index);
 }
 
 /** In a worker: whether it prints the banner (the first one started does, once). */
@@ -45,15 +54,24 @@ export async function servePrimary(config: Readonly<Config>, out: (text: string)
   const count = workerCount(config);
   const dir = mkdtempSync(join(tmpdir(), 'sb-engine-'));
   const path = join(dir, 'engine.sock');
-  const host = usesRedis(config) ? null : await InHostEngineHost.listen({ path, joinLeave: joinLeaveOf(config), maxIdleStreams: config.limits.maxIdleStreams });
-  const live = new Set<Worker>();
+  const host = usesRedis(config)
+    ? null
+    : await InHostEngineHost.listen({
+        path,
+        joinLeave: joinLeaveOf(config),
+        maxIdleStreams: config.limits.maxIdleStreams,
+        heartbeatTimeout: config.timeouts.presenceTtl,
+      });
+  const live = new Map<Worker, number>();
   let stopping = false;
   let restarts = 0;
+  let restarted = 0;
+  serveHostView({ workers: live, count, stopping: () => stopping, restarts: () => restarted });
 
-  const fork = (banner: boolean) =>
+  const fork = (index: number, banner: boolean) =>
     new Promise<Worker>((resolve, reject) => {
-      const worker = cluster.fork({ [SOCKET_ENV]: host ? path : '', [BANNER_ENV]: banner ? '1' : '' });
-      live.add(worker);
+      const worker = cluster.fork({ [SOCKET_ENV]: host ? path : '', [BANNER_ENV]: banner ? '1' : '', [INDEX_ENV]: String(index) });
+      live.set(worker, index);
       const early = (code: number | null, signal: string | null) => reject(new Error(`worker exited before listening (${signal ?? code})`));
       worker.once('exit', early);
       worker.on('message', (m: { type?: string }) => {
@@ -76,12 +94,12 @@ export async function servePrimary(config: Readonly<Config>, out: (text: string)
     out(`${signal}: draining ${live.size} workers and shutting down`);
     const force = setTimeout(() => {
       out('shutdown took too long, exiting');
-      for (const w of live) w.process.kill('SIGKILL');
+      for (const w of live.keys()) w.process.kill('SIGKILL');
       finish(1);
     }, config.timeouts.shutdown + 1000);
     force.unref();
     let failed = false;
-    const exited = [...live].map((w) => {
+    const exited = [...live.keys()].map((w) => {
       if (w.isDead()) return Promise.resolve();
       return new Promise<void>((resolve) => {
         w.once('exit', (code) => {
@@ -90,22 +108,24 @@ export async function servePrimary(config: Readonly<Config>, out: (text: string)
         });
       });
     });
-    for (const w of live) w.process.kill('SIGTERM');
+    for (const w of live.keys()) w.process.kill('SIGTERM');
     void Promise.all(exited).then(() => finish(failed ? 1 : 0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
   cluster.on('exit', (worker, code, signal) => {
-    if (!live.delete(worker) || stopping) return;
+    const index = live.get(worker);
+    if (index === undefined || !live.delete(worker) || stopping) return;
     out(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
     // A worker that keeps failing is started again less and less often.
     const delay = Math.min(100 * 2 ** Math.min(restarts++, 7), 10_000);
     setTimeout(() => {
       if (stopping) return;
-      fork(false).then(
+      fork(index, false).then(
         (started) => {
           restarts = 0;
+          restarted++;
           out(`worker ${started.process.pid} started in its place`);
         },
         (err: Error) => out(`restarting a worker failed: ${err.message}`),
@@ -114,14 +134,14 @@ export async function servePrimary(config: Readonly<Config>, out: (text: string)
   });
 
   try {
-    for (let i = 0; i < count; i++) await fork(i === 0);
+    for (let i = 0; i < count; i++) await fork(i, i === 0);
   } catch (err) {
     out(`starting the workers failed: ${(err as Error).message}`);
     stopping = true;
-    for (const w of live) w.process.kill('SIGTERM');
+    for (const w of live.keys()) w.process.kill('SIGTERM');
     finish(1);
     return;
   }
-  const pids = [...live].map((w) => w.process.pid).join(', ');
+  const pids = [...live.keys()].map((w) => w.process.pid).join(', ');
   out(`  Workers:    ${count} (pids ${pids}; primary ${process.pid}), engine ${host ? 'in-host (in the primary)' : 'redis'}; a crashed worker is restarted`);
 }

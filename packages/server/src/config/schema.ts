@@ -288,7 +288,7 @@ const coreShape = {
       httpHeaders: duration('10s', 'HTTP header timeout; with TLS also the TLS handshake timeout'),
       presenceTtl: duration(
         '15s',
-        'redis engine: a node that stops refreshing (crashed or cut off) loses its presence members and connection slots after this',
+        'redis engine, and the workers of --workers N: a node (worker) that stops refreshing (crashed, hung or cut off) loses its presence members and connection slots after this',
       ),
       positionCheck: duration(
         '30s',

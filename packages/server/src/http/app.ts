@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../auth/api-keys.js';
 import type { NodeContext } from '../core/context.js';
 import type { ScheduledPublications } from '../core/scheduled-publications.js';
+import type { HostView } from '../observability/host-view.js';
 import type { Metrics } from '../observability/metrics.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
@@ -32,6 +33,7 @@ export async function createHttpApp(
   sdk: SdkBuild | null = null,
   tls: TlsMaterial | null = null,
   scheduled?: () => ScheduledPublications,
+  hostView: HostView | null = null,
 ): Promise<FastifyInstance> {
   const { config } = node;
   // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
@@ -76,12 +78,14 @@ export async function createHttpApp(
 
   app.get('/healthz', async () => ({ status: 'ok', node: node.id }));
   app.get('/readyz', async (_req, reply) => {
-    const { ready, checks } = node.readiness();
+    const own = node.readiness();
+    // A worker of several answers for the host: ready only when every worker and the primary are.
+    const { ready, checks } = own.ready && hostView ? await hostView.readiness() : own;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : node.draining ? 'draining' : 'unavailable', node: node.id, checks });
   });
   registerSdk(app, sdk);
   app.get('/metrics', async (_req, reply) => {
-    const text = await node.metrics.registry.metrics();
+    const text = hostView ? await hostView.metrics() : await node.metrics.registry.metrics();
     return reply.type(node.metrics.registry.contentType).send(text);
   });
 

@@ -4,7 +4,8 @@
 import { createInHostEngine } from '../../dist/engine/in-host/in-host-engine.js';
 
 const channel = process.env.SB_INHOST_CHANNEL;
-const engine = await createInHostEngine({ path: process.env.SB_INHOST_PATH, connectWait: 5000 });
+const heartbeat = process.env.SB_INHOST_HEARTBEAT ? { heartbeatTimeout: Number(process.env.SB_INHOST_HEARTBEAT) } : {};
+const engine = await createInHostEngine({ path: process.env.SB_INHOST_PATH, connectWait: 5000, ...heartbeat });
 await engine.broker.subscribe(channel);
 await engine.presence.set(channel, { client: 'child-client', user: 'child-user', status: 'online', state: null, since: 1 });
 const slot = await engine.limits.acquireConnection('child-tenant', 'child-user', 1, 10);

@@ -237,6 +237,29 @@ describe('in-host engine: two workers on one host', () => {
   });
 });
 
+/** Start in-host-worker.mjs on `host` for `channel`: it joins presence and takes a slot, then waits. */
+async function spawnWorker(
+  host: InHostEngineHost,
+  channel: string,
+  env: Record<string, string> = {},
+): Promise<{ proc: ChildProcess; node: string; slot: string }> {
+  const worker = fileURLToPath(new URL('./in-host-worker.mjs', import.meta.url));
+  const proc = spawn(process.execPath, [worker], {
+    env: { ...process.env, SB_INHOST_PATH: host.path, SB_INHOST_CHANNEL: channel, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ready = await new Promise<{ node: string; slot: string }>((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /SB_WORKER_READY (.*)\n/.exec(out);
+      if (m) resolve(JSON.parse(m[1] as string));
+    });
+    proc.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+  });
+  return { proc, ...ready };
+}
+
 describe('in-host engine: a worker process that dies', () => {
   let host: InHostEngineHost;
   let a: Engine;
@@ -260,21 +283,9 @@ describe('in-host engine: a worker process that dies', () => {
     await a.broker.subscribe(ch);
     const down: string[] = [];
     a.messages.onNodeDown((node) => void down.push(node));
-    const worker = fileURLToPath(new URL('./in-host-worker.mjs', import.meta.url));
-    const proc = spawn(process.execPath, [worker], {
-      env: { ...process.env, SB_INHOST_PATH: host.path, SB_INHOST_CHANNEL: ch },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const ready = await spawnWorker(host, ch);
+    const { proc } = ready;
     child = proc;
-    const ready = await new Promise<{ node: string; slot: string }>((resolve, reject) => {
-      let out = '';
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /SB_WORKER_READY (.*)\n/.exec(out);
-        if (m) resolve(JSON.parse(m[1] as string));
-      });
-      proc.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-    });
     expect(ready.slot).toBe('ok');
     expect(await a.presence.get(ch)).toEqual([entry('child-client', 'child-user')].map((e) => ({ ...e, since: 1 })));
     expect(await a.limits.acquireConnection('child-tenant', 'child-user', 1, 10)).toBe('user');
@@ -287,6 +298,53 @@ describe('in-host engine: a worker process that dies', () => {
     expect(rec.events.map((e) => [e.event.kind, (e.event as { user: string }).user])).toEqual([['leave', 'child-user']]);
     expect(await a.limits.acquireConnection('child-tenant', 'child-user', 1, 10)).toBe('ok');
     expect(host.workers).toEqual(['survivor']);
+  });
+});
+
+describe('in-host engine: a worker process that hangs', () => {
+  let child: ChildProcess | null = null;
+  afterEach(() => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
+    child = null;
+  });
+
+  it('SIGSTOP of a worker that keeps its socket open: cut off after the heartbeat timeout (presence leaves, slot freed, survivors told); after SIGCONT it reconnects and restores', async () => {
+    const HEARTBEAT = 600;
+    const host = await InHostEngineHost.listen({ path: freshPath(), heartbeatTimeout: HEARTBEAT });
+    const a = await createInHostEngine({ path: host.path, nodeId: 'survivor', heartbeatTimeout: HEARTBEAT });
+    try {
+      const ch = freshChannel();
+      const rec = new Recorder();
+      a.broker.setHandler(rec);
+      await a.broker.subscribe(ch);
+      const down: string[] = [];
+      a.messages.onNodeDown((node) => void down.push(node));
+      const ready = await spawnWorker(host, ch, { SB_INHOST_HEARTBEAT: String(HEARTBEAT) });
+      child = ready.proc;
+      expect(await a.presence.get(ch)).toHaveLength(1);
+
+      ready.proc.kill('SIGSTOP');
+      await eventually(() => down.length > 0, WAIT, 'the hung worker to be cut off');
+      expect(down).toEqual([ready.node]);
+      expect(host.workers).toEqual(['survivor']);
+      expect(await a.presence.get(ch)).toEqual([]);
+      expect(rec.events.map((e) => [e.event.kind, (e.event as { user: string }).user])).toEqual([['leave', 'child-user']]);
+      expect(await a.limits.acquireConnection('child-tenant', 'child-user', 1, 10)).toBe('ok');
+      await a.limits.releaseConnection('child-tenant', 'child-user');
+      // The survivor beats and stays.
+      expect(a.broker.ready()).toBe(true);
+
+      ready.proc.kill('SIGCONT');
+      await eventually(() => host.workers.includes(ready.node), WAIT, 'the worker to reconnect after SIGCONT');
+      await eventually(async () => (await a.presence.get(ch)).length === 1, WAIT, 'its presence restored');
+      expect(await a.limits.acquireConnection('child-tenant', 'child-user', 1, 10)).toBe('user');
+    } finally {
+      await closeEngine(a);
+      await host.close();
+    }
   });
 });
 

@@ -13,8 +13,15 @@ export interface InHostConnectionOptions {
   requestTimeout?: number;
   /** How long `open` waits for the first connection before it resolves unready (ms, default 5000). */
   connectWait?: number;
+  /**
+   * Heartbeats go to the host every third of this; a host silent for this long (ms, default
+   * 15,000) is taken as gone and the connection is made again. The host's own timeout should match.
+   */
+  heartbeatTimeout?: number;
   logger?: Logger;
 }
+
+const BEAT = encodeFrame({ h: 'beat' } satisfies WorkerFrame);
 
 type Push = Extract<HostFrame, { p: string }>;
 
@@ -41,6 +48,9 @@ export class InHostConnection {
   readonly #reconnected: Reconnected[] = [];
   readonly #readyWaiters: Array<() => void> = [];
   readonly #sweeper: NodeJS.Timeout;
+  readonly #heartbeat: NodeJS.Timeout;
+  /** When the last bytes arrived from the host (ms). */
+  #lastHeard = 0;
   #socket: net.Socket | null = null;
   #hostId: string | null = null;
   /** Welcomed and restored: requests may go. */
@@ -59,6 +69,9 @@ export class InHostConnection {
     // One sweep for every request's deadline, not a timer per request.
     this.#sweeper = setInterval(() => this.#expire(), Math.min(500, this.#timeout));
     this.#sweeper.unref();
+    const timeout = options.heartbeatTimeout ?? 15_000;
+    this.#heartbeat = setInterval(() => this.#beat(timeout), Math.max(10, Math.floor(timeout / 3)));
+    this.#heartbeat.unref();
   }
 
   static async open(options: InHostConnectionOptions): Promise<InHostConnection> {
@@ -91,6 +104,7 @@ export class InHostConnection {
     if (--this.#refs > 0 || this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#heartbeat);
     if (this.#retry) clearTimeout(this.#retry);
     this.#socket?.destroy();
     this.#failAll('closed');
@@ -135,8 +149,12 @@ export class InHostConnection {
     const socket = net.connect(this.#options.path);
     this.#socket = socket;
     const reader = new FrameReader();
-    socket.on('connect', () => socket.write(encodeFrame({ h: 'hello', node: this.nodeId } satisfies WorkerFrame)));
+    socket.on('connect', () => {
+      this.#lastHeard = Date.now();
+      socket.write(encodeFrame({ h: 'hello', node: this.nodeId } satisfies WorkerFrame));
+    });
     socket.on('data', (chunk: Buffer) => {
+      this.#lastHeard = Date.now();
       try {
         for (const { header, body } of reader.push(chunk)) this.#receive(header as HostFrame, body);
       } catch (err) {
@@ -195,6 +213,18 @@ export class InHostConnection {
     this.#attempt = 0;
     if (!first) this.#options.logger?.info({ node: this.nodeId, host }, 'in-host engine: connected to the host again');
     for (const fn of this.#readyWaiters.splice(0)) fn();
+  }
+
+  /** Beat to the host; a host silent too long (hung, or this process was stopped) means connecting again. */
+  #beat(timeout: number): void {
+    const socket = this.#socket;
+    if (!socket || socket.connecting) return;
+    if (Date.now() - this.#lastHeard > timeout) {
+      this.#options.logger?.warn({ node: this.nodeId }, 'in-host engine: the host stopped answering; reconnecting');
+      socket.destroy();
+      return;
+    }
+    socket.write(BEAT);
   }
 
   #failAll(why: string): void {

@@ -13,6 +13,8 @@ export class HostSession {
   /** Connection slots held, by `[tenant, user]` key. */
   readonly #slots = new Map<string, number>();
   #open = true;
+  /** When the last bytes arrived from the worker (ms): a worker silent too long is cut off. */
+  lastHeard = Date.now();
 
   constructor(
     readonly node: string,

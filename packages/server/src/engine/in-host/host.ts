@@ -23,6 +23,12 @@ export interface InHostEngineHostOptions {
   surveyTimeout?: number;
   /** A worker that reads this far behind (bytes queued to it) is cut off; it reconnects and catches up (default 64 MiB). */
   maxQueuedBytes?: number;
+  /**
+   * A worker from which nothing arrived for this long (ms, default 15,000) is cut off as if its
+   * connection had closed: a hung process (SIGSTOP, a busy loop) keeps its socket open. Workers
+   * beat at a third of it.
+   */
+  heartbeatTimeout?: number;
   logger?: Logger;
 }
 
@@ -32,6 +38,10 @@ export interface RestoreRequest {
   presence: Array<[string, PresenceEntry]>;
   slots: Array<[string, string, number]>;
 }
+
+/** How long a worker may stay silent before it is cut off (ms), unless configured. */
+const DEFAULT_HEARTBEAT_TIMEOUT = 15_000;
+const BEAT = encodeFrame({ h: 'beat' } satisfies HostFrame);
 
 interface Question {
   waiting: Set<HostSession>;
@@ -55,6 +65,7 @@ export class InHostEngineHost {
   readonly #accepted = new Set<net.Socket>();
   readonly #subscribers = new Map<string, Set<HostSession>>();
   readonly #questions = new Map<number, Question>();
+  readonly #heartbeat: NodeJS.Timeout;
   #nextQuestion = 0;
 
   private constructor(options: InHostEngineHostOptions) {
@@ -62,6 +73,9 @@ export class InHostEngineHost {
     this.#engine = createMemoryEngine(options.now ?? Date.now, options.maxIdleStreams);
     this.#engine.broker.setHandler(this.#fanOut());
     this.#server = net.createServer((socket) => this.#accept(socket));
+    const timeout = options.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT;
+    this.#heartbeat = setInterval(() => this.#cutSilent(timeout), Math.max(10, Math.floor(timeout / 3)));
+    this.#heartbeat.unref();
   }
 
   /** Listen on `options.path` (a stale socket file left by a dead host is replaced). */
@@ -88,6 +102,7 @@ export class InHostEngineHost {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     for (const socket of this.#accepted) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const e = this.#engine;
@@ -121,11 +136,22 @@ export class InHostEngineHost {
     for (const session of this.#sessions.values()) session.write(bytes);
   }
 
+  /** Workers silent for longer than `timeout` are gone, as if their connection had closed. */
+  #cutSilent(timeout: number): void {
+    const now = Date.now();
+    for (const session of [...this.#sessions.values()]) {
+      if (now - session.lastHeard <= timeout) continue;
+      this.#options.logger?.warn({ node: session.node, silentMs: now - session.lastHeard }, 'in-host engine: a worker stopped answering; cutting it off');
+      this.#gone(session, true);
+    }
+  }
+
   #accept(socket: net.Socket): void {
     this.#accepted.add(socket);
     const reader = new FrameReader();
     let session: HostSession | null = null;
     socket.on('data', (chunk: Buffer) => {
+      if (session) session.lastHeard = Date.now();
       let frames: ReturnType<FrameReader['push']>;
       try {
         frames = reader.push(chunk);
@@ -144,6 +170,7 @@ export class InHostEngineHost {
           }
           session = this.#open(frame.node, socket);
         } else if ('q' in frame) this.#request(session, frame, body);
+        else if ('h' in frame && frame.h === 'beat') session.write(BEAT);
         else if ('a' in frame) this.#answer(session, frame.a, frame.v);
       }
     });

@@ -5,17 +5,20 @@ import { RateLimited } from '../broker.js';
 /**
  * The messages between an in-host engine (in a worker) and its host (in the primary), as
  * frame headers (frames.ts). Worker to host: `hello` first, then requests `{q, m, a}` and
- * answers to the host's questions `{a, v}`. Host to worker: `welcome`, replies `{r, v}` or
+ * answers to the host's questions `{a, v}`, and heartbeats `beat`. Host to worker: `welcome`, replies `{r, v}` or
  * `{r, x}` (an error), and pushes `{p, …}`. A publication's data travels as the frame body.
  */
 export type WorkerFrame =
   | { h: 'hello'; node: string }
+  /** A heartbeat: the host answers with one, so each side knows the other still reads. */
+  | { h: 'beat' }
   | { q: number; m: string; a: unknown[] }
   /** The answer to a question (`ask`); no `v`: this worker has no answer. */
   | { a: number; v?: unknown };
 
 export type HostFrame =
   | { h: 'welcome'; host: string }
+  | { h: 'beat' }
   | { r: number; v?: unknown }
   | { r: number; x: WireError }
   /** A publication: `m` is the publication without its data (the body), passed on as is. */
