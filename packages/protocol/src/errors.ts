@@ -65,6 +65,10 @@ export const ErrorCode = Object.freeze({
   InvalidSchedule: def(123, 'invalid schedule'),
   /** The scheduled publication is no longer pending (delivered, being delivered, failed or cancelled): it cannot be cancelled. */
   NotPending: def(124, 'not pending'),
+  /** Another holder has the lock (the error's `data.holder` names it); retry later or wait for it (`waitMs`). */
+  Locked: def(125, 'locked', true),
+  /** The fencing token presented is not the current one of the lock: the lock was released, expired or taken since. */
+  StaleFencingToken: def(126, 'stale fencing token'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

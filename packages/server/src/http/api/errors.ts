@@ -34,6 +34,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   BackendBusy: 503,
   InvalidSchedule: 422,
   NotPending: 409,
+  Locked: 409,
+  StaleFencingToken: 409,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
