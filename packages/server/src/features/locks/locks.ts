@@ -100,7 +100,7 @@ export class Locks implements LocksApi {
     this.#every(Math.max(50, Math.floor(cfg.connectionLease / 3)), () => this.#renewHeld());
     this.#every(cfg.sweepInterval, () => this.sweepLapsed());
     // Locks a previous life of this node id held are nobody's now.
-    void this.reapNode(this.node.id).catch((err) => this.logger.warn({ err }, 'releasing locks of a previous run failed'));
+    void this.reapNode(this.messages.nodeId).catch((err) => this.logger.warn({ err }, 'releasing locks of a previous run failed'));
   }
 
   stop(): void {
@@ -276,7 +276,7 @@ export class Locks implements LocksApi {
   async reapNode(node: string): Promise<void> {
     if (this.#stopped) return;
     const reaper = `reap:${node}`;
-    const token = await this.leases.acquire(reaper, 60_000, this.node.id);
+    const token = await this.leases.acquire(reaper, 60_000, this.messages.nodeId);
     if (token === null) return;
     try {
       for (let pass = 0; pass < 1000; pass++) {
@@ -320,7 +320,7 @@ export class Locks implements LocksApi {
       user_id: client.user,
       client_id: client.id,
       session: client.session,
-      node: this.node.id,
+      node: this.messages.nodeId,
       attributes,
       acquired_at: previous && Number(previous.token) === token ? Number(previous.acquired_at) : this.node.now(),
       expires_at: null,
