@@ -45,6 +45,8 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/notifications/preferences': ['get', 'put'],
   '/activities': ['get', 'post'],
   '/activity/insights': ['get'],
+  '/channels/{channel}/locks': ['get'],
+  '/channels/{channel}/locks/{key}': ['delete', 'get', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -90,6 +92,10 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean }>
   recordActivity: { path: '/activities', body: { scope: 'project:doc', actor: 'ann', verb: 'edited' } },
   listActivities: { path: '/activities?scope=project:doc&q=edit' },
   activityInsights: { path: '/activity/insights?scope=project:doc&from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z&bucket=hour' },
+  listLocks: { path: '/channels/project:doc/locks' },
+  putLock: { path: '/channels/project:doc/locks/field:email', body: { userId: 'ann', ttlMs: 60_000, attributes: { name: 'Ann' } } },
+  getLock: { path: '/channels/project:doc/locks/field:email' },
+  deleteLock: { path: '/channels/project:doc/locks/field:email?force=true' },
 };
 
 describe('GET /api/v1/openapi.json', () => {

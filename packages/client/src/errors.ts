@@ -18,6 +18,8 @@ export class SwitchboardError extends Error {
   readonly temporary: boolean;
   /** With 111 TooManyRequests from the per-user budget: milliseconds until the same call may succeed. */
   readonly retryAfter: number | undefined;
+  /** Details of the reply error (a JSON value), e.g. `{ holder }` with 130 Locked. */
+  data: unknown;
 
   constructor(code: number, message: string, temporary: boolean, retryAfter?: number) {
     super(message);
@@ -30,7 +32,9 @@ export class SwitchboardError extends Error {
   /** The error of a server reply `{code, message, temporary, retryAfter?}`. */
   static fromReply(error: ReplyError): SwitchboardError {
     const retryAfter = typeof error.retryAfter === 'number' && error.retryAfter > 0 ? error.retryAfter : undefined;
-    return new SwitchboardError(error.code, error.message, error.temporary === true, retryAfter);
+    const err = new SwitchboardError(error.code, error.message, error.temporary === true, retryAfter);
+    if (error.data !== undefined) err.data = error.data;
+    return err;
   }
 
   /** An error from a code table entry (`ClientCode.Timeout`, `ErrorCode.InvalidChannel`, …). */

@@ -69,6 +69,10 @@ export const ErrorCode = Object.freeze({
   InvalidFilter: def(125, 'invalid filter'),
   /** The publication's `tags` are not valid: too many, a key or value too long, or tags where the namespace allows none. */
   InvalidTags: def(126, 'invalid tags'),
+  /** Another holder has the lock (the error's `data.holder` names it); retry later or wait for it (`waitMs`). */
+  Locked: def(130, 'locked', true),
+  /** The fencing token presented is not the current one of the lock: the lock was released, expired or taken since. */
+  StaleFencingToken: def(131, 'stale fencing token'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

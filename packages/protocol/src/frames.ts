@@ -15,6 +15,8 @@ export interface ReplyError {
   temporary: boolean;
   /** With 111 TooManyRequests from a rate budget: milliseconds until the same command may succeed. */
   retryAfter?: number;
+  /** Details a caller may act on (a JSON value), e.g. `{ holder }` with 130 Locked. */
+  data?: unknown;
 }
 
 /** A position in a channel's stream: the last seen offset and the stream's epoch. */

@@ -23,7 +23,14 @@ describe('ErrorCode', () => {
   });
 
   it('marks exactly the retryable errors temporary', () => {
-    expect(names.filter((n) => ErrorCode[n].temporary).sort()).toEqual(['BackendBusy', 'BackendUnavailable', 'Internal', 'TooManyRequests', 'Unavailable']);
+    expect(names.filter((n) => ErrorCode[n].temporary).sort()).toEqual([
+      'BackendBusy',
+      'BackendUnavailable',
+      'Internal',
+      'Locked',
+      'TooManyRequests',
+      'Unavailable',
+    ]);
   });
 
   it('round-trips names through errorCodeName', () => {

@@ -24,6 +24,8 @@ export const namespaceSchema = z.strictObject({
   signals: bool(true, 'clients may send signals'),
   /** Whether reconnecting clients may recover missed publications. */
   recovery: bool(true, 'clients may recover missed publications'),
+  /** Whether clients (with the `lock` capability) may take locks on keys of a channel (the locks feature, docs/locks.md). */
+  locks: bool(false, 'clients may take locks on keys of a channel'),
   /** Whether publications carry the publisher's user and client id. */
   publisherInfo: bool(true, 'publications carry publisher info'),
   /**
@@ -58,7 +60,7 @@ export type NamespaceInput = z.input<typeof namespaceSchema>;
 
 /** Namespaces of the kernel; features add theirs (a name already here only with the same options). */
 export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
-  project: {},
+  project: { locks: true },
   chat: {},
   analytics: { clientPublish: false, presence: false },
   user: { subscribe: 'owner', clientPublish: false, presence: false },

@@ -139,6 +139,23 @@ export class ModuleRegistry {
     return answer;
   }
 
+  /**
+   * Call every hook of a notice (one that cannot refuse anything) now, in order, none waiting
+   * for another: a feature's slow hook never reorders what the next feature hears. Each
+   * failure goes to `onError`.
+   */
+  notify<K extends HookName>(name: K, payload: HookPayloads[K], onError: (err: unknown) => void): void {
+    const list = this.#hooks.get(name);
+    if (!list) return;
+    for (const fn of list) {
+      try {
+        Promise.resolve((fn as (p: HookPayloads[K]) => unknown)(payload)).catch(onError);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  }
+
   has(name: HookName): boolean {
     return (this.#hooks.get(name)?.length ?? 0) > 0;
   }

@@ -197,8 +197,7 @@ export class Node implements ClientHost {
 
   /** Run a notice hook (one that cannot refuse anything) without waiting; a throw is logged. */
   #notice<K extends HookName>(name: K, payload: HookPayloads[K]): void {
-    if (!this.#modules.has(name)) return;
-    this.#modules.run(name, payload).catch((err) => this.logger.warn({ err, hook: name }, 'hook failed'));
+    this.#modules.notify(name, payload, (err) => this.logger.warn({ err, hook: name }, 'hook failed'));
   }
 
   #presenceLeft(client: Client, sub: Subscription): void {

@@ -8,7 +8,7 @@ import type { ResolvedChannel } from './channels.js';
  * (history, client publish, presence, signals) is checked by the command, which answers
  * `NotAvailable` rather than `PermissionDenied`.
  */
-export type Action = 'subscribe' | 'history' | 'publish' | 'presence' | 'signal';
+export type Action = 'subscribe' | 'history' | 'publish' | 'presence' | 'signal' | 'lock' | 'unlock';
 
 function isOwner(identity: Identity, ch: ResolvedChannel): boolean {
   return ch.name === identity.user;
@@ -40,5 +40,10 @@ export function can(identity: Identity, ch: ResolvedChannel, action: Action): bo
       return canRead(identity, ch) && (member || allows(identity.capabilities, ch.channel, 'presence'));
     case 'signal':
       return canRead(identity, ch) && (member || allows(identity.capabilities, ch.channel, 'signal'));
+    case 'lock':
+      return canRead(identity, ch) && (member || allows(identity.capabilities, ch.channel, 'lock'));
+    case 'unlock':
+      // Taking another holder's lock back is never implied by membership: the token must grant it.
+      return canRead(identity, ch) && allows(identity.capabilities, ch.channel, 'unlock');
   }
 }

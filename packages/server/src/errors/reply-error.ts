@@ -6,6 +6,8 @@ export class ReplyError extends Error {
   readonly temporary: boolean;
   /** Milliseconds until the same command may succeed (a rate budget's refusal), if known. */
   readonly retryAfter: number | undefined;
+  /** Details the caller may act on (a JSON value), sent as `data`. */
+  data: unknown;
 
   constructor(info: ErrorCodeInfo, detail?: string, retryAfter?: number) {
     super(detail ? `${info.message}: ${detail}` : info.message);
@@ -17,6 +19,7 @@ export class ReplyError extends Error {
   toWire(): WireReplyError {
     const wire: WireReplyError = { code: this.code, message: this.message, temporary: this.temporary };
     if (this.retryAfter !== undefined) wire.retryAfter = this.retryAfter;
+    if (this.data !== undefined) wire.data = this.data;
     return wire;
   }
 }

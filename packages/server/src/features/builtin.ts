@@ -3,12 +3,13 @@ import type { NamedMigration } from '../storage/migration.js';
 import { activityFeature } from './activity/index.js';
 import { backendHooksFeature } from './backend-hooks/index.js';
 import { FeatureHost } from './host.js';
+import { locksFeature } from './locks/index.js';
 import type { FeatureModule } from './manifest.js';
 import { notificationsFeature } from './notifications/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), backendHooksFeature()];
+  return [notificationsFeature(), activityFeature(), backendHooksFeature(), locksFeature()];
 }
 
 /**

@@ -36,6 +36,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   NotPending: 409,
   InvalidFilter: 422,
   InvalidTags: 422,
+  Locked: 409,
+  StaleFencingToken: 409,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

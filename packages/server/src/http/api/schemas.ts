@@ -99,6 +99,7 @@ export const replyError = z.object({
   message: z.string(),
   temporary: z.boolean().describe('true: the same request may succeed if retried later'),
   retryAfter: z.number().int().optional().describe('with 111 from a rate budget: milliseconds until the same request may succeed'),
+  data: z.unknown().optional().describe('details to act on, e.g. `{ holder }` with 130 Locked'),
 });
 export type ReplyErrorBody = z.output<typeof replyError>;
 
