@@ -1,10 +1,11 @@
 import { type SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import { type LockUpdate, locks } from '@switchboard/client/locks';
 import { ErrorCode, type LockInfo } from '@switchboard/protocol';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor } from '../../../packages/client/test/wait-for.js';
-import { type DurableServer, STORES, startDurableServer, waitPush } from '../../durable/helpers.js';
+import { type DurableServer, reply, STORES, startDurableServer, waitPush } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { RawClient } from '../../helpers/raw-client.js';
 
@@ -17,6 +18,23 @@ import { RawClient } from '../../helpers/raw-client.js';
 const CAPS = { 'project:*': ['subscribe', 'publish', 'presence', 'lock'] };
 const ADMIN_CAPS = { 'project:*': ['subscribe', 'lock', 'unlock'] };
 const WAIT = 10_000;
+
+/** The lock index table, as the tests read and write it (features/locks/tables.ts). */
+interface LockTables {
+  sb_locks: {
+    tenant: string;
+    channel: string;
+    lock_key: string;
+    token: number;
+    user_id: string;
+    client_id: string | null;
+    session: string | null;
+    node: string | null;
+    attributes: string | null;
+    acquired_at: number;
+    expires_at: number | null;
+  };
+}
 
 describe.each(STORES)('locks on %s', (store) => {
   let s: DurableServer;
@@ -235,6 +253,40 @@ describe.each(STORES)('locks on %s', (store) => {
       watcher.close();
     } finally {
       await short.stop();
+    }
+  });
+
+  it('releases the locks a previous run held (its node id and leases are gone), and keeps a foreign row whose lease lives', async () => {
+    const locksOf = (srv: DurableServer, channel: string) => srv.api('GET', `/channels/${encodeURIComponent(channel)}/locks`);
+    const first = await startDurableServer('sqlite', { locks: { connectionLease: '300ms' } });
+    let second: DurableServer | undefined;
+    try {
+      const holder = await RawClient.connect(first.url, await first.token({ sub: 'ada', caps: CAPS }));
+      const granted = reply<LockInfo>(await holder.call('locks.acquire', { channel: 'project:crash', key: 'k' }));
+      const db = first.server.storage.db as unknown as Kysely<LockTables>;
+      const row = await db.selectFrom('sb_locks').selectAll().where('lock_key', '=', 'k').executeTakeFirstOrThrow();
+      holder.close();
+      await first.stop();
+      // What a kill -9 leaves: the row of a node that will never come back under that id.
+      second = await startDurableServer('sqlite', { locks: { connectionLease: '300ms' } }, first.db);
+      const db2 = second.server.storage.db as unknown as Kysely<LockTables>;
+      await db2.insertInto('sb_locks').values(row).execute();
+      const watcher = await RawClient.connect(second.url, await second.token({ sub: 'w', caps: CAPS }));
+      await watcher.call('subscribe', { channel: 'project:crash' });
+      const released = waitPush(watcher, 'project:crash', (d) => d['event'] === 'released', WAIT);
+      expect((await released)['data']).toMatchObject({ reason: 'node-down', lock: { key: 'k', fencingToken: granted.fencingToken, holder: { user: 'ada' } } });
+      expect((await locksOf(second, 'project:crash')).body).toEqual({ locks: [] });
+
+      // A row recorded by another node whose lease is alive is that node's: left alone.
+      const bob = await RawClient.connect(second.url, await second.token({ sub: 'bob', caps: CAPS }));
+      const held = reply<LockInfo>(await bob.call('locks.acquire', { channel: 'project:crash', key: 'live' }));
+      await db2.updateTable('sb_locks').set({ node: 'another-node' }).where('lock_key', '=', 'live').execute();
+      await second.server.feature<{ sweepOrphans(): Promise<void> }>('locks').sweepOrphans();
+      expect((await locksOf(second, 'project:crash')).body).toEqual({ locks: [expect.objectContaining({ key: 'live', fencingToken: held.fencingToken })] });
+      bob.close();
+      watcher.close();
+    } finally {
+      await second?.stop();
     }
   });
 

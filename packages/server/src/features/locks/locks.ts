@@ -79,6 +79,8 @@ export class Locks implements LocksApi {
   readonly #lost = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #stopped = false;
+  /** Where the orphan sweep goes on from. */
+  #orphanOffset = 0;
 
   constructor(
     private readonly node: NodeContext,
@@ -99,6 +101,7 @@ export class Locks implements LocksApi {
     const cfg = this.config();
     this.#every(Math.max(50, Math.floor(cfg.connectionLease / 3)), () => this.#renewHeld());
     this.#every(cfg.sweepInterval, () => this.sweepLapsed());
+    this.#every(cfg.connectionLease, () => this.sweepOrphans());
     // Locks a previous life of this node id held are nobody's now.
     void this.reapNode(this.messages.nodeId).catch((err) => this.logger.warn({ err }, 'releasing locks of a previous run failed'));
   }
@@ -293,6 +296,23 @@ export class Locks implements LocksApi {
       }
     } finally {
       await this.leases.release(reaper, token);
+    }
+  }
+
+  /**
+   * Connection locks whose holder's node went without a node-down notice — restarted under a
+   * new node id (the memory engine's is new each run), or a whole cluster restarted — have no
+   * lease any more: announce them released and drop their rows. One page per round, the next
+   * round going on from there; a lock whose key has a newer grant is left to that grant's row.
+   */
+  async sweepOrphans(): Promise<void> {
+    const rows = await this.store.heldElsewhere(this.messages.nodeId, this.#orphanOffset, SWEEP_BATCH);
+    this.#orphanOffset = rows.length < SWEEP_BATCH ? 0 : this.#orphanOffset + rows.length;
+    for (const row of rows) {
+      if (this.#stopped) return;
+      const place = { tenant: row.tenant, channel: row.channel, key: row.lock_key };
+      if (await this.leases.get(leaseKeyOf(place))) continue;
+      await this.#announceRelease(place, Number(row.token), 'node-down', row);
     }
   }
 

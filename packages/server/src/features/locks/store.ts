@@ -99,6 +99,21 @@ export class LockStore {
     return this.#db.selectFrom('sb_locks').selectAll().where('node', '=', node).limit(limit).execute();
   }
 
+  /** Connection locks recorded through other nodes, a page at a time (a sweep checks each against its lease). */
+  async heldElsewhere(node: string, offset: number, limit: number): Promise<LockRow[]> {
+    return this.#db
+      .selectFrom('sb_locks')
+      .selectAll()
+      .where('node', '!=', node)
+      .where('expires_at', 'is', null)
+      .orderBy('tenant')
+      .orderBy('channel')
+      .orderBy('lock_key')
+      .offset(offset)
+      .limit(limit)
+      .execute();
+  }
+
   /** Backend leases whose time ran out. */
   async lapsed(now: number, limit: number): Promise<LockRow[]> {
     return this.#db.selectFrom('sb_locks').selectAll().where('expires_at', 'is not', null).where('expires_at', '<=', now).limit(limit).execute();
