@@ -45,10 +45,11 @@ describe('the fallback transport across workers', () => {
     const connects = { alice: 0, bob: 0 };
     alice.on('connected', () => connects.alice++);
     bob.on('connected', () => connects.bob++);
+    // Both waits start before either connects: bob may well be subscribed first.
+    const subscribed = Promise.all([waitFor(aliceRoom, 'subscribed', undefined, 15_000), waitFor(bobRoom, 'subscribed', undefined, 15_000)]);
     alice.connect();
     bob.connect();
-    await waitFor(aliceRoom, 'subscribed', undefined, 15_000);
-    await waitFor(bobRoom, 'subscribed', undefined, 15_000);
+    await subscribed;
     expect(alice.transport).toBe('sse');
     await aliceRoom.enterPresence({ page: '/a' });
     const members = await bobRoom.presence();
