@@ -61,6 +61,8 @@ export const ErrorCode = Object.freeze({
   BackendInvalidResponse: def(121, 'backend invalid response'),
   /** Too many calls to the app's backend are in flight on this node; retry later. */
   BackendBusy: def(122, 'backend busy', true),
+  /** The resource is no longer in a state that allows this change (for example editing a deleted comment). */
+  Conflict: def(123, 'conflict'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

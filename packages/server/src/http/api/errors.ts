@@ -32,6 +32,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   BackendUnavailable: 503,
   BackendInvalidResponse: 502,
   BackendBusy: 503,
+  Conflict: 409,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
