@@ -42,6 +42,10 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/notifications/preferences': ['get', 'put'],
   '/activities': ['get', 'post'],
   '/activity/insights': ['get'],
+  '/channels/{channel}/threads': ['get', 'post'],
+  '/threads/{threadId}': ['delete', 'get', 'patch'],
+  '/threads/{threadId}/comments': ['post'],
+  '/threads/{threadId}/comments/{commentId}': ['delete', 'patch'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -81,6 +85,14 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   recordActivity: { path: '/activities', body: { scope: 'project:doc', actor: 'ann', verb: 'edited' } },
   listActivities: { path: '/activities?scope=project:doc&q=edit' },
   activityInsights: { path: '/activity/insights?scope=project:doc&from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z&bucket=hour' },
+  createThread: { path: '/channels/project:doc/threads', body: { userId: 'ann', body: 'Is this right?', metadata: { field: 'title' } } },
+  listThreads: { path: '/channels/project:doc/threads?resolved=false' },
+  getThread: { path: '/threads/{tid}' },
+  updateThread: { path: '/threads/{tid}', body: { userId: 'ann', resolved: true } },
+  deleteThread: { path: '/threads/{tid2}' },
+  addComment: { path: '/threads/{tid}/comments', body: { userId: 'bob', body: 'Yes' } },
+  editComment: { path: '/threads/{tid}/comments/{cid}', body: { userId: 'ann', body: 'Is this right now?' } },
+  deleteComment: { path: '/threads/{tid}/comments/{cid}?userId=ann' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -180,10 +192,21 @@ describe('GET /api/v1/openapi.json', () => {
     await c.call('presence_set', { channel: 'project:doc', state: { page: 'docs' } });
     const created = await call('POST', '/notifications', { user: 'ann', type: 'mention', title: 'To read and archive' });
     const nid = (created.json as { notifications: Array<{ id: string }> }).notifications[0]?.id as string;
+    const thread = async () =>
+      (await call('POST', '/channels/project:doc/threads', { userId: 'ann', body: 'A thread' })).json as {
+        thread: { id: string; comments: Array<{ id: string }> };
+      };
+    const { thread: t1 } = await thread();
+    const { thread: t2 } = await thread();
+    const ids: Record<string, string> = { nid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid), sample?.body);
+      const res = await call(
+        method.toUpperCase(),
+        (sample?.path as string).replace(/\{(nid|tid2|tid|cid)\}/g, (_, k: string) => ids[k] as string),
+        sample?.body,
+      );
       const ok = op.responses['201'] ? 201 : 200;
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);

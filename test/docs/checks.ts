@@ -38,6 +38,7 @@ export const INSPECTED_TYPES: Record<string, string> = {
   Subscription: "import('@switchboard/client').Subscription",
   NotificationsEntry: "typeof import('@switchboard/client/notifications')",
   ActivityEntry: "typeof import('@switchboard/client/activity')",
+  CommentsEntry: "typeof import('@switchboard/client/comments')",
 };
 
 function fail(block: DocBlock, problems: string[]): void {
@@ -349,7 +350,7 @@ const clientApi: Check = async (block, ctx) => {
     }
     const fn = /^function (\w+)\(/.exec(line);
     if (fn) {
-      const entry = { notifications: 'NotificationsEntry', activity: 'ActivityEntry' }[fn[1] as string];
+      const entry = { notifications: 'NotificationsEntry', activity: 'ActivityEntry', comments: 'CommentsEntry' }[fn[1] as string];
       if (!entry || !(ctx.types.get(entry) ?? []).includes(fn[1] as string)) problems.push(`function ${fn[1]} is not exported by its entry point`);
     }
   }

@@ -60,12 +60,13 @@ describe('SDK feature modules', () => {
     expect(live).toEqual(['hello']);
   });
 
-  it('the core entry point does not load the notifications or activity modules', () => {
+  it('the core entry point does not load the notifications, activity or comments modules', () => {
     const dist = join(import.meta.dirname, '..', 'dist');
     const core = [...moduleGraph(join(dist, 'index.js'))].map((f) => f.slice(dist.length + 1));
     expect(core).toContain('client.js');
     expect(core).not.toContain('notifications.js');
     expect(core).not.toContain('activity.js');
+    expect(core).not.toContain('comments.js');
     expect([...moduleGraph(join(dist, 'notifications.js'))].map((f) => f.slice(dist.length + 1))).toContain('notifications.js');
   });
 

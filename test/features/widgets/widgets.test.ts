@@ -67,6 +67,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0003_notifications',
       '0004_activities',
       'activity_0002_search',
+      'comments_0001_threads',
       'widgets_0001_widgets',
     ]);
   });
@@ -114,7 +115,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(6);
+    expect(await migrationNames(s)).toHaveLength(7);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -123,7 +124,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
   const dir = mkdtempSync(join(tmpdir(), 'sb-widgets-old-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('gets only the migrations it lacks (activity search, the new feature) and keeps the old data', async () => {
+  it('gets only the migrations it lacks (activity search, comments, the new feature) and keeps the old data', async () => {
     copyFileSync(FIXTURE, join(dir, 'switchboard.db'));
     const s = await startDurableServer('sqlite', { keepDataDir: dir, features: [widgetsFeature()] }, { database: '', schema: null, drop: async () => {} });
     try {
@@ -133,6 +134,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0003_notifications',
         '0004_activities',
         'activity_0002_search',
+        'comments_0001_threads',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

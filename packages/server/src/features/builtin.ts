@@ -2,13 +2,14 @@ import { configApi } from '../config/load.js';
 import type { NamedMigration } from '../storage/migration.js';
 import { activityFeature } from './activity/index.js';
 import { backendHooksFeature } from './backend-hooks/index.js';
+import { commentsFeature } from './comments/index.js';
 import { FeatureHost } from './host.js';
 import type { FeatureModule } from './manifest.js';
 import { notificationsFeature } from './notifications/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), backendHooksFeature()];
+  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature()];
 }
 
 /**

@@ -1,0 +1,275 @@
+import type { Comment, Thread, ThreadInfo } from '@switchboard/protocol';
+import { Emitter } from './emitter.js';
+import type { FeatureHost } from './feature-module.js';
+
+export type { Comment, ReactionCount, Thread, ThreadInfo } from '@switchboard/protocol';
+
+/**
+ * Comment threads about a channel (`project:42`): list, write, resolve, and live changes on
+ * the channel `comments:{channel}`. Server side: docs/comments.md.
+ */
+
+/** What the threads of a channel need from the client. */
+export type CommentsHost = Pick<FeatureHost, 'call' | 'subscribe'>;
+
+/**
+ * The comment threads of a channel such as `project:42` (one per client and channel).
+ *
+ * @example
+ * import { comments } from '@switchboard/client/comments';
+ * const threads = comments(client, 'project:42');
+ * threads.on('comment', (e) => render(e.threadId, e.comment));
+ * const { thread } = await threads.createThread({ body: 'Is this the final title?', metadata: { field: 'title' } });
+ */
+export function comments(client: FeatureHost, channel: string): CommentThreads {
+  return client.use({ key: `comments:${channel}`, create: (host) => new CommentThreads(host, channel) });
+}
+
+export interface ThreadQuery {
+  /** Only resolved (true) or open (false) threads. */
+  resolved?: boolean;
+  /** Only threads whose metadata has each of these top-level keys with an equal value. */
+  metadata?: Record<string, unknown>;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size (default 20, at most the server's `comments.pageSize`). */
+  limit?: number;
+}
+
+export interface ThreadPage {
+  threads: Thread[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface CommentDraft {
+  /** At most `comments.maxBodyChars` characters (default 10,000). */
+  body: string;
+  /** User ids; each newly mentioned user gets one `mention` notification. */
+  mentions?: string[];
+  /** Makes a retry safe: the same key (per user) writes once and answers the first write. */
+  idempotencyKey?: string;
+}
+
+export interface ThreadDraft extends CommentDraft {
+  /** At most 16 keys and 4 KiB of JSON by default; lists can filter by its top-level values. */
+  metadata?: Record<string, unknown>;
+  /** By when someone other than the author should reply: Unix ms or an ISO 8601 date. */
+  respondBy?: number | string;
+}
+
+/** What `createThread` answers; `deduplicated` when the idempotency key was seen (nothing new was written). */
+export interface ThreadCreated {
+  thread: Thread;
+  deduplicated?: true;
+}
+
+/** What `reply` answers. */
+export interface CommentCreated {
+  comment: Comment;
+  deduplicated?: true;
+}
+
+/** A change to a thread: `created` carries the thread with its first comment, the others the thread without comments. */
+export type ThreadEvent = { action: 'created'; thread: Thread } | { action: 'updated' | 'resolved' | 'reopened' | 'deleted'; thread: ThreadInfo };
+
+/** A new, edited or deleted comment (a deleted one is a tombstone: empty body, `deletedAt` set). */
+export interface CommentEvent {
+  action: 'created' | 'edited' | 'deleted';
+  threadId: string;
+  comment: Comment;
+}
+
+/** Someone is typing in a thread. */
+export interface TypingEvent {
+  threadId: string;
+  userId: string;
+}
+
+export interface CommentEvents {
+  thread: ThreadEvent;
+  comment: CommentEvent;
+  typing: TypingEvent;
+}
+
+class CommentEmitter extends Emitter<CommentEvents> {
+  fire<K extends keyof CommentEvents>(event: K, payload: CommentEvents[K]): void {
+    this.emit(event, payload);
+  }
+}
+
+type Push = ({ kind: 'thread' } & ThreadEvent) | ({ kind: 'comment' } & CommentEvent) | ({ kind: 'typing' } & TypingEvent);
+
+function isPush(data: unknown): data is Push {
+  const kind = typeof data === 'object' && data !== null ? (data as { kind?: unknown }).kind : undefined;
+  return kind === 'thread' || kind === 'comment' || kind === 'typing';
+}
+
+/**
+ * The threads of one channel. Reading needs the subscribe permission on the channel itself;
+ * writing also needs the `comment` capability on it.
+ *
+ * @example
+ * const threads = comments(client, 'project:42');
+ * const { threads: open } = await threads.list({ resolved: false });
+ * await threads.thread(open[0].id).reply({ body: 'Done, see v2', mentions: ['ann'] });
+ */
+export class CommentThreads {
+  readonly #host: CommentsHost;
+  readonly #events = new CommentEmitter();
+  readonly #typing = new Set<string>();
+  #listening = false;
+
+  constructor(
+    host: CommentsHost,
+    readonly channel: string,
+  ) {
+    this.#host = host;
+  }
+
+  /**
+   * A page of the channel's threads, newest first, each with its comments.
+   *
+   * @example
+   * const page = await threads.list({ resolved: false, metadata: { field: 'title' } });
+   * const older = page.nextCursor ? await threads.list({ cursor: page.nextCursor }) : null;
+   */
+  list(query: ThreadQuery = {}): Promise<ThreadPage> {
+    return this.#host.call<ThreadPage>('comments.list', { ...query, channel: this.channel });
+  }
+
+  /**
+   * One thread with its comments, oldest first (tombstones included).
+   *
+   * @example
+   * const t = await threads.get(threadId);
+   */
+  get(threadId: string): Promise<Thread> {
+    return this.#host.call<Thread>('comments.get', { threadId });
+  }
+
+  /**
+   * Start a thread with its first comment, as the connected user.
+   *
+   * @example
+   * const { thread } = await threads.createThread({ body: 'Typo here', mentions: ['ann'], metadata: { field: 'title' } });
+   */
+  createThread(draft: ThreadDraft): Promise<ThreadCreated> {
+    return this.#host.call<ThreadCreated>('comments.create_thread', { ...draft, channel: this.channel });
+  }
+
+  /**
+   * The operations on one thread of this channel.
+   *
+   * @example
+   * const t = threads.thread(threadId);
+   * await t.reply({ body: 'Fixed' });
+   * await t.resolve();
+   */
+  thread(threadId: string): ThreadHandle {
+    return new ThreadHandle(this.#host, threadId, this.#typing);
+  }
+
+  /**
+   * Changes to the channel's threads from now on (thread, comment, typing). The first
+   * listener subscribes to `comments:{channel}`; after a reconnect, `list()` again to fill
+   * the gap (the live channel keeps no history).
+   *
+   * @example
+   * const off = threads.on('thread', (e) => (e.action === 'resolved' ? collapse(e.thread.id) : null));
+   * off();
+   */
+  on<K extends keyof CommentEvents>(event: K, listener: (payload: CommentEvents[K]) => void): () => void {
+    if (!this.#listening) {
+      this.#listening = true;
+      this.#host.subscribe(`comments:${this.channel}`).on('publication', (p) => this.#route(p.data));
+    }
+    return this.#events.on(event, listener);
+  }
+
+  #route(data: unknown): void {
+    if (!isPush(data)) return;
+    const { kind, ...event } = data;
+    if (kind === 'thread') this.#events.fire('thread', event as ThreadEvent);
+    else if (kind === 'comment') this.#events.fire('comment', event as CommentEvent);
+    else this.#events.fire('typing', event as TypingEvent);
+  }
+}
+
+/** The operations on one thread. */
+export class ThreadHandle {
+  readonly #host: CommentsHost;
+  readonly #typing: Set<string>;
+
+  constructor(
+    host: CommentsHost,
+    readonly id: string,
+    typing: Set<string>,
+  ) {
+    this.#host = host;
+    this.#typing = typing;
+  }
+
+  /**
+   * Add a comment; it gets the thread's next `seq`.
+   *
+   * @example
+   * const { comment } = await thread.reply({ body: 'Agreed', idempotencyKey: draftId });
+   */
+  reply(draft: CommentDraft): Promise<CommentCreated> {
+    return this.#host.call<CommentCreated>('comments.reply', { ...draft, threadId: this.id });
+  }
+
+  /**
+   * Change one of your comments (body and mentions); a deleted one cannot be edited (123).
+   *
+   * @example
+   * await thread.edit(commentId, { body: 'Agreed, with one change' });
+   */
+  async edit(commentId: string, draft: Omit<CommentDraft, 'idempotencyKey'>): Promise<Comment> {
+    return (await this.#host.call<{ comment: Comment }>('comments.edit', { ...draft, threadId: this.id, commentId })).comment;
+  }
+
+  /**
+   * Delete one of your comments: it stays in the thread as a tombstone.
+   *
+   * @example
+   * await thread.delete(commentId);
+   */
+  async delete(commentId: string): Promise<Comment> {
+    return (await this.#host.call<{ comment: Comment }>('comments.delete', { threadId: this.id, commentId })).comment;
+  }
+
+  /**
+   * Mark the thread resolved.
+   *
+   * @example
+   * await thread.resolve();
+   */
+  async resolve(): Promise<ThreadInfo> {
+    return (await this.#host.call<{ thread: ThreadInfo }>('comments.resolve', { threadId: this.id })).thread;
+  }
+
+  /**
+   * Open a resolved thread again.
+   *
+   * @example
+   * await thread.reopen();
+   */
+  async reopen(): Promise<ThreadInfo> {
+    return (await this.#host.call<{ thread: ThreadInfo }>('comments.reopen', { threadId: this.id })).thread;
+  }
+
+  /**
+   * Tell the thread's watchers you are typing (call it on input; one is sent at a time).
+   *
+   * @example
+   * editor.on('input', () => thread.typing());
+   */
+  typing(): void {
+    if (this.#typing.has(this.id)) return;
+    this.#typing.add(this.id);
+    const done = () => this.#typing.delete(this.id);
+    this.#host.call('comments.typing', { threadId: this.id }).then(done, done);
+  }
+}

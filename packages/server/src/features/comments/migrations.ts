@@ -1,0 +1,59 @@
+import type { Kysely, Migration } from 'kysely';
+import type { NamedMigration } from '../../storage/migration.js';
+
+type Db = Kysely<unknown>;
+
+/** Threads, their metadata entries and their comments (portable column types only; never edit a shipped migration). */
+const threads: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_comment_threads')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('resolved', 'integer', (c) => c.notNull())
+      .addColumn('resolved_at', 'bigint')
+      .addColumn('resolved_by', 'text')
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('respond_by', 'bigint')
+      .addColumn('last_seq', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sb_comment_threads_channel').on('sb_comment_threads').columns(['tenant', 'channel', 'created_at', 'id']).execute();
+
+    await db.schema
+      .createTable('sb_comment_thread_meta')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('thread_id', 'text', (c) => c.notNull())
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('value_hash', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_comment_thread_meta_pk', ['thread_id', 'key'])
+      .execute();
+    await db.schema.createIndex('sb_comment_thread_meta_value').on('sb_comment_thread_meta').columns(['tenant', 'key', 'value_hash']).execute();
+
+    await db.schema
+      .createTable('sb_comments')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('thread_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('mentions', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('edited_at', 'bigint')
+      .addColumn('deleted_at', 'bigint')
+      .addUniqueConstraint('sb_comments_thread_seq', ['thread_id', 'seq'])
+      .execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropTable('sb_comments').execute();
+    await db.schema.dropTable('sb_comment_thread_meta').execute();
+    await db.schema.dropTable('sb_comment_threads').execute();
+  },
+};
+
+/** In the order they apply. */
+export const COMMENT_MIGRATIONS: readonly NamedMigration[] = [{ name: 'comments_0001_threads', ...threads }];

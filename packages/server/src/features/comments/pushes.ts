@@ -1,0 +1,11 @@
+import type { Comment, Thread, ThreadInfo } from './model.js';
+
+/**
+ * What subscribers of `comments:{channel}` receive, each after its write committed. A thread
+ * push carries the whole thread when created and the thread without comments otherwise.
+ */
+export type CommentPush =
+  | { kind: 'thread'; action: 'created'; thread: Thread }
+  | { kind: 'thread'; action: 'updated' | 'resolved' | 'reopened' | 'deleted'; thread: ThreadInfo }
+  | { kind: 'comment'; action: 'created' | 'edited' | 'deleted'; threadId: string; comment: Comment }
+  | { kind: 'typing'; threadId: string; userId: string };

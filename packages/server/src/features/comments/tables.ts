@@ -1,0 +1,48 @@
+/** Row types of the comments tables (conventions: storage/tables.ts). Every row carries its tenant. */
+
+export interface CommentThreadTable {
+  id: string;
+  tenant: string;
+  channel: string;
+  /** JSON text: an object. */
+  metadata: string;
+  /** 1 when resolved. */
+  resolved: number;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  respond_by: number | null;
+  /** The `seq` of the thread's latest comment: the next one gets `last_seq + 1`, in the same transaction. */
+  last_seq: number;
+}
+
+/** One top-level metadata entry of a thread, for equality filters. */
+export interface CommentThreadMetaTable {
+  tenant: string;
+  thread_id: string;
+  key: string;
+  /** SHA-256 (hex) of the value's JSON text. */
+  value_hash: string;
+}
+
+export interface CommentTable {
+  id: string;
+  tenant: string;
+  thread_id: string;
+  seq: number;
+  user_id: string;
+  body: string;
+  /** JSON text: string[]. */
+  mentions: string;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+}
+
+export interface CommentTables {
+  sb_comment_threads: CommentThreadTable;
+  sb_comment_thread_meta: CommentThreadMetaTable;
+  sb_comments: CommentTable;
+}

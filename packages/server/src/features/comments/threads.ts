@@ -1,0 +1,179 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { Identity } from '../../auth/token-verifier.js';
+import type { ResolvedChannel } from '../../core/channels.js';
+import type { NodeContext } from '../../core/context.js';
+import { ReplyError } from '../../errors/reply-error.js';
+import { storageCall } from '../../storage/failures.js';
+import { checkComment, checkMetadata, mayComment, mayRead } from './access.js';
+import type { CommentsConfig } from './config.js';
+import { type Mentions, notifyMentions } from './mentions.js';
+import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
+import type { CommentPush } from './pushes.js';
+import type { CommentStore, ThreadPage, ThreadQuery } from './store.js';
+
+/**
+ * Who acts: a connection (its identity: permissions are checked on the thread's channel) or
+ * the backend over HTTP (`identity` null: any thread of the tenant; `userId` the user it acts
+ * for, null when it acts as itself, which may edit and delete any comment).
+ */
+export interface Actor {
+  tenant: string;
+  userId: string | null;
+  identity: Identity | null;
+}
+
+export interface Created<T> {
+  value: T;
+  deduplicated?: true;
+}
+
+/**
+ * Comment threads: every write is committed first, then published to `comments:{channel}`
+ * (who may subscribe to the channel may subscribe there) and mentioned users are notified.
+ * Shared by the client commands and the HTTP routes.
+ */
+export class CommentThreads {
+  constructor(
+    readonly store: CommentStore,
+    readonly node: NodeContext,
+    readonly config: CommentsConfig,
+    private readonly mentions: Mentions | null,
+  ) {}
+
+  /** A channel that may have threads, for this tenant (422 / 108 when comments are off in its namespace). */
+  resolveChannel(tenant: string, channel: string): ResolvedChannel {
+    const ch = this.node.resolve(tenant, channel);
+    if (ch.namespace === COMMENTS_NAMESPACE || !this.config.namespaces.includes(ch.namespace)) {
+      throw new ReplyError(ErrorCode.NotAvailable, `comments are off in the "${ch.namespace}" namespace`);
+    }
+    return ch;
+  }
+
+  /** The channel for a reader or writer; a connection that may not read it is told 103. */
+  #channelFor(actor: Actor, channel: string, write: boolean): ResolvedChannel {
+    const ch = this.resolveChannel(actor.tenant, channel);
+    if (actor.identity) {
+      if (!mayRead(actor.identity, ch)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${ch.channel}`);
+      if (write && !mayComment(actor.identity, ch)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the comment permission on ${ch.channel}`);
+    }
+    return ch;
+  }
+
+  /** A thread the actor may see (a thread on a channel a connection may not read is NotFound, as if it did not exist). */
+  async #threadFor(actor: Actor, threadId: string, write: boolean): Promise<{ info: ThreadInfo; ch: ResolvedChannel }> {
+    const info = await this.#store(this.store.threadInfo(actor.tenant, threadId));
+    const ch = this.resolveChannel(actor.tenant, info.channel);
+    if (actor.identity) {
+      if (!mayRead(actor.identity, ch)) throw new ReplyError(ErrorCode.NotFound, 'no such thread');
+      if (write && !mayComment(actor.identity, ch)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the comment permission on ${ch.channel}`);
+    }
+    return { info, ch };
+  }
+
+  #author(actor: Actor): string {
+    if (actor.userId === null) throw new ReplyError(ErrorCode.BadRequest, 'userId: name the user who writes');
+    return actor.userId;
+  }
+
+  async list(actor: Actor, channel: string, query: Omit<ThreadQuery, 'limit'> & { limit?: number | undefined }): Promise<ThreadPage> {
+    const ch = this.#channelFor(actor, channel, false);
+    const max = this.config.pageSize;
+    return this.#store(this.store.list(actor.tenant, ch.channel, { ...query, limit: Math.min(query.limit ?? Math.min(20, max), max) }));
+  }
+
+  async get(actor: Actor, threadId: string): Promise<Thread> {
+    await this.#threadFor(actor, threadId, false);
+    return this.#store(this.store.thread(actor.tenant, threadId));
+  }
+
+  async createThread(actor: Actor, channel: string, draft: ThreadDraft, idempotencyKey?: string): Promise<Created<Thread>> {
+    const ch = this.#channelFor(actor, channel, true);
+    const userId = this.#author(actor);
+    checkComment(this.config, draft);
+    checkMetadata(this.config, draft.metadata);
+    const out = await this.#store(this.store.createThread({ tenant: actor.tenant, channel: ch.channel, userId, draft, idempotencyKey }));
+    if (out.deduplicated) return { value: out.value, deduplicated: true };
+    const first = out.value.comments[0] as Comment;
+    await this.#publish(ch, { kind: 'thread', action: 'created', thread: out.value });
+    await this.#mention(actor.tenant, out.value, first, first.mentions);
+    return { value: out.value };
+  }
+
+  async reply(actor: Actor, threadId: string, draft: CommentDraft, idempotencyKey?: string): Promise<Created<Comment>> {
+    const { ch } = await this.#threadFor(actor, threadId, true);
+    const userId = this.#author(actor);
+    checkComment(this.config, draft);
+    const out = await this.#store(
+      this.store.addComment({ tenant: actor.tenant, threadId, userId, draft, maxComments: this.config.maxCommentsPerThread, idempotencyKey }),
+    );
+    if (out.deduplicated) return { value: out.value, deduplicated: true };
+    await this.#publish(ch, { kind: 'comment', action: 'created', threadId, comment: out.value });
+    await this.#mention(actor.tenant, out.thread, out.value, out.value.mentions);
+    return { value: out.value };
+  }
+
+  async edit(actor: Actor, threadId: string, commentId: string, draft: CommentDraft): Promise<Comment> {
+    const { ch, info } = await this.#threadFor(actor, threadId, true);
+    checkComment(this.config, draft);
+    const out = await this.#store(this.store.changeComment(actor.tenant, threadId, commentId, actor.userId, { edit: draft }));
+    await this.#publish(ch, { kind: 'comment', action: 'edited', threadId, comment: out.comment });
+    await this.#mention(actor.tenant, info, out.comment, out.added);
+    return out.comment;
+  }
+
+  async deleteComment(actor: Actor, threadId: string, commentId: string): Promise<Comment> {
+    const { ch } = await this.#threadFor(actor, threadId, true);
+    const out = await this.#store(this.store.changeComment(actor.tenant, threadId, commentId, actor.userId, { delete: true }));
+    if (out.changed) await this.#publish(ch, { kind: 'comment', action: 'deleted', threadId, comment: out.comment });
+    return out.comment;
+  }
+
+  /** Resolve, reopen, or (backend) replace the metadata. */
+  async update(actor: Actor, threadId: string, patch: { metadata?: Record<string, unknown> | undefined; resolved?: boolean | undefined }): Promise<ThreadInfo> {
+    const { ch } = await this.#threadFor(actor, threadId, true);
+    checkMetadata(this.config, patch.metadata);
+    const out = await this.#store(this.store.updateThread(actor.tenant, threadId, actor.userId, patch));
+    if (!out.changed) return out.thread;
+    const action = patch.resolved === undefined || patch.metadata !== undefined ? 'updated' : patch.resolved ? 'resolved' : 'reopened';
+    await this.#publish(ch, { kind: 'thread', action, thread: out.thread });
+    return out.thread;
+  }
+
+  async deleteThread(actor: Actor, threadId: string): Promise<ThreadInfo> {
+    const { ch } = await this.#threadFor(actor, threadId, true);
+    const thread = await this.#store(this.store.deleteThread(actor.tenant, threadId));
+    await this.#publish(ch, { kind: 'thread', action: 'deleted', thread });
+    return thread;
+  }
+
+  /** "Someone is typing" in a thread: published, never stored. */
+  async typing(actor: Actor, threadId: string): Promise<void> {
+    const { ch } = await this.#threadFor(actor, threadId, true);
+    await this.#publish(ch, { kind: 'typing', threadId, userId: this.#author(actor) });
+  }
+
+  /** A store call; an unreachable or busy store answers Unavailable (retry), not Internal. */
+  #store<T>(op: Promise<T>): Promise<T> {
+    return storageCall(op, (err) => this.node.logger.warn({ err }, 'comments storage unavailable'));
+  }
+
+  async #mention(tenant: string, thread: ThreadInfo, comment: Comment, users: readonly string[]): Promise<void> {
+    if (!this.mentions) return;
+    await notifyMentions(this.mentions, tenant, thread, comment, users, this.node.logger);
+  }
+
+  /** Publish after the commit; a failed push loses nothing (readers list the threads again). */
+  async #publish(ch: ResolvedChannel, push: CommentPush): Promise<void> {
+    let live: ResolvedChannel;
+    try {
+      live = this.node.resolve(ch.tenant, `${COMMENTS_NAMESPACE}:${ch.channel}`);
+    } catch {
+      return; // no `comments` namespace, or the live channel name would be too long: stored, not pushed
+    }
+    try {
+      await this.node.publish(live, JSON.stringify(push));
+    } catch (err) {
+      this.node.logger.warn({ err, channel: live.channel }, 'comment push failed (stored; readers get it from the list)');
+    }
+  }
+}
