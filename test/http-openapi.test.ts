@@ -46,6 +46,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/threads/{threadId}': ['delete', 'get', 'patch'],
   '/threads/{threadId}/comments': ['post'],
   '/threads/{threadId}/comments/{commentId}': ['delete', 'patch'],
+  '/threads/{threadId}/comments/{commentId}/reactions/{reaction}': ['delete', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -92,6 +93,8 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   deleteThread: { path: '/threads/{tid2}' },
   addComment: { path: '/threads/{tid}/comments', body: { userId: 'bob', body: 'Yes' } },
   editComment: { path: '/threads/{tid}/comments/{cid}', body: { userId: 'ann', body: 'Is this right now?' } },
+  addReaction: { path: '/threads/{tid}/comments/{cid2}/reactions/like?userId=bob' },
+  removeReaction: { path: '/threads/{tid}/comments/{cid2}/reactions/like?userId=bob' },
   deleteComment: { path: '/threads/{tid}/comments/{cid}?userId=ann' },
 };
 
@@ -198,13 +201,14 @@ describe('GET /api/v1/openapi.json', () => {
       };
     const { thread: t1 } = await thread();
     const { thread: t2 } = await thread();
-    const ids: Record<string, string> = { nid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string };
+    const second = (await call('POST', `/threads/${t1.id}/comments`, { userId: 'bob', body: 'A reply' })).json as { comment: { id: string } };
+    const ids: Record<string, string> = { nid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
       const res = await call(
         method.toUpperCase(),
-        (sample?.path as string).replace(/\{(nid|tid2|tid|cid)\}/g, (_, k: string) => ids[k] as string),
+        (sample?.path as string).replace(/\{(nid|tid2|tid|cid2|cid)\}/g, (_, k: string) => ids[k] as string),
         sample?.body,
       );
       const ok = op.responses['201'] ? 201 : 200;

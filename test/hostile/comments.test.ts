@@ -51,6 +51,7 @@ describe('hostile comment threads', () => {
     expect(made.status).toBe(201);
     const thread = made.json['thread'] as { id: string; comments: Array<{ id: string }> };
     b = { thread: thread.id, comment: thread.comments[0]?.id as string };
+    expect((await api(TENANT_B, 'PUT', `/threads/${b.thread}/comments/${b.comment}/reactions/like?userId=bob`)).status).toBe(200);
     const { bystander } = ctx();
     expect((await bystander.call('subscribe', { channel: 'comments:project:1' }))['error']).toBeUndefined();
     mallory = await ctx().connect('mallory', { caps: EVERYTHING });
@@ -67,6 +68,8 @@ describe('hostile comment threads', () => {
       ['comments.reopen', { threadId: b.thread }],
       ['comments.set_metadata', { threadId: b.thread, metadata: { x: 1 } }],
       ['comments.typing', { threadId: b.thread }],
+      ['comments.set_reaction', { threadId: b.thread, commentId: b.comment, reaction: 'like', on: true }],
+      ['comments.set_reaction', { threadId: b.thread, commentId: b.comment, reaction: 'like', on: false }],
     ];
     for (const [method, params] of calls) {
       expect(replyError(await mallory.call(method, params)).code, method).toBe(E.NotFound.code);
@@ -84,6 +87,8 @@ describe('hostile comment threads', () => {
       ['POST', `/threads/${b.thread}/comments`, { userId: 'mallory', body: 'x' }],
       ['PATCH', `/threads/${b.thread}/comments/${b.comment}`, { body: 'x' }],
       ['DELETE', `/threads/${b.thread}/comments/${b.comment}`],
+      ['PUT', `/threads/${b.thread}/comments/${b.comment}/reactions/like?userId=mallory`],
+      ['DELETE', `/threads/${b.thread}/comments/${b.comment}/reactions/like?userId=bob`],
     ];
     for (const [method, path, body] of paths) {
       const res = await api(TENANT_A, method, path, body);
@@ -94,7 +99,11 @@ describe('hostile comment threads', () => {
     expect(list.json).toEqual({ threads: [], nextCursor: null });
     // B's thread is untouched and B still reads it.
     const mine = await api(TENANT_B, 'GET', `/threads/${b.thread}`);
-    expect(mine.json).toMatchObject({ resolved: false, commentCount: 1, comments: [{ body: `secret plan ${CANARY}` }] });
+    expect(mine.json).toMatchObject({
+      resolved: false,
+      commentCount: 1,
+      comments: [{ body: `secret plan ${CANARY}`, reactions: [{ reaction: 'like', count: 1, userIds: ['bob'] }] }],
+    });
   });
 
   it("A's writes on the same channel name stay A's: B's watcher sees none, A's sees none of B's", async () => {
@@ -127,7 +136,7 @@ describe('hostile comment threads', () => {
       ['comments.create_thread', { channel: 'other|project:1', body: 'x' }, E.InvalidChannel.code],
       ['comments.create_thread', { channel: 'comments:project:1', body: 'x' }, E.NotAvailable.code],
       ['comments.get', { threadId: "t_x' OR '1'='1" }, E.BadRequest.code],
-      ['comments.get', { threadId: 't_' + 'a'.repeat(65) }, E.BadRequest.code],
+      ['comments.get', { threadId: `t_${'a'.repeat(65)}` }, E.BadRequest.code],
       ['comments.reply', { threadId: b.thread, body: 'x', userId: 'bob' }, E.BadRequest.code],
       ['comments.list', { channel: 'project:1', cursor: 'not-a-cursor!' }, E.BadRequest.code],
       ['comments.list', { channel: 'project:1', limit: 100_000 }, E.BadRequest.code],

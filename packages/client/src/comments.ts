@@ -1,4 +1,4 @@
-import type { Comment, Thread, ThreadInfo } from '@switchboard/protocol';
+import type { Comment, ReactionCount, Thread, ThreadInfo } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import type { FeatureHost } from './feature-module.js';
 
@@ -10,7 +10,7 @@ export type { Comment, ReactionCount, Thread, ThreadInfo } from '@switchboard/pr
  */
 
 /** What the threads of a channel need from the client. */
-export type CommentsHost = Pick<FeatureHost, 'call' | 'subscribe'>;
+export type CommentsHost = Pick<FeatureHost, 'call' | 'subscribe' | 'session'>;
 
 /**
  * The comment threads of a channel such as `project:42` (one per client and channel).
@@ -80,6 +80,20 @@ export interface CommentEvent {
   comment: Comment;
 }
 
+/** A comment's reactions as stored; `version` orders them (the module passes on only newer ones). */
+export interface ReactionEvent {
+  threadId: string;
+  commentId: string;
+  reactions: ReactionCount[];
+  version: number;
+}
+
+/** What `setReaction` answers: the comment's reactions as stored after the request. */
+export interface ReactionState {
+  reactions: ReactionCount[];
+  version: number;
+}
+
 /** Someone is typing in a thread. */
 export interface TypingEvent {
   threadId: string;
@@ -89,6 +103,7 @@ export interface TypingEvent {
 export interface CommentEvents {
   thread: ThreadEvent;
   comment: CommentEvent;
+  reaction: ReactionEvent;
   typing: TypingEvent;
 }
 
@@ -98,11 +113,16 @@ class CommentEmitter extends Emitter<CommentEvents> {
   }
 }
 
-type Push = ({ kind: 'thread' } & ThreadEvent) | ({ kind: 'comment' } & CommentEvent) | ({ kind: 'typing' } & TypingEvent);
+type Push =
+  | ({ kind: 'thread' } & ThreadEvent)
+  | ({ kind: 'comment' } & CommentEvent)
+  | ({ kind: 'reaction' } & ReactionEvent)
+  | ({ kind: 'typing' } & TypingEvent);
+
+const KINDS = new Set(['thread', 'comment', 'reaction', 'typing']);
 
 function isPush(data: unknown): data is Push {
-  const kind = typeof data === 'object' && data !== null ? (data as { kind?: unknown }).kind : undefined;
-  return kind === 'thread' || kind === 'comment' || kind === 'typing';
+  return typeof data === 'object' && data !== null && KINDS.has((data as { kind?: unknown }).kind as string);
 }
 
 /**
@@ -118,6 +138,8 @@ export class CommentThreads {
   readonly #host: CommentsHost;
   readonly #events = new CommentEmitter();
   readonly #typing = new Set<string>();
+  /** The highest reaction version seen per comment: older pushes are not passed on. */
+  readonly #versions = new Map<string, number>();
   #listening = false;
 
   constructor(
@@ -192,7 +214,14 @@ export class CommentThreads {
     const { kind, ...event } = data;
     if (kind === 'thread') this.#events.fire('thread', event as ThreadEvent);
     else if (kind === 'comment') this.#events.fire('comment', event as CommentEvent);
+    else if (kind === 'reaction') this.#reaction(event as ReactionEvent);
     else this.#events.fire('typing', event as TypingEvent);
+  }
+
+  #reaction(event: ReactionEvent): void {
+    if ((this.#versions.get(event.commentId) ?? -1) >= event.version) return;
+    this.#versions.set(event.commentId, event.version);
+    this.#events.fire('reaction', event);
   }
 }
 
@@ -258,6 +287,31 @@ export class ThreadHandle {
    */
   async reopen(): Promise<ThreadInfo> {
     return (await this.#host.call<{ thread: ThreadInfo }>('comments.reopen', { threadId: this.id })).thread;
+  }
+
+  /**
+   * Give (`on: true`) or take back a reaction; idempotent both ways (setting what is already
+   * set changes nothing), so a retry is harmless. Resolves with the comment's reactions as stored.
+   *
+   * @example
+   * const { reactions } = await thread.setReaction(commentId, 'like', true);
+   */
+  setReaction(commentId: string, reaction: string, on: boolean): Promise<ReactionState> {
+    return this.#host.call<ReactionState>('comments.set_reaction', { threadId: this.id, commentId, reaction, on });
+  }
+
+  /**
+   * Flip the connected user's reaction on a comment as last seen: sends the intended final
+   * state (`setReaction` with `on` computed here), never a server-side toggle, so a retry or a
+   * race cannot flip it twice.
+   *
+   * @example
+   * const state = await thread.toggleReaction(comment, 'like');
+   */
+  toggleReaction(comment: Pick<Comment, 'id' | 'reactions'>, reaction: string): Promise<ReactionState> {
+    const me = this.#host.session?.user;
+    const mine = comment.reactions.some((r) => r.reaction === reaction && me !== undefined && r.userIds.includes(me));
+    return this.setReaction(comment.id, reaction, !mine);
   }
 
   /**

@@ -81,6 +81,9 @@ export interface Activity<D = unknown> {
   createdAt: number;
 }
 
+/** The reactions a server allows unless configured otherwise (`comments.reactions`). */
+export const DEFAULT_REACTIONS = ['like', 'love', 'laugh', 'wow', 'sad', 'angry'] as const;
+
 /** One reaction on a comment: how many users gave it, and who. */
 export interface ReactionCount {
   reaction: string;

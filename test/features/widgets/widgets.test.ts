@@ -68,6 +68,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0004_activities',
       'activity_0002_search',
       'comments_0001_threads',
+      'comments_0002_reactions',
       'widgets_0001_widgets',
     ]);
   });
@@ -115,7 +116,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(7);
+    expect(await migrationNames(s)).toHaveLength(8);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -135,6 +136,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0004_activities',
         'activity_0002_search',
         'comments_0001_threads',
+        'comments_0002_reactions',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

@@ -4,7 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import type { SessionContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import { channel, commentDraft, commentId, idempotencyKey, listFilters, metadata, threadDraft, threadId } from './schemas.js';
+import { channel, commentDraft, commentId, idempotencyKey, listFilters, metadata, reaction, threadDraft, threadId } from './schemas.js';
 import type { Actor, CommentThreads } from './threads.js';
 
 /** The largest page a command may ask for; `comments.pageSize` caps it further. */
@@ -92,6 +92,13 @@ export function commentCommands(threads: () => CommentThreads): CommandDefinitio
       params: z.strictObject({ ...thread, metadata }),
       async handler({ client }, p) {
         return { thread: await threads().update(writes(client), p.threadId, { metadata: p.metadata }) };
+      },
+    }),
+    defineCommand({
+      method: 'comments.set_reaction',
+      params: z.strictObject({ ...thread, commentId, reaction, on: z.boolean() }),
+      async handler({ client }, p) {
+        return threads().setReaction(writes(client), p.threadId, p.commentId, p.reaction, p.on);
       },
     }),
     defineCommand({

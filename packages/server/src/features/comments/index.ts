@@ -74,6 +74,7 @@ export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureMo
       return created;
     },
     async stop() {
+      running?.threads.stop();
       await running?.retention.stop();
     },
   });

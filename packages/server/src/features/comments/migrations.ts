@@ -55,5 +55,33 @@ const threads: Migration = {
   },
 };
 
+/** Reactions: one row per (comment, user, reaction), so two requests cannot both add one. */
+const reactions: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_comment_reactions')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('thread_id', 'text', (c) => c.notNull())
+      .addColumn('comment_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('reaction', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_comment_reactions_pk', ['comment_id', 'user_id', 'reaction'])
+      .execute();
+    await db.schema.createIndex('sb_comment_reactions_thread').on('sb_comment_reactions').columns(['tenant', 'thread_id']).execute();
+    await db.schema
+      .alterTable('sb_comments')
+      .addColumn('reaction_version', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+  },
+  async down(db: Db) {
+    await db.schema.alterTable('sb_comments').dropColumn('reaction_version').execute();
+    await db.schema.dropTable('sb_comment_reactions').execute();
+  },
+};
+
 /** In the order they apply. */
-export const COMMENT_MIGRATIONS: readonly NamedMigration[] = [{ name: 'comments_0001_threads', ...threads }];
+export const COMMENT_MIGRATIONS: readonly NamedMigration[] = [
+  { name: 'comments_0001_threads', ...threads },
+  { name: 'comments_0002_reactions', ...reactions },
+];

@@ -1,4 +1,4 @@
-import type { Comment, Thread, ThreadInfo } from './model.js';
+import type { Comment, ReactionCount, Thread, ThreadInfo } from './model.js';
 
 /**
  * What subscribers of `comments:{channel}` receive, each after its write committed. A thread
@@ -8,4 +8,5 @@ export type CommentPush =
   | { kind: 'thread'; action: 'created'; thread: Thread }
   | { kind: 'thread'; action: 'updated' | 'resolved' | 'reopened' | 'deleted'; thread: ThreadInfo }
   | { kind: 'comment'; action: 'created' | 'edited' | 'deleted'; threadId: string; comment: Comment }
+  | { kind: 'reaction'; threadId: string; commentId: string; reactions: ReactionCount[]; version: number }
   | { kind: 'typing'; threadId: string; userId: string };

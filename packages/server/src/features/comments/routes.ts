@@ -9,6 +9,8 @@ import {
   commentRecord,
   listFilters,
   metadata,
+  reaction,
+  reactionsAnswer,
   threadCreated,
   threadDraft,
   threadId,
@@ -25,6 +27,7 @@ const TAG = 'comments';
 const channelParams = z.strictObject({ channel });
 const threadParams = z.strictObject({ threadId });
 const commentParams = z.strictObject({ threadId, commentId });
+const reactionParams = z.strictObject({ threadId, commentId, reaction });
 const asUser = userId.describe('the user the backend acts for');
 
 /** The backend acts in the key's tenant, for `userId` (or, where it may be left out, as itself). */
@@ -160,5 +163,23 @@ export function commentRoutes(threads: () => CommentThreads): ApiRoute[] {
         return threads().deleteComment(backend(tenant, query.userId), params.threadId, params.commentId);
       },
     }),
+    ...(['PUT', 'DELETE'] as const).map((method) =>
+      defineRoute({
+        method,
+        url: '/threads/:threadId/comments/:commentId/reactions/:reaction',
+        operationId: method === 'PUT' ? 'addReaction' : 'removeReaction',
+        tag: TAG,
+        summary:
+          method === 'PUT' ? 'Give a reaction as `userId` (giving it again changes nothing)' : "Take back `userId`'s reaction (an absent one changes nothing)",
+        description: "Answers the comment's reactions as stored after the request; watchers of `comments:{channel}` get them within 50 ms.",
+        params: reactionParams,
+        query: z.strictObject({ userId: asUser }),
+        response: reactionsAnswer,
+        errors: [404, 409, 422, 429, 503],
+        async handler({ tenant, params, query }) {
+          return threads().setReaction(backend(tenant, query.userId), params.threadId, params.commentId, params.reaction, method === 'PUT');
+        },
+      }),
+    ),
   ];
 }

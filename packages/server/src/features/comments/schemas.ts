@@ -17,6 +17,8 @@ export const idempotencyKey = z.string().min(1).max(128);
 export const body = z.string().min(1, 'a comment body is not empty').max(1_000_000);
 export const mentions = z.array(userId).max(10_000);
 export const metadata = z.record(z.string().max(256), z.unknown());
+/** A reaction name (the configured list decides which are allowed; emoji are fine). */
+export const reaction = z.string().min(1).max(64);
 
 /** `true`/`false`, also as query-string text. */
 export const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')]);
@@ -91,6 +93,11 @@ export const threadRecord = threadInfoRecord.extend({ comments: z.array(commentR
 export const threadPage = z.object({
   threads: z.array(threadRecord),
   nextCursor: z.string().nullable().describe('pass as `cursor` for the next (older) page; null on the last page'),
+});
+
+export const reactionsAnswer = z.object({
+  reactions: z.array(reactionRecord).describe("the comment's reactions as stored after the request"),
+  version: z.number().int().describe('reaction changes of the comment so far: a higher one is a later state'),
 });
 
 export const deduplicated = z.literal(true).optional().describe('present when the idempotency key was seen: nothing new was written');

@@ -11,6 +11,7 @@ import {
   type Comment,
   type CommentDraft,
   type CommentRow,
+  type ReactionCount,
   type Thread,
   type ThreadDraft,
   type ThreadInfo,
@@ -174,8 +175,13 @@ export class CommentStore {
       if (author !== null && row.user_id !== author) throw new ReplyError(ErrorCode.PermissionDenied, 'only its author may change a comment');
       if ('delete' in change) {
         if (row.deleted_at !== null) return { comment: toComment(row), added: [], changed: false };
-        const next: CommentRow = { ...row, body: '', mentions: '[]', deleted_at: now };
-        await trx.updateTable('sb_comments').set({ body: '', mentions: '[]', deleted_at: now }).where('id', '=', id).execute();
+        const next: CommentRow = { ...row, body: '', mentions: '[]', deleted_at: now, reaction_version: Number(row.reaction_version) + 1 };
+        await trx
+          .updateTable('sb_comments')
+          .set({ body: '', mentions: '[]', deleted_at: now, reaction_version: next.reaction_version })
+          .where('id', '=', id)
+          .execute();
+        await trx.deleteFrom('sb_comment_reactions').where('comment_id', '=', id).execute();
         return { comment: toComment(next), added: [], changed: true };
       }
       if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
@@ -183,7 +189,8 @@ export class CommentStore {
       const mentions = distinct(change.edit.mentions ?? []);
       const next: CommentRow = { ...row, body: change.edit.body, mentions: JSON.stringify(mentions), edited_at: now };
       await trx.updateTable('sb_comments').set({ body: next.body, mentions: next.mentions, edited_at: now }).where('id', '=', id).execute();
-      return { comment: toComment(next), added: mentions.filter((m) => !before.has(m)), changed: true };
+      const reactions = (await reactionsOf(trx, [id])).get(id) ?? [];
+      return { comment: toComment(next, reactions), added: mentions.filter((m) => !before.has(m)), changed: true };
     });
   }
 
@@ -224,6 +231,7 @@ export class CommentStore {
   async deleteThread(tenant: string, id: string): Promise<ThreadInfo> {
     return this.#db.transaction().execute(async (trx) => {
       const row = await this.#threadRow(trx, tenant, id);
+      await trx.deleteFrom('sb_comment_reactions').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comments').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_thread_meta').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_threads').where('id', '=', id).execute();
@@ -272,6 +280,74 @@ export class CommentStore {
     return { threads: page.rows.map((r) => toThread(r, comments.get(r.id) ?? [])), nextCursor: page.nextCursor };
   }
 
+  /**
+   * Give (`on`) or take back a reaction of a user. At most one row per (comment, user,
+   * reaction) exists, by the primary key: giving twice inserts nothing the second time and
+   * taking back an absent one deletes nothing; neither reads first. A change bumps the
+   * comment's `reaction_version` in the same transaction; the answer is the comment's
+   * reactions as stored then, with that version. The comment's row is locked first, so the
+   * requests of one comment take turns (the unique key alone would keep the rows right; the
+   * lock makes every answer the state right after its own request).
+   */
+  async setReaction(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
+    return this.#db.transaction().execute(async (trx) => {
+      // A no-op update locks the comment's row (PostgreSQL): the requests of one comment take
+      // turns, so each answer is the state its own change produced.
+      const row = await trx
+        .updateTable('sb_comments')
+        .set((eb) => ({ reaction_version: eb.ref('reaction_version') }))
+        .where('tenant', '=', tenant)
+        .where('thread_id', '=', threadId)
+        .where('id', '=', commentId)
+        .returning(['deleted_at', 'reaction_version'])
+        .executeTakeFirst();
+      if (!row) throw notFound('comment');
+      if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
+      let changed: boolean;
+      if (on) {
+        const res = await trx
+          .insertInto('sb_comment_reactions')
+          .values({ tenant, thread_id: threadId, comment_id: commentId, user_id: userId, reaction, created_at: this.now() })
+          .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
+          .executeTakeFirst();
+        changed = Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+      } else {
+        const res = await trx
+          .deleteFrom('sb_comment_reactions')
+          .where('comment_id', '=', commentId)
+          .where('user_id', '=', userId)
+          .where('reaction', '=', reaction)
+          .executeTakeFirst();
+        changed = Number(res.numDeletedRows) > 0;
+      }
+      let version = Number(row.reaction_version);
+      if (changed) {
+        const bumped = await trx
+          .updateTable('sb_comments')
+          .set((eb) => ({ reaction_version: eb('reaction_version', '+', 1) }))
+          .where('id', '=', commentId)
+          .returning('reaction_version')
+          .executeTakeFirstOrThrow();
+        version = Number(bumped.reaction_version);
+      }
+      const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
+      return { reactions, version, changed };
+    });
+  }
+
+  /** A comment's reactions as stored now (for pushes: every watcher converges to the database). */
+  async reactionState(tenant: string, commentId: string): Promise<ReactionState | null> {
+    const row = await this.#db
+      .selectFrom('sb_comments')
+      .select(['reaction_version'])
+      .where('tenant', '=', tenant)
+      .where('id', '=', commentId)
+      .executeTakeFirst();
+    if (!row) return null;
+    const reactions = (await reactionsOf(this.#db, [commentId])).get(commentId) ?? [];
+    return { reactions, version: Number(row.reaction_version), changed: false };
+  }
+
   /** Forget idempotency keys older than the TTL. */
   async sweep(idempotencyTtl: number): Promise<number> {
     return idempotencyKeys.sweep(this.#db, KEY_SCOPE, this.now() - idempotencyTtl);
@@ -307,10 +383,15 @@ export class CommentStore {
       .orderBy('thread_id')
       .orderBy('seq')
       .execute();
+    const reactions = await reactionsOf(
+      db,
+      rows.filter((r) => r.reaction_version > 0).map((r) => r.id),
+    );
     for (const r of rows) {
+      const comment = toComment(r, reactions.get(r.id) ?? []);
       const list = out.get(r.thread_id);
-      if (list) list.push(toComment(r));
-      else out.set(r.thread_id, [toComment(r)]);
+      if (list) list.push(comment);
+      else out.set(r.thread_id, [comment]);
     }
     return out;
   }
@@ -327,6 +408,7 @@ export class CommentStore {
       created_at: now,
       edited_at: null,
       deleted_at: null,
+      reaction_version: 0,
     };
   }
 
@@ -338,6 +420,45 @@ export class CommentStore {
       .values(entries.map(([key, value]) => ({ tenant, thread_id: threadId, key, value_hash: metaValue(value) })))
       .execute();
   }
+}
+
+/** A comment's reactions and the version they are at. */
+export interface ReactionState {
+  reactions: ReactionCount[];
+  /** The comment's `reaction_version`: a higher one is a later state. */
+  version: number;
+  /** Whether this request changed anything. */
+  changed: boolean;
+}
+
+/** The reactions of comments, each in the order it was first given, with its users in the order they gave it. */
+async function reactionsOf(db: Kysely<Db>, commentIds: readonly string[]): Promise<Map<string, ReactionCount[]>> {
+  const out = new Map<string, ReactionCount[]>();
+  if (commentIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('sb_comment_reactions')
+    .select(['comment_id', 'reaction', 'user_id'])
+    .where('comment_id', 'in', commentIds)
+    .orderBy('comment_id')
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .orderBy('reaction')
+    .execute();
+  for (const r of rows) {
+    let list = out.get(r.comment_id);
+    if (!list) {
+      list = [];
+      out.set(r.comment_id, list);
+    }
+    let entry = list.find((e) => e.reaction === r.reaction);
+    if (!entry) {
+      entry = { reaction: r.reaction, count: 0, userIds: [] };
+      list.push(entry);
+    }
+    entry.count++;
+    entry.userIds.push(r.user_id);
+  }
+  return out;
 }
 
 export function distinct(list: readonly string[]): string[] {

@@ -39,10 +39,23 @@ export interface CommentTable {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+  /** Reaction changes of this comment so far: the order of reaction answers and pushes (latest wins). */
+  reaction_version: number;
+}
+
+/** One (comment, user, reaction): at most one row each, by the primary key. */
+export interface CommentReactionTable {
+  tenant: string;
+  thread_id: string;
+  comment_id: string;
+  user_id: string;
+  reaction: string;
+  created_at: number;
 }
 
 export interface CommentTables {
   sb_comment_threads: CommentThreadTable;
   sb_comment_thread_meta: CommentThreadMetaTable;
   sb_comments: CommentTable;
+  sb_comment_reactions: CommentReactionTable;
 }

@@ -7,9 +7,11 @@ import { storageCall } from '../../storage/failures.js';
 import { checkComment, checkMetadata, mayComment, mayRead } from './access.js';
 import type { CommentsConfig } from './config.js';
 import { type Mentions, notifyMentions } from './mentions.js';
-import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
+import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type ReactionCount, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
 import type { CommentPush } from './pushes.js';
+import { ReactionPushes } from './reaction-pushes.js';
 import type { CommentStore, ThreadPage, ThreadQuery } from './store.js';
+import { UserRate } from './user-rate.js';
 
 /**
  * Who acts: a connection (its identity: permissions are checked on the thread's channel) or
@@ -33,12 +35,27 @@ export interface Created<T> {
  * Shared by the client commands and the HTTP routes.
  */
 export class CommentThreads {
+  readonly #reactionPushes: ReactionPushes;
+  readonly #reactionRate: UserRate;
+
   constructor(
     readonly store: CommentStore,
     readonly node: NodeContext,
     readonly config: CommentsConfig,
     private readonly mentions: Mentions | null,
-  ) {}
+  ) {
+    this.#reactionPushes = new ReactionPushes(
+      (tenant, commentId) => this.#store(store.reactionState(tenant, commentId)),
+      (live, push) => this.#send(live, push),
+      node.logger,
+    );
+    this.#reactionRate = new UserRate(config.reactionRate, () => node.now());
+  }
+
+  /** Stop pushing (the server stops). */
+  stop(): void {
+    this.#reactionPushes.stop();
+  }
 
   /** A channel that may have threads, for this tenant (422 / 108 when comments are off in its namespace). */
   resolveChannel(tenant: string, channel: string): ResolvedChannel {
@@ -146,6 +163,29 @@ export class CommentThreads {
     return thread;
   }
 
+  /**
+   * Give (`on`) or take back a reaction as the actor's user: idempotent both ways, answering
+   * the comment's reactions as stored after the change. Watchers get them conflated per comment.
+   */
+  async setReaction(
+    actor: Actor,
+    threadId: string,
+    commentId: string,
+    reaction: string,
+    on: boolean,
+  ): Promise<{ reactions: ReactionCount[]; version: number }> {
+    const { ch } = await this.#threadFor(actor, threadId, true);
+    const userId = this.#author(actor);
+    if (!this.config.reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${this.config.reactions.join(', ')}`);
+    if (!this.#reactionRate.take(actor.tenant, userId)) throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
+    const state = await this.#store(this.store.setReaction(actor.tenant, threadId, commentId, userId, reaction, on));
+    if (state.changed) {
+      const live = this.#live(ch);
+      if (live) this.#reactionPushes.changed(live, threadId, commentId);
+    }
+    return { reactions: state.reactions, version: state.version };
+  }
+
   /** "Someone is typing" in a thread: published, never stored. */
   async typing(actor: Actor, threadId: string): Promise<void> {
     const { ch } = await this.#threadFor(actor, threadId, true);
@@ -162,14 +202,22 @@ export class CommentThreads {
     await notifyMentions(this.mentions, tenant, thread, comment, users, this.node.logger);
   }
 
+  /** The live channel of a channel's threads; null without a `comments` namespace or when the name would be too long (stored, not pushed). */
+  #live(ch: ResolvedChannel): ResolvedChannel | null {
+    try {
+      return this.node.resolve(ch.tenant, `${COMMENTS_NAMESPACE}:${ch.channel}`);
+    } catch {
+      return null;
+    }
+  }
+
   /** Publish after the commit; a failed push loses nothing (readers list the threads again). */
   async #publish(ch: ResolvedChannel, push: CommentPush): Promise<void> {
-    let live: ResolvedChannel;
-    try {
-      live = this.node.resolve(ch.tenant, `${COMMENTS_NAMESPACE}:${ch.channel}`);
-    } catch {
-      return; // no `comments` namespace, or the live channel name would be too long: stored, not pushed
-    }
+    const live = this.#live(ch);
+    if (live) await this.#send(live, push);
+  }
+
+  async #send(live: ResolvedChannel, push: CommentPush): Promise<void> {
     try {
       await this.node.publish(live, JSON.stringify(push));
     } catch (err) {
