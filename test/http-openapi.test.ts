@@ -47,6 +47,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/threads/{threadId}/comments': ['post'],
   '/threads/{threadId}/comments/{commentId}': ['delete', 'patch'],
   '/threads/{threadId}/comments/{commentId}/reactions/{reaction}': ['delete', 'put'],
+  '/threads/{threadId}/read': ['get', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -96,6 +97,8 @@ const SAMPLES: Record<string, { path: string; body?: unknown }> = {
   addReaction: { path: '/threads/{tid}/comments/{cid2}/reactions/like?userId=bob' },
   removeReaction: { path: '/threads/{tid}/comments/{cid2}/reactions/like?userId=bob' },
   deleteComment: { path: '/threads/{tid}/comments/{cid}?userId=ann' },
+  markThreadRead: { path: '/threads/{tid}/read', body: { userId: 'ann', commentId: '{cid2}' } },
+  threadReceipts: { path: '/threads/{tid}/read' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -206,11 +209,9 @@ describe('GET /api/v1/openapi.json', () => {
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(
-        method.toUpperCase(),
-        (sample?.path as string).replace(/\{(nid|tid2|tid|cid2|cid)\}/g, (_, k: string) => ids[k] as string),
-        sample?.body,
-      );
+      const fill = (text: string) => text.replace(/\{(nid|tid2|tid|cid2|cid)\}/g, (_, k: string) => ids[k] as string);
+      const body = sample?.body === undefined ? undefined : (JSON.parse(fill(JSON.stringify(sample.body))) as unknown);
+      const res = await call(method.toUpperCase(), fill(sample?.path as string), body);
       const ok = op.responses['201'] ? 201 : 200;
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);

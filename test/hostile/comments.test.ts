@@ -52,6 +52,7 @@ describe('hostile comment threads', () => {
     const thread = made.json['thread'] as { id: string; comments: Array<{ id: string }> };
     b = { thread: thread.id, comment: thread.comments[0]?.id as string };
     expect((await api(TENANT_B, 'PUT', `/threads/${b.thread}/comments/${b.comment}/reactions/like?userId=bob`)).status).toBe(200);
+    expect((await api(TENANT_B, 'PUT', `/threads/${b.thread}/read`, { userId: 'carol', commentId: b.comment })).status).toBe(200);
     const { bystander } = ctx();
     expect((await bystander.call('subscribe', { channel: 'comments:project:1' }))['error']).toBeUndefined();
     mallory = await ctx().connect('mallory', { caps: EVERYTHING });
@@ -70,6 +71,8 @@ describe('hostile comment threads', () => {
       ['comments.typing', { threadId: b.thread }],
       ['comments.set_reaction', { threadId: b.thread, commentId: b.comment, reaction: 'like', on: true }],
       ['comments.set_reaction', { threadId: b.thread, commentId: b.comment, reaction: 'like', on: false }],
+      ['comments.mark_read', { threadId: b.thread, commentId: b.comment }],
+      ['comments.receipts', { threadId: b.thread }],
     ];
     for (const [method, params] of calls) {
       expect(replyError(await mallory.call(method, params)).code, method).toBe(E.NotFound.code);
@@ -89,6 +92,8 @@ describe('hostile comment threads', () => {
       ['DELETE', `/threads/${b.thread}/comments/${b.comment}`],
       ['PUT', `/threads/${b.thread}/comments/${b.comment}/reactions/like?userId=mallory`],
       ['DELETE', `/threads/${b.thread}/comments/${b.comment}/reactions/like?userId=bob`],
+      ['PUT', `/threads/${b.thread}/read`, { userId: 'mallory', commentId: b.comment }],
+      ['GET', `/threads/${b.thread}/read`],
     ];
     for (const [method, path, body] of paths) {
       const res = await api(TENANT_A, method, path, body);

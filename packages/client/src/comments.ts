@@ -1,8 +1,8 @@
-import type { Comment, ReactionCount, Thread, ThreadInfo } from '@switchboard/protocol';
+import type { Comment, ReactionCount, ReadReceipt, Thread, ThreadInfo } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import type { FeatureHost } from './feature-module.js';
 
-export type { Comment, ReactionCount, Thread, ThreadInfo } from '@switchboard/protocol';
+export type { Comment, ReactionCount, ReadReceipt, Thread, ThreadInfo } from '@switchboard/protocol';
 
 /**
  * Comment threads about a channel (`project:42`): list, write, resolve, and live changes on
@@ -28,6 +28,8 @@ export function comments(client: FeatureHost, channel: string): CommentThreads {
 export interface ThreadQuery {
   /** Only resolved (true) or open (false) threads. */
   resolved?: boolean;
+  /** Only threads with (true) or without (false) comments you have not read; every thread carries its `unread` count. */
+  unread?: boolean;
   /** Only threads whose metadata has each of these top-level keys with an equal value. */
   metadata?: Record<string, unknown>;
   /** `nextCursor` of the previous page. */
@@ -94,6 +96,11 @@ export interface ReactionState {
   version: number;
 }
 
+/** A user's read receipt in a thread moved forward (the latest of each user, throttled). */
+export interface ReceiptEvent extends ReadReceipt {
+  threadId: string;
+}
+
 /** Someone is typing in a thread. */
 export interface TypingEvent {
   threadId: string;
@@ -104,6 +111,7 @@ export interface CommentEvents {
   thread: ThreadEvent;
   comment: CommentEvent;
   reaction: ReactionEvent;
+  receipt: ReceiptEvent;
   typing: TypingEvent;
 }
 
@@ -117,9 +125,10 @@ type Push =
   | ({ kind: 'thread' } & ThreadEvent)
   | ({ kind: 'comment' } & CommentEvent)
   | ({ kind: 'reaction' } & ReactionEvent)
+  | ({ kind: 'receipt' } & ReceiptEvent)
   | ({ kind: 'typing' } & TypingEvent);
 
-const KINDS = new Set(['thread', 'comment', 'reaction', 'typing']);
+const KINDS = new Set(['thread', 'comment', 'reaction', 'receipt', 'typing']);
 
 function isPush(data: unknown): data is Push {
   return typeof data === 'object' && data !== null && KINDS.has((data as { kind?: unknown }).kind as string);
@@ -215,6 +224,7 @@ export class CommentThreads {
     if (kind === 'thread') this.#events.fire('thread', event as ThreadEvent);
     else if (kind === 'comment') this.#events.fire('comment', event as CommentEvent);
     else if (kind === 'reaction') this.#reaction(event as ReactionEvent);
+    else if (kind === 'receipt') this.#events.fire('receipt', event as ReceiptEvent);
     else this.#events.fire('typing', event as TypingEvent);
   }
 
@@ -287,6 +297,27 @@ export class ThreadHandle {
    */
   async reopen(): Promise<ThreadInfo> {
     return (await this.#host.call<{ thread: ThreadInfo }>('comments.reopen', { threadId: this.id })).thread;
+  }
+
+  /**
+   * Mark the thread read up to a comment. A receipt never moves back: marking an earlier
+   * comment than the one already marked answers the receipt unchanged.
+   *
+   * @example
+   * await thread.markRead(lastVisible.id);
+   */
+  async markRead(commentId: string): Promise<ReadReceipt> {
+    return (await this.#host.call<{ receipt: ReadReceipt }>('comments.mark_read', { threadId: this.id, commentId })).receipt;
+  }
+
+  /**
+   * How far each user has read the thread.
+   *
+   * @example
+   * const { receipts } = await thread.receipts();
+   */
+  receipts(): Promise<{ receipts: ReadReceipt[] }> {
+    return this.#host.call<{ receipts: ReadReceipt[] }>('comments.receipts', { threadId: this.id });
   }
 
   /**

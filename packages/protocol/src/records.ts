@@ -106,6 +106,16 @@ export interface Comment {
   reactions: ReactionCount[];
 }
 
+/** How far a user has read a thread: everything up to `seq`. It never moves back. */
+export interface ReadReceipt {
+  userId: string;
+  /** The latest comment read. */
+  commentId: string;
+  seq: number;
+  /** When it last moved forward, Unix ms. */
+  readAt: number;
+}
+
 /** A thread without its comments: what thread pushes and summaries carry. */
 export interface ThreadInfo<M = Record<string, unknown>> {
   id: string;

@@ -69,6 +69,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       'activity_0002_search',
       'comments_0001_threads',
       'comments_0002_reactions',
+      'comments_0003_receipts',
       'widgets_0001_widgets',
     ]);
   });
@@ -116,7 +117,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(8);
+    expect(await migrationNames(s)).toHaveLength(9);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -137,6 +138,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         'activity_0002_search',
         'comments_0001_threads',
         'comments_0002_reactions',
+        'comments_0003_receipts',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

@@ -33,7 +33,8 @@ export function commentCommands(threads: () => CommentThreads): CommandDefinitio
       method: 'comments.list',
       params: z.strictObject({ channel, ...listFilters(MAX_PAGE, false) }),
       async handler({ client }, { channel: ch, ...query }) {
-        return threads().list(actorOf(client), ch, query);
+        // A connection's threads carry its own unread counts.
+        return threads().list(actorOf(client), ch, { ...query, forUser: (client.identity as Identity).user });
       },
     }),
     defineCommand({
@@ -99,6 +100,20 @@ export function commentCommands(threads: () => CommentThreads): CommandDefinitio
       params: z.strictObject({ ...thread, commentId, reaction, on: z.boolean() }),
       async handler({ client }, p) {
         return threads().setReaction(writes(client), p.threadId, p.commentId, p.reaction, p.on);
+      },
+    }),
+    defineCommand({
+      method: 'comments.mark_read',
+      params: z.strictObject({ ...thread, commentId }),
+      async handler({ client }, p) {
+        return { receipt: await threads().markRead(actorOf(client), p.threadId, p.commentId) };
+      },
+    }),
+    defineCommand({
+      method: 'comments.receipts',
+      params: z.strictObject(thread),
+      async handler({ client }, p) {
+        return { receipts: await threads().receipts(actorOf(client), p.threadId) };
       },
     }),
     defineCommand({

@@ -80,8 +80,28 @@ const reactions: Migration = {
   },
 };
 
+/** Read receipts: one row per (thread, user), moved forward only. */
+const receipts: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_comment_receipts')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('thread_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('comment_id', 'text', (c) => c.notNull())
+      .addColumn('read_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_comment_receipts_pk', ['thread_id', 'user_id'])
+      .execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropTable('sb_comment_receipts').execute();
+  },
+};
+
 /** In the order they apply. */
 export const COMMENT_MIGRATIONS: readonly NamedMigration[] = [
   { name: 'comments_0001_threads', ...threads },
   { name: 'comments_0002_reactions', ...reactions },
+  { name: 'comments_0003_receipts', ...receipts },
 ];

@@ -9,4 +9,5 @@ export type CommentPush =
   | { kind: 'thread'; action: 'updated' | 'resolved' | 'reopened' | 'deleted'; thread: ThreadInfo }
   | { kind: 'comment'; action: 'created' | 'edited' | 'deleted'; threadId: string; comment: Comment }
   | { kind: 'reaction'; threadId: string; commentId: string; reactions: ReactionCount[]; version: number }
+  | { kind: 'receipt'; threadId: string; userId: string; commentId: string; seq: number; readAt: number }
   | { kind: 'typing'; threadId: string; userId: string };

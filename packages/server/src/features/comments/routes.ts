@@ -1,4 +1,6 @@
+import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
+import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { idempotencyHeaders } from '../../http/api/schemas.js';
 import {
@@ -11,6 +13,7 @@ import {
   metadata,
   reaction,
   reactionsAnswer,
+  receiptRecord,
   threadCreated,
   threadDraft,
   threadId,
@@ -67,10 +70,11 @@ export function commentRoutes(threads: () => CommentThreads): ApiRoute[] {
       summary: 'Threads of a channel, newest first, one page, each with its comments',
       description: '`metadata` is a JSON object: only threads whose metadata has each of its top-level keys with an equal value.',
       params: channelParams,
-      query: z.strictObject(listFilters(MAX_PAGE, true)),
+      query: z.strictObject({ ...listFilters(MAX_PAGE, true), forUser: userId.optional().describe("add each thread's `unread` count of this user") }),
       response: threadPage,
       errors: [422, 503],
       async handler({ tenant, params, query }) {
+        if (query.unread !== undefined && query.forUser === undefined) throw new ReplyError(ErrorCode.BadRequest, 'query.unread: needs forUser');
         return threads().list(backend(tenant), params.channel, query);
       },
     }),
@@ -181,5 +185,33 @@ export function commentRoutes(threads: () => CommentThreads): ApiRoute[] {
         },
       }),
     ),
+    defineRoute({
+      method: 'PUT',
+      url: '/threads/:threadId/read',
+      operationId: 'markThreadRead',
+      tag: TAG,
+      summary: "Move `userId`'s read receipt in a thread forward to one of its comments",
+      description: 'A receipt never moves back: marking an earlier comment answers the receipt unchanged. 404 for a comment of another thread.',
+      params: threadParams,
+      body: z.strictObject({ userId: asUser, commentId }),
+      response: receiptRecord,
+      errors: [404, 422, 503],
+      async handler({ tenant, params, body }) {
+        return threads().markRead(backend(tenant, body.userId), params.threadId, body.commentId);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/threads/:threadId/read',
+      operationId: 'threadReceipts',
+      tag: TAG,
+      summary: 'How far each user has read a thread',
+      params: threadParams,
+      response: z.object({ receipts: z.array(receiptRecord) }),
+      errors: [404, 422, 503],
+      async handler({ tenant, params }) {
+        return { receipts: await threads().receipts(backend(tenant), params.threadId) };
+      },
+    }),
   ];
 }

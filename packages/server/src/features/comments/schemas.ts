@@ -50,6 +50,13 @@ export const commentDraft = { body, mentions: mentions.optional() };
 export function listFilters(pageSize: number, http: boolean) {
   return {
     resolved: flag.optional().describe('only resolved (true) or open (false) threads'),
+    unread: flag
+      .optional()
+      .describe(
+        http
+          ? 'with `forUser`: only threads with (true) or without (false) comments the user has not read'
+          : 'only threads with (true) or without (false) comments you have not read',
+      ),
     metadata: (http ? metadataText : metadata).optional().describe('only threads whose metadata has these top-level values (a JSON object)'),
     cursor: cursorParam.optional(),
     limit: z.coerce.number().int().min(1).max(pageSize).optional(),
@@ -98,6 +105,13 @@ export const threadPage = z.object({
 export const reactionsAnswer = z.object({
   reactions: z.array(reactionRecord).describe("the comment's reactions as stored after the request"),
   version: z.number().int().describe('reaction changes of the comment so far: a higher one is a later state'),
+});
+
+export const receiptRecord = z.object({
+  userId: z.string(),
+  commentId: z.string().describe('the latest comment read'),
+  seq: z.number().int().describe("that comment's seq: everything up to it is read"),
+  readAt: z.number().int().describe('Unix milliseconds of the last move forward'),
 });
 
 export const deduplicated = z.literal(true).optional().describe('present when the idempotency key was seen: nothing new was written');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ErrorCode } from '@switchboard/protocol';
-import type { Kysely, Transaction } from 'kysely';
+import { ErrorCode, type ReadReceipt } from '@switchboard/protocol';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
@@ -29,6 +29,9 @@ type Trx = Transaction<Db>;
 
 export interface ThreadQuery {
   resolved?: boolean | undefined;
+  /** Count each thread's comments this user has not read (`unread`), and with `unread`, list only threads with some. */
+  forUser?: string | undefined;
+  unread?: boolean | undefined;
   metadata?: Record<string, unknown> | undefined;
   cursor?: string | undefined;
   limit: number;
@@ -232,6 +235,7 @@ export class CommentStore {
     return this.#db.transaction().execute(async (trx) => {
       const row = await this.#threadRow(trx, tenant, id);
       await trx.deleteFrom('sb_comment_reactions').where('thread_id', '=', id).execute();
+      await trx.deleteFrom('sb_comment_receipts').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comments').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_thread_meta').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_threads').where('id', '=', id).execute();
@@ -265,6 +269,23 @@ export class CommentStore {
         ),
       );
     }
+    const reader = q.forUser;
+    if (reader !== undefined && q.unread !== undefined) {
+      const some = ({ exists, selectFrom }: ExpressionBuilder<Db, 'sb_comment_threads'>) =>
+        exists(
+          selectFrom('sb_comments as c')
+            .select('c.id')
+            .whereRef('c.thread_id', '=', 'sb_comment_threads.id')
+            .where('c.deleted_at', 'is', null)
+            .where('c.user_id', '<>', reader)
+            .where(
+              'c.seq',
+              '>',
+              sql<number>`coalesce((select r.seq from sb_comment_receipts r where r.thread_id = sb_comment_threads.id and r.user_id = ${reader}), 0)`,
+            ),
+        );
+      query = query.where((eb) => (q.unread ? some(eb) : eb.not(some(eb))));
+    }
     if (after) query = query.where((eb) => eb.or([eb('created_at', '<', after.time), eb.and([eb('created_at', '=', after.time), eb('id', '<', after.id)])]));
     const rows = await query
       .orderBy('created_at', 'desc')
@@ -277,7 +298,39 @@ export class CommentStore {
       tenant,
       page.rows.map((r) => r.id),
     );
-    return { threads: page.rows.map((r) => toThread(r, comments.get(r.id) ?? [])), nextCursor: page.nextCursor };
+    const unread =
+      reader === undefined
+        ? null
+        : await this.unreadCounts(
+            tenant,
+            reader,
+            page.rows.map((r) => r.id),
+          );
+    const threads = page.rows.map((r) => {
+      const t = toThread(r, comments.get(r.id) ?? []);
+      if (unread) t.unread = unread.get(r.id) ?? 0;
+      return t;
+    });
+    return { threads, nextCursor: page.nextCursor };
+  }
+
+  /** Per thread, its comments (tombstones not counted) by others than `user` after the user's receipt. */
+  async unreadCounts(tenant: string, user: string, threadIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (threadIds.length === 0) return out;
+    const rows = await this.#db
+      .selectFrom('sb_comments as c')
+      .leftJoin('sb_comment_receipts as r', (j) => j.onRef('r.thread_id', '=', 'c.thread_id').on('r.user_id', '=', user))
+      .select(['c.thread_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('c.tenant', '=', tenant)
+      .where('c.thread_id', 'in', threadIds)
+      .where('c.deleted_at', 'is', null)
+      .where('c.user_id', '<>', user)
+      .where(sql<boolean>`c.seq > coalesce(r.seq, 0)`)
+      .groupBy('c.thread_id')
+      .execute();
+    for (const r of rows) out.set(r.thread_id, Number(r.n));
+    return out;
   }
 
   /**
@@ -346,6 +399,48 @@ export class CommentStore {
     if (!row) return null;
     const reactions = (await reactionsOf(this.#db, [commentId])).get(commentId) ?? [];
     return { reactions, version: Number(row.reaction_version), changed: false };
+  }
+
+  /**
+   * Move a user's receipt in a thread forward to a comment of that thread (117 for a comment
+   * of another thread). One upsert that changes the row only for a higher `seq`, so a receipt
+   * never moves back, also when two requests race. Answers the receipt as stored.
+   */
+  async markRead(tenant: string, threadId: string, commentId: string, userId: string): Promise<{ receipt: Receipt; changed: boolean }> {
+    return this.#db.transaction().execute(async (trx) => {
+      const comment = await trx
+        .selectFrom('sb_comments')
+        .select(['seq'])
+        .where('tenant', '=', tenant)
+        .where('thread_id', '=', threadId)
+        .where('id', '=', commentId)
+        .executeTakeFirst();
+      if (!comment) throw notFound('comment in this thread');
+      const res = await trx
+        .insertInto('sb_comment_receipts')
+        .values({ tenant, thread_id: threadId, user_id: userId, seq: Number(comment.seq), comment_id: commentId, read_at: this.now() })
+        .onConflict((oc) =>
+          oc
+            .columns(['thread_id', 'user_id'])
+            .doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), comment_id: eb.ref('excluded.comment_id'), read_at: eb.ref('excluded.read_at') }))
+            .where('sb_comment_receipts.seq', '<', (eb) => eb.ref('excluded.seq')),
+        )
+        .executeTakeFirst();
+      const row = await trx
+        .selectFrom('sb_comment_receipts')
+        .selectAll()
+        .where('thread_id', '=', threadId)
+        .where('user_id', '=', userId)
+        .executeTakeFirstOrThrow();
+      return { receipt: toReceipt(row), changed: Number(res.numInsertedOrUpdatedRows ?? 0) > 0 };
+    });
+  }
+
+  /** The receipts of a thread, by user. */
+  async receipts(tenant: string, threadId: string, userId?: string): Promise<Receipt[]> {
+    let q = this.#db.selectFrom('sb_comment_receipts').selectAll().where('tenant', '=', tenant).where('thread_id', '=', threadId);
+    if (userId !== undefined) q = q.where('user_id', '=', userId);
+    return (await q.orderBy('user_id').execute()).map(toReceipt);
   }
 
   /** Forget idempotency keys older than the TTL. */
@@ -421,6 +516,16 @@ export class CommentStore {
       .execute();
   }
 }
+
+/** How far a user has read a thread. */
+export type Receipt = ReadReceipt;
+
+const toReceipt = (r: { user_id: string; comment_id: string; seq: number; read_at: number }): Receipt => ({
+  userId: r.user_id,
+  commentId: r.comment_id,
+  seq: Number(r.seq),
+  readAt: Number(r.read_at),
+});
 
 /** A comment's reactions and the version they are at. */
 export interface ReactionState {

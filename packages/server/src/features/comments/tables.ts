@@ -53,9 +53,20 @@ export interface CommentReactionTable {
   created_at: number;
 }
 
+/** How far a user has read a thread: the `seq` of the latest comment read (never moves back). */
+export interface CommentReceiptTable {
+  tenant: string;
+  thread_id: string;
+  user_id: string;
+  seq: number;
+  comment_id: string;
+  read_at: number;
+}
+
 export interface CommentTables {
   sb_comment_threads: CommentThreadTable;
   sb_comment_thread_meta: CommentThreadMetaTable;
   sb_comments: CommentTable;
   sb_comment_reactions: CommentReactionTable;
+  sb_comment_receipts: CommentReceiptTable;
 }

@@ -6,11 +6,11 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import { checkComment, checkMetadata, mayComment, mayRead } from './access.js';
 import type { CommentsConfig } from './config.js';
+import { ConflatedPushes, REACTION_CONFLATION_MS, RECEIPT_CONFLATION_MS } from './conflated-pushes.js';
 import { type Mentions, notifyMentions } from './mentions.js';
 import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type ReactionCount, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
 import type { CommentPush } from './pushes.js';
-import { ReactionPushes } from './reaction-pushes.js';
-import type { CommentStore, ThreadPage, ThreadQuery } from './store.js';
+import type { CommentStore, Receipt, ThreadPage, ThreadQuery } from './store.js';
 import { UserRate } from './user-rate.js';
 
 /**
@@ -35,7 +35,8 @@ export interface Created<T> {
  * Shared by the client commands and the HTTP routes.
  */
 export class CommentThreads {
-  readonly #reactionPushes: ReactionPushes;
+  readonly #reactionPushes: ConflatedPushes;
+  readonly #receiptPushes: ConflatedPushes;
   readonly #reactionRate: UserRate;
 
   constructor(
@@ -44,17 +45,15 @@ export class CommentThreads {
     readonly config: CommentsConfig,
     private readonly mentions: Mentions | null,
   ) {
-    this.#reactionPushes = new ReactionPushes(
-      (tenant, commentId) => this.#store(store.reactionState(tenant, commentId)),
-      (live, push) => this.#send(live, push),
-      node.logger,
-    );
+    this.#reactionPushes = new ConflatedPushes(REACTION_CONFLATION_MS, node.logger);
+    this.#receiptPushes = new ConflatedPushes(RECEIPT_CONFLATION_MS, node.logger);
     this.#reactionRate = new UserRate(config.reactionRate, () => node.now());
   }
 
   /** Stop pushing (the server stops). */
   stop(): void {
     this.#reactionPushes.stop();
+    this.#receiptPushes.stop();
   }
 
   /** A channel that may have threads, for this tenant (422 / 108 when comments are off in its namespace). */
@@ -181,9 +180,38 @@ export class CommentThreads {
     const state = await this.#store(this.store.setReaction(actor.tenant, threadId, commentId, userId, reaction, on));
     if (state.changed) {
       const live = this.#live(ch);
-      if (live) this.#reactionPushes.changed(live, threadId, commentId);
+      if (live) {
+        this.#reactionPushes.changed(`${live.key}|${commentId}`, async () => {
+          const now = await this.store.reactionState(actor.tenant, commentId);
+          if (now) await this.#send(live, { kind: 'reaction', threadId, commentId, reactions: now.reactions, version: now.version });
+        });
+      }
     }
     return { reactions: state.reactions, version: state.version };
+  }
+
+  /**
+   * Mark a thread read up to a comment of it, as the actor's user. A receipt only moves
+   * forward; watchers get the user's latest receipt, at most one push per user and thread per
+   * 250 ms. Reading is enough (a reader marks what it read).
+   */
+  async markRead(actor: Actor, threadId: string, commentId: string): Promise<Receipt> {
+    const { ch } = await this.#threadFor(actor, threadId, false);
+    const userId = this.#author(actor);
+    const out = await this.#store(this.store.markRead(actor.tenant, threadId, commentId, userId));
+    const live = out.changed ? this.#live(ch) : null;
+    if (live) {
+      this.#receiptPushes.changed(`${live.key}|${threadId}|${userId}`, async () => {
+        const [now] = await this.store.receipts(actor.tenant, threadId, userId);
+        if (now) await this.#send(live, { kind: 'receipt', threadId, ...now });
+      });
+    }
+    return out.receipt;
+  }
+
+  async receipts(actor: Actor, threadId: string): Promise<Receipt[]> {
+    await this.#threadFor(actor, threadId, false);
+    return this.#store(this.store.receipts(actor.tenant, threadId));
   }
 
   /** "Someone is typing" in a thread: published, never stored. */
