@@ -344,3 +344,33 @@ describe.each(STORES)('comment threads on %s', (store) => {
     expect(Number(rows[0]?.n)).toBe(0);
   });
 });
+
+describe('comment metrics', () => {
+  it('counts committed writes by operation, reactions and receipts by outcome, at /metrics', async () => {
+    const s = await startDurableServer('sqlite');
+    try {
+      const metric = async (name: string, label: string): Promise<number> => {
+        const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{${label}}`));
+        return line === undefined ? 0 : Number(line.split(' ').at(-1));
+      };
+      const res = await s.api('POST', '/channels/project:1/threads', { body: { userId: 'bob', body: 'one' }, headers: { 'idempotency-key': 'm1' } });
+      await s.api('POST', '/channels/project:1/threads', { body: { userId: 'bob', body: 'one' }, headers: { 'idempotency-key': 'm1' } });
+      const t = (res.body as { thread: Thread }).thread;
+      const cid = (t.comments[0] as Comment).id;
+      await s.api('POST', `/threads/${t.id}/comments`, { body: { userId: 'ann', body: 'two' } });
+      await s.api('PUT', `/threads/${t.id}/comments/${cid}/reactions/like?userId=ann`);
+      await s.api('PUT', `/threads/${t.id}/comments/${cid}/reactions/like?userId=ann`);
+      await s.api('PUT', `/threads/${t.id}/read`, { body: { userId: 'ann', commentId: cid } });
+      await s.api('PATCH', `/threads/${t.id}`, { body: { resolved: true } });
+      expect(await metric('switchboard_comment_writes_total', 'op="thread"')).toBe(1);
+      expect(await metric('switchboard_comment_writes_total', 'op="reply"')).toBe(1);
+      expect(await metric('switchboard_comment_writes_total', 'op="resolve"')).toBe(1);
+      expect(await metric('switchboard_comment_reaction_writes_total', 'outcome="changed"')).toBe(1);
+      expect(await metric('switchboard_comment_reaction_writes_total', 'outcome="unchanged"')).toBe(1);
+      expect(await metric('switchboard_comment_receipt_writes_total', 'outcome="moved"')).toBe(1);
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { checkComment, checkMetadata, mayComment, mayRead } from './access.js';
 import type { CommentsConfig } from './config.js';
 import { ConflatedPushes, REACTION_CONFLATION_MS, RECEIPT_CONFLATION_MS } from './conflated-pushes.js';
 import { type Mentions, notifyMentions } from './mentions.js';
+import { type CommentMetrics, commentMetrics } from './metrics.js';
 import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type ReactionCount, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
 import type { CommentPush } from './pushes.js';
 import type { CommentStore, Receipt, ThreadPage, ThreadQuery } from './store.js';
@@ -38,6 +39,7 @@ export class CommentThreads {
   readonly #reactionPushes: ConflatedPushes;
   readonly #receiptPushes: ConflatedPushes;
   readonly #reactionRate: UserRate;
+  readonly #metrics: CommentMetrics;
 
   constructor(
     readonly store: CommentStore,
@@ -48,6 +50,7 @@ export class CommentThreads {
     this.#reactionPushes = new ConflatedPushes(REACTION_CONFLATION_MS, node.logger);
     this.#receiptPushes = new ConflatedPushes(RECEIPT_CONFLATION_MS, node.logger);
     this.#reactionRate = new UserRate(config.reactionRate, () => node.now());
+    this.#metrics = commentMetrics(node.metricsRegistry);
   }
 
   /** Stop pushing (the server stops). */
@@ -109,6 +112,7 @@ export class CommentThreads {
     checkMetadata(this.config, draft.metadata);
     const out = await this.#store(this.store.createThread({ tenant: actor.tenant, channel: ch.channel, userId, draft, idempotencyKey }));
     if (out.deduplicated) return { value: out.value, deduplicated: true };
+    this.#metrics.write('thread');
     const first = out.value.comments[0] as Comment;
     await this.#publish(ch, { kind: 'thread', action: 'created', thread: out.value });
     await this.#mention(actor.tenant, out.value, first, first.mentions);
@@ -123,6 +127,7 @@ export class CommentThreads {
       this.store.addComment({ tenant: actor.tenant, threadId, userId, draft, maxComments: this.config.maxCommentsPerThread, idempotencyKey }),
     );
     if (out.deduplicated) return { value: out.value, deduplicated: true };
+    this.#metrics.write('reply');
     await this.#publish(ch, { kind: 'comment', action: 'created', threadId, comment: out.value });
     await this.#mention(actor.tenant, out.thread, out.value, out.value.mentions);
     return { value: out.value };
@@ -132,6 +137,7 @@ export class CommentThreads {
     const { ch, info } = await this.#threadFor(actor, threadId, true);
     checkComment(this.config, draft);
     const out = await this.#store(this.store.changeComment(actor.tenant, threadId, commentId, actor.userId, { edit: draft }));
+    this.#metrics.write('edit');
     await this.#publish(ch, { kind: 'comment', action: 'edited', threadId, comment: out.comment });
     await this.#mention(actor.tenant, info, out.comment, out.added);
     return out.comment;
@@ -140,7 +146,10 @@ export class CommentThreads {
   async deleteComment(actor: Actor, threadId: string, commentId: string): Promise<Comment> {
     const { ch } = await this.#threadFor(actor, threadId, true);
     const out = await this.#store(this.store.changeComment(actor.tenant, threadId, commentId, actor.userId, { delete: true }));
-    if (out.changed) await this.#publish(ch, { kind: 'comment', action: 'deleted', threadId, comment: out.comment });
+    if (out.changed) {
+      this.#metrics.write('delete');
+      await this.#publish(ch, { kind: 'comment', action: 'deleted', threadId, comment: out.comment });
+    }
     return out.comment;
   }
 
@@ -151,6 +160,7 @@ export class CommentThreads {
     const out = await this.#store(this.store.updateThread(actor.tenant, threadId, actor.userId, patch));
     if (!out.changed) return out.thread;
     const action = patch.resolved === undefined || patch.metadata !== undefined ? 'updated' : patch.resolved ? 'resolved' : 'reopened';
+    this.#metrics.write(action === 'updated' ? 'metadata' : action === 'resolved' ? 'resolve' : 'reopen');
     await this.#publish(ch, { kind: 'thread', action, thread: out.thread });
     return out.thread;
   }
@@ -158,6 +168,7 @@ export class CommentThreads {
   async deleteThread(actor: Actor, threadId: string): Promise<ThreadInfo> {
     const { ch } = await this.#threadFor(actor, threadId, true);
     const thread = await this.#store(this.store.deleteThread(actor.tenant, threadId));
+    this.#metrics.write('thread_delete');
     await this.#publish(ch, { kind: 'thread', action: 'deleted', thread });
     return thread;
   }
@@ -178,6 +189,7 @@ export class CommentThreads {
     if (!this.config.reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${this.config.reactions.join(', ')}`);
     if (!this.#reactionRate.take(actor.tenant, userId)) throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
     const state = await this.#store(this.store.setReaction(actor.tenant, threadId, commentId, userId, reaction, on));
+    this.#metrics.reaction(state.changed);
     if (state.changed) {
       const live = this.#live(ch);
       if (live) {
@@ -199,6 +211,7 @@ export class CommentThreads {
     const { ch } = await this.#threadFor(actor, threadId, false);
     const userId = this.#author(actor);
     const out = await this.#store(this.store.markRead(actor.tenant, threadId, commentId, userId));
+    this.#metrics.receipt(out.changed);
     const live = out.changed ? this.#live(ch) : null;
     if (live) {
       this.#receiptPushes.changed(`${live.key}|${threadId}|${userId}`, async () => {
