@@ -300,6 +300,27 @@ export class ThreadHandle {
   }
 
   /**
+   * Get `reply` notifications of this thread again (writing in it, or being mentioned,
+   * subscribes you unless you unsubscribed).
+   *
+   * @example
+   * await thread.subscribe();
+   */
+  async subscribe(): Promise<void> {
+    await this.#host.call('comments.subscribe_thread', { threadId: this.id });
+  }
+
+  /**
+   * Stop `reply` notifications of this thread; later replies of yours do not subscribe you again.
+   *
+   * @example
+   * await thread.unsubscribe();
+   */
+  async unsubscribe(): Promise<void> {
+    await this.#host.call('comments.unsubscribe_thread', { threadId: this.id });
+  }
+
+  /**
    * Mark the thread read up to a comment. A receipt never moves back: marking an earlier
    * comment than the one already marked answers the receipt unchanged.
    *

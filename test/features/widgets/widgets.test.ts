@@ -70,6 +70,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       'comments_0001_threads',
       'comments_0002_reactions',
       'comments_0003_receipts',
+      'comments_0004_followers',
       'widgets_0001_widgets',
     ]);
   });
@@ -117,7 +118,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(9);
+    expect(await migrationNames(s)).toHaveLength(10);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -139,6 +140,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         'comments_0001_threads',
         'comments_0002_reactions',
         'comments_0003_receipts',
+        'comments_0004_followers',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

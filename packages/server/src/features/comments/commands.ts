@@ -117,6 +117,22 @@ export function commentCommands(threads: () => CommentThreads): CommandDefinitio
       },
     }),
     defineCommand({
+      method: 'comments.subscribe_thread',
+      params: z.strictObject(thread),
+      async handler({ client }, p) {
+        await threads().follow(actorOf(client), p.threadId, true);
+        return {};
+      },
+    }),
+    defineCommand({
+      method: 'comments.unsubscribe_thread',
+      params: z.strictObject(thread),
+      async handler({ client }, p) {
+        await threads().follow(actorOf(client), p.threadId, false);
+        return {};
+      },
+    }),
+    defineCommand({
       method: 'comments.typing',
       params: z.strictObject(thread),
       async handler({ client }, p) {

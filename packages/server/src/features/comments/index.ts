@@ -5,11 +5,11 @@ import { defineFeature, type FeatureModule } from '../manifest.js';
 import { mayRead } from './access.js';
 import { commentCommands } from './commands.js';
 import { type CommentsConfig, commentsConfig } from './config.js';
-import type { Mentions } from './mentions.js';
 import { COMMENT_MIGRATIONS } from './migrations.js';
 import { COMMENTS_NAMESPACE } from './model.js';
 import { commentRoutes } from './routes.js';
 import { CommentStore } from './store.js';
+import type { Mentions } from './thread-notifications.js';
 import { CommentThreads } from './threads.js';
 
 export interface CommentsFeatureOptions {

@@ -99,9 +99,27 @@ const receipts: Migration = {
   },
 };
 
+/** Thread subscriptions for reply notifications. */
+const followers: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_comment_followers')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('thread_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('following', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_comment_followers_pk', ['thread_id', 'user_id'])
+      .execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropTable('sb_comment_followers').execute();
+  },
+};
+
 /** In the order they apply. */
 export const COMMENT_MIGRATIONS: readonly NamedMigration[] = [
   { name: 'comments_0001_threads', ...threads },
   { name: 'comments_0002_reactions', ...reactions },
   { name: 'comments_0003_receipts', ...receipts },
+  { name: 'comments_0004_followers', ...followers },
 ];

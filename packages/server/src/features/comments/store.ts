@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
-import { ErrorCode, type ReadReceipt } from '@switchboard/protocol';
-import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
+import { ErrorCode } from '@switchboard/protocol';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
-import type { SharedTables } from '../../storage/tables.js';
+import { type Db, notFound, type Trx } from './comment-db.js';
+import { FollowerStore, follow } from './follower-store.js';
 import {
   type Comment,
   type CommentDraft,
   type CommentRow,
-  type ReactionCount,
   type Thread,
   type ThreadDraft,
   type ThreadInfo,
@@ -20,12 +20,11 @@ import {
   toThread,
   toThreadInfo,
 } from './model.js';
+import { ReactionStore, reactionsOf } from './reaction-store.js';
+import { ReceiptStore } from './receipt-store.js';
 import type { CommentTables } from './tables.js';
 
 const KEY_SCOPE = 'comments';
-
-type Db = SharedTables & CommentTables;
-type Trx = Transaction<Db>;
 
 export interface ThreadQuery {
   resolved?: boolean | undefined;
@@ -73,8 +72,6 @@ const metaValue = (v: unknown): string =>
     .update(JSON.stringify(v) ?? 'null')
     .digest('hex');
 
-const notFound = (what: string) => new ReplyError(ErrorCode.NotFound, `no such ${what}`);
-
 /**
  * Comment threads in storage. Every query names the tenant; an id of another tenant is
  * NotFound, exactly like an id that does not exist. One transaction per write; callers
@@ -82,12 +79,18 @@ const notFound = (what: string) => new ReplyError(ErrorCode.NotFound, `no such $
  */
 export class CommentStore {
   readonly #db: Kysely<Db>;
+  readonly reactions: ReactionStore;
+  readonly receipts: ReceiptStore;
+  readonly followers: FollowerStore;
 
   constructor(
     storage: Storage,
     private readonly now: () => number = Date.now,
   ) {
     this.#db = storage.tables<CommentTables>();
+    this.reactions = new ReactionStore(this.#db, now);
+    this.receipts = new ReceiptStore(this.#db, now);
+    this.followers = new FollowerStore(this.#db);
   }
 
   async createThread(req: ThreadCreate): Promise<Written<Thread>> {
@@ -117,6 +120,7 @@ export class CommentStore {
       await this.#writeMeta(trx, tenant, row.id, draft.metadata ?? {});
       const comment = this.#commentRow(tenant, row.id, 1, req.userId, draft, now);
       await trx.insertInto('sb_comments').values(comment).execute();
+      await follow(trx, tenant, row.id, [req.userId, ...(draft.mentions ?? [])]);
       if (req.idempotencyKey !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, req.idempotencyKey, row.id);
       const thread = toThread(row, [toComment(comment)]);
       return { value: thread, thread, deduplicated: false };
@@ -148,6 +152,7 @@ export class CommentStore {
       }
       const row = this.#commentRow(tenant, thread.id, Number(thread.last_seq), req.userId, req.draft, now);
       await trx.insertInto('sb_comments').values(row).execute();
+      await follow(trx, tenant, thread.id, [req.userId, ...(req.draft.mentions ?? [])]);
       if (req.idempotencyKey !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, req.idempotencyKey, row.id);
       return { value: toComment(row), thread: toThreadInfo(thread), deduplicated: false };
     });
@@ -192,6 +197,7 @@ export class CommentStore {
       const mentions = distinct(change.edit.mentions ?? []);
       const next: CommentRow = { ...row, body: change.edit.body, mentions: JSON.stringify(mentions), edited_at: now };
       await trx.updateTable('sb_comments').set({ body: next.body, mentions: next.mentions, edited_at: now }).where('id', '=', id).execute();
+      await follow(trx, tenant, threadId, mentions);
       const reactions = (await reactionsOf(trx, [id])).get(id) ?? [];
       return { comment: toComment(next, reactions), added: mentions.filter((m) => !before.has(m)), changed: true };
     });
@@ -236,6 +242,7 @@ export class CommentStore {
       const row = await this.#threadRow(trx, tenant, id);
       await trx.deleteFrom('sb_comment_reactions').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_receipts').where('thread_id', '=', id).execute();
+      await trx.deleteFrom('sb_comment_followers').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comments').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_thread_meta').where('thread_id', '=', id).execute();
       await trx.deleteFrom('sb_comment_threads').where('id', '=', id).execute();
@@ -333,116 +340,6 @@ export class CommentStore {
     return out;
   }
 
-  /**
-   * Give (`on`) or take back a reaction of a user. At most one row per (comment, user,
-   * reaction) exists, by the primary key: giving twice inserts nothing the second time and
-   * taking back an absent one deletes nothing; neither reads first. A change bumps the
-   * comment's `reaction_version` in the same transaction; the answer is the comment's
-   * reactions as stored then, with that version. The comment's row is locked first, so the
-   * requests of one comment take turns (the unique key alone would keep the rows right; the
-   * lock makes every answer the state right after its own request).
-   */
-  async setReaction(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
-    return this.#db.transaction().execute(async (trx) => {
-      // A no-op update locks the comment's row (PostgreSQL): the requests of one comment take
-      // turns, so each answer is the state its own change produced.
-      const row = await trx
-        .updateTable('sb_comments')
-        .set((eb) => ({ reaction_version: eb.ref('reaction_version') }))
-        .where('tenant', '=', tenant)
-        .where('thread_id', '=', threadId)
-        .where('id', '=', commentId)
-        .returning(['deleted_at', 'reaction_version'])
-        .executeTakeFirst();
-      if (!row) throw notFound('comment');
-      if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
-      let changed: boolean;
-      if (on) {
-        const res = await trx
-          .insertInto('sb_comment_reactions')
-          .values({ tenant, thread_id: threadId, comment_id: commentId, user_id: userId, reaction, created_at: this.now() })
-          .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
-          .executeTakeFirst();
-        changed = Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
-      } else {
-        const res = await trx
-          .deleteFrom('sb_comment_reactions')
-          .where('comment_id', '=', commentId)
-          .where('user_id', '=', userId)
-          .where('reaction', '=', reaction)
-          .executeTakeFirst();
-        changed = Number(res.numDeletedRows) > 0;
-      }
-      let version = Number(row.reaction_version);
-      if (changed) {
-        const bumped = await trx
-          .updateTable('sb_comments')
-          .set((eb) => ({ reaction_version: eb('reaction_version', '+', 1) }))
-          .where('id', '=', commentId)
-          .returning('reaction_version')
-          .executeTakeFirstOrThrow();
-        version = Number(bumped.reaction_version);
-      }
-      const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
-      return { reactions, version, changed };
-    });
-  }
-
-  /** A comment's reactions as stored now (for pushes: every watcher converges to the database). */
-  async reactionState(tenant: string, commentId: string): Promise<ReactionState | null> {
-    const row = await this.#db
-      .selectFrom('sb_comments')
-      .select(['reaction_version'])
-      .where('tenant', '=', tenant)
-      .where('id', '=', commentId)
-      .executeTakeFirst();
-    if (!row) return null;
-    const reactions = (await reactionsOf(this.#db, [commentId])).get(commentId) ?? [];
-    return { reactions, version: Number(row.reaction_version), changed: false };
-  }
-
-  /**
-   * Move a user's receipt in a thread forward to a comment of that thread (117 for a comment
-   * of another thread). One upsert that changes the row only for a higher `seq`, so a receipt
-   * never moves back, also when two requests race. Answers the receipt as stored.
-   */
-  async markRead(tenant: string, threadId: string, commentId: string, userId: string): Promise<{ receipt: Receipt; changed: boolean }> {
-    return this.#db.transaction().execute(async (trx) => {
-      const comment = await trx
-        .selectFrom('sb_comments')
-        .select(['seq'])
-        .where('tenant', '=', tenant)
-        .where('thread_id', '=', threadId)
-        .where('id', '=', commentId)
-        .executeTakeFirst();
-      if (!comment) throw notFound('comment in this thread');
-      const res = await trx
-        .insertInto('sb_comment_receipts')
-        .values({ tenant, thread_id: threadId, user_id: userId, seq: Number(comment.seq), comment_id: commentId, read_at: this.now() })
-        .onConflict((oc) =>
-          oc
-            .columns(['thread_id', 'user_id'])
-            .doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), comment_id: eb.ref('excluded.comment_id'), read_at: eb.ref('excluded.read_at') }))
-            .where('sb_comment_receipts.seq', '<', (eb) => eb.ref('excluded.seq')),
-        )
-        .executeTakeFirst();
-      const row = await trx
-        .selectFrom('sb_comment_receipts')
-        .selectAll()
-        .where('thread_id', '=', threadId)
-        .where('user_id', '=', userId)
-        .executeTakeFirstOrThrow();
-      return { receipt: toReceipt(row), changed: Number(res.numInsertedOrUpdatedRows ?? 0) > 0 };
-    });
-  }
-
-  /** The receipts of a thread, by user. */
-  async receipts(tenant: string, threadId: string, userId?: string): Promise<Receipt[]> {
-    let q = this.#db.selectFrom('sb_comment_receipts').selectAll().where('tenant', '=', tenant).where('thread_id', '=', threadId);
-    if (userId !== undefined) q = q.where('user_id', '=', userId);
-    return (await q.orderBy('user_id').execute()).map(toReceipt);
-  }
-
   /** Forget idempotency keys older than the TTL. */
   async sweep(idempotencyTtl: number): Promise<number> {
     return idempotencyKeys.sweep(this.#db, KEY_SCOPE, this.now() - idempotencyTtl);
@@ -515,55 +412,6 @@ export class CommentStore {
       .values(entries.map(([key, value]) => ({ tenant, thread_id: threadId, key, value_hash: metaValue(value) })))
       .execute();
   }
-}
-
-/** How far a user has read a thread. */
-export type Receipt = ReadReceipt;
-
-const toReceipt = (r: { user_id: string; comment_id: string; seq: number; read_at: number }): Receipt => ({
-  userId: r.user_id,
-  commentId: r.comment_id,
-  seq: Number(r.seq),
-  readAt: Number(r.read_at),
-});
-
-/** A comment's reactions and the version they are at. */
-export interface ReactionState {
-  reactions: ReactionCount[];
-  /** The comment's `reaction_version`: a higher one is a later state. */
-  version: number;
-  /** Whether this request changed anything. */
-  changed: boolean;
-}
-
-/** The reactions of comments, each in the order it was first given, with its users in the order they gave it. */
-async function reactionsOf(db: Kysely<Db>, commentIds: readonly string[]): Promise<Map<string, ReactionCount[]>> {
-  const out = new Map<string, ReactionCount[]>();
-  if (commentIds.length === 0) return out;
-  const rows = await db
-    .selectFrom('sb_comment_reactions')
-    .select(['comment_id', 'reaction', 'user_id'])
-    .where('comment_id', 'in', commentIds)
-    .orderBy('comment_id')
-    .orderBy('created_at')
-    .orderBy('user_id')
-    .orderBy('reaction')
-    .execute();
-  for (const r of rows) {
-    let list = out.get(r.comment_id);
-    if (!list) {
-      list = [];
-      out.set(r.comment_id, list);
-    }
-    let entry = list.find((e) => e.reaction === r.reaction);
-    if (!entry) {
-      entry = { reaction: r.reaction, count: 0, userIds: [] };
-      list.push(entry);
-    }
-    entry.count++;
-    entry.userIds.push(r.user_id);
-  }
-  return out;
 }
 
 export function distinct(list: readonly string[]): string[] {

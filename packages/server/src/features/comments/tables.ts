@@ -63,10 +63,19 @@ export interface CommentReceiptTable {
   read_at: number;
 }
 
+/** Who gets reply notifications of a thread: authors, repliers and mentioned users (1) unless they unsubscribed (0). */
+export interface CommentFollowerTable {
+  tenant: string;
+  thread_id: string;
+  user_id: string;
+  following: number;
+}
+
 export interface CommentTables {
   sb_comment_threads: CommentThreadTable;
   sb_comment_thread_meta: CommentThreadMetaTable;
   sb_comments: CommentTable;
   sb_comment_reactions: CommentReactionTable;
   sb_comment_receipts: CommentReceiptTable;
+  sb_comment_followers: CommentFollowerTable;
 }

@@ -7,11 +7,12 @@ import { storageCall } from '../../storage/failures.js';
 import { checkComment, checkMetadata, mayComment, mayRead } from './access.js';
 import type { CommentsConfig } from './config.js';
 import { ConflatedPushes, REACTION_CONFLATION_MS, RECEIPT_CONFLATION_MS } from './conflated-pushes.js';
-import { type Mentions, notifyMentions } from './mentions.js';
 import { type CommentMetrics, commentMetrics } from './metrics.js';
 import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type ReactionCount, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
 import type { CommentPush } from './pushes.js';
-import type { CommentStore, Receipt, ThreadPage, ThreadQuery } from './store.js';
+import type { Receipt } from './receipt-store.js';
+import type { CommentStore, ThreadPage, ThreadQuery } from './store.js';
+import { type Mentions, notifyMentions, notifyReply } from './thread-notifications.js';
 import { UserRate } from './user-rate.js';
 
 /**
@@ -130,6 +131,10 @@ export class CommentThreads {
     this.#metrics.write('reply');
     await this.#publish(ch, { kind: 'comment', action: 'created', threadId, comment: out.value });
     await this.#mention(actor.tenant, out.thread, out.value, out.value.mentions);
+    if (this.mentions) {
+      const followers = await this.#store(this.store.followers.list(actor.tenant, threadId)).catch(() => []);
+      await notifyReply(this.mentions, actor.tenant, out.thread, out.value, followers, this.node.logger);
+    }
     return { value: out.value };
   }
 
@@ -188,13 +193,13 @@ export class CommentThreads {
     const userId = this.#author(actor);
     if (!this.config.reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${this.config.reactions.join(', ')}`);
     if (!this.#reactionRate.take(actor.tenant, userId)) throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
-    const state = await this.#store(this.store.setReaction(actor.tenant, threadId, commentId, userId, reaction, on));
+    const state = await this.#store(this.store.reactions.set(actor.tenant, threadId, commentId, userId, reaction, on));
     this.#metrics.reaction(state.changed);
     if (state.changed) {
       const live = this.#live(ch);
       if (live) {
         this.#reactionPushes.changed(`${live.key}|${commentId}`, async () => {
-          const now = await this.store.reactionState(actor.tenant, commentId);
+          const now = await this.store.reactions.state(actor.tenant, commentId);
           if (now) await this.#send(live, { kind: 'reaction', threadId, commentId, reactions: now.reactions, version: now.version });
         });
       }
@@ -210,12 +215,12 @@ export class CommentThreads {
   async markRead(actor: Actor, threadId: string, commentId: string): Promise<Receipt> {
     const { ch } = await this.#threadFor(actor, threadId, false);
     const userId = this.#author(actor);
-    const out = await this.#store(this.store.markRead(actor.tenant, threadId, commentId, userId));
+    const out = await this.#store(this.store.receipts.markRead(actor.tenant, threadId, commentId, userId));
     this.#metrics.receipt(out.changed);
     const live = out.changed ? this.#live(ch) : null;
     if (live) {
       this.#receiptPushes.changed(`${live.key}|${threadId}|${userId}`, async () => {
-        const [now] = await this.store.receipts(actor.tenant, threadId, userId);
+        const [now] = await this.store.receipts.list(actor.tenant, threadId, userId);
         if (now) await this.#send(live, { kind: 'receipt', threadId, ...now });
       });
     }
@@ -224,7 +229,16 @@ export class CommentThreads {
 
   async receipts(actor: Actor, threadId: string): Promise<Receipt[]> {
     await this.#threadFor(actor, threadId, false);
-    return this.#store(this.store.receipts(actor.tenant, threadId));
+    return this.#store(this.store.receipts.list(actor.tenant, threadId));
+  }
+
+  /**
+   * Subscribe the actor's user to the thread's reply notifications, or unsubscribe. Authors,
+   * repliers and mentioned users are subscribed by their comment unless they unsubscribed.
+   */
+  async follow(actor: Actor, threadId: string, following: boolean): Promise<void> {
+    await this.#threadFor(actor, threadId, false);
+    await this.#store(this.store.followers.set(actor.tenant, threadId, this.#author(actor), following));
   }
 
   /** "Someone is typing" in a thread: published, never stored. */
