@@ -71,6 +71,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       'comments_0002_reactions',
       'comments_0003_receipts',
       'comments_0004_followers',
+      'comments_0005_deadlines',
       'widgets_0001_widgets',
     ]);
   });
@@ -118,7 +119,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
   it('keeps its data across a restart, and migrates nothing twice', async () => {
     await s.close();
     s = await start();
-    expect(await migrationNames(s)).toHaveLength(10);
+    expect(await migrationNames(s)).toHaveLength(11);
     expect((await s.api('GET', '/widgets?user=ann', admin(s))).body).toEqual({ widgets: ['alpha', 'beta'] });
   });
 });
@@ -141,6 +142,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         'comments_0002_reactions',
         'comments_0003_receipts',
         'comments_0004_followers',
+        'comments_0005_deadlines',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

@@ -18,6 +18,7 @@ export const commentsConfig = z.strictObject({
     .describe('reactions that may be given, comma separated (default like,love,laugh,wow,sad,angry; emoji allowed)'),
   reactionRate: int(20, 0, 100_000, 'reaction changes per second per user on this node, on top of the publish rate (0 = no limit)'),
   pageSize: int(50, 1, 200, 'largest page of a thread list'),
+  deadlineInterval: duration('10s', 'how often threads past their respondBy with no reply are looked for (also at start; 0 = only at start)'),
   idempotencyTtl: duration('24h', 'how long an idempotency key of a create request is remembered'),
   sweepInterval: duration('1h', 'interval of the sweep of expired idempotency keys (also run at start)'),
 });

@@ -5,6 +5,7 @@ import { defineFeature, type FeatureModule } from '../manifest.js';
 import { mayRead } from './access.js';
 import { commentCommands } from './commands.js';
 import { type CommentsConfig, commentsConfig } from './config.js';
+import { DeadlineWatch } from './deadlines.js';
 import { COMMENT_MIGRATIONS } from './migrations.js';
 import { COMMENTS_NAMESPACE } from './model.js';
 import { commentRoutes } from './routes.js';
@@ -24,7 +25,7 @@ export interface CommentsFeatureOptions {
  * Its service (for features that depend on it) is the CommentThreads.
  */
 export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureModule<CommentsConfig, CommentThreads> {
-  let running: { threads: CommentThreads; retention: RetentionSweep } | null = null;
+  let running: { threads: CommentThreads; retention: RetentionSweep; deadlines: DeadlineWatch } | null = null;
   const threads = (): CommentThreads => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'comments are starting');
     return running.threads;
@@ -66,15 +67,20 @@ export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureMo
     },
     async start(ctx) {
       const store = new CommentStore(ctx.storage, options.now ?? (() => ctx.node.now()));
-      const created = new CommentThreads(store, ctx.node, ctx.config, ctx.feature<Mentions>('notifications'));
+      const inbox = ctx.feature<Mentions>('notifications');
+      const created = new CommentThreads(store, ctx.node, ctx.config, inbox);
       if (!ctx.node.config.namespaces[COMMENTS_NAMESPACE]) ctx.logger.warn('no "comments" namespace configured: comments are stored but not pushed live');
       const retention = new RetentionSweep('comments', async () => ({ keys: await store.sweep(ctx.config.idempotencyTtl) }));
-      running = { threads: created, retention };
+      const deadlines = new DeadlineWatch(store, inbox, ctx.logger);
+      created.deadlines = deadlines;
+      running = { threads: created, retention, deadlines };
       await retention.start(ctx.logger, ctx.config.sweepInterval);
+      await deadlines.start(ctx.config.deadlineInterval);
       return created;
     },
     async stop() {
       running?.threads.stop();
+      await running?.deadlines.stop();
       await running?.retention.stop();
     },
   });

@@ -116,10 +116,25 @@ const followers: Migration = {
   },
 };
 
+/** Deadlines for a first reply: when one came, and when the missed deadline was reported. */
+const deadlines: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('sb_comment_threads').addColumn('responded_at', 'bigint').execute();
+    await db.schema.alterTable('sb_comment_threads').addColumn('sla_alerted_at', 'bigint').execute();
+    await db.schema.createIndex('sb_comment_threads_respond_by').on('sb_comment_threads').columns(['respond_by']).execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropIndex('sb_comment_threads_respond_by').execute();
+    await db.schema.alterTable('sb_comment_threads').dropColumn('sla_alerted_at').execute();
+    await db.schema.alterTable('sb_comment_threads').dropColumn('responded_at').execute();
+  },
+};
+
 /** In the order they apply. */
 export const COMMENT_MIGRATIONS: readonly NamedMigration[] = [
   { name: 'comments_0001_threads', ...threads },
   { name: 'comments_0002_reactions', ...reactions },
   { name: 'comments_0003_receipts', ...receipts },
   { name: 'comments_0004_followers', ...followers },
+  { name: 'comments_0005_deadlines', ...deadlines },
 ];

@@ -115,6 +115,8 @@ export class CommentStore {
         updated_at: now,
         respond_by: draft.respondBy ?? null,
         last_seq: 1,
+        responded_at: null,
+        sla_alerted_at: null,
       };
       await trx.insertInto('sb_comment_threads').values(row).execute();
       await this.#writeMeta(trx, tenant, row.id, draft.metadata ?? {});
@@ -152,6 +154,9 @@ export class CommentStore {
       }
       const row = this.#commentRow(tenant, thread.id, Number(thread.last_seq), req.userId, req.draft, now);
       await trx.insertInto('sb_comments').values(row).execute();
+      if (thread.responded_at === null && thread.created_by !== req.userId) {
+        await trx.updateTable('sb_comment_threads').set({ responded_at: now }).where('id', '=', thread.id).execute();
+      }
       await follow(trx, tenant, thread.id, [req.userId, ...(req.draft.mentions ?? [])]);
       if (req.idempotencyKey !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, req.idempotencyKey, row.id);
       return { value: toComment(row), thread: toThreadInfo(thread), deduplicated: false };
@@ -338,6 +343,25 @@ export class CommentStore {
       .execute();
     for (const r of rows) out.set(r.thread_id, Number(r.n));
     return out;
+  }
+
+  /** Threads whose `respond_by` passed with no reply by another user, not resolved, not reported yet (at most `limit`). */
+  async missedDeadlines(limit: number): Promise<ThreadRow[]> {
+    return this.#db
+      .selectFrom('sb_comment_threads')
+      .selectAll()
+      .where('respond_by', '<=', this.now())
+      .where('responded_at', 'is', null)
+      .where('sla_alerted_at', 'is', null)
+      .where('resolved', '=', 0)
+      .orderBy('respond_by')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Record that a thread's missed deadline was reported. */
+  async deadlineReported(id: string): Promise<void> {
+    await this.#db.updateTable('sb_comment_threads').set({ sla_alerted_at: this.now() }).where('id', '=', id).where('sla_alerted_at', 'is', null).execute();
   }
 
   /** Forget idempotency keys older than the TTL. */

@@ -16,6 +16,10 @@ export interface CommentThreadTable {
   respond_by: number | null;
   /** The `seq` of the thread's latest comment: the next one gets `last_seq + 1`, in the same transaction. */
   last_seq: number;
+  /** When someone other than its author first replied (cancels the `respond_by` alert). */
+  responded_at: number | null;
+  /** When the `respond_by` alert was sent: set once, so it is sent once. */
+  sla_alerted_at: number | null;
 }
 
 /** One top-level metadata entry of a thread, for equality filters. */

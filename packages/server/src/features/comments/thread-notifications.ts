@@ -11,11 +11,12 @@ export interface Mentions {
       title: string;
       body?: string;
       data?: unknown;
-      priority: 'normal';
+      priority: 'normal' | 'high';
       actor?: { id: string };
       resource?: string;
       groupKey?: string;
     },
+    options?: { idempotencyKey?: string },
   ): Promise<unknown>;
 }
 
@@ -85,5 +86,27 @@ export function notifyReply(
     thread,
     comment,
     logger,
+  );
+}
+
+/**
+ * The one `alert` of a thread whose `respondBy` passed with no reply by another user, to its
+ * author. Its idempotency key is the thread's, so a sweep that runs again (another node, a
+ * restart before the thread was marked) creates nothing new. Throws when the inbox fails
+ * (the thread stays unmarked and the next sweep tries again).
+ */
+export async function notifyMissedDeadline(inbox: Mentions, tenant: string, thread: ThreadInfo): Promise<void> {
+  await inbox.create(
+    tenant,
+    [thread.createdBy],
+    {
+      type: 'alert',
+      title: 'No reply in time',
+      body: `Nobody replied to your thread on ${thread.channel} by ${new Date(thread.respondBy ?? 0).toISOString()}`,
+      data: { channel: thread.channel, threadId: thread.id, respondBy: thread.respondBy },
+      priority: 'high',
+      resource: thread.channel.slice(0, 256),
+    },
+    { idempotencyKey: `comments:respond-by:${thread.id}` },
   );
 }

@@ -41,6 +41,8 @@ export class CommentThreads {
   readonly #receiptPushes: ConflatedPushes;
   readonly #reactionRate: UserRate;
   readonly #metrics: CommentMetrics;
+  /** The respondBy deadlines (set once started): `deadlines.check()` reports the missed ones now. */
+  deadlines: { check(): Promise<number> } | null = null;
 
   constructor(
     readonly store: CommentStore,
