@@ -1,6 +1,7 @@
 import type { Comment, ReactionCount, ReadReceipt, Thread, ThreadInfo } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import type { FeatureHost } from './feature-module.js';
+import { OfflineWrites } from './offline-writes.js';
 
 export type { Comment, ReactionCount, ReadReceipt, Thread, ThreadInfo } from '@switchboard/protocol';
 
@@ -10,7 +11,7 @@ export type { Comment, ReactionCount, ReadReceipt, Thread, ThreadInfo } from '@s
  */
 
 /** What the threads of a channel need from the client. */
-export type CommentsHost = Pick<FeatureHost, 'call' | 'subscribe' | 'session'>;
+export type CommentsHost = Pick<FeatureHost, 'call' | 'subscribe' | 'session' | 'createId' | 'on'>;
 
 /**
  * The comment threads of a channel such as `project:42` (one per client and channel).
@@ -49,7 +50,7 @@ export interface CommentDraft {
   body: string;
   /** User ids; each newly mentioned user gets one `mention` notification. */
   mentions?: string[];
-  /** Makes a retry safe: the same key (per user) writes once and answers the first write. */
+  /** Makes a retry safe: the same key (per user) writes once and answers the first write. One is made for you when left out. */
   idempotencyKey?: string;
 }
 
@@ -145,6 +146,7 @@ function isPush(data: unknown): data is Push {
  */
 export class CommentThreads {
   readonly #host: CommentsHost;
+  readonly #writes: OfflineWrites;
   readonly #events = new CommentEmitter();
   readonly #typing = new Set<string>();
   /** The highest reaction version seen per comment: older pushes are not passed on. */
@@ -156,6 +158,7 @@ export class CommentThreads {
     readonly channel: string,
   ) {
     this.#host = host;
+    this.#writes = new OfflineWrites(host);
   }
 
   /**
@@ -186,7 +189,7 @@ export class CommentThreads {
    * const { thread } = await threads.createThread({ body: 'Typo here', mentions: ['ann'], metadata: { field: 'title' } });
    */
   createThread(draft: ThreadDraft): Promise<ThreadCreated> {
-    return this.#host.call<ThreadCreated>('comments.create_thread', { ...draft, channel: this.channel });
+    return this.#writes.call<ThreadCreated>('comments.create_thread', { idempotencyKey: this.#host.createId(), ...draft, channel: this.channel });
   }
 
   /**
@@ -198,7 +201,7 @@ export class CommentThreads {
    * await t.resolve();
    */
   thread(threadId: string): ThreadHandle {
-    return new ThreadHandle(this.#host, threadId, this.#typing);
+    return new ThreadHandle(this.#host, this.#writes, threadId, this.#typing);
   }
 
   /**
@@ -235,17 +238,24 @@ export class CommentThreads {
   }
 }
 
-/** The operations on one thread. */
+/**
+ * The operations on one thread. Writes made while not connected (or cut off by a lost
+ * connection) wait and are sent in order once connected, like publishes; creates carry an
+ * idempotency key and every other write sets a state, so a resent write applies once.
+ */
 export class ThreadHandle {
   readonly #host: CommentsHost;
+  readonly #writes: OfflineWrites;
   readonly #typing: Set<string>;
 
   constructor(
     host: CommentsHost,
+    writes: OfflineWrites,
     readonly id: string,
     typing: Set<string>,
   ) {
     this.#host = host;
+    this.#writes = writes;
     this.#typing = typing;
   }
 
@@ -256,7 +266,7 @@ export class ThreadHandle {
    * const { comment } = await thread.reply({ body: 'Agreed', idempotencyKey: draftId });
    */
   reply(draft: CommentDraft): Promise<CommentCreated> {
-    return this.#host.call<CommentCreated>('comments.reply', { ...draft, threadId: this.id });
+    return this.#writes.call<CommentCreated>('comments.reply', { idempotencyKey: this.#host.createId(), ...draft, threadId: this.id });
   }
 
   /**
@@ -266,7 +276,7 @@ export class ThreadHandle {
    * await thread.edit(commentId, { body: 'Agreed, with one change' });
    */
   async edit(commentId: string, draft: Omit<CommentDraft, 'idempotencyKey'>): Promise<Comment> {
-    return (await this.#host.call<{ comment: Comment }>('comments.edit', { ...draft, threadId: this.id, commentId })).comment;
+    return (await this.#writes.call<{ comment: Comment }>('comments.edit', { ...draft, threadId: this.id, commentId })).comment;
   }
 
   /**
@@ -276,7 +286,7 @@ export class ThreadHandle {
    * await thread.delete(commentId);
    */
   async delete(commentId: string): Promise<Comment> {
-    return (await this.#host.call<{ comment: Comment }>('comments.delete', { threadId: this.id, commentId })).comment;
+    return (await this.#writes.call<{ comment: Comment }>('comments.delete', { threadId: this.id, commentId })).comment;
   }
 
   /**
@@ -286,7 +296,7 @@ export class ThreadHandle {
    * await thread.resolve();
    */
   async resolve(): Promise<ThreadInfo> {
-    return (await this.#host.call<{ thread: ThreadInfo }>('comments.resolve', { threadId: this.id })).thread;
+    return (await this.#writes.call<{ thread: ThreadInfo }>('comments.resolve', { threadId: this.id })).thread;
   }
 
   /**
@@ -296,7 +306,7 @@ export class ThreadHandle {
    * await thread.reopen();
    */
   async reopen(): Promise<ThreadInfo> {
-    return (await this.#host.call<{ thread: ThreadInfo }>('comments.reopen', { threadId: this.id })).thread;
+    return (await this.#writes.call<{ thread: ThreadInfo }>('comments.reopen', { threadId: this.id })).thread;
   }
 
   /**
@@ -307,7 +317,7 @@ export class ThreadHandle {
    * await thread.subscribe();
    */
   async subscribe(): Promise<void> {
-    await this.#host.call('comments.subscribe_thread', { threadId: this.id });
+    await this.#writes.call('comments.subscribe_thread', { threadId: this.id });
   }
 
   /**
@@ -317,7 +327,7 @@ export class ThreadHandle {
    * await thread.unsubscribe();
    */
   async unsubscribe(): Promise<void> {
-    await this.#host.call('comments.unsubscribe_thread', { threadId: this.id });
+    await this.#writes.call('comments.unsubscribe_thread', { threadId: this.id });
   }
 
   /**
@@ -328,7 +338,7 @@ export class ThreadHandle {
    * await thread.markRead(lastVisible.id);
    */
   async markRead(commentId: string): Promise<ReadReceipt> {
-    return (await this.#host.call<{ receipt: ReadReceipt }>('comments.mark_read', { threadId: this.id, commentId })).receipt;
+    return (await this.#writes.call<{ receipt: ReadReceipt }>('comments.mark_read', { threadId: this.id, commentId })).receipt;
   }
 
   /**
@@ -349,7 +359,7 @@ export class ThreadHandle {
    * const { reactions } = await thread.setReaction(commentId, 'like', true);
    */
   setReaction(commentId: string, reaction: string, on: boolean): Promise<ReactionState> {
-    return this.#host.call<ReactionState>('comments.set_reaction', { threadId: this.id, commentId, reaction, on });
+    return this.#writes.call<ReactionState>('comments.set_reaction', { threadId: this.id, commentId, reaction, on });
   }
 
   /**
