@@ -47,6 +47,12 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/activity/insights': ['get'],
   '/channels/{channel}/locks': ['get'],
   '/channels/{channel}/locks/{key}': ['delete', 'get', 'put'],
+  '/channels/{channel}/threads': ['get', 'post'],
+  '/threads/{threadId}': ['delete', 'get', 'patch'],
+  '/threads/{threadId}/comments': ['post'],
+  '/threads/{threadId}/comments/{commentId}': ['delete', 'patch'],
+  '/threads/{threadId}/comments/{commentId}/reactions/{reaction}': ['delete', 'put'],
+  '/threads/{threadId}/read': ['get', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -96,6 +102,18 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean }>
   putLock: { path: '/channels/project:doc/locks/field:email', body: { userId: 'ann', ttlMs: 60_000, attributes: { name: 'Ann' } } },
   getLock: { path: '/channels/project:doc/locks/field:email' },
   deleteLock: { path: '/channels/project:doc/locks/field:email?force=true' },
+  createThread: { path: '/channels/project:doc/threads', body: { userId: 'ann', body: 'Is this right?', metadata: { field: 'title' } } },
+  listThreads: { path: '/channels/project:doc/threads?resolved=false' },
+  getThread: { path: '/threads/{tid}' },
+  updateThread: { path: '/threads/{tid}', body: { userId: 'ann', resolved: true } },
+  deleteThread: { path: '/threads/{tid2}' },
+  addComment: { path: '/threads/{tid}/comments', body: { userId: 'bob', body: 'Yes' } },
+  editComment: { path: '/threads/{tid}/comments/{cid}', body: { userId: 'ann', body: 'Is this right now?' } },
+  addReaction: { path: '/threads/{tid}/comments/{cid2}/reactions/like?userId=bob' },
+  removeReaction: { path: '/threads/{tid}/comments/{cid2}/reactions/like?userId=bob' },
+  deleteComment: { path: '/threads/{tid}/comments/{cid}?userId=ann' },
+  markThreadRead: { path: '/threads/{tid}/read', body: { userId: 'ann', commentId: '{cid2}' } },
+  threadReceipts: { path: '/threads/{tid}/read' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -198,10 +216,20 @@ describe('GET /api/v1/openapi.json', () => {
     const later = await call('POST', '/publish', { channel: 'project:doc', data: 'later', delaySeconds: 3600 });
     expect(later.status).toBe(202);
     const sid = (later.json as { id: string }).id;
+    const thread = async () =>
+      (await call('POST', '/channels/project:doc/threads', { userId: 'ann', body: 'A thread' })).json as {
+        thread: { id: string; comments: Array<{ id: string }> };
+      };
+    const { thread: t1 } = await thread();
+    const { thread: t2 } = await thread();
+    const second = (await call('POST', `/threads/${t1.id}/comments`, { userId: 'bob', body: 'A reply' })).json as { comment: { id: string } };
+    const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const res = await call(method.toUpperCase(), (sample?.path as string).replace('{nid}', nid).replace('{sid}', sid), sample?.body, sample?.admin);
+      const fill = (text: string) => text.replace(/\{(nid|sid|tid2|tid|cid2|cid)\}/g, (_, k: string) => ids[k] as string);
+      const body = sample?.body === undefined ? undefined : (JSON.parse(fill(JSON.stringify(sample.body))) as unknown);
+      const res = await call(method.toUpperCase(), fill(sample?.path as string), body, sample?.admin);
       const ok = op.responses['201'] ? 201 : 200;
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);

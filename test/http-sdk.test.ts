@@ -75,7 +75,7 @@ describe('the SDK browser build served at /sdk/', () => {
     expect(doc).toContain(`integrity="${m.files['switchboard.js']?.integrity}"`);
   });
 
-  it('the core ES module and the chunks it imports carry no notifications or activity code; their own modules do', async () => {
+  it('the core ES module and the chunks it imports carry no notifications, activity or comments code; their own modules do', async () => {
     const text = async (name: string) => (await fetch(`${s.httpUrl}${m.path}${name}`)).text();
     /** A module's source with the chunks it imports, transitively. */
     const graph = async (name: string, seen = new Set<string>()): Promise<string> => {
@@ -87,9 +87,10 @@ describe('the SDK browser build served at /sdk/', () => {
     };
     const core = await graph('switchboard.mjs');
     expect(core).toContain('SwitchboardClient');
-    for (const command of ['notifications.unread_count', 'activity.record']) expect(core).not.toContain(command);
+    for (const command of ['notifications.unread_count', 'activity.record', 'comments.create_thread']) expect(core).not.toContain(command);
     expect(await text('notifications.mjs')).toContain('notifications.unread_count');
     expect(await text('activity.mjs')).toContain('activity.record');
+    expect(await text('comments.mjs')).toContain('comments.create_thread');
   });
 
   it('serves TypeScript declarations next to the build: a project that downloads the files type-checks against them, and a wrong call fails', async () => {
@@ -97,7 +98,8 @@ describe('the SDK browser build served at /sdk/', () => {
     const { tmpdir } = await import('node:os');
     const { join, dirname } = await import('node:path');
     const { spawnSync } = await import('node:child_process');
-    for (const name of ['switchboard.d.mts', 'notifications.d.mts', 'activity.d.mts', 'switchboard.d.ts']) expect(Object.keys(m.files)).toContain(name);
+    for (const name of ['switchboard.d.mts', 'notifications.d.mts', 'activity.d.mts', 'comments.d.mts', 'switchboard.d.ts'])
+      expect(Object.keys(m.files)).toContain(name);
     const mjs = await fetch(`${s.httpUrl}${m.path}switchboard.mjs`);
     expect(mjs.headers.get('x-typescript-types')).toBe('./switchboard.d.mts');
     const dts = await fetch(`${s.httpUrl}${m.path}switchboard.d.mts`);

@@ -9,7 +9,7 @@ import { dropPrefix as dropKeys } from './drop-prefix.js';
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const SECRET = 'cluster-test-secret-0123456789-abcdefghij';
 export const ADMIN_KEY = 'sb_cluster_admin_key_for_tests_only_0123456789';
-const ALL = ['subscribe', 'publish', 'presence', 'history', 'signal'];
+const ALL = ['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'];
 
 /** One server process of a test cluster. Only processes started here are ever signalled. */
 export interface ClusterNode {
@@ -130,7 +130,7 @@ export function token(sub: string, tenant = 'acme'): Promise<string> {
 /** Call the HTTP API of a node with the admin key, acting in `tenant`. */
 export async function api(
   node: ClusterNode,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
   tenant = 'acme',

@@ -29,7 +29,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock'];
+export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'comment'];
 const DEFAULT_CAPS = { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS };
 
 type Overrides = ConfigInput & {

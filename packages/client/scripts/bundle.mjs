@@ -1,7 +1,8 @@
 // The browser builds of the SDK, from the compiled ESM in dist/ (the server serves them at /sdk/):
 //  - switchboard.mjs, notifications.mjs, activity.mjs, locks.mjs: ES modules, shared code in chunks/;
+//  - switchboard.mjs, notifications.mjs, activity.mjs, comments.mjs: ES modules, shared code in chunks/;
 //  - switchboard.js: one classic script defining the global `Switchboard` (everything in it);
-//  - switchboard.d.mts, notifications.d.mts, activity.d.mts (next to the ES modules) and
+//  - switchboard.d.mts, notifications.d.mts, activity.d.mts, comments.d.mts (next to the ES modules) and
 //    switchboard.d.ts (the global of the classic script): TypeScript declarations, over the
 //    package's own declarations in types/ (the protocol's in types/protocol/);
 //  - manifest.json: each file's size, gzip size and sha384 integrity.
@@ -27,6 +28,7 @@ await build({
     notifications: join(dist, 'notifications.js'),
     activity: join(dist, 'activity.js'),
     locks: join(dist, 'locks.js'),
+    comments: join(dist, 'comments.js'),
   },
   format: 'esm',
   splitting: true,
@@ -43,6 +45,7 @@ await build({
       `export { notifications, Notifications } from ${JSON.stringify(join(dist, 'notifications.js'))};`,
       `export { activity, ActivityFeed } from ${JSON.stringify(join(dist, 'activity.js'))};`,
       `export { locks, ChannelLocks } from ${JSON.stringify(join(dist, 'locks.js'))};`,
+      `export { comments, CommentThreads } from ${JSON.stringify(join(dist, 'comments.js'))};`,
     ].join('\n'),
     resolveDir: root,
     sourcefile: 'switchboard-global.js',
@@ -85,14 +88,16 @@ writeFileSync(join(out, 'switchboard.d.mts'), "export * from './types/index.js';
 writeFileSync(join(out, 'notifications.d.mts'), "export * from './types/notifications.js';\n");
 writeFileSync(join(out, 'activity.d.mts'), "export * from './types/activity.js';\n");
 writeFileSync(join(out, 'locks.d.mts'), "export * from './types/locks.js';\n");
+writeFileSync(join(out, 'comments.d.mts'), "export * from './types/comments.js';\n");
 writeFileSync(
   join(out, 'switchboard.d.ts'),
   [
     '// The classic script (switchboard.js) defines the global `Switchboard`: everything in the',
-    '// ES modules, notifications, activity and locks included.',
+    '// ES modules, notifications, activity, comments and locks included.',
     "export * from './types/index.js';",
     "export { notifications, Notifications } from './types/notifications.js';",
     "export { activity, ActivityFeed } from './types/activity.js';",
+    "export { comments, CommentThreads } from './types/comments.js';",
     "export { locks, ChannelLocks } from './types/locks.js';",
     'export as namespace Switchboard;',
     '',

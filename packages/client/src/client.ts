@@ -282,6 +282,17 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   /**
+   * A new idempotency key (the `createId` option, by default `crypto.randomUUID`), for feature
+   * modules whose writes must apply once when retried.
+   *
+   * @example
+   * const key = client.createId();
+   */
+  createId(): string {
+    return this.#options.createId();
+  }
+
+  /**
    * The instance of an SDK feature module for this client, made on first use and the same
    * on every later call (also after `disconnect()`: it resumes with the next `connect()`).
    * Feature entry points call it for you: `notifications(client)`, `activity(client, scope)`.

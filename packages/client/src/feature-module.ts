@@ -31,6 +31,14 @@ export interface FeatureHost extends Pick<EventSource<FeatureHostEvents>, 'on' |
   /** The connected identity, or null while not connected. */
   readonly session: Session | null;
   /**
+   * A new idempotency key (the client's `createId` option), for writes that must apply once
+   * when they are retried.
+   *
+   * @example
+   * host.call('comments.reply', { threadId, body, idempotencyKey: host.createId() });
+   */
+  createId(): string;
+  /**
    * Another module's instance for this client, made on first use.
    *
    * @example
@@ -62,6 +70,7 @@ function narrowHost(client: FeatureHost): FeatureHost {
     get session() {
       return client.session;
     },
+    createId: () => client.createId(),
     on: ((event, listener) => client.on(event, listener)) as FeatureHost['on'],
     once: ((event, listener) => client.once(event, listener)) as FeatureHost['once'],
     use: <T>(module: ClientModule<T>) => client.use(module),

@@ -60,12 +60,13 @@ describe('SDK feature modules', () => {
     expect(live).toEqual(['hello']);
   });
 
-  it('the core entry point does not load the notifications or activity modules', () => {
+  it('the core entry point does not load the notifications, activity or comments modules', () => {
     const dist = join(import.meta.dirname, '..', 'dist');
     const core = [...moduleGraph(join(dist, 'index.js'))].map((f) => f.slice(dist.length + 1));
     expect(core).toContain('client.js');
     expect(core).not.toContain('notifications.js');
     expect(core).not.toContain('activity.js');
+    expect(core).not.toContain('comments.js');
     expect([...moduleGraph(join(dist, 'notifications.js'))].map((f) => f.slice(dist.length + 1))).toContain('notifications.js');
   });
 
@@ -75,7 +76,7 @@ describe('SDK feature modules', () => {
     const mine = client.use(board);
     expect(client.use(board)).toBe(mine);
     expect(mine.host).not.toBe(client);
-    expect(Object.keys(mine.host).sort()).toEqual(['call', 'on', 'once', 'session', 'subscribe', 'use']);
+    expect(Object.keys(mine.host).sort()).toEqual(['call', 'createId', 'on', 'once', 'session', 'subscribe', 'use']);
     expect(mine.host.session).toBeNull();
     client.connect();
     const socket = acceptConnect();

@@ -73,6 +73,8 @@ export const ErrorCode = Object.freeze({
   Locked: def(130, 'locked', true),
   /** The fencing token presented is not the current one of the lock: the lock was released, expired or taken since. */
   StaleFencingToken: def(131, 'stale fencing token'),
+  /** The resource is no longer in a state that allows this change (for example editing a deleted comment). */
+  Conflict: def(132, 'conflict'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

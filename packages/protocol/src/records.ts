@@ -80,3 +80,63 @@ export interface Activity<D = unknown> {
   objects: string[];
   createdAt: number;
 }
+
+/** The reactions a server allows unless configured otherwise (`comments.reactions`). */
+export const DEFAULT_REACTIONS = ['like', 'love', 'laugh', 'wow', 'sad', 'angry'] as const;
+
+/** One reaction on a comment: how many users gave it, and who. */
+export interface ReactionCount {
+  reaction: string;
+  count: number;
+  userIds: string[];
+}
+
+/** One comment of a thread. A deleted comment stays as a tombstone: `deletedAt` set, `body` empty, no mentions. */
+export interface Comment {
+  id: string;
+  threadId: string;
+  /** Position in its thread: 1, 2, 3… without gaps, in the order the server committed them. */
+  seq: number;
+  userId: string;
+  body: string;
+  mentions: string[];
+  createdAt: number;
+  editedAt: number | null;
+  deletedAt: number | null;
+  reactions: ReactionCount[];
+}
+
+/** How far a user has read a thread: everything up to `seq`. It never moves back. */
+export interface ReadReceipt {
+  userId: string;
+  /** The latest comment read. */
+  commentId: string;
+  seq: number;
+  /** When it last moved forward, Unix ms. */
+  readAt: number;
+}
+
+/** A thread without its comments: what thread pushes and summaries carry. */
+export interface ThreadInfo<M = Record<string, unknown>> {
+  id: string;
+  /** The channel the thread is about, e.g. `project:42`. */
+  channel: string;
+  metadata: M;
+  resolved: boolean;
+  resolvedAt: number | null;
+  resolvedBy: string | null;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Unix ms by which someone other than its author should reply (null: no deadline). */
+  respondBy: number | null;
+  /** Comments in the thread, tombstones included (the `seq` of the latest). */
+  commentCount: number;
+  /** Comments the user named by `forUser` (or the connection's user) has not read; present only when asked for. */
+  unread?: number;
+}
+
+/** A thread with its comments, oldest first. */
+export interface Thread<M = Record<string, unknown>> extends ThreadInfo<M> {
+  comments: Comment[];
+}

@@ -69,6 +69,11 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0005_tenant_quotas',
       '0006_jobs',
       'activity_0002_search',
+      'comments_0001_threads',
+      'comments_0002_reactions',
+      'comments_0003_receipts',
+      'comments_0004_followers',
+      'comments_0005_deadlines',
       'locks_0001_table',
       'widgets_0001_widgets',
     ]);
@@ -127,7 +132,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
   const dir = mkdtempSync(join(tmpdir(), 'sb-widgets-old-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('gets only the migrations it lacks (activity search, locks, the new feature) and keeps the old data', async () => {
+  it('gets only the migrations it lacks (activity search, comments, locks, the new feature) and keeps the old data', async () => {
     copyFileSync(FIXTURE, join(dir, 'switchboard.db'));
     const s = await startDurableServer('sqlite', { keepDataDir: dir, features: [widgetsFeature()] }, { database: '', schema: null, drop: async () => {} });
     try {
@@ -139,6 +144,11 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0005_tenant_quotas',
         '0006_jobs',
         'activity_0002_search',
+        'comments_0001_threads',
+        'comments_0002_reactions',
+        'comments_0003_receipts',
+        'comments_0004_followers',
+        'comments_0005_deadlines',
         'locks_0001_table',
         'widgets_0001_widgets',
       ]);

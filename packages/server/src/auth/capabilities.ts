@@ -1,5 +1,5 @@
-/** What a token may do on channels matching a pattern. */
-export const CAPABILITY_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'unlock'] as const;
+/** What a token may do on channels matching a pattern; `comment` writes comment threads about the channel (docs/comments.md). */
+export const CAPABILITY_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'unlock', 'comment'] as const;
 export type CapabilityAction = (typeof CAPABILITY_ACTIONS)[number];
 
 export interface CapabilityRule {

@@ -25,7 +25,7 @@ ${lines.join('\n')}
 };
 
 const DEV_CAPS = {
-  'project:*': ['subscribe', 'publish', 'presence', 'history', 'signal'],
+  'project:*': ['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'],
   'chat:*': ['subscribe', 'publish', 'presence', 'history', 'signal'],
   'analytics:*': ['subscribe', 'history'],
 };

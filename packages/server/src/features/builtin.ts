@@ -2,6 +2,7 @@ import { configApi } from '../config/load.js';
 import type { NamedMigration } from '../storage/migration.js';
 import { activityFeature } from './activity/index.js';
 import { backendHooksFeature } from './backend-hooks/index.js';
+import { commentsFeature } from './comments/index.js';
 import { FeatureHost } from './host.js';
 import { locksFeature } from './locks/index.js';
 import type { FeatureModule } from './manifest.js';
@@ -9,7 +10,7 @@ import { notificationsFeature } from './notifications/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), backendHooksFeature(), locksFeature()];
+  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature(), locksFeature()];
 }
 
 /**

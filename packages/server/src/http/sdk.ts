@@ -27,6 +27,7 @@ const DECLARATIONS: Record<string, string> = {
   'switchboard.mjs': './switchboard.d.mts',
   'notifications.mjs': './notifications.d.mts',
   'activity.mjs': './activity.d.mts',
+  'comments.mjs': './comments.d.mts',
   'switchboard.js': './switchboard.d.ts',
 };
 

@@ -1,5 +1,6 @@
 import { APPLICATION_ERROR_MAX, APPLICATION_ERROR_MIN, TENANT_RE, USER_RE } from '@switchboard/protocol';
 import { z } from 'zod';
+import { CAPABILITY_ACTIONS } from '../../auth/capabilities.js';
 
 /**
  * The JSON the server POSTs to the app's backend for each hook, and the answers it accepts.
@@ -17,7 +18,7 @@ const session = { client: clientId, user, tenant };
 const channel = z.string().describe('channel name as the client wrote it: `namespace:name`');
 const anyJson = z.unknown().describe('any JSON value');
 const capabilities = z
-  .record(z.string().min(1).max(512), z.array(z.enum(['subscribe', 'publish', 'presence', 'history', 'signal'])))
+  .record(z.string().min(1).max(512), z.array(z.enum(CAPABILITY_ACTIONS)))
   .describe('capabilities, as in a token: channel pattern (`*` any run of characters) → actions');
 const expires = z.number().int().positive().describe('when the connection expires, Unix ms (absent: never)');
 

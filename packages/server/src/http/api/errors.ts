@@ -38,6 +38,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   InvalidTags: 422,
   Locked: 409,
   StaleFencingToken: 409,
+  Conflict: 409,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

@@ -1,0 +1,87 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { ReplyError } from '../../errors/reply-error.js';
+import { RetentionSweep } from '../../storage/retention.js';
+import { defineFeature, type FeatureModule } from '../manifest.js';
+import { mayRead } from './access.js';
+import { commentCommands } from './commands.js';
+import { type CommentsConfig, commentsConfig } from './config.js';
+import { DeadlineWatch } from './deadlines.js';
+import { COMMENT_MIGRATIONS } from './migrations.js';
+import { COMMENTS_NAMESPACE } from './model.js';
+import { commentRoutes } from './routes.js';
+import { CommentStore } from './store.js';
+import type { Mentions } from './thread-notifications.js';
+import { CommentThreads } from './threads.js';
+
+export interface CommentsFeatureOptions {
+  /** The clock (Unix ms) for comment times; the server's clock (`ctx.node.now`) unless given. */
+  now?: () => number;
+}
+
+/**
+ * Comment threads on any channel of the namespaces in `comments.namespaces`: threads with
+ * gap-free ordered comments, mentions (notified through the notifications feature), live on
+ * `comments:{channel}` for exactly who may subscribe to the channel. See docs/comments.md.
+ * Its service (for features that depend on it) is the CommentThreads.
+ */
+export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureModule<CommentsConfig, CommentThreads> {
+  let running: { threads: CommentThreads; retention: RetentionSweep; deadlines: DeadlineWatch } | null = null;
+  const threads = (): CommentThreads => {
+    if (!running) throw new ReplyError(ErrorCode.Unavailable, 'comments are starting');
+    return running.threads;
+  };
+
+  return defineFeature({
+    name: 'comments',
+    dependsOn: ['notifications'],
+    config: { schema: commentsConfig, description: 'comment threads' },
+    namespaces: {
+      // Live threads of channel C are on `comments:C`; the hook below lets in exactly who may subscribe to C.
+      [COMMENTS_NAMESPACE]: {
+        subscribe: 'authenticated',
+        historySize: 0,
+        clientPublish: false,
+        presence: false,
+        joinLeave: false,
+        signals: false,
+        recovery: false,
+      },
+    },
+    migrations: COMMENT_MIGRATIONS,
+    commands: commentCommands(threads),
+    routes: () => commentRoutes(threads),
+    hooks: {
+      async beforeSubscribe({ client, channel }) {
+        if (channel.namespace !== COMMENTS_NAMESPACE) return;
+        const identity = client.identity;
+        const denied = new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${channel.name || '(no channel)'}`);
+        if (!identity || !running) throw denied;
+        let target: ReturnType<CommentThreads['resolveChannel']>;
+        try {
+          target = running.threads.resolveChannel(identity.tenant, channel.name);
+        } catch {
+          throw denied;
+        }
+        if (!mayRead(identity, target)) throw denied;
+      },
+    },
+    async start(ctx) {
+      const store = new CommentStore(ctx.storage, options.now ?? (() => ctx.node.now()));
+      const inbox = ctx.feature<Mentions>('notifications');
+      const created = new CommentThreads(store, ctx.node, ctx.config, inbox);
+      if (!ctx.node.config.namespaces[COMMENTS_NAMESPACE]) ctx.logger.warn('no "comments" namespace configured: comments are stored but not pushed live');
+      const retention = new RetentionSweep('comments', async () => ({ keys: await store.sweep(ctx.config.idempotencyTtl) }));
+      const deadlines = new DeadlineWatch(store, inbox, ctx.logger);
+      created.deadlines = deadlines;
+      running = { threads: created, retention, deadlines };
+      await retention.start(ctx.logger, ctx.config.sweepInterval);
+      await deadlines.start(ctx.config.deadlineInterval);
+      return created;
+    },
+    async stop() {
+      running?.threads.stop();
+      await running?.deadlines.stop();
+      await running?.retention.stop();
+    },
+  });
+}

@@ -1,0 +1,119 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { ReplyError } from '../../errors/reply-error.js';
+import { type CommentDb, notFound } from './comment-db.js';
+import type { ReactionCount } from './model.js';
+
+/** A comment's reactions and the version they are at. */
+export interface ReactionState {
+  reactions: ReactionCount[];
+  /** The comment's `reaction_version`: a higher one is a later state. */
+  version: number;
+  /** Whether this request changed anything. */
+  changed: boolean;
+}
+
+/** The reactions of comments, each in the order it was first given, with its users in the order they gave it. */
+export async function reactionsOf(db: CommentDb, commentIds: readonly string[]): Promise<Map<string, ReactionCount[]>> {
+  const out = new Map<string, ReactionCount[]>();
+  if (commentIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('sb_comment_reactions')
+    .select(['comment_id', 'reaction', 'user_id'])
+    .where('comment_id', 'in', commentIds)
+    .orderBy('comment_id')
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .orderBy('reaction')
+    .execute();
+  for (const r of rows) {
+    let list = out.get(r.comment_id);
+    if (!list) {
+      list = [];
+      out.set(r.comment_id, list);
+    }
+    let entry = list.find((e) => e.reaction === r.reaction);
+    if (!entry) {
+      entry = { reaction: r.reaction, count: 0, userIds: [] };
+      list.push(entry);
+    }
+    entry.count++;
+    entry.userIds.push(r.user_id);
+  }
+  return out;
+}
+
+/** Reactions in storage: at most one row per (comment, user, reaction), by the primary key. */
+export class ReactionStore {
+  constructor(
+    private readonly db: CommentDb,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Give (`on`) or take back a reaction of a user. At most one row per (comment, user,
+   * reaction) exists, by the primary key: giving twice inserts nothing the second time and
+   * taking back an absent one deletes nothing; neither reads first. A change bumps the
+   * comment's `reaction_version` in the same transaction; the answer is the comment's
+   * reactions as stored then, with that version. The comment's row is locked first, so the
+   * requests of one comment take turns (the unique key alone would keep the rows right; the
+   * lock makes every answer the state right after its own request).
+   */
+  async set(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
+    return this.db.transaction().execute(async (trx) => {
+      // A no-op update locks the comment's row (PostgreSQL): the requests of one comment take
+      // turns, so each answer is the state its own change produced.
+      const row = await trx
+        .updateTable('sb_comments')
+        .set((eb) => ({ reaction_version: eb.ref('reaction_version') }))
+        .where('tenant', '=', tenant)
+        .where('thread_id', '=', threadId)
+        .where('id', '=', commentId)
+        .returning(['deleted_at', 'reaction_version'])
+        .executeTakeFirst();
+      if (!row) throw notFound('comment');
+      if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
+      let changed: boolean;
+      if (on) {
+        const res = await trx
+          .insertInto('sb_comment_reactions')
+          .values({ tenant, thread_id: threadId, comment_id: commentId, user_id: userId, reaction, created_at: this.now() })
+          .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
+          .executeTakeFirst();
+        changed = Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+      } else {
+        const res = await trx
+          .deleteFrom('sb_comment_reactions')
+          .where('comment_id', '=', commentId)
+          .where('user_id', '=', userId)
+          .where('reaction', '=', reaction)
+          .executeTakeFirst();
+        changed = Number(res.numDeletedRows) > 0;
+      }
+      let version = Number(row.reaction_version);
+      if (changed) {
+        const bumped = await trx
+          .updateTable('sb_comments')
+          .set((eb) => ({ reaction_version: eb('reaction_version', '+', 1) }))
+          .where('id', '=', commentId)
+          .returning('reaction_version')
+          .executeTakeFirstOrThrow();
+        version = Number(bumped.reaction_version);
+      }
+      const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
+      return { reactions, version, changed };
+    });
+  }
+
+  /** A comment's reactions as stored now (for pushes: every watcher converges to the database). */
+  async state(tenant: string, commentId: string): Promise<ReactionState | null> {
+    const row = await this.db
+      .selectFrom('sb_comments')
+      .select(['reaction_version'])
+      .where('tenant', '=', tenant)
+      .where('id', '=', commentId)
+      .executeTakeFirst();
+    if (!row) return null;
+    const reactions = (await reactionsOf(this.db, [commentId])).get(commentId) ?? [];
+    return { reactions, version: Number(row.reaction_version), changed: false };
+  }
+}
