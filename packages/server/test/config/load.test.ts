@@ -44,7 +44,7 @@ describe('loadConfig defaults', () => {
   });
 
   it('declares the default namespaces with their options', () => {
-    expect(Object.keys(config.namespaces).sort()).toEqual(['activity', 'analytics', 'chat', 'project', 'system', 'user']);
+    expect(Object.keys(config.namespaces).sort()).toEqual(['activity', 'analytics', 'chat', 'comments', 'project', 'system', 'user']);
     expect(config.namespaces['chat']).toMatchObject({ historySize: 100, historyTtl: 300_000, subscribe: 'capability', clientPublish: true });
     expect(config.namespaces['user']).toMatchObject({ subscribe: 'owner', clientPublish: false, presence: false });
   });
