@@ -65,6 +65,12 @@ export const ErrorCode = Object.freeze({
   InvalidSchedule: def(123, 'invalid schedule'),
   /** The scheduled publication is no longer pending (delivered, being delivered, failed or cancelled): it cannot be cancelled. */
   NotPending: def(124, 'not pending'),
+  /** A webhook URL is refused: not http(s), too long, or an address the SSRF rules forbid (link-local, metadata, private or loopback unless allowed). */
+  InvalidWebhookUrl: def(125, 'invalid webhook url'),
+  /** An event type in a filter is not in the server's event catalogue (`GET /webhooks/event-types`). */
+  UnknownEventType: def(126, 'unknown event type'),
+  /** A time range is refused: reversed, or reaching into the future where it must not. */
+  InvalidRange: def(127, 'invalid range'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

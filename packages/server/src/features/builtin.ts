@@ -5,10 +5,11 @@ import { backendHooksFeature } from './backend-hooks/index.js';
 import { FeatureHost } from './host.js';
 import type { FeatureModule } from './manifest.js';
 import { notificationsFeature } from './notifications/index.js';
+import { webhooksFeature } from './webhooks/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), backendHooksFeature()];
+  return [notificationsFeature(), activityFeature(), backendHooksFeature(), webhooksFeature()];
 }
 
 /**

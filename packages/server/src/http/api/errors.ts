@@ -34,6 +34,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   BackendBusy: 503,
   InvalidSchedule: 422,
   NotPending: 409,
+  InvalidWebhookUrl: 422,
+  UnknownEventType: 422,
+  InvalidRange: 400,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

@@ -30,7 +30,7 @@ export interface RouteSpec<
   B extends Schema | undefined,
   H extends Schema | undefined = undefined,
 > {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   operationId: string;
   summary: string;
