@@ -43,6 +43,8 @@ export interface EventSink {
   wants(tenant: string, type: string, channel?: string): boolean;
   /** Store the events durably; with `trx`, in that transaction (they commit with the change they report). */
   write(events: readonly OutgoingEvent[], trx?: JobExecutor): Promise<void>;
+  /** A transaction that events were written in committed: deliver them now rather than at the next poll. */
+  committed(): void;
 }
 
 export interface EmitOptions {
@@ -57,6 +59,8 @@ export interface FeatureEvents {
   wanted(tenant: string, type: string, channel?: string): boolean;
   /** Emit an event (the payload parsed by its schema); resolves once stored, or at once when nobody wants it. */
   emit(type: string, tenant: string, data: unknown, options?: EmitOptions): Promise<void>;
+  /** Call after the transaction events were emitted in committed (their delivery starts at once). */
+  committed(): void;
   /** Every event type of the server's features, in registration order. */
   catalogue(): readonly EventType[];
   /** Become the server's one consumer of events (SB_ERR_FEATURE_MANIFEST for a second one). */
@@ -107,6 +111,7 @@ export class EventCatalogue {
         if (options.channel !== undefined) event.channel = options.channel;
         await to.write([event], options.trx);
       },
+      committed: () => sink()?.committed(),
       catalogue: () => this.types,
       consume: (s) => {
         if (this.#sink) throw createError('SB_ERR_FEATURE_MANIFEST', `feature "${owner}": events already have a consumer`);

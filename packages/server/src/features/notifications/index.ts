@@ -52,10 +52,15 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
     },
     async start(ctx) {
       const created = new Inbox(
-        new NotificationStore(ctx.storage, options.now ?? (() => ctx.node.now()), async (trx, tenant, created) => {
-          if (!ctx.events.wanted(tenant, notificationCreated.type)) return;
-          for (const n of created) await ctx.events.emit(notificationCreated.type, tenant, createdEvent(n), { trx });
-        }),
+        new NotificationStore(
+          ctx.storage,
+          options.now ?? (() => ctx.node.now()),
+          async (trx, tenant, created) => {
+            if (!ctx.events.wanted(tenant, notificationCreated.type)) return;
+            for (const n of created) await ctx.events.emit(notificationCreated.type, tenant, createdEvent(n), { trx });
+          },
+          () => ctx.events.committed(),
+        ),
         () => ctx.config,
         (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'),
         ctx.node.quotas,

@@ -103,6 +103,8 @@ export class NotificationStore {
     private readonly now: () => number = Date.now,
     /** Called in the creating transaction with the new notifications (their `notification.created` events). */
     private readonly onCreated?: (trx: Transaction<Database>, tenant: string, created: readonly Notification[]) => Promise<void>,
+    /** Called once a transaction in which `onCreated` ran committed. */
+    private readonly onCommitted?: () => void,
   ) {
     this.#db = storage.tables<NotificationTables>();
   }
@@ -136,6 +138,7 @@ export class NotificationStore {
       return { result, deliveries };
     });
     this.#remember(req.tenant, written);
+    if (out.deliveries.some((d) => !d.merged)) this.onCommitted?.();
     return out;
   }
 

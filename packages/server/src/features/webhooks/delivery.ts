@@ -78,6 +78,10 @@ export class Deliveries implements EventSink {
     void this.#o.jobs.poll();
   }
 
+  committed(): void {
+    void this.#o.jobs.poll();
+  }
+
   /** Deliver one event to one endpoint (the test event; replays), whatever it subscribed to. */
   async writeTo(endpointId: string, event: OutgoingEvent): Promise<string> {
     const ids: string[] = [];

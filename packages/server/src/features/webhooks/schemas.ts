@@ -9,10 +9,7 @@ export const idParams = z.strictObject({ id: endpointId });
 
 export function createBody(maxUrlLength: number) {
   return z.strictObject({
-    url: z
-      .string()
-      .min(1)
-      .max(maxUrlLength + 1),
+    url: z.string().min(1).max(Math.max(65_536, maxUrlLength)),
     events: z.array(eventName).min(1).max(100),
     channels: z.array(channelPattern).max(50).default([]),
     description: z.string().max(500).default(''),
@@ -21,11 +18,7 @@ export function createBody(maxUrlLength: number) {
 
 export function patchBody(maxUrlLength: number) {
   return z.strictObject({
-    url: z
-      .string()
-      .min(1)
-      .max(maxUrlLength + 1)
-      .optional(),
+    url: z.string().min(1).max(Math.max(65_536, maxUrlLength)).optional(),
     events: z.array(eventName).min(1).max(100).optional(),
     channels: z.array(channelPattern).max(50).optional(),
     description: z.string().max(500).optional(),
@@ -66,7 +59,7 @@ export const messagePage = z.object({
       type: z.string(),
       status: messageStatus,
       attempts: z.array(z.object({ at: z.number(), responseStatus: z.number().nullable(), durationMs: z.number(), error: z.string().nullable() })),
-      nextAttemptAt: z.number().nullable(),
+      nextAttemptAt: z.number().nullable().describe('when a pending message is tried next; null while an attempt runs, and once finished'),
       createdAt: z.number(),
     }),
   ),

@@ -179,7 +179,7 @@ export class WebhookStore {
         type: r.type,
         status,
         attempts: attempts.get(r.id) ?? [],
-        nextAttemptAt: status === 'pending' ? Number(r.due_at) : null,
+        nextAttemptAt: r.status === 'pending' ? Number(r.due_at) : null,
         createdAt: Number(r.created_at),
       };
     });
