@@ -20,7 +20,7 @@ import type { WebhookService } from './service.js';
 
 const TAG = 'webhooks';
 const BASE = '/webhooks/endpoints';
-const empty = z.object({}).optional();
+const empty = z.strictObject({}).optional();
 
 /**
  * Webhook endpoints of the key's tenant (an admin key names it with X-Switchboard-Tenant):
