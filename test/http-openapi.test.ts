@@ -53,10 +53,19 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/threads/{threadId}/comments/{commentId}': ['delete', 'patch'],
   '/threads/{threadId}/comments/{commentId}/reactions/{reaction}': ['delete', 'put'],
   '/threads/{threadId}/read': ['get', 'put'],
+  '/webhooks/endpoints': ['get', 'post'],
+  '/webhooks/endpoints/{id}': ['delete', 'get', 'patch'],
+  '/webhooks/endpoints/{id}/test': ['post'],
+  '/webhooks/endpoints/{id}/rotate-secret': ['post'],
+  '/webhooks/endpoints/{id}/enable': ['post'],
+  '/webhooks/endpoints/{id}/replay': ['post'],
+  '/webhooks/endpoints/{id}/messages': ['get'],
+  '/webhooks/event-types': ['get'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
-const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean }> = {
+/** A sample call per operation; `status` when the success is not 200 / 201 (202: accepted for later). */
+const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; status?: number }> = {
   publish: { path: '/publish', body: { channel: 'project:doc', data: { a: 1 } } },
   broadcast: { path: '/broadcast', body: { channels: ['project:doc', 'nosuch:x'], data: 1 } },
   batch: {
@@ -114,6 +123,17 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean }>
   deleteComment: { path: '/threads/{tid}/comments/{cid}?userId=ann' },
   markThreadRead: { path: '/threads/{tid}/read', body: { userId: 'ann', commentId: '{cid2}' } },
   threadReceipts: { path: '/threads/{tid}/read' },
+  createWebhookEndpoint: { path: '/webhooks/endpoints', body: { url: 'https://hooks.example.com/in', events: ['*'] } },
+  listWebhookEndpoints: { path: '/webhooks/endpoints' },
+  getWebhookEndpoint: { path: '/webhooks/endpoints/{wid}' },
+  updateWebhookEndpoint: { path: '/webhooks/endpoints/{wid}', body: { description: 'the sample endpoint' } },
+  deleteWebhookEndpoint: { path: '/webhooks/endpoints/{wid2}' },
+  testWebhookEndpoint: { path: '/webhooks/endpoints/{wid}/test', body: {}, status: 202 },
+  rotateWebhookSecret: { path: '/webhooks/endpoints/{wid}/rotate-secret', body: {} },
+  enableWebhookEndpoint: { path: '/webhooks/endpoints/{wid}/enable', body: {} },
+  replayWebhookMessages: { path: '/webhooks/endpoints/{wid}/replay', body: { since: '2024-01-01T00:00:00Z' }, status: 202 },
+  listWebhookMessages: { path: '/webhooks/endpoints/{wid}/messages' },
+  listWebhookEventTypes: { path: '/webhooks/event-types' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -223,14 +243,17 @@ describe('GET /api/v1/openapi.json', () => {
     const { thread: t1 } = await thread();
     const { thread: t2 } = await thread();
     const second = (await call('POST', `/threads/${t1.id}/comments`, { userId: 'bob', body: 'A reply' })).json as { comment: { id: string } };
-    const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id };
+    const endpoint = async () =>
+      ((await call('POST', '/webhooks/endpoints', { url: 'https://hooks.example.com/sample', events: ['*'] })).json as { id: string }).id;
+    const [wid, wid2] = [await endpoint(), await endpoint()];
+    const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2 };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const fill = (text: string) => text.replace(/\{(nid|sid|tid2|tid|cid2|cid)\}/g, (_, k: string) => ids[k] as string);
+      const fill = (text: string) => text.replace(/\{(nid|sid|tid2|tid|cid2|cid|wid2|wid)\}/g, (_, k: string) => ids[k] as string);
       const body = sample?.body === undefined ? undefined : (JSON.parse(fill(JSON.stringify(sample.body))) as unknown);
       const res = await call(method.toUpperCase(), fill(sample?.path as string), body, sample?.admin);
-      const ok = op.responses['201'] ? 201 : 200;
+      const ok = sample?.status ?? (op.responses['201'] ? 201 : 200);
       expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(ok);
       const route = routes.get(op.operationId);
       expect(route?.url.replace(/:(\w+)/g, '{$1}')).toBe(path);

@@ -69,6 +69,12 @@ export const ErrorCode = Object.freeze({
   InvalidFilter: def(125, 'invalid filter'),
   /** The publication's `tags` are not valid: too many, a key or value too long, or tags where the namespace allows none. */
   InvalidTags: def(126, 'invalid tags'),
+  /** A webhook URL is refused: not http(s), too long, or an address the SSRF rules forbid (link-local, metadata, private or loopback unless allowed). */
+  InvalidWebhookUrl: def(127, 'invalid webhook url'),
+  /** An event type in a filter is not in the server's event catalogue (`GET /webhooks/event-types`). */
+  UnknownEventType: def(128, 'unknown event type'),
+  /** A time range is refused: reversed, or reaching into the future where it must not. */
+  InvalidRange: def(129, 'invalid range'),
   /** Another holder has the lock (the error's `data.holder` names it); retry later or wait for it (`waitMs`). */
   Locked: def(130, 'locked', true),
   /** The fencing token presented is not the current one of the lock: the lock was released, expired or taken since. */

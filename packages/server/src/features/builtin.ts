@@ -7,10 +7,11 @@ import { FeatureHost } from './host.js';
 import { locksFeature } from './locks/index.js';
 import type { FeatureModule } from './manifest.js';
 import { notificationsFeature } from './notifications/index.js';
+import { webhooksFeature } from './webhooks/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature(), locksFeature()];
+  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature(), locksFeature(), webhooksFeature()];
 }
 
 /**

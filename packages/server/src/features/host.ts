@@ -16,6 +16,7 @@ import type { JobRunner } from '../storage/job-runner.js';
 import { migrationList } from '../storage/migrate.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
+import { EventCatalogue } from './events.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
 import { featureLeases, featureMessages } from './scoped-engine.js';
 import { featureJobs } from './scoped-jobs.js';
@@ -38,11 +39,14 @@ export class FeatureHost {
   readonly #features: readonly FeatureModule[];
   readonly #services = new Map<string, unknown>();
   readonly #started: FeatureModule[] = [];
+  /** Every feature's event types (checked here: names, duplicates, examples). */
+  readonly events: EventCatalogue;
 
   constructor(features: readonly FeatureModule[]) {
     this.#features = features;
     this.#checkConfig();
     this.#checkErrors();
+    this.events = new EventCatalogue(features);
   }
 
   get features(): readonly FeatureModule[] {
@@ -175,6 +179,7 @@ export class FeatureHost {
       messages,
       leases,
       jobs: featureJobs(f.name, jobs, () => node.now()),
+      events: this.events.scoped(f.name, () => node.now()),
       feature,
       error: (code: FeatureErrorCode, detail?: string): SwitchboardError => {
         const meaning = f.errors?.[code];

@@ -9,6 +9,7 @@ import type { FeatureErrorCode, SwitchboardError } from '../errors/sb-error.js';
 import type { ApiRoute } from '../http/api/route.js';
 import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
+import type { EventType, FeatureEvents } from './events.js';
 import type { FeatureLeases, FeatureMessages } from './scoped-engine.js';
 import type { FeatureJobs } from './scoped-jobs.js';
 
@@ -39,6 +40,12 @@ export interface FeatureContext<Cfg = unknown> {
    * @example ctx.jobs.handle('remind', async (job) => remind(job.payload)); await ctx.jobs.add({ kind: 'remind', payload, dueAt });
    */
   readonly jobs: FeatureJobs;
+  /**
+   * The event catalogue: emit the event types this feature declares in `events` (webhooks
+   * deliver them). With `trx`, the event is stored in the transaction of the change it reports.
+   * @example await ctx.events.emit('widget.created', tenant, { id }, { trx });
+   */
+  readonly events: FeatureEvents;
   /**
    * The service a dependency provides (what its `start` returned). Only names listed in
    * `dependsOn` may be looked up: anything else is SB_ERR_FEATURE_SERVICE.
@@ -80,6 +87,8 @@ export interface FeatureModule<Cfg = unknown, Service = unknown> {
   /** Its programmer/operator error codes and what they mean (`SB_ERR_<NAME>_…`). */
   errors?: Readonly<Record<FeatureErrorCode, string>>;
   commands?: readonly CommandDefinition[];
+  /** The event types it emits (webhooks deliver them), declared in its own folder with `defineEventType`. */
+  events?: readonly EventType[];
   /** Its HTTP routes under /api/v1, made with `defineRoute`: validated and in the OpenAPI document. */
   routes?(config: Cfg): readonly ApiRoute[];
   hooks?: Hooks;

@@ -1,5 +1,5 @@
 import type { AddJob, JobHandler, JobKindOptions, JobRunner } from '../storage/job-runner.js';
-import type { Job } from '../storage/job-store.js';
+import type { Job, JobExecutor } from '../storage/job-store.js';
 
 /**
  * The node's job runner as a feature sees it: kinds are scoped to the feature (`kind`
@@ -9,7 +9,9 @@ export interface FeatureJobs {
   /** Run this feature's jobs of `kind` on this node (register in `start`). */
   handle(kind: string, handler: JobHandler, options?: JobKindOptions): void;
   /** Store a job; durable once this resolves. `full` when `cap` unfinished jobs of the kind exist for the tenant. */
-  add(job: AddJob): Promise<{ job: Job; created: boolean } | 'full'>;
+  add(job: AddJob, trx?: JobExecutor): Promise<{ job: Job; created: boolean } | 'full'>;
+  /** Poll for due jobs now (after a transaction that added some committed). */
+  poll(): Promise<number>;
   get(kind: string, tenant: string, id: string): Promise<Job | undefined>;
   /** Cancel a pending job: `not-found`, or the job and whether it was still pending. */
   cancel(kind: string, tenant: string, id: string): Promise<{ cancelled: boolean; job: Job } | 'not-found'>;
@@ -19,7 +21,8 @@ export function featureJobs(feature: string, jobs: JobRunner, now: () => number)
   const scoped = (kind: string) => `${feature}.${kind}`;
   return {
     handle: (kind, handler, options) => jobs.handle(scoped(kind), handler, options),
-    add: (job) => jobs.add({ ...job, kind: scoped(job.kind) }),
+    add: (job, trx) => jobs.add({ ...job, kind: scoped(job.kind) }, trx),
+    poll: () => jobs.poll(),
     get: (kind, tenant, id) => jobs.store.get(scoped(kind), tenant, id),
     cancel: (kind, tenant, id) => jobs.store.cancel(scoped(kind), tenant, id, now()),
   };

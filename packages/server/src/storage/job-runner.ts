@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ReplyError } from '../errors/reply-error.js';
 import { createError } from '../errors/sb-error.js';
 import { newId } from './ids.js';
-import { type Job, JobStore } from './job-store.js';
+import { type Job, type JobExecutor, JobStore } from './job-store.js';
 import type { Storage } from './storage.js';
 
 /** The `jobs` section of the config. */
@@ -29,6 +29,12 @@ export type JobHandler = (job: Job, signal: AbortSignal) => Promise<unknown>;
 export interface JobKindOptions {
   /** Attempts before the job is failed (default `jobs.maxAttempts`). */
   maxAttempts?: number;
+  /**
+   * The wait before the next attempt after `job.attempts` failed with `err` (ms), instead of
+   * the runner's doubling backoff; null fails the job now. A kind with its own schedule
+   * (webhooks) decides here, from the error the handler threw.
+   */
+  retryDelay?(job: Job, err: unknown): number | null;
 }
 
 export interface AddJob {
@@ -47,6 +53,7 @@ export interface AddJob {
 interface Kind {
   handler: JobHandler;
   maxAttempts: number | undefined;
+  retryDelay: JobKindOptions['retryDelay'];
 }
 
 /** How often (on the runner's clock) finished jobs older than `keepFinished` are deleted. */
@@ -75,6 +82,8 @@ export class JobRunner {
   #store: JobStore | null = null;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #polling: Promise<number> | null = null;
+  /** A poll was asked for while one ran. */
+  #again = false;
   #pollTimer: NodeJS.Timeout | null = null;
   #wakeTimer: NodeJS.Timeout | null = null;
   #wakeAt = Number.POSITIVE_INFINITY;
@@ -108,11 +117,15 @@ export class JobRunner {
   /** Run jobs of `kind` with `handler` on this node; a kind has one handler. */
   handle(kind: string, handler: JobHandler, options: JobKindOptions = {}): void {
     if (this.#kinds.has(kind)) throw createError('SB_ERR_FEATURE_MANIFEST', `job kind "${kind}" has a handler already`);
-    this.#kinds.set(kind, { handler, maxAttempts: options.maxAttempts });
+    this.#kinds.set(kind, { handler, maxAttempts: options.maxAttempts, retryDelay: options.retryDelay });
   }
 
-  /** Store a job (durable once this resolves); the job stored (`created` false: its id existed), or `full`. */
-  async add(job: AddJob): Promise<{ job: Job; created: boolean } | 'full'> {
+  /**
+   * Store a job (durable once this resolves); the job stored (`created` false: its id existed),
+   * or `full`. With `trx`, the job is written in that transaction and commits with it (an
+   * outbox: the job exists if and only if the change it reports does).
+   */
+  async add(job: AddJob, trx?: JobExecutor): Promise<{ job: Job; created: boolean } | 'full'> {
     const now = this.#now();
     const stored = await this.store.insert(
       {
@@ -125,6 +138,7 @@ export class JobRunner {
       },
       now,
       job.cap,
+      trx,
     );
     if (stored !== 'full' && stored.created) this.#wake(job.dueAt);
     return stored;
@@ -142,10 +156,18 @@ export class JobRunner {
    * of jobs started (tests call it after moving the clock instead of waiting for the timer).
    */
   poll(): Promise<number> {
-    if (this.#polling) return this.#polling;
+    if (this.#polling) {
+      // A job added while a round reads the table may be missed by it: one more round follows.
+      this.#again = true;
+      return this.#polling;
+    }
     this.#polling = this.#round().finally(() => {
       this.#polling = null;
       this.#schedulePoll();
+      if (this.#again && this.#state === 'running') {
+        this.#again = false;
+        void this.poll();
+      }
     });
     return this.#polling;
   }
@@ -254,8 +276,9 @@ export class JobRunner {
         if (!(await store.complete(claim, result, this.#now()))) log.warn('a job finished after its lease was lost; its result is not recorded');
       } catch (err) {
         const last = job.attempts >= job.maxAttempts || (err instanceof ReplyError && !err.temporary);
-        const dueAt = last ? null : this.#now() + this.#backoff(job.attempts);
-        log.warn({ err: messageOf(err), retryAt: dueAt }, last ? 'job failed' : 'job attempt failed; retrying');
+        const delay = last ? null : kind.retryDelay ? kind.retryDelay(job, err) : this.#backoff(job.attempts);
+        const dueAt = delay === null ? null : this.#now() + delay;
+        log.warn({ err: messageOf(err), retryAt: dueAt }, dueAt === null ? 'job failed' : 'job attempt failed; retrying');
         await store.fail(claim, messageOf(err), dueAt, this.#now());
       } finally {
         clearInterval(beat);

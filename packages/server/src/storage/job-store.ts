@@ -49,6 +49,10 @@ const ERROR_CHARS = 500;
 
 type Db = Kysely<SharedTables>;
 
+/** A transaction (or the database) a job is written in; any kysely over a schema with the shared tables. */
+// biome-ignore lint/suspicious/noExplicitAny: kysely instances over wider schemas are not assignable to the narrower one
+export type JobExecutor = Kysely<any>;
+
 function toJob(row: JobTable): Job {
   return {
     id: row.id,
@@ -87,41 +91,45 @@ export class JobStore {
    * row with that id either way. `cap` bounds the tenant's unfinished jobs of the kind; over
    * it the answer is `full` and nothing is written.
    */
-  async insert(job: NewJob, now: number, cap?: number): Promise<{ job: Job; created: boolean } | 'full'> {
-    return this.storage.transaction(async (trx) => {
-      // PostgreSQL: one writer per (kind, tenant) at a time, so concurrent inserts cannot pass the cap together.
-      if (this.storage.kind === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`sb_jobs:${job.kind}:${job.tenant}`}))`.execute(trx);
-      const existing = await trx.selectFrom('sb_jobs').selectAll().where('id', '=', job.id).executeTakeFirst();
-      if (existing) return { job: toJob(existing), created: false };
-      if (cap !== undefined) {
-        const { n } = await trx
-          .selectFrom('sb_jobs')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('kind', '=', job.kind)
-          .where('tenant', '=', job.tenant)
-          .where('status', 'in', ['pending', 'running'])
-          .executeTakeFirstOrThrow();
-        if (Number(n) >= cap) return 'full';
-      }
-      const row: JobTable = {
-        id: job.id,
-        kind: job.kind,
-        tenant: job.tenant,
-        payload: JSON.stringify(job.payload ?? null),
-        status: 'pending',
-        due_at: job.dueAt,
-        attempts: 0,
-        max_attempts: job.maxAttempts,
-        lease_owner: null,
-        lease_expires: null,
-        last_error: null,
-        result: null,
-        created_at: now,
-        updated_at: now,
-      };
-      await trx.insertInto('sb_jobs').values(row).execute();
-      return { job: toJob(row), created: true };
-    });
+  async insert(job: NewJob, now: number, cap?: number, within?: JobExecutor): Promise<{ job: Job; created: boolean } | 'full'> {
+    if (within) return this.#insertIn(within as Db, job, now, cap);
+    return this.storage.transaction((trx) => this.#insertIn(trx, job, now, cap));
+  }
+
+  async #insertIn(trx: Db, job: NewJob, now: number, cap?: number): Promise<{ job: Job; created: boolean } | 'full'> {
+    // PostgreSQL: one writer per (kind, tenant) at a time, so concurrent inserts cannot pass the cap together.
+    if (cap !== undefined && this.storage.kind === 'postgres')
+      await sql`select pg_advisory_xact_lock(hashtext(${`sb_jobs:${job.kind}:${job.tenant}`}))`.execute(trx);
+    const existing = await trx.selectFrom('sb_jobs').selectAll().where('id', '=', job.id).executeTakeFirst();
+    if (existing) return { job: toJob(existing), created: false };
+    if (cap !== undefined) {
+      const { n } = await trx
+        .selectFrom('sb_jobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('kind', '=', job.kind)
+        .where('tenant', '=', job.tenant)
+        .where('status', 'in', ['pending', 'running'])
+        .executeTakeFirstOrThrow();
+      if (Number(n) >= cap) return 'full';
+    }
+    const row: JobTable = {
+      id: job.id,
+      kind: job.kind,
+      tenant: job.tenant,
+      payload: JSON.stringify(job.payload ?? null),
+      status: 'pending',
+      due_at: job.dueAt,
+      attempts: 0,
+      max_attempts: job.maxAttempts,
+      lease_owner: null,
+      lease_expires: null,
+      last_error: null,
+      result: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await trx.insertInto('sb_jobs').values(row).execute();
+    return { job: toJob(row), created: true };
   }
 
   /**

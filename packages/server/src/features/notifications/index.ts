@@ -6,6 +6,7 @@ import { defineFeature, type FeatureModule } from '../manifest.js';
 import { notificationCommands } from './commands.js';
 import { type NotificationsConfig, notificationsConfig } from './config.js';
 import { USER_NAMESPACE } from './delivery.js';
+import { createdEvent, NOTIFICATION_EVENTS, notificationCreated } from './events.js';
 import { Inbox } from './inbox.js';
 import { NOTIFICATION_MIGRATIONS } from './migrations.js';
 import { notificationRoutes } from './routes.js';
@@ -35,6 +36,7 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
     // too, and the host checks the two agree.
     namespaces: { [USER_NAMESPACE]: { subscribe: 'owner', clientPublish: false, presence: false } },
     migrations: NOTIFICATION_MIGRATIONS,
+    events: NOTIFICATION_EVENTS,
     commands: notificationCommands(inbox),
     routes: (config) => notificationRoutes(inbox, config.maxRecipients),
     hooks: {
@@ -50,7 +52,15 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
     },
     async start(ctx) {
       const created = new Inbox(
-        new NotificationStore(ctx.storage, options.now ?? (() => ctx.node.now())),
+        new NotificationStore(
+          ctx.storage,
+          options.now ?? (() => ctx.node.now()),
+          async (trx, tenant, created) => {
+            if (!ctx.events.wanted(tenant, notificationCreated.type)) return;
+            for (const n of created) await ctx.events.emit(notificationCreated.type, tenant, createdEvent(n), { trx });
+          },
+          () => ctx.events.committed(),
+        ),
         () => ctx.config,
         (err) => ctx.logger.warn({ err }, 'notifications storage unavailable'),
         ctx.node.quotas,

@@ -101,6 +101,10 @@ export class NotificationStore {
   constructor(
     storage: Storage,
     private readonly now: () => number = Date.now,
+    /** Called in the creating transaction with the new notifications (their `notification.created` events). */
+    private readonly onCreated?: (trx: Transaction<Database>, tenant: string, created: readonly Notification[]) => Promise<void>,
+    /** Called once a transaction in which `onCreated` ran committed. */
+    private readonly onCommitted?: () => void,
   ) {
     this.#db = storage.tables<NotificationTables>();
   }
@@ -123,6 +127,8 @@ export class NotificationStore {
       const users = req.recipients === 'everyone' ? await this.#everyone(trx, tenant) : req.recipients;
       const deliveries: Delivery[] = [];
       for (const chunk of chunks(users)) deliveries.push(...(await this.#createChunk(trx, tenant, chunk, req, now)));
+      const created = deliveries.filter((d) => !d.merged).map((d) => d.notification);
+      if (this.onCreated && created.length > 0) await this.onCreated(trx, tenant, created);
       written = users;
       const result: CreateResult = {
         count: deliveries.length,
@@ -132,6 +138,7 @@ export class NotificationStore {
       return { result, deliveries };
     });
     this.#remember(req.tenant, written);
+    if (out.deliveries.some((d) => !d.merged)) this.onCommitted?.();
     return out;
   }
 

@@ -71,7 +71,7 @@ function operation(route: ApiRoute): JsonSchema {
   const responses: Record<string, JsonSchema> = route.created
     ? { 200: { description: 'OK: nothing new was created (e.g. a repeated idempotency key)', ...ok }, 201: { description: 'Created', ...ok } }
     : { 200: { description: 'OK', ...ok } };
-  if (route.accepted) responses[202] = { description: 'Accepted: scheduled for later', ...ok };
+  if (route.accepted) responses[202] = { description: 'Accepted: carried out later (a scheduled publication, a webhook test or replay)', ...ok };
   for (const status of errorStatuses(route)) {
     responses[status] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }

@@ -1,0 +1,167 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { Logger } from 'pino';
+import { ReplyError } from '../../errors/reply-error.js';
+import { newId } from '../../storage/ids.js';
+import type { Job, JobExecutor } from '../../storage/job-store.js';
+import type { EventSink, OutgoingEvent } from '../events.js';
+import type { FeatureJobs } from '../scoped-jobs.js';
+import type { WebhooksConfig } from './config.js';
+import type { EndpointCache } from './endpoint-cache.js';
+import type { WebhookMetrics } from './metrics.js';
+import { DeliveryFailure } from './schedule.js';
+import type { WebhookSender } from './sender.js';
+import { signedHeaders } from './signing.js';
+import type { WebhookStore } from './store.js';
+import type { WebhookTables } from './tables.js';
+
+/** The job kind of one message's delivery (`webhooks.deliver` in sb_jobs). */
+export const DELIVER = 'deliver';
+
+export interface DeliveryOptions {
+  store: WebhookStore;
+  jobs: FeatureJobs;
+  cache: EndpointCache;
+  sender: WebhookSender;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  config: () => WebhooksConfig;
+  now: () => number;
+  /** Called when an endpoint's state changed (disabled): every node reloads the tenant's endpoints. */
+  changed: (tenant: string) => void;
+}
+
+/** Attempts in flight per endpoint on this node, at most `limit`; the others wait their turn. */
+class Slots {
+  readonly #active = new Map<string, number>();
+  readonly #waiting = new Map<string, Array<() => void>>();
+
+  async run<T>(key: string, limit: number, fn: () => Promise<T>): Promise<T> {
+    if ((this.#active.get(key) ?? 0) >= limit) await new Promise<void>((resolve) => this.#waiting.set(key, [...(this.#waiting.get(key) ?? []), resolve]));
+    this.#active.set(key, (this.#active.get(key) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.#active.get(key) ?? 1) - 1;
+      if (left === 0) this.#active.delete(key);
+      else this.#active.set(key, left);
+      const next = this.#waiting.get(key)?.shift();
+      if (this.#waiting.get(key)?.length === 0) this.#waiting.delete(key);
+      next?.();
+    }
+  }
+}
+
+/**
+ * The webhooks outbox and its delivery: events become one message per endpoint that wants
+ * them, each a job of the job runner written in the same transaction as the event (and, when
+ * the emitter passes its transaction, as the change the event reports). One node claims a
+ * message at a time; it signs and posts it, records the attempt, and the retry schedule
+ * decides the next one.
+ */
+export class Deliveries implements EventSink {
+  readonly #o: DeliveryOptions;
+  readonly #slots = new Slots();
+
+  constructor(options: DeliveryOptions) {
+    this.#o = options;
+  }
+
+  wants(tenant: string, type: string, channel?: string): boolean {
+    return this.#o.cache.wants(tenant, type, channel);
+  }
+
+  async write(events: readonly OutgoingEvent[], trx?: JobExecutor): Promise<void> {
+    const targets = events.map((e) => ({ event: e, endpoints: this.#o.cache.match(e.tenant, e.type, e.channel) })).filter((t) => t.endpoints.length > 0);
+    if (targets.length === 0) return;
+    if (trx) return this.#insert(trx, targets);
+    await this.#o.store.db.transaction().execute((t) => this.#insert(t, targets));
+    void this.#o.jobs.poll();
+  }
+
+  committed(): void {
+    void this.#o.jobs.poll();
+  }
+
+  /** Deliver one event to one endpoint (the test event; replays), whatever it subscribed to. */
+  async writeTo(endpointId: string, event: OutgoingEvent): Promise<string> {
+    const ids: string[] = [];
+    await this.#o.store.db.transaction().execute((t) => this.#insert(t, [{ event, endpoints: [endpointId] }], ids));
+    void this.#o.jobs.poll();
+    return ids[0] as string;
+  }
+
+  /** New messages for events already stored (a replay): the same event ids, so the same `webhook-id`. */
+  async replay(tenant: string, endpointId: string, eventIds: readonly string[]): Promise<number> {
+    if (eventIds.length === 0) return 0;
+    const now = this.#o.now();
+    await this.#o.store.db.transaction().execute(async (trx) => {
+      for (const eventId of eventIds) await this.#message(trx, tenant, endpointId, eventId, now);
+    });
+    void this.#o.jobs.poll();
+    return eventIds.length;
+  }
+
+  async #insert(trx: JobExecutor, targets: Array<{ event: OutgoingEvent; endpoints: string[] }>, ids: string[] = []): Promise<void> {
+    const db = trx as unknown as import('kysely').Kysely<WebhookTables>;
+    const now = this.#o.now();
+    await db
+      .insertInto('sb_webhook_events')
+      .values(targets.map(({ event: e }) => ({ id: e.id, tenant: e.tenant, type: e.type, data: JSON.stringify(e.data), occurred_at: e.timestamp })))
+      .execute();
+    for (const { event, endpoints } of targets) for (const endpoint of endpoints) ids.push(await this.#message(trx, event.tenant, endpoint, event.id, now));
+  }
+
+  async #message(trx: JobExecutor, tenant: string, endpointId: string, eventId: string, now: number): Promise<string> {
+    const id = newId('msg', now);
+    await (trx as unknown as import('kysely').Kysely<WebhookTables>)
+      .insertInto('sb_webhook_messages')
+      .values({ id, tenant, endpoint_id: endpointId, event_id: eventId, created_at: now })
+      .execute();
+    await this.#o.jobs.add({ kind: DELIVER, id, tenant, payload: { message: id }, dueAt: now }, trx);
+    return id;
+  }
+
+  /** One attempt of a message (the job handler). */
+  async deliver(job: Job, signal: AbortSignal): Promise<unknown> {
+    const { store, config, now } = this.#o;
+    const messageId = (job.payload as { message: string }).message;
+    const d = await store.delivery(messageId);
+    if (!d) return { skipped: 'the message was deleted' };
+    const endpoint = await store.endpointById(d.endpoint_id);
+    if (!endpoint) return { skipped: 'the endpoint was deleted' };
+    if (endpoint.status !== 'enabled') throw new ReplyError(ErrorCode.NotAvailable, `the endpoint is disabled (${endpoint.disabled_reason ?? 'disabled'})`);
+    const cfg = config();
+    const body = `{"type":${JSON.stringify(d.type)},"timestamp":${JSON.stringify(new Date(Number(d.occurred_at)).toISOString())},"data":${d.data}}`;
+    const at = now();
+    const secrets = [endpoint.secret];
+    if (endpoint.previous_secret && Number(endpoint.previous_until) > at) secrets.push(endpoint.previous_secret);
+    const headers = signedHeaders(secrets, d.event_id, Math.floor(at / 1000), body);
+    const result = await this.#slots.run(endpoint.id, cfg.concurrency, () =>
+      this.#o.sender.send({ url: endpoint.url, headers, body, timeoutMs: cfg.timeout, signal }),
+    );
+    this.#o.metrics.attempt(result.status, result.error, result.durationMs / 1000);
+    await store.recordAttempt({ message_id: messageId, at, response_status: result.status, duration_ms: result.durationMs, error: result.error });
+    if (result.ok) {
+      await store.succeeded(endpoint.id, now());
+      return { status: result.status };
+    }
+    const what = result.status !== null ? `answered ${result.status}` : (result.error ?? 'failed');
+    if (result.status === 410) {
+      await this.#disable(endpoint.id, endpoint.tenant, 'gone');
+      throw new ReplyError(ErrorCode.NotAvailable, 'the endpoint answered 410 Gone: it is disabled');
+    }
+    const since = await store.failed(endpoint.id, now());
+    if (now() - since >= cfg.disableAfter) {
+      await this.#disable(endpoint.id, endpoint.tenant, 'failing');
+      throw new ReplyError(ErrorCode.NotAvailable, `the endpoint has failed since ${new Date(since).toISOString()}: it is disabled`);
+    }
+    throw new DeliveryFailure(what, result.status, result.retryAfterMs);
+  }
+
+  async #disable(endpointId: string, tenant: string, reason: string): Promise<void> {
+    await this.#o.store.disable(endpointId, reason, this.#o.now());
+    this.#o.metrics.disabled(reason);
+    this.#o.logger.warn({ endpoint: endpointId, tenant, reason }, 'webhook endpoint disabled');
+    this.#o.changed(tenant);
+  }
+}

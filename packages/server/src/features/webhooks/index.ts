@@ -1,0 +1,111 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { parseDuration } from '../../config/duration.js';
+import { ReplyError } from '../../errors/reply-error.js';
+import { RetentionSweep } from '../../storage/retention.js';
+import { defineFeature, type FeatureModule } from '../manifest.js';
+import { type WebhooksConfig, webhooksConfig } from './config.js';
+import { DELIVER, Deliveries } from './delivery.js';
+import { EndpointCache } from './endpoint-cache.js';
+import { WEBHOOK_EVENTS } from './events.js';
+import { webhookMetrics } from './metrics.js';
+import { WEBHOOK_MIGRATIONS } from './migrations.js';
+import { webhookRoutes } from './routes.js';
+import { retryDelay } from './schedule.js';
+import { WebhookSender } from './sender.js';
+import { WebhookService } from './service.js';
+import { addressCheck } from './ssrf.js';
+import { WebhookStore } from './store.js';
+
+/** How often delivered and failed messages older than `keepMessages` are deleted. */
+const SWEEP_INTERVAL = 10 * 60_000;
+
+export interface WebhooksFeatureOptions {
+  /** Randomness of the retry jitter (tests pass a constant). */
+  random?: () => number;
+}
+
+/**
+ * Webhooks: endpoints per tenant, the event catalogue's events delivered to them signed by the
+ * Standard Webhooks scheme, from an outbox in the job runner's table, retried on the schedule,
+ * listed and replayable. See docs/webhooks.md. Its service is the WebhookService.
+ */
+export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureModule<WebhooksConfig, WebhookService> {
+  let running: { service: WebhookService; sender: WebhookSender; sweep: RetentionSweep; emit: (type: string, tenant: string, data: unknown) => void } | null =
+    null;
+  const service = (): WebhookService => {
+    if (!running) throw new ReplyError(ErrorCode.Unavailable, 'webhooks are starting');
+    return running.service;
+  };
+  /** Connections that ended without a close handshake, until their onDisconnect. */
+  const lost = new Set<string>();
+
+  return defineFeature({
+    name: 'webhooks',
+    config: { schema: webhooksConfig, description: 'webhooks' },
+    migrations: WEBHOOK_MIGRATIONS,
+    events: WEBHOOK_EVENTS,
+    routes: (config) => webhookRoutes(service, config),
+    hooks: {
+      onConnect({ client, identity }) {
+        running?.emit('connection.opened', identity.tenant, {
+          connectionId: client.id,
+          user: identity.user,
+          ip: client.meta.ip,
+          userAgent: client.meta.userAgent ?? null,
+        });
+      },
+      onConnectionLost({ client }) {
+        lost.add(client.id);
+      },
+      onDisconnect({ client }) {
+        const wasLost = lost.delete(client.id);
+        const identity = client.identity;
+        if (!identity || !running) return;
+        running.emit('connection.closed', identity.tenant, {
+          connectionId: client.id,
+          user: identity.user,
+          reason: wasLost ? 'lost' : 'closed',
+          durationMs: Math.max(0, Date.now() - client.connectedAt),
+        });
+      },
+    },
+    async start(ctx) {
+      const now = () => ctx.node.now();
+      const random = options.random ?? Math.random;
+      const store = new WebhookStore(ctx.storage);
+      const cache = new EndpointCache();
+      cache.load(await store.allEndpoints());
+      const reload = async (tenant: string) => cache.set(tenant, await store.allEndpoints(tenant));
+      ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
+      const changed = (tenant: string) => {
+        reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
+        ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
+      };
+      const check = addressCheck(ctx.config.allowNetworks);
+      const sender = new WebhookSender(check);
+      const metrics = webhookMetrics(ctx.node.metricsRegistry, () => store.backlog(), now);
+      const deliveries = new Deliveries({ store, jobs: ctx.jobs, cache, sender, metrics, logger: ctx.logger, config: () => ctx.config, now, changed });
+      const schedule = ctx.config.retrySchedule.map((d) => parseDuration(d) ?? 0);
+      ctx.jobs.handle(DELIVER, (job, signal) => deliveries.deliver(job, signal), {
+        maxAttempts: schedule.length + 1,
+        retryDelay: (job, err) => retryDelay(job.attempts, schedule, err, random),
+      });
+      ctx.events.consume(deliveries);
+      const created = new WebhookService(store, deliveries, { config: () => ctx.config, check, catalogue: () => ctx.events.catalogue(), now, changed });
+      const sweep = new RetentionSweep('webhooks', async () => ({ messages: await store.sweep(now() - ctx.config.keepMessages) }));
+      const emit = (type: string, tenant: string, data: unknown) => {
+        if (!ctx.events.wanted(tenant, type)) return;
+        ctx.events.emit(type, tenant, data).catch((err) => ctx.logger.warn({ err, type }, 'storing a webhook event failed'));
+      };
+      running = { service: created, sender, sweep, emit };
+      await sweep.start(ctx.logger, SWEEP_INTERVAL);
+      return created;
+    },
+    async stop() {
+      if (!running) return;
+      await running.sweep.stop();
+      running.sender.close();
+      running = null;
+    },
+  });
+}

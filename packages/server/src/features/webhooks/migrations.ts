@@ -1,0 +1,61 @@
+import type { Kysely, Migration } from 'kysely';
+import type { NamedMigration } from '../../storage/migration.js';
+
+type Db = Kysely<unknown>;
+
+/** Tables of webhooks (portable column types only; never edit a shipped migration). */
+const webhooks: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_webhook_endpoints')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('events', 'text', (c) => c.notNull())
+      .addColumn('channels', 'text', (c) => c.notNull())
+      .addColumn('secret', 'text', (c) => c.notNull())
+      .addColumn('previous_secret', 'text')
+      .addColumn('previous_until', 'bigint')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('disabled_reason', 'text')
+      .addColumn('failing_since', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sb_webhook_endpoints_tenant').on('sb_webhook_endpoints').columns(['tenant', 'created_at']).execute();
+    await db.schema
+      .createTable('sb_webhook_events')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('sb_webhook_messages')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('endpoint_id', 'text', (c) => c.notNull())
+      .addColumn('event_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sb_webhook_messages_endpoint').on('sb_webhook_messages').columns(['endpoint_id', 'created_at']).execute();
+    await db.schema.createIndex('sb_webhook_messages_event').on('sb_webhook_messages').column('event_id').execute();
+    await db.schema
+      .createTable('sb_webhook_attempts')
+      .addColumn('message_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('response_status', 'integer')
+      .addColumn('duration_ms', 'integer', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .execute();
+    await db.schema.createIndex('sb_webhook_attempts_message').on('sb_webhook_attempts').columns(['message_id', 'at']).execute();
+  },
+  async down(db: Db) {
+    for (const t of ['sb_webhook_attempts', 'sb_webhook_messages', 'sb_webhook_events', 'sb_webhook_endpoints'])
+      await db.schema.dropTable(t).ifExists().execute();
+  },
+};
+
+export const WEBHOOK_MIGRATIONS: readonly NamedMigration[] = [{ name: 'webhooks_0001_tables', ...webhooks }];

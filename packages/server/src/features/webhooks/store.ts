@@ -1,0 +1,246 @@
+import type { Kysely } from 'kysely';
+import type { CursorPosition } from '../../storage/paging.js';
+import type { Storage } from '../../storage/storage.js';
+import type { JobStatus, SharedTables } from '../../storage/tables.js';
+import type { WebhookAttemptTable, WebhookEndpointTable, WebhookTables } from './tables.js';
+
+type Db = Kysely<SharedTables & WebhookTables>;
+
+/** The job kind of a delivery, as the runner stores it (the feature's scoped kind). */
+export const DELIVER_KIND = 'webhooks.deliver';
+
+/** An endpoint as the API shows it (the secret only in the create and rotate answers). */
+export interface Endpoint {
+  id: string;
+  url: string;
+  description: string;
+  events: string[];
+  channels: string[];
+  status: 'enabled' | 'disabled';
+  disabledReason: string | null;
+  failingSince: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type MessageStatus = 'pending' | 'delivered' | 'failed';
+
+export interface Attempt {
+  at: number;
+  responseStatus: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+export interface Message {
+  id: string;
+  eventId: string;
+  type: string;
+  status: MessageStatus;
+  attempts: Attempt[];
+  nextAttemptAt: number | null;
+  createdAt: number;
+}
+
+export const toEndpoint = (r: WebhookEndpointTable): Endpoint => ({
+  id: r.id,
+  url: r.url,
+  description: r.description,
+  events: JSON.parse(r.events) as string[],
+  channels: JSON.parse(r.channels) as string[],
+  status: r.status,
+  disabledReason: r.disabled_reason,
+  failingSince: r.failing_since === null ? null : Number(r.failing_since),
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+const STATUSES: Record<MessageStatus, JobStatus[]> = { pending: ['pending', 'running'], delivered: ['done'], failed: ['failed', 'cancelled'] };
+const statusOf = (job: JobStatus): MessageStatus => (job === 'done' ? 'delivered' : job === 'failed' || job === 'cancelled' ? 'failed' : 'pending');
+
+/** The webhooks tables: endpoints, emitted events, messages (event × endpoint) and their attempts. */
+export class WebhookStore {
+  readonly db: Db;
+
+  constructor(storage: Storage) {
+    this.db = storage.tables<WebhookTables>();
+  }
+
+  async allEndpoints(tenant?: string): Promise<WebhookEndpointTable[]> {
+    let q = this.db.selectFrom('sb_webhook_endpoints').selectAll();
+    if (tenant !== undefined) q = q.where('tenant', '=', tenant);
+    return q.orderBy('created_at').orderBy('id').execute();
+  }
+
+  async endpoint(tenant: string, id: string): Promise<WebhookEndpointTable | undefined> {
+    return this.db.selectFrom('sb_webhook_endpoints').selectAll().where('tenant', '=', tenant).where('id', '=', id).executeTakeFirst();
+  }
+
+  async endpointById(id: string): Promise<WebhookEndpointTable | undefined> {
+    return this.db.selectFrom('sb_webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Insert an endpoint unless the tenant has `cap` already (`full`). */
+  async create(row: WebhookEndpointTable, cap: number): Promise<'full' | 'created'> {
+    return this.db.transaction().execute(async (trx) => {
+      const { n } = await trx
+        .selectFrom('sb_webhook_endpoints')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('tenant', '=', row.tenant)
+        .executeTakeFirstOrThrow();
+      if (Number(n) >= cap) return 'full';
+      await trx.insertInto('sb_webhook_endpoints').values(row).execute();
+      return 'created';
+    });
+  }
+
+  async update(tenant: string, id: string, set: Partial<WebhookEndpointTable>): Promise<WebhookEndpointTable | undefined> {
+    await this.db.updateTable('sb_webhook_endpoints').set(set).where('tenant', '=', tenant).where('id', '=', id).execute();
+    return this.endpoint(tenant, id);
+  }
+
+  /** Delete an endpoint, cancel its pending deliveries, drop its messages; false when there was none. */
+  async delete(tenant: string, id: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('sb_webhook_endpoints').where('tenant', '=', tenant).where('id', '=', id).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) return false;
+      const ids = trx.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', id);
+      await trx.updateTable('sb_jobs').set({ status: 'cancelled', updated_at: now }).where('id', 'in', ids).where('status', '=', 'pending').execute();
+      await trx.deleteFrom('sb_webhook_attempts').where('message_id', 'in', ids).execute();
+      await trx.deleteFrom('sb_webhook_messages').where('endpoint_id', '=', id).execute();
+      return true;
+    });
+  }
+
+  /** A message with its event, for a delivery attempt. */
+  async delivery(messageId: string) {
+    return this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_webhook_events as e', 'e.id', 'm.event_id')
+      .select(['m.id', 'm.endpoint_id', 'm.tenant', 'e.id as event_id', 'e.type', 'e.data', 'e.occurred_at'])
+      .where('m.id', '=', messageId)
+      .executeTakeFirst();
+  }
+
+  async recordAttempt(row: WebhookAttemptTable): Promise<void> {
+    await this.db.insertInto('sb_webhook_attempts').values(row).execute();
+  }
+
+  /** A 2xx: the endpoint is healthy again, and every pending message of it is due now (its backlog drains). */
+  async succeeded(endpointId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('sb_webhook_endpoints')
+      .set({ failing_since: null })
+      .where('id', '=', endpointId)
+      .where('failing_since', 'is not', null)
+      .execute();
+    const ids = this.db.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', endpointId);
+    await this.db.updateTable('sb_jobs').set({ due_at: now }).where('id', 'in', ids).where('status', '=', 'pending').where('due_at', '>', now).execute();
+  }
+
+  /** A failure: the time the endpoint started failing (now, if it was healthy). */
+  async failed(endpointId: string, now: number): Promise<number> {
+    await this.db.updateTable('sb_webhook_endpoints').set({ failing_since: now }).where('id', '=', endpointId).where('failing_since', 'is', null).execute();
+    const row = await this.db.selectFrom('sb_webhook_endpoints').select('failing_since').where('id', '=', endpointId).executeTakeFirst();
+    return row?.failing_since === null || row === undefined ? now : Number(row.failing_since);
+  }
+
+  async disable(endpointId: string, reason: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('sb_webhook_endpoints')
+      .set({ status: 'disabled', disabled_reason: reason, updated_at: now })
+      .where('id', '=', endpointId)
+      .execute();
+  }
+
+  /** An endpoint's messages, newest first, optionally of one status; `limit + 1` read for paging. */
+  async messages(tenant: string, endpointId: string, opts: { status?: MessageStatus; after?: CursorPosition; limit: number }): Promise<Message[]> {
+    let q = this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_webhook_events as e', 'e.id', 'm.event_id')
+      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .select(['m.id', 'm.event_id', 'm.created_at', 'e.type', 'j.status', 'j.due_at'])
+      .where('m.tenant', '=', tenant)
+      .where('m.endpoint_id', '=', endpointId);
+    if (opts.status) q = q.where('j.status', 'in', STATUSES[opts.status]);
+    const after = opts.after;
+    if (after) q = q.where((eb) => eb.or([eb('m.created_at', '<', after.time), eb.and([eb('m.created_at', '=', after.time), eb('m.id', '<', after.id)])]));
+    const rows = await q
+      .orderBy('m.created_at', 'desc')
+      .orderBy('m.id', 'desc')
+      .limit(opts.limit + 1)
+      .execute();
+    const attempts = await this.#attemptsOf(rows.map((r) => r.id));
+    return rows.map((r) => {
+      const status = statusOf(r.status);
+      return {
+        id: r.id,
+        eventId: r.event_id,
+        type: r.type,
+        status,
+        attempts: attempts.get(r.id) ?? [],
+        nextAttemptAt: r.status === 'pending' ? Number(r.due_at) : null,
+        createdAt: Number(r.created_at),
+      };
+    });
+  }
+
+  async #attemptsOf(ids: string[]): Promise<Map<string, Attempt[]>> {
+    const out = new Map<string, Attempt[]>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.selectFrom('sb_webhook_attempts').selectAll().where('message_id', 'in', ids).orderBy('at').execute();
+    for (const r of rows) {
+      const list = out.get(r.message_id) ?? [];
+      list.push({ at: Number(r.at), responseStatus: r.response_status, durationMs: Number(r.duration_ms), error: r.error });
+      out.set(r.message_id, list);
+    }
+    return out;
+  }
+
+  /** Events of an endpoint's messages created in [since, until] whose delivery has a status (any when none), oldest first. */
+  async eventsToReplay(tenant: string, endpointId: string, since: number, until: number, status: MessageStatus | undefined, limit: number): Promise<string[]> {
+    let q = this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .select('m.event_id')
+      .where('m.tenant', '=', tenant)
+      .where('m.endpoint_id', '=', endpointId)
+      .where('m.created_at', '>=', since)
+      .where('m.created_at', '<=', until);
+    if (status) q = q.where('j.status', 'in', STATUSES[status]);
+    const rows = await q.orderBy('m.created_at').orderBy('m.id').limit(limit).execute();
+    return [...new Set(rows.map((r) => r.event_id))];
+  }
+
+  /** Pending deliveries per endpoint and the oldest one's creation time (for the backlog gauges). */
+  async backlog(): Promise<Array<{ endpoint: string; n: number; oldest: number }>> {
+    const rows = await this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .select((eb) => ['m.endpoint_id', eb.fn.countAll<number>().as('n'), eb.fn.min('m.created_at').as('oldest')])
+      .where('j.status', 'in', ['pending', 'running'])
+      .groupBy('m.endpoint_id')
+      .execute();
+    return rows.map((r) => ({ endpoint: r.endpoint_id, n: Number(r.n), oldest: Number(r.oldest) }));
+  }
+
+  /** Delete messages (and their attempts) of finished deliveries older than `before`, then events no message needs. */
+  async sweep(before: number): Promise<number> {
+    const old = this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .select('m.id')
+      .where('m.created_at', '<', before)
+      .where('j.status', 'in', ['done', 'failed', 'cancelled']);
+    await this.db.deleteFrom('sb_webhook_attempts').where('message_id', 'in', old).execute();
+    const r = await this.db.deleteFrom('sb_webhook_messages').where('id', 'in', old).executeTakeFirst();
+    await this.db
+      .deleteFrom('sb_webhook_events')
+      .where('occurred_at', '<', before)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('sb_webhook_messages as m').select('m.id').whereRef('m.event_id', '=', 'sb_webhook_events.id'))),
+      )
+      .execute();
+    return Number(r.numDeletedRows);
+  }
+}

@@ -1,0 +1,58 @@
+/** Row types of the webhooks tables (conventions: storage/tables.ts). */
+
+export interface WebhookEndpointTable {
+  id: string;
+  tenant: string;
+  url: string;
+  description: string;
+  /** JSON text: the subscribed event types (`*` every type, `group.*` a group). */
+  events: string;
+  /** JSON text: channel patterns (`project:*`); empty: every channel. */
+  channels: string;
+  /** The signing secret, `whsec_` + base64. */
+  secret: string;
+  /** The secret before the last rotation, still signing until `previous_until`. */
+  previous_secret: string | null;
+  previous_until: number | null;
+  status: 'enabled' | 'disabled';
+  /** Why it was disabled: `gone` (410), `failing` (failed for `disableAfter`), `admin`. */
+  disabled_reason: string | null;
+  /** Unix ms of the first failure since the last 2xx; null while it succeeds. */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event as emitted, kept for the messages that deliver it (and replays). */
+export interface WebhookEventTable {
+  id: string;
+  tenant: string;
+  type: string;
+  /** JSON text: the `data` of the body. */
+  data: string;
+  occurred_at: number;
+}
+
+/** One event for one endpoint; its delivery is the sb_jobs row of the same id. */
+export interface WebhookMessageTable {
+  id: string;
+  tenant: string;
+  endpoint_id: string;
+  event_id: string;
+  created_at: number;
+}
+
+export interface WebhookAttemptTable {
+  message_id: string;
+  at: number;
+  response_status: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+export interface WebhookTables {
+  sb_webhook_endpoints: WebhookEndpointTable;
+  sb_webhook_events: WebhookEventTable;
+  sb_webhook_messages: WebhookMessageTable;
+  sb_webhook_attempts: WebhookAttemptTable;
+}
