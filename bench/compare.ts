@@ -4,7 +4,7 @@
  *   npx tsx bench/compare.ts [--json] [--no-docs] [--servers switchboard,socketio,ws]
  *     [--rounds 2] [--connect 5000] [--fanout 1000:25,…,10000:25] [--duration 5] [--warmup 2]
  *     [--workers 2] [--addresses 16] [--concurrency 100] [--pin] [--profile] [--max-minutes 60] [--storm 10000]
- *     [--quiet-wait 120] [--retry-noisy 2] [--nice -10]
+ *     [--quiet-wait 120] [--retry-noisy 2] [--nice -10] [--storm-workers 1]
  *   npx tsx bench/compare.ts --render results.json   # rewrite docs/benchmarks.md from a saved --json run
  *
  * Before each scenario the run waits (up to --quiet-wait seconds) until other processes use
@@ -14,11 +14,12 @@
  * machine that never goes quiet, --nice -10 (root) gives the bench and its servers priority
  * over other work (every process the run starts inherits it).
  *
- * Every server runs in its own child process; subscribers run in worker processes; the
- * publisher runs here. Every wait has a deadline and the whole run has one too; only the
+ * Every server runs in its own child process (`switchboard-wN`: `serve --workers N`, a primary
+ * and N workers, whose CPU and RSS are summed over the process tree); subscribers run in
+ * worker processes; the publisher runs here. Every wait has a deadline and the whole run has one too; only the
  * processes started here are ever killed, by pid.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, setPriority } from 'node:os';
@@ -42,7 +43,6 @@ import {
   quietest,
   type ResultsReport,
   rssBytes,
-  type ServerKind,
   type ServerReply,
   type ServerRequest,
   SUBSCRIBER_WORKER,
@@ -55,7 +55,9 @@ import {
 import { parseArgs } from './lib/compare-options.js';
 import { buildFingerprint, machineInfo } from './lib/machine.js';
 import { CHART_DIR, renderMarkdown, writeCharts, writeDocs } from './lib/report.js';
-import type { BenchResults, ConnectRun, FanoutRun, StormRun } from './lib/results.js';
+import type { BenchResults, ConnectRun, FanoutRun } from './lib/results.js';
+import { reconnectStorm } from './lib/storm.js';
+import { processTree, type ServerVariant, serverScript, variantLabel, wireKind } from './lib/variants.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Clock ticks per second of /proc CPU figures. */
@@ -74,20 +76,28 @@ const started = new Set<Peer<{ type: string }, { type: string }>>();
 type ServerPeer = Peer<ServerRequest, ServerReply>;
 type WorkerPeer = Peer<SubscriberRequest, SubscriberReply>;
 
-async function startServer(kind: ServerKind): Promise<{ peer: ServerPeer; url: string }> {
+/** A started server: its IPC peer, URL, and every process of it (one, or a primary and its workers). */
+async function startServer(kind: ServerVariant): Promise<{ peer: ServerPeer; url: string; pids: number[] }> {
   // Bare node (the servers are plain JS): no TypeScript loader thread in the measured process.
   const execArgv = ['--expose-gc'];
-  const peer: ServerPeer = Peer.fork(kind, join(HERE, 'servers', `${kind}.mjs`), {
+  const script = serverScript(kind);
+  const peer: ServerPeer = Peer.fork(kind, join(HERE, 'servers', script.file), {
     execArgv,
-    env: { ...process.env, BENCH_SECRET: secret },
+    env: { ...process.env, ...script.env, BENCH_SECRET: secret },
     stdout: 'inherit',
   });
   started.add(peer as never);
+  // Workers forked later inherit the affinity.
   if (opts.pin) execFileSync('taskset', ['-a', '-cp', '0', String(peer.pid)], { stdio: 'ignore' });
   const ready = await peer.wait('ready', 30_000);
   await sleep(300);
-  return { peer, url: ready.url };
+  return { peer, url: ready.url, pids: processTree(peer.pid) };
 }
+
+/** utime + stime of every process of a server, clock ticks. */
+const treeTicks = (pids: number[]) => pids.reduce((a, pid) => a + cpuTicks(pid), 0);
+/** RSS of every process of a server, bytes. */
+const treeRss = (pids: number[]) => pids.reduce((a, pid) => a + (rssBytes(pid) ?? 0), 0);
 
 async function stopServer(peer: ServerPeer): Promise<void> {
   try {
@@ -129,7 +139,7 @@ function split(total: number, parts: number): number[] {
 /** Open `count` connections spread over the workers; resolves with the merged report. */
 async function connectAll(
   workers: WorkerPeer[],
-  kind: ServerKind,
+  kind: ServerVariant,
   url: string,
   count: number,
   subscribe: boolean,
@@ -149,11 +159,11 @@ async function connectAll(
         };
         const req: SubscriberRequest = {
           type: 'connect',
-          kind,
+          kind: wireKind(kind),
           url,
           count: shares[i] as number,
           subscribe,
-          channel: CHANNELS[kind],
+          channel: CHANNELS[wireKind(kind)],
           secret,
           addresses,
           addressOffset: addressCursor,
@@ -197,30 +207,30 @@ async function closeAll(workers: WorkerPeer[], server: ServerPeer): Promise<void
 
 const MB = 1024 * 1024;
 
-async function connectScenario(workers: WorkerPeer[], kind: ServerKind, round: number): Promise<ConnectRun> {
+async function connectScenario(workers: WorkerPeer[], kind: ServerVariant, round: number): Promise<ConnectRun> {
   const tag = `r${round}-${kind}-connect`;
   await waitQuiet(
     workers.map((w) => w.pid),
     opts.quietWait,
     log,
   );
-  log(`${kind} round ${round}: connect ${opts.connect.toLocaleString('en-US')} idle connections`);
-  const { peer, url } = await startServer(kind);
+  log(`${variantLabel(kind)} round ${round}: connect ${opts.connect.toLocaleString('en-US')} idle connections`);
+  const { peer, url, pids } = await startServer(kind);
   try {
     const base = await serverStats(peer, true);
-    const rss0 = rssBytes(peer.pid) ?? 0;
-    const cpu0 = cpuTicks(peer.pid);
+    const rss0 = treeRss(pids);
+    const cpu0 = treeTicks(pids);
     const wcpu0 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
     await profileWindow(peer, 'start', tag);
-    const other = new OtherLoad([process.pid, peer.pid, ...workers.map((w) => w.pid)]);
+    const other = new OtherLoad([process.pid, ...pids, ...workers.map((w) => w.pid)]);
     const rep = await connectAll(workers, kind, url, opts.connect, false, tag);
     const { normal: otherCpuPct, niced: nicedCpuPct } = other.pct(CLK_TCK);
     await profileWindow(peer, 'stop', tag);
-    const cpu1 = cpuTicks(peer.pid);
+    const cpu1 = treeTicks(pids);
     const wcpu1 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
     await sleep(1000);
     const after = await serverStats(peer, true);
-    const rss1 = rssBytes(peer.pid) ?? 0;
+    const rss1 = treeRss(pids);
     const run: ConnectRun = {
       server: kind,
       round,
@@ -296,28 +306,29 @@ async function publishFor(client: BenchClient, channel: string, rate: number, ms
   return stats;
 }
 
-async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: number, subscribers: number, rate: number): Promise<FanoutRun> {
+async function fanoutScenario(workers: WorkerPeer[], kind: ServerVariant, round: number, subscribers: number, rate: number): Promise<FanoutRun> {
   const tag = `r${round}-${kind}-fanout${subscribers}`;
-  const channel = CHANNELS[kind];
+  const wire = wireKind(kind);
+  const channel = CHANNELS[wire];
   await waitQuiet(
     workers.map((w) => w.pid),
     opts.quietWait,
     log,
   );
-  log(`${kind} round ${round}: fan-out to ${subscribers.toLocaleString('en-US')} subscribers at ${rate} msgs/s for ${opts.durationSeconds} s`);
-  const { peer, url } = await startServer(kind);
+  log(`${variantLabel(kind)} round ${round}: fan-out to ${subscribers.toLocaleString('en-US')} subscribers at ${rate} msgs/s for ${opts.durationSeconds} s`);
+  const { peer, url, pids } = await startServer(kind);
   let publisher: BenchClient | null = null;
   try {
     const base = await serverStats(peer, true);
-    const rss0 = rssBytes(peer.pid) ?? 0;
+    const rss0 = treeRss(pids);
     const rep = await connectAll(workers, kind, url, subscribers, true, tag);
     log(`  ${rep.ok} subscribed (${rep.failed} failed${rep.errors.length ? `: ${rep.errors.join('; ')}` : ''}) in ${rep.seconds.toFixed(2)} s`);
     await sleep(1000);
     const after = await serverStats(peer, true);
-    const rss1 = rssBytes(peer.pid) ?? 0;
+    const rss1 = treeRss(pids);
 
-    const pubToken = kind === 'ws' ? undefined : await mintBenchToken(secret, `${tag}-publisher`);
-    publisher = createClient(kind, { url, localAddress: '127.0.0.1', ...(pubToken ? { token: pubToken } : {}) });
+    const pubToken = wire === 'ws' ? undefined : await mintBenchToken(secret, `${tag}-publisher`);
+    publisher = createClient(wire, { url, localAddress: '127.0.0.1', ...(pubToken ? { token: pubToken } : {}) });
     await withTimeout(publisher.ready, 30_000, 'publisher connect');
 
     if (opts.warmupSeconds > 0) {
@@ -328,16 +339,16 @@ async function fanoutScenario(workers: WorkerPeer[], kind: ServerKind, round: nu
     await Promise.all(workers.map((w) => w.request({ type: 'reset' }, 'reset', 10_000)));
     await profileWindow(peer, 'start', tag);
 
-    const cpu0 = cpuTicks(peer.pid);
+    const cpu0 = treeTicks(pids);
     const wcpu0 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
-    const other = new OtherLoad([process.pid, peer.pid, ...workers.map((w) => w.pid)]);
+    const other = new OtherLoad([process.pid, ...pids, ...workers.map((w) => w.pid)]);
     const t0 = nowUs();
     const pub = await publishFor(publisher, channel, rate, opts.durationSeconds * 1000, false);
     const expected = pub.acked * rep.ok;
 
     // Bounded: a server still this far behind after publishing stopped did not sustain the rate.
     await drainDeliveries(workers, expected, Math.max(10_000, 2 * opts.durationSeconds * 1000));
-    const cpu1 = cpuTicks(peer.pid);
+    const cpu1 = treeTicks(pids);
     const wcpu1 = workers.reduce((a, w) => a + cpuTicks(w.pid), 0);
     const { normal: otherCpuPct, niced: nicedCpuPct } = other.pct(CLK_TCK);
     const t1 = nowUs();
@@ -409,75 +420,6 @@ const background = (r: { otherCpuPct: number; nicedCpuPct: number }) => r.otherC
 
 // ---------------------------------------------------------------- main
 
-/** The reconnect storm of `switchboard bench` (its own server and workers), read from its --json output. */
-async function reconnectStorm(clients: number): Promise<StormRun> {
-  log(`switchboard: reconnect storm of ${clients.toLocaleString('en-US')} clients (switchboard bench reconnect-storm)`);
-  const cli = join(ROOT, 'packages', 'server', 'dist', 'cli', 'main.js');
-  const child = spawn(
-    process.execPath,
-    [cli, 'bench', 'reconnect-storm', '--clients', String(clients), '--workers', String(opts.workers), '--json', '--progress', 'none'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  started.add(child as never);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  started.delete(child as never);
-  const empty: StormRun = {
-    clients,
-    ok: false,
-    reconnected: 0,
-    recovered: 0,
-    notRecovered: 0,
-    missed: NaN,
-    duplicates: NaN,
-    outOfOrder: NaN,
-    recoveredPublications: 0,
-    timeToFullRecoveryMs: NaN,
-    reconnectsPerSecond: NaN,
-    otherCpuPct: NaN,
-  };
-  try {
-    const r = JSON.parse(out) as {
-      ok: boolean;
-      figures: {
-        storm: {
-          reconnected: number;
-          recovered: number;
-          notRecovered: number;
-          recoveredPublications: number;
-          timeToFullRecoveryMs: number;
-          reconnectsPerSecond: number;
-        };
-        delivery: { missed: number; duplicates: number; outOfOrder: number };
-        otherProcesses: { cpuPct: number };
-      };
-    };
-    const { storm, delivery } = r.figures;
-    const run: StormRun = {
-      clients,
-      ok: r.ok,
-      reconnected: storm.reconnected,
-      recovered: storm.recovered,
-      notRecovered: storm.notRecovered,
-      recoveredPublications: storm.recoveredPublications,
-      timeToFullRecoveryMs: storm.timeToFullRecoveryMs,
-      reconnectsPerSecond: storm.reconnectsPerSecond,
-      missed: delivery.missed,
-      duplicates: delivery.duplicates,
-      outOfOrder: delivery.outOfOrder,
-      otherCpuPct: r.figures.otherProcesses.cpuPct,
-    };
-    log(
-      `  ${run.recovered.toLocaleString('en-US')} / ${clients.toLocaleString('en-US')} recovered in ${(run.timeToFullRecoveryMs / 1000).toFixed(1)} s, missed ${run.missed}, duplicates ${run.duplicates} (exit ${code})`,
-    );
-    return run;
-  } catch (err) {
-    log(`  reconnect storm produced no result (exit ${code}): ${(err as Error).message}`);
-    return { ...empty, error: `exit ${code}` };
-  }
-}
-
 function killStarted(): void {
   for (const p of started) p.kill();
 }
@@ -529,6 +471,7 @@ async function main(): Promise<void> {
       profile: opts.profile,
       nice: opts.nice,
       storm: opts.storm,
+      stormWorkers: opts.stormWorkers,
     },
     connect: [],
     fanout: [],
@@ -555,13 +498,13 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (opts.storm > 0 && opts.servers.includes('switchboard')) {
+    if (opts.storm > 0 && opts.servers.some((s) => wireKind(s) === 'switchboard')) {
       await waitQuiet(
         workers.map((w) => w.pid),
         opts.quietWait,
         log,
       );
-      results.storm = await reconnectStorm(opts.storm);
+      results.storm = await reconnectStorm(ROOT, opts.storm, opts.workers, opts.stormWorkers, started as Set<never>, log);
     }
   } finally {
     for (const w of workers) {

@@ -2,9 +2,12 @@
  * Small SVG charts for docs/benchmarks.md, drawn from a run's results (no dependencies:
  * two chart shapes, lines over a log-scaled x axis and grouped bars).
  */
-import { SERVER_LABELS, type ServerKind } from '@switchboard/loadgen';
+import { type ServerVariant, serverWorkers, variantLabel } from './variants.js';
 
-const COLORS: Record<ServerKind, string> = { switchboard: '#1f77b4', socketio: '#d62728', ws: '#7f7f7f' };
+const BASE_COLORS: Record<string, string> = { switchboard: '#1f77b4', socketio: '#d62728', ws: '#7f7f7f' };
+/** Switchboard with workers: one colour per worker count. */
+const WORKER_COLORS = ['#2ca02c', '#17becf', '#9467bd', '#8c564b'];
+const color = (k: ServerVariant): string => BASE_COLORS[k] ?? WORKER_COLORS[((serverWorkers(k) ?? 2) - 2) % WORKER_COLORS.length] ?? '#2ca02c';
 const W = 640;
 const H = 340;
 const PAD = { left: 64, right: 150, top: 36, bottom: 48 };
@@ -33,11 +36,11 @@ function frame(title: string, xLabel: string, yLabel: string, body: string[]): s
   ].join('\n');
 }
 
-function legend(kinds: ServerKind[]): string[] {
+function legend(kinds: ServerVariant[]): string[] {
   return kinds.flatMap((k, i) => {
     const y = PAD.top + 10 + i * 20;
     const x = W - PAD.right + 16;
-    return [`<rect x="${x}" y="${y - 9}" width="14" height="10" fill="${COLORS[k]}"/>`, `<text x="${x + 20}" y="${y}">${esc(SERVER_LABELS[k])}</text>`];
+    return [`<rect x="${x}" y="${y - 9}" width="14" height="10" fill="${color(k)}"/>`, `<text x="${x + 20}" y="${y}">${esc(variantLabel(k))}</text>`];
   });
 }
 
@@ -49,7 +52,7 @@ export interface Point {
 }
 
 /** Lines (one per server) over log-scaled axes; an optional horizontal reference line. */
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Map<ServerKind, Point[]>, refY?: { y: number; label: string }): string {
+export function lineChart(title: string, xLabel: string, yLabel: string, series: Map<ServerVariant, Point[]>, refY?: { y: number; label: string }): string {
   const pts = [...series.values()].flat();
   if (!pts.length) return frame(title, xLabel, yLabel, ['<text x="100" y="100">no data</text>']);
   const xs = pts.map((p) => p.x);
@@ -79,11 +82,11 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   for (const [kind, points] of series) {
     const sorted = [...points].sort((a, b) => a.x - b.x);
     body.push(
-      `<polyline fill="none" stroke="${COLORS[kind]}" stroke-width="2" points="${sorted.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
+      `<polyline fill="none" stroke="${color(kind)}" stroke-width="2" points="${sorted.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
     );
     for (const p of sorted) {
       body.push(
-        `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="${p.failed ? '#fff' : COLORS[kind]}" stroke="${COLORS[kind]}" stroke-width="2"/>`,
+        `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="${p.failed ? '#fff' : color(kind)}" stroke="${color(kind)}" stroke-width="2"/>`,
       );
     }
   }
@@ -92,7 +95,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
 }
 
 /** Grouped bars: one group per category, one bar per server. */
-export function barChart(title: string, xLabel: string, yLabel: string, groups: Array<{ label: string; values: Map<ServerKind, number> }>): string {
+export function barChart(title: string, xLabel: string, yLabel: string, groups: Array<{ label: string; values: Map<ServerVariant, number> }>): string {
   const kinds = [...new Set(groups.flatMap((g) => [...g.values.keys()]))];
   const yMax = niceMax(Math.max(0, ...groups.flatMap((g) => [...g.values.values()].filter(Number.isFinite))));
   const iw = W - PAD.left - PAD.right;
@@ -114,7 +117,7 @@ export function barChart(title: string, xLabel: string, yLabel: string, groups: 
       if (v === undefined || !Number.isFinite(v)) return;
       const x = gx + ki * bw;
       body.push(
-        `<rect x="${x.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(PAD.top + ih - py(v)).toFixed(1)}" fill="${COLORS[k]}"/>`,
+        `<rect x="${x.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(PAD.top + ih - py(v)).toFixed(1)}" fill="${color(k)}"/>`,
       );
       body.push(
         `<text x="${(x + bw / 2 - 1).toFixed(1)}" y="${(py(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${Math.round(v).toLocaleString('en-US')}</text>`,

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVER_KINDS, type ServerKind } from '@switchboard/loadgen';
+import { SERVER_KINDS } from '@switchboard/loadgen';
 import type { BenchOptions } from './results.js';
+import { parseVariant } from './variants.js';
 
 /** The command-line options of bench/compare.ts; its header comment is the --help text. */
 
@@ -12,6 +13,7 @@ const DEFAULT_FANOUT = '1000:25,1000:50,1000:100,1000:200,1000:500,1000:1000,100
 
 export function parseArgs(argv: string[]): BenchOptions & {
   storm: number;
+  stormWorkers: number;
   json: boolean;
   docs: boolean;
   maxMinutes: number;
@@ -49,6 +51,7 @@ export function parseArgs(argv: string[]): BenchOptions & {
     'profile',
     'max-minutes',
     'storm',
+    'storm-workers',
     'help',
   ];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
@@ -63,8 +66,8 @@ export function parseArgs(argv: string[]): BenchOptions & {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${k}: expected a number`);
     return n;
   };
-  const servers = (flags.get('servers') ?? SERVER_KINDS.join(',')).split(',').map((s) => s.trim()) as ServerKind[];
-  for (const s of servers) if (!SERVER_KINDS.includes(s)) throw new Error(`--servers: unknown server ${s} (${SERVER_KINDS.join(', ')})`);
+  // switchboard-wN: `switchboard serve --workers N` (N ≥ 2), measured over its whole process tree.
+  const servers = (flags.get('servers') ?? SERVER_KINDS.join(',')).split(',').map((s) => parseVariant(s.trim()));
   const fanoutSpec = flags.get('fanout') ?? DEFAULT_FANOUT;
   const fanout = (fanoutSpec === 'none' ? [] : fanoutSpec.split(',').filter(Boolean)).map((spec) => {
     const [n, r] = spec.split(':').map(Number);
@@ -87,6 +90,7 @@ export function parseArgs(argv: string[]): BenchOptions & {
     docs: !flags.has('no-docs'),
     maxMinutes: num('max-minutes', 60),
     storm: num('storm', 10_000),
+    stormWorkers: Math.max(1, Math.min(64, Math.round(num('storm-workers', 1)))),
     quietWait: num('quiet-wait', 120),
     retryNoisy: num('retry-noisy', 2),
     nice: flags.has('nice') ? Number(flags.get('nice')) : 0,

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVER_LABELS, type ServerKind } from '@switchboard/loadgen';
+import type { ServerKind } from '@switchboard/loadgen';
 import { barChart, lineChart, type Point } from './chart.js';
 import type { BenchResults, ConnectRun, FanoutRun } from './results.js';
 import { highestSustained, SUSTAINED_P99_MS, targetRows } from './targets.js';
+import { type ServerVariant, variantLabel, variantOrder } from './variants.js';
 
 /** Where the charts go, relative to docs/. */
 export const CHART_DIR = 'benchmarks';
@@ -16,7 +17,7 @@ export function renderCharts(res: BenchResults): Map<string, string> {
   const sizes = [...new Set(fan.map((f) => f.subscribers))].sort((a, b) => a - b);
   const kinds = [...new Set(fan.map((f) => f.server))];
   for (const size of sizes) {
-    const series = new Map<ServerKind, Point[]>();
+    const series = new Map<ServerVariant, Point[]>();
     for (const k of kinds) {
       series.set(
         k,
@@ -34,7 +35,7 @@ export function renderCharts(res: BenchResults): Map<string, string> {
       ),
     );
   }
-  const fullyDelivered = (k: ServerKind, size: number) =>
+  const fullyDelivered = (k: ServerVariant, size: number) =>
     fan.filter((f) => f.server === k && f.subscribers === size && f.complete).sort((a, b) => b.rate - a.rate)[0];
   out.set(
     'sustained.svg',
@@ -84,7 +85,7 @@ function ratio(a: number, b: number): string {
 }
 
 export interface FanoutAgg {
-  server: ServerKind;
+  server: ServerVariant;
   subscribers: number;
   rate: number;
   runs: number;
@@ -103,7 +104,7 @@ export interface FanoutAgg {
 }
 
 export interface ConnectAgg {
-  server: ServerKind;
+  server: ServerVariant;
   target: number;
   runs: number;
   connected: number;
@@ -211,8 +212,7 @@ export function renderMarkdown(res: BenchResults): string {
   }
   L.push('');
 
-  const order: ServerKind[] = ['switchboard', 'socketio', 'ws'];
-  const fan = aggregateFanout(res.fanout).sort((a, b) => a.subscribers - b.subscribers || a.rate - b.rate || order.indexOf(a.server) - order.indexOf(b.server));
+  const fan = aggregateFanout(res.fanout).sort((a, b) => a.subscribers - b.subscribers || a.rate - b.rate || variantOrder(a.server) - variantOrder(b.server));
   const sizes = [...new Set(fan.map((f) => f.subscribers))];
   const con = aggregateConnect(res.connect);
   const rows = targetRows(fan, con, res.storm);
@@ -253,7 +253,7 @@ export function renderMarkdown(res: BenchResults): string {
   for (const size of sizes) {
     for (const f of fan.filter((x) => x.subscribers === size)) {
       L.push(
-        `| ${int(size)} | ${SERVER_LABELS[f.server]} | ${int(f.rate)} | ${int(f.deliveredPerSecond)} | ${f.complete ? '100 % ✓' : `${fmt(f.deliveryPct, 2)} % ✗`} | ` +
+        `| ${int(size)} | ${variantLabel(f.server)} | ${int(f.rate)} | ${int(f.deliveredPerSecond)} | ${f.complete ? '100 % ✓' : `${fmt(f.deliveryPct, 2)} % ✗`} | ` +
           `${fmt(f.p50, 2)} | ${fmt(f.p95, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.max, 1)} | ${fmt(f.cpuUsPerDelivery, 2)} | ${fmt(f.serverCpuPct, 0)} | ${fmt(f.rssPerConnKB, 1)} | ${fmt(f.heapPerConnKB, 1)} |`,
       );
     }
@@ -277,7 +277,7 @@ export function renderMarkdown(res: BenchResults): string {
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const c of con) {
       L.push(
-        `| ${SERVER_LABELS[c.server]} | ${int(c.connected)} | ${int(c.perSecond)} | ${fmt(c.cpuUsPerConnection, 0)} | ${fmt(c.rssBaseMB, 1)} | ${fmt(c.rssAfterMB, 1)} | ${fmt(c.rssPerConnKB, 1)} | ${fmt(c.heapPerConnKB, 1)} |`,
+        `| ${variantLabel(c.server)} | ${int(c.connected)} | ${int(c.perSecond)} | ${fmt(c.cpuUsPerConnection, 0)} | ${fmt(c.rssBaseMB, 1)} | ${fmt(c.rssAfterMB, 1)} | ${fmt(c.rssPerConnKB, 1)} | ${fmt(c.heapPerConnKB, 1)} |`,
       );
     }
     L.push('');
@@ -291,13 +291,13 @@ export function renderMarkdown(res: BenchResults): string {
     L.push('Switchboard ÷ other, per scenario. For latency and CPU below ×1 is better; for delivered msgs/s above ×1 is better.');
     L.push('');
     const head = ['subscribers', 'rate'];
-    for (const k of others) head.push(`delivered msgs/s ÷ ${SERVER_LABELS[k]}`, `p99 ÷ ${SERVER_LABELS[k]}`, `CPU / delivery ÷ ${SERVER_LABELS[k]}`);
+    for (const k of others) head.push(`delivered msgs/s ÷ ${variantLabel(k)}`, `p99 ÷ ${variantLabel(k)}`, `CPU / delivery ÷ ${variantLabel(k)}`);
     L.push(`| ${head.join(' | ')} |`);
     L.push(`|${head.map(() => '---:').join('|')}|`);
     const combos = [...new Set(fan.map((f) => `${f.subscribers}|${f.rate}`))];
     for (const combo of combos) {
       const [size, rate] = combo.split('|').map(Number) as [number, number];
-      const get = (k: ServerKind) => fan.find((f) => f.server === k && f.subscribers === size && f.rate === rate);
+      const get = (k: ServerVariant) => fan.find((f) => f.server === k && f.subscribers === size && f.rate === rate);
       const a = get('switchboard');
       const cells = [int(size), int(rate)];
       for (const k of others) {
@@ -317,7 +317,7 @@ export function renderMarkdown(res: BenchResults): string {
         if (b)
           L.push(
             '',
-            `Idle connections, Switchboard ÷ ${SERVER_LABELS[k]}: RSS per connection ${ratio(a.rssPerConnKB, b.rssPerConnKB)}, server CPU per connect ${ratio(a.cpuUsPerConnection, b.cpuUsPerConnection)}, connects/s ${ratio(a.perSecond, b.perSecond)}.`,
+            `Idle connections, Switchboard ÷ ${variantLabel(k)}: RSS per connection ${ratio(a.rssPerConnKB, b.rssPerConnKB)}, server CPU per connect ${ratio(a.cpuUsPerConnection, b.cpuUsPerConnection)}, connects/s ${ratio(a.perSecond, b.perSecond)}.`,
           );
       }
     }
@@ -332,13 +332,13 @@ export function renderMarkdown(res: BenchResults): string {
   L.push('|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of res.fanout) {
     L.push(
-      `| fan-out ${int(r.subscribers)} @ ${int(r.rate)}/s | ${SERVER_LABELS[r.server]} | ${r.round} | ${int(r.connected)} | ${int(r.published)} | ${int(r.delivered)} / ${int(r.expected)} | ${r.outOfOrder === 0 ? 'yes' : `${r.outOfOrder} out of order`} | ` +
+      `| fan-out ${int(r.subscribers)} @ ${int(r.rate)}/s | ${variantLabel(r.server)} | ${r.round} | ${int(r.connected)} | ${int(r.published)} | ${int(r.delivered)} / ${int(r.expected)} | ${r.outOfOrder === 0 ? 'yes' : `${r.outOfOrder} out of order`} | ` +
         `${int(r.deliveredPerSecond)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${fmt(r.latencyMs.max, 1)} | ${fmt(r.cpuUsPerDelivery, 2)} | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`,
     );
   }
   for (const r of res.connect) {
     L.push(
-      `| connect ${int(r.target)} | ${SERVER_LABELS[r.server]} | ${r.round} | ${int(r.connected)} | | | | ${int(r.perSecond)} conn/s | | | | | ${fmt(r.cpuUsPerConnection, 0)} µs/conn | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`,
+      `| connect ${int(r.target)} | ${variantLabel(r.server)} | ${r.round} | ${int(r.connected)} | | | | ${int(r.perSecond)} conn/s | | | | | ${fmt(r.cpuUsPerConnection, 0)} µs/conn | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.loadgenCpuPct, 0)} | ${fmt(r.otherCpuPct, 0)} + ${fmt(r.nicedCpuPct, 0)}${r.attempts > 1 ? ` (attempt ${r.attempts})` : ''} | ${fmt(r.rssPerConnKB, 1)} |`,
     );
   }
   L.push('');

@@ -1,8 +1,9 @@
-import type { LatencyMs, ServerKind } from '@switchboard/loadgen';
+import type { LatencyMs } from '@switchboard/loadgen';
+import type { ServerVariant } from './variants.js';
 
 /** N idle connections opened and held. */
 export interface ConnectRun {
-  server: ServerKind;
+  server: ServerVariant;
   round: number;
   target: number;
   connected: number;
@@ -32,7 +33,7 @@ export interface ConnectRun {
 
 /** N subscribers on one channel, one publisher at R msgs/s. */
 export interface FanoutRun {
-  server: ServerKind;
+  server: ServerVariant;
   round: number;
   subscribers: number;
   connected: number;
@@ -90,7 +91,7 @@ export interface MachineInfo {
 }
 
 export interface BenchOptions {
-  servers: ServerKind[];
+  servers: ServerVariant[];
   rounds: number;
   connect: number;
   fanout: Array<{ subscribers: number; rate: number }>;
@@ -105,11 +106,15 @@ export interface BenchOptions {
   nice: number;
   /** Clients of the reconnect storm (`switchboard bench reconnect-storm`), 0 = none. */
   storm?: number;
+  /** `serve --workers N` of the reconnect storm's server (absent: 1). */
+  stormWorkers?: number;
 }
 
 /** Every client drops at once and recovers (Switchboard only: the others have no recovery). */
 export interface StormRun {
   clients: number;
+  /** `serve --workers N` of its server (absent: 1). */
+  serverWorkers?: number;
   ok: boolean;
   reconnected: number;
   recovered: number;

@@ -5,6 +5,8 @@
 import { SERVER_LABELS, type ServerKind } from '@switchboard/loadgen';
 import type { ConnectAgg, FanoutAgg } from './report.js';
 import type { StormRun } from './results.js';
+import type { ServerVariant } from './variants.js';
+import { workerRows } from './worker-targets.js';
 
 /** p99 bar for "sustained" fan-out, ms. */
 export const SUSTAINED_P99_MS = 50;
@@ -17,7 +19,7 @@ export interface TargetRow {
 }
 
 /** The highest rate at which `kind` delivered everything with p99 under the bar, at `subscribers`. */
-export function highestSustained(fan: FanoutAgg[], kind: ServerKind, subscribers: number): FanoutAgg | undefined {
+export function highestSustained(fan: FanoutAgg[], kind: ServerVariant, subscribers: number): FanoutAgg | undefined {
   return fan.filter((f) => f.server === kind && f.subscribers === subscribers && f.complete && f.p99 < SUSTAINED_P99_MS).sort((a, b) => b.rate - a.rate)[0];
 }
 
@@ -126,8 +128,10 @@ export function targetRows(fan: FanoutAgg[], con: ConnectAgg[], storm?: StormRun
     met: big ? true : fan.some((f) => f.subscribers === 10000) ? false : null,
   });
 
+  rows.push(...workerRows(fan, con));
+
   rows.push({
-    target: 'reconnect storm of 10,000 clients: all recovered, missed = 0, duplicates = 0, time to full recovery stated',
+    target: `reconnect storm of 10,000 clients${storm?.serverWorkers ? ` against serve --workers ${storm.serverWorkers}` : ''}: all recovered, missed = 0, duplicates = 0, time to full recovery stated`,
     measured: !storm
       ? 'not measured'
       : storm.error

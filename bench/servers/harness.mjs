@@ -7,9 +7,13 @@ import { Session } from 'node:inspector/promises';
 /**
  * @typedef {object} RunningServer
  * @property {number} port
- * @property {() => number} connections  Connections the server currently holds.
+ * @property {() => number | Promise<number>} connections  Connections the server currently holds.
  * @property {() => Promise<void>} close
+ * @property {(gc: boolean) => Promise<Memory>} [memory]  Memory of every process of the server
+ *   (summed); without it, this process's own `process.memoryUsage()` after an optional GC.
  */
+
+/** @typedef {{ heapUsed: number, external: number, arrayBuffers: number }} Memory */
 
 /** @param {import('@switchboard/loadgen').ServerReply} msg */
 function send(msg) {
@@ -30,12 +34,7 @@ export async function serve(start) {
   process.on('message', (raw) => {
     const msg = /** @type {import('@switchboard/loadgen').ServerRequest} */ (raw);
     if (msg.type === 'stats') {
-      if (msg.gc && gc) {
-        gc();
-        gc();
-      }
-      const m = process.memoryUsage();
-      send({ type: 'stats', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, connections: server.connections() });
+      stats(server, msg.gc === true).then(send, (err) => process.stderr.write(`stats failed: ${err}\n`));
     } else if (msg.type === 'profile') {
       profile(msg.action, msg.file).then(
         () => send({ type: 'profiled' }),
@@ -60,6 +59,30 @@ export async function serve(start) {
   // The orchestrator went away: do not linger.
   process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', port: server.port, url: `ws://127.0.0.1:${server.port}` });
+}
+
+/**
+ * @param {RunningServer} server
+ * @param {boolean} withGc
+ * @returns {Promise<import('@switchboard/loadgen').ServerReply>}
+ */
+async function stats(server, withGc) {
+  const memory = server.memory ? await server.memory(withGc) : ownMemory(withGc);
+  return { type: 'stats', rss: process.memoryUsage().rss, ...memory, connections: await server.connections() };
+}
+
+/**
+ * This process's memory, after two forced GCs when asked (and `--expose-gc` is on).
+ * @param {boolean} withGc
+ * @returns {Memory}
+ */
+export function ownMemory(withGc) {
+  if (withGc && gc) {
+    gc();
+    gc();
+  }
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 /** @type {Session | null} */
