@@ -10,10 +10,13 @@ interface Held {
 /** Expired leases nobody asks about are dropped every this many grants. */
 const SWEEP_EVERY = 256;
 
+/** Wall-clock microseconds with the monotonic clock's sub-millisecond part. */
+const wallMicros = (): number => (performance.timeOrigin + performance.now()) * 1000;
+
 /**
- * One-process leases. Tokens come from one counter for every key that starts at the clock
- * in microseconds, so they keep increasing across restarts of the process too (as long as
- * its clock does not go back).
+ * One-process leases. Tokens come from one counter for every key that never falls behind
+ * the clock in microseconds, so they keep increasing across restarts of the process too (as
+ * long as its clock does not go back, and grants stay below one per microsecond on average).
  */
 export class MemoryLeaseStore implements LeaseStore {
   readonly #leases = new Map<string, Held>();
@@ -30,7 +33,7 @@ export class MemoryLeaseStore implements LeaseStore {
       held.expires = this.now() + ttlMs;
       return held.token;
     }
-    const token = Math.max(this.#last + 1, Math.floor(this.now() * 1000));
+    const token = Math.max(this.#last + 1, Math.floor(this.now() * 1000), Math.floor(wallMicros()));
     this.#last = token;
     this.#leases.set(key, { owner, token, expires: this.now() + ttlMs });
     if (++this.#grants % SWEEP_EVERY === 0) this.#sweep();

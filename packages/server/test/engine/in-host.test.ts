@@ -64,8 +64,17 @@ describeNodeMessagesConformance('in-host', async () => {
   return { messages: engine.messages, cleanup };
 });
 describeLeaseStoreConformance('in-host', async () => {
-  const { engine, cleanup } = await hostAndWorker();
-  return { leases: engine.leases, cleanup };
+  let running = await hostAndWorker();
+  return {
+    leases: running.engine.leases,
+    cleanup: () => running.cleanup(),
+    // The primary restarted: a new host (its leases gone) and a worker connected to it.
+    restart: async () => {
+      await running.cleanup();
+      running = await hostAndWorker();
+      return running.engine.leases;
+    },
+  };
 });
 
 class Recorder implements BrokerHandler {

@@ -8,7 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LeaseStore } from '../../src/engine/lease-store.js';
 
-export type LeaseStoreFactory = () => Promise<{ leases: LeaseStore; cleanup(): Promise<void> }>;
+export type LeaseStoreFactory = () => Promise<{
+  leases: LeaseStore;
+  cleanup(): Promise<void>;
+  /**
+   * The store comes back empty (a restart without persistence: every lease is gone) and a
+   * new instance of it opens, as a restarted node would; `cleanup` then closes that one.
+   */
+  restart(): Promise<LeaseStore>;
+}>;
 
 const WAIT = { timeout: 5_000, interval: 10 };
 const RUN = randomBytes(4).toString('hex');
@@ -19,9 +27,10 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
   describe(`LeaseStore conformance: ${name}`, () => {
     let leases: LeaseStore;
     let cleanup: () => Promise<void>;
+    let restart: () => Promise<LeaseStore>;
 
     beforeEach(async () => {
-      ({ leases, cleanup } = await make());
+      ({ leases, cleanup, restart } = await make());
     });
 
     afterEach(async () => {
@@ -100,6 +109,17 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
         }
       }
       for (const list of Object.values(tokens)) for (let i = 1; i < list.length; i++) expect(list[i]).toBeGreaterThan(list[i - 1] as number);
+    });
+
+    it('a store that came back empty still issues larger tokens than every grant before it', async () => {
+      const key = freshKey();
+      const before: number[] = [];
+      for (let i = 0; i < 5; i++) before.push((await leases.acquire(`${key}:${i}`, 60_000, 'alice')) as number);
+      leases = await restart();
+      // The old grants are gone with the store: the keys are free again, for new owners.
+      expect(await leases.get(`${key}:0`)).toBeNull();
+      const after = (await leases.acquire(`${key}:0`, 60_000, 'bob')) as number;
+      expect(after).toBeGreaterThan(Math.max(...before));
     });
 
     it('concurrent acquirers of one key: exactly one wins', async () => {

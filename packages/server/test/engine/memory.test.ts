@@ -36,8 +36,17 @@ describeNodeMessagesConformance('memory', async () => {
 });
 
 describeLeaseStoreConformance('memory', async () => {
-  const leases = new MemoryLeaseStore();
-  return { leases, cleanup: () => leases.close() };
+  let leases = new MemoryLeaseStore();
+  return {
+    leases,
+    cleanup: () => leases.close(),
+    // A restarted process: a new store, nothing carried over.
+    restart: async () => {
+      await leases.close();
+      leases = new MemoryLeaseStore();
+      return leases;
+    },
+  };
 });
 
 describe('createMemoryEngine', () => {

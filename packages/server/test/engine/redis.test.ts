@@ -73,9 +73,18 @@ describeNodeMessagesConformance('redis', async () => {
 });
 
 describeLeaseStoreConformance('redis', async () => {
-  const { conn } = await open();
-  const leases = new RedisLeaseStore(conn);
-  return { leases, cleanup: () => leases.close() };
+  let leases = new RedisLeaseStore((await open()).conn);
+  return {
+    leases,
+    cleanup: () => leases.close(),
+    // Redis restarted without persistence (every lease key gone), and a node that connects anew.
+    restart: async () => {
+      await leases.close();
+      await dropPrefix(URL, `${PREFIX}:lease`);
+      leases = new RedisLeaseStore((await open()).conn);
+      return leases;
+    },
+  };
 });
 
 class Recorder implements BrokerHandler {
