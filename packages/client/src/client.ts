@@ -205,7 +205,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       sub = new ChannelSubscription(channel, this.#host, options);
       this.#subs.set(channel, sub);
       sub.start();
-    }
+    } else if (options.state) sub.wantState(options.state);
     return sub as unknown as Subscription<T, P>;
   }
 

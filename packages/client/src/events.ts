@@ -81,6 +81,8 @@ export interface SubscribedEvent extends StateReason {
   readonly recovered: boolean;
   /** Info the server gave this subscription (the app's backend, through the subscribe hook), if any. */
   readonly info?: unknown;
+  /** Server features' state of the channel at subscribe time, by feature (`locks`: its locks). */
+  readonly state?: Readonly<Record<string, unknown>>;
 }
 export interface PublicationEvent<T = unknown> extends Publication<T> {
   readonly channel: string;

@@ -1,6 +1,7 @@
 import type { EventSource } from './emitter.js';
 import type { ClientEvents, Session } from './events.js';
 import type { Subscription } from './subscription.js';
+import type { SubscribeOptions } from './subscription-api.js';
 
 /** The client events a feature module may follow: the connection's state. */
 export type FeatureHostEvents = Pick<ClientEvents, 'state' | 'connected' | 'disconnected'>;
@@ -27,7 +28,7 @@ export interface FeatureHost extends Pick<EventSource<FeatureHostEvents>, 'on' |
    * @example
    * host.subscribe<{ kind: string }>(`user:${user}`).on('publication', (p) => route(p.data));
    */
-  subscribe<T = unknown, P = unknown>(channel: string): Subscription<T, P>;
+  subscribe<T = unknown, P = unknown>(channel: string, options?: SubscribeOptions): Subscription<T, P>;
   /** The connected identity, or null while not connected. */
   readonly session: Session | null;
   /**
@@ -66,7 +67,7 @@ export interface ClientModule<T> {
 function narrowHost(client: FeatureHost): FeatureHost {
   return Object.freeze({
     call: <R>(method: string, params?: unknown) => client.call<R>(method, params),
-    subscribe: <T, P>(channel: string) => client.subscribe<T, P>(channel),
+    subscribe: <T, P>(channel: string, options?: SubscribeOptions) => client.subscribe<T, P>(channel, options),
     get session() {
       return client.session;
     },

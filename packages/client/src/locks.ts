@@ -95,11 +95,18 @@ export class ChannelLocks {
     readonly channel: string,
   ) {
     this.#host = host;
-    const sub = host.subscribe(channel);
+    const sub = host.subscribe(channel, { state: ['locks'] });
     sub.on('publication', (p) => {
       if (isLockPush(p.data)) this.#apply(p.data);
     });
-    sub.on('subscribed', () => void this.refresh().catch(() => {}));
+    // The reply's snapshot is applied before the pushes that followed it; a server without one is asked.
+    sub.on('subscribed', (e) => {
+      const snapshot = e.state?.locks;
+      if (Array.isArray(snapshot)) this.#replace(snapshot as LockInfo[]);
+      else void this.refresh().catch(() => {});
+    });
+    // Subscribed before this view existed: its reply had no snapshot for it.
+    if (sub.state === 'subscribed') void this.refresh().catch(() => {});
     host.on('connected', () => {
       if (this.#everConnected) void this.#resume();
       this.#everConnected = true;
@@ -174,10 +181,15 @@ export class ChannelLocks {
     return this.#events.on(event, listener);
   }
 
-  /** Read the channel's locks again (done after every subscribe). */
+  /** Read the channel's locks again (a subscribe reply carries them already; servers without the snapshot are asked). */
   async refresh(): Promise<void> {
     const before = new Map([...this.#locks].map(([k, l]) => [k, l.fencingToken]));
     const { locks } = await this.#host.call<{ locks: LockInfo[] }>('locks.list', { channel: this.channel });
+    this.#replace(locks, before);
+  }
+
+  /** Take a listing of the channel's locks as the truth, except where a push since was newer. */
+  #replace(locks: LockInfo[], before = new Map([...this.#locks].map(([k, l]) => [k, l.fencingToken]))): void {
     const listed = new Set<string>();
     for (const lock of locks) {
       listed.add(lock.key);

@@ -28,6 +28,12 @@ export interface SubscribeOptions {
    * SDK rebuilds the full value, so `publication` events are the same either way.
    */
   delta?: 'fossil';
+  /**
+   * Server features whose state of the channel the subscribe reply should carry
+   * (`'locks'`), as `state` of the `subscribed` event. Asking again for a channel already
+   * subscribed adds the names from its next subscribe on.
+   */
+  state?: readonly string[];
 }
 
 /** Options of `publish`. */

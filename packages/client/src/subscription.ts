@@ -70,6 +70,8 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   readonly #retry: TimerSlot;
   readonly #throttle: SignalThrottle;
   #state: SubscriptionState = 'unsubscribed';
+  /** Features whose state of the channel each subscribe asks for. */
+  readonly #wanted: Set<string>;
   /** Bumped whenever in-flight replies stop being relevant. */
   #gen = 0;
   #attempt = 0;
@@ -94,6 +96,12 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const { timers, now, signalInterval } = host.options;
     this.#retry = new TimerSlot(timers);
     this.#throttle = new SignalThrottle(signalInterval, timers, now, (key, data) => this.#sendSignal(key, data));
+    this.#wanted = new Set(options.state);
+  }
+
+  /** Add features whose state the next subscribe replies carry (`options.state`). */
+  wantState(names: readonly string[]): void {
+    for (const name of names) this.#wanted.add(name);
   }
 
   get state(): SubscriptionState {
@@ -241,7 +249,13 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const recover = this.#recoverable && this.#position !== null ? { ...this.#position } : undefined;
     const recovering = wasRecovering || recover !== undefined;
     const { filter, delta } = this.options;
-    const params: SubscribeParams = { channel: this.channel, ...(recover ? { recover } : {}), ...(filter ? { filter } : {}), ...(delta ? { delta } : {}) };
+    const params: SubscribeParams = {
+      channel: this.channel,
+      ...(recover ? { recover } : {}),
+      ...(filter ? { filter } : {}),
+      ...(delta ? { delta } : {}),
+      ...(this.#wanted.size > 0 ? { state: [...this.#wanted] } : {}),
+    };
     this.#buffer = [];
     this.#host.request('subscribe', params, {
       onResult: (result) => {
@@ -273,6 +287,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
       wasRecovering,
       recovered,
       ...(result.info !== undefined ? { info: result.info } : {}),
+      ...(result.state !== undefined ? { state: result.state } : {}),
     });
     if (recovered) {
       for (const publication of result.publications ?? []) {
@@ -477,7 +492,15 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #setState(
     next: SubscriptionState,
     info: StateReason,
-    subscribed?: { epoch: string; offset: number; recoverable: boolean; wasRecovering: boolean; recovered: boolean; info?: unknown },
+    subscribed?: {
+      epoch: string;
+      offset: number;
+      recoverable: boolean;
+      wasRecovering: boolean;
+      recovered: boolean;
+      info?: unknown;
+      state?: Record<string, unknown>;
+    },
   ): void {
     const previous = this.#state;
     if (previous === next) return;

@@ -113,6 +113,8 @@ export interface SubscribeParams {
   filter?: Filter;
   /** Ask for delta delivery where the namespace allows it (the reply then says `delta: true`). */
   delta?: 'fossil';
+  /** Features whose state of the channel the reply should carry (`["locks"]`), as `state`. */
+  state?: string[];
 }
 export interface SubscribeResult {
   /** The channel's current epoch and last offset. */
@@ -126,6 +128,11 @@ export interface SubscribeResult {
   publications?: Publication[];
   /** Info a feature gave this subscription (the app's backend, through the subscribe hook), if any. */
   info?: unknown;
+  /**
+   * Features' state of the channel, read after the subscription joined it, by feature name
+   * (`locks`: the channel's locks, `LockInfo[]`). Later changes arrive as publications.
+   */
+  state?: Record<string, unknown>;
   /**
    * Delta delivery is on: every `pub` push's `data` is a JSON string — the payload's JSON
    * text, or with `delta: true` the fossil delta from the previous publication's text.

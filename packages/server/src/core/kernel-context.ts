@@ -22,6 +22,8 @@ export interface KernelNode extends NodeContext {
   acquireConnection(tenant: string, user: string): Promise<'ok' | 'user' | 'tenant'>;
   /** Run a hook; an answering hook's merged answer comes back (undefined: none). */
   runHook<K extends HookName>(name: K, payload: HookPayloads[K]): Promise<HookAnswer<K> | undefined>;
+  /** The `onSubscribeSnapshot` answers of the `wanted` features, by name, for a subscribe reply's `state`. */
+  subscribeSnapshots(client: KernelSession, ch: ResolvedChannel, wanted: readonly string[]): Promise<Record<string, unknown> | undefined>;
   registerUser(client: KernelSession): void;
   /** Join the channel's local subscribers (the broker delivers it to this node from then on). */
   joinHub(key: string, client: KernelSession): Promise<void>;

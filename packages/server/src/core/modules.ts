@@ -34,6 +34,14 @@ export interface HookPayloads {
   onConnectionLost: { client: SessionContext };
   /** Throw to refuse the subscription; answer `{ info }` to give the subscription info (JSON), sent in the reply. */
   beforeSubscribe: { client: SessionContext; channel: ResolvedChannel; info?: unknown };
+  /**
+   * The subscription joined its channel, the client asked for this feature's state (the
+   * subscribe's `state: ["<feature>"]`) and the reply is being built: answer `{ snapshot }`
+   * (JSON) to send the feature's state of the channel in the reply, as `state.<feature>`.
+   * It runs after the join, so a change made while it reads also reaches the client as a
+   * push after the reply. A throw fails the subscribe with 116 Unavailable (temporary).
+   */
+  onSubscribeSnapshot: { client: SessionContext; channel: ResolvedChannel };
   /** The subscribe reply went out; `recovered` answers a recovery request (null: none asked). */
   afterSubscribe: { client: SessionContext; channel: ResolvedChannel; recovered: boolean | null };
   /** A subscription that `afterSubscribe` announced ended. */
@@ -54,6 +62,7 @@ export const HOOK_NAMES: readonly HookName[] = [
   'onDisconnect',
   'onConnectionLost',
   'beforeSubscribe',
+  'onSubscribeSnapshot',
   'afterSubscribe',
   'onUnsubscribe',
   'onPresenceJoin',
@@ -70,6 +79,7 @@ export interface HookAnswers {
   onAuthenticate: { identity: Identity };
   onIdentityExpiry: { identity: Identity };
   beforeSubscribe: { info: unknown };
+  onSubscribeSnapshot: { snapshot: unknown };
   beforePublish: { data: string };
 }
 export type HookAnswer<K extends HookName> = K extends keyof HookAnswers ? Partial<HookAnswers[K]> : never;
@@ -95,6 +105,8 @@ export interface ModuleParts {
 export class ModuleRegistry {
   readonly features: ModuleParts[] = [];
   readonly #hooks = new Map<HookName, Array<(payload: never) => unknown>>();
+  /** The feature of each handler in `#hooks`, index for index. */
+  readonly #owners = new Map<HookName, string[]>();
 
   register(feature: ModuleParts, commands: { has(method: string): boolean; set(method: string, command: CommandDefinition): unknown }): void {
     if (this.features.some((f) => f.name === feature.name)) throw createError('SB_ERR_FEATURE_DUPLICATE', `feature "${feature.name}" registered twice`);
@@ -116,6 +128,7 @@ export class ModuleRegistry {
       const list = this.#hooks.get(name as HookName) ?? [];
       list.push(fn as (payload: never) => unknown);
       this.#hooks.set(name as HookName, list);
+      this.#owners.set(name as HookName, [...(this.#owners.get(name as HookName) ?? []), feature.name]);
     }
     this.features.push(feature);
   }
@@ -154,6 +167,25 @@ export class ModuleRegistry {
         onError(err);
       }
     }
+  }
+
+  /**
+   * The `onSubscribeSnapshot` answers of the features named in `wanted`, keyed by feature
+   * name (undefined when none answered): what goes into a subscribe reply's `state`.
+   */
+  async snapshots(payload: HookPayloads['onSubscribeSnapshot'], wanted: readonly string[]): Promise<Record<string, unknown> | undefined> {
+    const list = this.#hooks.get('onSubscribeSnapshot');
+    const owners = this.#owners.get('onSubscribeSnapshot');
+    if (!list || !owners) return undefined;
+    let state: Record<string, unknown> | undefined;
+    for (const [i, fn] of list.entries()) {
+      if (!wanted.includes(owners[i] as string)) continue;
+      const result = (await (fn as (p: typeof payload) => unknown)(payload)) as HookAnswer<'onSubscribeSnapshot'> | undefined;
+      if (result?.snapshot === undefined) continue;
+      state ??= Object.create(null) as Record<string, unknown>;
+      state[owners[i] as string] = result.snapshot;
+    }
+    return state;
   }
 
   has(name: HookName): boolean {

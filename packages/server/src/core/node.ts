@@ -184,6 +184,10 @@ export class Node implements ClientHost {
     return this.#modules.run(name, payload);
   }
 
+  subscribeSnapshots(client: Client, ch: ResolvedChannel, wanted: readonly string[]): Promise<Record<string, unknown> | undefined> {
+    return this.#modules.snapshots({ client, channel: ch }, wanted);
+  }
+
   joinHub(key: string, client: Client): Promise<void> {
     return this.#hub.add(key, client);
   }

@@ -44,6 +44,7 @@ export async function openSubscription(
   recover: { offset: number; epoch: string } | undefined,
   filterParam?: unknown,
   deltaParam?: 'fossil',
+  wanted?: readonly string[],
 ): Promise<Opened> {
   const identity = client.identity as Identity;
   const ch = node.resolve(identity.tenant, channel);
@@ -62,10 +63,13 @@ export async function openSubscription(
   const recoverable = ns.recovery && ns.historySize > 0;
   const maxRecovery = node.config.limits.maxRecovery;
   let page: HistoryPage;
+  let state: Record<string, unknown> | undefined;
   try {
     await node.joinHub(ch.key, client);
     const wantRecovery = recover !== undefined && recoverable;
     page = await node.history(ch, wantRecovery ? { since: recover, limit: maxRecovery + 1 } : { limit: 0 });
+    // After the join: a change made while the features read reaches the client as a push too.
+    if (wanted !== undefined && wanted.length > 0) state = await node.subscribeSnapshots(client, ch, wanted);
   } catch (err) {
     node.removeSubscription(client, ch.key);
     throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'subscribe');
@@ -81,16 +85,23 @@ export async function openSubscription(
   }
   sub.startAt(page);
   const infoField = info === undefined ? '' : `,"info":${JSON.stringify(info)}`;
-  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}${delta ? ',"delta":true' : ''}`;
+  const stateField = state === undefined ? '' : `,"state":${JSON.stringify(state)}`;
+  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}${stateField}${delta ? ',"delta":true' : ''}`;
   const json = recovered === undefined ? head : `${head},"recovered":${recovered},"publications":[${pubs}]`;
   return { sub, json, recovered: recovered ?? null };
 }
 
 export const subscribeCommand = kernelCommand({
   method: 'subscribe',
-  params: z.strictObject({ channel: channelParam, recover: positionParam.optional(), filter: z.unknown().optional(), delta: z.literal('fossil').optional() }),
+  params: z.strictObject({
+    channel: channelParam,
+    recover: positionParam.optional(),
+    filter: z.unknown().optional(),
+    delta: z.literal('fossil').optional(),
+    state: z.array(z.string().min(1).max(64)).max(16).optional(),
+  }),
   async handler({ client, node }, params) {
-    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover, params.filter, params.delta);
+    const { sub, json, recovered } = await openSubscription(client, node, params.channel, params.recover, params.filter, params.delta, params.state);
     // The reply goes out before the publications that arrived while we read history.
     client.afterReply(() => {
       client.releasePending(sub);

@@ -34,6 +34,11 @@ export function locksFeature(): FeatureModule<LocksConfig, LocksApi> {
     commands: lockCommands(locks, config),
     routes: (cfg) => lockRoutes(locks, cfg),
     hooks: {
+      // The subscribe reply carries the channel's locks (`state.locks`): the SDK's view needs no second round trip.
+      async onSubscribeSnapshot({ channel }) {
+        if (!running || !channel.options.locks) return undefined;
+        return { snapshot: await running.locks.list(channel.tenant, channel.channel) };
+      },
       onConnectionLost({ client }) {
         running?.locks.connectionLost(client.id);
       },
