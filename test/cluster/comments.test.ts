@@ -34,6 +34,8 @@ describe('comment threads on a cluster of three nodes', () => {
         comments: { reactionRate: 0 },
         limits: { newConnectionsPerIpPerSecond: 100_000 },
         namespaces: {
+          project: { historySize: 200, historyTtl: '5m', comments: true },
+          forms: { comments: { reactionRate: 1 } },
           user: { subscribe: 'owner', clientPublish: false, presence: false },
           comments: { subscribe: 'authenticated', historySize: 0, clientPublish: false, presence: false, joinLeave: false, signals: false, recovery: false },
         },
@@ -91,4 +93,24 @@ describe('comment threads on a cluster of three nodes', () => {
     await eventually(() => watchers.every((w) => newest(w)?.version === 300), 15_000, 'every watcher at version 300');
     for (const w of watchers) expect(newest(w)?.reactions).toEqual([expect.objectContaining({ reaction: 'like', count: 300 })]);
   }, 60_000);
+
+  it("one user's reaction rate is one budget over the three nodes, not one per node", async () => {
+    const created = await api(nodes[0] as ClusterNode, 'POST', '/channels/forms:1/threads', { userId: 'ann', body: 'rated' });
+    expect(created.status).toBe(201);
+    const thread = created.body['thread'] as Thread;
+    const cid = thread.comments[0]?.id as string;
+    const reactions = ['like', 'love', 'laugh', 'wow', 'sad', 'angry'];
+    const started = performance.now();
+    const answers = await Promise.all(
+      reactions.map((r, i) => api(nodes[i % 3] as ClusterNode, 'PUT', `/threads/${thread.id}/comments/${cid}/reactions/${r}?userId=rita`)),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const ok = answers.filter((a) => a.status === 200).length;
+    expect(answers.every((a) => a.status === 200 || (a.status === 429 && (a.body['error'] as { code: number }).code === 111))).toBe(true);
+    // 1 a second with a burst of 1: what one shared bucket allows in the time taken (a bucket per node would allow 3 at once).
+    expect(ok).toBeGreaterThanOrEqual(1);
+    expect(ok).toBeLessThanOrEqual(1 + Math.floor(seconds));
+    const stored = (await api(nodes[2] as ClusterNode, 'GET', `/threads/${thread.id}`)).body as unknown as Thread;
+    expect(stored.comments[0]?.reactions.reduce((n, r) => n + r.count, 0)).toBe(ok);
+  }, 30_000);
 });

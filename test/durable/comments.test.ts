@@ -1,3 +1,4 @@
+import { configSchema } from '@switchboard/server';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Comment, Thread } from '../../packages/client/src/comments.js';
@@ -38,9 +39,11 @@ describe.each(STORES)('comment threads on %s', (store) => {
   };
 
   beforeAll(async () => {
+    const { namespaces } = configSchema.parse({});
     s = await startDurableServer(store, {
+      // Threads also on personal channels, and a namespace with its own limits and reactions.
+      namespaces: { ...namespaces, user: { ...namespaces['user'], comments: true }, forms: { comments: { maxBodyChars: 20, reactions: ['👍', '🎉'] } } },
       comments: {
-        namespaces: ['project', 'user'],
         maxBodyChars: 100,
         maxMentions: 3,
         maxMetadataBytes: 200,
@@ -298,6 +301,23 @@ describe.each(STORES)('comment threads on %s', (store) => {
     expect((await ann.call('comments.reply', { threadId: t.id, body: 'x', userId: 'bob' })).error?.code).toBe(107);
     expect((await ann.call('comments.reply', { threadId: 't_0000000000000000', body: 'x' })).error?.code).toBe(117);
     expect(await counts()).toEqual(before);
+  });
+
+  it("a namespace's comments option sets its own limits and reactions; a namespace without it has no threads", async () => {
+    const before = await counts();
+    expectApiError(await s.api('POST', '/channels/forms:1/threads', { body: { userId: 'bob', body: 'x'.repeat(21) } }), 413, 114, /20 characters/);
+    expectApiError(await s.api('POST', '/channels/chat:1/threads', { body: { userId: 'bob', body: 'x' } }), 422, 108, /off in the "chat" namespace/);
+    expect(await counts()).toEqual(before);
+    const t = await createThread('forms:1', { body: 'x'.repeat(20) });
+    const cid = (t.comments[0] as Comment).id;
+    const react = (reaction: string) => s.api('PUT', `/threads/${t.id}/comments/${cid}/reactions/${encodeURIComponent(reaction)}?userId=ann`);
+    expectApiError(await react('like'), 400, 107, /👍, 🎉/);
+    expect((await react('🎉')).status).toBe(200);
+    // The other namespaces keep the server-wide settings.
+    const p = await createThread('project:71', { body: 'x'.repeat(100) });
+    const pid = (p.comments[0] as Comment).id;
+    expectApiError(await s.api('PUT', `/threads/${p.id}/comments/${pid}/reactions/${encodeURIComponent('🎉')}?userId=ann`), 400, 107);
+    expect((await s.api('PUT', `/threads/${p.id}/comments/${pid}/reactions/like?userId=ann`)).status).toBe(200);
   });
 
   it('a thread holds at most maxCommentsPerThread comments', async () => {

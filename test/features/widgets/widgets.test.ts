@@ -204,6 +204,31 @@ describe('manifests are checked before anything starts', () => {
     await expect(starting([bare('errs', { errors: { SB_ERR_LISTEN: 'mine' } })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*SB_ERR_LISTEN/);
   });
 
+  it("a feature's namespace option: off by default, on where it declares it, merged with other declarations, validated, read from the channel", async () => {
+    const option = { schema: z.union([z.boolean(), z.strictObject({ max: z.number().int().min(1) })]).default(false), description: 'stamps on channels' };
+    let seen: Record<string, unknown> = {};
+    const stamps = bare('stamps', {
+      namespaceOption: option,
+      namespaces: { project: { stamps: { max: 3 } }, board: { stamps: true, presence: false } },
+      start: (ctx) => {
+        const of = (channel: string) => ctx.node.resolve('acme', channel).options;
+        seen = { project: of('project:1')['stamps'], chat: of('chat:1')['stamps'], board: of('board:1')['stamps'], boardPresence: of('board:1').presence };
+        // The kernel's options of a namespace the feature added its option to are kept.
+        seen['projectHistory'] = of('project:1').historySize;
+      },
+    });
+    const s = await starting([stamps]);
+    await s.stop();
+    expect(seen).toEqual({ project: { max: 3 }, chat: false, board: true, boardPresence: false, projectHistory: 100 });
+    // A configured value is checked by the feature's schema like every other option.
+    await expect(starting([stamps], { namespaces: { project: { stamps: { max: 0 } } } })).rejects.toThrow(/namespaces\.project\.stamps/);
+    await expect(starting([stamps], { namespaces: { project: { stamp: true } } })).rejects.toThrow(/stamp/);
+    // An option of the kernel's, or one another declaration sets otherwise, is a clash.
+    await expect(starting([bare('presence', { namespaceOption: option })])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*namespace option "presence"/);
+    const other = bare('other', { namespaces: { board: { presence: true } } });
+    await expect(starting([stamps, other])).rejects.toThrow(/SB_ERR_FEATURE_MANIFEST.*namespace "board".*presence/);
+  });
+
   it('a feature throws its own declared error code from start', async () => {
     await expect(starting([widgetsFeature()], { widgets: { maxPerUser: 999 } })).rejects.toThrow('SB_ERR_WIDGETS_CONFIG: maxPerUser 999 is reserved');
   });

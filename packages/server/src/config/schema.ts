@@ -24,8 +24,6 @@ export const namespaceSchema = z.strictObject({
   signals: bool(true, 'clients may send signals'),
   /** Whether reconnecting clients may recover missed publications. */
   recovery: bool(true, 'clients may recover missed publications'),
-  /** Whether clients (with the `lock` capability) may take locks on keys of a channel (the locks feature, docs/locks.md). */
-  locks: bool(false, 'clients may take locks on keys of a channel'),
   /** Whether publications carry the publisher's user and client id. */
   publisherInfo: bool(true, 'publications carry publisher info'),
   /**
@@ -55,12 +53,13 @@ export const namespaceSchema = z.strictObject({
     .optional()
     .describe('JSON Schemas for publication data, presence state and signal data (draft 2020-12)'),
 });
-export type NamespaceConfig = z.output<typeof namespaceSchema>;
-export type NamespaceInput = z.input<typeof namespaceSchema>;
+/** A namespace's options: the kernel's, and one per feature that declares a namespace option (`locks`, `comments`). */
+export type NamespaceConfig = z.output<typeof namespaceSchema> & { readonly [featureOption: string]: unknown };
+export type NamespaceInput = z.input<typeof namespaceSchema> & { [featureOption: string]: unknown };
 
 /** Namespaces of the kernel; features add theirs (a name already here only with the same options). */
 export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
-  project: { locks: true },
+  project: {},
   chat: {},
   analytics: { clientPublish: false, presence: false },
   user: { subscribe: 'owner', clientPublish: false, presence: false },
@@ -324,14 +323,22 @@ export interface ConfigSection {
   /** One line for `serve --help` and the docs. */
   description?: string;
   namespaces?: Readonly<Record<string, NamespaceInput>>;
+  /** The feature's option of every namespace, at `namespaces.<ns>.<key>`: a schema with a default. */
+  namespaceOption?: { schema: z.ZodType; description: string };
 }
 
 /** Top-level keys of the kernel's options: a feature section may not take one. */
 export const CORE_CONFIG_KEYS: readonly string[] = [...Object.keys(coreShape), 'namespaces'];
 
 function schemaWith(sections: readonly ConfigSection[]) {
+  // Declarations of one namespace by several features merge: each sets its own options.
   const namespaces: Record<string, NamespaceInput> = { ...CORE_NAMESPACES };
-  for (const s of sections) Object.assign(namespaces, s.namespaces);
+  for (const s of sections) for (const [name, options] of Object.entries(s.namespaces ?? {})) namespaces[name] = { ...namespaces[name], ...options };
+  // Typed as the kernel's options: the features' are `unknown` in NamespaceConfig and read by their features.
+  const featureOptions = Object.fromEntries(
+    sections.flatMap((s) => (s.namespaceOption ? [[s.key, s.namespaceOption.schema.describe(s.namespaceOption.description)]] : [])),
+  ) as Record<never, z.ZodType>;
+  const namespaceOptions = namespaceSchema.extend(featureOptions);
   const featureShape = Object.fromEntries(sections.flatMap((s) => (s.schema ? [[s.key, s.schema.prefault({}).describe(s.description ?? s.key)]] : [])));
   return z
     .strictObject({
@@ -339,7 +346,7 @@ function schemaWith(sections: readonly ConfigSection[]) {
       ...featureShape,
       /** Channel namespaces and their options; a channel in an undeclared namespace is refused. */
       namespaces: z
-        .record(namespaceName, namespaceSchema.prefault({}))
+        .record(namespaceName, namespaceOptions.prefault({}))
         .prefault(namespaces as never)
         .describe('channel namespaces (config file or JSON in SWITCHBOARD_NAMESPACES)'),
     })

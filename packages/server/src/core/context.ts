@@ -19,6 +19,11 @@ import type { TenantViews } from './tenant-views.js';
 export type NodeMessagesView = Omit<NodeMessages, 'close'>;
 /** Leases as features and routes see them. */
 export type LeaseStoreView = Omit<LeaseStore, 'close'>;
+/** Token buckets every node takes from (the engine's limit store: one bucket across the cluster on Redis). */
+export interface RatesView {
+  /** Take `cost` tokens (default 1) from `bucket` (capacity `burst`, refilled at `ratePerSecond`): false when empty. */
+  take(bucket: string, ratePerSecond: number, burst: number, cost?: number): Promise<boolean>;
+}
 
 export interface PublishRequest {
   idempotencyKey?: string;
@@ -101,6 +106,11 @@ export interface NodeContext {
   readonly messages: NodeMessagesView;
   /** Leases with fencing tokens, cluster-wide on the Redis engine. */
   readonly leases: LeaseStoreView;
+  /**
+   * Rate buckets shared by every node; a feature's bucket names are its own (`<feature>/<bucket>`).
+   * @example if (!(await ctx.node.rates.take(`user:${tenant}|${user}`, 20, 20))) throw new ReplyError(ErrorCode.TooManyRequests);
+   */
+  readonly rates: RatesView;
   /** Durable data (SQLite or PostgreSQL); available once the node started. */
   readonly storage: Storage;
   /** A running feature's service (what its `start` returned). */

@@ -20,7 +20,7 @@ import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
 import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest } from './context.js';
+import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest, RatesView } from './context.js';
 import { unsubscribePush } from './encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
@@ -165,6 +165,11 @@ export class Node implements ClientHost {
   get leases(): LeaseStoreView {
     return this.engine.leases;
   }
+
+  /** Buckets of the engine's limit store, under names of their own (`r|…`), apart from the kernel's. */
+  readonly rates: RatesView = {
+    take: (bucket, ratePerSecond, burst, cost) => this.engine.limits.take(`r|${bucket}`, ratePerSecond, burst, cost),
+  };
 
   get storage(): Storage {
     if (!this.#services) throw createError('SB_ERR_STORAGE', 'the node has not started');

@@ -18,7 +18,7 @@ import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
 import { EventCatalogue } from './events.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
-import { featureLeases, featureMessages } from './scoped-engine.js';
+import { featureLeases, featureMessages, featureRates } from './scoped-engine.js';
 import { featureJobs } from './scoped-jobs.js';
 import { scopedNode } from './scoped-node.js';
 
@@ -27,7 +27,8 @@ const TRY_AGAIN_LATER = 1013;
 const ERROR_CODE = /^SB_ERR_[A-Z0-9_]+$/;
 
 const conflict = (detail: string) => createError('SB_ERR_FEATURE_MANIFEST', detail);
-const sameNamespace = (a: NamespaceInput, b: NamespaceInput) => JSON.stringify(namespaceSchema.parse(a)) === JSON.stringify(namespaceSchema.parse(b));
+/** Options two declarations of one namespace both set, to different values (they merge otherwise). */
+const clashes = (a: NamespaceInput, b: NamespaceInput) => Object.keys(b).filter((k) => Object.hasOwn(a, k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 
 /**
  * The features of one server, from their manifests: the config sections and default
@@ -63,11 +64,13 @@ export class FeatureHost {
         if (keys.has(f.name)) throw conflict(`feature "${f.name}": its config section would take the option "${f.name}", which exists`);
         keys.add(f.name);
       }
+      if (f.namespaceOption && Object.hasOwn(namespaceSchema.shape, f.name))
+        throw conflict(`feature "${f.name}": its namespace option would take the namespace option "${f.name}", which exists`);
       for (const [name, options] of Object.entries(f.namespaces ?? {})) {
         const other = namespaces.get(name);
-        if (other && !sameNamespace(other.options, options))
-          throw conflict(`feature "${f.name}": namespace "${name}" is declared by ${other.by} with other options`);
-        if (!other) namespaces.set(name, { by: `feature "${f.name}"`, options });
+        const clash = other ? clashes(other.options, options) : [];
+        if (other && clash.length > 0) throw conflict(`feature "${f.name}": namespace "${name}" is declared by ${other.by} with another ${clash.join(', ')}`);
+        namespaces.set(name, { by: other ? `${other.by} and feature "${f.name}"` : `feature "${f.name}"`, options: { ...other?.options, ...options } });
       }
     }
   }
@@ -89,6 +92,7 @@ export class FeatureHost {
       key: f.name,
       ...(f.config ? { schema: f.config.schema, description: f.config.description } : {}),
       ...(f.namespaces ? { namespaces: f.namespaces } : {}),
+      ...(f.namespaceOption ? { namespaceOption: f.namespaceOption } : {}),
     }));
   }
 
@@ -173,7 +177,7 @@ export class FeatureHost {
     return {
       name: f.name,
       config: node.config[f.name],
-      node: scopedNode(node, { logger, messages, leases, storage, feature }),
+      node: scopedNode(node, { logger, messages, leases, rates: featureRates(f.name, node.rates), storage, feature }),
       storage,
       logger,
       messages,

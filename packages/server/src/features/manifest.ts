@@ -80,8 +80,19 @@ export interface FeatureModule<Cfg = unknown, Service = unknown> {
   /** Features that must be registered before this one; the only services it may look up. */
   dependsOn?: readonly string[];
   config?: FeatureConfig<Cfg>;
-  /** Namespaces this feature needs, added to the defaults (a name already declared must have the same options). */
+  /**
+   * Namespaces this feature needs, added to the defaults. A namespace declared elsewhere too
+   * gets both declarations' options (an option both set must have the same value): how a
+   * feature turns its own namespace option on in a default namespace (`project: { locks: true }`).
+   */
   namespaces?: Readonly<Record<string, NamespaceInput>>;
+  /**
+   * The feature's option of every namespace, at `namespaces.<ns>.<feature name>`, validated by
+   * `schema` (which gives the default, usually off). Read it from a resolved channel:
+   * `ch.options['locks']`, typed by parsing or narrowing it in the feature.
+   * @example namespaceOption: { schema: bool(false, 'clients may take locks'), description: 'locks on keys of a channel' }
+   */
+  namespaceOption?: { schema: z.ZodType; description: string };
   /** Its schema steps, in order; names start with the feature's name (see storage/migration.ts). */
   migrations?: readonly NamedMigration[];
   /** Its programmer/operator error codes and what they mean (`SB_ERR_<NAME>_…`). */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LeaseStoreView, NodeMessagesView } from '../core/context.js';
+import type { LeaseStoreView, NodeMessagesView, RatesView } from '../core/context.js';
 
 /** Node messages as a feature sees them: its operations only, handlers' failures logged. */
 export type FeatureMessages = NodeMessagesView;
@@ -30,6 +30,11 @@ export function featureMessages(feature: string, messages: NodeMessagesView, log
     onNotification: (op, handler) => messages.onNotification(scoped(op), logged(op, handler)),
     onNodeDown: (handler) => messages.onNodeDown(logged('node down', handler)),
   };
+}
+
+/** A feature's view of the shared rate buckets: names are scoped to the feature (`<feature>/<bucket>`). */
+export function featureRates(feature: string, rates: RatesView): RatesView {
+  return { take: (bucket, ratePerSecond, burst, cost) => rates.take(`${feature}/${bucket}`, ratePerSecond, burst, cost) };
 }
 
 /** A feature's view of the leases: keys are scoped to the feature (`<feature>/<key>`). */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LeaseStoreView, NodeContext, NodeMessagesView } from '../core/context.js';
+import type { LeaseStoreView, NodeContext, NodeMessagesView, RatesView } from '../core/context.js';
 import type { Storage } from '../storage/storage.js';
 
 /** What a feature's view of the node has of its own: logger, messages, leases, storage, services. */
@@ -7,6 +7,7 @@ export interface FeatureScope {
   logger: Logger;
   messages: NodeMessagesView;
   leases: LeaseStoreView;
+  rates: RatesView;
   storage: Storage;
   feature<T>(name: string): T;
 }
@@ -35,6 +36,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     logger: scope.logger,
     messages: scope.messages,
     leases: scope.leases,
+    rates: scope.rates,
     storage: scope.storage,
     feature: scope.feature,
     now: () => node.now(),

@@ -4,7 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import type { ResolvedChannel } from '../../core/channels.js';
 import { can } from '../../core/permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import type { CommentsConfig } from './config.js';
+import type { CommentSettings } from './config.js';
 
 /**
  * Who may do what with the threads of a channel, and the configured limits of what is
@@ -32,7 +32,7 @@ function characters(text: string): number {
 }
 
 /** Refuse a body or mention list over the configured caps (114, 106). */
-export function checkComment(cfg: CommentsConfig, draft: { body: string; mentions?: readonly string[] | undefined }): void {
+export function checkComment(cfg: CommentSettings, draft: { body: string; mentions?: readonly string[] | undefined }): void {
   if (draft.body.length > cfg.maxBodyChars && characters(draft.body) > cfg.maxBodyChars) {
     throw new ReplyError(ErrorCode.PayloadTooLarge, `a comment body is at most ${cfg.maxBodyChars} characters`);
   }
@@ -42,7 +42,7 @@ export function checkComment(cfg: CommentsConfig, draft: { body: string; mention
 }
 
 /** Refuse thread metadata over the configured size (114), key count (106) or depth (107). */
-export function checkMetadata(cfg: CommentsConfig, metadata: Record<string, unknown> | undefined): void {
+export function checkMetadata(cfg: CommentSettings, metadata: Record<string, unknown> | undefined): void {
   if (metadata === undefined) return;
   if (Object.keys(metadata).length > cfg.maxMetadataKeys) throw new ReplyError(ErrorCode.LimitExceeded, `metadata has at most ${cfg.maxMetadataKeys} keys`);
   if (jsonDepth(metadata, cfg.maxMetadataDepth) > cfg.maxMetadataDepth) {

@@ -4,7 +4,7 @@ import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { mayRead } from './access.js';
 import { commentCommands } from './commands.js';
-import { type CommentsConfig, commentsConfig } from './config.js';
+import { type CommentsConfig, commentsConfig, commentsNamespaceOption } from './config.js';
 import { DeadlineWatch } from './deadlines.js';
 import { COMMENT_MIGRATIONS } from './migrations.js';
 import { COMMENTS_NAMESPACE } from './model.js';
@@ -19,7 +19,7 @@ export interface CommentsFeatureOptions {
 }
 
 /**
- * Comment threads on any channel of the namespaces in `comments.namespaces`: threads with
+ * Comment threads on any channel of the namespaces with the `comments` option: threads with
  * gap-free ordered comments, mentions (notified through the notifications feature), live on
  * `comments:{channel}` for exactly who may subscribe to the channel. See docs/comments.md.
  * Its service (for features that depend on it) is the CommentThreads.
@@ -35,7 +35,12 @@ export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureMo
     name: 'comments',
     dependsOn: ['notifications'],
     config: { schema: commentsConfig, description: 'comment threads' },
+    namespaceOption: {
+      schema: commentsNamespaceOption,
+      description: 'comment threads on the channels: true, or an object overriding comments.* limits and reactions for this namespace',
+    },
     namespaces: {
+      project: { comments: true },
       // Live threads of channel C are on `comments:C`; the hook below lets in exactly who may subscribe to C.
       [COMMENTS_NAMESPACE]: {
         subscribe: 'authenticated',

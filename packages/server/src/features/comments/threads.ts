@@ -5,7 +5,7 @@ import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { storageCall } from '../../storage/failures.js';
 import { checkComment, checkMetadata, mayComment, mayRead } from './access.js';
-import type { CommentsConfig } from './config.js';
+import { type CommentSettings, type CommentsConfig, commentSettings } from './config.js';
 import { ConflatedPushes, REACTION_CONFLATION_MS, RECEIPT_CONFLATION_MS } from './conflated-pushes.js';
 import { type CommentMetrics, commentMetrics } from './metrics.js';
 import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type ReactionCount, type Thread, type ThreadDraft, type ThreadInfo } from './model.js';
@@ -13,7 +13,6 @@ import type { CommentPush } from './pushes.js';
 import type { Receipt } from './receipt-store.js';
 import type { CommentStore, ThreadPage, ThreadQuery } from './store.js';
 import { type Mentions, notifyMentions, notifyReply } from './thread-notifications.js';
-import { UserRate } from './user-rate.js';
 
 /**
  * Who acts: a connection (its identity: permissions are checked on the thread's channel) or
@@ -39,7 +38,8 @@ export interface Created<T> {
 export class CommentThreads {
   readonly #reactionPushes: ConflatedPushes;
   readonly #receiptPushes: ConflatedPushes;
-  readonly #reactionRate: UserRate;
+  /** Each namespace's settings (namespace options never change while the node runs); null: comments off. */
+  readonly #settings = new Map<string, CommentSettings | null>();
   readonly #metrics: CommentMetrics;
   /** The respondBy deadlines (set once started): `deadlines.check()` reports the missed ones now. */
   deadlines: { check(): Promise<number> } | null = null;
@@ -52,7 +52,6 @@ export class CommentThreads {
   ) {
     this.#reactionPushes = new ConflatedPushes(REACTION_CONFLATION_MS, node.logger);
     this.#receiptPushes = new ConflatedPushes(RECEIPT_CONFLATION_MS, node.logger);
-    this.#reactionRate = new UserRate(config.reactionRate, () => node.now());
     this.#metrics = commentMetrics(node.metricsRegistry);
   }
 
@@ -65,10 +64,19 @@ export class CommentThreads {
   /** A channel that may have threads, for this tenant (422 / 108 when comments are off in its namespace). */
   resolveChannel(tenant: string, channel: string): ResolvedChannel {
     const ch = this.node.resolve(tenant, channel);
-    if (ch.namespace === COMMENTS_NAMESPACE || !this.config.namespaces.includes(ch.namespace)) {
-      throw new ReplyError(ErrorCode.NotAvailable, `comments are off in the "${ch.namespace}" namespace`);
-    }
+    this.settings(ch);
     return ch;
+  }
+
+  /** The comment settings of a channel's namespace: its `comments` option over `comments.*` (108 when off). */
+  settings(ch: ResolvedChannel): CommentSettings {
+    let settings = this.#settings.get(ch.namespace);
+    if (settings === undefined) {
+      settings = ch.namespace === COMMENTS_NAMESPACE ? null : commentSettings(this.config, ch.options['comments']);
+      this.#settings.set(ch.namespace, settings);
+    }
+    if (settings === null) throw new ReplyError(ErrorCode.NotAvailable, `comments are off in the "${ch.namespace}" namespace`);
+    return settings;
   }
 
   /** The channel for a reader or writer; a connection that may not read it is told 103. */
@@ -111,8 +119,9 @@ export class CommentThreads {
   async createThread(actor: Actor, channel: string, draft: ThreadDraft, idempotencyKey?: string): Promise<Created<Thread>> {
     const ch = this.#channelFor(actor, channel, true);
     const userId = this.#author(actor);
-    checkComment(this.config, draft);
-    checkMetadata(this.config, draft.metadata);
+    const settings = this.settings(ch);
+    checkComment(settings, draft);
+    checkMetadata(settings, draft.metadata);
     const out = await this.#store(this.store.createThread({ tenant: actor.tenant, channel: ch.channel, userId, draft, idempotencyKey }));
     if (out.deduplicated) return { value: out.value, deduplicated: true };
     this.#metrics.write('thread');
@@ -125,9 +134,10 @@ export class CommentThreads {
   async reply(actor: Actor, threadId: string, draft: CommentDraft, idempotencyKey?: string): Promise<Created<Comment>> {
     const { ch } = await this.#threadFor(actor, threadId, true);
     const userId = this.#author(actor);
-    checkComment(this.config, draft);
+    const settings = this.settings(ch);
+    checkComment(settings, draft);
     const out = await this.#store(
-      this.store.addComment({ tenant: actor.tenant, threadId, userId, draft, maxComments: this.config.maxCommentsPerThread, idempotencyKey }),
+      this.store.addComment({ tenant: actor.tenant, threadId, userId, draft, maxComments: settings.maxCommentsPerThread, idempotencyKey }),
     );
     if (out.deduplicated) return { value: out.value, deduplicated: true };
     this.#metrics.write('reply');
@@ -142,7 +152,7 @@ export class CommentThreads {
 
   async edit(actor: Actor, threadId: string, commentId: string, draft: CommentDraft): Promise<Comment> {
     const { ch, info } = await this.#threadFor(actor, threadId, true);
-    checkComment(this.config, draft);
+    checkComment(this.settings(ch), draft);
     const out = await this.#store(this.store.changeComment(actor.tenant, threadId, commentId, actor.userId, { edit: draft }));
     this.#metrics.write('edit');
     await this.#publish(ch, { kind: 'comment', action: 'edited', threadId, comment: out.comment });
@@ -163,7 +173,7 @@ export class CommentThreads {
   /** Resolve, reopen, or (backend) replace the metadata. */
   async update(actor: Actor, threadId: string, patch: { metadata?: Record<string, unknown> | undefined; resolved?: boolean | undefined }): Promise<ThreadInfo> {
     const { ch } = await this.#threadFor(actor, threadId, true);
-    checkMetadata(this.config, patch.metadata);
+    checkMetadata(this.settings(ch), patch.metadata);
     const out = await this.#store(this.store.updateThread(actor.tenant, threadId, actor.userId, patch));
     if (!out.changed) return out.thread;
     const action = patch.resolved === undefined || patch.metadata !== undefined ? 'updated' : patch.resolved ? 'resolved' : 'reopened';
@@ -193,8 +203,10 @@ export class CommentThreads {
   ): Promise<{ reactions: ReactionCount[]; version: number }> {
     const { ch } = await this.#threadFor(actor, threadId, true);
     const userId = this.#author(actor);
-    if (!this.config.reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${this.config.reactions.join(', ')}`);
-    if (!this.#reactionRate.take(actor.tenant, userId)) throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
+    const { reactions, reactionRate } = this.settings(ch);
+    if (!reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${reactions.join(', ')}`);
+    if (reactionRate > 0 && !(await this.#takeReaction(actor.tenant, userId, reactionRate)))
+      throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
     const state = await this.#store(this.store.reactions.set(actor.tenant, threadId, commentId, userId, reaction, on));
     this.#metrics.reaction(state.changed);
     if (state.changed) {
@@ -207,6 +219,15 @@ export class CommentThreads {
       }
     }
     return { reactions: state.reactions, version: state.version };
+  }
+
+  /** A token of the user's reaction rate, shared by every node (a burst of one second's worth). */
+  async #takeReaction(tenant: string, user: string, ratePerSecond: number): Promise<boolean> {
+    try {
+      return await this.node.rates.take(`reactions:${tenant}|${user}`, ratePerSecond, ratePerSecond);
+    } catch (err) {
+      throw err instanceof ReplyError ? err : new ReplyError(ErrorCode.Unavailable, 'the rate store is unreachable');
+    }
   }
 
   /**

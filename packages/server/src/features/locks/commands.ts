@@ -13,7 +13,7 @@ import { channelName, checkLockInput, lockKey } from './schemas.js';
 /** The channel of a lock command, for the connection's tenant: 108 where the namespace has no locks, 103 without the permission. */
 export function lockChannel(node: NodeContext, identity: Identity, channel: string, action: Action): ResolvedChannel {
   const ch = node.resolve(identity.tenant, channel);
-  if (!ch.options.locks) throw new ReplyError(ErrorCode.NotAvailable, 'locks are disabled in this namespace');
+  if (ch.options['locks'] !== true) throw new ReplyError(ErrorCode.NotAvailable, 'locks are disabled in this namespace');
   if (!can(identity, ch, action)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the ${action} permission on ${ch.channel}`);
   return ch;
 }

@@ -1,4 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
+import { bool } from '../../config/fields.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { lockCommands } from './commands.js';
@@ -30,13 +31,18 @@ export function locksFeature(): FeatureModule<LocksConfig, LocksApi> {
   return defineFeature({
     name: 'locks',
     config: { schema: locksConfig, description: 'locks on keys of a channel' },
+    namespaceOption: {
+      schema: bool(false, 'clients may take locks on keys of a channel'),
+      description: 'clients (with the lock capability) may take locks on keys of a channel',
+    },
+    namespaces: { project: { locks: true } },
     migrations: LOCK_MIGRATIONS,
     commands: lockCommands(locks, config),
     routes: (cfg) => lockRoutes(locks, cfg),
     hooks: {
       // The subscribe reply carries the channel's locks (`state.locks`): the SDK's view needs no second round trip.
       async onSubscribeSnapshot({ channel }) {
-        if (!running || !channel.options.locks) return undefined;
+        if (!running || channel.options['locks'] !== true) return undefined;
         return { snapshot: await running.locks.list(channel.tenant, channel.channel) };
       },
       onConnectionLost({ client }) {

@@ -10,7 +10,7 @@ import { channelName, checkLockInput, fencingToken, lockInfoSchema, lockKey, use
 
 function lockChannel(node: NodeContext, tenant: string, channel: string): ResolvedChannel {
   const ch = node.resolve(tenant, channel);
-  if (!ch.options.locks) throw new ReplyError(ErrorCode.NotAvailable, 'locks are disabled in this namespace');
+  if (ch.options['locks'] !== true) throw new ReplyError(ErrorCode.NotAvailable, 'locks are disabled in this namespace');
   return ch;
 }
 
