@@ -8,9 +8,11 @@ import { COMMON_OPTIONS, planRun, postgresUrl, type RunPlan } from './plan.js';
 import { nowUs, ServerGauge } from './proc.js';
 import { Progress } from './progress.js';
 import type { Report } from './report.js';
+import { commentsScenario } from './scenarios/comments.js';
 import { connectScenario } from './scenarios/connect.js';
 import { fanoutScenario, manyChannelsScenario } from './scenarios/fanout.js';
 import { loadScenarios } from './scenarios/load.js';
+import { locksScenario } from './scenarios/locks.js';
 import { notificationsScenario } from './scenarios/notifications.js';
 import { presenceChurnScenario } from './scenarios/presence-churn.js';
 import { reconnectStormScenario } from './scenarios/reconnect-storm.js';
@@ -23,6 +25,8 @@ const SCENARIOS: readonly Scenario[] = [
   presenceChurnScenario,
   reconnectStormScenario,
   notificationsScenario,
+  commentsScenario,
+  locksScenario,
   ...loadScenarios,
 ];
 
