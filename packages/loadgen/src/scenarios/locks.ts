@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { OpCounter } from '../activities.js';
-import { type BenchContext, connectFigures, remainingMs, type Scenario, serverWindow } from '../context.js';
+import { type BenchContext, connectFigures, cpuSnapshot, phaseCpu, remainingMs, type Scenario } from '../context.js';
 import { BenchFailure } from '../failure.js';
 import { formatInt, formatMs, round } from '../format.js';
 import { Histogram } from '../histogram.js';
@@ -48,6 +48,7 @@ async function throughput(ctx: BenchContext, report: Report, clients: DirectClie
     }),
   );
   const seconds = Math.max(1e-3, (nowUs() - startUs) / 1e6);
+  const snap = cpuSnapshot(ctx);
   report.section('Acquire / release, one key per client');
   report.add('throughput.clients', clients.length, 'clients', formatInt(clients.length));
   report.add(
@@ -73,7 +74,7 @@ async function throughput(ctx: BenchContext, report: Report, clients: DirectClie
   report.latency('throughput.acquireLatency', 'acquire round trip', acquire.latency);
   report.latency('throughput.releaseLatency', 'release round trip', release.latency);
   report.add('throughput.failed', acquire.failed + release.failed);
-  serverWindow(report, ctx, acquire.ok + release.ok, 'acquire or release');
+  phaseCpu(report, 'throughput', snap, acquire.ok + release.ok, 'acquire or release');
   report.check(
     'every acquire and release answered',
     acquire.failed === 0 && release.failed === 0 && acquire.ok > 0,
@@ -205,6 +206,7 @@ async function cycles(ctx: BenchContext, report: Report, contenders: DirectClien
   stop = true;
   const seconds = Math.max(1e-3, (nowUs() - startUs) / 1e6);
   const cycled = seen.grants - startGrants;
+  const snap = cpuSnapshot(ctx);
   // The waits still queued end with their connections (a close frame: nothing is held past it).
   for (let j = 0; j < 100 && holder !== null; j++) await sleep(20);
   await closeDirect(contenders);
@@ -222,10 +224,15 @@ async function cycles(ctx: BenchContext, report: Report, contenders: DirectClien
   report.latency('cycles.releaseLatency', 'release round trip', release.latency);
   report.add('cycles.waitTimeouts', timeouts, 'waits that ran out (130, asked again)', formatInt(timeouts));
   report.add('cycles.errors', errors);
+  report.add('cycles.releaseErrors', release.errors);
   if (errorCount) report.add('cycles.errorCount', errorCount, 'other failures', JSON.stringify(errors));
-  serverWindow(report, ctx, cycled, 'cycle');
+  phaseCpu(report, 'cycles', snap, cycled, 'cycle (grant + release)');
   report.check(`${formatInt(target)} cycles completed`, cycled >= target, `${formatInt(cycled)} grants`);
-  report.check('no other failures while waiting', errorCount === 0 && release.failed === 0, `${errorCount} acquires, ${release.failed} releases`);
+  report.check(
+    'no other failures while waiting',
+    errorCount === 0 && release.failed === 0,
+    `${errorCount} acquires ${JSON.stringify(errors)}, ${release.failed} releases ${JSON.stringify(release.errors)}`,
+  );
 }
 
 /** Holders in processes of their own, killed with SIGKILL while a waiter waits: the time until the waiter gets the key. */
