@@ -114,6 +114,71 @@ describe('switchboard bench', () => {
     expectIntact(f);
   }, 60_000);
 
+  it('comments: every reaction change and every comment reaches every watcher, whose last counts equal the database', async () => {
+    const r = await benchJson([
+      'comments',
+      '--watchers',
+      '20',
+      '--users',
+      '10',
+      '--rate',
+      '100',
+      '--duration',
+      '1',
+      '--comment-rate',
+      '20',
+      '--comment-duration',
+      '1',
+      '--authors',
+      '5',
+    ]);
+    const f = r.figures;
+    expect(r.server.storage).toBe('sqlite');
+    expect(f.connect).toMatchObject({ requested: 20, ok: 20, failed: 0 });
+    expect(f.reactions.failed).toBe(0);
+    expect(f.reactions.acked).toBeGreaterThan(0);
+    expect(f.reactions).toMatchObject({ wrongAnswers: 0, unchangedAnswers: 0, neverEverywhere: 0, stalePushes: 0, watchersDisagreeing: 0 });
+    expect(f.reactions.lastVersion).toBe(f.reactions.acked);
+    expect(f.reactions.everyWatcherLatency.count).toBe(f.reactions.acked);
+    expect(f.comments).toMatchObject({ acked: 20, failed: 0, delivered: 20 * 20, duplicates: 0, seqContiguous: true });
+    expect(f.comments.latency.count).toBe(20 * 20);
+  }, 60_000);
+
+  it('locks: one holder at a time with rising fencing tokens, and a killed holder’s key passes to its waiter', async () => {
+    const r = await benchJson(['locks', '--clients', '5', '--duration', '0.5', '--contenders', '20', '--bursts', '3', '--cycles', '100', '--drops', '2']);
+    const f = r.figures;
+    expect(f.throughput.acquired).toBeGreaterThan(0);
+    expect(f.throughput.failed).toBe(0);
+    expect(f.bursts).toMatchObject({ rounds: 3, oneWinner: 3, wrongHolder: 0, otherErrors: 0 });
+    expect(f.cycles.grants).toBeGreaterThanOrEqual(100);
+    expect(f.contention).toMatchObject({ doubleHolders: 0, tokenViolations: 0 });
+    expect(f.drops.releaseTime.count).toBe(2);
+    expect(f.drops.notGranted).toBe(0);
+  }, 90_000);
+
+  it('locks on PostgreSQL: the started server uses a fresh schema', async () => {
+    const r = await benchJson([
+      'locks',
+      '--storage',
+      'postgres',
+      '--clients',
+      '3',
+      '--duration',
+      '0.5',
+      '--contenders',
+      '10',
+      '--bursts',
+      '2',
+      '--cycles',
+      '30',
+      '--drops',
+      '0',
+    ]);
+    expect(r.server.storage).toBe('postgres');
+    expect(r.figures.contention).toMatchObject({ doubleHolders: 0, tokenViolations: 0 });
+    expect(r.figures.bursts.oneWinner).toBe(2);
+  }, 60_000);
+
   it('load-100 passes its ≥ 95% success criterion with every connection successful', async () => {
     const r = await benchJson(['load-100', '--messages', '2', '--interval', '200ms']);
     const f = r.figures;
@@ -149,6 +214,8 @@ describe('switchboard bench', () => {
       [['fanout', '--subscribers', '0'], /--subscribers must be a whole number/],
       [['connect', '--duration', '1'], /unknown option --duration/],
       [['connect', '--url', 'ws://127.0.0.1:1/ws'], /--url needs --secret/],
+      [['locks', '--storage', 'mysql'], /--storage must be one of sqlite, postgres/],
+      [['locks', '--url', 'ws://127.0.0.1:1/ws', '--secret', 's', '--storage', 'postgres'], /only go with a server the bench starts/],
     ];
     const runs = await Promise.all(cases.map(([args]) => bench(args)));
     runs.forEach((run, i) => {

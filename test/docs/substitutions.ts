@@ -61,6 +61,16 @@ export const SUBSTITUTIONS: Substitution[] = [
   },
   { doc: 'bench reconnect-storm --clients 10000', real: () => 'bench reconnect-storm --clients 10 --before 500ms --after 500ms', why: 'a small load test' },
   { doc: /bench load-100$/gm, real: () => 'bench load-100 --connections 10 --messages 1', why: 'a small load test' },
+  {
+    doc: /bench comments --storage (sqlite|postgres)/g,
+    real: () => 'bench comments --storage $1 --watchers 10 --users 5 --rate 50 --duration 500ms --comment-rate 10 --comment-duration 500ms',
+    why: 'a small load test',
+  },
+  {
+    doc: /bench locks --storage (sqlite|postgres)/g,
+    real: () => 'bench locks --storage $1 --clients 3 --duration 500ms --contenders 10 --bursts 2 --cycles 20 --drops 1',
+    why: 'a small load test',
+  },
 ];
 // Also: a port a shell block opens itself (`--port N`) is a free port throughout that block
 // (shell.ts), and a `switchboard bench` command line that already ran in this test run is not

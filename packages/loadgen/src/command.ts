@@ -4,13 +4,15 @@ import type { BenchContext, Scenario } from './context.js';
 import { BenchFailure, BenchUsageError } from './failure.js';
 import { Fleet } from './fleet.js';
 import { type BenchArgv, optionHelp, parseBenchArgs } from './options.js';
-import { COMMON_OPTIONS, planRun, type RunPlan } from './plan.js';
+import { COMMON_OPTIONS, planRun, postgresUrl, type RunPlan } from './plan.js';
 import { nowUs, ServerGauge } from './proc.js';
 import { Progress } from './progress.js';
 import type { Report } from './report.js';
+import { commentsScenario } from './scenarios/comments.js';
 import { connectScenario } from './scenarios/connect.js';
 import { fanoutScenario, manyChannelsScenario } from './scenarios/fanout.js';
 import { loadScenarios } from './scenarios/load.js';
+import { locksScenario } from './scenarios/locks.js';
 import { notificationsScenario } from './scenarios/notifications.js';
 import { presenceChurnScenario } from './scenarios/presence-churn.js';
 import { reconnectStormScenario } from './scenarios/reconnect-storm.js';
@@ -23,6 +25,8 @@ const SCENARIOS: readonly Scenario[] = [
   presenceChurnScenario,
   reconnectStormScenario,
   notificationsScenario,
+  commentsScenario,
+  locksScenario,
   ...loadScenarios,
 ];
 
@@ -110,7 +114,14 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
       ? existingServer(plan.external)
       : await startOwnServer(
           host,
-          { namespace: args.text('--namespace'), historySize: args.count('--history'), extraFlags: args.list('--server-flag'), startTimeoutMs: 30_000 },
+          {
+            namespace: args.text('--namespace'),
+            historySize: args.count('--history'),
+            extraFlags: args.list('--server-flag'),
+            startTimeoutMs: 30_000,
+            storage: args.text('--storage') as 'sqlite' | 'postgres',
+            postgresUrl: postgresUrl(args),
+          },
           running.registry,
         );
     running.server = server;
@@ -142,13 +153,13 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
             openFilesLimit: plan.fileLimit,
             node: process.version,
           },
-          server: { spawned: server.spawned, pid: server.pid ?? null, url: server.url, rssStart },
+          server: { spawned: server.spawned, pid: server.pid ?? null, url: server.url, storage: server.storage, rssStart },
           generator: { workers: plan.workers, workerPids: fleet.pids, sourceAddresses: plan.addresses.length, concurrency: plan.concurrency },
         }),
       );
       return { ok: report.ok, text };
     }
-    const how = `(${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.addresses.length || 'default'} source address${plan.addresses.length === 1 ? '' : 'es'}, ${server.spawned ? `server started by the bench, pid ${server.pid}` : `server at ${server.url}`}, ${elapsed.toFixed(1)} s)`;
+    const how = `(${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.addresses.length || 'default'} source address${plan.addresses.length === 1 ? '' : 'es'}, ${server.spawned ? `server started by the bench on ${server.storage === 'postgres' ? 'PostgreSQL' : 'SQLite'}, pid ${server.pid}` : `server at ${server.url}`}, ${elapsed.toFixed(1)} s)`;
     return { ok: report.ok, text: `${report.table()}\n${how}` };
   } finally {
     running.progress?.stop();

@@ -153,3 +153,35 @@ export function lostFigures(report: Report, lost: Record<string, number>): numbe
   );
   return total;
 }
+
+/** The CPU figures of a measured window, read now (since the last `gauge.mark()`). */
+export interface CpuSnapshot {
+  server: CpuFigure | null;
+  generator: CpuFigure;
+  others: CpuFigure | null;
+}
+
+export function cpuSnapshot(ctx: BenchContext): CpuSnapshot {
+  return { server: ctx.gauge.cpu(), generator: ctx.gauge.generatorCpu(), others: ctx.gauge.othersCpu() };
+}
+
+/**
+ * CPU of one phase of a scenario with several measured windows, under `<key>.cpu`: the
+ * server's (per operation when given), the generator's and the other processes', in one row.
+ */
+export function phaseCpu(report: Report, key: string, snap: CpuSnapshot, operations?: number, unit = 'operation'): void {
+  const { server, generator, others } = snap;
+  const perOp = server && operations ? (server.seconds * 1e6) / operations : null;
+  report.add(
+    `${key}.cpu`,
+    {
+      serverSeconds: server ? round(server.seconds, 2) : null,
+      serverPct: server ? round(server.pct, 1) : null,
+      serverUsPerOperation: perOp === null ? null : round(perOp, 1),
+      generatorPct: round(generator.pct, 1),
+      otherProcessesPct: others ? round(others.pct, 1) : null,
+    },
+    'CPU: server / generator / others',
+    `${server ? `${Math.round(server.pct)}%` : '?'} / ${Math.round(generator.pct)}% / ${others ? `${Math.round(others.pct)}%` : '?'} of one core${perOp === null ? '' : `; server ${perOp.toFixed(0)} µs per ${unit}`}`,
+  );
+}

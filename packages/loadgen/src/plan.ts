@@ -34,7 +34,24 @@ export const COMMON_OPTIONS: OptionDef[] = [
   { flag: '--server-pid', kind: 'count', help: "that server's pid, to read its CPU and RSS from /proc" },
   { flag: '--server-flag', kind: 'list', help: 'extra flag for the started server, repeatable (--server-flag --redis=redis://127.0.0.1:6379)' },
   { flag: '--history', kind: 'count', default: '10000', help: 'history size of the bench namespace on the started server' },
+  {
+    flag: '--storage',
+    kind: 'choice',
+    choices: ['sqlite', 'postgres'],
+    default: 'sqlite',
+    help: 'store of the started server: SQLite in its data directory, or a fresh schema of PostgreSQL (dropped at the end)',
+  },
+  {
+    flag: '--postgres-url',
+    kind: 'text',
+    help: 'PostgreSQL database for --storage postgres (default SB_BENCH_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test)',
+  },
 ];
+
+/** The PostgreSQL database of `--storage postgres`. */
+export function postgresUrl(args: BenchArgs): string {
+  return args.optionalText('--postgres-url') ?? process.env['SB_BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+}
 
 export interface ExternalTarget {
   url: string;
@@ -68,6 +85,8 @@ function isLoopback(host: string): boolean {
 
 function externalTarget(args: BenchArgs): ExternalTarget | undefined {
   const url = args.optionalText('--url');
+  if (url !== undefined && (args.has('--postgres-url') || args.text('--storage') !== 'sqlite'))
+    throw bad('--storage and --postgres-url only go with a server the bench starts (not with --url)');
   if (url === undefined) {
     for (const f of ['--http-url', '--secret', '--api-key', '--server-pid'])
       if (args.has(f)) throw bad(`${f} only goes with --url (a server started elsewhere)`);

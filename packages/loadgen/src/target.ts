@@ -14,6 +14,8 @@ export interface BenchServer {
   apiKey: string | undefined;
   pid: number | undefined;
   spawned: boolean;
+  /** Where the started server stores its data: `sqlite`, `postgres` (a fresh schema), or `unknown` for a server started elsewhere. */
+  storage: 'sqlite' | 'postgres' | 'unknown';
   /** Graceful: SIGTERM, then SIGKILL after 5 s; removes the temporary data directory. */
   stop(): Promise<void>;
   /** At once (on SIGINT / SIGTERM of the bench): SIGKILL by pid, remove the data directory. */
@@ -32,6 +34,11 @@ export interface ServerHost {
   createApiKey(dataDir: string): string;
   /** The default namespaces of the configuration, as `--namespaces` takes them. */
   defaultNamespaces(): Record<string, object>;
+  /**
+   * Create a fresh schema in the PostgreSQL database at `url`: the `--database` URL that
+   * uses it (search_path) and how to drop it. Absent where PostgreSQL is not available.
+   */
+  postgresSchema?(url: string): Promise<{ database: string; schema: string; drop(): Promise<void> }>;
 }
 
 export interface OwnServerOptions {
@@ -41,6 +48,9 @@ export interface OwnServerOptions {
   /** Extra `serve` flags, `--name=value`. */
   extraFlags: string[];
   startTimeoutMs: number;
+  /** SQLite in the data directory, or a fresh schema of the PostgreSQL database at `postgresUrl`. */
+  storage?: 'sqlite' | 'postgres';
+  postgresUrl?: string;
 }
 
 /**
@@ -72,6 +82,14 @@ function namespacesJson(host: ServerHost, namespace: string, historySize: number
  * the environment, not on the command line) and an admin API key created beforehand.
  */
 export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, registry: ChildRegistry): Promise<BenchServer> {
+  let pgSchema: { database: string; drop(): Promise<void> } | undefined;
+  if (opts.storage === 'postgres') {
+    if (!host.postgresSchema) throw new BenchFailure('this installation cannot create PostgreSQL schemas (--storage postgres)');
+    const url = opts.postgresUrl ?? '';
+    pgSchema = await host.postgresSchema(url).catch((err: unknown) => {
+      throw new BenchFailure(`could not create a schema in PostgreSQL at ${url.replace(/\/\/[^@/]*@/, '//…@')}: ${(err as Error).message}`);
+    });
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const secret = randomBytes(32).toString('base64url');
   const apiKey = host.createApiKey(dataDir);
@@ -92,6 +110,7 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
     ...Object.entries(LOAD_LIMITS).flatMap(([k, v]) => [`--limits.${k}`, String(v)]),
     '--namespaces',
     namespacesJson(host, opts.namespace, opts.historySize),
+    ...(pgSchema ? ['--database', pgSchema.database] : []),
     ...opts.extraFlags,
   ];
   // The configuration comes from the flags above only: none of the caller's SWITCHBOARD_*, DATABASE_URL or REDIS_URL.
@@ -107,6 +126,9 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
   child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const cleanup = () => rmSync(dataDir, { recursive: true, force: true });
+  const dropSchema = async () => {
+    await pgSchema?.drop().catch(() => {});
+  };
 
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new BenchFailure(`the server did not start within ${opts.startTimeoutMs} ms: ${output}`)), opts.startTimeoutMs);
@@ -126,6 +148,7 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
     if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
     await exited;
     cleanup();
+    await dropSchema();
     throw err;
   });
   // Keep reading its logs (warnings only) so a full pipe never blocks it.
@@ -138,6 +161,7 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
     apiKey,
     pid: child.pid,
     spawned: true,
+    storage: pgSchema ? 'postgres' : 'sqlite',
     async stop() {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
         process.kill(child.pid, 'SIGTERM');
@@ -149,10 +173,12 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
       }
       registry.delete(child.pid);
       cleanup();
+      await dropSchema();
     },
     kill() {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
       cleanup();
+      void dropSchema();
     },
   };
 }
@@ -168,5 +194,15 @@ export interface ExistingServerOptions {
 /** A server started elsewhere: `--url ws://…/ws --secret S [--http-url …] [--api-key K] [--server-pid P]`. */
 export function existingServer(opts: ExistingServerOptions): BenchServer {
   const httpUrl = opts.httpUrl ?? opts.url.replace(/^ws/, 'http').replace(/\/ws\/?$/, '');
-  return { url: opts.url, httpUrl, secret: opts.secret, apiKey: opts.apiKey, pid: opts.pid, spawned: false, stop: async () => {}, kill: () => {} };
+  return {
+    url: opts.url,
+    httpUrl,
+    secret: opts.secret,
+    apiKey: opts.apiKey,
+    pid: opts.pid,
+    spawned: false,
+    storage: 'unknown',
+    stop: async () => {},
+    kill: () => {},
+  };
 }

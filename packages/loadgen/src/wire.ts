@@ -22,6 +22,11 @@ export interface WireOptions {
   onPush?: (push: Push) => void;
   /** The socket closed without close() or terminate() being called here. */
   onLost?: (code: number) => void;
+  /**
+   * Sees each message's text first; answering true consumes it (not decoded). Lets a
+   * watcher count a frequent push with a pattern instead of a JSON parse per frame.
+   */
+  onRaw?: (text: string) => boolean;
 }
 
 /**
@@ -69,6 +74,7 @@ export class WireConnection {
   }
 
   #onMessage(text: string): void {
+    if (this.#opts.onRaw?.(text)) return;
     for (const frame of decodeServerMessage(text)) {
       if ('push' in frame) {
         if (frame.push === 'ping') this.ws.send('{"method":"pong"}');
@@ -93,6 +99,11 @@ export class WireConnection {
    * reply must set the stream position before the first live publication is counted).
    */
   call<M extends MethodName>(method: M, params: MethodMap[M][0], sync?: (result: MethodMap[M][1]) => void): Promise<MethodMap[M][1]> {
+    return this.command(method, params, sync as ((result: unknown) => void) | undefined) as Promise<MethodMap[M][1]>;
+  }
+
+  /** Any command, feature commands included (`comments.set_reaction`, `locks.acquire`): the result untyped. */
+  command(method: string, params: unknown, sync?: (result: unknown) => void): Promise<unknown> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { createStoredApiKey } from '../auth/key-files.js';
 import { createError } from '../errors/sb-error.js';
 import { configSchema } from '../features/builtin.js';
@@ -27,6 +29,22 @@ const host = {
   cliMain: fileURLToPath(new URL('./main.js', import.meta.url)),
   createApiKey: (dataDir: string) => createStoredApiKey(dataDir, null).key,
   defaultNamespaces: () => configSchema.parse({}).namespaces as Record<string, object>,
+  /** A fresh schema `sb_bench_…` for one run (`--storage postgres`), dropped with everything in it at the end. */
+  async postgresSchema(url: string) {
+    const schema = `sb_bench_${randomBytes(5).toString('hex')}`;
+    const run = async (statement: string) => {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(statement);
+      } finally {
+        await admin.end();
+      }
+    };
+    await run(`CREATE SCHEMA ${schema}`);
+    const database = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    return { database, schema, drop: () => run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+  },
 };
 
 /** `switchboard bench --help`, or the options of one scenario. */
