@@ -43,18 +43,23 @@ export class NodeReaper {
     return `alive:${node}`;
   }
 
-  /** Listen for departures and reap what previous runs left. Resolves once the liveness lease is held (when used). */
+  /**
+   * Listen for departures and reap what previous runs left. Resolves once the liveness lease
+   * is held (when used), or its first attempt failed (the engine is away: it is retried every
+   * third of its TTL, and the node starts unready as it does without the reaper).
+   */
   async start(): Promise<void> {
     const { messages, logger, what } = this.#o;
     messages.onNodeDown((node) => this.reap(node));
     if (this.#o.nodesWithRows) {
       const ttl = this.#o.livenessTtl ?? 30_000;
-      this.#liveness = await this.#o.leases.acquire(NodeReaper.livenessKey(messages.nodeId), ttl, messages.nodeId);
-      this.#every(Math.max(50, Math.floor(ttl / 3)), async () => {
+      const live = async () => {
         const key = NodeReaper.livenessKey(messages.nodeId);
         if (this.#liveness === null || !(await this.#o.leases.renew(key, this.#liveness, ttl)))
           this.#liveness = await this.#o.leases.acquire(key, ttl, messages.nodeId);
-      });
+      };
+      await live().catch((err) => logger.warn({ err }, `${what}: taking this node's liveness lease failed; retrying`));
+      this.#every(Math.max(50, Math.floor(ttl / 3)), live);
       this.#every(ttl, () => this.reapOrphans());
     }
     void this.reap(messages.nodeId)
