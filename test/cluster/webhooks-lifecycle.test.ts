@@ -157,6 +157,49 @@ describe('lifecycle webhooks across nodes and a kill -9', () => {
     void a;
   }, 90_000);
 
+  it('subscribers racing on 3 nodes: each occupied and each vacated once per round, never two nodes deciding the same transition', async () => {
+    const prefix = newPrefix('hooks-race');
+    prefixes.push(prefix);
+    const db = await createTestDatabase('postgres');
+    dbs.push(db);
+    const config = {
+      database: db.database,
+      jobs: { pollInterval: '100ms', lease: '2s' },
+      webhooks: { allowNetworks: ['127.0.0.1/32'], lifecycleGrace: '300ms' },
+    };
+    nodes = await Promise.all(['a', 'b', 'c'].map((n) => startNode(n, { prefix, config })));
+    const r = await receiverFor(nodes[0] as ClusterNode);
+    for (const n of nodes) await probe(r, n);
+    const PER_NODE = 4;
+    const ROUNDS = 3;
+    const racers = await Promise.all(nodes.flatMap((n) => Array.from({ length: PER_NODE }, (_, i) => connect(n, `racer-${n.name}-${i}`))));
+    const mine = (type: string) => got(r, type, (d) => d['channel'] === 'project:race');
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Everyone subscribes at once, on three nodes: one occupied.
+      await Promise.all(racers.map((c) => ok(c, 'subscribe', { channel: 'project:race' })));
+      await eventually(() => mine('channel.occupied').length === round, 10_000, `occupied, round ${round}`);
+      // Everyone leaves at once: exactly one leave sees the channel empty, one vacated after the grace.
+      await Promise.all(racers.map((c) => ok(c, 'unsubscribe', { channel: 'project:race' })));
+      await eventually(() => mine('channel.vacated').length === round, 10_000, `vacated, round ${round}`);
+    }
+    await eventually(
+      async () =>
+        (await query(db, "select id from sb_jobs where status in ('pending', 'running') and kind in ('webhooks.grace', 'webhooks.deliver')")).length === 0,
+      10_000,
+      'no job left',
+    );
+    expect(mine('channel.occupied')).toHaveLength(ROUNDS);
+    expect(mine('channel.vacated')).toHaveLength(ROUNDS);
+    // In time order they alternate: occupied, vacated, occupied, …
+    const sequence = r
+      .events()
+      .filter((x) => x.status === 200 && x.verified?.data['channel'] === 'project:race')
+      .sort((x, y) => Date.parse(x.verified?.timestamp ?? '') - Date.parse(y.verified?.timestamp ?? ''))
+      .map((x) => x.verified?.type);
+    expect(sequence).toEqual(Array.from({ length: ROUNDS }, () => ['channel.occupied', 'channel.vacated']).flat());
+    expect(await query(db, "select * from sb_webhook_occupancy where channel = 'project:race'")).toEqual([]);
+  }, 90_000);
+
   it('one node on SQLite killed and restarted: its next run sends closed (server_lost), left and vacated once each', async () => {
     const prefix = newPrefix('hooks-life-solo');
     prefixes.push(prefix);
