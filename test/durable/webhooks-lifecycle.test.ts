@@ -213,4 +213,24 @@ describe.each(STORES)('lifecycle webhooks on %s', (store) => {
     await eventually(async () => (await rows('sb_webhook_members', { tenant: 'demo' })) === 0, 5000, "the other tenant's close");
     for (const t of LIFECYCLE_TABLES) expect(await rows(t, { tenant: 'acme' }), t).toBe(0);
   });
+
+  it("never sends one tenant's lifecycle events, nor its canaries, to another tenant's endpoint", async () => {
+    const mine = await hook(['channel.*', 'presence.*', 'connection.closed'], []);
+    const theirs = await hook(['channel.*', 'presence.*', 'connection.closed'], [], 'demo');
+    const b = await connect('canary-user-b-91c2', 'demo');
+    await ok(b, 'subscribe', { channel: 'project:canary-chan-b-4e7a' });
+    await ok(b, 'presence_set', { channel: 'project:canary-chan-b-4e7a', state: { note: 'canary-state-b-d3f0' } });
+    const a = await connect('ann');
+    await ok(a, 'subscribe', { channel: 'project:shared' });
+    await eventually(() => got(theirs, 'presence.joined').length === 1 && got(mine, 'channel.occupied').length === 1, 5000, 'each tenant its events');
+    b.close();
+    a.close();
+    await eventually(() => got(theirs, 'connection.closed').length === 1 && got(mine, 'connection.closed').length === 1, 5000, 'each its closed');
+    await passGrace();
+    await eventually(() => got(theirs, 'channel.vacated').length === 1 && got(mine, 'channel.vacated').length === 1, 5000, 'each its vacated');
+    const leaked = mine.received.map((x) => x.body).join('\n');
+    for (const canary of ['canary-user-b-91c2', 'canary-chan-b-4e7a', 'canary-state-b-d3f0']) expect(leaked).not.toContain(canary);
+    expect(theirs.received.map((x) => x.body).join('\n')).toContain('canary-state-b-d3f0');
+    expect(theirs.received.map((x) => x.body).join('\n')).not.toContain('project:shared');
+  });
 });
