@@ -65,6 +65,8 @@ export class Lifecycle {
   readonly #reaper: NodeReaper;
   /** What this node recorded: `<connection>|s|<channel key>`, `<connection>|p|<channel key>`, `<connection>|c`. */
   readonly #recorded = new Set<string>();
+  /** The presence state recorded per `<connection>|p|<channel key>`: a status change (idle, away) with the same state writes nothing. */
+  readonly #states = new Map<string, string | null>();
   readonly #queues = new Map<string, Promise<void>>();
 
   constructor(options: LifecycleOptions) {
@@ -146,13 +148,18 @@ export class Lifecycle {
   presenceSet(client: SessionContext, ch: ResolvedChannel, state: string | null): void {
     const user = client.identity?.user;
     if (user === undefined || !this.#wantsAny(ch, PRESENCE_TYPES)) return;
-    this.#recorded.add(`${client.id}|p|${ch.key}`);
+    const key = `${client.id}|p|${ch.key}`;
+    if (this.#recorded.has(key) && this.#states.get(key) === state) return;
+    this.#recorded.add(key);
+    this.#states.set(key, state);
     this.#serial(client.id, () => this.#join('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id, user, state));
   }
 
   presenceLeft(client: SessionContext, ch: ResolvedChannel): void {
     const user = client.identity?.user;
-    if (user === undefined || !this.#recorded.delete(`${client.id}|p|${ch.key}`)) return;
+    const key = `${client.id}|p|${ch.key}`;
+    this.#states.delete(key);
+    if (user === undefined || !this.#recorded.delete(key)) return;
     this.#serial(client.id, () => this.#leave('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id));
   }
 
