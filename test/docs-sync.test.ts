@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DisconnectCode, ErrorCode, shouldReconnect } from '@switchboard/protocol';
-import { SB_ERRORS } from '@switchboard/server';
+import { builtinFeatures, SB_ERRORS } from '@switchboard/server';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
@@ -43,6 +43,16 @@ describe('docs agree with the code', () => {
   it('lists every SB_ERR code in docs/errors.md', () => {
     const rows = tableAfter(read('docs/errors.md'), '3. **Programmer');
     expect(rows.map((r) => r[0]).sort()).toEqual(Object.keys(SB_ERRORS).sort());
+  });
+});
+
+describe('docs/webhooks.md agrees with the catalogue', () => {
+  it('lists every event type of the built-in features in its Events table', () => {
+    const documented = tableAfter(read('docs/webhooks.md'), '## Events')
+      .map((r) => (r[0] ?? '').replace(/`/g, ''))
+      .filter((t) => t !== 'type');
+    const types = builtinFeatures().flatMap((f) => (f.events ?? []).map((e) => e.type));
+    expect(documented.sort()).toEqual(types.sort());
   });
 });
 

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ErrorCode } from '@switchboard/protocol';
-import { parseConfig } from '@switchboard/server';
+import { builtinFeatures, parseConfig } from '@switchboard/server';
 import { backendHookRequests, backendHookResponses, backendHookSchemas, RedisKeys } from '@switchboard/server/testing';
 import { SignJWT } from 'jose';
 import { backoffDelay } from '../../packages/client/src/backoff.js';
@@ -471,6 +471,25 @@ const backendHookExchange: Check = async (block) => {
   fail(block, problems);
 };
 
+// ---------------------------------------------------------------- webhooks
+
+/**
+ * A webhook body of docs/webhooks.md: `{ type, timestamp, data }` with a type of the built-in
+ * catalogue, an ISO timestamp, and data its zod schema accepts (the schema that builds it).
+ */
+const webhookEvent: Check = async (block) => {
+  const body = JSON.parse(block.text) as { type?: string; timestamp?: string; data?: unknown };
+  const types = new Map(builtinFeatures().flatMap((f) => (f.events ?? []).map((e) => [e.type, e] as const)));
+  const event = body.type === undefined ? undefined : types.get(body.type);
+  if (!event) fail(block, [`${JSON.stringify(body.type)} is not an event type of the catalogue (known: ${[...types.keys()].join(', ')})`]);
+  const problems: string[] = [];
+  if (Object.keys(body).sort().join() !== 'data,timestamp,type') problems.push('a body has exactly type, timestamp and data');
+  if (typeof body.timestamp !== 'string' || Number.isNaN(Date.parse(body.timestamp))) problems.push('timestamp is not an ISO date');
+  const parsed = event?.data.safeParse(body.data);
+  if (parsed && !parsed.success) problems.push(`data: ${parsed.error.message}`);
+  fail(block, problems);
+};
+
 /** Checks by `<kind> <name>` (a marker without a name uses the kind's own check). */
 export const CHECKS: Record<string, Check> = {
   'output serve-banner': serveBanner,
@@ -487,5 +506,6 @@ export const CHECKS: Record<string, Check> = {
   'wire http-headers': httpHeaders,
   'wire backend-hook-schema': backendHookSchema,
   'wire backend-hook-exchange': backendHookExchange,
+  'wire webhook-event': webhookEvent,
   'long-run bench-compare': benchCompare,
 };

@@ -16,14 +16,17 @@ export function lifecycleFeature(log: string[]) {
     onPresenceJoin: ({ client, channel, state }) => {
       log.push(`onPresenceJoin ${who(client)} ${channel.channel} ${state}`);
     },
+    onPresenceUpdate: ({ client, channel, state }) => {
+      log.push(`onPresenceUpdate ${who(client)} ${channel.channel} ${state}`);
+    },
     onPresenceLeave: ({ client, channel }) => {
       log.push(`onPresenceLeave ${who(client)} ${channel.channel}`);
     },
     onConnectionLost: ({ client }) => {
       log.push(`onConnectionLost ${who(client)}`);
     },
-    onDisconnect: ({ client }) => {
-      log.push(`onDisconnect ${who(client)}`);
+    onDisconnect: ({ client, code, lost, durationMs }) => {
+      log.push(`onDisconnect ${who(client)} ${code}${lost ? ' lost' : ''}${durationMs >= 0 && Number.isInteger(durationMs) ? '' : ' bad-duration'}`);
     },
   };
   return defineFeature({ name: 'lifecycle', hooks });

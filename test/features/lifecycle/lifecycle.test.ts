@@ -1,3 +1,4 @@
+import { DisconnectCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/eventually.js';
 import { RawClient } from '../../helpers/raw-client.js';
@@ -50,10 +51,10 @@ describe('lifecycle hooks', () => {
     expect((await c.call('subscribe', { channel: 'project:x' })).error?.code).toBe(103);
     expect((await c.call('subscribe', { channel: 'nope:x' })).error).toBeDefined();
     c.close();
-    expect(await lines('dan', from, 1)).toEqual(['onDisconnect dan']);
+    expect(await lines('dan', from, 1)).toEqual(['onDisconnect dan 1005']);
   });
 
-  it('onPresenceJoin and onPresenceLeave pair up: an update is no join, leave and unsubscribe each end one', async () => {
+  it('onPresenceJoin, onPresenceUpdate and onPresenceLeave pair up: an update is no join, leave and unsubscribe each end one', async () => {
     const from = log.length;
     const c = await RawClient.connect(s.url, await s.token({ sub: 'bea' }));
     await c.call('subscribe', { channel: 'project:p' });
@@ -63,9 +64,10 @@ describe('lifecycle hooks', () => {
     await c.call('presence_leave', { channel: 'project:p' });
     await c.call('presence_set', { channel: 'project:p' });
     await c.call('unsubscribe', { channel: 'project:p' });
-    expect(await lines('bea', from, 6)).toEqual([
+    expect(await lines('bea', from, 7)).toEqual([
       'afterSubscribe bea project:p recovered=null',
       'onPresenceJoin bea project:p {"page":"/a"}',
+      'onPresenceUpdate bea project:p {"page":"/b"}',
       'onPresenceLeave bea project:p',
       'onPresenceJoin bea project:p null',
       'onPresenceLeave bea project:p',
@@ -86,7 +88,7 @@ describe('lifecycle hooks', () => {
       'onConnectionLost cid',
       'onPresenceLeave cid project:q',
       'onUnsubscribe cid project:q disconnect',
-      'onDisconnect cid',
+      'onDisconnect cid 1006 lost',
     ]);
   });
 
@@ -95,6 +97,18 @@ describe('lifecycle hooks', () => {
     const c = await RawClient.connect(s.url, await s.token({ sub: 'eve' }));
     await c.call('subscribe', { channel: 'project:r' });
     c.close();
-    expect(await lines('eve', from, 3)).toEqual(['afterSubscribe eve project:r recovered=null', 'onUnsubscribe eve project:r disconnect', 'onDisconnect eve']);
+    expect(await lines('eve', from, 3)).toEqual([
+      'afterSubscribe eve project:r recovered=null',
+      'onUnsubscribe eve project:r disconnect',
+      'onDisconnect eve 1005',
+    ]);
+  });
+
+  it('onDisconnect carries the close code the server closed with', async () => {
+    const from = log.length;
+    const c = await RawClient.connect(s.url, await s.token({ sub: 'fay' }));
+    await s.server.node.disconnectUser('acme', 'fay', DisconnectCode.ForceDisconnect);
+    expect(await lines('fay', from, 1)).toEqual([`onDisconnect fay ${DisconnectCode.ForceDisconnect.code}`]);
+    c.close();
   });
 });

@@ -76,6 +76,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       'comments_0005_deadlines',
       'locks_0001_table',
       'webhooks_0001_tables',
+      'webhooks_0002_lifecycle',
       'widgets_0001_widgets',
     ]);
   });
@@ -152,6 +153,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         'comments_0005_deadlines',
         'locks_0001_table',
         'webhooks_0001_tables',
+        'webhooks_0002_lifecycle',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

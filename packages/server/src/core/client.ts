@@ -35,9 +35,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * order), the bounded outbound queue with one write per event-loop turn, and its
  * deadlines on the node's timer wheel.
  */
+/** RFC 6455 §7.1.5: no close frame (the connection was lost). */
+const ABNORMAL_CLOSURE = 1006;
+/** RFC 6455 §7.1.5: a close frame without a code. */
+const NO_STATUS = 1005;
+
 export class Client implements KernelSession {
   readonly id = randomBytes(9).toString('base64url');
   readonly connectedAt: number;
+  /** When the connection was accepted on the monotonic clock (ms), for durations. */
+  readonly #acceptedMono = performance.now();
+  /** How the connection ended: the first close code known (the server's, the peer's, 1006 when lost). */
+  #closeCode: number | null = null;
+  #closeReason = '';
   #state: ClientState = 'handshake';
   #identity: Identity | null = null;
   /** Subscriptions by channel key. */
@@ -556,6 +566,7 @@ export class Client implements KernelSession {
     this.#state = 'closed';
     this.node.stats.disconnect(info.code);
     const reason = detail ? `${info.reason}: ${detail}` : info.reason;
+    this.#closedWith(info.code, reason);
     try {
       this.conn.close(info.code, Buffer.byteLength(reason) > 123 ? info.reason : reason);
     } catch (err) {
@@ -576,11 +587,31 @@ export class Client implements KernelSession {
   connectionLost(): void {
     if (this.#cleaned) return;
     this.#lost = true;
-    this.cleanup();
+    this.cleanup(ABNORMAL_CLOSURE);
   }
 
-  /** Release everything this connection holds; called once, on close from either side. */
-  cleanup(): void {
+  /** The close code and reason the connection ended with (1005 with no code; 1006 when lost). */
+  get closeInfo(): { code: number; reason: string } {
+    return { code: this.#closeCode ?? NO_STATUS, reason: this.#closeReason };
+  }
+
+  /** Milliseconds since the connection was accepted, on the monotonic clock. */
+  get age(): number {
+    return Math.max(0, Math.round(performance.now() - this.#acceptedMono));
+  }
+
+  #closedWith(code: number, reason: string): void {
+    if (this.#closeCode !== null) return;
+    this.#closeCode = code;
+    this.#closeReason = reason;
+  }
+
+  /**
+   * Release everything this connection holds; called once, on close from either side, with
+   * the close code the transport saw (the server's own close already recorded its code).
+   */
+  cleanup(code?: number, reason = ''): void {
+    if (code !== undefined) this.#closedWith(code, reason);
     if (this.#cleaned) return;
     this.#cleaned = true;
     this.#state = 'closed';

@@ -28,8 +28,13 @@ export interface HookPayloads {
   onIdentityExpiry: { client: SessionContext; identity: Identity };
   /** A token was verified; throw to refuse the connection. */
   onConnect: { client: SessionContext; identity: Identity };
-  /** A connection that had connected closed, whichever side closed it. */
-  onDisconnect: { client: SessionContext };
+  /**
+   * A connection that had connected closed, whichever side closed it: the WebSocket close
+   * `code` and `reason` it ended with (the server's when it closed first; 1006 and `lost` when
+   * it ended without a close handshake; 1005 for a close frame without a code), and how long
+   * it was open (`durationMs`, from acceptance, on the monotonic clock).
+   */
+  onDisconnect: { client: SessionContext; code: number; reason: string; lost: boolean; durationMs: number };
   /** A connected connection ended without a close handshake (network cut, TCP reset, killed peer); before `onDisconnect`. */
   onConnectionLost: { client: SessionContext };
   /** Throw to refuse the subscription; answer `{ info }` to give the subscription info (JSON), sent in the reply. */
@@ -48,6 +53,8 @@ export interface HookPayloads {
   onUnsubscribe: { client: SessionContext; channel: ResolvedChannel; reason: UnsubscribeReason };
   /** The connection entered presence in a channel; `state` is its JSON text (null: none). */
   onPresenceJoin: { client: SessionContext; channel: ResolvedChannel; state: string | null };
+  /** The connection set its presence again (state or status) while its entry stays; `state` is its JSON text (null: none). */
+  onPresenceUpdate: { client: SessionContext; channel: ResolvedChannel; state: string | null };
   /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe or close). */
   onPresenceLeave: { client: SessionContext; channel: ResolvedChannel };
   /** Throw to refuse the publication; answer `{ data }` (JSON text) to publish that instead. */
@@ -66,6 +73,7 @@ export const HOOK_NAMES: readonly HookName[] = [
   'afterSubscribe',
   'onUnsubscribe',
   'onPresenceJoin',
+  'onPresenceUpdate',
   'onPresenceLeave',
   'beforePublish',
   'afterPublish',

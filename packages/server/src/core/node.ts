@@ -286,7 +286,12 @@ export class Node implements ClientHost {
     if (client.dropSlot() && id) {
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
     }
-    if (client.wasConnected) this.#modules.run('onDisconnect', { client }).catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
+    if (client.wasConnected) {
+      const { code, reason } = client.closeInfo;
+      this.#modules
+        .run('onDisconnect', { client, code, reason, lost: client.lost, durationMs: client.age })
+        .catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
+    }
   }
 
   markDirty(client: Client): void {
@@ -396,6 +401,8 @@ export class Node implements ClientHost {
     if (result === 'new') {
       this.#joined.add(sub);
       this.#notice('onPresenceJoin', { client, channel: ch, state });
+    } else if (this.#joined.has(sub)) {
+      this.#notice('onPresenceUpdate', { client, channel: ch, state });
     }
     if (ch.options.joinLeave)
       await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });

@@ -52,8 +52,8 @@ function onError(this: WebSocket, err: Error): void {
 /** RFC 6455 §7.1.5: the connection closed without a close frame. */
 const ABNORMAL_CLOSURE = 1006;
 
-function onClose(this: WebSocket, code: number): void {
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
   const client = (this as ClientSocket)[CLIENT];
   if (code === ABNORMAL_CLOSURE) client.connectionLost();
-  else client.cleanup();
+  else client.cleanup(code, reason.toString('utf8'));
 }

@@ -15,6 +15,8 @@ export const FALLBACK_PATH = `${KERNEL_PATH}/sse`;
 const KEEPALIVE_MS = 15_000;
 /** RFC 6455 §7.4.1: a message too big to process (what a WebSocket gets for an oversized frame). */
 const MESSAGE_TOO_BIG = 1009;
+/** RFC 6455: a normal closure (what a reader's close stands for). */
+const NORMAL_CLOSURE = 1000;
 
 /** POSTs of one session being read at once; the SDK sends one at a time. */
 const MAX_POSTS_IN_FLIGHT = 4;
@@ -209,7 +211,7 @@ export class SseTransport {
     const { client } = session;
     if (delivery.kind === 'close') {
       // The reader closes as a WebSocket client sends a close frame: a clean close, not a lost connection.
-      client.cleanup();
+      client.cleanup(NORMAL_CLOSURE);
       // Nothing more goes to a reader that has left.
       session.conn.socket.destroy();
       return 'delivered';

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import { NodeReaper } from '../node-reaper.js';
 import type { FeatureLeases, FeatureMessages } from '../scoped-engine.js';
 import type { LocksConfig } from './config.js';
 import { type Holding, Holdings } from './holdings.js';
@@ -78,6 +79,7 @@ export class Locks implements LocksApi {
   readonly #listeners = new Set<(event: LockEvent) => void>();
   readonly #lost = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #reaper: NodeReaper;
   #stopped = false;
   /** Where the orphan sweep goes on from. */
   #orphanOffset = 0;
@@ -91,23 +93,24 @@ export class Locks implements LocksApi {
     private readonly logger: Logger,
   ) {
     this.store = new LockStore(node.storage);
+    this.#reaper = new NodeReaper({ leases, messages, logger, what: 'locks', reap: (n) => this.#releaseNode(n) });
   }
 
   start(): void {
     this.messages.onNotification('freed', (data) => {
       if (typeof data === 'string') void this.#waiters.freed(data);
     });
-    this.messages.onNodeDown((node) => this.reapNode(node));
     const cfg = this.config();
     this.#every(Math.max(50, Math.floor(cfg.connectionLease / 3)), () => this.#renewHeld());
     this.#every(cfg.sweepInterval, () => this.sweepLapsed());
     this.#every(cfg.connectionLease, () => this.sweepOrphans());
-    // Locks a previous life of this node id held are nobody's now.
-    void this.reapNode(this.messages.nodeId).catch((err) => this.logger.warn({ err }, 'releasing locks of a previous run failed'));
+    // Locks of a departed node, and those a previous life of this node id held, are nobody's now.
+    this.#reaper.start().catch((err) => this.logger.warn({ err }, 'starting the lock reaper failed'));
   }
 
   stop(): void {
     this.#stopped = true;
+    this.#reaper.stop();
     for (const t of this.#timers) clearInterval(t);
     this.#timers.clear();
     this.#waiters.clear();
@@ -276,26 +279,22 @@ export class Locks implements LocksApi {
   }
 
   /** Release what a departed node's connections held, once in the cluster (a lease named after the node). */
-  async reapNode(node: string): Promise<void> {
-    if (this.#stopped) return;
-    const reaper = `reap:${node}`;
-    const token = await this.leases.acquire(reaper, 60_000, this.messages.nodeId);
-    if (token === null) return;
-    try {
-      for (let pass = 0; pass < 1000; pass++) {
-        const rows = await this.store.ofNode(node, SWEEP_BATCH);
-        let released = 0;
-        for (const row of rows) {
-          const place = { tenant: row.tenant, channel: row.channel, key: row.lock_key };
-          const lease = await this.leases.get(leaseKeyOf(place));
-          if (lease && lease.token !== Number(row.token)) continue;
-          const owned = lease !== null && (await this.leases.release(leaseKeyOf(place), lease.token));
-          if (await this.#announceRelease(place, Number(row.token), 'node-down', row, owned)) released++;
-        }
-        if (rows.length < SWEEP_BATCH || released === 0) break;
+  reapNode(node: string): Promise<void> {
+    return this.#reaper.reap(node);
+  }
+
+  async #releaseNode(node: string): Promise<void> {
+    for (let pass = 0; pass < 1000; pass++) {
+      const rows = await this.store.ofNode(node, SWEEP_BATCH);
+      let released = 0;
+      for (const row of rows) {
+        const place = { tenant: row.tenant, channel: row.channel, key: row.lock_key };
+        const lease = await this.leases.get(leaseKeyOf(place));
+        if (lease && lease.token !== Number(row.token)) continue;
+        const owned = lease !== null && (await this.leases.release(leaseKeyOf(place), lease.token));
+        if (await this.#announceRelease(place, Number(row.token), 'node-down', row, owned)) released++;
       }
-    } finally {
-      await this.leases.release(reaper, token);
+      if (rows.length < SWEEP_BATCH || released === 0) break;
     }
   }
 

@@ -22,6 +22,10 @@ export const webhooksConfig = z.strictObject({
   disableAfter: duration('5d', 'an endpoint whose deliveries have failed for this long, without a 2xx between, is disabled'),
   rotationOverlap: duration('24h', 'after a secret rotation, requests carry the old signature too for this long'),
   keepMessages: duration('30d', 'delivered and failed messages are deleted after this'),
+  lifecycleGrace: duration(
+    '3s',
+    'channel.vacated and presence.left wait this long after the last member left; a member back within it cancels them (a page refresh sends nothing)',
+  ),
   allowNetworks: stringList()
     .default([])
     .describe(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEventType } from '../events.js';
+import { LIFECYCLE_EVENTS } from './lifecycle-events.js';
 
 /** The event types the webhooks feature emits itself: connection lifecycle and the test event. */
 
@@ -18,14 +19,15 @@ export const connectionOpened = defineEventType({
 export const connectionClosed = defineEventType({
   type: 'connection.closed',
   description:
-    'A connection that had connected ended: `reason` is `closed` (a close handshake, either side) or `lost` (no close handshake: network cut, killed peer).',
+    "A connection that had connected ended: `code` is the WebSocket close code it ended with (1006 without a close handshake), `reason` is `closed` (a close handshake, either side), `lost` (no close handshake: network cut, killed peer) or `server_lost` (the node serving it died; told by a surviving node, or by the node after its restart), `durationMs` how long it was open (the serving node's monotonic clock; for `server_lost`, the wall clock from its start).",
   data: z.strictObject({
     connectionId: z.string(),
     user: z.string(),
-    reason: z.enum(['closed', 'lost']),
+    code: z.number().int(),
+    reason: z.enum(['closed', 'lost', 'server_lost']),
     durationMs: z.number().int().min(0),
   }),
-  example: { connectionId: 'c_8f2d1a', user: 'ann', reason: 'closed', durationMs: 93_512 },
+  example: { connectionId: 'c_8f2d1a', user: 'ann', code: 1000, reason: 'closed', durationMs: 93_512 },
 });
 
 export const webhookTest = defineEventType({
@@ -35,4 +37,4 @@ export const webhookTest = defineEventType({
   example: { endpointId: 'whe_0lq3k9x2m4f1a2b3c4d5e6f7', message: 'a test event from Switchboard' },
 });
 
-export const WEBHOOK_EVENTS = [connectionOpened, connectionClosed, webhookTest];
+export const WEBHOOK_EVENTS = [connectionOpened, connectionClosed, ...LIFECYCLE_EVENTS, webhookTest];

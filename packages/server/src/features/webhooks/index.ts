@@ -7,6 +7,7 @@ import { type WebhooksConfig, webhooksConfig } from './config.js';
 import { DELIVER, Deliveries } from './delivery.js';
 import { EndpointCache } from './endpoint-cache.js';
 import { WEBHOOK_EVENTS } from './events.js';
+import { Lifecycle } from './lifecycle.js';
 import { webhookMetrics } from './metrics.js';
 import { WEBHOOK_MIGRATIONS } from './migrations.js';
 import { webhookRoutes } from './routes.js';
@@ -30,14 +31,17 @@ export interface WebhooksFeatureOptions {
  * listed and replayable. See docs/webhooks.md. Its service is the WebhookService.
  */
 export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureModule<WebhooksConfig, WebhookService> {
-  let running: { service: WebhookService; sender: WebhookSender; sweep: RetentionSweep; emit: (type: string, tenant: string, data: unknown) => void } | null =
-    null;
+  let running: {
+    service: WebhookService;
+    sender: WebhookSender;
+    sweep: RetentionSweep;
+    lifecycle: Lifecycle;
+    emit: (type: string, tenant: string, data: unknown) => void;
+  } | null = null;
   const service = (): WebhookService => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'webhooks are starting');
     return running.service;
   };
-  /** Connections that ended without a close handshake, until their onDisconnect. */
-  const lost = new Set<string>();
 
   return defineFeature({
     name: 'webhooks',
@@ -47,26 +51,32 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
     routes: (config) => webhookRoutes(service, config),
     hooks: {
       onConnect({ client, identity }) {
-        running?.emit('connection.opened', identity.tenant, {
+        if (!running) return;
+        running.emit('connection.opened', identity.tenant, {
           connectionId: client.id,
           user: identity.user,
           ip: client.meta.ip,
           userAgent: client.meta.userAgent ?? null,
         });
+        running.lifecycle.connected(client, identity.tenant, identity.user);
       },
-      onConnectionLost({ client }) {
-        lost.add(client.id);
+      onDisconnect({ client, code, lost, durationMs }) {
+        running?.lifecycle.disconnected(client, { code, lost, durationMs });
       },
-      onDisconnect({ client }) {
-        const wasLost = lost.delete(client.id);
-        const identity = client.identity;
-        if (!identity || !running) return;
-        running.emit('connection.closed', identity.tenant, {
-          connectionId: client.id,
-          user: identity.user,
-          reason: wasLost ? 'lost' : 'closed',
-          durationMs: Math.max(0, Date.now() - client.connectedAt),
-        });
+      afterSubscribe({ client, channel }) {
+        running?.lifecycle.subscribed(client, channel);
+      },
+      onUnsubscribe({ client, channel }) {
+        running?.lifecycle.unsubscribed(client, channel);
+      },
+      onPresenceJoin({ client, channel, state }) {
+        running?.lifecycle.presenceSet(client, channel, state);
+      },
+      onPresenceUpdate({ client, channel, state }) {
+        running?.lifecycle.presenceSet(client, channel, state);
+      },
+      onPresenceLeave({ client, channel }) {
+        running?.lifecycle.presenceLeft(client, channel);
       },
     },
     async start(ctx) {
@@ -97,12 +107,24 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         if (!ctx.events.wanted(tenant, type)) return;
         ctx.events.emit(type, tenant, data).catch((err) => ctx.logger.warn({ err, type }, 'storing a webhook event failed'));
       };
-      running = { service: created, sender, sweep, emit };
+      const lifecycle = new Lifecycle({
+        storage: ctx.storage,
+        events: ctx.events,
+        jobs: ctx.jobs,
+        messages: ctx.messages,
+        leases: ctx.leases,
+        logger: ctx.logger,
+        now,
+        grace: () => ctx.config.lifecycleGrace,
+      });
+      await lifecycle.start();
+      running = { service: created, sender, sweep, lifecycle, emit };
       await sweep.start(ctx.logger, SWEEP_INTERVAL);
       return created;
     },
     async stop() {
       if (!running) return;
+      await running.lifecycle.stop();
       await running.sweep.stop();
       running.sender.close();
       running = null;

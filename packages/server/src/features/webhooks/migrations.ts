@@ -58,4 +58,49 @@ const webhooks: Migration = {
   },
 };
 
-export const WEBHOOK_MIGRATIONS: readonly NamedMigration[] = [{ name: 'webhooks_0001_tables', ...webhooks }];
+/** Membership, decided occupancy and open connections, for the lifecycle events. */
+const lifecycle: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_webhook_members')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('connection_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('node', 'text', (c) => c.notNull())
+      .addColumn('state', 'text')
+      .addColumn('joined_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_webhook_members_pk', ['tenant', 'channel', 'kind', 'connection_id'])
+      .execute();
+    await db.schema.createIndex('sb_webhook_members_user').on('sb_webhook_members').columns(['tenant', 'channel', 'kind', 'user_id']).execute();
+    await db.schema.createIndex('sb_webhook_members_node').on('sb_webhook_members').column('node').execute();
+    await db.schema
+      .createTable('sb_webhook_occupancy')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text')
+      .addColumn('since', 'bigint', (c) => c.notNull())
+      .addColumn('empty_since', 'bigint')
+      .addPrimaryKeyConstraint('sb_webhook_occupancy_pk', ['tenant', 'channel', 'user_id'])
+      .execute();
+    await db.schema
+      .createTable('sb_webhook_connections')
+      .addColumn('connection_id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('node', 'text', (c) => c.notNull())
+      .addColumn('opened_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sb_webhook_connections_node').on('sb_webhook_connections').column('node').execute();
+  },
+  async down(db: Db) {
+    for (const t of ['sb_webhook_connections', 'sb_webhook_occupancy', 'sb_webhook_members']) await db.schema.dropTable(t).ifExists().execute();
+  },
+};
+
+export const WEBHOOK_MIGRATIONS: readonly NamedMigration[] = [
+  { name: 'webhooks_0001_tables', ...webhooks },
+  { name: 'webhooks_0002_lifecycle', ...lifecycle },
+];

@@ -50,7 +50,49 @@ export interface WebhookAttemptTable {
   error: string | null;
 }
 
+/** A subscription (`kind` sub) or presence entry (`kind` presence) of a connection, while lifecycle events are wanted. */
+export interface WebhookMemberTable {
+  tenant: string;
+  channel: string;
+  kind: 'sub' | 'presence';
+  connection_id: string;
+  user_id: string;
+  /** The node serving the connection (its rows are reaped when it departs). */
+  node: string;
+  /** Presence: the state's JSON text (null: none). */
+  state: string | null;
+  joined_at: number;
+}
+
+/**
+ * A decided `on` state: a channel occupied (`user_id` '') or a user present in a channel.
+ * The row exists from the transition that emitted `occupied`/`joined` to the one that emitted
+ * `vacated`/`left`; every membership change of the channel locks it first.
+ */
+export interface WebhookOccupancyTable {
+  tenant: string;
+  channel: string;
+  user_id: string;
+  /** Presence: the devices' states as last announced (a change sends `presence.updated`). */
+  signature: string | null;
+  since: number;
+  /** When its last member left (a grace job for this moment decides `off`); null while it has members. */
+  empty_since: number | null;
+}
+
+/** A connection that is open, while `connection.closed` is wanted (its node's departure closes it). */
+export interface WebhookConnectionTable {
+  connection_id: string;
+  tenant: string;
+  user_id: string;
+  node: string;
+  opened_at: number;
+}
+
 export interface WebhookTables {
+  sb_webhook_members: WebhookMemberTable;
+  sb_webhook_occupancy: WebhookOccupancyTable;
+  sb_webhook_connections: WebhookConnectionTable;
   sb_webhook_endpoints: WebhookEndpointTable;
   sb_webhook_events: WebhookEventTable;
   sb_webhook_messages: WebhookMessageTable;
