@@ -61,6 +61,8 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/webhooks/endpoints/{id}/replay': ['post'],
   '/webhooks/endpoints/{id}/messages': ['get'],
   '/webhooks/event-types': ['get'],
+  '/audit': ['get'],
+  '/audit/system': ['get'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -134,6 +136,8 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   replayWebhookMessages: { path: '/webhooks/endpoints/{wid}/replay', body: { since: '2024-01-01T00:00:00Z' }, status: 202 },
   listWebhookMessages: { path: '/webhooks/endpoints/{wid}/messages' },
   listWebhookEventTypes: { path: '/webhooks/event-types' },
+  listAuditEntries: { path: '/audit?type=admin.*&from=2024-01-01T00:00:00Z&limit=10' },
+  listSystemAuditEntries: { path: '/audit/system?type=auth.failed', admin: true },
 };
 
 describe('GET /api/v1/openapi.json', () => {

@@ -107,6 +107,12 @@ export class Switchboard {
       (usesRedis(config) ? await createRedisEngine(redisEngineOptions(config, logger)) : createMemoryEngine(Date.now, config.limits.maxIdleStreams));
     const node = new Node({ config, engine, verifier, logger, now, features: features.features });
     const apiKeys = apiKeyStore(config, (err) => logger.warn({ err }, 'reading the API key file failed; keeping the keys read before'));
+    apiKeys.onChange(({ created, revoked }) => {
+      if (!node.security.active) return;
+      const actor = { keyId: null, ip: null };
+      for (const k of created) node.security.report({ type: 'admin.apikey_created', tenant: k.tenant, actor, target: { keyId: k.id } });
+      for (const k of revoked) node.security.report({ type: 'admin.apikey_revoked', tenant: k.tenant, actor, target: { keyId: k.id } });
+    });
     const sdk = findSdkBuild();
     const jobs = new JobRunner({ config: config.jobs, now, logger: logger.child({ component: 'jobs' }), nodeId: node.id });
     const scheduled = new ScheduledPublications(node, jobs);
@@ -215,6 +221,13 @@ export class Switchboard {
     (this.app.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key });
     this.#tls = next;
     this.#tlsReloads?.inc({ result: 'ok' });
+    if (this.node.security.active)
+      this.node.security.report({
+        type: 'admin.config_reloaded',
+        tenant: null,
+        actor: { keyId: null, ip: null },
+        target: { what: 'tls', fingerprint256: next.fingerprint256 },
+      });
     this.logger.info({ fingerprint256: next.fingerprint256, validTo: next.validTo, subject: next.subject }, 'TLS certificate reloaded');
     return this.tls as TlsCertificateInfo;
   }

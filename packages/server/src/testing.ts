@@ -6,7 +6,7 @@
  * too; it is not the application API and may change between minor versions.
  */
 
-export { createStoredApiKey } from './auth/key-files.js';
+export { createStoredApiKey, revokeStoredApiKey } from './auth/key-files.js';
 export { PayloadSchemas } from './core/payload-schemas.js';
 export type { BrokerHandler, StreamPublication } from './engine/broker.js';
 export { RedisConnection, type RedisConnectionOptions } from './engine/redis/connection.js';

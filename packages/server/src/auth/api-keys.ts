@@ -48,6 +48,7 @@ export class ApiKeyStore {
   #version: string | null = null;
   /** When the source was last asked for its version (ms, monotonic). */
   #checkedAt = Number.NEGATIVE_INFINITY;
+  #onChange: ((change: { created: StoredApiKey[]; revoked: StoredApiKey[] }) => void) | null = null;
 
   constructor(
     keys: readonly StoredApiKey[],
@@ -63,6 +64,11 @@ export class ApiKeyStore {
     this.#fixed.push(key);
   }
 
+  /** Hear keys created or revoked in the source while the server runs (not the first read). */
+  onChange(fn: (change: { created: StoredApiKey[]; revoked: StoredApiKey[] }) => void): void {
+    this.#onChange = fn;
+  }
+
   #refresh(): void {
     const source = this.#source;
     if (!source) return;
@@ -70,8 +76,18 @@ export class ApiKeyStore {
     try {
       const version = source.version();
       if (version === this.#version) return;
+      const before = this.#stored;
       this.#stored = source.read();
+      const first = this.#version === null;
       this.#version = version;
+      if (!first && this.#onChange) {
+        const ids = (keys: StoredApiKey[]) => new Set(keys.map((k) => k.id));
+        const had = ids(before);
+        const has = ids(this.#stored);
+        const created = this.#stored.filter((k) => !had.has(k.id));
+        const revoked = before.filter((k) => !has.has(k.id));
+        if (created.length > 0 || revoked.length > 0) this.#onChange({ created, revoked });
+      }
     } catch (err) {
       // A file caught mid-write or broken by hand: keep the keys read last, try again next time.
       this.onError(err);

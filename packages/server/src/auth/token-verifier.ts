@@ -31,6 +31,22 @@ const MAX_TOKEN_SUBS = 1024;
 
 export type TokenFailure = 'invalid' | 'expired';
 
+/** Why a connection token was refused (what the audit log's `auth.failed` entries say). */
+export type AuthFailureReason =
+  | 'missing'
+  | 'too_large'
+  | 'malformed'
+  | 'alg_not_allowed'
+  | 'no_key'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_audience'
+  | 'wrong_issuer'
+  | 'invalid_claims'
+  | 'lifetime_too_long'
+  | 'wrong_tenant_key';
+
 /**
  * The one expiry rule, applied at `connect`, at `refresh` and to the connection a token
  * opened: a token is valid until `exp + auth.clockSkew` (Unix ms). `Identity.expires` stays
@@ -40,14 +56,35 @@ export function validUntil(identity: Pick<Identity, 'expires'>, clockSkew: numbe
   return identity.expires + clockSkew;
 }
 
+/** Who a refused token names when its signature was verified (expired, wrong audience, bad claims). */
+export interface VerifiedClaims {
+  tenant: string;
+  user: string;
+}
+
 export class TokenError extends Error {
   constructor(
     readonly failure: TokenFailure,
     message: string,
+    /** What the audit log records. */
+    readonly reason: AuthFailureReason = failure === 'expired' ? 'expired' : 'invalid_claims',
+    /** Set only when the signature was verified: tenant and user are then the token issuer's word. */
+    readonly verified: VerifiedClaims | null = null,
   ) {
     super(message);
   }
 }
+
+/** Tenant and user of a verified payload, when both are well-formed and the key may speak for that tenant. */
+function claimsOf(payload: JWTPayload | undefined, scopeTenant: string | undefined): VerifiedClaims | null {
+  const tenant = payload?.['tenant'];
+  const sub = payload?.sub;
+  if (typeof tenant !== 'string' || !TENANT_RE.test(tenant) || typeof sub !== 'string' || !USER_RE.test(sub)) return null;
+  if (scopeTenant !== undefined && scopeTenant !== tenant) return null;
+  return { tenant, user: sub };
+}
+
+const CLAIM_REASON: Readonly<Record<string, AuthFailureReason>> = { aud: 'wrong_audience', iss: 'wrong_issuer', nbf: 'not_yet_valid', exp: 'expired' };
 
 const HMAC_ALGS = ['HS256', 'HS384', 'HS512'];
 
@@ -119,18 +156,18 @@ export class TokenVerifier {
   }
 
   async verify(token: unknown): Promise<Identity> {
-    if (typeof token !== 'string' || token.length === 0) throw new TokenError('invalid', 'token required');
-    if (token.length > this.auth.maxTokenBytes) throw new TokenError('invalid', 'token too large');
+    if (typeof token !== 'string' || token.length === 0) throw new TokenError('invalid', 'token required', 'missing');
+    if (token.length > this.auth.maxTokenBytes) throw new TokenError('invalid', 'token too large', 'too_large');
     let header: ReturnType<typeof decodeProtectedHeader>;
     let unverified: JWTPayload;
     try {
       header = decodeProtectedHeader(token);
       unverified = decodeJwt(token);
     } catch {
-      throw new TokenError('invalid', 'malformed token');
+      throw new TokenError('invalid', 'malformed token', 'malformed');
     }
     const alg = header.alg;
-    if (typeof alg !== 'string' || alg === 'none') throw new TokenError('invalid', 'algorithm not allowed');
+    if (typeof alg !== 'string' || alg === 'none') throw new TokenError('invalid', 'algorithm not allowed', 'alg_not_allowed');
     const now = this.#now();
     // jose checks time in whole seconds: give it one second more than the skew, so that the
     // millisecond checks in #identity (the rule) are the ones that refuse.
@@ -147,7 +184,7 @@ export class TokenVerifier {
     try {
       if (HMAC_ALGS.includes(alg)) {
         const key = this.#secretKeys?.get(alg);
-        if (!key) throw new TokenError('invalid', 'algorithm not allowed');
+        if (!key) throw new TokenError('invalid', 'algorithm not allowed', 'alg_not_allowed');
         ({ payload } = await jwtVerify(token, key, { ...common, algorithms: [alg], ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}) }));
       } else {
         const key = this.#publicKeys.find(
@@ -158,18 +195,26 @@ export class TokenVerifier {
           ({ payload } = await jwtVerify(token, key.key, { ...common, algorithms: [key.alg], ...(key.issuer ? { issuer: key.issuer } : {}) }));
         } else {
           const jwks = this.#jwks.find((j) => j.issuer === unverified.iss && j.algorithms.includes(alg));
-          if (!jwks) throw new TokenError('invalid', 'no key for this token');
+          if (!jwks) throw new TokenError('invalid', 'no key for this token', 'no_key');
           scopeTenant = jwks.tenant;
           ({ payload } = await jwtVerify(token, jwks.get, { ...common, algorithms: jwks.algorithms, issuer: jwks.issuer }));
         }
       }
     } catch (err) {
       if (err instanceof TokenError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new TokenError('expired', 'token expired');
-      if (err instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('invalid', `claim ${err.claim} invalid`);
-      throw new TokenError('invalid', 'signature or format invalid');
+      // jose checks the signature before the claims: these two carry a verified payload.
+      if (err instanceof joseErrors.JWTExpired) throw new TokenError('expired', 'token expired', 'expired', claimsOf(err.payload, scopeTenant));
+      if (err instanceof joseErrors.JWTClaimValidationFailed)
+        throw new TokenError('invalid', `claim ${err.claim} invalid`, CLAIM_REASON[err.claim] ?? 'invalid_claims', claimsOf(err.payload, scopeTenant));
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenError('invalid', 'signature or format invalid', 'bad_signature');
+      throw new TokenError('invalid', 'signature or format invalid', 'malformed');
     }
-    return this.#identity(payload, scopeTenant, now);
+    try {
+      return this.#identity(payload, scopeTenant, now);
+    } catch (err) {
+      if (err instanceof TokenError) throw new TokenError(err.failure, err.message, err.reason, claimsOf(payload, scopeTenant));
+      throw err;
+    }
   }
 
   #identity(payload: JWTPayload, scopeTenant: string | undefined, now: number): Identity {
@@ -177,13 +222,14 @@ export class TokenVerifier {
     const tenant = payload['tenant'];
     if (typeof exp !== 'number') throw new TokenError('invalid', 'exp required');
     const skew = this.auth.clockSkew;
-    if (typeof payload.nbf === 'number' && now < payload.nbf * 1000 - skew) throw new TokenError('invalid', 'claim nbf invalid');
+    if (typeof payload.nbf === 'number' && now < payload.nbf * 1000 - skew) throw new TokenError('invalid', 'claim nbf invalid', 'not_yet_valid');
     if (now >= validUntil({ expires: exp * 1000 }, skew)) throw new TokenError('expired', 'token expired');
     if (typeof sub !== 'string' || !USER_RE.test(sub)) throw new TokenError('invalid', 'sub invalid');
     if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) throw new TokenError('invalid', 'tenant invalid');
-    if (scopeTenant !== undefined && scopeTenant !== tenant) throw new TokenError('invalid', 'key not valid for this tenant');
+    if (scopeTenant !== undefined && scopeTenant !== tenant) throw new TokenError('invalid', 'key not valid for this tenant', 'wrong_tenant_key');
     const start = typeof payload.iat === 'number' ? Math.min(payload.iat, now / 1000) : now / 1000;
-    if ((exp - start) * 1000 > this.auth.maxTokenLifetime + this.auth.clockSkew) throw new TokenError('invalid', 'token lifetime too long');
+    if ((exp - start) * 1000 > this.auth.maxTokenLifetime + this.auth.clockSkew)
+      throw new TokenError('invalid', 'token lifetime too long', 'lifetime_too_long');
     const capabilities = parseCapabilities(payload['caps']);
     if (!capabilities) throw new TokenError('invalid', 'caps claim invalid');
     const identity: Identity = { user: sub, tenant, expires: exp * 1000, capabilities };

@@ -7,6 +7,7 @@ import type { Connection, ConnectionMeta } from './connection.js';
 import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
 import { identityExpired } from './identity-renewal.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
+import { noteRateRefusal, reportRateRefusals } from './rate-refusals.js';
 import type { Delivery, Subscription } from './subscription.js';
 import type { TrafficCounter } from './tenant-views.js';
 import type { TimerHandle } from './timer-wheel.js';
@@ -325,6 +326,7 @@ export class Client implements KernelSession {
   }
 
   #commandsAllowed(): boolean {
+    if (this.#refused) noteRateRefusal(this, this.node, 'commands');
     return !this.#refused;
   }
 
@@ -357,6 +359,7 @@ export class Client implements KernelSession {
     } catch (err) {
       const replyErr = err instanceof ReplyError ? err : this.node.internalError(err, label);
       this.node.stats.error(replyErr.code);
+      if (replyErr.code === ErrorCode.TooManyRequests.code) noteRateRefusal(this, this.node, label);
       reply = errorFrame(id, replyErr);
     } finally {
       const at = this.#inflight.indexOf(id);
@@ -618,6 +621,7 @@ export class Client implements KernelSession {
     for (const t of [this.#handshakeTimer, this.#pingTimer, this.#pongTimer, this.#expiryTimer, this.#idleTimer]) t?.cancel();
     this.#queue = [];
     this.#queuedBytes = 0;
+    reportRateRefusals(this, this.node);
     this.node.clientClosed(this);
   }
 }

@@ -12,6 +12,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
 import type { PayloadKind } from './payload-schemas.js';
+import type { SecurityEvents } from './security-events.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 import type { TenantViews } from './tenant-views.js';
 
@@ -75,6 +76,13 @@ export interface NodeContext {
   readonly metricsRegistry: Registry;
   /** The clock of deadlines and token expiry, Unix ms (tests move it instead of waiting). */
   now(): number;
+  /**
+   * Security and admin notices (refused tokens, limits hit, forbidden channels, API key use,
+   * admin actions): core and the HTTP API report here, a feature subscribes (the audit log)
+   * or reports its own admin actions.
+   * @example ctx.node.security.subscribe((e) => …); if (ctx.node.security.active) ctx.node.security.report({ … });
+   */
+  readonly security: SecurityEvents;
   /** True once shutdown began: new work is refused. */
   readonly draining: boolean;
   /** A channel name for a tenant, checked against the namespaces (110 invalid, 102 unknown namespace). */

@@ -29,6 +29,7 @@ import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, Mo
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence } from './presence.js';
 import { publishOptions } from './publish-options.js';
+import { SecurityEvents } from './security-events.js';
 import type { Subscription } from './subscription.js';
 import { TenantQuotas } from './tenant-quotas.js';
 import { TenantViews } from './tenant-views.js';
@@ -59,6 +60,8 @@ export class Node implements ClientHost {
   /** The clock of connection deadlines (the timer wheel) and token expiry. */
   readonly now: () => number;
   readonly stats = new NodeStats();
+  /** Security and admin notices: reported by core, transport and the HTTP API, heard by features. */
+  readonly security: SecurityEvents;
   readonly metrics: Metrics;
   readonly wheel: TimerWheel;
   /** Where a user is present and the tenant's numbers, over every node. */
@@ -91,6 +94,7 @@ export class Node implements ClientHost {
     this.#verifier = options.verifier;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
+    this.security = new SecurityEvents((err) => this.logger.warn({ err }, 'a security notice listener failed'));
     this.id = options.config.nodeId || randomBytes(4).toString('hex');
     this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
     this.#resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);

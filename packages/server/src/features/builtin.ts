@@ -1,6 +1,7 @@
 import { configApi } from '../config/load.js';
 import type { NamedMigration } from '../storage/migration.js';
 import { activityFeature } from './activity/index.js';
+import { auditFeature } from './audit/index.js';
 import { backendHooksFeature } from './backend-hooks/index.js';
 import { commentsFeature } from './comments/index.js';
 import { FeatureHost } from './host.js';
@@ -11,7 +12,7 @@ import { webhooksFeature } from './webhooks/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature(), locksFeature(), webhooksFeature()];
+  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature(), locksFeature(), webhooksFeature(), auditFeature()];
 }
 
 /**

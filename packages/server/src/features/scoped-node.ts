@@ -33,6 +33,9 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     get metricsRegistry() {
       return node.metricsRegistry;
     },
+    get security() {
+      return node.security;
+    },
     logger: scope.logger,
     messages: scope.messages,
     leases: scope.leases,

@@ -80,6 +80,7 @@ export class Admission {
     }
     if (!ok) {
       this.node.stats.drop('ip_rate');
+      if (this.node.security.active) this.node.security.report({ type: 'limit.rate', tenant: null, user: null, ip, limit: 'connect', count: 1 });
       return { ok: false, refusal: TOO_MANY };
     }
     const { origin } = req.headers;

@@ -4,7 +4,9 @@ import type { NamespaceConfig } from '../../config/schema.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import type { ResolvedChannel } from '../channels.js';
 import type { CommandContext } from '../command.js';
+import type { NodeContext, SessionContext } from '../context.js';
 import { type Action, can } from '../permissions.js';
+import { noticeChannel } from '../security-events.js';
 
 type Switch = 'presence' | 'signals' | 'clientPublish' | 'history';
 const DISABLED: Record<Switch, string> = {
@@ -24,8 +26,40 @@ function enabled(ns: NamespaceConfig, s: Switch): boolean {
  */
 export function authorize({ client, node }: CommandContext, channel: string, action: Action, needs?: Switch): ResolvedChannel {
   const identity = client.identity as Identity;
-  const ch = node.resolve(identity.tenant, channel);
+  const ch = resolveForClient(client, node, channel, action);
   if (needs && !enabled(ch.options, needs)) throw new ReplyError(ErrorCode.NotAvailable, DISABLED[needs]);
-  if (!can(identity, ch, action)) throw new ReplyError(ErrorCode.PermissionDenied);
+  if (!can(identity, ch, action)) {
+    reportForbidden(client, node, channel, action, 'permission');
+    throw new ReplyError(ErrorCode.PermissionDenied);
+  }
   return ch;
+}
+
+/**
+ * Resolve a channel name a connection sent in its tenant. A name that tries to reach past
+ * the tenant (a `|`, the key separator) is refused like any invalid name and reported.
+ */
+export function resolveForClient(client: SessionContext, node: NodeContext, channel: string, action: string): ResolvedChannel {
+  const identity = client.identity as Identity;
+  try {
+    return node.resolve(identity.tenant, channel);
+  } catch (err) {
+    if (typeof channel === 'string' && channel.includes('|')) reportForbidden(client, node, channel, action, 'cross_tenant');
+    throw err;
+  }
+}
+
+/** Tell the security door about a refused channel attempt. */
+export function reportForbidden(client: SessionContext, node: NodeContext, channel: string, action: string, reason: 'permission' | 'cross_tenant'): void {
+  const identity = client.identity;
+  if (!identity || !node.security.active) return;
+  node.security.report({
+    type: 'channel.forbidden',
+    tenant: identity.tenant,
+    user: identity.user,
+    ip: client.meta.ip,
+    channel: noticeChannel(channel),
+    action,
+    reason,
+  });
 }

@@ -4,6 +4,7 @@ import { type Identity, TokenError } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { replaceIdentity } from '../identity-renewal.js';
 import { type KernelNode, type KernelSession, kernelCommand } from '../kernel-context.js';
+import { tokenFingerprint } from '../security-events.js';
 import { positionParam } from './schemas.js';
 import { serverSubscribe } from './subscribe.js';
 
@@ -15,6 +16,22 @@ async function authenticate(client: KernelSession, node: KernelNode, token: stri
   if (token !== undefined) return node.verifyToken(token);
   const identity = (await node.runHook('onAuthenticate', { client }))?.identity;
   return identity ?? node.verifyToken(undefined);
+}
+
+/** Tell the security door about a refused token: its fingerprint, never the token. */
+function reportTokenFailure(client: KernelSession, node: KernelNode, err: TokenError, token: string | undefined, command: string): void {
+  if (!node.security.active) return;
+  const current = client.identity;
+  const who = err.verified ?? (current ? { tenant: current.tenant, user: current.user } : null);
+  node.security.report({
+    type: 'auth.failed',
+    tenant: who?.tenant ?? null,
+    user: who?.user ?? null,
+    ip: client.meta.ip,
+    reason: err.reason,
+    fingerprint: tokenFingerprint(token),
+    command,
+  });
 }
 
 /** How a connection whose authentication a feature refused closes: reconnect when it was temporary. */
@@ -56,6 +73,7 @@ export const connectCommand = kernelCommand({
         throw err;
       }
       if (!(err instanceof TokenError)) throw err;
+      reportTokenFailure(client, node, err, params.token, 'connect');
       if (err.failure === 'expired') {
         client.closeAfterReply(DisconnectCode.Expired);
         throw new ReplyError(ErrorCode.TokenExpired);
@@ -66,6 +84,8 @@ export const connectCommand = kernelCommand({
     if (client.closed) throw new ReplyError(ErrorCode.Unauthorized, 'closed');
     const slot = await node.acquireConnection(identity.tenant, identity.user);
     if (slot !== 'ok') {
+      if (node.security.active)
+        node.security.report({ type: 'limit.connections', tenant: identity.tenant, user: identity.user, ip: client.meta.ip, scope: slot });
       client.closeAfterReply(DisconnectCode.ConnectionLimit);
       throw new ReplyError(ErrorCode.LimitExceeded, slot === 'user' ? 'connections per user' : 'connections per tenant');
     }
@@ -114,6 +134,7 @@ export const refreshCommand = kernelCommand({
     try {
       identity = await node.verifyToken(params.token);
     } catch (err) {
+      if (err instanceof TokenError) reportTokenFailure(client, node, err, params.token, 'refresh');
       if (err instanceof TokenError && err.failure === 'expired') throw new ReplyError(ErrorCode.TokenExpired);
       if (err instanceof TokenError) throw new ReplyError(ErrorCode.Unauthorized, err.message);
       throw err;

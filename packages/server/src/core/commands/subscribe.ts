@@ -8,6 +8,7 @@ import { type KernelNode, type KernelSession, kernelCommand } from '../kernel-co
 import { can } from '../permissions.js';
 import { Subscription } from '../subscription.js';
 import { compileFilter } from '../tag-filter.js';
+import { reportForbidden, resolveForClient } from './access.js';
 import { channelParam, positionParam } from './schemas.js';
 
 /**
@@ -47,8 +48,11 @@ export async function openSubscription(
   wanted?: readonly string[],
 ): Promise<Opened> {
   const identity = client.identity as Identity;
-  const ch = node.resolve(identity.tenant, channel);
-  if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied);
+  const ch = resolveForClient(client, node, channel, 'subscribe');
+  if (!can(identity, ch, 'subscribe')) {
+    reportForbidden(client, node, channel, 'subscribe', 'permission');
+    throw new ReplyError(ErrorCode.PermissionDenied);
+  }
   const filter = filterParam === undefined ? null : compileFilter(ch, filterParam, node.config.limits);
   if (client.isSubscribed(ch.key)) throw new ReplyError(ErrorCode.AlreadySubscribed);
   if (client.subscriptionCount >= node.config.limits.maxChannelsPerConnection) throw new ReplyError(ErrorCode.LimitExceeded, 'channels per connection');

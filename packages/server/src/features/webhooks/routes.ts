@@ -40,7 +40,11 @@ export function webhookRoutes(service: () => WebhookService, config: WebhooksCon
       response: endpointWithSecret,
       created: () => true,
       errors: [422, 503],
-      handler: ({ tenant, body }) => service().create(tenant, body),
+      handler: async ({ node, tenant, body, actor }) => {
+        const created = await service().create(tenant, body);
+        if (node.security.active) node.security.report({ type: 'admin.webhook_created', tenant, actor, target: { endpointId: created.id, url: created.url } });
+        return created;
+      },
     }),
     defineRoute({
       method: 'GET',
@@ -84,7 +88,11 @@ export function webhookRoutes(service: () => WebhookService, config: WebhooksCon
       params: idParams,
       response: deleted,
       errors: [404, 503],
-      handler: ({ tenant, params }) => service().remove(tenant, params.id),
+      handler: async ({ node, tenant, params, actor }) => {
+        const deleted = await service().remove(tenant, params.id);
+        if (node.security.active) node.security.report({ type: 'admin.webhook_deleted', tenant, actor, target: { endpointId: params.id } });
+        return deleted;
+      },
     }),
     defineRoute({
       method: 'POST',

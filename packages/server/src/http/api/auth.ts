@@ -1,6 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiKeyStore } from '../../auth/api-keys.js';
+import type { ApiKeyGrant, ApiKeyStore } from '../../auth/api-keys.js';
+import type { SecurityEvents } from '../../core/security-events.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { tenantId } from './schemas.js';
 
@@ -8,6 +9,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The tenant this API request acts in, set by the API key check ('' on public routes). */
     tenant: string;
+    /** The id of the API key the request presented (null on public routes). */
+    apiKeyId: string | null;
+    /** Whether that key is an admin key. */
+    apiKeyAdmin: boolean;
   }
   interface FastifyContextConfig {
     /** A route that needs no API key (the OpenAPI document). */
@@ -30,18 +35,35 @@ const BEARER_RE = /^Bearer +(\S+) *$/i;
  * The tenant a request acts in. A tenant key always acts in its own tenant, and naming
  * another tenant is refused (403); an admin key must name the tenant.
  */
-function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean): string {
+function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean, security: SecurityEvents): string {
+  const failed = (reason: 'missing' | 'invalid' | 'wrong_tenant' | 'not_admin', grant: ApiKeyGrant | null) => {
+    if (security.active) security.report({ type: 'apikey.failed', tenant: grant?.tenant ?? null, keyId: grant?.id ?? null, ip: req.ip, reason });
+  };
   const auth = req.headers.authorization;
-  if (auth === undefined) throw new ReplyError(ErrorCode.Unauthorized, 'missing API key (Authorization: Bearer <key>)');
+  if (auth === undefined) {
+    failed('missing', null);
+    throw new ReplyError(ErrorCode.Unauthorized, 'missing API key (Authorization: Bearer <key>)');
+  }
   const grant = apiKeys.verify(BEARER_RE.exec(auth)?.[1]);
-  if (!grant) throw new ReplyError(ErrorCode.Unauthorized, 'invalid API key');
+  if (!grant) {
+    failed('invalid', null);
+    throw new ReplyError(ErrorCode.Unauthorized, 'invalid API key');
+  }
+  req.apiKeyId = grant.id;
+  req.apiKeyAdmin = grant.tenant === null;
   const named = req.headers[TENANT_HEADER];
   if (admin) {
-    if (grant.tenant !== null) throw new ReplyError(ErrorCode.PermissionDenied, 'this route needs an admin key');
+    if (grant.tenant !== null) {
+      failed('not_admin', grant);
+      throw new ReplyError(ErrorCode.PermissionDenied, 'this route needs an admin key');
+    }
     return '';
   }
   if (grant.tenant !== null) {
-    if (named !== undefined && named !== grant.tenant) throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
+    if (named !== undefined && named !== grant.tenant) {
+      failed('wrong_tenant', grant);
+      throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
+    }
     return grant.tenant;
   }
   if (named === undefined) throw new ReplyError(ErrorCode.BadRequest, `an admin key must name the tenant in ${TENANT_HEADER_NAME}`);
@@ -51,10 +73,14 @@ function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean): st
 }
 
 /** Every route of this scope (and of features mounted in it) needs an API key unless marked public. */
-export function requireApiKeys(app: FastifyInstance, apiKeys: ApiKeyStore): void {
+export function requireApiKeys(app: FastifyInstance, apiKeys: ApiKeyStore, security: SecurityEvents): void {
   app.decorateRequest('tenant', '');
+  app.decorateRequest('apiKeyId', null);
+  app.decorateRequest('apiKeyAdmin', false);
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public === true) return;
-    req.tenant = tenantOf(req, apiKeys, req.routeOptions.config.admin === true);
+    req.tenant = tenantOf(req, apiKeys, req.routeOptions.config.admin === true, security);
+    if (security.active && req.apiKeyId !== null)
+      security.report({ type: 'apikey.used', tenant: req.tenant === '' ? null : req.tenant, keyId: req.apiKeyId, ip: req.ip, admin: req.apiKeyAdmin });
   });
 }

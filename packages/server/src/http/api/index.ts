@@ -70,6 +70,6 @@ export async function registerApi(
   useJsonBodies(app, node.config.limits.maxJsonDepth);
   app.setErrorHandler(createErrorHandler(node));
   app.setNotFoundHandler(notFoundHandler);
-  requireApiKeys(app, apiKeys);
+  requireApiKeys(app, apiKeys, node.security);
   for (const route of routes) mountRoute(app, node, route);
 }

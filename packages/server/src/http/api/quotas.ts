@@ -46,8 +46,16 @@ export function quotaRoutes(): ApiRoute[] {
       body: tenantQuotasSchema,
       response: quotaSources,
       errors: [503],
-      async handler({ node, params, body }) {
-        return node.quotas.store(params.tenant, body);
+      async handler({ node, params, body, actor }) {
+        const stored = await node.quotas.store(params.tenant, body);
+        if (node.security.active)
+          node.security.report({
+            type: 'admin.quotas_changed',
+            tenant: params.tenant,
+            actor,
+            target: { tenant: params.tenant, keys: Object.keys(body).length },
+          });
+        return stored;
       },
     }),
     defineRoute({
@@ -60,8 +68,11 @@ export function quotaRoutes(): ApiRoute[] {
       params: tenantParams,
       response: quotaSources,
       errors: [503],
-      async handler({ node, params }) {
-        return node.quotas.store(params.tenant, {});
+      async handler({ node, params, actor }) {
+        const stored = await node.quotas.store(params.tenant, {});
+        if (node.security.active)
+          node.security.report({ type: 'admin.quotas_changed', tenant: params.tenant, actor, target: { tenant: params.tenant, keys: 0 } });
+        return stored;
       },
     }),
   ];

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { NodeContext } from '../../core/context.js';
 import { RawJson } from '../../core/encode.js';
+import type { Actor } from '../../core/security-events.js';
 import { ReplyError } from '../../errors/reply-error.js';
 
 type Schema = z.ZodType;
@@ -17,6 +18,8 @@ export interface RouteContext<P, Q, B, H = undefined> {
   body: B;
   /** The headers the route declares, validated (names in lower case). */
   headers: H;
+  /** Who asks: the API key's id (null on public routes) and the peer's address; what admin actions name as their actor. */
+  actor: Actor;
 }
 
 /**
@@ -89,6 +92,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
       const result = await route.handler({
         node,
         tenant: req.tenant,
+        actor: { keyId: req.apiKeyId, ip: req.ip },
         headers,
         params: validate(route.params, req.params, 'params'),
         query: validate(route.query, req.query, 'query'),

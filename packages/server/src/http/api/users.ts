@@ -96,8 +96,9 @@ export function userRoutes(): ApiRoute[] {
       params: userParams,
       body: z.strictObject({ code: closeCode.optional(), reason: closeReason.optional() }).optional(),
       response: emptyResult,
-      async handler({ node, tenant, params, body }) {
+      async handler({ node, tenant, params, body, actor }) {
         await node.disconnectUser(tenant, params.user, closeInfo(body?.code, body?.reason));
+        if (node.security.active) node.security.report({ type: 'admin.user_disconnected', tenant, actor, target: { user: params.user } });
         return {};
       },
     }),
@@ -146,9 +147,11 @@ export function userRoutes(): ApiRoute[] {
       body: z.strictObject({ channel: channelName }),
       response: emptyResult,
       errors: [422],
-      async handler({ node, tenant, params, body }) {
+      async handler({ node, tenant, params, body, actor }) {
         const ch = node.resolve(tenant, body.channel);
         await node.unsubscribeUser(tenant, params.user, ch.channel);
+        if (node.security.active)
+          node.security.report({ type: 'admin.subscription_removed', tenant, actor, target: { user: params.user, channel: ch.channel } });
         return {};
       },
     }),
