@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { SwitchboardClient } from '@switchboard/client';
 import { locks } from '@switchboard/client/locks';
 import { ErrorCode, type LockInfo } from '@switchboard/protocol';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor } from '../../../packages/client/test/wait-for.js';
@@ -79,6 +80,16 @@ describe.each(STORES)('lock semantics on %s', (store) => {
     const sub = c.getSubscription('project:snap');
     const atSubscribed = await new Promise<string[]>((resolve) => sub?.on('subscribed', () => resolve(view.getAll().map((l) => l.key))));
     expect(atSubscribed).toEqual(['field:a', 'field:b']);
+  });
+
+  it("names the holder in 130 also while the grant's row is not written yet (the lease store decided)", async () => {
+    const holder = await raw('early');
+    reply<LockInfo>(await holder.call('locks.acquire', { channel: 'project:early', key: 'k' }));
+    // What a contender on another node sees in the moment between the grant and its row.
+    await sql`delete from sb_locks where channel = 'project:early'`.execute(s.server.storage.db);
+    const other = await raw('late');
+    const refused = await other.call('locks.acquire', { channel: 'project:early', key: 'k' });
+    expect(refused.error).toMatchObject({ code: ErrorCode.Locked.code, data: { holder: { user: 'early' } } });
   });
 
   it('caps the locks of one channel: the next acquire and backend lease get 106 and nothing is stored', async () => {

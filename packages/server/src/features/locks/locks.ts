@@ -66,6 +66,15 @@ const SWEEP_BATCH = 500;
 const leaseKeyOf = (p: LockPlace) => `${p.tenant}|${p.channel}|${p.key}`;
 const connectionOwner = (user: string, session: string) => JSON.stringify(['c', user, session]);
 const backendOwner = (user: string) => JSON.stringify(['b', user]);
+/** The user of a lease owner (`connectionOwner` / `backendOwner`), or null for another owner. */
+function ownerUser(owner: string): string | null {
+  try {
+    const parsed = JSON.parse(owner) as unknown;
+    return Array.isArray(parsed) && typeof parsed[1] === 'string' ? parsed[1] : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The lock service. The engine's lease store decides who holds a key and issues the fencing
@@ -424,9 +433,16 @@ export class Locks implements LocksApi {
   }
 
   async #locked(place: LockPlace): Promise<ReplyError> {
-    const row = await this.store.get(place);
-    const err = new ReplyError(ErrorCode.Locked, row ? `${place.key} is held by ${row.user_id}` : `${place.key} is held`);
-    if (row) err.data = { holder: lockInfo(row).holder, expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
+    const [row, lease] = await Promise.all([this.store.get(place), this.leases.get(leaseKeyOf(place)).catch(() => null)]);
+    // The lease decides; its grant's row may not be written yet (a contender asking just after the winner).
+    if (row && (lease === null || Number(row.token) === lease.token)) {
+      const err = new ReplyError(ErrorCode.Locked, `${place.key} is held by ${row.user_id}`);
+      err.data = { holder: lockInfo(row).holder, expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
+      return err;
+    }
+    const user = lease ? ownerUser(lease.owner) : null;
+    const err = new ReplyError(ErrorCode.Locked, user === null ? `${place.key} is held` : `${place.key} is held by ${user}`);
+    if (user !== null && lease) err.data = { holder: { user }, expiresAt: lease.owner.startsWith('["b"') ? this.node.now() + lease.ttlMs : null };
     return err;
   }
 
