@@ -128,7 +128,16 @@ export class JobStore {
       created_at: now,
       updated_at: now,
     };
-    await trx.insertInto('sb_jobs').values(row).execute();
+    // Two nodes adding the same id at once (a recurring job each schedules at start): one row, no error.
+    const inserted = await trx
+      .insertInto('sb_jobs')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    if (inserted.numInsertedOrUpdatedRows === BigInt(0)) {
+      const winner = await trx.selectFrom('sb_jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+      return { job: toJob(winner), created: false };
+    }
     return { job: toJob(row), created: true };
   }
 
