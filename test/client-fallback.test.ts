@@ -112,7 +112,7 @@ describe('closing the fallback', () => {
     clean.connect();
     await waitFor(clean, 'connected');
     clean.disconnect();
-    await vi.waitFor(() => expect(log).toContain('onDisconnect clean'), WAIT);
+    await vi.waitFor(() => expect(log.some((l) => l.startsWith('onDisconnect clean'))).toBe(true), WAIT);
     const cut = client(s, proxy.url, 'cut', { transports: ['sse'] });
     cut.connect();
     await waitFor(cut, 'connected');

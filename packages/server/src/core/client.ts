@@ -3,6 +3,7 @@ import { DisconnectCode, type DisconnectInfo, ErrorCode, jsonDepth, type Presenc
 import { type Identity, validUntil } from '../auth/token-verifier.js';
 import { TokenBucket } from '../engine/token-bucket.js';
 import { ReplyError } from '../errors/reply-error.js';
+import { CloseRecord } from './close-record.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
 import { identityExpired } from './identity-renewal.js';
@@ -36,19 +37,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * order), the bounded outbound queue with one write per event-loop turn, and its
  * deadlines on the node's timer wheel.
  */
-/** RFC 6455 §7.1.5: no close frame (the connection was lost). */
-const ABNORMAL_CLOSURE = 1006;
-/** RFC 6455 §7.1.5: a close frame without a code. */
-const NO_STATUS = 1005;
-
 export class Client implements KernelSession {
   readonly id = randomBytes(9).toString('base64url');
   readonly connectedAt: number;
-  /** When the connection was accepted on the monotonic clock (ms), for durations. */
-  readonly #acceptedMono = performance.now();
-  /** How the connection ended: the first close code known (the server's, the peer's, 1006 when lost). */
-  #closeCode: number | null = null;
-  #closeReason = '';
+  /** How it ended (close code and reason) and how long it lived, on the monotonic clock. */
+  readonly ended = new CloseRecord();
   #state: ClientState = 'handshake';
   #identity: Identity | null = null;
   /** Subscriptions by channel key. */
@@ -94,7 +87,6 @@ export class Client implements KernelSession {
   #expiryTimer: TimerHandle | null = null;
   #idleTimer: TimerHandle | null = null;
   #cleaned = false;
-  #lost = false;
 
   constructor(
     readonly node: ClientHost,
@@ -569,7 +561,7 @@ export class Client implements KernelSession {
     this.#state = 'closed';
     this.node.stats.disconnect(info.code);
     const reason = detail ? `${info.reason}: ${detail}` : info.reason;
-    this.#closedWith(info.code, reason);
+    this.ended.record(info.code, reason);
     try {
       this.conn.close(info.code, Buffer.byteLength(reason) > 123 ? info.reason : reason);
     } catch (err) {
@@ -578,35 +570,14 @@ export class Client implements KernelSession {
     this.cleanup();
   }
 
-  /** Whether the connection ended without a close handshake (see `connectionLost`). */
-  get lost(): boolean {
-    return this.#lost;
-  }
-
   /**
    * The transport lost the connection without a close handshake (network cut, reset, killed
    * peer): like `cleanup`, and the features hear `onConnectionLost`. Nothing once closed.
    */
   connectionLost(): void {
     if (this.#cleaned) return;
-    this.#lost = true;
-    this.cleanup(ABNORMAL_CLOSURE);
-  }
-
-  /** The close code and reason the connection ended with (1005 with no code; 1006 when lost). */
-  get closeInfo(): { code: number; reason: string } {
-    return { code: this.#closeCode ?? NO_STATUS, reason: this.#closeReason };
-  }
-
-  /** Milliseconds since the connection was accepted, on the monotonic clock. */
-  get age(): number {
-    return Math.max(0, Math.round(performance.now() - this.#acceptedMono));
-  }
-
-  #closedWith(code: number, reason: string): void {
-    if (this.#closeCode !== null) return;
-    this.#closeCode = code;
-    this.#closeReason = reason;
+    this.ended.lose();
+    this.cleanup();
   }
 
   /**
@@ -614,7 +585,7 @@ export class Client implements KernelSession {
    * the close code the transport saw (the server's own close already recorded its code).
    */
   cleanup(code?: number, reason = ''): void {
-    if (code !== undefined) this.#closedWith(code, reason);
+    if (code !== undefined) this.ended.record(code, reason);
     if (this.#cleaned) return;
     this.#cleaned = true;
     this.#state = 'closed';

@@ -281,7 +281,7 @@ export class Node implements ClientHost {
     const id = client.identity;
     if (id) this.#byUser.delete(id.tenant, id.user, client);
     if (client.wasConnected && id) this.tenantViews.release(id.tenant);
-    if (client.wasConnected && client.lost) this.#notice('onConnectionLost', { client });
+    if (client.wasConnected && client.ended.lost) this.#notice('onConnectionLost', { client });
     for (const sub of client.subscriptions()) {
       this.#hub.remove(sub.ch.key, client);
       if (sub.present) this.leavePresence(client, sub.ch).catch((err) => this.logger.warn({ err }, 'presence leave failed'));
@@ -291,9 +291,9 @@ export class Node implements ClientHost {
       this.engine.limits.releaseConnection(id.tenant, id.user).catch((err) => this.logger.warn({ err }, 'release connection failed'));
     }
     if (client.wasConnected) {
-      const { code, reason } = client.closeInfo;
+      const { code, reason } = client.ended.info;
       this.#modules
-        .run('onDisconnect', { client, code, reason, lost: client.lost, durationMs: client.age })
+        .run('onDisconnect', { client, code, reason, lost: client.ended.lost, durationMs: client.ended.age })
         .catch((err) => this.logger.warn({ err }, 'onDisconnect hook failed'));
     }
   }
