@@ -2,23 +2,14 @@ import type { Kysely, Transaction } from 'kysely';
 import type { CursorPosition } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
 import type { SharedTables } from '../../storage/tables.js';
+import type { PendingEntry } from './aggregator.js';
 import type { AuditEntryTable, AuditTables } from './tables.js';
 
 type Db = Kysely<SharedTables & AuditTables>;
 
-/** An entry as the API and webhook events show it. */
-export interface AuditEntry {
+/** An entry as the API and webhook events show it: a written PendingEntry with its id. */
+export interface AuditEntry extends PendingEntry {
   id: string;
-  /** null: the system scope. */
-  tenant: string | null;
-  type: string;
-  at: number;
-  user: string | null;
-  ip: string | null;
-  count: number;
-  firstAt: number;
-  lastAt: number;
-  detail: Record<string, unknown>;
 }
 
 export interface AuditQuery {
