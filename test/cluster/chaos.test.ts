@@ -216,30 +216,30 @@ describe('chaos: a stream that loses data under live subscribers is never a sile
     );
   }, 90_000);
 
-  it("one channel's meta and history keys deleted; the other channel goes on untouched", async () => {
+  it("one channel's stream key deleted; the other channel goes on untouched", async () => {
     const store = await singleRedis();
     const report = await chaosCase(
       'delete',
       store,
       async ({ prefix }) => {
-        const keys = [...(await channelKeys(store.port, prefix, TARGET, 'm')), ...(await channelKeys(store.port, prefix, TARGET, 'h'))];
-        expect(keys).toHaveLength(2);
-        expect(await redisCall(store.port, 'DEL', ...keys)).toBe(2);
+        const keys = await channelKeys(store.port, prefix, TARGET, 's');
+        expect(keys).toHaveLength(1);
+        expect(await redisCall(store.port, 'DEL', ...keys)).toBe(1);
       },
       { lost: [TARGET], how: 'epoch' },
     );
     expect(report.epochs[CHANNELS[1] as string]).toHaveLength(1);
   }, 90_000);
 
-  it("the channel's meta key evicted under a small maxmemory (volatile-random)", async () => {
+  it("the channel's stream key evicted under a small maxmemory (volatile-random)", async () => {
     const store = await singleRedis();
     let junk = 0;
     await chaosCase(
       'evict',
       store,
       async ({ prefix, publisher }) => {
-        const [meta] = await channelKeys(store.port, prefix, TARGET, 'm');
-        expect(meta).toBeDefined();
+        const [stream] = await channelKeys(store.port, prefix, TARGET, 's');
+        expect(stream).toBeDefined();
         const epochs = () => new Set(publisher.ackedOn(TARGET).map((a) => a.epoch)).size;
         const info = (await redisCall(store.port, 'INFO', 'memory')) as string;
         const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
@@ -248,8 +248,8 @@ describe('chaos: a stream that loses data under live subscribers is never a sile
         const value = 'x'.repeat(2000);
         const r = new Redis({ port: store.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
         try {
-          // Fill until the meta key is gone (evicted, or already recreated by a publication in a new epoch).
-          for (let i = 0; i < 400 && epochs() === 1 && (await r.exists(meta as string)) === 1; i++) {
+          // Fill until the stream key is gone (evicted, or already recreated by a publication in a new epoch).
+          for (let i = 0; i < 400 && epochs() === 1 && (await r.exists(stream as string)) === 1; i++) {
             const batch = r.pipeline();
             for (let j = 0; j < 50; j++) batch.set(`junk:${junk++}`, value, 'EX', 3600);
             await batch.exec();
@@ -274,8 +274,8 @@ describe('chaos: a stream that loses data under live subscribers is never a sile
       async ({ prefix, publisher, subs }) => {
         publisher.pause(TARGET);
         await eventually(() => publisher.acked.at(-1)?.channel !== TARGET, 5000, 'the last publication on the quiet channel acknowledged');
-        const keys = [...(await channelKeys(store.port, prefix, TARGET, 'm')), ...(await channelKeys(store.port, prefix, TARGET, 'h'))];
-        expect(await redisCall(store.port, 'DEL', ...keys)).toBe(2);
+        const keys = await channelKeys(store.port, prefix, TARGET, 's');
+        expect(await redisCall(store.port, 'DEL', ...keys)).toBe(1);
         const deleted = Date.now();
         const targets = subs.filter((s) => s.channel === TARGET);
         const told = (s: Subscriber) => s.seen.find((e) => (e.kind === 'signal' || e.kind === 'told') && e.at >= deleted)?.at;
@@ -333,7 +333,7 @@ describe('chaos: a stream that loses data under live subscribers is never a sile
       'cluster',
       store,
       async ({ prefix }) => {
-        const holders = await Promise.all(rc.nodes.map(async (n) => (await channelKeys(n.port, prefix, TARGET, 'm')).length));
+        const holders = await Promise.all(rc.nodes.map(async (n) => (await channelKeys(n.port, prefix, TARGET, 's')).length));
         const i = holders.indexOf(1);
         expect(i).toBeGreaterThanOrEqual(0);
         rc.nodes[i] = await respawnRedis(rc.nodes[i] as RedisProcess);

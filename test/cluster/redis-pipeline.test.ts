@@ -54,8 +54,8 @@ describe('the Redis command pipeline', () => {
   });
 
   it('an error of one command mid-pipeline reaches exactly its callers; the others succeed', async () => {
-    // A channel whose meta key holds a string: the publish script fails with WRONGTYPE for it.
-    await admin.set(`${prefix}:{acme|project:broken}:m`, 'not a hash');
+    // A channel whose stream key holds a string: the publish script fails with WRONGTYPE for it.
+    await admin.set(`${prefix}:{acme|project:broken}:s`, 'not a hash');
     const channels = Array.from({ length: 60 }, (_, i) => (i % 3 === 1 ? 'acme|project:broken' : `acme|project:fine-${i % 3}`));
     const settled = await Promise.allSettled(channels.map((ch, i) => engine.broker.publish(ch, JSON.stringify(i), opts)));
     settled.forEach((s, i) => {
@@ -68,7 +68,7 @@ describe('the Redis command pipeline', () => {
     });
     const fine0 = settled.filter((_, i) => channels[i] === 'acme|project:fine-0').map((s) => (s as PromiseFulfilledResult<{ offset: number }>).value.offset);
     expect(fine0).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    await admin.del(`${prefix}:{acme|project:broken}:m`);
+    await admin.del(`${prefix}:{acme|project:broken}:s`);
   });
 
   it('the connection lost mid-pipeline: every publish in flight fails or is stored, none acknowledged and lost', async () => {

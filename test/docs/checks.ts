@@ -214,8 +214,7 @@ const redisKeys: Check = async (block) => {
   const k = new RedisKeys('{prefix}');
   const channel = 'tenant|channel';
   const made: Record<string, string> = {
-    meta: k.meta(channel),
-    history: k.history(channel),
+    stream: k.stream(channel),
     idempotency: k.idempotency(channel, '<key>'),
     presence: k.presence(channel),
     topic: k.topic(channel),

@@ -67,8 +67,8 @@ describe('pipelined publishes on one Redis command connection', () => {
     const broker = new RedisBroker(conn, { positionCheck: 0 });
     const good = channel();
     const bad = channel();
-    // The bad channel's meta is not a hash: its publish script fails inside Redis.
-    await admin.set(`${PREFIX}:{${bad}}:m`, 'not a hash');
+    // The bad channel's stream key is not a stream: its publish script fails inside Redis.
+    await admin.set(`${PREFIX}:{${bad}}:s`, 'not a stream');
     const settled = await Promise.allSettled([
       broker.publish(good, '1', opts),
       broker.publish(good, '2', opts),

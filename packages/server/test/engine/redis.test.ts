@@ -171,13 +171,20 @@ describe('redis engine across nodes', () => {
 
   describe('a lost stream is never passed on silently', () => {
     const HOUR = 3_600_000;
-    const keysOf = (ch: string) => [`${PREFIX}:{${ch}}:m`, `${PREFIX}:{${ch}}:h`];
+    /** A channel's one key: its stream, whose last id `{epoch}-{offset}` is its position. */
+    const streamOf = (ch: string) => `${PREFIX}:{${ch}}:s`;
+    const keysOf = (ch: string) => [streamOf(ch)];
+    /** The stream's position as Redis holds it: its last generated id. */
+    async function lastId(stream: string): Promise<string> {
+      const info = (await admin.call('XINFO', 'STREAM', stream)) as unknown[];
+      return String(info[info.indexOf('last-generated-id') + 1]);
+    }
 
-    /** Keep only the first `n` entries of a history stream, as a replica that missed the rest holds it. */
-    async function truncate(history: string, n: number): Promise<void> {
-      const entries = await admin.xrange(history, '-', '+', 'COUNT', n);
-      await admin.del(history);
-      for (const [id, fields] of entries) await admin.xadd(history, id, ...fields);
+    /** Keep only the first `n` entries of a stream (its position then at the n-th), as a replica that missed the rest holds it. */
+    async function truncate(stream: string, n: number): Promise<void> {
+      const entries = await admin.xrange(stream, '-', '+', 'COUNT', n);
+      await admin.del(stream);
+      for (const [id, fields] of entries) await admin.xadd(stream, id, ...fields);
     }
 
     /**
@@ -217,32 +224,32 @@ describe('redis engine across nodes', () => {
       await close();
     });
 
-    it('with the position check off, the periodic round still keeps meta alive but judges nothing', async () => {
+    it('with the position check off, the periodic round still keeps the stream alive but judges nothing', async () => {
       const { bb, rb, ch, close } = await twoNodes(0, 1);
-      const [meta] = keysOf(ch) as [string];
-      await admin.pexpire(meta, 60_000);
-      await admin.hset(meta, 'e', 'another');
+      const stream = streamOf(ch);
+      // Another epoch than the one delivered.
+      await admin.del(stream);
+      await admin.xadd(stream, '7-1', 't', 0);
+      await admin.pexpire(stream, 60_000);
       await bb.checkPositions();
-      expect(await admin.pttl(meta)).toBeGreaterThan(3_600_000);
+      expect(await admin.pttl(stream)).toBeGreaterThan(3_600_000);
       expect(rb.lossesOf(ch)).toEqual([]);
       await close();
     });
 
-    it('the position check keeps the meta of a listened channel alive', async () => {
+    it('the position check keeps the stream of a listened channel alive', async () => {
       const { bb, ch, close } = await twoNodes();
-      const [meta] = keysOf(ch) as [string];
-      await admin.pexpire(meta, 60_000);
+      const stream = streamOf(ch);
+      await admin.pexpire(stream, 60_000);
       await bb.checkPositions();
-      expect(await admin.pttl(meta)).toBeGreaterThan(3_600_000);
+      expect(await admin.pttl(stream)).toBeGreaterThan(3_600_000);
       await close();
     });
 
     it('reports an offset that went back in the same epoch (a replica that was behind took over)', async () => {
       const { ba, rb, ch, close } = await twoNodes();
-      const [meta, history] = keysOf(ch) as [string, string];
       // What a replica that missed the last two writes holds: same epoch, offset 3.
-      await admin.hset(meta, 'o', 3);
-      await truncate(history, 3);
+      await truncate(streamOf(ch), 3);
       expect((await ba.publish(ch, '"forked"', opts)).offset).toBe(4);
       await vi.waitFor(() => expect(rb.lossesOf(ch)).toEqual(['regressed']), WAIT);
       expect(rb.offsets(ch)).toEqual([1, 2, 3, 4, 5]);
@@ -251,16 +258,17 @@ describe('redis engine across nodes', () => {
 
     it('the position check tells another publication at the last offset delivered from the one delivered', async () => {
       const { bb, rb, ch, close } = await twoNodes();
-      const [meta, history] = keysOf(ch) as [string, string];
+      const stream = streamOf(ch);
       await bb.checkPositions();
       expect(rb.lossesOf(ch)).toEqual([]);
       const delivered = rb.pubs.at(-1)?.pub.time as number;
+      const epoch = (await lastId(stream)).split('-')[0] as string;
       // A replica that missed offset 5 took over and sequenced another publication there.
-      await truncate(history, 4);
-      await admin.xadd(history, '5-0', 'd', '"other"', 't', delivered + 7, 'x', delivered + 600_000);
+      await truncate(stream, 4);
+      await admin.xadd(stream, `${epoch}-5`, 'd', '"other"', 't', delivered + 7, 'x', delivered + 600_000);
       await bb.checkPositions();
       expect(rb.lossesOf(ch)).toEqual(['regressed']);
-      expect(await admin.hget(meta, 'o')).toBe('5');
+      expect(await lastId(stream)).toBe(`${epoch}-5`);
       await close();
     });
 

@@ -18,10 +18,10 @@ export async function publishInOrder(conn: RedisConnection, routeKey: string, to
 
 /**
  * Publish a channel event (join, leave, update, signal) on the channel's topic, routed by
- * the channel's meta key as its publications are, so a channel's events and publications
+ * the channel's stream key as its publications are, so a channel's events and publications
  * keep one order.
  */
 export async function publishChannelEvent(conn: RedisConnection, channel: string, event: ChannelEvent): Promise<void> {
   const { keys } = conn;
-  await publishInOrder(conn, keys.meta(channel), keys.topic(channel), encodeEvent(event));
+  await publishInOrder(conn, keys.stream(channel), keys.topic(channel), encodeEvent(event));
 }

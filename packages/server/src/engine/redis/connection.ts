@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisKeys } from './keys.js';
+import { RedisClock } from './redis-clock.js';
 import { ALL_SCRIPTS } from './scripts.js';
 import { clusterNodes, createCommandClient, createConnection, onEveryPrimary, type RedisClient, type RedisTopologyOptions } from './topology.js';
 
@@ -42,6 +43,8 @@ export class RedisConnection {
   /** Commands go to a Redis Cluster: one script's keys must share a slot. */
   readonly clustered: boolean;
   readonly logger: Logger | undefined;
+  /** Redis time estimated on this node (set by the heartbeats), for scripts' "now". */
+  readonly clock = new RedisClock();
   readonly #routes = new Map<string, Listener>();
   readonly #onReady: Array<() => void> = [];
   readonly #onResubscribed: Array<() => void> = [];
@@ -211,6 +214,7 @@ export class RedisConnection {
       if (this.#wasReady[role] === false && this.#closed === false) this.logger?.info({ role, node: this.nodeId }, 'redis connection ready');
       this.#wasReady[role] = true;
       if (role === 'cmd') {
+        this.clock.reset();
         void onEveryPrimary(this.cmd, (r) => Promise.all(ALL_SCRIPTS.map((s) => r.script('LOAD', s.lua))));
         for (const fn of this.#onReady) fn();
       } else {

@@ -3,8 +3,8 @@
  * deployments can share one Redis. Keys that one Lua script touches together carry the
  * same hash tag (`{...}`), so they live in one slot of a Redis Cluster:
  *
- *   {prefix}:{tenant|channel}:m          hash   stream meta: e (epoch), o (offset)
- *   {prefix}:{tenant|channel}:h          stream history, entry id = `${offset}-0`
+ *   {prefix}:{tenant|channel}:s          stream the channel's publications, entry id = `${epoch}-${offset}`:
+ *                                        its last id is the position (epoch, offset), kept when entries are trimmed
  *   {prefix}:{tenant|channel}:i:{key}    string idempotency key -> `${offset}:${epoch}`
  *   {prefix}:{tenant|channel}:p          hash   presence: client -> entry JSON (with node id)
  *   {prefix}:{tenant|channel}:t          pub/sub topic of the channel (not a key)
@@ -36,12 +36,8 @@ export class RedisKeys {
     this.#topicHead = `${prefix}:{`;
   }
 
-  meta(channel: string): string {
-    return `${this.prefix}:{${channel}}:m`;
-  }
-
-  history(channel: string): string {
-    return `${this.prefix}:{${channel}}:h`;
+  stream(channel: string): string {
+    return `${this.prefix}:{${channel}}:s`;
   }
 
   idempotency(channel: string, key: string): string {

@@ -1,5 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import type { RedisConnection } from './connection.js';
-import { forgetNodeScript, heartbeatScript } from './scripts.js';
+import { forgetNodeScript, heartbeatScript, timeScript } from './scripts.js';
 
 /** What the parts of the engine do when nodes come and go. */
 export interface NodeHooks {
@@ -74,14 +75,16 @@ export class NodeRegistry {
 
   async #beat(): Promise<void> {
     const { cmd, keys, logger } = this.#conn;
-    let reply: [number, number, string[], string[]];
+    let reply: [number, number, string[], string[], string, string];
+    const sentAt = performance.now();
     try {
       reply = (await this.#conn.track(heartbeatScript.run(cmd, [keys.nodes], [this.id, this.ttl]))) as typeof reply;
     } catch (err) {
       logger?.debug({ err }, 'node heartbeat failed');
       return;
     }
-    const [registered, now, dead, live] = reply;
+    const [registered, now, dead, live, seconds, micros] = reply;
+    this.#conn.clock.sample(Number(seconds) * 1000 + Number(micros) / 1000, sentAt, performance.now());
     this.#skew = now - Date.now();
     this.#setLive(live);
     this.#watchExpiries();
@@ -92,6 +95,9 @@ export class NodeRegistry {
       for (const h of this.#hooks) await h.restore?.().catch((err) => logger?.warn({ err }, 'restore after lost registration failed'));
     }
     this.#registered = true;
+    await this.#conn.clock
+      .calibrate(async () => (await this.#conn.track(timeScript.run(cmd, [keys.nodes], []))) as [string, string])
+      .catch((err) => logger?.debug({ err }, 'reading Redis time failed'));
     for (const h of this.#hooks) h.beat?.();
     for (const node of dead) if (node !== this.id) void this.#sweep(node);
   }

@@ -28,10 +28,10 @@ export function decodeTopicMessage(message: string): TopicMessage | null {
   return { kind: 'publication', epoch: message.slice(1, a), pub };
 }
 
-/** A history entry `[id, [field, value, …]]` as the publish script wrote it. */
+/** A history entry `[id, [field, value, …]]` as the publish script wrote it (id `{epoch}-{offset}`). */
 export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication {
   const [id, fields] = entry;
-  const pub: StreamPublication = { offset: Number(id.slice(0, id.indexOf('-'))), time: 0, data: '' };
+  const pub: StreamPublication = { offset: Number(id.slice(id.indexOf('-') + 1)), time: 0, data: '' };
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1] as string;
     switch (fields[i]) {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   type Broker,
   type BrokerHandler,
@@ -19,19 +18,19 @@ import { decodeHistoryEntry, decodeTopicMessage } from './pubsub-message.js';
 import { historyScript, positionScript, publishScript } from './scripts.js';
 
 /** How long an idle stream keeps its epoch and offset (as the memory broker). */
-const STREAM_META_TTL = 24 * 3_600_000;
+const STREAM_TTL = 24 * 3_600_000;
 /** Streams that never had a publication (created by a read) are forgotten sooner. */
 const EMPTY_STREAM_TTL = 5 * 60_000;
 /** Most publications fetched from history to fill one gap in delivery. */
 const CATCH_UP_LIMIT = 1000;
-/** With the position check off, listened channels' meta is still kept alive this often. */
-const META_KEEPALIVE = 60_000;
+/** With the position check off, listened channels' streams are still kept alive this often. */
+const STREAM_KEEPALIVE = 60_000;
 /** Channels checked per round trip by the periodic position check. */
 const CHECK_BATCH = 500;
 /** A node asks a publish to extend its channel's key TTLs at most this often per channel. */
 const REFRESH_INTERVAL = 60_000;
-/** Publishing channels whose last refresh this node remembers (beyond: forgotten, refreshed again). */
-const MAX_REFRESHED = 100_000;
+/** Channels (and rate buckets) whose last refresh, epoch or value this node remembers (beyond: forgotten, asked again). */
+const MAX_REMEMBERED = 100_000;
 
 /** Where this node's delivery of a channel stands: the last publication handed on. */
 interface LastSeen extends StreamPosition {
@@ -49,7 +48,7 @@ interface Listening {
 }
 
 export interface RedisBrokerOptions {
-  /** How often each listened channel's position is checked against Redis (ms, default 30000; 0 = never, meta kept alive every minute). */
+  /** How often each listened channel's position is checked against Redis (ms, default 30000; 0 = never, streams kept alive every minute). */
   positionCheck?: number;
   /**
    * Rate buckets of publishes in a Redis Cluster, where a bucket's key cannot join the
@@ -58,19 +57,16 @@ export interface RedisBrokerOptions {
   limits?: LimitStore;
 }
 
-/**
- * Epoch candidates: a random prefix per process and a counter. Unique across nodes and
- * restarts (48 random bits), and cheap: every publish passes one, used only when the
- * stream is new.
- */
-const EPOCH_PREFIX = randomBytes(6).toString('base64url');
-let epochCounter = 0;
-const newEpoch = () => `${EPOCH_PREFIX}${(epochCounter++).toString(36)}`;
+/** A map that forgets everything once it reaches `MAX_REMEMBERED` entries (a cache of hints). */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_REMEMBERED && !map.has(key)) map.clear();
+  map.set(key, value);
+}
 
 /**
- * Broker over Redis: one Lua script per publication sequences it (offset and epoch in a
- * hash), appends it to a capped stream with per-entry expiry, dedupes it and PUBLISHes it,
- * atomically per channel. A node listens to a channel's topic only while it has local
+ * Broker over Redis: one Lua script per publication appends it to the channel's capped
+ * stream (entry id `{epoch}-{offset}`: Redis numbers it, so the stream is the sequence),
+ * with per-entry expiry, dedupes it and PUBLISHes it, atomically per channel. A node listens to a channel's topic only while it has local
  * subscribers, so each node gets one message per publication. Delivery to the handler is
  * in offset order without gaps: after a reconnect (messages published meanwhile never
  * arrived) or on a gap, the missing publications are read back from history first.
@@ -80,11 +76,20 @@ export class RedisBroker implements Broker {
   readonly #conn: RedisConnection;
   readonly #listening = new Map<string, Listening>();
   readonly #positionCheck: NodeJS.Timeout;
-  /** Whether the periodic check judges positions (false: it only keeps meta alive). */
+  /** Whether the periodic check judges positions (false: it only keeps streams alive). */
   readonly #judge: boolean;
   readonly #limits: LimitStore | null;
-  /** When this node last had a publish extend each channel's key TTLs. */
-  #refreshed = new Map<string, number>();
+  /** When this node last had a publish extend each channel's key TTL. */
+  readonly #refreshed = new Map<string, number>();
+  /** Each channel's epoch as this node last saw it: a publish passes it, and the script checks it. */
+  readonly #epochs = new Map<string, string>();
+  /**
+   * Each rate bucket's value as this node expects it after its last take: the value the
+   * script wrote, or the one the takes still in flight will write (so pipelined publishes
+   * of one user each find the value they expect). Lets the script take it in one command.
+   */
+  readonly #buckets = new Map<string, { value: string; sent: number }>();
+  #takes = 0;
 
   constructor(conn: RedisConnection, options: RedisBrokerOptions = {}) {
     this.#conn = conn.retain();
@@ -94,7 +99,7 @@ export class RedisBroker implements Broker {
     });
     const every = options.positionCheck ?? 30_000;
     this.#judge = every > 0;
-    this.#positionCheck = setInterval(() => void this.checkPositions(), every > 0 ? every : META_KEEPALIVE);
+    this.#positionCheck = setInterval(() => void this.checkPositions(), every > 0 ? every : STREAM_KEEPALIVE);
     this.#positionCheck.unref();
   }
 
@@ -127,44 +132,80 @@ export class RedisBroker implements Broker {
     const { cmd, keys } = this.#conn;
     const key = options.idempotencyKey;
     const limit = options.rateLimit;
-    const scriptKeys = [keys.meta(channel), keys.history(channel), keys.idempotency(channel, key ?? '')];
+    const scriptKeys = [keys.stream(channel), keys.idempotency(channel, key ?? '')];
+    let bucket: string | null = null;
     if (limit && this.#conn.clustered) {
       const limits = this.#limits;
       const wait = limits ? await limits.takeOrWait(limit.bucket, limit.ratePerSecond, limit.burst) : 0;
       if (wait > 0) throw new RateLimited(limit.bucket, wait);
     } else if (limit) {
-      scriptKeys.push(keys.bucket(limit.bucket));
+      bucket = keys.bucket(limit.bucket);
+      scriptKeys.push(bucket);
     }
     const historyTtl = Math.max(1, Math.ceil(options.historyTtl));
-    const reply = (await this.#conn.track(
-      publishScript.run(cmd, scriptKeys, [
-        data,
-        options.info ? JSON.stringify(options.info) : '',
-        Math.max(0, Math.floor(options.historySize)),
-        historyTtl,
-        historyTtl + 2 * REFRESH_INTERVAL,
-        Math.max(1, Math.ceil(options.idempotencyTtl)),
-        newEpoch(),
-        Math.max(STREAM_META_TTL, historyTtl, Math.ceil(options.idempotencyTtl)),
-        keys.topic(channel),
-        key === undefined ? '0' : '1',
-        this.#refreshDue(channel) ? '1' : '0',
-        limit ? 1000 / limit.ratePerSecond : 0,
-        limit ? limit.burst : 0,
-        options.tags ? JSON.stringify(options.tags) : '',
-      ]),
-    )) as [number, string, number, number?];
-    if (reply[2] === 2) throw new RateLimited((limit as { bucket: string }).bucket, reply[3] ?? 1);
+    const now = this.#conn.clock.arg();
+    const interval = limit ? 1000 / limit.ratePerSecond : 0;
+    const take = bucket === null ? null : this.#expectTake(bucket, now, interval);
+    const reply = (await this.#conn
+      .track(
+        publishScript.run(cmd, scriptKeys, [
+          data,
+          options.info ? JSON.stringify(options.info) : '',
+          Math.max(0, Math.floor(options.historySize)),
+          historyTtl,
+          now,
+          Math.max(1, Math.ceil(options.idempotencyTtl)),
+          this.#epochs.get(channel) ?? '',
+          Math.max(STREAM_TTL, historyTtl, Math.ceil(options.idempotencyTtl)),
+          keys.topic(channel),
+          key === undefined ? '0' : '1',
+          this.#refreshDue(channel) ? '1' : '0',
+          interval,
+          limit ? limit.burst : 0,
+          options.tags ? JSON.stringify(options.tags) : '',
+          take === null ? '' : take.known,
+        ]),
+      )
+      .catch((err: unknown) => {
+        if (bucket !== null) this.#buckets.delete(bucket);
+        throw err;
+      })) as [number, string, number, number | string | undefined];
+    if (reply[2] === 2) {
+      if (bucket !== null) this.#buckets.delete(bucket);
+      throw new RateLimited((limit as { bucket: string }).bucket, Number(reply[3] ?? 1));
+    }
+    remember(this.#epochs, channel, reply[1]);
+    // The value written, unless a later take of this node is in flight (it expects its own).
+    if (bucket !== null && take !== null && typeof reply[3] === 'string' && reply[3] !== '') {
+      const expected = this.#buckets.get(bucket);
+      if (expected === undefined || expected.sent === take.sent) remember(this.#buckets, bucket, { value: reply[3], sent: take.sent });
+    }
     return { offset: reply[0], epoch: reply[1], deduplicated: reply[2] === 1 };
+  }
+
+  /**
+   * The bucket value to pass to a take (what this node expects there, '' = unknown), and
+   * the value it expects after it: the script's formula (GCRA, see TAKE in scripts.ts) on
+   * the same numbers, so a burst of one user's publishes in one pipeline is one command
+   * each. A wrong expectation costs a second command, never a wrong decision: the script
+   * recomputes from what the bucket held.
+   */
+  #expectTake(bucket: string, now: string, interval: number): { known: string; sent: number } {
+    const sent = ++this.#takes;
+    const held = this.#buckets.get(bucket);
+    if (held === undefined || now === '') return { known: '', sent };
+    const at = Number(now);
+    const next = Math.max(Number(held.value), at) + interval;
+    remember(this.#buckets, bucket, { value: String(next), sent });
+    return { known: held.value, sent };
   }
 
   /** Whether this publish should extend the channel's key TTLs (once a minute per channel). */
   #refreshDue(channel: string): boolean {
     const now = Date.now();
     const last = this.#refreshed.get(channel);
-    if (last !== undefined && now - last < REFRESH_INTERVAL) return false;
-    if (this.#refreshed.size >= MAX_REFRESHED) this.#refreshed = new Map();
-    this.#refreshed.set(channel, now);
+    if (last !== undefined && now - last < REFRESH_INTERVAL && now >= last) return false;
+    remember(this.#refreshed, channel, now);
     return true;
   }
 
@@ -175,21 +216,31 @@ export class RedisBroker implements Broker {
   async history(channel: string, query: HistoryQuery): Promise<HistoryPage> {
     const { cmd, keys } = this.#conn;
     const since = query.since;
-    const start = since && Number.isSafeInteger(since.offset) ? `${Math.max(0, since.offset) + 1}-0` : '';
+    const start = since && Number.isSafeInteger(since.offset) ? String(Math.max(0, since.offset) + 1) : '';
     const reply = (await this.#conn.track(
       historyScript.run(
         cmd,
-        [keys.meta(channel), keys.history(channel)],
-        [newEpoch(), EMPTY_STREAM_TTL, STREAM_META_TTL, start, since?.epoch ?? '', Math.max(0, Math.floor(query.limit)), query.reverse ? '1' : '0'],
+        [keys.stream(channel)],
+        [
+          this.#epochs.get(channel) ?? '',
+          EMPTY_STREAM_TTL,
+          STREAM_TTL,
+          start,
+          since?.epoch ?? '',
+          Math.max(0, Math.floor(query.limit)),
+          query.reverse ? '1' : '0',
+          this.#conn.clock.arg(),
+        ],
       ),
     )) as [string, number, number, Array<[string, string[]]>];
     const [epoch, offset, firstOffset, entries] = reply;
+    remember(this.#epochs, channel, epoch);
     return { publications: entries.map(decodeHistoryEntry), epoch, offset, firstOffset };
   }
 
   async removeHistory(channel: string): Promise<void> {
     const { cmd, keys } = this.#conn;
-    await this.#conn.track(cmd.del(keys.meta(channel), keys.history(channel)));
+    await this.#conn.track(cmd.del(keys.stream(channel)));
     // Other nodes find out from the next publication's epoch or their position check.
     const l = this.#listening.get(channel);
     if (l) this.#lose(channel, l, 'removed');
@@ -207,7 +258,7 @@ export class RedisBroker implements Broker {
 
   /**
    * Check every listened channel's position against Redis (the periodic safety net; also
-   * keeps their meta alive). Resolves when every check has answered or failed.
+   * keeps their streams alive). Resolves when every check has answered or failed.
    */
   async checkPositions(): Promise<void> {
     if (!this.#conn.ready()) return;
@@ -235,6 +286,7 @@ export class RedisBroker implements Broker {
       this.#handler?.onEvent(channel, decoded.event);
       return;
     }
+    remember(this.#epochs, channel, decoded.epoch);
     const l = this.#listening.get(channel);
     if (!l) return;
     if (l.catchingUp) {
@@ -331,9 +383,11 @@ export class RedisBroker implements Broker {
     const last = judge ? l.last : null;
     const { cmd, keys } = this.#conn;
     try {
-      const [epoch, offset, time] = (await this.#conn.track(
-        positionScript.run(cmd, [keys.meta(channel), keys.history(channel)], [last ? last.offset : '', STREAM_META_TTL]),
-      )) as [string | null, number, number | null];
+      const [epoch, offset, time] = (await this.#conn.track(positionScript.run(cmd, [keys.stream(channel)], [last ? last.offset : '', STREAM_TTL]))) as [
+        string | null,
+        number,
+        number | null,
+      ];
       if (this.#listening.get(channel) !== l || !last || l.last === null) return;
       if (epoch === null || epoch !== last.epoch) return this.#lose(channel, l, 'epoch');
       if (offset < last.offset || (time !== null && time !== last.time)) return this.#lose(channel, l, 'regressed');

@@ -77,7 +77,9 @@ export class RedisLimitStore implements LimitStore {
   async takeOrWait(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<number> {
     if (this.#conn.ready()) {
       try {
-        return (await this.#conn.track(takeScript.run(this.#conn.cmd, [this.#conn.keys.bucket(key)], [ratePerSecond, burst, cost]))) as number;
+        return (await this.#conn.track(
+          takeScript.run(this.#conn.cmd, [this.#conn.keys.bucket(key)], [ratePerSecond, burst, cost, this.#conn.clock.arg()]),
+        )) as number;
       } catch (err) {
         if (!this.#fallbackLogged) this.#conn.logger?.warn({ err }, 'redis token bucket failed; using per-node buckets');
         this.#fallbackLogged = true;

@@ -37,159 +37,270 @@ const EXTEND = `local function extend(key, ttl)
   end
 end`;
 
-/** Redis server time in milliseconds with a fraction (microsecond precision), for rate buckets. */
-const NOW_PRECISE = `local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000`;
+/**
+ * Redis time in ms with a fraction: the node's estimate passed as ARGV[n] (its monotonic
+ * clock set against Redis time by the heartbeats, so a node's wall clock never matters),
+ * or TIME when the node has none yet ('').
+ */
+const nowFrom = (arg: number) => `local now
+if ARGV[${arg}] ~= '' then
+  now = tonumber(ARGV[${arg}])
+else
+  local clock = redis.call('TIME')
+  now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+end`;
+
+/**
+ * Where a stream stands: {epoch, offset} from its last generated id, or nil when there is
+ * no stream. A channel's stream is one key: entry ids are `{epoch}-{offset}`, so the
+ * stream's last id is its position even once its entries are trimmed. A key of another
+ * type is an error (never taken for a missing stream).
+ */
+const LAST = `local function last(key)
+  if redis.call('EXISTS', key) == 0 then return nil end
+  local info = redis.call('XINFO', 'STREAM', key)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local id = info[i + 1]
+      local dash = string.find(id, '-', 1, true)
+      return {string.sub(id, 1, dash - 1), tonumber(string.sub(id, dash + 1))}
+    end
+  end
+  return nil
+end`;
+
+/**
+ * A new epoch: Redis time in microseconds, above `floor` (an epoch the caller knows for
+ * the channel), so a stream that comes back empty never repeats an epoch a node or client
+ * saw, even if Redis's clock went back. An epoch is a stream id's first part (< 2^53 here).
+ */
+const NEW_EPOCH = `local function newEpoch(floor)
+  local clock = redis.call('TIME')
+  local e = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+  local f = tonumber(floor) or 0
+  if f >= e then e = f + 1 end
+  return string.format('%.0f', e)
+end`;
 
 /**
  * Take `cost` from a rate bucket (GCRA: the key holds the theoretical arrival time, ms).
  * Equivalent to a token bucket of capacity `burst` refilled at 1000 / `interval` per
- * second; a missing key is a full bucket. One GET, and one SET when allowed. Returns 0
- * when taken, else the milliseconds until `cost` could be taken (at least 1).
+ * second; a missing key is a full bucket. Returns {0, the value written} when taken, else
+ * {the milliseconds until `cost` could be taken (at least 1)}.
+ *
+ * `known` is the value this node last wrote ('' = none). With it, one SET … GET writes
+ * the next value computed from it and reads what was there: when that is what the node
+ * knew (the usual case: a user publishing through one node) the take is one command; when
+ * another node moved the bucket meanwhile, the value is recomputed from what was there and
+ * written again (or put back when that refuses). Without it: GET, then SET when allowed.
  */
-const TAKE = `local function take(key, interval, burst, cost)
-  local tat = tonumber(redis.call('GET', key) or '0')
+const TAKE = `local function nextOf(value, interval, burst, cost)
+  local tat = tonumber(value or '0') or 0
   if tat < now then tat = now end
   local nextTat = tat + cost * interval
   local over = nextTat - now - burst * interval
-  if over > 1e-6 then return math.max(1, math.ceil(over)) end
-  redis.call('SET', key, string.format('%.17g', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
-  return 0
+  if over > 1e-6 then return nil, math.max(1, math.ceil(over)) end
+  return nextTat, 0
+end
+local function ttlOf(tat) return math.max(1, math.ceil(tat - now)) + 1000 end
+local function take(key, interval, burst, cost, known)
+  if known ~= '' then
+    local guess = nextOf(known, interval, burst, cost)
+    if guess then
+      local s = string.format('%.17g', guess)
+      local prev = redis.call('SET', key, s, 'PX', ttlOf(guess), 'GET')
+      local right, wait = nextOf(prev, interval, burst, cost)
+      if right == guess then return {0, s} end
+      if right then
+        local r = string.format('%.17g', right)
+        redis.call('SET', key, r, 'PX', ttlOf(right))
+        return {0, r}
+      end
+      local held = tonumber(prev or '0') or 0
+      if held > now then redis.call('SET', key, prev, 'PX', ttlOf(held)) else redis.call('DEL', key) end
+      return {wait}
+    end
+  end
+  local value = redis.call('GET', key)
+  local nextTat, wait = nextOf(value, interval, burst, cost)
+  if not nextTat then return {wait} end
+  local s = string.format('%.17g', nextTat)
+  redis.call('SET', key, s, 'PX', ttlOf(nextTat))
+  return {0, s}
+end`;
+
+/**
+ * Drop a stream's expired entries from its head (entries carry their expiry, field x).
+ * Returns the first offset still held, or nil when none is.
+ */
+const TRIM_EXPIRED = `local function trimExpired(key, epoch)
+  local batch = 1
+  while true do
+    local head = redis.call('XRANGE', key, '-', '+', 'COUNT', batch)
+    if #head == 0 then return nil end
+    for _, entry in ipairs(head) do
+      local fields = entry[2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 'x' then
+          if tonumber(fields[i + 1]) > now then
+            redis.call('XTRIM', key, 'MINID', entry[1])
+            return tonumber(string.match(entry[1], '%-(%d+)$'))
+          end
+          break
+        end
+      end
+    end
+    local lastSeq = tonumber(string.match(head[#head][1], '%-(%d+)$'))
+    redis.call('XTRIM', key, 'MINID', epoch .. '-' .. (lastSeq + 1))
+    if #head < batch then return nil end
+    batch = 100
+  end
 end`;
 
 /**
  * Publish: rate-check, sequence, store, dedupe and fan out, atomically per channel, in one
- * round trip. KEYS: meta, history, idempotency[, rate bucket (not in a Redis Cluster: its
- * slot differs)]. ARGV: 1 data, 2 info JSON ('' = none), 3 historySize, 4 historyTtl,
- * 5 history key TTL, 6 idempotencyTtl, 7 epoch candidate, 8 meta TTL, 9 topic, 10 use
- * idempotency ('1'/'0'), 11 refresh TTLs ('1'/'0'; the node asks once a minute per channel),
- * 12 bucket interval ms, 13 bucket burst, 14 tags JSON ('' = none). Returns {offset, epoch, 0 | 1 deduplicated | 2 rate limited,
- * ms until the bucket has a token (rate limited only)}.
- * The hot path is TIME, HINCRBY, HGET, XADD, PUBLISH (+ GET, SET with a bucket).
+ * round trip. KEYS: stream, idempotency[, rate bucket (not in a Redis Cluster: its slot
+ * differs)]. ARGV: 1 data, 2 info JSON ('' = none), 3 historySize, 4 historyTtl, 5 now
+ * (the node's Redis time, ms; '' = TIME), 6 idempotencyTtl, 7 the channel's epoch as this
+ * node last saw it ('' = none), 8 stream TTL, 9 topic, 10 use idempotency ('1'/'0'),
+ * 11 refresh TTL and drop expired entries ('1'/'0'; the node asks once a minute per
+ * channel), 12 bucket interval ms, 13 bucket burst, 14 tags JSON ('' = none), 15 the
+ * bucket value this node last wrote ('' = none). Returns {offset, epoch, 0 | 1 deduplicated
+ * | 2 rate limited, ms until the bucket has a token (rate limited) or the bucket value
+ * written ('' = none)}.
+ *
+ * The hot path is XADD `{epoch}-*` (Redis numbers the entry: its offset), PUBLISH, and a
+ * SET … GET with a bucket: 3 commands with the EVALSHA, 4 with a bucket. NOMKSTREAM and
+ * the numbering catch a stale epoch: no stream (lost: a new epoch), a later epoch (the
+ * node's is stale: use the stream's) or an earlier one (Redis came back empty with its
+ * clock behind: the entry gets offset 0, and the stream starts over in a new epoch).
  */
 export const publishScript = new Script(
   'publish',
-  `${NOW_PRECISE}
+  `${nowFrom(5)}
 ${EXTEND}
+${LAST}
+${NEW_EPOCH}
 ${TAKE}
-local epoch = false
+${TRIM_EXPIRED}
 if ARGV[10] == '1' then
-  local seen = redis.call('GET', KEYS[3])
+  local seen = redis.call('GET', KEYS[2])
   if seen then
-    epoch = redis.call('HGET', KEYS[1], 'e')
+    local cur = last(KEYS[1])
     local sep = string.find(seen, ':', 1, true)
-    if epoch and sep and string.sub(seen, sep + 1) == epoch then
-      return {tonumber(string.sub(seen, 1, sep - 1)), epoch, 1}
+    if cur and sep and string.sub(seen, sep + 1) == cur[1] then
+      return {tonumber(string.sub(seen, 1, sep - 1)), cur[1], 1}
     end
   end
 end
-if KEYS[4] then
-  local wait = take(KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]), 1)
-  if wait > 0 then return {0, '', 2, wait} end
+local bucket = ''
+if KEYS[3] then
+  local taken = take(KEYS[3], tonumber(ARGV[12]), tonumber(ARGV[13]), 1, ARGV[15])
+  if taken[1] > 0 then return {0, '', 2, taken[1]} end
+  bucket = taken[2]
 end
-local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
-if not epoch then epoch = redis.call('HGET', KEYS[1], 'e') end
-local refresh = ARGV[11] == '1' or offset == 1
-if not epoch then
-  -- No meta: a new stream. Whatever history is left belongs to a lost epoch.
-  epoch = ARGV[7]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 1)
-  offset = 1
-  refresh = true
-end
-if refresh then extend(KEYS[1], tonumber(ARGV[8])) end
 local ms = math.floor(now)
 local size = tonumber(ARGV[3])
+local fields
 if size > 0 then
-  local id = offset .. '-0'
-  local expires = ms + tonumber(ARGV[4])
-  local fields = {'d', ARGV[1], 't', ms, 'x', expires}
+  fields = {'d', ARGV[1], 't', ms, 'x', ms + tonumber(ARGV[4])}
   if ARGV[2] ~= '' then table.insert(fields, 'i'); table.insert(fields, ARGV[2]) end
   if ARGV[14] ~= '' then table.insert(fields, 'g'); table.insert(fields, ARGV[14]) end
-  local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', size, id, unpack(fields))
-  if type(added) == 'table' and added.err then
-    -- The stream is ahead of the meta (they were not restored together): start it over.
-    redis.call('DEL', KEYS[2])
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, id, unpack(fields))
+else
+  fields = {'t', ms}
+end
+local known = ARGV[7]
+local epoch = false
+local offset = 0
+local floor = known
+local refresh = ARGV[11] == '1'
+if known ~= '' then
+  local added = redis.pcall('XADD', KEYS[1], 'NOMKSTREAM', 'MAXLEN', size, known .. '-*', unpack(fields))
+  if type(added) == 'string' then
+    local seq = tonumber(string.sub(added, #known + 2))
+    if seq > 0 then
+      epoch = known
+      offset = seq
+    end
+  elseif type(added) == 'table' and added.err and not string.find(added.err, 'smaller', 1, true) then
+    return redis.error_reply(added.err)
+  end
+end
+if not epoch then
+  local cur = last(KEYS[1])
+  if cur and (known == '' or tonumber(cur[1]) > tonumber(known)) then
+    epoch = cur[1]
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', size, epoch .. '-*', unpack(fields))
+    offset = tonumber(string.sub(id, #epoch + 2))
+  else
+    -- No stream, or one in an earlier epoch than this node saw: whatever it holds belongs
+    -- to a lost epoch. Start over in a new one.
+    if cur and tonumber(cur[1]) > (tonumber(floor) or 0) then floor = cur[1] end
+    epoch = newEpoch(floor)
+    redis.call('DEL', KEYS[1])
+    redis.call('XADD', KEYS[1], 'MAXLEN', size, epoch .. '-1', unpack(fields))
+    offset = 1
     refresh = true
   end
-  if refresh then extend(KEYS[2], tonumber(ARGV[5])) end
+end
+if refresh then
+  extend(KEYS[1], tonumber(ARGV[8]))
+  if size > 0 then trimExpired(KEYS[1], epoch) end
 end
 if ARGV[10] == '1' then
-  redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[6])
+  redis.call('SET', KEYS[2], offset .. ':' .. epoch, 'PX', ARGV[6])
 end
 if ARGV[14] == '' then
   redis.call('PUBLISH', ARGV[9], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
 else
   redis.call('PUBLISH', ARGV[9], 'q' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[14] .. '\\n' .. ARGV[1])
 end
-return {offset, epoch, 0}
+return {offset, epoch, 0, bucket}
 `,
 );
 
 /**
  * Publish an event on a channel's topic from the node that owns the channel's slot (in a
- * Redis Cluster; the key only routes it). KEYS: meta. ARGV: topic, message.
+ * Redis Cluster; the key only routes it). KEYS: stream. ARGV: topic, message.
  */
 export const eventScript = new Script('event', `return redis.call('PUBLISH', ARGV[1], ARGV[2])`);
 
 /**
- * History: the stream position and a page of publications. Creates the meta (a new epoch)
- * when missing, so the first publication keeps the epoch a reader saw; drops expired
- * entries from the head. KEYS: meta, history. ARGV: epoch candidate, empty-stream TTL,
- * meta TTL, since offset ('' = none), since epoch, limit, reverse ('1'/'0').
+ * History: the stream position and a page of publications. Creates the stream (empty, in
+ * a new epoch) when missing, so the first publication keeps the epoch a reader saw; drops
+ * expired entries from the head. KEYS: stream. ARGV: 1 an epoch the reader knows ('' =
+ * none; a new epoch is above it), 2 empty-stream TTL, 3 stream TTL, 4 since offset ('' =
+ * none), 5 since epoch, 6 limit, 7 reverse ('1'/'0'), 8 now ('' = TIME).
  * Returns {epoch, offset, firstOffset, entries}.
  */
 export const historyScript = new Script(
   'history',
-  `${NOW}
+  `${nowFrom(8)}
 ${EXTEND}
-local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
-local epoch = meta[1]
-if not epoch then
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
+${LAST}
+${NEW_EPOCH}
+${TRIM_EXPIRED}
+local cur = last(KEYS[1])
+if not cur then
+  local epoch = newEpoch(ARGV[1])
+  redis.call('XADD', KEYS[1], epoch .. '-0', 't', 0)
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {ARGV[1], 0, 1, {}}
+  return {epoch, 0, 1, {}}
 end
-local offset = tonumber(meta[2])
+local epoch = cur[1]
+local offset = cur[2]
 if offset == 0 then extend(KEYS[1], tonumber(ARGV[2])) else extend(KEYS[1], tonumber(ARGV[3])) end
-local first = offset + 1
-local batch = 1
-while true do
-  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', batch)
-  if #head == 0 then break end
-  local live = nil
-  for _, entry in ipairs(head) do
-    local fields = entry[2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'x' then
-        if tonumber(fields[i + 1]) > now then live = entry[1] end
-        break
-      end
-    end
-    if live then break end
-  end
-  if live then
-    redis.call('XTRIM', KEYS[2], 'MINID', live)
-    first = tonumber(string.match(live, '^(%d+)'))
-    break
-  end
-  local last = tonumber(string.match(head[#head][1], '^(%d+)'))
-  redis.call('XTRIM', KEYS[2], 'MINID', (last + 1) .. '-0')
-  if #head < batch then break end
-  batch = 100
-end
+local first = trimExpired(KEYS[1], epoch) or (offset + 1)
 local limit = tonumber(ARGV[6])
 local entries = {}
 if limit > 0 then
-  local start = '-'
-  if ARGV[4] ~= '' and ARGV[5] == epoch then start = ARGV[4] end
+  local lo = '-'
+  if ARGV[4] ~= '' and ARGV[5] == epoch then lo = epoch .. '-' .. ARGV[4] end
   if ARGV[7] == '1' then
-    entries = redis.call('XREVRANGE', KEYS[2], '+', start, 'COUNT', limit)
+    entries = redis.call('XREVRANGE', KEYS[1], '+', lo, 'COUNT', limit)
   else
-    entries = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit)
+    entries = redis.call('XRANGE', KEYS[1], lo, '+', 'COUNT', limit)
   end
 end
 return {epoch, offset, first, entries}
@@ -197,19 +308,21 @@ return {epoch, offset, first, entries}
 );
 
 /**
- * Position of a stream, for a node to compare with where its delivery stands; keeps the
- * meta of a listened channel alive. KEYS: meta, history. ARGV: offset whose entry's time
- * to return ('' = none), meta TTL. Returns {epoch or nil (no stream), offset, time of the
- * entry at that offset or nil (not in history)}.
+ * Position of a stream, for a node to compare with where its delivery stands; keeps a
+ * listened channel's stream alive. KEYS: stream. ARGV: offset whose entry's time to return
+ * ('' = none), stream TTL. Returns {epoch or nil (no stream), offset, time of the entry at
+ * that offset or nil (not in history)}.
  */
 export const positionScript = new Script(
   'position',
-  `local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
-if not meta[1] then return {false, 0, false} end
+  `${LAST}
+local cur = last(KEYS[1])
+if not cur then return {false, 0, false} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
 local time = false
 if ARGV[1] ~= '' then
-  local entry = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', ARGV[1] .. '-0')
+  local id = cur[1] .. '-' .. ARGV[1]
+  local entry = redis.call('XRANGE', KEYS[1], id, id)
   if #entry > 0 then
     local fields = entry[1][2]
     for i = 1, #fields, 2 do
@@ -217,7 +330,7 @@ if ARGV[1] ~= '' then
     end
   end
 end
-return {meta[1], tonumber(meta[2]), time}
+return {cur[1], cur[2], time}
 `,
 );
 
@@ -311,20 +424,20 @@ return 1
 
 /**
  * Rate bucket (GCRA, the same key format as the publish script's). KEYS: bucket.
- * ARGV: rate per second, burst, cost. A missing key is a full bucket. Returns 0 when
+ * ARGV: rate per second, burst, cost, now (the node's Redis time, ms; '' = TIME). A missing key is a full bucket. Returns 0 when
  * taken, else the milliseconds until it could be.
  */
 export const takeScript = new Script(
   'take',
-  `${NOW_PRECISE}
+  `${nowFrom(4)}
 ${TAKE}
-return take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), '')[1]
 `,
 );
 
 /**
  * Node heartbeat. KEYS: nodes. ARGV: node id, TTL ms. Returns {was registered (0/1),
- * Redis now, dead nodes, live nodes with expiry scores}.
+ * Redis now, dead nodes, live nodes with expiry scores, TIME's seconds, TIME's microseconds}.
  */
 export const heartbeatScript = new Script(
   'heartbeat',
@@ -335,9 +448,12 @@ local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
 local registered = 0
 if had then registered = 1 end
-return {registered, now, dead, live}
+return {registered, now, dead, live, clock[1], clock[2]}
 `,
 );
+
+/** Redis time (TIME's seconds and microseconds), read on the primary that holds KEYS[1]: the registry's, for every node alike. */
+export const timeScript = new Script('time', `return redis.call('TIME')`);
 
 /** Forget a node whose heartbeat is still expired. KEYS: nodes. ARGV: node id. Returns 1 or 0. */
 export const forgetNodeScript = new Script(
@@ -414,6 +530,7 @@ export const ALL_SCRIPTS = [
   reconcileScript,
   takeScript,
   heartbeatScript,
+  timeScript,
   forgetNodeScript,
   leaseAcquireScript,
   leaseRenewScript,
