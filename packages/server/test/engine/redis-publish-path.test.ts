@@ -182,3 +182,41 @@ describe('the Redis publish path', () => {
     await a.close();
   });
 });
+
+describe('a channel gone quiet', () => {
+  it('has its expired entries dropped by the node that published them, keeping its position: the next publication follows on', async () => {
+    const conn = await open();
+    const broker = new RedisBroker(conn, { positionCheck: 0 });
+    const ch = channel();
+    const short = { ...opts, historyTtl: 1 };
+    for (let i = 1; i <= 3; i++) await broker.publish(ch, String(i), short);
+    const position = await lastId(ch);
+    expect(await admin.xlen(streamOf(ch))).toBe(3);
+    // Not due yet on the node's clock: nothing is asked.
+    await broker.trimQuiet();
+    expect(await admin.xlen(streamOf(ch))).toBe(3);
+    // Once Redis time is past the last entry's expiry (1 ms after it was written), the round drops them.
+    const [entry] = (await admin.xrevrange(streamOf(ch), '+', '-', 'COUNT', 1)) as [[string, string[]]];
+    const expires = Number(entry[1][entry[1].indexOf('x') + 1]);
+    await vi.waitFor(async () => {
+      const [s, us] = (await admin.time()) as [string, string];
+      expect(Number(s) * 1000 + Number(us) / 1000).toBeGreaterThan(expires);
+    });
+    await broker.trimQuiet(performance.now() + 10_000);
+    expect(await admin.xlen(streamOf(ch))).toBe(0);
+    expect(await lastId(ch)).toBe(position);
+    const next = await broker.publish(ch, '4', opts);
+    expect(`${next.epoch}-${next.offset}`).toBe(`${position.split('-')[0]}-4`);
+    await broker.close();
+  });
+
+  it('keeps entries that have not expired when the round comes (published to again since)', async () => {
+    const conn = await open();
+    const broker = new RedisBroker(conn, { positionCheck: 0 });
+    const ch = channel();
+    await broker.publish(ch, '1', opts);
+    await broker.trimQuiet(performance.now() + 120_000);
+    expect(await admin.xlen(streamOf(ch))).toBe(1);
+    await broker.close();
+  });
+});

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import {
   type Broker,
   type BrokerHandler,
@@ -15,7 +16,7 @@ import type { LimitStore } from '../limit-store.js';
 import { publishChannelEvent } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import { decodeHistoryEntry, decodeTopicMessage } from './pubsub-message.js';
-import { historyScript, positionScript, publishScript } from './scripts.js';
+import { historyScript, positionScript, publishScript, trimScript } from './scripts.js';
 
 /** How long an idle stream keeps its epoch and offset (as the memory broker). */
 const STREAM_TTL = 24 * 3_600_000;
@@ -25,6 +26,10 @@ const EMPTY_STREAM_TTL = 5 * 60_000;
 const CATCH_UP_LIMIT = 1000;
 /** With the position check off, listened channels' streams are still kept alive this often. */
 const STREAM_KEEPALIVE = 60_000;
+/** How often this node drops the expired entries of the channels it published to that went quiet. */
+const TRIM_INTERVAL = 30_000;
+/** A quiet channel's entries are dropped this long after the last one expired (Redis time and this node's clock differ a little). */
+const QUIET_MARGIN = 1000;
 /** Channels checked per round trip by the periodic position check. */
 const CHECK_BATCH = 500;
 /** A node asks a publish to extend its channel's key TTLs at most this often per channel. */
@@ -89,6 +94,13 @@ export class RedisBroker implements Broker {
    * of one user each find the value they expect). Lets the script take it in one command.
    */
   readonly #buckets = new Map<string, { value: string; sent: number }>();
+  /**
+   * Channels this node published to with history, and when their last entry expires: a
+   * channel still quiet then has its expired entries dropped (the key, and so its position,
+   * stays for a day; its entries need not).
+   */
+  readonly #quietTrims = new Map<string, number>();
+  readonly #trimTimer: NodeJS.Timeout;
   #takes = 0;
 
   constructor(conn: RedisConnection, options: RedisBrokerOptions = {}) {
@@ -101,6 +113,8 @@ export class RedisBroker implements Broker {
     this.#judge = every > 0;
     this.#positionCheck = setInterval(() => void this.checkPositions(), every > 0 ? every : STREAM_KEEPALIVE);
     this.#positionCheck.unref();
+    this.#trimTimer = setInterval(() => void this.trimQuiet(), TRIM_INTERVAL);
+    this.#trimTimer.unref();
   }
 
   setHandler(handler: BrokerHandler): void {
@@ -175,6 +189,7 @@ export class RedisBroker implements Broker {
       throw new RateLimited((limit as { bucket: string }).bucket, Number(reply[3] ?? 1));
     }
     remember(this.#epochs, channel, reply[1]);
+    if (options.historySize > 0) remember(this.#quietTrims, channel, performance.now() + historyTtl + QUIET_MARGIN);
     // The value written, unless a later take of this node is in flight (it expects its own).
     if (bucket !== null && take !== null && typeof reply[3] === 'string' && reply[3] !== '') {
       const expected = this.#buckets.get(bucket);
@@ -250,8 +265,31 @@ export class RedisBroker implements Broker {
     return this.#conn.ready();
   }
 
+  /**
+   * Drop the expired entries of the channels this node published to whose last entry has
+   * expired since (`now` on this node's monotonic clock; resolves when done). Each is asked
+   * once; a publication since re-arms it.
+   */
+  async trimQuiet(now = performance.now()): Promise<void> {
+    if (!this.#conn.ready()) return;
+    const due: string[] = [];
+    for (const [channel, at] of this.#quietTrims) if (at <= now) due.push(channel);
+    for (const channel of due) this.#quietTrims.delete(channel);
+    const { cmd, keys } = this.#conn;
+    for (let i = 0; i < due.length; i += CHECK_BATCH) {
+      await Promise.all(
+        due.slice(i, i + CHECK_BATCH).map((channel) =>
+          this.#conn.track(trimScript.run(cmd, [keys.stream(channel)], [this.#conn.clock.arg()])).catch((err) => {
+            this.#conn.logger?.debug({ err, channel }, 'dropping expired entries failed');
+          }),
+        ),
+      );
+    }
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#positionCheck);
+    clearInterval(this.#trimTimer);
     this.#listening.clear();
     await this.#conn.release();
   }

@@ -308,6 +308,23 @@ return {epoch, offset, first, entries}
 );
 
 /**
+ * Drop a stream's expired entries (a channel gone quiet: nothing else would until its key
+ * expires), keeping the key and so its position. KEYS: stream. ARGV: now ('' = TIME).
+ * Returns the entries left.
+ */
+export const trimScript = new Script(
+  'trim',
+  `${nowFrom(1)}
+${LAST}
+${TRIM_EXPIRED}
+local cur = last(KEYS[1])
+if not cur then return 0 end
+trimExpired(KEYS[1], cur[1])
+return redis.call('XLEN', KEYS[1])
+`,
+);
+
+/**
  * Position of a stream, for a node to compare with where its delivery stands; keeps a
  * listened channel's stream alive. KEYS: stream. ARGV: offset whose entry's time to return
  * ('' = none), stream TTL. Returns {epoch or nil (no stream), offset, time of the entry at
@@ -522,6 +539,7 @@ export const ALL_SCRIPTS = [
   publishScript,
   eventScript,
   historyScript,
+  trimScript,
   positionScript,
   presenceSetScript,
   presenceRemoveScript,
