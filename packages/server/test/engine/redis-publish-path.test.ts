@@ -220,3 +220,21 @@ describe('a channel gone quiet', () => {
     await broker.close();
   });
 });
+
+describe('an epoch of another kind', () => {
+  it('a channel epoch this node heard that is not a stream epoch (an older release’s) is ignored, never an error', async () => {
+    const conn = await open();
+    const a = new RedisBroker(conn, { positionCheck: 0 });
+    const heard: string[] = [];
+    a.setHandler({ onPublication: (_ch, _pub, epoch) => heard.push(epoch), onEvent: () => {}, onStreamLost: () => {} });
+    const ch = channel();
+    const first = await a.publish(ch, '1', opts);
+    await a.subscribe(ch);
+    // What an older node's publication on the channel's topic tells this node.
+    await conn.cmd.publish(conn.keys.topic(ch), `pAbC12x0\n7\n${Date.now()}\n\n"old"`);
+    await vi.waitFor(() => expect(heard).toEqual(['AbC12x0']));
+    const next = await a.publish(ch, '2', opts);
+    expect(next).toEqual({ epoch: first.epoch, offset: 2, deduplicated: false });
+    await a.close();
+  });
+});

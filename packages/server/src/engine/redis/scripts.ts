@@ -210,6 +210,8 @@ else
   fields = {'t', ms}
 end
 local known = ARGV[7]
+-- An epoch is digits (a node of an older release may have told this one another kind).
+if not string.match(known, '^%d+$') then known = '' end
 local epoch = false
 local offset = 0
 local floor = known
