@@ -192,6 +192,59 @@ describe('the Redis engine on a Redis Cluster of three primaries', () => {
     await Promise.all([ba.close(), bb.close()]);
   });
 
+  /** The port of the primary that holds `key`'s slot. */
+  async function primaryOf(key: string): Promise<number> {
+    const r = new Redis({ port: rc.nodes[0]?.port as number, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    try {
+      const slot = Number(await r.call('CLUSTER', 'KEYSLOT', key));
+      const ranges = (await r.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      return Number(range?.[2][1]);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  it("takes a publisher's rate bucket without holding the publish back once the node expects it to succeed, and the limit still holds", async () => {
+    const { conn, registry } = await open();
+    registry.start();
+    await vi.waitFor(() => expect(conn.clock.now()).not.toBeNull(), WAIT);
+    const broker = new RedisBroker(conn, { limits: new RedisLimitStore(conn, registry), positionCheck: 0 });
+    // A user's bucket on another primary than the channel's stream.
+    const user = `carol-${randomBytes(3).toString('hex')}`;
+    const rateLimit = { bucket: `pub|acme|${user}`, ratePerSecond: 0.001, burst: 3 };
+    const bucketPort = await primaryOf(conn.keys.bucket(rateLimit.bucket));
+    let ch = '';
+    for (let i = 0; i < 100 && (ch === '' || (await primaryOf(conn.keys.stream(ch))) === bucketPort); i++) ch = `acme|project:bucket-${i}`;
+    expect(await primaryOf(conn.keys.stream(ch))).not.toBe(bucketPort);
+    // The first take is waited for (no expectation yet).
+    expect((await broker.publish(ch, '1', { ...opts, rateLimit })).offset).toBe(1);
+    // The bucket's primary stops answering writes: a publish that waited for its take would not resolve.
+    const paused = new Redis({ port: bucketPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    await paused.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+    let second: { offset: number } | 'held back';
+    try {
+      second = await Promise.race([
+        broker.publish(ch, '2', { ...opts, rateLimit }),
+        new Promise<'held back'>((resolve) => setTimeout(() => resolve('held back'), 3000)),
+      ]);
+    } finally {
+      await paused.call('CLIENT', 'UNPAUSE');
+      paused.disconnect();
+    }
+    expect(second).toMatchObject({ offset: 2 });
+    // The third token; the fourth is refused (the node expects it, and the take confirms).
+    expect((await broker.publish(ch, '3', { ...opts, rateLimit })).offset).toBe(3);
+    await expect(broker.publish(ch, '4', { ...opts, rateLimit })).rejects.toMatchObject({ name: 'RateLimited' });
+    // Another node spent nothing, and the bucket holds exactly three takes.
+    const other = await open();
+    const limits = new RedisLimitStore(other.conn, other.registry);
+    expect(await limits.take(rateLimit.bucket, rateLimit.ratePerSecond, rateLimit.burst)).toBe(false);
+    expect((await broker.history(ch, { limit: 10 })).publications.map((p) => p.data)).toEqual(['1', '2', '3']);
+    await limits.close();
+    await broker.close();
+  });
+
   describe('three server processes configured with redisCluster', () => {
     const nodePrefix = `${prefix}-srv`;
     let nodes: ClusterNode[] = [];

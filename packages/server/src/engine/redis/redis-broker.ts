@@ -16,7 +16,7 @@ import type { LimitStore } from '../limit-store.js';
 import { publishChannelEvent } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
 import { decodeHistoryEntry, decodeTopicMessage } from './pubsub-message.js';
-import { historyScript, positionScript, publishScript, trimScript } from './scripts.js';
+import { historyScript, positionScript, publishScript, takeScript, trimScript } from './scripts.js';
 
 /** How long an idle stream keeps its epoch and offset (as the memory broker). */
 const STREAM_TTL = 24 * 3_600_000;
@@ -148,18 +148,16 @@ export class RedisBroker implements Broker {
     const limit = options.rateLimit;
     const scriptKeys = [keys.stream(channel), keys.idempotency(channel, key ?? '')];
     let bucket: string | null = null;
+    const now = this.#conn.clock.arg();
+    const interval = limit ? 1000 / limit.ratePerSecond : 0;
     if (limit && this.#conn.clustered) {
-      const limits = this.#limits;
-      const wait = limits ? await limits.takeOrWait(limit.bucket, limit.ratePerSecond, limit.burst) : 0;
-      if (wait > 0) throw new RateLimited(limit.bucket, wait);
+      await this.#takeApart(limit, now, interval);
     } else if (limit) {
       bucket = keys.bucket(limit.bucket);
       scriptKeys.push(bucket);
     }
     const historyTtl = Math.max(1, Math.ceil(options.historyTtl));
-    const now = this.#conn.clock.arg();
-    const interval = limit ? 1000 / limit.ratePerSecond : 0;
-    const take = bucket === null ? null : this.#expectTake(bucket, now, interval);
+    const take = bucket === null || !limit ? null : this.#expectTake(bucket, now, interval, limit.burst);
     const reply = (await this.#conn
       .track(
         publishScript.run(cmd, scriptKeys, [
@@ -191,10 +189,7 @@ export class RedisBroker implements Broker {
     remember(this.#epochs, channel, reply[1]);
     if (options.historySize > 0) remember(this.#quietTrims, channel, performance.now() + historyTtl + QUIET_MARGIN);
     // The value written, unless a later take of this node is in flight (it expects its own).
-    if (bucket !== null && take !== null && typeof reply[3] === 'string' && reply[3] !== '') {
-      const expected = this.#buckets.get(bucket);
-      if (expected === undefined || expected.sent === take.sent) remember(this.#buckets, bucket, { value: reply[3], sent: take.sent });
-    }
+    if (bucket !== null && take !== null) this.#noteTake(bucket, take.sent, reply[3]);
     return { offset: reply[0], epoch: reply[1], deduplicated: reply[2] === 1 };
   }
 
@@ -205,14 +200,55 @@ export class RedisBroker implements Broker {
    * each. A wrong expectation costs a second command, never a wrong decision: the script
    * recomputes from what the bucket held.
    */
-  #expectTake(bucket: string, now: string, interval: number): { known: string; sent: number } {
+  #expectTake(bucket: string, now: string, interval: number, burst: number): { known: string; sent: number; allowed: boolean } {
     const sent = ++this.#takes;
     const held = this.#buckets.get(bucket);
-    if (held === undefined || now === '') return { known: '', sent };
+    if (held === undefined || now === '') return { known: '', sent, allowed: false };
     const at = Number(now);
     const next = Math.max(Number(held.value), at) + interval;
-    remember(this.#buckets, bucket, { value: String(next), sent });
-    return { known: held.value, sent };
+    const allowed = next - at - burst * interval <= 1e-6;
+    if (allowed) remember(this.#buckets, bucket, { value: String(next), sent });
+    return { known: held.value, sent, allowed };
+  }
+
+  /** Keep the value a take wrote as this node's expectation, unless a later take is in flight. */
+  #noteTake(bucket: string, sent: number, value: unknown): void {
+    if (typeof value !== 'string' || value === '') return;
+    const expected = this.#buckets.get(bucket);
+    if (expected === undefined || expected.sent === sent) remember(this.#buckets, bucket, { value, sent });
+  }
+
+  /**
+   * The rate bucket in a Redis Cluster, where its key (another slot) cannot join the publish
+   * script. When this node expects the take to succeed, the take is sent without waiting
+   * for it, in the same pipeline as the publish; its answer only corrects the expectation.
+   * Should another node have spent the tokens meanwhile, the publishes already sent stand
+   * (at most those in flight: the next one waits for its take). Otherwise — no expectation
+   * yet, or one that says no — the publish waits for the take, as on one Redis.
+   */
+  async #takeApart(limit: NonNullable<PublishOptions['rateLimit']>, now: string, interval: number): Promise<void> {
+    const { cmd, keys } = this.#conn;
+    const bucket = keys.bucket(limit.bucket);
+    const take = this.#expectTake(bucket, now, interval, limit.burst);
+    const taking = this.#conn.track(takeScript.run(cmd, [bucket], [limit.ratePerSecond, limit.burst, 1, now, take.known])).then((reply) => {
+      const [wait, value] = reply as [number, string?];
+      if (wait > 0) this.#buckets.delete(bucket);
+      else this.#noteTake(bucket, take.sent, value);
+      return wait;
+    });
+    if (take.allowed) {
+      taking.catch((err: unknown) => {
+        this.#buckets.delete(bucket);
+        this.#conn.logger?.debug({ err, bucket: limit.bucket }, 'rate bucket take failed');
+      });
+      return;
+    }
+    const wait = await taking.catch(() => {
+      // Its Redis node is away: the limit store falls back to this node's own bucket.
+      this.#buckets.delete(bucket);
+      return this.#limits ? this.#limits.takeOrWait(limit.bucket, limit.ratePerSecond, limit.burst) : 0;
+    });
+    if (wait > 0) throw new RateLimited(limit.bucket, wait);
   }
 
   /** Whether this publish should extend the channel's key TTLs (once a minute per channel). */

@@ -77,9 +77,10 @@ export class RedisLimitStore implements LimitStore {
   async takeOrWait(key: string, ratePerSecond: number, burst: number, cost = 1): Promise<number> {
     if (this.#conn.ready()) {
       try {
-        return (await this.#conn.track(
+        const [wait] = (await this.#conn.track(
           takeScript.run(this.#conn.cmd, [this.#conn.keys.bucket(key)], [ratePerSecond, burst, cost, this.#conn.clock.arg()]),
-        )) as number;
+        )) as [number, string?];
+        return wait;
       } catch (err) {
         if (!this.#fallbackLogged) this.#conn.logger?.warn({ err }, 'redis token bucket failed; using per-node buckets');
         this.#fallbackLogged = true;

@@ -443,14 +443,15 @@ return 1
 
 /**
  * Rate bucket (GCRA, the same key format as the publish script's). KEYS: bucket.
- * ARGV: rate per second, burst, cost, now (the node's Redis time, ms; '' = TIME). A missing key is a full bucket. Returns 0 when
- * taken, else the milliseconds until it could be.
+ * ARGV: rate per second, burst, cost, now (the node's Redis time, ms; '' = TIME), the value
+ * the node expects in the bucket ('' = none, optional). A missing key is a full bucket.
+ * Returns {0, the value written} when taken, else {the milliseconds until it could be}.
  */
 export const takeScript = new Script(
   'take',
   `${nowFrom(4)}
 ${TAKE}
-return take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), '')[1]
+return take(KEYS[1], 1000 / tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[5] or '')
 `,
 );
 
