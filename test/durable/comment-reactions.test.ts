@@ -207,6 +207,28 @@ describe.each(STORES)('comment reactions on %s', (store) => {
     expect(seen.map((e) => e.version)).toEqual([...seen.map((e) => e.version)].sort((a, b) => a - b));
   });
 
+  it('changes arriving together on a hot comment (applied in batches) each get their own version, consecutive, and show their own effect', async () => {
+    const { t, cid } = await thread('project:batch');
+    const path = `/threads/${t.id}/comments/${cid}/reactions`;
+    const before = ((await s.api('PUT', `${path}/love?userId=u-first`)).body as unknown as State).version;
+    const users = Array.from({ length: 200 }, (_, i) => `u-${i}`);
+    const answers = await Promise.all(
+      users.map(async (u, i) => {
+        // Every third user also takes a reaction back that it never gave: a no-op inside the batch.
+        if (i % 3 === 0) await s.api('DELETE', `${path}/like?userId=${u}`);
+        const res = await s.api('PUT', `${path}/love?userId=${u}`);
+        expect(res.status, res.text).toBe(200);
+        return { user: u, ...(res.body as unknown as State) };
+      }),
+    );
+    for (const a of answers) expect(has(a.reactions, 'love', a.user)).toBe(true);
+    // 200 changes: versions before+1 … before+200, each once.
+    expect(answers.map((a) => a.version).sort((x, y) => x - y)).toEqual(Array.from({ length: 200 }, (_, i) => before + 1 + i));
+    const final = await stored(t.id, cid);
+    expect(count(final, 'love')).toBe(201);
+    expect(count(final, 'like')).toBe(0);
+  });
+
   it('the SDK toggles by sending the intended state, and a reaction rate per user refuses with 111', async () => {
     const limited = await startDurableServer(store, { comments: { reactionRate: 3 } });
     try {

@@ -42,8 +42,32 @@ export async function reactionsOf(db: CommentDb, commentIds: readonly string[]):
   return out;
 }
 
-/** Reactions in storage: at most one row per (comment, user, reaction), by the primary key. */
+/** Most reaction requests of one comment applied in one transaction. */
+const MAX_BATCH = 256;
+
+interface PendingChange {
+  threadId: string;
+  userId: string;
+  reaction: string;
+  on: boolean;
+  resolve: (state: ReactionState) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Reactions in storage: at most one row per (comment, user, reaction), by the primary key.
+ *
+ * The requests of one comment take turns, and those that arrive while one transaction of
+ * that comment runs are applied together in the next (group commit): one lock of the
+ * comment's row, their inserts and deletes in arrival order, one version bump and one read
+ * of the reactions for all their answers. A hot comment then costs one read per batch, not
+ * one per change. A batch never holds two requests for the same (user, reaction), so each
+ * answer shows its own request's effect; each request that changed something gets its own
+ * version, in arrival order.
+ */
 export class ReactionStore {
+  readonly #queues = new Map<string, PendingChange[]>();
+
   constructor(
     private readonly db: CommentDb,
     private readonly now: () => number,
@@ -54,11 +78,43 @@ export class ReactionStore {
    * reaction) exists, by the primary key: giving twice inserts nothing the second time and
    * taking back an absent one deletes nothing; neither reads first. A change bumps the
    * comment's `reaction_version` in the same transaction; the answer is the comment's
-   * reactions as stored then, with that version. The comment's row is locked first, so the
-   * requests of one comment take turns (the unique key alone would keep the rows right; the
-   * lock makes every answer the state right after its own request).
+   * reactions as stored when that transaction commits, with this request's version.
    */
-  async set(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
+  set(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
+    return new Promise((resolve, reject) => {
+      const key = `${tenant}\u0000${commentId}`;
+      const queue = this.#queues.get(key);
+      const change = { threadId, userId, reaction, on, resolve, reject };
+      if (queue) {
+        queue.push(change);
+        return;
+      }
+      this.#queues.set(key, [change]);
+      // Start after this turn's I/O: the requests of the comment that arrived with this one join its batch.
+      setImmediate(() => void this.#drain(key, tenant, commentId));
+    });
+  }
+
+  /** Apply the comment's queued requests, a batch per transaction, until none is left. */
+  async #drain(key: string, tenant: string, commentId: string): Promise<void> {
+    for (;;) {
+      const queue = this.#queues.get(key) as PendingChange[];
+      if (queue.length === 0) {
+        this.#queues.delete(key);
+        return;
+      }
+      const batch = takeBatch(queue);
+      try {
+        const states = await this.#apply(tenant, commentId, batch);
+        batch.forEach((change, i) => change.resolve(states[i] as ReactionState));
+      } catch (err) {
+        for (const change of batch) change.reject(err);
+      }
+    }
+  }
+
+  async #apply(tenant: string, commentId: string, batch: PendingChange[]): Promise<ReactionState[]> {
+    const threadId = (batch[0] as PendingChange).threadId;
     return this.db.transaction().execute(async (trx) => {
       // A no-op update locks the comment's row (PostgreSQL): the requests of one comment take
       // turns, so each answer is the state its own change produced.
@@ -72,35 +128,40 @@ export class ReactionStore {
         .executeTakeFirst();
       if (!row) throw notFound('comment');
       if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
-      let changed: boolean;
-      if (on) {
-        const res = await trx
-          .insertInto('sb_comment_reactions')
-          .values({ tenant, thread_id: threadId, comment_id: commentId, user_id: userId, reaction, created_at: this.now() })
-          .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
-          .executeTakeFirst();
-        changed = Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
-      } else {
-        const res = await trx
-          .deleteFrom('sb_comment_reactions')
-          .where('comment_id', '=', commentId)
-          .where('user_id', '=', userId)
-          .where('reaction', '=', reaction)
-          .executeTakeFirst();
-        changed = Number(res.numDeletedRows) > 0;
+      const changed: boolean[] = [];
+      for (const c of batch) {
+        if (c.on) {
+          const res = await trx
+            .insertInto('sb_comment_reactions')
+            .values({ tenant, thread_id: threadId, comment_id: commentId, user_id: c.userId, reaction: c.reaction, created_at: this.now() })
+            .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
+            .executeTakeFirst();
+          changed.push(Number(res.numInsertedOrUpdatedRows ?? 0) > 0);
+        } else {
+          const res = await trx
+            .deleteFrom('sb_comment_reactions')
+            .where('comment_id', '=', commentId)
+            .where('user_id', '=', c.userId)
+            .where('reaction', '=', c.reaction)
+            .executeTakeFirst();
+          changed.push(Number(res.numDeletedRows) > 0);
+        }
       }
+      const changes = changed.filter(Boolean).length;
       let version = Number(row.reaction_version);
-      if (changed) {
+      if (changes > 0) {
         const bumped = await trx
           .updateTable('sb_comments')
-          .set((eb) => ({ reaction_version: eb('reaction_version', '+', 1) }))
+          .set((eb) => ({ reaction_version: eb('reaction_version', '+', changes) }))
           .where('id', '=', commentId)
           .returning('reaction_version')
           .executeTakeFirstOrThrow();
         version = Number(bumped.reaction_version);
       }
       const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
-      return { reactions, version, changed };
+      // The k-th request that changed something gets the k-th new version; a no-op, the last.
+      let k = version - changes;
+      return changed.map((c) => ({ reactions, version: c ? ++k : version, changed: c }));
     });
   }
 
@@ -116,4 +177,21 @@ export class ReactionStore {
     const reactions = (await reactionsOf(this.db, [commentId])).get(commentId) ?? [];
     return { reactions, version: Number(row.reaction_version), changed: false };
   }
+}
+
+/**
+ * The next batch of a comment's queue (removed from it): the requests in arrival order up to
+ * the first that names another thread or repeats a (user, reaction) already in the batch.
+ */
+function takeBatch(queue: PendingChange[]): PendingChange[] {
+  const first = queue[0] as PendingChange;
+  const seen = new Set<string>();
+  let n = 0;
+  for (const c of queue) {
+    const key = `${c.userId}\u0000${c.reaction}`;
+    if (n === MAX_BATCH || c.threadId !== first.threadId || seen.has(key)) break;
+    seen.add(key);
+    n++;
+  }
+  return queue.splice(0, n);
 }
