@@ -329,6 +329,25 @@ describe.each(STORES)('comment threads on %s', (store) => {
     expect(((await s.api('GET', `/threads/${t.id}`)).body as unknown as Thread).commentCount).toBe(5);
   });
 
+  it('replies arriving together (appended in one transaction) fill the thread up to its cap in order; a refused key is given back', async () => {
+    const t = await createThread('project:81', {});
+    const before = await counts();
+    const post = (i: number, key: string) =>
+      s.api('POST', `/threads/${t.id}/comments`, { body: { userId: `u${i}`, body: `r${i}` }, headers: { 'idempotency-key': key } });
+    const answers = await Promise.all([...Array.from({ length: 10 }, (_, i) => post(i, `cap-${i}`)), post(0, 'cap-0')]);
+    const created = answers.filter((r) => r.status === 201);
+    expect(created).toHaveLength(4);
+    expect(created.map((r) => (r.body as { comment: Comment }).comment.seq).sort()).toEqual([2, 3, 4, 5]);
+    for (const r of answers.filter((a) => a.status !== 201 && a.status !== 200)) expectApiError(r, 422, 106, /at most 5/);
+    // The repeated key answered once as created, and otherwise as that same comment or as full.
+    const zero = answers.filter((_, i) => i === 0 || i === 10).filter((r) => r.status !== 422);
+    expect(new Set(zero.map((r) => (r.body as { comment: Comment }).comment.id)).size).toBeLessThanOrEqual(1);
+    expect((await counts())['sb_comments'] - before['sb_comments']).toBe(4);
+    // A key refused for the cap was given back: its retry is refused for the cap again, not "in progress".
+    const refused = answers.findIndex((r, i) => i < 10 && r.status === 422);
+    expectApiError(await post(refused, `cap-${refused}`), 422, 106, /at most 5/);
+  });
+
   it("a tenant never reaches another tenant's threads: the same 404 as an id that does not exist", async () => {
     const t = await createThread('project:90', { body: 'acme secret', metadata: { m: 'acme secret meta' } });
     const cid = (t.comments[0] as Comment).id;

@@ -35,6 +35,51 @@ export const idempotencyKeys = {
     return { first: false, result: JSON.parse(row.result) as R };
   },
 
+  /**
+   * Claim several keys at once inside `trx` (distinct keys): for each, `{ first: true }`, the
+   * first request's result, or the in-progress error for that key alone.
+   */
+  async claimMany<R, DB extends SharedTables>(
+    tx: Transaction<DB>,
+    tenant: string,
+    scope: string,
+    keys: readonly string[],
+    now: number,
+  ): Promise<Array<Claim<R> | ReplyError>> {
+    if (keys.length === 0) return [];
+    const trx = shared(tx);
+    const inserted = await trx
+      .insertInto('sb_idempotency_keys')
+      .values(keys.map((key) => ({ tenant, scope, key, result: null, created_at: now })))
+      .onConflict((oc) => oc.columns(['tenant', 'scope', 'key']).doNothing())
+      .returning('key')
+      .execute();
+    const first = new Set(inserted.map((r) => r.key));
+    const seen = keys.filter((k) => !first.has(k));
+    const results = new Map<string, string | null>();
+    if (seen.length > 0) {
+      const rows = await trx
+        .selectFrom('sb_idempotency_keys')
+        .select(['key', 'result'])
+        .where('tenant', '=', tenant)
+        .where('scope', '=', scope)
+        .where('key', 'in', seen)
+        .execute();
+      for (const r of rows) results.set(r.key, r.result);
+    }
+    return keys.map((key) => {
+      if (first.has(key)) return { first: true };
+      const result = results.get(key);
+      if (result === undefined || result === null) return new ReplyError(ErrorCode.Unavailable, 'a request with this idempotency key is in progress');
+      return { first: false, result: JSON.parse(result) as R };
+    });
+  },
+
+  /** Give back a key claimed in `trx` by a request that then failed (as a rollback of its own would). */
+  async release<DB extends SharedTables>(trx: Transaction<DB>, tenant: string, scope: string, key: string): Promise<void> {
+    await shared(trx).deleteFrom('sb_idempotency_keys').where('tenant', '=', tenant).where('scope', '=', scope).where('key', '=', key).execute();
+  },
+
   /** Store the result of the request that claimed `key` (same transaction). */
   async complete<DB extends SharedTables>(trx: Transaction<DB>, tenant: string, scope: string, key: string, result: unknown): Promise<void> {
     await shared(trx)

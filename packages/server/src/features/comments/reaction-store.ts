@@ -1,5 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
+import { KeyedBatches } from './batches.js';
 import { type CommentDb, notFound } from './comment-db.js';
 import type { ReactionCount } from './model.js';
 
@@ -45,28 +46,32 @@ export async function reactionsOf(db: CommentDb, commentIds: readonly string[]):
 /** Most reaction requests of one comment applied in one transaction. */
 const MAX_BATCH = 256;
 
-interface PendingChange {
+interface Change {
+  tenant: string;
   threadId: string;
+  commentId: string;
   userId: string;
   reaction: string;
   on: boolean;
-  resolve: (state: ReactionState) => void;
-  reject: (err: unknown) => void;
 }
 
 /**
  * Reactions in storage: at most one row per (comment, user, reaction), by the primary key.
  *
- * The requests of one comment take turns, and those that arrive while one transaction of
- * that comment runs are applied together in the next (group commit): one lock of the
- * comment's row, their inserts and deletes in arrival order, one version bump and one read
- * of the reactions for all their answers. A hot comment then costs one read per batch, not
- * one per change. A batch never holds two requests for the same (user, reaction), so each
- * answer shows its own request's effect; each request that changed something gets its own
- * version, in arrival order.
+ * The requests of one comment take turns, and those that arrive together are applied in
+ * one transaction (`KeyedBatches`): one lock of the comment's row, their inserts and
+ * deletes in arrival order, one version bump and one read of the reactions for all their
+ * answers. A hot comment then costs one read per batch, not one per change. A batch never
+ * holds two requests for the same (user, reaction) or for another thread, so each answer
+ * shows its own request's effect; each request that changed something gets its own version,
+ * in arrival order.
  */
 export class ReactionStore {
-  readonly #queues = new Map<string, PendingChange[]>();
+  readonly #batches = new KeyedBatches<Change, ReactionState>({
+    max: MAX_BATCH,
+    fits: (batch, next) => next.threadId === (batch[0] as Change).threadId && !batch.some((c) => c.userId === next.userId && c.reaction === next.reaction),
+    apply: (batch) => this.#apply(batch),
+  });
 
   constructor(
     private readonly db: CommentDb,
@@ -81,40 +86,11 @@ export class ReactionStore {
    * reactions as stored when that transaction commits, with this request's version.
    */
   set(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
-    return new Promise((resolve, reject) => {
-      const key = `${tenant}\u0000${commentId}`;
-      const queue = this.#queues.get(key);
-      const change = { threadId, userId, reaction, on, resolve, reject };
-      if (queue) {
-        queue.push(change);
-        return;
-      }
-      this.#queues.set(key, [change]);
-      // Start after this turn's I/O: the requests of the comment that arrived with this one join its batch.
-      setImmediate(() => void this.#drain(key, tenant, commentId));
-    });
+    return this.#batches.run(`${tenant}\u0000${commentId}`, { tenant, threadId, commentId, userId, reaction, on });
   }
 
-  /** Apply the comment's queued requests, a batch per transaction, until none is left. */
-  async #drain(key: string, tenant: string, commentId: string): Promise<void> {
-    for (;;) {
-      const queue = this.#queues.get(key) as PendingChange[];
-      if (queue.length === 0) {
-        this.#queues.delete(key);
-        return;
-      }
-      const batch = takeBatch(queue);
-      try {
-        const states = await this.#apply(tenant, commentId, batch);
-        batch.forEach((change, i) => change.resolve(states[i] as ReactionState));
-      } catch (err) {
-        for (const change of batch) change.reject(err);
-      }
-    }
-  }
-
-  async #apply(tenant: string, commentId: string, batch: PendingChange[]): Promise<ReactionState[]> {
-    const threadId = (batch[0] as PendingChange).threadId;
+  async #apply(batch: readonly Change[]): Promise<ReactionState[]> {
+    const { tenant, threadId, commentId } = batch[0] as Change;
     return this.db.transaction().execute(async (trx) => {
       // A no-op update locks the comment's row (PostgreSQL): the requests of one comment take
       // turns, so each answer is the state its own change produced.
@@ -177,21 +153,4 @@ export class ReactionStore {
     const reactions = (await reactionsOf(this.db, [commentId])).get(commentId) ?? [];
     return { reactions, version: Number(row.reaction_version), changed: false };
   }
-}
-
-/**
- * The next batch of a comment's queue (removed from it): the requests in arrival order up to
- * the first that names another thread or repeats a (user, reaction) already in the batch.
- */
-function takeBatch(queue: PendingChange[]): PendingChange[] {
-  const first = queue[0] as PendingChange;
-  const seen = new Set<string>();
-  let n = 0;
-  for (const c of queue) {
-    const key = `${c.userId}\u0000${c.reaction}`;
-    if (n === MAX_BATCH || c.threadId !== first.threadId || seen.has(key)) break;
-    seen.add(key);
-    n++;
-  }
-  return queue.splice(0, n);
 }

@@ -6,6 +6,7 @@ import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
+import { KeyedBatches } from './batches.js';
 import { type Db, notFound, type Trx } from './comment-db.js';
 import { FollowerStore, follow } from './follower-store.js';
 import {
@@ -25,6 +26,8 @@ import { ReceiptStore } from './receipt-store.js';
 import type { CommentTables } from './tables.js';
 
 const KEY_SCOPE = 'comments';
+/** Most comments of one thread appended in one transaction. */
+const MAX_APPEND_BATCH = 64;
 
 export interface ThreadQuery {
   resolved?: boolean | undefined;
@@ -129,37 +132,109 @@ export class CommentStore {
     });
   }
 
-  /** Append a comment: its `seq` is the thread's `last_seq + 1`, taken by an update of the thread row in the same transaction. */
-  async addComment(req: CommentCreate): Promise<Written<Comment>> {
+  /**
+   * Append a comment: its `seq` is the thread's `last_seq + 1`, taken under the thread row's
+   * lock in the same transaction. The comments of one thread that arrive together are
+   * appended in one transaction, in arrival order (see `#appendBatch`).
+   */
+  addComment(req: CommentCreate): Promise<Written<Comment>> {
+    return this.#appends.run(`${req.tenant}\u0000${req.threadId}`, req);
+  }
+
+  readonly #appends = new KeyedBatches<CommentCreate, Written<Comment>>({
+    max: MAX_APPEND_BATCH,
+    // One idempotency key at most once per batch: a retry racing its first attempt waits for it.
+    fits: (batch, next) => next.idempotencyKey === undefined || !batch.some((r) => r.idempotencyKey === next.idempotencyKey),
+    apply: (batch) => this.#appendBatch(batch),
+  });
+
+  /**
+   * One transaction for a batch of comments of one thread: the idempotency keys claimed
+   * together (a key seen before answers its first request's comment), the thread row locked
+   * once, the new comments numbered in arrival order up to the thread's cap (beyond it, 106
+   * for that request alone, its key given back), inserted together, and the followers and
+   * keys written. A thread that does not exist fails the batch (every request gets 404).
+   */
+  async #appendBatch(batch: readonly CommentCreate[]): Promise<Array<Written<Comment> | Error>> {
+    const { tenant, threadId } = batch[0] as CommentCreate;
     return this.#db.transaction().execute(async (trx) => {
       const now = this.now();
-      const { tenant } = req;
-      const claimed = await this.#claim(trx, tenant, req.idempotencyKey, now);
-      if (claimed) {
-        const row = await trx.selectFrom('sb_comments').selectAll().where('tenant', '=', tenant).where('id', '=', claimed).executeTakeFirst();
-        if (!row) throw notFound('comment');
-        return { value: toComment(row), thread: toThreadInfo(await this.#threadRow(trx, tenant, row.thread_id)), deduplicated: true };
+      const out: Array<Written<Comment> | Error | null> = batch.map(() => null);
+      const keyed = batch.flatMap((r, i) => (r.idempotencyKey === undefined ? [] : [{ i, key: r.idempotencyKey }]));
+      const claims = await idempotencyKeys.claimMany<string, Db>(
+        trx,
+        tenant,
+        KEY_SCOPE,
+        keyed.map((k) => k.key),
+        now,
+      );
+      const seenIds = new Map<number, string>();
+      keyed.forEach(({ i }, j) => {
+        const claim = claims[j] as (typeof claims)[number];
+        if (claim instanceof Error) out[i] = claim;
+        else if (!claim.first) seenIds.set(i, claim.result);
+      });
+      if (seenIds.size > 0) {
+        const rows = await trx
+          .selectFrom('sb_comments')
+          .selectAll()
+          .where('tenant', '=', tenant)
+          .where('id', 'in', [...new Set(seenIds.values())])
+          .execute();
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        for (const [i, id] of seenIds) {
+          const row = byId.get(id);
+          out[i] = row
+            ? { value: toComment(row), thread: toThreadInfo(await this.#threadRow(trx, tenant, row.thread_id)), deduplicated: true }
+            : notFound('comment');
+        }
       }
-      const thread = await trx
+      if (out.every((o) => o !== null)) return out as Array<Written<Comment> | Error>;
+      // The thread row, locked: every append of the thread takes its turn here.
+      const locked = await trx
         .updateTable('sb_comment_threads')
-        .set((eb) => ({ last_seq: eb('last_seq', '+', 1), updated_at: now }))
+        .set((eb) => ({ last_seq: eb.ref('last_seq') }))
         .where('tenant', '=', tenant)
-        .where('id', '=', req.threadId)
-        .where('last_seq', '<', req.maxComments)
+        .where('id', '=', threadId)
         .returningAll()
         .executeTakeFirst();
-      if (!thread) {
-        await this.#threadRow(trx, tenant, req.threadId); // NotFound when it does not exist
-        throw new ReplyError(ErrorCode.LimitExceeded, `a thread holds at most ${req.maxComments} comments`);
+      if (!locked) throw notFound('thread');
+      let last = Number(locked.last_seq);
+      const added: Array<{ i: number; row: CommentRow }> = [];
+      for (const [i, req] of batch.entries()) {
+        if (out[i] !== null) continue;
+        if (last >= req.maxComments) {
+          out[i] = new ReplyError(ErrorCode.LimitExceeded, `a thread holds at most ${req.maxComments} comments`);
+          if (req.idempotencyKey !== undefined) await idempotencyKeys.release(trx, tenant, KEY_SCOPE, req.idempotencyKey);
+          continue;
+        }
+        added.push({ i, row: this.#commentRow(tenant, threadId, ++last, req.userId, req.draft, now) });
       }
-      const row = this.#commentRow(tenant, thread.id, Number(thread.last_seq), req.userId, req.draft, now);
-      await trx.insertInto('sb_comments').values(row).execute();
-      if (thread.responded_at === null && thread.created_by !== req.userId) {
-        await trx.updateTable('sb_comment_threads').set({ responded_at: now }).where('id', '=', thread.id).execute();
+      if (added.length === 0) return out as Array<Written<Comment> | Error>;
+      await trx
+        .insertInto('sb_comments')
+        .values(added.map((a) => a.row))
+        .execute();
+      const responded = locked.responded_at === null && added.some((a) => a.row.user_id !== locked.created_by);
+      const thread = await trx
+        .updateTable('sb_comment_threads')
+        .set({ last_seq: last, updated_at: now, ...(responded ? { responded_at: now } : {}) })
+        .where('id', '=', threadId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await follow(
+        trx,
+        tenant,
+        threadId,
+        added.flatMap((a) => [a.row.user_id, ...((batch[a.i] as CommentCreate).draft.mentions ?? [])]),
+      );
+      const info = toThreadInfo(thread);
+      for (const { i, row } of added) {
+        const key = (batch[i] as CommentCreate).idempotencyKey;
+        if (key !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, key, row.id);
+        out[i] = { value: toComment(row), thread: info, deduplicated: false };
       }
-      await follow(trx, tenant, thread.id, [req.userId, ...(req.draft.mentions ?? [])]);
-      if (req.idempotencyKey !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, req.idempotencyKey, row.id);
-      return { value: toComment(row), thread: toThreadInfo(thread), deduplicated: false };
+      return out as Array<Written<Comment> | Error>;
     });
   }
 
