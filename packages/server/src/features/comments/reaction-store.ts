@@ -104,25 +104,32 @@ export class ReactionStore {
         .executeTakeFirst();
       if (!row) throw notFound('comment');
       if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
-      const changed: boolean[] = [];
-      for (const c of batch) {
-        if (c.on) {
-          const res = await trx
-            .insertInto('sb_comment_reactions')
-            .values({ tenant, thread_id: threadId, comment_id: commentId, user_id: c.userId, reaction: c.reaction, created_at: this.now() })
-            .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
-            .executeTakeFirst();
-          changed.push(Number(res.numInsertedOrUpdatedRows ?? 0) > 0);
-        } else {
-          const res = await trx
-            .deleteFrom('sb_comment_reactions')
-            .where('comment_id', '=', commentId)
-            .where('user_id', '=', c.userId)
-            .where('reaction', '=', c.reaction)
-            .executeTakeFirst();
-          changed.push(Number(res.numDeletedRows) > 0);
-        }
+      // A batch holds each (user, reaction) once, so its inserts and its deletes are two
+      // statements whose order does not matter; RETURNING says which rows each changed.
+      const key = (userId: string, reaction: string) => `${userId}\u0000${reaction}`;
+      const done = new Set<string>();
+      const gives = batch.filter((c) => c.on);
+      const takes = batch.filter((c) => !c.on);
+      if (gives.length > 0) {
+        const now = this.now();
+        const rows = await trx
+          .insertInto('sb_comment_reactions')
+          .values(gives.map((c) => ({ tenant, thread_id: threadId, comment_id: commentId, user_id: c.userId, reaction: c.reaction, created_at: now })))
+          .onConflict((oc) => oc.columns(['comment_id', 'user_id', 'reaction']).doNothing())
+          .returning(['user_id', 'reaction'])
+          .execute();
+        for (const r of rows) done.add(key(r.user_id, r.reaction));
       }
+      if (takes.length > 0) {
+        const rows = await trx
+          .deleteFrom('sb_comment_reactions')
+          .where('comment_id', '=', commentId)
+          .where((eb) => eb.or(takes.map((c) => eb.and([eb('user_id', '=', c.userId), eb('reaction', '=', c.reaction)]))))
+          .returning(['user_id', 'reaction'])
+          .execute();
+        for (const r of rows) done.add(key(r.user_id, r.reaction));
+      }
+      const changed = batch.map((c) => done.has(key(c.userId, c.reaction)));
       const changes = changed.filter(Boolean).length;
       let version = Number(row.reaction_version);
       if (changes > 0) {
