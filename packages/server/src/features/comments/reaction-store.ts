@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
-import { KeyedBatches } from './batches.js';
+import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CommentDb, notFound } from './comment-db.js';
 import type { ReactionCount } from './model.js';
 

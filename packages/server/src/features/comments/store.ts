@@ -4,9 +4,9 @@ import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
+import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
-import { KeyedBatches } from './batches.js';
 import { type Db, notFound, type Trx } from './comment-db.js';
 import { FollowerStore, follow } from './follower-store.js';
 import {
