@@ -336,6 +336,26 @@ describe.each(STORES)('notifications on %s', (store) => {
     expect((await list('grouped')).notifications).toHaveLength(3);
   });
 
+  it('grouped notifications sent at once to the same users merge without losing one: the count is the number sent', async () => {
+    const users = ['g-a', 'g-b', 'g-c'];
+    const sent = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        s.api('POST', '/notifications', { body: { users, type: 'message', title: `reply ${i}`, groupKey: 'thread:77:reply', actor: { id: `w${i % 7}` } } }),
+      ),
+    );
+    for (const r of sent) expect(r.status, r.text).toBe(201);
+    const merged = sent.flatMap((r) => (r.body['notifications'] as Array<{ user: string; merged: boolean; id: string }>).map((n) => n));
+    for (const user of users) {
+      const mine = merged.filter((n) => n.user === user);
+      // One request created the user's notification, every other merged into it.
+      expect(mine.filter((n) => !n.merged)).toHaveLength(1);
+      expect(new Set(mine.map((n) => n.id)).size).toBe(1);
+      const [n, ...rest] = (await list(user)).notifications;
+      expect(rest).toEqual([]);
+      expect(n).toMatchObject({ count: 30, actorCount: 7, groupKey: 'thread:77:reply' });
+    }
+  });
+
   it('clients may not create notifications unless the configuration allows it', async () => {
     const c = await device('client-sender', 'acme');
     expect((await c.call('notifications.create', { user: 'ann', type: 'mention', title: 'hi' })).error?.code).toBe(108);

@@ -3,6 +3,7 @@ import { type Kysely, type Selectable, sql, type Transaction, type UpdateObject 
 import { ReplyError } from '../../errors/reply-error.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
+import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
 import type { SharedTables } from '../../storage/tables.js';
@@ -97,6 +98,7 @@ export class NotificationStore {
   #usersWrite: Promise<void> | null = null;
 
   readonly #db: Kysely<Database>;
+  readonly #postgres: boolean;
 
   constructor(
     storage: Storage,
@@ -107,6 +109,7 @@ export class NotificationStore {
     private readonly onCommitted?: () => void,
   ) {
     this.#db = storage.tables<NotificationTables>();
+    this.#postgres = storage.kind === 'postgres';
   }
 
   #remember(tenant: string, users: readonly string[]): void {
@@ -114,8 +117,17 @@ export class NotificationStore {
     for (const u of users) this.#known.add(`${tenant}|${u}`);
   }
 
-  /** Create (or merge) one notification per recipient, in one transaction. */
+  /**
+   * Create (or merge) one notification per recipient, in one transaction. Grouped requests
+   * (a group key and window, a list of recipients, no idempotency key) of one group that
+   * arrive together share one transaction, applied in arrival order: each merges into what
+   * the one before it wrote, and the group rows are written by one transaction at a time
+   * instead of each request waiting on the last one's locks.
+   */
   async create(req: CreateRequest): Promise<{ result: CreateResult; deliveries: Delivery[] }> {
+    if (req.input.groupKey !== undefined && req.groupWindow > 0 && req.idempotencyKey === undefined && req.recipients !== 'everyone') {
+      return this.#grouped.run(`${req.tenant}\u0000${req.input.groupKey}`, req);
+    }
     let written: readonly string[] = [];
     const out = await this.#db.transaction().execute(async (trx) => {
       const now = this.now();
@@ -124,22 +136,54 @@ export class NotificationStore {
         const claim = await idempotencyKeys.claim<CreateResult, Database>(trx, tenant, KEY_SCOPE, key, now);
         if (!claim.first) return { result: { ...claim.result, deduplicated: true as const }, deliveries: [] };
       }
-      const users = req.recipients === 'everyone' ? await this.#everyone(trx, tenant) : req.recipients;
-      const deliveries: Delivery[] = [];
-      for (const chunk of chunks(users)) deliveries.push(...(await this.#createChunk(trx, tenant, chunk, req, now)));
-      const created = deliveries.filter((d) => !d.merged).map((d) => d.notification);
-      if (this.onCreated && created.length > 0) await this.onCreated(trx, tenant, created);
-      written = users;
-      const result: CreateResult = {
-        count: deliveries.length,
-        notifications: deliveries.map((d) => ({ id: d.notification.id, user: d.notification.user, merged: d.merged, pushed: !d.muted })),
-      };
-      if (key !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, key, result);
-      return { result, deliveries };
+      const step = await this.#createIn(trx, req, now);
+      written = step.users;
+      if (key !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, key, step.result);
+      return { result: step.result, deliveries: step.deliveries };
     });
     this.#remember(req.tenant, written);
     if (out.deliveries.some((d) => !d.merged)) this.onCommitted?.();
     return out;
+  }
+
+  readonly #grouped = new KeyedBatches<CreateRequest, { result: CreateResult; deliveries: Delivery[] }>({
+    max: 64,
+    fits: () => true,
+    apply: async (batch) => {
+      const tenant = (batch[0] as CreateRequest).tenant;
+      const written = new Set<string>();
+      const outs = await this.#db.transaction().execute(async (trx) => {
+        const steps: Array<{ result: CreateResult; deliveries: Delivery[] }> = [];
+        for (const req of batch) {
+          const step = await this.#createIn(trx, req, this.now());
+          for (const u of step.users) written.add(u);
+          steps.push({ result: step.result, deliveries: step.deliveries });
+        }
+        return steps;
+      });
+      this.#remember(tenant, [...written]);
+      if (outs.some((o) => o.deliveries.some((d) => !d.merged))) this.onCommitted?.();
+      return outs;
+    },
+  });
+
+  /** One request's notifications inside `trx`: created or merged, their events emitted. */
+  async #createIn(
+    trx: Transaction<Database>,
+    req: CreateRequest,
+    now: number,
+  ): Promise<{ result: CreateResult; deliveries: Delivery[]; users: readonly string[] }> {
+    const { tenant } = req;
+    const users = req.recipients === 'everyone' ? await this.#everyone(trx, tenant) : req.recipients;
+    const deliveries: Delivery[] = [];
+    for (const chunk of chunks(users)) deliveries.push(...(await this.#createChunk(trx, tenant, chunk, req, now)));
+    const created = deliveries.filter((d) => !d.merged).map((d) => d.notification);
+    if (this.onCreated && created.length > 0) await this.onCreated(trx, tenant, created);
+    const result: CreateResult = {
+      count: deliveries.length,
+      notifications: deliveries.map((d) => ({ id: d.notification.id, user: d.notification.user, merged: d.merged, pushed: !d.muted })),
+    };
+    return { result, deliveries, users };
   }
 
   async #everyone(trx: Transaction<Database>, tenant: string): Promise<string[]> {
@@ -239,7 +283,7 @@ export class NotificationStore {
 
   /** Per user, the newest unread, unarchived notification of the group created since `from`. */
   async #openGroups(trx: Transaction<Database>, tenant: string, users: readonly string[], groupKey: string, from: number): Promise<Map<string, Row>> {
-    const rows = await trx
+    const q = trx
       .selectFrom('sb_notifications')
       .selectAll()
       .where('tenant', '=', tenant)
@@ -249,8 +293,10 @@ export class NotificationStore {
       .where('read_at', 'is', null)
       .where('archived_at', 'is', null)
       .orderBy('created_at', 'asc')
-      .orderBy('id', 'asc')
-      .execute();
+      .orderBy('id', 'asc');
+    // Locked (PostgreSQL; SQLite has one writer): a merge adds to the row as another
+    // transaction (another node) left it, never to a copy read before that one committed.
+    const rows = await (this.#postgres ? q.forUpdate() : q).execute();
     return new Map(rows.map((r) => [r.user_id, r]));
   }
 
