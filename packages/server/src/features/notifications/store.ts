@@ -86,6 +86,49 @@ function mergeActors(row: Row, actor: Actor | undefined): { actors: string; acto
   return { actors: JSON.stringify(next), actor_count: row.actor_count + (known ? 0 : 1) };
 }
 
+/** The row of a group's notification after one more request merged into it. */
+function mergedRow(open: Row, input: NotificationInput, now: number): Row {
+  return {
+    ...open,
+    ...mergeActors(open, input.actor),
+    title: input.title,
+    body: input.body ?? null,
+    data: input.data === undefined ? null : JSON.stringify(input.data),
+    link: input.link ?? null,
+    priority: Math.max(open.priority, priorityRank(input.priority)),
+    count: open.count + 1,
+    resource: input.resource ?? open.resource,
+    updated_at: now,
+    seen_at: null,
+  };
+}
+
+/** A new notification's row. */
+function newRow(tenant: string, user: string, input: NotificationInput, now: number): Row {
+  return {
+    id: newId('n', now),
+    tenant,
+    user_id: user,
+    type: input.type,
+    title: input.title,
+    body: input.body ?? null,
+    data: input.data === undefined ? null : JSON.stringify(input.data),
+    link: input.link ?? null,
+    priority: priorityRank(input.priority),
+    category: input.category ?? null,
+    actors: JSON.stringify(input.actor ? [input.actor] : []),
+    actor_count: input.actor ? 1 : 0,
+    count: 1,
+    resource: input.resource ?? null,
+    group_key: input.groupKey ?? null,
+    created_at: now,
+    updated_at: now,
+    read_at: null,
+    seen_at: null,
+    archived_at: null,
+  };
+}
+
 /**
  * The notifications inbox in storage. Every write is one transaction; callers publish
  * only what a committed write returns.
@@ -153,13 +196,9 @@ export class NotificationStore {
       const tenant = (batch[0] as CreateRequest).tenant;
       const written = new Set<string>();
       const outs = await this.#db.transaction().execute(async (trx) => {
-        const steps: Array<{ result: CreateResult; deliveries: Delivery[] }> = [];
-        for (const req of batch) {
-          const step = await this.#createIn(trx, req, this.now());
-          for (const u of step.users) written.add(u);
-          steps.push({ result: step.result, deliveries: step.deliveries });
-        }
-        return steps;
+        const steps = await this.#createGrouped(trx, batch);
+        for (const step of steps) for (const u of step.users) written.add(u);
+        return steps.map((step) => ({ result: step.result, deliveries: step.deliveries }));
       });
       this.#remember(tenant, [...written]);
       if (outs.some((o) => o.deliveries.some((d) => !d.merged))) this.onCommitted?.();
@@ -193,87 +232,109 @@ export class NotificationStore {
 
   async #createChunk(trx: Transaction<Database>, tenant: string, users: readonly string[], req: CreateRequest, now: number): Promise<Delivery[]> {
     const { input } = req;
-    const unknown = users.filter((u) => !this.#known.has(`${tenant}|${u}`));
-    if (unknown.length > 0) {
-      await trx
-        .insertInto('sb_users')
-        .values(unknown.map((user_id) => ({ tenant, user_id, first_seen: now, last_seen: now })))
-        .onConflict((oc) => oc.columns(['tenant', 'user_id']).doNothing())
-        .execute();
-    }
+    await this.#knowUsers(trx, tenant, users, now);
     const prefs = await this.#preferencesOf(trx, tenant, users);
     const groups =
       input.groupKey !== undefined && req.groupWindow > 0
         ? await this.#openGroups(trx, tenant, users, input.groupKey, now - req.groupWindow)
         : new Map<string, Row>();
-    const data = input.data === undefined ? null : JSON.stringify(input.data);
-    const rank = priorityRank(input.priority);
     const inserts: Row[] = [];
     const deliveries: Delivery[] = [];
     for (const user of users) {
       const open = groups.get(user);
-      let row: Row;
-      if (open) {
-        row = {
-          ...open,
-          ...mergeActors(open, input.actor),
-          title: input.title,
-          body: input.body ?? null,
-          data,
-          link: input.link ?? null,
-          priority: Math.max(open.priority, rank),
-          count: open.count + 1,
-          resource: input.resource ?? open.resource,
-          updated_at: now,
-          seen_at: null,
-        };
-        await trx
-          .updateTable('sb_notifications')
-          .set({
-            title: row.title,
-            body: row.body,
-            data: row.data,
-            link: row.link,
-            priority: row.priority,
-            count: row.count,
-            actors: row.actors,
-            actor_count: row.actor_count,
-            resource: row.resource,
-            updated_at: now,
-            seen_at: null,
-          })
-          .where('id', '=', row.id)
-          .execute();
-      } else {
-        row = {
-          id: newId('n', now),
-          tenant,
-          user_id: user,
-          type: input.type,
-          title: input.title,
-          body: input.body ?? null,
-          data,
-          link: input.link ?? null,
-          priority: rank,
-          category: input.category ?? null,
-          actors: JSON.stringify(input.actor ? [input.actor] : []),
-          actor_count: input.actor ? 1 : 0,
-          count: 1,
-          resource: input.resource ?? null,
-          group_key: input.groupKey ?? null,
-          created_at: now,
-          updated_at: now,
-          read_at: null,
-          seen_at: null,
-          archived_at: null,
-        };
-        inserts.push(row);
-      }
+      const row = open ? mergedRow(open, input, now) : newRow(tenant, user, input, now);
+      if (open) await this.#writeMerged(trx, row);
+      else inserts.push(row);
       const notification = toNotification(row);
       deliveries.push({ notification, merged: open !== undefined, muted: isMuted(prefs.get(user) ?? toPreferences(undefined), notification) });
     }
     if (inserts.length > 0) await trx.insertInto('sb_notifications').values(inserts).execute();
     return deliveries;
+  }
+
+  async #writeMerged(trx: Transaction<Database>, row: Row): Promise<void> {
+    await trx
+      .updateTable('sb_notifications')
+      .set({
+        title: row.title,
+        body: row.body,
+        data: row.data,
+        link: row.link,
+        priority: row.priority,
+        count: row.count,
+        actors: row.actors,
+        actor_count: row.actor_count,
+        resource: row.resource,
+        updated_at: row.updated_at,
+        seen_at: null,
+      })
+      .where('id', '=', row.id)
+      .execute();
+  }
+
+  /**
+   * A batch of grouped requests of one group (tenant and group key) in one transaction:
+   * each request merges, in arrival order, into what the ones before it left (an open
+   * group read once, locked, for every recipient of the batch), and each notification row
+   * is written once at the end, whatever the number of requests that touched it. Every
+   * request gets its own deliveries (the notification as its merge left it) and its own
+   * `notification.created` events.
+   */
+  async #createGrouped(
+    trx: Transaction<Database>,
+    batch: readonly CreateRequest[],
+  ): Promise<Array<{ result: CreateResult; deliveries: Delivery[]; users: readonly string[] }>> {
+    const first = batch[0] as CreateRequest;
+    const { tenant } = first;
+    const groupKey = first.input.groupKey as string;
+    const now = this.now();
+    const everyone = [...new Set(batch.flatMap((r) => r.recipients as readonly string[]))];
+    const rows = new Map<string, { row: Row; stored: boolean; dirty: boolean }>();
+    const prefs = new Map<string, Preferences>();
+    for (const chunk of chunks(everyone)) {
+      await this.#knowUsers(trx, tenant, chunk, now);
+      for (const [u, p] of await this.#preferencesOf(trx, tenant, chunk)) prefs.set(u, p);
+      for (const [u, row] of await this.#openGroups(trx, tenant, chunk, groupKey, now - first.groupWindow)) rows.set(u, { row, stored: true, dirty: false });
+    }
+    const steps = batch.map((req) => {
+      const deliveries: Delivery[] = [];
+      for (const user of req.recipients as readonly string[]) {
+        const open = rows.get(user);
+        const row = open ? mergedRow(open.row, req.input, now) : newRow(tenant, user, req.input, now);
+        if (open) {
+          open.row = row;
+          open.dirty = true;
+        } else rows.set(user, { row, stored: false, dirty: false });
+        const notification = toNotification(row);
+        deliveries.push({ notification, merged: open !== undefined, muted: isMuted(prefs.get(user) ?? toPreferences(undefined), notification) });
+      }
+      const result: CreateResult = {
+        count: deliveries.length,
+        notifications: deliveries.map((d) => ({ id: d.notification.id, user: d.notification.user, merged: d.merged, pushed: !d.muted })),
+      };
+      return { result, deliveries, users: req.recipients as readonly string[] };
+    });
+    const inserts = [...rows.values()].filter((r) => !r.stored).map((r) => r.row);
+    for (const chunk of chunks(inserts)) await trx.insertInto('sb_notifications').values(chunk).execute();
+    for (const r of rows.values()) if (r.stored && r.dirty) await this.#writeMerged(trx, r.row);
+    if (this.onCreated) {
+      for (const step of steps) {
+        const created = step.deliveries.filter((d) => !d.merged).map((d) => d.notification);
+        if (created.length > 0) await this.onCreated(trx, tenant, created);
+      }
+    }
+    return steps;
+  }
+
+  /** Add the users not known to be in sb_users yet. */
+  async #knowUsers(trx: Transaction<Database>, tenant: string, users: readonly string[], now: number): Promise<void> {
+    const unknown = users.filter((u) => !this.#known.has(`${tenant}|${u}`));
+    if (unknown.length === 0) return;
+    await trx
+      .insertInto('sb_users')
+      .values(unknown.map((user_id) => ({ tenant, user_id, first_seen: now, last_seen: now })))
+      .onConflict((oc) => oc.columns(['tenant', 'user_id']).doNothing())
+      .execute();
   }
 
   async #preferencesOf(trx: Transaction<Database>, tenant: string, users: readonly string[]): Promise<Map<string, Preferences>> {
