@@ -3,7 +3,7 @@ import { WebSocket } from 'ws';
 import type { Connection } from '../core/connection.js';
 import type { TimerWheel } from '../core/timer-wheel.js';
 import type { DeflateFrames } from './ws-deflate.js';
-import { type FrameCache, joinedTextFrame } from './ws-frames.js';
+import type { FrameCache } from './ws-frames.js';
 
 /** The transport's frame makers, shared by its connections: plain, and compressed when compression is on. */
 export interface Framers {
@@ -50,7 +50,7 @@ export class WsConnection implements Connection {
     if (!this.writable) return;
     const deflate = this.#deflate;
     if (deflate !== null && bytes + count - 1 >= deflate.threshold) this.#socket.write(deflate.joined(frames, count));
-    else this.#socket.write(count === 1 ? this.#frames.frame(frames[0] as Buffer) : joinedTextFrame(frames, count, bytes));
+    else this.#socket.write(count === 1 ? this.#frames.frame(frames[0] as Buffer) : this.#frames.joined(frames, count, bytes));
   }
 
   sendBinary(payload: Buffer): void {

@@ -7,6 +7,8 @@
 const FIN_TEXT = 0x81;
 const FIN_BINARY = 0x82;
 const NEWLINE = 0x0a;
+/** Longest list of payloads whose joined frame FrameCache remembers. */
+const MAX_JOINED_CACHED = 16;
 
 /** Bytes of the header of a server frame (unmasked) whose payload is `length` bytes. */
 export function headerLength(length: number): number {
@@ -66,6 +68,8 @@ export class FrameCache {
   #payload: Buffer | null = null;
   #binary = false;
   #frame: Buffer | null = null;
+  #joinedOf: readonly Buffer[] = [];
+  #joined: Buffer | null = null;
 
   frame(payload: Buffer, binary = false): Buffer {
     if (payload === this.#payload && binary === this.#binary) return this.#frame as Buffer;
@@ -73,6 +77,24 @@ export class FrameCache {
     this.#payload = payload;
     this.#binary = binary;
     this.#frame = out;
+    return out;
+  }
+
+  /**
+   * One text frame of the first `count` payloads joined by newlines, the same Buffer as last
+   * time when they are the same payloads: a node that coalesced several publications for each
+   * subscriber of a channel frames them once, not once per socket.
+   */
+  joined(payloads: readonly Buffer[], count: number, bytes: number): Buffer {
+    const last = this.#joinedOf;
+    let same = last.length === count && this.#joined !== null;
+    for (let i = 0; same && i < count; i++) same = last[i] === payloads[i];
+    if (same) return this.#joined as Buffer;
+    const out = joinedTextFrame(payloads, count, bytes);
+    if (count <= MAX_JOINED_CACHED) {
+      this.#joinedOf = payloads.slice(0, count);
+      this.#joined = out;
+    }
     return out;
   }
 }

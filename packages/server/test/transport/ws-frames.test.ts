@@ -51,6 +51,25 @@ describe('pre-built WebSocket text frames', () => {
     expect(parse(other)).toEqual(['{"push":"pub"}']);
   });
 
+  it('joins the same list of payloads once for every socket that gets it, and a changed list anew', () => {
+    const cache = new FrameCache();
+    const a = Buffer.from('{"push":"pub","n":1}');
+    const b = Buffer.from('{"push":"pub","n":2}');
+    const c = Buffer.from('{"push":"pub","n":3}');
+    // The caller reuses its queue array: the cache must keep its own copy of the list.
+    const queue = [a, b];
+    const first = cache.joined(queue, 2, a.length + b.length);
+    expect(parse(first)).toEqual([`${a}\n${b}`]);
+    expect(cache.joined([a, b], 2, a.length + b.length)).toBe(first);
+    queue[1] = c;
+    const changed = cache.joined(queue, 2, a.length + c.length);
+    expect(changed).not.toBe(first);
+    expect(parse(changed)).toEqual([`${a}\n${c}`]);
+    // Only the first `count` payloads count; a shorter list is another frame.
+    expect(parse(cache.joined([a, c, b], 1, a.length))).toEqual([`${a}`]);
+    expect(cache.joined([a, c], 2, a.length + c.length)).not.toBe(changed);
+  });
+
   it.each([0, 125, 126, 65536])('frames a %i-byte binary payload that ws reads back as binary, byte for byte', (size) => {
     const payload = Buffer.from(Array.from({ length: size }, (_, i) => i % 256));
     const received: Array<{ data: Buffer; binary: boolean }> = [];
