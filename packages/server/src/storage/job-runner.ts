@@ -35,6 +35,12 @@ export interface JobKindOptions {
    * (webhooks) decides here, from the error the handler threw.
    */
   retryDelay?(job: Job, err: unknown): number | null;
+  /**
+   * The feature deletes this kind's finished jobs itself, with the records they belong to
+   * (webhook messages are kept `webhooks.keepMessages`): the runner's sweep after
+   * `jobs.keepFinished` leaves them.
+   */
+  keepsFinished?: boolean;
 }
 
 export interface AddJob {
@@ -54,6 +60,7 @@ interface Kind {
   handler: JobHandler;
   maxAttempts: number | undefined;
   retryDelay: JobKindOptions['retryDelay'];
+  keepsFinished: boolean;
 }
 
 /** How often (on the runner's clock) finished jobs older than `keepFinished` are deleted. */
@@ -117,7 +124,7 @@ export class JobRunner {
   /** Run jobs of `kind` with `handler` on this node; a kind has one handler. */
   handle(kind: string, handler: JobHandler, options: JobKindOptions = {}): void {
     if (this.#kinds.has(kind)) throw createError('SB_ERR_FEATURE_MANIFEST', `job kind "${kind}" has a handler already`);
-    this.#kinds.set(kind, { handler, maxAttempts: options.maxAttempts, retryDelay: options.retryDelay });
+    this.#kinds.set(kind, { handler, maxAttempts: options.maxAttempts, retryDelay: options.retryDelay, keepsFinished: options.keepsFinished === true });
   }
 
   /**
@@ -213,7 +220,8 @@ export class JobRunner {
   async #sweep(now: number): Promise<void> {
     if (now - this.#lastSweep < SWEEP_EVERY || !this.#store) return;
     this.#lastSweep = now;
-    const deleted = await this.#store.sweep(now - this.#config.keepFinished);
+    const kept = [...this.#kinds].filter(([, k]) => k.keepsFinished).map(([kind]) => kind);
+    const deleted = await this.#store.sweep(now - this.#config.keepFinished, kept);
     if (deleted > 0) this.#logger.info({ deleted }, 'finished jobs deleted');
   }
 

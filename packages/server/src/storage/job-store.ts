@@ -236,9 +236,11 @@ export class JobStore {
     return rows.map(toJob);
   }
 
-  /** Delete finished jobs (done, failed, cancelled) last changed before `before`; how many. */
-  async sweep(before: number): Promise<number> {
-    const r = await this.#db.deleteFrom('sb_jobs').where('status', 'in', ['done', 'failed', 'cancelled']).where('updated_at', '<', before).executeTakeFirst();
+  /** Delete finished jobs (done, failed, cancelled) last changed before `before`, but those of the `kept` kinds; how many. */
+  async sweep(before: number, kept: readonly string[] = []): Promise<number> {
+    let q = this.#db.deleteFrom('sb_jobs').where('status', 'in', ['done', 'failed', 'cancelled']).where('updated_at', '<', before);
+    if (kept.length > 0) q = q.where('kind', 'not in', kept);
+    const r = await q.executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 }

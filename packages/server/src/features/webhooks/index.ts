@@ -99,6 +99,8 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       ctx.jobs.handle(DELIVER, (job, signal) => deliveries.deliver(job, signal), {
         maxAttempts: schedule.length + 1,
         retryDelay: (job, err) => retryDelay(job.attempts, schedule, err, random),
+        // Kept as long as their messages (webhooks.keepMessages), deleted with them by the sweep below.
+        keepsFinished: true,
       });
       ctx.events.consume(deliveries);
       const created = new WebhookService(store, deliveries, { config: () => ctx.config, check, catalogue: () => ctx.events.catalogue(), now, changed });

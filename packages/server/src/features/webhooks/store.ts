@@ -59,6 +59,11 @@ const STATUSES: Record<MessageStatus, JobStatus[]> = { pending: ['pending', 'run
 const statusOf = (job: JobStatus): MessageStatus => (job === 'done' ? 'delivered' : job === 'failed' || job === 'cancelled' ? 'failed' : 'pending');
 
 /** The webhooks tables: endpoints, emitted events, messages (event × endpoint) and their attempts. */
+/** Messages deleted per statement by the sweep: well under the bound-parameter limits. */
+const SWEEP_CHUNK = 500;
+/** Most messages one sweep deletes (the next sweep goes on). */
+const SWEEP_MAX = 50_000;
+
 export class WebhookStore {
   readonly db: Db;
 
@@ -128,12 +133,14 @@ export class WebhookStore {
 
   /** A 2xx: the endpoint is healthy again, and every pending message of it is due now (its backlog drains). */
   async succeeded(endpointId: string, now: number): Promise<void> {
-    await this.db
+    const healed = await this.db
       .updateTable('sb_webhook_endpoints')
       .set({ failing_since: null })
       .where('id', '=', endpointId)
       .where('failing_since', 'is not', null)
-      .execute();
+      .executeTakeFirst();
+    // A healthy endpoint's 2xx changes nothing more: its other messages are due on their own.
+    if (Number(healed.numUpdatedRows) === 0) return;
     const ids = this.db.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', endpointId);
     await this.db.updateTable('sb_jobs').set({ due_at: now }).where('id', 'in', ids).where('status', '=', 'pending').where('due_at', '>', now).execute();
   }
@@ -224,16 +231,29 @@ export class WebhookStore {
     return rows.map((r) => ({ endpoint: r.endpoint_id, n: Number(r.n), oldest: Number(r.oldest) }));
   }
 
-  /** Delete messages (and their attempts) of finished deliveries older than `before`, then events no message needs. */
+  /**
+   * Delete messages of finished deliveries created before `before`, with their attempts and
+   * their jobs (the job runner leaves this kind's finished jobs to this sweep), then events no
+   * message needs. A message whose job is gone (swept by an earlier release) goes too.
+   */
   async sweep(before: number): Promise<number> {
     const old = this.db
       .selectFrom('sb_webhook_messages as m')
-      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .leftJoin('sb_jobs as j', 'j.id', 'm.id')
       .select('m.id')
       .where('m.created_at', '<', before)
-      .where('j.status', 'in', ['done', 'failed', 'cancelled']);
-    await this.db.deleteFrom('sb_webhook_attempts').where('message_id', 'in', old).execute();
-    const r = await this.db.deleteFrom('sb_webhook_messages').where('id', 'in', old).executeTakeFirst();
+      .where((eb) => eb.or([eb('j.id', 'is', null), eb('j.status', 'in', ['done', 'failed', 'cancelled'])]));
+    const ids = (await old.limit(SWEEP_MAX).execute()).map((r) => r.id);
+    let deleted = 0;
+    for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+      const chunk = ids.slice(i, i + SWEEP_CHUNK);
+      await this.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('sb_webhook_attempts').where('message_id', 'in', chunk).execute();
+        await trx.deleteFrom('sb_jobs').where('id', 'in', chunk).execute();
+        const r = await trx.deleteFrom('sb_webhook_messages').where('id', 'in', chunk).executeTakeFirst();
+        deleted += Number(r.numDeletedRows);
+      });
+    }
     await this.db
       .deleteFrom('sb_webhook_events')
       .where('occurred_at', '<', before)
@@ -241,6 +261,6 @@ export class WebhookStore {
         not(exists(selectFrom('sb_webhook_messages as m').select('m.id').whereRef('m.event_id', '=', 'sb_webhook_events.id'))),
       )
       .execute();
-    return Number(r.numDeletedRows);
+    return deleted;
   }
 }
