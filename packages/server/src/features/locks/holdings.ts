@@ -7,6 +7,8 @@ export interface Holding {
   token: number;
   user: string;
   session: string;
+  /** Set while its release is in progress: a renewal that fails meanwhile is no loss. */
+  releasing?: boolean;
 }
 
 /**
@@ -56,6 +58,12 @@ export class Holdings {
   /** Whether `client` still holds this grant (it was not released or moved meanwhile). */
   holds(client: string, holding: Holding): boolean {
     return this.#byClient.get(client)?.get(holding.leaseKey)?.token === holding.token;
+  }
+
+  /** Whether `holding` is still the grant this node holds for its key (not released, replaced or moved). */
+  current(holding: Holding): boolean {
+    const client = this.#clientOf.get(holding.leaseKey);
+    return client !== undefined && this.#byClient.get(client)?.get(holding.leaseKey) === holding;
   }
 
   all(): Holding[] {

@@ -381,7 +381,14 @@ export class Locks implements LocksApi {
       this.#holdings.remove(holding.leaseKey, holding.token);
       return null;
     }
-    const owned = await this.leases.release(holding.leaseKey, holding.token);
+    holding.releasing = true;
+    let owned: boolean;
+    try {
+      owned = await this.leases.release(holding.leaseKey, holding.token);
+    } catch (err) {
+      holding.releasing = false;
+      throw err;
+    }
     return this.#announceRelease(holding.place, holding.token, reason, row, owned);
   }
 
@@ -466,7 +473,10 @@ export class Locks implements LocksApi {
   async #renewHeld(): Promise<void> {
     const ttl = this.config().connectionLease;
     for (const holding of this.#holdings.all()) {
+      if (holding.releasing || !this.#holdings.current(holding)) continue;
       if (await this.leases.renew(holding.leaseKey, holding.token, ttl)) continue;
+      // Released (or given up) while the renewal was on its way: that release announces it.
+      if (holding.releasing || !this.#holdings.current(holding)) continue;
       await this.#announceRelease(holding.place, holding.token, 'lost');
     }
   }
