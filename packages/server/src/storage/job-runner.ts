@@ -43,6 +43,15 @@ export interface JobKindOptions {
   keepsFinished?: boolean;
 }
 
+/** A job taken for an out-of-schedule try (JobRunner.borrow). */
+export interface BorrowedJob {
+  job: Job;
+  /** Finish it (a success): `done` with this result; false when the lease was lost meanwhile. */
+  done(result: unknown): Promise<boolean>;
+  /** Return it to `pending`, due when it was, its attempts unchanged. */
+  giveBack(): Promise<boolean>;
+}
+
 export interface AddJob {
   kind: string;
   payload: unknown;
@@ -149,6 +158,22 @@ export class JobRunner {
     );
     if (stored !== 'full' && stored.created) this.#wake(job.dueAt);
     return stored;
+  }
+
+  /**
+   * Borrow a pending job for an out-of-schedule try (JobStore.borrow): `done` finishes it with
+   * a result, `giveBack` returns it due when it was; null when it is not pending now.
+   */
+  async borrow(kind: string, id: string): Promise<BorrowedJob | null> {
+    const store = this.store;
+    const job = await store.borrow(kind, id, this.owner, this.#now(), this.#config.lease);
+    if (!job) return null;
+    const claim = { id, owner: this.owner, attempt: job.attempts };
+    return {
+      job,
+      done: (result) => store.complete(claim, result, this.#now()),
+      giveBack: () => store.giveBack(claim, this.#now()),
+    };
   }
 
   /** Begin polling (after the handlers are registered). */

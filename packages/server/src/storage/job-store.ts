@@ -168,6 +168,47 @@ export class JobStore {
     return rows.map(toJob).sort((a, b) => a.dueAt - b.dueAt);
   }
 
+  /**
+   * Take a pending job under a lease without counting an attempt (an out-of-schedule try,
+   * such as a webhook endpoint's probe): the job as borrowed, or undefined when it is not
+   * pending. Give it back with `giveBack` (its due time unchanged) or finish it with
+   * `complete`; if the borrower dies, the lease ends and the job is claimed as usual.
+   */
+  async borrow(kind: string, id: string, owner: string, now: number, leaseMs: number): Promise<Job | undefined> {
+    const row = await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
+      .where('id', '=', id)
+      .where('kind', '=', kind)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toJob(row) : undefined;
+  }
+
+  /** A pending job becomes due no sooner than `dueAt` (a later due time stays); whether it moved. */
+  async postpone(kind: string, id: string, dueAt: number, now: number, within?: JobExecutor): Promise<boolean> {
+    const r = await ((within as Db | undefined) ?? this.#db)
+      .updateTable('sb_jobs')
+      .set({ due_at: dueAt, updated_at: now })
+      .where('id', '=', id)
+      .where('kind', '=', kind)
+      .where('status', '=', 'pending')
+      .where('due_at', '<', dueAt)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** A borrowed job goes back to `pending`, due when it was. */
+  async giveBack(claim: JobClaim, now: number): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'pending', lease_owner: null, lease_expires: null, updated_at: now })
+      .where(held(claim))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   /** Extend a held lease; false once the claim no longer holds (another runner took the job over). */
   async heartbeat(claim: JobClaim, until: number): Promise<boolean> {
     const r = await this.#db.updateTable('sb_jobs').set({ lease_expires: until }).where(held(claim)).executeTakeFirst();

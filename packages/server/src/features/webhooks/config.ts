@@ -20,6 +20,10 @@ export const webhooksConfig = z.strictObject({
   concurrency: int(10, 1, 1000, 'attempts in flight per endpoint on one node'),
   retrySchedule: schedule,
   disableAfter: duration('5d', 'an endpoint whose deliveries have failed for this long, without a 2xx between, is disabled'),
+  probeInterval: duration(
+    '30s',
+    'while an endpoint fails, its oldest pending message is tried again this often, outside its schedule; its first 2xx makes every pending message due',
+  ),
   rotationOverlap: duration('24h', 'after a secret rotation, requests carry the old signature too for this long'),
   keepMessages: duration('30d', 'delivered and failed messages are deleted after this'),
   lifecycleGrace: duration(

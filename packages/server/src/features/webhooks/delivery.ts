@@ -8,14 +8,18 @@ import type { FeatureJobs } from '../scoped-jobs.js';
 import type { WebhooksConfig } from './config.js';
 import type { EndpointCache } from './endpoint-cache.js';
 import type { WebhookMetrics } from './metrics.js';
-import { DeliveryFailure } from './schedule.js';
+import { DeliveryFailure, probeWait } from './schedule.js';
 import type { WebhookSender } from './sender.js';
 import { signedHeaders } from './signing.js';
 import type { WebhookStore } from './store.js';
-import type { WebhookTables } from './tables.js';
+import type { WebhookEndpointTable, WebhookTables } from './tables.js';
 
 /** The job kind of one message's delivery (`webhooks.deliver` in sb_jobs). */
 export const DELIVER = 'deliver';
+/** The job kind of a failing endpoint's probe (`webhooks.probe`): one per failing spell. */
+export const PROBE = 'probe';
+/** Oldest pending messages a probe looks at (one may be running, or just claimed). */
+const PROBE_CANDIDATES = 5;
 
 export interface DeliveryOptions {
   store: WebhookStore;
@@ -123,13 +127,62 @@ export class Deliveries implements EventSink {
 
   /** One attempt of a message (the job handler). */
   async deliver(job: Job, signal: AbortSignal): Promise<unknown> {
-    const { store, config, now } = this.#o;
     const messageId = (job.payload as { message: string }).message;
-    const d = await store.delivery(messageId);
+    const d = await this.#o.store.delivery(messageId);
     if (!d) return { skipped: 'the message was deleted' };
-    const endpoint = await store.endpointById(d.endpoint_id);
+    const endpoint = await this.#o.store.endpointById(d.endpoint_id);
     if (!endpoint) return { skipped: 'the endpoint was deleted' };
     if (endpoint.status !== 'enabled') throw new ReplyError(ErrorCode.NotAvailable, `the endpoint is disabled (${endpoint.disabled_reason ?? 'disabled'})`);
+    return this.#attempt(messageId, d, endpoint, signal);
+  }
+
+  /**
+   * The probe of a failing endpoint (the job handler of PROBE): every `probeInterval` its
+   * oldest pending message is tried once more, outside its schedule (borrowed: its attempts
+   * and next due time stay as they were). On a 2xx that message is delivered and every other
+   * pending message of the endpoint becomes due, so a receiver's backlog drains within a
+   * probe interval of its return, not at its messages' next scheduled attempts (hours later).
+   * It ends when the endpoint is healthy again, disabled or deleted.
+   */
+  async probe(job: Job, signal: AbortSignal): Promise<unknown> {
+    const { store } = this.#o;
+    const { endpoint: endpointId, since } = job.payload as { endpoint: string; since: number };
+    const endpoint = await store.endpointById(endpointId);
+    if (endpoint?.status !== 'enabled' || endpoint.failing_since === null || Number(endpoint.failing_since) !== since)
+      return { ended: 'the endpoint is healthy, disabled or deleted' };
+    let failure: unknown = null;
+    for (const messageId of await store.oldestPending(endpointId, PROBE_CANDIDATES)) {
+      const borrowed = await this.#o.jobs.borrow(DELIVER, messageId);
+      if (!borrowed) continue;
+      const d = await store.delivery(messageId);
+      if (!d) {
+        await borrowed.done({ skipped: 'the message was deleted' });
+        continue;
+      }
+      try {
+        const result = await this.#attempt(messageId, d, endpoint, signal);
+        await borrowed.done(result);
+      } catch (err) {
+        await borrowed.giveBack();
+        if (err instanceof ReplyError) return { ended: err.message };
+        failure = err;
+      }
+      break;
+    }
+    // Still failing (or nothing pending to try now): the next probe after the interval (or the Retry-After).
+    if (Number((await store.endpointById(endpointId))?.failing_since ?? Number.NaN) === since)
+      throw failure instanceof DeliveryFailure ? failure : new DeliveryFailure('still failing', null, null);
+    return { ended: 'the endpoint answered' };
+  }
+
+  /** Send one attempt of a message, record it, and settle the endpoint's health; a throw is a failure. */
+  async #attempt(
+    messageId: string,
+    d: NonNullable<Awaited<ReturnType<WebhookStore['delivery']>>>,
+    endpoint: WebhookEndpointTable,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const { store, config, now } = this.#o;
     const cfg = config();
     const body = `{"type":${JSON.stringify(d.type)},"timestamp":${JSON.stringify(new Date(Number(d.occurred_at)).toISOString())},"data":${d.data}}`;
     const at = now();
@@ -142,7 +195,7 @@ export class Deliveries implements EventSink {
     this.#o.metrics.attempt(result.status, result.error, result.durationMs / 1000);
     await store.recordAttempt({ message_id: messageId, at, response_status: result.status, duration_ms: result.durationMs, error: result.error });
     if (result.ok) {
-      await store.succeeded(endpoint.id, now());
+      if (await store.succeeded(endpoint.id, now())) void this.#o.jobs.poll();
       return { status: result.status };
     }
     const what = result.status !== null ? `answered ${result.status}` : (result.error ?? 'failed');
@@ -150,7 +203,19 @@ export class Deliveries implements EventSink {
       await this.#disable(endpoint.id, endpoint.tenant, 'gone');
       throw new ReplyError(ErrorCode.NotAvailable, 'the endpoint answered 410 Gone: it is disabled');
     }
-    const since = await store.failed(endpoint.id, now());
+    // One probe per failing spell (its id names the spell), due a probe interval from now, or
+    // when the receiver's Retry-After says if that is later; written with the failure, so an
+    // endpoint deleted meanwhile keeps no probe.
+    const probeAt = now() + probeWait(cfg.probeInterval, result.retryAfterMs);
+    const since = await store.failed(endpoint.id, now(), async (trx, since) => {
+      const probeId = `probe:${endpoint.id}:${since}`;
+      const added = await this.#o.jobs.add(
+        { kind: PROBE, id: probeId, tenant: endpoint.tenant, payload: { endpoint: endpoint.id, since }, dueAt: probeAt },
+        trx,
+      );
+      if (added !== 'full' && !added.created) await this.#o.jobs.postpone(PROBE, probeId, probeAt, trx);
+    });
+    if (since === null) throw new ReplyError(ErrorCode.NotFound, 'the endpoint was deleted');
     if (now() - since >= cfg.disableAfter) {
       await this.#disable(endpoint.id, endpoint.tenant, 'failing');
       throw new ReplyError(ErrorCode.NotAvailable, `the endpoint has failed since ${new Date(since).toISOString()}: it is disabled`);

@@ -4,14 +4,14 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { type WebhooksConfig, webhooksConfig } from './config.js';
-import { DELIVER, Deliveries } from './delivery.js';
+import { DELIVER, Deliveries, PROBE } from './delivery.js';
 import { EndpointCache } from './endpoint-cache.js';
 import { WEBHOOK_EVENTS } from './events.js';
 import { Lifecycle } from './lifecycle.js';
 import { webhookMetrics } from './metrics.js';
 import { WEBHOOK_MIGRATIONS } from './migrations.js';
 import { webhookRoutes } from './routes.js';
-import { retryDelay } from './schedule.js';
+import { DeliveryFailure, probeWait, retryDelay } from './schedule.js';
 import { WebhookSender } from './sender.js';
 import { WebhookService } from './service.js';
 import { addressCheck } from './ssrf.js';
@@ -101,6 +101,11 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         retryDelay: (job, err) => retryDelay(job.attempts, schedule, err, random),
         // Kept as long as their messages (webhooks.keepMessages), deleted with them by the sweep below.
         keepsFinished: true,
+      });
+      ctx.jobs.handle(PROBE, (job, signal) => deliveries.probe(job, signal), {
+        // A probe lasts as long as its endpoint fails (then webhooks.disableAfter disables it).
+        maxAttempts: 1_000_000_000,
+        retryDelay: (_job, err) => probeWait(ctx.config.probeInterval, err instanceof DeliveryFailure ? err.retryAfterMs : null),
       });
       ctx.events.consume(deliveries);
       const created = new WebhookService(store, deliveries, { config: () => ctx.config, check, catalogue: () => ctx.events.catalogue(), now, changed });

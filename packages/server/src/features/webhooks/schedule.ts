@@ -28,3 +28,8 @@ export function retryDelay(attempts: number, schedule: readonly number[], failur
   const retryAfter = failure instanceof DeliveryFailure && failure.retryAfterMs !== null ? Math.min(failure.retryAfterMs, MAX_RETRY_AFTER) : 0;
   return Math.max(wait, retryAfter);
 }
+
+/** The wait before a failing endpoint's next probe: the probe interval, or the answer's Retry-After when that is later. */
+export function probeWait(interval: number, retryAfterMs: number | null): number {
+  return Math.max(interval, retryAfterMs === null ? 0 : Math.min(retryAfterMs, MAX_RETRY_AFTER));
+}

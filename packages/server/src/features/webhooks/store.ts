@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CursorPosition } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
 import type { JobStatus, SharedTables } from '../../storage/tables.js';
@@ -8,6 +8,8 @@ type Db = Kysely<SharedTables & WebhookTables>;
 
 /** The job kind of a delivery, as the runner stores it (the feature's scoped kind). */
 export const DELIVER_KIND = 'webhooks.deliver';
+/** The job kind of a failing endpoint's probe, as the runner stores it. */
+export const PROBE_KIND = 'webhooks.probe';
 
 /** An endpoint as the API shows it (the secret only in the create and rotate answers). */
 export interface Endpoint {
@@ -110,7 +112,15 @@ export class WebhookStore {
       const r = await trx.deleteFrom('sb_webhook_endpoints').where('tenant', '=', tenant).where('id', '=', id).executeTakeFirst();
       if (Number(r.numDeletedRows) === 0) return false;
       const ids = trx.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', id);
-      await trx.updateTable('sb_jobs').set({ status: 'cancelled', updated_at: now }).where('id', 'in', ids).where('status', '=', 'pending').execute();
+      // Its pending deliveries and its probe stop (a delivery in flight finds its message gone).
+      await trx.deleteFrom('sb_jobs').where('id', 'in', ids).where('status', '!=', 'running').execute();
+      await trx
+        .updateTable('sb_jobs')
+        .set({ status: 'cancelled', updated_at: now })
+        .where('kind', '=', PROBE_KIND)
+        .where('id', 'like', `probe:${id}:%`)
+        .where('status', '=', 'pending')
+        .execute();
       await trx.deleteFrom('sb_webhook_attempts').where('message_id', 'in', ids).execute();
       await trx.deleteFrom('sb_webhook_messages').where('endpoint_id', '=', id).execute();
       return true;
@@ -131,8 +141,26 @@ export class WebhookStore {
     await this.db.insertInto('sb_webhook_attempts').values(row).execute();
   }
 
-  /** A 2xx: the endpoint is healthy again, and every pending message of it is due now (its backlog drains). */
-  async succeeded(endpointId: string, now: number): Promise<void> {
+  /** Up to `n` pending messages of an endpoint, oldest first (what its probe tries). */
+  async oldestPending(endpointId: string, n: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .select('m.id')
+      .where('m.endpoint_id', '=', endpointId)
+      .where('j.status', '=', 'pending')
+      .orderBy('m.created_at')
+      .orderBy('m.id')
+      .limit(n)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * A 2xx: the endpoint is healthy again, and every pending message of it is due now (its
+   * backlog drains); true when it was failing until now.
+   */
+  async succeeded(endpointId: string, now: number): Promise<boolean> {
     const healed = await this.db
       .updateTable('sb_webhook_endpoints')
       .set({ failing_since: null })
@@ -140,16 +168,30 @@ export class WebhookStore {
       .where('failing_since', 'is not', null)
       .executeTakeFirst();
     // A healthy endpoint's 2xx changes nothing more: its other messages are due on their own.
-    if (Number(healed.numUpdatedRows) === 0) return;
+    if (Number(healed.numUpdatedRows) === 0) return false;
     const ids = this.db.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', endpointId);
     await this.db.updateTable('sb_jobs').set({ due_at: now }).where('id', 'in', ids).where('status', '=', 'pending').where('due_at', '>', now).execute();
+    return true;
   }
 
-  /** A failure: the time the endpoint started failing (now, if it was healthy). */
-  async failed(endpointId: string, now: number): Promise<number> {
-    await this.db.updateTable('sb_webhook_endpoints').set({ failing_since: now }).where('id', '=', endpointId).where('failing_since', 'is', null).execute();
-    const row = await this.db.selectFrom('sb_webhook_endpoints').select('failing_since').where('id', '=', endpointId).executeTakeFirst();
-    return row?.failing_since === null || row === undefined ? now : Number(row.failing_since);
+  /**
+   * A failure: the time the endpoint started failing (now, if it was healthy), or null when
+   * it was deleted. `then` runs in the same transaction (the endpoint's row locked), so what
+   * it writes for the endpoint cannot outlive a delete that ran meanwhile.
+   */
+  async failed(endpointId: string, now: number, then?: (trx: Kysely<SharedTables & WebhookTables>, since: number) => Promise<void>): Promise<number | null> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('sb_webhook_endpoints')
+        .set({ failing_since: sql`coalesce(failing_since, ${now})` })
+        .where('id', '=', endpointId)
+        .execute();
+      const row = await trx.selectFrom('sb_webhook_endpoints').select('failing_since').where('id', '=', endpointId).executeTakeFirst();
+      if (row === undefined) return null;
+      const since = row.failing_since === null ? now : Number(row.failing_since);
+      await then?.(trx, since);
+      return since;
+    });
   }
 
   async disable(endpointId: string, reason: string, now: number): Promise<void> {
@@ -254,6 +296,14 @@ export class WebhookStore {
         deleted += Number(r.numDeletedRows);
       });
     }
+    // Deliveries whose message went with its endpoint, finished since.
+    await this.db
+      .deleteFrom('sb_jobs')
+      .where('kind', '=', DELIVER_KIND)
+      .where('status', 'in', ['done', 'failed', 'cancelled'])
+      .where('updated_at', '<', before)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('sb_webhook_messages as m').select('m.id').whereRef('m.id', '=', 'sb_jobs.id'))))
+      .execute();
     await this.db
       .deleteFrom('sb_webhook_events')
       .where('occurred_at', '<', before)
