@@ -30,6 +30,27 @@ export const webhooksConfig = z.strictObject({
     '3s',
     'channel.vacated and presence.left wait this long after the last member left; a member back within it cancels them (a page refresh sends nothing)',
   ),
+  endpoints: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an id of A-Z a-z 0-9 _ - (1 to 64 characters)'),
+        tenant: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a tenant id'),
+        url: z.string().min(1),
+        events: z.array(z.string().min(1).max(100)).min(1).max(100),
+        channels: z.array(z.string().min(1).max(200)).max(50).default([]),
+        description: z.string().max(500).default(''),
+        secret: z
+          .string()
+          .refine(
+            (s) => /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s.slice(6), 'base64').length >= 24,
+            'expected whsec_ and the base64 of 24 or more random bytes',
+          ),
+      }),
+    )
+    .default([])
+    .describe(
+      'endpoints declared by the operator as {id, tenant, url, events, channels, description, secret} (config file or JSON): created or brought in line at start, deleted once removed from here; the API lists them (declared: true) and cannot change or delete them',
+    ),
   allowNetworks: stringList()
     .default([])
     .describe(

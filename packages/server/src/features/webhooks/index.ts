@@ -4,6 +4,7 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { type WebhooksConfig, webhooksConfig } from './config.js';
+import { applyDeclaredEndpoints } from './declared-endpoints.js';
 import { DELIVER, Deliveries, PROBE } from './delivery.js';
 import { EndpointCache } from './endpoint-cache.js';
 import { WEBHOOK_EVENTS } from './events.js';
@@ -84,6 +85,8 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       const random = options.random ?? Math.random;
       const store = new WebhookStore(ctx.storage);
       const cache = new EndpointCache();
+      const check = addressCheck(ctx.config.allowNetworks);
+      await applyDeclaredEndpoints(store, ctx.config, { check, catalogue: ctx.events.catalogue(), now: now(), logger: ctx.logger });
       cache.load(await store.allEndpoints());
       const reload = async (tenant: string) => cache.set(tenant, await store.allEndpoints(tenant));
       ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
@@ -91,7 +94,6 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
         ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
       };
-      const check = addressCheck(ctx.config.allowNetworks);
       const sender = new WebhookSender(check);
       const metrics = webhookMetrics(ctx.node.metricsRegistry, () => store.backlog(), now);
       const deliveries = new Deliveries({ store, jobs: ctx.jobs, cache, sender, metrics, logger: ctx.logger, config: () => ctx.config, now, changed });

@@ -34,6 +34,7 @@ export const endpoint = z.object({
   status: z.enum(['enabled', 'disabled']),
   disabledReason: z.string().nullable().describe('gone (the endpoint answered 410), failing (failed for webhooks.disableAfter), or null'),
   failingSince: z.number().nullable().describe('Unix ms of the first failure since the last 2xx'),
+  declared: z.boolean().describe('declared in the config file (webhooks.endpoints): PATCH, DELETE and rotate-secret answer 409 (132)'),
   createdAt: z.number(),
   updatedAt: z.number(),
 });

@@ -5,6 +5,8 @@ import { decodeCursor, pageOf } from '../../storage/paging.js';
 import { EventCatalogue, type EventType, type OutgoingEvent } from '../events.js';
 import type { WebhooksConfig } from './config.js';
 import type { Deliveries } from './delivery.js';
+import { isDeclared } from './endpoint-ids.js';
+import { unknownEventType } from './event-filter.js';
 import { newSecret } from './signing.js';
 import { type AddressCheck, urlProblem } from './ssrf.js';
 import { type Endpoint, type Message, type MessageStatus, toEndpoint, type WebhookStore } from './store.js';
@@ -44,11 +46,14 @@ export class WebhookService {
   }
 
   #checkEvents(events: readonly string[]): void {
-    const types = this.o.catalogue().map((t) => t.type);
-    for (const e of events) {
-      const known = e === '*' || (e.endsWith('.*') ? types.some((t) => t.startsWith(e.slice(0, -1))) : types.includes(e));
-      if (!known) throw new ReplyError(ErrorCode.UnknownEventType, `events: "${e.slice(0, 100)}" is not in the event catalogue`);
-    }
+    const unknown = unknownEventType(events, this.o.catalogue());
+    if (unknown !== null) throw new ReplyError(ErrorCode.UnknownEventType, `events: "${unknown.slice(0, 100)}" is not in the event catalogue`);
+  }
+
+  /** An endpoint the API may change: not one declared in the config file. */
+  #changeable(id: string): void {
+    if (isDeclared(id))
+      throw new ReplyError(ErrorCode.Conflict, 'this endpoint is declared in the config file (webhooks.endpoints): change or remove it there');
   }
 
   async #own(tenant: string, id: string): Promise<WebhookEndpointTable> {
@@ -93,6 +98,7 @@ export class WebhookService {
 
   async update(tenant: string, id: string, patch: Partial<EndpointInput>): Promise<Endpoint> {
     await this.#own(tenant, id);
+    this.#changeable(id);
     if (patch.url !== undefined) this.#checkUrl(patch.url);
     if (patch.events !== undefined) this.#checkEvents(patch.events);
     const set: Partial<WebhookEndpointTable> = { updated_at: this.o.now() };
@@ -107,6 +113,8 @@ export class WebhookService {
   }
 
   async remove(tenant: string, id: string): Promise<{ deleted: true }> {
+    await this.#own(tenant, id);
+    this.#changeable(id);
     if (!(await this.store.delete(tenant, id, this.o.now()))) throw notFound();
     this.o.changed(tenant);
     return { deleted: true };
@@ -114,6 +122,7 @@ export class WebhookService {
 
   async rotate(tenant: string, id: string): Promise<Endpoint & { secret: string }> {
     const old = await this.#own(tenant, id);
+    this.#changeable(id);
     const now = this.o.now();
     const secret = newSecret();
     const row = await this.store.update(tenant, id, {

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { CursorPosition } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
 import type { JobStatus, SharedTables } from '../../storage/tables.js';
+import { DECLARED_PREFIX, isDeclared } from './endpoint-ids.js';
 import type { WebhookAttemptTable, WebhookEndpointTable, WebhookTables } from './tables.js';
 
 type Db = Kysely<SharedTables & WebhookTables>;
@@ -21,6 +22,8 @@ export interface Endpoint {
   status: 'enabled' | 'disabled';
   disabledReason: string | null;
   failingSince: number | null;
+  /** Declared in the config file (webhooks.endpoints): the API cannot change or delete it. */
+  declared: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -53,6 +56,7 @@ export const toEndpoint = (r: WebhookEndpointTable): Endpoint => ({
   status: r.status,
   disabledReason: r.disabled_reason,
   failingSince: r.failing_since === null ? null : Number(r.failing_since),
+  declared: isDeclared(r.id),
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
@@ -94,6 +98,8 @@ export class WebhookStore {
         .selectFrom('sb_webhook_endpoints')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('tenant', '=', row.tenant)
+        // Endpoints declared in the config file are the operator's: outside the tenant's cap.
+        .where('id', 'not like', `${DECLARED_PREFIX}%`)
         .executeTakeFirstOrThrow();
       if (Number(n) >= cap) return 'full';
       await trx.insertInto('sb_webhook_endpoints').values(row).execute();
