@@ -150,6 +150,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
         'comments_0005_deadlines',
         'webhooks_0001_tables',
         'webhooks_0002_lifecycle',
+        'webhooks_0003_batching',
         'audit_0001_entries',
       ];
       expect(rows.filter((r) => !later.includes(r.name)).every((r) => r.timestamp.startsWith('2026-12-04T11:18:09'))).toBe(true);

@@ -78,6 +78,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       'locks_0001_table',
       'webhooks_0001_tables',
       'webhooks_0002_lifecycle',
+      'webhooks_0003_batching',
       'widgets_0001_widgets',
     ]);
   });
@@ -156,6 +157,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         'locks_0001_table',
         'webhooks_0001_tables',
         'webhooks_0002_lifecycle',
+        'webhooks_0003_batching',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));

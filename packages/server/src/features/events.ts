@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createError } from '../errors/sb-error.js';
-import { newId } from '../storage/ids.js';
+import { newOrderedId } from '../storage/ids.js';
 import type { JobExecutor } from '../storage/job-store.js';
 
 /**
@@ -107,7 +107,7 @@ export class EventCatalogue {
         const to = sink();
         if (!to?.wants(tenant, type, options.channel)) return;
         const at = now();
-        const event: OutgoingEvent = { id: newId('evt', at), type, tenant, timestamp: at, data: entry.event.data.parse(data) };
+        const event: OutgoingEvent = { id: newOrderedId('evt', at), type, tenant, timestamp: at, data: entry.event.data.parse(data) };
         if (options.channel !== undefined) event.channel = options.channel;
         await to.write([event], options.trx);
       },

@@ -1,4 +1,4 @@
-import type { AddJob, BorrowedJob, JobHandler, JobKindOptions, JobRunner } from '../storage/job-runner.js';
+import type { AddJob, BorrowedJobs, JobHandler, JobKindOptions, JobRunner } from '../storage/job-runner.js';
 import type { Job, JobExecutor } from '../storage/job-store.js';
 
 /**
@@ -15,8 +15,8 @@ export interface FeatureJobs {
   get(kind: string, tenant: string, id: string): Promise<Job | undefined>;
   /** Cancel a pending job: `not-found`, or the job and whether it was still pending. */
   cancel(kind: string, tenant: string, id: string): Promise<{ cancelled: boolean; job: Job } | 'not-found'>;
-  /** Take this feature's pending job for a try outside its schedule (no attempt counted); null when it is not pending. */
-  borrow(kind: string, id: string): Promise<BorrowedJob | null>;
+  /** Take this feature's pending jobs for a try outside their schedule (no attempt counted); those not pending now are left out. */
+  borrow(kind: string, ids: readonly string[]): Promise<BorrowedJobs>;
   /** A pending job of this feature becomes due no sooner than `dueAt` (in `trx` when given). */
   postpone(kind: string, id: string, dueAt: number, trx?: JobExecutor): Promise<boolean>;
 }
@@ -29,7 +29,7 @@ export function featureJobs(feature: string, jobs: JobRunner, now: () => number)
     poll: () => jobs.poll(),
     get: (kind, tenant, id) => jobs.store.get(scoped(kind), tenant, id),
     cancel: (kind, tenant, id) => jobs.store.cancel(scoped(kind), tenant, id, now()),
-    borrow: (kind, id) => jobs.borrow(scoped(kind), id),
+    borrow: (kind, ids) => jobs.borrow(scoped(kind), ids),
     postpone: (kind, id, dueAt, trx) => jobs.store.postpone(scoped(kind), id, dueAt, now(), trx),
   };
 }

@@ -43,13 +43,13 @@ export interface JobKindOptions {
   keepsFinished?: boolean;
 }
 
-/** A job taken for an out-of-schedule try (JobRunner.borrow). */
-export interface BorrowedJob {
-  job: Job;
-  /** Finish it (a success): `done` with this result; false when the lease was lost meanwhile. */
-  done(result: unknown): Promise<boolean>;
-  /** Return it to `pending`, due when it was, its attempts unchanged. */
-  giveBack(): Promise<boolean>;
+/** Jobs taken for a try outside their schedule (JobRunner.borrow). */
+export interface BorrowedJobs {
+  jobs: Job[];
+  /** They succeeded: `done` with this result; how many (those whose lease was lost meanwhile are not). */
+  done(result: unknown): Promise<number>;
+  /** Return them to `pending`, due when they were or at `dueAt`, their attempts unchanged. */
+  giveBack(dueAt?: number): Promise<number>;
 }
 
 export interface AddJob {
@@ -160,19 +160,15 @@ export class JobRunner {
     return stored;
   }
 
-  /**
-   * Borrow a pending job for an out-of-schedule try (JobStore.borrow): `done` finishes it with
-   * a result, `giveBack` returns it due when it was; null when it is not pending now.
-   */
-  async borrow(kind: string, id: string): Promise<BorrowedJob | null> {
+  /** Borrow pending jobs of `kind` for a try outside their schedule (JobStore.borrow); those not pending now are left out. */
+  async borrow(kind: string, ids: readonly string[]): Promise<BorrowedJobs> {
     const store = this.store;
-    const job = await store.borrow(kind, id, this.owner, this.#now(), this.#config.lease);
-    if (!job) return null;
-    const claim = { id, owner: this.owner, attempt: job.attempts };
+    const jobs = await store.borrow(kind, ids, this.owner, this.#now(), this.#config.lease);
+    const taken = jobs.map((j) => j.id);
     return {
-      job,
-      done: (result) => store.complete(claim, result, this.#now()),
-      giveBack: () => store.giveBack(claim, this.#now()),
+      jobs,
+      done: (result) => store.finishBorrowed(taken, this.owner, result, this.#now()),
+      giveBack: (dueAt) => store.returnBorrowed(taken, this.owner, this.#now(), dueAt),
     };
   }
 

@@ -169,21 +169,48 @@ export class JobStore {
   }
 
   /**
-   * Take a pending job under a lease without counting an attempt (an out-of-schedule try,
-   * such as a webhook endpoint's probe): the job as borrowed, or undefined when it is not
-   * pending. Give it back with `giveBack` (its due time unchanged) or finish it with
-   * `complete`; if the borrower dies, the lease ends and the job is claimed as usual.
+   * Take pending jobs of `kind` under a lease without counting an attempt (out-of-schedule
+   * tries: a webhook endpoint's probe, the other messages of a batch): the jobs taken (those
+   * not pending now are not). Finish them with `finishBorrowed` or return them with
+   * `returnBorrowed`; if the borrower dies, their lease ends and they are claimed as usual.
    */
-  async borrow(kind: string, id: string, owner: string, now: number, leaseMs: number): Promise<Job | undefined> {
-    const row = await this.#db
+  async borrow(kind: string, ids: readonly string[], owner: string, now: number, leaseMs: number): Promise<Job[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db
       .updateTable('sb_jobs')
       .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
-      .where('id', '=', id)
+      .where('id', 'in', ids)
       .where('kind', '=', kind)
       .where('status', '=', 'pending')
       .returningAll()
+      .execute();
+    return rows.map(toJob);
+  }
+
+  /** Borrowed jobs that succeeded: `done` with `result`; how many (one whose lease was lost meanwhile is not). */
+  async finishBorrowed(ids: readonly string[], owner: string, result: unknown, now: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
+      .where('id', 'in', ids)
+      .where('status', '=', 'running')
+      .where('lease_owner', '=', owner)
       .executeTakeFirst();
-    return row ? toJob(row) : undefined;
+    return Number(r.numUpdatedRows);
+  }
+
+  /** Borrowed jobs go back to `pending`: due when they were, or at `dueAt`; their attempts unchanged. */
+  async returnBorrowed(ids: readonly string[], owner: string, now: number, dueAt?: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'pending', lease_owner: null, lease_expires: null, updated_at: now, ...(dueAt === undefined ? {} : { due_at: dueAt }) })
+      .where('id', 'in', ids)
+      .where('status', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   /** A pending job becomes due no sooner than `dueAt` (a later due time stays); whether it moved. */
@@ -195,16 +222,6 @@ export class JobStore {
       .where('kind', '=', kind)
       .where('status', '=', 'pending')
       .where('due_at', '<', dueAt)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
-
-  /** A borrowed job goes back to `pending`, due when it was. */
-  async giveBack(claim: JobClaim, now: number): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('sb_jobs')
-      .set({ status: 'pending', lease_owner: null, lease_expires: null, updated_at: now })
-      .where(held(claim))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }

@@ -39,6 +39,10 @@ export const webhooksConfig = z.strictObject({
         events: z.array(z.string().min(1).max(100)).min(1).max(100),
         channels: z.array(z.string().min(1).max(200)).max(50).default([]),
         description: z.string().max(500).default(''),
+        batch: z
+          .strictObject({ windowMs: z.number().int().min(10).max(60_000), maxEvents: z.number().int().min(2).max(1000) })
+          .nullable()
+          .default(null),
         secret: z
           .string()
           .refine(
@@ -49,7 +53,7 @@ export const webhooksConfig = z.strictObject({
     )
     .default([])
     .describe(
-      'endpoints declared by the operator as {id, tenant, url, events, channels, description, secret} (config file or JSON): created or brought in line at start, deleted once removed from here; the API lists them (declared: true) and cannot change or delete them',
+      'endpoints declared by the operator as {id, tenant, url, events, channels, description, batch, secret} (config file or JSON): created or brought in line at start, deleted once removed from here; the API lists them (declared: true) and cannot change or delete them',
     ),
   allowNetworks: stringList()
     .default([])

@@ -52,6 +52,8 @@ async function upsert(store: WebhookStore, id: string, d: Declared, config: Webh
     description: d.description,
     events: JSON.stringify([...new Set(d.events)]),
     channels: JSON.stringify([...new Set(d.channels)]),
+    batch_window: d.batch?.windowMs ?? null,
+    batch_size: d.batch?.maxEvents ?? null,
   };
   const existing = await store.endpointById(id);
   if (!existing) {

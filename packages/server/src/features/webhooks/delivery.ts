@@ -30,8 +30,33 @@ export interface DeliveryOptions {
   logger: Logger;
   config: () => WebhooksConfig;
   now: () => number;
+  /** The retry schedule's wait after `attempts` failed attempts ending in `failure`; null when none is left. */
+  retryWait: (attempts: number, failure: unknown) => number | null;
   /** Called when an endpoint's state changed (disabled): every node reloads the tenant's endpoints. */
   changed: (tenant: string) => void;
+}
+
+type DeliveryRow = NonNullable<Awaited<ReturnType<WebhookStore['delivery']>>>;
+
+/** A claimed message of a batching endpoint, waiting for its batch's outcome. */
+interface Queued {
+  job: Job;
+  signal: AbortSignal;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+const iso = (ms: number | string) => JSON.stringify(new Date(Number(ms)).toISOString());
+
+/** The Standard Webhooks body of one event: `{ type, timestamp, data }` (data is stored as JSON text). */
+function eventBody(d: DeliveryRow): string {
+  return `{"type":${JSON.stringify(d.type)},"timestamp":${iso(d.occurred_at)},"data":${d.data}}`;
+}
+
+/** A batch: `{ type: "batch", timestamp, events: [{ id, type, timestamp, data }] }`, in occurrence order. */
+function batchBody(items: readonly DeliveryRow[], at: number): string {
+  const events = items.map((d) => `{"id":${JSON.stringify(d.event_id)},"type":${JSON.stringify(d.type)},"timestamp":${iso(d.occurred_at)},"data":${d.data}}`);
+  return `{"type":"batch","timestamp":${iso(at)},"events":[${events.join(',')}]}`;
 }
 
 /** Attempts in flight per endpoint on this node, at most `limit`; the others wait their turn. */
@@ -65,6 +90,8 @@ class Slots {
 export class Deliveries implements EventSink {
   readonly #o: DeliveryOptions;
   readonly #slots = new Slots();
+  /** Messages of batching endpoints claimed on this node, waiting for their endpoint's batch. */
+  readonly #batchQueues = new Map<string, Queued[]>();
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -121,19 +148,86 @@ export class Deliveries implements EventSink {
       .insertInto('sb_webhook_messages')
       .values({ id, tenant, endpoint_id: endpointId, event_id: eventId, created_at: now })
       .execute();
-    await this.#o.jobs.add({ kind: DELIVER, id, tenant, payload: { message: id }, dueAt: now }, trx);
+    // On a batching endpoint the first message waits its window for others to join it.
+    await this.#o.jobs.add({ kind: DELIVER, id, tenant, payload: { message: id, endpoint: endpointId }, dueAt: now + this.#o.cache.windowOf(endpointId) }, trx);
     return id;
   }
 
-  /** One attempt of a message (the job handler). */
+  /** One attempt of a message (the job handler); on a batching endpoint, with the messages of its window. */
   async deliver(job: Job, signal: AbortSignal): Promise<unknown> {
-    const messageId = (job.payload as { message: string }).message;
+    const { message: messageId, endpoint: endpointId } = job.payload as { message: string; endpoint?: string };
+    // Decided before any await: the messages of one endpoint claimed together queue together.
+    if (endpointId !== undefined && this.#o.cache.windowOf(endpointId) > 0) return this.#deliverBatch(job, endpointId, signal);
     const d = await this.#o.store.delivery(messageId);
     if (!d) return { skipped: 'the message was deleted' };
     const endpoint = await this.#o.store.endpointById(d.endpoint_id);
     if (!endpoint) return { skipped: 'the endpoint was deleted' };
     if (endpoint.status !== 'enabled') throw new ReplyError(ErrorCode.NotAvailable, `the endpoint is disabled (${endpoint.disabled_reason ?? 'disabled'})`);
-    return this.#attempt(messageId, d, endpoint, signal);
+    return this.#attempt([d], endpoint, signal);
+  }
+
+  /**
+   * A message of a batching endpoint joins the endpoint's queue on this node; one batch at a
+   * time per endpoint takes what is queued (messages claimed by this node's runner: each
+   * gets the batch's outcome as its own attempt) and tops it up with the endpoint's pending
+   * messages due within the window (borrowed: no attempt counted; after a failure they wait
+   * as long as the batch's first message), up to the batch size, in occurrence order.
+   */
+  #deliverBatch(job: Job, endpointId: string, signal: AbortSignal): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const queue = this.#batchQueues.get(endpointId);
+      if (queue) {
+        queue.push({ job, signal, resolve, reject });
+        return;
+      }
+      this.#batchQueues.set(endpointId, [{ job, signal, resolve, reject }]);
+      // After this turn: the endpoint's other messages claimed in the same poll join the queue.
+      setImmediate(() => void this.#drainBatches(endpointId));
+    });
+  }
+
+  async #drainBatches(endpointId: string): Promise<void> {
+    const queue = this.#batchQueues.get(endpointId) as Queued[];
+    const { store, now } = this.#o;
+    while (queue.length > 0) {
+      let taken: Queued[] = queue.splice(0, 1);
+      try {
+        const endpoint = await store.endpointById(endpointId);
+        if (!endpoint) {
+          for (const q of [...taken, ...queue.splice(0)]) q.resolve({ skipped: 'the endpoint was deleted' });
+          break;
+        }
+        if (endpoint.status !== 'enabled') throw new ReplyError(ErrorCode.NotAvailable, `the endpoint is disabled (${endpoint.disabled_reason ?? 'disabled'})`);
+        const size = Math.max(1, Number(endpoint.batch_size ?? 1));
+        taken = [...taken, ...queue.splice(0, size - 1)];
+        const messageOf = (q: Queued) => (q.job.payload as { message: string }).message;
+        const own = await store.deliveries(taken.map(messageOf));
+        const found = new Set(own.map((d) => d.id));
+        for (const q of taken.filter((q) => !found.has(messageOf(q)))) q.resolve({ skipped: 'the message was deleted' });
+        taken = taken.filter((q) => found.has(messageOf(q)));
+        if (taken.length === 0) continue;
+        const others = await store.batchable(endpointId, [...found], now() + Number(endpoint.batch_window ?? 0), size - taken.length);
+        const borrowed = await this.#o.jobs.borrow(DELIVER, others);
+        const rows = await store.deliveries(borrowed.jobs.map((j) => j.id));
+        // Occurrence order: by time, then by event id (a node's event ids increase, also within a millisecond).
+        const items = [...own, ...rows].sort(
+          (x, y) => Number(x.occurred_at) - Number(y.occurred_at) || (x.event_id < y.event_id ? -1 : x.event_id > y.event_id ? 1 : 0),
+        );
+        const lead = taken[0] as Queued;
+        try {
+          const result = { ...((await this.#attempt(items, endpoint, lead.signal)) as object), batch: items.length };
+          await borrowed.done(result);
+          for (const q of taken) q.resolve(result);
+        } catch (err) {
+          const wait = err instanceof DeliveryFailure ? this.#o.retryWait(lead.job.attempts, err) : null;
+          await borrowed.giveBack(wait === null ? undefined : now() + wait);
+          for (const q of taken) q.reject(err);
+        }
+      } catch (err) {
+        for (const q of taken) q.reject(err);
+      }
+    }
+    this.#batchQueues.delete(endpointId);
   }
 
   /**
@@ -152,16 +246,15 @@ export class Deliveries implements EventSink {
       return { ended: 'the endpoint is healthy, disabled or deleted' };
     let failure: unknown = null;
     for (const messageId of await store.oldestPending(endpointId, PROBE_CANDIDATES)) {
-      const borrowed = await this.#o.jobs.borrow(DELIVER, messageId);
-      if (!borrowed) continue;
+      const borrowed = await this.#o.jobs.borrow(DELIVER, [messageId]);
+      if (borrowed.jobs.length === 0) continue;
       const d = await store.delivery(messageId);
       if (!d) {
         await borrowed.done({ skipped: 'the message was deleted' });
         continue;
       }
       try {
-        const result = await this.#attempt(messageId, d, endpoint, signal);
-        await borrowed.done(result);
+        await borrowed.done(await this.#attempt([d], endpoint, signal));
       } catch (err) {
         await borrowed.giveBack();
         if (err instanceof ReplyError) return { ended: err.message };
@@ -175,25 +268,28 @@ export class Deliveries implements EventSink {
     return { ended: 'the endpoint answered' };
   }
 
-  /** Send one attempt of a message, record it, and settle the endpoint's health; a throw is a failure. */
-  async #attempt(
-    messageId: string,
-    d: NonNullable<Awaited<ReturnType<WebhookStore['delivery']>>>,
-    endpoint: WebhookEndpointTable,
-    signal: AbortSignal,
-  ): Promise<unknown> {
+  /**
+   * Send one request — one event, or on a batching endpoint a batch of `items` — record it as
+   * an attempt of each message, and settle the endpoint's health; a throw is a failure.
+   */
+  async #attempt(items: readonly DeliveryRow[], endpoint: WebhookEndpointTable, signal: AbortSignal): Promise<unknown> {
     const { store, config, now } = this.#o;
     const cfg = config();
-    const body = `{"type":${JSON.stringify(d.type)},"timestamp":${JSON.stringify(new Date(Number(d.occurred_at)).toISOString())},"data":${d.data}}`;
     const at = now();
+    const first = items[0] as DeliveryRow;
+    const batching = endpoint.batch_size !== null && endpoint.batch_window !== null;
+    const body = batching ? batchBody(items, at) : eventBody(first);
     const secrets = [endpoint.secret];
     if (endpoint.previous_secret && Number(endpoint.previous_until) > at) secrets.push(endpoint.previous_secret);
-    const headers = signedHeaders(secrets, d.event_id, Math.floor(at / 1000), body);
+    // A batch's webhook-id is its first message's id (each event in it carries its own id).
+    const headers = signedHeaders(secrets, batching ? first.id : first.event_id, Math.floor(at / 1000), body);
     const result = await this.#slots.run(endpoint.id, cfg.concurrency, () =>
       this.#o.sender.send({ url: endpoint.url, headers, body, timeoutMs: cfg.timeout, signal }),
     );
     this.#o.metrics.attempt(result.status, result.error, result.durationMs / 1000);
-    await store.recordAttempt({ message_id: messageId, at, response_status: result.status, duration_ms: result.durationMs, error: result.error });
+    await store.recordAttempts(
+      items.map((d) => ({ message_id: d.id, at, response_status: result.status, duration_ms: result.durationMs, error: result.error })),
+    );
     if (result.ok) {
       if (await store.succeeded(endpoint.id, now())) void this.#o.jobs.poll();
       return { status: result.status };

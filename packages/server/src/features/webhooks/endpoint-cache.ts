@@ -9,6 +9,8 @@ interface Subscription {
   all: boolean;
   /** Channel patterns (`*` at the end matches any rest); empty: every channel. */
   channels: readonly string[];
+  /** Batching window, ms (0: one event per request). */
+  window: number;
 }
 
 const matchChannel = (pattern: string, channel: string) => (pattern.endsWith('*') ? channel.startsWith(pattern.slice(0, -1)) : pattern === channel);
@@ -25,6 +27,12 @@ export function subscribes(events: readonly string[], type: string): boolean {
  */
 export class EndpointCache {
   readonly #byTenant = new Map<string, Subscription[]>();
+  readonly #byId = new Map<string, Subscription>();
+
+  /** How long a new message of an endpoint waits for others to join its batch (0: not batching). */
+  windowOf(endpointId: string): number {
+    return this.#byId.get(endpointId)?.window ?? 0;
+  }
 
   set(tenant: string, rows: readonly WebhookEndpointTable[]): void {
     const subs = rows
@@ -37,8 +45,11 @@ export class EndpointCache {
           groups: events.filter((e) => e.endsWith('.*')).map((e) => e.slice(0, -1)),
           all: events.includes('*'),
           channels: JSON.parse(r.channels) as string[],
+          window: r.batch_window === null || r.batch_size === null ? 0 : Number(r.batch_window),
         };
       });
+    for (const old of this.#byTenant.get(tenant) ?? []) this.#byId.delete(old.id);
+    for (const sub of subs) this.#byId.set(sub.id, sub);
     if (subs.length === 0) this.#byTenant.delete(tenant);
     else this.#byTenant.set(tenant, subs);
   }
@@ -46,6 +57,7 @@ export class EndpointCache {
   /** Load every tenant's endpoints at once (at start). */
   load(rows: readonly WebhookEndpointTable[]): void {
     this.#byTenant.clear();
+    this.#byId.clear();
     const grouped = new Map<string, WebhookEndpointTable[]>();
     for (const r of rows) grouped.set(r.tenant, [...(grouped.get(r.tenant) ?? []), r]);
     for (const [tenant, list] of grouped) this.set(tenant, list);

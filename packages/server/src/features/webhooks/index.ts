@@ -96,8 +96,19 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       };
       const sender = new WebhookSender(check);
       const metrics = webhookMetrics(ctx.node.metricsRegistry, () => store.backlog(), now);
-      const deliveries = new Deliveries({ store, jobs: ctx.jobs, cache, sender, metrics, logger: ctx.logger, config: () => ctx.config, now, changed });
       const schedule = ctx.config.retrySchedule.map((d) => parseDuration(d) ?? 0);
+      const deliveries = new Deliveries({
+        store,
+        jobs: ctx.jobs,
+        cache,
+        sender,
+        metrics,
+        logger: ctx.logger,
+        config: () => ctx.config,
+        now,
+        changed,
+        retryWait: (attempts, failure) => retryDelay(attempts, schedule, failure, random),
+      });
       ctx.jobs.handle(DELIVER, (job, signal) => deliveries.deliver(job, signal), {
         maxAttempts: schedule.length + 1,
         retryDelay: (job, err) => retryDelay(job.attempts, schedule, err, random),

@@ -100,7 +100,20 @@ const lifecycle: Migration = {
   },
 };
 
+/** Opt-in batching per endpoint: its window and largest batch (both null: one event per request). */
+const batching: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('sb_webhook_endpoints').addColumn('batch_window', 'bigint').execute();
+    await db.schema.alterTable('sb_webhook_endpoints').addColumn('batch_size', 'integer').execute();
+  },
+  async down(db: Db) {
+    await db.schema.alterTable('sb_webhook_endpoints').dropColumn('batch_size').execute();
+    await db.schema.alterTable('sb_webhook_endpoints').dropColumn('batch_window').execute();
+  },
+};
+
 export const WEBHOOK_MIGRATIONS: readonly NamedMigration[] = [
   { name: 'webhooks_0001_tables', ...webhooks },
   { name: 'webhooks_0002_lifecycle', ...lifecycle },
+  { name: 'webhooks_0003_batching', ...batching },
 ];

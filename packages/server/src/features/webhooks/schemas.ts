@@ -4,6 +4,14 @@ import { cursorParam, timeParam } from '../../storage/paging.js';
 const eventName = z.string().min(1).max(100);
 const channelPattern = z.string().min(1).max(200);
 
+/** Opt-in batching of an endpoint: the events of `windowMs` in one request, at most `maxEvents`. */
+export const batchSettings = z
+  .strictObject({
+    windowMs: z.number().int().min(10).max(60_000).describe('how long the first event of a batch waits for others, ms (10 to 60,000)'),
+    maxEvents: z.number().int().min(2).max(1000).describe('most events in one request (2 to 1,000)'),
+  })
+  .describe('deliver the events of a window together as { type: "batch", timestamp, events: [{ id, type, timestamp, data }] }; null: one event per request');
+
 export const endpointId = z.string().regex(/^whe_[0-9a-z]{1,60}$/, 'not an endpoint id');
 export const idParams = z.strictObject({ id: endpointId });
 
@@ -13,6 +21,7 @@ export function createBody(maxUrlLength: number) {
     events: z.array(eventName).min(1).max(100),
     channels: z.array(channelPattern).max(50).default([]),
     description: z.string().max(500).default(''),
+    batch: batchSettings.nullable().default(null),
   });
 }
 
@@ -22,6 +31,7 @@ export function patchBody(maxUrlLength: number) {
     events: z.array(eventName).min(1).max(100).optional(),
     channels: z.array(channelPattern).max(50).optional(),
     description: z.string().max(500).optional(),
+    batch: batchSettings.nullable().optional(),
   });
 }
 
@@ -34,6 +44,7 @@ export const endpoint = z.object({
   status: z.enum(['enabled', 'disabled']),
   disabledReason: z.string().nullable().describe('gone (the endpoint answered 410), failing (failed for webhooks.disableAfter), or null'),
   failingSince: z.number().nullable().describe('Unix ms of the first failure since the last 2xx'),
+  batch: batchSettings.nullable(),
   declared: z.boolean().describe('declared in the config file (webhooks.endpoints): PATCH, DELETE and rotate-secret answer 409 (132)'),
   createdAt: z.number(),
   updatedAt: z.number(),

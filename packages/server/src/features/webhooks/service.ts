@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
-import { newId } from '../../storage/ids.js';
+import { newId, newOrderedId } from '../../storage/ids.js';
 import { decodeCursor, pageOf } from '../../storage/paging.js';
 import { EventCatalogue, type EventType, type OutgoingEvent } from '../events.js';
 import type { WebhooksConfig } from './config.js';
@@ -22,6 +22,7 @@ export interface EndpointInput {
   events: string[];
   channels: string[];
   description: string;
+  batch: { windowMs: number; maxEvents: number } | null;
 }
 
 const notFound = () => new ReplyError(ErrorCode.NotFound, 'no such webhook endpoint');
@@ -79,6 +80,8 @@ export class WebhookService {
       status: 'enabled',
       disabled_reason: null,
       failing_since: null,
+      batch_window: input.batch?.windowMs ?? null,
+      batch_size: input.batch?.maxEvents ?? null,
       created_at: now,
       updated_at: now,
     };
@@ -106,6 +109,10 @@ export class WebhookService {
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.events !== undefined) set.events = JSON.stringify([...new Set(patch.events)]);
     if (patch.channels !== undefined) set.channels = JSON.stringify([...new Set(patch.channels)]);
+    if (patch.batch !== undefined) {
+      set.batch_window = patch.batch?.windowMs ?? null;
+      set.batch_size = patch.batch?.maxEvents ?? null;
+    }
     const row = await this.store.update(tenant, id, set);
     if (!row) throw notFound();
     this.o.changed(tenant);
@@ -147,7 +154,7 @@ export class WebhookService {
     await this.#own(tenant, id);
     const at = this.o.now();
     const event: OutgoingEvent = {
-      id: newId('evt', at),
+      id: newOrderedId('evt', at),
       type: 'webhook.test',
       tenant,
       timestamp: at,

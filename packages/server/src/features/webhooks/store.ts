@@ -22,6 +22,7 @@ export interface Endpoint {
   status: 'enabled' | 'disabled';
   disabledReason: string | null;
   failingSince: number | null;
+  batch: { windowMs: number; maxEvents: number } | null;
   /** Declared in the config file (webhooks.endpoints): the API cannot change or delete it. */
   declared: boolean;
   createdAt: number;
@@ -56,6 +57,7 @@ export const toEndpoint = (r: WebhookEndpointTable): Endpoint => ({
   status: r.status,
   disabledReason: r.disabled_reason,
   failingSince: r.failing_since === null ? null : Number(r.failing_since),
+  batch: r.batch_size === null || r.batch_window === null ? null : { windowMs: Number(r.batch_window), maxEvents: Number(r.batch_size) },
   declared: isDeclared(r.id),
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
@@ -133,6 +135,35 @@ export class WebhookStore {
     });
   }
 
+  /** Messages with their events, for a batch (in no particular order). */
+  async deliveries(messageIds: readonly string[]) {
+    if (messageIds.length === 0) return [];
+    return this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_webhook_events as e', 'e.id', 'm.event_id')
+      .select(['m.id', 'm.endpoint_id', 'm.tenant', 'e.id as event_id', 'e.type', 'e.data', 'e.occurred_at'])
+      .where('m.id', 'in', messageIds)
+      .execute();
+  }
+
+  /** Up to `n` pending messages of an endpoint due by `dueBy`, but those in `except`, oldest first: the rest of a batch. */
+  async batchable(endpointId: string, except: readonly string[], dueBy: number, n: number): Promise<string[]> {
+    if (n <= 0) return [];
+    const rows = await this.db
+      .selectFrom('sb_webhook_messages as m')
+      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .select('m.id')
+      .where('m.endpoint_id', '=', endpointId)
+      .where('j.status', '=', 'pending')
+      .where('j.due_at', '<=', dueBy)
+      .where('m.id', 'not in', except)
+      .orderBy('m.created_at')
+      .orderBy('m.id')
+      .limit(n)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /** A message with its event, for a delivery attempt. */
   async delivery(messageId: string) {
     return this.db
@@ -143,8 +174,12 @@ export class WebhookStore {
       .executeTakeFirst();
   }
 
-  async recordAttempt(row: WebhookAttemptTable): Promise<void> {
-    await this.db.insertInto('sb_webhook_attempts').values(row).execute();
+  async recordAttempts(rows: readonly WebhookAttemptTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += SWEEP_CHUNK)
+      await this.db
+        .insertInto('sb_webhook_attempts')
+        .values(rows.slice(i, i + SWEEP_CHUNK))
+        .execute();
   }
 
   /** Up to `n` pending messages of an endpoint, oldest first (what its probe tries). */

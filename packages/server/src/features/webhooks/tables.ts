@@ -19,6 +19,9 @@ export interface WebhookEndpointTable {
   disabled_reason: string | null;
   /** Unix ms of the first failure since the last 2xx; null while it succeeds. */
   failing_since: number | null;
+  /** Batching (opt-in): events of this many ms go out together, at most `batch_size` per request; null: one event per request. */
+  batch_window: number | null;
+  batch_size: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -1,0 +1,110 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { type DurableServer, expectApiError, STORES, startDurableServer } from './helpers.js';
+
+/**
+ * Opt-in batching per endpoint, on both stores, with the test's clock: the events of a
+ * window go out together as `{ type: "batch", timestamp, events: [{ id, type, timestamp, data }] }`
+ * in occurrence order, at most `maxEvents` per request, each event with its own id, signed
+ * like any request; a failed batch is retried whole on the schedule, and nothing is sent twice
+ * after a 2xx.
+ */
+
+interface Batch {
+  type: string;
+  timestamp: string;
+  events: Array<{ id: string; type: string; timestamp: string; data: { endpointId: string } }>;
+}
+interface Message {
+  id: string;
+  eventId: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: Array<{ responseStatus: number | null }>;
+}
+
+describe.each(STORES)('webhook batching on %s', (store) => {
+  let s: DurableServer;
+  let receiver: WebhookReceiver;
+  const clock = new ManualClock();
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    s = await startDurableServer(store, {
+      now: clock.now,
+      jobs: { pollInterval: '1h' },
+      webhooks: { allowNetworks: ['127.0.0.1/32'], retrySchedule: ['1s', '2s'] },
+    });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await receiver?.close();
+  });
+
+  const batches = () => receiver.received.map((r) => r.verified as unknown as Batch | null);
+
+  it('delivers the events of a window together, in order, at most maxEvents each, and retries a failed batch whole', async () => {
+    const bad = await s.api('POST', '/webhooks/endpoints', { body: { url: receiver.url, events: ['webhook.test'], batch: { windowMs: 1000, maxEvents: 1 } } });
+    expectApiError(bad, 400, ErrorCode.BadRequest.code);
+    const created = await s.api('POST', '/webhooks/endpoints', {
+      body: { url: receiver.url, events: ['webhook.test'], batch: { windowMs: 1000, maxEvents: 3 } },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body['batch']).toEqual({ windowMs: 1000, maxEvents: 3 });
+    const endpoint = created.body as { id: string; secret: string };
+    receiver.secret = endpoint.secret;
+    const messages = async () => (await s.api('GET', `/webhooks/endpoints/${endpoint.id}/messages`)).body['messages'] as Message[];
+
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      sent.push(((await s.api('POST', `/webhooks/endpoints/${endpoint.id}/test`)).body as { eventId: string }).eventId);
+      clock.advance(1);
+    }
+    // Within the window nothing goes out.
+    expect(await s.server.jobs.poll()).toBe(0);
+    expect(receiver.received).toHaveLength(0);
+
+    clock.advance(1000);
+    await s.server.jobs.poll();
+    await eventually(async () => (await messages()).every((m) => m.status === 'delivered'), 5000, 'five events delivered');
+    expect(batches().every((b) => b?.type === 'batch')).toBe(true);
+    expect(batches().map((b) => b?.events.length)).toEqual([3, 2]);
+    expect(batches().flatMap((b) => b?.events.map((e) => e.id) ?? [])).toEqual(sent);
+    expect(batches()[0]?.events[0]).toMatchObject({ type: 'webhook.test', data: { endpointId: endpoint.id } });
+    expect(new Set(receiver.received.map((r) => r.id)).size).toBe(2);
+
+    // A failed batch: both its messages wait for the retry, then go out together again.
+    receiver.answer({ status: 500 });
+    const retried = [
+      ((await s.api('POST', `/webhooks/endpoints/${endpoint.id}/test`)).body as { eventId: string }).eventId,
+      ((await s.api('POST', `/webhooks/endpoints/${endpoint.id}/test`)).body as { eventId: string }).eventId,
+    ];
+    clock.advance(1000);
+    await s.server.jobs.poll();
+    await eventually(() => receiver.received.length === 3, 5000, 'the failing batch');
+    await eventually(
+      async () => (await messages()).filter((m) => retried.includes(m.eventId)).every((m) => m.status === 'pending' && m.attempts.length === 1),
+      5000,
+      'both pending after one attempt',
+    );
+    expect(batches()[2]?.events.map((e) => e.id)).toEqual(retried);
+    clock.advance(1300);
+    await s.server.jobs.poll();
+    await eventually(async () => (await messages()).every((m) => m.status === 'delivered'), 5000, 'the retried batch delivered');
+    expect(receiver.received.map((r) => r.status)).toEqual([200, 200, 500, 200]);
+    expect(batches()[3]?.events.map((e) => e.id)).toEqual(retried);
+    // Each event reached the receiver in exactly one 2xx.
+    const ok = receiver.received.filter((r) => r.status === 200).flatMap((r) => (r.verified as unknown as Batch).events.map((e) => e.id));
+    expect(ok.sort()).toEqual([...sent, ...retried].sort());
+
+    // Batching off again: one event per request, at once.
+    const patched = await s.api('PATCH', `/webhooks/endpoints/${endpoint.id}`, { body: { batch: null } });
+    expect(patched.body['batch']).toBeNull();
+    const single = ((await s.api('POST', `/webhooks/endpoints/${endpoint.id}/test`)).body as { eventId: string }).eventId;
+    await s.server.jobs.poll();
+    await eventually(() => receiver.received.length === 5, 5000, 'a single event');
+    expect(receiver.received[4]).toMatchObject({ id: single, verified: { type: 'webhook.test' } });
+  });
+});
