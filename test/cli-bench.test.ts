@@ -156,6 +156,20 @@ describe('switchboard bench', () => {
     expect(f.drops.notGranted).toBe(0);
   }, 90_000);
 
+  it('webhooks: every event reaches the receiver once, one per request, batched, and through a receiver failing at random', async () => {
+    const r = await benchJson(['webhooks', '--events', '200', '--failing-events', '100', '--batch-window', '50ms', '--batch-size', '40']);
+    const f = r.figures;
+    expect(f.single).toMatchObject({ created: 200, delivered: 200, requests: 200, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
+    expect(f.batched).toMatchObject({ created: 200, delivered: 200, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
+    // Batched: at most 40 events per request, so at least 5 requests, and far fewer than 200.
+    expect(f.batched.requests).toBeGreaterThanOrEqual(5);
+    expect(f.batched.requests).toBeLessThan(200);
+    expect(f.failing).toMatchObject({ created: 100, delivered: 100, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
+    expect(f.failing.requests).toBeGreaterThan(100);
+    expect(f.single.latency.count).toBe(200);
+    expect(r.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
+  }, 120_000);
+
   it('locks on PostgreSQL: the started server uses a fresh schema', async () => {
     const r = await benchJson([
       'locks',

@@ -16,6 +16,7 @@ import { locksScenario } from './scenarios/locks.js';
 import { notificationsScenario } from './scenarios/notifications.js';
 import { presenceChurnScenario } from './scenarios/presence-churn.js';
 import { reconnectStormScenario } from './scenarios/reconnect-storm.js';
+import { webhooksScenario } from './scenarios/webhooks.js';
 import { type BenchServer, existingServer, type ServerHost, startOwnServer } from './target.js';
 
 const SCENARIOS: readonly Scenario[] = [
@@ -27,6 +28,7 @@ const SCENARIOS: readonly Scenario[] = [
   notificationsScenario,
   commentsScenario,
   locksScenario,
+  webhooksScenario,
   ...loadScenarios,
 ];
 
@@ -117,7 +119,7 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
           {
             namespace: args.text('--namespace'),
             historySize: args.count('--history'),
-            extraFlags: args.list('--server-flag'),
+            extraFlags: [...(scenario.serverFlags?.(args) ?? []), ...args.list('--server-flag')],
             startTimeoutMs: 30_000,
             storage: args.text('--storage') as 'sqlite' | 'postgres',
             postgresUrl: postgresUrl(args),

@@ -28,6 +28,8 @@ export interface Scenario {
   connections(args: BenchArgs): number;
   /** A generous bound of its run time, for the default `--timeout`. */
   estimateMs(args: BenchArgs): number;
+  /** Flags the server the bench starts needs for this scenario (before the user's `--server-flag`s). */
+  serverFlags?(args: BenchArgs): string[];
   run(ctx: BenchContext): Promise<Report>;
 }
 

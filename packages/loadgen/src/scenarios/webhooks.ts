@@ -1,0 +1,184 @@
+import { OpCounter } from '../activities.js';
+import { type BenchContext, cpuSnapshot, phaseCpu, remainingMs, type Scenario, serverWindow } from '../context.js';
+import { BenchFailure } from '../failure.js';
+import { formatInt, formatMs, round } from '../format.js';
+import { nowUs, sleep } from '../proc.js';
+import { Report } from '../report.js';
+import { WebhookSink } from '../webhook-sink.js';
+
+/** A small seeded generator (mulberry32): the failing receiver fails the same requests run after run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Phase {
+  key: string;
+  title: string;
+  events: number;
+  batch: { windowMs: number; maxEvents: number } | null;
+  failRate: number;
+}
+
+/** The HTTP API of the server under test, as the backend calls it. */
+function api(ctx: BenchContext) {
+  const { server, target } = ctx;
+  if (!server.apiKey) throw new BenchFailure('the webhooks scenario needs an API key (--api-key) for a server started elsewhere');
+  const headers = { authorization: `Bearer ${server.apiKey}`, 'x-switchboard-tenant': target.tenant, 'content-type': 'application/json' };
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`${server.httpUrl}/api/v1${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+}
+
+/**
+ * One phase: an endpoint of its own pointing at the sink, `events` webhook.test events
+ * created over the HTTP API (each committed with its message in one transaction), then a
+ * wait until the sink has every one of them answered 2xx; the endpoint is deleted after.
+ */
+async function runPhase(ctx: BenchContext, report: Report, sink: WebhookSink, phase: Phase): Promise<void> {
+  const { args, progress } = ctx;
+  const call = api(ctx);
+  sink.reset();
+  sink.failRate = phase.failRate;
+  const created = await call('POST', '/webhooks/endpoints', {
+    url: sink.url,
+    events: ['webhook.test'],
+    description: `bench ${phase.key}`,
+    ...(phase.batch ? { batch: phase.batch } : {}),
+  });
+  if (created.status !== 201) throw new BenchFailure(`creating the endpoint: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+  const id = created.body['id'] as string;
+  sink.secret = created.body['secret'] as string;
+  try {
+    ctx.gauge.mark();
+    const ops = new OpCounter();
+    const startUs = nowUs();
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < phase.events && nowUs() < ctx.deadlineUs) {
+        next++;
+        await ops.track(
+          null,
+          call('POST', `/webhooks/endpoints/${id}/test`).then((r) => {
+            if (r.status !== 202) throw new Error(`HTTP ${r.status}`);
+          }),
+        );
+      }
+    };
+    progress.phase(`${phase.title}: creating ${formatInt(phase.events)} events`);
+    await Promise.all(Array.from({ length: Math.min(args.count('--parallel'), phase.events) }, lane));
+    const createSeconds = Math.max(1e-3, (nowUs() - startUs) / 1e6);
+    progress.phase(`${phase.title}: waiting for the receiver`);
+    const end = nowUs() + Math.min(args.ms('--drain'), remainingMs(ctx)) * 1000;
+    while (sink.delivered() < ops.ok && nowUs() < end) await sleep(50);
+    const delivered = sink.delivered();
+    const seconds = Math.max(1e-3, ((sink.lastUs || nowUs()) - startUs) / 1e6);
+    const snap = cpuSnapshot(ctx);
+
+    report.section(phase.title);
+    report.add(
+      `${phase.key}.created`,
+      ops.ok,
+      'events created',
+      `${formatInt(ops.ok)} in ${createSeconds.toFixed(2)} s = ${formatInt(ops.ok / createSeconds)} /s${ops.failed ? `, ${formatInt(ops.failed)} refused ${JSON.stringify(ops.errors)}` : ''}`,
+    );
+    report.add(`${phase.key}.delivered`, delivered, 'events delivered (2xx)', `${formatInt(delivered)} of ${formatInt(ops.ok)}`);
+    report.add(
+      `${phase.key}.perSecond`,
+      round(delivered / seconds, 1),
+      'events delivered /s',
+      `${formatInt(delivered / seconds)} (first create → last request)`,
+    );
+    report.add(
+      `${phase.key}.requests`,
+      sink.requests,
+      'requests',
+      `${formatInt(sink.requests)}${sink.failedRequests ? `, ${formatInt(sink.failedRequests)} answered 500 on purpose` : ''}`,
+    );
+    report.add(`${phase.key}.duplicates`, sink.duplicates(), 'events answered 2xx twice', formatInt(sink.duplicates()));
+    report.add(`${phase.key}.resentAfterOk`, sink.resentAfterOk, 'events sent again after a 2xx', formatInt(sink.resentAfterOk));
+    report.add(`${phase.key}.badSignatures`, sink.badSignatures);
+    const lat = report.latency(`${phase.key}.latency`, 'commit → receiver, first byte', sink.latency);
+    phaseCpu(report, phase.key, snap, delivered, 'event');
+    report.check(
+      `${phase.title}: every event delivered`,
+      ops.failed === 0 && delivered === phase.events,
+      `${formatInt(delivered)} of ${formatInt(phase.events)}`,
+    );
+    report.check(`${phase.title}: nothing re-sent after a 2xx`, sink.resentAfterOk === 0 && sink.duplicates() === 0, `${sink.resentAfterOk} re-sent`);
+    report.check(`${phase.title}: every signature verified`, sink.badSignatures === 0, `${sink.badSignatures} bad`);
+    if (phase.failRate === 0 && phase.batch === null) {
+      report.target('≥ 2,000 deliveries/s, one event per request', delivered / seconds >= 2000, `${formatInt(delivered / seconds)} /s`);
+      report.target('p99 commit → receiver ≤ 250 ms', lat.count > 0 && lat.p99 <= 250, `p99 ${formatMs(lat.p99)}`);
+    }
+    if (phase.batch) report.target('≥ 20,000 events/s batched', delivered / seconds >= 20_000, `${formatInt(delivered / seconds)} /s`);
+  } finally {
+    await call('DELETE', `/webhooks/endpoints/${id}`).catch(() => {});
+  }
+}
+
+/**
+ * Webhooks to one local receiver that checks every signature: events/s one per request and
+ * batched, commit → receiver latency, and a receiver that fails a share of requests at random
+ * (every event delivered, none sent again after a 2xx). The started server allows loopback
+ * endpoints and retries on a short schedule (1 s, 2 s, 4 s, …) so the failing phase settles.
+ */
+export const webhooksScenario: Scenario = {
+  name: 'webhooks',
+  summary: 'webhook deliveries/s one per request and batched, commit → receiver p99, and a receiver failing 20 % at random (0 lost, 0 re-sent)',
+  options: [
+    { flag: '--events', kind: 'count', default: '20000', help: 'events of the one-per-request and the batched phases, each' },
+    { flag: '--failing-events', kind: 'count', min: 0, default: '5000', help: 'events of the failing-receiver phase (0: none)' },
+    { flag: '--fail-rate', kind: 'number', default: '0.2', help: 'share of requests the failing receiver answers 500' },
+    { flag: '--batch-window', kind: 'duration', default: '100ms', help: 'windowMs of the batched endpoint' },
+    { flag: '--batch-size', kind: 'count', default: '500', help: 'maxEvents of the batched endpoint' },
+    { flag: '--parallel', kind: 'count', default: '16', help: 'create requests in flight' },
+    { flag: '--drain', kind: 'duration', default: '120s', help: 'longest wait for the receiver after the last create' },
+  ],
+  connections: () => 0,
+  estimateMs: (a) => 120_000 + (a.count('--events') * 2 + a.count('--failing-events')) * 2 + a.ms('--drain') * 3,
+  serverFlags: () => ['--webhooks.allow-networks', '127.0.0.1/32', '--webhooks.retry-schedule', '1s,2s,4s,8s,16s,30s,60s', '--webhooks.probe-interval', '2s'],
+
+  async run(ctx) {
+    const { args } = ctx;
+    const report = new Report('webhooks', args.toJSON());
+    const sink = await WebhookSink.start(seeded(20261205));
+    try {
+      const events = args.count('--events');
+      await runPhase(ctx, report, sink, { key: 'single', title: 'One event per request', events, batch: null, failRate: 0 });
+      await runPhase(ctx, report, sink, {
+        key: 'batched',
+        title: 'Batched',
+        events,
+        batch: { windowMs: args.ms('--batch-window'), maxEvents: args.count('--batch-size') },
+        failRate: 0,
+      });
+      const failing = args.count('--failing-events');
+      if (failing > 0) {
+        await runPhase(ctx, report, sink, {
+          key: 'failing',
+          title: `Receiver failing ${Math.round(args.num('--fail-rate') * 100)} %`,
+          events: failing,
+          batch: null,
+          failRate: args.num('--fail-rate'),
+        });
+      }
+      report.section('Server');
+      serverWindow(report, ctx);
+    } finally {
+      await sink.close();
+    }
+    report.note(
+      'The receiver runs in the bench process on the same machine; latency is from the event’s commit time (the server’s clock, ms) to the first byte of the first request that carried it.',
+    );
+    return report;
+  },
+};
