@@ -23,6 +23,7 @@ interface Message {
   eventId: string;
   status: 'pending' | 'delivered' | 'failed';
   attempts: Array<{ responseStatus: number | null }>;
+  nextAttemptAt: number | null;
 }
 
 describe.each(STORES)('webhook batching on %s', (store) => {
@@ -85,7 +86,10 @@ describe.each(STORES)('webhook batching on %s', (store) => {
     await s.server.jobs.poll();
     await eventually(() => receiver.received.length === 3, 5000, 'the failing batch');
     await eventually(
-      async () => (await messages()).filter((m) => retried.includes(m.eventId)).every((m) => m.status === 'pending' && m.attempts.length === 1),
+      async () =>
+        (await messages())
+          .filter((m) => retried.includes(m.eventId))
+          .every((m) => m.status === 'pending' && m.attempts.length === 1 && m.nextAttemptAt !== null),
       5000,
       'both pending after one attempt',
     );

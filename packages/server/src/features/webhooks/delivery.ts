@@ -92,6 +92,7 @@ export class Deliveries implements EventSink {
   readonly #slots = new Slots();
   /** Messages of batching endpoints claimed on this node, waiting for their endpoint's batch. */
   readonly #batchQueues = new Map<string, Queued[]>();
+  #pollTimer: NodeJS.Timeout | null = null;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -106,11 +107,20 @@ export class Deliveries implements EventSink {
     if (targets.length === 0) return;
     if (trx) return this.#insert(trx, targets);
     await this.#o.store.db.transaction().execute((t) => this.#insert(t, targets));
-    void this.#o.jobs.poll();
+    this.#pollSoon();
   }
 
   committed(): void {
-    void this.#o.jobs.poll();
+    this.#pollSoon();
+  }
+
+  /** Claim the new messages soon: the writes of one turn (and of the next millisecond) share one claim. */
+  #pollSoon(): void {
+    if (this.#pollTimer) return;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = null;
+      void this.#o.jobs.poll();
+    }, 1);
   }
 
   /** Deliver one event to one endpoint (the test event; replays), whatever it subscribed to. */
@@ -291,7 +301,8 @@ export class Deliveries implements EventSink {
       items.map((d) => ({ message_id: d.id, at, response_status: result.status, duration_ms: result.durationMs, error: result.error })),
     );
     if (result.ok) {
-      if (await store.succeeded(endpoint.id, now())) void this.#o.jobs.poll();
+      // A healthy endpoint (as read for this attempt) has nothing to heal: no write.
+      if (endpoint.failing_since !== null && (await store.succeeded(endpoint.id, now()))) void this.#o.jobs.poll();
       return { status: result.status };
     }
     const what = result.status !== null ? `answered ${result.status}` : (result.error ?? 'failed');
