@@ -137,7 +137,8 @@ async function chaosCase(name: string, store: Store, fault: (w: World) => Promis
   const publisher = new Publisher(nodes, CHANNELS);
   cleanups.push(() => publisher.stop());
   publisher.start();
-  await eventually(() => publisher.acked.length >= (BEFORE_MS / 1000) * 100 * 0.8, BEFORE_MS * 4, 'publications before the fault');
+  // A wait, not a rate check: a machine busy with other work gets up to 30 s to reach the count.
+  await eventually(() => publisher.acked.length >= (BEFORE_MS / 1000) * 100 * 0.8, Math.max(BEFORE_MS * 4, 30_000), 'publications before the fault');
 
   const start = Date.now();
   await fault({ nodes, subs, prefix, publisher });
