@@ -272,7 +272,9 @@ export class JobRunner {
     const abort = new AbortController();
     const done = this.#attempt(job, abort).finally(() => {
       this.#running.delete(job.id);
-      if (this.#more && this.#state === 'running') void this.poll();
+      // With a backlog, claim again once a quarter of the slots are free: one claim per few
+      // finished jobs, not one per job (each claim is a statement).
+      if (this.#more && this.#state === 'running' && this.#config.concurrency - this.#running.size >= Math.ceil(this.#config.concurrency / 4)) void this.poll();
     });
     this.#running.set(job.id, { done, abort });
   }
