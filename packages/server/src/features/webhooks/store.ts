@@ -138,40 +138,39 @@ export class WebhookStore {
   /** Messages with their events, for a batch (in no particular order). */
   async deliveries(messageIds: readonly string[]) {
     if (messageIds.length === 0) return [];
+    return this.#withEvents().where('m.id', 'in', messageIds).execute();
+  }
+
+  /** Messages joined with their events: what an attempt sends. */
+  #withEvents() {
     return this.db
       .selectFrom('sb_webhook_messages as m')
       .innerJoin('sb_webhook_events as e', 'e.id', 'm.event_id')
-      .select(['m.id', 'm.endpoint_id', 'm.tenant', 'e.id as event_id', 'e.type', 'e.data', 'e.occurred_at'])
-      .where('m.id', 'in', messageIds)
-      .execute();
+      .select(['m.id', 'm.endpoint_id', 'm.tenant', 'e.id as event_id', 'e.type', 'e.data', 'e.occurred_at']);
   }
 
-  /** Up to `n` pending messages of an endpoint due by `dueBy`, but those in `except`, oldest first: the rest of a batch. */
-  async batchable(endpointId: string, except: readonly string[], dueBy: number, n: number): Promise<string[]> {
-    if (n <= 0) return [];
-    const rows = await this.db
+  /** An endpoint's pending messages, oldest first. */
+  #pending(endpointId: string) {
+    return this.db
       .selectFrom('sb_webhook_messages as m')
       .innerJoin('sb_jobs as j', 'j.id', 'm.id')
       .select('m.id')
       .where('m.endpoint_id', '=', endpointId)
       .where('j.status', '=', 'pending')
-      .where('j.due_at', '<=', dueBy)
-      .where('m.id', 'not in', except)
       .orderBy('m.created_at')
-      .orderBy('m.id')
-      .limit(n)
-      .execute();
+      .orderBy('m.id');
+  }
+
+  /** Up to `n` pending messages of an endpoint due by `dueBy`, but those in `except`, oldest first: the rest of a batch. */
+  async batchable(endpointId: string, except: readonly string[], dueBy: number, n: number): Promise<string[]> {
+    if (n <= 0) return [];
+    const rows = await this.#pending(endpointId).where('j.due_at', '<=', dueBy).where('m.id', 'not in', except).limit(n).execute();
     return rows.map((r) => r.id);
   }
 
   /** A message with its event, for a delivery attempt. */
   async delivery(messageId: string) {
-    return this.db
-      .selectFrom('sb_webhook_messages as m')
-      .innerJoin('sb_webhook_events as e', 'e.id', 'm.event_id')
-      .select(['m.id', 'm.endpoint_id', 'm.tenant', 'e.id as event_id', 'e.type', 'e.data', 'e.occurred_at'])
-      .where('m.id', '=', messageId)
-      .executeTakeFirst();
+    return this.#withEvents().where('m.id', '=', messageId).executeTakeFirst();
   }
 
   async recordAttempts(rows: readonly WebhookAttemptTable[]): Promise<void> {
@@ -184,16 +183,7 @@ export class WebhookStore {
 
   /** Up to `n` pending messages of an endpoint, oldest first (what its probe tries). */
   async oldestPending(endpointId: string, n: number): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('sb_webhook_messages as m')
-      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
-      .select('m.id')
-      .where('m.endpoint_id', '=', endpointId)
-      .where('j.status', '=', 'pending')
-      .orderBy('m.created_at')
-      .orderBy('m.id')
-      .limit(n)
-      .execute();
+    const rows = await this.#pending(endpointId).limit(n).execute();
     return rows.map((r) => r.id);
   }
 
