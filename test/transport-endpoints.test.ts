@@ -36,6 +36,15 @@ function echoFeature(seen: { open: EndpointConnection[]; closed: number[] }) {
         },
       },
       {
+        path: '/rooms',
+        subpaths: true,
+        binary: false,
+        open(conn, request) {
+          conn.send(Buffer.from(`room=${request.subpath}`), false);
+          return { message() {} };
+        },
+      },
+      {
         path: '/text-only',
         binary: false,
         open: () => ({ message() {} }),
@@ -97,6 +106,23 @@ describe('feature endpoints', () => {
     expect(c.messages[2]).toEqual({ data: Buffer.from('>echo.v2|form-42'), binary: false });
     c.ws.close(1000);
     await vi.waitFor(() => expect(seen.closed).toEqual([1000]), WAIT);
+  });
+
+  it('routes the paths below an endpoint that takes subpaths to it, percent-decoded, and only below a slash', async () => {
+    const server = await start();
+    for (const [path, room] of [
+      ['/rooms', ''],
+      ['/rooms/doc:form-42?token=x', 'doc:form-42'],
+      ['/rooms/doc%3Aa%20b/c', 'doc:a b/c'],
+      ['/rooms/%E0%A4%A', '%E0%A4%A'],
+    ] as const) {
+      const c = await open(server, path);
+      await vi.waitFor(() => expect(c.messages.map((m) => m.data.toString())).toEqual([`room=${room}`]), WAIT);
+      c.ws.close();
+    }
+    await expect(open(server, '/roomsx')).rejects.toThrow('HTTP 404');
+    // An endpoint without subpaths takes its exact path only.
+    await expect(open(server, '/echo/doc:1')).rejects.toThrow('HTTP 404');
   });
 
   it('frames one payload sent to many connections the same for each', async () => {

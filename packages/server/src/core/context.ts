@@ -85,6 +85,12 @@ export interface NodeContext {
   readonly security: SecurityEvents;
   /** True once shutdown began: new work is refused. */
   readonly draining: boolean;
+  /**
+   * Check a token as `connect` does (signature, algorithm, claims, expiry with the allowed
+   * skew): the identity it grants, else a `TokenError` (`failure` invalid or expired) — how
+   * a feature's own WebSocket endpoint authenticates its connections.
+   */
+  verifyToken(token: string | undefined): Promise<Identity>;
   /** A channel name for a tenant, checked against the namespaces (110 invalid, 102 unknown namespace). */
   resolve(tenant: string, channel: unknown): ResolvedChannel;
   /** The namespace's publication size limit (or the message limit): 113 above it. */

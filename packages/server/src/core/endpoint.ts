@@ -11,6 +11,11 @@ export interface Endpoint {
   /** The exact path (query string ignored), e.g. `/documents`; unique per server. */
   readonly path: string;
   /**
+   * Whether paths below it are this endpoint's too (`/documents/doc:form-42`, where a
+   * provider names what it opens in the URL); the rest is in `EndpointRequest.subpath`.
+   */
+  readonly subpaths?: boolean;
+  /**
    * The subprotocol to agree on: the first of these the client offers (none when it offers
    * none of them), or a function choosing among the offered ones (false: none). A browser
    * that offered subprotocols refuses an upgrade that selects none.
@@ -32,6 +37,8 @@ export interface EndpointRequest {
   /** The path and query as sent (`/documents/doc:1?token=…`). */
   readonly url: string;
   readonly query: URLSearchParams;
+  /** With `subpaths`: what follows the endpoint's path and its slash, percent-decoded ('' for the path itself). */
+  readonly subpath: string;
   readonly headers: IncomingHttpHeaders;
   /** The subprotocol agreed on ('' when none). */
   readonly protocol: string;

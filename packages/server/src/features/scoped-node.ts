@@ -43,6 +43,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     storage: scope.storage,
     feature: scope.feature,
     now: () => node.now(),
+    verifyToken: (token) => node.verifyToken(token),
     resolve: (tenant, channel) => node.resolve(tenant, channel),
     checkPublicationSize: (ch, data) => node.checkPublicationSize(ch, data),
     checkPayload: (ch, kind, value) => node.checkPayload(ch, kind, value),

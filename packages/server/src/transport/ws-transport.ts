@@ -48,6 +48,8 @@ const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
  */
 export class WebSocketTransport {
   readonly #routes = new Map<string, Route>();
+  /** Endpoints that take the paths below theirs, by their path. */
+  readonly #parents = new Map<string, Route>();
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
   readonly #frames: Framers;
@@ -81,11 +83,13 @@ export class WebSocketTransport {
     const node = this.node;
     // Features' endpoints send their own formats as they go: uncompressed.
     const frames: Framers = { plain: this.#frames.plain, deflate: null };
-    this.#routes.set(path, {
+    const route: Route = {
       compress: false,
       wss: this.#server(select, endpoint.maxMessageBytes ?? node.config.limits.maxMessageBytes, false),
-      accept: (ws, req, meta) => acceptEndpoint(node, endpoint, ws, frames, meta, endpointRequest(req, ws)),
-    });
+      accept: (ws, req, meta) => acceptEndpoint(node, endpoint, ws, frames, meta, endpointRequest(req, ws, endpoint)),
+    };
+    this.#routes.set(path, route);
+    if (endpoint.subpaths) this.#parents.set(path, route);
   }
 
   #server(select: (offered: ReadonlySet<string>) => string | false, maxPayload: number, compress: boolean): WebSocketServer {
@@ -115,7 +119,7 @@ export class WebSocketTransport {
 
   /** Handle an upgrade request; false when the path is not ours (another handler may take it). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const route = this.#routes.get((req.url ?? '').split('?')[0] as string);
+    const route = this.#route((req.url ?? '').split('?')[0] as string);
     if (!route) return false;
     if (!socket.listeners('error').includes(this.#onSocketError)) socket.on('error', this.#onSocketError);
     this.admission.admit(req, 'WebSocket').then((result) => {
@@ -138,6 +142,17 @@ export class WebSocketTransport {
     return true;
   }
 
+  /** The route of a path: its own, else the nearest parent endpoint that takes subpaths. */
+  #route(path: string): Route | undefined {
+    const own = this.#routes.get(path);
+    if (own) return own;
+    for (let end = path.lastIndexOf('/'); end > 0; end = path.lastIndexOf('/', end - 1)) {
+      const parent = this.#parents.get(path.slice(0, end));
+      if (parent) return parent;
+    }
+    return undefined;
+  }
+
   close(): void {
     for (const route of this.#routes.values()) route.wss.close();
   }
@@ -155,8 +170,19 @@ function offerOnly(req: IncomingMessage): void {
   else req.headers[EXTENSIONS] = answer;
 }
 
-function endpointRequest(req: IncomingMessage, ws: WebSocket): EndpointRequest {
+function endpointRequest(req: IncomingMessage, ws: WebSocket, endpoint: Endpoint): EndpointRequest {
   const url = req.url ?? '/';
   const at = url.indexOf('?');
-  return { url, query: new URLSearchParams(at === -1 ? '' : url.slice(at + 1)), headers: req.headers, protocol: ws.protocol };
+  const path = at === -1 ? url : url.slice(0, at);
+  const rest = path.length > endpoint.path.length ? path.slice(endpoint.path.length + 1) : '';
+  return { url, query: new URLSearchParams(at === -1 ? '' : url.slice(at + 1)), headers: req.headers, protocol: ws.protocol, subpath: percentDecoded(rest) };
+}
+
+/** A path segment percent-decoded; as sent when its escapes are malformed (the endpoint refuses what it cannot name). */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
