@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DisconnectCode, ErrorCode, shouldReconnect } from '@switchboard/protocol';
+import { DisconnectCode, DocumentCloseCode, documentShouldReconnect, ErrorCode, shouldReconnect } from '@switchboard/protocol';
 import { builtinFeatures, SB_ERRORS } from '@switchboard/server';
 import { describe, expect, it } from 'vitest';
 
@@ -37,6 +37,12 @@ describe('docs agree with the code', () => {
   it('lists every close code in docs/protocol.md with its name, reconnect rule and reason', () => {
     const rows = tableAfter(protocol, '## Close codes');
     const expected = Object.entries(DisconnectCode).map(([name, d]) => [String(d.code), name, shouldReconnect(d.code) ? 'yes' : 'no', d.reason]);
+    expect(rows).toEqual(expected);
+  });
+
+  it('lists every close code of the documents endpoint in docs/protocol.md with its name, reconnect rule and reason', () => {
+    const rows = tableAfter(protocol, '## Documents endpoint close codes');
+    const expected = Object.entries(DocumentCloseCode).map(([name, d]) => [String(d.code), name, documentShouldReconnect(d.code) ? 'yes' : 'no', d.reason]);
     expect(rows).toEqual(expected);
   });
 

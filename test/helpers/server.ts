@@ -30,7 +30,7 @@ export interface TestServer {
 }
 
 export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'comment'];
-const DEFAULT_CAPS = { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS };
+const DEFAULT_CAPS = { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS, 'doc:*': ['subscribe', 'publish', 'presence'] };
 
 type Overrides = ConfigInput & {
   features?: FeatureModule[];

@@ -4,6 +4,7 @@ import { activityFeature } from './activity/index.js';
 import { auditFeature } from './audit/index.js';
 import { backendHooksFeature } from './backend-hooks/index.js';
 import { commentsFeature } from './comments/index.js';
+import { documentsFeature } from './documents/index.js';
 import { FeatureHost } from './host.js';
 import { locksFeature } from './locks/index.js';
 import type { FeatureModule } from './manifest.js';
@@ -12,7 +13,16 @@ import { webhooksFeature } from './webhooks/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
 export function builtinFeatures(): FeatureModule[] {
-  return [notificationsFeature(), activityFeature(), commentsFeature(), backendHooksFeature(), locksFeature(), webhooksFeature(), auditFeature()];
+  return [
+    notificationsFeature(),
+    activityFeature(),
+    commentsFeature(),
+    backendHooksFeature(),
+    locksFeature(),
+    documentsFeature(),
+    webhooksFeature(),
+    auditFeature(),
+  ];
 }
 
 /**

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { bool, duration, int } from '../../config/fields.js';
+
+const MiB = 1024 * 1024;
+
+/** Options of collaborative documents, at `documents` in the config (see docs/documents.md); a namespace's `documents` option may override the limits. */
+export const documentsConfig = z.strictObject({
+  maxDocumentBytes: int(64 * MiB, 1024, 1024 * MiB, 'largest document, bytes of its stored Yjs state and update log'),
+  maxUpdateBytes: int(8 * MiB, 1024, 256 * MiB, 'largest Yjs update (or message) a client may send to a document, bytes'),
+  awareness: bool(true, 'relay Yjs awareness (who is in a document, cursors) between its clients'),
+  idleUnload: duration('30s', 'how long a document with no connection stays loaded before its memory is returned'),
+  compactAfter: int(500, 10, 1_000_000, 'stored updates of a document after which its log is merged into one snapshot'),
+});
+
+export type DocumentsConfig = z.output<typeof documentsConfig>;
+
+/** The settings of one namespace's documents. */
+export type DocumentSettings = Pick<DocumentsConfig, 'maxDocumentBytes' | 'maxUpdateBytes' | 'awareness'> & {
+  /** Whether updates are stored (off: the document lives while it is loaded, like a whiteboard's scratch layer). */
+  persistence: boolean;
+};
+
+/**
+ * The namespace option `documents`: `true` (documents with the server-wide settings), an
+ * object overriding some of them for this namespace (`{ maxDocumentBytes: 1048576, persistence: false }`),
+ * or `false` (the default: the namespace has no documents).
+ */
+export const documentsNamespaceOption = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      persistence: z.boolean().optional(),
+      maxDocumentBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * MiB)
+        .optional(),
+      maxUpdateBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(256 * MiB)
+        .optional(),
+      awareness: z.boolean().optional(),
+    }),
+  ])
+  .default(false);
+
+/** The settings of a namespace whose `documents` option is `option` (null: no documents there). */
+export function documentSettings(config: DocumentsConfig, option: unknown): DocumentSettings | null {
+  if (option !== true && (typeof option !== 'object' || option === null)) return null;
+  const base: DocumentSettings = {
+    maxDocumentBytes: config.maxDocumentBytes,
+    maxUpdateBytes: config.maxUpdateBytes,
+    awareness: config.awareness,
+    persistence: true,
+  };
+  return option === true ? base : { ...base, ...(option as Partial<DocumentSettings>) };
+}

@@ -1,0 +1,56 @@
+import { defineFeature, type FeatureModule } from '../manifest.js';
+import { type DocumentsConfig, documentsConfig, documentsNamespaceOption } from './config.js';
+import { Documents } from './documents.js';
+import { documentMetrics } from './metrics.js';
+import { DOCUMENT_MIGRATIONS } from './migrations.js';
+import { DocumentStore } from './store.js';
+import { chooseProtocol, type DocumentsRuntime, YWebsocketSession } from './y-websocket-session.js';
+
+/** The documents feature's WebSocket path: y-websocket providers open `/documents/<document name>`. */
+export const DOCUMENTS_PATH = '/documents';
+/** Room for a message's type and length prefixes around the largest update. */
+const FRAMING_BYTES = 64;
+
+/**
+ * Collaborative Yjs documents served on the server's own port, under its tenants, tokens
+ * and capabilities: a y-websocket provider (and any editor binding on it) syncs with
+ * `ws://host:7070/documents/<name>`. Documents are channels of namespaces with the
+ * `documents` option (`doc` by default), stored in the durable store (a snapshot plus a log
+ * of updates, compacted). See docs/documents.md.
+ */
+export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRuntime> {
+  let running: { rt: DocumentsRuntime; documents: Documents } | null = null;
+
+  return defineFeature({
+    name: 'documents',
+    config: { schema: documentsConfig, description: 'collaborative Yjs documents (y-websocket providers)' },
+    namespaceOption: {
+      schema: documentsNamespaceOption,
+      description: 'the channels are Yjs documents: true, or an object overriding documents.* limits, awareness and persistence for this namespace',
+    },
+    namespaces: { doc: { documents: true, historySize: 0, clientPublish: false } },
+    migrations: DOCUMENT_MIGRATIONS,
+    endpoints: (config) => [
+      {
+        path: DOCUMENTS_PATH,
+        subpaths: true,
+        binary: true,
+        subprotocols: chooseProtocol,
+        maxMessageBytes: config.maxUpdateBytes + FRAMING_BYTES,
+        open: (connection, request, rt) => new YWebsocketSession(connection, request, rt),
+      },
+    ],
+    start(ctx) {
+      const metrics = documentMetrics(ctx.node.metricsRegistry);
+      const store = new DocumentStore(ctx.storage, () => ctx.node.now());
+      const documents = new Documents(store, () => ctx.config, metrics, ctx.logger);
+      const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics };
+      running = { rt, documents };
+      return rt;
+    },
+    async stop() {
+      await running?.documents.stop();
+      running = null;
+    },
+  });
+}

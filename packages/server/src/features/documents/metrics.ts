@@ -1,0 +1,45 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Why an update or awareness message was not applied. */
+export type DropReason = 'read_only' | 'invalid' | 'too_large' | 'awareness_owner' | 'awareness_off';
+
+/** Prometheus metrics of the documents feature. */
+export interface DocumentMetrics {
+  loaded(delta: number): void;
+  applied(): void;
+  dropped(reason: DropReason): void;
+  storeFailed(): void;
+  compacted(): void;
+}
+
+export function documentMetrics(registry: Registry): DocumentMetrics {
+  const loaded = new Gauge({ name: 'switchboard_documents_loaded', help: 'Documents loaded in memory on this node', registers: [registry] });
+  const applied = new Counter({
+    name: 'switchboard_document_updates_total',
+    help: 'Yjs updates from clients that changed a document',
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'switchboard_document_updates_dropped_total',
+    help: 'Updates and awareness messages not applied, by reason (read_only, invalid, too_large, awareness_owner, awareness_off)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const storeFailures = new Counter({
+    name: 'switchboard_document_store_failures_total',
+    help: 'Writes of document updates that failed (retried with backoff; the document stays loaded)',
+    registers: [registry],
+  });
+  const compactions = new Counter({
+    name: 'switchboard_document_compactions_total',
+    help: 'Update logs folded into their document snapshot',
+    registers: [registry],
+  });
+  return {
+    loaded: (delta) => loaded.inc(delta),
+    applied: () => applied.inc(),
+    dropped: (reason) => dropped.inc({ reason }),
+    storeFailed: () => storeFailures.inc(),
+    compacted: () => compactions.inc(),
+  };
+}

@@ -1,0 +1,30 @@
+/** Row types of the documents tables (conventions: storage/tables.ts). */
+
+/** One stored document: its compacted state; the updates since are in `sb_document_updates`. */
+export interface DocumentTable {
+  tenant: string;
+  /** The channel name (`doc:form-42`). */
+  channel: string;
+  /** One Yjs update holding the state compacted so far (empty for a new document). */
+  snapshot: Buffer;
+  snapshot_bytes: number;
+  /** Updates in the log and their bytes (what the next compaction folds in). */
+  log_count: number;
+  log_bytes: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One update in a document's durable log, in the order of its id (time-ordered, unique across nodes). */
+export interface DocumentUpdateTable {
+  tenant: string;
+  channel: string;
+  id: string;
+  data: Buffer;
+  created_at: number;
+}
+
+export interface DocumentTables {
+  sb_documents: DocumentTable;
+  sb_document_updates: DocumentUpdateTable;
+}
