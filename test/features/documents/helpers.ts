@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import { createTestDatabase, type StoreName, type TestDatabase } from '../../durable/helpers.js';
+import { createTestDatabase, PG_URL, type StoreName, type TestDatabase } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
@@ -21,6 +22,9 @@ type Overrides = Parameters<typeof startTestServer>[0];
 
 export interface DocumentsServer {
   current: TestServer;
+  db: TestDatabase;
+  /** A connected PostgreSQL client of the test database (the caller ends it). */
+  admin(): Promise<pg.Client>;
   /** ws://127.0.0.1:PORT/documents */
   readonly documentsUrl: string;
   /** Stop the server (its data stays) and start it again on the same data. */
@@ -35,6 +39,12 @@ export async function startDocumentsServer(store: StoreName, overrides: Override
   const start = () => startTestServer({ ...overrides, database: db.database, keepDataDir: dataDir });
   const s: DocumentsServer = {
     current: await start(),
+    db,
+    async admin() {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      return client;
+    },
     get documentsUrl() {
       return `ws://127.0.0.1:${s.current.port}/documents`;
     },

@@ -1,10 +1,13 @@
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import type { DocumentsRuntime } from './binding.js';
 import { type DocumentsConfig, documentsConfig, documentsNamespaceOption } from './config.js';
 import { Documents } from './documents.js';
+import { HocuspocusSession } from './hocuspocus-session.js';
+import { KeepAlive } from './keepalive.js';
 import { documentMetrics } from './metrics.js';
 import { DOCUMENT_MIGRATIONS } from './migrations.js';
 import { DocumentStore } from './store.js';
-import { chooseProtocol, type DocumentsRuntime, YWebsocketSession } from './y-websocket-session.js';
+import { chooseProtocol, YWebsocketSession } from './y-websocket-session.js';
 
 /** The documents feature's WebSocket path: y-websocket providers open `/documents/<document name>`. */
 export const DOCUMENTS_PATH = '/documents';
@@ -37,18 +40,22 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
         binary: true,
         subprotocols: chooseProtocol,
         maxMessageBytes: config.maxUpdateBytes + FRAMING_BYTES,
-        open: (connection, request, rt) => new YWebsocketSession(connection, request, rt),
+        // y-websocket names the document in the path; Hocuspocus opens the path itself and names documents in its messages.
+        open: (connection, request, rt) =>
+          request.subpath === '' ? new HocuspocusSession(connection, request, rt) : new YWebsocketSession(connection, request, rt),
       },
     ],
     start(ctx) {
       const metrics = documentMetrics(ctx.node.metricsRegistry);
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
       const documents = new Documents(store, () => ctx.config, metrics, ctx.logger);
-      const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics };
+      const keepAlive = new KeepAlive();
+      const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
       running = { rt, documents };
       return rt;
     },
     async stop() {
+      running?.rt.keepAlive.stop();
       await running?.documents.stop();
       running = null;
     },

@@ -16,6 +16,12 @@ export interface DocumentPeer {
 /** What applying a client's update came to. */
 export type ApplyResult = 'applied' | 'invalid' | 'too-large';
 
+/** An acknowledgement waiting for the updates queued before it to be written. */
+interface StoreWaiter {
+  upTo: number;
+  resolve: () => void;
+}
+
 /** Most clients one awareness message may name. */
 const MAX_AWARENESS_ENTRIES = 64;
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
@@ -47,6 +53,10 @@ export class LiveDocument {
   bytes: number;
   #logCount: number;
   #queued: Uint8Array[] = [];
+  /** Updates queued and written since load: `whenStored` waits for the count it saw. */
+  #queuedTotal = 0;
+  #storedTotal = 0;
+  #storeWaiters: StoreWaiter[] = [];
   #writing: Promise<void> | null = null;
   #flushScheduled = false;
   #retryDelay = 0;
@@ -177,6 +187,8 @@ export class LiveDocument {
         () => {
           this.#retryDelay = 0;
           this.#logCount += batch.length;
+          this.#storedTotal += batch.length;
+          this.#wakeStoreWaiters();
         },
         (err: unknown) => {
           this.deps.metrics.storeFailed();
@@ -190,6 +202,36 @@ export class LiveDocument {
         this.#afterWrite();
       });
     return this.#writing;
+  }
+
+  /**
+   * Resolves once every update queued so far is in the durable log (at once without
+   * persistence, or when nothing is queued): what an acknowledgement waits for. While
+   * writes fail it stays pending, so the client keeps counting the change as unsaved.
+   */
+  whenStored(): Promise<void> {
+    if (this.#storedTotal >= this.#queuedTotal) return Promise.resolve();
+    const upTo = this.#queuedTotal;
+    return new Promise((resolve) => this.#storeWaiters.push({ upTo, resolve }));
+  }
+
+  #wakeStoreWaiters(): void {
+    if (this.#storeWaiters.length === 0) return;
+    const still: StoreWaiter[] = [];
+    for (const w of this.#storeWaiters) {
+      if (w.upTo <= this.#storedTotal) w.resolve();
+      else still.push(w);
+    }
+    this.#storeWaiters = still;
+  }
+
+  /** Whether an update holds nothing this document lacks (a read-only client's resync). */
+  holds(update: Uint8Array): boolean {
+    try {
+      return Y.snapshotContainsUpdate(Y.snapshot(this.doc), update);
+    } catch {
+      return false;
+    }
   }
 
   #afterWrite(): void {
@@ -227,6 +269,7 @@ export class LiveDocument {
     for (const peer of this.peers) if (peer !== origin) peer.send(message);
     if (!this.deps.settings.persistence) return;
     this.#queued.push(update);
+    this.#queuedTotal++;
     this.bytes += update.byteLength;
     if (!this.#flushScheduled && this.#retryTimer === null) {
       this.#flushScheduled = true;

@@ -130,3 +130,6 @@ export function decodeAwareness(update: Uint8Array, maxEntries: number): Awarene
     throw new YProtocolError(`malformed awareness update: ${(err as Error).message}`);
   }
 }
+
+/** An awareness update naming no client: changes nothing, and tells the provider the connection is alive. */
+export const Y_KEEPALIVE = encodeAwareness(Uint8Array.of(0));

@@ -1,0 +1,257 @@
+import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
+import { type Identity, TokenError, validUntil } from '../../auth/token-verifier.js';
+import type { ResolvedChannel } from '../../core/channels.js';
+import type { NodeContext } from '../../core/context.js';
+import { can } from '../../core/permissions.js';
+import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
+import type { Documents } from './documents.js';
+import type { KeepAlive } from './keepalive.js';
+import type { DocumentPeer, LiveDocument } from './live-document.js';
+import type { DocumentMetrics } from './metrics.js';
+import { decodeYMessage, encodeAwareness, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, YProtocolError } from './y-websocket-codec.js';
+
+/** What a documents connection needs from the running feature. */
+export interface DocumentsRuntime {
+  node: NodeContext;
+  documents: Documents;
+  config: DocumentsConfig;
+  metrics: DocumentMetrics;
+  keepAlive: KeepAlive;
+}
+
+/** How a wire protocol differs in what the server says back (y-websocket and Hocuspocus share the rest). */
+export interface Dialect {
+  /** Answer a state vector with sync step 2 and then the server's own step 1 (Hocuspocus), or step 2 only (y-websocket). */
+  step1AfterStep2: boolean;
+  /** Acknowledge every update once it is stored (Hocuspocus `SyncStatus`); undefined: no acknowledgements. */
+  ack?(applied: boolean): void;
+  /** Tell a read-only writer once with y-protocols' "permission denied" (y-websocket). */
+  tellReadOnly: boolean;
+}
+
+/** Why a document could not be opened: the close (or refusal) to give. */
+export class OpenRefused extends Error {
+  constructor(
+    readonly info: DisconnectInfo,
+    readonly detail?: string,
+  ) {
+    super(detail ? `${info.reason}: ${detail}` : info.reason);
+  }
+}
+
+/** The identity a token grants, or OpenRefused(4401). */
+export async function authenticate(node: NodeContext, token: string | undefined): Promise<Identity> {
+  try {
+    return await node.verifyToken(token);
+  } catch (err) {
+    if (!(err instanceof TokenError)) node.logger.warn({ err }, 'checking a documents token failed');
+    throw new OpenRefused(DocumentCloseCode.Unauthorized, err instanceof TokenError ? err.message : undefined);
+  }
+}
+
+/**
+ * One connection's hold on one document, whatever the wire protocol: the capabilities its
+ * token grants there (`subscribe` reads, `publish` writes, `presence` sets awareness), and
+ * the y-protocols sync and awareness messages it sends, applied under them. Messages that
+ * arrive while the document loads wait (bounded). A malformed message closes the connection
+ * (through `close`); a read-only writer's updates are dropped and counted.
+ */
+export class DocumentBinding {
+  #doc: LiveDocument | null = null;
+  #early: Uint8Array[] | null = [];
+  #settings: DocumentSettings | null = null;
+  #channel: ResolvedChannel | null = null;
+  #writable = false;
+  #aware = false;
+  #denied = false;
+  #closed = false;
+  /** Acknowledgements in order: each waits for the writes queued before it. */
+  #acks: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly rt: DocumentsRuntime,
+    private readonly peer: DocumentPeer,
+    private readonly dialect: Dialect,
+    /** Close the whole connection with a documented code. */
+    private readonly close: (info: DisconnectInfo, detail?: string) => void,
+  ) {}
+
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  get document(): LiveDocument | null {
+    return this.#doc;
+  }
+
+  /** Check the identity's access to `name` and load the document; OpenRefused when it may not. Returns when it is open. */
+  async open(identity: Identity, name: string): Promise<void> {
+    const { node } = this.rt;
+    let ch: ResolvedChannel;
+    try {
+      ch = node.resolve(identity.tenant, name);
+    } catch {
+      throw new OpenRefused(DocumentCloseCode.Forbidden, 'not a document name');
+    }
+    const settings = documentSettings(this.rt.config, ch.options['documents']);
+    if (!settings || !can(identity, ch, 'subscribe'))
+      throw new OpenRefused(DocumentCloseCode.Forbidden, settings ? 'no read access' : 'not a document namespace');
+    if (validUntil(identity, node.config.auth.clockSkew) <= node.now()) throw new OpenRefused(DocumentCloseCode.Unauthorized, 'token expired');
+    this.#settings = settings;
+    this.#channel = ch;
+    this.#grant(identity);
+    let doc: LiveDocument;
+    try {
+      doc = await this.rt.documents.open(ch, settings, this.peer);
+    } catch (err) {
+      node.logger.warn({ err, channel: ch.channel }, 'loading a document failed');
+      throw new OpenRefused({ code: 1011, reason: 'document unavailable' });
+    }
+    if (this.#closed) {
+      doc.leave(this.peer);
+      return;
+    }
+    this.#doc = doc;
+  }
+
+  #grant(identity: Identity): void {
+    const ch = this.#channel as ResolvedChannel;
+    this.#writable = can(identity, ch, 'publish');
+    this.#aware = (this.#settings as DocumentSettings).awareness && can(identity, ch, 'presence');
+  }
+
+  /**
+   * A fresh token for the open document: what it may do follows the new token (write, or
+   * read only). OpenRefused when it may no longer read it, or it expired.
+   */
+  reauthorize(identity: Identity): void {
+    const ch = this.#channel;
+    if (!ch) return;
+    if (!can(identity, ch, 'subscribe')) throw new OpenRefused(DocumentCloseCode.Forbidden, 'no read access');
+    if (validUntil(identity, this.rt.node.config.auth.clockSkew) <= this.rt.node.now()) throw new OpenRefused(DocumentCloseCode.Unauthorized, 'token expired');
+    this.#grant(identity);
+    this.#denied = false;
+  }
+
+  /** The messages a provider gets first: the server's state vector (y-websocket) and the awareness states. */
+  greeting(withStep1: boolean): Buffer[] {
+    const doc = this.#doc;
+    if (!doc) return [];
+    const out = withStep1 ? [encodeSyncStep1(doc.stateVector())] : [];
+    const states = doc.awarenessStates();
+    if (states) out.push(encodeAwareness(states));
+    return out;
+  }
+
+  /** Handle what waited for the document, then take messages as they come. */
+  drain(): void {
+    const early = this.#early ?? [];
+    this.#early = null;
+    for (const m of early) if (!this.#closed) this.handle(m);
+  }
+
+  /** One y-protocols message (type and body, without any routing prefix). */
+  handle(data: Uint8Array): void {
+    if (this.#closed) return;
+    if (this.#early) {
+      if (this.#early.length >= MAX_EARLY_MESSAGES) this.close(DocumentCloseCode.InvalidUpdate, 'too many messages before the document opened');
+      else this.#early.push(data);
+      return;
+    }
+    const doc = this.#doc as LiveDocument;
+    const settings = this.#settings as DocumentSettings;
+    const { metrics } = this.rt;
+    let message: ReturnType<typeof decodeYMessage>;
+    try {
+      message = decodeYMessage(data);
+    } catch (err) {
+      if (!(err instanceof YProtocolError)) throw err;
+      metrics.dropped('invalid');
+      this.close(DocumentCloseCode.InvalidUpdate, err.message.slice(0, 100));
+      return;
+    }
+    switch (message.kind) {
+      case 'sync-step1': {
+        const diff = doc.diff(message.stateVector);
+        if (diff === null) {
+          metrics.dropped('invalid');
+          this.close(DocumentCloseCode.InvalidUpdate, 'malformed state vector');
+          return;
+        }
+        this.peer.send(encodeSyncStep2(diff));
+        if (this.dialect.step1AfterStep2) this.peer.send(encodeSyncStep1(doc.stateVector()));
+        return;
+      }
+      case 'sync-step2':
+      case 'update': {
+        if (!this.#writable) {
+          metrics.dropped('read_only');
+          if (this.dialect.tellReadOnly && !this.#denied) this.peer.send(encodePermissionDenied('read-only: this token may not write to the document'));
+          this.#denied = true;
+          // Hocuspocus: an update with nothing new is acknowledged, one with changes refused.
+          this.#ack(doc.holds(message.update));
+          return;
+        }
+        if (message.update.byteLength > settings.maxUpdateBytes) {
+          metrics.dropped('too_large');
+          this.close({ code: 1009, reason: 'update too large' });
+          return;
+        }
+        const result = doc.apply(message.update, this.peer);
+        if (result === 'applied') {
+          metrics.applied();
+          this.#ack(true);
+        } else if (result === 'invalid') {
+          metrics.dropped('invalid');
+          this.close(DocumentCloseCode.InvalidUpdate, 'malformed Yjs update');
+        } else {
+          metrics.dropped('too_large');
+          this.close(DocumentCloseCode.TooLarge);
+        }
+        return;
+      }
+      case 'awareness': {
+        if (!this.#aware) {
+          metrics.dropped('awareness_off');
+          return;
+        }
+        const result = doc.applyAwareness(message.update, this.peer);
+        if (result === 'invalid') {
+          metrics.dropped('invalid');
+          this.close(DocumentCloseCode.InvalidUpdate, 'malformed awareness update');
+        } else if (result === 'awareness_owner') metrics.dropped('awareness_owner');
+        return;
+      }
+      case 'query-awareness': {
+        const states = doc.awarenessStates();
+        if (states) this.peer.send(encodeAwareness(states));
+        return;
+      }
+    }
+  }
+
+  /** Acknowledge once everything queued so far is stored, in order (a no-op without acknowledgements). */
+  #ack(applied: boolean): void {
+    const ack = this.dialect.ack;
+    const doc = this.#doc;
+    if (!ack || !doc) return;
+    const stored = doc.whenStored();
+    this.#acks = this.#acks
+      .then(() => stored)
+      .then(() => {
+        if (!this.#closed) ack(applied);
+      });
+  }
+
+  /** The connection (or this document's part of it) ended: awareness states go, the document may unload. */
+  release(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#early = null;
+    this.#doc?.leave(this.peer);
+    this.#doc = null;
+  }
+}
+
+/** Messages a connection may send for a document before it is open. */
+const MAX_EARLY_MESSAGES = 64;

@@ -1,0 +1,212 @@
+import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
+import { type Identity, validUntil } from '../../auth/token-verifier.js';
+import type { EndpointConnection, EndpointRequest, EndpointSession } from '../../core/endpoint.js';
+import { authenticate, DocumentBinding, type DocumentsRuntime, OpenRefused } from './binding.js';
+import {
+  decodeHocuspocus,
+  encodeAuthenticated,
+  encodePermissionDenied,
+  encodeSyncStatus,
+  encodeTokenRequest,
+  type HocuspocusMessage,
+  PING,
+  routingPrefix,
+  withPrefix,
+} from './hocuspocus-codec.js';
+import type { DocumentPeer } from './live-document.js';
+import { YProtocolError } from './y-websocket-codec.js';
+import { expiryTimer, requestToken } from './y-websocket-session.js';
+
+/** Documents one Hocuspocus connection may have open at once. */
+const MAX_DOCUMENTS = 100;
+/** Messages for a document that is still being authenticated: kept, in order, up to this many. */
+const MAX_WAITING = 64;
+/** A fresh token is asked for this long before the current one expires (at most a quarter of its life). */
+const REFRESH_AHEAD = 30_000;
+
+/** One document of a Hocuspocus connection: the routing key, its binding, and the token that opened it. */
+class HocuspocusDocument implements DocumentPeer {
+  readonly id: string;
+  readonly prefix: Buffer;
+  binding: DocumentBinding | null = null;
+  /** Messages that came while the token was checked. */
+  waiting: Uint8Array[] | null = [];
+  identity: Identity | null = null;
+  refresh: NodeJS.Timeout | null = null;
+  expiry: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly conn: EndpointConnection,
+    readonly key: string,
+  ) {
+    this.id = `${conn.id}/${key}`;
+    this.prefix = routingPrefix(key);
+  }
+
+  send(message: Buffer): void {
+    this.conn.send(withPrefix(message, this.key, this.prefix), true);
+  }
+
+  sendRaw(message: Buffer): void {
+    this.conn.send(message, true);
+  }
+
+  clearTimers(): void {
+    if (this.refresh) clearTimeout(this.refresh);
+    if (this.expiry) clearTimeout(this.expiry);
+    this.refresh = null;
+    this.expiry = null;
+  }
+}
+
+/**
+ * One Hocuspocus provider connection (`ws://host:7070/documents`): several documents over
+ * one socket, each opened by its own auth message (its token; a token from the URL or a
+ * `token.<jwt>` subprotocol serves when the message's is empty) and answered
+ * `Authenticated` with its scope (`read-write` or `readonly`) or `PermissionDenied`. Each
+ * update is acknowledged with `SyncStatus` once it is in the durable log, so the provider's
+ * unsynced-changes count means stored; a read-only connection's update is refused with
+ * `SyncStatus` false (true when it holds nothing new: a resync). Before a document's token
+ * expires the provider is asked for a fresh one; it is checked like the first (access may
+ * have changed) and, without one, the document is closed for this connection.
+ */
+export class HocuspocusSession implements EndpointSession {
+  readonly #docs = new Map<string, HocuspocusDocument>();
+  readonly #urlToken: string | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly conn: EndpointConnection,
+    request: EndpointRequest,
+    private readonly rt: DocumentsRuntime,
+  ) {
+    this.#urlToken = requestToken(request);
+    rt.keepAlive.add(conn, PING);
+  }
+
+  message(data: Buffer, binary: boolean): void {
+    if (this.#closed) return;
+    if (!binary) {
+      this.#close(DocumentCloseCode.InvalidUpdate, 'text message');
+      return;
+    }
+    let message: HocuspocusMessage;
+    try {
+      message = decodeHocuspocus(data);
+    } catch (err) {
+      if (!(err instanceof YProtocolError)) throw err;
+      this.rt.metrics.dropped('invalid');
+      this.#close(DocumentCloseCode.InvalidUpdate, err.message.slice(0, 100));
+      return;
+    }
+    if (message.kind === 'pong') return;
+    const doc = this.#docs.get(message.key);
+    switch (message.kind) {
+      case 'auth':
+        if (doc?.identity) void this.#reauthorize(doc, message.token);
+        else if (!doc) this.#open(message.key, message.token);
+        return;
+      case 'close':
+        if (doc) this.#forget(doc);
+        return;
+      case 'stateless':
+        // Stateless messages are Hocuspocus server hooks' business: there is none to hand them to.
+        return;
+      case 'y':
+        if (!doc) return;
+        if (doc.waiting) {
+          if (doc.waiting.length >= MAX_WAITING) this.#close(DocumentCloseCode.InvalidUpdate, 'too many messages before the document opened');
+          else doc.waiting.push(message.body);
+        } else doc.binding?.handle(message.body);
+        return;
+    }
+  }
+
+  #open(key: string, token: string): void {
+    if (this.#docs.size >= MAX_DOCUMENTS) {
+      this.conn.send(encodePermissionDenied(routingPrefix(key), `at most ${MAX_DOCUMENTS} documents per connection`), true);
+      return;
+    }
+    const doc = new HocuspocusDocument(this.conn, key);
+    this.#docs.set(key, doc);
+    const binding = new DocumentBinding(
+      this.rt,
+      doc,
+      { step1AfterStep2: true, tellReadOnly: false, ack: (applied) => doc.sendRaw(encodeSyncStatus(doc.prefix, applied)) },
+      (info, detail) => this.#close(info, detail),
+    );
+    doc.binding = binding;
+    void (async () => {
+      try {
+        const identity = await authenticate(this.rt.node, token || this.#urlToken);
+        if (this.#closed || this.#docs.get(key) !== doc) return;
+        // The document's name is the key without a `sessionAwareness` suffix.
+        await binding.open(identity, key.split('\0')[0] as string);
+        if (this.#closed || this.#docs.get(key) !== doc) return;
+        doc.identity = identity;
+      } catch (err) {
+        if (!(err instanceof OpenRefused)) throw err;
+        this.#refuse(doc, err.message);
+        return;
+      }
+      doc.sendRaw(encodeAuthenticated(doc.prefix, binding.writable ? 'read-write' : 'readonly'));
+      for (const m of binding.greeting(false)) doc.send(m);
+      this.#schedule(doc);
+      const waiting = doc.waiting ?? [];
+      doc.waiting = null;
+      binding.drain();
+      for (const m of waiting) if (!this.#closed && this.#docs.get(key) === doc) binding.handle(m);
+    })();
+  }
+
+  /** A fresh token for an open document: access is checked again; refused, the document closes for this connection. */
+  async #reauthorize(doc: HocuspocusDocument, token: string): Promise<void> {
+    try {
+      const identity = await authenticate(this.rt.node, token || this.#urlToken);
+      if (this.#closed || this.#docs.get(doc.key) !== doc || !doc.binding) return;
+      doc.binding.reauthorize(identity);
+      doc.identity = identity;
+      doc.sendRaw(encodeAuthenticated(doc.prefix, doc.binding.writable ? 'read-write' : 'readonly'));
+      this.#schedule(doc);
+    } catch (err) {
+      if (!(err instanceof OpenRefused)) throw err;
+      this.#refuse(doc, err.message);
+    }
+  }
+
+  /** Ask for a fresh token ahead of expiry, and close the document at expiry if none came. */
+  #schedule(doc: HocuspocusDocument): void {
+    doc.clearTimers();
+    const identity = doc.identity as Identity;
+    const { node } = this.rt;
+    const now = node.now();
+    const lifetime = identity.expires - now;
+    doc.refresh = expiryTimer(lifetime - Math.min(REFRESH_AHEAD, lifetime / 4), () => doc.sendRaw(encodeTokenRequest(doc.prefix)));
+    doc.expiry = expiryTimer(validUntil(identity, node.config.auth.clockSkew) - now, () => this.#refuse(doc, 'token expired'));
+  }
+
+  #refuse(doc: HocuspocusDocument, reason: string): void {
+    if (this.#closed || this.#docs.get(doc.key) !== doc) return;
+    doc.sendRaw(encodePermissionDenied(doc.prefix, reason));
+    this.#forget(doc);
+  }
+
+  #forget(doc: HocuspocusDocument): void {
+    doc.clearTimers();
+    doc.waiting = null;
+    doc.binding?.release();
+    this.#docs.delete(doc.key);
+  }
+
+  #close(info: DisconnectInfo, detail?: string): void {
+    this.conn.close(info.code, detail ? `${info.reason}: ${detail}` : info.reason);
+    this.closed();
+  }
+
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.rt.keepAlive.remove(this.conn);
+    for (const doc of [...this.#docs.values()]) this.#forget(doc);
+  }
+}
