@@ -12,6 +12,11 @@ function def(code: number, reason: string): DisconnectInfo {
  * on everything else. docs/protocol.md lists them; docs/documents.md says when each is sent.
  */
 export const DocumentCloseCode = Object.freeze({
+  /**
+   * The document was reloaded from the store (an update broke it halfway through being
+   * applied, and it was discarded without that update): reconnect and sync again.
+   */
+  Reset: def(4205, 'document reset'),
   /** The document's data broke the protocol: a corrupt Yjs or awareness update, an unknown message type. */
   InvalidUpdate: def(4400, 'invalid update'),
   /** No token, or a token that is invalid or expired; open again with a valid one. */

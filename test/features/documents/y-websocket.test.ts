@@ -2,8 +2,10 @@ import { DocumentCloseCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
+import { applyChecked } from '../../../packages/server/src/features/documents/update-check.js';
 import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
+import { seeded } from '../../helpers/seeded.js';
 import { converged, type DocumentsServer, metric, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
@@ -167,6 +169,35 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
     expect(b.doc.getText('body').toString()).toBe('intact still');
   });
 
+  it('an update that breaks halfway through being applied discards the document: every provider reconnects (4205) and converges on what was stored, none of it applied', async () => {
+    const doc = name();
+    const a = await provider(doc, 'ada');
+    const b = await provider(doc, 'bob');
+    for (let i = 0; i < 5; i++) a.doc.getText('body').insert(0, `line ${i}. `);
+    a.doc.getMap('fields').set('title', 'kept');
+    await converged([a.doc, b.doc], 'before');
+    await eventually(async () => (await metric(s, 'switchboard_document_updates_total')) > 0, WAIT, 'stored');
+    const expected = a.doc.getText('body').toString();
+    const broken = findBroken(Y.encodeStateAsUpdate(a.doc));
+    const token = await s.current.token({ sub: 'mallory', caps: { 'doc:*': ['subscribe', 'publish'] } });
+    const ws = new WebSocket(`${s.documentsUrl}/${doc}?token=${token}`);
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('open', () => ws.send(Buffer.concat([Buffer.from([0, 2]), varuint(broken.length), broken])));
+    expect(await closed).toBe(DocumentCloseCode.Reset.code);
+    await eventually(
+      () => a.closes.some((c) => c.code === DocumentCloseCode.Reset.code) && b.closes.some((c) => c.code === DocumentCloseCode.Reset.code),
+      WAIT,
+      'both reset',
+    );
+    await eventually(() => a.provider.synced && b.provider.synced, WAIT, 'both back');
+    a.doc.getText('body').insert(0, 'after. ');
+    await converged([a.doc, b.doc], 'after the reset');
+    expect(b.doc.getText('body').toString()).toBe(`after. ${expected}`);
+    const fresh = await provider(doc, 'dave');
+    expect(fresh.doc.getText('body').toString()).toBe(`after. ${expected}`);
+    expect(fresh.doc.getMap('fields').get('title')).toBe('kept');
+  });
+
   it('relays awareness between providers, removes a closed provider’s state at once, and refuses states for a client id another connection introduced', async () => {
     const doc = name();
     const a = await provider(doc, 'ada');
@@ -254,4 +285,20 @@ function varuint(n: number): Buffer {
   }
   out.push(n);
   return Buffer.from(out);
+}
+
+/** A mutation of `state` that passes every check and still fails halfway through being applied to a document holding `state`. */
+function findBroken(state: Uint8Array): Uint8Array {
+  const rand = seeded(42);
+  for (let i = 0; i < 200_000; i++) {
+    const bytes = Buffer.from(state);
+    for (let k = Math.floor(rand() * 3) + 1; k > 0; k--) {
+      const at = Math.floor(rand() * bytes.length);
+      bytes[at] = (bytes[at] as number) ^ (1 << Math.floor(rand() * 8));
+    }
+    const target = new Y.Doc();
+    Y.applyUpdate(target, state);
+    if (applyChecked(target, bytes, null, 1 << 20) === 'broken') return bytes;
+  }
+  throw new Error('no breaking mutation found');
 }

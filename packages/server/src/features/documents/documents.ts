@@ -15,6 +15,7 @@ export class Documents {
   readonly #live = new Map<string, LiveDocument>();
   readonly #loading = new Map<string, Promise<LiveDocument>>();
   readonly #unloads = new Map<string, NodeJS.Timeout>();
+  readonly #discarding = new Map<string, Promise<void>>();
   #stopped = false;
 
   constructor(
@@ -50,7 +51,10 @@ export class Documents {
     if (live) return Promise.resolve(live);
     const loading = this.#loading.get(key);
     if (loading) return loading;
-    const load = (settings.persistence ? this.store.load(ch.tenant, ch.channel) : Promise.resolve(null))
+    // A discarded document loads again once what it had queued is written.
+    const after = this.#discarding.get(key) ?? Promise.resolve();
+    const load = after
+      .then(() => (settings.persistence ? this.store.load(ch.tenant, ch.channel) : null))
       .then((stored) => {
         if (this.#stopped) throw new Error('documents are stopping');
         const doc = new LiveDocument(ch.tenant, ch.channel, stored, {
@@ -60,6 +64,7 @@ export class Documents {
           metrics: this.metrics,
           logger: this.logger,
           idle: (d) => this.#scheduleUnload(d),
+          broken: (d) => this.#discard(d),
         });
         this.#live.set(key, doc);
         this.metrics.loaded(1);
@@ -68,6 +73,29 @@ export class Documents {
       .finally(() => this.#loading.delete(key));
     this.#loading.set(key, load);
     return load;
+  }
+
+  /**
+   * An update broke the document halfway through its integration: it is dropped from
+   * memory at once (what it emitted since load is queued or stored; the broken part was
+   * neither), its peers are closed to reconnect and sync again, and the next open loads it
+   * from the store once its queue is written.
+   */
+  #discard(doc: LiveDocument): void {
+    if (this.#live.get(doc.key) !== doc) return;
+    this.#live.delete(doc.key);
+    this.#cancelUnload(doc.key);
+    this.metrics.loaded(-1);
+    this.logger.warn({ channel: doc.channel, tenant: doc.tenant }, 'an update broke a document halfway: it is reloaded from the store');
+    const done = doc
+      .flush()
+      .then(() => doc.flush())
+      .finally(() => {
+        if (this.#discarding.get(doc.key) === done) this.#discarding.delete(doc.key);
+        doc.destroy();
+      });
+    this.#discarding.set(doc.key, done);
+    for (const peer of [...doc.peers]) peer.reset();
   }
 
   #scheduleUnload(doc: LiveDocument): void {

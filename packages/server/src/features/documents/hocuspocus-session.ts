@@ -38,6 +38,8 @@ class HocuspocusDocument implements DocumentPeer {
   constructor(
     private readonly conn: EndpointConnection,
     readonly key: string,
+    /** Close the whole socket so the provider reconnects: the document was discarded. */
+    readonly reset: () => void,
   ) {
     this.id = `${conn.id}/${key}`;
     this.prefix = routingPrefix(key);
@@ -127,7 +129,7 @@ export class HocuspocusSession implements EndpointSession {
       this.conn.send(encodePermissionDenied(routingPrefix(key), `at most ${MAX_DOCUMENTS} documents per connection`), true);
       return;
     }
-    const doc = new HocuspocusDocument(this.conn, key);
+    const doc = new HocuspocusDocument(this.conn, key, () => this.#close(DocumentCloseCode.Reset));
     this.#docs.set(key, doc);
     const binding = new DocumentBinding(
       this.rt,

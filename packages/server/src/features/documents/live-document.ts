@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import type { DocumentSettings } from './config.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { DocumentStore, StoredDocument } from './store.js';
+import { applyChecked } from './update-check.js';
 import { type AwarenessEntry, decodeAwareness, encodeAwareness, encodeUpdate } from './y-websocket-codec.js';
 
 /** One connection's side of an open document: how the document reaches it. */
@@ -11,6 +12,8 @@ export interface DocumentPeer {
   readonly id: string;
   /** Send one encoded message (the same Buffer to every peer: framed once). */
   send(message: Buffer): void;
+  /** The document is discarded (a broken update): close so the provider reconnects and syncs again. */
+  reset(): void;
 }
 
 /** What applying a client's update came to. */
@@ -36,6 +39,8 @@ export interface LiveDocumentDeps {
   logger: Logger;
   /** Called when the document may be unloadable (no peer, nothing to store). */
   idle(doc: LiveDocument): void;
+  /** Called when an apply failed halfway: the document must be discarded (its peers reconnect and it reloads). */
+  broken(doc: LiveDocument): void;
 }
 
 /**
@@ -63,6 +68,10 @@ export class LiveDocument {
   #retryTimer: NodeJS.Timeout | null = null;
   #compacting = false;
   #destroyed = false;
+  /** Updates emitted by the apply in progress, with their origins. */
+  #held: Array<[Uint8Array, unknown]> | null = null;
+  /** An apply failed halfway: the document is being discarded and reloaded from the store. */
+  #broken = false;
   /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
   readonly #owners = new Map<number, DocumentPeer>();
   readonly #owned = new Map<DocumentPeer, Set<number>>();
@@ -113,17 +122,24 @@ export class LiveDocument {
   /**
    * Apply a client's update. Refused whole, before anything changes: above the document's
    * size limit ('too-large'), or not a well-formed Yjs update ('invalid': it is decoded
-   * completely before it is applied).
+   * completely before it is applied), or one whose missing dependencies would keep more
+   * than `maxUpdateBytes` waiting (also 'invalid').
    */
   apply(update: Uint8Array, from: DocumentPeer): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
-    try {
-      Y.decodeUpdate(update);
-    } catch {
+    if (this.#broken) return 'invalid';
+    // What the apply emits is held until it is known whole: a broken apply's part is neither relayed nor stored.
+    this.#held = [];
+    const result = applyChecked(this.doc, update, from, this.deps.settings.maxUpdateBytes);
+    const held = this.#held;
+    this.#held = null;
+    if (result === 'broken') {
+      this.#broken = true;
+      this.deps.broken(this);
       return 'invalid';
     }
-    Y.applyUpdate(this.doc, update, from);
-    return 'applied';
+    for (const [u, origin] of held) this.#emit(u, origin);
+    return result === 'pending-over-cap' ? 'invalid' : result;
   }
 
   /** The document's state vector (sync step 1). */
@@ -265,6 +281,11 @@ export class LiveDocument {
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (this.#held) this.#held.push([update, origin]);
+    else this.#emit(update, origin);
+  };
+
+  #emit(update: Uint8Array, origin: unknown): void {
     const message = encodeUpdate(update);
     for (const peer of this.peers) if (peer !== origin) peer.send(message);
     if (!this.deps.settings.persistence) return;
@@ -278,7 +299,7 @@ export class LiveDocument {
         void this.flush();
       });
     }
-  };
+  }
 
   readonly #onAwareness = (changes: { added: number[]; updated: number[]; removed: number[] }): void => {
     const ids = changes.added.concat(changes.updated, changes.removed);

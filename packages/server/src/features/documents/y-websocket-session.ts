@@ -58,6 +58,10 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
     this.conn.send(message, true);
   }
 
+  reset(): void {
+    this.#close(DocumentCloseCode.Reset);
+  }
+
   async #start(token: string | undefined, name: string): Promise<void> {
     const { node } = this.rt;
     try {
