@@ -88,7 +88,22 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       const check = addressCheck(ctx.config.allowNetworks);
       await applyDeclaredEndpoints(store, ctx.config, { check, catalogue: ctx.events.catalogue(), now: now(), logger: ctx.logger });
       cache.load(await store.allEndpoints());
-      const reload = async (tenant: string) => cache.set(tenant, await store.allEndpoints(tenant));
+      const lifecycle = new Lifecycle({
+        storage: ctx.storage,
+        events: ctx.events,
+        jobs: ctx.jobs,
+        messages: ctx.messages,
+        leases: ctx.leases,
+        logger: ctx.logger,
+        now,
+        grace: () => ctx.config.lifecycleGrace,
+      });
+      // In the turn the list changes: members the hooks ignored while it did not want them are recorded.
+      const backfill = (tenant: string) => lifecycle.backfill(ctx.node.localSessions(tenant));
+      const reload = async (tenant: string) => {
+        cache.set(tenant, await store.allEndpoints(tenant));
+        backfill(tenant);
+      };
       ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
       const changed = (tenant: string) => {
         reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
@@ -127,18 +142,9 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         if (!ctx.events.wanted(tenant, type)) return;
         ctx.events.emit(type, tenant, data).catch((err) => ctx.logger.warn({ err, type }, 'storing a webhook event failed'));
       };
-      const lifecycle = new Lifecycle({
-        storage: ctx.storage,
-        events: ctx.events,
-        jobs: ctx.jobs,
-        messages: ctx.messages,
-        leases: ctx.leases,
-        logger: ctx.logger,
-        now,
-        grace: () => ctx.config.lifecycleGrace,
-      });
       await lifecycle.start();
       running = { service: created, sender, sweep, lifecycle, emit };
+      for (const tenant of cache.tenants()) backfill(tenant);
       await sweep.start(ctx.logger, SWEEP_INTERVAL);
       return created;
     },
