@@ -7,10 +7,10 @@ import { api, type ClusterNode, dropPrefix, eventually, newPrefix, startNode, st
 
 /**
  * Members that subscribed before the endpoint existed, across real server processes on the
- * real Redis and PostgreSQL: when the endpoint is created over the API on one node, every
- * node records what it holds, so a member coming and going on another node sends no
- * `vacated` while an older one stays, and the last older member's leaving sends it once,
- * after the grace.
+ * real Redis and PostgreSQL: when the endpoint comes (created over the API on one node, or
+ * declared in the config file of a node that starts), every node records what it holds, so
+ * a member coming and going on another node sends no `vacated` while an older one stays,
+ * and the last older member's leaving sends it once, after the grace.
  */
 
 const GRACE = '1s';
@@ -152,5 +152,23 @@ describe('lifecycle webhooks for members older than the endpoint, across nodes',
     r.secret = created.body['secret'] as string;
     for (const n of nodes) await probe(r, n);
     await scenario(r, db, a, 'project:x', bob, carl);
+  }, 90_000);
+
+  it('an endpoint declared in the config of a node that starts: the running nodes hear of it and record their older members', async () => {
+    const { prefix, db, r, config } = await setup('hooks-backfill-declared');
+    const secret = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
+    r.secret = secret;
+    nodes = await Promise.all(['b', 'c'].map((n) => startNode(n, { prefix, config })));
+    const [b, c] = nodes as [ClusterNode, ClusterNode];
+    const bob = await connect(b, 'bob');
+    await ok(bob, 'subscribe', { channel: 'project:d' });
+    await ok(bob, 'presence_set', { channel: 'project:d', state: { page: 'b' } });
+    const carl = await connect(c, 'carl');
+    await ok(carl, 'subscribe', { channel: 'project:d' });
+    const declared = { id: 'backend', tenant: 'acme', url: r.url, events: EVENTS, channels: ['project:*'], secret };
+    const a = await startNode('a', { prefix, config: { ...config, webhooks: { ...config.webhooks, endpoints: [declared] } } });
+    nodes.push(a);
+    for (const n of nodes) await probe(r, n);
+    await scenario(r, db, a, 'project:d', bob, carl);
   }, 90_000);
 });

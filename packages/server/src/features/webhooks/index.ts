@@ -86,7 +86,7 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       const store = new WebhookStore(ctx.storage);
       const cache = new EndpointCache();
       const check = addressCheck(ctx.config.allowNetworks);
-      await applyDeclaredEndpoints(store, ctx.config, { check, catalogue: ctx.events.catalogue(), now: now(), logger: ctx.logger });
+      const declared = await applyDeclaredEndpoints(store, ctx.config, { check, catalogue: ctx.events.catalogue(), now: now(), logger: ctx.logger });
       cache.load(await store.allEndpoints());
       const lifecycle = new Lifecycle({
         storage: ctx.storage,
@@ -105,9 +105,11 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         backfill(tenant);
       };
       ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
+      const announce = (tenant: string) =>
+        ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
       const changed = (tenant: string) => {
         reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
-        ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
+        announce(tenant);
       };
       const sender = new WebhookSender(check);
       const metrics = webhookMetrics(ctx.node.metricsRegistry, () => store.backlog(), now);
@@ -145,6 +147,8 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       await lifecycle.start();
       running = { service: created, sender, sweep, lifecycle, emit };
       for (const tenant of cache.tenants()) backfill(tenant);
+      // The other nodes learn of the endpoints this node's config file added or changed.
+      for (const tenant of declared) announce(tenant);
       await sweep.start(ctx.logger, SWEEP_INTERVAL);
       return created;
     },
