@@ -100,9 +100,19 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       });
       // In the turn the list changes: members the hooks ignored while it did not want them are recorded.
       const backfill = (tenant: string) => lifecycle.backfill(ctx.node.localSessions(tenant));
-      const reload = async (tenant: string) => {
-        cache.set(tenant, await store.allEndpoints(tenant));
-        backfill(tenant);
+      const reloads = new Map<string, Promise<void>>();
+      /** Reload a tenant's endpoints; reloads of one tenant run in turn, so an older read never lands last. */
+      const reload = (tenant: string): Promise<void> => {
+        const next = (reloads.get(tenant) ?? Promise.resolve()).then(async () => {
+          cache.set(tenant, await store.allEndpoints(tenant));
+          backfill(tenant);
+        });
+        const tail = next.catch(() => {});
+        reloads.set(tenant, tail);
+        void tail.then(() => {
+          if (reloads.get(tenant) === tail) reloads.delete(tenant);
+        });
+        return next;
       };
       ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
       const announce = (tenant: string) =>
