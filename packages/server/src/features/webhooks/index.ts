@@ -99,7 +99,10 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         grace: () => ctx.config.lifecycleGrace,
       });
       // In the turn the list changes: members the hooks ignored while it did not want them are recorded.
-      const backfill = (tenant: string) => lifecycle.backfill(ctx.node.localSessions(tenant));
+      const backfill = (tenant: string) => {
+        // Not before start ends (the loop after it covers every tenant), nor after stop.
+        if (running?.lifecycle === lifecycle) lifecycle.backfill(ctx.node.localSessions(tenant));
+      };
       const reloads = new Map<string, Promise<void>>();
       /** Reload a tenant's endpoints; reloads of one tenant run in turn, so an older read never lands last. */
       const reload = (tenant: string): Promise<void> => {
