@@ -35,7 +35,7 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close();
-    await eventually(async () => (await rows('sb_webhook_members')) === 0 && (await rows('sb_webhook_connections')) === 0, 5000, 'the closes recorded');
+    await eventually(async () => (await rows('sb_webhook_members')) === 0 && (await rows('sb_webhook_connections')) === 0, 10_000, 'the closes recorded');
     await passGrace();
     for (const r of receivers.splice(0)) await r.close();
     const key = s.tenantKeys['acme'];
@@ -89,13 +89,13 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
     const pending = await graceJobs('pending');
     clock.advance(GRACE + 1);
     await s.server.jobs.poll();
-    await eventually(async () => (await graceJobs('done')) >= done + pending, 5000, 'the grace jobs ran');
+    await eventually(async () => (await graceJobs('done')) >= done + pending, 10_000, 'the grace jobs ran');
   };
   /** Wait until the node wants the events: a probe channel's `occupied` comes back (the backfill ran in the same turn). */
   const probe = async (r: WebhookReceiver) => {
     const c = await connect('probe');
     await ok(c, 'subscribe', { channel: 'project:probe' });
-    await eventually(() => got(r, 'channel.occupied', 'project:probe').length === 1, 5000, 'the endpoint known');
+    await eventually(() => got(r, 'channel.occupied', 'project:probe').length === 1, 10_000, 'the endpoint known');
     c.close();
   };
 
@@ -116,13 +116,13 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
     await ok(device, 'subscribe', { channel: 'project:b1' });
     await ok(device, 'presence_set', { channel: 'project:b1', state: { page: 'device' } });
     const presenceEvents = () => r.events().filter((x) => x.verified?.type.startsWith('presence.') && x.verified.data['channel'] === 'project:b1');
-    await eventually(() => presenceEvents().length === 2, 5000, 'two presence events');
+    await eventually(() => presenceEvents().length === 2, 10_000, 'two presence events');
     newcomer.close();
     device.close();
     // Each connection's leaves are decided before its `connection.closed`.
-    await eventually(() => got(r, 'connection.closed').filter((d) => d['user'] !== 'probe').length === 2, 5000, 'both closed');
+    await eventually(() => got(r, 'connection.closed').filter((d) => d['user'] !== 'probe').length === 2, 10_000, 'both closed');
     await passGrace();
-    await eventually(() => got(r, 'presence.left', 'project:b1').length > 0, 5000, "bob's left");
+    await eventually(() => got(r, 'presence.left', 'project:b1').length > 0, 10_000, "bob's left");
     // The older member stays: nothing vacated, ann still present; bob left after his grace.
     expect(got(r, 'channel.vacated', 'project:b1')).toEqual([]);
     expect(got(r, 'channel.occupied', 'project:b1')).toEqual([]);
@@ -137,11 +137,11 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
 
     // The older member leaves: vacated and left once, after the grace.
     old.close();
-    await eventually(() => got(r, 'connection.closed').filter((d) => d['user'] === 'ann').length === 2, 5000, "ann's closed");
-    await eventually(async () => (await members('project:b1', 'sub')) === 0 && (await graceJobs('pending')) === 2, 5000, 'empty, the graces running');
+    await eventually(() => got(r, 'connection.closed').filter((d) => d['user'] === 'ann').length === 2, 10_000, "ann's closed");
+    await eventually(async () => (await members('project:b1', 'sub')) === 0 && (await graceJobs('pending')) === 2, 10_000, 'empty, the graces running');
     expect(got(r, 'channel.vacated', 'project:b1')).toEqual([]);
     await passGrace();
-    await eventually(() => got(r, 'channel.vacated', 'project:b1').length === 1 && got(r, 'presence.left', 'project:b1').length === 2, 5000, 'vacated, left');
+    await eventually(() => got(r, 'channel.vacated', 'project:b1').length === 1 && got(r, 'presence.left', 'project:b1').length === 2, 10_000, 'vacated, left');
     expect(got(r, 'channel.vacated', 'project:b1')).toEqual([{ channel: 'project:b1' }]);
     expect(got(r, 'presence.left', 'project:b1')).toEqual([
       { channel: 'project:b1', user: 'bob' },
@@ -167,17 +167,17 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
     const other = await receiver();
     await hook(other, ['channel.*']);
     await probe(r);
-    await eventually(async () => (await members('project:b2', 'sub')) === 1 && (await members('project:b2', 'presence')) === 1, 5000, 'the older members');
+    await eventually(async () => (await members('project:b2', 'sub')) === 1 && (await members('project:b2', 'presence')) === 1, 10_000, 'the older members');
     expect(await rows('sb_webhook_connections', { user_id: 'ann' })).toBe(1);
     expect(await rows('sb_webhook_occupancy', { channel: 'project:b2' })).toBe(2);
     expect(await graceJobs('pending')).toBe(0);
     // Its state set again with the same value changes nothing; another value is an update.
     await ok(old, 'presence_set', { channel: 'project:b2', state: { page: 'old' } });
     await ok(old, 'presence_set', { channel: 'project:b2', state: { page: 'moved' } });
-    await eventually(() => got(r, 'presence.updated', 'project:b2').length === 1, 5000, 'updated');
+    await eventually(() => got(r, 'presence.updated', 'project:b2').length === 1, 10_000, 'updated');
     expect(got(r, 'presence.updated', 'project:b2')[0]?.['devices']).toEqual([{ connectionId: expect.any(String), state: { page: 'moved' } }]);
     old.close();
-    await eventually(() => got(r, 'connection.closed').some((d) => d['user'] === 'ann'), 5000, "ann's closed");
+    await eventually(() => got(r, 'connection.closed').some((d) => d['user'] === 'ann'), 10_000, "ann's closed");
     await passGrace();
     await eventually(
       () =>
@@ -208,9 +208,9 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
     await created;
     await probe(r);
     for (const c of olds) c.close();
-    await eventually(async () => (await rows('sb_webhook_members')) === 0 && (await rows('sb_webhook_connections')) === 0, 5000, 'every row gone');
+    await eventually(async () => (await rows('sb_webhook_members')) === 0 && (await rows('sb_webhook_connections')) === 0, 10_000, 'every row gone');
     await passGrace();
-    await eventually(async () => (await graceJobs('pending')) === 0, 5000, 'no grace left');
+    await eventually(async () => (await graceJobs('pending')) === 0, 10_000, 'no grace left');
     for (let i = 0; i < CHANNELS; i++) {
       expect(got(r, 'channel.vacated', `project:race-${i}`).length).toBeLessThanOrEqual(1);
       expect(got(r, 'channel.occupied', `project:race-${i}`)).toEqual([]);
