@@ -42,6 +42,13 @@ export interface HistoryRequest {
   reverse?: boolean;
 }
 
+/** One open connection of this node, as `localSessions` lists it. */
+export interface LocalSession {
+  readonly client: SessionContext;
+  /** Its subscriptions `afterSubscribe` announced (`onUnsubscribe` follows once for each), each with its presence state when `onPresenceJoin` announced it (else null). */
+  readonly channels: ReadonlyArray<{ readonly channel: ResolvedChannel; readonly presence: { readonly state: string | null } | null }>;
+}
+
 /** What the node provides once it started: durable data and the running features' services. */
 export interface NodeServices {
   readonly storage: Storage;
@@ -51,7 +58,8 @@ export interface NodeServices {
 /**
  * The running node as features, commands and HTTP routes see it: channel operations,
  * limits, clock, logger, storage, node-to-node messages, leases and the features'
- * services; never the `Node` class, its connections or its engine.
+ * services; never the `Node` class or its engine, and its connections only as a read-only
+ * list (`localSessions`).
  *
  * A feature gets a view scoped to it (`ctx.node`): its logger, its messages and leases
  * (`<feature>.<op>`, `<feature>/<key>`) and only the services its manifest's `dependsOn` lists.
@@ -106,6 +114,12 @@ export interface NodeContext {
   presenceStats(ch: ResolvedChannel): Promise<{ users: number; connections: number }>;
   /** Channels of a tenant with subscribers on this node. */
   channels(tenant: string): Array<{ channel: string; subscribers: number }>;
+  /**
+   * This node's connections of a tenant that completed `connect` and are open, with what the
+   * hooks announced of them: what a feature that starts recording memberships late (its
+   * hooks ignored them until then) fills in from, in the same turn as it starts listening.
+   */
+  localSessions(tenant: string): LocalSession[];
   /** Channels of a tenant with subscribers on any live node; bounded in time. */
   clusterChannels(tenant: string, prefix?: string): Promise<ChannelList>;
   /** Close every connection of a user (or one of them), on every node. */

@@ -20,7 +20,7 @@ import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
 import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import type { HistoryRequest, LeaseStoreView, NodeMessagesView, NodeServices, PublishRequest, RatesView } from './context.js';
+import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView } from './context.js';
 import { unsubscribePush } from './encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
@@ -424,6 +424,18 @@ export class Node implements ClientHost {
     for (const sub of client.subscriptions()) {
       if (sub.present) this.setPresence(client, sub.ch, sub.presenceState).catch((err) => this.logger.warn({ err }, 'presence update failed'));
     }
+  }
+
+  localSessions(tenant: string): LocalSession[] {
+    const out: LocalSession[] = [];
+    for (const client of this.#clients) {
+      if (client.closed || !client.wasConnected || client.identity?.tenant !== tenant) continue;
+      const channels = [...client.subscriptions()]
+        .filter((sub) => this.#announced.has(sub))
+        .map((sub) => ({ channel: sub.ch, presence: this.#joined.has(sub) ? { state: sub.presenceState } : null }));
+      out.push({ client, channels });
+    }
+    return out;
   }
 
   /** Channels of a tenant with subscribers on this node. */

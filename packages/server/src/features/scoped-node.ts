@@ -55,6 +55,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     presence: (ch) => node.presence(ch),
     presenceStats: (ch) => node.presenceStats(ch),
     channels: (tenant) => node.channels(tenant),
+    localSessions: (tenant) => node.localSessions(tenant),
     clusterChannels: (tenant, prefix) => node.clusterChannels(tenant, prefix),
     disconnectUser: (tenant, user, info, client) => node.disconnectUser(tenant, user, info, client),
     unsubscribeUser: (tenant, user, channel) => node.unsubscribeUser(tenant, user, channel),

@@ -54,6 +54,11 @@ export class EndpointCache {
     else this.#byTenant.set(tenant, subs);
   }
 
+  /** Tenants with an enabled endpoint. */
+  tenants(): string[] {
+    return [...this.#byTenant.keys()];
+  }
+
   /** Load every tenant's endpoints at once (at start). */
   load(rows: readonly WebhookEndpointTable[]): void {
     this.#byTenant.clear();

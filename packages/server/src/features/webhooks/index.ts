@@ -86,13 +86,43 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       const store = new WebhookStore(ctx.storage);
       const cache = new EndpointCache();
       const check = addressCheck(ctx.config.allowNetworks);
-      await applyDeclaredEndpoints(store, ctx.config, { check, catalogue: ctx.events.catalogue(), now: now(), logger: ctx.logger });
+      const declared = await applyDeclaredEndpoints(store, ctx.config, { check, catalogue: ctx.events.catalogue(), now: now(), logger: ctx.logger });
       cache.load(await store.allEndpoints());
-      const reload = async (tenant: string) => cache.set(tenant, await store.allEndpoints(tenant));
+      const lifecycle = new Lifecycle({
+        storage: ctx.storage,
+        events: ctx.events,
+        jobs: ctx.jobs,
+        messages: ctx.messages,
+        leases: ctx.leases,
+        logger: ctx.logger,
+        now,
+        grace: () => ctx.config.lifecycleGrace,
+      });
+      // In the turn the list changes: members the hooks ignored while it did not want them are recorded.
+      const backfill = (tenant: string) => {
+        // Not before start ends (the loop after it covers every tenant), nor after stop.
+        if (running?.lifecycle === lifecycle) lifecycle.backfill(ctx.node.localSessions(tenant));
+      };
+      const reloads = new Map<string, Promise<void>>();
+      /** Reload a tenant's endpoints; reloads of one tenant run in turn, so an older read never lands last. */
+      const reload = (tenant: string): Promise<void> => {
+        const next = (reloads.get(tenant) ?? Promise.resolve()).then(async () => {
+          cache.set(tenant, await store.allEndpoints(tenant));
+          backfill(tenant);
+        });
+        const tail = next.catch(() => {});
+        reloads.set(tenant, tail);
+        void tail.then(() => {
+          if (reloads.get(tenant) === tail) reloads.delete(tenant);
+        });
+        return next;
+      };
       ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
+      const announce = (tenant: string) =>
+        ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
       const changed = (tenant: string) => {
         reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
-        ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
+        announce(tenant);
       };
       const sender = new WebhookSender(check);
       const metrics = webhookMetrics(ctx.node.metricsRegistry, () => store.backlog(), now);
@@ -127,18 +157,11 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         if (!ctx.events.wanted(tenant, type)) return;
         ctx.events.emit(type, tenant, data).catch((err) => ctx.logger.warn({ err, type }, 'storing a webhook event failed'));
       };
-      const lifecycle = new Lifecycle({
-        storage: ctx.storage,
-        events: ctx.events,
-        jobs: ctx.jobs,
-        messages: ctx.messages,
-        leases: ctx.leases,
-        logger: ctx.logger,
-        now,
-        grace: () => ctx.config.lifecycleGrace,
-      });
       await lifecycle.start();
       running = { service: created, sender, sweep, lifecycle, emit };
+      for (const tenant of cache.tenants()) backfill(tenant);
+      // The other nodes learn of the endpoints this node's config file added or changed.
+      for (const tenant of declared) announce(tenant);
       await sweep.start(ctx.logger, SWEEP_INTERVAL);
       return created;
     },

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { SessionContext } from '../../core/context.js';
+import type { LocalSession, SessionContext } from '../../core/context.js';
 import type { Job } from '../../storage/job-store.js';
 import type { FeatureEvents } from '../events.js';
 import { NodeReaper } from '../node-reaper.js';
@@ -58,6 +58,8 @@ const signatureOf = (rows: readonly WebhookMemberTable[]) => JSON.stringify(rows
  * occupancy row, and its event is emitted in that transaction: two nodes never both emit it.
  * `vacated` and `left` wait the grace in a job; a member back meanwhile cancels them. A dead
  * node's rows are reaped by a survivor (or by the node's next run on one node) the same way.
+ * When a tenant starts wanting these types, `backfill` records what the node already holds
+ * (members older than the endpoints), silently: they were there before.
  */
 export class Lifecycle {
   readonly store: LifecycleStore;
@@ -68,6 +70,8 @@ export class Lifecycle {
   /** The presence state recorded per `<connection>|p|<channel key>`: a status change (idle, away) with the same state writes nothing. */
   readonly #states = new Map<string, string | null>();
   readonly #queues = new Map<string, Promise<void>>();
+  /** The writes of the last backfill while they run: every write queued meanwhile waits for them, so it decides with the older members in place. */
+  #backfilling: Promise<unknown> | null = null;
 
   constructor(options: LifecycleOptions) {
     this.#o = options;
@@ -163,6 +167,51 @@ export class Lifecycle {
     this.#serial(client.id, () => this.#leave('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id));
   }
 
+  /**
+   * Record the open connections, subscriptions and presence entries of `sessions` (one
+   * tenant's, on this node) that are wanted now and were not recorded: members older than the
+   * endpoints that want them. Call it in the turn the endpoint list changed, so that a hook
+   * either came before (and its member is in the list) or records itself. Emits nothing: a
+   * member already there is no transition; but from now on its leaving counts, so no
+   * `vacated` / `left` is decided while it stays. Returns how many rows it queued.
+   */
+  backfill(sessions: readonly LocalSession[]): number {
+    const writes: Promise<void>[] = [];
+    for (const { client, channels } of sessions) {
+      const identity = client.identity;
+      if (!identity) continue;
+      const { tenant, user } = identity;
+      if (!this.#recorded.has(`${client.id}|c`) && this.#o.events.wanted(tenant, 'connection.closed')) {
+        this.#recorded.add(`${client.id}|c`);
+        writes.push(
+          this.#serial(client.id, () =>
+            this.store.addConnection({ connection_id: client.id, tenant, user_id: user, node: this.#node, opened_at: client.connectedAt }),
+          ),
+        );
+      }
+      for (const { channel: ch, presence } of channels) {
+        const sub = `${client.id}|s|${ch.key}`;
+        if (!this.#recorded.has(sub) && this.#wantsAny(ch, CHANNEL_TYPES)) {
+          this.#recorded.add(sub);
+          writes.push(this.#serial(client.id, () => this.#settle('sub', { tenant, channel: ch.channel, user: '' }, client.id, user, null)));
+        }
+        const key = `${client.id}|p|${ch.key}`;
+        if (presence === null || this.#recorded.has(key) || !this.#wantsAny(ch, PRESENCE_TYPES)) continue;
+        this.#recorded.add(key);
+        this.#states.set(key, presence.state);
+        writes.push(this.#serial(client.id, () => this.#settle('presence', { tenant, channel: ch.channel, user }, client.id, user, presence.state)));
+      }
+    }
+    if (writes.length > 0) {
+      const done: Promise<unknown> = Promise.all([this.#backfilling, ...writes]);
+      this.#backfilling = done;
+      void done.then(() => {
+        if (this.#backfilling === done) this.#backfilling = null;
+      });
+    }
+    return writes.length;
+  }
+
   // ---- transitions ----
 
   #wantsAny(ch: ResolvedChannel, types: readonly string[]): boolean {
@@ -170,8 +219,9 @@ export class Lifecycle {
   }
 
   /** Run the writes of one connection in the order its hooks came; a failure is logged. */
-  #serial(connection: string, fn: () => Promise<unknown>): void {
-    const previous = this.#queues.get(connection) ?? Promise.resolve();
+  #serial(connection: string, fn: () => Promise<unknown>): Promise<void> {
+    const queued = this.#queues.get(connection) ?? Promise.resolve();
+    const previous = this.#backfilling ? Promise.all([queued, this.#backfilling]) : queued;
     const next = previous.then(fn).then(
       () => {},
       (err: unknown) => this.#o.logger.warn({ err }, 'recording a lifecycle change failed'),
@@ -180,6 +230,7 @@ export class Lifecycle {
     void next.then(() => {
       if (this.#queues.get(connection) === next) this.#queues.delete(connection);
     });
+    return next;
   }
 
   /** Run `fn` in a transaction; when it emitted, start the deliveries once committed. */
@@ -223,6 +274,34 @@ export class Lifecycle {
       await this.store.update(trx, k, { signature, empty_since: null });
       await this.#o.events.emit('presence.updated', k.tenant, { channel: k.channel, user, devices: devicesOf(rows) }, { trx, channel: k.channel });
       return true;
+    });
+  }
+
+  /**
+   * A member that was there before it was recorded: its row, the key `on` (its grace, if one
+   * runs, no longer decides anything) and the user's devices as they are; no event.
+   */
+  #settle(kind: MemberKind, k: OccupancyKey, connection: string, user: string, state: string | null): Promise<void> {
+    return this.store.transaction(async (trx) => {
+      const now = this.#o.now();
+      const before = await this.store.occupy(trx, k, now);
+      await this.store.addMember(trx, {
+        tenant: k.tenant,
+        channel: k.channel,
+        kind,
+        connection_id: connection,
+        user_id: user,
+        node: this.#node,
+        state,
+        joined_at: now,
+      });
+      const signature = kind === 'presence' ? signatureOf(await this.store.members(trx, k, 'presence')) : null;
+      if (before === 'new') {
+        if (signature !== null) await this.store.update(trx, k, { signature });
+        return;
+      }
+      if (before.empty_since !== null || (signature !== null && before.signature !== signature))
+        await this.store.update(trx, k, { empty_since: null, ...(signature === null ? {} : { signature }) });
     });
   }
 
