@@ -1,8 +1,8 @@
 import { DocumentCloseCode } from '@switchboard/protocol';
+import { applyChecked } from '@switchboard/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { applyChecked } from '../../../packages/server/src/features/documents/update-check.js';
 import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { seeded } from '../../helpers/seeded.js';
