@@ -1,6 +1,7 @@
 import type { OpenApiDocument } from '@switchboard/server/testing';
 import { apiRoutes } from '@switchboard/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -53,6 +54,10 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/threads/{threadId}/comments/{commentId}': ['delete', 'patch'],
   '/threads/{threadId}/comments/{commentId}/reactions/{reaction}': ['delete', 'put'],
   '/threads/{threadId}/read': ['get', 'put'],
+  '/documents': ['get'],
+  '/documents/{name}': ['delete', 'get'],
+  '/documents/{name}/updates': ['post'],
+  '/documents/{name}/awareness': ['get'],
   '/webhooks/endpoints': ['get', 'post'],
   '/webhooks/endpoints/{id}': ['delete', 'get', 'patch'],
   '/webhooks/endpoints/{id}/test': ['post'],
@@ -67,6 +72,13 @@ const EXPECTED_PATHS: Record<string, string[]> = {
 
 /** A valid request for every operation, to call the documented route for real. */
 /** A sample call per operation; `status` when the success is not 200 / 201 (202: accepted for later). */
+/** A Yjs update (base64) for the document routes' sample. */
+function sampleUpdate(): string {
+  const doc = new Y.Doc();
+  doc.getText('body').insert(0, 'sample');
+  return Buffer.from(Y.encodeStateAsUpdate(doc)).toString('base64');
+}
+
 const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; status?: number }> = {
   publish: { path: '/publish', body: { channel: 'project:doc', data: { a: 1 } } },
   broadcast: { path: '/broadcast', body: { channels: ['project:doc', 'nosuch:x'], data: 1 } },
@@ -109,6 +121,11 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   recordActivity: { path: '/activities', body: { scope: 'project:doc', actor: 'ann', verb: 'edited' } },
   listActivities: { path: '/activities?scope=project:doc&q=edit' },
   activityInsights: { path: '/activity/insights?scope=project:doc&from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z&bucket=hour' },
+  listDocuments: { path: '/documents' },
+  getDocument: { path: '/documents/doc:api' },
+  applyDocumentUpdate: { path: '/documents/doc:api/updates', body: { update: sampleUpdate() } },
+  deleteDocument: { path: '/documents/doc:api' },
+  getDocumentAwareness: { path: '/documents/doc:api/awareness' },
   listLocks: { path: '/channels/project:doc/locks' },
   putLock: { path: '/channels/project:doc/locks/field:email', body: { userId: 'ann', ttlMs: 60_000, attributes: { name: 'Ann' } } },
   getLock: { path: '/channels/project:doc/locks/field:email' },
@@ -250,6 +267,8 @@ describe('GET /api/v1/openapi.json', () => {
     const endpoint = async () =>
       ((await call('POST', '/webhooks/endpoints', { url: 'https://hooks.example.com/sample', events: ['*'] })).json as { id: string }).id;
     const [wid, wid2] = [await endpoint(), await endpoint()];
+    // Its delete is served before its updates route (paths in order): the document exists first.
+    expect((await call('POST', '/documents/doc:api/updates', { update: sampleUpdate() })).status).toBe(200);
     const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2 };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];

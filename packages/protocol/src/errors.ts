@@ -81,6 +81,8 @@ export const ErrorCode = Object.freeze({
   StaleFencingToken: def(131, 'stale fencing token'),
   /** The resource is no longer in a state that allows this change (for example editing a deleted comment). */
   Conflict: def(132, 'conflict'),
+  /** A document update is not a well-formed Yjs update (or one that cannot be applied to the document): nothing changed. */
+  InvalidUpdate: def(133, 'invalid document update'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

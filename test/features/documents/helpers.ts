@@ -27,6 +27,8 @@ export interface DocumentsServer {
   admin(): Promise<pg.Client>;
   /** ws://127.0.0.1:PORT/documents */
   readonly documentsUrl: string;
+  /** An HTTP API call with the admin key, as `tenant` (acme unless given). */
+  api(method: string, path: string, opts?: { tenant?: string; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Stop the server (its data stays) and start it again on the same data. */
   restart(): Promise<void>;
   /** Stop the server for good and drop its data. */
@@ -47,6 +49,17 @@ export async function startDocumentsServer(store: StoreName, overrides: Override
     },
     get documentsUrl() {
       return `ws://127.0.0.1:${s.current.port}/documents`;
+    },
+    async api(method, path, opts = {}) {
+      const headers: Record<string, string> = { authorization: `Bearer ${s.current.apiKey}`, 'x-switchboard-tenant': opts.tenant ?? 'acme' };
+      if (opts.body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${s.current.httpUrl}/api/v1${path}`, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
     },
     async restart() {
       await s.current.close();

@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { DocumentCloseCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
+import type { FeatureEvents } from '../events.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
+import { documentUpdated } from './events.js';
 import { type DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { DocumentStore } from './store.js';
@@ -16,13 +20,16 @@ export class Documents {
   readonly #loading = new Map<string, Promise<LiveDocument>>();
   readonly #unloads = new Map<string, NodeJS.Timeout>();
   readonly #discarding = new Map<string, Promise<void>>();
+  /** Changes stored since the last `document.updated` of each document, while its debounce runs. */
+  readonly #announcing = new Map<string, { updates: number }>();
   #stopped = false;
 
   constructor(
-    private readonly store: DocumentStore,
+    readonly store: DocumentStore,
     private readonly config: () => DocumentsConfig,
     private readonly metrics: DocumentMetrics,
     private readonly logger: Logger,
+    private readonly events: FeatureEvents,
   ) {}
 
   get loadedCount(): number {
@@ -65,6 +72,7 @@ export class Documents {
           logger: this.logger,
           idle: (d) => this.#scheduleUnload(d),
           broken: (d) => this.#discard(d),
+          stored: (d, updates) => this.#announce(d, updates),
         });
         this.#live.set(key, doc);
         this.metrics.loaded(1);
@@ -95,7 +103,80 @@ export class Documents {
         doc.destroy();
       });
     this.#discarding.set(doc.key, done);
-    for (const peer of [...doc.peers]) peer.reset();
+    for (const peer of [...doc.peers]) peer.end(DocumentCloseCode.Reset);
+  }
+
+  /**
+   * Run `fn` on a document for the HTTP API: loaded (or shared with its connections) while
+   * `fn` runs, then left to unload like any other.
+   */
+  async use<T>(ch: ResolvedChannel, settings: DocumentSettings, fn: (doc: LiveDocument) => T | Promise<T>): Promise<T> {
+    const peer: DocumentPeer = { id: `api:${randomBytes(6).toString('hex')}`, send() {}, end() {} };
+    const doc = await this.open(ch, settings, peer);
+    try {
+      return await fn(doc);
+    } finally {
+      doc.leave(peer);
+    }
+  }
+
+  /**
+   * Delete a document: its connections on this node are closed (4404), what it had queued
+   * is dropped, and its rows are deleted once a write in flight ended; an open meanwhile
+   * waits and then finds no document. False when there was none.
+   */
+  async delete(ch: ResolvedChannel): Promise<boolean> {
+    const key = ch.key;
+    await this.#loading.get(key)?.catch(() => undefined);
+    const prior = this.#discarding.get(key) ?? Promise.resolve();
+    const live = this.#live.get(key);
+    if (live) {
+      this.#live.delete(key);
+      this.#cancelUnload(key);
+      this.metrics.loaded(-1);
+    }
+    const deleting = (async () => {
+      await prior;
+      if (live) {
+        await live.abandon();
+        for (const peer of [...live.peers]) peer.end(DocumentCloseCode.Deleted);
+        live.destroy();
+      }
+      return this.store.delete(ch.tenant, ch.channel);
+    })();
+    const settled = deleting.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#discarding.set(key, settled);
+    try {
+      // A document that is not stored exists while it is loaded; a stored one exists when it had rows.
+      return (await deleting) || (live !== undefined && !live.persistent);
+    } finally {
+      if (this.#discarding.get(key) === settled) this.#discarding.delete(key);
+    }
+  }
+
+  /**
+   * `document.updated` for the app's backend: at most one per document per
+   * `updateEventDebounce`, after its changes are stored, counting them. Nothing is built
+   * when no endpoint wants the type.
+   */
+  #announce(doc: LiveDocument, updates: number): void {
+    if (!this.events.wanted(doc.tenant, documentUpdated.type, doc.channel)) return;
+    const pending = this.#announcing.get(doc.key);
+    if (pending) {
+      pending.updates += updates;
+      return;
+    }
+    const entry = { updates };
+    this.#announcing.set(doc.key, entry);
+    setTimeout(() => {
+      this.#announcing.delete(doc.key);
+      this.events
+        .emit(documentUpdated.type, doc.tenant, { name: doc.channel, bytes: doc.bytes, updates: entry.updates }, { channel: doc.channel })
+        .catch((err: unknown) => this.logger.warn({ err, channel: doc.channel }, 'document.updated not recorded'));
+    }, this.config().updateEventDebounce).unref();
   }
 
   #scheduleUnload(doc: LiveDocument): void {

@@ -38,8 +38,8 @@ class HocuspocusDocument implements DocumentPeer {
   constructor(
     private readonly conn: EndpointConnection,
     readonly key: string,
-    /** Close the whole socket so the provider reconnects: the document was discarded. */
-    readonly reset: () => void,
+    /** The document is gone for this connection (discarded or deleted). */
+    readonly end: (info: DisconnectInfo) => void,
   ) {
     this.id = `${conn.id}/${key}`;
     this.prefix = routingPrefix(key);
@@ -129,7 +129,10 @@ export class HocuspocusSession implements EndpointSession {
       this.conn.send(encodePermissionDenied(routingPrefix(key), `at most ${MAX_DOCUMENTS} documents per connection`), true);
       return;
     }
-    const doc = new HocuspocusDocument(this.conn, key, () => this.#close(DocumentCloseCode.Reset));
+    // Discarded: the whole socket reconnects (the provider syncs again); deleted: this document is refused.
+    const doc = new HocuspocusDocument(this.conn, key, (info) =>
+      info.code === DocumentCloseCode.Reset.code ? this.#close(info) : this.#refuse(doc, info.reason),
+    );
     this.#docs.set(key, doc);
     const binding = new DocumentBinding(
       this.rt,

@@ -1,11 +1,15 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import type { DocumentsRuntime } from './binding.js';
 import { type DocumentsConfig, documentsConfig, documentsNamespaceOption } from './config.js';
 import { Documents } from './documents.js';
+import { documentUpdated } from './events.js';
 import { HocuspocusSession } from './hocuspocus-session.js';
 import { KeepAlive } from './keepalive.js';
 import { documentMetrics } from './metrics.js';
 import { DOCUMENT_MIGRATIONS } from './migrations.js';
+import { documentRoutes } from './routes.js';
 import { DocumentStore } from './store.js';
 import { chooseProtocol, YWebsocketSession } from './y-websocket-session.js';
 
@@ -33,6 +37,12 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     },
     namespaces: { doc: { documents: true, historySize: 0, clientPublish: false } },
     migrations: DOCUMENT_MIGRATIONS,
+    events: [documentUpdated],
+    routes: () =>
+      documentRoutes(() => {
+        if (!running) throw new ReplyError(ErrorCode.Unavailable, 'documents are starting');
+        return { documents: running.documents, config: running.rt.config };
+      }),
     endpoints: (config) => [
       {
         path: DOCUMENTS_PATH,
@@ -48,7 +58,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     start(ctx) {
       const metrics = documentMetrics(ctx.node.metricsRegistry);
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
-      const documents = new Documents(store, () => ctx.config, metrics, ctx.logger);
+      const documents = new Documents(store, () => ctx.config, metrics, ctx.logger, ctx.events);
       const keepAlive = new KeepAlive();
       const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
       running = { rt, documents };

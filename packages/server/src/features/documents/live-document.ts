@@ -1,3 +1,4 @@
+import type { DisconnectInfo } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
@@ -12,8 +13,11 @@ export interface DocumentPeer {
   readonly id: string;
   /** Send one encoded message (the same Buffer to every peer: framed once). */
   send(message: Buffer): void;
-  /** The document is discarded (a broken update): close so the provider reconnects and syncs again. */
-  reset(): void;
+  /**
+   * The document is gone for this peer: discarded after a broken update (4205 Reset: the
+   * provider reconnects and syncs again) or deleted (4404 Deleted).
+   */
+  end(info: DisconnectInfo): void;
 }
 
 /** What applying a client's update came to. */
@@ -41,6 +45,8 @@ export interface LiveDocumentDeps {
   idle(doc: LiveDocument): void;
   /** Called when an apply failed halfway: the document must be discarded (its peers reconnect and it reloads). */
   broken(doc: LiveDocument): void;
+  /** Called after a write of `updates` changes committed. */
+  stored(doc: LiveDocument, updates: number): void;
 }
 
 /**
@@ -94,6 +100,11 @@ export class LiveDocument {
     this.awareness.on('update', this.#onAwareness);
   }
 
+  /** Whether its changes are stored (the namespace's `persistence`). */
+  get persistent(): boolean {
+    return this.deps.settings.persistence;
+  }
+
   get key(): string {
     return `${this.tenant}|${this.channel}`;
   }
@@ -125,7 +136,7 @@ export class LiveDocument {
    * completely before it is applied), or one whose missing dependencies would keep more
    * than `maxUpdateBytes` waiting (also 'invalid').
    */
-  apply(update: Uint8Array, from: DocumentPeer): ApplyResult {
+  apply(update: Uint8Array, from: DocumentPeer | null): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
     if (this.#broken) return 'invalid';
     // What the apply emits is held until it is known whole: a broken apply's part is neither relayed nor stored.
@@ -205,6 +216,7 @@ export class LiveDocument {
           this.#logCount += batch.length;
           this.#storedTotal += batch.length;
           this.#wakeStoreWaiters();
+          this.deps.stored(this, batch.length);
         },
         (err: unknown) => {
           this.deps.metrics.storeFailed();
@@ -307,6 +319,18 @@ export class LiveDocument {
     const message = encodeAwareness(encodeAwarenessUpdate(this.awareness, ids));
     for (const peer of this.peers) peer.send(message);
   };
+
+  /**
+   * Drop what is queued (the document is being deleted): nothing more is written. Resolves
+   * once a write already in flight ended, so the delete comes after it.
+   */
+  abandon(): Promise<void> {
+    this.#destroyed = true;
+    this.#queued = [];
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    return this.#writing ?? Promise.resolve();
+  }
 
   /** Forget the document (after it was unloaded, or at stop once flushed). */
   destroy(): void {

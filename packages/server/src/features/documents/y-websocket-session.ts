@@ -58,8 +58,8 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
     this.conn.send(message, true);
   }
 
-  reset(): void {
-    this.#close(DocumentCloseCode.Reset);
+  end(info: DisconnectInfo): void {
+    this.#close(info);
   }
 
   async #start(token: string | undefined, name: string): Promise<void> {

@@ -42,6 +42,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   Locked: 409,
   StaleFencingToken: 409,
   Conflict: 409,
+  InvalidUpdate: 422,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

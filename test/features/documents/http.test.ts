@@ -1,0 +1,178 @@
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
+import { DocumentCloseCode, ErrorCode } from '@switchboard/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { STORES } from '../../durable/helpers.js';
+import { eventually } from '../../helpers/eventually.js';
+import { WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { type DocumentsServer, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
+
+/**
+ * The documents HTTP API on both stores: read a document as a Yjs update and as JSON,
+ * apply an update from the backend (relayed to connected providers, answered once stored),
+ * refuse malformed and oversized ones with nothing changed, list, delete with connected
+ * providers told, who is in a document, tenants apart, and the debounced
+ * `document.updated` webhook event.
+ */
+describe.each(STORES)('documents over HTTP on %s', (store) => {
+  let s: DocumentsServer;
+  let receiver: WebhookReceiver;
+  const open: OpenProvider[] = [];
+  let n = 0;
+  const name = () => `doc:http-${++n}`;
+  const provider = async (...args: Parameters<typeof openProvider> extends [unknown, ...infer R] ? R : never) => {
+    const p = await openProvider(s, ...args);
+    open.push(p);
+    return p;
+  };
+  const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    s = await startDocumentsServer(store, {
+      documents: { updateEventDebounce: '200ms' },
+      namespaces: { doc: { documents: true }, small: { documents: { maxDocumentBytes: 2048, maxUpdateBytes: 1024 } }, project: {} },
+      webhooks: { allowNetworks: ['127.0.0.1/32'] },
+    });
+  });
+  afterAll(async () => {
+    for (const p of open) p.destroy();
+    await s?.stop();
+    await receiver?.close();
+  });
+
+  it('applies an update from the backend: relayed to a connected provider, answered once stored, and read back as an update and as JSON (a __proto__ key kept as data)', async () => {
+    const doc = name();
+    const p = await provider(doc, 'ada');
+    const local = new Y.Doc();
+    local.getText('body').insert(0, 'from the backend');
+    local.getMap('fields').set('title', 'Form');
+    local.getMap('fields').set('__proto__', 'data, not a prototype');
+    local.getArray('tags').push(['a', 'b']);
+    const res = await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(Y.encodeStateAsUpdate(local)) } });
+    expect(res.status).toBe(200);
+    expect(res.body['bytes']).toBeGreaterThan(0);
+    await eventually(() => p.doc.getText('body').toString() === 'from the backend', WAIT, 'the provider got it');
+    await s.restart();
+    const got = await s.api('GET', `/documents/${doc}`);
+    expect(got.status).toBe(200);
+    const json = got.body['json'] as Record<string, unknown>;
+    expect(json['body']).toBe('from the backend');
+    expect(json['tags']).toEqual(['a', 'b']);
+    const fields = json['fields'] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(fields)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(fields, '__proto__')?.value).toBe('data, not a prototype');
+    expect(fields['title']).toBe('Form');
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Buffer.from(got.body['update'] as string, 'base64'));
+    expect(copy.getText('body').toString()).toBe('from the backend');
+  });
+
+  it('refuses a malformed update (422, 133) and an oversized one (413) with the document unchanged; a name outside document namespaces is 404 and creates nothing', async () => {
+    const doc = name();
+    const local = new Y.Doc();
+    local.getText('body').insert(0, 'kept');
+    expect((await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(Y.encodeStateAsUpdate(local)) } })).status).toBe(200);
+    const before = (await s.api('GET', `/documents/${doc}`)).body['update'];
+    const bad = await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(Uint8Array.from([1, 2, 3, 4, 5])) } });
+    expect(bad.status).toBe(422);
+    expect((bad.body['error'] as { code: number }).code).toBe(ErrorCode.InvalidUpdate.code);
+    const big = new Y.Doc();
+    big.getText('body').insert(0, 'x'.repeat(1500));
+    expect((await s.api('POST', `/documents/small:${n}/updates`, { body: { update: b64(Y.encodeStateAsUpdate(big)) } })).status).toBe(413);
+    expect((await s.api('GET', `/documents/${doc}`)).body['update']).toBe(before);
+    expect((await s.api('GET', '/documents/project:1')).status).toBe(404);
+    expect((await s.api('POST', '/documents/project:1/updates', { body: { update: b64(Y.encodeStateAsUpdate(local)) } })).status).toBe(404);
+    expect((await s.api('GET', '/documents/nosuch:1')).status).toBe(404);
+    const listed = (await s.api('GET', '/documents?limit=200')).body['documents'] as Array<{ name: string }>;
+    expect(listed.map((d) => d.name)).not.toContain('project:1');
+  });
+
+  it("keeps tenants apart: another tenant's key reads and lists its own documents of the same name, never this one's", async () => {
+    const doc = name();
+    const local = new Y.Doc();
+    local.getText('body').insert(0, 'acme canary 9d1e');
+    await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(Y.encodeStateAsUpdate(local)) } });
+    const demo = await s.api('GET', `/documents/${doc}`, { tenant: 'demo' });
+    expect(JSON.stringify(demo.body)).not.toContain('canary');
+    const demoList = await s.api('GET', '/documents?limit=200', { tenant: 'demo' });
+    expect(JSON.stringify(demoList.body)).not.toContain(doc);
+  });
+
+  it('lists documents with their size and connections, and shows who is in one (awareness)', async () => {
+    const doc = name();
+    const p = await provider(doc, 'ada');
+    p.provider.awareness.setLocalStateField('user', { name: 'ada' });
+    p.doc.getText('body').insert(0, 'listed');
+    await eventually(
+      async () => {
+        const listed = (await s.api('GET', '/documents?limit=200')).body['documents'] as Array<{ name: string; bytes: number; connections: number }>;
+        const row = listed.find((d) => d.name === doc);
+        return row !== undefined && row.bytes > 0 && row.connections === 1;
+      },
+      WAIT,
+      'the listed document',
+    );
+    await eventually(
+      async () => {
+        const states = (await s.api('GET', `/documents/${doc}/awareness`)).body['states'] as Array<{ clientId: number; state: { user?: { name: string } } }>;
+        return states.some((st) => st.clientId === p.doc.clientID && st.state.user?.name === 'ada');
+      },
+      WAIT,
+      'the awareness state',
+    );
+  });
+
+  it('deletes a document: a y-websocket provider is closed with 4404 and stops, a Hocuspocus one is refused, and the document is gone', async () => {
+    const doc = name();
+    const y = await provider(doc, 'ada');
+    y.doc.getText('body').insert(0, 'to be deleted');
+    const socket = new HocuspocusProviderWebsocket({ url: s.documentsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 200 });
+    const failures: string[] = [];
+    const hp = new HocuspocusProvider({
+      websocketProvider: socket,
+      name: doc,
+      document: new Y.Doc(),
+      token: () => s.current.token({ sub: 'bob' }),
+      onAuthenticationFailed: ({ reason }) => failures.push(reason),
+    });
+    hp.attach();
+    try {
+      await eventually(() => hp.isSynced && hp.document.getText('body').toString() === 'to be deleted', WAIT, 'hocuspocus synced');
+      await eventually(
+        async () => ((await s.api('GET', '/documents?limit=200')).body['documents'] as Array<{ name: string }>).some((d) => d.name === doc),
+        WAIT,
+        'stored',
+      );
+      expect((await s.api('DELETE', `/documents/${doc}`)).status).toBe(200);
+      await eventually(() => y.closes.length > 0, WAIT, 'the y-websocket close');
+      expect(y.closes[0]?.code).toBe(DocumentCloseCode.Deleted.code);
+      expect(y.provider.shouldConnect).toBe(false);
+      await eventually(() => failures.length > 0, WAIT, 'the Hocuspocus refusal');
+      expect(failures[0]).toBe('document deleted');
+      const after = await s.api('GET', `/documents/${doc}`);
+      expect(after.body['json']).toEqual({});
+      expect((await s.api('DELETE', `/documents/${doc}`)).status).toBe(404);
+    } finally {
+      hp.destroy();
+      socket.destroy();
+    }
+  });
+
+  it('announces changes to the backend with a debounced document.updated webhook event, after they are stored', async () => {
+    const doc = name();
+    const created = await s.api('POST', '/webhooks/endpoints', { body: { url: receiver.url, events: ['document.updated'], channels: [] } });
+    expect(created.status).toBe(201);
+    receiver.secret = created.body['secret'] as string;
+    const p = await provider(doc, 'ada');
+    for (let i = 0; i < 10; i++) p.doc.getText('body').insert(0, `${i}`);
+    await eventually(() => receiver.events('document.updated').some((r) => r.verified?.data['name'] === doc), WAIT, 'the event');
+    await new Promise((r) => setTimeout(r, 400));
+    const mine = receiver.events('document.updated').filter((r) => r.verified?.data['name'] === doc);
+    // Ten changes in one burst: one event (or two, should the burst straddle a debounce), counting all ten.
+    expect(mine.length).toBeLessThanOrEqual(2);
+    expect(mine.reduce((sum, r) => sum + Number(r.verified?.data['updates']), 0)).toBe(10);
+    expect(Number(mine[mine.length - 1]?.verified?.data['bytes'])).toBeGreaterThan(0);
+  });
+});
