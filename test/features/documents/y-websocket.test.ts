@@ -125,6 +125,14 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
       expect(p.closes[0]?.code).toBe(code);
       expect(p.provider.shouldConnect).toBe(false);
     }
+    // The audit log has them: the forged token (a fingerprint, never the token) and the read refused.
+    await s.current.server.feature<{ flush(): Promise<number> }>('audit').flush();
+    const system = await s.api('GET', '/audit/system?type=auth.failed');
+    const failed = system.body['entries'] as Array<{ detail: Record<string, unknown> }>;
+    expect(failed.some((e) => e.detail['command'] === 'documents' && typeof e.detail['fingerprint'] === 'string')).toBe(true);
+    expect(JSON.stringify(system.body)).not.toContain('forged');
+    const forbidden = (await s.api('GET', '/audit?type=channel.forbidden')).body['entries'] as Array<{ detail: Record<string, unknown> }>;
+    expect(forbidden.some((e) => String(e.detail['channel']).startsWith('doc:sync-') && e.detail['action'] === 'subscribe')).toBe(true);
   });
 
   it("keeps tenants apart: the same name in another tenant is another document, and a token's tenant is the only one it reaches", async () => {

@@ -3,6 +3,7 @@ import { type Identity, TokenError, validUntil } from '../../auth/token-verifier
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
+import { tokenFingerprint } from '../../core/security-events.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
 import type { Documents } from './documents.js';
 import type { KeepAlive } from './keepalive.js';
@@ -39,12 +40,22 @@ export class OpenRefused extends Error {
   }
 }
 
-/** The identity a token grants, or OpenRefused(4401). */
-export async function authenticate(node: NodeContext, token: string | undefined): Promise<Identity> {
+/** The identity a token grants, or OpenRefused(4401); a refused token is reported to the audit log (its fingerprint, never the token). */
+export async function authenticate(node: NodeContext, token: string | undefined, ip: string): Promise<Identity> {
   try {
     return await node.verifyToken(token);
   } catch (err) {
     if (!(err instanceof TokenError)) node.logger.warn({ err }, 'checking a documents token failed');
+    else if (node.security.active)
+      node.security.report({
+        type: 'auth.failed',
+        tenant: err.verified?.tenant ?? null,
+        user: err.verified?.user ?? null,
+        ip,
+        reason: err.reason,
+        fingerprint: tokenFingerprint(token),
+        command: 'documents',
+      });
     throw new OpenRefused(DocumentCloseCode.Unauthorized, err instanceof TokenError ? err.message : undefined);
   }
 }
@@ -74,6 +85,8 @@ export class DocumentBinding {
     private readonly dialect: Dialect,
     /** Close the whole connection with a documented code. */
     private readonly close: (info: DisconnectInfo, detail?: string) => void,
+    /** The peer's address, for the audit log. */
+    private readonly ip: string,
   ) {}
 
   get writable(): boolean {
@@ -94,8 +107,19 @@ export class DocumentBinding {
       throw new OpenRefused(DocumentCloseCode.Forbidden, 'not a document name');
     }
     const settings = documentSettings(this.rt.config, ch.options['documents']);
-    if (!settings || !can(identity, ch, 'subscribe'))
+    if (!settings || !can(identity, ch, 'subscribe')) {
+      if (settings && node.security.active)
+        node.security.report({
+          type: 'channel.forbidden',
+          tenant: identity.tenant,
+          user: identity.user,
+          ip: this.ip,
+          channel: ch.channel,
+          action: 'subscribe',
+          reason: 'permission',
+        });
       throw new OpenRefused(DocumentCloseCode.Forbidden, settings ? 'no read access' : 'not a document namespace');
+    }
     if (validUntil(identity, node.config.auth.clockSkew) <= node.now()) throw new OpenRefused(DocumentCloseCode.Unauthorized, 'token expired');
     this.#settings = settings;
     this.#channel = ch;

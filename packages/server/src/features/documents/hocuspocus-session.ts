@@ -139,11 +139,12 @@ export class HocuspocusSession implements EndpointSession {
       doc,
       { step1AfterStep2: true, tellReadOnly: false, ack: (applied) => doc.sendRaw(encodeSyncStatus(doc.prefix, applied)) },
       (info, detail) => this.#close(info, detail),
+      this.conn.meta.ip,
     );
     doc.binding = binding;
     void (async () => {
       try {
-        const identity = await authenticate(this.rt.node, token || this.#urlToken);
+        const identity = await authenticate(this.rt.node, token || this.#urlToken, this.conn.meta.ip);
         if (this.#closed || this.#docs.get(key) !== doc) return;
         // The document's name is the key without a `sessionAwareness` suffix.
         await binding.open(identity, key.split('\0')[0] as string);
@@ -167,7 +168,7 @@ export class HocuspocusSession implements EndpointSession {
   /** A fresh token for an open document: access is checked again; refused, the document closes for this connection. */
   async #reauthorize(doc: HocuspocusDocument, token: string): Promise<void> {
     try {
-      const identity = await authenticate(this.rt.node, token || this.#urlToken);
+      const identity = await authenticate(this.rt.node, token || this.#urlToken, this.conn.meta.ip);
       if (this.#closed || this.#docs.get(doc.key) !== doc || !doc.binding) return;
       doc.binding.reauthorize(identity);
       doc.identity = identity;

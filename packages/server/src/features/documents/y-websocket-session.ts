@@ -50,7 +50,7 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
     private readonly rt: DocumentsRuntime,
   ) {
     this.id = conn.id;
-    this.#binding = new DocumentBinding(rt, this, { step1AfterStep2: false, tellReadOnly: true }, (info, detail) => this.#close(info, detail));
+    this.#binding = new DocumentBinding(rt, this, { step1AfterStep2: false, tellReadOnly: true }, (info, detail) => this.#close(info, detail), conn.meta.ip);
     void this.#start(requestToken(request), request.subpath);
   }
 
@@ -65,7 +65,7 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
   async #start(token: string | undefined, name: string): Promise<void> {
     const { node } = this.rt;
     try {
-      const identity = await authenticate(node, token);
+      const identity = await authenticate(node, token, this.conn.meta.ip);
       if (this.#closed) return;
       await this.#binding.open(identity, name);
       if (this.#closed) return;
