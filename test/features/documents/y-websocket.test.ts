@@ -27,7 +27,7 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
   beforeAll(async () => {
     s = await startDocumentsServer(store, {
       auth: { clockSkew: '0s' },
-      documents: { compactAfter: 10, idleUnload: '100ms' },
+      documents: { compactAfter: 10, idleUnload: '100ms', messagesPerSecond: 100 },
       // Declared namespaces replace the default ones: doc is declared again beside small.
       namespaces: { doc: { documents: true }, small: { documents: { maxDocumentBytes: 2048, maxUpdateBytes: 2048 } } },
     });
@@ -271,6 +271,39 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
     expect(big.closes[0]?.code).toBe(1009);
     const fresh = await provider(doc, 'dave', { caps: { 'small:*': ['subscribe', 'publish'] } });
     expect(fresh.doc.getText('body').toString()).toBe('x'.repeat(1000));
+  });
+
+  it('contains a flood: awareness beyond the rate is dropped with the connection kept, an update beyond it closes with 3007, and the provider reconnects with nothing lost', async () => {
+    const doc = name();
+    const a = await provider(doc, 'ada');
+    a.doc.getText('body').insert(0, 'before the flood');
+    const token = await s.current.token({ sub: 'mallory' });
+    const ws = new WebSocket(`${s.documentsUrl}/${doc}?token=${token}`);
+    const first = new Promise((r) => ws.once('message', r));
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await first;
+    const rate = () => metric(s, 'switchboard_document_updates_dropped_total{reason="rate"}');
+    const before = await rate();
+    const state = JSON.stringify({ user: 'mallory' });
+    const entry = Buffer.concat([Buffer.from([1]), varuint(424242), Buffer.from([1]), varuint(Buffer.byteLength(state)), Buffer.from(state)]);
+    const awareness = Buffer.concat([Buffer.from([1]), varuint(entry.length), entry]);
+    for (let i = 0; i < 1000; i++) ws.send(awareness);
+    await eventually(async () => (await rate()) >= before + 700, WAIT, 'awareness beyond the rate dropped');
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    const local = new Y.Doc();
+    for (let i = 0; i < 500; i++) {
+      let update: Uint8Array = new Uint8Array();
+      local.once('update', (u: Uint8Array) => {
+        update = u;
+      });
+      local.getArray('spam').push([i]);
+      ws.send(Buffer.concat([Buffer.from([0, 2]), varuint(update.length), update]));
+    }
+    expect(await closed).toBe(3007);
+    a.doc.getText('body').insert(0, 'after. ');
+    const b = await provider(doc, 'bob');
+    await converged([a.doc, b.doc], 'after the flood');
+    expect(b.doc.getText('body').toString()).toBe('after. before the flood');
   });
 
   it('unloads a document once its last provider left and nothing is unstored, and loads it whole again', async () => {

@@ -1,15 +1,16 @@
-import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
+import { DisconnectCode, type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
 import { type Identity, TokenError, validUntil } from '../../auth/token-verifier.js';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
 import { tokenFingerprint } from '../../core/security-events.js';
+import { TokenBucket } from '../../engine/token-bucket.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
 import type { Documents } from './documents.js';
 import type { KeepAlive } from './keepalive.js';
 import type { DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
-import { decodeYMessage, encodeAwareness, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, YProtocolError } from './y-websocket-codec.js';
+import { decodeYMessage, encodeAwareness, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, Y_MESSAGE, YProtocolError } from './y-websocket-codec.js';
 
 /** What a documents connection needs from the running feature. */
 export interface DocumentsRuntime {
@@ -87,6 +88,8 @@ export class DocumentBinding {
     private readonly close: (info: DisconnectInfo, detail?: string) => void,
     /** The peer's address, for the audit log. */
     private readonly ip: string,
+    /** The connection's message rate, shared by its documents. */
+    private readonly guard: FloodGuard,
   ) {}
 
   get writable(): boolean {
@@ -177,6 +180,16 @@ export class DocumentBinding {
   /** One y-protocols message (type and body, without any routing prefix). */
   handle(data: Uint8Array): void {
     if (this.#closed) return;
+    const admitted = this.guard.admit(data);
+    if (admitted === 'drop') {
+      this.rt.metrics.dropped('rate');
+      return;
+    }
+    if (admitted === 'close') {
+      this.rt.metrics.dropped('rate');
+      this.close(DisconnectCode.Flood);
+      return;
+    }
     if (this.#early) {
       if (this.#early.length >= MAX_EARLY_MESSAGES) this.close(DocumentCloseCode.InvalidUpdate, 'too many messages before the document opened');
       else this.#early.push(data);
@@ -274,6 +287,27 @@ export class DocumentBinding {
     this.#early = null;
     this.#doc?.leave(this.peer);
     this.#doc = null;
+  }
+}
+
+/**
+ * A documents connection's message rate (`documents.messagesPerSecond`, burst 2x), over all
+ * its documents. Beyond it an awareness message is dropped (the next one carries the same
+ * state), while a sync message closes the connection as a flood (3007): dropping an
+ * update would leave the provider believing it was applied, and a reconnect makes it sync
+ * again with nothing lost.
+ */
+export class FloodGuard {
+  readonly #bucket: TokenBucket;
+
+  constructor(ratePerSecond: number) {
+    this.#bucket = new TokenBucket(ratePerSecond, ratePerSecond * 2);
+  }
+
+  /** 'ok', 'drop' (awareness over the rate) or 'close' (a sync message over it). */
+  admit(data: Uint8Array): 'ok' | 'drop' | 'close' {
+    if (this.#bucket.take()) return 'ok';
+    return data[0] === Y_MESSAGE.awareness || data[0] === Y_MESSAGE.queryAwareness ? 'drop' : 'close';
   }
 }
 

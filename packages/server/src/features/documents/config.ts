@@ -10,6 +10,12 @@ export const documentsConfig = z.strictObject({
   awareness: bool(true, 'relay Yjs awareness (who is in a document, cursors) between its clients'),
   idleUnload: duration('30s', 'how long a document with no connection stays loaded before its memory is returned'),
   compactAfter: int(500, 10, 1_000_000, 'stored updates of a document after which its log is merged into one snapshot'),
+  messagesPerSecond: int(
+    200,
+    1,
+    1_000_000,
+    'messages per documents connection per second (burst = 2x): beyond it awareness is dropped and a sync message closes the connection with 3007 (the provider reconnects and syncs again)',
+  ),
   updateEventDebounce: duration('2s', 'the document.updated webhook event is sent at most once per document per this long'),
 });
 

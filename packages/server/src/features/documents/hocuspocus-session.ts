@@ -1,7 +1,7 @@
-import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
+import { DisconnectCode, type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
 import { type Identity, validUntil } from '../../auth/token-verifier.js';
 import type { EndpointConnection, EndpointRequest, EndpointSession } from '../../core/endpoint.js';
-import { authenticate, DocumentBinding, type DocumentsRuntime, OpenRefused } from './binding.js';
+import { authenticate, DocumentBinding, type DocumentsRuntime, FloodGuard, OpenRefused } from './binding.js';
 import {
   decodeHocuspocus,
   encodeAuthenticated,
@@ -17,6 +17,8 @@ import type { DocumentPeer } from './live-document.js';
 import { YProtocolError } from './y-websocket-codec.js';
 import { expiryTimer, requestToken } from './y-websocket-session.js';
 
+/** How the flood guard sees an auth or stateless message: as a sync message (over the rate, the connection closes). */
+const AUTH_LIKE = Uint8Array.of(0);
 /** Documents one Hocuspocus connection may have open at once. */
 const MAX_DOCUMENTS = 100;
 /** Messages for a document that is still being authenticated: kept, in order, up to this many. */
@@ -75,6 +77,7 @@ class HocuspocusDocument implements DocumentPeer {
 export class HocuspocusSession implements EndpointSession {
   readonly #docs = new Map<string, HocuspocusDocument>();
   readonly #urlToken: string | undefined;
+  readonly #guard: FloodGuard;
   #closed = false;
 
   constructor(
@@ -83,6 +86,7 @@ export class HocuspocusSession implements EndpointSession {
     private readonly rt: DocumentsRuntime,
   ) {
     this.#urlToken = requestToken(request);
+    this.#guard = new FloodGuard(rt.config.messagesPerSecond);
     rt.keepAlive.add(conn, PING);
   }
 
@@ -102,6 +106,12 @@ export class HocuspocusSession implements EndpointSession {
       return;
     }
     if (message.kind === 'pong') return;
+    // Auth and stateless messages count against the connection's rate like sync messages (each token is checked).
+    if ((message.kind === 'auth' || message.kind === 'stateless') && this.#guard.admit(AUTH_LIKE) !== 'ok') {
+      this.rt.metrics.dropped('rate');
+      this.#close(DisconnectCode.Flood);
+      return;
+    }
     const doc = this.#docs.get(message.key);
     switch (message.kind) {
       case 'auth':
@@ -140,6 +150,7 @@ export class HocuspocusSession implements EndpointSession {
       { step1AfterStep2: true, tellReadOnly: false, ack: (applied) => doc.sendRaw(encodeSyncStatus(doc.prefix, applied)) },
       (info, detail) => this.#close(info, detail),
       this.conn.meta.ip,
+      this.#guard,
     );
     doc.binding = binding;
     void (async () => {

@@ -1,7 +1,7 @@
 import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
 import { validUntil } from '../../auth/token-verifier.js';
 import type { EndpointConnection, EndpointRequest, EndpointSession } from '../../core/endpoint.js';
-import { authenticate, DocumentBinding, type DocumentsRuntime, OpenRefused } from './binding.js';
+import { authenticate, DocumentBinding, type DocumentsRuntime, FloodGuard, OpenRefused } from './binding.js';
 import type { DocumentPeer } from './live-document.js';
 import { Y_KEEPALIVE } from './y-websocket-codec.js';
 
@@ -50,7 +50,14 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
     private readonly rt: DocumentsRuntime,
   ) {
     this.id = conn.id;
-    this.#binding = new DocumentBinding(rt, this, { step1AfterStep2: false, tellReadOnly: true }, (info, detail) => this.#close(info, detail), conn.meta.ip);
+    this.#binding = new DocumentBinding(
+      rt,
+      this,
+      { step1AfterStep2: false, tellReadOnly: true },
+      (info, detail) => this.#close(info, detail),
+      conn.meta.ip,
+      new FloodGuard(rt.config.messagesPerSecond),
+    );
     void this.#start(requestToken(request), request.subpath);
   }
 
