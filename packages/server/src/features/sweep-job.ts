@@ -6,7 +6,7 @@ export interface SweepJob {
   kind?: string;
   /** What the log lines say it is: `notifications retention sweep`. */
   what: string;
-  /** The interval (ms) from the end of one run to the next, read at every run; 0: only at start. */
+  /** The interval (ms) from the start of one run to the next, read at every run; 0: only at start. */
   every: () => number;
   /** One run: how many rows it dealt with, by what they are (logged when any is not 0). */
   run: () => Promise<Record<string, number>>;
@@ -17,7 +17,7 @@ export interface SweepJob {
 /**
  * A feature's periodic sweep as a recurring job of the job runner: one job (one row) for the
  * cluster, run by one node at a time under its lease, due again `every` ms after each run
- * ended, kept across restarts. A node that starts sweeps once itself before it serves (as
+ * began, kept across restarts. A node that starts sweeps once itself before it serves (as
  * the sweeps always did, so what is due goes before the first request) and sets the job due
  * one interval after that. A run that fails is logged and the next one is due as usual, so
  * a sweep never stops for good.

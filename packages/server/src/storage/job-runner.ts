@@ -43,7 +43,8 @@ export interface JobKindOptions {
   keepsFinished?: boolean;
   /**
    * A recurring kind (a sweep): after each attempt that succeeds the job is pending again,
-   * due this many ms later (read at every run, so a reloaded config applies); 0 or less: done.
+   * due this many ms after that attempt began, as a timer's interval is (read at every run,
+   * so a reloaded config applies); 0 or less: done.
    * Its job is stored with `recur`: one row for the cluster, its id the kind.
    */
   every?: () => number;
@@ -327,10 +328,11 @@ export class JobRunner {
       );
       beat.unref();
       try {
+        const began = this.#now();
         const result = await kind.handler(job, abort.signal);
         // Only the kind's one row recurs (see recur): another of its kind ends as done.
         const every = job.id === job.kind ? (kind.every?.() ?? 0) : 0;
-        const next = every > 0 ? this.#now() + every : null;
+        const next = every > 0 ? began + every : null;
         const recorded = next === null ? await store.complete(claim, result, this.#now()) : await store.reschedule(claim, result, next, this.#now());
         if (!recorded) log.warn('a job finished after its lease was lost; its result is not recorded');
         else if (next !== null) this.#wake(next);
