@@ -46,7 +46,13 @@ describe.each(STORES)('scheduled publications on %s', (store) => {
 
   beforeAll(async () => {
     // A poll only when the test asks (and at start): the clock alone decides what is due.
-    s = await startDurableServer(store, { now: clock.now, jobs: { pollInterval: '1h', backoff: '1s' }, features: [failing()] });
+    // The tests count the jobs each poll starts: no comment deadline check due every 10 s among them.
+    s = await startDurableServer(store, {
+      now: clock.now,
+      jobs: { pollInterval: '1h', backoff: '1s' },
+      comments: { deadlineInterval: '0' },
+      features: [failing()],
+    });
   });
   afterAll(async () => {
     await s?.stop();

@@ -10,6 +10,11 @@ export interface FeatureJobs {
   handle(kind: string, handler: JobHandler, options?: JobKindOptions): void;
   /** Store a job; durable once this resolves. `full` when `cap` unfinished jobs of the kind exist for the tenant. */
   add(job: AddJob, trx?: JobExecutor): Promise<{ job: Job; created: boolean } | 'full'>;
+  /**
+   * The one job of a recurring `kind` (registered with `every`), its id the scoped kind:
+   * due at `dueAt` (unless it runs now), one row for the cluster however many nodes start together.
+   */
+  recur(kind: string, dueAt: number): Promise<void>;
   /** Poll for due jobs now (after a transaction that added some committed). */
   poll(): Promise<number>;
   get(kind: string, tenant: string, id: string): Promise<Job | undefined>;
@@ -26,6 +31,7 @@ export function featureJobs(feature: string, jobs: JobRunner, now: () => number)
   return {
     handle: (kind, handler, options) => jobs.handle(scoped(kind), handler, options),
     add: (job, trx) => jobs.add({ ...job, kind: scoped(job.kind) }, trx),
+    recur: (kind, dueAt) => jobs.recur(scoped(kind), dueAt),
     poll: () => jobs.poll(),
     get: (kind, tenant, id) => jobs.store.get(scoped(kind), tenant, id),
     cancel: (kind, tenant, id) => jobs.store.cancel(scoped(kind), tenant, id, now()),

@@ -41,6 +41,13 @@ export interface JobKindOptions {
    * `jobs.keepFinished` leaves them.
    */
   keepsFinished?: boolean;
+  /**
+   * A recurring kind (a sweep): after each attempt that succeeds the job is pending again,
+   * due this many ms after that attempt began, as a timer's interval is (read at every run,
+   * so a reloaded config applies); 0 or less: done.
+   * Its job is stored with `recur`: one row for the cluster, its id the kind.
+   */
+  every?: () => number;
 }
 
 /** Jobs taken for a try outside their schedule (JobRunner.borrow). */
@@ -70,6 +77,7 @@ interface Kind {
   maxAttempts: number | undefined;
   retryDelay: JobKindOptions['retryDelay'];
   keepsFinished: boolean;
+  every: JobKindOptions['every'];
 }
 
 /** How often (on the runner's clock) finished jobs older than `keepFinished` are deleted. */
@@ -133,7 +141,13 @@ export class JobRunner {
   /** Run jobs of `kind` with `handler` on this node; a kind has one handler. */
   handle(kind: string, handler: JobHandler, options: JobKindOptions = {}): void {
     if (this.#kinds.has(kind)) throw createError('SB_ERR_FEATURE_MANIFEST', `job kind "${kind}" has a handler already`);
-    this.#kinds.set(kind, { handler, maxAttempts: options.maxAttempts, retryDelay: options.retryDelay, keepsFinished: options.keepsFinished === true });
+    this.#kinds.set(kind, {
+      handler,
+      maxAttempts: options.maxAttempts,
+      retryDelay: options.retryDelay,
+      keepsFinished: options.keepsFinished === true,
+      every: options.every,
+    });
   }
 
   /**
@@ -158,6 +172,17 @@ export class JobRunner {
     );
     if (stored !== 'full' && stored.created) this.#wake(job.dueAt);
     return stored;
+  }
+
+  /**
+   * Store the one job of a recurring kind, its id the kind (see JobStore.recur): due at
+   * `dueAt`, one row however many nodes call this at start; a running one is left to its runner.
+   */
+  async recur(kind: string, dueAt: number): Promise<void> {
+    const now = this.#now();
+    const maxAttempts = this.#kinds.get(kind)?.maxAttempts ?? this.#config.maxAttempts;
+    await this.store.recur({ id: kind, kind, tenant: '', payload: {}, dueAt, maxAttempts }, now);
+    this.#wake(dueAt);
   }
 
   /** Borrow pending jobs of `kind` for a try outside their schedule (JobStore.borrow); those not pending now are left out. */
@@ -303,8 +328,14 @@ export class JobRunner {
       );
       beat.unref();
       try {
+        const began = this.#now();
         const result = await kind.handler(job, abort.signal);
-        if (!(await store.complete(claim, result, this.#now()))) log.warn('a job finished after its lease was lost; its result is not recorded');
+        // Only the kind's one row recurs (see recur): another of its kind ends as done.
+        const every = job.id === job.kind ? (kind.every?.() ?? 0) : 0;
+        const next = every > 0 ? began + every : null;
+        const recorded = next === null ? await store.complete(claim, result, this.#now()) : await store.reschedule(claim, result, next, this.#now());
+        if (!recorded) log.warn('a job finished after its lease was lost; its result is not recorded');
+        else if (next !== null) this.#wake(next);
       } catch (err) {
         const last = job.attempts >= job.maxAttempts || (err instanceof ReplyError && !err.temporary);
         const delay = last ? null : kind.retryDelay ? kind.retryDelay(job, err) : this.#backoff(job.attempts);

@@ -31,6 +31,26 @@ export interface NewJob {
   maxAttempts: number;
 }
 
+/** The row of a new job: pending at its due time, no attempt yet. */
+function newRow(job: NewJob, now: number): JobTable {
+  return {
+    id: job.id,
+    kind: job.kind,
+    tenant: job.tenant,
+    payload: JSON.stringify(job.payload ?? null),
+    status: 'pending',
+    due_at: job.dueAt,
+    attempts: 0,
+    max_attempts: job.maxAttempts,
+    lease_owner: null,
+    lease_expires: null,
+    last_error: null,
+    result: null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 /** A claim of one attempt: the runner that holds it and the attempt number (the fence of every write). */
 export interface JobClaim {
   id: string;
@@ -112,22 +132,7 @@ export class JobStore {
         .executeTakeFirstOrThrow();
       if (Number(n) >= cap) return 'full';
     }
-    const row: JobTable = {
-      id: job.id,
-      kind: job.kind,
-      tenant: job.tenant,
-      payload: JSON.stringify(job.payload ?? null),
-      status: 'pending',
-      due_at: job.dueAt,
-      attempts: 0,
-      max_attempts: job.maxAttempts,
-      lease_owner: null,
-      lease_expires: null,
-      last_error: null,
-      result: null,
-      created_at: now,
-      updated_at: now,
-    };
+    const row = newRow(job, now);
     // Two nodes adding the same id at once (a recurring job each schedules at start): one row, no error.
     const inserted = await trx
       .insertInto('sb_jobs')
@@ -139,6 +144,34 @@ export class JobStore {
       return { job: toJob(winner), created: false };
     }
     return { job: toJob(row), created: true };
+  }
+
+  /**
+   * A recurring job (one row under its id for the cluster), due at `job.dueAt`: inserted when
+   * absent (several nodes at once: one row), else pending again at that time; a running one
+   * is left to its runner, which schedules the next run when it ends. Pending rows of its kind
+   * under other ids (an earlier version's one row per interval) are cancelled.
+   */
+  async recur(job: NewJob, now: number): Promise<void> {
+    await this.#db
+      .insertInto('sb_jobs')
+      .values(newRow(job, now))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'pending', due_at: job.dueAt, attempts: 0, last_error: null, lease_owner: null, lease_expires: null, updated_at: now })
+      .where('id', '=', job.id)
+      .where('kind', '=', job.kind)
+      .where('status', '<>', 'running')
+      .execute();
+    await this.#db
+      .updateTable('sb_jobs')
+      .set({ status: 'cancelled', updated_at: now })
+      .where('kind', '=', job.kind)
+      .where('id', '<>', job.id)
+      .where('status', '=', 'pending')
+      .execute();
   }
 
   /**
@@ -244,6 +277,25 @@ export class JobStore {
     const r = await this.#db
       .updateTable('sb_jobs')
       .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
+      .where(held(claim))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** The attempt of a recurring job succeeded: `pending` again at `dueAt`, its attempts back to 0, the handler's result kept. */
+  async reschedule(claim: JobClaim, result: unknown, dueAt: number, now: number): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('sb_jobs')
+      .set({
+        status: 'pending',
+        due_at: dueAt,
+        attempts: 0,
+        result: JSON.stringify(result ?? null),
+        last_error: null,
+        lease_owner: null,
+        lease_expires: null,
+        updated_at: now,
+      })
       .where(held(claim))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
-import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import { scheduleSweep } from '../sweep-job.js';
 import { activityCommands } from './commands.js';
 import { type ActivityConfig, activityConfig } from './config.js';
 import { ActivityFeeds } from './feeds.js';
@@ -21,7 +21,7 @@ export interface ActivityFeatureOptions {
  * Its service (for features that depend on it) is the ActivityFeeds.
  */
 export function activityFeature(options: ActivityFeatureOptions = {}): FeatureModule<ActivityConfig, ActivityFeeds> {
-  let running: { feeds: ActivityFeeds; retention: RetentionSweep } | null = null;
+  let running: { feeds: ActivityFeeds } | null = null;
   const feeds = (): ActivityFeeds => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'activity feeds are starting');
     return running.feeds;
@@ -65,13 +65,13 @@ export function activityFeature(options: ActivityFeatureOptions = {}): FeatureMo
       created.attach(ctx.node, ctx.config);
       ctx.node.quotas.countRowsWith('activity', (tenant) => created.store.countRows(tenant));
       if (!ctx.node.config.namespaces[ACTIVITY_NAMESPACE]) ctx.logger.warn('no "activity" namespace configured: activities are stored but not pushed live');
-      const retention = new RetentionSweep('activity', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));
-      running = { feeds: created, retention };
-      await retention.start(ctx.logger, ctx.config.sweepInterval);
+      running = { feeds: created };
+      await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
+        what: 'activity retention sweep',
+        every: () => ctx.config.sweepInterval,
+        run: () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl),
+      });
       return created;
-    },
-    async stop() {
-      await running?.retention.stop();
     },
   });
 }

@@ -1,6 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import { scheduleSweep } from '../sweep-job.js';
 import { AuditAggregator } from './aggregator.js';
 import { type AuditConfig, auditConfig } from './config.js';
 import { AUDIT_EVENTS } from './events.js';
@@ -12,10 +13,6 @@ import { AuditStore } from './store.js';
 
 /** How often (wall clock) ended minute windows are looked for and written. */
 const FLUSH_CHECK_MS = 1000;
-const SWEEP = 'sweep';
-
-/** The sweep job of the interval `at` falls in: one id per interval, so a cluster adds it once. */
-const sweepId = (at: number, interval: number) => `audsweep_${Math.floor(at / Math.max(1, interval))}`;
 
 /**
  * The audit log: security events and admin actions per tenant (and a system scope), heard
@@ -49,15 +46,11 @@ export function auditFeature(): FeatureModule<AuditConfig, AuditLog> {
         now,
         logger: ctx.logger,
       });
-      const interval = ctx.config.sweepInterval;
-      ctx.jobs.handle(SWEEP, async () => {
-        const deleted = await created.sweep();
-        if (deleted > 0) ctx.logger.info({ deleted }, 'audit retention sweep');
-        const dueAt = now() + interval;
-        await ctx.jobs.add({ kind: SWEEP, id: sweepId(dueAt, interval), payload: {}, dueAt });
-        return { deleted };
+      await scheduleSweep(ctx.jobs, ctx.logger, now, {
+        what: 'audit retention sweep',
+        every: () => ctx.config.sweepInterval,
+        run: async () => ({ entries: await created.sweep() }),
       });
-      await ctx.jobs.add({ kind: SWEEP, id: sweepId(now(), interval), payload: {}, dueAt: now() });
       const unsubscribe = ctx.node.security.subscribe((e) => created.hear(e));
       const timer = setInterval(() => {
         created.flushDue().catch((err) => ctx.logger.warn({ err }, 'writing audit entries failed'));

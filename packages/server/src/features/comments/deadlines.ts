@@ -7,13 +7,13 @@ import { type Mentions, notifyMissedDeadline } from './thread-notifications.js';
 const BATCH = 100;
 
 /**
- * The `respondBy` deadlines of threads: at start and every `interval` ms, each thread whose
+ * The `respondBy` deadlines of threads: at each check (at a node's start, then a recurring job
+ * of the job runner every `comments.deadlineInterval`, run by one node at a time), each thread whose
  * deadline passed with no reply by another user (and not resolved) gets its one `alert`,
  * then is marked. The state is in the database, so a restart in between changes nothing,
- * and the alert's idempotency key makes a second node's check create nothing new.
+ * and the alert's idempotency key makes a check that overlaps another create nothing new.
  */
 export class DeadlineWatch {
-  #timer: NodeJS.Timeout | null = null;
   #running: Promise<number> | null = null;
 
   constructor(
@@ -21,13 +21,6 @@ export class DeadlineWatch {
     private readonly inbox: Mentions,
     private readonly logger: Logger,
   ) {}
-
-  async start(interval: number): Promise<void> {
-    await this.check();
-    if (interval <= 0) return;
-    this.#timer = setInterval(() => void this.check(), interval);
-    this.#timer.unref();
-  }
 
   /** Report every missed deadline now; resolves with how many were reported (one check at a time). */
   check(): Promise<number> {
@@ -40,12 +33,6 @@ export class DeadlineWatch {
         this.#running = null;
       });
     return this.#running;
-  }
-
-  async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = null;
-    await this.#running;
   }
 
   async #check(): Promise<number> {

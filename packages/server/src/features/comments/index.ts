@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
-import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import { scheduleSweep } from '../sweep-job.js';
 import { mayRead } from './access.js';
 import { commentCommands } from './commands.js';
 import { type CommentsConfig, commentsConfig, commentsNamespaceOption } from './config.js';
@@ -25,7 +25,7 @@ export interface CommentsFeatureOptions {
  * Its service (for features that depend on it) is the CommentThreads.
  */
 export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureModule<CommentsConfig, CommentThreads> {
-  let running: { threads: CommentThreads; retention: RetentionSweep; deadlines: DeadlineWatch } | null = null;
+  let running: { threads: CommentThreads } | null = null;
   const threads = (): CommentThreads => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'comments are starting');
     return running.threads;
@@ -75,18 +75,26 @@ export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureMo
       const inbox = ctx.feature<Mentions>('notifications');
       const created = new CommentThreads(store, ctx.node, ctx.config, inbox);
       if (!ctx.node.config.namespaces[COMMENTS_NAMESPACE]) ctx.logger.warn('no "comments" namespace configured: comments are stored but not pushed live');
-      const retention = new RetentionSweep('comments', async () => ({ keys: await store.sweep(ctx.config.idempotencyTtl) }));
       const deadlines = new DeadlineWatch(store, inbox, ctx.logger);
       created.deadlines = deadlines;
-      running = { threads: created, retention, deadlines };
-      await retention.start(ctx.logger, ctx.config.sweepInterval);
-      await deadlines.start(ctx.config.deadlineInterval);
+      running = { threads: created };
+      const now = () => ctx.node.now();
+      await scheduleSweep(ctx.jobs, ctx.logger, now, {
+        what: 'comments retention sweep',
+        every: () => ctx.config.sweepInterval,
+        run: async () => ({ keys: await store.sweep(ctx.config.idempotencyTtl) }),
+      });
+      await scheduleSweep(ctx.jobs, ctx.logger, now, {
+        kind: 'deadlines',
+        what: 'comment deadline check',
+        every: () => ctx.config.deadlineInterval,
+        run: async () => ({ alerts: await deadlines.check() }),
+        logAs: 'reported',
+      });
       return created;
     },
     async stop() {
       running?.threads.stop();
-      await running?.deadlines.stop();
-      await running?.retention.stop();
     },
   });
 }

@@ -1,8 +1,8 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import { ReplyError } from '../../errors/reply-error.js';
-import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import { scheduleSweep } from '../sweep-job.js';
 import { notificationCommands } from './commands.js';
 import { type NotificationsConfig, notificationsConfig } from './config.js';
 import { USER_NAMESPACE } from './delivery.js';
@@ -23,7 +23,7 @@ export interface NotificationsFeatureOptions {
  * Its service (for features that depend on it) is the Inbox.
  */
 export function notificationsFeature(options: NotificationsFeatureOptions = {}): FeatureModule<NotificationsConfig, Inbox> {
-  let running: { inbox: Inbox; retention: RetentionSweep; logger: Logger } | null = null;
+  let running: { inbox: Inbox; logger: Logger } | null = null;
   const inbox = (): Inbox => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'notifications are starting');
     return running.inbox;
@@ -68,14 +68,16 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
       ctx.node.quotas.countRowsWith('notifications', (tenant) => created.store.countRows(tenant));
       created.delivery.attach(ctx.node);
       if (!ctx.node.config.namespaces[USER_NAMESPACE]) ctx.logger.warn('no "user" namespace configured: notifications are stored but not pushed live');
-      const retention = new RetentionSweep('notifications', () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl));
-      running = { inbox: created, retention, logger: ctx.logger };
-      await retention.start(ctx.logger, ctx.config.sweepInterval);
+      running = { inbox: created, logger: ctx.logger };
+      await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
+        what: 'notifications retention sweep',
+        every: () => ctx.config.sweepInterval,
+        run: () => created.store.sweep(ctx.config.retentionDays, ctx.config.idempotencyTtl),
+      });
       return created;
     },
     async stop() {
       if (!running) return;
-      await running.retention.stop();
       await running.inbox.delivery.idle();
     },
   });

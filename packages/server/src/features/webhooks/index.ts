@@ -1,8 +1,8 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { parseDuration } from '../../config/duration.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import { RetentionSweep } from '../../storage/retention.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import { scheduleSweep } from '../sweep-job.js';
 import { type WebhooksConfig, webhooksConfig } from './config.js';
 import { applyDeclaredEndpoints } from './declared-endpoints.js';
 import { DELIVER, Deliveries, PROBE } from './delivery.js';
@@ -35,7 +35,6 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
   let running: {
     service: WebhookService;
     sender: WebhookSender;
-    sweep: RetentionSweep;
     lifecycle: Lifecycle;
     emit: (type: string, tenant: string, data: unknown) => void;
   } | null = null;
@@ -152,23 +151,25 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       });
       ctx.events.consume(deliveries);
       const created = new WebhookService(store, deliveries, { config: () => ctx.config, check, catalogue: () => ctx.events.catalogue(), now, changed });
-      const sweep = new RetentionSweep('webhooks', async () => ({ messages: await store.sweep(now() - ctx.config.keepMessages) }));
       const emit = (type: string, tenant: string, data: unknown) => {
         if (!ctx.events.wanted(tenant, type)) return;
         ctx.events.emit(type, tenant, data).catch((err) => ctx.logger.warn({ err, type }, 'storing a webhook event failed'));
       };
       await lifecycle.start();
-      running = { service: created, sender, sweep, lifecycle, emit };
+      running = { service: created, sender, lifecycle, emit };
       for (const tenant of cache.tenants()) backfill(tenant);
       // The other nodes learn of the endpoints this node's config file added or changed.
       for (const tenant of declared) announce(tenant);
-      await sweep.start(ctx.logger, SWEEP_INTERVAL);
+      await scheduleSweep(ctx.jobs, ctx.logger, now, {
+        what: 'webhooks retention sweep',
+        every: () => SWEEP_INTERVAL,
+        run: async () => ({ messages: await store.sweep(now() - ctx.config.keepMessages) }),
+      });
       return created;
     },
     async stop() {
       if (!running) return;
       await running.lifecycle.stop();
-      await running.sweep.stop();
       running.sender.close();
       running = null;
     },
