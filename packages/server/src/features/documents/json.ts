@@ -9,7 +9,7 @@ import * as Y from 'yjs';
  */
 export function documentJson(doc: Y.Doc): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of [...doc.share.keys()].sort()) define(out, name, valueOf(typed(doc, name)));
+  for (const name of [...doc.share.keys()].sort()) define(out, name, jsonOf(typed(doc, name)));
   return out;
 }
 
@@ -26,13 +26,13 @@ function typed(doc: Y.Doc, name: string): unknown {
   return doc.getArray(name);
 }
 
-function valueOf(value: unknown): unknown {
+function jsonOf(value: unknown): unknown {
   if (value instanceof Y.Map) {
     const out: Record<string, unknown> = {};
-    for (const [key, v] of value.entries()) define(out, key, valueOf(v));
+    for (const [key, v] of value.entries()) define(out, key, jsonOf(v));
     return out;
   }
-  if (value instanceof Y.Array) return value.toArray().map(valueOf);
+  if (value instanceof Y.Array) return value.toArray().map(jsonOf);
   if (value instanceof Y.XmlFragment || value instanceof Y.XmlElement || value instanceof Y.XmlText || value instanceof Y.Text) return value.toString();
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
   if (value instanceof Y.Doc) return { guid: value.guid };
