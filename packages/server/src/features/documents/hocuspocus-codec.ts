@@ -1,6 +1,6 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { YProtocolError } from './y-websocket-codec.js';
+import { decodingOrRefuse, encode, YProtocolError } from './y-websocket-codec.js';
 
 /**
  * The Hocuspocus wire protocol, as pure functions. Every message but the connection's
@@ -29,7 +29,7 @@ export type HocuspocusMessage =
 export function decodeHocuspocus(data: Uint8Array): HocuspocusMessage {
   if (data.length === 1 && data[0] === HOCUSPOCUS_MESSAGE.pong) return { kind: 'pong' };
   const decoder = decoding.createDecoder(data);
-  try {
+  return decodingOrRefuse('message', (): HocuspocusMessage => {
     const key = decoding.readVarString(decoder);
     const bodyAt = decoder.pos;
     const type = decoding.readVarUint(decoder);
@@ -50,17 +50,7 @@ export function decodeHocuspocus(data: Uint8Array): HocuspocusMessage {
       default:
         throw new YProtocolError(`unknown message type ${type}`);
     }
-  } catch (err) {
-    if (err instanceof YProtocolError) throw err;
-    throw new YProtocolError(`malformed message: ${(err as Error).message}`);
-  }
-}
-
-function encode(write: (encoder: encoding.Encoder) => void): Buffer {
-  const encoder = encoding.createEncoder();
-  write(encoder);
-  const bytes = encoding.toUint8Array(encoder);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  });
 }
 
 /** The routing key as it starts every message of its document. */

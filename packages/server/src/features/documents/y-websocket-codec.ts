@@ -27,10 +27,20 @@ export type YMessage =
 /** A message that is not valid y-websocket: the connection is closed as invalid. */
 export class YProtocolError extends Error {}
 
+/** Run a decoder over untrusted bytes: whatever it throws (a read past the end, bad UTF-8) becomes YProtocolError. */
+export function decodingOrRefuse<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof YProtocolError) throw err;
+    throw new YProtocolError(`malformed ${what}: ${(err as Error).message}`);
+  }
+}
+
 /** Decode one message from a provider. Throws YProtocolError on anything malformed, truncated or unknown. */
 export function decodeYMessage(data: Uint8Array): YMessage {
   const decoder = decoding.createDecoder(data);
-  try {
+  return decodingOrRefuse('message', () => {
     const type = decoding.readVarUint(decoder);
     let message: YMessage;
     switch (type) {
@@ -53,13 +63,11 @@ export function decodeYMessage(data: Uint8Array): YMessage {
         throw new YProtocolError(`unknown message type ${type}`);
     }
     return message;
-  } catch (err) {
-    if (err instanceof YProtocolError) throw err;
-    throw new YProtocolError(`malformed message: ${(err as Error).message}`);
-  }
+  });
 }
 
-function encode(write: (encoder: encoding.Encoder) => void): Buffer {
+/** One message built with a lib0 encoder, as a Buffer over the same bytes. */
+export function encode(write: (encoder: encoding.Encoder) => void): Buffer {
   const encoder = encoding.createEncoder();
   write(encoder);
   const bytes = encoding.toUint8Array(encoder);
@@ -112,7 +120,7 @@ export interface AwarenessEntry {
  */
 export function decodeAwareness(update: Uint8Array, maxEntries: number): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update);
-  try {
+  return decodingOrRefuse('awareness update', () => {
     const count = decoding.readVarUint(decoder);
     if (count > maxEntries) throw new YProtocolError(`awareness update with ${count} clients (at most ${maxEntries})`);
     const entries: AwarenessEntry[] = [];
@@ -125,10 +133,7 @@ export function decodeAwareness(update: Uint8Array, maxEntries: number): Awarene
     }
     if (decoding.hasContent(decoder)) throw new YProtocolError('trailing bytes after the awareness update');
     return entries;
-  } catch (err) {
-    if (err instanceof YProtocolError) throw err;
-    throw new YProtocolError(`malformed awareness update: ${(err as Error).message}`);
-  }
+  });
 }
 
 /** An awareness update naming no client: changes nothing, and tells the provider the connection is alive. */
