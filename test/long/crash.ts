@@ -7,14 +7,12 @@
  * Short variant in the test run (test/crash.test.ts). The long run (1,000 kills):
  *   npx tsx test/long/crash.ts --kills 1000
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-
-const BIN = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
+import { kill9, startServerProcess } from './server-process.js';
 
 export interface CrashResult {
   kills: number;
@@ -25,40 +23,6 @@ export interface CrashResult {
   durationMs: number;
 }
 
-interface Running {
-  child: ChildProcess;
-  http: string;
-  apiKey: string;
-}
-
-async function start(dataDir: string, secret: string): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', secret, '--log-level', 'silent'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /listening on port (\d+)/.exec(out);
-      if (m && /Admin API key: (\S+)/.test(out)) resolve(Number(m[1]));
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (d) => {
-      out += d;
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code} before listening: ${out}`)));
-  });
-  return { child, http: `http://127.0.0.1:${port}`, apiKey: (/Admin API key: (\S+)/.exec(out) as RegExpExecArray)[1] as string };
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
 export async function runCrash(options: { kills: number; maxLifeMs: number; onProgress?(n: number, acked: number): void }): Promise<CrashResult> {
   const started = Date.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-crash-'));
@@ -66,7 +30,7 @@ export async function runCrash(options: { kills: number; maxLifeMs: number; onPr
   const acknowledged = new Set<string>();
   let seq = 0;
   for (let k = 0; k < options.kills; k++) {
-    const s = await start(dataDir, secret);
+    const s = await startServerProcess(dataDir, secret);
     let alive = true;
     const writers = Array.from({ length: 4 }, async () => {
       while (alive) {
@@ -91,7 +55,7 @@ export async function runCrash(options: { kills: number; maxLifeMs: number; onPr
     options.onProgress?.(k + 1, acknowledged.size);
   }
   // Read everything back through the API of a fresh start, then check the file itself.
-  const s = await start(dataDir, secret);
+  const s = await startServerProcess(dataDir, secret);
   const present = new Set<string>();
   for (let u = 0; u < 7; u++) {
     let cursor: string | undefined;

@@ -10,7 +10,6 @@
  * The long run (100 kills):
  *   npx tsx test/long/documents-crash.ts --kills 100
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +19,8 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
+import { kill9, startServerProcess } from './server-process.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
 const DOC = 'doc:crash';
 const WRITERS = 4;
 /** Changes a writer has sent and not yet seen acknowledged, at most. */
@@ -33,38 +32,6 @@ export interface DocumentsCrashResult {
   missing: string[];
   integrity: string;
   durationMs: number;
-}
-
-interface Running {
-  child: ChildProcess;
-  port: number;
-}
-
-async function start(dataDir: string, secret: string): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--secret', secret, '--log-level', 'silent'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening on port (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.stderr?.on('data', (d) => {
-      out += d;
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code} before listening: ${out}`)));
-  });
-  return { child, port };
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 }
 
 async function token(secret: string): Promise<string> {
@@ -173,7 +140,7 @@ export async function runDocumentsCrash(options: {
   const jwt = await token(secret);
   const acknowledged = new Set<string>();
   for (let k = 0; k < options.kills; k++) {
-    const s = await start(dataDir, secret);
+    const s = await startServerProcess(dataDir, secret);
     let alive = true;
     const writers = Array.from({ length: WRITERS }, (_, w) => writer(s.port, jwt, `l${k}w${w}`, acknowledged, () => alive));
     // A random lifetime: when the kill -9 lands is what the run varies, not a wait for a condition.
@@ -183,7 +150,7 @@ export async function runDocumentsCrash(options: {
     await Promise.all(writers);
     options.onProgress?.(k + 1, acknowledged.size);
   }
-  const s = await start(dataDir, secret);
+  const s = await startServerProcess(dataDir, secret);
   const present = await readKeys(s.port, jwt);
   s.child.kill('SIGTERM');
   await new Promise((r) => s.child.once('exit', r));
