@@ -58,6 +58,9 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/documents/{name}': ['delete', 'get'],
   '/documents/{name}/updates': ['post'],
   '/documents/{name}/awareness': ['get'],
+  '/documents/{name}/versions': ['get', 'post'],
+  '/documents/{name}/versions/{id}': ['get'],
+  '/documents/{name}/versions/{id}/restore': ['post'],
   '/webhooks/endpoints': ['get', 'post'],
   '/webhooks/endpoints/{id}': ['delete', 'get', 'patch'],
   '/webhooks/endpoints/{id}/test': ['post'],
@@ -126,6 +129,10 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   applyDocumentUpdate: { path: '/documents/doc:api/updates', body: { update: sampleUpdate() } },
   deleteDocument: { path: '/documents/doc:api' },
   getDocumentAwareness: { path: '/documents/doc:api/awareness' },
+  createDocumentVersion: { path: '/documents/doc:ver/versions', body: { label: 'sample', createdBy: 'ann' } },
+  listDocumentVersions: { path: '/documents/doc:ver/versions' },
+  getDocumentVersion: { path: '/documents/doc:ver/versions/{vid}' },
+  restoreDocumentVersion: { path: '/documents/doc:ver/versions/{vid}/restore' },
   listLocks: { path: '/channels/project:doc/locks' },
   putLock: { path: '/channels/project:doc/locks/field:email', body: { userId: 'ann', ttlMs: 60_000, attributes: { name: 'Ann' } } },
   getLock: { path: '/channels/project:doc/locks/field:email' },
@@ -269,11 +276,13 @@ describe('GET /api/v1/openapi.json', () => {
     const [wid, wid2] = [await endpoint(), await endpoint()];
     // Its delete is served before its updates route (paths in order): the document exists first.
     expect((await call('POST', '/documents/doc:api/updates', { update: sampleUpdate() })).status).toBe(200);
-    const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2 };
+    expect((await call('POST', '/documents/doc:ver/updates', { update: sampleUpdate() })).status).toBe(200);
+    const vid = ((await call('POST', '/documents/doc:ver/versions', {})).json as { id: string }).id;
+    const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2, vid };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];
       expect(sample, op.operationId).toBeDefined();
-      const fill = (text: string) => text.replace(/\{(nid|sid|tid2|tid|cid2|cid|wid2|wid)\}/g, (_, k: string) => ids[k] as string);
+      const fill = (text: string) => text.replace(/\{(nid|sid|tid2|tid|cid2|cid|wid2|wid|vid)\}/g, (_, k: string) => ids[k] as string);
       const body = sample?.body === undefined ? undefined : (JSON.parse(fill(JSON.stringify(sample.body))) as unknown);
       const res = await call(method.toUpperCase(), fill(sample?.path as string), body, sample?.admin);
       const ok = sample?.status ?? (op.responses['201'] ? 201 : 200);

@@ -11,6 +11,7 @@ import { documentMetrics } from './metrics.js';
 import { DOCUMENT_MIGRATIONS } from './migrations.js';
 import { documentRoutes } from './routes.js';
 import { DocumentStore } from './store.js';
+import { VersionStore } from './version-store.js';
 import { chooseProtocol, YWebsocketSession } from './y-websocket-session.js';
 
 /** The documents feature's WebSocket path: y-websocket providers open `/documents/<document name>`. */
@@ -26,7 +27,7 @@ const FRAMING_BYTES = 64;
  * of updates, compacted). See docs/documents.md.
  */
 export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRuntime> {
-  let running: { rt: DocumentsRuntime; documents: Documents } | null = null;
+  let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore } | null = null;
 
   return defineFeature({
     name: 'documents',
@@ -41,7 +42,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     routes: () =>
       documentRoutes(() => {
         if (!running) throw new ReplyError(ErrorCode.Unavailable, 'documents are starting');
-        return { documents: running.documents, config: running.rt.config };
+        return { documents: running.documents, versions: running.versions, config: running.rt.config };
       }),
     endpoints: (config) => [
       {
@@ -61,7 +62,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       const documents = new Documents(store, () => ctx.config, metrics, ctx.logger, ctx.events);
       const keepAlive = new KeepAlive();
       const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
-      running = { rt, documents };
+      running = { rt, documents, versions: new VersionStore(ctx.storage, () => ctx.node.now()) };
       return rt;
     },
     async stop() {

@@ -13,6 +13,17 @@ export function documentJson(doc: Y.Doc): Record<string, unknown> {
   return out;
 }
 
+/** What a root type holds, read as `documentJson` reads it. */
+export type RootKind = 'map' | 'text' | 'xml' | 'array';
+
+export function rootKind(doc: Y.Doc, name: string): RootKind {
+  const t = typed(doc, name);
+  if (t instanceof Y.Map) return 'map';
+  if (t instanceof Y.Text) return 'text';
+  if (t instanceof Y.XmlFragment) return 'xml';
+  return 'array';
+}
+
 function typed(doc: Y.Doc, name: string): unknown {
   // biome-ignore lint/suspicious/noExplicitAny: a root type before any getter named it
   const root = doc.share.get(name) as Y.AbstractType<any>;

@@ -6,7 +6,7 @@ type Db = Kysely<unknown>;
 /** Binary columns: `bytea` on PostgreSQL, `blob` on SQLite. */
 const binary = (db: Db) => (db.getExecutor().adapter instanceof PostgresAdapter ? 'bytea' : 'blob');
 
-/** The documents and their update logs (never edit a shipped migration). */
+/** The documents, their update logs and their versions (never edit a shipped migration). */
 const tables: Migration = {
   async up(db: Db) {
     await db.schema
@@ -30,8 +30,21 @@ const tables: Migration = {
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('sb_document_updates_pk', ['tenant', 'channel', 'id'])
       .execute();
+    await db.schema
+      .createTable('sb_document_versions')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('label', 'text')
+      .addColumn('created_by', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('bytes', 'bigint', (c) => c.notNull())
+      .addColumn('snapshot', binary(db), (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_document_versions_pk', ['tenant', 'channel', 'id'])
+      .execute();
   },
   async down(db: Db) {
+    await db.schema.dropTable('sb_document_versions').execute();
     await db.schema.dropTable('sb_document_updates').execute();
     await db.schema.dropTable('sb_documents').execute();
   },

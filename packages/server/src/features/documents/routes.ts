@@ -8,15 +8,27 @@ import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
 import type { Documents } from './documents.js';
 import { documentJson } from './json.js';
+import { RestoreConflict, restoreInto } from './restore.js';
+import type { VersionStore } from './version-store.js';
 
 /** What the routes need of the running feature. */
 export interface DocumentsApi {
   documents: Documents;
+  versions: VersionStore;
   config: DocumentsConfig;
 }
 
+const versionInfo = z.object({
+  id: z.string(),
+  label: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: z.number(),
+  bytes: z.number(),
+});
+
 const documentName = z.string().min(1).max(512).describe('the document: a channel name in a namespace with documents, e.g. doc:form-42');
 const nameParams = z.strictObject({ name: documentName });
+const versionParams = z.strictObject({ name: documentName, id: z.string().min(1).max(64) });
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 
 /** The document a tenant names, or 404 (not a document namespace: the same answer as a missing document, and nothing is created). */
@@ -128,7 +140,98 @@ export function documentRoutes(api: () => DocumentsApi): ApiRoute[] {
         const { documents, config } = api();
         const { ch } = documentOf(node, config, tenant, params.name);
         if (!(await documents.delete(ch))) throw new ReplyError(ErrorCode.NotFound, 'no such document');
+        await api().versions.deleteAll(ch.tenant, ch.channel);
         return { deleted: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/documents/:name/versions',
+      operationId: 'createDocumentVersion',
+      tag: 'documents',
+      summary: 'Keep the document as it is now as a named version',
+      params: nameParams,
+      body: z.strictObject({
+        label: z.string().min(1).max(200).optional().describe('a name for people ("Sent to the client")'),
+        createdBy: z.string().min(1).max(200).optional().describe('who asked for it (a user id)'),
+      }),
+      response: versionInfo,
+      created: () => true,
+      errors: [404, 503],
+      async handler({ node, tenant, params, body }) {
+        const { documents, versions, config } = api();
+        const { ch, settings } = documentOf(node, config, tenant, params.name);
+        const snapshot = await documents.use(ch, settings, (doc) => Y.encodeStateAsUpdate(doc.doc));
+        return versions.create(ch.tenant, ch.channel, snapshot, body.label ?? null, body.createdBy ?? null);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/documents/:name/versions',
+      operationId: 'listDocumentVersions',
+      tag: 'documents',
+      summary: "A document's versions, newest first",
+      params: nameParams,
+      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+      response: z.object({ versions: z.array(versionInfo) }),
+      errors: [404, 503],
+      async handler({ node, tenant, params, query }) {
+        const { versions, config } = api();
+        const { ch } = documentOf(node, config, tenant, params.name);
+        return { versions: await versions.list(ch.tenant, ch.channel, query.limit) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/documents/:name/versions/:id',
+      operationId: 'getDocumentVersion',
+      tag: 'documents',
+      summary: 'One version: its state as a Yjs update (base64) and as JSON',
+      params: versionParams,
+      response: versionInfo.extend({ update: z.string(), json: z.record(z.string(), z.unknown()) }),
+      errors: [404, 503],
+      async handler({ node, tenant, params }) {
+        const { versions, config } = api();
+        const { ch } = documentOf(node, config, tenant, params.name);
+        const version = await versions.get(ch.tenant, ch.channel, params.id);
+        if (!version) throw new ReplyError(ErrorCode.NotFound, 'no such version');
+        const { snapshot, ...info } = version;
+        const doc = new Y.Doc();
+        try {
+          Y.applyUpdate(doc, snapshot);
+          return { ...info, update: b64(snapshot), json: documentJson(doc) };
+        } finally {
+          doc.destroy();
+        }
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/documents/:name/versions/:id/restore',
+      operationId: 'restoreDocumentVersion',
+      tag: 'documents',
+      summary: 'Put a version back, as a new change every client receives (restore another version to undo it)',
+      description:
+        "Never a rewrite of the document's history: each root type's content is replaced by the version's in one change, answered once stored. 409 (132) when a root type is of another kind now than in the version.",
+      params: versionParams,
+      body: z.strictObject({}).optional(),
+      response: z.object({ name: z.string(), restored: z.string(), bytes: z.number() }),
+      errors: [404, 409, 503],
+      async handler({ node, tenant, params }) {
+        const { documents, versions, config } = api();
+        const { ch, settings } = documentOf(node, config, tenant, params.name);
+        const version = await versions.get(ch.tenant, ch.channel, params.id);
+        if (!version) throw new ReplyError(ErrorCode.NotFound, 'no such version');
+        return documents.use(ch, settings, async (doc) => {
+          try {
+            restoreInto(doc.doc, version.snapshot, null);
+          } catch (err) {
+            if (err instanceof RestoreConflict) throw new ReplyError(ErrorCode.Conflict, err.message);
+            throw err;
+          }
+          await doc.whenStored();
+          return { name: ch.channel, restored: version.id, bytes: doc.bytes };
+        });
       },
     }),
     defineRoute({

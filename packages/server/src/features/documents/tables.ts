@@ -24,7 +24,21 @@ export interface DocumentUpdateTable {
   created_at: number;
 }
 
+/** A named version: the whole state of a document at one moment, as one Yjs update. */
+export interface DocumentVersionTable {
+  tenant: string;
+  channel: string;
+  /** Time-ordered (`v_…`). */
+  id: string;
+  label: string | null;
+  created_by: string | null;
+  created_at: number;
+  bytes: number;
+  snapshot: Buffer;
+}
+
 export interface DocumentTables {
   sb_documents: DocumentTable;
   sb_document_updates: DocumentUpdateTable;
+  sb_document_versions: DocumentVersionTable;
 }

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import { newOrderedId } from '../../storage/ids.js';
+import type { Storage } from '../../storage/storage.js';
+import type { SharedTables } from '../../storage/tables.js';
+import type { DocumentTables } from './tables.js';
+
+type Db = Kysely<SharedTables & DocumentTables>;
+
+/** A named version of a document, without its state. */
+export interface VersionInfo {
+  id: string;
+  label: string | null;
+  createdBy: string | null;
+  createdAt: number;
+  bytes: number;
+}
+
+/** Named versions of documents: the whole state at one moment, kept until the document is deleted. */
+export class VersionStore {
+  readonly #db: Db;
+
+  constructor(
+    storage: Storage,
+    private readonly now: () => number,
+  ) {
+    this.#db = storage.tables<DocumentTables>();
+  }
+
+  async create(tenant: string, channel: string, snapshot: Uint8Array, label: string | null, createdBy: string | null): Promise<VersionInfo> {
+    const createdAt = this.now();
+    const id = newOrderedId('v', createdAt);
+    await this.#db
+      .insertInto('sb_document_versions')
+      .values({
+        tenant,
+        channel,
+        id,
+        label,
+        created_by: createdBy,
+        created_at: createdAt,
+        bytes: snapshot.byteLength,
+        snapshot: Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength),
+      })
+      .execute();
+    return { id, label, createdBy, createdAt, bytes: snapshot.byteLength };
+  }
+
+  /** A document's versions, newest first. */
+  async list(tenant: string, channel: string, limit: number): Promise<VersionInfo[]> {
+    const rows = await this.#db
+      .selectFrom('sb_document_versions')
+      .select(['id', 'label', 'created_by', 'created_at', 'bytes'])
+      .where('tenant', '=', tenant)
+      .where('channel', '=', channel)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, label: r.label, createdBy: r.created_by, createdAt: Number(r.created_at), bytes: Number(r.bytes) }));
+  }
+
+  /** One version with its state, or null. */
+  async get(tenant: string, channel: string, id: string): Promise<(VersionInfo & { snapshot: Uint8Array }) | null> {
+    const r = await this.#db
+      .selectFrom('sb_document_versions')
+      .select(['id', 'label', 'created_by', 'created_at', 'bytes', 'snapshot'])
+      .where('tenant', '=', tenant)
+      .where('channel', '=', channel)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!r) return null;
+    return { id: r.id, label: r.label, createdBy: r.created_by, createdAt: Number(r.created_at), bytes: Number(r.bytes), snapshot: new Uint8Array(r.snapshot) };
+  }
+
+  /** Delete a document's versions (with the document). */
+  async deleteAll(tenant: string, channel: string): Promise<void> {
+    await this.#db.deleteFrom('sb_document_versions').where('tenant', '=', tenant).where('channel', '=', channel).execute();
+  }
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { STORES } from '../../durable/helpers.js';
+import { eventually } from '../../helpers/eventually.js';
+import { converged, type DocumentsServer, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
+
+/**
+ * Named versions on both stores, with real y-websocket providers: create and list, read a
+ * version as a Yjs update and as JSON (byte-identical after a restart), restore one while
+ * clients edit (a new change every client receives, edits after it kept), undo a restore by
+ * restoring the later version, tenants apart, and versions gone with their document.
+ */
+describe.each(STORES)('document versions on %s', (store) => {
+  let s: DocumentsServer;
+  const open: OpenProvider[] = [];
+  let n = 0;
+  const name = () => `doc:versions-${++n}`;
+  const provider = async (...args: Parameters<typeof openProvider> extends [unknown, ...infer R] ? R : never) => {
+    const p = await openProvider(s, ...args);
+    open.push(p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    s = await startDocumentsServer(store);
+  });
+  afterAll(async () => {
+    for (const p of open) p.destroy();
+    await s?.stop();
+  });
+
+  /** Text, form fields and a rich-text fragment (a paragraph with bold text), as an editor writes them. */
+  function write(doc: Y.Doc, text: string, title: string, paragraph: string): void {
+    doc.transact(() => {
+      const body = doc.getText('body');
+      body.delete(0, body.length);
+      body.insert(0, text, { bold: true });
+      doc.getMap('fields').set('title', title);
+      const prose = doc.getXmlFragment('prose');
+      prose.delete(0, prose.length);
+      const p = new Y.XmlElement('paragraph');
+      p.insert(0, [new Y.XmlText(paragraph)]);
+      prose.insert(0, [p]);
+    });
+  }
+
+  const state = (doc: Y.Doc) => ({
+    body: doc.getText('body').toString(),
+    title: doc.getMap('fields').get('title'),
+    prose: doc.getXmlFragment('prose').toString(),
+  });
+
+  it('keeps versions, reads them back, and restores one while clients edit: every client converges on it plus the edits made after', async () => {
+    const doc = name();
+    const [a, b, c] = [await provider(doc, 'ada'), await provider(doc, 'bob'), await provider(doc, 'carol')];
+    write(a.doc, 'first draft', 'Draft', 'first paragraph');
+    await converged([a.doc, b.doc, c.doc], 'the first draft');
+    const v1 = await s.api('POST', `/documents/${doc}/versions`, { body: { label: 'first', createdBy: 'ada' } });
+    expect(v1.status).toBe(201);
+    write(b.doc, 'second draft', 'Final', 'second paragraph');
+    await converged([a.doc, b.doc, c.doc], 'the second draft');
+    const v2 = await s.api('POST', `/documents/${doc}/versions`, { body: { label: 'second' } });
+    const listed = (await s.api('GET', `/documents/${doc}/versions`)).body['versions'] as Array<{ id: string; label: string; createdBy: string | null }>;
+    expect(listed.map((v) => [v.id, v.label, v.createdBy])).toEqual([
+      [v2.body['id'], 'second', null],
+      [v1.body['id'], 'first', 'ada'],
+    ]);
+    const read = await s.api('GET', `/documents/${doc}/versions/${v1.body['id']}`);
+    expect(read.body['json']).toMatchObject({ body: 'first draft', fields: { title: 'Draft' } });
+    expect(String((read.body['json'] as Record<string, unknown>)['prose'])).toContain('first paragraph');
+
+    // Restore v1 while carol keeps typing in the map.
+    c.doc.getMap('fields').set('note', 'typed during the restore');
+    const restored = await s.api('POST', `/documents/${doc}/versions/${v1.body['id']}/restore`);
+    expect(restored.status).toBe(200);
+    c.doc.getMap('fields').set('after', 'typed after the restore');
+    await converged([a.doc, b.doc, c.doc], 'after the restore');
+    for (const p of [a, b, c]) {
+      expect(state(p.doc)).toEqual({ body: 'first draft', title: 'Draft', prose: '<paragraph>first paragraph</paragraph>' });
+      expect(p.doc.getText('body').toDelta()).toEqual([{ insert: 'first draft', attributes: { bold: true } }]);
+      expect(p.doc.getMap('fields').get('after')).toBe('typed after the restore');
+    }
+
+    // A restore is undone by restoring the later version.
+    expect((await s.api('POST', `/documents/${doc}/versions/${v2.body['id']}/restore`)).status).toBe(200);
+    await eventually(() => state(a.doc).body === 'second draft', WAIT, 'the undo reached a');
+    await converged([a.doc, b.doc, c.doc], 'after the undo');
+    expect(state(b.doc)).toEqual({ body: 'second draft', title: 'Final', prose: '<paragraph>second paragraph</paragraph>' });
+
+    // A version reads the same after a restart, byte for byte.
+    await s.restart();
+    const again = await s.api('GET', `/documents/${doc}/versions/${v1.body['id']}`);
+    expect(again.body['update']).toBe(read.body['update']);
+  });
+
+  it("keeps tenants apart, answers 404 for another document's or a missing version, and deletes versions with their document", async () => {
+    const doc = name();
+    const a = await provider(doc, 'ada');
+    write(a.doc, 'acme canary 51c2', 'T', 'p');
+    await eventually(async () => (await s.api('GET', `/documents/${doc}`)).body['json'] !== undefined, WAIT, 'readable');
+    const v = await s.api('POST', `/documents/${doc}/versions`, { body: { label: 'kept' } });
+    expect(v.status).toBe(201);
+    expect((await s.api('GET', `/documents/${doc}/versions`, { tenant: 'demo' })).body['versions']).toEqual([]);
+    expect((await s.api('GET', `/documents/${doc}/versions/${v.body['id']}`, { tenant: 'demo' })).status).toBe(404);
+    expect((await s.api('GET', `/documents/doc:other/versions/${v.body['id']}`)).status).toBe(404);
+    expect((await s.api('POST', `/documents/${doc}/versions/v_missing/restore`)).status).toBe(404);
+    expect((await s.api('DELETE', `/documents/${doc}`)).status).toBe(200);
+    expect((await s.api('GET', `/documents/${doc}/versions`)).body['versions']).toEqual([]);
+  });
+});
