@@ -22,7 +22,10 @@ describe.each(STORES)('document versions on %s', (store) => {
   };
 
   beforeAll(async () => {
-    s = await startDocumentsServer(store);
+    s = await startDocumentsServer(store, {
+      // Declared namespaces replace the default ones: doc again, and one with automatic versions.
+      namespaces: { doc: { documents: true }, auto: { documents: { versionEvery: '300ms' } } },
+    });
   });
   afterAll(async () => {
     for (const p of open) p.destroy();
@@ -60,10 +63,16 @@ describe.each(STORES)('document versions on %s', (store) => {
     write(b.doc, 'second draft', 'Final', 'second paragraph');
     await converged([a.doc, b.doc, c.doc], 'the second draft');
     const v2 = await s.api('POST', `/documents/${doc}/versions`, { body: { label: 'second' } });
-    const listed = (await s.api('GET', `/documents/${doc}/versions`)).body['versions'] as Array<{ id: string; label: string; createdBy: string | null }>;
-    expect(listed.map((v) => [v.id, v.label, v.createdBy])).toEqual([
-      [v2.body['id'], 'second', null],
-      [v1.body['id'], 'first', 'ada'],
+    const listed = (await s.api('GET', `/documents/${doc}/versions`)).body['versions'] as Array<{
+      id: string;
+      label: string;
+      createdBy: string | null;
+      authors: string[];
+    }>;
+    // Each version names who changed the document since the one before.
+    expect(listed.map((v) => [v.id, v.label, v.createdBy, v.authors])).toEqual([
+      [v2.body['id'], 'second', null, ['bob']],
+      [v1.body['id'], 'first', 'ada', ['ada']],
     ]);
     const read = await s.api('GET', `/documents/${doc}/versions/${v1.body['id']}`);
     expect(read.body['json']).toMatchObject({ body: 'first draft', fields: { title: 'Draft' } });
@@ -91,6 +100,47 @@ describe.each(STORES)('document versions on %s', (store) => {
     await s.restart();
     const again = await s.api('GET', `/documents/${doc}/versions/${v1.body['id']}`);
     expect(again.body['update']).toBe(read.body['update']);
+  });
+
+  it('keeps the authors since the last version across a restart', async () => {
+    const doc = name();
+    const d = await provider(doc, 'dave');
+    d.doc.getText('body').insert(0, 'by dave');
+    const e = await provider(doc, 'erin');
+    e.doc.getText('body').insert(0, 'and erin, ');
+    await eventually(
+      async () => String(((await s.api('GET', `/documents/${doc}`)).body['json'] as Record<string, unknown>)['body']) === 'and erin, by dave',
+      WAIT,
+      'stored',
+    );
+    d.provider.disconnect();
+    e.provider.disconnect();
+    await s.restart();
+    const v = await s.api('POST', `/documents/${doc}/versions`, { body: {} });
+    expect(v.body['authors']).toEqual(['dave', 'erin']);
+    const next = await s.api('POST', `/documents/${doc}/versions`, { body: {} });
+    expect(next.body['authors']).toEqual([]);
+  });
+
+  it("takes versions automatically in a namespace with versionEvery, while the document changes, and none while it doesn't", async () => {
+    const doc = `auto:${++n}`;
+    const a = await provider(doc, 'ada', { caps: { 'auto:*': ['subscribe', 'publish'] } });
+    const started = Date.now();
+    let i = 0;
+    while (Date.now() - started < 1200) {
+      a.doc.getText('body').insert(0, `${i++},`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const automatic = async () => ((await s.api('GET', `/documents/${doc}/versions`)).body['versions'] as Array<{ label: string; authors: string[] }>) ?? [];
+    await eventually(async () => (await automatic()).length >= 2, WAIT, 'two automatic versions');
+    const taken = await automatic();
+    expect(taken.every((v) => v.label === 'automatic')).toBe(true);
+    expect(taken[taken.length - 1]?.authors).toEqual(['ada']);
+    // Quiet: no more versions come.
+    await new Promise((r) => setTimeout(r, 700));
+    const quiet = (await automatic()).length;
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await automatic()).length).toBe(quiet);
   });
 
   it("keeps tenants apart, answers 404 for another document's or a missing version, and deletes versions with their document", async () => {

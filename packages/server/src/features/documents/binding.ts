@@ -73,6 +73,8 @@ export class DocumentBinding {
   #early: Uint8Array[] | null = [];
   #settings: DocumentSettings | null = null;
   #channel: ResolvedChannel | null = null;
+  /** Who writes through this binding (the token's user), for a version's authors. */
+  #user: string | null = null;
   #writable = false;
   #aware = false;
   #denied = false;
@@ -142,6 +144,7 @@ export class DocumentBinding {
   }
 
   #grant(identity: Identity): void {
+    this.#user = identity.user;
     const ch = this.#channel as ResolvedChannel;
     this.#writable = can(identity, ch, 'publish');
     this.#aware = (this.#settings as DocumentSettings).awareness && can(identity, ch, 'presence');
@@ -234,7 +237,7 @@ export class DocumentBinding {
           this.close({ code: 1009, reason: 'update too large' });
           return;
         }
-        const result = doc.apply(message.update, this.peer);
+        const result = doc.apply(message.update, this.peer, this.#user);
         if (result === 'applied') {
           metrics.applied();
           this.#ack(true);

@@ -25,6 +25,8 @@ export type DocumentsConfig = z.output<typeof documentsConfig>;
 export type DocumentSettings = Pick<DocumentsConfig, 'maxDocumentBytes' | 'maxUpdateBytes' | 'awareness'> & {
   /** Whether updates are stored (off: the document lives while it is loaded, like a whiteboard's scratch layer). */
   persistence: boolean;
+  /** Take a version automatically once changes were stored this long (ms) after the last version; 0: never. */
+  versionEvery: number;
 };
 
 /**
@@ -50,6 +52,7 @@ export const documentsNamespaceOption = z
         .max(256 * MiB)
         .optional(),
       awareness: z.boolean().optional(),
+      versionEvery: duration('0', 'a version is taken automatically once changes are stored this long after the last one (0: never)').optional(),
     }),
   ])
   .default(false);
@@ -62,6 +65,7 @@ export function documentSettings(config: DocumentsConfig, option: unknown): Docu
     maxUpdateBytes: config.maxUpdateBytes,
     awareness: config.awareness,
     persistence: true,
+    versionEvery: 0,
   };
   return option === true ? base : { ...base, ...(option as Partial<DocumentSettings>) };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DocumentCloseCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import * as Y from 'yjs';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { FeatureEvents } from '../events.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
@@ -8,6 +9,7 @@ import { documentUpdated } from './events.js';
 import { type DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { DocumentStore } from './store.js';
+import type { VersionInfo, VersionStore } from './version-store.js';
 
 /**
  * The documents loaded on this node. A document is loaded once however many peers open it
@@ -22,6 +24,8 @@ export class Documents {
   readonly #discarding = new Map<string, Promise<void>>();
   /** Changes stored since the last `document.updated` of each document, while its debounce runs. */
   readonly #announcing = new Map<string, { updates: number }>();
+  /** Documents whose automatic version is being taken. */
+  readonly #versioning = new Set<string>();
   #stopped = false;
 
   constructor(
@@ -30,6 +34,8 @@ export class Documents {
     private readonly metrics: DocumentMetrics,
     private readonly logger: Logger,
     private readonly events: FeatureEvents,
+    private readonly versions: VersionStore,
+    private readonly now: () => number,
   ) {}
 
   get loadedCount(): number {
@@ -163,6 +169,7 @@ export class Documents {
    * when no endpoint wants the type.
    */
   #announce(doc: LiveDocument, updates: number): void {
+    if (doc.settings.versionEvery > 0) void this.#autoVersion(doc);
     if (!this.events.wanted(doc.tenant, documentUpdated.type, doc.channel)) return;
     const pending = this.#announcing.get(doc.key);
     if (pending) {
@@ -177,6 +184,33 @@ export class Documents {
         .emit(documentUpdated.type, doc.tenant, { name: doc.channel, bytes: doc.bytes, updates: entry.updates }, { channel: doc.channel })
         .catch((err: unknown) => this.logger.warn({ err, channel: doc.channel }, 'document.updated not recorded'));
     }, this.config().updateEventDebounce).unref();
+  }
+
+  /** Keep the document as it is now as a version, with the authors of the changes since the last one. */
+  async takeVersion(doc: LiveDocument, label: string | null, createdBy: string | null): Promise<VersionInfo> {
+    const snapshot = Y.encodeStateAsUpdate(doc.doc);
+    const authors = doc.takeAuthors();
+    doc.lastVersionAt = this.now();
+    return this.versions.create(doc.tenant, doc.channel, { snapshot, label, createdBy, authors });
+  }
+
+  /**
+   * A namespace's automatic versions (`versionEvery`): after changes were stored, a version
+   * is taken once that long passed since the last one, so a document edited for an hour
+   * gets a version every `versionEvery` and an untouched one none.
+   */
+  async #autoVersion(doc: LiveDocument): Promise<void> {
+    if (this.#versioning.has(doc.key)) return;
+    this.#versioning.add(doc.key);
+    try {
+      if (doc.lastVersionAt === 0) doc.lastVersionAt = (await this.versions.latestAt(doc.tenant, doc.channel)) || this.now();
+      if (this.now() - doc.lastVersionAt < doc.settings.versionEvery) return;
+      await this.takeVersion(doc, 'automatic', null);
+    } catch (err) {
+      this.logger.warn({ err, channel: doc.channel }, 'an automatic version failed');
+    } finally {
+      this.#versioning.delete(doc.key);
+    }
   }
 
   #scheduleUnload(doc: LiveDocument): void {

@@ -59,10 +59,19 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     start(ctx) {
       const metrics = documentMetrics(ctx.node.metricsRegistry);
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
-      const documents = new Documents(store, () => ctx.config, metrics, ctx.logger, ctx.events);
+      const versions = new VersionStore(ctx.storage, () => ctx.node.now());
+      const documents = new Documents(
+        store,
+        () => ctx.config,
+        metrics,
+        ctx.logger,
+        ctx.events,
+        versions,
+        () => ctx.node.now(),
+      );
       const keepAlive = new KeepAlive();
       const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
-      running = { rt, documents, versions: new VersionStore(ctx.storage, () => ctx.node.now()) };
+      running = { rt, documents, versions };
       return rt;
     },
     async stop() {

@@ -78,6 +78,11 @@ export class LiveDocument {
   #held: Array<[Uint8Array, unknown]> | null = null;
   /** An apply failed halfway: the document is being discarded and reloaded from the store. */
   #broken = false;
+  /** Users whose changes went in since the last version; `#authorsChanged`: not yet written with the log. */
+  readonly #authors: Set<string>;
+  #authorsChanged = false;
+  /** When the last version was taken (Unix ms; 0: none, or not looked up). */
+  lastVersionAt = 0;
   /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
   readonly #owners = new Map<number, DocumentPeer>();
   readonly #owned = new Map<DocumentPeer, Set<number>>();
@@ -93,6 +98,7 @@ export class LiveDocument {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update);
     }
     this.bytes = stored?.bytes ?? 0;
+    this.#authors = new Set(stored?.authors ?? []);
     this.#logCount = stored?.logCount ?? 0;
     this.doc.on('update', this.#onUpdate);
     this.awareness = new Awareness(this.doc);
@@ -100,9 +106,24 @@ export class LiveDocument {
     this.awareness.on('update', this.#onAwareness);
   }
 
+  /**
+   * The users whose changes went in since the last version, for a version taken now: the
+   * list starts again empty (the version's transaction empties the stored one too).
+   */
+  takeAuthors(): string[] {
+    const authors = [...this.#authors].sort();
+    this.#authors.clear();
+    this.#authorsChanged = false;
+    return authors;
+  }
+
   /** Whether its changes are stored (the namespace's `persistence`). */
   get persistent(): boolean {
     return this.deps.settings.persistence;
+  }
+
+  get settings(): DocumentSettings {
+    return this.deps.settings;
   }
 
   get key(): string {
@@ -136,7 +157,7 @@ export class LiveDocument {
    * completely before it is applied), or one whose missing dependencies would keep more
    * than `maxUpdateBytes` waiting (also 'invalid').
    */
-  apply(update: Uint8Array, from: DocumentPeer | null): ApplyResult {
+  apply(update: Uint8Array, from: DocumentPeer | null, author: string | null = null): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
     if (this.#broken) return 'invalid';
     // What the apply emits is held until it is known whole: a broken apply's part is neither relayed nor stored.
@@ -150,6 +171,10 @@ export class LiveDocument {
       return 'invalid';
     }
     for (const [u, origin] of held) this.#emit(u, origin);
+    if (held.length > 0 && author !== null && !this.#authors.has(author)) {
+      this.#authors.add(author);
+      this.#authorsChanged = true;
+    }
     return result === 'pending-over-cap' ? 'invalid' : result;
   }
 
@@ -208,8 +233,10 @@ export class LiveDocument {
     if (this.#queued.length === 0 || this.#destroyed) return Promise.resolve();
     const batch = this.#queued;
     this.#queued = [];
+    const authors = this.#authorsChanged ? [...this.#authors] : undefined;
+    this.#authorsChanged = false;
     this.#writing = this.deps.store
-      .append(this.tenant, this.channel, batch)
+      .append(this.tenant, this.channel, batch, authors)
       .then(
         () => {
           this.#retryDelay = 0;
@@ -221,6 +248,7 @@ export class LiveDocument {
         (err: unknown) => {
           this.deps.metrics.storeFailed();
           this.#queued = batch.concat(this.#queued);
+          if (authors) this.#authorsChanged = true;
           this.#retryDelay = Math.min(RETRY_MAX, Math.max(RETRY_MIN, this.#retryDelay * 2));
           this.deps.logger.warn({ err, channel: this.channel, updates: batch.length, retryIn: this.#retryDelay }, 'storing document updates failed');
         },

@@ -22,6 +22,7 @@ const versionInfo = z.object({
   id: z.string(),
   label: z.string().nullable(),
   createdBy: z.string().nullable(),
+  authors: z.array(z.string()).describe('the users whose changes went in since the version before'),
   createdAt: z.number(),
   bytes: z.number(),
 });
@@ -159,10 +160,9 @@ export function documentRoutes(api: () => DocumentsApi): ApiRoute[] {
       created: () => true,
       errors: [404, 503],
       async handler({ node, tenant, params, body }) {
-        const { documents, versions, config } = api();
+        const { documents, config } = api();
         const { ch, settings } = documentOf(node, config, tenant, params.name);
-        const snapshot = await documents.use(ch, settings, (doc) => Y.encodeStateAsUpdate(doc.doc));
-        return versions.create(ch.tenant, ch.channel, snapshot, body.label ?? null, body.createdBy ?? null);
+        return documents.use(ch, settings, (doc) => documents.takeVersion(doc, body.label ?? null, body.createdBy ?? null));
       },
     }),
     defineRoute({

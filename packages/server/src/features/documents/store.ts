@@ -13,6 +13,8 @@ export interface StoredDocument {
   /** Bytes of the snapshot and the log: what the size limit counts. */
   bytes: number;
   logCount: number;
+  /** Users whose changes were stored since the last version. */
+  authors: string[];
 }
 
 /** What a compaction folded: log rows, and the bytes before (snapshot and those rows) and after. */
@@ -55,7 +57,7 @@ export class DocumentStore {
   async load(tenant: string, channel: string): Promise<StoredDocument | null> {
     const row = await this.#db
       .selectFrom('sb_documents')
-      .select(['snapshot', 'snapshot_bytes', 'log_bytes', 'log_count'])
+      .select(['snapshot', 'snapshot_bytes', 'log_bytes', 'log_count', 'authors'])
       .where('tenant', '=', tenant)
       .where('channel', '=', channel)
       .executeTakeFirst();
@@ -73,11 +75,12 @@ export class DocumentStore {
       updates,
       bytes: Number(row.snapshot_bytes) + updates.reduce((n, u) => n + u.byteLength, 0),
       logCount: updates.length,
+      authors: parseAuthors(row.authors),
     };
   }
 
-  /** Append updates to a document's log (creating the document), in one transaction. */
-  async append(tenant: string, channel: string, updates: readonly Uint8Array[]): Promise<void> {
+  /** Append updates to a document's log (creating the document), in one transaction; with `authors`, the document's list of them too. */
+  async append(tenant: string, channel: string, updates: readonly Uint8Array[], authors?: readonly string[]): Promise<void> {
     if (updates.length === 0) return;
     const now = this.now();
     const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
@@ -92,6 +95,7 @@ export class DocumentStore {
           snapshot_bytes: 0,
           log_count: updates.length,
           log_bytes: bytes,
+          authors: JSON.stringify(authors ?? []),
           created_at: now,
           updated_at: now,
         })
@@ -100,6 +104,7 @@ export class DocumentStore {
             log_count: sql<number>`sb_documents.log_count + ${updates.length}`,
             log_bytes: sql<number>`sb_documents.log_bytes + ${bytes}`,
             updated_at: now,
+            ...(authors ? { authors: JSON.stringify(authors) } : {}),
           }),
         )
         .execute();
@@ -181,5 +186,15 @@ export class DocumentStore {
       createdAt: Number(r.created_at),
       updatedAt: Number(r.updated_at),
     }));
+  }
+}
+
+/** A stored authors list; an unreadable one counts as empty. */
+export function parseAuthors(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
   }
 }

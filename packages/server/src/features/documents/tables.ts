@@ -11,6 +11,8 @@ export interface DocumentTable {
   /** Updates in the log and their bytes (what the next compaction folds in). */
   log_count: number;
   log_bytes: number;
+  /** JSON array: the users whose changes were stored since the last version. */
+  authors: string;
   created_at: number;
   updated_at: number;
 }
@@ -32,6 +34,8 @@ export interface DocumentVersionTable {
   id: string;
   label: string | null;
   created_by: string | null;
+  /** JSON array: the users whose changes went in since the version before. */
+  authors: string;
   created_at: number;
   bytes: number;
   snapshot: Buffer;
