@@ -157,7 +157,7 @@ export class Documents {
     this.#discarding.set(key, settled);
     try {
       // A document that is not stored exists while it is loaded; a stored one exists when it had rows.
-      return (await deleting) || (live !== undefined && !live.persistent);
+      return (await deleting) || (live !== undefined && !live.settings.persistence);
     } finally {
       if (this.#discarding.get(key) === settled) this.#discarding.delete(key);
     }

@@ -21,8 +21,6 @@ import { expiryTimer, requestToken } from './y-websocket-session.js';
 const AUTH_LIKE = Uint8Array.of(0);
 /** Documents one Hocuspocus connection may have open at once. */
 const MAX_DOCUMENTS = 100;
-/** Messages for a document that is still being authenticated: kept, in order, up to this many. */
-const MAX_WAITING = 64;
 /** A fresh token is asked for this long before the current one expires (at most a quarter of its life). */
 const REFRESH_AHEAD = 30_000;
 
@@ -31,8 +29,6 @@ class HocuspocusDocument implements DocumentPeer {
   readonly id: string;
   readonly prefix: Buffer;
   binding: DocumentBinding | null = null;
-  /** Messages that came while the token was checked. */
-  waiting: Uint8Array[] | null = [];
   identity: Identity | null = null;
   refresh: NodeJS.Timeout | null = null;
   expiry: NodeJS.Timeout | null = null;
@@ -125,11 +121,8 @@ export class HocuspocusSession implements EndpointSession {
         // Stateless messages are Hocuspocus server hooks' business: there is none to hand them to.
         return;
       case 'y':
-        if (!doc) return;
-        if (doc.waiting) {
-          if (doc.waiting.length >= MAX_WAITING) this.#close(DocumentCloseCode.InvalidUpdate, 'too many messages before the document opened');
-          else doc.waiting.push(message.body);
-        } else doc.binding?.handle(message.body);
+        // While the token is checked and the document loads, the binding keeps what comes (bounded).
+        doc?.binding?.handle(message.body);
         return;
     }
   }
@@ -169,10 +162,7 @@ export class HocuspocusSession implements EndpointSession {
       doc.sendRaw(encodeAuthenticated(doc.prefix, binding.writable ? 'read-write' : 'readonly'));
       for (const m of binding.greeting(false)) doc.send(m);
       this.#schedule(doc);
-      const waiting = doc.waiting ?? [];
-      doc.waiting = null;
       binding.drain();
-      for (const m of waiting) if (!this.#closed && this.#docs.get(key) === doc) binding.handle(m);
     })();
   }
 
@@ -210,7 +200,6 @@ export class HocuspocusSession implements EndpointSession {
 
   #forget(doc: HocuspocusDocument): void {
     doc.clearTimers();
-    doc.waiting = null;
     doc.binding?.release();
     this.#docs.delete(doc.key);
   }

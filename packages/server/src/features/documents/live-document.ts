@@ -117,11 +117,6 @@ export class LiveDocument {
     return authors;
   }
 
-  /** Whether its changes are stored (the namespace's `persistence`). */
-  get persistent(): boolean {
-    return this.deps.settings.persistence;
-  }
-
   get settings(): DocumentSettings {
     return this.deps.settings;
   }
