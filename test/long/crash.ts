@@ -11,8 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { kill9, startServerProcess } from './server-process.js';
+import { crashMain, kill9, startServerProcess, stopAndCheck } from './server-process.js';
 
 export interface CrashResult {
   kills: number;
@@ -67,24 +66,9 @@ export async function runCrash(options: { kills: number; maxLifeMs: number; onPr
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
   }
-  s.child.kill('SIGTERM');
-  await new Promise((r) => s.child.once('exit', r));
-  const db = new Database(join(dataDir, 'switchboard.db'), { readonly: true });
-  const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
-  db.close();
+  const integrity = await stopAndCheck(s, dataDir);
   const missing = [...acknowledged].filter((id) => !present.has(id));
   return { kills: options.kills, acknowledged: acknowledged.size, present: present.size, missing, integrity, durationMs: Date.now() - started };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { parseArgs } = await import('node:util');
-  const { values } = parseArgs({ options: { kills: { type: 'string', default: '1000' }, 'max-life': { type: 'string', default: '400' } } });
-  const result = await runCrash({
-    kills: Number(values.kills),
-    maxLifeMs: Number(values['max-life']),
-    onProgress: (n, acked) => process.stderr.write(`\rkills ${n}/${values.kills}, acknowledged ${acked}   `),
-  });
-  process.stderr.write('\n');
-  process.stdout.write(`${JSON.stringify({ ...result, missing: result.missing.length }, null, 2)}\n`);
-  process.exit(result.missing.length === 0 && result.integrity === 'ok' ? 0 : 1);
-}
+if (import.meta.url === `file://${process.argv[1]}`) await crashMain({ kills: '1000', maxLife: '400' }, runCrash);

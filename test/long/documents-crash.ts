@@ -14,12 +14,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { kill9, startServerProcess } from './server-process.js';
+import { crashMain, kill9, startServerProcess, stopAndCheck } from './server-process.js';
 
 const DOC = 'doc:crash';
 const WRITERS = 4;
@@ -152,24 +151,9 @@ export async function runDocumentsCrash(options: {
   }
   const s = await startServerProcess(dataDir, secret);
   const present = await readKeys(s.port, jwt);
-  s.child.kill('SIGTERM');
-  await new Promise((r) => s.child.once('exit', r));
-  const db = new Database(join(dataDir, 'switchboard.db'), { readonly: true });
-  const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
-  db.close();
+  const integrity = await stopAndCheck(s, dataDir);
   const missing = [...acknowledged].filter((key) => !present.has(key));
   return { kills: options.kills, acknowledged: acknowledged.size, missing, integrity, durationMs: Date.now() - started };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { parseArgs } = await import('node:util');
-  const { values } = parseArgs({ options: { kills: { type: 'string', default: '100' }, 'max-life': { type: 'string', default: '600' } } });
-  const result = await runDocumentsCrash({
-    kills: Number(values.kills),
-    maxLifeMs: Number(values['max-life']),
-    onProgress: (n, acked) => process.stderr.write(`\rkills ${n}/${values.kills}, acknowledged ${acked}   `),
-  });
-  process.stderr.write('\n');
-  process.stdout.write(`${JSON.stringify({ ...result, missing: result.missing.length }, null, 2)}\n`);
-  process.exit(result.missing.length === 0 && result.integrity === 'ok' ? 0 : 1);
-}
+if (import.meta.url === `file://${process.argv[1]}`) await crashMain({ kills: '100', maxLife: '600' }, runDocumentsCrash);

@@ -126,3 +126,22 @@ export async function metric(s: DocumentsServer, line: string): Promise<number> 
   const escaped = line.replace(/[{}"]/g, (c) => `\\${c}`);
   return Number(new RegExp(`^${escaped} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
 }
+
+type ProviderArgs = Parameters<typeof openProvider> extends [unknown, ...infer R] ? R : never;
+
+/** The providers a suite opens on its server, all destroyed at its end. */
+export class ProviderPool {
+  readonly open: OpenProvider[] = [];
+
+  constructor(private readonly server: () => DocumentsServer) {}
+
+  readonly provider = async (...args: ProviderArgs): Promise<OpenProvider> => {
+    const p = await openProvider(this.server(), ...args);
+    this.open.push(p);
+    return p;
+  };
+
+  destroyAll(): void {
+    for (const p of this.open) p.destroy();
+  }
+}

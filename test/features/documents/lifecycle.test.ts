@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
-import { type DocumentsServer, metric, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
+import { type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * A document's life on a node, against a store that is slow for real (on PostgreSQL another
@@ -14,21 +14,17 @@ import { type DocumentsServer, metric, type OpenProvider, openProvider, startDoc
  */
 describe.each(STORES)('document lifecycle on %s', (store) => {
   let s: DocumentsServer;
-  const open: OpenProvider[] = [];
   let n = 0;
   const name = () => `doc:life-${++n}`;
-  const provider = async (...args: Parameters<typeof openProvider> extends [unknown, ...infer R] ? R : never) => {
-    const p = await openProvider(s, ...args);
-    open.push(p);
-    return p;
-  };
+  const pool = new ProviderPool(() => s);
+  const { provider, open } = pool;
   const loaded = () => metric(s, 'switchboard_documents_loaded');
 
   beforeAll(async () => {
     s = await startDocumentsServer(store, { documents: { idleUnload: '50ms' } });
   });
   afterAll(async () => {
-    for (const p of open) p.destroy();
+    pool.destroyAll();
     await s?.stop();
   });
 
@@ -71,9 +67,10 @@ describe.each(STORES)('document lifecycle on %s', (store) => {
       await eventually(async () => (await s.api('GET', '/documents?limit=200')).body['documents'] !== undefined, WAIT, 'api up');
       const release = await blockWrites();
       try {
+        const applied = await metric(s, 'switchboard_document_updates_total');
         a.doc.getText('body').insert(0, 'written while the store is slow. ');
         const expected = a.doc.getText('body').toString();
-        await new Promise((r) => setTimeout(r, 50));
+        await eventually(async () => (await metric(s, 'switchboard_document_updates_total')) > applied, WAIT, 'the change applied (its write waits)');
         a.provider.disconnect();
         // Well past the idle unload (50 ms): the pending write keeps the document loaded.
         await new Promise((r) => setTimeout(r, 400));

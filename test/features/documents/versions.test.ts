@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
-import { converged, type DocumentsServer, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
+import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * Named versions on both stores, with real y-websocket providers: create and list, read a
@@ -12,14 +12,10 @@ import { converged, type DocumentsServer, type OpenProvider, openProvider, start
  */
 describe.each(STORES)('document versions on %s', (store) => {
   let s: DocumentsServer;
-  const open: OpenProvider[] = [];
   let n = 0;
   const name = () => `doc:versions-${++n}`;
-  const provider = async (...args: Parameters<typeof openProvider> extends [unknown, ...infer R] ? R : never) => {
-    const p = await openProvider(s, ...args);
-    open.push(p);
-    return p;
-  };
+  const pool = new ProviderPool(() => s);
+  const { provider } = pool;
 
   beforeAll(async () => {
     s = await startDocumentsServer(store, {
@@ -28,7 +24,7 @@ describe.each(STORES)('document versions on %s', (store) => {
     });
   });
   afterAll(async () => {
-    for (const p of open) p.destroy();
+    pool.destroyAll();
     await s?.stop();
   });
 

@@ -6,7 +6,7 @@ import * as Y from 'yjs';
 import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { seeded } from '../../helpers/seeded.js';
-import { converged, type DocumentsServer, metric, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
+import { converged, type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * The documents endpoint with real y-websocket providers (the npm package, unchanged) on
@@ -15,14 +15,10 @@ import { converged, type DocumentsServer, metric, type OpenProvider, openProvide
  */
 describe.each(STORES)('y-websocket providers on %s', (store) => {
   let s: DocumentsServer;
-  const open: OpenProvider[] = [];
   let n = 0;
   const name = () => `doc:sync-${++n}`;
-  const provider = async (...args: Parameters<typeof openProvider> extends [unknown, ...infer R] ? R : never) => {
-    const p = await openProvider(s, ...args);
-    open.push(p);
-    return p;
-  };
+  const pool = new ProviderPool(() => s);
+  const { provider, open } = pool;
 
   beforeAll(async () => {
     s = await startDocumentsServer(store, {
@@ -33,7 +29,7 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
     });
   });
   afterAll(async () => {
-    for (const p of open) p.destroy();
+    pool.destroyAll();
     await s?.stop();
   });
 
@@ -139,7 +135,7 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
     const doc = name();
     const acme = await provider(doc, 'ada');
     acme.doc.getText('body').insert(0, 'acme canary 7f3a');
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => JSON.stringify((await s.api('GET', `/documents/${doc}`)).body).includes('canary'), WAIT, "acme's change applied");
     const demo = await provider(doc, 'ada', { tenant: 'demo' });
     expect(demo.doc.getText('body').toString()).toBe('');
     demo.doc.getText('body').insert(0, 'demo');
