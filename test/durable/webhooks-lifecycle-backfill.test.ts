@@ -91,12 +91,24 @@ describe.each(STORES)('lifecycle webhooks for members older than the endpoint on
     await s.server.jobs.poll();
     await eventually(async () => (await graceJobs('done')) >= done + pending, 10_000, 'the grace jobs ran');
   };
-  /** Wait until the node wants the events: a probe channel's `occupied` comes back (the backfill ran in the same turn). */
+  /**
+   * Wait until the node wants the events: a probe channel's `occupied` comes back (the backfill
+   * ran in the same turn). The probe then leaves and its grace is run, so the counts of rows and
+   * grace jobs the test reads next are the scenario's alone.
+   */
   const probe = async (r: WebhookReceiver) => {
     const c = await connect('probe');
     await ok(c, 'subscribe', { channel: 'project:probe' });
     await eventually(() => got(r, 'channel.occupied', 'project:probe').length === 1, 10_000, 'the endpoint known');
     c.close();
+    await eventually(
+      async () => (await rows('sb_webhook_members', { channel: 'project:probe' })) === 0 && (await rows('sb_webhook_connections', { user_id: 'probe' })) === 0,
+      10_000,
+      'the probe gone',
+    );
+    await passGrace();
+    await eventually(() => got(r, 'channel.vacated', 'project:probe').length === 1, 10_000, 'the probe channel vacated');
+    clients.splice(clients.indexOf(c), 1);
   };
 
   it('a channel occupied before the endpoint: no occupied or vacated while an older member stays; vacated and left once after it leaves', async () => {
