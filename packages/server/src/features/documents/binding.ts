@@ -255,7 +255,7 @@ export class DocumentBinding {
           metrics.dropped('awareness_off');
           return;
         }
-        const result = doc.applyAwareness(message.update, this.peer);
+        const result = doc.applyAwareness(message.update, this.peer, this.#user);
         if (result === 'invalid') {
           metrics.dropped('invalid');
           this.close(DocumentCloseCode.InvalidUpdate, 'malformed awareness update');

@@ -3,13 +3,26 @@ import { DocumentCloseCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import type { ResolvedChannel } from '../../core/channels.js';
+import type { LeaseStoreView } from '../../core/context.js';
 import type { FeatureEvents } from '../events.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
 import { documentUpdated } from './events.js';
 import { type DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
-import type { DocumentStore } from './store.js';
+import type { DocumentRelay } from './relay.js';
+import type { Compaction, DocumentStore } from './store.js';
 import type { VersionInfo, VersionStore } from './version-store.js';
+
+/** How long a compaction's lease is held (a holder that dies frees it after this). */
+const COMPACT_LEASE_MS = 60_000;
+const NOTHING_FOLDED: Compaction = { folded: 0, before: 0, after: 0 };
+
+/** What the documents of a node share with the other nodes: leases, and the relay of changes (set once started). */
+export interface DocumentsCluster {
+  readonly nodeId: string;
+  readonly leases: LeaseStoreView;
+  relay: DocumentRelay | null;
+}
 
 /**
  * The documents loaded on this node. A document is loaded once however many peers open it
@@ -36,7 +49,13 @@ export class Documents {
     private readonly events: FeatureEvents,
     private readonly versions: VersionStore,
     private readonly now: () => number,
+    private readonly cluster: DocumentsCluster,
   ) {}
+
+  /** Every document loaded on this node. */
+  all(): Iterable<LiveDocument> {
+    return this.#live.values();
+  }
 
   get loadedCount(): number {
     return this.#live.size;
@@ -78,10 +97,19 @@ export class Documents {
           logger: this.logger,
           idle: (d) => this.#scheduleUnload(d),
           broken: (d) => this.#discard(d),
-          stored: (d, updates) => this.#announce(d, updates),
+          stored: (d, updates, range) => {
+            this.cluster.relay?.stored(d, updates, range);
+            this.#announce(d, updates.length);
+          },
+          relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
+          relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
+          compact: (d, merge) => this.#compact(d, merge),
         });
         this.#live.set(key, doc);
         this.metrics.loaded(1);
+        // What other nodes logged between the read and now (their relays found no document here) is read once more.
+        if (settings.persistence) void doc.catchUp();
+        this.cluster.relay?.loaded(doc);
         return doc;
       })
       .finally(() => this.#loading.delete(key));
@@ -148,7 +176,9 @@ export class Documents {
         for (const peer of [...live.peers]) peer.end(DocumentCloseCode.Deleted);
         live.destroy();
       }
-      return this.store.delete(ch.tenant, ch.channel);
+      const existed = await this.store.delete(ch.tenant, ch.channel);
+      this.cluster.relay?.deleted(ch.tenant, ch.channel);
+      return existed;
     })();
     const settled = deleting.then(
       () => undefined,
@@ -160,6 +190,36 @@ export class Documents {
       return (await deleting) || (live !== undefined && !live.settings.persistence);
     } finally {
       if (this.#discarding.get(key) === settled) this.#discarding.delete(key);
+    }
+  }
+
+  /** Another node deleted a document: this node's copy is dropped (nothing it queued is written) and its peers are closed (4404). */
+  deletedElsewhere(tenant: string, channel: string): void {
+    const key = `${tenant}|${channel}`;
+    const live = this.#live.get(key);
+    if (!live) return;
+    this.#live.delete(key);
+    this.#cancelUnload(key);
+    this.metrics.loaded(-1);
+    void live.abandon().finally(() => {
+      for (const peer of [...live.peers]) peer.end(DocumentCloseCode.Deleted);
+      live.destroy();
+    });
+  }
+
+  /**
+   * Compact under a lease, so one node at a time folds a document's log; its fencing token
+   * goes with the write, so a holder whose lease ran out while it worked changes nothing
+   * after a later one. Nothing is folded while another node holds it.
+   */
+  async #compact(doc: LiveDocument, merge: (snapshot: Uint8Array, updates: Uint8Array[]) => Uint8Array): Promise<Compaction> {
+    const key = `compact/${doc.key}`;
+    const token = await this.cluster.leases.acquire(key, COMPACT_LEASE_MS, this.cluster.nodeId);
+    if (token === null) return NOTHING_FOLDED;
+    try {
+      return await this.store.compact(doc.tenant, doc.channel, merge, token);
+    } finally {
+      await this.cluster.leases.release(key, token).catch((err: unknown) => this.logger.debug({ err }, 'a compaction lease was not released'));
     }
   }
 

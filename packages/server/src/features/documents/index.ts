@@ -3,12 +3,13 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import type { DocumentsRuntime } from './binding.js';
 import { type DocumentsConfig, documentsConfig, documentsNamespaceOption } from './config.js';
-import { Documents } from './documents.js';
+import { Documents, type DocumentsCluster } from './documents.js';
 import { documentUpdated } from './events.js';
 import { HocuspocusSession } from './hocuspocus-session.js';
 import { KeepAlive } from './keepalive.js';
 import { documentMetrics } from './metrics.js';
 import { DOCUMENT_MIGRATIONS } from './migrations.js';
+import { DocumentRelay } from './relay.js';
 import { documentRoutes } from './routes.js';
 import { DocumentStore } from './store.js';
 import { VersionStore } from './version-store.js';
@@ -18,6 +19,8 @@ import { chooseProtocol, YWebsocketSession } from './y-websocket-session.js';
 export const DOCUMENTS_PATH = '/documents';
 /** Room for a message's type and length prefixes around the largest update. */
 const FRAMING_BYTES = 64;
+/** Every node tells the others it is there this often, so a relay lost while nothing changes is noticed within it. */
+const RELAY_TICK_MS = 2000;
 
 /**
  * Collaborative Yjs documents served on the server's own port, under its tenants, tokens
@@ -27,7 +30,7 @@ const FRAMING_BYTES = 64;
  * of updates, compacted). See docs/documents.md.
  */
 export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRuntime> {
-  let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore } | null = null;
+  let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore; relay: DocumentRelay } | null = null;
 
   return defineFeature({
     name: 'documents',
@@ -60,6 +63,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       const metrics = documentMetrics(ctx.node.metricsRegistry);
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
       const versions = new VersionStore(ctx.storage, () => ctx.node.now());
+      const cluster: DocumentsCluster = { nodeId: ctx.node.id, leases: ctx.node.leases, relay: null };
       const documents = new Documents(
         store,
         () => ctx.config,
@@ -68,14 +72,23 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
         ctx.events,
         versions,
         () => ctx.node.now(),
+        cluster,
+      );
+      cluster.relay = new DocumentRelay(
+        ctx.node.messages,
+        { loaded: (t, c) => documents.loaded(t, c), all: () => documents.all(), deletedElsewhere: (t, c) => documents.deletedElsewhere(t, c) },
+        metrics,
+        ctx.logger,
+        RELAY_TICK_MS,
       );
       const keepAlive = new KeepAlive();
       const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
-      running = { rt, documents, versions };
+      running = { rt, documents, versions, relay: cluster.relay };
       return rt;
     },
     async stop() {
       running?.rt.keepAlive.stop();
+      running?.relay.close();
       await running?.documents.stop();
       running = null;
     },

@@ -4,9 +4,9 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwareness
 import * as Y from 'yjs';
 import type { DocumentSettings } from './config.js';
 import type { DocumentMetrics } from './metrics.js';
-import type { DocumentStore, StoredDocument } from './store.js';
+import type { Appended, Compaction, DocumentStore, StoredDocument } from './store.js';
 import { applyChecked } from './update-check.js';
-import { type AwarenessEntry, decodeAwareness, encodeAwareness, encodeUpdate } from './y-websocket-codec.js';
+import { type AwarenessEntry, decodeAwareness, encodeAwareness, encodeAwarenessEntries, encodeUpdate } from './y-websocket-codec.js';
 
 /** One connection's side of an open document: how the document reaches it. */
 export interface DocumentPeer {
@@ -18,6 +18,15 @@ export interface DocumentPeer {
    * provider reconnects and syncs again) or deleted (4404 Deleted).
    */
   end(info: DisconnectInfo): void;
+}
+
+/** The origin of what another node relayed: applied and sent to this node's peers, never stored again nor relayed back. */
+export const REMOTE = Symbol('remote');
+
+/** An awareness client id that a peer on another node introduced, with that peer's user. */
+interface RemoteOwner {
+  node: string;
+  user: string | null;
 }
 
 /** What applying a client's update came to. */
@@ -45,8 +54,14 @@ export interface LiveDocumentDeps {
   idle(doc: LiveDocument): void;
   /** Called when an apply failed halfway: the document must be discarded (its peers reconnect and it reloads). */
   broken(doc: LiveDocument): void;
-  /** Called after a write of `updates` changes committed. */
-  stored(doc: LiveDocument, updates: number): void;
+  /** Called after a write of `updates` committed with the numbers `range` (each node that holds the document is told). */
+  stored(doc: LiveDocument, updates: Uint8Array[], range: Appended): void;
+  /** Fold the document's log into its snapshot, unless another node is doing it (a lease). */
+  compact(doc: LiveDocument, merge: (snapshot: Uint8Array, updates: Uint8Array[]) => Uint8Array): Promise<Compaction>;
+  /** Called with this node's changes to a document that is not stored, once per turn (other nodes apply them). */
+  relay(doc: LiveDocument, updates: Uint8Array[]): void;
+  /** Called with an awareness change made by one of this node's peers (`user`: its user), for the other nodes. */
+  relayAwareness(doc: LiveDocument, update: Uint8Array, user: string | null): void;
 }
 
 /**
@@ -78,14 +93,24 @@ export class LiveDocument {
   #held: Array<[Uint8Array, unknown]> | null = null;
   /** An apply failed halfway: the document is being discarded and reloaded from the store. */
   #broken = false;
-  /** Users whose changes went in since the last version; `#authorsChanged`: not yet written with the log. */
-  readonly #authors: Set<string>;
-  #authorsChanged = false;
+  /** Users whose changes went in on this node and are not yet written with the log (or taken by a version). */
+  readonly #authors = new Set<string>();
+  /** Every update numbered up to this one in the durable log is in `doc`. */
+  #seq: number;
+  /** A read of the log's tail in progress (another node's updates this node missed), and whether to read again after it. */
+  #catchingUp: Promise<void> | null = null;
+  #catchUpAgain = false;
+  /** Changes of a document that is not stored, waiting for the end of the turn to go to the other nodes. */
+  #relaying: Uint8Array[] | null = null;
   /** When the last version was taken (Unix ms; 0: none, or not looked up). */
   lastVersionAt = 0;
   /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
   readonly #owners = new Map<number, DocumentPeer>();
   readonly #owned = new Map<DocumentPeer, Set<number>>();
+  /** Awareness client ids peers on other nodes introduced. */
+  readonly #remoteOwners = new Map<number, RemoteOwner>();
+  /** The user of each peer that set awareness states (told to the other nodes with its changes). */
+  readonly #users = new Map<DocumentPeer, string | null>();
 
   constructor(
     readonly tenant: string,
@@ -98,7 +123,7 @@ export class LiveDocument {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update);
     }
     this.bytes = stored?.bytes ?? 0;
-    this.#authors = new Set(stored?.authors ?? []);
+    this.#seq = stored?.seq ?? 0;
     this.#logCount = stored?.logCount ?? 0;
     this.doc.on('update', this.#onUpdate);
     this.awareness = new Awareness(this.doc);
@@ -107,14 +132,18 @@ export class LiveDocument {
   }
 
   /**
-   * The users whose changes went in since the last version, for a version taken now: the
-   * list starts again empty (the version's transaction empties the stored one too).
+   * The users whose changes went in on this node and are not yet in the stored list, for a
+   * version taken now (its transaction adds the stored list and empties it).
    */
   takeAuthors(): string[] {
     const authors = [...this.#authors].sort();
     this.#authors.clear();
-    this.#authorsChanged = false;
     return authors;
+  }
+
+  /** Every update numbered up to this one in the durable log is applied here. */
+  get seq(): number {
+    return this.#seq;
   }
 
   get settings(): DocumentSettings {
@@ -138,6 +167,7 @@ export class LiveDocument {
   leave(peer: DocumentPeer): void {
     if (!this.peers.delete(peer)) return;
     const owned = this.#owned.get(peer);
+    this.#users.delete(peer);
     if (owned) {
       this.#owned.delete(peer);
       for (const id of owned) this.#owners.delete(id);
@@ -166,10 +196,7 @@ export class LiveDocument {
       return 'invalid';
     }
     for (const [u, origin] of held) this.#emit(u, origin);
-    if (held.length > 0 && author !== null && !this.#authors.has(author)) {
-      this.#authors.add(author);
-      this.#authorsChanged = true;
-    }
+    if (held.length > 0 && author !== null) this.#authors.add(author);
     return result === 'pending-over-cap' ? 'invalid' : result;
   }
 
@@ -198,7 +225,7 @@ export class LiveDocument {
    * Apply a peer's awareness update: 'invalid' when malformed, 'awareness_owner' when it
    * names a client id another peer introduced (nothing applied).
    */
-  applyAwareness(update: Uint8Array, from: DocumentPeer): 'applied' | 'invalid' | 'awareness_owner' {
+  applyAwareness(update: Uint8Array, from: DocumentPeer, user: string | null = null): 'applied' | 'invalid' | 'awareness_owner' {
     let entries: AwarenessEntry[];
     try {
       entries = decodeAwareness(update, MAX_AWARENESS_ENTRIES);
@@ -208,7 +235,27 @@ export class LiveDocument {
     for (const e of entries) {
       const owner = this.#owners.get(e.clientId);
       if (owner !== undefined && owner !== from) return 'awareness_owner';
+      // An id introduced on another node is taken over only by the same user (a provider that reconnected here).
+      const remote = this.#remoteOwners.get(e.clientId);
+      if (remote !== undefined && (user === null || remote.user !== user)) return 'awareness_owner';
     }
+    this.#users.set(from, user);
+    // A state this document removed (its connection left, its node died) comes back with the clock it had: it is
+    // taken with the clock after the removal's, and the provider, told so (the echo), carries on from there. One
+    // taken over from another node (its provider reconnected here) skips a clock more: a removal of it that
+    // another node makes when the old node dies (the old clock + 1) then never hides it.
+    let reclocked = false;
+    for (const e of entries) {
+      const movedHere = this.#remoteOwners.delete(e.clientId);
+      const meta = this.awareness.meta.get(e.clientId);
+      if (e.state === 'null' || meta === undefined) continue;
+      const floor = movedHere ? meta.clock + 2 : this.awareness.states.has(e.clientId) ? 0 : meta.clock + 1;
+      if (e.clock < floor) {
+        e.clock = floor;
+        reclocked = true;
+      }
+    }
+    if (reclocked) update = encodeAwarenessEntries(entries);
     let owned = this.#owned.get(from);
     if (!owned) {
       owned = new Set();
@@ -222,28 +269,130 @@ export class LiveDocument {
     return 'applied';
   }
 
+  /**
+   * Awareness states a peer on another node set or removed (`node`, `user`: that peer's):
+   * applied and sent to this node's peers. Ids a peer of this node introduced are left out.
+   */
+  applyRemoteAwareness(update: Uint8Array, node: string, user: string | null): void {
+    let entries: AwarenessEntry[];
+    try {
+      entries = decodeAwareness(update, MAX_AWARENESS_ENTRIES);
+    } catch {
+      return;
+    }
+    if (entries.some((e) => this.#owners.has(e.clientId))) return;
+    for (const e of entries) {
+      if (e.state === 'null') this.#remoteOwners.delete(e.clientId);
+      else this.#remoteOwners.set(e.clientId, { node, user });
+    }
+    applyAwarenessUpdate(this.awareness, update, REMOTE);
+  }
+
+  /** A node is gone: the awareness states its peers introduced are removed, for this node's peers. */
+  nodeDown(node: string): void {
+    const ids: number[] = [];
+    for (const [id, owner] of this.#remoteOwners) if (owner.node === node) ids.push(id);
+    for (const id of ids) this.#remoteOwners.delete(id);
+    if (ids.length > 0) removeAwarenessStates(this.awareness, ids, REMOTE);
+  }
+
+  /** The awareness states this node's peers introduced, encoded with each peer's user (what a node that loaded the document late asks for). */
+  localAwareness(): Array<{ update: Uint8Array; user: string | null }> {
+    const out: Array<{ update: Uint8Array; user: string | null }> = [];
+    for (const [peer, ids] of this.#owned) {
+      const live = [...ids].filter((id) => this.awareness.getStates().has(id));
+      if (live.length > 0) out.push({ update: encodeAwarenessUpdate(this.awareness, live), user: this.#users.get(peer) ?? null });
+    }
+    return out;
+  }
+
+  /**
+   * Updates another node logged with the numbers `from` to `to` (`updates` null: too large
+   * to relay, read from the log). The next ones in order are applied at once; after a gap
+   * (a message lost while the engine was away, or this node's own write numbered after
+   * another's) the log's tail is read and applied. Applying what is already here changes
+   * nothing (Yjs), so nothing is applied twice in effect.
+   */
+  remote(from: number, to: number, updates: Uint8Array[] | null): void {
+    if (this.#destroyed || to <= this.#seq) return;
+    this.#logCount += to - from + 1;
+    if (from === this.#seq + 1 && updates !== null) {
+      for (const u of updates) this.#applyRemote(u);
+      this.#seq = to;
+      return;
+    }
+    void this.catchUp();
+  }
+
+  /** Changes of a document that is not stored, relayed by another node (best effort: not logged, not numbered). */
+  remoteUnstored(updates: Uint8Array[]): void {
+    if (this.#destroyed) return;
+    for (const u of updates) this.#applyRemote(u);
+  }
+
+  /** Read the log after what this node holds and apply it (one read at a time; a call meanwhile reads again after it). */
+  catchUp(): Promise<void> {
+    if (!this.deps.settings.persistence || this.#destroyed) return Promise.resolve();
+    if (this.#catchingUp) {
+      this.#catchUpAgain = true;
+      return this.#catchingUp;
+    }
+    this.#catchingUp = (async () => {
+      do {
+        this.#catchUpAgain = false;
+        const tail = await this.deps.store.since(this.tenant, this.channel, this.#seq);
+        if (this.#destroyed || tail === null) return;
+        if (tail.snapshot && tail.snapshot.byteLength > 0) this.#applyRemote(tail.snapshot, false);
+        for (const u of tail.updates) this.#applyRemote(u);
+        this.#seq = Math.max(this.#seq, tail.seq);
+        this.deps.metrics.caughtUp();
+      } while (this.#catchUpAgain && !this.#destroyed);
+    })()
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ err, channel: this.channel }, 'reading the log of a document failed: the next change or check reads it again'),
+      )
+      .finally(() => {
+        this.#catchingUp = null;
+      });
+    return this.#catchingUp;
+  }
+
+  #applyRemote(update: Uint8Array, counts = true): void {
+    try {
+      Y.applyUpdate(this.doc, update, REMOTE);
+      if (counts) this.bytes += update.byteLength;
+    } catch (err) {
+      this.deps.logger.warn({ err, channel: this.channel }, 'an update from the log could not be applied');
+    }
+  }
+
+  #advance(range: Appended): void {
+    if (range.from === this.#seq + 1) this.#seq = range.to;
+    else if (range.to > this.#seq) void this.catchUp();
+  }
+
   /** Write what is queued now (also what `stop` awaits). */
   flush(): Promise<void> {
     if (this.#writing) return this.#writing;
     if (this.#queued.length === 0 || this.#destroyed) return Promise.resolve();
     const batch = this.#queued;
     this.#queued = [];
-    const authors = this.#authorsChanged ? [...this.#authors] : undefined;
-    this.#authorsChanged = false;
+    const authors = [...this.#authors];
     this.#writing = this.deps.store
       .append(this.tenant, this.channel, batch, authors)
       .then(
-        () => {
+        (range) => {
           this.#retryDelay = 0;
+          for (const a of authors) this.#authors.delete(a);
           this.#logCount += batch.length;
           this.#storedTotal += batch.length;
+          this.#advance(range);
           this.#wakeStoreWaiters();
-          this.deps.stored(this, batch.length);
+          this.deps.stored(this, batch, range);
         },
         (err: unknown) => {
           this.deps.metrics.storeFailed();
           this.#queued = batch.concat(this.#queued);
-          if (authors) this.#authorsChanged = true;
           this.#retryDelay = Math.min(RETRY_MAX, Math.max(RETRY_MIN, this.#retryDelay * 2));
           this.deps.logger.warn({ err, channel: this.channel, updates: batch.length, retryIn: this.#retryDelay }, 'storing document updates failed');
         },
@@ -303,7 +452,7 @@ export class LiveDocument {
   async #compact(): Promise<void> {
     this.#compacting = true;
     try {
-      const done = await this.deps.store.compact(this.tenant, this.channel, mergeSnapshot);
+      const done = await this.deps.compact(this, mergeSnapshot);
       this.#logCount = Math.max(0, this.#logCount - done.folded);
       this.bytes = Math.max(0, this.bytes - (done.before - done.after));
       if (done.folded > 0) this.deps.metrics.compacted();
@@ -323,7 +472,19 @@ export class LiveDocument {
   #emit(update: Uint8Array, origin: unknown): void {
     const message = encodeUpdate(update);
     for (const peer of this.peers) if (peer !== origin) peer.send(message);
-    if (!this.deps.settings.persistence) return;
+    if (origin === REMOTE) return;
+    if (!this.deps.settings.persistence) {
+      if (this.#relaying) this.#relaying.push(update);
+      else {
+        this.#relaying = [update];
+        setImmediate(() => {
+          const updates = this.#relaying ?? [];
+          this.#relaying = null;
+          if (!this.#destroyed) this.deps.relay(this, updates);
+        });
+      }
+      return;
+    }
     this.#queued.push(update);
     this.#queuedTotal++;
     this.bytes += update.byteLength;
@@ -336,11 +497,21 @@ export class LiveDocument {
     }
   }
 
-  readonly #onAwareness = (changes: { added: number[]; updated: number[]; removed: number[] }): void => {
+  readonly #onAwareness = (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
     const ids = changes.added.concat(changes.updated, changes.removed);
-    if (ids.length === 0 || this.peers.size === 0) return;
-    const message = encodeAwareness(encodeAwarenessUpdate(this.awareness, ids));
-    for (const peer of this.peers) peer.send(message);
+    if (ids.length === 0) return;
+    const update = encodeAwarenessUpdate(this.awareness, ids);
+    if (this.peers.size > 0) {
+      const message = encodeAwareness(update);
+      for (const peer of this.peers) peer.send(message);
+    }
+    // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
+    // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
+    if (origin === REMOTE || this.#destroyed) return;
+    const own = ids.filter((id) => !this.#remoteOwners.has(id));
+    if (own.length === 0) return;
+    const user = typeof origin === 'object' && origin !== null ? (this.#users.get(origin as DocumentPeer) ?? null) : null;
+    this.deps.relayAwareness(this, own.length === ids.length ? update : encodeAwarenessUpdate(this.awareness, own), user);
   };
 
   /**

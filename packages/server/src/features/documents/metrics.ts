@@ -10,6 +10,10 @@ export interface DocumentMetrics {
   dropped(reason: DropReason): void;
   storeFailed(): void;
   compacted(): void;
+  /** A read of the log's tail: this node lacked updates another node logged (a relay lost, or out of order). */
+  caughtUp(): void;
+  /** Updates another node logged, relayed to this one. */
+  relayed(count: number): void;
 }
 
 export function documentMetrics(registry: Registry): DocumentMetrics {
@@ -35,7 +39,19 @@ export function documentMetrics(registry: Registry): DocumentMetrics {
     help: 'Update logs folded into their document snapshot',
     registers: [registry],
   });
+  const caughtUp = new Counter({
+    name: 'switchboard_document_catch_ups_total',
+    help: "Reads of a document log's tail by a node that lacked updates another node logged (a relay missed or out of order)",
+    registers: [registry],
+  });
+  const relayed = new Counter({
+    name: 'switchboard_document_relayed_updates_total',
+    help: 'Updates another node logged and relayed to this one',
+    registers: [registry],
+  });
   return {
+    caughtUp: () => caughtUp.inc(),
+    relayed: (count) => relayed.inc(count),
     loaded: (delta) => loaded.inc(delta),
     applied: () => applied.inc(),
     dropped: (reason) => dropped.inc({ reason }),

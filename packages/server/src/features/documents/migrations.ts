@@ -52,4 +52,35 @@ const tables: Migration = {
   },
 };
 
-export const DOCUMENT_MIGRATIONS: readonly NamedMigration[] = [{ name: 'documents_0001_tables', ...tables }];
+/**
+ * Sequence numbers for the log, so every node that holds a document knows which updates it
+ * has: `seq` on a document is the last number given to one of its updates (numbers are
+ * given under the document row's lock, so they commit in order), `snapshot_seq` the last one
+ * folded into the snapshot, and `compact_fence` the fencing token of the last compaction
+ * (a compaction with an older lease changes nothing). Rows logged before have seq 0.
+ */
+const sequence: Migration = {
+  async up(db: Db) {
+    for (const column of ['seq', 'snapshot_seq', 'compact_fence']) {
+      await db.schema
+        .alterTable('sb_documents')
+        .addColumn(column, 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    }
+    await db.schema
+      .alterTable('sb_document_updates')
+      .addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.createIndex('sb_document_updates_seq').on('sb_document_updates').columns(['tenant', 'channel', 'seq']).execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropIndex('sb_document_updates_seq').execute();
+    await db.schema.alterTable('sb_document_updates').dropColumn('seq').execute();
+    for (const column of ['compact_fence', 'snapshot_seq', 'seq']) await db.schema.alterTable('sb_documents').dropColumn(column).execute();
+  },
+};
+
+export const DOCUMENT_MIGRATIONS: readonly NamedMigration[] = [
+  { name: 'documents_0001_tables', ...tables },
+  { name: 'documents_0002_sequence', ...sequence },
+];

@@ -15,15 +15,23 @@ export interface DocumentTable {
   authors: string;
   created_at: number;
   updated_at: number;
+  /** The last sequence number given to one of its updates. */
+  seq: number;
+  /** The last sequence number folded into the snapshot. */
+  snapshot_seq: number;
+  /** The fencing token of the last compaction's lease. */
+  compact_fence: number;
 }
 
-/** One update in a document's durable log, in the order of its id (time-ordered, unique across nodes). */
+/** One update in a document's durable log: unique by id, in order of its `seq`. */
 export interface DocumentUpdateTable {
   tenant: string;
   channel: string;
   id: string;
   data: Buffer;
   created_at: number;
+  /** Its number in the document's log (1, 2, …; 0 for rows logged before numbers were given). */
+  seq: number;
 }
 
 /** A named version: the whole state of a document at one moment, as one Yjs update. */

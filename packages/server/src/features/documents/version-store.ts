@@ -29,7 +29,11 @@ export class VersionStore {
     this.#db = storage.tables<DocumentTables>();
   }
 
-  /** Keep a version; the document's stored list of authors starts again empty in the same transaction. */
+  /**
+   * Keep a version. Its authors are `authors` (changes not yet written with the log) and the
+   * document's stored list of them (written by every node), which starts again empty in the
+   * same transaction.
+   */
   async create(
     tenant: string,
     channel: string,
@@ -37,9 +41,13 @@ export class VersionStore {
   ): Promise<VersionInfo> {
     const createdAt = this.now();
     const id = newOrderedId('v', createdAt);
-    const { snapshot, label, createdBy, authors } = version;
-    await this.storage.transaction(async (trx) => {
+    const { snapshot, label, createdBy } = version;
+    const authors = await this.storage.transaction(async (trx) => {
       const db = trx as unknown as Db;
+      let read = db.selectFrom('sb_documents').select('authors').where('tenant', '=', tenant).where('channel', '=', channel);
+      if (this.storage.kind === 'postgres') read = read.forUpdate();
+      const stored = parseAuthors((await read.executeTakeFirst())?.authors ?? '[]');
+      const all = [...new Set(stored.concat(version.authors))].sort();
       await db
         .insertInto('sb_document_versions')
         .values({
@@ -48,13 +56,14 @@ export class VersionStore {
           id,
           label,
           created_by: createdBy,
-          authors: JSON.stringify(authors),
+          authors: JSON.stringify(all),
           created_at: createdAt,
           bytes: snapshot.byteLength,
           snapshot: Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength),
         })
         .execute();
       await db.updateTable('sb_documents').set({ authors: '[]' }).where('tenant', '=', tenant).where('channel', '=', channel).execute();
+      return all;
     });
     return { id, label, createdBy, authors, createdAt, bytes: snapshot.byteLength };
   }

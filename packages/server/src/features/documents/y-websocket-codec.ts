@@ -118,6 +118,18 @@ export interface AwarenessEntry {
  * Decode an awareness update (varuint count, then per client: id, clock, JSON state),
  * checking every state parses as JSON. Throws YProtocolError otherwise.
  */
+/** An awareness update (the y-protocols encoding) of these entries. */
+export function encodeAwarenessEntries(entries: readonly AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
+  for (const e of entries) {
+    encoding.writeVarUint(encoder, e.clientId);
+    encoding.writeVarUint(encoder, e.clock);
+    encoding.writeVarString(encoder, e.state);
+  }
+  return encoding.toUint8Array(encoder);
+}
+
 export function decodeAwareness(update: Uint8Array, maxEntries: number): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update);
   return decodingOrRefuse('awareness update', () => {

@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { NodeMessagesView } from '../../core/context.js';
+import type { LiveDocument } from './live-document.js';
+import type { DocumentMetrics } from './metrics.js';
+import type { Appended } from './store.js';
+
+/** Updates relayed inline up to this many bytes per message; a larger batch is only announced (the other nodes read it from the log). */
+const INLINE_BYTES = 64 * 1024;
+/** Loaded documents whose log tails are read at once after a lost relay. */
+const CATCH_UP_CONCURRENCY = 8;
+
+/**
+ * A relayed message: `t` and `c` name the document (tenant, channel); one sent to every node
+ * also carries `e`, the sending process's run (random per start), and `n`, its number in
+ * that run (1, 2, …), so a receiver sees a message it missed. `update`: `a`…`b` the log
+ * numbers, `u` the updates (base64) or null; `unstored`: `u`; `awareness`: `u` (one
+ * awareness update) and `user`.
+ */
+type Message = Record<string, unknown>;
+interface DocumentRef {
+  t: string;
+  c: string;
+}
+
+/** How the relay reaches the documents this node holds. */
+export interface RelayTarget {
+  loaded(tenant: string, channel: string): LiveDocument | undefined;
+  all(): Iterable<LiveDocument>;
+  /** Another node deleted a document: this node's copy goes and its peers are told. */
+  deletedElsewhere(tenant: string, channel: string): void;
+}
+
+const isRef = (d: Message): d is DocumentRef & Message => typeof d['t'] === 'string' && typeof d['c'] === 'string';
+const decode = (list: unknown): Uint8Array[] | null =>
+  Array.isArray(list) && list.every((x) => typeof x === 'string') ? list.map((x) => new Uint8Array(Buffer.from(x, 'base64'))) : null;
+const encode = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
+
+/**
+ * A document's changes between the nodes that hold it, over the engine's node-to-node
+ * messages. The durable log is the truth and a message only the nudge: a stored batch is
+ * announced with the numbers the log gave it (and its bytes when small), so a node applies
+ * the next numbers at once and reads the log's tail after a gap. Messages can be lost (the
+ * engine away, a node cut off): each carries its sender's number, and every node sends a
+ * tick each `tickMs`, so a lost message is noticed within a tick even when no document
+ * changes, and every document this node holds reads its log's tail then.
+ *
+ * Awareness states go the same way, each tagged with the node and user that set it; a
+ * node's states are removed everywhere when it leaves (`onNodeDown`), and a node that
+ * loads a document asks the others for theirs.
+ */
+export class DocumentRelay {
+  readonly #run = randomBytes(6).toString('hex');
+  #sent = 0;
+  /** The last message number seen per sending node, in its run. */
+  readonly #seen = new Map<string, { run: string; n: number }>();
+  readonly #unsubscribe: Array<() => void> = [];
+  #tick: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly messages: NodeMessagesView,
+    private readonly target: RelayTarget,
+    private readonly metrics: DocumentMetrics,
+    private readonly logger: Logger,
+    tickMs: number,
+  ) {
+    const on = (op: string, fn: (data: Message, from: string) => void) =>
+      this.#unsubscribe.push(
+        messages.onNotification(op, (data, from) => {
+          if (from === messages.nodeId || this.#closed || typeof data !== 'object' || data === null) return;
+          fn(data as Message, from);
+        }),
+      );
+    on('update', (d, from) => this.#onUpdate(d, from));
+    on('unstored', (d, from) => this.#onUnstored(d, from));
+    on('awareness', (d, from) => this.#onAwareness(d, from));
+    on('awareness-sync', (d, from) => this.#onAwarenessSync(d, from));
+    on('deleted', (d, from) => this.#onDeleted(d, from));
+    on('tick', (d, from) => this.#sequenced(d, from));
+    this.#unsubscribe.push(messages.onNodeDown((node) => this.#onNodeDown(node)));
+    this.#tick = setInterval(() => this.#send('tick', {}), tickMs);
+    this.#tick.unref();
+  }
+
+  /** A batch of `doc`'s updates was logged with the numbers `range`. */
+  stored(doc: LiveDocument, updates: Uint8Array[], range: Appended): void {
+    const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
+    this.#send('update', { t: doc.tenant, c: doc.channel, a: range.from, b: range.to, u: bytes <= INLINE_BYTES ? updates.map(encode) : null });
+  }
+
+  /** Changes of a document that is not stored (no log to read a lost one back from). */
+  unstored(doc: LiveDocument, updates: Uint8Array[]): void {
+    this.#send('unstored', { t: doc.tenant, c: doc.channel, u: updates.map(encode) });
+  }
+
+  awareness(doc: LiveDocument, update: Uint8Array, user: string | null): void {
+    this.#send('awareness', { t: doc.tenant, c: doc.channel, u: encode(update), user });
+  }
+
+  /** `doc` was loaded here: the other nodes' awareness states are asked for. */
+  loaded(doc: LiveDocument): void {
+    this.#send('awareness-sync', { t: doc.tenant, c: doc.channel });
+  }
+
+  deleted(tenant: string, channel: string): void {
+    this.#send('deleted', { t: tenant, c: channel });
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#tick) clearInterval(this.#tick);
+    for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  #send(op: string, data: Message, toNode?: string): void {
+    if (this.#closed) return;
+    const message = toNode === undefined ? { ...data, e: this.#run, n: ++this.#sent } : data;
+    this.messages.notify(op, message, toNode).catch((err: unknown) => this.logger.debug({ err, op }, 'a document relay was not sent'));
+  }
+
+  /**
+   * Note a message's number from `from`: true when it is the next one. A gap (or a first
+   * message of a new run that is not its first) means something was missed: every stored
+   * document held here reads its log's tail.
+   */
+  #sequenced(d: Message, from: string): boolean {
+    const run = d['e'];
+    const n = d['n'];
+    if (typeof run !== 'string' || typeof n !== 'number') return true;
+    const last = this.#seen.get(from);
+    // Messages of one run arrive in order: an older number is a duplicate.
+    if (last !== undefined && last.run === run && n <= last.n) return true;
+    this.#seen.set(from, { run, n });
+    const expected = last === undefined ? null : last.run === run ? last.n + 1 : 1;
+    // The first message heard from a node says nothing about what came before it.
+    if (expected === null || n === expected) return true;
+    this.logger.info({ node: from, expected, got: n }, 'document relays from a node were missed: reading the logs of the documents held here');
+    void this.#catchUpAll();
+    return false;
+  }
+
+  async #catchUpAll(): Promise<void> {
+    const docs = [...this.target.all()].filter((d) => d.settings.persistence);
+    for (let i = 0; i < docs.length; i += CATCH_UP_CONCURRENCY) {
+      await Promise.all(docs.slice(i, i + CATCH_UP_CONCURRENCY).map((d) => d.catchUp()));
+    }
+  }
+
+  #onUpdate(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    const a = d['a'];
+    const b = d['b'];
+    if (!isRef(d) || typeof a !== 'number' || typeof b !== 'number') return;
+    const doc = this.target.loaded(d.t, d.c);
+    if (!doc) return;
+    const updates = decode(d['u']);
+    if (updates) this.metrics.relayed(updates.length);
+    doc.remote(a, b, updates);
+  }
+
+  #onUnstored(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    if (!isRef(d)) return;
+    const updates = decode(d['u']);
+    const doc = this.target.loaded(d.t, d.c);
+    if (doc && updates) doc.remoteUnstored(updates);
+  }
+
+  #onAwareness(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    const u = d['u'];
+    const user = d['user'];
+    if (!isRef(d) || typeof u !== 'string') return;
+    const doc = this.target.loaded(d.t, d.c);
+    if (doc) doc.applyRemoteAwareness(new Uint8Array(Buffer.from(u, 'base64')), from, typeof user === 'string' ? user : null);
+  }
+
+  /** A node loaded a document: the states this node's peers set go to it alone. */
+  #onAwarenessSync(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    if (!isRef(d)) return;
+    const doc = this.target.loaded(d.t, d.c);
+    if (!doc) return;
+    for (const { update, user } of doc.localAwareness()) this.#send('awareness', { t: d.t, c: d.c, u: encode(update), user }, from);
+  }
+
+  #onDeleted(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    if (isRef(d)) this.target.deletedElsewhere(d.t, d.c);
+  }
+
+  #onNodeDown(node: string): void {
+    this.#seen.delete(node);
+    for (const doc of this.target.all()) doc.nodeDown(node);
+  }
+}

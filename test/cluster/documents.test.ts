@@ -1,0 +1,237 @@
+/**
+ * Yjs documents on a cluster of three server processes sharing the real Redis and the real
+ * PostgreSQL, with real y-websocket providers from npm: clients spread over the nodes
+ * converge, a server-side edit on one node reaches the others, a node cut off from Redis
+ * reads back from the log what it missed (and the others what it wrote meanwhile), the log
+ * is compacted under a lease, awareness goes between the nodes, and a node killed with
+ * kill -9 takes its awareness states with it while its clients carry on elsewhere.
+ */
+import { mintToken } from '@switchboard/server';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+import { createTestDatabase, type TestDatabase } from '../durable/helpers.js';
+import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, SECRET, startNode, stopAll } from './cluster.js';
+import { RedisProxy } from './redis-proxy.js';
+
+const WAIT = 15_000;
+const CAPS = { 'doc:*': ['subscribe', 'publish', 'presence'], 'scratch:*': ['subscribe', 'publish', 'presence'] };
+
+interface Provider {
+  doc: Y.Doc;
+  provider: WebsocketProvider;
+  destroy(): void;
+}
+
+describe('documents on a cluster of three nodes', () => {
+  const prefix = newPrefix('documents');
+  let db: TestDatabase;
+  let proxy: RedisProxy;
+  let a: ClusterNode;
+  let b: ClusterNode;
+  let c: ClusterNode;
+  const open: Provider[] = [];
+
+  const provider = async (node: ClusterNode, name: string, sub: string, doc = new Y.Doc()): Promise<Provider> => {
+    const token = await mintToken(SECRET, { sub, tenant: 'acme', caps: CAPS as never, ttlSeconds: 3600 });
+    const p = new WebsocketProvider(`ws://127.0.0.1:${node.port}/documents`, name, doc, {
+      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+      params: { token },
+      disableBc: true,
+      maxBackoffTime: 200,
+    });
+    const handle = {
+      doc,
+      provider: p,
+      destroy() {
+        p.destroy();
+      },
+    };
+    open.push(handle);
+    await eventually(() => p.synced, WAIT, `${sub} synced on ${node.name}`);
+    return handle;
+  };
+  /** Tokens written into a document's `log` text, each once per writer and step. */
+  const write = (p: Provider, token: string) => p.doc.getText('log').insert(0, `${token};`);
+  const tokens = (p: Provider) =>
+    p.doc
+      .getText('log')
+      .toString()
+      .split(';')
+      .filter((t) => t !== '')
+      .sort();
+  /** What converged means here: the same state vector, the same log text and the same fields. */
+  const state = (p: Provider) =>
+    `${Buffer.from(Y.encodeStateVector(p.doc)).toString('hex')} ${tokens(p).join()} ${JSON.stringify(p.doc.getMap('fields').toJSON())}`;
+  const converged = async (ps: Provider[], what: string) => {
+    try {
+      await eventually(() => ps.every((p) => state(p) === state(ps[0] as Provider)), WAIT, what);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}:\n${ps.map((p) => `${tokens(p).length} ${state(p).slice(0, 120)}`).join('\n')}`);
+    }
+  };
+  const query = async (sql: string, params: unknown[] = []) => {
+    const client = new pg.Client({ connectionString: db.database });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await client.end();
+    }
+  };
+  const metric = async (node: ClusterNode, name: string) => {
+    const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    proxy = await RedisProxy.start();
+    const config = {
+      database: db.database,
+      documents: { compactAfter: 40 },
+      limits: { newConnectionsPerIpPerSecond: 100_000 },
+      namespaces: {
+        doc: { documents: true, historySize: 0, clientPublish: false },
+        scratch: { documents: { persistence: false }, historySize: 0, clientPublish: false },
+      },
+    };
+    // b reaches Redis through a proxy the test can cut; a and c directly.
+    [a, b, c] = await Promise.all([
+      startNode('a', { prefix, config }),
+      startNode('b', { prefix, config, redisUrl: proxy.url }),
+      startNode('c', { prefix, config }),
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of open) p.destroy();
+    await stopAll([a, b, c].filter(Boolean));
+    await proxy?.close();
+    await dropPrefix(prefix);
+    await db?.drop();
+  }, 30_000);
+
+  it('clients on three nodes converge, each change once; an HTTP edit on A reaches B and C; the log is compacted and a fresh client on each node gets it all', async () => {
+    const ps = [await provider(a, 'doc:shared', 'ann'), await provider(b, 'doc:shared', 'bob'), await provider(c, 'doc:shared', 'carl')];
+    const expected: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      for (const [k, p] of ps.entries()) {
+        write(p, `${k}-${i}`);
+        p.doc.getMap('fields').set('same', `${k}-${i}`);
+        expected.push(`${k}-${i}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await converged(ps, 'the three providers converged');
+    expect(tokens(ps[0] as Provider)).toEqual(expected.sort());
+    // One value of the contested key, the same everywhere.
+    expect(new Set(ps.map((p) => p.doc.getMap('fields').get('same'))).size).toBe(1);
+
+    const http = new Y.Doc();
+    http.getMap('http').set('from', 'node a');
+    const res = await api(a, 'POST', '/documents/doc:shared/updates', { update: Buffer.from(Y.encodeStateAsUpdate(http)).toString('base64') });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await eventually(() => ps.every((p) => p.doc.getMap('http').get('from') === 'node a'), WAIT, 'the HTTP edit everywhere');
+
+    // 181 updates with compactAfter 40: folded under the lease, nothing numbered at or below the snapshot left in the log.
+    await eventually(
+      async () => Number((await query("select snapshot_seq from sb_documents where channel = 'doc:shared'"))[0]?.['snapshot_seq']) > 0,
+      WAIT,
+      'a compaction',
+    );
+    const [row] = await query("select seq, snapshot_seq from sb_documents where channel = 'doc:shared'");
+    expect(Number(row?.['seq'])).toBeGreaterThanOrEqual(181);
+    expect(await query("select seq from sb_document_updates where channel = 'doc:shared' and seq <= $1", [Number(row?.['snapshot_seq'])])).toEqual([]);
+    const fresh = [await provider(a, 'doc:shared', 'dan'), await provider(b, 'doc:shared', 'dan'), await provider(c, 'doc:shared', 'dan')];
+    await converged([...ps, ...fresh], 'fresh clients converged');
+    expect(tokens(fresh[2] as Provider)).toEqual(expected);
+
+    // A document written on A only is loaded by C later, whole.
+    const writer = await provider(a, 'doc:late', 'ann');
+    for (let i = 0; i < 10; i++) write(writer, `late-${i}`);
+    await eventually(async () => Number((await query("select seq from sb_documents where channel = 'doc:late'"))[0]?.['seq']) === 10, WAIT, 'stored');
+    const late = await provider(c, 'doc:late', 'carl');
+    expect(tokens(late)).toEqual(tokens(writer));
+  });
+
+  it('a document that is not stored is relayed between the nodes too: clients on three nodes converge', async () => {
+    const ps = [await provider(a, 'scratch:board', 'ann'), await provider(b, 'scratch:board', 'bob'), await provider(c, 'scratch:board', 'carl')];
+    for (let i = 0; i < 10; i++) for (const [k, p] of ps.entries()) write(p, `${k}-${i}`);
+    await converged(ps, 'converged without a log');
+    expect(tokens(ps[1] as Provider)).toHaveLength(30);
+    expect(await query("select channel from sb_documents where channel = 'scratch:board'")).toEqual([]);
+  });
+
+  it('a node cut off from Redis misses the relays; once back, it reads what it missed from the log, and the others what it wrote meanwhile: each change once', async () => {
+    const pa = await provider(a, 'doc:outage', 'ann');
+    const pb = await provider(b, 'doc:outage', 'bob');
+    write(pa, 'before');
+    await converged([pa, pb], 'before the cut');
+    const seq = async () => Number((await query("select seq from sb_documents where channel = 'doc:outage'"))[0]?.['seq'] ?? 0);
+    const base = await seq();
+    const caughtUp = [await metric(a, 'switchboard_document_catch_ups_total'), await metric(b, 'switchboard_document_catch_ups_total')];
+
+    proxy.cut();
+    for (let i = 0; i < 10; i++) write(pa, `a-${i}`);
+    // A logged its client's changes; the relay to B was lost, and B has nothing that makes it look.
+    await eventually(async () => (await seq()) === base + 10, WAIT, "a's changes stored");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(tokens(pb).filter((t) => t.startsWith('a-'))).toEqual([]);
+    // B's own changes are numbered after A's: B sees the gap in the log and reads A's changes from it, Redis or not.
+    for (let i = 0; i < 10; i++) write(pb, `b-${i}`);
+    await eventually(async () => (await seq()) === base + 20, WAIT, "b's changes stored");
+    await eventually(() => tokens(pb).filter((t) => t.startsWith('a-')).length === 10, WAIT, "b read a's changes from the log");
+    expect(tokens(pa).filter((t) => t.startsWith('b-'))).toEqual([]);
+
+    proxy.restore();
+    await converged([pa, pb], 'after the cut');
+    expect(tokens(pa)).toEqual(['before', ...Array.from({ length: 10 }, (_, i) => [`a-${i}`, `b-${i}`]).flat()].sort());
+    expect(await metric(a, 'switchboard_document_catch_ups_total')).toBeGreaterThan(caughtUp[0] as number);
+    expect(await metric(b, 'switchboard_document_catch_ups_total')).toBeGreaterThan(caughtUp[1] as number);
+    // What a new client on the third node loads is the same.
+    const pc = await provider(c, 'doc:outage', 'carl');
+    expect(tokens(pc)).toEqual(tokens(pa));
+  });
+
+  it('awareness goes between the nodes; a node that loads the document later gets the states; kill -9 of a node removes its states, its client carries on elsewhere', async () => {
+    const pa = await provider(a, 'doc:aware', 'ann');
+    const pc = await provider(c, 'doc:aware', 'carl');
+    const names = (p: Provider) =>
+      [...p.provider.awareness.getStates().values()]
+        .map((s) => (s as { user?: { name: string } }).user?.name)
+        .filter((n) => n !== undefined)
+        .sort();
+    pa.provider.awareness.setLocalStateField('user', { name: 'ann' });
+    pc.provider.awareness.setLocalStateField('user', { name: 'carl' });
+    await eventually(() => names(pa).join() === 'ann,carl' && names(pc).join() === 'ann,carl', WAIT, 'both states on both nodes');
+    const pd = await provider(c, 'doc:aware', 'dave');
+    pd.provider.awareness.setLocalStateField('user', { name: 'dave' });
+    await eventually(() => names(pa).join() === 'ann,carl,dave', WAIT, "dave's state on a");
+    const pb = await provider(b, 'doc:aware', 'bob');
+    await eventually(() => names(pb).join() === 'ann,carl,dave', WAIT, 'the states on b, which loaded the document after they were set');
+
+    write(pc, 'from-c');
+    await eventually(() => tokens(pa).includes('from-c') && tokens(pb).includes('from-c'), WAIT, "c's change relayed");
+    write(pc, 'c-last');
+    // Behind a load balancer the same provider reconnects to another node: here its URL points at a.
+    pc.provider.serverUrl = `ws://127.0.0.1:${a.port}/documents`;
+    await killHard(c);
+    // dave's state goes within the presence TTL (2 s) of the dead node's last heartbeat; carl's provider is back on a meanwhile, and shown from there.
+    await eventually(() => pc.provider.wsconnected, WAIT, "carl's provider reconnected to a");
+    const again = pc;
+    await converged([pa, pb, again], 'after the move');
+    expect(tokens(pb).filter((t) => t === 'c-last')).toEqual(['c-last']);
+    await eventually(
+      () => names(pb).join() === 'ann,carl' && names(pa).join() === 'ann,carl',
+      WAIT,
+      "dave's state gone with his node, carl's shown from a",
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: a ${names(pa)}, b ${names(pb)}`);
+    });
+    const stored = await api(b, 'GET', '/documents/doc:aware');
+    expect((stored.body['json'] as { log: string }).log.split(';').filter((t) => t === 'c-last')).toHaveLength(1);
+  });
+});
