@@ -85,6 +85,60 @@ describe.each(STORES)('documents over HTTP on %s', (store) => {
     expect(listed.map((d) => d.name)).not.toContain('project:1');
   });
 
+  it('changes a document with JSON operations as one change: a connected provider receives it, the refused ones (another kind, beyond the content, oversized) change nothing', async () => {
+    const doc = name();
+    const p = await provider(doc, 'ada');
+    p.doc.getText('body').insert(0, 'Hello');
+    p.doc.getArray('tags').push(['a']);
+    await eventually(async () => ((await s.api('GET', `/documents/${doc}`)).body['json'] as { body?: string })['body'] === 'Hello', WAIT, 'stored');
+    const updates: Uint8Array[] = [];
+    p.doc.on('update', (u: Uint8Array, origin: unknown) => {
+      if (origin !== null) updates.push(u);
+    });
+    const change = (ops: unknown[], path = doc) => s.api('POST', `/documents/${path}/changes`, { body: { ops } });
+    const res = await change([
+      { op: 'map.set', root: 'fields', key: 'email', value: 'ada@example.com' },
+      { op: 'map.set', root: 'fields', key: '__proto__', value: { polluted: true } },
+      { op: 'map.set', root: 'fields', key: 'gone', value: 1 },
+      { op: 'map.delete', root: 'fields', key: 'gone' },
+      { op: 'text.insert', root: 'body', text: ', world' },
+      { op: 'text.insert', root: 'body', index: 0, text: '> ' },
+      { op: 'text.delete', root: 'body', index: 2, length: 1 },
+      { op: 'array.insert', root: 'tags', values: ['b', { c: 3 }] },
+      { op: 'array.delete', root: 'tags', index: 0, length: 1 },
+    ]);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await eventually(() => p.doc.getMap('fields').get('email') === 'ada@example.com', WAIT, 'the provider got it');
+    // One change: the provider applied one update, the same as the one answered.
+    expect(updates).toHaveLength(1);
+    expect(Buffer.from(updates[0] as Uint8Array).toString('base64')).toBe(res.body['update']);
+    expect(p.doc.getText('body').toString()).toBe('> ello, world');
+    expect(p.doc.getArray('tags').toJSON()).toEqual(['b', { c: 3 }]);
+    expect(p.doc.getMap('fields').has('gone')).toBe(false);
+    const json = (await s.api('GET', `/documents/${doc}`)).body['json'] as Record<string, Record<string, unknown>>;
+    expect(Object.getOwnPropertyDescriptor(json['fields'], '__proto__')?.value).toEqual({ polluted: true });
+    expect(Object.getPrototypeOf(json['fields'])).toBe(Object.prototype);
+
+    const before = (await s.api('GET', `/documents/${doc}`)).body['update'];
+    const kind = await change([
+      { op: 'map.set', root: 'other', key: 'k', value: 1 },
+      { op: 'map.set', root: 'body', key: 'k', value: 1 },
+    ]);
+    expect(kind.status).toBe(409);
+    expect((kind.body['error'] as { code: number }).code).toBe(ErrorCode.Conflict.code);
+    const beyond = await change([
+      { op: 'text.insert', root: 'body', text: 'x' },
+      { op: 'text.delete', root: 'body', index: 10, length: 10 },
+    ]);
+    expect(beyond.status).toBe(422);
+    expect((beyond.body['error'] as { code: number }).code).toBe(ErrorCode.InvalidUpdate.code);
+    expect((await change([{ op: 'text.replace', root: 'body', text: 'x'.repeat(1500) }], `small:json-${n}`)).status).toBe(413);
+    expect((await change([{ op: 'map.put', root: 'fields', key: 'k', value: 1 }])).status).toBe(400);
+    expect((await change([])).status).toBe(400);
+    expect((await s.api('GET', `/documents/${doc}`)).body['update']).toBe(before);
+    expect(updates).toHaveLength(1);
+  });
+
   it("keeps tenants apart: another tenant's key reads and lists its own documents of the same name, never this one's", async () => {
     const doc = name();
     const local = new Y.Doc();

@@ -24,6 +24,12 @@ export function rootKind(doc: Y.Doc, name: string): RootKind {
   return 'array';
 }
 
+/** Whether a root type holds nothing (or does not exist): any kind may be made of it. */
+export function isEmptyRoot(doc: Y.Doc, name: string): boolean {
+  const r = doc.share.get(name) as { _map: Map<string, unknown>; _start: unknown } | undefined;
+  return !r || (r._map.size === 0 && r._start === null);
+}
+
 function typed(doc: Y.Doc, name: string): unknown {
   // biome-ignore lint/suspicious/noExplicitAny: a root type before any getter named it
   const root = doc.share.get(name) as Y.AbstractType<any>;

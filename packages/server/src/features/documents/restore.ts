@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import { type RootKind, rootKind } from './json.js';
+import { isEmptyRoot, type RootKind, rootKind } from './json.js';
 
 /** A root type exists in both with different kinds (a map here, text there): the version cannot be put back. */
 export class RestoreConflict extends Error {}
@@ -21,7 +21,7 @@ export function restoreInto(doc: Y.Doc, version: Uint8Array, origin: unknown): v
     for (const name of new Set([...doc.share.keys(), ...old.share.keys()])) {
       const inOld = old.share.has(name) ? rootKind(old, name) : null;
       const inDoc = doc.share.has(name) ? rootKind(doc, name) : null;
-      if (inOld && inDoc && inOld !== inDoc && !isEmpty(doc, name)) throw new RestoreConflict(`"${name}" is a ${inDoc} now and a ${inOld} in the version`);
+      if (inOld && inDoc && inOld !== inDoc && !isEmptyRoot(doc, name)) throw new RestoreConflict(`"${name}" is a ${inDoc} now and a ${inOld} in the version`);
       kinds.set(name, (inOld ?? inDoc) as RootKind);
     }
     doc.transact(() => {
@@ -57,9 +57,4 @@ export function restoreInto(doc: Y.Doc, version: Uint8Array, origin: unknown): v
   } finally {
     old.destroy();
   }
-}
-
-function isEmpty(doc: Y.Doc, name: string): boolean {
-  const root = doc.share.get(name) as { _map: Map<string, unknown>; _start: unknown } | undefined;
-  return !root || (root._map.size === 0 && root._start === null);
 }

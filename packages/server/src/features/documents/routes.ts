@@ -8,6 +8,7 @@ import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
 import type { Documents } from './documents.js';
 import { documentJson } from './json.js';
+import { applyJsonChange, JsonChangeRefused, jsonChangeOp } from './json-change.js';
 import { RestoreConflict, restoreInto } from './restore.js';
 import type { VersionStore } from './version-store.js';
 
@@ -125,6 +126,45 @@ export function documentRoutes(api: () => DocumentsApi): ApiRoute[] {
           if (result === 'invalid') throw new ReplyError(ErrorCode.InvalidUpdate, 'not a well-formed Yjs update for this document');
           await doc.whenStored();
           return { name: ch.channel, bytes: doc.bytes };
+        });
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/documents/:name/changes',
+      operationId: 'applyDocumentJsonChange',
+      tag: 'documents',
+      summary: 'Change a document with JSON operations (map keys, text, arrays), as one change from the server',
+      description:
+        "The operations apply in order as one Yjs change, relayed to every client and answered once stored. A root that does not exist yet is made of the operation's kind. 409 (132) when a root is of another kind, 422 (133) for a position beyond its content: nothing changes. 413 above the document size limit.",
+      params: nameParams,
+      body: z.strictObject({ ops: z.array(jsonChangeOp).min(1).max(1000) }),
+      response: z.object({ name: z.string(), update: z.string().describe('the change as a Yjs update (base64)'), bytes: z.number() }),
+      errors: [404, 409, 413, 422, 503],
+      async handler({ node, tenant, params, body }) {
+        const { documents, config } = api();
+        const { ch, settings } = documentOf(node, config, tenant, params.name);
+        return documents.use(ch, settings, async (doc) => {
+          // Sized by its JSON before it is made (its Yjs encoding is smaller); every operation is checked before anything changes.
+          const estimate = Buffer.byteLength(JSON.stringify(body.ops));
+          if (estimate > settings.maxUpdateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, `change above ${settings.maxUpdateBytes} bytes`);
+          if (doc.bytes + estimate > settings.maxDocumentBytes)
+            throw new ReplyError(ErrorCode.PayloadTooLarge, `document above ${settings.maxDocumentBytes} bytes`);
+          let update: Uint8Array = new Uint8Array(0);
+          const capture = (u: Uint8Array) => {
+            update = u;
+          };
+          doc.doc.on('update', capture);
+          try {
+            applyJsonChange(doc.doc, body.ops, null);
+          } catch (err) {
+            if (err instanceof JsonChangeRefused) throw new ReplyError(err.conflict ? ErrorCode.Conflict : ErrorCode.InvalidUpdate, err.message);
+            throw err;
+          } finally {
+            doc.doc.off('update', capture);
+          }
+          await doc.whenStored();
+          return { name: ch.channel, update: b64(update), bytes: doc.bytes };
         });
       },
     }),
