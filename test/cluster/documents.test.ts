@@ -13,11 +13,16 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { createTestDatabase, type TestDatabase } from '../durable/helpers.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, SECRET, startNode, stopAll } from './cluster.js';
 import { RedisProxy } from './redis-proxy.js';
 
 const WAIT = 15_000;
-const CAPS = { 'doc:*': ['subscribe', 'publish', 'presence'], 'scratch:*': ['subscribe', 'publish', 'presence'] };
+const CAPS = {
+  'doc:*': ['subscribe', 'publish', 'presence'],
+  'scratch:*': ['subscribe', 'publish', 'presence'],
+  'form:*': ['subscribe', 'publish', 'presence', 'lock'],
+};
 
 interface Provider {
   doc: Y.Doc;
@@ -92,10 +97,12 @@ describe('documents on a cluster of three nodes', () => {
     const config = {
       database: db.database,
       documents: { compactAfter: 40 },
+      locks: { grace: '300ms' },
       limits: { newConnectionsPerIpPerSecond: 100_000 },
       namespaces: {
         doc: { documents: true, historySize: 0, clientPublish: false },
         scratch: { documents: { persistence: false }, historySize: 0, clientPublish: false },
+        form: { documents: { lockedParts: { field: 'fields' } }, locks: true, historySize: 0, clientPublish: false },
       },
     };
     // b reaches Redis through a proxy the test can cut; a and c directly.
@@ -194,6 +201,43 @@ describe('documents on a cluster of three nodes', () => {
     // What a new client on the third node loads is the same.
     const pc = await provider(c, 'doc:outage', 'carl');
     expect(tokens(pc)).toEqual(tokens(pa));
+  });
+
+  it('a part lock taken on one node guards the part on the others; when its holder drops, the part is free on every node', async () => {
+    const pa = await provider(a, 'form:7', 'ann');
+    const pb = await provider(b, 'form:7', 'bob');
+    pa.doc.getMap('fields').set('email', 'ann@example.com');
+    await eventually(() => pb.doc.getMap('fields').get('email') === 'ann@example.com', WAIT, 'bob has it');
+    const lock = await RawClient.connect(a.url, await mintToken(SECRET, { sub: 'ann', tenant: 'acme', caps: CAPS as never, ttlSeconds: 3600 }));
+    expect((await lock.call('locks.acquire', { channel: 'form:7', key: 'field:email' })).error).toBeUndefined();
+    expect((await lock.call('locks.acquire', { channel: 'form:7', key: 'field:probe' })).error).toBeUndefined();
+    const refused = () => metric(b, 'switchboard_document_updates_dropped_total\\{reason="locked"\\}');
+    // The grants made on a reach b through the relay, in order: once a write to the probe key is refused there, email is guarded too.
+    const before = await refused();
+    await eventually(
+      async () => {
+        pb.doc.getMap('fields').set('probe', Date.now());
+        await new Promise((r) => setTimeout(r, 50));
+        return (await refused()) > before;
+      },
+      WAIT,
+      'the grants known on b',
+    );
+    const probed = await refused();
+    pb.doc.getMap('fields').set('email', 'bob@example.com');
+    await eventually(async () => (await refused()) === probed + 1, WAIT, "bob's write refused on b");
+    await eventually(() => pb.doc.getMap('fields').get('email') === 'ann@example.com', WAIT, "bob's copy taken back");
+    expect(pa.doc.getMap('fields').get('email')).toBe('ann@example.com');
+    lock.terminate();
+    await eventually(
+      async () => {
+        pb.doc.getMap('fields').set('email', 'bob, after the grace');
+        await new Promise((r) => setTimeout(r, 50));
+        return pa.doc.getMap('fields').get('email') === 'bob, after the grace';
+      },
+      WAIT,
+      "bob's write applied once the part is free",
+    );
   });
 
   it('awareness goes between the nodes; a node that loads the document later gets the states; kill -9 of a node removes its states, its client carries on elsewhere', async () => {

@@ -244,6 +244,11 @@ export class DocumentBinding {
         } else if (result === 'invalid') {
           metrics.dropped('invalid');
           this.close(DocumentCloseCode.InvalidUpdate, 'malformed Yjs update');
+        } else if (typeof result === 'object') {
+          // Another user holds a lock on a part it touches: dropped whole (y-websocket is told, Hocuspocus gets SyncStatus false).
+          metrics.dropped('locked');
+          if (this.dialect.tellReadOnly) this.peer.send(encodePermissionDenied(`locked: ${result.locked}`));
+          this.#ack(false);
         } else {
           metrics.dropped('too_large');
           this.close(DocumentCloseCode.TooLarge);

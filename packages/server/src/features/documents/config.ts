@@ -27,6 +27,8 @@ export type DocumentSettings = Pick<DocumentsConfig, 'maxDocumentBytes' | 'maxUp
   persistence: boolean;
   /** Take a version automatically once changes were stored this long (ms) after the last version; 0: never. */
   versionEvery: number;
+  /** Lock-key prefix → root map whose keys those locks guard (`{ field: 'fields' }`); null: no part is guarded. */
+  lockedParts: Readonly<Record<string, string>> | null;
 };
 
 /**
@@ -53,6 +55,11 @@ export const documentsNamespaceOption = z
         .optional(),
       awareness: z.boolean().optional(),
       versionEvery: duration('0', 'a version is taken automatically once changes are stored this long after the last one (0: never)').optional(),
+      lockedParts: z
+        .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'a lock-key prefix: lowercase letters, digits, - and _'), z.string().min(1).max(256))
+        .refine((r) => Object.keys(r).length > 0 && Object.keys(r).length <= 16, '1 to 16 prefixes')
+        .optional()
+        .describe('lock-key prefix → root map: a lock on `<prefix>:<key>` of the document channel guards that key of the map (`{ "field": "fields" }`)'),
     }),
   ])
   .default(false);
@@ -66,6 +73,7 @@ export function documentSettings(config: DocumentsConfig, option: unknown): Docu
     awareness: config.awareness,
     persistence: true,
     versionEvery: 0,
+    lockedParts: null,
   };
   return option === true ? base : { ...base, ...(option as Partial<DocumentSettings>) };
 }

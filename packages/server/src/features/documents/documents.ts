@@ -5,6 +5,7 @@ import * as Y from 'yjs';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { LeaseStoreView } from '../../core/context.js';
 import type { FeatureEvents } from '../events.js';
+import type { LocksApi } from '../locks/index.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
 import { documentUpdated } from './events.js';
 import { type DocumentPeer, LiveDocument } from './live-document.js';
@@ -22,6 +23,8 @@ export interface DocumentsCluster {
   readonly nodeId: string;
   readonly leases: LeaseStoreView;
   relay: DocumentRelay | null;
+  /** The lock service, for documents whose namespace guards parts with locks. */
+  readonly locks: LocksApi;
 }
 
 /**
@@ -87,7 +90,9 @@ export class Documents {
     const after = this.#discarding.get(key) ?? Promise.resolve();
     const load = after
       .then(() => (settings.persistence ? this.store.load(ch.tenant, ch.channel) : null))
-      .then((stored) => {
+      .then(async (stored) => {
+        // Who holds which part is known before the first update is applied.
+        const held = settings.lockedParts ? await this.cluster.locks.list(ch.tenant, ch.channel) : [];
         if (this.#stopped) throw new Error('documents are stopping');
         const doc = new LiveDocument(ch.tenant, ch.channel, stored, {
           store: this.store,
@@ -105,6 +110,7 @@ export class Documents {
           relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
           compact: (d, merge) => this.#compact(d, merge),
         });
+        doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         this.#live.set(key, doc);
         this.metrics.loaded(1);
         // What other nodes logged between the read and now (their relays found no document here) is read once more.
@@ -190,6 +196,24 @@ export class Documents {
       return (await deleting) || (live !== undefined && !live.settings.persistence);
     } finally {
       if (this.#discarding.get(key) === settled) this.#discarding.delete(key);
+    }
+  }
+
+  /** A lock on a key of a document channel was granted (`user`) or released (null), here or on another node. */
+  lockChanged(tenant: string, channel: string, key: string, user: string | null): void {
+    this.#live.get(`${tenant}|${channel}`)?.partLocks?.set(key, user);
+  }
+
+  /** Read again who holds which part of every loaded document that guards parts (after lock news may have been missed). */
+  async refreshLocks(): Promise<void> {
+    for (const doc of [...this.#live.values()]) {
+      if (!doc.partLocks) continue;
+      try {
+        const held = await this.cluster.locks.list(doc.tenant, doc.channel);
+        doc.partLocks.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
+      } catch (err) {
+        this.logger.warn({ err, channel: doc.channel }, 'reading the locks of a document failed');
+      }
     }
   }
 

@@ -1,8 +1,10 @@
 import { ErrorCode } from '@switchboard/protocol';
+import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import type { LocksApi } from '../locks/index.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import type { DocumentsRuntime } from './binding.js';
-import { type DocumentsConfig, documentsConfig, documentsNamespaceOption } from './config.js';
+import { type DocumentsConfig, documentSettings, documentsConfig, documentsNamespaceOption } from './config.js';
 import { Documents, type DocumentsCluster } from './documents.js';
 import { documentUpdated } from './events.js';
 import { HocuspocusSession } from './hocuspocus-session.js';
@@ -30,10 +32,11 @@ const RELAY_TICK_MS = 2000;
  * of updates, compacted). See docs/documents.md.
  */
 export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRuntime> {
-  let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore; relay: DocumentRelay } | null = null;
+  let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore; relay: DocumentRelay; offLocks: () => void } | null = null;
 
   return defineFeature({
     name: 'documents',
+    dependsOn: ['locks'],
     config: { schema: documentsConfig, description: 'collaborative Yjs documents (y-websocket providers)' },
     namespaceOption: {
       schema: documentsNamespaceOption,
@@ -63,7 +66,8 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       const metrics = documentMetrics(ctx.node.metricsRegistry);
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
       const versions = new VersionStore(ctx.storage, () => ctx.node.now());
-      const cluster: DocumentsCluster = { nodeId: ctx.node.id, leases: ctx.node.leases, relay: null };
+      const locks = ctx.feature<LocksApi>('locks');
+      const cluster: DocumentsCluster = { nodeId: ctx.node.id, leases: ctx.node.leases, relay: null, locks };
       const documents = new Documents(
         store,
         () => ctx.config,
@@ -76,21 +80,45 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       );
       cluster.relay = new DocumentRelay(
         ctx.node.messages,
-        { loaded: (t, c) => documents.loaded(t, c), all: () => documents.all(), deletedElsewhere: (t, c) => documents.deletedElsewhere(t, c) },
+        {
+          loaded: (t, c) => documents.loaded(t, c),
+          all: () => documents.all(),
+          deletedElsewhere: (t, c) => documents.deletedElsewhere(t, c),
+          lockChanged: (t, c, k, user) => documents.lockChanged(t, c, k, user),
+          refreshLocks: () => documents.refreshLocks(),
+        },
         metrics,
         ctx.logger,
         RELAY_TICK_MS,
       );
+      // This node's grants and releases: its loaded documents follow them at once, the other nodes through the relay.
+      const relay = cluster.relay;
+      const offLocks = locks.on((e) => {
+        const user = e.type === 'acquired' ? e.lock.holder.user : null;
+        documents.lockChanged(e.tenant, e.channel, e.lock.key, user);
+        if (guardsParts(ctx.node, ctx.config, e.tenant, e.channel)) relay.lock(e.tenant, e.channel, e.lock.key, user);
+      });
       const keepAlive = new KeepAlive();
       const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
-      running = { rt, documents, versions, relay: cluster.relay };
+      running = { rt, documents, versions, relay, offLocks };
       return rt;
     },
     async stop() {
       running?.rt.keepAlive.stop();
       running?.relay.close();
+      running?.offLocks();
       await running?.documents.stop();
       running = null;
     },
   });
+}
+
+/** Whether a channel is a document whose namespace guards parts with locks (`lockedParts`). */
+function guardsParts(node: NodeContext, config: DocumentsConfig, tenant: string, channel: string): boolean {
+  try {
+    const ch = node.resolve(tenant, channel);
+    return documentSettings(config, ch.options['documents'])?.lockedParts != null;
+  } catch {
+    return false;
+  }
 }

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { DocumentSettings } from './config.js';
+import { rootKind } from './json.js';
 import type { DocumentMetrics } from './metrics.js';
+import { PartLocks } from './part-locks.js';
 import type { Appended, Compaction, DocumentStore, StoredDocument } from './store.js';
 import { applyChecked } from './update-check.js';
 import { type AwarenessEntry, decodeAwareness, encodeAwareness, encodeAwarenessEntries, encodeUpdate } from './y-websocket-codec.js';
@@ -20,6 +22,9 @@ export interface DocumentPeer {
   end(info: DisconnectInfo): void;
 }
 
+/** The origin of an update refused because of a part lock, while it is applied and undone. */
+const LOCK_REFUSED = Symbol('lock-refused');
+
 /** The origin of what another node relayed: applied and sent to this node's peers, never stored again nor relayed back. */
 export const REMOTE = Symbol('remote');
 
@@ -29,8 +34,8 @@ interface RemoteOwner {
   user: string | null;
 }
 
-/** What applying a client's update came to. */
-export type ApplyResult = 'applied' | 'invalid' | 'too-large';
+/** What applying a client's update came to ('locked': it touches a part another user holds a lock on; nothing applied). */
+export type ApplyResult = 'applied' | 'invalid' | 'too-large' | { locked: string };
 
 /** An acknowledgement waiting for the updates queued before it to be written. */
 interface StoreWaiter {
@@ -75,6 +80,8 @@ export class LiveDocument {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: Awareness;
   readonly peers = new Set<DocumentPeer>();
+  /** The locks on its parts, where its namespace declares `lockedParts` (null: none guarded). */
+  readonly partLocks: PartLocks | null;
   /** Stored bytes plus queued ones: what the size limit counts. */
   bytes: number;
   #logCount: number;
@@ -122,6 +129,7 @@ export class LiveDocument {
       if (stored.snapshot.byteLength > 0) Y.applyUpdate(this.doc, stored.snapshot);
       for (const update of stored.updates) Y.applyUpdate(this.doc, update);
     }
+    this.partLocks = deps.settings.lockedParts ? new PartLocks(deps.settings.lockedParts) : null;
     this.bytes = stored?.bytes ?? 0;
     this.#seq = stored?.seq ?? 0;
     this.#logCount = stored?.logCount ?? 0;
@@ -180,14 +188,27 @@ export class LiveDocument {
    * Apply a client's update. Refused whole, before anything changes: above the document's
    * size limit ('too-large'), or not a well-formed Yjs update ('invalid': it is decoded
    * completely before it is applied), or one whose missing dependencies would keep more
-   * than `maxUpdateBytes` waiting (also 'invalid').
+   * than `maxUpdateBytes` waiting (also 'invalid'), or one from a peer that touches a part
+   * another user holds a lock on ({ locked: key }). The server's own changes (`from` null:
+   * the HTTP API) are not held back by locks.
    */
   apply(update: Uint8Array, from: DocumentPeer | null, author: string | null = null): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
     if (this.#broken) return 'invalid';
+    const locked = from !== null && this.partLocks !== null ? this.partLocks.blocked(this.doc, update, author) : null;
+    // A refused update is integrated and undone in the same turn (below): Yjs numbers each client's changes without gaps, so
+    // leaving one out would leave every later change of that client waiting for it. Every peer, the writer included, gets the net
+    // result (its own change taken back) in one message, and the log stores it; the document's content is as before.
+    const revert = locked === null ? null : new Y.UndoManager(this.#typedRoots(), { trackedOrigins: new Set([LOCK_REFUSED]), captureTimeout: 0 });
     // What the apply emits is held until it is known whole: a broken apply's part is neither relayed nor stored.
     this.#held = [];
-    const result = applyChecked(this.doc, update, from, this.deps.settings.maxUpdateBytes);
+    let result: ReturnType<typeof applyChecked>;
+    try {
+      result = applyChecked(this.doc, update, revert ? LOCK_REFUSED : from, this.deps.settings.maxUpdateBytes);
+      if (revert && result === 'applied') revert.undo();
+    } finally {
+      revert?.destroy();
+    }
     const held = this.#held;
     this.#held = null;
     if (result === 'broken') {
@@ -195,9 +216,26 @@ export class LiveDocument {
       this.deps.broken(this);
       return 'invalid';
     }
+    if (locked !== null) {
+      if (held.length > 0) this.#emit(held.length === 1 ? (held[0] as [Uint8Array, unknown])[0] : Y.mergeUpdates(held.map(([u]) => u)), null);
+      return { locked };
+    }
     for (const [u, origin] of held) this.#emit(u, origin);
     if (held.length > 0 && author !== null) this.#authors.add(author);
     return result === 'pending-over-cap' ? 'invalid' : result;
+  }
+
+  /** Every root type, typed by what it holds (an undo follows only typed roots); the guarded maps as maps. */
+  #typedRoots(): ConstructorParameters<typeof Y.UndoManager>[0] {
+    for (const map of Object.values(this.deps.settings.lockedParts ?? {})) {
+      try {
+        this.doc.getMap(map);
+      } catch {
+        // Already another kind: typed below like any other root.
+      }
+    }
+    for (const name of [...this.doc.share.keys()]) rootKind(this.doc, name);
+    return [...this.doc.share.values()];
   }
 
   /** The document's state vector (sync step 1). */

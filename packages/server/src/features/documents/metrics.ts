@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Why an update or awareness message was not applied. */
-export type DropReason = 'read_only' | 'invalid' | 'too_large' | 'awareness_owner' | 'awareness_off' | 'rate';
+export type DropReason = 'read_only' | 'invalid' | 'too_large' | 'awareness_owner' | 'awareness_off' | 'rate' | 'locked';
 
 /** Prometheus metrics of the documents feature. */
 export interface DocumentMetrics {
@@ -25,7 +25,7 @@ export function documentMetrics(registry: Registry): DocumentMetrics {
   });
   const dropped = new Counter({
     name: 'switchboard_document_updates_dropped_total',
-    help: 'Updates and awareness messages not applied, by reason (read_only, invalid, too_large, awareness_owner, awareness_off, rate)',
+    help: 'Updates and awareness messages not applied, by reason (read_only, invalid, too_large, awareness_owner, awareness_off, rate, locked)',
     labelNames: ['reason'],
     registers: [registry],
   });

@@ -27,6 +27,10 @@ interface DocumentRef {
 export interface RelayTarget {
   loaded(tenant: string, channel: string): LiveDocument | undefined;
   all(): Iterable<LiveDocument>;
+  /** A lock on a key of a document channel changed on another node (`user` null: released). */
+  lockChanged(tenant: string, channel: string, key: string, user: string | null): void;
+  /** Lock news may have been missed: read the locks of the loaded documents again. */
+  refreshLocks(): Promise<void>;
   /** Another node deleted a document: this node's copy goes and its peers are told. */
   deletedElsewhere(tenant: string, channel: string): void;
 }
@@ -77,6 +81,7 @@ export class DocumentRelay {
     on('awareness', (d, from) => this.#onAwareness(d, from));
     on('awareness-sync', (d, from) => this.#onAwarenessSync(d, from));
     on('deleted', (d, from) => this.#onDeleted(d, from));
+    on('lock', (d, from) => this.#onLock(d, from));
     on('tick', (d, from) => this.#sequenced(d, from));
     this.#unsubscribe.push(messages.onNodeDown((node) => this.#onNodeDown(node)));
     this.#tick = setInterval(() => this.#send('tick', {}), tickMs);
@@ -101,6 +106,11 @@ export class DocumentRelay {
   /** `doc` was loaded here: the other nodes' awareness states are asked for. */
   loaded(doc: LiveDocument): void {
     this.#send('awareness-sync', { t: doc.tenant, c: doc.channel });
+  }
+
+  /** A lock on a key of a document channel was granted (`user`) or released (null) on this node. */
+  lock(tenant: string, channel: string, key: string, user: string | null): void {
+    this.#send('lock', { t: tenant, c: channel, k: key, user });
   }
 
   deleted(tenant: string, channel: string): void {
@@ -137,6 +147,7 @@ export class DocumentRelay {
     if (expected === null || n === expected) return true;
     this.logger.info({ node: from, expected, got: n }, 'document relays from a node were missed: reading the logs of the documents held here');
     void this.#catchUpAll();
+    void this.target.refreshLocks();
     return false;
   }
 
@@ -183,6 +194,13 @@ export class DocumentRelay {
     const doc = this.target.loaded(d.t, d.c);
     if (!doc) return;
     for (const { update, user } of doc.localAwareness()) this.#send('awareness', { t: d.t, c: d.c, u: encode(update), user }, from);
+  }
+
+  #onLock(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    const key = d['k'];
+    const user = d['user'];
+    if (isRef(d) && typeof key === 'string') this.target.lockChanged(d.t, d.c, key, typeof user === 'string' ? user : null);
   }
 
   #onDeleted(d: Message, from: string): void {
