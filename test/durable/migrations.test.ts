@@ -144,6 +144,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
         '0006_jobs',
         'locks_0001_table',
         'documents_0001_tables',
+        'records_0001_tables',
         'comments_0001_threads',
         'comments_0002_reactions',
         'comments_0003_receipts',
