@@ -95,7 +95,7 @@ function nextValue(c: RecordChange, current: StoredField | undefined, mark: KeyM
         delete value[k];
         keys[k] = mark;
       }
-      return { value, keys };
+      return { value, keys: pruneTombstones(value, keys) };
     }
     case 'add':
       return { value: distinct([...(Array.isArray(old) ? old : []), ...c.items]), keys: null };
@@ -109,6 +109,18 @@ function nextValue(c: RecordChange, current: StoredField | undefined, mark: KeyM
       return { value, keys: null };
     }
   }
+}
+
+/** Marks of unset keys kept per object value: the newest, so a patch of a key unset recently still conflicts. */
+export const MAX_TOMBSTONES = 64;
+
+/** Drop the oldest marks of keys no longer in the value beyond MAX_TOMBSTONES (what a stored field may grow by). */
+function pruneTombstones(value: Record<string, unknown>, keys: Record<string, KeyMark>): Record<string, KeyMark> {
+  const gone = Object.keys(keys).filter((k) => !Object.hasOwn(value, k));
+  if (gone.length <= MAX_TOMBSTONES) return keys;
+  gone.sort((a, b) => (keys[a] as KeyMark).version - (keys[b] as KeyMark).version);
+  for (const k of gone.slice(0, gone.length - MAX_TOMBSTONES)) delete keys[k];
+  return keys;
 }
 
 /** Keys a patch touches. */
