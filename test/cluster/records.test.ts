@@ -3,10 +3,14 @@
  * on both nodes at once on one base are serialised per record (the row lock), decided by the
  * policy, numbered without gaps, and pushed to the subscribers on both nodes.
  */
+import { SwitchboardClient, type SwitchboardError } from '@switchboard/client';
+import { type RecordOverwrittenEvent, records } from '@switchboard/client/records';
 import type { RecordPush, RecordState } from '@switchboard/protocol';
 import { mintToken } from '@switchboard/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../durable/helpers.js';
+import { type BlockingProxy, startBlockingProxy } from '../helpers/blocking-proxy.js';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
 import { api, type ClusterNode, dropPrefix, newPrefix, SECRET, startCluster, stopAll } from './cluster.js';
 
@@ -17,14 +21,27 @@ describe('records on a cluster of two nodes', () => {
   let nodes: ClusterNode[] = [];
   let db: TestDatabase;
   const clients: RawClient[] = [];
-  const connect = async (node: ClusterNode, user: string) => {
-    const token = await mintToken(SECRET, {
-      sub: user,
-      tenant: 'acme',
-      caps: { 'lww:*': WRITER, 'form:*': WRITER, 'strict:*': WRITER } as never,
-      ttlSeconds: 3600,
+  const sdks: SwitchboardClient[] = [];
+  const proxies: BlockingProxy[] = [];
+  const tokenOf = (user: string) =>
+    mintToken(SECRET, { sub: user, tenant: 'acme', caps: { 'lww:*': WRITER, 'form:*': WRITER, 'strict:*': WRITER } as never, ttlSeconds: 3600 });
+  /** An SDK client, connected (to `url`: a node, or a proxy in front of nodes). */
+  const sdk = async (url: string, user: string) => {
+    const c = new SwitchboardClient(url, {
+      getToken: () => tokenOf(user),
+      WebSocket,
+      transports: ['websocket'],
+      random: () => 0,
+      backoff: { minDelay: 10, maxDelay: 50 },
     });
-    const client = await RawClient.connect(node.url, token);
+    sdks.push(c);
+    const ready = new Promise((r) => c.once('connected', r));
+    c.connect();
+    await ready;
+    return c;
+  };
+  const connect = async (node: ClusterNode, user: string) => {
+    const client = await RawClient.connect(node.url, await tokenOf(user));
     clients.push(client);
     return client;
   };
@@ -55,6 +72,8 @@ describe('records on a cluster of two nodes', () => {
 
   afterAll(async () => {
     for (const client of clients) client.terminate();
+    for (const c of sdks) c.disconnect();
+    for (const p of proxies) await p.close();
     await stopAll(nodes);
     await dropPrefix(prefix);
     await db?.drop();
@@ -114,5 +133,38 @@ describe('records on a cluster of two nodes', () => {
     expect(stored.version).toBe(20);
     expect(stored.fields['votes']?.value).toBe(20);
     expect([...(stored.fields['tags']?.value as string[])].sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
+  }, 30_000);
+
+  it('SDK writes made offline replay after a reconnect through a balancer that spreads connections over both nodes, under the same policy', async () => {
+    const [a, b] = nodes as [ClusterNode, ClusterNode];
+    // A load balancer without affinity: every new connection goes to the next node.
+    const proxy = await startBlockingProxy([a.port, b.port]);
+    proxies.push(proxy);
+    proxy.allowUpgrades = true;
+    const ann = await sdk(proxy.url, 'ann');
+    const bob = await sdk(b.url, 'bob');
+    const [strictA, strictB] = [records(ann).open('strict:9'), records(bob).open('strict:9')];
+    const [lwwA, lwwB] = [records(ann).open('lww:9'), records(bob).open('lww:9')];
+    await Promise.all([strictA.ready, strictB.ready, lwwA.ready, lwwB.ready]);
+    proxy.allowUpgrades = false;
+    const lost = new Promise((r) => ann.once('reconnecting', r));
+    proxy.cut();
+    await lost;
+    const refused = strictA.set('email', 'ann@offline').catch((e: unknown) => e as SwitchboardError);
+    const wins = lwwA.set('title', 'ann offline');
+    await strictB.set('email', 'bob@online');
+    await lwwB.set('title', 'bob online');
+    const overwritten = new Promise<RecordOverwrittenEvent>((resolve) => lwwB.on('overwritten', resolve));
+    const back = new Promise((r) => ann.once('connected', r));
+    proxy.allowUpgrades = true;
+    await back;
+    const err = await refused;
+    expect(err.code).toBe(134);
+    expect(err.data).toEqual({ version: 1, conflicts: [{ field: 'email', value: 'bob@online', version: 1, author: 'bob' }] });
+    expect(strictA.get('email')).toBe('bob@online');
+    expect(await wins).toMatchObject({ version: 2, replaced: [{ field: 'title', author: 'bob', version: 1 }] });
+    expect(await overwritten).toMatchObject({ field: 'title', value: 'ann offline', author: 'ann', version: 2 });
+    expect((await read(a, 'lww:9')).fields['title']).toMatchObject({ value: 'ann offline', version: 2 });
+    expect((await read(a, 'strict:9')).fields['email']).toMatchObject({ value: 'bob@online', version: 1 });
   }, 30_000);
 });
