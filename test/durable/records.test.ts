@@ -228,6 +228,7 @@ describe.each(STORES)('records on %s', (store) => {
       [a, { channel: ch, base: 1, changes: [{ field: 'x', op: 'add', items: [1] }] }, 107],
       [a, { channel: ch, base: 1, changes: [{ field: 'x', op: 'set' }] }, 107],
       [a, { channel: ch, base: -1, changes: [set('x', 1)] }, 107],
+      [a, { channel: ch, base: 2, changes: [set('x', 1)] }, 107],
       [a, { channel: ch, base: 1, changes: [set('x', 1), set('x', 2)] }, 107],
       [a, { channel: ch, base: 1, changes: [] }, 107],
       [a, { channel: ch, base: 1, changes: [set('x', 'y'.repeat(100))] }, 114],

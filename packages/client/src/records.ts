@@ -122,6 +122,9 @@ function isPush(data: unknown): data is RecordPush {
   return typeof data === 'object' && data !== null && (data as { kind?: unknown }).kind === 'record';
 }
 
+/** Versions held above a missing one before the record is read again. */
+const MAX_UNSEEN = 256;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -153,6 +156,7 @@ export class LiveRecord {
   #version = 0;
   /** Versions above `#version` seen in pushes and answers (they may arrive out of order from several nodes). */
   readonly #seen = new Set<number>();
+  #rereading = false;
   #settings: RecordSettings | null = null;
   #loaded: () => void = () => {};
   /** Resolves once the record was read (the first subscribe reply, or a read). */
@@ -356,6 +360,15 @@ export class LiveRecord {
     if (version > this.#version) this.#seen.add(version);
     while (this.#seen.delete(this.#version + 1)) this.#version++;
     for (const v of this.#seen) if (v <= this.#version) this.#seen.delete(v);
+    // A version that never comes (its push was lost): read the record again, which covers it.
+    if (this.#seen.size > MAX_UNSEEN && !this.#rereading) {
+      this.#rereading = true;
+      void this.refresh()
+        .catch(() => {})
+        .finally(() => {
+          this.#rereading = false;
+        });
+    }
     if (changed.length > 0) this.#events.fire('change', { fields: changed, version, author });
   }
 }

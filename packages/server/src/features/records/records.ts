@@ -8,7 +8,7 @@ import { storageCall } from '../../storage/failures.js';
 import { type RecordRules, type RecordsConfig, recordRules } from './config.js';
 import type { RecordMetrics } from './metrics.js';
 import { checkChanges } from './schemas.js';
-import type { RecordStore } from './store.js';
+import type { RecordPage, RecordStore } from './store.js';
 
 /** Who reads or writes: a connection (its permissions are checked on the record's channel) or the backend (identity null). */
 export interface RecordActor {
@@ -120,6 +120,11 @@ export class Records implements RecordsApi {
     const rules = this.rules(ch);
     const stored = await this.#store(this.store.read(ch.tenant, ch.channel));
     return { channel: ch.channel, version: stored.version, fields: stored.fields, settings: rules.settings };
+  }
+
+  /** Records of a tenant whose channel starts with `prefix`, a page after `cursor`. */
+  list(tenant: string, prefix: string, cursor: string | undefined, limit: number): Promise<RecordPage> {
+    return this.#store(this.store.list(tenant, prefix, cursor, limit));
   }
 
   write(tenant: string, channel: string, request: WriteRequest): Promise<RecordWriteResult> {

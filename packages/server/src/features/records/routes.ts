@@ -57,7 +57,6 @@ export function recordRoutes(records: () => Records, config: RecordsConfig): Api
       operationId: 'listRecords',
       tag: TAG,
       summary: 'Records of the tenant whose channel starts with `prefix`, by channel name, one page',
-      params: undefined,
       query: z.strictObject({
         prefix: z.string().max(1024).optional().describe('e.g. `form:`'),
         cursor: z.string().max(1024).optional().describe('`nextCursor` of the previous page'),
@@ -66,7 +65,7 @@ export function recordRoutes(records: () => Records, config: RecordsConfig): Api
       response: recordPage,
       errors: [503],
       async handler({ tenant, query }) {
-        return records().store.list(tenant, query.prefix ?? '', query.cursor, query.limit ?? config.pageSize);
+        return records().list(tenant, query.prefix ?? '', query.cursor, query.limit ?? config.pageSize);
       },
     }),
   ];

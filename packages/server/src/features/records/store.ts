@@ -114,6 +114,7 @@ export class RecordStore {
       let locked = trx.selectFrom('sb_records').select('version').where('tenant', '=', tenant).where('channel', '=', channel);
       if (this.storage.kind === 'postgres') locked = locked.forUpdate();
       const current = Number((await locked.executeTakeFirstOrThrow()).version);
+      if (req.base > current) throw new ReplyError(ErrorCode.BadRequest, `base: ${req.base} is ahead of the record's version ${current}`);
       const rows = await trx.selectFrom('sb_record_fields').selectAll().where('tenant', '=', tenant).where('channel', '=', channel).execute();
       const stored = new Map(rows.map((r) => [r.field, toStored(r)]));
       const version = current + 1;
