@@ -320,7 +320,7 @@ export class LiveRecord {
     for (const c of data.conflicts) {
       if (c.key === undefined) fields[c.field] = { value: c.value, version: c.version, author: c.author, updatedAt: 0 };
     }
-    this.#applyFields(fields, 0, null);
+    this.#applyFields(fields, data.version, null, false);
     await this.refresh().catch(() => {});
     this.#events.fire('conflict', { changes, base, conflicts: data.conflicts, version: data.version });
   }
@@ -349,7 +349,7 @@ export class LiveRecord {
   }
 
   /** Take each field whose version is newer than the one held; fire `change` for those. */
-  #applyFields(fields: Record<string, RecordField>, version: number, author: string | null): void {
+  #applyFields(fields: Record<string, RecordField>, version: number, author: string | null, complete = true): void {
     const changed: string[] = [];
     for (const [name, f] of Object.entries(fields)) {
       const held = this.#fields.get(name);
@@ -357,7 +357,8 @@ export class LiveRecord {
       this.#fields.set(name, f);
       changed.push(name);
     }
-    if (version > this.#version) this.#seen.add(version);
+    // `complete`: these are all the changes of `version` (a conflict's fields are not).
+    if (complete && version > this.#version) this.#seen.add(version);
     while (this.#seen.delete(this.#version + 1)) this.#version++;
     for (const v of this.#seen) if (v <= this.#version) this.#seen.delete(v);
     // A version that never comes (its push was lost): read the record again, which covers it.
