@@ -19,7 +19,7 @@ const NAMESPACES = {
   plain: {},
   form: { clientPublish: false, records: { policy: 'merge', fields: { tags: { type: 'set' }, votes: { type: 'counter' } } } },
   lww: { clientPublish: false, records: { policy: 'lww' } },
-  strict: { clientPublish: false, records: { policy: 'manual', fields: { note: { policy: 'lww' } }, maxFields: 4, maxFieldBytes: 64 } },
+  strict: { clientPublish: false, records: { policy: 'manual', fields: { note: { policy: 'lww' } }, maxFields: 4, maxFieldBytes: 64, maxRecordBytes: 150 } },
 } as const;
 
 type Reply<T> = { result?: T; error?: { code: number; message: string; data?: unknown } };
@@ -233,6 +233,7 @@ describe.each(STORES)('records on %s', (store) => {
       [a, { channel: ch, base: 1, changes: [] }, 107],
       [a, { channel: ch, base: 1, changes: [set('x', 'y'.repeat(100))] }, 114],
       [a, { channel: ch, base: 1, changes: ['a', 'b', 'c', 'd'].map((f) => set(f, 1)) }, 106],
+      [a, { channel: ch, base: 1, changes: ['p', 'q', 'r'].map((f) => set(f, 'z'.repeat(48))) }, 114],
       [a, { channel: ch, base: 1, changes: [set('x', 1)], extra: true }, 107],
       [a, { channel: 'nosuch:1', base: 0, changes: [set('x', 1)] }, 102],
       [a, { channel: 'project:1', base: 0, changes: [set('x', 1)] }, 108],
@@ -250,6 +251,19 @@ describe.each(STORES)('records on %s', (store) => {
     expect((await other.call('records.read', { channel: ch })).result).toMatchObject({ version: 0, fields: {} });
     expect(await read(ch, 'other')).toMatchObject({ version: 0, fields: {} });
     expect((await reader.call('records.read', { channel: ch })).result).toMatchObject({ version: 1 });
+  });
+
+  it("the record's size counts each field once: a replaced value's bytes are given back", async () => {
+    const ch = fresh('strict');
+    const a = await client('ann');
+    const big = 'z'.repeat(48); // 50 bytes of JSON
+    expect((await write(a, ch, 0, [set('x', big)], { session: 's' })).result?.version).toBe(1);
+    expect((await write(a, ch, 1, [set('x', big)], { session: 's' })).result?.version).toBe(2);
+    expect((await write(a, ch, 2, [set('y', big)], { session: 's' })).result?.version).toBe(3);
+    expect((await write(a, ch, 3, [set('x', 1)], { session: 's' })).result?.version).toBe(4);
+    expect((await write(a, ch, 4, [set('z', big)], { session: 's' })).result?.version).toBe(5);
+    expect((await write(a, ch, 5, [set('w', big)], { session: 's' })).error?.code).toBe(114);
+    expect((await read(ch)).version).toBe(5);
   });
 
   it('HTTP: read, write with a base version (409 / 134 on a conflict), idempotent retries, and the list', async () => {

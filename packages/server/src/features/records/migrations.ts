@@ -11,6 +11,8 @@ const tables: Migration = {
       .addColumn('tenant', 'text', (c) => c.notNull())
       .addColumn('channel', 'text', (c) => c.notNull())
       .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('field_count', 'integer', (c) => c.notNull())
+      .addColumn('bytes', 'bigint', (c) => c.notNull())
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('sb_records_pk', ['tenant', 'channel'])
       .execute();

@@ -108,14 +108,23 @@ export class RecordStore {
       }
       await trx
         .insertInto('sb_records')
-        .values({ tenant, channel, version: 0, updated_at: now })
+        .values({ tenant, channel, version: 0, field_count: 0, bytes: 0, updated_at: now })
         .onConflict((oc) => oc.columns(['tenant', 'channel']).doNothing())
         .execute();
-      let locked = trx.selectFrom('sb_records').select('version').where('tenant', '=', tenant).where('channel', '=', channel);
+      let locked = trx.selectFrom('sb_records').select(['version', 'field_count', 'bytes']).where('tenant', '=', tenant).where('channel', '=', channel);
       if (this.storage.kind === 'postgres') locked = locked.forUpdate();
-      const current = Number((await locked.executeTakeFirstOrThrow()).version);
+      const record = await locked.executeTakeFirstOrThrow();
+      const current = Number(record.version);
       if (req.base > current) throw new ReplyError(ErrorCode.BadRequest, `base: ${req.base} is ahead of the record's version ${current}`);
-      const rows = await trx.selectFrom('sb_record_fields').selectAll().where('tenant', '=', tenant).where('channel', '=', channel).execute();
+      // Only the fields the write changes: the record's totals stand for the others.
+      const names = req.changes.map((c) => c.field);
+      const rows = await trx
+        .selectFrom('sb_record_fields')
+        .selectAll()
+        .where('tenant', '=', tenant)
+        .where('channel', '=', channel)
+        .where('field', 'in', names)
+        .execute();
       const stored = new Map(rows.map((r) => [r.field, toStored(r)]));
       const version = current + 1;
       const outcome = decide(stored, { base: req.base, changes: req.changes, writer: req.writer }, req.rules, version, now);
@@ -124,7 +133,7 @@ export class RecordStore {
         err.data = { version: current, conflicts: outcome.conflicts };
         throw err;
       }
-      checkSize(req.rules, rows, outcome.fields);
+      const totals = sizeAfter(req.rules, { count: Number(record.field_count), bytes: Number(record.bytes) }, rows, outcome.fields);
       for (const [field, f] of outcome.fields) {
         const row: RecordFieldTable = {
           tenant,
@@ -144,7 +153,12 @@ export class RecordStore {
           .onConflict((oc) => oc.columns(['tenant', 'channel', 'field']).doUpdateSet(rest))
           .execute();
       }
-      await trx.updateTable('sb_records').set({ version, updated_at: now }).where('tenant', '=', tenant).where('channel', '=', channel).execute();
+      await trx
+        .updateTable('sb_records')
+        .set({ version, field_count: totals.count, bytes: totals.bytes, updated_at: now })
+        .where('tenant', '=', tenant)
+        .where('channel', '=', channel)
+        .execute();
       const fields = Object.fromEntries([...outcome.fields].map(([name, f]) => [name, wireField(f)]));
       const result: RecordWriteResult = { version, fields, replaced: outcome.replaced };
       if (req.idempotencyKey !== undefined) await idempotencyKeys.complete(trx, tenant, KEY_SCOPE, req.idempotencyKey, result);
@@ -166,22 +180,28 @@ export class RecordStore {
   }
 }
 
-/** 114 for a field or record over its size, 106 for a record with too many fields (the write then changes nothing). */
-function checkSize(rules: RecordRules, rows: readonly RecordFieldTable[], changed: ReadonlyMap<string, StoredField>): void {
-  let total = 0;
-  let count = changed.size;
-  for (const row of rows) {
-    if (changed.has(row.field)) continue;
-    count++;
-    total += Buffer.byteLength(row.value);
+/**
+ * The record's field count and bytes after the write, from its totals before and the changed
+ * fields' old and new values: 114 for a field or record over its size, 106 for too many
+ * fields (the write then changes nothing).
+ */
+function sizeAfter(
+  rules: RecordRules,
+  before: { count: number; bytes: number },
+  old: readonly RecordFieldTable[],
+  changed: ReadonlyMap<string, StoredField>,
+): { count: number; bytes: number } {
+  const count = before.count + changed.size - old.length;
+  let bytes = before.bytes;
+  for (const row of old) bytes -= Buffer.byteLength(row.value);
+  for (const [field, f] of changed) {
+    const size = Buffer.byteLength(JSON.stringify(f.value));
+    if (size > rules.maxFieldBytes)
+      throw new ReplyError(ErrorCode.PayloadTooLarge, `the field "${field}" would be ${size} bytes of JSON, above ${rules.maxFieldBytes}`);
+    bytes += size;
   }
   if (count > rules.maxFields) throw new ReplyError(ErrorCode.LimitExceeded, `a record has at most ${rules.maxFields} fields`);
-  for (const [field, f] of changed) {
-    const bytes = Buffer.byteLength(JSON.stringify(f.value));
-    if (bytes > rules.maxFieldBytes)
-      throw new ReplyError(ErrorCode.PayloadTooLarge, `the field "${field}" would be ${bytes} bytes of JSON, above ${rules.maxFieldBytes}`);
-    total += bytes;
-  }
-  if (total > rules.maxRecordBytes)
-    throw new ReplyError(ErrorCode.PayloadTooLarge, `the record would be ${total} bytes of JSON, above ${rules.maxRecordBytes}`);
+  if (bytes > rules.maxRecordBytes)
+    throw new ReplyError(ErrorCode.PayloadTooLarge, `the record would be ${bytes} bytes of JSON, above ${rules.maxRecordBytes}`);
+  return { count, bytes };
 }

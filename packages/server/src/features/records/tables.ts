@@ -5,6 +5,9 @@ export interface RecordTable {
   tenant: string;
   channel: string;
   version: number;
+  /** Its fields, and the bytes of JSON of their values: the limits are checked without reading every field. */
+  field_count: number;
+  bytes: number;
   updated_at: number;
 }
 
