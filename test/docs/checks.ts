@@ -39,6 +39,7 @@ export const INSPECTED_TYPES: Record<string, string> = {
   NotificationsEntry: "typeof import('@switchboard/client/notifications')",
   ActivityEntry: "typeof import('@switchboard/client/activity')",
   LocksEntry: "typeof import('@switchboard/client/locks')",
+  RecordsEntry: "typeof import('@switchboard/client/records')",
   CommentsEntry: "typeof import('@switchboard/client/comments')",
 };
 
@@ -350,7 +351,9 @@ const clientApi: Check = async (block, ctx) => {
     }
     const fn = /^function (\w+)\(/.exec(line);
     if (fn) {
-      const entry = { notifications: 'NotificationsEntry', activity: 'ActivityEntry', comments: 'CommentsEntry', locks: 'LocksEntry' }[fn[1] as string];
+      const entry = { notifications: 'NotificationsEntry', activity: 'ActivityEntry', comments: 'CommentsEntry', locks: 'LocksEntry', records: 'RecordsEntry' }[
+        fn[1] as string
+      ];
       if (!entry || !(ctx.types.get(entry) ?? []).includes(fn[1] as string)) problems.push(`function ${fn[1]} is not exported by its entry point`);
     }
   }

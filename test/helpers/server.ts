@@ -30,7 +30,12 @@ export interface TestServer {
 }
 
 export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'comment'];
-const DEFAULT_CAPS = { 'project:*': ALL_ACTIONS, 'chat:*': ALL_ACTIONS, 'doc:*': ['subscribe', 'publish', 'presence'] };
+const DEFAULT_CAPS = {
+  'project:*': ALL_ACTIONS,
+  'chat:*': ALL_ACTIONS,
+  'doc:*': ['subscribe', 'publish', 'presence'],
+  'form:*': ['subscribe', 'publish', 'presence', 'signal', 'lock'],
+};
 
 type Overrides = ConfigInput & {
   features?: FeatureModule[];

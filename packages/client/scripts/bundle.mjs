@@ -1,6 +1,6 @@
 // The browser builds of the SDK, from the compiled ESM in dist/ (the server serves them at /sdk/):
 //  - switchboard.mjs, notifications.mjs, activity.mjs, locks.mjs: ES modules, shared code in chunks/;
-//  - switchboard.mjs, notifications.mjs, activity.mjs, comments.mjs: ES modules, shared code in chunks/;
+//  - switchboard.mjs, notifications.mjs, activity.mjs, comments.mjs, records.mjs: ES modules, shared code in chunks/;
 //  - switchboard.js: one classic script defining the global `Switchboard` (everything in it);
 //  - switchboard.d.mts, notifications.d.mts, activity.d.mts, comments.d.mts (next to the ES modules) and
 //    switchboard.d.ts (the global of the classic script): TypeScript declarations, over the
@@ -29,6 +29,7 @@ await build({
     activity: join(dist, 'activity.js'),
     locks: join(dist, 'locks.js'),
     comments: join(dist, 'comments.js'),
+    records: join(dist, 'records.js'),
   },
   format: 'esm',
   splitting: true,
@@ -46,6 +47,7 @@ await build({
       `export { activity, ActivityFeed } from ${JSON.stringify(join(dist, 'activity.js'))};`,
       `export { locks, ChannelLocks } from ${JSON.stringify(join(dist, 'locks.js'))};`,
       `export { comments, CommentThreads } from ${JSON.stringify(join(dist, 'comments.js'))};`,
+      `export { records, Records, LiveRecord } from ${JSON.stringify(join(dist, 'records.js'))};`,
     ].join('\n'),
     resolveDir: root,
     sourcefile: 'switchboard-global.js',
@@ -89,16 +91,18 @@ writeFileSync(join(out, 'notifications.d.mts'), "export * from './types/notifica
 writeFileSync(join(out, 'activity.d.mts'), "export * from './types/activity.js';\n");
 writeFileSync(join(out, 'locks.d.mts'), "export * from './types/locks.js';\n");
 writeFileSync(join(out, 'comments.d.mts'), "export * from './types/comments.js';\n");
+writeFileSync(join(out, 'records.d.mts'), "export * from './types/records.js';\n");
 writeFileSync(
   join(out, 'switchboard.d.ts'),
   [
     '// The classic script (switchboard.js) defines the global `Switchboard`: everything in the',
-    '// ES modules, notifications, activity, comments and locks included.',
+    '// ES modules, notifications, activity, comments, locks and records included.',
     "export * from './types/index.js';",
     "export { notifications, Notifications } from './types/notifications.js';",
     "export { activity, ActivityFeed } from './types/activity.js';",
     "export { comments, CommentThreads } from './types/comments.js';",
     "export { locks, ChannelLocks } from './types/locks.js';",
+    "export { records, Records, LiveRecord } from './types/records.js';",
     'export as namespace Switchboard;',
     '',
   ].join('\n'),

@@ -83,6 +83,8 @@ export const ErrorCode = Object.freeze({
   Conflict: def(132, 'conflict'),
   /** A document update is not a well-formed Yjs update (or one that cannot be applied to the document): nothing changed. */
   InvalidUpdate: def(133, 'invalid document update'),
+  /** A record write's base version is stale for a field it changes (`manual`, or `merge` on a scalar): nothing changed; `data.conflicts` carries each field's current value, version and author. */
+  RecordConflict: def(134, 'record conflict'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

@@ -22,6 +22,7 @@ export { createError, type FeatureErrorCode, SB_ERRORS, type SbErrorCode, Switch
 export { builtinFeatures, configFor, configSchema, parseConfig } from './features/builtin.js';
 export { defineEventType, type EventSink, type EventType, type FeatureEvents, type OutgoingEvent } from './features/events.js';
 export { defineFeature, type FeatureConfig, type FeatureContext, type FeatureEndpoint, type FeatureModule } from './features/manifest.js';
+export type { BeforeFieldWrite, FieldWrite, RecordsApi, RecordWriteRequest } from './features/records/index.js';
 export type { FeatureLeases, FeatureMessages } from './features/scoped-engine.js';
 export { type ApiRoute, defineRoute, type RouteContext } from './http/api/route.js';
 export { loadConfig, Switchboard, type SwitchboardOptions, type TlsCertificateInfo } from './server.js';

@@ -9,6 +9,7 @@ import { FeatureHost } from './host.js';
 import { locksFeature } from './locks/index.js';
 import type { FeatureModule } from './manifest.js';
 import { notificationsFeature } from './notifications/index.js';
+import { recordsFeature } from './records/index.js';
 import { webhooksFeature } from './webhooks/index.js';
 
 /** The built-in features, in registration order: adding one is one line here. */
@@ -20,6 +21,7 @@ export function builtinFeatures(): FeatureModule[] {
     backendHooksFeature(),
     locksFeature(),
     documentsFeature(),
+    recordsFeature(),
     webhooksFeature(),
     auditFeature(),
   ];

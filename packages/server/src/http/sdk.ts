@@ -28,6 +28,7 @@ const DECLARATIONS: Record<string, string> = {
   'notifications.mjs': './notifications.d.mts',
   'activity.mjs': './activity.d.mts',
   'comments.mjs': './comments.d.mts',
+  'records.mjs': './records.d.mts',
   'switchboard.js': './switchboard.d.ts',
 };
 

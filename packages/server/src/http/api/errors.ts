@@ -43,6 +43,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   StaleFencingToken: 409,
   Conflict: 409,
   InvalidUpdate: 422,
+  RecordConflict: 409,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
