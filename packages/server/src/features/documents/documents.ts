@@ -5,11 +5,11 @@ import * as Y from 'yjs';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { LeaseStoreView } from '../../core/context.js';
 import type { FeatureEvents } from '../events.js';
-import type { LocksApi } from '../locks/index.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
 import { documentUpdated } from './events.js';
 import { type DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
+import type { LockService } from './part-locks.js';
 import type { DocumentRelay } from './relay.js';
 import type { Compaction, DocumentStore } from './store.js';
 import type { VersionInfo, VersionStore } from './version-store.js';
@@ -24,7 +24,7 @@ export interface DocumentsCluster {
   readonly leases: LeaseStoreView;
   relay: DocumentRelay | null;
   /** The lock service, for documents whose namespace guards parts with locks. */
-  readonly locks: LocksApi;
+  readonly locks: LockService;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import type { LocksApi } from '../locks/index.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import type { DocumentsRuntime } from './binding.js';
 import { type DocumentsConfig, documentSettings, documentsConfig, documentsNamespaceOption } from './config.js';
@@ -11,6 +10,7 @@ import { HocuspocusSession } from './hocuspocus-session.js';
 import { KeepAlive } from './keepalive.js';
 import { documentMetrics } from './metrics.js';
 import { DOCUMENT_MIGRATIONS } from './migrations.js';
+import type { LockService } from './part-locks.js';
 import { DocumentRelay } from './relay.js';
 import { documentRoutes } from './routes.js';
 import { DocumentStore } from './store.js';
@@ -66,7 +66,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       const metrics = documentMetrics(ctx.node.metricsRegistry);
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
       const versions = new VersionStore(ctx.storage, () => ctx.node.now());
-      const locks = ctx.feature<LocksApi>('locks');
+      const locks = ctx.feature<LockService>('locks');
       const cluster: DocumentsCluster = { nodeId: ctx.node.id, leases: ctx.node.leases, relay: null, locks };
       const documents = new Documents(
         store,

@@ -1,5 +1,13 @@
 import * as Y from 'yjs';
 
+/** What documents need of the lock service (`ctx.feature('locks')`): who holds which key of a channel, and every grant and release. */
+export interface LockService {
+  list(tenant: string, channel: string): Promise<ReadonlyArray<{ key: string; holder: { user: string } }>>;
+  on(
+    listener: (event: { type: 'acquired' | 'released'; tenant: string; channel: string; lock: { key: string; holder: { user: string } } }) => void,
+  ): () => void;
+}
+
 /** Structs of an update placed one by one; beyond, it counts as touching every locked part. */
 const MAX_STRUCTS = 2000;
 
