@@ -34,6 +34,7 @@ export function recordCommands(records: () => Records): CommandDefinition[] {
           changes: p.changes,
           author: user,
           session: p.session,
+          fencing: p.fencing,
           idempotencyKey: p.idempotencyKey === undefined ? undefined : `user:${user}:${p.idempotencyKey}`,
         });
       },

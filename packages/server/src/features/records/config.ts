@@ -39,6 +39,10 @@ export const recordsNamespaceOption = z
     z.strictObject({
       policy: policy.optional(),
       fields: z.record(fieldName, fieldOptions).optional(),
+      lockedFields: z
+        .boolean()
+        .optional()
+        .describe("a lock on `field:<name>` of the record channel (the locks feature) guards that field: other users' writes to it are refused (130)"),
       ...limitFields((_def, min, max) => z.number().int().min(min).max(max).optional()),
     }),
   ])
@@ -50,6 +54,8 @@ export const DEFAULT_POLICY: RecordPolicy = 'merge';
 /** How one namespace's records behave: policies and types of the fields, and limits. */
 export interface RecordRules extends Pick<RecordsConfig, LimitKey> {
   settings: RecordSettings;
+  /** Whether locks on `field:<name>` guard the fields. */
+  lockedFields: boolean;
   policyOf(field: string): RecordPolicy;
   typeOf(field: string): RecordFieldType;
 }
@@ -65,6 +71,7 @@ export function recordRules(config: RecordsConfig, option: unknown): RecordRules
     maxFieldBytes: given.maxFieldBytes ?? config.maxFieldBytes,
     maxRecordBytes: given.maxRecordBytes ?? config.maxRecordBytes,
     settings,
+    lockedFields: given.lockedFields === true,
     policyOf: (field) => fields.get(field)?.policy ?? settings.policy,
     typeOf: (field) => fields.get(field)?.type ?? 'value',
   };

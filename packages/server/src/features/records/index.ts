@@ -6,7 +6,7 @@ import { recordCommands } from './commands.js';
 import { type RecordsConfig, recordsConfig, recordsNamespaceOption } from './config.js';
 import { recordMetrics } from './metrics.js';
 import { RECORD_MIGRATIONS } from './migrations.js';
-import { Records, type RecordsApi } from './records.js';
+import { type FieldLocks, Records, type RecordsApi } from './records.js';
 import { recordRoutes } from './routes.js';
 import { RecordStore } from './store.js';
 
@@ -30,13 +30,15 @@ export function recordsFeature(): FeatureModule<RecordsConfig, RecordsApi> {
 
   return defineFeature({
     name: 'records',
+    dependsOn: ['locks'],
     config: { schema: recordsConfig, description: 'records: plain-value fields with conflict policies' },
     namespaceOption: {
       schema: recordsNamespaceOption,
       description: 'the channels are records: true (policy merge), or an object with policy, per-field policies and types, and limits',
     },
     // Only the server publishes on a record's channel: what subscribers receive there is the stored record's changes.
-    namespaces: { [RECORDS_NAMESPACE]: { records: true, clientPublish: false } },
+    // Its fields may be locked (`field:<name>`), and a lock guards its field.
+    namespaces: { [RECORDS_NAMESPACE]: { records: { policy: 'merge', lockedFields: true }, clientPublish: false, locks: true } },
     migrations: RECORD_MIGRATIONS,
     commands: recordCommands(records),
     routes: (config) => recordRoutes(records, config),
@@ -49,7 +51,7 @@ export function recordsFeature(): FeatureModule<RecordsConfig, RecordsApi> {
     },
     async start(ctx) {
       const store = new RecordStore(ctx.storage, () => ctx.node.now());
-      running = new Records(store, ctx.node, ctx.config, recordMetrics(ctx.node.metricsRegistry));
+      running = new Records(store, ctx.node, ctx.config, recordMetrics(ctx.node.metricsRegistry), ctx.feature<FieldLocks>('locks'));
       await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
         what: 'records idempotency sweep',
         every: () => ctx.config.sweepInterval,

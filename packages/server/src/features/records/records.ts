@@ -25,6 +25,14 @@ export interface WriteRequest {
   session?: string | undefined;
   /** As stored: scoped to the user (`user:<sub>:<key>`) or the API (`api:<key>`). */
   idempotencyKey?: string | undefined;
+  /** Field → the fencing token of the writer's lock on `field:<name>`: refused (131) unless still current. */
+  fencing?: Readonly<Record<string, number>> | undefined;
+}
+
+/** What records need of the lock service (`ctx.feature('locks')`): who holds a key, and whether a fencing token is current (131 if not). */
+export interface FieldLocks {
+  get(tenant: string, channel: string, key: string): Promise<{ key: string; holder: { user: string; client?: string }; fencingToken: number } | null>;
+  check(tenant: string, channel: string, key: string, fencingToken: number): Promise<unknown>;
 }
 
 /** One field a write is about to change, as `beforeFieldWrite` hooks see it. */
@@ -77,6 +85,7 @@ export class Records implements RecordsApi {
     readonly node: NodeContext,
     readonly config: RecordsConfig,
     private readonly metrics: RecordMetrics,
+    private readonly locks: FieldLocks,
   ) {}
 
   beforeFieldWrite(hook: BeforeFieldWrite): () => void {
@@ -138,6 +147,7 @@ export class Records implements RecordsApi {
     try {
       checkChanges(req.changes);
       if (req.changes.length > rules.maxFields) throw new ReplyError(ErrorCode.LimitExceeded, `a write changes at most ${rules.maxFields} fields`);
+      await this.#checkLocks(ch, rules, req);
       for (const hook of this.#hooks) {
         for (const change of req.changes) {
           await hook({
@@ -185,6 +195,27 @@ export class Records implements RecordsApi {
       this.node.logger.warn({ err, channel: ch.channel }, 'record push failed (stored; subscribers read it again on their next subscribe)');
     }
     return committed.result;
+  }
+
+  /**
+   * Where the namespace guards fields with locks: a field whose lock (`field:<name>`) another
+   * user holds is refused (130, `data.holder`), and a fencing token given for a field must be
+   * its lock's current grant (131). Checked before the transaction: the fencing token is
+   * what makes a write that races a release safe.
+   */
+  async #checkLocks(ch: ResolvedChannel, rules: RecordRules, req: WriteRequest): Promise<void> {
+    for (const [field, token] of Object.entries(req.fencing ?? {})) {
+      if (!req.changes.some((c) => c.field === field)) throw new ReplyError(ErrorCode.BadRequest, `fencing: the write does not change "${field}"`);
+      await this.locks.check(ch.tenant, ch.channel, `field:${field}`, token);
+    }
+    if (!rules.lockedFields) return;
+    const held = await Promise.all(req.changes.map((c) => this.locks.get(ch.tenant, ch.channel, `field:${c.field}`)));
+    for (const lock of held) {
+      if (lock === null || lock.holder.user === req.author) continue;
+      const err = new ReplyError(ErrorCode.Locked, `${lock.key} is held by ${lock.holder.user}`);
+      err.data = { key: lock.key, holder: lock.holder };
+      throw err;
+    }
   }
 
   #store<T>(op: Promise<T>): Promise<T> {

@@ -47,6 +47,7 @@ export function recordRoutes(records: () => Records, config: RecordsConfig): Api
           base: body.base,
           changes: body.changes,
           author: body.userId,
+          fencing: body.fencing,
           idempotencyKey: key === undefined ? undefined : `api:${key}`,
         });
       },

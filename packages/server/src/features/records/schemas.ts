@@ -41,7 +41,14 @@ const change = z.discriminatedUnion('op', [
 export const changes = z.array(change).min(1).max(10_000);
 
 /** A write's changes as the edge accepts them (typed like the protocol's RecordChange). */
-export const writeParams = { base: baseVersion, changes: changes as unknown as z.ZodType<RecordChange[]> };
+export const writeParams = {
+  base: baseVersion,
+  changes: changes as unknown as z.ZodType<RecordChange[]>,
+  fencing: z
+    .record(fieldName, z.number().int().min(1).max(Number.MAX_SAFE_INTEGER))
+    .optional()
+    .describe('field → the fencing token of the lock on `field:<name>` the writer holds: the write is refused (131) unless it is still the current grant'),
+};
 
 /**
  * Refuse what zod cannot see in a value: `__proto__` (and `constructor`, `prototype`) keys at
