@@ -19,6 +19,7 @@ import { Emitter } from './emitter.js';
 import { SwitchboardError, toError } from './errors.js';
 import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './events.js';
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
+import { FeaturePushes, type FeaturePushListener } from './feature-pushes.js';
 import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue } from './offline-queue.js';
 import { type ClientOptions, type ResolvedOptions, resolveOptions, type TransportName } from './options.js';
@@ -63,6 +64,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   readonly #pending: PendingCommands<QueuedPublish>;
   readonly #queue: OfflineQueue<QueuedPublish>;
   readonly #subs = new Map<string, ChannelSubscription>();
+  readonly #featurePushes = new FeaturePushes();
   /** Instances of SDK feature modules, by module key. */
   readonly #modules = new FeatureModules(this);
   readonly #host: SubscriptionHost;
@@ -305,6 +307,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     return this.#modules.use(module);
   }
 
+  /**
+   * Listen to a feature's own pushes to this connection (`{"push":"feature"}`): `listener(event, data)`; returns the removal.
+   * @example const off = client.onPush('documents', (event, data) => apply(event, data));
+   */
+  onPush(feature: string, listener: FeaturePushListener): () => void {
+    return this.#featurePushes.on(feature, listener);
+  }
+
   // --- connection -----------------------------------------------------------------
 
   #open(): void {
@@ -487,7 +497,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       this.#conn?.send({ method: 'pong' });
       return;
     }
-    if (typeof frame.channel !== 'string') return;
+    if (frame.push === 'feature') this.#featurePushes.dispatch(frame);
+    if (frame.push === 'feature' || typeof frame.channel !== 'string') return;
     if (frame.push === 'subscribe') {
       const create = (channel: string) => new ChannelSubscription(channel, this.#host);
       const announce = (subscription: Subscription) => this.emit('subscription', { channel: subscription.channel, subscription });

@@ -46,6 +46,14 @@ export interface FeatureHost extends Pick<EventSource<FeatureHostEvents>, 'on' |
    * const inbox = host.use(inboxModule);
    */
   use<T>(module: ClientModule<T>): T;
+  /**
+   * Listen to the feature's own pushes to this connection (`{"push":"feature","feature",…}`):
+   * `listener(event, data)`, in order with the connection's other frames. Returns the removal.
+   *
+   * @example
+   * const off = host.onPush('documents', (event, data) => { if (event === 'update') apply(data); });
+   */
+  onPush(feature: string, listener: (event: string, data: unknown) => void): () => void;
 }
 
 /**
@@ -75,6 +83,7 @@ function narrowHost(client: FeatureHost): FeatureHost {
     on: ((event, listener) => client.on(event, listener)) as FeatureHost['on'],
     once: ((event, listener) => client.once(event, listener)) as FeatureHost['once'],
     use: <T>(module: ClientModule<T>) => client.use(module),
+    onPush: (feature: string, listener: (event: string, data: unknown) => void) => client.onPush(feature, listener),
   });
 }
 

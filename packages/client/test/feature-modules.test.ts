@@ -76,7 +76,7 @@ describe('SDK feature modules', () => {
     const mine = client.use(board);
     expect(client.use(board)).toBe(mine);
     expect(mine.host).not.toBe(client);
-    expect(Object.keys(mine.host).sort()).toEqual(['call', 'createId', 'on', 'once', 'session', 'subscribe', 'use']);
+    expect(Object.keys(mine.host).sort()).toEqual(['call', 'createId', 'on', 'onPush', 'once', 'session', 'subscribe', 'use']);
     expect(mine.host.session).toBeNull();
     client.connect();
     const socket = acceptConnect();

@@ -291,6 +291,13 @@ export type SubscribePush = { push: 'subscribe'; channel: string } & (SubscribeR
 export interface PingPush {
   push: 'ping';
 }
+/** A feature's own push to this connection (a document's updates for the SDK that opened it): the SDK hands it to the feature's module. */
+export interface FeaturePush {
+  push: 'feature';
+  feature: string;
+  event: string;
+  data: unknown;
+}
 
-export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | SubscribePush | PingPush;
+export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | SubscribePush | PingPush | FeaturePush;
 export type ServerFrame = Reply | Push;

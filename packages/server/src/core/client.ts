@@ -28,9 +28,7 @@ const onNoPong = (c: Client): void => c.close(DisconnectCode.NoPong);
 const onPingDue = (c: Client): void => c.ping();
 const onIdleCheck = (c: Client): void => c.checkIdle();
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * One connection: framing, command dispatch (serialised per connection, in arrival
@@ -410,6 +408,9 @@ export class Client implements KernelSession {
   }
 
   // ---- outbound ----
+  pushFeature(feature: string, event: string, data: unknown): void {
+    this.enqueue(Buffer.from(JSON.stringify({ push: 'feature', feature, event, data })));
+  }
 
   /** Queue one frame; frames queued in one event-loop turn go out as one message. */
   enqueue(bytes: Buffer, droppable = false): void {

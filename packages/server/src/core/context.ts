@@ -170,4 +170,12 @@ export interface SessionContext {
   closeAfterReply(info: DisconnectInfo): void;
   /** Flush what is queued, then close with a documented code. Idempotent. */
   close(info: DisconnectInfo, detail?: string): void;
+  /**
+   * Send this connection one of a feature's own pushes, `{"push":"feature","feature","event","data"}`
+   * (`data`: a JSON value), in order with its other frames and never dropped: like a
+   * publication it counts in the connection's queue, and a consumer too slow for it is closed
+   * (3006). How a feature reaches one connection with what is not a channel's (a document's
+   * updates for the SDK that opened it). The SDK hands it to the feature's module (`host.onPush`).
+   */
+  pushFeature(feature: string, event: string, data: unknown): void;
 }
