@@ -40,6 +40,7 @@ export const INSPECTED_TYPES: Record<string, string> = {
   ActivityEntry: "typeof import('@switchboard/client/activity')",
   LocksEntry: "typeof import('@switchboard/client/locks')",
   RecordsEntry: "typeof import('@switchboard/client/records')",
+  DocumentsEntry: "typeof import('@switchboard/client/documents')",
   CommentsEntry: "typeof import('@switchboard/client/comments')",
 };
 
@@ -351,9 +352,14 @@ const clientApi: Check = async (block, ctx) => {
     }
     const fn = /^function (\w+)\(/.exec(line);
     if (fn) {
-      const entry = { notifications: 'NotificationsEntry', activity: 'ActivityEntry', comments: 'CommentsEntry', locks: 'LocksEntry', records: 'RecordsEntry' }[
-        fn[1] as string
-      ];
+      const entry = {
+        notifications: 'NotificationsEntry',
+        activity: 'ActivityEntry',
+        comments: 'CommentsEntry',
+        locks: 'LocksEntry',
+        records: 'RecordsEntry',
+        documents: 'DocumentsEntry',
+      }[fn[1] as string];
       if (!entry || !(ctx.types.get(entry) ?? []).includes(fn[1] as string)) problems.push(`function ${fn[1]} is not exported by its entry point`);
     }
   }

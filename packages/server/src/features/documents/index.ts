@@ -13,6 +13,7 @@ import { DOCUMENT_MIGRATIONS } from './migrations.js';
 import type { LockService } from './part-locks.js';
 import { DocumentRelay } from './relay.js';
 import { documentRoutes } from './routes.js';
+import { SdkDocuments } from './sdk-documents.js';
 import { DocumentStore } from './store.js';
 import { VersionStore } from './version-store.js';
 import { chooseProtocol, YWebsocketSession } from './y-websocket-session.js';
@@ -32,6 +33,10 @@ const RELAY_TICK_MS = 2000;
  * of updates, compacted). See docs/documents.md.
  */
 export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRuntime> {
+  const sdk = new SdkDocuments(() => {
+    if (!running) throw new ReplyError(ErrorCode.Unavailable, 'documents are starting');
+    return running.rt;
+  });
   let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore; relay: DocumentRelay; offLocks: () => void } | null = null;
 
   return defineFeature({
@@ -45,6 +50,12 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     namespaces: { doc: { documents: true, historySize: 0, clientPublish: false } },
     migrations: DOCUMENT_MIGRATIONS,
     events: [documentUpdated],
+    commands: sdk.commands(),
+    hooks: {
+      onDisconnect({ client }) {
+        sdk.closeAll(client.id);
+      },
+    },
     routes: () =>
       documentRoutes(() => {
         if (!running) throw new ReplyError(ErrorCode.Unavailable, 'documents are starting');

@@ -1,0 +1,317 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import * as Y from 'yjs';
+import { ClientCode } from './codes.js';
+import { Emitter } from './emitter.js';
+import { SwitchboardError } from './errors.js';
+import type { FeatureHost } from './feature-module.js';
+
+/**
+ * Collaborative Yjs documents over the SDK's one socket, multiplexed with its channels:
+ * `documents(client).open('doc:form-42')` gives the `doc` and `awareness` that editor
+ * bindings expect. `yjs` and `y-protocols` are peer dependencies (the app's own copies, never
+ * bundled twice). Server side, limits and capabilities: docs/documents.md.
+ */
+
+/** `offline`: not connected (edits are kept and merged on reconnect); `syncing`: opening, or changes not yet stored; `synced`: the server stored everything. */
+export type DocumentStatus = 'offline' | 'syncing' | 'synced';
+
+export interface OpenDocumentOptions {
+  /** The document to sync (default: a new one, destroyed by `close()`). */
+  doc?: Y.Doc;
+}
+
+export interface DocumentStatusEvent {
+  status: DocumentStatus;
+  /** Local changes the server has not acknowledged as stored yet. */
+  unacknowledged: number;
+}
+
+export interface DocumentEvents {
+  status: DocumentStatusEvent;
+  /**
+   * A change or awareness state the server refused: 130 Locked (another user holds a lock on
+   * a part it touched; the server took it back and this copy follows), 103 (read-only),
+   * 133, 114. Connection losses are not errors: the change is sent again on reconnect.
+   */
+  error: { error: SwitchboardError; during: 'open' | 'update' | 'awareness' };
+  /** The server closed the document for good (deleted: 4404); the handle is closed. */
+  closed: { code: number; reason: string };
+}
+
+/** What the SDK marks its own applies with, so they are not sent back. */
+const SERVER = Symbol('switchboard-server');
+/** The server closed the document to be opened again (an update broke it; it reloads from its store). */
+const RESET = 4205;
+
+const toBase64 = (bytes: Uint8Array): string => {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+};
+const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+/** An update that holds nothing: no structs, no deletions. */
+const isEmptyUpdate = (u: Uint8Array) => u.length <= 2 && u.every((b) => b === 0);
+
+/**
+ * The documents of one client (one instance per client).
+ *
+ * @example
+ * import { documents } from '@switchboard/client/documents';
+ * const form = documents(client).open('doc:form-42');
+ * await form.synced;
+ * form.doc.getText('body').insert(0, 'Hello');
+ */
+export function documents(client: FeatureHost): Documents {
+  return client.use({ key: 'documents', create: (host) => new Documents(host) });
+}
+
+export class Documents {
+  readonly #open = new Map<string, DocumentHandle>();
+
+  constructor(private readonly host: FeatureHost) {
+    host.onPush('documents', (event, data) => {
+      const d = data as { name?: unknown };
+      if (typeof d?.name === 'string') this.#open.get(d.name)?.handlePush(event, data as Record<string, unknown>);
+    });
+    host.on('connected', () => {
+      for (const h of this.#open.values()) void h.resync();
+    });
+    // Any state but connected (a drop that reconnects, or a stop) means the server has no document for this client.
+    host.on('state', (e) => {
+      if (e.state !== 'connected') for (const h of this.#open.values()) h.offline();
+    });
+  }
+
+  /**
+   * Open a document (the same handle while it is open): it syncs now if connected, else on
+   * connect, and again after every reconnect, merging what was edited offline.
+   *
+   * @example
+   * const { doc, awareness } = documents(client).open('doc:form-42', { doc: ydoc });
+   */
+  open(name: string, options: OpenDocumentOptions = {}): DocumentHandle {
+    const existing = this.#open.get(name);
+    if (existing) return existing;
+    const handle = new DocumentHandle(this.host, name, options, () => this.#open.delete(name));
+    this.#open.set(name, handle);
+    if (this.host.session !== null) void handle.resync();
+    return handle;
+  }
+}
+
+/** One open document: its `doc`, its `awareness`, whether the server has every change (`status`), and `close()`. */
+export class DocumentHandle extends Emitter<DocumentEvents> {
+  readonly doc: Y.Doc;
+  readonly awareness: Awareness;
+  /** Resolves the first time the document is synced (opened, and every local change stored). */
+  readonly synced: Promise<void>;
+  #resolveSynced!: () => void;
+  readonly #ownsDoc: boolean;
+  #status: DocumentStatus = 'offline';
+  #unacknowledged = 0;
+  /** Local changes not sent yet, each with how many changes it stands for. */
+  #pending: Array<{ update: Uint8Array; count: number }> = [];
+  #retry: ReturnType<typeof setTimeout> | null = null;
+  #flushScheduled = false;
+  #awarenessScheduled = false;
+  /** The server has the document open for this connection (the current open succeeded). */
+  #opened = false;
+  /** Bumped at every (re)open: replies of an older one are ignored. */
+  #generation = 0;
+  #writable = true;
+  #closed = false;
+
+  constructor(
+    private readonly host: FeatureHost,
+    readonly name: string,
+    options: OpenDocumentOptions,
+    private readonly forget: () => void,
+  ) {
+    super();
+    this.#ownsDoc = options.doc === undefined;
+    this.doc = options.doc ?? new Y.Doc();
+    this.awareness = new Awareness(this.doc);
+    this.synced = new Promise((resolve) => {
+      this.#resolveSynced = resolve;
+    });
+    this.doc.on('update', this.#onLocalUpdate);
+    this.awareness.on('update', this.#onLocalAwareness);
+  }
+
+  get status(): DocumentStatus {
+    return this.#status;
+  }
+
+  /** Local changes the server has not acknowledged as stored yet. */
+  get unacknowledged(): number {
+    return this.#unacknowledged;
+  }
+
+  /** Whether this connection's token may write to the document (else changes are refused with 103). */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /** Open (or open again after a reconnect): exchange what each side lacks. */
+  async resync(): Promise<void> {
+    if (this.#closed) return;
+    const generation = ++this.#generation;
+    this.#opened = false;
+    this.#setStatus('syncing');
+    // Everything not acknowledged so far goes in the one update this open sends.
+    const carried = this.#unacknowledged;
+    this.#pending = [];
+    try {
+      const reply = await this.host.call<{ update: string; stateVector: string; awareness: string | null; writable: boolean }>('documents.open', {
+        name: this.name,
+        stateVector: toBase64(Y.encodeStateVector(this.doc)),
+      });
+      if (generation !== this.#generation || this.#closed) return;
+      Y.applyUpdate(this.doc, fromBase64(reply.update), SERVER);
+      if (reply.awareness) applyAwarenessUpdate(this.awareness, fromBase64(reply.awareness), SERVER);
+      this.#writable = reply.writable;
+      this.#opened = true;
+      this.#sendAwareness();
+      const local = Y.encodeStateAsUpdate(this.doc, fromBase64(reply.stateVector));
+      if (!isEmptyUpdate(local) && this.#writable) await this.#send(local, carried, generation);
+      else if (!this.#writable) this.#unacknowledged = Math.max(0, this.#unacknowledged - carried);
+      if (generation === this.#generation) this.#flush();
+      this.#settle();
+    } catch (err) {
+      if (generation !== this.#generation || this.#closed) return;
+      const error = err instanceof SwitchboardError ? err : SwitchboardError.of(ClientCode.ConnectionClosed);
+      if (error.code !== ClientCode.ConnectionClosed.code) this.emit('error', { error, during: 'open' });
+      if (this.host.session === null) this.offline();
+    }
+  }
+
+  /** The connection is gone: other clients' awareness states go; local edits are kept for the next sync. */
+  offline(): void {
+    this.#generation++;
+    this.#opened = false;
+    const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
+    if (others.length > 0) removeAwarenessStates(this.awareness, others, SERVER);
+    this.#setStatus('offline');
+  }
+
+  /** A `documents` push for this document. */
+  handlePush(event: string, data: Record<string, unknown>): void {
+    if (this.#closed) return;
+    if ((event === 'update' || event === 'awareness') && typeof data['update'] === 'string') {
+      const bytes = fromBase64(data['update']);
+      if (event === 'update') Y.applyUpdate(this.doc, bytes, SERVER);
+      else applyAwarenessUpdate(this.awareness, bytes, SERVER);
+      return;
+    }
+    if (event === 'closed') {
+      const code = typeof data['code'] === 'number' ? data['code'] : 0;
+      if (code === RESET) {
+        void this.resync();
+        return;
+      }
+      this.emit('closed', { code, reason: typeof data['reason'] === 'string' ? data['reason'] : '' });
+      this.close();
+    }
+  }
+
+  /**
+   * Stop syncing: the server forgets this connection's hold on the document (its awareness
+   * state goes); a document the handle made is destroyed, one passed in is left to its owner.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#generation++;
+    this.forget();
+    if (this.#retry) clearTimeout(this.#retry);
+    this.doc.off('update', this.#onLocalUpdate);
+    this.awareness.off('update', this.#onLocalAwareness);
+    if (this.#opened) this.host.call('documents.close', { name: this.name }).catch(() => undefined);
+    this.#opened = false;
+    this.awareness.destroy();
+    if (this.#ownsDoc) this.doc.destroy();
+    this.#setStatus('offline');
+  }
+
+  readonly #onLocalUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === SERVER || this.#closed) return;
+    this.#pending.push({ update, count: 1 });
+    this.#unacknowledged++;
+    this.#setStatus(this.#opened ? 'syncing' : this.#status);
+    if (this.#opened && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+  };
+
+  readonly #onLocalAwareness = (_changes: unknown, origin: unknown): void => {
+    if (origin === SERVER || this.#closed || !this.#opened || this.#awarenessScheduled) return;
+    this.#awarenessScheduled = true;
+    queueMicrotask(() => {
+      this.#awarenessScheduled = false;
+      this.#sendAwareness();
+    });
+  };
+
+  #sendAwareness(): void {
+    if (!this.#opened || this.awareness.getLocalState() === null) return;
+    const update = encodeAwarenessUpdate(this.awareness, [this.doc.clientID]);
+    this.host.call('documents.awareness', { name: this.name, update: toBase64(update) }).catch((err: unknown) => {
+      if (err instanceof SwitchboardError && err.code !== ClientCode.ConnectionClosed.code) this.emit('error', { error: err, during: 'awareness' });
+    });
+  }
+
+  /** Send what changed locally since the last send, as one update. */
+  #flush(): void {
+    if (!this.#opened || this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const update = batch.length === 1 ? (batch[0] as { update: Uint8Array }).update : Y.mergeUpdates(batch.map((p) => p.update));
+    const count = batch.reduce((n, p) => n + p.count, 0);
+    void this.#send(update, count, this.#generation).then(() => this.#settle());
+  }
+
+  /** Send one update that stands for `count` local changes; they count as acknowledged once the server stored it (or refused it). */
+  async #send(update: Uint8Array, count: number, generation: number): Promise<void> {
+    try {
+      await this.host.call('documents.update', { name: this.name, update: toBase64(update) });
+      if (generation === this.#generation) this.#unacknowledged = Math.max(0, this.#unacknowledged - count);
+    } catch (err) {
+      if (generation !== this.#generation) return;
+      const error = err instanceof SwitchboardError ? err : SwitchboardError.of(ClientCode.ConnectionClosed);
+      // Lost with the connection: the next open sends it again (it is in the document).
+      if (error.code === ClientCode.ConnectionClosed.code) return;
+      // A part lock: the server took the change back (its push follows), so it is settled, not retried.
+      if (error.temporary && error.code !== ErrorCode.Locked.code) {
+        // Refused for now (a rate, the store away): sent again after a pause, first in line.
+        this.#pending.unshift({ update, count });
+        this.#retry ??= setTimeout(
+          () => {
+            this.#retry = null;
+            this.#flush();
+          },
+          Math.max(200, (error.retryAfter ?? 0) * 1000),
+        );
+        return;
+      }
+      this.#unacknowledged = Math.max(0, this.#unacknowledged - count);
+      this.emit('error', { error, during: 'update' });
+    }
+  }
+
+  #settle(): void {
+    if (!this.#opened) return;
+    this.#setStatus(this.#unacknowledged === 0 && this.#pending.length === 0 ? 'synced' : 'syncing');
+  }
+
+  #setStatus(status: DocumentStatus): void {
+    if (status === 'synced') this.#resolveSynced();
+    const changed = status !== this.#status;
+    this.#status = status;
+    if (changed || status === 'syncing') this.emit('status', { status, unacknowledged: this.#unacknowledged });
+  }
+}
