@@ -20,6 +20,14 @@ export { createRedisEngine, redisEngineOptions } from './engine/redis/redis-engi
 export { ReplyError } from './errors/reply-error.js';
 export { createError, type FeatureErrorCode, SB_ERRORS, type SbErrorCode, SwitchboardError } from './errors/sb-error.js';
 export { builtinFeatures, configFor, configSchema, parseConfig } from './features/builtin.js';
+export type {
+  AuthorizeDocumentEvent,
+  BroadcastEvent,
+  DocumentChangeEvent,
+  DocumentsService,
+  LoadDocumentEvent,
+  StoreDocumentEvent,
+} from './features/documents/hooks.js';
 export { defineEventType, type EventSink, type EventType, type FeatureEvents, type OutgoingEvent } from './features/events.js';
 export { defineFeature, type FeatureConfig, type FeatureContext, type FeatureEndpoint, type FeatureModule } from './features/manifest.js';
 export type { BeforeFieldWrite, FieldWrite, RecordsApi, RecordWriteRequest } from './features/records/index.js';

@@ -7,18 +7,21 @@ import { tokenFingerprint } from '../../core/security-events.js';
 import { TokenBucket } from '../../engine/token-bucket.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
 import type { Documents } from './documents.js';
+import type { DocumentHooks, DocumentsService } from './hooks.js';
 import type { KeepAlive } from './keepalive.js';
 import type { DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import { decodeYMessage, encodeAwareness, encodePermissionDenied, encodeSyncStep1, encodeSyncStep2, Y_MESSAGE, YProtocolError } from './y-websocket-codec.js';
 
 /** What a documents connection needs from the running feature. */
-export interface DocumentsRuntime {
+/** The running feature: what its endpoints and commands use, and its service (the embedding app's hooks). */
+export interface DocumentsRuntime extends DocumentsService {
   node: NodeContext;
   documents: Documents;
   config: DocumentsConfig;
   metrics: DocumentMetrics;
   keepAlive: KeepAlive;
+  hooks: DocumentHooks;
 }
 
 /** How a wire protocol differs in what the server says back (y-websocket and Hocuspocus share the rest). */
@@ -126,6 +129,15 @@ export class DocumentBinding {
       throw new OpenRefused(DocumentCloseCode.Forbidden, settings ? 'no read access' : 'not a document namespace');
     }
     if (validUntil(identity, node.config.auth.clockSkew) <= node.now()) throw new OpenRefused(DocumentCloseCode.Unauthorized, 'token expired');
+    const allowed = await this.rt.hooks.authorize({
+      tenant: identity.tenant,
+      name: ch.channel,
+      user: identity.user,
+      read: true,
+      write: can(identity, ch, 'publish'),
+      via: 'provider',
+    });
+    if (!allowed) throw new OpenRefused(DocumentCloseCode.Forbidden, 'refused by the app');
     this.#settings = settings;
     this.#channel = ch;
     this.#grant(identity);

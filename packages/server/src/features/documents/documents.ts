@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DocumentCloseCode } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
@@ -7,6 +7,7 @@ import type { LeaseStoreView } from '../../core/context.js';
 import type { FeatureEvents } from '../events.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
 import { documentUpdated } from './events.js';
+import type { DocumentHooks } from './hooks.js';
 import { type DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { LockService } from './part-locks.js';
@@ -25,6 +26,8 @@ export interface DocumentsCluster {
   relay: DocumentRelay | null;
   /** The lock service, for documents whose namespace guards parts with locks. */
   readonly locks: LockService;
+  /** The embedding app's hooks. */
+  readonly hooks: DocumentHooks;
 }
 
 /**
@@ -104,13 +107,16 @@ export class Documents {
           broken: (d) => this.#discard(d),
           stored: (d, updates, range) => {
             this.cluster.relay?.stored(d, updates, range);
+            this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: updates.length, from: range.from, to: range.to });
             this.#announce(d, updates.length);
           },
+          hooks: this.cluster.hooks,
           relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
           relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
           compact: (d, merge) => this.#compact(d, merge),
         });
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
+        if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);
         this.metrics.loaded(1);
         // What other nodes logged between the read and now (their relays found no document here) is read once more.
@@ -196,6 +202,24 @@ export class Documents {
       return (await deleting) || (live !== undefined && !live.settings.persistence);
     } finally {
       if (this.#discarding.get(key) === settled) this.#discarding.delete(key);
+    }
+  }
+
+  /**
+   * A document the store has nothing for: the embedding app's load hooks fill it. They write
+   * into a scratch document whose client id comes from the document's name, so nodes that
+   * load the same new document at once make the same changes, which Yjs merges as one.
+   */
+  async #seed(doc: LiveDocument): Promise<void> {
+    const scratch = new Y.Doc();
+    scratch.clientID = seedClient(doc.key);
+    try {
+      await this.cluster.hooks.load({ tenant: doc.tenant, name: doc.channel, doc: scratch });
+      const update = Y.encodeStateAsUpdate(scratch);
+      if (update.byteLength > 2 && doc.apply(update, null) !== 'applied')
+        throw new Error('the seed of a document could not be applied (too large or malformed)');
+    } finally {
+      scratch.destroy();
     }
   }
 
@@ -330,4 +354,9 @@ export class Documents {
     this.metrics.loaded(-docs.length);
     this.#live.clear();
   }
+}
+
+/** A client id (Yjs: 32 bits, not 0) from a document's key: the same on every node. */
+function seedClient(key: string): number {
+  return createHash('sha256').update(`seed|${key}`).digest().readUInt32BE(0) || 1;
 }

@@ -7,6 +7,7 @@ import { type DocumentsConfig, documentSettings, documentsConfig, documentsNames
 import { Documents, type DocumentsCluster } from './documents.js';
 import { documentUpdated } from './events.js';
 import { HocuspocusSession } from './hocuspocus-session.js';
+import { DocumentHooks } from './hooks.js';
 import { KeepAlive } from './keepalive.js';
 import { documentMetrics } from './metrics.js';
 import { DOCUMENT_MIGRATIONS } from './migrations.js';
@@ -78,7 +79,8 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       const store = new DocumentStore(ctx.storage, () => ctx.node.now());
       const versions = new VersionStore(ctx.storage, () => ctx.node.now());
       const locks = ctx.feature<LockService>('locks');
-      const cluster: DocumentsCluster = { nodeId: ctx.node.id, leases: ctx.node.leases, relay: null, locks };
+      const hooks = new DocumentHooks(ctx.logger);
+      const cluster: DocumentsCluster = { nodeId: ctx.node.id, leases: ctx.node.leases, relay: null, locks, hooks };
       const documents = new Documents(
         store,
         () => ctx.config,
@@ -110,7 +112,19 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
         if (guardsParts(ctx.node, ctx.config, e.tenant, e.channel)) relay.lock(e.tenant, e.channel, e.lock.key, user);
       });
       const keepAlive = new KeepAlive();
-      const rt: DocumentsRuntime = { node: ctx.node, documents, config: ctx.config, metrics, keepAlive };
+      const rt: DocumentsRuntime = {
+        node: ctx.node,
+        documents,
+        config: ctx.config,
+        metrics,
+        keepAlive,
+        hooks,
+        onAuthorizeDocument: (hook) => hooks.onAuthorizeDocument(hook),
+        onLoadDocument: (hook) => hooks.onLoadDocument(hook),
+        onChange: (hook) => hooks.onChange(hook),
+        onStoreDocument: (hook) => hooks.onStoreDocument(hook),
+        beforeBroadcast: (hook) => hooks.beforeBroadcast(hook),
+      };
       running = { rt, documents, versions, relay, offLocks };
       return rt;
     },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { DocumentSettings } from './config.js';
+import type { DocumentHooks } from './hooks.js';
 import { rootKind } from './json.js';
 import type { DocumentMetrics } from './metrics.js';
 import { PartLocks } from './part-locks.js';
@@ -61,6 +62,8 @@ export interface LiveDocumentDeps {
   broken(doc: LiveDocument): void;
   /** Called after a write of `updates` committed with the numbers `range` (each node that holds the document is told). */
   stored(doc: LiveDocument, updates: Uint8Array[], range: Appended): void;
+  /** The embedding app's hooks (onChange, beforeBroadcast), if any. */
+  hooks?: DocumentHooks;
   /** Fold the document's log into its snapshot, unless another node is doing it (a lease). */
   compact(doc: LiveDocument, merge: (snapshot: Uint8Array, updates: Uint8Array[]) => Uint8Array): Promise<Compaction>;
   /** Called with this node's changes to a document that is not stored, once per turn (other nodes apply them). */
@@ -100,6 +103,8 @@ export class LiveDocument {
   #held: Array<[Uint8Array, unknown]> | null = null;
   /** An apply failed halfway: the document is being discarded and reloaded from the store. */
   #broken = false;
+  /** The user whose update is being applied (for the onChange hook); null for the server's own changes. */
+  #applying: string | null = null;
   /** Users whose changes went in on this node and are not yet written with the log (or taken by a version). */
   readonly #authors = new Set<string>();
   /** Every update numbered up to this one in the durable log is in `doc`. */
@@ -220,7 +225,12 @@ export class LiveDocument {
       if (held.length > 0) this.#emit(held.length === 1 ? (held[0] as [Uint8Array, unknown])[0] : Y.mergeUpdates(held.map(([u]) => u)), null);
       return { locked };
     }
-    for (const [u, origin] of held) this.#emit(u, origin);
+    this.#applying = author;
+    try {
+      for (const [u, origin] of held) this.#emit(u, origin);
+    } finally {
+      this.#applying = null;
+    }
     if (held.length > 0 && author !== null) this.#authors.add(author);
     return result === 'pending-over-cap' ? 'invalid' : result;
   }
@@ -508,9 +518,12 @@ export class LiveDocument {
   };
 
   #emit(update: Uint8Array, origin: unknown): void {
+    const hooks = this.deps.hooks;
+    if (hooks?.observesBroadcasts) hooks.broadcast({ tenant: this.tenant, name: this.channel, update, connections: this.peers.size });
     const message = encodeUpdate(update);
     for (const peer of this.peers) if (peer !== origin) peer.send(message);
     if (origin === REMOTE) return;
+    if (hooks?.observesChanges) hooks.change({ tenant: this.tenant, name: this.channel, update, user: this.#applying });
     if (!this.deps.settings.persistence) {
       if (this.#relaying) this.#relaying.push(update);
       else {

@@ -118,6 +118,15 @@ export class SdkDocuments {
     const settings = documentSettings(rt.config, ch.options['documents']);
     if (!settings) throw new ReplyError(ErrorCode.NotAvailable, `"${ch.namespace}" is not a namespace with documents`);
     if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${ch.channel}`);
+    const allowed = await rt.hooks.authorize({
+      tenant: identity.tenant,
+      name: ch.channel,
+      user: identity.user,
+      read: true,
+      write: can(identity, ch, 'publish'),
+      via: 'sdk',
+    });
+    if (!allowed) throw new ReplyError(ErrorCode.PermissionDenied, `${ch.channel}: refused by the app`);
     let peers = this.#open.get(client.id);
     let peer = peers?.get(ch.channel);
     if (peer && !peer.doc) throw new ReplyError(ErrorCode.Unavailable, `${ch.channel} is still opening`);
