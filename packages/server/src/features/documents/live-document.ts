@@ -7,6 +7,7 @@ import type { DocumentHooks } from './hooks.js';
 import { rootKind } from './json.js';
 import type { DocumentMetrics } from './metrics.js';
 import { PartLocks } from './part-locks.js';
+import { mergeSnapshot } from './snapshot.js';
 import type { Appended, Compaction, DocumentStore, StoredDocument } from './store.js';
 import { applyChecked } from './update-check.js';
 import { type AwarenessEntry, decodeAwareness, encodeAwareness, encodeAwarenessEntries, encodeUpdate } from './y-websocket-codec.js';
@@ -584,22 +585,5 @@ export class LiveDocument {
     this.#retryTimer = null;
     this.awareness.destroy();
     this.doc.destroy();
-  }
-}
-
-/** Fold a log into a snapshot through a fresh document: one update, collected (GC) like the live one. */
-function mergeSnapshot(snapshot: Uint8Array, updates: Uint8Array[]): Uint8Array {
-  const doc = new Y.Doc({ gc: true });
-  try {
-    if (snapshot.byteLength > 0) Y.applyUpdate(doc, snapshot);
-    for (const u of updates) Y.applyUpdate(doc, u);
-    const parts = [Y.encodeStateAsUpdate(doc)];
-    // Structs still waiting for what they depend on are kept, not dropped by the fold.
-    const pending = doc.store.pendingStructs;
-    if (pending) parts.push(pending.update);
-    if (doc.store.pendingDs) parts.push(doc.store.pendingDs);
-    return parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
-  } finally {
-    doc.destroy();
   }
 }

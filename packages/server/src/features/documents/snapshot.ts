@@ -1,0 +1,18 @@
+import * as Y from 'yjs';
+
+/** Fold a log into a snapshot through a fresh document: one update, collected (GC) like the live one. */
+export function mergeSnapshot(snapshot: Uint8Array, updates: Uint8Array[]): Uint8Array {
+  const doc = new Y.Doc({ gc: true });
+  try {
+    if (snapshot.byteLength > 0) Y.applyUpdate(doc, snapshot);
+    for (const u of updates) Y.applyUpdate(doc, u);
+    const parts = [Y.encodeStateAsUpdate(doc)];
+    // Structs still waiting for what they depend on are kept, not dropped by the fold.
+    const pending = doc.store.pendingStructs;
+    if (pending) parts.push(pending.update);
+    if (doc.store.pendingDs) parts.push(doc.store.pendingDs);
+    return parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
+  } finally {
+    doc.destroy();
+  }
+}
