@@ -8,7 +8,7 @@
  *
  * Options (each checked, also with --help):
  *   --servers LIST        switchboard,hocuspocus,y-websocket
- *   --rates LIST          1000,2000,4000,8000,12000  updates/s offered in total by the light editors (scenario 1)
+ *   --rates LIST          1000,2000,4000,8000,12000  updates/s offered in total by the light editors (scenario 1; none skips it)
  *   --editors N           50      editors of the one document (scenarios 1 and 2)
  *   --duration S          4       seconds measured per rate, after --warmup S (1)
  *   --drain S             10      seconds to wait, after sending stopped, for every update to arrive
@@ -229,7 +229,7 @@ async function main(): Promise<void> {
     seconds: 0,
   };
   try {
-    log(`scenario 1: ${opts.editors} light editors on one document, ${opts.rates.join(', ')} updates/s in`);
+    if (opts.rates.length > 0) log(`scenario 1: ${opts.editors} light editors on one document, ${opts.rates.join(', ')} updates/s in`);
     for (const name of opts.servers) {
       for (const rate of opts.rates) {
         const run = await editorsRun(opts, name, 'light', rate, opts.duration);

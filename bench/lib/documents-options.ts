@@ -70,9 +70,14 @@ export function parseOptions(argv: string[]): Options {
         o.servers = names as ServerName[];
         break;
       }
-      case '--rates':
-        o.rates = a.positives(100_000);
+      case '--rates': {
+        // `none` skips scenario 1.
+        if (argv[argv.indexOf('--rates') + 1] === 'none') {
+          a.value();
+          o.rates = [];
+        } else o.rates = a.positives(100_000);
         break;
+      }
       case '--editors':
         o.editors = Math.max(2, Math.round(a.positive(999)));
         break;
