@@ -23,6 +23,7 @@ export interface Options {
   joiners: number;
   documents: number;
   quietWait: number;
+  retryNoisy: number;
   profile: string | undefined;
   out: string;
   docs: boolean;
@@ -46,6 +47,7 @@ export function parseOptions(argv: string[]): Options {
     joiners: 20,
     documents: 1000,
     quietWait: 30,
+    retryNoisy: 1,
     profile: undefined,
     out: join(ROOT, 'bench', 'results', 'documents-latest.json'),
     docs: true,
@@ -113,6 +115,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--quiet-wait':
         o.quietWait = zeroOr(a, 600);
+        break;
+      case '--retry-noisy':
+        o.retryNoisy = Math.round(zeroOr(a, 5));
         break;
       case '--profile':
         o.profile = resolve(a.value());

@@ -32,6 +32,8 @@ export interface EditorsRun {
   /** A real provider synced the document afterwards and found every update in it. */
   documentCheck: { sent: number; found: number; ok: boolean };
   sustained?: boolean;
+  /** Measurements taken (more than one: other processes disturbed the first). */
+  attempts?: number;
 }
 
 export interface JoinRun {
@@ -84,7 +86,7 @@ const n1 = (v: number) => v.toFixed(1);
 const n2 = (v: number) => v.toFixed(2);
 const ms = (v: number) => (v >= 100 ? n0(v) : v >= 10 ? n1(v) : n2(v));
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null || b === 0 ? null : a / b);
-const fmtRatio = (r: number | null) => (r === null ? '–' : `×${r >= 10 ? r.toFixed(1) : r.toFixed(2)}`);
+const fmtRatio = (r: number | null) => (r === null ? '–' : `×${r >= 10 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}`);
 
 interface Target {
   what: string;
