@@ -24,7 +24,7 @@
  *                                 (DIR/documents-<server>-<rate>.cpuprofile, DIR/documents-<server>-sync.cpuprofile)
  *   --out FILE            bench/results/documents-latest.json   the raw results
  *   --no-docs                     do not touch docs/benchmarks.md
- *   --max-minutes N       20      hard deadline of the whole run
+ *   --max-minutes N       20      no measurement starts after this many minutes (the run is stopped 3 minutes later)
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
@@ -220,11 +220,21 @@ async function main(): Promise<void> {
     log('rewrote the Documents section of docs/benchmarks.md');
     return;
   }
-  const deadline = setTimeout(() => {
-    log(`--max-minutes ${opts.maxMinutes} passed: stopping`);
-    for (const c of started) c.kill('SIGKILL');
-    process.exit(3);
-  }, opts.maxMinutes * 60_000);
+  // Past --max-minutes no new measurement starts (what was measured is still written); 3 minutes later the run is stopped.
+  const budgetEnd = Date.now() + opts.maxMinutes * 60_000;
+  const spent = (what: string) => {
+    if (Date.now() < budgetEnd) return false;
+    log(`--max-minutes ${opts.maxMinutes} passed: ${what} skipped`);
+    return true;
+  };
+  const deadline = setTimeout(
+    () => {
+      log(`--max-minutes ${opts.maxMinutes} passed 3 minutes ago: stopping`);
+      for (const c of started) c.kill('SIGKILL');
+      process.exit(3);
+    },
+    (opts.maxMinutes + 3) * 60_000,
+  );
   deadline.unref();
   const machine0 = machineTicks();
   const t0 = Date.now();
@@ -244,6 +254,7 @@ async function main(): Promise<void> {
     if (opts.rates.length > 0) log(`scenario 1: ${opts.editors} light editors on one document, ${opts.rates.join(', ')} updates/s in`);
     for (const name of opts.servers) {
       for (const rate of opts.rates) {
+        if (spent(`${name} ${rate}/s`)) break;
         const run = await measured(opts, `${name} ${rate}/s`, () => editorsRun(opts, name, 'light', rate, opts.duration));
         res.editors.push(run);
         if (!run.complete) {
@@ -255,6 +266,7 @@ async function main(): Promise<void> {
     if (opts.providerRate > 0) {
       log(`scenario 2: ${opts.editors} real providers × ${opts.providerRate} updates/s`);
       for (const name of opts.servers) {
+        if (spent(`${name} providers`)) break;
         res.providers.push(
           await measured(opts, `${name} providers`, () => editorsRun(opts, name, 'provider', opts.providerRate * opts.editors, opts.providerDuration)),
         );
@@ -263,11 +275,11 @@ async function main(): Promise<void> {
     if (opts.syncKb > 0) {
       const update = largeDocument(opts.syncKb);
       log(`scenario 3: new clients syncing a ${(update.length / 1e6).toFixed(2)} MB document`);
-      for (const name of opts.servers) res.joins.push(await joinRun(opts, name, update));
+      for (const name of opts.servers) if (!spent(`${name} sync`)) res.joins.push(await joinRun(opts, name, update));
     }
     if (opts.documents > 0) {
       log(`scenario 4: ${opts.documents} loaded documents, one client each`);
-      for (const name of opts.servers) res.memory.push(await memoryRun(opts, name));
+      for (const name of opts.servers) if (!spent(`${name} memory`)) res.memory.push(await memoryRun(opts, name));
     }
   } finally {
     for (const c of started) c.kill('SIGKILL');
