@@ -20,8 +20,8 @@
  *   --documents N         1000    documents loaded, one client each (scenario 4; 0 skips it)
  *   --quiet-wait S        30      before each measurement wait up to S seconds for other processes to go quiet
  *   --retry-noisy N       1       repeat a measurement of scenarios 1 and 2 up to N times while other processes used > 25 % of a core in it (the quietest is kept)
- *   --profile DIR                 CPU-profile each server in scenario 1's measured windows and scenario 3's joins one by one
- *                                 (DIR/documents-<server>-<rate>.cpuprofile, DIR/documents-<server>-sync.cpuprofile)
+ *   --profile DIR                 CPU-profile each server in the measured windows of scenarios 1 and 2 and over scenario 3's joins
+ *                                 one by one (DIR/documents-<server>-<rate|providers|sync>.cpuprofile)
  *   --out FILE            bench/results/documents-latest.json   the raw results
  *   --no-docs                     do not touch docs/benchmarks.md
  *   --max-minutes N       20      no measurement starts after this many minutes (the run is stopped 3 minutes later)
@@ -107,7 +107,7 @@ async function editorsRun(opts: Options, name: ServerName, mode: 'light' | 'prov
     for (const child of workers) child.send({ type: 'go', startUs });
     // The server's CPU from the end of the warm-up to the end of the drain.
     await sleep(300 + opts.warmup * 1000);
-    const profileFile = opts.profile && mode === 'light' ? join(opts.profile, `documents-${name}-${rate}.cpuprofile`) : undefined;
+    const profileFile = opts.profile ? join(opts.profile, `documents-${name}-${mode === 'light' ? rate : 'providers'}.cpuprofile`) : undefined;
     if (profileFile) await server.profile('start');
     const cpu0 = server.cpuUs();
     const t0 = nowUs();
