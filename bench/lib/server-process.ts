@@ -26,8 +26,18 @@ export async function until(check: () => boolean, timeoutMs: number, what: strin
 
 /** Start servers/switchboard.mjs with this HMAC secret (and `env`, e.g. BENCH_NAMESPACES); resolves once it listens. */
 export async function startServer(secret: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(join(SERVERS, 'switchboard.mjs'), {
-    env: { ...process.env, ...env, BENCH_SECRET: secret },
+  const { child, port } = await forkServer('switchboard.mjs', { ...env, BENCH_SECRET: secret });
+  return { child, url: `ws://127.0.0.1:${port}/ws` };
+}
+
+/**
+ * Start one of servers/*.mjs (`script`) with `env`; resolves with its port once it listens.
+ * `execArgv` replaces this process's node flags (e.g. `['--expose-gc']`: bare node, no loader).
+ */
+export async function forkServer(script: string, env: Record<string, string>, execArgv?: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(SERVERS, script), {
+    env: { ...process.env, ...env },
+    ...(execArgv ? { execArgv } : {}),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -37,9 +47,9 @@ export async function startServer(secret: string, env: Record<string, string> = 
       clearTimeout(timer);
       resolve(m.port as number);
     });
-    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
   });
-  return { child, url: `ws://127.0.0.1:${port}/ws` };
+  return { child, port };
 }
 
 export async function stopServer(child: ChildProcess): Promise<void> {

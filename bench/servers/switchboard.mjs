@@ -24,6 +24,8 @@ await serve(async () => {
       limits: { ...BENCH_LIMITS },
       // A bench that needs other namespaces (delta-filters.ts) names them, as JSON.
       ...(process.env['BENCH_NAMESPACES'] ? { namespaces: JSON.parse(process.env['BENCH_NAMESPACES']) } : {}),
+      // The documents options of a bench that edits documents (documents.ts), as JSON.
+      ...(process.env['BENCH_DOCUMENTS'] ? { documents: JSON.parse(process.env['BENCH_DOCUMENTS']) } : {}),
     },
   });
   const { port } = await server.listen();

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ArgReader } from './args.js';
+import { SERVER_NAMES, type ServerName } from './documents-report.js';
+
+/** The command line of bench/documents.ts; its header comment is the --help text. */
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const SCRIPT = join(ROOT, 'bench', 'documents.ts');
+
+export interface Options {
+  servers: ServerName[];
+  rates: number[];
+  editors: number;
+  duration: number;
+  warmup: number;
+  drain: number;
+  workers: number;
+  providerRate: number;
+  providerDuration: number;
+  syncKb: number;
+  joins: number;
+  joiners: number;
+  documents: number;
+  quietWait: number;
+  retryNoisy: number;
+  profile: string | undefined;
+  out: string;
+  docs: boolean;
+  maxMinutes: number;
+  render: string | undefined;
+}
+
+export function parseOptions(argv: string[]): Options {
+  const o: Options = {
+    servers: [...SERVER_NAMES],
+    rates: [1000, 2000, 4000, 8000, 12000],
+    editors: 50,
+    duration: 4,
+    warmup: 1,
+    drain: 10,
+    workers: 2,
+    providerRate: 10,
+    providerDuration: 8,
+    syncKb: 1200,
+    joins: 30,
+    joiners: 20,
+    documents: 1000,
+    quietWait: 30,
+    retryNoisy: 1,
+    profile: undefined,
+    out: join(ROOT, 'bench', 'results', 'documents-latest.json'),
+    docs: true,
+    maxMinutes: 20,
+    render: undefined,
+  };
+  const zeroOr = (a: ArgReader, max: number) => {
+    const v = a.value();
+    if (v === '0') return 0;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`expected 0 or a positive number, got ${v}`);
+    return Math.min(max, n);
+  };
+  const a = new ArgReader(argv);
+  let help = false;
+  for (let flag = a.next(); flag !== undefined; flag = a.next()) {
+    switch (flag) {
+      case '--servers': {
+        const names = a.value().split(',');
+        for (const n of names)
+          if (!SERVER_NAMES.includes(n as ServerName)) throw new Error(`--servers: unknown server ${n} (known: ${SERVER_NAMES.join(', ')})`);
+        o.servers = names as ServerName[];
+        break;
+      }
+      case '--rates': {
+        // `none` skips scenario 1.
+        if (argv[argv.indexOf('--rates') + 1] === 'none') {
+          a.value();
+          o.rates = [];
+        } else o.rates = a.positives(100_000);
+        break;
+      }
+      case '--editors':
+        o.editors = Math.max(2, Math.round(a.positive(999)));
+        break;
+      case '--duration':
+        o.duration = a.positive(120);
+        break;
+      case '--warmup':
+        o.warmup = zeroOr(a, 60);
+        break;
+      case '--drain':
+        o.drain = a.positive(120);
+        break;
+      case '--workers':
+        o.workers = Math.round(a.positive(16));
+        break;
+      case '--provider-rate':
+        o.providerRate = zeroOr(a, 1000);
+        break;
+      case '--provider-duration':
+        o.providerDuration = a.positive(120);
+        break;
+      case '--sync-kb':
+        o.syncKb = zeroOr(a, 64 * 1024);
+        break;
+      case '--joins':
+        o.joins = Math.round(a.positive(1000));
+        break;
+      case '--joiners':
+        o.joiners = Math.round(a.positive(1000));
+        break;
+      case '--documents':
+        o.documents = Math.round(zeroOr(a, 100_000));
+        break;
+      case '--quiet-wait':
+        o.quietWait = zeroOr(a, 600);
+        break;
+      case '--retry-noisy':
+        o.retryNoisy = Math.round(zeroOr(a, 5));
+        break;
+      case '--profile':
+        o.profile = resolve(a.value());
+        break;
+      case '--out':
+        o.out = resolve(a.value());
+        break;
+      case '--no-docs':
+        o.docs = false;
+        break;
+      case '--max-minutes':
+        o.maxMinutes = a.positive(240);
+        break;
+      case '--render':
+        o.render = resolve(a.value());
+        break;
+      case '--help':
+        help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+  }
+  if (help) {
+    process.stdout.write(`${readFileSync(SCRIPT, 'utf8').split('*/')[0]}*/\n`);
+    process.exit(0);
+  }
+  return o;
+}

@@ -1,0 +1,217 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { nowUs, rssBytes, waitQuiet } from '@switchboard/loadgen';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import type { Options } from './documents-options.js';
+import type { JoinRun, MemoryRun, ServerName } from './documents-report.js';
+import { BenchServer, log, SPECS, sleep, token } from './documents-servers.js';
+import { authFrame, isStep2, step1Frame, TEXT, TextAppender, updateFrame } from './yjs-wire.js';
+
+/** Scenarios 3 and 4 of bench/documents.ts: new clients syncing a large document, and memory per loaded document. */
+
+interface LightConn {
+  ws: WebSocket;
+  /** Resolves with the µs from opening the socket to sync step 2 and its size. */
+  synced: Promise<{ us: number; bytes: number; step2: Buffer }>;
+}
+
+function openLight(server: BenchServer, docName: string, tok: string, update?: Buffer): LightConn {
+  const spec = SPECS[server.name];
+  const t0 = nowUs();
+  const url = spec.wire === 'hocuspocus' ? server.url : `${server.url}/${docName}?token=${encodeURIComponent(tok)}`;
+  const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024 });
+  ws.binaryType = 'nodebuffer';
+  const synced = new Promise<{ us: number; bytes: number; step2: Buffer }>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${server.name}: ${docName} not synced in 60 s`)), 60_000);
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      rej(err);
+    });
+    ws.on('open', () => {
+      if (spec.wire === 'hocuspocus') ws.send(authFrame(docName, tok));
+      ws.send(step1Frame(spec.wire, docName));
+      if (update) ws.send(updateFrame(spec.wire, docName, update));
+    });
+    const onMessage = (data: Buffer) => {
+      if (!isStep2(spec.wire, data)) return;
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      res({ us: nowUs() - t0, bytes: data.length, step2: data });
+    };
+    ws.on('message', onMessage);
+  });
+  synced.catch(() => {});
+  return { ws, synced };
+}
+
+const closeAll = async (conns: LightConn[]) => {
+  await Promise.all(
+    conns.map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c.ws.readyState === WebSocket.CLOSED) return r();
+          c.ws.once('close', () => r());
+          c.ws.close();
+          setTimeout(() => {
+            c.ws.terminate();
+            r();
+          }, 2000);
+        }),
+    ),
+  );
+};
+
+/** A text document of at least `kb` KB (its encoded state) in many items (inserts at pseudo-random places, as editing leaves it). */
+export function largeDocument(kb: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.clientID = 4242;
+  const text = doc.getText(TEXT);
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const line = 'The quick brown fox jumps over the lazy dog while the editors keep typing. ';
+  for (;;) {
+    for (let t = 0; t < 10; t++) {
+      doc.transact(() => {
+        for (let i = 0; i < 100; i++) text.insert(Math.floor(rand() * text.length), line);
+      });
+    }
+    const update = Y.encodeStateAsUpdate(doc);
+    if (update.length >= kb * 1000) return update;
+  }
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+
+export async function joinRun(opts: Options, name: ServerName, update: Uint8Array): Promise<JoinRun> {
+  const spec = SPECS[name];
+  const server = await BenchServer.start(name);
+  const conns: LightConn[] = [];
+  try {
+    const docName = spec.doc('large');
+    const tok = name === 'switchboard' ? await token('joiner') : 'bench';
+    // One holder keeps the document loaded (Hocuspocus unloads a document without connections).
+    const holder = openLight(server, docName, tok, Buffer.from(update));
+    conns.push(holder);
+    await holder.synced;
+    // Wait until a fresh client gets the whole state (Switchboard stores it first).
+    const deadline = Date.now() + 30_000;
+    let first = 0;
+    for (;;) {
+      const probe = openLight(server, docName, tok);
+      const s = await probe.synced;
+      await closeAll([probe]);
+      first = s.bytes;
+      if (s.bytes >= update.length * 0.9 || Date.now() > deadline) break;
+      await sleep(200);
+    }
+    await waitQuiet([server.pid], opts.quietWait, log);
+    const times: number[] = [];
+    const profileFile = opts.profile ? join(opts.profile, `documents-${name}-sync.cpuprofile`) : undefined;
+    if (profileFile) await server.profile('start');
+    const cpu0 = server.cpuUs();
+    for (let i = 0; i < opts.joins; i++) {
+      const c = openLight(server, docName, tok);
+      const s = await c.synced;
+      times.push(s.us / 1000);
+      if (i === 0) {
+        const check = new Y.Doc();
+        const body = s.step2.subarray(spec.wire === 'hocuspocus' ? 1 + Buffer.byteLength(docName) + 2 : 2);
+        // Sync step 2 carries the update as a length-prefixed byte array: skip the varint length.
+        let k = 0;
+        while ((body[k] as number) >= 0x80) k++;
+        Y.applyUpdate(check, body.subarray(k + 1));
+        if (check.getText(TEXT).length < 1000) throw new Error(`${name}: the joiner's document is incomplete`);
+        check.destroy();
+      }
+      await closeAll([c]);
+    }
+    const seqCpu = server.cpuUs() - cpu0;
+    if (profileFile) {
+      mkdirSync(dirname(profileFile), { recursive: true });
+      await server.profile('stop', profileFile);
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    await sleep(500);
+    const cpu1 = server.cpuUs();
+    const t0 = nowUs();
+    const burst = Array.from({ length: opts.joiners }, () => openLight(server, docName, tok));
+    const burstTimes = await Promise.all(burst.map((c) => c.synced.then((s) => s.us / 1000)));
+    const burstWallMs = (nowUs() - t0) / 1000;
+    const burstCpu = server.cpuUs() - cpu1;
+    await closeAll(burst);
+    const burstSorted = [...burstTimes].sort((a, b) => a - b);
+    const run: JoinRun = {
+      server: name,
+      documentBytes: update.length,
+      step2Bytes: first,
+      joins: opts.joins,
+      p50Ms: pct(sorted, 50),
+      p99Ms: pct(sorted, 99),
+      cpuMsPerJoin: seqCpu / 1000 / opts.joins,
+      joiners: opts.joiners,
+      allSynced: burstTimes.length === opts.joiners,
+      burstAllSyncedMs: burstWallMs,
+      burstP50Ms: pct(burstSorted, 50),
+      burstCpuMsPerJoin: burstCpu / 1000 / opts.joiners,
+    };
+    log(
+      `  ${name} sync ${(update.length / 1e6).toFixed(2)} MB: p50 ${run.p50Ms.toFixed(1)} p99 ${run.p99Ms.toFixed(1)} ms, ${run.cpuMsPerJoin.toFixed(1)} ms CPU/join; ${opts.joiners} at once: all synced in ${run.burstAllSyncedMs.toFixed(0)} ms`,
+    );
+    return run;
+  } finally {
+    await closeAll(conns);
+    await server.stop();
+  }
+}
+
+export async function memoryRun(opts: Options, name: ServerName): Promise<MemoryRun> {
+  const spec = SPECS[name];
+  const server = await BenchServer.start(name);
+  let conns: LightConn[] = [];
+  try {
+    const tok = name === 'switchboard' ? await token('memory') : 'bench';
+    // Warm the code paths with one document first, so the baseline holds the code's own heap.
+    const warm = openLight(server, spec.doc('warm'), tok, new TextAppender(1).next('warm'));
+    await warm.synced;
+    await closeAll([warm]);
+    await sleep(500);
+    const before = await server.stats();
+    const rss0 = rssBytes(server.pid) ?? 0;
+    for (let i = 0; i < opts.documents; i += 50) {
+      const batch = Array.from({ length: Math.min(50, opts.documents - i) }, (_, k) => {
+        const n = i + k;
+        // Each document holds one small paragraph.
+        return openLight(server, spec.doc(`m-${n}`), tok, new TextAppender(10_000 + n).next(`Paragraph ${n}: a few words that one editor typed. `.repeat(2)));
+      });
+      await Promise.all(batch.map((c) => c.synced));
+      conns.push(...batch);
+    }
+    await sleep(1000);
+    const withClients = await server.stats();
+    const rss1 = rssBytes(server.pid) ?? 0;
+    await closeAll(conns);
+    conns = [];
+    await sleep(1500);
+    const after = await server.stats();
+    const n = opts.documents;
+    const run: MemoryRun = {
+      server: name,
+      documents: n,
+      heapKBPerDocumentWithClient: (withClients.heapUsed - before.heapUsed) / 1024 / n,
+      rssKBPerDocumentWithClient: (rss1 - rss0) / 1024 / n,
+      heapKBPerDocumentNoClient: (after.heapUsed - before.heapUsed) / 1024 / n,
+      keepsIdleDocuments: name !== 'hocuspocus',
+    };
+    log(
+      `  ${name} ${n} documents: heap ${run.heapKBPerDocumentWithClient.toFixed(1)} KB/document with a client, ${run.heapKBPerDocumentNoClient.toFixed(1)} KB without; RSS ${run.rssKBPerDocumentWithClient.toFixed(1)} KB/document with a client`,
+    );
+    return run;
+  } finally {
+    await closeAll(conns);
+    await server.stop();
+  }
+}
