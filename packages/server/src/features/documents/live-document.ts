@@ -6,11 +6,12 @@ import type { DocumentSettings } from './config.js';
 import type { DocumentHooks } from './hooks.js';
 import { rootKind } from './json.js';
 import type { DocumentMetrics } from './metrics.js';
+import { PeerOutbox } from './outbox.js';
 import { PartLocks } from './part-locks.js';
 import { mergeSnapshot } from './snapshot.js';
 import type { Appended, Compaction, DocumentStore, StoredDocument } from './store.js';
 import { applyChecked } from './update-check.js';
-import { type AwarenessEntry, decodeAwareness, encodeAwareness, encodeAwarenessEntries, encodeUpdate } from './y-websocket-codec.js';
+import { type AwarenessEntry, decodeAwareness, encodeAwarenessEntries } from './y-websocket-codec.js';
 
 /** One connection's side of an open document: how the document reaches it. */
 export interface DocumentPeer {
@@ -84,6 +85,12 @@ export class LiveDocument {
   readonly doc = new Y.Doc({ gc: true });
   readonly awareness: Awareness;
   readonly peers = new Set<DocumentPeer>();
+  /** What goes to the peers, once per turn. */
+  readonly #outbox = new PeerOutbox(
+    this.peers,
+    (ids) => encodeAwarenessUpdate(this.awareness, ids),
+    () => !this.#destroyed,
+  );
   /** The locks on its parts, where its namespace declares `lockedParts` (null: none guarded). */
   readonly partLocks: PartLocks | null;
   /** Stored bytes plus queued ones: what the size limit counts. */
@@ -521,8 +528,7 @@ export class LiveDocument {
   #emit(update: Uint8Array, origin: unknown): void {
     const hooks = this.deps.hooks;
     if (hooks?.observesBroadcasts) hooks.broadcast({ tenant: this.tenant, name: this.channel, update, connections: this.peers.size });
-    const message = encodeUpdate(update);
-    for (const peer of this.peers) if (peer !== origin) peer.send(message);
+    this.#outbox.update(update, origin);
     if (origin === REMOTE) return;
     if (hooks?.observesChanges) hooks.change({ tenant: this.tenant, name: this.channel, update, user: this.#applying });
     if (!this.deps.settings.persistence) {
@@ -552,18 +558,14 @@ export class LiveDocument {
   readonly #onAwareness = (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
     const ids = changes.added.concat(changes.updated, changes.removed);
     if (ids.length === 0) return;
-    const update = encodeAwarenessUpdate(this.awareness, ids);
-    if (this.peers.size > 0) {
-      const message = encodeAwareness(update);
-      for (const peer of this.peers) peer.send(message);
-    }
+    this.#outbox.awareness(ids);
     // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
     // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
     if (origin === REMOTE || this.#destroyed) return;
     const own = ids.filter((id) => !this.#remoteOwners.has(id));
     if (own.length === 0) return;
     const user = typeof origin === 'object' && origin !== null ? (this.#users.get(origin as DocumentPeer) ?? null) : null;
-    this.deps.relayAwareness(this, own.length === ids.length ? update : encodeAwarenessUpdate(this.awareness, own), user);
+    this.deps.relayAwareness(this, encodeAwarenessUpdate(this.awareness, own), user);
   };
 
   /**
