@@ -2,6 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { ClientCode } from './codes.js';
+import { DocumentCursors } from './document-cursors.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type { FeatureHost } from './feature-module.js';
@@ -66,6 +67,8 @@ export function documents(client: FeatureHost): Documents {
   return client.use({ key: 'documents', create: (host) => new Documents(host) });
 }
 
+export type { Cursor, CursorEntry, CursorsEvents, DocumentCursors } from './document-cursors.js';
+
 export class Documents {
   readonly #open = new Map<string, DocumentHandle>();
 
@@ -121,6 +124,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
   #generation = 0;
   #writable = true;
   #closed = false;
+  #cursors: DocumentCursors | null = null;
 
   constructor(
     private readonly host: FeatureHost,
@@ -146,6 +150,15 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
   /** Local changes the server has not acknowledged as stored yet. */
   get unacknowledged(): number {
     return this.#unacknowledged;
+  }
+
+  /**
+   * Cursors and selections over the document's channel, for apps without Yjs awareness
+   * (`cursors.set({ x, y })`, `cursors.select(['node-7'])`, `cursors.on('change', …)`).
+   */
+  get cursors(): DocumentCursors {
+    this.#cursors ??= new DocumentCursors(this.host, this.name);
+    return this.#cursors;
   }
 
   /** Whether this connection's token may write to the document (else changes are refused with 103). */
@@ -225,6 +238,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     this.#generation++;
     this.forget();
     if (this.#retry) clearTimeout(this.#retry);
+    this.#cursors?.close();
     this.doc.off('update', this.#onLocalUpdate);
     this.awareness.off('update', this.#onLocalAwareness);
     if (this.#opened) this.host.call('documents.close', { name: this.name }).catch(() => undefined);

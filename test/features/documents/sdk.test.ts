@@ -24,7 +24,11 @@ describe.each(STORES)('the documents SDK module on %s', (store) => {
   const pool = new ProviderPool(() => s);
   const cleanup: Array<() => void> = [];
   let n = 0;
-  const CAPS = { 'doc:*': ['subscribe', 'publish', 'presence'], 'form:*': ['subscribe', 'publish', 'presence', 'lock'], 'project:*': ['subscribe', 'publish'] };
+  const CAPS = {
+    'doc:*': ['subscribe', 'publish', 'presence', 'signal'],
+    'form:*': ['subscribe', 'publish', 'presence', 'lock'],
+    'project:*': ['subscribe', 'publish'],
+  };
 
   beforeAll(async () => {
     s = await startDocumentsServer(store, {
@@ -59,6 +63,8 @@ describe.each(STORES)('the documents SDK module on %s', (store) => {
     await ready;
     return c;
   }
+  const c2s = (entries: Array<{ user: string; cursor: unknown; selection: string[] | null }>) =>
+    entries.map((e) => `${e.user} ${JSON.stringify(e.cursor)} ${e.selection?.join(',') ?? '-'}`).sort();
   const stored = async (name: string) => (await s.api('GET', `/documents/${name}`)).body['json'] as Record<string, unknown>;
   const statuses = (h: DocumentHandle) => {
     const seen: DocumentStatus[] = [];
@@ -177,6 +183,28 @@ describe.each(STORES)('the documents SDK module on %s', (store) => {
     h.doc.getMap('fields').set('name', 'Bob');
     await eventually(() => ann.doc.getMap('fields').get('name') === 'Bob', WAIT, 'a free key');
     await eventually(() => h.status === 'synced', WAIT, 'synced');
+  });
+
+  it('cursors and selections over the document channel: latest value per connection, throttled to the last one, gone when the connection goes', async () => {
+    const name = `doc:sdk-${++n}`;
+    const bob = await client('bob');
+    const carl = await client('carl');
+    const dan = await client('dan');
+    const seen = documents(carl).open(name).cursors;
+    seen.follow();
+    const bobs = documents(bob).open(name).cursors;
+    const dans = documents(dan).open(name).cursors;
+    await eventually(() => c2s(seen.entries).length === 0, WAIT, 'nothing yet');
+    for (let i = 0; i <= 50; i++) bobs.set({ x: i, y: i * 2 });
+    bobs.select(['node-7', 'node-9']);
+    dans.set({ anchor: 3, head: 8 });
+    await eventually(
+      () => c2s(seen.entries).join(';') === 'bob {"x":50,"y":100} node-7,node-9;dan {"anchor":3,"head":8} -',
+      WAIT,
+      'the latest cursor and selection of each',
+    );
+    bob.disconnect();
+    await eventually(() => c2s(seen.entries).join(';') === 'dan {"anchor":3,"head":8} -', WAIT, "bob's entry gone with his connection");
   });
 
   it('opens documents the token may not read, or outside document namespaces, with a typed error and nothing created', async () => {

@@ -1,6 +1,10 @@
 import * as Y from 'yjs';
-import type { DocumentPeer } from './live-document.js';
 import { encodeAwareness, encodeUpdate } from './y-websocket-codec.js';
+
+/** A connection of the document, as the outbox reaches it. */
+interface Peer {
+  send(message: Buffer): void;
+}
 
 /**
  * What a document sends its peers, gathered over one event-loop turn and sent once: the
@@ -14,7 +18,7 @@ export class PeerOutbox {
   #scheduled = false;
 
   constructor(
-    private readonly peers: ReadonlySet<DocumentPeer>,
+    private readonly peers: ReadonlySet<Peer>,
     /** The encoded awareness update of these client ids, as the document holds them now. */
     private readonly awarenessOf: (ids: number[]) => Uint8Array,
     private readonly alive: () => boolean,
