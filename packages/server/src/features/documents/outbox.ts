@@ -8,8 +8,8 @@ interface Peer {
 
 /**
  * What a document sends its peers, gathered over one event-loop turn and sent once: the
- * turn's updates merged into one message (a peer gets the merge of the others' updates, not
- * its own), and the awareness states that changed in one message. A receiver then applies
+ * turn's updates merged into one message, the same bytes for every peer (one from a single
+ * sender skips that sender), and the awareness states that changed in one message. A receiver then applies
  * one update per turn instead of one per change, and a connection gets one write per turn.
  */
 export class PeerOutbox {
@@ -61,17 +61,10 @@ export class PeerOutbox {
       const message = encodeUpdate(update);
       for (const peer of this.peers) if (peer !== origin) peer.send(message);
     } else if (batch.length > 1) {
+      // One merge and one message for everyone: a peer also gets its own updates back, which Yjs
+      // applies as nothing (a merge per peer without its own would cost a merge per sender per turn).
       const all = encodeUpdate(Y.mergeUpdates(batch.map((b) => b.update)));
-      const origins = new Set(batch.map((b) => b.origin));
-      // A peer that sent some of the turn's updates gets the merge of the rest (worked out once per such peer).
-      for (const peer of this.peers) {
-        if (!origins.has(peer)) {
-          peer.send(all);
-          continue;
-        }
-        const rest = batch.filter((b) => b.origin !== peer).map((b) => b.update);
-        if (rest.length > 0) peer.send(encodeUpdate(rest.length === 1 ? (rest[0] as Uint8Array) : Y.mergeUpdates(rest)));
-      }
+      for (const peer of this.peers) peer.send(all);
     }
     if (ids.length > 0 && this.peers.size > 0) {
       const message = encodeAwareness(this.awarenessOf(ids));
