@@ -86,6 +86,25 @@ describe('documents on a cluster of three nodes', () => {
       await client.end();
     }
   };
+  /**
+   * Set a field on `from` and wait for what came of it: 'applied' when `to` has the value,
+   * 'refused' when the refusal counter rose (no clock: each attempt waits for its own outcome).
+   */
+  const attempt = async (from: Provider, to: Provider, key: string, value: string, refusals: () => Promise<number>) => {
+    const before = await refusals();
+    from.doc.getMap('fields').set(key, value);
+    let outcome: 'applied' | 'refused' | null = null;
+    await eventually(
+      async () => {
+        if (to.doc.getMap('fields').get(key) === value) outcome = 'applied';
+        else if ((await refusals()) > before) outcome = 'refused';
+        return outcome !== null;
+      },
+      WAIT,
+      `the outcome of ${key} = ${value}`,
+    );
+    return outcome as 'applied' | 'refused' | null;
+  };
   const metric = async (node: ClusterNode, name: string) => {
     const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
     return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
@@ -130,7 +149,7 @@ describe('documents on a cluster of three nodes', () => {
         p.doc.getMap('fields').set('same', `${k}-${i}`);
         expected.push(`${k}-${i}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await new Promise((resolve) => setImmediate(resolve));
     }
     await converged(ps, 'the three providers converged');
     expect(tokens(ps[0] as Provider)).toEqual(expected.sort());
@@ -177,6 +196,9 @@ describe('documents on a cluster of three nodes', () => {
     const pb = await provider(b, 'doc:outage', 'bob');
     write(pa, 'before');
     await converged([pa, pb], 'before the cut');
+    // A client on c, which keeps Redis: what reaches it by relay would have reached b too.
+    const pc = await provider(c, 'doc:outage', 'carl');
+    await converged([pa, pc], 'c has it');
     const seq = async () => Number((await query("select seq from sb_documents where channel = 'doc:outage'"))[0]?.['seq'] ?? 0);
     const base = await seq();
     const caughtUp = [await metric(a, 'switchboard_document_catch_ups_total'), await metric(b, 'switchboard_document_catch_ups_total')];
@@ -185,7 +207,7 @@ describe('documents on a cluster of three nodes', () => {
     for (let i = 0; i < 10; i++) write(pa, `a-${i}`);
     // A logged its client's changes; the relay to B was lost, and B has nothing that makes it look.
     await eventually(async () => (await seq()) === base + 10, WAIT, "a's changes stored");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await eventually(() => tokens(pc).filter((t) => t.startsWith('a-')).length === 10, WAIT, 'c got the relay');
     expect(tokens(pb).filter((t) => t.startsWith('a-'))).toEqual([]);
     // B's own changes are numbered after A's: B sees the gap in the log and reads A's changes from it, Redis or not.
     for (let i = 0; i < 10; i++) write(pb, `b-${i}`);
@@ -198,9 +220,10 @@ describe('documents on a cluster of three nodes', () => {
     expect(tokens(pa)).toEqual(['before', ...Array.from({ length: 10 }, (_, i) => [`a-${i}`, `b-${i}`]).flat()].sort());
     expect(await metric(a, 'switchboard_document_catch_ups_total')).toBeGreaterThan(caughtUp[0] as number);
     expect(await metric(b, 'switchboard_document_catch_ups_total')).toBeGreaterThan(caughtUp[1] as number);
+    await converged([pa, pb, pc], 'the third node too');
     // What a new client on the third node loads is the same.
-    const pc = await provider(c, 'doc:outage', 'carl');
-    expect(tokens(pc)).toEqual(tokens(pa));
+    const fresh = await provider(c, 'doc:outage', 'dan');
+    expect(tokens(fresh)).toEqual(tokens(pa));
   });
 
   it('a part lock taken on one node guards the part on the others; when its holder drops, the part is free on every node', async () => {
@@ -213,31 +236,16 @@ describe('documents on a cluster of three nodes', () => {
     expect((await lock.call('locks.acquire', { channel: 'form:7', key: 'field:probe' })).error).toBeUndefined();
     const refused = () => metric(b, 'switchboard_document_updates_dropped_total\\{reason="locked"\\}');
     // The grants made on a reach b through the relay, in order: once a write to the probe key is refused there, email is guarded too.
-    const before = await refused();
-    await eventually(
-      async () => {
-        pb.doc.getMap('fields').set('probe', Date.now());
-        await new Promise((r) => setTimeout(r, 50));
-        return (await refused()) > before;
-      },
-      WAIT,
-      'the grants known on b',
-    );
+    // A write to the probe key before b heard of the grant applies; each attempt waits for its outcome, until one is refused.
+    for (let i = 0; (await attempt(pb, pa, 'probe', `probe-${i}`, refused)) === 'applied'; i++) expect(i).toBeLessThan(100);
     const probed = await refused();
     pb.doc.getMap('fields').set('email', 'bob@example.com');
     await eventually(async () => (await refused()) === probed + 1, WAIT, "bob's write refused on b");
     await eventually(() => pb.doc.getMap('fields').get('email') === 'ann@example.com', WAIT, "bob's copy taken back");
     expect(pa.doc.getMap('fields').get('email')).toBe('ann@example.com');
     lock.terminate();
-    await eventually(
-      async () => {
-        pb.doc.getMap('fields').set('email', 'bob, after the grace');
-        await new Promise((r) => setTimeout(r, 50));
-        return pa.doc.getMap('fields').get('email') === 'bob, after the grace';
-      },
-      WAIT,
-      "bob's write applied once the part is free",
-    );
+    // Refused until the grace ran out and b heard of the release; then applied.
+    for (let i = 0; (await attempt(pb, pa, 'email', `bob, after the grace ${i}`, refused)) === 'refused'; i++) expect(i).toBeLessThan(100);
   });
 
   it('awareness goes between the nodes; a node that loads the document later gets the states; kill -9 of a node removes its states, its client carries on elsewhere', async () => {

@@ -97,7 +97,6 @@ describe.each(STORES)('the documents SDK module on %s', (store) => {
     await converged([p.doc, h.doc], 'the provider has it');
     // The channel on the same socket still works.
     const got = new Promise((r) => sub.on('publication', (e) => r(e.data)));
-    await new Promise((r) => setTimeout(r, 0));
     await eventually(() => sub.state === 'subscribed', WAIT, 'subscribed');
     await c.publish('project:side', { hi: 1 });
     expect(await got).toEqual({ hi: 1 });
