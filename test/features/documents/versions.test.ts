@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
@@ -19,8 +20,8 @@ describe.each(STORES)('document versions on %s', (store) => {
 
   beforeAll(async () => {
     s = await startDocumentsServer(store, {
-      // Declared namespaces replace the default ones: doc again, and one with automatic versions.
-      namespaces: { doc: { documents: true }, auto: { documents: { versionEvery: '300ms' } } },
+      // Declared namespaces replace the default ones: doc again.
+      namespaces: { doc: { documents: true } },
     });
   });
   afterAll(async () => {
@@ -119,24 +120,44 @@ describe.each(STORES)('document versions on %s', (store) => {
   });
 
   it("takes versions automatically in a namespace with versionEvery, while the document changes, and none while it doesn't", async () => {
-    const doc = `auto:${++n}`;
-    const a = await provider(doc, 'ada', { caps: { 'auto:*': ['subscribe', 'publish'] } });
-    const started = Date.now();
-    let i = 0;
-    while (Date.now() - started < 1200) {
-      a.doc.getText('body').insert(0, `${i++},`);
-      await new Promise((r) => setTimeout(r, 50));
+    // A server of its own whose clock moves only when the test moves it.
+    const clock = new ManualClock();
+    const own = await startDocumentsServer(store, { now: clock.now, namespaces: { auto: { documents: { versionEvery: '300ms' } } } });
+    const ownPool = new ProviderPool(() => own);
+    try {
+      const doc = `auto:${++n}`;
+      const a = await ownPool.provider(doc, 'ada', { caps: { 'auto:*': ['subscribe', 'publish'] } });
+      const versions = async () => ((await own.api('GET', `/documents/${doc}/versions`)).body['versions'] as Array<{ label: string; authors: string[] }>) ?? [];
+      // A version now starts the interval.
+      expect((await own.api('POST', `/documents/${doc}/versions`, { body: { label: 'start' } })).status).toBe(201);
+      const storedBytes = async () =>
+        ((await own.api('GET', '/documents?limit=10')).body['documents'] as Array<{ name: string; bytes: number }>).find((d) => d.name === doc)?.bytes ?? 0;
+      /** Edit, wait until the change is in the store (its bytes grew), then until the versions number `expected`. */
+      const edit = async (text: string, expected: number) => {
+        const before = await storedBytes();
+        a.doc.getText('body').insert(0, text);
+        await eventually(async () => (await storedBytes()) > before, WAIT, `"${text}" stored`);
+        await eventually(async () => (await versions()).length === expected, WAIT, `${expected} versions after "${text}"`);
+      };
+      // Within the interval: no version; past it: one, with the authors since the last.
+      await edit('a,', 1);
+      clock.advance(301);
+      await edit('b,', 2);
+      await edit('c,', 2);
+      clock.advance(301);
+      await edit('d,', 3);
+      const taken = await versions();
+      expect(taken.map((v) => v.label)).toEqual(['automatic', 'automatic', 'start']);
+      expect(taken[0]?.authors).toEqual(['ada']);
+      // Quiet: however far the clock moves, no change means no version.
+      clock.advance(60_000);
+      expect((await own.api('GET', `/documents/${doc}`)).status).toBe(200);
+      expect(await versions()).toHaveLength(3);
+      await edit('e,', 4);
+    } finally {
+      ownPool.destroyAll();
+      await own.stop();
     }
-    const automatic = async () => ((await s.api('GET', `/documents/${doc}/versions`)).body['versions'] as Array<{ label: string; authors: string[] }>) ?? [];
-    await eventually(async () => (await automatic()).length >= 2, WAIT, 'two automatic versions');
-    const taken = await automatic();
-    expect(taken.every((v) => v.label === 'automatic')).toBe(true);
-    expect(taken[taken.length - 1]?.authors).toEqual(['ada']);
-    // Quiet: no more versions come.
-    await new Promise((r) => setTimeout(r, 700));
-    const quiet = (await automatic()).length;
-    await new Promise((r) => setTimeout(r, 700));
-    expect((await automatic()).length).toBe(quiet);
   });
 
   it("keeps tenants apart, answers 404 for another document's or a missing version, and deletes versions with their document", async () => {
