@@ -1,9 +1,9 @@
-import { SwitchboardClient, type SwitchboardError } from '@switchboard/client';
+import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import { type LiveRecord, type RecordConflictEvent, type RecordOverwrittenEvent, records } from '@switchboard/client/records';
 import type { RecordState } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type BlockingProxy, startBlockingProxy } from '../helpers/blocking-proxy.js';
+import { connectedClient } from '../helpers/sdk-client.js';
 import { type DurableServer, STORES, startDurableServer } from './helpers.js';
 
 /**
@@ -47,20 +47,8 @@ describe.each(STORES)('the records SDK module on %s', (store) => {
   });
 
   /** A connected client; through the proxy when it is to go offline. */
-  async function client(user: string, viaProxy = false): Promise<SwitchboardClient> {
-    const c = new SwitchboardClient(viaProxy ? proxy.url : s.url, {
-      getToken: () => s.token({ sub: user, caps: CAPS }),
-      WebSocket,
-      transports: ['websocket'],
-      random: () => 0,
-      backoff: { minDelay: 10, maxDelay: 50 },
-    });
-    cleanup.push(() => c.disconnect());
-    const ready = new Promise((r) => c.once('connected', r));
-    c.connect();
-    await ready;
-    return c;
-  }
+  const client = (user: string, viaProxy = false): Promise<SwitchboardClient> =>
+    connectedClient(viaProxy ? proxy.url : s.url, () => s.token({ sub: user, caps: CAPS }), cleanup);
   const open = async (c: SwitchboardClient, channel: string): Promise<LiveRecord> => {
     const r = records(c).open(channel);
     await r.ready;

@@ -1,12 +1,12 @@
-import { SwitchboardClient, type SwitchboardError } from '@switchboard/client';
+import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import { type DocumentHandle, type DocumentStatus, documents } from '@switchboard/client/documents';
 import { ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { STORES } from '../../durable/helpers.js';
 import { type BlockingProxy, startBlockingProxy } from '../../helpers/blocking-proxy.js';
 import { eventually } from '../../helpers/eventually.js';
 import { RawClient } from '../../helpers/raw-client.js';
+import { connectedClient } from '../../helpers/sdk-client.js';
 import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
@@ -49,20 +49,8 @@ describe.each(STORES)('the documents SDK module on %s', (store) => {
     await s?.stop();
   });
 
-  async function client(user: string, caps: Record<string, string[]> = CAPS, viaProxy = false): Promise<SwitchboardClient> {
-    const c = new SwitchboardClient(viaProxy ? proxy.url : s.current.url, {
-      getToken: () => s.current.token({ sub: user, caps }),
-      WebSocket,
-      transports: ['websocket'],
-      random: () => 0,
-      backoff: { minDelay: 10, maxDelay: 50 },
-    });
-    cleanup.push(() => c.disconnect());
-    const ready = new Promise((r) => c.once('connected', r));
-    c.connect();
-    await ready;
-    return c;
-  }
+  const client = (user: string, caps: Record<string, string[]> = CAPS, viaProxy = false): Promise<SwitchboardClient> =>
+    connectedClient(viaProxy ? proxy.url : s.current.url, () => s.current.token({ sub: user, caps }), cleanup);
   const c2s = (entries: Array<{ user: string; cursor: unknown; selection: string[] | null }>) =>
     entries.map((e) => `${e.user} ${JSON.stringify(e.cursor)} ${e.selection?.join(',') ?? '-'}`).sort();
   const stored = async (name: string) => (await s.api('GET', `/documents/${name}`)).body['json'] as Record<string, unknown>;
