@@ -145,6 +145,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
         'locks_0001_table',
         'documents_0001_tables',
         'documents_0002_sequence',
+        'documents_0003_snapshots',
         'records_0001_tables',
         'comments_0001_threads',
         'comments_0002_reactions',

@@ -57,7 +57,7 @@ describe.each(STORES)('the documents log on %s', (store) => {
 
     // A holder with an older token (its lease ran out before 7 was granted) folds nothing.
     expect(await docs.append('acme', 'doc:log', [w.next('6')])).toEqual({ from: 6, to: 6 });
-    expect(await docs.compact('acme', 'doc:log', merge, 5)).toEqual({ folded: 0, before: 0, after: 0 });
+    expect(await docs.compact('acme', 'doc:log', merge, 5)).toEqual({ folded: 0, foldedBytes: 0, before: 0, after: 0 });
     expect((await docs.since('acme', 'doc:log', 5))?.updates).toHaveLength(1);
     expect((await docs.compact('acme', 'doc:log', merge, 8)).folded).toBe(1);
 

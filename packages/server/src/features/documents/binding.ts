@@ -180,7 +180,7 @@ export class DocumentBinding {
     const doc = this.#doc;
     if (!doc) return [];
     const out = withStep1 ? [encodeSyncStep1(doc.stateVector())] : [];
-    const states = doc.awarenessStates();
+    const states = doc.aware.encoded();
     if (states) out.push(encodeAwareness(states));
     return out;
   }
@@ -272,7 +272,7 @@ export class DocumentBinding {
           metrics.dropped('awareness_off');
           return;
         }
-        const result = doc.applyAwareness(message.update, this.peer, this.#user);
+        const result = doc.aware.apply(message.update, this.peer, this.#user);
         if (result === 'invalid') {
           metrics.dropped('invalid');
           this.close(DocumentCloseCode.InvalidUpdate, 'malformed awareness update');
@@ -280,7 +280,7 @@ export class DocumentBinding {
         return;
       }
       case 'query-awareness': {
-        const states = doc.awarenessStates();
+        const states = doc.aware.encoded();
         if (states) this.peer.send(encodeAwareness(states));
         return;
       }

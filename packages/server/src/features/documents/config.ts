@@ -9,7 +9,16 @@ export const documentsConfig = z.strictObject({
   maxUpdateBytes: int(8 * MiB, 1024, 256 * MiB, 'largest Yjs update (or message) a client may send to a document, bytes'),
   awareness: bool(true, 'relay Yjs awareness (who is in a document, cursors) between its clients'),
   idleUnload: duration('30s', 'how long a document with no connection stays loaded before its memory is returned'),
-  compactAfter: int(500, 10, 1_000_000, 'stored updates of a document after which its log is merged into one snapshot'),
+  compactAfter: int(
+    500,
+    10,
+    1_000_000,
+    "log entries of a document (one per write) after which its log is merged into one snapshot, once they hold a quarter of the snapshot's bytes (or 64 times this many entries)",
+  ),
+  groupCommit: duration(
+    '5ms',
+    'a busy document writes its log at most once per this long (its updates in between commit together; an update after a quiet spell is written at once; 0: once per event-loop turn)',
+  ),
   messagesPerSecond: int(
     200,
     1,

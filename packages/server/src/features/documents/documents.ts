@@ -12,12 +12,12 @@ import { type DocumentPeer, LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { LockService } from './part-locks.js';
 import type { DocumentRelay } from './relay.js';
-import type { Compaction, DocumentStore } from './store.js';
+import type { Compaction, DocumentStore, Fold } from './store.js';
 import type { VersionInfo, VersionStore } from './version-store.js';
 
 /** How long a compaction's lease is held (a holder that dies frees it after this). */
 const COMPACT_LEASE_MS = 60_000;
-const NOTHING_FOLDED: Compaction = { folded: 0, before: 0, after: 0 };
+const NOTHING_FOLDED: Compaction = { folded: 0, foldedBytes: 0, before: 0, after: 0 };
 
 /** What the documents of a node share with the other nodes: leases, and the relay of changes (set once started). */
 export interface DocumentsCluster {
@@ -101,19 +101,20 @@ export class Documents {
           store: this.store,
           settings,
           compactAfter: this.config().compactAfter,
+          groupCommit: this.config().groupCommit,
           metrics: this.metrics,
           logger: this.logger,
           idle: (d) => this.#scheduleUnload(d),
           broken: (d) => this.#discard(d),
-          stored: (d, updates, range) => {
-            this.cluster.relay?.stored(d, updates, range);
-            this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: updates.length, from: range.from, to: range.to });
-            this.#announce(d, updates.length);
+          stored: (d, entries, range, count) => {
+            this.cluster.relay?.stored(d, entries, range);
+            this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: count, from: range.from, to: range.to });
+            this.#announce(d, count);
           },
           hooks: this.cluster.hooks,
           relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
           relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
-          compact: (d, merge) => this.#compact(d, merge),
+          compact: (d, fold) => this.#compact(d, fold),
         });
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
@@ -260,12 +261,12 @@ export class Documents {
    * goes with the write, so a holder whose lease ran out while it worked changes nothing
    * after a later one. Nothing is folded while another node holds it.
    */
-  async #compact(doc: LiveDocument, merge: (snapshot: Uint8Array, updates: Uint8Array[]) => Uint8Array): Promise<Compaction> {
+  async #compact(doc: LiveDocument, fold: Fold): Promise<Compaction> {
     const key = `compact/${doc.key}`;
     const token = await this.cluster.leases.acquire(key, COMPACT_LEASE_MS, this.cluster.nodeId);
     if (token === null) return NOTHING_FOLDED;
     try {
-      return await this.store.compact(doc.tenant, doc.channel, merge, token);
+      return await this.store.compact(doc.tenant, doc.channel, fold, token);
     } finally {
       await this.cluster.leases.release(key, token).catch((err: unknown) => this.logger.debug({ err }, 'a compaction lease was not released'));
     }

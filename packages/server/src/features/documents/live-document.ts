@@ -1,17 +1,16 @@
 import type { DisconnectInfo } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { DocumentSettings } from './config.js';
+import { DocumentAwareness, REMOTE } from './document-awareness.js';
 import type { DocumentHooks } from './hooks.js';
 import { rootKind } from './json.js';
 import type { DocumentMetrics } from './metrics.js';
 import { PeerOutbox } from './outbox.js';
 import { PartLocks } from './part-locks.js';
-import { mergeSnapshot } from './snapshot.js';
-import type { Appended, Compaction, DocumentStore, StoredDocument } from './store.js';
+import { mergeSnapshot, wholeState } from './snapshot.js';
+import type { Appended, Compaction, DocumentStore, Fold, StoredDocument } from './store.js';
 import { applyChecked } from './update-check.js';
-import { type AwarenessEntry, decodeAwareness, encodeAwarenessEntries } from './y-websocket-codec.js';
 
 /** One connection's side of an open document: how the document reaches it. */
 export interface DocumentPeer {
@@ -28,14 +27,7 @@ export interface DocumentPeer {
 /** The origin of an update refused because of a part lock, while it is applied and undone. */
 const LOCK_REFUSED = Symbol('lock-refused');
 
-/** The origin of what another node relayed: applied and sent to this node's peers, never stored again nor relayed back. */
-export const REMOTE = Symbol('remote');
-
-/** An awareness client id that a peer on another node introduced, with that peer's user. */
-interface RemoteOwner {
-  node: string;
-  user: string | null;
-}
+export { REMOTE };
 
 /** What applying a client's update came to ('locked': it touches a part another user holds a lock on; nothing applied). */
 export type ApplyResult = 'applied' | 'invalid' | 'too-large' | { locked: string };
@@ -46,8 +38,6 @@ interface StoreWaiter {
   resolve: () => void;
 }
 
-/** Most clients one awareness message may name. */
-const MAX_AWARENESS_ENTRIES = 64;
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
 const RETRY_MIN = 200;
 const RETRY_MAX = 30_000;
@@ -56,18 +46,23 @@ export interface LiveDocumentDeps {
   store: DocumentStore;
   settings: DocumentSettings;
   compactAfter: number;
+  /** Least time between two writes of the log (ms; 0: once per turn). */
+  groupCommit: number;
   metrics: DocumentMetrics;
   logger: Logger;
   /** Called when the document may be unloadable (no peer, nothing to store). */
   idle(doc: LiveDocument): void;
   /** Called when an apply failed halfway: the document must be discarded (its peers reconnect and it reloads). */
   broken(doc: LiveDocument): void;
-  /** Called after a write of `updates` committed with the numbers `range` (each node that holds the document is told). */
-  stored(doc: LiveDocument, updates: Uint8Array[], range: Appended): void;
+  /**
+   * Called after a write committed `entries` with the numbers `range` (each node that holds
+   * the document is told); they hold `count` updates of clients.
+   */
+  stored(doc: LiveDocument, entries: Uint8Array[], range: Appended, count: number): void;
   /** The embedding app's hooks (onChange, beforeBroadcast), if any. */
   hooks?: DocumentHooks;
   /** Fold the document's log into its snapshot, unless another node is doing it (a lease). */
-  compact(doc: LiveDocument, merge: (snapshot: Uint8Array, updates: Uint8Array[]) => Uint8Array): Promise<Compaction>;
+  compact(doc: LiveDocument, fold: Fold): Promise<Compaction>;
   /** Called with this node's changes to a document that is not stored, once per turn (other nodes apply them). */
   relay(doc: LiveDocument, updates: Uint8Array[]): void;
   /** Called with an awareness change made by one of this node's peers (`user`: its user), for the other nodes. */
@@ -83,12 +78,13 @@ export interface LiveDocumentDeps {
  */
 export class LiveDocument {
   readonly doc = new Y.Doc({ gc: true });
-  readonly awareness: Awareness;
+  /** Who is in it and where (Yjs awareness). */
+  readonly aware: DocumentAwareness<DocumentPeer>;
   readonly peers = new Set<DocumentPeer>();
   /** What goes to the peers, once per turn. */
   readonly #outbox = new PeerOutbox(
     this.peers,
-    (ids) => encodeAwarenessUpdate(this.awareness, ids),
+    (ids) => this.aware.encode(ids),
     () => !this.#destroyed,
   );
   /** The locks on its parts, where its namespace declares `lockedParts` (null: none guarded). */
@@ -96,6 +92,8 @@ export class LiveDocument {
   /** Stored bytes plus queued ones: what the size limit counts. */
   bytes: number;
   #logCount: number;
+  /** Bytes of the snapshot when this node last read or made it (the rest of `bytes` is the log). */
+  #snapshotBytes: number;
   #queued: Uint8Array[] = [];
   /** Updates queued and written since load: `whenStored` waits for the count it saw. */
   #queuedTotal = 0;
@@ -103,6 +101,11 @@ export class LiveDocument {
   #storeWaiters: StoreWaiter[] = [];
   #writing: Promise<void> | null = null;
   #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | null = null;
+  /** When the last write of the log began (performance.now()): a busy document writes once per `groupCommit`. */
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** An update from the log could not be applied here: compactions fold the stored rows, not this document's state. */
+  #missesStored = false;
   #retryDelay = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #compacting = false;
@@ -124,13 +127,6 @@ export class LiveDocument {
   #relaying: Uint8Array[] | null = null;
   /** When the last version was taken (Unix ms; 0: none, or not looked up). */
   lastVersionAt = 0;
-  /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
-  readonly #owners = new Map<number, DocumentPeer>();
-  readonly #owned = new Map<DocumentPeer, Set<number>>();
-  /** Awareness client ids peers on other nodes introduced. */
-  readonly #remoteOwners = new Map<number, RemoteOwner>();
-  /** The user of each peer that set awareness states (told to the other nodes with its changes). */
-  readonly #users = new Map<DocumentPeer, string | null>();
 
   constructor(
     readonly tenant: string,
@@ -146,10 +142,13 @@ export class LiveDocument {
     this.bytes = stored?.bytes ?? 0;
     this.#seq = stored?.seq ?? 0;
     this.#logCount = stored?.logCount ?? 0;
+    this.#snapshotBytes = stored ? stored.snapshot.byteLength : 0;
     this.doc.on('update', this.#onUpdate);
-    this.awareness = new Awareness(this.doc);
-    this.awareness.setLocalState(null);
-    this.awareness.on('update', this.#onAwareness);
+    this.aware = new DocumentAwareness<DocumentPeer>(this.doc, {
+      changed: (ids) => this.#outbox.awareness(ids),
+      relay: (update, user) => this.deps.relayAwareness(this, update, user),
+      gone: () => this.#destroyed,
+    });
   }
 
   /**
@@ -187,13 +186,7 @@ export class LiveDocument {
   /** A peer closed: its awareness states are removed at once, for everyone. */
   leave(peer: DocumentPeer): void {
     if (!this.peers.delete(peer)) return;
-    const owned = this.#owned.get(peer);
-    this.#users.delete(peer);
-    if (owned) {
-      this.#owned.delete(peer);
-      for (const id of owned) this.#owners.delete(id);
-      removeAwarenessStates(this.awareness, [...owned], 'left');
-    }
+    this.aware.leave(peer);
     if (this.idle) this.deps.idle(this);
   }
 
@@ -271,97 +264,6 @@ export class LiveDocument {
     }
   }
 
-  /** Every awareness state, encoded (answer to a query, and the first thing a peer gets). */
-  awarenessStates(): Uint8Array | null {
-    const ids = [...this.awareness.getStates().keys()];
-    return ids.length === 0 ? null : encodeAwarenessUpdate(this.awareness, ids);
-  }
-
-  /**
-   * Apply a peer's awareness update: 'invalid' when malformed, 'awareness_owner' when it
-   * names a client id another peer introduced (nothing applied).
-   */
-  applyAwareness(update: Uint8Array, from: DocumentPeer, user: string | null = null): 'applied' | 'invalid' | 'awareness_owner' {
-    let entries: AwarenessEntry[];
-    try {
-      entries = decodeAwareness(update, MAX_AWARENESS_ENTRIES);
-    } catch {
-      return 'invalid';
-    }
-    for (const e of entries) {
-      const owner = this.#owners.get(e.clientId);
-      if (owner !== undefined && owner !== from) return 'awareness_owner';
-      // An id introduced on another node is taken over only by the same user (a provider that reconnected here).
-      const remote = this.#remoteOwners.get(e.clientId);
-      if (remote !== undefined && (user === null || remote.user !== user)) return 'awareness_owner';
-    }
-    this.#users.set(from, user);
-    // A state this document removed (its connection left, its node died) comes back with the clock it had: it is
-    // taken with the clock after the removal's, and the provider, told so (the echo), carries on from there. One
-    // taken over from another node (its provider reconnected here) skips a clock more: a removal of it that
-    // another node makes when the old node dies (the old clock + 1) then never hides it.
-    let reclocked = false;
-    for (const e of entries) {
-      const movedHere = this.#remoteOwners.delete(e.clientId);
-      const meta = this.awareness.meta.get(e.clientId);
-      if (e.state === 'null' || meta === undefined) continue;
-      const floor = movedHere ? meta.clock + 2 : this.awareness.states.has(e.clientId) ? 0 : meta.clock + 1;
-      if (e.clock < floor) {
-        e.clock = floor;
-        reclocked = true;
-      }
-    }
-    if (reclocked) update = encodeAwarenessEntries(entries);
-    let owned = this.#owned.get(from);
-    if (!owned) {
-      owned = new Set();
-      this.#owned.set(from, owned);
-    }
-    for (const e of entries) {
-      this.#owners.set(e.clientId, from);
-      owned.add(e.clientId);
-    }
-    applyAwarenessUpdate(this.awareness, update, from);
-    return 'applied';
-  }
-
-  /**
-   * Awareness states a peer on another node set or removed (`node`, `user`: that peer's):
-   * applied and sent to this node's peers. Ids a peer of this node introduced are left out.
-   */
-  applyRemoteAwareness(update: Uint8Array, node: string, user: string | null): void {
-    let entries: AwarenessEntry[];
-    try {
-      entries = decodeAwareness(update, MAX_AWARENESS_ENTRIES);
-    } catch {
-      return;
-    }
-    if (entries.some((e) => this.#owners.has(e.clientId))) return;
-    for (const e of entries) {
-      if (e.state === 'null') this.#remoteOwners.delete(e.clientId);
-      else this.#remoteOwners.set(e.clientId, { node, user });
-    }
-    applyAwarenessUpdate(this.awareness, update, REMOTE);
-  }
-
-  /** A node is gone: the awareness states its peers introduced are removed, for this node's peers. */
-  nodeDown(node: string): void {
-    const ids: number[] = [];
-    for (const [id, owner] of this.#remoteOwners) if (owner.node === node) ids.push(id);
-    for (const id of ids) this.#remoteOwners.delete(id);
-    if (ids.length > 0) removeAwarenessStates(this.awareness, ids, REMOTE);
-  }
-
-  /** The awareness states this node's peers introduced, encoded with each peer's user (what a node that loaded the document late asks for). */
-  localAwareness(): Array<{ update: Uint8Array; user: string | null }> {
-    const out: Array<{ update: Uint8Array; user: string | null }> = [];
-    for (const [peer, ids] of this.#owned) {
-      const live = [...ids].filter((id) => this.awareness.getStates().has(id));
-      if (live.length > 0) out.push({ update: encodeAwarenessUpdate(this.awareness, live), user: this.#users.get(peer) ?? null });
-    }
-    return out;
-  }
-
   /**
    * Updates another node logged with the numbers `from` to `to` (`updates` null: too large
    * to relay, read from the log). The next ones in order are applied at once; after a gap
@@ -418,6 +320,7 @@ export class LiveDocument {
       Y.applyUpdate(this.doc, update, REMOTE);
       if (counts) this.bytes += update.byteLength;
     } catch (err) {
+      this.#missesStored = true;
       this.deps.logger.warn({ err, channel: this.channel }, 'an update from the log could not be applied');
     }
   }
@@ -433,18 +336,21 @@ export class LiveDocument {
     if (this.#queued.length === 0 || this.#destroyed) return Promise.resolve();
     const batch = this.#queued;
     this.#queued = [];
+    this.#lastWriteAt = performance.now();
     const authors = [...this.#authors];
+    // One log entry per write: a row costs more to store than merging the write's updates into one.
+    const entry = batch.length === 1 ? (batch[0] as Uint8Array) : Y.mergeUpdates(batch);
     this.#writing = this.deps.store
-      .append(this.tenant, this.channel, batch, authors)
+      .append(this.tenant, this.channel, [entry], authors)
       .then(
         (range) => {
           this.#retryDelay = 0;
           for (const a of authors) this.#authors.delete(a);
-          this.#logCount += batch.length;
+          this.#logCount += 1;
           this.#storedTotal += batch.length;
           this.#advance(range);
           this.#wakeStoreWaiters();
-          this.deps.stored(this, batch, range);
+          this.deps.stored(this, [entry], range, batch.length);
         },
         (err: unknown) => {
           this.deps.metrics.storeFailed();
@@ -501,16 +407,30 @@ export class LiveDocument {
       } else void this.flush();
       return;
     }
-    if (this.#logCount >= this.deps.compactAfter && !this.#compacting) void this.#compact();
+    if (this.#compactDue() && !this.#compacting) void this.#compact();
     else if (this.idle) this.deps.idle(this);
+  }
+
+  /**
+   * A fold costs the whole document's bytes, so it waits until the log is worth it: at least
+   * `compactAfter` updates holding a quarter of the snapshot's bytes (a large document is not
+   * rewritten for a few keystrokes), or 64 × `compactAfter` updates whatever their size.
+   */
+  #compactDue(): boolean {
+    const after = this.deps.compactAfter;
+    if (this.#logCount < after) return false;
+    return this.#logCount >= 64 * after || (this.bytes - this.#snapshotBytes) * 4 >= this.#snapshotBytes;
   }
 
   async #compact(): Promise<void> {
     this.#compacting = true;
     try {
-      const done = await this.deps.compact(this, mergeSnapshot);
+      // The state held here is everything logged up to #seq (and maybe more, which a fold may hold too): encoding it
+      // costs far less than applying the snapshot and the log to a fresh document.
+      const done = await this.deps.compact(this, this.#missesStored || this.#broken ? mergeSnapshot : { state: this.#foldHere, upTo: this.#seq });
       this.#logCount = Math.max(0, this.#logCount - done.folded);
       this.bytes = Math.max(0, this.bytes - (done.before - done.after));
+      if (done.folded > 0) this.#snapshotBytes = done.after;
       if (done.folded > 0) this.deps.metrics.compacted();
     } catch (err) {
       this.deps.logger.warn({ err, channel: this.channel }, 'compacting a document failed');
@@ -548,25 +468,19 @@ export class LiveDocument {
     this.bytes += update.byteLength;
     if (!this.#flushScheduled && this.#retryTimer === null) {
       this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        void this.flush();
-      });
+      const wait = this.#lastWriteAt + this.deps.groupCommit - performance.now();
+      if (wait <= 0) setImmediate(this.#scheduledFlush);
+      else this.#flushTimer = setTimeout(this.#scheduledFlush, Math.ceil(wait));
     }
   }
 
-  readonly #onAwareness = (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
-    const ids = changes.added.concat(changes.updated, changes.removed);
-    if (ids.length === 0) return;
-    this.#outbox.awareness(ids);
-    // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
-    // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
-    if (origin === REMOTE || this.#destroyed) return;
-    const own = ids.filter((id) => !this.#remoteOwners.has(id));
-    if (own.length === 0) return;
-    const user = typeof origin === 'object' && origin !== null ? (this.#users.get(origin as DocumentPeer) ?? null) : null;
-    this.deps.relayAwareness(this, encodeAwarenessUpdate(this.awareness, own), user);
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.#flushTimer = null;
+    void this.flush();
   };
+
+  readonly #foldHere = (): Uint8Array => wholeState(this.doc);
 
   /**
    * Drop what is queued (the document is being deleted): nothing more is written. Resolves
@@ -575,17 +489,23 @@ export class LiveDocument {
   abandon(): Promise<void> {
     this.#destroyed = true;
     this.#queued = [];
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
+    this.#clearTimers();
     return this.#writing ?? Promise.resolve();
   }
 
   /** Forget the document (after it was unloaded, or at stop once flushed). */
   destroy(): void {
     this.#destroyed = true;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
-    this.awareness.destroy();
+    this.#clearTimers();
+    this.aware.destroy();
     this.doc.destroy();
+  }
+
+  #clearTimers(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#retryTimer = null;
+    this.#flushTimer = null;
+    this.#flushScheduled = false;
   }
 }

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, PostgresAdapter } from 'kysely';
+import { type Kysely, type Migration, PostgresAdapter, sql } from 'kysely';
 import type { NamedMigration } from '../../storage/migration.js';
 
 type Db = Kysely<unknown>;
@@ -80,7 +80,37 @@ const sequence: Migration = {
   },
 };
 
+/**
+ * The snapshot in a table of its own: the document row changes with every write of the log
+ * (its counters), and a row that also held the snapshot was rewritten whole each time
+ * (SQLite copies a row's every page on update), so a write cost as much as the document's
+ * size. The snapshot now changes only when a compaction folds the log into it.
+ */
+const snapshots: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('sb_document_snapshots')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('snapshot', binary(db), (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_document_snapshots_pk', ['tenant', 'channel'])
+      .execute();
+    await sql`insert into sb_document_snapshots (tenant, channel, snapshot) select tenant, channel, snapshot from sb_documents`.execute(db);
+    await db.schema.alterTable('sb_documents').dropColumn('snapshot').execute();
+  },
+  async down(db: Db) {
+    await db.schema
+      .alterTable('sb_documents')
+      .addColumn('snapshot', binary(db), (c) => c.notNull().defaultTo(sql`''`))
+      .execute();
+    await sql`update sb_documents set snapshot = (select s.snapshot from sb_document_snapshots s where s.tenant = sb_documents.tenant and s.channel = sb_documents.channel)
+      where exists (select 1 from sb_document_snapshots s where s.tenant = sb_documents.tenant and s.channel = sb_documents.channel)`.execute(db);
+    await db.schema.dropTable('sb_document_snapshots').execute();
+  },
+};
+
 export const DOCUMENT_MIGRATIONS: readonly NamedMigration[] = [
   { name: 'documents_0001_tables', ...tables },
   { name: 'documents_0002_sequence', ...sequence },
+  { name: 'documents_0003_snapshots', ...snapshots },
 ];

@@ -184,7 +184,7 @@ export class DocumentRelay {
     const user = d['user'];
     if (!isRef(d) || typeof u !== 'string') return;
     const doc = this.target.loaded(d.t, d.c);
-    if (doc) doc.applyRemoteAwareness(new Uint8Array(Buffer.from(u, 'base64')), from, typeof user === 'string' ? user : null);
+    if (doc) doc.aware.applyRemote(new Uint8Array(Buffer.from(u, 'base64')), from, typeof user === 'string' ? user : null);
   }
 
   /** A node loaded a document: the states this node's peers set go to it alone. */
@@ -193,7 +193,7 @@ export class DocumentRelay {
     if (!isRef(d)) return;
     const doc = this.target.loaded(d.t, d.c);
     if (!doc) return;
-    for (const { update, user } of doc.localAwareness()) this.#send('awareness', { t: d.t, c: d.c, u: encode(update), user }, from);
+    for (const { update, user } of doc.aware.local()) this.#send('awareness', { t: d.t, c: d.c, u: encode(update), user }, from);
   }
 
   #onLock(d: Message, from: string): void {
@@ -210,6 +210,6 @@ export class DocumentRelay {
 
   #onNodeDown(node: string): void {
     this.#seen.delete(node);
-    for (const doc of this.target.all()) doc.nodeDown(node);
+    for (const doc of this.target.all()) doc.aware.nodeDown(node);
   }
 }

@@ -287,7 +287,7 @@ export function documentRoutes(api: () => DocumentsApi): ApiRoute[] {
         const { documents, config } = api();
         const { ch } = documentOf(node, config, tenant, params.name);
         const doc = documents.loaded(ch.tenant, ch.channel);
-        const states = doc ? [...doc.awareness.getStates().entries()].map(([clientId, state]) => ({ clientId, state })) : [];
+        const states = doc ? [...doc.aware.states().entries()].map(([clientId, state]) => ({ clientId, state })) : [];
         return { states };
       },
     }),

@@ -152,7 +152,7 @@ export class SdkDocuments {
     const doc = peer.doc as LiveDocument;
     const diff = doc.diff(stateVector === undefined ? new Uint8Array([0]) : new Uint8Array(Buffer.from(stateVector, 'base64')));
     if (diff === null) throw new ReplyError(ErrorCode.InvalidUpdate, 'malformed state vector');
-    const states = doc.awarenessStates();
+    const states = doc.aware.encoded();
     return {
       name: ch.channel,
       update: b64(diff),
@@ -210,7 +210,7 @@ export class SdkDocuments {
       metrics.dropped('awareness_off');
       throw new ReplyError(ErrorCode.PermissionDenied, `awareness needs the presence permission on ${peer.ch.channel}`);
     }
-    const result = doc.applyAwareness(new Uint8Array(Buffer.from(encoded, 'base64')), peer, identity.user);
+    const result = doc.aware.apply(new Uint8Array(Buffer.from(encoded, 'base64')), peer, identity.user);
     if (result === 'invalid') {
       metrics.dropped('invalid');
       throw new ReplyError(ErrorCode.BadRequest, 'malformed awareness update');

@@ -6,13 +6,17 @@ export function mergeSnapshot(snapshot: Uint8Array, updates: Uint8Array[]): Uint
   try {
     if (snapshot.byteLength > 0) Y.applyUpdate(doc, snapshot);
     for (const u of updates) Y.applyUpdate(doc, u);
-    const parts = [Y.encodeStateAsUpdate(doc)];
-    // Structs still waiting for what they depend on are kept, not dropped by the fold.
-    const pending = doc.store.pendingStructs;
-    if (pending) parts.push(pending.update);
-    if (doc.store.pendingDs) parts.push(doc.store.pendingDs);
-    return parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
+    return wholeState(doc);
   } finally {
     doc.destroy();
   }
+}
+
+/** A document's whole state as one update, with the structs still waiting for what they depend on (a fold keeps them, never drops them). */
+export function wholeState(doc: Y.Doc): Uint8Array {
+  const parts = [Y.encodeStateAsUpdate(doc)];
+  const pending = doc.store.pendingStructs;
+  if (pending) parts.push(pending.update);
+  if (doc.store.pendingDs) parts.push(doc.store.pendingDs);
+  return parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
 }

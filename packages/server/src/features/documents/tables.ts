@@ -5,8 +5,7 @@ export interface DocumentTable {
   tenant: string;
   /** The channel name (`doc:form-42`). */
   channel: string;
-  /** One Yjs update holding the state compacted so far (empty for a new document). */
-  snapshot: Buffer;
+  /** Bytes of its snapshot (in `sb_document_snapshots`). */
   snapshot_bytes: number;
   /** Updates in the log and their bytes (what the next compaction folds in). */
   log_count: number;
@@ -21,6 +20,13 @@ export interface DocumentTable {
   snapshot_seq: number;
   /** The fencing token of the last compaction's lease. */
   compact_fence: number;
+}
+
+/** A document's compacted state: one Yjs update (no row: empty), rewritten only by a compaction. */
+export interface DocumentSnapshotTable {
+  tenant: string;
+  channel: string;
+  snapshot: Buffer;
 }
 
 /** One update in a document's durable log: unique by id, in order of its `seq`. */
@@ -51,6 +57,7 @@ export interface DocumentVersionTable {
 
 export interface DocumentTables {
   sb_documents: DocumentTable;
+  sb_document_snapshots: DocumentSnapshotTable;
   sb_document_updates: DocumentUpdateTable;
   sb_document_versions: DocumentVersionTable;
 }

@@ -1,0 +1,186 @@
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import type * as Y from 'yjs';
+import { type AwarenessEntry, decodeAwareness, encodeAwarenessEntries } from './y-websocket-codec.js';
+
+/** The origin of what another node relayed: applied and sent to this node's peers, never stored again nor relayed back. */
+export const REMOTE = Symbol('remote');
+
+/** Most clients one awareness message may name. */
+const MAX_AWARENESS_ENTRIES = 64;
+
+/** An awareness client id that a peer on another node introduced, with that peer's user. */
+interface RemoteOwner {
+  node: string;
+  user: string | null;
+}
+
+/** What the awareness of a document tells the document. */
+export interface AwarenessSink {
+  /** These client ids were set or removed: their states go to the document's peers. */
+  changed(ids: number[]): void;
+  /** A change made by one of this node's peers (`user`: its user), for the other nodes. */
+  relay(update: Uint8Array, user: string | null): void;
+  /** Whether the document is gone (nothing is relayed then). */
+  gone(): boolean;
+}
+
+/**
+ * Who is in a document and where (Yjs awareness), with the rule that a connection sets
+ * only the client ids it introduced. The y-protocols `Awareness` (and its timer) is made
+ * when the first state arrives: a document nobody shares awareness in costs nothing here.
+ */
+export class DocumentAwareness<P extends object> {
+  #awareness: Awareness | null = null;
+  /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
+  readonly #owners = new Map<number, P>();
+  readonly #owned = new Map<P, Set<number>>();
+  /** Awareness client ids peers on other nodes introduced. */
+  readonly #remoteOwners = new Map<number, RemoteOwner>();
+  /** The user of each peer that set awareness states (told to the other nodes with its changes). */
+  readonly #users = new Map<P, string | null>();
+
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly sink: AwarenessSink,
+  ) {}
+
+  #made(): Awareness {
+    if (this.#awareness) return this.#awareness;
+    const awareness = new Awareness(this.doc);
+    awareness.setLocalState(null);
+    awareness.on('update', this.#onChange);
+    this.#awareness = awareness;
+    return awareness;
+  }
+
+  /** Every state by client id (empty when nobody shared one). */
+  states(): Map<number, Record<string, unknown>> {
+    return (this.#awareness?.getStates() as Map<number, Record<string, unknown>> | undefined) ?? new Map();
+  }
+
+  /** These client ids' states, encoded as one awareness update. */
+  encode(ids: number[]): Uint8Array {
+    return encodeAwarenessUpdate(this.#made(), ids);
+  }
+
+  /** Every state, encoded (answer to a query, and the first thing a peer gets); null when there is none. */
+  encoded(): Uint8Array | null {
+    const ids = [...this.states().keys()];
+    return ids.length === 0 ? null : this.encode(ids);
+  }
+
+  /** A peer closed: its states are removed at once, for everyone. */
+  leave(peer: P): void {
+    const owned = this.#owned.get(peer);
+    this.#users.delete(peer);
+    if (!owned) return;
+    this.#owned.delete(peer);
+    for (const id of owned) this.#owners.delete(id);
+    if (this.#awareness) removeAwarenessStates(this.#awareness, [...owned], 'left');
+  }
+
+  /**
+   * Apply a peer's awareness update: 'invalid' when malformed, 'awareness_owner' when it
+   * names a client id another peer introduced (nothing applied).
+   */
+  apply(update: Uint8Array, from: P, user: string | null = null): 'applied' | 'invalid' | 'awareness_owner' {
+    let entries: AwarenessEntry[];
+    try {
+      entries = decodeAwareness(update, MAX_AWARENESS_ENTRIES);
+    } catch {
+      return 'invalid';
+    }
+    for (const e of entries) {
+      const owner = this.#owners.get(e.clientId);
+      if (owner !== undefined && owner !== from) return 'awareness_owner';
+      // An id introduced on another node is taken over only by the same user (a provider that reconnected here).
+      const remote = this.#remoteOwners.get(e.clientId);
+      if (remote !== undefined && (user === null || remote.user !== user)) return 'awareness_owner';
+    }
+    const awareness = this.#made();
+    this.#users.set(from, user);
+    // A state this document removed (its connection left, its node died) comes back with the clock it had: it is
+    // taken with the clock after the removal's, and the provider, told so (the echo), carries on from there. One
+    // taken over from another node (its provider reconnected here) skips a clock more: a removal of it that
+    // another node makes when the old node dies (the old clock + 1) then never hides it.
+    let reclocked = false;
+    for (const e of entries) {
+      const movedHere = this.#remoteOwners.delete(e.clientId);
+      const meta = awareness.meta.get(e.clientId);
+      if (e.state === 'null' || meta === undefined) continue;
+      const floor = movedHere ? meta.clock + 2 : awareness.states.has(e.clientId) ? 0 : meta.clock + 1;
+      if (e.clock < floor) {
+        e.clock = floor;
+        reclocked = true;
+      }
+    }
+    if (reclocked) update = encodeAwarenessEntries(entries);
+    let owned = this.#owned.get(from);
+    if (!owned) {
+      owned = new Set();
+      this.#owned.set(from, owned);
+    }
+    for (const e of entries) {
+      this.#owners.set(e.clientId, from);
+      owned.add(e.clientId);
+    }
+    applyAwarenessUpdate(awareness, update, from);
+    return 'applied';
+  }
+
+  /**
+   * Awareness states a peer on another node set or removed (`node`, `user`: that peer's):
+   * applied and sent to this node's peers. Ids a peer of this node introduced are left out.
+   */
+  applyRemote(update: Uint8Array, node: string, user: string | null): void {
+    let entries: AwarenessEntry[];
+    try {
+      entries = decodeAwareness(update, MAX_AWARENESS_ENTRIES);
+    } catch {
+      return;
+    }
+    if (entries.some((e) => this.#owners.has(e.clientId))) return;
+    for (const e of entries) {
+      if (e.state === 'null') this.#remoteOwners.delete(e.clientId);
+      else this.#remoteOwners.set(e.clientId, { node, user });
+    }
+    applyAwarenessUpdate(this.#made(), update, REMOTE);
+  }
+
+  /** A node is gone: the states its peers introduced are removed, for this node's peers. */
+  nodeDown(node: string): void {
+    const ids: number[] = [];
+    for (const [id, owner] of this.#remoteOwners) if (owner.node === node) ids.push(id);
+    for (const id of ids) this.#remoteOwners.delete(id);
+    if (ids.length > 0 && this.#awareness) removeAwarenessStates(this.#awareness, ids, REMOTE);
+  }
+
+  /** The states this node's peers introduced, encoded with each peer's user (what a node that loaded the document late asks for). */
+  local(): Array<{ update: Uint8Array; user: string | null }> {
+    const out: Array<{ update: Uint8Array; user: string | null }> = [];
+    const states = this.states();
+    for (const [peer, ids] of this.#owned) {
+      const live = [...ids].filter((id) => states.has(id));
+      if (live.length > 0) out.push({ update: this.encode(live), user: this.#users.get(peer) ?? null });
+    }
+    return out;
+  }
+
+  readonly #onChange = (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
+    const ids = changes.added.concat(changes.updated, changes.removed);
+    if (ids.length === 0) return;
+    this.sink.changed(ids);
+    // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
+    // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
+    if (origin === REMOTE || this.sink.gone()) return;
+    const own = ids.filter((id) => !this.#remoteOwners.has(id));
+    if (own.length === 0) return;
+    const user = typeof origin === 'object' && origin !== null ? (this.#users.get(origin as P) ?? null) : null;
+    this.sink.relay(this.encode(own), user);
+  };
+
+  destroy(): void {
+    this.#awareness?.destroy();
+    this.#awareness = null;
+  }
+}
