@@ -65,6 +65,27 @@ describe.each(STORES)('documents over HTTP on %s', (store) => {
     expect(copy.getText('body').toString()).toBe('from the backend');
   });
 
+  it('keeps an update that arrives before the one it depends on: it waits, goes in with it, reaches providers and is stored, and a duplicate changes nothing', async () => {
+    const doc = name();
+    const p = await provider(doc, 'ada');
+    const local = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    local.on('update', (u: Uint8Array) => updates.push(u));
+    local.getText('body').insert(0, 'first ');
+    local.getText('body').insert(6, 'second');
+    const [first, second] = updates as [Uint8Array, Uint8Array];
+    expect((await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(second) } })).status).toBe(200);
+    expect((await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(first) } })).status).toBe(200);
+    await eventually(() => p.doc.getText('body').toString() === 'first second', WAIT, 'the provider got both');
+    // The same update again applies as nothing: the stored document does not change.
+    const stored = await s.api('GET', `/documents/${doc}`);
+    expect((await s.api('POST', `/documents/${doc}/updates`, { body: { update: b64(first) } })).status).toBe(200);
+    expect((await s.api('GET', `/documents/${doc}`)).body['bytes']).toBe(stored.body['bytes']);
+    await s.restart();
+    const got = await s.api('GET', `/documents/${doc}`);
+    expect((got.body['json'] as Record<string, unknown>)['body']).toBe('first second');
+  });
+
   it('refuses a malformed update (422, 133) and an oversized one (413) with the document unchanged; a name outside document namespaces is 404 and creates nothing', async () => {
     const doc = name();
     const local = new Y.Doc();

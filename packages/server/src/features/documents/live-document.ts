@@ -10,7 +10,7 @@ import { PeerOutbox } from './outbox.js';
 import { PartLocks } from './part-locks.js';
 import { mergeSnapshot, wholeState } from './snapshot.js';
 import type { Appended, Compaction, DocumentStore, Fold, StoredDocument } from './store.js';
-import { applyChecked } from './update-check.js';
+import { applyChecked, pendingBytes } from './update-check.js';
 
 /** One connection's side of an open document: how the document reaches it. */
 export interface DocumentPeer {
@@ -112,6 +112,9 @@ export class LiveDocument {
   #destroyed = false;
   /** Updates emitted by the apply in progress, with their origins. */
   #held: Array<[Uint8Array, unknown]> | null = null;
+  /** While a client's update is applied as sent: the state before its first change (null: none yet). */
+  #watching = false;
+  #changedFrom: Map<number, number> | null = null;
   /** An apply failed halfway: the document is being discarded and reloaded from the store. */
   #broken = false;
   /** The user whose update is being applied (for the onChange hook); null for the server's own changes. */
@@ -144,6 +147,7 @@ export class LiveDocument {
     this.#logCount = stored?.logCount ?? 0;
     this.#snapshotBytes = stored ? stored.snapshot.byteLength : 0;
     this.doc.on('update', this.#onUpdate);
+    this.doc.on('afterTransaction', this.#onTransaction);
     this.aware = new DocumentAwareness<DocumentPeer>(this.doc, {
       changed: (ids) => this.#outbox.awareness(ids),
       relay: (update, user) => this.deps.relayAwareness(this, update, user),
@@ -208,14 +212,26 @@ export class LiveDocument {
     const revert = locked === null ? null : new Y.UndoManager(this.#typedRoots(), { trackedOrigins: new Set([LOCK_REFUSED]), captureTimeout: 0 });
     // What the apply emits is held until it is known whole: a broken apply's part is neither relayed nor stored.
     this.#held = [];
+    // An update that is not refused goes on as the client sent it: Yjs does not encode it again (an 'update' listener
+    // would make it), and only whether it changed anything is watched.
+    const direct = revert === null;
+    if (direct) {
+      this.doc.off('update', this.#onUpdate);
+      this.#changedFrom = null;
+      this.#watching = true;
+    }
     let result: ReturnType<typeof applyChecked>;
     try {
       result = applyChecked(this.doc, update, revert ? LOCK_REFUSED : from, this.deps.settings.maxUpdateBytes);
       if (revert && result === 'applied') revert.undo();
     } finally {
       revert?.destroy();
+      if (direct) {
+        this.#watching = false;
+        this.doc.on('update', this.#onUpdate);
+      }
     }
-    const held = this.#held;
+    const held = direct ? this.#asSent(update, from, result) : this.#held;
     this.#held = null;
     if (result === 'broken') {
       this.#broken = true;
@@ -235,6 +251,27 @@ export class LiveDocument {
     if (held.length > 0 && author !== null) this.#authors.add(author);
     return result === 'pending-over-cap' ? 'invalid' : result;
   }
+
+  /**
+   * What a client's update that was applied as sent brings: its own bytes when it went in (or
+   * waits, whole, for what it depends on: a later update completes it on every peer and in
+   * the log as here); only what went in when its waiting part was dropped (over the cap).
+   */
+  #asSent(update: Uint8Array, from: DocumentPeer | null, result: ReturnType<typeof applyChecked>): Array<[Uint8Array, unknown]> {
+    const before = this.#changedFrom;
+    this.#changedFrom = null;
+    if (result === 'applied') return before !== null || pendingBytes(this.doc) > 0 ? [[update, from]] : [];
+    if (result !== 'pending-over-cap' || before === null) return [];
+    return [[Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before)), from]];
+  }
+
+  /** Notes, while a client's update is applied as sent, the state before the first transaction that changed something. */
+  readonly #onTransaction = (tr: Y.Transaction): void => {
+    if (!this.#watching || this.#changedFrom !== null) return;
+    let changed = tr.deleteSet.clients.size > 0;
+    if (!changed) for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) changed = true;
+    if (changed) this.#changedFrom = tr.beforeState;
+  };
 
   /** Every root type, typed by what it holds (an undo follows only typed roots); the guarded maps as maps. */
   #typedRoots(): ConstructorParameters<typeof Y.UndoManager>[0] {
