@@ -26,6 +26,7 @@ export {
   hookResponses as backendHookResponses,
 } from './features/backend-hooks/wire.js';
 export { builtinMigrations, listOptions } from './features/builtin.js';
+export { mergeInChunks } from './features/documents/snapshot.js';
 export { DocumentStore } from './features/documents/store.js';
 export { applyChecked } from './features/documents/update-check.js';
 export { HTTP_STATUS } from './http/api/errors.js';

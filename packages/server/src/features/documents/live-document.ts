@@ -8,7 +8,7 @@ import { rootKind } from './json.js';
 import type { DocumentMetrics } from './metrics.js';
 import { PeerOutbox } from './outbox.js';
 import { PartLocks } from './part-locks.js';
-import { mergeSnapshot, wholeState } from './snapshot.js';
+import { mergeInChunks, mergeSnapshot, wholeState } from './snapshot.js';
 import type { Appended, Compaction, DocumentStore, Fold, StoredDocument } from './store.js';
 import { applyChecked, pendingBytes } from './update-check.js';
 
@@ -375,19 +375,19 @@ export class LiveDocument {
     this.#queued = [];
     this.#lastWriteAt = performance.now();
     const authors = [...this.#authors];
-    // One log entry per write: a row costs more to store than merging the write's updates into one.
-    const entry = batch.length === 1 ? (batch[0] as Uint8Array) : Y.mergeUpdates(batch);
+    // One log entry per write (per 64 updates of one): a row costs more to store than merging updates into one.
+    const entries = mergeInChunks(batch);
     this.#writing = this.deps.store
-      .append(this.tenant, this.channel, [entry], authors)
+      .append(this.tenant, this.channel, entries, authors)
       .then(
         (range) => {
           this.#retryDelay = 0;
           for (const a of authors) this.#authors.delete(a);
-          this.#logCount += 1;
+          this.#logCount += entries.length;
           this.#storedTotal += batch.length;
           this.#advance(range);
           this.#wakeStoreWaiters();
-          this.deps.stored(this, [entry], range, batch.length);
+          this.deps.stored(this, entries, range, batch.length);
         },
         (err: unknown) => {
           this.deps.metrics.storeFailed();

@@ -1,4 +1,4 @@
-import * as Y from 'yjs';
+import { mergeInChunks } from './snapshot.js';
 import { encodeAwareness, encodeUpdate } from './y-websocket-codec.js';
 
 /** A connection of the document, as the outbox reaches it. */
@@ -63,8 +63,10 @@ export class PeerOutbox {
     } else if (batch.length > 1) {
       // One merge and one message for everyone: a peer also gets its own updates back, which Yjs
       // applies as nothing (a merge per peer without its own would cost a merge per sender per turn).
-      const all = encodeUpdate(Y.mergeUpdates(batch.map((b) => b.update)));
-      for (const peer of this.peers) peer.send(all);
+      for (const merged of mergeInChunks(batch.map((b) => b.update))) {
+        const all = encodeUpdate(merged);
+        for (const peer of this.peers) peer.send(all);
+      }
     }
     if (ids.length > 0 && this.peers.size > 0) {
       const message = encodeAwareness(this.awarenessOf(ids));

@@ -20,3 +20,17 @@ export function wholeState(doc: Y.Doc): Uint8Array {
   if (doc.store.pendingDs) parts.push(doc.store.pendingDs);
   return parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
 }
+
+/** Most updates merged into one: Yjs's merge sorts all of its inputs at every step, so its cost grows with their square. */
+const MERGE_CHUNK = 64;
+
+/** Updates merged in order, at most `MERGE_CHUNK` into each result (one result for a usual turn or write). */
+export function mergeInChunks(updates: readonly Uint8Array[]): Uint8Array[] {
+  if (updates.length === 1) return [updates[0] as Uint8Array];
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < updates.length; i += MERGE_CHUNK) {
+    const chunk = updates.slice(i, i + MERGE_CHUNK);
+    out.push(chunk.length === 1 ? (chunk[0] as Uint8Array) : Y.mergeUpdates(chunk));
+  }
+  return out;
+}
