@@ -82,6 +82,26 @@ describe.each(STORES)('y-websocket providers on %s', (store) => {
     expect(b.doc.getText('body').toString()).toBe(expected);
   });
 
+  it('serves joiners that hold nothing from one encoding of the document, until it changes', async () => {
+    const doc = name();
+    const writer = await provider(doc, 'ada');
+    writer.doc.getText('body').insert(0, 'x'.repeat(10_000));
+    const first = await provider(doc, 'bob');
+    await eventually(() => first.doc.getText('body').length === 10_000, WAIT, 'bob has it');
+    const before = await metric(s, 'switchboard_document_state_encodings_total');
+    const joiners = await Promise.all(Array.from({ length: 10 }, (_, i) => provider(doc, `joiner-${i}`)));
+    for (const j of joiners) expect(j.doc.getText('body').length).toBe(10_000);
+    // bob's encoding may still be the one kept (nothing changed since): at most one more for ten joiners.
+    expect(await metric(s, 'switchboard_document_state_encodings_total')).toBeLessThanOrEqual(before + 1);
+    writer.doc.getText('body').insert(0, 'y');
+    await eventually(() => joiners.every((j) => j.doc.getText('body').length === 10_001), WAIT, 'the change everywhere');
+    const encoded = await metric(s, 'switchboard_document_state_encodings_total');
+    const late = await provider(doc, 'late');
+    // A joiner after a change gets the new state, encoded anew.
+    expect(late.doc.getText('body').toString()).toBe(writer.doc.getText('body').toString());
+    expect(await metric(s, 'switchboard_document_state_encodings_total')).toBe(encoded + 1);
+  });
+
   it('a subscribe-only token reads but cannot write: its edits are dropped, counted, and reach nobody', async () => {
     const doc = name();
     const writer = await provider(doc, 'ada');

@@ -38,6 +38,8 @@ interface StoreWaiter {
   resolve: () => void;
 }
 
+/** Longest time a whole state encoded for joiners is kept while nothing changes (its memory is the document's size). */
+const WHOLE_STATE_MS = 5_000;
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
 const RETRY_MIN = 200;
 const RETRY_MAX = 30_000;
@@ -115,6 +117,9 @@ export class LiveDocument {
   /** While a client's update is applied as sent: the state before its first change (null: none yet). */
   #watching = false;
   #changedFrom: Map<number, number> | null = null;
+  /** The whole state, encoded for peers that hold nothing, until the next transaction. */
+  #whole: Uint8Array | null = null;
+  #wholeTimer: NodeJS.Timeout | null = null;
   /** An apply failed halfway: the document is being discarded and reloaded from the store. */
   #broken = false;
   /** The user whose update is being applied (for the onChange hook); null for the server's own changes. */
@@ -231,6 +236,8 @@ export class LiveDocument {
         this.doc.on('update', this.#onUpdate);
       }
     }
+    // Structs left waiting are part of the whole state too (Yjs encodes them with it).
+    if (this.#whole !== null && pendingBytes(this.doc) > 0) this.#dropWhole();
     const held = direct ? this.#asSent(update, from, result) : this.#held;
     this.#held = null;
     if (result === 'broken') {
@@ -265,12 +272,19 @@ export class LiveDocument {
     return [[Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before)), from]];
   }
 
-  /** Notes, while a client's update is applied as sent, the state before the first transaction that changed something. */
+  readonly #foldHere = (): Uint8Array => wholeState(this.doc);
+
+  /**
+   * After every transaction that changed something: the whole state encoded for joiners is
+   * dropped, and while a client's update is applied as sent, the state before it is noted.
+   */
   readonly #onTransaction = (tr: Y.Transaction): void => {
-    if (!this.#watching || this.#changedFrom !== null) return;
+    if (this.#whole === null && (!this.#watching || this.#changedFrom !== null)) return;
     let changed = tr.deleteSet.clients.size > 0;
     if (!changed) for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) changed = true;
-    if (changed) this.#changedFrom = tr.beforeState;
+    if (!changed) return;
+    if (this.#whole !== null) this.#dropWhole();
+    if (this.#watching && this.#changedFrom === null) this.#changedFrom = tr.beforeState;
   };
 
   /** Every root type, typed by what it holds (an undo follows only typed roots); the guarded maps as maps. */
@@ -291,15 +305,31 @@ export class LiveDocument {
     return Y.encodeStateVector(this.doc);
   }
 
-  /** What a peer with state vector `sv` lacks (sync step 2); null when `sv` is malformed. */
+  /**
+   * What a peer with state vector `sv` lacks (sync step 2); null when `sv` is malformed. A
+   * peer that holds nothing gets the whole state, encoded once for every such peer until the
+   * next change (and for at most WHOLE_STATE_MS): joiners of a large document share it.
+   */
   diff(sv: Uint8Array): Uint8Array | null {
     try {
-      Y.decodeStateVector(sv);
-      return Y.encodeStateAsUpdate(this.doc, sv);
+      if (Y.decodeStateVector(sv).size > 0) return Y.encodeStateAsUpdate(this.doc, sv);
     } catch {
       return null;
     }
+    if (this.#whole === null) {
+      this.#whole = Y.encodeStateAsUpdate(this.doc);
+      this.deps.metrics.stateEncoded();
+      this.#wholeTimer = setTimeout(this.#dropWhole, WHOLE_STATE_MS);
+      this.#wholeTimer.unref();
+    }
+    return this.#whole;
   }
+
+  readonly #dropWhole = (): void => {
+    this.#whole = null;
+    if (this.#wholeTimer) clearTimeout(this.#wholeTimer);
+    this.#wholeTimer = null;
+  };
 
   /**
    * Updates another node logged with the numbers `from` to `to` (`updates` null: too large
@@ -517,8 +547,6 @@ export class LiveDocument {
     void this.flush();
   };
 
-  readonly #foldHere = (): Uint8Array => wholeState(this.doc);
-
   /**
    * Drop what is queued (the document is being deleted): nothing more is written. Resolves
    * once a write already in flight ended, so the delete comes after it.
@@ -539,6 +567,7 @@ export class LiveDocument {
   }
 
   #clearTimers(): void {
+    this.#dropWhole();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#retryTimer = null;

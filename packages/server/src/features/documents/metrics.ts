@@ -14,6 +14,8 @@ export interface DocumentMetrics {
   caughtUp(): void;
   /** Updates another node logged, relayed to this one. */
   relayed(count: number): void;
+  /** A document's whole state was encoded for a client that held none of it (joiners meanwhile share it). */
+  stateEncoded(): void;
 }
 
 export function documentMetrics(registry: Registry): DocumentMetrics {
@@ -49,7 +51,13 @@ export function documentMetrics(registry: Registry): DocumentMetrics {
     help: 'Updates another node logged and relayed to this one',
     registers: [registry],
   });
+  const encoded = new Counter({
+    name: 'switchboard_document_state_encodings_total',
+    help: 'Whole document states encoded for clients that joined holding nothing (shared by every such joiner until the next change)',
+    registers: [registry],
+  });
   return {
+    stateEncoded: () => encoded.inc(),
     caughtUp: () => caughtUp.inc(),
     relayed: (count) => relayed.inc(count),
     loaded: (delta) => loaded.inc(delta),
