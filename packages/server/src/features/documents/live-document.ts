@@ -38,6 +38,11 @@ interface StoreWaiter {
   resolve: () => void;
 }
 
+const constant =
+  <T>(value: T) =>
+  (): T =>
+    value;
+
 /** Longest time a whole state encoded for joiners is kept while nothing changes (its memory is the document's size). */
 const WHOLE_STATE_MS = 5_000;
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
@@ -272,8 +277,6 @@ export class LiveDocument {
     return [[Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before)), from]];
   }
 
-  readonly #foldHere = (): Uint8Array => wholeState(this.doc);
-
   /**
    * After every transaction that changed something: the whole state encoded for joiners is
    * dropped, and while a client's update is applied as sent, the state before it is noted.
@@ -494,7 +497,9 @@ export class LiveDocument {
     try {
       // The state held here is everything logged up to #seq (and maybe more, which a fold may hold too): encoding it
       // costs far less than applying the snapshot and the log to a fresh document.
-      const done = await this.deps.compact(this, this.#missesStored || this.#broken ? mergeSnapshot : { state: this.#foldHere, upTo: this.#seq });
+      // Encoded now, not when the store asks: by then the document may be unloaded or stopped (destroyed).
+      const fold = this.#missesStored || this.#broken ? mergeSnapshot : { state: constant(wholeState(this.doc)), upTo: this.#seq };
+      const done = await this.deps.compact(this, fold);
       this.#logCount = Math.max(0, this.#logCount - done.folded);
       this.bytes = Math.max(0, this.bytes - (done.before - done.after));
       if (done.folded > 0) this.#snapshotBytes = done.after;
