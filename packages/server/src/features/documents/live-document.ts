@@ -10,7 +10,7 @@ import { PeerOutbox } from './outbox.js';
 import { PartLocks } from './part-locks.js';
 import { mergeInChunks, mergeSnapshot, wholeState } from './snapshot.js';
 import type { Appended, Compaction, DocumentStore, Fold, StoredDocument } from './store.js';
-import { applyChecked, pendingBytes } from './update-check.js';
+import { applyChecked, type DecodedUpdate, pendingBytes } from './update-check.js';
 
 /** One connection's side of an open document: how the document reaches it. */
 export interface DocumentPeer {
@@ -215,7 +215,17 @@ export class LiveDocument {
   apply(update: Uint8Array, from: DocumentPeer | null, author: string | null = null): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
     if (this.#broken) return 'invalid';
-    const locked = from !== null && this.partLocks !== null ? this.partLocks.blocked(this.doc, update, author) : null;
+    // Held part locks look into the update: it is decoded once, for them and for the check before the apply.
+    let decoded: DecodedUpdate | undefined;
+    const guard = from !== null && this.partLocks !== null && this.partLocks.size > 0 ? this.partLocks : null;
+    if (guard !== null) {
+      try {
+        decoded = Y.decodeUpdate(update);
+      } catch {
+        return 'invalid';
+      }
+    }
+    const locked = guard !== null ? guard.blocked(this.doc, update, author, decoded) : null;
     // A refused update is integrated and undone in the same turn (below): Yjs numbers each client's changes without gaps, so
     // leaving one out would leave every later change of that client waiting for it. Every peer, the writer included, gets the net
     // result (its own change taken back) in one message, and the log stores it; the document's content is as before.
@@ -232,7 +242,7 @@ export class LiveDocument {
     }
     let result: ReturnType<typeof applyChecked>;
     try {
-      result = applyChecked(this.doc, update, revert ? LOCK_REFUSED : from, this.deps.settings.maxUpdateBytes);
+      result = applyChecked(this.doc, update, revert ? LOCK_REFUSED : from, this.deps.settings.maxUpdateBytes, decoded);
       if (revert && result === 'applied') revert.undo();
     } finally {
       revert?.destroy();

@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import type { DecodedUpdate } from './update-check.js';
 
 /** What documents need of the lock service (`ctx.feature('locks')`): who holds which key of a channel, and every grant and release. */
 export interface LockService {
@@ -55,11 +56,11 @@ export class PartLocks {
    * update whose place in the document cannot be told (it depends on content this document
    * lacks) counts as touching every locked part: it waits for nothing while a part is locked.
    */
-  blocked(doc: Y.Doc, update: Uint8Array, user: string | null): string | null {
+  blocked(doc: Y.Doc, update: Uint8Array, user: string | null, decoded?: DecodedUpdate): string | null {
     if (this.#held.size === 0) return null;
     let touched: Set<string> | null;
     try {
-      touched = this.#touched(doc, update);
+      touched = this.#touched(doc, decoded ?? Y.decodeUpdate(update));
     } catch {
       touched = null;
     }
@@ -71,8 +72,7 @@ export class PartLocks {
   }
 
   /** Lock keys of the parts an update sets, deletes or changes content under; null when it cannot be told. */
-  #touched(doc: Y.Doc, update: Uint8Array): Set<string> | null {
-    const { structs, ds } = Y.decodeUpdate(update);
+  #touched(doc: Y.Doc, { structs, ds }: DecodedUpdate): Set<string> | null {
     // Placing each struct is linear in the update's own structs: a larger update is not looked into.
     if (structs.length > MAX_STRUCTS) return null;
     const own = new Map<string, Y.Item>();

@@ -5,6 +5,9 @@ import * as Y from 'yjs';
  * 'pending-over-cap'); or 'broken': it passed every check and still failed halfway
  * through Yjs's integration, so the document may hold part of it and must be discarded.
  */
+/** An update decoded whole (`Y.decodeUpdate`): made once when a caller also looks into it. */
+export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>;
+
 export type CheckedApply = 'applied' | 'invalid' | 'pending-over-cap' | 'broken';
 
 /**
@@ -13,11 +16,11 @@ export type CheckedApply = 'applied' | 'invalid' | 'pending-over-cap' | 'broken'
  * garbled one fails here, before anything is integrated). Structs whose dependencies the
  * document lacks wait in its pending buffer (Yjs applies them once they arrive); a buffer
  * grown past `maxPending` bytes is dropped and the update refused, so a client cannot make
- * a document hold unapplied data forever.
+ * a document hold unapplied data forever. `decoded` is the update already decoded, if it was.
  */
-export function applyChecked(doc: Y.Doc, update: Uint8Array, origin: unknown, maxPending: number): CheckedApply {
+export function applyChecked(doc: Y.Doc, update: Uint8Array, origin: unknown, maxPending: number, decoded?: DecodedUpdate): CheckedApply {
   try {
-    const { ds } = Y.decodeUpdate(update);
+    const { ds } = decoded ?? Y.decodeUpdate(update);
     // A deletion range of no length decodes, then breaks the apply halfway (after the structs went in).
     for (const items of ds.clients.values()) for (const item of items) if (!(item.len > 0)) return 'invalid';
   } catch {
