@@ -6,7 +6,7 @@ import type { Wire } from './yjs-wire.js';
 
 /** The servers of bench/documents.ts (bench/servers/*.mjs): how each is started, reached and measured. */
 
-const SECRET = 'documents-bench-secret-0123456789abcdef';
+export const SECRET = 'documents-bench-secret-0123456789abcdef';
 
 export const log = (line: string) => process.stderr.write(`${line}\n`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
