@@ -146,8 +146,9 @@ describe.each(STORES)('the documents SDK module on %s', (store) => {
     await eventually(() => r.doc.getText('body').toString() === 'kept', WAIT, 'the reader has it');
     expect(r.writable).toBe(false);
     r.doc.getText('body').insert(0, 'nope ');
-    await eventually(() => rErrors.length === 1, WAIT, 'refused');
-    expect(rErrors[0]?.code).toBe(ErrorCode.PermissionDenied.code);
+    // Refused each time it is sent (a resync under load may send it again): never anything but 103.
+    await eventually(() => rErrors.length >= 1, WAIT, 'refused');
+    expect(rErrors.map((e) => e.code)).toEqual(rErrors.map(() => ErrorCode.PermissionDenied.code));
     expect((await stored(name))['body']).toBe('kept');
 
     const form = `form:sdk-${++n}`;
