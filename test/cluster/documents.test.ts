@@ -283,6 +283,10 @@ describe('documents on a cluster of three nodes', () => {
     await eventually(() => names(pa).join() === 'ann,carl,dave', WAIT, "dave's state on a");
     const pb = await provider(b, 'doc:aware', 'bob');
     await eventually(() => names(pb).join() === 'ann,carl,dave', WAIT, 'the states on b, which loaded the document after they were set');
+    // The awareness users are members of the channel's presence, asked on the node that holds none of them.
+    const members = async () =>
+      ((await api(b, 'GET', '/channels/doc:aware/presence')).body['members'] as Array<{ user: string }> | undefined)?.map((m) => m.user).sort() ?? [];
+    await eventually(async () => (await members()).join() === 'ann,carl,dave', WAIT, 'ann, carl and dave in the presence of doc:aware');
 
     write(pc, 'from-c');
     await eventually(() => tokens(pa).includes('from-c') && tokens(pb).includes('from-c'), WAIT, "c's change relayed");
@@ -302,6 +306,8 @@ describe('documents on a cluster of three nodes', () => {
     ).catch((err: Error) => {
       throw new Error(`${err.message}: a ${names(pa)}, b ${names(pb)}`);
     });
+    // dave's presence entry went with his node; carl's provider joined again on a.
+    await eventually(async () => (await members()).join() === 'ann,carl', WAIT, 'dave gone from presence with his node, carl back from a');
     const stored = await api(b, 'GET', '/documents/doc:aware');
     expect((stored.body['json'] as { log: string }).log.split(';').filter((t) => t === 'c-last')).toHaveLength(1);
   });

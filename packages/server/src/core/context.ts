@@ -11,6 +11,7 @@ import type { ReplyError } from '../errors/reply-error.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
+import type { FeaturePresence, FeaturePresenceMember } from './feature-presence.js';
 import type { PayloadKind } from './payload-schemas.js';
 import type { SecurityEvents } from './security-events.js';
 import type { TenantQuotas } from './tenant-quotas.js';
@@ -112,6 +113,14 @@ export interface NodeContext {
   removeHistory(ch: ResolvedChannel): Promise<void>;
   presence(ch: ResolvedChannel): Promise<PresenceMember[]>;
   presenceStats(ch: ResolvedChannel): Promise<{ users: number; connections: number }>;
+  /**
+   * Put a connection of a feature's own endpoint (not a kernel session) in a channel's
+   * presence, as one device of its user: counted against the member quota (LimitExceeded),
+   * announced with join / update / leave events where the namespace has them, removed with
+   * this node if it dies. The feature calls `leave()` when the connection goes.
+   * @example const member = await ctx.node.joinPresence(ch, { client: socketId, user, state: null }); …; await member.leave();
+   */
+  joinPresence(ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence>;
   /** Channels of a tenant with subscribers on this node. */
   channels(tenant: string): Array<{ channel: string; subscribers: number }>;
   /**

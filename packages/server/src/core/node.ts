@@ -22,6 +22,7 @@ import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } from './feature-presence.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
@@ -81,6 +82,7 @@ export class Node implements ClientHost {
   #draining = false;
   readonly #inflightPublishes = new Set<Promise<unknown>>();
   readonly #presenceLocks = new Map<string, Promise<void>>();
+  readonly #featurePresences: FeaturePresences;
   readonly #checks = new Map<string, () => string | null>();
   #services: NodeServices | null = null;
   /** Subscriptions `afterSubscribe` announced: `onUnsubscribe` follows once for each. */
@@ -121,6 +123,8 @@ export class Node implements ClientHost {
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
     this.quotas = new TenantQuotas(this);
     this.tenantViews = new TenantViews(this);
+    const engineCall = <T>(where: string, op: () => Promise<T>) => this.#engineCall(where, op);
+    this.#featurePresences = new FeaturePresences({ engine: this.engine, now: this.now, quotas: this.quotas, limits: this.config.limits, engineCall });
   }
 
   /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
@@ -371,6 +375,10 @@ export class Node implements ClientHost {
     return this.#engineCall('presence', () => this.engine.presence.counts(ch.key));
   }
 
+  joinPresence(ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> {
+    return this.#featurePresences.join(ch, member);
+  }
+
   /** Enter or update this connection's presence in a channel it is subscribed to. */
   async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
     // Presence writes to one channel are serialised on this node, so they land in the order they were made.
@@ -543,10 +551,9 @@ export class Node implements ClientHost {
   }
 
   /**
-   * An engine failure as the temporary 116. While the engine is known to be down its
+   * An engine operation whose failure becomes the temporary 116. While the engine is known to be down its
    * connection has already said so once; logging each refused operation would repeat it.
    */
-  /** An engine operation whose failure becomes a typed reply error (116 while the engine is away). */
   async #engineCall<T>(where: string, op: () => Promise<T>): Promise<T> {
     try {
       return await op();

@@ -54,6 +54,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     removeHistory: (ch) => node.removeHistory(ch),
     presence: (ch) => node.presence(ch),
     presenceStats: (ch) => node.presenceStats(ch),
+    joinPresence: (ch, member) => node.joinPresence(ch, member),
     channels: (tenant) => node.channels(tenant),
     localSessions: (tenant) => node.localSessions(tenant),
     clusterChannels: (tenant, prefix) => node.clusterChannels(tenant, prefix),

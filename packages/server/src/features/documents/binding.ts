@@ -5,6 +5,7 @@ import type { NodeContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
 import { tokenFingerprint } from '../../core/security-events.js';
 import { TokenBucket } from '../../engine/token-bucket.js';
+import { AwarenessPresence } from './awareness-presence.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
 import type { Documents } from './documents.js';
 import type { DocumentHooks, DocumentsService } from './hooks.js';
@@ -80,6 +81,9 @@ export class DocumentBinding {
   #user: string | null = null;
   #writable = false;
   #aware = false;
+  /** Its place in the channel's presence while it shares awareness. */
+  #presence: AwarenessPresence | null = null;
+  #info: unknown;
   #denied = false;
   #closed = false;
   /** Acknowledgements in order: each waits for the writes queued before it. */
@@ -157,9 +161,14 @@ export class DocumentBinding {
 
   #grant(identity: Identity): void {
     this.#user = identity.user;
+    this.#info = identity.info;
     const ch = this.#channel as ResolvedChannel;
     this.#writable = can(identity, ch, 'publish');
     this.#aware = (this.#settings as DocumentSettings).awareness && can(identity, ch, 'presence');
+    if (!this.#aware) {
+      void this.#presence?.close();
+      this.#presence = null;
+    }
   }
 
   /**
@@ -273,7 +282,8 @@ export class DocumentBinding {
           return;
         }
         const result = doc.aware.apply(message.update, this.peer, this.#user);
-        if (result === 'invalid') {
+        if (result === 'applied') this.#presenceOf().changed(doc.aware.statesOf(this.peer));
+        else if (result === 'invalid') {
           metrics.dropped('invalid');
           this.close(DocumentCloseCode.InvalidUpdate, 'malformed awareness update');
         } else if (result === 'awareness_owner') metrics.dropped('awareness_owner');
@@ -285,6 +295,14 @@ export class DocumentBinding {
         return;
       }
     }
+  }
+
+  #presenceOf(): AwarenessPresence {
+    if (!this.#presence) {
+      const member = { client: this.peer.id, user: this.#user as string, info: this.#info };
+      this.#presence = new AwarenessPresence(this.rt.node, this.#channel as ResolvedChannel, member, this.rt.node.logger);
+    }
+    return this.#presence;
   }
 
   /** Acknowledge once everything queued so far is stored, in order (a no-op without acknowledgements). */
@@ -305,6 +323,8 @@ export class DocumentBinding {
     if (this.#closed) return;
     this.#closed = true;
     this.#early = null;
+    void this.#presence?.close();
+    this.#presence = null;
     this.#doc?.leave(this.peer);
     this.#doc = null;
   }

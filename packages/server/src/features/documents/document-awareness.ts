@@ -63,6 +63,17 @@ export class DocumentAwareness<P extends object> {
     return encodeAwarenessUpdate(this.#made(), ids);
   }
 
+  /** The states a peer of this node set that are still there, in the order it introduced their ids. */
+  statesOf(peer: P): Array<Record<string, unknown>> {
+    const states = this.states();
+    const out: Array<Record<string, unknown>> = [];
+    for (const id of this.#owned.get(peer) ?? []) {
+      const state = states.get(id);
+      if (state) out.push(state);
+    }
+    return out;
+  }
+
   /** Every state, encoded (answer to a query, and the first thing a peer gets); null when there is none. */
   encoded(): Uint8Array | null {
     const ids = [...this.states().keys()];

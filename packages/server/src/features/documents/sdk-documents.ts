@@ -6,6 +6,7 @@ import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import type { SessionContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import { AwarenessPresence } from './awareness-presence.js';
 import type { DocumentsRuntime } from './binding.js';
 import { type DocumentSettings, documentSettings } from './config.js';
 import type { DocumentPeer, LiveDocument } from './live-document.js';
@@ -42,6 +43,8 @@ function pushOf(message: Buffer): { event: 'update' | 'awareness'; data: string 
 class SdkPeer implements DocumentPeer {
   readonly id: string;
   doc: LiveDocument | null = null;
+  /** Its place in the channel's presence while it shares awareness. */
+  presence: AwarenessPresence | null = null;
 
   constructor(
     readonly client: SessionContext,
@@ -219,6 +222,9 @@ export class SdkDocuments {
       metrics.dropped('awareness_owner');
       throw new ReplyError(ErrorCode.PermissionDenied, 'an awareness client id another connection introduced');
     }
+    const { node } = this.rt();
+    peer.presence ??= new AwarenessPresence(node, peer.ch, { client: peer.id, user: identity.user, info: identity.info }, node.logger);
+    peer.presence.changed(doc.aware.statesOf(peer));
     return {};
   }
 
@@ -236,6 +242,8 @@ export class SdkDocuments {
   }
 
   #forget(peer: SdkPeer): void {
+    void peer.presence?.close();
+    peer.presence = null;
     const peers = this.#open.get(peer.client.id);
     if (peers?.get(peer.ch.channel) !== peer) return;
     peers.delete(peer.ch.channel);

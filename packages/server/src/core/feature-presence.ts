@@ -1,0 +1,97 @@
+import { ErrorCode } from '@switchboard/protocol';
+import type { Config } from '../config/schema.js';
+import type { Engine } from '../engine/engine.js';
+import { deviceOf, type PresenceEntry } from '../engine/presence-store.js';
+import { ReplyError } from '../errors/reply-error.js';
+import type { ResolvedChannel } from './channels.js';
+import type { TenantQuotas } from './tenant-quotas.js';
+
+/** A connection of a feature's own endpoint, as it appears in a channel's presence. */
+export interface FeaturePresenceMember {
+  /** The connection's id: unique on the cluster (it is the device's `client` in presence lists). */
+  client: string;
+  user: string;
+  /** The token's public `info`, shown with the device. */
+  info?: unknown;
+  /** JSON text of the device's state (null: none), at most `limits.maxPresenceStateBytes`. */
+  state: string | null;
+}
+
+/** One feature connection's place in a channel's presence. */
+export interface FeaturePresence {
+  /** Replace its state (JSON text or null): an `update` event where the namespace has join/leave events. */
+  update(state: string | null): Promise<void>;
+  /** Leave the channel's presence (a `leave` event); later calls do nothing. */
+  leave(): Promise<void>;
+}
+
+export interface FeaturePresenceHost {
+  readonly engine: Pick<Engine, 'presence' | 'broker'>;
+  now(): number;
+  readonly quotas: Pick<TenantQuotas, 'presenceMembers'>;
+  readonly limits: Pick<Config['limits'], 'maxPresenceStateBytes'>;
+  /** Run an engine operation, its failure as the temporary 116. */
+  engineCall<T>(where: string, op: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Presence entries for connections that are not kernel sessions (a feature's own WebSocket
+ * endpoint: the documents feature's provider sockets). Each entry is the same kind of
+ * entry a session makes: one device of its user, counted against the member quota, removed
+ * with its node when that node dies, and announced with join / update / leave events where
+ * the namespace has them. One entry's writes are applied in the order they were made.
+ */
+export class FeaturePresences {
+  constructor(private readonly host: FeaturePresenceHost) {}
+
+  /** Enter `ch`'s presence: NotAvailable where the namespace has presence off, LimitExceeded when the channel is full, Unavailable while the engine is away. */
+  async join(ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> {
+    if (!ch.options.presence) throw new ReplyError(ErrorCode.NotAvailable, 'presence is disabled in this namespace');
+    this.#checkState(member.state);
+    const since = this.host.now();
+    const entry = (state: string | null): PresenceEntry => {
+      const e: PresenceEntry = { client: member.client, user: member.user, status: 'online', state, since };
+      if (member.info !== undefined) e.info = JSON.stringify(member.info);
+      return e;
+    };
+    const { engine } = this.host;
+    const first = entry(member.state);
+    const result = await this.host.engineCall('presence', () => engine.presence.set(ch.key, first, this.host.quotas.presenceMembers(ch.tenant)));
+    if (result === 'full') throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
+    await this.#announce(ch, result === 'new' ? 'join' : 'update', first);
+    let chain: Promise<void> = Promise.resolve();
+    let left = false;
+    const serial = (op: () => Promise<void>): Promise<void> => {
+      const next = chain.then(op);
+      chain = next.catch(() => {});
+      return next;
+    };
+    return {
+      update: (state) => {
+        this.#checkState(state);
+        return serial(async () => {
+          if (left) return;
+          const e = entry(state);
+          await this.host.engineCall('presence', () => engine.presence.set(ch.key, e));
+          await this.#announce(ch, 'update', e);
+        });
+      },
+      leave: () =>
+        serial(async () => {
+          if (left) return;
+          left = true;
+          const removed = await this.host.engineCall('presence', () => engine.presence.remove(ch.key, member.client));
+          if (removed) await this.#announce(ch, 'leave', removed);
+        }),
+    };
+  }
+
+  #checkState(state: string | null): void {
+    if (state !== null && Buffer.byteLength(state) > this.host.limits.maxPresenceStateBytes) throw new ReplyError(ErrorCode.PayloadTooLarge, 'presence state');
+  }
+
+  async #announce(ch: ResolvedChannel, kind: 'join' | 'update' | 'leave', e: PresenceEntry): Promise<void> {
+    if (!ch.options.joinLeave) return;
+    await this.host.engineCall('presence', () => this.host.engine.broker.publishEvent(ch.key, { kind, user: e.user, device: deviceOf(e) }));
+  }
+}
