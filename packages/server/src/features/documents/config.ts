@@ -19,6 +19,10 @@ export const documentsConfig = z.strictObject({
     '5ms',
     'a busy document writes its log at most once per this long (its updates in between commit together; an update after a quiet spell is written at once; 0: once per event-loop turn)',
   ),
+  sendWindow: duration(
+    '2ms',
+    'a busy document sends its peers at most once per this long (the changes in between go as one merged message per connection; a change after a quiet spell goes at once; 0: once per event-loop turn)',
+  ),
   messagesPerSecond: int(
     200,
     1,

@@ -102,6 +102,7 @@ export class Documents {
           settings,
           compactAfter: this.config().compactAfter,
           groupCommit: this.config().groupCommit,
+          sendWindow: this.config().sendWindow,
           metrics: this.metrics,
           logger: this.logger,
           idle: (d) => this.#scheduleUnload(d),

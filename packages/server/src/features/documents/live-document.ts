@@ -53,8 +53,9 @@ export interface LiveDocumentDeps {
   store: DocumentStore;
   settings: DocumentSettings;
   compactAfter: number;
-  /** Least time between two writes of the log (ms; 0: once per turn). */
+  /** Least time between two writes of the log, and between two sends to the peers (ms; 0: once per turn). */
   groupCommit: number;
+  sendWindow: number;
   metrics: DocumentMetrics;
   logger: Logger;
   /** Called when the document may be unloadable (no peer, nothing to store). */
@@ -88,12 +89,8 @@ export class LiveDocument {
   /** Who is in it and where (Yjs awareness). */
   readonly aware: DocumentAwareness<DocumentPeer>;
   readonly peers = new Set<DocumentPeer>();
-  /** What goes to the peers, once per turn. */
-  readonly #outbox = new PeerOutbox(
-    this.peers,
-    (ids) => this.aware.encode(ids),
-    () => !this.#destroyed,
-  );
+  /** What goes to the peers, once per turn (or per `sendWindow` while busy). */
+  readonly #outbox: PeerOutbox;
   /** The locks on its parts, where its namespace declares `lockedParts` (null: none guarded). */
   readonly partLocks: PartLocks | null;
   /** Stored bytes plus queued ones: what the size limit counts. */
@@ -151,6 +148,12 @@ export class LiveDocument {
       if (stored.snapshot.byteLength > 0) Y.applyUpdate(this.doc, stored.snapshot);
       for (const update of stored.updates) Y.applyUpdate(this.doc, update);
     }
+    this.#outbox = new PeerOutbox(
+      this.peers,
+      (ids) => this.aware.encode(ids),
+      () => !this.#destroyed,
+      deps.sendWindow,
+    );
     this.partLocks = deps.settings.lockedParts ? new PartLocks(deps.settings.lockedParts) : null;
     this.bytes = stored?.bytes ?? 0;
     this.#seq = stored?.seq ?? 0;

@@ -11,17 +11,24 @@ interface Peer {
  * turn's updates merged into one message, the same bytes for every peer (one from a single
  * sender skips that sender), and the awareness states that changed in one message. A receiver then applies
  * one update per turn instead of one per change, and a connection gets one write per turn.
+ * A busy document sends at most once per `window` ms: what comes sooner after a send waits
+ * for the rest of the window and goes with it (one write per connection for all of it), while
+ * a change after a quiet spell goes at the end of its turn.
  */
 export class PeerOutbox {
   #updates: Array<{ update: Uint8Array; origin: unknown }> = [];
   #awareness = new Set<number>();
   #scheduled = false;
+  /** When the last send began (performance.now()). */
+  #lastSendAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly peers: ReadonlySet<Peer>,
     /** The encoded awareness update of these client ids, as the document holds them now. */
     private readonly awarenessOf: (ids: number[]) => Uint8Array,
     private readonly alive: () => boolean,
+    /** Least time between two sends (ms; 0: once per turn). */
+    private readonly window = 0,
   ) {}
 
   update(update: Uint8Array, origin: unknown): void {
@@ -39,12 +46,17 @@ export class PeerOutbox {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      if (this.alive()) this.flush();
-      else this.#clear();
-    });
+    const wait = this.#lastSendAt + this.window - performance.now();
+    if (wait <= 0) setImmediate(this.#send);
+    else setTimeout(this.#send, Math.ceil(wait));
   }
+
+  readonly #send = (): void => {
+    this.#scheduled = false;
+    if (!this.alive()) return this.#clear();
+    this.#lastSendAt = performance.now();
+    this.flush();
+  };
 
   #clear(): void {
     this.#updates = [];
