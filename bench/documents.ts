@@ -25,6 +25,8 @@
  *   --out FILE            bench/results/documents-latest.json   the raw results
  *   --no-docs                     do not touch docs/benchmarks.md
  *   --max-minutes N       20      no measurement starts after this many minutes (the run is stopped 3 minutes later)
+ *   --database STORE      sqlite  Switchboard's store: sqlite (a temp file) or postgres (a fresh schema per server start, dropped after)
+ *   --postgres URL                PostgreSQL for --database postgres (default $SB_BENCH_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test)
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
@@ -38,7 +40,7 @@ import * as Y from 'yjs';
 import type { EditorsDone, EditorsStart } from './lib/documents-editors.js';
 import { type Options, parseOptions } from './lib/documents-options.js';
 import { type DocumentsResults, type EditorsRun, renderDocuments, type ServerName, writeDocumentsSection } from './lib/documents-report.js';
-import { BenchServer, log, SPECS, sleep, started, token } from './lib/documents-servers.js';
+import { BenchServer, log, SPECS, sleep, started, token, useSwitchboardPostgres } from './lib/documents-servers.js';
 import { joinRun, largeDocument, memoryRun } from './lib/documents-sync.js';
 import { machineInfo } from './lib/machine.js';
 import { countMarkers, TEXT } from './lib/yjs-wire.js';
@@ -213,6 +215,7 @@ async function verifyDocument(server: BenchServer, sent: number): Promise<{ sent
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opts = parseOptions(argv);
+  if (opts.database === 'postgres') useSwitchboardPostgres(opts.postgresUrl);
   const section = join(ROOT, 'docs', 'benchmarks.md');
   if (opts.render) {
     const res = JSON.parse(readFileSync(opts.render, 'utf8')) as DocumentsResults;

@@ -29,6 +29,9 @@ export interface Options {
   docs: boolean;
   maxMinutes: number;
   render: string | undefined;
+  /** Switchboard's store: the SQLite file, or PostgreSQL at `postgresUrl` (a fresh schema per server start). */
+  database: 'sqlite' | 'postgres';
+  postgresUrl: string;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -53,6 +56,8 @@ export function parseOptions(argv: string[]): Options {
     docs: true,
     maxMinutes: 20,
     render: undefined,
+    database: 'sqlite',
+    postgresUrl: process.env['SB_BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
   };
   const zeroOr = (a: ArgReader, max: number) => {
     const v = a.value();
@@ -133,6 +138,15 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--render':
         o.render = resolve(a.value());
+        break;
+      case '--database': {
+        const v = a.value();
+        if (v !== 'sqlite' && v !== 'postgres') throw new Error(`--database: sqlite or postgres, got ${v}`);
+        o.database = v;
+        break;
+      }
+      case '--postgres':
+        o.postgresUrl = a.value();
         break;
       case '--help':
         help = true;

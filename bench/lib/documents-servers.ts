@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mintToken } from '@switchboard/loadgen';
+import pg from 'pg';
 import type { ServerName } from './documents-report.js';
 import { cpuMicros, forkServer } from './server-process.js';
 import type { Wire } from './yjs-wire.js';
@@ -38,19 +40,43 @@ export const SPECS: Record<ServerName, ServerSpec> = {
 /** Every child process the run started (servers and editor workers), stopped by pid at the end. */
 export const started = new Set<ChildProcess>();
 
+/** PostgreSQL for Switchboard (`--database postgres`): each server start gets a fresh schema, dropped when it stops. */
+let postgresUrl: string | null = null;
+export function useSwitchboardPostgres(url: string): void {
+  postgresUrl = url;
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: postgresUrl as string });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
 export class BenchServer {
   private constructor(
     readonly name: ServerName,
     readonly child: ChildProcess,
     readonly port: number,
+    private readonly schema: string | null,
   ) {}
 
   static async start(name: ServerName): Promise<BenchServer> {
     const spec = SPECS[name];
-    const { child, port } = await forkServer(spec.script, spec.env, ['--expose-gc']);
+    let schema: string | null = null;
+    const env = { ...spec.env };
+    if (name === 'switchboard' && postgresUrl !== null) {
+      schema = `sb_bench_${randomBytes(5).toString('hex')}`;
+      await adminQuery(`CREATE SCHEMA ${schema}`);
+      env['BENCH_DATABASE'] = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    }
+    const { child, port } = await forkServer(spec.script, env, ['--expose-gc']);
     started.add(child);
     child.once('exit', () => started.delete(child));
-    return new BenchServer(name, child, port);
+    return new BenchServer(name, child, port, schema);
   }
 
   get pid(): number {
@@ -95,6 +121,7 @@ export class BenchServer {
     const hard = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(hard);
+    if (this.schema) await adminQuery(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
   }
 }
 

@@ -18,6 +18,8 @@ await serve(async () => {
       host: '127.0.0.1',
       port: 0,
       dataDir,
+      // PostgreSQL instead of the SQLite file (bench/documents.ts --database postgres), as a URL.
+      ...(process.env['BENCH_DATABASE'] ? { database: process.env['BENCH_DATABASE'] } : {}),
       development: false,
       logLevel: 'silent',
       auth: { secret: secretFromEnv() },
