@@ -20,12 +20,13 @@ import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
 import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView } from './context.js';
+import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView, SurveysView } from './context.js';
 import { unsubscribePush } from './encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { nodeSurveys } from './node-surveys.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence } from './presence.js';
 import { publishOptions } from './publish-options.js';
@@ -174,6 +175,11 @@ export class Node implements ClientHost {
   readonly rates: RatesView = {
     take: (bucket, ratePerSecond, burst, cost) => this.engine.limits.take(`r|${bucket}`, ratePerSecond, burst, cost),
   };
+  /** Surveys of every live node, under kinds of their own (`s|…`), apart from the kernel's. */
+  readonly surveys: SurveysView = nodeSurveys(
+    () => this.engine.control,
+    (err, kind) => this.#engineError(err, kind),
+  );
 
   get storage(): Storage {
     if (!this.#services) throw createError('SB_ERR_STORAGE', 'the node has not started');
