@@ -1,6 +1,7 @@
 /**
- * Features reach the engine's node messages and leases through their start context, each
- * scoped to the feature: one feature's operations and lease keys never meet another's.
+ * Features reach the engine's node messages, leases and surveys through their start context,
+ * each scoped to the feature: one feature's operations, lease keys and survey kinds never
+ * meet another's, nor the kernel's.
  * One node on the memory engine; the engine suites cover several nodes on Redis.
  */
 import { defineFeature, type FeatureContext } from '@switchboard/server';
@@ -23,7 +24,7 @@ function probe(name: string, got: Array<[unknown, string]>) {
   return { feature, ctx: () => ctx as FeatureContext };
 }
 
-describe('node messages and leases in a feature context', () => {
+describe('node messages, leases and surveys in a feature context', () => {
   let s: TestServer | undefined;
   afterEach(async () => {
     await s?.close();
@@ -73,5 +74,25 @@ describe('node messages and leases in a feature context', () => {
     await ctx?.messages.notify('x', 1);
     await ctx?.messages.notify('x', 2);
     await vi.waitFor(() => expect(got).toEqual([1, 2]), WAIT);
+  });
+
+  it("answers a feature's survey with its own handler only, apart from the kernel's kinds; a handler that throws gives no answer", async () => {
+    const a = probe('probe-a', []);
+    const b = probe('probe-b', []);
+    s = await startTestServer({ features: [a.feature, b.feature] });
+    a.ctx().node.surveys.answer('count', (request) => ({ from: 'a', request }));
+    b.ctx().node.surveys.answer('count', () => ({ from: 'b' }));
+    // The kernel's own kind, named by a feature: the kernel's answer is unchanged.
+    const ghost = { client: 'ghost', status: 'online', connectedAt: 1, node: 'n', channels: [] };
+    a.ctx().node.surveys.answer('user-presence', () => [ghost]);
+    expect(await a.ctx().node.surveys.ask('count', { n: 1 })).toEqual({ answers: [{ from: 'a', request: { n: 1 } }], nodes: 1, complete: true });
+    expect(await b.ctx().node.surveys.ask('count', null)).toEqual({ answers: [{ from: 'b' }], nodes: 1, complete: true });
+    expect(await a.ctx().node.surveys.ask('user-presence', { tenant: 'acme', user: 'ghost' })).toMatchObject({ answers: [[ghost]] });
+    expect(await s.server.node.tenantViews.userPresence('acme', 'ghost')).toMatchObject({ online: false, devices: [] });
+    expect(await a.ctx().node.surveys.ask('nobody answers', null)).toEqual({ answers: [], nodes: 1, complete: true });
+    b.ctx().node.surveys.answer('count', () => {
+      throw new Error('handler failure (expected)');
+    });
+    expect(await b.ctx().node.surveys.ask('count', null)).toEqual({ answers: [], nodes: 1, complete: true });
   });
 });

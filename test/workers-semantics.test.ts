@@ -3,14 +3,18 @@
  * recovery torture with reconnects landing on any worker (2 and 4 workers, bounded size; the
  * full size is `npx tsx test/long/torture.ts --workers 2`), kill -9 of a worker under traffic
  * (its clients recover on the other with nothing lost or duplicated, its presence leaves, it
- * is restarted), a user's connection limit counted once across workers, and `--redis`
- * (each worker a node of the Redis deployment).
+ * is restarted), a user's connection limit counted once across workers, a document's
+ * connections and awareness states answered over every worker, and `--redis` (each worker a
+ * node of the Redis deployment).
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
 import { eventually } from './helpers/eventually.js';
 import { RawClient } from './helpers/raw-client.js';
-import { alive, startWorkersServer, type WorkersServer } from './helpers/workers-server.js';
+import { alive, getFresh, startWorkersServer, type WorkersServer } from './helpers/workers-server.js';
 import { runTorture } from './long/torture.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -151,6 +155,46 @@ describe('serve --workers N: semantics across worker processes', () => {
       10_000,
       'the freed slot to be taken again',
     );
+  });
+
+  it("lists a document's connections and awareness states over both workers, whichever worker answers", async () => {
+    const s = await cluster(2);
+    const token = await s.token({ sub: 'ann', caps: { 'doc:*': ['subscribe', 'publish', 'presence'] } });
+    const docs: Y.Doc[] = [];
+    // New connections go to the workers in turn: four providers are on both.
+    for (let i = 0; i < 4; i++) {
+      const doc = new Y.Doc();
+      const p = new WebsocketProvider(`ws://127.0.0.1:${s.port}/documents`, 'doc:spread', doc, {
+        WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+        params: { token },
+        disableBc: true,
+      });
+      cleanups.push(() => p.destroy());
+      await eventually(() => p.synced, 10_000, `provider ${i} synced`);
+      p.awareness.setLocalStateField('user', { name: `u${i}` });
+      docs.push(doc);
+    }
+    (docs[0] as Y.Doc).getText('body').insert(0, 'stored');
+    const get = async (path: string) => {
+      const res = await getFresh(`${s.httpUrl}${path}`, 3000, { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'acme' });
+      return JSON.parse(res?.body ?? '{}') as Record<string, unknown>;
+    };
+    const loaded = await getFresh(`${s.httpUrl}/metrics`);
+    expect([...(loaded?.body ?? '').matchAll(/^switchboard_documents_loaded\{worker="(\d)"\} 1$/gm)].map((m) => m[1]).sort()).toEqual(['0', '1']);
+    const row = async () =>
+      ((await get('/api/v1/documents')).documents as Array<{ name: string; connections: number }> | undefined)?.find((d) => d.name === 'doc:spread');
+    await eventually(async () => (await row()) !== undefined, 10_000, 'the document stored');
+    const names = async () =>
+      (((await get('/api/v1/documents/doc:spread/awareness')).states ?? []) as Array<{ state: { user: { name: string } } }>)
+        .map((st) => st.state.user.name)
+        .sort();
+    await eventually(async () => (await names()).length === 4, 10_000, 'the four awareness states');
+    // Several requests on new connections: both workers answer some of them, each for both.
+    for (let i = 0; i < 4; i++) {
+      expect(await get('/api/v1/documents')).toMatchObject({ documents: [{ name: 'doc:spread', connections: 4 }], complete: true, nodes: 2 });
+      expect(await get('/api/v1/documents/doc:spread/awareness')).toMatchObject({ complete: true, nodes: 2 });
+      expect(await names()).toEqual(['u0', 'u1', 'u2', 'u3']);
+    }
   });
 
   it('--workers 2 --redis: each worker is a node of the Redis deployment, offsets consecutive across them', async () => {

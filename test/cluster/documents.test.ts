@@ -267,6 +267,50 @@ describe('documents on a cluster of three nodes', () => {
     for (let i = 0; (await attempt(pb, pa, 'email', `bob, after the grace ${i}`, refused)) === 'refused'; i++) expect(i).toBeLessThan(100);
   });
 
+  it("the document list counts connections on every node and the awareness route lists every node's states, asked on any node, one that has not loaded the document too", async () => {
+    const doc = 'doc:census';
+    const listed = async (node: ClusterNode) => {
+      const res = await api(node, 'GET', '/documents?limit=200');
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const row = (res.body['documents'] as Array<{ name: string; connections: number }>).find((d) => d.name === doc);
+      return { connections: row?.connections, complete: res.body['complete'], nodes: res.body['nodes'] };
+    };
+    const aware = async (node: ClusterNode) => {
+      const res = await api(node, 'GET', `/documents/${doc}/awareness`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const states = res.body['states'] as Array<{ clientId: number; state: { user?: { name: string } } }>;
+      return { names: states.map((st) => st.state.user?.name ?? '?').sort(), complete: res.body['complete'], nodes: res.body['nodes'] };
+    };
+    const loadedOnC = () => metric(c, 'switchboard_documents_loaded');
+    const before = await loadedOnC();
+
+    const pa = await provider(a, doc, 'ann');
+    const pb = await provider(b, doc, 'bob');
+    pa.provider.awareness.setLocalStateField('user', { name: 'ann' });
+    pb.provider.awareness.setLocalStateField('user', { name: 'bob' });
+    write(pa, 'stored');
+    await eventually(async () => (await storedTokens(doc)).includes('stored'), WAIT, 'the document stored');
+    // C holds no copy of the document: what it answers comes from a and b.
+    await eventually(async () => (await aware(c)).names.join() === 'ann,bob', WAIT, "ann's and bob's states asked on c");
+    expect(await aware(c)).toEqual({ names: ['ann', 'bob'], complete: true, nodes: 3 });
+    for (const node of [a, b, c]) await eventually(async () => (await listed(node)).connections === 2, WAIT, `two connections asked on ${node.name}`);
+    expect(await loadedOnC()).toBe(before);
+
+    const pc = await provider(c, doc, 'carl');
+    pc.provider.awareness.setLocalStateField('user', { name: 'carl' });
+    for (const node of [a, b, c]) {
+      await eventually(async () => (await listed(node)).connections === 3, WAIT, `three connections asked on ${node.name}`);
+      expect(await listed(node)).toEqual({ connections: 3, complete: true, nodes: 3 });
+      await eventually(async () => (await aware(node)).names.join() === 'ann,bob,carl', WAIT, `three states asked on ${node.name}`);
+    }
+
+    pb.destroy();
+    for (const node of [a, b, c]) {
+      await eventually(async () => (await listed(node)).connections === 2, WAIT, `two connections after bob left, asked on ${node.name}`);
+      await eventually(async () => (await aware(node)).names.join() === 'ann,carl', WAIT, `bob's state gone, asked on ${node.name}`);
+    }
+  });
+
   it('awareness goes between the nodes; a node that loads the document later gets the states; kill -9 of a node removes its states, its client carries on elsewhere', async () => {
     const pa = await provider(a, 'doc:aware', 'ann');
     const pc = await provider(c, 'doc:aware', 'carl');

@@ -171,9 +171,9 @@ export const freshConnectionFetch = (
   });
 
 /** A GET on a new connection (so the cluster module picks the worker); null when no answer comes within `timeout` ms (a stopped worker). */
-export function getFresh(url: string, timeout = 3000): Promise<{ status: number; body: string } | null> {
+export function getFresh(url: string, timeout = 3000, headers: Record<string, string> = {}): Promise<{ status: number; body: string } | null> {
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, signal: AbortSignal.timeout(timeout) }, (res) => {
+    const req = http.get(url, { agent: false, headers, signal: AbortSignal.timeout(timeout) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {

@@ -171,28 +171,44 @@ describe.each(STORES)('documents over HTTP on %s', (store) => {
     expect(JSON.stringify(demoList.body)).not.toContain(doc);
   });
 
-  it('lists documents with their size and connections, and shows who is in one (awareness)', async () => {
+  it('lists documents with their size and connections, and shows who is in one (awareness), each answer complete from the one node', async () => {
     const doc = name();
+    const quiet = name();
     const p = await provider(doc, 'ada');
+    const q = await provider(doc, 'bob');
     p.provider.awareness.setLocalStateField('user', { name: 'ada' });
+    q.provider.awareness.setLocalStateField('user', { name: 'bob' });
     p.doc.getText('body').insert(0, 'listed');
+    const other = new Y.Doc();
+    other.getText('body').insert(0, 'nobody here');
+    expect((await s.api('POST', `/documents/${quiet}/updates`, { body: { update: b64(Y.encodeStateAsUpdate(other)) } })).status).toBe(200);
+    type Listed = { name: string; bytes: number; connections: number };
+    const list = async () => (await s.api('GET', '/documents?limit=200')).body;
+    const row = async (d: string) => ((await list())['documents'] as Listed[]).find((r) => r.name === d);
     await eventually(
-      async () => {
-        const listed = (await s.api('GET', '/documents?limit=200')).body['documents'] as Array<{ name: string; bytes: number; connections: number }>;
-        const row = listed.find((d) => d.name === doc);
-        return row !== undefined && row.bytes > 0 && row.connections === 1;
-      },
+      async () => ((await row(doc))?.bytes ?? 0) > 0 && (await row(doc))?.connections === 2,
       WAIT,
-      'the listed document',
+      'the listed document with its two connections',
     );
-    await eventually(
-      async () => {
-        const states = (await s.api('GET', `/documents/${doc}/awareness`)).body['states'] as Array<{ clientId: number; state: { user?: { name: string } } }>;
-        return states.some((st) => st.clientId === p.doc.clientID && st.state.user?.name === 'ada');
-      },
-      WAIT,
-      'the awareness state',
-    );
+    expect(await row(quiet)).toMatchObject({ connections: 0 });
+    expect(await list()).toMatchObject({ complete: true, nodes: 1 });
+
+    type States = Array<{ clientId: number; state: { user?: { name: string } } }>;
+    const awareness = async (d: string) => (await s.api('GET', `/documents/${d}/awareness`)).body;
+    const names = async () => ((await awareness(doc))['states'] as States).map((st) => `${st.clientId}:${st.state.user?.name}`);
+    const expected = [
+      [p.doc.clientID, 'ada'],
+      [q.doc.clientID, 'bob'],
+    ]
+      .sort((x, y) => (x[0] as number) - (y[0] as number))
+      .map(([id, who]) => `${id}:${who}`);
+    await eventually(async () => (await names()).join() === expected.join(), WAIT, 'both awareness states, by client id');
+    expect(await awareness(doc)).toMatchObject({ complete: true, nodes: 1 });
+    expect(await awareness(quiet)).toEqual({ states: [], complete: true, nodes: 1 });
+
+    q.destroy();
+    await eventually(async () => (await row(doc))?.connections === 1, WAIT, 'one connection after bob left');
+    expect(await names()).toEqual([`${p.doc.clientID}:ada`]);
   });
 
   it('deletes a document: a y-websocket provider is closed with 4404 and stops, a Hocuspocus one is refused, and the document is gone', async () => {

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Identity } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import type { HistoryPage, PublishOutcome, StreamPosition } from '../engine/broker.js';
-import type { ChannelList } from '../engine/control-bus.js';
+import type { ChannelList, SurveyHandler, SurveyResult } from '../engine/control-bus.js';
 import type { LeaseStore } from '../engine/lease-store.js';
 import type { NodeMessages } from '../engine/node-messages.js';
 import type { ReplyError } from '../errors/reply-error.js';
@@ -16,6 +16,26 @@ import type { PayloadKind } from './payload-schemas.js';
 import type { SecurityEvents } from './security-events.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 import type { TenantViews } from './tenant-views.js';
+
+/**
+ * Questions put to every live node at once, each answered from what that node holds (its
+ * own connections): one handler per kind on each node, the answers of those that answered
+ * in time (this node's first). A feature's kinds are its own (`<feature>/<kind>`).
+ */
+export interface SurveysView {
+  /**
+   * Set what this node answers to `kind` (a later handler replaces it): a JSON value, or
+   * undefined for no answer. A feature's handler that throws is logged and gives no answer.
+   * @example ctx.node.surveys.answer('connections', (req) => countsOf(req));
+   */
+  answer(kind: string, handler: SurveyHandler): void;
+  /**
+   * Ask every live node, this one included; bounded in time (`complete` false when a live
+   * node did not answer). The engine unreachable: a 503 `ReplyError` (Unavailable).
+   * @example const { answers, nodes, complete } = await ctx.node.surveys.ask('connections', { tenant, channels });
+   */
+  ask(kind: string, request: unknown): Promise<SurveyResult>;
+}
 
 /** Node messages as features and routes see them: the engine closes them, not they. */
 export type NodeMessagesView = Omit<NodeMessages, 'close'>;
@@ -148,6 +168,12 @@ export interface NodeContext {
    * @example if (!(await ctx.node.rates.take(`user:${tenant}|${user}`, 20, 20))) throw new ReplyError(ErrorCode.TooManyRequests);
    */
   readonly rates: RatesView;
+  /**
+   * Surveys of every live node (bounded in time), apart from the kernel's; a feature's kinds
+   * are its own (`<feature>/<kind>`), so features cannot answer each other's.
+   * @example ctx.node.surveys.answer('count', () => local.size); const { answers, complete } = await ctx.node.surveys.ask('count', null);
+   */
+  readonly surveys: SurveysView;
   /** Durable data (SQLite or PostgreSQL); available once the node started. */
   readonly storage: Storage;
   /** A running feature's service (what its `start` returned). */

@@ -20,13 +20,14 @@ import type { CommandDefinition } from './command.js';
 import { coreCommands } from './commands/index.js';
 import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView } from './context.js';
+import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView, SurveysView } from './context.js';
 import { unsubscribePush } from './encode.js';
 import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } from './feature-presence.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
 import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { nodeSurveys } from './node-surveys.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence } from './presence.js';
 import { publishOptions } from './publish-options.js';
@@ -178,6 +179,11 @@ export class Node implements ClientHost {
   readonly rates: RatesView = {
     take: (bucket, ratePerSecond, burst, cost) => this.engine.limits.take(`r|${bucket}`, ratePerSecond, burst, cost),
   };
+  /** Surveys of every live node, under kinds of their own (`s|…`), apart from the kernel's. */
+  readonly surveys: SurveysView = nodeSurveys(
+    () => this.engine.control,
+    (err, kind) => this.#engineError(err, kind),
+  );
 
   get storage(): Storage {
     if (!this.#services) throw createError('SB_ERR_STORAGE', 'the node has not started');
@@ -375,9 +381,7 @@ export class Node implements ClientHost {
     return this.#engineCall('presence', () => this.engine.presence.counts(ch.key));
   }
 
-  joinPresence(ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> {
-    return this.#featurePresences.join(ch, member);
-  }
+  joinPresence = (ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> => this.#featurePresences.join(ch, member);
 
   /** Enter or update this connection's presence in a channel it is subscribed to. */
   async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
@@ -550,10 +554,7 @@ export class Node implements ClientHost {
     return new ReplyError(ErrorCode.Internal);
   }
 
-  /**
-   * An engine operation whose failure becomes the temporary 116. While the engine is known to be down its
-   * connection has already said so once; logging each refused operation would repeat it.
-   */
+  /** An engine operation whose failure becomes the temporary 116 (not logged again while the engine is known to be down). */
   async #engineCall<T>(where: string, op: () => Promise<T>): Promise<T> {
     try {
       return await op();

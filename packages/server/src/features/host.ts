@@ -18,7 +18,7 @@ import type { NamedMigration } from '../storage/migration.js';
 import type { Storage } from '../storage/storage.js';
 import { EventCatalogue } from './events.js';
 import type { FeatureContext, FeatureModule } from './manifest.js';
-import { featureLeases, featureMessages, featureRates } from './scoped-engine.js';
+import { featureLeases, featureMessages, featureRates, featureSurveys } from './scoped-engine.js';
 import { featureJobs } from './scoped-jobs.js';
 import { scopedNode } from './scoped-node.js';
 
@@ -177,7 +177,15 @@ export class FeatureHost {
     return {
       name: f.name,
       config: node.config[f.name],
-      node: scopedNode(node, { logger, messages, leases, rates: featureRates(f.name, node.rates), storage, feature }),
+      node: scopedNode(node, {
+        logger,
+        messages,
+        leases,
+        rates: featureRates(f.name, node.rates),
+        surveys: featureSurveys(f.name, node.surveys, logger),
+        storage,
+        feature,
+      }),
       storage,
       logger,
       messages,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LeaseStoreView, NodeMessagesView, RatesView } from '../core/context.js';
+import type { LeaseStoreView, NodeMessagesView, RatesView, SurveysView } from '../core/context.js';
 
 /** Node messages as a feature sees them: its operations only, handlers' failures logged. */
 export type FeatureMessages = NodeMessagesView;
@@ -45,5 +45,26 @@ export function featureLeases(feature: string, leases: LeaseStoreView): FeatureL
     renew: (key, token, ttlMs) => leases.renew(scoped(key), token, ttlMs),
     release: (key, token) => leases.release(scoped(key), token),
     get: (key) => leases.get(scoped(key)),
+  };
+}
+
+/**
+ * A feature's view of the surveys: kinds are scoped to the feature (`<feature>/<kind>`), and
+ * a handler that throws is logged and gives no answer (the asker sees the survey incomplete
+ * on Redis) instead of failing the survey.
+ */
+export function featureSurveys(feature: string, surveys: SurveysView, logger: Logger): SurveysView {
+  const scoped = (kind: string) => `${feature}/${kind}`;
+  return {
+    answer: (kind, handler) =>
+      surveys.answer(scoped(kind), async (request) => {
+        try {
+          return await handler(request);
+        } catch (err) {
+          logger.warn({ err, kind }, 'survey handler failed');
+          return undefined;
+        }
+      }),
+    ask: (kind, request) => surveys.ask(scoped(kind), request),
   };
 }

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import type { LeaseStoreView, NodeContext, NodeMessagesView, RatesView } from '../core/context.js';
+import type { LeaseStoreView, NodeContext, NodeMessagesView, RatesView, SurveysView } from '../core/context.js';
 import type { Storage } from '../storage/storage.js';
 
-/** What a feature's view of the node has of its own: logger, messages, leases, storage, services. */
+/** What a feature's view of the node has of its own: logger, messages, leases, rates, surveys, storage, services. */
 export interface FeatureScope {
   logger: Logger;
   messages: NodeMessagesView;
   leases: LeaseStoreView;
   rates: RatesView;
+  surveys: SurveysView;
   storage: Storage;
   feature<T>(name: string): T;
 }
@@ -40,6 +41,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     messages: scope.messages,
     leases: scope.leases,
     rates: scope.rates,
+    surveys: scope.surveys,
     storage: scope.storage,
     feature: scope.feature,
     now: () => node.now(),

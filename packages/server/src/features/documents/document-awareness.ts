@@ -14,6 +14,15 @@ interface RemoteOwner {
   user: string | null;
 }
 
+/** One awareness state as `entries` lists it. */
+export interface AwarenessStateEntry {
+  clientId: number;
+  clock: number;
+  state: Record<string, unknown>;
+  /** Null: set by a peer of this node; else the node whose peer set it. */
+  node: string | null;
+}
+
 /** What the awareness of a document tells the document. */
 export interface AwarenessSink {
   /** These client ids were set or removed: their states go to the document's peers. */
@@ -56,6 +65,22 @@ export class DocumentAwareness<P extends object> {
   /** Every state by client id (empty when nobody shared one). */
   states(): Map<number, Record<string, unknown>> {
     return (this.#awareness?.getStates() as Map<number, Record<string, unknown>> | undefined) ?? new Map();
+  }
+
+  /**
+   * Every state with its awareness clock and where it was set: `node` null for a state one of
+   * this node's peers set, else the node whose peer set it (this node holds a copy).
+   */
+  entries(): AwarenessStateEntry[] {
+    const awareness = this.#awareness;
+    if (!awareness) return [];
+    const out: AwarenessStateEntry[] = [];
+    for (const [clientId, state] of awareness.getStates()) {
+      const node = this.#owners.has(clientId) ? null : (this.#remoteOwners.get(clientId)?.node ?? undefined);
+      if (node === undefined) continue;
+      out.push({ clientId, clock: awareness.meta.get(clientId)?.clock ?? 0, state: state as Record<string, unknown>, node });
+    }
+    return out;
   }
 
   /** These client ids' states, encoded as one awareness update. */

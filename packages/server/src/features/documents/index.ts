@@ -4,6 +4,7 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import type { DocumentsRuntime } from './binding.js';
 import { type DocumentsConfig, documentSettings, documentsConfig, documentsNamespaceOption } from './config.js';
+import { DocumentCensus } from './document-census.js';
 import { Documents, type DocumentsCluster } from './documents.js';
 import { documentUpdated } from './events.js';
 import { HocuspocusSession } from './hocuspocus-session.js';
@@ -38,7 +39,14 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'documents are starting');
     return running.rt;
   });
-  let running: { rt: DocumentsRuntime; documents: Documents; versions: VersionStore; relay: DocumentRelay; offLocks: () => void } | null = null;
+  let running: {
+    rt: DocumentsRuntime;
+    documents: Documents;
+    versions: VersionStore;
+    census: DocumentCensus;
+    relay: DocumentRelay;
+    offLocks: () => void;
+  } | null = null;
 
   return defineFeature({
     name: 'documents',
@@ -60,7 +68,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     routes: () =>
       documentRoutes(() => {
         if (!running) throw new ReplyError(ErrorCode.Unavailable, 'documents are starting');
-        return { documents: running.documents, versions: running.versions, config: running.rt.config };
+        return { documents: running.documents, versions: running.versions, census: running.census, config: running.rt.config };
       }),
     endpoints: (config) => [
       {
@@ -111,6 +119,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
         documents.lockChanged(e.tenant, e.channel, e.lock.key, user);
         if (guardsParts(ctx.node, ctx.config, e.tenant, e.channel)) relay.lock(e.tenant, e.channel, e.lock.key, user);
       });
+      const census = new DocumentCensus(ctx.node.surveys, ctx.node.messages.nodeId, documents);
       const keepAlive = new KeepAlive();
       const rt: DocumentsRuntime = {
         node: ctx.node,
@@ -125,11 +134,12 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
         onStoreDocument: (hook) => hooks.onStoreDocument(hook),
         beforeBroadcast: (hook) => hooks.beforeBroadcast(hook),
       };
-      running = { rt, documents, versions, relay, offLocks };
+      running = { rt, documents, versions, census, relay, offLocks };
       return rt;
     },
     async stop() {
       running?.rt.keepAlive.stop();
+      running?.census.close();
       running?.relay.close();
       running?.offLocks();
       await running?.documents.stop();

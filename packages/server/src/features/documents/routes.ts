@@ -6,6 +6,7 @@ import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
+import type { DocumentCensus } from './document-census.js';
 import type { Documents } from './documents.js';
 import { documentJson } from './json.js';
 import { applyJsonChange, JsonChangeRefused, jsonChangeOp } from './json-change.js';
@@ -16,6 +17,7 @@ import type { VersionStore } from './version-store.js';
 export interface DocumentsApi {
   documents: Documents;
   versions: VersionStore;
+  census: DocumentCensus;
   config: DocumentsConfig;
 }
 
@@ -46,6 +48,12 @@ function documentOf(node: NodeContext, config: DocumentsConfig, tenant: string, 
   return { ch, settings };
 }
 
+/** What a response that counts over the nodes says of them. */
+const clusterFields = {
+  complete: z.boolean().describe('false when a live node did not answer in time: its connections are missing'),
+  nodes: z.number().int().describe('the nodes that answered, this one included'),
+};
+
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /** The backend's document routes: list, read (Yjs update and JSON), apply an update, delete, and who is in one. */
@@ -62,22 +70,37 @@ export function documentRoutes(api: () => DocumentsApi): ApiRoute[] {
         limit: z.coerce.number().int().min(1).max(200).default(50),
       }),
       response: z.object({
-        documents: z.array(z.object({ name: z.string(), bytes: z.number(), createdAt: z.number(), updatedAt: z.number(), connections: z.number() })),
+        documents: z.array(
+          z.object({
+            name: z.string(),
+            bytes: z.number(),
+            createdAt: z.number(),
+            updatedAt: z.number(),
+            connections: z.number().describe('open connections to it, summed over the nodes that answered'),
+          }),
+        ),
         next: z.string().nullable().describe('pass as `after` for the next page; null on the last'),
+        ...clusterFields,
       }),
       errors: [503],
       async handler({ tenant, query }) {
-        const { documents } = api();
+        const { documents, census } = api();
         const rows = await documents.store.list(tenant, query.after ?? null, query.limit);
+        const { counts, nodes, complete } = await census.connections(
+          tenant,
+          rows.map((r) => r.channel),
+        );
         return {
           documents: rows.map((r) => ({
             name: r.channel,
             bytes: r.bytes,
             createdAt: r.createdAt,
             updatedAt: r.updatedAt,
-            connections: documents.loaded(tenant, r.channel)?.peers.size ?? 0,
+            connections: counts.get(r.channel) ?? 0,
           })),
           next: rows.length === query.limit ? (rows[rows.length - 1]?.channel ?? null) : null,
+          complete,
+          nodes,
         };
       },
     }),
@@ -279,16 +302,20 @@ export function documentRoutes(api: () => DocumentsApi): ApiRoute[] {
       url: '/documents/:name/awareness',
       operationId: 'getDocumentAwareness',
       tag: 'documents',
-      summary: "Who is in a document on this node: each awareness client's state (cursor, user), as its provider set it",
+      summary: "Who is in a document, on every node: each awareness client's state (cursor, user), as its provider set it",
+      description:
+        'Each node answers for its own connections, whether or not the node asked has the document loaded; each awareness client id once (from the node its connection is on), sorted by client id.',
       params: nameParams,
-      response: z.object({ states: z.array(z.object({ clientId: z.number(), state: z.unknown() })) }),
+      response: z.object({
+        states: z.array(z.object({ clientId: z.number(), state: z.unknown() })),
+        complete: clusterFields.complete.describe('false when a live node did not answer in time: its states may be missing or not current'),
+        nodes: clusterFields.nodes,
+      }),
       errors: [404, 503],
       async handler({ node, tenant, params }) {
-        const { documents, config } = api();
+        const { census, config } = api();
         const { ch } = documentOf(node, config, tenant, params.name);
-        const doc = documents.loaded(ch.tenant, ch.channel);
-        const states = doc ? [...doc.aware.states().entries()].map(([clientId, state]) => ({ clientId, state })) : [];
-        return { states };
+        return census.awareness(ch.tenant, ch.channel);
       },
     }),
   ];
