@@ -9,26 +9,18 @@
 import { mintToken } from '@switchboard/server';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { createTestDatabase, type TestDatabase } from '../durable/helpers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, SECRET, startNode, stopAll } from './cluster.js';
+import { converged, documentProviders, type Provider, tokens, WAIT, write } from './document-providers.js';
 import { RedisProxy } from './redis-proxy.js';
 
-const WAIT = 15_000;
 const CAPS = {
   'doc:*': ['subscribe', 'publish', 'presence'],
   'scratch:*': ['subscribe', 'publish', 'presence'],
   'form:*': ['subscribe', 'publish', 'presence', 'lock'],
 };
-
-interface Provider {
-  doc: Y.Doc;
-  provider: WebsocketProvider;
-  destroy(): void;
-}
 
 describe('documents on a cluster of three nodes', () => {
   const prefix = newPrefix('documents');
@@ -37,46 +29,8 @@ describe('documents on a cluster of three nodes', () => {
   let a: ClusterNode;
   let b: ClusterNode;
   let c: ClusterNode;
-  const open: Provider[] = [];
-
-  const provider = async (node: ClusterNode, name: string, sub: string, doc = new Y.Doc()): Promise<Provider> => {
-    const token = await mintToken(SECRET, { sub, tenant: 'acme', caps: CAPS as never, ttlSeconds: 3600 });
-    const p = new WebsocketProvider(`ws://127.0.0.1:${node.port}/documents`, name, doc, {
-      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-      params: { token },
-      disableBc: true,
-      maxBackoffTime: 200,
-    });
-    const handle = {
-      doc,
-      provider: p,
-      destroy() {
-        p.destroy();
-      },
-    };
-    open.push(handle);
-    await eventually(() => p.synced, WAIT, `${sub} synced on ${node.name}`);
-    return handle;
-  };
-  /** Tokens written into a document's `log` text, each once per writer and step. */
-  const write = (p: Provider, token: string) => p.doc.getText('log').insert(0, `${token};`);
-  const tokens = (p: Provider) =>
-    p.doc
-      .getText('log')
-      .toString()
-      .split(';')
-      .filter((t) => t !== '')
-      .sort();
-  /** What converged means here: the same state vector, the same log text and the same fields. */
-  const state = (p: Provider) =>
-    `${Buffer.from(Y.encodeStateVector(p.doc)).toString('hex')} ${tokens(p).join()} ${JSON.stringify(p.doc.getMap('fields').toJSON())}`;
-  const converged = async (ps: Provider[], what: string) => {
-    try {
-      await eventually(() => ps.every((p) => state(p) === state(ps[0] as Provider)), WAIT, what);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}:\n${ps.map((p) => `${tokens(p).length} ${state(p).slice(0, 120)}`).join('\n')}`);
-    }
-  };
+  const providers = documentProviders(CAPS);
+  const provider = providers.open;
   /** The tokens of a document as stored: its snapshot and its log, applied to a fresh document. */
   const storedTokens = async (channel: string): Promise<string[]> => {
     const doc = new Y.Doc();
@@ -148,7 +102,7 @@ describe('documents on a cluster of three nodes', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of open) p.destroy();
+    providers.closeAll();
     await stopAll([a, b, c].filter(Boolean));
     await proxy?.close();
     await dropPrefix(prefix);

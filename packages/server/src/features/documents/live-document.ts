@@ -10,6 +10,7 @@ import { PeerOutbox } from './outbox.js';
 import { PartLocks } from './part-locks.js';
 import { mergeInChunks, mergeSnapshot, wholeState } from './snapshot.js';
 import type { Appended, Compaction, DocumentStore, Fold, StoredDocument } from './store.js';
+import { UnstoredSync } from './unstored-sync.js';
 import { applyChecked, type DecodedUpdate, pendingBytes } from './update-check.js';
 
 /** One connection's side of an open document: how the document reaches it. */
@@ -93,6 +94,8 @@ export class LiveDocument {
   readonly #outbox: PeerOutbox;
   /** The locks on its parts, where its namespace declares `lockedParts` (null: none guarded). */
   readonly partLocks: PartLocks | null;
+  /** How its changes go between the nodes when it is not stored (null: stored, the log is the truth). */
+  readonly unstored: UnstoredSync | null;
   /** Stored bytes plus queued ones: what the size limit counts. */
   bytes: number;
   #logCount: number;
@@ -133,8 +136,6 @@ export class LiveDocument {
   /** A read of the log's tail in progress (another node's updates this node missed), and whether to read again after it. */
   #catchingUp: Promise<void> | null = null;
   #catchUpAgain = false;
-  /** Changes of a document that is not stored, waiting for the end of the turn to go to the other nodes. */
-  #relaying: Uint8Array[] | null = null;
   /** When the last version was taken (Unix ms; 0: none, or not looked up). */
   lastVersionAt = 0;
 
@@ -155,6 +156,9 @@ export class LiveDocument {
       deps.sendWindow,
     );
     this.partLocks = deps.settings.lockedParts ? new PartLocks(deps.settings.lockedParts) : null;
+    this.unstored = deps.settings.persistence
+      ? null
+      : new UnstoredSync(this, { relay: (updates) => deps.relay(this, updates), gone: () => this.#destroyed, logger: deps.logger });
     this.bytes = stored?.bytes ?? 0;
     this.#seq = stored?.seq ?? 0;
     this.#logCount = stored?.logCount ?? 0;
@@ -365,12 +369,6 @@ export class LiveDocument {
     void this.catchUp();
   }
 
-  /** Changes of a document that is not stored, relayed by another node (best effort: not logged, not numbered). */
-  remoteUnstored(updates: Uint8Array[]): void {
-    if (this.#destroyed) return;
-    for (const u of updates) this.#applyRemote(u);
-  }
-
   /** Read the log after what this node holds and apply it (one read at a time; a call meanwhile reads again after it). */
   catchUp(): Promise<void> {
     if (!this.deps.settings.persistence || this.#destroyed) return Promise.resolve();
@@ -536,16 +534,8 @@ export class LiveDocument {
     this.#outbox.update(update, origin);
     if (origin === REMOTE) return;
     if (hooks?.observesChanges) hooks.change({ tenant: this.tenant, name: this.channel, update, user: this.#applying });
-    if (!this.deps.settings.persistence) {
-      if (this.#relaying) this.#relaying.push(update);
-      else {
-        this.#relaying = [update];
-        setImmediate(() => {
-          const updates = this.#relaying ?? [];
-          this.#relaying = null;
-          if (!this.#destroyed) this.deps.relay(this, updates);
-        });
-      }
+    if (this.unstored) {
+      this.unstored.local(update);
       return;
     }
     this.#queued.push(update);

@@ -14,8 +14,9 @@ const CATCH_UP_CONCURRENCY = 8;
  * A relayed message: `t` and `c` name the document (tenant, channel); one sent to every node
  * also carries `e`, the sending process's run (random per start), and `n`, its number in
  * that run (1, 2, …), so a receiver sees a message it missed. `update`: `a`…`b` the log
- * numbers, `u` the updates (base64) or null; `unstored`: `u`; `awareness`: `u` (one
- * awareness update) and `user`.
+ * numbers, `u` the updates (base64) or null; `unstored`: `u`; `state-sync`: `sv` (a state
+ * vector, base64) and `back` (true: an answer's own question, not to be asked back);
+ * `state-sync-reply`: `u` (one update); `awareness`: `u` (one awareness update) and `user`.
  */
 type Message = Record<string, unknown>;
 interface DocumentRef {
@@ -49,6 +50,10 @@ const encode = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLeng
  * tick each `tickMs`, so a lost message is noticed within a tick even when no document
  * changes, and every document this node holds reads its log's tail then.
  *
+ * A document that is not stored has no log: a node that loads it, or missed a message from
+ * another node, sends that node (on load: every node) its state vector for each such
+ * document; a holder answers with what it lacks and asks back for what it holds more of.
+ *
  * Awareness states go the same way, each tagged with the node and user that set it; a
  * node's states are removed everywhere when it leaves (`onNodeDown`), and a node that
  * loads a document asks the others for theirs.
@@ -78,6 +83,8 @@ export class DocumentRelay {
       );
     on('update', (d, from) => this.#onUpdate(d, from));
     on('unstored', (d, from) => this.#onUnstored(d, from));
+    on('state-sync', (d, from) => this.#onStateSync(d, from));
+    on('state-sync-reply', (d, from) => this.#onStateSyncReply(d, from));
     on('awareness', (d, from) => this.#onAwareness(d, from));
     on('awareness-sync', (d, from) => this.#onAwarenessSync(d, from));
     on('deleted', (d, from) => this.#onDeleted(d, from));
@@ -103,9 +110,10 @@ export class DocumentRelay {
     this.#send('awareness', { t: doc.tenant, c: doc.channel, u: encode(update), user });
   }
 
-  /** `doc` was loaded here: the other nodes' awareness states are asked for. */
+  /** `doc` was loaded here: the other nodes' awareness states are asked for, and their content when it is not stored. */
   loaded(doc: LiveDocument): void {
     this.#send('awareness-sync', { t: doc.tenant, c: doc.channel });
+    this.#askState(doc);
   }
 
   /** A lock on a key of a document channel was granted (`user`) or released (null) on this node. */
@@ -132,7 +140,8 @@ export class DocumentRelay {
   /**
    * Note a message's number from `from`: true when it is the next one. A gap (or a first
    * message of a new run that is not its first) means something was missed: every stored
-   * document held here reads its log's tail.
+   * document held here reads its log's tail, and every other one compares state vectors with
+   * that node.
    */
   #sequenced(d: Message, from: string): boolean {
     const run = d['e'];
@@ -145,10 +154,21 @@ export class DocumentRelay {
     const expected = last === undefined ? null : last.run === run ? last.n + 1 : 1;
     // The first message heard from a node says nothing about what came before it.
     if (expected === null || n === expected) return true;
-    this.logger.info({ node: from, expected, got: n }, 'document relays from a node were missed: reading the logs of the documents held here');
+    this.logger.info(
+      { node: from, expected, got: n },
+      'document relays from a node were missed: reading the logs of the documents held here, and comparing the others with that node',
+    );
     void this.#catchUpAll();
     void this.target.refreshLocks();
+    for (const doc of this.target.all()) this.#askState(doc, from);
     return false;
+  }
+
+  /** Send `doc`'s state vector, if it is not stored, to `toNode` (or every node); `back`: it answers a node's own, not to be answered the same way. */
+  #askState(doc: LiveDocument, toNode?: string, back = false): void {
+    if (!doc.unstored) return;
+    const sv = encode(doc.unstored.stateVector());
+    this.#send('state-sync', back ? { t: doc.tenant, c: doc.channel, sv, back } : { t: doc.tenant, c: doc.channel, sv }, toNode);
   }
 
   async #catchUpAll(): Promise<void> {
@@ -175,7 +195,25 @@ export class DocumentRelay {
     if (!isRef(d)) return;
     const updates = decode(d['u']);
     const doc = this.target.loaded(d.t, d.c);
-    if (doc && updates) doc.remoteUnstored(updates);
+    if (updates) doc?.unstored?.remote(updates);
+  }
+
+  /** Another node's state vector of a document that is not stored: what it lacks goes to it alone, and what it holds more of is asked for. */
+  #onStateSync(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    const sv = d['sv'];
+    if (!isRef(d) || typeof sv !== 'string') return;
+    const doc = this.target.loaded(d.t, d.c);
+    const answer = doc?.unstored?.answer(new Uint8Array(Buffer.from(sv, 'base64')));
+    if (!doc || !answer) return;
+    if (answer.update) this.#send('state-sync-reply', { t: d.t, c: d.c, u: encode(answer.update) }, from);
+    if (answer.askBack && d['back'] !== true) this.#askState(doc, from, true);
+  }
+
+  #onStateSyncReply(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    const u = d['u'];
+    if (isRef(d) && typeof u === 'string') this.target.loaded(d.t, d.c)?.unstored?.remote([new Uint8Array(Buffer.from(u, 'base64'))]);
   }
 
   #onAwareness(d: Message, from: string): void {
