@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
+import { dropPrefix } from '../../cluster/drop-prefix.js';
 import { createTestDatabase, PG_URL, type StoreName, type TestDatabase } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -14,6 +16,14 @@ import { startTestServer, type TestServer } from '../../helpers/server.js';
  * SQLite directory or PostgreSQL schema), and real y-websocket providers from npm over
  * real sockets.
  */
+
+/**
+ * Where the document suites run: each store with the memory engine, and PostgreSQL with the
+ * Redis engine (the real Redis, a key prefix of its own per server, dropped at the end).
+ */
+export const DOCUMENT_SETUPS = ['sqlite', 'postgres', 'postgres+redis'] as const;
+export type DocumentSetup = (typeof DOCUMENT_SETUPS)[number] | StoreName;
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 export const DOC_CAPS = { 'doc:*': ['subscribe', 'publish', 'presence'], 'project:*': ['subscribe', 'publish'] };
 export const WAIT = 10_000;
@@ -35,10 +45,13 @@ export interface DocumentsServer {
   stop(): Promise<void>;
 }
 
-export async function startDocumentsServer(store: StoreName, overrides: Overrides = {}): Promise<DocumentsServer> {
+export async function startDocumentsServer(setup: DocumentSetup, overrides: Overrides = {}): Promise<DocumentsServer> {
+  const store: StoreName = setup === 'sqlite' ? 'sqlite' : 'postgres';
+  const redisPrefix = setup === 'postgres+redis' ? `sb-docs-${randomBytes(5).toString('hex')}` : null;
   const db: TestDatabase = await createTestDatabase(store);
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-docs-'));
-  const start = () => startTestServer({ ...overrides, database: db.database, keepDataDir: dataDir });
+  const engine = redisPrefix ? { redis: REDIS_URL, redisPrefix } : {};
+  const start = () => startTestServer({ ...overrides, ...engine, database: db.database, keepDataDir: dataDir });
   const s: DocumentsServer = {
     current: await start(),
     db,
@@ -68,6 +81,7 @@ export async function startDocumentsServer(store: StoreName, overrides: Override
     async stop() {
       await s.current.close();
       await db.drop();
+      if (redisPrefix) await dropPrefix(REDIS_URL, redisPrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -2,9 +2,8 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
-import { converged, type DocumentsServer, metric, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
+import { converged, DOCUMENT_SETUPS, type DocumentsServer, metric, type OpenProvider, openProvider, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * The documents endpoint with real Hocuspocus providers (`@hocuspocus/provider` from npm,
@@ -21,7 +20,7 @@ interface Hocus {
   scopes: string[];
 }
 
-describe.each(STORES)('Hocuspocus providers on %s', (store) => {
+describe.each(DOCUMENT_SETUPS)('Hocuspocus providers on %s', (store) => {
   let s: DocumentsServer;
   const sockets: Hocus[] = [];
   const ywebsockets: OpenProvider[] = [];
@@ -142,7 +141,7 @@ describe.each(STORES)('Hocuspocus providers on %s', (store) => {
     await eventually(async () => (await metric(s, 'switchboard_document_updates_dropped_total{reason="read_only"}')) > before, WAIT, 'the write refused');
   });
 
-  it.runIf(store === 'postgres')(
+  it.runIf(store !== 'sqlite')(
     'withholds acknowledgements while the log cannot be written, and gives them once it can: unsynced changes stay visible, none lost',
     async () => {
       const doc = name();

@@ -3,10 +3,9 @@ import { DocumentCloseCode, ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { WebhookReceiver } from '../../helpers/webhook-receiver.js';
-import { type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
+import { DOCUMENT_SETUPS, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * The documents HTTP API on both stores: read a document as a Yjs update and as JSON,
@@ -15,7 +14,7 @@ import { type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from '
  * providers told, who is in a document, tenants apart, and the debounced
  * `document.updated` webhook event.
  */
-describe.each(STORES)('documents over HTTP on %s', (store) => {
+describe.each(DOCUMENT_SETUPS)('documents over HTTP on %s', (store) => {
   let s: DocumentsServer;
   let receiver: WebhookReceiver;
   let n = 0;

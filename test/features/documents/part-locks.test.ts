@@ -2,10 +2,9 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { RawClient } from '../../helpers/raw-client.js';
-import { type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
+import { DOCUMENT_SETUPS, type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * Locks on parts of a document, on both stores, with the lock service taken over the
@@ -17,7 +16,7 @@ import { type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT 
  * freely; when ann's connection drops, the part unlocks after the grace and bob's next
  * write applies.
  */
-describe.each(STORES)('locks on parts of a document on %s', (store) => {
+describe.each(DOCUMENT_SETUPS)('locks on parts of a document on %s', (store) => {
   let s: DocumentsServer;
   const pool = new ProviderPool(() => s);
   const raws: RawClient[] = [];

@@ -2,12 +2,11 @@ import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import { type DocumentHandle, type DocumentStatus, documents } from '@switchboard/client/documents';
 import { ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STORES } from '../../durable/helpers.js';
 import { type BlockingProxy, startBlockingProxy } from '../../helpers/blocking-proxy.js';
 import { eventually } from '../../helpers/eventually.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { connectedClient } from '../../helpers/sdk-client.js';
-import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
+import { converged, DOCUMENT_SETUPS, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * The SDK's documents module (`@switchboard/client/documents`) against a real server on both
@@ -18,7 +17,7 @@ import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WA
  * change under another user's part lock are refused with typed errors (103, 130), the latter
  * taken back in the SDK's copy.
  */
-describe.each(STORES)('the documents SDK module on %s', (store) => {
+describe.each(DOCUMENT_SETUPS)('the documents SDK module on %s', (store) => {
   let s: DocumentsServer;
   let proxy: BlockingProxy;
   const pool = new ProviderPool(() => s);

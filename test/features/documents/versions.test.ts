@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { ManualClock } from '../../helpers/manual-clock.js';
-import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
+import { converged, DOCUMENT_SETUPS, type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * Named versions on both stores, with real y-websocket providers: create and list, read a
@@ -11,7 +10,7 @@ import { converged, type DocumentsServer, ProviderPool, startDocumentsServer, WA
  * clients edit (a new change every client receives, edits after it kept), undo a restore by
  * restoring the later version, tenants apart, and versions gone with their document.
  */
-describe.each(STORES)('document versions on %s', (store) => {
+describe.each(DOCUMENT_SETUPS)('document versions on %s', (store) => {
   let s: DocumentsServer;
   let n = 0;
   const name = () => `doc:versions-${++n}`;

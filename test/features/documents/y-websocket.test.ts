@@ -3,17 +3,16 @@ import { applyChecked } from '@switchboard/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { STORES } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { seeded } from '../../helpers/seeded.js';
-import { converged, type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
+import { converged, DOCUMENT_SETUPS, type DocumentsServer, metric, ProviderPool, startDocumentsServer, WAIT } from './helpers.js';
 
 /**
  * The documents endpoint with real y-websocket providers (the npm package, unchanged) on
  * both stores: sync and convergence, storage across restarts and compaction, capabilities,
  * tenants, and a corrupt update that changes nothing.
  */
-describe.each(STORES)('y-websocket providers on %s', (store) => {
+describe.each(DOCUMENT_SETUPS)('y-websocket providers on %s', (store) => {
   let s: DocumentsServer;
   let n = 0;
   const name = () => `doc:sync-${++n}`;
