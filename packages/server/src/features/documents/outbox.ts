@@ -53,7 +53,10 @@ export class PeerOutbox {
 
   readonly #send = (): void => {
     this.#scheduled = false;
-    if (!this.alive()) return this.#clear();
+    if (!this.alive()) {
+      this.#clear();
+      return;
+    }
     this.#lastSendAt = performance.now();
     this.flush();
   };
