@@ -33,6 +33,25 @@ export interface AwarenessSink {
   gone(): boolean;
 }
 
+/** The bookkeeping of a document's awareness. */
+interface Books<P> {
+  /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
+  owners: Map<number, P>;
+  owned: Map<P, Set<number>>;
+  /** Awareness client ids peers on other nodes introduced. */
+  remoteOwners: Map<number, RemoteOwner>;
+  /** The user of each peer that set awareness states (told to the other nodes with its changes). */
+  users: Map<P, string | null>;
+}
+
+/** The books of a document nobody shared awareness in: empty, never written (every write comes after `#made`). */
+const NO_BOOKS: Books<object> = Object.freeze({
+  owners: new Map<number, object>(),
+  owned: new Map<object, Set<number>>(),
+  remoteOwners: new Map<number, RemoteOwner>(),
+  users: new Map<object, string | null>(),
+});
+
 /**
  * Who is in a document and where (Yjs awareness), with the rule that a connection sets
  * only the client ids it introduced. The y-protocols `Awareness` (and its timer) is made
@@ -40,13 +59,8 @@ export interface AwarenessSink {
  */
 export class DocumentAwareness<P extends object> {
   #awareness: Awareness | null = null;
-  /** Awareness client ids by the peer that introduced them: a peer sets only its own. */
-  readonly #owners = new Map<number, P>();
-  readonly #owned = new Map<P, Set<number>>();
-  /** Awareness client ids peers on other nodes introduced. */
-  readonly #remoteOwners = new Map<number, RemoteOwner>();
-  /** The user of each peer that set awareness states (told to the other nodes with its changes). */
-  readonly #users = new Map<P, string | null>();
+  /** Who introduced which client id: made with the `Awareness` (nothing before the first state). */
+  #books = NO_BOOKS as Books<P>;
 
   constructor(
     private readonly doc: Y.Doc,
@@ -59,6 +73,7 @@ export class DocumentAwareness<P extends object> {
     awareness.setLocalState(null);
     awareness.on('update', this.#onChange);
     this.#awareness = awareness;
+    this.#books = { owners: new Map(), owned: new Map(), remoteOwners: new Map(), users: new Map() };
     return awareness;
   }
 
@@ -76,7 +91,7 @@ export class DocumentAwareness<P extends object> {
     if (!awareness) return [];
     const out: AwarenessStateEntry[] = [];
     for (const [clientId, state] of awareness.getStates()) {
-      const node = this.#owners.has(clientId) ? null : (this.#remoteOwners.get(clientId)?.node ?? undefined);
+      const node = this.#books.owners.has(clientId) ? null : (this.#books.remoteOwners.get(clientId)?.node ?? undefined);
       if (node === undefined) continue;
       out.push({ clientId, clock: awareness.meta.get(clientId)?.clock ?? 0, state: state as Record<string, unknown>, node });
     }
@@ -92,7 +107,7 @@ export class DocumentAwareness<P extends object> {
   statesOf(peer: P): Array<Record<string, unknown>> {
     const states = this.states();
     const out: Array<Record<string, unknown>> = [];
-    for (const id of this.#owned.get(peer) ?? []) {
+    for (const id of this.#books.owned.get(peer) ?? []) {
       const state = states.get(id);
       if (state) out.push(state);
     }
@@ -107,12 +122,13 @@ export class DocumentAwareness<P extends object> {
 
   /** A peer closed: its states are removed at once, for everyone. */
   leave(peer: P): void {
-    const owned = this.#owned.get(peer);
-    this.#users.delete(peer);
+    if (!this.#awareness) return;
+    const owned = this.#books.owned.get(peer);
+    this.#books.users.delete(peer);
     if (!owned) return;
-    this.#owned.delete(peer);
-    for (const id of owned) this.#owners.delete(id);
-    if (this.#awareness) removeAwarenessStates(this.#awareness, [...owned], 'left');
+    this.#books.owned.delete(peer);
+    for (const id of owned) this.#books.owners.delete(id);
+    removeAwarenessStates(this.#awareness, [...owned], 'left');
   }
 
   /**
@@ -127,21 +143,21 @@ export class DocumentAwareness<P extends object> {
       return 'invalid';
     }
     for (const e of entries) {
-      const owner = this.#owners.get(e.clientId);
+      const owner = this.#books.owners.get(e.clientId);
       if (owner !== undefined && owner !== from) return 'awareness_owner';
       // An id introduced on another node is taken over only by the same user (a provider that reconnected here).
-      const remote = this.#remoteOwners.get(e.clientId);
+      const remote = this.#books.remoteOwners.get(e.clientId);
       if (remote !== undefined && (user === null || remote.user !== user)) return 'awareness_owner';
     }
     const awareness = this.#made();
-    this.#users.set(from, user);
+    this.#books.users.set(from, user);
     // A state this document removed (its connection left, its node died) comes back with the clock it had: it is
     // taken with the clock after the removal's, and the provider, told so (the echo), carries on from there. One
     // taken over from another node (its provider reconnected here) skips a clock more: a removal of it that
     // another node makes when the old node dies (the old clock + 1) then never hides it.
     let reclocked = false;
     for (const e of entries) {
-      const movedHere = this.#remoteOwners.delete(e.clientId);
+      const movedHere = this.#books.remoteOwners.delete(e.clientId);
       const meta = awareness.meta.get(e.clientId);
       if (e.state === 'null' || meta === undefined) continue;
       const floor = movedHere ? meta.clock + 2 : awareness.states.has(e.clientId) ? 0 : meta.clock + 1;
@@ -151,13 +167,13 @@ export class DocumentAwareness<P extends object> {
       }
     }
     if (reclocked) update = encodeAwarenessEntries(entries);
-    let owned = this.#owned.get(from);
+    let owned = this.#books.owned.get(from);
     if (!owned) {
       owned = new Set();
-      this.#owned.set(from, owned);
+      this.#books.owned.set(from, owned);
     }
     for (const e of entries) {
-      this.#owners.set(e.clientId, from);
+      this.#books.owners.set(e.clientId, from);
       owned.add(e.clientId);
     }
     applyAwarenessUpdate(awareness, update, from);
@@ -175,19 +191,20 @@ export class DocumentAwareness<P extends object> {
     } catch {
       return;
     }
-    if (entries.some((e) => this.#owners.has(e.clientId))) return;
+    if (entries.some((e) => this.#books.owners.has(e.clientId))) return;
+    const awareness = this.#made();
     for (const e of entries) {
-      if (e.state === 'null') this.#remoteOwners.delete(e.clientId);
-      else this.#remoteOwners.set(e.clientId, { node, user });
+      if (e.state === 'null') this.#books.remoteOwners.delete(e.clientId);
+      else this.#books.remoteOwners.set(e.clientId, { node, user });
     }
-    applyAwarenessUpdate(this.#made(), update, REMOTE);
+    applyAwarenessUpdate(awareness, update, REMOTE);
   }
 
   /** A node is gone: the states its peers introduced are removed, for this node's peers. */
   nodeDown(node: string): void {
     const ids: number[] = [];
-    for (const [id, owner] of this.#remoteOwners) if (owner.node === node) ids.push(id);
-    for (const id of ids) this.#remoteOwners.delete(id);
+    for (const [id, owner] of this.#books.remoteOwners) if (owner.node === node) ids.push(id);
+    for (const id of ids) this.#books.remoteOwners.delete(id);
     if (ids.length > 0 && this.#awareness) removeAwarenessStates(this.#awareness, ids, REMOTE);
   }
 
@@ -195,9 +212,9 @@ export class DocumentAwareness<P extends object> {
   local(): Array<{ update: Uint8Array; user: string | null }> {
     const out: Array<{ update: Uint8Array; user: string | null }> = [];
     const states = this.states();
-    for (const [peer, ids] of this.#owned) {
+    for (const [peer, ids] of this.#books.owned) {
       const live = [...ids].filter((id) => states.has(id));
-      if (live.length > 0) out.push({ update: this.encode(live), user: this.#users.get(peer) ?? null });
+      if (live.length > 0) out.push({ update: this.encode(live), user: this.#books.users.get(peer) ?? null });
     }
     return out;
   }
@@ -209,9 +226,9 @@ export class DocumentAwareness<P extends object> {
     // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
     // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
     if (origin === REMOTE || this.sink.gone()) return;
-    const own = ids.filter((id) => !this.#remoteOwners.has(id));
+    const own = ids.filter((id) => !this.#books.remoteOwners.has(id));
     if (own.length === 0) return;
-    const user = typeof origin === 'object' && origin !== null ? (this.#users.get(origin as P) ?? null) : null;
+    const user = typeof origin === 'object' && origin !== null ? (this.#books.users.get(origin as P) ?? null) : null;
     this.sink.relay(this.encode(own), user);
   };
 

@@ -8,7 +8,7 @@ import type { FeatureEvents } from '../events.js';
 import type { DocumentSettings, DocumentsConfig } from './config.js';
 import { documentUpdated } from './events.js';
 import type { DocumentHooks } from './hooks.js';
-import { type DocumentPeer, LiveDocument } from './live-document.js';
+import { type DocumentPeer, LiveDocument, type LiveDocumentDeps } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { LockService } from './part-locks.js';
 import type { DocumentRelay } from './relay.js';
@@ -46,6 +46,8 @@ export class Documents {
   /** Documents whose automatic version is being taken. */
   readonly #versioning = new Set<string>();
   #stopped = false;
+  /** What every loaded document is given, made once (a document's own deps add its settings to it). */
+  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'groupCommit' | 'sendWindow'>;
 
   constructor(
     readonly store: DocumentStore,
@@ -56,7 +58,24 @@ export class Documents {
     private readonly versions: VersionStore,
     private readonly now: () => number,
     private readonly cluster: DocumentsCluster,
-  ) {}
+  ) {
+    this.#shared = {
+      store: this.store,
+      metrics: this.metrics,
+      logger: this.logger,
+      hooks: this.cluster.hooks,
+      idle: (d) => this.#scheduleUnload(d),
+      broken: (d) => this.#discard(d),
+      stored: (d, entries, range, count) => {
+        this.cluster.relay?.stored(d, entries, range);
+        this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: count, from: range.from, to: range.to });
+        this.#announce(d, count);
+      },
+      relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
+      relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
+      compact: (d, fold) => this.#compact(d, fold),
+    };
+  }
 
   /** Every document loaded on this node. */
   all(): Iterable<LiveDocument> {
@@ -97,26 +116,8 @@ export class Documents {
         // Who holds which part is known before the first update is applied.
         const held = settings.lockedParts ? await this.cluster.locks.list(ch.tenant, ch.channel) : [];
         if (this.#stopped) throw new Error('documents are stopping');
-        const doc = new LiveDocument(ch.tenant, ch.channel, stored, {
-          store: this.store,
-          settings,
-          compactAfter: this.config().compactAfter,
-          groupCommit: this.config().groupCommit,
-          sendWindow: this.config().sendWindow,
-          metrics: this.metrics,
-          logger: this.logger,
-          idle: (d) => this.#scheduleUnload(d),
-          broken: (d) => this.#discard(d),
-          stored: (d, entries, range, count) => {
-            this.cluster.relay?.stored(d, entries, range);
-            this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: count, from: range.from, to: range.to });
-            this.#announce(d, count);
-          },
-          hooks: this.cluster.hooks,
-          relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
-          relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
-          compact: (d, fold) => this.#compact(d, fold),
-        });
+        const { compactAfter, groupCommit, sendWindow } = this.config();
+        const doc = new LiveDocument(ch.tenant, ch.channel, stored, { ...this.#shared, settings, compactAfter, groupCommit, sendWindow });
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);

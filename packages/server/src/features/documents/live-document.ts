@@ -46,6 +46,8 @@ const constant =
 
 /** Longest time a whole state encoded for joiners is kept while nothing changes (its memory is the document's size). */
 const WHOLE_STATE_MS = 5_000;
+/** A smaller whole state is encoded for each joiner (microseconds) rather than kept. */
+const WHOLE_STATE_MIN_BYTES = 4096;
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
 const RETRY_MIN = 200;
 const RETRY_MAX = 30_000;
@@ -328,7 +330,8 @@ export class LiveDocument {
   /**
    * What a peer with state vector `sv` lacks (sync step 2); null when `sv` is malformed. A
    * peer that holds nothing gets the whole state, encoded once for every such peer until the
-   * next change (and for at most WHOLE_STATE_MS): joiners of a large document share it.
+   * next change (and for at most WHOLE_STATE_MS): joiners of a large document share it (one
+   * under WHOLE_STATE_MIN_BYTES is encoded for each, and not kept).
    */
   diff(sv: Uint8Array): Uint8Array | null {
     try {
@@ -336,13 +339,14 @@ export class LiveDocument {
     } catch {
       return null;
     }
-    if (this.#whole === null) {
-      this.#whole = Y.encodeStateAsUpdate(this.doc);
-      this.deps.metrics.stateEncoded();
-      this.#wholeTimer = setTimeout(this.#dropWhole, WHOLE_STATE_MS);
-      this.#wholeTimer.unref();
-    }
-    return this.#whole;
+    if (this.#whole !== null) return this.#whole;
+    const whole = Y.encodeStateAsUpdate(this.doc);
+    this.deps.metrics.stateEncoded();
+    if (whole.byteLength < WHOLE_STATE_MIN_BYTES) return whole;
+    this.#whole = whole;
+    this.#wholeTimer = setTimeout(this.#dropWhole, WHOLE_STATE_MS);
+    this.#wholeTimer.unref();
+    return whole;
   }
 
   readonly #dropWhole = (): void => {
