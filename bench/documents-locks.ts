@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import { SwitchboardClient } from '@switchboard/client';
 import { locks } from '@switchboard/client/locks';
 import { records } from '@switchboard/client/records';
+import { step1Frame, updateFrame } from '@switchboard/loadgen';
 import { mintToken } from '@switchboard/server';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { intFlag } from './lib/args.js';
 import { BenchServer, SECRET, sleep, started } from './lib/documents-servers.js';
 import { machineInfo } from './lib/machine.js';
-import { step1Frame, updateFrame } from './lib/yjs-wire.js';
 
 const RATE = intFlag('rate', 2000, 20_000);
 const DURATION = intFlag('duration', 5, 60);

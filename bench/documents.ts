@@ -33,7 +33,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import { clockTicksPerSecond, Histogram, machineTicks, nowUs, OtherLoad, quietest, rssBytes, waitQuiet } from '@switchboard/loadgen';
+import { clockTicksPerSecond, countMarkers, Histogram, machineTicks, nowUs, OtherLoad, quietest, rssBytes, TEXT, waitQuiet } from '@switchboard/loadgen';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -43,7 +43,6 @@ import { type DocumentsResults, type EditorsRun, renderDocuments, type ServerNam
 import { BenchServer, log, SPECS, sleep, started, token, useSwitchboardPostgres } from './lib/documents-servers.js';
 import { joinRun, largeDocument, memoryRun } from './lib/documents-sync.js';
 import { machineInfo } from './lib/machine.js';
-import { countMarkers, TEXT } from './lib/yjs-wire.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const EDITORS_WORKER = join(import.meta.dirname, 'lib', 'documents-editors.ts');

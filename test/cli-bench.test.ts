@@ -170,6 +170,23 @@ describe('switchboard bench', () => {
     expect(r.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
   }, 120_000);
 
+  it("documents: every editor receives every other editor's update, and a fresh sync and every joiner hold them all", async () => {
+    const r = await benchJson(['documents', '--editors', '6', '--rate', '200', '--duration', '2', '--warmup', '0.5', '--joiners', '4']);
+    const f = r.figures;
+    expect(f.connect).toMatchObject({ requested: 6, ok: 6, failed: 0 });
+    // 200/s over 6 editors for 2.5 s: 83 updates each, each received by the 5 others.
+    expect(f.updates.sent).toBe(6 * 83);
+    expect(f.delivery.expected).toBe(f.updates.sent * 5);
+    expect(f.delivery.delivered).toBe(f.delivery.expected);
+    expect(f.delivery.latency.count).toBe(f.delivery.measured);
+    expect(f.delivery.measured).toBeGreaterThan(0);
+    expect(f.connectionsLost).toEqual({});
+    expect(f.joiners).toMatchObject({ requested: 4, synced: 4, complete: 4 });
+    expect(f.document).toMatchObject({ sent: f.updates.sent, found: f.updates.sent });
+    expect(r.checks.map((c: { name: string }) => c.name)).toContain('a fresh client’s document holds every update');
+    expect(f.server.cpuUsPerDelivery).toBeGreaterThan(0);
+  }, 60_000);
+
   it('locks on PostgreSQL: the started server uses a fresh schema', async () => {
     const r = await benchJson([
       'locks',
@@ -229,6 +246,7 @@ describe('switchboard bench', () => {
       [['connect', '--duration', '1'], /unknown option --duration/],
       [['connect', '--url', 'ws://127.0.0.1:1/ws'], /--url needs --secret/],
       [['locks', '--storage', 'mysql'], /--storage must be one of sqlite, postgres/],
+      [['documents', '--editors', '1'], /--editors must be a whole number from 2 to 999/],
       [['locks', '--url', 'ws://127.0.0.1:1/ws', '--secret', 's', '--storage', 'postgres'], /only go with a server the bench starts/],
     ];
     const runs = await Promise.all(cases.map(([args]) => bench(args)));

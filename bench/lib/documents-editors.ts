@@ -3,7 +3,7 @@
  * sending updates at a fixed rate and timing every other editor's update it receives.
  *
  * - `light`: a raw WebSocket per editor speaking the sync protocol with hand-encoded
- *   updates (lib/yjs-wire.ts); received messages are scanned for markers, never decoded.
+ *   updates (light-editor.ts of @switchboard/loadgen); received messages are scanned for markers, never decoded.
  * - `provider`: a real provider per editor (y-websocket's WebsocketProvider, or
  *   @hocuspocus/provider for Hocuspocus) on its own Y.Doc; latency is taken when the
  *   remote update has been applied to that Y.Doc.
@@ -13,11 +13,10 @@
  * drain deadline passed, answer `done`), `stop`.
  */
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import { Histogram, nowUs } from '@switchboard/loadgen';
+import { type EditOutcome, type Editor, openLightEditor, Receipts, runEditors, TEXT, type Wire } from '@switchboard/loadgen';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import { authFrame, isStep2, marker, scanMarkers, step1Frame, TEXT, TextAppender, updateFrame, type Wire } from './yjs-wire.js';
 
 export interface EditorsStart {
   type: 'start';
@@ -41,69 +40,16 @@ export interface EditorsGo {
   startUs: number;
 }
 
-export interface EditorsDone {
+export interface EditorsDone extends EditOutcome {
   type: 'done';
-  histogram: ReturnType<Histogram['data']>;
-  /** Deliveries of updates sent in the measured window. */
-  measuredDeliveries: number;
-  /** Every delivery counted by every own editor (warm-up included). */
-  deliveries: number;
-  /** Deliveries expected by every own editor (warm-up included). */
-  expected: number;
-  sent: number;
-  /** This process's CPU over sending + drain, µs. */
-  cpuUs: number;
-  /** How late the sender ran behind its schedule at worst, ms. */
-  maxLagMs: number;
-  drainMs: number;
 }
-
-interface Editor {
-  id: number;
-  send(text: string): void;
-  close(): void;
-  received: number;
-}
-
-const PACE_MS = 2;
 
 function send(msg: object): void {
   process.send?.(msg);
 }
 
-async function lightEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
-  const url = cfg.wire === 'hocuspocus' ? cfg.url : `${cfg.url}/${cfg.doc}?token=${encodeURIComponent(token)}`;
-  const ws = new WebSocket(url);
-  ws.binaryType = 'nodebuffer';
-  const appender = new TextAppender(1_000_000 + id);
-  let synced = false;
-  const editor: Editor = {
-    id,
-    received: 0,
-    send: (text) => ws.send(updateFrame(cfg.wire, cfg.doc, appender.next(text))),
-    close: () => ws.terminate(),
-  };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`editor ${id}: not synced in 15 s`)), 15_000);
-    ws.on('error', reject);
-    ws.on('open', () => {
-      if (cfg.wire === 'hocuspocus') ws.send(authFrame(cfg.doc, token));
-      ws.send(step1Frame(cfg.wire, cfg.doc));
-    });
-    ws.on('message', (data: Buffer) => {
-      if (synced) {
-        onMarker(editor, data);
-        return;
-      }
-      // The first sync step 2 answers our step 1: from then on every update counts.
-      if (isStep2(cfg.wire, data)) {
-        synced = true;
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return editor;
+function lightEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
+  return openLightEditor({ wire: cfg.wire, url: cfg.url, doc: cfg.doc, token }, id, onMarker);
 }
 
 async function providerEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
@@ -149,77 +95,29 @@ async function providerEditor(cfg: EditorsStart, id: number, token: string, onMa
 
 let cfg: EditorsStart | undefined;
 let editors: Editor[] = [];
-const histogram = new Histogram();
-let measuredDeliveries = 0;
-let measureFrom = 0;
-let measureTo = 0;
-
-function onMarker(editor: Editor, buf: Buffer): void {
-  const now = nowUs();
-  scanMarkers(buf, (from, at) => {
-    if (from === editor.id) return;
-    editor.received++;
-    if (at >= measureFrom && at < measureTo) {
-      measuredDeliveries++;
-      histogram.record(now - at);
-    }
-  });
-}
+const receipts = new Receipts();
 
 async function start(msg: EditorsStart): Promise<void> {
   cfg = msg;
   const open = msg.mode === 'light' ? lightEditor : providerEditor;
   // A few at a time: the servers see a burst of joins as editors do, without a stampede.
   for (let i = 0; i < msg.editors.length; i += 10) {
-    editors.push(...(await Promise.all(msg.editors.slice(i, i + 10).map((e) => open(msg, e.id, e.token, onMarker)))));
+    editors.push(...(await Promise.all(msg.editors.slice(i, i + 10).map((e) => open(msg, e.id, e.token, receipts.onMessage)))));
   }
   send({ type: 'connected' });
 }
 
 async function go(msg: EditorsGo): Promise<void> {
   const c = cfg as EditorsStart;
-  const totalMs = c.warmupMs + c.durationMs;
-  const perEditor = Math.round((c.ratePerEditor * totalMs) / 1000);
-  measureFrom = msg.startUs + c.warmupMs * 1000;
-  measureTo = msg.startUs + totalMs * 1000;
-  while (nowUs() < msg.startUs) await new Promise((r) => setTimeout(r, 1));
-  const cpu0 = process.cpuUsage();
-  let sent = 0;
-  let maxLagMs = 0;
-  // Editors are staggered over one period so that sends do not all fall in the same turn.
-  const offsets = editors.map((_, i) => (i / editors.length) * (1000 / c.ratePerEditor));
-  const counts = editors.map(() => 0);
-  while (sent < perEditor * editors.length) {
-    const elapsedMs = (nowUs() - msg.startUs) / 1000;
-    for (let i = 0; i < editors.length; i++) {
-      const due = Math.min(perEditor, Math.floor(((elapsedMs - (offsets[i] as number)) * c.ratePerEditor) / 1000) + 1);
-      const e = editors[i] as Editor;
-      while ((counts[i] as number) < due) {
-        const lag = elapsedMs - ((counts[i] as number) * 1000) / c.ratePerEditor - (offsets[i] as number);
-        if (lag > maxLagMs) maxLagMs = lag;
-        e.send(marker(e.id, nowUs()));
-        counts[i] = (counts[i] as number) + 1;
-        sent++;
-      }
-    }
-    await new Promise((r) => setTimeout(r, PACE_MS));
-  }
-  const expected = (c.totalEditors - 1) * perEditor;
-  const drain0 = Date.now();
-  const deadline = drain0 + c.drainMs;
-  while (editors.some((e) => e.received < expected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  const cpu = process.cpuUsage(cpu0);
-  send({
-    type: 'done',
-    histogram: histogram.data(),
-    measuredDeliveries,
-    deliveries: editors.reduce((a, e) => a + e.received, 0),
-    expected: expected * editors.length,
-    sent,
-    cpuUs: cpu.user + cpu.system,
-    maxLagMs,
-    drainMs: Date.now() - drain0,
-  } satisfies EditorsDone);
+  const outcome = await runEditors(editors, receipts, {
+    startUs: msg.startUs,
+    ratePerEditor: c.ratePerEditor,
+    warmupMs: c.warmupMs,
+    durationMs: c.durationMs,
+    drainMs: c.drainMs,
+    totalEditors: c.totalEditors,
+  });
+  send({ type: 'done', ...outcome } satisfies EditorsDone);
 }
 
 process.on('message', (raw) => {

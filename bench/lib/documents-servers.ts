@@ -1,10 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mintToken } from '@switchboard/loadgen';
+import { mintToken, type Wire } from '@switchboard/loadgen';
 import pg from 'pg';
 import type { ServerName } from './documents-report.js';
 import { cpuMicros, forkServer } from './server-process.js';
-import type { Wire } from './yjs-wire.js';
 
 /** The servers of bench/documents.ts (bench/servers/*.mjs): how each is started, reached and measured. */
 

@@ -1,66 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { nowUs, rssBytes, waitQuiet } from '@switchboard/loadgen';
-import WebSocket from 'ws';
+import { closeSyncClients, nowUs, openSyncClient, rssBytes, type SyncClient, TEXT, TextAppender, waitQuiet } from '@switchboard/loadgen';
 import * as Y from 'yjs';
 import type { Options } from './documents-options.js';
 import type { JoinRun, MemoryRun, ServerName } from './documents-report.js';
 import { BenchServer, log, SPECS, sleep, token } from './documents-servers.js';
-import { authFrame, isStep2, step1Frame, TEXT, TextAppender, updateFrame } from './yjs-wire.js';
 
 /** Scenarios 3 and 4 of bench/documents.ts: new clients syncing a large document, and memory per loaded document. */
 
-interface LightConn {
-  ws: WebSocket;
-  /** Resolves with the µs from opening the socket to sync step 2 and its size. */
-  synced: Promise<{ us: number; bytes: number; step2: Buffer }>;
-}
-
-function openLight(server: BenchServer, docName: string, tok: string, update?: Buffer): LightConn {
+function openLight(server: BenchServer, docName: string, tok: string, update?: Buffer): SyncClient {
   const spec = SPECS[server.name];
-  const t0 = nowUs();
-  const url = spec.wire === 'hocuspocus' ? server.url : `${server.url}/${docName}?token=${encodeURIComponent(tok)}`;
-  const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024 });
-  ws.binaryType = 'nodebuffer';
-  const synced = new Promise<{ us: number; bytes: number; step2: Buffer }>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${server.name}: ${docName} not synced in 60 s`)), 60_000);
-    ws.on('error', (err) => {
-      clearTimeout(timer);
-      rej(err);
-    });
-    ws.on('open', () => {
-      if (spec.wire === 'hocuspocus') ws.send(authFrame(docName, tok));
-      ws.send(step1Frame(spec.wire, docName));
-      if (update) ws.send(updateFrame(spec.wire, docName, update));
-    });
-    const onMessage = (data: Buffer) => {
-      if (!isStep2(spec.wire, data)) return;
-      clearTimeout(timer);
-      ws.off('message', onMessage);
-      res({ us: nowUs() - t0, bytes: data.length, step2: data });
-    };
-    ws.on('message', onMessage);
-  });
-  synced.catch(() => {});
-  return { ws, synced };
-}
-
-const closeAll = async (conns: LightConn[]) => {
-  await Promise.all(
-    conns.map(
-      (c) =>
-        new Promise<void>((r) => {
-          if (c.ws.readyState === WebSocket.CLOSED) return r();
-          c.ws.once('close', () => r());
-          c.ws.close();
-          setTimeout(() => {
-            c.ws.terminate();
-            r();
-          }, 2000);
-        }),
-    ),
+  return openSyncClient(
+    { wire: spec.wire, url: server.url, doc: docName, token: tok },
+    { maxPayload: 256 * 1024 * 1024, timeoutMs: 60_000, label: server.name, ...(update ? { update } : {}) },
   );
-};
+}
 
 /** A text document of at least `kb` KB (its encoded state) in many items (inserts at pseudo-random places, as editing leaves it). */
 export function largeDocument(kb: number): Uint8Array {
@@ -89,7 +43,7 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 export async function joinRun(opts: Options, name: ServerName, update: Uint8Array): Promise<JoinRun> {
   const spec = SPECS[name];
   const server = await BenchServer.start(name);
-  const conns: LightConn[] = [];
+  const conns: SyncClient[] = [];
   try {
     const docName = spec.doc('large');
     const tok = name === 'switchboard' ? await token('joiner') : 'bench';
@@ -103,7 +57,7 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
     for (;;) {
       const probe = openLight(server, docName, tok);
       const s = await probe.synced;
-      await closeAll([probe]);
+      await closeSyncClients([probe]);
       first = s.bytes;
       if (s.bytes >= update.length * 0.9 || Date.now() > deadline) break;
       await sleep(200);
@@ -127,7 +81,7 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
         if (check.getText(TEXT).length < 1000) throw new Error(`${name}: the joiner's document is incomplete`);
         check.destroy();
       }
-      await closeAll([c]);
+      await closeSyncClients([c]);
     }
     const seqCpu = server.cpuUs() - cpu0;
     if (profileFile) {
@@ -142,7 +96,7 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
     const burstTimes = await Promise.all(burst.map((c) => c.synced.then((s) => s.us / 1000)));
     const burstWallMs = (nowUs() - t0) / 1000;
     const burstCpu = server.cpuUs() - cpu1;
-    await closeAll(burst);
+    await closeSyncClients(burst);
     const burstSorted = [...burstTimes].sort((a, b) => a - b);
     const run: JoinRun = {
       server: name,
@@ -163,7 +117,7 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
     );
     return run;
   } finally {
-    await closeAll(conns);
+    await closeSyncClients(conns);
     await server.stop();
   }
 }
@@ -171,13 +125,13 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
 export async function memoryRun(opts: Options, name: ServerName): Promise<MemoryRun> {
   const spec = SPECS[name];
   const server = await BenchServer.start(name);
-  let conns: LightConn[] = [];
+  let conns: SyncClient[] = [];
   try {
     const tok = name === 'switchboard' ? await token('memory') : 'bench';
     // Warm the code paths with one document first, so the baseline holds the code's own heap.
     const warm = openLight(server, spec.doc('warm'), tok, new TextAppender(1).next('warm'));
     await warm.synced;
-    await closeAll([warm]);
+    await closeSyncClients([warm]);
     await sleep(500);
     const before = await server.stats();
     const rss0 = rssBytes(server.pid) ?? 0;
@@ -193,7 +147,7 @@ export async function memoryRun(opts: Options, name: ServerName): Promise<Memory
     await sleep(1000);
     const withClients = await server.stats();
     const rss1 = rssBytes(server.pid) ?? 0;
-    await closeAll(conns);
+    await closeSyncClients(conns);
     conns = [];
     await sleep(1500);
     const after = await server.stats();
@@ -211,7 +165,7 @@ export async function memoryRun(opts: Options, name: ServerName): Promise<Memory
     );
     return run;
   } finally {
-    await closeAll(conns);
+    await closeSyncClients(conns);
     await server.stop();
   }
 }

@@ -62,6 +62,11 @@ export const SUBSTITUTIONS: Substitution[] = [
   { doc: 'bench reconnect-storm --clients 10000', real: () => 'bench reconnect-storm --clients 10 --before 500ms --after 500ms', why: 'a small load test' },
   { doc: /bench load-100$/gm, real: () => 'bench load-100 --connections 10 --messages 1', why: 'a small load test' },
   {
+    doc: 'bench documents --editors 50 --rate 2000',
+    real: () => 'bench documents --editors 4 --rate 100 --duration 1s --warmup 0s',
+    why: 'a small load test',
+  },
+  {
     doc: /bench comments --storage (sqlite|postgres)/g,
     real: () => 'bench comments --storage $1 --watchers 10 --users 5 --rate 50 --duration 500ms --comment-rate 10 --comment-duration 500ms',
     why: 'a small load test',

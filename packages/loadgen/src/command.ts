@@ -10,6 +10,7 @@ import { Progress } from './progress.js';
 import type { Report } from './report.js';
 import { commentsScenario } from './scenarios/comments.js';
 import { connectScenario } from './scenarios/connect.js';
+import { documentsScenario } from './scenarios/documents.js';
 import { fanoutScenario, manyChannelsScenario } from './scenarios/fanout.js';
 import { loadScenarios } from './scenarios/load.js';
 import { locksScenario } from './scenarios/locks.js';
@@ -29,6 +30,7 @@ const SCENARIOS: readonly Scenario[] = [
   commentsScenario,
   locksScenario,
   webhooksScenario,
+  documentsScenario,
   ...loadScenarios,
 ];
 

@@ -103,6 +103,16 @@ export class Fleet {
     return this.#next;
   }
 
+  /** Worker processes. */
+  get workers(): number {
+    return this.#peers.length;
+  }
+
+  /** A request of its own to each worker (`build(w)` for worker w of `workers`). */
+  each<T extends WorkerReply['type']>(build: (w: number) => WorkerRequest, reply: T, timeoutMs: number): Promise<Array<Extract<WorkerReply, { type: T }>>> {
+    return Promise.all(this.#peers.map((p, w) => p.request(build(w), reply, timeoutMs)));
+  }
+
   /** The same request to every worker. */
   all<T extends WorkerReply['type']>(req: WorkerRequest, reply: T, timeoutMs: number): Promise<Array<Extract<WorkerReply, { type: T }>>> {
     return Promise.all(this.#peers.map((p) => p.request(req, reply, timeoutMs)));

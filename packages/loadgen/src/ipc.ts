@@ -1,4 +1,5 @@
 import type { HistogramData } from './histogram.js';
+import type { EditOutcome, EditPlan } from './light-editor.js';
 
 /** Which channel connection number g (0-based, over all workers) subscribes to. */
 export type ChannelLayout =
@@ -87,6 +88,38 @@ export interface ResultsRequest {
   measuredPerChannel: Record<string, number>;
 }
 
+/** Where the light editors and joiners of the documents scenario connect, and as whom. */
+export interface DocumentTarget {
+  target: Target;
+  /** The documents endpoint, ws://host:port/documents. */
+  url: string;
+  doc: string;
+  /** Capabilities of their tokens (`<ns>:*` → subscribe, publish). */
+  caps: Record<string, string[]>;
+  addresses: string[];
+}
+
+/** Open the light editors numbered `ids` (each its own user `e<id>`), `concurrency` at a time, each until synced. */
+export interface EditorsOpenRequest extends DocumentTarget {
+  type: 'editors-open';
+  ids: number[];
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/** Every open editor of the worker edits (see EditPlan). */
+export interface EditRequest extends EditPlan {
+  type: 'edit';
+}
+
+/** `count` new clients (users `j<base + i>`) open the document at once and sync it. */
+export interface JoinRequest extends DocumentTarget {
+  type: 'join';
+  base: number;
+  count: number;
+  timeoutMs: number;
+}
+
 export type WorkerRequest =
   | OpenRequest
   | PublishRequest
@@ -94,6 +127,9 @@ export type WorkerRequest =
   | MixRequest
   | StormRequest
   | ResultsRequest
+  | EditorsOpenRequest
+  | EditRequest
+  | JoinRequest
   | { type: 'counters' }
   | { type: 'reset' }
   | { type: 'close' };
@@ -194,6 +230,34 @@ export interface ResultsReply {
   lastRecvUs: number;
 }
 
+export interface EditorsOpenReply {
+  type: 'editors-opened';
+  ok: number;
+  failed: number;
+  errors: string[];
+  /** Open → sync step 2 of each editor that synced. */
+  latency: HistogramData;
+}
+
+export interface EditReply extends EditOutcome {
+  type: 'edited';
+  /** Editors whose socket closed without the bench asking, by close code. */
+  lost: Record<string, number>;
+}
+
+export interface JoinReply {
+  type: 'joined';
+  ok: number;
+  failed: number;
+  errors: string[];
+  /** Open → sync step 2 of each client that synced. */
+  latency: HistogramData;
+  /** Markers (editors' updates) in each synced client's step 2. */
+  markers: number[];
+  /** Size of the largest step 2, bytes. */
+  maxBytes: number;
+}
+
 export type WorkerReply =
   | OpenReply
   | PublishReply
@@ -202,6 +266,9 @@ export type WorkerReply =
   | StormReply
   | CountersReply
   | ResultsReply
+  | EditorsOpenReply
+  | EditReply
+  | JoinReply
   | { type: 'reset' }
   | { type: 'closed' }
   /** The request expecting reply `replyTo` failed. */
@@ -215,6 +282,9 @@ export const REPLY_OF = {
   mix: 'mixed',
   storm: 'stormed',
   results: 'results',
+  'editors-open': 'editors-opened',
+  edit: 'edited',
+  join: 'joined',
   counters: 'counters',
   reset: 'reset',
   close: 'closed',

@@ -5,9 +5,12 @@
  */
 import { churn, mix, publishEach } from './activities.js';
 import { ConnectionSet } from './connection-set.js';
+import { EditorSet } from './editor-set.js';
 import { REPLY_OF, type WorkerReply, type WorkerRequest } from './ipc.js';
 
 const set = new ConnectionSet();
+/** The light editors of the documents scenario (raw y-websocket clients, not protocol v1 connections). */
+const editors = new EditorSet();
 
 function send(msg: WorkerReply): void {
   if (process.connected) process.send?.(msg);
@@ -27,12 +30,19 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       return set.storm(req);
     case 'results':
       return set.results(req);
+    case 'editors-open':
+      return editors.open(req);
+    case 'edit':
+      return editors.edit(req);
+    case 'join':
+      return editors.join(req);
     case 'counters':
-      return set.counters();
+      return editors.addTo(set.counters());
     case 'reset':
       set.reset();
       return { type: 'reset' };
     case 'close':
+      editors.close();
       await set.close();
       return { type: 'closed' };
   }

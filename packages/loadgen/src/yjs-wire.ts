@@ -1,7 +1,8 @@
 /**
- * The light editors of bench/documents.ts: Yjs updates and y-websocket / Hocuspocus sync
- * frames encoded by hand (no Y.Doc per editor, so the load generator stays cheap), and the
- * markers that let a receiver find each update's send time in any message without decoding it.
+ * Light document editors' wire: Yjs updates and y-websocket / Hocuspocus sync frames
+ * encoded by hand (no Y.Doc per editor, so the load generator stays cheap), and the
+ * markers that let a receiver find each update's send time in any message without decoding
+ * it. Used by `switchboard bench documents` and by bench/documents.ts.
  */
 
 /** Which wire a bench server speaks: y-websocket (name in the URL) or Hocuspocus (name in every message). */
