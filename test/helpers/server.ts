@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigInput, type FeatureModule, Switchboard } from '@switchboard/server';
 import { createStoredApiKey } from '@switchboard/server/testing';
+import type { Logger } from 'pino';
 
 export interface TestTokenClaims {
   sub: string;
@@ -42,11 +43,13 @@ type Overrides = ConfigInput & {
   keepDataDir?: string;
   /** The server's clock for token checks and connection deadlines (tests move it instead of waiting). */
   now?: () => number;
+  /** Where the server logs (default: nowhere, `logLevel: 'silent'`). */
+  logger?: Logger;
 };
 
 /** Start a real server on 127.0.0.1 (port 0 unless given) with a fresh data directory. */
 export async function startTestServer(overrides: Overrides = {}): Promise<TestServer> {
-  const { features, keepDataDir, now, ...config } = overrides;
+  const { features, keepDataDir, now, logger, ...config } = overrides;
   const dataDir = keepDataDir ?? mkdtempSync(join(tmpdir(), 'sb-test-'));
   const tenantKeys: Record<string, string> = {};
   if (!keepDataDir) for (const t of ['acme', 'demo', 'other']) tenantKeys[t] = createStoredApiKey(dataDir, t).key;
@@ -54,6 +57,7 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
     config: { logLevel: 'silent', host: '127.0.0.1', port: 0, ...config, dataDir },
     ...(features ? { features } : {}),
     ...(now ? { now } : {}),
+    ...(logger ? { logger } : {}),
   });
   const { port } = await server.listen();
   const secure = server.tls !== null;

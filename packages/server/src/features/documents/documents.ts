@@ -18,6 +18,8 @@ import type { VersionInfo, VersionStore } from './version-store.js';
 /** How long a compaction's lease is held (a holder that dies frees it after this). */
 const COMPACT_LEASE_MS = 60_000;
 const NOTHING_FOLDED: Compaction = { folded: 0, foldedBytes: 0, before: 0, after: 0 };
+/** Longest time a stop waits for the compactions in flight (one held up longer is left to finish or fail). */
+const STOP_COMPACTIONS_MS = 5_000;
 
 /** What the documents of a node share with the other nodes: leases, and the relay of changes (set once started). */
 export interface DocumentsCluster {
@@ -45,6 +47,8 @@ export class Documents {
   readonly #announcing = new Map<string, { updates: number }>();
   /** Documents whose automatic version is being taken. */
   readonly #versioning = new Set<string>();
+  /** Compactions in flight: a stop waits for them before the storage closes. */
+  readonly #compactions = new Set<Promise<Compaction>>();
   #stopped = false;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
   readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'groupCommit' | 'sendWindow'>;
@@ -261,9 +265,19 @@ export class Documents {
   /**
    * Compact under a lease, so one node at a time folds a document's log; its fencing token
    * goes with the write, so a holder whose lease ran out while it worked changes nothing
-   * after a later one. Nothing is folded while another node holds it.
+   * after a later one. Nothing is folded while another node holds it, nor once the node is
+   * stopping (a write after the next load folds it).
    */
-  async #compact(doc: LiveDocument, fold: Fold): Promise<Compaction> {
+  #compact(doc: LiveDocument, fold: Fold): Promise<Compaction> {
+    if (this.#stopped) return Promise.resolve(NOTHING_FOLDED);
+    const running = this.#compactUnderLease(doc, fold);
+    this.#compactions.add(running);
+    const done = () => this.#compactions.delete(running);
+    running.then(done, done);
+    return running;
+  }
+
+  async #compactUnderLease(doc: LiveDocument, fold: Fold): Promise<Compaction> {
     const key = `compact/${doc.key}`;
     const token = await this.cluster.leases.acquire(key, COMPACT_LEASE_MS, this.cluster.nodeId);
     if (token === null) return NOTHING_FOLDED;
@@ -343,7 +357,10 @@ export class Documents {
     this.#unloads.delete(key);
   }
 
-  /** Write what every document has queued, then forget them all (the node is stopping). */
+  /**
+   * Write what every document has queued and let the compactions in flight end (for at most
+   * STOP_COMPACTIONS_MS), then forget them all (the node is stopping): the storage closes after.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const timer of this.#unloads.values()) clearTimeout(timer);
@@ -353,9 +370,27 @@ export class Documents {
     // Two rounds: an update that arrived while the first write ran is written by the second.
     await Promise.all(docs.map((d) => d.flush()));
     await Promise.all(docs.map((d) => d.flush()));
+    await this.#compactionsEnded();
     for (const d of docs) d.destroy();
     this.metrics.loaded(-docs.length);
     this.#live.clear();
+  }
+
+  /** Wait for the compactions in flight, for at most STOP_COMPACTIONS_MS (a fold the storage's close cuts short is rolled back: nothing lost). */
+  async #compactionsEnded(): Promise<void> {
+    if (this.#compactions.size === 0) return;
+    this.logger.info({ compactions: this.#compactions.size }, 'stopping: waiting for the document compactions in flight');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), STOP_COMPACTIONS_MS);
+    });
+    const ended = await Promise.race([Promise.allSettled([...this.#compactions]).then(() => true), late]);
+    clearTimeout(timer);
+    if (!ended)
+      this.logger.warn(
+        { compactions: this.#compactions.size, waitedMs: STOP_COMPACTIONS_MS },
+        'stopping without the document compactions still running: their logs stay unfolded until a later compaction',
+      );
   }
 }
 

@@ -98,7 +98,7 @@ export class LiveDocument {
   readonly partLocks: PartLocks | null;
   /** How its changes go between the nodes when it is not stored (null: stored, the log is the truth). */
   readonly unstored: UnstoredSync | null;
-  /** Stored bytes plus queued ones: what the size limit counts. */
+  /** Stored bytes plus queued ones (not stored: what its changes added, see UnstoredSync): what the size limit counts. */
   bytes: number;
   #logCount: number;
   /** Bytes of the snapshot when this node last read or made it (the rest of `bytes` is the log). */

@@ -6,7 +6,7 @@ import { REMOTE } from './document-awareness.js';
 export interface UnstoredOwner {
   readonly doc: Y.Doc;
   readonly channel: string;
-  /** What the size limit counts: what came from the other nodes is added to it. */
+  /** What the size limit counts: what each change added here is added to it. */
   bytes: number;
   /** What a holder of state vector `sv` lacks (null: `sv` malformed). */
   diff(sv: Uint8Array): Uint8Array | null;
@@ -39,9 +39,10 @@ export class UnstoredSync {
       logger: Logger;
     },
   ) {
-    // What another node's updates added here, once however many nodes sent the same.
-    owner.doc.on('update', (update: Uint8Array, origin: unknown) => {
-      if (origin === REMOTE) owner.bytes += update.byteLength;
+    // What each change added here, whoever made it (this node's clients, the server, another node): Yjs emits only what is
+    // new, so an update sent again, or by several nodes, counts once. A stored document counts what it queues instead.
+    owner.doc.on('update', (update: Uint8Array) => {
+      owner.bytes += update.byteLength;
     });
   }
 
