@@ -2,7 +2,8 @@
  * `switchboard serve --workers 2` as real processes: one port and one banner, clients on both
  * workers get every publication once with consecutive offsets from the one in-host engine,
  * a client recovers on whichever worker it reconnects to, and SIGTERM to the primary drains
- * both workers and exits 0, leaving no worker behind (checked by PID).
+ * both workers and exits 0, leaving no worker behind (checked by PID); after a kill -9 of the
+ * primary, a restart on the same data directory has what was stored before it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -90,7 +91,8 @@ describe('switchboard serve --workers 2', () => {
     for (const pid of workerPids) expect(alive(pid)).toBe(false);
   });
 
-  it('restarts a worker killed with SIGKILL; SIGKILL of the primary leaves no worker running', async () => {
+  /** `serve --workers 2` on the suite's data directory: its port, the banner's token and admin key. */
+  async function start(): Promise<{ child: ChildProcess; port: number; token: string; apiKey: string; out: () => string }> {
     const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'silent'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -103,9 +105,25 @@ describe('switchboard serve --workers 2', () => {
     workerPids = ((/Workers: +2 \(pids ([\d, ]+);/.exec(out) as RegExpExecArray)[1] as string).split(', ').map(Number);
     const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
     const token = (/Token \(tenant demo[^)]*\): (\S+)/.exec(out) as RegExpExecArray)[1] as string;
+    const apiKey = (/Admin API key: (\S+)/.exec(out) as RegExpExecArray)[1] as string;
+    return { child, port, token, apiKey, out: () => out };
+  }
+
+  const notifications = (port: number, apiKey: string, init?: RequestInit) =>
+    fetch(`http://127.0.0.1:${port}/api/v1/notifications${init ? '' : '?user=alice'}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, 'x-switchboard-tenant': 'demo', 'content-type': 'application/json' },
+    });
+
+  it('restarts a worker killed with SIGKILL; SIGKILL of the primary leaves no worker running, and a restart on its data directory has what it stored', async () => {
+    const { child, port, token, apiKey, out: output } = await start();
+    let out = output();
+    // Durable data written through the workers (SQLite, one writer): a notification answered 201.
+    const created = await notifications(port, apiKey, { method: 'POST', body: JSON.stringify({ user: 'alice', type: 'message', title: 'before the kill' }) });
+    expect(created.status).toBe(201);
     const [victim, other] = workerPids as [number, number];
     process.kill(victim, 'SIGKILL');
-    await eventually(() => /worker (\d+) started in its place\n/.test(out), 15_000, 'a worker started in place of the killed one');
+    await eventually(() => /worker (\d+) started in its place\n/.test((out = output())), 15_000, 'a worker started in place of the killed one');
     const replacement = Number((/worker (\d+) started in its place/.exec(out) as RegExpExecArray)[1]);
     workerPids = [other, replacement];
     expect(alive(victim)).toBe(false);
@@ -117,5 +135,14 @@ describe('switchboard serve --workers 2', () => {
 
     child.kill('SIGKILL');
     await eventually(() => !alive(other) && !alive(replacement), 15_000, 'the workers to exit after their primary');
+
+    // Started again on the same data directory: what was stored before the kill is there.
+    const again = await start();
+    const listed = await notifications(again.port, again.apiKey);
+    expect(listed.status).toBe(200);
+    const page = (await listed.json()) as { notifications: Array<{ title: string }> };
+    expect(page.notifications.map((n) => n.title)).toContain('before the kill');
+    again.child.kill('SIGTERM');
+    await eventually(() => again.child.exitCode !== null, 15_000, 'the restarted server to exit');
   });
 });
