@@ -116,15 +116,14 @@ describe('switchboard serve --workers 2', () => {
     });
 
   it('restarts a worker killed with SIGKILL; SIGKILL of the primary leaves no worker running, and a restart on its data directory has what it stored', async () => {
-    const { child, port, token, apiKey, out: output } = await start();
-    let out = output();
+    const { child, port, token, apiKey, out } = await start();
     // Durable data written through the workers (SQLite, one writer): a notification answered 201.
     const created = await notifications(port, apiKey, { method: 'POST', body: JSON.stringify({ user: 'alice', type: 'message', title: 'before the kill' }) });
     expect(created.status).toBe(201);
     const [victim, other] = workerPids as [number, number];
     process.kill(victim, 'SIGKILL');
-    await eventually(() => /worker (\d+) started in its place\n/.test((out = output())), 15_000, 'a worker started in place of the killed one');
-    const replacement = Number((/worker (\d+) started in its place/.exec(out) as RegExpExecArray)[1]);
+    await eventually(() => /worker (\d+) started in its place\n/.test(out()), 15_000, 'a worker started in place of the killed one');
+    const replacement = Number((/worker (\d+) started in its place/.exec(out()) as RegExpExecArray)[1]);
     workerPids = [other, replacement];
     expect(alive(victim)).toBe(false);
     expect(alive(replacement)).toBe(true);
