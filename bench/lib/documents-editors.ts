@@ -23,16 +23,23 @@ export interface EditorsStart {
   type: 'start';
   mode: 'light' | 'provider';
   wire: Wire;
-  /** ws://host:port/documents (Switchboard), ws://host:port (the others). */
-  url: string;
   doc: string;
-  /** Global editor numbers of this worker's editors, with their tokens. */
-  editors: Array<{ id: number; token: string }>;
+  /**
+   * Global editor numbers of this worker's editors, with their tokens and the URL of their node:
+   * ws://host:port/documents (Switchboard), ws://host:port (the others).
+   */
+  editors: EditorSpec[];
   totalEditors: number;
   ratePerEditor: number;
   warmupMs: number;
   durationMs: number;
   drainMs: number;
+}
+
+export interface EditorSpec {
+  id: number;
+  token: string;
+  url: string;
 }
 
 export interface EditorsGo {
@@ -71,8 +78,8 @@ function send(msg: object): void {
   process.send?.(msg);
 }
 
-async function lightEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
-  const url = cfg.wire === 'hocuspocus' ? cfg.url : `${cfg.url}/${cfg.doc}?token=${encodeURIComponent(token)}`;
+async function lightEditor(cfg: EditorsStart, { id, token, url: base }: EditorSpec, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
+  const url = cfg.wire === 'hocuspocus' ? base : `${base}/${cfg.doc}?token=${encodeURIComponent(token)}`;
   const ws = new WebSocket(url);
   ws.binaryType = 'nodebuffer';
   const appender = new TextAppender(1_000_000 + id);
@@ -106,14 +113,14 @@ async function lightEditor(cfg: EditorsStart, id: number, token: string, onMarke
   return editor;
 }
 
-async function providerEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
+async function providerEditor(cfg: EditorsStart, { id, token, url }: EditorSpec, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
   const doc = new Y.Doc();
   const text = doc.getText(TEXT);
   const polyfill = WebSocket as never;
   let destroy: () => void;
   let synced: () => boolean;
   if (cfg.wire === 'hocuspocus') {
-    const socket = new HocuspocusProviderWebsocket({ url: cfg.url, WebSocketPolyfill: polyfill });
+    const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: polyfill });
     const provider = new HocuspocusProvider({ websocketProvider: socket, name: cfg.doc, document: doc, token });
     provider.attach();
     destroy = () => {
@@ -122,7 +129,7 @@ async function providerEditor(cfg: EditorsStart, id: number, token: string, onMa
     };
     synced = () => provider.isSynced;
   } else {
-    const provider = new WebsocketProvider(cfg.url, cfg.doc, doc, { WebSocketPolyfill: polyfill, params: { token }, disableBc: true });
+    const provider = new WebsocketProvider(url, cfg.doc, doc, { WebSocketPolyfill: polyfill, params: { token }, disableBc: true });
     destroy = () => provider.destroy();
     synced = () => provider.synced;
   }
@@ -171,7 +178,7 @@ async function start(msg: EditorsStart): Promise<void> {
   const open = msg.mode === 'light' ? lightEditor : providerEditor;
   // A few at a time: the servers see a burst of joins as editors do, without a stampede.
   for (let i = 0; i < msg.editors.length; i += 10) {
-    editors.push(...(await Promise.all(msg.editors.slice(i, i + 10).map((e) => open(msg, e.id, e.token, onMarker)))));
+    editors.push(...(await Promise.all(msg.editors.slice(i, i + 10).map((e) => open(msg, e, onMarker)))));
   }
   send({ type: 'connected' });
 }
