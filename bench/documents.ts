@@ -27,22 +27,27 @@
  *   --max-minutes N       20      no measurement starts after this many minutes (the run is stopped 3 minutes later)
  *   --database STORE      sqlite  Switchboard's store: sqlite (a temp file) or postgres (a fresh schema per server start, dropped after)
  *   --postgres URL                PostgreSQL for --database postgres (default $SB_BENCH_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test)
+ *   --nodes N             1       Switchboard processes per measurement, sharing Redis ($REDIS_URL or redis://127.0.0.1:6379, a key prefix of
+ *                                 their own, dropped after) and the PostgreSQL schema; N > 1 needs --servers switchboard --database postgres.
+ *                                 Editors and joiners are spread round-robin over the nodes; server CPU is the sum over the N processes;
+ *                                 scenario 4 (memory) is skipped
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import { clockTicksPerSecond, countMarkers, Histogram, machineTicks, nowUs, OtherLoad, quietest, rssBytes, TEXT, waitQuiet } from '@switchboard/loadgen';
+import { clockTicksPerSecond, countMarkers, Histogram, machineTicks, nowUs, OtherLoad, quietest, TEXT, waitQuiet } from '@switchboard/loadgen';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import type { EditorsDone, EditorsStart } from './lib/documents-editors.js';
 import { type Options, parseOptions } from './lib/documents-options.js';
 import { type DocumentsResults, type EditorsRun, renderDocuments, type ServerName, writeDocumentsSection } from './lib/documents-report.js';
-import { BenchServer, log, SPECS, sleep, started, token, useSwitchboardPostgres } from './lib/documents-servers.js';
+import { BenchServer, log, SPECS, sleep, started, token, useSwitchboardNodes, useSwitchboardPostgres } from './lib/documents-servers.js';
 import { joinRun, largeDocument, memoryRun } from './lib/documents-sync.js';
 import { machineInfo } from './lib/machine.js';
+import { localRedis } from './lib/tree.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const EDITORS_WORKER = join(import.meta.dirname, 'lib', 'documents-editors.ts');
@@ -62,7 +67,6 @@ async function editorsRun(opts: Options, name: ServerName, mode: 'light' | 'prov
       type: 'start',
       mode,
       wire: spec.wire,
-      url: server.url,
       doc,
       totalEditors: opts.editors,
       ratePerEditor: rate / opts.editors,
@@ -95,14 +99,14 @@ async function editorsRun(opts: Options, name: ServerName, mode: 'light' | 'prov
       });
     await Promise.all(
       workers.map((child, w) => {
-        const editors = editorTokens.flatMap((t, id) => (id % nWorkers === w ? [{ id, token: t }] : []));
+        const editors = editorTokens.flatMap((t, id) => (id % nWorkers === w ? [{ id, token: t, url: server.urlOf(id) }] : []));
         const answer = reply(child, 'connected', 60_000);
         child.send({ ...base, editors } satisfies EditorsStart);
         return answer;
       }),
     );
-    await waitQuiet([server.pid, ...workers.map((c) => c.pid as number)], opts.quietWait, log);
-    const other = new OtherLoad([process.pid, server.pid, ...workers.map((c) => c.pid as number)]);
+    await waitQuiet([...server.pids, ...workers.map((c) => c.pid as number)], opts.quietWait, log);
+    const other = new OtherLoad([process.pid, ...server.pids, ...workers.map((c) => c.pid as number)]);
     const startUs = nowUs() + 300_000;
     const done = workers.map((child) => reply<EditorsDone>(child, 'done', (opts.warmup + durationS + opts.drain) * 1000 + 30_000));
     for (const child of workers) child.send({ type: 'go', startUs });
@@ -120,7 +124,7 @@ async function editorsRun(opts: Options, name: ServerName, mode: 'light' | 'prov
       await server.profile('stop', profileFile);
     }
     const otherPct = other.pct();
-    const rssAfter = rssBytes(server.pid) ?? 0;
+    const rssAfter = server.rssBytes();
     const h = Histogram.merge(results.map((r) => r.histogram));
     const measured = results.reduce((s, r) => s + r.measuredDeliveries, 0);
     const deliveries = results.reduce((s, r) => s + r.deliveries, 0);
@@ -215,6 +219,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opts = parseOptions(argv);
   if (opts.database === 'postgres') useSwitchboardPostgres(opts.postgresUrl);
+  if (opts.nodes > 1) useSwitchboardNodes(opts.nodes, localRedis(opts.redisUrl));
   const section = join(ROOT, 'docs', 'benchmarks.md');
   if (opts.render) {
     const res = JSON.parse(readFileSync(opts.render, 'utf8')) as DocumentsResults;
@@ -253,6 +258,10 @@ async function main(): Promise<void> {
     seconds: 0,
   };
   try {
+    if (opts.nodes > 1)
+      log(
+        `${opts.nodes} Switchboard nodes on Redis per measurement, clients round-robin over them; server CPU and RSS are the sums over the ${opts.nodes} processes`,
+      );
     if (opts.rates.length > 0) log(`scenario 1: ${opts.editors} light editors on one document, ${opts.rates.join(', ')} updates/s in`);
     for (const name of opts.servers) {
       for (const rate of opts.rates) {
@@ -279,7 +288,8 @@ async function main(): Promise<void> {
       log(`scenario 3: new clients syncing a ${(update.length / 1e6).toFixed(2)} MB document`);
       for (const name of opts.servers) if (!spent(`${name} sync`)) res.joins.push(await joinRun(opts, name, update));
     }
-    if (opts.documents > 0) {
+    if (opts.documents > 0 && opts.nodes > 1) log(`scenario 4 skipped: memory per document is measured on one node (--nodes ${opts.nodes})`);
+    else if (opts.documents > 0) {
       log(`scenario 4: ${opts.documents} loaded documents, one client each`);
       for (const name of opts.servers) if (!spent(`${name} memory`)) res.memory.push(await memoryRun(opts, name));
     }

@@ -22,16 +22,23 @@ export interface EditorsStart {
   type: 'start';
   mode: 'light' | 'provider';
   wire: Wire;
-  /** ws://host:port/documents (Switchboard), ws://host:port (the others). */
-  url: string;
   doc: string;
-  /** Global editor numbers of this worker's editors, with their tokens. */
-  editors: Array<{ id: number; token: string }>;
+  /**
+   * Global editor numbers of this worker's editors, with their tokens and the URL of their node:
+   * ws://host:port/documents (Switchboard), ws://host:port (the others).
+   */
+  editors: EditorSpec[];
   totalEditors: number;
   ratePerEditor: number;
   warmupMs: number;
   durationMs: number;
   drainMs: number;
+}
+
+export interface EditorSpec {
+  id: number;
+  token: string;
+  url: string;
 }
 
 export interface EditorsGo {
@@ -48,18 +55,18 @@ function send(msg: object): void {
   process.send?.(msg);
 }
 
-function lightEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
-  return openLightEditor({ wire: cfg.wire, url: cfg.url, doc: cfg.doc, token }, id, onMarker);
+function lightEditor(cfg: EditorsStart, { id, token, url }: EditorSpec, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
+  return openLightEditor({ wire: cfg.wire, url, doc: cfg.doc, token }, id, onMarker);
 }
 
-async function providerEditor(cfg: EditorsStart, id: number, token: string, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
+async function providerEditor(cfg: EditorsStart, { id, token, url }: EditorSpec, onMarker: (e: Editor, buf: Buffer) => void): Promise<Editor> {
   const doc = new Y.Doc();
   const text = doc.getText(TEXT);
   const polyfill = WebSocket as never;
   let destroy: () => void;
   let synced: () => boolean;
   if (cfg.wire === 'hocuspocus') {
-    const socket = new HocuspocusProviderWebsocket({ url: cfg.url, WebSocketPolyfill: polyfill });
+    const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: polyfill });
     const provider = new HocuspocusProvider({ websocketProvider: socket, name: cfg.doc, document: doc, token });
     provider.attach();
     destroy = () => {
@@ -68,7 +75,7 @@ async function providerEditor(cfg: EditorsStart, id: number, token: string, onMa
     };
     synced = () => provider.isSynced;
   } else {
-    const provider = new WebsocketProvider(cfg.url, cfg.doc, doc, { WebSocketPolyfill: polyfill, params: { token }, disableBc: true });
+    const provider = new WebsocketProvider(url, cfg.doc, doc, { WebSocketPolyfill: polyfill, params: { token }, disableBc: true });
     destroy = () => provider.destroy();
     synced = () => provider.synced;
   }
@@ -102,7 +109,7 @@ async function start(msg: EditorsStart): Promise<void> {
   const open = msg.mode === 'light' ? lightEditor : providerEditor;
   // A few at a time: the servers see a burst of joins as editors do, without a stampede.
   for (let i = 0; i < msg.editors.length; i += 10) {
-    editors.push(...(await Promise.all(msg.editors.slice(i, i + 10).map((e) => open(msg, e.id, e.token, receipts.onMessage)))));
+    editors.push(...(await Promise.all(msg.editors.slice(i, i + 10).map((e) => open(msg, e, receipts.onMessage)))));
   }
   send({ type: 'connected' });
 }

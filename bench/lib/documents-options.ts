@@ -32,6 +32,9 @@ export interface Options {
   /** Switchboard's store: the SQLite file, or PostgreSQL at `postgresUrl` (a fresh schema per server start). */
   database: 'sqlite' | 'postgres';
   postgresUrl: string;
+  /** Switchboard processes sharing Redis at `redisUrl` and the PostgreSQL schema (1: one process, no Redis). */
+  nodes: number;
+  redisUrl: string;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -58,6 +61,8 @@ export function parseOptions(argv: string[]): Options {
     render: undefined,
     database: 'sqlite',
     postgresUrl: process.env['SB_BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+    nodes: 1,
+    redisUrl: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
   };
   const zeroOr = (a: ArgReader, max: number) => {
     const v = a.value();
@@ -148,6 +153,9 @@ export function parseOptions(argv: string[]): Options {
       case '--postgres':
         o.postgresUrl = a.value();
         break;
+      case '--nodes':
+        o.nodes = Math.round(a.positive(16));
+        break;
       case '--help':
         help = true;
         break;
@@ -159,5 +167,7 @@ export function parseOptions(argv: string[]): Options {
     process.stdout.write(`${readFileSync(SCRIPT, 'utf8').split('*/')[0]}*/\n`);
     process.exit(0);
   }
+  if (o.nodes > 1 && (o.database !== 'postgres' || o.servers.some((s) => s !== 'switchboard')))
+    throw new Error(`--nodes ${o.nodes}: several nodes are Switchboard's only and share PostgreSQL: add --servers switchboard --database postgres`);
   return o;
 }

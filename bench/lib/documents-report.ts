@@ -107,6 +107,16 @@ function met(r: number | null, limit?: { op: '≥' | '≤'; v: number }): string
   return (limit.op === '≥' ? r >= limit.v : r <= limit.v) ? '✓' : '✗';
 }
 
+/** Switchboard's store in this run (`--database`). */
+const store = (res: DocumentsResults) => (res.options['database'] === 'postgres' ? 'PostgreSQL' : 'SQLite');
+
+/** With `--nodes N`: how the N processes are measured. */
+function nodesNote(res: DocumentsResults): string {
+  const nodes = Number(res.options['nodes'] ?? 1);
+  if (nodes <= 1) return '';
+  return `, as ${nodes} nodes sharing Redis and the database, clients round-robin over them (server CPU and RSS are the sums over the ${nodes} processes)`;
+}
+
 function highestSustained(runs: EditorsRun[], server: ServerName): EditorsRun | undefined {
   return runs.filter((r) => r.server === server && r.sustained).sort((a, b) => b.rate - a.rate)[0];
 }
@@ -121,7 +131,7 @@ export function renderDocuments(res: DocumentsResults): string {
   out.push('```sh', 'npm install && npm run build', res.command, '```', '');
   out.push(
     `Machine: ${m.nproc} cores (\`nproc\`), ${m.cpu}, ${Math.round(m.memoryGB)} GB RAM, Node ${m.node}. Switchboard at ${m.revision} (build ${m.build}), ` +
-      `persistence on (SQLite, its default \`doc\` namespace); ${Object.entries(res.versions)
+      `persistence on (${store(res)}, its default \`doc\` namespace)${nodesNote(res)}; ${Object.entries(res.versions)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}. Hocuspocus and the y-websocket server keep documents in memory. ` +
       `Every measurement starts a fresh server process; the server and the load generator share the ${m.nproc} cores. ` +

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { closeSyncClients, nowUs, openSyncClient, rssBytes, type SyncClient, TEXT, TextAppender, waitQuiet } from '@switchboard/loadgen';
+import { closeSyncClients, nowUs, openSyncClient, type SyncClient, TEXT, TextAppender, waitQuiet } from '@switchboard/loadgen';
 import * as Y from 'yjs';
 import type { Options } from './documents-options.js';
 import type { JoinRun, MemoryRun, ServerName } from './documents-report.js';
@@ -8,10 +8,11 @@ import { BenchServer, log, SPECS, sleep, token } from './documents-servers.js';
 
 /** Scenarios 3 and 4 of bench/documents.ts: new clients syncing a large document, and memory per loaded document. */
 
-function openLight(server: BenchServer, docName: string, tok: string, update?: Buffer): SyncClient {
+/** A light client of `docName` on the node of client number `client` (round-robin over the nodes). */
+function openLight(server: BenchServer, docName: string, tok: string, update?: Buffer, client = 0): SyncClient {
   const spec = SPECS[server.name];
   return openSyncClient(
-    { wire: spec.wire, url: server.url, doc: docName, token: tok },
+    { wire: spec.wire, url: server.urlOf(client), doc: docName, token: tok },
     { maxPayload: 256 * 1024 * 1024, timeoutMs: 60_000, label: server.name, ...(update ? { update } : {}) },
   );
 }
@@ -47,28 +48,35 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
   try {
     const docName = spec.doc('large');
     const tok = name === 'switchboard' ? await token('joiner') : 'bench';
-    // One holder keeps the document loaded (Hocuspocus unloads a document without connections).
+    // One holder per node keeps the document loaded there (Hocuspocus unloads a document without connections).
     const holder = openLight(server, docName, tok, Buffer.from(update));
     conns.push(holder);
     await holder.synced;
-    // Wait until a fresh client gets the whole state (Switchboard stores it first).
+    for (let node = 1; node < server.pids.length; node++) {
+      const other = openLight(server, docName, tok, undefined, node);
+      conns.push(other);
+      await other.synced;
+    }
+    // Wait until a fresh client gets the whole state on every node (Switchboard stores it first).
     const deadline = Date.now() + 30_000;
     let first = 0;
-    for (;;) {
-      const probe = openLight(server, docName, tok);
-      const s = await probe.synced;
-      await closeSyncClients([probe]);
-      first = s.bytes;
-      if (s.bytes >= update.length * 0.9 || Date.now() > deadline) break;
-      await sleep(200);
+    for (let node = 0; node < server.pids.length; node++) {
+      for (;;) {
+        const probe = openLight(server, docName, tok, undefined, node);
+        const s = await probe.synced;
+        await closeSyncClients([probe]);
+        if (node === 0) first = s.bytes;
+        if (s.bytes >= update.length * 0.9 || Date.now() > deadline) break;
+        await sleep(200);
+      }
     }
-    await waitQuiet([server.pid], opts.quietWait, log);
+    await waitQuiet(server.pids, opts.quietWait, log);
     const times: number[] = [];
     const profileFile = opts.profile ? join(opts.profile, `documents-${name}-sync.cpuprofile`) : undefined;
     if (profileFile) await server.profile('start');
     const cpu0 = server.cpuUs();
     for (let i = 0; i < opts.joins; i++) {
-      const c = openLight(server, docName, tok);
+      const c = openLight(server, docName, tok, undefined, i);
       const s = await c.synced;
       times.push(s.us / 1000);
       if (i === 0) {
@@ -92,7 +100,7 @@ export async function joinRun(opts: Options, name: ServerName, update: Uint8Arra
     await sleep(500);
     const cpu1 = server.cpuUs();
     const t0 = nowUs();
-    const burst = Array.from({ length: opts.joiners }, () => openLight(server, docName, tok));
+    const burst = Array.from({ length: opts.joiners }, (_, i) => openLight(server, docName, tok, undefined, i));
     const burstTimes = await Promise.all(burst.map((c) => c.synced.then((s) => s.us / 1000)));
     const burstWallMs = (nowUs() - t0) / 1000;
     const burstCpu = server.cpuUs() - cpu1;
@@ -134,7 +142,7 @@ export async function memoryRun(opts: Options, name: ServerName): Promise<Memory
     await closeSyncClients([warm]);
     await sleep(500);
     const before = await server.stats();
-    const rss0 = rssBytes(server.pid) ?? 0;
+    const rss0 = server.rssBytes();
     for (let i = 0; i < opts.documents; i += 50) {
       const batch = Array.from({ length: Math.min(50, opts.documents - i) }, (_, k) => {
         const n = i + k;
@@ -146,7 +154,7 @@ export async function memoryRun(opts: Options, name: ServerName): Promise<Memory
     }
     await sleep(1000);
     const withClients = await server.stats();
-    const rss1 = rssBytes(server.pid) ?? 0;
+    const rss1 = server.rssBytes();
     await closeSyncClients(conns);
     conns = [];
     await sleep(1500);

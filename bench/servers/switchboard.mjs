@@ -20,6 +20,8 @@ await serve(async () => {
       dataDir,
       // PostgreSQL instead of the SQLite file (bench/documents.ts --database postgres), as a URL.
       ...(process.env['BENCH_DATABASE'] ? { database: process.env['BENCH_DATABASE'] } : {}),
+      // The Redis engine under a key prefix of its own, shared by the nodes of one run (bench/documents.ts --nodes N).
+      ...(process.env['BENCH_REDIS'] ? { redis: process.env['BENCH_REDIS'], redisPrefix: process.env['BENCH_REDIS_PREFIX'] ?? 'sb' } : {}),
       development: false,
       logLevel: 'silent',
       auth: { secret: secretFromEnv() },
