@@ -210,6 +210,47 @@ describe('switchboard bench', () => {
     expect(r.figures.bursts.oneWinner).toBe(2);
   }, 60_000);
 
+  it('locks on 3 nodes with Redis: one grant per round and no double holder across nodes, and a killed node’s lock passes to a survivor', async () => {
+    const r = await benchJson([
+      'locks',
+      '--nodes',
+      '3',
+      '--storage',
+      'postgres',
+      '--clients',
+      '3',
+      '--duration',
+      '0.5',
+      '--contenders',
+      '9',
+      '--bursts',
+      '2',
+      '--cycles',
+      '30',
+      '--drops',
+      '1',
+    ]);
+    expect(r.ok).toBe(true);
+    expect(r.server).toMatchObject({ storage: 'postgres', nodes: 3 });
+    expect(new Set(r.server.pids).size).toBe(3);
+    expect(new Set(r.server.urls).size).toBe(3);
+    expect(r.figures.bursts).toMatchObject({ rounds: 2, oneWinner: 2, wrongHolder: 0, otherErrors: 0 });
+    expect(r.figures.cycles.grants).toBeGreaterThanOrEqual(30);
+    expect(r.figures.contention).toMatchObject({ doubleHolders: 0, tokenViolations: 0 });
+    expect(r.figures.drops).toMatchObject({ notGranted: 0 });
+    expect(r.figures.nodeDrops).toMatchObject({ killedNode: 2, notGranted: 0, tokenNotAbove: 0 });
+    expect(r.figures.nodeDrops.releaseTime.count).toBe(1);
+  }, 120_000);
+
+  it('locks --nodes above 1 needs PostgreSQL and servers the bench starts', async () => {
+    const sqlite = await bench(['locks', '--nodes', '2']);
+    expect(sqlite.code).toBe(2);
+    expect(sqlite.stderr).toContain('--storage postgres');
+    const url = await bench(['locks', '--nodes', '2', '--url', 'ws://127.0.0.1:1/ws', '--secret', 's']);
+    expect(url.code).toBe(2);
+    expect(url.stderr).toContain('not with --url');
+  });
+
   it('load-100 passes its ≥ 95% success criterion with every connection successful', async () => {
     const r = await benchJson(['load-100', '--messages', '2', '--interval', '200ms']);
     const f = r.figures;

@@ -72,6 +72,12 @@ export const SUBSTITUTIONS: Substitution[] = [
     why: 'a small load test',
   },
   {
+    doc: /bench locks --nodes (\d) --storage postgres/g,
+    real: () =>
+      'bench locks --nodes $1 --storage postgres --clients 3 --duration 500ms --contenders 9 --bursts 2 --cycles 20 --drops 1 --server-flag --timeouts.presence-ttl=5s --presence-ttl 5s',
+    why: 'a small load test, with a short presence TTL for the node kill',
+  },
+  {
     doc: /bench locks --storage (sqlite|postgres)/g,
     real: () => 'bench locks --storage $1 --clients 3 --duration 500ms --contenders 10 --bursts 2 --cycles 20 --drops 1',
     why: 'a small load test',

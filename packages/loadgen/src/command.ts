@@ -4,7 +4,7 @@ import type { BenchContext, Scenario } from './context.js';
 import { BenchFailure, BenchUsageError } from './failure.js';
 import { Fleet } from './fleet.js';
 import { type BenchArgv, optionHelp, parseBenchArgs } from './options.js';
-import { COMMON_OPTIONS, planRun, postgresUrl, type RunPlan } from './plan.js';
+import { COMMON_OPTIONS, planRun, postgresUrl, type RunPlan, redisUrl } from './plan.js';
 import { nowUs, ServerGauge } from './proc.js';
 import { Progress } from './progress.js';
 import type { Report } from './report.js';
@@ -125,6 +125,8 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
             startTimeoutMs: 30_000,
             storage: args.text('--storage') as 'sqlite' | 'postgres',
             postgresUrl: postgresUrl(args),
+            nodes: plan.nodes,
+            ...(plan.nodes > 1 ? { redisUrl: redisUrl(args) } : {}),
           },
           running.registry,
         );
@@ -135,10 +137,11 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
       tenant: args.text('--tenant'),
       namespace: args.text('--namespace'),
       tokenTtlSeconds: Math.ceil(plan.timeoutMs / 1000) + 600,
+      ...(server.nodes.length > 1 ? { nodeUrls: server.nodes.map((n) => n.url) } : {}),
     };
     const fleet = Fleet.start(plan.workers, target, plan.addresses, plan.concurrency, running.registry);
     running.fleet = fleet;
-    const gauge = new ServerGauge(server.pid);
+    const gauge = new ServerGauge(server.nodes.flatMap((n) => (n.pid === undefined ? [] : [n.pid])));
     gauge.setGenerator(fleet.pids);
     const progress = new Progress(plan.progress, fleet, gauge, scenario.name);
     running.progress = progress;
@@ -146,6 +149,8 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
     const ctx: BenchContext = { args, server, target, fleet, gauge, progress, deadlineUs };
     const report = await withDeadline(scenario.run(ctx), deadlineUs, plan.timeoutMs, () => progress.current);
     progress.stop();
+    const several = server.nodes.length > 1;
+    if (several) report.note(`${server.nodes.length} server processes (nodes) sharing Redis: server CPU and RSS are their sum.`);
     const elapsed = (nowUs() - startedUs) / 1e6;
     if (args.bool('--json')) {
       const text = JSON.stringify(
@@ -157,13 +162,21 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
             openFilesLimit: plan.fileLimit,
             node: process.version,
           },
-          server: { spawned: server.spawned, pid: server.pid ?? null, url: server.url, storage: server.storage, rssStart },
+          server: {
+            spawned: server.spawned,
+            pid: server.pid ?? null,
+            url: server.url,
+            storage: server.storage,
+            rssStart,
+            nodes: server.nodes.length,
+            ...(several ? { pids: server.nodes.map((n) => n.pid ?? null), urls: server.nodes.map((n) => n.url), figures: 'summed over the nodes' } : {}),
+          },
           generator: { workers: plan.workers, workerPids: fleet.pids, sourceAddresses: plan.addresses.length, concurrency: plan.concurrency },
         }),
       );
       return { ok: report.ok, text };
     }
-    const how = `(${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.addresses.length || 'default'} source address${plan.addresses.length === 1 ? '' : 'es'}, ${server.spawned ? `server started by the bench on ${server.storage === 'postgres' ? 'PostgreSQL' : 'SQLite'}, pid ${server.pid}` : `server at ${server.url}`}, ${elapsed.toFixed(1)} s)`;
+    const how = `(${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.addresses.length || 'default'} source address${plan.addresses.length === 1 ? '' : 'es'}, ${server.spawned ? (several ? `${server.nodes.length} servers started by the bench on PostgreSQL and Redis, pids ${server.nodes.map((n) => n.pid).join(' ')} (CPU and RSS summed)` : `server started by the bench on ${server.storage === 'postgres' ? 'PostgreSQL' : 'SQLite'}, pid ${server.pid}`) : `server at ${server.url}`}, ${elapsed.toFixed(1)} s)`;
     return { ok: report.ok, text: `${report.table()}\n${how}` };
   } finally {
     running.progress?.stop();

@@ -10,6 +10,7 @@ import {
   type StormReply,
   type StormRequest,
   type Target,
+  urlFor,
 } from './ipc.js';
 import { nowUs, withTimeout } from './proc.js';
 import { mintToken } from './token.js';
@@ -126,7 +127,7 @@ export class ConnectionSet {
   /** Open, connect and subscribe (with recovery from the slot's position when `recover`). */
   async #connect(slot: Slot, recover: boolean): Promise<SubscribeResult> {
     slot.lost = false;
-    const conn = new WireConnection(slot.target.url, {
+    const conn = new WireConnection(urlFor(slot.target, slot.g), {
       localAddress: slot.address,
       onPush: (p) => this.#onPush(slot, p),
       onLost: (code) => this.#onLost(slot, code),

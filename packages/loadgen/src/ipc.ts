@@ -28,6 +28,14 @@ export interface Target {
   namespace: string;
   /** Lifetime of the bench tokens: the run's deadline and a margin, so none expires during a run. */
   tokenTtlSeconds: number;
+  /** Every node's URL with `--nodes` above 1 (node 0's is `url`); connections round-robin over them. */
+  nodeUrls?: string[];
+}
+
+/** The URL connection `i` of the run opens: its node's, round-robin over the nodes. */
+export function urlFor(target: Target, i: number): string {
+  const urls = target.nodeUrls;
+  return urls?.length ? (urls[i % urls.length] as string) : target.url;
 }
 
 /** Open `count` connections numbered base … base+count-1, each subscribed to its channel. */

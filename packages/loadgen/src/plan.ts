@@ -4,6 +4,9 @@ import type { BenchArgs, OptionDef } from './options.js';
 import { ephemeralPorts, openFileLimit } from './proc.js';
 import type { ProgressMode } from './progress.js';
 
+/** Most server processes `--nodes` starts. */
+const MAX_NODES = 5;
+
 /** Options every scenario takes. */
 export const COMMON_OPTIONS: OptionDef[] = [
   { flag: '--workers', kind: 'count', help: 'load-generator processes (default 1; 2 above 2,000 connections; more if one would pass its open-files limit)' },
@@ -46,7 +49,25 @@ export const COMMON_OPTIONS: OptionDef[] = [
     kind: 'text',
     help: 'PostgreSQL database for --storage postgres (default SB_BENCH_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test)',
   },
+  {
+    flag: '--nodes',
+    kind: 'count',
+    min: 1,
+    max: MAX_NODES,
+    default: '1',
+    help: `server processes the bench starts (at most ${MAX_NODES}); above 1 they share Redis (--redis-url, under a fresh key prefix deleted at the end) and need --storage postgres; connections round-robin over them, server CPU and RSS are their sum`,
+  },
+  {
+    flag: '--redis-url',
+    kind: 'text',
+    help: 'Redis of the nodes of --nodes (default SB_BENCH_REDIS_URL or redis://127.0.0.1:6379)',
+  },
 ];
+
+/** The Redis the nodes of `--nodes` share. */
+export function redisUrl(args: BenchArgs): string {
+  return args.optionalText('--redis-url') ?? process.env['SB_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+}
 
 /** The PostgreSQL database of `--storage postgres`. */
 export function postgresUrl(args: BenchArgs): string {
@@ -67,6 +88,8 @@ export interface RunPlan {
   args: BenchArgs;
   external: ExternalTarget | undefined;
   connections: number;
+  /** Server processes the bench starts (`--nodes`; 1 with `--url`). */
+  nodes: number;
   workers: number;
   addresses: string[];
   concurrency: number;
@@ -87,7 +110,13 @@ function externalTarget(args: BenchArgs): ExternalTarget | undefined {
   const url = args.optionalText('--url');
   if (url !== undefined && (args.has('--postgres-url') || args.text('--storage') !== 'sqlite'))
     throw bad('--storage and --postgres-url only go with a server the bench starts (not with --url)');
+  if (url !== undefined && (args.count('--nodes') > 1 || args.has('--redis-url')))
+    throw bad('--nodes and --redis-url only go with servers the bench starts (not with --url)');
   if (url === undefined) {
+    const nodes = args.count('--nodes');
+    if (nodes > 1 && args.text('--storage') !== 'postgres')
+      throw bad(`--nodes ${nodes} needs --storage postgres: the nodes share one database, and SQLite is a file of one node`);
+    if (nodes === 1 && args.has('--redis-url')) throw bad('--redis-url only goes with --nodes 2 or more');
     for (const f of ['--http-url', '--secret', '--api-key', '--server-pid'])
       if (args.has(f)) throw bad(`${f} only goes with --url (a server started elsewhere)`);
     return undefined;
@@ -156,6 +185,7 @@ export function planRun(scenario: Scenario, args: BenchArgs): RunPlan {
     args,
     external,
     connections,
+    nodes: external ? 1 : args.count('--nodes'),
     workers,
     addresses,
     concurrency: args.count('--concurrency'),

@@ -161,26 +161,34 @@ export interface CpuFigure {
   pct: number;
 }
 
+/** The sum of the values that could be read; null when none could. */
+function sumKnown(values: ReadonlyArray<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length ? known.reduce((a, b) => a + b, 0) : null;
+}
+
 /**
  * CPU of the server, of the load generator (this process and its workers) and of every
- * other process on the machine over a measured window, and the server's RSS: on a shared
- * machine the last one says how far the figures can be trusted.
+ * other process on the machine over a measured window, and the server's RSS (the server's
+ * figures summed over its processes with --nodes): on a shared machine the last one says
+ * how far the figures can be trusted.
  */
 export class ServerGauge {
-  readonly #pid: number | undefined;
+  /** The server's processes: one, or every node of `--nodes`; their figures are summed. */
+  readonly #pids: readonly number[];
   #generatorPids: number[] = [process.pid];
-  #server0 = 0;
+  #server0 = new Map<number, number>();
   #generator0 = 0;
   #machine0: number | null = null;
   #t0 = 0;
 
-  constructor(pid: number | undefined) {
-    this.#pid = pid;
+  constructor(pids: readonly number[]) {
+    this.#pids = pids;
     this.mark();
   }
 
   get known(): boolean {
-    return this.#pid !== undefined;
+    return this.#pids.length > 0;
   }
 
   /** The load generator's processes (besides this one). */
@@ -191,7 +199,7 @@ export class ServerGauge {
 
   /** Start a measured window now. */
   mark(): void {
-    this.#server0 = this.#pid === undefined ? 0 : (cpuSeconds(this.#pid) ?? 0);
+    this.#server0 = new Map(this.#pids.map((pid) => [pid, cpuSeconds(pid) ?? 0]));
     this.#generator0 = sumCpu(this.#generatorPids);
     this.#machine0 = machineBusySeconds();
     this.#t0 = nowUs();
@@ -202,11 +210,17 @@ export class ServerGauge {
     return { seconds, pct: wall > 0 ? (seconds / wall) * 100 : 0 };
   }
 
-  /** The server's CPU since mark(); null when its pid is unknown. */
+  /** The server's CPU since mark(), summed over its processes still running; null when none can be read. */
   cpu(): CpuFigure | null {
-    if (this.#pid === undefined) return null;
-    const now = cpuSeconds(this.#pid);
-    return now === null ? null : this.#figure(now - this.#server0);
+    let seconds = 0;
+    let read = false;
+    for (const pid of this.#pids) {
+      const now = cpuSeconds(pid);
+      if (now === null) continue;
+      read = true;
+      seconds += now - (this.#server0.get(pid) ?? 0);
+    }
+    return read ? this.#figure(seconds) : null;
   }
 
   /** The load generator's CPU since mark(). */
@@ -222,12 +236,13 @@ export class ServerGauge {
     return this.#figure(Math.max(0, now - this.#machine0 - server - this.generatorCpu().seconds));
   }
 
+  /** The server's RSS, summed over its processes still running. */
   rss(): number | null {
-    return this.#pid === undefined ? null : rssBytes(this.#pid);
+    return sumKnown(this.#pids.map(rssBytes));
   }
 
-  /** The server's CPU since it started, seconds (for live figures, independent of mark()). */
+  /** The server's CPU since it started, seconds, summed over its processes (for live figures, independent of mark()). */
   serverCpuTotal(): number | null {
-    return this.#pid === undefined ? null : cpuSeconds(this.#pid);
+    return sumKnown(this.#pids.map(cpuSeconds));
   }
 }

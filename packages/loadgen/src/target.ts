@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildRegistry } from './children.js';
@@ -12,13 +12,16 @@ export interface BenchServer {
   httpUrl: string;
   secret: string;
   apiKey: string | undefined;
+  /** Node 0's pid. */
   pid: number | undefined;
+  /** The server processes (`--nodes`), node 0 first; one entry for a server started elsewhere. */
+  nodes: readonly BenchNode[];
   spawned: boolean;
   /** Where the started server stores its data: `sqlite`, `postgres` (a fresh schema), or `unknown` for a server started elsewhere. */
   storage: 'sqlite' | 'postgres' | 'unknown';
-  /** Graceful: SIGTERM, then SIGKILL after 5 s; removes the temporary data directory. */
+  /** Graceful: SIGTERM to every node, then SIGKILL after 5 s; removes the data directories, the schema and the Redis keys of the run. */
   stop(): Promise<void>;
-  /** At once (on SIGINT / SIGTERM of the bench): SIGKILL by pid, remove the data directory. */
+  /** At once (on SIGINT / SIGTERM of the bench): SIGKILL by pid, remove the data directories. */
   kill(): void;
 }
 
@@ -39,6 +42,8 @@ export interface ServerHost {
    * uses it (search_path) and how to drop it. Absent where PostgreSQL is not available.
    */
   postgresSchema?(url: string): Promise<{ database: string; schema: string; drop(): Promise<void> }>;
+  /** A fresh Redis key prefix for one run at `url` (Redis answered), and how to delete every key under it. */
+  redisPrefix?(url: string): Promise<{ prefix: string; drop(): Promise<void> }>;
 }
 
 export interface OwnServerOptions {
@@ -51,6 +56,10 @@ export interface OwnServerOptions {
   /** SQLite in the data directory, or a fresh schema of the PostgreSQL database at `postgresUrl`. */
   storage?: 'sqlite' | 'postgres';
   postgresUrl?: string;
+  /** Server processes (default 1); with more than one they share Redis at `redisUrl`. */
+  nodes?: number;
+  /** Redis for the shared engine, under a fresh key prefix (`--nodes` above 1). */
+  redisUrl?: string;
 }
 
 /**
@@ -76,26 +85,137 @@ function namespacesJson(host: ServerHost, namespace: string, historySize: number
   return JSON.stringify(namespaces);
 }
 
+/** One `switchboard serve` process of a run, started and watched by the bench. */
+export interface BenchNode {
+  url: string;
+  httpUrl: string;
+  pid: number | undefined;
+  /** SIGKILL, at once (the locks scenario's kill -9 of a node); resolves once it is gone. */
+  kill(): Promise<void>;
+  /** Whether it is still running. */
+  readonly alive: boolean;
+}
+
+interface NodeProcess extends BenchNode {
+  stop(): Promise<void>;
+}
+
+/** Start one `serve` process with `flags` and the secret in its environment; resolves once it listens. */
+async function spawnNode(host: ServerHost, flags: string[], secret: string, startTimeoutMs: number, registry: ChildRegistry): Promise<NodeProcess> {
+  const guard = new URL('./orphan-guard.js', import.meta.url).href;
+  // The configuration comes from the flags only: none of the caller's SWITCHBOARD_*, DATABASE_URL or REDIS_URL.
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('SWITCHBOARD_') || k === 'DATABASE_URL' || k === 'REDIS_URL') delete env[k];
+  env['SWITCHBOARD_SECRET'] = secret;
+  const child = spawn(process.execPath, ['--import', guard, host.cliMain, ...flags], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  registry.add(child.pid);
+  let output = '';
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-4000);
+  };
+  child.stderr.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = () => child.exitCode === null && child.signalCode === null && child.pid !== undefined;
+  const kill = async () => {
+    if (running()) process.kill(child.pid as number, 'SIGKILL');
+    await exited;
+    registry.delete(child.pid);
+  };
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new BenchFailure(`the server did not start within ${startTimeoutMs} ms: ${output}`)), startTimeoutMs);
+    child.stdout.on('data', (d: Buffer) => {
+      keep(d);
+      const m = /listening on port (\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new BenchFailure(`the server exited (${code}) before listening: ${output.trim()}`));
+    });
+  }).catch(async (err: unknown) => {
+    await kill();
+    throw err;
+  });
+  // Keep reading its logs (warnings only) so a full pipe never blocks it.
+  child.stdout.on('data', keep);
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    get alive() {
+      return running();
+    },
+    kill,
+    async stop() {
+      if (running()) {
+        process.kill(child.pid as number, 'SIGTERM');
+        const hard = setTimeout(() => {
+          if (running()) process.kill(child.pid as number, 'SIGKILL');
+        }, 5000);
+        await exited;
+        clearTimeout(hard);
+      }
+      registry.delete(child.pid);
+    },
+  };
+}
+
+/** The fresh PostgreSQL schema and Redis key prefix a run's nodes share, each removed at the end. */
+async function sharedStores(host: ServerHost, opts: OwnServerOptions): Promise<{ flags: string[]; drop(): Promise<void> }> {
+  const flags: string[] = [];
+  const drops: Array<() => Promise<void>> = [];
+  const drop = async () => {
+    for (const d of drops) await d().catch(() => {});
+  };
+  try {
+    if (opts.storage === 'postgres') {
+      if (!host.postgresSchema) throw new BenchFailure('this installation cannot create PostgreSQL schemas (--storage postgres)');
+      const url = opts.postgresUrl ?? '';
+      const pg = await host.postgresSchema(url).catch((err: unknown) => {
+        throw new BenchFailure(`could not create a schema in PostgreSQL at ${hidePassword(url)}: ${(err as Error).message}`);
+      });
+      drops.push(() => pg.drop());
+      flags.push('--database', pg.database);
+    }
+    if (opts.redisUrl !== undefined) {
+      if (!host.redisPrefix) throw new BenchFailure('this installation cannot prepare a Redis key prefix (--nodes)');
+      const url = opts.redisUrl;
+      const redis = await host.redisPrefix(url).catch((err: unknown) => {
+        throw new BenchFailure(`could not reach Redis at ${hidePassword(url)}: ${(err as Error).message}`);
+      });
+      drops.push(() => redis.drop());
+      flags.push('--redis', url, '--redis-prefix', redis.prefix);
+    }
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  return { flags, drop };
+}
+
+const hidePassword = (url: string) => url.replace(/\/\/[^@/]*@/, '//…@');
+
 /**
- * Start `switchboard serve` as a child process (the host's compiled CLI) on a
- * free 127.0.0.1 port, with a temporary data directory, a generated HMAC secret (passed in
- * the environment, not on the command line) and an admin API key created beforehand.
+ * Start `switchboard serve` as child processes (the host's compiled CLI), each on a free
+ * 127.0.0.1 port with a temporary data directory of its own, all with one generated HMAC
+ * secret (passed in the environment, not on the command line) and one admin API key created
+ * beforehand, so a token or the key works on every node. Several nodes share a fresh
+ * PostgreSQL schema and Redis under a fresh key prefix; they start one after the other (the
+ * first runs the migrations).
  */
 export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, registry: ChildRegistry): Promise<BenchServer> {
-  let pgSchema: { database: string; drop(): Promise<void> } | undefined;
-  if (opts.storage === 'postgres') {
-    if (!host.postgresSchema) throw new BenchFailure('this installation cannot create PostgreSQL schemas (--storage postgres)');
-    const url = opts.postgresUrl ?? '';
-    pgSchema = await host.postgresSchema(url).catch((err: unknown) => {
-      throw new BenchFailure(`could not create a schema in PostgreSQL at ${url.replace(/\/\/[^@/]*@/, '//…@')}: ${(err as Error).message}`);
-    });
-  }
-  const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
+  const count = opts.nodes ?? 1;
+  const shared = await sharedStores(host, opts);
+  const dirs = Array.from({ length: count }, () => mkdtempSync(join(tmpdir(), 'sb-bench-')));
   const secret = randomBytes(32).toString('base64url');
-  const apiKey = host.createApiKey(dataDir);
-  const main = host.cliMain;
-  const guard = new URL('./orphan-guard.js', import.meta.url).href;
-  const flags = [
+  const [first, ...others] = dirs as [string, ...string[]];
+  const apiKey = host.createApiKey(first);
+  for (const dir of others) cpSync(first, dir, { recursive: true });
+  const flags = (dataDir: string) => [
     'serve',
     '--host',
     '127.0.0.1',
@@ -110,75 +230,40 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
     ...Object.entries(LOAD_LIMITS).flatMap(([k, v]) => [`--limits.${k}`, String(v)]),
     '--namespaces',
     namespacesJson(host, opts.namespace, opts.historySize),
-    ...(pgSchema ? ['--database', pgSchema.database] : []),
+    ...shared.flags,
     ...opts.extraFlags,
   ];
-  // The configuration comes from the flags above only: none of the caller's SWITCHBOARD_*, DATABASE_URL or REDIS_URL.
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('SWITCHBOARD_') || k === 'DATABASE_URL' || k === 'REDIS_URL') delete env[k];
-  env['SWITCHBOARD_SECRET'] = secret;
-  const child = spawn(process.execPath, ['--import', guard, main, ...flags], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  registry.add(child.pid);
-  let output = '';
-  const keep = (d: Buffer) => {
-    output = (output + d.toString()).slice(-4000);
+  const removeDirs = () => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
-  child.stderr.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const cleanup = () => rmSync(dataDir, { recursive: true, force: true });
-  const dropSchema = async () => {
-    await pgSchema?.drop().catch(() => {});
-  };
-
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BenchFailure(`the server did not start within ${opts.startTimeoutMs} ms: ${output}`)), opts.startTimeoutMs);
-    child.stdout.on('data', (d: Buffer) => {
-      keep(d);
-      const m = /listening on port (\d+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new BenchFailure(`the server exited (${code}) before listening: ${output.trim()}`));
-    });
-  }).catch(async (err: unknown) => {
-    if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    await exited;
-    cleanup();
-    await dropSchema();
+  const nodes: NodeProcess[] = [];
+  try {
+    for (const dir of dirs) nodes.push(await spawnNode(host, flags(dir), secret, opts.startTimeoutMs, registry));
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.kill()));
+    removeDirs();
+    await shared.drop();
     throw err;
-  });
-  // Keep reading its logs (warnings only) so a full pipe never blocks it.
-  child.stdout.on('data', keep);
-
+  }
+  const node0 = nodes[0] as NodeProcess;
   return {
-    url: `ws://127.0.0.1:${port}/ws`,
-    httpUrl: `http://127.0.0.1:${port}`,
+    url: node0.url,
+    httpUrl: node0.httpUrl,
     secret,
     apiKey,
-    pid: child.pid,
+    pid: node0.pid,
+    nodes,
     spawned: true,
-    storage: pgSchema ? 'postgres' : 'sqlite',
+    storage: opts.storage === 'postgres' ? 'postgres' : 'sqlite',
     async stop() {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        process.kill(child.pid, 'SIGTERM');
-        const hard = setTimeout(() => {
-          if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-        }, 5000);
-        await exited;
-        clearTimeout(hard);
-      }
-      registry.delete(child.pid);
-      cleanup();
-      await dropSchema();
+      await Promise.all(nodes.map((n) => n.stop()));
+      removeDirs();
+      await shared.drop();
     },
     kill() {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      cleanup();
-      void dropSchema();
+      for (const n of nodes) void n.kill();
+      removeDirs();
+      void shared.drop();
     },
   };
 }
@@ -200,6 +285,7 @@ export function existingServer(opts: ExistingServerOptions): BenchServer {
     secret: opts.secret,
     apiKey: opts.apiKey,
     pid: opts.pid,
+    nodes: [{ url: opts.url, httpUrl, pid: opts.pid, alive: true, kill: async () => {} }],
     spawned: false,
     storage: 'unknown',
     stop: async () => {},

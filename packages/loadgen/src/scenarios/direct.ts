@@ -1,6 +1,7 @@
 import { type BenchContext, remainingMs } from '../context.js';
 import { BenchFailure } from '../failure.js';
 import { Histogram } from '../histogram.js';
+import { urlFor } from '../ipc.js';
 import { nowUs, withTimeout } from '../proc.js';
 import { mintToken } from '../token.js';
 import { ReplyFailure, WireConnection, type WireOptions } from '../wire.js';
@@ -36,6 +37,8 @@ export interface OpenPlan {
   wire?: (i: number) => WireOptions;
   /** Handshakes in flight. */
   concurrency?: number;
+  /** URL client i connects to (default: its node's, round-robin over the nodes). */
+  url?: (i: number) => string;
 }
 
 /** Open `count` clients, `concurrency` handshakes at a time, each connected (and subscribed) or counted failed. */
@@ -51,7 +54,7 @@ export async function openDirect(ctx: BenchContext, plan: OpenPlan): Promise<Ope
   const one = async (i: number): Promise<void> => {
     const user = plan.user(i);
     const t0 = nowUs();
-    const conn = new WireConnection(target.url, plan.wire?.(i) ?? {});
+    const conn = new WireConnection(plan.url?.(i) ?? urlFor(target, i), plan.wire?.(i) ?? {});
     try {
       const token = await mintToken(target.secret, { sub: user, tenant: target.tenant, caps: plan.caps, ttlSeconds: target.tokenTtlSeconds });
       await withTimeout(conn.opened, timeoutMs, 'open');

@@ -4,11 +4,13 @@ import { type BenchContext, connectFigures, cpuSnapshot, phaseCpu, remainingMs, 
 import { BenchFailure } from '../failure.js';
 import { formatInt, formatMs, round } from '../format.js';
 import { Histogram } from '../histogram.js';
+import { urlFor } from '../ipc.js';
 import { nowUs, sleep, withTimeout } from '../proc.js';
 import { Report } from '../report.js';
 import { mintToken } from '../token.js';
 import { ReplyFailure } from '../wire.js';
 import { closeDirect, type DirectClient, errorKey, openDirect } from './direct.js';
+import { nodeKill } from './locks-node-kill.js';
 
 interface LockInfo {
   key: string;
@@ -255,7 +257,8 @@ async function drops(ctx: BenchContext, report: Report, waiters: DirectClient[],
           ttlSeconds: target.tokenTtlSeconds,
         });
         const child = spawn(process.execPath, [new URL('../lock-holder.js', import.meta.url).pathname], {
-          env: { PATH: process.env['PATH'] ?? '', SB_URL: target.url, SB_TOKEN: token, SB_CHANNEL: channel, SB_KEY: `drop-${j}` },
+          // With several nodes the holder is on the node after its waiter's.
+          env: { PATH: process.env['PATH'] ?? '', SB_URL: urlFor(target, j + 1), SB_TOKEN: token, SB_CHANNEL: channel, SB_KEY: `drop-${j}` },
           stdio: ['pipe', 'pipe', 'pipe'],
         });
         children.push(child);
@@ -310,7 +313,8 @@ async function drops(ctx: BenchContext, report: Report, waiters: DirectClient[],
  */
 export const locksScenario: Scenario = {
   name: 'locks',
-  summary: 'acquire/release per second and p99; N contenders on one key over K cycles (one holder, rising fencing tokens); release after kill -9',
+  summary:
+    'acquire/release per second and p99; N contenders on one key over K cycles (one holder, rising fencing tokens); release after kill -9 (of the holder’s node too with --nodes)',
   options: [
     { flag: '--clients', kind: 'count', default: '100', help: 'clients of the uncontended phase, each on a key of its own' },
     { flag: '--duration', kind: 'duration', default: '10s', min: 100, help: 'uncontended phase' },
@@ -319,17 +323,34 @@ export const locksScenario: Scenario = {
     { flag: '--cycles', kind: 'count', min: 0, default: '10000', help: 'grants of the key while every contender waits in line (waitMs)' },
     { flag: '--hold', kind: 'duration', default: '0ms', help: 'how long each winner holds the key' },
     { flag: '--wait', kind: 'duration', default: '30s', min: 1, help: 'waitMs of each acquire in line (the server allows at most 30 s)' },
-    { flag: '--drops', kind: 'count', min: 0, default: '5', help: 'holders in processes of their own killed with SIGKILL (0: none)' },
+    {
+      flag: '--drops',
+      kind: 'count',
+      min: 0,
+      default: '5',
+      help: 'holders in processes of their own killed with SIGKILL (0: none); with --nodes, as many again on a node killed with SIGKILL',
+    },
     {
       flag: '--grace',
       kind: 'duration',
       default: '3s',
       help: 'the server’s locks.grace, for the release-time target (the started server keeps its default, 3 s)',
     },
+    {
+      flag: '--presence-ttl',
+      kind: 'duration',
+      default: '15s',
+      help: 'the servers’ timeouts.presenceTtl, for the target of the node kill with --nodes (the started servers keep their default, 15 s)',
+    },
   ],
-  connections: (a) => a.count('--clients') + a.count('--contenders') + a.count('--drops') * 2,
+  connections: (a) => a.count('--clients') + a.count('--contenders') + a.count('--drops') * (a.count('--nodes') > 1 ? 4 : 2),
   estimateMs: (a) =>
-    120_000 + (a.count('--clients') + a.count('--contenders')) * 20 + a.ms('--duration') * 2 + a.count('--cycles') * 20 + a.count('--bursts') * 3000,
+    120_000 +
+    (a.count('--clients') + a.count('--contenders')) * 20 +
+    a.ms('--duration') * 2 +
+    a.count('--cycles') * 20 +
+    a.count('--bursts') * 3000 +
+    (a.count('--nodes') > 1 ? a.ms('--presence-ttl') + 30_000 : 0),
 
   async run(ctx) {
     const { args, target } = ctx;
@@ -380,10 +401,16 @@ export const locksScenario: Scenario = {
       } finally {
         await closeDirect(waiters.clients);
       }
+      // Last: the killed node serves no one after it.
+      await nodeKill(ctx, report, dropsN, `${ns}:bench-lock-node-drops`, caps);
     }
     report.note(
       'Every client but the killed holders runs in the bench process (no worker processes); a double holder is a grant received while another contender had received the key and not yet sent its release.',
     );
+    if (ctx.server.nodes.length > 1)
+      report.note(
+        `Clients and contenders round-robin over the ${ctx.server.nodes.length} nodes; each killed holder process is on the node after its waiter's; the node killed last (never node 0) held only the node-kill phase's locks.`,
+      );
     return report;
   },
 };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createStoredApiKey } from '../auth/key-files.js';
 import { createError } from '../errors/sb-error.js';
@@ -44,6 +45,31 @@ const host = {
     await run(`CREATE SCHEMA ${schema}`);
     const database = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
     return { database, schema, drop: () => run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+  },
+  /** A fresh key prefix `sb-bench-…` for the nodes of one run (`--nodes`); every key under it is deleted at the end. */
+  async redisPrefix(url: string) {
+    const prefix = `sb-bench-${randomBytes(5).toString('hex')}`;
+    const connect = async () => {
+      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null });
+      await redis.connect();
+      return redis;
+    };
+    const redis = await connect();
+    await redis.ping().finally(() => redis.disconnect());
+    const drop = async () => {
+      const admin = await connect();
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          if (keys.length) await admin.unlink(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        admin.disconnect();
+      }
+    };
+    return { prefix, drop };
   },
 };
 
