@@ -24,7 +24,8 @@
  * against payload(n)). The wait for delivery after publishing scales with the deliveries
  * expected (20 s + 0.5 ms each, at most 300 s); a server that has not delivered everything
  * by then is recorded as not sustained, with what it delivered and the CPU and bytes per
- * delivery so far. Writes bench/results/compression.json. Bounded: every wait has a
+ * delivery so far, and with the subscribers whose connection the server closed (and why).
+ * Writes bench/results/compression.json. Bounded: every wait has a
  * deadline, and every process the run started is killed by its PID at the end, on failure
  * and on SIGINT/SIGTERM.
  */
@@ -39,7 +40,7 @@ import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
 import { ArgReader } from './lib/args.js';
 import { CHANNEL, payload, TARGETS, type Target } from './lib/compression-peers.js';
-import type { SubscribersReply, SubscribersStart } from './lib/compression-subscribers.js';
+import type { SubscribersCount, SubscribersReply, SubscribersStart } from './lib/compression-subscribers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SUBSCRIBERS_WORKER = join(HERE, 'lib', 'compression-subscribers.ts');
@@ -165,8 +166,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 class SubscriberProcess {
   readonly child: ChildProcess;
   readonly subscribed: Promise<number>;
-  readonly delivered: Promise<{ deliveries: number; intact: boolean }>;
-  #onReport: ((r: { deliveries: number; intact: boolean }) => void) | undefined;
+  readonly delivered: Promise<SubscribersCount>;
+  #onReport: ((r: SubscribersCount) => void) | undefined;
 
   constructor(start: SubscribersStart) {
     this.child = track(fork(SUBSCRIBERS_WORKER, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -175,7 +176,7 @@ class SubscriberProcess {
     );
     let subscribed!: (n: number) => void;
     let failed!: (err: Error) => void;
-    let delivered!: (r: { deliveries: number; intact: boolean }) => void;
+    let delivered!: (r: SubscribersCount) => void;
     this.subscribed = Promise.race([
       new Promise<number>((resolve, reject) => {
         subscribed = resolve;
@@ -183,7 +184,7 @@ class SubscriberProcess {
       }),
       exited,
     ]);
-    this.delivered = Promise.race([new Promise<{ deliveries: number; intact: boolean }>((r) => (delivered = r)), exited]);
+    this.delivered = Promise.race([new Promise<SubscribersCount>((r) => (delivered = r)), exited]);
     // Rejections nobody awaits any more (a process stopped at the end) are not errors of the run.
     this.subscribed.catch(() => {});
     this.delivered.catch(() => {});
@@ -197,8 +198,8 @@ class SubscriberProcess {
   }
 
   /** Deliveries so far, and whether each was intact. */
-  report(): Promise<{ deliveries: number; intact: boolean }> {
-    const answer = new Promise<{ deliveries: number; intact: boolean }>((r) => (this.#onReport = r));
+  report(): Promise<SubscribersCount> {
+    const answer = new Promise<SubscribersCount>((r) => (this.#onReport = r));
     this.child.send({ type: 'report' });
     return withTimeout(answer, 30_000, 'a subscriber process to report');
   }
@@ -257,6 +258,9 @@ interface Row {
   /** From the first publication to the last delivery (sustained) or to the deadline (not sustained). */
   windowSeconds: number;
   negotiated: number;
+  /** Subscribers whose connection the server or the network closed during the run, and why. */
+  lost: number;
+  lostReasons: string[];
   payloadBytes: number;
   /** The server's CPU over the window, and all subscriber processes' together: which side was the limit. */
   serverCpuSeconds: number;
@@ -307,6 +311,8 @@ async function run(target: Target, round: number): Promise<Row> {
     const counts = outcome ?? (await Promise.all(procs.map((p) => p.report())));
     pub.close();
     const deliveries = counts.reduce((s, c) => s + c.deliveries, 0);
+    const lost = counts.reduce((s, c) => s + c.lost, 0);
+    const lostReasons = [...new Set(counts.flatMap((c) => c.reasons))];
     if (counts.some((c) => !c.intact)) throw new Error(`${target}: a subscriber received a payload that differs from the one published`);
     return {
       target,
@@ -321,6 +327,8 @@ async function run(target: Target, round: number): Promise<Row> {
       deadlineSeconds: deadlineMs / 1000,
       windowSeconds,
       negotiated,
+      lost,
+      lostReasons,
       payloadBytes: Buffer.byteLength(JSON.stringify(payload(0))),
       serverCpuSeconds: cpu / 1e6,
       subscriberCpuSeconds,
@@ -347,7 +355,7 @@ try {
       rows.push(row);
       const per = (v: number | null, digits: number) => (v === null ? '–' : v.toFixed(digits));
       process.stderr.write(
-        `  ${row.sustained ? 'sustained' : `NOT SUSTAINED (deadline ${row.deadlineSeconds} s after publishing)`}: ${row.deliveries}/${row.expected} delivered in ${row.windowSeconds.toFixed(1)} s, deflate negotiated by ${row.negotiated}/${row.subscribers}, ${per(row.cpuMicrosPerDelivery, 2)} µs CPU and ${per(row.bytesPerDelivery, 0)} bytes written per delivery (payload ${row.payloadBytes} bytes of JSON); CPU over the window: server ${row.serverCpuSeconds.toFixed(1)} s, subscriber processes ${row.subscriberCpuSeconds.toFixed(1)} s; load average ${row.loadAverage1m.toFixed(1)}\n`,
+        `  ${row.sustained ? 'sustained' : `NOT SUSTAINED (deadline ${row.deadlineSeconds} s after publishing)`}: ${row.deliveries}/${row.expected} delivered in ${row.windowSeconds.toFixed(1)} s, deflate negotiated by ${row.negotiated}/${row.subscribers}, ${row.lost} connections lost${row.lost ? ` (${row.lostReasons.join(', ')})` : ''}, ${per(row.cpuMicrosPerDelivery, 2)} µs CPU and ${per(row.bytesPerDelivery, 0)} bytes written per delivery (payload ${row.payloadBytes} bytes of JSON); CPU over the window: server ${row.serverCpuSeconds.toFixed(1)} s, subscriber processes ${row.subscriberCpuSeconds.toFixed(1)} s; load average ${row.loadAverage1m.toFixed(1)}\n`,
       );
     }
   }

@@ -42,6 +42,8 @@ export interface Peer {
   subscribed: Promise<void>;
   /** Whether the connection negotiated permessage-deflate. */
   deflate(): boolean;
+  /** Why the connection closed before `close()` (the server or the network closed it), if it did. */
+  lost(): string | undefined;
   close(): void;
 }
 
@@ -69,10 +71,19 @@ function openWs(
     }
   });
   ws.on('error', () => {});
+  let lost: string | undefined;
+  let closing = false;
+  ws.on('close', (code) => {
+    if (!closing) lost = `closed ${code}`;
+  });
   return {
     subscribed,
     deflate: () => ws.extensions.includes('permessage-deflate'),
-    close: () => ws.terminate(),
+    lost: () => lost,
+    close: () => {
+      closing = true;
+      ws.terminate();
+    },
   };
 }
 
@@ -84,9 +95,14 @@ export async function peer(target: Target, port: number, secret: string, user: s
     socket.on('pub', (data: { n: number }) => onData(data));
     const subscribed = new Promise<void>((resolve) => socket.on('connect', () => socket.emit('join', CHANNEL, () => resolve())));
     const engineWs = () => (socket.io.engine as unknown as { transport: { ws?: WebSocket } }).transport.ws;
+    let lost: string | undefined;
+    socket.on('disconnect', (reason) => {
+      if (reason !== 'io client disconnect') lost = reason;
+    });
     return {
       subscribed,
       deflate: () => engineWs()?.extensions.includes('permessage-deflate') ?? false,
+      lost: () => lost,
       close: () => socket.disconnect(),
     };
   }

@@ -4,7 +4,7 @@
  *
  * Driven over IPC: `start` (open the subscribers, answer `subscribed` or `failed`), then
  * `delivered` is sent once every own subscriber got every publication; `report` asks for the
- * count so far (answer `report`); `stop` closes the subscribers and exits.
+ * count so far and the subscribers whose connection was lost (answer `report`); `stop` closes the subscribers and exits.
  */
 import { openPeers, PayloadCheck, type Peer, type Target } from './compression-peers.js';
 
@@ -25,11 +25,24 @@ export type SubscribersCommand = SubscribersStart | { type: 'report' } | { type:
 export type SubscribersReply =
   | { type: 'subscribed'; negotiated: number }
   | { type: 'failed'; message: string }
-  | { type: 'delivered' | 'report'; deliveries: number; intact: boolean };
+  | ({ type: 'delivered' | 'report' } & SubscribersCount);
+
+/** Deliveries so far, whether each was intact, and the subscribers whose connection was lost (with the distinct reasons). */
+export interface SubscribersCount {
+  deliveries: number;
+  intact: boolean;
+  lost: number;
+  reasons: string[];
+}
 
 const send = (msg: SubscribersReply) => process.send?.(msg);
 let peers: Peer[] = [];
 let check: PayloadCheck | undefined;
+
+function count(): SubscribersCount {
+  const reasons = peers.map((p) => p.lost()).filter((r) => r !== undefined);
+  return { deliveries: check?.deliveries ?? 0, intact: check?.intact ?? true, lost: reasons.length, reasons: [...new Set(reasons)] };
+}
 
 async function start(msg: SubscribersStart): Promise<void> {
   const c = new PayloadCheck(msg.publications);
@@ -40,7 +53,7 @@ async function start(msg: SubscribersStart): Promise<void> {
     c.onData(data);
     if (!announced && c.deliveries >= expected) {
       announced = true;
-      send({ type: 'delivered', deliveries: c.deliveries, intact: c.intact });
+      send({ type: 'delivered', ...count() });
     }
   };
   try {
@@ -53,7 +66,7 @@ async function start(msg: SubscribersStart): Promise<void> {
 
 process.on('message', (msg: SubscribersCommand) => {
   if (msg.type === 'start') void start(msg);
-  else if (msg.type === 'report') send({ type: 'report', deliveries: check?.deliveries ?? 0, intact: check?.intact ?? true });
+  else if (msg.type === 'report') send({ type: 'report', ...count() });
   else if (msg.type === 'stop') {
     for (const p of peers) p.close();
     process.exit(0);
