@@ -98,7 +98,7 @@ describe('metrics ingest and query over HTTP', () => {
     expect(empty.json).toMatchObject({ truncated: false, count: [0, 0], stats: { last: [null, null] } });
   });
 
-  it('refuses an unknown resolution, an unknown series and a statistic the kind lacks', async () => {
+  it('refuses an unknown resolution, an unknown series, a statistic the kind lacks and an undeclared or malformed label set', async () => {
     const res = await m.query({ series: 'queue.depth', resolution: '5s' });
     expect(res.status).toBe(422);
     expect(res.json.error.code).toBe(ErrorCode.UnknownResolution.code);
@@ -106,6 +106,10 @@ describe('metrics ingest and query over HTTP', () => {
     expect(unknown.json.error.code).toBe(ErrorCode.UnknownSeries.code);
     const rate = await m.query({ series: 'queue.depth', stats: 'rate' });
     expect(rate.json.error.code).toBe(ErrorCode.BadRequest.code);
+    const label = await m.query({ series: 'api.latency_ms', labels: { host: 'a' } });
+    expect(label.json.error.code).toBe(ErrorCode.UnknownLabel.code);
+    const labels = await m.query({ series: 'api.latency_ms', labels: 'route=/login' });
+    expect(labels.json.error.code).toBe(ErrorCode.BadRequest.code);
   });
 
   describe('refuses a bad batch whole, with a code per problem, writing nothing', () => {

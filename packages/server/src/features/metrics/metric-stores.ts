@@ -47,8 +47,15 @@ const REFUSAL_CODES: Readonly<Record<RefusalCode, ErrorCodeInfo>> = {
   decode: ErrorCode.BadRequest,
 };
 
+/** A query naming a label key the series does not declare. */
+export interface ReadRefusal {
+  readonly ok: false;
+  readonly code: 'label';
+  readonly message: string;
+}
+
 /** The reply error code of a bucket store's refusal. */
-export const codeOfRefusal = (r: Refusal): ErrorCodeInfo => REFUSAL_CODES[r.code];
+export const codeOfRefusal = (r: Refusal | ReadRefusal): ErrorCodeInfo => (r.code === 'label' ? ErrorCode.UnknownLabel : REFUSAL_CODES[r.code]);
 
 interface Declared {
   decl: SeriesDeclaration;
@@ -64,13 +71,21 @@ interface Held {
   store: BucketStore;
 }
 
+/** Canonical strings of label sets already seen: the points of a columnar block share one labels object. */
+const labelKeys = new WeakMap<object, string>();
+
 /** A label set as one canonical string: its pairs sorted by key. */
 function labelSetKey(labels: Readonly<Record<string, string>>): string {
-  return JSON.stringify(
-    Object.keys(labels)
-      .sort()
-      .map((k) => [k, labels[k]]),
-  );
+  let key = labelKeys.get(labels);
+  if (key === undefined) {
+    key = JSON.stringify(
+      Object.keys(labels)
+        .sort()
+        .map((k) => [k, labels[k]]),
+    );
+    labelKeys.set(labels, key);
+  }
+  return key;
 }
 
 const storeKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string => `${tenant}\0${series}\0${labelSetKey(labels)}`;
@@ -189,9 +204,11 @@ export class MetricStores {
     from: number,
     to: number,
     stats?: readonly Stat[],
-  ): Columns | Refusal | undefined {
+  ): Columns | Refusal | ReadRefusal | undefined {
     const declared = this.#declared.get(series);
     if (!declared) return undefined;
+    const undeclared = Object.keys(labels).find((k) => !declared.decl.labels.includes(k));
+    if (undeclared !== undefined) return { ok: false, code: 'label', message: `label ${undeclared} is not declared for ${series}` };
     const step = declared.steps.get(resolution as ResolutionName);
     if (step === undefined) return { ok: false, code: 'resolution', message: `no resolution ${resolution}; one of ${[...declared.steps.keys()].join(', ')}` };
     const store = this.#stores.get(storeKey(tenant, series, labels))?.store ?? declared.probe;

@@ -52,9 +52,10 @@ function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   const list = blocks ?? [validate(block, single, 'body') as z.output<typeof block>];
   const out: PointInput[] = [];
   for (const b of list) {
+    const set = b.labels ?? {};
     if (b.ts !== undefined && b.ts.length !== b.values.length)
       throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
-    for (let i = 0; i < b.values.length; i++) out.push({ series: b.series, labels: b.labels ?? {}, ts: b.ts?.[i], value: b.values[i] });
+    for (let i = 0; i < b.values.length; i++) out.push({ series: b.series, labels: set, ts: b.ts?.[i], value: b.values[i] });
   }
   return out;
 }
