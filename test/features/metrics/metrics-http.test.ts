@@ -72,6 +72,18 @@ describe('metrics ingest and query over HTTP', () => {
     expect(ten.json.stats.rate).toEqual([1]);
   });
 
+  it('refuses a body that mixes or lacks the forms, writing nothing', async () => {
+    const row = { series: 'queue.depth', ts: T0 + 100, value: 1 };
+    for (const body of [{}, { points: [row], labels: { route: '/x' } }, { points: [row], blocks: [] }, { labels: {} }]) {
+      const res = await m.ingest(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error.code).toBe(ErrorCode.BadRequest.code);
+    }
+    const mismatched = await m.ingest({ series: 'queue.depth', ts: [T0 + 100], values: [1, 2] });
+    expect(mismatched.json.error.code).toBe(ErrorCode.BadRequest.code);
+    expect(await pointsHeld(m, 'queue.depth', {})).toBe(0);
+  });
+
   it("stamps points without ts with the server's clock", async () => {
     m.clock.advance(5000);
     expect(
@@ -86,6 +98,10 @@ describe('metrics ingest and query over HTTP', () => {
     ).toEqual({ accepted: 2 });
     const { json } = await m.query({ series: 'queue.depth', from: T0 + 5000, to: T0 + 6000, stats: 'count,last' });
     expect(json).toMatchObject({ start: T0 + 5000, count: [2], stats: { last: [9] } });
+    // A columnar block without ts: every value at the clock.
+    expect((await m.ingest({ series: 'queue.depth', values: [4, 5, 6] })).json).toEqual({ accepted: 3 });
+    const after = await m.query({ series: 'queue.depth', from: T0 + 5000, to: T0 + 6000, stats: 'count,last,max' });
+    expect(after.json).toMatchObject({ count: [5], stats: { last: [6], max: [9] } });
   });
 
   it('reads a window before the retention clipped, with truncated: true, and empty buckets as null', async () => {

@@ -46,7 +46,8 @@ const queryInt = (description: string) =>
 /** Row form, one columnar block or a list of blocks (exactly one of them), as one list of points in batch order. */
 function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   const { points, blocks, ...single } = body;
-  const forms = [points, blocks, single.series ?? single.values].filter((f) => f !== undefined).length;
+  const columnar = Object.values(single).some((v) => v !== undefined) ? single : undefined;
+  const forms = [points, blocks, columnar].filter((f) => f !== undefined).length;
   if (forms !== 1) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points, series with values, or blocks');
   if (points) return points.map((p) => ({ series: p.series, labels: p.labels ?? {}, ts: p.ts, value: p.value }));
   const list = blocks ?? [validate(block, single, 'body') as z.output<typeof block>];
@@ -60,17 +61,17 @@ function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   return out;
 }
 
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 function labelsOf(text: string | undefined): Record<string, string> {
   if (text === undefined) return {};
-  const parsed = labels.safeParse(
-    (() => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        return undefined;
-      }
-    })(),
-  );
+  const parsed = labels.safeParse(parsedJson(text));
   if (!parsed.success) throw new ReplyError(ErrorCode.BadRequest, 'labels: expected a JSON object of string values');
   return parsed.data;
 }
