@@ -74,6 +74,8 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/webhooks/event-types': ['get'],
   '/audit': ['get'],
   '/audit/system': ['get'],
+  '/metrics/points': ['post'],
+  '/metrics/query': ['get'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -169,6 +171,8 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   listWebhookEventTypes: { path: '/webhooks/event-types' },
   listAuditEntries: { path: '/audit?type=admin.*&from=2024-01-01T00:00:00Z&limit=10' },
   listSystemAuditEntries: { path: '/audit/system?type=auth.failed', admin: true },
+  ingestMetricPoints: { path: '/metrics/points', body: { points: [{ series: 'api.latency_ms', labels: { route: '/login' }, value: 12.5 }] } },
+  queryMetrics: { path: '/metrics/query?series=api.latency_ms&labels=%7B%22route%22%3A%22%2Flogin%22%7D&stats=count,p95' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -187,7 +191,10 @@ describe('GET /api/v1/openapi.json', () => {
   }
 
   beforeAll(async () => {
-    s = await startTestServer({ limits: { httpBatchSize: 7, historyPageSize: 9 } });
+    s = await startTestServer({
+      limits: { httpBatchSize: 7, historyPageSize: 9 },
+      metrics: { series: { 'api.latency_ms': { kind: 'distribution', unit: 'ms', labels: ['route'] } } },
+    });
     const res = await fetch(`${s.httpUrl}/api/v1/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);

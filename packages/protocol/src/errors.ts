@@ -85,6 +85,26 @@ export const ErrorCode = Object.freeze({
   InvalidUpdate: def(133, 'invalid document update'),
   /** A record write's base version is stale for a field it changes (`manual`, or `merge` on a scalar): nothing changed; `data.conflicts` carries each field's current value, version and author. */
   RecordConflict: def(134, 'record conflict'),
+  /** A metric point's value is not a finite number (a string, null, missing; JSON cannot carry NaN or ±Infinity): nothing of the batch was written. */
+  InvalidMetricValue: def(135, 'invalid metric value'),
+  /** A metric point's timestamp is not an integer of ms from 0 to 2^53 − 1: nothing of the batch was written. */
+  InvalidTimestamp: def(136, 'invalid timestamp'),
+  /** A metric point's timestamp is further ahead of the server's clock than the allowed skew: nothing of the batch was written. */
+  TimestampTooEarly: def(137, 'timestamp too far ahead'),
+  /** A metric point's timestamp is older than the lateness allows (behind its series' newest point) or than the retention keeps: nothing of the batch was written. */
+  TimestampTooLate: def(138, 'timestamp too late'),
+  /** No such metric series is declared (or it belongs to another tenant: the answer is the same). */
+  UnknownSeries: def(139, 'unknown series'),
+  /** A label key is not among the keys declared for the series: nothing of the batch was written. */
+  UnknownLabel: def(140, 'unknown label'),
+  /** A label value is longer than the server allows: nothing of the batch was written. */
+  LabelValueTooLong: def(141, 'label value too long'),
+  /** The tenant holds as many series (one per series and label set) as it may: nothing of the batch was written. */
+  SeriesLimit: def(142, 'series limit reached'),
+  /** A label key of the series has as many distinct values in the tenant as it may: nothing of the batch was written. */
+  LabelValueLimit: def(143, 'label value limit reached'),
+  /** The resolution is not one the series keeps. */
+  UnknownResolution: def(144, 'unknown resolution'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

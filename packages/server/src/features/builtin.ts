@@ -8,6 +8,7 @@ import { documentsFeature } from './documents/index.js';
 import { FeatureHost } from './host.js';
 import { locksFeature } from './locks/index.js';
 import type { FeatureModule } from './manifest.js';
+import { metricsFeature } from './metrics/index.js';
 import { notificationsFeature } from './notifications/index.js';
 import { recordsFeature } from './records/index.js';
 import { webhooksFeature } from './webhooks/index.js';
@@ -24,6 +25,7 @@ export function builtinFeatures(): FeatureModule[] {
     recordsFeature(),
     webhooksFeature(),
     auditFeature(),
+    metricsFeature(),
   ];
 }
 

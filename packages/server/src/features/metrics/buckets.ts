@@ -166,12 +166,9 @@ export class BucketStore {
    * timestamp for `last` (a finite number; default: the clock); a refusal writes nothing.
    */
   ingest(ts: number, value: number, arrival?: number): IngestResult {
-    if (typeof value !== 'number' || !Number.isFinite(value)) return BAD_VALUE;
-    if (!Number.isSafeInteger(ts) || ts < 0) return BAD_TS;
     const now = this.#clock.now();
-    if (ts > now + this.maxSkew) return TOO_EARLY;
-    if (ts < this.#newest - this.lateness) return TOO_LATE;
-    for (const ring of this.#rings) if (ts < ring.horizon(now)) return TOO_LATE;
+    const refused = this.refusal(ts, value, this.#newest, now);
+    if (refused) return refused;
     const v = value + 0; // −0 is 0
     const stamp = arrival !== undefined && Number.isFinite(arrival) ? arrival : now;
     for (const ring of this.#rings) {
@@ -184,6 +181,19 @@ export class BucketStore {
       return ON_TIME;
     }
     return LATE;
+  }
+
+  /**
+   * Why `ingest` would refuse a point if the newest timestamp were `newest`, or null: lets a
+   * caller check a whole batch (whose earlier points move `newest`) before writing any of it.
+   */
+  refusal(ts: number, value: unknown, newest = this.#newest, now = this.#clock.now()): Refusal | null {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return BAD_VALUE;
+    if (!Number.isSafeInteger(ts) || ts < 0) return BAD_TS;
+    if (ts > now + this.maxSkew) return TOO_EARLY;
+    if (ts < newest - this.lateness) return TOO_LATE;
+    for (const ring of this.#rings) if (ts < ring.horizon(now)) return TOO_LATE;
+    return null;
   }
 
   /** The buckets changed by `ingest` since the previous call, per step: the starts to (re-)send. */

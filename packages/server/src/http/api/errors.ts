@@ -44,6 +44,16 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   Conflict: 409,
   InvalidUpdate: 422,
   RecordConflict: 409,
+  InvalidMetricValue: 422,
+  InvalidTimestamp: 422,
+  TimestampTooEarly: 422,
+  TimestampTooLate: 422,
+  UnknownSeries: 422,
+  UnknownLabel: 422,
+  LabelValueTooLong: 422,
+  SeriesLimit: 422,
+  LabelValueLimit: 422,
+  UnknownResolution: 422,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

@@ -46,6 +46,8 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /** Largest request body, bytes, when the route's differs from `limits.httpBodyBytes`: refused with 413 while the body is read. */
+  bodyLimit?: number;
   /** Request headers the route reads, as an object schema with lower-case names; others pass. */
   headers?: H;
   response: R;
@@ -87,6 +89,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
     method: route.method,
     url: route.url,
     config: { public: route.public === true, admin: route.admin === true },
+    ...(route.bodyLimit !== undefined ? { bodyLimit: route.bodyLimit } : {}),
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const headers = validate(route.headers, req.headers, 'headers');
       const result = await route.handler({

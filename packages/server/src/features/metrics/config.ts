@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { parseDuration } from '../../config/duration.js';
+import { duration, int } from '../../config/fields.js';
+import { DEFAULT_RESOLUTIONS, type ResolutionOptions } from './buckets.js';
+
+/** The resolutions by name, as queries name them, with their default retention. */
+export const RESOLUTIONS: Readonly<Record<string, ResolutionOptions>> = Object.freeze({
+  '1s': DEFAULT_RESOLUTIONS[0] as ResolutionOptions,
+  '10s': DEFAULT_RESOLUTIONS[1] as ResolutionOptions,
+  '1m': DEFAULT_RESOLUTIONS[2] as ResolutionOptions,
+});
+export type ResolutionName = '1s' | '10s' | '1m';
+
+const retentionOf = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a positive duration like "2m", got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const seriesName = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected a series name of A-Z a-z 0-9 _ . : - (1 to 128 characters)');
+const labelKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a label key of A-Z a-z 0-9 _ (1 to 64 characters, not starting with a digit)');
+
+/** One declared series: every tenant has it, with stores of its own. */
+export const seriesDeclaration = z.strictObject({
+  kind: z.enum(['gauge', 'counter', 'distribution']),
+  unit: z.string().max(32).optional(),
+  labels: z.array(labelKey).max(16).default([]),
+  /** Per resolution, how far back its buckets are kept (a duration, rounded up to whole buckets). */
+  retention: z.strictObject({ '1s': retentionOf.optional(), '10s': retentionOf.optional(), '1m': retentionOf.optional() }).default({}),
+});
+export type SeriesDeclaration = z.output<typeof seriesDeclaration>;
+
+/** Options of metric streams, at `metrics` in the config (see docs/metrics.md). */
+export const metricsConfig = z.strictObject({
+  series: z
+    .record(seriesName, seriesDeclaration)
+    .default({})
+    .describe(
+      'declared series as {name: {kind, unit, labels, retention}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m). Every tenant has each of them; ingest to any other name is refused (default none)',
+    ),
+  maxSeries: int(1000, 1, 10_000_000, 'series one tenant may hold in memory, each (series, label set) counting once'),
+  maxLabelValues: int(100, 1, 1_000_000, 'distinct values of one label key of one series in a tenant'),
+  maxLabelValueLength: int(128, 1, 1024, 'longest label value, characters'),
+  maxPoints: int(10_000, 1, 1_000_000, 'points in one ingest batch'),
+  maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
+  lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
+  maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
+});
+export type MetricsConfig = z.output<typeof metricsConfig>;
+
+/** The resolutions of a declared series, with its retention overrides in whole buckets. */
+export function resolutionsOf(decl: SeriesDeclaration): Array<ResolutionOptions & { name: ResolutionName }> {
+  return (Object.keys(RESOLUTIONS) as ResolutionName[]).map((name) => {
+    const { step, retention } = RESOLUTIONS[name] as ResolutionOptions;
+    const override = decl.retention[name];
+    return { name, step, retention: override === undefined ? retention : Math.max(1, Math.ceil(override / step)) };
+  });
+}

@@ -1,0 +1,276 @@
+import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
+import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat } from './buckets.js';
+import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
+
+/** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
+export interface PointInput {
+  series: string;
+  labels: Readonly<Record<string, string>>;
+  ts: unknown;
+  value: unknown;
+}
+
+/** Why a point of a batch is refused: its position in the batch, a reply error code and a reason. */
+export interface Problem {
+  index: number;
+  code: number;
+  reason: string;
+}
+
+/** What `check` found: nothing (the batch may be written), or every problem (the first 100 kept). */
+export interface Verdict {
+  total: number;
+  problems: Problem[];
+  /** The code of the first problem. */
+  first: ErrorCodeInfo | null;
+}
+
+const MAX_PROBLEMS = 100;
+
+/** What the points of a batch checked so far would change: newest timestamps, new stores and label values. */
+interface Plan {
+  now: number;
+  newest: Map<string, number>;
+  newStores: Set<string>;
+  newValues: Map<string, Set<string>>;
+  /** Stores the tenant would hold. */
+  held: number;
+}
+
+const REFUSAL_CODES: Readonly<Record<RefusalCode, ErrorCodeInfo>> = {
+  value: ErrorCode.InvalidMetricValue,
+  timestamp: ErrorCode.InvalidTimestamp,
+  'too-early': ErrorCode.TimestampTooEarly,
+  'too-late': ErrorCode.TimestampTooLate,
+  resolution: ErrorCode.UnknownResolution,
+  stat: ErrorCode.BadRequest,
+  decode: ErrorCode.BadRequest,
+};
+
+/** A query naming a label key the series does not declare. */
+export interface ReadRefusal {
+  readonly ok: false;
+  readonly code: 'label';
+  readonly message: string;
+}
+
+/** The reply error code of a bucket store's refusal. */
+export const codeOfRefusal = (r: Refusal | ReadRefusal): ErrorCodeInfo => (r.code === 'label' ? ErrorCode.UnknownLabel : REFUSAL_CODES[r.code]);
+
+interface Declared {
+  decl: SeriesDeclaration;
+  steps: ReadonlyMap<ResolutionName, number>;
+  /** An empty store of the series: checks points of label sets not held yet, reads them as empty. */
+  probe: BucketStore;
+}
+
+interface Held {
+  tenant: string;
+  series: string;
+  labels: Readonly<Record<string, string>>;
+  store: BucketStore;
+}
+
+/** Canonical strings of label sets already seen: the points of a columnar block share one labels object. */
+const labelKeys = new WeakMap<object, string>();
+
+/** A label set as one canonical string: its pairs sorted by key. */
+function labelSetKey(labels: Readonly<Record<string, string>>): string {
+  let key = labelKeys.get(labels);
+  if (key === undefined) {
+    key = JSON.stringify(
+      Object.keys(labels)
+        .sort()
+        .map((k) => [k, labels[k]]),
+    );
+    labelKeys.set(labels, key);
+  }
+  return key;
+}
+
+const storeKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string => `${tenant}\0${series}\0${labelSetKey(labels)}`;
+const valuesKey = (tenant: string, series: string, label: string): string => `${tenant}\0${series}\0${label}`;
+
+/**
+ * The bucket stores of every tenant on this node, one per (tenant, series, label set): the map
+ * key holds the tenant, so a tenant's stores, caps and label values are its own. A batch is
+ * checked whole (`check`) before any of it is written (`write`); `sweep` drops old buckets and
+ * frees the stores that hold none (an idle series is gone after its longest retention).
+ */
+export class MetricStores {
+  readonly #config: MetricsConfig;
+  readonly #clock: Clock;
+  readonly #declared = new Map<string, Declared>();
+  readonly #stores = new Map<string, Held>();
+  readonly #perTenant = new Map<string, number>();
+  /** (tenant, series, label key) → value → stores holding it. */
+  readonly #labelValues = new Map<string, Map<string, number>>();
+
+  constructor(config: MetricsConfig, clock: Clock) {
+    this.#config = config;
+    this.#clock = clock;
+    for (const [name, decl] of Object.entries(config.series)) {
+      const resolutions = resolutionsOf(decl);
+      this.#declared.set(name, {
+        decl,
+        steps: new Map(resolutions.map((r) => [r.name, r.step])),
+        probe: this.#newStore(decl),
+      });
+    }
+  }
+
+  /** Stores held, over every tenant. */
+  get size(): number {
+    return this.#stores.size;
+  }
+
+  declaration(series: string): SeriesDeclaration | undefined {
+    return this.#declared.get(series)?.decl;
+  }
+
+  /** Every problem of a batch for a tenant, in point order; nothing is written. */
+  check(tenant: string, points: readonly PointInput[]): Verdict {
+    const verdict: Verdict = { total: 0, problems: [], first: null };
+    const plan: Plan = { now: this.#clock.now(), newest: new Map(), newStores: new Set(), newValues: new Map(), held: this.#perTenant.get(tenant) ?? 0 };
+    points.forEach((p, index) => {
+      const found = this.#problemOf(tenant, p, plan);
+      if (!found) return;
+      verdict.total++;
+      verdict.first ??= found[0];
+      if (verdict.problems.length < MAX_PROBLEMS) verdict.problems.push({ index, code: found[0].code, reason: found[1] });
+    });
+    return verdict;
+  }
+
+  /** What is wrong with one point, given the points of the batch before it (`plan`, updated when it is fine). */
+  #problemOf(tenant: string, p: PointInput, plan: Plan): [ErrorCodeInfo, string] | null {
+    const declared = this.#declared.get(p.series);
+    if (!declared) return [ErrorCode.UnknownSeries, `no series ${p.series}`];
+    const max = this.#config;
+    for (const [k, v] of Object.entries(p.labels)) {
+      if (!declared.decl.labels.includes(k)) return [ErrorCode.UnknownLabel, `label ${k} is not declared for ${p.series}`];
+      if (v.length > max.maxLabelValueLength) return [ErrorCode.LabelValueTooLong, `label ${k} is longer than ${max.maxLabelValueLength} characters`];
+    }
+    const key = storeKey(tenant, p.series, p.labels);
+    const held = this.#stores.get(key);
+    const ts = (p.ts === undefined ? plan.now : p.ts) as number;
+    const before = plan.newest.get(key) ?? held?.store.newest ?? Number.NEGATIVE_INFINITY;
+    const refused = (held?.store ?? declared.probe).refusal(ts, p.value, before, plan.now);
+    if (refused) return [codeOfRefusal(refused), refused.message];
+    if (!held && !plan.newStores.has(key)) {
+      if (plan.held >= max.maxSeries) return [ErrorCode.SeriesLimit, `the tenant holds ${max.maxSeries} series`];
+      const added: Array<[string, string]> = [];
+      for (const [k, v] of Object.entries(p.labels)) {
+        const vk = valuesKey(tenant, p.series, k);
+        const values = this.#labelValues.get(vk);
+        const planned = plan.newValues.get(vk);
+        if (values?.has(v) || planned?.has(v)) continue;
+        if ((values?.size ?? 0) + (planned?.size ?? 0) >= max.maxLabelValues)
+          return [ErrorCode.LabelValueLimit, `label ${k} of ${p.series} has ${max.maxLabelValues} values`];
+        added.push([vk, v]);
+      }
+      for (const [vk, v] of added) {
+        const planned = plan.newValues.get(vk) ?? new Set<string>();
+        planned.add(v);
+        plan.newValues.set(vk, planned);
+      }
+      plan.newStores.add(key);
+      plan.held++;
+    }
+    plan.newest.set(key, Math.max(before, ts));
+    return null;
+  }
+
+  /** Writes a batch that `check` found no problem in; returns the points written. */
+  write(tenant: string, points: readonly PointInput[]): number {
+    const now = this.#clock.now();
+    for (const p of points) {
+      const key = storeKey(tenant, p.series, p.labels);
+      const held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
+      held.store.ingest(p.ts === undefined ? now : (p.ts as number), p.value as number, now);
+    }
+    return points.length;
+  }
+
+  /**
+   * The buckets of one label set of a series, in columns; a label set the tenant does not hold
+   * reads as empty buckets. Undefined for a series that is not declared.
+   */
+  read(
+    tenant: string,
+    series: string,
+    labels: Readonly<Record<string, string>>,
+    resolution: string,
+    from: number,
+    to: number,
+    stats?: readonly Stat[],
+  ): Columns | Refusal | ReadRefusal | undefined {
+    const declared = this.#declared.get(series);
+    if (!declared) return undefined;
+    const undeclared = Object.keys(labels).find((k) => !declared.decl.labels.includes(k));
+    if (undeclared !== undefined) return { ok: false, code: 'label', message: `label ${undeclared} is not declared for ${series}` };
+    const step = declared.steps.get(resolution as ResolutionName);
+    if (step === undefined) return { ok: false, code: 'resolution', message: `no resolution ${resolution}; one of ${[...declared.steps.keys()].join(', ')}` };
+    const store = this.#stores.get(storeKey(tenant, series, labels))?.store ?? declared.probe;
+    return store.read(step, from, to, stats);
+  }
+
+  /** The retention of a resolution of a series, ms (undefined when either is unknown). */
+  retention(series: string, resolution: string): number | undefined {
+    const declared = this.#declared.get(series);
+    const r = declared?.probe.resolutions.find((x) => x.step === declared.steps.get(resolution as ResolutionName));
+    return r ? r.step * r.retention : undefined;
+  }
+
+  /** Drops buckets past their retention and frees the stores left with none; returns the stores freed. */
+  sweep(): number {
+    let freed = 0;
+    for (const [key, held] of this.#stores) {
+      held.store.sweep();
+      if (held.store.size > 0) continue;
+      this.#release(key, held);
+      freed++;
+    }
+    return freed;
+  }
+
+  #newStore(decl: SeriesDeclaration): BucketStore {
+    return new BucketStore({
+      kind: decl.kind,
+      clock: this.#clock,
+      resolutions: resolutionsOf(decl).map(({ step, retention }) => ({ step, retention })),
+      lateness: this.#config.lateness,
+      maxSkew: this.#config.maxSkew,
+    });
+  }
+
+  #hold(key: string, tenant: string, series: string, labels: Readonly<Record<string, string>>): Held {
+    const decl = this.#declared.get(series)?.decl as SeriesDeclaration;
+    const held: Held = { tenant, series, labels: { ...labels }, store: this.#newStore(decl) };
+    this.#stores.set(key, held);
+    this.#perTenant.set(tenant, (this.#perTenant.get(tenant) ?? 0) + 1);
+    for (const [k, v] of Object.entries(labels)) {
+      const vk = valuesKey(tenant, series, k);
+      const values = this.#labelValues.get(vk) ?? new Map<string, number>();
+      values.set(v, (values.get(v) ?? 0) + 1);
+      this.#labelValues.set(vk, values);
+    }
+    return held;
+  }
+
+  #release(key: string, held: Held): void {
+    this.#stores.delete(key);
+    const left = (this.#perTenant.get(held.tenant) ?? 1) - 1;
+    if (left > 0) this.#perTenant.set(held.tenant, left);
+    else this.#perTenant.delete(held.tenant);
+    for (const [k, v] of Object.entries(held.labels)) {
+      const vk = valuesKey(held.tenant, held.series, k);
+      const values = this.#labelValues.get(vk);
+      if (!values) continue;
+      const n = (values.get(v) ?? 1) - 1;
+      if (n > 0) values.set(v, n);
+      else values.delete(v);
+      if (values.size === 0) this.#labelValues.delete(vk);
+    }
+  }
+}

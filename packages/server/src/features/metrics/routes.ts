@@ -1,0 +1,166 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { z } from 'zod';
+import { ReplyError } from '../../errors/reply-error.js';
+import { type ApiRoute, defineRoute, validate } from '../../http/api/route.js';
+import { STATS, type Stat } from './buckets.js';
+import { type MetricsConfig, RESOLUTIONS } from './config.js';
+import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
+
+const labels = z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series');
+const value = z.unknown().describe('a finite number (anything else is refused with 135)');
+const ts = z.unknown().describe("integer ms since the epoch (default: the server's clock)");
+const row = z.strictObject({ series: z.string(), labels: labels.optional(), ts: ts.optional(), value: value.optional() });
+const block = z.strictObject({
+  series: z.string(),
+  labels: labels.optional(),
+  ts: z.array(ts).optional().describe("one timestamp per value (default: every value at the server's clock)"),
+  values: z.array(value),
+});
+const ingestBody = z.strictObject({
+  points: z.array(row).optional().describe('row form: one object per point'),
+  ...block.partial().shape,
+  blocks: z.array(block).optional().describe('several columnar blocks'),
+});
+
+const columns = z.object({
+  series: z.string(),
+  kind: z.enum(['gauge', 'counter', 'distribution']),
+  unit: z.string().optional(),
+  labels: z.record(z.string(), z.string()),
+  resolution: z.string(),
+  start: z.number().int().describe('start of the first bucket, ms since the epoch; bucket i starts at start + i·step'),
+  step: z.number().int().describe('bucket width, ms'),
+  truncated: z.boolean().describe('the window began before the retention and was clipped to it'),
+  count: z.array(z.number().int()),
+  stats: z.record(z.string(), z.array(z.number().nullable())).describe('one array per statistic, null for an empty bucket'),
+});
+
+const queryInt = (description: string) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .describe(description);
+
+/** Row form, one columnar block or a list of blocks (exactly one of them), as one list of points in batch order. */
+function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
+  const { points, blocks, ...single } = body;
+  const columnar = Object.values(single).some((v) => v !== undefined) ? single : undefined;
+  const forms = [points, blocks, columnar].filter((f) => f !== undefined).length;
+  if (forms !== 1) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points, series with values, or blocks');
+  if (points) return points.map((p) => ({ series: p.series, labels: p.labels ?? {}, ts: p.ts, value: p.value }));
+  const list = blocks ?? [validate(block, single, 'body') as z.output<typeof block>];
+  const out: PointInput[] = [];
+  for (const b of list) {
+    const set = b.labels ?? {};
+    if (b.ts !== undefined && b.ts.length !== b.values.length)
+      throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
+    for (let i = 0; i < b.values.length; i++) out.push({ series: b.series, labels: set, ts: b.ts?.[i], value: b.values[i] });
+  }
+  return out;
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function labelsOf(text: string | undefined): Record<string, string> {
+  if (text === undefined) return {};
+  const parsed = labels.safeParse(parsedJson(text));
+  if (!parsed.success) throw new ReplyError(ErrorCode.BadRequest, 'labels: expected a JSON object of string values');
+  return parsed.data;
+}
+
+/** Ingest (`POST /metrics/points`) and query (`GET /metrics/query`) of the declared series. */
+export function metricRoutes(stores: () => MetricStores, config: MetricsConfig): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/metrics/points',
+      operationId: 'ingestMetricPoints',
+      tag: 'metrics',
+      summary: 'Add points to declared series, in rows or columns; all or nothing',
+      description: `Row form \`{points: [{series, labels, ts, value}]}\`, columnar form \`{series, labels, ts: [...], values: [...]}\`, or \`{blocks: [...]}\`, a list of columnar blocks; at most ${config.maxPoints} points and ${config.maxBodyBytes} bytes (413 while the body is read). The batch is checked whole before anything is written: one refused point refuses it, with the first problem's code and \`data.problems\`, the first 100 problems as {index, code, reason} (index counts points in batch order).`,
+      body: ingestBody,
+      bodyLimit: config.maxBodyBytes,
+      response: z.object({ accepted: z.number().int() }),
+      errors: [413, 422, 503],
+      async handler({ tenant, body }) {
+        const points = pointsOf(body);
+        if (points.length > config.maxPoints)
+          throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${config.maxPoints}`);
+        const s = stores();
+        const verdict = s.check(tenant, points);
+        if (verdict.first) {
+          const head = verdict.problems[0];
+          const err = new ReplyError(
+            verdict.first,
+            `${verdict.total} of ${points.length} points refused, nothing written; point ${head?.index}: ${head?.reason}`,
+          );
+          err.data = { refused: verdict.total, problems: verdict.problems };
+          throw err;
+        }
+        return { accepted: s.write(tenant, points) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/metrics/query',
+      operationId: 'queryMetrics',
+      tag: 'metrics',
+      summary: 'The buckets of one label set of a series over a window, in columns',
+      description:
+        'Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).',
+      query: z.strictObject({
+        series: z.string().describe('a declared series'),
+        labels: z.string().optional().describe('the label set, as a JSON object, e.g. {"route":"/login"} (default: no labels)'),
+        from: queryInt('window start, ms since the epoch (default: the retention)').optional(),
+        to: queryInt("window end, ms since the epoch (default: the server's clock)").optional(),
+        resolution: z
+          .string()
+          .optional()
+          .describe(`one of ${Object.keys(RESOLUTIONS).join(', ')} (default 1s)`),
+        stats: z
+          .string()
+          .optional()
+          .describe(`statistics, comma separated, from ${STATS.join(', ')} (rate for counters only; default all of the kind)`),
+      }),
+      response: columns,
+      errors: [422, 503],
+      async handler({ node, tenant, query }) {
+        const s = stores();
+        const decl = s.declaration(query.series);
+        if (!decl) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
+        const resolution = query.resolution ?? '1s';
+        const retention = s.retention(query.series, resolution);
+        if (retention === undefined)
+          throw new ReplyError(ErrorCode.UnknownResolution, `no resolution ${resolution}; one of ${Object.keys(RESOLUTIONS).join(', ')}`);
+        const to = query.to ?? node.now() + 1;
+        const from = query.from ?? Math.max(0, to - retention);
+        if (from > to) throw new ReplyError(ErrorCode.InvalidRange, 'from is after to');
+        const stats = query.stats?.split(',').map((x) => x.trim()) as Stat[] | undefined;
+        const set = labelsOf(query.labels);
+        const read = s.read(tenant, query.series, set, resolution, from, to, stats);
+        if (!read) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
+        if (!read.ok) throw new ReplyError(codeOfRefusal(read), read.message);
+        return {
+          series: query.series,
+          kind: decl.kind,
+          ...(decl.unit !== undefined ? { unit: decl.unit } : {}),
+          labels: set,
+          resolution,
+          start: read.start,
+          step: read.step,
+          truncated: read.truncated,
+          count: read.count,
+          stats: read.stats as Record<string, Array<number | null>>,
+        };
+      },
+    }),
+  ];
+}
