@@ -76,6 +76,7 @@ export class ReactionStore {
   constructor(
     private readonly db: CommentDb,
     private readonly now: () => number,
+    private readonly postgres: boolean,
   ) {}
 
   /**
@@ -148,16 +149,20 @@ export class ReactionStore {
     });
   }
 
-  /** A comment's reactions as stored now (for pushes: every watcher converges to the database). */
-  async state(tenant: string, commentId: string): Promise<ReactionState | null> {
-    const row = await this.db
-      .selectFrom('sb_comments')
-      .select(['reaction_version'])
-      .where('tenant', '=', tenant)
-      .where('id', '=', commentId)
-      .executeTakeFirst();
-    if (!row) return null;
-    const reactions = (await reactionsOf(this.db, [commentId])).get(commentId) ?? [];
-    return { reactions, version: Number(row.reaction_version), changed: false };
+  /**
+   * A comment's reactions as stored now, with the version they are at (for pushes: every
+   * watcher converges to the database). Both come from one state: on PostgreSQL the version is
+   * read under a share lock of the comment's row, which every change takes first, so no change
+   * commits between the two reads (a push never pairs newer reactions with an older version).
+   */
+  state(tenant: string, commentId: string): Promise<ReactionState | null> {
+    return this.db.transaction().execute(async (trx) => {
+      let read = trx.selectFrom('sb_comments').select(['reaction_version']).where('tenant', '=', tenant).where('id', '=', commentId);
+      if (this.postgres) read = read.forShare();
+      const row = await read.executeTakeFirst();
+      if (!row) return null;
+      const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
+      return { reactions, version: Number(row.reaction_version), changed: false };
+    });
   }
 }

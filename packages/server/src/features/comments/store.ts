@@ -91,7 +91,7 @@ export class CommentStore {
     private readonly now: () => number = Date.now,
   ) {
     this.#db = storage.tables<CommentTables>();
-    this.reactions = new ReactionStore(this.#db, now);
+    this.reactions = new ReactionStore(this.#db, now, storage.kind === 'postgres');
     this.receipts = new ReceiptStore(this.#db, now);
     this.followers = new FollowerStore(this.#db);
   }
