@@ -84,7 +84,7 @@ describe('documents on a cluster of three nodes', () => {
     proxy = await RedisProxy.start();
     const config = {
       database: db.database,
-      documents: { compactAfter: 10 },
+      documents: { compactAfter: 10, compactInterval: '0s' },
       locks: { grace: '300ms' },
       limits: { newConnectionsPerIpPerSecond: 100_000 },
       namespaces: {

@@ -24,7 +24,10 @@ describe('stopping during a compaction on postgres', () => {
         done();
       },
     });
-    s = await startDocumentsServer('postgres', { documents: { compactAfter: 10, groupCommit: 0 }, logger: pino({ level: 'info' }, sink) });
+    s = await startDocumentsServer('postgres', {
+      documents: { compactAfter: 10, compactInterval: '0s', groupCommit: 0 },
+      logger: pino({ level: 'info' }, sink),
+    });
   });
   afterAll(async () => {
     await s?.stop();

@@ -22,7 +22,7 @@ describe.each(DOCUMENT_SETUPS)('y-websocket providers on %s', (store) => {
   beforeAll(async () => {
     s = await startDocumentsServer(store, {
       auth: { clockSkew: '0s' },
-      documents: { compactAfter: 10, groupCommit: 0, idleUnload: '100ms', messagesPerSecond: 100 },
+      documents: { compactAfter: 10, compactInterval: '0s', groupCommit: 0, idleUnload: '100ms', messagesPerSecond: 100 },
       // Declared namespaces replace the default ones: doc is declared again beside small.
       namespaces: { doc: { documents: true }, small: { documents: { maxDocumentBytes: 2048, maxUpdateBytes: 2048 } } },
     });

@@ -15,6 +15,10 @@ export const documentsConfig = z.strictObject({
     1_000_000,
     "log entries of a document (one per write) after which its log is merged into one snapshot, once they hold a quarter of the snapshot's bytes (or 64 times this many entries)",
   ),
+  compactInterval: duration(
+    '30s',
+    "least time between two folds of a document's log into its snapshot (each fold encodes the whole document on the event loop); a log of 64 times compactAfter entries is folded whatever the time",
+  ),
   groupCommit: duration(
     '5ms',
     'a busy document writes its log at most once per this long (its updates in between commit together; an update after a quiet spell is written at once; 0: once per event-loop turn)',

@@ -51,7 +51,7 @@ export class Documents {
   readonly #compactions = new Set<Promise<Compaction>>();
   #stopped = false;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
-  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'groupCommit' | 'sendWindow'>;
+  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow'>;
 
   constructor(
     readonly store: DocumentStore,
@@ -120,8 +120,8 @@ export class Documents {
         // Who holds which part is known before the first update is applied.
         const held = settings.lockedParts ? await this.cluster.locks.list(ch.tenant, ch.channel) : [];
         if (this.#stopped) throw new Error('documents are stopping');
-        const { compactAfter, groupCommit, sendWindow } = this.config();
-        const doc = new LiveDocument(ch.tenant, ch.channel, stored, { ...this.#shared, settings, compactAfter, groupCommit, sendWindow });
+        const { compactAfter, compactInterval, groupCommit, sendWindow } = this.config();
+        const doc = new LiveDocument(ch.tenant, ch.channel, stored, { ...this.#shared, settings, compactAfter, compactInterval, groupCommit, sendWindow });
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);

@@ -56,6 +56,8 @@ export interface LiveDocumentDeps {
   store: DocumentStore;
   settings: DocumentSettings;
   compactAfter: number;
+  /** Least time between two folds of the log (ms), unless it holds 64 × `compactAfter` entries. */
+  compactInterval: number;
   /** Least time between two writes of the log, and between two sends to the peers (ms; 0: once per turn). */
   groupCommit: number;
   sendWindow: number;
@@ -118,6 +120,8 @@ export class LiveDocument {
   #retryDelay = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #compacting = false;
+  /** When the last fold began (performance.now()). */
+  #compactedAt = Number.NEGATIVE_INFINITY;
   #destroyed = false;
   /** Updates emitted by the apply in progress, with their origins. */
   #held: Array<[Uint8Array, unknown]> | null = null;
@@ -499,16 +503,20 @@ export class LiveDocument {
   /**
    * A fold costs the whole document's bytes, so it waits until the log is worth it: at least
    * `compactAfter` updates holding a quarter of the snapshot's bytes (a large document is not
-   * rewritten for a few keystrokes), or 64 × `compactAfter` updates whatever their size.
+   * rewritten for a few keystrokes) and `compactInterval` after the last fold, or 64 ×
+   * `compactAfter` updates whatever their size and age.
    */
   #compactDue(): boolean {
     const after = this.deps.compactAfter;
     if (this.#logCount < after) return false;
-    return this.#logCount >= 64 * after || (this.bytes - this.#snapshotBytes) * 4 >= this.#snapshotBytes;
+    if (this.#logCount >= 64 * after) return true;
+    // A busy document folds at most once per `compactInterval`: each fold encodes the whole state on the event loop.
+    return (this.bytes - this.#snapshotBytes) * 4 >= this.#snapshotBytes && performance.now() - this.#compactedAt >= this.deps.compactInterval;
   }
 
   async #compact(): Promise<void> {
     this.#compacting = true;
+    this.#compactedAt = performance.now();
     try {
       // The state held here is everything logged up to #seq (and maybe more, which a fold may hold too): encoding it
       // costs far less than applying the snapshot and the log to a fresh document.
