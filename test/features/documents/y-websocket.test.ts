@@ -75,6 +75,12 @@ describe.each(DOCUMENT_SETUPS)('y-websocket providers on %s', (store) => {
     }
     await eventually(async () => (await metric(s, 'switchboard_document_compactions_total')) > 0, WAIT, 'a compaction');
     const expected = text.toString();
+    // The server has every edit before the restart (a provider's last messages may still be on the wire when it disconnects).
+    await eventually(
+      async () => ((await s.api('GET', `/documents/${doc}`)).body['json'] as { body?: string } | undefined)?.body === expected,
+      WAIT,
+      'every edit on the server',
+    );
     a.provider.disconnect();
     await s.restart();
     const b = await provider(doc, 'bob');
