@@ -2,6 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute, validate } from '../../http/api/route.js';
+import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
@@ -34,14 +35,6 @@ const columns = z.object({
   count: z.array(z.number().int()),
   stats: z.record(z.string(), z.array(z.number().nullable())).describe('one array per statistic, null for an empty bucket'),
 });
-
-const queryInt = (description: string) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
-    .describe(description);
 
 /** Row form, one columnar block or a list of blocks (exactly one of them), as one list of points in batch order. */
 function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {

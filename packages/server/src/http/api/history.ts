@@ -3,16 +3,8 @@ import { z } from 'zod';
 import { historyPageJson } from '../../core/encode.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
-import { channelParams, publication, streamPosition } from './schemas.js';
+import { channelParams, publication, queryInt, streamPosition } from './schemas.js';
 
-/** Query strings are text: digits only, so `1e3`, `-1` and `0x10` are refused rather than guessed. */
-const queryInt = (description: string) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
-    .describe(description);
 const queryBool = (description: string) =>
   z
     .enum(['true', 'false', '1', '0'])

@@ -41,6 +41,15 @@ export const idempotencyHeaders = z.looseObject({
 });
 
 export const channelParams = z.strictObject({ channel: channelName });
+
+/** An integer in a query string: digits only, so `1e3`, `-1` and `0x10` are refused rather than guessed. */
+export const queryInt = (description: string) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .describe(description);
 export const userParams = z.strictObject({ user: userId });
 
 export const streamPosition = z.object({
