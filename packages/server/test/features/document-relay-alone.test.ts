@@ -16,7 +16,10 @@ class SharedMessages extends MemoryNodeMessages {
 
 function relayOn(messages: MemoryNodeMessages) {
   const heard: string[] = [];
-  for (const op of ['update', 'unstored', 'awareness', 'awareness-sync', 'state-sync', 'lock', 'deleted']) messages.onNotification(op, () => heard.push(op));
+  for (const op of ['update', 'unstored', 'awareness', 'awareness-sync', 'state-sync', 'lock', 'deleted'])
+    messages.onNotification(op, () => {
+      heard.push(op);
+    });
   const relay = new DocumentRelay(messages, target, metrics, pino({ level: 'silent' }), 60_000);
   const update = new Uint8Array([1, 2, 3]);
   relay.stored(doc, [update], { from: 1, to: 1 } as never);
