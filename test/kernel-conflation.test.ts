@@ -98,12 +98,12 @@ interface Publication {
   data: { formId?: string; pct: number };
 }
 
-/** Publish through the HTTP API's batch route, in order; the offsets given. */
-async function publishBatch(s: TestServer, channel: string, items: unknown[]): Promise<number[]> {
+/** Publish through the HTTP API's batch route, in order (with `tags(i)` when given); the offsets given. */
+async function publishBatch(s: TestServer, channel: string, items: unknown[], tags?: (i: number) => Record<string, string>): Promise<number[]> {
   const res = await fetch(`${s.httpUrl}/api/v1/batch`, {
     method: 'POST',
     headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'acme', 'content-type': 'application/json' },
-    body: JSON.stringify({ publications: items.map((data) => ({ channel, data })) }),
+    body: JSON.stringify({ publications: items.map((data, i) => ({ channel, data, ...(tags ? { tags: tags(i) } : {}) })) }),
   });
   const body = (await res.json()) as { results: Array<{ offset: number }> };
   expect(res.status).toBe(200);
@@ -275,12 +275,74 @@ describe('conflation on one node (memory engine)', () => {
 
   conflationSuite(() => ({ pubNode: s, subNode: s, clock }));
 
+  /** An SDK subscriber of `channel` on `s`, with the publications it emits. */
+  async function reader(channel: string, options: { filter?: unknown } = {}) {
+    const wire = new Wire(s);
+    const c = new SwitchboardClient(s.url, {
+      getToken: () => s.token({ sub: `reader-${randomBytes(3).toString('hex')}`, caps: CAPS }),
+      WebSocket: wire.Socket,
+      transports: ['websocket'],
+      timers: clock.timers,
+      now: clock.now,
+    });
+    c.connect();
+    const sub = c.subscribe<Publication['data']>(channel, options as never);
+    const seen: Publication[] = [];
+    sub.on('publication', (e) => seen.push({ offset: e.offset as number, data: e.data }));
+    const subscribed = await waitFor(sub, 'subscribed');
+    return { c, sub, seen, wire, subscribed };
+  }
+
+  it('gives a subscriber that joined while a window was open the same frame, from its own position on, nothing twice', async () => {
+    const channel = `progress:join-${randomBytes(3).toString('hex')}`;
+    const early = await reader(channel);
+    await publishBatch(s, channel, progress(0, 30));
+    const late = await reader(channel);
+    expect(late.subscribed.offset).toBe(30);
+    // Only f0–f4 change after the late subscriber's position: f5–f9's latest (26–30) it must not get again.
+    await publishBatch(s, channel, progress(30, 5));
+    expect(s.server.node.hub.conflating(key(channel))).toBe(35);
+    clock.advance(WINDOW_MS);
+    await waitUntil(early.sub, 'publication', () => early.seen.length >= KEYS);
+    await waitUntil(late.sub, 'publication', () => late.seen.length >= 5);
+    expect(early.seen.map((p) => p.offset)).toEqual([26, 27, 28, 29, 30, 31, 32, 33, 34, 35]);
+    expect(late.seen.map((p) => p.offset)).toEqual([31, 32, 33, 34, 35]);
+    const [frameEarly] = early.wire.pushes(channel);
+    const [frameLate] = late.wire.pushes(channel);
+    expect(frameLate).toEqual(frameEarly);
+    expect(frameLate).toMatchObject({ push: 'pubs', after: 0, offset: 35, skipped: 25 });
+    early.c.disconnect();
+    late.c.disconnect();
+  });
+
+  it('never conflates publications without the key, and a filtered subscription gets the survivors that match, its position at the window end', async () => {
+    const channel = `progress:filter-${randomBytes(3).toString('hex')}`;
+    const all = await reader(channel);
+    const warn = await reader(channel, { filter: { tags: { level: 'warn' } } });
+    // 40 keyed publications over 4 keys (levels alternating), and 3 without a usable key.
+    const items: unknown[] = [...progress(0, 40, 4), { pct: -1 }, { formId: null, pct: -2 }, { formId: { nested: true }, pct: -3 }];
+    const level = (i: number) => ({ level: i % 2 === 0 ? 'warn' : 'info' });
+    await publishBatch(s, channel, items, level);
+    clock.advance(WINDOW_MS);
+    await waitUntil(all.sub, 'publication', () => all.seen.length >= 7);
+    // Survivors: f0–f3's latest (offsets 37–40) and the three unkeyed (41–43).
+    expect(all.seen.map((p) => p.offset)).toEqual([37, 38, 39, 40, 41, 42, 43]);
+    expect(all.seen.slice(4).map((p) => p.data.pct)).toEqual([-1, -2, -3]);
+    await waitUntil(warn.sub, 'publication', () => warn.seen.length >= 3);
+    // Of those, the ones published with level warn (even indexes: offsets 37, 39, 41, 43).
+    expect(warn.seen.map((p) => p.offset)).toEqual([37, 39, 41, 43]);
+    expect(warn.wire.pushes(channel)).toHaveLength(1);
+    expect(warn.wire.pushes(channel)[0]).toMatchObject({ after: 0, offset: 43, skipped: 36 });
+    all.c.disconnect();
+    warn.c.disconnect();
+  });
+
   it('counts conflated-away publications in the Prometheus metrics', async () => {
     const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
-    // 990 of the first test's window and 190 of the recovery test's (recovery itself counts nothing: it reads history).
+    // 990, 190, 25 and 36 of the windows above (recovery itself counts nothing: it reads history).
     // Per node, not per subscriber.
     const m = /switchboard_conflated_publications_total (\d+)/.exec(text);
-    expect(Number(m?.[1])).toBe(990 + 190);
+    expect(Number(m?.[1])).toBe(990 + 190 + 25 + 36);
   });
 });
 
