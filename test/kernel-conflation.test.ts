@@ -120,10 +120,10 @@ async function newestOffset(s: TestServer, channel: string): Promise<number> {
 const progress = (from: number, count: number, keys = KEYS) => Array.from({ length: count }, (_, i) => ({ formId: `f${(from + i) % keys}`, pct: from + i }));
 
 /**
- * The suite, for one node or for two over Redis: publications enter through `pubNode`, the
- * subscriber sits on `subNode` and reconnects to `pubNode` (so recovery crosses nodes too).
+ * The suite, for one node or for three over Redis: publications enter through `pubNode`, the
+ * subscriber sits on `subNode` and reconnects to `resumeNode` (so recovery crosses nodes too).
  */
-function conflationSuite(nodes: () => { pubNode: TestServer; subNode: TestServer; clock: ManualClock }) {
+function conflationSuite(nodes: () => { pubNode: TestServer; subNode: TestServer; resumeNode: TestServer; clock: ManualClock }) {
   const cleanups: Array<() => void> = [];
   afterAll(() => {
     for (const fn of cleanups.splice(0)) fn();
@@ -146,15 +146,15 @@ function conflationSuite(nodes: () => { pubNode: TestServer; subNode: TestServer
 
   /** Cut the connection; publish what `during` publishes while the client cannot reconnect; let it reconnect. */
   async function reconnectAfter(wire: Wire, c: SwitchboardClient, sub: Subscription, clock: ManualClock, channel: string, during: () => Promise<void>) {
-    const { subNode } = nodes();
+    const at = wire.target;
     wire.offline = true;
     const lost = waitFor(sub, 'subscribing');
     wire.cut();
     await lost;
-    await eventually(() => subNode.server.node.hub.subscribers(key(channel)) === 0, 5000, 'the server to drop the cut connection');
+    await eventually(() => at.server.node.hub.subscribers(key(channel)) === 0, 5000, 'the server to drop the cut connection');
     await during();
     wire.offline = false;
-    wire.target = nodes().pubNode;
+    wire.target = nodes().resumeNode;
     const back = waitFor(sub, 'subscribed');
     // Run the SDK's reconnect timer (backoff ≤ 50 ms) whenever one is due; a refused attempt schedules the next.
     await eventually(
@@ -273,7 +273,7 @@ describe('conflation on one node (memory engine)', () => {
     await s?.close();
   });
 
-  conflationSuite(() => ({ pubNode: s, subNode: s, clock }));
+  conflationSuite(() => ({ pubNode: s, subNode: s, resumeNode: s, clock }));
 
   /** An SDK subscriber of `channel` on `s`, with the publications it emits. */
   async function reader(channel: string, options: { filter?: unknown } = {}) {
@@ -346,23 +346,19 @@ describe('conflation on one node (memory engine)', () => {
   });
 });
 
-describe('conflation on two nodes over Redis', () => {
+describe('conflation on three nodes over Redis', () => {
   const clock = new ManualClock();
-  let a: TestServer;
-  let b: TestServer;
+  const servers: TestServer[] = [];
   beforeAll(async () => {
     const redis = { redis: 'redis://127.0.0.1:6379', redisPrefix: `sbconfl-${randomBytes(4).toString('hex')}` };
-    a = await startTestServer({ ...redis, now: clock.now, limits: { httpBatchSize: 1000 }, namespaces });
-    b = await startTestServer({ ...redis, now: clock.now, limits: { httpBatchSize: 1000 }, namespaces });
+    for (let i = 0; i < 3; i++) servers.push(await startTestServer({ ...redis, now: clock.now, limits: { httpBatchSize: 1000 }, namespaces }));
     clock.onMove(() => {
-      a.server.node.wheel.advance();
-      b.server.node.wheel.advance();
+      for (const s of servers) s.server.node.wheel.advance();
     });
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
+    for (const s of servers) await s.close();
   });
 
-  conflationSuite(() => ({ pubNode: a, subNode: b, clock }));
+  conflationSuite(() => ({ pubNode: servers[0] as TestServer, subNode: servers[1] as TestServer, resumeNode: servers[2] as TestServer, clock }));
 });
