@@ -209,6 +209,45 @@ describe.each(STORES)('persisted metric minutes on %s', (store: StoreName) => {
     await eventually(async () => new Set((await rows(s)).map((r) => r.writer)).size === 2, 10_000, 'the second run to write its part');
   });
 
+  it("merges two nodes' stored parts of one minute into the minute one node would have built from every point", async () => {
+    await fresh();
+    const a = await node();
+    const b = await node();
+    const random = seeded(11);
+    const ts: number[] = [];
+    const values: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      ts.push(T0 + i * 140);
+      values.push(Math.round(random() * random() * 100_000) / 100 - 20);
+    }
+    clock.advanceTo(T0 + 59_000);
+    // Tenant acme's points are split between the two nodes; tenant demo sends all of them to one.
+    const half = (k: number) => ({
+      series: 'api.latency_ms',
+      labels: LOGIN,
+      ts: ts.filter((_, i) => i % 2 === k),
+      values: values.filter((_, i) => i % 2 === k),
+    });
+    expect((await ingest(a, half(0))).status).toBe(200);
+    expect((await ingest(b, half(1))).status).toBe(200);
+    expect((await ingest(a, { series: 'api.latency_ms', labels: LOGIN, ts, values }, 'demo')).status).toBe(200);
+    clock.advanceTo(T0 + MIN + 10_000);
+    await eventually(async () => (await rows(a)).length === 3, 10_000, 'both nodes to store their parts');
+    expect(new Set((await rows(a)).map((r) => r.writer)).size).toBe(2);
+
+    const window = { series: 'api.latency_ms', labels: LOGIN, resolution: '1m', from: T0, to: T0 + MIN };
+    const whole = await query(a, window, 'demo');
+    expect(whole.count).toEqual([400]);
+    const fromA = await query(a, window);
+    const fromB = await query(b, window);
+    // Each node: its own part from memory, the other's from storage; later, both from storage.
+    expect(fromA.stats).toEqual(whole.stats);
+    expect(fromB.stats).toEqual(whole.stats);
+    expect([fromA.count, fromB.count]).toEqual([[400], [400]]);
+    clock.advanceTo(T0 + 20 * MIN);
+    expect(await query(b, window)).toEqual(await query(a, window, 'demo'));
+  });
+
   it('deletes stored minutes past persistRetention in its recurring sweep, and clips a window reaching before it', async () => {
     await fresh();
     // The sweep runs at start, then every 10 minutes of the clock.

@@ -89,7 +89,6 @@ export class Dashboards {
     const text = JSON.stringify(body);
     const bytes = Buffer.byteLength(text);
     if (bytes > cfg.maxDashboardBytes) throw new ReplyError(ErrorCode.DashboardTooLarge, `${bytes} bytes; at most ${cfg.maxDashboardBytes}`);
-    const channel = this.#node.resolve(tenant, `${DASHBOARD_NAMESPACE}:${id}`);
     const now = this.#node.now();
     const { row, created } = await this.#db.transaction().execute(async (trx) => {
       const before = await trx
@@ -119,20 +118,21 @@ export class Dashboards {
       return { row: inserted, created: true };
     });
     const dashboard = dashboardOf(row);
-    await this.#publish(channel, { kind: 'dashboard.saved', dashboard });
+    await this.#publish(tenant, id, { kind: 'dashboard.saved', dashboard });
     return { dashboard, created };
   }
 
   /** Delete a dashboard, then publish that it is gone. */
   async remove(tenant: string, id: string): Promise<void> {
-    const channel = this.#node.resolve(tenant, `${DASHBOARD_NAMESPACE}:${id}`);
     const result = await this.#db.deleteFrom('sb_metric_dashboards').where('tenant', '=', tenant).where('id', '=', id).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw unknown(id);
-    await this.#publish(channel, { kind: 'dashboard.deleted', id });
+    await this.#publish(tenant, id, { kind: 'dashboard.deleted', id });
   }
 
-  async #publish(channel: ReturnType<NodeContext['resolve']>, change: DashboardChange): Promise<void> {
-    await this.#node.publish(channel, JSON.stringify(change));
+  /** Publish on `dashboard:{id}`; without a `dashboard` namespace (a configuration that lists its own), dashboards are stored only. */
+  async #publish(tenant: string, id: string, change: DashboardChange): Promise<void> {
+    if (!this.#node.config.namespaces[DASHBOARD_NAMESPACE]) return;
+    await this.#node.publish(this.#node.resolve(tenant, `${DASHBOARD_NAMESPACE}:${id}`), JSON.stringify(change));
   }
 }
 

@@ -73,6 +73,8 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       }, ctx.config.seriesRefresh);
       tick.unref();
       refresh.unref();
+      if (!ctx.node.config.namespaces[DASHBOARD_NAMESPACE])
+        ctx.logger.warn(`no "${DASHBOARD_NAMESPACE}" namespace configured: dashboards are stored but their saves are not published`);
       running = { stores: created, registry, persisted, dashboards: new Dashboards(ctx.storage, ctx.node, () => ctx.config), timers: [tick, refresh] };
       await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
         what: 'metrics stored minutes sweep',
