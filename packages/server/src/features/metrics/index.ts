@@ -57,7 +57,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         persisted: (key, held, ts) => persisted.touched(key, held, ts),
       });
       registry.onChange((tenant, name, decl) => {
-        if (!decl) persisted.forget(tenant, name);
+        if (!decl) persisted.forget(tenant, name).catch((err: unknown) => ctx.logger.warn({ err }, 'stored minutes of a deleted series not deleted'));
         created.redeclared(tenant, name, decl);
       });
       registry.connect(ctx.messages);

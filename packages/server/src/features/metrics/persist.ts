@@ -229,10 +229,18 @@ export class PersistedMinutes {
     return Number(result.numDeletedRows);
   }
 
-  /** Forgets what was collected of a tenant's series (it was deleted). */
-  forget(tenant: string, series: string): void {
+  /**
+   * Forgets what was collected of a tenant's series (it was deleted, with its rows); rows of
+   * it that a write in progress was storing are deleted once that write ended.
+   */
+  async forget(tenant: string, series: string): Promise<void> {
+    const of = (row: Row) => row.tenant === tenant && row.series === series;
     for (const [key, dirty] of this.#dirty) if (dirty.held.tenant === tenant && dirty.held.series === series) this.#dirty.delete(key);
-    for (const [key, row] of this.#pending) if (row.tenant === tenant && row.series === series) this.#pending.delete(key);
+    for (const [key, row] of this.#pending) if (of(row)) this.#pending.delete(key);
+    if (![...this.#inflight.values()].some(of)) return;
+    await this.#writing;
+    for (const [key, row] of this.#pending) if (of(row)) this.#pending.delete(key); // a failed write put them back
+    await this.#db.deleteFrom('sb_metric_minutes').where('tenant', '=', tenant).where('series', '=', series).where('writer', '=', this.writer).execute();
   }
 }
 

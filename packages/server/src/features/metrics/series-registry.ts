@@ -27,6 +27,10 @@ interface Entry {
 
 /** How long a name found in no row is not looked up again (ms on the node's clock), unless a change is announced. */
 const MISS_TTL_MS = 1000;
+/** Names remembered as missing, at most (then forgotten at once): a flood of unknown names costs no memory. */
+const MAX_MISSES = 10_000;
+/** Names one ingest looks up, at most (a batch naming more unknown series is refused by the first ones). */
+const MAX_LOOKUPS = 500;
 /** The node message a change is announced with: `{tenant, name}`. */
 const CHANGED = 'series-changed';
 
@@ -95,7 +99,7 @@ export class SeriesRegistry {
       const missed = this.#misses.get(`${tenant}\0${n}`);
       return missed === undefined || now - missed >= MISS_TTL_MS || now < missed;
     });
-    if (unknown.length > 0) await this.#reload(tenant, unknown.slice(0, 1000));
+    if (unknown.length > 0) await this.#reload(tenant, unknown.slice(0, MAX_LOOKUPS));
   }
 
   /** Every tenant's declarations, from storage (at start and every `seriesRefresh`). */
@@ -119,6 +123,7 @@ export class SeriesRegistry {
         this.#misses.delete(`${tenant}\0${name}`);
         this.#set(tenant, name, r.declaration, Number(r.created_at), Number(r.updated_at));
       } else {
+        if (this.#misses.size >= MAX_MISSES) this.#misses.clear();
         this.#misses.set(`${tenant}\0${name}`, now);
         this.#drop(tenant, name);
       }
