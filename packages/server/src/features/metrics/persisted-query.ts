@@ -46,7 +46,7 @@ export async function readPersisted(stores: MetricStores, persisted: PersistedMi
   // Without a store of its own this node has nothing in memory: every minute is read from storage.
   const ownFrom = held && ring ? w.now - (w.now % MINUTE) - (ring.retention - 1) * MINUTE : Number.POSITIVE_INFINITY;
   // Minutes about to leave memory are encoded first, so each is in memory or stored, whatever the sweep did since.
-  persisted.collect();
+  persisted.collect(false, 0);
   const parts = n > 0 ? await persisted.read(w.tenant, w.series, w.labels, first, end, ownFrom) : new Map<number, Bucket[]>();
 
   const count: number[] = new Array(n);
