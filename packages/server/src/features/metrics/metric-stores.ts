@@ -144,11 +144,6 @@ export class MetricStores {
     return declared;
   }
 
-  /** Whether a series is declared in the configuration (read-only over HTTP). */
-  configured(series: string): boolean {
-    return this.#declared.has(series);
-  }
-
   /** Stores held, over every tenant. */
   get size(): number {
     return this.#stores.size;
