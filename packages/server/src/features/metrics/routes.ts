@@ -6,6 +6,28 @@ import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
+import type { PersistedMinutes } from './persist.js';
+import { readPersisted } from './persisted-query.js';
+import type { SeriesRegistry } from './series-registry.js';
+
+/** The series tenants declare over HTTP and the stored 1-minute buckets, once the feature started. */
+export interface StoredMetrics {
+  registry: SeriesRegistry;
+  persisted: PersistedMinutes;
+}
+
+/** Loads the tenant's own declarations of the series named that this node does not know yet. */
+async function known(s: MetricStores, stored: (() => StoredMetrics) | undefined, tenant: string, names: Iterable<string>): Promise<void> {
+  if (!stored) return;
+  const seen = new Set<string>();
+  const missing: string[] = [];
+  for (const name of names) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    if (!s.declaration(name, tenant)) missing.push(name);
+  }
+  if (missing.length > 0) await stored().registry.ensure(tenant, missing);
+}
 
 const labels = z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series');
 const value = z.unknown().describe('a finite number (anything else is refused with 135)');
@@ -54,6 +76,10 @@ function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   return out;
 }
 
+function* seriesOf(points: readonly PointInput[]): Iterable<string> {
+  for (const p of points) yield p.series;
+}
+
 function parsedJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -70,7 +96,7 @@ function labelsOf(text: string | undefined): Record<string, string> {
 }
 
 /** Ingest (`POST /metrics/points`) and query (`GET /metrics/query`) of the declared series. */
-export function metricRoutes(stores: () => MetricStores, config: MetricsConfig): ApiRoute[] {
+export function metricRoutes(stores: () => MetricStores, config: MetricsConfig, stored?: () => StoredMetrics): ApiRoute[] {
   return [
     defineRoute({
       method: 'POST',
@@ -88,6 +114,7 @@ export function metricRoutes(stores: () => MetricStores, config: MetricsConfig):
         if (points.length > config.maxPoints)
           throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${config.maxPoints}`);
         const s = stores();
+        await known(s, stored, tenant, seriesOf(points));
         const verdict = s.check(tenant, points);
         if (verdict.first) {
           const head = verdict.problems[0];
@@ -108,7 +135,7 @@ export function metricRoutes(stores: () => MetricStores, config: MetricsConfig):
       tag: 'metrics',
       summary: 'The buckets of one label set of a series over a window, in columns',
       description:
-        'Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).',
+        'Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. The `1m` buckets of a series declared with `persist` come from memory inside its retention and from storage beyond it, back to `metrics.persistRetention`, in the same shape. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).',
       query: z.strictObject({
         series: z.string().describe('a declared series'),
         labels: z.string().optional().describe('the label set, as a JSON object, e.g. {"route":"/login"} (default: no labels)'),
@@ -127,10 +154,11 @@ export function metricRoutes(stores: () => MetricStores, config: MetricsConfig):
       errors: [422, 503],
       async handler({ node, tenant, query }) {
         const s = stores();
-        const decl = s.declaration(query.series);
+        await known(s, stored, tenant, [query.series]);
+        const decl = s.declaration(query.series, tenant);
         if (!decl) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
         const resolution = query.resolution ?? '1s';
-        const retention = s.retention(query.series, resolution);
+        const retention = s.retention(query.series, resolution, tenant);
         if (retention === undefined)
           throw new ReplyError(ErrorCode.UnknownResolution, `no resolution ${resolution}; one of ${Object.keys(RESOLUTIONS).join(', ')}`);
         const to = query.to ?? node.now() + 1;
@@ -138,7 +166,21 @@ export function metricRoutes(stores: () => MetricStores, config: MetricsConfig):
         if (from > to) throw new ReplyError(ErrorCode.InvalidRange, 'from is after to');
         const stats = query.stats?.split(',').map((x) => x.trim()) as Stat[] | undefined;
         const set = labelsOf(query.labels);
-        const read = s.read(tenant, query.series, set, resolution, from, to, stats);
+        const persisted = decl.persist && resolution === '1m' && stored ? stored().persisted : undefined;
+        const read = persisted
+          ? await readPersisted(s, persisted, {
+              tenant,
+              series: query.series,
+              decl,
+              labels: set,
+              from,
+              to,
+              stats,
+              now: node.now(),
+              retention: config.persistRetention,
+              maxSkew: config.maxSkew,
+            })
+          : s.read(tenant, query.series, set, resolution, from, to, stats);
         if (!read) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
         if (!read.ok) throw new ReplyError(codeOfRefusal(read), read.message);
         return {
