@@ -325,7 +325,8 @@ export class BucketStore {
   }
 }
 
-function statOf(b: Bucket, s: Exclude<Stat, 'count'>, step: number): number {
+/** One statistic of a non-empty bucket of width `step` (ms). */
+export function statOf(b: Bucket, s: Exclude<Stat, 'count'>, step: number): number {
   switch (s) {
     case 'sum':
       return b.sum;

@@ -48,6 +48,8 @@ export const metricsConfig = z.strictObject({
   maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
   lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
   maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
+  maxRate: int(10, 1, 1000, 'most frames per second one metric subscription receives; asking for more, or for 0 or less, is clamped and told so'),
+  maxSubscriptions: int(16, 1, 10_000, 'metric subscriptions one connection may hold'),
 });
 export type MetricsConfig = z.output<typeof metricsConfig>;
 
