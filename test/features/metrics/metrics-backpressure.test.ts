@@ -73,7 +73,10 @@ describe('metric subscription under backpressure', () => {
       const counts = new Map<number, number>();
       for (const f of metricFrames()) {
         if (f.kind === 'backfill') counts.clear();
-        for (const s of f.series) s.t.forEach((t, j) => counts.set(f.base + t * f.step, s.v[0]?.[j] as number));
+        for (const s of f.series)
+          s.t.forEach((t, j) => {
+            counts.set(f.base + t * f.step, s.v[0]?.[j] as number);
+          });
       }
       return counts;
     };
