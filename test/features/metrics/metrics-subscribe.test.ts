@@ -238,6 +238,41 @@ describe('metric subscriptions', () => {
     await expect(all.metrics.subscribe({ series: 'queue.depth', stats: ['rate'] }).ready).rejects.toMatchObject({ code: ErrorCode.BadRequest.code });
   });
 
+  it("carries several series in one frame, in the schema's order, with base + offsets for the timestamps", async () => {
+    const c = await client('ivy');
+    const sub = c.metrics.subscribe({ series: ['api.latency_ms', 'queue.depth'], stats: ['count', 'max'] });
+    const updates: MetricFrame[] = [];
+    sub.on('update', ({ frame }) => updates.push(frame));
+    const result = await sub.ready;
+    expect(result.series.map((x) => x.series)).toEqual(['api.latency_ms', 'queue.depth']);
+    m.clock.advance(1500);
+    const res = await m.ingest({
+      blocks: [
+        { series: 'api.latency_ms', ts: [T0 + 500, T0 + 1400, T0 + 1450], values: [3, 9, 1] },
+        { series: 'queue.depth', values: [4] },
+      ],
+    });
+    expect(res.status).toBe(200);
+    await eventually(() => updates.length === 1, 5000, 'one frame with both series');
+    expect(updates[0]).toMatchObject({
+      kind: 'update',
+      base: T0,
+      step: 1000,
+      series: [
+        {
+          i: 0,
+          t: [0, 1],
+          v: [
+            [1, 2],
+            [3, 9],
+          ],
+        },
+        { i: 1, t: [1], v: [[1], [4]] },
+      ],
+    });
+    expect(sub.columns.series.map((x) => x.t)).toEqual([[T0, T0 + 1000], [T0 + 1000]]);
+  });
+
   it('stops the frames of a subscription on unsubscribe', async () => {
     const c = await client('hal');
     const sub: MetricSubscription = c.metrics.subscribe({ series: 'queue.depth', stats: ['last'], maxRate: 10 });
