@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
-import { METRICS_NAMESPACE, metricCommands } from './commands.js';
+import { METRICS_NAMESPACE, metricCommands } from './subscription-commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { MetricStores } from './metric-stores.js';
 import { metricRoutes } from './routes.js';
