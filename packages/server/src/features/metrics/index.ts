@@ -1,7 +1,7 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
-import { METRICS_NAMESPACE, metricCommands } from './subscription-commands.js';
+import { METRICS_NAMESPACE, metricSubscriptionCommands } from './subscription-commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { MetricStores } from './metric-stores.js';
 import { metricRoutes } from './routes.js';
@@ -27,7 +27,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
     config: { schema: metricsConfig, description: 'metric streams: declared series, ingest, query and subscriptions' },
     // Reading a series needs `subscribe` on `metrics:<series>` (a token capability); nobody publishes there.
     namespaces: { [METRICS_NAMESPACE]: { subscribe: 'capability', clientPublish: false, presence: false } },
-    commands: metricCommands(live, () => live().config),
+    commands: metricSubscriptionCommands(live, () => live().config),
     routes: (cfg) => metricRoutes(() => live().stores, cfg),
     hooks: {
       onDisconnect({ client }) {
