@@ -1,10 +1,10 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
-import { METRICS_NAMESPACE, metricSubscriptionCommands } from './subscription-commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { MetricStores } from './metric-stores.js';
 import { metricRoutes } from './routes.js';
+import { METRICS_NAMESPACE, metricSubscriptionCommands } from './subscription-commands.js';
 import { MetricSubscriptions } from './subscriptions.js';
 
 /** How often idle stores are looked for and old buckets dropped, ms (on the node's clock). */

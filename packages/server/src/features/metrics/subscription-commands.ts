@@ -78,7 +78,10 @@ export function subscriptionSpec(node: NodeContext, identity: Identity, stores: 
 }
 
 /** `metrics.subscribe` and `metrics.unsubscribe`, in the connection's own tenant. */
-export function metricSubscriptionCommands(running: () => { stores: MetricStores; subscriptions: MetricSubscriptions }, config: () => MetricsConfig): CommandDefinition[] {
+export function metricSubscriptionCommands(
+  running: () => { stores: MetricStores; subscriptions: MetricSubscriptions },
+  config: () => MetricsConfig,
+): CommandDefinition[] {
   return [
     defineCommand({
       method: 'metrics.subscribe',
