@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SwitchboardClient } from '@switchboard/client';
 import WebSocket from 'ws';
 import { eventually } from '../helpers/eventually.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_CAPS, startTestServer, type TestServer } from '../helpers/server.js';
 import { ROOT } from './markdown.js';
 import type { Values } from './substitutions.js';
 
@@ -18,6 +18,14 @@ import type { Values } from './substitutions.js';
  */
 
 export const SNIPPET_TENANT = 'docs';
+/** The series docs/metrics.md declares in its configuration example. */
+export const METRIC_SERIES = {
+  'api.latency_ms': { kind: 'distribution', unit: 'ms', labels: ['route', 'platform'] },
+  'jobs.done': { kind: 'counter', labels: ['queue'] },
+  'queue.depth': { kind: 'gauge', retention: { '1s': '2m' } },
+};
+/** What the snippets' token grants: the test servers' default, and reading every metric series. */
+export const SNIPPET_CAPS = { ...DEFAULT_CAPS, 'metrics:*': ['subscribe'] };
 
 export class World {
   readonly runId = randomBytes(4).toString('hex');
@@ -31,8 +39,8 @@ export class World {
   ) {}
 
   static async start(): Promise<World> {
-    const server = await startTestServer();
-    const token = await server.token({ sub: 'alice', tenant: SNIPPET_TENANT });
+    const server = await startTestServer({ metrics: { series: METRIC_SERIES } });
+    const token = await server.token({ sub: 'alice', tenant: SNIPPET_TENANT, caps: SNIPPET_CAPS });
     const world = new World(server, token);
     for (let i = 0; i < 4; i++) await world.api('POST', '/publish', { tenant: 'acme', body: { channel: 'project:42', data: { n: i } } });
     await world.api('POST', '/notifications', { tenant: SNIPPET_TENANT, body: { user: 'alice', type: 'mention', title: 'Ann mentioned you' } });

@@ -31,7 +31,8 @@ export interface TestServer {
 }
 
 export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'comment'];
-const DEFAULT_CAPS = {
+/** What `token()` grants when the claims name no `caps`. */
+export const DEFAULT_CAPS = {
   'project:*': ALL_ACTIONS,
   'chat:*': ALL_ACTIONS,
   'doc:*': ['subscribe', 'publish', 'presence'],
