@@ -76,6 +76,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/audit/system': ['get'],
   '/metrics/points': ['post'],
   '/metrics/query': ['get'],
+  '/metrics/health': ['get'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -173,6 +174,7 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   listSystemAuditEntries: { path: '/audit/system?type=auth.failed', admin: true },
   ingestMetricPoints: { path: '/metrics/points', body: { points: [{ series: 'api.latency_ms', labels: { route: '/login' }, value: 12.5 }] } },
   queryMetrics: { path: '/metrics/query?series=api.latency_ms&labels=%7B%22route%22%3A%22%2Flogin%22%7D&stats=count,p95' },
+  metricsHealth: { path: '/metrics/health' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -193,7 +195,10 @@ describe('GET /api/v1/openapi.json', () => {
   beforeAll(async () => {
     s = await startTestServer({
       limits: { httpBatchSize: 7, historyPageSize: 9 },
-      metrics: { series: { 'api.latency_ms': { kind: 'distribution', unit: 'ms', labels: ['route'] } } },
+      metrics: {
+        series: { 'api.latency_ms': { kind: 'distribution', unit: 'ms', labels: ['route'] } },
+        alerts: [{ name: 'login-latency', series: 'api.latency_ms', labels: { route: '/login' }, stat: 'p95', warning: 200, critical: 500, for: '30s' }],
+      },
     });
     const res = await fetch(`${s.httpUrl}/api/v1/openapi.json`);
     expect(res.status).toBe(200);

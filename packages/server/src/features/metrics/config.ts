@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import { duration, int } from '../../config/fields.js';
+import { alertRule, alertRuleProblems } from './alert-rules.js';
 import { DEFAULT_RESOLUTIONS, type ResolutionOptions } from './buckets.js';
 
 /** The resolutions by name, as queries name them, with their default retention. */
@@ -34,21 +35,36 @@ export const seriesDeclaration = z.strictObject({
 export type SeriesDeclaration = z.output<typeof seriesDeclaration>;
 
 /** Options of metric streams, at `metrics` in the config (see docs/metrics.md). */
-export const metricsConfig = z.strictObject({
-  series: z
-    .record(seriesName, seriesDeclaration)
-    .default({})
-    .describe(
-      'declared series as {name: {kind, unit, labels, retention}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m). Every tenant has each of them; ingest to any other name is refused (default none)',
-    ),
-  maxSeries: int(1000, 1, 10_000_000, 'series one tenant may hold in memory, each (series, label set) counting once'),
-  maxLabelValues: int(100, 1, 1_000_000, 'distinct values of one label key of one series in a tenant'),
-  maxLabelValueLength: int(128, 1, 1024, 'longest label value, characters'),
-  maxPoints: int(10_000, 1, 1_000_000, 'points in one ingest batch'),
-  maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
-  lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
-  maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
-});
+export const metricsConfig = z
+  .strictObject({
+    series: z
+      .record(seriesName, seriesDeclaration)
+      .default({})
+      .describe(
+        'declared series as {name: {kind, unit, labels, retention}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m). Every tenant has each of them; ingest to any other name is refused (default none)',
+      ),
+    maxSeries: int(1000, 1, 10_000_000, 'series one tenant may hold in memory, each (series, label set) counting once'),
+    maxLabelValues: int(100, 1, 1_000_000, 'distinct values of one label key of one series in a tenant'),
+    maxLabelValueLength: int(128, 1, 1024, 'longest label value, characters'),
+    maxPoints: int(10_000, 1, 1_000_000, 'points in one ingest batch'),
+    maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
+    lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
+    maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
+    alerts: z
+      .array(alertRule)
+      .default([])
+      .describe(
+        'alert rules as [{name, series, labels, stat, resolution, warning, critical, direction, for, hysteresis, scope, notify: {users, roles}}] (config file or JSON); see docs/metrics.md "Alerts and health" (default none)',
+      ),
+    alertRoles: z
+      .record(z.string(), z.array(z.string().min(1)))
+      .default({})
+      .describe('users of each role a rule may notify, as {role: [user, ...]} (config file or JSON; the role everyone needs no entry) (default none)'),
+    alertInterval: duration('1s', 'how often a node evaluates the alert rules it holds the lease of (0: never by itself)'),
+  })
+  .superRefine((section, ctx) => {
+    for (const p of alertRuleProblems(section)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
 export type MetricsConfig = z.output<typeof metricsConfig>;
 
 /** The resolutions of a declared series, with its retention overrides in whole buckets. */
