@@ -77,6 +77,8 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/metrics/points': ['post'],
   '/metrics/query': ['get'],
   '/metrics/health': ['get'],
+  '/metrics/alerts': ['get'],
+  '/metrics/alerts/{name}': ['delete', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -175,6 +177,9 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   ingestMetricPoints: { path: '/metrics/points', body: { points: [{ series: 'api.latency_ms', labels: { route: '/login' }, value: 12.5 }] } },
   queryMetrics: { path: '/metrics/query?series=api.latency_ms&labels=%7B%22route%22%3A%22%2Flogin%22%7D&stats=count,p95' },
   metricsHealth: { path: '/metrics/health' },
+  listAlertRules: { path: '/metrics/alerts' },
+  putAlertRule: { path: '/metrics/alerts/checkout-max', body: { series: 'api.latency_ms', labels: { route: '/checkout' }, stat: 'max', critical: 1000 } },
+  deleteAlertRule: { path: '/metrics/alerts/doomed' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -297,6 +302,7 @@ describe('GET /api/v1/openapi.json', () => {
     expect((await call('POST', '/documents/doc:api/updates', { update: sampleUpdate() })).status).toBe(200);
     expect((await call('POST', '/documents/doc:ver/updates', { update: sampleUpdate() })).status).toBe(200);
     const vid = ((await call('POST', '/documents/doc:ver/versions', {})).json as { id: string }).id;
+    expect((await call('PUT', '/metrics/alerts/doomed', { series: 'api.latency_ms', stat: 'p95', warning: 1 })).status).toBe(200);
     const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2, vid };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];

@@ -105,6 +105,10 @@ export const ErrorCode = Object.freeze({
   LabelValueLimit: def(143, 'label value limit reached'),
   /** The resolution is not one the series keeps. */
   UnknownResolution: def(144, 'unknown resolution'),
+  /** An alert rule is inconsistent (no threshold, thresholds in the wrong order, `rate` of a series that is not a counter, an undeclared role, a config rule's name): nothing was stored. */
+  InvalidAlertRule: def(161, 'invalid alert rule'),
+  /** The tenant holds as many alert rules of its own as it may: the new one was not stored. */
+  AlertRuleLimit: def(162, 'alert rule limit reached'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

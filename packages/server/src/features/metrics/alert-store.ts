@@ -22,8 +22,18 @@ export interface AlertStateTable {
   updated_at: number;
 }
 
+/** A rule a tenant declared over HTTP (config rules are not stored). */
+export interface AlertRuleTable {
+  tenant: string;
+  name: string;
+  /** JSON of the rule as validated (durations in ms). */
+  rule: string;
+  updated_at: number;
+}
+
 export interface AlertTables {
   sb_metric_alerts: AlertStateTable;
+  sb_metric_alert_rules: AlertRuleTable;
 }
 
 type Db = Kysely<SharedTables & AlertTables>;
@@ -46,13 +56,22 @@ const alertStates: Migration = {
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('sb_metric_alerts_pk', ['tenant', 'rule'])
       .execute();
+    await db.schema
+      .createTable('sb_metric_alert_rules')
+      .addColumn('tenant', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('rule', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sb_metric_alert_rules_pk', ['tenant', 'name'])
+      .execute();
   },
   async down(db: Kysely<unknown>) {
+    await db.schema.dropTable('sb_metric_alert_rules').execute();
     await db.schema.dropTable('sb_metric_alerts').execute();
   },
 };
 
-export const ALERT_MIGRATIONS: readonly NamedMigration[] = [{ name: 'metrics_alerts_0001_state', ...alertStates }];
+export const ALERT_MIGRATIONS: readonly NamedMigration[] = [{ name: 'metrics_alerts_0001_tables', ...alertStates }];
 
 /** A rule's stored state: the machine's state, the row version, and a transition still to be announced. */
 export interface StoredAlert {

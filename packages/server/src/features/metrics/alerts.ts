@@ -48,7 +48,10 @@ export interface AlertSource {
 }
 
 export interface AlertEvaluatorOptions {
+  /** The rules of the config: every tenant's. */
   rules: readonly AlertRule[];
+  /** The rules tenants declared over HTTP, by tenant (read at every evaluation). */
+  tenantRules: () => Promise<ReadonlyMap<string, readonly AlertRule[]>>;
   roles: Readonly<Record<string, readonly string[]>>;
   source: AlertSource;
   store: AlertStore;
@@ -85,14 +88,23 @@ export class AlertEvaluator {
 
   /** One pass over every rule and every tenant holding its series here. */
   async tick(): Promise<void> {
-    for (const rule of this.#o.rules) {
-      for (const tenant of new Set(this.#o.source.holders(rule.series, rule.labels))) {
-        try {
-          await this.#evaluate(rule, tenant);
-        } catch (err) {
-          this.#o.logger.warn({ err, rule: rule.name, tenant }, 'alert evaluation failed');
-        }
-      }
+    const { rules, source } = this.#o;
+    for (const rule of rules) for (const tenant of new Set(source.holders(rule.series, rule.labels))) await this.#guarded(rule, tenant);
+    const configured = new Set(rules.map((r) => r.name));
+    const byTenant = await this.#o.tenantRules().catch((err: unknown) => {
+      this.#o.logger.warn({ err }, 'reading the alert rules of tenants failed');
+      return new Map<string, readonly AlertRule[]>();
+    });
+    for (const [tenant, own] of byTenant) {
+      for (const rule of own) if (!configured.has(rule.name) && source.holders(rule.series, rule.labels).includes(tenant)) await this.#guarded(rule, tenant);
+    }
+  }
+
+  async #guarded(rule: AlertRule, tenant: string): Promise<void> {
+    try {
+      await this.#evaluate(rule, tenant);
+    } catch (err) {
+      this.#o.logger.warn({ err, rule: rule.name, tenant }, 'alert evaluation failed');
     }
   }
 

@@ -60,6 +60,7 @@ export const metricsConfig = z
       .record(z.string(), z.array(z.string().min(1)))
       .default({})
       .describe('users of each role a rule may notify, as {role: [user, ...]} (config file or JSON; the role everyone needs no entry) (default none)'),
+    maxAlertRules: int(100, 0, 10_000, 'alert rules one tenant may declare over HTTP (PUT /metrics/alerts/{name}), besides those of the config'),
     alertInterval: duration('1s', 'how often a node evaluates the alert rules it holds the lease of (0: never by itself)'),
   })
   .superRefine((section, ctx) => {

@@ -2,6 +2,7 @@ import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { alertRoutes } from './alert-routes.js';
+import { AlertRuleStore } from './alert-rule-store.js';
 import { ALERT_MIGRATIONS, AlertStore } from './alert-store.js';
 import { AlertEvaluator, type AlertFeed, type AlertInbox } from './alerts.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
@@ -17,15 +18,22 @@ const SWEEP_INTERVAL_MS = 1000;
  * stores themselves.
  */
 export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
-  let running: { stores: MetricStores; timer: NodeJS.Timeout; alerts: AlertStore; evaluator: AlertEvaluator; alertTimer: NodeJS.Timeout | null } | null = null;
+  let running: {
+    stores: MetricStores;
+    timer: NodeJS.Timeout;
+    alerts: AlertStore;
+    rules: AlertRuleStore;
+    evaluator: AlertEvaluator;
+    alertTimer: NodeJS.Timeout | null;
+  } | null = null;
   const stores = (): MetricStores => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'metrics are starting');
     return running.stores;
   };
 
-  const alertStore = (): AlertStore => {
+  const started = () => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'metrics are starting');
-    return running.alerts;
+    return running;
   };
   let evaluating: Promise<void> = Promise.resolve();
 
@@ -35,14 +43,16 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
     dependsOn: ['notifications', 'activity'],
     migrations: ALERT_MIGRATIONS,
     config: { schema: metricsConfig, description: 'metric streams: declared series, ingest and query' },
-    routes: (cfg) => [...metricRoutes(stores, cfg), ...alertRoutes(cfg.alerts, alertStore)],
+    routes: (cfg) => [...metricRoutes(stores, cfg), ...alertRoutes({ config: cfg, states: () => started().alerts, rules: () => started().rules })],
     start(ctx) {
       const created = new MetricStores(ctx.config, { now: () => ctx.node.now() });
       const timer = setInterval(() => created.sweep(), SWEEP_INTERVAL_MS);
       timer.unref();
       const alerts = new AlertStore(ctx.storage, () => ctx.node.now());
+      const rules = new AlertRuleStore(ctx.storage, () => ctx.node.now());
       const evaluator = new AlertEvaluator({
         rules: ctx.config.alerts,
+        tenantRules: () => rules.all(),
         roles: ctx.config.alertRoles,
         source: created,
         store: alerts,
@@ -66,7 +76,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       };
       const alertTimer = ctx.config.alertInterval > 0 ? setInterval(tick, Math.max(10, ctx.config.alertInterval)) : null;
       alertTimer?.unref();
-      running = { stores: created, timer, alerts, evaluator, alertTimer };
+      running = { stores: created, timer, alerts, rules, evaluator, alertTimer };
       return created;
     },
     async stop() {

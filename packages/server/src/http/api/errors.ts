@@ -54,6 +54,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   SeriesLimit: 422,
   LabelValueLimit: 422,
   UnknownResolution: 422,
+  InvalidAlertRule: 422,
+  AlertRuleLimit: 422,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
