@@ -3,7 +3,8 @@ import type { FeatureLeases } from '../scoped-engine.js';
 import { type AlertSample, type AlertTransition, stepAlert } from './alert-machine.js';
 import { type AlertRule, recipientsOf } from './alert-rules.js';
 import type { AlertStore } from './alert-store.js';
-import type { Columns, Stat } from './buckets.js';
+import type { Stat } from './buckets.js';
+import type { MetricStores } from './metric-stores.js';
 
 /** What alerts need of the notifications feature's service (its Inbox). */
 export interface AlertInbox {
@@ -33,19 +34,7 @@ export interface AlertFeed {
 }
 
 /** What alerts read of the metric stores: who holds a label set, and its buckets. */
-export interface AlertSource {
-  holders(series: string, labels: Readonly<Record<string, string>>): string[];
-  read(
-    tenant: string,
-    series: string,
-    labels: Readonly<Record<string, string>>,
-    resolution: string,
-    from: number,
-    to: number,
-    stats?: readonly Stat[],
-  ): Columns | { ok: false } | undefined;
-  retention(series: string, resolution: string): number | undefined;
-}
+export type AlertSource = Pick<MetricStores, 'holders' | 'read' | 'retention'>;
 
 export interface AlertEvaluatorOptions {
   /** The rules of the config: every tenant's. */
