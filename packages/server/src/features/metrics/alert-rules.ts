@@ -36,6 +36,47 @@ export const alertRule = z.strictObject({
 });
 export type AlertRule = z.output<typeof alertRule>;
 
+/** The fields a `when` string gives. */
+const WHEN_FIELDS = ['series', 'labels', 'stat', 'direction', 'warning', 'for'] as const;
+const WHEN = /^\s*([a-z0-9]+)\(\s*([A-Za-z0-9_.:-]+)\s*(?:\{([^}]*)\})?\s*\)\s*([<>])\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(?:for\s+(\S+))?\s*$/;
+const LABEL = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:"([^"]*)"|([^",]*?))\s*$/;
+
+/**
+ * A rule's condition in one string, `p95(api.latency_ms{route="/login"}) > 200 for 30s`:
+ * statistic, series, labels (`key=value` or `key="value"`, comma separated), `>` (above) or
+ * `<` (below), the warning threshold and, optionally, the duration. Null when it does not parse.
+ */
+export function parseWhen(text: string): Record<(typeof WHEN_FIELDS)[number], unknown> | null {
+  const m = WHEN.exec(text);
+  if (!m) return null;
+  const [, stat, series, labelText, op, threshold, duration] = m;
+  const labels: Record<string, string> = {};
+  for (const pair of labelText?.trim() ? labelText.split(',') : []) {
+    const l = LABEL.exec(pair);
+    if (!l) return null;
+    labels[l[1] as string] = l[2] ?? l[3] ?? '';
+  }
+  return { series, labels, stat, direction: op === '>' ? 'above' : 'below', warning: Number(threshold), for: duration ?? 0 };
+}
+
+/** A rule of the config may give its condition as `when` (see parseWhen) instead of its fields. */
+export const alertRuleOrWhen = z.preprocess((input, ctx) => {
+  if (typeof input !== 'object' || input === null || !('when' in input)) return input;
+  const { when, ...rest } = input as Record<string, unknown>;
+  const parsed = typeof when === 'string' ? parseWhen(when) : null;
+  if (!parsed) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['when'],
+      message: `expected a condition like "p95(api.latency_ms{route=/login}) > 200 for 30s", got ${JSON.stringify(when)}`,
+    });
+    return rest;
+  }
+  const both = WHEN_FIELDS.filter((f) => f in rest);
+  if (both.length > 0) ctx.addIssue({ code: 'custom', path: ['when'], message: `give either when or ${both.join(', ')}, not both` });
+  return { ...rest, ...parsed };
+}, alertRule);
+
 /** What the cross-checks read of the metrics section. */
 interface Section {
   series: Readonly<Record<string, { kind: string; labels: readonly string[] }>>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import { duration, int } from '../../config/fields.js';
-import { alertRule, alertRuleProblems } from './alert-rules.js';
+import { alertRuleOrWhen, alertRuleProblems } from './alert-rules.js';
 import { DEFAULT_RESOLUTIONS, type ResolutionOptions } from './buckets.js';
 
 /** The resolutions by name, as queries name them, with their default retention. */
@@ -51,10 +51,10 @@ export const metricsConfig = z
     lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
     maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
     alerts: z
-      .array(alertRule)
+      .array(alertRuleOrWhen)
       .default([])
       .describe(
-        'alert rules as [{name, series, labels, stat, resolution, warning, critical, direction, for, hysteresis, scope, notify: {users, roles}}] (config file or JSON); see docs/metrics.md "Alerts and health" (default none)',
+        'alert rules as [{name, series, labels, stat, resolution, warning, critical, direction, for, hysteresis, scope, notify: {users, roles}}], or with when: "p95(series{label=value}) > warning for duration" in place of series, labels, stat, direction, warning and for (config file or JSON); see docs/metrics.md "Alerts and health" (default none)',
       ),
     alertRoles: z
       .record(z.string(), z.array(z.string().min(1)))
