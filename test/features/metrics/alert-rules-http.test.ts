@@ -79,6 +79,8 @@ describe.each(STORES)('alert rules of a tenant over HTTP on %s', (store) => {
       [{ ...CHECKOUT, critical: undefined }, 422, ErrorCode.InvalidAlertRule.code],
       [{ ...CHECKOUT, warning: 2000 }, 422, ErrorCode.InvalidAlertRule.code],
       [{ ...CHECKOUT, notify: { roles: ['nobody'] } }, 422, ErrorCode.InvalidAlertRule.code],
+      [{ ...CHECKOUT, scope: 'nowhere:ops' }, 422, ErrorCode.InvalidAlertRule.code],
+      [{ ...CHECKOUT, scope: 'activity:ops' }, 422, ErrorCode.InvalidAlertRule.code],
       [{ ...CHECKOUT, stat: 'p42' }, 400, ErrorCode.BadRequest.code],
       [{ ...CHECKOUT, hysteresis: -1 }, 400, ErrorCode.BadRequest.code],
       [{ ...CHECKOUT, for: 'soon' }, 400, ErrorCode.BadRequest.code],

@@ -1,5 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
+import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { INITIAL_ALERT_STATE } from './alert-machine.js';
@@ -73,6 +74,17 @@ function refusal(config: MetricsConfig, rule: AlertRule): ReplyError | null {
   return new ReplyError(code, problem.message);
 }
 
+/** The activity scope of a rule must be a channel of a declared namespace other than `activity` (as the feed requires). */
+function checkScope(node: NodeContext, tenant: string, scope: string): void {
+  let ch: ReturnType<NodeContext['resolve']>;
+  try {
+    ch = node.resolve(tenant, scope);
+  } catch {
+    throw new ReplyError(ErrorCode.InvalidAlertRule, `scope ${scope} is not a channel of a declared namespace`);
+  }
+  if (ch.namespace === 'activity') throw new ReplyError(ErrorCode.InvalidAlertRule, 'the scope cannot be in the "activity" namespace');
+}
+
 /**
  * `GET /metrics/health`: the tenant's alert rules with their state, and the sum of them;
  * `GET /metrics/alerts`, `PUT|DELETE /metrics/alerts/{name}`: the rules a tenant declares itself.
@@ -135,13 +147,14 @@ export function alertRoutes(deps: AlertRouteDeps): ApiRoute[] {
       operationId: 'putAlertRule',
       tag: 'metrics',
       summary: 'Declare or replace an alert rule of the tenant',
-      description: `The rule as in \`metrics.alerts\` (docs/metrics.md), without its name; it watches this tenant only. 422 / 139 or 140 for a series or label key not declared, 422 / 161 for an inconsistent rule or the name of a config rule, 422 / 162 beyond ${config.maxAlertRules} rules of the tenant. Replacing a rule keeps its state.`,
+      description: `The rule as in \`metrics.alerts\` (docs/metrics.md), without its name; it watches this tenant only. 422 / 139 or 140 for a series or label key not declared, 422 / 161 for an inconsistent rule, a scope that is not a channel of a declared namespace, or the name of a config rule, 422 / 162 beyond ${config.maxAlertRules} rules of the tenant. Replacing a rule keeps its state.`,
       params: ruleName,
       body: ruleBody,
       response: z.object({ rule: ruleOut, created: z.boolean() }),
       errors: [422, 503],
-      async handler({ tenant, params, body }) {
+      async handler({ node, tenant, params, body }) {
         const rule: AlertRule = { ...body, name: params.name };
+        checkScope(node, tenant, rule.scope);
         if (config.alerts.some((r) => r.name === rule.name))
           throw new ReplyError(ErrorCode.InvalidAlertRule, `rule ${rule.name}: a rule of the configuration has this name`);
         const refused = refusal(config, rule);

@@ -65,6 +65,14 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         leaseTtl: Math.max(5000, 3 * ctx.config.alertInterval),
       });
       created.alerts = evaluator;
+      for (const rule of ctx.config.alerts) {
+        const ns = rule.scope.split(':')[0] as string;
+        if (!ctx.node.config.namespaces[ns] || ns === 'activity')
+          ctx.logger.warn(
+            { rule: rule.name, scope: rule.scope },
+            'the scope of an alert rule is not a channel of a declared namespace: its transitions cannot be recorded',
+          );
+      }
       // One evaluation at a time on a node: a tick that finds the last one still running is skipped.
       let ticking = false;
       const tick = () => {
