@@ -70,6 +70,8 @@ const PRIORITY = { warning: 'normal', critical: 'critical', resolved: 'normal' }
 export class AlertEvaluator {
   readonly #o: AlertEvaluatorOptions;
   readonly #held = new Map<string, number>();
+  /** Per lease key held, the end of the newest complete bucket already evaluated: no storage read until a newer one completes. */
+  readonly #upTo = new Map<string, number>();
 
   constructor(options: AlertEvaluatorOptions) {
     this.#o = options;
@@ -103,6 +105,7 @@ export class AlertEvaluator {
   async release(): Promise<void> {
     for (const [key, token] of this.#held) await this.#o.leases.release(key, token).catch(() => false);
     this.#held.clear();
+    this.#upTo.clear();
   }
 
   async #lease(key: string): Promise<boolean> {
@@ -110,6 +113,8 @@ export class AlertEvaluator {
     const token = this.#held.get(key);
     if (token !== undefined && (await leases.renew(key, token, leaseTtl))) return true;
     this.#held.delete(key);
+    // Another node may have evaluated meanwhile: read the stored state again.
+    this.#upTo.delete(key);
     const granted = await leases.acquire(key, leaseTtl, nodeId);
     if (granted === null) return false;
     this.#held.set(key, granted);
@@ -117,7 +122,17 @@ export class AlertEvaluator {
   }
 
   async #evaluate(rule: AlertRule, tenant: string): Promise<void> {
-    if (!(await this.#lease(`alert:${tenant}:${rule.name}`))) return;
+    const key = `alert:${tenant}:${rule.name}`;
+    if (!(await this.#lease(key))) return;
+    const step = STEPS[rule.resolution] as number;
+    const upTo = Math.floor(this.#o.now() / step) * step;
+    if (this.#upTo.get(key) === upTo) return;
+    await this.#catchUp(rule, tenant);
+    this.#upTo.set(key, upTo);
+  }
+
+  /** Announce a pending transition, then feed the buckets not evaluated yet, storing each step. */
+  async #catchUp(rule: AlertRule, tenant: string): Promise<void> {
     const { store } = this.#o;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const cur = await store.get(tenant, rule.name);
