@@ -48,6 +48,8 @@ export class Room {
   #offs: Array<() => void> = [];
   #refs = 0;
   #error: SwitchboardError | null = null;
+  /** The hooks made the subscription, so they end it. */
+  #owned = false;
   #members: PresenceMember[] = [];
   /** Presence events that arrived while the member list was being fetched. */
   #pending: PresenceChange[] | null = null;
@@ -132,6 +134,8 @@ export class Room {
   #retain(): void {
     if (this.#refs++ > 0) return;
     let sub: Subscription;
+    // A subscription the app (or an SDK module: notifications, activity) already holds stays theirs.
+    this.#owned = this.client.getSubscription(this.channel) === undefined;
     try {
       sub = this.client.subscribe(this.channel);
     } catch (err) {
@@ -182,7 +186,7 @@ export class Room {
     if (--this.#refs > 0) return;
     for (const off of this.#offs.splice(0)) off();
     // Ended by the server already (a refusal) when it is not the client's any more.
-    if (this.#sub && this.client.getSubscription(this.channel) === this.#sub) this.#sub.unsubscribe();
+    if (this.#owned && this.#sub && this.client.getSubscription(this.channel) === this.#sub) this.#sub.unsubscribe();
     this.#sub = null;
     this.#error = null;
     this.#members = [];

@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { createElement as h, StrictMode } from 'react';
+import { createElement as h, StrictMode, useEffect } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -93,5 +93,33 @@ describe('SwitchboardProvider', () => {
     expect(client.getSubscription('project:shared')).toBeUndefined();
     expect(client.state).toBe('connected');
     expect(t.counts.subscribes.get('project:shared')).toBe(1);
+  });
+
+  it('leaves a subscription the app made itself alone when its hooks unmount', async () => {
+    h$ = await harness();
+    const t = h$;
+    const client = t.client('alice');
+    const own = client.subscribe('project:app');
+    client.connect();
+    await waitFor(own, 'subscribed');
+    const a = new Recorder<HookResult<unknown>>();
+    function A() {
+      a.push(useChannel('project:app'));
+      return null;
+    }
+    const root = mount(h(SwitchboardProvider, { client }, h(A)));
+    await a.until((r) => !r.isLoading, 'the hook sees it subscribed');
+    const effects = new Recorder<string>();
+    function B() {
+      useEffect(() => effects.push('mounted'), []);
+      return null;
+    }
+    root.render(h(SwitchboardProvider, { client }, h(B)));
+    // A's cleanup ran in the same commit as B's effect; the release a microtask later, before this round trip ends.
+    await effects.until(() => true, 'the new tree committed');
+    await own.publish('after');
+    expect(client.getSubscription('project:app')).toBe(own);
+    expect(own.state).toBe('subscribed');
+    expect(t.counts.live('project:app')).toBe(1);
   });
 });
