@@ -28,6 +28,7 @@ describe('publication priorities', () => {
         plain: {},
         feed: { historySize: 10_000, priorities: { default: 'normal', allowed: [...ALL] } },
         urgent: { priorities: { default: 'high', allowed: ['high', 'critical'] } },
+        progress: { historySize: 100, conflation: { windowMs: 60_000, key: 'formId' }, priorities: { default: 'normal', allowed: [...ALL] } },
       },
       limits: {
         queueSignalDropBytes: 16_384,
@@ -62,6 +63,23 @@ describe('publication priorities', () => {
     expect((await http({ channel: 'plain:x', data: 1, priority: 'urgent' })).status).toBe(400);
     expect((await http({ channel: 'plain:x', data: 1, priority: 'high', delaySeconds: 5 })).status).toBe(400);
     c.close();
+  });
+
+  it('a critical publication of a conflating namespace closes the window at once and is never conflated away', async () => {
+    const caps = { 'progress:*': ['subscribe', 'publish'] };
+    const sub = await RawClient.connect(s.url, await s.token({ sub: 'bars', caps }));
+    expect((await sub.call('subscribe', { channel: 'progress:p' })).error).toBeUndefined();
+    const pub = await RawClient.connect(s.url, await s.token({ sub: 'bars-pub', caps }));
+    for (const pct of [10, 20, 30]) expect((await pub.call('publish', { channel: 'progress:p', data: { formId: 'f1', pct } })).error).toBeUndefined();
+    const crit = await pub.call('publish', { channel: 'progress:p', data: { formId: 'f1', pct: 100 }, priority: 'critical' });
+    // the window is a minute long: only the critical publication can close it now
+    const frame = await sub.waitFor((f) => f.push === 'pubs' && f['channel'] === 'progress:p', 10_000);
+    const pubs = frame['publications'] as Array<{ offset: number; data: { pct: number } }>;
+    expect(pubs.map((p) => p.data.pct)).toEqual([100]);
+    expect(frame['offset']).toBe((crit.result as { offset: number }).offset);
+    expect(frame['skipped']).toBe(3);
+    sub.close();
+    pub.close();
   });
 
   it('refuses a namespace whose default priority is not allowed', async () => {
