@@ -9,7 +9,6 @@ import {
   parseChannel,
   type ServerFrame,
   shouldReconnect,
-  type Tags,
 } from '@switchboard/protocol';
 import { backoffDelay, shutdownJitter } from './backoff.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
@@ -37,7 +36,8 @@ import { TransportChoice } from './transport-choice.js';
 interface QueuedPublish {
   channel: string;
   data: unknown;
-  tags?: Tags | undefined;
+  /** `tags` and `priority`, sent as given. */
+  options: PublishOptions;
   idempotencyKey: string;
   resolve(result: PublishResult): void;
   reject(error: SwitchboardError): void;
@@ -234,7 +234,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   publish<T>(channel: string, data: T, options: PublishOptions = {}): Promise<PublishResult> {
     if (parseChannel(channel) === null) return Promise.reject(SwitchboardError.of(ErrorCode.InvalidChannel, channel));
     return new Promise((resolve, reject) => {
-      const item: QueuedPublish = { channel, data, tags: options.tags, idempotencyKey: this.#options.createId(), resolve, reject };
+      const item: QueuedPublish = { channel, data, options, idempotencyKey: this.#options.createId(), resolve, reject };
       if (this.#state === 'connected' && this.#publishOpen && this.#queue.size === 0) this.#sendPublish(item);
       else if (!this.#queue.push(item)) reject(SwitchboardError.of(ClientCode.OfflineQueueFull, `max ${this.#queue.maxSize}`));
     });
@@ -463,7 +463,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   #sendPublish(item: QueuedPublish): void {
-    const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, ...(item.tags ? { tags: item.tags } : {}) };
+    const { tags, priority } = item.options;
+    // Absent options are undefined here and left out of the frame's JSON.
+    const params = { channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, tags, priority };
     this.#request('publish', params, { onResult: item.resolve, onError: item.reject }, this.#options.commandTimeout, item);
   }
 

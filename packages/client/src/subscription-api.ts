@@ -1,4 +1,4 @@
-import type { Filter, HistoryParams, PresenceMember, PresenceStatsResult, Publication, PublishResult, Tags } from '@switchboard/protocol';
+import type { Filter, HistoryParams, PresenceMember, PresenceStatsResult, Publication, PublicationPriority, PublishResult, Tags } from '@switchboard/protocol';
 import type { EventSource } from './emitter.js';
 import type { SubscriptionEvents, SubscriptionState } from './events.js';
 
@@ -40,6 +40,11 @@ export interface SubscribeOptions {
 export interface PublishOptions {
   /** Tags that subscription filters match against; delivered with the publication. */
   tags?: Tags;
+  /**
+   * Delivery priority on congested connections (`critical` overtakes `low`, each channel keeping
+   * its order); only what the namespace's `priorities.allowed` lists, else the publish fails with 103.
+   */
+  priority?: PublicationPriority;
 }
 
 /** A channel subscription, created by `client.subscribe(channel)`. */

@@ -157,7 +157,15 @@ export interface PublishParams {
   idempotencyKey?: string;
   /** Tags that subscription filters match against; stored and delivered with the publication. */
   tags?: Tags;
+  /**
+   * Delivery priority on a congested connection (docs/protocol.md, "Priorities"): one the
+   * namespace's `priorities.allowed` lists, else 103. Default: the namespace's `priorities.default`.
+   */
+  priority?: PublicationPriority;
 }
+/** Delivery priorities of a publication, highest first. */
+export const PUBLICATION_PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+export type PublicationPriority = (typeof PUBLICATION_PRIORITIES)[number];
 export interface PublishResult {
   offset: number;
   epoch: string;

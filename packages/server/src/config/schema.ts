@@ -1,3 +1,4 @@
+import { PUBLICATION_PRIORITIES } from '@switchboard/protocol';
 import { z } from 'zod';
 import { bool, duration, int, stringList } from './fields.js';
 
@@ -68,6 +69,20 @@ export const namespaceSchema = z.strictObject({
     .optional()
     .describe(
       `conflation: {windowMs, key} — per window (${CONFLATION_WINDOW_MIN}–${CONFLATION_WINDOW_MAX} ms) only the latest publication per key (a dot path into the data) is delivered, in one frame; history keeps all (default off)`,
+    ),
+  /**
+   * Delivery priorities (docs/protocol.md, "Priorities"): `default` for publications that name
+   * none, `allowed` what a client's publish may name (the HTTP API and features may use any).
+   */
+  priorities: z
+    .strictObject({
+      default: z.enum(PUBLICATION_PRIORITIES).default('normal'),
+      allowed: z.array(z.enum(PUBLICATION_PRIORITIES)).min(1).max(4).default(['normal']),
+    })
+    .refine((p) => p.allowed.includes(p.default), { message: 'priorities.default must be one of priorities.allowed', path: ['default'] })
+    .optional()
+    .describe(
+      "priorities: {default, allowed} — a publication's delivery priority on congested connections (critical | high | normal | low); clients may name only `allowed` (default: normal only)",
     ),
   /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),

@@ -8,6 +8,7 @@ import type { Connection, ConnectionMeta } from './connection.js';
 import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
 import { identityExpired } from './identity-renewal.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
+import { Outbound } from './outbound.js';
 import { noteRateRefusal, reportRateRefusals } from './rate-refusals.js';
 import type { Delivered, Subscription } from './subscription.js';
 import type { TrafficCounter } from './tenant-views.js';
@@ -53,9 +54,8 @@ export class Client implements KernelSession {
   /** Whether this connection holds a connection slot in the limit store. */
   #holdsSlot = false;
 
-  #queue: Buffer[] = [];
-  #queuedBytes = 0;
-  #dirty = false;
+  /** Frames on their way out: one write per turn, in priority order while congested. */
+  readonly #out: Outbound;
   /** Settles when every command received so far has finished: a serial command waits for it. */
   #chain: Promise<void> = SETTLED;
   /** Settles when the last serial command (and all before it) finished: a pipelined command waits for it. */
@@ -94,6 +94,13 @@ export class Client implements KernelSession {
     const l = node.config.limits;
     this.connectedAt = node.now();
     this.#lastActivity = this.connectedAt;
+    this.#out = new Outbound(conn, {
+      config: node.config,
+      stats: node.stats,
+      markDirty: () => node.markDirty(this),
+      slowConsumer: () => this.close(DisconnectCode.SlowConsumer),
+      shed: (key) => node.resubscribe(this, key),
+    });
     this.#commands = new TokenBucket(l.commandsPerSecond, l.commandsPerSecond * 2);
     this.#handshakeTimer = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
   }
@@ -202,7 +209,10 @@ export class Client implements KernelSession {
   /** Forget a subscription; the node leaves the hub and presence for it. */
   dropSubscription(key: string): Subscription | undefined {
     const sub = this.#subs.get(key);
-    if (sub) this.#subs.delete(key);
+    if (sub) {
+      this.#subs.delete(key);
+      this.#out.dropLane(key);
+    }
     return sub;
   }
 
@@ -410,7 +420,7 @@ export class Client implements KernelSession {
   // ---- outbound ----
   /** Bytes queued for this connection and not yet written to the network. */
   get backlog(): number {
-    return this.conn.bufferedAmount() + this.#queuedBytes;
+    return this.#out.backlog;
   }
   pushFeature(feature: string, event: string, data: unknown): void {
     this.enqueue(Buffer.from(JSON.stringify({ push: 'feature', feature, event, data })));
@@ -419,39 +429,12 @@ export class Client implements KernelSession {
   /** Queue one frame; frames queued in one event-loop turn go out as one message. */
   enqueue(bytes: Buffer, droppable = false): void {
     if (this.state === 'closed' && !this.#closeAfterReply) return;
-    const limits = this.node.config.limits;
-    const backlog = this.backlog;
-    if (droppable && backlog > limits.queueSignalDropBytes) {
-      this.node.stats.drop('signal_backpressure');
-      return;
-    }
-    if (backlog >= limits.queueMaxBytes) {
-      this.node.stats.drop('slow_consumer');
-      this.#queue = [];
-      this.#queuedBytes = 0;
-      this.close(DisconnectCode.SlowConsumer);
-      return;
-    }
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
-    if (!this.#dirty) {
-      this.#dirty = true;
-      this.node.markDirty(this);
-    }
+    this.#out.enqueue(bytes, droppable);
   }
 
   /** Write everything queued as one WebSocket message. */
   flush(): void {
-    this.#dirty = false;
-    const n = this.#queue.length;
-    if (n === 0) return;
-    const bytes = this.#queuedBytes;
-    this.#queuedBytes = 0;
-    this.node.stats.messagesOut += n;
-    if (this.#traffic) this.#traffic.out += n;
-    this.node.stats.bytesOut += bytes + n - 1;
-    this.conn.send(this.#queue, n, bytes);
-    this.#queue.length = 0;
+    this.#out.flush();
   }
 
   /**
@@ -472,14 +455,14 @@ export class Client implements KernelSession {
       this.node.resubscribe(this, key);
       return false;
     }
-    if (frame !== null) this.enqueue(frame);
+    if (frame !== null && (this.state !== 'closed' || this.#closeAfterReply)) this.#out.enqueue(frame, false, key, d.priority);
     return true;
   }
 
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void {
     const sub = this.#subs.get(key);
     if (!sub || sub.recovering) return;
-    this.enqueue(bytes, droppable);
+    if (this.state !== 'closed' || this.#closeAfterReply) this.#out.enqueue(bytes, droppable, key);
   }
 
   /** After a subscribe reply: deliver publications that arrived while recovering, in order, once. */
@@ -499,6 +482,7 @@ export class Client implements KernelSession {
     this.#state = 'connected';
     this.#wasConnected = true;
     this.#traffic = this.node.tenantViews.trafficOf(identity.tenant);
+    this.#out.traffic = this.#traffic;
     this.#handshakeTimer?.cancel();
     this.#handshakeTimer = null;
     this.#schedulePing();
@@ -557,7 +541,7 @@ export class Client implements KernelSession {
   /** Flush what is queued, then close with a documented code. Idempotent. */
   close(info: DisconnectInfo, detail?: string): void {
     if (this.#state === 'closed' && this.#cleaned) return;
-    if (this.#dirty || this.#queue.length > 0) this.flush();
+    this.#out.flushAll();
     this.#state = 'closed';
     this.node.stats.disconnect(info.code);
     const reason = detail ? `${info.reason}: ${detail}` : info.reason;
@@ -590,8 +574,7 @@ export class Client implements KernelSession {
     this.#cleaned = true;
     this.#state = 'closed';
     for (const t of [this.#handshakeTimer, this.#pingTimer, this.#pongTimer, this.#expiryTimer, this.#idleTimer]) t?.cancel();
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#out.clear();
     reportRateRefusals(this, this.node);
     this.node.clientClosed(this);
   }

@@ -1,3 +1,4 @@
+import { PUBLICATION_PRIORITIES, type PublicationPriority } from '@switchboard/protocol';
 import type { StreamPublication } from '../engine/broker.js';
 import { publicationJson } from './encode.js';
 
@@ -126,6 +127,16 @@ export class ConflatedFrame {
 
   get epoch(): string {
     return this.window.epoch;
+  }
+
+  /** The highest priority among the frame's publications (absent: normal). */
+  get priority(): PublicationPriority | undefined {
+    let best: PublicationPriority | undefined;
+    for (const pub of this.window.publications) {
+      if (pub.priority !== undefined && (best === undefined || PUBLICATION_PRIORITIES.indexOf(pub.priority) < PUBLICATION_PRIORITIES.indexOf(best)))
+        best = pub.priority;
+    }
+    return best;
   }
 
   /** The newest offset the frame covers. */

@@ -1,4 +1,4 @@
-import type { DisconnectInfo, PresenceMember, PresenceStatus, Tags } from '@switchboard/protocol';
+import type { DisconnectInfo, PresenceMember, PresenceStatus, PublicationPriority, Tags } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Identity } from '../auth/token-verifier.js';
@@ -55,6 +55,11 @@ export interface PublishRequest {
   rateLimit?: { bucket: string; ratePerSecond: number; burst: number };
   /** Tags that subscription filters match against (limits checked: 124; 108 where the namespace has tags off). */
   tags?: Tags;
+  /**
+   * Delivery priority on congested connections (default: the namespace's `priorities.default`).
+   * A client's publish may use only what `priorities.allowed` lists (103); the server may use any.
+   */
+  priority?: PublicationPriority;
 }
 
 export interface HistoryRequest {

@@ -1,3 +1,4 @@
+import type { PublicationPriority } from '@switchboard/protocol';
 import { createDelta } from 'fossil-delta';
 import type { StreamPublication } from '../engine/broker.js';
 import { publicationPush } from './encode.js';
@@ -22,6 +23,11 @@ export class Delivery {
     /** The JSON text of the publication at offset - 1 in this epoch, if this node saw it. */
     readonly base: string | null,
   ) {}
+
+  /** The publication's delivery priority (absent: normal). */
+  get priority(): PublicationPriority | undefined {
+    return this.pub.priority;
+  }
 
   /** The `pub` push with `data` as a JSON string of the payload's JSON text. */
   get textFrame(): Buffer {

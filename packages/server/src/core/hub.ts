@@ -127,11 +127,19 @@ export class Hub<S extends Subscriber = Subscriber> {
     return this.#channels.get(key)?.window?.size ?? 0;
   }
 
-  /** A conflated channel: the publication joins the open window (closing it first when it does not follow on). */
+  /**
+   * A conflated channel: the publication joins the open window (closing it first when it does
+   * not follow on). A critical publication closes the window at once: it is the latest of its
+   * key there, so it is never conflated away, and it does not wait for the window's end.
+   */
   #conflate(key: string, entry: Entry<S>, pub: StreamPublication, epoch: string): void {
     const window = entry.window as ConflationWindow;
     if (!window.follows(epoch, pub.offset)) this.#closeWindow(key, entry);
     window.add(pub, epoch);
+    if (pub.priority === 'critical') {
+      this.#closeWindow(key, entry);
+      return;
+    }
     entry.timer ??= this.host.wheel.schedule(entry.windowMs, () => this.#closeWindow(key, entry));
   }
 

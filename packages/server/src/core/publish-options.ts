@@ -1,5 +1,7 @@
+import { ErrorCode, type PublicationPriority } from '@switchboard/protocol';
 import type { Config } from '../config/schema.js';
 import type { PublishOptions } from '../engine/broker.js';
+import { ReplyError } from '../errors/reply-error.js';
 import type { ResolvedChannel } from './channels.js';
 import type { PublishRequest } from './context.js';
 import { publisherInfo } from './presence.js';
@@ -21,5 +23,19 @@ export function publishOptions(ch: ResolvedChannel, req: PublishRequest, config:
     ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
     ...(ns.publisherInfo && client?.identity ? { info: publisherInfo(client.identity, client.id) } : {}),
     ...(req.tags !== undefined ? { tags: checkTags(ch, req.tags, config.limits) } : {}),
+    ...priorityOption(ch, req),
   };
+}
+
+/**
+ * The publication's priority (only when not `normal`): the request's or the namespace's
+ * default; a client may use only what the namespace allows (103 PermissionDenied).
+ */
+function priorityOption(ch: ResolvedChannel, req: PublishRequest): { priority?: PublicationPriority } {
+  const p = ch.options.priorities;
+  const priority = req.priority ?? p?.default ?? 'normal';
+  if (req.client && req.priority !== undefined && !(p?.allowed ?? ['normal']).includes(req.priority)) {
+    throw new ReplyError(ErrorCode.PermissionDenied, `priority ${req.priority} is not allowed in this namespace`);
+  }
+  return priority === 'normal' ? {} : { priority };
 }

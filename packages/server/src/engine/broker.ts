@@ -1,4 +1,4 @@
-import type { PresenceDevice, PublisherInfo, Tags } from '@switchboard/protocol';
+import type { PresenceDevice, PublicationPriority, PublisherInfo, Tags } from '@switchboard/protocol';
 
 /**
  * A publication as stored and fanned out by a broker. `data` is the payload's JSON text,
@@ -11,6 +11,8 @@ export interface StreamPublication {
   info?: PublisherInfo;
   /** Tags that subscription filters match against (checked before publish). */
   tags?: Tags;
+  /** Delivery priority when not `normal` (a hint for congested connections; not sent to clients). */
+  priority?: PublicationPriority;
 }
 
 export interface StreamPosition {
@@ -29,6 +31,8 @@ export interface PublishOptions {
   info?: PublisherInfo;
   /** Stored and delivered with the publication. */
   tags?: Tags;
+  /** Delivery priority when not `normal` (this node's subscribers only with the Redis engine: see docs/protocol.md). */
+  priority?: PublicationPriority;
   /**
    * Take one token from this shared rate bucket first (capacity `burst`, refilled at
    * `ratePerSecond`, across every node); when it is empty nothing is published and the

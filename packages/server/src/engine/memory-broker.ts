@@ -78,6 +78,7 @@ export class MemoryBroker implements Broker {
     const pub: StreamPublication = { offset: stream.offset, time: now, data };
     if (options.info) pub.info = options.info;
     if (options.tags) pub.tags = options.tags;
+    if (options.priority) pub.priority = options.priority;
     if (options.historySize > 0) {
       stream.items.push(pub);
       stream.expires.push(now + options.historyTtl);

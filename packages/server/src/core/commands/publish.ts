@@ -1,4 +1,4 @@
-import { ErrorCode } from '@switchboard/protocol';
+import { ErrorCode, PUBLICATION_PRIORITIES } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
@@ -11,7 +11,13 @@ import { channelParam, idempotencyKeyParam, jsonParam, positionParam, tagsParam,
 export const publishCommand = kernelCommand({
   method: 'publish',
   pipelined: true,
-  params: z.strictObject({ channel: channelParam, data: jsonParam, idempotencyKey: idempotencyKeyParam.optional(), tags: tagsParam.optional() }),
+  params: z.strictObject({
+    channel: channelParam,
+    data: jsonParam,
+    idempotencyKey: idempotencyKeyParam.optional(),
+    tags: tagsParam.optional(),
+    priority: z.enum(PUBLICATION_PRIORITIES).optional(),
+  }),
   async handler(ctx, params) {
     const { client, node } = ctx;
     const identity = client.identity as Identity;
@@ -28,6 +34,7 @@ export const publishCommand = kernelCommand({
       rateLimit,
       ...(params.idempotencyKey ? { idempotencyKey: params.idempotencyKey } : {}),
       ...(params.tags ? { tags: params.tags } : {}),
+      ...(params.priority ? { priority: params.priority } : {}),
     });
     return outcome.deduplicated ? outcome : { offset: outcome.offset, epoch: outcome.epoch };
   },

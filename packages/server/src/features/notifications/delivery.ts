@@ -1,3 +1,4 @@
+import type { NotificationPriority } from '@switchboard/protocol';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
 import type { Notification } from './model.js';
@@ -32,7 +33,7 @@ export class NotificationDelivery {
     if (!node || deliveries.length === 0) return;
     await Promise.all(
       deliveries.map(async (d) => {
-        if (!d.muted) await this.#publish(node, tenant, d.notification.user, { kind: 'notification', notification: d.notification });
+        if (!d.muted) await this.#publish(node, tenant, d.notification.user, { kind: 'notification', notification: d.notification }, d.notification.priority);
       }),
     );
     this.changed(
@@ -82,7 +83,8 @@ export class NotificationDelivery {
     }
   }
 
-  async #publish(node: NodeContext, tenant: string, user: string, push: NotificationPush): Promise<void> {
+  /** A notification's push goes at its own priority (a critical one overtakes routine frames on a congested connection). */
+  async #publish(node: NodeContext, tenant: string, user: string, push: NotificationPush, priority: NotificationPriority = 'normal'): Promise<void> {
     let ch: ResolvedChannel;
     try {
       ch = node.resolve(tenant, `${USER_NAMESPACE}:${user}`);
@@ -90,7 +92,7 @@ export class NotificationDelivery {
       return; // no `user` namespace, or a user id that cannot name a channel: stored, not pushed
     }
     try {
-      await node.publish(ch, JSON.stringify(push));
+      await node.publish(ch, JSON.stringify(push), priority === 'normal' ? {} : { priority });
     } catch (err) {
       node.logger.warn({ err, channel: ch.channel }, 'notification push failed (stored; the user reads it from the list)');
     }

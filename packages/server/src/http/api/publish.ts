@@ -1,3 +1,4 @@
+import type { PublicationPriority } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
@@ -5,7 +6,17 @@ import type { ScheduledPublications } from '../../core/scheduled-publications.js
 import type { PublishOutcome } from '../../engine/broker.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from './route.js';
-import { channelName, idempotencyKey, itemResult, jsonData, publicationTags, publishAt, publishResult, scheduledPublication } from './schemas.js';
+import {
+  channelName,
+  idempotencyKey,
+  itemResult,
+  jsonData,
+  publicationPriority,
+  publicationTags,
+  publishAt,
+  publishResult,
+  scheduledPublication,
+} from './schemas.js';
 
 type ItemResult = z.output<typeof itemResult>;
 
@@ -19,6 +30,7 @@ interface PublishBody {
   data: unknown;
   idempotencyKey?: string | undefined;
   tags?: Record<string, string> | undefined;
+  priority?: PublicationPriority | undefined;
 }
 
 /**
@@ -30,7 +42,11 @@ async function publishTo(node: NodeContext, ch: ResolvedChannel, body: PublishBo
   node.checkPayload(ch, 'publication', body.data);
   await node.quotas.spendPublish(ch.tenant);
   const key = body.idempotencyKey;
-  return node.publish(ch, data, { ...(key !== undefined ? { idempotencyKey: key } : {}), ...(body.tags !== undefined ? { tags: body.tags } : {}) });
+  return node.publish(ch, data, {
+    ...(key !== undefined ? { idempotencyKey: key } : {}),
+    ...(body.tags !== undefined ? { tags: body.tags } : {}),
+    ...(body.priority !== undefined ? { priority: body.priority } : {}),
+  });
 }
 
 /** One item of a broadcast or batch: a failure is reported in its result, not thrown. */
@@ -45,13 +61,23 @@ async function publishItem(node: NodeContext, tenant: string, channel: string, b
 }
 
 export function publishRoutes(batchSize: number, scheduled: () => ScheduledPublications): ApiRoute[] {
-  const publishBody = z.strictObject({ channel: channelName, data: jsonData, idempotencyKey: idempotencyKey.optional(), tags: publicationTags.optional() });
+  const publishBody = z.strictObject({
+    channel: channelName,
+    data: jsonData,
+    idempotencyKey: idempotencyKey.optional(),
+    tags: publicationTags.optional(),
+    priority: publicationPriority.optional(),
+  });
   const scheduledBody = publishBody
     .extend({
       publishAt: publishAt.optional(),
       delaySeconds: z.number().min(0).max(1e9).describe('publish this many seconds from now (a fraction is fine) instead of now').optional(),
     })
-    .refine((b) => b.publishAt === undefined || b.delaySeconds === undefined, { message: 'give publishAt or delaySeconds, not both', path: ['delaySeconds'] });
+    .refine((b) => b.publishAt === undefined || b.delaySeconds === undefined, { message: 'give publishAt or delaySeconds, not both', path: ['delaySeconds'] })
+    .refine((b) => b.priority === undefined || (b.publishAt === undefined && b.delaySeconds === undefined), {
+      message: 'a scheduled publication goes at the namespace default priority',
+      path: ['priority'],
+    });
   return [
     defineRoute({
       method: 'POST',
@@ -91,6 +117,7 @@ export function publishRoutes(batchSize: number, scheduled: () => ScheduledPubli
         data: jsonData,
         idempotencyKey: idempotencyKey.optional(),
         tags: publicationTags.optional(),
+        priority: publicationPriority.optional(),
       }),
       response: z.object({ results: z.array(itemResult) }),
       async handler({ node, tenant, body }) {

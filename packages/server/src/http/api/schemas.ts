@@ -1,4 +1,4 @@
-import { CHANNEL_MAX_LENGTH, TENANT_RE, USER_RE } from '@switchboard/protocol';
+import { CHANNEL_MAX_LENGTH, PUBLICATION_PRIORITIES, TENANT_RE, USER_RE } from '@switchboard/protocol';
 import { z } from 'zod';
 
 /**
@@ -27,6 +27,10 @@ export const publicationTags = z
   .describe(
     'tags that subscription filters match against: a small map of strings (at most `limits.maxTags`, 16, each name and value at most `limits.maxTagLength`, 64 characters)',
   );
+
+export const publicationPriority = z
+  .enum(PUBLICATION_PRIORITIES)
+  .describe("delivery priority on a congested connection (critical | high | normal | low); default the namespace's `priorities.default`");
 
 const IDEMPOTENCY_KEY_RULE = 'Idempotency-Key: 1–128 characters, sent once';
 
