@@ -54,6 +54,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   SeriesLimit: 422,
   LabelValueLimit: 422,
   UnknownResolution: 422,
+  IngestRateLimited: 429,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
