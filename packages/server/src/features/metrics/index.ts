@@ -1,7 +1,9 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
+import { metricCommands } from './commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
+import { Ingest } from './ingest.js';
 import { MetricStores } from './metric-stores.js';
 import { metricRoutes } from './routes.js';
 
@@ -9,26 +11,36 @@ import { metricRoutes } from './routes.js';
 const SWEEP_INTERVAL_MS = 1000;
 
 /**
- * Metric streams: series declared in config, points ingested over HTTP into per-tenant bucket
- * stores in memory, buckets read back in columns. See docs/metrics.md. Its service is the
- * stores themselves.
+ * Metric streams: series declared in config, points ingested over HTTP and the socket
+ * (`metrics.push`) into per-tenant bucket stores in memory, buckets read back in columns.
+ * See docs/metrics.md. Its service is the stores themselves.
  */
 export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
-  let running: { stores: MetricStores; timer: NodeJS.Timeout } | null = null;
+  let running: { stores: MetricStores; ingest: Ingest; timer: NodeJS.Timeout } | null = null;
   const stores = (): MetricStores => {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'metrics are starting');
     return running.stores;
+  };
+  const ingest = (): Ingest => {
+    if (!running) throw new ReplyError(ErrorCode.Unavailable, 'metrics are starting');
+    return running.ingest;
   };
 
   return defineFeature({
     name: 'metrics',
     config: { schema: metricsConfig, description: 'metric streams: declared series, ingest and query' },
-    routes: (cfg) => metricRoutes(stores, cfg),
+    commands: metricCommands(ingest),
+    routes: (cfg) => metricRoutes(stores, ingest, cfg),
     start(ctx) {
-      const created = new MetricStores(ctx.config, { now: () => ctx.node.now() });
-      const timer = setInterval(() => created.sweep(), SWEEP_INTERVAL_MS);
+      const now = () => ctx.node.now();
+      const created = new MetricStores(ctx.config, { now });
+      const ingestPath = new Ingest(created, ctx.config, now, ctx.node.metricsRegistry);
+      const timer = setInterval(() => {
+        created.sweep();
+        ingestPath.sweep();
+      }, SWEEP_INTERVAL_MS);
       timer.unref();
-      running = { stores: created, timer };
+      running = { stores: created, ingest: ingestPath, timer };
       return created;
     },
     stop() {

@@ -5,6 +5,7 @@ import { type ApiRoute, defineRoute, validate } from '../../http/api/route.js';
 import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
+import type { Ingest } from './ingest.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
 
 const labels = z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series');
@@ -70,7 +71,7 @@ function labelsOf(text: string | undefined): Record<string, string> {
 }
 
 /** Ingest (`POST /metrics/points`) and query (`GET /metrics/query`) of the declared series. */
-export function metricRoutes(stores: () => MetricStores, config: MetricsConfig): ApiRoute[] {
+export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, config: MetricsConfig): ApiRoute[] {
   return [
     defineRoute({
       method: 'POST',
@@ -78,27 +79,13 @@ export function metricRoutes(stores: () => MetricStores, config: MetricsConfig):
       operationId: 'ingestMetricPoints',
       tag: 'metrics',
       summary: 'Add points to declared series, in rows or columns; all or nothing',
-      description: `Row form \`{points: [{series, labels, ts, value}]}\`, columnar form \`{series, labels, ts: [...], values: [...]}\`, or \`{blocks: [...]}\`, a list of columnar blocks; at most ${config.maxPoints} points and ${config.maxBodyBytes} bytes (413 while the body is read). The batch is checked whole before anything is written: one refused point refuses it, with the first problem's code and \`data.problems\`, the first 100 problems as {index, code, reason} (index counts points in batch order).`,
+      description: `Row form \`{points: [{series, labels, ts, value}]}\`, columnar form \`{series, labels, ts: [...], values: [...]}\`, or \`{blocks: [...]}\`, a list of columnar blocks; at most ${config.maxPoints} points and ${config.maxBodyBytes} bytes (413 while the body is read). The batch is checked whole before anything is written: one refused point refuses it, with the first problem's code and \`data.problems\`, the first 100 problems as {index, code, reason} (index counts points in batch order). Beyond the tenant's ingest budget (\`metrics.ingestRate\` points/s) the batch is refused whole with 429 / 145 and Retry-After.`,
       body: ingestBody,
       bodyLimit: config.maxBodyBytes,
       response: z.object({ accepted: z.number().int() }),
-      errors: [413, 422, 503],
+      errors: [413, 422, 429, 503],
       async handler({ tenant, body }) {
-        const points = pointsOf(body);
-        if (points.length > config.maxPoints)
-          throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${config.maxPoints}`);
-        const s = stores();
-        const verdict = s.check(tenant, points);
-        if (verdict.first) {
-          const head = verdict.problems[0];
-          const err = new ReplyError(
-            verdict.first,
-            `${verdict.total} of ${points.length} points refused, nothing written; point ${head?.index}: ${head?.reason}`,
-          );
-          err.data = { refused: verdict.total, problems: verdict.problems };
-          throw err;
-        }
-        return { accepted: s.write(tenant, points) };
+        return { accepted: ingest().push(tenant, pointsOf(body), 'http') };
       },
     }),
     defineRoute({
