@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SwitchboardClient } from '@switchboard/client';
 import WebSocket from 'ws';
 import { eventually } from '../helpers/eventually.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_CAPS, startTestServer, type TestServer } from '../helpers/server.js';
 import { ROOT } from './markdown.js';
 import type { Values } from './substitutions.js';
 
@@ -15,9 +15,17 @@ import type { Values } from './substitutions.js';
  * and project:42 has a few publications (the history examples page through them). Snippets
  * run as alice of tenant `docs`, so what they publish never shows in acme's examples, and
  * her inbox holds an unread notification (the inbox example marks the first one read).
+ * The metric series of docs/metrics.md's SDK examples are declared, and alice may ingest
+ * into `metrics:web.*`.
  */
 
 export const SNIPPET_TENANT = 'docs';
+
+/** The series docs/metrics.md's SDK examples push into. */
+const DOC_SERIES = {
+  'web.lcp_ms': { kind: 'distribution', unit: 'ms', labels: ['page'] },
+  'web.fps': { kind: 'gauge' },
+};
 
 export class World {
   readonly runId = randomBytes(4).toString('hex');
@@ -31,8 +39,8 @@ export class World {
   ) {}
 
   static async start(): Promise<World> {
-    const server = await startTestServer();
-    const token = await server.token({ sub: 'alice', tenant: SNIPPET_TENANT });
+    const server = await startTestServer({ metrics: { series: DOC_SERIES } });
+    const token = await server.token({ sub: 'alice', tenant: SNIPPET_TENANT, caps: { ...DEFAULT_CAPS, 'metrics:web.*': ['ingest'] } });
     const world = new World(server, token);
     for (let i = 0; i < 4; i++) await world.api('POST', '/publish', { tenant: 'acme', body: { channel: 'project:42', data: { n: i } } });
     await world.api('POST', '/notifications', { tenant: SNIPPET_TENANT, body: { user: 'alice', type: 'mention', title: 'Ann mentioned you' } });

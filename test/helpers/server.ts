@@ -31,7 +31,7 @@ export interface TestServer {
 }
 
 export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'comment'];
-const DEFAULT_CAPS = {
+export const DEFAULT_CAPS = {
   'project:*': ALL_ACTIONS,
   'chat:*': ALL_ACTIONS,
   'doc:*': ['subscribe', 'publish', 'presence'],
