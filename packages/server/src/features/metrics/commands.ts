@@ -6,16 +6,10 @@ import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import type { Ingest } from './ingest.js';
 import type { PointInput } from './metric-stores.js';
+import { pointRow } from './routes.js';
 
 /** The channel a token's `ingest` capability names for a series: `metrics:<series>`. */
 export const ingestChannel = (series: string): string => `metrics:${series}`;
-
-const point = z.strictObject({
-  series: z.string().describe('a declared series'),
-  labels: z.record(z.string(), z.string()).optional().describe('label values by key; only the keys declared for the series'),
-  ts: z.unknown().optional().describe("integer ms since the epoch (default: the server's clock)"),
-  value: z.unknown().optional().describe('a finite number (anything else is refused with 135)'),
-});
 
 /** Refuse the batch (103) unless the token may ingest into every series it names. */
 function checkIngest(identity: Identity, points: readonly PointInput[]): void {
@@ -38,7 +32,7 @@ export function metricCommands(ingest: () => Ingest): CommandDefinition[] {
   return [
     defineCommand({
       method: 'metrics.push',
-      params: z.strictObject({ points: z.array(point) }),
+      params: z.strictObject({ points: z.array(pointRow) }),
       async handler({ client }, p) {
         const identity = client.identity as Identity;
         const points: PointInput[] = p.points.map((x) => ({ series: x.series, labels: x.labels ?? {}, ts: x.ts, value: x.value }));

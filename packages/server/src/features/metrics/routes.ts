@@ -8,10 +8,18 @@ import { type MetricsConfig, RESOLUTIONS } from './config.js';
 import type { Ingest } from './ingest.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
 
-const labels = z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series');
+/**
+ * A label set. JSON.parse keeps a `__proto__` key as an own key, which a zod record drops
+ * silently (the point would land in another label set): such a set is refused (107).
+ */
+const labels = z.preprocess((v, ctx) => {
+  if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__')) ctx.addIssue({ code: 'custom', message: 'a label key is not __proto__', input: v });
+  return v;
+}, z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series'));
 const value = z.unknown().describe('a finite number (anything else is refused with 135)');
 const ts = z.unknown().describe("integer ms since the epoch (default: the server's clock)");
-const row = z.strictObject({ series: z.string(), labels: labels.optional(), ts: ts.optional(), value: value.optional() });
+/** One point in the row form, as `POST /metrics/points` and the socket's `metrics.push` take it. */
+export const pointRow = z.strictObject({ series: z.string(), labels: labels.optional(), ts: ts.optional(), value: value.optional() });
 const block = z.strictObject({
   series: z.string(),
   labels: labels.optional(),
@@ -19,7 +27,7 @@ const block = z.strictObject({
   values: z.array(value),
 });
 const ingestBody = z.strictObject({
-  points: z.array(row).optional().describe('row form: one object per point'),
+  points: z.array(pointRow).optional().describe('row form: one object per point'),
   ...block.partial().shape,
   blocks: z.array(block).optional().describe('several columnar blocks'),
 });
