@@ -1,4 +1,5 @@
 import { SwitchboardClient, SwitchboardError } from '@switchboard/client';
+import { ErrorCode } from '@switchboard/protocol';
 import type { ConfigInput } from '@switchboard/server';
 import WebSocket from 'ws';
 import { ManualClock } from '../../helpers/manual-clock.js';
@@ -92,4 +93,22 @@ export function sdkClients(m: MetricsServer) {
     for (const c of made) c.disconnect();
   };
   return { client, connected, close };
+}
+
+/** Each bad point of the issue, made at the clock's `now`, with the code that refuses its batch (HTTP and socket alike). */
+export function badPoints(now: () => number): Array<[string, () => Record<string, unknown>, { code: number }]> {
+  return [
+    ['a string value', () => ({ series: 'api.latency_ms', value: '5' }), ErrorCode.InvalidMetricValue],
+    ['a null value', () => ({ series: 'api.latency_ms', value: null }), ErrorCode.InvalidMetricValue],
+    ['a missing value', () => ({ series: 'api.latency_ms' }), ErrorCode.InvalidMetricValue],
+    ['a fractional ts', () => ({ series: 'api.latency_ms', ts: now() + 0.5, value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a negative ts', () => ({ series: 'api.latency_ms', ts: -1, value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a ts beyond 2^53', () => ({ series: 'api.latency_ms', ts: 2 ** 53, value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a ts given as a string', () => ({ series: 'api.latency_ms', ts: String(now()), value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a ts beyond the skew', () => ({ series: 'api.latency_ms', ts: now() + 5001, value: 1 }), ErrorCode.TimestampTooEarly],
+    ['a ts older than the retention', () => ({ series: 'api.latency_ms', ts: now() - 3_600_000, value: 1 }), ErrorCode.TimestampTooLate],
+    ['an unknown series', () => ({ series: 'api.latency', value: 1 }), ErrorCode.UnknownSeries],
+    ['an undeclared label key', () => ({ series: 'api.latency_ms', labels: { host: 'a' }, value: 1 }), ErrorCode.UnknownLabel],
+    ['a label value too long', () => ({ series: 'api.latency_ms', labels: { route: 'x'.repeat(129) }, value: 1 }), ErrorCode.LabelValueTooLong],
+  ];
 }

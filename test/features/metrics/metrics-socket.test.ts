@@ -2,7 +2,7 @@ import type { SwitchboardClient } from '@switchboard/client';
 import { type Metrics, type MetricsOptions, metrics } from '@switchboard/client/metrics';
 import { ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counter, type MetricsServer, pointsHeld, refusal, SERIES, sdkClients, startMetricsServer } from './helpers.js';
+import { badPoints, counter, type MetricsServer, pointsHeld, refusal, SERIES, sdkClients, startMetricsServer } from './helpers.js';
 
 /**
  * Metric points over the socket: `metrics.push` through the SDK (`metrics(client).push`,
@@ -112,20 +112,7 @@ describe('metrics over the socket', () => {
     const now = () => m.clock.now();
     const canary = { route: '/socket-nothing-written' };
     const good = () => ({ series: 'api.latency_ms', labels: canary, ts: now(), value: 1 });
-    const cases: Array<[string, () => Record<string, unknown>, { code: number }]> = [
-      ['a string value', () => ({ series: 'api.latency_ms', value: '5' }), ErrorCode.InvalidMetricValue],
-      ['a null value', () => ({ series: 'api.latency_ms', value: null }), ErrorCode.InvalidMetricValue],
-      ['a missing value', () => ({ series: 'api.latency_ms' }), ErrorCode.InvalidMetricValue],
-      ['a fractional ts', () => ({ series: 'api.latency_ms', ts: now() + 0.5, value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a negative ts', () => ({ series: 'api.latency_ms', ts: -1, value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a ts beyond 2^53', () => ({ series: 'api.latency_ms', ts: 2 ** 53, value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a ts given as a string', () => ({ series: 'api.latency_ms', ts: String(now()), value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a ts beyond the skew', () => ({ series: 'api.latency_ms', ts: now() + 5001, value: 1 }), ErrorCode.TimestampTooEarly],
-      ['a ts older than the retention', () => ({ series: 'api.latency_ms', ts: now() - 3_600_000, value: 1 }), ErrorCode.TimestampTooLate],
-      ['an unknown series', () => ({ series: 'api.latency', value: 1 }), ErrorCode.UnknownSeries],
-      ['an undeclared label key', () => ({ series: 'api.latency_ms', labels: { host: 'a' }, value: 1 }), ErrorCode.UnknownLabel],
-      ['a label value too long', () => ({ series: 'api.latency_ms', labels: { route: 'x'.repeat(129) }, value: 1 }), ErrorCode.LabelValueTooLong],
-    ];
+    const cases = badPoints(now);
     it.each(cases)('%s', async (_name, bad, code) => {
       const { c } = await connected();
       const before = await pointsHeld(m, 'api.latency_ms', {});
