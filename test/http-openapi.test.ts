@@ -76,6 +76,10 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/audit/system': ['get'],
   '/metrics/points': ['post'],
   '/metrics/query': ['get'],
+  '/metrics/series': ['get'],
+  '/metrics/series/{name}': ['delete', 'get', 'put'],
+  '/metrics/dashboards': ['get'],
+  '/metrics/dashboards/{id}': ['delete', 'get', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -173,6 +177,20 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   listSystemAuditEntries: { path: '/audit/system?type=auth.failed', admin: true },
   ingestMetricPoints: { path: '/metrics/points', body: { points: [{ series: 'api.latency_ms', labels: { route: '/login' }, value: 12.5 }] } },
   queryMetrics: { path: '/metrics/query?series=api.latency_ms&labels=%7B%22route%22%3A%22%2Flogin%22%7D&stats=count,p95' },
+  listMetricSeries: { path: '/metrics/series' },
+  getMetricSeries: { path: '/metrics/series/api.latency_ms' },
+  putMetricSeries: {
+    path: '/metrics/series/web.lcp_ms',
+    body: { kind: 'distribution', unit: 'ms', labels: ['page'], retention: { '1s': '2m' }, persist: true },
+  },
+  deleteMetricSeries: { path: '/metrics/series/sample.gone' },
+  listMetricDashboards: { path: '/metrics/dashboards' },
+  getMetricDashboard: { path: '/metrics/dashboards/ops' },
+  putMetricDashboard: {
+    path: '/metrics/dashboards/ops',
+    body: { title: 'Ops', panels: [{ series: 'api.latency_ms', labels: { route: '/login' }, resolution: '1s', window: '5m', stats: ['p95'] }] },
+  },
+  deleteMetricDashboard: { path: '/metrics/dashboards/ops-gone' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -292,6 +310,9 @@ describe('GET /api/v1/openapi.json', () => {
     expect((await call('POST', '/documents/doc:api/updates', { update: sampleUpdate() })).status).toBe(200);
     expect((await call('POST', '/documents/doc:ver/updates', { update: sampleUpdate() })).status).toBe(200);
     const vid = ((await call('POST', '/documents/doc:ver/versions', {})).json as { id: string }).id;
+    // What the metrics samples read and delete, whatever order their routes come in.
+    expect((await call('PUT', '/metrics/series/sample.gone', { kind: 'gauge' })).status).toBe(200);
+    for (const id of ['ops', 'ops-gone']) expect((await call('PUT', `/metrics/dashboards/${id}`, { title: id, panels: [] })).status).toBe(200);
     const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2, vid };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];

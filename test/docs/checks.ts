@@ -8,6 +8,7 @@ import { backendHookRequests, backendHookResponses, backendHookSchemas, RedisKey
 import { SignJWT } from 'jose';
 import { backoffDelay } from '../../packages/client/src/backoff.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { startTestServer } from '../helpers/server.js';
 import { type DocBlock, ROOT } from './markdown.js';
 import { matchJsonSample, matchTextSample, parseJsonSample } from './shape.js';
 import { track } from './started.js';
@@ -433,6 +434,41 @@ const httpHeaders: Check = async (block, ctx) => {
   fail(block, problems);
 };
 
+// ---------------------------------------------------------------- conflation
+
+/**
+ * The `pubs` push of docs/protocol.md: a server with the documented namespace option gets the
+ * offsets up to `after`, then the window's range — each offset the frame leaves out carrying
+ * the key of the survivor after it — and must push the documented frame (epoch and times aside).
+ */
+const pubsPush: Check = async (block) => {
+  const doc = JSON.parse(block.text) as { channel: string; after: number; offset: number; publications: Array<{ offset: number; data: { formId: string } }> };
+  const s = await startTestServer({ namespaces: { progress: { historySize: 100, conflation: { windowMs: 50, key: 'formId' } } } });
+  const publish = async (data: unknown) => {
+    const res = await fetch(`${s.httpUrl}/api/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'acme', 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: doc.channel, data }),
+    });
+    if (res.status !== 200) throw new Error(`publish: ${res.status} ${await res.text()}`);
+  };
+  try {
+    for (let i = 1; i <= doc.after; i++) await publish({ formId: 'earlier', pct: i });
+    const c = await RawClient.connect(s.url, await s.token({ sub: 'alice', caps: { 'progress:*': ['subscribe'] } }));
+    await c.call('subscribe', { channel: doc.channel });
+    for (let offset = doc.after + 1; offset <= doc.offset; offset++) {
+      const survivor = doc.publications.find((p) => p.offset >= offset) as (typeof doc.publications)[number];
+      await publish(survivor.offset === offset ? survivor.data : { formId: survivor.data.formId, pct: 0 });
+    }
+    const pushed = await c.waitFor((f) => f.push === 'pubs');
+    c.close();
+    const normal = (f: unknown) => JSON.stringify(f, (k, v) => (k === 'time' ? 0 : k === 'epoch' ? 'e' : v));
+    if (normal(pushed) !== normal(doc)) fail(block, [`the server pushed ${JSON.stringify(pushed)}`]);
+  } finally {
+    await s.close();
+  }
+};
+
 // ---------------------------------------------------------------- long runs
 
 /** The benchmark command of docs/benchmarks.md: bench/compare.ts accepts every option it is given (it checks them before `--help`). */
@@ -517,5 +553,6 @@ export const CHECKS: Record<string, Check> = {
   'wire backend-hook-schema': backendHookSchema,
   'wire backend-hook-exchange': backendHookExchange,
   'wire webhook-event': webhookEvent,
+  'wire pubs-push': pubsPush,
   'long-run bench-compare': benchCompare,
 };

@@ -23,7 +23,7 @@ export const SNIPPET_TENANT = 'docs';
 
 /** The series docs/metrics.md's SDK examples push into. */
 const DOC_SERIES = {
-  'web.lcp_ms': { kind: 'distribution', unit: 'ms', labels: ['page'] },
+  'web.inp_ms': { kind: 'distribution', unit: 'ms', labels: ['page'] },
   'web.fps': { kind: 'gauge' },
 };
 

@@ -137,7 +137,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
     try {
       const { rows } = await sql<{ name: string; timestamp: string }>`select name, timestamp from sb_migrations order by name`.execute(s.server.storage.db);
       expect(rows.map((r) => r.name)).toEqual([...NAMES].sort());
-      // What 0.1 applied keeps its record; what came later (tenant quotas, activity search, jobs, locks, comments, webhooks) ran at this start.
+      // What 0.1 applied keeps its record; what came later (tenant quotas, activity search, jobs, locks, comments, webhooks, metrics) ran at this start.
       const later = [
         '0005_tenant_quotas',
         'activity_0002_search',
@@ -156,6 +156,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
         'webhooks_0002_lifecycle',
         'webhooks_0003_batching',
         'audit_0001_entries',
+        'metrics_0001_tables',
       ];
       expect(rows.filter((r) => !later.includes(r.name)).every((r) => r.timestamp.startsWith('2026-12-04T11:18:09'))).toBe(true);
       expect(rows.filter((r) => later.includes(r.name)).every((r) => r.timestamp > '2026-12-04T11:18:10')).toBe(true);

@@ -18,7 +18,16 @@ import { createTestDatabase, type DurableServer, STORES, type StoreName, startDu
 
 const HOUR = 3_600_000;
 /** The recurring jobs of the built-in features: one row each. */
-const SWEEPS = ['activity.sweep', 'audit.sweep', 'comments.deadlines', 'comments.sweep', 'notifications.sweep', 'records.sweep', 'webhooks.sweep'];
+const SWEEPS = [
+  'activity.sweep',
+  'audit.sweep',
+  'comments.deadlines',
+  'comments.sweep',
+  'metrics.sweep',
+  'notifications.sweep',
+  'records.sweep',
+  'webhooks.sweep',
+];
 
 /** A feature with a recurring job every hour, as the sweeps are scheduled; `runs` gets the clock of each run, whichever node runs it. */
 const counted = (runs: number[]) =>

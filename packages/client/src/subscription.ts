@@ -10,6 +10,7 @@ import {
   type Publication,
   type PublishResult,
   type PubPush,
+  type PubsPush,
   type SignalPush,
   type StreamPosition,
   type SubscribeParams,
@@ -33,7 +34,7 @@ import { TimerSlot } from './timers.js';
 export type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription };
 
 /** Pushes addressed to one channel. */
-export type ChannelPush = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush;
+export type ChannelPush = PubPush | PubsPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush;
 
 /** What a subscription needs from its client. */
 export interface SubscriptionHost {
@@ -78,7 +79,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
   #recoverable = false;
   #position: StreamPosition | null = null;
   /** Non-null while a subscribe is in flight: publications that arrive before its reply. */
-  #buffer: PubPush[] | null = null;
+  #buffer: Array<PubPush | PubsPush> | null = null;
   #presence: { state: P } | null = null;
   #presenceWaiters: Waiter[] = [];
   #info: unknown;
@@ -178,6 +179,10 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
       case 'pub':
         if (this.#buffer !== null) this.#buffer.push(push);
         else this.#deliver(push);
+        return;
+      case 'pubs':
+        if (this.#buffer !== null) this.#buffer.push(push);
+        else this.#deliverWindow(push);
         return;
       case 'join':
       case 'leave':
@@ -290,16 +295,18 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
       ...(result.state !== undefined ? { state: result.state } : {}),
     });
     if (recovered) {
+      // A conflated namespace recovers the latest per key: its offsets skip by design, the reply's offset covers them.
       for (const publication of result.publications ?? []) {
         if (gen !== this.#gen) return;
-        this.#deliver(publication);
+        this.#deliver(publication, result.conflated === true);
       }
     }
     if (gen !== this.#gen || this.#position === null) return;
     if (result.offset > this.#position.offset) this.#position.offset = result.offset;
     for (const publication of buffered) {
       if (gen !== this.#gen) return;
-      this.#deliver(publication);
+      if (publication.push === 'pubs') this.#deliverWindow(publication);
+      else this.#deliver(publication);
     }
     if (gen === this.#gen && this.#presence !== null) this.#syncPresence();
   }
@@ -368,9 +375,10 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
    * Deliver one publication unless it was already delivered (offset at or below the last
    * seen). One of another epoch, or one that skips offsets, means publications were missed:
    * subscribe again with recovery rather than deliver across a silent gap. A filtered
-   * subscription's offsets skip by design (the server checks the stream for it).
+   * subscription's offsets skip by design (the server checks the stream for it), and so do
+   * those of a conflation window or a conflated recovery (`covered`: a range that holds them).
    */
-  #deliver(publication: Publication & { epoch?: string; push?: 'pub' }): void {
+  #deliver(publication: Publication & { epoch?: string; push?: 'pub' }, covered = false): void {
     if (this.#state !== 'subscribed' || this.#position === null) return;
     const { offset, epoch } = publication;
     if (typeof epoch === 'string' && epoch !== this.#position.epoch) {
@@ -379,7 +387,7 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     }
     if (typeof offset === 'number' && offset > 0) {
       if (offset <= this.#position.offset) return;
-      if (offset > this.#position.offset + 1 && this.options.filter === undefined) {
+      if (offset > this.#position.offset + 1 && this.options.filter === undefined && !covered) {
         this.#resync();
         return;
       }
@@ -394,6 +402,26 @@ export class ChannelSubscription<T = unknown, P = unknown> extends Emitter<Subsc
     const { info, tags } = publication;
     const event = { channel: this.channel, offset, time: publication.time, data: data as T };
     this.emit('publication', info === undefined && tags === undefined ? event : { ...event, ...(info ? { info } : {}), ...(tags ? { tags } : {}) });
+  }
+
+  /**
+   * A conflation window (offsets `after + 1 … offset`): one that starts past the position (or
+   * in another epoch) is a gap; otherwise its publications past the position are delivered and
+   * the position moves to the window's end, so recovery resumes from there.
+   */
+  #deliverWindow(push: PubsPush): void {
+    if (this.#state !== 'subscribed' || this.#position === null) return;
+    if (push.epoch !== this.#position.epoch || push.after > this.#position.offset) {
+      this.#resync();
+      return;
+    }
+    if (push.offset <= this.#position.offset) return;
+    const gen = this.#gen;
+    for (const publication of push.publications) {
+      if (gen !== this.#gen) return;
+      this.#deliver(publication, true);
+    }
+    if (gen === this.#gen && this.#position !== null && push.offset > this.#position.offset) this.#position.offset = push.offset;
   }
 
   #setPresence(state: P): Promise<void> {

@@ -107,6 +107,16 @@ export const ErrorCode = Object.freeze({
   UnknownResolution: def(144, 'unknown resolution'),
   /** The tenant's metric ingest budget (points per second) is spent: nothing of the batch was written; retry after `retryAfter` ms. */
   IngestRateLimited: def(145, 'ingest rate limited', true),
+  /** A metric series declared in the server's configuration cannot be changed or deleted over HTTP. */
+  SeriesReadOnly: def(153, 'series declared in the configuration'),
+  /** A metric series cannot change its kind; delete it first (its buckets go with it). */
+  SeriesKindConflict: def(154, 'series kind conflict'),
+  /** The tenant declares as many metric series over HTTP as it may: nothing was stored. */
+  SeriesDeclarationLimit: def(155, 'series declaration limit reached'),
+  /** No such metric dashboard (or it belongs to another tenant: the answer is the same). */
+  UnknownDashboard: def(156, 'unknown dashboard'),
+  /** A metric dashboard is above the size limit (bytes of its JSON) or the panel limit: nothing was stored. */
+  DashboardTooLarge: def(157, 'dashboard too large'),
 });
 
 export type ErrorCodeName = keyof typeof ErrorCode;

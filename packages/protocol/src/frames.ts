@@ -138,6 +138,12 @@ export interface SubscribeResult {
    * text, or with `delta: true` the fossil delta from the previous publication's text.
    */
   delta?: boolean;
+  /**
+   * The namespace conflates: live publications come as `pubs` pushes, each window's latest
+   * publication per key, and recovered `publications` are the latest per key of the missed
+   * range. Offsets skip by design; the reply's `offset` and each push's `offset` are the position.
+   */
+  conflated?: boolean;
 }
 
 export interface UnsubscribeParams {
@@ -246,6 +252,22 @@ export interface PubPush<T = unknown> extends Publication<T> {
   /** On a delta subscription: `data` is the fossil delta from the previous publication's JSON text. */
   delta?: boolean;
 }
+/**
+ * One conflation window of a channel: the latest publication per key (and every one without a
+ * key) of the offsets `after + 1 … offset`, in offset order. A subscriber whose position is at
+ * least `after` (same epoch) applies the publications past its position and moves to `offset`;
+ * one before `after` has missed publications. `skipped`: publications of the range replaced by
+ * a later one of the same key (history keeps them).
+ */
+export interface PubsPush<T = unknown> {
+  push: 'pubs';
+  channel: string;
+  epoch: string;
+  after: number;
+  offset: number;
+  skipped: number;
+  publications: Publication<T>[];
+}
 export interface JoinPush {
   push: 'join';
   channel: string;
@@ -299,5 +321,5 @@ export interface FeaturePush {
   data: unknown;
 }
 
-export type Push = PubPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | SubscribePush | PingPush | FeaturePush;
+export type Push = PubPush | PubsPush | JoinPush | LeavePush | UpdatePush | SignalPush | UnsubscribePush | SubscribePush | PingPush | FeaturePush;
 export type ServerFrame = Reply | Push;

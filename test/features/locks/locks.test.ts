@@ -290,6 +290,30 @@ describe.each(STORES)('locks on %s', (store) => {
     }
   });
 
+  it('takes a lease-less row of another node for an orphan only when a second sweep still finds it', async () => {
+    const srv = await startDurableServer('sqlite');
+    try {
+      const locksOf = () => srv.api('GET', `/channels/${encodeURIComponent('project:orphan')}/locks`);
+      const bob = await RawClient.connect(srv.url, await srv.token({ sub: 'bob', caps: CAPS }));
+      reply<LockInfo>(await bob.call('locks.acquire', { channel: 'project:orphan', key: 'k' }));
+      const db = srv.server.storage.db as unknown as Kysely<LockTables>;
+      const row = await db.selectFrom('sb_locks').selectAll().where('lock_key', '=', 'k').executeTakeFirstOrThrow();
+      // What a release on another node looks like between its lease going and its row going.
+      await db
+        .insertInto('sb_locks')
+        .values({ ...row, lock_key: 'between', node: 'another-node', token: Number(row.token) + 1 })
+        .execute();
+      const sweep = () => srv.server.feature<{ sweepOrphans(): Promise<void> }>('locks').sweepOrphans();
+      await sweep();
+      expect(((await locksOf()).body as { locks: LockInfo[] }).locks.map((l) => l.key)).toEqual(['between', 'k']);
+      await sweep();
+      expect(((await locksOf()).body as { locks: LockInfo[] }).locks.map((l) => l.key)).toEqual(['k']);
+      bob.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('announces a backend lease that ran out with reason expired', async () => {
     const short = await startDurableServer('sqlite', { locks: { minLease: '10ms', sweepInterval: '20ms' } });
     try {

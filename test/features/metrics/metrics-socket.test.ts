@@ -217,6 +217,26 @@ describe('metrics over the socket', () => {
     expect(await pointsHeld(m, 'web.lcp_ms', { page: '/denied' })).toBe(0);
   });
 
+  it("takes points of a series the tenant declared over HTTP, and only that tenant's", async () => {
+    const put = await fetch(`${m.s.httpUrl}/api/v1/metrics/series/app.saves`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${m.s.tenantKeys['acme']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'counter', labels: ['form'] }),
+    });
+    expect(put.status).toBe(200);
+    const { push } = await connected();
+    const saved = push.push('app.saves', 1, { labels: { form: 'signup' } });
+    flushWindow();
+    await saved;
+    const { json } = await m.query({ series: 'app.saves', labels: { form: 'signup' }, resolution: '1m', stats: 'count' });
+    expect(json.count.reduce((a: number, b: number) => a + b, 0)).toBe(1);
+    // Tenant other declared nothing of the kind: the same push is an unknown series there.
+    const other = await connected(INGEST, 'other');
+    const refused = other.push.push('app.saves', 1, { labels: { form: 'signup' } });
+    flushWindow();
+    expect((await refusal(refused)).code).toBe(ErrorCode.UnknownSeries.code);
+  });
+
   it("writes into the token's own tenant: tenant other's canary never shows in acme's answers", async () => {
     const canary = { route: '/socket-canary-other' };
     const other = await connected(INGEST, 'other');

@@ -8,6 +8,13 @@ const list = (description: string) => stringList().default([]).describe(descript
 /** A JSON Schema: an object, or `true` / `false`. Checked and compiled when the node starts. */
 const jsonSchema = z.union([z.boolean(), z.record(z.string(), z.unknown())]);
 
+/** Bounds of a namespace's conflation window, ms: the timer wheel's tick, one minute. */
+export const CONFLATION_WINDOW_MIN = 50;
+export const CONFLATION_WINDOW_MAX = 60_000;
+const CONFLATION_KEY_MAX_PARTS = 8;
+/** A conflation key: 1–8 names of `[A-Za-z0-9_-]` (each 1–64 characters) joined by `.`. */
+const CONFLATION_KEY = new RegExp(`^[A-Za-z0-9_-]{1,64}(?:\\.[A-Za-z0-9_-]{1,64}){0,${CONFLATION_KEY_MAX_PARTS - 1}}$`);
+
 /** Options of one channel namespace. */
 export const namespaceSchema = z.strictObject({
   /** Publications kept per channel for history and recovery (0 disables both). */
@@ -42,6 +49,26 @@ export const namespaceSchema = z.strictObject({
    * publication that follows the one they received last comes as a fossil delta from it.
    */
   delta: bool(false, 'subscribers may receive consecutive publications as fossil deltas'),
+  /**
+   * Conflation: within each `windowMs`, subscribers get only the latest publication per
+   * `key` (a dot path into the publication data, e.g. `formId` or `progress.formId`), all of
+   * a window's survivors in one `pubs` frame. History keeps every publication. Off when absent.
+   */
+  conflation: z
+    .strictObject({
+      windowMs: z
+        .number({ error: (issue) => `expected an integer from ${CONFLATION_WINDOW_MIN} to ${CONFLATION_WINDOW_MAX} (ms), got ${JSON.stringify(issue.input)}` })
+        .int()
+        .min(CONFLATION_WINDOW_MIN)
+        .max(CONFLATION_WINDOW_MAX),
+      key: z.string().regex(CONFLATION_KEY, {
+        message: `expected a dot path into the publication data: 1 to ${CONFLATION_KEY_MAX_PARTS} names of [A-Za-z0-9_-] joined by '.' (e.g. "formId" or "progress.formId")`,
+      }),
+    })
+    .optional()
+    .describe(
+      `conflation: {windowMs, key} — per window (${CONFLATION_WINDOW_MIN}–${CONFLATION_WINDOW_MAX} ms) only the latest publication per key (a dot path into the data) is delivered, in one frame; history keeps all (default off)`,
+    ),
   /** Largest publication payload accepted in this namespace, bytes (0 = the global message limit). */
   maxPublicationBytes: int(0, 0, 64 * 1024 * 1024, 'largest publication payload, bytes (0 = message limit)'),
   /**
@@ -356,7 +383,14 @@ function schemaWith(sections: readonly ConfigSection[]) {
     })
     .refine((c) => c.tlsKey !== undefined || c.tlsCert === undefined, { message: 'tlsCert is set without tlsKey: give both or neither', path: ['tlsKey'] })
     .refine((c) => c.tlsCert !== undefined || c.tlsKey === undefined, { message: 'tlsKey is set without tlsCert: give both or neither', path: ['tlsCert'] })
-    .refine((c) => c.tlsKey !== undefined || c.tlsPassphrase === undefined, { message: 'tlsPassphrase is set without tlsKey', path: ['tlsPassphrase'] });
+    .refine((c) => c.tlsKey !== undefined || c.tlsPassphrase === undefined, { message: 'tlsPassphrase is set without tlsKey', path: ['tlsPassphrase'] })
+    .superRefine((c, ctx) => {
+      // A delta needs the publication at offset - 1, which conflation may never send.
+      for (const [name, ns] of Object.entries(c.namespaces)) {
+        if (ns.conflation && ns.delta)
+          ctx.addIssue({ code: 'custom', message: 'conflation and delta cannot both be on in a namespace', path: ['namespaces', name, 'conflation'] });
+      }
+    });
 }
 
 const coreSchema = schemaWith([]);

@@ -9,7 +9,7 @@ import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
 import { identityExpired } from './identity-renewal.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
 import { noteRateRefusal, reportRateRefusals } from './rate-refusals.js';
-import type { Delivery, Subscription } from './subscription.js';
+import type { Delivered, Subscription } from './subscription.js';
 import type { TrafficCounter } from './tenant-views.js';
 import type { TimerHandle } from './timer-wheel.js';
 
@@ -455,22 +455,21 @@ export class Client implements KernelSession {
    * dropped, and anything else (another epoch, a skipped offset) means this subscription
    * missed publications: it is told to resubscribe instead of receiving a silent gap.
    */
-  deliverPublication(key: string, d: Delivery): void {
+  deliverPublication(key: string, d: Delivered): void {
     const sub = this.#subs.get(key);
     if (!sub || sub.hold(d)) return;
     this.#deliverInOrder(key, sub, d);
   }
 
   /** Whether the subscription is still in step with its stream after this publication (a filtered-out one included). */
-  #deliverInOrder(key: string, sub: Subscription, d: Delivery): boolean {
-    const step = sub.advance(d.epoch, d.pub.offset, d.pub.tags);
-    if (step === 'repeat' || step === 'skip') return true;
-    if (step === 'next') {
-      this.enqueue(sub.frameFor(d));
-      return true;
+  #deliverInOrder(key: string, sub: Subscription, d: Delivered): boolean {
+    const frame = sub.take(d);
+    if (frame === 'gap') {
+      this.node.resubscribe(this, key);
+      return false;
     }
-    this.node.resubscribe(this, key);
-    return false;
+    if (frame !== null) this.enqueue(frame);
+    return true;
   }
 
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void {

@@ -1,12 +1,15 @@
 import type { Broker, ChannelEvent, StreamPublication } from '../engine/broker.js';
+import type { NodeStats } from '../observability/stats.js';
 import { ChannelResolver, KEY_SEPARATOR } from './channels.js';
+import { ConflatedFrame, type ConflationOptions, ConflationWindow } from './conflation.js';
 import { Delivery } from './delivery.js';
 import { eventPush, publicationPush } from './encode.js';
+import type { TimerWheel } from './timer-wheel.js';
 
 /** A local subscriber the hub hands publications and events to (a Client). */
 export interface Subscriber {
   readonly id: string;
-  deliverPublication(key: string, delivery: Delivery): void;
+  deliverPublication(key: string, delivery: Delivery | ConflatedFrame): void;
   deliverEvent(key: string, bytes: Buffer, droppable: boolean): void;
 }
 
@@ -18,6 +21,19 @@ interface Entry<S extends Subscriber> {
   lastEpoch: string;
   lastOffset: number;
   lastData: string;
+  /** A conflated channel's open window (null: not conflated), and the deadline that closes it. */
+  window: ConflationWindow | null;
+  windowMs: number;
+  timer: { cancel(): void } | null;
+}
+
+/** What the hub needs of the node besides the broker. */
+export interface HubHost {
+  onError(err: unknown): void;
+  /** The node's clock for conflation windows. */
+  wheel: Pick<TimerWheel, 'schedule'>;
+  /** Counts the publications a closed window conflated away on this node. */
+  stats: Pick<NodeStats, 'conflated'>;
 }
 
 /**
@@ -29,13 +45,25 @@ export class Hub<S extends Subscriber = Subscriber> {
 
   constructor(
     private readonly broker: Broker,
-    private readonly onError: (err: unknown) => void,
+    private readonly host: HubHost,
   ) {}
 
-  async add(key: string, client: S): Promise<void> {
+  /** Add a local subscriber; `conflation` (the namespace's option) applies from the channel's first one on this node. */
+  async add(key: string, client: S, conflation?: ConflationOptions): Promise<void> {
     let entry = this.#channels.get(key);
     if (!entry) {
-      const created: Entry<S> = { clients: new Set(), ready: this.broker.subscribe(key), lastEpoch: '', lastOffset: 0, lastData: '' };
+      const window = conflation ? new ConflationWindow(conflation.key) : null;
+      const ready = this.broker.subscribe(key);
+      const created: Entry<S> = {
+        clients: new Set(),
+        ready,
+        lastEpoch: '',
+        lastOffset: 0,
+        lastData: '',
+        window,
+        windowMs: conflation?.windowMs ?? 0,
+        timer: null,
+      };
       entry = created;
       this.#channels.set(key, created);
       created.ready.catch(() => {
@@ -56,7 +84,8 @@ export class Hub<S extends Subscriber = Subscriber> {
     if (!entry?.clients.delete(client)) return;
     if (entry.clients.size > 0) return;
     this.#channels.delete(key);
-    this.broker.unsubscribe(key).catch(this.onError);
+    entry.timer?.cancel();
+    this.broker.unsubscribe(key).catch((err) => this.host.onError(err));
   }
 
   subscribers(key: string): number {
@@ -80,6 +109,10 @@ export class Hub<S extends Subscriber = Subscriber> {
   publish(key: string, pub: StreamPublication, epoch: string): void {
     const entry = this.#channels.get(key);
     if (!entry) return;
+    if (entry.window) {
+      this.#conflate(key, entry, pub, epoch);
+      return;
+    }
     const channel = ChannelResolver.channelOf(key);
     const follows = entry.lastEpoch === epoch && entry.lastOffset === pub.offset - 1;
     const delivery = new Delivery(channel, epoch, pub, publicationPush(channel, pub, epoch), follows ? entry.lastData : null);
@@ -87,6 +120,31 @@ export class Hub<S extends Subscriber = Subscriber> {
     entry.lastOffset = pub.offset;
     entry.lastData = pub.data;
     for (const client of entry.clients) client.deliverPublication(key, delivery);
+  }
+
+  /** Publications waiting in a conflated channel's open window on this node (0: none, or not conflated). */
+  conflating(key: string): number {
+    return this.#channels.get(key)?.window?.size ?? 0;
+  }
+
+  /** A conflated channel: the publication joins the open window (closing it first when it does not follow on). */
+  #conflate(key: string, entry: Entry<S>, pub: StreamPublication, epoch: string): void {
+    const window = entry.window as ConflationWindow;
+    if (!window.follows(epoch, pub.offset)) this.#closeWindow(key, entry);
+    window.add(pub, epoch);
+    entry.timer ??= this.host.wheel.schedule(entry.windowMs, () => this.#closeWindow(key, entry));
+  }
+
+  /** Deliver a window's survivors to every local subscriber as one frame, encoded once. */
+  #closeWindow(key: string, entry: Entry<S>): void {
+    entry.timer?.cancel();
+    entry.timer = null;
+    const window = entry.window as ConflationWindow;
+    if (window.size === 0 || this.#channels.get(key) !== entry) return;
+    const contents = window.take();
+    this.host.stats.conflated += contents.skipped;
+    const frame = new ConflatedFrame(ChannelResolver.channelOf(key), contents);
+    for (const client of entry.clients) client.deliverPublication(key, frame);
   }
 
   /** Local subscribers of a channel (a copy: the caller may remove them). */

@@ -26,7 +26,7 @@ export interface KernelNode extends NodeContext {
   subscribeSnapshots(client: KernelSession, ch: ResolvedChannel, wanted: readonly string[]): Promise<Record<string, unknown> | undefined>;
   registerUser(client: KernelSession): void;
   /** Join the channel's local subscribers (the broker delivers it to this node from then on). */
-  joinHub(key: string, client: KernelSession): Promise<void>;
+  joinHub(ch: ResolvedChannel, client: KernelSession): Promise<void>;
   setPresence(client: KernelSession, ch: ResolvedChannel, state: string | null): Promise<void>;
   leavePresence(client: KernelSession, ch: ResolvedChannel): Promise<void>;
   presenceStatusChanged(client: KernelSession): void;

@@ -102,7 +102,8 @@ export class Node implements ClientHost {
     this.wheel = new TimerWheel(50, 1024, this.now, (err) => this.logger.error({ err }, 'timer callback failed'));
     this.#resolver = new ChannelResolver(options.config.namespaces, options.config.limits.maxChannelNameLength);
     this.#schemas = new PayloadSchemas(options.config.namespaces);
-    this.#hub = new Hub(this.engine.broker, (err) => this.logger.warn({ err }, 'broker unsubscribe failed'));
+    const onError = (err: unknown) => this.logger.warn({ err }, 'broker unsubscribe failed');
+    this.#hub = new Hub(this.engine.broker, { onError, wheel: this.wheel, stats: this.stats });
     this.metrics = createMetrics({
       stats: this.stats,
       connections: () => this.#clients.size + this.#endpointConnections.size,
@@ -141,8 +142,8 @@ export class Node implements ClientHost {
     return this.#clients;
   }
 
-  /** Local subscribers per channel, for probes and tests. */
-  get hub(): Pick<Hub, 'subscribers' | 'channelCount'> {
+  /** Local subscribers per channel (and publications in a conflated channel's open window), for probes and tests. */
+  get hub(): Pick<Hub, 'subscribers' | 'channelCount' | 'conflating'> {
     return this.#hub;
   }
 
@@ -207,8 +208,8 @@ export class Node implements ClientHost {
     return this.#modules.snapshots({ client, channel: ch }, wanted);
   }
 
-  joinHub(key: string, client: Client): Promise<void> {
-    return this.#hub.add(key, client);
+  joinHub(ch: ResolvedChannel, client: Client): Promise<void> {
+    return this.#hub.add(ch.key, client, ch.options.conflation);
   }
 
   /** The subscribe reply went out: tell the features (`afterSubscribe`). */

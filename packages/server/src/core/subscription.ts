@@ -1,5 +1,6 @@
 import type { Tags } from '@switchboard/protocol';
 import type { ResolvedChannel } from './channels.js';
+import type { ConflatedFrame } from './conflation.js';
 import type { Delivery } from './delivery.js';
 import type { TagPredicate } from './tag-filter.js';
 
@@ -12,6 +13,12 @@ export type { Delivery } from './delivery.js';
  */
 export type StreamStep = 'next' | 'skip' | 'repeat' | 'gap';
 
+/** What the hub hands a subscription: one publication, or a conflated channel's closed window. */
+export type Delivered = Delivery | ConflatedFrame;
+
+/** The newest offset a delivery covers. */
+const lastOffset = (d: Delivered): number => ('pub' in d ? d.pub.offset : d.offset);
+
 /**
  * One subscription of one connection: its place in the channel's stream, the live
  * publications it holds while recovering, and its presence. Changed only through methods.
@@ -22,7 +29,7 @@ export class Subscription {
   /** The stream epoch `offset` belongs to (set by the subscribe reply). */
   #epoch = '';
   /** While recovering, live publications wait here, so the reply's publications come first. */
-  #held: Delivery[] | null = [];
+  #held: Delivered[] | null = [];
   #present = false;
   #presenceState: string | null = null;
   #presenceSince = 0;
@@ -66,7 +73,7 @@ export class Subscription {
   }
 
   /** Keep a live publication while the subscribe reply is pending; false once it went out. */
-  hold(delivery: Delivery): boolean {
+  hold(delivery: Delivered): boolean {
     if (!this.#held) return false;
     this.#held.push(delivery);
     return true;
@@ -77,10 +84,34 @@ export class Subscription {
   }
 
   /** Stop holding: the publications held meanwhile, in offset order. */
-  release(): Delivery[] {
+  release(): Delivered[] {
     const held = this.#held ?? [];
     this.#held = null;
-    return held.sort((a, b) => a.pub.offset - b.pub.offset);
+    return held.sort((a, b) => lastOffset(a) - lastOffset(b));
+  }
+
+  /**
+   * Take what the hub delivered: the frame to send (null: nothing, the stream is still in
+   * step), or 'gap' when publications were missed and the subscription must resubscribe.
+   */
+  take(d: Delivered): Buffer | null | 'gap' {
+    if (!('pub' in d)) return this.#takeWindow(d);
+    const step = this.advance(d.epoch, d.pub.offset, d.pub.tags);
+    if (step === 'gap') return 'gap';
+    return step === 'next' ? this.frameFor(d) : null;
+  }
+
+  /**
+   * A conflated window covers offsets `after + 1 … offset`: a subscription at any position in
+   * `[after, offset)` continues with it (the client skips what it already holds), one at or past
+   * `offset` already has it, one before `after` missed publications.
+   */
+  #takeWindow(frame: ConflatedFrame): Buffer | null | 'gap' {
+    const { epoch, after, offset } = frame.window;
+    if (epoch !== this.#epoch || this.#offset < after) return 'gap';
+    if (this.#offset >= offset) return null;
+    this.#offset = offset;
+    return this.filter === null ? frame.bytes : frame.filtered((p) => this.matches(p.tags));
   }
 
   /**

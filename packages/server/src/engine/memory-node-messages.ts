@@ -8,6 +8,7 @@ import { type HandlerFailure, NotificationHandlers } from './notification-handle
  */
 export class MemoryNodeMessages implements NodeMessages {
   readonly nodeId: string;
+  readonly alone: boolean = true;
   readonly #handlers: NotificationHandlers;
 
   constructor(nodeId = `memory-${randomBytes(4).toString('hex')}`, onFailure: HandlerFailure = () => {}) {

@@ -19,6 +19,11 @@ export interface NodeMessages {
   /** This node's id: `from` in the messages it sends, and what `onNodeDown` names when it is gone. */
   readonly nodeId: string;
   /**
+   * True when no other node can ever hear this node's messages (the one-process engine): a
+   * message meant only for the other nodes need not be built at all.
+   */
+  readonly alone: boolean;
+  /**
    * Send `data` (a JSON value; `undefined` travels as null) to `op`'s handlers on every node,
    * this one included, or only on `toNode`. Resolves once handed to the engine, not when handled.
    */

@@ -26,6 +26,9 @@ export function featureMessages(feature: string, messages: NodeMessagesView, log
     get nodeId() {
       return messages.nodeId;
     },
+    get alone() {
+      return messages.alone;
+    },
     notify: (op, data, toNode) => messages.notify(scoped(op), data, toNode),
     onNotification: (op, handler) => messages.onNotification(scoped(op), logged(op, handler)),
     onNodeDown: (handler) => messages.onNodeDown(logged('node down', handler)),

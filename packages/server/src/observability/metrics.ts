@@ -93,6 +93,11 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
     'Subscriptions told to resubscribe and recover (unsubscribe push 3009) after a stream loss',
     () => stats.resyncs,
   );
+  mirror(
+    'switchboard_conflated_publications_total',
+    'Publications of conflated namespaces not delivered live because a later one of the same key replaced them in its window (counted once per node; history keeps them)',
+    () => stats.conflated,
+  );
   mirrorMap('switchboard_disconnects_total', 'Server-initiated closes by close code', 'code', stats.disconnects);
   const commandDuration = new Histogram({
     name: 'switchboard_command_duration_seconds',

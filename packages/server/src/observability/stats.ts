@@ -15,6 +15,8 @@ export class NodeStats {
   readonly streamLosses = new Map<string, number>();
   /** Subscriptions told to resubscribe (`unsubscribe` push 3009) because of such a loss. */
   resyncs = 0;
+  /** Publications a conflated channel's window dropped for a later one of the same key (once per node, not per subscriber). */
+  conflated = 0;
   /** Open sessions of the fallback transport (Server-Sent Events + POST), counted in the connections too. */
   fallbackSessions = 0;
   /** permessage-deflate: payloads deflated (once each, however many sockets get them), their bytes before and after. */

@@ -44,7 +44,18 @@ describe('loadConfig defaults', () => {
   });
 
   it('declares the default namespaces with their options', () => {
-    expect(Object.keys(config.namespaces).sort()).toEqual(['activity', 'analytics', 'chat', 'comments', 'doc', 'form', 'project', 'system', 'user']);
+    expect(Object.keys(config.namespaces).sort()).toEqual([
+      'activity',
+      'analytics',
+      'chat',
+      'comments',
+      'dashboard',
+      'doc',
+      'form',
+      'project',
+      'system',
+      'user',
+    ]);
     expect(config.namespaces['doc']).toMatchObject({ documents: true, historySize: 0, clientPublish: false });
     expect(config.namespaces['form']).toMatchObject({ records: { policy: 'merge', lockedFields: true }, clientPublish: false, locks: true });
     expect(config.namespaces['chat']).toMatchObject({ historySize: 100, historyTtl: 300_000, subscribe: 'capability', clientPublish: true });

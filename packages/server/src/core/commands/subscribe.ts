@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import type { HistoryPage } from '../../engine/broker.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import { latestPerKey } from '../conflation.js';
 import { publicationJson, RawJson } from '../encode.js';
 import { type KernelNode, type KernelSession, kernelCommand } from '../kernel-context.js';
 import { can } from '../permissions.js';
@@ -69,7 +70,7 @@ export async function openSubscription(
   let page: HistoryPage;
   let state: Record<string, unknown> | undefined;
   try {
-    await node.joinHub(ch.key, client);
+    await node.joinHub(ch, client);
     const wantRecovery = recover !== undefined && recoverable;
     page = await node.history(ch, wantRecovery ? { since: recover, limit: maxRecovery + 1 } : { limit: 0 });
     // After the join: a change made while the features read reaches the client as a push too.
@@ -84,13 +85,16 @@ export async function openSubscription(
   let pubs = '';
   if (recover !== undefined) {
     recovered = recoverable && isRecovered(page, recover, maxRecovery);
-    // Offsets the filter passes over are covered by the reply's offset: recovery stays exact.
-    if (recovered) pubs = page.publications.flatMap((p) => (sub.matches(p.tags) ? [publicationJson(p)] : [])).join(',');
+    // Offsets the filter (or conflation: the latest per key only) passes over are covered by the reply's offset: recovery stays exact.
+    if (recovered) {
+      const missed = ns.conflation ? latestPerKey(page.publications, ns.conflation.key.split('.')) : page.publications;
+      pubs = missed.flatMap((p) => (sub.matches(p.tags) ? [publicationJson(p)] : [])).join(',');
+    }
   }
   sub.startAt(page);
   const infoField = info === undefined ? '' : `,"info":${JSON.stringify(info)}`;
   const stateField = state === undefined ? '' : `,"state":${JSON.stringify(state)}`;
-  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}${stateField}${delta ? ',"delta":true' : ''}`;
+  const head = `"epoch":${JSON.stringify(page.epoch)},"offset":${page.offset},"recoverable":${recoverable}${infoField}${stateField}${delta ? ',"delta":true' : ''}${ns.conflation ? ',"conflated":true' : ''}`;
   const json = recovered === undefined ? head : `${head},"recovered":${recovered},"publications":[${pubs}]`;
   return { sub, json, recovered: recovered ?? null };
 }

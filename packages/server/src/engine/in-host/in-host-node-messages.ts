@@ -8,6 +8,7 @@ import type { InHostConnection } from './connection.js';
  */
 export class InHostNodeMessages implements NodeMessages {
   readonly nodeId: string;
+  readonly alone = false;
   readonly #conn: InHostConnection;
   readonly #handlers: NotificationHandlers;
 

@@ -72,6 +72,8 @@ export class RedisNodeMessages implements NodeMessages {
     return messages;
   }
 
+  readonly alone = false;
+
   get nodeId(): string {
     return this.conn.nodeId;
   }

@@ -57,6 +57,8 @@ const encode = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLeng
  * Awareness states go the same way, each tagged with the node and user that set it; a
  * node's states are removed everywhere when it leaves (`onNodeDown`), and a node that
  * loads a document asks the others for theirs.
+ *
+ * On the one-process engine there is no other node: nothing is encoded or sent.
  */
 export class DocumentRelay {
   readonly #run = randomBytes(6).toString('hex');
@@ -91,22 +93,27 @@ export class DocumentRelay {
     on('lock', (d, from) => this.#onLock(d, from));
     on('tick', (d, from) => this.#sequenced(d, from));
     this.#unsubscribe.push(messages.onNodeDown((node) => this.#onNodeDown(node)));
-    this.#tick = setInterval(() => this.#send('tick', {}), tickMs);
-    this.#tick.unref();
+    if (!messages.alone) {
+      this.#tick = setInterval(() => this.#send('tick', {}), tickMs);
+      this.#tick.unref();
+    }
   }
 
   /** A batch of `doc`'s updates was logged with the numbers `range`. */
   stored(doc: LiveDocument, updates: Uint8Array[], range: Appended): void {
+    if (this.messages.alone) return;
     const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
     this.#send('update', { t: doc.tenant, c: doc.channel, a: range.from, b: range.to, u: bytes <= INLINE_BYTES ? updates.map(encode) : null });
   }
 
   /** Changes of a document that is not stored (no log to read a lost one back from). */
   unstored(doc: LiveDocument, updates: Uint8Array[]): void {
+    if (this.messages.alone) return;
     this.#send('unstored', { t: doc.tenant, c: doc.channel, u: updates.map(encode) });
   }
 
   awareness(doc: LiveDocument, update: Uint8Array, user: string | null): void {
+    if (this.messages.alone) return;
     this.#send('awareness', { t: doc.tenant, c: doc.channel, u: encode(update), user });
   }
 
@@ -132,7 +139,7 @@ export class DocumentRelay {
   }
 
   #send(op: string, data: Message, toNode?: string): void {
-    if (this.#closed) return;
+    if (this.#closed || this.messages.alone) return;
     const message = toNode === undefined ? { ...data, e: this.#run, n: ++this.#sent } : data;
     this.messages.notify(op, message, toNode).catch((err: unknown) => this.logger.debug({ err, op }, 'a document relay was not sent'));
   }

@@ -20,8 +20,11 @@ export class Holdings {
   readonly #byClient = new Map<string, Map<string, Holding>>();
   readonly #clientOf = new Map<string, string>();
 
-  add(client: string, holding: Holding): void {
+  /** Record a grant; false (nothing changed) when this node already records a newer grant of the key, which a late, stale grant must not displace. */
+  add(client: string, holding: Holding): boolean {
     const previous = this.#clientOf.get(holding.leaseKey);
+    const current = previous === undefined ? undefined : this.#byClient.get(previous)?.get(holding.leaseKey);
+    if (current !== undefined && current.token > holding.token) return false;
     if (previous !== undefined && previous !== client) this.#byClient.get(previous)?.delete(holding.leaseKey);
     let held = this.#byClient.get(client);
     if (!held) {
@@ -30,6 +33,7 @@ export class Holdings {
     }
     held.set(holding.leaseKey, holding);
     this.#clientOf.set(holding.leaseKey, client);
+    return true;
   }
 
   /** Forget a lock if `token` is the grant this node holds. */

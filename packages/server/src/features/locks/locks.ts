@@ -9,7 +9,7 @@ import type { LocksConfig } from './config.js';
 import { type Holding, Holdings } from './holdings.js';
 import type { LockMetrics } from './metrics.js';
 import { type LockPlace, type LockRow, LockStore, lockInfo } from './store.js';
-import { type Waiter, WaitQueues } from './waiters.js';
+import { PendingAcquire, WaitQueues } from './waiters.js';
 
 /** What the lock service tells its listeners (the webhooks feature's `lock.acquired` / `lock.released`). */
 export type LockEvent =
@@ -62,6 +62,8 @@ export interface LocksApi {
 
 /** Rows read per pass of the node-down and expiry sweeps. */
 const SWEEP_BATCH = 500;
+/** Rounds after which a lease-less row the orphan sweep saw once, and not again, is forgotten. */
+const ORPHAN_SUSPECT_ROUNDS = 1000;
 
 const leaseKeyOf = (p: LockPlace) => `${p.tenant}|${p.channel}|${p.key}`;
 const connectionOwner = (user: string, session: string) => JSON.stringify(['c', user, session]);
@@ -92,6 +94,9 @@ export class Locks implements LocksApi {
   #stopped = false;
   /** Where the orphan sweep goes on from. */
   #orphanOffset = 0;
+  /** Rounds of the orphan sweep, and the lease-less rows it saw, with the round it first saw each. */
+  #orphanRound = 0;
+  readonly #orphanSuspects = new Map<string, number>();
 
   constructor(
     private readonly node: NodeContext,
@@ -162,29 +167,14 @@ export class Locks implements LocksApi {
     const waitMs = options.waitMs ?? 0;
     if (waitMs <= 0 || client.closed) throw await this.#locked(place);
     return new Promise<LockInfo>((resolve, reject) => {
-      const waiter: Waiter = {
-        client: client.id,
-        timer: undefined,
-        attempt: async () => {
-          const info = await attempt().catch((err: unknown) => {
-            this.#waiters.remove(leaseKey, waiter);
-            reject(err);
-            return null;
-          });
-          if (info) resolve(info);
-          return info !== null;
-        },
-        abandon: (why) => {
-          if (why === 'closed') reject(new ReplyError(ErrorCode.Unavailable, 'the wait ended'));
-        },
-      };
+      const waiter: PendingAcquire<LockInfo> = new PendingAcquire(client.id, attempt, (outcome) => {
+        this.#waiters.remove(leaseKey, waiter);
+        if ('value' in outcome) resolve(outcome.value);
+        else reject(outcome.error ?? new ReplyError(ErrorCode.Unavailable, 'the wait ended'));
+      });
       waiter.timer = setTimeout(() => {
         this.#waiters.remove(leaseKey, waiter);
-        // One last try: a release whose nudge was lost still lets the waiter in.
-        void attempt().then(
-          async (info) => (info ? resolve(info) : reject(await this.#locked(place))),
-          (err: unknown) => reject(err),
-        );
+        void waiter.expire(() => this.#locked(place));
       }, waitMs);
       this.#waiters.add(leaseKey, waiter);
     });
@@ -312,16 +302,34 @@ export class Locks implements LocksApi {
    * new node id (the memory engine's is new each run), or a whole cluster restarted — have no
    * lease any more: announce them released and drop their rows. One page per round, the next
    * round going on from there; a lock whose key has a newer grant is left to that grant's row.
+   * A row is released the second time a round finds it without a lease, so a live node's
+   * release, caught between its lease and its row, is never announced twice (and never turns
+   * the holder's own release into "already released").
    */
   async sweepOrphans(): Promise<void> {
     const rows = await this.store.heldElsewhere(this.messages.nodeId, this.#orphanOffset, SWEEP_BATCH);
     this.#orphanOffset = rows.length < SWEEP_BATCH ? 0 : this.#orphanOffset + rows.length;
+    const round = ++this.#orphanRound;
     for (const row of rows) {
       if (this.#stopped) return;
       const place = { tenant: row.tenant, channel: row.channel, key: row.lock_key };
-      if (await this.leases.get(leaseKeyOf(place))) continue;
+      const suspect = `${leaseKeyOf(place)}#${row.token}`;
+      if (await this.leases.get(leaseKeyOf(place))) {
+        this.#orphanSuspects.delete(suspect);
+        continue;
+      }
+      // A row without a lease is also what a live node's release looks like between letting the
+      // lease go and removing the row: only a row still there a round later is an orphan.
+      const seen = this.#orphanSuspects.get(suspect);
+      if (seen === undefined) {
+        this.#orphanSuspects.set(suspect, round);
+        continue;
+      }
+      if (seen === round) continue;
+      this.#orphanSuspects.delete(suspect);
       await this.#announceRelease(place, Number(row.token), 'node-down', row);
     }
+    for (const [suspect, seen] of this.#orphanSuspects) if (round - seen > ORPHAN_SUSPECT_ROUNDS) this.#orphanSuspects.delete(suspect);
   }
 
   /** Announce the backend leases whose time ran out (the lease store already let them go). */
@@ -355,7 +363,8 @@ export class Locks implements LocksApi {
     };
     await this.#putOrGiveBack(leaseKey, row, previous === undefined || Number(previous.token) !== token);
     const holding: Holding = { place, leaseKey, token, user: client.user, session: client.session };
-    this.#holdings.add(client.id, holding);
+    // A newer grant of the key is already recorded here: this one is stale, the lease long gone.
+    if (!this.#holdings.add(client.id, holding)) return null;
     if (!previous || Number(previous.token) !== token) this.metrics.granted();
     const info = await this.#announceGrant(ch, row);
     // The connection closed while this was granted: its close already ran, so release here.
@@ -402,8 +411,12 @@ export class Locks implements LocksApi {
     const row = known ?? (await this.store.get(place));
     if (!row || Number(row.token) !== token) return null;
     if (!(await this.store.remove(place, token))) {
-      const now = owned ? await this.store.get(place) : undefined;
-      if (!now || Number(now.token) <= token) return null;
+      // Someone else removed it: they announce, unless this caller let the lease go. Then the
+      // row was overwritten by the next grant (and may be gone again with that grant's own
+      // release, when this removal ran late): nobody else announces this token.
+      if (!owned) return null;
+      const now = await this.store.get(place);
+      if (now && Number(now.token) <= token) return null;
     }
     const lock = lockInfo(row);
     this.metrics.released(reason);

@@ -8,6 +8,74 @@ export interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** How a waiting acquire ended: granted, or refused with an error. */
+export type AcquireOutcome<T> = { value: T } | { error: unknown };
+
+/**
+ * A waiting acquire that ends once. Its tries run one at a time, and none runs after it
+ * ended: the last try when the wait runs out waits for a try still on its way (the key freed
+ * at that moment), instead of running beside it. Two tries at once for one session both got
+ * the grant (the lease store gives a holder its token again); the second one, finishing
+ * after the client had its answer and released, granted the key again to nobody waiting and
+ * took the node's record of the lock from its next holder, whose release then found nothing.
+ */
+export class PendingAcquire<T> implements Waiter {
+  timer: NodeJS.Timeout | undefined;
+  #ended = false;
+  #last: Promise<unknown> = Promise.resolve();
+
+  /**
+   * @param tryOnce takes the key: the grant, or null while another holder has it
+   * @param end called once, with the grant or the error that ends the wait
+   */
+  constructor(
+    readonly client: string,
+    private readonly tryOnce: () => Promise<T | null>,
+    private readonly end: (outcome: AcquireOutcome<T>) => void,
+  ) {}
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** One try, after any try on its way; true when the key was granted (by this try or the one before). A try that fails ends the wait with its error. */
+  attempt(): Promise<boolean> {
+    const run = this.#last.then(async () => {
+      if (this.#ended) return true;
+      let value: T | null;
+      try {
+        value = await this.tryOnce();
+      } catch (error) {
+        this.#finish({ error });
+        return false;
+      }
+      if (value === null) return false;
+      this.#finish({ value });
+      return true;
+    });
+    this.#last = run;
+    return run;
+  }
+
+  /** The wait ran out: one last try (a release whose nudge was lost still lets it in), else the refusal `refusal` builds. */
+  async expire(refusal: () => Promise<unknown>): Promise<void> {
+    if (await this.attempt()) return;
+    if (this.#ended) return;
+    const error = await refusal().catch((err: unknown) => err);
+    this.#finish({ error });
+  }
+
+  abandon(reason: 'timeout' | 'closed', error?: unknown): void {
+    if (reason === 'closed') this.#finish({ error });
+  }
+
+  #finish(outcome: AcquireOutcome<T>): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.end(outcome);
+  }
+}
+
 /**
  * The acquires waiting on this node, per lease key, in arrival order. When a key is freed
  * (on any node: a node message nudges every node) the first waiter tries; only when it

@@ -325,7 +325,7 @@ export class BucketStore {
   }
 }
 
-function statOf(b: Bucket, s: Exclude<Stat, 'count'>, step: number): number {
+export function statOf(b: Bucket, s: Exclude<Stat, 'count'>, step: number): number {
   switch (s) {
     case 'sum':
       return b.sum;

@@ -36,7 +36,7 @@ export function metricCommands(ingest: () => Ingest): CommandDefinition[] {
       async handler({ client }, p) {
         const identity = client.identity as Identity;
         const points: PointInput[] = p.points.map((x) => ({ series: x.series, labels: x.labels ?? {}, ts: x.ts, value: x.value }));
-        return { accepted: ingest().push(identity.tenant, points, 'socket', (batch) => checkIngest(identity, batch)) };
+        return { accepted: await ingest().push(identity.tenant, points, 'socket', (batch) => checkIngest(identity, batch)) };
       },
     }),
   ];

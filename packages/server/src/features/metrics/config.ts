@@ -20,7 +20,7 @@ const retentionOf = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 
-const seriesName = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected a series name of A-Z a-z 0-9 _ . : - (1 to 128 characters)');
+export const seriesName = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected a series name of A-Z a-z 0-9 _ . : - (1 to 128 characters)');
 const labelKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a label key of A-Z a-z 0-9 _ (1 to 64 characters, not starting with a digit)');
 
 /** One declared series: every tenant has it, with stores of its own. */
@@ -30,6 +30,8 @@ export const seriesDeclaration = z.strictObject({
   labels: z.array(labelKey).max(16).default([]),
   /** Per resolution, how far back its buckets are kept (a duration, rounded up to whole buckets). */
   retention: z.strictObject({ '1s': retentionOf.optional(), '10s': retentionOf.optional(), '1m': retentionOf.optional() }).default({}),
+  /** Keep its 1-minute buckets in the storage layer for `metrics.persistRetention` (see persist.ts). */
+  persist: z.boolean().default(false),
 });
 export type SeriesDeclaration = z.output<typeof seriesDeclaration>;
 
@@ -39,7 +41,7 @@ export const metricsConfig = z.strictObject({
     .record(seriesName, seriesDeclaration)
     .default({})
     .describe(
-      'declared series as {name: {kind, unit, labels, retention}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m). Every tenant has each of them; ingest to any other name is refused (default none)',
+      'declared series as {name: {kind, unit, labels, retention, persist}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m); persist true keeps the 1-minute buckets in storage. Every tenant has each of them; a tenant may declare more over HTTP; ingest to any other name is refused (default none)',
     ),
   maxSeries: int(1000, 1, 10_000_000, 'series one tenant may hold in memory, each (series, label set) counting once'),
   maxLabelValues: int(100, 1, 1_000_000, 'distinct values of one label key of one series in a tenant'),
@@ -54,6 +56,16 @@ export const metricsConfig = z.strictObject({
     1_000_000_000,
     'points one tenant may ingest per second on one node, over HTTP and the socket together (a token bucket holding one second of points, and at least one batch of maxPoints); beyond it a batch is refused whole with 145, temporary, with a retry delay',
   ),
+  persistRetention: duration('30d', 'how long the stored 1-minute buckets of series declared with persist: true are kept'),
+  persistSweepInterval: duration(
+    '1h',
+    'how often stored 1-minute buckets older than persistRetention are deleted (a recurring job, one node of the cluster per run)',
+  ),
+  maxDeclaredSeries: int(100, 0, 100_000, 'series one tenant may declare over HTTP (PUT /api/v1/metrics/series/{name})'),
+  seriesRefresh: duration('30s', 'how often a node reloads the series declared over HTTP (a change is also announced to every node at once)'),
+  maxDashboards: int(100, 0, 100_000, 'saved dashboards one tenant may hold'),
+  maxDashboardPanels: int(50, 1, 1000, 'panels of one dashboard'),
+  maxDashboardBytes: int(65_536, 1024, 1_048_576, 'largest saved dashboard (its JSON), bytes'),
 });
 export type MetricsConfig = z.output<typeof metricsConfig>;
 

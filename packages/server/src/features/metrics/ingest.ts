@@ -3,6 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 import { TokenBucket } from '../../engine/token-bucket.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import type { MetricsConfig } from './config.js';
+import { known, type StoredMetrics, seriesOf } from './known-series.js';
 import type { MetricStores, PointInput } from './metric-stores.js';
 
 /** Where a batch of points came from. */
@@ -39,8 +40,9 @@ function ingestCounters(registry: Registry): IngestCounters {
 }
 
 /**
- * The one ingest path of HTTP and the socket: the batch cap, the tenant's budget, the check
- * of every point, then the write — all or nothing. The budget is a token bucket per tenant on
+ * The one ingest path of HTTP and the socket: the batch cap, the tenant's budget, the tenant's
+ * series declared over HTTP that this node has not loaded yet, the check of every point, then
+ * the write — all or nothing. The budget is a token bucket per tenant on
  * this node (`ingestRate` points/s, holding one second of points and at least one full
  * batch); a batch takes its points before it is checked, since checking costs about as much
  * as writing, and is refused whole (145, temporary, with the delay until it would fit) when
@@ -52,9 +54,11 @@ export class Ingest {
   readonly #now: () => number;
   readonly #counters: IngestCounters;
   readonly #budgets = new Map<string, TokenBucket>();
+  readonly #stored: (() => StoredMetrics) | undefined;
 
-  constructor(stores: MetricStores, config: MetricsConfig, now: () => number, registry: Registry) {
+  constructor(stores: MetricStores, config: MetricsConfig, now: () => number, registry: Registry, stored?: () => StoredMetrics) {
     this.#stores = stores;
+    this.#stored = stored;
     this.#config = config;
     this.#now = now;
     this.#counters = ingestCounters(registry);
@@ -64,17 +68,17 @@ export class Ingest {
    * Write a batch of a tenant's points, or throw the reply error that refuses it whole (nothing
    * written). `authorize` runs first (the socket's capability check), its refusal counted too.
    */
-  push(tenant: string, points: readonly PointInput[], transport: IngestTransport, authorize?: (points: readonly PointInput[]) => void): number {
+  async push(tenant: string, points: readonly PointInput[], transport: IngestTransport, authorize?: (points: readonly PointInput[]) => void): Promise<number> {
     try {
       authorize?.(points);
-      return this.#push(tenant, points, transport);
+      return await this.#push(tenant, points, transport);
     } catch (err) {
       if (err instanceof ReplyError) this.#counters.refused.inc({ transport, code: String(err.code) });
       throw err;
     }
   }
 
-  #push(tenant: string, points: readonly PointInput[], transport: IngestTransport): number {
+  async #push(tenant: string, points: readonly PointInput[], transport: IngestTransport): Promise<number> {
     const max = this.#config.maxPoints;
     if (points.length > max) throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${max}`);
     const wait = this.#budget(tenant).takeOrWait(points.length);
@@ -85,6 +89,7 @@ export class Ingest {
         wait,
       );
     }
+    await known(this.#stores, this.#stored, tenant, seriesOf(points));
     const verdict = this.#stores.check(tenant, points);
     if (verdict.first) {
       const head = verdict.problems[0];

@@ -64,18 +64,27 @@ interface Declared {
   probe: BucketStore;
 }
 
-interface Held {
-  tenant: string;
-  series: string;
-  labels: Readonly<Record<string, string>>;
-  store: BucketStore;
+/** One store held: whose, of which series and label set, and the declaration it was made with. */
+export interface Held {
+  readonly tenant: string;
+  readonly series: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly store: BucketStore;
+  decl: SeriesDeclaration;
+}
+
+export interface MetricStoresOptions {
+  /** A series a tenant declared beyond the configuration (series-registry.ts), else undefined. */
+  lookup?: (tenant: string, series: string) => SeriesDeclaration | undefined;
+  /** Told of every point about to be written into the store of a series declared with `persist` (its timestamp). */
+  persisted?: (key: string, held: Held, ts: number) => void;
 }
 
 /** Canonical strings of label sets already seen: the points of a columnar block share one labels object. */
 const labelKeys = new WeakMap<object, string>();
 
 /** A label set as one canonical string: its pairs sorted by key. */
-function labelSetKey(labels: Readonly<Record<string, string>>): string {
+export function labelSetKey(labels: Readonly<Record<string, string>>): string {
   let key = labelKeys.get(labels);
   if (key === undefined) {
     key = JSON.stringify(
@@ -100,23 +109,39 @@ const valuesKey = (tenant: string, series: string, label: string): string => `${
 export class MetricStores {
   readonly #config: MetricsConfig;
   readonly #clock: Clock;
+  readonly #options: MetricStoresOptions;
   readonly #declared = new Map<string, Declared>();
+  /** The `Declared` of each declaration a lookup returned (a changed declaration is a new object). */
+  readonly #looked = new WeakMap<SeriesDeclaration, Declared>();
   readonly #stores = new Map<string, Held>();
   readonly #perTenant = new Map<string, number>();
   /** (tenant, series, label key) → value → stores holding it. */
   readonly #labelValues = new Map<string, Map<string, number>>();
 
-  constructor(config: MetricsConfig, clock: Clock) {
+  constructor(config: MetricsConfig, clock: Clock, options: MetricStoresOptions = {}) {
     this.#config = config;
     this.#clock = clock;
-    for (const [name, decl] of Object.entries(config.series)) {
-      const resolutions = resolutionsOf(decl);
-      this.#declared.set(name, {
-        decl,
-        steps: new Map(resolutions.map((r) => [r.name, r.step])),
-        probe: this.#newStore(decl),
-      });
+    this.#options = options;
+    for (const [name, decl] of Object.entries(config.series)) this.#declared.set(name, this.#declare(decl));
+  }
+
+  #declare(decl: SeriesDeclaration): Declared {
+    const resolutions = resolutionsOf(decl);
+    return { decl, steps: new Map(resolutions.map((r) => [r.name, r.step])), probe: this.#newStore(decl) };
+  }
+
+  /** A series as a tenant sees it: declared in the configuration, else declared by the tenant. */
+  #find(tenant: string | undefined, series: string): Declared | undefined {
+    const configured = this.#declared.get(series);
+    if (configured || tenant === undefined) return configured;
+    const decl = this.#options.lookup?.(tenant, series);
+    if (!decl) return undefined;
+    let declared = this.#looked.get(decl);
+    if (!declared) {
+      declared = this.#declare(decl);
+      this.#looked.set(decl, declared);
     }
+    return declared;
   }
 
   /** Stores held, over every tenant. */
@@ -124,8 +149,9 @@ export class MetricStores {
     return this.#stores.size;
   }
 
-  declaration(series: string): SeriesDeclaration | undefined {
-    return this.#declared.get(series)?.decl;
+  /** The declaration of a series: the configuration's, else (with `tenant`) the tenant's own. */
+  declaration(series: string, tenant?: string): SeriesDeclaration | undefined {
+    return this.#find(tenant, series)?.decl;
   }
 
   /** Every problem of a batch for a tenant, in point order; nothing is written. */
@@ -144,7 +170,7 @@ export class MetricStores {
 
   /** What is wrong with one point, given the points of the batch before it (`plan`, updated when it is fine). */
   #problemOf(tenant: string, p: PointInput, plan: Plan): [ErrorCodeInfo, string] | null {
-    const declared = this.#declared.get(p.series);
+    const declared = this.#find(tenant, p.series);
     if (!declared) return [ErrorCode.UnknownSeries, `no series ${p.series}`];
     const max = this.#config;
     for (const [k, v] of Object.entries(p.labels)) {
@@ -187,7 +213,10 @@ export class MetricStores {
     for (const p of points) {
       const key = storeKey(tenant, p.series, p.labels);
       const held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
-      held.store.ingest(p.ts === undefined ? now : (p.ts as number), p.value as number, now);
+      const ts = p.ts === undefined ? now : (p.ts as number);
+      // Before the point goes in, which may reuse a ring slot of a bucket past the retention.
+      if (held.decl.persist) this.#options.persisted?.(key, held, ts);
+      held.store.ingest(ts, p.value as number, now);
     }
     return points.length;
   }
@@ -205,7 +234,7 @@ export class MetricStores {
     to: number,
     stats?: readonly Stat[],
   ): Columns | Refusal | ReadRefusal | undefined {
-    const declared = this.#declared.get(series);
+    const declared = this.#find(tenant, series);
     if (!declared) return undefined;
     const undeclared = Object.keys(labels).find((k) => !declared.decl.labels.includes(k));
     if (undeclared !== undefined) return { ok: false, code: 'label', message: `label ${undeclared} is not declared for ${series}` };
@@ -215,9 +244,14 @@ export class MetricStores {
     return store.read(step, from, to, stats);
   }
 
+  /** The store a tenant holds for one label set of a series, if any. */
+  held(tenant: string, series: string, labels: Readonly<Record<string, string>>): Held | undefined {
+    return this.#stores.get(storeKey(tenant, series, labels));
+  }
+
   /** The retention of a resolution of a series, ms (undefined when either is unknown). */
-  retention(series: string, resolution: string): number | undefined {
-    const declared = this.#declared.get(series);
+  retention(series: string, resolution: string, tenant?: string): number | undefined {
+    const declared = this.#find(tenant, series);
     const r = declared?.probe.resolutions.find((x) => x.step === declared.steps.get(resolution as ResolutionName));
     return r ? r.step * r.retention : undefined;
   }
@@ -244,9 +278,28 @@ export class MetricStores {
     });
   }
 
+  /**
+   * A tenant's series was declared anew (`decl`) or deleted (undefined): its stores take the new
+   * declaration (label keys, persist; kind and retention stay those they were made with), or
+   * are dropped with their buckets. Returns the stores dropped.
+   */
+  redeclared(tenant: string, series: string, decl: SeriesDeclaration | undefined): number {
+    let dropped = 0;
+    for (const [key, held] of this.#stores) {
+      if (held.tenant !== tenant || held.series !== series) continue;
+      if (decl && decl.kind === held.store.kind) {
+        held.decl = decl;
+        continue;
+      }
+      this.#release(key, held);
+      dropped++;
+    }
+    return dropped;
+  }
+
   #hold(key: string, tenant: string, series: string, labels: Readonly<Record<string, string>>): Held {
-    const decl = this.#declared.get(series)?.decl as SeriesDeclaration;
-    const held: Held = { tenant, series, labels: { ...labels }, store: this.#newStore(decl) };
+    const decl = this.#find(tenant, series)?.decl as SeriesDeclaration;
+    const held: Held = { tenant, series, labels: { ...labels }, store: this.#newStore(decl), decl };
     this.#stores.set(key, held);
     this.#perTenant.set(tenant, (this.#perTenant.get(tenant) ?? 0) + 1);
     for (const [k, v] of Object.entries(labels)) {

@@ -6,7 +6,11 @@ import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
 import type { Ingest } from './ingest.js';
+import { known, type StoredMetrics } from './known-series.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
+import { readPersisted } from './persisted-query.js';
+
+export type { StoredMetrics } from './known-series.js';
 
 /**
  * A label set. JSON.parse keeps a `__proto__` key as an own key, which a zod record drops
@@ -79,7 +83,7 @@ function labelsOf(text: string | undefined): Record<string, string> {
 }
 
 /** Ingest (`POST /metrics/points`) and query (`GET /metrics/query`) of the declared series. */
-export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, config: MetricsConfig): ApiRoute[] {
+export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, config: MetricsConfig, stored?: () => StoredMetrics): ApiRoute[] {
   return [
     defineRoute({
       method: 'POST',
@@ -93,7 +97,7 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       response: z.object({ accepted: z.number().int() }),
       errors: [413, 422, 429, 503],
       async handler({ tenant, body }) {
-        return { accepted: ingest().push(tenant, pointsOf(body), 'http') };
+        return { accepted: await ingest().push(tenant, pointsOf(body), 'http') };
       },
     }),
     defineRoute({
@@ -103,7 +107,7 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       tag: 'metrics',
       summary: 'The buckets of one label set of a series over a window, in columns',
       description:
-        'Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).',
+        'Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. The `1m` buckets of a series declared with `persist` come from memory inside its retention and from storage beyond it, back to `metrics.persistRetention`, in the same shape. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).',
       query: z.strictObject({
         series: z.string().describe('a declared series'),
         labels: z.string().optional().describe('the label set, as a JSON object, e.g. {"route":"/login"} (default: no labels)'),
@@ -122,10 +126,11 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       errors: [422, 503],
       async handler({ node, tenant, query }) {
         const s = stores();
-        const decl = s.declaration(query.series);
+        await known(s, stored, tenant, [query.series]);
+        const decl = s.declaration(query.series, tenant);
         if (!decl) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
         const resolution = query.resolution ?? '1s';
-        const retention = s.retention(query.series, resolution);
+        const retention = s.retention(query.series, resolution, tenant);
         if (retention === undefined)
           throw new ReplyError(ErrorCode.UnknownResolution, `no resolution ${resolution}; one of ${Object.keys(RESOLUTIONS).join(', ')}`);
         const to = query.to ?? node.now() + 1;
@@ -133,7 +138,21 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
         if (from > to) throw new ReplyError(ErrorCode.InvalidRange, 'from is after to');
         const stats = query.stats?.split(',').map((x) => x.trim()) as Stat[] | undefined;
         const set = labelsOf(query.labels);
-        const read = s.read(tenant, query.series, set, resolution, from, to, stats);
+        const persisted = decl.persist && resolution === '1m' && stored ? stored().persisted : undefined;
+        const read = persisted
+          ? await readPersisted(s, persisted, {
+              tenant,
+              series: query.series,
+              decl,
+              labels: set,
+              from,
+              to,
+              stats,
+              now: node.now(),
+              retention: config.persistRetention,
+              maxSkew: config.maxSkew,
+            })
+          : s.read(tenant, query.series, set, resolution, from, to, stats);
         if (!read) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
         if (!read.ok) throw new ReplyError(codeOfRefusal(read), read.message);
         return {

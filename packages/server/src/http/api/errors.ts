@@ -55,6 +55,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   LabelValueLimit: 422,
   UnknownResolution: 422,
   IngestRateLimited: 429,
+  SeriesReadOnly: 409,
+  SeriesKindConflict: 409,
+  SeriesDeclarationLimit: 422,
+  UnknownDashboard: 404,
+  DashboardTooLarge: 422,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */
