@@ -12,7 +12,8 @@ import { startTestServer } from '../helpers/server.js';
 import { type DocBlock, ROOT } from './markdown.js';
 import { matchJsonSample, matchTextSample, parseJsonSample } from './shape.js';
 import { track } from './started.js';
-import type { World } from './world.js';
+import { parseWireFrames } from './wire.js';
+import { SNIPPET_CAPS, SNIPPET_TENANT, type World } from './world.js';
 
 /**
  * What stands in for running a block that is not code to run: its claims are checked
@@ -536,6 +537,45 @@ const webhookEvent: Check = async (block) => {
   fail(block, problems);
 };
 
+// ---------------------------------------------------------------- metrics
+
+/**
+ * The metric subscription exchange of docs/metrics.md, on the docs server: points go in, the
+ * documented command is sent as written, and the reply, the backfill and (after more points)
+ * an update must have the documented shapes.
+ */
+const metricFrames: Check = async (block, { world }) => {
+  const [command, ...answers] = parseWireFrames(block.text);
+  if (command?.direction !== '→' || answers.length !== 3) fail(block, ['expected → a metrics.subscribe, then ← its reply, a backfill and an update']);
+  const id = (JSON.parse((command as { text: string }).text) as { id: number }).id;
+  const ingest = () =>
+    world.api('POST', '/metrics/points', {
+      tenant: SNIPPET_TENANT,
+      body: {
+        blocks: [
+          { series: 'api.latency_ms', values: [12, 30, 41] },
+          { series: 'queue.depth', values: [7] },
+        ],
+      },
+    });
+  await ingest();
+  const c = await RawClient.connect(world.server.url, await world.server.token({ sub: 'alice', tenant: SNIPPET_TENANT, caps: SNIPPET_CAPS }));
+  try {
+    const frameOf = (kind: string) => (f: Record<string, unknown>) => f['push'] === 'feature' && (f['data'] as { kind?: string } | undefined)?.kind === kind;
+    c.sendRaw((command as { text: string }).text);
+    const reply = await c.waitFor((f) => f.id === id);
+    const backfill = await c.waitFor(frameOf('backfill'));
+    await ingest();
+    const update = await c.waitFor(frameOf('update'), 10_000);
+    const problems = [reply, backfill, update].flatMap((actual, i) =>
+      matchJsonSample(parseJsonSample((answers[i] as { text: string }).text), actual, `frame ${i + 2}`),
+    );
+    fail(block, problems);
+  } finally {
+    c.close();
+  }
+};
+
 /** Checks by `<kind> <name>` (a marker without a name uses the kind's own check). */
 export const CHECKS: Record<string, Check> = {
   'output serve-banner': serveBanner,
@@ -554,5 +594,6 @@ export const CHECKS: Record<string, Check> = {
   'wire backend-hook-exchange': backendHookExchange,
   'wire webhook-event': webhookEvent,
   'wire pubs-push': pubsPush,
+  'wire metric-frames': metricFrames,
   'long-run bench-compare': benchCompare,
 };

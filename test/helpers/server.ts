@@ -31,6 +31,7 @@ export interface TestServer {
 }
 
 export const ALL_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'comment'];
+/** What `token()` grants when the claims name no `caps`. */
 export const DEFAULT_CAPS = {
   'project:*': ALL_ACTIONS,
   'chat:*': ALL_ACTIONS,

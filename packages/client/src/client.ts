@@ -21,6 +21,7 @@ import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './eve
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { FeaturePushes, type FeaturePushListener } from './feature-pushes.js';
 import { Heartbeat } from './heartbeat.js';
+import { type MetricSubscribeParams, type MetricSubscription, metricSubscriptions } from './metric-subscriptions.js';
 import { OfflineQueue } from './offline-queue.js';
 import { type ClientOptions, type ResolvedOptions, resolveOptions, type TransportName } from './options.js';
 import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
@@ -306,6 +307,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   use<T>(module: ClientModule<T>): T {
     return this.#modules.use(module);
   }
+
+  /** Metric streams (docs/metrics.md). @example const sub = client.metrics.subscribe({ series: 'api.latency_ms', window: '5m' }); */
+  readonly metrics: { subscribe(params: MetricSubscribeParams): MetricSubscription } = { subscribe: (p) => this.use(metricSubscriptions).subscribe(p) };
 
   /**
    * Listen to a feature's own pushes to this connection (`{"push":"feature"}`): `listener(event, data)`; returns the removal.

@@ -1,5 +1,10 @@
 export type {
   Filter,
+  MetricFrame,
+  MetricSchemaSeries,
+  MetricStat,
+  MetricSubscribeParams,
+  MetricSubscribeResult,
   PresenceDevice,
   PresenceMember,
   PresenceStatsResult,
@@ -38,6 +43,14 @@ export type {
 // Feature modules live in their own entry points (`@switchboard/client/notifications`,
 // `@switchboard/client/activity`), so an app that uses neither does not ship them.
 export type { ClientModule, FeatureHost, FeatureHostEvents } from './feature-module.js';
+export type {
+  MetricColumns,
+  MetricFrameEvent,
+  MetricSeriesColumns,
+  MetricSubscription,
+  MetricSubscriptionEvents,
+  MetricSubscriptionState,
+} from './metric-subscriptions.js';
 export type { ClientOptions, FetchLike, TransportName } from './options.js';
 export type { HistoryOptions, HistoryPage, PublishOptions, SubscribeOptions, Subscription } from './subscription.js';
 export type { Timers } from './timers.js';

@@ -5,5 +5,6 @@ export * from './documents.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './locks.js';
+export * from './metric-frames.js';
 export * from './record-fields.js';
 export * from './records.js';

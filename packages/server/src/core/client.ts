@@ -151,9 +151,9 @@ export class Client implements KernelSession {
 
   /** The status the client chose (`status` command); whether it changed. */
   setManualStatus(status: 'online' | 'away'): boolean {
-    if (this.#manualStatus === status) return false;
+    const changed = this.#manualStatus !== status;
     this.#manualStatus = status;
-    return true;
+    return changed;
   }
 
   // ---- identity and connection slot ----
@@ -408,6 +408,10 @@ export class Client implements KernelSession {
   }
 
   // ---- outbound ----
+  /** Bytes queued for this connection and not yet written to the network. */
+  get backlog(): number {
+    return this.conn.bufferedAmount() + this.#queuedBytes;
+  }
   pushFeature(feature: string, event: string, data: unknown): void {
     this.enqueue(Buffer.from(JSON.stringify({ push: 'feature', feature, event, data })));
   }
@@ -416,7 +420,7 @@ export class Client implements KernelSession {
   enqueue(bytes: Buffer, droppable = false): void {
     if (this.state === 'closed' && !this.#closeAfterReply) return;
     const limits = this.node.config.limits;
-    const backlog = this.conn.bufferedAmount() + this.#queuedBytes;
+    const backlog = this.backlog;
     if (droppable && backlog > limits.queueSignalDropBytes) {
       this.node.stats.drop('signal_backpressure');
       return;
@@ -543,15 +547,11 @@ export class Client implements KernelSession {
     if (this.closed) return;
     const idleFor = this.node.now() - this.#lastActivity;
     const limit = this.node.config.timeouts.idle;
-    if (idleFor >= limit) {
-      if (!this.#idle) {
-        this.#idle = true;
-        this.node.presenceStatusChanged(this);
-      }
-      this.#scheduleIdleCheck(limit);
-    } else {
-      this.#scheduleIdleCheck(limit - idleFor);
+    if (idleFor >= limit && !this.#idle) {
+      this.#idle = true;
+      this.node.presenceStatusChanged(this);
     }
+    this.#scheduleIdleCheck(idleFor >= limit ? limit : limit - idleFor);
   }
 
   /** Flush what is queued, then close with a documented code. Idempotent. */

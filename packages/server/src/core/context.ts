@@ -197,6 +197,11 @@ export interface SessionContext {
   /** Whether the connection is subscribed to a channel key (`tenant|channel`). */
   isSubscribed(key: string): boolean;
   readonly subscriptionCount: number;
+  /**
+   * Bytes queued for this connection and not yet written to the network: above
+   * `limits.queueSignalDropBytes` it is congested (signals are dropped, metric frames wait).
+   */
+  readonly backlog: number;
   /** This connection's publish rate (a feature's command that publishes takes from it too). */
   readonly publishBucket: { take(): boolean };
   /** Run `fn` right after the current command's reply is queued (commands run one at a time). */

@@ -52,6 +52,7 @@ describe('loadConfig defaults', () => {
       'dashboard',
       'doc',
       'form',
+      'metrics',
       'project',
       'system',
       'user',

@@ -325,6 +325,7 @@ export class BucketStore {
   }
 }
 
+/** One statistic of a non-empty bucket of width `step` (ms). */
 export function statOf(b: Bucket, s: Exclude<Stat, 'count'>, step: number): number {
   switch (s) {
     case 'sum':

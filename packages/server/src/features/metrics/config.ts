@@ -66,6 +66,8 @@ export const metricsConfig = z.strictObject({
   maxDashboards: int(100, 0, 100_000, 'saved dashboards one tenant may hold'),
   maxDashboardPanels: int(50, 1, 1000, 'panels of one dashboard'),
   maxDashboardBytes: int(65_536, 1024, 1_048_576, 'largest saved dashboard (its JSON), bytes'),
+  maxRate: int(10, 1, 1000, 'most frames per second one metric subscription receives; asking for more, or for 0 or less, is clamped and told so'),
+  maxSubscriptions: int(16, 1, 10_000, 'metric subscriptions one connection may hold'),
 });
 export type MetricsConfig = z.output<typeof metricsConfig>;
 

@@ -14,6 +14,8 @@ import { PersistedMinutes } from './persist.js';
 import { metricRoutes, type StoredMetrics } from './routes.js';
 import { SeriesRegistry } from './series-registry.js';
 import { seriesRoutes } from './series-routes.js';
+import { METRICS_NAMESPACE, metricSubscriptionCommands } from './subscription-commands.js';
+import { MetricSubscriptions } from './subscriptions.js';
 
 /** How often idle stores are looked for and old buckets dropped, ms (on the node's clock). */
 const SWEEP_INTERVAL_MS = 1000;
@@ -27,6 +29,8 @@ const MINUTES_PER_FLUSH = 2000;
 interface Running extends StoredMetrics {
   stores: MetricStores;
   ingest: Ingest;
+  subscriptions: MetricSubscriptions;
+  config: MetricsConfig;
   dashboards: Dashboards;
   timers: NodeJS.Timeout[];
 }
@@ -34,8 +38,9 @@ interface Running extends StoredMetrics {
 /**
  * Metric streams: series declared in config or per tenant over HTTP, points ingested over HTTP
  * and the socket (`metrics.push`) into per-tenant bucket stores in memory, buckets read back
- * in columns, the 1-minute buckets of persisted series kept in storage, saved dashboards. See docs/metrics.md. Its service is
- * the stores themselves.
+ * in columns and in paced columnar subscriptions (`metrics.subscribe`), the 1-minute buckets of
+ * persisted series kept in storage, saved dashboards. See docs/metrics.md. Its service is the
+ * stores themselves.
  */
 export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
   let running: Running | null = null;
@@ -46,11 +51,20 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
 
   return defineFeature({
     name: 'metrics',
-    config: { schema: metricsConfig, description: 'metric streams: declared series, ingest and query' },
+    config: { schema: metricsConfig, description: 'metric streams: declared series, ingest, query and subscriptions' },
     // A dashboard's saves are published on `dashboard:{id}`, where its viewers are present.
-    namespaces: { [DASHBOARD_NAMESPACE]: { subscribe: 'authenticated', clientPublish: false } },
+    // Reading a series needs `subscribe` on `metrics:<series>` (a token capability); nobody publishes there.
+    namespaces: {
+      [DASHBOARD_NAMESPACE]: { subscribe: 'authenticated', clientPublish: false },
+      [METRICS_NAMESPACE]: { subscribe: 'capability', clientPublish: false, presence: false },
+    },
+    commands: [...metricSubscriptionCommands(started, () => started().config), ...metricCommands(() => started().ingest)],
+    hooks: {
+      onDisconnect({ client }) {
+        running?.subscriptions.closeClient(client.id);
+      },
+    },
     migrations: METRIC_MIGRATIONS,
-    commands: metricCommands(() => started().ingest),
     routes: (cfg) => [
       ...metricRoutes(
         () => started().stores,
@@ -92,7 +106,17 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       refresh.unref();
       if (!ctx.node.config.namespaces[DASHBOARD_NAMESPACE])
         ctx.logger.warn(`no "${DASHBOARD_NAMESPACE}" namespace configured: dashboards are stored but their saves are not published`);
-      running = { stores: created, ingest, registry, persisted, dashboards: new Dashboards(ctx.storage, ctx.node, () => ctx.config), timers: [tick, refresh] };
+      const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);
+      running = {
+        stores: created,
+        ingest,
+        registry,
+        persisted,
+        subscriptions,
+        config: ctx.config,
+        dashboards: new Dashboards(ctx.storage, ctx.node, () => ctx.config),
+        timers: [tick, refresh],
+      };
       await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
         what: 'metrics stored minutes sweep',
         every: () => ctx.config.persistSweepInterval,

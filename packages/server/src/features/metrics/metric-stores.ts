@@ -1,5 +1,5 @@
 import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
-import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat } from './buckets.js';
+import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
 
 /** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
@@ -64,6 +64,9 @@ interface Declared {
   probe: BucketStore;
 }
 
+/** Buckets of one store changed by a write: per step, the starts. */
+export type ChangeListener = (key: string, changed: ReadonlyMap<number, readonly number[]>) => void;
+
 /** One store held: whose, of which series and label set, and the declaration it was made with. */
 export interface Held {
   readonly tenant: string;
@@ -97,7 +100,8 @@ export function labelSetKey(labels: Readonly<Record<string, string>>): string {
   return key;
 }
 
-const storeKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string => `${tenant}\0${series}\0${labelSetKey(labels)}`;
+/** The key of one (tenant, series, label set): what subscriptions follow. */
+export const storeKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string => `${tenant}\0${series}\0${labelSetKey(labels)}`;
 const valuesKey = (tenant: string, series: string, label: string): string => `${tenant}\0${series}\0${label}`;
 
 /**
@@ -117,6 +121,7 @@ export class MetricStores {
   readonly #perTenant = new Map<string, number>();
   /** (tenant, series, label key) → value → stores holding it. */
   readonly #labelValues = new Map<string, Map<string, number>>();
+  readonly #listeners = new Set<ChangeListener>();
 
   constructor(config: MetricsConfig, clock: Clock, options: MetricStoresOptions = {}) {
     this.#config = config;
@@ -210,6 +215,7 @@ export class MetricStores {
   /** Writes a batch that `check` found no problem in; returns the points written. */
   write(tenant: string, points: readonly PointInput[]): number {
     const now = this.#clock.now();
+    const touched = new Map<string, BucketStore>();
     for (const p of points) {
       const key = storeKey(tenant, p.series, p.labels);
       const held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
@@ -217,8 +223,35 @@ export class MetricStores {
       // Before the point goes in, which may reuse a ring slot of a bucket past the retention.
       if (held.decl.persist) this.#options.persisted?.(key, held, ts);
       held.store.ingest(ts, p.value as number, now);
+      touched.set(key, held.store);
+    }
+    for (const [key, store] of touched) {
+      const changed = store.drainChanged();
+      for (const listener of this.#listeners) listener(key, changed);
     }
     return points.length;
+  }
+
+  /** Follow the buckets every write changes (a store's changes are drained once per write). Returns the removal. */
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * The given buckets of one store at one step, each as its values in `columns` order (count,
+   * or a statistic); buckets that are empty or gone are left out.
+   */
+  rows(key: string, step: number, starts: readonly number[], columns: readonly Stat[]): Array<{ start: number; values: number[] }> {
+    const store = this.#stores.get(key)?.store;
+    if (!store) return [];
+    const out: Array<{ start: number; values: number[] }> = [];
+    for (const start of starts) {
+      const b = store.bucket(step, start);
+      if (!b || b.count === 0) continue;
+      out.push({ start, values: columns.map((c) => (c === 'count' ? b.count : statOf(b, c, step))) });
+    }
+    return out;
   }
 
   /**
@@ -247,6 +280,11 @@ export class MetricStores {
   /** The store a tenant holds for one label set of a series, if any. */
   held(tenant: string, series: string, labels: Readonly<Record<string, string>>): Held | undefined {
     return this.#stores.get(storeKey(tenant, series, labels));
+  }
+
+  /** The step of a resolution of a series, ms (undefined when either is unknown); with `tenant`, its own series too. */
+  step(series: string, resolution: string, tenant?: string): number | undefined {
+    return this.#find(tenant, series)?.steps.get(resolution as ResolutionName);
   }
 
   /** The retention of a resolution of a series, ms (undefined when either is unknown). */
