@@ -80,6 +80,9 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/metrics/series/{name}': ['delete', 'get', 'put'],
   '/metrics/dashboards': ['get'],
   '/metrics/dashboards/{id}': ['delete', 'get', 'put'],
+  '/metrics/health': ['get'],
+  '/metrics/alerts': ['get'],
+  '/metrics/alerts/{name}': ['delete', 'put'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -191,6 +194,10 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
     body: { title: 'Ops', panels: [{ series: 'api.latency_ms', labels: { route: '/login' }, resolution: '1s', window: '5m', stats: ['p95'] }] },
   },
   deleteMetricDashboard: { path: '/metrics/dashboards/ops-gone' },
+  metricsHealth: { path: '/metrics/health' },
+  listAlertRules: { path: '/metrics/alerts' },
+  putAlertRule: { path: '/metrics/alerts/checkout-max', body: { series: 'api.latency_ms', labels: { route: '/checkout' }, stat: 'max', critical: 1000 } },
+  deleteAlertRule: { path: '/metrics/alerts/doomed' },
 };
 
 describe('GET /api/v1/openapi.json', () => {
@@ -211,7 +218,10 @@ describe('GET /api/v1/openapi.json', () => {
   beforeAll(async () => {
     s = await startTestServer({
       limits: { httpBatchSize: 7, historyPageSize: 9 },
-      metrics: { series: { 'api.latency_ms': { kind: 'distribution', unit: 'ms', labels: ['route'] } } },
+      metrics: {
+        series: { 'api.latency_ms': { kind: 'distribution', unit: 'ms', labels: ['route'] } },
+        alerts: [{ name: 'login-latency', series: 'api.latency_ms', labels: { route: '/login' }, stat: 'p95', warning: 200, critical: 500, for: '30s' }],
+      },
     });
     const res = await fetch(`${s.httpUrl}/api/v1/openapi.json`);
     expect(res.status).toBe(200);
@@ -313,6 +323,7 @@ describe('GET /api/v1/openapi.json', () => {
     // What the metrics samples read and delete, whatever order their routes come in.
     expect((await call('PUT', '/metrics/series/sample.gone', { kind: 'gauge' })).status).toBe(200);
     for (const id of ['ops', 'ops-gone']) expect((await call('PUT', `/metrics/dashboards/${id}`, { title: id, panels: [] })).status).toBe(200);
+    expect((await call('PUT', '/metrics/alerts/doomed', { series: 'api.latency_ms', stat: 'p95', warning: 1 })).status).toBe(200);
     const ids: Record<string, string> = { nid, sid, tid: t1.id, tid2: t2.id, cid: t1.comments[0]?.id as string, cid2: second.comment.id, wid, wid2, vid };
     for (const [path, method, op] of operations()) {
       const sample = SAMPLES[op.operationId];

@@ -15,6 +15,7 @@ import { parseTranscript, runShellBlock } from './shell.js';
 import { type Program, runtimeModule, type Snippet, snippetId, snippetMode, toJavaScript, typecheck } from './snippets.js';
 import { killStarted } from './started.js';
 import { environment, substitute, unsubstitute, type Values } from './substitutions.js';
+import { typecheckTsx } from './tsx.js';
 import { checkWireFrames } from './wire.js';
 import { World } from './world.js';
 
@@ -233,6 +234,16 @@ function config(block: DocBlock): void {
   expect(() => new PayloadSchemas(parseConfig(input).namespaces)).not.toThrow();
 }
 
+/** Every TSX block's type errors, checked once in one program. */
+let tsxErrors: Map<DocBlock, string> | null = null;
+
+function tsx(block: DocBlock): void {
+  tsxErrors ??= typecheckTsx(blocks.filter((b) => b.info === 'tsx' && !b.marker));
+  const errors = tsxErrors.get(block);
+  if (errors === undefined) throw new Error(`${block.file}:${block.line}: a marked tsx block is not type-checked`);
+  if (errors !== '') throw new Error(errors);
+}
+
 function plan(block: DocBlock): Plan {
   const kind = block.marker?.kind;
   if (kind && kind in NOT_RUN_KINDS) {
@@ -268,13 +279,15 @@ function plan(block: DocBlock): Plan {
     const mode = snippetMode(block);
     return { outcome: 'run', how: `run (${mode})`, timeout: BUDGET.snippet + 5000, browser: mode === 'browser', execute: () => snippet(block) };
   }
+  if (block.info === 'tsx')
+    return { outcome: 'checked', how: 'type-checked as TSX against @switchboard/react', timeout: BUDGET.check, execute: async () => tsx(block) };
   if (block.info === 'html') return { outcome: 'run', how: 'loaded in Chromium', timeout: BUDGET.snippet + 5000, browser: true, execute: () => page(block) };
   if (block.info === 'json') return { outcome: 'run', how: 'parsed by the config schema', timeout: BUDGET.check, execute: async () => config(block) };
   if (block.info === 'ini' && block.text.includes('[Service]'))
     return { outcome: 'run', how: "the unit's ExecStart started and stopped", timeout: BUDGET.shell, isolated: true, execute: () => unit(block) };
   throw new Error(
     `${block.file}:${block.line}: a \`${block.info || 'plain'}\` block that is neither run nor marked: give it an info string the test runs ` +
-      `(sh, console, ts, html, json) or mark it <!-- doc-test: <${Object.keys(NOT_RUN_KINDS).join('|')}> [check] — why -->` +
+      `(sh, console, ts, tsx, html, json) or mark it <!-- doc-test: <${Object.keys(NOT_RUN_KINDS).join('|')}> [check] — why -->` +
       (block.generated ? ' (the block is generated: mark it in the generator)' : ''),
   );
 }

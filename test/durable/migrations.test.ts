@@ -157,6 +157,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
         'webhooks_0003_batching',
         'audit_0001_entries',
         'metrics_0001_tables',
+        'metrics_alerts_0001_tables',
       ];
       expect(rows.filter((r) => !later.includes(r.name)).every((r) => r.timestamp.startsWith('2026-12-04T11:18:09'))).toBe(true);
       expect(rows.filter((r) => later.includes(r.name)).every((r) => r.timestamp > '2026-12-04T11:18:10')).toBe(true);

@@ -29,6 +29,7 @@ export { builtinMigrations, listOptions } from './features/builtin.js';
 export { mergeInChunks } from './features/documents/snapshot.js';
 export { DocumentStore } from './features/documents/store.js';
 export { applyChecked } from './features/documents/update-check.js';
+export { AlertStore } from './features/metrics/alert-store.js';
 export { HTTP_STATUS } from './http/api/errors.js';
 export { apiRoutes } from './http/api/index.js';
 export { type OpenApiDocument, openApiDocument } from './http/api/openapi.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import { duration, int } from '../../config/fields.js';
+import { alertRuleOrWhen, alertRuleProblems } from './alert-rules.js';
 import { DEFAULT_RESOLUTIONS, type ResolutionOptions } from './buckets.js';
 
 /** The resolutions by name, as queries name them, with their default retention. */
@@ -36,39 +37,55 @@ export const seriesDeclaration = z.strictObject({
 export type SeriesDeclaration = z.output<typeof seriesDeclaration>;
 
 /** Options of metric streams, at `metrics` in the config (see docs/metrics.md). */
-export const metricsConfig = z.strictObject({
-  series: z
-    .record(seriesName, seriesDeclaration)
-    .default({})
-    .describe(
-      'declared series as {name: {kind, unit, labels, retention, persist}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m); persist true keeps the 1-minute buckets in storage. Every tenant has each of them; a tenant may declare more over HTTP; ingest to any other name is refused (default none)',
+export const metricsConfig = z
+  .strictObject({
+    series: z
+      .record(seriesName, seriesDeclaration)
+      .default({})
+      .describe(
+        'declared series as {name: {kind, unit, labels, retention, persist}} (config file or JSON): kind gauge, counter or distribution; labels the allowed label keys; retention a duration per resolution 1s, 10s or 1m (default 1m, 5m, 15m); persist true keeps the 1-minute buckets in storage. Every tenant has each of them; a tenant may declare more over HTTP; ingest to any other name is refused (default none)',
+      ),
+    maxSeries: int(1000, 1, 10_000_000, 'series one tenant may hold in memory, each (series, label set) counting once'),
+    maxLabelValues: int(100, 1, 1_000_000, 'distinct values of one label key of one series in a tenant'),
+    maxLabelValueLength: int(128, 1, 1024, 'longest label value, characters'),
+    maxPoints: int(10_000, 1, 1_000_000, 'points in one ingest batch'),
+    maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
+    lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
+    maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
+    ingestRate: int(
+      1_000_000,
+      1,
+      1_000_000_000,
+      'points one tenant may ingest per second on one node, over HTTP and the socket together (a token bucket holding one second of points, and at least one batch of maxPoints); beyond it a batch is refused whole with 145, temporary, with a retry delay',
     ),
-  maxSeries: int(1000, 1, 10_000_000, 'series one tenant may hold in memory, each (series, label set) counting once'),
-  maxLabelValues: int(100, 1, 1_000_000, 'distinct values of one label key of one series in a tenant'),
-  maxLabelValueLength: int(128, 1, 1024, 'longest label value, characters'),
-  maxPoints: int(10_000, 1, 1_000_000, 'points in one ingest batch'),
-  maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
-  lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
-  maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
-  ingestRate: int(
-    1_000_000,
-    1,
-    1_000_000_000,
-    'points one tenant may ingest per second on one node, over HTTP and the socket together (a token bucket holding one second of points, and at least one batch of maxPoints); beyond it a batch is refused whole with 145, temporary, with a retry delay',
-  ),
-  persistRetention: duration('30d', 'how long the stored 1-minute buckets of series declared with persist: true are kept'),
-  persistSweepInterval: duration(
-    '1h',
-    'how often stored 1-minute buckets older than persistRetention are deleted (a recurring job, one node of the cluster per run)',
-  ),
-  maxDeclaredSeries: int(100, 0, 100_000, 'series one tenant may declare over HTTP (PUT /api/v1/metrics/series/{name})'),
-  seriesRefresh: duration('30s', 'how often a node reloads the series declared over HTTP (a change is also announced to every node at once)'),
-  maxDashboards: int(100, 0, 100_000, 'saved dashboards one tenant may hold'),
-  maxDashboardPanels: int(50, 1, 1000, 'panels of one dashboard'),
-  maxDashboardBytes: int(65_536, 1024, 1_048_576, 'largest saved dashboard (its JSON), bytes'),
-  maxRate: int(10, 1, 1000, 'most frames per second one metric subscription receives; asking for more, or for 0 or less, is clamped and told so'),
-  maxSubscriptions: int(16, 1, 10_000, 'metric subscriptions one connection may hold'),
-});
+    persistRetention: duration('30d', 'how long the stored 1-minute buckets of series declared with persist: true are kept'),
+    persistSweepInterval: duration(
+      '1h',
+      'how often stored 1-minute buckets older than persistRetention are deleted (a recurring job, one node of the cluster per run)',
+    ),
+    maxDeclaredSeries: int(100, 0, 100_000, 'series one tenant may declare over HTTP (PUT /api/v1/metrics/series/{name})'),
+    seriesRefresh: duration('30s', 'how often a node reloads the series declared over HTTP (a change is also announced to every node at once)'),
+    maxDashboards: int(100, 0, 100_000, 'saved dashboards one tenant may hold'),
+    maxDashboardPanels: int(50, 1, 1000, 'panels of one dashboard'),
+    maxDashboardBytes: int(65_536, 1024, 1_048_576, 'largest saved dashboard (its JSON), bytes'),
+    maxRate: int(10, 1, 1000, 'most frames per second one metric subscription receives; asking for more, or for 0 or less, is clamped and told so'),
+    maxSubscriptions: int(16, 1, 10_000, 'metric subscriptions one connection may hold'),
+    alerts: z
+      .array(alertRuleOrWhen)
+      .default([])
+      .describe(
+        'alert rules as [{name, series, labels, stat, resolution, warning, critical, direction, for, hysteresis, scope, notify: {users, roles}}], or with when: "p95(series{label=value}) > warning for duration" in place of series, labels, stat, direction, warning and for (config file or JSON); see docs/metrics.md "Alerts and health" (default none)',
+      ),
+    alertRoles: z
+      .record(z.string(), z.array(z.string().min(1)))
+      .default({})
+      .describe('users of each role a rule may notify, as {role: [user, ...]} (config file or JSON; the role everyone needs no entry) (default none)'),
+    maxAlertRules: int(100, 0, 10_000, 'alert rules one tenant may declare over HTTP (PUT /metrics/alerts/{name}), besides those of the config'),
+    alertInterval: duration('1s', 'how often a node evaluates the alert rules it holds the lease of (0: never by itself)'),
+  })
+  .superRefine((section, ctx) => {
+    for (const p of alertRuleProblems(section)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
 export type MetricsConfig = z.output<typeof metricsConfig>;
 
 /** The resolutions of a declared series, with its retention overrides in whole buckets. */

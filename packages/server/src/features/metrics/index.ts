@@ -3,6 +3,10 @@ import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { scheduleSweep } from '../sweep-job.js';
+import { alertRoutes } from './alert-routes.js';
+import { AlertRuleStore } from './alert-rule-store.js';
+import { ALERT_MIGRATIONS, AlertStore } from './alert-store.js';
+import { AlertEvaluator, type AlertFeed, type AlertInbox } from './alerts.js';
 import { metricCommands } from './commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { dashboardRoutes } from './dashboard-routes.js';
@@ -32,6 +36,9 @@ interface Running extends StoredMetrics {
   subscriptions: MetricSubscriptions;
   config: MetricsConfig;
   dashboards: Dashboards;
+  alerts: AlertStore;
+  rules: AlertRuleStore;
+  evaluator: AlertEvaluator;
   timers: NodeJS.Timeout[];
 }
 
@@ -39,8 +46,8 @@ interface Running extends StoredMetrics {
  * Metric streams: series declared in config or per tenant over HTTP, points ingested over HTTP
  * and the socket (`metrics.push`) into per-tenant bucket stores in memory, buckets read back
  * in columns and in paced columnar subscriptions (`metrics.subscribe`), the 1-minute buckets of
- * persisted series kept in storage, saved dashboards. See docs/metrics.md. Its service is the
- * stores themselves.
+ * persisted series kept in storage, saved dashboards, alert rules and health. See
+ * docs/metrics.md. Its service is the stores themselves.
  */
 export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
   let running: Running | null = null;
@@ -48,9 +55,12 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
     if (!running) throw new ReplyError(ErrorCode.Unavailable, 'metrics are starting');
     return running;
   };
+  let evaluating: Promise<void> = Promise.resolve();
 
   return defineFeature({
     name: 'metrics',
+    // Alert transitions are recorded in the activity feed and sent as notifications.
+    dependsOn: ['notifications', 'activity'],
     config: { schema: metricsConfig, description: 'metric streams: declared series, ingest, query and subscriptions' },
     // A dashboard's saves are published on `dashboard:{id}`, where its viewers are present.
     // Reading a series needs `subscribe` on `metrics:<series>` (a token capability); nobody publishes there.
@@ -64,7 +74,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         running?.subscriptions.closeClient(client.id);
       },
     },
-    migrations: METRIC_MIGRATIONS,
+    migrations: [...METRIC_MIGRATIONS, ...ALERT_MIGRATIONS],
     routes: (cfg) => [
       ...metricRoutes(
         () => started().stores,
@@ -74,6 +84,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       ),
       ...seriesRoutes(() => started().registry, cfg),
       ...dashboardRoutes(() => started().dashboards, cfg),
+      ...alertRoutes({ config: cfg, states: () => started().alerts, rules: () => started().rules, declared: (t, s) => started().stores.declaration(s, t) }),
     ],
     async start(ctx) {
       const clock = { now: () => ctx.node.now() };
@@ -107,6 +118,46 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       if (!ctx.node.config.namespaces[DASHBOARD_NAMESPACE])
         ctx.logger.warn(`no "${DASHBOARD_NAMESPACE}" namespace configured: dashboards are stored but their saves are not published`);
       const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);
+      const alerts = new AlertStore(ctx.storage, () => ctx.node.now());
+      const rules = new AlertRuleStore(ctx.storage, () => ctx.node.now());
+      const evaluator = new AlertEvaluator({
+        rules: ctx.config.alerts,
+        tenantRules: () => rules.all(),
+        roles: ctx.config.alertRoles,
+        source: created,
+        store: alerts,
+        leases: ctx.leases,
+        nodeId: ctx.messages.nodeId,
+        inbox: ctx.feature<AlertInbox>('notifications'),
+        feed: ctx.feature<AlertFeed>('activity'),
+        now: () => ctx.node.now(),
+        logger: ctx.logger,
+        leaseTtl: Math.max(5000, 3 * ctx.config.alertInterval),
+      });
+      created.alerts = evaluator;
+      for (const rule of ctx.config.alerts) {
+        const ns = rule.scope.split(':')[0] as string;
+        if (!ctx.node.config.namespaces[ns] || ns === 'activity')
+          ctx.logger.warn(
+            { rule: rule.name, scope: rule.scope },
+            'the scope of an alert rule is not a channel of a declared namespace: its transitions cannot be recorded',
+          );
+      }
+      // One evaluation at a time on a node: a tick that finds the last one still running is skipped.
+      let ticking = false;
+      const alertTick = () => {
+        if (ticking) return;
+        ticking = true;
+        evaluating = evaluator.tick().finally(() => {
+          ticking = false;
+        });
+      };
+      const timers = [tick, refresh];
+      if (ctx.config.alertInterval > 0) {
+        const alertTimer = setInterval(alertTick, Math.max(10, ctx.config.alertInterval));
+        alertTimer.unref();
+        timers.push(alertTimer);
+      }
       running = {
         stores: created,
         ingest,
@@ -115,7 +166,10 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         subscriptions,
         config: ctx.config,
         dashboards: new Dashboards(ctx.storage, ctx.node, () => ctx.config),
-        timers: [tick, refresh],
+        alerts,
+        rules,
+        evaluator,
+        timers,
       };
       await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
         what: 'metrics stored minutes sweep',
@@ -129,6 +183,9 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       running = null;
       if (!was) return;
       for (const t of was.timers) clearInterval(t);
+      was.subscriptions.stop();
+      await evaluating;
+      await was.evaluator.release();
       // What this node ingested and did not write yet, open minutes too: a restart keeps it.
       await was.persisted.flush(true);
     },

@@ -123,6 +123,9 @@ export class MetricStores {
   readonly #labelValues = new Map<string, Map<string, number>>();
   readonly #listeners = new Set<ChangeListener>();
 
+  /** This node's alert evaluator (set by the feature at start): `tick()` evaluates every rule now. */
+  alerts: { tick(): Promise<void> } | null = null;
+
   constructor(config: MetricsConfig, clock: Clock, options: MetricStoresOptions = {}) {
     this.#config = config;
     this.#clock = clock;
@@ -304,6 +307,14 @@ export class MetricStores {
       freed++;
     }
     return freed;
+  }
+
+  /** The tenants holding points of exactly this label set of a series (the alert rules watch those). */
+  holders(series: string, labels: Readonly<Record<string, string>>): string[] {
+    const set = labelSetKey(labels);
+    const out: string[] = [];
+    for (const held of this.#stores.values()) if (held.series === series && labelSetKey(held.labels) === set) out.push(held.tenant);
+    return out;
   }
 
   #newStore(decl: SeriesDeclaration): BucketStore {

@@ -60,6 +60,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   SeriesDeclarationLimit: 422,
   UnknownDashboard: 404,
   DashboardTooLarge: 422,
+  InvalidAlertRule: 422,
+  AlertRuleLimit: 422,
 });
 
 /** Application codes (400–1999, from feature hooks) refuse a well-formed request. */

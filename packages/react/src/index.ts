@@ -1,0 +1,27 @@
+export type { ConnectionStatus } from './connection.js';
+export {
+  type Cursors,
+  type CursorsOptions,
+  type ListResult,
+  type MyPresence,
+  type NotificationsResult,
+  type PreferencesResult,
+  type Typing,
+  useActivity,
+  useChannel,
+  useConnectionStatus,
+  useCursors,
+  useErrorListener,
+  useMyPresence,
+  useNotificationPreferences,
+  useNotifications,
+  useOthers,
+  usePresence,
+  usePublish,
+  useTyping,
+  useUnreadCount,
+} from './hooks.js';
+export { type ClientProviderProps, SwitchboardProvider, type SwitchboardProviderProps, type UrlProviderProps, useClient } from './provider.js';
+export type { ActivityFilters, NotificationsOptions } from './registry.js';
+export type { ChannelSnapshot, Cursor } from './room.js';
+export type { HookResult } from './store.js';

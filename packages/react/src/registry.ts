@@ -1,0 +1,185 @@
+import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
+import { type Activity, type ActivityQuery, activity } from '@switchboard/client/activity';
+import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
+import { ConnectionStore } from './connection.js';
+import { ErrorBus } from './errors.js';
+import { LiveList } from './live-list.js';
+import { Room } from './room.js';
+import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
+
+/** Options of `useNotifications`. */
+export interface NotificationsOptions {
+  /** Only unread notifications (one marked read elsewhere leaves the list). */
+  unreadOnly?: boolean;
+  /** Only these types. */
+  types?: readonly string[];
+  /** Page size of the first load and of `loadMore` (default 20). */
+  pageSize?: number;
+}
+
+/** Filters of `useActivity`: those of `feed.list` without the cursor. */
+export type ActivityFilters = Omit<ActivityQuery, 'cursor' | 'limit'> & { pageSize?: number };
+
+/** A value loaded on connect (and after every reconnect) and kept current by pushes. */
+function loadedOnConnect<T>(
+  client: SwitchboardClient,
+  errors: ErrorBus,
+  load: () => Promise<T>,
+  listen: (set: (v: T) => void) => () => void,
+): Store<HookResult<T>> {
+  let offs: Array<() => void> = [];
+  let seq = 0;
+  const store: Store<HookResult<T>> = new Store<HookResult<T>>(LOADING, {
+    start: () => {
+      const reload = () => {
+        const mine = ++seq;
+        load().then(
+          (value) => {
+            if (mine === seq) store.set(loaded(value));
+          },
+          (error: SwitchboardError) => {
+            if (mine !== seq) return;
+            errors.emit(error);
+            store.set(failed(error, store.get().data));
+          },
+        );
+      };
+      offs = [client.on('connected', reload), listen((value) => store.set(loaded(value)))];
+      if (client.state === 'connected') reload();
+    },
+    stop: () => {
+      for (const off of offs.splice(0)) off();
+      seq++;
+      store.set(LOADING);
+    },
+  });
+  return store;
+}
+
+/** Everything the hooks share for one client: its rooms, lists and counters. */
+export class Registry {
+  readonly errors = new ErrorBus();
+  readonly connection: ConnectionStore;
+  readonly #rooms = new Map<string, Room>();
+  readonly #lists = new Map<string, LiveList<{ id: string }>>();
+  #unread: Store<HookResult<UnreadCount>> | null = null;
+  #preferences: Store<HookResult<NotificationPreferences>> | null = null;
+
+  constructor(readonly client: SwitchboardClient) {
+    this.connection = new ConnectionStore(client);
+  }
+
+  room(channel: string): Room {
+    let room = this.#rooms.get(channel);
+    if (room === undefined) {
+      room = new Room(this.client, channel, this.errors);
+      this.#rooms.set(channel, room);
+    }
+    return room;
+  }
+
+  inbox(options: NotificationsOptions): LiveList<Notification> {
+    const types = options.types && options.types.length > 0 ? [...options.types].sort() : null;
+    const unreadOnly = options.unreadOnly === true;
+    const key = `notifications:${JSON.stringify([unreadOnly, types, options.pageSize ?? 20])}`;
+    return this.#list(key, () => {
+      const inbox = notifications(this.client);
+      // One type is filtered by the server; several on the client.
+      const type = types?.length === 1 ? types[0] : undefined;
+      return new LiveList<Notification>(
+        this.client,
+        {
+          page: async (cursor, limit) => {
+            const page = await inbox.list({ unreadOnly, limit, ...(type ? { type } : {}), ...(cursor ? { cursor } : {}) });
+            return { items: page.notifications.filter((n) => types === null || types.includes(n.type)), nextCursor: page.nextCursor };
+          },
+          // A count push follows every change (read elsewhere too): reload what is shown.
+          listen: (item, reload) => {
+            const offItem = inbox.onNotification(item);
+            const offCount = inbox.onUnreadCount(reload);
+            return () => {
+              offItem();
+              offCount();
+            };
+          },
+          matches: (n) => (types === null || types.includes(n.type)) && (!unreadOnly || !n.read),
+        },
+        options.pageSize ?? 20,
+        this.errors,
+      );
+    });
+  }
+
+  feed(scope: string, filters: ActivityFilters): LiveList<Activity> {
+    const { pageSize = 20, ...query } = filters;
+    const key = `activity:${JSON.stringify([scope, query, pageSize])}`;
+    return this.#list(key, () => {
+      const feed = activity(this.client, scope);
+      return new LiveList<Activity>(
+        this.client,
+        {
+          page: async (cursor, limit) => {
+            const page = await feed.list({ ...query, limit, ...(cursor ? { cursor } : {}) });
+            return { items: page.activities, nextCursor: page.nextCursor };
+          },
+          listen: (item, reload) =>
+            feed.onActivity((a) => {
+              // Text search and time windows are the server's to match: ask it again.
+              if (query.q !== undefined || query.until !== undefined) reload();
+              else item(a);
+            }),
+          matches: (a) => (query.actor === undefined || a.actor === query.actor) && (query.verb === undefined || a.verb === query.verb),
+        },
+        pageSize,
+        this.errors,
+      );
+    });
+  }
+
+  unreadCount(): Store<HookResult<UnreadCount>> {
+    if (this.#unread === null) {
+      const inbox = notifications(this.client);
+      this.#unread = loadedOnConnect(
+        this.client,
+        this.errors,
+        () => inbox.unreadCount(),
+        (set) => inbox.onUnreadCount(set),
+      );
+    }
+    return this.#unread;
+  }
+
+  preferences(): Store<HookResult<NotificationPreferences>> {
+    if (this.#preferences === null) {
+      const inbox = notifications(this.client);
+      this.#preferences = loadedOnConnect(
+        this.client,
+        this.errors,
+        () => inbox.preferences(),
+        () => () => {},
+      );
+    }
+    return this.#preferences;
+  }
+
+  #list<T extends { id: string }>(key: string, create: () => LiveList<T>): LiveList<T> {
+    let list = this.#lists.get(key) as LiveList<T> | undefined;
+    if (list === undefined) {
+      list = create();
+      this.#lists.set(key, list as unknown as LiveList<{ id: string }>);
+    }
+    return list;
+  }
+}
+
+const registries = new WeakMap<SwitchboardClient, Registry>();
+
+/** The registry of a client, made on first use. */
+export function registryOf(client: SwitchboardClient): Registry {
+  let registry = registries.get(client);
+  if (registry === undefined) {
+    registry = new Registry(client);
+    registries.set(client, registry);
+  }
+  return registry;
+}

@@ -1,0 +1,287 @@
+import {
+  ClientCode,
+  type PresenceMember,
+  type PublicationEvent,
+  type SignalEvent,
+  type Subscription,
+  type SubscriptionState,
+  type SwitchboardClient,
+  SwitchboardError,
+} from '@switchboard/client';
+import type { ErrorBus } from './errors.js';
+import { applyPresence, type PresenceChange } from './presence.js';
+import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
+
+/** What `useChannel` shows of a subscription. */
+export interface ChannelSnapshot<T = unknown> {
+  readonly state: SubscriptionState;
+  /** The latest publication received since the hook mounted, or null. */
+  readonly last: PublicationEvent<T> | null;
+}
+
+/** Another connection's cursor. */
+export interface Cursor<T = unknown> {
+  readonly user: string;
+  readonly client: string;
+  readonly position: T;
+  readonly info?: unknown;
+}
+
+/** The signal keys the hooks use. */
+export const TYPING_KEY = 'typing';
+export const CURSOR_KEY = 'cursor';
+/** How long a `typing` signal counts without a newer one. */
+export const TYPING_TIMEOUT = 5000;
+
+const frame = (run: () => void): void => {
+  const raf = (globalThis as { requestAnimationFrame?: (cb: () => void) => unknown }).requestAnimationFrame;
+  if (typeof raf === 'function') raf.call(globalThis, run);
+  else setTimeout(run, 16);
+};
+
+/**
+ * One channel of one client, shared by every hook on it: one SDK subscription while any of
+ * its stores has a listener (reference-counted), released a microtask after the last leaves.
+ */
+export class Room {
+  #sub: Subscription | null = null;
+  #offs: Array<() => void> = [];
+  #refs = 0;
+  #error: SwitchboardError | null = null;
+  /** The hooks made the subscription, so they end it. */
+  #owned = false;
+  #members: PresenceMember[] = [];
+  /** Presence events that arrived while the member list was being fetched. */
+  #pending: PresenceChange[] | null = null;
+  readonly #typing = new Map<string, { user: string; until: number }>();
+  #typingTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #cursors = new Map<string, Cursor>();
+  #framePending = false;
+  readonly #publicationListeners = new Set<(p: PublicationEvent) => void>();
+  #typingSentAt = 0;
+  #cursorSentAt = 0;
+  #cursorTimer: ReturnType<typeof setTimeout> | null = null;
+  #cursorNext: unknown;
+
+  readonly status: Store<HookResult<ChannelSnapshot>>;
+  readonly presence: Store<HookResult<readonly PresenceMember[]>>;
+  readonly typing: Store<HookResult<readonly string[]>>;
+  readonly cursors: Store<HookResult<readonly Cursor[]>>;
+  /** This connection's presence state as the app last set it (null: none yet). */
+  readonly mine: Store<HookResult<unknown>>;
+
+  constructor(
+    readonly client: SwitchboardClient,
+    readonly channel: string,
+    private readonly errors: ErrorBus,
+  ) {
+    const lifecycle = { start: () => this.#retain(), stop: () => this.#release() };
+    this.status = new Store<HookResult<ChannelSnapshot>>(LOADING, lifecycle);
+    this.presence = new Store<HookResult<readonly PresenceMember[]>>(LOADING, {
+      start: () => {
+        this.#retain();
+        if (this.#sub?.state === 'subscribed') this.#fetchPresence();
+      },
+      stop: () => this.#release(),
+    });
+    this.typing = new Store<HookResult<readonly string[]>>(LOADING, lifecycle);
+    this.cursors = new Store<HookResult<readonly Cursor[]>>(LOADING, lifecycle);
+    this.mine = new Store<HookResult<unknown>>(LOADING, lifecycle);
+  }
+
+  /** Listen to the channel's publications while a hook holds it. */
+  onPublication(listener: (p: PublicationEvent) => void): () => void {
+    this.#publicationListeners.add(listener);
+    return () => this.#publicationListeners.delete(listener);
+  }
+
+  /** Set this connection's presence state (shown at once, sent to the server). */
+  setMyPresence(state: unknown): Promise<void> {
+    if (this.#sub === null) return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed, this.channel));
+    this.mine.set(loaded(state));
+    return this.#sub.updatePresence(state);
+  }
+
+  /** Say this user is typing (again at most every half timeout) or stopped. */
+  setTyping(typing: boolean): void {
+    if (this.#sub === null) return;
+    const now = Date.now();
+    if (typing && now - this.#typingSentAt < TYPING_TIMEOUT / 2) return;
+    if (!typing && this.#typingSentAt === 0) return;
+    this.#typingSentAt = typing ? now : 0;
+    this.#sub.signal(TYPING_KEY, typing);
+  }
+
+  /** Send this connection's cursor (null hides it), at most once per `throttleMs`, the latest position winning. */
+  moveCursor(position: unknown, throttleMs: number): void {
+    this.#cursorNext = position;
+    if (this.#cursorTimer !== null) return;
+    const wait = this.#cursorSentAt + throttleMs - Date.now();
+    const send = () => {
+      this.#cursorTimer = null;
+      this.#cursorSentAt = Date.now();
+      this.#sub?.signal(CURSOR_KEY, this.#cursorNext ?? null);
+    };
+    if (wait <= 0) send();
+    else this.#cursorTimer = setTimeout(send, wait);
+  }
+
+  /** The live subscription (null while no hook holds the channel). */
+  get subscription(): Subscription | null {
+    return this.#sub;
+  }
+
+  #retain(): void {
+    if (this.#refs++ > 0) return;
+    let sub: Subscription;
+    // A subscription the app (or an SDK module: notifications, activity) already holds stays theirs.
+    this.#owned = this.client.getSubscription(this.channel) === undefined;
+    try {
+      sub = this.client.subscribe(this.channel);
+    } catch (err) {
+      // An invalid channel name: the SDK throws its typed error.
+      this.#fail(err as SwitchboardError);
+      return;
+    }
+    this.#sub = sub;
+    const ready = () => {
+      if (this.#error !== null || (sub.state !== 'subscribed' && this.status.get().isLoading)) return;
+      this.status.set(loaded({ state: sub.state, last: this.status.get().data?.last ?? null }));
+      this.typing.set(loaded(this.#typingUsers()));
+      this.cursors.set(loaded([...this.#cursors.values()]));
+      if (this.mine.get().isLoading) this.mine.set(loaded(null));
+    };
+    this.#offs = [
+      sub.on('state', ready),
+      sub.on('subscribed', () => {
+        ready();
+        this.#fetchPresence();
+      }),
+      sub.on('publication', (p) => {
+        this.status.set(loaded({ state: sub.state, last: p }));
+        for (const listener of [...this.#publicationListeners]) listener(p);
+      }),
+      sub.on('join', (event) => this.#presenceEvent({ kind: 'join', event })),
+      sub.on('update', (event) => this.#presenceEvent({ kind: 'update', event })),
+      sub.on('leave', (e) => {
+        this.#presenceEvent({ kind: 'leave', event: e });
+        this.#typing.delete(e.device.client);
+        this.#cursors.delete(e.device.client);
+        this.typing.set(loaded(this.#typingUsers()));
+        this.#scheduleCursors();
+      }),
+      sub.on('signal', (s) => this.#signal(s)),
+      sub.on('error', (e) => {
+        this.errors.emit(e.error);
+        if (e.during === 'subscribe' && !e.error.temporary) this.#fail(e.error);
+      }),
+    ];
+    if (sub.state === 'subscribed') {
+      ready();
+      this.#fetchPresence();
+    }
+  }
+
+  #release(): void {
+    if (--this.#refs > 0) return;
+    for (const off of this.#offs.splice(0)) off();
+    // Ended by the server already (a refusal) when it is not the client's any more.
+    if (this.#owned && this.#sub && this.client.getSubscription(this.channel) === this.#sub) this.#sub.unsubscribe();
+    this.#sub = null;
+    this.#error = null;
+    this.#members = [];
+    this.#pending = null;
+    this.#typing.clear();
+    this.#cursors.clear();
+    if (this.#typingTimer) clearTimeout(this.#typingTimer);
+    if (this.#cursorTimer) clearTimeout(this.#cursorTimer);
+    this.#typingTimer = null;
+    this.#cursorTimer = null;
+    this.#typingSentAt = 0;
+    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(LOADING);
+  }
+
+  #fail(error: SwitchboardError): void {
+    this.#error = error;
+    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(failed(error));
+  }
+
+  #fetchPresence(): void {
+    const sub = this.#sub;
+    if (sub === null || this.#pending !== null || !this.presence.active) return;
+    this.#pending = [];
+    sub.presence().then(
+      (members) => {
+        if (this.#sub !== sub) return;
+        const pending = this.#pending ?? [];
+        this.#pending = null;
+        this.#members = pending.reduce(applyPresence, members);
+        this.presence.set(loaded(this.#members));
+      },
+      (error: SwitchboardError) => {
+        if (this.#sub !== sub) return;
+        this.#pending = null;
+        this.presence.set(failed(error));
+      },
+    );
+  }
+
+  #presenceEvent(change: PresenceChange): void {
+    if (this.#pending !== null) {
+      this.#pending.push(change);
+      return;
+    }
+    if (this.presence.get().isLoading) return;
+    this.#members = applyPresence(this.#members, change);
+    this.presence.set(loaded(this.#members));
+  }
+
+  #signal(s: SignalEvent): void {
+    if (s.key === TYPING_KEY) {
+      if (s.data === true) this.#typing.set(s.from.client, { user: s.from.user, until: Date.now() + TYPING_TIMEOUT });
+      else this.#typing.delete(s.from.client);
+      this.typing.set(loaded(this.#typingUsers()));
+      this.#armTypingTimer();
+    } else if (s.key === CURSOR_KEY) {
+      if (s.data === null || s.data === undefined) this.#cursors.delete(s.from.client);
+      else this.#cursors.set(s.from.client, { user: s.from.user, client: s.from.client, position: s.data, info: s.from.info });
+      this.#scheduleCursors();
+    }
+  }
+
+  /** Cursors render at most once per animation frame, however fast they arrive. */
+  #scheduleCursors(): void {
+    if (this.#framePending) return;
+    this.#framePending = true;
+    frame(() => {
+      this.#framePending = false;
+      if (this.#refs > 0) this.cursors.set(loaded([...this.#cursors.values()]));
+    });
+  }
+
+  #typingUsers(): readonly string[] {
+    const now = Date.now();
+    const users = new Set<string>();
+    for (const [client, t] of this.#typing) {
+      if (t.until <= now) this.#typing.delete(client);
+      else users.add(t.user);
+    }
+    const next = [...users].sort();
+    const prev = this.typing.get().data;
+    return prev && prev.length === next.length && prev.every((u, i) => u === next[i]) ? prev : next;
+  }
+
+  #armTypingTimer(): void {
+    if (this.#typingTimer) clearTimeout(this.#typingTimer);
+    this.#typingTimer = null;
+    if (this.#typing.size === 0) return;
+    const next = Math.min(...[...this.#typing.values()].map((t) => t.until));
+    this.#typingTimer = setTimeout(
+      () => {
+        this.typing.set(loaded(this.#typingUsers()));
+        this.#armTypingTimer();
+      },
+      Math.max(0, next - Date.now()),
+    );
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * `@switchboard/react/suspense`: the same hooks, returning their data; while loading they
+ * suspend (the nearest `<Suspense>` shows its fallback) and an error goes to the nearest
+ * error boundary. Wrap them in `ClientSideSuspense` so the server renders the fallback.
+ */
+import type { PresenceMember, PublicationEvent } from '@switchboard/client';
+import type { Activity } from '@switchboard/client/activity';
+import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
+import { createElement, type ReactNode, Suspense, useEffect, useState } from 'react';
+import type { ConnectionStatus } from './connection.js';
+import * as plain from './hooks.js';
+import { useRegistry } from './provider.js';
+import type { ActivityFilters, NotificationsOptions, Registry } from './registry.js';
+import type { ChannelSnapshot, Cursor } from './room.js';
+import type { HookResult, Store } from './store.js';
+
+export { useErrorListener, usePublish } from './hooks.js';
+export { SwitchboardProvider, useClient } from './provider.js';
+
+/** Never settles: suspends until the provider has a client (on the server, forever: use `ClientSideSuspense`). */
+const NEVER = new Promise<never>(() => {});
+
+/** The data of a result: throws its error, or suspends until the store has loaded. */
+function unwrap<T>(result: HookResult<T>, store: Store<HookResult<unknown>> | null): T {
+  if (result.error !== null) throw result.error;
+  if (!result.isLoading) return result.data as T;
+  throw store === null ? NEVER : store.until((r) => !r.isLoading || r.error !== null);
+}
+
+function useStoreOf<S>(pick: (r: Registry) => Store<S>): Store<S> | null {
+  const registry = useRegistry();
+  return registry === null ? null : pick(registry);
+}
+
+/**
+ * Renders `fallback` on the server and until mounted in the browser, then `children()` in a
+ * `<Suspense>` with the same fallback: Suspense hooks never run on the server.
+ *
+ * @example
+ * <ClientSideSuspense fallback={<Spinner />}>{() => <Inbox />}</ClientSideSuspense>
+ */
+export function ClientSideSuspense(props: { fallback: ReactNode; children: () => ReactNode }): ReactNode {
+  const [mounted, setMounted] = useState(false);
+  useEffect(() => setMounted(true), []);
+  return createElement(Suspense, { fallback: props.fallback }, mounted ? props.children() : props.fallback);
+}
+
+/** The connection status (never suspends: the state is known once the client exists). */
+export function useConnectionStatus(): ConnectionStatus {
+  const result = plain.useConnectionStatus();
+  return unwrap(
+    result,
+    useStoreOf((r) => r.connection.store as unknown as Store<HookResult<unknown>>),
+  );
+}
+
+export function useChannel<T = unknown>(channel: string, onPublication?: (p: PublicationEvent<T>) => void): ChannelSnapshot<T> {
+  return unwrap(
+    plain.useChannel(channel, onPublication),
+    useStoreOf((r) => r.room(channel).status),
+  );
+}
+
+export function usePresence<P = unknown, R = PresenceMember<P>[]>(
+  channel: string,
+  selector?: (members: PresenceMember<P>[]) => R,
+  isEqual?: (a: R, b: R) => boolean,
+): R {
+  return unwrap(
+    plain.usePresence(channel, selector, isEqual),
+    useStoreOf((r) => r.room(channel).presence),
+  );
+}
+
+export function useOthers<P = unknown, R = PresenceMember<P>[]>(
+  channel: string,
+  selector?: (others: PresenceMember<P>[]) => R,
+  isEqual?: (a: R, b: R) => boolean,
+): R {
+  return unwrap(
+    plain.useOthers(channel, selector, isEqual),
+    useStoreOf((r) => r.room(channel).presence),
+  );
+}
+
+export function useMyPresence<P = unknown>(channel: string): [P | null, (state: P) => Promise<void>] {
+  const result = plain.useMyPresence<P>(channel);
+  return [
+    unwrap(
+      result,
+      useStoreOf((r) => r.room(channel).mine),
+    ),
+    result.update,
+  ];
+}
+
+export function useTyping(channel: string): [readonly string[], (typing: boolean) => void] {
+  const result = plain.useTyping(channel);
+  return [
+    unwrap(
+      result,
+      useStoreOf((r) => r.room(channel).typing),
+    ),
+    result.setTyping,
+  ];
+}
+
+export function useCursors<T = unknown>(channel: string, options?: plain.CursorsOptions): [readonly Cursor<T>[], (position: T | null) => void] {
+  const result = plain.useCursors<T>(channel, options);
+  return [
+    unwrap(
+      result,
+      useStoreOf((r) => r.room(channel).cursors),
+    ),
+    result.update,
+  ];
+}
+
+export function useNotifications(
+  options: NotificationsOptions = {},
+): Omit<plain.NotificationsResult, 'data' | 'isLoading' | 'error'> & { data: readonly Notification[] } {
+  const result = plain.useNotifications(options);
+  const data = unwrap(
+    result,
+    useStoreOf((r) => r.inbox(options).store as Store<HookResult<unknown>>),
+  );
+  return { ...result, data };
+}
+
+export function useUnreadCount(): UnreadCount {
+  return unwrap(
+    plain.useUnreadCount(),
+    useStoreOf((r) => r.unreadCount()),
+  );
+}
+
+export function useNotificationPreferences(): [NotificationPreferences, plain.PreferencesResult['update']] {
+  const result = plain.useNotificationPreferences();
+  return [
+    unwrap(
+      result,
+      useStoreOf((r) => r.preferences()),
+    ),
+    result.update,
+  ];
+}
+
+export function useActivity(
+  scope: string,
+  filters: ActivityFilters = {},
+): Omit<plain.ListResult<Activity>, 'data' | 'isLoading' | 'error'> & { data: readonly Activity[] } {
+  const result = plain.useActivity(scope, filters);
+  const data = unwrap(
+    result,
+    useStoreOf((r) => r.feed(scope, filters).store as Store<HookResult<unknown>>),
+  );
+  return { ...result, data };
+}
