@@ -7,8 +7,9 @@ import { dropPrefix } from './drop-prefix.js';
 
 /**
  * Alert rules on two nodes on one Redis and one PostgreSQL schema, sharing one injected clock.
- * Both nodes hold the same points (metric buckets are per node until partial buckets merge
- * across nodes) and evaluate at the same moments: each transition is still stored once and
+ * The nodes announce no partial buckets to each other here (`pushInterval` 1 h: each reads its
+ * own points, so the test can tell which node evaluated; merged reads are proven in
+ * metrics-merge.test.ts). Both nodes hold the same points and evaluate at the same moments: each transition is still stored once and
  * announced once — one activity, one notification per recipient. Only the node holding a
  * rule's lease evaluates it (points only the other node holds do not move it), and after that
  * node stops, the other takes over from the stored state without repeating anything.
@@ -39,7 +40,7 @@ describe('metric alerts on two nodes (Redis engine, one PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    const config = { redis: REDIS_URL, redisPrefix: prefix, now: clock.now, metrics: alertsConfig() };
+    const config = { redis: REDIS_URL, redisPrefix: prefix, now: clock.now, metrics: alertsConfig({ pushInterval: '1h' }) };
     n1 = await startDurableServer('postgres', { ...config, nodeId: 'alerts-1' }, db);
     n2 = await startDurableServer('postgres', { ...config, nodeId: 'alerts-2' }, db);
   });

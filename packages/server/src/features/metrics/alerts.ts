@@ -34,7 +34,7 @@ export interface AlertFeed {
 }
 
 /** What alerts read of the metric stores: who holds a label set, and its buckets. */
-export type AlertSource = Pick<MetricStores, 'holders' | 'read' | 'retention' | 'size'>;
+export type AlertSource = Pick<MetricStores, 'holders' | 'read' | 'retention' | 'readable'>;
 
 export interface AlertEvaluatorOptions {
   /** The rules of the config: every tenant's. */
@@ -81,7 +81,7 @@ export class AlertEvaluator {
   async tick(): Promise<void> {
     const { rules, source } = this.#o;
     // No points held on this node: nothing to evaluate (and no query for the tenants' rules).
-    if (source.size === 0) return;
+    if (source.readable === 0) return;
     for (const rule of rules) for (const tenant of new Set(source.holders(rule.series, rule.labels))) await this.#guarded(rule, tenant);
     const configured = new Set(rules.map((r) => r.name));
     const byTenant = await this.#o.tenantRules().catch((err: unknown) => {

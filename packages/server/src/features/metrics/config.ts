@@ -82,6 +82,10 @@ export const metricsConfig = z
       .describe('users of each role a rule may notify, as {role: [user, ...]} (config file or JSON; the role everyone needs no entry) (default none)'),
     maxAlertRules: int(100, 0, 10_000, 'alert rules one tenant may declare over HTTP (PUT /metrics/alerts/{name}), besides those of the config'),
     alertInterval: duration('1s', 'how often a node evaluates the alert rules it holds the lease of (0: never by itself)'),
+    pushInterval: duration(
+      '1s',
+      'how often a node announces the buckets its ingest changed to the other nodes (Redis engine), whose reads merge them; a point ingested on one node reaches the others within about this long',
+    ),
   })
   .superRefine((section, ctx) => {
     for (const p of alertRuleProblems(section)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });

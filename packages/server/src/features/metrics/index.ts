@@ -7,6 +7,7 @@ import { alertRoutes } from './alert-routes.js';
 import { AlertRuleStore } from './alert-rule-store.js';
 import { ALERT_MIGRATIONS, AlertStore } from './alert-store.js';
 import { AlertEvaluator, type AlertFeed, type AlertInbox } from './alerts.js';
+import { MetricPusher } from './cluster-push.js';
 import { metricCommands } from './commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { dashboardRoutes } from './dashboard-routes.js';
@@ -40,6 +41,7 @@ interface Running extends StoredMetrics {
   rules: AlertRuleStore;
   evaluator: AlertEvaluator;
   timers: NodeJS.Timeout[];
+  pusher: MetricPusher;
 }
 
 /**
@@ -117,6 +119,9 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       refresh.unref();
       if (!ctx.node.config.namespaces[DASHBOARD_NAMESPACE])
         ctx.logger.warn(`no "${DASHBOARD_NAMESPACE}" namespace configured: dashboards are stored but their saves are not published`);
+      const pusher = new MetricPusher(created, ctx.messages, ctx.logger);
+      pusher.start(Math.max(10, ctx.config.pushInterval));
+      created.cluster = pusher;
       const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);
       const alerts = new AlertStore(ctx.storage, () => ctx.node.now());
       const rules = new AlertRuleStore(ctx.storage, () => ctx.node.now());
@@ -170,6 +175,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         rules,
         evaluator,
         timers,
+        pusher,
       };
       await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
         what: 'metrics stored minutes sweep',
@@ -183,6 +189,9 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       running = null;
       if (!was) return;
       for (const t of was.timers) clearInterval(t);
+      // What changed since the last announcement reaches the other nodes before this one goes.
+      await was.pusher.push();
+      was.pusher.stop();
       was.subscriptions.stop();
       await evaluating;
       await was.evaluator.release();

@@ -1,6 +1,7 @@
 import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
+import { encodeParts, type PartsOut, RemoteParts } from './remote-parts.js';
 
 /** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
 export interface PointInput {
@@ -64,8 +65,8 @@ interface Declared {
   probe: BucketStore;
 }
 
-/** Buckets of one store changed by a write: per step, the starts. */
-export type ChangeListener = (key: string, changed: ReadonlyMap<number, readonly number[]>) => void;
+/** Buckets of one store changed by a write (`local`) or by another node's parts: per step, the starts. */
+export type ChangeListener = (key: string, changed: ReadonlyMap<number, readonly number[]>, local: boolean) => void;
 
 /** One store held: whose, of which series and label set, and the declaration it was made with. */
 export interface Held {
@@ -122,14 +123,19 @@ export class MetricStores {
   /** (tenant, series, label key) → value → stores holding it. */
   readonly #labelValues = new Map<string, Map<string, number>>();
   readonly #listeners = new Set<ChangeListener>();
+  /** The partial buckets other nodes announced (remote-parts.ts): reads merge them, persistence never sees them. */
+  readonly remote: RemoteParts;
 
   /** This node's alert evaluator (set by the feature at start): `tick()` evaluates every rule now. */
   alerts: { tick(): Promise<void> } | null = null;
+  /** This node's announcer of partial buckets (cluster-push.ts; set by the feature at start): `push()` announces what changed now. */
+  cluster: { push(): Promise<number> } | null = null;
 
   constructor(config: MetricsConfig, clock: Clock, options: MetricStoresOptions = {}) {
     this.#config = config;
     this.#clock = clock;
     this.#options = options;
+    this.remote = new RemoteParts({ clock, keyOf: storeKey, maxStores: () => this.#config.maxSeries, maxSkew: config.maxSkew });
     for (const [name, decl] of Object.entries(config.series)) this.#declared.set(name, this.#declare(decl));
   }
 
@@ -230,7 +236,7 @@ export class MetricStores {
     }
     for (const [key, store] of touched) {
       const changed = store.drainChanged();
-      for (const listener of this.#listeners) listener(key, changed);
+      for (const listener of this.#listeners) listener(key, changed, true);
     }
     return points.length;
   }
@@ -247,10 +253,12 @@ export class MetricStores {
    */
   rows(key: string, step: number, starts: readonly number[], columns: readonly Stat[]): Array<{ start: number; values: number[] }> {
     const store = this.#stores.get(key)?.store;
-    if (!store) return [];
+    const remote = this.remote.has(key);
+    if (!store && !remote) return [];
     const out: Array<{ start: number; values: number[] }> = [];
     for (const start of starts) {
-      const b = store.bucket(step, start);
+      const own = store?.bucket(step, start);
+      const b = remote ? this.remote.merged(key, step, start, own) : own;
       if (!b || b.count === 0) continue;
       out.push({ start, values: columns.map((c) => (c === 'count' ? b.count : statOf(b, c, step))) });
     }
@@ -276,8 +284,63 @@ export class MetricStores {
     if (undeclared !== undefined) return { ok: false, code: 'label', message: `label ${undeclared} is not declared for ${series}` };
     const step = declared.steps.get(resolution as ResolutionName);
     if (step === undefined) return { ok: false, code: 'resolution', message: `no resolution ${resolution}; one of ${[...declared.steps.keys()].join(', ')}` };
-    const store = this.#stores.get(storeKey(tenant, series, labels))?.store ?? declared.probe;
-    return store.read(step, from, to, stats);
+    const key = storeKey(tenant, series, labels);
+    const store = this.#stores.get(key)?.store ?? declared.probe;
+    const read = store.read(step, from, to, stats);
+    if (!read.ok || !this.remote.has(key)) return read;
+    // Each bucket is this node's merged with the other nodes' parts, in the same columns.
+    const count = read.count.slice();
+    const columns: Columns['stats'] = {};
+    for (const [s, values] of Object.entries(read.stats)) columns[s as Exclude<Stat, 'count'>] = values.slice();
+    for (let i = 0; i < count.length; i++) {
+      const start = read.start + i * step;
+      const b = this.remote.merged(key, step, start, store.bucket(step, start));
+      count[i] = b?.count ?? 0;
+      for (const [s, values] of Object.entries(columns)) values[i] = b === undefined ? null : statOf(b, s as Exclude<Stat, 'count'>, step);
+    }
+    return { ...read, count, stats: columns };
+  }
+
+  /**
+   * Takes another node's announced parts (remote-parts.ts) and tells the listeners which
+   * buckets they changed (`local` false). Throws `MetricDecodeError` for malformed bytes.
+   */
+  acceptRemote(from: string, bytes: Uint8Array): number {
+    const changed = this.remote.accept(from, bytes);
+    for (const [key, steps] of changed) for (const listener of this.#listeners) listener(key, steps, false);
+    return changed.size;
+  }
+
+  /**
+   * This node's own buckets of the given stores (store key → step → starts), whole, in
+   * announcements of at most `perMessage` stores each; buckets gone are left out.
+   */
+  exportParts(pending: ReadonlyMap<string, ReadonlyMap<number, ReadonlySet<number>>>, perMessage: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let batch: PartsOut[] = [];
+    for (const [key, steps] of pending) {
+      const held = this.#stores.get(key);
+      if (!held) continue;
+      const resolutions = held.store.resolutions;
+      const part: PartsOut = { tenant: held.tenant, series: held.series, labels: held.labels, steps: [] };
+      for (const [step, starts] of steps) {
+        const retention = resolutions.find((r) => r.step === step)?.retention;
+        if (retention === undefined) continue;
+        const buckets = [...starts].flatMap((s) => {
+          const b = held.store.bucket(step, s);
+          return b && b.count > 0 ? [b] : [];
+        });
+        if (buckets.length > 0) part.steps.push({ step, retention, buckets });
+      }
+      if (part.steps.length === 0) continue;
+      batch.push(part);
+      if (batch.length >= perMessage) {
+        out.push(encodeParts(batch));
+        batch = [];
+      }
+    }
+    if (batch.length > 0) out.push(encodeParts(batch));
+    return out;
   }
 
   /** The store a tenant holds for one label set of a series, if any. */
@@ -297,8 +360,14 @@ export class MetricStores {
     return r ? r.step * r.retention : undefined;
   }
 
-  /** Drops buckets past their retention and frees the stores left with none; returns the stores freed. */
+  /** Stores this node reads: its own and those with parts of other nodes (a store may be both). */
+  get readable(): number {
+    return this.#stores.size + this.remote.size;
+  }
+
+  /** Drops buckets (own and other nodes' parts) past their retention and frees the stores left with none; returns the stores freed. */
   sweep(): number {
+    this.remote.sweep();
     let freed = 0;
     for (const [key, held] of this.#stores) {
       held.store.sweep();
@@ -314,6 +383,7 @@ export class MetricStores {
     const set = labelSetKey(labels);
     const out: string[] = [];
     for (const held of this.#stores.values()) if (held.series === series && labelSetKey(held.labels) === set) out.push(held.tenant);
+    for (const tenant of this.remote.tenantsOf(series, (l) => labelSetKey(l) === set)) if (!out.includes(tenant)) out.push(tenant);
     return out;
   }
 
@@ -333,6 +403,7 @@ export class MetricStores {
    * are dropped with their buckets. Returns the stores dropped.
    */
   redeclared(tenant: string, series: string, decl: SeriesDeclaration | undefined): number {
+    if (!decl) this.remote.dropSeries(tenant, series);
     let dropped = 0;
     for (const [key, held] of this.#stores) {
       if (held.tenant !== tenant || held.series !== series) continue;
