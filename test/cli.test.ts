@@ -221,6 +221,12 @@ describe('the switchboard CLI', () => {
     expect(given.code).toBe(0);
     expect(given.stderr).toContain('signed with the configured auth.secret');
     expect(given.stdout.trim().split('.')).toHaveLength(3);
+    // Every capability action is accepted, the ingest of metric points too; help lists them all.
+    const ingest = await cli(['token', '--sub', 'a', '--tenant', 'acme', '--data', empty, '--secret', 'x'.repeat(40), '--cap', 'metrics:web.*=ingest']);
+    expect(ingest.code).toBe(0);
+    const claims = JSON.parse(Buffer.from(ingest.stdout.trim().split('.')[1] as string, 'base64url').toString('utf8'));
+    expect(claims.caps).toEqual({ 'metrics:web.*': ['ingest'] });
+    expect((await cli(['token', '--help'])).stdout).toContain('subscribe, publish, presence, history, signal, lock, unlock, comment, ingest');
     rmSync(empty, { recursive: true, force: true });
   });
 

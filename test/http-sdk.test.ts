@@ -87,11 +87,13 @@ describe('the SDK browser build served at /sdk/', () => {
     };
     const core = await graph('switchboard.mjs');
     expect(core).toContain('SwitchboardClient');
-    for (const command of ['notifications.unread_count', 'activity.record', 'comments.create_thread', 'records.write']) expect(core).not.toContain(command);
+    for (const command of ['notifications.unread_count', 'activity.record', 'comments.create_thread', 'records.write', 'metrics.push'])
+      expect(core).not.toContain(command);
     expect(await text('notifications.mjs')).toContain('notifications.unread_count');
     expect(await text('activity.mjs')).toContain('activity.record');
     expect(await text('comments.mjs')).toContain('comments.create_thread');
     expect(await text('records.mjs')).toContain('records.write');
+    expect(await text('metrics.mjs')).toContain('metrics.push');
   });
 
   it('serves TypeScript declarations next to the build: a project that downloads the files type-checks against them, and a wrong call fails', async () => {
@@ -99,7 +101,7 @@ describe('the SDK browser build served at /sdk/', () => {
     const { tmpdir } = await import('node:os');
     const { join, dirname } = await import('node:path');
     const { spawnSync } = await import('node:child_process');
-    for (const name of ['switchboard.d.mts', 'notifications.d.mts', 'activity.d.mts', 'comments.d.mts', 'records.d.mts', 'switchboard.d.ts'])
+    for (const name of ['switchboard.d.mts', 'notifications.d.mts', 'activity.d.mts', 'comments.d.mts', 'records.d.mts', 'metrics.d.mts', 'switchboard.d.ts'])
       expect(Object.keys(m.files)).toContain(name);
     const mjs = await fetch(`${s.httpUrl}${m.path}switchboard.mjs`);
     expect(mjs.headers.get('x-typescript-types')).toBe('./switchboard.d.mts');

@@ -44,6 +44,7 @@ export const INSPECTED_TYPES: Record<string, string> = {
   RecordsEntry: "typeof import('@switchboard/client/records')",
   DocumentsEntry: "typeof import('@switchboard/client/documents')",
   CommentsEntry: "typeof import('@switchboard/client/comments')",
+  MetricsEntry: "typeof import('@switchboard/client/metrics')",
 };
 
 function fail(block: DocBlock, problems: string[]): void {
@@ -361,6 +362,7 @@ const clientApi: Check = async (block, ctx) => {
         locks: 'LocksEntry',
         records: 'RecordsEntry',
         documents: 'DocumentsEntry',
+        metrics: 'MetricsEntry',
       }[fn[1] as string];
       if (!entry || !(ctx.types.get(entry) ?? []).includes(fn[1] as string)) problems.push(`function ${fn[1]} is not exported by its entry point`);
     }

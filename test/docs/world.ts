@@ -15,6 +15,8 @@ import type { Values } from './substitutions.js';
  * and project:42 has a few publications (the history examples page through them). Snippets
  * run as alice of tenant `docs`, so what they publish never shows in acme's examples, and
  * her inbox holds an unread notification (the inbox example marks the first one read).
+ * The metric series of docs/metrics.md's SDK examples are declared, and alice may ingest
+ * into `metrics:web.*`.
  */
 
 export const SNIPPET_TENANT = 'docs';
@@ -24,8 +26,14 @@ export const METRIC_SERIES = {
   'jobs.done': { kind: 'counter', labels: ['queue'] },
   'queue.depth': { kind: 'gauge', retention: { '1s': '2m' } },
 };
-/** What the snippets' token grants: the test servers' default, and reading every metric series. */
-export const SNIPPET_CAPS = { ...DEFAULT_CAPS, 'metrics:*': ['subscribe'] };
+/** What the snippets' token grants: the test servers' default, reading every metric series, and pushing points into web.*. */
+export const SNIPPET_CAPS = { ...DEFAULT_CAPS, 'metrics:*': ['subscribe'], 'metrics:web.*': ['ingest'] };
+
+/** The series docs/metrics.md's push examples use (web.lcp_ms is declared over HTTP there). */
+const DOC_SERIES = {
+  'web.inp_ms': { kind: 'distribution', unit: 'ms', labels: ['page'] },
+  'web.fps': { kind: 'gauge' },
+};
 
 export class World {
   readonly runId = randomBytes(4).toString('hex');
@@ -39,7 +47,7 @@ export class World {
   ) {}
 
   static async start(): Promise<World> {
-    const server = await startTestServer({ metrics: { series: METRIC_SERIES } });
+    const server = await startTestServer({ metrics: { series: { ...METRIC_SERIES, ...DOC_SERIES } } });
     const token = await server.token({ sub: 'alice', tenant: SNIPPET_TENANT, caps: SNIPPET_CAPS });
     const world = new World(server, token);
     for (let i = 0; i < 4; i++) await world.api('POST', '/publish', { tenant: 'acme', body: { channel: 'project:42', data: { n: i } } });

@@ -1,6 +1,6 @@
 // The browser builds of the SDK, from the compiled ESM in dist/ (the server serves them at /sdk/):
 //  - switchboard.mjs, notifications.mjs, activity.mjs, locks.mjs: ES modules, shared code in chunks/;
-//  - switchboard.mjs, notifications.mjs, activity.mjs, comments.mjs, records.mjs: ES modules, shared code in chunks/;
+//  - switchboard.mjs, notifications.mjs, activity.mjs, comments.mjs, records.mjs, metrics.mjs: ES modules, shared code in chunks/;
 //  - switchboard.js: one classic script defining the global `Switchboard` (everything in it);
 //  - switchboard.d.mts, notifications.d.mts, activity.d.mts, comments.d.mts (next to the ES modules) and
 //    switchboard.d.ts (the global of the classic script): TypeScript declarations, over the
@@ -30,6 +30,7 @@ await build({
     locks: join(dist, 'locks.js'),
     comments: join(dist, 'comments.js'),
     records: join(dist, 'records.js'),
+    metrics: join(dist, 'metrics.js'),
   },
   format: 'esm',
   splitting: true,
@@ -48,6 +49,7 @@ await build({
       `export { locks, ChannelLocks } from ${JSON.stringify(join(dist, 'locks.js'))};`,
       `export { comments, CommentThreads } from ${JSON.stringify(join(dist, 'comments.js'))};`,
       `export { records, Records, LiveRecord } from ${JSON.stringify(join(dist, 'records.js'))};`,
+      `export { metrics, Metrics } from ${JSON.stringify(join(dist, 'metrics.js'))};`,
     ].join('\n'),
     resolveDir: root,
     sourcefile: 'switchboard-global.js',
@@ -92,17 +94,19 @@ writeFileSync(join(out, 'activity.d.mts'), "export * from './types/activity.js';
 writeFileSync(join(out, 'locks.d.mts'), "export * from './types/locks.js';\n");
 writeFileSync(join(out, 'comments.d.mts'), "export * from './types/comments.js';\n");
 writeFileSync(join(out, 'records.d.mts'), "export * from './types/records.js';\n");
+writeFileSync(join(out, 'metrics.d.mts'), "export * from './types/metrics.js';\n");
 writeFileSync(
   join(out, 'switchboard.d.ts'),
   [
     '// The classic script (switchboard.js) defines the global `Switchboard`: everything in the',
-    '// ES modules, notifications, activity, comments, locks and records included.',
+    '// ES modules, notifications, activity, comments, locks, records and metrics included.',
     "export * from './types/index.js';",
     "export { notifications, Notifications } from './types/notifications.js';",
     "export { activity, ActivityFeed } from './types/activity.js';",
     "export { comments, CommentThreads } from './types/comments.js';",
     "export { locks, ChannelLocks } from './types/locks.js';",
     "export { records, Records, LiveRecord } from './types/records.js';",
+    "export { metrics, Metrics } from './types/metrics.js';",
     'export as namespace Switchboard;',
     '',
   ].join('\n'),

@@ -105,6 +105,8 @@ export const ErrorCode = Object.freeze({
   LabelValueLimit: def(143, 'label value limit reached'),
   /** The resolution is not one the series keeps. */
   UnknownResolution: def(144, 'unknown resolution'),
+  /** The tenant's metric ingest budget (points per second) is spent: nothing of the batch was written; retry after `retryAfter` ms. */
+  IngestRateLimited: def(145, 'ingest rate limited', true),
   /** A metric series declared in the server's configuration cannot be changed or deleted over HTTP. */
   SeriesReadOnly: def(153, 'series declared in the configuration'),
   /** A metric series cannot change its kind; delete it first (its buckets go with it). */

@@ -1,4 +1,7 @@
+import { SwitchboardClient, SwitchboardError } from '@switchboard/client';
+import { ErrorCode } from '@switchboard/protocol';
 import type { ConfigInput } from '@switchboard/server';
+import WebSocket from 'ws';
 import { ManualClock } from '../../helpers/manual-clock.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
@@ -52,4 +55,60 @@ export async function pointsHeld(m: MetricsServer, series: string, labels: Recor
   const { status, json } = await m.query({ series, labels, resolution: '1m', stats: 'count' }, tenant);
   if (status !== 200) throw new Error(`query answered ${status}: ${JSON.stringify(json)}`);
   return (json.count as number[]).reduce((a, b) => a + b, 0);
+}
+
+/** A counter or gauge on /metrics (0 when absent). */
+export async function counter(m: MetricsServer, line: string): Promise<number> {
+  const text = await (await fetch(`${m.s.httpUrl}/metrics`)).text();
+  const escaped = line.replace(/[{}"]/g, (c) => `\\${c}`);
+  return Number(new RegExp(`^${escaped} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/** What a promise rejected with: a SwitchboardError (anything else, or resolving, fails the test). */
+export async function refusal(p: Promise<unknown>): Promise<SwitchboardError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof SwitchboardError)) throw new Error(`expected a SwitchboardError, got ${String(err)}`);
+  return err;
+}
+
+/** SDK clients of one metrics server on its clock (`now`); `connected` waits for the connection. */
+export function sdkClients(m: MetricsServer) {
+  const made: SwitchboardClient[] = [];
+  const client = (caps: Record<string, string[]>, tenant = 'acme', sub = 'ada'): SwitchboardClient => {
+    const c = new SwitchboardClient(m.s.url, { getToken: () => m.s.token({ sub, caps, tenant }), WebSocket, now: m.clock.now });
+    made.push(c);
+    return c;
+  };
+  const connected = async (caps: Record<string, string[]>, tenant = 'acme'): Promise<SwitchboardClient> => {
+    const c = client(caps, tenant);
+    const ready = new Promise((r) => c.once('connected', r));
+    c.connect();
+    await ready;
+    return c;
+  };
+  const close = (): void => {
+    for (const c of made) c.disconnect();
+  };
+  return { client, connected, close };
+}
+
+/** Each bad point of the issue, made at the clock's `now`, with the code that refuses its batch (HTTP and socket alike). */
+export function badPoints(now: () => number): Array<[string, () => Record<string, unknown>, { code: number }]> {
+  return [
+    ['a string value', () => ({ series: 'api.latency_ms', value: '5' }), ErrorCode.InvalidMetricValue],
+    ['a null value', () => ({ series: 'api.latency_ms', value: null }), ErrorCode.InvalidMetricValue],
+    ['a missing value', () => ({ series: 'api.latency_ms' }), ErrorCode.InvalidMetricValue],
+    ['a fractional ts', () => ({ series: 'api.latency_ms', ts: now() + 0.5, value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a negative ts', () => ({ series: 'api.latency_ms', ts: -1, value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a ts beyond 2^53', () => ({ series: 'api.latency_ms', ts: 2 ** 53, value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a ts given as a string', () => ({ series: 'api.latency_ms', ts: String(now()), value: 1 }), ErrorCode.InvalidTimestamp],
+    ['a ts beyond the skew', () => ({ series: 'api.latency_ms', ts: now() + 5001, value: 1 }), ErrorCode.TimestampTooEarly],
+    ['a ts older than the retention', () => ({ series: 'api.latency_ms', ts: now() - 3_600_000, value: 1 }), ErrorCode.TimestampTooLate],
+    ['an unknown series', () => ({ series: 'api.latency', value: 1 }), ErrorCode.UnknownSeries],
+    ['an undeclared label key', () => ({ series: 'api.latency_ms', labels: { host: 'a' }, value: 1 }), ErrorCode.UnknownLabel],
+    ['a label value too long', () => ({ series: 'api.latency_ms', labels: { route: 'x'.repeat(129) }, value: 1 }), ErrorCode.LabelValueTooLong],
+  ];
 }

@@ -1,7 +1,7 @@
 import { type ClientRequest, request } from 'node:http';
 import { ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MetricsServer, pointsHeld, startMetricsServer, T0 } from './helpers.js';
+import { badPoints, type MetricsServer, pointsHeld, startMetricsServer, T0 } from './helpers.js';
 
 /**
  * Metric streams over the real HTTP API: points in rows and columns come back as the buckets a
@@ -132,19 +132,7 @@ describe('metrics ingest and query over HTTP', () => {
     const now = () => m.clock.now();
     const canary = { route: '/nothing-written' };
     const good = () => ({ series: 'api.latency_ms', labels: canary, ts: now(), value: 1 });
-    const cases: Array<[string, () => Record<string, unknown>, { code: number; message?: string }]> = [
-      ['a string value', () => ({ series: 'api.latency_ms', value: '5' }), ErrorCode.InvalidMetricValue],
-      ['a null value', () => ({ series: 'api.latency_ms', value: null }), ErrorCode.InvalidMetricValue],
-      ['a missing value', () => ({ series: 'api.latency_ms' }), ErrorCode.InvalidMetricValue],
-      ['a fractional ts', () => ({ series: 'api.latency_ms', ts: now() + 0.5, value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a negative ts', () => ({ series: 'api.latency_ms', ts: -1, value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a ts beyond 2^53', () => ({ series: 'api.latency_ms', ts: 2 ** 53, value: 1 }), ErrorCode.InvalidTimestamp],
-      ['a ts beyond the skew', () => ({ series: 'api.latency_ms', ts: now() + 5001, value: 1 }), ErrorCode.TimestampTooEarly],
-      ['a ts older than the retention', () => ({ series: 'api.latency_ms', ts: now() - 3_600_000, value: 1 }), ErrorCode.TimestampTooLate],
-      ['an unknown series', () => ({ series: 'api.latency', value: 1 }), ErrorCode.UnknownSeries],
-      ['an undeclared label key', () => ({ series: 'api.latency_ms', labels: { host: 'a' }, value: 1 }), ErrorCode.UnknownLabel],
-      ['a label value too long', () => ({ series: 'api.latency_ms', labels: { route: 'x'.repeat(129) }, value: 1 }), ErrorCode.LabelValueTooLong],
-    ];
+    const cases = badPoints(now);
     it.each(cases)('%s', async (_name, bad, code) => {
       const before = await pointsHeld(m, 'api.latency_ms', {});
       const res = await m.ingest({ points: [good(), bad()] });

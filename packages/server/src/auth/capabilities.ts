@@ -1,5 +1,9 @@
-/** What a token may do on channels matching a pattern; `comment` writes comment threads about the channel (docs/comments.md). */
-export const CAPABILITY_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'unlock', 'comment'] as const;
+/**
+ * What a token may do on channels matching a pattern; `comment` writes comment threads about the
+ * channel (docs/comments.md); `ingest` adds points to the metric series `<series>` of channel
+ * `metrics:<series>` (docs/metrics.md).
+ */
+export const CAPABILITY_ACTIONS = ['subscribe', 'publish', 'presence', 'history', 'signal', 'lock', 'unlock', 'comment', 'ingest'] as const;
 export type CapabilityAction = (typeof CAPABILITY_ACTIONS)[number];
 
 export interface CapabilityRule {

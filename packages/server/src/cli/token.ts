@@ -1,4 +1,4 @@
-import { parseCapabilityFlag } from '../auth/capabilities.js';
+import { CAPABILITY_ACTIONS, parseCapabilityFlag } from '../auth/capabilities.js';
 import { loadKeyMaterial, secretSource } from '../auth/key-files.js';
 import { mintToken } from '../auth/mint.js';
 import { parseDuration } from '../config/duration.js';
@@ -11,8 +11,9 @@ export const TOKEN_HELP = `Usage: switchboard token --sub <user> --tenant <tenan
 Prints a connection token (HS256 JWT) signed with the configured secret (--secret,
 SWITCHBOARD_SECRET, the config file) or, in development mode, the one in the data directory
 (--data ./data). --cap may repeat: a channel pattern ('*' matches anything) and a comma-separated
-list of actions: subscribe, publish, presence, history, signal.
+list of actions: ${CAPABILITY_ACTIONS.join(', ')}.
 Example: switchboard token --sub alice --tenant acme --ttl 1h --cap 'project:*=subscribe,publish,presence'
+Metric points from clients: --cap 'metrics:web.*=ingest' (the series web.*, docs/metrics.md)
 `;
 
 export async function token(args: ParsedArgs, out: (text: string) => void): Promise<void> {

@@ -64,7 +64,7 @@ describe('parseCapabilities', () => {
 
   it('accepts every known action and an empty action list', () => {
     const parsed = rules({ 'a:*': [...CAPABILITY_ACTIONS], 'b:*': [] });
-    expect([...(parsed[0]?.actions ?? [])].sort()).toEqual(['comment', 'history', 'lock', 'presence', 'publish', 'signal', 'subscribe', 'unlock']);
+    expect([...(parsed[0]?.actions ?? [])].sort()).toEqual(['comment', 'history', 'ingest', 'lock', 'presence', 'publish', 'signal', 'subscribe', 'unlock']);
     expect(parsed[1]?.actions.size).toBe(0);
   });
 

@@ -52,6 +52,12 @@ export const metricsConfig = z
     maxBodyBytes: int(1_048_576, 1024, 64 * 1024 * 1024, 'largest ingest request body, bytes (refused while it is read)'),
     lateness: duration('10s', 'how far a point may lag the newest point of its series and still land in its own past bucket'),
     maxSkew: duration('5s', "how far a point's timestamp may lead the server's clock"),
+    ingestRate: int(
+      1_000_000,
+      1,
+      1_000_000_000,
+      'points one tenant may ingest per second on one node, over HTTP and the socket together (a token bucket holding one second of points, and at least one batch of maxPoints); beyond it a batch is refused whole with 145, temporary, with a retry delay',
+    ),
     persistRetention: duration('30d', 'how long the stored 1-minute buckets of series declared with persist: true are kept'),
     persistSweepInterval: duration(
       '1h',

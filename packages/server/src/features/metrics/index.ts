@@ -8,9 +8,11 @@ import { AlertRuleStore } from './alert-rule-store.js';
 import { ALERT_MIGRATIONS, AlertStore } from './alert-store.js';
 import { AlertEvaluator, type AlertFeed, type AlertInbox } from './alerts.js';
 import { MetricPusher } from './cluster-push.js';
+import { metricCommands } from './commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { DASHBOARD_NAMESPACE, Dashboards } from './dashboards.js';
+import { Ingest } from './ingest.js';
 import { MetricStores } from './metric-stores.js';
 import { METRIC_MIGRATIONS } from './migrations.js';
 import { PersistedMinutes } from './persist.js';
@@ -31,6 +33,7 @@ const MINUTES_PER_FLUSH = 2000;
 
 interface Running extends StoredMetrics {
   stores: MetricStores;
+  ingest: Ingest;
   subscriptions: MetricSubscriptions;
   config: MetricsConfig;
   dashboards: Dashboards;
@@ -43,9 +46,10 @@ interface Running extends StoredMetrics {
 
 /**
  * Metric streams: series declared in config or per tenant over HTTP, points ingested over HTTP
- * into per-tenant bucket stores in memory, buckets read back in columns and in paced columnar
- * subscriptions (`metrics.subscribe`), the 1-minute buckets of persisted series kept in
- * storage, saved dashboards, alert rules and health. See docs/metrics.md. Its service is the stores themselves.
+ * and the socket (`metrics.push`) into per-tenant bucket stores in memory, buckets read back
+ * in columns and in paced columnar subscriptions (`metrics.subscribe`), the 1-minute buckets of
+ * persisted series kept in storage, saved dashboards, alert rules and health. See
+ * docs/metrics.md. Its service is the stores themselves.
  */
 export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
   let running: Running | null = null;
@@ -66,7 +70,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       [DASHBOARD_NAMESPACE]: { subscribe: 'authenticated', clientPublish: false },
       [METRICS_NAMESPACE]: { subscribe: 'capability', clientPublish: false, presence: false },
     },
-    commands: metricSubscriptionCommands(started, () => started().config),
+    commands: [...metricSubscriptionCommands(started, () => started().config), ...metricCommands(() => started().ingest)],
     hooks: {
       onDisconnect({ client }) {
         running?.subscriptions.closeClient(client.id);
@@ -74,7 +78,12 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
     },
     migrations: [...METRIC_MIGRATIONS, ...ALERT_MIGRATIONS],
     routes: (cfg) => [
-      ...metricRoutes(() => started().stores, cfg, started),
+      ...metricRoutes(
+        () => started().stores,
+        () => started().ingest,
+        cfg,
+        started,
+      ),
       ...seriesRoutes(() => started().registry, cfg),
       ...dashboardRoutes(() => started().dashboards, cfg),
       ...alertRoutes({ config: cfg, states: () => started().alerts, rules: () => started().rules, declared: (t, s) => started().stores.declaration(s, t) }),
@@ -95,10 +104,12 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       });
       registry.connect(ctx.messages);
       await registry.refresh();
+      const ingest = new Ingest(created, ctx.config, clock.now, ctx.node.metricsRegistry, () => ({ registry, persisted }));
       // The minutes due are encoded before the sweep may drop them from memory, then written.
       const tick = setInterval(() => {
         persisted.collect(false, MINUTES_PER_FLUSH);
         created.sweep();
+        ingest.sweep();
         void persisted.write();
       }, SWEEP_INTERVAL_MS);
       const refresh = setInterval(() => {
@@ -154,6 +165,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       }
       running = {
         stores: created,
+        ingest,
         registry,
         persisted,
         subscriptions,

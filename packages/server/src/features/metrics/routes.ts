@@ -5,34 +5,25 @@ import { type ApiRoute, defineRoute, validate } from '../../http/api/route.js';
 import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
+import type { Ingest } from './ingest.js';
+import { known, type StoredMetrics } from './known-series.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
-import type { PersistedMinutes } from './persist.js';
 import { readPersisted } from './persisted-query.js';
-import type { SeriesRegistry } from './series-registry.js';
 
-/** The series tenants declare over HTTP and the stored 1-minute buckets, once the feature started. */
-export interface StoredMetrics {
-  registry: SeriesRegistry;
-  persisted: PersistedMinutes;
-}
+export type { StoredMetrics } from './known-series.js';
 
-/** Loads the tenant's own declarations of the series named that this node does not know yet. */
-async function known(s: MetricStores, stored: (() => StoredMetrics) | undefined, tenant: string, names: Iterable<string>): Promise<void> {
-  if (!stored) return;
-  const seen = new Set<string>();
-  const missing: string[] = [];
-  for (const name of names) {
-    if (seen.has(name)) continue;
-    seen.add(name);
-    if (!s.declaration(name, tenant)) missing.push(name);
-  }
-  if (missing.length > 0) await stored().registry.ensure(tenant, missing);
-}
-
-const labels = z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series');
+/**
+ * A label set. JSON.parse keeps a `__proto__` key as an own key, which a zod record drops
+ * silently (the point would land in another label set): such a set is refused (107).
+ */
+const labels = z.preprocess((v, ctx) => {
+  if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__')) ctx.addIssue({ code: 'custom', message: 'a label key is not __proto__', input: v });
+  return v;
+}, z.record(z.string(), z.string()).describe('label values by key; only the keys declared for the series'));
 const value = z.unknown().describe('a finite number (anything else is refused with 135)');
 const ts = z.unknown().describe("integer ms since the epoch (default: the server's clock)");
-const row = z.strictObject({ series: z.string(), labels: labels.optional(), ts: ts.optional(), value: value.optional() });
+/** One point in the row form, as `POST /metrics/points` and the socket's `metrics.push` take it. */
+export const pointRow = z.strictObject({ series: z.string(), labels: labels.optional(), ts: ts.optional(), value: value.optional() });
 const block = z.strictObject({
   series: z.string(),
   labels: labels.optional(),
@@ -40,7 +31,7 @@ const block = z.strictObject({
   values: z.array(value),
 });
 const ingestBody = z.strictObject({
-  points: z.array(row).optional().describe('row form: one object per point'),
+  points: z.array(pointRow).optional().describe('row form: one object per point'),
   ...block.partial().shape,
   blocks: z.array(block).optional().describe('several columnar blocks'),
 });
@@ -76,10 +67,6 @@ function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   return out;
 }
 
-function* seriesOf(points: readonly PointInput[]): Iterable<string> {
-  for (const p of points) yield p.series;
-}
-
 function parsedJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -96,7 +83,7 @@ function labelsOf(text: string | undefined): Record<string, string> {
 }
 
 /** Ingest (`POST /metrics/points`) and query (`GET /metrics/query`) of the declared series. */
-export function metricRoutes(stores: () => MetricStores, config: MetricsConfig, stored?: () => StoredMetrics): ApiRoute[] {
+export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, config: MetricsConfig, stored?: () => StoredMetrics): ApiRoute[] {
   return [
     defineRoute({
       method: 'POST',
@@ -104,28 +91,13 @@ export function metricRoutes(stores: () => MetricStores, config: MetricsConfig, 
       operationId: 'ingestMetricPoints',
       tag: 'metrics',
       summary: 'Add points to declared series, in rows or columns; all or nothing',
-      description: `Row form \`{points: [{series, labels, ts, value}]}\`, columnar form \`{series, labels, ts: [...], values: [...]}\`, or \`{blocks: [...]}\`, a list of columnar blocks; at most ${config.maxPoints} points and ${config.maxBodyBytes} bytes (413 while the body is read). The batch is checked whole before anything is written: one refused point refuses it, with the first problem's code and \`data.problems\`, the first 100 problems as {index, code, reason} (index counts points in batch order).`,
+      description: `Row form \`{points: [{series, labels, ts, value}]}\`, columnar form \`{series, labels, ts: [...], values: [...]}\`, or \`{blocks: [...]}\`, a list of columnar blocks; at most ${config.maxPoints} points and ${config.maxBodyBytes} bytes (413 while the body is read). The batch is checked whole before anything is written: one refused point refuses it, with the first problem's code and \`data.problems\`, the first 100 problems as {index, code, reason} (index counts points in batch order). Beyond the tenant's ingest budget (\`metrics.ingestRate\` points/s) the batch is refused whole with 429 / 145 and Retry-After.`,
       body: ingestBody,
       bodyLimit: config.maxBodyBytes,
       response: z.object({ accepted: z.number().int() }),
-      errors: [413, 422, 503],
+      errors: [413, 422, 429, 503],
       async handler({ tenant, body }) {
-        const points = pointsOf(body);
-        if (points.length > config.maxPoints)
-          throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${config.maxPoints}`);
-        const s = stores();
-        await known(s, stored, tenant, seriesOf(points));
-        const verdict = s.check(tenant, points);
-        if (verdict.first) {
-          const head = verdict.problems[0];
-          const err = new ReplyError(
-            verdict.first,
-            `${verdict.total} of ${points.length} points refused, nothing written; point ${head?.index}: ${head?.reason}`,
-          );
-          err.data = { refused: verdict.total, problems: verdict.problems };
-          throw err;
-        }
-        return { accepted: s.write(tenant, points) };
+        return { accepted: await ingest().push(tenant, pointsOf(body), 'http') };
       },
     }),
     defineRoute({

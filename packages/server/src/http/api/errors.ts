@@ -54,6 +54,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   SeriesLimit: 422,
   LabelValueLimit: 422,
   UnknownResolution: 422,
+  IngestRateLimited: 429,
   SeriesReadOnly: 409,
   SeriesKindConflict: 409,
   SeriesDeclarationLimit: 422,

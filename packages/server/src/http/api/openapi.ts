@@ -28,7 +28,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Body or publication too large (code 114)',
   415: 'The body is not application/json (code 107)',
   422: 'Invalid channel (110), unknown namespace (102), action disabled in the namespace (108), payload schema (119), limit or quota reached (106) or schedule (123)',
-  429: "Too many requests: the tenant's publish quota; Retry-After and retryAfter say when to retry (code 111)",
+  429: "Too many requests: the tenant's publish quota (code 111) or metric ingest budget (code 145); Retry-After and retryAfter say when to retry",
   500: 'Unexpected server error (code 100)',
   503: 'Shutting down or a backing store is unreachable; retry (code 116)',
 };

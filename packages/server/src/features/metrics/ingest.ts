@@ -1,0 +1,120 @@
+import { ErrorCode } from '@switchboard/protocol';
+import { Counter, type Registry } from 'prom-client';
+import { TokenBucket } from '../../engine/token-bucket.js';
+import { ReplyError } from '../../errors/reply-error.js';
+import type { MetricsConfig } from './config.js';
+import { known, type StoredMetrics, seriesOf } from './known-series.js';
+import type { MetricStores, PointInput } from './metric-stores.js';
+
+/** Where a batch of points came from. */
+export type IngestTransport = 'http' | 'socket';
+
+/** The Prometheus counters of ingest, by transport. */
+interface IngestCounters {
+  points: Counter<'transport'>;
+  batches: Counter<'transport'>;
+  refused: Counter<'transport' | 'code'>;
+}
+
+function ingestCounters(registry: Registry): IngestCounters {
+  return {
+    points: new Counter({
+      name: 'switchboard_metric_points_ingested_total',
+      help: 'Metric points written, by transport (http, socket)',
+      labelNames: ['transport'],
+      registers: [registry],
+    }),
+    batches: new Counter({
+      name: 'switchboard_metric_batches_ingested_total',
+      help: 'Metric ingest batches written (an HTTP request or a metrics.push command), by transport',
+      labelNames: ['transport'],
+      registers: [registry],
+    }),
+    refused: new Counter({
+      name: 'switchboard_metric_batches_refused_total',
+      help: 'Metric ingest batches refused whole, by transport and reply error code',
+      labelNames: ['transport', 'code'],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * The one ingest path of HTTP and the socket: the batch cap, the tenant's budget, the tenant's
+ * series declared over HTTP that this node has not loaded yet, the check of every point, then
+ * the write — all or nothing. The budget is a token bucket per tenant on
+ * this node (`ingestRate` points/s, holding one second of points and at least one full
+ * batch); a batch takes its points before it is checked, since checking costs about as much
+ * as writing, and is refused whole (145, temporary, with the delay until it would fit) when
+ * they are not there.
+ */
+export class Ingest {
+  readonly #stores: MetricStores;
+  readonly #config: MetricsConfig;
+  readonly #now: () => number;
+  readonly #counters: IngestCounters;
+  readonly #budgets = new Map<string, TokenBucket>();
+  readonly #stored: (() => StoredMetrics) | undefined;
+
+  constructor(stores: MetricStores, config: MetricsConfig, now: () => number, registry: Registry, stored?: () => StoredMetrics) {
+    this.#stores = stores;
+    this.#stored = stored;
+    this.#config = config;
+    this.#now = now;
+    this.#counters = ingestCounters(registry);
+  }
+
+  /**
+   * Write a batch of a tenant's points, or throw the reply error that refuses it whole (nothing
+   * written). `authorize` runs first (the socket's capability check), its refusal counted too.
+   */
+  async push(tenant: string, points: readonly PointInput[], transport: IngestTransport, authorize?: (points: readonly PointInput[]) => void): Promise<number> {
+    try {
+      authorize?.(points);
+      return await this.#push(tenant, points, transport);
+    } catch (err) {
+      if (err instanceof ReplyError) this.#counters.refused.inc({ transport, code: String(err.code) });
+      throw err;
+    }
+  }
+
+  async #push(tenant: string, points: readonly PointInput[], transport: IngestTransport): Promise<number> {
+    const max = this.#config.maxPoints;
+    if (points.length > max) throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${max}`);
+    const wait = this.#budget(tenant).takeOrWait(points.length);
+    if (wait > 0) {
+      throw new ReplyError(
+        ErrorCode.IngestRateLimited,
+        `the tenant's budget of ${this.#config.ingestRate} points/s is spent; nothing written, retry in ${wait} ms`,
+        wait,
+      );
+    }
+    await known(this.#stores, this.#stored, tenant, seriesOf(points));
+    const verdict = this.#stores.check(tenant, points);
+    if (verdict.first) {
+      const head = verdict.problems[0];
+      const err = new ReplyError(verdict.first, `${verdict.total} of ${points.length} points refused, nothing written; point ${head?.index}: ${head?.reason}`);
+      err.data = { refused: verdict.total, problems: verdict.problems };
+      throw err;
+    }
+    const written = this.#stores.write(tenant, points);
+    this.#counters.points.inc({ transport }, written);
+    this.#counters.batches.inc({ transport });
+    return written;
+  }
+
+  /** Forget the budgets that are full again (nothing to remember about those tenants). */
+  sweep(): void {
+    for (const [tenant, bucket] of this.#budgets) if (bucket.full()) this.#budgets.delete(tenant);
+  }
+
+  #budget(tenant: string): TokenBucket {
+    let bucket = this.#budgets.get(tenant);
+    if (!bucket) {
+      const { ingestRate, maxPoints } = this.#config;
+      bucket = new TokenBucket(ingestRate, Math.max(ingestRate, maxPoints), this.#now);
+      this.#budgets.set(tenant, bucket);
+    }
+    return bucket;
+  }
+}
