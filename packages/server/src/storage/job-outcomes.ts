@@ -25,6 +25,8 @@ export class JobOutcomes {
   #writes: Array<Waiting<void> & { write: (trx: JobExecutor) => Promise<void> }> = [];
   #completions: Array<Waiting<boolean> & { claim: JobClaim; result: unknown }> = [];
   #timer: NodeJS.Timeout | null = null;
+  /** The groups being written now. */
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(options: { storage: Storage; store: () => JobStore; now: () => number; logger: Logger }) {
     this.#storage = options.storage;
@@ -49,19 +51,26 @@ export class JobOutcomes {
     });
   }
 
-  /** Write what is queued now (at stop). */
-  flush(): Promise<void> {
+  /** Write what is queued now, and wait for the groups being written (at stop, before storage closes). */
+  async flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    return this.#commit();
+    this.#start();
+    await Promise.all([...this.#writing]);
   }
 
   #schedule(): void {
     if (this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      void this.#commit();
+      this.#start();
     }, GROUP_COMMIT_MS);
+  }
+
+  #start(): void {
+    const writing = this.#commit();
+    this.#writing.add(writing);
+    void writing.finally(() => this.#writing.delete(writing));
   }
 
   async #commit(): Promise<void> {
