@@ -156,8 +156,24 @@ describe('switchboard bench', () => {
     expect(f.drops.notGranted).toBe(0);
   }, 90_000);
 
-  it('webhooks: every event reaches the receiver once, one per request, batched, and through a receiver failing at random', async () => {
-    const r = await benchJson(['webhooks', '--events', '200', '--failing-events', '100', '--batch-window', '50ms', '--batch-size', '40']);
+  it('webhooks: every event reaches the receiver once, one per request, batched, through a receiver failing at random, and after an outage', async () => {
+    const r = await benchJson([
+      'webhooks',
+      '--events',
+      '200',
+      '--failing-events',
+      '100',
+      '--batch-window',
+      '50ms',
+      '--batch-size',
+      '40',
+      '--outage',
+      '2s',
+      '--outage-rate',
+      '50',
+      '--recipients',
+      '5',
+    ]);
     const f = r.figures;
     expect(f.single).toMatchObject({ created: 200, delivered: 200, requests: 200, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
     expect(f.batched).toMatchObject({ created: 200, delivered: 200, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
@@ -167,8 +183,13 @@ describe('switchboard bench', () => {
     expect(f.failing).toMatchObject({ created: 100, delivered: 100, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
     expect(f.failing.requests).toBeGreaterThan(100);
     expect(f.single.latency.count).toBe(200);
+    // The outage: 2 s at 50 events/s (a create request of 5 every 100 ms), every request refused meanwhile, then all delivered once.
+    expect(f.outage.created).toBeGreaterThanOrEqual(50);
+    expect(f.outage).toMatchObject({ delivered: f.outage.created, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
+    expect(f.outage.refusedRequests).toBeGreaterThan(0);
+    expect(f.outage.drainSeconds).toBeGreaterThanOrEqual(0);
     expect(r.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
-  }, 120_000);
+  }, 150_000);
 
   it("documents: every editor receives every other editor's update, and a fresh sync and every joiner hold them all", async () => {
     const r = await benchJson(['documents', '--editors', '6', '--rate', '200', '--duration', '2', '--warmup', '0.5', '--joiners', '4']);

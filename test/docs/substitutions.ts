@@ -78,6 +78,11 @@ export const SUBSTITUTIONS: Substitution[] = [
     why: 'a small load test (the node kill waits the default presence TTL)',
   },
   {
+    doc: /bench webhooks --storage (sqlite|postgres) --events \d+ --failing-events \d+ --outage \S+( --outage-rate \d+)?/g,
+    real: () => 'bench webhooks --storage $1 --events 40 --failing-events 20 --outage 1s --outage-rate 40 --recipients 4',
+    why: 'a small load test (every phase, the backlog drain after a 1 s outage)',
+  },
+  {
     doc: /bench locks --storage (sqlite|postgres)/g,
     real: () => 'bench locks --storage $1 --clients 3 --duration 500ms --contenders 10 --bursts 2 --cycles 20 --drops 1',
     why: 'a small load test',

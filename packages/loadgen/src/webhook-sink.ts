@@ -31,6 +31,10 @@ export class WebhookSink {
   /** nowUs() of the last request. */
   lastUs = 0;
   failRate = 0;
+  /** An outage: every request is answered 503 at once, its events not counted as received. */
+  down = false;
+  /** Requests answered 503 during an outage. */
+  refusedRequests = 0;
   #key: Buffer = Buffer.alloc(0);
   readonly #server: Server;
   #random: () => number;
@@ -66,6 +70,8 @@ export class WebhookSink {
     this.badSignatures = 0;
     this.resentAfterOk = 0;
     this.lastUs = 0;
+    this.down = false;
+    this.refusedRequests = 0;
   }
 
   /** Events answered 2xx at least once. */
@@ -88,6 +94,12 @@ export class WebhookSink {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.down) {
+      this.refusedRequests++;
+      req.resume();
+      res.writeHead(503).end();
+      return;
+    }
     // The event's timestamp is the server's wall clock (ms): compare with this machine's.
     const firstByteUs = Date.now() * 1000;
     const chunks: Buffer[] = [];

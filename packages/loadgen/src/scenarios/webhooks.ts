@@ -134,14 +134,111 @@ async function runPhase(ctx: BenchContext, report: Report, sink: WebhookSink, ph
 }
 
 /**
+ * The backlog drain: the receiver answers 503 to everything for `--outage` while events are
+ * made at `--outage-rate` per second (one create request per `--recipients` events, paced),
+ * then it answers again and no more events are made. The backlog is what was made during the
+ * outage; the drain is the time from the receiver's return to the 2xx of its last event,
+ * every event delivered once (0 lost, 0 answered 2xx twice).
+ */
+async function runOutage(ctx: BenchContext, report: Report, sink: WebhookSink, outageMs: number): Promise<void> {
+  const { args, progress } = ctx;
+  const call = api(ctx);
+  sink.reset();
+  const created = await call('POST', '/webhooks/endpoints', { url: sink.url, events: ['notification.created'], description: 'bench outage' });
+  if (created.status !== 201) throw new BenchFailure(`creating the endpoint: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+  const id = created.body['id'] as string;
+  sink.secret = created.body['secret'] as string;
+  try {
+    sink.down = true;
+    const perRequest = args.count('--recipients');
+    const rate = args.num('--outage-rate');
+    const intervalUs = (perRequest / rate) * 1e6;
+    const ops = new OpCounter();
+    const inFlight = new Set<Promise<void>>();
+    const startUs = nowUs();
+    const endUs = Math.min(startUs + outageMs * 1000, ctx.deadlineUs);
+    let made = 0;
+    progress.phase(`Backlog drain: receiver down for ${formatMs(outageMs)}, ${formatInt(rate)} events/s`);
+    for (let k = 0; startUs + k * intervalUs < endUs; k++) {
+      const at = startUs + k * intervalUs;
+      if (at > nowUs()) await sleep((at - nowUs()) / 1000);
+      // Paced, not closed-loop: a slow answer does not lower the rate (a bounded number in flight).
+      while (inFlight.size >= args.count('--parallel')) await Promise.race(inFlight);
+      const users = Array.from({ length: perRequest }, (_, j) => `whoutage${k * perRequest + j}`);
+      const p = ops
+        .track(
+          null,
+          call('POST', '/notifications', { users, type: 'system', title: `bench outage ${k}` }).then((r) => {
+            if (r.status !== 201) throw new Error(`HTTP ${r.status}`);
+            made += users.length;
+          }),
+        )
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
+    const outageSeconds = (nowUs() - startUs) / 1e6;
+    const deliveredDuringOutage = sink.delivered();
+    ctx.gauge.mark();
+    sink.down = false;
+    const returnUs = nowUs();
+    progress.phase(`Backlog drain: ${formatInt(made)} events waiting, receiver back`);
+    const end = returnUs + Math.min(args.ms('--drain'), remainingMs(ctx)) * 1000;
+    while (sink.delivered() < made && nowUs() < end) await sleep(50);
+    const delivered = sink.delivered();
+    const drainSeconds = Math.max(0, ((sink.lastUs || nowUs()) - returnUs) / 1e6);
+    const snap = cpuSnapshot(ctx);
+
+    report.section('Backlog drain');
+    report.add(
+      'outage.created',
+      made,
+      'events made during the outage (the backlog)',
+      `${formatInt(made)} in ${outageSeconds.toFixed(1)} s = ${formatInt(made / Math.max(1e-3, outageSeconds))} /s${ops.failed ? `, ${formatInt(ops.failed)} requests refused ${JSON.stringify(ops.errors)}` : ''}`,
+    );
+    report.add('outage.refusedRequests', sink.refusedRequests, 'requests answered 503 during the outage', formatInt(sink.refusedRequests));
+    report.add('outage.delivered', delivered, 'events delivered (2xx)', `${formatInt(delivered)} of ${formatInt(made)}`);
+    report.add('outage.drainSeconds', round(drainSeconds, 2), 'receiver back → last event delivered', `${drainSeconds.toFixed(1)} s`);
+    report.add(
+      'outage.perSecond',
+      round(delivered / Math.max(1e-3, drainSeconds), 1),
+      'events delivered /s while draining',
+      formatInt(delivered / Math.max(1e-3, drainSeconds)),
+    );
+    report.add('outage.duplicates', sink.duplicates(), 'events answered 2xx twice', formatInt(sink.duplicates()));
+    report.add('outage.resentAfterOk', sink.resentAfterOk, 'events sent again after a 2xx', formatInt(sink.resentAfterOk));
+    report.add('outage.badSignatures', sink.badSignatures);
+    phaseCpu(report, 'outage', snap, delivered, 'event');
+    report.check(
+      'Backlog drain: every event delivered',
+      ops.failed === 0 && delivered === made && deliveredDuringOutage === 0,
+      `${formatInt(delivered)} of ${formatInt(made)}`,
+    );
+    report.check('Backlog drain: nothing re-sent after a 2xx', sink.resentAfterOk === 0 && sink.duplicates() === 0, `${sink.resentAfterOk} re-sent`);
+    report.check('Backlog drain: every signature verified', sink.badSignatures === 0, `${sink.badSignatures} bad`);
+    // The issue's target is for a 10-minute outage; a shorter one is held to the same ratio.
+    const target = Math.min(60, (60 * outageMs) / 600_000);
+    report.target(
+      `backlog drained ≤ ${target.toFixed(0)} s after the receiver returns (60 s after 10 minutes)`,
+      delivered === made && drainSeconds <= target,
+      `${drainSeconds.toFixed(1)} s for ${formatInt(made)} events`,
+    );
+  } finally {
+    await call('DELETE', `/webhooks/endpoints/${id}`).catch(() => {});
+  }
+}
+
+/**
  * Webhooks to one local receiver that checks every signature: events/s one per request and
  * batched, commit → receiver latency, and a receiver that fails a share of requests at random
- * (every event delivered, none sent again after a 2xx). The started server allows loopback
- * endpoints and retries on a short schedule (1 s, 2 s, 4 s, …) so the failing phase settles.
+ * (every event delivered, none sent again after a 2xx), then the backlog drain after an outage.
+ * The started server allows loopback endpoints and retries on a short schedule (1 s, 2 s, 4 s,
+ * … 60 s, then 5 min, 30 min, 2 h, 5 h, so an outage's messages outlive it) so the failing phase settles.
  */
 export const webhooksScenario: Scenario = {
   name: 'webhooks',
-  summary: 'webhook deliveries/s one per request and batched, commit → receiver p99, and a receiver failing 20 % at random (0 lost, 0 re-sent)',
+  summary:
+    'webhook deliveries/s one per request and batched, commit → receiver p99, a receiver failing 20 % at random (0 lost, 0 re-sent), and the backlog drain after an outage',
   options: [
     { flag: '--events', kind: 'count', default: '20000', help: 'events of the one-per-request and the batched phases, each' },
     { flag: '--failing-events', kind: 'count', min: 0, default: '5000', help: 'events of the failing-receiver phase (0: none)' },
@@ -151,10 +248,19 @@ export const webhooksScenario: Scenario = {
     { flag: '--recipients', kind: 'count', default: '20', help: 'users per POST /api/v1/notifications: one notification.created event each' },
     { flag: '--parallel', kind: 'count', default: '8', help: 'create requests in flight' },
     { flag: '--drain', kind: 'duration', default: '120s', help: 'longest wait for the receiver after the last create' },
+    { flag: '--outage', kind: 'duration', default: '10m', help: 'backlog drain: how long the receiver answers 503 while events are made (0: no such phase)' },
+    { flag: '--outage-rate', kind: 'number', default: '180', min: 0.1, help: 'events made per second during the outage' },
   ],
   connections: () => 0,
-  estimateMs: (a) => 120_000 + (a.count('--events') * 2 + a.count('--failing-events')) * 2 + a.ms('--drain') * 3,
-  serverFlags: () => ['--webhooks.allow-networks', '127.0.0.1/32', '--webhooks.retry-schedule', '1s,2s,4s,8s,16s,30s,60s', '--webhooks.probe-interval', '2s'],
+  estimateMs: (a) => 120_000 + (a.count('--events') * 2 + a.count('--failing-events')) * 2 + a.ms('--drain') * 4 + a.ms('--outage'),
+  serverFlags: () => [
+    '--webhooks.allow-networks',
+    '127.0.0.1/32',
+    '--webhooks.retry-schedule',
+    '1s,2s,4s,8s,16s,30s,60s,5m,30m,2h,5h',
+    '--webhooks.probe-interval',
+    '2s',
+  ],
 
   async run(ctx) {
     const { args } = ctx;
@@ -180,6 +286,8 @@ export const webhooksScenario: Scenario = {
           failRate: args.num('--fail-rate'),
         });
       }
+      const outage = args.ms('--outage');
+      if (outage > 0) await runOutage(ctx, report, sink, outage);
       report.section('Server');
       serverWindow(report, ctx);
     } finally {

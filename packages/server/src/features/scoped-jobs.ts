@@ -15,6 +15,10 @@ export interface FeatureJobs {
    * due at `dueAt` (unless it runs now), one row for the cluster however many nodes start together.
    */
   recur(kind: string, dueAt: number): Promise<void>;
+  /** Store new jobs with ids of their own (no cap) in a few statements, in `trx` when given. */
+  addMany(jobs: ReadonlyArray<Omit<AddJob, 'cap'>>, trx?: JobExecutor): Promise<void>;
+  /** Run `write` in the next group commit of job outcomes (a kind registered with `groupCommit`). */
+  grouped(write: (trx: JobExecutor) => Promise<void>): Promise<void>;
   /** Poll for due jobs now (after a transaction that added some committed). */
   poll(): Promise<number>;
   get(kind: string, tenant: string, id: string): Promise<Job | undefined>;
@@ -32,6 +36,12 @@ export function featureJobs(feature: string, jobs: JobRunner, now: () => number)
     handle: (kind, handler, options) => jobs.handle(scoped(kind), handler, options),
     add: (job, trx) => jobs.add({ ...job, kind: scoped(job.kind) }, trx),
     recur: (kind, dueAt) => jobs.recur(scoped(kind), dueAt),
+    addMany: (list, trx) =>
+      jobs.addMany(
+        list.map((job) => ({ ...job, kind: scoped(job.kind) })),
+        trx,
+      ),
+    grouped: (write) => jobs.grouped(write),
     poll: () => jobs.poll(),
     get: (kind, tenant, id) => jobs.store.get(scoped(kind), tenant, id),
     cancel: (kind, tenant, id) => jobs.store.cancel(scoped(kind), tenant, id, now()),

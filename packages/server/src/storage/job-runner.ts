@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ReplyError } from '../errors/reply-error.js';
 import { createError } from '../errors/sb-error.js';
 import { newId } from './ids.js';
+import { JobOutcomes } from './job-outcomes.js';
 import { type Job, type JobExecutor, JobStore } from './job-store.js';
 import type { Storage } from './storage.js';
 
@@ -48,6 +49,12 @@ export interface JobKindOptions {
    * Its job is stored with `recur`: one row for the cluster, its id the kind.
    */
   every?: () => number;
+  /**
+   * Many short attempts (webhook deliveries): a success is recorded in a group commit with
+   * the others that finished within a few ms (JobOutcomes), and the handler's own writes
+   * queued with `JobRunner.grouped` share that transaction.
+   */
+  groupCommit?: boolean;
 }
 
 /** Jobs taken for a try outside their schedule (JobRunner.borrow). */
@@ -78,6 +85,7 @@ interface Kind {
   retryDelay: JobKindOptions['retryDelay'];
   keepsFinished: boolean;
   every: JobKindOptions['every'];
+  groupCommit: boolean;
 }
 
 /** How often (on the runner's clock) finished jobs older than `keepFinished` are deleted. */
@@ -104,6 +112,7 @@ export class JobRunner {
   readonly #kinds = new Map<string, Kind>();
   readonly #running = new Map<string, { done: Promise<void>; abort: AbortController }>();
   #store: JobStore | null = null;
+  #outcomes: JobOutcomes | null = null;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #polling: Promise<number> | null = null;
   /** A poll was asked for while one ran. */
@@ -136,6 +145,16 @@ export class JobRunner {
 
   open(storage: Storage): void {
     this.#store = new JobStore(storage);
+    this.#outcomes = new JobOutcomes({ storage, store: () => this.store, now: this.#now, logger: this.#logger });
+  }
+
+  /**
+   * Run `write` in the transaction of the next group of outcomes (see JobKindOptions.groupCommit):
+   * what a handler records of its attempt commits with the attempt's completion, or before it.
+   */
+  grouped(write: (trx: JobExecutor) => Promise<void>): Promise<void> {
+    if (!this.#outcomes) throw new ReplyError(ErrorCode.Unavailable, 'jobs are starting');
+    return this.#outcomes.write(write);
   }
 
   /** Run jobs of `kind` with `handler` on this node; a kind has one handler. */
@@ -147,6 +166,7 @@ export class JobRunner {
       retryDelay: options.retryDelay,
       keepsFinished: options.keepsFinished === true,
       every: options.every,
+      groupCommit: options.groupCommit === true,
     });
   }
 
@@ -172,6 +192,28 @@ export class JobRunner {
     );
     if (stored !== 'full' && stored.created) this.#wake(job.dueAt);
     return stored;
+  }
+
+  /**
+   * Store new jobs with ids of their own (no cap) in a few statements, in `trx` when given: the
+   * outbox of a change that makes many jobs at once.
+   */
+  async addMany(jobs: ReadonlyArray<Omit<AddJob, 'cap'>>, trx?: JobExecutor): Promise<void> {
+    if (jobs.length === 0) return;
+    const now = this.#now();
+    await this.store.insertMany(
+      jobs.map((job) => ({
+        id: job.id ?? newId('job', now),
+        kind: job.kind,
+        tenant: job.tenant ?? '',
+        payload: job.payload,
+        dueAt: job.dueAt,
+        maxAttempts: job.maxAttempts ?? this.#kinds.get(job.kind)?.maxAttempts ?? this.#config.maxAttempts,
+      })),
+      now,
+      trx,
+    );
+    this.#wake(jobs.reduce((soonest, j) => Math.min(soonest, j.dueAt), Number.POSITIVE_INFINITY));
   }
 
   /**
@@ -241,6 +283,7 @@ export class JobRunner {
     await Promise.race([Promise.allSettled([...this.#running.values()].map((r) => r.done)), late]);
     clearTimeout(timer);
     for (const r of this.#running.values()) r.abort.abort(new Error('the job runner stopped'));
+    await this.#outcomes?.flush().catch((err: unknown) => this.#logger.warn({ err }, 'recording job outcomes at stop failed'));
   }
 
   async #round(): Promise<number> {
@@ -307,7 +350,8 @@ export class JobRunner {
   async #attempt(job: Job, abort: AbortController): Promise<void> {
     const store = this.store;
     const claim = { id: job.id, owner: this.owner, attempt: job.attempts };
-    const log = this.#logger.child({ job: job.id, kind: job.kind, attempt: job.attempts });
+    // Made only when something is logged: most attempts log nothing.
+    const log = { warn: (obj: object, msg?: string) => this.#logger.warn({ job: job.id, kind: job.kind, attempt: job.attempts, ...obj }, msg) };
     const kind = this.#kinds.get(job.kind);
     try {
       // Taken over from a runner that died during the last attempt allowed: nothing is left to try.
@@ -333,8 +377,13 @@ export class JobRunner {
         // Only the kind's one row recurs (see recur): another of its kind ends as done.
         const every = job.id === job.kind ? (kind.every?.() ?? 0) : 0;
         const next = every > 0 ? began + every : null;
-        const recorded = next === null ? await store.complete(claim, result, this.#now()) : await store.reschedule(claim, result, next, this.#now());
-        if (!recorded) log.warn('a job finished after its lease was lost; its result is not recorded');
+        const recorded =
+          next !== null
+            ? await store.reschedule(claim, result, next, this.#now())
+            : kind.groupCommit && this.#outcomes
+              ? await this.#outcomes.complete(claim, result)
+              : await store.complete(claim, result, this.#now());
+        if (!recorded) log.warn({}, 'a job finished after its lease was lost; its result is not recorded');
         else if (next !== null) this.#wake(next);
       } catch (err) {
         const last = job.attempts >= job.maxAttempts || (err instanceof ReplyError && !err.temporary);

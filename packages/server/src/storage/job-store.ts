@@ -66,6 +66,8 @@ export interface JobPosition {
 
 /** Longest error text kept with a job. */
 const ERROR_CHARS = 500;
+/** Rows per multi-row statement: well under the bound-parameter limits of both stores. */
+const INSERT_CHUNK = 200;
 
 type Db = Kysely<SharedTables>;
 
@@ -144,6 +146,20 @@ export class JobStore {
       return { job: toJob(winner), created: false };
     }
     return { job: toJob(row), created: true };
+  }
+
+  /**
+   * Insert new jobs (ids of their own: an id that exists already keeps its row) in a few
+   * multi-row statements: the outbox of a request that makes many jobs at once.
+   */
+  async insertMany(jobs: readonly NewJob[], now: number, within?: JobExecutor): Promise<void> {
+    const db = (within as Db | undefined) ?? this.#db;
+    for (let i = 0; i < jobs.length; i += INSERT_CHUNK)
+      await db
+        .insertInto('sb_jobs')
+        .values(jobs.slice(i, i + INSERT_CHUNK).map((j) => newRow(j, now)))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
   }
 
   /**
@@ -280,6 +296,38 @@ export class JobStore {
       .where(held(claim))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Attempts that succeeded, recorded together (a group commit): each `done` with its result,
+   * fenced by its claim as `complete` is; one statement per (owner, attempt, result). The ids
+   * recorded (one whose lease was lost meanwhile is not).
+   */
+  async completeMany(done: ReadonlyArray<{ claim: JobClaim; result: unknown }>, now: number, within?: JobExecutor): Promise<Set<string>> {
+    const db = (within as Db | undefined) ?? this.#db;
+    const groups = new Map<string, { owner: string; attempt: number; result: string; ids: string[] }>();
+    for (const { claim, result } of done) {
+      const text = JSON.stringify(result ?? null);
+      const key = `${claim.owner}\u0000${claim.attempt}\u0000${text}`;
+      const group = groups.get(key) ?? { owner: claim.owner, attempt: claim.attempt, result: text, ids: [] };
+      group.ids.push(claim.id);
+      groups.set(key, group);
+    }
+    const recorded = new Set<string>();
+    for (const g of groups.values())
+      for (let i = 0; i < g.ids.length; i += INSERT_CHUNK) {
+        const rows = await db
+          .updateTable('sb_jobs')
+          .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
+          .where('id', 'in', g.ids.slice(i, i + INSERT_CHUNK))
+          .where('status', '=', 'running')
+          .where('lease_owner', '=', g.owner)
+          .where('attempts', '=', g.attempt)
+          .returning('id')
+          .execute();
+        for (const r of rows) recorded.add(r.id);
+      }
+    return recorded;
   }
 
   /** The attempt of a recurring job succeeded: `pending` again at `dueAt`, its attempts back to 0, the handler's result kept. */

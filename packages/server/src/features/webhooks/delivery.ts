@@ -12,12 +12,14 @@ import { DeliveryFailure, probeWait } from './schedule.js';
 import type { WebhookSender } from './sender.js';
 import { signedHeaders } from './signing.js';
 import type { WebhookStore } from './store.js';
-import type { WebhookEndpointTable, WebhookTables } from './tables.js';
+import type { WebhookAttemptTable, WebhookEndpointTable, WebhookTables } from './tables.js';
 
 /** The job kind of one message's delivery (`webhooks.deliver` in sb_jobs). */
 export const DELIVER = 'deliver';
 /** The job kind of a failing endpoint's probe (`webhooks.probe`): one per failing spell. */
 export const PROBE = 'probe';
+/** Rows per multi-row insert of the outbox. */
+const INSERT_CHUNK = 200;
 /** Oldest pending messages a probe looks at (one may be running, or just claimed). */
 const PROBE_CANDIDATES = 5;
 
@@ -59,6 +61,52 @@ function batchBody(items: readonly DeliveryRow[], at: number): string {
   return `{"type":"batch","timestamp":${iso(at)},"events":[${events.join(',')}]}`;
 }
 
+/** A message with its event and its endpoint, as one attempt needs them. */
+interface Loaded {
+  delivery: DeliveryRow | undefined;
+  endpoint: WebhookEndpointTable | undefined;
+}
+
+/**
+ * The reads of the attempts that start in one turn (the messages one claim took), made
+ * together: two statements per claim instead of two per message.
+ */
+class DeliveryReads {
+  readonly #store: WebhookStore;
+  #queued: Map<string, Array<{ resolve: (l: Loaded) => void; reject: (err: unknown) => void }>> | null = null;
+
+  constructor(store: WebhookStore) {
+    this.#store = store;
+  }
+
+  load(messageId: string): Promise<Loaded> {
+    if (!this.#queued) {
+      this.#queued = new Map();
+      queueMicrotask(() => void this.#read());
+    }
+    const queued = this.#queued;
+    return new Promise((resolve, reject) => queued.set(messageId, [...(queued.get(messageId) ?? []), { resolve, reject }]));
+  }
+
+  async #read(): Promise<void> {
+    const queued = this.#queued;
+    if (!queued) return;
+    this.#queued = null;
+    try {
+      const rows = await this.#store.deliveries([...queued.keys()]);
+      const endpoints = new Map((await this.#store.endpointsById([...new Set(rows.map((r) => r.endpoint_id))])).map((e) => [e.id, e]));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const [id, waiting] of queued) {
+        const delivery = byId.get(id);
+        const loaded = { delivery, endpoint: delivery ? endpoints.get(delivery.endpoint_id) : undefined };
+        for (const w of waiting) w.resolve(loaded);
+      }
+    } catch (err) {
+      for (const waiting of queued.values()) for (const w of waiting) w.reject(err);
+    }
+  }
+}
+
 /** Attempts in flight per endpoint on this node, at most `limit`; the others wait their turn. */
 class Slots {
   readonly #active = new Map<string, number>();
@@ -90,12 +138,16 @@ class Slots {
 export class Deliveries implements EventSink {
   readonly #o: DeliveryOptions;
   readonly #slots = new Slots();
+  readonly #reads: DeliveryReads;
+  /** Attempt rows waiting for the job runner's next group commit: one multi-row insert for all of them. */
+  #attemptRows: { rows: WebhookAttemptTable[]; written: Promise<void> } | null = null;
   /** Messages of batching endpoints claimed on this node, waiting for their endpoint's batch. */
   readonly #batchQueues = new Map<string, Queued[]>();
   #pollTimer: NodeJS.Timeout | null = null;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
+    this.#reads = new DeliveryReads(options.store);
   }
 
   wants(tenant: string, type: string, channel?: string): boolean {
@@ -149,7 +201,28 @@ export class Deliveries implements EventSink {
       .insertInto('sb_webhook_events')
       .values(targets.map(({ event: e }) => ({ id: e.id, tenant: e.tenant, type: e.type, data: JSON.stringify(e.data), occurred_at: e.timestamp })))
       .execute();
-    for (const { event, endpoints } of targets) for (const endpoint of endpoints) ids.push(await this.#message(trx, event.tenant, endpoint, event.id, now));
+    const messages: Array<{ id: string; tenant: string; endpoint_id: string; event_id: string; created_at: number }> = [];
+    for (const { event, endpoints } of targets)
+      for (const endpoint of endpoints)
+        messages.push({ id: newId('msg', now), tenant: event.tenant, endpoint_id: endpoint, event_id: event.id, created_at: now });
+    // Every message and its delivery job in a few multi-row statements (a request's events together).
+    for (let i = 0; i < messages.length; i += INSERT_CHUNK)
+      await db
+        .insertInto('sb_webhook_messages')
+        .values(messages.slice(i, i + INSERT_CHUNK))
+        .execute();
+    await this.#o.jobs.addMany(
+      messages.map((m) => ({
+        kind: DELIVER,
+        id: m.id,
+        tenant: m.tenant,
+        payload: { message: m.id, endpoint: m.endpoint_id },
+        // On a batching endpoint the first message waits its window for others to join it.
+        dueAt: now + this.#o.cache.windowOf(m.endpoint_id),
+      })),
+      trx,
+    );
+    for (const m of messages) ids.push(m.id);
   }
 
   async #message(trx: JobExecutor, tenant: string, endpointId: string, eventId: string, now: number): Promise<string> {
@@ -168,9 +241,8 @@ export class Deliveries implements EventSink {
     const { message: messageId, endpoint: endpointId } = job.payload as { message: string; endpoint?: string };
     // Decided before any await: the messages of one endpoint claimed together queue together.
     if (endpointId !== undefined && this.#o.cache.windowOf(endpointId) > 0) return this.#deliverBatch(job, endpointId, signal);
-    const d = await this.#o.store.delivery(messageId);
+    const { delivery: d, endpoint } = await this.#reads.load(messageId);
     if (!d) return { skipped: 'the message was deleted' };
-    const endpoint = await this.#o.store.endpointById(d.endpoint_id);
     if (!endpoint) return { skipped: 'the endpoint was deleted' };
     if (endpoint.status !== 'enabled') throw new ReplyError(ErrorCode.NotAvailable, `the endpoint is disabled (${endpoint.disabled_reason ?? 'disabled'})`);
     return this.#attempt([d], endpoint, signal);
@@ -297,14 +369,17 @@ export class Deliveries implements EventSink {
       this.#o.sender.send({ url: endpoint.url, headers, body, timeoutMs: cfg.timeout, signal }),
     );
     this.#o.metrics.attempt(result.status, result.error, result.durationMs / 1000);
-    await store.recordAttempts(
-      items.map((d) => ({ message_id: d.id, at, response_status: result.status, duration_ms: result.durationMs, error: result.error })),
-    );
+    const rows = items.map((d) => ({ message_id: d.id, at, response_status: result.status, duration_ms: result.durationMs, error: result.error }));
+    // In the runner's next group commit, with the completions of the deliveries that finished meanwhile.
+    const recorded = this.#recordAttempts(rows);
     if (result.ok) {
+      // A 2xx completes the message in the same group (or, if it failed, the attempt row alone is missing).
+      recorded.catch((err: unknown) => this.#o.logger.warn({ err }, 'recording a webhook attempt failed'));
       // A healthy endpoint (as read for this attempt) has nothing to heal: no write.
       if (endpoint.failing_since !== null && (await store.succeeded(endpoint.id, now()))) void this.#o.jobs.poll();
       return { status: result.status };
     }
+    await recorded;
     const what = result.status !== null ? `answered ${result.status}` : (result.error ?? 'failed');
     if (result.status === 410) {
       await this.#disable(endpoint.id, endpoint.tenant, 'gone');
@@ -328,6 +403,21 @@ export class Deliveries implements EventSink {
       throw new ReplyError(ErrorCode.NotAvailable, `the endpoint has failed since ${new Date(since).toISOString()}: it is disabled`);
     }
     throw new DeliveryFailure(what, result.status, result.retryAfterMs);
+  }
+
+  /** Queue attempt rows for the next group commit; resolves once they are written. */
+  #recordAttempts(rows: readonly WebhookAttemptTable[]): Promise<void> {
+    if (!this.#attemptRows) {
+      const group: { rows: WebhookAttemptTable[]; written: Promise<void> } = { rows: [], written: Promise.resolve() };
+      group.written = this.#o.jobs.grouped(async (trx) => {
+        // Rows queued from now on wait for the next group.
+        if (this.#attemptRows === group) this.#attemptRows = null;
+        await this.#o.store.recordAttempts(group.rows, trx);
+      });
+      this.#attemptRows = group;
+    }
+    this.#attemptRows.rows.push(...rows);
+    return this.#attemptRows.written;
   }
 
   async #disable(endpointId: string, tenant: string, reason: string): Promise<void> {

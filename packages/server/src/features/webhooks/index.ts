@@ -143,6 +143,8 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         retryDelay: (job, err) => retryDelay(job.attempts, schedule, err, random),
         // Kept as long as their messages (webhooks.keepMessages), deleted with them by the sweep below.
         keepsFinished: true,
+        // Many short attempts: their outcomes (attempt rows, completions) commit in groups.
+        groupCommit: true,
       });
       ctx.jobs.handle(PROBE, (job, signal) => deliveries.probe(job, signal), {
         // A probe lasts as long as its endpoint fails (then webhooks.disableAfter disables it).

@@ -173,9 +173,16 @@ export class WebhookStore {
     return this.#withEvents().where('m.id', '=', messageId).executeTakeFirst();
   }
 
-  async recordAttempts(rows: readonly WebhookAttemptTable[]): Promise<void> {
+  /** Endpoints by id (those that exist). */
+  async endpointsById(ids: readonly string[]): Promise<WebhookEndpointTable[]> {
+    if (ids.length === 0) return [];
+    return this.db.selectFrom('sb_webhook_endpoints').selectAll().where('id', 'in', ids).execute();
+  }
+
+  /** Attempt rows, in `trx` when given (a group commit of the job runner). */
+  async recordAttempts(rows: readonly WebhookAttemptTable[], trx?: Db): Promise<void> {
     for (let i = 0; i < rows.length; i += SWEEP_CHUNK)
-      await this.db
+      await (trx ?? this.db)
         .insertInto('sb_webhook_attempts')
         .values(rows.slice(i, i + SWEEP_CHUNK))
         .execute();
