@@ -107,3 +107,38 @@ describe.each(STORES)('alert rules of a tenant over HTTP on %s', (store) => {
     expect((await health(s, as(s, 'other'))).rules.find((r: { name: string }) => r.name === 'checkout-max')).toMatchObject({ state: 'ok', since: null });
   });
 });
+
+describe.each(STORES)('an alert rule on a series the tenant declared over HTTP, on %s', (store) => {
+  const clock = new ManualClock(T0);
+  let s: DurableServer;
+
+  beforeAll(async () => {
+    s = await startDurableServer(store, { now: clock.now, metrics: alertsConfig() });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("is accepted for that tenant only and moved by the tenant's points", async () => {
+    const declared = await s.api('PUT', '/metrics/series/jobs.queue_ms', { ...as(s, 'other'), body: { kind: 'gauge', labels: ['queue'] } });
+    expect(declared.status, declared.text).toBe(200);
+    const rule = { series: 'jobs.queue_ms', labels: { queue: 'mail' }, stat: 'max', critical: 100, notify: { users: ['dan'] } };
+    // Another tenant has no such series: the same rule is refused there.
+    expectApiError(await s.api('PUT', '/metrics/alerts/queue-slow', { ...as(s, 'acme'), body: rule }), 422, ErrorCode.UnknownSeries.code);
+    const put = await s.api('PUT', '/metrics/alerts/queue-slow', { ...as(s, 'other'), body: rule });
+    expect(put.status, put.text).toBe(200);
+    let next = T0;
+    for (const value of [500, 700]) {
+      const res = await s.api('POST', '/metrics/points', {
+        ...as(s, 'other'),
+        body: { series: 'jobs.queue_ms', labels: { queue: 'mail' }, ts: [next + 100], values: [value] },
+      });
+      expect(res.status, res.text).toBe(200);
+      next += 1000;
+      clock.advanceTo(next + 1);
+      await evaluate(s);
+    }
+    expect((await alertActivities(s, as(s, 'other'))).map((a) => [a.verb, a.object])).toEqual([['alert.critical', 'alert:queue-slow']]);
+    expect((await health(s, as(s, 'other'))).rules.find((r: { name: string }) => r.name === 'queue-slow')).toMatchObject({ state: 'critical' });
+  });
+});
