@@ -26,6 +26,7 @@ describe('ErrorCode', () => {
     expect(names.filter((n) => ErrorCode[n].temporary).sort()).toEqual([
       'BackendBusy',
       'BackendUnavailable',
+      'IngestRateLimited',
       'Internal',
       'Locked',
       'TooManyRequests',
