@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type DurableServer, STORES, type StoreName, startDurableServer, type TestDatabase } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
 import { ManualClock } from '../../helpers/manual-clock.js';
+import { seeded } from '../../helpers/seeded.js';
 import { T0 } from './helpers.js';
 
 /**
@@ -38,18 +39,6 @@ interface MinuteRow {
   min: number;
   max: number;
   last: number;
-}
-
-/** A seeded generator (mulberry32): the same points every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe.each(STORES)('persisted metric minutes on %s', (store: StoreName) => {
