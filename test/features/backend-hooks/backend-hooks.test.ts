@@ -41,6 +41,7 @@ describe('backend hooks', () => {
         chat: { subscribe: 'authenticated' },
         quiet: { subscribe: 'authenticated' },
         gone: { subscribe: 'authenticated' },
+        room: { subscribe: 'authenticated', historySize: 10, presence: true },
       },
       backendHooks: {
         connectUrl: `${b}/connect`,
@@ -151,6 +152,30 @@ describe('backend hooks', () => {
     expect(quiet.result?.['info']).toBeUndefined();
     expect(backend.callsOf('subscribe').length).toBe(asked);
     expect(backend.callsOf('subscribe').at(-1)?.body).toEqual({ client: c.info['client'], user: 'bob', tenant: 'acme', channel: 'chat:vip' });
+  });
+
+  it('history and presence of a channel the connection is not subscribed to ask the subscribe hook, and get its refusal', async () => {
+    backend.on('subscribe', ({ body }) => {
+      if (body['channel'] === 'room:secret') return { json: { error: { code: 1401, message: 'members only' } } };
+      return { json: { result: {} } };
+    });
+    const c = await connectRaw();
+    const refused = { code: 1401, message: 'members only', temporary: false };
+    const before = backend.callsOf('subscribe').length;
+    expect((await c.call('history', { channel: 'room:secret' })).error).toEqual(refused);
+    expect((await c.call('presence', { channel: 'room:secret' })).error).toEqual(refused);
+    expect((await c.call('presence_stats', { channel: 'room:secret' })).error).toEqual(refused);
+    expect(backend.callsOf('subscribe').length).toBe(before + 3);
+    expect(backend.callsOf('subscribe').at(-1)?.body).toEqual({ client: c.info['client'], user: 'bob', tenant: 'acme', channel: 'room:secret' });
+
+    // Allowed: the read is answered; once subscribed, reads do not ask again.
+    expect((await c.call('history', { channel: 'room:open' })).result).toMatchObject({ publications: [] });
+    expect(backend.callsOf('subscribe').length).toBe(before + 4);
+    expect((await c.call('subscribe', { channel: 'room:open' })).result).toBeDefined();
+    const subscribed = backend.callsOf('subscribe').length;
+    expect((await c.call('history', { channel: 'room:open' })).result).toMatchObject({ publications: [] });
+    expect((await c.call('presence', { channel: 'room:open' })).result).toEqual({ members: [] });
+    expect(backend.callsOf('subscribe').length).toBe(subscribed);
   });
 
   it('publish: allowed as sent, rewritten (subscribers get the rewrite), or refused', async () => {

@@ -5,6 +5,7 @@ import { ReplyError } from '../../errors/reply-error.js';
 import type { ResolvedChannel } from '../channels.js';
 import type { CommandContext } from '../command.js';
 import type { NodeContext, SessionContext } from '../context.js';
+import type { KernelCommandContext } from '../kernel-context.js';
 import { type Action, can } from '../permissions.js';
 import { noticeChannel } from '../security-events.js';
 
@@ -32,6 +33,18 @@ export function authorize({ client, node }: CommandContext, channel: string, act
     reportForbidden(client, node, channel, action, 'permission');
     throw new ReplyError(ErrorCode.PermissionDenied);
   }
+  return ch;
+}
+
+/**
+ * `authorize`, for a read of a channel's history or presence: a connection that is not
+ * subscribed to the channel must also pass `beforeSubscribe` (the backend's subscribe hook,
+ * a feature's own check), so a read never shows what a subscription would have refused.
+ */
+export async function authorizeRead(ctx: KernelCommandContext, channel: string, action: Action, needs: Switch): Promise<ResolvedChannel> {
+  const ch = authorize(ctx, channel, action, needs);
+  if (ctx.client.isSubscribed(ch.key)) return ch;
+  await ctx.node.runHook('beforeSubscribe', { client: ctx.client, channel: ch });
   return ch;
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { kernelCommand } from '../kernel-context.js';
-import { authorize } from './access.js';
+import { authorize, authorizeRead } from './access.js';
 import { spendUserBudget } from './budget.js';
 import { channelParam, jsonParam, toJsonText } from './schemas.js';
 
@@ -11,7 +11,7 @@ export const presenceCommand = kernelCommand({
   method: 'presence',
   params: z.strictObject({ channel: channelParam }),
   async handler(ctx, params) {
-    const ch = authorize(ctx, params.channel, 'subscribe', 'presence');
+    const ch = await authorizeRead(ctx, params.channel, 'subscribe', 'presence');
     return { members: await ctx.node.presence(ch) };
   },
 });
@@ -20,7 +20,7 @@ export const presenceStatsCommand = kernelCommand({
   method: 'presence_stats',
   params: z.strictObject({ channel: channelParam }),
   async handler(ctx, params) {
-    const ch = authorize(ctx, params.channel, 'subscribe', 'presence');
+    const ch = await authorizeRead(ctx, params.channel, 'subscribe', 'presence');
     return ctx.node.presenceStats(ch);
   },
 });

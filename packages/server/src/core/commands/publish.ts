@@ -4,7 +4,7 @@ import type { Identity } from '../../auth/token-verifier.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { historyPageJson } from '../encode.js';
 import { kernelCommand } from '../kernel-context.js';
-import { authorize } from './access.js';
+import { authorize, authorizeRead } from './access.js';
 import { userBudget } from './budget.js';
 import { channelParam, idempotencyKeyParam, jsonParam, positionParam, tagsParam, toJsonText } from './schemas.js';
 
@@ -50,7 +50,7 @@ export const historyCommand = kernelCommand({
   }),
   async handler(ctx, params) {
     const { node } = ctx;
-    const ch = authorize(ctx, params.channel, 'history', 'history');
+    const ch = await authorizeRead(ctx, params.channel, 'history', 'history');
     const limit = Math.min(params.limit ?? node.config.limits.historyPageSize, node.config.limits.historyPageSize);
     const page = await node.history(ch, { limit, ...(params.since ? { since: params.since } : {}), ...(params.reverse ? { reverse: true } : {}) });
     if (params.since && params.since.epoch !== page.epoch) throw new ReplyError(ErrorCode.UnrecoverablePosition, 'epoch changed');
