@@ -96,6 +96,39 @@ describe.each(STORES)('storage unavailable on %s', (store) => {
   }, 30_000);
 });
 
+describe('SQLite write lock held by another process', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+
+  it('a write waits for the lock without stopping the node, and lands once the lock is let go', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-busy-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const s = await startDurableServer('sqlite', { keepDataDir: dataDir });
+    cleanup.push(() => s.close());
+    const admin = { key: s.apiKey, tenant: 'acme' };
+    const other = new SqliteDatabase(join(dataDir, 'switchboard.db'));
+    cleanup.push(() => {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+    });
+
+    other.exec('BEGIN IMMEDIATE');
+    let settled = false;
+    const waiting = s.api('POST', '/notifications', { ...admin, body: { user: 'u', type: 'system', title: 'waited' } }).finally(() => {
+      settled = true;
+    });
+    // While the write waits, the node answers other requests (SQLite's own busy_timeout would block its event loop).
+    for (let i = 0; i < 5; i++) expect((await fetch(`${s.httpUrl}/healthz`)).status).toBe(200);
+    expect(settled).toBe(false);
+    other.exec('ROLLBACK');
+    expect((await waiting).status).toBe(201);
+    const list = await s.api('GET', '/notifications?user=u', admin);
+    expect((list.body['notifications'] as Array<{ title: string }>).map((n) => n.title)).toEqual(['waited']);
+  }, 30_000);
+});
+
 describe('readiness follows the database', () => {
   const cleanup: Array<() => Promise<void> | void> = [];
   afterEach(async () => {

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type SqliteDialectConfig, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { createError } from '../errors/sb-error.js';
+import { BusyWaitSqliteDialect } from './sqlite-busy.js';
 import type { SharedTables } from './tables.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -68,7 +69,7 @@ function withStatementCache(db: SqliteDatabase.Database): SqliteDialectConfig['d
 
 /**
  * Durable data through one typed query layer (kysely) over SQLite (default: a file in the
- * data directory, WAL mode, busy timeout) or PostgreSQL (`database` URL). Features write
+ * data directory, WAL mode, lock waits off the event loop) or PostgreSQL (`database` URL). Features write
  * durable rows here before they publish anything about them.
  */
 export class Storage {
@@ -100,12 +101,13 @@ export class Storage {
     try {
       sqlite = new SqliteDatabase(file);
       sqlite.pragma('journal_mode = WAL');
-      sqlite.pragma('busy_timeout = 5000');
+      // Lock waits happen in BusyWaitSqliteDialect, off the event loop, not inside SQLite.
+      sqlite.pragma('busy_timeout = 0');
       sqlite.pragma('synchronous = NORMAL');
     } catch (err) {
       throw createError('SB_ERR_STORAGE', `${file}: ${(err as Error).message}`);
     }
-    return new Storage('sqlite', new Kysely<SharedTables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), file);
+    return new Storage('sqlite', new Kysely<SharedTables>({ dialect: new BusyWaitSqliteDialect({ database: withStatementCache(sqlite) }) }), file);
   }
 
   /** Run `fn` in one transaction: everything it writes commits together or not at all. */
