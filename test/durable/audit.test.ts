@@ -163,13 +163,13 @@ describe.each(STORES)('audit log on %s', (store) => {
     }
   });
 
-  it('a flood of 2,000 forged tokens from one IP writes at most the per-IP cap of rows, and the counts add up', async () => {
+  it('a flood of 500 forged tokens from one IP writes at most the per-IP cap of rows, and the counts add up', async () => {
     await nextMinute();
     const t0 = clock.now() - (clock.now() % 60_000);
     const before = await metric('switchboard_audit_rows_written_total');
     const good = await token('flood');
     const [header, payload] = good.split('.');
-    const N = 2000;
+    const N = 500;
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < N; i = next++) {
@@ -189,7 +189,8 @@ describe.each(STORES)('audit log on %s', (store) => {
     expect(overflow?.count).toBe(N - 19);
     expect((await metric('switchboard_audit_rows_written_total')) - before).toBe(written);
     expect(await metric('switchboard_audit_events_dropped_total', 'reason="ip_cap"')).toBeGreaterThanOrEqual(N - 19);
-  });
+    // 500 handshakes: on a machine shared with other work they may take longer than the default 20 s.
+  }, 60_000);
 
   it('aggregates rate-limit refusals: one row per minute with their count, never one per refused frame', async () => {
     await nextMinute();
