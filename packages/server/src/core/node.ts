@@ -12,7 +12,6 @@ import type { PresenceEntry } from '../engine/presence-store.js';
 import { ReplyError } from '../errors/reply-error.js';
 import { createError } from '../errors/sb-error.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
-import { LatencyObservers, type SelfFigures } from '../observability/self-figures.js';
 import { NodeStats } from '../observability/stats.js';
 import type { Storage } from '../storage/storage.js';
 import { ChannelResolver, type ResolvedChannel } from './channels.js';
@@ -67,9 +66,7 @@ export class Node implements ClientHost {
   readonly security: SecurityEvents;
   readonly metrics: Metrics;
   /** The node's own figures, read where `/metrics` reads them (the metrics feature's system scope). */
-  readonly selfFigures: SelfFigures;
-  readonly #commandObservers = new LatencyObservers();
-  readonly #httpObservers = new LatencyObservers();
+  readonly selfFigures: Metrics['figures'];
   readonly wheel: TimerWheel;
   /** Where a user is present and the tenant's numbers, over every node. */
   readonly tenantViews: TenantViews;
@@ -109,17 +106,14 @@ export class Node implements ClientHost {
     this.#schemas = new PayloadSchemas(options.config.namespaces);
     const onError = (err: unknown) => this.logger.warn({ err }, 'broker unsubscribe failed');
     this.#hub = new Hub(this.engine.broker, { onError, wheel: this.wheel, stats: this.stats });
-    const sources = {
+    this.metrics = createMetrics({
       stats: this.stats,
       connections: () => this.#clients.size + this.#endpointConnections.size,
-      subscriptions: () => {
-        let n = 0;
-        for (const c of this.#clients) n += c.subscriptionCount;
-        return n;
-      },
+      subscriptions: () => [...this.#clients].reduce((n, c) => n + c.subscriptionCount, 0),
       channels: () => this.#hub.channelCount,
-    };
-    this.metrics = createMetrics(sources);
+      tenants: () => this.tenantViews.figures(),
+    });
+    this.selfFigures = this.metrics.figures;
     for (const cmd of coreCommands) this.#commands.set(cmd.method, cmd);
     for (const feature of options.features ?? []) this.#modules.register(feature, this.#commands);
     this.engine.broker.setHandler({
@@ -131,15 +125,6 @@ export class Node implements ClientHost {
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
     this.quotas = new TenantQuotas(this);
     this.tenantViews = new TenantViews(this);
-    const views = this.tenantViews;
-    this.selfFigures = {
-      stats: this.stats,
-      connections: sources.connections,
-      subscriptions: sources.subscriptions,
-      tenants: () => views.figures(),
-      onCommand: (observer) => this.#commandObservers.add(observer),
-      onHttp: (observer) => this.#httpObservers.add(observer),
-    };
     const engineCall = <T>(where: string, op: () => Promise<T>) => this.#engineCall(where, op);
     this.#featurePresences = new FeaturePresences({ engine: this.engine, now: this.now, quotas: this.quotas, limits: this.config.limits, engineCall });
   }
@@ -587,16 +572,8 @@ export class Node implements ClientHost {
     return new ReplyError(ErrorCode.Unavailable, where);
   }
 
-  /** One command's latency: the Prometheus histogram and the self-figures' observers (the system scope's distribution) hear it here. */
   observeCommand(method: string, seconds: number): void {
-    this.metrics.commandDuration.observe({ method }, seconds);
-    if (this.#commandObservers.size > 0) this.#commandObservers.observe(method, seconds);
-  }
-
-  /** One HTTP request's latency, as `observeCommand`. */
-  observeHttp(route: string, status: number, seconds: number): void {
-    this.metrics.httpDuration.observe({ route, status: String(status) }, seconds);
-    if (this.#httpObservers.size > 0) this.#httpObservers.observe(route, seconds);
+    this.metrics.observeCommand(method, seconds);
   }
 
   // ---- shutdown ----

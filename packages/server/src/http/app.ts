@@ -16,8 +16,6 @@ import type { TlsMaterial } from './tls-files.js';
 export interface ServedNode extends NodeContext {
   readonly metrics: Metrics;
   readiness(): { ready: boolean; checks: Record<string, string> };
-  /** One request's latency: the histogram and the node's self-figures hear it. */
-  observeHttp(route: string, status: number, seconds: number): void;
 }
 
 /**
@@ -75,7 +73,7 @@ export async function createHttpApp(
   app.server.maxHeadersCount = 100;
 
   app.addHook('onResponse', async (req, reply) => {
-    node.observeHttp(req.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000);
+    node.metrics.observeHttp(req.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000);
   });
 
   app.get('/healthz', async () => ({ status: 'ok', node: node.id }));

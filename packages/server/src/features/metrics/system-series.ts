@@ -1,5 +1,3 @@
-import type { SeriesDeclaration } from './config.js';
-
 /**
  * The system scope: the server's own figures as series (docs/metrics.md "The server's own
  * figures"). Its buckets live in the stores under this tenant key, which no tenant can have
@@ -11,10 +9,19 @@ export const SYSTEM_SCOPE = '*system';
 /** Series names with this prefix are the server's own: neither the configuration nor a tenant may declare one. */
 export const SYSTEM_PREFIX = 'sb.';
 
-const declare = (kind: SeriesDeclaration['kind'], unit: string, labels: string[]): SeriesDeclaration => ({ kind, unit, labels, retention: {}, persist: false });
+/** A system series' declaration: what a declared series holds (config.ts `SeriesDeclaration`), with the default retention and no persistence. */
+export interface SystemDeclaration {
+  kind: 'gauge' | 'counter' | 'distribution';
+  unit: string;
+  labels: string[];
+  retention: { '1s'?: number; '10s'?: number; '1m'?: number };
+  persist: boolean;
+}
+
+const declare = (kind: SystemDeclaration['kind'], unit: string, labels: string[]): SystemDeclaration => ({ kind, unit, labels, retention: {}, persist: false });
 
 /** Every system series, fixed by the server: kind, unit and label keys. `node` is the node's id; `tenant` a tenant id. */
-export const SYSTEM_SERIES: Readonly<Record<string, SeriesDeclaration>> = Object.freeze({
+export const SYSTEM_SERIES: Readonly<Record<string, SystemDeclaration>> = Object.freeze({
   'sb.connections': declare('gauge', 'connections', ['node']),
   'sb.subscriptions': declare('gauge', 'subscriptions', ['node']),
   'sb.messages_in': declare('counter', 'messages', ['node']),
