@@ -14,6 +14,7 @@ export function systemRoutes(grants: () => SystemGrants): ApiRoute[] {
       description:
         'Answers `{grant, expiresAt}`: pass `grant` with `scope: "system"` to `metrics.subscribe` (the SDK\'s `client.metrics.subscribe({ scope: "system", grant, series: [...] })`) on any connection of any node, until `expiresAt` (`metrics.systemGrantTtl`, 5 minutes by default). A subscription opened with it lasts until it is closed or its connection ends. Only an admin key mints one: no key 401, a tenant key 403.',
       admin: true,
+      body: z.strictObject({}).optional().describe('nothing: a grant lasts metrics.systemGrantTtl'),
       response: z.object({
         grant: z.string().describe('a bearer string: whoever holds it may open subscriptions to the system scope until expiresAt'),
         expiresAt: z.number().int().describe('ms since the epoch'),
