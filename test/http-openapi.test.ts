@@ -83,6 +83,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/metrics/health': ['get'],
   '/metrics/alerts': ['get'],
   '/metrics/alerts/{name}': ['delete', 'put'],
+  '/metrics/system/grants': ['post'],
 };
 
 /** A valid request for every operation, to call the documented route for real. */
@@ -198,6 +199,7 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   listAlertRules: { path: '/metrics/alerts' },
   putAlertRule: { path: '/metrics/alerts/checkout-max', body: { series: 'api.latency_ms', labels: { route: '/checkout' }, stat: 'max', critical: 1000 } },
   deleteAlertRule: { path: '/metrics/alerts/doomed' },
+  createSystemMetricsGrant: { path: '/metrics/system/grants', body: {}, admin: true },
 };
 
 describe('GET /api/v1/openapi.json', () => {

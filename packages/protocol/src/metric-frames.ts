@@ -21,6 +21,13 @@ export interface MetricSubscribeParams {
   stats?: MetricStat[];
   /** Frames per second at most; default and maximum the server's ceiling (`metrics.maxRate`). */
   maxRate?: number;
+  /**
+   * `system`: the server's own figures (`sb.*` series) instead of the tenant's, with `grant`;
+   * no token capability reaches them.
+   */
+  scope?: 'system';
+  /** A grant from `POST /api/v1/metrics/system/grants` (admin key), with `scope: 'system'`. */
+  grant?: string;
 }
 
 /** One series of a subscription: its position in the schema is `i` in every frame. */

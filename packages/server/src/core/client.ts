@@ -359,6 +359,7 @@ export class Client implements KernelSession {
     } catch (err) {
       const replyErr = err instanceof ReplyError ? err : this.node.internalError(err, label);
       this.node.stats.error(replyErr.code);
+      if (this.#traffic) this.#traffic.errors++;
       if (replyErr.code === ErrorCode.TooManyRequests.code) noteRateRefusal(this, this.node, label);
       reply = errorFrame(id, replyErr);
     } finally {
@@ -403,6 +404,7 @@ export class Client implements KernelSession {
 
   #replyError(id: number, err: ReplyError): void {
     this.node.stats.error(err.code);
+    if (this.#traffic) this.#traffic.errors++;
     this.enqueue(errorFrame(id, err));
   }
 

@@ -8,6 +8,7 @@ import type { ChannelList, SurveyHandler, SurveyResult } from '../engine/control
 import type { LeaseStore } from '../engine/lease-store.js';
 import type { NodeMessages } from '../engine/node-messages.js';
 import type { ReplyError } from '../errors/reply-error.js';
+import type { SelfFigures } from '../observability/self-figures.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
@@ -108,6 +109,8 @@ export interface NodeContext {
   readonly logger: Logger;
   /** The Prometheus registry `/metrics` serves: a feature registers its own metrics in it (`registers: [registry]`). */
   readonly metricsRegistry: Registry;
+  /** The node's own figures where `/metrics` reads them (counters, gauges, latency observations): read-only. */
+  readonly selfFigures: SelfFigures;
   /** The clock of deadlines and token expiry, Unix ms (tests move it instead of waiting). */
   now(): number;
   /**

@@ -65,6 +65,8 @@ export class Node implements ClientHost {
   /** Security and admin notices: reported by core, transport and the HTTP API, heard by features. */
   readonly security: SecurityEvents;
   readonly metrics: Metrics;
+  /** The node's own figures, read where `/metrics` reads them (the metrics feature's system scope). */
+  readonly selfFigures: Metrics['figures'];
   readonly wheel: TimerWheel;
   /** Where a user is present and the tenant's numbers, over every node. */
   readonly tenantViews: TenantViews;
@@ -107,13 +109,11 @@ export class Node implements ClientHost {
     this.metrics = createMetrics({
       stats: this.stats,
       connections: () => this.#clients.size + this.#endpointConnections.size,
-      subscriptions: () => {
-        let n = 0;
-        for (const c of this.#clients) n += c.subscriptionCount;
-        return n;
-      },
+      subscriptions: () => [...this.#clients].reduce((n, c) => n + c.subscriptionCount, 0),
       channels: () => this.#hub.channelCount,
+      tenants: () => this.tenantViews.figures(),
     });
+    this.selfFigures = this.metrics.figures;
     for (const cmd of coreCommands) this.#commands.set(cmd.method, cmd);
     for (const feature of options.features ?? []) this.#modules.register(feature, this.#commands);
     this.engine.broker.setHandler({
@@ -573,7 +573,7 @@ export class Node implements ClientHost {
   }
 
   observeCommand(method: string, seconds: number): void {
-    this.metrics.commandDuration.observe({ method }, seconds);
+    this.metrics.observeCommand(method, seconds);
   }
 
   // ---- shutdown ----

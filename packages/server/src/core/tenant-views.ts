@@ -1,12 +1,15 @@
 import { ErrorCode, type PresenceStatus } from '@switchboard/protocol';
 import type { Engine } from '../engine/engine.js';
 import { ReplyError } from '../errors/reply-error.js';
+import type { TenantFigures } from '../observability/self-figures.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 
 /** Messages a tenant's connections sent and received on this node, counted as they pass. */
 export interface TrafficCounter {
   in: number;
   out: number;
+  /** Reply errors its connections got. */
+  errors: number;
 }
 
 /** Per-second rates are averaged over this many one-second samples. */
@@ -116,11 +119,16 @@ export class TenantViews {
   trafficOf(tenant: string): TrafficCounter {
     let t = this.#traffic.get(tenant);
     if (!t) {
-      t = { in: 0, out: 0, refs: 0, samples: [[0, 0]] };
+      t = { in: 0, out: 0, errors: 0, refs: 0, samples: [[0, 0]] };
       this.#traffic.set(tenant, t);
     }
     t.refs++;
     return t;
+  }
+
+  /** Each tenant with connections or recent traffic on this node: connections and cumulative counts (reset when a tenant is forgotten). */
+  *figures(): Iterable<[string, TenantFigures]> {
+    for (const [tenant, t] of this.#traffic) yield [tenant, { connections: Math.max(0, t.refs), messagesIn: t.in, messagesOut: t.out, errors: t.errors }];
   }
 
   release(tenant: string): void {

@@ -34,6 +34,9 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     get metricsRegistry() {
       return node.metricsRegistry;
     },
+    get selfFigures() {
+      return node.selfFigures;
+    },
     get security() {
       return node.security;
     },

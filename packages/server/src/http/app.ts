@@ -73,7 +73,7 @@ export async function createHttpApp(
   app.server.maxHeadersCount = 100;
 
   app.addHook('onResponse', async (req, reply) => {
-    node.metrics.httpDuration.observe({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    node.metrics.observeHttp(req.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000);
   });
 
   app.get('/healthz', async () => ({ status: 'ok', node: node.id }));

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { LatencyObservers, type SelfFigures, type TenantFigures } from './self-figures.js';
 import type { NodeStats } from './stats.js';
 
 export interface MetricSources {
@@ -6,6 +7,8 @@ export interface MetricSources {
   connections(): number;
   subscriptions(): number;
   channels(): number;
+  /** Each tenant's figures on this node (not exported here: per tenant; the system scope reads them). */
+  tenants(): Iterable<[string, TenantFigures]>;
 }
 
 /** The node's Prometheus registry. Counters mirror NodeStats at scrape time. */
@@ -113,7 +116,32 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  return { registry, commandDuration, httpDuration };
+  const commands = new LatencyObservers();
+  const requests = new LatencyObservers();
+  const figures: SelfFigures = {
+    stats,
+    connections: sources.connections,
+    subscriptions: sources.subscriptions,
+    tenants: sources.tenants,
+    onCommand: (observer) => commands.add(observer),
+    onHttp: (observer) => requests.add(observer),
+  };
+  return {
+    registry,
+    commandDuration,
+    httpDuration,
+    figures,
+    /** One command's latency: the histogram and the figures' observers (the system scope) hear it at this one call. */
+    observeCommand(method: string, seconds: number): void {
+      commandDuration.observe({ method }, seconds);
+      commands.observe(method, seconds);
+    },
+    /** One HTTP request's latency, as `observeCommand`. */
+    observeHttp(route: string, status: number, seconds: number): void {
+      httpDuration.observe({ route, status: String(status) }, seconds);
+      requests.observe(route, seconds);
+    },
+  };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

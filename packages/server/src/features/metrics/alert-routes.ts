@@ -8,6 +8,7 @@ import type { AlertRuleStore } from './alert-rule-store.js';
 import { ALERT_RESOLUTIONS, ALERT_STATS, type AlertRule, alertRule, alertRuleProblems } from './alert-rules.js';
 import type { AlertStore } from './alert-store.js';
 import type { MetricsConfig, SeriesDeclaration } from './config.js';
+import { isSystemSeries } from './system-series.js';
 
 const level = z.enum(['ok', 'warning', 'critical', 'resolved']);
 
@@ -33,7 +34,7 @@ const health = z.object({
   rules: z.array(ruleHealth),
 });
 
-const ruleBody = alertRule.omit({ name: true });
+const ruleBody = alertRule.omit({ name: true, tenant: true });
 const ruleName = z.strictObject({ name: alertRule.shape.name });
 const ruleOut = z.object({
   name: z.string(),
@@ -61,7 +62,8 @@ export interface AlertRouteDeps {
 
 /** The rules a tenant has: the config's, then its own (an own rule named like a config rule is shadowed). */
 async function rulesOf(deps: AlertRouteDeps, tenant: string): Promise<Array<AlertRule & { source: 'config' | 'tenant' }>> {
-  const configured = deps.config.alerts.map((r) => ({ ...r, source: 'config' as const }));
+  // Rules over the server's own figures belong to the system scope, not to a tenant's health or list.
+  const configured = deps.config.alerts.filter((r) => !isSystemSeries(r.series)).map((r) => ({ ...r, source: 'config' as const }));
   const names = new Set(configured.map((r) => r.name));
   const own = (await deps.rules().list(tenant)).filter((r) => !names.has(r.name)).map((r) => ({ ...r, source: 'tenant' as const }));
   return [...configured, ...own];
@@ -69,6 +71,7 @@ async function rulesOf(deps: AlertRouteDeps, tenant: string): Promise<Array<Aler
 
 /** The reply error of a rule the cross-checks refuse: the series and label codes, else 161. */
 function refusal(config: MetricsConfig, rule: AlertRule, own: SeriesDeclaration | undefined): ReplyError | null {
+  if (isSystemSeries(rule.series)) return new ReplyError(ErrorCode.UnknownSeries, `no series ${rule.series}`);
   const series = own && !config.series[rule.series] ? { ...config.series, [rule.series]: own } : config.series;
   const [problem] = alertRuleProblems({ series, alerts: [rule], alertRoles: config.alertRoles });
   if (!problem) return null;

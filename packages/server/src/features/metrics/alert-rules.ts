@@ -1,5 +1,7 @@
+import { TENANT_RE } from '@switchboard/protocol';
 import { z } from 'zod';
 import { duration } from '../../config/fields.js';
+import { isSystemSeries, SYSTEM_SERIES } from './system-series.js';
 
 /**
  * Alert rules as the config declares them (`metrics.alerts`), and the checks that need the
@@ -27,6 +29,11 @@ export const alertRule = z.strictObject({
   for: duration('0', 'how long every bucket must breach a threshold before its level is reached'),
   hysteresis: z.number().min(0).refine(Number.isFinite, 'expected a finite number').default(0),
   scope: z.string().min(1).default(DEFAULT_ALERT_SCOPE).describe('the activity scope transitions are recorded in'),
+  tenant: z
+    .string()
+    .regex(TENANT_RE)
+    .optional()
+    .describe("for a rule over a system series (the server's own figures, sb.*): the tenant whose activity feed and users receive its transitions"),
   notify: z
     .strictObject({
       users: z.array(z.string().min(1)).default([]),
@@ -92,8 +99,11 @@ export function alertRuleProblems(section: Section): Array<{ path: Array<string 
     const at = (field: string, message: string) => out.push({ path: ['alerts', i, field], message: `rule ${rule.name}: ${message}` });
     if (names.has(rule.name)) at('name', 'another rule has this name');
     names.add(rule.name);
-    const series = section.series[rule.series];
+    const system = isSystemSeries(rule.series);
+    const series = system ? SYSTEM_SERIES[rule.series] : section.series[rule.series];
     if (!series) at('series', `no series ${rule.series} is declared in metrics.series`);
+    if (system && rule.tenant === undefined) at('tenant', `${rule.series} is a series of the server's own: name the tenant that receives the transitions`);
+    if (!system && rule.tenant !== undefined) at('tenant', "only a rule over a series of the server's own (sb.*) names a tenant");
     for (const key of Object.keys(rule.labels)) if (series && !series.labels.includes(key)) at('labels', `label ${key} is not declared for ${rule.series}`);
     if (series && rule.stat === 'rate' && series.kind !== 'counter') at('stat', `rate is a statistic of counters; ${rule.series} is a ${series.kind}`);
     if (rule.warning === undefined && rule.critical === undefined) at('warning', 'give a warning or a critical threshold (or both)');

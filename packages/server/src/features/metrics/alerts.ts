@@ -5,6 +5,7 @@ import { type AlertRule, recipientsOf } from './alert-rules.js';
 import type { AlertStore } from './alert-store.js';
 import type { Stat } from './buckets.js';
 import type { MetricStores } from './metric-stores.js';
+import { SYSTEM_SCOPE } from './system-series.js';
 
 /** What alerts need of the notifications feature's service (its Inbox). */
 export interface AlertInbox {
@@ -178,7 +179,10 @@ export class AlertEvaluator {
     return out;
   }
 
-  async #announce(rule: AlertRule, tenant: string, t: AlertTransition): Promise<void> {
+  async #announce(rule: AlertRule, scope: string, t: AlertTransition): Promise<void> {
+    // A rule over the server's own figures reports to the tenant it names.
+    const tenant = scope === SYSTEM_SCOPE ? rule.tenant : scope;
+    if (tenant === undefined) return;
     const key = `metrics-alert:${rule.name}:${t.seq}:${t.at}`;
     const labels = Object.entries(rule.labels)
       .map(([k, v]) => `${k}=${v}`)

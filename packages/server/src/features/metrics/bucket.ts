@@ -74,6 +74,16 @@ export class Bucket {
     }
   }
 
+  /**
+   * Dates `last` at `ts` (stamped `arrival`): for a bucket that gathered observations without
+   * timestamps (the system scope's latencies) before it is merged where they belong.
+   */
+  stampLast(ts: number, arrival: number): void {
+    if (this.count === 0) return;
+    this.#lastTs = ts;
+    this.#lastArrival = arrival;
+  }
+
   /** A copy. */
   clone(): Bucket {
     const copy = new Bucket(this.start, this.sketch.clone());

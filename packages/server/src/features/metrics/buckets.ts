@@ -196,6 +196,25 @@ export class BucketStore {
     return null;
   }
 
+  /**
+   * Adds the observations gathered in `gathered` (a bucket of any start, not empty) at `ts`, to
+   * the bucket of `ts` at every resolution, as if each had been ingested at `ts`: counts, sums,
+   * min, max and sketches merge exactly. False (nothing written) when `ts` would be refused.
+   */
+  absorb(ts: number, gathered: Bucket): boolean {
+    if (gathered.count === 0) return false;
+    const now = this.#clock.now();
+    if (this.refusal(ts, gathered.min, this.#newest, now)) return false;
+    gathered.stampLast(ts, now);
+    for (const ring of this.#rings) {
+      const start = ts - (ts % ring.step);
+      ring.writable(start).merge(gathered);
+      ring.changed.add(start);
+    }
+    if (ts > this.#newest) this.#newest = ts;
+    return true;
+  }
+
   /** The buckets changed by `ingest` since the previous call, per step: the starts to (re-)send. */
   drainChanged(): Map<number, number[]> {
     const out = new Map<number, number[]>();

@@ -3,6 +3,7 @@ import { parseDuration } from '../../config/duration.js';
 import { duration, int } from '../../config/fields.js';
 import { alertRuleOrWhen, alertRuleProblems } from './alert-rules.js';
 import { DEFAULT_RESOLUTIONS, type ResolutionOptions } from './buckets.js';
+import { SYSTEM_PREFIX } from './system-series.js';
 
 /** The resolutions by name, as queries name them, with their default retention. */
 export const RESOLUTIONS: Readonly<Record<string, ResolutionOptions>> = Object.freeze({
@@ -21,7 +22,10 @@ const retentionOf = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 
-export const seriesName = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected a series name of A-Z a-z 0-9 _ . : - (1 to 128 characters)');
+export const seriesName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected a series name of A-Z a-z 0-9 _ . : - (1 to 128 characters)')
+  .refine((name) => !name.startsWith(SYSTEM_PREFIX), `the prefix ${SYSTEM_PREFIX} is reserved for the server's own series`);
 const labelKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a label key of A-Z a-z 0-9 _ (1 to 64 characters, not starting with a digit)');
 
 /** One declared series: every tenant has it, with stores of its own. */
@@ -82,6 +86,11 @@ export const metricsConfig = z
       .describe('users of each role a rule may notify, as {role: [user, ...]} (config file or JSON; the role everyone needs no entry) (default none)'),
     maxAlertRules: int(100, 0, 10_000, 'alert rules one tenant may declare over HTTP (PUT /metrics/alerts/{name}), besides those of the config'),
     alertInterval: duration('1s', 'how often a node evaluates the alert rules it holds the lease of (0: never by itself)'),
+    systemInterval: duration(
+      '1s',
+      'how often a node writes its own figures into the system scope (connections, messages, latencies, errors, memory…; docs/metrics.md "The server\'s own figures"); 0: never by itself',
+    ),
+    systemGrantTtl: duration('5m', 'how long a grant to subscribe to the system scope (POST /api/v1/metrics/system/grants, admin key) can open subscriptions'),
     pushInterval: duration(
       '1s',
       'how often a node announces the buckets its ingest changed to the other nodes (Redis engine), whose reads merge them; a point ingested on one node reaches the others within about this long',

@@ -17,10 +17,13 @@ import { MetricStores } from './metric-stores.js';
 import { METRIC_MIGRATIONS } from './migrations.js';
 import { PersistedMinutes } from './persist.js';
 import { metricRoutes, type StoredMetrics } from './routes.js';
+import { SelfMeter } from './self-meter.js';
 import { SeriesRegistry } from './series-registry.js';
 import { seriesRoutes } from './series-routes.js';
 import { METRICS_NAMESPACE, metricSubscriptionCommands } from './subscription-commands.js';
 import { MetricSubscriptions } from './subscriptions.js';
+import { SystemGrants } from './system-grants.js';
+import { systemRoutes } from './system-routes.js';
 
 /** How often idle stores are looked for and old buckets dropped, ms (on the node's clock). */
 const SWEEP_INTERVAL_MS = 1000;
@@ -42,6 +45,8 @@ interface Running extends StoredMetrics {
   evaluator: AlertEvaluator;
   timers: NodeJS.Timeout[];
   pusher: MetricPusher;
+  meter: SelfMeter;
+  grants: SystemGrants;
 }
 
 /**
@@ -84,7 +89,12 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         cfg,
         started,
       ),
-      ...seriesRoutes(() => started().registry, cfg),
+      ...seriesRoutes(
+        () => started().registry,
+        cfg,
+        () => started().stores,
+      ),
+      ...systemRoutes(() => started().grants),
       ...dashboardRoutes(() => started().dashboards, cfg),
       ...alertRoutes({ config: cfg, states: () => started().alerts, rules: () => started().rules, declared: (t, s) => started().stores.declaration(s, t) }),
     ],
@@ -123,6 +133,10 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       pusher.start(Math.max(10, ctx.config.pushInterval));
       created.cluster = pusher;
       const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);
+      // The server's own figures, into the system scope (announced to the other nodes like any store).
+      const meter = new SelfMeter({ figures: ctx.node.selfFigures, stores: created, ingest, nodeId: ctx.node.id, clock, logger: ctx.logger });
+      meter.start(ctx.config.systemInterval);
+      created.meter = meter;
       const alerts = new AlertStore(ctx.storage, () => ctx.node.now());
       const rules = new AlertRuleStore(ctx.storage, () => ctx.node.now());
       const evaluator = new AlertEvaluator({
@@ -176,6 +190,12 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         evaluator,
         timers,
         pusher,
+        meter,
+        grants: new SystemGrants(
+          ctx.leases,
+          () => ctx.config.systemGrantTtl,
+          () => ctx.node.now(),
+        ),
       };
       await scheduleSweep(ctx.jobs, ctx.logger, () => ctx.node.now(), {
         what: 'metrics stored minutes sweep',
@@ -189,6 +209,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       running = null;
       if (!was) return;
       for (const t of was.timers) clearInterval(t);
+      was.meter.stop();
       // What changed since the last announcement reaches the other nodes before this one goes.
       await was.pusher.push();
       was.pusher.stop();

@@ -16,13 +16,18 @@ interface IngestCounters {
   refused: Counter<'transport' | 'code'>;
 }
 
-function ingestCounters(registry: Registry): IngestCounters {
+/** `points`: the cumulative points written per transport, which the Prometheus counter mirrors at scrape (and the system scope reads). */
+function ingestCounters(registry: Registry, points: ReadonlyMap<IngestTransport, number>): IngestCounters {
   return {
     points: new Counter({
       name: 'switchboard_metric_points_ingested_total',
       help: 'Metric points written, by transport (http, socket)',
       labelNames: ['transport'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const [transport, n] of points) this.inc({ transport }, n);
+      },
     }),
     batches: new Counter({
       name: 'switchboard_metric_batches_ingested_total',
@@ -55,13 +60,19 @@ export class Ingest {
   readonly #counters: IngestCounters;
   readonly #budgets = new Map<string, TokenBucket>();
   readonly #stored: (() => StoredMetrics) | undefined;
+  readonly #points = new Map<IngestTransport, number>();
 
   constructor(stores: MetricStores, config: MetricsConfig, now: () => number, registry: Registry, stored?: () => StoredMetrics) {
     this.#stores = stores;
     this.#stored = stored;
     this.#config = config;
     this.#now = now;
-    this.#counters = ingestCounters(registry);
+    this.#counters = ingestCounters(registry, this.#points);
+  }
+
+  /** Points written per transport since start (what `switchboard_metric_points_ingested_total` exports). */
+  points(): Iterable<[IngestTransport, number]> {
+    return this.#points;
   }
 
   /**
@@ -98,7 +109,7 @@ export class Ingest {
       throw err;
     }
     const written = this.#stores.write(tenant, points);
-    this.#counters.points.inc({ transport }, written);
+    this.#points.set(transport, (this.#points.get(transport) ?? 0) + written);
     this.#counters.batches.inc({ transport });
     return written;
   }

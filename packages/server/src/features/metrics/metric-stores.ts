@@ -1,7 +1,9 @@
 import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
+import type { Bucket } from './bucket.js';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
 import { encodeParts, type PartsOut, RemoteParts } from './remote-parts.js';
+import { MAX_SYSTEM_STORES, SYSTEM_SCOPE, SYSTEM_SERIES } from './system-series.js';
 
 /** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
 export interface PointInput {
@@ -84,6 +86,13 @@ export interface MetricStoresOptions {
   persisted?: (key: string, held: Held, ts: number) => void;
 }
 
+/** One figure of the server's own (self-meter.ts): a value, or the latencies gathered since the last sample. */
+export interface SystemPoint {
+  series: string;
+  labels: Readonly<Record<string, string>>;
+  value: number | Bucket;
+}
+
 /** Canonical strings of label sets already seen: the points of a columnar block share one labels object. */
 const labelKeys = new WeakMap<object, string>();
 
@@ -116,6 +125,8 @@ export class MetricStores {
   readonly #clock: Clock;
   readonly #options: MetricStoresOptions;
   readonly #declared = new Map<string, Declared>();
+  /** The system scope's series (system-series.ts): only the tenant key SYSTEM_SCOPE finds them. */
+  readonly #system = new Map<string, Declared>();
   /** The `Declared` of each declaration a lookup returned (a changed declaration is a new object). */
   readonly #looked = new WeakMap<SeriesDeclaration, Declared>();
   readonly #stores = new Map<string, Held>();
@@ -128,6 +139,8 @@ export class MetricStores {
 
   /** This node's alert evaluator (set by the feature at start): `tick()` evaluates every rule now. */
   alerts: { tick(): Promise<void> } | null = null;
+  /** This node's meter of its own figures (self-meter.ts; set by the feature at start): `sample()` writes one sample now. */
+  meter: { sample(): number } | null = null;
   /** This node's announcer of partial buckets (cluster-push.ts; set by the feature at start): `push()` announces what changed now. */
   cluster: { push(): Promise<number> } | null = null;
 
@@ -137,6 +150,7 @@ export class MetricStores {
     this.#options = options;
     this.remote = new RemoteParts({ clock, keyOf: storeKey, maxStores: () => this.#config.maxSeries, maxSkew: config.maxSkew });
     for (const [name, decl] of Object.entries(config.series)) this.#declared.set(name, this.#declare(decl));
+    for (const [name, decl] of Object.entries(SYSTEM_SERIES)) this.#system.set(name, this.#declare(decl));
   }
 
   #declare(decl: SeriesDeclaration): Declared {
@@ -146,6 +160,7 @@ export class MetricStores {
 
   /** A series as a tenant sees it: declared in the configuration, else declared by the tenant. */
   #find(tenant: string | undefined, series: string): Declared | undefined {
+    if (tenant === SYSTEM_SCOPE) return this.#system.get(series);
     const configured = this.#declared.get(series);
     if (configured || tenant === undefined) return configured;
     const decl = this.#options.lookup?.(tenant, series);
@@ -239,6 +254,44 @@ export class MetricStores {
       for (const listener of this.#listeners) listener(key, changed, true);
     }
     return points.length;
+  }
+
+  /**
+   * Writes the server's own figures (self-meter.ts) into the system scope at `ts`, unchecked
+   * (the server names them): a number is one point, a bucket the latencies gathered since the
+   * last sample, merged at `ts`. A new label set beyond MAX_SYSTEM_STORES is skipped. Returns
+   * the points skipped.
+   */
+  writeSystem(ts: number, points: readonly SystemPoint[]): number {
+    const touched = new Map<string, BucketStore>();
+    let skipped = 0;
+    for (const p of points) {
+      const key = storeKey(SYSTEM_SCOPE, p.series, p.labels);
+      let held = this.#stores.get(key);
+      if (!held) {
+        if (!this.#system.has(p.series) || (this.#perTenant.get(SYSTEM_SCOPE) ?? 0) >= MAX_SYSTEM_STORES) {
+          skipped++;
+          continue;
+        }
+        held = this.#hold(key, SYSTEM_SCOPE, p.series, p.labels);
+      }
+      const written = typeof p.value === 'number' ? held.store.ingest(ts, p.value).ok : held.store.absorb(ts, p.value);
+      if (written) touched.set(key, held.store);
+      else skipped++;
+    }
+    for (const [key, store] of touched) {
+      const changed = store.drainChanged();
+      for (const listener of this.#listeners) listener(key, changed, true);
+    }
+    return skipped;
+  }
+
+  /** The label sets of a series held in a tenant (or the system scope): this node's and other nodes' parts, each once. */
+  labelSets(tenant: string, series: string): Array<Readonly<Record<string, string>>> {
+    const seen = new Map<string, Readonly<Record<string, string>>>();
+    for (const held of this.#stores.values()) if (held.tenant === tenant && held.series === series) seen.set(labelSetKey(held.labels), held.labels);
+    for (const labels of this.remote.labelSetsOf(tenant, series)) seen.set(labelSetKey(labels), labels);
+    return [...seen.values()];
   }
 
   /** Follow the buckets every write changes (a store's changes are drained once per write). Returns the removal. */

@@ -228,6 +228,13 @@ export class RemoteParts {
     return out;
   }
 
+  /** The label sets of a tenant's series that other nodes announced parts of. */
+  labelSetsOf(tenant: string, series: string): Array<Readonly<Record<string, string>>> {
+    const out: Array<Readonly<Record<string, string>>> = [];
+    for (const e of this.#entries.values()) if (e.tenant === tenant && e.series === series) out.push(e.labels);
+    return out;
+  }
+
   /** Drops the parts past their retention, and the stores left with none; returns the parts dropped. */
   sweep(): number {
     const now = this.#o.clock.now();

@@ -9,6 +9,7 @@ import type { Ingest } from './ingest.js';
 import { known, type StoredMetrics } from './known-series.js';
 import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
 import { readPersisted } from './persisted-query.js';
+import { SYSTEM_SCOPE } from './system-series.js';
 
 export type { StoredMetrics } from './known-series.js';
 
@@ -82,6 +83,12 @@ function labelsOf(text: string | undefined): Record<string, string> {
   return parsed.data;
 }
 
+/** The system scope's tenant key for a request the auth hook let through with `scope=system` (an admin key: tenant ''). */
+export function systemScope(keyTenant: string): string {
+  if (keyTenant !== '') throw new ReplyError(ErrorCode.PermissionDenied, 'scope=system needs an admin key');
+  return SYSTEM_SCOPE;
+}
+
 /** Ingest (`POST /metrics/points`) and query (`GET /metrics/query`) of the declared series. */
 export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, config: MetricsConfig, stored?: () => StoredMetrics): ApiRoute[] {
   return [
@@ -107,8 +114,13 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       tag: 'metrics',
       summary: 'The buckets of one label set of a series over a window, in columns',
       description:
-        'Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. The `1m` buckets of a series declared with `persist` come from memory inside its retention and from storage beyond it, back to `metrics.persistRetention`, in the same shape. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).',
+        "Buckets of [from, to) at one resolution (`1s`, `10s`, `1m`), from memory: a window reaching before the retention is clipped and says `truncated: true`. With `scope=system` and an admin key (no tenant header), the server's own figures (`sb.*` series, docs/metrics.md). The `1m` buckets of a series declared with `persist` come from memory inside its retention and from storage beyond it, back to `metrics.persistRetention`, in the same shape. A label set the tenant holds no points for reads as empty buckets (count 0, statistics null).",
+      systemScope: true,
       query: z.strictObject({
+        scope: z
+          .enum(['system'])
+          .optional()
+          .describe("system: the server's own figures (sb.* series), with an admin key and no tenant header; default the tenant's series"),
         series: z.string().describe('a declared series'),
         labels: z.string().optional().describe('the label set, as a JSON object, e.g. {"route":"/login"} (default: no labels)'),
         from: queryInt('window start, ms since the epoch (default: the retention)').optional(),
@@ -124,9 +136,10 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       }),
       response: columns,
       errors: [422, 503],
-      async handler({ node, tenant, query }) {
+      async handler({ node, tenant: keyTenant, query }) {
         const s = stores();
-        await known(s, stored, tenant, [query.series]);
+        const tenant = query.scope === 'system' ? systemScope(keyTenant) : keyTenant;
+        if (tenant !== SYSTEM_SCOPE) await known(s, stored, tenant, [query.series]);
         const decl = s.declaration(query.series, tenant);
         if (!decl) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${query.series}`);
         const resolution = query.resolution ?? '1s';
@@ -138,7 +151,7 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
         if (from > to) throw new ReplyError(ErrorCode.InvalidRange, 'from is after to');
         const stats = query.stats?.split(',').map((x) => x.trim()) as Stat[] | undefined;
         const set = labelsOf(query.labels);
-        const persisted = decl.persist && resolution === '1m' && stored ? stored().persisted : undefined;
+        const persisted = decl.persist && resolution === '1m' && stored && tenant !== SYSTEM_SCOPE ? stored().persisted : undefined;
         const read = persisted
           ? await readPersisted(s, persisted, {
               tenant,

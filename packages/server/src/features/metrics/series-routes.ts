@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { ReplyError } from '../../errors/reply-error.js';
 import { type ApiRoute, defineRoute } from '../../http/api/route.js';
 import { type MetricsConfig, seriesDeclaration, seriesName } from './config.js';
+import type { MetricStores } from './metric-stores.js';
+import { systemScope } from './routes.js';
 import type { SeriesRegistry } from './series-registry.js';
+import { SYSTEM_SCOPE, SYSTEM_SERIES } from './system-series.js';
 
 const declarationOut = z
   .object({
@@ -16,8 +19,12 @@ const declarationOut = z
   .describe('the declaration, normalised: defaults filled in, retention in ms');
 const seriesOut = z.object({
   name: z.string(),
-  source: z.enum(['config', 'api']).describe('config: declared in the configuration, read-only over HTTP'),
+  source: z.enum(['config', 'api', 'system']).describe("config: declared in the configuration, read-only over HTTP; system: the server's own (scope=system)"),
   declaration: declarationOut,
+  labelSets: z
+    .array(z.record(z.string(), z.string()))
+    .optional()
+    .describe('scope=system: the label sets that hold points, on this node and announced by the others'),
   createdAt: z.number().int().optional(),
   updatedAt: z.number().int().optional(),
 });
@@ -33,8 +40,8 @@ const normalised = (decl: z.output<typeof seriesDeclaration>): z.output<typeof d
   persist: decl.persist,
 });
 
-/** Series declared over HTTP, per tenant; the configuration's are listed too, read-only. */
-export function seriesRoutes(registry: () => SeriesRegistry, config: MetricsConfig): ApiRoute[] {
+/** Series declared over HTTP, per tenant; the configuration's are listed too, read-only; with `scope=system` the server's own. */
+export function seriesRoutes(registry: () => SeriesRegistry, config: MetricsConfig, stores: () => MetricStores): ApiRoute[] {
   const fromConfig = Object.entries(config.series).map(([name, decl]) => configured(name, decl));
   return [
     defineRoute({
@@ -42,10 +49,28 @@ export function seriesRoutes(registry: () => SeriesRegistry, config: MetricsConf
       url: '/metrics/series',
       operationId: 'listMetricSeries',
       tag: 'metrics',
-      summary: "The series a tenant may ingest into: the configuration's and its own",
+      summary: "The series a tenant may ingest into: the configuration's and its own (scope=system: the server's own)",
+      description:
+        'With `scope=system` and an admin key (no tenant header): the server\'s own series (`sb.*`, docs/metrics.md "The server\'s own figures"), each with the label sets that hold points (`labelSets`).',
+      systemScope: true,
+      query: z.strictObject({
+        scope: z.enum(['system']).optional().describe("system: the server's own series, with an admin key and no tenant header"),
+      }),
       response: z.object({ series: z.array(seriesOut) }),
       errors: [503],
-      async handler({ tenant }) {
+      async handler({ tenant, query }) {
+        if (query.scope === 'system') {
+          systemScope(tenant);
+          const held = stores();
+          return {
+            series: Object.entries(SYSTEM_SERIES).map(([name, decl]) => ({
+              name,
+              source: 'system' as const,
+              declaration: normalised(decl),
+              labelSets: held.labelSets(SYSTEM_SCOPE, name),
+            })),
+          };
+        }
         const own = await registry().list(tenant);
         const mine = own
           .filter((s) => !config.series[s.name])

@@ -10,6 +10,8 @@ import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS, type ResolutionName } from './config.js';
 import type { MetricStores } from './metric-stores.js';
 import type { MetricSubscriptions, SubscriptionSpec } from './subscriptions.js';
+import type { SystemGrants } from './system-grants.js';
+import { SYSTEM_SCOPE } from './system-series.js';
 
 /** The namespace whose channel `metrics:<series>` a token needs `subscribe` on to read a series. */
 export const METRICS_NAMESPACE = 'metrics';
@@ -23,6 +25,8 @@ const subscribeParams = z.strictObject({
   window: z.union([z.string(), z.number()]).optional(),
   stats: z.array(z.string()).min(1).max(STATS.length).optional(),
   maxRate: z.number().optional(),
+  scope: z.literal('system').optional(),
+  grant: z.string().max(256).optional(),
 });
 export type SubscribeParams = z.output<typeof subscribeParams>;
 
@@ -36,6 +40,9 @@ export function effectiveRate(asked: number | undefined, ceiling: number): Pick<
 
 /** Checks a `metrics.subscribe` request of a connection's identity: the spec to open, or a typed error. */
 export function subscriptionSpec(node: NodeContext, identity: Identity, stores: MetricStores, config: MetricsConfig, p: SubscribeParams): SubscriptionSpec {
+  // The system scope was granted (the caller checked the grant): its series need no capability.
+  const system = p.scope === 'system';
+  const tenant = system ? SYSTEM_SCOPE : identity.tenant;
   const names = [...new Set(typeof p.series === 'string' ? [p.series] : p.series)];
   const labels = p.labels ?? {};
   const resolution = (p.resolution ?? '1s') as ResolutionName;
@@ -47,15 +54,17 @@ export function subscriptionSpec(node: NodeContext, identity: Identity, stores: 
   let retention = Number.POSITIVE_INFINITY;
   let step = 0;
   for (const name of names) {
-    const decl = stores.declaration(name, identity.tenant);
+    const decl = stores.declaration(name, tenant);
     if (!decl) throw new ReplyError(ErrorCode.UnknownSeries, `no series ${name}`);
-    const ch = node.resolve(identity.tenant, `${METRICS_NAMESPACE}:${name}`);
-    if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${ch.channel}`);
+    if (!system) {
+      const ch = node.resolve(tenant, `${METRICS_NAMESPACE}:${name}`);
+      if (!can(identity, ch, 'subscribe')) throw new ReplyError(ErrorCode.PermissionDenied, `needs the subscribe permission on ${ch.channel}`);
+    }
     const undeclared = Object.keys(labels).find((k) => !decl.labels.includes(k));
     if (undeclared !== undefined) throw new ReplyError(ErrorCode.UnknownLabel, `label ${undeclared} is not declared for ${name}`);
     if (columns?.includes('rate') && decl.kind !== 'counter') throw new ReplyError(ErrorCode.BadRequest, `no statistic rate for a ${decl.kind}`);
-    retention = Math.min(retention, stores.retention(name, resolution, identity.tenant) as number);
-    step = stores.step(name, resolution, identity.tenant) as number;
+    retention = Math.min(retention, stores.retention(name, resolution, tenant) as number);
+    step = stores.step(name, resolution, tenant) as number;
     series.push({ series: name, labels: { ...labels }, kind: decl.kind, ...(decl.unit !== undefined ? { unit: decl.unit } : {}) });
   }
   const asked = p.window === undefined ? retention : parseDuration(p.window);
@@ -66,7 +75,7 @@ export function subscriptionSpec(node: NodeContext, identity: Identity, stores: 
   const stats = (columns ?? STATS.filter((s) => s !== 'rate' || allCounters)) as MetricStat[];
   const rate = effectiveRate(p.maxRate, config.maxRate);
   return {
-    tenant: identity.tenant,
+    tenant,
     labels,
     series: names,
     step,
@@ -79,7 +88,7 @@ export function subscriptionSpec(node: NodeContext, identity: Identity, stores: 
 
 /** `metrics.subscribe` and `metrics.unsubscribe`, in the connection's own tenant. */
 export function metricSubscriptionCommands(
-  running: () => { stores: MetricStores; subscriptions: MetricSubscriptions },
+  running: () => { stores: MetricStores; subscriptions: MetricSubscriptions; grants: SystemGrants },
   config: () => MetricsConfig,
 ): CommandDefinition[] {
   return [
@@ -87,8 +96,10 @@ export function metricSubscriptionCommands(
       method: 'metrics.subscribe',
       params: subscribeParams,
       async handler({ client, node }, p) {
-        const { stores, subscriptions } = running();
+        const { stores, subscriptions, grants } = running();
         const cfg = config();
+        if (p.scope === 'system') await grants.check(p.grant);
+        else if (p.grant !== undefined) throw new ReplyError(ErrorCode.BadRequest, 'grant: only with scope "system"');
         const spec = subscriptionSpec(node, client.identity as Identity, stores, cfg, p);
         if (subscriptions.countOf(client.id) >= cfg.maxSubscriptions)
           throw new ReplyError(ErrorCode.LimitExceeded, `a connection holds at most ${cfg.maxSubscriptions} metric subscriptions`);

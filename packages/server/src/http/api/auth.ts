@@ -19,6 +19,8 @@ declare module 'fastify' {
     public?: boolean;
     /** A route only an admin key may call; it acts on the tenant its path names. */
     admin?: boolean;
+    /** A route that also reads the system scope: with `?scope=system` it takes only an admin key, and no tenant header. */
+    systemScope?: boolean;
   }
 }
 
@@ -79,7 +81,10 @@ export function requireApiKeys(app: FastifyInstance, apiKeys: ApiKeyStore, secur
   app.decorateRequest('apiKeyAdmin', false);
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public === true) return;
-    req.tenant = tenantOf(req, apiKeys, req.routeOptions.config.admin === true, security);
+    const system = req.routeOptions.config.systemScope === true && (req.query as Record<string, unknown> | undefined)?.['scope'] === 'system';
+    req.tenant = tenantOf(req, apiKeys, req.routeOptions.config.admin === true || system, security);
+    if (system && req.headers[TENANT_HEADER] !== undefined)
+      throw new ReplyError(ErrorCode.BadRequest, `scope=system reads the server's own figures: no ${TENANT_HEADER_NAME}`);
     if (security.active && req.apiKeyId !== null)
       security.report({ type: 'apikey.used', tenant: req.tenant === '' ? null : req.tenant, keyId: req.apiKeyId, ip: req.ip, admin: req.apiKeyAdmin });
   });

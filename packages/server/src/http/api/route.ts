@@ -43,6 +43,12 @@ export interface RouteSpec<
   public?: boolean;
   /** Only an admin key (no tenant header needed; a tenant key gets 403): settings of tenants themselves. */
   admin?: boolean;
+  /**
+   * The route also reads the system scope (the server's own figures): with the query parameter
+   * `scope=system` it takes only an admin key (no key 401, a tenant key 403) and no tenant
+   * header, and its handler sees the tenant ''. The query schema declares `scope`.
+   */
+  systemScope?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -88,7 +94,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
   app.route({
     method: route.method,
     url: route.url,
-    config: { public: route.public === true, admin: route.admin === true },
+    config: { public: route.public === true, admin: route.admin === true, systemScope: route.systemScope === true },
     ...(route.bodyLimit !== undefined ? { bodyLimit: route.bodyLimit } : {}),
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const headers = validate(route.headers, req.headers, 'headers');

@@ -84,6 +84,22 @@ describe('alert rules in the config', () => {
     expect(problems({ alerts: [{ ...RULE, warning: Number.NaN }] })[0]).toMatch(/^alerts\.0\.warning: /);
   });
 
+  it("takes a rule over the server's own figures only with the tenant that receives it, and reserves their names", () => {
+    const system = { name: 'lag', series: 'sb.event_loop_lag_ms', labels: { node: 'a' }, stat: 'max', warning: 100 };
+    expect(problems({ alerts: [{ ...system, tenant: 'ops' }] })).toEqual([]);
+    expect(problems({ alerts: [system] })).toEqual([
+      "alerts.0.tenant: rule lag: sb.event_loop_lag_ms is a series of the server's own: name the tenant that receives the transitions",
+    ]);
+    expect(problems({ alerts: [{ ...system, tenant: 'ops', labels: { route: '/' } }] })).toEqual([
+      'alerts.0.labels: rule lag: label route is not declared for sb.event_loop_lag_ms',
+    ]);
+    expect(problems({ alerts: [{ ...RULE, tenant: 'ops' }] })).toEqual([
+      "alerts.0.tenant: rule r: only a rule over a series of the server's own (sb.*) names a tenant",
+    ]);
+    expect(problems({ alerts: [{ ...system, tenant: '*system' }] })[0]).toMatch(/^alerts\.0\.tenant: /);
+    expect(problems({ series: { ...SERIES, 'sb.mine': { kind: 'gauge' } } })[0]).toMatch(/^series\.sb\.mine: /);
+  });
+
   it('notifies the users named and the members of the roles, once each; the role everyone is every user', () => {
     const cfg = metricsConfig.parse({
       series: SERIES,

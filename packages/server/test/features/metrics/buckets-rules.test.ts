@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Bucket } from '../../../src/features/metrics/bucket.js';
 import { BucketStore, type BucketStoreOptions, type Columns, DEFAULT_RESOLUTIONS } from '../../../src/features/metrics/buckets.js';
 
 const T0 = 29_166_666 * 60_000; // a whole minute, in 2025
@@ -9,6 +10,30 @@ function store(options: Partial<BucketStoreOptions> = {}) {
 const snapshot = (s: BucketStore) => DEFAULT_RESOLUTIONS.map((r) => s.read(r.step, T0 - 600_000, T0 + 600_000));
 
 describe('bucket store rules', () => {
+  it('absorbs observations gathered without timestamps exactly as if each had been ingested at one time', () => {
+    const values = [0.4, 12, 3.25, 0, 7, 7, 1900, 0.05];
+    const { s: ingested } = store();
+    const { s: absorbed } = store();
+    for (const v of values.slice(0, 3)) expect(ingested.ingest(T0 + 400, v).ok).toBe(true);
+    for (const v of values.slice(3)) expect(ingested.ingest(T0 + 1400, v).ok).toBe(true);
+    const gather = (vs: number[]) => {
+      const b = new Bucket(0);
+      for (const v of vs) b.add(0, v, 0);
+      return b;
+    };
+    expect(absorbed.absorb(T0 + 400, gather(values.slice(0, 3)))).toBe(true);
+    expect(absorbed.absorb(T0 + 1400, gather(values.slice(3)))).toBe(true);
+    const stats = ['count', 'sum', 'min', 'max', 'avg', 'p50', 'p95', 'p99'] as const;
+    for (const r of DEFAULT_RESOLUTIONS) {
+      expect(absorbed.read(r.step, T0, T0 + 60_000, [...stats]), `step ${r.step}`).toEqual(ingested.read(r.step, T0, T0 + 60_000, [...stats]));
+    }
+    expect(absorbed.newest).toBe(T0 + 1400);
+    // An empty gathering and a time the store would refuse write nothing.
+    expect(absorbed.absorb(T0 + 1500, new Bucket(0))).toBe(false);
+    expect(absorbed.absorb(T0 - 3_600_000, gather([1]))).toBe(false);
+    expect(absorbed.read(1000, T0, T0 + 60_000, ['count'])).toEqual(ingested.read(1000, T0, T0 + 60_000, ['count']));
+  });
+
   it('refuses bad values and timestamps with a typed result and writes nothing', () => {
     const { s } = store();
     expect(s.ingest(T0, 5).ok).toBe(true);
