@@ -3,9 +3,10 @@ import type { SignalEvent, Subscription, SwitchboardClient } from '@switchboard/
 import { createElement as h } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor, waitUntil } from '../../client/test/wait-for.js';
+import { waitUntil } from '../../client/test/wait-for.js';
 import { type Cursor, type HookResult, SwitchboardProvider, useCursors, useMyPresence, useOthers, usePresence, useTyping } from '../src/index.js';
 import { type Harness, harness, Recorder } from './harness.js';
+import { member } from './members.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
 
@@ -24,16 +25,6 @@ function mount(client: SwitchboardClient, ...children: ReturnType<typeof h>[]): 
   roots.push(root);
   root.render(h(SwitchboardProvider, { client }, ...children));
   return root;
-}
-
-/** A member on the channel through the plain SDK, present with `state`. */
-async function member(t: Harness, user: string, channel: string, state: unknown): Promise<{ client: SwitchboardClient; sub: Subscription }> {
-  const client = t.client(user, { signalInterval: 0 });
-  const sub = client.subscribe(channel);
-  client.connect();
-  await waitFor(sub, 'subscribed');
-  await sub.enterPresence(state);
-  return { client, sub };
 }
 
 describe('presence hooks', () => {
