@@ -10,7 +10,8 @@ export class Screen {
 
   /** Every element with this `data-testid`. */
   all(testId: string): HTMLElement[] {
-    return [...this.container.querySelectorAll<HTMLElement>(`[data-testid="${testId}"]`)];
+    // Compared, not put in a selector: ids may hold quotes and parentheses.
+    return [...this.container.querySelectorAll<HTMLElement>('[data-testid]')].filter((e) => e.dataset['testid'] === testId);
   }
 
   one(testId: string): HTMLElement | null {
