@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { type Notification, notifications, type UnreadCount } from '@switchboard/client/notifications';
-import { createElement as h } from 'react';
+import { createElement as h, StrictMode } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
 import { ActivityTimeline, NotificationBell, NotificationInbox, SwitchboardProvider, Toaster } from '../src/index.js';
@@ -60,7 +60,7 @@ function controlledObservers(): { scrollIntoView(): void; observed(): number } {
 }
 
 describe('NotificationBell and Toaster', () => {
-  it('a notification over HTTP raises the bell count and a toast at or above the chosen priority; a read in another tab clears both', async () => {
+  it('a notification over HTTP raises the bell count and one toast at or above the chosen priority (under StrictMode); a read in another tab clears both', async () => {
     h$ = await harness();
     const t = h$;
     await api(t, 'POST', '/notifications', { user: 'ann', type: 'mention', title: 'Before the page', priority: 'high' });
@@ -68,7 +68,11 @@ describe('NotificationBell and Toaster', () => {
     tab1.connect();
     const view = screen();
     view.root.render(
-      h(SwitchboardProvider, { client: tab1 }, h(NotificationBell, { controls: 'inbox', expanded: false }), h(Toaster, { minPriority: 'high', duration: 0 })),
+      h(
+        StrictMode,
+        null,
+        h(SwitchboardProvider, { client: tab1 }, h(NotificationBell, { controls: 'inbox', expanded: false }), h(Toaster, { minPriority: 'high', duration: 0 })),
+      ),
     );
     const bell = () => view.one('notification-bell') as HTMLButtonElement;
     const count = () => view.one('notification-count') as HTMLElement;
