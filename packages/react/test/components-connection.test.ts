@@ -9,18 +9,13 @@ import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../../../test/helpers/server.js';
 import { ConnectionStatus, usePublish } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { Screen } from './dom.js';
+import { screen, unmountScreens } from './dom.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
+  unmountScreens();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function screen(): Screen {
-  const s = new Screen();
-  cleanups.push(() => s.unmount());
-  return s;
-}
 
 describe('ConnectionStatus', () => {
   it('counts down "reconnecting in N s" while the server is down, with the queued publishes, and shows connected again after it restarts', async () => {
@@ -46,7 +41,7 @@ describe('ConnectionStatus', () => {
     const view = screen();
     view.root.render(h(suspense.SwitchboardProvider, { client }, h(ConnectionStatus, { className: 'badge' }), h(Publisher)));
     const badge = () => view.one('connection-status');
-    await view.until(() => badge()?.textContent === 'connected', 'connected');
+    await view.until(() => badge()?.textContent === 'connected', 'connected', 15_000);
     expect(badge()?.getAttribute('role')).toBe('status');
     expect(badge()?.dataset['state']).toBe('connected');
     expect(badge()?.classList.contains('badge')).toBe(true);

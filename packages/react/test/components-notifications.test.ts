@@ -4,25 +4,18 @@ import { createElement as h, StrictMode } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
 import { ActivityTimeline, NotificationBell, NotificationInbox, SwitchboardProvider, Toaster } from '../src/index.js';
-import { choose, Screen } from './dom.js';
+import { choose, screen, unmountScreens } from './dom.js';
 import { type Harness, harness } from './harness.js';
 import { api } from './http-api.js';
 
 let h$: Harness | null = null;
-const screens: Screen[] = [];
 const realObserver = globalThis.IntersectionObserver;
 afterEach(async () => {
-  for (const s of screens.splice(0)) s.unmount();
+  unmountScreens();
   globalThis.IntersectionObserver = realObserver;
   await h$?.close();
   h$ = null;
 });
-
-function screen(): Screen {
-  const s = new Screen();
-  screens.push(s);
-  return s;
-}
 
 /** Pushes reach the components once the SDK's live channel is subscribed (counted on the server). */
 function subscribed(t: Harness, channel: string): Promise<void> {

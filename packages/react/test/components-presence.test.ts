@@ -4,25 +4,19 @@ import { createElement as h, Profiler } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../client/test/wait-for.js';
 import { AvatarStack, LiveCursors, SwitchboardProvider, TypingIndicator } from '../src/index.js';
-import { Screen } from './dom.js';
+import { controlledFrames, screen, unmountScreens } from './dom.js';
 import { type Harness, harness } from './harness.js';
 import { member } from './members.js';
 
 let h$: Harness | null = null;
-const screens: Screen[] = [];
-const realFrame = globalThis.requestAnimationFrame;
+let frames: ReturnType<typeof controlledFrames> | null = null;
 afterEach(async () => {
-  for (const s of screens.splice(0)) s.unmount();
-  globalThis.requestAnimationFrame = realFrame;
+  unmountScreens();
+  frames?.restore();
+  frames = null;
   await h$?.close();
   h$ = null;
 });
-
-function screen(): Screen {
-  const s = new Screen();
-  screens.push(s);
-  return s;
-}
 
 /** The text of an element, without extra spaces. */
 const text = (el: Element | null | undefined) => el?.textContent?.replace(/\s+/g, ' ').trim() ?? '';
@@ -124,11 +118,8 @@ describe('LiveCursors', () => {
     h$ = await harness();
     const t = h$;
     const ch = 'project:cursors';
-    const frames: Array<() => void> = [];
-    globalThis.requestAnimationFrame = (cb: FrameRequestCallback) => frames.push(() => cb(0));
-    const runFrame = () => {
-      for (const cb of frames.splice(0)) cb();
-    };
+    const frame = controlledFrames();
+    frames = frame;
     const alice = t.client('alice');
     alice.connect();
     let commits = 0;
@@ -159,15 +150,15 @@ describe('LiveCursors', () => {
         throw new Error(`send ${JSON.stringify(position)}: ${e}`);
       });
     };
-    runFrame();
+    frame.run();
 
     for (let batch = 1; batch <= 3; batch++) {
       const before = commits;
       for (let i = 0; i < 20; i++) await send(bob.sub, { x: batch * 100 + i, y: i });
       // Twenty positions within one frame: nothing rendered yet, one frame requested.
       expect(commits).toBe(before);
-      expect(frames.length).toBe(1);
-      runFrame();
+      expect(frame.pending).toBe(1);
+      frame.run();
       await view.until(() => view.one('cursor-bob')?.style.transform === `translate(${batch * 100 + 19}px, 19px)`, `batch ${batch} drawn`);
       expect(commits).toBe(before + 1);
     }
@@ -176,7 +167,7 @@ describe('LiveCursors', () => {
     await send(bobTab2.sub, { x: 5, y: 6 });
     await send(aliceTab2.sub, { x: 7, y: 8 });
     await send(mallory.sub, { x: 'calc(100% - 1px)', y: 2 });
-    runFrame();
+    frame.run();
     await view.until(() => view.one('cursor-bob')?.style.transform === 'translate(5px, 6px)', 'bob’s latest tab drawn');
     expect(view.all('cursor-bob')).toHaveLength(1);
     expect(view.one('cursor-alice')).toBeNull();

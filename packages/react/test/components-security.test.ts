@@ -4,15 +4,14 @@ import { createElement as h } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../client/test/wait-for.js';
 import { ActivityTimeline, AvatarStack, LiveCursors, NotificationInbox, SwitchboardProvider, Toaster, TypingIndicator } from '../src/index.js';
-import { Screen } from './dom.js';
+import { screen, unmountScreens } from './dom.js';
 import { type Harness, harness } from './harness.js';
 import { api } from './http-api.js';
 import { member } from './members.js';
 
 let h$: Harness | null = null;
-const screens: Screen[] = [];
 afterEach(async () => {
-  for (const s of screens.splice(0)) s.unmount();
+  unmountScreens();
   delete (globalThis as { pwned?: unknown }).pwned;
   await h$?.close();
   h$ = null;
@@ -34,8 +33,7 @@ describe('components and hostile strings', () => {
     const ch = 'project:xss';
     const ann = t.client('ann');
     ann.connect();
-    const view = new Screen();
-    screens.push(view);
+    const view = screen();
     const stateName = (m: PresenceMember) => String((m.devices[0]?.state as { name?: unknown } | null)?.name ?? m.user);
     view.root.render(
       h(

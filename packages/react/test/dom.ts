@@ -45,3 +45,38 @@ export function choose(select: HTMLSelectElement, value: string): void {
   select.value = value;
   select.dispatchEvent(new Event('change', { bubbles: true }));
 }
+
+const made: Screen[] = [];
+
+/** A new screen, unmounted by `unmountScreens()`. */
+export function screen(): Screen {
+  const s = new Screen();
+  made.push(s);
+  return s;
+}
+
+/** Unmount every screen `screen()` made (in `afterEach`). */
+export function unmountScreens(): void {
+  for (const s of made.splice(0)) s.unmount();
+}
+
+/**
+ * requestAnimationFrame under the test's control: callbacks wait until `run()`; `restore()`
+ * puts the environment's own back.
+ */
+export function controlledFrames(): { readonly pending: number; run(): void; restore(): void } {
+  const real = globalThis.requestAnimationFrame;
+  const frames: Array<() => void> = [];
+  globalThis.requestAnimationFrame = (cb: FrameRequestCallback) => frames.push(() => cb(0));
+  return {
+    get pending() {
+      return frames.length;
+    },
+    run() {
+      for (const cb of frames.splice(0)) cb();
+    },
+    restore() {
+      globalThis.requestAnimationFrame = real;
+    },
+  };
+}
