@@ -1,4 +1,11 @@
-export type { ConnectionStatus } from './connection.js';
+export { ActivityTimeline, type ActivityTimelineProps } from './components/activity-timeline.js';
+export { AvatarStack, type AvatarStackProps } from './components/avatar-stack.js';
+export { type ConnectionPhase, ConnectionStatus, type ConnectionStatusProps } from './components/connection-status.js';
+export { type CursorPosition, LiveCursors, type LiveCursorsProps } from './components/live-cursors.js';
+export { NotificationBell, type NotificationBellProps } from './components/notification-bell.js';
+export { NotificationInbox, type NotificationInboxProps } from './components/notification-inbox.js';
+export { Toaster, type ToasterProps } from './components/toaster.js';
+export { TypingIndicator, type TypingIndicatorProps } from './components/typing-indicator.js';
 export {
   type Cursors,
   type CursorsOptions,

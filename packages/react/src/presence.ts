@@ -20,7 +20,10 @@ export function applyPresence(members: readonly PresenceMember[], { kind, event 
     return next;
   }
   const status = devices.reduce<PresenceStatus>((best, d) => (RANK[d.status] > RANK[best] ? d.status : best), 'idle');
-  const member: PresenceMember = { ...(current ?? {}), user: event.user, status, devices };
+  // As the server lists it: the token `info` of the most recently entered device that has one.
+  let newest: PresenceMember['devices'][number] | null = null;
+  for (const d of devices) if (d.info !== undefined && (newest === null || d.since >= newest.since)) newest = d;
+  const member: PresenceMember = newest === null ? { user: event.user, status, devices } : { user: event.user, status, info: newest.info, devices };
   if (index >= 0) next[index] = member;
   else next.push(member);
   return next;

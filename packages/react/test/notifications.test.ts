@@ -1,5 +1,4 @@
 // @vitest-environment happy-dom
-import { request } from 'node:http';
 import type { Subscription, SwitchboardClient } from '@switchboard/client';
 import type { Notification, UnreadCount } from '@switchboard/client/notifications';
 import { notifications } from '@switchboard/client/notifications';
@@ -9,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
 import { type HookResult, SwitchboardProvider, useActivity, useNotificationPreferences, useNotifications, useUnreadCount } from '../src/index.js';
 import { type Harness, harness, Recorder } from './harness.js';
+import { api } from './http-api.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
 
@@ -19,26 +19,6 @@ afterEach(async () => {
   await h$?.close();
   h$ = null;
 });
-
-/** The HTTP API with the admin key (node:http: the DOM environment's fetch applies browser CORS rules). */
-function api<T>(t: Harness, method: string, path: string, body?: unknown): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${t.server.httpUrl}/api/v1${path}`,
-      { method, headers: { authorization: `Bearer ${t.server.apiKey}`, 'x-switchboard-tenant': 'acme', 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(JSON.parse(text) as T) : reject(new Error(`${res.statusCode}: ${text}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
 
 /** Pushes reach the hooks once the SDK's live channel is subscribed. */
 async function subscribed(client: SwitchboardClient, channel: string): Promise<void> {

@@ -3,18 +3,21 @@ import type { SignalEvent, Subscription, SwitchboardClient } from '@switchboard/
 import { createElement as h } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor, waitUntil } from '../../client/test/wait-for.js';
+import { waitUntil } from '../../client/test/wait-for.js';
 import { type Cursor, type HookResult, SwitchboardProvider, useCursors, useMyPresence, useOthers, usePresence, useTyping } from '../src/index.js';
+import { controlledFrames } from './dom.js';
 import { type Harness, harness, Recorder } from './harness.js';
+import { member } from './members.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
 
 let h$: Harness | null = null;
 const roots: Root[] = [];
-const realFrame = globalThis.requestAnimationFrame;
+let frames: ReturnType<typeof controlledFrames> | null = null;
 afterEach(async () => {
   for (const r of roots.splice(0)) r.unmount();
-  globalThis.requestAnimationFrame = realFrame;
+  frames?.restore();
+  frames = null;
   await h$?.close();
   h$ = null;
 });
@@ -24,16 +27,6 @@ function mount(client: SwitchboardClient, ...children: ReturnType<typeof h>[]): 
   roots.push(root);
   root.render(h(SwitchboardProvider, { client }, ...children));
   return root;
-}
-
-/** A member on the channel through the plain SDK, present with `state`. */
-async function member(t: Harness, user: string, channel: string, state: unknown): Promise<{ client: SwitchboardClient; sub: Subscription }> {
-  const client = t.client(user, { signalInterval: 0 });
-  const sub = client.subscribe(channel);
-  client.connect();
-  await waitFor(sub, 'subscribed');
-  await sub.enterPresence(state);
-  return { client, sub };
 }
 
 describe('presence hooks', () => {
@@ -89,11 +82,8 @@ describe('presence hooks', () => {
     const t = h$;
     const ch = 'project:cursors';
     // Frames run when the test says so.
-    const frames: Array<() => void> = [];
-    globalThis.requestAnimationFrame = (cb: FrameRequestCallback) => frames.push(() => cb(0));
-    const runFrame = () => {
-      for (const cb of frames.splice(0)) cb();
-    };
+    const frame = controlledFrames();
+    frames = frame;
     const alice = t.client('alice');
     alice.connect();
     const rec = new Recorder<HookResult<readonly Cursor<{ x: number }>[]>>();
@@ -116,8 +106,8 @@ describe('presence hooks', () => {
       }
       // Twenty cursors arrived within one frame: nothing rendered yet.
       expect(rec.renders).toBe(before);
-      expect(frames.length).toBe(1);
-      runFrame();
+      expect(frame.pending).toBe(1);
+      frame.run();
       await rec.until((r) => r.data?.[0]?.position.x === batch * 100 + 19, 'the frame rendered the last position');
       expect(rec.renders).toBe(before + 1);
       expect(rec.last?.data).toEqual([expect.objectContaining({ user: 'bob', position: { x: batch * 100 + 19 } })]);

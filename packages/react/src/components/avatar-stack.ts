@@ -1,0 +1,125 @@
+import type { PresenceMember, PresenceStatus } from '@switchboard/client';
+import { type CSSProperties, createElement as h, type ReactNode } from 'react';
+import { useOthers, usePresence } from '../hooks.js';
+import { className } from './class-name.js';
+import { displayName } from './display-name.js';
+import { VISUALLY_HIDDEN } from './visually-hidden.js';
+
+/** Props of `AvatarStack`. */
+export interface AvatarStackProps {
+  /** The channel whose presence members are shown (needs the `presence` capability). */
+  channel: string;
+  /** Avatars shown before `+N` (default 5). */
+  max?: number;
+  /** Show this connection's own user too (default true; false: the others only). */
+  includeSelf?: boolean;
+  /** The name of a member, as text (default: their token info's `name`, else the user id). */
+  name?: (member: PresenceMember) => string;
+  className?: string;
+}
+
+const STATUS_COLOURS: Record<PresenceStatus, string> = {
+  online: 'var(--sb-status-online, #16a34a)',
+  away: 'var(--sb-status-away, #d97706)',
+  idle: 'var(--sb-status-idle, #9ca3af)',
+};
+
+const SIZE = 'var(--sb-avatar-size, 2rem)';
+const RING = '2px solid var(--sb-avatar-ring, #fff)';
+
+/** An avatar's face (the `+N` one too): a circle overlapping the previous one. */
+const FACE: CSSProperties = {
+  position: 'relative',
+  display: 'inline-flex',
+  alignItems: 'center',
+  justifyContent: 'center',
+  minWidth: SIZE,
+  height: SIZE,
+  marginInlineStart: 'var(--sb-avatar-overlap, -0.4rem)',
+  borderRadius: SIZE,
+  border: RING,
+  background: 'var(--sb-avatar-bg, #e5e7eb)',
+  color: 'var(--sb-avatar-fg, #111827)',
+};
+
+/** One or two letters of a name, for the avatar's face. */
+function initials(name: string): string {
+  const words = name.split(/[\s._@-]+/).filter((w) => w !== '');
+  const letters = words.length > 1 ? [words[0], words[1]] : [words[0] ?? name];
+  return letters
+    .map((w) => Array.from(w ?? '')[0] ?? '')
+    .join('')
+    .toUpperCase();
+}
+
+function avatar(member: PresenceMember, name: string): ReactNode {
+  return h(
+    'li',
+    {
+      key: member.user,
+      className: 'sb-avatar',
+      'data-testid': 'presence-avatar',
+      'data-user': member.user,
+      'data-status': member.status,
+      title: `${name} (${member.status})`,
+      style: FACE,
+    },
+    h('span', { 'aria-hidden': true }, initials(name)),
+    h('span', {
+      className: 'sb-avatar-status',
+      'aria-hidden': true,
+      style: {
+        position: 'absolute',
+        insetInlineEnd: -2,
+        insetBlockEnd: -2,
+        width: 'var(--sb-avatar-status-size, 0.6rem)',
+        height: 'var(--sb-avatar-status-size, 0.6rem)',
+        borderRadius: '50%',
+        border: RING,
+        background: STATUS_COLOURS[member.status],
+      },
+    }),
+    h('span', { style: VISUALLY_HIDDEN }, `${name} (${member.status})`),
+  );
+}
+
+/**
+ * The members present on a channel as a list of avatars (initials, a status dot for online /
+ * away / idle, the name and status as each avatar's accessible name), `+N` past `max`.
+ *
+ * @example
+ * <AvatarStack channel="project:42" max={4} includeSelf={false} />
+ */
+export function AvatarStack(props: AvatarStackProps): ReactNode {
+  const all = usePresence(props.channel);
+  const others = useOthers(props.channel);
+  const { data, isLoading, error } = props.includeSelf === false ? others : all;
+  const members = data ?? [];
+  const max = Math.max(0, props.max ?? 5);
+  const nameOf = (m: PresenceMember) => (props.name ? props.name(m) : displayName(m.user, m.info));
+  const shown = members.slice(0, max);
+  const hidden = members.slice(max).map(nameOf);
+  return h(
+    'ul',
+    {
+      className: className('sb-avatar-stack', props.className),
+      'aria-label': `${members.length} ${members.length === 1 ? 'person' : 'people'} here`,
+      'aria-busy': isLoading,
+      'data-error': error?.code,
+      style: { display: 'flex', listStyle: 'none', margin: 0, paddingInlineStart: 'calc(-1 * var(--sb-avatar-overlap, -0.4rem))' },
+    },
+    shown.map((m) => avatar(m, nameOf(m))),
+    hidden.length > 0 &&
+      h(
+        'li',
+        {
+          key: '+',
+          className: 'sb-avatar sb-avatar-more',
+          title: hidden.join(', '),
+          style: { ...FACE, paddingInline: '0.3em', background: 'var(--sb-avatar-more-bg, #d1d5db)' },
+        },
+        h('span', { 'aria-hidden': true }, `+${hidden.length}`),
+        h('span', { style: VISUALLY_HIDDEN }, `${hidden.length} more: ${hidden.join(', ')}`),
+      ),
+  );
+}

@@ -1,0 +1,89 @@
+import type { Notification } from '@switchboard/client/notifications';
+import { type ChangeEvent, createElement as h, type ReactNode, useState } from 'react';
+import { useNotifications } from '../hooks.js';
+import { className } from './class-name.js';
+import { LoadMore } from './load-more.js';
+import { timeLabel } from './time-label.js';
+
+/** Props of `NotificationInbox`. */
+export interface NotificationInboxProps {
+  /** The types offered by the type filter (none: no filter shown). */
+  types?: readonly string[];
+  /** Only unread notifications (default false). */
+  unreadOnly?: boolean;
+  /** Notifications per page (default 20). */
+  pageSize?: number;
+  /** Makes each title a button; called with the notification (navigate to its `link` here). */
+  onOpen?: (notification: Notification) => void;
+  /** The region's name (default "Notifications"). */
+  label?: string;
+  /** For the bell's `controls`. */
+  id?: string;
+  className?: string;
+}
+
+function item(n: Notification, markRead: (id: string) => Promise<void>, onOpen: NotificationInboxProps['onOpen']): ReactNode {
+  return h(
+    'li',
+    { key: n.id, className: 'sb-notification', 'data-read': n.read, 'data-type': n.type, 'data-priority': n.priority },
+    onOpen
+      ? h('button', { type: 'button', className: 'sb-notification-title', onClick: () => onOpen(n) }, n.title)
+      : h('strong', { className: 'sb-notification-title' }, n.title),
+    n.body !== null && n.body !== '' && h('p', { className: 'sb-notification-body' }, n.body),
+    timeLabel(n.updatedAt, 'sb-notification-time'),
+    !n.read &&
+      h(
+        'button',
+        { type: 'button', className: 'sb-notification-read', 'aria-label': `Mark read: ${n.title}`, onClick: () => void markRead(n.id).catch(() => {}) },
+        'Mark read',
+      ),
+  );
+}
+
+/**
+ * The connected user's notifications, newest first and live: a type filter, "Mark read" on
+ * each unread one, "Mark all read", and infinite scroll (the next page loads when the end of
+ * the list scrolls into view, or with its "Load more" button). Titles and bodies are text.
+ *
+ * @example
+ * <NotificationInbox id="inbox" types={['mention', 'approval', 'alert']} onOpen={(n) => n.link && navigate(n.link)} />
+ */
+export function NotificationInbox(props: NotificationInboxProps): ReactNode {
+  const [type, setType] = useState('');
+  const types = props.types ?? [];
+  const { data, isLoading, error, hasMore, loadMore, markRead, markAllRead } = useNotifications({
+    ...(props.unreadOnly ? { unreadOnly: true } : {}),
+    ...(type !== '' ? { types: [type] } : {}),
+    ...(props.pageSize !== undefined ? { pageSize: props.pageSize } : {}),
+  });
+  const items = data ?? [];
+  return h(
+    'section',
+    { className: className('sb-inbox', props.className), id: props.id, 'aria-label': props.label ?? 'Notifications' },
+    h(
+      'div',
+      { className: 'sb-inbox-toolbar' },
+      types.length > 0 &&
+        h(
+          'label',
+          { className: 'sb-inbox-filter' },
+          'Type ',
+          h(
+            'select',
+            { value: type, onChange: (e: ChangeEvent<HTMLSelectElement>) => setType(e.target.value) },
+            h('option', { value: '' }, 'All'),
+            types.map((t) => h('option', { key: t, value: t }, t)),
+          ),
+        ),
+      h('button', { type: 'button', className: 'sb-inbox-read-all', onClick: () => void markAllRead().catch(() => {}) }, 'Mark all read'),
+    ),
+    error !== null && h('p', { className: 'sb-inbox-error', role: 'alert' }, `Notifications unavailable (${error.code})`),
+    h(
+      'ul',
+      { className: 'sb-inbox-list', 'aria-busy': isLoading },
+      items.map((n) => item(n, markRead, props.onOpen)),
+    ),
+    !isLoading && items.length === 0 && h('p', { className: 'sb-inbox-empty' }, 'No notifications'),
+    h(LoadMore, { hasMore, loadMore, loaded: items.length }),
+  );
+}
