@@ -106,7 +106,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     const { timers, now } = this.#options;
     this.#credentials = new Credentials(this.#options);
     this.#pending = new PendingCommands(timers);
-    this.#queue = new OfflineQueue(this.#options.offlineQueueSize);
+    this.#queue = new OfflineQueue(this.#options.offlineQueueSize, (size) => this.emit('offlineQueue', { size }));
     this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing)));
     this.#connectTimer = new TimerSlot(timers);
     this.#reconnectTimer = new TimerSlot(timers);
@@ -238,6 +238,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       if (this.#state === 'connected' && this.#publishOpen && this.#queue.size === 0) this.#sendPublish(item);
       else if (!this.#queue.push(item)) reject(SwitchboardError.of(ClientCode.OfflineQueueFull, `max ${this.#queue.maxSize}`));
     });
+  }
+
+  /**
+   * Publishes waiting for a connection in the offline queue (made while not connected, or
+   * in flight when the connection dropped); the `offlineQueue` event says when it changes.
+   * They go out, in order, once the client is connected again.
+   *
+   * @example
+   * client.on('offlineQueue', ({ size }) => showBadge(size > 0 ? `${size} waiting` : ''));
+   * const waiting = client.offlineQueueSize;
+   */
+  get offlineQueueSize(): number {
+    return this.#queue.size;
   }
 
   /**
