@@ -3,6 +3,7 @@ import { type Activity, type ActivityQuery, activity } from '@switchboard/client
 import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
 import { ConnectionStore } from './connection.js';
 import { ErrorBus } from './errors.js';
+import { LatestValues } from './latest.js';
 import { LiveList } from './live-list.js';
 import { Room } from './room.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
@@ -62,6 +63,7 @@ export class Registry {
   readonly connection: ConnectionStore;
   readonly #rooms = new Map<string, Room>();
   readonly #lists = new Map<string, LiveList<{ id: string }>>();
+  readonly #latest = new Map<string, LatestValues>();
   #unread: Store<HookResult<UnreadCount>> | null = null;
   #preferences: Store<HookResult<NotificationPreferences>> | null = null;
 
@@ -76,6 +78,17 @@ export class Registry {
       this.#rooms.set(channel, room);
     }
     return room;
+  }
+
+  /** The latest values per key of a conflated channel, keys read at `path`. */
+  latest(channel: string, path: string, history: number): LatestValues {
+    const key = JSON.stringify([channel, path, history]);
+    let latest = this.#latest.get(key);
+    if (latest === undefined) {
+      latest = new LatestValues(this.room(channel), path, history, this.errors);
+      this.#latest.set(key, latest);
+    }
+    return latest;
   }
 
   inbox(options: NotificationsOptions): LiveList<Notification> {
