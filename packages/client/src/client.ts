@@ -134,22 +134,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     };
   }
 
-  /**
-   * `disconnected`, `connecting` (including waits between reconnect attempts) or `connected`.
-   *
-   * @example
-   * if (client.state === 'connected') showOnline();
-   */
+  /** `disconnected`, `connecting` (including waits between reconnect attempts) or `connected`. @example if (client.state === 'connected') showOnline(); */
   get state(): ClientState {
     return this.#state;
   }
 
-  /**
-   * The current connection's identity, or null when not connected.
-   *
-   * @example
-   * const me = client.session?.user;
-   */
+  /** The current connection's identity, or null when not connected. @example const me = client.session?.user; */
   get session(): Session | null {
     return this.#session;
   }
@@ -241,13 +231,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
   }
 
   /**
-   * Publishes waiting for a connection in the offline queue (made while not connected, or
-   * in flight when the connection dropped); the `offlineQueue` event says when it changes.
-   * They go out, in order, once the client is connected again.
-   *
-   * @example
-   * client.on('offlineQueue', ({ size }) => showBadge(size > 0 ? `${size} waiting` : ''));
-   * const waiting = client.offlineQueueSize;
+   * Publishes waiting in the offline queue (made while offline, or in flight when the connection
+   * dropped), sent in order after the reconnect; the `offlineQueue` event says when it changes.
+   * @example client.on('offlineQueue', ({ size }) => showBadge(size > 0 ? `${size} waiting` : ''));
    */
   get offlineQueueSize(): number {
     return this.#queue.size;
