@@ -106,7 +106,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     const { timers, now } = this.#options;
     this.#credentials = new Credentials(this.#options);
     this.#pending = new PendingCommands(timers);
-    this.#queue = new OfflineQueue(this.#options.offlineQueueSize);
+    this.#queue = new OfflineQueue(this.#options.offlineQueueSize, (size) => this.emit('offlineQueue', { size }));
     this.#heartbeat = new Heartbeat(timers, now, () => this.#lose(reasonOf(ClientCode.NoPing)));
     this.#connectTimer = new TimerSlot(timers);
     this.#reconnectTimer = new TimerSlot(timers);
@@ -134,22 +134,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     };
   }
 
-  /**
-   * `disconnected`, `connecting` (including waits between reconnect attempts) or `connected`.
-   *
-   * @example
-   * if (client.state === 'connected') showOnline();
-   */
+  /** `disconnected`, `connecting` (including waits between reconnect attempts) or `connected`. @example if (client.state === 'connected') showOnline(); */
   get state(): ClientState {
     return this.#state;
   }
 
-  /**
-   * The current connection's identity, or null when not connected.
-   *
-   * @example
-   * const me = client.session?.user;
-   */
+  /** The current connection's identity, or null when not connected. @example const me = client.session?.user; */
   get session(): Session | null {
     return this.#session;
   }
@@ -238,6 +228,15 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
       if (this.#state === 'connected' && this.#publishOpen && this.#queue.size === 0) this.#sendPublish(item);
       else if (!this.#queue.push(item)) reject(SwitchboardError.of(ClientCode.OfflineQueueFull, `max ${this.#queue.maxSize}`));
     });
+  }
+
+  /**
+   * Publishes waiting in the offline queue (made while offline, or in flight when the connection
+   * dropped), sent in order after the reconnect; the `offlineQueue` event says when it changes.
+   * @example client.on('offlineQueue', ({ size }) => showBadge(size > 0 ? `${size} waiting` : ''));
+   */
+  get offlineQueueSize(): number {
+    return this.#queue.size;
   }
 
   /**

@@ -28,6 +28,10 @@ export interface ReconnectingEvent extends StateReason {
   /** 1 for the first retry after a successful connect, then 2, 3, … */
   readonly attempt: number;
 }
+/** The count of publishes waiting in the offline queue changed (`client.offlineQueueSize`). */
+export interface OfflineQueueEvent {
+  readonly size: number;
+}
 export interface ClientErrorEvent {
   readonly error: SwitchboardError;
   /**
@@ -54,6 +58,7 @@ export interface ClientEvents {
   disconnected: StateReason;
   reconnecting: ReconnectingEvent;
   error: ClientErrorEvent;
+  offlineQueue: OfflineQueueEvent;
 }
 
 export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed';

@@ -28,6 +28,7 @@ export type {
   ClientState,
   ClientStateEvent,
   ConnectedEvent,
+  OfflineQueueEvent,
   PresenceEvent,
   PublicationEvent,
   ReconnectingEvent,

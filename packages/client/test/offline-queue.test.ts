@@ -20,4 +20,17 @@ describe('OfflineQueue', () => {
     expect(queue.push('e')).toBe(false);
     expect(queue.drain()).toEqual(['a', 'b', 'c', 'd']);
   });
+
+  it('tells onChange the new size after every change, and nothing when nothing changed', () => {
+    const sizes: number[] = [];
+    const queue = new OfflineQueue<string>(2, (size) => sizes.push(size));
+    queue.push('a');
+    queue.push('b');
+    queue.push('refused');
+    queue.requeue([]);
+    queue.requeue(['x']);
+    queue.drain();
+    queue.drain();
+    expect(sizes).toEqual([1, 2, 3, 0]);
+  });
 });

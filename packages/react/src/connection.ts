@@ -11,7 +11,7 @@ export interface ConnectionStatus {
   readonly reconnectIn: number | null;
   /** When the wait began (Unix ms), so a badge can count down. */
   readonly reconnectingSince: number | null;
-  /** Publishes made through the hooks that wait for a connection (the offline queue). */
+  /** Publishes waiting in the client's offline queue (`client.offlineQueueSize`): made while offline, sent after the reconnect. */
   readonly queued: number;
 }
 
@@ -25,14 +25,16 @@ export const NO_CONNECTION: ConnectionStatus = Object.freeze({
   queued: 0,
 });
 
-/** The connection status of one client, and the count of hook publishes waiting offline. */
+/** The connection status of one client, and the count of publishes waiting in its offline queue. */
 export class ConnectionStore {
   #offs: Array<() => void> = [];
-  #queued = 0;
   readonly store: Store<ConnectionStatus>;
 
   constructor(readonly client: SwitchboardClient) {
-    this.store = new Store<ConnectionStatus>({ ...NO_CONNECTION, state: client.state }, { start: () => this.#start(), stop: () => this.#stop() });
+    this.store = new Store<ConnectionStatus>(
+      { ...NO_CONNECTION, state: client.state, queued: client.offlineQueueSize },
+      { start: () => this.#start(), stop: () => this.#stop() },
+    );
   }
 
   private set(next: ConnectionStatus): void {
@@ -45,7 +47,7 @@ export class ConnectionStore {
 
   #start(): void {
     const c = this.client;
-    if (c.state !== this.get().state) this.set({ ...this.get(), state: c.state });
+    if (c.state !== this.get().state || c.offlineQueueSize !== this.get().queued) this.set({ ...this.get(), state: c.state, queued: c.offlineQueueSize });
     this.#offs = [
       c.on('state', (e) =>
         this.set({
@@ -57,24 +59,11 @@ export class ConnectionStore {
         }),
       ),
       c.on('reconnecting', (e) => this.set({ ...this.get(), code: e.code, reason: e.reason, reconnectIn: e.delay, reconnectingSince: Date.now() })),
+      c.on('offlineQueue', (e) => this.set({ ...this.get(), queued: e.size })),
     ];
   }
 
   #stop(): void {
     for (const off of this.#offs.splice(0)) off();
-  }
-
-  /** Publish through the client, counting the publish while it waits for a connection. */
-  track<R>(publish: Promise<R>): Promise<R> {
-    if (this.client.state === 'connected') return publish;
-    this.#setQueued(this.#queued + 1);
-    const done = () => this.#setQueued(this.#queued - 1);
-    publish.then(done, done);
-    return publish;
-  }
-
-  #setQueued(queued: number): void {
-    this.#queued = queued;
-    this.set({ ...this.get(), queued });
   }
 }

@@ -26,7 +26,7 @@ const notConnected = (): Promise<never> => Promise.reject(SwitchboardError.of(Cl
 
 /**
  * The connection: `state`, the last `code` / `reason`, "reconnecting in `reconnectIn` ms",
- * and how many publishes made through the hooks wait offline (`queued`).
+ * and how many publishes wait in the client's offline queue (`queued`).
  *
  * @example
  * const { data } = useConnectionStatus();
@@ -67,7 +67,7 @@ export function useChannel<T = unknown>(channel: string, onPublication?: (p: Pub
 export function usePublish<T = unknown>(channel: string): (data: T, options?: PublishOptions) => Promise<PublishResult> {
   const registry = useRegistry();
   return useCallback(
-    (data: T, options?: PublishOptions) => (registry === null ? notConnected() : registry.connection.track(registry.client.publish(channel, data, options))),
+    (data: T, options?: PublishOptions) => (registry === null ? notConnected() : registry.client.publish(channel, data, options)),
     [registry, channel],
   );
 }

@@ -28,7 +28,11 @@ export {
   useTyping,
   useUnreadCount,
 } from './hooks.js';
+export type { LatestKey } from './latest.js';
+export type { MetricSeriesSnapshot, MetricSnapshot } from './metric-stream.js';
 export { type ClientProviderProps, SwitchboardProvider, type SwitchboardProviderProps, type UrlProviderProps, useClient } from './provider.js';
 export type { ActivityFilters, NotificationsOptions } from './registry.js';
 export type { ChannelSnapshot, Cursor } from './room.js';
 export type { HookResult } from './store.js';
+export { type LatestOptions, useLatest } from './use-latest.js';
+export { useMetric } from './use-metric.js';

@@ -1,9 +1,11 @@
-import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
+import type { MetricSubscribeParams, SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import { type Activity, type ActivityQuery, activity } from '@switchboard/client/activity';
 import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
 import { ConnectionStore } from './connection.js';
 import { ErrorBus } from './errors.js';
+import { LatestValues } from './latest.js';
 import { LiveList } from './live-list.js';
+import { MetricStream } from './metric-stream.js';
 import { Room } from './room.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 
@@ -62,6 +64,8 @@ export class Registry {
   readonly connection: ConnectionStore;
   readonly #rooms = new Map<string, Room>();
   readonly #lists = new Map<string, LiveList<{ id: string }>>();
+  readonly #latest = new Map<string, LatestValues>();
+  readonly #metrics = new Map<string, MetricStream>();
   #unread: Store<HookResult<UnreadCount>> | null = null;
   #preferences: Store<HookResult<NotificationPreferences>> | null = null;
 
@@ -76,6 +80,28 @@ export class Registry {
       this.#rooms.set(channel, room);
     }
     return room;
+  }
+
+  /** The latest values per key of a conflated channel, keys read at `path`. */
+  latest(channel: string, path: string, history: number): LatestValues {
+    const key = JSON.stringify([channel, path, history]);
+    let latest = this.#latest.get(key);
+    if (latest === undefined) {
+      latest = new LatestValues(this.room(channel), path, history, this.errors);
+      this.#latest.set(key, latest);
+    }
+    return latest;
+  }
+
+  /** The metric subscription of a query (one per query, shared by every hook with it). */
+  metric(query: MetricSubscribeParams): MetricStream {
+    const key = JSON.stringify(query);
+    let stream = this.#metrics.get(key);
+    if (stream === undefined) {
+      stream = new MetricStream(this.client, query, this.errors);
+      this.#metrics.set(key, stream);
+    }
+    return stream;
   }
 
   inbox(options: NotificationsOptions): LiveList<Notification> {

@@ -3,16 +3,20 @@
  * suspend (the nearest `<Suspense>` shows its fallback) and an error goes to the nearest
  * error boundary. Wrap them in `ClientSideSuspense` so the server renders the fallback.
  */
-import type { PresenceMember, PublicationEvent } from '@switchboard/client';
+import type { MetricSubscribeParams, PresenceMember, PublicationEvent } from '@switchboard/client';
 import type { Activity } from '@switchboard/client/activity';
 import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { createElement, type ReactNode, Suspense, useEffect, useState } from 'react';
 import type { ConnectionStatus } from './connection.js';
 import * as plain from './hooks.js';
+import { LATEST_HISTORY, type LatestKey } from './latest.js';
+import type { MetricSnapshot } from './metric-stream.js';
 import { useRegistry } from './provider.js';
 import type { ActivityFilters, NotificationsOptions, Registry } from './registry.js';
 import type { ChannelSnapshot, Cursor } from './room.js';
 import type { HookResult, Store } from './store.js';
+import { type LatestOptions, useLatest as usePlainLatest } from './use-latest.js';
+import { useMetric as usePlainMetric } from './use-metric.js';
 
 export { useErrorListener, usePublish } from './hooks.js';
 export { SwitchboardProvider, useClient } from './provider.js';
@@ -155,4 +159,20 @@ export function useActivity(
     useStoreOf((r) => r.feed(scope, filters).store as Store<HookResult<unknown>>),
   );
   return { ...result, data };
+}
+
+/** The latest value of one key on a conflated channel (null while there is none); suspends until seeded. */
+export function useLatest<T = unknown>(channel: string, key: LatestKey, options: LatestOptions): T | null {
+  return unwrap(
+    usePlainLatest<T>(channel, key, options),
+    useStoreOf((r) => r.latest(channel, options.keyPath, options.history ?? LATEST_HISTORY).of(key)),
+  );
+}
+
+/** A live metric subscription's columns; suspends until the backfill arrived. */
+export function useMetric(query: MetricSubscribeParams): MetricSnapshot {
+  return unwrap(
+    usePlainMetric(query),
+    useStoreOf((r) => r.metric(query).store as Store<HookResult<unknown>>),
+  );
 }

@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 describe('useConnectionStatus', () => {
-  it('walks connected → reconnecting (with the delay) → connected when the server stops and starts again, counting queued publishes', async () => {
+  it('walks connected → reconnecting (with the delay) → connected when the server stops and starts again, counting the client’s queued offline publishes', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sb-react-restart-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     let server: TestServer = await startTestServer({ keepDataDir: dataDir });
@@ -52,14 +52,20 @@ describe('useConnectionStatus', () => {
     expect(waiting.reconnectingSince).toBeTypeOf('number');
     expect(waiting.code).not.toBeNull();
 
-    // A publish while offline is counted until it goes out.
-    const sent = (publish as unknown as (data: string) => Promise<unknown>)('offline');
-    await status.until((s) => s?.queued === 1, 'one queued publish');
+    // Publishes while offline — through the hook or the client itself — are the client's offline queue, counted until they go out.
+    const sent = Promise.all([
+      (publish as unknown as (data: string) => Promise<unknown>)('offline'),
+      client.publish('project:restart', 'direct 1'),
+      client.publish('project:restart', 'direct 2'),
+    ]);
+    await status.until((s) => s?.queued === 3, 'three queued publishes');
+    expect(client.offlineQueueSize).toBe(3);
 
     server = await startTestServer({ port, keepDataDir: dataDir });
     await status.until((s) => s?.state === 'connected', 'connected again', 10_000);
     await sent;
     await status.until((s) => s?.queued === 0, 'the queue flushed');
+    expect(client.offlineQueueSize).toBe(0);
     expect(status.last?.reconnectIn).toBeNull();
 
     const states = status.values.map((s) => s?.state).filter((s, i, all) => s !== all[i - 1]);

@@ -7,50 +7,79 @@ import { describe, expect, it } from 'vitest';
 const dir = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
 
-/** The built package's JS for both entries, minified, without React and the client. */
-async function bundled(): Promise<Uint8Array> {
+/** The built JS of `contents` (importing from ./dist), minified, without React and the client (and without uPlot unless `withUplot`). */
+async function bundled(contents: string, withUplot = false): Promise<{ bytes: Uint8Array; inputs: string[] }> {
   const out = await build({
-    stdin: { contents: "export * from './dist/index.js'; export * as suspense from './dist/suspense.js';", resolveDir: dir },
+    stdin: { contents, resolveDir: dir },
     bundle: true,
     minify: true,
     format: 'esm',
     write: false,
-    external: ['react', '@switchboard/client', '@switchboard/client/*'],
+    metafile: true,
+    external: ['react', '@switchboard/client', '@switchboard/client/*', ...(withUplot ? [] : ['uplot'])],
     logLevel: 'silent',
   });
-  return out.outputFiles[0]?.contents as Uint8Array;
+  return { bytes: out.outputFiles[0]?.contents as Uint8Array, inputs: Object.keys(out.metafile.inputs) };
 }
 
+const MAIN = "export * from './dist/index.js'; export * as suspense from './dist/suspense.js';";
+const CHARTS = "export * from './dist/charts/index.js';";
+const gzip = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
+
 describe('the @switchboard/react package', () => {
-  it('is ESM without side effects, exports . and ./suspense, and takes React >= 18 as a peer', () => {
+  it('is ESM without side effects, exports ., ./suspense and ./charts, takes React >= 18 as a peer and depends on a pinned uPlot only', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    expect(Object.keys(pkg.exports)).toEqual(['.', './suspense', './package.json']);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './suspense', './charts', './package.json']);
+    expect(pkg.exports['./charts']).toEqual({ types: './dist/charts/index.d.ts', default: './dist/charts/index.js' });
     expect(pkg.peerDependencies.react).toBe('>=18');
-    expect(pkg.dependencies).toBeUndefined();
+    expect(Object.keys(pkg.dependencies)).toEqual(['uplot']);
+    expect(pkg.dependencies.uplot).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pkg.engines.node).toMatch(/^>=20/);
   });
 
-  it('imports only React and the client SDK’s public entry points', () => {
-    const built = readdirSync(join(dir, 'dist')).filter((f) => f.endsWith('.js'));
+  it('imports only React and the client SDK’s public entry points, and uPlot only in ./charts', () => {
+    const built = [
+      ...readdirSync(join(dir, 'dist')).filter((f) => f.endsWith('.js')),
+      ...readdirSync(join(dir, 'dist', 'charts'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => `charts/${f}`),
+    ];
     expect(built).toContain('index.js');
     expect(built).toContain('suspense.js');
-    const specifiers = new Set<string>();
+    expect(built).toContain('charts/index.js');
+    const specifiers = new Map<string, Set<string>>();
     for (const file of built) {
       const text = readFileSync(join(dir, 'dist', file), 'utf8');
-      for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g)) specifiers.add(m[1] as string);
+      for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g)) {
+        const s = m[1] as string;
+        if (!s.startsWith('./') && !s.startsWith('../')) specifiers.set(s, (specifiers.get(s) ?? new Set()).add(file));
+      }
     }
-    const outside = [...specifiers].filter((s) => !s.startsWith('./'));
-    expect(outside.sort()).toEqual(['@switchboard/client', '@switchboard/client/activity', '@switchboard/client/notifications', 'react']);
+    const outside = [...specifiers.keys()];
+    expect(outside.sort()).toEqual(['@switchboard/client', '@switchboard/client/activity', '@switchboard/client/notifications', 'react', 'uplot']);
+    expect([...(specifiers.get('uplot') ?? [])].every((f) => f.startsWith('charts/'))).toBe(true);
     for (const s of outside.filter((s) => s.startsWith('@switchboard/client/'))) {
       const clientPkg = JSON.parse(readFileSync(join(dir, '..', 'client', 'package.json'), 'utf8'));
       expect(Object.keys(clientPkg.exports)).toContain(s.replace('@switchboard/client', '.'));
     }
   });
 
-  it('weighs at most 10 KB gzip without React and the client', async () => {
-    const size = gzipSync(await bundled(), { level: 9 }).length;
-    process.stdout.write(`@switchboard/react (both entries, minified, gzip): ${size} bytes\n`);
+  it('weighs at most 10 KB gzip without React and the client, and its main entry does not ship uPlot', async () => {
+    // Bundled with uPlot resolvable: an import of it anywhere under `.` or `./suspense` would be inlined.
+    const main = await bundled(MAIN, true);
+    expect(main.inputs.filter((f) => f.includes('uplot'))).toEqual([]);
+    expect(main.inputs.filter((f) => f.includes('/charts/'))).toEqual([]);
+    expect(new TextDecoder().decode(main.bytes)).not.toMatch(/uPlot|uplot/);
+    const size = gzip(main.bytes);
+    const charts = await bundled(CHARTS);
+    const chartsWithUplot = await bundled(CHARTS, true);
+    const report = [
+      `@switchboard/react . and ./suspense (minified, gzip): ${size} bytes`,
+      `@switchboard/react/charts alone (with the modules it shares with .), without uPlot: ${gzip(charts.bytes)} bytes; with uPlot: ${gzip(chartsWithUplot.bytes)} bytes`,
+    ];
+    process.stdout.write(`${report.join('\n')}\n`);
+    expect(chartsWithUplot.inputs.some((f) => f.includes('uplot'))).toBe(true);
     expect(size).toBeLessThanOrEqual(10 * 1024);
   });
 });
