@@ -104,7 +104,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       });
       registry.connect(ctx.messages);
       await registry.refresh();
-      const ingest = new Ingest(created, ctx.config, clock.now, ctx.node.metricsRegistry, () => ({ registry, persisted }));
+      const ingest = new Ingest(created, ctx.config, clock.now, ctx.node.metricsRegistry, () => ({ registry, persisted }), ctx.node.rates);
       // The minutes due are encoded before the sweep may drop them from memory, then written.
       const tick = setInterval(() => {
         persisted.collect(false, MINUTES_PER_FLUSH);
