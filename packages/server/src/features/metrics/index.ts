@@ -119,7 +119,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       refresh.unref();
       if (!ctx.node.config.namespaces[DASHBOARD_NAMESPACE])
         ctx.logger.warn(`no "${DASHBOARD_NAMESPACE}" namespace configured: dashboards are stored but their saves are not published`);
-      const pusher = new MetricPusher(created, ctx.messages, ctx.logger);
+      const pusher = new MetricPusher(created, ctx.messages, ctx.logger, writer);
       pusher.start(Math.max(10, ctx.config.pushInterval));
       created.cluster = pusher;
       const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);
