@@ -29,6 +29,7 @@ describe('publication priorities', () => {
         feed: { historySize: 10_000, priorities: { default: 'normal', allowed: [...ALL] } },
         urgent: { priorities: { default: 'high', allowed: ['high', 'critical'] } },
         progress: { historySize: 100, conflation: { windowMs: 60_000, key: 'formId' }, priorities: { default: 'normal', allowed: [...ALL] } },
+        bars: { historySize: 1000, conflation: { windowMs: 50, key: 'formId' }, priorities: { default: 'normal', allowed: [...ALL] } },
       },
       limits: {
         queueSignalDropBytes: 16_384,
@@ -258,6 +259,114 @@ describe('publication priorities', () => {
       expect(all).toEqual(Array.from({ length: n }, (_, i) => start + 1 + i));
       slow.close();
       pub.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  /** A paused subscriber of `bars:x` and `project:r` on `t`, with frames held for it; a publisher and an unpaused watcher of `bars:x`. */
+  async function heldBars(t: TestServer, name: string) {
+    const caps = { 'bars:*': ['subscribe', 'publish'], 'project:*': ['subscribe', 'publish', 'signal'] };
+    const slow = await RawClient.connect(t.url, await t.token({ sub: name, caps }));
+    for (const ch of ['bars:x', 'project:r']) expect((await slow.call('subscribe', { channel: ch })).error).toBeUndefined();
+    const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const pub = await RawClient.connect(t.url, await t.token({ sub: `${name}-pub`, caps }));
+    expect((await pub.call('subscribe', { channel: 'project:r' })).error).toBeUndefined();
+    const watch = await RawClient.connect(t.url, await t.token({ sub: `${name}-watch`, caps }));
+    expect((await watch.call('subscribe', { channel: 'bars:x' })).error).toBeUndefined();
+    const drops = () => t.server.node.stats.drops.get('signal_backpressure') ?? 0;
+    const before = drops();
+    const big = randomBytes(6000).toString('base64');
+    for (let i = 0; i < 3000 && drops() === before; i++) {
+      expect((await pub.call('publish', { channel: 'project:r', data: { i, big } })).error).toBeUndefined();
+      await pub.call('signal', { channel: 'project:r', key: `k${i}`, data: i });
+    }
+    expect(drops()).toBeGreaterThan(before);
+    /** One window: publish each of `items`, then wait until the watcher has the window's frame. */
+    const round = async (items: Array<{ formId: string; v: number; priority?: P; pad?: string }>): Promise<number> => {
+      let offset = 0;
+      for (const { priority, ...data } of items) {
+        const reply = await pub.call('publish', { channel: 'bars:x', data, ...(priority ? { priority } : {}) });
+        expect(reply.error).toBeUndefined();
+        offset = (reply.result as { offset: number }).offset;
+      }
+      await watch.waitFor((f) => f.push === 'pubs' && f['offset'] === offset, 10_000);
+      return offset;
+    };
+    return { slow, pub, watch, socket, round };
+  }
+
+  const barsOf = (c: RawClient) =>
+    c.pushes('pubs', 'bars:x') as Array<{ offset: number; skipped: number; publications: Array<{ data: { formId: string; v: number } }> }>;
+
+  it('held back, a conflating channel keeps one pending frame: low publications conflated across windows, normal ones one per window, critical all', async () => {
+    const { slow, pub, watch, socket, round } = await heldBars(s, 'held-bars');
+    const conflated = () => s.server.node.stats.drops.get('conflated_backpressure') ?? 0;
+    const before = conflated();
+    const rounds = 8;
+    let last = 0;
+    for (let r = 0; r < rounds; r++) {
+      last = await round([
+        { formId: 'L', v: r, priority: 'low' },
+        { formId: 'N', v: r },
+        ...(r % 3 === 0 ? [{ formId: 'C', v: r, priority: 'critical' as const }] : []),
+      ]);
+    }
+    expect(conflated() - before).toBe(rounds - 1);
+    expect(s.server.node.stats.disconnects.get(3006) ?? 0).toBe(0);
+    socket.resume();
+    await slow.until(() => barsOf(slow).some((f) => f.offset === last), 20_000, 'the last window');
+    const pubs = barsOf(slow).flatMap((f) => f.publications.map((p) => p.data));
+    const values = (k: string) => pubs.filter((p) => p.formId === k).map((p) => p.v);
+    expect(values('L')).toEqual([rounds - 1]);
+    expect(values('N')).toEqual(Array.from({ length: rounds }, (_, r) => r));
+    expect(values('C')).toEqual([0, 3, 6]);
+    // one frame per window the watcher got; the held-back subscriber far fewer, covering the same offsets
+    expect(barsOf(slow).length).toBeLessThan(rounds);
+    expect(barsOf(watch).length).toBe(rounds);
+    slow.close();
+    pub.close();
+    watch.close();
+  });
+
+  it('over the queue limit, held conflated windows conflate their normal publications before the connection would be closed', async () => {
+    const t = await startTestServer({
+      namespaces: { project: {}, bars: { historySize: 1000, conflation: { windowMs: 50, key: 'formId' } } },
+      limits: {
+        queueSignalDropBytes: 16_384,
+        queueMaxBytes: 262_144,
+        publishPerSecondPerConnection: 100_000,
+        eventsPerMinutePerUser: 10_000_000,
+        commandsPerSecond: 100_000,
+        signalsPerSecond: 100_000,
+      },
+    } as never);
+    try {
+      const { slow, pub, watch, socket, round } = await heldBars(t, 'over');
+      const pad = randomBytes(6000).toString('base64');
+      const rounds = 40; // 40 windows × 2 keys × 8 KB: far above the limit unless conflated
+      let last = 0;
+      for (let r = 0; r < rounds; r++)
+        last = await round([
+          { formId: 'a', v: r, pad },
+          { formId: 'b', v: r, pad },
+        ]);
+      const stat = (name: string) => t.server.node.stats.drops.get(name) ?? 0;
+      expect(stat('slow_consumer')).toBe(0);
+      expect(stat('priority_shed')).toBe(0);
+      expect(stat('conflated_backpressure')).toBeGreaterThan(0);
+      socket.resume();
+      await slow.until(() => barsOf(slow).some((f) => f.offset === last), 20_000, 'the last window');
+      expect(slow.closeCode).toBeNull();
+      const frames = barsOf(slow);
+      // the position covers every offset, the latest of each key arrived, and what was skipped is counted
+      const got = frames.flatMap((f) => f.publications.map((p) => p.data));
+      for (const k of ['a', 'b']) expect(got.filter((p) => p.formId === k).at(-1)?.v).toBe(rounds - 1);
+      expect(got.length + frames.reduce((n, f) => n + f.skipped, 0)).toBe(rounds * 2);
+      slow.close();
+      pub.close();
+      watch.close();
     } finally {
       await t.close();
     }

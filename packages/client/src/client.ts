@@ -11,6 +11,7 @@ import {
   shouldReconnect,
 } from '@switchboard/protocol';
 import { backoffDelay, shutdownJitter } from './backoff.js';
+import { type ClientMetrics, clientMetrics } from './client-metrics.js';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
 import { Connection } from './connection.js';
 import { type AfterLoss, Credentials } from './credentials.js';
@@ -20,7 +21,6 @@ import type { ClientErrorEvent, ClientEvents, ClientState, Session } from './eve
 import { type ClientModule, type FeatureHost, FeatureModules } from './feature-module.js';
 import { FeaturePushes, type FeaturePushListener } from './feature-pushes.js';
 import { Heartbeat } from './heartbeat.js';
-import { type MetricSubscribeParams, type MetricSubscription, metricSubscriptions } from './metric-subscriptions.js';
 import { OfflineQueue } from './offline-queue.js';
 import { type ClientOptions, type ResolvedOptions, resolveOptions, type TransportName } from './options.js';
 import { type CommandCallbacks, PendingCommands } from './pending-commands.js';
@@ -307,8 +307,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
     return this.#modules.use(module);
   }
 
-  /** Metric streams (docs/metrics.md). @example const sub = client.metrics.subscribe({ series: 'api.latency_ms', window: '5m' }); */
-  readonly metrics: { subscribe(params: MetricSubscribeParams): MetricSubscription } = { subscribe: (p) => this.use(metricSubscriptions).subscribe(p) };
+  /**
+   * Metric streams (docs/metrics.md): subscribe to series, push points into them.
+   * @example await client.metrics.push('web.fps', 58, { labels: { page: '/editor' } });
+   */
+  readonly metrics: ClientMetrics = clientMetrics(this);
 
   /**
    * Listen to a feature's own pushes to this connection (`{"push":"feature"}`): `listener(event, data)`; returns the removal.

@@ -19,6 +19,9 @@ export type {
 export { DisconnectCode, ErrorCode, shouldReconnect } from '@switchboard/protocol';
 export type { BackoffOptions } from './backoff.js';
 export { SwitchboardClient } from './client.js';
+// Feature modules live in their own entry points (`@switchboard/client/notifications`,
+// `@switchboard/client/activity`), so an app that uses neither does not ship them.
+export type { ClientMetrics } from './client-metrics.js';
 export { ClientCode, type ClientCodeInfo, type ClientCodeName, type StateReason } from './codes.js';
 export type { EventSource, Listener } from './emitter.js';
 export { SwitchboardError } from './errors.js';
@@ -41,9 +44,8 @@ export type {
   SubscriptionState,
   SubscriptionStateEvent,
 } from './events.js';
-// Feature modules live in their own entry points (`@switchboard/client/notifications`,
-// `@switchboard/client/activity`), so an app that uses neither does not ship them.
 export type { ClientModule, FeatureHost, FeatureHostEvents } from './feature-module.js';
+export type { PointOptions } from './metric-push.js';
 export type {
   MetricColumns,
   MetricFrameEvent,

@@ -1,11 +1,12 @@
-import type { FeatureHost } from './feature-module.js';
+import type { ClientModule, FeatureHost } from './feature-module.js';
 import { MetricBatcher, type MetricPushOptions, type PointOptions } from './metric-push.js';
 
 export type { MetricPushOptions, PointOptions } from './metric-push.js';
 
 /**
- * Metric streams from the client: points pushed into declared series over the socket.
- * Server side, series and semantics: docs/metrics.md.
+ * Metric streams from the client: points pushed into declared series over the socket, as
+ * `client.metrics.push` (in the client core) or `metrics(client).push` (this entry point,
+ * which also takes options); both are one batcher per client. Server side: docs/metrics.md.
  */
 
 /** Options of the metrics module; they apply when `metrics(client, options)` first makes it. */
@@ -22,7 +23,15 @@ export type MetricsHost = Pick<FeatureHost, 'call' | 'on' | 'session'>;
  * await metrics(client).push('web.lcp_ms', 812, { labels: { page: '/pricing' } });
  */
 export function metrics(client: FeatureHost, options: MetricsOptions = {}): Metrics {
-  return client.use({ key: 'metrics', create: (host) => new Metrics(host, options) });
+  return client.use(metricsModule(options));
+}
+
+/**
+ * The module behind `metrics(client)` and `client.metrics.push`: one instance per client
+ * (key `metrics`), so both push through one batcher; `options` apply when it is made.
+ */
+export function metricsModule(options: MetricsOptions = {}): ClientModule<Metrics> {
+  return { key: 'metrics', create: (host) => new Metrics(host, options) };
 }
 
 /**

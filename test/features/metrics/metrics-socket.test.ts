@@ -1,7 +1,7 @@
 import type { SwitchboardClient } from '@switchboard/client';
 import { type Metrics, type MetricsOptions, metrics } from '@switchboard/client/metrics';
 import { ErrorCode } from '@switchboard/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { badPoints, counter, type MetricsServer, pointsHeld, refusal, SERIES, sdkClients, startMetricsServer } from './helpers.js';
 
 /**
@@ -278,5 +278,41 @@ describe('metrics over the socket', () => {
     expect(await counter(m, 'switchboard_metric_points_ingested_total{transport="http"}')).toBe(http + 2);
     expect(await socketPoints()).toBe(socket + 1);
     expect(await counter(m, 'switchboard_metric_batches_refused_total{transport="socket",code="103"}')).toBeGreaterThan(0);
+  });
+
+  it('client.metrics.push and metrics(client).push are one batcher: pushes of both shapes share a batch, in order', async () => {
+    const { c, push } = await connected();
+    const labels = { route: '/one-batcher' };
+    const batches = await socketBatches();
+    const now = m.clock.now();
+    const answers = [
+      c.metrics.push('api.latency_ms', 5, { labels, ts: now - 10 }),
+      push.push('api.latency_ms', 7, { labels, ts: now - 5 }),
+      c.metrics.push('api.latency_ms', 9, { labels }),
+    ];
+    // the core loads the batcher on the first push: wait for all three to be in it
+    await vi.waitFor(() => expect(push.pending).toBe(3));
+    expect(c.metrics.pending).toBe(3);
+    flushWindow();
+    await Promise.all(answers);
+    expect(c.metrics.pending).toBe(0);
+    expect(await socketBatches()).toBe(batches + 1);
+    const { json } = await m.query({ series: 'api.latency_ms', labels, from: now - 1000, to: now + 1000, stats: 'count,sum,last' });
+    expect(json.count.reduce((a: number, b: number) => a + b, 0)).toBe(3);
+    expect((json.stats.last as Array<number | null>).filter((v) => v !== null).at(-1)).toBe(9);
+  });
+
+  it('client.metrics.push alone: acknowledged after client.metrics.flush, a refused push rejects with its code', async () => {
+    const c = await sdk.connected(INGEST);
+    const held = await pointsHeld(m, 'queue.depth', {});
+    const one = c.metrics.push('queue.depth', 42);
+    const flushed = c.metrics.flush();
+    await Promise.all([one, flushed]);
+    expect(await pointsHeld(m, 'queue.depth', {})).toBe(held + 1);
+    expect(await refusal(c.metrics.push('queue.depth', Number.NaN))).toMatchObject({ code: ErrorCode.InvalidMetricValue.code });
+    const unknown = c.metrics.push('no.such.series', 1);
+    await c.metrics.flush();
+    expect(await refusal(unknown)).toMatchObject({ code: ErrorCode.UnknownSeries.code });
+    await expect(c.metrics.flush()).resolves.toBeUndefined();
   });
 });

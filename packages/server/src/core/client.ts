@@ -457,7 +457,13 @@ export class Client implements KernelSession {
       this.node.resubscribe(this, key);
       return false;
     }
-    if (frame !== null && (this.state !== 'closed' || this.#closeAfterReply)) this.#out.enqueue(frame, false, key, d.priority);
+    if (frame === null || (this.state === 'closed' && !this.#closeAfterReply)) return true;
+    if ('pub' in d) this.#out.enqueue(frame, false, key, d.priority);
+    else
+      this.#out.enqueue(frame, false, key, d.priority, () => ({
+        channel: d.channel,
+        window: d.windowFor(sub.filter === null ? null : (p) => sub.matches(p.tags)),
+      }));
     return true;
   }
 

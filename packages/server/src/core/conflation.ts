@@ -55,6 +55,8 @@ export interface WindowContents {
   publications: StreamPublication[];
   /** Publications of the range conflated away (the range's count minus the survivors). */
   skipped: number;
+  /** The namespace's conflation key, split at its dots. */
+  path: readonly string[];
 }
 
 /**
@@ -102,7 +104,7 @@ export class ConflationWindow {
   /** Close the window: its range and survivors; the window is empty afterwards. */
   take(): WindowContents {
     const publications = [...this.#latest.values(), ...this.#unkeyed].sort((a, b) => a.offset - b.offset);
-    const contents = { epoch: this.#epoch, after: this.#after, offset: this.#last, publications, skipped: this.#count - publications.length };
+    const contents = { epoch: this.#epoch, after: this.#after, offset: this.#last, publications, skipped: this.#count - publications.length, path: this.#path };
     this.#latest.clear();
     this.#unkeyed.length = 0;
     this.#count = 0;
@@ -147,6 +149,11 @@ export class ConflatedFrame {
   /** The frame with only the publications `keep` passes (same range). */
   filtered(keep: (pub: StreamPublication) => boolean): Buffer {
     return pubsPush(this.channel, this.window, this.window.publications.filter(keep));
+  }
+
+  /** The window as one subscriber gets it: only the publications `keep` passes (all without a filter). */
+  windowFor(keep: ((pub: StreamPublication) => boolean) | null): WindowContents {
+    return keep === null ? this.window : { ...this.window, publications: this.window.publications.filter(keep) };
   }
 }
 

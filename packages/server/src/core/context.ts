@@ -46,6 +46,10 @@ export type LeaseStoreView = Omit<LeaseStore, 'close'>;
 export interface RatesView {
   /** Take `cost` tokens (default 1) from `bucket` (capacity `burst`, refilled at `ratePerSecond`): false when empty. */
   take(bucket: string, ratePerSecond: number, burst: number, cost?: number): Promise<boolean>;
+  /** `take`, answering 0 when taken, else the milliseconds until `cost` tokens could be taken. */
+  takeOrWait(bucket: string, ratePerSecond: number, burst: number, cost?: number): Promise<number>;
+  /** Whether the buckets are shared by several nodes (Redis, or the workers of one host); false: this node's alone. */
+  readonly shared: boolean;
 }
 
 export interface PublishRequest {

@@ -96,6 +96,12 @@ export class Node implements ClientHost {
   constructor(options: NodeOptions) {
     this.config = options.config;
     this.engine = options.engine;
+    const limits = this.engine.limits;
+    this.rates = {
+      take: (bucket, ratePerSecond, burst, cost) => limits.take(`r|${bucket}`, ratePerSecond, burst, cost),
+      takeOrWait: (bucket, ratePerSecond, burst, cost) => limits.takeOrWait(`r|${bucket}`, ratePerSecond, burst, cost),
+      shared: this.engine.name !== 'memory',
+    };
     this.#verifier = options.verifier;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
@@ -177,9 +183,7 @@ export class Node implements ClientHost {
   }
 
   /** Buckets of the engine's limit store, under names of their own (`r|…`), apart from the kernel's. */
-  readonly rates: RatesView = {
-    take: (bucket, ratePerSecond, burst, cost) => this.engine.limits.take(`r|${bucket}`, ratePerSecond, burst, cost),
-  };
+  readonly rates: RatesView;
   /** Surveys of every live node, under kinds of their own (`s|…`), apart from the kernel's. */
   readonly surveys: SurveysView = nodeSurveys(
     () => this.engine.control,

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { NodeStats } from '../observability/stats.js';
 import type { Connection } from './connection.js';
+import { CONFLATE_HIGH, CONFLATE_LOW, type HeldWindow } from './held-window.js';
 import { CONTROL_LANE, type Priority, PriorityQueue } from './priority-queue.js';
 import type { TrafficCounter } from './tenant-views.js';
 
@@ -25,7 +26,10 @@ const PUMP_POLL_MS = 10;
  * not written plus bytes queued) is above `limits.queueSignalDropBytes`, frames are held in a
  * PriorityQueue instead, by channel and priority, and written as the socket drains: control
  * frames (replies, pings) first, then critical, high, normal and low channels, each channel's
- * frames in their order. Back on the fast path once the held frames are out.
+ * frames in their order. Back on the fast path once the held frames are out. A conflated
+ * channel's held windows join into one frame (its low publications conflated across windows);
+ * over `limits.queueMaxBytes`, its normal then high ones are conflated too before any channel
+ * is shed or the connection closed.
  */
 export class Outbound {
   #queue: Buffer[] = [];
@@ -53,9 +57,10 @@ export class Outbound {
 
   /**
    * Queue one frame; `lane` is its channel key (absent: a control frame), `priority` its
-   * publication's. `droppable` frames (signals) are dropped while congested.
+   * publication's, `window` (a conflated channel's frame) what it holds, asked for only while
+   * congested. `droppable` frames (signals) are dropped while congested.
    */
-  enqueue(bytes: Buffer, droppable: boolean, lane?: string, priority?: Priority): void {
+  enqueue(bytes: Buffer, droppable: boolean, lane?: string, priority?: Priority, window?: () => HeldWindow): void {
     const limits = this.host.config.limits;
     const backlog = this.backlog;
     if (droppable && backlog > limits.queueSignalDropBytes) {
@@ -63,7 +68,7 @@ export class Outbound {
       return;
     }
     if (this.#held !== null || backlog > limits.queueSignalDropBytes) {
-      this.#hold(bytes, lane ?? CONTROL_LANE, priority);
+      this.#hold(bytes, lane ?? CONTROL_LANE, priority, window);
       return;
     }
     if (backlog >= limits.queueMaxBytes) {
@@ -81,17 +86,19 @@ export class Outbound {
   }
 
   /**
-   * Hold a frame while congested. Over `queueMaxBytes`, a connection holding no critical frame
+   * Hold a frame while congested. Over `queueMaxBytes`, held conflated windows are conflated
+   * further first (normal, then high publications); then a connection holding no critical frame
    * is closed as a slow consumer; one that does first sheds the channels with no critical frame
    * held (lowest priority first; each resubscribes and recovers what it lost), and is closed
    * only when control and critical frames alone exceed the limit.
    */
-  #hold(bytes: Buffer, lane: string, priority: Priority | undefined): void {
+  #hold(bytes: Buffer, lane: string, priority: Priority | undefined, window: (() => HeldWindow) | undefined): void {
     this.#held ??= new PriorityQueue();
     const held = this.#held;
-    held.push(lane, bytes, priority);
+    this.#conflated(held.push(lane, bytes, priority, window?.()));
     const limit = this.host.config.limits.queueMaxBytes;
     const outside = this.conn.bufferedAmount() + this.#queuedBytes;
+    for (let level = CONFLATE_LOW - 1; level >= CONFLATE_HIGH && outside + held.bytes > limit; level--) this.#conflated(held.conflate(level));
     if (outside + held.bytes > limit) {
       // Nothing critical to make room for: a slow consumer, as ever.
       const shed = held.holdsCritical ? held.shed(Math.max(0, limit - outside)) : [];
@@ -107,6 +114,10 @@ export class Outbound {
       }
     }
     this.#schedulePump();
+  }
+
+  #conflated(n: number): void {
+    for (let i = 0; i < n; i++) this.host.stats.drop('conflated_backpressure');
   }
 
   /** Drop a channel's held frames (the connection left it). */

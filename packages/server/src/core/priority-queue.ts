@@ -1,4 +1,5 @@
 import { PUBLICATION_PRIORITIES, type PublicationPriority } from '@switchboard/protocol';
+import { CONFLATE_LOW, conflateAt, continues, type HeldWindow, heldFrame, mergeWindows } from './held-window.js';
 
 /** A publication's delivery priority. */
 export type Priority = PublicationPriority;
@@ -13,6 +14,8 @@ interface Held {
   readonly bytes: Buffer;
   readonly rank: number;
   readonly lane: Lane;
+  /** A conflated channel's window, which the channel's next window may join while it is the lane's last frame. */
+  readonly window: HeldWindow | null;
   /** Written (or dropped) already: its place in a rank's order is skipped. */
   gone: boolean;
 }
@@ -35,6 +38,10 @@ interface Lane {
  * goes just before it, the channel's order kept), and the critical frame waits only for
  * earlier critical frames and its own channel's earlier frames: every critical frame leaves
  * before any lower frame of another channel queued after it.
+ *
+ * A conflated channel's window that follows the window its lane holds last joins it as one
+ * frame: low publications superseded by a later one of their key are conflated away at once;
+ * `conflate` extends that to normal, then high ones (never critical) when room is needed.
  */
 export class PriorityQueue {
   readonly #lanes = new Map<string, Lane>();
@@ -45,6 +52,8 @@ export class PriorityQueue {
   #criticalBytes = 0;
   #criticalHeld = 0;
   #frames = 0;
+  /** Publications of this rank and lower are conflated across held windows (3 low … 1 high). */
+  #level = CONFLATE_LOW;
 
   /** Bytes held. */
   get bytes(): number {
@@ -65,15 +74,60 @@ export class PriorityQueue {
     return this.#criticalHeld > 0;
   }
 
-  /** Hold a frame of `lane` (CONTROL_LANE: a reply or ping) at `priority` (default normal). */
-  push(lane: string, bytes: Buffer, priority?: Priority): void {
+  /**
+   * Hold a frame of `lane` (CONTROL_LANE: a reply or ping) at `priority` (default normal); a
+   * conflated channel's frame with its `window`, which joins the lane's last held window when
+   * it continues it. Returns the publications conflated away by joining.
+   */
+  push(lane: string, bytes: Buffer, priority?: Priority, window?: HeldWindow): number {
+    const last = window ? this.#lanes.get(lane)?.frames.at(-1) : undefined;
+    if (window && last?.window && !last.gone && continues(last.window.window, window.window)) {
+      const before = last.window.window.skipped + window.window.skipped;
+      const merged: HeldWindow = { channel: window.channel, window: mergeWindows(last.window.window, window.window, this.#level) };
+      this.#replaceLast(last, merged);
+      return merged.window.skipped - before;
+    }
+    this.#add(lane, bytes, priority, window ?? null);
+    return 0;
+  }
+
+  /**
+   * Conflate held windows at `level` (2: normal and low, 1: high too; critical never), now and
+   * for the windows that join them later. Returns the publications conflated away.
+   */
+  conflate(level: number): number {
+    if (level >= this.#level) return 0;
+    this.#level = level;
+    let dropped = 0;
+    for (const lane of [...this.#lanes.values()]) {
+      const last = lane.frames.at(-1);
+      if (!last?.window || last.gone) continue;
+      const w = conflateAt(last.window.window, level);
+      if (w === last.window.window) continue;
+      dropped += w.skipped - last.window.window.skipped;
+      this.#replaceLast(last, { channel: last.window.channel, window: w });
+    }
+    return dropped;
+  }
+
+  /** Replace a lane's last frame with a window's frame, queued anew at its priority. */
+  #replaceLast(last: Held, window: HeldWindow): void {
+    const lane = last.lane;
+    lane.frames.pop();
+    last.gone = true;
+    this.#forget(last);
+    const frame = heldFrame(window);
+    this.#add(lane.name, frame.bytes, frame.priority, window);
+  }
+
+  #add(lane: string, bytes: Buffer, priority: Priority | undefined, window: HeldWindow | null): void {
     const rank = lane === CONTROL_LANE ? 0 : rankOf(priority) + 1;
     let l = this.#lanes.get(lane);
     if (!l) {
       l = { name: lane, frames: [], head: 0, counts: [0, 0, 0, 0, 0] };
       this.#lanes.set(lane, l);
     }
-    const held: Held = { bytes, rank, lane: l, gone: false };
+    const held: Held = { bytes, rank, lane: l, window, gone: false };
     l.frames.push(held);
     (l.counts as number[])[rank] = (l.counts[rank] as number) + 1;
     (this.#order[rank] as Held[]).push(held);
@@ -191,5 +245,6 @@ export class PriorityQueue {
     this.#criticalBytes = 0;
     this.#criticalHeld = 0;
     this.#frames = 0;
+    this.#level = CONFLATE_LOW;
   }
 }

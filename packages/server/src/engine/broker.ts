@@ -31,7 +31,7 @@ export interface PublishOptions {
   info?: PublisherInfo;
   /** Stored and delivered with the publication. */
   tags?: Tags;
-  /** Delivery priority when not `normal` (this node's subscribers only with the Redis engine: see docs/protocol.md). */
+  /** Delivery priority when not `normal` (every engine carries it to every node's subscribers). */
   priority?: PublicationPriority;
   /**
    * Take one token from this shared rate bucket first (capacity `burst`, refilled at

@@ -37,7 +37,11 @@ export function featureMessages(feature: string, messages: NodeMessagesView, log
 
 /** A feature's view of the shared rate buckets: names are scoped to the feature (`<feature>/<bucket>`). */
 export function featureRates(feature: string, rates: RatesView): RatesView {
-  return { take: (bucket, ratePerSecond, burst, cost) => rates.take(`${feature}/${bucket}`, ratePerSecond, burst, cost) };
+  return {
+    take: (bucket, ratePerSecond, burst, cost) => rates.take(`${feature}/${bucket}`, ratePerSecond, burst, cost),
+    takeOrWait: (bucket, ratePerSecond, burst, cost) => rates.takeOrWait(`${feature}/${bucket}`, ratePerSecond, burst, cost),
+    shared: rates.shared,
+  };
 }
 
 /** A feature's view of the leases: keys are scoped to the feature (`<feature>/<key>`). */

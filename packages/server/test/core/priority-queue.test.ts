@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { type HeldWindow, heldFrame } from '../../src/core/held-window.js';
 import { CONTROL_LANE, type Priority, PriorityQueue } from '../../src/core/priority-queue.js';
+import type { StreamPublication } from '../../src/engine/broker.js';
 
 const f = (text: string): Buffer => Buffer.from(text);
 const texts = (frames: Buffer[]): string[] => frames.map((b) => b.toString());
@@ -149,5 +151,78 @@ describe('PriorityQueue', () => {
     q.clear();
     expect(q.size).toBe(0);
     expect(q.take(ALL)).toEqual([]);
+  });
+});
+
+describe('PriorityQueue: held windows of conflated channels', () => {
+  const pub = (offset: number, key: string, v: number, priority?: Priority): StreamPublication => ({
+    offset,
+    time: 0,
+    data: JSON.stringify({ k: key, v }),
+    ...(priority ? { priority } : {}),
+  });
+  const win = (after: number, pubs: StreamPublication[], skipped = 0): HeldWindow => ({
+    channel: 'p:1',
+    window: { epoch: 'e', after, offset: pubs.at(-1)?.offset ?? after, publications: pubs, skipped, path: ['k'] },
+  });
+  const push = (q: PriorityQueue, w: HeldWindow) => {
+    const frame = heldFrame(w);
+    return q.push('p', frame.bytes, frame.priority, w);
+  };
+  const frames = (q: PriorityQueue) =>
+    q.take(ALL).map(
+      (b) =>
+        JSON.parse(b.toString()) as {
+          after: number;
+          offset: number;
+          skipped: number;
+          publications: Array<{ offset: number; data: { k: string; v: number } }>;
+        },
+    );
+
+  it('joins windows that follow on into one frame, conflating only low publications across them', () => {
+    const q = new PriorityQueue();
+    expect(push(q, win(0, [pub(1, 'lo', 1, 'low'), pub(2, 'no', 1)]))).toBe(0);
+    expect(push(q, win(2, [pub(3, 'lo', 2, 'low'), pub(4, 'no', 2)]))).toBe(1);
+    expect(push(q, win(4, [pub(7, 'lo', 3, 'low'), pub(8, 'no', 3)], 2))).toBe(1);
+    const [only, ...rest] = frames(q);
+    expect(rest).toEqual([]);
+    expect(only?.after).toBe(0);
+    expect(only?.offset).toBe(8);
+    expect(only?.skipped).toBe(4);
+    expect(only?.publications.map((p) => `${p.data.k}${p.data.v}`)).toEqual(['no1', 'no2', 'lo3', 'no3']);
+  });
+
+  it('conflate extends to normal, then high publications; critical ones always stay', () => {
+    const q = new PriorityQueue();
+    push(q, win(0, [pub(1, 'c', 1, 'critical'), pub(2, 'h', 1, 'high'), pub(3, 'n', 1)]));
+    push(q, win(3, [pub(4, 'c', 2, 'critical'), pub(5, 'h', 2, 'high'), pub(6, 'n', 2)]));
+    expect(q.conflate(2)).toBe(1);
+    expect(q.conflate(2)).toBe(0);
+    expect(q.conflate(1)).toBe(1);
+    push(q, win(6, [pub(7, 'h', 3, 'high')]));
+    const [only] = frames(q);
+    expect(only?.publications.map((p) => `${p.data.k}${p.data.v}`)).toEqual(['c1', 'c2', 'n2', 'h3']);
+    expect(only?.skipped).toBe(3);
+  });
+
+  it('a joined window goes at its highest publication, and does not join across another frame or a gap', () => {
+    const q = new PriorityQueue();
+    push(q, win(0, [pub(1, 'a', 1, 'low')]));
+    q.push('x', f('x-normal'));
+    push(q, win(1, [pub(2, 'a', 2, 'critical')]));
+    expect(q.holdsCritical).toBe(true);
+    q.push('p', f('event'));
+    push(q, win(2, [pub(3, 'a', 3, 'low')]));
+    push(q, win(5, [pub(6, 'a', 6, 'low')]));
+    expect(q.size).toBe(5);
+    // the joined frame (critical) first, then the normal channel, then the rest of p in its order
+    expect(texts(q.take(ALL)).map((t) => (t.startsWith('{') ? `p:${(JSON.parse(t) as { offset: number }).offset}` : t))).toEqual([
+      'p:2',
+      'x-normal',
+      'event',
+      'p:3',
+      'p:6',
+    ]);
   });
 });

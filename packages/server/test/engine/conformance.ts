@@ -489,6 +489,24 @@ export function describeBrokerConformance(name: string, make: BrokerFactory): vo
         expect(page.publications[1]?.info).toBeUndefined();
       });
 
+      it('carries the delivery priority with the publication (delivered and in history), with tags or without', async () => {
+        const ch = freshChannel();
+        await broker.subscribe(ch);
+        await broker.publish(ch, '1', opts({ priority: 'critical' }));
+        await broker.publish(ch, '2', opts({ priority: 'low', tags: { k: 'v' } }));
+        await broker.publish(ch, '3', opts());
+        const pubs = await delivered(ch, 3);
+        expect(pubs.map((p) => p.priority)).toEqual(['critical', 'low', undefined]);
+        expect(pubs.map((p) => p.data)).toEqual(['1', '2', '3']);
+        expect(pubs[1]?.tags).toEqual({ k: 'v' });
+        const page = await broker.history(ch, { limit: 10 });
+        expect(page.publications.map((p) => p.priority)).toEqual(['critical', 'low', undefined]);
+        const unstored = freshChannel();
+        await broker.subscribe(unstored);
+        await broker.publish(unstored, '4', opts({ priority: 'high', historySize: 0 }));
+        expect((await delivered(unstored, 1))[0]?.priority).toBe('high');
+      });
+
       it('publishEvent reaches the handler and is not stored', async () => {
         const ch = freshChannel();
         await broker.subscribe(ch);

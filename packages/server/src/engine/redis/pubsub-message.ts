@@ -1,10 +1,21 @@
+import type { PublicationPriority } from '@switchboard/protocol';
 import type { ChannelEvent, StreamPublication } from '../broker.js';
+
+/** A priority as one letter, in a topic message and a stream entry. */
+const LETTERS: Record<PublicationPriority, string> = { critical: 'c', high: 'h', normal: 'n', low: 'l' };
+const PRIORITIES: Record<string, PublicationPriority> = { c: 'critical', h: 'high', n: 'normal', l: 'low' };
+
+export function priorityLetter(priority: PublicationPriority): string {
+  return LETTERS[priority];
+}
 
 /**
  * Messages on a channel's topic. A publication is written by the publish script as
  * `p{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{data}` (data last: it may hold newlines),
  * or with tags as `q{epoch}\n{offset}\n{time}\n{info JSON or ''}\n{tags JSON}\n{data}`;
- * an event is `e{event JSON}`. Both share the topic, so a node sees them in publish order.
+ * a publication with a delivery priority has it ahead, as `r{letter}` (`c`ritical, `h`igh,
+ * `n`ormal, `l`ow) then the `p` or `q` form; an event is `e{event JSON}`. All share the
+ * topic, so a node sees them in publish order.
  */
 export type TopicMessage = { kind: 'publication'; epoch: string; pub: StreamPublication } | { kind: 'event'; event: ChannelEvent };
 
@@ -14,6 +25,13 @@ export function encodeEvent(event: ChannelEvent): string {
 
 export function decodeTopicMessage(message: string): TopicMessage | null {
   if (message.startsWith('e')) return { kind: 'event', event: JSON.parse(message.slice(1)) as ChannelEvent };
+  if (message.startsWith('r')) {
+    const priority = PRIORITIES[message.charAt(1)];
+    const decoded = priority === undefined ? null : decodeTopicMessage(message.slice(2));
+    if (decoded === null || decoded.kind !== 'publication' || priority === undefined) return null;
+    decoded.pub.priority = priority;
+    return decoded;
+  }
   const tagged = message.startsWith('q');
   if (!tagged && !message.startsWith('p')) return null;
   const a = message.indexOf('\n');
@@ -46,6 +64,9 @@ export function decodeHistoryEntry(entry: [string, string[]]): StreamPublication
         break;
       case 'g':
         pub.tags = JSON.parse(value) as StreamPublication['tags'] & object;
+        break;
+      case 'r':
+        if (PRIORITIES[value] !== undefined) pub.priority = PRIORITIES[value];
         break;
       default:
         break;

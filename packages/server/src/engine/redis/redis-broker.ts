@@ -15,7 +15,7 @@ import {
 import type { LimitStore } from '../limit-store.js';
 import { publishChannelEvent } from './channel-event.js';
 import type { RedisConnection } from './connection.js';
-import { decodeHistoryEntry, decodeTopicMessage } from './pubsub-message.js';
+import { decodeHistoryEntry, decodeTopicMessage, priorityLetter } from './pubsub-message.js';
 import { historyScript, positionScript, publishScript, takeScript, trimScript } from './scripts.js';
 
 /** How long an idle stream keeps its epoch and offset (as the memory broker). */
@@ -176,6 +176,7 @@ export class RedisBroker implements Broker {
           limit ? limit.burst : 0,
           options.tags ? JSON.stringify(options.tags) : '',
           take === null ? '' : take.known,
+          options.priority ? priorityLetter(options.priority) : '',
         ]),
       )
       .catch((err: unknown) => {

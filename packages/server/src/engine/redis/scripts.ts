@@ -165,7 +165,9 @@ end`;
  * node last saw it ('' = none), 8 stream TTL, 9 topic, 10 use idempotency ('1'/'0'),
  * 11 refresh TTL and drop expired entries ('1'/'0'; the node asks once a minute per
  * channel), 12 bucket interval ms, 13 bucket burst, 14 tags JSON ('' = none), 15 the
- * bucket value this node last wrote ('' = none). Returns {offset, epoch, 0 | 1 deduplicated
+ * bucket value this node last wrote ('' = none), 16 the delivery priority's letter ('' = none:
+ * normal; `c`, `h`, `n` or `l`), kept in the entry (field `r`) and sent ahead of the message
+ * (`r{letter}`), so other nodes deliver at it. Returns {offset, epoch, 0 | 1 deduplicated
  * | 2 rate limited, ms until the bucket has a token (rate limited) or the bucket value
  * written ('' = none)}.
  *
@@ -206,6 +208,7 @@ if size > 0 then
   fields = {'d', ARGV[1], 't', ms, 'x', ms + tonumber(ARGV[4])}
   if ARGV[2] ~= '' then table.insert(fields, 'i'); table.insert(fields, ARGV[2]) end
   if ARGV[14] ~= '' then table.insert(fields, 'g'); table.insert(fields, ARGV[14]) end
+  if ARGV[16] ~= '' then table.insert(fields, 'r'); table.insert(fields, ARGV[16]) end
 else
   fields = {'t', ms}
 end
@@ -252,10 +255,12 @@ end
 if ARGV[10] == '1' then
   redis.call('SET', KEYS[2], offset .. ':' .. epoch, 'PX', ARGV[6])
 end
+local lead = ''
+if ARGV[16] ~= '' then lead = 'r' .. ARGV[16] end
 if ARGV[14] == '' then
-  redis.call('PUBLISH', ARGV[9], 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
+  redis.call('PUBLISH', ARGV[9], lead .. 'p' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
 else
-  redis.call('PUBLISH', ARGV[9], 'q' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[14] .. '\\n' .. ARGV[1])
+  redis.call('PUBLISH', ARGV[9], lead .. 'q' .. epoch .. '\\n' .. offset .. '\\n' .. ms .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[14] .. '\\n' .. ARGV[1])
 end
 return {offset, epoch, 0, bucket}
 `,

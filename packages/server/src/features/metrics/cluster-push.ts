@@ -11,8 +11,9 @@ const STORES_PER_MESSAGE = 200;
 /**
  * Partial buckets between nodes (the Redis engine): once per `interval` ms this node
  * announces, whole, every bucket of its own stores that its ingest changed since the last
- * announcement (binary, base64, over the feature's node messages), and merges what the other
- * nodes announce into `stores.remote`. Nothing is built or sent on the one-process engine.
+ * announcement (binary, base64, over the feature's node messages, with the writer its stored
+ * 1-minute rows carry, so a persisted query takes each minute of a node from one place), and
+ * merges what the other nodes announce into `stores.remote`. Nothing is built or sent on the one-process engine.
  * A node that leaves keeps its parts on the others until they age out of their retention:
  * what it ingested stays counted.
  */
@@ -25,7 +26,11 @@ export class MetricPusher {
   readonly #stop: Array<() => void> = [];
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(stores: MetricStores, messages: FeatureMessages, logger: Logger) {
+  /** This node's writer of stored 1-minute rows (persist.ts), sent with each announcement. */
+  readonly #writer: string | undefined;
+
+  constructor(stores: MetricStores, messages: FeatureMessages, logger: Logger, writer?: string) {
+    this.#writer = writer;
     this.#stores = stores;
     this.#messages = messages;
     this.#logger = logger;
@@ -62,7 +67,7 @@ export class MetricPusher {
     const messages = this.#stores.exportParts(pending, STORES_PER_MESSAGE);
     for (const bytes of messages) {
       try {
-        await this.#messages.notify(PARTS, { b: Buffer.from(bytes).toString('base64') });
+        await this.#messages.notify(PARTS, { b: Buffer.from(bytes).toString('base64'), ...(this.#writer ? { w: this.#writer } : {}) });
       } catch (err) {
         // The buckets are announced again with their next change; until then the others miss this part.
         this.#logger.warn({ err }, 'metric buckets not announced to the other nodes');
@@ -73,10 +78,10 @@ export class MetricPusher {
 
   #heard(data: unknown, from: string): void {
     if (from === this.#messages.nodeId) return;
-    const b = (data as { b?: unknown } | null)?.b;
+    const { b, w } = (data as { b?: unknown; w?: unknown } | null) ?? {};
     if (typeof b !== 'string') return;
     try {
-      this.#stores.acceptRemote(from, Buffer.from(b, 'base64'));
+      this.#stores.acceptRemote(from, Buffer.from(b, 'base64'), typeof w === 'string' && w.length <= 200 ? w : undefined);
     } catch (err) {
       if (!(err instanceof MetricDecodeError)) throw err;
       this.#logger.warn({ err, from }, 'metric buckets of another node refused');

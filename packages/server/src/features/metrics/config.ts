@@ -60,7 +60,7 @@ export const metricsConfig = z
       1_000_000,
       1,
       1_000_000_000,
-      'points one tenant may ingest per second on one node, over HTTP and the socket together (a token bucket holding one second of points, and at least one batch of maxPoints); beyond it a batch is refused whole with 145, temporary, with a retry delay',
+      'points one tenant may ingest per second across the cluster, over HTTP and the socket together (a token bucket holding one second of points, and at least one batch of maxPoints, shared by every node on Redis); beyond it a batch is refused whole with 145, temporary, with a retry delay',
     ),
     persistRetention: duration('30d', 'how long the stored 1-minute buckets of series declared with persist: true are kept'),
     persistSweepInterval: duration(

@@ -114,7 +114,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       });
       registry.connect(ctx.messages);
       await registry.refresh();
-      const ingest = new Ingest(created, ctx.config, clock.now, ctx.node.metricsRegistry, () => ({ registry, persisted }));
+      const ingest = new Ingest(created, ctx.config, clock.now, ctx.node.metricsRegistry, () => ({ registry, persisted }), ctx.node.rates);
       // The minutes due are encoded before the sweep may drop them from memory, then written.
       const tick = setInterval(() => {
         persisted.collect(false, MINUTES_PER_FLUSH);
@@ -129,7 +129,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       refresh.unref();
       if (!ctx.node.config.namespaces[DASHBOARD_NAMESPACE])
         ctx.logger.warn(`no "${DASHBOARD_NAMESPACE}" namespace configured: dashboards are stored but their saves are not published`);
-      const pusher = new MetricPusher(created, ctx.messages, ctx.logger);
+      const pusher = new MetricPusher(created, ctx.messages, ctx.logger, writer);
       pusher.start(Math.max(10, ctx.config.pushInterval));
       created.cluster = pusher;
       const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);

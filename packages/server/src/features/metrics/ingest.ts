@@ -1,5 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import { Counter, type Registry } from 'prom-client';
+import type { RatesView } from '../../core/context.js';
 import { TokenBucket } from '../../engine/token-bucket.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import type { MetricsConfig } from './config.js';
@@ -47,11 +48,12 @@ function ingestCounters(registry: Registry, points: ReadonlyMap<IngestTransport,
 /**
  * The one ingest path of HTTP and the socket: the batch cap, the tenant's budget, the tenant's
  * series declared over HTTP that this node has not loaded yet, the check of every point, then
- * the write — all or nothing. The budget is a token bucket per tenant on
- * this node (`ingestRate` points/s, holding one second of points and at least one full
- * batch); a batch takes its points before it is checked, since checking costs about as much
- * as writing, and is refused whole (145, temporary, with the delay until it would fit) when
- * they are not there.
+ * the write — all or nothing. The budget is a token bucket per tenant (`ingestRate` points/s,
+ * holding one second of points and at least one full batch), shared by every node where the
+ * engine's rate buckets are (Redis, the workers of one host: one round trip per batch), this
+ * node's own on the memory engine; a batch takes its points before it is checked, since
+ * checking costs about as much as writing, and is refused whole (145, temporary, with the
+ * delay until it would fit) when they are not there.
  */
 export class Ingest {
   readonly #stores: MetricStores;
@@ -61,9 +63,12 @@ export class Ingest {
   readonly #budgets = new Map<string, TokenBucket>();
   readonly #stored: (() => StoredMetrics) | undefined;
   readonly #points = new Map<IngestTransport, number>();
+  /** The engine's rate buckets, used when several nodes share them. */
+  readonly #rates: RatesView | undefined;
 
-  constructor(stores: MetricStores, config: MetricsConfig, now: () => number, registry: Registry, stored?: () => StoredMetrics) {
+  constructor(stores: MetricStores, config: MetricsConfig, now: () => number, registry: Registry, stored?: () => StoredMetrics, rates?: RatesView) {
     this.#stores = stores;
+    this.#rates = rates;
     this.#stored = stored;
     this.#config = config;
     this.#now = now;
@@ -92,7 +97,7 @@ export class Ingest {
   async #push(tenant: string, points: readonly PointInput[], transport: IngestTransport): Promise<number> {
     const max = this.#config.maxPoints;
     if (points.length > max) throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${max}`);
-    const wait = this.#budget(tenant).takeOrWait(points.length);
+    const wait = await this.#take(tenant, points.length);
     if (wait > 0) {
       throw new ReplyError(
         ErrorCode.IngestRateLimited,
@@ -112,6 +117,14 @@ export class Ingest {
     this.#points.set(transport, (this.#points.get(transport) ?? 0) + written);
     this.#counters.batches.inc({ transport });
     return written;
+  }
+
+  /** Take `n` points from the tenant's budget: 0, or the ms until they would be there. */
+  async #take(tenant: string, n: number): Promise<number> {
+    const rates = this.#rates;
+    if (!rates?.shared) return this.#budget(tenant).takeOrWait(n);
+    const { ingestRate, maxPoints } = this.#config;
+    return rates.takeOrWait(`ingest|${tenant}`, ingestRate, Math.max(ingestRate, maxPoints), n);
   }
 
   /** Forget the budgets that are full again (nothing to remember about those tenants). */

@@ -358,8 +358,8 @@ export class MetricStores {
    * Takes another node's announced parts (remote-parts.ts) and tells the listeners which
    * buckets they changed (`local` false). Throws `MetricDecodeError` for malformed bytes.
    */
-  acceptRemote(from: string, bytes: Uint8Array): number {
-    const changed = this.remote.accept(from, bytes);
+  acceptRemote(from: string, bytes: Uint8Array, writer?: string): number {
+    const changed = this.remote.accept(from, bytes, writer);
     for (const [key, steps] of changed) for (const listener of this.#listeners) listener(key, steps, false);
     return changed.size;
   }

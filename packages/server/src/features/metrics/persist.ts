@@ -182,9 +182,9 @@ export class PersistedMinutes {
   }
 
   /**
-   * The stored parts of the minutes [from, to) of one label set: every writer's before
-   * `ownFrom`, only the other writers' from `ownFrom` on (this writer's are in memory there).
-   * This writer's rows collected but not yet written count as stored.
+   * The stored parts of the minutes [from, to) of one label set, by writer: every writer's
+   * before `ownFrom`, only the other writers' from `ownFrom` on (this writer's are in memory
+   * there). This writer's rows collected but not yet written count as stored.
    */
   async read(
     tenant: string,
@@ -193,7 +193,7 @@ export class PersistedMinutes {
     from: number,
     to: number,
     ownFrom: number,
-  ): Promise<Map<number, Bucket[]>> {
+  ): Promise<Map<number, Map<string, Bucket>>> {
     const set = labelSetKey(labels);
     const found = await this.#db
       .selectFrom('sb_metric_minutes')
@@ -204,16 +204,16 @@ export class PersistedMinutes {
       .where('minute', '>=', from)
       .where('minute', '<', to)
       .execute();
-    const parts = new Map<number, Bucket[]>();
-    const add = (minute: number, bytes: Uint8Array) => {
-      const list = parts.get(minute) ?? [];
-      list.push(Bucket.readFrom(new ByteReader(bytes)));
-      parts.set(minute, list);
+    const parts = new Map<number, Map<string, Bucket>>();
+    const add = (minute: number, writer: string, bytes: Uint8Array) => {
+      const byWriter = parts.get(minute) ?? new Map<string, Bucket>();
+      byWriter.set(writer, Bucket.readFrom(new ByteReader(bytes)));
+      parts.set(minute, byWriter);
     };
     const own = new Map<number, Uint8Array>();
     for (const r of found) {
       const minute = Number(r.minute);
-      if (r.writer !== this.writer) add(minute, r.bucket);
+      if (r.writer !== this.writer) add(minute, r.writer, r.bucket);
       else if (minute < ownFrom) own.set(minute, r.bucket);
     }
     for (const waiting of [this.#inflight, this.#pending]) {
@@ -221,7 +221,7 @@ export class PersistedMinutes {
         if (r.tenant === tenant && r.series === series && r.labels === set && r.minute >= from && r.minute < Math.min(to, ownFrom)) own.set(r.minute, r.bucket);
       }
     }
-    for (const [minute, bytes] of own) add(minute, bytes);
+    for (const [minute, bytes] of own) add(minute, this.writer, bytes);
     return parts;
   }
 

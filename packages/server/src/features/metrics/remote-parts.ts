@@ -143,6 +143,8 @@ export class RemoteParts {
   readonly #entries = new Map<string, Entry>();
   /** `node\0tenant` → store keys that node has parts in. */
   readonly #bySender = new Map<string, Set<string>>();
+  /** node → the writer its stored 1-minute rows carry in its current run (persist.ts), as it announced. */
+  readonly #writers = new Map<string, string>();
   #parts = 0;
 
   constructor(options: RemotePartsOptions) {
@@ -169,8 +171,9 @@ export class RemoteParts {
    * bucket. All or nothing: malformed bytes refuse the whole announcement (a `MetricDecodeError`).
    * Parts outside their retention, and stores beyond the sender's cap, are ignored.
    */
-  accept(from: string, bytes: Uint8Array): PartsChanged {
+  accept(from: string, bytes: Uint8Array, writer?: string): PartsChanged {
     const decoded = decodeParts(bytes, this.#probe);
+    if (writer !== undefined) this.#writers.set(from, writer);
     const now = this.#o.clock.now();
     const changed: PartsChanged = new Map();
     for (const d of decoded) {
@@ -219,6 +222,16 @@ export class RemoteParts {
       else out = part.clone();
     }
     return out;
+  }
+
+  /** Every other node's part of one bucket (node → part; read-only), if any. */
+  partsOf(key: string, step: number, start: number): ReadonlyMap<string, Bucket> | undefined {
+    return this.#entries.get(key)?.steps.get(step)?.starts.get(start);
+  }
+
+  /** The writer of a node's stored rows in its current run, when it said (its parts are that writer's minutes). */
+  writerOf(node: string): string | undefined {
+    return this.#writers.get(node);
   }
 
   /** The tenants with parts of exactly this store key's series and label set. */
