@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import { type AwarenessEntry, decodeAwareness, encodeAwarenessEntries } from './y-websocket-codec.js';
@@ -53,6 +54,16 @@ const NO_BOOKS: Books<object> = Object.freeze({
 });
 
 /**
+ * What the y-protocols `Awareness` takes from a `Y.Doc`: a client id of its own (the server
+ * never sets a state under it) and a 'destroy' event (never emitted: `destroy()` ends it). The
+ * awareness does not depend on the document's content, so a document kept as its encoded state
+ * (hibernated) keeps its awareness.
+ */
+function awarenessHost(): Y.Doc {
+  return { clientID: randomInt(1, 2 ** 32 - 1), on() {}, off() {} } as unknown as Y.Doc;
+}
+
+/**
  * Who is in a document and where (Yjs awareness), with the rule that a connection sets
  * only the client ids it introduced. The y-protocols `Awareness` (and its timer) is made
  * when the first state arrives: a document nobody shares awareness in costs nothing here.
@@ -62,14 +73,11 @@ export class DocumentAwareness<P extends object> {
   /** Who introduced which client id: made with the `Awareness` (nothing before the first state). */
   #books = NO_BOOKS as Books<P>;
 
-  constructor(
-    private readonly doc: Y.Doc,
-    private readonly sink: AwarenessSink,
-  ) {}
+  constructor(private readonly sink: AwarenessSink) {}
 
   #made(): Awareness {
     if (this.#awareness) return this.#awareness;
-    const awareness = new Awareness(this.doc);
+    const awareness = new Awareness(awarenessHost());
     awareness.setLocalState(null);
     awareness.on('update', this.#onChange);
     this.#awareness = awareness;

@@ -50,6 +50,8 @@ export class Documents {
   /** Compactions in flight: a stop waits for them before the storage closes. */
   readonly #compactions = new Set<Promise<Compaction>>();
   #stopped = false;
+  /** The sweep that hibernates documents nobody used for `hibernateAfter` (null: off). */
+  readonly #hibernation: NodeJS.Timeout | null;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
   readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow'>;
 
@@ -79,6 +81,15 @@ export class Documents {
       relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
       compact: (d, fold) => this.#compact(d, fold),
     };
+    // One timer for every document: a document untouched over a whole period hibernates at the next tick.
+    const every = config().hibernateAfter;
+    this.#hibernation = every > 0 ? setInterval(() => this.#hibernate(), every) : null;
+    this.#hibernation?.unref();
+  }
+
+  /** Hold every document nobody used since the last sweep as its encoded state (see LiveDocument.hibernate). */
+  #hibernate(): void {
+    for (const doc of this.#live.values()) doc.hibernate();
   }
 
   /** Every document loaded on this node. */
@@ -363,6 +374,7 @@ export class Documents {
    */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#hibernation) clearInterval(this.#hibernation);
     for (const timer of this.#unloads.values()) clearTimeout(timer);
     this.#unloads.clear();
     await Promise.allSettled([...this.#loading.values()]);

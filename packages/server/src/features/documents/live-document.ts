@@ -39,6 +39,9 @@ interface StoreWaiter {
   resolve: () => void;
 }
 
+/** An update of no structs and no deletions (both counts zero). */
+const isEmptyUpdate = (u: Uint8Array): boolean => u.byteLength === 2 && u[0] === 0 && u[1] === 0;
+
 const constant =
   <T>(value: T) =>
   (): T =>
@@ -90,7 +93,13 @@ export interface LiveDocumentDeps {
  * unloaded while anything is queued or being written.
  */
 export class LiveDocument {
-  readonly doc = new Y.Doc({ gc: true });
+  /** Its Yjs state; null while hibernated (held as `#state` instead: see `hibernate`). */
+  #doc: Y.Doc | null = new Y.Doc({ gc: true });
+  /** While hibernated: the whole state, encoded, and its state vector. */
+  #state: Uint8Array | null = null;
+  #stateVector: Uint8Array | null = null;
+  /** Used since the last `hibernate` call (any read or change of the Yjs state). */
+  #touched = true;
   /** Who is in it and where (Yjs awareness). */
   readonly aware: DocumentAwareness<DocumentPeer>;
   readonly peers = new Set<DocumentPeer>();
@@ -151,9 +160,10 @@ export class LiveDocument {
     stored: StoredDocument | null,
     private readonly deps: LiveDocumentDeps,
   ) {
+    const doc = this.#doc as Y.Doc;
     if (stored) {
-      if (stored.snapshot.byteLength > 0) Y.applyUpdate(this.doc, stored.snapshot);
-      for (const update of stored.updates) Y.applyUpdate(this.doc, update);
+      if (stored.snapshot.byteLength > 0) Y.applyUpdate(doc, stored.snapshot);
+      for (const update of stored.updates) Y.applyUpdate(doc, update);
     }
     this.#outbox = new PeerOutbox(
       this.peers,
@@ -169,13 +179,86 @@ export class LiveDocument {
     this.#seq = stored?.seq ?? 0;
     this.#logCount = stored?.logCount ?? 0;
     this.#snapshotBytes = stored ? stored.snapshot.byteLength : 0;
-    this.doc.on('update', this.#onUpdate);
-    this.doc.on('afterTransaction', this.#onTransaction);
-    this.aware = new DocumentAwareness<DocumentPeer>(this.doc, {
+    this.#listen(doc);
+    this.aware = new DocumentAwareness<DocumentPeer>({
       changed: (ids) => this.#outbox.awareness(ids),
       relay: (update, user) => this.deps.relayAwareness(this, update, user),
       gone: () => this.#destroyed,
     });
+  }
+
+  /** The document's Yjs state: rebuilt from its encoded state if it was hibernated. */
+  get doc(): Y.Doc {
+    this.#touched = true;
+    return this.#doc ?? this.#wake();
+  }
+
+  /** Whether the document is held as its encoded state (no `Y.Doc` in memory). */
+  get hibernated(): boolean {
+    return this.#doc === null;
+  }
+
+  #listen(doc: Y.Doc): void {
+    doc.on('update', this.#onUpdate);
+    doc.on('afterTransaction', this.#onTransaction);
+  }
+
+  /**
+   * Keep the document as its encoded state (`Y.encodeStateAsUpdate`, and its state vector)
+   * instead of a live `Y.Doc`, if nothing read or changed it since the previous call and
+   * nothing is in flight: no update queued, being written or waiting for what it depends on,
+   * no fold, no read of the log, nothing left to send. The next use rebuilds the `Y.Doc` from
+   * that state, exactly, before anything else touches it (JavaScript runs one thing at a
+   * time, so nothing sees it half-built); a joiner that holds nothing is answered from the
+   * encoded state without a rebuild. A document that is not stored is never hibernated (its
+   * node-to-node sync listens on its `Y.Doc`). True when it hibernated now.
+   */
+  hibernate(): boolean {
+    const doc = this.#doc;
+    if (doc === null) return false;
+    if (this.#touched) {
+      this.#touched = false;
+      return false;
+    }
+    if (!this.#quiet() || pendingBytes(doc) > 0) return false;
+    this.#state = this.#whole ?? Y.encodeStateAsUpdate(doc);
+    this.#stateVector = Y.encodeStateVector(doc);
+    this.#dropWhole();
+    doc.off('update', this.#onUpdate);
+    doc.off('afterTransaction', this.#onTransaction);
+    doc.destroy();
+    this.#doc = null;
+    this.deps.metrics.hibernated(1);
+    return true;
+  }
+
+  /** Nothing in flight that holds on to the live `Y.Doc`. */
+  #quiet(): boolean {
+    return (
+      !this.#destroyed &&
+      !this.#broken &&
+      this.unstored === null &&
+      this.#held === null &&
+      this.#queued.length === 0 &&
+      this.#writing === null &&
+      !this.#flushScheduled &&
+      this.#retryTimer === null &&
+      !this.#compacting &&
+      this.#catchingUp === null &&
+      this.#outbox.idle
+    );
+  }
+
+  /** Rebuild the `Y.Doc` from the encoded state, before its listeners are on: nothing is emitted, stored or relayed again. */
+  #wake(): Y.Doc {
+    const doc = new Y.Doc({ gc: true });
+    if (this.#state) Y.applyUpdate(doc, this.#state);
+    this.#state = null;
+    this.#stateVector = null;
+    this.#listen(doc);
+    this.#doc = doc;
+    this.deps.metrics.hibernated(-1);
+    return doc;
   }
 
   /**
@@ -228,6 +311,8 @@ export class LiveDocument {
   apply(update: Uint8Array, from: DocumentPeer | null, author: string | null = null): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
     if (this.#broken) return 'invalid';
+    // An update of no structs and no deletions (a provider's answer when it holds nothing new) changes nothing: a hibernated document stays so.
+    if (this.#doc === null && isEmptyUpdate(update)) return 'applied';
     // Held part locks look into the update: it is decoded once, for them and for the check before the apply.
     let decoded: DecodedUpdate | undefined;
     const guard = from !== null && this.partLocks !== null && this.partLocks.size > 0 ? this.partLocks : null;
@@ -328,6 +413,7 @@ export class LiveDocument {
 
   /** The document's state vector (sync step 1). */
   stateVector(): Uint8Array {
+    if (this.#stateVector !== null) return this.#stateVector;
     return Y.encodeStateVector(this.doc);
   }
 
@@ -343,6 +429,8 @@ export class LiveDocument {
     } catch {
       return null;
     }
+    // Hibernated: the encoded state is the whole state, as Y.encodeStateAsUpdate gave it.
+    if (this.#state !== null) return this.#state;
     if (this.#whole !== null) return this.#whole;
     const whole = Y.encodeStateAsUpdate(this.doc);
     this.deps.metrics.stateEncoded();
@@ -583,7 +671,12 @@ export class LiveDocument {
     this.#destroyed = true;
     this.#clearTimers();
     this.aware.destroy();
-    this.doc.destroy();
+    if (this.#doc === null) {
+      if (this.#state !== null) this.deps.metrics.hibernated(-1);
+      this.#state = null;
+      this.#stateVector = null;
+    }
+    this.#doc?.destroy();
   }
 
   #clearTimers(): void {

@@ -31,6 +31,11 @@ export class PeerOutbox {
     private readonly window = 0,
   ) {}
 
+  /** Nothing gathered and no send scheduled. */
+  get idle(): boolean {
+    return !this.#scheduled && this.#updates.length === 0 && this.#awareness.size === 0;
+  }
+
   update(update: Uint8Array, origin: unknown): void {
     if (this.peers.size === 0) return;
     this.#updates.push({ update, origin });
