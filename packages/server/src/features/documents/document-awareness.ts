@@ -24,14 +24,21 @@ export interface AwarenessStateEntry {
   node: string | null;
 }
 
-/** What the awareness of a document tells the document. */
+/** What the awareness of a document tells the document (the document itself: no object or closure per document for it). */
 export interface AwarenessSink {
   /** These client ids were set or removed: their states go to the document's peers. */
-  changed(ids: number[]): void;
+  awarenessChanged(ids: number[]): void;
   /** A change made by one of this node's peers (`user`: its user), for the other nodes. */
-  relay(update: Uint8Array, user: string | null): void;
+  relayAwareness(update: Uint8Array, user: string | null): void;
   /** Whether the document is gone (nothing is relayed then). */
-  gone(): boolean;
+  readonly gone: boolean;
+}
+
+/** What an awareness 'update' event says. */
+interface Changes {
+  added: number[];
+  updated: number[];
+  removed: number[];
 }
 
 /** The bookkeeping of a document's awareness. */
@@ -79,7 +86,7 @@ export class DocumentAwareness<P extends object> {
     if (this.#awareness) return this.#awareness;
     const awareness = new Awareness(awarenessHost());
     awareness.setLocalState(null);
-    awareness.on('update', this.#onChange);
+    awareness.on('update', (changes: Changes, origin: unknown) => this.#onChange(changes, origin));
     this.#awareness = awareness;
     this.#books = { owners: new Map(), owned: new Map(), remoteOwners: new Map(), users: new Map() };
     return awareness;
@@ -227,18 +234,18 @@ export class DocumentAwareness<P extends object> {
     return out;
   }
 
-  readonly #onChange = (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
+  #onChange(changes: Changes, origin: unknown): void {
     const ids = changes.added.concat(changes.updated, changes.removed);
     if (ids.length === 0) return;
-    this.sink.changed(ids);
+    this.sink.awarenessChanged(ids);
     // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
     // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
-    if (origin === REMOTE || this.sink.gone()) return;
+    if (origin === REMOTE || this.sink.gone) return;
     const own = ids.filter((id) => !this.#books.remoteOwners.has(id));
     if (own.length === 0) return;
     const user = typeof origin === 'object' && origin !== null ? (this.#books.users.get(origin as P) ?? null) : null;
-    this.sink.relay(this.encode(own), user);
-  };
+    this.sink.relayAwareness(this.encode(own), user);
+  }
 
   destroy(): void {
     this.#awareness?.destroy();

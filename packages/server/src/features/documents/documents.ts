@@ -53,7 +53,7 @@ export class Documents {
   /** The sweep that hibernates documents nobody used for `hibernateAfter` (null: off). */
   readonly #hibernation: NodeJS.Timeout | null;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
-  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow'>;
+  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow' | 'clustered'>;
 
   constructor(
     readonly store: DocumentStore,
@@ -72,12 +72,13 @@ export class Documents {
       hooks: this.cluster.hooks,
       idle: (d) => this.#scheduleUnload(d),
       broken: (d) => this.#discard(d),
-      stored: (d, entries, range, count) => {
-        this.cluster.relay?.stored(d, entries, range);
+      stored: (d, entries, range, count, indices) => {
+        this.cluster.relay?.stored(d, entries, range, indices);
         this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: count, from: range.from, to: range.to });
         this.#announce(d, count);
       },
       relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
+      relayEarly: (d, updates, after) => this.cluster.relay?.early(d, updates, after) ?? true,
       relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
       compact: (d, fold) => this.#compact(d, fold),
     };
@@ -132,7 +133,16 @@ export class Documents {
         const held = settings.lockedParts ? await this.cluster.locks.list(ch.tenant, ch.channel) : [];
         if (this.#stopped) throw new Error('documents are stopping');
         const { compactAfter, compactInterval, groupCommit, sendWindow } = this.config();
-        const doc = new LiveDocument(ch.tenant, ch.channel, stored, { ...this.#shared, settings, compactAfter, compactInterval, groupCommit, sendWindow });
+        const clustered = this.cluster.relay !== null && !this.cluster.relay.alone;
+        const doc = new LiveDocument(ch.tenant, ch.channel, stored, {
+          ...this.#shared,
+          settings,
+          compactAfter,
+          compactInterval,
+          groupCommit,
+          sendWindow,
+          clustered,
+        });
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);
