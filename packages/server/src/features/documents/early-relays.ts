@@ -21,11 +21,14 @@ interface Run {
 export class EarlyRelays {
   readonly #runs = new Map<string, Run>();
 
+  /** `adopt`: store an update whose sender will not (it was relayed by a load of the document that is gone). */
+  constructor(private readonly adopt: (update: Uint8Array) => void) {}
+
   /** `node` relayed its updates `after + 1` … `after + updates.length` of its load `instance`. */
   received(node: string, instance: number, after: number, updates: readonly Uint8Array[]): void {
     let run = this.#runs.get(node);
-    // A new load of the document there: the one before stored everything before it unloaded.
     if (run === undefined || run.instance !== instance) {
+      if (run !== undefined) this.#orphan(run);
       run = { instance, first: after + 1, last: after, pending: [] };
       this.#runs.set(node, run);
     } else if (after !== run.last) run.first = after + 1;
@@ -42,6 +45,7 @@ export class EarlyRelays {
     if (run === undefined) return false;
     if (run.instance !== instance) {
       this.#runs.delete(node);
+      this.#orphan(run);
       return false;
     }
     const kept = run.pending.findIndex((p) => p.k > upTo);
@@ -49,11 +53,20 @@ export class EarlyRelays {
     return run.first <= after + 1 && run.last >= upTo;
   }
 
-  /** `node` is gone: what it relayed and never announced stored (this node stores it). */
-  orphansOf(node: string): Uint8Array[] {
+  /** `node` is gone: what it relayed and never announced stored is stored here. */
+  nodeDown(node: string): void {
     const run = this.#runs.get(node);
     this.#runs.delete(node);
-    return run ? run.pending.map((p) => p.update) : [];
+    if (run) this.#orphan(run);
+  }
+
+  /**
+   * A load of the document on another node is gone (its node died, or restarted under the same
+   * id, or it unloaded with an announcement lost): what it relayed and never announced stored
+   * is stored here (a copy of what it did store costs bytes, nothing else).
+   */
+  #orphan(run: Run): void {
+    for (const p of run.pending.splice(0)) this.adopt(p.update);
   }
 
   /** Whether any relayed update waits for its sender's write. */

@@ -363,14 +363,14 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
   /** Another node's updates numbered `after + 1`… of its load `instance`, relayed before it stored them: applied and sent to this node's peers. */
   early(node: string, instance: number, after: number, updates: Uint8Array[]): void {
     if (this.#destroyed) return;
-    this.#earlyIn ??= new EarlyRelays();
+    this.#earlyIn ??= new EarlyRelays((u) => this.#adopt(u));
     this.#earlyIn.received(node, instance, after, updates);
     for (const u of updates) this.#applyRemote(u, false);
   }
 
   /** A node is gone: what it relayed and never announced stored is stored by this node. */
   nodeDown(node: string): void {
-    for (const u of this.#earlyIn?.orphansOf(node) ?? []) this.#adopt(u);
+    this.#earlyIn?.nodeDown(node);
   }
 
   /** Read the log after what this node holds and apply it (one read at a time; a call meanwhile reads again after it). */
