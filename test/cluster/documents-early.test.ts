@@ -59,7 +59,7 @@ describe('documents on three nodes: updates relayed before they are stored', () 
     db = await createTestDatabase('postgres');
     const config = { database: db.database, namespaces: { doc: { documents: true, historySize: 0, clientPublish: false } } };
     nodes = await Promise.all(['a', 'b', 'c'].map((n) => startNode(n, { prefix, config })));
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     providers.closeAll();
