@@ -18,6 +18,8 @@
  *   --sync-kb N           1200    KB of the document new clients sync, as one Yjs update (scenario 3; 0 skips it)
  *   --joins N             30      clients joining it one after another; then --joiners N (20) at once
  *   --documents N         1000    documents loaded, one client each (scenario 4; 0 skips it)
+ *   --memory-quiet S      1       seconds those documents stay open and untouched before the heap is measured with their clients
+ *   --hibernate-after D   (10s)   Switchboard's documents.hibernateAfter for the run (0: documents are never held as their encoded state)
  *   --quiet-wait S        30      before each measurement wait up to S seconds for other processes to go quiet
  *   --retry-noisy N       1       repeat a measurement of scenarios 1 and 2 up to N times while other processes used > 25 % of a core in it (the quietest is kept)
  *   --profile DIR                 CPU-profile each server in the measured windows of scenarios 1 and 2 and over scenario 3's joins
@@ -44,7 +46,17 @@ import * as Y from 'yjs';
 import type { EditorsDone, EditorsStart } from './lib/documents-editors.js';
 import { type Options, parseOptions } from './lib/documents-options.js';
 import { type DocumentsResults, type EditorsRun, renderDocuments, type ServerName, writeDocumentsSection } from './lib/documents-report.js';
-import { BenchServer, log, SPECS, sleep, started, token, useSwitchboardNodes, useSwitchboardPostgres } from './lib/documents-servers.js';
+import {
+  BenchServer,
+  log,
+  SPECS,
+  sleep,
+  started,
+  token,
+  useSwitchboardDocuments,
+  useSwitchboardNodes,
+  useSwitchboardPostgres,
+} from './lib/documents-servers.js';
 import { joinRun, largeDocument, memoryRun } from './lib/documents-sync.js';
 import { machineInfo } from './lib/machine.js';
 import { localRedis } from './lib/tree.js';
@@ -219,6 +231,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opts = parseOptions(argv);
   if (opts.database === 'postgres') useSwitchboardPostgres(opts.postgresUrl);
+  if (opts.hibernateAfter !== undefined) useSwitchboardDocuments({ hibernateAfter: opts.hibernateAfter });
   if (opts.nodes > 1) useSwitchboardNodes(opts.nodes, localRedis(opts.redisUrl));
   const section = join(ROOT, 'docs', 'benchmarks.md');
   if (opts.render) {

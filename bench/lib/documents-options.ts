@@ -22,6 +22,10 @@ export interface Options {
   joins: number;
   joiners: number;
   documents: number;
+  /** Seconds the documents of scenario 4 stay open and untouched before the heap is measured. */
+  memoryQuiet: number;
+  /** Switchboard's `documents.hibernateAfter` for the run (a duration; undefined: its default). */
+  hibernateAfter: string | undefined;
   quietWait: number;
   retryNoisy: number;
   profile: string | undefined;
@@ -52,6 +56,8 @@ export function parseOptions(argv: string[]): Options {
     joins: 30,
     joiners: 20,
     documents: 1000,
+    memoryQuiet: 1,
+    hibernateAfter: undefined,
     quietWait: 30,
     retryNoisy: 1,
     profile: undefined,
@@ -123,6 +129,15 @@ export function parseOptions(argv: string[]): Options {
       case '--documents':
         o.documents = Math.round(zeroOr(a, 100_000));
         break;
+      case '--memory-quiet':
+        o.memoryQuiet = zeroOr(a, 600);
+        break;
+      case '--hibernate-after': {
+        const v = a.value();
+        if (!/^\d+(ms|s|m)?$/.test(v)) throw new Error(`--hibernate-after: a duration such as 0, 500ms or 10s, got ${v}`);
+        o.hibernateAfter = v;
+        break;
+      }
       case '--quiet-wait':
         o.quietWait = zeroOr(a, 600);
         break;

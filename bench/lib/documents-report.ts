@@ -59,6 +59,10 @@ export interface MemoryRun {
   heapKBPerDocumentNoClient: number;
   /** Whether a document stays loaded once its last client left (Hocuspocus unloads it at once). */
   keepsIdleDocuments: boolean;
+  /** Seconds the documents stayed open and untouched before the heap with their clients was read (1 in runs before this field). */
+  quietS?: number;
+  /** Switchboard's `documents.hibernateAfter` in the run, when not its default. */
+  hibernateAfter?: string;
 }
 
 export interface DocumentsResults {
@@ -206,8 +210,10 @@ export function renderDocuments(res: DocumentsResults): string {
   if (res.memory.length > 0) {
     const m0 = res.memory[0] as MemoryRun;
     out.push(`### Memory: ${n0(m0.documents)} loaded documents`, '');
+    const sb = res.memory.find((r) => r.server === 'switchboard');
     out.push(
-      'Each document holds one short paragraph and is opened by its own light client (one WebSocket each). Heap is `heapUsed` after two forced GCs in the server, against the same server before the documents; RSS from `/proc`. "Without a client": the same, a moment after every client closed (Switchboard keeps a document loaded for `documents.idleUnload`, 30 s; the y-websocket server keeps it; Hocuspocus unloads it at once).',
+      `Each document holds one short paragraph and is opened by its own light client (one WebSocket each). Heap is \`heapUsed\` after two forced GCs in the server, against the same server before the documents, read ${m0.quietS ?? 1} s after the last document opened (nothing used them meanwhile); RSS from \`/proc\`. "Without a client": the same, a moment after every client closed (Switchboard keeps a document loaded for \`documents.idleUnload\`, 30 s; the y-websocket server keeps it; Hocuspocus unloads it at once).` +
+        (sb?.hibernateAfter !== undefined ? ` Switchboard ran with \`documents.hibernateAfter\` ${sb.hibernateAfter}.` : ''),
       '',
     );
     out.push('| server | heap KB / document, with its client | RSS KB / document, with its client | heap KB / document, without a client |');

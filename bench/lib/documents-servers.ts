@@ -37,6 +37,12 @@ export const SPECS: Record<ServerName, ServerSpec> = {
   'y-websocket': { script: 'y-websocket.mjs', wire: 'y-websocket', env: {}, url: (port) => `ws://127.0.0.1:${port}`, doc: (n) => n },
 };
 
+/** Switchboard's documents options over the ones above (bench/documents.ts --hibernate-after). */
+export function useSwitchboardDocuments(options: Record<string, unknown>): void {
+  const env = SPECS.switchboard.env;
+  env['BENCH_DOCUMENTS'] = JSON.stringify({ ...(JSON.parse(env['BENCH_DOCUMENTS'] ?? '{}') as Record<string, unknown>), ...options });
+}
+
 /** Every child process the run started (servers and editor workers), stopped by pid at the end. */
 export const started = new Set<ChildProcess>();
 

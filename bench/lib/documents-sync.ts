@@ -152,7 +152,7 @@ export async function memoryRun(opts: Options, name: ServerName): Promise<Memory
       await Promise.all(batch.map((c) => c.synced));
       conns.push(...batch);
     }
-    await sleep(1000);
+    await sleep(opts.memoryQuiet * 1000);
     const withClients = await server.stats();
     const rss1 = server.rssBytes();
     await closeSyncClients(conns);
@@ -167,6 +167,8 @@ export async function memoryRun(opts: Options, name: ServerName): Promise<Memory
       rssKBPerDocumentWithClient: (rss1 - rss0) / 1024 / n,
       heapKBPerDocumentNoClient: (after.heapUsed - before.heapUsed) / 1024 / n,
       keepsIdleDocuments: name !== 'hocuspocus',
+      quietS: opts.memoryQuiet,
+      ...(name === 'switchboard' && opts.hibernateAfter !== undefined ? { hibernateAfter: opts.hibernateAfter } : {}),
     };
     log(
       `  ${name} ${n} documents: heap ${run.heapKBPerDocumentWithClient.toFixed(1)} KB/document with a client, ${run.heapKBPerDocumentNoClient.toFixed(1)} KB without; RSS ${run.rssKBPerDocumentWithClient.toFixed(1)} KB/document with a client`,

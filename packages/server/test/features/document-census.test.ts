@@ -52,7 +52,7 @@ function node(surveys: Surveys, id: string) {
   const load = (channel: string): Loaded => {
     let doc = docs.get(`acme|${channel}`);
     if (!doc) {
-      doc = { peers: new Set(), aware: new DocumentAwareness<Peer>(new Y.Doc(), { changed() {}, relay() {}, gone: () => false }) };
+      doc = { peers: new Set(), aware: new DocumentAwareness<Peer>({ awarenessChanged() {}, relayAwareness() {}, gone: false }) };
       docs.set(`acme|${channel}`, doc);
     }
     return doc;

@@ -16,13 +16,14 @@ class SharedMessages extends MemoryNodeMessages {
 
 function relayOn(messages: MemoryNodeMessages) {
   const heard: string[] = [];
-  for (const op of ['update', 'unstored', 'awareness', 'awareness-sync', 'state-sync', 'lock', 'deleted'])
+  for (const op of ['early', 'update', 'unstored', 'awareness', 'awareness-sync', 'state-sync', 'lock', 'deleted'])
     messages.onNotification(op, () => {
       heard.push(op);
     });
   const relay = new DocumentRelay(messages, target, metrics, pino({ level: 'silent' }), 60_000);
   const update = new Uint8Array([1, 2, 3]);
-  relay.stored(doc, [update], { from: 1, to: 1 } as never);
+  relay.early(doc, [update], 0);
+  relay.stored(doc, [update], { from: 1, to: 1 } as never, { after: 0, upTo: 1, early: true });
   relay.unstored(doc, [update]);
   relay.awareness(doc, update, 'ada');
   relay.loaded(doc);
@@ -42,6 +43,6 @@ describe('document relay on the one-process engine', () => {
   it('sends every change when other nodes can', async () => {
     const heard = relayOn(new SharedMessages());
     await new Promise((r) => setImmediate(r));
-    expect(heard).toEqual(expect.arrayContaining(['update', 'unstored', 'awareness', 'awareness-sync', 'lock', 'deleted']));
+    expect(heard).toEqual(expect.arrayContaining(['early', 'update', 'unstored', 'awareness', 'awareness-sync', 'lock', 'deleted']));
   });
 });

@@ -4,6 +4,7 @@ import type { ResolvedChannel } from '../../core/channels.js';
 import type { NodeContext } from '../../core/context.js';
 import { can } from '../../core/permissions.js';
 import { tokenFingerprint } from '../../core/security-events.js';
+import type { TimerWheel } from '../../core/timer-wheel.js';
 import { TokenBucket } from '../../engine/token-bucket.js';
 import { AwarenessPresence } from './awareness-presence.js';
 import { type DocumentSettings, type DocumentsConfig, documentSettings } from './config.js';
@@ -22,6 +23,8 @@ export interface DocumentsRuntime extends DocumentsService {
   config: DocumentsConfig;
   metrics: DocumentMetrics;
   keepAlive: KeepAlive;
+  /** One wheel for the token deadlines of every documents connection (a Node timer each would cost a timer list each). */
+  timers: TimerWheel;
   hooks: DocumentHooks;
 }
 

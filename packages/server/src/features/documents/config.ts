@@ -9,6 +9,10 @@ export const documentsConfig = z.strictObject({
   maxUpdateBytes: int(8 * MiB, 1024, 256 * MiB, 'largest Yjs update (or message) a client may send to a document, bytes'),
   awareness: bool(true, 'relay Yjs awareness (who is in a document, cursors) between its clients'),
   idleUnload: duration('30s', 'how long a document with no connection stays loaded before its memory is returned'),
+  hibernateAfter: duration(
+    '10s',
+    'a loaded document that nobody changed or read for this long (to twice as long) is held as its encoded Yjs state instead of a live Y.Doc until its next use (0: never)',
+  ),
   compactAfter: int(
     500,
     10,

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import { type AwarenessEntry, decodeAwareness, encodeAwarenessEntries } from './y-websocket-codec.js';
@@ -23,14 +24,21 @@ export interface AwarenessStateEntry {
   node: string | null;
 }
 
-/** What the awareness of a document tells the document. */
+/** What the awareness of a document tells the document (the document itself: no object or closure per document for it). */
 export interface AwarenessSink {
   /** These client ids were set or removed: their states go to the document's peers. */
-  changed(ids: number[]): void;
+  awarenessChanged(ids: number[]): void;
   /** A change made by one of this node's peers (`user`: its user), for the other nodes. */
-  relay(update: Uint8Array, user: string | null): void;
+  relayAwareness(update: Uint8Array, user: string | null): void;
   /** Whether the document is gone (nothing is relayed then). */
-  gone(): boolean;
+  readonly gone: boolean;
+}
+
+/** What an awareness 'update' event says. */
+interface Changes {
+  added: number[];
+  updated: number[];
+  removed: number[];
 }
 
 /** The bookkeeping of a document's awareness. */
@@ -53,6 +61,16 @@ const NO_BOOKS: Books<object> = Object.freeze({
 });
 
 /**
+ * What the y-protocols `Awareness` takes from a `Y.Doc`: a client id of its own (the server
+ * never sets a state under it) and a 'destroy' event (never emitted: `destroy()` ends it). The
+ * awareness does not depend on the document's content, so a document kept as its encoded state
+ * (hibernated) keeps its awareness.
+ */
+function awarenessHost(): Y.Doc {
+  return { clientID: randomInt(1, 2 ** 32 - 1), on() {}, off() {} } as unknown as Y.Doc;
+}
+
+/**
  * Who is in a document and where (Yjs awareness), with the rule that a connection sets
  * only the client ids it introduced. The y-protocols `Awareness` (and its timer) is made
  * when the first state arrives: a document nobody shares awareness in costs nothing here.
@@ -62,16 +80,13 @@ export class DocumentAwareness<P extends object> {
   /** Who introduced which client id: made with the `Awareness` (nothing before the first state). */
   #books = NO_BOOKS as Books<P>;
 
-  constructor(
-    private readonly doc: Y.Doc,
-    private readonly sink: AwarenessSink,
-  ) {}
+  constructor(private readonly sink: AwarenessSink) {}
 
   #made(): Awareness {
     if (this.#awareness) return this.#awareness;
-    const awareness = new Awareness(this.doc);
+    const awareness = new Awareness(awarenessHost());
     awareness.setLocalState(null);
-    awareness.on('update', this.#onChange);
+    awareness.on('update', (changes: Changes, origin: unknown) => this.#onChange(changes, origin));
     this.#awareness = awareness;
     this.#books = { owners: new Map(), owned: new Map(), remoteOwners: new Map(), users: new Map() };
     return awareness;
@@ -219,18 +234,18 @@ export class DocumentAwareness<P extends object> {
     return out;
   }
 
-  readonly #onChange = (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
+  #onChange(changes: Changes, origin: unknown): void {
     const ids = changes.added.concat(changes.updated, changes.removed);
     if (ids.length === 0) return;
-    this.sink.changed(ids);
+    this.sink.awarenessChanged(ids);
     // A change of this node's peers (set, or removed when one left or timed out) goes to the other nodes; not
     // what another node relayed, nor the time-out here of a state another node's peer set (its node decides).
-    if (origin === REMOTE || this.sink.gone()) return;
+    if (origin === REMOTE || this.sink.gone) return;
     const own = ids.filter((id) => !this.#books.remoteOwners.has(id));
     if (own.length === 0) return;
     const user = typeof origin === 'object' && origin !== null ? (this.#books.users.get(origin as P) ?? null) : null;
-    this.sink.relay(this.encode(own), user);
-  };
+    this.sink.relayAwareness(this.encode(own), user);
+  }
 
   destroy(): void {
     this.#awareness?.destroy();

@@ -50,8 +50,10 @@ export class Documents {
   /** Compactions in flight: a stop waits for them before the storage closes. */
   readonly #compactions = new Set<Promise<Compaction>>();
   #stopped = false;
+  /** The sweep that hibernates documents nobody used for `hibernateAfter` (null: off). */
+  readonly #hibernation: NodeJS.Timeout | null;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
-  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow'>;
+  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow' | 'clustered'>;
 
   constructor(
     readonly store: DocumentStore,
@@ -70,15 +72,25 @@ export class Documents {
       hooks: this.cluster.hooks,
       idle: (d) => this.#scheduleUnload(d),
       broken: (d) => this.#discard(d),
-      stored: (d, entries, range, count) => {
-        this.cluster.relay?.stored(d, entries, range);
+      stored: (d, entries, range, count, indices) => {
+        this.cluster.relay?.stored(d, entries, range, indices);
         this.cluster.hooks.store({ tenant: d.tenant, name: d.channel, updates: count, from: range.from, to: range.to });
         this.#announce(d, count);
       },
       relay: (d, updates) => this.cluster.relay?.unstored(d, updates),
+      relayEarly: (d, updates, after) => this.cluster.relay?.early(d, updates, after) ?? true,
       relayAwareness: (d, update, user) => this.cluster.relay?.awareness(d, update, user),
       compact: (d, fold) => this.#compact(d, fold),
     };
+    // One timer for every document: a document untouched over a whole period hibernates at the next tick.
+    const every = config().hibernateAfter;
+    this.#hibernation = every > 0 ? setInterval(() => this.#hibernate(), every) : null;
+    this.#hibernation?.unref();
+  }
+
+  /** Hold every document nobody used since the last sweep as its encoded state (see LiveDocument.hibernate). */
+  #hibernate(): void {
+    for (const doc of this.#live.values()) doc.hibernate();
   }
 
   /** Every document loaded on this node. */
@@ -121,7 +133,16 @@ export class Documents {
         const held = settings.lockedParts ? await this.cluster.locks.list(ch.tenant, ch.channel) : [];
         if (this.#stopped) throw new Error('documents are stopping');
         const { compactAfter, compactInterval, groupCommit, sendWindow } = this.config();
-        const doc = new LiveDocument(ch.tenant, ch.channel, stored, { ...this.#shared, settings, compactAfter, compactInterval, groupCommit, sendWindow });
+        const clustered = this.cluster.relay !== null && !this.cluster.relay.alone;
+        const doc = new LiveDocument(ch.tenant, ch.channel, stored, {
+          ...this.#shared,
+          settings,
+          compactAfter,
+          compactInterval,
+          groupCommit,
+          sendWindow,
+          clustered,
+        });
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);
@@ -363,6 +384,7 @@ export class Documents {
    */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#hibernation) clearInterval(this.#hibernation);
     for (const timer of this.#unloads.values()) clearTimeout(timer);
     this.#unloads.clear();
     await Promise.allSettled([...this.#loading.values()]);

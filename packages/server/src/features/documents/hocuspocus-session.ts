@@ -1,6 +1,7 @@
 import { DisconnectCode, type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
 import { type Identity, validUntil } from '../../auth/token-verifier.js';
 import type { EndpointConnection, EndpointRequest, EndpointSession } from '../../core/endpoint.js';
+import type { TimerHandle } from '../../core/timer-wheel.js';
 import { authenticate, DocumentBinding, type DocumentsRuntime, FloodGuard, OpenRefused } from './binding.js';
 import {
   decodeHocuspocus,
@@ -30,8 +31,8 @@ class HocuspocusDocument implements DocumentPeer {
   readonly prefix: Buffer;
   binding: DocumentBinding | null = null;
   identity: Identity | null = null;
-  refresh: NodeJS.Timeout | null = null;
-  expiry: NodeJS.Timeout | null = null;
+  refresh: TimerHandle | null = null;
+  expiry: TimerHandle | null = null;
 
   constructor(
     private readonly conn: EndpointConnection,
@@ -52,8 +53,8 @@ class HocuspocusDocument implements DocumentPeer {
   }
 
   clearTimers(): void {
-    if (this.refresh) clearTimeout(this.refresh);
-    if (this.expiry) clearTimeout(this.expiry);
+    this.refresh?.cancel();
+    this.expiry?.cancel();
     this.refresh = null;
     this.expiry = null;
   }
@@ -188,8 +189,8 @@ export class HocuspocusSession implements EndpointSession {
     const { node } = this.rt;
     const now = node.now();
     const lifetime = identity.expires - now;
-    doc.refresh = expiryTimer(lifetime - Math.min(REFRESH_AHEAD, lifetime / 4), () => doc.sendRaw(encodeTokenRequest(doc.prefix)));
-    doc.expiry = expiryTimer(validUntil(identity, node.config.auth.clockSkew) - now, () => this.#refuse(doc, 'token expired'));
+    doc.refresh = expiryTimer(this.rt.timers, lifetime - Math.min(REFRESH_AHEAD, lifetime / 4), () => doc.sendRaw(encodeTokenRequest(doc.prefix)));
+    doc.expiry = expiryTimer(this.rt.timers, validUntil(identity, node.config.auth.clockSkew) - now, () => this.#refuse(doc, 'token expired'));
   }
 
   #refuse(doc: HocuspocusDocument, reason: string): void {

@@ -1,5 +1,6 @@
 import { ErrorCode } from '@switchboard/protocol';
 import type { NodeContext } from '../../core/context.js';
+import { TimerWheel } from '../../core/timer-wheel.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import type { DocumentsRuntime } from './binding.js';
@@ -21,6 +22,9 @@ import { VersionStore } from './version-store.js';
 import { chooseProtocol, YWebsocketSession } from './y-websocket-session.js';
 
 /** The documents feature's WebSocket path: y-websocket providers open `/documents/<document name>`. */
+/** Tick of the wheel that holds the documents connections' token deadlines (a token expires at most this late). */
+const TOKEN_TICK_MS = 50;
+
 export const DOCUMENTS_PATH = '/documents';
 /** Room for a message's type and length prefixes around the largest update. */
 const FRAMING_BYTES = 64;
@@ -121,12 +125,15 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       });
       const census = new DocumentCensus(ctx.node.surveys, ctx.node.messages.nodeId, documents);
       const keepAlive = new KeepAlive();
+      const timers = new TimerWheel(TOKEN_TICK_MS, 1024, Date.now, (err) => ctx.logger.warn({ err }, 'a documents token deadline failed'));
+      timers.start();
       const rt: DocumentsRuntime = {
         node: ctx.node,
         documents,
         config: ctx.config,
         metrics,
         keepAlive,
+        timers,
         hooks,
         onAuthorizeDocument: (hook) => hooks.onAuthorizeDocument(hook),
         onLoadDocument: (hook) => hooks.onLoadDocument(hook),
@@ -139,6 +146,7 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
     },
     async stop() {
       running?.rt.keepAlive.stop();
+      running?.rt.timers.stop();
       running?.census.close();
       running?.relay.close();
       running?.offLocks();

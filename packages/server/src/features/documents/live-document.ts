@@ -1,96 +1,41 @@
-import type { DisconnectInfo } from '@switchboard/protocol';
-import type { Logger } from 'pino';
+import { randomInt } from 'node:crypto';
 import * as Y from 'yjs';
 import type { DocumentSettings } from './config.js';
-import { DocumentAwareness, REMOTE } from './document-awareness.js';
-import type { DocumentHooks } from './hooks.js';
-import { rootKind } from './json.js';
-import type { DocumentMetrics } from './metrics.js';
-import { PeerOutbox } from './outbox.js';
-import { PartLocks } from './part-locks.js';
+import { type AwarenessSink, DocumentAwareness, REMOTE } from './document-awareness.js';
+import { EarlyOut, EarlyRelays } from './early-relays.js';
+import { HibernatingDoc } from './hibernating-doc.js';
+import type { DocumentPeer, EarlyStored, LiveDocumentDeps } from './live-document-deps.js';
+import { type OutboxOwner, PeerOutbox } from './outbox.js';
+import { PartLocks, typedRoots } from './part-locks.js';
 import { mergeInChunks, mergeSnapshot, wholeState } from './snapshot.js';
-import type { Appended, Compaction, DocumentStore, Fold, StoredDocument } from './store.js';
+import type { Appended, StoredDocument } from './store.js';
+import { StoredCount } from './stored-count.js';
 import { UnstoredSync } from './unstored-sync.js';
 import { applyChecked, type DecodedUpdate, pendingBytes } from './update-check.js';
-
-/** One connection's side of an open document: how the document reaches it. */
-export interface DocumentPeer {
-  readonly id: string;
-  /** Send one encoded message (the same Buffer to every peer: framed once). */
-  send(message: Buffer): void;
-  /**
-   * The document is gone for this peer: discarded after a broken update (4205 Reset: the
-   * provider reconnects and syncs again) or deleted (4404 Deleted).
-   */
-  end(info: DisconnectInfo): void;
-}
 
 /** The origin of an update refused because of a part lock, while it is applied and undone. */
 const LOCK_REFUSED = Symbol('lock-refused');
 
+export type { DocumentPeer, LiveDocumentDeps } from './live-document-deps.js';
 export { REMOTE };
 
 /** What applying a client's update came to ('locked': it touches a part another user holds a lock on; nothing applied). */
 export type ApplyResult = 'applied' | 'invalid' | 'too-large' | { locked: string };
 
-/** An acknowledgement waiting for the updates queued before it to be written. */
-interface StoreWaiter {
-  upTo: number;
-  resolve: () => void;
-}
+/** An update of no structs and no deletions (both counts zero). */
+const isEmptyUpdate = (u: Uint8Array): boolean => u.byteLength === 2 && u[0] === 0 && u[1] === 0;
 
-const constant =
-  <T>(value: T) =>
-  (): T =>
-    value;
-
-/** Longest time a whole state encoded for joiners is kept while nothing changes (its memory is the document's size). */
-const WHOLE_STATE_MS = 5_000;
-/** A smaller whole state is encoded for each joiner (microseconds) rather than kept. */
-const WHOLE_STATE_MIN_BYTES = 4096;
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
 const RETRY_MIN = 200;
 const RETRY_MAX = 30_000;
 
-export interface LiveDocumentDeps {
-  store: DocumentStore;
-  settings: DocumentSettings;
-  compactAfter: number;
-  /** Least time between two folds of the log (ms), unless it holds 64 × `compactAfter` entries. */
-  compactInterval: number;
-  /** Least time between two writes of the log, and between two sends to the peers (ms; 0: once per turn). */
-  groupCommit: number;
-  sendWindow: number;
-  metrics: DocumentMetrics;
-  logger: Logger;
-  /** Called when the document may be unloadable (no peer, nothing to store). */
-  idle(doc: LiveDocument): void;
-  /** Called when an apply failed halfway: the document must be discarded (its peers reconnect and it reloads). */
-  broken(doc: LiveDocument): void;
-  /**
-   * Called after a write committed `entries` with the numbers `range` (each node that holds
-   * the document is told); they hold `count` updates of clients.
-   */
-  stored(doc: LiveDocument, entries: Uint8Array[], range: Appended, count: number): void;
-  /** The embedding app's hooks (onChange, beforeBroadcast), if any. */
-  hooks?: DocumentHooks;
-  /** Fold the document's log into its snapshot, unless another node is doing it (a lease). */
-  compact(doc: LiveDocument, fold: Fold): Promise<Compaction>;
-  /** Called with this node's changes to a document that is not stored, once per turn (other nodes apply them). */
-  relay(doc: LiveDocument, updates: Uint8Array[]): void;
-  /** Called with an awareness change made by one of this node's peers (`user`: its user), for the other nodes. */
-  relayAwareness(doc: LiveDocument, update: Uint8Array, user: string | null): void;
-}
-
 /**
- * A document loaded on this node: its Yjs state, its awareness, the peers that have it
- * open, and the updates not yet in its durable log. Updates are relayed to the other peers
- * at once and written to the log in one transaction per event-loop turn (a group commit);
- * a failed write keeps them queued and retries with backoff, and the document cannot be
- * unloaded while anything is queued or being written.
+ * A document loaded on this node: its Yjs state, its awareness, its peers, and the updates
+ * not yet in its durable log. Updates go to the other peers (and nodes) at once and to the log
+ * in one transaction per turn (a group commit); a failed write keeps them queued and retries
+ * with backoff, and the document is not unloaded while anything is queued or being written.
  */
-export class LiveDocument {
-  readonly doc = new Y.Doc({ gc: true });
+export class LiveDocument extends HibernatingDoc implements AwarenessSink, OutboxOwner {
   /** Who is in it and where (Yjs awareness). */
   readonly aware: DocumentAwareness<DocumentPeer>;
   readonly peers = new Set<DocumentPeer>();
@@ -107,9 +52,7 @@ export class LiveDocument {
   #snapshotBytes: number;
   #queued: Uint8Array[] = [];
   /** Updates queued and written since load: `whenStored` waits for the count it saw. */
-  #queuedTotal = 0;
-  #storedTotal = 0;
-  #storeWaiters: StoreWaiter[] = [];
+  readonly #count = new StoredCount();
   #writing: Promise<void> | null = null;
   #flushScheduled = false;
   #flushTimer: NodeJS.Timeout | null = null;
@@ -128,15 +71,12 @@ export class LiveDocument {
   /** While a client's update is applied as sent: the state before its first change (null: none yet). */
   #watching = false;
   #changedFrom: Map<number, number> | null = null;
-  /** The whole state, encoded for peers that hold nothing, until the next transaction. */
-  #whole: Uint8Array | null = null;
-  #wholeTimer: NodeJS.Timeout | null = null;
   /** An apply failed halfway: the document is being discarded and reloaded from the store. */
   #broken = false;
   /** The user whose update is being applied (for the onChange hook); null for the server's own changes. */
   #applying: string | null = null;
   /** Users whose changes went in on this node and are not yet written with the log (or taken by a version). */
-  readonly #authors = new Set<string>();
+  #authors: Set<string> | null = null;
   /** Every update numbered up to this one in the durable log is in `doc`. */
   #seq: number;
   /** A read of the log's tail in progress (another node's updates this node missed), and whether to read again after it. */
@@ -144,6 +84,12 @@ export class LiveDocument {
   #catchUpAgain = false;
   /** When the last version was taken (Unix ms; 0: none, or not looked up). */
   lastVersionAt = 0;
+  /** This load of the document (numbers its updates for the other nodes: see EarlyRelays). */
+  readonly instance = randomInt(2 ** 31);
+  /** Its updates relayed to the other nodes before they are stored (null: none yet; always null on one node). */
+  #earlyOut: EarlyOut | null = null;
+  /** What the other nodes relayed before storing it (null: nothing yet). */
+  #earlyIn: EarlyRelays | null = null;
 
   constructor(
     readonly tenant: string,
@@ -151,16 +97,13 @@ export class LiveDocument {
     stored: StoredDocument | null,
     private readonly deps: LiveDocumentDeps,
   ) {
+    super();
+    const doc = this.live as Y.Doc;
     if (stored) {
-      if (stored.snapshot.byteLength > 0) Y.applyUpdate(this.doc, stored.snapshot);
-      for (const update of stored.updates) Y.applyUpdate(this.doc, update);
+      if (stored.snapshot.byteLength > 0) Y.applyUpdate(doc, stored.snapshot);
+      for (const update of stored.updates) Y.applyUpdate(doc, update);
     }
-    this.#outbox = new PeerOutbox(
-      this.peers,
-      (ids) => this.aware.encode(ids),
-      () => !this.#destroyed,
-      deps.sendWindow,
-    );
+    this.#outbox = new PeerOutbox(this, deps.sendWindow);
     this.partLocks = deps.settings.lockedParts ? new PartLocks(deps.settings.lockedParts) : null;
     this.unstored = deps.settings.persistence
       ? null
@@ -169,13 +112,59 @@ export class LiveDocument {
     this.#seq = stored?.seq ?? 0;
     this.#logCount = stored?.logCount ?? 0;
     this.#snapshotBytes = stored ? stored.snapshot.byteLength : 0;
-    this.doc.on('update', this.#onUpdate);
-    this.doc.on('afterTransaction', this.#onTransaction);
-    this.aware = new DocumentAwareness<DocumentPeer>(this.doc, {
-      changed: (ids) => this.#outbox.awareness(ids),
-      relay: (update, user) => this.deps.relayAwareness(this, update, user),
-      gone: () => this.#destroyed,
-    });
+    this.listen();
+    this.aware = new DocumentAwareness<DocumentPeer>(this);
+  }
+
+  /** Whether the document was unloaded, discarded or deleted here. */
+  get gone(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Its awareness changed these client ids: their states go to its peers (see AwarenessSink). */
+  awarenessChanged(ids: number[]): void {
+    this.#outbox.awareness(ids);
+  }
+
+  /** An awareness change one of its peers made, for the other nodes (see AwarenessSink). */
+  relayAwareness(update: Uint8Array, user: string | null): void {
+    this.deps.relayAwareness(this, update, user);
+  }
+
+  /**
+   * Hold the document as its encoded state (see HibernatingDoc) if nothing used it since the
+   * previous call and nothing is in flight: nothing queued, written, folded, read from the log,
+   * relayed or left to send, no struct waiting for another. Not stored: never (its node-to-node
+   * sync listens on its `Y.Doc`). True when it hibernated now.
+   */
+  hibernate(): boolean {
+    const doc = this.live;
+    if (doc === null || !this.untouched() || !this.#quiet() || pendingBytes(doc) > 0) return false;
+    this.sleep();
+    return true;
+  }
+
+  protected hibernationChanged(delta: number): void {
+    this.deps.metrics.hibernated(delta);
+  }
+
+  /** Nothing in flight that holds on to the live `Y.Doc`. */
+  #quiet(): boolean {
+    return (
+      !this.#destroyed &&
+      !this.#broken &&
+      this.unstored === null &&
+      this.#held === null &&
+      this.#queued.length === 0 &&
+      this.#writing === null &&
+      !this.#flushScheduled &&
+      this.#retryTimer === null &&
+      !this.#compacting &&
+      this.#catchingUp === null &&
+      !this.#earlyOut?.waiting &&
+      !this.#earlyIn?.pending &&
+      this.#outbox.idle
+    );
   }
 
   /**
@@ -183,8 +172,8 @@ export class LiveDocument {
    * version taken now (its transaction adds the stored list and empties it).
    */
   takeAuthors(): string[] {
-    const authors = [...this.#authors].sort();
-    this.#authors.clear();
+    const authors = [...(this.#authors ?? [])].sort();
+    this.#authors = null;
     return authors;
   }
 
@@ -203,7 +192,7 @@ export class LiveDocument {
 
   /** Whether the document holds nothing unstored and no peer: it may be unloaded. */
   get idle(): boolean {
-    return this.peers.size === 0 && this.#queued.length === 0 && this.#writing === null && !this.#compacting;
+    return this.peers.size === 0 && this.#queued.length === 0 && this.#writing === null && !this.#compacting && !this.#earlyIn?.pending;
   }
 
   join(peer: DocumentPeer): void {
@@ -228,6 +217,8 @@ export class LiveDocument {
   apply(update: Uint8Array, from: DocumentPeer | null, author: string | null = null): ApplyResult {
     if (this.bytes + update.byteLength > this.deps.settings.maxDocumentBytes) return 'too-large';
     if (this.#broken) return 'invalid';
+    // An update of no structs and no deletions (a provider's answer when it holds nothing new) changes nothing: a hibernated document stays so.
+    if (this.hibernated && isEmptyUpdate(update)) return 'applied';
     // Held part locks look into the update: it is decoded once, for them and for the check before the apply.
     let decoded: DecodedUpdate | undefined;
     const guard = from !== null && this.partLocks !== null && this.partLocks.size > 0 ? this.partLocks : null;
@@ -242,14 +233,18 @@ export class LiveDocument {
     // A refused update is integrated and undone in the same turn (below): Yjs numbers each client's changes without gaps, so
     // leaving one out would leave every later change of that client waiting for it. Every peer, the writer included, gets the net
     // result (its own change taken back) in one message, and the log stores it; the document's content is as before.
-    const revert = locked === null ? null : new Y.UndoManager(this.#typedRoots(), { trackedOrigins: new Set([LOCK_REFUSED]), captureTimeout: 0 });
+    const revert =
+      locked === null
+        ? null
+        : new Y.UndoManager(typedRoots(this.doc, this.deps.settings.lockedParts), { trackedOrigins: new Set([LOCK_REFUSED]), captureTimeout: 0 });
     // What the apply emits is held until it is known whole: a broken apply's part is neither relayed nor stored.
     this.#held = [];
     // An update that is not refused goes on as the client sent it: Yjs does not encode it again (an 'update' listener
     // would make it), and only whether it changed anything is watched.
     const direct = revert === null;
+    const doc = this.doc;
     if (direct) {
-      this.doc.off('update', this.#onUpdate);
+      doc.off('update', this.onUpdate);
       this.#changedFrom = null;
       this.#watching = true;
     }
@@ -261,13 +256,15 @@ export class LiveDocument {
       revert?.destroy();
       if (direct) {
         this.#watching = false;
-        this.doc.on('update', this.#onUpdate);
+        doc.on('update', this.onUpdate);
       }
     }
     // Structs left waiting are part of the whole state too (Yjs encodes them with it).
-    if (this.#whole !== null && pendingBytes(this.doc) > 0) this.#dropWhole();
+    if (this.holdsWhole && pendingBytes(this.doc) > 0) this.dropWhole();
     const held = direct ? this.#asSent(update, from, result) : this.#held;
     this.#held = null;
+    // Nothing new here, maybe only because another node relayed it before storing it: the client's acknowledgement then waits for a write of this node's own.
+    if (direct && result === 'applied' && held.length === 0 && this.#earlyIn?.pending && !isEmptyUpdate(update)) this.#adopt(update);
     if (result === 'broken') {
       this.#broken = true;
       this.deps.broken(this);
@@ -283,7 +280,10 @@ export class LiveDocument {
     } finally {
       this.#applying = null;
     }
-    if (held.length > 0 && author !== null) this.#authors.add(author);
+    if (held.length > 0 && author !== null) {
+      this.#authors ??= new Set();
+      this.#authors.add(author);
+    }
     return result === 'pending-over-cap' ? 'invalid' : result;
   }
 
@@ -304,38 +304,25 @@ export class LiveDocument {
    * After every transaction that changed something: the whole state encoded for joiners is
    * dropped, and while a client's update is applied as sent, the state before it is noted.
    */
-  readonly #onTransaction = (tr: Y.Transaction): void => {
-    if (this.#whole === null && (!this.#watching || this.#changedFrom !== null)) return;
+  protected transacted(tr: Y.Transaction): void {
+    if (!this.holdsWhole && (!this.#watching || this.#changedFrom !== null)) return;
     let changed = tr.deleteSet.clients.size > 0;
     if (!changed) for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) changed = true;
     if (!changed) return;
-    if (this.#whole !== null) this.#dropWhole();
+    if (this.holdsWhole) this.dropWhole();
     if (this.#watching && this.#changedFrom === null) this.#changedFrom = tr.beforeState;
-  };
-
-  /** Every root type, typed by what it holds (an undo follows only typed roots); the guarded maps as maps. */
-  #typedRoots(): ConstructorParameters<typeof Y.UndoManager>[0] {
-    for (const map of Object.values(this.deps.settings.lockedParts ?? {})) {
-      try {
-        this.doc.getMap(map);
-      } catch {
-        // Already another kind: typed below like any other root.
-      }
-    }
-    for (const name of [...this.doc.share.keys()]) rootKind(this.doc, name);
-    return [...this.doc.share.values()];
   }
 
   /** The document's state vector (sync step 1). */
   stateVector(): Uint8Array {
-    return Y.encodeStateVector(this.doc);
+    // Hibernated (no struct waits for another: see `hibernate`): read from the encoded state, once.
+    return this.hibernatedStateVector() ?? Y.encodeStateVector(this.doc);
   }
 
   /**
    * What a peer with state vector `sv` lacks (sync step 2); null when `sv` is malformed. A
    * peer that holds nothing gets the whole state, encoded once for every such peer until the
-   * next change (and for at most WHOLE_STATE_MS): joiners of a large document share it (one
-   * under WHOLE_STATE_MIN_BYTES is encoded for each, and not kept).
+   * next change (see HibernatingDoc.wholeState).
    */
   diff(sv: Uint8Array): Uint8Array | null {
     try {
@@ -343,21 +330,12 @@ export class LiveDocument {
     } catch {
       return null;
     }
-    if (this.#whole !== null) return this.#whole;
-    const whole = Y.encodeStateAsUpdate(this.doc);
-    this.deps.metrics.stateEncoded();
-    if (whole.byteLength < WHOLE_STATE_MIN_BYTES) return whole;
-    this.#whole = whole;
-    this.#wholeTimer = setTimeout(this.#dropWhole, WHOLE_STATE_MS);
-    this.#wholeTimer.unref();
-    return whole;
+    return this.wholeState();
   }
 
-  readonly #dropWhole = (): void => {
-    this.#whole = null;
-    if (this.#wholeTimer) clearTimeout(this.#wholeTimer);
-    this.#wholeTimer = null;
-  };
+  protected wholeStateEncoded(): void {
+    this.deps.metrics.stateEncoded();
+  }
 
   /**
    * Updates another node logged with the numbers `from` to `to` (`updates` null: too large
@@ -366,15 +344,33 @@ export class LiveDocument {
    * another's) the log's tail is read and applied. Applying what is already here changes
    * nothing (Yjs), so nothing is applied twice in effect.
    */
-  remote(from: number, to: number, updates: Uint8Array[] | null): void {
-    if (this.#destroyed || to <= this.#seq) return;
+  remote(from: number, to: number, updates: Uint8Array[] | null, early?: EarlyStored): void {
+    if (this.#destroyed) return;
+    // Every update of the batch came before, relayed early: it is applied here already.
+    const held = early !== undefined && (this.#earlyIn?.stored(early.node, early.instance, early.after, early.upTo) ?? false);
+    if (early !== undefined && this.idle) this.deps.idle(this);
+    if (to <= this.#seq) return;
     this.#logCount += to - from + 1;
-    if (from === this.#seq + 1 && updates !== null) {
-      for (const u of updates) this.#applyRemote(u);
+    if (from === this.#seq + 1 && (held || updates !== null)) {
+      if (held) this.bytes += (early as EarlyStored).bytes;
+      else for (const u of updates as Uint8Array[]) this.#applyRemote(u);
       this.#seq = to;
       return;
     }
     void this.catchUp();
+  }
+
+  /** Another node's updates numbered `after + 1`… of its load `instance`, relayed before it stored them: applied and sent to this node's peers. */
+  early(node: string, instance: number, after: number, updates: Uint8Array[]): void {
+    if (this.#destroyed) return;
+    this.#earlyIn ??= new EarlyRelays((u) => this.#adopt(u));
+    this.#earlyIn.received(node, instance, after, updates);
+    for (const u of updates) this.#applyRemote(u, false);
+  }
+
+  /** A node is gone: what it relayed and never announced stored is stored by this node. */
+  nodeDown(node: string): void {
+    this.#earlyIn?.nodeDown(node);
   }
 
   /** Read the log after what this node holds and apply it (one read at a time; a call meanwhile reads again after it). */
@@ -423,10 +419,12 @@ export class LiveDocument {
   flush(): Promise<void> {
     if (this.#writing) return this.#writing;
     if (this.#queued.length === 0 || this.#destroyed) return Promise.resolve();
+    this.#earlyOut?.send();
     const batch = this.#queued;
+    const after = this.#count.storedTotal;
     this.#queued = [];
     this.#lastWriteAt = performance.now();
-    const authors = [...this.#authors];
+    const authors = [...(this.#authors ?? [])];
     // One log entry per write (per 64 updates of one): a row costs more to store than merging updates into one.
     const entries = mergeInChunks(batch);
     this.#writing = this.deps.store
@@ -434,12 +432,12 @@ export class LiveDocument {
       .then(
         (range) => {
           this.#retryDelay = 0;
-          for (const a of authors) this.#authors.delete(a);
+          for (const a of authors) this.#authors?.delete(a);
+          if (this.#authors?.size === 0) this.#authors = null;
           this.#logCount += entries.length;
-          this.#storedTotal += batch.length;
+          this.#count.stored(batch.length);
           this.#advance(range);
-          this.#wakeStoreWaiters();
-          this.deps.stored(this, entries, range, batch.length);
+          this.deps.stored(this, entries, range, batch.length, { after, upTo: after + batch.length, early: this.#earlyOut?.allSentAfter(after) ?? false });
         },
         (err: unknown) => {
           this.deps.metrics.storeFailed();
@@ -461,19 +459,7 @@ export class LiveDocument {
    * writes fail it stays pending, so the client keeps counting the change as unsaved.
    */
   whenStored(): Promise<void> {
-    if (this.#storedTotal >= this.#queuedTotal) return Promise.resolve();
-    const upTo = this.#queuedTotal;
-    return new Promise((resolve) => this.#storeWaiters.push({ upTo, resolve }));
-  }
-
-  #wakeStoreWaiters(): void {
-    if (this.#storeWaiters.length === 0) return;
-    const still: StoreWaiter[] = [];
-    for (const w of this.#storeWaiters) {
-      if (w.upTo <= this.#storedTotal) w.resolve();
-      else still.push(w);
-    }
-    this.#storeWaiters = still;
+    return this.#count.whenStored();
   }
 
   /** Whether an update holds nothing this document lacks (a read-only client's resync). */
@@ -521,7 +507,8 @@ export class LiveDocument {
       // The state held here is everything logged up to #seq (and maybe more, which a fold may hold too): encoding it
       // costs far less than applying the snapshot and the log to a fresh document.
       // Encoded now, not when the store asks: by then the document may be unloaded or stopped (destroyed).
-      const fold = this.#missesStored || this.#broken ? mergeSnapshot : { state: constant(wholeState(this.doc)), upTo: this.#seq };
+      const state = this.#missesStored || this.#broken ? null : wholeState(this.doc);
+      const fold = state === null ? mergeSnapshot : { state: () => state, upTo: this.#seq };
       const done = await this.deps.compact(this, fold);
       this.#logCount = Math.max(0, this.#logCount - done.folded);
       this.bytes = Math.max(0, this.bytes - (done.before - done.after));
@@ -535,10 +522,10 @@ export class LiveDocument {
     }
   }
 
-  readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
+  protected updated(update: Uint8Array, origin: unknown): void {
     if (this.#held) this.#held.push([update, origin]);
     else this.#emit(update, origin);
-  };
+  }
 
   #emit(update: Uint8Array, origin: unknown): void {
     const hooks = this.deps.hooks;
@@ -550,22 +537,38 @@ export class LiveDocument {
       this.unstored.local(update);
       return;
     }
+    this.#queue(update);
+    if (this.deps.clustered) {
+      this.#earlyOut ??= new EarlyOut((updates, after) => !this.#destroyed && this.deps.relayEarly(this, updates, after));
+      this.#earlyOut.add(update, this.#count.queuedTotal);
+    }
+  }
+
+  /** Store an update this node already holds and sent, as its own (not relayed early: the other nodes read it from the log). */
+  #adopt(update: Uint8Array): void {
+    // The turn's batch goes first: a batch holds consecutive numbers, and this update takes the next one.
+    this.#earlyOut?.send();
+    this.#queue(update);
+    this.#earlyOut?.skipped(this.#count.queuedTotal);
+  }
+
+  #queue(update: Uint8Array): void {
     this.#queued.push(update);
-    this.#queuedTotal++;
+    this.#count.queued();
     this.bytes += update.byteLength;
     if (!this.#flushScheduled && this.#retryTimer === null) {
       this.#flushScheduled = true;
       const wait = this.#lastWriteAt + this.deps.groupCommit - performance.now();
-      if (wait <= 0) setImmediate(this.#scheduledFlush);
-      else this.#flushTimer = setTimeout(this.#scheduledFlush, Math.ceil(wait));
+      if (wait <= 0) setImmediate(() => this.#scheduledFlush());
+      else this.#flushTimer = setTimeout(() => this.#scheduledFlush(), Math.ceil(wait));
     }
   }
 
-  readonly #scheduledFlush = (): void => {
+  #scheduledFlush(): void {
     this.#flushScheduled = false;
     this.#flushTimer = null;
     void this.flush();
-  };
+  }
 
   /**
    * Drop what is queued (the document is being deleted): nothing more is written. Resolves
@@ -583,11 +586,11 @@ export class LiveDocument {
     this.#destroyed = true;
     this.#clearTimers();
     this.aware.destroy();
-    this.doc.destroy();
+    this.forget();
   }
 
   #clearTimers(): void {
-    this.#dropWhole();
+    this.dropWhole();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#retryTimer = null;

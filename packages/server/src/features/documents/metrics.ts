@@ -6,6 +6,8 @@ export type DropReason = 'read_only' | 'invalid' | 'too_large' | 'awareness_owne
 /** Prometheus metrics of the documents feature. */
 export interface DocumentMetrics {
   loaded(delta: number): void;
+  /** Loaded documents held as their encoded state (hibernated), by this much more. */
+  hibernated(delta: number): void;
   applied(): void;
   dropped(reason: DropReason): void;
   storeFailed(): void;
@@ -20,6 +22,11 @@ export interface DocumentMetrics {
 
 export function documentMetrics(registry: Registry): DocumentMetrics {
   const loaded = new Gauge({ name: 'switchboard_documents_loaded', help: 'Documents loaded in memory on this node', registers: [registry] });
+  const hibernated = new Gauge({
+    name: 'switchboard_documents_hibernated',
+    help: 'Loaded documents held as their encoded Yjs state until their next use (nobody changed or read them for documents.hibernateAfter)',
+    registers: [registry],
+  });
   const applied = new Counter({
     name: 'switchboard_document_updates_total',
     help: 'Yjs updates from clients that changed a document',
@@ -61,6 +68,7 @@ export function documentMetrics(registry: Registry): DocumentMetrics {
     caughtUp: () => caughtUp.inc(),
     relayed: (count) => relayed.inc(count),
     loaded: (delta) => loaded.inc(delta),
+    hibernated: (delta) => hibernated.inc(delta),
     applied: () => applied.inc(),
     dropped: (reason) => dropped.inc({ reason }),
     storeFailed: () => storeFailures.inc(),

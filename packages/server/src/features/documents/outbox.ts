@@ -6,6 +6,15 @@ interface Peer {
   send(message: Buffer): void;
 }
 
+/** The document an outbox sends for (the document itself: no closure per document). */
+export interface OutboxOwner {
+  readonly peers: ReadonlySet<Peer>;
+  /** Whether the document is gone (nothing is sent then). */
+  readonly gone: boolean;
+  /** The awareness update of these client ids, as the document holds them now. */
+  readonly aware: { encode(ids: number[]): Uint8Array };
+}
+
 /**
  * What a document sends its peers, gathered over one event-loop turn and sent once: the
  * turn's updates merged into one message, the same bytes for every peer (one from a single
@@ -17,28 +26,32 @@ interface Peer {
  */
 export class PeerOutbox {
   #updates: Array<{ update: Uint8Array; origin: unknown }> = [];
-  #awareness = new Set<number>();
+  /** Awareness client ids changed since the last send (null: none; made at the first). */
+  #awareness: Set<number> | null = null;
   #scheduled = false;
   /** When the last send began (performance.now()). */
   #lastSendAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly peers: ReadonlySet<Peer>,
-    /** The encoded awareness update of these client ids, as the document holds them now. */
-    private readonly awarenessOf: (ids: number[]) => Uint8Array,
-    private readonly alive: () => boolean,
+    private readonly owner: OutboxOwner,
     /** Least time between two sends (ms; 0: once per turn). */
     private readonly window = 0,
   ) {}
 
+  /** Nothing gathered and no send scheduled. */
+  get idle(): boolean {
+    return !this.#scheduled && this.#updates.length === 0 && this.#awareness === null;
+  }
+
   update(update: Uint8Array, origin: unknown): void {
-    if (this.peers.size === 0) return;
+    if (this.owner.peers.size === 0) return;
     this.#updates.push({ update, origin });
     this.#schedule();
   }
 
   awareness(ids: readonly number[]): void {
-    if (this.peers.size === 0) return;
+    if (this.owner.peers.size === 0) return;
+    this.#awareness ??= new Set();
     for (const id of ids) this.#awareness.add(id);
     this.#schedule();
   }
@@ -47,45 +60,46 @@ export class PeerOutbox {
     if (this.#scheduled) return;
     this.#scheduled = true;
     const wait = this.#lastSendAt + this.window - performance.now();
-    if (wait <= 0) setImmediate(this.#send);
-    else setTimeout(this.#send, Math.ceil(wait));
+    if (wait <= 0) setImmediate(() => this.#send());
+    else setTimeout(() => this.#send(), Math.ceil(wait));
   }
 
-  readonly #send = (): void => {
+  #send(): void {
     this.#scheduled = false;
-    if (!this.alive()) {
+    if (this.owner.gone) {
       this.#clear();
       return;
     }
     this.#lastSendAt = performance.now();
     this.flush();
-  };
+  }
 
   #clear(): void {
     this.#updates = [];
-    this.#awareness.clear();
+    this.#awareness = null;
   }
 
   /** Send what the turn gathered. */
   flush(): void {
     const batch = this.#updates;
-    const ids = [...this.#awareness];
+    const ids = [...(this.#awareness ?? [])];
+    const peers = this.owner.peers;
     this.#clear();
     if (batch.length === 1) {
       const { update, origin } = batch[0] as { update: Uint8Array; origin: unknown };
       const message = encodeUpdate(update);
-      for (const peer of this.peers) if (peer !== origin) peer.send(message);
+      for (const peer of peers) if (peer !== origin) peer.send(message);
     } else if (batch.length > 1) {
       // One merge and one message for everyone: a peer also gets its own updates back, which Yjs
       // applies as nothing (a merge per peer without its own would cost a merge per sender per turn).
       for (const merged of mergeInChunks(batch.map((b) => b.update))) {
         const all = encodeUpdate(merged);
-        for (const peer of this.peers) peer.send(all);
+        for (const peer of peers) peer.send(all);
       }
     }
-    if (ids.length > 0 && this.peers.size > 0) {
-      const message = encodeAwareness(this.awarenessOf(ids));
-      for (const peer of this.peers) peer.send(message);
+    if (ids.length > 0 && peers.size > 0) {
+      const message = encodeAwareness(this.owner.aware.encode(ids));
+      for (const peer of peers) peer.send(message);
     }
   }
 }

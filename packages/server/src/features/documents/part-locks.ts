@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import { rootKind } from './json.js';
 import type { DecodedUpdate } from './update-check.js';
 
 /** What documents need of the lock service (`ctx.feature('locks')`): who holds which key of a channel, and every grant and release. */
@@ -152,4 +153,17 @@ export class PartLocks {
     const prefix = this.#maps.get(map);
     return prefix === undefined || key === null ? null : `${prefix}:${key}`;
   }
+}
+
+/** Every root type of `doc`, typed by what it holds (an undo follows only typed roots); the guarded maps as maps. */
+export function typedRoots(doc: Y.Doc, lockedParts: Readonly<Record<string, string>> | null): ConstructorParameters<typeof Y.UndoManager>[0] {
+  for (const map of Object.values(lockedParts ?? {})) {
+    try {
+      doc.getMap(map);
+    } catch {
+      // Already another kind: typed below like any other root.
+    }
+  }
+  for (const name of [...doc.share.keys()]) rootKind(doc, name);
+  return [...doc.share.values()];
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeMessagesView } from '../../core/context.js';
 import type { LiveDocument } from './live-document.js';
+import type { StoredIndices } from './live-document-deps.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { Appended } from './store.js';
 
@@ -84,6 +85,7 @@ export class DocumentRelay {
         }),
       );
     on('update', (d, from) => this.#onUpdate(d, from));
+    on('early', (d, from) => this.#onEarly(d, from));
     on('unstored', (d, from) => this.#onUnstored(d, from));
     on('state-sync', (d, from) => this.#onStateSync(d, from));
     on('state-sync-reply', (d, from) => this.#onStateSyncReply(d, from));
@@ -99,11 +101,34 @@ export class DocumentRelay {
     }
   }
 
-  /** A batch of `doc`'s updates was logged with the numbers `range`. */
-  stored(doc: LiveDocument, updates: Uint8Array[], range: Appended): void {
+  /** Whether this node is the only one (the one-process engine): nothing is sent. */
+  get alone(): boolean {
+    return this.messages.alone;
+  }
+
+  /**
+   * `doc`'s updates numbered `after + 1`… in this load, before they are stored: the other
+   * nodes apply them at once (their clients need not wait for the write). False when not sent
+   * (more than INLINE_BYTES: the other nodes read them from the log once stored).
+   */
+  early(doc: LiveDocument, updates: Uint8Array[], after: number): boolean {
+    if (this.messages.alone) return true;
+    const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
+    if (bytes > INLINE_BYTES) return false;
+    this.#send('early', { t: doc.tenant, c: doc.channel, l: doc.instance, k: after, u: updates.map(encode) });
+    return true;
+  }
+
+  /**
+   * A batch of `doc`'s updates was logged with the numbers `range`: the updates numbered
+   * `indices.after + 1`… `indices.upTo` of this load. Their bytes go along only when they were
+   * not all relayed early (and are at most INLINE_BYTES).
+   */
+  stored(doc: LiveDocument, updates: Uint8Array[], range: Appended, indices: StoredIndices): void {
     if (this.messages.alone) return;
     const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
-    this.#send('update', { t: doc.tenant, c: doc.channel, a: range.from, b: range.to, u: bytes <= INLINE_BYTES ? updates.map(encode) : null });
+    const u = !indices.early && bytes <= INLINE_BYTES ? updates.map(encode) : null;
+    this.#send('update', { t: doc.tenant, c: doc.channel, a: range.from, b: range.to, u, l: doc.instance, ka: indices.after, kb: indices.upTo, s: bytes });
   }
 
   /** Changes of a document that is not stored (no log to read a lost one back from). */
@@ -194,7 +219,20 @@ export class DocumentRelay {
     if (!doc) return;
     const updates = decode(d['u']);
     if (updates) this.metrics.relayed(updates.length);
-    doc.remote(a, b, updates);
+    const { l, ka, kb, s } = d;
+    const early = typeof l === 'number' && typeof ka === 'number' && typeof kb === 'number' && typeof s === 'number';
+    doc.remote(a, b, updates, early ? { node: from, instance: l, after: ka, upTo: kb, bytes: s } : undefined);
+  }
+
+  #onEarly(d: Message, from: string): void {
+    this.#sequenced(d, from);
+    const { l, k } = d;
+    if (!isRef(d) || typeof l !== 'number' || typeof k !== 'number') return;
+    const updates = decode(d['u']);
+    const doc = this.target.loaded(d.t, d.c);
+    if (!doc || !updates) return;
+    this.metrics.relayed(updates.length);
+    doc.early(from, l, k, updates);
   }
 
   #onUnstored(d: Message, from: string): void {
@@ -255,6 +293,9 @@ export class DocumentRelay {
 
   #onNodeDown(node: string): void {
     this.#seen.delete(node);
-    for (const doc of this.target.all()) doc.aware.nodeDown(node);
+    for (const doc of this.target.all()) {
+      doc.aware.nodeDown(node);
+      doc.nodeDown(node);
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
 import { validUntil } from '../../auth/token-verifier.js';
 import type { EndpointConnection, EndpointRequest, EndpointSession } from '../../core/endpoint.js';
+import type { TimerHandle, TimerWheel } from '../../core/timer-wheel.js';
 import { authenticate, DocumentBinding, type DocumentsRuntime, FloodGuard, OpenRefused } from './binding.js';
 import type { DocumentPeer } from './live-document.js';
 import { Y_KEEPALIVE } from './y-websocket-codec.js';
@@ -41,7 +42,7 @@ export function requestToken(request: EndpointRequest): string | undefined {
 export class YWebsocketSession implements EndpointSession, DocumentPeer {
   readonly id: string;
   readonly #binding: DocumentBinding;
-  #expiry: NodeJS.Timeout | null = null;
+  #expiry: TimerHandle | null = null;
   #closed = false;
 
   constructor(
@@ -76,7 +77,7 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
       if (this.#closed) return;
       await this.#binding.open(identity, name);
       if (this.#closed) return;
-      this.#expiry = expiryTimer(validUntil(identity, node.config.auth.clockSkew) - node.now(), () =>
+      this.#expiry = expiryTimer(this.rt.timers, validUntil(identity, node.config.auth.clockSkew) - node.now(), () =>
         this.#close(DocumentCloseCode.Unauthorized, 'token expired'),
       );
     } catch (err) {
@@ -103,17 +104,14 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
   closed(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry?.cancel();
     this.rt.keepAlive.remove(this.conn);
     this.#binding.release();
   }
 }
 
-/** A timer that closes a connection when its token expires (none for a token that never does). */
-export function expiryTimer(ms: number, expire: () => void): NodeJS.Timeout | null {
+/** A deadline on the documents' wheel (precision: its tick) that runs `expire` when a token expires (none for a token that never does). */
+export function expiryTimer(wheel: TimerWheel, ms: number, expire: () => void): TimerHandle | null {
   if (!Number.isFinite(ms)) return null;
-  // At most about 24 days out (setTimeout's range); a token rarely lives that long.
-  const timer = setTimeout(expire, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
-  timer.unref();
-  return timer;
+  return wheel.schedule(Math.max(0, ms), expire);
 }
