@@ -66,22 +66,25 @@ export function columnarBodies(points: number): (k: number) => string {
   };
 }
 
-/** Row batches of `points` over `labelSets` label sets of the spread series (batch k continues where k−1 stopped). */
+/**
+ * Row batches of `points` over `labelSets` label sets of the spread series (batch k continues
+ * where k−1 stopped). No `ts`: the server stamps each batch with its clock, so a batch held up
+ * behind others on a busy machine is never refused as later than the lateness.
+ */
 export function spreadBodies(points: number, labelSets: number): { body: (k: number) => string; labelSets: number } {
   const prefixes = Array.from({ length: labelSets }, (_, i) => {
     const host = `h${i % SPREAD_KEY_VALUES}`;
     const route = `r${Math.floor(i / SPREAD_KEY_VALUES)}`;
-    return `{"series":"${SPREAD_SERIES}","labels":{"host":"${host}","route":"${route}"},"ts":`;
+    return `{"series":"${SPREAD_SERIES}","labels":{"host":"${host}","route":"${route}"},"value":`;
   });
   const values = valueTexts(4093, 7);
   return {
     labelSets,
     body: (k) => {
-      const now = Date.now();
       const parts: string[] = new Array(points);
       for (let j = 0; j < points; j++) {
         const n = k * points + j;
-        parts[j] = `${prefixes[n % labelSets]}${now},"value":${values[n % values.length]}}`;
+        parts[j] = `${prefixes[n % labelSets]}${values[n % values.length]}}`;
       }
       return `{"points":[${parts.join(',')}]}`;
     },

@@ -20,6 +20,7 @@ function httpPhase(report: Report, key: string, title: string, out: IngestOutcom
   );
   report.add(`${key}.accepted`, out.accepted, 'points accepted', formatInt(out.accepted));
   report.add(`${key}.refused`, out.refusedRequests);
+  report.add(`${key}.refusals`, out.refusals);
   report.add(`${key}.seconds`, round(seconds, 2));
   report.add(`${key}.pointsPerSecond`, round(perSecond, 0), 'points accepted /s', formatInt(perSecond));
   report.latency(`${key}.requestLatency`, 'request time', out.latency);
@@ -125,6 +126,7 @@ async function socket(ctx: BenchContext, report: Report): Promise<void> {
     `${formatInt(accepted)}${refused ? `, ${formatInt(refused)} refused ${JSON.stringify(refusals)}` : ''}`,
   );
   report.add('socket.refused', refused);
+  report.add('socket.refusals', refusals);
   report.add('socket.seconds', round(seconds, 2));
   report.add('socket.pointsPerSecond', round(perSecond, 0), 'points accepted /s', formatInt(perSecond));
   report.latency('socket.pushLatency', 'push → accepted', Histogram.merge(parts.map((p) => p.latency)));
@@ -214,7 +216,7 @@ export const metricsIngestScenario: Scenario = {
     { flag: '--socket-clients', kind: 'count', min: 0, default: '100', help: '(b) SDK clients pushing (0: no socket phase)' },
     { flag: '--socket-duration', kind: 'duration', default: '20s', min: 100, help: '(b) socket phase' },
     { flag: '--socket-rate', kind: 'number', default: '600000', min: 1, help: '(b) points/s offered over all clients' },
-    { flag: '--socket-pending', kind: 'count', default: '5000', help: '(b) unanswered points a client may have before it is skipped' },
+    { flag: '--socket-pending', kind: 'count', default: '500', help: '(b) unanswered points a client may have before it is skipped' },
     { flag: '--socket-target', kind: 'number', default: '500000', help: '(b) target, points/s' },
     { flag: '--spread-series', kind: 'count', min: 0, default: '10000', help: '(c) label sets of the spread series (0: no spread phase)' },
     { flag: '--spread-batch', kind: 'count', default: '5000', help: '(c) rows per batch' },
