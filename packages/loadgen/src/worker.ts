@@ -15,8 +15,9 @@ const editors = new EditorSet();
 /** The metric watchers and SDK pushers of the metric scenarios. */
 const metricClients = new MetricClients();
 
+/** A reply to the bench process; if it went away meanwhile (a run stopped at its deadline), the error goes to the callback, not to an unhandled 'error' event. */
 function send(msg: WorkerReply): void {
-  if (process.connected) process.send?.(msg);
+  if (process.connected) process.send?.(msg, undefined, {}, () => {});
 }
 
 async function handle(req: WorkerRequest): Promise<WorkerReply> {
