@@ -14,6 +14,8 @@ import { documentsScenario } from './scenarios/documents.js';
 import { fanoutScenario, manyChannelsScenario } from './scenarios/fanout.js';
 import { loadScenarios } from './scenarios/load.js';
 import { locksScenario } from './scenarios/locks.js';
+import { metricsFanoutScenario } from './scenarios/metrics-fanout.js';
+import { metricsIngestScenario } from './scenarios/metrics-ingest.js';
 import { notificationsScenario } from './scenarios/notifications.js';
 import { presenceChurnScenario } from './scenarios/presence-churn.js';
 import { reconnectStormScenario } from './scenarios/reconnect-storm.js';
@@ -31,6 +33,8 @@ const SCENARIOS: readonly Scenario[] = [
   locksScenario,
   webhooksScenario,
   documentsScenario,
+  metricsIngestScenario,
+  metricsFanoutScenario,
   ...loadScenarios,
 ];
 
@@ -122,10 +126,13 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
             namespace: args.text('--namespace'),
             historySize: args.count('--history'),
             extraFlags: [...(scenario.serverFlags?.(args) ?? []), ...args.list('--server-flag')],
-            startTimeoutMs: 30_000,
+            // Several nodes start one after the other (the first runs the migrations): on a loaded machine that takes a while.
+            startTimeoutMs: plan.nodes > 1 ? 120_000 : 30_000,
             storage: args.text('--storage') as 'sqlite' | 'postgres',
             postgresUrl: postgresUrl(args),
             nodes: plan.nodes,
+            nodeFlags: args.list('--node-flag'),
+            heapProbe: scenario.heapProbe?.(args) ?? false,
             ...(plan.nodes > 1 ? { redisUrl: redisUrl(args) } : {}),
           },
           running.registry,

@@ -30,6 +30,8 @@ export interface Scenario {
   estimateMs(args: BenchArgs): number;
   /** Flags the server the bench starts needs for this scenario (before the user's `--server-flag`s). */
   serverFlags?(args: BenchArgs): string[];
+  /** Start the bench's servers with the heap probe (`BenchNode.heap()`: live heap after forced GCs). */
+  heapProbe?(args: BenchArgs): boolean;
   run(ctx: BenchContext): Promise<Report>;
 }
 

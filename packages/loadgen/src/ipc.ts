@@ -128,7 +128,48 @@ export interface JoinRequest extends DocumentTarget {
   timeoutMs: number;
 }
 
+/** Open `count` raw connections (numbered base … base+count-1), each with one metric subscription (see MetricClients). */
+export interface MetricWatchRequest {
+  type: 'metric-watch';
+  target: Target;
+  base: number;
+  count: number;
+  /** The series a subscription draws from: watcher g takes `perWatcher` consecutive ones from (g · perWatcher) mod pool. */
+  pool: string[];
+  perWatcher: number;
+  stats: string[];
+  maxRate: number;
+  window: string;
+  /** ms between two ingest batches: the oldest new point of an update was sent about this long after the newest point of the update before. */
+  ingestIntervalMs: number;
+  addresses: string[];
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/** Open `count` SDK clients (numbered base …) that push points with `metrics(client).push` at `rate` points/s in all for `durationMs`. */
+export interface MetricPushRequest {
+  type: 'metric-push';
+  target: Target;
+  base: number;
+  count: number;
+  series: string;
+  rate: number;
+  durationMs: number;
+  /** Points a client may have unanswered before it is skipped (the SDK's queue holds 10,000). */
+  maxPending: number;
+  timeoutMs: number;
+}
+
+/** The metric watchers' figures since the last `reset`. */
+export interface MetricResultsRequest {
+  type: 'metric-results';
+}
+
 export type WorkerRequest =
+  | MetricWatchRequest
+  | MetricPushRequest
+  | MetricResultsRequest
   | OpenRequest
   | PublishRequest
   | ChurnRequest
@@ -266,7 +307,61 @@ export interface JoinReply {
   maxBytes: number;
 }
 
+export interface MetricWatchReply {
+  type: 'metric-watching';
+  ok: number;
+  failed: number;
+  errors: string[];
+  /** Open + connect + subscribe reply of each watcher. */
+  latency: HistogramData;
+  /** The rate each subscription reply stated (distinct values). */
+  rates: number[];
+}
+
+export interface MetricPushReply {
+  type: 'metric-pushed';
+  clients: number;
+  failedClients: number;
+  errors: string[];
+  offered: number;
+  accepted: number;
+  refused: number;
+  refusals: Record<string, number>;
+  /** Points not offered because their client had `maxPending` unanswered. */
+  heldBack: number;
+  /** push() → settled, per point. */
+  latency: HistogramData;
+  startUs: number;
+  endUs: number;
+}
+
+export interface MetricResultsReply {
+  type: 'metric-results';
+  watchers: number;
+  /** Live frames (kind update), and series updates in them (a series with its buckets in one frame). */
+  frames: number;
+  seriesUpdates: number;
+  bucketUpdates: number;
+  /** Bytes of the WebSocket messages that carried live frames. */
+  bytes: number;
+  /** Updates the server said it skipped (`skipped`, under backpressure). */
+  skipped: number;
+  /** Frames less than 1000 / rate ms after the previous one (the frames' `at`), and frames beyond `rate` in one second of `at`. */
+  closerThanInterval: number;
+  aboveCapPerSecond: number;
+  /** Most frames one subscription received in one second of `at`. */
+  maxPerSecond: number;
+  /** Receipt − send time of the newest point a series update carries, and of the oldest (the batch after the newest of the update before). */
+  newest: HistogramData;
+  oldest: HistogramData;
+  lost: Record<string, number>;
+  minFramesPerWatcher: number;
+}
+
 export type WorkerReply =
+  | MetricWatchReply
+  | MetricPushReply
+  | MetricResultsReply
   | OpenReply
   | PublishReply
   | ChurnReply
@@ -284,6 +379,9 @@ export type WorkerReply =
 
 /** The reply type of each request type. */
 export const REPLY_OF = {
+  'metric-watch': 'metric-watching',
+  'metric-push': 'metric-pushed',
+  'metric-results': 'metric-results',
   open: 'opened',
   publish: 'published',
   churn: 'churned',

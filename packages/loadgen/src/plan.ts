@@ -36,6 +36,11 @@ export const COMMON_OPTIONS: OptionDef[] = [
   { flag: '--api-key', kind: 'text', help: 'an API key of that server (HTTP publishing, notifications)' },
   { flag: '--server-pid', kind: 'count', help: "that server's pid, to read its CPU and RSS from /proc" },
   { flag: '--server-flag', kind: 'list', help: 'extra flag for the started server, repeatable (--server-flag --redis=redis://127.0.0.1:6379)' },
+  {
+    flag: '--node-flag',
+    kind: 'list',
+    help: 'extra flag for node running each started server, repeatable (--node-flag=--cpu-prof --node-flag=--cpu-prof-dir=/tmp/prof: a CPU profile written when it stops)',
+  },
   { flag: '--history', kind: 'count', default: '10000', help: 'history size of the bench namespace on the started server' },
   {
     flag: '--storage',
@@ -110,6 +115,7 @@ function externalTarget(args: BenchArgs): ExternalTarget | undefined {
   const url = args.optionalText('--url');
   if (url !== undefined && (args.has('--postgres-url') || args.text('--storage') !== 'sqlite'))
     throw bad('--storage and --postgres-url only go with a server the bench starts (not with --url)');
+  if (url !== undefined && args.list('--node-flag').length > 0) throw bad('--node-flag only goes with servers the bench starts (not with --url)');
   if (url !== undefined && (args.count('--nodes') > 1 || args.has('--redis-url')))
     throw bad('--nodes and --redis-url only go with servers the bench starts (not with --url)');
   if (url === undefined) {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildRegistry } from './children.js';
@@ -60,6 +60,19 @@ export interface OwnServerOptions {
   nodes?: number;
   /** Redis for the shared engine, under a fresh key prefix (`--nodes` above 1). */
   redisUrl?: string;
+  /** Flags for `node` itself, before the CLI (`--cpu-prof`, `--max-old-space-size=…`). */
+  nodeFlags?: string[];
+  /** Start each node with `--expose-gc` and the heap probe, so `BenchNode.heap()` can read its live heap. */
+  heapProbe?: boolean;
+}
+
+/** A node's memory after two forced garbage collections (`process.memoryUsage()`), bytes. */
+export interface HeapFigures {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
 }
 
 /**
@@ -94,6 +107,8 @@ export interface BenchNode {
   kill(): Promise<void>;
   /** Whether it is still running. */
   readonly alive: boolean;
+  /** Its live heap after forced GCs; null when it was not started with the heap probe or did not answer within 10 s. */
+  heap?(): Promise<HeapFigures | null>;
 }
 
 interface NodeProcess extends BenchNode {
@@ -101,13 +116,23 @@ interface NodeProcess extends BenchNode {
 }
 
 /** Start one `serve` process with `flags` and the secret in its environment; resolves once it listens. */
-async function spawnNode(host: ServerHost, flags: string[], secret: string, startTimeoutMs: number, registry: ChildRegistry): Promise<NodeProcess> {
+async function spawnNode(
+  host: ServerHost,
+  flags: string[],
+  secret: string,
+  startTimeoutMs: number,
+  registry: ChildRegistry,
+  node: { flags: string[]; heapFile: string | null },
+): Promise<NodeProcess> {
   const guard = new URL('./orphan-guard.js', import.meta.url).href;
+  const probe = new URL('./heap-probe.js', import.meta.url).href;
   // The configuration comes from the flags only: none of the caller's SWITCHBOARD_*, DATABASE_URL or REDIS_URL.
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('SWITCHBOARD_') || k === 'DATABASE_URL' || k === 'REDIS_URL') delete env[k];
   env['SWITCHBOARD_SECRET'] = secret;
-  const child = spawn(process.execPath, ['--import', guard, host.cliMain, ...flags], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const probeFlags = node.heapFile ? ['--expose-gc', '--import', probe] : [];
+  if (node.heapFile) env['SB_BENCH_HEAP_FILE'] = node.heapFile;
+  const child = spawn(process.execPath, [...node.flags, ...probeFlags, '--import', guard, host.cliMain, ...flags], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   registry.add(child.pid);
   let output = '';
   const keep = (d: Buffer) => {
@@ -150,6 +175,7 @@ async function spawnNode(host: ServerHost, flags: string[], secret: string, star
       return running();
     },
     kill,
+    ...(node.heapFile ? { heap: () => readHeap(child.pid as number, node.heapFile as string, running) } : {}),
     async stop() {
       if (running()) {
         process.kill(child.pid as number, 'SIGTERM');
@@ -162,6 +188,19 @@ async function spawnNode(host: ServerHost, flags: string[], secret: string, star
       registry.delete(child.pid);
     },
   };
+}
+
+/** Ask a node's heap probe (SIGUSR2) and wait for its answer in `file`. */
+async function readHeap(pid: number, file: string, running: () => boolean): Promise<HeapFigures | null> {
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (!running()) return null;
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (text && text !== before && text.endsWith('\n')) return JSON.parse(text) as HeapFigures;
+  }
+  return null;
 }
 
 /** The fresh PostgreSQL schema and Redis key prefix a run's nodes share, each removed at the end. */
@@ -238,7 +277,13 @@ export async function startOwnServer(host: ServerHost, opts: OwnServerOptions, r
   };
   const nodes: NodeProcess[] = [];
   try {
-    for (const dir of dirs) nodes.push(await spawnNode(host, flags(dir), secret, opts.startTimeoutMs, registry));
+    for (const dir of dirs)
+      nodes.push(
+        await spawnNode(host, flags(dir), secret, opts.startTimeoutMs, registry, {
+          flags: opts.nodeFlags ?? [],
+          heapFile: opts.heapProbe ? join(dir, 'heap.json') : null,
+        }),
+      );
   } catch (err) {
     await Promise.all(nodes.map((n) => n.kill()));
     removeDirs();

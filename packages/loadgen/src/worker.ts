@@ -7,13 +7,17 @@ import { churn, mix, publishEach } from './activities.js';
 import { ConnectionSet } from './connection-set.js';
 import { EditorSet } from './editor-set.js';
 import { REPLY_OF, type WorkerReply, type WorkerRequest } from './ipc.js';
+import { MetricClients } from './metric-clients.js';
 
 const set = new ConnectionSet();
 /** The light editors of the documents scenario (raw y-websocket clients, not protocol v1 connections). */
 const editors = new EditorSet();
+/** The metric watchers and SDK pushers of the metric scenarios. */
+const metricClients = new MetricClients();
 
+/** A reply to the bench process; if it went away meanwhile (a run stopped at its deadline), the error goes to the callback, not to an unhandled 'error' event. */
 function send(msg: WorkerReply): void {
-  if (process.connected) process.send?.(msg);
+  if (process.connected) process.send?.(msg, undefined, {}, () => {});
 }
 
 async function handle(req: WorkerRequest): Promise<WorkerReply> {
@@ -36,13 +40,21 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       return editors.edit(req);
     case 'join':
       return editors.join(req);
+    case 'metric-watch':
+      return metricClients.watch(req);
+    case 'metric-push':
+      return metricClients.push(req);
+    case 'metric-results':
+      return metricClients.results();
     case 'counters':
-      return editors.addTo(set.counters());
+      return metricClients.addTo(editors.addTo(set.counters()));
     case 'reset':
       set.reset();
+      metricClients.reset();
       return { type: 'reset' };
     case 'close':
       editors.close();
+      await metricClients.close();
       await set.close();
       return { type: 'closed' };
   }

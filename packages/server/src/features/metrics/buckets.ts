@@ -169,11 +169,18 @@ export class BucketStore {
     const now = this.#clock.now();
     const refused = this.refusal(ts, value, this.#newest, now);
     if (refused) return refused;
+    return this.add(ts, value, arrival !== undefined && Number.isFinite(arrival) ? arrival : now);
+  }
+
+  /**
+   * `ingest` of a point the caller has checked with `refusal` against this store, with nothing
+   * written in between (a batch is checked whole, then written): no second check per point.
+   */
+  add(ts: number, value: number, arrival: number): { readonly ok: true; readonly late: boolean } {
     const v = value + 0; // −0 is 0
-    const stamp = arrival !== undefined && Number.isFinite(arrival) ? arrival : now;
     for (const ring of this.#rings) {
       const start = ts - (ts % ring.step);
-      ring.writable(start).add(ts, v, stamp);
+      ring.writable(start).add(ts, v, arrival);
       ring.changed.add(start);
     }
     if (ts >= this.#newest) {

@@ -187,13 +187,32 @@ export class MetricStores {
   check(tenant: string, points: readonly PointInput[]): Verdict {
     const verdict: Verdict = { total: 0, problems: [], first: null };
     const plan: Plan = { now: this.#clock.now(), newest: new Map(), newStores: new Set(), newValues: new Map(), held: this.#perTenant.get(tenant) ?? 0 };
-    points.forEach((p, index) => {
-      const found = this.#problemOf(tenant, p, plan);
-      if (!found) return;
+    // A run of points of one series sharing one labels object (a columnar block) is one store:
+    // its series and labels are checked once, then only each point's timestamp and value.
+    let run: { series: string; labels: object; key: string; store: BucketStore } | null = null;
+    for (let index = 0; index < points.length; index++) {
+      const p = points[index] as PointInput;
+      let found: [ErrorCodeInfo, string] | null;
+      if (run !== null && p.series === run.series && p.labels === run.labels) {
+        const ts = (p.ts === undefined ? plan.now : p.ts) as number;
+        const before = plan.newest.get(run.key) as number;
+        const refused = run.store.refusal(ts, p.value, before, plan.now);
+        found = refused ? [codeOfRefusal(refused), refused.message] : null;
+        if (!found && ts > before) plan.newest.set(run.key, ts);
+      } else {
+        found = this.#problemOf(tenant, p, plan);
+        run = null;
+        if (!found) {
+          const key = storeKey(tenant, p.series, p.labels);
+          const store = this.#stores.get(key)?.store ?? (this.#find(tenant, p.series) as Declared).probe;
+          run = { series: p.series, labels: p.labels, key, store };
+        }
+      }
+      if (!found) continue;
       verdict.total++;
       verdict.first ??= found[0];
       if (verdict.problems.length < MAX_PROBLEMS) verdict.problems.push({ index, code: found[0].code, reason: found[1] });
-    });
+    }
     return verdict;
   }
 
@@ -240,14 +259,23 @@ export class MetricStores {
   write(tenant: string, points: readonly PointInput[]): number {
     const now = this.#clock.now();
     const touched = new Map<string, BucketStore>();
+    let series: string | undefined;
+    let labels: object | undefined;
+    let key = '';
+    let held: Held | undefined;
     for (const p of points) {
-      const key = storeKey(tenant, p.series, p.labels);
-      const held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
+      // Consecutive points of one series and one labels object (a columnar block) share a store.
+      if (held === undefined || p.series !== series || p.labels !== labels) {
+        series = p.series;
+        labels = p.labels;
+        key = storeKey(tenant, p.series, p.labels);
+        held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
+        touched.set(key, held.store);
+      }
       const ts = p.ts === undefined ? now : (p.ts as number);
       // Before the point goes in, which may reuse a ring slot of a bucket past the retention.
       if (held.decl.persist) this.#options.persisted?.(key, held, ts);
-      held.store.ingest(ts, p.value as number, now);
-      touched.set(key, held.store);
+      held.store.add(ts, p.value as number, now);
     }
     for (const [key, store] of touched) {
       const changed = store.drainChanged();
