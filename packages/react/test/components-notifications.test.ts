@@ -192,6 +192,12 @@ describe('NotificationInbox', () => {
     // Back to every type: the first page again, all read.
     choose(view.container.querySelector('select') as HTMLSelectElement, '');
     await view.until(() => titles().join() === 'n4,n3' && items().every((li) => li.dataset['read'] === 'true'), 'every type, all read');
+
+    // Offline, an action fails with the SDK's code, shown as an alert.
+    client.disconnect();
+    view.button('Mark all read').click();
+    await view.until(() => view.container.querySelector('[role="alert"]') !== null, 'the failure shown');
+    expect(view.container.querySelector('[role="alert"]')?.textContent).toMatch(/^Notifications failed \(\d+\)$/);
   });
 });
 

@@ -1,3 +1,4 @@
+import type { SwitchboardError } from '@switchboard/client';
 import type { Notification } from '@switchboard/client/notifications';
 import { type ChangeEvent, createElement as h, type ReactNode, useState } from 'react';
 import { useNotifications } from '../hooks.js';
@@ -22,7 +23,7 @@ export interface NotificationInboxProps {
   className?: string;
 }
 
-function item(n: Notification, markRead: (id: string) => Promise<void>, onOpen: NotificationInboxProps['onOpen']): ReactNode {
+function item(n: Notification, markRead: (id: string) => void, onOpen: NotificationInboxProps['onOpen']): ReactNode {
   return h(
     'li',
     { key: n.id, className: 'sb-notification', 'data-read': n.read, 'data-type': n.type, 'data-priority': n.priority },
@@ -32,11 +33,7 @@ function item(n: Notification, markRead: (id: string) => Promise<void>, onOpen: 
     n.body !== null && n.body !== '' && h('p', { className: 'sb-notification-body' }, n.body),
     timeLabel(n.updatedAt, 'sb-notification-time'),
     !n.read &&
-      h(
-        'button',
-        { type: 'button', className: 'sb-notification-read', 'aria-label': `Mark read: ${n.title}`, onClick: () => void markRead(n.id).catch(() => {}) },
-        'Mark read',
-      ),
+      h('button', { type: 'button', className: 'sb-notification-read', 'aria-label': `Mark read: ${n.title}`, onClick: () => markRead(n.id) }, 'Mark read'),
   );
 }
 
@@ -57,6 +54,13 @@ export function NotificationInbox(props: NotificationInboxProps): ReactNode {
     ...(props.pageSize !== undefined ? { pageSize: props.pageSize } : {}),
   });
   const items = data ?? [];
+  // A refused mark-read shows as the list's error would.
+  const [failure, setFailure] = useState<SwitchboardError | null>(null);
+  const act = (work: Promise<unknown>) => {
+    setFailure(null);
+    work.catch(setFailure);
+  };
+  const problem = error ?? failure;
   return h(
     'section',
     { className: className('sb-inbox', props.className), id: props.id, 'aria-label': props.label ?? 'Notifications' },
@@ -75,13 +79,13 @@ export function NotificationInbox(props: NotificationInboxProps): ReactNode {
             types.map((t) => h('option', { key: t, value: t }, t)),
           ),
         ),
-      h('button', { type: 'button', className: 'sb-inbox-read-all', onClick: () => void markAllRead().catch(() => {}) }, 'Mark all read'),
+      h('button', { type: 'button', className: 'sb-inbox-read-all', onClick: () => act(markAllRead()) }, 'Mark all read'),
     ),
-    error !== null && h('p', { className: 'sb-inbox-error', role: 'alert' }, `Notifications unavailable (${error.code})`),
+    problem !== null && h('p', { className: 'sb-inbox-error', role: 'alert' }, `Notifications failed (${problem.code})`),
     h(
       'ul',
       { className: 'sb-inbox-list', 'aria-busy': isLoading },
-      items.map((n) => item(n, markRead, props.onOpen)),
+      items.map((n) => item(n, (id) => act(markRead(id)), props.onOpen)),
     ),
     !isLoading && items.length === 0 && h('p', { className: 'sb-inbox-empty' }, 'No notifications'),
     h(LoadMore, { hasMore, loadMore, loaded: items.length }),
