@@ -254,7 +254,7 @@ const coreShape = {
     .prefault({})
     .describe('token verification'),
 
-  /** API keys for the HTTP API, stored as SHA-256 hashes; `tenant: null` is an admin key. Also read from the data directory. */
+  /** API keys for the HTTP API, stored as SHA-256 hashes; `tenant: null` is an admin key, `readOnly: true` may only read. Also read from the data directory. */
   apiKeys: z
     .array(
       z.strictObject({
@@ -264,10 +264,12 @@ const coreShape = {
           .string()
           .regex(/^[A-Za-z0-9_-]{1,64}$/)
           .nullable(),
+        /** A read-only key may call only GET routes (default false). */
+        readOnly: z.boolean().optional(),
       }),
     )
     .default([])
-    .describe('API keys as {id, hash, tenant} (config file or JSON; `switchboard apikey` creates them)'),
+    .describe('API keys as {id, hash, tenant, readOnly?} (config file or JSON; `switchboard apikey` creates them; readOnly: GET routes only)'),
 
   limits: z
     .strictObject({
