@@ -61,7 +61,7 @@ function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, scope: 'admin' | 'a
   // Deny by default: a read-only key reads (GET, HEAD) and nothing else, whatever the route.
   if (grant.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
     failed('read_only', grant);
-    throw new ReplyError(ErrorCode.ReadOnlyKey, 'this API key is read-only: it may only read (GET)');
+    throw new ReplyError(ErrorCode.ReadOnlyKey, 'this API key may only read (GET routes)');
   }
   const named = req.headers[TENANT_HEADER];
   if (scope === 'admin') {
