@@ -16,6 +16,9 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * violation over the whole run.
  */
 
+/** How long a live value may take to show (the page reads every 1–2 s; the machine may be loaded). */
+const POLL = { timeout: 30_000, interval: 100 };
+
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 interface Problems {
@@ -106,7 +109,7 @@ describe('the admin view in headless Chromium', () => {
     const before = problems.http.length;
     await page.getByTestId('login-key').fill('sb_000000000000_wrongwrongwrongwrongwrongwrongwr');
     await page.getByTestId('login-submit').click();
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toContain('invalid API key');
+    await expect.poll(() => page.getByTestId('login-error').textContent(), POLL).toContain('invalid API key');
     expect(await page.getByTestId('connections-count').count()).toBe(0);
     expect(await page.getByTestId('logout').count()).toBe(0);
     expect(await keyPlaces(page, 'wrongwrongwrong')).toEqual({ href: false, local: false, cookie: false, session: false });
@@ -118,7 +121,7 @@ describe('the admin view in headless Chromium', () => {
     problems.console.splice(refused, 1);
     expect(await cspViolations(page)).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('logs in with the admin key: the connection count appears and follows a real SDK client; the key is only in session storage; logout forgets it', async () => {
     const page = await newPage();
@@ -126,9 +129,9 @@ describe('the admin view in headless Chromium', () => {
     await login(page, s.apiKey);
     const before = await count(page);
     const client: SwitchboardClient = await connectedClient(s.url, () => s.token({ sub: 'counted' }), cleanup);
-    await expect.poll(() => count(page), { timeout: 15_000 }).toBe(before + 1);
+    await expect.poll(() => count(page), POLL).toBe(before + 1);
     client.disconnect();
-    await expect.poll(() => count(page), { timeout: 15_000 }).toBe(before);
+    await expect.poll(() => count(page), POLL).toBe(before);
     expect(await keyPlaces(page, s.apiKey)).toEqual({ href: false, local: false, cookie: false, session: true });
     expect(await axeViolations(page)).toEqual([]);
 
@@ -141,7 +144,7 @@ describe('the admin view in headless Chromium', () => {
     await page.getByTestId('login-key').waitFor();
     expect(await cspViolations(page)).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('the #key= link logs in and the fragment leaves the address bar; a reload of a deep link stays logged in', async () => {
     const page = await newPage();
@@ -164,7 +167,7 @@ describe('the admin view in headless Chromium', () => {
     await page.getByTestId('connections-total').waitFor();
     expect(await cspViolations(page)).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('disconnects a connection from the connections page after a confirmation, and the SDK client sees the close with the reason', async () => {
     const victim = await connectedClient(s.url, () => s.token({ sub: 'victim' }), cleanup);
@@ -187,12 +190,44 @@ describe('the admin view in headless Chromium', () => {
     await page.getByTestId('disconnect-reason').fill('closed from the console');
     await page.getByTestId('confirm-ok').click();
     expect(await closed).toEqual({ code: 3502, reason: 'closed from the console' });
-    await expect.poll(() => page.getByTestId('connections-notice').textContent()).toContain('Disconnected victim');
-    await expect.poll(() => page.locator('[data-testid="connection-row"][data-user="victim"]').count(), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => page.getByTestId('connections-notice').textContent(), POLL).toContain('Disconnected victim');
+    await expect.poll(() => page.locator('[data-testid="connection-row"][data-user="victim"]').count(), POLL).toBe(0);
     expect(bystander.state).toBe('connected');
     expect(await cspViolations(page)).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 120_000);
+
+  it('the channels page shows presence and the history tail as text (planted HTML never runs), and publishes a test message', async () => {
+    const planted = '<img src=x onerror="window.planted=1"><script>window.planted=2</script>';
+    const member = await connectedClient(s.url, () => s.token({ sub: 'present' }), cleanup);
+    const room = member.subscribe('project:xss');
+    await new Promise((r) => room.once('subscribed', r));
+    await room.enterPresence({ page: planted });
+    const published = await fetch(`${s.httpUrl}/api/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.tenantKeys['acme']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'project:xss', data: { html: planted } }),
+    });
+    expect(published.status).toBe(200);
+
+    const page = await newPage();
+    await page.goto(`${s.httpUrl}/console/admin/channels#key=${encodeURIComponent(s.apiKey)}`);
+    await page.getByTestId('channels-tenant').fill('acme');
+    await page.getByRole('button', { name: 'Show channels' }).click();
+    await page.getByRole('button', { name: 'project:xss' }).click();
+    await expect.poll(() => page.getByTestId('channel-presence').textContent(), POLL).toContain('present (online, 1 device)');
+    expect(await page.getByTestId('channel-presence').textContent()).toContain(JSON.stringify(planted));
+    await expect.poll(() => page.getByTestId('channel-history').textContent(), POLL).toContain(planted.replaceAll('"', '\\"'));
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
+
+    await page.getByTestId('publish-data').fill('{"text":"from the console"}');
+    await page.getByTestId('publish-submit').click();
+    await expect.poll(() => page.getByTestId('channel-history').textContent(), POLL).toContain('{"text":"from the console"}');
+    expect(await page.evaluate(() => (window as unknown as { planted?: number }).planted)).toBeUndefined();
+    expect(await cspViolations(page)).toEqual([]);
+    await page.close();
+  }, 120_000);
 
   it('the start page and the demo placeholder pass axe as well', async () => {
     const page = await newPage();
@@ -203,7 +238,7 @@ describe('the admin view in headless Chromium', () => {
     await page.getByTestId('demo-coming').waitFor();
     expect(await axeViolations(page)).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('over the whole run: no console error, page error, failed request, HTTP error or CSP report', () => {
     expect(problems).toEqual({ console: [], page: [], failed: [], http: [], csp: [] });

@@ -126,6 +126,12 @@ function ChannelDetail({ session, tenant, channel }: { session: Session; tenant:
           {(presence.data?.members ?? []).map((m) => (
             <li key={m.user}>
               {m.user} ({m.status}, {m.devices.length} device{m.devices.length === 1 ? '' : 's'})
+              {m.devices.some((d) => d.state !== undefined && d.state !== null) ? (
+                <>
+                  {' '}
+                  <code>{m.devices.map((d) => JSON.stringify(d.state ?? null)).join(' ')}</code>
+                </>
+              ) : null}
             </li>
           ))}
         </ul>
