@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createStoredApiKey } from '@switchboard/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -32,20 +33,23 @@ async function call(method: string, path: string, key: string, opts: { tenant?: 
 
 beforeAll(async () => {
   s = await startTestServer();
-  tenantKey = (await create(['--tenant', 'acme', '--read-only'])).key;
-  adminKey = (await create(['--admin', '--read-only'])).key;
+  // Stored as `apikey create --read-only` stores them (the CLI itself is tested below).
+  tenantKey = createStoredApiKey(s.dataDir, 'acme', true).key;
+  adminKey = createStoredApiKey(s.dataDir, null, true).key;
 });
 afterAll(async () => {
   await s?.close();
 });
 
 describe('read-only API keys', () => {
-  it('the CLI creates them and lists them as read-only, never showing the key', async () => {
+  it('the CLI creates them and lists them as read-only, never showing the key; the server refuses a write with one at once', async () => {
     const { id, key } = await create(['--tenant', 'other', '--read-only']);
     const { stdout } = await run(process.execPath, [BIN, 'apikey', 'list', '--data', s.dataDir], { env: { PATH: process.env['PATH'] } });
     expect(stdout).toContain(`${id}  tenant other, read-only`);
     expect(stdout).not.toContain(key);
-  });
+    expect((await call('GET', '/key', key)).body).toMatchObject({ tenant: 'other', readOnly: true });
+    expect((await call('POST', '/publish', key, { body: { channel: 'project:1', data: 1 } })).status).toBe(403);
+  }, 60_000);
 
   it('read every GET route they are allowed to, and say so at GET /key', async () => {
     expect(await call('GET', '/key', tenantKey)).toMatchObject({ status: 200, body: { admin: false, tenant: 'acme', readOnly: true } });
