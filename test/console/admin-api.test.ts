@@ -141,7 +141,7 @@ async function banner(flags: string[], env: NodeJS.ProcessEnv, last: RegExp): Pr
   const exited = new Promise((r) => child.once('exit', r));
   try {
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no banner: ${out}`)), 30_000);
+      const t = setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000);
       child.stdout.on('data', (d) => {
         out += d;
         if (last.test(out)) {
@@ -170,7 +170,7 @@ describe('the banner of switchboard serve', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 
   it('prints no admin link in production mode, and no console line when the console is off', async () => {
     const production = await banner(['--development', 'false', '--secret', 's'.repeat(40)], {}, /Health:.*\n[\s\S]*Browser SDK[^\n]*\n[^\n]*\n/);
@@ -188,5 +188,5 @@ describe('the banner of switchboard serve', () => {
     } finally {
       rmSync(off.dataDir, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 180_000);
 });

@@ -138,7 +138,7 @@ describe('the console as served', () => {
     } finally {
       await withDemo.close();
     }
-  });
+  }, 60_000);
 
   it('console.enabled false: every /console path is 404, the API still answers', async () => {
     const off = await startTestServer({ console: { enabled: false } });
@@ -150,5 +150,5 @@ describe('the console as served', () => {
     } finally {
       await off.close();
     }
-  });
+  }, 60_000);
 });
