@@ -197,6 +197,24 @@ describe('the admin view in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it("a tenant key logs in and sees only its tenant's connections", async () => {
+    await connectedClient(s.url, () => s.token({ sub: 'outsider', tenant: 'other' }), cleanup);
+    await connectedClient(s.url, () => s.token({ sub: 'insider', tenant: 'acme' }), cleanup);
+    const page = await newPage();
+    await page.goto(`${s.httpUrl}/console/admin`);
+    await login(page, s.tenantKeys['acme'] as string);
+    expect(await page.getByTestId('key-scope').textContent()).toBe('tenant acme');
+    await page.getByRole('link', { name: 'Connections' }).click();
+    expect(await page.getByTestId('search-tenant').count()).toBe(0);
+    await page.locator('[data-testid="connection-row"][data-user="insider"]').waitFor();
+    const tenants = await page.locator('[data-testid="connection-row"] td:nth-child(2)').allTextContents();
+    expect(tenants.length).toBeGreaterThan(0);
+    expect(new Set(tenants)).toEqual(new Set(['acme']));
+    expect(await page.locator('[data-testid="connection-row"][data-user="outsider"]').count()).toBe(0);
+    expect(await cspViolations(page)).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   it('the channels page shows presence and the history tail as text (planted HTML never runs), and publishes a test message', async () => {
     const planted = '<img src=x onerror="window.planted=1"><script>window.planted=2</script>';
     const member = await connectedClient(s.url, () => s.token({ sub: 'present' }), cleanup);
