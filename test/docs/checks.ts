@@ -435,6 +435,25 @@ const httpHeaders: Check = async (block, ctx) => {
   fail(block, problems);
 };
 
+/**
+ * The console's response headers of docs/console.md: each line is what the server sends
+ * with the page (`localhost:7070` standing for the server's host and port).
+ */
+const consoleHeaders: Check = async (block, ctx) => {
+  const { httpUrl } = ctx.world.server;
+  const res = await fetch(`${httpUrl}/console/admin`);
+  await res.arrayBuffer();
+  const problems: string[] = [];
+  if (res.status !== 200) problems.push(`GET /console/admin: ${res.status}`);
+  for (const line of block.text.split('\n').filter(Boolean)) {
+    const [name, ...value] = line.split(': ');
+    const expected = value.join(': ').replaceAll('localhost:7070', new URL(httpUrl).host);
+    const actual = res.headers.get(name as string);
+    if (actual !== expected) problems.push(`${name}: documented "${expected}", sent "${actual}"`);
+  }
+  fail(block, problems);
+};
+
 // ---------------------------------------------------------------- conflation
 
 /**
@@ -590,6 +609,7 @@ export const CHECKS: Record<string, Check> = {
   'config nginx': nginx,
   'wire token-claims': tokenClaims,
   'wire http-headers': httpHeaders,
+  'wire console-headers': consoleHeaders,
   'wire backend-hook-schema': backendHookSchema,
   'wire backend-hook-exchange': backendHookExchange,
   'wire webhook-event': webhookEvent,

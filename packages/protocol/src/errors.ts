@@ -117,6 +117,8 @@ export const ErrorCode = Object.freeze({
   UnknownDashboard: def(156, 'unknown dashboard'),
   /** A metric dashboard is above the size limit (bytes of its JSON) or the panel limit: nothing was stored. */
   DashboardTooLarge: def(157, 'dashboard too large'),
+  /** The API key is read-only (`switchboard apikey create --read-only`): it may read, never change anything (any method but GET). */
+  ReadOnlyKey: def(158, 'read only key'),
   /** An alert rule is inconsistent (no threshold, thresholds in the wrong order, `rate` of a series that is not a counter, an undeclared role, a config rule's name): nothing was stored. */
   InvalidAlertRule: def(161, 'invalid alert rule'),
   /** The tenant holds as many alert rules of its own as it may: the new one was not stored. */

@@ -5,12 +5,16 @@ export interface StoredApiKey {
   id: string;
   hash: string;
   tenant: string | null;
+  /** A read-only key may call only GET routes; anything else is refused (403, code 158). Absent: false. */
+  readOnly?: boolean;
 }
 
 export interface ApiKeyGrant {
   id: string;
   /** null for an admin key, which names the tenant per request. */
   tenant: string | null;
+  /** Whether the key may only read (GET routes). */
+  readOnly: boolean;
 }
 
 export function hashApiKey(key: string): string {
@@ -18,10 +22,10 @@ export function hashApiKey(key: string): string {
 }
 
 /** A new random key `sb_<id>_<secret>` and its stored form. */
-export function generateApiKey(tenant: string | null): { key: string; stored: StoredApiKey } {
+export function generateApiKey(tenant: string | null, readOnly = false): { key: string; stored: StoredApiKey } {
   const id = randomBytes(6).toString('hex');
   const key = `sb_${id}_${randomBytes(24).toString('base64url')}`;
-  return { key, stored: { id, hash: hashApiKey(key), tenant } };
+  return { key, stored: { id, hash: hashApiKey(key), tenant, ...(readOnly ? { readOnly: true } : {}) } };
 }
 
 /** Keys kept where tools change them while the server runs (the data directory's key file). */
@@ -124,6 +128,6 @@ export class ApiKeyStore {
       const stored = Buffer.from(k.hash, 'hex');
       if (stored.length === digest.length && timingSafeEqual(stored, digest)) found = k;
     }
-    return found ? { id: found.id, tenant: found.tenant } : null;
+    return found ? { id: found.id, tenant: found.tenant, readOnly: found.readOnly === true } : null;
   }
 }

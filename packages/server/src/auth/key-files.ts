@@ -59,11 +59,11 @@ function writeKeyFile(dataDir: string, keys: StoredApiKey[]): void {
   renameSync(temporary, path);
 }
 
-/** Create an API key and store its hash in the data directory; returns the key in clear text once. */
-export function createStoredApiKey(dataDir: string, tenant: string | null): { key: string; id: string } {
+/** Create an API key (read-only: it may only read) and store its hash in the data directory; returns the key in clear text once. */
+export function createStoredApiKey(dataDir: string, tenant: string | null, readOnly = false): { key: string; id: string } {
   mkdirSync(dataDir, { recursive: true });
   const keys = readStoredApiKeys(dataDir);
-  const { key, stored } = generateApiKey(tenant);
+  const { key, stored } = generateApiKey(tenant, readOnly);
   keys.push(stored);
   writeKeyFile(dataDir, keys);
   return { key, id: stored.id };

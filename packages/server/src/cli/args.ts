@@ -8,7 +8,7 @@ export interface ParsedArgs {
   help: boolean;
 }
 
-const BOOLEAN_FLAGS = new Set(['--help', '-h', '--json', '--admin']);
+const BOOLEAN_FLAGS = new Set(['--help', '-h', '--json', '--admin', '--read-only']);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const positionals: string[] = [];

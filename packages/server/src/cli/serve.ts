@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { listOptions, loadConfig } from '../features/builtin.js';
+import { consoleBuilt } from '../http/console.js';
 import { sdkUrl } from '../http/sdk.js';
 import { Switchboard } from '../server.js';
 import { flag, type ParsedArgs } from './args.js';
@@ -104,6 +105,7 @@ function printBanner(server: Switchboard, config: Readonly<Config>, port: number
   out(`  WebSocket:  ${ws}://${host}:${port}/ws`);
   out(`  HTTP API:   ${base}/api/v1   (OpenAPI: /api/v1/openapi.json)`);
   out(`  Health:     ${base}/healthz   /readyz   /metrics`);
+  if (config.console.enabled) out(`  Console:    ${base}/console/${consoleBuilt() ? '' : '   (not built: run npm run build)'}`);
   if (server.tls)
     out(`  TLS:        ${server.tls.subject.replace(/\n/g, ', ')}, valid to ${server.tls.validTo} (SHA-256 ${server.tls.fingerprint256}); SIGHUP reloads`);
   const sdk = server.sdk;
@@ -129,6 +131,8 @@ async function printDevelopment(server: Switchboard, config: Readonly<Config>, p
   out('Development mode (secret and admin key in the data directory; never use in production):');
   out(`  Token (tenant demo, user dev, 24h): ${token}`);
   if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
+  // The key in the fragment: never sent to the server, and the console removes it from the address bar.
+  if (server.devAdminKey && config.console.enabled) out(`  Admin console: ${base}/console/admin#key=${encodeURIComponent(server.devAdminKey)}`);
   out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
   out(
     `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' ${base}/api/v1/publish`,

@@ -159,6 +159,19 @@ const coreShape = {
   dataDir: z.string().default('./data').describe('data directory (default ./data)'),
   /** Development mode: localhost Origins allowed, a development secret and admin key generated. */
   development: bool(true, 'development mode: generate a secret and admin key when none is configured; allow localhost Origins'),
+  /** The web console served at `/console/` (admin view, demo workspace); see docs/console.md. */
+  console: z
+    .strictObject({
+      /** Serve the console at `/console/` (default true); off: every `/console` path is 404. */
+      enabled: bool(true, 'serve the web console at /console/'),
+      /** The demo workspace at `/console/demo` (default: on in development mode only). */
+      demo: z
+        .preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean())
+        .optional()
+        .describe('the demo workspace at /console/demo (default: on in development mode only)'),
+    })
+    .prefault({})
+    .describe('web console'),
   /** Durable data: a PostgreSQL URL, or empty for a SQLite file (switchboard.db) in the data directory. */
   database: z.string().default('').describe('PostgreSQL URL; SQLite file in the data directory when empty (--database / DATABASE_URL)'),
   /** Redis URL for the shared engine (--redis / REDIS_URL); the in-memory engine when unset. */
@@ -254,7 +267,7 @@ const coreShape = {
     .prefault({})
     .describe('token verification'),
 
-  /** API keys for the HTTP API, stored as SHA-256 hashes; `tenant: null` is an admin key. Also read from the data directory. */
+  /** API keys for the HTTP API, stored as SHA-256 hashes; `tenant: null` is an admin key, `readOnly: true` may only read. Also read from the data directory. */
   apiKeys: z
     .array(
       z.strictObject({
@@ -264,10 +277,12 @@ const coreShape = {
           .string()
           .regex(/^[A-Za-z0-9_-]{1,64}$/)
           .nullable(),
+        /** A read-only key may call only GET routes (default false). */
+        readOnly: z.boolean().optional(),
       }),
     )
     .default([])
-    .describe('API keys as {id, hash, tenant} (config file or JSON; `switchboard apikey` creates them)'),
+    .describe('API keys as {id, hash, tenant, readOnly?} (config file or JSON; `switchboard apikey` creates them; readOnly: GET routes only)'),
 
   limits: z
     .strictObject({

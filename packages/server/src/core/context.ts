@@ -96,8 +96,8 @@ export interface NodeServices {
  * (`<feature>.<op>`, `<feature>/<key>`) and only the services its manifest's `dependsOn` lists.
  */
 export interface NodeContext {
-  /** Where a user is present and the tenant's live numbers, over every node. */
-  readonly tenantViews: Pick<TenantViews, 'userPresence' | 'stats'>;
+  /** Where a user is present, the tenant's live numbers and the connections of one tenant or all, over every node. */
+  readonly tenantViews: Pick<TenantViews, 'userPresence' | 'stats' | 'connections'>;
   /**
    * Per-tenant quotas: what applies to a tenant (`limit`, `sources`), stored overrides
    * (`store`), the tenant's publish quota (`spendPublish`), and rows a feature stores

@@ -67,7 +67,13 @@ export type SecurityEvent =
     }
   | { type: 'channel.forbidden'; tenant: string; user: string; ip: string | null; channel: string; action: string; reason: 'permission' | 'cross_tenant' }
   | { type: 'apikey.used'; tenant: string | null; keyId: string; ip: string | null; admin: boolean }
-  | { type: 'apikey.failed'; tenant: string | null; keyId: string | null; ip: string | null; reason: 'missing' | 'invalid' | 'wrong_tenant' | 'not_admin' }
+  | {
+      type: 'apikey.failed';
+      tenant: string | null;
+      keyId: string | null;
+      ip: string | null;
+      reason: 'missing' | 'invalid' | 'wrong_tenant' | 'not_admin' | 'read_only';
+    }
   | { type: AdminAction; tenant: string | null; actor: Actor; target: Readonly<Record<string, string | number | null>> };
 
 export type SecurityEventType = SecurityEvent['type'];

@@ -74,12 +74,23 @@ interface ViewedSession {
   subscriptions(): Iterable<{ readonly present: boolean; readonly ch: { readonly channel: string } }>;
 }
 
-/** What the views need of the node: its id and the local connections of a user. */
+/** What the views need of the node: its id, its connections and the local connections of a user. */
 export interface ViewsHost {
   readonly id: string;
   readonly engine: Engine;
   readonly quotas: Pick<TenantQuotas, 'limit' | 'rowsUsed' | 'publishesLastMinute'>;
   userClients(tenant: string, user: string): ReadonlySet<ViewedSession>;
+  /** Every open kernel connection of this node. */
+  readonly clients: ReadonlySet<ListedSession>;
+}
+
+/** What the connection list reads of a local connection. */
+export interface ListedSession extends ViewedSession {
+  readonly closed: boolean;
+  readonly wasConnected: boolean;
+  readonly identity: { readonly tenant: string; readonly user: string } | null;
+  readonly meta: { readonly ip: string; readonly origin?: string };
+  readonly subscriptionCount: number;
 }
 
 const RANK: Record<PresenceStatus, number> = { online: 3, away: 2, idle: 1 };
@@ -102,6 +113,10 @@ export class TenantViews {
     host.engine.control.setSurveyHandler('tenant-rates', (request) => {
       if (!isObject(request) || typeof request['tenant'] !== 'string') return undefined;
       return this.#rates(request['tenant']);
+    });
+    host.engine.control.setSurveyHandler('connection-list', (request) => {
+      const filter = connectionFilterOf(request);
+      return filter ? listConnections(host, filter) : undefined;
     });
   }
 
@@ -188,6 +203,26 @@ export class TenantViews {
     }
   }
 
+  /**
+   * Connections over every node that match a filter (tenant exact, user and IP by substring,
+   * case-insensitive), oldest first, at most `limit`, with how many matched and how many
+   * subscriptions they hold. A connection counts once it completed `connect`.
+   */
+  async connections(filter: ConnectionFilter): Promise<ConnectionList> {
+    const result = await this.#ask('connection-list', filter);
+    const connections: ListedConnection[] = [];
+    let total = 0;
+    let subscriptions = 0;
+    for (const a of result.answers) {
+      if (!isObject(a) || !Array.isArray(a['connections'])) continue;
+      connections.push(...(a['connections'] as ListedConnection[]));
+      total += Number(a['total']) || 0;
+      subscriptions += Number(a['subscriptions']) || 0;
+    }
+    connections.sort((x, y) => x.connectedAt - y.connectedAt || (x.client < y.client ? -1 : 1));
+    return { connections: connections.slice(0, filter.limit), total, subscriptions, nodes: result.nodes, complete: result.complete };
+  }
+
   async #ask(kind: string, request: unknown) {
     try {
       return await this.host.engine.control.survey(kind, request);
@@ -232,3 +267,75 @@ export class TenantViews {
 }
 
 const round = (n: number): number => Math.round(n * 10) / 10;
+
+/** Which connections `connections()` lists: `tenant` exact (null: every tenant), `user` and `ip` by substring. */
+export interface ConnectionFilter {
+  tenant: string | null;
+  user?: string;
+  ip?: string;
+  /** Most connections listed (all are counted). */
+  limit: number;
+}
+
+/** One connection as the console lists it. */
+export interface ListedConnection {
+  client: string;
+  tenant: string;
+  user: string;
+  ip: string;
+  origin: string | null;
+  node: string;
+  /** Unix ms. */
+  connectedAt: number;
+  status: PresenceStatus;
+  subscriptions: number;
+}
+
+export interface ConnectionList {
+  connections: ListedConnection[];
+  /** Connections that matched, over every node (more than listed when over the limit). */
+  total: number;
+  /** Subscriptions held by the matching connections. */
+  subscriptions: number;
+  nodes: number;
+  complete: boolean;
+}
+
+const optionalText = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
+/** A survey's request as a filter, or null when it is not one (another node's newer shape). */
+function connectionFilterOf(request: unknown): ConnectionFilter | null {
+  if (!isObject(request)) return null;
+  const { tenant, user, ip, limit } = request;
+  if (!(tenant === null || typeof tenant === 'string') || !optionalText(user) || !optionalText(ip) || typeof limit !== 'number') return null;
+  return { tenant, limit, ...(user ? { user } : {}), ...(ip ? { ip } : {}) };
+}
+
+/** This node's answer: the first `limit` matches (oldest first), how many matched and their subscriptions. */
+function listConnections(host: ViewsHost, filter: ConnectionFilter): { connections: ListedConnection[]; total: number; subscriptions: number } {
+  const user = filter.user?.toLowerCase();
+  const ip = filter.ip?.toLowerCase();
+  const matched: ListedConnection[] = [];
+  let subscriptions = 0;
+  for (const c of host.clients) {
+    const id = c.identity;
+    if (c.closed || !c.wasConnected || id === null) continue;
+    if (filter.tenant !== null && id.tenant !== filter.tenant) continue;
+    if (user !== undefined && !id.user.toLowerCase().includes(user)) continue;
+    if (ip !== undefined && !c.meta.ip.toLowerCase().includes(ip)) continue;
+    subscriptions += c.subscriptionCount;
+    matched.push({
+      client: c.id,
+      tenant: id.tenant,
+      user: id.user,
+      ip: c.meta.ip,
+      origin: c.meta.origin ?? null,
+      node: host.id,
+      connectedAt: c.connectedAt,
+      status: c.status,
+      subscriptions: c.subscriptionCount,
+    });
+  }
+  matched.sort((x, y) => x.connectedAt - y.connectedAt || (x.client < y.client ? -1 : 1));
+  return { connections: matched.slice(0, filter.limit), total: matched.length, subscriptions };
+}

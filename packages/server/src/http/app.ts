@@ -9,6 +9,7 @@ import type { HostView } from '../observability/host-view.js';
 import type { Metrics } from '../observability/metrics.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
+import { registerConsole } from './console.js';
 import { registerSdk, type SdkBuild } from './sdk.js';
 import type { TlsMaterial } from './tls-files.js';
 
@@ -19,8 +20,8 @@ export interface ServedNode extends NodeContext {
 }
 
 /**
- * The HTTP side: health, readiness, Prometheus metrics, and the API under /api/v1 (with the
- * features' routes). Node's header and request timeouts are set from the configuration.
+ * The HTTP side: health, readiness, Prometheus metrics, the SDK's browser build, the web
+ * console, and the API under /api/v1 (with the features' routes). Node's header and request timeouts are set from the configuration.
  * Given a certificate and key, the server is an HTTPS server (WSS upgrades on the same port).
  */
 /** Fastify's default keep-alive timeout, which a server from `serverFactory` does not get by itself. */
@@ -84,6 +85,7 @@ export async function createHttpApp(
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : node.draining ? 'draining' : 'unavailable', node: node.id, checks });
   });
   registerSdk(app, sdk);
+  registerConsole(app, config, tls !== null);
   app.get('/metrics', async (_req, reply) => {
     const text = hostView ? await hostView.metrics() : await node.metrics.registry.metrics();
     return reply.type(node.metrics.registry.contentType).send(text);

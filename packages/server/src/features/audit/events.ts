@@ -70,7 +70,8 @@ export const AUDIT_TYPES: readonly Described[] = [
   },
   {
     type: 'apikey.failed',
-    description: 'A tenant key refused: another tenant named (`wrong_tenant`) or an admin route (`not_admin`). Unknown keys are in the system scope.',
+    description:
+      'A tenant key refused: another tenant named (`wrong_tenant`), an admin route (`not_admin`), or a read-only key on a route that changes something (`read_only`). Unknown keys are in the system scope.',
     example: entry('apikey.failed', { reason: 'wrong_tenant', keyId: '8c1f0a2b3d4e' }, { user: null }),
   },
   ...ADMIN_ACTIONS.map((type) => ({

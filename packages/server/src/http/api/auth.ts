@@ -13,6 +13,8 @@ declare module 'fastify' {
     apiKeyId: string | null;
     /** Whether that key is an admin key. */
     apiKeyAdmin: boolean;
+    /** Whether that key may only read (GET routes). */
+    apiKeyReadOnly: boolean;
   }
   interface FastifyContextConfig {
     /** A route that needs no API key (the OpenAPI document). */
@@ -21,6 +23,8 @@ declare module 'fastify' {
     admin?: boolean;
     /** A route that also reads the system scope: with `?scope=system` it takes only an admin key, and no tenant header. */
     systemScope?: boolean;
+    /** A route an admin key calls without naming a tenant (it sees every tenant); a tenant key acts in its own. */
+    anyTenant?: boolean;
   }
 }
 
@@ -35,10 +39,12 @@ const BEARER_RE = /^Bearer +(\S+) *$/i;
 
 /**
  * The tenant a request acts in. A tenant key always acts in its own tenant, and naming
- * another tenant is refused (403); an admin key must name the tenant.
+ * another tenant is refused (403); an admin key must name the tenant, except on admin
+ * routes (the path names it) and `anyTenant` routes ('': every tenant). A read-only key is
+ * refused (403, code 158) on every method but GET and HEAD.
  */
-function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean, security: SecurityEvents): string {
-  const failed = (reason: 'missing' | 'invalid' | 'wrong_tenant' | 'not_admin', grant: ApiKeyGrant | null) => {
+function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, scope: 'admin' | 'any' | 'tenant', security: SecurityEvents): string {
+  const failed = (reason: 'missing' | 'invalid' | 'wrong_tenant' | 'not_admin' | 'read_only', grant: ApiKeyGrant | null) => {
     if (security.active) security.report({ type: 'apikey.failed', tenant: grant?.tenant ?? null, keyId: grant?.id ?? null, ip: req.ip, reason });
   };
   const auth = req.headers.authorization;
@@ -53,8 +59,14 @@ function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean, sec
   }
   req.apiKeyId = grant.id;
   req.apiKeyAdmin = grant.tenant === null;
+  req.apiKeyReadOnly = grant.readOnly;
+  // Deny by default: a read-only key reads (GET, HEAD) and nothing else, whatever the route.
+  if (grant.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+    failed('read_only', grant);
+    throw new ReplyError(ErrorCode.ReadOnlyKey, 'this API key may only read (GET routes)');
+  }
   const named = req.headers[TENANT_HEADER];
-  if (admin) {
+  if (scope === 'admin') {
     if (grant.tenant !== null) {
       failed('not_admin', grant);
       throw new ReplyError(ErrorCode.PermissionDenied, 'this route needs an admin key');
@@ -68,6 +80,7 @@ function tenantOf(req: FastifyRequest, apiKeys: ApiKeyStore, admin: boolean, sec
     }
     return grant.tenant;
   }
+  if (scope === 'any') return '';
   if (named === undefined) throw new ReplyError(ErrorCode.BadRequest, `an admin key must name the tenant in ${TENANT_HEADER_NAME}`);
   const parsed = tenantHeader.safeParse(named);
   if (!parsed.success) throw new ReplyError(ErrorCode.BadRequest, `${TENANT_HEADER_NAME}: not a valid tenant id`);
@@ -79,10 +92,12 @@ export function requireApiKeys(app: FastifyInstance, apiKeys: ApiKeyStore, secur
   app.decorateRequest('tenant', '');
   app.decorateRequest('apiKeyId', null);
   app.decorateRequest('apiKeyAdmin', false);
+  app.decorateRequest('apiKeyReadOnly', false);
   app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config.public === true) return;
-    const system = req.routeOptions.config.systemScope === true && (req.query as Record<string, unknown> | undefined)?.['scope'] === 'system';
-    req.tenant = tenantOf(req, apiKeys, req.routeOptions.config.admin === true || system, security);
+    const config = req.routeOptions.config;
+    if (config.public === true) return;
+    const system = config.systemScope === true && (req.query as Record<string, unknown> | undefined)?.['scope'] === 'system';
+    req.tenant = tenantOf(req, apiKeys, config.admin === true || system ? 'admin' : config.anyTenant === true ? 'any' : 'tenant', security);
     if (system && req.headers[TENANT_HEADER] !== undefined)
       throw new ReplyError(ErrorCode.BadRequest, `scope=system reads the server's own figures: no ${TENANT_HEADER_NAME}`);
     if (security.active && req.apiKeyId !== null)

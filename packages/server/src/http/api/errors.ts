@@ -60,6 +60,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeName, number>> = Object.freez
   SeriesDeclarationLimit: 422,
   UnknownDashboard: 404,
   DashboardTooLarge: 422,
+  ReadOnlyKey: 403,
   InvalidAlertRule: 422,
   AlertRuleLimit: 422,
 });

@@ -8,6 +8,7 @@ import { ReplyError } from '../../errors/reply-error.js';
 import { createError } from '../../errors/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
+import { connectionRoutes } from './connections.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
 import { useJsonBodies } from './json-body.js';
@@ -35,6 +36,7 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument, sched
     ...presenceRoutes(),
     ...channelRoutes(),
     ...userRoutes(),
+    ...connectionRoutes(),
     ...quotaRoutes(),
     openApiRoute(document),
   ];

@@ -22,7 +22,7 @@ export const API_PREFIX = '/api/v1';
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: the message names the invalid field (code 107)',
   401: 'Missing or invalid API key (code 101)',
-  403: 'The API key belongs to another tenant, or a tenant key called a route for admin keys only (code 103)',
+  403: 'The API key belongs to another tenant, or a tenant key called a route for admin keys only (code 103), or a read-only key called a route that changes something (code 158)',
   404: "Not found, or another tenant's (code 117)",
   409: "Conflict with the resource's state: a channel's new epoch (code 112), a scheduled publication no longer pending (code 124)",
   413: 'Body or publication too large (code 114)',
@@ -63,7 +63,7 @@ function errorStatuses(route: ApiRoute): number[] {
 
 function operation(route: ApiRoute): JsonSchema {
   const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query'), ...parameters(route.headers, 'header')];
-  if (!route.public && !route.admin) {
+  if (!route.public && !route.admin && !route.anyTenant) {
     const { description, ...schema } = jsonSchema(tenantHeader);
     params.push({ name: TENANT_HEADER_NAME, in: 'header', required: false, description, schema });
   }

@@ -20,6 +20,8 @@ export interface RouteContext<P, Q, B, H = undefined> {
   headers: H;
   /** Who asks: the API key's id (null on public routes) and the peer's address; what admin actions name as their actor. */
   actor: Actor;
+  /** The API key's kind: an admin key (tenant '' on `anyTenant` routes: every tenant), and whether it may only read. */
+  key: { admin: boolean; readOnly: boolean };
 }
 
 /**
@@ -49,6 +51,11 @@ export interface RouteSpec<
    * header, and its handler sees the tenant ''. The query schema declares `scope`.
    */
   systemScope?: boolean;
+  /**
+   * An admin key needs no tenant header and acts over every tenant (`tenant` is ''; the
+   * handler narrows it); a tenant key acts in its own tenant as everywhere.
+   */
+  anyTenant?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -94,7 +101,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
   app.route({
     method: route.method,
     url: route.url,
-    config: { public: route.public === true, admin: route.admin === true, systemScope: route.systemScope === true },
+    config: { public: route.public === true, admin: route.admin === true, systemScope: route.systemScope === true, anyTenant: route.anyTenant === true },
     ...(route.bodyLimit !== undefined ? { bodyLimit: route.bodyLimit } : {}),
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const headers = validate(route.headers, req.headers, 'headers');
@@ -102,6 +109,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
         node,
         tenant: req.tenant,
         actor: { keyId: req.apiKeyId, ip: req.ip },
+        key: { admin: req.apiKeyAdmin, readOnly: req.apiKeyReadOnly },
         headers,
         params: validate(route.params, req.params, 'params'),
         query: validate(route.query, req.query, 'query'),

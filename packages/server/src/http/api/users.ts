@@ -91,14 +91,27 @@ export function userRoutes(): ApiRoute[] {
       url: '/users/:user/disconnect',
       operationId: 'disconnectUser',
       tag: 'users',
-      summary: 'Close every connection of a user, on every node',
-      description: "The body is optional. Connections the user opens afterwards are not refused: revoke the user's tokens for that.",
+      summary: 'Close every connection of a user (or one of them), on every node',
+      description:
+        "The body is optional; with `client` only that connection closes. Connections the user opens afterwards are not refused: revoke the user's tokens for that.",
       params: userParams,
-      body: z.strictObject({ code: closeCode.optional(), reason: closeReason.optional() }).optional(),
+      body: z
+        .strictObject({
+          code: closeCode.optional(),
+          reason: closeReason.optional(),
+          client: z.string().min(1).max(64).describe('only this connection of the user (its id, as `GET /connections` lists it)').optional(),
+        })
+        .optional(),
       response: emptyResult,
       async handler({ node, tenant, params, body, actor }) {
-        await node.disconnectUser(tenant, params.user, closeInfo(body?.code, body?.reason));
-        if (node.security.active) node.security.report({ type: 'admin.user_disconnected', tenant, actor, target: { user: params.user } });
+        await node.disconnectUser(tenant, params.user, closeInfo(body?.code, body?.reason), body?.client);
+        if (node.security.active)
+          node.security.report({
+            type: 'admin.user_disconnected',
+            tenant,
+            actor,
+            target: { user: params.user, ...(body?.client ? { client: body.client } : {}) },
+          });
         return {};
       },
     }),
