@@ -22,6 +22,7 @@ import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView, SurveysView } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { engineRates } from './engine-rates.js';
 import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } from './feature-presence.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
@@ -96,12 +97,7 @@ export class Node implements ClientHost {
   constructor(options: NodeOptions) {
     this.config = options.config;
     this.engine = options.engine;
-    const limits = this.engine.limits;
-    this.rates = {
-      take: (bucket, ratePerSecond, burst, cost) => limits.take(`r|${bucket}`, ratePerSecond, burst, cost),
-      takeOrWait: (bucket, ratePerSecond, burst, cost) => limits.takeOrWait(`r|${bucket}`, ratePerSecond, burst, cost),
-      shared: this.engine.name !== 'memory',
-    };
+    this.rates = engineRates(this.engine);
     this.#verifier = options.verifier;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
