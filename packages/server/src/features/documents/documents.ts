@@ -53,7 +53,7 @@ export class Documents {
   /** The sweep that hibernates documents nobody used for `hibernateAfter` (null: off). */
   readonly #hibernation: NodeJS.Timeout | null;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
-  readonly #shared: Omit<LiveDocumentDeps, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow' | 'clustered'>;
+  readonly #shared: Omit<LiveDocumentDeps<LiveDocument>, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow' | 'clustered'>;
 
   constructor(
     readonly store: DocumentStore,

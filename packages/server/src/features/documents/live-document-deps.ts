@@ -2,7 +2,6 @@ import type { DisconnectInfo } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { DocumentSettings } from './config.js';
 import type { DocumentHooks } from './hooks.js';
-import type { LiveDocument } from './live-document.js';
 import type { DocumentMetrics } from './metrics.js';
 import type { Appended, Compaction, DocumentStore, Fold } from './store.js';
 
@@ -20,7 +19,8 @@ export interface DocumentPeer {
   end(info: DisconnectInfo): void;
 }
 
-export interface LiveDocumentDeps {
+/** `D`: the document (LiveDocument; generic so that this file does not import it). */
+export interface LiveDocumentDeps<D> {
   store: DocumentStore;
   settings: DocumentSettings;
   compactAfter: number;
@@ -32,26 +32,26 @@ export interface LiveDocumentDeps {
   metrics: DocumentMetrics;
   logger: Logger;
   /** Called when the document may be unloadable (no peer, nothing to store). */
-  idle(doc: LiveDocument): void;
+  idle(doc: D): void;
   /** Called when an apply failed halfway: the document must be discarded (its peers reconnect and it reloads). */
-  broken(doc: LiveDocument): void;
+  broken(doc: D): void;
   /**
    * Called after a write committed `entries` with the numbers `range` (each node that holds
    * the document is told); they hold `count` updates of clients.
    */
-  stored(doc: LiveDocument, entries: Uint8Array[], range: Appended, count: number, indices: StoredIndices): void;
+  stored(doc: D, entries: Uint8Array[], range: Appended, count: number, indices: StoredIndices): void;
   /** Whether other nodes may hold the document (the Redis engine): a stored document's updates are relayed to them before they are stored. */
   clustered: boolean;
   /** Relay this turn's updates numbered `after + 1`… to the other nodes before they are stored; false when they were not sent (too large: read from the log). */
-  relayEarly(doc: LiveDocument, updates: Uint8Array[], after: number): boolean;
+  relayEarly(doc: D, updates: Uint8Array[], after: number): boolean;
   /** The embedding app's hooks (onChange, beforeBroadcast), if any. */
   hooks?: DocumentHooks;
   /** Fold the document's log into its snapshot, unless another node is doing it (a lease). */
-  compact(doc: LiveDocument, fold: Fold): Promise<Compaction>;
+  compact(doc: D, fold: Fold): Promise<Compaction>;
   /** Called with this node's changes to a document that is not stored, once per turn (other nodes apply them). */
-  relay(doc: LiveDocument, updates: Uint8Array[]): void;
+  relay(doc: D, updates: Uint8Array[]): void;
   /** Called with an awareness change made by one of this node's peers (`user`: its user), for the other nodes. */
-  relayAwareness(doc: LiveDocument, update: Uint8Array, user: string | null): void;
+  relayAwareness(doc: D, update: Uint8Array, user: string | null): void;
 }
 
 /** Which of this load's updates (numbered 1, 2, … per load) a write stored: `after + 1` … `upTo`; `early`: all of them were relayed early. */

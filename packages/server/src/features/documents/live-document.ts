@@ -26,8 +26,7 @@ export type ApplyResult = 'applied' | 'invalid' | 'too-large' | { locked: string
 const isEmptyUpdate = (u: Uint8Array): boolean => u.byteLength === 2 && u[0] === 0 && u[1] === 0;
 
 /** Backoff of a failed write of the log: doubling from 200 ms to 30 s. */
-const RETRY_MIN = 200;
-const RETRY_MAX = 30_000;
+const [RETRY_MIN, RETRY_MAX] = [200, 30_000];
 
 /**
  * A document loaded on this node: its Yjs state, its awareness, its peers, and the updates
@@ -95,7 +94,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
     readonly tenant: string,
     readonly channel: string,
     stored: StoredDocument | null,
-    private readonly deps: LiveDocumentDeps,
+    private readonly deps: LiveDocumentDeps<LiveDocument>,
   ) {
     super();
     const doc = this.live as Y.Doc;
@@ -116,7 +115,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
     this.aware = new DocumentAwareness<DocumentPeer>(this);
   }
 
-  /** Whether the document was unloaded, discarded or deleted here. */
+  /** Whether it was unloaded, discarded or deleted here. */
   get gone(): boolean {
     return this.#destroyed;
   }
