@@ -122,7 +122,8 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
             namespace: args.text('--namespace'),
             historySize: args.count('--history'),
             extraFlags: [...(scenario.serverFlags?.(args) ?? []), ...args.list('--server-flag')],
-            startTimeoutMs: 30_000,
+            // Generous: on a loaded machine a cold start (module loading, migrations) can take a minute.
+            startTimeoutMs: 120_000,
             storage: args.text('--storage') as 'sqlite' | 'postgres',
             postgresUrl: postgresUrl(args),
             nodes: plan.nodes,
