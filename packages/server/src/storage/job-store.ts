@@ -1,4 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { QueryShapes } from './query-shapes.js';
 import type { Storage } from './storage.js';
 import type { JobStatus, JobTable, SharedTables } from './tables.js';
 
@@ -103,6 +104,8 @@ const held = (claim: JobClaim) => (eb: ExpressionBuilder<SharedTables, 'sb_jobs'
  */
 export class JobStore {
   readonly #db: Db;
+  /** The hot statements (the outbox's inserts, claims, group completions) compiled once per shape. */
+  readonly #shapes = new QueryShapes();
 
   constructor(private readonly storage: Storage) {
     this.#db = storage.db;
@@ -154,12 +157,15 @@ export class JobStore {
    */
   async insertMany(jobs: readonly NewJob[], now: number, within?: JobExecutor): Promise<void> {
     const db = (within as Db | undefined) ?? this.#db;
-    for (let i = 0; i < jobs.length; i += INSERT_CHUNK)
-      await db
-        .insertInto('sb_jobs')
-        .values(jobs.slice(i, i + INSERT_CHUNK).map((j) => newRow(j, now)))
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
+    for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
+      const rows = jobs.slice(i, i + INSERT_CHUNK).map((j) => newRow(j, now));
+      await this.#shapes.run(db, `insert.${rows.length}`, rows.flatMap(Object.values), () =>
+        db
+          .insertInto('sb_jobs')
+          .values(rows)
+          .onConflict((oc) => oc.column('id').doNothing()),
+      );
+    }
   }
 
   /**

@@ -1,9 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import type { JobExecutor } from '../../storage/job-store.js';
 import type { CursorPosition } from '../../storage/paging.js';
+import { QueryShapes } from '../../storage/query-shapes.js';
 import type { Storage } from '../../storage/storage.js';
 import type { JobStatus, SharedTables } from '../../storage/tables.js';
 import { DECLARED_PREFIX, isDeclared } from './endpoint-ids.js';
-import type { WebhookAttemptTable, WebhookEndpointTable, WebhookTables } from './tables.js';
+import type { WebhookAttemptTable, WebhookEndpointTable, WebhookEventTable, WebhookMessageTable, WebhookTables } from './tables.js';
 
 type Db = Kysely<SharedTables & WebhookTables>;
 
@@ -74,6 +76,8 @@ const SWEEP_MAX = 50_000;
 
 export class WebhookStore {
   readonly db: Db;
+  /** The statements of every event and every attempt, compiled once per shape (row count). */
+  readonly #shapes = new QueryShapes();
 
   constructor(storage: Storage) {
     this.db = storage.tables<WebhookTables>();
@@ -133,6 +137,22 @@ export class WebhookStore {
       await trx.deleteFrom('sb_webhook_messages').where('endpoint_id', '=', id).execute();
       return true;
     });
+  }
+
+  /**
+   * The outbox rows of a change, in its transaction: its events, then their messages (one per
+   * endpoint that wants the event), each in multi-row statements of at most `chunk` rows.
+   */
+  async insertOutbox(trx: JobExecutor, events: readonly WebhookEventTable[], messages: readonly WebhookMessageTable[], chunk: number): Promise<void> {
+    const db = trx as Db;
+    for (let i = 0; i < events.length; i += chunk) {
+      const rows = events.slice(i, i + chunk);
+      await this.#shapes.run(db, `events.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_events').values(rows));
+    }
+    for (let i = 0; i < messages.length; i += chunk) {
+      const rows = messages.slice(i, i + chunk);
+      await this.#shapes.run(db, `messages.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_messages').values(rows));
+    }
   }
 
   /** Messages with their events, for a batch (in no particular order). */
