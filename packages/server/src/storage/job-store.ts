@@ -214,19 +214,23 @@ export class JobStore {
   }
 
   async #claimWhere(kinds: readonly string[], owner: string, now: number, leaseMs: number, limit: number, which: 'pending' | 'lapsed'): Promise<Job[]> {
-    let ids = this.#db.selectFrom('sb_jobs').select('id');
-    ids =
-      which === 'pending'
-        ? ids.where('status', '=', 'pending').where('due_at', '<=', now).orderBy('due_at')
-        : ids.where('status', '=', 'running').where('lease_expires', '<=', now);
-    ids = ids.where('kind', 'in', kinds).limit(limit);
-    if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
-    const rows = await this.#db
-      .updateTable('sb_jobs')
-      .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute();
+    const build = () => {
+      let ids = this.#db.selectFrom('sb_jobs').select('id');
+      ids =
+        which === 'pending'
+          ? ids.where('status', '=', 'pending').where('due_at', '<=', now).orderBy('due_at')
+          : ids.where('status', '=', 'running').where('lease_expires', '<=', now);
+      ids = ids.where('kind', 'in', kinds).limit(limit);
+      if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
+      return this.#db
+        .updateTable('sb_jobs')
+        .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+        .where('id', 'in', ids)
+        .returningAll();
+    };
+    // The parameters in the order of the compiled statement: the SET, then the subquery's WHERE and LIMIT.
+    const params = ['running', owner, now + leaseMs, 1, now, which === 'pending' ? 'pending' : 'running', now, ...kinds, limit];
+    const { rows } = await this.#shapes.run(this.#db, `claim.${which}.${kinds.length}`, params, build);
     return rows.map(toJob);
   }
 
@@ -322,15 +326,18 @@ export class JobStore {
     const recorded = new Set<string>();
     for (const g of groups.values())
       for (let i = 0; i < g.ids.length; i += INSERT_CHUNK) {
-        const rows = await db
-          .updateTable('sb_jobs')
-          .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
-          .where('id', 'in', g.ids.slice(i, i + INSERT_CHUNK))
-          .where('status', '=', 'running')
-          .where('lease_owner', '=', g.owner)
-          .where('attempts', '=', g.attempt)
-          .returning('id')
-          .execute();
+        const ids = g.ids.slice(i, i + INSERT_CHUNK);
+        const params = ['done', g.result, null, null, now, ...ids, 'running', g.owner, g.attempt];
+        const { rows } = await this.#shapes.run(db, `complete.${ids.length}`, params, () =>
+          db
+            .updateTable('sb_jobs')
+            .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
+            .where('id', 'in', ids)
+            .where('status', '=', 'running')
+            .where('lease_owner', '=', g.owner)
+            .where('attempts', '=', g.attempt)
+            .returning('id'),
+        );
         for (const r of rows) recorded.add(r.id);
       }
     return recorded;

@@ -196,7 +196,6 @@ export class Deliveries implements EventSink {
 
   async #insert(trx: JobExecutor, targets: Array<{ event: OutgoingEvent; endpoints: string[] }>, ids: string[] = []): Promise<void> {
     const now = this.#o.now();
-    // Rows with their columns in one order (the order of their compiled statement's parameters).
     const events = targets.map(({ event: e }) => ({ id: e.id, tenant: e.tenant, type: e.type, data: JSON.stringify(e.data), occurred_at: e.timestamp }));
     const messages: Array<{ id: string; tenant: string; endpoint_id: string; event_id: string; created_at: number }> = [];
     for (const { event, endpoints } of targets)

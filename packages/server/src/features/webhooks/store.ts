@@ -145,12 +145,15 @@ export class WebhookStore {
    */
   async insertOutbox(trx: JobExecutor, events: readonly WebhookEventTable[], messages: readonly WebhookMessageTable[], chunk: number): Promise<void> {
     const db = trx as Db;
+    // Columns in one order (the compiled statements' parameters), whatever order the caller built them in.
     for (let i = 0; i < events.length; i += chunk) {
-      const rows = events.slice(i, i + chunk);
+      const rows = events.slice(i, i + chunk).map((e) => ({ id: e.id, tenant: e.tenant, type: e.type, data: e.data, occurred_at: e.occurred_at }));
       await this.#shapes.run(db, `events.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_events').values(rows));
     }
     for (let i = 0; i < messages.length; i += chunk) {
-      const rows = messages.slice(i, i + chunk);
+      const rows = messages
+        .slice(i, i + chunk)
+        .map((m) => ({ id: m.id, tenant: m.tenant, endpoint_id: m.endpoint_id, event_id: m.event_id, created_at: m.created_at }));
       await this.#shapes.run(db, `messages.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_messages').values(rows));
     }
   }
@@ -158,7 +161,8 @@ export class WebhookStore {
   /** Messages with their events, for a batch (in no particular order). */
   async deliveries(messageIds: readonly string[]) {
     if (messageIds.length === 0) return [];
-    return this.#withEvents().where('m.id', 'in', messageIds).execute();
+    const { rows } = await this.#shapes.run(this.db, `deliveries.${messageIds.length}`, messageIds, () => this.#withEvents().where('m.id', 'in', messageIds));
+    return rows;
   }
 
   /** Messages joined with their events: what an attempt sends. */
@@ -196,16 +200,22 @@ export class WebhookStore {
   /** Endpoints by id (those that exist). */
   async endpointsById(ids: readonly string[]): Promise<WebhookEndpointTable[]> {
     if (ids.length === 0) return [];
-    return this.db.selectFrom('sb_webhook_endpoints').selectAll().where('id', 'in', ids).execute();
+    const { rows } = await this.#shapes.run(this.db, `endpoints.${ids.length}`, ids, () =>
+      this.db.selectFrom('sb_webhook_endpoints').selectAll().where('id', 'in', ids),
+    );
+    return rows;
   }
 
   /** Attempt rows, in `trx` when given (a group commit of the job runner). */
   async recordAttempts(rows: readonly WebhookAttemptTable[], trx?: Db): Promise<void> {
-    for (let i = 0; i < rows.length; i += SWEEP_CHUNK)
-      await (trx ?? this.db)
-        .insertInto('sb_webhook_attempts')
-        .values(rows.slice(i, i + SWEEP_CHUNK))
-        .execute();
+    const db = trx ?? this.db;
+    for (let i = 0; i < rows.length; i += SWEEP_CHUNK) {
+      // Columns in one order (the compiled statement's parameters), whatever order the caller built them in.
+      const chunk = rows
+        .slice(i, i + SWEEP_CHUNK)
+        .map((r) => ({ message_id: r.message_id, at: r.at, response_status: r.response_status, duration_ms: r.duration_ms, error: r.error }));
+      await this.#shapes.run(db, `attempts.insert.${chunk.length}`, chunk.flatMap(Object.values), () => db.insertInto('sb_webhook_attempts').values(chunk));
+    }
   }
 
   /** Up to `n` pending messages of an endpoint, oldest first (what its probe tries). */
