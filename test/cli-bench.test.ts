@@ -173,6 +173,8 @@ describe('switchboard bench', () => {
       '50',
       '--recipients',
       '5',
+      '--forged',
+      '0',
     ]);
     const f = r.figures;
     expect(f.single).toMatchObject({ created: 200, delivered: 200, requests: 200, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
@@ -190,6 +192,34 @@ describe('switchboard bench', () => {
     expect(f.outage.drainSeconds).toBeGreaterThanOrEqual(0);
     expect(r.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
   }, 150_000);
+
+  it('webhooks --forged: every forged token is refused and counted in a bounded number of audit rows, good tokens connect meanwhile', async () => {
+    const r = await benchJson([
+      'webhooks',
+      '--events',
+      '10',
+      '--recipients',
+      '5',
+      '--failing-events',
+      '0',
+      '--outage',
+      '0',
+      '--forged',
+      '150',
+      '--forged-concurrency',
+      '10',
+      '--forged-baseline',
+      '200ms',
+    ]);
+    const f = r.figures.forged;
+    // Every refusal is counted (auth.failed rows and the overflow row's share), in rows bounded per minute window.
+    expect(f).toMatchObject({ refused: 150, accepted: 0, auditEvents: 150, goodFailed: 0 });
+    expect(f.auditRows).toBeGreaterThan(0);
+    // 150 different tokens from one address: at most 20 rows per minute window, and the storm may straddle two.
+    expect(f.auditRows).toBeLessThanOrEqual(40);
+    expect(f.goodBaselinePerSecond).toBeGreaterThan(0);
+    expect(r.checks.map((c: { name: string }) => c.name)).toContain('Forged tokens: audit rows bounded');
+  }, 360_000);
 
   it("documents: every editor receives every other editor's update, and a fresh sync and every joiner hold them all", async () => {
     const r = await benchJson(['documents', '--editors', '6', '--rate', '200', '--duration', '2', '--warmup', '0.5', '--joiners', '4']);

@@ -126,8 +126,8 @@ async function execute(host: ServerHost, plan: RunPlan): Promise<{ ok: boolean; 
             namespace: args.text('--namespace'),
             historySize: args.count('--history'),
             extraFlags: [...(scenario.serverFlags?.(args) ?? []), ...args.list('--server-flag')],
-            // Several nodes start one after the other (the first runs the migrations): on a loaded machine that takes a while.
-            startTimeoutMs: plan.nodes > 1 ? 120_000 : 30_000,
+            // Generous: on a loaded machine a cold start (module loading, migrations) can take a minute.
+            startTimeoutMs: 120_000,
             storage: args.text('--storage') as 'sqlite' | 'postgres',
             postgresUrl: postgresUrl(args),
             nodes: plan.nodes,

@@ -9,6 +9,7 @@ export { ChildRegistry } from './children.js';
 export { bench, benchHelp } from './command.js';
 export { CHANNELS, type ComparePayload, type LatencyMs, latencySummary, SERVER_KINDS, SERVER_LABELS, type ServerKind, TENANT } from './comparison.js';
 export { BenchFailure, BenchUsageError } from './failure.js';
+export { connectOnce, type ForgedStormOptions, type ForgedStormResult, forgedStorm, forgedToken, type GoodConnects } from './forged-storm.js';
 export { Histogram, type HistogramData, type LatencySummary } from './histogram.js';
 export { BODY } from './ipc.js';
 export {

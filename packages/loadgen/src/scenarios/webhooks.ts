@@ -5,6 +5,7 @@ import { formatInt, formatMs, round } from '../format.js';
 import { nowUs, sleep } from '../proc.js';
 import { Report } from '../report.js';
 import { WebhookSink } from '../webhook-sink.js';
+import { runForgedStorm } from './webhooks-forged.js';
 
 /** A small seeded generator (mulberry32): the failing receiver fails the same requests run after run. */
 function seeded(seed: number): () => number {
@@ -231,14 +232,15 @@ async function runOutage(ctx: BenchContext, report: Report, sink: WebhookSink, o
 /**
  * Webhooks to one local receiver that checks every signature: events/s one per request and
  * batched, commit → receiver latency, and a receiver that fails a share of requests at random
- * (every event delivered, none sent again after a 2xx), then the backlog drain after an outage.
+ * (every event delivered, none sent again after a 2xx), then the backlog drain after an outage,
+ * then a connect storm of forged tokens (the audit rows it writes, good connects meanwhile).
  * The started server allows loopback endpoints and retries on a short schedule (1 s, 2 s, 4 s,
  * … 60 s, then 5 min, 30 min, 2 h, 5 h, so an outage's messages outlive it) so the failing phase settles.
  */
 export const webhooksScenario: Scenario = {
   name: 'webhooks',
   summary:
-    'webhook deliveries/s one per request and batched, commit → receiver p99, a receiver failing 20 % at random (0 lost, 0 re-sent), and the backlog drain after an outage',
+    'webhook deliveries/s one per request and batched, commit → receiver p99, a receiver failing 20 % at random (0 lost, 0 re-sent), the backlog drain after an outage, and a storm of forged tokens (audit rows bounded, good connects meanwhile)',
   options: [
     { flag: '--events', kind: 'count', default: '20000', help: 'events of the one-per-request and the batched phases, each' },
     { flag: '--failing-events', kind: 'count', min: 0, default: '5000', help: 'events of the failing-receiver phase (0: none)' },
@@ -250,9 +252,29 @@ export const webhooksScenario: Scenario = {
     { flag: '--drain', kind: 'duration', default: '120s', help: 'longest wait for the receiver after the last create' },
     { flag: '--outage', kind: 'duration', default: '10m', help: 'backlog drain: how long the receiver answers 503 while events are made (0: no such phase)' },
     { flag: '--outage-rate', kind: 'number', default: '180', min: 0.1, help: 'events made per second during the outage' },
+    {
+      flag: '--forged',
+      kind: 'count',
+      min: 0,
+      default: '10000',
+      help: 'connects with forged tokens in the storm phase, after the webhooks phases (0: no such phase)',
+    },
+    { flag: '--forged-concurrency', kind: 'count', default: '50', help: 'forged connects in flight at once' },
+    { flag: '--forged-baseline', kind: 'duration', default: '3s', help: 'how long the good-token connects run alone before the storm' },
+    {
+      flag: '--audit-rows-per-ip',
+      kind: 'count',
+      default: '20',
+      help: "the server's audit.rowsPerIpPerMinute: the bound the storm's audit rows are checked against",
+    },
   ],
   connections: () => 0,
-  estimateMs: (a) => 120_000 + (a.count('--events') * 2 + a.count('--failing-events')) * 2 + a.ms('--drain') * 4 + a.ms('--outage'),
+  estimateMs: (a) =>
+    120_000 +
+    (a.count('--events') * 2 + a.count('--failing-events')) * 2 +
+    a.ms('--drain') * 4 +
+    a.ms('--outage') +
+    (a.count('--forged') > 0 ? 150_000 + a.count('--forged') * 2 + a.ms('--forged-baseline') : 0),
   serverFlags: () => [
     '--webhooks.allow-networks',
     '127.0.0.1/32',
@@ -288,6 +310,7 @@ export const webhooksScenario: Scenario = {
       }
       const outage = args.ms('--outage');
       if (outage > 0) await runOutage(ctx, report, sink, outage);
+      if (args.count('--forged') > 0) await runForgedStorm(ctx, report);
       report.section('Server');
       serverWindow(report, ctx);
     } finally {

@@ -1,4 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { QueryShapes } from './query-shapes.js';
 import type { Storage } from './storage.js';
 import type { JobStatus, JobTable, SharedTables } from './tables.js';
 
@@ -103,6 +104,8 @@ const held = (claim: JobClaim) => (eb: ExpressionBuilder<SharedTables, 'sb_jobs'
  */
 export class JobStore {
   readonly #db: Db;
+  /** The hot statements (the outbox's inserts, claims, group completions) compiled once per shape. */
+  readonly #shapes = new QueryShapes();
 
   constructor(private readonly storage: Storage) {
     this.#db = storage.db;
@@ -154,12 +157,15 @@ export class JobStore {
    */
   async insertMany(jobs: readonly NewJob[], now: number, within?: JobExecutor): Promise<void> {
     const db = (within as Db | undefined) ?? this.#db;
-    for (let i = 0; i < jobs.length; i += INSERT_CHUNK)
-      await db
-        .insertInto('sb_jobs')
-        .values(jobs.slice(i, i + INSERT_CHUNK).map((j) => newRow(j, now)))
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
+    for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
+      const rows = jobs.slice(i, i + INSERT_CHUNK).map((j) => newRow(j, now));
+      await this.#shapes.run(db, `insert.${rows.length}`, rows.flatMap(Object.values), () =>
+        db
+          .insertInto('sb_jobs')
+          .values(rows)
+          .onConflict((oc) => oc.column('id').doNothing()),
+      );
+    }
   }
 
   /**
@@ -208,19 +214,23 @@ export class JobStore {
   }
 
   async #claimWhere(kinds: readonly string[], owner: string, now: number, leaseMs: number, limit: number, which: 'pending' | 'lapsed'): Promise<Job[]> {
-    let ids = this.#db.selectFrom('sb_jobs').select('id');
-    ids =
-      which === 'pending'
-        ? ids.where('status', '=', 'pending').where('due_at', '<=', now).orderBy('due_at')
-        : ids.where('status', '=', 'running').where('lease_expires', '<=', now);
-    ids = ids.where('kind', 'in', kinds).limit(limit);
-    if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
-    const rows = await this.#db
-      .updateTable('sb_jobs')
-      .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute();
+    const build = () => {
+      let ids = this.#db.selectFrom('sb_jobs').select('id');
+      ids =
+        which === 'pending'
+          ? ids.where('status', '=', 'pending').where('due_at', '<=', now).orderBy('due_at')
+          : ids.where('status', '=', 'running').where('lease_expires', '<=', now);
+      ids = ids.where('kind', 'in', kinds).limit(limit);
+      if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
+      return this.#db
+        .updateTable('sb_jobs')
+        .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+        .where('id', 'in', ids)
+        .returningAll();
+    };
+    // The parameters in the order of the compiled statement: the SET, then the subquery's WHERE and LIMIT.
+    const params = ['running', owner, now + leaseMs, 1, now, which === 'pending' ? 'pending' : 'running', now, ...kinds, limit];
+    const { rows } = await this.#shapes.run(this.#db, `claim.${which}.${kinds.length}`, params, build);
     return rows.map(toJob);
   }
 
@@ -316,15 +326,18 @@ export class JobStore {
     const recorded = new Set<string>();
     for (const g of groups.values())
       for (let i = 0; i < g.ids.length; i += INSERT_CHUNK) {
-        const rows = await db
-          .updateTable('sb_jobs')
-          .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
-          .where('id', 'in', g.ids.slice(i, i + INSERT_CHUNK))
-          .where('status', '=', 'running')
-          .where('lease_owner', '=', g.owner)
-          .where('attempts', '=', g.attempt)
-          .returning('id')
-          .execute();
+        const ids = g.ids.slice(i, i + INSERT_CHUNK);
+        const params = ['done', g.result, null, null, now, ...ids, 'running', g.owner, g.attempt];
+        const { rows } = await this.#shapes.run(db, `complete.${ids.length}`, params, () =>
+          db
+            .updateTable('sb_jobs')
+            .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
+            .where('id', 'in', ids)
+            .where('status', '=', 'running')
+            .where('lease_owner', '=', g.owner)
+            .where('attempts', '=', g.attempt)
+            .returning('id'),
+        );
         for (const r of rows) recorded.add(r.id);
       }
     return recorded;

@@ -195,22 +195,14 @@ export class Deliveries implements EventSink {
   }
 
   async #insert(trx: JobExecutor, targets: Array<{ event: OutgoingEvent; endpoints: string[] }>, ids: string[] = []): Promise<void> {
-    const db = trx as unknown as import('kysely').Kysely<WebhookTables>;
     const now = this.#o.now();
-    await db
-      .insertInto('sb_webhook_events')
-      .values(targets.map(({ event: e }) => ({ id: e.id, tenant: e.tenant, type: e.type, data: JSON.stringify(e.data), occurred_at: e.timestamp })))
-      .execute();
+    const events = targets.map(({ event: e }) => ({ id: e.id, tenant: e.tenant, type: e.type, data: JSON.stringify(e.data), occurred_at: e.timestamp }));
     const messages: Array<{ id: string; tenant: string; endpoint_id: string; event_id: string; created_at: number }> = [];
     for (const { event, endpoints } of targets)
       for (const endpoint of endpoints)
         messages.push({ id: newId('msg', now), tenant: event.tenant, endpoint_id: endpoint, event_id: event.id, created_at: now });
-    // Every message and its delivery job in a few multi-row statements (a request's events together).
-    for (let i = 0; i < messages.length; i += INSERT_CHUNK)
-      await db
-        .insertInto('sb_webhook_messages')
-        .values(messages.slice(i, i + INSERT_CHUNK))
-        .execute();
+    // Every event, message and delivery job in a few multi-row statements (a request's events together).
+    await this.#o.store.insertOutbox(trx, events, messages, INSERT_CHUNK);
     await this.#o.jobs.addMany(
       messages.map((m) => ({
         kind: DELIVER,

@@ -1,9 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import type { JobExecutor } from '../../storage/job-store.js';
 import type { CursorPosition } from '../../storage/paging.js';
+import { QueryShapes } from '../../storage/query-shapes.js';
 import type { Storage } from '../../storage/storage.js';
 import type { JobStatus, SharedTables } from '../../storage/tables.js';
 import { DECLARED_PREFIX, isDeclared } from './endpoint-ids.js';
-import type { WebhookAttemptTable, WebhookEndpointTable, WebhookTables } from './tables.js';
+import type { WebhookAttemptTable, WebhookEndpointTable, WebhookEventTable, WebhookMessageTable, WebhookTables } from './tables.js';
 
 type Db = Kysely<SharedTables & WebhookTables>;
 
@@ -74,6 +76,8 @@ const SWEEP_MAX = 50_000;
 
 export class WebhookStore {
   readonly db: Db;
+  /** The statements of every event and every attempt, compiled once per shape (row count). */
+  readonly #shapes = new QueryShapes();
 
   constructor(storage: Storage) {
     this.db = storage.tables<WebhookTables>();
@@ -135,10 +139,30 @@ export class WebhookStore {
     });
   }
 
+  /**
+   * The outbox rows of a change, in its transaction: its events, then their messages (one per
+   * endpoint that wants the event), each in multi-row statements of at most `chunk` rows.
+   */
+  async insertOutbox(trx: JobExecutor, events: readonly WebhookEventTable[], messages: readonly WebhookMessageTable[], chunk: number): Promise<void> {
+    const db = trx as Db;
+    // Columns in one order (the compiled statements' parameters), whatever order the caller built them in.
+    for (let i = 0; i < events.length; i += chunk) {
+      const rows = events.slice(i, i + chunk).map((e) => ({ id: e.id, tenant: e.tenant, type: e.type, data: e.data, occurred_at: e.occurred_at }));
+      await this.#shapes.run(db, `events.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_events').values(rows));
+    }
+    for (let i = 0; i < messages.length; i += chunk) {
+      const rows = messages
+        .slice(i, i + chunk)
+        .map((m) => ({ id: m.id, tenant: m.tenant, endpoint_id: m.endpoint_id, event_id: m.event_id, created_at: m.created_at }));
+      await this.#shapes.run(db, `messages.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_messages').values(rows));
+    }
+  }
+
   /** Messages with their events, for a batch (in no particular order). */
   async deliveries(messageIds: readonly string[]) {
     if (messageIds.length === 0) return [];
-    return this.#withEvents().where('m.id', 'in', messageIds).execute();
+    const { rows } = await this.#shapes.run(this.db, `deliveries.${messageIds.length}`, messageIds, () => this.#withEvents().where('m.id', 'in', messageIds));
+    return rows;
   }
 
   /** Messages joined with their events: what an attempt sends. */
@@ -176,16 +200,22 @@ export class WebhookStore {
   /** Endpoints by id (those that exist). */
   async endpointsById(ids: readonly string[]): Promise<WebhookEndpointTable[]> {
     if (ids.length === 0) return [];
-    return this.db.selectFrom('sb_webhook_endpoints').selectAll().where('id', 'in', ids).execute();
+    const { rows } = await this.#shapes.run(this.db, `endpoints.${ids.length}`, ids, () =>
+      this.db.selectFrom('sb_webhook_endpoints').selectAll().where('id', 'in', ids),
+    );
+    return rows;
   }
 
   /** Attempt rows, in `trx` when given (a group commit of the job runner). */
   async recordAttempts(rows: readonly WebhookAttemptTable[], trx?: Db): Promise<void> {
-    for (let i = 0; i < rows.length; i += SWEEP_CHUNK)
-      await (trx ?? this.db)
-        .insertInto('sb_webhook_attempts')
-        .values(rows.slice(i, i + SWEEP_CHUNK))
-        .execute();
+    const db = trx ?? this.db;
+    for (let i = 0; i < rows.length; i += SWEEP_CHUNK) {
+      // Columns in one order (the compiled statement's parameters), whatever order the caller built them in.
+      const chunk = rows
+        .slice(i, i + SWEEP_CHUNK)
+        .map((r) => ({ message_id: r.message_id, at: r.at, response_status: r.response_status, duration_ms: r.duration_ms, error: r.error }));
+      await this.#shapes.run(db, `attempts.insert.${chunk.length}`, chunk.flatMap(Object.values), () => db.insertInto('sb_webhook_attempts').values(chunk));
+    }
   }
 
   /** Up to `n` pending messages of an endpoint, oldest first (what its probe tries). */
