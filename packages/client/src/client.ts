@@ -298,7 +298,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> implements FeatureH
    * The instance of an SDK feature module for this client, made on first use and the same
    * on every later call (also after `disconnect()`: it resumes with the next `connect()`).
    * Feature entry points call it for you: `notifications(client)`, `activity(client, scope)`.
-   *
    * @example
    * import { notifications } from '@switchboard/client/notifications';
    * const inbox = notifications(client); // client.use(…) underneath, once per client
