@@ -159,7 +159,7 @@ describe('the switchboard CLI', () => {
       out += d;
     });
     const exited = new Promise((r) => child.once('exit', r));
-    await eventually(() => /Health:.*\n/.test(out), 30_000, `the banner: ${out}`);
+    await eventually(() => /NOT READY:.*\n/.test(out), 30_000, `the banner: ${out}`);
     expect(out).toContain('engine redis');
     expect(out).toMatch(/NOT READY: +engine: redis unavailable/);
     const port = Number((/listening on port (\d+)/.exec(out) as RegExpExecArray)[1]);
