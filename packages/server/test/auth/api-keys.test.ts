@@ -31,9 +31,9 @@ describe('ApiKeyStore', () => {
   const store = new ApiKeyStore([tenantKey.stored, otherKey.stored, adminKey.stored]);
 
   it('grants each key its own id and tenant scope', () => {
-    expect(store.verify(tenantKey.key)).toEqual({ id: tenantKey.stored.id, tenant: 'acme' });
-    expect(store.verify(otherKey.key)).toEqual({ id: otherKey.stored.id, tenant: 'globex' });
-    expect(store.verify(adminKey.key)).toEqual({ id: adminKey.stored.id, tenant: null });
+    expect(store.verify(tenantKey.key)).toEqual({ id: tenantKey.stored.id, tenant: 'acme', readOnly: false });
+    expect(store.verify(otherKey.key)).toEqual({ id: otherKey.stored.id, tenant: 'globex', readOnly: false });
+    expect(store.verify(adminKey.key)).toEqual({ id: adminKey.stored.id, tenant: null, readOnly: false });
   });
 
   it('refuses a wrong, altered, truncated or empty key', () => {
@@ -54,7 +54,7 @@ describe('ApiKeyStore', () => {
     const s = new ApiKeyStore([{ id: 'long', hash: hashApiKey(long), tenant: null }]);
     expect(s.verify(long)).toBeNull();
     const max = 'k'.repeat(512);
-    expect(new ApiKeyStore([{ id: 'max', hash: hashApiKey(max), tenant: null }]).verify(max)).toEqual({ id: 'max', tenant: null });
+    expect(new ApiKeyStore([{ id: 'max', hash: hashApiKey(max), tenant: null }]).verify(max)).toEqual({ id: 'max', tenant: null, readOnly: false });
   });
 
   it('accepts keys added later', () => {
@@ -62,7 +62,7 @@ describe('ApiKeyStore', () => {
     const k = generateApiKey('acme');
     expect(s.verify(k.key)).toBeNull();
     s.add(k.stored);
-    expect(s.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme' });
+    expect(s.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme', readOnly: false });
   });
 
   it('does not copy later changes of the array it was built from', () => {
@@ -75,7 +75,7 @@ describe('ApiKeyStore', () => {
   it('skips malformed stored hashes instead of failing', () => {
     const k = generateApiKey('acme');
     const s = new ApiKeyStore([{ id: 'bad', hash: 'not-hex', tenant: null }, { id: 'short', hash: 'abcd', tenant: null }, k.stored]);
-    expect(s.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme' });
+    expect(s.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme', readOnly: false });
     expect(s.verify('anything')).toBeNull();
   });
 });
@@ -112,7 +112,7 @@ describe('ApiKeyStore over a changing source', () => {
     const src = source([k.stored]);
     const store = new ApiKeyStore([], src.source);
     const before = src.checks;
-    for (let i = 0; i < 1000; i++) expect(store.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme' });
+    for (let i = 0; i < 1000; i++) expect(store.verify(k.key)).toEqual({ id: k.stored.id, tenant: 'acme', readOnly: false });
     expect(src.checks - before).toBeLessThanOrEqual(1);
   });
 
@@ -136,7 +136,7 @@ describe('ApiKeyStore over a changing source', () => {
     expect(store.verify(old.key)).not.toBeNull();
     src.set([old.stored, created.stored]);
     vi.advanceTimersByTime(6);
-    expect(store.verify(created.key)).toEqual({ id: created.stored.id, tenant: 'globex' });
+    expect(store.verify(created.key)).toEqual({ id: created.stored.id, tenant: 'globex', readOnly: false });
   });
 
   it('a flood of wrong keys asks the source at most once per 5 ms', () => {
