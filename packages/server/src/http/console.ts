@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL as NodeURL } from 'node:url';
 import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
 
 /**
  * The web console's build, made by `packages/console` (Vite) into the server package's
- * `console-dist/` folder, with a `.gz` and a `.br` beside each text file.
+ * `console-dist/` folder, with a `.gz` and a `.br` beside each text file. Resolved with
+ * node:url's URL, not the global one, which a DOM test environment (happy-dom) replaces.
  */
-export const CONSOLE_DIST = fileURLToPath(new URL('../../console-dist/', import.meta.url));
+export const CONSOLE_DIST = fileURLToPath(new NodeURL('../../console-dist/', import.meta.url));
 
 /** Whether the console was built (`npm run build` builds it). */
 export function consoleBuilt(dir = CONSOLE_DIST): boolean {
