@@ -4,13 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
 import { connectedClient } from '../helpers/sdk-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startWorkersServer, type WorkersServer } from '../helpers/workers-server.js';
 
 /**
  * The routes behind the console's presence and errors pages: `GET /api/v1/presence` (who is
  * present where in a tenant) and `GET /api/v1/errors` (the typed errors answered, by code,
  * with redacted examples): exact counts of provoked errors on sockets and over HTTP, no
  * planted secret in any example, tenant scoping, 401/403, read-only keys, and the merge over
- * two nodes on Redis.
+ * two nodes on Redis, and the workers of `serve --workers 2`.
  */
 
 const CANARY = `CANARY${randomBytes(6).toString('hex')}`;
@@ -248,4 +249,34 @@ describe('GET /api/v1/errors over two nodes on Redis', () => {
     onA.close();
     onB.close();
   }, 60_000);
+});
+
+describe('GET /api/v1/errors over the workers of serve --workers 2', () => {
+  let w: WorkersServer | undefined;
+  const sockets: RawClient[] = [];
+  afterAll(() => {
+    for (const c of sockets) c.terminate();
+    w?.kill();
+  });
+
+  it('merges the errors answered by every worker, whichever worker answers the route', async () => {
+    w = await startWorkersServer({ workers: 2 });
+    const server = w;
+    // One connection on each worker (connections are spread over them), each refused one command.
+    const byNode = new Map<string, RawClient>();
+    for (let i = 0; i < 20 && byNode.size < 2; i++) {
+      const c = await RawClient.connect(server.url, await server.token({ sub: `u${i}`, tenant: 'demo' }));
+      sockets.push(c);
+      const node = c.info['node'] as string;
+      if (!byNode.has(node)) byNode.set(node, c);
+    }
+    expect(byNode.size).toBe(2);
+    for (const c of byNode.values()) expect((await c.call('nosuch', {})).error?.code).toBe(104);
+    for (let i = 0; i < 3; i++) {
+      const list = (await call(server.httpUrl, '/errors?tenant=demo', server.apiKey)).body as unknown as ErrorList;
+      expect(list).toMatchObject({ nodes: 2, complete: true });
+      expect(counts(list)).toEqual({ 104: 2 });
+      expect(new Set(list.errors[0]?.examples.map((x) => x['node']))).toEqual(new Set(byNode.keys()));
+    }
+  }, 90_000);
 });
