@@ -1,8 +1,7 @@
-import { ErrorCode, errorCodeName } from '@switchboard/protocol';
+import { errorCodeName } from '@switchboard/protocol';
 import { z } from 'zod';
-import { ReplyError } from '../../errors/reply-error.js';
 import { ERROR_WINDOW_MINUTES } from '../../observability/error-log.js';
-import { type ApiRoute, defineRoute } from './route.js';
+import { type ApiRoute, defineRoute, readableTenant } from './route.js';
 import { tenantId } from './schemas.js';
 
 /** Examples per code in an answer. */
@@ -61,10 +60,8 @@ export function errorRoutes(): ApiRoute[] {
       }),
       errors: [503],
       async handler({ node, tenant, key, query }) {
-        if (!key.admin && query.tenant !== undefined && query.tenant !== tenant)
-          throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
         const minutes = query.minutes ?? 5;
-        const list = await node.tenantViews.errors({ tenant: key.admin ? (query.tenant ?? null) : tenant, minutes, examples: EXAMPLES });
+        const list = await node.tenantViews.errors({ tenant: readableTenant(key, tenant, query.tenant), minutes, examples: EXAMPLES });
         return {
           errors: list.errors.map((e) => ({ ...e, name: errorCodeName(e.code) ?? 'Application' })),
           minutes,
