@@ -6,9 +6,11 @@ import type { NodeContext } from '../../core/context.js';
 import type { ScheduledPublications } from '../../core/scheduled-publications.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { createError } from '../../errors/sb-error.js';
+import { ErrorLog } from '../../observability/error-log.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { connectionRoutes } from './connections.js';
+import { errorRoutes } from './error-record.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
 import { useJsonBodies } from './json-body.js';
@@ -37,6 +39,7 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument, sched
     ...channelRoutes(),
     ...userRoutes(),
     ...connectionRoutes(),
+    ...errorRoutes(),
     ...quotaRoutes(),
     openApiRoute(document),
   ];
@@ -65,13 +68,14 @@ export async function registerApi(
   apiKeys: ApiKeyStore,
   featureRoutes: readonly ApiRoute[] = [],
   scheduled: () => ScheduledPublications = notScheduling,
+  errorLog: ErrorLog = new ErrorLog(),
 ): Promise<void> {
   const routes = [...apiRoutes(node.config, () => document, scheduled), ...featureRoutes];
   checkUnique(routes);
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
-  app.setErrorHandler(createErrorHandler(node));
-  app.setNotFoundHandler(notFoundHandler);
+  app.setErrorHandler(createErrorHandler(node, errorLog));
+  app.setNotFoundHandler(notFoundHandler(errorLog));
   requireApiKeys(app, apiKeys, node.security);
   for (const route of routes) mountRoute(app, node, route);
 }
