@@ -1,8 +1,8 @@
-import { ClientCode, type PresenceMember, type PublicationEvent, type PublishOptions, type PublishResult, SwitchboardError } from '@switchboard/client';
+import type { PresenceMember, PublicationEvent, PublishOptions, PublishResult } from '@switchboard/client';
 import type { Activity } from '@switchboard/client/activity';
-import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
-import { useCallback, useEffect, useMemo, useRef } from 'react';
+import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { type ConnectionStatus, NO_CONNECTION } from './connection.js';
+import { ClientCode, notifications, SwitchboardError, useCallback, useEffect, useMemo, useRef } from './externals.js';
 import type { ListSnapshot } from './live-list.js';
 import { useRegistry } from './provider.js';
 import type { ActivityFilters, NotificationsOptions } from './registry.js';

@@ -1,5 +1,6 @@
-import { ClientCode, type SwitchboardClient, type SwitchboardError } from '@switchboard/client';
+import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import type { ErrorBus } from './errors.js';
+import { ClientCode } from './externals.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 
 /** A loaded list, newest first. */

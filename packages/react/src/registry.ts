@@ -1,8 +1,9 @@
 import type { MetricSubscribeParams, SwitchboardClient, SwitchboardError } from '@switchboard/client';
-import { type Activity, type ActivityQuery, activity } from '@switchboard/client/activity';
-import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
+import type { Activity, ActivityQuery } from '@switchboard/client/activity';
+import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { ConnectionStore } from './connection.js';
 import { ErrorBus } from './errors.js';
+import { activity, notifications } from './externals.js';
 import { LatestValues } from './latest.js';
 import { LiveList } from './live-list.js';
 import { MetricStream } from './metric-stream.js';

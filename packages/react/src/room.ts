@@ -1,14 +1,6 @@
-import {
-  ClientCode,
-  type PresenceMember,
-  type PublicationEvent,
-  type SignalEvent,
-  type Subscription,
-  type SubscriptionState,
-  type SwitchboardClient,
-  SwitchboardError,
-} from '@switchboard/client';
+import type { PresenceMember, PublicationEvent, SignalEvent, Subscription, SubscriptionState, SwitchboardClient } from '@switchboard/client';
 import type { ErrorBus } from './errors.js';
+import { ClientCode, SwitchboardError } from './externals.js';
 import { applyPresence, type PresenceChange } from './presence.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 

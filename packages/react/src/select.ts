@@ -1,4 +1,4 @@
-import { useRef, useSyncExternalStore } from 'react';
+import { useRef, useSyncExternalStore } from './externals.js';
 import type { HookResult, Store } from './store.js';
 
 const noSubscribe = () => () => {};

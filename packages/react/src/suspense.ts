@@ -6,8 +6,9 @@
 import type { MetricSubscribeParams, PresenceMember, PublicationEvent } from '@switchboard/client';
 import type { Activity } from '@switchboard/client/activity';
 import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
-import { createElement, type ReactNode, Suspense, useEffect, useState } from 'react';
+import type { ReactNode } from 'react';
 import type { ConnectionStatus } from './connection.js';
+import { createElement, Suspense, useEffect, useState } from './externals.js';
 import * as plain from './hooks.js';
 import { LATEST_HISTORY, type LatestKey } from './latest.js';
 import type { MetricSnapshot } from './metric-stream.js';

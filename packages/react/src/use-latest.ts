@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo } from './externals.js';
 import { LATEST_HISTORY, type LatestKey } from './latest.js';
 import { useRegistry } from './provider.js';
 import { useSelected } from './select.js';

@@ -1,5 +1,5 @@
 import type { MetricSubscribeParams } from '@switchboard/client';
-import { useMemo } from 'react';
+import { useMemo } from './externals.js';
 import type { MetricSnapshot, MetricStream } from './metric-stream.js';
 import { useRegistry } from './provider.js';
 import { useSelected } from './select.js';

@@ -1,5 +1,6 @@
 import type { Activity } from '@switchboard/client/activity';
-import { type ChangeEvent, createElement as h, type ReactNode, useRef, useState } from 'react';
+import type { ChangeEvent, ReactNode } from 'react';
+import { createElement as h, useRef, useState } from '../externals.js';
 import { useActivity } from '../hooks.js';
 import { className } from './class-name.js';
 import { LoadMore } from './load-more.js';

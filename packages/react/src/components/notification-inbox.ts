@@ -1,6 +1,7 @@
 import type { SwitchboardError } from '@switchboard/client';
 import type { Notification } from '@switchboard/client/notifications';
-import { type ChangeEvent, createElement as h, type ReactNode, useState } from 'react';
+import type { ChangeEvent, ReactNode } from 'react';
+import { createElement as h, useState } from '../externals.js';
 import { useNotifications } from '../hooks.js';
 import { className } from './class-name.js';
 import { LoadMore } from './load-more.js';

@@ -1,5 +1,6 @@
 import type { Notification, NotificationPriority } from '@switchboard/client/notifications';
-import { createElement as h, type ReactNode, useEffect, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h, useEffect, useRef, useState } from '../externals.js';
 import { useNotifications } from '../hooks.js';
 import { className } from './class-name.js';
 
