@@ -1,4 +1,5 @@
 import type { ClientState, SwitchboardClient } from '@switchboard/client';
+import { offAll } from './errors.js';
 import { Store } from './store.js';
 
 /** What `useConnectionStatus` returns. */
@@ -64,6 +65,6 @@ export class ConnectionStore {
   }
 
   #stop(): void {
-    for (const off of this.#offs.splice(0)) off();
+    offAll(this.#offs);
   }
 }

@@ -1,5 +1,5 @@
 import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
-import type { ErrorBus } from './errors.js';
+import { type ErrorBus, offAll } from './errors.js';
 import { ClientCode } from './externals.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 
@@ -33,26 +33,31 @@ export class LiveList<T extends { id: string }> {
   /** Bumped by every reload, so an older answer that arrives late is dropped. */
   #seq = 0;
 
-  constructor(
-    private readonly client: SwitchboardClient,
-    private readonly source: ListSource<T>,
-    private readonly pageSize: number,
-    private readonly errors: ErrorBus,
-  ) {}
+  readonly #client: SwitchboardClient;
+  readonly #source: ListSource<T>;
+  readonly #pageSize: number;
+  readonly #errors: ErrorBus;
+
+  constructor(client: SwitchboardClient, source: ListSource<T>, pageSize: number, errors: ErrorBus) {
+    this.#client = client;
+    this.#source = source;
+    this.#pageSize = pageSize;
+    this.#errors = errors;
+  }
 
   #start(): void {
     this.#offs = [
-      this.client.on('connected', () => this.reload()),
-      this.source.listen(
+      this.#client.on('connected', () => this.reload()),
+      this.#source.listen(
         (item) => this.#upsert(item),
         () => this.reload(),
       ),
     ];
-    if (this.client.state === 'connected') this.reload();
+    if (this.#client.state === 'connected') this.reload();
   }
 
   #stop(): void {
-    for (const off of this.#offs.splice(0)) off();
+    offAll(this.#offs);
     this.#seq++;
     this.store.set(LOADING);
   }
@@ -61,8 +66,8 @@ export class LiveList<T extends { id: string }> {
   reload(): void {
     const seq = ++this.#seq;
     const loadedCount = this.store.get().data?.items.length ?? 0;
-    const limit = Math.min(MAX_PAGE, Math.max(this.pageSize, loadedCount));
-    this.source.page(undefined, limit).then(
+    const limit = Math.min(MAX_PAGE, Math.max(this.#pageSize, loadedCount));
+    this.#source.page(undefined, limit).then(
       (page) => {
         if (seq !== this.#seq) return;
         this.#cursor = page.nextCursor;
@@ -77,7 +82,7 @@ export class LiveList<T extends { id: string }> {
     const current = this.store.get().data;
     if (!current?.hasMore || this.#cursor === null) return;
     const seq = this.#seq;
-    const page = await this.source.page(this.#cursor, this.pageSize);
+    const page = await this.#source.page(this.#cursor, this.#pageSize);
     if (seq !== this.#seq) return;
     this.#cursor = page.nextCursor;
     const known = new Set(current.items.map((i) => i.id));
@@ -87,7 +92,7 @@ export class LiveList<T extends { id: string }> {
 
   #upsert(item: T): void {
     const current = this.store.get().data;
-    if (current === undefined || !this.source.matches(item)) return;
+    if (current === undefined || !this.#source.matches(item)) return;
     const items = [item, ...current.items.filter((i) => i.id !== item.id)];
     this.store.set(loaded({ items, hasMore: current.hasMore }));
   }
@@ -95,7 +100,7 @@ export class LiveList<T extends { id: string }> {
   #fail(seq: number, error: SwitchboardError): void {
     // The connection dropped mid-call: the reload after the next connect answers instead.
     if (seq !== this.#seq || error.code === ClientCode.ConnectionClosed.code) return;
-    this.errors.emit(error);
+    this.#errors.emit(error);
     this.store.set(failed(error, this.store.get().data));
   }
 }

@@ -2,10 +2,11 @@ import type { MetricSubscribeParams, SwitchboardClient, SwitchboardError } from 
 import type { Activity, ActivityQuery } from '@switchboard/client/activity';
 import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { ConnectionStore } from './connection.js';
-import { ErrorBus } from './errors.js';
+import { ErrorBus, offAll } from './errors.js';
 import { activity, notifications } from './externals.js';
 import { LatestValues } from './latest.js';
 import { LiveList } from './live-list.js';
+import { memo } from './memo.js';
 import { MetricStream } from './metric-stream.js';
 import { Room } from './room.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
@@ -51,7 +52,7 @@ function loadedOnConnect<T>(
       if (client.state === 'connected') reload();
     },
     stop: () => {
-      for (const off of offs.splice(0)) off();
+      offAll(offs);
       seq++;
       store.set(LOADING);
     },
@@ -75,34 +76,17 @@ export class Registry {
   }
 
   room(channel: string): Room {
-    let room = this.#rooms.get(channel);
-    if (room === undefined) {
-      room = new Room(this.client, channel, this.errors);
-      this.#rooms.set(channel, room);
-    }
-    return room;
+    return memo(this.#rooms, channel, () => new Room(this.client, channel, this.errors));
   }
 
   /** The latest values per key of a conflated channel, keys read at `path`. */
   latest(channel: string, path: string, history: number): LatestValues {
-    const key = JSON.stringify([channel, path, history]);
-    let latest = this.#latest.get(key);
-    if (latest === undefined) {
-      latest = new LatestValues(this.room(channel), path, history, this.errors);
-      this.#latest.set(key, latest);
-    }
-    return latest;
+    return memo(this.#latest, JSON.stringify([channel, path, history]), () => new LatestValues(this.room(channel), path, history, this.errors));
   }
 
   /** The metric subscription of a query (one per query, shared by every hook with it). */
   metric(query: MetricSubscribeParams): MetricStream {
-    const key = JSON.stringify(query);
-    let stream = this.#metrics.get(key);
-    if (stream === undefined) {
-      stream = new MetricStream(this.client, query, this.errors);
-      this.#metrics.set(key, stream);
-    }
-    return stream;
+    return memo(this.#metrics, JSON.stringify(query), () => new MetricStream(this.client, query, this.errors));
   }
 
   inbox(options: NotificationsOptions): LiveList<Notification> {
@@ -190,12 +174,7 @@ export class Registry {
   }
 
   #list<T extends { id: string }>(key: string, create: () => LiveList<T>): LiveList<T> {
-    let list = this.#lists.get(key) as LiveList<T> | undefined;
-    if (list === undefined) {
-      list = create();
-      this.#lists.set(key, list as unknown as LiveList<{ id: string }>);
-    }
-    return list;
+    return memo(this.#lists, key, create as unknown as () => LiveList<{ id: string }>) as unknown as LiveList<T>;
   }
 }
 
@@ -203,10 +182,5 @@ const registries = new WeakMap<SwitchboardClient, Registry>();
 
 /** The registry of a client, made on first use. */
 export function registryOf(client: SwitchboardClient): Registry {
-  let registry = registries.get(client);
-  if (registry === undefined) {
-    registry = new Registry(client);
-    registries.set(client, registry);
-  }
-  return registry;
+  return memo(registries, client, () => new Registry(client));
 }

@@ -1,5 +1,5 @@
 import type { PresenceMember, PublicationEvent, SignalEvent, Subscription, SubscriptionState, SwitchboardClient } from '@switchboard/client';
-import type { ErrorBus } from './errors.js';
+import { Emitter, type ErrorBus, offAll } from './errors.js';
 import { ClientCode, SwitchboardError } from './externals.js';
 import { applyPresence, type PresenceChange } from './presence.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
@@ -49,7 +49,7 @@ export class Room {
   #typingTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #cursors = new Map<string, Cursor>();
   #framePending = false;
-  readonly #publicationListeners = new Set<(p: PublicationEvent) => void>();
+  readonly #publications = new Emitter<PublicationEvent>();
   #typingSentAt = 0;
   #cursorSentAt = 0;
   #cursorTimer: ReturnType<typeof setTimeout> | null = null;
@@ -62,11 +62,14 @@ export class Room {
   /** This connection's presence state as the app last set it (null: none yet). */
   readonly mine: Store<HookResult<unknown>>;
 
-  constructor(
-    readonly client: SwitchboardClient,
-    readonly channel: string,
-    private readonly errors: ErrorBus,
-  ) {
+  readonly #client: SwitchboardClient;
+  readonly #channel: string;
+  readonly #errors: ErrorBus;
+
+  constructor(client: SwitchboardClient, channel: string, errors: ErrorBus) {
+    this.#client = client;
+    this.#channel = channel;
+    this.#errors = errors;
     const lifecycle = { start: () => this.#retain(), stop: () => this.#release() };
     this.status = new Store<HookResult<ChannelSnapshot>>(LOADING, lifecycle);
     this.presence = new Store<HookResult<readonly PresenceMember[]>>(LOADING, {
@@ -83,13 +86,12 @@ export class Room {
 
   /** Listen to the channel's publications while a hook holds it. */
   onPublication(listener: (p: PublicationEvent) => void): () => void {
-    this.#publicationListeners.add(listener);
-    return () => this.#publicationListeners.delete(listener);
+    return this.#publications.on(listener);
   }
 
   /** Set this connection's presence state (shown at once, sent to the server). */
   setMyPresence(state: unknown): Promise<void> {
-    if (this.#sub === null) return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed, this.channel));
+    if (this.#sub === null) return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed, this.#channel));
     this.mine.set(loaded(state));
     return this.#sub.updatePresence(state);
   }
@@ -127,9 +129,9 @@ export class Room {
     if (this.#refs++ > 0) return;
     let sub: Subscription;
     // A subscription the app (or an SDK module: notifications, activity) already holds stays theirs.
-    this.#owned = this.client.getSubscription(this.channel) === undefined;
+    this.#owned = this.#client.getSubscription(this.#channel) === undefined;
     try {
-      sub = this.client.subscribe(this.channel);
+      sub = this.#client.subscribe(this.#channel);
     } catch (err) {
       // An invalid channel name: the SDK throws its typed error.
       this.#fail(err as SwitchboardError);
@@ -151,7 +153,7 @@ export class Room {
       }),
       sub.on('publication', (p) => {
         this.status.set(loaded({ state: sub.state, last: p }));
-        for (const listener of [...this.#publicationListeners]) listener(p);
+        this.#publications.emit(p);
       }),
       sub.on('join', (event) => this.#presenceEvent({ kind: 'join', event })),
       sub.on('update', (event) => this.#presenceEvent({ kind: 'update', event })),
@@ -164,7 +166,7 @@ export class Room {
       }),
       sub.on('signal', (s) => this.#signal(s)),
       sub.on('error', (e) => {
-        this.errors.emit(e.error);
+        this.#errors.emit(e.error);
         if (e.during === 'subscribe' && !e.error.temporary) this.#fail(e.error);
       }),
     ];
@@ -176,9 +178,9 @@ export class Room {
 
   #release(): void {
     if (--this.#refs > 0) return;
-    for (const off of this.#offs.splice(0)) off();
+    offAll(this.#offs);
     // Ended by the server already (a refusal) when it is not the client's any more.
-    if (this.#owned && this.#sub && this.client.getSubscription(this.channel) === this.#sub) this.#sub.unsubscribe();
+    if (this.#owned && this.#sub && this.#client.getSubscription(this.#channel) === this.#sub) this.#sub.unsubscribe();
     this.#sub = null;
     this.#error = null;
     this.#members = [];
