@@ -205,7 +205,7 @@ function useList<T extends { id: string }>(list: { store: Store<HookResult<ListS
       data: result.data?.items,
       isLoading: result.isLoading,
       error: result.error,
-      hasMore: result.data?.hasMore ?? false,
+      hasMore: !!result.data?.next,
       loadMore: () => list?.loadMore() ?? Promise.resolve(),
     }),
     [result, list],

@@ -1,15 +1,16 @@
-import type { MetricSubscribeParams, SwitchboardClient, SwitchboardError } from '@switchboard/client';
+import type { MetricSubscribeParams, SwitchboardClient } from '@switchboard/client';
 import type { Activity, ActivityQuery } from '@switchboard/client/activity';
 import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { ConnectionStore } from './connection.js';
-import { ErrorBus, offAll } from './errors.js';
+import { ErrorBus } from './errors.js';
 import { activity, notifications } from './externals.js';
 import { LatestValues } from './latest.js';
 import { LiveList } from './live-list.js';
+import { LoadedValue } from './loaded-value.js';
 import { memo } from './memo.js';
 import { MetricStream } from './metric-stream.js';
 import { Room } from './room.js';
-import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
+import { type HookResult, loaded, type Store } from './store.js';
 
 /** Options of `useNotifications`. */
 export interface NotificationsOptions {
@@ -23,42 +24,6 @@ export interface NotificationsOptions {
 
 /** Filters of `useActivity`: those of `feed.list` without the cursor. */
 export type ActivityFilters = Omit<ActivityQuery, 'cursor' | 'limit'> & { pageSize?: number };
-
-/** A value loaded on connect (and after every reconnect) and kept current by pushes. */
-function loadedOnConnect<T>(
-  client: SwitchboardClient,
-  errors: ErrorBus,
-  load: () => Promise<T>,
-  listen: (set: (v: T) => void) => () => void,
-): Store<HookResult<T>> {
-  let offs: Array<() => void> = [];
-  let seq = 0;
-  const store: Store<HookResult<T>> = new Store<HookResult<T>>(LOADING, {
-    start: () => {
-      const reload = () => {
-        const mine = ++seq;
-        load().then(
-          (value) => {
-            if (mine === seq) store.set(loaded(value));
-          },
-          (error: SwitchboardError) => {
-            if (mine !== seq) return;
-            errors.emit(error);
-            store.set(failed(error, store.get().data));
-          },
-        );
-      };
-      offs = [client.on('connected', reload), listen((value) => store.set(loaded(value)))];
-      if (client.state === 'connected') reload();
-    },
-    stop: () => {
-      offAll(offs);
-      seq++;
-      store.set(LOADING);
-    },
-  });
-  return store;
-}
 
 /** Everything the hooks share for one client: its rooms, lists and counters. */
 export class Registry {
@@ -148,28 +113,24 @@ export class Registry {
   }
 
   unreadCount(): Store<HookResult<UnreadCount>> {
-    if (this.#unread === null) {
-      const inbox = notifications(this.client);
-      this.#unread = loadedOnConnect(
-        this.client,
-        this.errors,
-        () => inbox.unreadCount(),
-        (set) => inbox.onUnreadCount(set),
-      );
-    }
+    const inbox = notifications(this.client);
+    this.#unread ??= new LoadedValue(
+      this.client,
+      this.errors,
+      () => inbox.unreadCount(),
+      (count) => inbox.onUnreadCount((value) => count.store.set(loaded(value))),
+    ).store;
     return this.#unread;
   }
 
   preferences(): Store<HookResult<NotificationPreferences>> {
-    if (this.#preferences === null) {
-      const inbox = notifications(this.client);
-      this.#preferences = loadedOnConnect(
-        this.client,
-        this.errors,
-        () => inbox.preferences(),
-        () => () => {},
-      );
-    }
+    const inbox = notifications(this.client);
+    this.#preferences ??= new LoadedValue(
+      this.client,
+      this.errors,
+      () => inbox.preferences(),
+      () => () => {},
+    ).store;
     return this.#preferences;
   }
 
