@@ -46,13 +46,13 @@ export class Room {
   /** Presence events that arrived while the member list was being fetched. */
   #pending: PresenceChange[] | null = null;
   readonly #typing = new Map<string, { user: string; until: number }>();
-  #typingTimer: ReturnType<typeof setTimeout> | null = null;
+  #typingTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #cursors = new Map<string, Cursor>();
   #framePending = false;
   readonly #publications = new Emitter<PublicationEvent>();
   #typingSentAt = 0;
   #cursorSentAt = 0;
-  #cursorTimer: ReturnType<typeof setTimeout> | null = null;
+  #cursorTimer: ReturnType<typeof setTimeout> | undefined;
   #cursorNext: unknown;
 
   readonly status: Store<HookResult<ChannelSnapshot>>;
@@ -109,10 +109,10 @@ export class Room {
   /** Send this connection's cursor (null hides it), at most once per `throttleMs`, the latest position winning. */
   moveCursor(position: unknown, throttleMs: number): void {
     this.#cursorNext = position;
-    if (this.#cursorTimer !== null) return;
+    if (this.#cursorTimer !== undefined) return;
     const wait = this.#cursorSentAt + throttleMs - Date.now();
     const send = () => {
-      this.#cursorTimer = null;
+      this.#cursorTimer = undefined;
       this.#cursorSentAt = Date.now();
       this.#sub?.signal(CURSOR_KEY, this.#cursorNext ?? null);
     };
@@ -141,8 +141,8 @@ export class Room {
     const ready = () => {
       if (this.#error !== null || (sub.state !== 'subscribed' && this.status.get().isLoading)) return;
       this.status.set(loaded({ state: sub.state, last: this.status.get().data?.last ?? null }));
-      this.typing.set(loaded(this.#typingUsers()));
-      this.cursors.set(loaded([...this.#cursors.values()]));
+      this.#showTyping();
+      this.#showCursors();
       if (this.mine.get().isLoading) this.mine.set(loaded(null));
     };
     this.#offs = [
@@ -161,7 +161,7 @@ export class Room {
         this.#presenceEvent({ kind: 'leave', event: e });
         this.#typing.delete(e.device.client);
         this.#cursors.delete(e.device.client);
-        this.typing.set(loaded(this.#typingUsers()));
+        this.#showTyping();
         this.#scheduleCursors();
       }),
       sub.on('signal', (s) => this.#signal(s)),
@@ -187,17 +187,20 @@ export class Room {
     this.#pending = null;
     this.#typing.clear();
     this.#cursors.clear();
-    if (this.#typingTimer) clearTimeout(this.#typingTimer);
-    if (this.#cursorTimer) clearTimeout(this.#cursorTimer);
-    this.#typingTimer = null;
-    this.#cursorTimer = null;
+    clearTimeout(this.#typingTimer);
+    clearTimeout(this.#cursorTimer);
+    this.#cursorTimer = undefined;
     this.#typingSentAt = 0;
-    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(LOADING);
+    this.#setAll(LOADING);
   }
 
   #fail(error: SwitchboardError): void {
     this.#error = error;
-    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(failed(error));
+    this.#setAll(failed(error));
+  }
+
+  #setAll(result: HookResult<never>): void {
+    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(result);
   }
 
   #fetchPresence(): void {
@@ -234,8 +237,7 @@ export class Room {
     if (s.key === TYPING_KEY) {
       if (s.data === true) this.#typing.set(s.from.client, { user: s.from.user, until: Date.now() + TYPING_TIMEOUT });
       else this.#typing.delete(s.from.client);
-      this.typing.set(loaded(this.#typingUsers()));
-      this.#armTypingTimer();
+      this.#showTyping();
     } else if (s.key === CURSOR_KEY) {
       if (s.data === null || s.data === undefined) this.#cursors.delete(s.from.client);
       else this.#cursors.set(s.from.client, { user: s.from.user, client: s.from.client, position: s.data, info: s.from.info });
@@ -249,33 +251,30 @@ export class Room {
     this.#framePending = true;
     frame(() => {
       this.#framePending = false;
-      if (this.#refs > 0) this.cursors.set(loaded([...this.#cursors.values()]));
+      if (this.#refs > 0) this.#showCursors();
     });
   }
 
-  #typingUsers(): readonly string[] {
-    const now = Date.now();
-    const users = new Set<string>();
-    for (const [client, t] of this.#typing) {
-      if (t.until <= now) this.#typing.delete(client);
-      else users.add(t.user);
-    }
-    const next = [...users].sort();
-    const prev = this.typing.get().data;
-    return prev && prev.length === next.length && prev.every((u, i) => u === next[i]) ? prev : next;
+  #showCursors(): void {
+    this.cursors.set(loaded([...this.#cursors.values()]));
   }
 
-  #armTypingTimer(): void {
-    if (this.#typingTimer) clearTimeout(this.#typingTimer);
-    this.#typingTimer = null;
-    if (this.#typing.size === 0) return;
-    const next = Math.min(...[...this.#typing.values()].map((t) => t.until));
-    this.#typingTimer = setTimeout(
-      () => {
-        this.typing.set(loaded(this.#typingUsers()));
-        this.#armTypingTimer();
-      },
-      Math.max(0, next - Date.now()),
-    );
+  /** Show who is typing now (the same result while that is unchanged), and look again when the next of them expires. */
+  #showTyping(): void {
+    const now = Date.now();
+    const users = new Set<string>();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [client, t] of this.#typing) {
+      if (t.until <= now) this.#typing.delete(client);
+      else {
+        users.add(t.user);
+        next = Math.min(next, t.until);
+      }
+    }
+    const list = [...users].sort();
+    const shown = this.typing.get().data;
+    if (!shown || shown.length !== list.length || shown.some((u, i) => u !== list[i])) this.typing.set(loaded(list));
+    clearTimeout(this.#typingTimer);
+    if (next < Number.POSITIVE_INFINITY) this.#typingTimer = setTimeout(() => this.#showTyping(), next - now);
   }
 }
