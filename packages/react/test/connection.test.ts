@@ -19,7 +19,7 @@ describe('useConnectionStatus', () => {
       publish = usePublish<string>('project:restart');
       return null;
     }
-    t$.render(client, [h(Badge)]);
+    t$.render(client, h(Badge));
     await status.until((s) => s?.state === 'connected', 'connected');
 
     await t.stop();

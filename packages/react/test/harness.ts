@@ -190,8 +190,10 @@ export interface PerTest {
   root(container?: Element, options?: RootOptions): Root;
   /** Run `undo` after this test, before its roots are unmounted (put back a global the test replaced). */
   after(undo: () => void): void;
-  /** A root rendering `children` under a provider of `client` (in `StrictMode` with `strict`). */
-  render(client: SwitchboardClient, children: ReactNode[], strict?: boolean): Root;
+  /** A root rendering `children` under a provider of `client`. */
+  render(client: SwitchboardClient, ...children: ReactNode[]): Root;
+  /** The same in `StrictMode`. */
+  strict(client: SwitchboardClient, ...children: ReactNode[]): Root;
 }
 
 /**
@@ -214,6 +216,11 @@ export function perTest(...first: Array<() => void>): PerTest {
     roots.push(r);
     return r;
   };
+  const show = (tree: ReactNode) => {
+    const r = root();
+    r.render(tree);
+    return r;
+  };
   return {
     async harness(options) {
       current = await harness(options);
@@ -221,11 +228,7 @@ export function perTest(...first: Array<() => void>): PerTest {
     },
     root,
     after: (undo) => undos.push(undo),
-    render(client, children, strict = false) {
-      const r = root();
-      const tree = createElement(SwitchboardProvider, { client }, ...children);
-      r.render(strict ? createElement(StrictMode, null, tree) : tree);
-      return r;
-    },
+    render: (client, ...children) => show(createElement(SwitchboardProvider, { client }, ...children)),
+    strict: (client, ...children) => show(createElement(StrictMode, null, createElement(SwitchboardProvider, { client }, ...children))),
   };
 }

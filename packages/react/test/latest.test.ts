@@ -22,7 +22,7 @@ function clientOf(t: Harness, sub: string, caps: Record<string, string[]> = CAPS
   return client;
 }
 
-const mount = (client: SwitchboardClient, ...children: ReturnType<typeof h>[]) => t$.render(client, children, true);
+const mount = (client: SwitchboardClient, ...children: ReturnType<typeof h>[]) => t$.strict(client, ...children);
 
 describe('useLatest', () => {
   it('shows the latest value of its key, seeded from history, and re-renders only when that key’s value changes', async () => {

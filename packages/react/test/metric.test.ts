@@ -11,7 +11,7 @@ const t$ = perTest();
 
 const QUERY = { series: SERIES, window: '10s', stats: ['count', 'max'], maxRate: 10 } as const;
 
-const mount = (client: SwitchboardClient, child: ReturnType<typeof h>) => t$.render(client, [child], true);
+const mount = (client: SwitchboardClient, child: ReturnType<typeof h>) => t$.strict(client, child);
 
 const total = (s: MetricSnapshot | undefined, stat: 'count' | 'max') => [...(s?.series[0]?.stats[stat] ?? [])].filter((v) => !Number.isNaN(v));
 

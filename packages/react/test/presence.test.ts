@@ -10,7 +10,7 @@ import { member } from './members.js';
 
 const t$ = perTest();
 
-const mount = (client: SwitchboardClient, ...children: ReturnType<typeof h>[]) => t$.render(client, children);
+const mount = (client: SwitchboardClient, ...children: ReturnType<typeof h>[]) => t$.render(client, ...children);
 
 describe('presence hooks', () => {
   it('useOthers with a count selector does not re-render when another member’s state or cursor changes', async () => {
