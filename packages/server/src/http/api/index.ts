@@ -9,6 +9,7 @@ import { createError } from '../../errors/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { connectionRoutes } from './connections.js';
+import { type ConsoleMint, consoleTokenRoutes } from './console-token.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
 import { useJsonBodies } from './json-body.js';
@@ -26,9 +27,15 @@ const notScheduling = (): ScheduledPublications => {
 
 /**
  * The route table of /api/v1 for a configuration (batch and page limits appear in the
- * schemas); `scheduled` gives the node's scheduled publications once it started.
+ * schemas); `scheduled` gives the node's scheduled publications once it started, `mint` the
+ * signer of the console's connection tokens (null: the server has no HMAC secret).
  */
-export function apiRoutes(config: Config, document: () => OpenApiDocument, scheduled: () => ScheduledPublications = notScheduling): ApiRoute[] {
+export function apiRoutes(
+  config: Config,
+  document: () => OpenApiDocument,
+  scheduled: () => ScheduledPublications = notScheduling,
+  mint: () => ConsoleMint = () => null,
+): ApiRoute[] {
   return [
     ...publishRoutes(config.limits.httpBatchSize, scheduled),
     ...scheduledRoutes(scheduled),
@@ -38,6 +45,7 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument, sched
     ...userRoutes(),
     ...connectionRoutes(),
     ...quotaRoutes(),
+    ...consoleTokenRoutes(mint, config.auth.maxTokenLifetime),
     openApiRoute(document),
   ];
 }
@@ -65,8 +73,17 @@ export async function registerApi(
   apiKeys: ApiKeyStore,
   featureRoutes: readonly ApiRoute[] = [],
   scheduled: () => ScheduledPublications = notScheduling,
+  mint: ConsoleMint = null,
 ): Promise<void> {
-  const routes = [...apiRoutes(node.config, () => document, scheduled), ...featureRoutes];
+  const routes = [
+    ...apiRoutes(
+      node.config,
+      () => document,
+      scheduled,
+      () => mint,
+    ),
+    ...featureRoutes,
+  ];
   checkUnique(routes);
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
