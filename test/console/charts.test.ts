@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, type Chromium, launchChromium } from '../helpers/chromium.js';
+import { consoleRecorder } from '../helpers/console-recorder.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The console's live charts in real headless Chromium against a real server: the overview's
+ * charts of the server's own figures (over the console's own SDK connection, with a grant),
+ * moving under a bounded `switchboard bench fanout` run and settling after it; a tenant key's
+ * note instead of them; the metric series page and the alerts page. Over the run: no console
+ * error, page error, failed request, HTTP error, CSP report or serious axe-core violation.
+ */
+
+const POLL = { timeout: 30_000, interval: 100 };
+const BIN = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
+const CHARTS = ['connections', 'subscriptions', 'messages', 'bytes', 'errors', 'latency', 'event-loop-lag', 'memory'];
+
+let s: TestServer;
+let chromium: Chromium;
+const { problems, newPage, leave, cspViolations, axeViolations } = consoleRecorder(() => chromium);
+
+beforeAll(async () => {
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(true);
+  s = await startTestServer();
+  chromium = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await chromium?.close();
+  await s?.close();
+});
+
+/** The numbers of a chart's table view (`chart-<name>-table`): its latest value per line, NaN for "–". */
+async function latest(page: Page, name: string): Promise<number[]> {
+  const cells = await page.getByTestId(`chart-${name}-table`).locator('td.value').allTextContents();
+  return cells.map((c) => (c.trim() === '–' ? Number.NaN : Number(c)));
+}
+
+async function showTable(page: Page, name: string): Promise<void> {
+  await page.getByTestId(`chart-${name}`).getByRole('button', { name: 'Table' }).click();
+  await page.getByTestId(`chart-${name}-table`).waitFor();
+}
+
+/** `switchboard bench fanout` against the test server for 10 s (publishing over the socket), to its end. */
+function fanout(): Promise<{ code: number | null; stderr: string }> {
+  const args = ['bench', 'fanout', '--url', s.url, '--secret', s.server.secret as string, '--api-key', s.apiKey];
+  args.push('--subscribers', '20', '--rate', '50', '--duration', '10s', '--warmup', '0', '--progress', 'none', '--json');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+}
+
+describe('the console charts in headless Chromium', () => {
+  it('logs in with the admin key: every overview chart appears and fills; a bounded fanout load moves the messages and latency tables above zero, and they settle after it', async () => {
+    const page = await newPage();
+    await page.goto(`${s.httpUrl}/console/admin`);
+    await page.getByTestId('login-key').fill(s.apiKey);
+    // Login to the first chart value, timed in the page: from the form's submit to the charts going live (their first backfill).
+    await page.evaluate(() => {
+      const w = window as unknown as { loginAt?: number; liveAt?: number };
+      document.addEventListener('submit', () => (w.loginAt = performance.now()), { capture: true, once: true });
+      new MutationObserver((_, observer) => {
+        if (document.querySelector('[data-testid="charts-status"]')?.textContent?.startsWith('live')) {
+          w.liveAt = performance.now();
+          observer.disconnect();
+        }
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('charts-status').filter({ hasText: /^live/ }).waitFor({ timeout: 30_000 });
+    const ms = await page.evaluate(() => {
+      const w = window as unknown as { loginAt: number; liveAt: number };
+      return Math.round(w.liveAt - w.loginAt);
+    });
+    console.log(`console: login to the first chart values: ${ms} ms (target ≤ 1500 ms on loopback)`);
+    for (const name of CHARTS) await page.getByTestId(`chart-${name}`).waitFor();
+    expect(await page.locator('[data-testid="chart-connections"] canvas').count()).toBeGreaterThan(0);
+
+    for (const name of ['connections', 'messages', 'latency', 'memory']) await showTable(page, name);
+    // The console's own connection is one of them.
+    await expect.poll(async () => (await latest(page, 'connections'))[0], POLL).toBeGreaterThanOrEqual(1);
+    await expect.poll(async () => (await latest(page, 'memory')).every((v) => v > 0), POLL).toBe(true);
+    expect(await axeViolations(page)).toEqual([]);
+    const idle = await latest(page, 'messages');
+    console.log(`console: messages in/out per second before the load: ${idle.join(' / ')}`);
+
+    const run = fanout();
+    await expect.poll(async () => (await latest(page, 'messages')).some((v) => v > 0), { timeout: 60_000, interval: 100 }).toBe(true);
+    await expect.poll(async () => (await latest(page, 'latency')).some((v) => v > 0), { timeout: 60_000, interval: 100 }).toBe(true);
+    const during = await latest(page, 'messages');
+    const bench = await run;
+    expect(bench.code, bench.stderr).toBe(0);
+    console.log(`console: messages in/out per second during the load: ${during.join(' / ')}`);
+    // After the load: no publish command, so no latency (the table's "–"), and the messages back to the idle level.
+    await expect.poll(async () => (await latest(page, 'latency')).every((v) => Number.isNaN(v) || v === 0), POLL).toBe(true);
+    await expect.poll(async () => (await latest(page, 'messages'))[0], POLL).toBe(0);
+    expect(await cspViolations(page)).toEqual([]);
+    await leave(page, () => page.close());
+  }, 180_000);
+
+  it('a tenant key sees a note instead of the charts, and asks for no console token', async () => {
+    const page = await newPage();
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    await page.goto(`${s.httpUrl}/console/admin`);
+    await page.getByTestId('login-key').fill(s.tenantKeys['acme'] as string);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('charts-note').waitFor();
+    expect(await page.locator('[data-testid^="chart-"]').count()).toBe(0);
+    expect(asked).not.toContain('/api/v1/console/token');
+    expect(asked).not.toContain('/api/v1/metrics/system/grants');
+    expect(await axeViolations(page)).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    await leave(page, () => page.close());
+  }, 120_000);
+
+  it('over the whole run: no console error, page error, failed request, HTTP error or CSP report', () => {
+    expect(problems).toEqual({ console: [], page: [], failed: [], http: [], csp: [] });
+  });
+});

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Page } from 'playwright-core';
+import type { Chromium } from './chromium.js';
+
+/**
+ * What the console's browser tests record over a whole run: console errors, page errors,
+ * failed requests, HTTP statuses ≥ 400 and CSP violations, on every page the test opens;
+ * and axe-core's serious and critical violations on demand.
+ */
+export interface Problems {
+  console: string[];
+  page: string[];
+  failed: string[];
+  http: string[];
+  csp: string[];
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Requests Chromium may cancel when the test itself navigates away from or closes a page
+ * (ERR_ABORTED): reads (GET), and the console's two POSTs that only mint short-lived
+ * credentials (a console token, a grant), which a cancelled request leaves unused.
+ */
+const CANCELLABLE_POSTS = ['/api/v1/console/token', '/api/v1/metrics/system/grants'];
+
+export interface ConsoleRecorder {
+  problems: Problems;
+  /** A new tab whose every problem is recorded; CSP violations are caught by a listener the page's CSP does not govern. */
+  newPage(): Promise<Page>;
+  /** Runs one of the test's own navigations (reload, goto, back, close) of a page whose reads may be in flight. */
+  leave<T>(page: Page, action: () => Promise<T>): Promise<T>;
+  cspViolations(page: Page): Promise<string[]>;
+  /** axe-core's serious and critical violations on the page as it is now (its source evaluated over the protocol, as no page script could be). */
+  axeViolations(page: Page): Promise<string[]>;
+}
+
+export function consoleRecorder(chromium: () => Chromium): ConsoleRecorder {
+  const problems: Problems = { console: [], page: [], failed: [], http: [], csp: [] };
+  /** Pages the test is navigating away from or closing: Chromium cancels their requests in flight, which is no failure of the page's own. */
+  const leaving = new WeakSet<Page>();
+  return {
+    problems,
+    async leave(page, action) {
+      leaving.add(page);
+      try {
+        return await action();
+      } finally {
+        leaving.delete(page);
+      }
+    },
+    async newPage() {
+      const page = await chromium().browser.newPage();
+      await page.addInitScript(() => {
+        const w = window as unknown as { cspViolations: string[] };
+        w.cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) => w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.console.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.page.push(e.message));
+      page.on('requestfailed', (r) => {
+        const error = r.failure()?.errorText ?? '';
+        const cancellable = r.method() === 'GET' || (r.method() === 'POST' && CANCELLABLE_POSTS.includes(new URL(r.url()).pathname));
+        if (leaving.has(page) && cancellable && error === 'net::ERR_ABORTED') return;
+        problems.failed.push(`${r.method()} ${r.url()} ${error}`);
+      });
+      page.on('response', (r) => {
+        if (r.status() >= 400) problems.http.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+      });
+      return page;
+    },
+    async cspViolations(page) {
+      return page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+    },
+    async axeViolations(page) {
+      await page.evaluate(AXE);
+      const violations = await page.evaluate(async () => {
+        const axe = (
+          window as unknown as {
+            axe: { run(ctx: Document, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; nodes: unknown[] }> }> };
+          }
+        ).axe;
+        const result = await axe.run(document, { resultTypes: ['violations'] });
+        return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+      });
+      return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}, ${v.nodes} nodes)`);
+    },
+  };
+}
