@@ -121,6 +121,90 @@ describe('the console charts in headless Chromium', () => {
     await leave(page, () => page.close());
   }, 120_000);
 
+  it("the metric series page lists a series written over HTTP and charts it at a chosen resolution, with its table view; an admin key browses the server's own series", async () => {
+    const acme = { authorization: `Bearer ${s.tenantKeys['acme']}`, 'content-type': 'application/json' };
+    const declared = await fetch(`${s.httpUrl}/api/v1/metrics/series/web.queue_depth`, {
+      method: 'PUT',
+      headers: acme,
+      body: JSON.stringify({ kind: 'gauge', unit: 'jobs', labels: ['queue'] }),
+    });
+    expect(declared.status).toBe(200);
+    const pushed = await fetch(`${s.httpUrl}/api/v1/metrics/points`, {
+      method: 'POST',
+      headers: acme,
+      body: JSON.stringify({ points: [{ series: 'web.queue_depth', labels: { queue: 'mail' }, value: 42 }] }),
+    });
+    expect(pushed.status).toBe(200);
+
+    const page = await newPage();
+    await page.goto(`${s.httpUrl}/console/admin/metrics#key=${encodeURIComponent(s.tenantKeys['acme'] as string)}`);
+    const row = page.locator('[data-testid="series-row"][data-series="web.queue_depth"]');
+    await row.waitFor();
+    await row.getByRole('button', { name: 'web.queue_depth' }).click();
+    await page.getByTestId('series-labels').fill('{"queue":"mail"}');
+    // The 1-minute bucket holds the point for a minute, however loaded the machine is.
+    await page.getByTestId('series-resolution').selectOption('1m');
+    await showTable(page, 'series');
+    await expect.poll(async () => (await latest(page, 'series'))[0], POLL).toBe(42);
+    expect(await page.getByTestId('chart-series-table').locator('th[scope="row"]').allTextContents()).toEqual(['last']);
+    await page.getByTestId('chart-series').getByRole('button', { name: 'Table' }).click();
+    await page.locator('[data-testid="chart-series"] canvas').first().waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    await leave(page, () => page.close());
+
+    // The admin key: the server's own series by default, each label set to choose from.
+    const admin = await newPage();
+    await admin.goto(`${s.httpUrl}/console/admin/metrics#key=${encodeURIComponent(s.apiKey)}`);
+    const own = admin.locator('[data-testid="series-row"][data-series="sb.heap_bytes"]');
+    await own.waitFor();
+    await own.getByRole('button', { name: 'sb.heap_bytes' }).click();
+    await showTable(admin, 'series');
+    await expect.poll(async () => (await latest(admin, 'series'))[0], POLL).toBeGreaterThan(0);
+    expect(await axeViolations(admin)).toEqual([]);
+    expect(await cspViolations(admin)).toEqual([]);
+    await leave(admin, () => admin.close());
+  }, 120_000);
+
+  it('the alerts page shows a rule and its state as it changes', async () => {
+    const acme = { authorization: `Bearer ${s.tenantKeys['acme']}`, 'content-type': 'application/json' };
+    await fetch(`${s.httpUrl}/api/v1/metrics/series/jobs.backlog`, { method: 'PUT', headers: acme, body: JSON.stringify({ kind: 'gauge' }) });
+    const put = await fetch(`${s.httpUrl}/api/v1/metrics/alerts/backlog-high`, {
+      method: 'PUT',
+      headers: acme,
+      body: JSON.stringify({ series: 'jobs.backlog', stat: 'max', warning: 10, critical: 1000 }),
+    });
+    expect(put.status).toBe(200);
+
+    const page = await newPage();
+    await page.goto(`${s.httpUrl}/console/admin/alerts#key=${encodeURIComponent(s.apiKey)}`);
+    await page.getByTestId('alerts-tenant').fill('acme');
+    await page.getByRole('button', { name: 'Show alerts' }).click();
+    const row = page.locator('[data-testid="alert-row"][data-rule="backlog-high"]');
+    await row.waitFor();
+    expect(await row.getByTestId('alert-state').textContent()).toBe('ok');
+    expect(await row.textContent()).toContain('max(jobs.backlog{}) > 10 (warning), > 1000 (critical)');
+    // Breaching points, twice a second (at most 120): once a bucket with them completes, the rule is evaluated and turns warning.
+    let pushes = 0;
+    const pusher = setInterval(() => {
+      if (++pushes > 120) return clearInterval(pusher);
+      void fetch(`${s.httpUrl}/api/v1/metrics/points`, {
+        method: 'POST',
+        headers: acme,
+        body: JSON.stringify({ points: [{ series: 'jobs.backlog', value: 50 }] }),
+      });
+    }, 500);
+    try {
+      await expect.poll(() => row.getByTestId('alert-state').textContent(), POLL).toBe('warning');
+    } finally {
+      clearInterval(pusher);
+    }
+    expect(await page.getByTestId('alerts-summary').textContent()).toContain('Overall warning');
+    expect(await axeViolations(page)).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    await leave(page, () => page.close());
+  }, 120_000);
+
   it('over the whole run: no console error, page error, failed request, HTTP error or CSP report', () => {
     expect(problems).toEqual({ console: [], page: [], failed: [], http: [], csp: [] });
   });

@@ -2,15 +2,19 @@ import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import { api, describeError, type KeyScope, type Session } from '../api';
 import { BASE, Link } from '../router';
 import { forgetKey, initialKey, keepKey } from '../session';
+import { Alerts } from './alerts';
 import { Channels } from './channels';
 import { Connections } from './connections';
 import { Login } from './login';
+import { Metrics } from './metrics';
 import { Overview } from './overview';
 
 const PAGES = [
   { path: `${BASE}/admin`, title: 'Overview' },
   { path: `${BASE}/admin/connections`, title: 'Connections' },
   { path: `${BASE}/admin/channels`, title: 'Channels' },
+  { path: `${BASE}/admin/metrics`, title: 'Metrics' },
+  { path: `${BASE}/admin/alerts`, title: 'Alerts' },
 ];
 
 /**
@@ -81,6 +85,10 @@ export function Admin({ path }: { path: string }): ReactNode {
           <Connections session={session} />
         ) : page.title === 'Channels' ? (
           <Channels session={session} />
+        ) : page.title === 'Metrics' ? (
+          <Metrics session={session} />
+        ) : page.title === 'Alerts' ? (
+          <Alerts session={session} />
         ) : (
           <Overview session={session} />
         )}
