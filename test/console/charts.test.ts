@@ -205,6 +205,34 @@ describe('the console charts in headless Chromium', () => {
     await leave(page, () => page.close());
   }, 120_000);
 
+  it("renews the grant before it expires, and after a reconnect past the first grant's expiry the charts go on", async () => {
+    const short = await startTestServer({ metrics: { systemGrantTtl: '2s' } });
+    try {
+      const page = await newPage();
+      const grants: number[] = [];
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname === '/api/v1/metrics/system/grants') grants.push(Date.now());
+      });
+      await page.goto(`${short.httpUrl}/console/admin#key=${encodeURIComponent(short.apiKey)}`);
+      await page.getByTestId('charts-status').filter({ hasText: /^live/ }).waitFor({ timeout: 30_000 });
+      await showTable(page, 'connections');
+      // Renewed at three quarters of its 2 s life: a third grant means the first two have been replaced in time.
+      await expect.poll(() => grants.length, POLL).toBeGreaterThanOrEqual(3);
+      const keyId = ((await (await fetch(`${short.httpUrl}/api/v1/key`, { headers: { authorization: `Bearer ${short.apiKey}` } })).json()) as { id: string })
+        .id;
+      // A reconnecting close (3001): the SDK subscribes again with the grant it first had, long expired; the console gets a fresh one.
+      await short.server.node.disconnectUser('_console', `console-${keyId}`, { code: 3001, reason: 'shutdown' });
+      const after = new Date(Date.now() + 3000).toISOString().slice(11, 19);
+      const bucket = () => page.getByTestId('chart-connections-table').locator('tbody td').nth(1).textContent();
+      await expect.poll(async () => /^\d\d:\d\d:\d\d$/.test((await bucket()) ?? '') && ((await bucket()) ?? '') >= after, POLL).toBe(true);
+      expect(await page.getByTestId('charts-status').textContent()).toMatch(/^live/);
+      expect(await cspViolations(page)).toEqual([]);
+      await leave(page, () => page.close());
+    } finally {
+      await short.close();
+    }
+  }, 120_000);
+
   it('over the whole run: no console error, page error, failed request, HTTP error or CSP report', () => {
     expect(problems).toEqual({ console: [], page: [], failed: [], http: [], csp: [] });
   });

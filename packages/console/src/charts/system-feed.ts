@@ -65,6 +65,8 @@ export class SystemFeed {
   readonly #frameListeners = new Set<() => void>();
   readonly #shapeListeners = new Set<() => void>();
   #grant: Promise<string> | null = null;
+  /** The grant held once minted (what a refused subscription is compared with). */
+  #grantValue: string | null = null;
   #grantTimer: ReturnType<typeof setTimeout> | undefined;
   #discoverTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -143,6 +145,7 @@ export class SystemFeed {
       this.#grant = minted.then((g) => g.grant);
       minted.then(
         (g) => {
+          this.#grantValue = g.grant;
           clearTimeout(this.#grantTimer);
           if (this.#closed) return;
           const life = Math.max(1000, g.expiresAt - Date.now());
@@ -158,6 +161,7 @@ export class SystemFeed {
 
   #renewGrant(): void {
     this.#grant = null;
+    this.#grantValue = null;
     void this.#currentGrant().catch(() => {});
   }
 
@@ -276,7 +280,8 @@ export class SystemFeed {
       this.#subs.delete(plan.key);
       // A resubscribe after a reconnect carried a grant that has expired meanwhile: renew it and subscribe again.
       if (error.code === 103 && ++this.#refusals < 3) {
-        this.#renewGrant();
+        // Several subscriptions refused at once ask for one new grant, not one each.
+        if (this.#grantValue === grant) this.#renewGrant();
         void this.#subscribe(plan);
         return;
       }
