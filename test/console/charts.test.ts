@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const POLL = { timeout: 30_000, interval: 100 };
 const BIN = join(import.meta.dirname, '..', '..', 'packages', 'server', 'bin', 'switchboard.js');
+const DIST = join(import.meta.dirname, '..', '..', 'packages', 'server', 'console-dist');
 const CHARTS = ['connections', 'subscriptions', 'messages', 'bytes', 'errors', 'latency', 'event-loop-lag', 'memory'];
 
 let s: TestServer;
@@ -81,6 +82,15 @@ describe('the console charts in headless Chromium', () => {
     });
     console.log(`console: login to the first chart values: ${ms} ms (target ≤ 1500 ms on loopback)`);
     for (const name of CHARTS) await page.getByTestId(`chart-${name}`).waitFor();
+    // What the admin view loaded of the build (entry, stylesheet and the charts' chunks), as gzip from the build's own .gz files.
+    const assets = await page.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .map((e) => new URL(e.name).pathname)
+        .filter((p) => /^\/console\/assets\/.+\.(js|css)$/.test(p)),
+    );
+    const gzip = assets.reduce((sum, p) => sum + statSync(join(DIST, `${p.slice('/console/'.length)}.gz`)).size, 0);
+    console.log(`console: the admin view with its charts loaded ${assets.length} files, ${(gzip / 1024).toFixed(1)} KB gzip of JS and CSS (target ≤ 150 KB): ${assets.join(' ')}`);
     expect(await page.locator('[data-testid="chart-connections"] canvas').count()).toBeGreaterThan(0);
 
     for (const name of ['connections', 'messages', 'latency', 'memory']) await showTable(page, name);
