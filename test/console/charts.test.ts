@@ -90,7 +90,9 @@ describe('the console charts in headless Chromium', () => {
         .filter((p) => /^\/console\/assets\/.+\.(js|css)$/.test(p)),
     );
     const gzip = assets.reduce((sum, p) => sum + statSync(join(DIST, `${p.slice('/console/'.length)}.gz`)).size, 0);
-    console.log(`console: the admin view with its charts loaded ${assets.length} files, ${(gzip / 1024).toFixed(1)} KB gzip of JS and CSS (target ≤ 150 KB): ${assets.join(' ')}`);
+    console.log(
+      `console: the admin view with its charts loaded ${assets.length} files, ${(gzip / 1024).toFixed(1)} KB gzip of JS and CSS (target ≤ 150 KB): ${assets.join(' ')}`,
+    );
     expect(await page.locator('[data-testid="chart-connections"] canvas').count()).toBeGreaterThan(0);
 
     for (const name of ['connections', 'messages', 'latency', 'memory']) await showTable(page, name);
