@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -242,6 +243,35 @@ describe('the console charts in headless Chromium', () => {
       await leave(page, () => page.close());
     } finally {
       await short.close();
+    }
+  }, 120_000);
+
+  it('draws one line per node when two nodes over Redis report', async () => {
+    const config = {
+      redis: 'redis://127.0.0.1:6379',
+      redisPrefix: `sbcharts-${randomBytes(4).toString('hex')}`,
+      auth: { secret: randomBytes(24).toString('hex') },
+    };
+    const a = await startTestServer(config);
+    const b = await startTestServer(config);
+    try {
+      const page = await newPage();
+      await page.goto(`${a.httpUrl}/console/admin#key=${encodeURIComponent(a.apiKey)}`);
+      await page.getByTestId('charts-status').filter({ hasText: /^live/ }).waitFor({ timeout: 30_000 });
+      await showTable(page, 'connections');
+      await showTable(page, 'messages');
+      const rows = (name: string) => page.getByTestId(`chart-${name}-table`).locator('th[scope="row"]').allTextContents();
+      const [na, nb] = [a.server.node.id.slice(0, 8), b.server.node.id.slice(0, 8)];
+      // Node b's figures reach node a within a push interval; the console looks for new nodes every 10 s.
+      await expect
+        .poll(async () => new Set(await rows('connections')), { timeout: 60_000, interval: 200 })
+        .toEqual(new Set([`connections · ${na}`, `connections · ${nb}`]));
+      expect(new Set(await rows('messages'))).toEqual(new Set([`in · ${na}`, `out · ${na}`, `in · ${nb}`, `out · ${nb}`]));
+      expect(await cspViolations(page)).toEqual([]);
+      await leave(page, () => page.close());
+    } finally {
+      await a.close();
+      await b.close();
     }
   }, 120_000);
 
