@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createStoredApiKey } from '@switchboard/server/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, type Chromium, launchChromium } from '../helpers/chromium.js';
@@ -130,6 +131,25 @@ describe('the console charts in headless Chromium', () => {
     expect(asked).not.toContain('/api/v1/console/token');
     expect(asked).not.toContain('/api/v1/metrics/system/grants');
     expect(await axeViolations(page)).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    await leave(page, () => page.close());
+  }, 120_000);
+
+  it('a read-only admin key, which may mint neither a token nor a grant, gets the same charts read from the query route', async () => {
+    const readOnly = createStoredApiKey(s.dataDir, null, true).key;
+    const page = await newPage();
+    const posted: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET') posted.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    });
+    // The key file is read again when it changes: wait until the server knows the new key.
+    await expect.poll(async () => (await fetch(`${s.httpUrl}/api/v1/key`, { headers: { authorization: `Bearer ${readOnly}` } })).status, POLL).toBe(200);
+    await page.goto(`${s.httpUrl}/console/admin#key=${encodeURIComponent(readOnly)}`);
+    await page.getByTestId('charts-status').filter({ hasText: /^live/ }).waitFor({ timeout: 30_000 });
+    for (const name of CHARTS) await page.getByTestId(`chart-${name}`).waitFor();
+    await showTable(page, 'memory');
+    await expect.poll(async () => (await latest(page, 'memory')).every((v) => v > 0), POLL).toBe(true);
+    expect(posted).toEqual([]);
     expect(await cspViolations(page)).toEqual([]);
     await leave(page, () => page.close());
   }, 120_000);

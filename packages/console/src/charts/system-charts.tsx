@@ -7,25 +7,27 @@ import { OVERVIEW_CHARTS, SystemFeed } from './system-feed';
 /**
  * The overview's live charts of the server's own figures (admin key): one SDK connection of
  * the console's own (`POST /api/v1/console/token`), one `SystemFeed` of metric subscriptions
- * of the system scope, and one `LiveChart` per figure. Loaded on demand (its own chunk, with
+ * of the system scope, and one `LiveChart` per figure; a read-only admin key, which may POST
+ * nothing, gets the same charts read from `GET /api/v1/metrics/query?scope=system` every 2 s. Loaded on demand (its own chunk, with
  * the SDK and uPlot), so the login page does not pay for it.
  */
 export default function SystemCharts({ session }: { session: Session }): ReactNode {
   const [feed, setFeed] = useState<SystemFeed | null>(null);
 
   useEffect(() => {
-    const client = consoleClient(session);
+    // A read-only key mints neither a token nor a grant (both POSTs): its charts read the query route.
+    const client = session.scope.readOnly ? null : consoleClient(session);
     const next = new SystemFeed(session, client);
     // Connect after React's StrictMode re-mount: a socket is never opened only to be closed at once.
     const start = setTimeout(() => {
-      client.connect();
+      client?.connect();
       next.start();
       setFeed(next);
     }, 0);
     return () => {
       clearTimeout(start);
       next.close();
-      client.disconnect();
+      client?.disconnect();
       setFeed(null);
     };
   }, [session]);

@@ -1,5 +1,6 @@
-import type { MetricStat, MetricSubscribeParams, MetricSubscription, SwitchboardClient, SwitchboardError } from '@switchboard/client';
+import type { MetricStat, MetricSubscribeParams, SwitchboardClient, SwitchboardError } from '@switchboard/client';
 import { api, type Session } from '../api';
+import { type FeedSubscription, PolledSubscription } from './polled-subscription';
 
 /** The overview's charts, in the order shown: each is `data-testid="chart-<metric>"`. */
 export const OVERVIEW_CHARTS = [
@@ -41,6 +42,7 @@ interface SystemSeriesList {
 }
 
 const WINDOW = '1m';
+const WINDOW_MS = 60_000;
 /** `metrics.maxSubscriptions` by default: the subscriptions one connection may hold. */
 const MAX_SUBSCRIPTIONS = 16;
 /** How often the nodes and error codes that report are read again. */
@@ -55,12 +57,14 @@ const short = (node: string) => node.slice(0, 8);
  * expired grant is made again with a fresh one), the nodes and error codes that report from
  * `GET /metrics/series?scope=system`, and per node three subscriptions (levels, rates,
  * publish latency) plus one per error code while the connection's 16 allow. Charts read the
- * SDK's views of the subscriptions and hear every frame; nothing here renders.
+ * SDK's views of the subscriptions and hear every frame; nothing here renders. Without a
+ * client (a read-only key) each subscription is a `PolledSubscription` of the query route.
  */
 export class SystemFeed {
   readonly #session: Session;
-  readonly #client: SwitchboardClient;
-  readonly #subs = new Map<string, MetricSubscription>();
+  /** The console's SDK connection; null for a read-only key, whose charts read the query route instead. */
+  readonly #client: SwitchboardClient | null;
+  readonly #subs = new Map<string, FeedSubscription>();
   readonly #plans = new Map<string, Plan>();
   readonly #frameListeners = new Set<() => void>();
   readonly #shapeListeners = new Set<() => void>();
@@ -77,7 +81,7 @@ export class SystemFeed {
   /** Refusals of a resubscribe in a row (an expired grant is renewed once per refusal; a third in a row stops it). */
   #refusals = 0;
 
-  constructor(session: Session, client: SwitchboardClient) {
+  constructor(session: Session, client: SwitchboardClient | null) {
     this.#session = session;
     this.#client = client;
   }
@@ -92,7 +96,7 @@ export class SystemFeed {
   }
 
   /** The SDK's view of a subscription (null before its backfill). */
-  view(sub: string): MetricSubscription['columns'] | null {
+  view(sub: string): FeedSubscription['columns'] | null {
     const s = this.#subs.get(sub);
     return s?.result ? s.columns : null;
   }
@@ -169,7 +173,10 @@ export class SystemFeed {
     if (this.#closed) return;
     let again = DISCOVER_MS;
     try {
-      const [list] = await Promise.all([api<SystemSeriesList>(this.#session.key, '/metrics/series?scope=system'), this.#currentGrant()]);
+      const [list] = await Promise.all([
+        api<SystemSeriesList>(this.#session.key, '/metrics/series?scope=system'),
+        this.#client === null ? null : this.#currentGrant(),
+      ]);
       if (this.#closed) return;
       const sets = (name: string) => list.series.find((s) => s.name === name)?.labelSets ?? [];
       const nodes = [...new Set(sets('sb.connections').map((l) => l['node'] as string))].sort();
@@ -262,9 +269,14 @@ export class SystemFeed {
   }
 
   async #subscribe(plan: Plan): Promise<void> {
-    const grant = await this.#currentGrant();
+    const client = this.#client;
+    const grant = client === null ? null : await this.#currentGrant();
     if (this.#closed || this.#plans.get(plan.key) !== plan) return;
-    const sub = this.#client.metrics.subscribe({ ...plan.params, scope: 'system', grant, resolution: '1s', window: WINDOW, maxRate: 10 });
+    const { series, labels = {}, stats = [] } = plan.params;
+    const sub: FeedSubscription =
+      client === null || grant === null
+        ? new PolledSubscription(this.#session, { series: [series].flat(), labels, stats }, WINDOW_MS)
+        : client.metrics.subscribe({ ...plan.params, scope: 'system', grant, resolution: '1s', window: WINDOW, maxRate: 10 });
     this.#subs.set(plan.key, sub);
     const frame = () => {
       if (this.#subs.get(plan.key) !== sub) return;
