@@ -1,5 +1,6 @@
 import type { MetricColumns, MetricStat, SwitchboardError } from '@switchboard/client';
 import { api, type Session } from '../api';
+import { type QueryAnswer, queryColumns } from './query-columns';
 
 /** What the overview's feed reads of a subscription: the SDK's `MetricSubscription`, or this polled stand-in. */
 export interface FeedSubscription {
@@ -8,15 +9,6 @@ export interface FeedSubscription {
   on(event: 'backfill' | 'update', listener: () => void): () => void;
   on(event: 'error', listener: (e: { error: SwitchboardError }) => void): () => void;
   unsubscribe(): Promise<unknown>;
-}
-
-interface QueryAnswer {
-  kind: 'gauge' | 'counter' | 'distribution';
-  unit?: string;
-  start: number;
-  step: number;
-  count: number[];
-  stats: Partial<Record<MetricStat, Array<number | null>>>;
 }
 
 /** How often a read-only key's charts read the system scope again, ms. */
@@ -76,17 +68,13 @@ export class PolledSubscription implements FeedSubscription {
       this.columns = {
         step: first?.step ?? 1000,
         from: first?.start ?? from,
-        series: answers.map((a, i) => {
-          const t: number[] = [];
-          const values: Partial<Record<MetricStat, Array<number | null>>> = {};
-          for (const s of stats) values[s] = [];
-          a.count.forEach((n, j) => {
-            if (n === 0) return;
-            t.push(a.start + j * a.step);
-            for (const s of stats) values[s]?.push(a.stats[s]?.[j] ?? null);
-          });
-          return { series: series[i] as string, labels, kind: a.kind, ...(a.unit === undefined ? {} : { unit: a.unit }), t, stats: values };
-        }),
+        series: answers.map((a, i) => ({
+          series: series[i] as string,
+          labels,
+          kind: a.kind,
+          ...(a.unit === undefined ? {} : { unit: a.unit }),
+          ...queryColumns(a, stats),
+        })),
       };
       const event = this.result === null ? 'backfill' : 'update';
       this.result = {};

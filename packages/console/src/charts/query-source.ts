@@ -1,5 +1,6 @@
 import type { MetricColumns, MetricStat } from '@switchboard/client';
 import { api, type Session } from '../api';
+import { type QueryAnswer, queryColumns } from './query-columns';
 
 /** Which series a query reads: a tenant's (an admin key names it) or the server's own (`scope=system`, admin key). */
 export type SeriesScope = { system: true } | { system: false; tenant: string | null };
@@ -11,14 +12,6 @@ export interface SeriesQuery {
   labels: Record<string, string>;
   resolution: '1s' | '10s' | '1m';
   stats: readonly MetricStat[];
-}
-
-/** What `GET /api/v1/metrics/query` answers: columnar buckets from `start`, `step` apart. */
-interface QueryAnswer {
-  start: number;
-  step: number;
-  count: number[];
-  stats: Partial<Record<MetricStat, Array<number | null>>>;
 }
 
 /** How often each resolution is read again, ms. */
@@ -74,16 +67,8 @@ export class QuerySource {
     try {
       const answer = await api<QueryAnswer>(this.session.key, `/metrics/query?${params}`, q.scope.system ? {} : { tenant: q.scope.tenant });
       if (this.#stopped) return;
-      const t: number[] = [];
-      const stats: Partial<Record<MetricStat, Array<number | null>>> = {};
-      for (const s of q.stats) stats[s] = [];
-      answer.count.forEach((n, i) => {
-        if (n === 0) return;
-        t.push(answer.start + i * answer.step);
-        for (const s of q.stats) stats[s]?.push(answer.stats[s]?.[i] ?? null);
-      });
       this.#end = answer.start + (answer.count.length - 1) * answer.step;
-      this.#view = { step: answer.step, from: answer.start, series: [{ series: q.series, labels: q.labels, kind: q.kind, t, stats }] };
+      this.#view = { step: answer.step, from: answer.start, series: [{ series: q.series, labels: q.labels, kind: q.kind, ...queryColumns(answer, q.stats) }] };
       this.error = null;
     } catch (err) {
       if (this.#stopped) return;
