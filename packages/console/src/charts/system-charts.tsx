@@ -57,6 +57,7 @@ function FeedCharts({ feed }: { feed: SystemFeed }): ReactNode {
     <>
       <p role="status" data-testid="charts-status" className={state.phase === 'failed' ? 'error' : 'muted'}>
         {status}
+        {feed.hiddenNodes > 0 ? ` (${feed.hiddenNodes} more nodes than the connection's subscriptions allow are not charted)` : ''}
         {feed.hiddenCodes > 0 ? ` (${feed.hiddenCodes} more error codes than the connection's subscriptions allow are not charted)` : ''}
       </p>
       <div className="charts">

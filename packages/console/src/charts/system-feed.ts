@@ -45,6 +45,8 @@ const WINDOW = '1m';
 const WINDOW_MS = 60_000;
 /** `metrics.maxSubscriptions` by default: the subscriptions one connection may hold. */
 const MAX_SUBSCRIPTIONS = 16;
+/** Subscriptions per node: levels, rates, publish latency. */
+const PER_NODE = 3;
 /** How often the nodes and error codes that report are read again. */
 const DISCOVER_MS = 10_000;
 
@@ -78,6 +80,8 @@ export class SystemFeed {
   #lines = new Map<OverviewMetric, Line[]>();
   /** Error codes that report but have no subscription (the connection's limit). */
   hiddenCodes = 0;
+  /** Nodes that report but have no lines (three subscriptions each: at most 5 nodes fit in 16). */
+  hiddenNodes = 0;
   /** Refusals of a resubscribe in a row (an expired grant is renewed once per refusal; a third in a row stops it). */
   #refusals = 0;
 
@@ -179,7 +183,9 @@ export class SystemFeed {
       ]);
       if (this.#closed) return;
       const sets = (name: string) => list.series.find((s) => s.name === name)?.labelSets ?? [];
-      const nodes = [...new Set(sets('sb.connections').map((l) => l['node'] as string))].sort();
+      const reporting = [...new Set(sets('sb.connections').map((l) => l['node'] as string))].sort();
+      const nodes = reporting.slice(0, Math.floor(MAX_SUBSCRIPTIONS / PER_NODE));
+      this.hiddenNodes = reporting.length - nodes.length;
       // Before a node's first sample nothing reports yet: look again in a second.
       if (nodes.length === 0) again = 1000;
       const codes = sets('sb.errors')
