@@ -37,6 +37,7 @@ const EXPECTED_PATHS: Record<string, string[]> = {
   '/connections': ['get'],
   '/presence': ['get'],
   '/errors': ['get'],
+  '/console/token': ['post'],
   '/tenants/{tenant}/quotas': ['delete', 'get', 'put'],
   '/scheduled': ['get'],
   '/scheduled/{id}': ['delete', 'get'],
@@ -208,6 +209,7 @@ const SAMPLES: Record<string, { path: string; body?: unknown; admin?: boolean; s
   putAlertRule: { path: '/metrics/alerts/checkout-max', body: { series: 'api.latency_ms', labels: { route: '/checkout' }, stat: 'max', critical: 1000 } },
   deleteAlertRule: { path: '/metrics/alerts/doomed' },
   createSystemMetricsGrant: { path: '/metrics/system/grants', body: {}, admin: true },
+  createConsoleToken: { path: '/console/token', body: {}, admin: true },
 };
 
 describe('GET /api/v1/openapi.json', () => {

@@ -116,6 +116,39 @@ describe('the admin routes of the console', () => {
     expect((gone.startsWith('first') ? second : first).state).toBe('connected');
   });
 
+  it("mints the console's connection token for an admin key only: 401 without a key, 403 for a tenant key; the token connects, reaches no app channel and follows the system scope with a grant", async () => {
+    expect((await call('/console/token', null, { method: 'POST', body: {} })).status).toBe(401);
+    const tenant = await call('/console/token', s.tenantKeys['acme'] as string, { method: 'POST', body: {} });
+    expect(tenant.status).toBe(403);
+    expect((tenant.body['error'] as { code: number }).code).toBe(103);
+    const minted = await call('/console/token', s.apiKey, { method: 'POST', body: {} });
+    expect(minted.status).toBe(200);
+    const keyId = (await call('/key', s.apiKey)).body['id'];
+    expect(minted.body).toMatchObject({ tenant: '_console', user: `console-${keyId}` });
+    const expiresAt = minted.body['expiresAt'] as number;
+    expect(expiresAt - Date.now()).toBeGreaterThan(200_000);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(300_000);
+    const token = minted.body['token'] as string;
+    const client = await connectedClient(s.url, async () => token, cleanup);
+    // No capability: an app channel is refused.
+    const room = client.subscribe('project:secret');
+    const refused = await new Promise<number>((resolve) => room.once('error', (e: { error: { code: number } }) => resolve(e.error.code)));
+    expect(refused).toBe(103);
+    // With a grant the admin key minted, the system scope is followed live.
+    const grant = (await call('/metrics/system/grants', s.apiKey, { method: 'POST', body: {} })).body['grant'] as string;
+    const sub = client.metrics.subscribe({
+      scope: 'system',
+      grant,
+      series: ['sb.connections'],
+      labels: { node: s.server.node.id },
+      window: '10s',
+      stats: ['last'],
+    });
+    expect((await sub.ready).series[0]?.series).toBe('sb.connections');
+    await sub.unsubscribe();
+    client.disconnect();
+  });
+
   it('never writes a key to the logs, valid, wrong or read-only', async () => {
     const wrong = 'sb_aaaaaaaaaaaa_thisisnotakeythisisnotakeythisisno';
     await call('/connections', wrong);

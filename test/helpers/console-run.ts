@@ -14,6 +14,13 @@ export const POLL = { timeout: 30_000, interval: 100 };
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+/**
+ * Requests Chromium may cancel when the test itself navigates away from or closes a page
+ * (ERR_ABORTED): reads (GET), and the console's two POSTs that only mint short-lived
+ * credentials (a console token, a grant), which a cancelled request leaves unused.
+ */
+const CANCELLABLE_POSTS = ['/api/v1/console/token', '/api/v1/metrics/system/grants'];
+
 export interface Problems {
   console: string[];
   page: string[];
@@ -59,7 +66,8 @@ export function consoleRun(browser: () => Browser): ConsoleRun {
       page.on('pageerror', (e) => problems.page.push(e.message));
       page.on('requestfailed', (r) => {
         const error = r.failure()?.errorText ?? '';
-        if (leaving.has(page) && r.method() === 'GET' && error === 'net::ERR_ABORTED') return;
+        const cancellable = r.method() === 'GET' || (r.method() === 'POST' && CANCELLABLE_POSTS.includes(new URL(r.url()).pathname));
+        if (leaving.has(page) && cancellable && error === 'net::ERR_ABORTED') return;
         problems.failed.push(`${r.method()} ${r.url()} ${error}`);
       });
       page.on('response', (r) => {

@@ -117,7 +117,9 @@ export class Switchboard {
     const jobs = new JobRunner({ config: config.jobs, now, logger: logger.child({ component: 'jobs' }), nodeId: node.id });
     const scheduled = new ScheduledPublications(node, jobs);
     scheduled.register();
-    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null);
+    const secret = keys.secret;
+    const mint = secret ? (claims: TokenClaims) => mintToken(secret, claims, now) : null;
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null, mint);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });

@@ -2,10 +2,12 @@ import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import { api, describeError, type KeyScope, type Session } from '../api';
 import { BASE, Link } from '../router';
 import { forgetKey, initialKey, keepKey } from '../session';
+import { Alerts } from './alerts';
 import { Channels } from './channels';
 import { Connections } from './connections';
 import { Errors } from './errors';
 import { Login } from './login';
+import { Metrics } from './metrics';
 import { Overview } from './overview';
 import { Presence } from './presence';
 
@@ -15,6 +17,8 @@ const PAGES = [
   { path: `${BASE}/admin/channels`, title: 'Channels' },
   { path: `${BASE}/admin/presence`, title: 'Presence' },
   { path: `${BASE}/admin/errors`, title: 'Errors' },
+  { path: `${BASE}/admin/metrics`, title: 'Metrics' },
+  { path: `${BASE}/admin/alerts`, title: 'Alerts' },
 ];
 
 /**
@@ -89,6 +93,10 @@ export function Admin({ path }: { path: string }): ReactNode {
           <Presence session={session} />
         ) : page.title === 'Errors' ? (
           <Errors session={session} />
+        ) : page.title === 'Metrics' ? (
+          <Metrics session={session} />
+        ) : page.title === 'Alerts' ? (
+          <Alerts session={session} />
         ) : (
           <Overview session={session} />
         )}

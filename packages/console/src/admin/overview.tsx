@@ -1,10 +1,17 @@
-import type { ReactNode } from 'react';
+import { lazy, type ReactNode, Suspense } from 'react';
 import { describeError, type Session } from '../api';
 import { usePolled } from '../polled';
-import { ChartSlots } from './chart-slots';
+import { BASE, Link } from '../router';
 import { listConnections } from './connection-list';
 
-/** The live numbers: connections (over every node), subscriptions, nodes; read every second. */
+/** The charts, with the SDK and uPlot, are their own chunk: loaded once an admin key is in. */
+const SystemCharts = lazy(() => import('../charts/system-charts'));
+
+/**
+ * The live numbers: connections (over every node), subscriptions, nodes, read every second;
+ * then, for an admin key, the live charts of the server's own figures. A tenant key does not
+ * reach them (they are the whole server's): it gets a note instead.
+ */
 export function Overview({ session }: { session: Session }): ReactNode {
   const counts = usePolled(() => listConnections(session, { limit: 0 }), 1000, [session.key]);
   const data = counts.data;
@@ -35,7 +42,25 @@ export function Overview({ session }: { session: Session }): ReactNode {
           </p>
         ) : null}
       </section>
-      <ChartSlots />
+      {session.scope.admin ? (
+        <Suspense
+          fallback={
+            <p role="status" data-testid="charts-status">
+              loading the charts…
+            </p>
+          }
+        >
+          <SystemCharts session={session} />
+        </Suspense>
+      ) : (
+        <section aria-labelledby="charts-heading">
+          <h2 id="charts-heading">Charts</h2>
+          <p className="note" data-testid="charts-note">
+            The live charts show the whole server's figures (every tenant), so they need an admin key. This tenant's own series are on the{' '}
+            <Link to={`${BASE}/admin/metrics`}>Metrics</Link> page.
+          </p>
+        </section>
+      )}
     </>
   );
 }

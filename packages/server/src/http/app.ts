@@ -8,6 +8,7 @@ import type { ScheduledPublications } from '../core/scheduled-publications.js';
 import type { HostView } from '../observability/host-view.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { NodeStats } from '../observability/stats.js';
+import type { ConsoleMint } from './api/console-token.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
 import { registerConsole } from './console.js';
@@ -38,6 +39,7 @@ export async function createHttpApp(
   tls: TlsMaterial | null = null,
   scheduled?: () => ScheduledPublications,
   hostView: HostView | null = null,
+  mint: ConsoleMint = null,
 ): Promise<FastifyInstance> {
   const { config } = node;
   // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
@@ -95,6 +97,6 @@ export async function createHttpApp(
     return reply.type(node.metrics.registry.contentType).send(text);
   });
 
-  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled, node.stats.errorLog), { prefix: '/api/v1' });
+  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled, node.stats.errorLog, mint), { prefix: '/api/v1' });
   return app;
 }

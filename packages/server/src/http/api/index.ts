@@ -10,6 +10,7 @@ import { ErrorLog } from '../../observability/error-log.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { connectionRoutes } from './connections.js';
+import { type ConsoleMint, consoleTokenRoutes } from './console-token.js';
 import { errorRoutes } from './error-record.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
@@ -28,9 +29,15 @@ const notScheduling = (): ScheduledPublications => {
 
 /**
  * The route table of /api/v1 for a configuration (batch and page limits appear in the
- * schemas); `scheduled` gives the node's scheduled publications once it started.
+ * schemas); `scheduled` gives the node's scheduled publications once it started, `mint` the
+ * signer of the console's connection tokens (null: the server has no HMAC secret).
  */
-export function apiRoutes(config: Config, document: () => OpenApiDocument, scheduled: () => ScheduledPublications = notScheduling): ApiRoute[] {
+export function apiRoutes(
+  config: Config,
+  document: () => OpenApiDocument,
+  scheduled: () => ScheduledPublications = notScheduling,
+  mint: () => ConsoleMint = () => null,
+): ApiRoute[] {
   return [
     ...publishRoutes(config.limits.httpBatchSize, scheduled),
     ...scheduledRoutes(scheduled),
@@ -41,6 +48,7 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument, sched
     ...connectionRoutes(),
     ...errorRoutes(),
     ...quotaRoutes(),
+    ...consoleTokenRoutes(mint, config.auth.maxTokenLifetime),
     openApiRoute(document),
   ];
 }
@@ -69,8 +77,17 @@ export async function registerApi(
   featureRoutes: readonly ApiRoute[] = [],
   scheduled: () => ScheduledPublications = notScheduling,
   errorLog: ErrorLog = new ErrorLog(),
+  mint: ConsoleMint = null,
 ): Promise<void> {
-  const routes = [...apiRoutes(node.config, () => document, scheduled), ...featureRoutes];
+  const routes = [
+    ...apiRoutes(
+      node.config,
+      () => document,
+      scheduled,
+      () => mint,
+    ),
+    ...featureRoutes,
+  ];
   checkUnique(routes);
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
