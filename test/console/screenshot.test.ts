@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
  * The README's screenshot of the admin view, taken by this browser test: a real server with
- * real SDK clients connected, the overview after login with live figures on it. Every run
+ * real SDK clients connected and publishing, the overview after login with its live charts. Every run
  * takes it and checks it is a PNG of the viewport's size; `SB_UPDATE_SCREENSHOT=1` also writes
  * it to docs/console-overview.png, the file the README shows (which must exist and be one).
  */
@@ -43,14 +43,21 @@ afterAll(async () => {
 
 describe("the README's screenshot of the admin view", () => {
   it('is taken of the overview with three SDK clients connected, and the README shows it', async () => {
+    const rooms = [];
     for (const sub of ['alice', 'bob', 'carol']) {
       const c = await connectedClient(s.url, () => s.token({ sub, tenant: 'acme' }), cleanup);
-      c.subscribe('project:launch');
+      rooms.push(c.subscribe('project:launch'));
     }
     const page = await newPage();
     await page.setViewportSize(VIEWPORT);
     await page.goto(`${s.httpUrl}/console/admin#key=${encodeURIComponent(s.apiKey)}`);
     await expect.poll(async () => Number(await page.getByTestId('connections-count').textContent()), POLL).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => page.getByTestId('charts-status').textContent(), POLL).toContain('live');
+    // Some traffic for the charts to draw: 8 s of publications from the three clients (bounded), then the picture.
+    for (let i = 0; i < 80; i++) {
+      await (rooms[i % rooms.length] as (typeof rooms)[number]).publish({ n: i });
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const png = await page.screenshot({ type: 'png' });
     expect(pngSize(png)).toEqual(VIEWPORT);
     if (process.env['SB_UPDATE_SCREENSHOT'] === '1') writeFileSync(SHOWN, png);
