@@ -117,7 +117,10 @@ export class Switchboard {
     const jobs = new JobRunner({ config: config.jobs, now, logger: logger.child({ component: 'jobs' }), nodeId: node.id });
     const scheduled = new ScheduledPublications(node, jobs);
     scheduled.register();
-    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null);
+    // The demo workspace's tokens (only while the demo is on), minted with the HMAC secret on the node's clock.
+    const secret = keys.secret;
+    const demoTokens = secret ? (claims: TokenClaims) => mintToken(secret, claims, now) : null;
+    const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null, demoTokens);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
     const storage = Storage.open({ database: config.database, dataDir: config.dataDir });

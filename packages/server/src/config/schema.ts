@@ -106,6 +106,9 @@ export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
   analytics: { clientPublish: false, presence: false },
   user: { subscribe: 'owner', clientPublish: false, presence: false },
   system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
+  // The console's demo workspace (docs/console.md): presence, signals, history; progress values
+  // (publications with a `job`) conflated per 100 ms window, everything else delivered as is.
+  demo: { conflation: { windowMs: 100, key: 'job' } },
 };
 
 /** A quota: a whole number in [min, max], or absent (the global limit, or none). */

@@ -7,6 +7,7 @@ import type { NodeContext } from '../core/context.js';
 import type { ScheduledPublications } from '../core/scheduled-publications.js';
 import type { HostView } from '../observability/host-view.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { DemoTokenMinter } from './api/demo-token.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
 import { registerConsole } from './console.js';
@@ -35,6 +36,7 @@ export async function createHttpApp(
   tls: TlsMaterial | null = null,
   scheduled?: () => ScheduledPublications,
   hostView: HostView | null = null,
+  demoTokens: DemoTokenMinter = null,
 ): Promise<FastifyInstance> {
   const { config } = node;
   // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default).
@@ -91,6 +93,6 @@ export async function createHttpApp(
     return reply.type(node.metrics.registry.contentType).send(text);
   });
 
-  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled), { prefix: '/api/v1' });
+  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled, demoTokens), { prefix: '/api/v1' });
   return app;
 }

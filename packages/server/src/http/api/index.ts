@@ -9,6 +9,7 @@ import { createError } from '../../errors/sb-error.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { connectionRoutes } from './connections.js';
+import { DEMO_TOKEN_PATH, type DemoTokenMinter, demoEnabled, demoTokenRoutes } from './demo-token.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
 import { useJsonBodies } from './json-body.js';
@@ -26,9 +27,16 @@ const notScheduling = (): ScheduledPublications => {
 
 /**
  * The route table of /api/v1 for a configuration (batch and page limits appear in the
- * schemas); `scheduled` gives the node's scheduled publications once it started.
+ * schemas; the demo token route only while the demo is on); `scheduled` gives the node's
+ * scheduled publications once it started, `demoTokens` mints the demo workspace's tokens.
  */
-export function apiRoutes(config: Config, document: () => OpenApiDocument, scheduled: () => ScheduledPublications = notScheduling): ApiRoute[] {
+export function apiRoutes(
+  config: Config,
+  document: () => OpenApiDocument,
+  scheduled: () => ScheduledPublications = notScheduling,
+  demoTokens: DemoTokenMinter = null,
+  now: () => number = Date.now,
+): ApiRoute[] {
   return [
     ...publishRoutes(config.limits.httpBatchSize, scheduled),
     ...scheduledRoutes(scheduled),
@@ -38,6 +46,7 @@ export function apiRoutes(config: Config, document: () => OpenApiDocument, sched
     ...userRoutes(),
     ...connectionRoutes(),
     ...quotaRoutes(),
+    ...demoTokenRoutes(config, demoTokens, now),
     openApiRoute(document),
   ];
 }
@@ -65,8 +74,18 @@ export async function registerApi(
   apiKeys: ApiKeyStore,
   featureRoutes: readonly ApiRoute[] = [],
   scheduled: () => ScheduledPublications = notScheduling,
+  demoTokens: DemoTokenMinter = null,
 ): Promise<void> {
-  const routes = [...apiRoutes(node.config, () => document, scheduled), ...featureRoutes];
+  const routes = [
+    ...apiRoutes(
+      node.config,
+      () => document,
+      scheduled,
+      demoTokens,
+      () => node.now(),
+    ),
+    ...featureRoutes,
+  ];
   checkUnique(routes);
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
@@ -74,4 +93,7 @@ export async function registerApi(
   app.setNotFoundHandler(notFoundHandler);
   requireApiKeys(app, apiKeys, node.security);
   for (const route of routes) mountRoute(app, node, route);
+  // With the demo off its token route is an unknown one, with or without a key: the plain 404
+  // (not the 401 an unknown route gets without a key), and nothing in the OpenAPI document.
+  if (!demoEnabled(node.config)) app.post(DEMO_TOKEN_PATH, { config: { public: true } }, notFoundHandler);
 }
