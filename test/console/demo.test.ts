@@ -262,6 +262,21 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
     expect(await b1.getByTestId('job-status').textContent()).toBe('100% (run by Alice)');
   }, 120_000);
 
+  it("the built-in generator started by alice feeds bob's live chart, drawn on a canvas, with a table view of the same samples", async () => {
+    await a.getByTestId('load-run').click();
+    const points = async () => Number(await b1.getByTestId('chart-load').getAttribute('data-points'));
+    await expect.poll(points, POLL).toBeGreaterThan(4);
+    expect(await b1.locator('[data-testid="chart-load"] canvas').count()).toBeGreaterThan(0);
+    await b1.getByTestId('chart-load').getByRole('button', { name: 'Table' }).click();
+    const rows = b1.getByTestId('chart-load-table').locator('tbody tr');
+    await expect.poll(() => rows.count(), POLL).toBeGreaterThan(4);
+    expect(await rows.first().locator('td').nth(3).textContent()).toBe('Alice');
+    expect(Number(await rows.first().locator('td').nth(1).textContent())).toBeGreaterThan(0);
+    expect(await axeViolations(b1)).toEqual([]);
+    await a.getByTestId('load-run').click();
+    expect(await a.getByTestId('load-run').getAttribute('aria-pressed')).toBe('false');
+  }, 120_000);
+
   it('stopping the server shows "reconnecting in N s"; after a restart on the same port and data: "connected", and a notification made meanwhile appears once', async () => {
     const port = s.port;
     outage = [];

@@ -11,12 +11,15 @@ import {
   useClient,
   useMyPresence,
 } from '@switchboard/react';
-import { type FormEvent, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, lazy, type ReactNode, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import { BASE, Link } from '../router';
 import { CommentBox } from './comment-box';
 import { JobProgress } from './job-progress';
 import { type DemoUser, fetchDemoToken, userIdOf } from './token';
 import './demo.css';
+
+// The chart and uPlot are a chunk of their own, fetched after the rest of the workspace.
+const LoadChart = lazy(() => import('./load-chart'));
 
 /** The workspace's shared channel: presence, cursors, typing, comments and its activity feed. */
 export const BOARD = 'demo:board';
@@ -143,6 +146,12 @@ function Room({ who, onLeave }: { who: DemoUser; onLeave: () => void }): ReactNo
         <section aria-labelledby="demo-job-title" className="demo-panel">
           <h2 id="demo-job-title">Import job</h2>
           <JobProgress who={who} />
+        </section>
+        <section aria-labelledby="demo-load-title" className="demo-panel demo-wide">
+          <h2 id="demo-load-title">Live load</h2>
+          <Suspense fallback={<p aria-busy="true">Loading the chart…</p>}>
+            <LoadChart who={who} />
+          </Suspense>
         </section>
         <section aria-labelledby="demo-activity-title" className="demo-panel demo-wide">
           <h2 id="demo-activity-title">Activity</h2>
