@@ -310,6 +310,22 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
     expect(await b1.getByTestId('cursor-alice').count()).toBe(0);
   }, 120_000);
 
+  it('a name with planted HTML shows as text on avatars and never runs', async () => {
+    const planted = '<img src=x onerror="window.planted=2">';
+    const b3 = await enter(bob, planted);
+    // The user id the page makes of it: letters and digits, at most 32.
+    const user = 'img-src-x-onerror-window-planted';
+    expect(await b3.getByTestId('demo-me').textContent()).toBe(planted);
+    const avatar = b1.locator(`[data-testid="presence-avatar"][data-user="${user}"]`);
+    await avatar.waitFor({ timeout: 30_000 });
+    expect(await avatar.getAttribute('title')).toBe(`${planted} (online)`);
+    expect(await b1.locator('.demo-avatars img').count()).toBe(0);
+    for (const page of [b1, b3]) expect(await page.evaluate(() => (window as unknown as { planted?: number }).planted)).toBeUndefined();
+    expect(await cspViolations(b3)).toEqual([]);
+    await leave(b3, () => b3.close());
+    await expect.poll(() => avatars(b1), POLL).toEqual(['bob']);
+  }, 120_000);
+
   it('over the whole run: no console error, page error, failed request, HTTP error or CSP report (the refused reconnects only while the server was down)', async () => {
     for (const page of [b1, b2]) expect(await cspViolations(page)).toEqual([]);
     expect(problems).toEqual({ console: [], page: [], failed: [], http: [], csp: [] });
