@@ -43,8 +43,10 @@ export default function Workspace(): ReactNode {
 
 function JoinForm({ onJoin }: { onJoin: (who: DemoUser) => void }): ReactNode {
   const [name, setName] = useState('');
-  const user = userIdOf(name);
-  const valid = name.trim() !== '' && name.length <= 40 && user !== '';
+  // A name without a letter or digit of a-z, 0-9 (李雷, ✨) gets a guest id; it still shows as typed.
+  const [guest] = useState(() => `guest-${Math.random().toString(36).slice(2, 8)}`);
+  const user = userIdOf(name) || guest;
+  const valid = name.trim() !== '' && name.length <= 40;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (valid) onJoin({ user, name: name.trim() });
@@ -63,7 +65,7 @@ function JoinForm({ onJoin }: { onJoin: (who: DemoUser) => void }): ReactNode {
           Join
         </button>
       </form>
-      <p className="muted">{valid ? `You will be user "${user}".` : 'Letters or digits make your user id.'}</p>
+      <p className="muted">{valid ? `You will be user "${user}".` : 'Any name of up to 40 characters; its letters and digits make your user id.'}</p>
       <p>
         <Link to={`${BASE}/`}>Back to the console</Link>
       </p>
