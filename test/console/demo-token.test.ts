@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -50,7 +51,7 @@ async function connect(s: TestServer, token: string): Promise<RawClient> {
 }
 
 describe('POST /api/v1/demo/token', () => {
-  it('does not exist in production mode (the plain 404 of an unknown route), nor with the console off', async () => {
+  it('does not exist in production mode (the plain 404 of an unknown route), nor with the console off; with console.demo it does, and needs the HMAC secret (503 without)', async () => {
     const production = await server({ development: false, auth: { secret: 's'.repeat(32) } } as never);
     const answer = await demoToken(production, { user: 'ann' });
     expect(answer.status).toBe(404);
@@ -68,6 +69,13 @@ describe('POST /api/v1/demo/token', () => {
     const ok = await demoToken(kept, { user: 'ann' });
     expect(ok.status).toBe(200);
     expect(ok.json['tenant']).toBe('demo');
+
+    // Kept, but the server verifies tokens by public key only: nothing to mint with.
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const keyOnly = await server({ development: false, auth: { publicKeys: [{ alg: 'ES256', pem }] }, console: { demo: true } } as never);
+    const unavailable = await demoToken(keyOnly, { user: 'ann' });
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.json.error?.code).toBe(116);
   }, 60_000);
 
   it('always mints for tenant demo, on demo:* channels only, with the name as token info; bad input is refused', async () => {
