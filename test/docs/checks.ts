@@ -499,7 +499,7 @@ const benchCompare: Check = async (block) => {
     for (const m of line.matchAll(/npm run (\S+)/g)) if (!scripts.includes(m[1] as string)) problems.push(`no npm script ${m[1]}`);
     const tsx = /^npx tsx (\S+)(.*)$/.exec(line);
     if (!tsx) continue;
-    const args = [...(tsx[2] as string).trim().split(/\s+/), '--help'];
+    const args = [...(tsx[2] as string).trim().split(/\s+/).filter(Boolean), '--help'];
     const code = await new Promise<number | null>((resolve) => {
       const child = track(spawn(process.execPath, ['--import', 'tsx', join(ROOT, tsx[1] as string), ...args], { cwd: ROOT, stdio: 'ignore' }));
       child.on('exit', resolve);

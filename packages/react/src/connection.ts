@@ -1,5 +1,6 @@
 import type { ClientState, SwitchboardClient } from '@switchboard/client';
-import { Store } from './store.js';
+import { offAll } from './errors.js';
+import { type HookResult, loaded, Store } from './store.js';
 
 /** What `useConnectionStatus` returns. */
 export interface ConnectionStatus {
@@ -28,42 +29,34 @@ export const NO_CONNECTION: ConnectionStatus = Object.freeze({
 /** The connection status of one client, and the count of publishes waiting in its offline queue. */
 export class ConnectionStore {
   #offs: Array<() => void> = [];
-  readonly store: Store<ConnectionStatus>;
+  readonly store: Store<HookResult<ConnectionStatus>>;
 
   constructor(readonly client: SwitchboardClient) {
-    this.store = new Store<ConnectionStatus>(
-      { ...NO_CONNECTION, state: client.state, queued: client.offlineQueueSize },
-      { start: () => this.#start(), stop: () => this.#stop() },
-    );
+    this.store = new Store(loaded({ ...NO_CONNECTION, state: client.state, queued: client.offlineQueueSize }), {
+      start: () => this.#start(),
+      stop: () => offAll(this.#offs),
+    });
   }
 
-  private set(next: ConnectionStatus): void {
-    this.store.set(next);
-  }
-
-  private get(): ConnectionStatus {
-    return this.store.get();
+  #patch(change: Partial<ConnectionStatus>): void {
+    this.store.set(loaded({ ...(this.store.get().data as ConnectionStatus), ...change }));
   }
 
   #start(): void {
     const c = this.client;
-    if (c.state !== this.get().state || c.offlineQueueSize !== this.get().queued) this.set({ ...this.get(), state: c.state, queued: c.offlineQueueSize });
+    const { state, queued } = this.store.get().data as ConnectionStatus;
+    if (c.state !== state || c.offlineQueueSize !== queued) this.#patch({ state: c.state, queued: c.offlineQueueSize });
     this.#offs = [
       c.on('state', (e) =>
-        this.set({
-          ...this.get(),
+        this.#patch({
           state: e.state,
           code: e.code,
           reason: e.reason,
           ...(e.state === 'connecting' ? {} : { reconnectIn: null, reconnectingSince: null }),
         }),
       ),
-      c.on('reconnecting', (e) => this.set({ ...this.get(), code: e.code, reason: e.reason, reconnectIn: e.delay, reconnectingSince: Date.now() })),
-      c.on('offlineQueue', (e) => this.set({ ...this.get(), queued: e.size })),
+      c.on('reconnecting', (e) => this.#patch({ code: e.code, reason: e.reason, reconnectIn: e.delay, reconnectingSince: Date.now() })),
+      c.on('offlineQueue', (e) => this.#patch({ queued: e.size })),
     ];
-  }
-
-  #stop(): void {
-    for (const off of this.#offs.splice(0)) off();
   }
 }

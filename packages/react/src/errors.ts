@@ -1,15 +1,23 @@
 import type { SwitchboardError } from '@switchboard/client';
 
-/** Errors of work the hooks do on their own (subscribing, loading), for `useErrorListener`. */
-export class ErrorBus {
-  readonly #listeners = new Set<(error: SwitchboardError) => void>();
+/** Listeners of one kind of event: `on` adds one and returns its removal, `emit` calls each. */
+export class Emitter<T> {
+  readonly #listeners = new Set<(event: T) => void>();
 
-  on(listener: (error: SwitchboardError) => void): () => void {
+  on(listener: (event: T) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
-  emit(error: SwitchboardError): void {
-    for (const listener of [...this.#listeners]) listener(error);
+  emit(event: T): void {
+    for (const listener of [...this.#listeners]) listener(event);
   }
+}
+
+/** Errors of work the hooks do on their own (subscribing, loading), for `useErrorListener`. */
+export class ErrorBus extends Emitter<SwitchboardError> {}
+
+/** Call and forget every removal in `offs`. */
+export function offAll(offs: Array<() => void>): void {
+  for (const off of offs.splice(0)) off();
 }

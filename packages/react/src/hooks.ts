@@ -1,8 +1,8 @@
-import { ClientCode, type PresenceMember, type PublicationEvent, type PublishOptions, type PublishResult, SwitchboardError } from '@switchboard/client';
+import type { PresenceMember, PublicationEvent, PublishOptions, PublishResult } from '@switchboard/client';
 import type { Activity } from '@switchboard/client/activity';
-import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
-import { useCallback, useEffect, useMemo, useRef } from 'react';
+import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { type ConnectionStatus, NO_CONNECTION } from './connection.js';
+import { ClientCode, notifications, SwitchboardError, useCallback, useEffect, useMemo, useRef } from './externals.js';
 import type { ListSnapshot } from './live-list.js';
 import { useRegistry } from './provider.js';
 import type { ActivityFilters, NotificationsOptions } from './registry.js';
@@ -34,12 +34,7 @@ const notConnected = (): Promise<never> => Promise.reject(SwitchboardError.of(Cl
  */
 export function useConnectionStatus(): HookResult<ConnectionStatus> {
   const registry = useRegistry();
-  return useSelected(
-    registry?.connection.store ?? null,
-    null,
-    (status) => (status === null ? CONNECTION_FALLBACK : loaded(status)),
-    (a, b) => a.data === b.data && a.isLoading === b.isLoading,
-  );
+  return useSelected(registry?.connection.store ?? null, CONNECTION_FALLBACK, (r) => r);
 }
 
 /**
@@ -205,7 +200,7 @@ function useList<T extends { id: string }>(list: { store: Store<HookResult<ListS
       data: result.data?.items,
       isLoading: result.isLoading,
       error: result.error,
-      hasMore: result.data?.hasMore ?? false,
+      hasMore: !!result.data?.next,
       loadMore: () => list?.loadMore() ?? Promise.resolve(),
     }),
     [result, list],
@@ -227,9 +222,8 @@ export type NotificationsResult = ListResult<Notification> & {
  */
 export function useNotifications(options: NotificationsOptions = {}): NotificationsResult {
   const registry = useRegistry();
-  const key = JSON.stringify([options.unreadOnly ?? false, options.types ?? null, options.pageSize ?? null]);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` stands for the options
-  const list = useMemo(() => registry?.inbox(options) ?? null, [registry, key]);
+  // The registry keeps one list per options: the same one every render.
+  const list = registry?.inbox(options) ?? null;
   const result = useList(list);
   return useMemo(
     () => ({
@@ -290,9 +284,8 @@ export function useNotificationPreferences(): PreferencesResult {
  */
 export function useActivity(scope: string, filters: ActivityFilters = {}): ListResult<Activity> {
   const registry = useRegistry();
-  const key = JSON.stringify([scope, filters]);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` stands for the scope and filters
-  const list = useMemo(() => registry?.feed(scope, filters) ?? null, [registry, key]);
+  // The registry keeps one list per scope and filters: the same one every render.
+  const list = registry?.feed(scope, filters) ?? null;
   return useList(list);
 }
 

@@ -1,5 +1,6 @@
 import type { PublicationEvent, SwitchboardError } from '@switchboard/client';
-import type { ErrorBus } from './errors.js';
+import { type ErrorBus, offAll } from './errors.js';
+import { memo } from './memo.js';
 import type { Room } from './room.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 
@@ -43,23 +44,20 @@ export class LatestValues {
   #seeded = false;
   #epoch: string | null = null;
 
-  constructor(
-    private readonly room: Room,
-    path: string,
-    private readonly history: number,
-    private readonly errors: ErrorBus,
-  ) {
+  readonly #room: Room;
+  readonly #history: number;
+  readonly #errors: ErrorBus;
+
+  constructor(room: Room, path: string, history: number, errors: ErrorBus) {
+    this.#room = room;
     this.#path = path.split('.');
+    this.#history = history;
+    this.#errors = errors;
   }
 
   /** The store of one key: loading until the first subscribe was seeded, then the latest data or null. */
   of(key: LatestKey): Store<HookResult<unknown>> {
-    let store = this.#stores.get(key);
-    if (store === undefined) {
-      store = new Store<HookResult<unknown>>(this.#resultOf(key), { start: () => this.#retain(), stop: () => this.#release() });
-      this.#stores.set(key, store);
-    }
-    return store;
+    return memo(this.#stores, key, () => new Store<HookResult<unknown>>(this.#resultOf(key), { start: () => this.#retain(), stop: () => this.#release() }));
   }
 
   #resultOf(key: LatestKey): HookResult<unknown> {
@@ -72,22 +70,22 @@ export class LatestValues {
     if (this.#refs++ > 0) return;
     // Holding the room's status holds its subscription (made by the first store to start).
     this.#offs = [
-      this.room.status.subscribe(() => {
-        const error = this.room.status.get().error;
+      this.#room.status.subscribe(() => {
+        const error = this.#room.status.get().error;
         if (error !== null && error !== this.#error) this.#fail(error);
       }),
-      this.room.onPublication((p) => this.#live(p)),
+      this.#room.onPublication((p) => this.#live(p)),
     ];
-    const sub = this.room.subscription;
+    const sub = this.#room.subscription;
     if (sub !== null) this.#offs.push(sub.on('subscribed', (e) => this.#seed(e.epoch)));
-    const state = this.room.status.get();
+    const state = this.#room.status.get();
     if (state.error !== null) this.#fail(state.error);
     else if (sub?.state === 'subscribed') this.#seed(null);
   }
 
   #release(): void {
     if (--this.#refs > 0) return;
-    for (const off of this.#offs.splice(0)) off();
+    offAll(this.#offs);
     this.#seq++;
     this.#seeded = false;
     this.#error = null;
@@ -98,7 +96,7 @@ export class LatestValues {
 
   /** After a subscribe: read the newest page of history, keep what is newer than what live publications brought. */
   #seed(epoch: string | null): void {
-    const sub = this.room.subscription;
+    const sub = this.#room.subscription;
     if (sub === null) return;
     const seq = ++this.#seq;
     // A new epoch is another stream (history was lost): offsets of the old one say nothing.
@@ -108,11 +106,11 @@ export class LatestValues {
       this.#seeded = true;
       this.#publishAll();
     };
-    if (this.history <= 0) {
+    if (this.#history <= 0) {
       done();
       return;
     }
-    sub.history({ limit: this.history, reverse: true }).then(
+    sub.history({ limit: this.#history, reverse: true }).then(
       (page) => {
         if (seq !== this.#seq) return;
         // Newest first: the first of each key is its latest.
@@ -129,7 +127,7 @@ export class LatestValues {
       (error: SwitchboardError) => {
         if (seq !== this.#seq) return;
         // Without history the live values still come: report it, show what there is.
-        this.errors.emit(error);
+        this.#errors.emit(error);
         done();
       },
     );

@@ -1,12 +1,13 @@
-import { ClientCode, type SwitchboardClient, type SwitchboardError } from '@switchboard/client';
+import type { SwitchboardClient } from '@switchboard/client';
 import type { ErrorBus } from './errors.js';
-import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
+import { LoadedValue } from './loaded-value.js';
+import { loaded } from './store.js';
 
 /** A loaded list, newest first. */
 export interface ListSnapshot<T> {
   readonly items: readonly T[];
-  /** Older items exist: `loadMore()` fetches the next page. */
-  readonly hasMore: boolean;
+  /** The cursor of the next (older) page: `loadMore()` fetches it; null: no older items. */
+  readonly next: string | null;
 }
 
 /** How a live list reads pages and hears of new items. */
@@ -23,78 +24,45 @@ const MAX_PAGE = 100;
 
 /**
  * A paged list kept live: loaded when a hook listens and the client is connected (again
- * after every reconnect), new items merged in by id, reloaded when the source says so.
+ * after every reconnect; as many items as are loaded then), new items merged in by id,
+ * reloaded when the source says so.
  */
-export class LiveList<T extends { id: string }> {
-  readonly store = new Store<HookResult<ListSnapshot<T>>>(LOADING, { start: () => this.#start(), stop: () => this.#stop() });
-  #offs: Array<() => void> = [];
-  #cursor: string | null = null;
-  /** Bumped by every reload, so an older answer that arrives late is dropped. */
-  #seq = 0;
+export class LiveList<T extends { id: string }> extends LoadedValue<ListSnapshot<T>> {
+  readonly #source: ListSource<T>;
+  readonly #pageSize: number;
 
-  constructor(
-    private readonly client: SwitchboardClient,
-    private readonly source: ListSource<T>,
-    private readonly pageSize: number,
-    private readonly errors: ErrorBus,
-  ) {}
-
-  #start(): void {
-    this.#offs = [
-      this.client.on('connected', () => this.reload()),
-      this.source.listen(
-        (item) => this.#upsert(item),
-        () => this.reload(),
-      ),
-    ];
-    if (this.client.state === 'connected') this.reload();
-  }
-
-  #stop(): void {
-    for (const off of this.#offs.splice(0)) off();
-    this.#seq++;
-    this.store.set(LOADING);
-  }
-
-  /** Fetch the first page again, as many items as are loaded now. */
-  reload(): void {
-    const seq = ++this.#seq;
-    const loadedCount = this.store.get().data?.items.length ?? 0;
-    const limit = Math.min(MAX_PAGE, Math.max(this.pageSize, loadedCount));
-    this.source.page(undefined, limit).then(
-      (page) => {
-        if (seq !== this.#seq) return;
-        this.#cursor = page.nextCursor;
-        this.store.set(loaded({ items: page.items, hasMore: page.nextCursor !== null }));
+  constructor(client: SwitchboardClient, source: ListSource<T>, pageSize: number, errors: ErrorBus) {
+    super(
+      client,
+      errors,
+      async (current) => {
+        const page = await source.page(undefined, Math.min(MAX_PAGE, Math.max(pageSize, current?.items.length ?? 0)));
+        return { items: page.items, next: page.nextCursor };
       },
-      (error: SwitchboardError) => this.#fail(seq, error),
+      (list) =>
+        source.listen(
+          (item) => (list as LiveList<T>).#upsert(item),
+          () => list.reload(),
+        ),
     );
+    this.#source = source;
+    this.#pageSize = pageSize;
   }
 
   /** Fetch the next (older) page; resolves once it is in the list. */
   async loadMore(): Promise<void> {
     const current = this.store.get().data;
-    if (!current?.hasMore || this.#cursor === null) return;
-    const seq = this.#seq;
-    const page = await this.source.page(this.#cursor, this.pageSize);
-    if (seq !== this.#seq) return;
-    this.#cursor = page.nextCursor;
+    if (!current?.next) return;
+    const seq = this.seq;
+    const page = await this.#source.page(current.next, this.#pageSize);
+    if (seq !== this.seq) return;
     const known = new Set(current.items.map((i) => i.id));
-    const items = [...current.items, ...page.items.filter((i) => !known.has(i.id))];
-    this.store.set(loaded({ items, hasMore: page.nextCursor !== null }));
+    this.store.set(loaded({ items: [...current.items, ...page.items.filter((i) => !known.has(i.id))], next: page.nextCursor }));
   }
 
   #upsert(item: T): void {
     const current = this.store.get().data;
-    if (current === undefined || !this.source.matches(item)) return;
-    const items = [item, ...current.items.filter((i) => i.id !== item.id)];
-    this.store.set(loaded({ items, hasMore: current.hasMore }));
-  }
-
-  #fail(seq: number, error: SwitchboardError): void {
-    // The connection dropped mid-call: the reload after the next connect answers instead.
-    if (seq !== this.#seq || error.code === ClientCode.ConnectionClosed.code) return;
-    this.errors.emit(error);
-    this.store.set(failed(error, this.store.get().data));
+    if (current === undefined || !this.#source.matches(item)) return;
+    this.store.set(loaded({ items: [item, ...current.items.filter((i) => i.id !== item.id)], next: current.next }));
   }
 }

@@ -9,7 +9,7 @@ import type {
   SwitchboardClient,
   SwitchboardError,
 } from '@switchboard/client';
-import type { ErrorBus } from './errors.js';
+import { type ErrorBus, offAll } from './errors.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 
 /** One series of a `useMetric` snapshot: bucket starts and one typed array per statistic, index by index. */
@@ -81,11 +81,16 @@ export class MetricStream {
   #offs: Array<() => void> = [];
   #count = 0;
 
+  readonly #client: SwitchboardClient;
+  readonly #errors: ErrorBus;
+
   constructor(
-    private readonly client: SwitchboardClient,
+    client: SwitchboardClient,
     readonly query: MetricSubscribeParams,
-    private readonly errors: ErrorBus,
+    errors: ErrorBus,
   ) {
+    this.#client = client;
+    this.#errors = errors;
     this.store = new Store<HookResult<MetricSnapshot>>(LOADING, { start: () => this.#start(), stop: () => this.#stop() });
   }
 
@@ -106,7 +111,7 @@ export class MetricStream {
   }
 
   #start(): void {
-    const sub = this.client.metrics.subscribe(this.query);
+    const sub = this.#client.metrics.subscribe(this.query);
     this.#sub = sub;
     this.#count = 0;
     const applied = (event: MetricFrameEvent) => {
@@ -120,14 +125,14 @@ export class MetricStream {
       sub.on('update', applied),
       sub.on('error', ({ error }: { error: SwitchboardError }) => {
         if (this.#sub !== sub) return;
-        this.errors.emit(error);
+        this.#errors.emit(error);
         this.store.set(failed(error));
       }),
     ];
   }
 
   #stop(): void {
-    for (const off of this.#offs.splice(0)) off();
+    offAll(this.#offs);
     const sub = this.#sub;
     this.#sub = null;
     if (sub !== null) void sub.unsubscribe();

@@ -1,5 +1,6 @@
-import { type ClientOptions, SwitchboardClient } from '@switchboard/client';
-import { createContext, createElement, type ReactNode, useContext, useEffect, useRef, useState } from 'react';
+import type { ClientOptions } from '@switchboard/client';
+import type { ReactNode } from 'react';
+import { createContext, createElement, SwitchboardClient, useContext, useEffect, useRef, useState } from './externals.js';
 import { type Registry, registryOf } from './registry.js';
 
 /** `{ client }`: the app's own client (it connects and closes it). */

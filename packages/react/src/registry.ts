@@ -1,13 +1,16 @@
-import type { MetricSubscribeParams, SwitchboardClient, SwitchboardError } from '@switchboard/client';
-import { type Activity, type ActivityQuery, activity } from '@switchboard/client/activity';
-import { type Notification, type NotificationPreferences, notifications, type UnreadCount } from '@switchboard/client/notifications';
+import type { MetricSubscribeParams, SwitchboardClient } from '@switchboard/client';
+import type { Activity, ActivityQuery } from '@switchboard/client/activity';
+import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
 import { ConnectionStore } from './connection.js';
 import { ErrorBus } from './errors.js';
+import { activity, notifications } from './externals.js';
 import { LatestValues } from './latest.js';
 import { LiveList } from './live-list.js';
+import { LoadedValue } from './loaded-value.js';
+import { memo } from './memo.js';
 import { MetricStream } from './metric-stream.js';
 import { Room } from './room.js';
-import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
+import { type HookResult, loaded, type Store } from './store.js';
 
 /** Options of `useNotifications`. */
 export interface NotificationsOptions {
@@ -21,42 +24,6 @@ export interface NotificationsOptions {
 
 /** Filters of `useActivity`: those of `feed.list` without the cursor. */
 export type ActivityFilters = Omit<ActivityQuery, 'cursor' | 'limit'> & { pageSize?: number };
-
-/** A value loaded on connect (and after every reconnect) and kept current by pushes. */
-function loadedOnConnect<T>(
-  client: SwitchboardClient,
-  errors: ErrorBus,
-  load: () => Promise<T>,
-  listen: (set: (v: T) => void) => () => void,
-): Store<HookResult<T>> {
-  let offs: Array<() => void> = [];
-  let seq = 0;
-  const store: Store<HookResult<T>> = new Store<HookResult<T>>(LOADING, {
-    start: () => {
-      const reload = () => {
-        const mine = ++seq;
-        load().then(
-          (value) => {
-            if (mine === seq) store.set(loaded(value));
-          },
-          (error: SwitchboardError) => {
-            if (mine !== seq) return;
-            errors.emit(error);
-            store.set(failed(error, store.get().data));
-          },
-        );
-      };
-      offs = [client.on('connected', reload), listen((value) => store.set(loaded(value)))];
-      if (client.state === 'connected') reload();
-    },
-    stop: () => {
-      for (const off of offs.splice(0)) off();
-      seq++;
-      store.set(LOADING);
-    },
-  });
-  return store;
-}
 
 /** Everything the hooks share for one client: its rooms, lists and counters. */
 export class Registry {
@@ -74,34 +41,17 @@ export class Registry {
   }
 
   room(channel: string): Room {
-    let room = this.#rooms.get(channel);
-    if (room === undefined) {
-      room = new Room(this.client, channel, this.errors);
-      this.#rooms.set(channel, room);
-    }
-    return room;
+    return memo(this.#rooms, channel, () => new Room(this.client, channel, this.errors));
   }
 
   /** The latest values per key of a conflated channel, keys read at `path`. */
   latest(channel: string, path: string, history: number): LatestValues {
-    const key = JSON.stringify([channel, path, history]);
-    let latest = this.#latest.get(key);
-    if (latest === undefined) {
-      latest = new LatestValues(this.room(channel), path, history, this.errors);
-      this.#latest.set(key, latest);
-    }
-    return latest;
+    return memo(this.#latest, JSON.stringify([channel, path, history]), () => new LatestValues(this.room(channel), path, history, this.errors));
   }
 
   /** The metric subscription of a query (one per query, shared by every hook with it). */
   metric(query: MetricSubscribeParams): MetricStream {
-    const key = JSON.stringify(query);
-    let stream = this.#metrics.get(key);
-    if (stream === undefined) {
-      stream = new MetricStream(this.client, query, this.errors);
-      this.#metrics.set(key, stream);
-    }
-    return stream;
+    return memo(this.#metrics, JSON.stringify(query), () => new MetricStream(this.client, query, this.errors));
   }
 
   inbox(options: NotificationsOptions): LiveList<Notification> {
@@ -163,38 +113,29 @@ export class Registry {
   }
 
   unreadCount(): Store<HookResult<UnreadCount>> {
-    if (this.#unread === null) {
-      const inbox = notifications(this.client);
-      this.#unread = loadedOnConnect(
-        this.client,
-        this.errors,
-        () => inbox.unreadCount(),
-        (set) => inbox.onUnreadCount(set),
-      );
-    }
+    const inbox = notifications(this.client);
+    this.#unread ??= new LoadedValue(
+      this.client,
+      this.errors,
+      () => inbox.unreadCount(),
+      (count) => inbox.onUnreadCount((value) => count.store.set(loaded(value))),
+    ).store;
     return this.#unread;
   }
 
   preferences(): Store<HookResult<NotificationPreferences>> {
-    if (this.#preferences === null) {
-      const inbox = notifications(this.client);
-      this.#preferences = loadedOnConnect(
-        this.client,
-        this.errors,
-        () => inbox.preferences(),
-        () => () => {},
-      );
-    }
+    const inbox = notifications(this.client);
+    this.#preferences ??= new LoadedValue(
+      this.client,
+      this.errors,
+      () => inbox.preferences(),
+      () => () => {},
+    ).store;
     return this.#preferences;
   }
 
   #list<T extends { id: string }>(key: string, create: () => LiveList<T>): LiveList<T> {
-    let list = this.#lists.get(key) as LiveList<T> | undefined;
-    if (list === undefined) {
-      list = create();
-      this.#lists.set(key, list as unknown as LiveList<{ id: string }>);
-    }
-    return list;
+    return memo(this.#lists, key, create as unknown as () => LiveList<{ id: string }>) as unknown as LiveList<T>;
   }
 }
 
@@ -202,10 +143,5 @@ const registries = new WeakMap<SwitchboardClient, Registry>();
 
 /** The registry of a client, made on first use. */
 export function registryOf(client: SwitchboardClient): Registry {
-  let registry = registries.get(client);
-  if (registry === undefined) {
-    registry = new Registry(client);
-    registries.set(client, registry);
-  }
-  return registry;
+  return memo(registries, client, () => new Registry(client));
 }

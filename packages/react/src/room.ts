@@ -1,14 +1,6 @@
-import {
-  ClientCode,
-  type PresenceMember,
-  type PublicationEvent,
-  type SignalEvent,
-  type Subscription,
-  type SubscriptionState,
-  type SwitchboardClient,
-  SwitchboardError,
-} from '@switchboard/client';
-import type { ErrorBus } from './errors.js';
+import type { PresenceMember, PublicationEvent, SignalEvent, Subscription, SubscriptionState, SwitchboardClient } from '@switchboard/client';
+import { Emitter, type ErrorBus, offAll } from './errors.js';
+import { ClientCode, SwitchboardError } from './externals.js';
 import { applyPresence, type PresenceChange } from './presence.js';
 import { failed, type HookResult, LOADING, loaded, Store } from './store.js';
 
@@ -54,13 +46,13 @@ export class Room {
   /** Presence events that arrived while the member list was being fetched. */
   #pending: PresenceChange[] | null = null;
   readonly #typing = new Map<string, { user: string; until: number }>();
-  #typingTimer: ReturnType<typeof setTimeout> | null = null;
+  #typingTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #cursors = new Map<string, Cursor>();
   #framePending = false;
-  readonly #publicationListeners = new Set<(p: PublicationEvent) => void>();
+  readonly #publications = new Emitter<PublicationEvent>();
   #typingSentAt = 0;
   #cursorSentAt = 0;
-  #cursorTimer: ReturnType<typeof setTimeout> | null = null;
+  #cursorTimer: ReturnType<typeof setTimeout> | undefined;
   #cursorNext: unknown;
 
   readonly status: Store<HookResult<ChannelSnapshot>>;
@@ -70,11 +62,14 @@ export class Room {
   /** This connection's presence state as the app last set it (null: none yet). */
   readonly mine: Store<HookResult<unknown>>;
 
-  constructor(
-    readonly client: SwitchboardClient,
-    readonly channel: string,
-    private readonly errors: ErrorBus,
-  ) {
+  readonly #client: SwitchboardClient;
+  readonly #channel: string;
+  readonly #errors: ErrorBus;
+
+  constructor(client: SwitchboardClient, channel: string, errors: ErrorBus) {
+    this.#client = client;
+    this.#channel = channel;
+    this.#errors = errors;
     const lifecycle = { start: () => this.#retain(), stop: () => this.#release() };
     this.status = new Store<HookResult<ChannelSnapshot>>(LOADING, lifecycle);
     this.presence = new Store<HookResult<readonly PresenceMember[]>>(LOADING, {
@@ -91,13 +86,12 @@ export class Room {
 
   /** Listen to the channel's publications while a hook holds it. */
   onPublication(listener: (p: PublicationEvent) => void): () => void {
-    this.#publicationListeners.add(listener);
-    return () => this.#publicationListeners.delete(listener);
+    return this.#publications.on(listener);
   }
 
   /** Set this connection's presence state (shown at once, sent to the server). */
   setMyPresence(state: unknown): Promise<void> {
-    if (this.#sub === null) return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed, this.channel));
+    if (this.#sub === null) return Promise.reject(SwitchboardError.of(ClientCode.SubscriptionUnsubscribed, this.#channel));
     this.mine.set(loaded(state));
     return this.#sub.updatePresence(state);
   }
@@ -115,10 +109,10 @@ export class Room {
   /** Send this connection's cursor (null hides it), at most once per `throttleMs`, the latest position winning. */
   moveCursor(position: unknown, throttleMs: number): void {
     this.#cursorNext = position;
-    if (this.#cursorTimer !== null) return;
+    if (this.#cursorTimer !== undefined) return;
     const wait = this.#cursorSentAt + throttleMs - Date.now();
     const send = () => {
-      this.#cursorTimer = null;
+      this.#cursorTimer = undefined;
       this.#cursorSentAt = Date.now();
       this.#sub?.signal(CURSOR_KEY, this.#cursorNext ?? null);
     };
@@ -135,9 +129,9 @@ export class Room {
     if (this.#refs++ > 0) return;
     let sub: Subscription;
     // A subscription the app (or an SDK module: notifications, activity) already holds stays theirs.
-    this.#owned = this.client.getSubscription(this.channel) === undefined;
+    this.#owned = this.#client.getSubscription(this.#channel) === undefined;
     try {
-      sub = this.client.subscribe(this.channel);
+      sub = this.#client.subscribe(this.#channel);
     } catch (err) {
       // An invalid channel name: the SDK throws its typed error.
       this.#fail(err as SwitchboardError);
@@ -147,8 +141,8 @@ export class Room {
     const ready = () => {
       if (this.#error !== null || (sub.state !== 'subscribed' && this.status.get().isLoading)) return;
       this.status.set(loaded({ state: sub.state, last: this.status.get().data?.last ?? null }));
-      this.typing.set(loaded(this.#typingUsers()));
-      this.cursors.set(loaded([...this.#cursors.values()]));
+      this.#showTyping();
+      this.#showCursors();
       if (this.mine.get().isLoading) this.mine.set(loaded(null));
     };
     this.#offs = [
@@ -159,7 +153,7 @@ export class Room {
       }),
       sub.on('publication', (p) => {
         this.status.set(loaded({ state: sub.state, last: p }));
-        for (const listener of [...this.#publicationListeners]) listener(p);
+        this.#publications.emit(p);
       }),
       sub.on('join', (event) => this.#presenceEvent({ kind: 'join', event })),
       sub.on('update', (event) => this.#presenceEvent({ kind: 'update', event })),
@@ -167,12 +161,12 @@ export class Room {
         this.#presenceEvent({ kind: 'leave', event: e });
         this.#typing.delete(e.device.client);
         this.#cursors.delete(e.device.client);
-        this.typing.set(loaded(this.#typingUsers()));
+        this.#showTyping();
         this.#scheduleCursors();
       }),
       sub.on('signal', (s) => this.#signal(s)),
       sub.on('error', (e) => {
-        this.errors.emit(e.error);
+        this.#errors.emit(e.error);
         if (e.during === 'subscribe' && !e.error.temporary) this.#fail(e.error);
       }),
     ];
@@ -184,26 +178,29 @@ export class Room {
 
   #release(): void {
     if (--this.#refs > 0) return;
-    for (const off of this.#offs.splice(0)) off();
+    offAll(this.#offs);
     // Ended by the server already (a refusal) when it is not the client's any more.
-    if (this.#owned && this.#sub && this.client.getSubscription(this.channel) === this.#sub) this.#sub.unsubscribe();
+    if (this.#owned && this.#sub && this.#client.getSubscription(this.#channel) === this.#sub) this.#sub.unsubscribe();
     this.#sub = null;
     this.#error = null;
     this.#members = [];
     this.#pending = null;
     this.#typing.clear();
     this.#cursors.clear();
-    if (this.#typingTimer) clearTimeout(this.#typingTimer);
-    if (this.#cursorTimer) clearTimeout(this.#cursorTimer);
-    this.#typingTimer = null;
-    this.#cursorTimer = null;
+    clearTimeout(this.#typingTimer);
+    clearTimeout(this.#cursorTimer);
+    this.#cursorTimer = undefined;
     this.#typingSentAt = 0;
-    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(LOADING);
+    this.#setAll(LOADING);
   }
 
   #fail(error: SwitchboardError): void {
     this.#error = error;
-    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(failed(error));
+    this.#setAll(failed(error));
+  }
+
+  #setAll(result: HookResult<never>): void {
+    for (const store of [this.status, this.presence, this.typing, this.cursors, this.mine] as Store<HookResult<unknown>>[]) store.set(result);
   }
 
   #fetchPresence(): void {
@@ -240,8 +237,7 @@ export class Room {
     if (s.key === TYPING_KEY) {
       if (s.data === true) this.#typing.set(s.from.client, { user: s.from.user, until: Date.now() + TYPING_TIMEOUT });
       else this.#typing.delete(s.from.client);
-      this.typing.set(loaded(this.#typingUsers()));
-      this.#armTypingTimer();
+      this.#showTyping();
     } else if (s.key === CURSOR_KEY) {
       if (s.data === null || s.data === undefined) this.#cursors.delete(s.from.client);
       else this.#cursors.set(s.from.client, { user: s.from.user, client: s.from.client, position: s.data, info: s.from.info });
@@ -255,33 +251,30 @@ export class Room {
     this.#framePending = true;
     frame(() => {
       this.#framePending = false;
-      if (this.#refs > 0) this.cursors.set(loaded([...this.#cursors.values()]));
+      if (this.#refs > 0) this.#showCursors();
     });
   }
 
-  #typingUsers(): readonly string[] {
-    const now = Date.now();
-    const users = new Set<string>();
-    for (const [client, t] of this.#typing) {
-      if (t.until <= now) this.#typing.delete(client);
-      else users.add(t.user);
-    }
-    const next = [...users].sort();
-    const prev = this.typing.get().data;
-    return prev && prev.length === next.length && prev.every((u, i) => u === next[i]) ? prev : next;
+  #showCursors(): void {
+    this.cursors.set(loaded([...this.#cursors.values()]));
   }
 
-  #armTypingTimer(): void {
-    if (this.#typingTimer) clearTimeout(this.#typingTimer);
-    this.#typingTimer = null;
-    if (this.#typing.size === 0) return;
-    const next = Math.min(...[...this.#typing.values()].map((t) => t.until));
-    this.#typingTimer = setTimeout(
-      () => {
-        this.typing.set(loaded(this.#typingUsers()));
-        this.#armTypingTimer();
-      },
-      Math.max(0, next - Date.now()),
-    );
+  /** Show who is typing now (the same result while that is unchanged), and look again when the next of them expires. */
+  #showTyping(): void {
+    const now = Date.now();
+    const users = new Set<string>();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [client, t] of this.#typing) {
+      if (t.until <= now) this.#typing.delete(client);
+      else {
+        users.add(t.user);
+        next = Math.min(next, t.until);
+      }
+    }
+    const list = [...users].sort();
+    const shown = this.typing.get().data;
+    if (!shown || shown.length !== list.length || shown.some((u, i) => u !== list[i])) this.typing.set(loaded(list));
+    clearTimeout(this.#typingTimer);
+    if (next < Number.POSITIVE_INFINITY) this.#typingTimer = setTimeout(() => this.#showTyping(), next - now);
   }
 }

@@ -1,13 +1,20 @@
-import { useRef, useSyncExternalStore } from 'react';
+import { useRef, useSyncExternalStore } from './externals.js';
 import type { HookResult, Store } from './store.js';
 
 const noSubscribe = () => () => {};
+
+/** The store the latest `useSelected` call read (null: none): each plain hook reads one, and its Suspense flavour waits on it. */
+let lastRead: Store<unknown> | null = null;
+
+/** The store the plain hook called last in this render read (null on the server and before the provider has a client). */
+export const lastStore = (): Store<unknown> | null => lastRead;
 
 /**
  * Read a store through a selector: the component re-renders only when `isEqual` says the
  * selected value changed. Without a store (server, no client yet) it reads `fallback`.
  */
 export function useSelected<S, R>(store: Store<S> | null, fallback: S, select: (s: S) => R, isEqual: (a: R, b: R) => boolean = Object.is): R {
+  lastRead = store as Store<unknown> | null;
   const memo = useRef<{ source: S; selected: R } | null>(null);
   const read = (source: S): R => {
     const last = memo.current;

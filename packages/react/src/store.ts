@@ -26,11 +26,11 @@ export class Store<S> {
   #active = false;
   #holds = 0;
 
-  constructor(
-    initial: S,
-    private readonly lifecycle: { start?: () => void; stop?: () => void } = {},
-  ) {
+  readonly #lifecycle: { start?: () => void; stop?: () => void };
+
+  constructor(initial: S, lifecycle: { start?: () => void; stop?: () => void } = {}) {
     this.#snapshot = initial;
+    this.#lifecycle = lifecycle;
   }
 
   readonly get = (): S => this.#snapshot;
@@ -51,7 +51,7 @@ export class Store<S> {
     this.#holds = 0;
     if (!this.#active) {
       this.#active = true;
-      this.lifecycle.start?.();
+      this.#lifecycle.start?.();
     }
     return () => {
       if (this.#listeners.delete(listener)) this.#idle();
@@ -65,7 +65,7 @@ export class Store<S> {
   hold(ms = 10_000): void {
     if (!this.#active) {
       this.#active = true;
-      this.lifecycle.start?.();
+      this.#lifecycle.start?.();
     }
     this.#holds++;
     setTimeout(() => {
@@ -78,7 +78,7 @@ export class Store<S> {
     queueMicrotask(() => {
       if (!this.#active || this.#listeners.size > 0 || this.#holds > 0) return;
       this.#active = false;
-      this.lifecycle.stop?.();
+      this.#lifecycle.stop?.();
     });
   }
 

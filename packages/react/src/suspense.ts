@@ -6,14 +6,15 @@
 import type { MetricSubscribeParams, PresenceMember, PublicationEvent } from '@switchboard/client';
 import type { Activity } from '@switchboard/client/activity';
 import type { Notification, NotificationPreferences, UnreadCount } from '@switchboard/client/notifications';
-import { createElement, type ReactNode, Suspense, useEffect, useState } from 'react';
+import type { ReactNode } from 'react';
 import type { ConnectionStatus } from './connection.js';
+import { createElement, Suspense, useEffect, useState } from './externals.js';
 import * as plain from './hooks.js';
-import { LATEST_HISTORY, type LatestKey } from './latest.js';
+import type { LatestKey } from './latest.js';
 import type { MetricSnapshot } from './metric-stream.js';
-import { useRegistry } from './provider.js';
-import type { ActivityFilters, NotificationsOptions, Registry } from './registry.js';
+import type { ActivityFilters, NotificationsOptions } from './registry.js';
 import type { ChannelSnapshot, Cursor } from './room.js';
+import { lastStore } from './select.js';
 import type { HookResult, Store } from './store.js';
 import { type LatestOptions, useLatest as usePlainLatest } from './use-latest.js';
 import { useMetric as usePlainMetric } from './use-metric.js';
@@ -24,16 +25,15 @@ export { SwitchboardProvider, useClient } from './provider.js';
 /** Never settles: suspends until the provider has a client (on the server, forever: use `ClientSideSuspense`). */
 const NEVER = new Promise<never>(() => {});
 
-/** The data of a result: throws its error, or suspends until the store has loaded. */
-function unwrap<T>(result: HookResult<T>, store: Store<HookResult<unknown>> | null): T {
+/**
+ * The data of the plain hook's result called just before: throws its error, or suspends
+ * until the store that hook read has loaded.
+ */
+function unwrap<T>(result: HookResult<T>): T {
   if (result.error !== null) throw result.error;
   if (!result.isLoading) return result.data as T;
+  const store = lastStore() as Store<HookResult<unknown>> | null;
   throw store === null ? NEVER : store.until((r) => !r.isLoading || r.error !== null);
-}
-
-function useStoreOf<S>(pick: (r: Registry) => Store<S>): Store<S> | null {
-  const registry = useRegistry();
-  return registry === null ? null : pick(registry);
 }
 
 /**
@@ -51,18 +51,11 @@ export function ClientSideSuspense(props: { fallback: ReactNode; children: () =>
 
 /** The connection status (never suspends: the state is known once the client exists). */
 export function useConnectionStatus(): ConnectionStatus {
-  const result = plain.useConnectionStatus();
-  return unwrap(
-    result,
-    useStoreOf((r) => r.connection.store as unknown as Store<HookResult<unknown>>),
-  );
+  return unwrap(plain.useConnectionStatus());
 }
 
 export function useChannel<T = unknown>(channel: string, onPublication?: (p: PublicationEvent<T>) => void): ChannelSnapshot<T> {
-  return unwrap(
-    plain.useChannel(channel, onPublication),
-    useStoreOf((r) => r.room(channel).status),
-  );
+  return unwrap(plain.useChannel(channel, onPublication));
 }
 
 export function usePresence<P = unknown, R = PresenceMember<P>[]>(
@@ -70,10 +63,7 @@ export function usePresence<P = unknown, R = PresenceMember<P>[]>(
   selector?: (members: PresenceMember<P>[]) => R,
   isEqual?: (a: R, b: R) => boolean,
 ): R {
-  return unwrap(
-    plain.usePresence(channel, selector, isEqual),
-    useStoreOf((r) => r.room(channel).presence),
-  );
+  return unwrap(plain.usePresence(channel, selector, isEqual));
 }
 
 export function useOthers<P = unknown, R = PresenceMember<P>[]>(
@@ -81,72 +71,38 @@ export function useOthers<P = unknown, R = PresenceMember<P>[]>(
   selector?: (others: PresenceMember<P>[]) => R,
   isEqual?: (a: R, b: R) => boolean,
 ): R {
-  return unwrap(
-    plain.useOthers(channel, selector, isEqual),
-    useStoreOf((r) => r.room(channel).presence),
-  );
+  return unwrap(plain.useOthers(channel, selector, isEqual));
 }
 
 export function useMyPresence<P = unknown>(channel: string): [P | null, (state: P) => Promise<void>] {
   const result = plain.useMyPresence<P>(channel);
-  return [
-    unwrap(
-      result,
-      useStoreOf((r) => r.room(channel).mine),
-    ),
-    result.update,
-  ];
+  return [unwrap(result), result.update];
 }
 
 export function useTyping(channel: string): [readonly string[], (typing: boolean) => void] {
   const result = plain.useTyping(channel);
-  return [
-    unwrap(
-      result,
-      useStoreOf((r) => r.room(channel).typing),
-    ),
-    result.setTyping,
-  ];
+  return [unwrap(result), result.setTyping];
 }
 
 export function useCursors<T = unknown>(channel: string, options?: plain.CursorsOptions): [readonly Cursor<T>[], (position: T | null) => void] {
   const result = plain.useCursors<T>(channel, options);
-  return [
-    unwrap(
-      result,
-      useStoreOf((r) => r.room(channel).cursors),
-    ),
-    result.update,
-  ];
+  return [unwrap(result), result.update];
 }
 
 export function useNotifications(
   options: NotificationsOptions = {},
 ): Omit<plain.NotificationsResult, 'data' | 'isLoading' | 'error'> & { data: readonly Notification[] } {
   const result = plain.useNotifications(options);
-  const data = unwrap(
-    result,
-    useStoreOf((r) => r.inbox(options).store as Store<HookResult<unknown>>),
-  );
-  return { ...result, data };
+  return { ...result, data: unwrap(result) };
 }
 
 export function useUnreadCount(): UnreadCount {
-  return unwrap(
-    plain.useUnreadCount(),
-    useStoreOf((r) => r.unreadCount()),
-  );
+  return unwrap(plain.useUnreadCount());
 }
 
 export function useNotificationPreferences(): [NotificationPreferences, plain.PreferencesResult['update']] {
   const result = plain.useNotificationPreferences();
-  return [
-    unwrap(
-      result,
-      useStoreOf((r) => r.preferences()),
-    ),
-    result.update,
-  ];
+  return [unwrap(result), result.update];
 }
 
 export function useActivity(
@@ -154,25 +110,15 @@ export function useActivity(
   filters: ActivityFilters = {},
 ): Omit<plain.ListResult<Activity>, 'data' | 'isLoading' | 'error'> & { data: readonly Activity[] } {
   const result = plain.useActivity(scope, filters);
-  const data = unwrap(
-    result,
-    useStoreOf((r) => r.feed(scope, filters).store as Store<HookResult<unknown>>),
-  );
-  return { ...result, data };
+  return { ...result, data: unwrap(result) };
 }
 
 /** The latest value of one key on a conflated channel (null while there is none); suspends until seeded. */
 export function useLatest<T = unknown>(channel: string, key: LatestKey, options: LatestOptions): T | null {
-  return unwrap(
-    usePlainLatest<T>(channel, key, options),
-    useStoreOf((r) => r.latest(channel, options.keyPath, options.history ?? LATEST_HISTORY).of(key)),
-  );
+  return unwrap(usePlainLatest<T>(channel, key, options));
 }
 
 /** A live metric subscription's columns; suspends until the backfill arrived. */
 export function useMetric(query: MetricSubscribeParams): MetricSnapshot {
-  return unwrap(
-    usePlainMetric(query),
-    useStoreOf((r) => r.metric(query).store as Store<HookResult<unknown>>),
-  );
+  return unwrap(usePlainMetric(query));
 }

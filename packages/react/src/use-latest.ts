@@ -1,4 +1,3 @@
-import { useMemo } from 'react';
 import { LATEST_HISTORY, type LatestKey } from './latest.js';
 import { useRegistry } from './provider.js';
 import { useSelected } from './select.js';
@@ -25,9 +24,6 @@ export interface LatestOptions {
 export function useLatest<T = unknown>(channel: string, key: LatestKey, options: LatestOptions): HookResult<T | null> {
   const registry = useRegistry();
   const history = options.history ?? LATEST_HISTORY;
-  const store = useMemo(
-    () => (registry === null ? null : registry.latest(channel, options.keyPath, history).of(key)),
-    [registry, channel, options.keyPath, history, key],
-  );
+  const store = registry === null ? null : registry.latest(channel, options.keyPath, history).of(key);
   return useSelected(store, LOADING, (r) => r) as HookResult<T | null>;
 }

@@ -1,5 +1,4 @@
 import type { MetricSubscribeParams } from '@switchboard/client';
-import { useMemo } from 'react';
 import type { MetricSnapshot, MetricStream } from './metric-stream.js';
 import { useRegistry } from './provider.js';
 import { useSelected } from './select.js';
@@ -8,9 +7,7 @@ import { type HookResult, LOADING } from './store.js';
 /** The shared stream of a query (null on the server and before the provider has a client); stable while the query's JSON is. */
 export function useMetricStream(query: MetricSubscribeParams): MetricStream | null {
   const registry = useRegistry();
-  const key = JSON.stringify(query);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` stands for the query
-  return useMemo(() => (registry === null ? null : registry.metric(query)), [registry, key]);
+  return registry === null ? null : registry.metric(query);
 }
 
 /**

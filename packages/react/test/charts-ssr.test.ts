@@ -1,19 +1,12 @@
-// @vitest-environment node
-import { SwitchboardClient } from '@switchboard/client';
 import { createElement as h } from 'react';
 import { renderToString } from 'react-dom/server';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import { MetricChart } from '../src/charts/index.js';
-import { SwitchboardProvider, type SwitchboardProviderProps, useMetric } from '../src/index.js';
+import { SwitchboardProvider, useMetric } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { type Harness, harness } from './harness.js';
+import { perTest } from './harness.js';
 
-let h$: Harness | null = null;
-afterEach(async () => {
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 /** Record every read of `window` and `document` while `run` runs (both undefined, as on a server). */
 function watchingGlobals<T>(run: () => T): { value: T; touched: string[] } {
@@ -42,11 +35,8 @@ function watchingGlobals<T>(run: () => T): { value: T; touched: string[] } {
 describe('charts on the server', () => {
   for (const kind of ['url', 'client'] as const) {
     it(`renderToString of MetricChart and useMetric (provider with ${kind}) renders a placeholder, opens no socket and touches no window`, async () => {
-      h$ = await harness();
-      const t = h$;
-      const client = new SwitchboardClient(t.server.url, { getToken: () => t.server.token({ sub: 'alice' }), WebSocket });
-      const provider: SwitchboardProviderProps =
-        kind === 'url' ? { url: t.server.url, getToken: () => t.server.token({ sub: 'alice' }), options: { WebSocket } } : { client };
+      const t = await t$.harness();
+      const { props: provider, client } = t.provider(kind);
       const results: unknown[] = [];
       function Probe() {
         results.push(useMetric({ series: 'api.latency_ms' }));

@@ -1,39 +1,27 @@
 // @vitest-environment happy-dom
 import type { SwitchboardClient } from '@switchboard/client';
 import { createElement as h, Profiler } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatValue, MetricChart, tableRows } from '../src/charts/index.js';
 import { type HookResult, type MetricSnapshot, SwitchboardProvider, useMetric } from '../src/index.js';
-import { type Harness, Recorder } from './harness.js';
-import { ingest, metricClient, metricServer, SERIES, untilOpen } from './metric-server.js';
+import { perTest, Recorder } from './harness.js';
+import { ingest, METRIC_SERVER, metricClient, SERIES, untilOpen } from './metric-server.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 const QUERY = { series: SERIES, window: '30s', stats: ['count', 'max'], maxRate: 10 } as MetricChartQuery;
 type MetricChartQuery = Parameters<typeof MetricChart>[0]['query'];
 
-function mount(client: SwitchboardClient, ...children: ReturnType<typeof h>[]): { root: Root; element: HTMLElement } {
-  const element = document.createElement('div');
-  document.body.appendChild(element);
-  const root = createRoot(element);
-  roots.push(root);
+function mount(client: SwitchboardClient, ...children: ReturnType<typeof h>[]): { root: ReturnType<typeof t$.root>; element: HTMLElement } {
+  const element = document.body.appendChild(document.createElement('div'));
+  const root = t$.root(element);
   root.render(h(SwitchboardProvider, { client }, ...children));
   return { root, element };
 }
 
 describe('MetricChart (DOM emulation: no canvas, so the plot is not drawn here; test/charts-browser.test.ts draws it in Chromium)', () => {
   it('renders its React tree when it loads, never per frame, and its table view shows the numbers of useMetric', async () => {
-    h$ = await metricServer();
-    const t = h$;
+    const t = await t$.harness(METRIC_SERVER);
     await ingest(t, [12, 7]);
     const client = metricClient(t);
     const commits = new Recorder<string>();

@@ -1,36 +1,18 @@
 // @vitest-environment happy-dom
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SwitchboardClient } from '@switchboard/client';
 import { createElement as h, type ReactNode } from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startTestServer, type TestServer } from '../../../test/helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { ConnectionStatus, usePublish } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
 import { screen, unmountScreens } from './dom.js';
+import { perTest } from './harness.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  unmountScreens();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const t$ = perTest(unmountScreens);
 
 describe('ConnectionStatus', () => {
   it('counts down "reconnecting in N s" while the server is down, with the queued publishes, and shows connected again after it restarts', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sb-react-badge-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    let server: TestServer = await startTestServer({ keepDataDir: dataDir });
-    cleanups.push(() => server.close());
-    const port = server.port;
+    const t = await t$.harness({ restartable: true });
     // Every retry waits 2.5 s: long enough to see the countdown move.
-    const client = new SwitchboardClient(server.url, {
-      getToken: () => server.token({ sub: 'alice' }),
-      WebSocket,
-      backoff: { minDelay: 2500, maxDelay: 2500, shutdownJitter: 0 },
-    });
-    cleanups.push(() => client.disconnect());
+    const client = t.client('alice', { backoff: { minDelay: 2500, maxDelay: 2500, shutdownJitter: 0 } });
     client.connect();
     let publish: ((data: string) => Promise<unknown>) | null = null;
     function Publisher(): ReactNode {
@@ -46,7 +28,7 @@ describe('ConnectionStatus', () => {
     expect(badge()?.dataset['state']).toBe('connected');
     expect(badge()?.classList.contains('badge')).toBe(true);
 
-    await server.close();
+    await t.stop();
     const seconds = () => Number(/^reconnecting in (\d+) s/.exec(badge()?.textContent ?? '')?.[1] ?? Number.NaN);
     await view.until(() => seconds() >= 2, 'reconnecting in 2 or 3 s');
     const first = seconds();
@@ -58,7 +40,7 @@ describe('ConnectionStatus', () => {
     const sent = (publish as unknown as (data: string) => Promise<unknown>)('offline');
     await view.until(() => badge()?.textContent?.endsWith(', 1 queued') === true, 'one queued publish');
 
-    server = await startTestServer({ port, keepDataDir: dataDir });
+    await t.start();
     await view.until(() => badge()?.textContent === 'connected', 'connected again', 15_000);
     await sent;
   });

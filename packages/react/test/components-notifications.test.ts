@@ -1,20 +1,16 @@
 // @vitest-environment happy-dom
 import { type Notification, notifications, type UnreadCount } from '@switchboard/client/notifications';
 import { createElement as h, StrictMode } from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
 import { ActivityTimeline, NotificationBell, NotificationInbox, SwitchboardProvider, Toaster } from '../src/index.js';
 import { choose, screen, unmountScreens } from './dom.js';
-import { type Harness, harness } from './harness.js';
+import { type Harness, perTest } from './harness.js';
 import { api } from './http-api.js';
 
-let h$: Harness | null = null;
 const realObserver = globalThis.IntersectionObserver;
-afterEach(async () => {
-  unmountScreens();
+const t$ = perTest(unmountScreens, () => {
   globalThis.IntersectionObserver = realObserver;
-  await h$?.close();
-  h$ = null;
 });
 
 /** Pushes reach the components once the SDK's live channel is subscribed (counted on the server). */
@@ -54,8 +50,7 @@ function controlledObservers(): { scrollIntoView(): void; observed(): number } {
 
 describe('NotificationBell and Toaster', () => {
   it('a notification over HTTP raises the bell count and one toast at or above the chosen priority (under StrictMode); a read in another tab clears both', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     await api(t, 'POST', '/notifications', { user: 'ann', type: 'mention', title: 'Before the page', priority: 'high' });
     const tab1 = t.client('ann');
     tab1.connect();
@@ -113,8 +108,7 @@ describe('NotificationBell and Toaster', () => {
   });
 
   it('a toast goes by itself after its duration, or when dismissed; one below the priority never shows', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const client = t.client('ann');
     client.connect();
     const view = screen();
@@ -148,8 +142,7 @@ describe('NotificationBell and Toaster', () => {
 
 describe('NotificationInbox', () => {
   it('filters by type, marks one and all read, and loads the next page as the end of the list scrolls into view', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     for (let i = 0; i < 5; i++) await api(t, 'POST', '/notifications', { user: 'ann', type: i % 2 === 0 ? 'mention' : 'alert', title: `n${i}` });
     const scroll = controlledObservers();
     const client = t.client('ann');
@@ -204,8 +197,7 @@ describe('NotificationInbox', () => {
 describe('ActivityTimeline', () => {
   it('lists a scope’s activities live and filters them by user, type and time range', async () => {
     let offset = 0;
-    h$ = await harness({ now: () => Date.now() + offset });
-    const t = h$;
+    const t = await t$.harness({ now: () => Date.now() + offset });
     const record = (actor: string, verb: string, object: string) => api(t, 'POST', '/activities', { scope: 'project:7', actor, verb, object });
     // One activity two hours ago (the server's clock moved back for it).
     offset = -2 * 3_600_000;

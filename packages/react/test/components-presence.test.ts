@@ -1,22 +1,14 @@
 // @vitest-environment happy-dom
 import type { SignalEvent, Subscription } from '@switchboard/client';
 import { createElement as h, Profiler } from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../client/test/wait-for.js';
 import { AvatarStack, LiveCursors, SwitchboardProvider, TypingIndicator } from '../src/index.js';
 import { controlledFrames, screen, unmountScreens } from './dom.js';
-import { type Harness, harness } from './harness.js';
+import { perTest } from './harness.js';
 import { member } from './members.js';
 
-let h$: Harness | null = null;
-let frames: ReturnType<typeof controlledFrames> | null = null;
-afterEach(async () => {
-  unmountScreens();
-  frames?.restore();
-  frames = null;
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest(unmountScreens);
 
 /** The text of an element, without extra spaces. */
 const text = (el: Element | null | undefined) => el?.textContent?.replace(/\s+/g, ' ').trim() ?? '';
@@ -31,8 +23,7 @@ function spoken(el: Element | null | undefined): string {
 
 describe('AvatarStack', () => {
   it('shows members as they join with their status and accessible name, +N past max, and drops one who leaves', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:avatars';
     const alice = t.client('alice');
     alice.connect();
@@ -86,8 +77,7 @@ describe('AvatarStack', () => {
 
 describe('TypingIndicator', () => {
   it('shows who types in a status region and disappears after the typing timeout', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'chat:typing';
     const alice = t.client('alice');
     alice.connect();
@@ -115,11 +105,10 @@ describe('TypingIndicator', () => {
 
 describe('LiveCursors', () => {
   it('draws one cursor per other user where they point, renders at most once per animation frame, and sends this user’s pointer', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:cursors';
     const frame = controlledFrames();
-    frames = frame;
+    t$.after(frame.restore);
     const alice = t.client('alice');
     alice.connect();
     let commits = 0;

@@ -1,20 +1,16 @@
 // @vitest-environment happy-dom
 import type { PresenceMember, SignalEvent, Subscription } from '@switchboard/client';
 import { createElement as h } from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../client/test/wait-for.js';
 import { ActivityTimeline, AvatarStack, LiveCursors, NotificationInbox, SwitchboardProvider, Toaster, TypingIndicator } from '../src/index.js';
 import { screen, unmountScreens } from './dom.js';
-import { type Harness, harness } from './harness.js';
+import { perTest } from './harness.js';
 import { api } from './http-api.js';
 import { member } from './members.js';
 
-let h$: Harness | null = null;
-afterEach(async () => {
-  unmountScreens();
+const t$ = perTest(unmountScreens, () => {
   delete (globalThis as { pwned?: unknown }).pwned;
-  await h$?.close();
-  h$ = null;
 });
 
 /** Markup that runs script if it is ever parsed as HTML. */
@@ -28,8 +24,7 @@ const OURS = new Set(['div', 'span', 'ul', 'ol', 'li', 'p', 'strong', 'button', 
 
 describe('components and hostile strings', () => {
   it('render user ids, presence state, notification titles and bodies and activity text as text, creating no element from them', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:xss';
     const ann = t.client('ann');
     ann.connect();

@@ -1,9 +1,6 @@
-// @vitest-environment node
-import { SwitchboardClient } from '@switchboard/client';
 import { createElement as h, type ReactNode } from 'react';
 import { renderToString } from 'react-dom/server';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import {
   ActivityTimeline,
   AvatarStack,
@@ -12,18 +9,13 @@ import {
   NotificationBell,
   NotificationInbox,
   SwitchboardProvider,
-  type SwitchboardProviderProps,
   Toaster,
   TypingIndicator,
 } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { type Harness, harness } from './harness.js';
+import { perTest } from './harness.js';
 
-let h$: Harness | null = null;
-afterEach(async () => {
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 /** Every component, once. */
 function everyComponent(): ReactNode[] {
@@ -42,11 +34,8 @@ function everyComponent(): ReactNode[] {
 describe('components on the server', () => {
   for (const kind of ['url', 'client', 'suspense'] as const) {
     it(`renderToString of every component (provider with ${kind}) neither throws nor opens a socket, and renders the same twice`, async () => {
-      h$ = await harness();
-      const t = h$;
-      const client = new SwitchboardClient(t.server.url, { getToken: () => t.server.token({ sub: 'alice' }), WebSocket });
-      const props: SwitchboardProviderProps =
-        kind === 'url' ? { url: t.server.url, getToken: () => t.server.token({ sub: 'alice' }), options: { WebSocket } } : { client };
+      const t = await t$.harness();
+      const { props, client } = t.provider(kind === 'suspense' ? 'client' : kind);
       const Provider = kind === 'suspense' ? suspense.SwitchboardProvider : SwitchboardProvider;
       const html = renderToString(h(Provider, props, ...everyComponent()));
       expect(renderToString(h(Provider, props, ...everyComponent()))).toBe(html);
@@ -56,8 +45,7 @@ describe('components on the server', () => {
       expect(html).not.toContain('data-testid="activity-item"');
 
       expect(client.state).toBe('disconnected');
-      const metrics = await (await fetch(`${t.server.httpUrl}/metrics`)).text();
-      expect(metrics).toMatch(/^switchboard_connections 0$/m);
+      expect(await t.connections()).toBe(0);
       expect(t.counts.connects).toBe(0);
     });
   }

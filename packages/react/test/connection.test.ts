@@ -1,36 +1,15 @@
 // @vitest-environment happy-dom
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SwitchboardClient } from '@switchboard/client';
 import { createElement as h } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startTestServer, type TestServer } from '../../../test/helpers/server.js';
-import { type ConnectionStatus, SwitchboardProvider, useConnectionStatus, usePublish } from '../src/index.js';
-import { Recorder } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { type ConnectionStatus, useConnectionStatus, usePublish } from '../src/index.js';
+import { perTest, Recorder } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const t$ = perTest();
 
 describe('useConnectionStatus', () => {
   it('walks connected → reconnecting (with the delay) → connected when the server stops and starts again, counting the client’s queued offline publishes', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sb-react-restart-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    let server: TestServer = await startTestServer({ keepDataDir: dataDir });
-    cleanups.push(() => server.close());
-    const port = server.port;
-    const client = new SwitchboardClient(server.url, {
-      getToken: () => server.token({ sub: 'alice' }),
-      WebSocket,
-      backoff: { minDelay: 50, maxDelay: 400, shutdownJitter: 50 },
-    });
-    cleanups.push(() => client.disconnect());
+    const t = await t$.harness({ restartable: true });
+    const client = t.client('alice');
     client.connect();
 
     const status = new Recorder<ConnectionStatus | undefined>();
@@ -40,12 +19,10 @@ describe('useConnectionStatus', () => {
       publish = usePublish<string>('project:restart');
       return null;
     }
-    const root: Root = createRoot(document.createElement('div'));
-    cleanups.push(() => root.unmount());
-    root.render(h(SwitchboardProvider, { client }, h(Badge)));
+    t$.render(client, h(Badge));
     await status.until((s) => s?.state === 'connected', 'connected');
 
-    await server.close();
+    await t.stop();
     await status.until((s) => s?.state === 'connecting' && s.reconnectIn !== null, 'reconnecting with a delay');
     const waiting = status.last as ConnectionStatus;
     expect(waiting.reconnectIn).toBeGreaterThan(0);
@@ -61,7 +38,7 @@ describe('useConnectionStatus', () => {
     await status.until((s) => s?.queued === 3, 'three queued publishes');
     expect(client.offlineQueueSize).toBe(3);
 
-    server = await startTestServer({ port, keepDataDir: dataDir });
+    await t.start();
     await status.until((s) => s?.state === 'connected', 'connected again', 10_000);
     await sent;
     await status.until((s) => s?.queued === 0, 'the queue flushed');

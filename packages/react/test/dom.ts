@@ -1,8 +1,6 @@
 import { createRoot, type Root } from 'react-dom/client';
 import { condition } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
 /** A React root in an element of the document, and a way to wait for what it shows. */
 export class Screen {
   readonly container = document.body.appendChild(document.createElement('div'));

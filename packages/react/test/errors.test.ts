@@ -1,21 +1,12 @@
 // @vitest-environment happy-dom
 import { ErrorCode, type SwitchboardError } from '@switchboard/client';
 import { Component, createElement as h, type ReactNode } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type HookResult, SwitchboardProvider, useChannel, useErrorListener, usePresence } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { type Harness, harness, Recorder } from './harness.js';
+import { perTest, Recorder } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 class Boundary extends Component<{ caught: Recorder<unknown>; children?: ReactNode }, { error: unknown }> {
   override state = { error: null as unknown };
@@ -35,9 +26,8 @@ const PROJECT_ONLY = { 'project:*': ['subscribe', 'publish', 'presence', 'histor
 
 describe('errors', () => {
   it('a forbidden channel gives the plain hooks an error with the protocol’s code, and the error listener hears it', async () => {
-    h$ = await harness();
-    const t = h$;
-    const client = t.client('alice', { getToken: () => t.server.token({ sub: 'alice', caps: PROJECT_ONLY }) });
+    const t = await t$.harness();
+    const client = t.client('alice', {}, { caps: PROJECT_ONLY });
     client.connect();
     const channel = new Recorder<HookResult<unknown>>();
     const presence = new Recorder<HookResult<unknown>>();
@@ -48,8 +38,7 @@ describe('errors', () => {
       useErrorListener((e) => heard.push(e));
       return null;
     }
-    const root = createRoot(document.createElement('div'));
-    roots.push(root);
+    const root = t$.root();
     root.render(h(SwitchboardProvider, { client }, h(Probe)));
     await channel.until((r) => r.error !== null, 'the channel error');
     await presence.until((r) => r.error !== null, 'the presence error');
@@ -59,9 +48,8 @@ describe('errors', () => {
   });
 
   it('sends the Suspense hook’s error to the nearest error boundary, and suspends before data', async () => {
-    h$ = await harness();
-    const t = h$;
-    const client = t.client('alice', { getToken: () => t.server.token({ sub: 'alice', caps: PROJECT_ONLY }) });
+    const t = await t$.harness();
+    const client = t.client('alice', {}, { caps: PROJECT_ONLY });
     client.connect();
     const caught = new Recorder<unknown>();
     const fallback = new Recorder<string>();
@@ -80,8 +68,7 @@ describe('errors', () => {
       return null;
     }
     const container = document.createElement('div');
-    const root = createRoot(container, { onCaughtError: () => {} });
-    roots.push(root);
+    const root = t$.root(container, { onCaughtError: () => {} });
     root.render(
       h(
         SwitchboardProvider,

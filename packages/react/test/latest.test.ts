@@ -1,49 +1,32 @@
 // @vitest-environment happy-dom
 import { ErrorCode, type SwitchboardClient } from '@switchboard/client';
-import { createElement as h, StrictMode, Suspense } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createElement as h, Suspense } from 'react';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
-import { type HookResult, SwitchboardProvider, useLatest } from '../src/index.js';
+import { type HookResult, useLatest } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { type Harness, harness, Recorder } from './harness.js';
+import { type Harness, type HarnessOptions, perTest, Recorder } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 type Bar = { formId: string; pct: number };
 const CH = 'progress:import-7';
 const CAPS = { 'progress:*': ['subscribe', 'publish', 'history'] };
 
 /** A server whose `progress` namespace conflates by `formId` (a 50 ms window). */
-async function conflating(): Promise<Harness> {
-  return harness({ namespaces: { progress: { historySize: 100, conflation: { windowMs: 50, key: 'formId' } } } });
-}
+const CONFLATING: HarnessOptions = { namespaces: { progress: { historySize: 100, conflation: { windowMs: 50, key: 'formId' } } } };
 
 function clientOf(t: Harness, sub: string, caps: Record<string, string[]> = CAPS): SwitchboardClient {
-  const client = t.client(sub, { getToken: () => t.server.token({ sub, caps }) });
+  const client = t.client(sub, {}, { caps });
   client.connect();
   return client;
 }
 
-function mount(client: SwitchboardClient, ...children: ReturnType<typeof h>[]): Root {
-  const root = createRoot(document.createElement('div'));
-  roots.push(root);
-  root.render(h(StrictMode, null, h(SwitchboardProvider, { client }, ...children)));
-  return root;
-}
+const mount = (client: SwitchboardClient, ...children: ReturnType<typeof h>[]) => t$.strict(client, ...children);
 
 describe('useLatest', () => {
   it('shows the latest value of its key, seeded from history, and re-renders only when that key’s value changes', async () => {
-    h$ = await conflating();
-    const t = h$;
+    const t = await t$.harness(CONFLATING);
     const bob = clientOf(t, 'bob');
     await waitFor(bob, 'connected');
     await bob.publish(CH, { formId: 'f1', pct: 10 });
@@ -96,8 +79,7 @@ describe('useLatest', () => {
   });
 
   it('the Suspense flavour suspends until seeded, then returns the data (null for a key without a value)', async () => {
-    h$ = await conflating();
-    const t = h$;
+    const t = await t$.harness(CONFLATING);
     const bob = clientOf(t, 'bob');
     await waitFor(bob, 'connected');
     await bob.publish(CH, { formId: 'f1', pct: 70 });
@@ -121,8 +103,8 @@ describe('useLatest', () => {
   });
 
   it('a channel the token may not read gives the plain hook an error with the protocol’s code', async () => {
-    h$ = await conflating();
-    const alice = clientOf(h$, 'alice', { 'project:*': ['subscribe'] });
+    const t = await t$.harness(CONFLATING);
+    const alice = clientOf(t, 'alice', { 'project:*': ['subscribe'] });
     const seen = new Recorder<HookResult<Bar | null>>();
     function Probe() {
       seen.push(useLatest<Bar>(CH, 'f1', { keyPath: 'formId' }));

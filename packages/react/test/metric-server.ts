@@ -1,19 +1,20 @@
 import { request } from 'node:http';
 import type { SwitchboardClient } from '@switchboard/client';
 import { eventually } from '../../../test/helpers/eventually.js';
-import { type Harness, harness } from './harness.js';
+import { type Harness, type HarnessOptions, harness } from './harness.js';
 
 /** The series the metric tests read, and a token that may read it. */
 export const SERIES = 'api.latency_ms';
 export const METRIC_CAPS = { 'metrics:*': ['subscribe'] };
 
 /** A server with one distribution series; a connection may hold one metric subscription, so a leaked one is refused (106). */
-export function metricServer(): Promise<Harness> {
-  return harness({ metrics: { series: { [SERIES]: { kind: 'distribution', unit: 'ms' } }, maxSubscriptions: 1 } } as never);
-}
+export const METRIC_SERVER = { metrics: { series: { [SERIES]: { kind: 'distribution', unit: 'ms' } }, maxSubscriptions: 1 } } as HarnessOptions;
+
+/** A harness of `METRIC_SERVER` (for a whole file; tests take theirs from `perTest().harness(METRIC_SERVER)`). */
+export const metricServer = (): Promise<Harness> => harness(METRIC_SERVER);
 
 export function metricClient(t: Harness, sub = 'ada', caps: Record<string, string[]> = METRIC_CAPS): SwitchboardClient {
-  const client = t.client(sub, { getToken: () => t.server.token({ sub, caps }) });
+  const client = t.client(sub, {}, { caps });
   client.connect();
   return client;
 }

@@ -1,38 +1,23 @@
 // @vitest-environment happy-dom
 import { ErrorCode, type SwitchboardClient } from '@switchboard/client';
-import { createElement as h, StrictMode, Suspense } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type HookResult, type MetricSnapshot, SwitchboardProvider, useMetric } from '../src/index.js';
+import { createElement as h, Suspense } from 'react';
+import { describe, expect, it } from 'vitest';
+import { type HookResult, type MetricSnapshot, useMetric } from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { type Harness, Recorder } from './harness.js';
-import { commandsServed, ingest, metricClient, metricServer, SERIES, untilOpen } from './metric-server.js';
+import { perTest, Recorder } from './harness.js';
+import { commandsServed, ingest, METRIC_SERVER, metricClient, SERIES, untilOpen } from './metric-server.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 const QUERY = { series: SERIES, window: '10s', stats: ['count', 'max'], maxRate: 10 } as const;
 
-function mount(client: SwitchboardClient, child: ReturnType<typeof h>): Root {
-  const root = createRoot(document.createElement('div'));
-  roots.push(root);
-  root.render(h(StrictMode, null, h(SwitchboardProvider, { client }, child)));
-  return root;
-}
+const mount = (client: SwitchboardClient, child: ReturnType<typeof h>) => t$.strict(client, child);
 
 const total = (s: MetricSnapshot | undefined, stat: 'count' | 'max') => [...(s?.series[0]?.stats[stat] ?? [])].filter((v) => !Number.isNaN(v));
 
 describe('useMetric', () => {
   it('under StrictMode opens one subscription, shows the backfill then live frames as stable typed-array columns, and unsubscribes on unmount', async () => {
-    h$ = await metricServer();
-    const t = h$;
+    const t = await t$.harness(METRIC_SERVER);
     await ingest(t, [10, 20, 30]);
     const client = metricClient(t);
     const seen = new Recorder<HookResult<MetricSnapshot>>();
@@ -75,8 +60,7 @@ describe('useMetric', () => {
   });
 
   it('the Suspense flavour suspends until the backfill, and a series the token may not read gives the plain hook 103', async () => {
-    h$ = await metricServer();
-    const t = h$;
+    const t = await t$.harness(METRIC_SERVER);
     await ingest(t, [5]);
     const client = metricClient(t);
     const data = new Recorder<MetricSnapshot>();

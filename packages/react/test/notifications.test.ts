@@ -3,22 +3,13 @@ import type { Subscription, SwitchboardClient } from '@switchboard/client';
 import type { Notification, UnreadCount } from '@switchboard/client/notifications';
 import { notifications } from '@switchboard/client/notifications';
 import { createElement as h } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
 import { type HookResult, SwitchboardProvider, useActivity, useNotificationPreferences, useNotifications, useUnreadCount } from '../src/index.js';
-import { type Harness, harness, Recorder } from './harness.js';
+import { perTest, Recorder } from './harness.js';
 import { api } from './http-api.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 /** Pushes reach the hooks once the SDK's live channel is subscribed. */
 async function subscribed(client: SwitchboardClient, channel: string): Promise<void> {
@@ -29,8 +20,7 @@ async function subscribed(client: SwitchboardClient, channel: string): Promise<v
 
 describe('notification hooks', () => {
   it('useNotifications and useUnreadCount agree with the server after a mark-read from another client', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const tab1 = t.client('ann');
     tab1.connect();
     const list = new Recorder<ReturnType<typeof useNotifications>>();
@@ -42,8 +32,7 @@ describe('notification hooks', () => {
       count.push(useUnreadCount());
       return null;
     }
-    const root = createRoot(document.createElement('div'));
-    roots.push(root);
+    const root = t$.root();
     root.render(h(SwitchboardProvider, { client: tab1 }, h(Inbox)));
     await count.until((r) => r.data?.count === 0, 'an empty inbox');
     await subscribed(tab1, 'user:ann');
@@ -82,8 +71,7 @@ describe('notification hooks', () => {
   });
 
   it('loads more pages, reads and updates preferences, and lists a scope’s activity live', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const client = t.client('ann');
     client.connect();
     for (let i = 0; i < 5; i++) await api(t, 'POST', '/notifications', { user: 'ann', type: 'mention', title: `n${i}` });
@@ -96,8 +84,7 @@ describe('notification hooks', () => {
       feed.push(useActivity('project:42', { verb: 'commented' }));
       return null;
     }
-    const root = createRoot(document.createElement('div'));
-    roots.push(root);
+    const root = t$.root();
     root.render(h(SwitchboardProvider, { client }, h(Probe)));
     await list.until((r) => r.data?.length === 2 && r.hasMore, 'the first page');
     await list.last?.loadMore();

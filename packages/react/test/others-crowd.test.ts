@@ -1,21 +1,12 @@
 // @vitest-environment happy-dom
 import type { Subscription, SwitchboardClient } from '@switchboard/client';
 import { createElement as h } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../client/test/wait-for.js';
 import { type Cursor, type HookResult, SwitchboardProvider, useCursors, useOthers } from '../src/index.js';
-import { type Harness, harness, Recorder } from './harness.js';
+import { perTest, Recorder } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
-
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 const MEMBERS = 100;
 /** Rounds of cursor moves, one every 33 ms (30 Hz): MEMBERS × ROUNDS moves in all. */
@@ -23,8 +14,7 @@ const ROUNDS = 3;
 
 describe('useOthers in a crowd', () => {
   it(`a component that selects only the member count renders 0 times while ${MEMBERS} members move their cursors at 30 Hz`, async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:crowd';
     const alice = t.client('alice');
     alice.connect();
@@ -38,8 +28,7 @@ describe('useOthers in a crowd', () => {
       cursors.push(useCursors<{ x: number; y: number; round: number }>(ch));
       return null;
     }
-    const root = createRoot(document.createElement('div'));
-    roots.push(root);
+    const root = t$.root();
     root.render(h(SwitchboardProvider, { client: alice }, h(Count), h(Cursors)));
 
     const members: Array<{ client: SwitchboardClient; sub: Subscription }> = await Promise.all(

@@ -68,7 +68,7 @@ describe('the @switchboard/react package', () => {
     }
   });
 
-  it('its hooks weigh at most 10 KB gzip without React and the client, the whole of it at most 12 KB, and its main entry does not ship uPlot', async () => {
+  it('its hooks weigh at most 6.5 KB gzip without React and the client, the whole of it at most 10.5 KB, and its main entry does not ship uPlot', async () => {
     // Bundled with uPlot resolvable: an import of it anywhere under `.` or `./suspense` would be inlined.
     const main = await bundled(MAIN, true);
     expect(main.inputs.filter((f) => f.includes('uplot'))).toEqual([]);
@@ -84,8 +84,9 @@ describe('the @switchboard/react package', () => {
     ];
     process.stdout.write(`${report.join('\n')}\n`);
     expect(chartsWithUplot.inputs.some((f) => f.includes('uplot'))).toBe(true);
-    // The issue's 10 KB is met by the hooks; the components take the whole package past it (docs/react.md says by how much).
-    expect(hooks).toBeLessThanOrEqual(10 * 1024);
-    expect(size).toBeLessThanOrEqual(12 * 1024);
+    // Held where they are (10.4 KB and 6.1 KB): the issue's 10 KB is met by the hooks; the components
+    // take the whole package 0.4 KB past it (docs/react.md says so).
+    expect(hooks).toBeLessThanOrEqual(6.5 * 1024);
+    expect(size).toBeLessThanOrEqual(10.5 * 1024);
   });
 });

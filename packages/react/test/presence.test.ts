@@ -1,38 +1,20 @@
 // @vitest-environment happy-dom
 import type { SignalEvent, Subscription, SwitchboardClient } from '@switchboard/client';
 import { createElement as h } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../client/test/wait-for.js';
-import { type Cursor, type HookResult, SwitchboardProvider, useCursors, useMyPresence, useOthers, usePresence, useTyping } from '../src/index.js';
+import { type Cursor, type HookResult, useCursors, useMyPresence, useOthers, usePresence, useTyping } from '../src/index.js';
 import { controlledFrames } from './dom.js';
-import { type Harness, harness, Recorder } from './harness.js';
+import { perTest, Recorder } from './harness.js';
 import { member } from './members.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
+const t$ = perTest();
 
-let h$: Harness | null = null;
-const roots: Root[] = [];
-let frames: ReturnType<typeof controlledFrames> | null = null;
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  frames?.restore();
-  frames = null;
-  await h$?.close();
-  h$ = null;
-});
-
-function mount(client: SwitchboardClient, ...children: ReturnType<typeof h>[]): Root {
-  const root = createRoot(document.createElement('div'));
-  roots.push(root);
-  root.render(h(SwitchboardProvider, { client }, ...children));
-  return root;
-}
+const mount = (client: SwitchboardClient, ...children: ReturnType<typeof h>[]) => t$.render(client, ...children);
 
 describe('presence hooks', () => {
   it('useOthers with a count selector does not re-render when another member’s state or cursor changes', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:others';
     const alice = t.client('alice');
     alice.connect();
@@ -78,12 +60,11 @@ describe('presence hooks', () => {
   });
 
   it('useCursors renders at most once per animation frame however fast cursors arrive', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:cursors';
     // Frames run when the test says so.
     const frame = controlledFrames();
-    frames = frame;
+    t$.after(frame.restore);
     const alice = t.client('alice');
     alice.connect();
     const rec = new Recorder<HookResult<readonly Cursor<{ x: number }>[]>>();
@@ -115,8 +96,7 @@ describe('presence hooks', () => {
   });
 
   it('useMyPresence sets this connection’s state, others see it, and useTyping shows who types', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const ch = 'project:me';
     const alice = t.client('alice');
     alice.connect();

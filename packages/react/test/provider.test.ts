@@ -1,33 +1,22 @@
 // @vitest-environment happy-dom
 import { createElement as h, StrictMode, useEffect } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor } from '../../client/test/wait-for.js';
 import { type HookResult, SwitchboardProvider, useChannel, useConnectionStatus, usePresence } from '../src/index.js';
-import { type Harness, harness, Recorder } from './harness.js';
+import { perTest, Recorder } from './harness.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
+const t$ = perTest();
 
-let h$: Harness | null = null;
-const roots: Root[] = [];
-afterEach(async () => {
-  for (const r of roots.splice(0)) r.unmount();
-  await h$?.close();
-  h$ = null;
-});
-
-function mount(element: ReturnType<typeof h>): Root {
-  const root = createRoot(document.createElement('div'));
-  roots.push(root);
+function mount(element: ReturnType<typeof h>): ReturnType<typeof t$.root> {
+  const root = t$.root();
   root.render(element);
   return root;
 }
 
 describe('SwitchboardProvider', () => {
   it('opens exactly one WebSocket under StrictMode, and closes it and every subscription on unmount', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const status = new Recorder<string | undefined>();
     const channel = new Recorder<HookResult<unknown>>();
     function Probe() {
@@ -56,8 +45,7 @@ describe('SwitchboardProvider', () => {
   });
 
   it('shares one SDK subscription between components and releases it when the last unmounts', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const client = t.client('alice');
     client.connect();
     // Connected before mounting: a subscribe made by the hooks goes out at once.
@@ -96,8 +84,7 @@ describe('SwitchboardProvider', () => {
   });
 
   it('leaves a subscription the app made itself alone when its hooks unmount', async () => {
-    h$ = await harness();
-    const t = h$;
+    const t = await t$.harness();
     const client = t.client('alice');
     const own = client.subscribe('project:app');
     client.connect();

@@ -1,18 +1,11 @@
-// @vitest-environment node
-import { SwitchboardClient } from '@switchboard/client';
 import { createElement as h, type ReactNode } from 'react';
 import { renderToString } from 'react-dom/server';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import * as plain from '../src/index.js';
 import * as suspense from '../src/suspense.js';
-import { type Harness, harness } from './harness.js';
+import { perTest } from './harness.js';
 
-let h$: Harness | null = null;
-afterEach(async () => {
-  await h$?.close();
-  h$ = null;
-});
+const t$ = perTest();
 
 /** Every hook's plain result, in one render. */
 function useEveryHook(): Record<string, unknown> {
@@ -67,11 +60,8 @@ function tree(provider: plain.SwitchboardProviderProps, seen: Array<Record<strin
 describe('server rendering', () => {
   for (const kind of ['url', 'client'] as const) {
     it(`renderToString of every hook (provider with ${kind}) neither throws nor opens a socket, with stable server snapshots`, async () => {
-      h$ = await harness();
-      const t = h$;
-      const client = new SwitchboardClient(t.server.url, { getToken: () => t.server.token({ sub: 'alice' }), WebSocket });
-      const provider: plain.SwitchboardProviderProps =
-        kind === 'url' ? { url: t.server.url, getToken: () => t.server.token({ sub: 'alice' }), options: { WebSocket } } : { client };
+      const t = await t$.harness();
+      const { props: provider, client } = t.provider(kind);
       const seen: Array<Record<string, unknown>> = [];
       const html = renderToString(tree(provider, seen));
       renderToString(tree(provider, seen));
@@ -86,8 +76,7 @@ describe('server rendering', () => {
       expect(first['channel']).toEqual({ data: undefined, isLoading: true, error: null });
 
       expect(client.state).toBe('disconnected');
-      const metrics = await (await fetch(`${t.server.httpUrl}/metrics`)).text();
-      expect(metrics).toMatch(/^switchboard_connections 0$/m);
+      expect(await t.connections()).toBe(0);
       expect(t.counts.connects).toBe(0);
     });
   }

@@ -4,13 +4,17 @@ import { BASE, Link } from '../router';
 import { forgetKey, initialKey, keepKey } from '../session';
 import { Channels } from './channels';
 import { Connections } from './connections';
+import { Errors } from './errors';
 import { Login } from './login';
 import { Overview } from './overview';
+import { Presence } from './presence';
 
 const PAGES = [
   { path: `${BASE}/admin`, title: 'Overview' },
   { path: `${BASE}/admin/connections`, title: 'Connections' },
   { path: `${BASE}/admin/channels`, title: 'Channels' },
+  { path: `${BASE}/admin/presence`, title: 'Presence' },
+  { path: `${BASE}/admin/errors`, title: 'Errors' },
 ];
 
 /**
@@ -81,6 +85,10 @@ export function Admin({ path }: { path: string }): ReactNode {
           <Connections session={session} />
         ) : page.title === 'Channels' ? (
           <Channels session={session} />
+        ) : page.title === 'Presence' ? (
+          <Presence session={session} />
+        ) : page.title === 'Errors' ? (
+          <Errors session={session} />
         ) : (
           <Overview session={session} />
         )}

@@ -1,8 +1,9 @@
 import type { Activity } from '@switchboard/client/activity';
-import { type ChangeEvent, createElement as h, type ReactNode, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h, useRef, useState } from '../externals.js';
 import { useActivity } from '../hooks.js';
 import { className } from './class-name.js';
-import { LoadMore } from './load-more.js';
+import { filter, pagedList } from './paged-list.js';
 import { timeLabel } from './time-label.js';
 
 /** Props of `ActivityTimeline`. */
@@ -34,20 +35,6 @@ function optionsOf(given: readonly string[] | undefined, seen: ReadonlySet<strin
   return [...new Set([...(given ?? []), ...seen])].sort();
 }
 
-function filter(label: string, value: string, options: readonly string[], set: (v: string) => void): ReactNode {
-  return h(
-    'label',
-    { className: 'sb-activity-filter' },
-    `${label} `,
-    h(
-      'select',
-      { value, onChange: (e: ChangeEvent<HTMLSelectElement>) => set(e.target.value) },
-      h('option', { value: '' }, 'All'),
-      options.map((o) => h('option', { key: o, value: o }, o)),
-    ),
-  );
-}
-
 function item(a: Activity): ReactNode {
   return h(
     'li',
@@ -74,13 +61,13 @@ export function ActivityTimeline(props: ActivityTimelineProps): ReactNode {
   const [actor, setActor] = useState('');
   const [verb, setVerb] = useState('');
   const [range, setRange] = useState<{ index: number; since?: number }>({ index: 0 });
-  const { data, isLoading, error, hasMore, loadMore } = useActivity(props.scope, {
+  const list = useActivity(props.scope, {
     ...(actor !== '' ? { actor } : {}),
     ...(verb !== '' ? { verb } : {}),
     ...(range.since !== undefined ? { since: range.since } : {}),
     ...(props.pageSize !== undefined ? { pageSize: props.pageSize } : {}),
   });
-  const items = data ?? [];
+  const items = list.data ?? [];
   // Users and types seen in this scope's feed stay offered when a filter hides them (adding is idempotent).
   const seen = useRef({ scope: props.scope, actors: new Set<string>(), verbs: new Set<string>() });
   if (seen.current.scope !== props.scope) seen.current = { scope: props.scope, actors: new Set(), verbs: new Set() };
@@ -88,33 +75,28 @@ export function ActivityTimeline(props: ActivityTimelineProps): ReactNode {
     seen.current.actors.add(a.actor);
     seen.current.verbs.add(a.verb);
   }
-  const chooseRange = (e: ChangeEvent<HTMLSelectElement>) => {
-    const index = Number(e.target.value);
+  const chooseRange = (value: string) => {
+    const index = Number(value);
     const ms = RANGES[index]?.[1] ?? 0;
     setRange(ms > 0 ? { index, since: Date.now() - ms } : { index });
   };
-  return h(
-    'section',
+  return pagedList(
+    'sb-activity',
     { className: className('sb-activity-timeline', props.className), 'aria-label': props.label ?? 'Activity' },
-    h(
-      'div',
-      { className: 'sb-activity-toolbar' },
-      filter('User', actor, optionsOf(props.actors, seen.current.actors), setActor),
-      filter('Type', verb, optionsOf(props.verbs, seen.current.verbs), setVerb),
-      h(
-        'label',
-        { className: 'sb-activity-filter' },
-        'Time ',
-        h(
-          'select',
-          { value: String(range.index), onChange: chooseRange },
-          RANGES.map(([label], i) => h('option', { key: label, value: String(i) }, label)),
-        ),
-      ),
+    list.error && `Activity unavailable (${list.error.code})`,
+    'ol',
+    list,
+    items.map(item),
+    'No activity',
+    filter('sb-activity-filter', 'User', actor, setActor, optionsOf(props.actors, seen.current.actors)),
+    filter('sb-activity-filter', 'Type', verb, setVerb, optionsOf(props.verbs, seen.current.verbs)),
+    filter(
+      'sb-activity-filter',
+      'Time',
+      String(range.index),
+      chooseRange,
+      RANGES.map((_, i) => String(i)),
+      RANGES.map(([label]) => label),
     ),
-    error !== null && h('p', { className: 'sb-activity-error', role: 'alert' }, `Activity unavailable (${error.code})`),
-    h('ol', { className: 'sb-activity-list', 'aria-busy': isLoading }, items.map(item)),
-    !isLoading && items.length === 0 && h('p', { className: 'sb-activity-empty' }, 'No activity'),
-    h(LoadMore, { hasMore, loadMore, loaded: items.length }),
   );
 }

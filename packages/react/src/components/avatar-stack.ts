@@ -1,5 +1,6 @@
 import type { PresenceMember, PresenceStatus } from '@switchboard/client';
-import { type CSSProperties, createElement as h, type ReactNode } from 'react';
+import type { CSSProperties, ReactNode } from 'react';
+import { createElement as h } from '../externals.js';
 import { useOthers, usePresence } from '../hooks.js';
 import { className } from './class-name.js';
 import { displayName } from './display-name.js';

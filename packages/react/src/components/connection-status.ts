@@ -1,5 +1,6 @@
-import { createElement as h, type ReactNode, useEffect, useState } from 'react';
+import type { ReactNode } from 'react';
 import type { ConnectionStatus as Status } from '../connection.js';
+import { createElement as h, useEffect, useState } from '../externals.js';
 import { useConnectionStatus } from '../hooks.js';
 import { className } from './class-name.js';
 

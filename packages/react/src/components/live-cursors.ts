@@ -1,4 +1,5 @@
-import { type CSSProperties, createElement as h, type PointerEvent, type ReactNode, useCallback } from 'react';
+import type { CSSProperties, PointerEvent, ReactNode } from 'react';
+import { createElement as h, useCallback } from '../externals.js';
 import { useCursors } from '../hooks.js';
 import { useClient } from '../provider.js';
 import type { Cursor } from '../room.js';

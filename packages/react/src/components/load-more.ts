@@ -1,4 +1,5 @@
-import { createElement as h, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h, useCallback, useEffect, useRef, useState } from '../externals.js';
 
 /** Props of the `LoadMore` button at the end of a paged list. */
 export interface LoadMoreProps {

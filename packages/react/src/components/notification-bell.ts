@@ -1,4 +1,5 @@
-import { createElement as h, type MouseEvent, type ReactNode } from 'react';
+import type { MouseEvent, ReactNode } from 'react';
+import { createElement as h } from '../externals.js';
 import { useUnreadCount } from '../hooks.js';
 import { className } from './class-name.js';
 

@@ -1,9 +1,11 @@
 import type { SwitchboardError } from '@switchboard/client';
 import type { Notification } from '@switchboard/client/notifications';
-import { type ChangeEvent, createElement as h, type ReactNode, useState } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h, useState } from '../externals.js';
 import { useNotifications } from '../hooks.js';
 import { className } from './class-name.js';
-import { LoadMore } from './load-more.js';
+import { notificationText } from './notification-text.js';
+import { filter, pagedList } from './paged-list.js';
 import { timeLabel } from './time-label.js';
 
 /** Props of `NotificationInbox`. */
@@ -27,10 +29,7 @@ function item(n: Notification, markRead: (id: string) => void, onOpen: Notificat
   return h(
     'li',
     { key: n.id, className: 'sb-notification', 'data-read': n.read, 'data-type': n.type, 'data-priority': n.priority },
-    onOpen
-      ? h('button', { type: 'button', className: 'sb-notification-title', onClick: () => onOpen(n) }, n.title)
-      : h('strong', { className: 'sb-notification-title' }, n.title),
-    n.body !== null && n.body !== '' && h('p', { className: 'sb-notification-body' }, n.body),
+    ...notificationText('sb-notification', n, onOpen),
     timeLabel(n.updatedAt, 'sb-notification-time'),
     !n.read &&
       h('button', { type: 'button', className: 'sb-notification-read', 'aria-label': `Mark read: ${n.title}`, onClick: () => markRead(n.id) }, 'Mark read'),
@@ -48,46 +47,28 @@ function item(n: Notification, markRead: (id: string) => void, onOpen: Notificat
 export function NotificationInbox(props: NotificationInboxProps): ReactNode {
   const [type, setType] = useState('');
   const types = props.types ?? [];
-  const { data, isLoading, error, hasMore, loadMore, markRead, markAllRead } = useNotifications({
+  const list = useNotifications({
     ...(props.unreadOnly ? { unreadOnly: true } : {}),
     ...(type !== '' ? { types: [type] } : {}),
     ...(props.pageSize !== undefined ? { pageSize: props.pageSize } : {}),
   });
-  const items = data ?? [];
+  const items = list.data ?? [];
   // A refused mark-read shows as the list's error would.
   const [failure, setFailure] = useState<SwitchboardError | null>(null);
   const act = (work: Promise<unknown>) => {
     setFailure(null);
     work.catch(setFailure);
   };
-  const problem = error ?? failure;
-  return h(
-    'section',
+  const problem = list.error ?? failure;
+  return pagedList(
+    'sb-inbox',
     { className: className('sb-inbox', props.className), id: props.id, 'aria-label': props.label ?? 'Notifications' },
-    h(
-      'div',
-      { className: 'sb-inbox-toolbar' },
-      types.length > 0 &&
-        h(
-          'label',
-          { className: 'sb-inbox-filter' },
-          'Type ',
-          h(
-            'select',
-            { value: type, onChange: (e: ChangeEvent<HTMLSelectElement>) => setType(e.target.value) },
-            h('option', { value: '' }, 'All'),
-            types.map((t) => h('option', { key: t, value: t }, t)),
-          ),
-        ),
-      h('button', { type: 'button', className: 'sb-inbox-read-all', onClick: () => act(markAllRead()) }, 'Mark all read'),
-    ),
-    problem !== null && h('p', { className: 'sb-inbox-error', role: 'alert' }, `Notifications failed (${problem.code})`),
-    h(
-      'ul',
-      { className: 'sb-inbox-list', 'aria-busy': isLoading },
-      items.map((n) => item(n, (id) => act(markRead(id)), props.onOpen)),
-    ),
-    !isLoading && items.length === 0 && h('p', { className: 'sb-inbox-empty' }, 'No notifications'),
-    h(LoadMore, { hasMore, loadMore, loaded: items.length }),
+    problem && `Notifications failed (${problem.code})`,
+    'ul',
+    list,
+    items.map((n) => item(n, (id) => act(list.markRead(id)), props.onOpen)),
+    'No notifications',
+    types.length > 0 && filter('sb-inbox-filter', 'Type', type, setType, types),
+    h('button', { type: 'button', className: 'sb-inbox-read-all', onClick: () => act(list.markAllRead()) }, 'Mark all read'),
   );
 }

@@ -1,4 +1,5 @@
-import { createElement as h, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h } from '../externals.js';
 
 /** A `<time>` element for a Unix-ms instant, in the reader's locale (nothing for a bad instant). */
 export function timeLabel(ms: number, className: string): ReactNode {

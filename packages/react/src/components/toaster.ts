@@ -1,7 +1,9 @@
 import type { Notification, NotificationPriority } from '@switchboard/client/notifications';
-import { createElement as h, type ReactNode, useEffect, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h, useEffect, useRef, useState } from '../externals.js';
 import { useNotifications } from '../hooks.js';
 import { className } from './class-name.js';
+import { notificationText } from './notification-text.js';
 
 /** Props of `Toaster`. */
 export interface ToasterProps {
@@ -50,10 +52,7 @@ function Toast({ notification: n, duration, dismiss, onOpen }: ToastProps): Reac
         color: urgent ? 'var(--sb-toast-urgent-fg, #fff)' : 'var(--sb-toast-fg, #fff)',
       },
     },
-    onOpen
-      ? h('button', { type: 'button', className: 'sb-toast-title', onClick: () => onOpen(n) }, n.title)
-      : h('strong', { className: 'sb-toast-title' }, n.title),
-    n.body !== null && n.body !== '' && h('p', { className: 'sb-toast-body' }, n.body),
+    ...notificationText('sb-toast', n, onOpen),
     h('button', { type: 'button', className: 'sb-toast-dismiss', 'aria-label': `Dismiss: ${n.title}`, onClick: () => dismiss(n.id) }, '×'),
   );
 }

@@ -1,4 +1,5 @@
-import { createElement as h, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { createElement as h } from '../externals.js';
 import { useTyping } from '../hooks.js';
 import { className } from './class-name.js';
 

@@ -257,11 +257,11 @@ export class Client implements KernelSession {
       return;
     }
     if (this.#inflight.includes(id)) {
-      this.#replyError(id, new ReplyError(ErrorCode.DuplicateId));
+      this.#replyError(id, new ReplyError(ErrorCode.DuplicateId), frame['method']);
       return;
     }
     if (!this.#commandsAllowed()) {
-      this.#replyError(id, new ReplyError(ErrorCode.TooManyRequests, 'command rate'));
+      this.#replyError(id, new ReplyError(ErrorCode.TooManyRequests, 'command rate'), frame['method']);
       return;
     }
     this.#inflight.push(id);
@@ -358,8 +358,7 @@ export class Client implements KernelSession {
       ok = true;
     } catch (err) {
       const replyErr = err instanceof ReplyError ? err : this.node.internalError(err, label);
-      this.node.stats.error(replyErr.code);
-      if (this.#traffic) this.#traffic.errors++;
+      this.#countError(replyErr, label);
       if (replyErr.code === ErrorCode.TooManyRequests.code) noteRateRefusal(this, this.node, label);
       reply = errorFrame(id, replyErr);
     } finally {
@@ -402,10 +401,16 @@ export class Client implements KernelSession {
     }
   }
 
-  #replyError(id: number, err: ReplyError): void {
+  #replyError(id: number, err: ReplyError, method: unknown): void {
+    this.#countError(err, typeof method === 'string' && this.node.command(method) ? method : 'unknown');
+    this.enqueue(errorFrame(id, err));
+  }
+
+  /** Every reply error is counted once: by code, for the tenant's traffic, and in the node's error record. */
+  #countError(err: ReplyError, command: string): void {
     this.node.stats.error(err.code);
     if (this.#traffic) this.#traffic.errors++;
-    this.enqueue(errorFrame(id, err));
+    this.node.stats.errorLog.record(err.code, this.#identity?.tenant ?? null, 'socket', command, '', err.message, this.id);
   }
 
   /** Run `fn` right after the current command's reply is queued (commands run one at a time). */

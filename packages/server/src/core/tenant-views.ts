@@ -1,7 +1,9 @@
 import { ErrorCode, type PresenceStatus } from '@switchboard/protocol';
 import type { Engine } from '../engine/engine.js';
 import { ReplyError } from '../errors/reply-error.js';
+import type { ErrorFigures, ErrorQuery } from '../observability/error-log.js';
 import type { TenantFigures } from '../observability/self-figures.js';
+import type { NodeStats } from '../observability/stats.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 
 /** Messages a tenant's connections sent and received on this node, counted as they pass. */
@@ -82,6 +84,8 @@ export interface ViewsHost {
   userClients(tenant: string, user: string): ReadonlySet<ViewedSession>;
   /** Every open kernel connection of this node. */
   readonly clients: ReadonlySet<ListedSession>;
+  /** Its counters: the error log answers the `error-log` survey. */
+  readonly stats: Pick<NodeStats, 'errorLog'>;
 }
 
 /** What the connection list reads of a local connection. */
@@ -113,6 +117,10 @@ export class TenantViews {
     host.engine.control.setSurveyHandler('tenant-rates', (request) => {
       if (!isObject(request) || typeof request['tenant'] !== 'string') return undefined;
       return this.#rates(request['tenant']);
+    });
+    host.engine.control.setSurveyHandler('error-log', (request) => {
+      const query = errorQueryOf(request);
+      return query ? { since: host.stats.errorLog.since, errors: host.stats.errorLog.figures(query, host.id) } : undefined;
     });
     host.engine.control.setSurveyHandler('connection-list', (request) => {
       const filter = connectionFilterOf(request);
@@ -223,6 +231,33 @@ export class TenantViews {
     return { connections: connections.slice(0, filter.limit), total, subscriptions, nodes: result.nodes, complete: result.complete };
   }
 
+  /**
+   * The typed errors answered over every node, by code (counts summed, the latest examples
+   * of all nodes), the most recent first; a tenant's only, or every tenant's (tenant null).
+   */
+  async errors(query: ErrorQuery): Promise<ErrorList> {
+    const result = await this.#ask('error-log', query);
+    const byCode = new Map<number, ErrorFigures>();
+    let since = Number.POSITIVE_INFINITY;
+    for (const a of result.answers) {
+      if (!isObject(a) || !Array.isArray(a['errors'])) continue;
+      since = Math.min(since, Number(a['since']) || since);
+      for (const f of a['errors'] as ErrorFigures[]) {
+        const merged = byCode.get(f.code);
+        if (!merged) byCode.set(f.code, { ...f, examples: [...f.examples] });
+        else {
+          merged.count += f.count;
+          merged.recent += f.recent;
+          merged.lastAt = Math.max(merged.lastAt, f.lastAt);
+          merged.examples.push(...f.examples);
+        }
+      }
+    }
+    const errors = [...byCode.values()].sort((x, y) => y.recent - x.recent || y.count - x.count || x.code - y.code);
+    for (const f of errors) f.examples = f.examples.sort((x, y) => y.time - x.time).slice(0, query.examples);
+    return { errors, since: Number.isFinite(since) ? since : this.host.stats.errorLog.since, nodes: result.nodes, complete: result.complete };
+  }
+
   async #ask(kind: string, request: unknown) {
     try {
       return await this.host.engine.control.survey(kind, request);
@@ -302,6 +337,21 @@ export interface ConnectionList {
 }
 
 const optionalText = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
+export interface ErrorList {
+  errors: ErrorFigures[];
+  /** When the oldest answering node started counting (Unix ms). */
+  since: number;
+  nodes: number;
+  complete: boolean;
+}
+
+function errorQueryOf(request: unknown): ErrorQuery | null {
+  if (!isObject(request)) return null;
+  const { tenant, minutes, examples } = request;
+  if (!(tenant === null || typeof tenant === 'string') || typeof minutes !== 'number' || typeof examples !== 'number') return null;
+  return { tenant, minutes, examples };
+}
 
 /** A survey's request as a filter, or null when it is not one (another node's newer shape). */
 function connectionFilterOf(request: unknown): ConnectionFilter | null {

@@ -7,6 +7,7 @@ import type { NodeContext } from '../core/context.js';
 import type { ScheduledPublications } from '../core/scheduled-publications.js';
 import type { HostView } from '../observability/host-view.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { NodeStats } from '../observability/stats.js';
 import type { DemoTokenMinter } from './api/demo-token.js';
 import { registerApi } from './api/index.js';
 import type { ApiRoute } from './api/route.js';
@@ -17,6 +18,8 @@ import type { TlsMaterial } from './tls-files.js';
 /** The node as the HTTP app sees it: its context, and readiness and metrics for the probes. */
 export interface ServedNode extends NodeContext {
   readonly metrics: Metrics;
+  /** The node's counters; HTTP error answers are recorded in its error log. */
+  readonly stats: Pick<NodeStats, 'errorLog'>;
   readiness(): { ready: boolean; checks: Record<string, string> };
 }
 
@@ -66,8 +69,9 @@ export async function createHttpApp(
       return server;
     },
     // Malformed URLs and over-long parameters get our error shape, without echoing the URL.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      node.stats.errorLog.record(ErrorCode.BadRequest.code, null, 'http', req.method, '(invalid URL)', 'bad request: invalid URL', '');
       const body = JSON.stringify({ error: { code: ErrorCode.BadRequest.code, message: 'bad request: invalid URL', temporary: false } });
       void (reply as unknown as { code(n: number): { type(t: string): { send(b: string): void } } }).code(status).type('application/json').send(body);
     },
@@ -93,6 +97,8 @@ export async function createHttpApp(
     return reply.type(node.metrics.registry.contentType).send(text);
   });
 
-  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled, demoTokens), { prefix: '/api/v1' });
+  await app.register(async (api) => registerApi(api, node, apiKeys, featureRoutes, scheduled, node.stats.errorLog, demoTokens), {
+    prefix: '/api/v1',
+  });
   return app;
 }

@@ -1,3 +1,5 @@
+import { ErrorLog } from './error-log.js';
+
 /**
  * Plain counters updated on the hot path; the Prometheus registry reads them on scrape,
  * so a delivery costs an addition, not a metrics-library call.
@@ -9,6 +11,8 @@ export class NodeStats {
   bytesOut = 0;
   publications = 0;
   readonly errors = new Map<number, number>();
+  /** The typed errors answered, by tenant and code, with redacted examples (`GET /api/v1/errors`). */
+  readonly errorLog = new ErrorLog();
   readonly drops = new Map<string, number>();
   readonly disconnects = new Map<number, number>();
   /** Channels whose stream lost publications under this node's subscribers, by cause. */

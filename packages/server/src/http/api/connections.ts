@@ -1,7 +1,5 @@
-import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
-import { ReplyError } from '../../errors/reply-error.js';
-import { type ApiRoute, defineRoute } from './route.js';
+import { type ApiRoute, defineRoute, readableTenant } from './route.js';
 import { tenantId } from './schemas.js';
 
 const listedConnection = z.object({
@@ -67,11 +65,8 @@ export function connectionRoutes(maxListed = MAX_LISTED): ApiRoute[] {
       }),
       errors: [503],
       async handler({ node, tenant, key, query }) {
-        if (!key.admin && query.tenant !== undefined && query.tenant !== tenant)
-          throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
-        const scope = key.admin ? (query.tenant ?? null) : tenant;
         return node.tenantViews.connections({
-          tenant: scope,
+          tenant: readableTenant(key, tenant, query.tenant),
           limit: query.limit ?? maxListed,
           ...(query.user ? { user: query.user } : {}),
           ...(query.ip ? { ip: query.ip } : {}),

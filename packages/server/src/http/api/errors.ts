@@ -2,6 +2,7 @@ import { ErrorCode, type ErrorCodeName, errorCodeName } from '@switchboard/proto
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeContext } from '../../core/context.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import type { ErrorLog } from '../../observability/error-log.js';
 import type { ReplyErrorBody } from './schemas.js';
 
 /**
@@ -89,20 +90,30 @@ export function sendError(reply: FastifyReply, status: number, error: ReplyError
   return reply.code(status).type('application/json; charset=utf-8').send({ error });
 }
 
+/** Where an error is recorded: the tenant the request acted in (null before the key was checked, or '' for every tenant). */
+const tenantOf = (req: FastifyRequest): string | null => (req.tenant ? req.tenant : null);
+/** The route pattern (never the URL itself, which holds ids). */
+const routeOf = (req: FastifyRequest): string => req.routeOptions.url ?? '(no route)';
+
 /**
  * The error handler of the API scope: every error leaves as `{error: {code, message,
- * temporary}}`; an unexpected one is logged and answered 500 without its message or stack.
+ * temporary}}`, and is recorded once in the node's error log; an unexpected one is logged
+ * and answered 500 without its message or stack.
  */
-export function createErrorHandler(node: NodeContext) {
+export function createErrorHandler(node: NodeContext, errorLog: ErrorLog) {
   return (err: FastifyError | ReplyError, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    if (err instanceof ReplyError) return sendError(reply, statusOf(err.code), err.toWire());
-    const known = fromFastifyError(err);
-    if (known) return sendError(reply, known.status, known.error.toWire());
-    const internal = node.internalError(err, `http ${req.method} ${req.routeOptions.url ?? 'unknown'}`);
-    return sendError(reply, 500, internal.toWire());
+    const known = err instanceof ReplyError ? { status: statusOf(err.code), error: err } : fromFastifyError(err);
+    const error = known ? known.error : node.internalError(err, `http ${req.method} ${routeOf(req)}`);
+    errorLog.record(error.code, tenantOf(req), 'http', req.method, routeOf(req), error.message, '');
+    return sendError(reply, known ? known.status : 500, error.toWire());
   };
 }
 
-export function notFoundHandler(_req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendError(reply, 404, new ReplyError(ErrorCode.NotFound, 'no such route').toWire());
+/** The 404 of an unknown route, recorded (with no route and no URL) in the node's error log. */
+export function notFoundHandler(errorLog: ErrorLog) {
+  return (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const error = new ReplyError(ErrorCode.NotFound, 'no such route');
+    errorLog.record(error.code, null, 'http', req.method, '(no route)', error.message, '');
+    return sendError(reply, 404, error.toWire());
+  };
 }

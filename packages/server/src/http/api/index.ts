@@ -6,10 +6,12 @@ import type { NodeContext } from '../../core/context.js';
 import type { ScheduledPublications } from '../../core/scheduled-publications.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import { createError } from '../../errors/sb-error.js';
+import { ErrorLog } from '../../observability/error-log.js';
 import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { connectionRoutes } from './connections.js';
 import { DEMO_TOKEN_PATH, type DemoTokenMinter, demoEnabled, demoTokenRoutes } from './demo-token.js';
+import { errorRoutes } from './error-record.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
 import { useJsonBodies } from './json-body.js';
@@ -45,6 +47,7 @@ export function apiRoutes(
     ...channelRoutes(),
     ...userRoutes(),
     ...connectionRoutes(),
+    ...errorRoutes(),
     ...quotaRoutes(),
     ...demoTokenRoutes(config, demoTokens, now),
     openApiRoute(document),
@@ -74,6 +77,7 @@ export async function registerApi(
   apiKeys: ApiKeyStore,
   featureRoutes: readonly ApiRoute[] = [],
   scheduled: () => ScheduledPublications = notScheduling,
+  errorLog: ErrorLog = new ErrorLog(),
   demoTokens: DemoTokenMinter = null,
 ): Promise<void> {
   const routes = [
@@ -89,11 +93,12 @@ export async function registerApi(
   checkUnique(routes);
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
-  app.setErrorHandler(createErrorHandler(node));
-  app.setNotFoundHandler(notFoundHandler);
+  app.setErrorHandler(createErrorHandler(node, errorLog));
+  const notFound = notFoundHandler(errorLog);
+  app.setNotFoundHandler(notFound);
   requireApiKeys(app, apiKeys, node.security);
   for (const route of routes) mountRoute(app, node, route);
   // With the demo off its token route is an unknown one, with or without a key: the plain 404
   // (not the 401 an unknown route gets without a key), and nothing in the OpenAPI document.
-  if (!demoEnabled(node.config)) app.post(DEMO_TOKEN_PATH, { config: { public: true } }, notFoundHandler);
+  if (!demoEnabled(node.config)) app.post(DEMO_TOKEN_PATH, { config: { public: true } }, notFound);
 }

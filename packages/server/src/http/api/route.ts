@@ -76,6 +76,17 @@ export interface RouteSpec<
 
 export type ApiRoute = RouteSpec<Schema, Schema | undefined, Schema | undefined, Schema | undefined, Schema | undefined>;
 
+/**
+ * The tenant an `anyTenant` route reads for the tenant a query names: an admin key reads the
+ * named tenant, or every tenant (null) when none is named; a tenant key reads its own, and
+ * naming another is refused (403, code 103).
+ */
+export function readableTenant(key: { admin: boolean }, tenant: string, named: string | undefined): string | null {
+  if (key.admin) return named ?? null;
+  if (named !== undefined && named !== tenant) throw new ReplyError(ErrorCode.PermissionDenied, 'this API key belongs to another tenant');
+  return tenant;
+}
+
 /** Define a route with its handler's params, query and body types inferred from the schemas. */
 export function defineRoute<
   R extends Schema,
