@@ -18,5 +18,10 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     target: 'es2022',
     reportCompressedSize: false,
+    rollupOptions: {
+      // The SDK's modules have no side effects on import: the admin view's chunk takes only the
+      // error types it uses, and the client itself stays in the demo workspace's chunk.
+      treeshake: { moduleSideEffects: (id: string) => !/[\\/]packages[\\/](client|react)[\\/]dist[\\/]/.test(id) },
+    },
   },
 });

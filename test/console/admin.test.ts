@@ -204,13 +204,13 @@ describe('the admin view in headless Chromium', () => {
     await leave(page, () => page.close());
   }, 120_000);
 
-  it('the start page and the demo placeholder pass axe as well', async () => {
+  it("the start page and the demo workspace's name form pass axe as well", async () => {
     const page = await newPage();
     await page.goto(`${s.httpUrl}/console/`);
     await page.getByRole('link', { name: 'Admin view' }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
     await leave(page, () => page.goto(`${s.httpUrl}/console/demo`));
-    await page.getByTestId('demo-coming').waitFor();
+    await page.getByTestId('demo-name').waitFor();
     expect(await axeViolations(page)).toEqual([]);
     await leave(page, () => page.close());
   }, 120_000);

@@ -117,6 +117,7 @@ export class Switchboard {
     const jobs = new JobRunner({ config: config.jobs, now, logger: logger.child({ component: 'jobs' }), nodeId: node.id });
     const scheduled = new ScheduledPublications(node, jobs);
     scheduled.register();
+    // The console's connection tokens and the demo workspace's, minted with the HMAC secret on the node's clock.
     const secret = keys.secret;
     const mint = secret ? (claims: TokenClaims) => mintToken(secret, claims, now) : null;
     const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null, mint);

@@ -106,6 +106,9 @@ export const CORE_NAMESPACES: Readonly<Record<string, NamespaceInput>> = {
   analytics: { clientPublish: false, presence: false },
   user: { subscribe: 'owner', clientPublish: false, presence: false },
   system: { subscribe: 'authenticated', clientPublish: false, presence: false, signals: false },
+  // The console's demo workspace (docs/console.md): presence, signals, history; progress values
+  // (publications with a `job`) conflated per 100 ms window, everything else delivered as is.
+  demo: { conflation: { windowMs: 100, key: 'job' } },
 };
 
 /** A quota: a whole number in [min, max], or absent (the global limit, or none). */
@@ -164,11 +167,11 @@ const coreShape = {
     .strictObject({
       /** Serve the console at `/console/` (default true); off: every `/console` path is 404. */
       enabled: bool(true, 'serve the web console at /console/'),
-      /** The demo workspace at `/console/demo` (default: on in development mode only). */
+      /** The demo workspace at `/console/demo` and its token route `POST /api/v1/demo/token` (default: on in development mode only). */
       demo: z
         .preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean())
         .optional()
-        .describe('the demo workspace at /console/demo (default: on in development mode only)'),
+        .describe('the demo workspace at /console/demo and its token route POST /api/v1/demo/token (default: on in development mode only)'),
     })
     .prefault({})
     .describe('web console'),

@@ -50,6 +50,7 @@ describe('loadConfig defaults', () => {
       'chat',
       'comments',
       'dashboard',
+      'demo',
       'doc',
       'form',
       'metrics',
@@ -61,6 +62,13 @@ describe('loadConfig defaults', () => {
     expect(config.namespaces['form']).toMatchObject({ records: { policy: 'merge', lockedFields: true }, clientPublish: false, locks: true });
     expect(config.namespaces['chat']).toMatchObject({ historySize: 100, historyTtl: 300_000, subscribe: 'capability', clientPublish: true });
     expect(config.namespaces['user']).toMatchObject({ subscribe: 'owner', clientPublish: false, presence: false });
+    expect(config.namespaces['demo']).toMatchObject({
+      presence: true,
+      signals: true,
+      clientPublish: true,
+      comments: true,
+      conflation: { windowMs: 100, key: 'job' },
+    });
   });
 
   it('is deeply frozen', () => {

@@ -41,6 +41,8 @@ export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureMo
     },
     namespaces: {
       project: { comments: true },
+      // The console's demo workspace has a comment box.
+      demo: { comments: true },
       // Live threads of channel C are on `comments:C`; the hook below lets in exactly who may subscribe to C.
       [COMMENTS_NAMESPACE]: {
         subscribe: 'authenticated',

@@ -11,6 +11,7 @@ import { requireApiKeys } from './auth.js';
 import { channelRoutes } from './channels.js';
 import { connectionRoutes } from './connections.js';
 import { type ConsoleMint, consoleTokenRoutes } from './console-token.js';
+import { DEMO_TOKEN_PATH, demoEnabled, demoTokenRoutes } from './demo-token.js';
 import { errorRoutes } from './error-record.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { historyRoutes } from './history.js';
@@ -29,14 +30,16 @@ const notScheduling = (): ScheduledPublications => {
 
 /**
  * The route table of /api/v1 for a configuration (batch and page limits appear in the
- * schemas); `scheduled` gives the node's scheduled publications once it started, `mint` the
- * signer of the console's connection tokens (null: the server has no HMAC secret).
+ * schemas; the demo token route only while the demo is on); `scheduled` gives the node's
+ * scheduled publications once it started, `mint` the signer of the console's connection tokens
+ * and of the demo workspace's (null: the server has no HMAC secret).
  */
 export function apiRoutes(
   config: Config,
   document: () => OpenApiDocument,
   scheduled: () => ScheduledPublications = notScheduling,
   mint: () => ConsoleMint = () => null,
+  now: () => number = Date.now,
 ): ApiRoute[] {
   return [
     ...publishRoutes(config.limits.httpBatchSize, scheduled),
@@ -49,6 +52,7 @@ export function apiRoutes(
     ...errorRoutes(),
     ...quotaRoutes(),
     ...consoleTokenRoutes(mint, config.auth.maxTokenLifetime),
+    ...demoTokenRoutes(config, mint(), now),
     openApiRoute(document),
   ];
 }
@@ -85,6 +89,7 @@ export async function registerApi(
       () => document,
       scheduled,
       () => mint,
+      () => node.now(),
     ),
     ...featureRoutes,
   ];
@@ -92,7 +97,11 @@ export async function registerApi(
   const document = openApiDocument(routes);
   useJsonBodies(app, node.config.limits.maxJsonDepth);
   app.setErrorHandler(createErrorHandler(node, errorLog));
-  app.setNotFoundHandler(notFoundHandler(errorLog));
+  const notFound = notFoundHandler(errorLog);
+  app.setNotFoundHandler(notFound);
   requireApiKeys(app, apiKeys, node.security);
   for (const route of routes) mountRoute(app, node, route);
+  // With the demo off its token route is an unknown one, with or without a key: the plain 404
+  // (not the 401 an unknown route gets without a key), and nothing in the OpenAPI document.
+  if (!demoEnabled(node.config)) app.post(DEMO_TOKEN_PATH, { config: { public: true } }, notFound);
 }
