@@ -32,7 +32,8 @@ const gzip = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
 describe('the @switchboard/react package', () => {
   it('is ESM whose only side effect is its stylesheet, exports ., ./suspense, ./charts and ./styles.css, takes React >= 18 as a peer and depends on a pinned uPlot only', () => {
     expect(pkg.type).toBe('module');
-    // A bundler may drop any JS module an app does not use, never the stylesheet an app imports.
+    // A bundler may drop any JS module an app does not use, never the stylesheet an app imports
+    // (webpack drops an import of a file that `sideEffects` says has none, CSS too).
     expect(pkg.sideEffects).toEqual(['*.css']);
     expect(Object.keys(pkg.exports)).toEqual(['.', './suspense', './charts', './styles.css', './package.json']);
     expect(pkg.exports['./charts']).toEqual({ types: './dist/charts/index.d.ts', default: './dist/charts/index.js' });
@@ -43,6 +44,20 @@ describe('the @switchboard/react package', () => {
     expect(Object.keys(pkg.dependencies)).toEqual(['uplot']);
     expect(pkg.dependencies.uplot).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pkg.engines.node).toMatch(/^>=20/);
+  });
+
+  it('serves its stylesheet to an app’s bundler through `exports` (esbuild here: the app’s CSS gets the components’ default look)', async () => {
+    const out = await build({
+      stdin: { contents: "import '@switchboard/react/styles.css'; export { ConnectionStatus } from '@switchboard/react';", resolveDir: dir },
+      bundle: true,
+      format: 'esm',
+      write: false,
+      outdir: join(dir, 'bundle-check'),
+      external: ['react', '@switchboard/client', '@switchboard/client/*'],
+      logLevel: 'silent',
+    });
+    const css = out.outputFiles.find((f) => f.path.endsWith('.css'));
+    expect(css?.text).toContain(':where(.sb-connection-dot)');
   });
 
   it('imports only React and the client SDK’s public entry points, and uPlot only in ./charts', () => {
