@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -30,15 +30,34 @@ const CHARTS = "export * from './dist/charts/index.js';";
 const gzip = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
 
 describe('the @switchboard/react package', () => {
-  it('is ESM without side effects, exports ., ./suspense and ./charts, takes React >= 18 as a peer and depends on a pinned uPlot only', () => {
+  it('is ESM whose only side effect is its stylesheet, exports ., ./suspense, ./charts and ./styles.css, takes React >= 18 as a peer and depends on a pinned uPlot only', () => {
     expect(pkg.type).toBe('module');
-    expect(pkg.sideEffects).toBe(false);
-    expect(Object.keys(pkg.exports)).toEqual(['.', './suspense', './charts', './package.json']);
+    // A bundler may drop any JS module an app does not use, never the stylesheet an app imports
+    // (webpack drops an import of a file that `sideEffects` says has none, CSS too).
+    expect(pkg.sideEffects).toEqual(['*.css']);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './suspense', './charts', './styles.css', './package.json']);
     expect(pkg.exports['./charts']).toEqual({ types: './dist/charts/index.d.ts', default: './dist/charts/index.js' });
+    expect(pkg.exports['./styles.css']).toBe('./styles.css');
+    expect(pkg.files).toEqual(['dist', 'styles.css']);
+    expect(existsSync(join(dir, 'styles.css'))).toBe(true);
     expect(pkg.peerDependencies.react).toBe('>=18');
     expect(Object.keys(pkg.dependencies)).toEqual(['uplot']);
     expect(pkg.dependencies.uplot).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pkg.engines.node).toMatch(/^>=20/);
+  });
+
+  it('serves its stylesheet to an app’s bundler through `exports` (esbuild here: the app’s CSS gets the components’ default look)', async () => {
+    const out = await build({
+      stdin: { contents: "import '@switchboard/react/styles.css'; export { ConnectionStatus } from '@switchboard/react';", resolveDir: dir },
+      bundle: true,
+      format: 'esm',
+      write: false,
+      outdir: join(dir, 'bundle-check'),
+      external: ['react', '@switchboard/client', '@switchboard/client/*'],
+      logLevel: 'silent',
+    });
+    const css = out.outputFiles.find((f) => f.path.endsWith('.css'));
+    expect(css?.text).toContain(':where(.sb-connection-dot)');
   });
 
   it('imports only React and the client SDK’s public entry points, and uPlot only in ./charts', () => {
@@ -68,7 +87,7 @@ describe('the @switchboard/react package', () => {
     }
   });
 
-  it('its hooks weigh at most 6.5 KB gzip without React and the client, the whole of it at most 10.5 KB, and its main entry does not ship uPlot', async () => {
+  it('its hooks weigh at most 6.5 KB gzip without React and the client, the whole of it at most 10 KB, and its main entry does not ship uPlot', async () => {
     // Bundled with uPlot resolvable: an import of it anywhere under `.` or `./suspense` would be inlined.
     const main = await bundled(MAIN, true);
     expect(main.inputs.filter((f) => f.includes('uplot'))).toEqual([]);
@@ -84,9 +103,9 @@ describe('the @switchboard/react package', () => {
     ];
     process.stdout.write(`${report.join('\n')}\n`);
     expect(chartsWithUplot.inputs.some((f) => f.includes('uplot'))).toBe(true);
-    // Held where they are (10.4 KB and 6.1 KB): the issue's 10 KB is met by the hooks; the components
-    // take the whole package 0.4 KB past it (docs/react.md says so).
+    // The issue's 10 KB holds for the whole (9.8 KB: the components' default look is in styles.css,
+    // not in JS); the hooks are held where they are (6.1 KB). docs/react.md says so.
     expect(hooks).toBeLessThanOrEqual(6.5 * 1024);
-    expect(size).toBeLessThanOrEqual(10.5 * 1024);
+    expect(size).toBeLessThanOrEqual(10 * 1024);
   });
 });

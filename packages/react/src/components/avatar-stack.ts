@@ -1,5 +1,5 @@
-import type { PresenceMember, PresenceStatus } from '@switchboard/client';
-import type { CSSProperties, ReactNode } from 'react';
+import type { PresenceMember } from '@switchboard/client';
+import type { ReactNode } from 'react';
 import { createElement as h } from '../externals.js';
 import { useOthers, usePresence } from '../hooks.js';
 import { className } from './class-name.js';
@@ -18,30 +18,6 @@ export interface AvatarStackProps {
   name?: (member: PresenceMember) => string;
   className?: string;
 }
-
-const STATUS_COLOURS: Record<PresenceStatus, string> = {
-  online: 'var(--sb-status-online, #16a34a)',
-  away: 'var(--sb-status-away, #d97706)',
-  idle: 'var(--sb-status-idle, #9ca3af)',
-};
-
-const SIZE = 'var(--sb-avatar-size, 2rem)';
-const RING = '2px solid var(--sb-avatar-ring, #fff)';
-
-/** An avatar's face (the `+N` one too): a circle overlapping the previous one. */
-const FACE: CSSProperties = {
-  position: 'relative',
-  display: 'inline-flex',
-  alignItems: 'center',
-  justifyContent: 'center',
-  minWidth: SIZE,
-  height: SIZE,
-  marginInlineStart: 'var(--sb-avatar-overlap, -0.4rem)',
-  borderRadius: SIZE,
-  border: RING,
-  background: 'var(--sb-avatar-bg, #e5e7eb)',
-  color: 'var(--sb-avatar-fg, #111827)',
-};
 
 /** One or two letters of a name, for the avatar's face. */
 function initials(name: string): string {
@@ -63,23 +39,9 @@ function avatar(member: PresenceMember, name: string): ReactNode {
       'data-user': member.user,
       'data-status': member.status,
       title: `${name} (${member.status})`,
-      style: FACE,
     },
     h('span', { 'aria-hidden': true }, initials(name)),
-    h('span', {
-      className: 'sb-avatar-status',
-      'aria-hidden': true,
-      style: {
-        position: 'absolute',
-        insetInlineEnd: -2,
-        insetBlockEnd: -2,
-        width: 'var(--sb-avatar-status-size, 0.6rem)',
-        height: 'var(--sb-avatar-status-size, 0.6rem)',
-        borderRadius: '50%',
-        border: RING,
-        background: STATUS_COLOURS[member.status],
-      },
-    }),
+    h('span', { className: 'sb-avatar-status', 'aria-hidden': true }),
     h('span', { style: VISUALLY_HIDDEN }, `${name} (${member.status})`),
   );
 }
@@ -107,7 +69,6 @@ export function AvatarStack(props: AvatarStackProps): ReactNode {
       'aria-label': `${members.length} ${members.length === 1 ? 'person' : 'people'} here`,
       'aria-busy': isLoading,
       'data-error': error?.code,
-      style: { display: 'flex', listStyle: 'none', margin: 0, paddingInlineStart: 'calc(-1 * var(--sb-avatar-overlap, -0.4rem))' },
     },
     shown.map((m) => avatar(m, nameOf(m))),
     hidden.length > 0 &&
@@ -117,7 +78,6 @@ export function AvatarStack(props: AvatarStackProps): ReactNode {
           key: '+',
           className: 'sb-avatar sb-avatar-more',
           title: hidden.join(', '),
-          style: { ...FACE, paddingInline: '0.3em', background: 'var(--sb-avatar-more-bg, #d1d5db)' },
         },
         h('span', { 'aria-hidden': true }, `+${hidden.length}`),
         h('span', { style: VISUALLY_HIDDEN }, `${hidden.length} more: ${hidden.join(', ')}`),

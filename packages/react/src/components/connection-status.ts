@@ -15,13 +15,6 @@ export interface ConnectionStatusProps {
 /** What the badge shows: the client's state, with `reconnecting` while a retry waits. */
 export type ConnectionPhase = 'connected' | 'connecting' | 'reconnecting' | 'disconnected';
 
-const DOT_COLOURS: Record<ConnectionPhase, string> = {
-  connected: 'var(--sb-connection-connected, #16a34a)',
-  connecting: 'var(--sb-connection-connecting, #ca8a04)',
-  reconnecting: 'var(--sb-connection-reconnecting, #ea580c)',
-  disconnected: 'var(--sb-connection-disconnected, #6b7280)',
-};
-
 /** Whole seconds until `at` (Unix ms), re-rendered as the number changes; null without `at`. */
 function useSecondsUntil(at: number | null): number | null {
   const [now, setNow] = useState(() => Date.now());
@@ -60,18 +53,7 @@ export function ConnectionStatus(props: ConnectionStatusProps): ReactNode {
   return h(
     'span',
     { className: className('sb-connection', props.className), 'data-testid': 'connection-status', 'data-state': phase, role: 'status', 'aria-busy': isLoading },
-    h('span', {
-      className: 'sb-connection-dot',
-      'aria-hidden': true,
-      style: {
-        display: 'inline-block',
-        width: 'var(--sb-connection-dot-size, 0.5em)',
-        height: 'var(--sb-connection-dot-size, 0.5em)',
-        borderRadius: '50%',
-        marginInlineEnd: '0.35em',
-        background: DOT_COLOURS[phase],
-      },
-    }),
+    h('span', { className: 'sb-connection-dot', 'aria-hidden': true }),
     phase,
     // The countdown changes every second: shown, not announced.
     waiting && h('span', { 'aria-live': 'off' }, ` in ${seconds} s`),

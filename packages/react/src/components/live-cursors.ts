@@ -49,25 +49,12 @@ function cursor(user: string, c: Cursor, at: CursorPosition): ReactNode {
       'data-user': user,
       style: { position: 'absolute', left: 0, top: 0, transform: `translate(${at.x}px, ${at.y}px)`, color: colour, willChange: 'transform' },
     },
-    h(
-      'svg',
-      { width: 16, height: 16, viewBox: '0 0 16 16', 'aria-hidden': true, style: { display: 'block' } },
-      h('path', { d: 'M1 1l5 14 2-6 6-2z', fill: 'currentColor' }),
-    ),
+    h('svg', { width: 16, height: 16, viewBox: '0 0 16 16', 'aria-hidden': true }, h('path', { d: 'M1 1l5 14 2-6 6-2z', fill: 'currentColor' })),
     h(
       'span',
       {
         className: 'sb-cursor-label',
-        style: {
-          display: 'inline-block',
-          marginInlineStart: 12,
-          padding: '0 0.3em',
-          borderRadius: 3,
-          whiteSpace: 'nowrap',
-          fontSize: 'var(--sb-cursor-font-size, 0.75rem)',
-          background: colour,
-          color: 'var(--sb-cursor-label-color, #fff)',
-        },
+        style: { background: colour },
       },
       displayName(user, c.info),
     ),

@@ -46,11 +46,6 @@ function Toast({ notification: n, duration, dismiss, onOpen }: ToastProps): Reac
       onPointerLeave: () => setPaused(false),
       onFocus: () => setPaused(true),
       onBlur: () => setPaused(false),
-      style: {
-        padding: '0.75em 1em',
-        background: urgent ? 'var(--sb-toast-urgent-bg, #7f1d1d)' : 'var(--sb-toast-bg, #111827)',
-        color: urgent ? 'var(--sb-toast-urgent-fg, #fff)' : 'var(--sb-toast-fg, #fff)',
-      },
     },
     ...notificationText('sb-toast', n, onOpen),
     h('button', { type: 'button', className: 'sb-toast-dismiss', 'aria-label': `Dismiss: ${n.title}`, onClick: () => dismiss(n.id) }, '×'),
@@ -95,15 +90,6 @@ export function Toaster(props: ToasterProps): ReactNode {
     'div',
     {
       className: className('sb-toaster', props.className),
-      style: {
-        position: 'fixed',
-        insetBlockEnd: 'var(--sb-toaster-inset, 1rem)',
-        insetInlineEnd: 'var(--sb-toaster-inset, 1rem)',
-        zIndex: 'var(--sb-toaster-z, 1000)' as unknown as number,
-        display: 'grid',
-        gap: '0.5em',
-        maxWidth: 'var(--sb-toaster-width, 22rem)',
-      },
     },
     toasts
       .slice(0, props.max ?? 3)
