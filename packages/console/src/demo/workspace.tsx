@@ -16,6 +16,7 @@ import { BASE, Link } from '../router';
 import { CommentBox } from './comment-box';
 import { JobProgress } from './job-progress';
 import { type DemoUser, fetchDemoToken, userIdOf } from './token';
+import '@switchboard/react/styles.css';
 import './demo.css';
 
 // The chart and uPlot are a chunk of their own, fetched after the rest of the workspace.
