@@ -7,7 +7,7 @@ export { type CommandContext, type CommandDefinition, defineCommand } from './co
 export type { ConnectionMeta } from './core/connection.js';
 export type { HistoryRequest, LeaseStoreView, LocalSession, NodeContext, NodeMessagesView, PublishRequest, SessionContext } from './core/context.js';
 export type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from './core/endpoint.js';
-export type { HookName, HookPayloads, Hooks } from './core/modules.js';
+export type { HookName, HookPayloads, Hooks, PresenceClient } from './core/modules.js';
 export type { Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamPublication } from './engine/broker.js';
 export type { ControlBus, ControlCommand } from './engine/control-bus.js';
 export type { Engine } from './engine/engine.js';

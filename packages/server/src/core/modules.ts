@@ -4,6 +4,31 @@ import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
 import type { SessionContext } from './context.js';
 
+/**
+ * Who a presence hook is about: a connection with an entry in a channel's presence. Kernel
+ * sessions (`session` set) and the connections of a feature's own WebSocket endpoint (a
+ * document's y-websocket or Hocuspocus provider, an SDK document handle sharing awareness:
+ * `session` null) are both members, so a module hears every member the same way.
+ */
+export interface PresenceClient {
+  /** The connection's id, unique on the cluster: the device's `client` in presence lists. */
+  readonly id: string;
+  readonly identity: { readonly tenant: string; readonly user: string };
+  /** Unix ms: when the session was accepted; for a feature's connection, when it entered this channel's presence. */
+  readonly connectedAt: number;
+  /**
+   * The kernel session when the member is one. Null for a feature's connection: it has no
+   * session, so no `onConnect` / `onDisconnect`, no subscriptions and no locks of its own.
+   */
+  readonly session: SessionContext | null;
+}
+
+/** A session as the presence hooks see it (a session in presence has connected, so it has its identity). */
+export function presenceClientOf(session: SessionContext): PresenceClient {
+  const identity = session.identity;
+  return { id: session.id, identity: { tenant: identity?.tenant ?? '', user: identity?.user ?? '' }, connectedAt: session.connectedAt, session };
+}
+
 /** Why a subscription ended: the client's `unsubscribe`, the server (API, revoked permission, lost stream), or the connection closing. */
 export type UnsubscribeReason = 'client' | 'server' | 'disconnect';
 
@@ -51,12 +76,12 @@ export interface HookPayloads {
   afterSubscribe: { client: SessionContext; channel: ResolvedChannel; recovered: boolean | null };
   /** A subscription that `afterSubscribe` announced ended. */
   onUnsubscribe: { client: SessionContext; channel: ResolvedChannel; reason: UnsubscribeReason };
-  /** The connection entered presence in a channel; `state` is its JSON text (null: none). */
-  onPresenceJoin: { client: SessionContext; channel: ResolvedChannel; state: string | null };
+  /** The connection (a session or a feature's connection) entered presence in a channel; `state` is its JSON text (null: none). */
+  onPresenceJoin: { client: PresenceClient; channel: ResolvedChannel; state: string | null };
   /** The connection set its presence again (state or status) while its entry stays; `state` is its JSON text (null: none). */
-  onPresenceUpdate: { client: SessionContext; channel: ResolvedChannel; state: string | null };
-  /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe or close). */
-  onPresenceLeave: { client: SessionContext; channel: ResolvedChannel };
+  onPresenceUpdate: { client: PresenceClient; channel: ResolvedChannel; state: string | null };
+  /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe, close, a feature's connection gone). */
+  onPresenceLeave: { client: PresenceClient; channel: ResolvedChannel };
   /** Throw to refuse the publication; answer `{ data }` (JSON text) to publish that instead. */
   beforePublish: { channel: ResolvedChannel; data: string; client: SessionContext | null };
   afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: SessionContext | null };

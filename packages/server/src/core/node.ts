@@ -27,7 +27,7 @@ import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } fr
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
-import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, presenceClientOf, type UnsubscribeReason } from './modules.js';
 import { nodeSurveys } from './node-surveys.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence } from './presence.js';
@@ -127,8 +127,8 @@ export class Node implements ClientHost {
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
     this.quotas = new TenantQuotas(this);
     this.tenantViews = new TenantViews(this);
-    const engineCall = <T>(where: string, op: () => Promise<T>) => this.#engineCall(where, op);
-    this.#featurePresences = new FeaturePresences({ engine: this.engine, now: this.now, quotas: this.quotas, limits: this.config.limits, engineCall });
+    const host = { engine: this.engine, now: this.now, quotas: this.quotas, limits: this.config.limits };
+    this.#featurePresences = new FeaturePresences({ ...host, engineCall: (where, op) => this.#engineCall(where, op), notice: (n, p) => this.#notice(n, p) });
   }
 
   /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
@@ -226,7 +226,7 @@ export class Node implements ClientHost {
 
   #presenceLeft(client: Client, sub: Subscription): void {
     sub.leavePresence();
-    if (this.#joined.delete(sub)) this.#notice('onPresenceLeave', { client, channel: sub.ch });
+    if (this.#joined.delete(sub)) this.#notice('onPresenceLeave', { client: presenceClientOf(client), channel: sub.ch });
   }
 
   #unsubscribed(client: Client, sub: Subscription, reason: UnsubscribeReason): void {
@@ -417,9 +417,9 @@ export class Node implements ClientHost {
     }
     if (result === 'new') {
       this.#joined.add(sub);
-      this.#notice('onPresenceJoin', { client, channel: ch, state });
+      this.#notice('onPresenceJoin', { client: presenceClientOf(client), channel: ch, state });
     } else if (this.#joined.has(sub)) {
-      this.#notice('onPresenceUpdate', { client, channel: ch, state });
+      this.#notice('onPresenceUpdate', { client: presenceClientOf(client), channel: ch, state });
     }
     if (ch.options.joinLeave)
       await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });

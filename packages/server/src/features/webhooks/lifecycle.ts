@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { LocalSession, SessionContext } from '../../core/context.js';
+import type { PresenceClient } from '../../core/modules.js';
 import type { Job } from '../../storage/job-store.js';
 import type { FeatureEvents } from '../events.js';
 import { NodeReaper } from '../node-reaper.js';
@@ -148,10 +149,13 @@ export class Lifecycle {
     this.#serial(client.id, () => this.#leave('sub', { tenant: ch.tenant, channel: ch.channel, user: '' }, client.id));
   }
 
-  /** A presence entry was made or set again: joined on the user's first device, updated when the devices' states changed. */
-  presenceSet(client: SessionContext, ch: ResolvedChannel, state: string | null): void {
-    const user = client.identity?.user;
-    if (user === undefined || !this.#wantsAny(ch, PRESENCE_TYPES)) return;
+  /**
+   * A presence entry was made or set again, a session's or a feature connection's (a document
+   * provider's) alike: joined on the user's first device, updated when the devices' states changed.
+   */
+  presenceSet(client: PresenceClient, ch: ResolvedChannel, state: string | null): void {
+    const user = client.identity.user;
+    if (!this.#wantsAny(ch, PRESENCE_TYPES)) return;
     const key = `${client.id}|p|${ch.key}`;
     if (this.#recorded.has(key) && this.#states.get(key) === state) return;
     this.#recorded.add(key);
@@ -159,11 +163,11 @@ export class Lifecycle {
     this.#serial(client.id, () => this.#join('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id, user, state));
   }
 
-  presenceLeft(client: SessionContext, ch: ResolvedChannel): void {
-    const user = client.identity?.user;
+  presenceLeft(client: PresenceClient, ch: ResolvedChannel): void {
+    const user = client.identity.user;
     const key = `${client.id}|p|${ch.key}`;
     this.#states.delete(key);
-    if (user === undefined || !this.#recorded.delete(key)) return;
+    if (!this.#recorded.delete(key)) return;
     this.#serial(client.id, () => this.#leave('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id));
   }
 
