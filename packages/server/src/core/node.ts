@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
-import { type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication } from '../engine/broker.js';
+import type { ChannelEvent, HistoryPage, PublishOutcome, StreamLoss, StreamPublication } from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
@@ -22,6 +22,7 @@ import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView, SurveysView } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { engineError } from './engine-error.js';
 import { engineRates } from './engine-rates.js';
 import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } from './feature-presence.js';
 import { FlushQueue } from './flush-queue.js';
@@ -565,11 +566,7 @@ export class Node implements ClientHost {
   }
 
   #engineError(err: unknown, where: string): ReplyError {
-    if (err instanceof ReplyError) return err;
-    if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish: events per user', err.retryAfterMs);
-    if (this.engine.broker.ready()) this.logger.warn({ err, where }, 'engine operation failed');
-    else this.logger.debug({ err: err instanceof Error ? err.message : String(err), where }, 'engine unavailable');
-    return new ReplyError(ErrorCode.Unavailable, where);
+    return engineError(this.engine, this.logger, err, where);
   }
 
   observeCommand(method: string, seconds: number): void {
