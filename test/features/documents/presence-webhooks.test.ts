@@ -200,6 +200,30 @@ describe.each(['sqlite', 'postgres'] as const)('presence webhooks of document pr
     expect(got(r, 'presence.joined')).toHaveLength(1);
   });
 
+  it('a provider present before the endpoint is recorded when the endpoint comes: no joined for it, no left while it stays, one left after it goes', async () => {
+    const doc = name();
+    const fay = await pool.provider(doc, 'fay');
+    fay.provider.awareness.setLocalState({ user: { name: 'Fay' } });
+    const node = s.current.server.node;
+    await eventually(async () => (await node.presence(node.resolve('acme', doc))).length === 1, WAIT, 'the provider present');
+    const r = await hook(['presence.*']);
+    await eventually(async () => (await presenceRows(doc)) === 1, WAIT, 'the older member recorded');
+    // The user's session comes and goes: a device more, then less; never joined nor left.
+    const sdk = await session('fay', doc, { page: 'editor' });
+    await eventually(() => got(r, 'presence.updated').length === 1, WAIT, 'a second device');
+    sdk.close();
+    await eventually(() => got(r, 'presence.updated').length === 2, WAIT, 'back to one');
+    await passGrace();
+    expect(got(r, 'presence.joined')).toEqual([]);
+    expect(got(r, 'presence.left')).toEqual([]);
+    fay.destroy();
+    await eventually(async () => (await presenceRows(doc)) === 0 && (await graceJobs('pending')) === 1, WAIT, 'gone');
+    await passGrace();
+    await eventually(() => got(r, 'presence.left').length === 1, WAIT, 'left');
+    expect(got(r, 'presence.left')).toEqual([{ channel: doc, user: 'fay' }]);
+    expect(got(r, 'presence.joined')).toEqual([]);
+  });
+
   it('a provider connection opens and closes no connection: connection.opened and connection.closed are SDK sessions only', async () => {
     const r = await hook(['connection.opened', 'connection.closed', 'presence.joined'], []);
     const doc = name();

@@ -12,7 +12,7 @@ import type { SelfFigures } from '../observability/self-figures.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
-import type { FeaturePresence, FeaturePresenceMember } from './feature-presence.js';
+import type { FeaturePresence, FeaturePresenceMember, LocalFeaturePresence } from './feature-presence.js';
 import type { PayloadKind } from './payload-schemas.js';
 import type { SecurityEvents } from './security-events.js';
 import type { TenantQuotas } from './tenant-quotas.js';
@@ -161,6 +161,12 @@ export interface NodeContext {
    * hooks ignored them until then) fills in from, in the same turn as it starts listening.
    */
   localSessions(tenant: string): LocalSession[];
+  /**
+   * This node's presence entries of a tenant made by features' own connections
+   * (`joinPresence`: document providers, SDK document handles), with their state: what the
+   * presence hooks announced and did not yet end, for the same late recording as `localSessions`.
+   */
+  localFeaturePresences(tenant: string): LocalFeaturePresence[];
   /** Channels of a tenant with subscribers on any live node; bounded in time. */
   clusterChannels(tenant: string, prefix?: string): Promise<ChannelList>;
   /** Close every connection of a user (or one of them), on every node. */

@@ -18,6 +18,14 @@ export interface FeaturePresenceMember {
   state: string | null;
 }
 
+/** A feature connection's presence entry on this node, as `localFeaturePresences` lists it: what `onPresenceJoin` announced. */
+export interface LocalFeaturePresence {
+  readonly client: PresenceClient;
+  readonly channel: ResolvedChannel;
+  /** Its state now (JSON text, null: none), as the last presence hook told it. */
+  readonly state: string | null;
+}
+
 /** One feature connection's place in a channel's presence. */
 export interface FeaturePresence {
   /** Replace its state (JSON text or null): an `update` event where the namespace has join/leave events. */
@@ -52,7 +60,15 @@ type PresenceHook = 'onPresenceJoin' | 'onPresenceUpdate' | 'onPresenceLeave';
  * to remove it: its TTL does then), in that order.
  */
 export class FeaturePresences {
+  /** The entries the hooks announced and that have not left, by `<client>|<channel key>`. */
+  readonly #local = new Map<string, LocalFeaturePresence>();
+
   constructor(private readonly host: FeaturePresenceHost) {}
+
+  /** This node's entries of a tenant that `onPresenceJoin` announced and `onPresenceLeave` did not yet. */
+  local(tenant: string): LocalFeaturePresence[] {
+    return [...this.#local.values()].filter((e) => e.channel.tenant === tenant);
+  }
 
   /** Enter `ch`'s presence: NotAvailable where the namespace has presence off, LimitExceeded when the channel is full, Unavailable while the engine is away. */
   async join(ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> {
@@ -76,6 +92,8 @@ export class FeaturePresences {
       throw err;
     }
     const client: PresenceClient = { id: member.client, identity: { tenant: ch.tenant, user: member.user }, connectedAt: since, session: null };
+    const key = `${member.client}|${ch.key}`;
+    this.#local.set(key, { client, channel: ch, state: member.state });
     this.host.notice('onPresenceJoin', { client, channel: ch, state: member.state });
     let chain: Promise<void> = Promise.resolve();
     let left = false;
@@ -91,6 +109,7 @@ export class FeaturePresences {
           if (left) return;
           const e = entry(state);
           await this.host.engineCall('presence', () => engine.presence.set(ch.key, e));
+          this.#local.set(key, { client, channel: ch, state });
           this.host.notice('onPresenceUpdate', { client, channel: ch, state });
           await this.#announce(ch, 'update', e);
         });
@@ -99,6 +118,7 @@ export class FeaturePresences {
         serial(async () => {
           if (left) return;
           left = true;
+          this.#local.delete(key);
           this.host.notice('onPresenceLeave', { client, channel: ch });
           const removed = await this.host.engineCall('presence', () => engine.presence.remove(ch.key, member.client));
           if (removed) await this.#announce(ch, 'leave', removed);

@@ -24,7 +24,7 @@ import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, No
 import { unsubscribePush } from './encode.js';
 import { engineError } from './engine-error.js';
 import { engineRates } from './engine-rates.js';
-import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } from './feature-presence.js';
+import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences, type LocalFeaturePresence } from './feature-presence.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
@@ -384,6 +384,7 @@ export class Node implements ClientHost {
   }
 
   joinPresence = (ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> => this.#featurePresences.join(ch, member);
+  localFeaturePresences = (tenant: string): LocalFeaturePresence[] => this.#featurePresences.local(tenant);
 
   /** Enter or update this connection's presence in a channel it is subscribed to. */
   async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {

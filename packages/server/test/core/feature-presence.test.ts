@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { NamespaceConfig } from '../../src/config/schema.js';
 import type { ResolvedChannel } from '../../src/core/channels.js';
 import { FeaturePresences } from '../../src/core/feature-presence.js';
 import type { HookPayloads } from '../../src/core/modules.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { MemoryPresenceStore } from '../../src/engine/memory-presence.js';
-import type { NamespaceConfig } from '../../src/config/schema.js';
 
 type PresenceHook = 'onPresenceJoin' | 'onPresenceUpdate' | 'onPresenceLeave';
 
@@ -46,7 +46,11 @@ describe('FeaturePresences and the presence hooks', () => {
     const { presences, heard, payloads } = setup();
     const m = await presences.join(ch, { client: 'd1', user: 'ada', state: '{"a":1}' });
     await m.update('{"a":2}');
+    // What the hooks announced is listed for a module that starts listening late.
+    expect(presences.local('acme').map((e) => [e.client.id, e.channel.key, e.state])).toEqual([['d1', 'acme|doc:a', '{"a":2}']]);
+    expect(presences.local('other')).toEqual([]);
     await m.leave();
+    expect(presences.local('acme')).toEqual([]);
     await m.leave();
     await m.update('{"a":3}');
     expect(heard).toEqual(['onPresenceJoin ada {"a":1}', 'onPresenceUpdate ada {"a":2}', 'onPresenceLeave ada']);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
 import type { LocalSession, SessionContext } from '../../core/context.js';
+import type { LocalFeaturePresence } from '../../core/feature-presence.js';
 import type { PresenceClient } from '../../core/modules.js';
 import type { Job } from '../../storage/job-store.js';
 import type { FeatureEvents } from '../events.js';
@@ -172,15 +173,24 @@ export class Lifecycle {
   }
 
   /**
-   * Record the open connections, subscriptions and presence entries of `sessions` (one
-   * tenant's, on this node) that are wanted now and were not recorded: members older than the
-   * endpoints that want them. Call it in the turn the endpoint list changed, so that a hook
+   * Record the open connections, subscriptions and presence entries of `sessions`, and the
+   * presence entries of features' own connections (`featurePresences`: document providers),
+   * one tenant's on this node, that are wanted now and were not recorded: members older than
+   * the endpoints that want them. Call it in the turn the endpoint list changed, so that a hook
    * either came before (and its member is in the list) or records itself. Emits nothing: a
    * member already there is no transition; but from now on its leaving counts, so no
    * `vacated` / `left` is decided while it stays. Returns how many rows it queued.
    */
-  backfill(sessions: readonly LocalSession[]): number {
+  backfill(sessions: readonly LocalSession[], featurePresences: readonly LocalFeaturePresence[] = []): number {
     const writes: Promise<void>[] = [];
+    for (const { client, channel: ch, state } of featurePresences) {
+      const key = `${client.id}|p|${ch.key}`;
+      if (this.#recorded.has(key) || !this.#wantsAny(ch, PRESENCE_TYPES)) continue;
+      const { user } = client.identity;
+      this.#recorded.add(key);
+      this.#states.set(key, state);
+      writes.push(this.#serial(client.id, () => this.#settle('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id, user, state)));
+    }
     for (const { client, channels } of sessions) {
       const identity = client.identity;
       if (!identity) continue;
