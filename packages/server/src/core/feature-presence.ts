@@ -4,35 +4,11 @@ import type { Engine } from '../engine/engine.js';
 import { deviceOf, type PresenceEntry } from '../engine/presence-store.js';
 import { ReplyError } from '../errors/reply-error.js';
 import type { ResolvedChannel } from './channels.js';
-import type { HookPayloads, PresenceClient } from './modules.js';
+import type { FeaturePresence, FeaturePresenceMember, LocalFeaturePresence, PresenceClient } from './context.js';
+import type { HookPayloads } from './modules.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 
-/** A connection of a feature's own endpoint, as it appears in a channel's presence. */
-export interface FeaturePresenceMember {
-  /** The connection's id: unique on the cluster (it is the device's `client` in presence lists). */
-  client: string;
-  user: string;
-  /** The token's public `info`, shown with the device. */
-  info?: unknown;
-  /** JSON text of the device's state (null: none), at most `limits.maxPresenceStateBytes`. */
-  state: string | null;
-}
-
-/** A feature connection's presence entry on this node, as `localFeaturePresences` lists it: what `onPresenceJoin` announced. */
-export interface LocalFeaturePresence {
-  readonly client: PresenceClient;
-  readonly channel: ResolvedChannel;
-  /** Its state now (JSON text, null: none), as the last presence hook told it. */
-  readonly state: string | null;
-}
-
-/** One feature connection's place in a channel's presence. */
-export interface FeaturePresence {
-  /** Replace its state (JSON text or null): an `update` event where the namespace has join/leave events. */
-  update(state: string | null): Promise<void>;
-  /** Leave the channel's presence (a `leave` event); later calls do nothing. */
-  leave(): Promise<void>;
-}
+export type { FeaturePresence, FeaturePresenceMember, LocalFeaturePresence } from './context.js';
 
 export interface FeaturePresenceHost {
   readonly engine: Pick<Engine, 'presence' | 'broker'>;

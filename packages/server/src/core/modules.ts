@@ -2,26 +2,7 @@ import type { Identity } from '../auth/token-verifier.js';
 import { createError } from '../errors/sb-error.js';
 import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
-import type { SessionContext } from './context.js';
-
-/**
- * Who a presence hook is about: a connection with an entry in a channel's presence. Kernel
- * sessions (`session` set) and the connections of a feature's own WebSocket endpoint (a
- * document's y-websocket or Hocuspocus provider, an SDK document handle sharing awareness:
- * `session` null) are both members, so a module hears every member the same way.
- */
-export interface PresenceClient {
-  /** The connection's id, unique on the cluster: the device's `client` in presence lists. */
-  readonly id: string;
-  readonly identity: { readonly tenant: string; readonly user: string };
-  /** Unix ms: when the session was accepted; for a feature's connection, when it entered this channel's presence. */
-  readonly connectedAt: number;
-  /**
-   * The kernel session when the member is one. Null for a feature's connection: it has no
-   * session, so no `onConnect` / `onDisconnect`, no subscriptions and no locks of its own.
-   */
-  readonly session: SessionContext | null;
-}
+import type { PresenceClient, SessionContext } from './context.js';
 
 /** A session as the presence hooks see it (a session in presence has connected, so it has its identity). */
 export function presenceClientOf(session: SessionContext): PresenceClient {

@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { LocalSession, SessionContext } from '../../core/context.js';
-import type { LocalFeaturePresence } from '../../core/feature-presence.js';
-import type { PresenceClient } from '../../core/modules.js';
+import type { LocalFeaturePresence, LocalSession, PresenceClient, SessionContext } from '../../core/context.js';
 import type { Job } from '../../storage/job-store.js';
 import type { FeatureEvents } from '../events.js';
 import { NodeReaper } from '../node-reaper.js';
