@@ -5,7 +5,16 @@ export { buildConfigSchema, type Config, type ConfigInput, type NamespaceConfig,
 export type { ResolvedChannel } from './core/channels.js';
 export { type CommandContext, type CommandDefinition, defineCommand } from './core/command.js';
 export type { ConnectionMeta } from './core/connection.js';
-export type { HistoryRequest, LeaseStoreView, LocalSession, NodeContext, NodeMessagesView, PublishRequest, SessionContext } from './core/context.js';
+export type {
+  HistoryRequest,
+  LeaseStoreView,
+  LocalSession,
+  NodeContext,
+  NodeMessagesView,
+  PresenceClient,
+  PublishRequest,
+  SessionContext,
+} from './core/context.js';
 export type { Endpoint, EndpointConnection, EndpointRequest, EndpointSession } from './core/endpoint.js';
 export type { HookName, HookPayloads, Hooks } from './core/modules.js';
 export type { Broker, BrokerHandler, ChannelEvent, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome, StreamPublication } from './engine/broker.js';

@@ -12,7 +12,6 @@ import type { SelfFigures } from '../observability/self-figures.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResolvedChannel } from './channels.js';
 import type { ConnectionMeta } from './connection.js';
-import type { FeaturePresence, FeaturePresenceMember } from './feature-presence.js';
 import type { PayloadKind } from './payload-schemas.js';
 import type { SecurityEvents } from './security-events.js';
 import type { TenantQuotas } from './tenant-quotas.js';
@@ -78,6 +77,52 @@ export interface LocalSession {
   readonly client: SessionContext;
   /** Its subscriptions `afterSubscribe` announced (`onUnsubscribe` follows once for each), each with its presence state when `onPresenceJoin` announced it (else null). */
   readonly channels: ReadonlyArray<{ readonly channel: ResolvedChannel; readonly presence: { readonly state: string | null } | null }>;
+}
+
+/**
+ * Who a presence hook is about: a connection with an entry in a channel's presence. Kernel
+ * sessions (`session` set) and the connections of a feature's own WebSocket endpoint (a
+ * document's y-websocket or Hocuspocus provider, an SDK document handle sharing awareness:
+ * `session` null) are both members, so a module hears every member the same way.
+ */
+export interface PresenceClient {
+  /** The connection's id, unique on the cluster: the device's `client` in presence lists. */
+  readonly id: string;
+  readonly identity: { readonly tenant: string; readonly user: string };
+  /** Unix ms: when the session was accepted; for a feature's connection, when it entered this channel's presence. */
+  readonly connectedAt: number;
+  /**
+   * The kernel session when the member is one. Null for a feature's connection: it has no
+   * session, so no `onConnect` / `onDisconnect`, no subscriptions and no locks of its own.
+   */
+  readonly session: SessionContext | null;
+}
+
+/** A connection of a feature's own endpoint, as it appears in a channel's presence. */
+export interface FeaturePresenceMember {
+  /** The connection's id: unique on the cluster (it is the device's `client` in presence lists). */
+  client: string;
+  user: string;
+  /** The token's public `info`, shown with the device. */
+  info?: unknown;
+  /** JSON text of the device's state (null: none), at most `limits.maxPresenceStateBytes`. */
+  state: string | null;
+}
+
+/** One feature connection's place in a channel's presence. */
+export interface FeaturePresence {
+  /** Replace its state (JSON text or null): an `update` event where the namespace has join/leave events. */
+  update(state: string | null): Promise<void>;
+  /** Leave the channel's presence (a `leave` event); later calls do nothing. */
+  leave(): Promise<void>;
+}
+
+/** A feature connection's presence entry on this node, as `localFeaturePresences` lists it: what `onPresenceJoin` announced. */
+export interface LocalFeaturePresence {
+  readonly client: PresenceClient;
+  readonly channel: ResolvedChannel;
+  /** Its state now (JSON text, null: none), as the last presence hook told it. */
+  readonly state: string | null;
 }
 
 /** What the node provides once it started: durable data and the running features' services. */
@@ -161,6 +206,12 @@ export interface NodeContext {
    * hooks ignored them until then) fills in from, in the same turn as it starts listening.
    */
   localSessions(tenant: string): LocalSession[];
+  /**
+   * This node's presence entries of a tenant made by features' own connections
+   * (`joinPresence`: document providers, SDK document handles), with their state: what the
+   * presence hooks announced and did not yet end, for the same late recording as `localSessions`.
+   */
+  localFeaturePresences(tenant: string): LocalFeaturePresence[];
   /** Channels of a tenant with subscribers on any live node; bounded in time. */
   clusterChannels(tenant: string, prefix?: string): Promise<ChannelList>;
   /** Close every connection of a user (or one of them), on every node. */

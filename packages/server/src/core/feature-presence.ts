@@ -4,26 +4,11 @@ import type { Engine } from '../engine/engine.js';
 import { deviceOf, type PresenceEntry } from '../engine/presence-store.js';
 import { ReplyError } from '../errors/reply-error.js';
 import type { ResolvedChannel } from './channels.js';
+import type { FeaturePresence, FeaturePresenceMember, LocalFeaturePresence, PresenceClient } from './context.js';
+import type { HookPayloads } from './modules.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 
-/** A connection of a feature's own endpoint, as it appears in a channel's presence. */
-export interface FeaturePresenceMember {
-  /** The connection's id: unique on the cluster (it is the device's `client` in presence lists). */
-  client: string;
-  user: string;
-  /** The token's public `info`, shown with the device. */
-  info?: unknown;
-  /** JSON text of the device's state (null: none), at most `limits.maxPresenceStateBytes`. */
-  state: string | null;
-}
-
-/** One feature connection's place in a channel's presence. */
-export interface FeaturePresence {
-  /** Replace its state (JSON text or null): an `update` event where the namespace has join/leave events. */
-  update(state: string | null): Promise<void>;
-  /** Leave the channel's presence (a `leave` event); later calls do nothing. */
-  leave(): Promise<void>;
-}
+export type { FeaturePresence, FeaturePresenceMember, LocalFeaturePresence } from './context.js';
 
 export interface FeaturePresenceHost {
   readonly engine: Pick<Engine, 'presence' | 'broker'>;
@@ -32,7 +17,11 @@ export interface FeaturePresenceHost {
   readonly limits: Pick<Config['limits'], 'maxPresenceStateBytes'>;
   /** Run an engine operation, its failure as the temporary 116. */
   engineCall<T>(where: string, op: () => Promise<T>): Promise<T>;
+  /** Tell the modules (a notice hook: called now, never waited for). */
+  notice<K extends PresenceHook>(name: K, payload: HookPayloads[K]): void;
 }
+
+type PresenceHook = 'onPresenceJoin' | 'onPresenceUpdate' | 'onPresenceLeave';
 
 /**
  * Presence entries for connections that are not kernel sessions (a feature's own WebSocket
@@ -40,9 +29,22 @@ export interface FeaturePresenceHost {
  * entry a session makes: one device of its user, counted against the member quota, removed
  * with its node when that node dies, and announced with join / update / leave events where
  * the namespace has them. One entry's writes are applied in the order they were made.
+ *
+ * The modules hear of them through the same presence hooks as of sessions (`client.session`
+ * null): `onPresenceJoin` once the entry is written and announced, `onPresenceUpdate` for
+ * each later state, and `onPresenceLeave` once when it leaves (even when the engine fails
+ * to remove it: its TTL does then), in that order.
  */
 export class FeaturePresences {
+  /** The entries the hooks announced and that have not left, by `<client>|<channel key>`. */
+  readonly #local = new Map<string, LocalFeaturePresence>();
+
   constructor(private readonly host: FeaturePresenceHost) {}
+
+  /** This node's entries of a tenant that `onPresenceJoin` announced and `onPresenceLeave` did not yet. */
+  local(tenant: string): LocalFeaturePresence[] {
+    return [...this.#local.values()].filter((e) => e.channel.tenant === tenant);
+  }
 
   /** Enter `ch`'s presence: NotAvailable where the namespace has presence off, LimitExceeded when the channel is full, Unavailable while the engine is away. */
   async join(ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> {
@@ -58,7 +60,17 @@ export class FeaturePresences {
     const first = entry(member.state);
     const result = await this.host.engineCall('presence', () => engine.presence.set(ch.key, first, this.host.quotas.presenceMembers(ch.tenant)));
     if (result === 'full') throw new ReplyError(ErrorCode.LimitExceeded, 'presence members');
-    await this.#announce(ch, result === 'new' ? 'join' : 'update', first);
+    try {
+      await this.#announce(ch, result === 'new' ? 'join' : 'update', first);
+    } catch (err) {
+      // The caller gets no handle to leave with: the entry goes now (by its TTL if this fails too).
+      await engine.presence.remove(ch.key, member.client).catch(() => {});
+      throw err;
+    }
+    const client: PresenceClient = { id: member.client, identity: { tenant: ch.tenant, user: member.user }, connectedAt: since, session: null };
+    const key = `${member.client}|${ch.key}`;
+    this.#local.set(key, { client, channel: ch, state: member.state });
+    this.host.notice('onPresenceJoin', { client, channel: ch, state: member.state });
     let chain: Promise<void> = Promise.resolve();
     let left = false;
     const serial = (op: () => Promise<void>): Promise<void> => {
@@ -73,6 +85,8 @@ export class FeaturePresences {
           if (left) return;
           const e = entry(state);
           await this.host.engineCall('presence', () => engine.presence.set(ch.key, e));
+          this.#local.set(key, { client, channel: ch, state });
+          this.host.notice('onPresenceUpdate', { client, channel: ch, state });
           await this.#announce(ch, 'update', e);
         });
       },
@@ -80,6 +94,8 @@ export class FeaturePresences {
         serial(async () => {
           if (left) return;
           left = true;
+          this.#local.delete(key);
+          this.host.notice('onPresenceLeave', { client, channel: ch });
           const removed = await this.host.engineCall('presence', () => engine.presence.remove(ch.key, member.client));
           if (removed) await this.#announce(ch, 'leave', removed);
         }),

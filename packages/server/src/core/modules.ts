@@ -2,7 +2,13 @@ import type { Identity } from '../auth/token-verifier.js';
 import { createError } from '../errors/sb-error.js';
 import type { ResolvedChannel } from './channels.js';
 import type { CommandDefinition } from './command.js';
-import type { SessionContext } from './context.js';
+import type { PresenceClient, SessionContext } from './context.js';
+
+/** A session as the presence hooks see it (a session in presence has connected, so it has its identity). */
+export function presenceClientOf(session: SessionContext): PresenceClient {
+  const identity = session.identity;
+  return { id: session.id, identity: { tenant: identity?.tenant ?? '', user: identity?.user ?? '' }, connectedAt: session.connectedAt, session };
+}
 
 /** Why a subscription ended: the client's `unsubscribe`, the server (API, revoked permission, lost stream), or the connection closing. */
 export type UnsubscribeReason = 'client' | 'server' | 'disconnect';
@@ -51,12 +57,12 @@ export interface HookPayloads {
   afterSubscribe: { client: SessionContext; channel: ResolvedChannel; recovered: boolean | null };
   /** A subscription that `afterSubscribe` announced ended. */
   onUnsubscribe: { client: SessionContext; channel: ResolvedChannel; reason: UnsubscribeReason };
-  /** The connection entered presence in a channel; `state` is its JSON text (null: none). */
-  onPresenceJoin: { client: SessionContext; channel: ResolvedChannel; state: string | null };
+  /** The connection (a session or a feature's connection) entered presence in a channel; `state` is its JSON text (null: none). */
+  onPresenceJoin: { client: PresenceClient; channel: ResolvedChannel; state: string | null };
   /** The connection set its presence again (state or status) while its entry stays; `state` is its JSON text (null: none). */
-  onPresenceUpdate: { client: SessionContext; channel: ResolvedChannel; state: string | null };
-  /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe or close). */
-  onPresenceLeave: { client: SessionContext; channel: ResolvedChannel };
+  onPresenceUpdate: { client: PresenceClient; channel: ResolvedChannel; state: string | null };
+  /** The connection's presence entry that `onPresenceJoin` announced was removed (leave, unsubscribe, close, a feature's connection gone). */
+  onPresenceLeave: { client: PresenceClient; channel: ResolvedChannel };
   /** Throw to refuse the publication; answer `{ data }` (JSON text) to publish that instead. */
   beforePublish: { channel: ResolvedChannel; data: string; client: SessionContext | null };
   afterPublish: { channel: ResolvedChannel; data: string; offset: number; epoch: string; client: SessionContext | null };

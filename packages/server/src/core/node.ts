@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
-import { type ChannelEvent, type HistoryPage, type PublishOutcome, RateLimited, type StreamLoss, type StreamPublication } from '../engine/broker.js';
+import type { ChannelEvent, HistoryPage, PublishOutcome, StreamLoss, StreamPublication } from '../engine/broker.js';
 import type { ChannelList, ControlCommand } from '../engine/control-bus.js';
 import type { Engine } from '../engine/engine.js';
 import type { PresenceEntry } from '../engine/presence-store.js';
@@ -22,12 +22,13 @@ import { serverSubscribe } from './commands/subscribe.js';
 import type { Connection, ConnectionMeta } from './connection.js';
 import type { HistoryRequest, LeaseStoreView, LocalSession, NodeMessagesView, NodeServices, PublishRequest, RatesView, SurveysView } from './context.js';
 import { unsubscribePush } from './encode.js';
+import { engineError } from './engine-error.js';
 import { engineRates } from './engine-rates.js';
-import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences } from './feature-presence.js';
+import { type FeaturePresence, type FeaturePresenceMember, FeaturePresences, type LocalFeaturePresence } from './feature-presence.js';
 import { FlushQueue } from './flush-queue.js';
 import { Hub } from './hub.js';
 import type { ClientHost, KernelCommandContext } from './kernel-context.js';
-import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, type UnsubscribeReason } from './modules.js';
+import { type HookAnswer, type HookName, type HookPayloads, type ModuleParts, ModuleRegistry, presenceClientOf, type UnsubscribeReason } from './modules.js';
 import { nodeSurveys } from './node-surveys.js';
 import { type PayloadKind, PayloadSchemas } from './payload-schemas.js';
 import { deviceOf, groupPresence } from './presence.js';
@@ -127,8 +128,8 @@ export class Node implements ClientHost {
     this.engine.control.setChannelSource((tenant, prefix) => this.channels(tenant).filter((c) => c.channel.startsWith(prefix)));
     this.quotas = new TenantQuotas(this);
     this.tenantViews = new TenantViews(this);
-    const engineCall = <T>(where: string, op: () => Promise<T>) => this.#engineCall(where, op);
-    this.#featurePresences = new FeaturePresences({ engine: this.engine, now: this.now, quotas: this.quotas, limits: this.config.limits, engineCall });
+    const host = { engine: this.engine, now: this.now, quotas: this.quotas, limits: this.config.limits };
+    this.#featurePresences = new FeaturePresences({ ...host, engineCall: (where, op) => this.#engineCall(where, op), notice: (n, p) => this.#notice(n, p) });
   }
 
   /** Start the deadlines; from now on `storage` and `feature()` answer from `services`. */
@@ -226,7 +227,7 @@ export class Node implements ClientHost {
 
   #presenceLeft(client: Client, sub: Subscription): void {
     sub.leavePresence();
-    if (this.#joined.delete(sub)) this.#notice('onPresenceLeave', { client, channel: sub.ch });
+    if (this.#joined.delete(sub)) this.#notice('onPresenceLeave', { client: presenceClientOf(client), channel: sub.ch });
   }
 
   #unsubscribed(client: Client, sub: Subscription, reason: UnsubscribeReason): void {
@@ -383,6 +384,7 @@ export class Node implements ClientHost {
   }
 
   joinPresence = (ch: ResolvedChannel, member: FeaturePresenceMember): Promise<FeaturePresence> => this.#featurePresences.join(ch, member);
+  localFeaturePresences = (tenant: string): LocalFeaturePresence[] => this.#featurePresences.local(tenant);
 
   /** Enter or update this connection's presence in a channel it is subscribed to. */
   async setPresence(client: Client, ch: ResolvedChannel, state: string | null): Promise<void> {
@@ -417,9 +419,9 @@ export class Node implements ClientHost {
     }
     if (result === 'new') {
       this.#joined.add(sub);
-      this.#notice('onPresenceJoin', { client, channel: ch, state });
+      this.#notice('onPresenceJoin', { client: presenceClientOf(client), channel: ch, state });
     } else if (this.#joined.has(sub)) {
-      this.#notice('onPresenceUpdate', { client, channel: ch, state });
+      this.#notice('onPresenceUpdate', { client: presenceClientOf(client), channel: ch, state });
     }
     if (ch.options.joinLeave)
       await this.engine.broker.publishEvent(ch.key, { kind: result === 'new' ? 'join' : 'update', user: id.user, device: deviceOf(entry) });
@@ -565,11 +567,7 @@ export class Node implements ClientHost {
   }
 
   #engineError(err: unknown, where: string): ReplyError {
-    if (err instanceof ReplyError) return err;
-    if (err instanceof RateLimited) return new ReplyError(ErrorCode.TooManyRequests, 'publish: events per user', err.retryAfterMs);
-    if (this.engine.broker.ready()) this.logger.warn({ err, where }, 'engine operation failed');
-    else this.logger.debug({ err: err instanceof Error ? err.message : String(err), where }, 'engine unavailable');
-    return new ReplyError(ErrorCode.Unavailable, where);
+    return engineError(this.engine, this.logger, err, where);
   }
 
   observeCommand(method: string, seconds: number): void {

@@ -62,6 +62,7 @@ export function scopedNode(node: NodeContext, scope: FeatureScope): NodeContext 
     joinPresence: (ch, member) => node.joinPresence(ch, member),
     channels: (tenant) => node.channels(tenant),
     localSessions: (tenant) => node.localSessions(tenant),
+    localFeaturePresences: (tenant) => node.localFeaturePresences(tenant),
     clusterChannels: (tenant, prefix) => node.clusterChannels(tenant, prefix),
     disconnectUser: (tenant, user, info, client) => node.disconnectUser(tenant, user, info, client),
     unsubscribeUser: (tenant, user, channel) => node.unsubscribeUser(tenant, user, channel),

@@ -100,7 +100,7 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       // In the turn the list changes: members the hooks ignored while it did not want them are recorded.
       const backfill = (tenant: string) => {
         // Not before start ends (the loop after it covers every tenant), nor after stop.
-        if (running?.lifecycle === lifecycle) lifecycle.backfill(ctx.node.localSessions(tenant));
+        if (running?.lifecycle === lifecycle) lifecycle.backfill(ctx.node.localSessions(tenant), ctx.node.localFeaturePresences(tenant));
       };
       const reloads = new Map<string, Promise<void>>();
       /** Reload a tenant's endpoints; reloads of one tenant run in turn, so an older read never lands last. */

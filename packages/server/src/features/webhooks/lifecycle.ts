@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ResolvedChannel } from '../../core/channels.js';
-import type { LocalSession, SessionContext } from '../../core/context.js';
+import type { LocalFeaturePresence, LocalSession, PresenceClient, SessionContext } from '../../core/context.js';
 import type { Job } from '../../storage/job-store.js';
 import type { FeatureEvents } from '../events.js';
 import { NodeReaper } from '../node-reaper.js';
@@ -148,10 +148,13 @@ export class Lifecycle {
     this.#serial(client.id, () => this.#leave('sub', { tenant: ch.tenant, channel: ch.channel, user: '' }, client.id));
   }
 
-  /** A presence entry was made or set again: joined on the user's first device, updated when the devices' states changed. */
-  presenceSet(client: SessionContext, ch: ResolvedChannel, state: string | null): void {
-    const user = client.identity?.user;
-    if (user === undefined || !this.#wantsAny(ch, PRESENCE_TYPES)) return;
+  /**
+   * A presence entry was made or set again, a session's or a feature connection's (a document
+   * provider's) alike: joined on the user's first device, updated when the devices' states changed.
+   */
+  presenceSet(client: PresenceClient, ch: ResolvedChannel, state: string | null): void {
+    const user = client.identity.user;
+    if (!this.#wantsAny(ch, PRESENCE_TYPES)) return;
     const key = `${client.id}|p|${ch.key}`;
     if (this.#recorded.has(key) && this.#states.get(key) === state) return;
     this.#recorded.add(key);
@@ -159,24 +162,33 @@ export class Lifecycle {
     this.#serial(client.id, () => this.#join('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id, user, state));
   }
 
-  presenceLeft(client: SessionContext, ch: ResolvedChannel): void {
-    const user = client.identity?.user;
+  presenceLeft(client: PresenceClient, ch: ResolvedChannel): void {
+    const user = client.identity.user;
     const key = `${client.id}|p|${ch.key}`;
     this.#states.delete(key);
-    if (user === undefined || !this.#recorded.delete(key)) return;
+    if (!this.#recorded.delete(key)) return;
     this.#serial(client.id, () => this.#leave('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id));
   }
 
   /**
-   * Record the open connections, subscriptions and presence entries of `sessions` (one
-   * tenant's, on this node) that are wanted now and were not recorded: members older than the
-   * endpoints that want them. Call it in the turn the endpoint list changed, so that a hook
+   * Record the open connections, subscriptions and presence entries of `sessions`, and the
+   * presence entries of features' own connections (`featurePresences`: document providers),
+   * one tenant's on this node, that are wanted now and were not recorded: members older than
+   * the endpoints that want them. Call it in the turn the endpoint list changed, so that a hook
    * either came before (and its member is in the list) or records itself. Emits nothing: a
    * member already there is no transition; but from now on its leaving counts, so no
    * `vacated` / `left` is decided while it stays. Returns how many rows it queued.
    */
-  backfill(sessions: readonly LocalSession[]): number {
+  backfill(sessions: readonly LocalSession[], featurePresences: readonly LocalFeaturePresence[] = []): number {
     const writes: Promise<void>[] = [];
+    for (const { client, channel: ch, state } of featurePresences) {
+      const key = `${client.id}|p|${ch.key}`;
+      if (this.#recorded.has(key) || !this.#wantsAny(ch, PRESENCE_TYPES)) continue;
+      const { user } = client.identity;
+      this.#recorded.add(key);
+      this.#states.set(key, state);
+      writes.push(this.#serial(client.id, () => this.#settle('presence', { tenant: ch.tenant, channel: ch.channel, user }, client.id, user, state)));
+    }
     for (const { client, channels } of sessions) {
       const identity = client.identity;
       if (!identity) continue;
