@@ -18,8 +18,8 @@
  *
  * Figures (issue targets beside them): the first load of the admin view in bytes of JS and CSS
  * as gzip (each asset the page loaded, fetched again with `Accept-Encoding: gzip`; ≤ 150 KB);
- * from the login click to the first live value (`connections-count` an integer, and each
- * `chart-<metric>-table` holding a number when the page has charts; ≤ 1.5 s); the page's
+ * from the login click to the first live value (`connections-count` an integer, and the
+ * charts' `charts-status` saying `live`, from their first backfill on; ≤ 1.5 s); the page's
  * main-thread busy time (CDP `Performance.getMetrics` TaskDuration) and the whole browser's CPU
  * (utime + stime of every Chromium process of this run's profile, from /proc) as % of one core
  * over the window (≤ 15 % and ≤ 25 %); the JS heap after a forced GC at the start and the end
@@ -155,20 +155,19 @@ class BrowserCpu {
   }
 }
 
-async function firstValues(page: Page, clickedAt: number): Promise<{ count: number; charts: Record<string, number> }> {
+async function firstValues(page: Page, clickedAt: number): Promise<{ count: number; charts: number | null }> {
   await page.getByTestId('connections-count').filter({ hasText: /^\d+$/ }).waitFor({ timeout: 30_000 });
   const count = performance.now() - clickedAt;
-  const charts: Record<string, number> = {};
-  const tables = await page.locator('[data-testid^="chart-"][data-testid$="-table"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid') ?? ''));
-  for (const id of tables) {
-    await page
-      .getByTestId(id)
-      .filter({ hasText: /\d/ })
-      .waitFor({ timeout: 30_000 })
-      .catch(() => {});
-    charts[id] = performance.now() - clickedAt;
-  }
-  return { count, charts };
+  // The charts say `live` from their first backfill on (docs/console.md); a page without them has no `charts-status`.
+  const live = await page
+    .getByTestId('charts-status')
+    .filter({ hasText: /^live/ })
+    .waitFor({ timeout: 30_000 })
+    .then(
+      () => true,
+      () => false,
+    );
+  return { count, charts: live ? performance.now() - clickedAt : null };
 }
 
 async function gzipBytes(urls: readonly string[]): Promise<{ js: number; css: number; files: Record<string, number> }> {
@@ -336,8 +335,6 @@ async function main(): Promise<void> {
     const window = (t1 - t0) / 1000;
     const mainThread = (100 * ((m1['TaskDuration'] ?? 0) - (m0['TaskDuration'] ?? 0))) / window;
     const browser = (100 * (cpu1 - cpu0)) / 1e6 / window;
-    const chartIds = Object.keys(first.charts);
-    const lastChart = chartIds.length > 0 ? Math.max(...Object.values(first.charts)) : null;
     const result = {
       at: new Date().toISOString(),
       options: o,
@@ -354,11 +351,7 @@ async function main(): Promise<void> {
     const rows: Array<[string, string, string]> = [
       ['first load, JS + CSS gzip', kb(firstLoad.js + firstLoad.css), '≤ 150 KB'],
       ['login → connection count', `${first.count.toFixed(0)} ms`, '≤ 1,500 ms'],
-      [
-        `login → every chart's first value (${chartIds.length} charts)`,
-        lastChart === null ? 'no charts on the page' : `${lastChart.toFixed(0)} ms`,
-        '≤ 1,500 ms',
-      ],
+      ['login → the charts live (their first values drawn)', first.charts === null ? 'no charts on the page' : `${first.charts.toFixed(0)} ms`, '≤ 1,500 ms'],
       ['main thread busy (TaskDuration)', pct(mainThread), '≤ 15 % of one core'],
       ['whole browser CPU', pct(browser), '≤ 25 % of one core'],
       [
