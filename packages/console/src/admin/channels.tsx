@@ -3,7 +3,8 @@ import { api, describeError, type Session, segment } from '../api';
 import { usePolled } from '../polled';
 
 interface ChannelList {
-  channels: Array<{ channel: string; subscribers: number }>;
+  /** `publishRate`: publications per second over the last 10 s, over every node. */
+  channels: Array<{ channel: string; subscribers: number; publishRate: number }>;
   nodes: number;
   complete: boolean;
 }
@@ -52,17 +53,19 @@ export function Channels({ session }: { session: Session }): ReactNode {
               <tr>
                 <th scope="col">Channel</th>
                 <th scope="col">Subscribers</th>
+                <th scope="col">Publications per second (last 10 s)</th>
               </tr>
             </thead>
             <tbody>
               {(list.data?.channels ?? []).map((c) => (
-                <tr key={c.channel} data-testid="channel-row">
+                <tr key={c.channel} data-testid="channel-row" data-channel={c.channel}>
                   <td>
                     <button type="button" className="link" onClick={() => setOpen(c.channel)}>
                       {c.channel}
                     </button>
                   </td>
                   <td>{c.subscribers}</td>
+                  <td data-testid="channel-rate">{c.publishRate}</td>
                 </tr>
               ))}
             </tbody>
