@@ -299,6 +299,8 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
   }, 120_000);
 
   it("the shared dashboard: its viewers, and only they, see each other's avatars and cursors over it, apart from the board's", async () => {
+    // Bob's first tab is behind his second: in front again, so its timers and frames run at full rate.
+    await b1.bringToFront();
     await a.getByTestId('dashboard-open').click();
     await expect.poll(() => viewers(a), POLL).toEqual(['alice']);
     // Bob has not opened it: he is on the board, not among the dashboard's viewers.

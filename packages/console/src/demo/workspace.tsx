@@ -58,7 +58,7 @@ function JoinForm({ onJoin }: { onJoin: (who: DemoUser) => void }): ReactNode {
       <h1>Demo workspace</h1>
       <p>
         A small project workspace of tenant <code>demo</code>: open this page in a second window, pick another name there, and watch presence, cursors, typing,
-        comments, notifications, activity and a live progress bar go between the two.
+        comments, notifications, activity, a live progress bar and a shared dashboard go between the two.
       </p>
       <form onSubmit={submit} className="demo-join">
         <label htmlFor="demo-name">Your name</label>
