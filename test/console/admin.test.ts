@@ -204,11 +204,13 @@ describe('the admin view in headless Chromium', () => {
     await leave(page, () => page.close());
   }, 120_000);
 
-  it("the channels page shows each channel's publish rate: N publications over HTTP make its rate rise above zero, a quiet channel's stays 0", async () => {
+  it("the channels page shows each channel's publish rate and members present: N publications over HTTP make its rate rise above zero, a quiet channel's stays 0", async () => {
     const member = await connectedClient(s.url, () => s.token({ sub: 'rate-watcher' }), cleanup);
     for (const channel of ['project:rated', 'project:quiet']) {
       const sub = member.subscribe(channel);
       await new Promise((r) => sub.once('subscribed', r));
+      // Present on the one, only subscribed to the other.
+      if (channel === 'project:rated') await sub.enterPresence({ watching: true });
     }
     const page = await newPage();
     await page.goto(`${s.httpUrl}/console/admin/channels#key=${encodeURIComponent(s.apiKey)}`);
@@ -232,6 +234,11 @@ describe('the admin view in headless Chromium', () => {
     console.log(`channel publish rate: ${shown}/s shown ${Date.now() - sentAt} ms after ${N} publications (at most ${N / 10}/s over the 10 s window)`);
     expect(shown).toBeLessThanOrEqual(N / 10);
     expect(await rate('project:quiet')).toBe(0);
+    // Its presence column: one member on the channel entered, none on the other.
+    const present = async (channel: string) =>
+      Number(await page.locator(`[data-testid="channel-row"][data-channel="${channel}"]`).getByTestId('channel-present').textContent());
+    await expect.poll(() => present('project:rated'), POLL).toBe(1);
+    expect(await present('project:quiet')).toBe(0);
     expect(await page.getByRole('columnheader', { name: 'Publications per second (last 10 s)' }).count()).toBe(1);
     expect(await axeViolations(page)).toEqual([]);
     await leave(page, () => page.close());
