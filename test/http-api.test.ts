@@ -485,16 +485,16 @@ describe('GET /api/v1/channels', () => {
     const all = (await api('GET', '/channels')).body['channels'] as Array<{ channel: string; subscribers: number }>;
     expect(all).toEqual(
       expect.arrayContaining([
-        { channel: 'project:list1', subscribers: 2 },
-        { channel: 'chat:list2', subscribers: 1 },
+        { channel: 'project:list1', subscribers: 2, publishRate: 0 },
+        { channel: 'chat:list2', subscribers: 1, publishRate: 0 },
       ]),
     );
     expect(all.map((c) => c.channel)).not.toContain('project:list-other');
     const filtered = await api('GET', '/channels?prefix=project%3Alist');
     // The memory engine answers for its one node.
-    expect(filtered.body).toEqual({ channels: [{ channel: 'project:list1', subscribers: 2 }], nodes: 1, complete: true });
+    expect(filtered.body).toEqual({ channels: [{ channel: 'project:list1', subscribers: 2, publishRate: 0 }], nodes: 1, complete: true });
     const theirs = await api('GET', '/channels?prefix=project:list', { key: s.tenantKeys['other'] });
-    expect(theirs.body).toEqual({ channels: [{ channel: 'project:list-other', subscribers: 1 }], nodes: 1, complete: true });
+    expect(theirs.body).toEqual({ channels: [{ channel: 'project:list-other', subscribers: 1, publishRate: 0 }], nodes: 1, complete: true });
     expectError(await api('GET', '/channels?prefix=a&prefix=b'), 400, 107);
     a.close();
     b.close();

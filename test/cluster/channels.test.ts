@@ -8,7 +8,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, startCluster, stopAll, token } from './cluster.js';
 
 interface ChannelList {
-  channels: Array<{ channel: string; subscribers: number }>;
+  channels: Array<{ channel: string; subscribers: number; publishRate: number }>;
   nodes: number;
   complete: boolean;
 }
@@ -39,7 +39,7 @@ describe('channel list of a cluster of three nodes', () => {
     await dropPrefix(prefix);
   }, 30_000);
 
-  it('lists from node A the channels subscribed on B and C, with subscribers summed over nodes', async () => {
+  it('lists from node A the channels subscribed on B and C, with subscribers and publish rates summed over nodes', async () => {
     const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     expect(await list(a)).toEqual({ channels: [], nodes: 3, complete: true });
     const onB = [await connect(b, 'u1'), await connect(b, 'u2')];
@@ -52,23 +52,33 @@ describe('channel list of a cluster of three nodes', () => {
     // Subscribed means listed: no refresh interval to wait for.
     expect(await list(a)).toEqual({
       channels: [
-        { channel: 'chat:only-c', subscribers: 1 },
-        { channel: 'project:only-b', subscribers: 1 },
-        { channel: 'project:shared', subscribers: 3 },
+        { channel: 'chat:only-c', subscribers: 1, publishRate: 0 },
+        { channel: 'project:only-b', subscribers: 1, publishRate: 0 },
+        { channel: 'project:shared', subscribers: 3, publishRate: 0 },
       ],
       nodes: 3,
       complete: true,
     });
     expect((await list(b, '?prefix=project:')).channels).toEqual([
-      { channel: 'project:only-b', subscribers: 1 },
-      { channel: 'project:shared', subscribers: 3 },
+      { channel: 'project:only-b', subscribers: 1, publishRate: 0 },
+      { channel: 'project:shared', subscribers: 3, publishRate: 0 },
     ]);
     // Another tenant's subscriber is counted in its own tenant only.
     const globex = await api(a, 'GET', '/channels', undefined, 'globex');
-    expect(globex.body['channels']).toEqual([{ channel: 'project:shared', subscribers: 1 }]);
+    expect(globex.body['channels']).toEqual([{ channel: 'project:shared', subscribers: 1, publishRate: 0 }]);
 
     await onB[1]?.call('unsubscribe', { channel: 'project:shared' });
-    expect((await list(a, '?prefix=project:shared')).channels).toEqual([{ channel: 'project:shared', subscribers: 2 }]);
+    expect((await list(a, '?prefix=project:shared')).channels).toEqual([{ channel: 'project:shared', subscribers: 2, publishRate: 0 }]);
+    // Publish rates are summed over the nodes that accepted the publications: 10 on B and 10 on C, read from A.
+    for (const node of [b, c])
+      for (let i = 0; i < 10; i++) expect((await api(node, 'POST', '/publish', { channel: 'project:shared', data: { i } })).status).toBe(200);
+    const rates = await list(a);
+    const shared = rates.channels.find((ch) => ch.channel === 'project:shared');
+    // Over 1/s only if both nodes' counts are in it (each accepted 10 within the 10 s window).
+    expect(shared?.publishRate).toBeGreaterThan(1);
+    expect(shared?.publishRate).toBeLessThanOrEqual(2);
+    expect(rates.channels.find((ch) => ch.channel === 'chat:only-c')?.publishRate).toBe(0);
+
     for (const s of [...onB, ...onC, other]) s.close();
     await eventually(async () => (await list(a)).channels.length === 0, 5000, 'an empty channel list');
     expect(await list(c)).toEqual({ channels: [], nodes: 3, complete: true });
@@ -82,8 +92,8 @@ describe('channel list of a cluster of three nodes', () => {
     for (const s of onC) await s.call('subscribe', { channel: 'project:crash' });
     await onC[0]?.call('subscribe', { channel: 'project:on-c' });
     expect((await list(a)).channels).toEqual([
-      { channel: 'project:crash', subscribers: 3 },
-      { channel: 'project:on-c', subscribers: 1 },
+      { channel: 'project:crash', subscribers: 3, publishRate: 0 },
+      { channel: 'project:on-c', subscribers: 1, publishRate: 0 },
     ]);
     const killedAt = Date.now();
     await killHard(c);
@@ -91,13 +101,13 @@ describe('channel list of a cluster of three nodes', () => {
     const started = Date.now();
     const during = await list(a);
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(during.channels).toEqual([{ channel: 'project:crash', subscribers: 1 }]);
+    expect(during.channels).toEqual([{ channel: 'project:crash', subscribers: 1, publishRate: 0 }]);
     // C's registration outlives its last heartbeat by at least TTL − TTL/3 ≈ 1.3 s: asked before that, it is still expected.
     if (started - killedAt < 1300) expect(during).toMatchObject({ nodes: 2, complete: false });
     // Presence TTL 2 s: then C is no longer expected, and the answer is complete without it.
     await eventually(async () => (await list(a)).complete, 2000 + 667 + 2000, 'a complete list without node c');
     expect(Date.now() - killedAt).toBeLessThan(2000 + 667 + 2000);
-    expect(await list(b)).toEqual({ channels: [{ channel: 'project:crash', subscribers: 1 }], nodes: 2, complete: true });
+    expect(await list(b)).toEqual({ channels: [{ channel: 'project:crash', subscribers: 1, publishRate: 0 }], nodes: 2, complete: true });
   });
 });
 

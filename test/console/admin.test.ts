@@ -204,6 +204,46 @@ describe('the admin view in headless Chromium', () => {
     await leave(page, () => page.close());
   }, 120_000);
 
+  it("the channels page shows each channel's publish rate and members present: N publications over HTTP make its rate rise above zero, a quiet channel's stays 0", async () => {
+    const member = await connectedClient(s.url, () => s.token({ sub: 'rate-watcher' }), cleanup);
+    for (const channel of ['project:rated', 'project:quiet']) {
+      const sub = member.subscribe(channel);
+      await new Promise((r) => sub.once('subscribed', r));
+      // Present on the one, only subscribed to the other.
+      if (channel === 'project:rated') await sub.enterPresence({ watching: true });
+    }
+    const page = await newPage();
+    await page.goto(`${s.httpUrl}/console/admin/channels#key=${encodeURIComponent(s.apiKey)}`);
+    await page.getByTestId('channels-tenant').fill('acme');
+    await page.getByRole('button', { name: 'Show channels' }).click();
+    const rate = async (channel: string) =>
+      Number(await page.locator(`[data-testid="channel-row"][data-channel="${channel}"]`).getByTestId('channel-rate').textContent());
+    await expect.poll(() => rate('project:rated'), POLL).toBe(0);
+    const N = 20;
+    for (let i = 0; i < N; i++) {
+      const res = await fetch(`${s.httpUrl}/api/v1/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.tenantKeys['acme']}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'project:rated', data: { i } }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const sentAt = Date.now();
+    await expect.poll(() => rate('project:rated'), POLL).toBeGreaterThan(0);
+    const shown = await rate('project:rated');
+    console.log(`channel publish rate: ${shown}/s shown ${Date.now() - sentAt} ms after ${N} publications (at most ${N / 10}/s over the 10 s window)`);
+    expect(shown).toBeLessThanOrEqual(N / 10);
+    expect(await rate('project:quiet')).toBe(0);
+    // Its presence column: one member on the channel entered, none on the other.
+    const present = async (channel: string) =>
+      Number(await page.locator(`[data-testid="channel-row"][data-channel="${channel}"]`).getByTestId('channel-present').textContent());
+    await expect.poll(() => present('project:rated'), POLL).toBe(1);
+    expect(await present('project:quiet')).toBe(0);
+    expect(await page.getByRole('columnheader', { name: 'Publications per second (last 10 s)' }).count()).toBe(1);
+    expect(await axeViolations(page)).toEqual([]);
+    await leave(page, () => page.close());
+  }, 120_000);
+
   it("the start page and the demo workspace's name form pass axe as well", async () => {
     const page = await newPage();
     await page.goto(`${s.httpUrl}/console/`);

@@ -109,9 +109,29 @@ async function enter(chromium: Chromium, name: string): Promise<Page> {
   return page;
 }
 
-const avatars = (page: Page) => page.getByTestId('presence-avatar').evaluateAll((els) => els.map((e) => e.getAttribute('data-user')).sort());
+/** The board's avatars (in the header bar; the shared dashboard has its own). */
+const avatars = (page: Page) =>
+  page
+    .locator('header.bar')
+    .getByTestId('presence-avatar')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('data-user')).sort());
+/** Who views the shared dashboard, as a page shows it. */
+const viewers = (page: Page) =>
+  page
+    .getByTestId('dashboard-viewers')
+    .getByTestId('presence-avatar')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('data-user')).sort());
 const unread = async (page: Page) => Number(await page.getByTestId('notification-count').getAttribute('data-count'));
 const toasts = (page: Page, text: string) => page.getByTestId('toast').filter({ hasText: text }).count();
+
+/** Subscribers of a channel of tenant demo, as the HTTP API lists them (0: not listed). */
+async function subscribersOf(channel: string): Promise<number> {
+  const res = await fetch(`${s.httpUrl}/api/v1/channels?prefix=${encodeURIComponent(channel)}`, {
+    headers: { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': 'demo' },
+  });
+  const body = (await res.json()) as { channels: Array<{ channel: string; subscribers: number }> };
+  return body.channels.find((c) => c.channel === channel)?.subscribers ?? 0;
+}
 
 /** Create a notification for a user of tenant demo over the HTTP API (the app backend's way). */
 async function notify(user: string, title: string): Promise<void> {
@@ -276,6 +296,61 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
     expect(await axeViolations(b1)).toEqual([]);
     await a.getByTestId('load-run').click();
     expect(await a.getByTestId('load-run').getAttribute('aria-pressed')).toBe('false');
+  }, 120_000);
+
+  it("the shared dashboard: its viewers, and only they, see each other's avatars and cursors over it, apart from the board's", async () => {
+    // Bob's first tab is behind his second: in front again, so its timers and frames run at full rate.
+    await b1.bringToFront();
+    await a.getByTestId('dashboard-open').click();
+    await expect.poll(() => viewers(a), POLL).toEqual(['alice']);
+    // Bob has not opened it: he is on the board, not among the dashboard's viewers.
+    expect(await b1.getByTestId('dashboard-viewers').count()).toBe(0);
+    const openedAt = Date.now();
+    await b1.getByTestId('dashboard-open').click();
+    await expect.poll(() => viewers(a), POLL).toEqual(['alice', 'bob']);
+    figures['dashboardAvatarMs'] = Date.now() - openedAt;
+    await expect.poll(() => viewers(b1), POLL).toEqual(['alice', 'bob']);
+    expect(await avatars(a)).toEqual(['alice', 'bob']);
+    expect(await subscribersOf('demo:dashboard')).toBe(2);
+
+    // Alice's pointer over her dashboard shows on bob's dashboard at the same place, not on his board.
+    for (const page of [a, b1]) await page.locator('.demo-dashboard').scrollIntoViewIfNeeded();
+    const dashA = await a.locator('.demo-dashboard').boundingBox();
+    const dashB = await b1.locator('.demo-dashboard').boundingBox();
+    if (!dashA || !dashB) throw new Error('no dashboard');
+    const at = { x: 300, y: 120 };
+    const movedAt = Date.now();
+    await a.mouse.move(dashA.x + at.x, dashA.y + at.y);
+    const cursor = b1.locator('.demo-dashboard').getByTestId('cursor-alice');
+    const place = async () => {
+      const box = await cursor.boundingBox();
+      return box ? { x: Math.round(box.x - dashB.x), y: Math.round(box.y - dashB.y) } : null;
+    };
+    await expect.poll(async () => Math.abs(((await place())?.x ?? -100) - at.x) <= 3 && Math.abs(((await place())?.y ?? -100) - at.y) <= 3, POLL).toBe(true);
+    figures['dashboardCursorMs'] = Date.now() - movedAt;
+    expect(await cursor.textContent()).toContain('alice');
+    expect(await b1.locator('.demo-board').getByTestId('cursor-alice').count()).toBe(0);
+    // And bob's at alice's.
+    await b1.mouse.move(dashB.x + 100, dashB.y + 60);
+    await expect.poll(() => a.locator('.demo-dashboard').getByTestId('cursor-bob').count(), POLL).toBe(1);
+    expect(await a.locator('.demo-dashboard').getByTestId('cursor-alice').count()).toBe(0);
+
+    // The dashboard's figures are live: a job alice runs fills bob's dashboard bar.
+    await a.getByTestId('job-run').click();
+    await expect.poll(async () => Number(await b1.getByTestId('dashboard-progress').getAttribute('value')), POLL).toBe(100);
+    expect(await axeViolations(a)).toEqual([]);
+
+    // Bob closes it: he leaves its viewers and his cursor goes, while he stays on the board.
+    const closedAt = Date.now();
+    await b1.getByTestId('dashboard-open').click();
+    await expect.poll(() => viewers(a), POLL).toEqual(['alice']);
+    figures['dashboardLeaveMs'] = Date.now() - closedAt;
+    await expect.poll(() => a.locator('.demo-dashboard').getByTestId('cursor-bob').count(), POLL).toBe(0);
+    expect(await avatars(a)).toEqual(['alice', 'bob']);
+    await a.getByTestId('dashboard-open').click();
+    expect(await a.getByTestId('dashboard-viewers').count()).toBe(0);
+    // Nobody views it any more: the server lists no subscriber of its channel.
+    await expect.poll(() => subscribersOf('demo:dashboard'), POLL).toBe(0);
   }, 120_000);
 
   it('stopping the server shows "reconnecting in N s"; after a restart on the same port and data: "connected", and a notification made meanwhile appears once', async () => {

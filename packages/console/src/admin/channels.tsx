@@ -3,9 +3,15 @@ import { api, describeError, type Session, segment } from '../api';
 import { usePolled } from '../polled';
 
 interface ChannelList {
-  channels: Array<{ channel: string; subscribers: number }>;
+  /** `publishRate`: publications per second over the last 10 s, over every node. */
+  channels: Array<{ channel: string; subscribers: number; publishRate: number }>;
   nodes: number;
   complete: boolean;
+}
+
+/** What the channels page reads of `GET /api/v1/presence`: the channels with members. */
+interface PresentList {
+  present: Array<{ channel: string; members: unknown[] }>;
 }
 
 /** Channels with subscribers in one tenant (an admin key names it; a tenant key has its own); open one to see it. */
@@ -16,6 +22,9 @@ export function Channels({ session }: { session: Session }): ReactNode {
   const [open, setOpen] = useState<string | null>(null);
   const [channelName, setChannelName] = useState('');
   const list = usePolled(() => (tenant ? api<ChannelList>(session.key, '/channels', { tenant }) : Promise.resolve(null)), 2000, [session.key, tenant]);
+  // Members present per channel, from the presence page's route (the first 200 channels by name).
+  const present = usePolled(() => (tenant ? api<PresentList>(session.key, '/presence', { tenant }) : Promise.resolve(null)), 2000, [session.key, tenant]);
+  const membersOf = new Map((present.data?.present ?? []).map((p) => [p.channel, p.members.length]));
 
   const chooseTenant = (e: FormEvent) => {
     e.preventDefault();
@@ -52,17 +61,21 @@ export function Channels({ session }: { session: Session }): ReactNode {
               <tr>
                 <th scope="col">Channel</th>
                 <th scope="col">Subscribers</th>
+                <th scope="col">Present</th>
+                <th scope="col">Publications per second (last 10 s)</th>
               </tr>
             </thead>
             <tbody>
               {(list.data?.channels ?? []).map((c) => (
-                <tr key={c.channel} data-testid="channel-row">
+                <tr key={c.channel} data-testid="channel-row" data-channel={c.channel}>
                   <td>
                     <button type="button" className="link" onClick={() => setOpen(c.channel)}>
                       {c.channel}
                     </button>
                   </td>
                   <td>{c.subscribers}</td>
+                  <td data-testid="channel-present">{membersOf.get(c.channel) ?? 0}</td>
+                  <td data-testid="channel-rate">{c.publishRate}</td>
                 </tr>
               ))}
             </tbody>

@@ -14,6 +14,7 @@ import {
 import { type FormEvent, lazy, type ReactNode, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import { BASE, Link } from '../router';
 import { CommentBox } from './comment-box';
+import { Dashboard } from './dashboard';
 import { JobProgress } from './job-progress';
 import { type DemoUser, fetchDemoToken, userIdOf } from './token';
 import '@switchboard/react/styles.css';
@@ -57,7 +58,7 @@ function JoinForm({ onJoin }: { onJoin: (who: DemoUser) => void }): ReactNode {
       <h1>Demo workspace</h1>
       <p>
         A small project workspace of tenant <code>demo</code>: open this page in a second window, pick another name there, and watch presence, cursors, typing,
-        comments, notifications, activity and a live progress bar go between the two.
+        comments, notifications, activity, a live progress bar and a shared dashboard go between the two.
       </p>
       <form onSubmit={submit} className="demo-join">
         <label htmlFor="demo-name">Your name</label>
@@ -79,6 +80,7 @@ function Room({ who, onLeave }: { who: DemoUser; onLeave: () => void }): ReactNo
   const { update } = useMyPresence<{ name: string }>(BOARD);
   const [status, setStatus] = useState<'online' | 'away'>('online');
   const [inboxOpen, setInboxOpen] = useState(false);
+  const [dashboardOpen, setDashboardOpen] = useState(false);
   const joined = useRef(false);
 
   useEffect(() => {
@@ -155,6 +157,13 @@ function Room({ who, onLeave }: { who: DemoUser; onLeave: () => void }): ReactNo
           <Suspense fallback={<p aria-busy="true">Loading the chart…</p>}>
             <LoadChart who={who} />
           </Suspense>
+        </section>
+        <section aria-labelledby="demo-dashboard-title" className="demo-panel demo-wide">
+          <h2 id="demo-dashboard-title">Shared dashboard</h2>
+          <button type="button" data-testid="dashboard-open" aria-pressed={dashboardOpen} onClick={() => setDashboardOpen(!dashboardOpen)}>
+            {dashboardOpen ? 'Close the dashboard' : 'Open the dashboard'}
+          </button>
+          {dashboardOpen ? <Dashboard who={who} /> : <p className="muted">Open it to see who else is viewing it, and their pointers.</p>}
         </section>
         <section aria-labelledby="demo-activity-title" className="demo-panel demo-wide">
           <h2 id="demo-activity-title">Activity</h2>

@@ -142,7 +142,7 @@ export interface NodeServices {
  */
 export interface NodeContext {
   /** Where a user is present, the tenant's live numbers and the connections of one tenant or all, over every node. */
-  readonly tenantViews: Pick<TenantViews, 'userPresence' | 'stats' | 'connections' | 'errors'>;
+  readonly tenantViews: Pick<TenantViews, 'userPresence' | 'stats' | 'connections' | 'errors' | 'channelRates'>;
   /**
    * Per-tenant quotas: what applies to a tenant (`limit`, `sources`), stored overrides
    * (`store`), the tenant's publish quota (`spendPublish`), and rows a feature stores

@@ -358,7 +358,7 @@ export class Node implements ClientHost {
       this.#inflightPublishes.delete(pending);
     }
     if (!outcome.deduplicated) {
-      this.stats.publications++;
+      this.stats.published(ch.key, this.now());
       await this.#modules
         .run('afterPublish', { channel: ch, data, offset: outcome.offset, epoch: outcome.epoch, client })
         .catch((err) => this.logger.warn({ err }, 'afterPublish hook failed'));

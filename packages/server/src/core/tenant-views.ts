@@ -84,8 +84,9 @@ export interface ViewsHost {
   userClients(tenant: string, user: string): ReadonlySet<ViewedSession>;
   /** Every open kernel connection of this node. */
   readonly clients: ReadonlySet<ListedSession>;
-  /** Its counters: the error log answers the `error-log` survey. */
-  readonly stats: Pick<NodeStats, 'errorLog'>;
+  /** Its counters: the error log answers the `error-log` survey, the channel rates the `channel-rates` one. */
+  readonly stats: Pick<NodeStats, 'errorLog' | 'channelRates'>;
+  readonly now: () => number;
 }
 
 /** What the connection list reads of a local connection. */
@@ -117,6 +118,10 @@ export class TenantViews {
     host.engine.control.setSurveyHandler('tenant-rates', (request) => {
       if (!isObject(request) || typeof request['tenant'] !== 'string') return undefined;
       return this.#rates(request['tenant']);
+    });
+    host.engine.control.setSurveyHandler('channel-rates', (request) => {
+      if (!isObject(request) || typeof request['tenant'] !== 'string' || typeof request['prefix'] !== 'string') return undefined;
+      return host.stats.channelRates.of(request['tenant'], request['prefix'], host.now());
     });
     host.engine.control.setSurveyHandler('error-log', (request) => {
       const query = errorQueryOf(request);
@@ -256,6 +261,20 @@ export class TenantViews {
     const errors = [...byCode.values()].sort((x, y) => y.recent - x.recent || y.count - x.count || x.code - y.code);
     for (const f of errors) f.examples = f.examples.sort((x, y) => y.time - x.time).slice(0, query.examples);
     return { errors, since: Number.isFinite(since) ? since : this.host.stats.errorLog.since, nodes: result.nodes, complete: result.complete };
+  }
+
+  /** Publications per second of a tenant's channels (over the last 10 s), summed over every node that answered; only channels with some. */
+  async channelRates(tenant: string, prefix: string): Promise<{ rates: Map<string, number>; nodes: number; complete: boolean }> {
+    const result = await this.#ask('channel-rates', { tenant, prefix });
+    const rates = new Map<string, number>();
+    for (const answer of result.answers) {
+      if (!Array.isArray(answer)) continue;
+      for (const pair of answer) {
+        if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'number') continue;
+        rates.set(pair[0], (rates.get(pair[0]) ?? 0) + pair[1]);
+      }
+    }
+    return { rates, nodes: result.nodes, complete: result.complete };
   }
 
   async #ask(kind: string, request: unknown) {

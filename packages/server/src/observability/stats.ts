@@ -1,3 +1,4 @@
+import { ChannelRates } from './channel-rates.js';
 import { ErrorLog } from './error-log.js';
 
 /**
@@ -10,6 +11,8 @@ export class NodeStats {
   bytesIn = 0;
   bytesOut = 0;
   publications = 0;
+  /** Publications accepted per channel over the last seconds (`GET /api/v1/channels`' publish rate). */
+  readonly channelRates = new ChannelRates();
   readonly errors = new Map<number, number>();
   /** The typed errors answered, by tenant and code, with redacted examples (`GET /api/v1/errors`). */
   readonly errorLog = new ErrorLog();
@@ -32,6 +35,12 @@ export class NodeStats {
 
   error(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** One publication accepted on this node to the channel `key` (`tenant|channel`). */
+  published(key: string, now: number): void {
+    this.publications++;
+    this.channelRates.add(key, now);
   }
 
   drop(reason: string): void {
