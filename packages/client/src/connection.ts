@@ -1,7 +1,7 @@
 import { decodeServerMessage, encodeFrame, encodeFrames, type ServerFrame } from '@switchboard/protocol';
 import { ClientCode, reasonOf, type StateReason } from './codes.js';
 import { SwitchboardError } from './errors.js';
-import type { WebSocketConstructor, WebSocketLike } from './websocket.js';
+import { SOCKET_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
 
 /** What a connection reports to its owner. Nothing is reported after `close()`. */
 export interface ConnectionHandlers {
@@ -77,6 +77,10 @@ export class Connection {
   }
 
   #write(text: string): void {
+    // Closing or closed (the server's close frame came, its 'close' event has not yet): a
+    // browser would drop the message and log an error; the 'close' event that follows does
+    // the work (commands waiting for an answer are failed or sent again after reconnecting).
+    if (this.#socket.readyState > SOCKET_OPEN) return;
     try {
       this.#socket.send(text);
     } catch {

@@ -163,3 +163,25 @@ describe('offline queue', () => {
     await expectation;
   });
 });
+
+describe('a socket that is closing', () => {
+  it('writes nothing to it (a browser would drop the message and log an error), and the publish is sent once on the next connection', async () => {
+    const client = createClient();
+    client.connect();
+    const first = acceptConnect();
+    await flush();
+    first.serverClosing();
+    const result = client.publish(CH, { text: 'while closing' });
+    await flush();
+    expect(first.sentAfterClose).toEqual([]);
+    first.serverClose(1006);
+    vi.advanceTimersByTime(250);
+    expect(FakeSocket.all).toHaveLength(2);
+    const second = acceptConnect();
+    await flush();
+    expect(publishes(second)).toEqual([[{ text: 'while closing' }, 'key-1']]);
+    second.reply('publish', { offset: 1, epoch: 'e1' });
+    await expect(result).resolves.toEqual({ offset: 1, epoch: 'e1' });
+    expect(first.sentAfterClose).toEqual([]);
+  });
+});

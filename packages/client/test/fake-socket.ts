@@ -40,7 +40,14 @@ export class FakeSocket {
     this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
   }
 
+  /** Messages sent while closing or closed: a browser drops them and logs an error. */
+  readonly sentAfterClose: string[] = [];
+
   send(data: string): void {
+    if (this.readyState > 1) {
+      this.sentAfterClose.push(data);
+      return;
+    }
     if (this.readyState !== 1) throw new Error(`send in readyState ${this.readyState}`);
     this.messages.push(data);
   }
@@ -86,6 +93,11 @@ export class FakeSocket {
 
   replyError(method: string, error: { code: number; message: string; temporary: boolean }): void {
     this.receive({ id: this.lastCommand(method).id, error });
+  }
+
+  /** The server's close frame arrived: the socket is closing, its 'close' event comes later. */
+  serverClosing(): void {
+    this.readyState = 2;
   }
 
   serverClose(code: number, reason = ''): void {
