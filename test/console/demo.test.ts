@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, type Chromium, launchChromium } from '../helpers/chromium.js';
+import { axeViolations, cspViolations } from '../helpers/console-run.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -22,8 +22,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const POLL = { timeout: 30_000, interval: 50 };
 /** Short heartbeats, so a vanished connection leaves presence quickly. */
 const TIMEOUTS = { ping: '2s', pong: '2s' };
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 interface Problems {
   console: string[];
@@ -79,24 +77,6 @@ async function newPage(chromium: Chromium): Promise<Page> {
     if (r.status() >= 400) problems.http.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
   });
   return page;
-}
-
-async function cspViolations(page: Page): Promise<string[]> {
-  return page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: { run(ctx: Document, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; nodes: unknown[] }> }> };
-      }
-    ).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-  });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}, ${v.nodes} nodes)`);
 }
 
 /** Open the workspace in a tab and join under a name; resolves once connected. */
