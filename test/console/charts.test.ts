@@ -101,19 +101,28 @@ describe('the console charts in headless Chromium', () => {
     await expect.poll(async () => (await latest(page, 'connections'))[0], POLL).toBeGreaterThanOrEqual(1);
     await expect.poll(async () => (await latest(page, 'memory')).every((v) => v > 0), POLL).toBe(true);
     expect(await axeViolations(page)).toEqual([]);
+    // The console's own connection is left out of the traffic it charts: an idle server reads 0 in and 0 out.
+    await expect.poll(async () => (await latest(page, 'messages')).every((v) => v === 0), POLL).toBe(true);
     const idle = await latest(page, 'messages');
     console.log(`console: messages in/out per second before the load: ${idle.join(' / ')}`);
 
     const run = fanout();
     await expect.poll(async () => (await latest(page, 'messages')).some((v) => v > 0), { timeout: 60_000, interval: 100 }).toBe(true);
+    // How long after the first second with load its value was on screen: the bucket the table shows began at its "bucket (UTC)".
+    const seenAt = Date.now();
+    const bucket = (await page.getByTestId('chart-messages-table').locator('tbody tr td:nth-child(3)').first().textContent())?.trim() ?? '';
+    const today = new Date(seenAt).toISOString().slice(0, 11);
+    console.log(
+      `console: the first messages/s above zero was on screen ${seenAt - Date.parse(`${today}${bucket}Z`)} ms after its one-second bucket began (target ≤ 3 s)`,
+    );
     await expect.poll(async () => (await latest(page, 'latency')).some((v) => v > 0), { timeout: 60_000, interval: 100 }).toBe(true);
     const during = await latest(page, 'messages');
     const bench = await run;
     expect(bench.code, bench.stderr).toBe(0);
     console.log(`console: messages in/out per second during the load: ${during.join(' / ')}`);
-    // After the load: no publish command, so no latency (the table's "–"), and the messages back to the idle level.
+    // After the load: no command, so no latency (the table's "–"), and messages in and out back to 0.
     await expect.poll(async () => (await latest(page, 'latency')).every((v) => Number.isNaN(v) || v === 0), POLL).toBe(true);
-    await expect.poll(async () => (await latest(page, 'messages'))[0], POLL).toBe(0);
+    await expect.poll(async () => (await latest(page, 'messages')).every((v) => v === 0), POLL).toBe(true);
     expect(await cspViolations(page)).toEqual([]);
     await leave(page, () => page.close());
   }, 180_000);

@@ -214,6 +214,48 @@ describe("the server's own figures (system scope)", () => {
     const connections = (sub.columns.series[0]?.stats.last ?? []).filter((v) => v !== null);
     expect(connections[connections.length - 1]).toBeGreaterThanOrEqual(2);
   });
+
+  it("leaves the console's own connection out of the node-level traffic, and merges every command's latency under method=*", async () => {
+    const promSum = (text: string, metric: string) =>
+      [...text.matchAll(new RegExp(`^${metric}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    const traffic = ['sb.messages_in', 'sb.messages_out', 'sb.bytes_in', 'sb.bytes_out'];
+    const console_ = await RawClient.connect(s.url, await s.token({ sub: 'console-k1', tenant: '_console', caps: {} }));
+    cleanup.push(() => console_.close());
+    const app = await RawClient.connect(s.url, await s.token({ sub: 'ada', tenant: 'acme' }));
+    cleanup.push(() => app.close());
+
+    // A window with only the console's traffic: /metrics counts it, the node-level series do not.
+    sample();
+    const before = await Promise.all(traffic.map((series) => total(series, { node: NODE })));
+    const ownBefore = await total('sb.tenant.messages_in', { node: NODE, tenant: '_console' });
+    const a = await prom();
+    for (let i = 0; i < 12; i++) expect((await console_.call('subscribe', { channel: `project:${i}` })).error?.code).toBeDefined();
+    const b = await prom();
+    sample();
+    expect(promValue(b, 'switchboard_messages_in_total') - promValue(a, 'switchboard_messages_in_total')).toBe(12);
+    expect(promValue(b, 'switchboard_bytes_out_total') - promValue(a, 'switchboard_bytes_out_total')).toBeGreaterThan(0);
+    const after = await Promise.all(traffic.map((series) => total(series, { node: NODE })));
+    expect(after.map((v, i) => v - (before[i] as number))).toEqual([0, 0, 0, 0]);
+    // It is still counted under its own tenant.
+    expect((await total('sb.tenant.messages_in', { node: NODE, tenant: '_console' })) - ownBefore).toBe(12);
+
+    // A window with an app's traffic beside the console's: the series move by exactly the app's share.
+    const every = await total('sb.command_ms', { node: NODE, method: '*' }, 'count');
+    const c = await prom();
+    for (let i = 0; i < 7; i++) expect((await app.call('publish', { channel: 'project:3', data: { i } })).error).toBeUndefined();
+    for (let i = 0; i < 3; i++) expect((await app.call('subscribe', { channel: `nowhere:${i}` })).error?.code).toBe(ErrorCode.UnknownChannel.code);
+    for (let i = 0; i < 4; i++) await console_.call('subscribe', { channel: `project:${i}` });
+    const d = await prom();
+    sample();
+    const moved = await Promise.all(traffic.map((series) => total(series, { node: NODE })));
+    expect(moved[0] as number).toBe((after[0] as number) + 10);
+    expect(moved[1] as number).toBe((after[1] as number) + 10);
+    expect(promValue(d, 'switchboard_messages_in_total') - promValue(c, 'switchboard_messages_in_total')).toBe(14);
+    // method=* holds every command the histogram observed in the window (the app's and the console's), in one bucket.
+    const observed = promSum(d, 'switchboard_command_duration_seconds_count') - promSum(c, 'switchboard_command_duration_seconds_count');
+    expect(observed).toBeGreaterThanOrEqual(7);
+    expect((await total('sb.command_ms', { node: NODE, method: '*' }, 'count')) - every).toBe(observed);
+  });
 });
 
 describe("an alert rule over the server's own figures", () => {

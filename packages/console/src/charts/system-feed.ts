@@ -9,7 +9,7 @@ export const OVERVIEW_CHARTS = [
   { metric: 'messages', title: 'Messages in / out per second', unit: 'messages/s' },
   { metric: 'bytes', title: 'Bytes in / out per second', unit: 'bytes/s' },
   { metric: 'errors', title: 'Errors per second, by code', unit: 'errors/s' },
-  { metric: 'latency', title: 'Command latency (publish) p50 / p95 / p99', unit: 'ms' },
+  { metric: 'latency', title: 'Command latency p50 / p95 / p99 (every command)', unit: 'ms' },
   { metric: 'event-loop-lag', title: 'Event-loop lag', unit: 'ms' },
   { metric: 'memory', title: 'Memory (heap used, resident)', unit: 'bytes' },
 ] as const;
@@ -45,7 +45,7 @@ const WINDOW = '1m';
 const WINDOW_MS = 60_000;
 /** `metrics.maxSubscriptions` by default: the subscriptions one connection may hold. */
 const MAX_SUBSCRIPTIONS = 16;
-/** Subscriptions per node: levels, rates, publish latency. */
+/** Subscriptions per node: levels, rates, command latency. */
 const PER_NODE = 3;
 /** How often the nodes and error codes that report are read again. */
 const DISCOVER_MS = 10_000;
@@ -58,7 +58,7 @@ const short = (node: string) => node.slice(0, 8);
  * resubscribe after a reconnect always has a valid one; a subscription refused for an
  * expired grant is made again with a fresh one), the nodes and error codes that report from
  * `GET /metrics/series?scope=system`, and per node three subscriptions (levels, rates,
- * publish latency) plus one per error code while the connection's 16 allow. Charts read the
+ * command latency) plus one per error code while the connection's 16 allow. Charts read the
  * SDK's views of the subscriptions and hear every frame; nothing here renders. Without a
  * client (a read-only key) each subscription is a `PolledSubscription` of the query route.
  */
@@ -230,7 +230,7 @@ export class SystemFeed {
       });
       plans.push({
         key: `latency:${node}`,
-        params: { series: ['sb.command_ms'], labels: { node, method: 'publish' }, stats: ['p50', 'p95', 'p99'] },
+        params: { series: ['sb.command_ms'], labels: { node, method: '*' }, stats: ['p50', 'p95', 'p99'] },
         lines: (['p50', 'p95', 'p99'] as const).map((stat) => ({
           chart: 'latency' as const,
           label: name(stat, node),

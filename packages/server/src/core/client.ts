@@ -222,7 +222,10 @@ export class Client implements KernelSession {
   handleMessage(text: string): void {
     this.node.stats.messagesIn++;
     this.node.stats.bytesIn += text.length;
-    if (this.#traffic) this.#traffic.in++;
+    if (this.#traffic) {
+      this.#traffic.in++;
+      this.#traffic.bytesIn += text.length;
+    }
     for (const frameText of splitFrames(text)) {
       if (this.closed) return;
       this.#handleFrame(frameText);

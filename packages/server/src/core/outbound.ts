@@ -171,8 +171,12 @@ export class Outbound {
     else for (const f of frames) bytes += f.length;
     const stats = this.host.stats;
     stats.messagesOut += n;
-    if (this.traffic) this.traffic.out += n;
     stats.bytesOut += bytes + n - 1;
+    const traffic = this.traffic;
+    if (traffic) {
+      traffic.out += n;
+      traffic.bytesOut += bytes + n - 1;
+    }
     this.conn.send(frames, n, bytes);
   }
 

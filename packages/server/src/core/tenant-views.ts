@@ -10,6 +10,9 @@ import type { TenantQuotas } from './tenant-quotas.js';
 export interface TrafficCounter {
   in: number;
   out: number;
+  /** Bytes of the messages counted in `in` and `out`. */
+  bytesIn: number;
+  bytesOut: number;
   /** Reply errors its connections got. */
   errors: number;
 }
@@ -147,7 +150,7 @@ export class TenantViews {
   trafficOf(tenant: string): TrafficCounter {
     let t = this.#traffic.get(tenant);
     if (!t) {
-      t = { in: 0, out: 0, errors: 0, refs: 0, samples: [[0, 0]] };
+      t = { in: 0, out: 0, bytesIn: 0, bytesOut: 0, errors: 0, refs: 0, samples: [[0, 0]] };
       this.#traffic.set(tenant, t);
     }
     t.refs++;
@@ -156,7 +159,8 @@ export class TenantViews {
 
   /** Each tenant with connections or recent traffic on this node: connections and cumulative counts (reset when a tenant is forgotten). */
   *figures(): Iterable<[string, TenantFigures]> {
-    for (const [tenant, t] of this.#traffic) yield [tenant, { connections: Math.max(0, t.refs), messagesIn: t.in, messagesOut: t.out, errors: t.errors }];
+    for (const [tenant, t] of this.#traffic)
+      yield [tenant, { connections: Math.max(0, t.refs), messagesIn: t.in, messagesOut: t.out, bytesIn: t.bytesIn, bytesOut: t.bytesOut, errors: t.errors }];
   }
 
   release(tenant: string): void {

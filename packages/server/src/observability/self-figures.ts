@@ -5,8 +5,18 @@ export interface TenantFigures {
   readonly connections: number;
   readonly messagesIn: number;
   readonly messagesOut: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   readonly errors: number;
 }
+
+/**
+ * The tenant of the web console's own connection (`POST /api/v1/console/token`): its traffic
+ * (the console's metric frames) is left out of the node-level message and byte series of the
+ * system scope, so an idle server charts zero messages with the console open; it is still
+ * counted in `/metrics` and under its own tenant.
+ */
+export const CONSOLE_TENANT = '_console';
 
 /** Hears one latency observation: what was timed (a command's method, an HTTP route) and how long it took, seconds. */
 export type LatencyObserver = (what: string, seconds: number) => void;

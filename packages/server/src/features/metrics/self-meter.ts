@@ -1,10 +1,21 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { SelfFigures, TenantFigures } from '../../observability/self-figures.js';
+import { CONSOLE_TENANT, type SelfFigures, type TenantFigures } from '../../observability/self-figures.js';
 import { Bucket } from './bucket.js';
 import type { Clock } from './buckets.js';
 import type { MetricStores, SystemPoint } from './metric-stores.js';
 import { MAX_METERED_TENANTS } from './system-series.js';
+
+/** The `method` label of the command latency merged over every method (what the console's overview charts). */
+export const EVERY_METHOD = '*';
+
+/** The node-level traffic series and the console tenant's figure each leaves out. */
+const OWN_TRAFFIC = [
+  ['sb.messages_in', 'messagesIn'],
+  ['sb.messages_out', 'messagesOut'],
+  ['sb.bytes_in', 'bytesIn'],
+  ['sb.bytes_out', 'bytesOut'],
+] as const satisfies ReadonlyArray<readonly [string, keyof TenantFigures]>;
 
 /** The event-loop delay monitor's resolution, ms (subtracted from what it measures: an idle loop reads 0). */
 const LAG_RESOLUTION_MS = 20;
@@ -36,6 +47,8 @@ export class SelfMeter {
   readonly #o: SelfMeterOptions;
   /** Cumulative value of each counter at the previous sample, by `series\0label set`. */
   #prev = new Map<string, number>();
+  /** The console tenant's traffic at the previous sample (OWN_TRAFFIC's figures, in order). */
+  #ownPrev = [0, 0, 0, 0];
   #commands = new Map<string, Bucket>();
   #http = new Map<string, Bucket>();
   readonly #lag: IntervalHistogram;
@@ -50,6 +63,18 @@ export class SelfMeter {
     this.#lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     // The counters' values now are the baseline: the first sample counts what happened since.
     this.#prev = this.#counters(new Map(), new Set(), () => {});
+    this.#ownTraffic();
+  }
+
+  /** What the console's own connections sent and received since the previous sample (OWN_TRAFFIC's order). */
+  #ownTraffic(): number[] {
+    let own: TenantFigures | undefined;
+    for (const [tenant, t] of this.#o.figures.tenants()) if (tenant === CONSOLE_TENANT) own = t;
+    const now = OWN_TRAFFIC.map(([, figure]) => own?.[figure] ?? 0);
+    // A tenant forgotten (no connection, no traffic for a while) and seen again counts from zero.
+    const delta = now.map((v, i) => (v < (this.#ownPrev[i] as number) ? v : v - (this.#ownPrev[i] as number)));
+    this.#ownPrev = now;
+    return delta;
   }
 
   /** Starts sampling every `interval` ms (0: only when `sample()` is called) and hearing the latencies. */
@@ -93,6 +118,12 @@ export class SelfMeter {
       points.push({ series, labels, value: delta });
     });
     this.#prev = next;
+    // The console charts the server, not itself: its own frames leave the node-level traffic.
+    const own = this.#ownTraffic();
+    for (const p of points) {
+      const k = OWN_TRAFFIC.findIndex(([series]) => series === p.series);
+      if (k >= 0 && typeof p.value === 'number') p.value = Math.max(0, p.value - (own[k] as number));
+    }
     const gauge = (series: string, value: number) => {
       if (Number.isFinite(value)) points.push({ series, labels: node, value });
     };
@@ -112,6 +143,11 @@ export class SelfMeter {
     const latencies = (series: string, label: string, gathered: Map<string, Bucket>) => {
       for (const [what, bucket] of gathered) points.push({ series, labels: { node: nodeId, [label]: what }, value: bucket });
     };
+    if (this.#commands.size > 0) {
+      const every = new Bucket(0);
+      for (const b of this.#commands.values()) every.merge(b);
+      this.#commands.set(EVERY_METHOD, every);
+    }
     latencies('sb.command_ms', 'method', this.#commands);
     latencies('sb.http_ms', 'route', this.#http);
     this.#commands = new Map();

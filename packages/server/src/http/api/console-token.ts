@@ -2,13 +2,14 @@ import { ErrorCode } from '@switchboard/protocol';
 import { z } from 'zod';
 import type { TokenClaims } from '../../auth/mint.js';
 import { ReplyError } from '../../errors/reply-error.js';
+import { CONSOLE_TENANT } from '../../observability/self-figures.js';
 import { type ApiRoute, defineRoute } from './route.js';
 
 /** Mints a connection token with the server's HMAC secret; null when the server verifies tokens by public keys only. */
 export type ConsoleMint = ((claims: TokenClaims) => Promise<string>) | null;
 
 /** The tenant of the web console's own connections: no app's users are in it, and its tokens grant no capability. */
-export const CONSOLE_TENANT = '_console';
+export { CONSOLE_TENANT };
 
 /** How long a console token is valid; the console's SDK client refreshes it over the live connection before then. */
 export const CONSOLE_TOKEN_SECONDS = 300;
