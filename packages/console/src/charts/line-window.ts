@@ -90,3 +90,35 @@ export class LineWindow {
     return [this.x.subarray(0, this.length), ...this.columns.map((c) => c.subarray(0, this.length))];
   }
 }
+
+/**
+ * The time axis of a live chart, sliding with the clock between the server's buckets: its right
+ * edge is the end of the newest bucket plus the time since that bucket was first seen (at most
+ * two buckets: when frames stop, the axis stops soon after). Anchored to the data's arrival,
+ * not to the page's clock, so a skewed browser clock neither hides nor stretches anything.
+ */
+export class SlidingAxis {
+  #end = Number.NaN;
+  #at = 0;
+  #step = 1000;
+
+  constructor(readonly buckets: number) {}
+
+  /** The newest bucket start and the bucket width, after each refill of the window. */
+  seen(newest: number, step: number, now = performance.now()): void {
+    if (!Number.isFinite(newest)) return;
+    const end = newest + step;
+    this.#step = step;
+    if (end !== this.#end) {
+      this.#end = end;
+      this.#at = now;
+    }
+  }
+
+  /** The visible range now: `buckets` wide, ending where the clock has got to (null before any data). */
+  range(now = performance.now()): [number, number] | null {
+    if (Number.isNaN(this.#end)) return null;
+    const right = this.#end + Math.min(Math.max(0, now - this.#at), 2 * this.#step);
+    return [right - this.buckets * this.#step, right];
+  }
+}

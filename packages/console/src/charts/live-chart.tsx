@@ -1,7 +1,7 @@
 import type { MetricColumns } from '@switchboard/client';
 import { canDraw, formatValue, TimeChart } from '@switchboard/react/charts';
 import { type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
-import { type Latest, LineWindow, type WindowLine } from './line-window';
+import { type Latest, LineWindow, SlidingAxis, type WindowLine } from './line-window';
 
 /** What a chart reads: the lines' views, the newest bucket of the feed, and frames as they land. */
 export interface ChartSource {
@@ -25,6 +25,9 @@ export interface LiveChartProps {
   height?: number;
 }
 
+/** How often a live chart redraws while its page is visible: its time axis slides at this rate between the server's one-second buckets. */
+export const CHART_FPS = 10;
+
 /** Calls `run` at most once per animation frame, however often `schedule` is called. */
 function perFrame(run: () => void): { schedule(): void; cancel(): void } {
   let id: number | null = null;
@@ -45,9 +48,10 @@ function perFrame(run: () => void): { schedule(): void; cancel(): void } {
 
 /**
  * One live chart: the react package's uPlot wrapper (`TimeChart`) over a `LineWindow`, fed by
- * frames outside React (the plot redraws at most once per animation frame; React renders the
- * chart when its lines change or its table view is toggled). The table view holds the latest
- * value of each line, refreshed once per animation frame while it is shown.
+ * frames outside React (the plot redraws at most once per animation frame, and CHART_FPS times a
+ * second as its time axis slides; React renders the chart when its lines change or its table
+ * view is toggled). The table view holds the latest value of each line, refreshed once per
+ * animation frame while it is shown.
  */
 export function LiveChart(props: LiveChartProps): ReactNode {
   const { source, lines, name } = props;
@@ -61,12 +65,20 @@ export function LiveChart(props: LiveChartProps): ReactNode {
   useEffect(() => {
     const element = plotRef.current;
     if (element === null || lines.length === 0 || !canDraw()) return;
-    const chart = new TimeChart(element, { height, labels: lines.map((l) => l.label) });
-    const read = () => win.fill((sub) => source.view(sub));
+    const axis = new SlidingAxis(win.capacity - 1);
+    const chart = new TimeChart(element, { height, labels: lines.map((l) => l.label), xRange: () => axis.range() });
+    const read = () => {
+      const columns = win.fill((sub) => source.view(sub));
+      if (win.length > 0) axis.seen(win.end, win.step);
+      return columns;
+    };
     chart.update(read);
     const off = source.onFrame(() => chart.update(read));
+    // Between frames the axis slides with the clock (a hidden page draws nothing: the browser pauses its frames).
+    const ticker = setInterval(() => chart.update(read), 1000 / CHART_FPS);
     return () => {
       off();
+      clearInterval(ticker);
       chart.destroy();
     };
   }, [win, source, height, labels]);

@@ -8,6 +8,11 @@ export interface TimeChartOptions {
   labels: readonly string[];
   /** Called after each redraw (at most once per animation frame). */
   onDraw?: () => void;
+  /**
+   * The visible time range `[from, to]` (ms) at each redraw; default (or null) the data's own.
+   * A range that follows the clock makes the chart slide on every `update`, between points.
+   */
+  xRange?: () => readonly [number, number] | null;
 }
 
 /** Colours of the lines when the page sets none: `--sb-chart-line-1` … `--sb-chart-line-8` override them. */
@@ -78,7 +83,10 @@ export class TimeChart {
         height: options.height,
         ms: 1,
         legend: { show: false },
-        scales: { y: { range: (u) => yRange(u) } },
+        scales: {
+          x: { range: (_u, min, max) => (options.xRange?.() as [number, number] | null | undefined) ?? [min, max] },
+          y: { range: (u) => yRange(u) },
+        },
         series: [{}, ...options.labels.map((label, k) => ({ label, stroke: colour(k), width: 1.5, spanGaps: true }))],
       },
       [[], ...options.labels.map(() => [])],
