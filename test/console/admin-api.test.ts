@@ -199,6 +199,7 @@ describe('the banner of switchboard serve', () => {
       const key = readFileSync(join(dataDir, 'admin-api-key'), 'utf8').trim();
       expect(out).toContain(`  Console:    http://127.0.0.1:${port}/console/\n`);
       expect(out).toContain(`  Admin console: http://127.0.0.1:${port}/console/admin#key=${encodeURIComponent(key)}\n`);
+      expect(out).toContain(`  Demo:          http://127.0.0.1:${port}/console/demo   (open it in two windows, join under two names)\n`);
       expect(out).toContain('Development mode');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
@@ -218,6 +219,7 @@ describe('the banner of switchboard serve', () => {
     try {
       expect(off.out).not.toContain('Console:');
       expect(off.out).not.toContain('Admin console');
+      expect(off.out).not.toContain('/console/demo');
     } finally {
       rmSync(off.dataDir, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { listOptions, loadConfig } from '../features/builtin.js';
+import { demoEnabled } from '../http/api/demo-token.js';
 import { consoleBuilt } from '../http/console.js';
 import { sdkUrl } from '../http/sdk.js';
 import { Switchboard } from '../server.js';
@@ -133,6 +134,8 @@ async function printDevelopment(server: Switchboard, config: Readonly<Config>, p
   if (server.devAdminKey) out(`  Admin API key: ${server.devAdminKey}`);
   // The key in the fragment: never sent to the server, and the console removes it from the address bar.
   if (server.devAdminKey && config.console.enabled) out(`  Admin console: ${base}/console/admin#key=${encodeURIComponent(server.devAdminKey)}`);
+  // Two windows of the demo workspace are the quickest way to see two people work together.
+  if (demoEnabled(config)) out(`  Demo:          ${base}/console/demo   (open it in two windows, join under two names)`);
   out(`  More tokens:   npx switchboard token --sub alice --tenant demo --ttl 1h --cap 'project:*=subscribe,publish,presence' --data ${config.dataDir}`);
   out(
     `  Try it:        curl -H "Authorization: Bearer <admin key>" -H "X-Switchboard-Tenant: demo" -H "Content-Type: application/json" -d '{"channel":"project:1","data":{"hello":"world"}}' ${base}/api/v1/publish`,
