@@ -240,6 +240,8 @@ async function main(): Promise<void> {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
+      // Tall enough for the whole overview: every chart is in view and redraws.
+      viewport: { width: 1280, height: 1600 },
       args: [
         '--headless',
         '--no-sandbox',

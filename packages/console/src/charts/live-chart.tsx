@@ -72,13 +72,27 @@ export function LiveChart(props: LiveChartProps): ReactNode {
       if (win.length > 0) axis.seen(win.end, win.step);
       return columns;
     };
+    // A chart out of view (scrolled away, or its table shown) draws nothing until it is back.
+    let visible = true;
+    const draw = () => {
+      if (visible) chart.update(read);
+    };
+    const seen =
+      typeof IntersectionObserver === 'function'
+        ? new IntersectionObserver((entries) => {
+            visible = entries[entries.length - 1]?.isIntersecting ?? true;
+            draw();
+          })
+        : null;
+    seen?.observe(element);
     chart.update(read);
-    const off = source.onFrame(() => chart.update(read));
+    const off = source.onFrame(draw);
     // Between frames the axis slides with the clock (a hidden page draws nothing: the browser pauses its frames).
-    const ticker = setInterval(() => chart.update(read), 1000 / CHART_FPS);
+    const ticker = setInterval(draw, 1000 / CHART_FPS);
     return () => {
       off();
       clearInterval(ticker);
+      seen?.disconnect();
       chart.destroy();
     };
   }, [win, source, height, labels]);
