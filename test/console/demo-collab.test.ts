@@ -100,11 +100,22 @@ describe("the demo workspace's shared note and lock in headless Chromium, two us
     const caret = b.locator('[data-testid="demo-notes-editor"][data-user="alice"]');
     await expect.poll(() => caret.getAttribute('data-caret'), POLL).toBe('17');
     expect(await caret.textContent()).toBe('Alice line 1, column 18');
+    // And drawn in bob's textarea, with her name: on its first line, after her 17 characters.
+    const drawn = b.locator('[data-testid="demo-notes-caret"][data-user="alice"]');
+    await drawn.waitFor({ timeout: 30_000 });
+    expect(await drawn.textContent()).toBe('Alice');
+    const at = await drawn.boundingBox();
+    const field = await b.getByTestId('demo-notes').boundingBox();
+    if (!at || !field) throw new Error('no caret or no note');
+    expect(at.x).toBeGreaterThan(field.x + 60);
+    expect(at.x).toBeLessThan(field.x + field.width);
+    expect(at.y).toBeLessThan(field.y + 30);
     for (const page of [a, b]) await expect.poll(() => page.getByTestId('demo-notes-status').getAttribute('data-state'), POLL).toBe('synced');
     expect(await a.getByTestId('demo-notes-status').getAttribute('data-pending')).toBe('0');
     // Bob's caret is not in the note: alice lists him, "elsewhere on the page".
     await expect.poll(() => editors(a), POLL).toEqual(['bob']);
     expect(await a.getByTestId('demo-notes-editor').textContent()).toBe('Bob elsewhere on the page');
+    expect(await a.getByTestId('demo-notes-caret').count()).toBe(0);
     expect(await axeViolations(a)).toEqual([]);
   }, 120_000);
 
@@ -236,6 +247,7 @@ describe("the demo workspace's shared note and lock in headless Chromium, two us
     await expect
       .poll(() => a.getByTestId('demo-notes-editor').textContent(), POLL)
       .toMatch(new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 1, column \\d+$`));
+    await expect.poll(() => a.getByTestId('demo-notes-caret').textContent(), POLL).toBe(name);
     expect(await a.locator('.demo-lock img, .demo-notes img').count()).toBe(0);
     for (const page of [a, b2]) expect(await planted(page)).toBeUndefined();
     expect(await axeViolations(a)).toEqual([]);

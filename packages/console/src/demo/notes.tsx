@@ -1,6 +1,6 @@
 import type { FeatureHost } from '@switchboard/client';
 import { type DocumentStatusEvent, documents } from '@switchboard/client/documents';
-import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { type ReactNode, type RefObject, useEffect, useRef, useState } from 'react';
 import * as Y from 'yjs';
 import { describeError } from '../api';
 import { changeBetween, lineAndColumn, shiftPosition } from './text-diff';
@@ -59,6 +59,43 @@ function editorsOf(doc: Y.Doc, states: Map<number, Record<string, unknown>>): Ed
   return list.sort((a, b) => a.name.localeCompare(b.name) || a.clientId - b.clientId);
 }
 
+/** A colour of its own per user (the same in every window), dark enough for white text. */
+function colourOf(user: string): string {
+  let hash = 0;
+  for (let i = 0; i < user.length; i++) hash = (hash * 31 + user.charCodeAt(i)) >>> 0;
+  return `hsl(${hash % 360} 70% 25%)`;
+}
+
+/**
+ * The other editors' carets drawn over the textarea: a copy of its text, transparent, laid
+ * out exactly as the textarea lays it out (same box, font, wrapping, scroll), with a coloured
+ * bar and the editor's name where each caret is.
+ */
+function Carets({ text, editors, mirror }: { text: string; editors: Editor[]; mirror: RefObject<HTMLDivElement | null> }): ReactNode {
+  const placed = editors.filter((e) => e.at !== null).sort((x, y) => (x.at?.index ?? 0) - (y.at?.index ?? 0));
+  const parts: ReactNode[] = [];
+  let from = 0;
+  for (const e of placed) {
+    const at = Math.min(e.at?.index ?? 0, text.length);
+    parts.push(text.slice(from, at));
+    const colour = colourOf(e.user);
+    parts.push(
+      <span key={e.clientId} className="demo-caret" data-testid="demo-notes-caret" data-user={e.user} style={{ borderColor: colour }}>
+        <span className="demo-caret-name" style={{ background: colour }}>
+          {e.name}
+        </span>
+      </span>,
+    );
+    from = at;
+  }
+  parts.push(text.slice(from));
+  return (
+    <div className="demo-notes-carets" aria-hidden="true" ref={mirror}>
+      {parts}
+    </div>
+  );
+}
+
 function statusText({ status, unacknowledged }: DocumentStatusEvent): string {
   if (status === 'synced') return 'Saved: the server stored every change.';
   if (status === 'syncing') return unacknowledged > 0 ? `Saving: ${unacknowledged} change(s) not stored yet…` : 'Syncing…';
@@ -77,6 +114,7 @@ function statusText({ status, unacknowledged }: DocumentStatusEvent): string {
  */
 export default function Notes({ client, who }: { client: FeatureHost | null; who: DemoUser }): ReactNode {
   const area = useRef<HTMLTextAreaElement>(null);
+  const mirror = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<DocumentStatusEvent>({ status: 'offline', unacknowledged: 0 });
   const [editors, setEditors] = useState<Editor[]>([]);
   const [text, setText] = useState('');
@@ -129,12 +167,16 @@ export default function Notes({ client, who }: { client: FeatureHost | null; who
     const onSelection = () => {
       if (document.activeElement === el) sendCaret();
     };
+    const onScroll = () => {
+      if (mirror.current) mirror.current.scrollTop = el.scrollTop;
+    };
 
     body.observe(onChange);
     awareness.on('change', showEditors);
     const offStatus = handle.on('status', setStatus);
     const offError = handle.on('error', ({ error: e }) => setError(describeError(e)));
     el.addEventListener('input', onInput);
+    el.addEventListener('scroll', onScroll);
     el.addEventListener('focus', sendCaret);
     el.addEventListener('blur', sendCaret);
     document.addEventListener('selectionchange', onSelection);
@@ -145,6 +187,7 @@ export default function Notes({ client, who }: { client: FeatureHost | null; who
       offStatus();
       offError();
       el.removeEventListener('input', onInput);
+      el.removeEventListener('scroll', onScroll);
       el.removeEventListener('focus', sendCaret);
       el.removeEventListener('blur', sendCaret);
       document.removeEventListener('selectionchange', onSelection);
@@ -155,7 +198,10 @@ export default function Notes({ client, who }: { client: FeatureHost | null; who
   return (
     <div className="demo-notes">
       <label htmlFor="demo-notes">Notes everyone here edits together</label>
-      <textarea id="demo-notes" data-testid="demo-notes" ref={area} rows={8} maxLength={MAX_LENGTH} spellCheck={false} />
+      <div className="demo-notes-field">
+        <textarea id="demo-notes" data-testid="demo-notes" ref={area} rows={8} maxLength={MAX_LENGTH} spellCheck={false} />
+        <Carets text={text} editors={editors} mirror={mirror} />
+      </div>
       <p className="muted" data-testid="demo-notes-status" data-state={status.status} data-pending={status.unacknowledged} aria-live="polite">
         {statusText(status)}
       </p>
