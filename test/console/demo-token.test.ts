@@ -85,16 +85,16 @@ describe('POST /api/v1/demo/token', () => {
     expect(ok.json).toMatchObject({
       tenant: 'demo',
       user: 'ann',
-      capabilities: { 'demo:*': ['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'] },
+      capabilities: { 'demo:*': ['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'], 'demo:plan': ['lock'] },
     });
     const c = claims(ok.json['token'] as string);
     expect(c).toMatchObject({
       sub: 'ann',
       tenant: 'demo',
-      caps: { 'demo:*': ['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'] },
+      caps: { 'demo:*': ['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'], 'demo:plan': ['lock'] },
       info: { name: 'Ann <b>Lee</b>' },
     });
-    expect(Object.keys(c['caps'] as object)).toEqual(['demo:*']);
+    expect(Object.keys(c['caps'] as object)).toEqual(['demo:*', 'demo:plan']);
 
     // Naming a tenant, or any other field, is refused: the tenant is never the caller's to choose.
     for (const body of [
@@ -131,6 +131,18 @@ describe('POST /api/v1/demo/token', () => {
     expect((await ann.call('publish', { channel: 'project:1', data: 1 }, WAIT)).error?.code).toBe(103);
     // Its own notification channel, as every user has.
     expect((await ann.call('subscribe', { channel: 'user:ann' }, WAIT)).error).toBeUndefined();
+    // Locks on demo:plan only (the lock panel's channel), and never another holder's lock taken back.
+    const granted = await ann.call('locks.acquire', { channel: 'demo:plan', key: 'plan' }, WAIT);
+    expect(granted.error).toBeUndefined();
+    expect((granted.result as { fencingToken: number }).fencingToken).toBeGreaterThan(0);
+    expect((await ann.call('locks.acquire', { channel: 'demo:board', key: 'plan' }, WAIT)).error?.code).toBe(103);
+    expect((await ann.call('locks.release', { channel: 'demo:plan', key: 'plan', force: true }, WAIT)).error?.code).toBe(103);
+    expect((await ann.call('locks.release', { channel: 'demo:plan', key: 'plan' }, WAIT)).error).toBeUndefined();
+    // The shared note: a document of the demo namespace, opened and changed with subscribe and publish.
+    const note = await ann.call('documents.open', { name: 'demo:notes', stateVector: 'AA==' }, WAIT);
+    expect(note.error).toBeUndefined();
+    expect((note.result as { writable: boolean }).writable).toBe(true);
+    expect((await ann.call('documents.open', { name: 'doc:1', stateVector: 'AA==' }, WAIT)).error?.code).toBe(103);
 
     // Present in tenant demo only: the demo tenant's key sees ann, another tenant's demo:board is empty.
     const presence = async (tenant: string) => {

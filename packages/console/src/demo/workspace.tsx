@@ -16,12 +16,15 @@ import { BASE, Link } from '../router';
 import { CommentBox } from './comment-box';
 import { Dashboard } from './dashboard';
 import { JobProgress } from './job-progress';
+import { LockPanel } from './lock-panel';
 import { type DemoUser, fetchDemoToken, userIdOf } from './token';
 import '@switchboard/react/styles.css';
 import './demo.css';
 
 // The chart and uPlot are a chunk of their own, fetched after the rest of the workspace.
 const LoadChart = lazy(() => import('./load-chart'));
+// The shared note and Yjs (about 20 KB gzip) too, fetched with the workspace but apart from it.
+const Notes = lazy(() => import('./notes'));
 
 /** The workspace's shared channel: presence, cursors, typing, comments and its activity feed. */
 export const BOARD = 'demo:board';
@@ -58,7 +61,7 @@ function JoinForm({ onJoin }: { onJoin: (who: DemoUser) => void }): ReactNode {
       <h1>Demo workspace</h1>
       <p>
         A small project workspace of tenant <code>demo</code>: open this page in a second window, pick another name there, and watch presence, cursors, typing,
-        comments, notifications, activity, a live progress bar and a shared dashboard go between the two.
+        comments, notifications, activity, a live progress bar, a shared dashboard, a shared note and a lock go between the two.
       </p>
       <form onSubmit={submit} className="demo-join">
         <label htmlFor="demo-name">Your name</label>
@@ -147,6 +150,16 @@ function Room({ who, onLeave }: { who: DemoUser; onLeave: () => void }): ReactNo
         <section aria-labelledby="demo-comments-title" className="demo-panel">
           <h2 id="demo-comments-title">Comments</h2>
           <CommentBox channel={BOARD} />
+        </section>
+        <section aria-labelledby="demo-notes-title" className="demo-panel">
+          <h2 id="demo-notes-title">Shared note</h2>
+          <Suspense fallback={<p aria-busy="true">Loading the note…</p>}>
+            <Notes client={client} who={who} />
+          </Suspense>
+        </section>
+        <section aria-labelledby="demo-lock-title" className="demo-panel">
+          <h2 id="demo-lock-title">The plan (one editor at a time)</h2>
+          <LockPanel who={who} />
         </section>
         <section aria-labelledby="demo-job-title" className="demo-panel">
           <h2 id="demo-job-title">Import job</h2>

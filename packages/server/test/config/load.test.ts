@@ -67,6 +67,8 @@ describe('loadConfig defaults', () => {
       signals: true,
       clientPublish: true,
       comments: true,
+      locks: true,
+      documents: { maxDocumentBytes: 1024 * 1024, maxUpdateBytes: 64 * 1024 },
       conflation: { windowMs: 100, key: 'job' },
     });
   });

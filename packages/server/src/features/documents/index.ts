@@ -30,6 +30,9 @@ export const DOCUMENTS_PATH = '/documents';
 const FRAMING_BYTES = 64;
 /** Every node tells the others it is there this often, so a relay lost while nothing changes is noticed within it. */
 const RELAY_TICK_MS = 2000;
+/** The demo workspace's documents: at most 1 MiB each, updates of at most 64 KiB (a paste of a page or two). */
+const DEMO_DOCUMENT_BYTES = 1024 * 1024;
+const DEMO_UPDATE_BYTES = 64 * 1024;
 
 /**
  * Collaborative Yjs documents served on the server's own port, under its tenants, tokens
@@ -60,7 +63,11 @@ export function documentsFeature(): FeatureModule<DocumentsConfig, DocumentsRunt
       schema: documentsNamespaceOption,
       description: 'the channels are Yjs documents: true, or an object overriding documents.* limits, awareness and persistence for this namespace',
     },
-    namespaces: { doc: { documents: true, historySize: 0, clientPublish: false } },
+    namespaces: {
+      doc: { documents: true, historySize: 0, clientPublish: false },
+      // The console's demo workspace has a shared note (`demo:notes`): small limits, as anyone may write there.
+      demo: { documents: { maxDocumentBytes: DEMO_DOCUMENT_BYTES, maxUpdateBytes: DEMO_UPDATE_BYTES } },
+    },
     migrations: DOCUMENT_MIGRATIONS,
     events: [documentUpdated],
     commands: sdk.commands(),

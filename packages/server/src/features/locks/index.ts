@@ -35,7 +35,8 @@ export function locksFeature(): FeatureModule<LocksConfig, LocksApi> {
       schema: bool(false, 'clients may take locks on keys of a channel'),
       description: 'clients (with the lock capability) may take locks on keys of a channel',
     },
-    namespaces: { project: { locks: true } },
+    // The console's demo workspace has a lock panel (`demo:plan`; the demo token may lock only there).
+    namespaces: { project: { locks: true }, demo: { locks: true } },
     migrations: LOCK_MIGRATIONS,
     commands: lockCommands(locks, config),
     routes: (cfg) => lockRoutes(locks, cfg),

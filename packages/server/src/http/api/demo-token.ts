@@ -20,9 +20,17 @@ export const DEMO_TOKENS_PER_MINUTE = 20;
 /** IP addresses whose buckets are remembered at most (full buckets are forgotten first). */
 const MAX_TRACKED_ADDRESSES = 10_000;
 
-/** What a demo token may do, on the demo namespace's channels only. */
+/** The one channel of the demo namespace on which a demo token may take locks (the workspace's lock panel). */
+export const DEMO_LOCK_CHANNEL = `${DEMO_NAMESPACE}:plan`;
+
+/**
+ * What a demo token may do, on the demo namespace's channels only. Its shared note (a Yjs
+ * document, `demo:notes`) needs nothing more than `subscribe`, `publish` and `presence`;
+ * locks only `lock`, on one channel, and never `unlock` (nobody takes another's lock back).
+ */
 export const DEMO_CAPABILITIES: Readonly<Record<string, readonly CapabilityAction[]>> = Object.freeze({
   [`${DEMO_NAMESPACE}:*`]: Object.freeze(['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'] as CapabilityAction[]),
+  [DEMO_LOCK_CHANNEL]: Object.freeze(['lock'] as CapabilityAction[]),
 });
 
 /** Mints a token with the server's HMAC secret on its clock; null when the server has none (JWKS only). */
@@ -94,7 +102,7 @@ export function demoTokenRoutes(config: Readonly<Config>, mint: DemoTokenMinter,
       description:
         `No API key: the demo workspace's page asks for it. Exists only in development mode or with \`console.demo: true\` (else 404). ` +
         `The token is for tenant \`${DEMO_TENANT}\`, lives ${DEMO_TOKEN_TTL_SECONDS} s, and may subscribe, publish, enter presence, read history, ` +
-        `send signals and comment on \`${DEMO_NAMESPACE}:*\` channels only. At most ${DEMO_TOKENS_PER_MINUTE} tokens per minute per IP address (429, code 111).`,
+        `send signals and comment on \`${DEMO_NAMESPACE}:*\` channels only, and take locks on \`${DEMO_LOCK_CHANNEL}\`. At most ${DEMO_TOKENS_PER_MINUTE} tokens per minute per IP address (429, code 111).`,
       public: true,
       body: z.strictObject({ user: demoUser, name: displayName.optional() }),
       response: z.object({
