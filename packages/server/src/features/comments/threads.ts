@@ -144,7 +144,7 @@ export class CommentThreads {
     await this.#publish(ch, { kind: 'comment', action: 'created', threadId, comment: out.value });
     await this.#mention(actor.tenant, out.thread, out.value, out.value.mentions);
     if (this.mentions) {
-      const followers = await this.#store(this.store.followers.list(actor.tenant, threadId)).catch(() => []);
+      const followers = await this.#store(out.followers()).catch(() => []);
       await notifyReply(this.mentions, actor.tenant, out.thread, out.value, followers, this.node.logger);
     }
     return { value: out.value };
