@@ -94,6 +94,36 @@ describe('comment threads on a cluster of three nodes', () => {
     for (const w of watchers) expect(newest(w)?.reactions).toEqual([expect.objectContaining({ reaction: 'like', count: 300 })]);
   }, 60_000);
 
+  it('a thread deleted on node B while node A remembers its channel: replies and reactions on A answer 404 and push nothing to the old channel', async () => {
+    const [a, b] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const created = await api(a, 'POST', '/channels/project:2/threads', { userId: 'ann', body: 'soon gone' });
+    expect(created.status).toBe(201);
+    const thread = created.body['thread'] as Thread;
+    const cid = thread.comments[0]?.id as string;
+    const watcher = await connect(a, 'wd');
+    expect((await watcher.call('subscribe', { channel: 'comments:project:2' })).error).toBeUndefined();
+    const writer = await connect(a, 'ann');
+    // Node A now knows the thread's channel: a reply and a reaction went through it.
+    expect((await writer.call('comments.reply', { threadId: thread.id, body: 'before' })).error).toBeUndefined();
+    expect((await writer.call('comments.set_reaction', { threadId: thread.id, commentId: cid, reaction: 'like', on: true })).error).toBeUndefined();
+    expect((await api(b, 'DELETE', `/threads/${thread.id}`)).status).toBe(200);
+    const isDeleted = (d: { kind?: string; action?: string }) => d.kind === 'thread' && d.action === 'deleted';
+    await watcher.waitFor((f) => f.push === 'pub' && isDeleted(f['data'] as { kind?: string; action?: string }), 10_000);
+    expect((await writer.call('comments.reply', { threadId: thread.id, body: 'after' })).error).toMatchObject({ code: 117 });
+    expect((await writer.call('comments.set_reaction', { threadId: thread.id, commentId: cid, reaction: 'love', on: true })).error).toMatchObject({
+      code: 117,
+    });
+    expect((await api(a, 'POST', `/threads/${thread.id}/comments`, { userId: 'ann', body: 'after' })).status).toBe(404);
+    // A later thread's push from node A comes after anything the refused writes on A could have pushed.
+    const marker = await api(a, 'POST', '/channels/project:2/threads', { userId: 'ann', body: 'marker' });
+    expect(marker.status).toBe(201);
+    const markerId = (marker.body['thread'] as Thread).id;
+    await watcher.waitFor((f) => f.push === 'pub' && (f['data'] as { thread?: { id: string } }).thread?.id === markerId, 10_000);
+    const seen = watcher.pushes('pub', 'comments:project:2').map((f) => f['data'] as { kind?: string; action?: string; comment?: { body: string } });
+    expect(seen.slice(seen.findIndex(isDeleted) + 1).map((d) => d.kind)).toEqual(['thread']);
+    expect(seen.filter((d) => d.kind === 'comment').map((d) => d.comment?.body)).toEqual(['before']);
+  }, 30_000);
+
   it("one user's reaction rate is one budget over the three nodes, not one per node", async () => {
     const created = await api(nodes[0] as ClusterNode, 'POST', '/channels/forms:1/threads', { userId: 'ann', body: 'rated' });
     expect(created.status).toBe(201);

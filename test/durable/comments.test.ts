@@ -382,6 +382,29 @@ describe.each(STORES)('comment threads on %s', (store) => {
     const { rows } = await sql<{ n: number | string }>`select count(*) as n from sb_comments where thread_id = ${t.id}`.execute(s.server.storage.db);
     expect(Number(rows[0]?.n)).toBe(0);
   });
+
+  it('a thread deleted after the node remembered its channel: replies and reactions answer 404 and push nothing to the old channel', async () => {
+    const t = await createThread('project:96', {});
+    const cid = t.comments[0]?.id as string;
+    const watcher = await connect('w96', { 'project:96': ['subscribe'] });
+    reply(await watcher.call('subscribe', { channel: 'comments:project:96' }));
+    const writer = await connect('a96', { 'project:96': WRITER });
+    // The node now knows the thread's channel (a reply and a reaction went through it).
+    reply(await writer.call('comments.reply', { threadId: t.id, body: 'before' }));
+    reply(await writer.call('comments.set_reaction', { threadId: t.id, commentId: cid, reaction: 'like', on: true }));
+    expect((await s.api('DELETE', `/threads/${t.id}`)).status).toBe(200);
+    await waitPush(watcher, 'comments:project:96', (d) => d['kind'] === 'thread' && d['action'] === 'deleted');
+    expect((await writer.call('comments.reply', { threadId: t.id, body: 'after' })).error).toMatchObject({ code: 117 });
+    expect((await writer.call('comments.set_reaction', { threadId: t.id, commentId: cid, reaction: 'love', on: true })).error).toMatchObject({ code: 117 });
+    expectApiError(await s.api('POST', `/threads/${t.id}/comments`, { body: { userId: 'bob', body: 'after' } }), 404, 117);
+    // A later thread's push on the same channel comes after anything the refused writes could have pushed.
+    const marker = await createThread('project:96', { body: 'marker' });
+    await waitPush(watcher, 'comments:project:96', (d) => d['kind'] === 'thread' && (d['thread'] as Thread).id === marker.id);
+    const seen = watcher.pushes('pub', 'comments:project:96').map((f) => f['data'] as Record<string, unknown>);
+    const deletedAt = seen.findIndex((d) => d['kind'] === 'thread' && d['action'] === 'deleted');
+    expect(seen.slice(deletedAt + 1).map((d) => d['kind'])).toEqual(['thread']);
+    expect(seen.filter((d) => d['kind'] === 'comment').map((d) => (d['comment'] as Comment).body)).toEqual(['before']);
+  });
 });
 
 describe('comment metrics', () => {

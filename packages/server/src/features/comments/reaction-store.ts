@@ -1,4 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
+import { CompiledQuery } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
 import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CommentDb, notFound } from './comment-db.js';
@@ -26,6 +27,12 @@ export async function reactionsOf(db: CommentDb, commentIds: readonly string[]):
     .orderBy('user_id')
     .orderBy('reaction')
     .execute();
+  addReactions(out, rows);
+  return out;
+}
+
+/** Add reaction rows (in the order they were given) to each comment's counts. */
+function addReactions(out: Map<string, ReactionCount[]>, rows: ReadonlyArray<{ comment_id: string; reaction: string; user_id: string }>): void {
   for (const r of rows) {
     let list = out.get(r.comment_id);
     if (!list) {
@@ -40,8 +47,38 @@ export async function reactionsOf(db: CommentDb, commentIds: readonly string[]):
     entry.count++;
     entry.userIds.push(r.user_id);
   }
-  return out;
 }
+
+/**
+ * PostgreSQL, with the comment's row locked by the transaction: a batch's gives and takes,
+ * the version bump and the reactions as they are after them, in one statement. The reactions
+ * are the rows this statement's snapshot sees (taken after the lock, so every change before
+ * it is in) less the ones it deleted plus the ones it inserted; rows: `c` a changed
+ * (user, reaction), `v` the new version, `r` the reactions in the order they were given.
+ */
+const CHANGE_SQL = `with ins as (
+  insert into sb_comment_reactions (tenant, thread_id, comment_id, user_id, reaction, created_at)
+  select $1, $2, $3, x.user_id, x.reaction, $4::bigint from unnest($5::text[], $6::text[]) as x(user_id, reaction)
+  on conflict (comment_id, user_id, reaction) do nothing
+  returning user_id, reaction, created_at
+), del as (
+  delete from sb_comment_reactions r using unnest($7::text[], $8::text[]) as x(user_id, reaction)
+  where r.comment_id = $3 and r.user_id = x.user_id and r.reaction = x.reaction
+  returning r.user_id, r.reaction
+), b as (
+  update sb_comments set reaction_version = reaction_version + (select count(*) from ins) + (select count(*) from del)
+  where id = $3
+  returning reaction_version
+)
+select 'c' as part, user_id, reaction, 0::bigint as at from ins
+union all select 'c', user_id, reaction, 0 from del
+union all select 'v', null, null, reaction_version from b
+union all select 'r', r.user_id, r.reaction, r.created_at from sb_comment_reactions r
+  where r.comment_id = $3 and not exists (select 1 from del d where d.user_id = r.user_id and d.reaction = r.reaction)
+union all select 'r', user_id, reaction, created_at from ins
+order by part, at, user_id, reaction`;
+
+type ChangeRow = { part: 'c' | 'v' | 'r'; user_id: string | null; reaction: string | null; at: number };
 
 /** Most reaction requests of one comment applied in one transaction. */
 const MAX_BATCH = 256;
@@ -105,6 +142,7 @@ export class ReactionStore {
         .executeTakeFirst();
       if (!row) throw notFound('comment');
       if (row.deleted_at !== null) throw new ReplyError(ErrorCode.Conflict, 'the comment was deleted');
+      if (this.postgres) return this.#applyInOneStatement(trx, batch);
       // A batch holds each (user, reaction) once, so its inserts and its deletes are two
       // statements whose order does not matter; RETURNING says which rows each changed.
       const key = (userId: string, reaction: string) => `${userId}\u0000${reaction}`;
@@ -147,6 +185,36 @@ export class ReactionStore {
       let k = version - changes;
       return changed.map((c) => ({ reactions, version: c ? ++k : version, changed: c }));
     });
+  }
+
+  async #applyInOneStatement(trx: CommentDb, batch: readonly Change[]): Promise<ReactionState[]> {
+    const { tenant, threadId, commentId } = batch[0] as Change;
+    const gives = batch.filter((c) => c.on);
+    const takes = batch.filter((c) => !c.on);
+    const params = [
+      tenant,
+      threadId,
+      commentId,
+      this.now(),
+      gives.map((c) => c.userId),
+      gives.map((c) => c.reaction),
+      takes.map((c) => c.userId),
+      takes.map((c) => c.reaction),
+    ];
+    const { rows } = await trx.executeQuery(CompiledQuery.raw(CHANGE_SQL, params) as CompiledQuery<ChangeRow>);
+    const key = (userId: string | null, reaction: string | null) => `${userId}\u0000${reaction}`;
+    const done = new Set(rows.filter((r) => r.part === 'c').map((r) => key(r.user_id, r.reaction)));
+    const version = Number(rows.find((r) => r.part === 'v')?.at);
+    const current = new Map<string, ReactionCount[]>();
+    addReactions(
+      current,
+      rows.filter((r) => r.part === 'r').map((r) => ({ comment_id: commentId, reaction: r.reaction as string, user_id: r.user_id as string })),
+    );
+    const reactions = current.get(commentId) ?? [];
+    const changed = batch.map((c) => done.has(key(c.userId, c.reaction)));
+    // The k-th request that changed something gets the k-th new version; a no-op, the last.
+    let k = version - done.size;
+    return changed.map((c) => ({ reactions, version: c ? ++k : version, changed: c }));
   }
 
   /**

@@ -7,6 +7,7 @@ import { newId } from '../../storage/ids.js';
 import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
+import { appendInOneStatement } from './append-statement.js';
 import { type Db, notFound, type Trx } from './comment-db.js';
 import { FollowerStore, follow } from './follower-store.js';
 import {
@@ -69,6 +70,14 @@ export interface Written<T> {
   deduplicated: boolean;
 }
 
+/** A reply's outcome, with the thread's followers after its batch (read once per batch, when first asked). */
+export interface Appended extends Written<Comment> {
+  followers(): Promise<string[]>;
+}
+
+/** The one-statement append updated nothing: roll its transaction back and take the general path. */
+const NOT_APPENDED = Symbol('not appended');
+
 /** What a metadata value is matched by: the SHA-256 of its JSON text (bounded, so any value fits the index). */
 const metaValue = (v: unknown): string =>
   createHash('sha256')
@@ -82,6 +91,7 @@ const metaValue = (v: unknown): string =>
  */
 export class CommentStore {
   readonly #db: Kysely<Db>;
+  readonly #postgres: boolean;
   readonly reactions: ReactionStore;
   readonly receipts: ReceiptStore;
   readonly followers: FollowerStore;
@@ -91,6 +101,7 @@ export class CommentStore {
     private readonly now: () => number = Date.now,
   ) {
     this.#db = storage.tables<CommentTables>();
+    this.#postgres = storage.kind === 'postgres';
     this.reactions = new ReactionStore(this.#db, now, storage.kind === 'postgres');
     this.receipts = new ReceiptStore(this.#db, now);
     this.followers = new FollowerStore(this.#db);
@@ -137,16 +148,57 @@ export class CommentStore {
    * lock in the same transaction. The comments of one thread that arrive together are
    * appended in one transaction, in arrival order (see `#appendBatch`).
    */
-  addComment(req: CommentCreate): Promise<Written<Comment>> {
+  addComment(req: CommentCreate): Promise<Appended> {
     return this.#appends.run(`${req.tenant}\u0000${req.threadId}`, req);
   }
 
-  readonly #appends = new KeyedBatches<CommentCreate, Written<Comment>>({
+  readonly #appends = new KeyedBatches<CommentCreate, Appended>({
     max: MAX_APPEND_BATCH,
     // One idempotency key at most once per batch: a retry racing its first attempt waits for it.
     fits: (batch, next) => next.idempotencyKey === undefined || !batch.some((r) => r.idempotencyKey === next.idempotencyKey),
-    apply: (batch) => this.#appendBatch(batch),
+    apply: async (batch) => {
+      const { tenant, threadId } = batch[0] as CommentCreate;
+      const out = (this.#postgres ? await this.#appendFast(batch) : null) ?? (await this.#appendBatch(batch));
+      let listed: Promise<string[]> | null = null;
+      const followers = () => {
+        listed ??= this.followers.list(tenant, threadId);
+        return listed;
+      };
+      return out.map((o) => (o instanceof Error ? o : { ...o, followers }));
+    },
   });
+
+  /**
+   * PostgreSQL: the whole batch in one statement (see `appendInOneStatement`), in one round
+   * trip without idempotency keys; null when it appended nothing (the general path answers).
+   */
+  async #appendFast(batch: readonly CommentCreate[]): Promise<Array<Written<Comment>> | null> {
+    const { tenant, threadId } = batch[0] as CommentCreate;
+    const now = this.now();
+    const rows = batch.map((r) => this.#commentRow(tenant, threadId, 0, r.userId, r.draft, now));
+    const keys = batch.flatMap((r, i) => (r.idempotencyKey === undefined ? [] : [{ key: r.idempotencyKey, commentId: (rows[i] as CommentRow).id }]));
+    const plan = {
+      tenant,
+      threadId,
+      maxComments: Math.min(...batch.map((r) => r.maxComments)),
+      now,
+      rows,
+      keys,
+      followers: batch.flatMap((r) => [r.userId, ...(r.draft.mentions ?? [])]),
+      scope: KEY_SCOPE,
+    };
+    const thread =
+      keys.length === 0
+        ? await appendInOneStatement(this.#db, plan)
+        : await this.#db
+            .transaction()
+            .execute(async (trx) => (await appendInOneStatement(trx, plan)) ?? Promise.reject(NOT_APPENDED))
+            .catch((err: unknown) => (err === NOT_APPENDED ? null : Promise.reject(err)));
+    if (!thread) return null;
+    const info = toThreadInfo(thread);
+    const before = Number(thread.last_seq) - rows.length;
+    return rows.map((row, i) => ({ value: toComment({ ...row, seq: before + i + 1 }), thread: info, deduplicated: false }));
+  }
 
   /**
    * One transaction for a batch of comments of one thread: the idempotency keys claimed

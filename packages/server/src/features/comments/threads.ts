@@ -12,6 +12,7 @@ import { COMMENTS_NAMESPACE, type Comment, type CommentDraft, type ReactionCount
 import type { CommentPush } from './pushes.js';
 import type { Receipt } from './receipt-store.js';
 import type { CommentStore, ThreadPage, ThreadQuery } from './store.js';
+import { ThreadChannels } from './thread-channels.js';
 import { type Mentions, notifyMentions, notifyReply } from './thread-notifications.js';
 
 /**
@@ -41,6 +42,7 @@ export class CommentThreads {
   /** Each namespace's settings (namespace options never change while the node runs); null: comments off. */
   readonly #settings = new Map<string, CommentSettings | null>();
   readonly #metrics: CommentMetrics;
+  readonly #threadChannels = new ThreadChannels();
   /** The respondBy deadlines (set once started): `deadlines.check()` reports the missed ones now. */
   deadlines: { check(): Promise<number> } | null = null;
 
@@ -92,12 +94,36 @@ export class CommentThreads {
   /** A thread the actor may see (a thread on a channel a connection may not read is NotFound, as if it did not exist). */
   async #threadFor(actor: Actor, threadId: string, write: boolean): Promise<{ info: ThreadInfo; ch: ResolvedChannel }> {
     const info = await this.#store(this.store.threadInfo(actor.tenant, threadId));
-    const ch = this.resolveChannel(actor.tenant, info.channel);
+    this.#threadChannels.set(actor.tenant, threadId, info.channel);
+    return { info, ch: this.#mayUse(actor, info.channel, write) };
+  }
+
+  #mayUse(actor: Actor, channel: string, write: boolean): ResolvedChannel {
+    const ch = this.resolveChannel(actor.tenant, channel);
     if (actor.identity) {
       if (!mayRead(actor.identity, ch)) throw new ReplyError(ErrorCode.NotFound, 'no such thread');
       if (write && !mayComment(actor.identity, ch)) throw new ReplyError(ErrorCode.PermissionDenied, `needs the comment permission on ${ch.channel}`);
     }
-    return { info, ch };
+    return ch;
+  }
+
+  /**
+   * The channel of a thread for a write that checks the thread itself (see ThreadChannels):
+   * from memory when the thread was seen before, else read.
+   */
+  async #channelOfThread(actor: Actor, threadId: string): Promise<ResolvedChannel> {
+    const known = this.#threadChannels.get(actor.tenant, threadId);
+    return known === undefined ? (await this.#threadFor(actor, threadId, true)).ch : this.#mayUse(actor, known, true);
+  }
+
+  /** A write of a remembered thread; a 404 (the thread was deleted, maybe on another node) forgets it. */
+  async #checked<T>(tenant: string, threadId: string, op: Promise<T>): Promise<T> {
+    try {
+      return await this.#store(op);
+    } catch (err) {
+      if (err instanceof ReplyError && err.code === ErrorCode.NotFound.code) this.#threadChannels.forget(tenant, threadId);
+      throw err;
+    }
   }
 
   #author(actor: Actor): string {
@@ -132,11 +158,13 @@ export class CommentThreads {
   }
 
   async reply(actor: Actor, threadId: string, draft: CommentDraft, idempotencyKey?: string): Promise<Created<Comment>> {
-    const { ch } = await this.#threadFor(actor, threadId, true);
+    const ch = await this.#channelOfThread(actor, threadId);
     const userId = this.#author(actor);
     const settings = this.settings(ch);
     checkComment(settings, draft);
-    const out = await this.#store(
+    const out = await this.#checked(
+      actor.tenant,
+      threadId,
       this.store.addComment({ tenant: actor.tenant, threadId, userId, draft, maxComments: settings.maxCommentsPerThread, idempotencyKey }),
     );
     if (out.deduplicated) return { value: out.value, deduplicated: true };
@@ -144,7 +172,7 @@ export class CommentThreads {
     await this.#publish(ch, { kind: 'comment', action: 'created', threadId, comment: out.value });
     await this.#mention(actor.tenant, out.thread, out.value, out.value.mentions);
     if (this.mentions) {
-      const followers = await this.#store(this.store.followers.list(actor.tenant, threadId)).catch(() => []);
+      const followers = await this.#store(out.followers()).catch(() => []);
       await notifyReply(this.mentions, actor.tenant, out.thread, out.value, followers, this.node.logger);
     }
     return { value: out.value };
@@ -185,6 +213,7 @@ export class CommentThreads {
   async deleteThread(actor: Actor, threadId: string): Promise<ThreadInfo> {
     const { ch } = await this.#threadFor(actor, threadId, true);
     const thread = await this.#store(this.store.deleteThread(actor.tenant, threadId));
+    this.#threadChannels.forget(actor.tenant, threadId);
     this.#metrics.write('thread_delete');
     await this.#publish(ch, { kind: 'thread', action: 'deleted', thread });
     return thread;
@@ -201,13 +230,13 @@ export class CommentThreads {
     reaction: string,
     on: boolean,
   ): Promise<{ reactions: ReactionCount[]; version: number }> {
-    const { ch } = await this.#threadFor(actor, threadId, true);
+    const ch = await this.#channelOfThread(actor, threadId);
     const userId = this.#author(actor);
     const { reactions, reactionRate } = this.settings(ch);
     if (!reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${reactions.join(', ')}`);
     if (reactionRate > 0 && !(await this.#takeReaction(actor.tenant, userId, reactionRate)))
       throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
-    const state = await this.#store(this.store.reactions.set(actor.tenant, threadId, commentId, userId, reaction, on));
+    const state = await this.#checked(actor.tenant, threadId, this.store.reactions.set(actor.tenant, threadId, commentId, userId, reaction, on));
     this.#metrics.reaction(state.changed);
     if (state.changed) {
       const live = this.#live(ch);

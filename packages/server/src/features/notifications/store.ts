@@ -1,5 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { type Kysely, type Selectable, sql, type Transaction, type UpdateObject } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, sql, type Transaction, type UpdateObject } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
 import { idempotencyKeys } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
@@ -23,6 +23,14 @@ import {
   toPreferences,
   type UnreadCounts,
 } from './model.js';
+
+/** The merged rows of a group's batch written together (PostgreSQL): one array per column, a row per index. */
+const MERGED_ROWS_SQL = `update sb_notifications as n
+set title = v.title, body = v.body, data = v.data, link = v.link, priority = v.priority, count = v.count,
+  actors = v.actors, actor_count = v.actor_count, resource = v.resource, updated_at = v.updated_at, seen_at = null
+from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::integer[], $8::text[], $9::integer[], $10::text[], $11::bigint[])
+  as v(id, title, body, data, link, priority, count, actors, actor_count, resource, updated_at)
+where n.id = v.id`;
 
 /** Rows per statement: well under the bound-parameter limits of SQLite and PostgreSQL. */
 const CHUNK = 500;
@@ -272,6 +280,30 @@ export class NotificationStore {
       .execute();
   }
 
+  /** Write merged rows: on PostgreSQL all in one statement (one round trip, not one per follower of a thread), on SQLite one each. */
+  async #writeMergedRows(trx: Transaction<Database>, rows: readonly Row[]): Promise<void> {
+    if (!this.#postgres || rows.length < 2) {
+      for (const row of rows) await this.#writeMerged(trx, row);
+      return;
+    }
+    const column = <K extends keyof Row>(k: K) => rows.map((r) => r[k]);
+    await trx.executeQuery(
+      CompiledQuery.raw(MERGED_ROWS_SQL, [
+        column('id'),
+        column('title'),
+        column('body'),
+        column('data'),
+        column('link'),
+        column('priority'),
+        column('count'),
+        column('actors'),
+        column('actor_count'),
+        column('resource'),
+        column('updated_at'),
+      ]),
+    );
+  }
+
   /**
    * A batch of grouped requests of one group (tenant and group key) in one transaction:
    * each request merges, in arrival order, into what the ones before it left (an open
@@ -316,7 +348,10 @@ export class NotificationStore {
     });
     const inserts = [...rows.values()].filter((r) => !r.stored).map((r) => r.row);
     for (const chunk of chunks(inserts)) await trx.insertInto('sb_notifications').values(chunk).execute();
-    for (const r of rows.values()) if (r.stored && r.dirty) await this.#writeMerged(trx, r.row);
+    await this.#writeMergedRows(
+      trx,
+      [...rows.values()].filter((r) => r.stored && r.dirty).map((r) => r.row),
+    );
     if (this.onCreated) {
       for (const step of steps) {
         const created = step.deliveries.filter((d) => !d.merged).map((d) => d.notification);
