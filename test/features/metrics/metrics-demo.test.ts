@@ -7,19 +7,23 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dropPrefix } from '../../cluster/drop-prefix.js';
 import { createTestDatabase, type DurableServer, startDurableServer, type TestDatabase } from '../../durable/helpers.js';
 import { eventually } from '../../helpers/eventually.js';
+import { RawClient } from '../../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 /**
  * The demo workspace's built-in generator: with the demo on it declares `demo.requests` and
  * `demo.latency_ms` for tenant demo and writes points into them through the feature's ingest;
- * with the demo off nothing runs and the series do not exist; on two nodes of one Redis one node generates; a stopped server leaves no
+ * with the demo off nothing runs and the series do not exist; a demo token follows them but
+ * ingests nothing; on two nodes of one Redis one node generates; a stopped server leaves no
  * timer behind.
  */
 
 const WAIT = 20_000;
 const servers: TestServer[] = [];
+const clients: RawClient[] = [];
 
 afterAll(async () => {
+  for (const c of clients) c.close();
   for (const s of servers) await s.close();
 });
 
@@ -79,6 +83,34 @@ describe('the demo generator', () => {
 
     // Tenant demo only: another tenant has neither the series nor points.
     expect((await query(s, 'demo.latency_ms', 'count', {}, 'acme')).json).toMatchObject({ error: { code: 139 } });
+  }, 60_000);
+
+  it("a demo token follows the generator's series live, and may not ingest into them", async () => {
+    const s = await server();
+    const res = await fetch(`${s.httpUrl}/api/v1/demo/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'ann' }),
+    });
+    const token = ((await res.json()) as { token: string }).token;
+    const ann = await RawClient.connect(s.url, token);
+    clients.push(ann);
+    const sub = await ann.call('metrics.subscribe', { series: 'demo.latency_ms', window: '1m', stats: ['p50', 'p95', 'p99'] }, WAIT);
+    expect(sub.error).toBeUndefined();
+    await ann.waitFor((f) => JSON.stringify(f).includes('"kind":"update"'), WAIT);
+    const rps = await ann.call('metrics.subscribe', { series: 'demo.requests', stats: ['rate'] }, WAIT);
+    expect(rps.error).toBeUndefined();
+    const push = await ann.call('metrics.push', { points: [{ series: 'demo.requests', value: 1 }] }, WAIT);
+    expect(push.error?.code).toBe(103);
+    // Only the demo.* series: another series of tenant demo is refused for want of the capability.
+    const declared = await fetch(`${s.httpUrl}/api/v1/metrics/series/web.fps`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${s.tenantKeys['demo']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'gauge' }),
+    });
+    expect(declared.status).toBe(200);
+    const other = await ann.call('metrics.subscribe', { series: 'web.fps' }, WAIT);
+    expect(other.error?.code).toBe(103);
   }, 60_000);
 
   it('with the demo off (production mode, console.demo unset): no generator runs and the series do not exist', async () => {
