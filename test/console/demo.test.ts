@@ -153,7 +153,7 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
     });
     await page.goto(`${s.httpUrl}/console/admin`);
     await page.getByTestId('login-key').waitFor();
-    const demoCode = (p: string) => /\/(workspace|load-chart)-[^/]+\.js$/.test(p);
+    const demoCode = (p: string) => /\/(workspace|metric-charts)-[^/]+\.js$/.test(p);
     expect(scripts.length).toBeGreaterThan(0);
     expect(scripts.filter(demoCode)).toEqual([]);
     await leave(page, () => page.goto(`${s.httpUrl}/console/demo`));
@@ -263,19 +263,19 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
     expect(await b1.getByTestId('job-status').textContent()).toBe('100% (run by Alice)');
   }, 120_000);
 
-  it("the built-in generator started by alice feeds bob's live chart, drawn on a canvas, with a table view of the same samples", async () => {
-    await a.getByTestId('load-run').click();
-    const points = async () => Number(await b1.getByTestId('chart-load').getAttribute('data-points'));
-    await expect.poll(points, POLL).toBeGreaterThan(4);
-    expect(await b1.locator('[data-testid="chart-load"] canvas').count()).toBeGreaterThan(0);
-    await b1.getByTestId('chart-load').getByRole('button', { name: 'Table' }).click();
-    const rows = b1.getByTestId('chart-load-table').locator('tbody tr');
-    await expect.poll(() => rows.count(), POLL).toBeGreaterThan(4);
-    expect(await rows.first().locator('td').nth(3).textContent()).toBe('Alice');
-    expect(Number(await rows.first().locator('td').nth(1).textContent())).toBeGreaterThan(0);
+  it("the server's demo generator feeds the live load charts: requests/s and latency p50/p95/p99 above zero, drawn on canvases, with table views", async () => {
+    for (const name of ['demo-metric-requests', 'demo-metric-latency']) {
+      const chart = b1.getByTestId(`chart-${name}`);
+      await expect.poll(() => chart.getAttribute('aria-busy'), POLL).toBe('false');
+      expect(await chart.locator('canvas').count()).toBeGreaterThan(0);
+      await chart.getByRole('button', { name: 'Table' }).click();
+      // The largest value of the table's cells ('–' for none): the generator never stops while the demo is on.
+      const cells = b1.getByTestId(`chart-${name}-table`).locator('tbody td');
+      const largest = async () => Math.max(0, ...(await cells.allTextContents()).map(Number).filter(Number.isFinite));
+      await expect.poll(largest, POLL).toBeGreaterThan(0);
+    }
+    expect(await b1.getByTestId('chart-demo-metric-latency-table').locator('thead th').allTextContents()).toEqual(['time (UTC)', 'p50', 'p95', 'p99']);
     expect(await axeViolations(b1)).toEqual([]);
-    await a.getByTestId('load-run').click();
-    expect(await a.getByTestId('load-run').getAttribute('aria-pressed')).toBe('false');
   }, 120_000);
 
   it("the shared dashboard: its viewers, and only they, see each other's avatars and cursors over it, apart from the board's", async () => {
@@ -318,6 +318,8 @@ describe('the demo workspace in headless Chromium, two users in two browser cont
     // The dashboard's figures are live: a job alice runs fills bob's dashboard bar.
     await a.getByTestId('job-run').click();
     await expect.poll(async () => Number(await b1.getByTestId('dashboard-progress').getAttribute('value')), POLL).toBe(100);
+    // And its load is the generator's latest complete second, from the charts' own subscriptions.
+    await expect.poll(() => b1.getByTestId('dashboard-load').textContent(), POLL).toMatch(/^[1-9]\d* req\/s, p95 [1-9]\d* ms$/);
     expect(await axeViolations(a)).toEqual([]);
 
     // Bob closes it: he leaves its viewers and his cursor goes, while he stays on the board.

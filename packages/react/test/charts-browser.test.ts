@@ -157,7 +157,7 @@ describe('MetricChart in headless Chromium', () => {
     expect(burst).toEqual({ before: 0, after: 1 });
 
     await page.click('[data-testid="chart-latency"] button');
-    await page.waitForSelector('[data-testid="chart-latency"] table tbody tr');
+    await page.waitForSelector('[data-testid="chart-latency-table"] tbody tr');
     const cells = await page.$$eval('[data-testid="chart-latency"] table tbody td', (tds) => tds.map((td) => td.textContent));
     expect(cells).toContain('60');
     expect(await page.getAttribute('[data-testid="chart-latency"] [role="img"]', 'hidden')).not.toBeNull();

@@ -59,7 +59,12 @@ describe.each(STORES)('series declared over HTTP and dashboards on %s', (store: 
   }
 
   async function node(metrics: Record<string, unknown> = {}): Promise<DurableServer> {
-    const s = await startDurableServer(store, { keepDataDir: dir, now: clock.now, metrics: { series: CONFIGURED, ...metrics } } as never, db);
+    // The demo workspace off: tenant demo is an ordinary tenant here, whose declarations the tests count.
+    const s = await startDurableServer(
+      store,
+      { keepDataDir: dir, now: clock.now, console: { demo: false }, metrics: { series: CONFIGURED, ...metrics } } as never,
+      db,
+    );
     let open = true;
     const stop = s.close;
     const close = async () => {

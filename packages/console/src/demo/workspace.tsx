@@ -21,8 +21,8 @@ import { type DemoUser, fetchDemoToken, userIdOf } from './token';
 import '@switchboard/react/styles.css';
 import './demo.css';
 
-// The chart and uPlot are a chunk of their own, fetched after the rest of the workspace.
-const LoadChart = lazy(() => import('./load-chart'));
+// The charts and uPlot are a chunk of their own, fetched after the rest of the workspace.
+const MetricCharts = lazy(() => import('./metric-charts'));
 // The shared note and Yjs (about 20 KB gzip) too, fetched with the workspace but apart from it.
 const Notes = lazy(() => import('./notes'));
 
@@ -167,8 +167,9 @@ function Room({ who, onLeave }: { who: DemoUser; onLeave: () => void }): ReactNo
         </section>
         <section aria-labelledby="demo-load-title" className="demo-panel demo-wide">
           <h2 id="demo-load-title">Live load</h2>
-          <Suspense fallback={<p aria-busy="true">Loading the chart…</p>}>
-            <LoadChart who={who} />
+          <p className="muted">Made-up web traffic the server generates into tenant demo's metric series while the demo is on.</p>
+          <Suspense fallback={<p aria-busy="true">Loading the charts…</p>}>
+            <MetricCharts />
           </Suspense>
         </section>
         <section aria-labelledby="demo-dashboard-title" className="demo-panel demo-wide">

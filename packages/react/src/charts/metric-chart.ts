@@ -15,7 +15,7 @@ export interface MetricChartProps {
   stats?: readonly MetricStat[];
   /** Plot height, px (default 200). */
   height?: number;
-  /** Names the chart: `data-testid="chart-<name>"` on the root (default: the first series). */
+  /** Names the chart: `data-testid="chart-<name>"` on the root, `chart-<name>-table` on its table view (default: the first series). */
   name?: string;
   /** The accessible name and table caption (default: `name`). */
   title?: string;
@@ -101,7 +101,7 @@ export function MetricChart(props: MetricChartProps): ReactNode {
       h('button', { type: 'button', 'aria-pressed': showTable, onClick: () => setShowTable((v) => !v) }, 'Table'),
     ),
     h('div', { ref: plotRef, role: 'img', 'aria-label': `${title}: chart`, hidden: showTable, style: { minHeight: height } }),
-    showTable ? h(MetricTable, { stream, stats: props.stats, caption: title }) : null,
+    showTable ? h(MetricTable, { stream, stats: props.stats, caption: title, testId: `chart-${name}-table` }) : null,
     error !== null && !showTable ? h('p', { role: 'alert' }, `Not available (${error.code})`) : null,
   );
 }

@@ -3,12 +3,7 @@ import { createElement as h, type ReactNode } from 'react';
 import type { MetricSnapshot, MetricStream } from '../metric-stream.js';
 import { useSelected } from '../select.js';
 import { LOADING } from '../store.js';
-
-/** A value as the table shows it: up to 3 decimals, a dash for none. */
-export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return '–';
-  return String(Math.round(v * 1000) / 1000);
-}
+import { formatValue } from './format-value.js';
 
 /** Rows of the table, newest bucket first: its start and one value per (series, stat) drawn. */
 export function tableRows(snapshot: MetricSnapshot, stats: readonly MetricStat[]): { labels: string[]; rows: Array<{ t: number; values: number[] }> } {
@@ -35,14 +30,14 @@ export function tableRows(snapshot: MetricSnapshot, stats: readonly MetricStat[]
 const time = (t: number) => new Date(t).toISOString().slice(11, 19);
 
 /** The numbers of a metric chart as an accessible table (it re-renders with every frame while shown). */
-export function MetricTable(props: { stream: MetricStream | null; stats: readonly MetricStat[] | undefined; caption: string }): ReactNode {
+export function MetricTable(props: { stream: MetricStream | null; stats: readonly MetricStat[] | undefined; caption: string; testId?: string }): ReactNode {
   const result = useSelected(props.stream?.store ?? null, LOADING, (r) => r);
   const snapshot = result.data;
   if (snapshot === undefined) return h('p', { role: 'status' }, result.error ? `Not available (${result.error.code})` : 'Loading…');
   const { labels, rows } = tableRows(snapshot, props.stats ?? snapshot.columns);
   return h(
     'table',
-    { className: 'sb-metric-table' },
+    { className: 'sb-metric-table', ...(props.testId !== undefined ? { 'data-testid': props.testId } : {}) },
     h('caption', null, props.caption),
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'time (UTC)'), ...labels.map((l) => h('th', { scope: 'col', key: l }, l)))),
     h(

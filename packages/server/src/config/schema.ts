@@ -167,11 +167,13 @@ const coreShape = {
     .strictObject({
       /** Serve the console at `/console/` (default true); off: every `/console` path is 404. */
       enabled: bool(true, 'serve the web console at /console/'),
-      /** The demo workspace at `/console/demo` and its token route `POST /api/v1/demo/token` (default: on in development mode only). */
+      /** The demo workspace at `/console/demo`, its token route `POST /api/v1/demo/token` and its metric generator (default: on in development mode only). */
       demo: z
         .preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean())
         .optional()
-        .describe('the demo workspace at /console/demo and its token route POST /api/v1/demo/token (default: on in development mode only)'),
+        .describe(
+          "the demo workspace at /console/demo, its token route POST /api/v1/demo/token and its metric generator (tenant demo's demo.* series) (default: on in development mode only)",
+        ),
     })
     .prefault({})
     .describe('web console'),

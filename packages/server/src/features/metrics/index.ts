@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '@switchboard/protocol';
 import { ReplyError } from '../../errors/reply-error.js';
+import { DEMO_TENANT, demoEnabled } from '../../http/api/demo-token.js';
 import { defineFeature, type FeatureModule } from '../manifest.js';
 import { scheduleSweep } from '../sweep-job.js';
 import { alertRoutes } from './alert-routes.js';
@@ -12,6 +13,7 @@ import { metricCommands } from './commands.js';
 import { type MetricsConfig, metricsConfig } from './config.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { DASHBOARD_NAMESPACE, Dashboards } from './dashboards.js';
+import { DemoGenerator } from './demo-generator.js';
 import { Ingest } from './ingest.js';
 import { MetricStores } from './metric-stores.js';
 import { METRIC_MIGRATIONS } from './migrations.js';
@@ -47,6 +49,8 @@ interface Running extends StoredMetrics {
   pusher: MetricPusher;
   meter: SelfMeter;
   grants: SystemGrants;
+  /** The demo workspace's traffic, while the demo is on. */
+  generator: DemoGenerator | null;
 }
 
 /**
@@ -172,6 +176,19 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         });
       };
       const timers = [tick, refresh];
+      const generator = demoEnabled(ctx.node.config)
+        ? new DemoGenerator({
+            tenant: DEMO_TENANT,
+            ingest,
+            registry,
+            configured: (name) => created.declaration(name),
+            leases: ctx.leases,
+            nodeId: ctx.messages.nodeId,
+            now: () => ctx.node.now(),
+            logger: ctx.logger,
+          })
+        : null;
+      await generator?.start();
       if (ctx.config.alertInterval > 0) {
         const alertTimer = setInterval(alertTick, Math.max(10, ctx.config.alertInterval));
         alertTimer.unref();
@@ -191,6 +208,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
         timers,
         pusher,
         meter,
+        generator,
         grants: new SystemGrants(
           ctx.leases,
           () => ctx.config.systemGrantTtl,
@@ -210,6 +228,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       if (!was) return;
       for (const t of was.timers) clearInterval(t);
       was.meter.stop();
+      await was.generator?.stop();
       // What changed since the last announcement reaches the other nodes before this one goes.
       await was.pusher.push();
       was.pusher.stop();

@@ -7,8 +7,8 @@ import type { MetricsConfig } from './config.js';
 import { known, type StoredMetrics, seriesOf } from './known-series.js';
 import type { MetricStores, PointInput } from './metric-stores.js';
 
-/** Where a batch of points came from. */
-export type IngestTransport = 'http' | 'socket';
+/** Where a batch of points came from: a request, a socket command, or the demo workspace's built-in generator (demo-generator.ts). */
+export type IngestTransport = 'http' | 'socket' | 'generator';
 
 /** The Prometheus counters of ingest, by transport. */
 interface IngestCounters {
@@ -22,7 +22,7 @@ function ingestCounters(registry: Registry, points: ReadonlyMap<IngestTransport,
   return {
     points: new Counter({
       name: 'switchboard_metric_points_ingested_total',
-      help: 'Metric points written, by transport (http, socket)',
+      help: 'Metric points written, by transport (http, socket, generator)',
       labelNames: ['transport'],
       registers: [registry],
       collect() {

@@ -23,14 +23,19 @@ const MAX_TRACKED_ADDRESSES = 10_000;
 /** The one channel of the demo namespace on which a demo token may take locks (the workspace's lock panel). */
 export const DEMO_LOCK_CHANNEL = `${DEMO_NAMESPACE}:plan`;
 
+/** The metric series of the demo tenant a demo token may follow: those of the built-in generator (`demo.requests`, `demo.latency_ms`). */
+export const DEMO_METRICS = 'metrics:demo.*';
+
 /**
  * What a demo token may do, on the demo namespace's channels only. Its shared note (a Yjs
  * document, `demo:notes`) needs nothing more than `subscribe`, `publish` and `presence`;
- * locks only `lock`, on one channel, and never `unlock` (nobody takes another's lock back).
+ * locks only `lock`, on one channel, and never `unlock` (nobody takes another's lock back);
+ * and `subscribe` (read, never `ingest`) on the demo tenant's metric series named `demo.*`.
  */
 export const DEMO_CAPABILITIES: Readonly<Record<string, readonly CapabilityAction[]>> = Object.freeze({
   [`${DEMO_NAMESPACE}:*`]: Object.freeze(['subscribe', 'publish', 'presence', 'history', 'signal', 'comment'] as CapabilityAction[]),
   [DEMO_LOCK_CHANNEL]: Object.freeze(['lock'] as CapabilityAction[]),
+  [DEMO_METRICS]: Object.freeze(['subscribe'] as CapabilityAction[]),
 });
 
 /** Mints a token with the server's HMAC secret on its clock; null when the server has none (JWKS only). */
@@ -86,8 +91,9 @@ class AddressLimiter {
 /**
  * POST /demo/token: a short-lived token for the demo workspace (`/console/demo`), public
  * like the page itself, and served only while the demo is on (else the plain 404 of an
- * unknown route). Always tenant `demo`, always only the `demo:*` channels (plus what every
- * user has: their own `user:{sub}` notifications); rate-limited per IP address.
+ * unknown route). Always tenant `demo`, always only the `demo:*` channels and the `demo.*`
+ * metric series (plus what every user has: their own `user:{sub}` notifications);
+ * rate-limited per IP address.
  */
 export function demoTokenRoutes(config: Readonly<Config>, mint: DemoTokenMinter, now: () => number): ApiRoute[] {
   if (!demoEnabled(config)) return [];
@@ -102,7 +108,7 @@ export function demoTokenRoutes(config: Readonly<Config>, mint: DemoTokenMinter,
       description:
         `No API key: the demo workspace's page asks for it. Exists only in development mode or with \`console.demo: true\` (else 404). ` +
         `The token is for tenant \`${DEMO_TENANT}\`, lives ${DEMO_TOKEN_TTL_SECONDS} s, and may subscribe, publish, enter presence, read history, ` +
-        `send signals and comment on \`${DEMO_NAMESPACE}:*\` channels only, and take locks on \`${DEMO_LOCK_CHANNEL}\`. At most ${DEMO_TOKENS_PER_MINUTE} tokens per minute per IP address (429, code 111).`,
+        `send signals and comment on \`${DEMO_NAMESPACE}:*\` channels only, take locks on \`${DEMO_LOCK_CHANNEL}\`, and follow the built-in generator's metric series (\`subscribe\` on \`${DEMO_METRICS}\`). At most ${DEMO_TOKENS_PER_MINUTE} tokens per minute per IP address (429, code 111).`,
       public: true,
       body: z.strictObject({ user: demoUser, name: displayName.optional() }),
       response: z.object({
