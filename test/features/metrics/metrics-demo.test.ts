@@ -12,7 +12,8 @@ import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 /**
  * The demo workspace's built-in generator: with the demo on it declares `demo.requests` and
- * `demo.latency_ms` for tenant demo and writes points into them through the feature's ingest;
+ * `demo.latency_ms` for tenant demo and, while a connection follows one, writes points into
+ * them through the feature's ingest;
  * with the demo off nothing runs and the series do not exist; a demo token follows them but
  * ingests nothing; on two nodes of one Redis one node generates; a stopped server leaves no
  * timer behind.
@@ -56,8 +57,23 @@ async function generatorPoints(url: string): Promise<number> {
   return Number(/^switchboard_metric_points_ingested_total\{transport="generator"\} (\S+)/m.exec(text)?.[1] ?? 0);
 }
 
+/** A demo user's connection (a token from the demo route) following `demo.requests` on `s`. */
+async function follow(s: { httpUrl: string; url: string }, user = 'ann'): Promise<RawClient> {
+  const res = await fetch(`${s.httpUrl}/api/v1/demo/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user }),
+  });
+  expect(res.status).toBe(200);
+  const client = await RawClient.connect(s.url, ((await res.json()) as { token: string }).token);
+  clients.push(client);
+  const sub = await client.call('metrics.subscribe', { series: 'demo.requests', window: '1m', stats: ['rate'] }, WAIT);
+  expect(sub.error).toBeUndefined();
+  return client;
+}
+
 describe('the demo generator', () => {
-  it('with the demo on: declares its series for tenant demo and fills them, per route and for all routes, within seconds', async () => {
+  it('with the demo on: declares its series for tenant demo at start, writes nothing while nobody follows them, and fills them, per route and for all routes, once someone does', async () => {
     const s = await server();
     const listed = await get(s, '/metrics/series');
     expect(listed.status).toBe(200);
@@ -68,7 +84,11 @@ describe('the demo generator', () => {
       ['demo.latency_ms', 'distribution', 'ms', ['route']],
       ['demo.requests', 'counter', 'requests', ['route']],
     ]);
+    // An idle server writes nothing: four ticks' time and no point.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await generatorPoints(s.httpUrl)).toBe(0);
 
+    await follow(s);
     await eventually(async () => points(await query(s, 'demo.latency_ms', 'count')) > 0, WAIT, 'demo latencies');
     await eventually(async () => points(await query(s, 'demo.requests', 'count', { route: '/login' })) > 0, WAIT, 'demo requests of /login');
     const latency = (await query(s, 'demo.latency_ms', 'count,p50,p95,p99')).json as unknown as Query;
@@ -137,17 +157,24 @@ describe('the demo generator on two nodes of one Redis', () => {
     await dropPrefix(REDIS_URL, prefix);
   }, 30_000);
 
-  it('one node generates (the lease holder), both answer its points; when it stops the other takes over', async () => {
+  it('the node whose connection follows generates; with followers on both one node does (the lease holder) and both answer its points; when it stops the other takes over', async () => {
     db = await createTestDatabase('postgres');
     for (const id of ['a', 'b'])
       nodes.push(
         await startDurableServer('postgres', { redis: REDIS_URL, redisPrefix: prefix, nodeId: `demo-${id}`, metrics: { pushInterval: '200ms' } } as never, db),
       );
     const [a, b] = nodes as [DurableServer, DurableServer];
-    await eventually(async () => (await generatorPoints(a.httpUrl)) + (await generatorPoints(b.httpUrl)) > 0, WAIT, 'a node generating');
+    // Followed on b only: b generates, a (idle) does not seek the lease.
+    await follow(b, 'bob');
+    await eventually(async () => (await generatorPoints(b.httpUrl)) > 0, WAIT, 'b generating');
+    expect(await generatorPoints(a.httpUrl)).toBe(0);
+    // Followed on both: still one node generates, the lease holder.
+    await follow(a, 'ann');
+    const before = await generatorPoints(b.httpUrl);
+    await eventually(async () => (await generatorPoints(b.httpUrl)) > before, WAIT, 'b still generating');
     const counts = [await generatorPoints(a.httpUrl), await generatorPoints(b.httpUrl)];
-    const leader = (counts[0] as number) > 0 ? a : b;
-    const follower = leader === a ? b : a;
+    const leader = b;
+    const follower = a;
     expect(counts.filter((n) => n > 0)).toHaveLength(1);
     // The follower answers the leader's points (merged from its announcements).
     await eventually(async () => points(await query(follower, 'demo.latency_ms', 'count')) > 0, WAIT, 'the points on the other node');
@@ -167,11 +194,22 @@ describe('the demo generator at shutdown', () => {
       import { Switchboard } from '@switchboard/server';
       const s = await Switchboard.create({ config: { logLevel: 'silent', host: '127.0.0.1', port: 0, dataDir: ${JSON.stringify(dataDir)} } });
       const { port } = await s.listen();
+      // Someone follows the generated series, so the generator writes (and holds its lease).
+      const { SwitchboardClient } = await import('@switchboard/client');
+      const { default: WebSocket } = await import('ws');
+      const minted = await fetch('http://127.0.0.1:' + port + '/api/v1/demo/token', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'ann' }),
+      });
+      const { token } = await minted.json();
+      const client = new SwitchboardClient('ws://127.0.0.1:' + port + '/ws', { getToken: async () => token, WebSocket, transports: ['websocket'] });
+      client.connect();
+      client.metrics.subscribe({ series: 'demo.requests', stats: ['rate'] });
       for (;;) {
         const text = await (await fetch('http://127.0.0.1:' + port + '/metrics')).text();
         if (/transport="generator"\\} [1-9]/.test(text)) break;
         await new Promise((r) => setTimeout(r, 50));
       }
+      client.disconnect();
       await s.close();
       process.stdout.write('closed\\n');
     `;

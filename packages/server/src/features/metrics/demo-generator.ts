@@ -20,6 +20,8 @@ const LEASE_TTL_MS = 10_000;
 const LEASE_EVERY_MS = 3000;
 /** A tick never covers more than this (after a stall, or the first tick after the lease was won), ms. */
 const MAX_TICK_MS = 1000;
+/** How long the generator goes on after the last of its followers on this node left, ms. */
+export const DEMO_IDLE_MS = 60_000;
 
 export interface DemoGeneratorOptions {
   tenant: string;
@@ -28,6 +30,8 @@ export interface DemoGeneratorOptions {
   /** The configuration's declaration of a series, if any: the generator then declares nothing of that name. */
   configured: (name: string) => SeriesDeclaration | undefined;
   leases: FeatureLeases;
+  /** Whether a connection of this node follows the generated series now (it generates only then, and for DEMO_IDLE_MS after). */
+  followed: () => boolean;
   nodeId: string;
   now: () => number;
   logger: Logger;
@@ -36,7 +40,9 @@ export interface DemoGeneratorOptions {
 
 /**
  * The demo workspace's built-in traffic (demo-traffic.ts), written into the demo tenant's
- * metric scope through the feature's own ingest path every DEMO_TICK_MS while the demo is on.
+ * metric scope through the feature's own ingest path every DEMO_TICK_MS while the demo is on
+ * and someone follows it: a node generates while one of its connections subscribes to a
+ * `demo.*` series of tenant demo, and for DEMO_IDLE_MS after (an idle server writes nothing).
  * One node of a cluster generates: the holder of the `demo-generator` lease, as alert
  * evaluation picks one node per rule; the others' reads merge its buckets. The timer is
  * unref'd and `stop` waits for the tick in flight, then gives the lease up.
@@ -51,6 +57,8 @@ export class DemoGenerator {
   #declared = false;
   #last: number | null = null;
   #warned = false;
+  /** Until when it generates: DEMO_IDLE_MS after a follower was last seen on this node. */
+  #activeUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: DemoGeneratorOptions) {
     this.#o = options;
@@ -62,10 +70,10 @@ export class DemoGenerator {
     return this.#token !== null;
   }
 
-  /** Runs a first tick (so a node that wins the lease has declared its series when it is up), then one every DEMO_TICK_MS. */
+  /** Declares the series (so they can be followed as soon as the node is up), then ticks every DEMO_TICK_MS. */
   async start(): Promise<void> {
     if (this.#timer) return;
-    this.#ticking = this.tick();
+    this.#ticking = this.#declare().catch((err) => this.#warn(err));
     await this.#ticking;
     this.#ticking = null;
     this.#timer = setInterval(() => {
@@ -81,15 +89,23 @@ export class DemoGenerator {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#ticking;
-    const token = this.#token;
-    this.#token = null;
-    if (token !== null) await this.#o.leases.release(LEASE_KEY, token).catch(() => false);
+    await this.#giveUp();
   }
 
-  /** One tick: hold (or seek) the lease, declare the series once, write the points since the last tick. */
+  /**
+   * One tick: while followed on this node (or for DEMO_IDLE_MS after), hold (or seek) the
+   * lease, declare the series once, write the points since the last tick; otherwise give the
+   * lease up, so a node whose connections follow the series takes it.
+   */
   async tick(): Promise<void> {
     try {
       const now = this.#o.now();
+      if (this.#o.followed()) this.#activeUntil = now + DEMO_IDLE_MS;
+      if (now >= this.#activeUntil) {
+        this.#last = null;
+        await this.#giveUp();
+        return;
+      }
       if (!(await this.#lease(now))) {
         this.#last = null;
         return;
@@ -101,9 +117,21 @@ export class DemoGenerator {
     } catch (err) {
       // Its series deleted over HTTP: declared again at the next tick.
       if (err instanceof ReplyError && err.code === ErrorCode.UnknownSeries.code) this.#declared = false;
-      if (!this.#warned) this.#o.logger.warn({ err }, 'the demo generator wrote no points (logged once)');
-      this.#warned = true;
+      this.#warn(err);
     }
+  }
+
+  #warn(err: unknown): void {
+    if (!this.#warned) this.#o.logger.warn({ err }, 'the demo generator wrote no points (logged once)');
+    this.#warned = true;
+  }
+
+  async #giveUp(): Promise<void> {
+    const token = this.#token;
+    if (token === null) return;
+    this.#token = null;
+    this.#leaseAt = Number.NEGATIVE_INFINITY;
+    await this.#o.leases.release(LEASE_KEY, token).catch(() => false);
   }
 
   async #lease(now: number): Promise<boolean> {

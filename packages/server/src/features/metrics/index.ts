@@ -183,6 +183,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
             registry,
             configured: (name) => created.declaration(name),
             leases: ctx.leases,
+            followed: () => subscriptions.follows(DEMO_TENANT, 'demo.'),
             nodeId: ctx.messages.nodeId,
             now: () => ctx.node.now(),
             logger: ctx.logger,

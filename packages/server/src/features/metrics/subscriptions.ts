@@ -65,6 +65,13 @@ export class MetricSubscriptions {
     this.#timer.unref();
   }
 
+  /** Whether any connection of this node follows a series of `tenant` whose name starts with `prefix`. */
+  follows(tenant: string, prefix: string): boolean {
+    for (const mine of this.#byClient.values())
+      for (const sub of mine.values()) if (sub.spec.tenant === tenant && sub.spec.series.some((s) => s.startsWith(prefix))) return true;
+    return false;
+  }
+
   /** Subscriptions a connection holds. */
   countOf(clientId: string): number {
     return this.#byClient.get(clientId)?.size ?? 0;
