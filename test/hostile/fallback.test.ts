@@ -67,6 +67,28 @@ describe('fallback: sessions of others', () => {
     await vi.waitFor(() => expect(b.st.frames().some((f) => f['id'] === 10)).toBe(true), WAIT);
   });
 
+  it("a page the server itself serves (same origin): its stream's GET carries no Origin, its POSTs the server's own, and they reach the session; another origin's are still 403", async () => {
+    const h = ctx();
+    // What a browser sends from a same-origin page: no Origin on the stream's GET, its origin on each POST.
+    const st = await openSse(h.s.httpUrl, {});
+    streams.push(st);
+    expect(st.status).toBe(200);
+    const own = { origin: new URL(h.s.httpUrl).origin };
+    const token = await h.token('sam', { tenant: TENANT_A });
+    expect((await postSse(h.s.httpUrl, st.session, JSON.stringify({ id: 1, method: 'connect', params: { token } }), own)).status).toBe(204);
+    await vi.waitFor(() => expect(st.frames().find((f) => f['id'] === 1)?.['result']).toBeDefined(), WAIT);
+    const foreign = await postSse(h.s.httpUrl, st.session, '{"id":2,"method":"ping"}', { origin: 'https://a.example' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.body?.error).toMatchObject({ code: E.PermissionDenied.code });
+    // Another port of the same host is another origin.
+    const port = new URL(h.s.httpUrl);
+    port.port = String(Number(port.port) + 1);
+    expect((await postSse(h.s.httpUrl, st.session, '{"id":3,"method":"ping"}', { origin: port.origin })).status).toBe(403);
+    expect((await postSse(h.s.httpUrl, st.session, '{"id":4,"method":"ping"}', own)).status).toBe(204);
+    await vi.waitFor(() => expect(st.frames().some((f) => f['id'] === 4)).toBe(true), WAIT);
+    expect(st.frames().some((f) => f['id'] === 2 || f['id'] === 3)).toBe(false);
+  });
+
   it("tenant A over the fallback asks for B's channel names and gets its own tenant's, empty", async () => {
     const h = ctx();
     const a = await sse(h, 'mallory', TENANT_A, { origin: 'https://a.example' });

@@ -42,6 +42,20 @@ function sendJson(res: ServerResponse, status: number, error: ErrorCodeInfo, det
   res.end(body);
 }
 
+/**
+ * The origin a session is bound to: a request's `Origin`, except the server's own (the page is
+ * served by this server: same origin), which counts as none. A browser sends no Origin on a
+ * same-origin GET (the stream) but does on a POST, so both must compare equal.
+ */
+function sessionOrigin(origin: string | undefined, host: string | undefined): string | undefined {
+  if (origin === undefined || host === undefined) return origin;
+  try {
+    return new URL(origin).host === host.toLowerCase() ? undefined : origin;
+  } catch {
+    return origin;
+  }
+}
+
 function corsHeaders(origin: string | undefined): Record<string, string> {
   return origin === undefined ? {} : { 'access-control-allow-origin': origin, vary: 'origin' };
 }
@@ -114,7 +128,7 @@ export class SseTransport {
     socket.write(namedEvent('session', { session: id }));
     const conn = new SseConnection(socket, this.#events, this.node.wheel);
     const client = this.node.accept(conn, result.meta);
-    this.#sessions.set(id, { client, conn, origin: req.headers.origin });
+    this.#sessions.set(id, { client, conn, origin: sessionOrigin(req.headers.origin, req.headers.host) });
     this.node.stats.fallbackSessions++;
     socket.once('close', () => {
       this.#sessions.delete(id);
@@ -125,8 +139,8 @@ export class SseTransport {
   }
 
   #post(req: IncomingMessage, res: ServerResponse): void {
-    const origin = req.headers.origin;
-    const cors = corsHeaders(origin);
+    const cors = corsHeaders(req.headers.origin);
+    const origin = sessionOrigin(req.headers.origin, req.headers.host);
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     const id = query.get('session') ?? '';
     const remote = this.#relay.remoteNode(id);
