@@ -2,8 +2,11 @@ import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
 import type { Bucket } from './bucket.js';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
+import { canonicalLabels, labelSetKey, NO_LABELS } from './label-key.js';
 import { encodeParts, type PartsOut, RemoteParts } from './remote-parts.js';
 import { MAX_SYSTEM_STORES, SYSTEM_SCOPE, SYSTEM_SERIES } from './system-series.js';
+
+export { labelSetKey, NO_LABELS };
 
 /** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
 export interface PointInput {
@@ -93,25 +96,11 @@ export interface SystemPoint {
   value: number | Bucket;
 }
 
-/** Canonical strings of label sets already seen: the points of a columnar block share one labels object. */
-const labelKeys = new WeakMap<object, string>();
-
-/** A label set as one canonical string: its pairs sorted by key. */
-export function labelSetKey(labels: Readonly<Record<string, string>>): string {
-  let key = labelKeys.get(labels);
-  if (key === undefined) {
-    key = JSON.stringify(
-      Object.keys(labels)
-        .sort()
-        .map((k) => [k, labels[k]]),
-    );
-    labelKeys.set(labels, key);
-  }
-  return key;
-}
-
 /** The key of one (tenant, series, label set): what subscriptions follow. */
 export const storeKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string => `${tenant}\0${series}\0${labelSetKey(labels)}`;
+/** `storeKey` of a labels object seen once (a row's): not remembered. */
+const rowKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string =>
+  `${tenant}\0${series}\0${labels === NO_LABELS ? '[]' : canonicalLabels(labels)}`;
 const valuesKey = (tenant: string, series: string, label: string): string => `${tenant}\0${series}\0${label}`;
 
 /**
@@ -221,11 +210,13 @@ export class MetricStores {
     const declared = this.#find(tenant, p.series);
     if (!declared) return [ErrorCode.UnknownSeries, `no series ${p.series}`];
     const max = this.#config;
-    for (const [k, v] of Object.entries(p.labels)) {
+    for (const k in p.labels) {
+      if (!Object.hasOwn(p.labels, k)) continue;
       if (!declared.decl.labels.includes(k)) return [ErrorCode.UnknownLabel, `label ${k} is not declared for ${p.series}`];
-      if (v.length > max.maxLabelValueLength) return [ErrorCode.LabelValueTooLong, `label ${k} is longer than ${max.maxLabelValueLength} characters`];
+      if ((p.labels[k] as string).length > max.maxLabelValueLength)
+        return [ErrorCode.LabelValueTooLong, `label ${k} is longer than ${max.maxLabelValueLength} characters`];
     }
-    const key = storeKey(tenant, p.series, p.labels);
+    const key = rowKey(tenant, p.series, p.labels);
     const held = this.#stores.get(key);
     const ts = (p.ts === undefined ? plan.now : p.ts) as number;
     const before = plan.newest.get(key) ?? held?.store.newest ?? Number.NEGATIVE_INFINITY;
