@@ -29,6 +29,8 @@ export interface Verdict {
   problems: Problem[];
   /** The code of the first problem. */
   first: ErrorCodeInfo | null;
+  /** The store key of each point (for `write`, which then builds none). */
+  keys: string[];
 }
 
 const MAX_PROBLEMS = 100;
@@ -41,6 +43,8 @@ interface Plan {
   newValues: Map<string, Set<string>>;
   /** Stores the tenant would hold. */
   held: number;
+  /** The store key of the point `#problemOf` last found fine. */
+  key: string;
 }
 
 const REFUSAL_CODES: Readonly<Record<RefusalCode, ErrorCodeInfo>> = {
@@ -174,8 +178,16 @@ export class MetricStores {
 
   /** Every problem of a batch for a tenant, in point order; nothing is written. */
   check(tenant: string, points: readonly PointInput[]): Verdict {
-    const verdict: Verdict = { total: 0, problems: [], first: null };
-    const plan: Plan = { now: this.#clock.now(), newest: new Map(), newStores: new Set(), newValues: new Map(), held: this.#perTenant.get(tenant) ?? 0 };
+    const keys: string[] = new Array(points.length);
+    const verdict: Verdict = { total: 0, problems: [], first: null, keys };
+    const plan: Plan = {
+      now: this.#clock.now(),
+      newest: new Map(),
+      newStores: new Set(),
+      newValues: new Map(),
+      held: this.#perTenant.get(tenant) ?? 0,
+      key: '',
+    };
     // A run of points of one series sharing one labels object (a columnar block) is one store:
     // its series and labels are checked once, then only each point's timestamp and value.
     let run: { series: string; labels: object; key: string; store: BucketStore } | null = null;
@@ -188,13 +200,18 @@ export class MetricStores {
         const refused = run.store.refusal(ts, p.value, before, plan.now);
         found = refused ? [codeOfRefusal(refused), refused.message] : null;
         if (!found && ts > before) plan.newest.set(run.key, ts);
+        keys[index] = run.key;
       } else {
         found = this.#problemOf(tenant, p, plan);
         run = null;
         if (!found) {
-          const key = storeKey(tenant, p.series, p.labels);
-          const store = this.#stores.get(key)?.store ?? (this.#find(tenant, p.series) as Declared).probe;
-          run = { series: p.series, labels: p.labels, key, store };
+          const key = plan.key;
+          keys[index] = key;
+          // A labels object met again (a block's) is worth a run; a row's own object is not.
+          if (p.labels === NO_LABELS || (index + 1 < points.length && points[index + 1]?.labels === p.labels)) {
+            const store = this.#stores.get(key)?.store ?? (this.#find(tenant, p.series) as Declared).probe;
+            run = { series: p.series, labels: p.labels, key, store };
+          }
         }
       }
       if (!found) continue;
@@ -243,25 +260,30 @@ export class MetricStores {
       plan.held++;
     }
     plan.newest.set(key, Math.max(before, ts));
+    plan.key = key;
     return null;
   }
 
-  /** Writes a batch that `check` found no problem in; returns the points written. */
-  write(tenant: string, points: readonly PointInput[]): number {
+  /** Writes a batch that `check` found no problem in (`keys`: its verdict's); returns the points written. */
+  write(tenant: string, points: readonly PointInput[], keys?: readonly string[]): number {
     const now = this.#clock.now();
     const touched = new Map<string, BucketStore>();
     let series: string | undefined;
     let labels: object | undefined;
     let key = '';
     let held: Held | undefined;
-    for (const p of points) {
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i] as PointInput;
       // Consecutive points of one series and one labels object (a columnar block) share a store.
       if (held === undefined || p.series !== series || p.labels !== labels) {
         series = p.series;
         labels = p.labels;
-        key = storeKey(tenant, p.series, p.labels);
-        held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
-        touched.set(key, held.store);
+        const next = keys?.[i] ?? storeKey(tenant, p.series, p.labels);
+        if (held === undefined || next !== key) {
+          key = next;
+          held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
+          touched.set(key, held.store);
+        }
       }
       const ts = p.ts === undefined ? now : (p.ts as number);
       // Before the point goes in, which may reuse a ring slot of a bucket past the retention.
