@@ -126,7 +126,7 @@ export class MetricStores {
   readonly #perTenant = new Map<string, number>();
   /** (tenant, series, label key) → value → stores holding it. */
   readonly #labelValues = new Map<string, Map<string, number>>();
-  readonly #listeners = new Set<ChangeListener>();
+  readonly #listeners = new Set<{ listener: ChangeListener; wants: ((key: string) => boolean) | undefined }>();
   /** The partial buckets other nodes announced (remote-parts.ts): reads merge them, persistence never sees them. */
   readonly remote: RemoteParts;
 
@@ -290,10 +290,7 @@ export class MetricStores {
       if (held.decl.persist) this.#options.persisted?.(key, held, ts);
       held.store.add(ts, p.value as number, now);
     }
-    for (const [key, store] of touched) {
-      const changed = store.drainChanged();
-      for (const listener of this.#listeners) listener(key, changed, true);
-    }
+    this.#tell(touched);
     return points.length;
   }
 
@@ -320,10 +317,7 @@ export class MetricStores {
       if (written) touched.set(key, held.store);
       else skipped++;
     }
-    for (const [key, store] of touched) {
-      const changed = store.drainChanged();
-      for (const listener of this.#listeners) listener(key, changed, true);
-    }
+    this.#tell(touched);
     return skipped;
   }
 
@@ -335,10 +329,27 @@ export class MetricStores {
     return [...seen.values()];
   }
 
-  /** Follow the buckets every write changes (a store's changes are drained once per write). Returns the removal. */
-  onChange(listener: ChangeListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /**
+   * Follow the buckets every write changes (a store's changes are drained once per write); with
+   * `wants`, only of the stores it wants (the others' changes are not even listed). Returns the removal.
+   */
+  onChange(listener: ChangeListener, wants?: (key: string) => boolean): () => void {
+    const entry = { listener, wants };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  /** Tells the listeners what a write changed in the stores it touched. */
+  #tell(touched: ReadonlyMap<string, BucketStore>): void {
+    for (const [key, store] of touched) {
+      let changed: Map<number, number[]> | undefined;
+      for (const { listener, wants } of this.#listeners) {
+        if (wants !== undefined && !wants(key)) continue;
+        changed ??= store.drainChanged();
+        listener(key, changed, true);
+      }
+      if (changed === undefined) store.forgetChanged();
+    }
   }
 
   /**
@@ -401,7 +412,7 @@ export class MetricStores {
    */
   acceptRemote(from: string, bytes: Uint8Array, writer?: string): number {
     const changed = this.remote.accept(from, bytes, writer);
-    for (const [key, steps] of changed) for (const listener of this.#listeners) listener(key, steps, false);
+    for (const [key, steps] of changed) for (const { listener } of this.#listeners) listener(key, steps, false);
     return changed.size;
   }
 
