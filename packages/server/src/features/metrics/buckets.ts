@@ -236,6 +236,11 @@ export class BucketStore {
     return out;
   }
 
+  /** Forgets the buckets changed since `drainChanged` (no one follows this store). */
+  forgetChanged(): void {
+    for (const ring of this.#rings) ring.changed.clear();
+  }
+
   /** One bucket, or undefined when empty or evicted. Read-only: a packed bucket is a decoded copy, a live one is the bucket itself. */
   bucket(step: number, start: number): Bucket | undefined {
     return this.#ring(step)?.get(start);

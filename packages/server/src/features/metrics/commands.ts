@@ -6,7 +6,7 @@ import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import type { Ingest } from './ingest.js';
 import type { PointInput } from './metric-stores.js';
-import { pointRow } from './routes.js';
+import { pointRow, rowsOf } from './routes.js';
 
 /** The channel a token's `ingest` capability names for a series: `metrics:<series>`. */
 export const ingestChannel = (series: string): string => `metrics:${series}`;
@@ -35,8 +35,7 @@ export function metricCommands(ingest: () => Ingest): CommandDefinition[] {
       params: z.strictObject({ points: z.array(pointRow) }),
       async handler({ client }, p) {
         const identity = client.identity as Identity;
-        const points: PointInput[] = p.points.map((x) => ({ series: x.series, labels: x.labels ?? {}, ts: x.ts, value: x.value }));
-        return { accepted: await ingest().push(identity.tenant, points, 'socket', (batch) => checkIngest(identity, batch)) };
+        return { accepted: await ingest().push(identity.tenant, rowsOf(p.points), 'socket', (batch) => checkIngest(identity, batch)) };
       },
     }),
   ];

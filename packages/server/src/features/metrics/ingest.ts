@@ -113,7 +113,7 @@ export class Ingest {
       err.data = { refused: verdict.total, problems: verdict.problems };
       throw err;
     }
-    const written = this.#stores.write(tenant, points);
+    const written = this.#stores.write(tenant, points, verdict.keys);
     this.#points.set(transport, (this.#points.get(transport) ?? 0) + written);
     this.#counters.batches.inc({ transport });
     return written;

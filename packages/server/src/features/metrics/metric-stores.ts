@@ -2,8 +2,11 @@ import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
 import type { Bucket } from './bucket.js';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
+import { canonicalLabels, labelSetKey, NO_LABELS } from './label-key.js';
 import { encodeParts, type PartsOut, RemoteParts } from './remote-parts.js';
 import { MAX_SYSTEM_STORES, SYSTEM_SCOPE, SYSTEM_SERIES } from './system-series.js';
+
+export { labelSetKey, NO_LABELS };
 
 /** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
 export interface PointInput {
@@ -26,6 +29,8 @@ export interface Verdict {
   problems: Problem[];
   /** The code of the first problem. */
   first: ErrorCodeInfo | null;
+  /** The store key of each point (for `write`, which then builds none). */
+  keys: string[];
 }
 
 const MAX_PROBLEMS = 100;
@@ -38,6 +43,8 @@ interface Plan {
   newValues: Map<string, Set<string>>;
   /** Stores the tenant would hold. */
   held: number;
+  /** The store key of the point `#problemOf` last found fine. */
+  key: string;
 }
 
 const REFUSAL_CODES: Readonly<Record<RefusalCode, ErrorCodeInfo>> = {
@@ -93,25 +100,11 @@ export interface SystemPoint {
   value: number | Bucket;
 }
 
-/** Canonical strings of label sets already seen: the points of a columnar block share one labels object. */
-const labelKeys = new WeakMap<object, string>();
-
-/** A label set as one canonical string: its pairs sorted by key. */
-export function labelSetKey(labels: Readonly<Record<string, string>>): string {
-  let key = labelKeys.get(labels);
-  if (key === undefined) {
-    key = JSON.stringify(
-      Object.keys(labels)
-        .sort()
-        .map((k) => [k, labels[k]]),
-    );
-    labelKeys.set(labels, key);
-  }
-  return key;
-}
-
 /** The key of one (tenant, series, label set): what subscriptions follow. */
 export const storeKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string => `${tenant}\0${series}\0${labelSetKey(labels)}`;
+/** `storeKey` of a labels object seen once (a row's): not remembered. */
+const rowKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string =>
+  `${tenant}\0${series}\0${labels === NO_LABELS ? '[]' : canonicalLabels(labels)}`;
 const valuesKey = (tenant: string, series: string, label: string): string => `${tenant}\0${series}\0${label}`;
 
 /**
@@ -133,7 +126,7 @@ export class MetricStores {
   readonly #perTenant = new Map<string, number>();
   /** (tenant, series, label key) → value → stores holding it. */
   readonly #labelValues = new Map<string, Map<string, number>>();
-  readonly #listeners = new Set<ChangeListener>();
+  readonly #listeners = new Set<{ listener: ChangeListener; wants: ((key: string) => boolean) | undefined }>();
   /** The partial buckets other nodes announced (remote-parts.ts): reads merge them, persistence never sees them. */
   readonly remote: RemoteParts;
 
@@ -185,8 +178,16 @@ export class MetricStores {
 
   /** Every problem of a batch for a tenant, in point order; nothing is written. */
   check(tenant: string, points: readonly PointInput[]): Verdict {
-    const verdict: Verdict = { total: 0, problems: [], first: null };
-    const plan: Plan = { now: this.#clock.now(), newest: new Map(), newStores: new Set(), newValues: new Map(), held: this.#perTenant.get(tenant) ?? 0 };
+    const keys: string[] = new Array(points.length);
+    const verdict: Verdict = { total: 0, problems: [], first: null, keys };
+    const plan: Plan = {
+      now: this.#clock.now(),
+      newest: new Map(),
+      newStores: new Set(),
+      newValues: new Map(),
+      held: this.#perTenant.get(tenant) ?? 0,
+      key: '',
+    };
     // A run of points of one series sharing one labels object (a columnar block) is one store:
     // its series and labels are checked once, then only each point's timestamp and value.
     let run: { series: string; labels: object; key: string; store: BucketStore } | null = null;
@@ -199,13 +200,18 @@ export class MetricStores {
         const refused = run.store.refusal(ts, p.value, before, plan.now);
         found = refused ? [codeOfRefusal(refused), refused.message] : null;
         if (!found && ts > before) plan.newest.set(run.key, ts);
+        keys[index] = run.key;
       } else {
         found = this.#problemOf(tenant, p, plan);
         run = null;
         if (!found) {
-          const key = storeKey(tenant, p.series, p.labels);
-          const store = this.#stores.get(key)?.store ?? (this.#find(tenant, p.series) as Declared).probe;
-          run = { series: p.series, labels: p.labels, key, store };
+          const key = plan.key;
+          keys[index] = key;
+          // A labels object met again (a block's) is worth a run; a row's own object is not.
+          if (p.labels === NO_LABELS || (index + 1 < points.length && points[index + 1]?.labels === p.labels)) {
+            const store = this.#stores.get(key)?.store ?? (this.#find(tenant, p.series) as Declared).probe;
+            run = { series: p.series, labels: p.labels, key, store };
+          }
         }
       }
       if (!found) continue;
@@ -221,11 +227,13 @@ export class MetricStores {
     const declared = this.#find(tenant, p.series);
     if (!declared) return [ErrorCode.UnknownSeries, `no series ${p.series}`];
     const max = this.#config;
-    for (const [k, v] of Object.entries(p.labels)) {
+    for (const k in p.labels) {
+      if (!Object.hasOwn(p.labels, k)) continue;
       if (!declared.decl.labels.includes(k)) return [ErrorCode.UnknownLabel, `label ${k} is not declared for ${p.series}`];
-      if (v.length > max.maxLabelValueLength) return [ErrorCode.LabelValueTooLong, `label ${k} is longer than ${max.maxLabelValueLength} characters`];
+      if ((p.labels[k] as string).length > max.maxLabelValueLength)
+        return [ErrorCode.LabelValueTooLong, `label ${k} is longer than ${max.maxLabelValueLength} characters`];
     }
-    const key = storeKey(tenant, p.series, p.labels);
+    const key = rowKey(tenant, p.series, p.labels);
     const held = this.#stores.get(key);
     const ts = (p.ts === undefined ? plan.now : p.ts) as number;
     const before = plan.newest.get(key) ?? held?.store.newest ?? Number.NEGATIVE_INFINITY;
@@ -252,35 +260,37 @@ export class MetricStores {
       plan.held++;
     }
     plan.newest.set(key, Math.max(before, ts));
+    plan.key = key;
     return null;
   }
 
-  /** Writes a batch that `check` found no problem in; returns the points written. */
-  write(tenant: string, points: readonly PointInput[]): number {
+  /** Writes a batch that `check` found no problem in (`keys`: its verdict's); returns the points written. */
+  write(tenant: string, points: readonly PointInput[], keys?: readonly string[]): number {
     const now = this.#clock.now();
     const touched = new Map<string, BucketStore>();
     let series: string | undefined;
     let labels: object | undefined;
     let key = '';
     let held: Held | undefined;
-    for (const p of points) {
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i] as PointInput;
       // Consecutive points of one series and one labels object (a columnar block) share a store.
       if (held === undefined || p.series !== series || p.labels !== labels) {
         series = p.series;
         labels = p.labels;
-        key = storeKey(tenant, p.series, p.labels);
-        held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
-        touched.set(key, held.store);
+        const next = keys?.[i] ?? storeKey(tenant, p.series, p.labels);
+        if (held === undefined || next !== key) {
+          key = next;
+          held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
+          touched.set(key, held.store);
+        }
       }
       const ts = p.ts === undefined ? now : (p.ts as number);
       // Before the point goes in, which may reuse a ring slot of a bucket past the retention.
       if (held.decl.persist) this.#options.persisted?.(key, held, ts);
       held.store.add(ts, p.value as number, now);
     }
-    for (const [key, store] of touched) {
-      const changed = store.drainChanged();
-      for (const listener of this.#listeners) listener(key, changed, true);
-    }
+    this.#tell(touched);
     return points.length;
   }
 
@@ -307,10 +317,7 @@ export class MetricStores {
       if (written) touched.set(key, held.store);
       else skipped++;
     }
-    for (const [key, store] of touched) {
-      const changed = store.drainChanged();
-      for (const listener of this.#listeners) listener(key, changed, true);
-    }
+    this.#tell(touched);
     return skipped;
   }
 
@@ -322,10 +329,27 @@ export class MetricStores {
     return [...seen.values()];
   }
 
-  /** Follow the buckets every write changes (a store's changes are drained once per write). Returns the removal. */
-  onChange(listener: ChangeListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /**
+   * Follow the buckets every write changes (a store's changes are drained once per write); with
+   * `wants`, only of the stores it wants (the others' changes are not even listed). Returns the removal.
+   */
+  onChange(listener: ChangeListener, wants?: (key: string) => boolean): () => void {
+    const entry = { listener, wants };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  /** Tells the listeners what a write changed in the stores it touched. */
+  #tell(touched: ReadonlyMap<string, BucketStore>): void {
+    for (const [key, store] of touched) {
+      let changed: Map<number, number[]> | undefined;
+      for (const { listener, wants } of this.#listeners) {
+        if (wants !== undefined && !wants(key)) continue;
+        changed ??= store.drainChanged();
+        listener(key, changed, true);
+      }
+      if (changed === undefined) store.forgetChanged();
+    }
   }
 
   /**
@@ -388,7 +412,7 @@ export class MetricStores {
    */
   acceptRemote(from: string, bytes: Uint8Array, writer?: string): number {
     const changed = this.remote.accept(from, bytes, writer);
-    for (const [key, steps] of changed) for (const listener of this.#listeners) listener(key, steps, false);
+    for (const [key, steps] of changed) for (const { listener } of this.#listeners) listener(key, steps, false);
     return changed.size;
   }
 

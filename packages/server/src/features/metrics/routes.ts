@@ -7,7 +7,7 @@ import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
 import type { Ingest } from './ingest.js';
 import { known, type StoredMetrics } from './known-series.js';
-import { codeOfRefusal, type MetricStores, type PointInput } from './metric-stores.js';
+import { codeOfRefusal, type MetricStores, NO_LABELS, type PointInput } from './metric-stores.js';
 import { readPersisted } from './persisted-query.js';
 import { SYSTEM_SCOPE } from './system-series.js';
 
@@ -50,17 +50,23 @@ const columns = z.object({
   stats: z.record(z.string(), z.array(z.number().nullable())).describe('one array per statistic, null for an empty bucket'),
 });
 
+/** Rows as points: the parsed objects themselves, a row without labels given the shared empty set. */
+export function rowsOf(rows: Array<z.output<typeof pointRow>>): PointInput[] {
+  for (const row of rows) row.labels ??= NO_LABELS;
+  return rows as PointInput[];
+}
+
 /** Row form, one columnar block or a list of blocks (exactly one of them), as one list of points in batch order. */
 function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   const { points, blocks, ...single } = body;
   const columnar = Object.values(single).some((v) => v !== undefined) ? single : undefined;
   const forms = [points, blocks, columnar].filter((f) => f !== undefined).length;
   if (forms !== 1) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points, series with values, or blocks');
-  if (points) return points.map((p) => ({ series: p.series, labels: p.labels ?? {}, ts: p.ts, value: p.value }));
+  if (points) return rowsOf(points);
   const list = blocks ?? [validate(block, single, 'body') as z.output<typeof block>];
   const out: PointInput[] = [];
   for (const b of list) {
-    const set = b.labels ?? {};
+    const set = b.labels ?? NO_LABELS;
     if (b.ts !== undefined && b.ts.length !== b.values.length)
       throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
     for (let i = 0; i < b.values.length; i++) out.push({ series: b.series, labels: set, ts: b.ts?.[i], value: b.values[i] });

@@ -60,7 +60,10 @@ export class MetricSubscriptions {
     /** Backlog bytes above which a connection is congested. */
     readonly congestedAt: number,
   ) {
-    this.#stopListening = stores.onChange((key, changed) => this.#changed(key, changed));
+    this.#stopListening = stores.onChange(
+      (key, changed) => this.#changed(key, changed),
+      (key) => this.#byKey.has(key),
+    );
     this.#timer = setInterval(() => this.poll(), POLL_MS);
     this.#timer.unref();
   }
