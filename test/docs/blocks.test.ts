@@ -40,7 +40,7 @@ interface Plan {
 }
 
 const RUN_TIMEOUT = 20_000;
-const BUDGET = { shell: 120_000, snippet: 30_000, check: 30_000 };
+const BUDGET = { shell: 240_000, snippet: 30_000, check: 30_000 };
 /** Isolated blocks run this many at a time, beside the others (most of their time is spent waiting for servers to start). */
 const PARALLEL = 3;
 
