@@ -54,8 +54,14 @@ const handshakeCases: HandshakeCase[] = [
     headers: { 'sec-websocket-extensions': null },
   },
   {
-    name: "a browser's permessage-deflate offer is answered with no context takeover and a 2^10-byte client window",
+    name: "a browser's permessage-deflate offer is answered with server context takeover, none for the client, and a 2^10-byte client window",
     request: { extensions: 'permessage-deflate; client_max_window_bits' },
+    status: 101,
+    headers: { 'sec-websocket-extensions': 'permessage-deflate; client_no_context_takeover; client_max_window_bits=10' },
+  },
+  {
+    name: 'an offer asking for server_no_context_takeover gets it',
+    request: { extensions: 'permessage-deflate; server_no_context_takeover; client_max_window_bits' },
     status: 101,
     headers: { 'sec-websocket-extensions': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10' },
   },
@@ -78,7 +84,7 @@ const handshakeCases: HandshakeCase[] = [
     name: 'of an illegal offer and a legal one, the legal one is answered',
     request: { extensions: 'permessage-deflate; client_max_window_bits=7, permessage-deflate' },
     status: 101,
-    headers: { 'sec-websocket-extensions': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover' },
+    headers: { 'sec-websocket-extensions': 'permessage-deflate; client_no_context_takeover' },
   },
   {
     name: 'subprotocol switchboard.v1.json is selected',

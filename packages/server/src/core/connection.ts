@@ -2,9 +2,12 @@
 export interface Connection {
   /**
    * Send the first `count` frames as one text message, joined by newlines; `bytes` is
-   * the sum of their lengths. Frames are not retained after the call returns.
+   * the sum of their lengths. `streams`, when given, names each frame's stream (a channel's
+   * publications of one kind; null: a reply or other one-off frame): a transport that
+   * compresses with context takeover may send a stream's consecutive frames as messages of
+   * their own. Frames are not retained after the call returns (the arrays are reused).
    */
-  send(frames: readonly Buffer[], count: number, bytes: number): void;
+  send(frames: readonly Buffer[], count: number, bytes: number, streams?: readonly (string | null)[]): void;
   /** Send one binary message; the same payload sent to many connections in a row is framed once. */
   sendBinary(payload: Buffer): void;
   close(code: number, reason: string): void;

@@ -33,6 +33,8 @@ const PUMP_POLL_MS = 10;
  */
 export class Outbound {
   #queue: Buffer[] = [];
+  /** The stream of each queued frame (see Connection.send). */
+  #streams: (string | null)[] = [];
   #queuedBytes = 0;
   #dirty = false;
   /** Held frames while congested (null: the fast path). */
@@ -58,9 +60,10 @@ export class Outbound {
   /**
    * Queue one frame; `lane` is its channel key (absent: a control frame), `priority` its
    * publication's, `window` (a conflated channel's frame) what it holds, asked for only while
-   * congested. `droppable` frames (signals) are dropped while congested.
+   * congested. `droppable` frames (signals) are dropped while congested. `stream` names the
+   * sequence the frame belongs to for compression (a channel's publications of one kind).
    */
-  enqueue(bytes: Buffer, droppable: boolean, lane?: string, priority?: Priority, window?: () => HeldWindow): void {
+  enqueue(bytes: Buffer, droppable: boolean, lane?: string, priority?: Priority, window?: () => HeldWindow, stream: string | null = null): void {
     const limits = this.host.config.limits;
     const backlog = this.backlog;
     if (droppable && backlog > limits.queueSignalDropBytes) {
@@ -78,6 +81,7 @@ export class Outbound {
       return;
     }
     this.#queue.push(bytes);
+    this.#streams.push(stream);
     this.#queuedBytes += bytes.length;
     if (!this.#dirty) {
       this.#dirty = true;
@@ -159,12 +163,13 @@ export class Outbound {
   flush(): void {
     this.#dirty = false;
     if (this.#queue.length === 0) return;
-    this.#write(this.#queue);
+    this.#write(this.#queue, this.#streams);
     this.#queue.length = 0;
+    this.#streams.length = 0;
     this.#queuedBytes = 0;
   }
 
-  #write(frames: Buffer[]): void {
+  #write(frames: Buffer[], streams?: (string | null)[]): void {
     const n = frames.length;
     let bytes = 0;
     if (frames === this.#queue) bytes = this.#queuedBytes;
@@ -177,12 +182,13 @@ export class Outbound {
       traffic.out += n;
       traffic.bytesOut += bytes + n - 1;
     }
-    this.conn.send(frames, n, bytes);
+    this.conn.send(frames, n, bytes, streams);
   }
 
   /** Forget everything queued and held (the connection is closing without it). */
   clear(): void {
     this.#queue = [];
+    this.#streams = [];
     this.#queuedBytes = 0;
     this.#held?.clear();
     this.#held = null;

@@ -42,7 +42,12 @@ export class Subscription {
     readonly filter: TagPredicate | null = null,
     /** Delta delivery (fossil): consecutive publications as deltas, others as JSON text strings. */
     readonly delta = false,
-  ) {}
+  ) {
+    this.stream = delta ? `${ch.key}\u0000delta` : ch.key;
+  }
+
+  /** The sequence its publication frames belong to for compression: the channel's, one per kind of frame. */
+  readonly stream: string;
 
   get offset(): number {
     return this.#offset;

@@ -83,6 +83,16 @@ export function createMetrics(sources: MetricSources, defaultMetrics = true) {
   mirror('switchboard_compression_bytes_in_total', 'Bytes of the payloads deflated', () => stats.compressionBytesIn);
   mirror('switchboard_compression_bytes_out_total', 'Bytes of their deflated segments', () => stats.compressionBytesOut);
   mirror('switchboard_compressed_messages_total', 'WebSocket messages sent compressed', () => stats.compressedMessages);
+  mirror(
+    'switchboard_compressed_shared_messages_total',
+    "Compressed messages sent from a channel's shared stream (context takeover: compressed against its previous messages)",
+    () => stats.sharedCompressedMessages,
+  );
+  mirror(
+    'switchboard_compression_restarts_total',
+    'Shared compression streams restarted (a message compressed alone) for sockets out of step',
+    () => stats.compressionRestarts,
+  );
   mirrorMap('switchboard_errors_total', 'Reply errors by code', 'code', stats.errors);
   mirrorMap('switchboard_drops_total', 'Dropped frames or connections by reason', 'reason', stats.drops);
   mirrorMap(

@@ -32,6 +32,9 @@ export class NodeStats {
   compressionBytesOut = 0;
   /** WebSocket messages sent compressed. */
   compressedMessages = 0;
+  /** Of those, messages of a shared compression stream (context takeover), and the streams' restarts. */
+  sharedCompressedMessages = 0;
+  compressionRestarts = 0;
 
   error(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);

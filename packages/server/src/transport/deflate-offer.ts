@@ -1,10 +1,12 @@
 /**
  * permessage-deflate negotiation (RFC 7692 §5, §7.1). The server picks the first offer it can
- * accept and answers it with the parameters its sender needs: `server_no_context_takeover`
- * always (every compressed message it sends is independent, so one compressed frame serves
- * every subscriber), `client_no_context_takeover` always (a server may add it unasked,
- * §7.1.1.2), and a small `client_max_window_bits` when the client lets the server choose one
- * (§7.1.2.2), which bounds what inflating a client's messages holds per connection.
+ * accept and answers it with the parameters its sender needs: context takeover unless the
+ * client asked for `server_no_context_takeover` or shared streams are off (then every
+ * compressed message it sends is independent), `client_no_context_takeover` always (a server
+ * may add it unasked, §7.1.1.2), and a small `client_max_window_bits` when the client lets the
+ * server choose one (§7.1.2.2), which bounds what inflating a client's messages holds per
+ * connection. Context takeover costs the server nothing per socket: its messages come from
+ * shared streams (ws-deflate-streams.ts) and it keeps no zlib state per connection.
  * An offer with an unknown, repeated or invalid parameter is declined (§5.1), never refused:
  * the connection goes on uncompressed.
  */
@@ -45,8 +47,10 @@ function parseElement(element: string): { name: string; params: Params } | null 
 }
 
 /** The answer to one permessage-deflate offer, or null when it must be declined. */
-function answer(params: Params): string | null {
-  const out = [DEFLATE_EXTENSION, 'server_no_context_takeover', 'client_no_context_takeover'];
+function answer(params: Params, contextTakeover: boolean): string | null {
+  const out = [DEFLATE_EXTENSION];
+  if (!contextTakeover || params.has('server_no_context_takeover')) out.push('server_no_context_takeover');
+  out.push('client_no_context_takeover');
   for (const [key, value] of params) {
     switch (key) {
       case 'server_no_context_takeover':
@@ -71,13 +75,14 @@ function answer(params: Params): string | null {
 /**
  * The permessage-deflate answer to a `Sec-WebSocket-Extensions` request header, or null when
  * no offer in it can be accepted (or there is none). Other extensions are ignored.
+ * `contextTakeover`: the server may keep its compression context between messages.
  */
-export function negotiateDeflate(header: string | undefined): string | null {
+export function negotiateDeflate(header: string | undefined, contextTakeover = true): string | null {
   if (header === undefined) return null;
   for (const element of header.split(',')) {
     const offer = parseElement(element);
     if (offer?.name.toLowerCase() !== DEFLATE_EXTENSION) continue;
-    const accepted = answer(offer.params);
+    const accepted = answer(offer.params, contextTakeover);
     if (accepted !== null) return accepted;
   }
   return null;

@@ -11,14 +11,16 @@ import { acceptEndpoint } from './endpoint-connection.js';
 import { acceptKernel, KERNEL_PATH, kernelSubprotocol } from './kernel-endpoint.js';
 import type { Framers } from './ws-connection.js';
 import { DeflateFrames } from './ws-deflate.js';
+import { SharedStreams } from './ws-deflate-streams.js';
 import { FrameCache } from './ws-frames.js';
 
 /**
  * `ws`'s permessage-deflate, for reading: it inflates what clients compress (bounded by
- * maxPayload on the inflated size: 1009) and answers the offer negotiateDeflate chose.
- * Its own sender never compresses (this server frames its messages itself).
+ * maxPayload on the inflated size: 1009) and answers the offer negotiateDeflate chose
+ * (server_no_context_takeover only when that answer has it). Its own sender never compresses
+ * (this server frames its messages itself).
  */
-const INFLATE_ONLY = { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER } as const;
+const INFLATE_ONLY = { clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER } as const;
 const EXTENSIONS = 'sec-websocket-extensions';
 
 function reject(socket: Duplex, status: number, text: string, extra = ''): void {
@@ -35,7 +37,8 @@ interface Route {
   readonly wss: WebSocketServer;
   /** permessage-deflate is negotiated on this path (the kernel's, with compression on). */
   readonly compress: boolean;
-  accept(ws: WebSocket, req: IncomingMessage, meta: ConnectionMeta): void;
+  /** `contextTakeover`: the socket negotiated compression and keeps its window between messages. */
+  accept(ws: WebSocket, req: IncomingMessage, meta: ConnectionMeta, contextTakeover: boolean): void;
 }
 
 const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
@@ -53,6 +56,10 @@ export class WebSocketTransport {
   /** One shared listener: a closure here would keep each connection's upgrade request alive. */
   readonly #onSocketError = (err: Error): void => this.node.logger.debug({ err }, 'upgrade socket error');
   readonly #frames: Framers;
+  /** The same without shared streams: for sockets that asked for server_no_context_takeover. */
+  readonly #aloneFrames: Framers;
+  /** Whether compression is offered with context takeover (shared streams are on). */
+  readonly #contextTakeover: boolean;
 
   constructor(
     private readonly node: Node,
@@ -62,14 +69,19 @@ export class WebSocketTransport {
     /** The checks before every upgrade, shared with the other transports. */
     readonly admission = new Admission(node, keepHeaders),
   ) {
-    const { compression, compressionThreshold } = node.config;
-    this.#frames = { plain: new FrameCache(), deflate: compression === 'on' ? new DeflateFrames(node.stats, compressionThreshold) : null };
+    const { compression, compressionThreshold, compressionStreams } = node.config;
+    const deflate = compression === 'on' ? new DeflateFrames(node.stats, compressionThreshold) : null;
+    const streams = deflate !== null && compressionStreams > 0 ? new SharedStreams(node.stats, deflate, compressionStreams) : null;
+    this.#frames = { plain: new FrameCache(), deflate, streams };
+    this.#aloneFrames = { ...this.#frames, streams: null };
     const frames = this.#frames;
-    const compress = this.#frames.deflate !== null;
+    const aloneFrames = this.#aloneFrames;
+    const compress = deflate !== null;
+    this.#contextTakeover = streams !== null;
     this.#routes.set(KERNEL_PATH, {
       compress,
       wss: this.#server(kernelSubprotocol, node.config.limits.maxMessageBytes, compress),
-      accept: (ws, _req, meta) => acceptKernel(node, ws, frames, meta),
+      accept: (ws, _req, meta, contextTakeover) => acceptKernel(node, ws, contextTakeover ? frames : aloneFrames, meta),
     });
     for (const endpoint of endpoints) this.#add(endpoint);
   }
@@ -82,7 +94,7 @@ export class WebSocketTransport {
     const select = typeof protocols === 'function' ? protocols : (offered: ReadonlySet<string>) => protocols.find((p) => offered.has(p)) ?? false;
     const node = this.node;
     // Features' endpoints send their own formats as they go: uncompressed.
-    const frames: Framers = { plain: this.#frames.plain, deflate: null };
+    const frames: Framers = { plain: this.#frames.plain, deflate: null, streams: null };
     const route: Route = {
       compress: false,
       wss: this.#server(select, endpoint.maxMessageBytes ?? node.config.limits.maxMessageBytes, false),
@@ -136,8 +148,9 @@ export class WebSocketTransport {
         return;
       }
       if (socket.destroyed) return;
-      if (route.compress) offerOnly(req);
-      route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, result.meta));
+      const answer = route.compress ? offerOnly(req, this.#contextTakeover) : null;
+      const contextTakeover = answer !== null && !answer.includes('server_no_context_takeover');
+      route.wss.handleUpgrade(req, socket, head, (ws) => route.accept(ws, req, result.meta, contextTakeover));
     });
     return true;
   }
@@ -163,11 +176,12 @@ export class WebSocketTransport {
   }
 }
 
-/** Leave `ws` the one permessage-deflate offer this server answers, or none (declined: no compression). */
-function offerOnly(req: IncomingMessage): void {
-  const answer = negotiateDeflate(req.headers[EXTENSIONS]);
+/** Leave `ws` the one permessage-deflate offer this server answers, or none (declined: no compression); that answer. */
+function offerOnly(req: IncomingMessage, contextTakeover: boolean): string | null {
+  const answer = negotiateDeflate(req.headers[EXTENSIONS], contextTakeover);
   if (answer === null) delete req.headers[EXTENSIONS];
   else req.headers[EXTENSIONS] = answer;
+  return answer;
 }
 
 function endpointRequest(req: IncomingMessage, ws: WebSocket, endpoint: Endpoint): EndpointRequest {

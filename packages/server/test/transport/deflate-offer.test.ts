@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { negotiateDeflate } from '../../src/transport/deflate-offer.js';
 
-const BASE = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover';
+/** Context takeover (shared streams on): the server keeps its window; the client never keeps its own. */
+const BASE = 'permessage-deflate; client_no_context_takeover';
+const ALONE = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover';
 
 describe('permessage-deflate negotiation', () => {
   it.each([
@@ -10,7 +12,8 @@ describe('permessage-deflate negotiation', () => {
     ['client window offered larger than ours', 'permessage-deflate; client_max_window_bits=15', `${BASE}; client_max_window_bits=10`],
     ['client window offered smaller than ours', 'permessage-deflate; client_max_window_bits=9', `${BASE}; client_max_window_bits=9`],
     ['a quoted value', 'permessage-deflate; client_max_window_bits="12"', `${BASE}; client_max_window_bits=10`],
-    ['both no_context_takeover offered', 'permessage-deflate; server_no_context_takeover; client_no_context_takeover', BASE],
+    ['both no_context_takeover offered', 'permessage-deflate; server_no_context_takeover; client_no_context_takeover', ALONE],
+    ['server_no_context_takeover asked for', 'permessage-deflate; server_no_context_takeover; client_max_window_bits', `${ALONE}; client_max_window_bits=10`],
     ['server_max_window_bits=15', 'permessage-deflate; server_max_window_bits=15', `${BASE}; server_max_window_bits=15`],
     ['another extension first', 'x-webkit-deflate-frame, permessage-deflate', BASE],
     [
@@ -20,6 +23,14 @@ describe('permessage-deflate negotiation', () => {
     ],
   ])('accepts %s', (_name, header, answer) => {
     expect(negotiateDeflate(header)).toBe(answer);
+  });
+
+  it.each([
+    ['a browser offer', 'permessage-deflate; client_max_window_bits', `${ALONE}; client_max_window_bits=10`],
+    ['a bare offer', 'permessage-deflate', ALONE],
+    ['server_no_context_takeover asked for', 'permessage-deflate; server_no_context_takeover', ALONE],
+  ])('with shared streams off (compressionStreams 0), answers %s with server_no_context_takeover', (_name, header, answer) => {
+    expect(negotiateDeflate(header, false)).toBe(answer);
   });
 
   it.each([
