@@ -36,6 +36,10 @@ import { headerLength, writeHeader } from './ws-frames.js';
 const RING = 8;
 /** A stream restarts for sockets out of step at most this often, ms. */
 export const RESET_MS = 1000;
+/** The longest a socket that keeps falling out of step waits between two requests for a restart, ms. */
+const MAX_ASK_MS = 60_000;
+/** Messages taken in step in a row after which a socket's wait between requests is back to RESET_MS. */
+const STREAK = 16;
 /** The decoders' LZ77 window (server_max_window_bits 15): what a message may refer back to. */
 const WINDOW = 32 * 1024;
 /** A stream not used for this long gives way to a new one when the node holds its maximum, ms. */
@@ -63,6 +67,11 @@ export class StreamPosition {
   seq = 0;
   /** The frames of its last compressed message when that message was compressed alone. */
   alone: Buffer[] | null = null;
+  /** When it may next ask a stream to restart, and the wait after that (doubling while it keeps falling out of step). */
+  askAt = 0;
+  backoff = RESET_MS;
+  /** Stream messages taken in step in a row: a long run resets the wait. */
+  streak = 0;
 
   /** The socket received a compressed message outside every stream. */
   clear(): void {
@@ -78,6 +87,8 @@ class SharedStream {
   /** The last WINDOW bytes the stream's decoders inflated since its last restart. */
   window: Buffer = Buffer.alloc(0);
   lastReset = Number.NEGATIVE_INFINITY;
+  /** When its last message was made. */
+  lastMade = Number.NEGATIVE_INFINITY;
   /** A socket out of step is waiting for a restart. */
   wantReset = false;
   lastUsed: number;
@@ -182,18 +193,31 @@ export class SharedStreams {
     return taken === null ? rest : Buffer.concat([...taken, rest]);
   }
 
-  /** The frame for frames[start, end) when no message made so far covers its start for this socket. */
+  /**
+   * The frame for frames[start, end) when no message made so far covers its start for this
+   * socket. A new run is the stream's next message when the socket is in step at its head (a
+   * restart instead when a socket waits for one); a socket out of step restarts the stream
+   * only when no socket in step has made a message for RESET_MS (a stalled stream), so a
+   * socket whose runs differ (a filter) never takes the stream from the sockets in step.
+   */
   #next(stream: SharedStream, pos: StreamPosition, frames: readonly Buffer[], start: number, end: number, now: number): Buffer {
-    // Made already (this socket is out of step, or far behind): never made again.
-    if (this.#made.has(frames[start] as Buffer)) {
-      stream.wantReset = true;
-      return this.#alone(pos, frames, start, end);
+    if (!this.#made.has(frames[start] as Buffer)) {
+      const mayReset = now - stream.lastReset >= RESET_MS;
+      if (this.#inStep(pos, stream, stream.seq)) {
+        return stream.wantReset && mayReset ? this.#restart(stream, pos, frames, start, end, now) : this.#continue(stream, pos, frames, start, end);
+      }
+      if (mayReset && now - stream.lastMade >= RESET_MS) return this.#restart(stream, pos, frames, start, end, now);
     }
-    const mayReset = now - stream.lastReset >= RESET_MS;
-    if (this.#inStep(pos, stream, stream.seq) && !(stream.wantReset && mayReset)) return this.#continue(stream, pos, frames, start, end);
-    if (mayReset) return this.#restart(stream, pos, frames, start, end, now);
-    stream.wantReset = true;
+    this.#ask(stream, pos, now);
     return this.#alone(pos, frames, start, end);
+  }
+
+  /** A socket out of step asks for a restart: at once the first time, then less and less often while it keeps falling out. */
+  #ask(stream: SharedStream, pos: StreamPosition, now: number): void {
+    if (now < pos.askAt) return;
+    stream.wantReset = true;
+    pos.askAt = now + pos.backoff;
+    pos.backoff = Math.min(pos.backoff * 2, MAX_ASK_MS);
   }
 
   #inStep(pos: StreamPosition, stream: SharedStream, seq: number): boolean {
@@ -207,6 +231,7 @@ export class SharedStreams {
   #took(pos: StreamPosition, stream: SharedStream, m: Message): Buffer {
     this.stats.compressedMessages++;
     this.stats.sharedCompressedMessages++;
+    this.#stepped(pos, m);
     pos.stream = stream;
     pos.seq = m.seq;
     pos.alone = null;
@@ -216,6 +241,7 @@ export class SharedStreams {
   /** The run compressed alone (each frame's segment made once for every socket); the socket is out of every stream. */
   #alone(pos: StreamPosition, frames: readonly Buffer[], start: number, end: number): Buffer {
     const run = frames.slice(start, end);
+    pos.streak = 0;
     pos.stream = null;
     pos.alone = run;
     return this.#standalone(run);
@@ -254,8 +280,19 @@ export class SharedStreams {
     return this.#added(stream, pos, { seq: stream.seq + 1, payloads: frames.slice(start, end), frame, reset: false });
   }
 
+  /** Taken in step (not as a restart) STREAK times in a row: the socket asks at once again next time it falls out. */
+  #stepped(pos: StreamPosition, m: Message): void {
+    if (m.reset) return;
+    if (++pos.streak >= STREAK) {
+      pos.streak = 0;
+      pos.backoff = RESET_MS;
+    }
+  }
+
   #added(stream: SharedStream, pos: StreamPosition, m: Message): Buffer {
     stream.add(m);
+    stream.lastMade = this.now();
+    this.#stepped(pos, m);
     for (const p of m.payloads) this.#made.add(p);
     pos.stream = stream;
     pos.seq = m.seq;
