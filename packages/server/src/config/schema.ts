@@ -233,12 +233,12 @@ const coreShape = {
     .describe('permessage-deflate for WebSocket clients that offer it, each publication compressed once for all subscribers: on or off (default on)'),
   /** Messages (a turn's frames for one connection, joined) shorter than this go uncompressed, bytes. */
   compressionThreshold: int(256, 0, 64 * 1024 * 1024, 'with compression on, messages shorter than this are sent uncompressed, bytes'),
-  /** Channels compressed with context takeover at once per node (shared streams, up to 32 KB each); 0: every compressed message alone. */
+  /** Channels compressed with context takeover at once per node (shared streams, up to 160 KB each); 0: every compressed message alone. */
   compressionStreams: int(
-    1024,
+    256,
     0,
     1_000_000,
-    'with compression on, the most channels a node compresses with context takeover at once (each keeps its last 32 KB); 0: every compressed message independent (server_no_context_takeover)',
+    'with compression on, the most channels a node compresses with context takeover at once (each holds at most 160 KB: its last 32 KB and recent messages); 0: every compressed message independent (server_no_context_takeover)',
   ),
 
   auth: z

@@ -26,7 +26,9 @@ import { headerLength, writeHeader } from './ws-frames.js';
  * so churn costs a bounded share of the compression. A socket is never behind by accident:
  * being in step is checked on every message, and being out of step only costs bytes.
  *
- * Memory: a stream holds its last 32 KB of payloads and its last RING messages; no zlib state
+ * Memory: a stream holds its last 32 KB of payloads and its last RING messages, at most
+ * RING_BYTES of them (frames and payloads; a run longer than the window is always compressed
+ * alone, since a window cannot reach back past it); no zlib state
  * is kept between messages. At most `max` streams exist; one idle for IDLE_MS gives way to a
  * new one. Compressions per publication stay one (sometimes two: once in its stream, once alone
  * for sockets out of step), however many sockets receive it.
@@ -34,6 +36,8 @@ import { headerLength, writeHeader } from './ws-frames.js';
 
 /** Messages of a stream a socket a few behind (its flush came later in the turn) can still take. */
 const RING = 8;
+/** The most bytes (payloads and frames) a stream's recent messages hold; the newest one is always kept. */
+const RING_BYTES = 128 * 1024;
 /** A stream restarts for sockets out of step at most this often, ms. */
 export const RESET_MS = 1000;
 /** The longest a socket that keeps falling out of step waits between two requests for a restart, ms. */
@@ -58,6 +62,8 @@ interface Message {
   readonly frame: Buffer;
   /** Compressed alone: valid whatever the socket's window holds. */
   readonly reset: boolean;
+  /** The payloads' bytes. */
+  readonly bytes: number;
 }
 
 /** Where one socket's inflater stands: what the window it decodes with ends with. */
@@ -115,6 +121,14 @@ class SharedStream {
   add(m: Message): void {
     this.seq = m.seq;
     this.ring[m.seq % RING] = m;
+    // Oldest first, drop what is over the byte budget (the newest stays).
+    let bytes = 0;
+    for (let seq = m.seq; seq > m.seq - RING; seq--) {
+      const held = this.at(seq);
+      if (held === undefined) break;
+      bytes += held.frame.length + held.bytes;
+      if (bytes > RING_BYTES && seq !== m.seq) this.ring[seq % RING] = undefined;
+    }
   }
 }
 
@@ -122,6 +136,12 @@ function sameRun(payloads: readonly Buffer[], frames: readonly Buffer[], start: 
   if (payloads.length !== end - start) return false;
   for (let i = 0; i < payloads.length; i++) if (payloads[i] !== frames[start + i]) return false;
   return true;
+}
+
+function runBytes(run: readonly Buffer[]): number {
+  let bytes = run.length - 1;
+  for (const f of run) bytes += f.length;
+  return bytes;
 }
 
 /** frames[start, end) joined by newlines, as the decoder inflates them. */
@@ -167,6 +187,7 @@ export class SharedStreams {
   frame(pos: StreamPosition, key: string, frames: readonly Buffer[], start: number, end: number): Buffer {
     const now = this.now();
     const first = frames[start] as Buffer;
+    if (end - start === 1 ? first.length > WINDOW : runBytes(frames.slice(start, end)) > WINDOW) return this.#alone(pos, frames, start, end);
     const stream = this.#streams.get(key);
     if (stream === undefined) {
       if (!this.#seen.has(first) || !this.#room(now)) {
@@ -260,7 +281,7 @@ export class SharedStreams {
     stream.lastReset = now;
     stream.wantReset = false;
     stream.window = tail(joinedText(run, 0, run.length));
-    return this.#added(stream, pos, { seq: stream.seq + 1, payloads: run, frame, reset: true });
+    return this.#added(stream, pos, { seq: stream.seq + 1, payloads: run, frame, reset: true, bytes: runBytes(run) });
   }
 
   /** The next message of the stream, compressed against its window. */
@@ -277,7 +298,7 @@ export class SharedStreams {
     const frame = Buffer.allocUnsafe(headerLength(length) + length);
     segment.copy(frame, writeHeader(frame, length, FIN_RSV1_TEXT), 0, length);
     stream.window = tail(Buffer.concat([stream.window, text]));
-    return this.#added(stream, pos, { seq: stream.seq + 1, payloads: frames.slice(start, end), frame, reset: false });
+    return this.#added(stream, pos, { seq: stream.seq + 1, payloads: frames.slice(start, end), frame, reset: false, bytes: text.length });
   }
 
   /** Taken in step (not as a restart) STREAK times in a row: the socket asks at once again next time it falls out. */

@@ -249,4 +249,42 @@ describe('shared compression streams (context takeover, compressed once)', () =>
     twice('c');
     expect([streams.has('a'), streams.has('b'), streams.has('c')]).toEqual([false, true, true]);
   });
+
+  it('a run longer than the 32 KB window is compressed alone, and takes its socket out of the stream', async () => {
+    const stats = new NodeStats();
+    const deflate = new DeflateFrames(stats, 0);
+    const streams = new SharedStreams(stats, deflate, 4, () => 0);
+    const rnd = random(5);
+    const a = new StreamPosition();
+    const b = new StreamPosition();
+    const small = documentAt('a', 0, rnd);
+    for (const p of [a, b]) streams.frame(p, 'a', [small], 0, 1);
+    // a was sent it first (alone), b started the stream with it.
+    expect(b.stream).not.toBeNull();
+    const huge = Buffer.from(JSON.stringify({ push: 'pub', channel: 'a', data: 'y'.repeat(40_000) }));
+    const frame = streams.frame(b, 'a', [huge], 0, 1);
+    expect(frame.equals(deflate.frame(huge))).toBe(true);
+    expect(b.stream).toBeNull();
+    expect(await read(Buffer.concat([frame]), 1)).toEqual([huge.toString()]);
+  });
+
+  it('a socket many messages behind is sent its run alone, correctly, once the ring no longer holds it', async () => {
+    const stats = new NodeStats();
+    const deflate = new DeflateFrames(stats, 0);
+    let now = 0;
+    const streams = new SharedStreams(stats, deflate, 4, () => now);
+    const rnd = random(6);
+    const fast = [new StreamPosition(), new StreamPosition()];
+    const slow = new StreamPosition();
+    const docs = Array.from({ length: 30 }, (_, i) => documentAt('a', i, rnd));
+    const slowOut: Buffer[] = [];
+    // The slow socket takes the first five with the others, then falls 20 behind.
+    for (const [i, doc] of docs.entries()) {
+      now += 5;
+      for (const p of fast) streams.frame(p, 'a', [doc], 0, 1);
+      if (i < 5) slowOut.push(streams.frame(slow, 'a', [doc], 0, 1));
+    }
+    for (const doc of docs.slice(5)) slowOut.push(streams.frame(slow, 'a', [doc], 0, 1));
+    expect(await read(Buffer.concat(slowOut), docs.length)).toEqual(docs.map(String));
+  });
 });
