@@ -118,6 +118,12 @@ class SharedStream {
     return undefined;
   }
 
+  /** Evicted: drop what it holds (sockets still pointing at it only hold an empty shell, and are out of step). */
+  release(): void {
+    this.ring.fill(undefined);
+    this.window = Buffer.alloc(0);
+  }
+
   add(m: Message): void {
     this.seq = m.seq;
     this.ring[m.seq % RING] = m;
@@ -335,6 +341,7 @@ export class SharedStreams {
       }
     }
     if (oldest === undefined) return false;
+    this.#streams.get(oldest)?.release();
     this.#streams.delete(oldest);
     return true;
   }

@@ -235,19 +235,27 @@ describe('shared compression streams (context takeover, compressed once)', () =>
     let now = 0;
     const streams = new SharedStreams(stats, deflate, 2, () => now);
     const rnd = random(4);
+    /** Two sockets sent one publication: the second starts the key's stream when there is room; that socket's position. */
     const twice = (key: string) => {
       const doc = documentAt(key, 0, rnd);
       streams.frame(new StreamPosition(), key, [doc], 0, 1);
-      streams.frame(new StreamPosition(), key, [doc], 0, 1);
+      const second = new StreamPosition();
+      streams.frame(second, key, [doc], 0, 1);
+      return second;
     };
-    twice('a');
+    const heldByA = twice('a');
     twice('b');
     twice('c');
     expect([streams.has('a'), streams.has('b'), streams.has('c')]).toEqual([true, true, false]);
+    const evicted = heldByA.stream as unknown as { ring: unknown[]; window: Buffer };
+    expect(evicted.ring.some((m) => m !== undefined)).toBe(true);
     now += IDLE_MS + 1;
     twice('b');
     twice('c');
     expect([streams.has('a'), streams.has('b'), streams.has('c')]).toEqual([false, true, true]);
+    // A socket still pointing at the evicted stream keeps nothing of it alive.
+    expect(evicted.ring.every((m) => m === undefined)).toBe(true);
+    expect(evicted.window.length).toBe(0);
   });
 
   it('a run longer than the 32 KB window is compressed alone, and takes its socket out of the stream', async () => {
