@@ -39,8 +39,8 @@ function documentOf(n: number): Record<string, unknown> {
   };
 }
 
-async function open(s: TestServer, user: string): Promise<Sub> {
-  const ws = new WebSocket(s.url);
+async function open(s: TestServer, user: string, options: { serverNoContextTakeover?: boolean } = {}): Promise<Sub> {
+  const ws = new WebSocket(s.url, options.serverNoContextTakeover ? { perMessageDeflate: { serverNoContextTakeover: true } } : {});
   const sub: Sub = { ws, got: new Map(), replies: new Map(), wire: 0, closed: null };
   ws.on('message', (data: Buffer) => {
     for (const line of data.toString('utf8').split('\n')) {
@@ -181,5 +181,27 @@ describe('shared compression streams over real sockets', () => {
     }
     const [streamed, compressedAlone] = wire as [number, number];
     expect(streamed).toBeLessThan(compressedAlone * 0.6);
+  });
+
+  it('a client that asks for server_no_context_takeover gets every message compressed alone, beside clients on the shared stream', {
+    timeout: 60_000,
+  }, async () => {
+    const alone = await open(s, 'nocontext', { serverNoContextTakeover: true });
+    expect(alone.ws.extensions).toBe('permessage-deflate');
+    const streamed = await Promise.all(Array.from({ length: 3 }, (_, i) => open(s, `ctx${i}`)));
+    for (const sub of [alone, ...streamed]) await subscribe(sub, 'project:mixed-peers');
+    const stats = s.server.node.stats;
+    const shared = stats.sharedCompressedMessages;
+    for (let n = 0; n < 40; n++) await post(s, '/publish', { channel: 'project:mixed-peers', data: documentOf(n) });
+    await eventually(() => [alone, ...streamed].every((sub) => received(sub, 'project:mixed-peers').length === 40), 20_000, 'every publication delivered');
+    // ws resets its inflater after every message for this client: a stream message would not inflate (1007).
+    for (const sub of [alone, ...streamed]) {
+      expect(sub.closed).toBeNull();
+      expect(intact(sub, 'project:mixed-peers')).toBe(true);
+      expect(received(sub, 'project:mixed-peers').map((p) => p.n)).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    }
+    expect(stats.sharedCompressedMessages - shared).toBeGreaterThanOrEqual(3 * 40 - 3);
+    expect(streamed[0]?.wire ?? 0).toBeLessThan(alone.wire * 0.6);
+    for (const sub of [alone, ...streamed]) sub.ws.terminate();
   });
 });
