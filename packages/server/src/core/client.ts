@@ -466,16 +466,8 @@ export class Client implements KernelSession {
       return false;
     }
     if (frame === null || (this.state === 'closed' && !this.#closeAfterReply)) return true;
-    if ('pub' in d) this.#out.enqueue(frame, false, key, d.priority, undefined, sub.stream);
-    else
-      this.#out.enqueue(
-        frame,
-        false,
-        key,
-        d.priority,
-        () => ({ channel: d.channel, window: d.windowFor(sub.filter === null ? null : (p) => sub.matches(p.tags)) }),
-        sub.stream,
-      );
+    const window = 'pub' in d ? undefined : () => ({ channel: d.channel, window: d.windowFor(sub.filter === null ? null : (p) => sub.matches(p.tags)) });
+    this.#out.enqueue(frame, false, key, d.priority, window, sub.stream);
     return true;
   }
 
