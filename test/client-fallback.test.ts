@@ -5,7 +5,10 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { type ClientOptions, SwitchboardClient } from '@switchboard/client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClientCode, type ClientOptions, type FetchLike, SwitchboardClient } from '@switchboard/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor, waitUntil } from '../packages/client/test/wait-for.js';
@@ -171,6 +174,71 @@ describe('falling back and upgrading back', () => {
     expect(() => new SwitchboardClient('ws://x/ws', { WebSocket, transports: ['carrier-pigeon' as 'sse'] })).toThrow(/transports/);
     expect(() => new SwitchboardClient('ws://x/ws', { transports: ['sse'], fetch: null })).toThrow(/needs fetch/);
     expect(() => new SwitchboardClient('ws://x/ws', { WebSocket, upgradeInterval: -1 })).toThrow(/upgradeInterval/);
+  });
+});
+
+describe('after an outage', () => {
+  it('a client that tried both transports while the server was down is back on WebSocket when the server is, without waiting for upgradeInterval', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-sse-outage-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    let s = await startTestServer({ keepDataDir: dataDir });
+    let up = true;
+    cleanups.push(() => (up ? s.close() : undefined));
+    const port = s.port;
+
+    // The fallback's event-stream requests, seen through the client's own fetch. Once `hold` is
+    // set, the next one waits for `release`: the server comes back while that attempt is on
+    // its way, so the attempt that reaches it is the fallback's.
+    const stream = { failed: 0, hold: false };
+    let held: () => void = () => {};
+    const reached = new Promise<void>((resolve) => (held = resolve));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const throughFetch: FetchLike = async (url, init) => {
+      if (init?.headers?.['accept'] !== 'text/event-stream') return fetch(url, init) as ReturnType<FetchLike>;
+      if (stream.hold) {
+        stream.hold = false;
+        held();
+        await released;
+      }
+      return (fetch(url, init) as ReturnType<FetchLike>).catch((err: unknown) => {
+        stream.failed++;
+        throw err;
+      });
+    };
+
+    const alice = new SwitchboardClient(s.url, {
+      getToken: () => s.token({ sub: 'alice' }),
+      WebSocket,
+      fetch: throughFetch,
+      backoff: { minDelay: 50, maxDelay: 400, shutdownJitter: 50 },
+      // Only a WebSocket tried because of the outage can explain a WebSocket connection.
+      upgradeInterval: 3_600_000,
+    });
+    cleanups.push(() => alice.disconnect());
+    alice.connect();
+    await waitFor(alice, 'connected');
+    expect(alice.transport).toBe('websocket');
+
+    await s.close();
+    up = false;
+    // WebSocket attempts failed (fallbackAfter 2), then the fallback's too.
+    await waitUntil(alice, 'reconnecting', () => stream.failed >= 1, 10_000);
+    stream.hold = true;
+    await reached;
+    s = await startTestServer({ port, keepDataDir: dataDir });
+    up = true;
+    const back = waitFor(alice, 'connected');
+    const switching = waitFor(alice, 'connecting');
+    const onWebSocket = waitFor(alice, 'connected', () => alice.transport === 'websocket', 10_000);
+    release();
+    await back;
+    // The attempt that met the server again was the fallback's ...
+    expect(alice.transport).toBe('sse');
+    // ... and the client goes on to WebSocket at once, not an upgradeInterval later.
+    expect((await switching).code).toBe(ClientCode.TransportUpgrade.code);
+    await onWebSocket;
+    await vi.waitFor(() => expect(s.server.node.clients.size).toBe(1), WAIT);
   });
 });
 

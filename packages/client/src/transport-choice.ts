@@ -16,7 +16,9 @@ const TRANSPORT_FAILURES: ReadonlySet<number> = new Set([1006, ClientCode.Transp
  * the fallback; while connected over it, a WebSocket is tried every `upgradeInterval` ms and,
  * once one opens, the client reconnects over WebSocket (recovering its subscriptions). When
  * such a switch fails before `connected` (a proxy that lets the upgrade through but not the
- * traffic), the interval doubles, up to 32 ×, until a WebSocket connects.
+ * traffic), the interval doubles, up to 32 ×, until a WebSocket connects. When the fallback
+ * failed too in the same run of failures (the server or the network was down, which says
+ * nothing about WebSockets), the first probe goes out at once instead.
  */
 export class TransportChoice {
   readonly #options: ResolvedOptions;
@@ -28,6 +30,8 @@ export class TransportChoice {
   #upgrading = false;
   /** Upgrades that fell back again in a row: each doubles the wait before the next probe. */
   #failedUpgrades = 0;
+  /** The fallback failed as well since the last connection: an outage, not a WebSocket-hostile network. */
+  #outage = false;
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -60,11 +64,14 @@ export class TransportChoice {
       this.#failedUpgrades = Math.min(this.#failedUpgrades + 1, MAX_UPGRADE_DOUBLINGS);
     }
     // The fallback failing too means the network, not the WebSocket: try WebSocket again first.
+    if (name === 'sse') this.#outage = true;
     this.#wsFailures = name === 'websocket' ? this.#wsFailures + 1 : 0;
   }
 
   /** Connected over `name`: over the fallback, start looking for a working WebSocket. */
   connected(name: TransportName, url: string, upgrade: () => void): void {
+    const outage = this.#outage;
+    this.#outage = false;
     if (name === 'websocket') {
       this.#wsFailures = 0;
       this.#upgrading = false;
@@ -72,7 +79,8 @@ export class TransportChoice {
       return;
     }
     if (!this.#options.transports.includes('websocket') || this.#options.upgradeInterval <= 0) return;
-    this.#watch.set(this.#upgradeDelay(), () => this.#tryWebSocket(url, upgrade));
+    // Back from an outage over the fallback only by the luck of the turn: look for WebSocket now.
+    this.#watch.set(outage ? 0 : this.#upgradeDelay(), () => this.#tryWebSocket(url, upgrade));
   }
 
   #upgradeDelay(): number {

@@ -179,6 +179,71 @@ describe('transport choice', () => {
   });
 });
 
+describe('after an outage', () => {
+  /** WebSocket and fallback both failing (the server down): attempts alternate, 100 ms apart. */
+  async function outage(server: FakeFallback): Promise<void> {
+    for (let round = 0; round < 2; round++) {
+      FakeSocket.last().serverClose(1006);
+      vi.advanceTimersByTime(100);
+      FakeSocket.last().serverClose(1006);
+      vi.advanceTimersByTime(100);
+      expect(server.streams).toHaveLength(round + 1);
+      if (round > 0) return;
+      (server.streams.at(-1) as { end(): void }).end();
+      await flush();
+      vi.advanceTimersByTime(100);
+    }
+  }
+
+  it('when the fallback failed too, the connection that lands on it probes a WebSocket at once and switches (code 27)', async () => {
+    const server = new FakeFallback();
+    const client = createClient({ fetch: server.fetch, upgradeInterval: 5000, connectTimeout: 0, backoff: { minDelay: 100, maxDelay: 100 } });
+    const log = record<ClientEvents>(client, ['connecting']);
+    client.connect();
+    await outage(server);
+    expect(FakeSocket.all).toHaveLength(4);
+    await server.accept();
+    expect(client.transport).toBe('sse');
+    vi.advanceTimersByTime(0);
+    const probe = FakeSocket.last();
+    expect(FakeSocket.all).toHaveLength(5);
+    probe.open();
+    expect(log.at(-1)).toEqual(['connecting', { code: ClientCode.TransportUpgrade.code, reason: 'switching to WebSocket' }]);
+    vi.advanceTimersByTime(100);
+    expect(FakeSocket.all).toHaveLength(6);
+    FakeSocket.last().open();
+    FakeSocket.last().reply('connect', CONNECT_RESULT);
+    expect(client.transport).toBe('websocket');
+  });
+
+  it('the outage is forgotten once connected: a later fall-back where only WebSockets fail waits upgradeInterval again', async () => {
+    const server = new FakeFallback();
+    const client = createClient({ fetch: server.fetch, upgradeInterval: 5000, connectTimeout: 0, backoff: { minDelay: 100, maxDelay: 100 } });
+    client.connect();
+    await outage(server);
+    await server.accept('s1');
+    vi.advanceTimersByTime(0);
+    expect(FakeSocket.all).toHaveLength(5);
+    // The probe is refused: WebSockets are blocked after all, so the next one waits the interval.
+    FakeSocket.last().serverClose(1006);
+    const sockets = FakeSocket.all.length;
+    vi.advanceTimersByTime(4999);
+    expect(FakeSocket.all).toHaveLength(sockets);
+    // The stream drops and the client reconnects over the fallback (WebSockets were failing).
+    (server.streams.at(-1) as { end(): void }).end();
+    await flush();
+    vi.advanceTimersByTime(100);
+    expect(server.streams).toHaveLength(3);
+    await server.accept('s2');
+    expect(client.transport).toBe('sse');
+    const before = FakeSocket.all.length;
+    vi.advanceTimersByTime(4999);
+    expect(FakeSocket.all).toHaveLength(before);
+    vi.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(before + 1);
+  });
+});
+
 describe('upgrades that do not hold', () => {
   it('a switch to WebSocket that fails before connected doubles the wait before the next probe', async () => {
     const server = new FakeFallback();
