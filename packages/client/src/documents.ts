@@ -29,6 +29,10 @@ export interface DocumentStatusEvent {
 }
 
 export interface DocumentEvents {
+  /**
+   * The status or the unacknowledged count changed: a local edit (offline too), an
+   * acknowledgement, a disconnect, a reconnect, the sync done, `close()`. Never twice the same.
+   */
   status: DocumentStatusEvent;
   /**
    * A change or awareness state the server refused: 130 Locked (another user holds a lock on
@@ -113,6 +117,8 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
   readonly #ownsDoc: boolean;
   #status: DocumentStatus = 'offline';
   #unacknowledged = 0;
+  /** What the last `status` event said (at first, what the getters say). */
+  #reported: DocumentStatusEvent = { status: 'offline', unacknowledged: 0 };
   /** Local changes not sent yet, each with how many changes it stands for. */
   #pending: Array<{ update: Uint8Array; count: number }> = [];
   #retry: ReturnType<typeof setTimeout> | null = null;
@@ -188,7 +194,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
       this.#sendAwareness();
       const local = Y.encodeStateAsUpdate(this.doc, fromBase64(reply.stateVector));
       if (!isEmptyUpdate(local) && this.#writable) await this.#send(local, carried, generation);
-      else if (!this.#writable) this.#unacknowledged = Math.max(0, this.#unacknowledged - carried);
+      else if (!this.#writable) this.#acknowledge(carried);
       if (generation === this.#generation) this.#flush();
       this.#settle();
     } catch (err) {
@@ -252,7 +258,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     if (origin === SERVER || this.#closed) return;
     this.#pending.push({ update, count: 1 });
     this.#unacknowledged++;
-    this.#setStatus(this.#opened ? 'syncing' : this.#status);
+    this.#settle();
     if (this.#opened && !this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => {
@@ -286,14 +292,14 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     this.#pending = [];
     const update = batch.length === 1 ? (batch[0] as { update: Uint8Array }).update : Y.mergeUpdates(batch.map((p) => p.update));
     const count = batch.reduce((n, p) => n + p.count, 0);
-    void this.#send(update, count, this.#generation).then(() => this.#settle());
+    void this.#send(update, count, this.#generation);
   }
 
   /** Send one update that stands for `count` local changes; they count as acknowledged once the server stored it (or refused it). */
   async #send(update: Uint8Array, count: number, generation: number): Promise<void> {
     try {
       await this.host.call('documents.update', { name: this.name, update: toBase64(update) });
-      if (generation === this.#generation) this.#unacknowledged = Math.max(0, this.#unacknowledged - count);
+      if (generation === this.#generation) this.#acknowledge(count);
     } catch (err) {
       if (generation !== this.#generation) return;
       const error = err instanceof SwitchboardError ? err : SwitchboardError.of(ClientCode.ConnectionClosed);
@@ -312,20 +318,30 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
         );
         return;
       }
-      this.#unacknowledged = Math.max(0, this.#unacknowledged - count);
+      this.#acknowledge(count);
       this.emit('error', { error, during: 'update' });
     }
   }
 
-  #settle(): void {
-    if (!this.#opened) return;
-    this.#setStatus(this.#unacknowledged === 0 && this.#pending.length === 0 ? 'synced' : 'syncing');
+  /** `count` local changes are settled (stored, or refused for good). */
+  #acknowledge(count: number): void {
+    this.#unacknowledged = Math.max(0, this.#unacknowledged - count);
+    this.#settle();
   }
 
+  /** Status after a count change: derived while opened; offline, or syncing while opening, otherwise. */
+  #settle(): void {
+    if (!this.#opened) this.#setStatus(this.#status);
+    else this.#setStatus(this.#unacknowledged === 0 && this.#pending.length === 0 ? 'synced' : 'syncing');
+  }
+
+  /** Emits `status` when the status or the unacknowledged count differs from the last event. */
   #setStatus(status: DocumentStatus): void {
     if (status === 'synced') this.#resolveSynced();
-    const changed = status !== this.#status;
     this.#status = status;
-    if (changed || status === 'syncing') this.emit('status', { status, unacknowledged: this.#unacknowledged });
+    const last = this.#reported;
+    if (last.status === status && last.unacknowledged === this.#unacknowledged) return;
+    this.#reported = { status, unacknowledged: this.#unacknowledged };
+    this.emit('status', { ...this.#reported });
   }
 }

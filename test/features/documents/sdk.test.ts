@@ -1,5 +1,5 @@
 import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
-import { type DocumentHandle, type DocumentStatus, documents } from '@switchboard/client/documents';
+import { type DocumentHandle, type DocumentStatus, type DocumentStatusEvent, documents } from '@switchboard/client/documents';
 import { ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BlockingProxy, startBlockingProxy } from '../../helpers/blocking-proxy.js';
@@ -12,8 +12,9 @@ import { converged, DOCUMENT_SETUPS, type DocumentsServer, ProviderPool, startDo
  * The SDK's documents module (`@switchboard/client/documents`) against a real server on both
  * stores, beside real y-websocket providers: a document opened over the SDK's one socket
  * (with a channel subscription on the same socket) converges with providers; `status` goes
- * syncing → synced once the server stored every change; edits made offline are kept, merged
- * on reconnect and stored once; awareness goes both ways; a read-only token's changes and a
+ * syncing → synced once the server stored every change, and its event comes at every change
+ * of status or unacknowledged count (offline edits too), never twice the same; edits made
+ * offline are kept, merged on reconnect and stored once; awareness goes both ways; a read-only token's changes and a
  * change under another user's part lock are refused with typed errors (103, 130), the latter
  * taken back in the SDK's copy.
  */
@@ -133,6 +134,37 @@ describe.each(DOCUMENT_SETUPS)('the documents SDK module on %s', (store) => {
     expect(json['body']).toBe(text);
     expect((json['body'] as string).split('bob offline').length).toBe(2);
     expect(json['fields']).toEqual({ owner: 'bob', status: 'draft' });
+  });
+
+  it('emits a status event at every change of status or unacknowledged count, offline edits included, and none when nothing changed', async () => {
+    const name = `doc:sdk-${++n}`;
+    const other = documents(await client('ada')).open(name);
+    // A proxy of its own: the server of the test above restarted on another port.
+    const link = await startBlockingProxy(s.current.port);
+    link.allowUpgrades = true;
+    cleanup.push(() => void link.close());
+    const c = await connectedClient(link.url, () => s.current.token({ sub: 'bob', caps: CAPS }), cleanup);
+    const h = documents(c).open(name);
+    const events: string[] = [];
+    const record = (e: DocumentStatusEvent) => events.push(`${e.status} ${e.unacknowledged}`);
+    h.on('status', record);
+    await h.synced;
+    link.allowUpgrades = false;
+    const lost = new Promise((r) => c.once('reconnecting', r));
+    link.cut();
+    await lost;
+    const body = h.doc.getText('body');
+    for (const word of ['one. ', 'two. ', 'three. ']) body.insert(body.length, word);
+    expect(events).toEqual(['synced 0', 'offline 0', 'offline 1', 'offline 2', 'offline 3']);
+    link.allowUpgrades = true;
+    await eventually(() => h.status === 'synced', WAIT, 'synced after the reconnect');
+    expect(events.slice(5)).toEqual(['syncing 3', 'synced 0']);
+    await eventually(() => other.doc.getText('body').toString() === 'one. two. three. ', WAIT, 'the other client has the three edits');
+    // Online: counted at once, then acknowledged.
+    body.insert(0, 'four. ');
+    await eventually(() => h.status === 'synced', WAIT, 'the online edit acknowledged');
+    expect(events.slice(7)).toEqual(['syncing 1', 'synced 0']);
+    expect({ status: h.status, unacknowledged: h.unacknowledged }).toEqual({ status: 'synced', unacknowledged: 0 });
   });
 
   it('refuses a read-only token’s changes (103) and a change under another user’s part lock (130, taken back); both reach nobody', async () => {

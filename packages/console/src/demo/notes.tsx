@@ -160,8 +160,6 @@ export default function Notes({ client, who }: { client: FeatureHost | null; who
           if (change.remove > 0) body.delete(change.index, change.remove);
           if (change.insert !== '') body.insert(change.index, change.insert);
         }, TYPED);
-      // The handle counted the change by now; offline its status does not change, so no status event tells it.
-      setStatus({ status: handle.status, unacknowledged: handle.unacknowledged });
       sendCaret();
     };
     const onSelection = () => {
