@@ -174,7 +174,8 @@ export class SharedStreams {
     private readonly deflate: DeflateFrames,
     /** The most streams at once. */
     readonly max: number,
-    private readonly now: () => number = Date.now,
+    /** A monotonic clock, ms (a wall clock stepping back would hold restarts off). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Streams alive now. */
