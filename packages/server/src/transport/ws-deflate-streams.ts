@@ -194,7 +194,12 @@ export class SharedStreams {
   frame(pos: StreamPosition, key: string, frames: readonly Buffer[], start: number, end: number): Buffer {
     const now = this.now();
     const first = frames[start] as Buffer;
-    if (end - start === 1 ? first.length > WINDOW : runBytes(frames.slice(start, end)) > WINDOW) return this.#alone(pos, frames, start, end);
+    if (end - start === 1 ? first.length > WINDOW : runBytes(frames.slice(start, end)) > WINDOW) {
+      // Never a stream message, so never a restart to match: the socket keeps no reference to it.
+      pos.clear();
+      pos.streak = 0;
+      return this.#standalone(frames.slice(start, end));
+    }
     const stream = this.#streams.get(key);
     if (stream === undefined) {
       if (!this.#seen.has(first) || !this.#room(now)) {
