@@ -99,8 +99,10 @@ describe('publication priorities', () => {
     expect((await pub.call('subscribe', { channel: 'project:r' })).error).toBeUndefined();
     const drops = () => s.server.node.stats.drops.get('signal_backpressure') ?? 0;
     const before = drops();
-    const big = randomBytes(6000).toString('base64');
     for (let i = 0; i < 3000 && drops() === before; i++) {
+      // Fresh random bytes each time: the same payload again compresses to almost nothing
+      // against the previous one (context takeover) and would never fill the queue.
+      const big = randomBytes(6000).toString('base64');
       expect((await pub.call('publish', { channel: 'project:r', data: { i, big } })).error).toBeUndefined();
       await pub.call('signal', { channel: 'project:r', key: `k${i}`, data: i });
     }
@@ -225,10 +227,11 @@ describe('publication priorities', () => {
       const caps = { 'feed:*': ['subscribe', 'publish', 'signal'] };
       const pub = await RawClient.connect(t.url, await t.token({ sub: 'pub', caps }));
       expect((await pub.call('subscribe', { channel: 'feed:routine' })).error).toBeUndefined();
-      const big = randomBytes(6000).toString('base64');
       const stat = (name: string) => t.server.node.stats.drops.get(name) ?? 0;
       let n = 0;
       const routine = async () => {
+        // Fresh random bytes each time: a repeated payload compresses to almost nothing against the previous one.
+        const big = randomBytes(6000).toString('base64');
         expect((await pub.call('publish', { channel: 'feed:routine', data: { n, big } })).error).toBeUndefined();
         n++;
       };
@@ -277,8 +280,10 @@ describe('publication priorities', () => {
     expect((await watch.call('subscribe', { channel: 'bars:x' })).error).toBeUndefined();
     const drops = () => t.server.node.stats.drops.get('signal_backpressure') ?? 0;
     const before = drops();
-    const big = randomBytes(6000).toString('base64');
     for (let i = 0; i < 3000 && drops() === before; i++) {
+      // Fresh random bytes each time: the same payload again compresses to almost nothing
+      // against the previous one (context takeover) and would never fill the queue.
+      const big = randomBytes(6000).toString('base64');
       expect((await pub.call('publish', { channel: 'project:r', data: { i, big } })).error).toBeUndefined();
       await pub.call('signal', { channel: 'project:r', key: `k${i}`, data: i });
     }

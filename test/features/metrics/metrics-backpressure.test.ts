@@ -46,10 +46,11 @@ describe('metric subscription under backpressure', () => {
     // Fill the connection with reliable publications until the server sees it congested (a signal to it is dropped).
     const pub = await RawClient.connect(m.s.url, await m.s.token({ sub: 'pub', caps: CAPS }));
     expect((await pub.call('subscribe', { channel: 'project:r' })).error).toBeUndefined();
-    const big = randomBytes(6000).toString('base64');
     const congested = () => (m.s.server.node.stats.drops.get('signal_backpressure') ?? 0) > 0;
     let published = 0;
     for (let i = 0; i < 3000 && !congested(); i++) {
+      // Fresh random bytes each time: a repeated payload compresses to almost nothing against the previous one.
+      const big = randomBytes(6000).toString('base64');
       expect((await pub.call('publish', { channel: 'project:r', data: { i, big } })).error).toBeUndefined();
       published++;
       await pub.call('signal', { channel: 'project:r', key: `k${i}`, data: i });
