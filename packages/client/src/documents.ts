@@ -121,6 +121,8 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
   #reported: DocumentStatusEvent = { status: 'offline', unacknowledged: 0 };
   /** Local changes not sent yet, each with how many changes it stands for. */
   #pending: Array<{ update: Uint8Array; count: number }> = [];
+  /** Local changes sent and not answered yet: sent again on reconnect if the server turns out to hold them already. */
+  readonly #inflight = new Set<{ update: Uint8Array; count: number }>();
   #retry: ReturnType<typeof setTimeout> | null = null;
   #flushScheduled = false;
   #awarenessScheduled = false;
@@ -180,6 +182,8 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     this.#setStatus('syncing');
     // Everything not acknowledged so far goes in the one update this open sends.
     const carried = this.#unacknowledged;
+    const unanswered = [...this.#inflight, ...this.#pending].map((p) => p.update);
+    this.#inflight.clear();
     this.#pending = [];
     try {
       const reply = await this.host.call<{ update: string; stateVector: string; awareness: string | null; writable: boolean }>('documents.open', {
@@ -193,8 +197,12 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
       this.#opened = true;
       this.#sendAwareness();
       const local = Y.encodeStateAsUpdate(this.doc, fromBase64(reply.stateVector));
-      if (!isEmptyUpdate(local) && this.#writable) await this.#send(local, carried, generation);
-      else if (!this.#writable) this.#acknowledge(carried);
+      if (!this.#writable) this.#acknowledge(carried);
+      else if (!isEmptyUpdate(local)) await this.#send(local, carried, generation);
+      // The server holds every change (it stored them, but the acknowledgement was lost with the
+      // connection): the ones never answered go again; they change nothing there, and the
+      // answer comes once they are stored.
+      else if (carried > 0) await this.#send(unanswered.length > 0 ? Y.mergeUpdates(unanswered) : local, carried, generation);
       if (generation === this.#generation) this.#flush();
       this.#settle();
     } catch (err) {
@@ -244,6 +252,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     this.#generation++;
     this.forget();
     if (this.#retry) clearTimeout(this.#retry);
+    this.#inflight.clear();
     this.#cursors?.close();
     this.doc.off('update', this.#onLocalUpdate);
     this.awareness.off('update', this.#onLocalAwareness);
@@ -297,14 +306,18 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
 
   /** Send one update that stands for `count` local changes; they count as acknowledged once the server stored it (or refused it). */
   async #send(update: Uint8Array, count: number, generation: number): Promise<void> {
+    const sent = { update, count };
+    this.#inflight.add(sent);
     try {
       await this.host.call('documents.update', { name: this.name, update: toBase64(update) });
+      this.#inflight.delete(sent);
       if (generation === this.#generation) this.#acknowledge(count);
     } catch (err) {
       if (generation !== this.#generation) return;
       const error = err instanceof SwitchboardError ? err : SwitchboardError.of(ClientCode.ConnectionClosed);
-      // Lost with the connection: the next open sends it again (it is in the document).
+      // Lost with the connection: the next open sends it again (it is in the document, and in #inflight).
       if (error.code === ClientCode.ConnectionClosed.code) return;
+      this.#inflight.delete(sent);
       // A part lock: the server took the change back (its push follows), so it is settled, not retried.
       if (error.temporary && error.code !== ErrorCode.Locked.code) {
         // Refused for now (a rate, the store away): sent again after a pause, first in line.
