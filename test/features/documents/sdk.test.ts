@@ -1,6 +1,6 @@
 import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
-import { type DocumentHandle, type DocumentStatus, type DocumentStatusEvent, documents } from '@switchboard/client/documents';
-import { ErrorCode } from '@switchboard/protocol';
+import { type DocumentEvents, type DocumentHandle, type DocumentStatus, type DocumentStatusEvent, documents } from '@switchboard/client/documents';
+import { DocumentCloseCode, ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BlockingProxy, startBlockingProxy } from '../../helpers/blocking-proxy.js';
 import { eventually } from '../../helpers/eventually.js';
@@ -15,7 +15,8 @@ import { converged, DOCUMENT_SETUPS, type DocumentsServer, ProviderPool, startDo
  * syncing → synced once the server stored every change, and its event comes at every change
  * of status or unacknowledged count (offline edits too), never twice the same; edits made
  * offline are kept, merged on reconnect and stored once, and so are changes the server stored
- * whose acknowledgement was lost with the connection; awareness goes both ways; a read-only token's changes and a
+ * whose acknowledgement was lost with the connection; awareness goes both ways; a document
+ * the server refuses to open ends the handle (`closed`, `synced` rejects); a read-only token's changes and a
  * change under another user's part lock are refused with typed errors (103, 130), the latter
  * taken back in the SDK's copy.
  */
@@ -195,6 +196,22 @@ describe.each(DOCUMENT_SETUPS)('the documents SDK module on %s', (store) => {
     expect((await stored(name))['body']).toBe('sent once. ');
     expect(other.doc.getText('body').toString()).toBe('sent once. ');
     expect(h.doc.getText('body').toString()).toBe('sent once. ');
+  });
+
+  it('ends a handle the server refuses to open for good (a token that may not read it): error, then closed with the typed error, and synced rejects', async () => {
+    const c = await client('mallory', { 'doc:allowed': ['subscribe'] });
+    const h = documents(c).open('doc:refused');
+    const errs = errors(h);
+    const closed = new Promise<DocumentEvents['closed']>((r) => h.once('closed', r));
+    await expect(h.synced).rejects.toMatchObject({ code: ErrorCode.PermissionDenied.code });
+    const event = await closed;
+    expect({ code: event.code, error: event.error?.code }).toEqual({ code: DocumentCloseCode.Forbidden.code, error: ErrorCode.PermissionDenied.code });
+    expect(errs.map((e) => e.code)).toEqual([ErrorCode.PermissionDenied.code]);
+    expect(h.status).toBe('offline');
+    // The handle is gone: opening the name again makes a new one.
+    const again = documents(c).open('doc:refused');
+    expect(again).not.toBe(h);
+    await expect(again.synced).rejects.toMatchObject({ code: ErrorCode.PermissionDenied.code });
   });
 
   it('refuses a read-only token’s changes (103) and a change under another user’s part lock (130, taken back); both reach nobody', async () => {
