@@ -132,8 +132,9 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
   /** Local changes sent and not answered yet: sent again on reconnect if the server turns out to hold them already. */
   readonly #inflight = new Set<{ update: Uint8Array; count: number }>();
   #retry: ReturnType<typeof setTimeout> | null = null;
-  /** An open refused for now (a rate, the store away) is tried again after a pause. */
+  /** An open refused for now (a rate, the store away) is tried again after a pause, doubled at each refusal in a row. */
   #reopen: ReturnType<typeof setTimeout> | null = null;
+  #reopenAttempts = 0;
   #flushScheduled = false;
   #awarenessScheduled = false;
   /** The server has the document open for this connection (the current open succeeded). */
@@ -205,6 +206,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
         stateVector: toBase64(Y.encodeStateVector(this.doc)),
       });
       if (generation !== this.#generation || this.#closed) return;
+      this.#reopenAttempts = 0;
       Y.applyUpdate(this.doc, fromBase64(reply.update), SERVER);
       if (reply.awareness) applyAwarenessUpdate(this.awareness, fromBase64(reply.awareness), SERVER);
       this.#writable = reply.writable;
@@ -238,7 +240,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
         this.#reopen = null;
         if (generation === this.#generation && this.host.session !== null) void this.resync();
       },
-      Math.max(200, error.retryAfter ?? 0),
+      Math.max(error.retryAfter ?? 0, Math.min(10_000, 200 * 2 ** this.#reopenAttempts++)),
     );
   }
 
