@@ -7,6 +7,8 @@ import type { Duplex } from 'node:stream';
  * A reverse proxy like the corporate ones that break WebSockets: it forwards plain HTTP
  * (streamed both ways, so Server-Sent Events pass) and refuses every Upgrade with 403 until
  * `allowUpgrades` is set. `cut()` drops every connection through it, as a network blip does.
+ * `holdReplies` keeps what the server sends on upgraded connections from reaching the client
+ * (held, not lost: released in order when it is cleared), as a link that went dead one way does.
  */
 export interface BlockingProxy {
   /** e.g. ws://127.0.0.1:PORT/ws */
@@ -17,6 +19,7 @@ export interface BlockingProxy {
   refused: number;
   /** Upgrades passed through so far. */
   upgraded: number;
+  holdReplies: boolean;
   cut(): void;
   close(): Promise<void>;
 }
@@ -45,12 +48,21 @@ export async function startBlockingProxy(target: number | number[]): Promise<Blo
     req.pipe(upstream);
   });
   server.on('connection', (s: Socket) => track(s));
+  let holding = false;
+  const releases = new Set<() => void>();
   const proxy: BlockingProxy = {
     url: '',
     httpUrl: '',
     allowUpgrades: false,
     refused: 0,
     upgraded: 0,
+    get holdReplies() {
+      return holding;
+    },
+    set holdReplies(hold: boolean) {
+      holding = hold;
+      if (!hold) for (const release of releases) release();
+    },
     cut: () => {
       for (const s of [...sockets]) s.destroy();
     },
@@ -71,7 +83,17 @@ export async function startBlockingProxy(target: number | number[]): Promise<Blo
       for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
       if (head.length > 0) upstream.write(head);
-      socket.pipe(upstream).pipe(socket);
+      socket.pipe(upstream);
+      const held: Buffer[] = [];
+      const release = () => {
+        if (held.length > 0 && !socket.destroyed) socket.write(Buffer.concat(held.splice(0)));
+      };
+      releases.add(release);
+      socket.on('close', () => releases.delete(release));
+      upstream.on('data', (chunk: Buffer) => {
+        held.push(chunk);
+        if (!holding) release();
+      });
     });
     track(upstream);
     upstream.on('close', () => socket.destroy());

@@ -1,4 +1,4 @@
-import { ErrorCode } from '@switchboard/protocol';
+import { DocumentCloseCode, ErrorCode } from '@switchboard/protocol';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { ClientCode } from './codes.js';
@@ -40,14 +40,18 @@ export interface DocumentEvents {
    * 133, 114. Connection losses are not errors: the change is sent again on reconnect.
    */
   error: { error: SwitchboardError; during: 'open' | 'update' | 'awareness' };
-  /** The server closed the document for good (deleted: 4404); the handle is closed. */
-  closed: { code: number; reason: string };
+  /**
+   * The document is closed for good and so is the handle: the server deleted it (4404), or
+   * refused to open it (4403, with the typed `error`: 103 the token may not read it, 108 not a
+   * document namespace); `synced` then rejects with that error.
+   */
+  closed: { code: number; reason: string; error?: SwitchboardError };
 }
 
 /** What the SDK marks its own applies with, so they are not sent back. */
 const SERVER = Symbol('switchboard-server');
 /** The server closed the document to be opened again (an update broke it; it reloads from its store). */
-const RESET = 4205;
+const RESET = DocumentCloseCode.Reset.code;
 
 const toBase64 = (bytes: Uint8Array): string => {
   let s = '';
@@ -111,9 +115,13 @@ export class Documents {
 export class DocumentHandle extends Emitter<DocumentEvents> {
   readonly doc: Y.Doc;
   readonly awareness: Awareness;
-  /** Resolves the first time the document is synced (opened, and every local change stored). */
+  /**
+   * Resolves the first time the document is synced (opened, and every local change stored);
+   * rejects with the typed error if the server refuses to open it before then (`closed`).
+   */
   readonly synced: Promise<void>;
   #resolveSynced!: () => void;
+  #rejectSynced!: (error: SwitchboardError) => void;
   readonly #ownsDoc: boolean;
   #status: DocumentStatus = 'offline';
   #unacknowledged = 0;
@@ -121,7 +129,12 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
   #reported: DocumentStatusEvent = { status: 'offline', unacknowledged: 0 };
   /** Local changes not sent yet, each with how many changes it stands for. */
   #pending: Array<{ update: Uint8Array; count: number }> = [];
+  /** Local changes sent and not answered yet: sent again on reconnect if the server turns out to hold them already. */
+  readonly #inflight = new Set<{ update: Uint8Array; count: number }>();
   #retry: ReturnType<typeof setTimeout> | null = null;
+  /** An open refused for now (a rate, the store away) is tried again after a pause, doubled at each refusal in a row. */
+  #reopen: ReturnType<typeof setTimeout> | null = null;
+  #reopenAttempts = 0;
   #flushScheduled = false;
   #awarenessScheduled = false;
   /** The server has the document open for this connection (the current open succeeded). */
@@ -142,9 +155,12 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     this.#ownsDoc = options.doc === undefined;
     this.doc = options.doc ?? new Y.Doc();
     this.awareness = new Awareness(this.doc);
-    this.synced = new Promise((resolve) => {
+    this.synced = new Promise((resolve, reject) => {
       this.#resolveSynced = resolve;
+      this.#rejectSynced = reject;
     });
+    // A refusal nobody awaits is reported on `error` and `closed`: not an unhandled rejection.
+    this.synced.catch(() => undefined);
     this.doc.on('update', this.#onLocalUpdate);
     this.awareness.on('update', this.#onLocalAwareness);
   }
@@ -177,9 +193,12 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     if (this.#closed) return;
     const generation = ++this.#generation;
     this.#opened = false;
+    this.#clearReopen();
     this.#setStatus('syncing');
     // Everything not acknowledged so far goes in the one update this open sends.
     const carried = this.#unacknowledged;
+    const unanswered = [...this.#inflight, ...this.#pending].map((p) => p.update);
+    this.#inflight.clear();
     this.#pending = [];
     try {
       const reply = await this.host.call<{ update: string; stateVector: string; awareness: string | null; writable: boolean }>('documents.open', {
@@ -187,28 +206,61 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
         stateVector: toBase64(Y.encodeStateVector(this.doc)),
       });
       if (generation !== this.#generation || this.#closed) return;
+      this.#reopenAttempts = 0;
       Y.applyUpdate(this.doc, fromBase64(reply.update), SERVER);
       if (reply.awareness) applyAwarenessUpdate(this.awareness, fromBase64(reply.awareness), SERVER);
       this.#writable = reply.writable;
       this.#opened = true;
       this.#sendAwareness();
       const local = Y.encodeStateAsUpdate(this.doc, fromBase64(reply.stateVector));
-      if (!isEmptyUpdate(local) && this.#writable) await this.#send(local, carried, generation);
-      else if (!this.#writable) this.#acknowledge(carried);
+      if (!this.#writable) this.#acknowledge(carried);
+      else if (!isEmptyUpdate(local)) await this.#send(local, carried, generation);
+      // The server holds every change (it stored them, but the acknowledgement was lost with the
+      // connection): the ones never answered go again; they change nothing there, and the
+      // answer comes once they are stored.
+      else if (carried > 0) await this.#send(unanswered.length > 0 ? Y.mergeUpdates(unanswered) : local, carried, generation);
       if (generation === this.#generation) this.#flush();
       this.#settle();
     } catch (err) {
       if (generation !== this.#generation || this.#closed) return;
       const error = err instanceof SwitchboardError ? err : SwitchboardError.of(ClientCode.ConnectionClosed);
-      if (error.code !== ClientCode.ConnectionClosed.code) this.emit('error', { error, during: 'open' });
       if (this.host.session === null) this.offline();
+      if (error.code === ClientCode.ConnectionClosed.code) return;
+      this.emit('error', { error, during: 'open' });
+      if (error.temporary || error.code === ErrorCode.TokenExpired.code) this.#scheduleReopen(error, generation);
+      else this.#refused(error);
     }
+  }
+
+  /** Open again after a pause, unless the connection dropped meanwhile (its reconnect opens it). */
+  #scheduleReopen(error: SwitchboardError, generation: number): void {
+    this.#clearReopen();
+    this.#reopen = setTimeout(
+      () => {
+        this.#reopen = null;
+        if (generation === this.#generation && this.host.session !== null) void this.resync();
+      },
+      Math.max(error.retryAfter ?? 0, Math.min(10_000, 200 * 2 ** this.#reopenAttempts++)),
+    );
+  }
+
+  #clearReopen(): void {
+    if (this.#reopen) clearTimeout(this.#reopen);
+    this.#reopen = null;
+  }
+
+  /** The server will not open the document for this token: the handle ends, with the error. */
+  #refused(error: SwitchboardError): void {
+    this.#rejectSynced(error);
+    this.emit('closed', { code: DocumentCloseCode.Forbidden.code, reason: error.message, error });
+    this.close();
   }
 
   /** The connection is gone: other clients' awareness states go; local edits are kept for the next sync. */
   offline(): void {
     this.#generation++;
     this.#opened = false;
+    this.#clearReopen();
     const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
     if (others.length > 0) removeAwarenessStates(this.awareness, others, SERVER);
     this.#setStatus('offline');
@@ -244,6 +296,8 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
     this.#generation++;
     this.forget();
     if (this.#retry) clearTimeout(this.#retry);
+    this.#clearReopen();
+    this.#inflight.clear();
     this.#cursors?.close();
     this.doc.off('update', this.#onLocalUpdate);
     this.awareness.off('update', this.#onLocalAwareness);
@@ -297,14 +351,18 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
 
   /** Send one update that stands for `count` local changes; they count as acknowledged once the server stored it (or refused it). */
   async #send(update: Uint8Array, count: number, generation: number): Promise<void> {
+    const sent = { update, count };
+    this.#inflight.add(sent);
     try {
       await this.host.call('documents.update', { name: this.name, update: toBase64(update) });
+      this.#inflight.delete(sent);
       if (generation === this.#generation) this.#acknowledge(count);
     } catch (err) {
       if (generation !== this.#generation) return;
       const error = err instanceof SwitchboardError ? err : SwitchboardError.of(ClientCode.ConnectionClosed);
-      // Lost with the connection: the next open sends it again (it is in the document).
+      // Lost with the connection: the next open sends it again (it is in the document, and in #inflight).
       if (error.code === ClientCode.ConnectionClosed.code) return;
+      this.#inflight.delete(sent);
       // A part lock: the server took the change back (its push follows), so it is settled, not retried.
       if (error.temporary && error.code !== ErrorCode.Locked.code) {
         // Refused for now (a rate, the store away): sent again after a pause, first in line.

@@ -11,7 +11,8 @@ import { type DocumentsServer, ProviderPool, startDocumentsServer, WAIT } from '
  * The documents hooks an app that embeds the server registers (`server.feature<DocumentsService>('documents')`),
  * with real providers and the SDK on SQLite: onAuthorizeDocument refuses (4403 for a
  * provider, 103 for the SDK), onLoadDocument seeds a new document once (stored, not run
- * again after a restart) and a failing one fails the load (1011), onChange sees each change
+ * again after a restart) and a failing one fails the load (1011; the SDK, told 100 temporary,
+ * opens again after a pause until the load succeeds), onChange sees each change
  * with its user in registration order (a throwing hook changes nothing), onStoreDocument sees
  * the log numbers in order, beforeBroadcast sees what goes to the connections.
  */
@@ -25,6 +26,8 @@ describe('documents hooks for embedding apps', () => {
   const stores: StoreDocumentEvent[] = [];
   const broadcasts: Array<{ name: string; connections: number }> = [];
   let loads: string[] = [];
+  /** Loads of doc:hooks-flaky that fail before one succeeds. */
+  let flakyLoads = 0;
 
   const register = () => {
     const docs = service();
@@ -35,6 +38,7 @@ describe('documents hooks for embedding apps', () => {
     docs.onLoadDocument(async ({ name, doc }) => {
       loads.push(name);
       if (name === 'doc:hooks-broken') throw new Error('the legacy database is down');
+      if (name === 'doc:hooks-flaky' && flakyLoads-- > 0) throw new Error('the legacy database is down for now');
       if (name.startsWith('doc:hooks-seeded')) doc.getText('body').insert(0, `seeded from the app: ${name}`);
     });
     docs.onChange((e) => changes.push({ ...e, hook: 'first' }));
@@ -97,6 +101,27 @@ describe('documents hooks for embedding apps', () => {
     const broken = await pool.provider('doc:hooks-broken', 'ann', { awaitSync: false });
     await eventually(() => broken.closes.length > 0, WAIT, 'the load failed');
     expect(broken.closes[0]?.code).toBe(1011);
+  });
+
+  it('a load that fails for now (a throwing onLoadDocument: 100, temporary) is retried by the SDK until the document opens', async () => {
+    flakyLoads = 2;
+    const c = new SwitchboardClient(s.current.url, { getToken: () => s.current.token({ sub: 'ann' }), WebSocket, transports: ['websocket'] });
+    cleanup.push(() => c.disconnect());
+    const ready = new Promise((r) => c.once('connected', r));
+    c.connect();
+    await ready;
+    const h = documents(c).open('doc:hooks-flaky');
+    const errors: SwitchboardError[] = [];
+    h.on('error', (e) => errors.push(e.error));
+    h.doc.getText('body').insert(0, 'kept while the load failed. ');
+    await h.synced;
+    expect(errors.map((e) => [e.code, e.temporary])).toEqual([
+      [ErrorCode.Internal.code, true],
+      [ErrorCode.Internal.code, true],
+    ]);
+    expect({ status: h.status, unacknowledged: h.unacknowledged }).toEqual({ status: 'synced', unacknowledged: 0 });
+    const json = (await s.api('GET', '/documents/doc:hooks-flaky')).body['json'] as { body?: string };
+    expect(json.body).toBe('kept while the load failed. ');
   });
 
   it('onChange sees each change with its user, in registration order, past a throwing hook; onStoreDocument the log numbers in order; beforeBroadcast the connections', async () => {

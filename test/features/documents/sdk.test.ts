@@ -1,6 +1,6 @@
 import type { SwitchboardClient, SwitchboardError } from '@switchboard/client';
-import { type DocumentHandle, type DocumentStatus, type DocumentStatusEvent, documents } from '@switchboard/client/documents';
-import { ErrorCode } from '@switchboard/protocol';
+import { type DocumentEvents, type DocumentHandle, type DocumentStatus, type DocumentStatusEvent, documents } from '@switchboard/client/documents';
+import { DocumentCloseCode, ErrorCode } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BlockingProxy, startBlockingProxy } from '../../helpers/blocking-proxy.js';
 import { eventually } from '../../helpers/eventually.js';
@@ -14,7 +14,9 @@ import { converged, DOCUMENT_SETUPS, type DocumentsServer, ProviderPool, startDo
  * (with a channel subscription on the same socket) converges with providers; `status` goes
  * syncing → synced once the server stored every change, and its event comes at every change
  * of status or unacknowledged count (offline edits too), never twice the same; edits made
- * offline are kept, merged on reconnect and stored once; awareness goes both ways; a read-only token's changes and a
+ * offline are kept, merged on reconnect and stored once, and so are changes the server stored
+ * whose acknowledgement was lost with the connection; awareness goes both ways; a document
+ * the server refuses to open ends the handle (`closed`, `synced` rejects); a read-only token's changes and a
  * change under another user's part lock are refused with typed errors (103, 130), the latter
  * taken back in the SDK's copy.
  */
@@ -165,6 +167,51 @@ describe.each(DOCUMENT_SETUPS)('the documents SDK module on %s', (store) => {
     await eventually(() => h.status === 'synced', WAIT, 'the online edit acknowledged');
     expect(events.slice(7)).toEqual(['syncing 1', 'synced 0']);
     expect({ status: h.status, unacknowledged: h.unacknowledged }).toEqual({ status: 'synced', unacknowledged: 0 });
+  });
+
+  it('reaches synced with 0 after a reconnect when the server stored a change whose acknowledgement was lost with the connection, and holds it once', async () => {
+    const name = `doc:sdk-${++n}`;
+    const other = documents(await client('ada')).open(name);
+    const link = await startBlockingProxy(s.current.port);
+    link.allowUpgrades = true;
+    cleanup.push(() => void link.close());
+    const c = await connectedClient(link.url, () => s.current.token({ sub: 'bob', caps: CAPS }), cleanup);
+    const h = documents(c).open(name);
+    await h.synced;
+    const events: string[] = [];
+    h.on('status', (e) => events.push(`${e.status} ${e.unacknowledged}`));
+    // The server's answers wait in the link: the change reaches the server, its acknowledgement never reaches the client.
+    link.holdReplies = true;
+    h.doc.getText('body').insert(0, 'sent once. ');
+    await eventually(async () => (await stored(name))['body'] === 'sent once. ', WAIT, 'the server has the change');
+    await eventually(() => other.doc.getText('body').toString() === 'sent once. ', WAIT, 'stored and relayed to the other client');
+    expect({ status: h.status, unacknowledged: h.unacknowledged }).toEqual({ status: 'syncing', unacknowledged: 1 });
+    const lost = new Promise((r) => c.once('reconnecting', r));
+    link.cut();
+    link.holdReplies = false;
+    await lost;
+    // On reconnect the server lacks nothing of the client's: still, the change must end acknowledged.
+    await eventually(() => h.status === 'synced' && h.unacknowledged === 0, WAIT, 'synced with 0 after the reconnect');
+    expect(events).toEqual(['syncing 1', 'offline 1', 'syncing 1', 'synced 0']);
+    expect((await stored(name))['body']).toBe('sent once. ');
+    expect(other.doc.getText('body').toString()).toBe('sent once. ');
+    expect(h.doc.getText('body').toString()).toBe('sent once. ');
+  });
+
+  it('ends a handle the server refuses to open for good (a token that may not read it): error, then closed with the typed error, and synced rejects', async () => {
+    const c = await client('mallory', { 'doc:allowed': ['subscribe'] });
+    const h = documents(c).open('doc:refused');
+    const errs = errors(h);
+    const closed = new Promise<DocumentEvents['closed']>((r) => h.once('closed', r));
+    await expect(h.synced).rejects.toMatchObject({ code: ErrorCode.PermissionDenied.code });
+    const event = await closed;
+    expect({ code: event.code, error: event.error?.code }).toEqual({ code: DocumentCloseCode.Forbidden.code, error: ErrorCode.PermissionDenied.code });
+    expect(errs.map((e) => e.code)).toEqual([ErrorCode.PermissionDenied.code]);
+    expect(h.status).toBe('offline');
+    // The handle is gone: opening the name again makes a new one.
+    const again = documents(c).open('doc:refused');
+    expect(again).not.toBe(h);
+    await expect(again.synced).rejects.toMatchObject({ code: ErrorCode.PermissionDenied.code });
   });
 
   it('refuses a read-only token’s changes (103) and a change under another user’s part lock (130, taken back); both reach nobody', async () => {
