@@ -372,7 +372,7 @@ export class DocumentHandle extends Emitter<DocumentEvents> {
             this.#retry = null;
             this.#flush();
           },
-          Math.max(200, (error.retryAfter ?? 0) * 1000),
+          Math.max(200, error.retryAfter ?? 0),
         );
         return;
       }
