@@ -20,6 +20,8 @@
  *   --documents N         1000    documents loaded, one client each (scenario 4; 0 skips it)
  *   --memory-quiet S      1       seconds those documents stay open and untouched before the heap is measured with their clients
  *   --hibernate-after D   (10s)   Switchboard's documents.hibernateAfter for the run (0: documents are never held as their encoded state)
+ *   --send-window D       (2ms)   Switchboard's documents.sendWindow for the run (0: its peers are sent once per event-loop turn)
+ *   --persistence on|off  on      Switchboard's `doc` namespace stores its documents (off: in memory only, as the other two)
  *   --quiet-wait S        30      before each measurement wait up to S seconds for other processes to go quiet
  *   --retry-noisy N       1       repeat a measurement of scenarios 1 and 2 up to N times while other processes used > 25 % of a core in it (the quietest is kept)
  *   --profile DIR                 CPU-profile each server in the measured windows of scenarios 1 and 2 and over scenario 3's joins
@@ -54,6 +56,7 @@ import {
   started,
   token,
   useSwitchboardDocuments,
+  useSwitchboardNamespaces,
   useSwitchboardNodes,
   useSwitchboardPostgres,
 } from './lib/documents-servers.js';
@@ -232,6 +235,8 @@ async function main(): Promise<void> {
   const opts = parseOptions(argv);
   if (opts.database === 'postgres') useSwitchboardPostgres(opts.postgresUrl);
   if (opts.hibernateAfter !== undefined) useSwitchboardDocuments({ hibernateAfter: opts.hibernateAfter });
+  if (opts.sendWindow !== undefined) useSwitchboardDocuments({ sendWindow: opts.sendWindow });
+  if (!opts.persistence) useSwitchboardNamespaces({ doc: { documents: { persistence: false } } });
   if (opts.nodes > 1) useSwitchboardNodes(opts.nodes, localRedis(opts.redisUrl));
   const section = join(ROOT, 'docs', 'benchmarks.md');
   if (opts.render) {

@@ -26,6 +26,10 @@ export interface Options {
   memoryQuiet: number;
   /** Switchboard's `documents.hibernateAfter` for the run (a duration; undefined: its default). */
   hibernateAfter: string | undefined;
+  /** Switchboard's `documents.sendWindow` for the run (a duration; undefined: its default). */
+  sendWindow: string | undefined;
+  /** Whether Switchboard's `doc` namespace stores its documents (its default); false: `persistence: false`. */
+  persistence: boolean;
   quietWait: number;
   retryNoisy: number;
   profile: string | undefined;
@@ -58,6 +62,8 @@ export function parseOptions(argv: string[]): Options {
     documents: 1000,
     memoryQuiet: 1,
     hibernateAfter: undefined,
+    sendWindow: undefined,
+    persistence: true,
     quietWait: 30,
     retryNoisy: 1,
     profile: undefined,
@@ -136,6 +142,18 @@ export function parseOptions(argv: string[]): Options {
         const v = a.value();
         if (!/^\d+(ms|s|m)?$/.test(v)) throw new Error(`--hibernate-after: a duration such as 0, 500ms or 10s, got ${v}`);
         o.hibernateAfter = v;
+        break;
+      }
+      case '--send-window': {
+        const v = a.value();
+        if (!/^\d+(ms|s)?$/.test(v)) throw new Error(`--send-window: a duration such as 0, 2ms or 5ms, got ${v}`);
+        o.sendWindow = v;
+        break;
+      }
+      case '--persistence': {
+        const v = a.value();
+        if (v !== 'on' && v !== 'off') throw new Error(`--persistence: on or off, got ${v}`);
+        o.persistence = v === 'on';
         break;
       }
       case '--quiet-wait':

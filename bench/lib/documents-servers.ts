@@ -43,6 +43,11 @@ export function useSwitchboardDocuments(options: Record<string, unknown>): void 
   env['BENCH_DOCUMENTS'] = JSON.stringify({ ...(JSON.parse(env['BENCH_DOCUMENTS'] ?? '{}') as Record<string, unknown>), ...options });
 }
 
+/** Switchboard's namespaces for the run (bench/documents.ts --persistence off), as its config's `namespaces`. */
+export function useSwitchboardNamespaces(namespaces: Record<string, unknown>): void {
+  SPECS.switchboard.env['BENCH_NAMESPACES'] = JSON.stringify(namespaces);
+}
+
 /** Every child process the run started (servers and editor workers), stopped by pid at the end. */
 export const started = new Set<ChildProcess>();
 
