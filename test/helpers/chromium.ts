@@ -5,8 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 
-/** Debian's headless Chromium; `.ci/run` installs it, nothing is ever downloaded. */
-export const CHROMIUM = '/usr/bin/chromium';
+/**
+ * The headless Chromium the browser tests drive: `CHROMIUM` when set, else Debian's
+ * (`.ci/run` installs it); nothing is ever downloaded.
+ */
+export const CHROMIUM = process.env['CHROMIUM'] || '/usr/bin/chromium';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -26,6 +29,8 @@ export async function launchChromium(): Promise<Chromium> {
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
+      // /dev/shm is small in containers: shared memory goes to /tmp instead of crashing tabs.
+      '--disable-dev-shm-usage',
       '--disable-quic',
       '--no-first-run',
       '--disable-background-networking',
