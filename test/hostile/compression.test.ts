@@ -7,7 +7,8 @@ import { Op, RSV1, type WireClient } from './wire.js';
  * Compressed messages from hostile clients (permessage-deflate negotiated): decompression
  * bombs, in one frame or fragmented, are closed with 1009 once the inflated size passes
  * `limits.maxMessageBytes`, without inflating the rest; corrupt deflate data and bad UTF-8
- * close with 1007; RSV1 where RFC 7692 forbids it closes with 1002. Nothing crashes, and
+ * close with 1007; RSV1 where RFC 7692 forbids it closes with 1002. Nothing crashes, the
+ * inflated data held at once stays bounded (sampled while 20 bombs arrive together), and
  * the server stays healthy for everyone else (the harness checks after every test).
  */
 
@@ -77,6 +78,29 @@ describe('hostile compressed messages', () => {
     const b = bomb(60);
     for (const c of clients) c.send({ opcode: Op.Text, payload: b, rsv: RSV1 });
     await Promise.all(clients.map((c) => expectClosed(c, 1009)));
+  });
+
+  it("20 bombs at once never hold more than a bounded amount of inflated data in the server's process", async () => {
+    // 20 × 60 MiB would be 1.2 GiB inflated; the server stops inflating each at the limit.
+    const clients = await Promise.all(Array.from({ length: 20 }, () => open()));
+    const b = bomb(60);
+    const held = () => {
+      const m = process.memoryUsage();
+      return m.external + m.arrayBuffers;
+    };
+    const base = held();
+    let peak = base;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, held());
+    }, 1);
+    try {
+      for (const c of clients) c.send({ opcode: Op.Text, payload: b, rsv: RSV1 });
+      await Promise.all(clients.map((c) => expectClosed(c, 1009)));
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, held());
+    expect(peak - base).toBeLessThan(128 << 20);
   });
 
   it('corrupt deflate data closes with 1007', async () => {
