@@ -139,6 +139,49 @@ describe('hostile tenancy', () => {
     expect(await own.text()).not.toContain(CANARY);
   });
 
+  it("tenant A's user presence, stats and server-side subscriptions never reach or show tenant B's users", async () => {
+    const { s, bystander } = ctx();
+    const headers = { authorization: `Bearer ${s.tenantKeys['acme']}`, 'content-type': 'application/json' };
+    const get = async (path: string) => {
+      const res = await fetch(`${s.httpUrl}${path}`, { headers });
+      const text = await res.text();
+      expect(res.status, path).toBe(200);
+      expect(text, path).not.toContain(CANARY);
+      return JSON.parse(text) as Record<string, unknown>;
+    };
+    // B's bob and carol are online and present (with canary state) in B's channels of the same names.
+    // A's own bob (connected by an earlier test) is online but present nowhere; A has no carol.
+    const bob = await get('/api/v1/users/bob/presence');
+    expect(bob, JSON.stringify(bob)).toMatchObject({ user: 'bob', channels: [] });
+    for (const device of bob['devices'] as Array<{ channels: string[] }>) expect(device.channels).toEqual([]);
+    expect(await get('/api/v1/users/carol/presence')).toMatchObject({ user: 'carol', online: false, channels: [], devices: [] });
+    const mine = await get('/api/v1/users/mallory/presence');
+    expect(mine['online']).toBe(true);
+    // The stats count A's own connections and users, as the connection list (tenant-scoped) lists them.
+    const stats = await get('/api/v1/stats');
+    const listed = await get('/api/v1/connections');
+    const conns = listed['connections'] as Array<{ tenant: string; user: string }>;
+    expect(conns.every((c) => c.tenant === 'acme')).toBe(true);
+    expect(stats['connections'], JSON.stringify(stats)).toBe(conns.length);
+    expect(stats['usersOnline'], JSON.stringify(stats)).toBe(new Set(conns.map((c) => c.user)).size);
+    expect(stats['subscriptions']).toBe(listed['subscriptions']);
+    // Subscribing A's "bob" from the backend touches no connection of B's bob.
+    const pushesBefore = bystander.messages.length;
+    for (const [path, body] of [
+      ['/api/v1/users/bob/subscribe', { channel: 'project:77' }],
+      ['/api/v1/subscribe', { user: 'bob', channel: 'project:78' }],
+    ] as const) {
+      const res = await fetch(`${s.httpUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      expect(res.status, path).toBe(200);
+    }
+    await mallory.call('publish', { channel: 'project:77', data: { from: 'mallory' } });
+    const probe = await ctx().publish(TENANT_B, 'project:1', { probe: 'after the server-side subscriptions' });
+    expect(probe.status).toBe(200);
+    await bystander.waitJson((f) => f['push'] === 'pub' && (f['data'] as { probe?: string })?.probe !== undefined, 5000);
+    const since = bystander.messages.slice(pushesBefore).map((m) => m.data);
+    expect(since.filter((d) => d.includes('project:77') || d.includes('project:78'))).toEqual([]);
+  });
+
   it('the scanner saw tenant A traffic, and tenant B did receive its canaries', () => {
     expect(scanned.messages).toBeGreaterThan(100);
     const bSaw = ctx().bystander.messages.filter((m) => m.data.includes(CANARY)).length;
