@@ -15,7 +15,20 @@ export interface KeyedBatchesOptions<T, R> {
    * error for it alone. A throw fails the whole batch.
    */
   apply(batch: readonly T[]): Promise<Array<R | Error>>;
+  /**
+   * Least time between the starts of two batches of one key, in ms (read at each batch; 0 or
+   * absent: the next batch starts as soon as the previous one is applied). A busy key then
+   * applies at most one batch per `spacing` (what arrives meanwhile goes in it), while a key
+   * after a quiet spell starts at once.
+   */
+  spacing?: () => number;
+  /** The clock of `spacing` (ms, monotonic; default `performance.now`). */
+  now?: () => number;
+  /** Resolves after `ms` (default a timer); tests pass one driven by their own clock. */
+  wait?: (ms: number) => Promise<void>;
 }
+
+const timer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Group commit per key (a comment, a thread): the requests of one key take turns, and those
@@ -25,8 +38,13 @@ export interface KeyedBatchesOptions<T, R> {
  */
 export class KeyedBatches<T, R> {
   readonly #queues = new Map<string, Array<Waiting<T, R>>>();
+  readonly #now: () => number;
+  readonly #wait: (ms: number) => Promise<void>;
 
-  constructor(private readonly opts: KeyedBatchesOptions<T, R>) {}
+  constructor(private readonly opts: KeyedBatchesOptions<T, R>) {
+    this.#now = opts.now ?? (() => performance.now());
+    this.#wait = opts.wait ?? timer;
+  }
 
   run(key: string, item: T): Promise<R> {
     return new Promise((resolve, reject) => {
@@ -42,12 +60,21 @@ export class KeyedBatches<T, R> {
   }
 
   async #drain(key: string): Promise<void> {
+    // With spacing, the key's queue stays (and takes what arrives) until `spacing` after its
+    // last batch started: a request after that finds no queue and starts at once.
+    let started = Number.NEGATIVE_INFINITY;
     for (;;) {
+      const spacing = this.opts.spacing?.() ?? 0;
+      if (spacing > 0) {
+        const early = started + spacing - this.#now();
+        if (early > 0) await this.#wait(early);
+      }
       const queue = this.#queues.get(key) as Array<Waiting<T, R>>;
       if (queue.length === 0) {
         this.#queues.delete(key);
         return;
       }
+      if (spacing > 0) started = this.#now();
       const batch = this.#take(queue);
       try {
         const answers = await this.opts.apply(batch.map((w) => w.item));
