@@ -25,6 +25,10 @@ export const commentsConfig = z.strictObject({
     .default([...DEFAULT_REACTIONS])
     .describe('reactions that may be given, comma separated (default like,love,laugh,wow,sad,angry; emoji allowed)'),
   pageSize: int(50, 1, 200, 'largest page of a thread list'),
+  groupCommit: duration(
+    '10ms',
+    'a busy thread appends its comments at most once per this long (the comments in between commit, and reach the watchers, together; a comment after a quiet spell is written at once; 0: once per event-loop turn)',
+  ),
   deadlineInterval: duration('10s', 'how often threads past their respondBy with no reply are looked for (also at start; 0 = only at start)'),
   idempotencyTtl: duration('24h', 'how long an idempotency key of a create request is remembered'),
   sweepInterval: duration('1h', 'interval of the sweep of expired idempotency keys (also run at start)'),

@@ -73,7 +73,7 @@ export function commentsFeature(options: CommentsFeatureOptions = {}): FeatureMo
       },
     },
     async start(ctx) {
-      const store = new CommentStore(ctx.storage, options.now ?? (() => ctx.node.now()));
+      const store = new CommentStore(ctx.storage, options.now ?? (() => ctx.node.now()), () => ctx.config.groupCommit);
       const inbox = ctx.feature<Mentions>('notifications');
       const created = new CommentThreads(store, ctx.node, ctx.config, inbox);
       if (!ctx.node.config.namespaces[COMMENTS_NAMESPACE]) ctx.logger.warn('no "comments" namespace configured: comments are stored but not pushed live');

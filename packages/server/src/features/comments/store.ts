@@ -99,6 +99,8 @@ export class CommentStore {
   constructor(
     storage: Storage,
     private readonly now: () => number = Date.now,
+    /** Least time between two appends to one thread, ms (`comments.groupCommit`; 0: once per turn). */
+    private readonly groupCommit: () => number = () => 0,
   ) {
     this.#db = storage.tables<CommentTables>();
     this.#postgres = storage.kind === 'postgres';
@@ -154,6 +156,7 @@ export class CommentStore {
 
   readonly #appends = new KeyedBatches<CommentCreate, Appended>({
     max: MAX_APPEND_BATCH,
+    spacing: () => this.groupCommit(),
     // One idempotency key at most once per batch: a retry racing its first attempt waits for it.
     fits: (batch, next) => next.idempotencyKey === undefined || !batch.some((r) => r.idempotencyKey === next.idempotencyKey),
     apply: async (batch) => {
