@@ -1,5 +1,8 @@
+import { SwitchboardClient } from '@switchboard/client';
+import { comments } from '@switchboard/client/comments';
 import { builtinFeatures, configFor, configSchema } from '@switchboard/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Comment, ReactionCount, Thread } from '../../packages/client/src/comments.js';
 import { eventually } from '../helpers/eventually.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -7,13 +10,15 @@ import { type DurableServer, reply, STORES, startDurableServer } from './helpers
 
 /**
  * `reactionUsers`: reaction pushes and answers to reaction changes list at most that many
- * users per reaction (counts stay exact, `mine` says what the acting user holds), and reads
- * keep every user.
+ * users per reaction (counts stay exact, `mine` says what the acting user holds), reads keep
+ * every user, and the SDK's `toggleReaction` stays exact for a user beyond the cap.
  */
 
 const WRITER = ['subscribe', 'comment'];
 type State = { reactions: ReactionCount[]; version: number; mine: string[] };
 type ReactionPush = { kind: string; reactions: ReactionCount[]; version: number };
+
+const find = (reactions: readonly ReactionCount[], reaction: string) => reactions.find((r) => r.reaction === reaction);
 
 describe('the reactionUsers option', () => {
   const { parseConfig } = configFor(builtinFeatures());
@@ -38,6 +43,14 @@ describe.each(STORES)('reaction lists capped by reactionUsers on %s', (store) =>
   const connect = async (user: string) => {
     const c = await RawClient.connect(s.url, await s.token({ sub: user, caps: { 'forms:*': WRITER, 'project:*': WRITER, 'quiet:*': WRITER } }));
     cleanup.push(() => c.close());
+    return c;
+  };
+  const sdk = async (user: string) => {
+    const c = new SwitchboardClient(s.url, { getToken: () => s.token({ sub: user, caps: { 'forms:*': WRITER } }), WebSocket });
+    cleanup.push(() => c.disconnect());
+    const ready = new Promise((r) => c.once('connected', r));
+    c.connect();
+    await ready;
     return c;
   };
   const thread = async (channel: string): Promise<{ t: Thread; cid: string }> => {
@@ -139,6 +152,28 @@ describe.each(STORES)('reaction lists capped by reactionUsers on %s', (store) =>
     await eventually(() => newestPush(w, 'quiet:1')?.version === 2, 10_000, 'the push');
     expect(newestPush(w, 'quiet:1')?.reactions).toEqual(last.reactions);
     expect((await stored(t, cid)).map((r) => r.userIds)).toEqual([['a'], ['b']]);
+  });
+
+  it('toggleReaction takes off the reaction of a user beyond the cap, from its own answer and from a fresh client', async () => {
+    const { t, cid } = await thread('forms:2');
+    for (const u of ['p0', 'p1', 'p2', 'p3', 'p4']) await put(t, cid, 'like', u);
+    const partial = (await put(t, cid, 'love', 'p0')).reactions;
+    expect(find(partial, 'like')).toEqual({ reaction: 'like', count: 5, userIds: ['p0', 'p1', 'p2'] });
+    // p4 has an answer of its own (giving `love`): its `mine` says it holds `like`.
+    const p4 = comments(await sdk('p4'), 'forms:2').thread(t.id);
+    expect((await p4.setReaction(cid, 'love', true)).mine).toEqual(['like', 'love']);
+    const p4off = await p4.toggleReaction({ id: cid, reactions: partial }, 'like');
+    expect(p4off.mine).toEqual(['love']);
+    expect(find(p4off.reactions, 'like')?.count).toBe(4);
+    // p3 never saw an answer: the SDK reads the thread before deciding.
+    const p3 = comments(await sdk('p3'), 'forms:2').thread(t.id);
+    const p3off = await p3.toggleReaction({ id: cid, reactions: partial }, 'like');
+    expect(p3off.mine).toEqual([]);
+    expect(find(p3off.reactions, 'like')?.count).toBe(3);
+    // A fresh user who does not hold it, seen in a partial list: on.
+    const q = comments(await sdk('q9'), 'forms:2').thread(t.id);
+    expect((await q.toggleReaction({ id: cid, reactions: partial }, 'like')).mine).toEqual(['like']);
+    expect(find(await stored(t, cid), 'like')?.userIds).toEqual(['p0', 'p1', 'p2', 'q9']);
   });
 
   it('a hot comment with 950 reactions pushes 20 users per reaction (the default), not all of them', async () => {
