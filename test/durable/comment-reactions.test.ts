@@ -16,7 +16,7 @@ import { type DurableServer, expectApiError, reply, STORES, startDurableServer }
  */
 
 const WRITER = ['subscribe', 'comment'];
-type State = { reactions: ReactionCount[]; version: number };
+type State = { reactions: ReactionCount[]; version: number; mine: string[] };
 
 const count = (reactions: readonly ReactionCount[], reaction: string) => reactions.find((r) => r.reaction === reaction)?.count ?? 0;
 const has = (reactions: readonly ReactionCount[], reaction: string, user: string) => reactions.some((r) => r.reaction === reaction && r.userIds.includes(user));
@@ -60,7 +60,7 @@ describe.each(STORES)('comment reactions on %s', (store) => {
     const path = `/threads/${t.id}/comments/${cid}/reactions`;
     const first = await s.api('PUT', `${path}/like?userId=ann`);
     expect(first.status, first.text).toBe(200);
-    expect(first.body).toEqual({ reactions: [{ reaction: 'like', count: 1, userIds: ['ann'] }], version: 1 });
+    expect(first.body).toEqual({ reactions: [{ reaction: 'like', count: 1, userIds: ['ann'] }], version: 1, mine: ['like'] });
     const again = await s.api('PUT', `${path}/like?userId=ann`);
     expect(again.body).toEqual(first.body);
     await s.api('PUT', `${path}/${encodeURIComponent('🎉')}?userId=cat`);
@@ -72,15 +72,17 @@ describe.each(STORES)('comment reactions on %s', (store) => {
         { reaction: '🎉', count: 1, userIds: ['cat'] },
       ],
       version: 2,
+      mine: ['like'],
     });
     const removed = await s.api('DELETE', `${path}/like?userId=ann`);
-    expect(removed.body).toEqual({ reactions: [{ reaction: '🎉', count: 1, userIds: ['cat'] }], version: 3 });
+    expect(removed.body).toEqual({ reactions: [{ reaction: '🎉', count: 1, userIds: ['cat'] }], version: 3, mine: [] });
     expect((await s.api('DELETE', `${path}/like?userId=ann`)).body).toEqual(removed.body);
     expect(await stored(t.id, cid)).toEqual([{ reaction: '🎉', count: 1, userIds: ['cat'] }]);
     // The same over the WebSocket, as the connection's user.
     const dan = await connect('dan');
     const on = reply<State>(await dan.call('comments.set_reaction', { threadId: t.id, commentId: cid, reaction: 'love', on: true }));
     expect(has(on.reactions, 'love', 'dan')).toBe(true);
+    expect(on.mine).toEqual(['love']);
     expect(reply<State>(await dan.call('comments.set_reaction', { threadId: t.id, commentId: cid, reaction: 'love', on: true })).version).toBe(on.version);
   });
 
@@ -221,7 +223,9 @@ describe.each(STORES)('comment reactions on %s', (store) => {
         return { user: u, ...(res.body as unknown as State) };
       }),
     );
-    for (const a of answers) expect(has(a.reactions, 'love', a.user)).toBe(true);
+    // Each answer says what its own user holds (the listed users are the first 20 only).
+    for (const a of answers) expect(a.mine).toEqual(['love']);
+    for (const a of answers) expect(a.reactions.every((r) => r.userIds.length <= 20)).toBe(true);
     // 200 changes: versions before+1 … before+200, each once.
     expect(answers.map((a) => a.version).sort((x, y) => x - y)).toEqual(Array.from({ length: 200 }, (_, i) => before + 1 + i));
     const final = await stored(t.id, cid);

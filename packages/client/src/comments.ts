@@ -83,7 +83,11 @@ export interface CommentEvent {
   comment: Comment;
 }
 
-/** A comment's reactions as stored; `version` orders them (the module passes on only newer ones). */
+/**
+ * A comment's reactions as stored; `version` orders them (the module passes on only newer ones).
+ * Counts are exact; each `userIds` lists the first `comments.reactionUsers` users (20 by
+ * default) only, so it is partial when `count > userIds.length`.
+ */
 export interface ReactionEvent {
   threadId: string;
   commentId: string;
@@ -91,11 +95,19 @@ export interface ReactionEvent {
   version: number;
 }
 
-/** What `setReaction` answers: the comment's reactions as stored after the request. */
+/**
+ * What `setReaction` answers: the comment's reactions as stored after the request (exact
+ * counts, `userIds` capped like in `reaction` events) and the reactions you hold on it.
+ */
 export interface ReactionState {
   reactions: ReactionCount[];
   version: number;
+  /** The reactions the connected user holds on the comment after the request, in the order given. */
+  mine: string[];
 }
+
+/** What the module learned from its own answers: per comment, the user's reactions at a version. */
+type Mine = Map<string, { version: number; mine: string[] }>;
 
 /** A user's read receipt in a thread moved forward (the latest of each user, throttled). */
 export interface ReceiptEvent extends ReadReceipt {
@@ -151,6 +163,8 @@ export class CommentThreads {
   readonly #typing = new Set<string>();
   /** The highest reaction version seen per comment: older pushes are not passed on. */
   readonly #versions = new Map<string, number>();
+  /** The connected user's reactions per comment, from the latest answer to a reaction change. */
+  readonly #mine: Mine = new Map();
   #listening = false;
 
   constructor(
@@ -201,7 +215,7 @@ export class CommentThreads {
    * await t.resolve();
    */
   thread(threadId: string): ThreadHandle {
-    return new ThreadHandle(this.#host, this.#writes, threadId, this.#typing);
+    return new ThreadHandle(this.#host, this.#writes, threadId, this.#typing, this.#mine);
   }
 
   /**
@@ -247,16 +261,19 @@ export class ThreadHandle {
   readonly #host: CommentsHost;
   readonly #writes: OfflineWrites;
   readonly #typing: Set<string>;
+  readonly #mine: Mine;
 
   constructor(
     host: CommentsHost,
     writes: OfflineWrites,
     readonly id: string,
     typing: Set<string>,
+    mine: Mine = new Map(),
   ) {
     this.#host = host;
     this.#writes = writes;
     this.#typing = typing;
+    this.#mine = mine;
   }
 
   /**
@@ -353,27 +370,47 @@ export class ThreadHandle {
 
   /**
    * Give (`on: true`) or take back a reaction; idempotent both ways (setting what is already
-   * set changes nothing), so a retry is harmless. Resolves with the comment's reactions as stored.
+   * set changes nothing), so a retry is harmless. Resolves with the comment's reactions as
+   * stored (exact counts; at most `comments.reactionUsers` users listed per reaction) and
+   * `mine`, the reactions you hold on the comment after it.
    *
    * @example
-   * const { reactions } = await thread.setReaction(commentId, 'like', true);
+   * const { reactions, mine } = await thread.setReaction(commentId, 'like', true);
    */
-  setReaction(commentId: string, reaction: string, on: boolean): Promise<ReactionState> {
-    return this.#writes.call<ReactionState>('comments.set_reaction', { threadId: this.id, commentId, reaction, on });
+  async setReaction(commentId: string, reaction: string, on: boolean): Promise<ReactionState> {
+    const state = await this.#writes.call<ReactionState>('comments.set_reaction', { threadId: this.id, commentId, reaction, on });
+    const known = this.#mine.get(commentId);
+    if (Array.isArray(state.mine) && (!known || known.version <= state.version)) this.#mine.set(commentId, { version: state.version, mine: state.mine });
+    return state;
   }
 
   /**
    * Flip the connected user's reaction on a comment as last seen: sends the intended final
    * state (`setReaction` with `on` computed here), never a server-side toggle, so a retry or a
-   * race cannot flip it twice.
+   * race cannot flip it twice. Whether you hold it: listed in `userIds` → yes; not listed in a
+   * complete list (`count === userIds.length`) → no; in a partial list (a push or an answer
+   * lists the first `comments.reactionUsers` users only) what your own latest answer's `mine`
+   * said for that comment, and when there is none, the thread is read first (full lists).
    *
    * @example
    * const state = await thread.toggleReaction(comment, 'like');
    */
-  toggleReaction(comment: Pick<Comment, 'id' | 'reactions'>, reaction: string): Promise<ReactionState> {
+  async toggleReaction(comment: Pick<Comment, 'id' | 'reactions'>, reaction: string): Promise<ReactionState> {
+    return this.setReaction(comment.id, reaction, !(await this.#holds(comment, reaction)));
+  }
+
+  /** Whether the connected user holds `reaction` on the comment (see `toggleReaction`). */
+  async #holds(comment: Pick<Comment, 'id' | 'reactions'>, reaction: string): Promise<boolean> {
     const me = this.#host.session?.user;
-    const mine = comment.reactions.some((r) => r.reaction === reaction && me !== undefined && r.userIds.includes(me));
-    return this.setReaction(comment.id, reaction, !mine);
+    const seen = comment.reactions.find((r) => r.reaction === reaction);
+    if (me === undefined || !seen) return false;
+    if (seen.userIds.includes(me)) return true;
+    if (seen.count <= seen.userIds.length) return false;
+    const known = this.#mine.get(comment.id);
+    if (known) return known.mine.includes(reaction);
+    const thread = await this.#host.call<Thread>('comments.get', { threadId: this.id });
+    const stored = thread.comments.find((c) => c.id === comment.id);
+    return stored?.reactions.some((r) => r.reaction === reaction && r.userIds.includes(me)) ?? false;
   }
 
   /**

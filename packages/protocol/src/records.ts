@@ -87,7 +87,13 @@ export const DEFAULT_REACTIONS = ['like', 'love', 'laugh', 'wow', 'sad', 'angry'
 /** One reaction on a comment: how many users gave it, and who. */
 export interface ReactionCount {
   reaction: string;
+  /** How many users gave it: always exact. */
   count: number;
+  /**
+   * Who gave it, in the order they gave it. Complete in reads (threads, comments); in `reaction`
+   * pushes and answers to reaction changes only the first `comments.reactionUsers` (default 20):
+   * the list is partial when `count > userIds.length`.
+   */
   userIds: string[];
 }
 

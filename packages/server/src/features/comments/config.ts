@@ -11,6 +11,7 @@ const LIMITS = {
   maxMetadataDepth: [4, 1, 32, 'deepest nesting of thread metadata (an object of scalars is 1)'],
   maxCommentsPerThread: [10_000, 1, 1_000_000, 'most comments in one thread, tombstones included'],
   reactionRate: [20, 0, 100_000, 'reaction changes per second per user, over every node, on top of the publish rate (0 = no limit)'],
+  reactionUsers: [20, 0, 1000, 'most user ids listed per reaction in live reaction pushes and in answers to reaction changes (counts stay exact)'],
 } as const;
 type LimitKey = keyof typeof LIMITS;
 

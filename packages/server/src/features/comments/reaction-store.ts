@@ -1,17 +1,23 @@
 import { ErrorCode } from '@switchboard/protocol';
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { ReplyError } from '../../errors/reply-error.js';
 import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CommentDb, notFound } from './comment-db.js';
 import type { ReactionCount } from './model.js';
 
-/** A comment's reactions and the version they are at. */
+/** A comment's reactions (each listing at most the cap's users) and the version they are at. */
 export interface ReactionState {
   reactions: ReactionCount[];
   /** The comment's `reaction_version`: a higher one is a later state. */
   version: number;
+}
+
+/** The state after one reaction request, for its answer. */
+export interface ReactionChange extends ReactionState {
   /** Whether this request changed anything. */
   changed: boolean;
+  /** The reactions the request's user holds on the comment after it, in the order given. */
+  mine: string[];
 }
 
 /** The reactions of comments, each in the order it was first given, with its users in the order they gave it. */
@@ -49,12 +55,73 @@ function addReactions(out: Map<string, ReactionCount[]>, rows: ReadonlyArray<{ c
   }
 }
 
+type CappedRow = { reaction: string; user_id: string; n: number | string };
+
+/**
+ * Capped rows into counts: `n` is the reaction's exact count, the rows are its first users in
+ * the order they gave it (at least one per reaction, so the counts survive a cap of 0).
+ */
+function cappedReactions(rows: ReadonlyArray<CappedRow>, cap: number): ReactionCount[] {
+  const out: ReactionCount[] = [];
+  const byReaction = new Map<string, ReactionCount>();
+  for (const r of rows) {
+    let entry = byReaction.get(r.reaction);
+    if (!entry) {
+      entry = { reaction: r.reaction, count: Number(r.n), userIds: [] };
+      byReaction.set(r.reaction, entry);
+      out.push(entry);
+    }
+    if (entry.userIds.length < cap) entry.userIds.push(r.user_id);
+  }
+  return out;
+}
+
+/**
+ * A comment's reactions with at most `cap` users each, counted and cut in SQL (both stores):
+ * the rows returned are the first `cap` users of each reaction with its count, never all of them.
+ */
+export async function reactionsCapped(db: CommentDb, commentId: string, cap: number): Promise<ReactionCount[]> {
+  const { rows } = await sql<CappedRow>`select reaction, user_id, n from (
+    select reaction, user_id, created_at,
+      row_number() over (partition by reaction order by created_at, user_id) as rn,
+      count(*) over (partition by reaction) as n
+    from sb_comment_reactions where comment_id = ${commentId}
+  ) ranked where rn <= ${Math.max(cap, 1)} order by created_at, user_id, reaction`.execute(db);
+  return cappedReactions(rows, cap);
+}
+
+/** The reactions each of `users` holds on a comment, in the order given. */
+async function reactionsOfUsers(db: CommentDb, commentId: string, users: readonly string[]): Promise<Map<string, string[]>> {
+  const rows = await db
+    .selectFrom('sb_comment_reactions')
+    .select(['user_id', 'reaction'])
+    .where('comment_id', '=', commentId)
+    .where('user_id', 'in', users)
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .orderBy('reaction')
+    .execute();
+  return mineByUser(rows);
+}
+
+function mineByUser(rows: ReadonlyArray<{ user_id: string | null; reaction: string | null }>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of rows) {
+    const list = out.get(r.user_id as string);
+    if (list) list.push(r.reaction as string);
+    else out.set(r.user_id as string, [r.reaction as string]);
+  }
+  return out;
+}
+
 /**
  * PostgreSQL, with the comment's row locked by the transaction: a batch's gives and takes,
  * the version bump and the reactions as they are after them, in one statement. The reactions
  * are the rows this statement's snapshot sees (taken after the lock, so every change before
- * it is in) less the ones it deleted plus the ones it inserted; rows: `c` a changed
- * (user, reaction), `v` the new version, `r` the reactions in the order they were given.
+ * it is in) less the ones it deleted plus the ones it inserted (`cur`); rows: `c` a changed
+ * (user, reaction), `v` the new version, `r` the first $9 users of each reaction in the order
+ * they gave it with the reaction's count `n` (so a hot comment returns a few rows, not every
+ * one), `m` the reactions the batch's users ($10) hold.
  */
 const CHANGE_SQL = `with ins as (
   insert into sb_comment_reactions (tenant, thread_id, comment_id, user_id, reaction, created_at)
@@ -69,16 +136,24 @@ const CHANGE_SQL = `with ins as (
   update sb_comments set reaction_version = reaction_version + (select count(*) from ins) + (select count(*) from del)
   where id = $3
   returning reaction_version
-)
-select 'c' as part, user_id, reaction, 0::bigint as at from ins
-union all select 'c', user_id, reaction, 0 from del
-union all select 'v', null, null, reaction_version from b
-union all select 'r', r.user_id, r.reaction, r.created_at from sb_comment_reactions r
+), cur as (
+  select r.user_id, r.reaction, r.created_at from sb_comment_reactions r
   where r.comment_id = $3 and not exists (select 1 from del d where d.user_id = r.user_id and d.reaction = r.reaction)
-union all select 'r', user_id, reaction, created_at from ins
+  union all select user_id, reaction, created_at from ins
+), ranked as (
+  select user_id, reaction, created_at,
+    row_number() over (partition by reaction order by created_at, user_id) as rn,
+    count(*) over (partition by reaction) as n
+  from cur
+)
+select 'c' as part, user_id, reaction, 0::bigint as at, 0::bigint as n from ins
+union all select 'c', user_id, reaction, 0, 0 from del
+union all select 'v', null, null, reaction_version, 0 from b
+union all select 'r', user_id, reaction, created_at, n from ranked where rn <= $9::bigint
+union all select 'm', user_id, reaction, created_at, 0 from cur where user_id = any($10::text[])
 order by part, at, user_id, reaction`;
 
-type ChangeRow = { part: 'c' | 'v' | 'r'; user_id: string | null; reaction: string | null; at: number };
+type ChangeRow = { part: 'c' | 'v' | 'r' | 'm'; user_id: string | null; reaction: string | null; at: number; n: number | string };
 
 /** Most reaction requests of one comment applied in one transaction. */
 const MAX_BATCH = 256;
@@ -90,6 +165,8 @@ interface Change {
   userId: string;
   reaction: string;
   on: boolean;
+  /** Most users listed per reaction in the answer (the same for every request of a comment). */
+  cap: number;
 }
 
 /**
@@ -104,7 +181,7 @@ interface Change {
  * in arrival order.
  */
 export class ReactionStore {
-  readonly #batches = new KeyedBatches<Change, ReactionState>({
+  readonly #batches = new KeyedBatches<Change, ReactionChange>({
     max: MAX_BATCH,
     fits: (batch, next) => next.threadId === (batch[0] as Change).threadId && !batch.some((c) => c.userId === next.userId && c.reaction === next.reaction),
     apply: (batch) => this.#apply(batch),
@@ -121,14 +198,15 @@ export class ReactionStore {
    * reaction) exists, by the primary key: giving twice inserts nothing the second time and
    * taking back an absent one deletes nothing; neither reads first. A change bumps the
    * comment's `reaction_version` in the same transaction; the answer is the comment's
-   * reactions as stored when that transaction commits, with this request's version.
+   * reactions as stored when that transaction commits (exact counts, at most `cap` users
+   * each), with this request's version and the reactions its user then holds.
    */
-  set(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean): Promise<ReactionState> {
-    return this.#batches.run(`${tenant}\u0000${commentId}`, { tenant, threadId, commentId, userId, reaction, on });
+  set(tenant: string, threadId: string, commentId: string, userId: string, reaction: string, on: boolean, cap: number): Promise<ReactionChange> {
+    return this.#batches.run(`${tenant}\u0000${commentId}`, { tenant, threadId, commentId, userId, reaction, on, cap });
   }
 
-  async #apply(batch: readonly Change[]): Promise<ReactionState[]> {
-    const { tenant, threadId, commentId } = batch[0] as Change;
+  async #apply(batch: readonly Change[]): Promise<ReactionChange[]> {
+    const { tenant, threadId, commentId, cap } = batch[0] as Change;
     return this.db.transaction().execute(async (trx) => {
       // A no-op update locks the comment's row (PostgreSQL): the requests of one comment take
       // turns, so each answer is the state its own change produced.
@@ -180,15 +258,16 @@ export class ReactionStore {
           .executeTakeFirstOrThrow();
         version = Number(bumped.reaction_version);
       }
-      const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
+      const reactions = await reactionsCapped(trx, commentId, cap);
+      const mine = await reactionsOfUsers(trx, commentId, [...new Set(batch.map((c) => c.userId))]);
       // The k-th request that changed something gets the k-th new version; a no-op, the last.
       let k = version - changes;
-      return changed.map((c) => ({ reactions, version: c ? ++k : version, changed: c }));
+      return changed.map((c, i) => ({ reactions, version: c ? ++k : version, changed: c, mine: mine.get((batch[i] as Change).userId) ?? [] }));
     });
   }
 
-  async #applyInOneStatement(trx: CommentDb, batch: readonly Change[]): Promise<ReactionState[]> {
-    const { tenant, threadId, commentId } = batch[0] as Change;
+  async #applyInOneStatement(trx: CommentDb, batch: readonly Change[]): Promise<ReactionChange[]> {
+    const { tenant, threadId, commentId, cap } = batch[0] as Change;
     const gives = batch.filter((c) => c.on);
     const takes = batch.filter((c) => !c.on);
     const params = [
@@ -200,37 +279,38 @@ export class ReactionStore {
       gives.map((c) => c.reaction),
       takes.map((c) => c.userId),
       takes.map((c) => c.reaction),
+      Math.max(cap, 1),
+      [...new Set(batch.map((c) => c.userId))],
     ];
     const { rows } = await trx.executeQuery(CompiledQuery.raw(CHANGE_SQL, params) as CompiledQuery<ChangeRow>);
     const key = (userId: string | null, reaction: string | null) => `${userId}\u0000${reaction}`;
     const done = new Set(rows.filter((r) => r.part === 'c').map((r) => key(r.user_id, r.reaction)));
     const version = Number(rows.find((r) => r.part === 'v')?.at);
-    const current = new Map<string, ReactionCount[]>();
-    addReactions(
-      current,
-      rows.filter((r) => r.part === 'r').map((r) => ({ comment_id: commentId, reaction: r.reaction as string, user_id: r.user_id as string })),
+    const reactions = cappedReactions(
+      rows.filter((r) => r.part === 'r').map((r) => ({ reaction: r.reaction as string, user_id: r.user_id as string, n: r.n })),
+      cap,
     );
-    const reactions = current.get(commentId) ?? [];
+    const mine = mineByUser(rows.filter((r) => r.part === 'm'));
     const changed = batch.map((c) => done.has(key(c.userId, c.reaction)));
     // The k-th request that changed something gets the k-th new version; a no-op, the last.
     let k = version - done.size;
-    return changed.map((c) => ({ reactions, version: c ? ++k : version, changed: c }));
+    return changed.map((c, i) => ({ reactions, version: c ? ++k : version, changed: c, mine: mine.get((batch[i] as Change).userId) ?? [] }));
   }
 
   /**
-   * A comment's reactions as stored now, with the version they are at (for pushes: every
-   * watcher converges to the database). Both come from one state: on PostgreSQL the version is
-   * read under a share lock of the comment's row, which every change takes first, so no change
-   * commits between the two reads (a push never pairs newer reactions with an older version).
+   * A comment's reactions as stored now (exact counts, at most `cap` users each), with the
+   * version they are at (for pushes: every watcher converges to the database). Both come from
+   * one state: on PostgreSQL the version is read under a share lock of the comment's row, which
+   * every change takes first, so no change commits between the two reads (a push never pairs
+   * newer reactions with an older version).
    */
-  state(tenant: string, commentId: string): Promise<ReactionState | null> {
+  state(tenant: string, commentId: string, cap: number): Promise<ReactionState | null> {
     return this.db.transaction().execute(async (trx) => {
       let read = trx.selectFrom('sb_comments').select(['reaction_version']).where('tenant', '=', tenant).where('id', '=', commentId);
       if (this.postgres) read = read.forShare();
       const row = await read.executeTakeFirst();
       if (!row) return null;
-      const reactions = (await reactionsOf(trx, [commentId])).get(commentId) ?? [];
-      return { reactions, version: Number(row.reaction_version), changed: false };
+      return { reactions: await reactionsCapped(trx, commentId, cap), version: Number(row.reaction_version) };
     });
   }
 }

@@ -67,6 +67,14 @@ export function listFilters(pageSize: number, http: boolean) {
 
 export const reactionRecord = z.object({ reaction: z.string(), count: z.number().int(), userIds: z.array(z.string()) });
 
+/** A reaction in an answer to a reaction change: the users listed may be the first few only. */
+const cappedReactionRecord = reactionRecord.extend({
+  count: z.number().int().describe('how many users gave it (exact)'),
+  userIds: z
+    .array(z.string())
+    .describe('the first users who gave it, in the order they gave it: at most `comments.reactionUsers` (default 20); fewer than `count` when partial'),
+});
+
 export const commentRecord = z.object({
   id: z.string(),
   threadId: z.string(),
@@ -103,8 +111,9 @@ export const threadPage = z.object({
 });
 
 export const reactionsAnswer = z.object({
-  reactions: z.array(reactionRecord).describe("the comment's reactions as stored after the request"),
+  reactions: z.array(cappedReactionRecord).describe("the comment's reactions as stored after the request"),
   version: z.number().int().describe('reaction changes of the comment so far: a higher one is a later state'),
+  mine: z.array(z.string()).describe('the reactions `userId` holds on the comment after the request, in the order given'),
 });
 
 export const receiptRecord = z.object({

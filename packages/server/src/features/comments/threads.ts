@@ -221,7 +221,9 @@ export class CommentThreads {
 
   /**
    * Give (`on`) or take back a reaction as the actor's user: idempotent both ways, answering
-   * the comment's reactions as stored after the change. Watchers get them conflated per comment.
+   * the comment's reactions as stored after the change and the reactions the user then holds
+   * (`mine`). Watchers get them conflated per comment. Answers and pushes list at most
+   * `reactionUsers` users per reaction (counts stay exact): a hot comment's pushes stay small.
    */
   async setReaction(
     actor: Actor,
@@ -229,25 +231,25 @@ export class CommentThreads {
     commentId: string,
     reaction: string,
     on: boolean,
-  ): Promise<{ reactions: ReactionCount[]; version: number }> {
+  ): Promise<{ reactions: ReactionCount[]; version: number; mine: string[] }> {
     const ch = await this.#channelOfThread(actor, threadId);
     const userId = this.#author(actor);
-    const { reactions, reactionRate } = this.settings(ch);
+    const { reactions, reactionRate, reactionUsers } = this.settings(ch);
     if (!reactions.includes(reaction)) throw new ReplyError(ErrorCode.BadRequest, `reaction: not one of ${reactions.join(', ')}`);
     if (reactionRate > 0 && !(await this.#takeReaction(actor.tenant, userId, reactionRate)))
       throw new ReplyError(ErrorCode.TooManyRequests, 'reaction changes per user (comments.reactionRate)');
-    const state = await this.#checked(actor.tenant, threadId, this.store.reactions.set(actor.tenant, threadId, commentId, userId, reaction, on));
+    const state = await this.#checked(actor.tenant, threadId, this.store.reactions.set(actor.tenant, threadId, commentId, userId, reaction, on, reactionUsers));
     this.#metrics.reaction(state.changed);
     if (state.changed) {
       const live = this.#live(ch);
       if (live) {
         this.#reactionPushes.changed(`${live.key}|${commentId}`, async () => {
-          const now = await this.store.reactions.state(actor.tenant, commentId);
+          const now = await this.store.reactions.state(actor.tenant, commentId, reactionUsers);
           if (now) await this.#send(live, { kind: 'reaction', threadId, commentId, reactions: now.reactions, version: now.version });
         });
       }
     }
-    return { reactions: state.reactions, version: state.version };
+    return { reactions: state.reactions, version: state.version, mine: state.mine };
   }
 
   /** A token of the user's reaction rate, shared by every node (a burst of one second's worth). */
