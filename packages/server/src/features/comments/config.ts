@@ -28,7 +28,7 @@ export const commentsConfig = z.strictObject({
   pageSize: int(50, 1, 200, 'largest page of a thread list'),
   groupCommit: duration(
     '10ms',
-    'a busy thread appends its comments at most once per this long (the comments in between commit, and reach the watchers, together; a comment after a quiet spell is written at once; 0: once per event-loop turn)',
+    'a busy thread appends its comments, and a busy comment its reaction changes, at most once per this long (what comes in between commits, and reaches the watchers, together; a change after a quiet spell is written at once; 0: once per event-loop turn)',
   ),
   deadlineInterval: duration('10s', 'how often threads past their respondBy with no reply are looked for (also at start; 0 = only at start)'),
   idempotencyTtl: duration('24h', 'how long an idempotency key of a create request is remembered'),

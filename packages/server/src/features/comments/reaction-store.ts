@@ -183,6 +183,7 @@ interface Change {
 export class ReactionStore {
   readonly #batches = new KeyedBatches<Change, ReactionChange>({
     max: MAX_BATCH,
+    spacing: () => this.groupCommit(),
     fits: (batch, next) => next.threadId === (batch[0] as Change).threadId && !batch.some((c) => c.userId === next.userId && c.reaction === next.reaction),
     apply: (batch) => this.#apply(batch),
   });
@@ -191,6 +192,8 @@ export class ReactionStore {
     private readonly db: CommentDb,
     private readonly now: () => number,
     private readonly postgres: boolean,
+    /** Least time between two reaction batches of one comment, ms (`comments.groupCommit`). */
+    private readonly groupCommit: () => number = () => 0,
   ) {}
 
   /**

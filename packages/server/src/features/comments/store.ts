@@ -99,12 +99,12 @@ export class CommentStore {
   constructor(
     storage: Storage,
     private readonly now: () => number = Date.now,
-    /** Least time between two appends to one thread, ms (`comments.groupCommit`; 0: once per turn). */
+    /** Least time between two appends to one thread, or two reaction batches of one comment, ms (`comments.groupCommit`; 0: once per turn). */
     private readonly groupCommit: () => number = () => 0,
   ) {
     this.#db = storage.tables<CommentTables>();
     this.#postgres = storage.kind === 'postgres';
-    this.reactions = new ReactionStore(this.#db, now, storage.kind === 'postgres');
+    this.reactions = new ReactionStore(this.#db, now, storage.kind === 'postgres', groupCommit);
     this.receipts = new ReceiptStore(this.#db, now);
     this.followers = new FollowerStore(this.#db);
   }
