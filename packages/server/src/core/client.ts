@@ -5,7 +5,7 @@ import { TokenBucket } from '../engine/token-bucket.js';
 import { ReplyError } from '../errors/reply-error.js';
 import { CloseRecord } from './close-record.js';
 import type { Connection, ConnectionMeta } from './connection.js';
-import { errorFrame, PING_FRAME, replyFrame } from './encode.js';
+import { errorFrame, PING_FRAME, RawJson, replyFrame } from './encode.js';
 import { identityExpired } from './identity-renewal.js';
 import type { ClientHost, KernelSession } from './kernel-context.js';
 import { Outbound } from './outbound.js';
@@ -433,6 +433,10 @@ export class Client implements KernelSession {
     return this.#out.backlog;
   }
   pushFeature(feature: string, event: string, data: unknown): void {
+    if (data instanceof RawJson) {
+      this.enqueue(Buffer.from(`{"push":"feature","feature":${JSON.stringify(feature)},"event":${JSON.stringify(event)},"data":${data.text}}`));
+      return;
+    }
     this.enqueue(Buffer.from(JSON.stringify({ push: 'feature', feature, event, data })));
   }
 

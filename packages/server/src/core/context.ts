@@ -275,7 +275,7 @@ export interface SessionContext {
   close(info: DisconnectInfo, detail?: string): void;
   /**
    * Send this connection one of a feature's own pushes, `{"push":"feature","feature","event","data"}`
-   * (`data`: a JSON value), in order with its other frames and never dropped: like a
+   * (`data`: a JSON value, or a `RawJson` holding the value's JSON text), in order with its other frames and never dropped: like a
    * publication it counts in the connection's queue, and a consumer too slow for it is closed
    * (3006). How a feature reaches one connection with what is not a channel's (a document's
    * updates for the SDK that opened it). The SDK hands it to the feature's module (`host.onPush`).

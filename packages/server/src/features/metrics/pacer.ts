@@ -1,20 +1,19 @@
 /**
  * The pace of one metric subscription: at most `rate` frames a second on the server's clock,
- * each carrying every bucket that changed since the frame before.
+ * each carrying every bucket that changed since the frame before (the subscription keeps
+ * track of which: the pacer only decides when).
  *
- * A pull model: the driver asks `take(now, congested)` whenever it likes (after ingest, on a
- * timer); a frame is built only when one is due (`1000 / rate` ms after the previous one) and
- * the connection is not congested. While it is congested nothing is built or queued: the
- * changed buckets keep merging into one pending set (so nothing is lost in the state), and
- * each interval that passed without a frame counts as one skipped update, told in the next
- * frame. Consecutive frames are at least `1000 / rate` ms apart, so no window of one second
- * holds more than `rate` of them.
+ * A pull model: the driver asks `take(now, congested, pending)` whenever it likes (after
+ * ingest, on a timer), telling whether some bucket changed since the last frame; a frame is
+ * due only when one changed, `1000 / rate` ms passed since the previous frame, and the
+ * connection is not congested. While it is congested nothing is built or queued: the changed
+ * buckets keep adding up (so nothing is lost in the state), and each interval that passed
+ * without a frame counts as one skipped update, told in the next frame. Consecutive frames are
+ * at least `1000 / rate` ms apart, so no window of one second holds more than `rate` of them.
  */
 export class Pacer {
   /** Minimum ms between two frames. */
   readonly interval: number;
-  /** Per series index, the starts of the buckets changed since the last frame. */
-  readonly #pending = new Map<number, Set<number>>();
   #lastSent: number;
   #lastSkip: number;
   #skipped = 0;
@@ -30,33 +29,23 @@ export class Pacer {
     this.#lastSkip = sentAt;
   }
 
-  /** Whether some bucket changed since the last frame. */
-  get pending(): boolean {
-    return this.#pending.size > 0;
-  }
-
   /** Updates skipped so far since the last frame. */
   get skipped(): number {
     return this.#skipped;
   }
 
-  /** Buckets of series `series` changed. */
-  mark(series: number, starts: Iterable<number>): void {
-    let set = this.#pending.get(series);
-    if (!set) {
-      set = new Set();
-      this.#pending.set(series, set);
-    }
-    for (const s of starts) set.add(s);
+  /** Whether a frame could go out at `now` were something pending (the interval since the last one passed). */
+  ready(now: number): boolean {
+    return now - this.#lastSent >= this.interval;
   }
 
   /**
-   * The changes to send now, per series index with their starts ascending, and how many updates
-   * were skipped before them; null when no frame is due (nothing changed, too soon after the
-   * previous frame, or the connection is congested).
+   * Whether a frame is due now, and how many updates were skipped before it: null when none is
+   * (nothing `pending`, too soon after the previous frame, or the connection is congested).
+   * A frame due is taken as sent at `now`.
    */
-  take(now: number, congested: boolean): { changes: Map<number, number[]>; skipped: number } | null {
-    if (this.#pending.size === 0 || now - this.#lastSent < this.interval) return null;
+  take(now: number, congested: boolean, pending: boolean): { skipped: number } | null {
+    if (!pending || now - this.#lastSent < this.interval) return null;
     if (congested) {
       if (now - this.#lastSkip >= this.interval) {
         this.#skipped++;
@@ -64,17 +53,10 @@ export class Pacer {
       }
       return null;
     }
-    const changes = new Map<number, number[]>();
-    for (const [i, set] of [...this.#pending].sort((a, b) => a[0] - b[0]))
-      changes.set(
-        i,
-        [...set].sort((a, b) => a - b),
-      );
     const skipped = this.#skipped;
-    this.#pending.clear();
     this.#skipped = 0;
     this.#lastSent = now;
     this.#lastSkip = now;
-    return { changes, skipped };
+    return { skipped };
   }
 }

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { MetricFrame, MetricStat, MetricSubscribeResult } from '@switchboard/protocol';
+import type { MetricStat, MetricSubscribeResult } from '@switchboard/protocol';
 import type { SessionContext } from '../../core/context.js';
+import { RawJson } from '../../core/encode.js';
 import type { Clock, Stat } from './buckets.js';
+import { StepLog } from './change-log.js';
 import { encodeFrame, windowStart } from './frame-encoder.js';
+import { FrameText, type UpdateSeries } from './frame-text.js';
 import { type MetricStores, storeKey } from './metric-stores.js';
 import { Pacer } from './pacer.js';
 
@@ -24,12 +27,22 @@ export interface SubscriptionSpec {
 
 interface Subscription {
   readonly id: string;
+  /** `JSON.stringify(id)`. */
+  readonly idJson: string;
   readonly client: SessionContext;
   readonly spec: SubscriptionSpec;
   /** The store key of each series index. */
   readonly keys: readonly string[];
+  /** The change log of each series index (its store at the subscription's step). */
+  readonly logs: readonly StepLog[];
+  /** Names the columns in the frame builder's cache. */
+  readonly columnsKey: string;
   readonly pacer: Pacer;
   seq: number;
+  /** The change version of the previous frame (or of the backfill): later changes are pending. */
+  since: number;
+  /** The change version at which nothing was pending (-1: not looked at since). */
+  checked: number;
   /** False until the backfill was queued: live frames never overtake it. */
   active: boolean;
 }
@@ -39,20 +52,33 @@ const POLL_MS = 25;
 
 /**
  * The metric subscriptions of this node's connections. Each one is registered in the same
- * turn as its backfill is read, so every later write marks its buckets pending: backfill and
+ * turn as its backfill is read, so every later write counts as a change for it: backfill and
  * live frames join without a gap, and a bucket sent twice is sent whole (the view replaces
- * it). Frames are pulled: a subscription's pacer builds one only when it is due and the
- * connection's backlog is under `limits.queueSignalDropBytes`, so a metric subscription never
- * fills a queue, never makes a connection a slow consumer, and leaves the room to reliable
- * frames.
+ * it). A write marks the change logs of the stores it changed (change-log.ts), once however
+ * many subscriptions follow them, with a new change version; a subscription's frame carries
+ * the buckets changed after the version of its previous frame. Frames are pulled: a
+ * subscription's pacer lets one be built only when it is due and the connection's backlog is
+ * under `limits.queueSignalDropBytes`, so a metric subscription never fills a queue, never
+ * makes a connection a slow consumer, and leaves the room to reliable frames. The frames of
+ * one round share the encoding of each series' buckets (frame-text.ts).
  */
 export class MetricSubscriptions {
-  readonly #byKey = new Map<string, Set<Subscription>>();
+  /** Store key → step → the change log subscriptions at that step follow. */
+  readonly #logs = new Map<string, Map<number, StepLog>>();
   readonly #byClient = new Map<string, Map<string, Subscription>>();
-  readonly #dirty = new Set<Subscription>();
+  readonly #subs = new Set<Subscription>();
+  readonly #text: FrameText;
   readonly #stopListening: () => void;
   readonly #timer: NodeJS.Timeout;
   #scheduled = false;
+  /** Bumped by every write that changed a followed store. */
+  #version = 0;
+  #logIds = 0;
+  /** Counts the rounds of frames (`poll`s that looked at the subscriptions). */
+  #round = 0;
+  /** The version the last round of frames looked at, and whether it left a frame pending (too soon, or congested). */
+  #polled = 0;
+  #waiting = false;
 
   constructor(
     readonly stores: MetricStores,
@@ -60,9 +86,10 @@ export class MetricSubscriptions {
     /** Backlog bytes above which a connection is congested. */
     readonly congestedAt: number,
   ) {
+    this.#text = new FrameText(stores);
     this.#stopListening = stores.onChange(
       (key, changed) => this.#changed(key, changed),
-      (key) => this.#byKey.has(key),
+      (key) => this.#logs.has(key),
     );
     this.#timer = setInterval(() => this.poll(), POLL_MS);
     this.#timer.unref();
@@ -88,12 +115,22 @@ export class MetricSubscriptions {
     const id = randomBytes(6).toString('base64url');
     const now = this.clock.now();
     const keys = spec.series.map((s) => storeKey(spec.tenant, s, spec.labels));
-    const sub: Subscription = { id, client, spec, keys, pacer: new Pacer(spec.rate, now), seq: 1, active: false };
-    for (const key of keys) {
-      const set = this.#byKey.get(key) ?? new Set();
-      set.add(sub);
-      this.#byKey.set(key, set);
-    }
+    const logs = keys.map((key) => this.#follow(key, spec.step, spec.window));
+    const sub: Subscription = {
+      id,
+      idJson: JSON.stringify(id),
+      client,
+      spec,
+      keys,
+      logs,
+      columnsKey: spec.columns.join(','),
+      pacer: new Pacer(spec.rate, now),
+      seq: 1,
+      since: this.#version,
+      checked: -1,
+      active: false,
+    };
+    this.#subs.add(sub);
     const mine = this.#byClient.get(client.id) ?? new Map<string, Subscription>();
     mine.set(id, sub);
     this.#byClient.set(client.id, mine);
@@ -113,7 +150,8 @@ export class MetricSubscriptions {
       if (!this.#byClient.get(client.id)?.has(id)) return;
       client.pushFeature(FEATURE, 'frame', backfill);
       sub.active = true;
-      if (sub.pacer.pending) this.#dirty.add(sub);
+      // A change since the backfill was read waits for the next round.
+      if (this.#pending(sub)) this.#waiting = true;
     };
     return { reply: { id, ...spec.reply }, start };
   }
@@ -134,16 +172,33 @@ export class MetricSubscriptions {
   /** Sends the frames that are due: called after writes and on a timer. */
   poll(): void {
     this.#scheduled = false;
-    if (this.#dirty.size === 0) return;
+    const version = this.#version;
+    if (version === this.#polled && !this.#waiting) return;
+    this.#polled = version;
+    this.#waiting = false;
+    this.#round++;
     const now = this.clock.now();
-    for (const sub of [...this.#dirty]) {
+    for (const sub of this.#subs) {
+      if (!sub.active || sub.checked === version) continue;
+      if (!sub.pacer.ready(now)) {
+        this.#waiting = true;
+        continue;
+      }
+      if (!this.#pending(sub)) {
+        sub.checked = version;
+        continue;
+      }
       if (sub.client.closed) {
         this.#remove(sub);
         continue;
       }
-      const due = sub.pacer.take(now, sub.client.backlog > this.congestedAt);
-      if (due) sub.client.pushFeature(FEATURE, 'frame', this.#frame(sub, now, due.changes, due.skipped));
-      if (!sub.pacer.pending) this.#dirty.delete(sub);
+      const due = sub.pacer.take(now, sub.client.backlog > this.congestedAt, true);
+      if (!due) {
+        this.#waiting = true;
+        continue;
+      }
+      sub.client.pushFeature(FEATURE, 'frame', new RawJson(this.#frame(sub, now, due.skipped)));
+      sub.checked = version;
     }
   }
 
@@ -152,19 +207,29 @@ export class MetricSubscriptions {
     this.#stopListening();
   }
 
-  #frame(sub: Subscription, now: number, changes: Map<number, number[]>, skipped: number): MetricFrame {
-    const { spec } = sub;
+  /** Whether a bucket a subscription follows changed since its previous frame. */
+  #pending(sub: Subscription): boolean {
+    for (const log of sub.logs) if (log.last > sub.since) return true;
+    return false;
+  }
+
+  /** The JSON text of a subscription's next update frame: every bucket changed since its previous frame, in the window. */
+  #frame(sub: Subscription, now: number, skipped: number): string {
+    const { spec, since } = sub;
     const from = windowStart(now, spec.step, spec.window);
-    const series = [...changes].map(([i, starts]) => ({
-      i,
-      rows: this.stores.rows(
-        sub.keys[i] as string,
-        spec.step,
-        starts.filter((s) => s >= from),
-        spec.columns,
-      ),
-    }));
-    return encodeFrame({ id: sub.id, kind: 'update', seq: sub.seq++, at: now, from, skipped, step: spec.step, columns: spec.columns.length, series });
+    const series: UpdateSeries[] = [];
+    for (let i = 0; i < sub.logs.length; i++) {
+      const log = sub.logs[i] as StepLog;
+      if (log.last <= since) continue;
+      const changed: number[] = [];
+      log.since(since, changed);
+      const starts = changed.filter((s) => s >= from).sort((a, b) => a - b);
+      series.push({ i, key: sub.keys[i] as string, log, starts });
+    }
+    sub.since = this.#version;
+    this.#text.at(this.#round, this.#version);
+    const head = { idJson: sub.idJson, seq: sub.seq++, at: now, from, skipped, step: spec.step };
+    return this.#text.update(head, spec.columns, sub.columnsKey, series);
   }
 
   #backfillRows(spec: SubscriptionSpec, series: string, from: number, now: number): Array<{ start: number; values: Array<number | null> }> {
@@ -180,32 +245,54 @@ export class MetricSubscriptions {
     return rows;
   }
 
-  #changed(key: string, changed: ReadonlyMap<number, readonly number[]>): void {
-    const subs = this.#byKey.get(key);
-    if (!subs) return;
-    for (const sub of subs) {
-      const starts = changed.get(sub.spec.step);
-      if (!starts || starts.length === 0) continue;
-      sub.keys.forEach((k, i) => {
-        if (k === key) sub.pacer.mark(i, starts);
-      });
-      if (sub.active) this.#dirty.add(sub);
+  /** The change log of a store at a step, for one more series of a subscription with a window of `window` ms. */
+  #follow(key: string, step: number, window: number): StepLog {
+    let steps = this.#logs.get(key);
+    if (!steps) {
+      steps = new Map();
+      this.#logs.set(key, steps);
     }
-    if (this.#dirty.size > 0 && !this.#scheduled) {
+    let log = steps.get(step);
+    if (!log) {
+      log = new StepLog(++this.#logIds, step);
+      steps.set(step, log);
+    }
+    log.follow(window);
+    return log;
+  }
+
+  #changed(key: string, changed: ReadonlyMap<number, readonly number[]>): void {
+    const steps = this.#logs.get(key);
+    if (!steps) return;
+    let now = 0;
+    let marked = false;
+    for (const [step, log] of steps) {
+      const starts = changed.get(step);
+      if (!starts || starts.length === 0) continue;
+      if (!marked) {
+        marked = true;
+        this.#version++;
+        now = this.clock.now();
+      }
+      log.mark(this.#version, starts, now);
+    }
+    if (marked && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.poll());
     }
   }
 
   #remove(sub: Subscription): void {
-    this.#dirty.delete(sub);
+    if (!this.#subs.delete(sub)) return;
     const mine = this.#byClient.get(sub.client.id);
     mine?.delete(sub.id);
     if (mine?.size === 0) this.#byClient.delete(sub.client.id);
-    for (const key of sub.keys) {
-      const set = this.#byKey.get(key);
-      set?.delete(sub);
-      if (set?.size === 0) this.#byKey.delete(key);
-    }
+    sub.keys.forEach((key, i) => {
+      const log = sub.logs[i] as StepLog;
+      if (--log.followers > 0) return;
+      const steps = this.#logs.get(key);
+      steps?.delete(log.step);
+      if (steps?.size === 0) this.#logs.delete(key);
+    });
   }
 }

@@ -1,14 +1,61 @@
 import { describe, expect, it } from 'vitest';
+import { StepLog } from '../../../src/features/metrics/change-log.js';
 import { Pacer } from '../../../src/features/metrics/pacer.js';
 
 const T0 = 1_700_000_040_000;
 
+/**
+ * A pacer with the change logs of its series (0, 1, 2; 1 s buckets, a 10 s window), the way a
+ * subscription drives them: `mark` is a write, `take` a frame with the starts changed since
+ * the previous one, per series index ascending, each ascending.
+ */
+class Paced {
+  readonly pacer: Pacer;
+  readonly logs = [0, 1, 2].map((i) => new StepLog(i + 1, 1000));
+  #version = 0;
+  #since = 0;
+
+  constructor(rate: number, sentAt: number) {
+    this.pacer = new Pacer(rate, sentAt);
+    for (const log of this.logs) log.follow(10_000);
+  }
+
+  get pending(): boolean {
+    return this.logs.some((l) => l.last > this.#since);
+  }
+
+  get skipped(): number {
+    return this.pacer.skipped;
+  }
+
+  mark(series: number, starts: number[], now = T0): void {
+    this.logs[series]?.mark(++this.#version, starts, now);
+  }
+
+  take(now: number, congested: boolean): { changes: Map<number, number[]>; skipped: number } | null {
+    const due = this.pacer.take(now, congested, this.pending);
+    if (!due) return null;
+    const changes = new Map<number, number[]>();
+    this.logs.forEach((log, i) => {
+      const starts: number[] = [];
+      log.since(this.#since, starts);
+      if (starts.length > 0)
+        changes.set(
+          i,
+          starts.sort((a, b) => a - b),
+        );
+    });
+    this.#since = this.#version;
+    return { changes, skipped: due.skipped };
+  }
+}
+
 /** Frames a pacer lets out when asked every `tick` ms for `duration` ms, with a change before every ask. */
 function run(rate: number, tick: number, duration: number, congested: (t: number) => boolean = () => false) {
-  const p = new Pacer(rate, T0);
+  const p = new Paced(rate, T0);
   const sent: Array<{ at: number; skipped: number; starts: number[] }> = [];
   for (let t = T0 + tick; t <= T0 + duration; t += tick) {
-    p.mark(0, [t - (t % 1000)]);
+    p.mark(0, [t - (t % 1000)], t);
     const due = p.take(t, congested(t));
     if (due) sent.push({ at: t, skipped: due.skipped, starts: due.changes.get(0) ?? [] });
   }
@@ -41,7 +88,7 @@ describe('metric subscription pacer', () => {
   });
 
   it('sends nothing when nothing changed, and the next change once the interval passed', () => {
-    const p = new Pacer(5, T0);
+    const p = new Paced(5, T0);
     expect(p.take(T0 + 1000, false)).toBeNull();
     p.mark(1, [T0]);
     expect(p.take(T0 + 199, false)).toBeNull();
@@ -50,13 +97,13 @@ describe('metric subscription pacer', () => {
   });
 
   it('merges the changes of the frames it could not send while congested and counts them as skipped', () => {
-    const p = new Pacer(10, T0);
+    const p = new Paced(10, T0);
     p.mark(0, [T0 + 2000, T0]);
     p.mark(2, [T0 + 1000]);
     // congested for 1 s: ten intervals pass, no frame is built
     for (let t = T0 + 100; t <= T0 + 1000; t += 25) {
       expect(p.take(t, true)).toBeNull();
-      p.mark(0, [T0 + 1000]);
+      p.mark(0, [T0 + 1000], t);
     }
     expect(p.skipped).toBe(10);
     const due = p.take(T0 + 1010, false);
