@@ -63,6 +63,17 @@ export class Bucket {
     }
   }
 
+  /** `add` of a finite value (not −0) whose sketch bin key is `key` (`Sketch.keyOf`). */
+  addKeyed(ts: number, value: number, key: number, arrival: number): void {
+    this.sketch.addKeyed(value, key);
+    this.#sum = addExact(this.#sum, value);
+    if (ts > this.#lastTs || (ts === this.#lastTs && arrival >= this.#lastArrival)) {
+      this.#lastTs = ts;
+      this.#lastArrival = arrival;
+      this.#last = value;
+    }
+  }
+
   /** Adds every point of `other` (a bucket of the same start): exact. */
   merge(other: Bucket): void {
     this.sketch.merge(other.sketch);

@@ -115,6 +115,9 @@ const TOO_LATE = refusal('too-late', 'the timestamp is older than the lateness o
 const TOO_EARLY = refusal('too-early', 'the timestamp is further ahead of the clock than the allowed skew');
 const UNKNOWN_RESOLUTION = refusal('resolution', 'no such resolution');
 const FORMAT = 1;
+/** `addColumns`' room for a run's values and their sketch bin keys, grown to the longest run. */
+let scratchValues = new Float64Array(0);
+let scratchKeys = new Float64Array(0);
 /** Buckets that end this far behind the newest point are packed by `sweep()`; a later point for one unpacks it. */
 const PACK_AFTER_MS = 2000;
 
@@ -126,6 +129,8 @@ export class BucketStore {
   readonly #rings: Ring[];
   readonly #sketch: SketchOptions;
   #newest = Number.NEGATIVE_INFINITY;
+  /** An empty sketch of the store's options: the bin keys of a run of points (`addColumns`). */
+  readonly #keyer: Sketch;
 
   constructor(options: BucketStoreOptions) {
     this.kind = options.kind;
@@ -133,7 +138,7 @@ export class BucketStore {
     this.lateness = options.lateness ?? DEFAULT_LATENESS_MS;
     this.maxSkew = options.maxSkew ?? DEFAULT_MAX_SKEW_MS;
     this.#sketch = { ...options.sketch };
-    new Sketch(this.#sketch); // validates the sketch options once
+    this.#keyer = new Sketch(this.#sketch); // validates the sketch options once
     const resolutions = options.resolutions ?? DEFAULT_RESOLUTIONS;
     this.#rings = resolutions.map((r) => {
       if (!Number.isSafeInteger(r.step) || r.step <= 0 || !Number.isSafeInteger(r.retention) || r.retention <= 0) {
@@ -188,6 +193,70 @@ export class BucketStore {
       return ON_TIME;
     }
     return LATE;
+  }
+
+  /**
+   * `add` of a run of points the caller has checked (`firstRefused` found none), in order:
+   * `ts[i]` and `values[i]`, every point at `at` when `ts` is undefined. The same buckets as
+   * one `add` per point, with one bucket lookup per bucket instead of per point and resolution,
+   * and each value's sketch bin computed once for every resolution.
+   */
+  addColumns(ts: readonly unknown[] | undefined, values: readonly unknown[], at: number, arrival: number): void {
+    const n = values.length;
+    if (scratchValues.length < n) {
+      scratchValues = new Float64Array(n);
+      scratchKeys = new Float64Array(n);
+    }
+    const vs = scratchValues;
+    const keys = scratchKeys;
+    const keyer = this.#keyer;
+    let newest = this.#newest;
+    for (let i = 0; i < n; i++) {
+      const v = (values[i] as number) + 0; // −0 is 0
+      vs[i] = v;
+      keys[i] = keyer.keyOf(v);
+      const t = ts === undefined ? at : (ts[i] as number);
+      if (t > newest) newest = t;
+    }
+    for (const ring of this.#rings) {
+      const step = ring.step;
+      let start = Number.NaN;
+      let bucket: Bucket | undefined;
+      for (let i = 0; i < n; i++) {
+        const t = ts === undefined ? at : (ts[i] as number);
+        const s = t - (t % step);
+        if (s !== start || bucket === undefined) {
+          start = s;
+          bucket = ring.writable(s);
+          ring.changed.add(s);
+        }
+        bucket.addKeyed(t, vs[i] as number, keys[i] as number, arrival);
+      }
+    }
+    this.#newest = newest;
+  }
+
+  /**
+   * The index of the first point of `ts` and `values` from `from` on that `refusal` would refuse,
+   * each checked against the newest timestamp before it (`newest`, then the run's), or −1: the
+   * check of a run of points in one loop. `ts` undefined: every point at `now`.
+   */
+  firstRefused(ts: readonly unknown[] | undefined, values: readonly unknown[], from: number, newest: number, now: number): number {
+    let horizon = Number.NEGATIVE_INFINITY;
+    for (const ring of this.#rings) horizon = Math.max(horizon, ring.horizon(now));
+    const ahead = now + this.maxSkew;
+    const lateness = this.lateness;
+    let last = newest;
+    for (let i = from; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) return i;
+      const t = ts === undefined ? now : ts[i];
+      if (!Number.isSafeInteger(t)) return i;
+      const ms = t as number;
+      if (ms < 0 || ms > ahead || ms < last - lateness || ms < horizon) return i;
+      if (ms > last) last = ms;
+    }
+    return -1;
   }
 
   /**

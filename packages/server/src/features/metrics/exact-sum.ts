@@ -26,7 +26,8 @@ export function addExact(partials: number[], x: number): number[] {
   }
   if (i < partials.length) {
     partials[i] = v;
-    partials.length = i + 1;
+    // Setting the length is a call into the runtime even when it does not change.
+    if (partials.length !== i + 1) partials.length = i + 1;
     return partials;
   }
   // Exactly one longer: an array that grows by push keeps ~16 spare slots, and buckets are many.

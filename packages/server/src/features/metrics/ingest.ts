@@ -1,11 +1,26 @@
-import { ErrorCode } from '@switchboard/protocol';
+import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
 import { Counter, type Registry } from 'prom-client';
 import type { RatesView } from '../../core/context.js';
 import { TokenBucket } from '../../engine/token-bucket.js';
 import { ReplyError } from '../../errors/reply-error.js';
 import type { MetricsConfig } from './config.js';
 import { known, type StoredMetrics, seriesOf } from './known-series.js';
-import type { MetricStores, PointInput } from './metric-stores.js';
+import type { ColumnBlock, MetricStores, PointInput, Verdict } from './metric-stores.js';
+
+/** The points of a columnar block, in order. */
+export function blockPoints(b: ColumnBlock): PointInput[] {
+  const out: PointInput[] = new Array(b.values.length);
+  for (let i = 0; i < b.values.length; i++) out[i] = { series: b.series, labels: b.labels, ts: b.ts?.[i], value: b.values[i] };
+  return out;
+}
+
+/** The reply error refusing a batch of `n` points whole, from its verdict. */
+function refusedBatch(verdict: Verdict, n: number): ReplyError {
+  const head = verdict.problems[0];
+  const err = new ReplyError(verdict.first as ErrorCodeInfo, `${verdict.total} of ${n} points refused, nothing written; point ${head?.index}: ${head?.reason}`);
+  err.data = { refused: verdict.total, problems: verdict.problems };
+  return err;
+}
 
 /** Where a batch of points came from: a request, a socket command, or the demo workspace's built-in generator (demo-generator.ts). */
 export type IngestTransport = 'http' | 'socket' | 'generator';
@@ -94,10 +109,41 @@ export class Ingest {
     }
   }
 
+  /**
+   * `push` of one columnar block, the same answers and the same points stored as `push` of its
+   * points (`blockPoints`), without an object per point: the block is checked and written as
+   * one store in tight loops; only a refused block is checked again point by point, for the
+   * refusal's problems.
+   */
+  async pushColumns(tenant: string, block: ColumnBlock, transport: IngestTransport): Promise<number> {
+    if (block.values.length === 0) return this.push(tenant, [], transport);
+    try {
+      const n = block.values.length;
+      await this.#admit(tenant, n, [block.series]);
+      const key = this.#stores.checkColumns(tenant, block);
+      if (key !== null) return this.#written(transport, this.#stores.writeColumns(tenant, block, key));
+      const points = blockPoints(block);
+      const verdict = this.#stores.check(tenant, points);
+      if (verdict.first) throw refusedBatch(verdict, n);
+      return this.#written(transport, this.#stores.write(tenant, points, verdict.keys));
+    } catch (err) {
+      if (err instanceof ReplyError) this.#counters.refused.inc({ transport, code: String(err.code) });
+      throw err;
+    }
+  }
+
   async #push(tenant: string, points: readonly PointInput[], transport: IngestTransport): Promise<number> {
+    await this.#admit(tenant, points.length, seriesOf(points));
+    const verdict = this.#stores.check(tenant, points);
+    if (verdict.first) throw refusedBatch(verdict, points.length);
+    return this.#written(transport, this.#stores.write(tenant, points, verdict.keys));
+  }
+
+  /** The batch cap, the tenant's budget and the tenant's series not loaded yet, for a batch of `n` points. */
+  async #admit(tenant: string, n: number, series: Iterable<string>): Promise<void> {
     const max = this.#config.maxPoints;
-    if (points.length > max) throw new ReplyError(ErrorCode.LimitExceeded, `${points.length} points in one batch; at most ${max}`);
-    const wait = await this.#take(tenant, points.length);
+    if (n > max) throw new ReplyError(ErrorCode.LimitExceeded, `${n} points in one batch; at most ${max}`);
+    const wait = await this.#take(tenant, n);
     if (wait > 0) {
       throw new ReplyError(
         ErrorCode.IngestRateLimited,
@@ -105,15 +151,10 @@ export class Ingest {
         wait,
       );
     }
-    await known(this.#stores, this.#stored, tenant, seriesOf(points));
-    const verdict = this.#stores.check(tenant, points);
-    if (verdict.first) {
-      const head = verdict.problems[0];
-      const err = new ReplyError(verdict.first, `${verdict.total} of ${points.length} points refused, nothing written; point ${head?.index}: ${head?.reason}`);
-      err.data = { refused: verdict.total, problems: verdict.problems };
-      throw err;
-    }
-    const written = this.#stores.write(tenant, points, verdict.keys);
+    await known(this.#stores, this.#stored, tenant, series);
+  }
+
+  #written(transport: IngestTransport, written: number): number {
     this.#points.set(transport, (this.#points.get(transport) ?? 0) + written);
     this.#counters.batches.inc({ transport });
     return written;

@@ -16,6 +16,14 @@ export interface PointInput {
   value: unknown;
 }
 
+/** A columnar block: points of one series and label set, `ts[i]` and `values[i]` still unchecked (`ts` undefined: every point at the clock). */
+export interface ColumnBlock {
+  series: string;
+  labels: Readonly<Record<string, string>>;
+  ts: readonly unknown[] | undefined;
+  values: readonly unknown[];
+}
+
 /** Why a point of a batch is refused: its position in the batch, a reply error code and a reason. */
 export interface Problem {
   index: number;
@@ -180,14 +188,7 @@ export class MetricStores {
   check(tenant: string, points: readonly PointInput[]): Verdict {
     const keys: string[] = new Array(points.length);
     const verdict: Verdict = { total: 0, problems: [], first: null, keys };
-    const plan: Plan = {
-      now: this.#clock.now(),
-      newest: new Map(),
-      newStores: new Set(),
-      newValues: new Map(),
-      held: this.#perTenant.get(tenant) ?? 0,
-      key: '',
-    };
+    const plan = this.#plan(tenant);
     // A run of points of one series sharing one labels object (a columnar block) is one store:
     // its series and labels are checked once, then only each point's timestamp and value.
     let run: { series: string; labels: object; key: string; store: BucketStore } | null = null;
@@ -220,6 +221,38 @@ export class MetricStores {
       if (verdict.problems.length < MAX_PROBLEMS) verdict.problems.push({ index, code: found[0].code, reason: found[1] });
     }
     return verdict;
+  }
+
+  /**
+   * `check` of a block's points (not empty) without a point object each: the store key to hand
+   * `writeColumns` when `check` would find no problem, else null (`check` then tells which).
+   */
+  checkColumns(tenant: string, b: ColumnBlock): string | null {
+    const plan = this.#plan(tenant);
+    if (this.#problemOf(tenant, { series: b.series, labels: b.labels, ts: b.ts?.[0], value: b.values[0] }, plan)) return null;
+    const key = plan.key;
+    const store = this.#stores.get(key)?.store ?? (this.#find(tenant, b.series) as Declared).probe;
+    return store.firstRefused(b.ts, b.values, 1, plan.newest.get(key) as number, plan.now) < 0 ? key : null;
+  }
+
+  /** `write` of a block `checkColumns` found no problem in (`key`: what it returned); returns the points written. */
+  writeColumns(tenant: string, b: ColumnBlock, key: string): number {
+    const now = this.#clock.now();
+    const held = this.#stores.get(key) ?? this.#hold(key, tenant, b.series, b.labels);
+    if (held.decl.persist && this.#options.persisted) {
+      for (let i = 0; i < b.values.length; i++) {
+        const ts = b.ts === undefined ? now : (b.ts[i] as number);
+        this.#options.persisted(key, held, ts);
+        held.store.add(ts, b.values[i] as number, now);
+      }
+    } else held.store.addColumns(b.ts, b.values, now, now);
+    this.#tell(new Map([[key, held.store]]));
+    return b.values.length;
+  }
+
+  /** A batch's plan before its first point. */
+  #plan(tenant: string): Plan {
+    return { now: this.#clock.now(), newest: new Map(), newStores: new Set(), newValues: new Map(), held: this.#perTenant.get(tenant) ?? 0, key: '' };
   }
 
   /** What is wrong with one point, given the points of the batch before it (`plan`, updated when it is fine). */

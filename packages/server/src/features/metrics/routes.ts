@@ -5,9 +5,9 @@ import { type ApiRoute, defineRoute, validate } from '../../http/api/route.js';
 import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
-import type { Ingest } from './ingest.js';
+import { blockPoints, type Ingest } from './ingest.js';
 import { known, type StoredMetrics } from './known-series.js';
-import { codeOfRefusal, type MetricStores, NO_LABELS, type PointInput } from './metric-stores.js';
+import { type ColumnBlock, codeOfRefusal, type MetricStores, NO_LABELS, type PointInput } from './metric-stores.js';
 import { readPersisted } from './persisted-query.js';
 import { SYSTEM_SCOPE } from './system-series.js';
 
@@ -65,13 +65,42 @@ function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   if (points) return rowsOf(points);
   const list = blocks ?? [validate(block, single, 'body') as z.output<typeof block>];
   const out: PointInput[] = [];
-  for (const b of list) {
-    const set = b.labels ?? NO_LABELS;
-    if (b.ts !== undefined && b.ts.length !== b.values.length)
-      throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
-    for (let i = 0; i < b.values.length; i++) out.push({ series: b.series, labels: set, ts: b.ts?.[i], value: b.values[i] });
-  }
+  for (const b of list) for (const p of blockPoints(columnsOf(b))) out.push(p);
   return out;
+}
+
+/** A block's columns, its labels defaulted; refused (400) when ts and values differ in length. */
+function columnsOf(b: z.output<typeof block>): ColumnBlock {
+  if (b.ts !== undefined && b.ts.length !== b.values.length)
+    throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
+  return { series: b.series, labels: b.labels ?? NO_LABELS, ts: b.ts, values: b.values };
+}
+
+/** The one columnar block of a body in the columnar form (neither points nor blocks), else undefined. */
+function singleBlock(body: z.output<typeof ingestBody>): ColumnBlock | undefined {
+  if (body.points !== undefined || body.blocks !== undefined || body.series === undefined || body.values === undefined) return undefined;
+  return columnsOf(body as z.output<typeof block>);
+}
+
+const BODY_KEYS: ReadonlySet<string> = new Set(['series', 'labels', 'ts', 'values']);
+
+/**
+ * The body as `ingestBody` validates it, a columnar body (one series, arrays of timestamps and
+ * values) without a pass over its arrays: their elements are checked with the points (any
+ * value is valid to the schema), so only the keys, their types and the labels need checking.
+ * Anything else, or anything wrong, is validated by the schema, for its answer.
+ */
+function parseIngestBody(value: unknown): z.output<typeof ingestBody> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    let plain = typeof o.series === 'string' && Array.isArray(o.values) && (o.ts === undefined || Array.isArray(o.ts));
+    for (const k in o) if (!BODY_KEYS.has(k)) plain = false;
+    const set = plain && o.labels !== undefined ? labels.safeParse(o.labels) : undefined;
+    if (plain && (set === undefined || set.success)) {
+      return { series: o.series as string, labels: set?.data, ts: o.ts as unknown[] | undefined, values: o.values as unknown[] };
+    }
+  }
+  return validate(ingestBody, value, 'body') as z.output<typeof ingestBody>;
 }
 
 function parsedJson(text: string): unknown {
@@ -106,11 +135,13 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       summary: 'Add points to declared series, in rows or columns; all or nothing',
       description: `Row form \`{points: [{series, labels, ts, value}]}\`, columnar form \`{series, labels, ts: [...], values: [...]}\`, or \`{blocks: [...]}\`, a list of columnar blocks; at most ${config.maxPoints} points and ${config.maxBodyBytes} bytes (413 while the body is read). The batch is checked whole before anything is written: one refused point refuses it, with the first problem's code and \`data.problems\`, the first 100 problems as {index, code, reason} (index counts points in batch order). Beyond the tenant's ingest budget (\`metrics.ingestRate\` points/s) the batch is refused whole with 429 / 145 and Retry-After.`,
       body: ingestBody,
+      parseBody: parseIngestBody,
       bodyLimit: config.maxBodyBytes,
       response: z.object({ accepted: z.number().int() }),
       errors: [413, 422, 429, 503],
       async handler({ tenant, body }) {
-        return { accepted: await ingest().push(tenant, pointsOf(body), 'http') };
+        const columns = singleBlock(body);
+        return { accepted: await (columns ? ingest().pushColumns(tenant, columns, 'http') : ingest().push(tenant, pointsOf(body), 'http')) };
       },
     }),
     defineRoute({

@@ -160,6 +160,22 @@ export class Sketch {
     if (v > this.#max) this.#max = v;
   }
 
+  /** The bin key of a finite `value` (not −0): what `addKeyed` takes, the same for every sketch of the same options. */
+  keyOf(value: number): number {
+    return this.#m.key(value);
+  }
+
+  /**
+   * `add` of one finite `value` (not −0) whose bin key `keyOf` gave, by a sketch of the same
+   * options: a value added to several sketches (one per resolution) has its key computed once.
+   */
+  addKeyed(value: number, key: number): void {
+    this.#insert(key, 1);
+    this.#count++;
+    if (value < this.#min) this.#min = value;
+    if (value > this.#max) this.#max = value;
+  }
+
   #insert(key: number, count: number): void {
     const bins = this.#bins;
     const len = this.#len;

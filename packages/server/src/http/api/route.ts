@@ -59,6 +59,11 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * Validates the body in place of `body` (which still describes it in the OpenAPI document):
+   * a fast path for large bodies, which answers exactly as validating with `body` would.
+   */
+  parseBody?: (value: unknown) => Out<B>;
   /** Largest request body, bytes, when the route's differs from `limits.httpBodyBytes`: refused with 413 while the body is read. */
   bodyLimit?: number;
   /** Request headers the route reads, as an object schema with lower-case names; others pass. */
@@ -124,7 +129,7 @@ export function mountRoute(app: FastifyInstance, node: NodeContext, route: ApiRo
         headers,
         params: validate(route.params, req.params, 'params'),
         query: validate(route.query, req.query, 'query'),
-        body: validate(route.body, req.body, 'body'),
+        body: route.parseBody ? route.parseBody(req.body) : validate(route.body, req.body, 'body'),
       });
       if (result instanceof RawJson) return reply.type('application/json; charset=utf-8').send(result.text);
       if (route.created?.(result)) void reply.code(201);
