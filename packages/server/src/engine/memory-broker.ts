@@ -20,6 +20,13 @@ export interface RateBuckets {
 const STREAM_META_TTL = 24 * 3_600_000;
 /** Streams that never had a publication (created by a read) are forgotten sooner. */
 const EMPTY_STREAM_TTL = 5 * 60_000;
+/**
+ * Stream epochs: a random prefix per process and a counter, so a stream made again (after a
+ * restart, or after it was forgotten) never has the epoch a client saw before, without a
+ * call into the CSPRNG for every new channel.
+ */
+const EPOCH_PREFIX = randomBytes(6).toString('base64url');
+let epochCounter = 0;
 
 interface Stream {
   epoch: string;
@@ -131,7 +138,7 @@ export class MemoryBroker implements Broker {
   #stream(channel: string, now: number): Stream {
     let stream = this.#streams.get(channel);
     if (!stream) {
-      stream = { epoch: randomBytes(6).toString('base64url'), offset: 0, items: [], expires: [], touched: now, idempotency: new Map() };
+      stream = { epoch: `${EPOCH_PREFIX}${(epochCounter++).toString(36)}`, offset: 0, items: [], expires: [], touched: now, idempotency: new Map() };
       this.#streams.set(channel, stream);
       this.#empty.add(channel);
       if (this.#empty.size > this.maxEmptyStreams) this.#evictEmpty();
