@@ -161,6 +161,8 @@ describe('switchboard bench', () => {
       'webhooks',
       '--events',
       '200',
+      '--warmup',
+      '50',
       '--failing-events',
       '100',
       '--batch-window',
