@@ -36,3 +36,4 @@ export { type OpenApiDocument, openApiDocument } from './http/api/openapi.js';
 export { isTransient } from './storage/failures.js';
 export { migrateToLatest } from './storage/migrate.js';
 export { Storage } from './storage/storage.js';
+export { YoungTableStats } from './storage/young-table-stats.js';

@@ -68,6 +68,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0004_activities',
       '0005_tenant_quotas',
       '0006_jobs',
+      '0007_job_queues',
       'activity_0002_search',
       'audit_0001_entries',
       'comments_0001_threads',
@@ -85,6 +86,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       'webhooks_0001_tables',
       'webhooks_0002_lifecycle',
       'webhooks_0003_batching',
+      'webhooks_0004_job_queues',
       'widgets_0001_widgets',
     ]);
   });
@@ -153,6 +155,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0004_activities',
         '0005_tenant_quotas',
         '0006_jobs',
+        '0007_job_queues',
         'activity_0002_search',
         'audit_0001_entries',
         'comments_0001_threads',
@@ -170,6 +173,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         'webhooks_0001_tables',
         'webhooks_0002_lifecycle',
         'webhooks_0003_batching',
+        'webhooks_0004_job_queues',
         'widgets_0001_widgets',
       ]);
       const inbox = await s.api('GET', '/notifications?user=ann', admin(s));
@@ -265,7 +269,7 @@ describe('manifests are checked before anything starts', () => {
       });
       expect(res.status).toBe(404);
       const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(server.storage.db);
-      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', '0005_tenant_quotas', '0006_jobs', 'widgets_0001_widgets']);
+      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', '0005_tenant_quotas', '0006_jobs', '0007_job_queues', 'widgets_0001_widgets']);
       expect(server.config['notifications']).toBeUndefined();
       expect(server.feature<{ list: unknown }>('widgets').list).toBeTypeOf('function');
     } finally {

@@ -77,6 +77,8 @@ export interface AddJob {
   maxAttempts?: number;
   /** Most unfinished jobs of this kind the tenant may have; beyond it `add` answers `full`. */
   cap?: number;
+  /** The queue within its kind (a webhook endpoint's deliveries): see JobTable.queue. */
+  queue?: string;
 }
 
 interface Kind {
@@ -185,6 +187,7 @@ export class JobRunner {
         payload: job.payload,
         dueAt: job.dueAt,
         maxAttempts: job.maxAttempts ?? this.#kinds.get(job.kind)?.maxAttempts ?? this.#config.maxAttempts,
+        queue: job.queue ?? null,
       },
       now,
       job.cap,
@@ -209,6 +212,7 @@ export class JobRunner {
         payload: job.payload,
         dueAt: job.dueAt,
         maxAttempts: job.maxAttempts ?? this.#kinds.get(job.kind)?.maxAttempts ?? this.#config.maxAttempts,
+        queue: job.queue ?? null,
       })),
       now,
       trx,

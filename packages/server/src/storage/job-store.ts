@@ -2,6 +2,7 @@ import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import { QueryShapes } from './query-shapes.js';
 import type { Storage } from './storage.js';
 import type { JobStatus, JobTable, SharedTables } from './tables.js';
+import { YoungTableStats } from './young-table-stats.js';
 
 /** A job as its handler and the lists see it. */
 export interface Job {
@@ -30,6 +31,8 @@ export interface NewJob {
   payload: unknown;
   dueAt: number;
   maxAttempts: number;
+  /** The queue within its kind (JobTable.queue). */
+  queue?: string | null;
 }
 
 /** The row of a new job: pending at its due time, no attempt yet. */
@@ -49,6 +52,7 @@ function newRow(job: NewJob, now: number): JobTable {
     result: null,
     created_at: now,
     updated_at: now,
+    queue: job.queue ?? null,
   };
 }
 
@@ -106,9 +110,12 @@ export class JobStore {
   readonly #db: Db;
   /** The hot statements (the outbox's inserts, claims, group completions) compiled once per shape. */
   readonly #shapes = new QueryShapes();
+  /** PostgreSQL: the claim's plan needs statistics from the first minutes on (see YoungTableStats). */
+  readonly #stats: YoungTableStats;
 
   constructor(private readonly storage: Storage) {
     this.#db = storage.db;
+    this.#stats = new YoungTableStats(storage, 'sb_jobs');
   }
 
   /**
@@ -148,6 +155,7 @@ export class JobStore {
       const winner = await trx.selectFrom('sb_jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
       return { job: toJob(winner), created: false };
     }
+    this.#stats.grew(1);
     return { job: toJob(row), created: true };
   }
 
@@ -166,6 +174,7 @@ export class JobStore {
           .onConflict((oc) => oc.column('id').doNothing()),
       );
     }
+    this.#stats.grew(jobs.length);
   }
 
   /**

@@ -84,10 +84,22 @@ const jobs: Migration = {
   },
 };
 
+const jobQueues: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('sb_jobs').addColumn('queue', 'text').execute();
+    await db.schema.createIndex('sb_jobs_queue').on('sb_jobs').columns(['queue', 'status', 'due_at']).execute();
+  },
+  async down(db: Db) {
+    await db.schema.dropIndex('sb_jobs_queue').execute();
+    await db.schema.alterTable('sb_jobs').dropColumn('queue').execute();
+  },
+};
+
 /** The shared migrations, in the order they apply. */
 export const SHARED_MIGRATIONS: readonly NamedMigration[] = Object.freeze([
   { name: '0001_users', ...users },
   { name: '0002_idempotency_keys', ...idempotency },
   { name: '0005_tenant_quotas', ...tenantQuotas },
   { name: '0006_jobs', ...jobs },
+  { name: '0007_job_queues', ...jobQueues },
 ]);

@@ -58,6 +58,11 @@ export interface JobTable {
   result: string | null;
   created_at: number;
   updated_at: number;
+  /**
+   * The queue a job belongs to within its kind (a webhook endpoint's deliveries), null for
+   * none: its pending jobs are found along (queue, status, due_at) however many others there are.
+   */
+  queue: string | null;
 }
 
 /** Tables every feature may use, created by the shared migrations. */

@@ -209,6 +209,7 @@ export class Deliveries implements EventSink {
         id: m.id,
         tenant: m.tenant,
         payload: { message: m.id, endpoint: m.endpoint_id },
+        queue: m.endpoint_id,
         // On a batching endpoint the first message waits its window for others to join it.
         dueAt: now + this.#o.cache.windowOf(m.endpoint_id),
       })),
@@ -224,7 +225,10 @@ export class Deliveries implements EventSink {
       .values({ id, tenant, endpoint_id: endpointId, event_id: eventId, created_at: now })
       .execute();
     // On a batching endpoint the first message waits its window for others to join it.
-    await this.#o.jobs.add({ kind: DELIVER, id, tenant, payload: { message: id, endpoint: endpointId }, dueAt: now + this.#o.cache.windowOf(endpointId) }, trx);
+    await this.#o.jobs.add(
+      { kind: DELIVER, id, tenant, payload: { message: id, endpoint: endpointId }, queue: endpointId, dueAt: now + this.#o.cache.windowOf(endpointId) },
+      trx,
+    );
     return id;
   }
 

@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { NamedMigration } from '../../storage/migration.js';
 
 type Db = Kysely<unknown>;
@@ -112,8 +112,23 @@ const batching: Migration = {
   },
 };
 
+/**
+ * Unfinished deliveries get their endpoint as their job queue (`sb_jobs.queue`, added by the
+ * shared migration 0007): an endpoint's pending messages are then read along that index.
+ */
+const jobQueues: Migration = {
+  async up(db: Db) {
+    await sql`update sb_jobs set queue = (select m.endpoint_id from sb_webhook_messages m where m.id = sb_jobs.id)
+      where kind = 'webhooks.deliver' and status in ('pending', 'running') and queue is null`.execute(db);
+  },
+  async down(db: Db) {
+    await sql`update sb_jobs set queue = null where kind = 'webhooks.deliver'`.execute(db);
+  },
+};
+
 export const WEBHOOK_MIGRATIONS: readonly NamedMigration[] = [
   { name: 'webhooks_0001_tables', ...webhooks },
   { name: 'webhooks_0002_lifecycle', ...lifecycle },
   { name: 'webhooks_0003_batching', ...batching },
+  { name: 'webhooks_0004_job_queues', ...jobQueues },
 ];

@@ -4,6 +4,7 @@ import type { CursorPosition } from '../../storage/paging.js';
 import { QueryShapes } from '../../storage/query-shapes.js';
 import type { Storage } from '../../storage/storage.js';
 import type { JobStatus, SharedTables } from '../../storage/tables.js';
+import { YoungTableStats } from '../../storage/young-table-stats.js';
 import { DECLARED_PREFIX, isDeclared } from './endpoint-ids.js';
 import type { WebhookAttemptTable, WebhookEndpointTable, WebhookEventTable, WebhookMessageTable, WebhookTables } from './tables.js';
 
@@ -79,8 +80,12 @@ export class WebhookStore {
   /** The statements of every event and every attempt, compiled once per shape (row count). */
   readonly #shapes = new QueryShapes();
 
+  /** PostgreSQL: a batch's top-up is planned from the messages' statistics (see YoungTableStats). */
+  readonly #messageStats: YoungTableStats;
+
   constructor(storage: Storage) {
     this.db = storage.tables<WebhookTables>();
+    this.#messageStats = new YoungTableStats(storage, 'sb_webhook_messages');
   }
 
   async allEndpoints(tenant?: string): Promise<WebhookEndpointTable[]> {
@@ -156,6 +161,7 @@ export class WebhookStore {
         .map((m) => ({ id: m.id, tenant: m.tenant, endpoint_id: m.endpoint_id, event_id: m.event_id, created_at: m.created_at }));
       await this.#shapes.run(db, `messages.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_messages').values(rows));
     }
+    this.#messageStats.grew(messages.length);
   }
 
   /** Messages with their events, for a batch (in no particular order). */
@@ -174,27 +180,19 @@ export class WebhookStore {
   }
 
   /**
-   * An endpoint's pending messages, found from the pending jobs: the walk is bounded by what
-   * is pending, never by every message the endpoint had (delivered ones are kept for days;
-   * walking them per batch made a drain quadratic). On SQLite the CROSS JOIN keeps the jobs
-   * as the outer loop; PostgreSQL plans it as the inner join it is.
+   * An endpoint's pending deliveries (a delivery job's id is its message's), along the jobs'
+   * (queue, status, due_at) index: bounded by what the endpoint has pending, never by every
+   * message it had (delivered ones are kept for days) nor by other endpoints' backlogs.
    */
   #pending(endpointId: string) {
-    return this.db
-      .selectFrom('sb_jobs as j')
-      .crossJoin('sb_webhook_messages as m')
-      .select('m.id')
-      .whereRef('m.id', '=', 'j.id')
-      .where('j.status', '=', 'pending')
-      .where('m.endpoint_id', '=', endpointId);
+    return this.db.selectFrom('sb_jobs as j').select('j.id').where('j.queue', '=', endpointId).where('j.status', '=', 'pending');
   }
 
   /** Up to `n` pending messages of an endpoint due by `dueBy`, but those in `except`, oldest first: the rest of a batch. */
   async batchable(endpointId: string, except: readonly string[], dueBy: number, n: number): Promise<string[]> {
     if (n <= 0) return [];
-    // Due order along the jobs' (status, due_at) index, stopping at `n`; the batch is put in
-    // occurrence order after (equal due times come in the order the jobs were written).
-    const rows = await this.#pending(endpointId).where('j.due_at', '<=', dueBy).where('m.id', 'not in', except).orderBy('j.due_at').limit(n).execute();
+    // Due order along the index, stopping at `n`; the batch is put in occurrence order after.
+    const rows = await this.#pending(endpointId).where('j.due_at', '<=', dueBy).where('j.id', 'not in', except).orderBy('j.due_at').limit(n).execute();
     return rows.map((r) => r.id);
   }
 
@@ -226,7 +224,8 @@ export class WebhookStore {
 
   /** Up to `n` pending messages of an endpoint, oldest first (what its probe tries). */
   async oldestPending(endpointId: string, n: number): Promise<string[]> {
-    const rows = await this.#pending(endpointId).orderBy('m.created_at').orderBy('m.id').limit(n).execute();
+    // A delivery job is written with its message, at the same time: its creation time is the message's.
+    const rows = await this.#pending(endpointId).orderBy('j.created_at').orderBy('j.id').limit(n).execute();
     return rows.map((r) => r.id);
   }
 
@@ -243,8 +242,13 @@ export class WebhookStore {
       .executeTakeFirst();
     // A healthy endpoint's 2xx changes nothing more: its other messages are due on their own.
     if (Number(healed.numUpdatedRows) === 0) return false;
-    const ids = this.db.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', endpointId);
-    await this.db.updateTable('sb_jobs').set({ due_at: now }).where('id', 'in', ids).where('status', '=', 'pending').where('due_at', '>', now).execute();
+    await this.db
+      .updateTable('sb_jobs')
+      .set({ due_at: now })
+      .where('queue', '=', endpointId)
+      .where('status', '=', 'pending')
+      .where('due_at', '>', now)
+      .execute();
     return true;
   }
 
@@ -337,14 +341,17 @@ export class WebhookStore {
 
   /** Pending deliveries per endpoint and the oldest one's creation time (for the backlog gauges). */
   async backlog(): Promise<Array<{ endpoint: string; n: number; oldest: number }>> {
+    // From the unfinished delivery jobs alone (their queue is the endpoint, their creation time
+    // the message's): bounded by the backlog, not by the messages kept.
     const rows = await this.db
-      .selectFrom('sb_webhook_messages as m')
-      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
-      .select((eb) => ['m.endpoint_id', eb.fn.countAll<number>().as('n'), eb.fn.min('m.created_at').as('oldest')])
+      .selectFrom('sb_jobs as j')
+      .select((eb) => ['j.queue', eb.fn.countAll<number>().as('n'), eb.fn.min('j.created_at').as('oldest')])
+      .where('j.kind', '=', DELIVER_KIND)
       .where('j.status', 'in', ['pending', 'running'])
-      .groupBy('m.endpoint_id')
+      .where('j.queue', 'is not', null)
+      .groupBy('j.queue')
       .execute();
-    return rows.map((r) => ({ endpoint: r.endpoint_id, n: Number(r.n), oldest: Number(r.oldest) }));
+    return rows.map((r) => ({ endpoint: r.queue as string, n: Number(r.n), oldest: Number(r.oldest) }));
   }
 
   /**
