@@ -17,7 +17,7 @@ import { api, type ClusterNode, dropPrefix, eventually, killHard, newPrefix, sta
 
 const STORM = 80;
 const IN_FLIGHT = 4;
-/** Jobs one runner has in flight at most (jobs.concurrency's default): the most that may be sent again. */
+/** Jobs one runner has in flight at most (the nodes' jobs.concurrency): the most that may be sent again. */
 const MAX_IN_FLIGHT_AT_KILL = 16;
 
 describe('webhooks across a kill -9 of the server (Redis engine; SQLite or PostgreSQL)', () => {
@@ -52,7 +52,7 @@ describe('webhooks across a kill -9 of the server (Redis engine; SQLite or Postg
       const config = {
         database: db.database,
         dataDir,
-        jobs: { pollInterval: '100ms', lease: '2s' },
+        jobs: { pollInterval: '100ms', lease: '2s', concurrency: MAX_IN_FLIGHT_AT_KILL },
         webhooks: { allowNetworks: ['127.0.0.1/32'], retrySchedule: ['1s', '2s', '5s'] },
       };
       const first = await startNode('a', { prefix, config });

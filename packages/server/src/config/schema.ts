@@ -372,7 +372,7 @@ const coreShape = {
     .strictObject({
       pollInterval: duration('500ms', 'how often each node looks for due jobs (a job added on a node and due sooner wakes that node)'),
       lease: duration('30s', "a claimed job's lease, renewed every third of it while it runs; a crashed node's jobs are taken over once it ends"),
-      concurrency: int(16, 1, 10_000, 'jobs a node runs at once'),
+      concurrency: int(64, 1, 10_000, 'jobs a node runs at once'),
       maxAttempts: int(10, 1, 1000, 'attempts before a job is failed'),
       backoff: duration('1s', 'wait before the second attempt; doubled for each further one, ±20% jitter'),
       maxBackoff: duration('10m', 'longest wait between attempts'),
