@@ -57,7 +57,7 @@ export function notificationsFeature(options: NotificationsFeatureOptions = {}):
           options.now ?? (() => ctx.node.now()),
           async (trx, tenant, created) => {
             if (!ctx.events.wanted(tenant, notificationCreated.type)) return;
-            for (const n of created) await ctx.events.emit(notificationCreated.type, tenant, createdEvent(n), { trx });
+            await ctx.events.emitMany(notificationCreated.type, tenant, created.map(createdEvent), { trx });
           },
           () => ctx.events.committed(),
         ),
