@@ -92,4 +92,83 @@ describe.each(STORES)('the probe of a failing webhook endpoint on %s', (store) =
     expect(receiver.received).toHaveLength(7);
     expect((await s.api('GET', `/webhooks/endpoints/${endpoint.id}`)).body).toMatchObject({ status: 'enabled' });
   });
+
+  /** A new endpoint of its own, its messages oldest first. */
+  async function endpointOf(): Promise<{ id: string; messages: () => Promise<Message[]> }> {
+    const created = await s.api('POST', '/webhooks/endpoints', { body: { url: receiver.url, events: ['webhook.test'] } });
+    expect(created.status, created.text).toBe(201);
+    const endpoint = created.body as { id: string; secret: string };
+    receiver.secret = endpoint.secret;
+    return {
+      id: endpoint.id,
+      messages: async () => ((await s.api('GET', `/webhooks/endpoints/${endpoint.id}/messages`)).body['messages'] as Message[]).reverse(),
+    };
+  }
+
+  it('probes 30 s after the spell began whatever its scheduled attempts do meanwhile', async () => {
+    const e = await endpointOf();
+    receiver.answer({ status: 503 }, { status: 503 }, { status: 503 }, { status: 200 });
+    await s.api('POST', `/webhooks/endpoints/${e.id}/test`);
+    await eventually(async () => (await e.messages())[0]?.attempts.length === 1 && (await e.messages())[0]?.nextAttemptAt !== null, 5000, 'the first failure');
+    // 20 s into the spell another message fails (no Retry-After): the probe keeps its time.
+    clock.advance(20_000);
+    await s.api('POST', `/webhooks/endpoints/${e.id}/test`);
+    await eventually(async () => (await e.messages())[1]?.attempts.length === 1 && (await e.messages())[1]?.nextAttemptAt !== null, 5000, 'the second failure');
+    clock.advance(10_000);
+    await s.server.jobs.poll();
+    await eventually(async () => (await e.messages())[0]?.attempts.length === 2 && (await e.messages())[0]?.nextAttemptAt !== null, 5000, 'the probe at 30 s');
+    // 30 s later the next probe gets a 2xx and the backlog drains.
+    clock.advance(30_000);
+    await s.server.jobs.poll();
+    await eventually(
+      async () => {
+        await s.server.jobs.poll();
+        return (await e.messages()).every((m) => m.status === 'delivered');
+      },
+      5000,
+      'the backlog delivered',
+    );
+    expect((await e.messages()).map((m) => m.attempts.map((a) => a.responseStatus))).toEqual([
+      [503, 503, 200],
+      [503, 200],
+    ]);
+  });
+
+  it("waits for a scheduled attempt's Retry-After before probing", async () => {
+    const e = await endpointOf();
+    receiver.answer({ status: 503 }, { status: 503, headers: { 'retry-after': '60' } }, { status: 200 });
+    await s.api('POST', `/webhooks/endpoints/${e.id}/test`);
+    await eventually(async () => (await e.messages())[0]?.attempts.length === 1 && (await e.messages())[0]?.nextAttemptAt !== null, 5000, 'the first failure');
+    clock.advance(20_000);
+    await s.api('POST', `/webhooks/endpoints/${e.id}/test`);
+    await eventually(
+      async () => (await e.messages())[1]?.attempts.length === 1 && (await e.messages())[1]?.nextAttemptAt !== null,
+      5000,
+      'the answer with Retry-After',
+    );
+    // The receiver asked for 60 s: no probe at 30 s into the spell, nor at 70 s (50 s after it
+    // asked); other recurring jobs may run at those times, so wait for whatever started.
+    const sent = receiver.received.length;
+    for (const step of [10_000, 40_000]) {
+      clock.advance(step);
+      await s.server.jobs.poll();
+      await eventually(async () => s.server.jobs.active === 0, 5000, 'the jobs due now');
+      expect(receiver.received).toHaveLength(sent);
+    }
+    // 60 s after it asked: the probe, a 2xx, and the backlog drains.
+    clock.advance(10_000);
+    await s.server.jobs.poll();
+    await eventually(
+      async () => {
+        await s.server.jobs.poll();
+        return (await e.messages()).every((m) => m.status === 'delivered');
+      },
+      5000,
+      'the backlog delivered',
+    );
+    expect((await e.messages()).map((m) => m.attempts.map((a) => a.responseStatus))).toEqual([
+      [503, 200],
+      [503, 200],
+    ]);
+  });
 });

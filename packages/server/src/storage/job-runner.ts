@@ -55,6 +55,12 @@ export interface JobKindOptions {
    * queued with `JobRunner.grouped` share that transaction.
    */
   groupCommit?: boolean;
+  /**
+   * The kind records its failed attempts itself (webhook attempts are rows of their own): a
+   * failed attempt that will be retried is logged at debug, not warn, so a receiver's outage
+   * does not turn into a log line per attempt. A job that fails for good is still a warning.
+   */
+  recordsAttempts?: boolean;
 }
 
 /** Jobs taken for a try outside their schedule (JobRunner.borrow). */
@@ -88,6 +94,7 @@ interface Kind {
   keepsFinished: boolean;
   every: JobKindOptions['every'];
   groupCommit: boolean;
+  recordsAttempts: boolean;
 }
 
 /** How often (on the runner's clock) finished jobs older than `keepFinished` are deleted. */
@@ -169,6 +176,7 @@ export class JobRunner {
       keepsFinished: options.keepsFinished === true,
       every: options.every,
       groupCommit: options.groupCommit === true,
+      recordsAttempts: options.recordsAttempts === true,
     });
   }
 
@@ -355,7 +363,10 @@ export class JobRunner {
     const store = this.store;
     const claim = { id: job.id, owner: this.owner, attempt: job.attempts };
     // Made only when something is logged: most attempts log nothing.
-    const log = { warn: (obj: object, msg?: string) => this.#logger.warn({ job: job.id, kind: job.kind, attempt: job.attempts, ...obj }, msg) };
+    const log = {
+      warn: (obj: object, msg?: string) => this.#logger.warn({ job: job.id, kind: job.kind, attempt: job.attempts, ...obj }, msg),
+      debug: (obj: object, msg?: string) => this.#logger.debug({ job: job.id, kind: job.kind, attempt: job.attempts, ...obj }, msg),
+    };
     const kind = this.#kinds.get(job.kind);
     try {
       // Taken over from a runner that died during the last attempt allowed: nothing is left to try.
@@ -393,7 +404,8 @@ export class JobRunner {
         const last = job.attempts >= job.maxAttempts || (err instanceof ReplyError && !err.temporary);
         const delay = last ? null : kind.retryDelay ? kind.retryDelay(job, err) : this.#backoff(job.attempts);
         const dueAt = delay === null ? null : this.#now() + delay;
-        log.warn({ err: messageOf(err), retryAt: dueAt }, dueAt === null ? 'job failed' : 'job attempt failed; retrying');
+        if (dueAt !== null && kind.recordsAttempts) log.debug({ err: messageOf(err), retryAt: dueAt }, 'job attempt failed; retrying');
+        else log.warn({ err: messageOf(err), retryAt: dueAt }, dueAt === null ? 'job failed' : 'job attempt failed; retrying');
         await store.fail(claim, messageOf(err), dueAt, this.#now());
       } finally {
         clearInterval(beat);

@@ -381,11 +381,30 @@ export class Deliveries implements EventSink {
       await this.#disable(endpoint.id, endpoint.tenant, 'gone');
       throw new ReplyError(ErrorCode.NotAvailable, 'the endpoint answered 410 Gone: it is disabled');
     }
-    // One probe per failing spell (its id names the spell), due a probe interval from now, or
-    // when the receiver's Retry-After says if that is later; written with the failure, so an
-    // endpoint deleted meanwhile keeps no probe.
-    const probeAt = now() + probeWait(cfg.probeInterval, result.retryAfterMs);
-    const since = await store.failed(endpoint.id, now(), async (trx, since) => {
+    // An endpoint already failing as read for this attempt has its spell and its probe (which
+    // runs every probe interval until a 2xx): nothing to write for it, however many of its
+    // attempts fail (during an outage that was a transaction per failed attempt) — unless the
+    // receiver asked for a wait (Retry-After), which postpones the probe.
+    const known = endpoint.failing_since !== null && result.retryAfterMs === null;
+    const since = known ? Number(endpoint.failing_since) : await this.#failing(endpoint, result.retryAfterMs);
+    if (since === null) throw new ReplyError(ErrorCode.NotFound, 'the endpoint was deleted');
+    if (now() - since >= cfg.disableAfter) {
+      await this.#disable(endpoint.id, endpoint.tenant, 'failing');
+      throw new ReplyError(ErrorCode.NotAvailable, `the endpoint has failed since ${new Date(since).toISOString()}: it is disabled`);
+    }
+    throw new DeliveryFailure(what, result.status, result.retryAfterMs);
+  }
+
+  /**
+   * A healthy endpoint's failure starts its failing spell: the time it began (null when the
+   * endpoint was deleted), with one probe per spell (its id names the spell), due a probe
+   * interval from now, or when the receiver's Retry-After says if that is later; written with
+   * the failure, so an endpoint deleted meanwhile keeps no probe.
+   */
+  async #failing(endpoint: WebhookEndpointTable, retryAfterMs: number | null): Promise<number | null> {
+    const { store, config, now } = this.#o;
+    const probeAt = now() + probeWait(config().probeInterval, retryAfterMs);
+    return store.failed(endpoint.id, now(), async (trx, since) => {
       const probeId = `probe:${endpoint.id}:${since}`;
       const added = await this.#o.jobs.add(
         { kind: PROBE, id: probeId, tenant: endpoint.tenant, payload: { endpoint: endpoint.id, since }, dueAt: probeAt },
@@ -393,12 +412,6 @@ export class Deliveries implements EventSink {
       );
       if (added !== 'full' && !added.created) await this.#o.jobs.postpone(PROBE, probeId, probeAt, trx);
     });
-    if (since === null) throw new ReplyError(ErrorCode.NotFound, 'the endpoint was deleted');
-    if (now() - since >= cfg.disableAfter) {
-      await this.#disable(endpoint.id, endpoint.tenant, 'failing');
-      throw new ReplyError(ErrorCode.NotAvailable, `the endpoint has failed since ${new Date(since).toISOString()}: it is disabled`);
-    }
-    throw new DeliveryFailure(what, result.status, result.retryAfterMs);
   }
 
   /** Queue attempt rows for the next group commit; resolves once they are written. */

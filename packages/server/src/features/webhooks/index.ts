@@ -145,11 +145,14 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         keepsFinished: true,
         // Many short attempts: their outcomes (attempt rows, completions) commit in groups.
         groupCommit: true,
+        // Every attempt is a row of sb_webhook_attempts (and a metric): no log line per retry.
+        recordsAttempts: true,
       });
       ctx.jobs.handle(PROBE, (job, signal) => deliveries.probe(job, signal), {
         // A probe lasts as long as its endpoint fails (then webhooks.disableAfter disables it).
         maxAttempts: 1_000_000_000,
         retryDelay: (_job, err) => probeWait(ctx.config.probeInterval, err instanceof DeliveryFailure ? err.retryAfterMs : null),
+        recordsAttempts: true,
       });
       ctx.events.consume(deliveries);
       const created = new WebhookService(store, deliveries, { config: () => ctx.config, check, catalogue: () => ctx.events.catalogue(), now, changed });
