@@ -84,6 +84,13 @@ export const SUBSTITUTIONS: Substitution[] = [
     why: 'a small load test (every phase, the backlog drain after a 1 s outage; no forged-token storm)',
   },
   {
+    // A whole command line with --warmup (its options vary: paced, batched drain, outage).
+    doc: /bench webhooks --storage (sqlite|postgres) --events \d+ --warmup \d+[^\n]*/g,
+    real: () =>
+      'bench webhooks --storage $1 --events 40 --warmup 20 --failing-events 20 --outage 1s --outage-rate 40 --outage-batch 10 --rate 400 --recipients 4 --forged 0 --json',
+    why: 'a small load test (a warm-up, paced phases, the backlog drain to a batching endpoint after a 1 s outage; no forged-token storm)',
+  },
+  {
     doc: /bench locks --storage (sqlite|postgres)/g,
     real: () => 'bench locks --storage $1 --clients 3 --duration 500ms --contenders 10 --bursts 2 --cycles 20 --drops 1',
     why: 'a small load test',
