@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Storage } from '@switchboard/server/testing';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { type Frame, RawClient } from '../helpers/raw-client.js';
@@ -42,6 +46,22 @@ export async function createTestDatabase(store: StoreName): Promise<TestDatabase
     database: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
     schema,
     drop: () => adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`),
+  };
+}
+
+/** Storage of its own on a fresh database of `store` (no migrations run), and how to close and drop it. */
+export async function openTestStorage(store: StoreName): Promise<{ storage: Storage; db: TestDatabase; close(): Promise<void> }> {
+  const db = await createTestDatabase(store);
+  const dir = mkdtempSync(join(tmpdir(), 'sb-storage-'));
+  const storage = Storage.open({ database: db.database, dataDir: dir });
+  return {
+    storage,
+    db,
+    close: async () => {
+      await storage.close();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

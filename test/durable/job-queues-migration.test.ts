@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { builtinMigrations, migrateToLatest, Storage } from '@switchboard/server/testing';
+import { builtinMigrations, migrateToLatest } from '@switchboard/server/testing';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, STORES } from './helpers.js';
+import { openTestStorage, STORES } from './helpers.js';
 
 const NEW = ['0007_job_queues', 'webhooks_0004_job_queues'];
 
@@ -15,14 +12,8 @@ describe.each(STORES)('job queues migration (%s)', (store) => {
   });
 
   it('gives each unfinished delivery its endpoint as its queue, and nothing else one', async () => {
-    const db = await createTestDatabase(store);
-    const dir = mkdtempSync(join(tmpdir(), 'sb-queues-'));
-    const storage = Storage.open({ database: db.database, dataDir: dir });
-    cleanups.push(async () => {
-      await storage.close();
-      await db.drop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { storage, close } = await openTestStorage(store);
+    cleanups.push(close);
     const all = builtinMigrations();
     // The database as the release before this one left it.
     await migrateToLatest(

@@ -105,6 +105,19 @@ describe.each(STORES)('the probe of a failing webhook endpoint on %s', (store) =
     };
   }
 
+  /** Poll until every message of `e` is delivered; the response statuses of each one's attempts. */
+  async function drained(e: { messages: () => Promise<Message[]> }): Promise<Array<Array<number | null>>> {
+    await eventually(
+      async () => {
+        await s.server.jobs.poll();
+        return (await e.messages()).every((m) => m.status === 'delivered');
+      },
+      5000,
+      'the backlog delivered',
+    );
+    return (await e.messages()).map((m) => m.attempts.map((a) => a.responseStatus));
+  }
+
   it('probes 30 s after the spell began whatever its scheduled attempts do meanwhile', async () => {
     const e = await endpointOf();
     receiver.answer({ status: 503 }, { status: 503 }, { status: 503 }, { status: 200 });
@@ -119,16 +132,7 @@ describe.each(STORES)('the probe of a failing webhook endpoint on %s', (store) =
     await eventually(async () => (await e.messages())[0]?.attempts.length === 2 && (await e.messages())[0]?.nextAttemptAt !== null, 5000, 'the probe at 30 s');
     // 30 s later the next probe gets a 2xx and the backlog drains.
     clock.advance(30_000);
-    await s.server.jobs.poll();
-    await eventually(
-      async () => {
-        await s.server.jobs.poll();
-        return (await e.messages()).every((m) => m.status === 'delivered');
-      },
-      5000,
-      'the backlog delivered',
-    );
-    expect((await e.messages()).map((m) => m.attempts.map((a) => a.responseStatus))).toEqual([
+    expect(await drained(e)).toEqual([
       [503, 503, 200],
       [503, 200],
     ]);
@@ -157,16 +161,7 @@ describe.each(STORES)('the probe of a failing webhook endpoint on %s', (store) =
     }
     // 60 s after it asked: the probe, a 2xx, and the backlog drains.
     clock.advance(10_000);
-    await s.server.jobs.poll();
-    await eventually(
-      async () => {
-        await s.server.jobs.poll();
-        return (await e.messages()).every((m) => m.status === 'delivered');
-      },
-      5000,
-      'the backlog delivered',
-    );
-    expect((await e.messages()).map((m) => m.attempts.map((a) => a.responseStatus))).toEqual([
+    expect(await drained(e)).toEqual([
       [503, 200],
       [503, 200],
     ]);

@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Storage, YoungTableStats } from '@switchboard/server/testing';
+import { type Storage, YoungTableStats } from '@switchboard/server/testing';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './helpers.js';
+import { openTestStorage, type TestDatabase } from './helpers.js';
 
 /** pg_class.reltuples: -1 until the table is first analyzed (or vacuumed), then its row estimate. */
 async function reltuples(storage: Storage, table: string): Promise<number> {
@@ -28,14 +25,8 @@ describe('statistics of a young table (PostgreSQL)', () => {
   });
 
   async function freshTable(): Promise<{ storage: Storage; db: TestDatabase }> {
-    const db = await createTestDatabase('postgres');
-    const dir = mkdtempSync(join(tmpdir(), 'sb-young-'));
-    const storage = Storage.open({ database: db.database, dataDir: dir });
-    cleanups.push(async () => {
-      await storage.close();
-      await db.drop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { storage, db, close } = await openTestStorage('postgres');
+    cleanups.push(close);
     // Autovacuum off for this table: only the helper may analyze it during the test.
     await sql`create table queue (id serial primary key, status text not null) with (autovacuum_enabled = false)`.execute(storage.db);
     return { storage, db };
