@@ -119,6 +119,17 @@ export class JobStore {
   }
 
   /**
+   * A column as a term of a statement that picks jobs by a list of ids. SQLite, which has no
+   * statistics here, would rather walk the `(status, due_at)` or `(kind, …)` index than look up
+   * a long id list along the primary key: a borrow of a batch's 1,000 pending jobs then read
+   * every pending job (43 µs a job under a backlog of 100,000). `column || ''` is the same
+   * value but no index term, so the ids drive; PostgreSQL plans from its statistics and keeps the column.
+   */
+  #byIds<C extends 'status' | 'kind'>(column: C) {
+    return this.storage.kind === 'sqlite' ? sql<string>`${sql.ref(column)} || ''` : sql.ref<string>(column);
+  }
+
+  /**
    * Insert a job, or nothing when its id exists (a retried request with the same id): the
    * row with that id either way. `cap` bounds the tenant's unfinished jobs of the kind; over
    * it the answer is `full` and nothing is written.
@@ -255,8 +266,8 @@ export class JobStore {
       .updateTable('sb_jobs')
       .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
       .where('id', 'in', ids)
-      .where('kind', '=', kind)
-      .where('status', '=', 'pending')
+      .where(this.#byIds('kind'), '=', kind)
+      .where(this.#byIds('status'), '=', 'pending')
       .returningAll()
       .execute();
     return rows.map(toJob);
@@ -269,7 +280,7 @@ export class JobStore {
       .updateTable('sb_jobs')
       .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
       .where('id', 'in', ids)
-      .where('status', '=', 'running')
+      .where(this.#byIds('status'), '=', 'running')
       .where('lease_owner', '=', owner)
       .executeTakeFirst();
     return Number(r.numUpdatedRows);
@@ -282,7 +293,7 @@ export class JobStore {
       .updateTable('sb_jobs')
       .set({ status: 'pending', lease_owner: null, lease_expires: null, updated_at: now, ...(dueAt === undefined ? {} : { due_at: dueAt }) })
       .where('id', 'in', ids)
-      .where('status', '=', 'running')
+      .where(this.#byIds('status'), '=', 'running')
       .where('lease_owner', '=', owner)
       .executeTakeFirst();
     return Number(r.numUpdatedRows);
@@ -342,7 +353,7 @@ export class JobStore {
             .updateTable('sb_jobs')
             .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
             .where('id', 'in', ids)
-            .where('status', '=', 'running')
+            .where(this.#byIds('status'), '=', 'running')
             .where('lease_owner', '=', g.owner)
             .where('attempts', '=', g.attempt)
             .returning('id'),
