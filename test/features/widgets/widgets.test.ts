@@ -269,7 +269,14 @@ describe('manifests are checked before anything starts', () => {
       });
       expect(res.status).toBe(404);
       const { rows } = await sql<{ name: string }>`select name from sb_migrations`.execute(server.storage.db);
-      expect(rows.map((r) => r.name).sort()).toEqual(['0001_users', '0002_idempotency_keys', '0005_tenant_quotas', '0006_jobs', '0007_job_queues', 'widgets_0001_widgets']);
+      expect(rows.map((r) => r.name).sort()).toEqual([
+        '0001_users',
+        '0002_idempotency_keys',
+        '0005_tenant_quotas',
+        '0006_jobs',
+        '0007_job_queues',
+        'widgets_0001_widgets',
+      ]);
       expect(server.config['notifications']).toBeUndefined();
       expect(server.feature<{ list: unknown }>('widgets').list).toBeTypeOf('function');
     } finally {
