@@ -7,6 +7,7 @@ import { KeyedBatches } from '../../storage/keyed-batches.js';
 import { type CursorPosition, decodeCursor, pageOf } from '../../storage/paging.js';
 import type { Storage } from '../../storage/storage.js';
 import type { SharedTables } from '../../storage/tables.js';
+import { YoungTableStats } from '../../storage/young-table-stats.js';
 import type { NotificationTable, NotificationTables } from './tables.js';
 
 type Database = SharedTables & NotificationTables;
@@ -149,6 +150,8 @@ export class NotificationStore {
   #usersWrite: Promise<void> | null = null;
 
   readonly #db: Kysely<Database>;
+  /** PostgreSQL: the unread counts of a create are planned from the table's statistics (see YoungTableStats). */
+  readonly #stats: YoungTableStats;
   readonly #postgres: boolean;
 
   constructor(
@@ -161,6 +164,7 @@ export class NotificationStore {
   ) {
     this.#db = storage.tables<NotificationTables>();
     this.#postgres = storage.kind === 'postgres';
+    this.#stats = new YoungTableStats(storage, 'sb_notifications');
   }
 
   #remember(tenant: string, users: readonly string[]): void {
@@ -256,7 +260,10 @@ export class NotificationStore {
       const notification = toNotification(row);
       deliveries.push({ notification, merged: open !== undefined, muted: isMuted(prefs.get(user) ?? toPreferences(undefined), notification) });
     }
-    if (inserts.length > 0) await trx.insertInto('sb_notifications').values(inserts).execute();
+    if (inserts.length > 0) {
+      await trx.insertInto('sb_notifications').values(inserts).execute();
+      this.#stats.grew(inserts.length);
+    }
     return deliveries;
   }
 
@@ -348,6 +355,7 @@ export class NotificationStore {
     });
     const inserts = [...rows.values()].filter((r) => !r.stored).map((r) => r.row);
     for (const chunk of chunks(inserts)) await trx.insertInto('sb_notifications').values(chunk).execute();
+    this.#stats.grew(inserts.length);
     await this.#writeMergedRows(
       trx,
       [...rows.values()].filter((r) => r.stored && r.dirty).map((r) => r.row),
