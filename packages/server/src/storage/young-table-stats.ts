@@ -32,15 +32,18 @@ export class YoungTableStats {
     if (storage.kind !== 'postgres') this.#after = Number.POSITIVE_INFINITY;
   }
 
-  /** Rows were inserted (committed or about to be): analyze when enough have been. */
-  grew(rows: number): void {
-    if (this.#after > LAST_ANALYZE) return;
+  /**
+   * Rows were inserted (committed or about to be): analyze when enough have been. Callers do
+   * not wait; the analyze it starts, if any, is returned (it never rejects).
+   */
+  grew(rows: number): Promise<void> | undefined {
+    if (this.#after > LAST_ANALYZE) return undefined;
     this.#inserted += rows;
-    if (this.#inserted < this.#after || this.#running) return;
+    if (this.#inserted < this.#after || this.#running) return undefined;
     this.#inserted = 0;
     this.#after *= GROWTH;
     this.#running = true;
-    sql`analyze ${sql.table(this.#table)}`.execute(this.#storage.db).then(
+    return sql`analyze ${sql.table(this.#table)}`.execute(this.#storage.db).then(
       () => {
         this.#running = false;
       },
