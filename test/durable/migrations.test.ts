@@ -121,6 +121,29 @@ describe('storage errors', () => {
   });
 });
 
+describe('SQLite page cache (sqliteCacheMb)', () => {
+  it('is 64 MiB unless configured, the configured size otherwise; a size out of range stops the start naming the option', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cache-'));
+    try {
+      for (const [mb, pages] of [
+        [undefined, -64 * 1024],
+        [8, -8 * 1024],
+      ] as const) {
+        const storage = Storage.open({ database: '', dataDir: dir, ...(mb === undefined ? {} : { sqliteCacheMb: mb }) });
+        const { rows } = await sql<{ cache_size: number }>`pragma cache_size`.execute(storage.db);
+        expect(rows[0]?.cache_size).toBe(pages);
+        await storage.close();
+      }
+      const bad = cli(['migrate', '--data-dir', dir, '--sqlite-cache-mb', '1']);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toContain('sqliteCacheMb');
+      expect(cli(['migrate', '--data-dir', dir, '--sqlite-cache-mb', '16']).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db: two notifications, preferences, one activity)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-migrate-0.1-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

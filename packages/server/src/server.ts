@@ -123,7 +123,7 @@ export class Switchboard {
     const app = await createHttpApp(node, apiKeys, features.routes(config), sdk, tls, () => scheduled, options.hostView ?? null, mint);
     // Endpoint paths are checked here too, before storage opens.
     const transport = new WebSocketTransport(node, features.endpoints(config), features.connectionHeaders(config));
-    const storage = Storage.open({ database: config.database, dataDir: config.dataDir });
+    const storage = Storage.open({ database: config.database, dataDir: config.dataDir, sqliteCacheMb: config.sqliteCacheMb });
     try {
       await migrateToLatest(storage, features.migrations(), (p) => {
         if (p.kind === 'applied') logger.info({ migration: p.name, ms: p.ms }, 'migration applied');

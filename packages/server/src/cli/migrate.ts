@@ -14,7 +14,7 @@ export async function migrate(args: ParsedArgs, out: (text: string) => void): Pr
   const flags = new Map(args.flags.filter(([k]) => k !== '--config'));
   const file = flag(args, '--config');
   const config = loadConfig({ ...(file ? { file } : {}), flags });
-  const storage = Storage.open({ database: config.database, dataDir: config.dataDir, poolSize: 1 });
+  const storage = Storage.open({ database: config.database, dataDir: config.dataDir, poolSize: 1, sqliteCacheMb: config.sqliteCacheMb });
   try {
     out(`Migrating ${storage.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} database ${storage.location}`);
     const summary = await migrateToLatest(storage, builtinMigrations(), (p) => {

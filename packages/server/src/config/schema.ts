@@ -179,6 +179,13 @@ const coreShape = {
     .describe('web console'),
   /** Durable data: a PostgreSQL URL, or empty for a SQLite file (switchboard.db) in the data directory. */
   database: z.string().default('').describe('PostgreSQL URL; SQLite file in the data directory when empty (--database / DATABASE_URL)'),
+  /** SQLite's page cache (MiB): the pages of the job, outbox and notification indexes a busy node reads over and over. */
+  sqliteCacheMb: int(
+    64,
+    2,
+    65_536,
+    "SQLite's page cache in MiB (not used with PostgreSQL): a busy node rereads the same index pages; too small and every statement reads them from the file",
+  ),
   /** Redis URL for the shared engine (--redis / REDIS_URL); the in-memory engine when unset. */
   redis: z
     .string()

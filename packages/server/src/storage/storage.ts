@@ -15,6 +15,8 @@ export interface StorageOptions {
   dataDir: string;
   /** Largest number of pooled PostgreSQL connections (default 10). */
   poolSize?: number;
+  /** SQLite's page cache in MiB (default 64). */
+  sqliteCacheMb?: number;
 }
 
 /** The SQLite file in the data directory. */
@@ -40,6 +42,9 @@ export function redactUrl(url: string): string {
     return 'postgres://(unparsable URL)';
   }
 }
+
+/** SQLite's page cache (MiB) unless configured (`sqliteCacheMb`). */
+export const DEFAULT_SQLITE_CACHE_MB = 64;
 
 /** Prepared statements kept per SQL text (kysely prepares every query anew otherwise). */
 const STATEMENT_CACHE_SIZE = 256;
@@ -82,7 +87,7 @@ export class Storage {
 
   static open(options: StorageOptions): Storage {
     const url = options.database.trim();
-    if (url === '') return Storage.#openSqlite(options.dataDir);
+    if (url === '') return Storage.#openSqlite(options.dataDir, options.sqliteCacheMb ?? DEFAULT_SQLITE_CACHE_MB);
     if (!/^postgres(ql)?:\/\//.test(url))
       throw createError('SB_ERR_CONFIG_INVALID', 'database (--database / DATABASE_URL): expected a postgres:// or postgresql:// URL, or empty for SQLite');
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: pgTypes });
@@ -94,7 +99,7 @@ export class Storage {
     return new Storage('postgres', new Kysely<SharedTables>({ dialect: new PostgresDialect({ pool }) }), redactUrl(url));
   }
 
-  static #openSqlite(dataDir: string): Storage {
+  static #openSqlite(dataDir: string, cacheMb: number): Storage {
     mkdirSync(dataDir, { recursive: true });
     const file = join(dataDir, SQLITE_FILE);
     let sqlite: SqliteDatabase.Database;
@@ -104,6 +109,10 @@ export class Storage {
       // Lock waits happen in BusyWaitSqliteDialect, off the event loop, not inside SQLite.
       sqlite.pragma('busy_timeout = 0');
       sqlite.pragma('synchronous = NORMAL');
+      // SQLite's default cache is 2 MB: a busy node's indexes (jobs, outbox, notifications) did
+      // not fit, and every statement re-read their pages from the file (a batched webhook
+      // backlog drained at 66 µs per event with it, 45–49 µs with 64 MiB).
+      sqlite.pragma(`cache_size = ${-Math.round(cacheMb * 1024)}`);
     } catch (err) {
       throw createError('SB_ERR_STORAGE', `${file}: ${(err as Error).message}`);
     }
