@@ -83,4 +83,77 @@ describe.each(STORES)('webhook message retention on %s', (store: StoreName) => {
     expect(Number(rows[0]?.n)).toBe(0);
     expect(receiver.received).toHaveLength(1);
   });
+
+  it('deleting an endpoint drops its messages (more than a chunk), their attempts and pending deliveries, and stops its probe; another endpoint keeps its own', async () => {
+    const db = await createTestDatabase(store);
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-webhook-delete-'));
+    const [a, b] = [await WebhookReceiver.start(), await WebhookReceiver.start()];
+    cleanup.push(
+      () => db.drop(),
+      () => rmSync(dataDir, { recursive: true, force: true }),
+      () => a.close(),
+      () => b.close(),
+    );
+    const s = await server(db, dataDir);
+    const endpoint = async (r: WebhookReceiver) => {
+      const res = await s.api('POST', '/webhooks/endpoints', { ...admin(s), body: { url: r.url, events: ['notification.created'] } });
+      expect(res.status, res.text).toBe(201);
+      r.secret = (res.body as { secret: string }).secret;
+      return (res.body as { id: string }).id;
+    };
+    const [ea, eb] = [await endpoint(a), await endpoint(b)];
+    const notify = async (from: number, n: number) => {
+      const users = Array.from({ length: n }, (_, i) => `del${from + i}`);
+      const res = await s.api('POST', '/notifications', { ...admin(s), body: { users, type: 'system', title: 'hello' } });
+      expect(res.status, res.text).toBe(201);
+    };
+    const rowsOf = async (endpointId: string) => {
+      const { rows } = await sql<{ id: string }>`select id from sb_webhook_messages where endpoint_id = ${endpointId}`.execute(s.server.storage.db);
+      return rows.map((r) => r.id);
+    };
+    // (Signatures are not checked here: the clock of this file's servers is days ahead of the receivers'.)
+    const delivered = (r: WebhookReceiver) => r.received.filter((x) => x.status === 200 && x.body.includes('"notification.created"')).length;
+    await notify(0, 1000);
+    await notify(1000, 100);
+    await eventually(async () => delivered(a) === 1100 && delivered(b) === 1100, 20_000, 'the first 1,100 events delivered to both');
+    // A fails from now on: its next events stay pending, with a failed attempt each, and a probe.
+    a.answer(...Array.from({ length: 400 }, () => ({ status: 503 })));
+    await notify(1100, 150);
+    await eventually(async () => delivered(b) === 1250, 20_000, "B's 1,250 delivered");
+    await eventually(async () => a.received.length === 1250, 20_000, "A's 150 failed attempts");
+    const ids = await rowsOf(ea);
+    expect(ids).toHaveLength(1250);
+    const attempts = async () =>
+      Number(
+        (
+          await sql<{
+            n: number | string;
+          }>`select count(*) as n from sb_webhook_attempts a join sb_webhook_messages m on m.id = a.message_id where m.endpoint_id = ${ea}`.execute(
+            s.server.storage.db,
+          )
+        ).rows[0]?.n,
+      );
+    await eventually(async () => (await attempts()) === 1250, 20_000, 'every attempt to A recorded');
+
+    const deleted = await s.api('DELETE', `/webhooks/endpoints/${ea}`, admin(s));
+    expect(deleted.status, deleted.text).toBe(200);
+    expect(await rowsOf(ea)).toEqual([]);
+    expect(await count(s, 'sb_webhook_attempts')).toBe(1250); // B's only
+    const { rows: jobs } = await sql<{ status: string; n: number | string }>`select status, count(*) as n from sb_jobs
+      where kind = 'webhooks.deliver' and queue = ${ea} group by status`.execute(s.server.storage.db);
+    expect(jobs).toEqual([]);
+    const { rows: probes } = await sql<{ status: string }>`select status from sb_jobs where kind = 'webhooks.probe' and id like ${`probe:${ea}:%`}`.execute(
+      s.server.storage.db,
+    );
+    expect(probes.map((p) => p.status)).toEqual(['cancelled']);
+    expect(await rowsOf(eb)).toHaveLength(1250);
+
+    // Past every retry and probe time: nothing more is sent to A.
+    const before = a.received.length;
+    clock.advance(DAY);
+    await s.server.jobs.poll();
+    await s.server.jobs.poll();
+    expect(a.received.length).toBe(before);
+    expect(((await s.api('GET', `/webhooks/endpoints/${eb}/messages?status=delivered`, admin(s))).body['messages'] as unknown[]).length).toBeGreaterThan(0);
+  }, 120_000);
 });

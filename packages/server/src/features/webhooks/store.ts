@@ -70,7 +70,7 @@ const STATUSES: Record<MessageStatus, JobStatus[]> = { pending: ['pending', 'run
 const statusOf = (job: JobStatus): MessageStatus => (job === 'done' ? 'delivered' : job === 'failed' || job === 'cancelled' ? 'failed' : 'pending');
 
 /** The webhooks tables: endpoints, emitted events, messages (event × endpoint) and their attempts. */
-/** Messages deleted per statement by the sweep: well under the bound-parameter limits. */
+/** Messages deleted per statement by the sweep and an endpoint's delete: well under the bound-parameter limits. */
 const SWEEP_CHUNK = 500;
 /** Most messages one sweep deletes (the next sweep goes on). */
 const SWEEP_MAX = 50_000;
@@ -123,14 +123,18 @@ export class WebhookStore {
     return this.endpoint(tenant, id);
   }
 
-  /** Delete an endpoint, cancel its pending deliveries, drop its messages; false when there was none. */
+  /**
+   * Delete an endpoint, cancel its pending deliveries, drop its messages; false when there was
+   * none. The endpoint goes in one transaction (nothing is sent to it after that: a delivery
+   * finds it gone); its history goes after, a chunk per transaction, so an endpoint with days
+   * of messages does not hold the node (its event loop, SQLite's one writer) for seconds. A
+   * stop halfway leaves messages the sweep removes.
+   */
   async delete(tenant: string, id: string, now: number): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    const deleted = await this.db.transaction().execute(async (trx) => {
       const r = await trx.deleteFrom('sb_webhook_endpoints').where('tenant', '=', tenant).where('id', '=', id).executeTakeFirst();
       if (Number(r.numDeletedRows) === 0) return false;
-      const ids = trx.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', id);
-      // Its pending deliveries and its probe stop (a delivery in flight finds its message gone).
-      await trx.deleteFrom('sb_jobs').where('id', 'in', ids).where('status', '!=', 'running').execute();
+      // Its probe stops.
       await trx
         .updateTable('sb_jobs')
         .set({ status: 'cancelled', updated_at: now })
@@ -138,10 +142,27 @@ export class WebhookStore {
         .where('id', 'like', `probe:${id}:%`)
         .where('status', '=', 'pending')
         .execute();
-      await trx.deleteFrom('sb_webhook_attempts').where('message_id', 'in', ids).execute();
-      await trx.deleteFrom('sb_webhook_messages').where('endpoint_id', '=', id).execute();
       return true;
     });
+    if (deleted) await this.#dropMessages(id);
+    return deleted;
+  }
+
+  /** An endpoint's messages with their attempts and their deliveries not running (a running one finds its message gone). */
+  async #dropMessages(endpointId: string): Promise<void> {
+    for (;;) {
+      const ids = (await this.db.selectFrom('sb_webhook_messages').select('id').where('endpoint_id', '=', endpointId).limit(SWEEP_CHUNK).execute()).map(
+        (r) => r.id,
+      );
+      if (ids.length === 0) return;
+      await this.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('sb_jobs').where('id', 'in', ids).where('status', '!=', 'running').execute();
+        await trx.deleteFrom('sb_webhook_attempts').where('message_id', 'in', ids).execute();
+        await trx.deleteFrom('sb_webhook_messages').where('id', 'in', ids).execute();
+      });
+      // The node's other work between two chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /**
