@@ -26,6 +26,8 @@ export interface FeatureJobs {
   cancel(kind: string, tenant: string, id: string): Promise<{ cancelled: boolean; job: Job } | 'not-found'>;
   /** Take this feature's pending jobs for a try outside their schedule (no attempt counted); those not pending now are left out. */
   borrow(kind: string, ids: readonly string[]): Promise<BorrowedJobs>;
+  /** Take up to `limit` of this feature's pending jobs of `kind` in `queue` due by `dueBy`, in due order, as `borrow` does. */
+  borrowQueue(kind: string, queue: string, dueBy: number, limit: number): Promise<BorrowedJobs>;
   /** A pending job of this feature becomes due no sooner than `dueAt` (in `trx` when given). */
   postpone(kind: string, id: string, dueAt: number, trx?: JobExecutor): Promise<boolean>;
 }
@@ -46,6 +48,7 @@ export function featureJobs(feature: string, jobs: JobRunner, now: () => number)
     get: (kind, tenant, id) => jobs.store.get(scoped(kind), tenant, id),
     cancel: (kind, tenant, id) => jobs.store.cancel(scoped(kind), tenant, id, now()),
     borrow: (kind, ids) => jobs.borrow(scoped(kind), ids),
+    borrowQueue: (kind, queue, dueBy, limit) => jobs.borrowQueue(scoped(kind), queue, dueBy, limit),
     postpone: (kind, id, dueAt, trx) => jobs.store.postpone(scoped(kind), id, dueAt, now(), trx),
   };
 }

@@ -65,7 +65,8 @@ export interface JobKindOptions {
 
 /** Jobs taken for a try outside their schedule (JobRunner.borrow). */
 export interface BorrowedJobs {
-  jobs: Job[];
+  /** The ids of the jobs taken. */
+  ids: string[];
   /** They succeeded: `done` with this result; how many (those whose lease was lost meanwhile are not). */
   done(result: unknown): Promise<number>;
   /** Return them to `pending`, due when they were or at `dueAt`, their attempts unchanged. */
@@ -241,13 +242,29 @@ export class JobRunner {
 
   /** Borrow pending jobs of `kind` for a try outside their schedule (JobStore.borrow); those not pending now are left out. */
   async borrow(kind: string, ids: readonly string[]): Promise<BorrowedJobs> {
+    return this.#borrowed(await this.store.borrow(kind, ids, this.owner, this.#now(), this.#config.lease));
+  }
+
+  /** Borrow up to `limit` pending jobs of `kind` in `queue` due by `dueBy`, in due order (JobStore.borrowQueue). */
+  async borrowQueue(kind: string, queue: string, dueBy: number, limit: number): Promise<BorrowedJobs> {
+    return this.#borrowed(await this.store.borrowQueue(kind, queue, dueBy, limit, this.owner, this.#now(), this.#config.lease));
+  }
+
+  #borrowed(ids: string[]): BorrowedJobs {
     const store = this.store;
-    const jobs = await store.borrow(kind, ids, this.owner, this.#now(), this.#config.lease);
-    const taken = jobs.map((j) => j.id);
     return {
-      jobs,
-      done: (result) => store.finishBorrowed(taken, this.owner, result, this.#now()),
-      giveBack: (dueAt) => store.returnBorrowed(taken, this.owner, this.#now(), dueAt),
+      ids,
+      // In the next group commit of job outcomes, with the attempts recorded meanwhile (one commit, not two).
+      done: async (result) => {
+        let finished = 0;
+        const finish = async (trx?: JobExecutor) => {
+          finished = await store.finishBorrowed(ids, this.owner, result, this.#now(), trx);
+        };
+        if (this.#outcomes && ids.length > 0) await this.#outcomes.write(finish);
+        else await finish();
+        return finished;
+      },
+      giveBack: (dueAt) => store.returnBorrowed(ids, this.owner, this.#now(), dueAt),
     };
   }
 

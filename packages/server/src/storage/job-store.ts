@@ -260,23 +260,56 @@ export class JobStore {
    * not pending now are not). Finish them with `finishBorrowed` or return them with
    * `returnBorrowed`; if the borrower dies, their lease ends and they are claimed as usual.
    */
-  async borrow(kind: string, ids: readonly string[], owner: string, now: number, leaseMs: number): Promise<Job[]> {
+  async borrow(kind: string, ids: readonly string[], owner: string, now: number, leaseMs: number): Promise<string[]> {
     if (ids.length === 0) return [];
+    // Only the ids back: every column of a thousand rows cost as much as the update itself.
     const rows = await this.#db
       .updateTable('sb_jobs')
       .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
       .where('id', 'in', ids)
       .where(this.#byIds('kind'), '=', kind)
       .where(this.#byIds('status'), '=', 'pending')
-      .returningAll()
+      .returning('id')
       .execute();
-    return rows.map(toJob);
+    return rows.map((r) => r.id);
   }
 
-  /** Borrowed jobs that succeeded: `done` with `result`; how many (one whose lease was lost meanwhile is not). */
-  async finishBorrowed(ids: readonly string[], owner: string, result: unknown, now: number): Promise<number> {
+  /**
+   * Borrow (as `borrow`) up to `limit` pending jobs of `kind` in `queue` due by `dueBy`, in due
+   * order along the (queue, status, due_at) index, in one statement (PostgreSQL skips rows
+   * another node has locked): the ids taken.
+   */
+  async borrowQueue(kind: string, queue: string, dueBy: number, limit: number, owner: string, now: number, leaseMs: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const build = () => {
+      let ids = this.#db
+        .selectFrom('sb_jobs')
+        .select('id')
+        .where('queue', '=', queue)
+        .where('status', '=', 'pending')
+        .where('due_at', '<=', dueBy)
+        .where('kind', '=', kind)
+        .orderBy('due_at')
+        .limit(limit);
+      if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
+      return this.#db
+        .updateTable('sb_jobs')
+        .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
+        .where('id', 'in', ids)
+        // Checked again on the row itself (a row another node took meanwhile is left).
+        .where(this.#byIds('status'), '=', 'pending')
+        .returning('id');
+    };
+    // The parameters in the order of the compiled statement: the SET, the subquery's WHERE and LIMIT, the status again.
+    const params = ['running', owner, now + leaseMs, now, queue, 'pending', dueBy, kind, limit, 'pending'];
+    const { rows } = await this.#shapes.run(this.#db, 'borrow.queue', params, build);
+    return rows.map((r) => (r as { id: string }).id);
+  }
+
+  /** Borrowed jobs that succeeded: `done` with `result` (in `within` when given); how many (one whose lease was lost meanwhile is not). */
+  async finishBorrowed(ids: readonly string[], owner: string, result: unknown, now: number, within?: JobExecutor): Promise<number> {
     if (ids.length === 0) return 0;
-    const r = await this.#db
+    const r = await ((within as Db | undefined) ?? this.#db)
       .updateTable('sb_jobs')
       .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
       .where('id', 'in', ids)

@@ -279,23 +279,26 @@ export class Deliveries implements EventSink {
         const size = Math.max(1, Number(endpoint.batch_size ?? 1));
         taken = [...taken, ...queue.splice(0, size - 1)];
         const messageOf = (q: Queued) => (q.job.payload as { message: string }).message;
-        const own = await store.deliveries(taken.map(messageOf));
-        const found = new Set(own.map((d) => d.id));
+        // The rest of the batch: the endpoint's pending messages due within the window, oldest first.
+        const borrowed = await this.#o.jobs.borrowQueue(DELIVER, endpointId, now() + Number(endpoint.batch_window ?? 0), size - taken.length);
+        // One read for the claimed messages and the borrowed ones.
+        const rows = await store.deliveries([...taken.map(messageOf), ...borrowed.ids]);
+        const found = new Set(rows.map((d) => d.id));
         for (const q of taken.filter((q) => !found.has(messageOf(q)))) q.resolve({ skipped: 'the message was deleted' });
         taken = taken.filter((q) => found.has(messageOf(q)));
-        if (taken.length === 0) continue;
-        const others = await store.batchable(endpointId, [...found], now() + Number(endpoint.batch_window ?? 0), size - taken.length);
-        const borrowed = await this.#o.jobs.borrow(DELIVER, others);
-        const rows = await store.deliveries(borrowed.jobs.map((j) => j.id));
+        if (taken.length === 0) {
+          await borrowed.giveBack();
+          continue;
+        }
         // Occurrence order: by time, then by event id (a node's event ids increase, also within a millisecond).
-        const items = [...own, ...rows].sort(
-          (x, y) => Number(x.occurred_at) - Number(y.occurred_at) || (x.event_id < y.event_id ? -1 : x.event_id > y.event_id ? 1 : 0),
-        );
+        const items = rows.sort((x, y) => Number(x.occurred_at) - Number(y.occurred_at) || (x.event_id < y.event_id ? -1 : x.event_id > y.event_id ? 1 : 0));
         const lead = taken[0] as Queued;
         try {
           const result = { ...((await this.#attempt(items, endpoint, lead.signal)) as object), batch: items.length };
-          await borrowed.done(result);
+          // The borrowed ones, the claimed ones and the attempts all end in the same group commit.
+          const finished = borrowed.done(result);
           for (const q of taken) q.resolve(result);
+          await finished;
         } catch (err) {
           const wait = err instanceof DeliveryFailure ? this.#o.retryWait(lead.job.attempts, err) : null;
           await borrowed.giveBack(wait === null ? undefined : now() + wait);
@@ -325,7 +328,7 @@ export class Deliveries implements EventSink {
     let failure: unknown = null;
     for (const messageId of await store.oldestPending(endpointId, PROBE_CANDIDATES)) {
       const borrowed = await this.#o.jobs.borrow(DELIVER, [messageId]);
-      if (borrowed.jobs.length === 0) continue;
+      if (borrowed.ids.length === 0) continue;
       const d = await store.delivery(messageId);
       if (!d) {
         await borrowed.done({ skipped: 'the message was deleted' });

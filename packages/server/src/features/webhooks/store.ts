@@ -209,14 +209,6 @@ export class WebhookStore {
     return this.db.selectFrom('sb_jobs as j').select('j.id').where('j.queue', '=', endpointId).where('j.status', '=', 'pending');
   }
 
-  /** Up to `n` pending messages of an endpoint due by `dueBy`, but those in `except`, oldest first: the rest of a batch. */
-  async batchable(endpointId: string, except: readonly string[], dueBy: number, n: number): Promise<string[]> {
-    if (n <= 0) return [];
-    // Due order along the index, stopping at `n`; the batch is put in occurrence order after.
-    const rows = await this.#pending(endpointId).where('j.due_at', '<=', dueBy).where('j.id', 'not in', except).orderBy('j.due_at').limit(n).execute();
-    return rows.map((r) => r.id);
-  }
-
   /** A message with its event, for a delivery attempt. */
   async delivery(messageId: string) {
     return this.#withEvents().where('m.id', '=', messageId).executeTakeFirst();
