@@ -184,6 +184,13 @@ describe('switchboard bench', () => {
     // Batched: at most 40 events per request, so at least 5 requests, and far fewer than 200.
     expect(f.batched.requests).toBeGreaterThanOrEqual(5);
     expect(f.batched.requests).toBeLessThan(200);
+    // From a backlog: nothing answered 2xx while the 200 were made, then each delivered once, batched.
+    expect(f.backlog).toMatchObject({ created: 200, delivered: 200, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
+    expect(f.backlog.refusedRequests).toBeGreaterThan(0);
+    expect(f.backlog.requests).toBeLessThan(200);
+    expect(f.backlog.firstOkSeconds).toBeGreaterThanOrEqual(0);
+    expect(f.backlog.perSecond).toBeGreaterThan(0);
+    expect(f.backlog.latency).toBeUndefined();
     expect(f.failing).toMatchObject({ created: 100, delivered: 100, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
     expect(f.failing.requests).toBeGreaterThan(100);
     expect(f.single.latency.count).toBe(200);
@@ -192,6 +199,8 @@ describe('switchboard bench', () => {
     expect(f.outage).toMatchObject({ delivered: f.outage.created, duplicates: 0, resentAfterOk: 0, badSignatures: 0 });
     expect(f.outage.refusedRequests).toBeGreaterThan(0);
     expect(f.outage.drainSeconds).toBeGreaterThanOrEqual(0);
+    expect(f.outage.firstOkSeconds).toBeGreaterThanOrEqual(0);
+    expect(f.outage.perSecondFromFirstOk).toBeGreaterThanOrEqual(f.outage.perSecond);
     expect(r.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
   }, 150_000);
 

@@ -30,6 +30,8 @@ export class WebhookSink {
   resentAfterOk = 0;
   /** nowUs() of the last request. */
   lastUs = 0;
+  /** nowUs() of the first request answered 2xx since `reset` or `up` (0: none yet). */
+  firstOkUs = 0;
   failRate = 0;
   /** An outage: every request is answered 503 at once, its events not counted as received. */
   down = false;
@@ -70,8 +72,15 @@ export class WebhookSink {
     this.badSignatures = 0;
     this.resentAfterOk = 0;
     this.lastUs = 0;
+    this.firstOkUs = 0;
     this.down = false;
     this.refusedRequests = 0;
+  }
+
+  /** The outage ends: requests are answered again, and `firstOkUs` is the first 2xx from now. */
+  up(): void {
+    this.down = false;
+    this.firstOkUs = 0;
   }
 
   /** Events answered 2xx at least once. */
@@ -123,6 +132,7 @@ export class WebhookSink {
         if (!fail) s.ok++;
       }
       if (fail) this.failedRequests++;
+      else if (this.firstOkUs === 0) this.firstOkUs = this.lastUs;
       res.writeHead(fail ? 500 : 204).end();
     });
   }
