@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, type SqliteDialectConfig, sql, type Transactio
 import pg from 'pg';
 import { createError } from '../errors/sb-error.js';
 import { BusyWaitSqliteDialect } from './sqlite-busy.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type { SharedTables } from './tables.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -83,6 +84,8 @@ export class Storage {
     readonly db: Kysely<SharedTables>,
     /** The SQLite file or the redacted PostgreSQL URL. */
     readonly location: string,
+    /** SQLite: the checkpoints, run off the event loop. */
+    readonly checkpointer: SqliteCheckpointer | null = null,
   ) {}
 
   static open(options: StorageOptions): Storage {
@@ -116,7 +119,19 @@ export class Storage {
     } catch (err) {
       throw createError('SB_ERR_STORAGE', `${file}: ${(err as Error).message}`);
     }
-    return new Storage('sqlite', new Kysely<SharedTables>({ dialect: new BusyWaitSqliteDialect({ database: withStatementCache(sqlite) }) }), file);
+    let checkpointer: SqliteCheckpointer;
+    try {
+      checkpointer = new SqliteCheckpointer(sqlite, file);
+    } catch (err) {
+      sqlite.close();
+      throw createError('SB_ERR_STORAGE', `${file}: ${(err as Error).message}`);
+    }
+    return new Storage(
+      'sqlite',
+      new Kysely<SharedTables>({ dialect: new BusyWaitSqliteDialect({ database: withStatementCache(sqlite) }) }),
+      file,
+      checkpointer,
+    );
   }
 
   /** Run `fn` in one transaction: everything it writes commits together or not at all. */
@@ -152,6 +167,8 @@ export class Storage {
   }
 
   async close(): Promise<void> {
+    // The checkpointer's connection first: the node's, closing last, checkpoints what is left.
+    await this.checkpointer?.stop();
     await this.db.destroy();
   }
 }
