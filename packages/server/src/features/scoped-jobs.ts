@@ -28,6 +28,8 @@ export interface FeatureJobs {
   borrow(kind: string, ids: readonly string[]): Promise<BorrowedJobs>;
   /** Take up to `limit` of this feature's pending jobs of `kind` in `queue` due by `dueBy`, in due order, as `borrow` does. */
   borrowQueue(kind: string, queue: string, dueBy: number, limit: number): Promise<BorrowedJobs>;
+  /** Run `work` in one of the runner's slots, waited for (then aborted) at stop like an attempt. */
+  hold<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T>;
   /** A pending job of this feature becomes due no sooner than `dueAt` (in `trx` when given). */
   postpone(kind: string, id: string, dueAt: number, trx?: JobExecutor): Promise<boolean>;
 }
@@ -49,6 +51,7 @@ export function featureJobs(feature: string, jobs: JobRunner, now: () => number)
     cancel: (kind, tenant, id) => jobs.store.cancel(scoped(kind), tenant, id, now()),
     borrow: (kind, ids) => jobs.borrow(scoped(kind), ids),
     borrowQueue: (kind, queue, dueBy, limit) => jobs.borrowQueue(scoped(kind), queue, dueBy, limit),
+    hold: (work) => jobs.hold(work),
     postpone: (kind, id, dueAt, trx) => jobs.store.postpone(scoped(kind), id, dueAt, now(), trx),
   };
 }

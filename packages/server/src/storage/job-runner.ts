@@ -121,6 +121,8 @@ export class JobRunner {
   readonly #random: () => number;
   readonly #kinds = new Map<string, Kind>();
   readonly #running = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  /** Works held so far (`hold`), to name each in `#running`. */
+  #holds = 0;
   #store: JobStore | null = null;
   #outcomes: JobOutcomes | null = null;
   #state: 'new' | 'running' | 'stopped' = 'new';
@@ -266,6 +268,25 @@ export class JobRunner {
       },
       giveBack: (dueAt) => store.returnBorrowed(ids, this.owner, this.#now(), dueAt),
     };
+  }
+
+  /**
+   * Run `work` on this node as the runner runs an attempt (a handler's follow-up that is no
+   * job of its own, such as a batch of borrowed jobs): it takes one of the runner's slots, and
+   * `stop` waits for it up to the grace, then aborts its signal. Refused once stopped.
+   */
+  hold<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.#state !== 'running') return Promise.reject(new ReplyError(ErrorCode.Unavailable, 'the job runner is not running'));
+    const key = `\u0000hold:${++this.#holds}`;
+    const abort = new AbortController();
+    const result = work(abort.signal);
+    const done = result.then(
+      () => {},
+      () => {},
+    );
+    this.#running.set(key, { done, abort });
+    void done.finally(() => this.#running.delete(key));
+    return result;
   }
 
   /** Begin polling (after the handlers are registered). */

@@ -292,13 +292,15 @@ export class JobStore {
         .orderBy('due_at')
         .limit(limit);
       if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
-      return this.#db
-        .updateTable('sb_jobs')
-        .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
-        .where('id', 'in', ids)
-        // Checked again on the row itself (a row another node took meanwhile is left).
-        .where(this.#byIds('status'), '=', 'pending')
-        .returning('id');
+      return (
+        this.#db
+          .updateTable('sb_jobs')
+          .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
+          .where('id', 'in', ids)
+          // Checked again on the row itself (a row another node took meanwhile is left).
+          .where(this.#byIds('status'), '=', 'pending')
+          .returning('id')
+      );
     };
     // The parameters in the order of the compiled statement: the SET, the subquery's WHERE and LIMIT, the status again.
     const params = ['running', owner, now + leaseMs, now, queue, 'pending', dueBy, kind, limit, 'pending'];

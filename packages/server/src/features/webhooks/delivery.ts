@@ -61,6 +61,11 @@ function batchBody(items: readonly DeliveryRow[], at: number): string {
   return `{"type":"batch","timestamp":${iso(at)},"events":[${events.join(',')}]}`;
 }
 
+/** A batch's messages in occurrence order: by time, then by event id (a node's event ids increase, also within a millisecond). */
+function inOccurrenceOrder(rows: DeliveryRow[]): DeliveryRow[] {
+  return rows.sort((x, y) => Number(x.occurred_at) - Number(y.occurred_at) || (x.event_id < y.event_id ? -1 : x.event_id > y.event_id ? 1 : 0));
+}
+
 /** A message with its event and its endpoint, as one attempt needs them. */
 interface Loaded {
   delivery: DeliveryRow | undefined;
@@ -143,6 +148,8 @@ export class Deliveries implements EventSink {
   #attemptRows: { rows: WebhookAttemptTable[]; written: Promise<void> } | null = null;
   /** Messages of batching endpoints claimed on this node, waiting for their endpoint's batch. */
   readonly #batchQueues = new Map<string, Queued[]>();
+  /** Batching endpoints with a follow-up batch of borrowed messages on this node (`#follow`). */
+  readonly #followers = new Set<string>();
   #pollTimer: NodeJS.Timeout | null = null;
 
   constructor(options: DeliveryOptions) {
@@ -290,8 +297,7 @@ export class Deliveries implements EventSink {
           await borrowed.giveBack();
           continue;
         }
-        // Occurrence order: by time, then by event id (a node's event ids increase, also within a millisecond).
-        const items = rows.sort((x, y) => Number(x.occurred_at) - Number(y.occurred_at) || (x.event_id < y.event_id ? -1 : x.event_id > y.event_id ? 1 : 0));
+        const items = inOccurrenceOrder(rows);
         const lead = taken[0] as Queued;
         try {
           const result = { ...((await this.#attempt(items, endpoint, lead.signal)) as object), batch: items.length };
@@ -299,6 +305,7 @@ export class Deliveries implements EventSink {
           const finished = borrowed.done(result);
           for (const q of taken) q.resolve(result);
           await finished;
+          if (items.length === size) this.#follow(endpointId);
         } catch (err) {
           const wait = err instanceof DeliveryFailure ? this.#o.retryWait(lead.job.attempts, err) : null;
           await borrowed.giveBack(wait === null ? undefined : now() + wait);
@@ -309,6 +316,49 @@ export class Deliveries implements EventSink {
       }
     }
     this.#batchQueues.delete(endpointId);
+  }
+
+  /**
+   * After a full batch: while the endpoint has a full batch due, this node sends one more
+   * batch at a time beside those of the claimed messages, made of borrowed ones only, so that
+   * one batch is on the wire while the next is read and written (a backlog drained one batch
+   * at a time left the node idle during each request). It runs as work of the job runner
+   * (a slot, waited for at stop), takes only messages already due (a window still open is
+   * left to its own batch), stops at the first batch that is not full, and after a failure
+   * leaves the endpoint to its claimed messages, its retries and its probe (the borrowed
+   * messages wait as after a first failed attempt).
+   */
+  #follow(endpointId: string): void {
+    if (this.#followers.has(endpointId)) return;
+    this.#followers.add(endpointId);
+    const { store, now } = this.#o;
+    this.#o.jobs
+      .hold(async (signal) => {
+        while (!signal.aborted) {
+          const endpoint = await store.endpointById(endpointId);
+          if (endpoint?.status !== 'enabled' || endpoint.failing_since !== null || endpoint.batch_size === null) return;
+          const size = Number(endpoint.batch_size);
+          const borrowed = await this.#o.jobs.borrowQueue(DELIVER, endpointId, now(), size);
+          if (borrowed.ids.length < size) {
+            await borrowed.giveBack();
+            return;
+          }
+          const items = inOccurrenceOrder(await store.deliveries(borrowed.ids));
+          if (items.length === 0) {
+            await borrowed.done({ skipped: 'the messages were deleted' });
+            continue;
+          }
+          try {
+            await borrowed.done({ ...((await this.#attempt(items, endpoint, signal)) as object), batch: items.length });
+          } catch (err) {
+            const wait = err instanceof DeliveryFailure ? this.#o.retryWait(1, err) : null;
+            await borrowed.giveBack(wait === null ? undefined : now() + wait);
+            return;
+          }
+        }
+      })
+      .catch((err: unknown) => this.#o.logger.debug({ err, endpoint: endpointId }, 'a follow-up batch stopped'))
+      .finally(() => this.#followers.delete(endpointId));
   }
 
   /**
