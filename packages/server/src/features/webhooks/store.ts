@@ -82,10 +82,16 @@ export class WebhookStore {
 
   /** PostgreSQL: a batch's top-up is planned from the messages' statistics (see YoungTableStats). */
   readonly #messageStats: YoungTableStats;
+  /** PostgreSQL: a batch's read joins the events, planned from their statistics too. */
+  readonly #eventStats: YoungTableStats;
+
+  readonly #postgres: boolean;
 
   constructor(storage: Storage) {
     this.db = storage.tables<WebhookTables>();
+    this.#postgres = storage.kind === 'postgres';
     this.#messageStats = new YoungTableStats(storage, 'sb_webhook_messages');
+    this.#eventStats = new YoungTableStats(storage, 'sb_webhook_events');
   }
 
   async allEndpoints(tenant?: string): Promise<WebhookEndpointTable[]> {
@@ -183,11 +189,19 @@ export class WebhookStore {
       await this.#shapes.run(db, `messages.insert.${rows.length}`, rows.flatMap(Object.values), () => db.insertInto('sb_webhook_messages').values(rows));
     }
     this.#messageStats.grew(messages.length);
+    this.#eventStats.grew(events.length);
   }
 
   /** Messages with their events, for a batch (in no particular order). */
   async deliveries(messageIds: readonly string[]) {
     if (messageIds.length === 0) return [];
+    if (this.#postgres) {
+      // The ids drive the join, an index probe each, whatever the statistics say: `m.id IN (…)`
+      // of a batch's 500 ids was planned as a scan of every message and every event (35 ms).
+      const ids = sql<string>`(select unnest(${sql.val(messageIds)}::text[]))`;
+      const { rows } = await this.#shapes.run(this.db, 'deliveries.pg', [messageIds], () => this.#withEvents().where('m.id', 'in', ids));
+      return rows;
+    }
     const { rows } = await this.#shapes.run(this.db, `deliveries.${messageIds.length}`, messageIds, () => this.#withEvents().where('m.id', 'in', messageIds));
     return rows;
   }
