@@ -366,21 +366,9 @@ export const webhooksScenario: Scenario = {
       const warmup = args.count('--warmup');
       if (warmup > 0) await runPhase(ctx, report, sink, { key: 'warmup', title: 'Warm-up', events: warmup, batch: null, failRate: 0, warmup: true });
       await runPhase(ctx, report, sink, { key: 'single', title: 'One event per request', events, batch: null, failRate: 0 });
-      await runPhase(ctx, report, sink, {
-        key: 'batched',
-        title: 'Batched',
-        events,
-        batch: { windowMs: args.ms('--batch-window'), maxEvents: args.count('--batch-size') },
-        failRate: 0,
-      });
-      await runPhase(ctx, report, sink, {
-        key: 'backlog',
-        title: 'Batched, from a backlog',
-        events,
-        batch: { windowMs: args.ms('--batch-window'), maxEvents: args.count('--batch-size') },
-        failRate: 0,
-        backlog: true,
-      });
+      const batch = { windowMs: args.ms('--batch-window'), maxEvents: args.count('--batch-size') };
+      await runPhase(ctx, report, sink, { key: 'batched', title: 'Batched', events, batch, failRate: 0 });
+      await runPhase(ctx, report, sink, { key: 'backlog', title: 'Batched, from a backlog', events, batch, failRate: 0, backlog: true });
       const failing = args.count('--failing-events');
       if (failing > 0) {
         await runPhase(ctx, report, sink, {
