@@ -80,7 +80,7 @@ export class WebhookStore {
   /** The statements of every event and every attempt, compiled once per shape (row count). */
   readonly #shapes = new QueryShapes();
 
-  /** PostgreSQL: a batch's top-up is planned from the messages' statistics (see YoungTableStats). */
+  /** PostgreSQL: reads of messages (a batch's, the sweep's) are planned from their statistics (see YoungTableStats). */
   readonly #messageStats: YoungTableStats;
   /** PostgreSQL: a batch's read joins the events, planned from their statistics too. */
   readonly #eventStats: YoungTableStats;
