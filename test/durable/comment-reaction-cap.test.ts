@@ -1,11 +1,10 @@
-import { SwitchboardClient } from '@switchboard/client';
 import { comments } from '@switchboard/client/comments';
 import { builtinFeatures, configFor, configSchema } from '@switchboard/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { Comment, ReactionCount, Thread } from '../../packages/client/src/comments.js';
 import { eventually } from '../helpers/eventually.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { connectedClient } from '../helpers/sdk-client.js';
 import { type DurableServer, reply, STORES, startDurableServer } from './helpers.js';
 
 /**
@@ -45,14 +44,7 @@ describe.each(STORES)('reaction lists capped by reactionUsers on %s', (store) =>
     cleanup.push(() => c.close());
     return c;
   };
-  const sdk = async (user: string) => {
-    const c = new SwitchboardClient(s.url, { getToken: () => s.token({ sub: user, caps: { 'forms:*': WRITER } }), WebSocket });
-    cleanup.push(() => c.disconnect());
-    const ready = new Promise((r) => c.once('connected', r));
-    c.connect();
-    await ready;
-    return c;
-  };
+  const sdk = (user: string) => connectedClient(s.url, () => s.token({ sub: user, caps: { 'forms:*': WRITER } }), cleanup);
   const thread = async (channel: string): Promise<{ t: Thread; cid: string }> => {
     const res = await s.api('POST', `/channels/${channel}/threads`, { body: { userId: 'bob', body: 'react to me' } });
     expect(res.status, res.text).toBe(201);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seeded } from '../../../../../test/helpers/seeded.js';
 import { BucketStore, type SeriesKind } from '../../../src/features/metrics/buckets.js';
 
 /**
@@ -15,17 +16,6 @@ const RESOLUTIONS = [
   { step: 10_000, retention: 30 },
   { step: 60_000, retention: 15 },
 ];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const store = (kind: SeriesKind): BucketStore => new BucketStore({ kind, clock: { now: () => NOW }, resolutions: RESOLUTIONS });
 
@@ -67,7 +57,7 @@ function run(r: () => number, from: number, n: number, span: number): { ts: numb
 
 describe('BucketStore runs of points', () => {
   it('adds a run as one add per point does, to the byte', () => {
-    const r = prng(7);
+    const r = seeded(7);
     for (let c = 0; c < 300; c++) {
       const kind = (['gauge', 'counter', 'distribution'] as const)[c % 3] as SeriesKind;
       const a = store(kind);
@@ -97,7 +87,7 @@ describe('BucketStore runs of points', () => {
   });
 
   it('finds the first point one refusal per point would refuse', () => {
-    const r = prng(11);
+    const r = seeded(11);
     const bad: unknown[] = ['1', null, true, Number.NaN, Number.POSITIVE_INFINITY, {}];
     for (let c = 0; c < 2000; c++) {
       const s = store('gauge');
