@@ -63,6 +63,7 @@ export class SqliteCheckpointer {
   readonly #db: SqliteDatabase.Database;
   #stopped: Promise<void> | null = null;
   #fallenBack = false;
+  #exited = false;
 
   constructor(db: SqliteDatabase.Database, file: string, onFailure: (message: string) => void = () => {}) {
     this.#db = db;
@@ -91,7 +92,10 @@ export class SqliteCheckpointer {
       this.#fallBack();
       onFailure(err.message);
     });
-    this.#worker.on('exit', () => this.#fallBack());
+    this.#worker.on('exit', () => {
+      this.#exited = true;
+      this.#fallBack();
+    });
   }
 
   /** Whether the node's own connection checkpoints again (the worker failed or stopped). */
@@ -112,15 +116,22 @@ export class SqliteCheckpointer {
 
   /** Close the worker's connection (before the node's: the last one to close checkpoints). */
   stop(): Promise<void> {
+    if (this.#exited) this.#stopped ??= Promise.resolve();
     this.#stopped ??= new Promise<void>((resolve) => {
-      const done = () => resolve();
+      // Held until it has closed: a process with nothing else to do must not end halfway
+      // through closing its storage (the worker is unreferenced while it runs).
+      this.#worker.ref();
+      // A worker that does not answer (stuck in a checkpoint of a dead disk) is ended anyway.
+      const timer = setTimeout(() => void this.#worker.terminate().then(done, done), 2000);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
       this.#worker.once('exit', done);
       this.#worker.on('message', (m: { stopped?: boolean }) => {
         if (m.stopped) void this.#worker.terminate().then(done, done);
       });
       this.#worker.postMessage('stop');
-      // A worker that does not answer (stuck in a checkpoint of a dead disk) is ended anyway.
-      setTimeout(() => void this.#worker.terminate().then(done, done), 2000).unref();
     });
     return this.#stopped;
   }

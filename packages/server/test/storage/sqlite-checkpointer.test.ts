@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,31 @@ describe('SQLite checkpoints off the event loop', () => {
     expect(Number(await pragma(again, 'page_count'))).toBeGreaterThan(9000);
     expect((await sql<{ n: number }>`select count(*) as n from t`.execute(again.db)).rows[0]?.n).toBe(10_000);
     await again.close();
+  });
+
+  it('holds the process until the close is done, when closing is all it has left to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-ckpt-exit-'));
+    dirs.push(dir);
+    // The process never calls process.exit: it ends when nothing holds the event loop.
+    const script = `
+      import { Storage } from '@switchboard/server/testing';
+      import { sql } from 'kysely';
+      const storage = Storage.open({ database: '', dataDir: ${JSON.stringify(dir)} });
+      await sql\`create table t (v text)\`.execute(storage.db);
+      await sql\`insert into t (v) values ('kept')\`.execute(storage.db);
+      // The checkpointer is up and idle between two checkpoints.
+      await new Promise((r) => setTimeout(r, 300));
+      await storage.close();
+      process.stdout.write('closed\\n');
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..', '..', '..', '..'),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(child.stdout + child.stderr).toContain('closed');
+    expect(child.status).toBe(0);
+    expect(size(join(dir, `${SQLITE_FILE}-wal`))).toBe(0);
   });
 
   it('hands the checkpoints back to the node’s connection when the worker dies', async () => {
