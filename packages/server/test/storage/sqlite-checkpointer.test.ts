@@ -64,8 +64,6 @@ describe('SQLite checkpoints off the event loop', () => {
       const storage = Storage.open({ database: '', dataDir: ${JSON.stringify(dir)} });
       await sql\`create table t (v text)\`.execute(storage.db);
       await sql\`insert into t (v) values ('kept')\`.execute(storage.db);
-      // The checkpointer is up and idle between two checkpoints.
-      await new Promise((r) => setTimeout(r, 300));
       await storage.close();
       process.stdout.write('closed\\n');
     `;
