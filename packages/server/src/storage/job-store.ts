@@ -80,6 +80,28 @@ type Db = Kysely<SharedTables>;
 // biome-ignore lint/suspicious/noExplicitAny: kysely instances over wider schemas are not assignable to the narrower one
 export type JobExecutor = Kysely<any>;
 
+/**
+ * Every column a claim reads back, named: a statement run as a PostgreSQL prepared statement
+ * must not say `*` (see `preparedName`).
+ */
+const JOB_COLUMNS = [
+  'id',
+  'kind',
+  'tenant',
+  'payload',
+  'status',
+  'due_at',
+  'attempts',
+  'max_attempts',
+  'lease_owner',
+  'lease_expires',
+  'last_error',
+  'result',
+  'created_at',
+  'updated_at',
+  'queue',
+] as const satisfies ReadonlyArray<keyof JobTable>;
+
 function toJob(row: JobTable): Job {
   return {
     id: row.id,
@@ -262,7 +284,7 @@ export class JobStore {
         .updateTable('sb_jobs')
         .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
         .where('id', 'in', ids)
-        .returningAll();
+        .returning(JOB_COLUMNS);
     };
     // The parameters in the order of the compiled statement: the SET, then the subquery's WHERE and LIMIT.
     const params = ['running', owner, now + leaseMs, 1, now, which === 'pending' ? 'pending' : 'running', now, ...kinds, limit];

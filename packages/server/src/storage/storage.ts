@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, type SqliteDialectConfig, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { createError } from '../errors/sb-error.js';
+import { preparedName } from './query-shapes.js';
 import { BusyWaitSqliteDialect } from './sqlite-busy.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type { SharedTables } from './tables.js';
@@ -46,6 +47,20 @@ export function redactUrl(url: string): string {
 
 /** SQLite's page cache (MiB) unless configured (`sqliteCacheMb`). */
 export const DEFAULT_SQLITE_CACHE_MB = 64;
+
+/**
+ * A pooled PostgreSQL connection runs the SQL of a cached query shape (`QueryShapes`) as a
+ * named prepared statement: parsed and planned once per connection (pg keeps track of which
+ * names the connection has prepared), not on every run. Every other query runs as before.
+ */
+function runsPreparedShapes(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
+    const name = typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
+    if (name === undefined) return callback === undefined ? query(text, values) : query(text, values, callback);
+    return callback === undefined ? query({ name, text, values }) : query({ name, text, values }, callback);
+  };
+}
 
 /** Prepared statements kept per SQL text (kysely prepares every query anew otherwise). */
 const STATEMENT_CACHE_SIZE = 256;
@@ -98,7 +113,10 @@ export class Storage {
     // drops idle ones itself, and a query in flight rejects, but pg also emits 'error' on a
     // checked-out client, which nobody else listens to. The next query reconnects.
     pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      runsPreparedShapes(client);
+    });
     return new Storage('postgres', new Kysely<SharedTables>({ dialect: new PostgresDialect({ pool }) }), redactUrl(url));
   }
 
