@@ -1,4 +1,5 @@
 import { ErrorCode } from '@switchboard/protocol';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -110,5 +111,46 @@ describe.each(STORES)('webhook batching on %s', (store) => {
     await s.server.jobs.poll();
     await eventually(() => receiver.received.length === 5, 5000, 'a single event');
     expect(receiver.received[4]).toMatchObject({ id: single, verified: { type: 'webhook.test' } });
+  });
+
+  it('lists the delivered messages of a batch, whose delivery jobs are gone, by status, and replays them under their ids', async () => {
+    const other = await WebhookReceiver.start();
+    try {
+      const created = await s.api('POST', '/webhooks/endpoints', {
+        body: { url: other.url, events: ['webhook.test'], batch: { windowMs: 1000, maxEvents: 10 } },
+      });
+      expect(created.status, created.text).toBe(201);
+      const endpoint = created.body as { id: string; secret: string };
+      other.secret = endpoint.secret;
+      const listed = async (status: string) =>
+        (await s.api('GET', `/webhooks/endpoints/${endpoint.id}/messages?status=${status}`)).body['messages'] as Message[];
+      const sent: string[] = [];
+      for (let i = 0; i < 4; i++) sent.push(((await s.api('POST', `/webhooks/endpoints/${endpoint.id}/test`)).body as { eventId: string }).eventId);
+
+      clock.advance(1000);
+      await s.server.jobs.poll();
+      await eventually(async () => (await listed('delivered')).length === 4, 5000, 'four delivered');
+      const delivered = await listed('delivered');
+      expect(delivered.map((m) => m.eventId).sort()).toEqual([...sent].sort());
+      expect(delivered.every((m) => m.nextAttemptAt === null && m.attempts.length === 1 && m.attempts[0]?.responseStatus === 200)).toBe(true);
+      expect(await listed('pending')).toEqual([]);
+      expect(await listed('failed')).toEqual([]);
+      const { rows } = await sql<{ n: number | string }>`select count(*) as n from sb_jobs where kind = 'webhooks.deliver' and queue = ${endpoint.id}`.execute(
+        s.server.storage.db,
+      );
+      expect(Number(rows[0]?.n)).toBe(0);
+
+      const before = other.received.length;
+      const replay = await s.api('POST', `/webhooks/endpoints/${endpoint.id}/replay`, { body: { since: clock.now() - 60_000, status: 'delivered' } });
+      expect(replay.body).toEqual({ replayed: 4 });
+      clock.advance(1000);
+      await s.server.jobs.poll();
+      const replayed = () => other.received.slice(before).flatMap((r) => (r.verified as unknown as Batch).events.map((e) => e.id));
+      await eventually(() => replayed().length === 4, 5000, 'the replayed events');
+      expect(replayed().sort()).toEqual([...sent].sort());
+      await eventually(async () => (await listed('delivered')).length === 8, 5000, 'the replays listed as delivered');
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -23,7 +23,7 @@ export class JobOutcomes {
   readonly #now: () => number;
   readonly #logger: Logger;
   #writes: Array<Waiting<void> & { write: (trx: JobExecutor) => Promise<void> }> = [];
-  #completions: Array<Waiting<boolean> & { claim: JobClaim; result: unknown }> = [];
+  #completions: Array<Waiting<boolean> & { claim: JobClaim; result: unknown; remove: boolean }> = [];
   #timer: NodeJS.Timeout | null = null;
   /** The groups being written now. */
   readonly #writing = new Set<Promise<void>>();
@@ -43,10 +43,10 @@ export class JobOutcomes {
     });
   }
 
-  /** Record a successful attempt in the next group; whether its claim still held. */
-  complete(claim: JobClaim, result: unknown): Promise<boolean> {
+  /** Record a successful attempt in the next group (its job deleted when `remove`: JobKindOptions.deletesDone); whether its claim still held. */
+  complete(claim: JobClaim, result: unknown, remove = false): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#completions.push({ claim, result, resolve, reject });
+      this.#completions.push({ claim, result, remove, resolve, reject });
       this.#schedule();
     });
   }
@@ -90,7 +90,7 @@ export class JobOutcomes {
     } catch (err) {
       this.#logger.warn({ err, writes: writes.length, completions: completions.length }, 'a group of job outcomes failed; writing each alone');
       for (const w of writes) await this.#storage.transaction((trx) => w.write(trx)).then(w.resolve, w.reject);
-      for (const c of completions) await this.#store().complete(c.claim, c.result, now).then(c.resolve, c.reject);
+      for (const c of completions) await this.#store().complete(c.claim, c.result, now, c.remove).then(c.resolve, c.reject);
     }
   }
 }

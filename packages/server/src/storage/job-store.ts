@@ -346,10 +346,24 @@ export class JobStore {
     return rows.map((r) => (r as { id: string }).id);
   }
 
-  /** Borrowed jobs that succeeded: `done` with `result` (in `within` when given); how many (one whose lease was lost meanwhile is not). */
-  async finishBorrowed(ids: readonly string[], owner: string, result: unknown, now: number, within?: JobExecutor): Promise<number> {
+  /**
+   * Borrowed jobs that succeeded: `done` with `result`, or deleted when `remove` (a kind whose
+   * feature records the success itself: JobKindOptions.deletesDone), in `within` when given;
+   * how many (one whose lease was lost meanwhile is not).
+   */
+  async finishBorrowed(ids: readonly string[], owner: string, result: unknown, now: number, within?: JobExecutor, remove = false): Promise<number> {
     if (ids.length === 0) return 0;
-    const r = await ((within as Db | undefined) ?? this.#db)
+    const db = (within as Db | undefined) ?? this.#db;
+    if (remove) {
+      const r = await db
+        .deleteFrom('sb_jobs')
+        .where('id', 'in', this.#idList(ids))
+        .where(this.#byIds('status'), '=', 'running')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
+    }
+    const r = await db
       .updateTable('sb_jobs')
       .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
       .where('id', 'in', this.#idList(ids))
@@ -391,8 +405,12 @@ export class JobStore {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  /** The attempt succeeded: `done`, with the handler's result. */
-  async complete(claim: JobClaim, result: unknown, now: number): Promise<boolean> {
+  /** The attempt succeeded: `done`, with the handler's result; deleted instead when `remove` (JobKindOptions.deletesDone). */
+  async complete(claim: JobClaim, result: unknown, now: number, remove = false): Promise<boolean> {
+    if (remove) {
+      const r = await this.#db.deleteFrom('sb_jobs').where(held(claim)).executeTakeFirst();
+      return Number(r.numDeletedRows) === 1;
+    }
     const r = await this.#db
       .updateTable('sb_jobs')
       .set({ status: 'done', result: JSON.stringify(result ?? null), lease_owner: null, lease_expires: null, updated_at: now })
@@ -403,16 +421,18 @@ export class JobStore {
 
   /**
    * Attempts that succeeded, recorded together (a group commit): each `done` with its result,
-   * fenced by its claim as `complete` is; one statement per (owner, attempt, result). The ids
-   * recorded (one whose lease was lost meanwhile is not).
+   * or deleted when `remove` (JobKindOptions.deletesDone), fenced by its claim as `complete`
+   * is; one statement per (owner, attempt, result). The ids recorded (one whose lease was lost
+   * meanwhile is not).
    */
-  async completeMany(done: ReadonlyArray<{ claim: JobClaim; result: unknown }>, now: number, within?: JobExecutor): Promise<Set<string>> {
+  async completeMany(done: ReadonlyArray<{ claim: JobClaim; result: unknown; remove?: boolean }>, now: number, within?: JobExecutor): Promise<Set<string>> {
     const db = (within as Db | undefined) ?? this.#db;
-    const groups = new Map<string, { owner: string; attempt: number; result: string; ids: string[] }>();
-    for (const { claim, result } of done) {
-      const text = JSON.stringify(result ?? null);
-      const key = `${claim.owner}\u0000${claim.attempt}\u0000${text}`;
-      const group = groups.get(key) ?? { owner: claim.owner, attempt: claim.attempt, result: text, ids: [] };
+    const groups = new Map<string, { owner: string; attempt: number; result: string; remove: boolean; ids: string[] }>();
+    for (const { claim, result, remove = false } of done) {
+      // A deleted row keeps no result: those group by claim alone.
+      const text = remove ? '' : JSON.stringify(result ?? null);
+      const key = `${claim.owner}\u0000${claim.attempt}\u0000${remove ? 'delete' : text}`;
+      const group = groups.get(key) ?? { owner: claim.owner, attempt: claim.attempt, result: text, remove, ids: [] };
       group.ids.push(claim.id);
       groups.set(key, group);
     }
@@ -421,17 +441,31 @@ export class JobStore {
       for (let i = 0; i < g.ids.length; i += INSERT_CHUNK) {
         const ids = g.ids.slice(i, i + INSERT_CHUNK);
         const pg = this.storage.kind === 'postgres' && ids.length > UNNEST_OVER;
-        const params = ['done', g.result, null, null, now, ...(pg ? [ids] : ids), 'running', g.owner, g.attempt];
-        const { rows } = await this.#shapes.run(db, pg ? 'complete.pg' : `complete.${ids.length}`, params, () =>
-          db
-            .updateTable('sb_jobs')
-            .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
-            .where('id', 'in', this.#idList(ids))
-            .where(this.#byIds('status'), '=', 'running')
-            .where('lease_owner', '=', g.owner)
-            .where('attempts', '=', g.attempt)
-            .returning('id'),
-        );
+        const fence = ['running', g.owner, g.attempt];
+        const { rows } = g.remove
+          ? await this.#shapes.run(db, pg ? 'complete.delete.pg' : `complete.delete.${ids.length}`, [...(pg ? [ids] : ids), ...fence], () =>
+              db
+                .deleteFrom('sb_jobs')
+                .where('id', 'in', this.#idList(ids))
+                .where(this.#byIds('status'), '=', 'running')
+                .where('lease_owner', '=', g.owner)
+                .where('attempts', '=', g.attempt)
+                .returning('id'),
+            )
+          : await this.#shapes.run(
+              db,
+              pg ? 'complete.pg' : `complete.${ids.length}`,
+              ['done', g.result, null, null, now, ...(pg ? [ids] : ids), ...fence],
+              () =>
+                db
+                  .updateTable('sb_jobs')
+                  .set({ status: 'done', result: g.result, lease_owner: null, lease_expires: null, updated_at: now })
+                  .where('id', 'in', this.#idList(ids))
+                  .where(this.#byIds('status'), '=', 'running')
+                  .where('lease_owner', '=', g.owner)
+                  .where('attempts', '=', g.attempt)
+                  .returning('id'),
+            );
         for (const r of rows) recorded.add(r.id);
       }
     return recorded;

@@ -58,6 +58,41 @@ describe('job outcomes written in group commits (a real SQLite file)', () => {
     expect(after['job_0299']?.[0]).toBe('running');
   });
 
+  it('deletes the jobs of a kind that deletesDone, fenced by the claim as an update is, beside completions kept as done', async () => {
+    const jobs = await claimed(300, 'me');
+    await storage.db.updateTable('sb_jobs').set({ lease_owner: 'other' }).where('id', '=', 'job_0299').execute();
+    const outcomes = new JobOutcomes({ storage, store: () => store, now: () => NOW + 5, logger });
+    // Every other job is of a kind that deletes its finished jobs; the rest are kept as done.
+    const recorded = await Promise.all(jobs.map((j, i) => outcomes.complete({ id: j.id, owner: 'me', attempt: j.attempts }, { status: 204 }, i % 2 === 1)));
+    expect(recorded.filter(Boolean)).toHaveLength(299);
+    expect(recorded[299]).toBe(false);
+    const after = await statuses();
+    expect(after['job_0000']).toEqual(['done', '{"status":204}']);
+    expect(after['job_0001']).toBeUndefined();
+    expect(after['job_0298']).toEqual(['done', '{"status":204}']);
+    // Its lease was lost: another runner's job, not deleted.
+    expect(after['job_0299']?.[0]).toBe('running');
+    expect(Object.keys(after)).toHaveLength(151);
+  });
+
+  it('finishes borrowed jobs by deleting them when asked, only those this runner still holds', async () => {
+    await store.insertMany(
+      Array.from({ length: 6 }, (_, i) => ({ id: `b_${i}`, kind: 'k', tenant: 't', payload: {}, dueAt: NOW, maxAttempts: 3 })),
+      NOW,
+    );
+    const mine = await store.borrow('k', ['b_0', 'b_1', 'b_2', 'b_3'], 'me', NOW, 30_000);
+    expect(mine.sort()).toEqual(['b_0', 'b_1', 'b_2', 'b_3']);
+    // b_3's lease went to another runner meanwhile.
+    await storage.db.updateTable('sb_jobs').set({ lease_owner: 'other' }).where('id', '=', 'b_3').execute();
+    expect(await store.finishBorrowed(mine, 'me', { ok: true }, NOW + 5, undefined, true)).toBe(3);
+    const after = await statuses();
+    expect(Object.keys(after).sort()).toEqual(['b_3', 'b_4', 'b_5']);
+    expect(after['b_3']?.[0]).toBe('running');
+    expect(after['b_4']?.[0]).toBe('pending');
+    // A second finish finds nothing of its own left.
+    expect(await store.finishBorrowed(mine, 'me', { ok: true }, NOW + 6, undefined, true)).toBe(0);
+  });
+
   it('a write that fails does not sink the completions and writes queued with it', async () => {
     const jobs = await claimed(3, 'me');
     const outcomes = new JobOutcomes({ storage, store: () => store, now: () => NOW + 5, logger });

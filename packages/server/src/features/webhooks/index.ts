@@ -143,6 +143,8 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
         retryDelay: (job, err) => retryDelay(job.attempts, schedule, err, random),
         // Kept as long as their messages (webhooks.keepMessages), deleted with them by the sweep below.
         keepsFinished: true,
+        // A delivered message is one whose delivery job is gone (its attempts say when and how).
+        deletesDone: true,
         // Many short attempts: their outcomes (attempt rows, completions) commit in groups.
         groupCommit: true,
         // Every attempt is a row of sb_webhook_attempts (and a metric): no log line per retry.

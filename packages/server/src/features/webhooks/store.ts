@@ -67,7 +67,12 @@ export const toEndpoint = (r: WebhookEndpointTable): Endpoint => ({
 });
 
 const STATUSES: Record<MessageStatus, JobStatus[]> = { pending: ['pending', 'running'], delivered: ['done'], failed: ['failed', 'cancelled'] };
-const statusOf = (job: JobStatus): MessageStatus => (job === 'done' ? 'delivered' : job === 'failed' || job === 'cancelled' ? 'failed' : 'pending');
+/**
+ * A message's status from its delivery job: a delivered message's job is deleted when it
+ * succeeds (JobKindOptions.deletesDone; `done` rows are those of earlier releases).
+ */
+const statusOf = (job: JobStatus | null): MessageStatus =>
+  job === null || job === 'done' ? 'delivered' : job === 'failed' || job === 'cancelled' ? 'failed' : 'pending';
 
 /** The webhooks tables: endpoints, emitted events, messages (event × endpoint) and their attempts. */
 /** Messages deleted per statement by the sweep and an endpoint's delete: well under the bound-parameter limits. */
@@ -313,11 +318,13 @@ export class WebhookStore {
     let q = this.db
       .selectFrom('sb_webhook_messages as m')
       .innerJoin('sb_webhook_events as e', 'e.id', 'm.event_id')
-      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .leftJoin('sb_jobs as j', 'j.id', 'm.id')
       .select(['m.id', 'm.event_id', 'm.created_at', 'e.type', 'j.status', 'j.due_at'])
       .where('m.tenant', '=', tenant)
       .where('m.endpoint_id', '=', endpointId);
-    if (opts.status) q = q.where('j.status', 'in', STATUSES[opts.status]);
+    const status = opts.status;
+    if (status === 'delivered') q = q.where((eb) => eb.or([eb('j.id', 'is', null), eb('j.status', 'in', STATUSES.delivered)]));
+    else if (status) q = q.where('j.status', 'in', STATUSES[status]);
     const after = opts.after;
     if (after) q = q.where((eb) => eb.or([eb('m.created_at', '<', after.time), eb.and([eb('m.created_at', '=', after.time), eb('m.id', '<', after.id)])]));
     const rows = await q
@@ -356,13 +363,14 @@ export class WebhookStore {
   async eventsToReplay(tenant: string, endpointId: string, since: number, until: number, status: MessageStatus | undefined, limit: number): Promise<string[]> {
     let q = this.db
       .selectFrom('sb_webhook_messages as m')
-      .innerJoin('sb_jobs as j', 'j.id', 'm.id')
+      .leftJoin('sb_jobs as j', 'j.id', 'm.id')
       .select('m.event_id')
       .where('m.tenant', '=', tenant)
       .where('m.endpoint_id', '=', endpointId)
       .where('m.created_at', '>=', since)
       .where('m.created_at', '<=', until);
-    if (status) q = q.where('j.status', 'in', STATUSES[status]);
+    if (status === 'delivered') q = q.where((eb) => eb.or([eb('j.id', 'is', null), eb('j.status', 'in', STATUSES.delivered)]));
+    else if (status) q = q.where('j.status', 'in', STATUSES[status]);
     const rows = await q.orderBy('m.created_at').orderBy('m.id').limit(limit).execute();
     return [...new Set(rows.map((r) => r.event_id))];
   }
