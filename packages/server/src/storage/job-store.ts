@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { type Expression, type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import { QueryShapes } from './query-shapes.js';
 import type { Storage } from './storage.js';
 import type { JobStatus, JobTable, SharedTables } from './tables.js';
@@ -163,6 +163,18 @@ export class JobStore {
     return this.storage.kind === 'postgres' && ids.length > UNNEST_OVER ? sql<string>`(select unnest(${sql.val(ids)}::text[]))` : ids;
   }
 
+  /**
+   * `id` among the ids `pick` selects (a claim's or a borrow's due jobs, LIMIT n). On
+   * PostgreSQL as `id = any(array(pick))`: the pick runs once and its rows are found by primary
+   * key. Written `id IN (pick)`, PostgreSQL's planner joined the pick to a sequential scan of
+   * the whole table (a hash semi join): every claim and borrow read every job row kept, 20 µs
+   * per job taken on a table of 100,000 rows and more as it grows.
+   */
+  #picked(pick: Expression<{ id: string }>) {
+    // kysely writes a subquery inside its parentheses: `array(select …)`, `in (select …)`.
+    return this.storage.kind === 'postgres' ? sql<boolean>`${sql.ref('id')} = any(array${pick})` : sql<boolean>`${sql.ref('id')} in ${pick}`;
+  }
+
   #byIds<C extends 'status' | 'kind'>(column: C) {
     return sql<string>`${sql.ref(column)} || ''`;
   }
@@ -283,7 +295,7 @@ export class JobStore {
       return this.#db
         .updateTable('sb_jobs')
         .set((eb) => ({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
-        .where('id', 'in', ids)
+        .where(this.#picked(ids))
         .returning(JOB_COLUMNS);
     };
     // The parameters in the order of the compiled statement: the SET, then the subquery's WHERE and LIMIT.
@@ -334,7 +346,7 @@ export class JobStore {
         this.#db
           .updateTable('sb_jobs')
           .set({ status: 'running', lease_owner: owner, lease_expires: now + leaseMs, updated_at: now })
-          .where('id', 'in', ids)
+          .where(this.#picked(ids))
           // Checked again on the row itself (a row another node took meanwhile is left).
           .where(this.#byIds('status'), '=', 'pending')
           .returning('id')
