@@ -1,27 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../../test/durable/helpers.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { SHARED_MIGRATIONS } from '../../src/storage/migrations.js';
 import { Storage } from '../../src/storage/storage.js';
 
-const PG_URL = process.env['SB_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const NOW = 1_800_000_000_000;
-
-async function admin(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 const jobs = (from: number, n: number) =>
   Array.from({ length: n }, (_, i) => ({
@@ -34,25 +22,23 @@ const jobs = (from: number, n: number) =>
   }));
 
 describe('cached query shapes run as PostgreSQL prepared statements (the real PostgreSQL)', () => {
-  let schema: string;
+  let db: TestDatabase;
   let dir: string;
   let storage: Storage;
   let store: JobStore;
 
   beforeEach(async () => {
-    schema = `sb_test_${randomBytes(6).toString('hex')}`;
-    await admin(`CREATE SCHEMA ${schema}`);
+    db = await createTestDatabase('postgres');
     dir = mkdtempSync(join(tmpdir(), 'sb-prepared-'));
-    const sep = PG_URL.includes('?') ? '&' : '?';
     // One pooled connection: every statement below runs on the session whose prepared statements are read.
-    storage = Storage.open({ database: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`, dataDir: dir, poolSize: 1 });
+    storage = Storage.open({ database: db.database, dataDir: dir, poolSize: 1 });
     await migrateToLatest(storage, SHARED_MIGRATIONS);
     store = new JobStore(storage);
   });
 
   afterEach(async () => {
     await storage.close();
-    await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -87,7 +73,9 @@ describe('cached query shapes run as PostgreSQL prepared statements (the real Po
     expect((await preparedStatements()).length).toBeGreaterThanOrEqual(2);
 
     // Another node's migration, on another connection.
-    await admin(`ALTER TABLE ${schema}.sb_jobs ADD COLUMN added_later text`);
+    const other = Storage.open({ database: db.database, dataDir: dir });
+    await sql`alter table sb_jobs add column added_later text`.execute(other.db);
+    await other.close();
 
     await store.insertMany(jobs(2, 2), NOW);
     const claimed = await store.claim(['k'], 'node-a', NOW, 30_000, 3);
