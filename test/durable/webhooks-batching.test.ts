@@ -113,6 +113,25 @@ describe.each(STORES)('webhook batching on %s', (store) => {
     expect(receiver.received[4]).toMatchObject({ id: single, verified: { type: 'webhook.test' } });
   });
 
+  it('knows a new or changed endpoint on its node by the time the API answers: the next event waits for the window set', async () => {
+    // The API answers after this node's endpoint cache has the change (other nodes learn of it
+    // over the node messages): an event made right after the answer is matched and batched.
+    for (let i = 0; i < 10; i++) {
+      const created = await s.api('POST', '/webhooks/endpoints', {
+        body: { url: receiver.url, events: ['webhook.test'], batch: { windowMs: 5000 + i, maxEvents: 10 } },
+      });
+      expect(created.status, created.text).toBe(201);
+      const id = (created.body as { id: string }).id;
+      await s.api('POST', `/webhooks/endpoints/${id}/test`);
+      const patched = await s.api('PATCH', `/webhooks/endpoints/${id}`, { body: { batch: { windowMs: 7000 + i, maxEvents: 10 } } });
+      expect(patched.status, patched.text).toBe(200);
+      await s.api('POST', `/webhooks/endpoints/${id}/test`);
+      const listed = (await s.api('GET', `/webhooks/endpoints/${id}/messages`)).body['messages'] as Message[];
+      expect(listed.map((m) => m.nextAttemptAt).sort()).toEqual([clock.now() + 5000 + i, clock.now() + 7000 + i]);
+      await s.api('DELETE', `/webhooks/endpoints/${id}`);
+    }
+  });
+
   it('lists the delivered messages of a batch, whose delivery jobs are gone, by status, and replays them under their ids', async () => {
     const other = await WebhookReceiver.start();
     try {

@@ -35,7 +35,7 @@ export interface DeliveryOptions {
   /** The retry schedule's wait after `attempts` failed attempts ending in `failure`; null when none is left. */
   retryWait: (attempts: number, failure: unknown) => number | null;
   /** Called when an endpoint's state changed (disabled): every node reloads the tenant's endpoints. */
-  changed: (tenant: string) => void;
+  changed: (tenant: string) => Promise<void>;
 }
 
 type DeliveryRow = NonNullable<Awaited<ReturnType<WebhookStore['delivery']>>>;
@@ -486,6 +486,6 @@ export class Deliveries implements EventSink {
     await this.#o.store.disable(endpointId, reason, this.#o.now());
     this.#o.metrics.disabled(reason);
     this.#o.logger.warn({ endpoint: endpointId, tenant, reason }, 'webhook endpoint disabled');
-    this.#o.changed(tenant);
+    await this.#o.changed(tenant);
   }
 }

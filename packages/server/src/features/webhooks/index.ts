@@ -119,9 +119,12 @@ export function webhooksFeature(options: WebhooksFeatureOptions = {}): FeatureMo
       ctx.messages.onNotification('changed', (data) => reload((data as { tenant: string }).tenant));
       const announce = (tenant: string) =>
         ctx.messages.notify('changed', { tenant }).catch((err) => ctx.logger.warn({ err }, 'announcing a webhook endpoint change failed'));
-      const changed = (tenant: string) => {
-        reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
+      // The API answers a change once this node's cache has it: an event made right after the
+      // answer is matched against the endpoint as changed. A failed reload is logged, not the
+      // request's error (the change itself is stored; the next reload brings it).
+      const changed = async (tenant: string): Promise<void> => {
         announce(tenant);
+        await reload(tenant).catch((err) => ctx.logger.warn({ err }, 'reloading webhook endpoints failed'));
       };
       const sender = new WebhookSender(check);
       const metrics = webhookMetrics(ctx.node.metricsRegistry, () => store.backlog(), now);

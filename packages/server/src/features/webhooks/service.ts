@@ -37,7 +37,8 @@ export class WebhookService {
       check: AddressCheck;
       catalogue: () => readonly EventType[];
       now: () => number;
-      changed: (tenant: string) => void;
+      /** The tenant's endpoints changed: resolves once this node's cache has the change (the other nodes are told, not waited for). */
+      changed: (tenant: string) => Promise<void>;
     },
   ) {}
 
@@ -87,7 +88,7 @@ export class WebhookService {
     };
     const cap = this.o.config().maxEndpoints;
     if ((await this.store.create(row, cap)) === 'full') throw new ReplyError(ErrorCode.LimitExceeded, `a tenant has at most ${cap} webhook endpoints`);
-    this.o.changed(tenant);
+    await this.o.changed(tenant);
     return { ...toEndpoint(row), secret: row.secret };
   }
 
@@ -115,7 +116,7 @@ export class WebhookService {
     }
     const row = await this.store.update(tenant, id, set);
     if (!row) throw notFound();
-    this.o.changed(tenant);
+    await this.o.changed(tenant);
     return toEndpoint(row);
   }
 
@@ -123,7 +124,7 @@ export class WebhookService {
     await this.#own(tenant, id);
     this.#changeable(id);
     if (!(await this.store.delete(tenant, id, this.o.now()))) throw notFound();
-    this.o.changed(tenant);
+    await this.o.changed(tenant);
     return { deleted: true };
   }
 
@@ -146,7 +147,7 @@ export class WebhookService {
     await this.#own(tenant, id);
     const row = await this.store.update(tenant, id, { status: 'enabled', disabled_reason: null, failing_since: null, updated_at: this.o.now() });
     if (!row) throw notFound();
-    this.o.changed(tenant);
+    await this.o.changed(tenant);
     return toEndpoint(row);
   }
 
