@@ -74,6 +74,12 @@ const STATUSES: Record<MessageStatus, JobStatus[]> = { pending: ['pending', 'run
 const statusOf = (job: JobStatus | null): MessageStatus =>
   job === null || job === 'done' ? 'delivered' : job === 'failed' || job === 'cancelled' ? 'failed' : 'pending';
 
+/** The filter for messages of one status on their left-joined delivery job `j` (no job left = delivered). */
+const hasStatus = (status: MessageStatus) => {
+  const inStatuses = sql<boolean>`${sql.ref('j.status')} in (${sql.join(STATUSES[status])})`;
+  return status === 'delivered' ? sql<boolean>`(${sql.ref('j.id')} is null or ${inStatuses})` : inStatuses;
+};
+
 /** The webhooks tables: endpoints, emitted events, messages (event × endpoint) and their attempts. */
 /** Messages deleted per statement by the sweep and an endpoint's delete: well under the bound-parameter limits. */
 const SWEEP_CHUNK = 500;
@@ -323,8 +329,7 @@ export class WebhookStore {
       .where('m.tenant', '=', tenant)
       .where('m.endpoint_id', '=', endpointId);
     const status = opts.status;
-    if (status === 'delivered') q = q.where((eb) => eb.or([eb('j.id', 'is', null), eb('j.status', 'in', STATUSES.delivered)]));
-    else if (status) q = q.where('j.status', 'in', STATUSES[status]);
+    if (status) q = q.where(hasStatus(status));
     const after = opts.after;
     if (after) q = q.where((eb) => eb.or([eb('m.created_at', '<', after.time), eb.and([eb('m.created_at', '=', after.time), eb('m.id', '<', after.id)])]));
     const rows = await q
@@ -369,8 +374,7 @@ export class WebhookStore {
       .where('m.endpoint_id', '=', endpointId)
       .where('m.created_at', '>=', since)
       .where('m.created_at', '<=', until);
-    if (status === 'delivered') q = q.where((eb) => eb.or([eb('j.id', 'is', null), eb('j.status', 'in', STATUSES.delivered)]));
-    else if (status) q = q.where('j.status', 'in', STATUSES[status]);
+    if (status) q = q.where(hasStatus(status));
     const rows = await q.orderBy('m.created_at').orderBy('m.id').limit(limit).execute();
     return [...new Set(rows.map((r) => r.event_id))];
   }
