@@ -60,6 +60,16 @@ describe('hostile metric ingest', () => {
       { points: [{ series: 'web.fps', value: 1, tenant: TENANT_B }] },
       { points: [{ series: 'web.fps', labels: [], value: 1 }] },
       { points: [{ series: 'web.lcp_ms', labels: { page: { toString: 'x' } }, value: 1 }] },
+      // The columnar blocks the SDK sends: the same strictness.
+      { blocks: null },
+      { blocks: [null] },
+      { blocks: [{ series: 'web.fps' }] },
+      { blocks: [{ series: 'web.fps', values: {} }] },
+      { blocks: [{ series: 'web.fps', values: [1], tenant: TENANT_B }] },
+      { blocks: [{ series: 'web.fps', values: [1], ts: 'x' }] },
+      { blocks: [{ series: 'web.fps', values: [1, 2], ts: [1] }] },
+      { blocks: [{ series: 'web.lcp_ms', labels: [], values: [1] }] },
+      { points: [], blocks: [] },
     ];
     for (const params of bad) expect(replyError(await mallory.call('metrics.push', params)).code, JSON.stringify(params)).toBe(E.BadRequest.code);
   });
@@ -87,6 +97,8 @@ describe('hostile metric ingest', () => {
     // A number beyond double range arrives as Infinity: not a finite number, never stored.
     mallory.text('{"id":9001,"method":"metrics.push","params":{"points":[{"series":"web.fps","value":1e400}]}}');
     expect(replyError(await mallory.reply(9001)).code).toBe(E.InvalidMetricValue.code);
+    mallory.text('{"id":9002,"method":"metrics.push","params":{"blocks":[{"series":"web.lcp_ms","labels":{"page":"/hostile-values"},"values":[1,1e400]}]}}');
+    expect(replyError(await mallory.reply(9002))).toMatchObject({ code: E.InvalidMetricValue.code, data: { problems: [{ index: 1 }] } });
     expect(await held(canary)).toBe(0);
   });
 
@@ -94,6 +106,8 @@ describe('hostile metric ingest', () => {
     // JSON.parse makes __proto__ an own key; a copy into a plain object would drop it, so it is refused outright.
     mallory.text('{"id":9100,"method":"metrics.push","params":{"points":[{"series":"web.lcp_ms","labels":{"__proto__":"x"},"value":1}]}}');
     expect(replyError(await mallory.reply(9100)).code).toBe(E.BadRequest.code);
+    mallory.text('{"id":9101,"method":"metrics.push","params":{"blocks":[{"series":"web.lcp_ms","labels":{"__proto__":"x"},"values":[1]}]}}');
+    expect(replyError(await mallory.reply(9101)).code).toBe(E.BadRequest.code);
     const http = await fetch(`${ctx().s.httpUrl}/api/v1/metrics/points`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ctx().s.tenantKeys[TENANT_A]}`, 'content-type': 'application/json' },

@@ -26,17 +26,23 @@ export interface PointOptions {
   ts?: number;
 }
 
-/** One point as `metrics.push` carries it. */
-interface PointRow {
+/** The points of one series and label set in a batch, as `metrics.push` carries them: a columnar block. */
+interface Block {
   series: string;
   labels?: Readonly<Record<string, string>>;
-  ts?: number;
-  value: number;
+  /** One per value when the points gave their `ts` (a block holds points with or points without). */
+  ts?: number[];
+  values: number[];
 }
 
-interface Waiting {
-  row: PointRow;
+/** One `metrics.push` command in the making: its blocks, and the one promise its pushes share. */
+interface Batch {
+  /** By series, label set and whether the points carry `ts`, in the order first pushed. */
+  blocks: Map<string, Block>;
+  points: number;
+  /** JSON bytes of the blocks (the envelope not counted). */
   bytes: number;
+  settled: Promise<void>;
   resolve(): void;
   reject(error: SwitchboardError): void;
 }
@@ -45,8 +51,13 @@ interface Waiting {
 export type MetricPushHost = Pick<FeatureHost, 'call' | 'on' | 'session'>;
 
 const DEFAULTS = { flushInterval: 50, maxBatchPoints: 1000, maxBatchBytes: 32_768, maxPending: 10_000 };
-/** `{"method":"metrics.push","id":…,"params":{"points":[` and its closing: room left in a batch's bytes. */
+/** `{"method":"metrics.push","id":…,"params":{"blocks":[` and its closing: room left in a batch's bytes. */
 const ENVELOPE_BYTES = 96;
+/** `{"series":`, `,"labels":`, `,"ts":[]` and `,"values":[]}` with the comma after a block. */
+const SERIES_KEY_BYTES = 10;
+const LABELS_KEY_BYTES = 10;
+const TS_KEY_BYTES = 8;
+const VALUES_KEY_BYTES = 14;
 
 /** UTF-8 bytes of a string (a message's size as the server counts it). */
 function utf8Length(text: string): number {
@@ -73,18 +84,22 @@ function refusal(series: unknown, value: unknown, options: PointOptions): Switch
 }
 
 /**
- * Points pushed one by one, sent as `metrics.push` batches: after `flushInterval` ms, or at
- * once when a batch is full (points or bytes). Each push settles with its batch's answer.
- * While the client is not connected, points wait (at most `maxPending` with those in flight)
- * and go out after the next `connected`.
+ * Points pushed one by one, sent as `metrics.push` batches of columnar blocks (one per series,
+ * label set and whether the points carry `ts`, each block's points in the order pushed): after
+ * `flushInterval` ms, or at once when a batch is full (points or bytes). The pushes of a batch
+ * share one promise, settled with its answer. While the client is not connected, points wait
+ * (at most `maxPending` with those in flight) and go out after the next `connected`.
  */
 export class MetricBatcher {
   readonly #host: MetricPushHost;
   readonly #options: Required<Omit<MetricPushOptions, 'timers'>>;
   readonly #timer: TimerSlot;
-  #queue: Waiting[] = [];
-  #queuedBytes = ENVELOPE_BYTES;
+  /** Batches not sent yet, oldest first; only the last one takes more points. */
+  #queue: Batch[] = [];
+  #queued = 0;
   #inFlight = 0;
+  /** The block the previous push without labels went to, for the next one of its series (no key built). */
+  #lastBare: { block: Block; batch: Batch; series: string; withTs: boolean } | null = null;
 
   constructor(host: MetricPushHost, options: MetricPushOptions = {}) {
     this.#host = host;
@@ -96,7 +111,7 @@ export class MetricBatcher {
 
   /** Points queued or in flight. */
   get pending(): number {
-    return this.#queue.length + this.#inFlight;
+    return this.#queued + this.#inFlight;
   }
 
   push(series: string, value: number, options: PointOptions = {}): Promise<void> {
@@ -104,24 +119,63 @@ export class MetricBatcher {
     if (refused) return Promise.reject(refused);
     if (this.pending >= this.#options.maxPending)
       return Promise.reject(SwitchboardError.of(ClientCode.OfflineQueueFull, `${this.pending} metric points wait for an answer`));
-    const row: PointRow = { series, value };
-    if (options.labels !== undefined && Object.keys(options.labels).length > 0) row.labels = options.labels;
-    if (options.ts !== undefined) row.ts = options.ts;
-    const bytes = utf8Length(JSON.stringify(row)) + 1;
-    if (bytes + ENVELOPE_BYTES > this.#options.maxBatchBytes)
+    const labels = options.labels !== undefined && Object.keys(options.labels).length > 0 ? options.labels : undefined;
+    // A copy: the block keeps the label set as it was when pushed.
+    const labelsJson = labels === undefined ? '' : JSON.stringify(labels);
+    const ts = options.ts;
+    const pointBytes = numberBytes(value) + 1 + (ts === undefined ? 0 : numberBytes(ts) + 1);
+    const opening = (): number => blockBytes(series, labelsJson, ts !== undefined);
+    let batch = this.#queue[this.#queue.length - 1];
+    const last = this.#lastBare;
+    const again = labels === undefined && last !== null && last.batch === batch && last.series === series && last.withTs === (ts !== undefined);
+    let key: string | undefined;
+    const keyOf = (): string => {
+      key ??= `${ts === undefined ? '-' : '+'}${series}\u0000${labelsJson}`;
+      return key;
+    };
+    let block = again ? last.block : batch?.blocks.get(keyOf());
+    let bytes = block === undefined ? opening() + pointBytes : pointBytes;
+    if (block === undefined && ENVELOPE_BYTES + bytes > this.#options.maxBatchBytes)
       return Promise.reject(SwitchboardError.of(ErrorCode.PayloadTooLarge, `a point of ${bytes} bytes`));
-    return new Promise<void>((resolve, reject) => {
-      if (this.#queuedBytes + bytes > this.#options.maxBatchBytes) this.#send();
-      this.#queue.push({ row, bytes, resolve, reject });
-      this.#queuedBytes += bytes;
-      if (this.#queue.length >= this.#options.maxBatchPoints) this.#send();
-      else if (!this.#timer.armed && this.#host.session !== null) this.#timer.set(this.#options.flushInterval, () => this.#flushAll());
-    });
+    if (batch === undefined || batch.points >= this.#options.maxBatchPoints || ENVELOPE_BYTES + batch.bytes + bytes > this.#options.maxBatchBytes) {
+      // The last batch is full: a new one takes the point, and the full one goes now (if connected).
+      if (block !== undefined) bytes += opening();
+      batch = this.#open();
+      block = undefined;
+      this.#sendFull();
+    }
+    if (block === undefined) {
+      block = { series, values: [] };
+      if (labels !== undefined) block.labels = JSON.parse(labelsJson) as Record<string, string>;
+      if (ts !== undefined) block.ts = [];
+      batch.blocks.set(keyOf(), block);
+    }
+    if (labels === undefined) this.#lastBare = { block, batch, series, withTs: ts !== undefined };
+    block.values.push(value);
+    if (ts !== undefined) block.ts?.push(ts);
+    batch.points++;
+    batch.bytes += bytes;
+    this.#queued++;
+    if (batch.points >= this.#options.maxBatchPoints) this.#sendFull();
+    else if (!this.#timer.armed && this.#host.session !== null) this.#timer.set(this.#options.flushInterval, () => this.#flushAll());
+    return batch.settled;
   }
 
   /** Send what is queued now, if connected; resolves once those batches are answered (accepted or not). */
   async flush(): Promise<void> {
     await Promise.allSettled(this.#flushAll());
+  }
+
+  #open(): Batch {
+    let resolve!: () => void;
+    let reject!: (error: SwitchboardError) => void;
+    const settled = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const batch: Batch = { blocks: new Map(), points: 0, bytes: 0, settled, resolve, reject };
+    this.#queue.push(batch);
+    return batch;
   }
 
   #flushAll(): Array<Promise<void>> {
@@ -130,30 +184,53 @@ export class MetricBatcher {
     return sent;
   }
 
-  /** Send the head of the queue as one batch (within both caps); settle its pushes with the answer. */
-  #send(): Promise<void> {
-    if (this.#host.session === null || this.#queue.length === 0) return Promise.resolve();
-    this.#timer.clear();
-    let n = 0;
-    let bytes = ENVELOPE_BYTES;
-    while (n < this.#queue.length && n < this.#options.maxBatchPoints && bytes + (this.#queue[n] as Waiting).bytes <= this.#options.maxBatchBytes) {
-      bytes += (this.#queue[n] as Waiting).bytes;
-      n++;
+  /** Send the full batches at the head of the queue, if connected (every batch but the last is full). */
+  #sendFull(): void {
+    while (this.#host.session !== null && this.#queue.length > 0) {
+      const head = this.#queue[0] as Batch;
+      if (this.#queue.length === 1 && head.points < this.#options.maxBatchPoints) return;
+      void this.#send();
     }
-    const batch = this.#queue.splice(0, Math.max(1, n));
-    this.#queuedBytes -= bytes - ENVELOPE_BYTES;
-    this.#inFlight += batch.length;
+  }
+
+  /** Send the oldest batch, if connected; settle its pushes with the answer. */
+  #send(): Promise<void> {
+    const batch = this.#queue[0];
+    if (this.#host.session === null || batch === undefined) return Promise.resolve();
+    this.#queue.shift();
+    this.#timer.clear();
+    this.#queued -= batch.points;
+    this.#inFlight += batch.points;
     if (this.#queue.length > 0) this.#timer.set(this.#options.flushInterval, () => this.#flushAll());
-    return this.#host.call<{ accepted: number }>('metrics.push', { points: batch.map((w) => w.row) }).then(
+    return this.#host.call<{ accepted: number }>('metrics.push', { blocks: [...batch.blocks.values()] }).then(
       () => {
-        this.#inFlight -= batch.length;
-        for (const w of batch) w.resolve();
+        this.#inFlight -= batch.points;
+        batch.resolve();
       },
       (err: unknown) => {
-        this.#inFlight -= batch.length;
-        const error = toError(err, ClientCode.ConnectionClosed);
-        for (const w of batch) w.reject(error);
+        this.#inFlight -= batch.points;
+        batch.reject(toError(err, ClientCode.ConnectionClosed));
       },
     );
   }
+}
+
+/** The bytes of a number in JSON: counted for integers (no string made), else its text's length. */
+function numberBytes(v: number): number {
+  if (!Number.isInteger(v) || v <= -1e15 || v >= 1e15) return String(v).length;
+  const a = Math.abs(v);
+  let n = v < 0 ? 2 : 1;
+  for (let t = 10; a >= t; t *= 10) n++;
+  return n;
+}
+
+/** The bytes a new block takes before its first point. */
+function blockBytes(series: string, labelsJson: string, withTs: boolean): number {
+  return (
+    SERIES_KEY_BYTES +
+    utf8Length(JSON.stringify(series)) +
+    (labelsJson === '' ? 0 : LABELS_KEY_BYTES + utf8Length(labelsJson)) +
+    (withTs ? TS_KEY_BYTES : 0) +
+    VALUES_KEY_BYTES
+  );
 }

@@ -83,17 +83,16 @@ describe('metrics over the socket', () => {
     expect(await socketPoints()).toBe(points + 1500);
     expect(await pointsHeld(m, 'api.latency_ms', labels)).toBe(300);
 
-    // The byte cap: at most 2 KiB of JSON a batch, so 100 points of ~70 bytes go in 4 or 5.
+    // The byte cap: at most 2 KiB of JSON a batch. A batch's points of one series and label set
+    // go as one columnar block, 7 bytes a value here ("100123,"): 400 of them need two batches.
     const { c, push: capped } = await connected(INGEST, 'acme', { maxBatchBytes: 2048 });
     expect(metrics(c, { maxBatchBytes: 1 << 20 })).toBe(capped); // one module per client: options of the first call
     const mark = await socketBatches();
-    const rows = Array.from({ length: 100 }, (_, i) => capped.push('api.latency_ms', i, { labels: { route: '/bytes' } }));
+    const values = Array.from({ length: 400 }, (_, i) => capped.push('api.latency_ms', 100_000 + i, { labels: { route: '/bytes' } }));
     flushWindow();
-    await Promise.all(rows);
-    const used = (await socketBatches()) - mark;
-    expect(used).toBeGreaterThanOrEqual(4);
-    expect(used).toBeLessThanOrEqual(5);
-    expect(await pointsHeld(m, 'api.latency_ms', { route: '/bytes' })).toBe(100);
+    await Promise.all(values);
+    expect((await socketBatches()) - mark).toBe(2);
+    expect(await pointsHeld(m, 'api.latency_ms', { route: '/bytes' })).toBe(400);
   });
 
   it('rejects a value that is not a finite number, or a bad ts, at once and without a command', async () => {
@@ -176,6 +175,43 @@ describe('metrics over the socket', () => {
       const ok = push.push('queue.depth', 3);
       flushWindow();
       await ok;
+    });
+
+    it('columnar blocks (what the SDK sends): refused as the same points in rows are, by index in batch order, writing nothing', async () => {
+      const { c } = await connected();
+      const block = (values: unknown[], ts?: unknown[]) => ({ series: 'api.latency_ms', labels: canary, ...(ts ? { ts } : {}), values });
+      // One block (the columnar path) and several (flattened in order): the bad value is point 2 either way.
+      for (const blocks of [[block([1, 2, 'x'])], [block([1]), block([2, 'x'], [now(), now()])]]) {
+        const err = await refusal(c.call('metrics.push', { blocks }));
+        expect(err).toMatchObject({ code: ErrorCode.InvalidMetricValue.code, data: { refused: 1, problems: [{ index: 2 }] } });
+      }
+      const late = await refusal(c.call('metrics.push', { blocks: [block([1, 2], [now(), now() - 10_001])] }));
+      expect(late).toMatchObject({ code: ErrorCode.TimestampTooLate.code, data: { problems: [{ index: 1 }] } });
+      for (const params of [{ blocks: [block([1, 2], [now()])] }, { blocks: [], points: [] }, { blocks: [{ series: 'queue.depth', value: 1 }] }])
+        expect((await refusal(c.call('metrics.push', params))).code, JSON.stringify(params)).toBe(ErrorCode.BadRequest.code);
+      expect(await pointsHeld(m, 'api.latency_ms', canary)).toBe(0);
+      // A block into a series the token may not ingest into refuses the batch whole, one block or several.
+      const web = await connected(WEB);
+      for (const blocks of [[block([1])], [{ series: 'web.lcp_ms', labels: { page: '/blocks' }, values: [1] }, block([1])]])
+        expect((await refusal(web.c.call('metrics.push', { blocks }))).code).toBe(ErrorCode.PermissionDenied.code);
+      expect(await pointsHeld(m, 'web.lcp_ms', { page: '/blocks' })).toBe(0);
+      expect(await pointsHeld(m, 'api.latency_ms', canary)).toBe(0);
+      // Good blocks land, with their timestamps or the server's clock.
+      const labels = { route: '/blocks-ok' };
+      const ok = await c.call<{ accepted: number }>('metrics.push', {
+        blocks: [
+          { series: 'api.latency_ms', labels, values: [5, 7] },
+          { series: 'api.latency_ms', labels, ts: [now() - 1000], values: [9] },
+          { series: 'queue.depth', values: [3] },
+        ],
+      });
+      expect(ok).toEqual({ accepted: 4 });
+      const { json } = await m.query({ series: 'api.latency_ms', labels, from: now() - 2000, to: now() + 1000, stats: 'count,sum' });
+      expect(json.count.filter((n: number) => n > 0)).toEqual([1, 2]);
+      expect(json.stats.sum.filter((v: number | null) => v !== null)).toEqual([9, 12]);
+      // The suite's clients are one user's, within its connection limit.
+      c.disconnect();
+      web.c.disconnect();
     });
 
     it('an SDK batch refused by the server rejects every push in it', async () => {

@@ -4,15 +4,14 @@ import { allows } from '../../auth/capabilities.js';
 import type { Identity } from '../../auth/token-verifier.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import type { Ingest } from './ingest.js';
-import type { PointInput } from './metric-stores.js';
-import { pointRow, rowsOf } from './routes.js';
+import { blockPoints, type Ingest } from './ingest.js';
+import { columnBlock, columnsOf, pointRow, rowsOf } from './routes.js';
 
 /** The channel a token's `ingest` capability names for a series: `metrics:<series>`. */
 export const ingestChannel = (series: string): string => `metrics:${series}`;
 
 /** Refuse the batch (103) unless the token may ingest into every series it names. */
-function checkIngest(identity: Identity, points: readonly PointInput[]): void {
+function checkIngest(identity: Identity, points: ReadonlyArray<{ readonly series: string }>): void {
   const seen = new Set<string>();
   for (const p of points) {
     if (seen.has(p.series)) continue;
@@ -23,19 +22,26 @@ function checkIngest(identity: Identity, points: readonly PointInput[]): void {
 }
 
 /**
- * `metrics.push {points: [{series, labels?, ts?, value}]}`: the row form of the HTTP ingest,
- * into the connection's own tenant, through the same path (cap, budget, check, write; all or
- * nothing, the first 100 problems by index). The token needs `ingest` on `metrics:<series>`
- * for every series of the batch. Answers `{accepted}`.
+ * `metrics.push {points: [{series, labels?, ts?, value}]}` (the row form of the HTTP ingest) or
+ * `{blocks: [{series, labels?, ts?, values}]}` (its columnar blocks; the SDK sends these), into
+ * the connection's own tenant, through the same path (cap, budget, check, write; all or
+ * nothing, the first 100 problems by index in batch order). The token needs `ingest` on
+ * `metrics:<series>` for every series of the batch. Answers `{accepted}`.
  */
 export function metricCommands(ingest: () => Ingest): CommandDefinition[] {
   return [
     defineCommand({
       method: 'metrics.push',
-      params: z.strictObject({ points: z.array(pointRow) }),
+      params: z.strictObject({ points: z.array(pointRow).optional(), blocks: z.array(columnBlock).optional() }),
       async handler({ client }, p) {
         const identity = client.identity as Identity;
-        return { accepted: await ingest().push(identity.tenant, rowsOf(p.points), 'socket', (batch) => checkIngest(identity, batch)) };
+        const authorize = (batch: ReadonlyArray<{ readonly series: string }>) => checkIngest(identity, batch);
+        if (p.points !== undefined && p.blocks === undefined) return { accepted: await ingest().push(identity.tenant, rowsOf(p.points), 'socket', authorize) };
+        if (p.blocks === undefined || p.points !== undefined) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points or blocks');
+        const blocks = p.blocks.map(columnsOf);
+        const only = blocks.length === 1 ? blocks[0] : undefined;
+        if (only) return { accepted: await ingest().pushColumns(identity.tenant, only, 'socket', authorize) };
+        return { accepted: await ingest().push(identity.tenant, blocks.flatMap(blockPoints), 'socket', authorize) };
       },
     }),
   ];

@@ -113,11 +113,12 @@ export class Ingest {
    * `push` of one columnar block, the same answers and the same points stored as `push` of its
    * points (`blockPoints`), without an object per point: the block is checked and written as
    * one store in tight loops; only a refused block is checked again point by point, for the
-   * refusal's problems.
+   * refusal's problems. `authorize` runs first, as for `push`.
    */
-  async pushColumns(tenant: string, block: ColumnBlock, transport: IngestTransport): Promise<number> {
-    if (block.values.length === 0) return this.push(tenant, [], transport);
+  async pushColumns(tenant: string, block: ColumnBlock, transport: IngestTransport, authorize?: (blocks: readonly ColumnBlock[]) => void): Promise<number> {
+    if (block.values.length === 0) return this.push(tenant, [], transport, authorize && (() => authorize([block])));
     try {
+      authorize?.([block]);
       const n = block.values.length;
       await this.#admit(tenant, n, [block.series]);
       const key = this.#stores.checkColumns(tenant, block);

@@ -25,7 +25,8 @@ const value = z.unknown().describe('a finite number (anything else is refused wi
 const ts = z.unknown().describe("integer ms since the epoch (default: the server's clock)");
 /** One point in the row form, as `POST /metrics/points` and the socket's `metrics.push` take it. */
 export const pointRow = z.strictObject({ series: z.string(), labels: labels.optional(), ts: ts.optional(), value: value.optional() });
-const block = z.strictObject({
+/** One columnar block: a series' label set and its values (and their timestamps), as the HTTP ingest and the socket's `metrics.push` take it. */
+export const columnBlock = z.strictObject({
   series: z.string(),
   labels: labels.optional(),
   ts: z.array(ts).optional().describe("one timestamp per value (default: every value at the server's clock)"),
@@ -33,8 +34,8 @@ const block = z.strictObject({
 });
 const ingestBody = z.strictObject({
   points: z.array(pointRow).optional().describe('row form: one object per point'),
-  ...block.partial().shape,
-  blocks: z.array(block).optional().describe('several columnar blocks'),
+  ...columnBlock.partial().shape,
+  blocks: z.array(columnBlock).optional().describe('several columnar blocks'),
 });
 
 const columns = z.object({
@@ -63,14 +64,14 @@ function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
   const forms = [points, blocks, columnar].filter((f) => f !== undefined).length;
   if (forms !== 1) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points, series with values, or blocks');
   if (points) return rowsOf(points);
-  const list = blocks ?? [validate(block, single, 'body') as z.output<typeof block>];
+  const list = blocks ?? [validate(columnBlock, single, 'body') as z.output<typeof columnBlock>];
   const out: PointInput[] = [];
   for (const b of list) for (const p of blockPoints(columnsOf(b))) out.push(p);
   return out;
 }
 
 /** A block's columns, its labels defaulted; refused (400) when ts and values differ in length. */
-function columnsOf(b: z.output<typeof block>): ColumnBlock {
+export function columnsOf(b: z.output<typeof columnBlock>): ColumnBlock {
   if (b.ts !== undefined && b.ts.length !== b.values.length)
     throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
   return { series: b.series, labels: b.labels ?? NO_LABELS, ts: b.ts, values: b.values };
@@ -79,7 +80,7 @@ function columnsOf(b: z.output<typeof block>): ColumnBlock {
 /** The one columnar block of a body in the columnar form (neither points nor blocks), else undefined. */
 function singleBlock(body: z.output<typeof ingestBody>): ColumnBlock | undefined {
   if (body.points !== undefined || body.blocks !== undefined || body.series === undefined || body.values === undefined) return undefined;
-  return columnsOf(body as z.output<typeof block>);
+  return columnsOf(body as z.output<typeof columnBlock>);
 }
 
 const BODY_KEYS: ReadonlySet<string> = new Set(['series', 'labels', 'ts', 'values']);
