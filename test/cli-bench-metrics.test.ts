@@ -68,6 +68,8 @@ describe('switchboard bench, metric streams', () => {
     ]);
     expect(r.scenario).toBe('metrics-ingest');
     expectChecksPass(r);
+    // Its SDK clients are split over two generator processes unless --workers says otherwise.
+    expect(r.generator.workers).toBe(2);
     const f = r.figures;
     // Each accepted HTTP batch is whole: points accepted are a multiple of the batch.
     expect(f.columnar.requests).toBeGreaterThan(0);

@@ -28,6 +28,8 @@ export interface Scenario {
   connections(args: BenchArgs): number;
   /** A generous bound of its run time, for the default `--timeout`. */
   estimateMs(args: BenchArgs): number;
+  /** Load-generator processes without `--workers`, when the scenario's clients need more than one (default: by connections). */
+  workers?(args: BenchArgs): number;
   /** Flags the server the bench starts needs for this scenario (before the user's `--server-flag`s). */
   serverFlags?(args: BenchArgs): string[];
   /** Start the bench's servers with the heap probe (`BenchNode.heap()`: live heap after forced GCs). */

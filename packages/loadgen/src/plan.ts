@@ -9,7 +9,11 @@ const MAX_NODES = 5;
 
 /** Options every scenario takes. */
 export const COMMON_OPTIONS: OptionDef[] = [
-  { flag: '--workers', kind: 'count', help: 'load-generator processes (default 1; 2 above 2,000 connections; more if one would pass its open-files limit)' },
+  {
+    flag: '--workers',
+    kind: 'count',
+    help: "load-generator processes (default 1, or the scenario's; 2 above 2,000 connections; more if one would pass its open-files limit)",
+  },
   {
     flag: '--addresses',
     kind: 'count',
@@ -157,7 +161,7 @@ export function planRun(scenario: Scenario, args: BenchArgs): RunPlan {
       `${connections} connections need about ${connections + FD_RESERVE} open files in the server, and this shell allows ${fileLimit} per process (ulimit -n). Raise the limit before starting (ulimit -n ${connections + 1000}) or use fewer connections; see docs/load-testing.md`,
     );
   }
-  let workers = args.has('--workers') ? args.count('--workers') : connections > 2000 ? 2 : 1;
+  let workers = args.has('--workers') ? args.count('--workers') : Math.max(scenario.workers?.(args) ?? 1, connections > 2000 ? 2 : 1);
   if (fileLimit !== null) {
     const needed = Math.ceil(connections / Math.max(1, fileLimit - FD_RESERVE));
     if (needed > workers) {
