@@ -91,6 +91,11 @@ export const SUBSTITUTIONS: Substitution[] = [
     why: 'a small load test (a warm-up, paced phases, the backlog drain to a batching endpoint after a 1 s outage; no forged-token storm)',
   },
   {
+    doc: /bench metrics-ingest --duration 1s --spread-series 0 --socket-duration 15s --workers 2/g,
+    real: () => 'bench metrics-ingest --duration 1s --batch 500 --parallel 2 --spread-series 0 --socket-clients 3 --socket-duration 1s --socket-rate 600 --workers 2',
+    why: 'a small load test',
+  },
+  {
     doc: /bench locks --storage (sqlite|postgres)/g,
     real: () => 'bench locks --storage $1 --clients 3 --duration 500ms --contenders 10 --bursts 2 --cycles 20 --drops 1',
     why: 'a small load test',
