@@ -92,7 +92,8 @@ export const SUBSTITUTIONS: Substitution[] = [
   },
   {
     doc: /bench metrics-ingest --duration 1s --spread-series 0 --socket-duration 15s --workers 2/g,
-    real: () => 'bench metrics-ingest --duration 1s --batch 500 --parallel 2 --spread-series 0 --socket-clients 3 --socket-duration 1s --socket-rate 600 --workers 2',
+    real: () =>
+      'bench metrics-ingest --duration 1s --batch 500 --parallel 2 --spread-series 0 --socket-clients 3 --socket-duration 1s --socket-rate 600 --workers 2',
     why: 'a small load test',
   },
   {
