@@ -84,6 +84,42 @@ describe('metrics ingest and query over HTTP', () => {
     expect(await pointsHeld(m, 'queue.depth', {})).toBe(0);
   });
 
+  it('checks a row body row by row as the schema does: any malformed row refuses it (107, naming the row), a good one is taken as it is', async () => {
+    const good = { series: 'jobs.done', labels: { queue: 'rows-check' }, ts: T0 + 100, value: 1 };
+    const bad: Array<[string, unknown]> = [
+      ['a row that is null', null],
+      ['a row that is an array', [good]],
+      ['a series that is not a string', { ...good, series: 1 }],
+      ['a key of no row', { ...good, tenant: 'other' }],
+      ['labels that are an array', { ...good, labels: ['x'] }],
+      ['a label value that is not a string', { ...good, labels: { route: 1 } }],
+      ['labels that are null', { ...good, labels: null }],
+    ];
+    for (const [name, row] of bad) {
+      const res = await m.ingest({ points: [good, good, row] });
+      expect(res.status, name).toBe(400);
+      expect(res.json.error.code, name).toBe(ErrorCode.BadRequest.code);
+      expect(res.json.error.message, name).toContain('points');
+      expect(res.json.error.message, name).toContain('2');
+    }
+    // An own __proto__ label key (JSON.parse keeps it) is refused, not dropped.
+    const proto = await fetch(`${m.s.httpUrl}/api/v1/metrics/points`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${m.s.tenantKeys['acme']}`, 'content-type': 'application/json' },
+      body: `{"points":[${JSON.stringify(good)},{"series":"api.latency_ms","labels":{"__proto__":"x"},"value":1}]}`,
+    });
+    expect(proto.status).toBe(400);
+    expect(await pointsHeld(m, 'jobs.done', { queue: 'rows-check' })).toBe(0);
+    // Rows with labels and ts or without, and no value (refused as a point, 135, not as a body).
+    const rows = [good, { series: 'api.latency_ms', labels: { route: '/rows' }, value: 5 }, { series: 'api.latency_ms', labels: { route: '/rows', platform: 'ios' }, value: 6 }];
+    expect((await m.ingest({ points: rows })).json).toEqual({ accepted: 3 });
+    expect(await pointsHeld(m, 'jobs.done', { queue: 'rows-check' })).toBe(1);
+    expect(await pointsHeld(m, 'api.latency_ms', { route: '/rows' })).toBe(1);
+    expect(await pointsHeld(m, 'api.latency_ms', { route: '/rows', platform: 'ios' })).toBe(1);
+    const missing = await m.ingest({ points: [{ series: 'jobs.done', labels: { queue: 'rows-check' } }] });
+    expect(missing.json.error.code).toBe(ErrorCode.InvalidMetricValue.code);
+  });
+
   it("stamps points without ts with the server's clock", async () => {
     m.clock.advance(5000);
     expect(
