@@ -3,10 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, type MetricsServer, SERIES, startMetricsServer, T0 } from './helpers.js';
 
 /**
- * The columnar form `{series, labels, ts, values}` against the same block sent as `{blocks:
- * [block]}` (the general path, a point object per value): the same points stored (every
- * resolution and statistic answers the same) and the same refusals, byte for byte — whether
- * the bad point is the first, one in the middle or several, and for bodies of the wrong shape.
+ * The columnar form `{series, labels, ts, values}` and the blocks form `{blocks: [...]}`
+ * (both checked and written block by block) against the same points sent as rows (the
+ * general path, a point object per value): the same points stored (every resolution and
+ * statistic answers the same) and the same refusals, byte for byte — whether the bad point is
+ * the first, one in the middle or several, in the first block or a later one, and for bodies
+ * of the wrong shape.
  */
 
 const PERSISTED = { 'disk.io': { kind: 'gauge', persist: true } };
@@ -14,6 +16,10 @@ const RESOLUTIONS = ['1s', '10s', '1m'];
 const LOGIN = { route: '/login' };
 
 type Block = { series: string; labels?: Record<string, string>; ts?: unknown[]; values: unknown[] };
+
+/** The points of blocks as rows, in order. */
+const rowsOf = (...blocks: Block[]) =>
+  blocks.flatMap((b) => b.values.map((value, i) => ({ series: b.series, ...(b.labels ? { labels: b.labels } : {}), ...(b.ts ? { ts: b.ts[i] } : {}), value })));
 
 describe('metrics ingest: the columnar form against the same block in the general path', () => {
   let m: MetricsServer;
@@ -37,10 +43,10 @@ describe('metrics ingest: the columnar form against the same block in the genera
     return out;
   }
 
-  /** Sends `block` columnar as acme and as a list of one block as other; both accepted, both stores answer the same. */
+  /** Sends `block` columnar as acme and as rows as other; both accepted, both stores answer the same. */
   async function same(block: Block): Promise<void> {
     const columnar = await m.ingest(block, 'acme');
-    const general = await m.ingest({ blocks: [block] }, 'other');
+    const general = await m.ingest({ points: rowsOf(block) }, 'other');
     expect(columnar).toEqual({ status: 200, json: { accepted: block.values.length } });
     expect(general).toEqual(columnar);
     const a = await everything('acme', block.series, block.labels);
@@ -77,7 +83,60 @@ describe('metrics ingest: the columnar form against the same block in the genera
     const columnar = await m.ingest(late, 'acme');
     expect(columnar.status).toBe(422);
     expect(columnar.json.error.code).toBe(ErrorCode.TimestampTooLate.code);
+    expect(await m.ingest({ points: rowsOf(late) }, 'acme')).toEqual(columnar);
     expect(await m.ingest({ blocks: [late] }, 'acme')).toEqual(columnar);
+  });
+
+  it('stores several blocks of one body as their rows, a later block of a store checked against the earlier ones', async () => {
+    const blocks: Block[] = [
+      { series: 'api.latency_ms', labels: { route: '/multi' }, ts: [T0 + 66_000, T0 + 67_000], values: [1, 2] },
+      { series: 'queue.depth', values: [5, 6] },
+      { series: 'api.latency_ms', labels: { route: '/multi', platform: 'ios' }, ts: [T0 + 68_000], values: [3] },
+      // The store of the first block again: 8 s behind its newest point (lateness 10 s), then ahead.
+      { series: 'api.latency_ms', labels: { route: '/multi' }, ts: [T0 + 59_500, T0 + 69_000], values: [4, 5] },
+      { series: 'jobs.done', labels: { queue: 'multi' }, values: [] },
+    ];
+    const blocked = await m.ingest({ blocks }, 'acme');
+    expect(blocked).toEqual({ status: 200, json: { accepted: 7 } });
+    expect(await m.ingest({ points: rowsOf(...blocks) }, 'other')).toEqual(blocked);
+    for (const [series, labels] of [
+      ['api.latency_ms', { route: '/multi' }],
+      ['api.latency_ms', { route: '/multi', platform: 'ios' }],
+      ['queue.depth', {}],
+    ] as const)
+      expect(await everything('acme', series, labels)).toEqual(await everything('other', series, labels));
+  });
+
+  it('refuses several blocks as their rows: the problems indexed across the blocks, nothing written', async () => {
+    const now = T0 + 70_000;
+    const cases: Block[][] = [
+      [
+        { series: 'queue.depth', ts: [now], values: [1] },
+        { series: 'queue.depth', ts: [now, now], values: [2, 'x'] },
+      ],
+      // The second block's store was moved on by the first: its point is 10.5 s behind it.
+      [
+        { series: 'api.latency_ms', labels: { route: '/multi-late' }, ts: [now - 5000, now], values: [1, 1] },
+        { series: 'api.latency_ms', labels: { route: '/multi-late' }, ts: [now - 10_500], values: [2] },
+      ],
+      [
+        { series: 'queue.depth', ts: [now], values: [1] },
+        { series: 'api.nope', values: [1] },
+        { series: 'queue.depth', values: [null, 1] },
+      ],
+      [
+        { series: 'queue.depth', ts: Array.from({ length: 60 }, () => now), values: Array.from({ length: 60 }, () => 1) },
+        { series: 'queue.depth', ts: Array.from({ length: 41 }, () => now), values: Array.from({ length: 41 }, () => 1) },
+      ],
+    ];
+    const before = await everything('acme', 'queue.depth');
+    for (const blocks of cases) {
+      const blocked = await m.ingest({ blocks }, 'acme');
+      expect(blocked.status, JSON.stringify(blocks).slice(0, 200)).toBeGreaterThanOrEqual(400);
+      expect(await m.ingest({ points: rowsOf(...blocks) }, 'acme')).toEqual(blocked);
+    }
+    expect(await everything('acme', 'queue.depth')).toEqual(before);
+    for (const r of await everything('acme', 'api.latency_ms', { route: '/multi-late' })) expect(r.count.every((c: number) => c === 0)).toBe(true);
   });
 
   it('refuses bad points with the answer of the general path, writing nothing', async () => {
@@ -106,7 +165,9 @@ describe('metrics ingest: the columnar form against the same block in the genera
     for (const block of bad) {
       const columnar = await m.ingest(block, 'acme');
       expect(columnar.status, JSON.stringify(block).slice(0, 200)).toBeGreaterThanOrEqual(400);
-      expect(await m.ingest({ blocks: [block] }, 'acme')).toEqual(columnar);
+      // Rows where the block can be written as rows (the last one's ts and values differ in length).
+      const reference = block.ts && block.ts.length !== block.values.length ? { blocks: [block] } : { points: rowsOf(block) };
+      expect(await m.ingest(reference, 'acme')).toEqual(columnar);
     }
     const many = await m.ingest({ series: 'queue.depth', values: Array.from({ length: 100 }, (_, i) => (i % 2 ? 'x' : 1)) }, 'acme');
     expect(many.json.error.data.refused).toBe(50);

@@ -4,7 +4,7 @@ import { allows } from '../../auth/capabilities.js';
 import type { Identity } from '../../auth/token-verifier.js';
 import { type CommandDefinition, defineCommand } from '../../core/command.js';
 import { ReplyError } from '../../errors/reply-error.js';
-import { blockPoints, type Ingest } from './ingest.js';
+import type { Ingest } from './ingest.js';
 import { columnBlock, columnsOf, pointRow, rowsOf } from './routes.js';
 
 /** The channel a token's `ingest` capability names for a series: `metrics:<series>`. */
@@ -23,7 +23,8 @@ function checkIngest(identity: Identity, points: ReadonlyArray<{ readonly series
 
 /**
  * `metrics.push {points: [{series, labels?, ts?, value}]}` (the row form of the HTTP ingest) or
- * `{blocks: [{series, labels?, ts?, values}]}` (its columnar blocks; the SDK sends these), into
+ * `{blocks: [{series, labels?, ts?, values}]}` (its columnar blocks, checked and written block by
+ * block; the SDK sends these), into
  * the connection's own tenant, through the same path (cap, budget, check, write; all or
  * nothing, the first 100 problems by index in batch order). The token needs `ingest` on
  * `metrics:<series>` for every series of the batch. Answers `{accepted}`.
@@ -38,10 +39,7 @@ export function metricCommands(ingest: () => Ingest): CommandDefinition[] {
         const authorize = (batch: ReadonlyArray<{ readonly series: string }>) => checkIngest(identity, batch);
         if (p.points !== undefined && p.blocks === undefined) return { accepted: await ingest().push(identity.tenant, rowsOf(p.points), 'socket', authorize) };
         if (p.blocks === undefined || p.points !== undefined) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points or blocks');
-        const blocks = p.blocks.map(columnsOf);
-        const only = blocks.length === 1 ? blocks[0] : undefined;
-        if (only) return { accepted: await ingest().pushColumns(identity.tenant, only, 'socket', authorize) };
-        return { accepted: await ingest().push(identity.tenant, blocks.flatMap(blockPoints), 'socket', authorize) };
+        return { accepted: await ingest().pushBlocks(identity.tenant, p.blocks.map(columnsOf), 'socket', authorize) };
       },
     }),
   ];

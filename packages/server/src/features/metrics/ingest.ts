@@ -110,20 +110,26 @@ export class Ingest {
   }
 
   /**
-   * `push` of one columnar block, the same answers and the same points stored as `push` of its
-   * points (`blockPoints`), without an object per point: the block is checked and written as
-   * one store in tight loops; only a refused block is checked again point by point, for the
-   * refusal's problems. `authorize` runs first, as for `push`.
+   * `push` of columnar blocks, the same answers and the same points stored as `push` of their
+   * points (`blockPoints`, block after block), without an object per point: each block is
+   * checked and written as one store in tight loops; only a refused batch is checked again
+   * point by point, for the refusal's problems. `authorize` runs first, as for `push`.
    */
-  async pushColumns(tenant: string, block: ColumnBlock, transport: IngestTransport, authorize?: (blocks: readonly ColumnBlock[]) => void): Promise<number> {
-    if (block.values.length === 0) return this.push(tenant, [], transport, authorize && (() => authorize([block])));
+  async pushBlocks(
+    tenant: string,
+    blocks: readonly ColumnBlock[],
+    transport: IngestTransport,
+    authorize?: (blocks: readonly ColumnBlock[]) => void,
+  ): Promise<number> {
+    let n = 0;
+    for (const b of blocks) n += b.values.length;
+    if (n === 0) return this.push(tenant, [], transport, authorize && (() => authorize(blocks)));
     try {
-      authorize?.([block]);
-      const n = block.values.length;
-      await this.#admit(tenant, n, [block.series]);
-      const key = this.#stores.checkColumns(tenant, block);
-      if (key !== null) return this.#written(transport, this.#stores.writeColumns(tenant, block, key));
-      const points = blockPoints(block);
+      authorize?.(blocks);
+      await this.#admit(tenant, n, [...new Set(blocks.map((b) => b.series))]);
+      const keys = this.#stores.checkBlocks(tenant, blocks);
+      if (keys !== null) return this.#written(transport, this.#stores.writeBlocks(tenant, blocks, keys));
+      const points = blocks.length === 1 ? blockPoints(blocks[0] as ColumnBlock) : blocks.flatMap(blockPoints);
       const verdict = this.#stores.check(tenant, points);
       if (verdict.first) throw refusedBatch(verdict, n);
       return this.#written(transport, this.#stores.write(tenant, points, verdict.keys));

@@ -224,30 +224,65 @@ export class MetricStores {
   }
 
   /**
-   * `check` of a block's points (not empty) without a point object each: the store key to hand
-   * `writeColumns` when `check` would find no problem, else null (`check` then tells which).
+   * The store key of each block (`''` for an empty one), for `writeBlocks`, when `check` of
+   * their points (`blockPoints`, in order) would find no problem, else null (`check` then
+   * tells which): each block's first point is checked as any point (series, labels, caps),
+   * the rest in one loop over its arrays, a later block of the same store against the
+   * earlier ones' newest point.
    */
-  checkColumns(tenant: string, b: ColumnBlock): string | null {
+  checkBlocks(tenant: string, blocks: readonly ColumnBlock[]): string[] | null {
     const plan = this.#plan(tenant);
-    if (this.#problemOf(tenant, { series: b.series, labels: b.labels, ts: b.ts?.[0], value: b.values[0] }, plan)) return null;
-    const key = plan.key;
-    const store = this.#stores.get(key)?.store ?? (this.#find(tenant, b.series) as Declared).probe;
-    return store.firstRefused(b.ts, b.values, 1, plan.newest.get(key) as number, plan.now) < 0 ? key : null;
+    const keys: string[] = new Array(blocks.length);
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i] as ColumnBlock;
+      keys[i] = '';
+      if (b.values.length === 0) continue;
+      if (this.#problemOf(tenant, { series: b.series, labels: b.labels, ts: b.ts?.[0], value: b.values[0] }, plan)) return null;
+      const key = plan.key;
+      const store = this.#stores.get(key)?.store ?? (this.#find(tenant, b.series) as Declared).probe;
+      const newest = plan.newest.get(key) as number;
+      if (store.firstRefused(b.ts, b.values, 1, newest, plan.now) >= 0) return null;
+      let last = newest;
+      if (b.ts === undefined) last = Math.max(last, plan.now);
+      else for (const t of b.ts) if ((t as number) > last) last = t as number;
+      plan.newest.set(key, last);
+      keys[i] = key;
+    }
+    return keys;
   }
 
-  /** `write` of a block `checkColumns` found no problem in (`key`: what it returned); returns the points written. */
-  writeColumns(tenant: string, b: ColumnBlock, key: string): number {
+  /** `checkBlocks` of one block: its store key, or null. */
+  checkColumns(tenant: string, b: ColumnBlock): string | null {
+    return this.checkBlocks(tenant, [b])?.[0] ?? null;
+  }
+
+  /** `write` of blocks `checkBlocks` found no problem in (`keys`: what it returned), each block's points as a run; returns the points written. */
+  writeBlocks(tenant: string, blocks: readonly ColumnBlock[], keys: readonly string[]): number {
     const now = this.#clock.now();
-    const held = this.#stores.get(key) ?? this.#hold(key, tenant, b.series, b.labels);
-    if (held.decl.persist && this.#options.persisted) {
-      for (let i = 0; i < b.values.length; i++) {
-        const ts = b.ts === undefined ? now : (b.ts[i] as number);
-        this.#options.persisted(key, held, ts);
-        held.store.add(ts, b.values[i] as number, now);
-      }
-    } else held.store.addColumns(b.ts, b.values, now, now);
-    this.#tell(new Map([[key, held.store]]));
-    return b.values.length;
+    const touched = new Map<string, BucketStore>();
+    let n = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i] as ColumnBlock;
+      if (b.values.length === 0) continue;
+      const key = keys[i] as string;
+      const held = this.#stores.get(key) ?? this.#hold(key, tenant, b.series, b.labels);
+      if (held.decl.persist && this.#options.persisted) {
+        for (let j = 0; j < b.values.length; j++) {
+          const ts = b.ts === undefined ? now : (b.ts[j] as number);
+          this.#options.persisted(key, held, ts);
+          held.store.add(ts, b.values[j] as number, now);
+        }
+      } else held.store.addColumns(b.ts, b.values, now, now);
+      touched.set(key, held.store);
+      n += b.values.length;
+    }
+    this.#tell(touched);
+    return n;
+  }
+
+  /** `writeBlocks` of one block. */
+  writeColumns(tenant: string, b: ColumnBlock, key: string): number {
+    return this.writeBlocks(tenant, [b], [key]);
   }
 
   /** A batch's plan before its first point. */

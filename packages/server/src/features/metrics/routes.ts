@@ -5,7 +5,7 @@ import { type ApiRoute, defineRoute, validate } from '../../http/api/route.js';
 import { queryInt } from '../../http/api/schemas.js';
 import { STATS, type Stat } from './buckets.js';
 import { type MetricsConfig, RESOLUTIONS } from './config.js';
-import { blockPoints, type Ingest } from './ingest.js';
+import type { Ingest } from './ingest.js';
 import { known, type StoredMetrics } from './known-series.js';
 import { type ColumnBlock, codeOfRefusal, type MetricStores, NO_LABELS, type PointInput } from './metric-stores.js';
 import { readPersisted } from './persisted-query.js';
@@ -57,17 +57,17 @@ export function rowsOf(rows: Array<z.output<typeof pointRow>>): PointInput[] {
   return rows as PointInput[];
 }
 
-/** Row form, one columnar block or a list of blocks (exactly one of them), as one list of points in batch order. */
-function pointsOf(body: z.output<typeof ingestBody>): PointInput[] {
+/**
+ * The blocks of a body in the columnar form (one block) or the blocks form, or undefined for
+ * the row form; refused (400) unless exactly one of the three is given.
+ */
+function blocksOf(body: z.output<typeof ingestBody>): ColumnBlock[] | undefined {
   const { points, blocks, ...single } = body;
   const columnar = Object.values(single).some((v) => v !== undefined) ? single : undefined;
   const forms = [points, blocks, columnar].filter((f) => f !== undefined).length;
   if (forms !== 1) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points, series with values, or blocks');
-  if (points) return rowsOf(points);
-  const list = blocks ?? [validate(columnBlock, single, 'body') as z.output<typeof columnBlock>];
-  const out: PointInput[] = [];
-  for (const b of list) for (const p of blockPoints(columnsOf(b))) out.push(p);
-  return out;
+  if (points) return undefined;
+  return (blocks ?? [validate(columnBlock, single, 'body') as z.output<typeof columnBlock>]).map(columnsOf);
 }
 
 /** A block's columns, its labels defaulted; refused (400) when ts and values differ in length. */
@@ -75,12 +75,6 @@ export function columnsOf(b: z.output<typeof columnBlock>): ColumnBlock {
   if (b.ts !== undefined && b.ts.length !== b.values.length)
     throw new ReplyError(ErrorCode.BadRequest, `ts has ${b.ts.length} entries and values ${b.values.length}`);
   return { series: b.series, labels: b.labels ?? NO_LABELS, ts: b.ts, values: b.values };
-}
-
-/** The one columnar block of a body in the columnar form (neither points nor blocks), else undefined. */
-function singleBlock(body: z.output<typeof ingestBody>): ColumnBlock | undefined {
-  if (body.points !== undefined || body.blocks !== undefined || body.series === undefined || body.values === undefined) return undefined;
-  return columnsOf(body as z.output<typeof columnBlock>);
 }
 
 const BODY_KEYS: ReadonlySet<string> = new Set(['series', 'labels', 'ts', 'values']);
@@ -172,8 +166,8 @@ export function metricRoutes(stores: () => MetricStores, ingest: () => Ingest, c
       response: z.object({ accepted: z.number().int() }),
       errors: [413, 422, 429, 503],
       async handler({ tenant, body }) {
-        const columns = singleBlock(body);
-        return { accepted: await (columns ? ingest().pushColumns(tenant, columns, 'http') : ingest().push(tenant, pointsOf(body), 'http')) };
+        const blocks = blocksOf(body);
+        return { accepted: await (blocks ? ingest().pushBlocks(tenant, blocks, 'http') : ingest().push(tenant, rowsOf(body.points ?? []), 'http')) };
       },
     }),
     defineRoute({
