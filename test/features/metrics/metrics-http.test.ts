@@ -111,7 +111,11 @@ describe('metrics ingest and query over HTTP', () => {
     expect(proto.status).toBe(400);
     expect(await pointsHeld(m, 'jobs.done', { queue: 'rows-check' })).toBe(0);
     // Rows with labels and ts or without, and no value (refused as a point, 135, not as a body).
-    const rows = [good, { series: 'api.latency_ms', labels: { route: '/rows' }, value: 5 }, { series: 'api.latency_ms', labels: { route: '/rows', platform: 'ios' }, value: 6 }];
+    const rows = [
+      good,
+      { series: 'api.latency_ms', labels: { route: '/rows' }, value: 5 },
+      { series: 'api.latency_ms', labels: { route: '/rows', platform: 'ios' }, value: 6 },
+    ];
     expect((await m.ingest({ points: rows })).json).toEqual({ accepted: 3 });
     expect(await pointsHeld(m, 'jobs.done', { queue: 'rows-check' })).toBe(1);
     expect(await pointsHeld(m, 'api.latency_ms', { route: '/rows' })).toBe(1);
