@@ -2,44 +2,13 @@ import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
 import type { Bucket } from './bucket.js';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
+import type { ColumnBlock, PointInput, Verdict } from './ingest-types.js';
 import { canonicalLabels, labelSetKey, NO_LABELS } from './label-key.js';
 import { encodeParts, type PartsOut, RemoteParts } from './remote-parts.js';
 import { MAX_SYSTEM_STORES, SYSTEM_SCOPE, SYSTEM_SERIES } from './system-series.js';
 
+export type { ColumnBlock, PointInput, Problem, Verdict } from './ingest-types.js';
 export { labelSetKey, NO_LABELS };
-
-/** One point of an ingest batch, as the route hands it over (value and ts still unchecked). */
-export interface PointInput {
-  series: string;
-  labels: Readonly<Record<string, string>>;
-  ts: unknown;
-  value: unknown;
-}
-
-/** A columnar block: points of one series and label set, `ts[i]` and `values[i]` still unchecked (`ts` undefined: every point at the clock). */
-export interface ColumnBlock {
-  series: string;
-  labels: Readonly<Record<string, string>>;
-  ts: readonly unknown[] | undefined;
-  values: readonly unknown[];
-}
-
-/** Why a point of a batch is refused: its position in the batch, a reply error code and a reason. */
-export interface Problem {
-  index: number;
-  code: number;
-  reason: string;
-}
-
-/** What `check` found: nothing (the batch may be written), or every problem (the first 100 kept). */
-export interface Verdict {
-  total: number;
-  problems: Problem[];
-  /** The code of the first problem. */
-  first: ErrorCodeInfo | null;
-  /** The store key of each point (for `write`, which then builds none). */
-  keys: string[];
-}
 
 const MAX_PROBLEMS = 100;
 
@@ -251,11 +220,6 @@ export class MetricStores {
     return keys;
   }
 
-  /** `checkBlocks` of one block: its store key, or null. */
-  checkColumns(tenant: string, b: ColumnBlock): string | null {
-    return this.checkBlocks(tenant, [b])?.[0] ?? null;
-  }
-
   /** `write` of blocks `checkBlocks` found no problem in (`keys`: what it returned), each block's points as a run; returns the points written. */
   writeBlocks(tenant: string, blocks: readonly ColumnBlock[], keys: readonly string[]): number {
     const now = this.#clock.now();
@@ -278,11 +242,6 @@ export class MetricStores {
     }
     this.#tell(touched);
     return n;
-  }
-
-  /** `writeBlocks` of one block. */
-  writeColumns(tenant: string, b: ColumnBlock, key: string): number {
-    return this.writeBlocks(tenant, [b], [key]);
   }
 
   /** A batch's plan before its first point. */
