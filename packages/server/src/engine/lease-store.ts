@@ -16,10 +16,22 @@ export interface Lease {
 export interface LeaseStore {
   /**
    * Take `key` for `owner` for `ttlMs` (a positive integer): the grant's fencing token, or
-   * null while another owner holds it. The owner that already holds it gets its token again
-   * with the TTL set anew, so a retried acquire (its reply lost) is harmless.
+   * null while another owner holds it — or while owners wait in its line (`queue`) and the
+   * first of them is not `owner`. The owner that already holds it gets its token again with
+   * the TTL set anew, so a retried acquire (its reply lost) is harmless.
    */
   acquire(key: string, ttlMs: number, owner: string): Promise<number | null>;
+  /**
+   * `acquire`, waiting in the key's line, first come first served across every node that
+   * shares the store: refused, `owner` keeps (or takes, at the end) a place in the line until
+   * `placeTtlMs` from now, and asking again sets that anew without losing the place. A free
+   * key goes only to the first owner in line whose place has not lapsed; places that lapsed
+   * (their node stopped asking) are dropped when they come first. Granted, the owner leaves
+   * the line.
+   */
+  queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null>;
+  /** `owner` gives up its place in the key's line (none: nothing happens). */
+  leave(key: string, owner: string): Promise<void>;
   /** Hold the lease `ttlMs` from now; false when `token` no longer holds the key (expired, released, taken). */
   renew(key: string, token: number, ttlMs: number): Promise<boolean>;
   /** Free the key; false when `token` no longer holds it. */

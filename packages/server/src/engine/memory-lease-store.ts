@@ -7,7 +7,7 @@ interface Held {
   expires: number;
 }
 
-/** Expired leases nobody asks about are dropped every this many grants. */
+/** Expired leases and lapsed places nobody asks about are dropped every this many grants and waits. */
 const SWEEP_EVERY = 256;
 
 /** Wall-clock microseconds with the monotonic clock's sub-millisecond part. */
@@ -17,9 +17,11 @@ const wallMicros = (): number => (performance.timeOrigin + performance.now()) * 
  * One-process leases. Tokens come from one counter for every key that never falls behind
  * the clock in microseconds, so they keep increasing across restarts of the process too (as
  * long as its clock does not go back, and grants stay below one per microsecond on average).
+ * A key's line is a map of waiting owners to when their places lapse, in arrival order.
  */
 export class MemoryLeaseStore implements LeaseStore {
   readonly #leases = new Map<string, Held>();
+  readonly #lines = new Map<string, Map<string, number>>();
   #last = 0;
   #grants = 0;
 
@@ -27,12 +29,31 @@ export class MemoryLeaseStore implements LeaseStore {
 
   async acquire(key: string, ttlMs: number, owner: string): Promise<number | null> {
     checkTtl(ttlMs);
+    return this.#take(key, ttlMs, owner, 0);
+  }
+
+  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+    checkTtl(ttlMs);
+    checkTtl(placeTtlMs);
+    return this.#take(key, ttlMs, owner, placeTtlMs);
+  }
+
+  async leave(key: string, owner: string): Promise<void> {
+    const line = this.#lines.get(key);
+    if (line?.delete(owner) && line.size === 0) this.#lines.delete(key);
+  }
+
+  #take(key: string, ttlMs: number, owner: string, placeTtlMs: number): number | null {
     const held = this.#live(key);
     if (held) {
-      if (held.owner !== owner) return null;
+      if (held.owner !== owner) return this.#wait(key, owner, placeTtlMs);
       held.expires = this.now() + ttlMs;
+      void this.leave(key, owner);
       return held.token;
     }
+    const first = this.#first(key);
+    if (first !== undefined && first !== owner) return this.#wait(key, owner, placeTtlMs);
+    void this.leave(key, owner);
     const token = Math.max(this.#last + 1, Math.floor(this.now() * 1000), Math.floor(wallMicros()));
     this.#last = token;
     this.#leases.set(key, { owner, token, expires: this.now() + ttlMs });
@@ -61,6 +82,37 @@ export class MemoryLeaseStore implements LeaseStore {
 
   async close(): Promise<void> {
     this.#leases.clear();
+    this.#lines.clear();
+  }
+
+  /** Keep (or take, at the end) `owner`'s place in the key's line for `placeTtlMs`; refused either way. */
+  #wait(key: string, owner: string, placeTtlMs: number): null {
+    if (placeTtlMs <= 0) return null;
+    let line = this.#lines.get(key);
+    if (!line) {
+      line = new Map();
+      this.#lines.set(key, line);
+    }
+    const now = this.now();
+    const lapses = line.get(owner);
+    // A place that lapsed is lost: the owner queues again at the end.
+    if (lapses !== undefined && lapses <= now) line.delete(owner);
+    line.set(owner, now + placeTtlMs);
+    if (++this.#grants % SWEEP_EVERY === 0) this.#sweep();
+    return null;
+  }
+
+  /** The first owner in the key's line whose place has not lapsed, dropping the lapsed ones before it. */
+  #first(key: string): string | undefined {
+    const line = this.#lines.get(key);
+    if (!line) return undefined;
+    const now = this.now();
+    for (const [owner, lapses] of line) {
+      if (lapses > now) return owner;
+      line.delete(owner);
+    }
+    this.#lines.delete(key);
+    return undefined;
   }
 
   #live(key: string): Held | undefined {
@@ -75,5 +127,9 @@ export class MemoryLeaseStore implements LeaseStore {
   #sweep(): void {
     const now = this.now();
     for (const [key, held] of this.#leases) if (held.expires <= now) this.#leases.delete(key);
+    for (const [key, line] of this.#lines) {
+      for (const [owner, lapses] of line) if (lapses <= now) line.delete(owner);
+      if (line.size === 0) this.#lines.delete(key);
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Conformance suite for LeaseStore (memory, Redis): one holder per key, idempotent acquire
- * by the holder, renew and release only with the current token, expiry after the TTL, and
- * fencing tokens that strictly increase per key. Expiry is awaited with vi.waitFor on short
+ * by the holder, renew and release only with the current token, expiry after the TTL,
+ * fencing tokens that strictly increase per key, and a line of waiting owners served first
+ * come first served (places kept when asked again, lost when they lapse or are left). Expiry is awaited with vi.waitFor on short
  * TTLs, never a fixed sleep.
  */
 import { randomBytes } from 'node:crypto';
@@ -139,9 +140,92 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
       for (const [i, k] of keys.entries()) expect(await leases.get(k)).toMatchObject({ owner: `o${i}`, token: tokens[i] });
     });
 
+    it('a freed key goes to the first owner in line, then the next; nobody without a place gets ahead of them', async () => {
+      const key = freshKey();
+      const first = (await leases.acquire(key, 10_000, 'alice')) as number;
+      for (const owner of ['bob', 'carol']) expect(await leases.queue(key, 10_000, owner, 60_000)).toBeNull();
+      expect(await leases.release(key, first)).toBe(true);
+      // Free, but bob came first: carol (in line) and dave (not) are refused.
+      expect(await leases.queue(key, 10_000, 'carol', 60_000)).toBeNull();
+      expect(await leases.acquire(key, 10_000, 'dave')).toBeNull();
+      expect(await leases.get(key)).toBeNull();
+      const bob = (await leases.queue(key, 10_000, 'bob', 60_000)) as number;
+      expect(bob).toBeGreaterThan(first);
+      expect(await leases.release(key, bob)).toBe(true);
+      expect(await leases.acquire(key, 10_000, 'dave')).toBeNull();
+      const carol = (await leases.queue(key, 10_000, 'carol', 60_000)) as number;
+      expect(carol).toBeGreaterThan(bob);
+      expect(await leases.release(key, carol)).toBe(true);
+      // The line is empty: a plain acquire takes the key again.
+      expect(await leases.acquire(key, 10_000, 'dave')).toBeGreaterThan(carol);
+    });
+
+    it('grants in order of arrival in line, also when every waiter asks at once after each release', async () => {
+      const key = freshKey();
+      let token = (await leases.acquire(key, 10_000, 'holder')) as number;
+      const owners = Array.from({ length: 12 }, (_, i) => `w${String(i).padStart(2, '0')}`).reverse();
+      for (const owner of owners) expect(await leases.queue(key, 10_000, owner, 60_000)).toBeNull();
+      const granted: string[] = [];
+      for (let round = 0; round < owners.length; round++) {
+        expect(await leases.release(key, token)).toBe(true);
+        // The last to arrive asks first.
+        const waiting = owners.filter((o) => !granted.includes(o)).reverse();
+        const tries = await Promise.all(waiting.map((o) => leases.queue(key, 10_000, o, 60_000)));
+        const winners = waiting.filter((_, i) => tries[i] !== null);
+        expect(winners).toHaveLength(1);
+        granted.push(winners[0] as string);
+        token = tries.find((t) => t !== null) as number;
+      }
+      expect(granted).toEqual(owners);
+    });
+
+    it('an owner asking again keeps its place; one that leaves gives it up', async () => {
+      const key = freshKey();
+      const first = (await leases.acquire(key, 10_000, 'alice')) as number;
+      for (const owner of ['bob', 'carol', 'dave']) await leases.queue(key, 10_000, owner, 60_000);
+      // Asked again (its node renewing the place) bob stays first; carol leaves.
+      expect(await leases.queue(key, 10_000, 'bob', 60_000)).toBeNull();
+      await leases.leave(key, 'carol');
+      await leases.leave(key, 'nobody');
+      expect(await leases.release(key, first)).toBe(true);
+      expect(await leases.queue(key, 10_000, 'dave', 60_000)).toBeNull();
+      const bob = (await leases.queue(key, 10_000, 'bob', 60_000)) as number;
+      expect(bob).not.toBeNull();
+      expect(await leases.release(key, bob)).toBe(true);
+      expect(await leases.queue(key, 10_000, 'dave', 60_000)).not.toBeNull();
+    });
+
+    it('a place that lapses is skipped: the next owner in line gets the free key', async () => {
+      const key = freshKey();
+      const first = (await leases.acquire(key, 10_000, 'alice')) as number;
+      expect(await leases.queue(key, 10_000, 'bob', 150)).toBeNull();
+      expect(await leases.queue(key, 10_000, 'carol', 60_000)).toBeNull();
+      expect(await leases.release(key, first)).toBe(true);
+      let carol: number | null = null;
+      await vi.waitFor(async () => {
+        carol = await leases.queue(key, 10_000, 'carol', 60_000);
+        expect(carol).not.toBeNull();
+      }, WAIT);
+      expect(await leases.get(key)).toMatchObject({ owner: 'carol', token: carol });
+      // bob's place is gone: asking again queues him at the end, behind nobody now.
+      expect(await leases.queue(key, 10_000, 'bob', 60_000)).toBeNull();
+      expect(await leases.release(key, carol as unknown as number)).toBe(true);
+      expect(await leases.acquire(key, 10_000, 'erin')).toBeNull();
+      expect(await leases.queue(key, 10_000, 'bob', 60_000)).not.toBeNull();
+    });
+
+    it('the holder asking in line gets its token again and takes no place', async () => {
+      const key = freshKey();
+      const token = (await leases.acquire(key, 10_000, 'alice')) as number;
+      expect(await leases.queue(key, 10_000, 'alice', 60_000)).toBe(token);
+      expect(await leases.release(key, token)).toBe(true);
+      expect(await leases.acquire(key, 10_000, 'bob')).toBeGreaterThan(token);
+    });
+
     it('refuses a TTL that is not a positive integer of milliseconds', async () => {
       for (const ttl of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
         await expect(leases.acquire(freshKey(), ttl, 'alice')).rejects.toThrow(RangeError);
+        await expect(leases.queue(freshKey(), 10_000, 'alice', ttl)).rejects.toThrow(RangeError);
       }
     });
   });

@@ -285,6 +285,10 @@ export class InHostEngineHost {
         return this.#notify(session, s(0), a[1] ?? null, a[2]);
       case 'lease.acquire':
         return leases.acquire(s(0), n(1), s(2));
+      case 'lease.queue':
+        return leases.queue(s(0), n(1), s(2), n(3));
+      case 'lease.leave':
+        return leases.leave(s(0), s(1));
       case 'lease.renew':
         return leases.renew(s(0), n(1), n(2));
       case 'lease.release':

@@ -14,6 +14,16 @@ export class InHostLeaseStore implements LeaseStore {
     return this.#conn.request('lease.acquire', [key, ttlMs, owner]);
   }
 
+  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+    checkTtl(ttlMs);
+    checkTtl(placeTtlMs);
+    return this.#conn.request('lease.queue', [key, ttlMs, owner, placeTtlMs]);
+  }
+
+  leave(key: string, owner: string): Promise<void> {
+    return this.#conn.request('lease.leave', [key, owner]);
+  }
+
   async renew(key: string, token: number, ttlMs: number): Promise<boolean> {
     checkTtl(ttlMs);
     return this.#conn.request('lease.renew', [key, token, ttlMs]);

@@ -22,6 +22,8 @@
  *   {prefix}:control                     pub/sub topic of node-to-node commands
  *   {prefix}:notes                       pub/sub topic of features' messages to every node, and node departures
  *   {prefix}:lease:{key}                 hash   lease: o (owner), t (fencing token); expires with the lease
+ *   {prefix}:lease-line:{key}            zset   owners waiting for the lease, in arrival order (score: 1, 2, …)
+ *   {prefix}:lease-wait:{key}            hash   waiting owner -> when its place lapses (Redis time, ms)
  */
 export class RedisKeys {
   readonly nodes: string;
@@ -100,5 +102,10 @@ export class RedisKeys {
 
   lease(key: string): string {
     return `${this.prefix}:lease:{${key}}`;
+  }
+
+  /** The lease's line of waiting owners and their places' deadlines: one slot with the lease. */
+  leaseLine(key: string): [line: string, places: string] {
+    return [`${this.prefix}:lease-line:{${key}}`, `${this.prefix}:lease-wait:{${key}}`];
   }
 }

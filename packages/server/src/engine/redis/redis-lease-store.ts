@@ -1,10 +1,11 @@
 import { checkTtl, type Lease, type LeaseStore } from '../lease-store.js';
 import type { RedisConnection } from './connection.js';
-import { leaseAcquireScript, leaseGetScript, leaseReleaseScript, leaseRenewScript } from './scripts.js';
+import { leaseAcquireScript, leaseGetScript, leaseLeaveScript, leaseReleaseScript, leaseRenewScript } from './scripts.js';
 
 /**
- * Leases in Redis: one hash per key (owner, token) that expires with the lease, each
- * operation one script. Fencing tokens are Redis time in microseconds, raised above the
+ * Leases in Redis: one hash per key (owner, token) that expires with the lease, beside the
+ * key's line of waiting owners (a sorted set by arrival and a hash of their places'
+ * deadlines, in the lease's slot), each operation one script. Fencing tokens are Redis time in microseconds, raised above the
  * highest token this node has seen (see leaseAcquireScript), so they strictly increase per
  * key also across a Redis restart that lost every key.
  */
@@ -18,8 +19,25 @@ export class RedisLeaseStore implements LeaseStore {
 
   async acquire(key: string, ttlMs: number, owner: string): Promise<number | null> {
     checkTtl(ttlMs);
+    return this.#take(key, ttlMs, owner, 0);
+  }
+
+  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+    checkTtl(ttlMs);
+    checkTtl(placeTtlMs);
+    return this.#take(key, ttlMs, owner, placeTtlMs);
+  }
+
+  async leave(key: string, owner: string): Promise<void> {
     const { cmd, keys } = this.conn;
-    const token = (await this.conn.track(leaseAcquireScript.run(cmd, [keys.lease(key)], [owner, ttlMs, this.#highWater]))) as number | null;
+    await this.conn.track(leaseLeaveScript.run(cmd, keys.leaseLine(key), [owner]));
+  }
+
+  async #take(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+    const { cmd, keys } = this.conn;
+    const token = (await this.conn.track(
+      leaseAcquireScript.run(cmd, [keys.lease(key), ...keys.leaseLine(key)], [owner, ttlMs, this.#highWater, placeTtlMs]),
+    )) as number | null;
     return token === null ? null : this.#seen(token);
   }
 
