@@ -27,9 +27,9 @@ export interface LeaseStore {
    * `placeTtlMs` from now, and asking again sets that anew without losing the place. A free
    * key goes only to the first owner in line whose place has not lapsed; places that lapsed
    * (their node stopped asking) are dropped when they come first. Granted, the owner leaves
-   * the line.
+   * the line. `front` puts an owner not yet in line at its head (a steal: the next grant).
    */
-  queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null>;
+  queue(key: string, ttlMs: number, owner: string, placeTtlMs: number, front?: boolean): Promise<number | null>;
   /** `owner` gives up its place in the key's line (none: nothing happens). */
   leave(key: string, owner: string): Promise<void>;
   /** Hold the lease `ttlMs` from now; false when `token` no longer holds the key (expired, released, taken). */

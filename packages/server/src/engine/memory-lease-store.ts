@@ -32,10 +32,10 @@ export class MemoryLeaseStore implements LeaseStore {
     return this.#take(key, ttlMs, owner, 0);
   }
 
-  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number, front = false): Promise<number | null> {
     checkTtl(ttlMs);
     checkTtl(placeTtlMs);
-    return this.#take(key, ttlMs, owner, placeTtlMs);
+    return this.#take(key, ttlMs, owner, placeTtlMs, front);
   }
 
   async leave(key: string, owner: string): Promise<void> {
@@ -43,8 +43,9 @@ export class MemoryLeaseStore implements LeaseStore {
     if (line?.delete(owner) && line.size === 0) this.#lines.delete(key);
   }
 
-  #take(key: string, ttlMs: number, owner: string, placeTtlMs: number): number | null {
+  #take(key: string, ttlMs: number, owner: string, placeTtlMs: number, front = false): number | null {
     const held = this.#live(key);
+    if (front && held?.owner !== owner) this.#toFront(key, owner);
     if (held) {
       if (held.owner !== owner) return this.#wait(key, owner, placeTtlMs);
       held.expires = this.now() + ttlMs;
@@ -100,6 +101,15 @@ export class MemoryLeaseStore implements LeaseStore {
     line.set(owner, now + placeTtlMs);
     if (++this.#grants % SWEEP_EVERY === 0) this.#sweep();
     return null;
+  }
+
+  /** Put `owner` first in the key's line (its place's time is set by the `#wait` that follows). */
+  #toFront(key: string, owner: string): void {
+    const line = this.#lines.get(key);
+    if (line?.keys().next().value === owner) return;
+    const next = new Map<string, number>([[owner, this.now() + 1]]);
+    for (const [o, lapses] of line ?? []) if (o !== owner) next.set(o, lapses);
+    this.#lines.set(key, next);
   }
 
   /** The first owner in the key's line whose place has not lapsed, dropping the lapsed ones before it. */

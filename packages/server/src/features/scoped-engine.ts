@@ -49,7 +49,7 @@ export function featureLeases(feature: string, leases: LeaseStoreView): FeatureL
   const scoped = (key: string) => `${feature}/${key}`;
   return {
     acquire: (key, ttlMs, owner) => leases.acquire(scoped(key), ttlMs, owner),
-    queue: (key, ttlMs, owner, placeTtlMs) => leases.queue(scoped(key), ttlMs, owner, placeTtlMs),
+    queue: (key, ttlMs, owner, placeTtlMs, front) => leases.queue(scoped(key), ttlMs, owner, placeTtlMs, front),
     leave: (key, owner) => leases.leave(scoped(key), owner),
     renew: (key, token, ttlMs) => leases.renew(scoped(key), token, ttlMs),
     release: (key, token) => leases.release(scoped(key), token),

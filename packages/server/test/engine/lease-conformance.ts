@@ -214,6 +214,27 @@ export function describeLeaseStoreConformance(name: string, make: LeaseStoreFact
       expect(await leases.queue(key, 10_000, 'bob', 60_000)).not.toBeNull();
     });
 
+    it('an owner put first in line (a steal) gets the key before everyone already waiting', async () => {
+      const key = freshKey();
+      const first = (await leases.acquire(key, 10_000, 'alice')) as number;
+      for (const owner of ['bob', 'carol']) await leases.queue(key, 10_000, owner, 60_000);
+      expect(await leases.queue(key, 10_000, 'admin', 60_000, true)).toBeNull();
+      expect(await leases.release(key, first)).toBe(true);
+      expect(await leases.queue(key, 10_000, 'bob', 60_000)).toBeNull();
+      const admin = (await leases.queue(key, 10_000, 'admin', 60_000)) as number;
+      expect(admin).toBeGreaterThan(first);
+      expect(await leases.release(key, admin)).toBe(true);
+      // Then the line goes on in its order.
+      expect(await leases.queue(key, 10_000, 'carol', 60_000)).toBeNull();
+      expect(await leases.queue(key, 10_000, 'bob', 60_000)).not.toBeNull();
+      // On a free key with owners in line, the one put first takes it at once.
+      const key2 = freshKey();
+      const t = (await leases.acquire(key2, 10_000, 'alice')) as number;
+      await leases.queue(key2, 10_000, 'bob', 60_000);
+      await leases.release(key2, t);
+      expect(await leases.queue(key2, 10_000, 'admin', 60_000, true)).not.toBeNull();
+    });
+
     it('the holder asking in line gets its token again and takes no place', async () => {
       const key = freshKey();
       const token = (await leases.acquire(key, 10_000, 'alice')) as number;

@@ -286,7 +286,7 @@ export class InHostEngineHost {
       case 'lease.acquire':
         return leases.acquire(s(0), n(1), s(2));
       case 'lease.queue':
-        return leases.queue(s(0), n(1), s(2), n(3));
+        return leases.queue(s(0), n(1), s(2), n(3), a[4] === true);
       case 'lease.leave':
         return leases.leave(s(0), s(1));
       case 'lease.renew':

@@ -14,10 +14,10 @@ export class InHostLeaseStore implements LeaseStore {
     return this.#conn.request('lease.acquire', [key, ttlMs, owner]);
   }
 
-  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number, front = false): Promise<number | null> {
     checkTtl(ttlMs);
     checkTtl(placeTtlMs);
-    return this.#conn.request('lease.queue', [key, ttlMs, owner, placeTtlMs]);
+    return this.#conn.request('lease.queue', [key, ttlMs, owner, placeTtlMs, front]);
   }
 
   leave(key: string, owner: string): Promise<void> {

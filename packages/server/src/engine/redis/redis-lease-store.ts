@@ -22,10 +22,10 @@ export class RedisLeaseStore implements LeaseStore {
     return this.#take(key, ttlMs, owner, 0);
   }
 
-  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+  async queue(key: string, ttlMs: number, owner: string, placeTtlMs: number, front = false): Promise<number | null> {
     checkTtl(ttlMs);
     checkTtl(placeTtlMs);
-    return this.#take(key, ttlMs, owner, placeTtlMs);
+    return this.#take(key, ttlMs, owner, placeTtlMs, front);
   }
 
   async leave(key: string, owner: string): Promise<void> {
@@ -33,10 +33,10 @@ export class RedisLeaseStore implements LeaseStore {
     await this.conn.track(leaseLeaveScript.run(cmd, keys.leaseLine(key), [owner]));
   }
 
-  async #take(key: string, ttlMs: number, owner: string, placeTtlMs: number): Promise<number | null> {
+  async #take(key: string, ttlMs: number, owner: string, placeTtlMs: number, front = false): Promise<number | null> {
     const { cmd, keys } = this.conn;
     const token = (await this.conn.track(
-      leaseAcquireScript.run(cmd, [keys.lease(key), ...keys.leaseLine(key)], [owner, ttlMs, this.#highWater, placeTtlMs]),
+      leaseAcquireScript.run(cmd, [keys.lease(key), ...keys.leaseLine(key)], [owner, ttlMs, this.#highWater, placeTtlMs, front ? '1' : '0']),
     )) as number | null;
     return token === null ? null : this.#seen(token);
   }

@@ -493,7 +493,7 @@ return 1
 
 /**
  * Take a lease, or wait for it in line. KEYS: lease, line, places. ARGV: owner, ttl ms, the
- * node's highest token seen, place ttl ms (0: do not wait). Returns the token, or nil while
+ * node's highest token seen, place ttl ms (0: do not wait), '1' to be put first in line. Returns the token, or nil while
  * another owner holds the key or comes first in its line. The holder gets its token again and
  * a new TTL. A new token is the larger of Redis time in microseconds and the node's highest
  * token + 1: nothing of the key is kept once it is free, so tokens keep increasing after
@@ -526,6 +526,15 @@ local function wait()
   return nil
 end
 local held = redis.call('HMGET', KEYS[1], 'o', 't')
+if ARGV[5] == '1' and held[1] ~= owner then
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if head[1] ~= owner then
+    local score = 0
+    if head[2] then score = tonumber(head[2]) - 1 end
+    redis.call('ZADD', KEYS[2], score, owner)
+  end
+  redis.call('HSET', KEYS[3], owner, string.format('%.0f', now + 1))
+end
 if held[1] then
   if held[1] ~= owner then return wait() end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
