@@ -49,11 +49,12 @@ export function lockCommands(locks: () => Locks, config: () => LocksConfig): Com
         const ch = lockChannel(node, identity, p.channel, 'lock');
         checkLockInput(cfg, p.key, p.attributes);
         if (p.waitMs !== undefined && p.waitMs > cfg.maxWait) throw new ReplyError(ErrorCode.BadRequest, `waitMs above ${cfg.maxWait}`);
-        if (p.steal) {
-          lockChannel(node, identity, p.channel, 'unlock');
-          await locks().forceRelease(ch.tenant, ch.channel, p.key);
-        }
-        const options = { ...(p.attributes !== undefined ? { attributes: p.attributes } : {}), ...(p.waitMs !== undefined ? { waitMs: p.waitMs } : {}) };
+        if (p.steal) lockChannel(node, identity, p.channel, 'unlock');
+        const options = {
+          ...(p.attributes !== undefined ? { attributes: p.attributes } : {}),
+          ...(p.waitMs !== undefined ? { waitMs: p.waitMs } : {}),
+          ...(p.steal ? { steal: true } : {}),
+        };
         return locks().acquire(ch, p.key, lockClient(client, p.session), options);
       },
     }),

@@ -13,6 +13,10 @@ export const locksConfig = z.strictObject({
   minLease: duration('1s', 'shortest backend lease (ttlMs of PUT)'),
   maxLease: duration('1h', 'longest backend lease (ttlMs of PUT)'),
   maxWait: duration('30s', 'longest waitMs of an acquire'),
+  waitLease: duration(
+    '3s',
+    "how long a waiting acquire keeps its place in the key's line, renewed every third of it while it waits: the places of a departed node's waiters go after this",
+  ),
   sweepInterval: duration('1s', 'how often expired backend leases are looked for and announced'),
 });
 

@@ -27,8 +27,10 @@ export interface LockClient {
 
 export interface AcquireOptions {
   attributes?: unknown;
-  /** Wait up to this long for the holder to release (0: fail at once with 130 Locked). */
+  /** Wait up to this long in the key's line for the holder to release (0: fail at once with 130 Locked). */
   waitMs?: number;
+  /** Take the lock from its holder (released with reason `forced`), ahead of everyone waiting. */
+  steal?: boolean;
 }
 
 /** A backend lease request (PUT /channels/{channel}/locks/{key}). */
@@ -116,6 +118,9 @@ export class Locks implements LocksApi {
     });
     const cfg = this.config();
     this.#every(Math.max(50, Math.floor(cfg.connectionLease / 3)), () => this.#renewHeld());
+    // Every waiter asks again: its place in line is kept, and a key whose first waiter left
+    // without a release (its node died) goes to the next one within locks.waitLease.
+    this.#every(Math.max(50, Math.floor(cfg.waitLease / 3)), () => this.#waiters.retryAll());
     this.#every(cfg.sweepInterval, () => this.sweepLapsed());
     this.#every(cfg.connectionLease, () => this.sweepOrphans());
     // Locks of a departed node, and those a previous life of this node id held, are nobody's now.
@@ -154,23 +159,43 @@ export class Locks implements LocksApi {
     return lockInfo(row);
   }
 
-  /** Acquire for a connection, waiting up to `waitMs`; 130 Locked (with the holder) when it stays held. */
+  /**
+   * Acquire for a connection, waiting up to `waitMs` in the key's line (the lease store's:
+   * first come, first served across the cluster); 130 Locked (with the holder) when it stays held.
+   */
   async acquire(ch: ResolvedChannel, key: string, client: LockClient, options: AcquireOptions): Promise<LockInfo> {
     const place = { tenant: ch.tenant, channel: ch.channel, key };
     const leaseKey = leaseKeyOf(place);
     await this.#checkCaps(place, client);
     const attributes = options.attributes === undefined ? null : JSON.stringify(options.attributes);
-    const attempt = () => this.#grant(ch, place, client, attributes);
-    const granted = await attempt();
-    if (granted) return granted;
-    this.metrics.contended();
     const waitMs = options.waitMs ?? 0;
-    if (waitMs <= 0 || client.closed) throw await this.#locked(place);
+    const inLine = (waitMs > 0 || options.steal === true) && !client.closed;
+    const attempt = (front = false) => this.#grant(ch, place, client, attributes, inLine ? { front } : undefined);
+    const leave = () => this.#leaveLine(leaseKey, client);
+    try {
+      if (options.steal) {
+        // First in line, then the holder's lock taken back: the next grant is this one's.
+        const granted = await attempt(true);
+        if (granted) return granted;
+        await this.forceRelease(place.tenant, place.channel, key);
+      }
+      const granted = await attempt();
+      if (granted) return granted;
+    } catch (err) {
+      if (inLine) await leave();
+      throw err;
+    }
+    this.metrics.contended();
+    if (waitMs <= 0 || client.closed) {
+      if (inLine) await leave();
+      throw await this.#locked(place);
+    }
     return new Promise<LockInfo>((resolve, reject) => {
       const waiter: PendingAcquire<LockInfo> = new PendingAcquire(client.id, attempt, (outcome) => {
         this.#waiters.remove(leaseKey, waiter);
-        if ('value' in outcome) resolve(outcome.value);
-        else reject(outcome.error ?? new ReplyError(ErrorCode.Unavailable, 'the wait ended'));
+        if ('value' in outcome) return resolve(outcome.value);
+        // The place in line goes before the refusal is answered: a retry queues anew.
+        void leave().then(() => reject(outcome.error ?? new ReplyError(ErrorCode.Unavailable, 'the wait ended')));
       });
       waiter.timer = setTimeout(() => {
         this.#waiters.remove(leaseKey, waiter);
@@ -178,6 +203,16 @@ export class Locks implements LocksApi {
       }, waitMs);
       this.#waiters.add(leaseKey, waiter);
     });
+  }
+
+  /** Give up a connection's place in a key's line (its wait ended without the lock). */
+  async #leaveLine(leaseKey: string, client: LockClient): Promise<void> {
+    try {
+      await this.leases.leave(leaseKey, connectionOwner(client.user, client.session));
+    } catch (err) {
+      // The place lapses after locks.waitLease anyway.
+      this.logger.warn({ err, leaseKey }, 'leaving the line of a lock failed');
+    }
   }
 
   /** Release a lock a connection holds (or a resumed session of it). */
@@ -343,9 +378,14 @@ export class Locks implements LocksApi {
     }
   }
 
-  async #grant(ch: ResolvedChannel, place: LockPlace, client: LockClient, attributes: string | null): Promise<LockInfo | null> {
+  /** Take the key for a connection (`line`: keeping its place in the key's line while refused); null while held or others come first. */
+  async #grant(ch: ResolvedChannel, place: LockPlace, client: LockClient, attributes: string | null, line?: { front: boolean }): Promise<LockInfo | null> {
     const leaseKey = leaseKeyOf(place);
-    const token = await this.leases.acquire(leaseKey, this.config().connectionLease, connectionOwner(client.user, client.session));
+    const cfg = this.config();
+    const owner = connectionOwner(client.user, client.session);
+    const token = line
+      ? await this.leases.queue(leaseKey, cfg.connectionLease, owner, cfg.waitLease, line.front)
+      : await this.leases.acquire(leaseKey, cfg.connectionLease, owner);
     if (token === null) return null;
     const previous = await this.store.get(place);
     const row: LockRow = {

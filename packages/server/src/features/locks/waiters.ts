@@ -1,4 +1,4 @@
-/** One acquire waiting for a key: tried again each time the key is freed, first come first served on this node. */
+/** One acquire waiting in a key's line: tried again each time the key is freed, and every third of `locks.waitLease` to keep its place. */
 export interface Waiter {
   client: string;
   /** Try to take the key: true when granted (the waiter is then done). */
@@ -77,9 +77,11 @@ export class PendingAcquire<T> implements Waiter {
 }
 
 /**
- * The acquires waiting on this node, per lease key, in arrival order. When a key is freed
- * (on any node: a node message nudges every node) the first waiter tries; only when it
- * gets the key does the next one wait for the next release.
+ * The acquires waiting on this node, per lease key, in arrival order. The lease store's line
+ * decides who is served first across the cluster. When a key is freed (on any node: a node
+ * message nudges every node) the first waiter here tries, which is the first in the store's
+ * line whenever that one waits on this node; `retryAll` lets every waiter ask again, keeping
+ * their places and catching a first waiter that is not first here.
  */
 export class WaitQueues {
   readonly #queues = new Map<string, Waiter[]>();
@@ -125,6 +127,15 @@ export class WaitQueues {
       this.#draining.delete(leaseKey);
       this.#again.delete(leaseKey);
     }
+  }
+
+  /** Every waiter tries once (its place in line renewed); the granted ones leave the queue. */
+  async retryAll(): Promise<void> {
+    const tries: Promise<void>[] = [];
+    for (const [leaseKey, queue] of this.#queues) {
+      for (const w of [...queue]) tries.push(w.attempt().then((granted) => (granted ? this.remove(leaseKey, w) : undefined)));
+    }
+    await Promise.all(tries);
   }
 
   /** Abandon every wait of a connection that closed. */
