@@ -167,12 +167,20 @@ async function cycles(ctx: BenchContext, report: Report, contenders: DirectClien
   const handoff = new Histogram();
   const release = new OpCounter();
   const startGrants = seen.grants;
+  // When each waiting contender asked (µs), for grants out of the order of asking.
+  const askedAt = new Map<DirectClient, number>();
+  const asked = new Set<DirectClient>();
+  const order = { grants: 0, outOfOrder: 0, maxLeadUs: 0 };
   ctx.gauge.mark();
   ctx.progress.phase(`${formatInt(target)} cycles, ${formatInt(contenders.length)} waiting`);
   const startUs = nowUs();
   const loop = async (c: DirectClient): Promise<void> => {
     while (!stop && nowUs() < ctx.deadlineUs) {
       let lock: LockInfo;
+      // The first asks go all at once, in no order the server could see: only later asks count.
+      const counted = asked.has(c);
+      asked.add(c);
+      askedAt.set(c, nowUs());
       try {
         lock = (await c.conn.command('locks.acquire', { channel, key, waitMs })) as LockInfo;
       } catch (err) {
@@ -187,6 +195,17 @@ async function cycles(ctx: BenchContext, report: Report, contenders: DirectClien
         continue;
       }
       const t = nowUs();
+      const mine = askedAt.get(c) ?? t;
+      askedAt.delete(c);
+      if (counted) {
+        order.grants++;
+        let earliest = mine;
+        for (const other of askedAt.values()) if (other < earliest) earliest = other;
+        if (earliest < mine) {
+          order.outOfOrder++;
+          order.maxLeadUs = Math.max(order.maxLeadUs, mine - earliest);
+        }
+      }
       if (holder !== null) seen.doubleHolders++;
       holder = c;
       if (lock.fencingToken <= seen.lastToken) seen.tokenViolations++;
@@ -225,6 +244,12 @@ async function cycles(ctx: BenchContext, report: Report, contenders: DirectClien
   report.latency('cycles.handoff', 'release → next grant', handoff);
   report.latency('cycles.releaseLatency', 'release round trip', release.latency);
   report.add('cycles.waitTimeouts', timeouts, 'waits that ran out (130, asked again)', formatInt(timeouts));
+  report.add(
+    'cycles.order',
+    { grants: order.grants, outOfOrder: order.outOfOrder, maxLeadMs: round(order.maxLeadUs / 1000, 2) },
+    'grants while one who asked earlier waited',
+    `${formatInt(order.outOfOrder)} of ${formatInt(order.grants)} (the earlier ask at most ${formatMs(order.maxLeadUs / 1000)} before; first asks not counted)`,
+  );
   report.add('cycles.errors', errors);
   report.add('cycles.releaseErrors', release.errors);
   if (errorCount) report.add('cycles.errorCount', errorCount, 'other failures', JSON.stringify(errors));
