@@ -37,9 +37,9 @@ export function metricCommands(ingest: () => Ingest): CommandDefinition[] {
       async handler({ client }, p) {
         const identity = client.identity as Identity;
         const authorize = (batch: ReadonlyArray<{ readonly series: string }>) => checkIngest(identity, batch);
-        if (p.points !== undefined && p.blocks === undefined) return { accepted: await ingest().push(identity.tenant, rowsOf(p.points), 'socket', authorize) };
-        if (p.blocks === undefined || p.points !== undefined) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points or blocks');
-        return { accepted: await ingest().pushBlocks(identity.tenant, p.blocks.map(columnsOf), 'socket', authorize) };
+        if ((p.points === undefined) === (p.blocks === undefined)) throw new ReplyError(ErrorCode.BadRequest, 'give exactly one of points or blocks');
+        if (p.points !== undefined) return { accepted: await ingest().push(identity.tenant, rowsOf(p.points), 'socket', authorize) };
+        return { accepted: await ingest().pushBlocks(identity.tenant, (p.blocks ?? []).map(columnsOf), 'socket', authorize) };
       },
     }),
   ];
