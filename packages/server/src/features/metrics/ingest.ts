@@ -129,10 +129,7 @@ export class Ingest {
       await this.#admit(tenant, n, [...new Set(blocks.map((b) => b.series))]);
       const keys = this.#stores.checkBlocks(tenant, blocks);
       if (keys !== null) return this.#written(transport, this.#stores.writeBlocks(tenant, blocks, keys));
-      const points = blocks.length === 1 ? blockPoints(blocks[0] as ColumnBlock) : blocks.flatMap(blockPoints);
-      const verdict = this.#stores.check(tenant, points);
-      if (verdict.first) throw refusedBatch(verdict, n);
-      return this.#written(transport, this.#stores.write(tenant, points, verdict.keys));
+      return this.#checkAndWrite(tenant, blocks.length === 1 ? blockPoints(blocks[0] as ColumnBlock) : blocks.flatMap(blockPoints), transport);
     } catch (err) {
       if (err instanceof ReplyError) this.#counters.refused.inc({ transport, code: String(err.code) });
       throw err;
@@ -141,6 +138,11 @@ export class Ingest {
 
   async #push(tenant: string, points: readonly PointInput[], transport: IngestTransport): Promise<number> {
     await this.#admit(tenant, points.length, seriesOf(points));
+    return this.#checkAndWrite(tenant, points, transport);
+  }
+
+  /** Check every point, then write them all, or refuse the whole batch (nothing written) naming each problem. */
+  #checkAndWrite(tenant: string, points: readonly PointInput[], transport: IngestTransport): number {
     const verdict = this.#stores.check(tenant, points);
     if (verdict.first) throw refusedBatch(verdict, points.length);
     return this.#written(transport, this.#stores.write(tenant, points, verdict.keys));
