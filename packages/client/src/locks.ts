@@ -28,9 +28,9 @@ export function locks(client: FeatureHost, channel: string): ChannelLocks {
 export interface AcquireOptions {
   /** Shown to everyone with the lock (`holder.attributes`), e.g. a display name; at most 1 KiB of JSON by default. */
   attributes?: unknown;
-  /** Wait this long (ms, at most 30 s by default) for the holder to let go, first come first served; 0 (default) fails at once. */
+  /** Wait this long (ms, at most 30 s by default) in the key's line for the holder to let go, first come first served across every server node; 0 (default) fails at once, also while others wait. */
   waitMs?: number;
-  /** Take the lock from its holder first (needs the `unlock` capability on the channel). */
+  /** Take the lock from its holder first, ahead of everyone waiting (needs the `unlock` capability on the channel). */
   steal?: boolean;
 }
 
