@@ -100,6 +100,39 @@ describe('PendingAcquire', () => {
     await queues.freed('k');
     expect(granted).toEqual(['a', 'b']);
   });
+  it('retryAll lets every waiter try, keeps the waits whose try failed, and drops the granted ones', async () => {
+    const queues = new WaitQueues();
+    const outcomes = new Map<string, AcquireOutcome<string>>();
+    const answers = new Map<string, 'null' | 'grant' | 'throw'>([
+      ['a', 'null'],
+      ['b', 'throw'],
+      ['c', 'grant'],
+    ]);
+    const waiters = ['a', 'b', 'c'].map(
+      (id) =>
+        new PendingAcquire<string>(
+          id,
+          async () => {
+            const answer = answers.get(id);
+            if (answer === 'throw') throw new Error('store down');
+            return answer === 'grant' ? id : null;
+          },
+          (o) => outcomes.set(id, o),
+        ),
+    );
+    for (const w of waiters) queues.add('k', w);
+    await queues.retryAll();
+    // The store failing on the periodic try does not end b's wait: only c, granted, is done.
+    expect([...outcomes]).toEqual([['c', { value: 'c' }]]);
+    expect(waiters.map((w) => w.ended)).toEqual([false, false, true]);
+    // c left the queue: the first waiter is still a, then b, and a release nudges a.
+    answers.set('a', 'grant');
+    await queues.freed('k');
+    expect(outcomes.get('a')).toEqual({ value: 'a' });
+    // A try on a release that fails still ends the wait with its error.
+    await queues.freed('k');
+    expect(outcomes.get('b')).toMatchObject({ error: expect.any(Error) });
+  });
 });
 
 describe('Holdings', () => {

@@ -1,8 +1,8 @@
 /** One acquire waiting in a key's line: tried again each time the key is freed, and every third of `locks.waitLease` to keep its place. */
 export interface Waiter {
   client: string;
-  /** Try to take the key: true when granted (the waiter is then done). */
-  attempt(): Promise<boolean>;
+  /** Try to take the key: true when granted (the waiter is then done). `quiet`: a failed try does not end the wait. */
+  attempt(quiet?: boolean): Promise<boolean>;
   /** Give up: the wait ran out, the connection closed or the service stopped. */
   abandon(reason: 'timeout' | 'closed'): void;
   timer: NodeJS.Timeout | undefined;
@@ -38,15 +38,19 @@ export class PendingAcquire<T> implements Waiter {
     return this.#ended;
   }
 
-  /** One try, after any try on its way; true when the key was granted (by this try or the one before). A try that fails ends the wait with its error. */
-  attempt(): Promise<boolean> {
+  /**
+   * One try, after any try on its way; true when the key was granted (by this try or the one
+   * before). A try that fails ends the wait with its error, unless `quiet` (the periodic try
+   * that keeps the place: a store that failed once is asked again at the next one).
+   */
+  attempt(quiet = false): Promise<boolean> {
     const run = this.#last.then(async () => {
       if (this.#ended) return true;
       let value: T | null;
       try {
         value = await this.tryOnce();
       } catch (error) {
-        this.#finish({ error });
+        if (!quiet) this.#finish({ error });
         return false;
       }
       if (value === null) return false;
@@ -129,11 +133,11 @@ export class WaitQueues {
     }
   }
 
-  /** Every waiter tries once (its place in line renewed); the granted ones leave the queue. */
+  /** Every waiter tries once (its place in line renewed; a failed try keeps the wait); the granted ones leave the queue. */
   async retryAll(): Promise<void> {
     const tries: Promise<void>[] = [];
     for (const [leaseKey, queue] of this.#queues) {
-      for (const w of [...queue]) tries.push(w.attempt().then((granted) => (granted ? this.remove(leaseKey, w) : undefined)));
+      for (const w of [...queue]) tries.push(w.attempt(true).then((granted) => (granted ? this.remove(leaseKey, w) : undefined)));
     }
     await Promise.all(tries);
   }
