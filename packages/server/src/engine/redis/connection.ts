@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisKeys } from './keys.js';
+import { LEASE_SCRIPTS } from './lease-scripts.js';
 import { RedisClock } from './redis-clock.js';
 import { ALL_SCRIPTS } from './scripts.js';
 import { clusterNodes, createCommandClient, createConnection, onEveryPrimary, type RedisClient, type RedisTopologyOptions } from './topology.js';
@@ -215,7 +216,7 @@ export class RedisConnection {
       this.#wasReady[role] = true;
       if (role === 'cmd') {
         this.clock.reset();
-        void onEveryPrimary(this.cmd, (r) => Promise.all(ALL_SCRIPTS.map((s) => r.script('LOAD', s.lua))));
+        void onEveryPrimary(this.cmd, (r) => Promise.all([...ALL_SCRIPTS, ...LEASE_SCRIPTS].map((s) => r.script('LOAD', s.lua))));
         for (const fn of this.#onReady) fn();
       } else {
         this.#resubscribe().catch((err) => this.logger?.warn({ err }, 'redis resubscribe failed'));

@@ -1,6 +1,6 @@
 import { checkTtl, type Lease, type LeaseStore } from '../lease-store.js';
 import type { RedisConnection } from './connection.js';
-import { leaseAcquireScript, leaseGetScript, leaseLeaveScript, leaseReleaseScript, leaseRenewScript } from './scripts.js';
+import { leaseAcquireScript, leaseGetScript, leaseLeaveScript, leaseReleaseScript, leaseRenewScript } from './lease-scripts.js';
 
 /**
  * Leases in Redis: one hash per key (owner, token) that expires with the lease, beside the
