@@ -29,13 +29,7 @@ export type Answer = any;
 export async function startMetricsServer(metrics: Record<string, unknown> = {}, extra: ConfigInput = {}): Promise<MetricsServer> {
   const clock = new ManualClock(T0);
   // The demo workspace off: these tests use tenant demo as an ordinary tenant with tight caps, where its generator would write.
-  // No frame spread: a frame is due exactly one interval after the last, so advancing the manual clock by it makes the next one due.
-  const s = await startTestServer({
-    console: { demo: false },
-    ...extra,
-    metrics: { series: SERIES, frameSpread: 0, ...metrics },
-    now: clock.now,
-  } as ConfigInput);
+  const s = await startTestServer({ console: { demo: false }, ...extra, metrics: { series: SERIES, ...metrics }, now: clock.now } as ConfigInput);
   const headers = (tenant: string, asAdmin: boolean): Record<string, string> =>
     asAdmin ? { authorization: `Bearer ${s.apiKey}`, 'x-switchboard-tenant': tenant } : { authorization: `Bearer ${s.tenantKeys[tenant]}` };
   return {

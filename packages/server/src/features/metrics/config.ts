@@ -74,12 +74,6 @@ export const metricsConfig = z
     maxDashboardBytes: int(65_536, 1024, 1_048_576, 'largest saved dashboard (its JSON), bytes'),
     maxRate: int(10, 1, 1000, 'most frames per second one metric subscription receives; asking for more, or for 0 or less, is clamped and told so'),
     maxSubscriptions: int(16, 1, 10_000, 'metric subscriptions one connection may hold'),
-    frameSpread: int(
-      10,
-      0,
-      50,
-      "percent of a subscription's frame interval added at random after each of its frames, so subscriptions opened together drift apart instead of sending their frames in the same turn (0: a frame is due exactly one interval after the last)",
-    ),
     alerts: z
       .array(alertRuleOrWhen)
       .default([])

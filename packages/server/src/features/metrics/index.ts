@@ -136,7 +136,7 @@ export function metricsFeature(): FeatureModule<MetricsConfig, MetricStores> {
       const pusher = new MetricPusher(created, ctx.messages, ctx.logger, writer);
       pusher.start(Math.max(10, ctx.config.pushInterval));
       created.cluster = pusher;
-      const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes, () => ctx.config.frameSpread);
+      const subscriptions = new MetricSubscriptions(created, clock, ctx.node.limits.queueSignalDropBytes);
       // The server's own figures, into the system scope (announced to the other nodes like any store).
       const meter = new SelfMeter({ figures: ctx.node.selfFigures, stores: created, ingest, nodeId: ctx.node.id, clock, logger: ctx.logger });
       meter.start(ctx.config.systemInterval);

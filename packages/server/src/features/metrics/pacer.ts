@@ -18,15 +18,10 @@ export class Pacer {
   #lastSkip: number;
   #skipped = 0;
 
-  /**
-   * `sentAt`: when the first frame (the backfill) went out. `spread`: a fraction of the
-   * interval (0 to 1) added at random after each frame, so that subscriptions whose frames
-   * went in one turn are not all due in the same turn again.
-   */
+  /** `sentAt`: when the first frame (the backfill) went out. */
   constructor(
     readonly rate: number,
     sentAt: number,
-    readonly spread = 0,
   ) {
     if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError('a pacer needs a positive finite rate');
     this.interval = 1000 / rate;
@@ -60,9 +55,7 @@ export class Pacer {
     }
     const skipped = this.#skipped;
     this.#skipped = 0;
-    // Taken as sent up to `spread` of an interval later: never closer than the interval, and
-    // the subscriptions of one turn drift apart instead of making every turn after it a burst.
-    this.#lastSent = this.spread > 0 ? now + Math.random() * this.spread * this.interval : now;
+    this.#lastSent = now;
     this.#lastSkip = now;
     return { skipped };
   }

@@ -85,8 +85,6 @@ export class MetricSubscriptions {
     readonly clock: Clock,
     /** Backlog bytes above which a connection is congested. */
     readonly congestedAt: number,
-    /** Percent of a frame interval added at random after each frame (`metrics.frameSpread`). */
-    readonly spread: () => number = () => 0,
   ) {
     this.#text = new FrameText(stores);
     this.#stopListening = stores.onChange(
@@ -126,7 +124,7 @@ export class MetricSubscriptions {
       keys,
       logs,
       columnsKey: spec.columns.join(','),
-      pacer: new Pacer(spec.rate, now, this.spread() / 100),
+      pacer: new Pacer(spec.rate, now),
       seq: 1,
       since: this.#version,
       checked: -1,

@@ -135,30 +135,3 @@ describe('metric subscription pacer', () => {
     expect(() => new Pacer(Number.POSITIVE_INFINITY, T0)).toThrow(RangeError);
   });
 });
-
-describe('Pacer spread', () => {
-  it('keeps frames at least one interval apart and spreads pacers that sent in one turn over up to spread × interval', () => {
-    const pacers = Array.from({ length: 100 }, () => new Pacer(10, T0, 0.1));
-    // Every pacer sends in the same turn, exactly one interval after its first frame.
-    for (const p of pacers) expect(p.take(T0 + 100, false, true)).toEqual({ skipped: 0 });
-    // None is due sooner than one interval later; every one is due within 1.1 intervals.
-    expect(pacers.filter((p) => p.ready(T0 + 199)).length).toBe(0);
-    expect(pacers.every((p) => p.ready(T0 + 210))).toBe(true);
-    // They no longer all come due in the same millisecond.
-    const due = pacers.map((p) => {
-      let t = T0 + 200;
-      while (!p.ready(t)) t++;
-      return t;
-    });
-    expect(new Set(due).size).toBeGreaterThan(5);
-    expect(Math.min(...due)).toBeGreaterThanOrEqual(T0 + 200);
-    expect(Math.max(...due)).toBeLessThanOrEqual(T0 + 210);
-  });
-
-  it('without spread, a frame is due exactly one interval after the last', () => {
-    const p = new Pacer(10, T0);
-    expect(p.take(T0 + 100, false, true)).toEqual({ skipped: 0 });
-    expect(p.ready(T0 + 199)).toBe(false);
-    expect(p.ready(T0 + 200)).toBe(true);
-  });
-});
