@@ -103,10 +103,14 @@ export class MemoryLeaseStore implements LeaseStore {
     return null;
   }
 
-  /** Put `owner` first in the key's line (its place's time is set by the `#wait` that follows). */
+  /** Put `owner` first in the key's line, its place alive (its time is set by the `#wait` that follows). */
   #toFront(key: string, owner: string): void {
     const line = this.#lines.get(key);
-    if (line?.keys().next().value === owner) return;
+    if (line?.keys().next().value === owner) {
+      // Already first, perhaps with a place that lapsed: alive again, still first.
+      line.set(owner, this.now() + 1);
+      return;
+    }
     const next = new Map<string, number>([[owner, this.now() + 1]]);
     for (const [o, lapses] of line ?? []) if (o !== owner) next.set(o, lapses);
     this.#lines.set(key, next);
