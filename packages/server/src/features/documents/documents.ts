@@ -32,6 +32,9 @@ export interface DocumentsCluster {
   readonly hooks: DocumentHooks;
 }
 
+/** What every loaded document of a node shares: its documents' per-document dependencies take it as their prototype. */
+type SharedDeps = Omit<LiveDocumentDeps<LiveDocument>, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow' | 'clustered'>;
+
 /**
  * The documents loaded on this node. A document is loaded once however many peers open it
  * at once (they share one load), and unloaded `idleUnload` after its last peer left, once
@@ -53,7 +56,7 @@ export class Documents {
   /** The sweep that hibernates documents nobody used for `hibernateAfter` (null: off). */
   readonly #hibernation: NodeJS.Timeout | null;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
-  readonly #shared: Omit<LiveDocumentDeps<LiveDocument>, 'settings' | 'compactAfter' | 'compactInterval' | 'groupCommit' | 'sendWindow' | 'clustered'>;
+  readonly #shared: SharedDeps;
 
   constructor(
     readonly store: DocumentStore,
@@ -134,8 +137,9 @@ export class Documents {
         if (this.#stopped) throw new Error('documents are stopping');
         const { compactAfter, compactInterval, groupCommit, sendWindow } = this.config();
         const clustered = this.cluster.relay !== null && !this.cluster.relay.alone;
-        const doc = new LiveDocument(ch.tenant, ch.channel, stored, {
-          ...this.#shared,
+        // The shared part by prototype, not copied: a copy of its 11 properties plus these 6 gave
+        // each document an object of its own shape (~0.6 KB of heap per loaded document).
+        const deps: LiveDocumentDeps<LiveDocument> = Object.assign(Object.create(this.#shared) as SharedDeps, {
           settings,
           compactAfter,
           compactInterval,
@@ -143,6 +147,7 @@ export class Documents {
           sendWindow,
           clustered,
         });
+        const doc = new LiveDocument(ch.tenant, ch.channel, stored, deps);
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);
