@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openTestStorage, STORES } from './helpers.js';
 
 const NEW = ['0007_job_queues', 'webhooks_0004_job_queues'];
+/** The migrations of later releases (not this test's subject). */
+const LATER = ['0008_job_partial_indexes'];
 
 describe.each(STORES)('job queues migration (%s)', (store) => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -14,7 +16,7 @@ describe.each(STORES)('job queues migration (%s)', (store) => {
   it('gives each unfinished delivery its endpoint as its queue, and nothing else one', async () => {
     const { storage, close } = await openTestStorage(store);
     cleanups.push(close);
-    const all = builtinMigrations();
+    const all = builtinMigrations().filter((m) => !LATER.includes(m.name));
     // The database as the release before this one left it.
     await migrateToLatest(
       storage,

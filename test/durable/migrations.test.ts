@@ -166,6 +166,7 @@ describe('a SQLite database created by version 0.1 (fixtures/switchboard-0.1.db:
         'activity_0002_search',
         '0006_jobs',
         '0007_job_queues',
+        '0008_job_partial_indexes',
         'locks_0001_table',
         'documents_0001_tables',
         'documents_0002_sequence',

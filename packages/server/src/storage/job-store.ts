@@ -4,6 +4,20 @@ import type { Storage } from './storage.js';
 import type { JobStatus, JobTable, SharedTables } from './tables.js';
 import { YoungTableStats } from './young-table-stats.js';
 
+/**
+ * A job's state as the partial indexes of `sb_jobs` name it (migration 0008): a statement uses
+ * one of them only when its WHERE has the index's condition with the same literal, never a
+ * bound parameter. `column` is the status column as the statement names it (`j.status`).
+ */
+export function jobIs(status: 'pending' | 'running', column = 'status') {
+  return sql<boolean>`${sql.ref(column)} = ${sql.lit(status)}`;
+}
+
+/** Finished (done, failed or cancelled), as the `sb_jobs_finished` index names it (see `jobIs`). */
+export function jobFinished(column = 'status') {
+  return sql<boolean>`${sql.ref(column)} in ('done', 'failed', 'cancelled')`;
+}
+
 /** A job as its handler and the lists see it. */
 export interface Job {
   id: string;
@@ -31,7 +45,7 @@ export interface NewJob {
   payload: unknown;
   dueAt: number;
   maxAttempts: number;
-  /** The queue within its kind (JobTable.queue). */
+  /** The queue within its kind (JobTable.queue). A queue's jobs are neither capped nor listed by kind (`list`). */
   queue?: string | null;
 }
 
@@ -185,6 +199,8 @@ export class JobStore {
    * it the answer is `full` and nothing is written.
    */
   async insert(job: NewJob, now: number, cap?: number, within?: JobExecutor): Promise<{ job: Job; created: boolean } | 'full'> {
+    // Caps and lists count the jobs without a queue (`sb_jobs_unqueued`).
+    if (cap !== undefined && job.queue != null) throw new Error('a capped job has no queue');
     if (within) return this.#insertIn(within as Db, job, now, cap);
     return this.storage.transaction((trx) => this.#insertIn(trx, job, now, cap));
   }
@@ -201,6 +217,7 @@ export class JobStore {
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('kind', '=', job.kind)
         .where('tenant', '=', job.tenant)
+        .where('queue', 'is', null)
         .where('status', 'in', ['pending', 'running'])
         .executeTakeFirstOrThrow();
       if (Number(n) >= cap) return 'full';
@@ -262,7 +279,7 @@ export class JobStore {
       .set({ status: 'cancelled', updated_at: now })
       .where('kind', '=', job.kind)
       .where('id', '<>', job.id)
-      .where('status', '=', 'pending')
+      .where(jobIs('pending'))
       .execute();
   }
 
@@ -288,8 +305,8 @@ export class JobStore {
       let ids = this.#db.selectFrom('sb_jobs').select('id');
       ids =
         which === 'pending'
-          ? ids.where('status', '=', 'pending').where('due_at', '<=', now).orderBy('due_at')
-          : ids.where('status', '=', 'running').where('lease_expires', '<=', now);
+          ? ids.where(jobIs('pending')).where('due_at', '<=', now).orderBy('due_at')
+          : ids.where(jobIs('running')).where('lease_expires', '<=', now);
       ids = ids.where('kind', 'in', kinds).limit(limit);
       if (this.storage.kind === 'postgres') ids = ids.forUpdate().skipLocked();
       return this.#db
@@ -298,8 +315,8 @@ export class JobStore {
         .where(this.#picked(ids))
         .returning(JOB_COLUMNS);
     };
-    // The parameters in the order of the compiled statement: the SET, then the subquery's WHERE and LIMIT.
-    const params = ['running', owner, now + leaseMs, 1, now, which === 'pending' ? 'pending' : 'running', now, ...kinds, limit];
+    // The parameters in the order of the compiled statement: the SET, then the subquery's WHERE (the status a literal) and LIMIT.
+    const params = ['running', owner, now + leaseMs, 1, now, now, ...kinds, limit];
     const { rows } = await this.#shapes.run(this.#db, `claim.${which}.${kinds.length}`, params, build);
     return rows.map(toJob);
   }
@@ -326,7 +343,7 @@ export class JobStore {
 
   /**
    * Borrow (as `borrow`) up to `limit` pending jobs of `kind` in `queue` due by `dueBy`, in due
-   * order along the (queue, status, due_at) index, in one statement (PostgreSQL skips rows
+   * order along the queue's pending index (`sb_jobs_queue_pending`), in one statement (PostgreSQL skips rows
    * another node has locked): the ids taken.
    */
   async borrowQueue(kind: string, queue: string, dueBy: number, limit: number, owner: string, now: number, leaseMs: number): Promise<string[]> {
@@ -336,7 +353,7 @@ export class JobStore {
         .selectFrom('sb_jobs')
         .select('id')
         .where('queue', '=', queue)
-        .where('status', '=', 'pending')
+        .where(jobIs('pending'))
         .where('due_at', '<=', dueBy)
         .where('kind', '=', kind)
         .orderBy('due_at')
@@ -352,8 +369,8 @@ export class JobStore {
           .returning('id')
       );
     };
-    // The parameters in the order of the compiled statement: the SET, the subquery's WHERE and LIMIT, the status again.
-    const params = ['running', owner, now + leaseMs, now, queue, 'pending', dueBy, kind, limit, 'pending'];
+    // The parameters in the order of the compiled statement: the SET, the subquery's WHERE (the status a literal) and LIMIT, the status again.
+    const params = ['running', owner, now + leaseMs, now, queue, dueBy, kind, limit, 'pending'];
     const { rows } = await this.#shapes.run(this.#db, 'borrow.queue', params, build);
     return rows.map((r) => (r as { id: string }).id);
   }
@@ -540,9 +557,12 @@ export class JobStore {
     return { cancelled: Number(r.numUpdatedRows) === 1, job };
   }
 
-  /** A tenant's jobs of a kind by due time (soonest first), after `after`, optionally of some statuses; `limit + 1` read for paging. */
+  /**
+   * A tenant's jobs of a kind without a queue (a queue's jobs are listed by their feature) by
+   * due time (soonest first), after `after`, optionally of some statuses; `limit + 1` read for paging.
+   */
   async list(kind: string, tenant: string, opts: { statuses?: readonly JobStatus[]; after?: JobPosition; limit: number }): Promise<Job[]> {
-    let q = this.#db.selectFrom('sb_jobs').selectAll().where('kind', '=', kind).where('tenant', '=', tenant);
+    let q = this.#db.selectFrom('sb_jobs').selectAll().where('kind', '=', kind).where('tenant', '=', tenant).where('queue', 'is', null);
     if (opts.statuses && opts.statuses.length > 0) q = q.where('status', 'in', opts.statuses);
     const after = opts.after;
     if (after) q = q.where((eb) => eb.or([eb('due_at', '>', after.time), eb.and([eb('due_at', '=', after.time), eb('id', '>', after.id)])]));
@@ -556,7 +576,7 @@ export class JobStore {
 
   /** Delete finished jobs (done, failed, cancelled) last changed before `before`, but those of the `kept` kinds; how many. */
   async sweep(before: number, kept: readonly string[] = []): Promise<number> {
-    let q = this.#db.deleteFrom('sb_jobs').where('status', 'in', ['done', 'failed', 'cancelled']).where('updated_at', '<', before);
+    let q = this.#db.deleteFrom('sb_jobs').where(jobFinished()).where('updated_at', '<', before);
     if (kept.length > 0) q = q.where('kind', 'not in', kept);
     const r = await q.executeTakeFirst();
     return Number(r.numDeletedRows);

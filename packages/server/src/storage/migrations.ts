@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { NamedMigration } from './migration.js';
 
 /**
@@ -95,6 +95,36 @@ const jobQueues: Migration = {
   },
 };
 
+/**
+ * The job indexes hold what their statements look for, not every row in every state: each
+ * write of a job (insert, claim or borrow, finish) was a new entry in four full indexes, and
+ * on PostgreSQL a drain of a webhook backlog spent most of its time writing them. Pending jobs
+ * by due time, running ones by lease end, finished ones by their last update (the sweeps), a
+ * queue's pending jobs by due time, and the per-kind lists and caps over jobs without a queue
+ * (a queue's jobs are listed by their feature: webhooks' messages). A statement uses a partial
+ * index only when it names the index's condition with the same literal (`JobStore`,
+ * `jobIs`).
+ */
+const jobPartialIndexes: Migration = {
+  async up(db: Db) {
+    await db.schema.dropIndex('sb_jobs_due').execute();
+    await db.schema.dropIndex('sb_jobs_queue').execute();
+    await db.schema.dropIndex('sb_jobs_tenant').execute();
+    await sql`create index sb_jobs_pending on sb_jobs (due_at) where status = 'pending'`.execute(db);
+    await sql`create index sb_jobs_running on sb_jobs (lease_expires) where status = 'running'`.execute(db);
+    await sql`create index sb_jobs_finished on sb_jobs (updated_at) where status in ('done', 'failed', 'cancelled')`.execute(db);
+    await sql`create index sb_jobs_queue_pending on sb_jobs (queue, due_at) where status = 'pending'`.execute(db);
+    await sql`create index sb_jobs_unqueued on sb_jobs (kind, tenant, due_at, id) where queue is null`.execute(db);
+  },
+  async down(db: Db) {
+    for (const name of ['sb_jobs_pending', 'sb_jobs_running', 'sb_jobs_finished', 'sb_jobs_queue_pending', 'sb_jobs_unqueued'])
+      await db.schema.dropIndex(name).execute();
+    await db.schema.createIndex('sb_jobs_due').on('sb_jobs').columns(['status', 'due_at']).execute();
+    await db.schema.createIndex('sb_jobs_tenant').on('sb_jobs').columns(['kind', 'tenant', 'due_at', 'id']).execute();
+    await db.schema.createIndex('sb_jobs_queue').on('sb_jobs').columns(['queue', 'status', 'due_at']).execute();
+  },
+};
+
 /** The shared migrations, in the order they apply. */
 export const SHARED_MIGRATIONS: readonly NamedMigration[] = Object.freeze([
   { name: '0001_users', ...users },
@@ -102,4 +132,5 @@ export const SHARED_MIGRATIONS: readonly NamedMigration[] = Object.freeze([
   { name: '0005_tenant_quotas', ...tenantQuotas },
   { name: '0006_jobs', ...jobs },
   { name: '0007_job_queues', ...jobQueues },
+  { name: '0008_job_partial_indexes', ...jobPartialIndexes },
 ]);

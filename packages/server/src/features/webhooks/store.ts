@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { type JobExecutor, UNNEST_OVER } from '../../storage/job-store.js';
+import { type JobExecutor, jobFinished, jobIs, UNNEST_OVER } from '../../storage/job-store.js';
 import type { CursorPosition } from '../../storage/paging.js';
 import { QueryShapes } from '../../storage/query-shapes.js';
 import type { Storage } from '../../storage/storage.js';
@@ -157,7 +157,7 @@ export class WebhookStore {
         .set({ status: 'cancelled', updated_at: now })
         .where('kind', '=', PROBE_KIND)
         .where('id', 'like', `probe:${id}:%`)
-        .where('status', '=', 'pending')
+        .where(jobIs('pending'))
         .execute();
       return true;
     });
@@ -228,11 +228,11 @@ export class WebhookStore {
 
   /**
    * An endpoint's pending deliveries (a delivery job's id is its message's), along the jobs'
-   * (queue, status, due_at) index: bounded by what the endpoint has pending, never by every
+   * pending index per queue: bounded by what the endpoint has pending, never by every
    * message it had (delivered ones are kept for days) nor by other endpoints' backlogs.
    */
   #pending(endpointId: string) {
-    return this.db.selectFrom('sb_jobs as j').select('j.id').where('j.queue', '=', endpointId).where('j.status', '=', 'pending');
+    return this.db.selectFrom('sb_jobs as j').select('j.id').where('j.queue', '=', endpointId).where(jobIs('pending', 'j.status'));
   }
 
   /** A message with its event, for a delivery attempt. */
@@ -281,13 +281,7 @@ export class WebhookStore {
       .executeTakeFirst();
     // A healthy endpoint's 2xx changes nothing more: its other messages are due on their own.
     if (Number(healed.numUpdatedRows) === 0) return false;
-    await this.db
-      .updateTable('sb_jobs')
-      .set({ due_at: now })
-      .where('queue', '=', endpointId)
-      .where('status', '=', 'pending')
-      .where('due_at', '>', now)
-      .execute();
+    await this.db.updateTable('sb_jobs').set({ due_at: now }).where('queue', '=', endpointId).where(jobIs('pending')).where('due_at', '>', now).execute();
     return true;
   }
 
@@ -382,16 +376,27 @@ export class WebhookStore {
   /** Pending deliveries per endpoint and the oldest one's creation time (for the backlog gauges). */
   async backlog(): Promise<Array<{ endpoint: string; n: number; oldest: number }>> {
     // From the unfinished delivery jobs alone (their queue is the endpoint, their creation time
-    // the message's): bounded by the backlog, not by the messages kept.
-    const rows = await this.db
-      .selectFrom('sb_jobs as j')
-      .select((eb) => ['j.queue', eb.fn.countAll<number>().as('n'), eb.fn.min('j.created_at').as('oldest')])
-      .where('j.kind', '=', DELIVER_KIND)
-      .where('j.status', 'in', ['pending', 'running'])
-      .where('j.queue', 'is not', null)
-      .groupBy('j.queue')
-      .execute();
-    return rows.map((r) => ({ endpoint: r.queue as string, n: Number(r.n), oldest: Number(r.oldest) }));
+    // the message's): bounded by the backlog, not by the messages kept. Pending and running
+    // apart, each along its partial index.
+    const per = new Map<string, { endpoint: string; n: number; oldest: number }>();
+    for (const status of ['pending', 'running'] as const) {
+      const rows = await this.db
+        .selectFrom('sb_jobs as j')
+        .select((eb) => ['j.queue', eb.fn.countAll<number>().as('n'), eb.fn.min('j.created_at').as('oldest')])
+        .where(jobIs(status, 'j.status'))
+        .where('j.kind', '=', DELIVER_KIND)
+        .where('j.queue', 'is not', null)
+        .groupBy('j.queue')
+        .execute();
+      for (const r of rows) {
+        const endpoint = r.queue as string;
+        const was = per.get(endpoint);
+        const n = Number(r.n);
+        const oldest = Number(r.oldest);
+        per.set(endpoint, was ? { endpoint, n: was.n + n, oldest: Math.min(was.oldest, oldest) } : { endpoint, n, oldest });
+      }
+    }
+    return [...per.values()];
   }
 
   /**
@@ -405,7 +410,7 @@ export class WebhookStore {
       .leftJoin('sb_jobs as j', 'j.id', 'm.id')
       .select('m.id')
       .where('m.created_at', '<', before)
-      .where((eb) => eb.or([eb('j.id', 'is', null), eb('j.status', 'in', ['done', 'failed', 'cancelled'])]));
+      .where((eb) => eb.or([eb('j.id', 'is', null), jobFinished('j.status')]));
     const ids = (await old.limit(SWEEP_MAX).execute()).map((r) => r.id);
     let deleted = 0;
     for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
@@ -421,7 +426,7 @@ export class WebhookStore {
     await this.db
       .deleteFrom('sb_jobs')
       .where('kind', '=', DELIVER_KIND)
-      .where('status', 'in', ['done', 'failed', 'cancelled'])
+      .where(jobFinished())
       .where('updated_at', '<', before)
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('sb_webhook_messages as m').select('m.id').whereRef('m.id', '=', 'sb_jobs.id'))))
       .execute();
