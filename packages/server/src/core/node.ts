@@ -266,10 +266,13 @@ export class Node implements ClientHost {
     return client;
   }
 
-  /** A connection of a feature's endpoint opened; call the returned function when it closes. */
-  trackEndpointConnection(conn: { close(code: number, reason: string): void }): () => void {
+  /** A connection of a feature's endpoint opened (closed at shutdown); `untrackEndpointConnection` when it closes. */
+  trackEndpointConnection(conn: { close(code: number, reason: string): void }): void {
     this.#endpointConnections.add(conn);
-    return () => this.#endpointConnections.delete(conn);
+  }
+
+  untrackEndpointConnection(conn: { close(code: number, reason: string): void }): void {
+    this.#endpointConnections.delete(conn);
   }
 
   /** Take a connection slot for the user (limits hold across nodes); 116 while the engine is away. */

@@ -16,6 +16,10 @@ const MAX_REASON_BYTES = 123;
 const EMPTY_SESSION: EndpointSession = { message() {} };
 const onHandshakeTimeout = (c: WsEndpointConnection): void => c.closeWith(DisconnectCode.Stale);
 
+/** The endpoint connection on its socket: the socket's listeners are shared functions, not closures per connection. */
+const OWNER = Symbol('endpointConnection');
+type Owned = WebSocket & { [OWNER]: WsEndpointConnection };
+
 /**
  * One connection of a feature's endpoint: the transport's deadline for the first message,
  * the binary check, the node's connection count and drain, and frame-once sending, around
@@ -28,7 +32,6 @@ class WsEndpointConnection implements EndpointConnection {
   #deadline: TimerHandle | null;
   #corked = false;
   #closed = false;
-  readonly #untrack: () => void;
 
   constructor(
     private readonly node: Node,
@@ -39,7 +42,7 @@ class WsEndpointConnection implements EndpointConnection {
   ) {
     this.#conn = new WsConnection(ws, frames, node.wheel);
     this.#deadline = node.wheel.schedule(node.config.timeouts.handshake, onHandshakeTimeout, this);
-    this.#untrack = node.trackEndpointConnection(this);
+    node.trackEndpointConnection(this);
   }
 
   get closed(): boolean {
@@ -47,10 +50,11 @@ class WsEndpointConnection implements EndpointConnection {
   }
 
   start(request: EndpointRequest): void {
-    const ws = this.#conn.ws;
-    ws.on('message', (data: Buffer, binary: boolean) => this.#message(data, binary));
-    ws.on('error', (err: Error) => this.node.logger.debug({ err, path: this.endpoint.path }, 'websocket error'));
-    ws.on('close', (code: number, reason: Buffer) => this.#cleanup(code, reason.toString('utf8')));
+    const ws = this.#conn.ws as Owned;
+    ws[OWNER] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('error', onSocketError);
+    ws.on('close', onSocketClose);
     try {
       this.#session = this.endpoint.open(this, request);
     } catch (err) {
@@ -70,17 +74,17 @@ class WsEndpointConnection implements EndpointConnection {
     if (!this.#corked) {
       this.#corked = true;
       this.#conn.cork();
-      process.nextTick(this.#uncork);
+      process.nextTick(WsEndpointConnection.#uncork, this);
     }
     this.node.stats.messagesOut++;
     this.node.stats.bytesOut += payload.length;
     this.#conn.sendOne(payload, binary);
   }
 
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#conn.uncork();
-  };
+  static #uncork(c: WsEndpointConnection): void {
+    c.#corked = false;
+    c.#conn.uncork();
+  }
 
   close(code: number, reason = ''): void {
     if (this.#closed) return;
@@ -93,6 +97,10 @@ class WsEndpointConnection implements EndpointConnection {
     this.close(info.code, detail ? `${info.reason}: ${detail}` : info.reason);
   }
 
+  socketError(err: Error): void {
+    this.node.logger.debug({ err, path: this.endpoint.path }, 'websocket error');
+  }
+
   bufferedAmount(): number {
     return this.#conn.bufferedAmount();
   }
@@ -101,7 +109,8 @@ class WsEndpointConnection implements EndpointConnection {
     return this.#conn.drained();
   }
 
-  #message(data: Buffer, binary: boolean): void {
+  /** A message from the socket. */
+  received(data: Buffer, binary: boolean): void {
     if (this.#closed) return;
     this.#deadline?.cancel();
     this.#deadline = null;
@@ -119,17 +128,31 @@ class WsEndpointConnection implements EndpointConnection {
     }
   }
 
-  #cleanup(code: number, reason: string): void {
+  /** The socket closed. */
+  ended(code: number, reason: string): void {
     this.#closed = true;
     this.#deadline?.cancel();
     this.#deadline = null;
-    this.#untrack();
+    this.node.untrackEndpointConnection(this);
     try {
       this.#session.closed?.(code, reason);
     } catch (err) {
       this.node.logger.warn({ err, path: this.endpoint.path }, 'endpoint close handling failed');
     }
   }
+}
+
+// The socket's listeners, one function each for every connection (`this` is the socket).
+function onSocketMessage(this: WebSocket, data: Buffer, binary: boolean): void {
+  (this as Owned)[OWNER].received(data, binary);
+}
+
+function onSocketError(this: WebSocket, err: Error): void {
+  (this as Owned)[OWNER].socketError(err);
+}
+
+function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+  (this as Owned)[OWNER].ended(code, reason.toString('utf8'));
 }
 
 /** Hand an accepted socket to a feature's endpoint. */
