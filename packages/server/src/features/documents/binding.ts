@@ -29,6 +29,11 @@ export interface DocumentsRuntime extends DocumentsService {
 }
 
 /** How a wire protocol differs in what the server says back (y-websocket and Hocuspocus share the rest). */
+/** The connection a binding belongs to, closed as a whole with a documented code. */
+export interface ConnectionCloser {
+  closeConnection(info: DisconnectInfo, detail?: string): void;
+}
+
 export interface Dialect {
   /** Answer a state vector with sync step 2 and then the server's own step 1 (Hocuspocus), or step 2 only (y-websocket). */
   step1AfterStep2: boolean;
@@ -96,8 +101,8 @@ export class DocumentBinding {
     private readonly rt: DocumentsRuntime,
     private readonly peer: DocumentPeer,
     private readonly dialect: Dialect,
-    /** Close the whole connection with a documented code. */
-    private readonly close: (info: DisconnectInfo, detail?: string) => void,
+    /** Closes the whole connection with a documented code (an object, not a closure per binding). */
+    private readonly connection: ConnectionCloser,
     /** The peer's address, for the audit log. */
     private readonly ip: string,
     /** The connection's message rate, shared by its documents. */
@@ -214,11 +219,12 @@ export class DocumentBinding {
     }
     if (admitted === 'close') {
       this.rt.metrics.dropped('rate');
-      this.close(DisconnectCode.Flood);
+      this.connection.closeConnection(DisconnectCode.Flood);
       return;
     }
     if (this.#early) {
-      if (this.#early.length >= MAX_EARLY_MESSAGES) this.close(DocumentCloseCode.InvalidUpdate, 'too many messages before the document opened');
+      if (this.#early.length >= MAX_EARLY_MESSAGES)
+        this.connection.closeConnection(DocumentCloseCode.InvalidUpdate, 'too many messages before the document opened');
       else this.#early.push(data);
       return;
     }
@@ -231,7 +237,7 @@ export class DocumentBinding {
     } catch (err) {
       if (!(err instanceof YProtocolError)) throw err;
       metrics.dropped('invalid');
-      this.close(DocumentCloseCode.InvalidUpdate, err.message.slice(0, 100));
+      this.connection.closeConnection(DocumentCloseCode.InvalidUpdate, err.message.slice(0, 100));
       return;
     }
     switch (message.kind) {
@@ -239,7 +245,7 @@ export class DocumentBinding {
         const diff = doc.diff(message.stateVector);
         if (diff === null) {
           metrics.dropped('invalid');
-          this.close(DocumentCloseCode.InvalidUpdate, 'malformed state vector');
+          this.connection.closeConnection(DocumentCloseCode.InvalidUpdate, 'malformed state vector');
           return;
         }
         this.peer.send(encodeSyncStep2(diff));
@@ -258,7 +264,7 @@ export class DocumentBinding {
         }
         if (message.update.byteLength > settings.maxUpdateBytes) {
           metrics.dropped('too_large');
-          this.close({ code: 1009, reason: 'update too large' });
+          this.connection.closeConnection({ code: 1009, reason: 'update too large' });
           return;
         }
         const result = doc.apply(message.update, this.peer, this.#user);
@@ -267,7 +273,7 @@ export class DocumentBinding {
           this.#ack(true);
         } else if (result === 'invalid') {
           metrics.dropped('invalid');
-          this.close(DocumentCloseCode.InvalidUpdate, 'malformed Yjs update');
+          this.connection.closeConnection(DocumentCloseCode.InvalidUpdate, 'malformed Yjs update');
         } else if (typeof result === 'object') {
           // Another user holds a lock on a part it touches: dropped whole (y-websocket is told, Hocuspocus gets SyncStatus false).
           metrics.dropped('locked');
@@ -275,7 +281,7 @@ export class DocumentBinding {
           this.#ack(false);
         } else {
           metrics.dropped('too_large');
-          this.close(DocumentCloseCode.TooLarge);
+          this.connection.closeConnection(DocumentCloseCode.TooLarge);
         }
         return;
       }
@@ -288,7 +294,7 @@ export class DocumentBinding {
         if (result === 'applied') this.#presenceOf().changed(doc.aware.statesOf(this.peer));
         else if (result === 'invalid') {
           metrics.dropped('invalid');
-          this.close(DocumentCloseCode.InvalidUpdate, 'malformed awareness update');
+          this.connection.closeConnection(DocumentCloseCode.InvalidUpdate, 'malformed awareness update');
         } else if (result === 'awareness_owner') metrics.dropped('awareness_owner');
         return;
       }

@@ -142,7 +142,7 @@ export class HocuspocusSession implements EndpointSession {
       this.rt,
       doc,
       { step1AfterStep2: true, tellReadOnly: false, ack: (applied) => doc.sendRaw(encodeSyncStatus(doc.prefix, applied)) },
-      (info, detail) => this.#close(info, detail),
+      this,
       this.conn.meta.ip,
       this.#guard,
     );
@@ -203,6 +203,10 @@ export class HocuspocusSession implements EndpointSession {
     doc.clearTimers();
     doc.binding?.release();
     this.#docs.delete(doc.key);
+  }
+
+  closeConnection(info: DisconnectInfo, detail?: string): void {
+    this.#close(info, detail);
   }
 
   #close(info: DisconnectInfo, detail?: string): void {

@@ -2,9 +2,14 @@ import { type DisconnectInfo, DocumentCloseCode } from '@switchboard/protocol';
 import { validUntil } from '../../auth/token-verifier.js';
 import type { EndpointConnection, EndpointRequest, EndpointSession } from '../../core/endpoint.js';
 import type { TimerHandle, TimerWheel } from '../../core/timer-wheel.js';
-import { authenticate, DocumentBinding, type DocumentsRuntime, FloodGuard, OpenRefused } from './binding.js';
+import { authenticate, type ConnectionCloser, type Dialect, DocumentBinding, type DocumentsRuntime, FloodGuard, OpenRefused } from './binding.js';
 import type { DocumentPeer } from './live-document.js';
 import { Y_KEEPALIVE } from './y-websocket-codec.js';
+
+/** y-websocket's sync: step 2 alone answers a state vector; a read-only writer is told once. One object for every session. */
+const Y_DIALECT: Dialect = Object.freeze({ step1AfterStep2: false, tellReadOnly: true });
+
+const expireSession = (s: YWebsocketSession): void => s.closeConnection(DocumentCloseCode.Unauthorized, 'token expired');
 
 /** A token offered as a WebSocket subprotocol, for apps that keep tokens out of URLs: `token.<jwt>`. */
 export const TOKEN_PROTOCOL_PREFIX = 'token.';
@@ -39,7 +44,7 @@ export function requestToken(request: EndpointRequest): string | undefined {
  * stores and relays the provider's updates. y-websocket has no error reply: a read-only
  * provider is told once with y-protocols' "permission denied", and a refusal is a close.
  */
-export class YWebsocketSession implements EndpointSession, DocumentPeer {
+export class YWebsocketSession implements EndpointSession, DocumentPeer, ConnectionCloser {
   readonly id: string;
   readonly #binding: DocumentBinding;
   #expiry: TimerHandle | null = null;
@@ -51,14 +56,7 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
     private readonly rt: DocumentsRuntime,
   ) {
     this.id = conn.id;
-    this.#binding = new DocumentBinding(
-      rt,
-      this,
-      { step1AfterStep2: false, tellReadOnly: true },
-      (info, detail) => this.#close(info, detail),
-      conn.meta.ip,
-      new FloodGuard(rt.config.messagesPerSecond),
-    );
+    this.#binding = new DocumentBinding(rt, this, Y_DIALECT, this, conn.meta.ip, new FloodGuard(rt.config.messagesPerSecond));
     void this.#start(requestToken(request), request.subpath);
   }
 
@@ -77,9 +75,7 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
       if (this.#closed) return;
       await this.#binding.open(identity, name);
       if (this.#closed) return;
-      this.#expiry = expiryTimer(this.rt.timers, validUntil(identity, node.config.auth.clockSkew) - node.now(), () =>
-        this.#close(DocumentCloseCode.Unauthorized, 'token expired'),
-      );
+      this.#expiry = expiryTimer(this.rt.timers, validUntil(identity, node.config.auth.clockSkew) - node.now(), expireSession, this);
     } catch (err) {
       if (!(err instanceof OpenRefused)) throw err;
       this.#close(err.info, err.detail);
@@ -96,6 +92,10 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
     else this.#binding.handle(data);
   }
 
+  closeConnection(info: DisconnectInfo, detail?: string): void {
+    this.#close(info, detail);
+  }
+
   #close(info: DisconnectInfo, detail?: string): void {
     this.conn.close(info.code, detail ? `${info.reason}: ${detail}` : info.reason);
     this.closed();
@@ -110,8 +110,13 @@ export class YWebsocketSession implements EndpointSession, DocumentPeer {
   }
 }
 
-/** A deadline on the documents' wheel (precision: its tick) that runs `expire` when a token expires (none for a token that never does). */
-export function expiryTimer(wheel: TimerWheel, ms: number, expire: () => void): TimerHandle | null {
+/**
+ * A deadline on the documents' wheel (precision: its tick) that runs `expire` (with `arg`) when a
+ * token expires (none for a token that never does).
+ */
+export function expiryTimer(wheel: TimerWheel, ms: number, expire: () => void): TimerHandle | null;
+export function expiryTimer<A>(wheel: TimerWheel, ms: number, expire: (arg: A) => void, arg: A): TimerHandle | null;
+export function expiryTimer<A>(wheel: TimerWheel, ms: number, expire: (arg: A) => void, arg?: A): TimerHandle | null {
   if (!Number.isFinite(ms)) return null;
-  return wheel.schedule(Math.max(0, ms), expire);
+  return wheel.schedule(Math.max(0, ms), expire, arg as A);
 }
