@@ -165,12 +165,27 @@ export class DocumentBinding {
       return;
     }
     this.#doc = doc;
+    this.#channel = null;
+  }
+
+  /**
+   * The document's channel: kept while it opens, then resolved again when needed (one object
+   * less per open document); OpenRefused when its namespace is gone (a configuration reload).
+   */
+  #resolved(): ResolvedChannel | null {
+    const doc = this.#doc;
+    if (this.#channel || !doc) return this.#channel;
+    try {
+      return this.rt.node.resolve(doc.tenant, doc.channel);
+    } catch {
+      throw new OpenRefused(DocumentCloseCode.Forbidden, 'not a document name');
+    }
   }
 
   #grant(identity: Identity): void {
     this.#user = identity.user;
     this.#info = identity.info;
-    const ch = this.#channel as ResolvedChannel;
+    const ch = this.#resolved() as ResolvedChannel;
     this.#writable = can(identity, ch, 'publish');
     this.#aware = (this.#settings as DocumentSettings).awareness && can(identity, ch, 'presence');
     if (!this.#aware) {
@@ -184,7 +199,7 @@ export class DocumentBinding {
    * read only). OpenRefused when it may no longer read it, or it expired.
    */
   reauthorize(identity: Identity): void {
-    const ch = this.#channel;
+    const ch = this.#resolved();
     if (!ch) return;
     if (!can(identity, ch, 'subscribe')) throw new OpenRefused(DocumentCloseCode.Forbidden, 'no read access');
     if (validUntil(identity, this.rt.node.config.auth.clockSkew) <= this.rt.node.now()) throw new OpenRefused(DocumentCloseCode.Unauthorized, 'token expired');
@@ -309,7 +324,7 @@ export class DocumentBinding {
   #presenceOf(): AwarenessPresence {
     if (!this.#presence) {
       const member = { client: this.peer.id, user: this.#user as string, info: this.#info };
-      this.#presence = new AwarenessPresence(this.rt.node, this.#channel as ResolvedChannel, member, this.rt.node.logger);
+      this.#presence = new AwarenessPresence(this.rt.node, this.#resolved() as ResolvedChannel, member, this.rt.node.logger);
     }
     return this.#presence;
   }

@@ -85,16 +85,34 @@ export const documentsNamespaceOption = z
   ])
   .default(false);
 
-/** The settings of a namespace whose `documents` option is `option` (null: no documents there). */
+/** Settings made per configuration and namespace option, once: every loaded document keeps its settings, so one object each would be one per document. */
+const settingsMade = new WeakMap<DocumentsConfig, { plain: DocumentSettings | null; byOption: WeakMap<object, DocumentSettings> }>();
+
+/** The settings of a namespace whose `documents` option is `option` (null: no documents there); the same frozen object for the same two. */
 export function documentSettings(config: DocumentsConfig, option: unknown): DocumentSettings | null {
   if (option !== true && (typeof option !== 'object' || option === null)) return null;
-  const base: DocumentSettings = {
+  let made = settingsMade.get(config);
+  if (!made) {
+    made = { plain: null, byOption: new WeakMap() };
+    settingsMade.set(config, made);
+  }
+  if (option === true) return (made.plain ??= Object.freeze(settingsOf(config, {})));
+  let settings = made.byOption.get(option);
+  if (!settings) {
+    settings = Object.freeze(settingsOf(config, option as Partial<DocumentSettings>));
+    made.byOption.set(option, settings);
+  }
+  return settings;
+}
+
+function settingsOf(config: DocumentsConfig, option: Partial<DocumentSettings>): DocumentSettings {
+  return {
     maxDocumentBytes: config.maxDocumentBytes,
     maxUpdateBytes: config.maxUpdateBytes,
     awareness: config.awareness,
     persistence: true,
     versionEvery: 0,
     lockedParts: null,
+    ...option,
   };
-  return option === true ? base : { ...base, ...(option as Partial<DocumentSettings>) };
 }

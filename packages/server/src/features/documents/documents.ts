@@ -57,6 +57,8 @@ export class Documents {
   readonly #hibernation: NodeJS.Timeout | null;
   /** What every loaded document is given, made once (a document's own deps add its settings to it). */
   readonly #shared: SharedDeps;
+  /** The last dependencies made per settings object: documents of a namespace share them while the configuration stays the same. */
+  readonly #depsMade = new WeakMap<DocumentSettings, LiveDocumentDeps<LiveDocument>>();
 
   constructor(
     readonly store: DocumentStore,
@@ -135,19 +137,7 @@ export class Documents {
         // Who holds which part is known before the first update is applied.
         const held = settings.lockedParts ? await this.cluster.locks.list(ch.tenant, ch.channel) : [];
         if (this.#stopped) throw new Error('documents are stopping');
-        const { compactAfter, compactInterval, groupCommit, sendWindow } = this.config();
-        const clustered = this.cluster.relay !== null && !this.cluster.relay.alone;
-        // The shared part by prototype, not copied: a copy of its 11 properties plus these 6 gave
-        // each document an object of its own shape (~0.6 KB of heap per loaded document).
-        const deps: LiveDocumentDeps<LiveDocument> = Object.assign(Object.create(this.#shared) as SharedDeps, {
-          settings,
-          compactAfter,
-          compactInterval,
-          groupCommit,
-          sendWindow,
-          clustered,
-        });
-        const doc = new LiveDocument(ch.tenant, ch.channel, stored, deps);
+        const doc = new LiveDocument(ch.tenant, ch.channel, stored, this.#depsFor(settings));
         doc.partLocks?.reset(held.map((l) => ({ key: l.key, user: l.holder.user })));
         if (stored === null) await this.#seed(doc);
         this.#live.set(key, doc);
@@ -189,6 +179,32 @@ export class Documents {
    * Run `fn` on a document for the HTTP API: loaded (or shared with its connections) while
    * `fn` runs, then left to unload like any other.
    */
+  #depsFor(settings: DocumentSettings): LiveDocumentDeps<LiveDocument> {
+    const { compactAfter, compactInterval, groupCommit, sendWindow } = this.config();
+    const clustered = this.cluster.relay !== null && !this.cluster.relay.alone;
+    const made = this.#depsMade.get(settings);
+    if (
+      made?.compactAfter === compactAfter &&
+      made.compactInterval === compactInterval &&
+      made.groupCommit === groupCommit &&
+      made.sendWindow === sendWindow &&
+      made.clustered === clustered
+    )
+      return made;
+    // The shared part by prototype, not copied: a copy of its 11 properties plus these 6 gave
+    // each document an object of its own shape (~0.6 KB of heap per loaded document).
+    const deps: LiveDocumentDeps<LiveDocument> = Object.assign(Object.create(this.#shared) as SharedDeps, {
+      settings,
+      compactAfter,
+      compactInterval,
+      groupCommit,
+      sendWindow,
+      clustered,
+    });
+    this.#depsMade.set(settings, deps);
+    return deps;
+  }
+
   async use<T>(ch: ResolvedChannel, settings: DocumentSettings, fn: (doc: LiveDocument) => T | Promise<T>): Promise<T> {
     const peer: DocumentPeer = { id: `api:${randomBytes(6).toString('hex')}`, send() {}, end() {} };
     const doc = await this.open(ch, settings, peer);

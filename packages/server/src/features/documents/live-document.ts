@@ -5,7 +5,7 @@ import { type AwarenessSink, DocumentAwareness, REMOTE } from './document-awaren
 import { EarlyOut, EarlyRelays } from './early-relays.js';
 import { HibernatingDoc } from './hibernating-doc.js';
 import type { DocumentPeer, EarlyStored, LiveDocumentDeps } from './live-document-deps.js';
-import { type OutboxOwner, PeerOutbox } from './outbox.js';
+import { NO_UPDATES, type OutboxOwner, PeerOutbox } from './outbox.js';
 import { PartLocks, typedRoots } from './part-locks.js';
 import { mergeInChunks, mergeSnapshot, wholeState } from './snapshot.js';
 import type { Appended, StoredDocument } from './store.js';
@@ -49,7 +49,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
   #logCount: number;
   /** Bytes of the snapshot when this node last read or made it (the rest of `bytes` is the log). */
   #snapshotBytes: number;
-  #queued: Uint8Array[] = [];
+  #queued: readonly Uint8Array[] = NO_UPDATES;
   /** Updates queued and written since load: `whenStored` waits for the count it saw. */
   readonly #count = new StoredCount();
   #writing: Promise<void> | null = null;
@@ -421,7 +421,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
     this.#earlyOut?.send();
     const batch = this.#queued;
     const after = this.#count.storedTotal;
-    this.#queued = [];
+    this.#queued = NO_UPDATES;
     this.#lastWriteAt = performance.now();
     const authors = [...(this.#authors ?? [])];
     // One log entry per write (per 64 updates of one): a row costs more to store than merging updates into one.
@@ -552,7 +552,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
   }
 
   #queue(update: Uint8Array): void {
-    this.#queued.push(update);
+    (this.#queued === NO_UPDATES ? (this.#queued = []) : (this.#queued as Uint8Array[])).push(update);
     this.#count.queued();
     this.bytes += update.byteLength;
     if (!this.#flushScheduled && this.#retryTimer === null) {
@@ -575,7 +575,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
    */
   abandon(): Promise<void> {
     this.#destroyed = true;
-    this.#queued = [];
+    this.#queued = NO_UPDATES;
     this.#clearTimers();
     return this.#writing ?? Promise.resolve();
   }

@@ -24,8 +24,11 @@ export interface OutboxOwner {
  * for the rest of the window and goes with it (one write per connection for all of it), while
  * a change after a quiet spell goes at the end of its turn.
  */
+/** No updates: one shared empty list for every idle outbox and document (a list is made at the first update). */
+export const NO_UPDATES: readonly never[] = Object.freeze([]);
+
 export class PeerOutbox {
-  #updates: Array<{ update: Uint8Array; origin: unknown }> = [];
+  #updates: ReadonlyArray<{ update: Uint8Array; origin: unknown }> = NO_UPDATES;
   /** Awareness client ids changed since the last send (null: none; made at the first). */
   #awareness: Set<number> | null = null;
   #scheduled = false;
@@ -45,7 +48,8 @@ export class PeerOutbox {
 
   update(update: Uint8Array, origin: unknown): void {
     if (this.owner.peers.size === 0) return;
-    this.#updates.push({ update, origin });
+    if (this.#updates === NO_UPDATES) this.#updates = [{ update, origin }];
+    else (this.#updates as Array<{ update: Uint8Array; origin: unknown }>).push({ update, origin });
     this.#schedule();
   }
 
@@ -75,7 +79,7 @@ export class PeerOutbox {
   }
 
   #clear(): void {
-    this.#updates = [];
+    this.#updates = NO_UPDATES;
     this.#awareness = null;
   }
 
