@@ -19,6 +19,10 @@
  *   --joins N             30      clients joining it one after another; then --joiners N (20) at once
  *   --documents N         1000    documents loaded, one client each (scenario 4; 0 skips it)
  *   --memory-quiet S      1       seconds those documents stay open and untouched before the heap is measured with their clients
+ *   --memory-warm N       200     documents opened with their clients before the baseline and kept open through the measurement
+ *                                 (after --memory-quiet, so they are in the state the measured ones reach): the code compiled
+ *                                 and the caches filled while documents open are then in the baseline, not divided among the
+ *                                 measured ones (1: one document opened and closed before the baseline, the method before 2026-12-07)
  *   --hibernate-after D   (10s)   Switchboard's documents.hibernateAfter for the run (0: documents are never held as their encoded state)
  *   --send-window D       (2ms)   Switchboard's documents.sendWindow for the run (0: its peers are sent once per event-loop turn)
  *   --persistence on|off  on      Switchboard's `doc` namespace stores its documents (off: in memory only, as the other two)

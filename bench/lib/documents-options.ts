@@ -24,6 +24,8 @@ export interface Options {
   documents: number;
   /** Seconds the documents of scenario 4 stay open and untouched before the heap is measured. */
   memoryQuiet: number;
+  /** Documents of scenario 4 opened with their clients before the baseline, and kept open (the code's one-time heap is then in the baseline). */
+  memoryWarm: number;
   /** Switchboard's `documents.hibernateAfter` for the run (a duration; undefined: its default). */
   hibernateAfter: string | undefined;
   /** Switchboard's `documents.sendWindow` for the run (a duration; undefined: its default). */
@@ -61,6 +63,7 @@ export function parseOptions(argv: string[]): Options {
     joiners: 20,
     documents: 1000,
     memoryQuiet: 1,
+    memoryWarm: 200,
     hibernateAfter: undefined,
     sendWindow: undefined,
     persistence: true,
@@ -137,6 +140,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--memory-quiet':
         o.memoryQuiet = zeroOr(a, 600);
+        break;
+      case '--memory-warm':
+        o.memoryWarm = Math.round(a.positive(10_000));
         break;
       case '--hibernate-after': {
         const v = a.value();

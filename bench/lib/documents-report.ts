@@ -63,6 +63,8 @@ export interface MemoryRun {
   quietS?: number;
   /** Switchboard's `documents.hibernateAfter` in the run, when not its default. */
   hibernateAfter?: string;
+  /** Documents open with their clients before the baseline and through the measurement (1 in runs before this field: one warm document, closed). */
+  warmDocuments?: number;
 }
 
 export interface DocumentsResults {
@@ -212,7 +214,7 @@ export function renderDocuments(res: DocumentsResults): string {
     out.push(`### Memory: ${n0(m0.documents)} loaded documents`, '');
     const sb = res.memory.find((r) => r.server === 'switchboard');
     out.push(
-      `Each document holds one short paragraph and is opened by its own light client (one WebSocket each). Heap is \`heapUsed\` after two forced GCs in the server, against the same server before the documents, read ${m0.quietS ?? 1} s after the last document opened (nothing used them meanwhile); RSS from \`/proc\`. "Without a client": the same, a moment after every client closed (Switchboard keeps a document loaded for \`documents.idleUnload\`, 30 s; the y-websocket server keeps it; Hocuspocus unloads it at once).` +
+      `Each document holds one short paragraph and is opened by its own light client (one WebSocket each). Heap is \`heapUsed\` after two forced GCs in the server, against the same server before the documents${(m0.warmDocuments ?? 1) > 1 ? ` (with ${m0.warmDocuments} other documents already open with their clients, as quiet as the measured ones will be: the code compiled and caches filled while documents open are in that baseline)` : ''}, read ${m0.quietS ?? 1} s after the last document opened (nothing used them meanwhile); RSS from \`/proc\`. "Without a client": the same, a moment after every client closed (Switchboard keeps a document loaded for \`documents.idleUnload\`, 30 s; the y-websocket server keeps it; Hocuspocus unloads it at once).` +
         (sb?.hibernateAfter !== undefined ? ` Switchboard ran with \`documents.hibernateAfter\` ${sb.hibernateAfter}.` : ''),
       '',
     );
