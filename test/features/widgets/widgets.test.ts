@@ -69,6 +69,7 @@ describe.each(STORES)('a feature from its own folder on %s', (store) => {
       '0005_tenant_quotas',
       '0006_jobs',
       '0007_job_queues',
+      '0008_job_partial_indexes',
       'activity_0002_search',
       'audit_0001_entries',
       'comments_0001_threads',
@@ -156,6 +157,7 @@ describe('a database created by version 0.1 (SQLite), with a new feature added',
         '0005_tenant_quotas',
         '0006_jobs',
         '0007_job_queues',
+        '0008_job_partial_indexes',
         'activity_0002_search',
         'audit_0001_entries',
         'comments_0001_threads',
@@ -275,6 +277,7 @@ describe('manifests are checked before anything starts', () => {
         '0005_tenant_quotas',
         '0006_jobs',
         '0007_job_queues',
+        '0008_job_partial_indexes',
         'widgets_0001_widgets',
       ]);
       expect(server.config['notifications']).toBeUndefined();
