@@ -266,13 +266,10 @@ export class Node implements ClientHost {
     return client;
   }
 
-  /** A connection of a feature's endpoint opened (closed at shutdown); `untrackEndpointConnection` when it closes. */
-  trackEndpointConnection(conn: { close(code: number, reason: string): void }): void {
-    this.#endpointConnections.add(conn);
-  }
-
-  untrackEndpointConnection(conn: { close(code: number, reason: string): void }): void {
-    this.#endpointConnections.delete(conn);
+  /** A connection of a feature's endpoint opened (closed at shutdown), or with `open` false, it closed. */
+  trackEndpointConnection(conn: { close(code: number, reason: string): void }, open = true): void {
+    if (open) this.#endpointConnections.add(conn);
+    else this.#endpointConnections.delete(conn);
   }
 
   /** Take a connection slot for the user (limits hold across nodes); 116 while the engine is away. */

@@ -133,7 +133,7 @@ class WsEndpointConnection implements EndpointConnection {
     this.#closed = true;
     this.#deadline?.cancel();
     this.#deadline = null;
-    this.node.untrackEndpointConnection(this);
+    this.node.trackEndpointConnection(this, false);
     try {
       this.#session.closed?.(code, reason);
     } catch (err) {

@@ -96,7 +96,10 @@ export function documentSettings(config: DocumentsConfig, option: unknown): Docu
     made = { plain: null, byOption: new WeakMap() };
     settingsMade.set(config, made);
   }
-  if (option === true) return (made.plain ??= Object.freeze(settingsOf(config, {})));
+  if (option === true) {
+    made.plain ??= Object.freeze(settingsOf(config, {}));
+    return made.plain;
+  }
   let settings = made.byOption.get(option);
   if (!settings) {
     settings = Object.freeze(settingsOf(config, option as Partial<DocumentSettings>));

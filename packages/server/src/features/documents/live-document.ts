@@ -5,7 +5,7 @@ import { type AwarenessSink, DocumentAwareness, REMOTE } from './document-awaren
 import { EarlyOut, EarlyRelays } from './early-relays.js';
 import { HibernatingDoc } from './hibernating-doc.js';
 import type { DocumentPeer, EarlyStored, LiveDocumentDeps } from './live-document-deps.js';
-import { NO_UPDATES, type OutboxOwner, PeerOutbox } from './outbox.js';
+import { NO_UPDATES, type OutboxOwner, PeerOutbox, withUpdate } from './outbox.js';
 import { PartLocks, typedRoots } from './part-locks.js';
 import { mergeInChunks, mergeSnapshot, wholeState } from './snapshot.js';
 import type { Appended, StoredDocument } from './store.js';
@@ -552,7 +552,7 @@ export class LiveDocument extends HibernatingDoc implements AwarenessSink, Outbo
   }
 
   #queue(update: Uint8Array): void {
-    (this.#queued === NO_UPDATES ? (this.#queued = []) : (this.#queued as Uint8Array[])).push(update);
+    this.#queued = withUpdate(this.#queued, update);
     this.#count.queued();
     this.bytes += update.byteLength;
     if (!this.#flushScheduled && this.#retryTimer === null) {

@@ -27,6 +27,13 @@ export interface OutboxOwner {
 /** No updates: one shared empty list for every idle outbox and document (a list is made at the first update). */
 export const NO_UPDATES: readonly never[] = Object.freeze([]);
 
+/** `list` with `item` added: a new list when `list` is NO_UPDATES, else `list` itself. */
+export function withUpdate<T>(list: readonly T[], item: T): readonly T[] {
+  if (list === NO_UPDATES) return [item];
+  (list as T[]).push(item);
+  return list;
+}
+
 export class PeerOutbox {
   #updates: ReadonlyArray<{ update: Uint8Array; origin: unknown }> = NO_UPDATES;
   /** Awareness client ids changed since the last send (null: none; made at the first). */
@@ -48,8 +55,7 @@ export class PeerOutbox {
 
   update(update: Uint8Array, origin: unknown): void {
     if (this.owner.peers.size === 0) return;
-    if (this.#updates === NO_UPDATES) this.#updates = [{ update, origin }];
-    else (this.#updates as Array<{ update: Uint8Array; origin: unknown }>).push({ update, origin });
+    this.#updates = withUpdate(this.#updates, { update, origin });
     this.#schedule();
   }
 
