@@ -45,7 +45,7 @@ export class MemoryLeaseStore implements LeaseStore {
 
   #take(key: string, ttlMs: number, owner: string, placeTtlMs: number, front = false): number | null {
     const held = this.#live(key);
-    if (front && held?.owner !== owner) this.#toFront(key, owner);
+    if (front && held?.owner !== owner) this.#toFront(key, owner, placeTtlMs);
     if (held) {
       if (held.owner !== owner) return this.#wait(key, owner, placeTtlMs);
       held.expires = this.now() + ttlMs;
@@ -103,15 +103,20 @@ export class MemoryLeaseStore implements LeaseStore {
     return null;
   }
 
-  /** Put `owner` first in the key's line, its place alive (its time is set by the `#wait` that follows). */
-  #toFront(key: string, owner: string): void {
+  /**
+   * Put `owner` first in the key's line with a place alive for `placeTtlMs` (the `#wait` that
+   * follows reads the clock again: a place alive for only the current millisecond would lapse
+   * there when the clock ticks in between, and be queued again at the end).
+   */
+  #toFront(key: string, owner: string, placeTtlMs: number): void {
+    const lapses = this.now() + Math.max(placeTtlMs, 1);
     const line = this.#lines.get(key);
     if (line?.keys().next().value === owner) {
       // Already first, perhaps with a place that lapsed: alive again, still first.
-      line.set(owner, this.now() + 1);
+      line.set(owner, lapses);
       return;
     }
-    const next = new Map<string, number>([[owner, this.now() + 1]]);
+    const next = new Map<string, number>([[owner, lapses]]);
     for (const [o, lapses] of line ?? []) if (o !== owner) next.set(o, lapses);
     this.#lines.set(key, next);
   }

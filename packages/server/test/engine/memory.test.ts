@@ -69,3 +69,19 @@ describe('createMemoryEngine', () => {
     ]);
   });
 });
+
+describe('MemoryLeaseStore on a clock that moves between reads', () => {
+  it('an owner put first in line stays first when the clock ticks while it is put there', async () => {
+    // Every read of the clock is a millisecond later, as under load when a tick falls inside one call.
+    let ms = 1_000_000;
+    const leases = new MemoryLeaseStore(() => ms++);
+    const key = 'doc:ticking';
+    const first = (await leases.acquire(key, 60_000, 'alice')) as number;
+    for (const owner of ['bob', 'carol']) expect(await leases.queue(key, 60_000, owner, 60_000)).toBeNull();
+    expect(await leases.queue(key, 60_000, 'admin', 60_000, true)).toBeNull();
+    expect(await leases.release(key, first)).toBe(true);
+    expect(await leases.queue(key, 60_000, 'bob', 60_000)).toBeNull();
+    expect(await leases.queue(key, 60_000, 'admin', 60_000)).not.toBeNull();
+    await leases.close();
+  });
+});
