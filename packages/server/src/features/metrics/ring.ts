@@ -9,7 +9,11 @@ import type { SketchOptions } from './sketch.js';
  * than a live bucket; reading one decodes a copy, merging into one unpacks it.
  */
 export class Ring {
-  readonly changed = new Set<number>();
+  /**
+   * Starts of the buckets changed since they were last drained, in the order first changed;
+   * a start repeats only when points alternate between buckets (drains sort and dedupe).
+   */
+  changed: number[] = [];
   readonly #slots: Array<Bucket | string | undefined>;
   /** The start of each slot's bucket (NaN when empty), so packed slots need no decoding to be found. */
   readonly #starts: Float64Array;
@@ -59,6 +63,12 @@ export class Ring {
     return b;
   }
 
+  /** Notes the bucket of `start` as changed. */
+  touch(start: number): void {
+    const changed = this.changed;
+    if (changed.length === 0 || changed[changed.length - 1] !== start) changed.push(start);
+  }
+
   /** Drops the buckets that start before `horizon`; returns how many. */
   evict(horizon: number): number {
     let dropped = 0;
@@ -67,9 +77,9 @@ export class Ring {
       if (!(start < horizon)) continue;
       this.#slots[i] = undefined;
       this.#starts[i] = Number.NaN;
-      this.changed.delete(start);
       dropped++;
     }
+    if (dropped > 0 && this.changed.length > 0) this.changed = this.changed.filter((s) => !(s < horizon));
     return dropped;
   }
 

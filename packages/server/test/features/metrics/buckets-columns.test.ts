@@ -111,3 +111,64 @@ describe('BucketStore runs of points', () => {
     }
   });
 });
+
+describe('BucketStore points held back until the buckets are read', () => {
+  /** `add` then a read of the buckets at once: every point in its buckets before the next comes. */
+  const eager = (s: BucketStore, t: number, v: number, at: number): { ok: true; late: boolean } => {
+    const added = s.add(t, v, at);
+    s.bucket(1000, 0);
+    return added;
+  };
+
+  it('writes held-back points as the same points added one at a time do, to the byte, across flushes when full', () => {
+    const r = seeded(23);
+    for (let c = 0; c < 200; c++) {
+      const kind = (['gauge', 'counter', 'distribution'] as const)[c % 3] as SeriesKind;
+      const a = store(kind);
+      const b = store(kind);
+      let from = NOW - 50_000 + Math.floor(r() * 20_000);
+      const batches = 1 + Math.floor(r() * 4);
+      for (let k = 0; k < batches; k++) {
+        // Up to 150 points: several times the room held back, so some batches write while adding.
+        const n = 1 + Math.floor(r() * (r() < 0.5 ? 5 : 150));
+        const { ts, values } = run(r, from, n, r() < 0.5 ? 300 : 5000);
+        // Some points share a timestamp and an arrival order decides `last`.
+        const at = NOW + Math.floor(k / 2);
+        for (let i = 0; i < n; i++) {
+          const added = eager(a, ts[i] as number, values[i] as number, at);
+          expect(b.add(ts[i] as number, values[i] as number, at)).toEqual(added);
+        }
+        expect(b.newest).toBe(a.newest);
+        if (r() < 0.3) {
+          // A merge of gathered observations (the system scope) lands after the held-back points.
+          const gathered = store(kind);
+          gathered.add(ts[0] as number, 1.5, at);
+          const bucket = gathered.bucket(1000, (ts[0] as number) - ((ts[0] as number) % 1000));
+          expect(a.absorb(ts[n - 1] as number, bucket as NonNullable<typeof bucket>)).toBe(b.absorb(ts[n - 1] as number, bucket as NonNullable<typeof bucket>));
+        }
+        if (r() < 0.5) expect(b.drainChanged()).toEqual(a.drainChanged());
+        from = Math.max(from, a.newest - 9000);
+      }
+      expect(encoded(b)).toEqual(encoded(a));
+      expect(b.drainChanged()).toEqual(a.drainChanged());
+    }
+  });
+
+  it('forgets the changes of points still held back when told to forget, and lists those added after', () => {
+    const s = store('distribution');
+    for (let i = 0; i < 10; i++) s.add(NOW - 20_000 + i * 100, i, NOW);
+    s.forgetChanged();
+    s.add(NOW - 5_000, 1, NOW);
+    s.add(NOW - 4_900, 2, NOW);
+    expect(s.drainChanged()).toEqual(
+      new Map([
+        [1000, [NOW - 5_000]],
+        [10_000, [NOW - 10_000]],
+        [60_000, [NOW - 60_000]],
+      ]),
+    );
+    // The forgotten points are written all the same.
+    expect(s.bucket(1000, NOW - 20_000)?.count).toBe(10);
+    expect(s.drainChanged()).toEqual(new Map());
+  });
+});
