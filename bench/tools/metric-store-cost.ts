@@ -66,7 +66,7 @@ const flush = (): void => {
   const t = process.cpuUsage();
   const verdict = stores.check('bench', batch);
   if (verdict.first) throw new Error(`refused: ${JSON.stringify(verdict.problems[0])}`);
-  stores.write('bench', batch, verdict.keys);
+  stores.write('bench', batch, verdict);
   writeMs += cpuMs(t);
   points += batch.length;
   batch = [];

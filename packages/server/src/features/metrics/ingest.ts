@@ -145,7 +145,7 @@ export class Ingest {
   #checkAndWrite(tenant: string, points: readonly PointInput[], transport: IngestTransport): number {
     const verdict = this.#stores.check(tenant, points);
     if (verdict.first) throw refusedBatch(verdict, points.length);
-    return this.#written(transport, this.#stores.write(tenant, points, verdict.keys));
+    return this.#written(transport, this.#stores.write(tenant, points, verdict));
   }
 
   /** The batch cap, the tenant's budget and the tenant's series not loaded yet, for a batch of `n` points. */

@@ -2,12 +2,13 @@ import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
 import type { Bucket } from './bucket.js';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
-import type { ColumnBlock, PointInput, Verdict } from './ingest-types.js';
+import type { ColumnBlock, Held, PointInput, Verdict } from './ingest-types.js';
 import { canonicalLabels, labelSetKey, NO_LABELS } from './label-key.js';
 import { encodeParts, type PartsOut, RemoteParts } from './remote-parts.js';
+import { StoreIndex } from './store-index.js';
 import { MAX_SYSTEM_STORES, SYSTEM_SCOPE, SYSTEM_SERIES } from './system-series.js';
 
-export type { ColumnBlock, PointInput, Problem, Verdict } from './ingest-types.js';
+export type { ColumnBlock, Held, PointInput, Problem, Verdict } from './ingest-types.js';
 export { labelSetKey, NO_LABELS };
 
 const MAX_PROBLEMS = 100;
@@ -15,13 +16,17 @@ const MAX_PROBLEMS = 100;
 /** What the points of a batch checked so far would change: newest timestamps, new stores and label values. */
 interface Plan {
   now: number;
+  /** This plan's mark on the stores held whose newest timestamp it moved (`Held.planned`). */
+  mark: number;
+  /** The newest timestamp of each store not held yet that the batch writes to. */
   newest: Map<string, number>;
   newStores: Set<string>;
   newValues: Map<string, Set<string>>;
   /** Stores the tenant would hold. */
   held: number;
-  /** The store key of the point `#problemOf` last found fine. */
+  /** The store key of the point `#problemOf` last found fine, and its store if held. */
   key: string;
+  found: Held | undefined;
 }
 
 const REFUSAL_CODES: Readonly<Record<RefusalCode, ErrorCodeInfo>> = {
@@ -54,15 +59,6 @@ interface Declared {
 /** Buckets of one store changed by a write (`local`) or by another node's parts: per step, the starts. */
 export type ChangeListener = (key: string, changed: ReadonlyMap<number, readonly number[]>, local: boolean) => void;
 
-/** One store held: whose, of which series and label set, and the declaration it was made with. */
-export interface Held {
-  readonly tenant: string;
-  readonly series: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly store: BucketStore;
-  decl: SeriesDeclaration;
-}
-
 export interface MetricStoresOptions {
   /** A series a tenant declared beyond the configuration (series-registry.ts), else undefined. */
   lookup?: (tenant: string, series: string) => SeriesDeclaration | undefined;
@@ -82,6 +78,22 @@ export const storeKey = (tenant: string, series: string, labels: Readonly<Record
 /** `storeKey` of a labels object seen once (a row's): not remembered. */
 const rowKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string =>
   `${tenant}\0${series}\0${labels === NO_LABELS ? '[]' : canonicalLabels(labels)}`;
+/** The newest timestamp of a store (`held`, or the new store of `key`) with the points of the plan's batch checked so far. */
+function newestIn(plan: Plan, key: string, held: Held | undefined): number {
+  if (held === undefined) return plan.newest.get(key) ?? Number.NEGATIVE_INFINITY;
+  return held.planned === plan.mark ? held.plannedNewest : held.store.newest;
+}
+
+/** Sets what `newestIn` answers for the store from now on in the plan. */
+function planNewest(plan: Plan, key: string, held: Held | undefined, ts: number): void {
+  if (held === undefined) {
+    plan.newest.set(key, ts);
+    return;
+  }
+  held.planned = plan.mark;
+  held.plannedNewest = ts;
+}
+
 const valuesKey = (tenant: string, series: string, label: string): string => `${tenant}\0${series}\0${label}`;
 
 /**
@@ -100,9 +112,13 @@ export class MetricStores {
   /** The `Declared` of each declaration a lookup returned (a changed declaration is a new object). */
   readonly #looked = new WeakMap<SeriesDeclaration, Declared>();
   readonly #stores = new Map<string, Held>();
+  /** The same stores, found by tenant, series and labels without building their key (rows of a batch). */
+  readonly #index = new StoreIndex<Held>();
   readonly #perTenant = new Map<string, number>();
   /** (tenant, series, label key) → value → stores holding it. */
   readonly #labelValues = new Map<string, Map<string, number>>();
+  /** Marks of plans and writes (`Held.planned`, `Held.written`): each takes the next. */
+  #marks = 0;
   readonly #listeners = new Set<{ listener: ChangeListener; wants: ((key: string) => boolean) | undefined }>();
   /** The partial buckets other nodes announced (remote-parts.ts): reads merge them, persistence never sees them. */
   readonly remote: RemoteParts;
@@ -156,31 +172,35 @@ export class MetricStores {
   /** Every problem of a batch for a tenant, in point order; nothing is written. */
   check(tenant: string, points: readonly PointInput[]): Verdict {
     const keys: string[] = new Array(points.length);
-    const verdict: Verdict = { total: 0, problems: [], first: null, keys };
+    const stores: Array<Held | undefined> = new Array(points.length);
+    const verdict: Verdict = { total: 0, problems: [], first: null, keys, stores };
     const plan = this.#plan(tenant);
     // A run of points of one series sharing one labels object (a columnar block) is one store:
     // its series and labels are checked once, then only each point's timestamp and value.
-    let run: { series: string; labels: object; key: string; store: BucketStore } | null = null;
+    let run: { series: string; labels: object; key: string; held: Held | undefined; store: BucketStore } | null = null;
     for (let index = 0; index < points.length; index++) {
       const p = points[index] as PointInput;
       let found: [ErrorCodeInfo, string] | null;
       if (run !== null && p.series === run.series && p.labels === run.labels) {
         const ts = (p.ts === undefined ? plan.now : p.ts) as number;
-        const before = plan.newest.get(run.key) as number;
+        const before = newestIn(plan, run.key, run.held);
         const refused = run.store.refusal(ts, p.value, before, plan.now);
         found = refused ? [codeOfRefusal(refused), refused.message] : null;
-        if (!found && ts > before) plan.newest.set(run.key, ts);
+        if (!found && ts > before) planNewest(plan, run.key, run.held, ts);
         keys[index] = run.key;
+        stores[index] = run.held;
       } else {
         found = this.#problemOf(tenant, p, plan);
         run = null;
         if (!found) {
           const key = plan.key;
           keys[index] = key;
+          stores[index] = plan.found;
           // A labels object met again (a block's) is worth a run; a row's own object is not.
           if (p.labels === NO_LABELS || (index + 1 < points.length && points[index + 1]?.labels === p.labels)) {
-            const store = this.#stores.get(key)?.store ?? (this.#find(tenant, p.series) as Declared).probe;
-            run = { series: p.series, labels: p.labels, key, store };
+            const held = plan.found;
+            const store = held?.store ?? (this.#find(tenant, p.series) as Declared).probe;
+            run = { series: p.series, labels: p.labels, key, held, store };
           }
         }
       }
@@ -208,13 +228,14 @@ export class MetricStores {
       if (b.values.length === 0) continue;
       if (this.#problemOf(tenant, { series: b.series, labels: b.labels, ts: b.ts?.[0], value: b.values[0] }, plan)) return null;
       const key = plan.key;
-      const store = this.#stores.get(key)?.store ?? (this.#find(tenant, b.series) as Declared).probe;
-      const newest = plan.newest.get(key) as number;
+      const held = plan.found;
+      const store = held?.store ?? (this.#find(tenant, b.series) as Declared).probe;
+      const newest = newestIn(plan, key, held);
       if (store.firstRefused(b.ts, b.values, 1, newest, plan.now) >= 0) return null;
       let last = newest;
       if (b.ts === undefined) last = Math.max(last, plan.now);
       else for (const t of b.ts) if ((t as number) > last) last = t as number;
-      plan.newest.set(key, last);
+      planNewest(plan, key, held, last);
       keys[i] = key;
     }
     return keys;
@@ -223,7 +244,7 @@ export class MetricStores {
   /** `write` of blocks `checkBlocks` found no problem in (`keys`: what it returned), each block's points as a run; returns the points written. */
   writeBlocks(tenant: string, blocks: readonly ColumnBlock[], keys: readonly string[]): number {
     const now = this.#clock.now();
-    const touched = new Map<string, BucketStore>();
+    const touched = this.#touched();
     let n = 0;
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i] as ColumnBlock;
@@ -237,16 +258,25 @@ export class MetricStores {
           held.store.add(ts, b.values[j] as number, now);
         }
       } else held.store.addColumns(b.ts, b.values, now, now);
-      touched.set(key, held.store);
+      touched.add(held);
       n += b.values.length;
     }
-    this.#tell(touched);
+    this.#tell(touched.list);
     return n;
   }
 
   /** A batch's plan before its first point. */
   #plan(tenant: string): Plan {
-    return { now: this.#clock.now(), newest: new Map(), newStores: new Set(), newValues: new Map(), held: this.#perTenant.get(tenant) ?? 0, key: '' };
+    return {
+      now: this.#clock.now(),
+      mark: ++this.#marks,
+      newest: new Map(),
+      newStores: new Set(),
+      newValues: new Map(),
+      held: this.#perTenant.get(tenant) ?? 0,
+      key: '',
+      found: undefined,
+    };
   }
 
   /** What is wrong with one point, given the points of the batch before it (`plan`, updated when it is fine). */
@@ -260,10 +290,10 @@ export class MetricStores {
       if ((p.labels[k] as string).length > max.maxLabelValueLength)
         return [ErrorCode.LabelValueTooLong, `label ${k} is longer than ${max.maxLabelValueLength} characters`];
     }
-    const key = rowKey(tenant, p.series, p.labels);
-    const held = this.#stores.get(key);
+    const held = this.#index.get(tenant, p.series, p.labels);
+    const key = held === undefined ? rowKey(tenant, p.series, p.labels) : held.key;
     const ts = (p.ts === undefined ? plan.now : p.ts) as number;
-    const before = plan.newest.get(key) ?? held?.store.newest ?? Number.NEGATIVE_INFINITY;
+    const before = newestIn(plan, key, held);
     const refused = (held?.store ?? declared.probe).refusal(ts, p.value, before, plan.now);
     if (refused) return [codeOfRefusal(refused), refused.message];
     if (!held && !plan.newStores.has(key)) {
@@ -286,15 +316,19 @@ export class MetricStores {
       plan.newStores.add(key);
       plan.held++;
     }
-    plan.newest.set(key, Math.max(before, ts));
+    planNewest(plan, key, held, Math.max(before, ts));
     plan.key = key;
+    plan.found = held;
     return null;
   }
 
-  /** Writes a batch that `check` found no problem in (`keys`: its verdict's); returns the points written. */
-  write(tenant: string, points: readonly PointInput[], keys?: readonly string[]): number {
+  /**
+   * Writes a batch that `check` found no problem in (`found`: its verdict, whose store keys and
+   * stores held are then not looked up again); returns the points written.
+   */
+  write(tenant: string, points: readonly PointInput[], found?: Pick<Verdict, 'keys' | 'stores'>): number {
     const now = this.#clock.now();
-    const touched = new Map<string, BucketStore>();
+    const touched = this.#touched();
     let series: string | undefined;
     let labels: object | undefined;
     let key = '';
@@ -305,19 +339,22 @@ export class MetricStores {
       if (held === undefined || p.series !== series || p.labels !== labels) {
         series = p.series;
         labels = p.labels;
-        const next = keys?.[i] ?? storeKey(tenant, p.series, p.labels);
-        if (held === undefined || next !== key) {
+        const next = found?.stores?.[i] ?? found?.keys[i] ?? storeKey(tenant, p.series, p.labels);
+        if (typeof next !== 'string') {
+          held = next;
+          key = held.key;
+        } else if (held === undefined || next !== key) {
           key = next;
           held = this.#stores.get(key) ?? this.#hold(key, tenant, p.series, p.labels);
-          touched.set(key, held.store);
         }
+        touched.add(held);
       }
       const ts = p.ts === undefined ? now : (p.ts as number);
       // Before the point goes in, which may reuse a ring slot of a bucket past the retention.
       if (held.decl.persist) this.#options.persisted?.(key, held, ts);
       held.store.add(ts, p.value as number, now);
     }
-    this.#tell(touched);
+    this.#tell(touched.list);
     return points.length;
   }
 
@@ -328,7 +365,7 @@ export class MetricStores {
    * the points skipped.
    */
   writeSystem(ts: number, points: readonly SystemPoint[]): number {
-    const touched = new Map<string, BucketStore>();
+    const touched = this.#touched();
     let skipped = 0;
     for (const p of points) {
       const key = storeKey(SYSTEM_SCOPE, p.series, p.labels);
@@ -341,10 +378,10 @@ export class MetricStores {
         held = this.#hold(key, SYSTEM_SCOPE, p.series, p.labels);
       }
       const written = typeof p.value === 'number' ? held.store.ingest(ts, p.value).ok : held.store.absorb(ts, p.value);
-      if (written) touched.set(key, held.store);
+      if (written) touched.add(held);
       else skipped++;
     }
-    this.#tell(touched);
+    this.#tell(touched.list);
     return skipped;
   }
 
@@ -366,9 +403,23 @@ export class MetricStores {
     return () => this.#listeners.delete(entry);
   }
 
+  /** The stores a write touches, each listed once (marked with the write's own mark). */
+  #touched(): { list: Held[]; add(held: Held): void } {
+    const mark = ++this.#marks;
+    const list: Held[] = [];
+    return {
+      list,
+      add(held) {
+        if (held.written === mark) return;
+        held.written = mark;
+        list.push(held);
+      },
+    };
+  }
+
   /** Tells the listeners what a write changed in the stores it touched. */
-  #tell(touched: ReadonlyMap<string, BucketStore>): void {
-    for (const [key, store] of touched) {
+  #tell(touched: readonly Held[]): void {
+    for (const { key, store } of touched) {
       let changed: Map<number, number[]> | undefined;
       for (const { listener, wants } of this.#listeners) {
         if (wants !== undefined && !wants(key)) continue;
@@ -551,8 +602,9 @@ export class MetricStores {
 
   #hold(key: string, tenant: string, series: string, labels: Readonly<Record<string, string>>): Held {
     const decl = this.#find(tenant, series)?.decl as SeriesDeclaration;
-    const held: Held = { tenant, series, labels: { ...labels }, store: this.#newStore(decl), decl };
+    const held: Held = { key, tenant, series, labels: { ...labels }, store: this.#newStore(decl), decl, planned: 0, plannedNewest: 0, written: 0 };
     this.#stores.set(key, held);
+    this.#index.set(tenant, series, held.labels, held);
     this.#perTenant.set(tenant, (this.#perTenant.get(tenant) ?? 0) + 1);
     for (const [k, v] of Object.entries(labels)) {
       const vk = valuesKey(tenant, series, k);
@@ -565,6 +617,7 @@ export class MetricStores {
 
   #release(key: string, held: Held): void {
     this.#stores.delete(key);
+    this.#index.delete(held.tenant, held.series, held.labels);
     const left = (this.#perTenant.get(held.tenant) ?? 1) - 1;
     if (left > 0) this.#perTenant.set(held.tenant, left);
     else this.#perTenant.delete(held.tenant);

@@ -65,7 +65,7 @@ describe('metric frame text', () => {
         }
       const verdict = stores.check('acme', points);
       expect(verdict.first).toBeNull();
-      stores.write('acme', points, verdict.keys);
+      stores.write('acme', points, verdict);
       text.at(round, round);
       // Several subscriptions this round: overlapping series, different columns, windows and starts.
       for (let sub = 0; sub < 6; sub++) {

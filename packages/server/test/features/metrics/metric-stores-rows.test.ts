@@ -55,7 +55,7 @@ describe('metric stores, rows', () => {
       storeKey('acme', 'lat', {}),
       storeKey('acme', 'lat', { host: 'b', route: '/' }),
     ]);
-    expect(stores.write('acme', rows, verdict.keys)).toBe(5);
+    expect(stores.write('acme', rows, verdict)).toBe(5);
     expect(stores.size).toBe(3);
     const read = (labels: Record<string, string>) => stores.read('acme', 'lat', labels, '1s', T0, T0 + 1000, ['sum']);
     expect(read({ host: 'a', route: '/' })).toMatchObject({ count: [2], stats: { sum: [3] } });
@@ -87,12 +87,12 @@ describe('metric stores, rows', () => {
     );
     const row = (host: string, ts: number): PointInput => ({ series: 'lat', labels: { host }, ts, value: 1 });
     const first = [row('a', T0), row('b', T0)];
-    stores.write('acme', first, stores.check('acme', first).keys);
+    stores.write('acme', first, stores.check('acme', first));
     expect(seen).toEqual([[wanted, [T0]]]);
     // The store not followed had its changes cleared: once followed, it lists only what changes next.
     want = () => true;
     const next = [row('b', T0 + 1000)];
-    stores.write('acme', next, stores.check('acme', next).keys);
+    stores.write('acme', next, stores.check('acme', next));
     expect(seen[1]).toEqual([storeKey('acme', 'lat', { host: 'b' }), [T0 + 1000]]);
   });
 });
