@@ -58,6 +58,13 @@ export class ByteWriter {
   finish(): Uint8Array {
     return this.#bytes.slice(0, this.#length);
   }
+
+  /** The bytes written as a one-byte string (latin1), then empty again for the next use. */
+  takeLatin1(): string {
+    const out = Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset, this.#length).toString('latin1');
+    this.#length = 0;
+    return out;
+  }
 }
 
 export class ByteReader {

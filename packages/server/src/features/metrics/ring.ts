@@ -108,11 +108,12 @@ export class Ring {
   }
 }
 
+/** One writer for every packing (synchronous, so never shared by two at once): its room is grown once, not per bucket. */
+const packer = new ByteWriter();
+
 function packed(b: Bucket): string {
-  const w = new ByteWriter();
-  b.writeTo(w);
-  const bytes = w.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  b.writeTo(packer);
+  return packer.takeLatin1();
 }
 
 function unpack(s: string): Bucket {
