@@ -177,9 +177,13 @@ export class MetricSubscriptions {
     this.#polled = version;
     this.#waiting = false;
     this.#round++;
-    const now = this.clock.now();
+    let now = this.clock.now();
     for (const sub of this.#subs) {
       if (!sub.active || sub.checked === version) continue;
+      // The clock is read again as the round goes on: a frame is dated (and its next one
+      // paced from) when it is made, so the subscriptions served late in a long round keep
+      // their later place instead of all falling due together at the next round.
+      now = this.clock.now();
       if (!sub.pacer.ready(now)) {
         this.#waiting = true;
         continue;

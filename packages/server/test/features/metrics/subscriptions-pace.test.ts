@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionContext } from '../../../src/core/context.js';
+import { RawJson } from '../../../src/core/encode.js';
+import { metricsConfig } from '../../../src/features/metrics/config.js';
+import { MetricStores } from '../../../src/features/metrics/metric-stores.js';
+import { MetricSubscriptions, type SubscriptionSpec } from '../../../src/features/metrics/subscriptions.js';
+
+/**
+ * The pace of metric subscriptions served in one round: each frame is dated when it is made,
+ * so a subscription served late in a long round is due again one interval after its own
+ * frame, not together with the first ones served — the subscriptions of one busy round do not
+ * all fall due in the same later round, which would make one burst of every frame per interval.
+ */
+const T0 = 1_700_000_000_000;
+const config = metricsConfig.parse({ series: { lat: { kind: 'gauge' } } });
+
+interface Sent {
+  client: string;
+  at: number;
+  kind: string;
+}
+
+function fakeClient(id: string, sent: Sent[]): SessionContext {
+  return {
+    id,
+    closed: false,
+    backlog: 0,
+    pushFeature(_feature: string, _event: string, data: unknown) {
+      const frame = data instanceof RawJson ? JSON.parse(data.text) : data;
+      sent.push({ client: id, at: (frame as { at: number }).at, kind: (frame as { kind: string }).kind });
+    },
+  } as unknown as SessionContext;
+}
+
+describe('metric subscriptions, pace', () => {
+  it('dates each frame of a round when it is made, and paces each subscription from its own frame', () => {
+    let t = T0;
+    /** While set, every read of the clock is this many ms later (a round that takes time). */
+    let tick = 0;
+    const clock = {
+      now: () => {
+        t += tick;
+        return t;
+      },
+    };
+    const stores = new MetricStores(config, clock);
+    const subs = new MetricSubscriptions(stores, clock, 1 << 20);
+    const sent: Sent[] = [];
+    const spec: SubscriptionSpec = {
+      tenant: 'acme',
+      labels: {},
+      series: ['lat'],
+      step: 1000,
+      window: 60_000,
+      columns: ['count', 'last'],
+      rate: 10,
+      reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate: 10 } as SubscriptionSpec['reply'],
+    };
+    for (let i = 0; i < 5; i++) subs.open(fakeClient(`c${i}`, sent), spec).start();
+    expect(sent.filter((f) => f.kind === 'backfill')).toHaveLength(5);
+    const write = (value: number) => {
+      const points = [{ series: 'lat', labels: {}, ts: t, value }];
+      stores.write('acme', points, stores.check('acme', points));
+    };
+
+    // Every subscription due at once; the round takes 10 ms per frame made.
+    t = T0 + 100;
+    write(1);
+    tick = 10;
+    subs.poll();
+    tick = 0;
+    const first = sent.filter((f) => f.kind === 'update');
+    expect(first.map((f) => f.client)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    const ats = first.map((f) => f.at);
+    for (let i = 1; i < ats.length; i++) expect(ats[i]).toBeGreaterThan(ats[i - 1] as number);
+
+    // One interval after the first frame only the first subscription is due again; each of the
+    // others one interval after its own frame.
+    t = (ats[0] as number) + 100;
+    write(2);
+    subs.poll();
+    expect(sent.filter((f) => f.kind === 'update').map((f) => f.client)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c0']);
+    t = (ats[4] as number) + 100;
+    write(3);
+    subs.poll();
+    const all = sent.filter((f) => f.kind === 'update');
+    expect(all.slice(6).map((f) => f.client)).toEqual(['c1', 'c2', 'c3', 'c4']);
+    // No two frames of one subscription closer than its interval.
+    for (let i = 0; i < 5; i++) {
+      const mine = all.filter((f) => f.client === `c${i}`).map((f) => f.at);
+      for (let k = 1; k < mine.length; k++) expect((mine[k] as number) - (mine[k - 1] as number)).toBeGreaterThanOrEqual(100);
+    }
+    subs.stop();
+  });
+});
