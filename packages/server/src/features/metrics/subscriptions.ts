@@ -180,10 +180,6 @@ export class MetricSubscriptions {
     let now = this.clock.now();
     for (const sub of this.#subs) {
       if (!sub.active || sub.checked === version) continue;
-      // The clock is read again as the round goes on: a frame is dated (and its next one
-      // paced from) when it is made, so the subscriptions served late in a long round keep
-      // their later place instead of all falling due together at the next round.
-      now = this.clock.now();
       if (!sub.pacer.ready(now)) {
         this.#waiting = true;
         continue;
@@ -203,6 +199,10 @@ export class MetricSubscriptions {
       }
       sub.client.pushFeature(FEATURE, 'frame', new RawJson(this.#frame(sub, now, due.skipped)));
       sub.checked = version;
+      // The clock is read again after each frame made: the next is dated (and paced from) when
+      // it is made, so the subscriptions served late in a long round keep their later place
+      // instead of all falling due together in the next round.
+      now = this.clock.now();
     }
   }
 
