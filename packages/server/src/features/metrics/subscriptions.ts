@@ -49,6 +49,14 @@ interface Subscription {
 
 /** How often pending frames are looked at again (wall clock; what is due is decided on the server's clock). */
 const POLL_MS = 25;
+/**
+ * Rounds of frames run at most this fraction of the shortest push interval of the node's
+ * subscriptions apart: each round encodes the parts of the series it sends anew (the stores
+ * change between rounds), so rounds as frequent as the writes cost more encodings than the
+ * frames they spread out save when every interval is long (1 s). A frame waits a tenth of its
+ * interval at most for it.
+ */
+const ROUND_FRACTION = 0.1;
 
 /**
  * The metric subscriptions of this node's connections. Each one is registered in the same
@@ -79,6 +87,10 @@ export class MetricSubscriptions {
   /** The version the last round of frames looked at, and whether it left a frame pending (too soon, or congested). */
   #polled = 0;
   #waiting = false;
+  /** Subscriptions per rate: the highest sets how far apart rounds run (`ROUND_FRACTION`). */
+  readonly #rates = new Map<number, number>();
+  #roundGap = 0;
+  #lastRound = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly stores: MetricStores,
@@ -131,6 +143,7 @@ export class MetricSubscriptions {
       active: false,
     };
     this.#subs.add(sub);
+    this.#rated(spec.rate, 1);
     const mine = this.#byClient.get(client.id) ?? new Map<string, Subscription>();
     mine.set(id, sub);
     this.#byClient.set(client.id, mine);
@@ -174,10 +187,13 @@ export class MetricSubscriptions {
     this.#scheduled = false;
     const version = this.#version;
     if (version === this.#polled && !this.#waiting) return;
+    let now = this.clock.now();
+    // Too soon after the previous round: the timer comes back.
+    if (now - this.#lastRound < this.#roundGap) return;
+    this.#lastRound = now;
     this.#polled = version;
     this.#waiting = false;
     this.#round++;
-    let now = this.clock.now();
     for (const sub of this.#subs) {
       if (!sub.active || sub.checked === version) continue;
       if (!sub.pacer.ready(now)) {
@@ -209,6 +225,16 @@ export class MetricSubscriptions {
   stop(): void {
     clearInterval(this.#timer);
     this.#stopListening();
+  }
+
+  /** Counts a subscription of `rate` in (`delta` 1) or out (−1), and sets the gap between rounds from the highest rate left. */
+  #rated(rate: number, delta: number): void {
+    const n = (this.#rates.get(rate) ?? 0) + delta;
+    if (n > 0) this.#rates.set(rate, n);
+    else this.#rates.delete(rate);
+    let highest = 0;
+    for (const r of this.#rates.keys()) if (r > highest) highest = r;
+    this.#roundGap = highest > 0 ? (1000 / highest) * ROUND_FRACTION : 0;
   }
 
   /** Whether a bucket a subscription follows changed since its previous frame. */
@@ -288,6 +314,7 @@ export class MetricSubscriptions {
 
   #remove(sub: Subscription): void {
     if (!this.#subs.delete(sub)) return;
+    this.#rated(sub.spec.rate, -1);
     const mine = this.#byClient.get(sub.client.id);
     mine?.delete(sub.id);
     if (mine?.size === 0) this.#byClient.delete(sub.client.id);

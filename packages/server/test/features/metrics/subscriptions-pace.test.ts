@@ -92,4 +92,66 @@ describe('metric subscriptions, pace', () => {
     }
     subs.stop();
   });
+
+  it('runs rounds of frames at most a tenth of the shortest push interval apart', () => {
+    let t = T0;
+    const clock = { now: () => t };
+    const stores = new MetricStores(config, clock);
+    const subs = new MetricSubscriptions(stores, clock, 1 << 20);
+    const sent: Sent[] = [];
+    const spec = (rate: number): SubscriptionSpec => ({
+      tenant: 'acme',
+      labels: {},
+      series: ['lat'],
+      step: 1000,
+      window: 60_000,
+      columns: ['count'],
+      rate,
+      reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate } as SubscriptionSpec['reply'],
+    });
+    const write = (value: number) => {
+      const points = [{ series: 'lat', labels: {}, ts: t, value }];
+      stores.write('acme', points, stores.check('acme', points));
+    };
+    const updates = () => sent.filter((f) => f.kind === 'update').map((f) => f.client);
+    // One subscription at 1 frame a second: rounds 100 ms apart at most.
+    subs.open(fakeClient('a', sent), spec(1)).start();
+    t = T0 + 1000;
+    write(1);
+    subs.poll();
+    expect(updates()).toEqual(['a']);
+    // b opens 10 ms later; a's round at 2,000 ms comes before b is due (at 2,010): b then waits
+    // for the next round, 100 ms after that one.
+    t = T0 + 1010;
+    subs.open(fakeClient('b', sent), spec(1)).start();
+    t = T0 + 2000;
+    write(2);
+    subs.poll();
+    expect(updates()).toEqual(['a', 'a']);
+    t = T0 + 2050;
+    write(3);
+    subs.poll();
+    t = T0 + 2099;
+    subs.poll();
+    expect(updates()).toEqual(['a', 'a']);
+    t = T0 + 2100;
+    subs.poll();
+    expect(updates()).toEqual(['a', 'a', 'b']);
+    // A subscription at 10 frames a second brings the rounds to 10 ms apart (c opens at 2,100).
+    subs.open(fakeClient('c', sent), spec(10)).start();
+    t = T0 + 2250;
+    write(4);
+    subs.poll();
+    expect(updates()).toEqual(['a', 'a', 'b', 'c']);
+    t = T0 + 2345;
+    write(5);
+    subs.poll(); // a round: nothing due
+    t = T0 + 2350;
+    subs.poll(); // c is due, 5 ms after the last round: the next round, 10 ms after it
+    expect(updates().slice(4)).toEqual([]);
+    t = T0 + 2355;
+    subs.poll();
+    expect(updates().slice(4)).toEqual(['c']);
+    subs.stop();
+  });
 });
