@@ -1,4 +1,5 @@
 import { ErrorCode, type ErrorCodeInfo } from '@switchboard/protocol';
+import { newestIn, newPlan, type Plan, planNewest, Touched } from './batch-plan.js';
 import type { Bucket } from './bucket.js';
 import { BucketStore, type Clock, type Columns, type Refusal, type RefusalCode, type Stat, statOf } from './buckets.js';
 import { type MetricsConfig, type ResolutionName, resolutionsOf, type SeriesDeclaration } from './config.js';
@@ -12,22 +13,6 @@ export type { ColumnBlock, Held, PointInput, Problem, Verdict } from './ingest-t
 export { labelSetKey, NO_LABELS };
 
 const MAX_PROBLEMS = 100;
-
-/** What the points of a batch checked so far would change: newest timestamps, new stores and label values. */
-interface Plan {
-  now: number;
-  /** This plan's mark on the stores held whose newest timestamp it moved (`Held.planned`). */
-  mark: number;
-  /** The newest timestamp of each store not held yet that the batch writes to. */
-  newest: Map<string, number>;
-  newStores: Set<string>;
-  newValues: Map<string, Set<string>>;
-  /** Stores the tenant would hold. */
-  held: number;
-  /** The store key of the point `#problemOf` last found fine, and its store if held. */
-  key: string;
-  found: Held | undefined;
-}
 
 const REFUSAL_CODES: Readonly<Record<RefusalCode, ErrorCodeInfo>> = {
   value: ErrorCode.InvalidMetricValue,
@@ -78,22 +63,6 @@ export const storeKey = (tenant: string, series: string, labels: Readonly<Record
 /** `storeKey` of a labels object seen once (a row's): not remembered. */
 const rowKey = (tenant: string, series: string, labels: Readonly<Record<string, string>>): string =>
   `${tenant}\0${series}\0${labels === NO_LABELS ? '[]' : canonicalLabels(labels)}`;
-/** The newest timestamp of a store (`held`, or the new store of `key`) with the points of the plan's batch checked so far. */
-function newestIn(plan: Plan, key: string, held: Held | undefined): number {
-  if (held === undefined) return plan.newest.get(key) ?? Number.NEGATIVE_INFINITY;
-  return held.planned === plan.mark ? held.plannedNewest : held.store.newest;
-}
-
-/** Sets what `newestIn` answers for the store from now on in the plan. */
-function planNewest(plan: Plan, key: string, held: Held | undefined, ts: number): void {
-  if (held === undefined) {
-    plan.newest.set(key, ts);
-    return;
-  }
-  held.planned = plan.mark;
-  held.plannedNewest = ts;
-}
-
 const valuesKey = (tenant: string, series: string, label: string): string => `${tenant}\0${series}\0${label}`;
 
 /**
@@ -267,16 +236,7 @@ export class MetricStores {
 
   /** A batch's plan before its first point. */
   #plan(tenant: string): Plan {
-    return {
-      now: this.#clock.now(),
-      mark: ++this.#marks,
-      newest: new Map(),
-      newStores: new Set(),
-      newValues: new Map(),
-      held: this.#perTenant.get(tenant) ?? 0,
-      key: '',
-      found: undefined,
-    };
+    return newPlan(this.#clock.now(), ++this.#marks, this.#perTenant.get(tenant) ?? 0);
   }
 
   /** What is wrong with one point, given the points of the batch before it (`plan`, updated when it is fine). */
@@ -403,18 +363,9 @@ export class MetricStores {
     return () => this.#listeners.delete(entry);
   }
 
-  /** The stores a write touches, each listed once (marked with the write's own mark). */
-  #touched(): { list: Held[]; add(held: Held): void } {
-    const mark = ++this.#marks;
-    const list: Held[] = [];
-    return {
-      list,
-      add(held) {
-        if (held.written === mark) return;
-        held.written = mark;
-        list.push(held);
-      },
-    };
+  /** The stores a write touches, each listed once. */
+  #touched(): Touched {
+    return new Touched(++this.#marks);
   }
 
   /** Tells the listeners what a write changed in the stores it touched. */
