@@ -47,9 +47,11 @@ export class Pacer {
   take(now: number, congested: boolean, pending: boolean): { skipped: number } | null {
     if (!pending || now - this.#lastSent < this.interval) return null;
     if (congested) {
-      if (now - this.#lastSkip >= this.interval) {
-        this.#skipped++;
-        this.#lastSkip = now;
+      // Every interval that passed counts, however seldom the pacer is asked.
+      const passed = Math.floor((now - this.#lastSkip) / this.interval);
+      if (passed > 0) {
+        this.#skipped += passed;
+        this.#lastSkip += passed * this.interval;
       }
       return null;
     }

@@ -96,6 +96,17 @@ describe('metric subscription pacer', () => {
     expect(p.pending).toBe(false);
   });
 
+  it('counts every interval skipped while congested, however seldom it is asked', () => {
+    const p = new Paced(10, T0);
+    p.mark(0, [T0]);
+    // Asked three times in 3 s of congestion: 30 intervals passed.
+    expect(p.take(T0 + 150, true)).toBeNull();
+    expect(p.take(T0 + 1_490, true)).toBeNull();
+    expect(p.take(T0 + 3_000, true)).toBeNull();
+    expect(p.skipped).toBe(30);
+    expect(p.take(T0 + 3_050, false)?.skipped).toBe(30);
+  });
+
   it('merges the changes of the frames it could not send while congested and counts them as skipped', () => {
     const p = new Paced(10, T0);
     p.mark(0, [T0 + 2000, T0]);
