@@ -44,7 +44,8 @@ describe('metric subscriptions, pace', () => {
       },
     };
     const stores = new MetricStores(config, clock);
-    const subs = new MetricSubscriptions(stores, clock, 1 << 20);
+    // No time budget here: the round makes every frame due however long it takes.
+    const subs = new MetricSubscriptions(stores, clock, 1 << 20, { monotonic: () => t, roundBudgetMs: Number.POSITIVE_INFINITY });
     const sent: Sent[] = [];
     const spec: SubscriptionSpec = {
       tenant: 'acme',
@@ -97,7 +98,8 @@ describe('metric subscriptions, pace', () => {
     let t = T0;
     const clock = { now: () => t };
     const stores = new MetricStores(config, clock);
-    const subs = new MetricSubscriptions(stores, clock, 1 << 20);
+    // The rounds' own clock moves with the server's here.
+    const subs = new MetricSubscriptions(stores, clock, 1 << 20, { monotonic: () => t });
     const sent: Sent[] = [];
     const spec = (rate: number): SubscriptionSpec => ({
       tenant: 'acme',
@@ -152,6 +154,41 @@ describe('metric subscriptions, pace', () => {
     t = T0 + 2355;
     subs.poll();
     expect(updates().slice(4)).toEqual(['c']);
+    subs.stop();
+  });
+
+  it('lets the loop go on when a round runs out of its time budget, and goes on with the same round after it', async () => {
+    let t = T0;
+    const clock = { now: () => t };
+    const stores = new MetricStores(config, clock);
+    // A budget of 0 ms: every round stops after each frame made.
+    const subs = new MetricSubscriptions(stores, clock, 1 << 20, { roundBudgetMs: 0 });
+    const sent: Sent[] = [];
+    const spec: SubscriptionSpec = {
+      tenant: 'acme',
+      labels: {},
+      series: ['lat'],
+      step: 1000,
+      window: 60_000,
+      columns: ['count'],
+      rate: 10,
+      reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate: 10 } as SubscriptionSpec['reply'],
+    };
+    for (let i = 0; i < 3; i++) subs.open(fakeClient(`c${i}`, sent), spec).start();
+    t = T0 + 100;
+    const points = [{ series: 'lat', labels: {}, ts: t, value: 1 }];
+    stores.write('acme', points, stores.check('acme', points));
+    const updates = () => sent.filter((f) => f.kind === 'update').map((f) => f.client);
+    subs.poll();
+    // One frame, then the loop: the rest come on the next turns, though the clock has not moved
+    // (a round going on waits for no gap).
+    expect(updates()).toEqual(['c0']);
+    for (let turn = 0; turn < 5; turn++) await new Promise((r) => setImmediate(r));
+    expect(updates()).toEqual(['c0', 'c1', 'c2']);
+    // Nothing is sent twice: the round is over.
+    subs.poll();
+    for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
+    expect(updates()).toEqual(['c0', 'c1', 'c2']);
     subs.stop();
   });
 });
