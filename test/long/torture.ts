@@ -178,6 +178,9 @@ async function publishWithRetry(http: string, o: TortureOptions, seq: number): P
       method: 'POST',
       headers: { authorization: `Bearer ${o.apiKey}`, 'x-switchboard-tenant': o.tenant, 'content-type': 'application/json' },
       body: JSON.stringify({ channel: o.channel, data: { seq }, idempotencyKey: `seq-${seq}` }),
+      // A request to a worker killed while it held it may never be answered: give up and retry
+      // (the idempotency key keeps it one publication), as a backend with a timeout would.
+      signal: AbortSignal.timeout(10_000),
     }).catch(() => null);
     if (res?.ok) return;
     // Backing off before a retry, as a backend would.
