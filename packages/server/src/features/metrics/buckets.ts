@@ -122,11 +122,18 @@ const TOO_LATE = refusal('too-late', 'the timestamp is older than the lateness o
 const TOO_EARLY = refusal('too-early', 'the timestamp is further ahead of the clock than the allowed skew');
 const UNKNOWN_RESOLUTION = refusal('resolution', 'no such resolution');
 const FORMAT = 1;
-/** `addColumns`' room for a run's values and their sketch bin keys, grown to the longest run. */
+/** Room for a run's values and their sketch bin keys (`addColumns`, a pending run), grown to the longest run. */
 let scratchValues = new Float64Array(0);
 let scratchKeys = new Float64Array(0);
 /** Points a store holds back before writing them into its buckets together (anything reading the buckets writes them first). */
 const PENDING_POINTS = 32;
+
+/** Grows the scratch room to hold `n` values and keys (at least a pending run's). */
+function scratchFor(n: number): void {
+  if (scratchKeys.length >= n) return;
+  scratchValues = new Float64Array(Math.max(n, PENDING_POINTS));
+  scratchKeys = new Float64Array(Math.max(n, PENDING_POINTS));
+}
 /** Buckets that end this far behind the newest point are packed by `sweep()`; a later point for one unpacks it. */
 const PACK_AFTER_MS = 2000;
 
@@ -233,10 +240,7 @@ export class BucketStore {
     const quiet = this.#quiet / 3;
     this.#pendingLength = 0;
     this.#quiet = 0;
-    if (scratchKeys.length < n) {
-      scratchValues = new Float64Array(Math.max(n, PENDING_POINTS));
-      scratchKeys = new Float64Array(Math.max(n, PENDING_POINTS));
-    }
+    scratchFor(n);
     const keys = scratchKeys;
     const keyer = this.#keyer;
     for (let i = 0; i < n; i++) keys[i] = keyer.keyOf(run[i * 3 + 1] as number);
@@ -266,10 +270,7 @@ export class BucketStore {
   addColumns(ts: readonly unknown[] | undefined, values: readonly unknown[], at: number, arrival: number): void {
     this.#flush();
     const n = values.length;
-    if (scratchValues.length < n) {
-      scratchValues = new Float64Array(n);
-      scratchKeys = new Float64Array(n);
-    }
+    scratchFor(n);
     const vs = scratchValues;
     const keys = scratchKeys;
     const keyer = this.#keyer;

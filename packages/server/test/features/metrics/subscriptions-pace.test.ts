@@ -32,6 +32,20 @@ function fakeClient(id: string, sent: Sent[]): SessionContext {
   } as unknown as SessionContext;
 }
 
+/** A subscription to `lat` at 1 s buckets over a minute, `rate` frames a second, in `columns`. */
+function specOf(rate: number, columns: SubscriptionSpec['columns']): SubscriptionSpec {
+  return {
+    tenant: 'acme',
+    labels: {},
+    series: ['lat'],
+    step: 1000,
+    window: 60_000,
+    columns,
+    rate,
+    reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate } as SubscriptionSpec['reply'],
+  };
+}
+
 describe('metric subscriptions, pace', () => {
   it('dates each frame of a round when it is made, and paces each subscription from its own frame', () => {
     let t = T0;
@@ -47,16 +61,7 @@ describe('metric subscriptions, pace', () => {
     // No time budget here: the round makes every frame due however long it takes.
     const subs = new MetricSubscriptions(stores, clock, 1 << 20, { monotonic: () => t, roundBudgetMs: Number.POSITIVE_INFINITY });
     const sent: Sent[] = [];
-    const spec: SubscriptionSpec = {
-      tenant: 'acme',
-      labels: {},
-      series: ['lat'],
-      step: 1000,
-      window: 60_000,
-      columns: ['count', 'last'],
-      rate: 10,
-      reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate: 10 } as SubscriptionSpec['reply'],
-    };
+    const spec = specOf(10, ['count', 'last']);
     for (let i = 0; i < 5; i++) subs.open(fakeClient(`c${i}`, sent), spec).start();
     expect(sent.filter((f) => f.kind === 'backfill')).toHaveLength(5);
     const write = (value: number) => {
@@ -101,16 +106,7 @@ describe('metric subscriptions, pace', () => {
     // The rounds' own clock moves with the server's here.
     const subs = new MetricSubscriptions(stores, clock, 1 << 20, { monotonic: () => t });
     const sent: Sent[] = [];
-    const spec = (rate: number): SubscriptionSpec => ({
-      tenant: 'acme',
-      labels: {},
-      series: ['lat'],
-      step: 1000,
-      window: 60_000,
-      columns: ['count'],
-      rate,
-      reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate } as SubscriptionSpec['reply'],
-    });
+    const spec = (rate: number) => specOf(rate, ['count']);
     const write = (value: number) => {
       const points = [{ series: 'lat', labels: {}, ts: t, value }];
       stores.write('acme', points, stores.check('acme', points));
@@ -164,16 +160,7 @@ describe('metric subscriptions, pace', () => {
     // A budget of 0 ms: every round stops after each frame made.
     const subs = new MetricSubscriptions(stores, clock, 1 << 20, { roundBudgetMs: 0 });
     const sent: Sent[] = [];
-    const spec: SubscriptionSpec = {
-      tenant: 'acme',
-      labels: {},
-      series: ['lat'],
-      step: 1000,
-      window: 60_000,
-      columns: ['count'],
-      rate: 10,
-      reply: { resolution: '1s', step: 1000, window: 60_000, truncated: false, rate: 10 } as SubscriptionSpec['reply'],
-    };
+    const spec = specOf(10, ['count']);
     for (let i = 0; i < 3; i++) subs.open(fakeClient(`c${i}`, sent), spec).start();
     t = T0 + 100;
     const points = [{ series: 'lat', labels: {}, ts: t, value: 1 }];
